@@ -1,0 +1,58 @@
+import "server-only";
+import path from "node:path";
+import { mkdirSync } from "node:fs";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import * as schema from "./schema";
+
+export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
+export type Transaction = Parameters<Parameters<Database["transaction"]>[0]>[0];
+
+export interface OpenedDatabase {
+  db: Database;
+  kind: "postgres" | "pglite";
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const migrationsFolder = path.join(process.cwd(), "db/migrations");
+// Any constant works; it only has to be the same for every instance migrating this database.
+const migrationLockId = 7_240_113;
+
+/** PostgreSQL when a URL is given, otherwise PGlite stored under `<dataDir>/pglite`. */
+export async function openDatabase(opts: { databaseUrl?: string; dataDir: string }): Promise<OpenedDatabase> {
+  if (opts.databaseUrl) {
+    const { default: postgres } = await import("postgres");
+    const { drizzle } = await import("drizzle-orm/postgres-js");
+    const { migrate } = await import("drizzle-orm/postgres-js/migrator");
+    const client = postgres(opts.databaseUrl, { max: 10, onnotice: () => {} });
+    return {
+      db: drizzle(client, { schema }) as unknown as Database,
+      kind: "postgres",
+      async migrate() {
+        // Instances starting together take turns; the migrator skips what is already applied.
+        const lockClient = postgres(opts.databaseUrl!, { max: 1, onnotice: () => {} });
+        try {
+          await lockClient`select pg_advisory_lock(${migrationLockId})`;
+          await migrate(drizzle(lockClient, { schema }), { migrationsFolder });
+          await lockClient`select pg_advisory_unlock(${migrationLockId})`;
+        } finally {
+          await lockClient.end();
+        }
+      },
+      close: () => client.end(),
+    };
+  }
+  const { PGlite } = await import("@electric-sql/pglite");
+  const { drizzle } = await import("drizzle-orm/pglite");
+  const { migrate } = await import("drizzle-orm/pglite/migrator");
+  const dir = path.resolve(opts.dataDir, "pglite");
+  mkdirSync(dir, { recursive: true });
+  const client = await PGlite.create(dir);
+  const db = drizzle(client, { schema });
+  return {
+    db: db as unknown as Database,
+    kind: "pglite",
+    migrate: () => migrate(db, { migrationsFolder }),
+    close: () => client.close(),
+  };
+}

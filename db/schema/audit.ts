@@ -1,0 +1,24 @@
+import { index, jsonb, pgTable, text } from "drizzle-orm/pg-core";
+import { createdAt, idColumn } from "../columns";
+import { teams } from "./teams";
+
+/** Who changed what, when and from where. Rows are only ever inserted. */
+export const auditEvents = pgTable(
+  "audit_events",
+  {
+    id: idColumn("aud"),
+    teamId: text("team_id")
+      .notNull()
+      .references(() => teams.id, { onDelete: "cascade" }),
+    actorUserId: text("actor_user_id"), // no FK: the record outlives the user
+    actor: text("actor").notNull(), // e-mail, "system: <reason>" or an API token's name
+    action: text("action").notNull(), // e.g. "member.role_changed"
+    targetType: text("target_type"),
+    targetId: text("target_id"),
+    targetLabel: text("target_label"),
+    ip: text("ip"),
+    details: jsonb("details").$type<Record<string, unknown>>(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("audit_events_team_time_idx").on(t.teamId, t.createdAt.desc(), t.id.desc())],
+);

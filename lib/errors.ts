@@ -1,0 +1,40 @@
+export const errorCodes = [
+  "UNAUTHENTICATED",
+  "FORBIDDEN",
+  "NOT_FOUND",
+  "VALIDATION",
+  "CONFLICT",
+  "RATE_LIMITED",
+  "UPSTREAM",
+  "INTERNAL",
+] as const;
+export type ErrorCode = (typeof errorCodes)[number];
+
+export type FieldErrors = Record<string, string[]>;
+
+/** The only error whose message reaches users; it says what to do next. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly fieldErrors?: FieldErrors;
+  constructor(code: ErrorCode, message: string, fieldErrors?: FieldErrors) {
+    super(message);
+    this.name = "AppError";
+    this.code = code;
+    this.fieldErrors = fieldErrors;
+  }
+}
+
+export const notFound = (what = "That item") => new AppError("NOT_FOUND", `${what} does not exist or you do not have access to it.`);
+export const forbidden = (needed: string) =>
+  new AppError("FORBIDDEN", `This needs the ${needed} role or higher. Ask a team owner or admin.`);
+
+export const httpStatus: Record<ErrorCode, number> = {
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  VALIDATION: 400,
+  CONFLICT: 409,
+  RATE_LIMITED: 429,
+  UPSTREAM: 502,
+  INTERNAL: 500,
+};

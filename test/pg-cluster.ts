@@ -1,0 +1,67 @@
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { chownSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { freePort } from "./ports";
+
+const bin = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
+
+/** A throwaway PostgreSQL cluster on a free loopback port, run as `postgres` when we are root. */
+export interface PgCluster {
+  port: number;
+  url(database: string): string;
+  stop(): Promise<void>;
+}
+
+function postgresIds(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  return {
+    uid: Number(execFileSync("id", ["-u", "postgres"]).toString().trim()),
+    gid: Number(execFileSync("id", ["-g", "postgres"]).toString().trim()),
+  };
+}
+
+export async function startPgCluster(): Promise<PgCluster> {
+  const ids = postgresIds();
+  const dir = mkdtempSync(path.join(tmpdir(), "coffer-pg-"));
+  if (ids) chownSync(dir, ids.uid, ids.gid);
+  const data = path.join(dir, "data");
+  execFileSync(path.join(bin, "initdb"), ["-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"], {
+    ...ids,
+    stdio: "pipe",
+  });
+  const port = await freePort();
+  const server: ChildProcess = spawn(
+    path.join(bin, "postgres"),
+    ["-D", data, "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
+    { ...ids, stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let log = "";
+  server.stderr?.on("data", (d) => (log = (log + d).slice(-4000)));
+  await waitReady(port, () => log, server);
+  return {
+    port,
+    url: (database) => `postgres://postgres@127.0.0.1:${port}/${database}`,
+    async stop() {
+      if (server.exitCode === null) {
+        const exited = new Promise((r) => server.once("exit", r));
+        server.kill("SIGINT"); // fast shutdown
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitReady(port: number, log: () => string, server: ChildProcess) {
+  for (let i = 0; i < 200; i++) {
+    if (server.exitCode !== null) throw new Error(`postgres exited: ${log()}`);
+    try {
+      execFileSync(path.join(bin, "pg_isready"), ["-h", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`postgres did not start: ${log()}`);
+}

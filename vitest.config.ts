@@ -1,0 +1,48 @@
+import { defineConfig } from "vitest/config";
+import path from "node:path";
+
+const root = import.meta.dirname;
+const shared = {
+  resolve: {
+    alias: {
+      "@": root,
+      // lib/ files start with `import "server-only"`, which throws outside React Server Components.
+      "server-only": path.join(root, "node_modules/server-only/empty.js"),
+    },
+  },
+};
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        ...shared,
+        test: { name: "unit", include: ["{lib,db,inngest,app}/**/*.test.ts"], exclude: ["**/*.int.test.ts", "node_modules/**"] },
+      },
+      {
+        ...shared,
+        test: {
+          name: "int",
+          include: ["{lib,db,inngest,app}/**/*.int.test.ts"],
+          globalSetup: ["test/global-setup-postgres.ts"],
+          setupFiles: ["test/setup-database.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        ...shared,
+        test: {
+          name: "int-pglite",
+          // The same database tests again on the embedded PGlite; storage and reach do not touch the database.
+          include: ["{lib,db,inngest,app}/**/*.int.test.ts"],
+          exclude: ["lib/storage/**", "lib/reach/**", "node_modules/**"],
+          globalSetup: ["test/global-setup-pglite.ts"],
+          setupFiles: ["test/setup-database.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
