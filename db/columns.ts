@@ -26,8 +26,9 @@ export const idColumn = (prefix: string) =>
     .primaryKey()
     .$defaultFn(() => newId(prefix));
 
-export const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
-export const timestampColumn = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+// Millisecond precision, as JavaScript dates have: keyset cursors compare exactly.
+export const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date", precision: 3 }).notNull().defaultNow();
+export const timestampColumn = (name: string) => timestamp(name, { withTimezone: true, mode: "date", precision: 3 });
 
 /**
  * A secret sealed by lib/crypto/secret-box. Every column named `*_enc` is one: key checks and

@@ -1,3 +1,5 @@
+import { ZodError } from "zod";
+
 export const errorCodes = [
   "UNAUTHENTICATED",
   "FORBIDDEN",
@@ -38,3 +40,14 @@ export const httpStatus: Record<ErrorCode, number> = {
   UPSTREAM: 502,
   INTERNAL: 500,
 };
+
+/** Validation failures from zod become VALIDATION with per-field messages; anything else unknown stays unknown. */
+export function asAppError(err: unknown): AppError | undefined {
+  if (err instanceof AppError) return err;
+  if (err instanceof ZodError) {
+    const fieldErrors: FieldErrors = {};
+    for (const issue of err.issues) (fieldErrors[issue.path.join(".") || "form"] ??= []).push(issue.message);
+    return new AppError("VALIDATION", "Check the highlighted fields.", fieldErrors);
+  }
+  return undefined;
+}

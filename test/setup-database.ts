@@ -9,7 +9,6 @@ import { randomBytes } from "node:crypto";
 // environment variables the app reads, so lib/ code runs unchanged.
 const dataDir = mkdtempSync(path.join(tmpdir(), "coffer-test-"));
 process.env.DATA_DIR = dataDir;
-process.env.NODE_ENV = "test";
 process.env.MASTER_KEYS ??= `test-1:${randomBytes(32).toString("base64")}`;
 process.env.AUTH_SECRET ??= randomBytes(32).toString("hex");
 

@@ -1,0 +1,50 @@
+"use client";
+import { useRouter } from "next/navigation";
+import { Field, FormError } from "@/app/_components/form";
+import { formFields, useAction } from "@/app/_components/use-action";
+import { leaveTeamAction, updateTeamAction } from "../actions";
+
+export function TeamForm({ slug, name, editable }: { slug: string; name: string; editable: boolean }) {
+  const router = useRouter();
+  const { run, pending, error } = useAction(updateTeamAction.bind(null, slug), (team) => {
+    if (team.slug !== slug) router.replace(`/${team.slug}/settings`);
+    router.refresh();
+  });
+  return (
+    <form
+      className="space-y-4"
+      onSubmit={(e) => {
+        e.preventDefault();
+        const f = formFields(e.currentTarget);
+        run({ name: f.name ?? "", slug: f.slug ?? "" });
+      }}
+    >
+      <FormError error={error} />
+      <Field label="Name" name="name" defaultValue={name} disabled={!editable} required error={error} />
+      <Field label="Address" name="slug" defaultValue={slug} disabled={!editable} required error={error} hint="Used in the team's URLs: /your-address/…" />
+      {editable ? (
+        <button className="btn-primary" disabled={pending}>
+          {pending ? "Saving…" : "Save"}
+        </button>
+      ) : (
+        <p className="muted">Only admins and owners can change these.</p>
+      )}
+    </form>
+  );
+}
+
+export function LeaveTeam({ slug }: { slug: string }) {
+  const router = useRouter();
+  const { run, pending, error } = useAction(leaveTeamAction.bind(null, slug), () => {
+    router.replace("/");
+    router.refresh();
+  });
+  return (
+    <div className="space-y-3">
+      <FormError error={error} />
+      <button className="btn-danger" disabled={pending} onClick={() => confirm("Leave this team?") && run({})}>
+        Leave team
+      </button>
+    </div>
+  );
+}

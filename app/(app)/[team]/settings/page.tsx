@@ -1,0 +1,25 @@
+import type { Metadata } from "next";
+import { pageTeam } from "@/lib/server/page";
+import { roleAtLeast } from "@/lib/teams/roles";
+import { LeaveTeam, TeamForm } from "./general-forms";
+
+export const metadata: Metadata = { title: "Settings" };
+
+export default async function GeneralSettingsPage({ params }: { params: Promise<{ team: string }> }) {
+  const { team } = await params;
+  const t = await pageTeam(team, "viewer", "/settings");
+  const admin = t.role === "system" || roleAtLeast(t.role, "admin");
+  return (
+    <div className="max-w-xl space-y-6">
+      <section className="card space-y-4">
+        <h2 className="font-semibold">Team</h2>
+        <TeamForm slug={t.slug} name={t.name} editable={admin} />
+      </section>
+      <section className="card space-y-3">
+        <h2 className="font-semibold">Leave team</h2>
+        <p className="muted">You lose access to this team&apos;s servers and backups. The last owner cannot leave: transfer ownership first.</p>
+        <LeaveTeam slug={t.slug} />
+      </section>
+    </div>
+  );
+}

@@ -1,0 +1,40 @@
+import type { Metadata } from "next";
+import Link from "next/link";
+import { PageHeader } from "@/app/_components/page-header";
+import { listSessions } from "@/lib/auth/users";
+import { pageUser } from "@/lib/server/page";
+import { SignOutEverywhere } from "./sign-out-everywhere";
+
+export const metadata: Metadata = { title: "Account" };
+
+export default async function AccountPage() {
+  const u = await pageUser("/account");
+  const sessions = await listSessions(u);
+  return (
+    <main className="mx-auto max-w-2xl px-4 py-10">
+      <Link href="/" className="muted hover:underline">
+        ← Back to your team
+      </Link>
+      <div className="mt-4">
+        <PageHeader title="Account" description={`${u.name} · ${u.email}`} />
+      </div>
+      <section className="card space-y-4">
+        <h2 className="font-semibold">Signed-in devices</h2>
+        <ul className="divide-y divide-zinc-200 dark:divide-zinc-800" data-testid="sessions">
+          {sessions.map((s) => (
+            <li key={s.id} className="py-2 text-sm">
+              <div className="font-medium">
+                {s.userAgent?.slice(0, 80) ?? "Unknown browser"} {s.current && <span className="badge">this device</span>}
+              </div>
+              <div className="muted text-xs">
+                {s.ip ?? "unknown address"} · signed in {s.createdAt.toISOString().slice(0, 16).replace("T", " ")} UTC · last seen{" "}
+                {s.lastSeenAt.toISOString().slice(0, 16).replace("T", " ")} UTC
+              </div>
+            </li>
+          ))}
+        </ul>
+        <SignOutEverywhere />
+      </section>
+    </main>
+  );
+}

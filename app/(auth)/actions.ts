@@ -1,0 +1,48 @@
+"use server";
+import { AuthError } from "next-auth";
+import { z } from "zod";
+import { signIn, signOut, SignInRefused } from "@/lib/auth/next-auth";
+import { safeNextPath, signInSchema, signUpSchema } from "@/lib/auth/schemas";
+import { revokeAllSessions, signUp } from "@/lib/auth/users";
+import { AppError } from "@/lib/errors";
+import { publicAction, userAction } from "@/lib/server/action";
+import { acceptInvitation } from "@/lib/teams/invitations";
+
+async function startSession(email: string, password: string) {
+  try {
+    await signIn("credentials", { email, password, redirect: false });
+  } catch (err) {
+    if (err instanceof SignInRefused) throw new AppError("UNAUTHENTICATED", err.reason);
+    if (err instanceof AuthError) throw new AppError("UNAUTHENTICATED", "Sign-in failed. Try again.");
+    throw err;
+  }
+}
+
+export const signInAction = publicAction(signInSchema, async ({ email, password }) => {
+  await startSession(email, password);
+  return null;
+});
+
+export const signUpAction = publicAction(signUpSchema, async (input) => {
+  const { teamSlug } = await signUp(input);
+  await startSession(input.email, input.password);
+  return { teamSlug };
+});
+
+export async function signOutAction() {
+  await signOut({ redirectTo: "/sign-in" });
+}
+
+export const signOutEverywhereAction = userAction(z.object({}), async (u) => {
+  const ended = await revokeAllSessions(u);
+  await signOut({ redirect: false });
+  return { ended };
+});
+
+export const acceptInvitationAction = userAction(z.object({ token: z.string().min(20).max(100) }), (u, { token }) =>
+  acceptInvitation({ userId: u.userId, label: u.email, ip: u.ip }, u.email, token),
+);
+
+export async function oauthSignInAction(provider: "github" | "google", next: string) {
+  await signIn(provider, { redirectTo: safeNextPath(next) });
+}

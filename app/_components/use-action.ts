@@ -1,0 +1,27 @@
+"use client";
+import { useState, useTransition } from "react";
+import type { ActionResult } from "@/lib/server/action";
+
+export type ActionError = Extract<ActionResult<never>, { ok: false }>["error"];
+
+/** Runs a server action from a client component, keeping its pending state and its error. */
+export function useAction<I, T>(action: (input: I) => Promise<ActionResult<T>>, onSuccess?: (data: T) => void) {
+  const [pending, start] = useTransition();
+  const [error, setError] = useState<ActionError | null>(null);
+  const run = (input: I) =>
+    start(async () => {
+      const result = await action(input);
+      if (result.ok) {
+        setError(null);
+        onSuccess?.(result.data);
+      } else {
+        setError(result.error);
+      }
+    });
+  return { run, pending, error };
+}
+
+/** FormData → plain object of its string fields, for actions that take objects. */
+export function formFields(form: HTMLFormElement): Record<string, string> {
+  return Object.fromEntries([...new FormData(form).entries()].filter((e): e is [string, string] => typeof e[1] === "string"));
+}

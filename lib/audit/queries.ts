@@ -1,0 +1,80 @@
+import "server-only";
+import { and, desc, eq, ilike, lt, or, type SQL } from "drizzle-orm";
+import { z } from "zod";
+import { auditEvents } from "@/db/schema";
+import { db } from "../db";
+import { assertRole, inTeam, type TeamContext } from "../teams/context";
+
+export const auditFilterSchema = z.object({
+  action: z.string().trim().max(100).optional(),
+  actor: z.string().trim().max(200).optional(),
+  /** Opaque cursor: `<iso time>_<id>` of the last row of the previous page. */
+  before: z.string().max(100).optional(),
+});
+export type AuditFilter = z.infer<typeof auditFilterSchema>;
+
+const pageSize = 50;
+
+/** Newest first, keyset-paged so a page stays correct while new events arrive. Admins only. */
+export async function listAuditEvents(t: TeamContext, filter: AuditFilter) {
+  assertRole(t, "admin");
+  const conditions: (SQL | undefined)[] = [];
+  if (filter.action) conditions.push(ilike(auditEvents.action, `${escapeLike(filter.action)}%`));
+  if (filter.actor) conditions.push(ilike(auditEvents.actor, `%${escapeLike(filter.actor)}%`));
+  const cursor = parseCursor(filter.before);
+  if (cursor) {
+    conditions.push(or(lt(auditEvents.createdAt, cursor.at), and(eq(auditEvents.createdAt, cursor.at), lt(auditEvents.id, cursor.id))));
+  }
+  const d = await db();
+  const rows = await d
+    .select({
+      id: auditEvents.id,
+      at: auditEvents.createdAt,
+      actor: auditEvents.actor,
+      action: auditEvents.action,
+      targetType: auditEvents.targetType,
+      targetLabel: auditEvents.targetLabel,
+      ip: auditEvents.ip,
+      details: auditEvents.details,
+    })
+    .from(auditEvents)
+    .where(inTeam(auditEvents, t, ...conditions))
+    .orderBy(desc(auditEvents.createdAt), desc(auditEvents.id))
+    .limit(pageSize + 1);
+  const page = rows.slice(0, pageSize);
+  const last = page[page.length - 1];
+  return { events: page, nextCursor: rows.length > pageSize && last ? `${last.at.toISOString()}_${last.id}` : null };
+}
+
+function parseCursor(value: string | undefined) {
+  const m = value?.match(/^(\d{4}-\d\d-\d\dT[\d:.]+Z)_(aud_[0-9a-z]+)$/);
+  return m ? { at: new Date(m[1]!), id: m[2]! } : undefined;
+}
+
+const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/** The whole log (optionally filtered) as CSV, streamed page by page so memory stays flat. */
+export function auditEventsCsv(t: TeamContext, filter: Omit<AuditFilter, "before">): ReadableStream<Uint8Array> {
+  assertRole(t, "admin");
+  const encoder = new TextEncoder();
+  const cell = (v: unknown) => {
+    const s = v == null ? "" : v instanceof Date ? v.toISOString() : typeof v === "object" ? JSON.stringify(v) : String(v);
+    // Quote everything; a leading =, +, - or @ would run as a formula in a spreadsheet.
+    return `"${(/^[=+\-@]/.test(s) ? `'${s}` : s).replaceAll('"', '""')}"`;
+  };
+  let before: string | undefined;
+  let started = false;
+  return new ReadableStream({
+    async pull(controller) {
+      if (!started) {
+        started = true;
+        controller.enqueue(encoder.encode("time,actor,action,target_type,target,ip,details\r\n"));
+      }
+      const page = await listAuditEvents(t, { ...filter, before });
+      const lines = page.events.map((e) => [e.at, e.actor, e.action, e.targetType, e.targetLabel, e.ip, e.details].map(cell).join(",") + "\r\n");
+      controller.enqueue(encoder.encode(lines.join("")));
+      if (!page.nextCursor) controller.close();
+      before = page.nextCursor ?? undefined;
+    },
+  });
+}

@@ -1,0 +1,106 @@
+import "server-only";
+import NextAuth, { CredentialsSignin, type NextAuthConfig } from "next-auth";
+import Credentials from "next-auth/providers/credentials";
+import GitHub from "next-auth/providers/github";
+import Google from "next-auth/providers/google";
+import { env } from "../env";
+import { AppError } from "../errors";
+import { log } from "../log";
+import { clientIp, userAgent } from "../server/request";
+import { signInSchema } from "./schemas";
+import { authSecret } from "./secret";
+import { authenticate, createSession, revokeSession, userForOAuth } from "./users";
+
+declare module "next-auth" {
+  interface Session {
+    sid?: string;
+  }
+}
+declare module "@auth/core/jwt" {
+  interface JWT {
+    sid?: string;
+  }
+}
+
+/** Carries our own message (rate limit, wrong password) to the sign-in action. */
+export class SignInRefused extends CredentialsSignin {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.code = "refused";
+  }
+}
+
+export const oauthProviders = () => {
+  const e = env();
+  return [
+    ...(e.AUTH_GITHUB_ID && e.AUTH_GITHUB_SECRET ? [{ id: "github", name: "GitHub" }] : []),
+    ...(e.AUTH_GOOGLE_ID && e.AUTH_GOOGLE_SECRET ? [{ id: "google", name: "Google" }] : []),
+  ];
+};
+
+function config(): NextAuthConfig {
+  const e = env();
+  const sessionDays = 30;
+  return {
+    secret: authSecret(),
+    trustHost: true,
+    session: { strategy: "jwt", maxAge: sessionDays * 86_400 },
+    pages: { signIn: "/sign-in", error: "/sign-in" },
+    // Auth.js's debug logging includes request bodies (passwords): keep only errors, by name.
+    logger: {
+      error: (error) => log.error("auth error", { error: error.name }),
+      warn: () => {},
+      debug: () => {},
+    },
+    providers: [
+      Credentials({
+        credentials: { email: {}, password: {} },
+        async authorize(raw) {
+          const parsed = signInSchema.safeParse(raw);
+          if (!parsed.success) throw new SignInRefused("Enter your e-mail and password.");
+          try {
+            return await authenticate(parsed.data.email, parsed.data.password, await clientIp());
+          } catch (err) {
+            if (err instanceof AppError) throw new SignInRefused(err.message);
+            throw err;
+          }
+        },
+      }),
+      ...(e.AUTH_GITHUB_ID && e.AUTH_GITHUB_SECRET ? [GitHub({ clientId: e.AUTH_GITHUB_ID, clientSecret: e.AUTH_GITHUB_SECRET })] : []),
+      ...(e.AUTH_GOOGLE_ID && e.AUTH_GOOGLE_SECRET ? [Google({ clientId: e.AUTH_GOOGLE_ID, clientSecret: e.AUTH_GOOGLE_SECRET })] : []),
+    ],
+    callbacks: {
+      signIn({ account, profile }) {
+        // Google says whether it verified the address; GitHub's provider only returns a verified primary one.
+        if (account?.provider === "google" && profile?.email_verified !== true) return false;
+        return true;
+      },
+      async jwt({ token, user, account, profile }) {
+        if (!account || !user) return token; // not a sign-in: keep the token as it is
+        const userId =
+          account.provider === "credentials"
+            ? user.id!
+            : (
+                await userForOAuth({
+                  provider: account.provider,
+                  providerAccountId: account.providerAccountId,
+                  email: String(profile?.email ?? user.email ?? ""),
+                  name: String(profile?.name ?? user.name ?? ""),
+                })
+              ).id;
+        return { sub: userId, sid: await createSession(userId, await clientIp(), await userAgent()) };
+      },
+      session({ session, token }) {
+        return { ...session, sid: token.sid };
+      },
+    },
+    events: {
+      async signOut(message) {
+        const sid = "token" in message ? message.token?.sid : undefined;
+        if (sid) await revokeSession(sid);
+      },
+    },
+  };
+}
+
+export const { handlers, auth, signIn, signOut } = NextAuth(() => config());

@@ -1,0 +1,129 @@
+import "server-only";
+import { and, eq, gt, isNull, sql } from "drizzle-orm";
+import { oauthAccounts, userSessions, users } from "@/db/schema";
+import { db } from "../db";
+import { AppError } from "../errors";
+import { createTeamFor } from "../teams/mutations";
+import { burnPasswordCheck, hashPassword, verifyPassword } from "./password";
+import type { SignUpInput } from "./schemas";
+import { assertSignInAllowed, clearAccountFailures, recordSignInFailure } from "./throttle";
+
+const sessionDays = 30;
+
+/** The signed-in person, as lib functions that are not team-scoped receive them. */
+export interface UserContext {
+  userId: string;
+  email: string;
+  name: string;
+  sessionId: string | null;
+  ip: string | null;
+}
+
+const userColumns = { id: users.id, email: users.email, name: users.name };
+
+/** Creates the account and its first team (owned by the new user). */
+export async function signUp(input: SignUpInput): Promise<{ userId: string; teamSlug: string }> {
+  const passwordHash = await hashPassword(input.password);
+  const d = await db();
+  return d.transaction(async (tx) => {
+    const [user] = await tx
+      .insert(users)
+      .values({ email: input.email, name: input.name, passwordHash })
+      .onConflictDoNothing({ target: users.email })
+      .returning({ id: users.id });
+    if (!user) {
+      throw new AppError("CONFLICT", "An account with this e-mail already exists. Sign in instead.", {
+        email: ["An account with this e-mail already exists."],
+      });
+    }
+    const team = await createTeamFor(tx, { userId: user.id, label: input.email, ip: null }, input.teamName || `${input.name}'s team`);
+    return { userId: user.id, teamSlug: team.slug };
+  });
+}
+
+/** Checks e-mail and password under the per-account and per-address limits. */
+export async function authenticate(email: string, password: string, ip: string | null) {
+  await assertSignInAllowed(email, ip);
+  const d = await db();
+  const [user] = await d.select({ ...userColumns, passwordHash: users.passwordHash }).from(users).where(eq(users.email, email));
+  const ok = user?.passwordHash ? await verifyPassword(password, user.passwordHash) : (await burnPasswordCheck(password), false);
+  if (!user || !ok) {
+    await recordSignInFailure(email, ip);
+    throw new AppError("UNAUTHENTICATED", "That e-mail and password do not match an account.");
+  }
+  await clearAccountFailures(email);
+  return { id: user.id, email: user.email, name: user.name };
+}
+
+/**
+ * A GitHub / Google identity: the linked user, or a new user with their own team. An identity is
+ * never attached to an existing password account by e-mail alone (that would let whoever controls
+ * the provider account take it over).
+ */
+export async function userForOAuth(p: { provider: string; providerAccountId: string; email: string; name: string }) {
+  const d = await db();
+  const [linked] = await d
+    .select(userColumns)
+    .from(oauthAccounts)
+    .innerJoin(users, eq(users.id, oauthAccounts.userId))
+    .where(and(eq(oauthAccounts.provider, p.provider), eq(oauthAccounts.providerAccountId, p.providerAccountId)));
+  if (linked) return linked;
+  const email = p.email.toLowerCase();
+  return d.transaction(async (tx) => {
+    const [user] = await tx.insert(users).values({ email, name: p.name || email }).onConflictDoNothing({ target: users.email }).returning(userColumns);
+    if (!user) throw new AppError("CONFLICT", `An account with ${email} already exists. Sign in with your password.`);
+    await tx.insert(oauthAccounts).values({ provider: p.provider, providerAccountId: p.providerAccountId, userId: user.id });
+    await createTeamFor(tx, { userId: user.id, label: email, ip: null }, `${user.name}'s team`);
+    return user;
+  });
+}
+
+export async function createSession(userId: string, ip: string | null, userAgent: string | null): Promise<string> {
+  const d = await db();
+  const [row] = await d
+    .insert(userSessions)
+    .values({ userId, ip, userAgent: userAgent?.slice(0, 300), expiresAt: new Date(Date.now() + sessionDays * 86_400_000) })
+    .returning({ id: userSessions.id });
+  return row!.id;
+}
+
+/** The user behind a session id, or null when it was revoked, expired or never existed. */
+export async function userForSession(sessionId: string) {
+  const d = await db();
+  const [row] = await d
+    .select({ ...userColumns, lastSeenAt: userSessions.lastSeenAt })
+    .from(userSessions)
+    .innerJoin(users, eq(users.id, userSessions.userId))
+    .where(and(eq(userSessions.id, sessionId), isNull(userSessions.revokedAt), gt(userSessions.expiresAt, sql`now()`)));
+  if (!row) return null;
+  if (Date.now() - row.lastSeenAt.getTime() > 5 * 60_000) {
+    await d.update(userSessions).set({ lastSeenAt: sql`now()` }).where(eq(userSessions.id, sessionId));
+  }
+  return { id: row.id, email: row.email, name: row.name };
+}
+
+export async function revokeSession(sessionId: string): Promise<void> {
+  const d = await db();
+  await d.update(userSessions).set({ revokedAt: sql`now()` }).where(and(eq(userSessions.id, sessionId), isNull(userSessions.revokedAt)));
+}
+
+/** Signs the user out on every device, this one included. Returns how many sessions ended. */
+export async function revokeAllSessions(u: UserContext): Promise<number> {
+  const d = await db();
+  const rows = await d
+    .update(userSessions)
+    .set({ revokedAt: sql`now()` })
+    .where(and(eq(userSessions.userId, u.userId), isNull(userSessions.revokedAt)))
+    .returning({ id: userSessions.id });
+  return rows.length;
+}
+
+export async function listSessions(u: UserContext) {
+  const d = await db();
+  const rows = await d
+    .select({ id: userSessions.id, ip: userSessions.ip, userAgent: userSessions.userAgent, createdAt: userSessions.createdAt, lastSeenAt: userSessions.lastSeenAt })
+    .from(userSessions)
+    .where(and(eq(userSessions.userId, u.userId), isNull(userSessions.revokedAt), gt(userSessions.expiresAt, sql`now()`)))
+    .orderBy(sql`${userSessions.lastSeenAt} desc`);
+  return rows.map((r) => ({ ...r, current: r.id === u.sessionId }));
+}

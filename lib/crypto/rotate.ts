@@ -1,0 +1,103 @@
+import "server-only";
+import { and, asc, eq, getTableColumns, getTableName, gt, isNotNull, isTable, not, like, sql } from "drizzle-orm";
+import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
+import * as schema from "@/db/schema";
+import { db } from "../db";
+import { keyring, type Keyring } from "./master-keys";
+import { openSecret, sealSecret } from "./secret-box";
+
+export interface SecretColumn {
+  table: PgTable;
+  tableName: string;
+  column: PgColumn;
+  columnName: string;
+  id: PgColumn;
+  teamId: PgColumn;
+}
+
+/** Every `*_enc` column of the schema (see db/columns.ts `secretColumn`). */
+export function secretColumns(tables: readonly unknown[] = Object.values(schema)): SecretColumn[] {
+  const found: SecretColumn[] = [];
+  for (const table of tables) {
+    if (!isTable(table)) continue;
+    const columns = getTableColumns(table) as Record<string, PgColumn>;
+    for (const column of Object.values(columns)) {
+      if (!column.name.endsWith("_enc")) continue;
+      const id = Object.values(columns).find((c) => c.name === "id");
+      const teamId = Object.values(columns).find((c) => c.name === "team_id");
+      if (!id || !teamId) throw new Error(`${getTableName(table)}.${column.name} is a secret column, so its table needs id and team_id columns.`);
+      found.push({ table: table as PgTable, tableName: getTableName(table), column, columnName: column.name, id, teamId });
+    }
+  }
+  return found;
+}
+
+/** Key ids named by stored secrets that the keyring does not hold. Start-up refuses to run if any. */
+export async function unknownKeyIdsInUse(keys: Keyring = keyring(), columns = secretColumns()): Promise<string[]> {
+  const d = await db();
+  const missing = new Set<string>();
+  for (const c of columns) {
+    const rows = await d
+      .selectDistinct({ keyId: sql<string>`split_part(${c.column}, ':', 2)` })
+      .from(c.table)
+      .where(isNotNull(c.column));
+    for (const { keyId } of rows) if (!keys.byId.has(keyId)) missing.add(keyId);
+  }
+  return [...missing].sort();
+}
+
+export interface RotationReport {
+  activeKeyId: string;
+  columns: { column: string; resealed: number }[];
+  total: number;
+}
+
+/**
+ * Re-seals every secret not yet under the active key, in batches that each commit on their own:
+ * a run that dies half-way leaves every value readable, and the next run continues where it stopped.
+ */
+export async function rotateSecrets(
+  opts: { batchSize?: number; keys?: Keyring; columns?: SecretColumn[]; onBatch?: (column: string, resealed: number) => void } = {},
+): Promise<RotationReport> {
+  const keys = opts.keys ?? keyring();
+  const batchSize = opts.batchSize ?? 500;
+  const d = await db();
+  const report: RotationReport = { activeKeyId: keys.active.id, columns: [], total: 0 };
+  for (const c of opts.columns ?? secretColumns()) {
+    const label = `${c.tableName}.${c.columnName}`;
+    let resealed = 0;
+    let after = "";
+    for (;;) {
+      const batch = (await d
+        .select({ id: c.id, teamId: c.teamId, value: c.column })
+        .from(c.table)
+        .where(and(isNotNull(c.column), not(like(c.column, `v1:${keys.active.id}:%`)), gt(c.id, after)))
+        .orderBy(asc(c.id))
+        .limit(batchSize)) as { id: string; teamId: string; value: string }[];
+      if (batch.length === 0) break;
+      await d.transaction(async (tx) => {
+        for (const row of batch) {
+          const ctx = { teamId: row.teamId, table: c.tableName, column: c.columnName, rowId: row.id };
+          const fresh = sealSecret(openSecret(row.value, ctx, keys), ctx, keys);
+          // Only if nobody changed the value meanwhile; a changed value is already under the active key.
+          await tx
+            .update(c.table)
+            .set({ [columnKey(c)]: fresh })
+            .where(and(eq(c.id, row.id), eq(c.column, row.value)));
+        }
+      });
+      resealed += batch.length;
+      after = batch[batch.length - 1]!.id;
+      opts.onBatch?.(label, resealed);
+    }
+    report.columns.push({ column: label, resealed });
+    report.total += resealed;
+  }
+  return report;
+}
+
+function columnKey(c: SecretColumn): string {
+  const entry = Object.entries(getTableColumns(c.table)).find(([, col]) => col === c.column);
+  return entry![0];
+}
+

@@ -1,0 +1,28 @@
+import "server-only";
+
+// Credentials that can hide in error messages from drivers and SDKs (connection strings, headers).
+const patterns: [RegExp, string][] = [
+  [/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]*@/gi, "$1[redacted]@"],
+  [/\b(password|passwd|secret|token|authorization|api[_-]?key|private[_-]?key)(["']?\s*[:=]\s*["']?)[^\s"',;&]+/gi, "$1$2[redacted]"],
+  [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, "[redacted private key]"],
+];
+
+export function redact(text: string): string {
+  return patterns.reduce((s, [re, to]) => s.replace(re, to), text);
+}
+
+type Fields = Record<string, unknown>;
+
+function write(level: "info" | "warn" | "error", message: string, fields?: Fields) {
+  const line = JSON.stringify({ level, time: new Date().toISOString(), message, ...fields }, (_k, v) =>
+    v instanceof Error ? { name: v.name, message: v.message, stack: v.stack } : v,
+  );
+  (level === "error" ? console.error : level === "warn" ? console.warn : console.log)(redact(line));
+}
+
+/** Structured, redacted logging. Never pass a secret on purpose; redaction is the second line. */
+export const log = {
+  info: (message: string, fields?: Fields) => write("info", message, fields),
+  warn: (message: string, fields?: Fields) => write("warn", message, fields),
+  error: (message: string, fields?: Fields) => write("error", message, fields),
+};

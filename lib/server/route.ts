@@ -1,0 +1,33 @@
+import "server-only";
+import { randomBytes } from "node:crypto";
+import { requireTeam } from "../auth/session";
+import { asAppError, httpStatus } from "../errors";
+import { log } from "../log";
+import type { TeamContext } from "../teams/context";
+import type { Role } from "../teams/roles";
+
+/** Maps anything thrown to an HTTP response: AppError with its status, anything else as a 500 with a reference. */
+export function toHttpResponse(err: unknown): Response {
+  const known = asAppError(err);
+  if (known) {
+    return Response.json({ error: { code: known.code, message: known.message, fieldErrors: known.fieldErrors } }, { status: httpStatus[known.code] });
+  }
+  const ref = randomBytes(4).toString("hex");
+  log.error("route failed", { ref, error: err });
+  return Response.json({ error: { code: "INTERNAL", message: `Something went wrong on our side (reference ${ref}).` } }, { status: 500 });
+}
+
+/**
+ * A team-scoped route handler (`/…/[team]/…`): resolves the caller, the team and the role, and
+ * maps errors to status codes. Callers are signed-in users for now; API tokens resolve here too.
+ */
+export function teamRoute(min: Role, handler: (t: TeamContext, request: Request) => Promise<Response>) {
+  return async (request: Request, ctx: { params: Promise<{ team: string }> }): Promise<Response> => {
+    try {
+      const { team } = await ctx.params;
+      return await handler(await requireTeam(team, min), request);
+    } catch (err) {
+      return toHttpResponse(err);
+    }
+  };
+}

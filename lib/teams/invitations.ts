@@ -1,0 +1,143 @@
+import "server-only";
+import { and, desc, eq, gt, isNull, sql } from "drizzle-orm";
+import { createHash, randomBytes } from "node:crypto";
+import { invitations, memberships, teams, users } from "@/db/schema";
+import { recordAudit } from "../audit/record";
+import { db } from "../db";
+import { env } from "../env";
+import { AppError, notFound } from "../errors";
+import { sendMail } from "../mail";
+import { assertRole, inTeam, type Actor, type TeamContext } from "./context";
+import type { CreateInvitationInput } from "./schemas";
+
+const validDays = 7;
+const hashToken = (token: string) => createHash("sha256").update(token).digest("hex");
+const inviteUrl = (token: string) => new URL(`/invite/${token}`, env().APP_URL).toString();
+
+/** The link is returned once (only its hash is stored) and e-mailed when SMTP is configured. */
+export interface IssuedInvitation {
+  id: string;
+  email: string;
+  link: string;
+  emailed: boolean;
+}
+
+async function deliver(t: TeamContext, email: string, token: string, role: string): Promise<boolean> {
+  return sendMail({
+    to: email,
+    subject: `You are invited to ${t.name} on Coffer`,
+    text: `${t.actor.label} invited you to join ${t.name} on Coffer as ${role}.\n\nAccept within ${validDays} days: ${inviteUrl(token)}\n`,
+  });
+}
+
+export async function createInvitation(t: TeamContext, input: CreateInvitationInput): Promise<IssuedInvitation> {
+  assertRole(t, "admin");
+  const token = randomBytes(32).toString("base64url");
+  const d = await db();
+  const id = await d.transaction(async (tx) => {
+    const [member] = await tx
+      .select({ id: memberships.id })
+      .from(memberships)
+      .innerJoin(users, eq(users.id, memberships.userId))
+      .where(inTeam(memberships, t, eq(users.email, input.email)));
+    if (member) throw new AppError("CONFLICT", `${input.email} is already a member of this team.`, { email: ["Already a member."] });
+    const [row] = await tx
+      .insert(invitations)
+      .values({ teamId: t.id, email: input.email, role: input.role, tokenHash: hashToken(token), invitedBy: t.actor.userId, expiresAt: new Date(Date.now() + validDays * 86_400_000) })
+      .onConflictDoNothing()
+      .returning({ id: invitations.id });
+    if (!row) throw new AppError("CONFLICT", `${input.email} already has an open invitation. Resend it instead.`, { email: ["Already invited: resend the invitation."] });
+    await recordAudit(tx, t, { action: "invitation.created", target: { type: "invitation", id: row.id, label: input.email }, details: { role: input.role } });
+    return row.id;
+  });
+  return { id, email: input.email, link: inviteUrl(token), emailed: await deliver(t, input.email, token, input.role) };
+}
+
+/** A new link (the old one stops working) valid for another week. */
+export async function resendInvitation(t: TeamContext, invitationId: string): Promise<IssuedInvitation> {
+  assertRole(t, "admin");
+  const token = randomBytes(32).toString("base64url");
+  const d = await db();
+  const row = await d.transaction(async (tx) => {
+    const [r] = await tx
+      .update(invitations)
+      .set({ tokenHash: hashToken(token), expiresAt: new Date(Date.now() + validDays * 86_400_000) })
+      .where(inTeam(invitations, t, eq(invitations.id, invitationId), isNull(invitations.acceptedAt), isNull(invitations.revokedAt)))
+      .returning({ id: invitations.id, email: invitations.email, role: invitations.role });
+    if (!r) throw notFound("That invitation");
+    await recordAudit(tx, t, { action: "invitation.resent", target: { type: "invitation", id: r.id, label: r.email } });
+    return r;
+  });
+  return { id: row.id, email: row.email, link: inviteUrl(token), emailed: await deliver(t, row.email, token, row.role) };
+}
+
+export async function revokeInvitation(t: TeamContext, invitationId: string) {
+  assertRole(t, "admin");
+  const d = await db();
+  await d.transaction(async (tx) => {
+    const [r] = await tx
+      .update(invitations)
+      .set({ revokedAt: sql`now()` })
+      .where(inTeam(invitations, t, eq(invitations.id, invitationId), isNull(invitations.acceptedAt), isNull(invitations.revokedAt)))
+      .returning({ id: invitations.id, email: invitations.email });
+    if (!r) throw notFound("That invitation");
+    await recordAudit(tx, t, { action: "invitation.revoked", target: { type: "invitation", id: r.id, label: r.email } });
+  });
+}
+
+export async function listOpenInvitations(t: TeamContext) {
+  const d = await db();
+  return d
+    .select({ id: invitations.id, email: invitations.email, role: invitations.role, createdAt: invitations.createdAt, expiresAt: invitations.expiresAt })
+    .from(invitations)
+    .where(inTeam(invitations, t, isNull(invitations.acceptedAt), isNull(invitations.revokedAt)))
+    .orderBy(desc(invitations.createdAt));
+}
+
+export type InvitationStatus = "open" | "expired" | "revoked" | "accepted";
+
+/** What the invitation page shows before the person accepts; null for an unknown token. */
+export async function invitationByToken(token: string) {
+  const d = await db();
+  const [row] = await d
+    .select({
+      email: invitations.email,
+      role: invitations.role,
+      teamName: teams.name,
+      teamSlug: teams.slug,
+      invitedBy: users.name,
+      expiresAt: invitations.expiresAt,
+      acceptedAt: invitations.acceptedAt,
+      revokedAt: invitations.revokedAt,
+    })
+    .from(invitations)
+    .innerJoin(teams, eq(teams.id, invitations.teamId))
+    .leftJoin(users, eq(users.id, invitations.invitedBy))
+    .where(eq(invitations.tokenHash, hashToken(token)));
+  if (!row) return null;
+  const status: InvitationStatus = row.revokedAt ? "revoked" : row.acceptedAt ? "accepted" : row.expiresAt < new Date() ? "expired" : "open";
+  return { email: row.email, role: row.role, teamName: row.teamName, teamSlug: row.teamSlug, invitedBy: row.invitedBy, expiresAt: row.expiresAt, status };
+}
+
+/** Joins the team. The invitation is for one e-mail address: a different signed-in account is refused. */
+export async function acceptInvitation(actor: Actor & { userId: string }, email: string, token: string) {
+  const d = await db();
+  return d.transaction(async (tx) => {
+    const [inv] = await tx
+      .select({ id: invitations.id, teamId: invitations.teamId, email: invitations.email, role: invitations.role, slug: teams.slug })
+      .from(invitations)
+      .innerJoin(teams, eq(teams.id, invitations.teamId))
+      .where(and(eq(invitations.tokenHash, hashToken(token)), isNull(invitations.acceptedAt), isNull(invitations.revokedAt), gt(invitations.expiresAt, sql`now()`)))
+      .for("update", { of: invitations });
+    if (!inv) throw new AppError("NOT_FOUND", "This invitation link is no longer valid. Ask the team's admin to resend it.");
+    if (inv.email !== email.toLowerCase()) {
+      throw new AppError("FORBIDDEN", `This invitation is for ${inv.email}. Sign in with that address to accept it.`);
+    }
+    const [m] = await tx.insert(memberships).values({ teamId: inv.teamId, userId: actor.userId, role: inv.role }).onConflictDoNothing().returning({ id: memberships.id });
+    await tx.update(invitations).set({ acceptedAt: sql`now()`, acceptedBy: actor.userId }).where(eq(invitations.id, inv.id));
+    const team = { id: inv.teamId, actor };
+    await recordAudit(tx, team, { action: "invitation.accepted", target: { type: "invitation", id: inv.id, label: inv.email } });
+    if (m) await recordAudit(tx, team, { action: "member.joined", target: { type: "member", id: m.id, label: inv.email }, details: { role: inv.role } });
+    return { teamSlug: inv.slug };
+  });
+}
