@@ -1,5 +1,6 @@
 import { index, jsonb, pgTable, text } from "drizzle-orm/pg-core";
-import { createdAt, idColumn } from "../columns";
+import { sql } from "drizzle-orm";
+import { idColumn, timestampColumn } from "../columns";
 import { teams } from "./teams";
 
 /** Who changed what, when and from where. Rows are only ever inserted. */
@@ -18,7 +19,8 @@ export const auditEvents = pgTable(
     targetLabel: text("target_label"),
     ip: text("ip"),
     details: jsonb("details").$type<Record<string, unknown>>(),
-    createdAt: createdAt(),
+    // clock_timestamp(): several events of one transaction keep their order (now() is the transaction start).
+    createdAt: timestampColumn("created_at").notNull().default(sql`clock_timestamp()`),
   },
   (t) => [index("audit_events_team_time_idx").on(t.teamId, t.createdAt.desc(), t.id.desc())],
 );
