@@ -3,7 +3,7 @@ import type { ActionError } from "./use-action";
 export function FormError({ error }: { error: ActionError | null }) {
   if (!error) return null;
   return (
-    <p role="alert" className="rounded-lg border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800 dark:border-red-900 dark:bg-red-950 dark:text-red-300">
+    <p role="alert" data-testid="form-error" className="rounded-lg border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800 dark:border-red-900 dark:bg-red-950 dark:text-red-300">
       {error.message}
     </p>
   );

@@ -8,7 +8,7 @@ import { SignOutEverywhere } from "./sign-out-everywhere";
 export const metadata: Metadata = { title: "Account" };
 
 export default async function AccountPage() {
-  const u = await pageUser("/account");
+  const u = await pageUser();
   const sessions = await listSessions(u);
   return (
     <main className="mx-auto max-w-2xl px-4 py-10">

@@ -7,7 +7,7 @@ export const metadata: Metadata = { title: "Settings" };
 
 export default async function GeneralSettingsPage({ params }: { params: Promise<{ team: string }> }) {
   const { team } = await params;
-  const t = await pageTeam(team, "viewer", "/settings");
+  const t = await pageTeam(team);
   const admin = t.role === "system" || roleAtLeast(t.role, "admin");
   return (
     <div className="max-w-xl space-y-6">

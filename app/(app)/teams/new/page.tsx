@@ -5,7 +5,7 @@ import { CreateTeamForm } from "./create-team-form";
 export const metadata: Metadata = { title: "Create a team" };
 
 export default async function NewTeamPage() {
-  await pageUser("/teams/new");
+  await pageUser();
   return (
     <main className="flex min-h-screen items-center justify-center px-4">
       <div className="card w-full max-w-sm space-y-4">

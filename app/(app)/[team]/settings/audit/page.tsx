@@ -7,7 +7,7 @@ export const metadata: Metadata = { title: "Audit log" };
 
 export default async function AuditPage({ params, searchParams }: { params: Promise<{ team: string }>; searchParams: Promise<Record<string, string | undefined>> }) {
   const { team } = await params;
-  const t = await pageTeam(team, "admin", "/settings/audit");
+  const t = await pageTeam(team, "admin");
   const parsed = auditFilterSchema.safeParse(await searchParams);
   const filter = parsed.success ? parsed.data : {};
   const { events, nextCursor } = await listAuditEvents(t, filter);

@@ -9,7 +9,7 @@ export const metadata: Metadata = { title: "Members" };
 
 export default async function MembersPage({ params }: { params: Promise<{ team: string }> }) {
   const { team } = await params;
-  const t = await pageTeam(team, "viewer", "/settings/members");
+  const t = await pageTeam(team);
   const isAdmin = t.role === "system" || roleAtLeast(t.role, "admin");
   const isOwner = t.role === "system" || t.role === "owner";
   const [members, invitations] = await Promise.all([listMembers(t), isAdmin ? listOpenInvitations(t) : Promise.resolve([])]);

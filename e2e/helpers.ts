@@ -1,0 +1,51 @@
+import { expect, type Browser, type Page } from "@playwright/test";
+import { randomBytes } from "node:crypto";
+
+export const password = "correct horse battery staple";
+export const uniqueEmail = (name: string) => `${name.toLowerCase()}-${randomBytes(3).toString("hex")}@example.test`;
+
+/** Signs up through the form; returns the new team's slug. */
+export async function signUp(page: Page, name: string, email: string, teamName = `${name} Ops`) {
+  await page.goto("/sign-up");
+  await page.getByLabel("Your name").fill(name);
+  await page.getByLabel("E-mail").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByLabel("Team name").fill(teamName);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
+  return new URL(page.url()).pathname.split("/")[1]!;
+}
+
+export async function signIn(page: Page, email: string) {
+  await page.goto("/sign-in");
+  await page.getByLabel("E-mail").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
+}
+
+/** Invites through the members page and returns the link shown once. */
+export async function invite(page: Page, team: string, email: string, role: "Admin" | "Member" | "Viewer") {
+  await page.goto(`/${team}/settings/members`);
+  await page.getByLabel("E-mail").fill(email);
+  await page.getByLabel("Role", { exact: true }).selectOption({ label: role });
+  await page.getByRole("button", { name: "Invite" }).click();
+  const link = page.getByTestId("invite-link");
+  await expect(link).toBeVisible();
+  return link.inputValue();
+}
+
+/** A second person in their own browser: opens the link, creates an account, accepts. */
+export async function acceptAsNewUser(browser: Browser, link: string, name: string, email: string) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(link);
+  await page.getByRole("link", { name: "Create an account" }).click();
+  await page.getByLabel("Your name").fill(name);
+  await expect(page.getByLabel("E-mail")).toHaveValue(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByRole("button", { name: "Accept invitation" }).click();
+  await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
+  return { context, page };
+}
