@@ -1,10 +1,18 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { chownSync, mkdtempSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { freePort } from "./ports";
 
-const bin = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
+/** PG_BIN, else the newest server installed from Debian/Ubuntu packages (apt install postgresql). */
+function serverBin(): string {
+  if (process.env.PG_BIN) return process.env.PG_BIN;
+  const versions = existsSync("/usr/lib/postgresql") ? readdirSync("/usr/lib/postgresql").filter((v) => existsSync(`/usr/lib/postgresql/${v}/bin/postgres`)) : [];
+  const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
+  if (!newest) throw new Error("No PostgreSQL server found under /usr/lib/postgresql: run `apt-get install postgresql` (npm test does this).");
+  return `/usr/lib/postgresql/${newest}/bin`;
+}
+const bin = serverBin();
 
 /** A throwaway PostgreSQL cluster on a free loopback port, run as `postgres` when we are root. */
 export interface PgCluster {
