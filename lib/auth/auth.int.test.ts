@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { signedUpUser } from "@/test/factories";
 import { AppError } from "../errors";
-import { authenticate, createSession, listSessions, revokeAllSessions, revokeSession, signUp, userForSession } from "./users";
+import { listTeamsOf } from "../teams/queries";
+import { authenticate, createSession, listSessions, revokeAllSessions, revokeSession, signUp, userForOAuth, userForSession } from "./users";
 
 const failSignIn = (email: string, ip: string) =>
   authenticate(email, "wrong-password", ip).then(
@@ -63,5 +64,22 @@ describe("accounts", () => {
     expect(await userForSession(laptop)).toBeNull();
     expect(await userForSession(other)).toBeNull();
     expect(await userForSession("ses_doesnotexist")).toBeNull();
+  });
+});
+
+describe("GitHub / Google identities", () => {
+  it("creates a user with their own team once, then signs the same identity in", async () => {
+    const identity = { provider: "github", providerAccountId: "4242", email: "Octo@Example.test", name: "Octo" };
+    const first = await userForOAuth(identity);
+    expect(first.email).toBe("octo@example.test");
+    expect(await userForOAuth({ ...identity, email: "changed@example.test" })).toEqual(first);
+    expect((await listTeamsOf(first.id)).map((t) => t.role)).toEqual(["owner"]);
+  });
+
+  it("never attaches an identity to an existing password account by e-mail alone", async () => {
+    const a = await signedUpUser("Alice");
+    await expect(userForOAuth({ provider: "google", providerAccountId: "g-1", email: a.email, name: "Not Alice" })).rejects.toThrow(
+      `An account with ${a.email} already exists. Sign in with your password.`,
+    );
   });
 });
