@@ -1,6 +1,6 @@
-import { index, jsonb, pgTable, text } from "drizzle-orm/pg-core";
+import { index, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
 import { sql } from "drizzle-orm";
-import { idColumn, timestampColumn } from "../columns";
+import { idColumn } from "../columns";
 import { teams } from "./teams";
 
 /** Who changed what, when and from where. Rows are only ever inserted. */
@@ -19,8 +19,9 @@ export const auditEvents = pgTable(
     targetLabel: text("target_label"),
     ip: text("ip"),
     details: jsonb("details").$type<Record<string, unknown>>(),
-    // clock_timestamp(): several events of one transaction keep their order (now() is the transaction start).
-    createdAt: timestampColumn("created_at").notNull().default(sql`clock_timestamp()`),
+    // Microseconds and clock_timestamp(): events keep their order, even several in one transaction
+    // (now() is the transaction's start) or in one millisecond; the page cursor carries the exact value.
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().default(sql`clock_timestamp()`),
   },
   (t) => [index("audit_events_team_time_idx").on(t.teamId, t.createdAt.desc(), t.id.desc())],
 );

@@ -1,5 +1,5 @@
 import "server-only";
-import { and, desc, eq, ilike, lt, or, type SQL } from "drizzle-orm";
+import { desc, ilike, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import { auditEvents } from "@/db/schema";
 import { db } from "../db";
@@ -8,7 +8,7 @@ import { assertRole, inTeam, type TeamContext } from "../teams/context";
 export const auditFilterSchema = z.object({
   action: z.string().trim().max(100).optional(),
   actor: z.string().trim().max(200).optional(),
-  /** Opaque cursor: `<iso time>_<id>` of the last row of the previous page. */
+  /** Opaque cursor: the exact time and id of the last row of the previous page. */
   before: z.string().max(100).optional(),
 });
 export type AuditFilter = z.infer<typeof auditFilterSchema>;
@@ -22,9 +22,7 @@ export async function listAuditEvents(t: TeamContext, filter: AuditFilter) {
   if (filter.action) conditions.push(ilike(auditEvents.action, `${escapeLike(filter.action)}%`));
   if (filter.actor) conditions.push(ilike(auditEvents.actor, `%${escapeLike(filter.actor)}%`));
   const cursor = parseCursor(filter.before);
-  if (cursor) {
-    conditions.push(or(lt(auditEvents.createdAt, cursor.at), and(eq(auditEvents.createdAt, cursor.at), lt(auditEvents.id, cursor.id))));
-  }
+  if (cursor) conditions.push(sql`(${auditEvents.createdAt}, ${auditEvents.id}) < (${cursor.at}::timestamptz, ${cursor.id})`);
   const d = await db();
   const rows = await d
     .select({
@@ -36,19 +34,19 @@ export async function listAuditEvents(t: TeamContext, filter: AuditFilter) {
       targetLabel: auditEvents.targetLabel,
       ip: auditEvents.ip,
       details: auditEvents.details,
+      cursor: sql<string>`${auditEvents.createdAt}::text || '|' || ${auditEvents.id}`,
     })
     .from(auditEvents)
     .where(inTeam(auditEvents, t, ...conditions))
     .orderBy(desc(auditEvents.createdAt), desc(auditEvents.id))
     .limit(pageSize + 1);
-  const page = rows.slice(0, pageSize);
-  const last = page[page.length - 1];
-  return { events: page, nextCursor: rows.length > pageSize && last ? `${last.at.toISOString()}_${last.id}` : null };
+  const page = rows.slice(0, pageSize).map(({ cursor: _cursor, ...event }) => event);
+  return { events: page, nextCursor: rows.length > pageSize ? rows[pageSize - 1]!.cursor : null };
 }
 
 function parseCursor(value: string | undefined) {
-  const m = value?.match(/^(\d{4}-\d\d-\d\dT[\d:.]+Z)_(aud_[0-9a-z]+)$/);
-  return m ? { at: new Date(m[1]!), id: m[2]! } : undefined;
+  const m = value?.match(/^([\d\- :.+]{19,40})\|(aud_[0-9a-z]+)$/);
+  return m ? { at: m[1]!, id: m[2]! } : undefined;
 }
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
