@@ -1,0 +1,225 @@
+import "server-only";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { open, rename, unlink } from "node:fs/promises";
+import { dirname } from "node:path";
+import { pipeline } from "node:stream/promises";
+import type { Readable } from "node:stream";
+import { childProcessEnv } from "@/lib/env";
+import { AppError } from "@/lib/errors";
+import { CommandPlumbing, signalName, validateExec, type ExitInfo } from "./command";
+import { ReachError } from "./errors";
+import { checkPath, temporarySibling } from "./paths";
+import type { ExecOptions, Reach, RunningCommand } from "./types";
+
+const KILL_GRACE_MS = 3_000;
+
+
+function childEnv(extra: Record<string, string> | undefined): Record<string, string> {
+  const env = childProcessEnv();
+  env.PATH ??= "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  return { ...env, ...extra };
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal); // detached: the child leads its own process group
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** Commands on the machine Coffer runs on: argv to child_process.spawn (no shell), the same
+ * semantics as SSH (stdin, env, cwd, pipefail pipelines, cancellation kills the process group). */
+export function localReach(): Reach {
+  return new LocalReach();
+}
+
+class LocalReach implements Reach {
+  readonly label = "local";
+  private readonly running = new Set<CommandPlumbing>();
+  private isClosed = false;
+
+  exec(argv: string[], opts?: ExecOptions): RunningCommand {
+    return this.start([argv], opts ?? {});
+  }
+
+  execPipeline(stages: string[][], opts?: ExecOptions): RunningCommand {
+    return this.start(stages, opts ?? {});
+  }
+
+  private start(stages: string[][], opts: ExecOptions): RunningCommand {
+    validateExec(stages, opts);
+    if (this.isClosed) throw new AppError("INTERNAL", "This local reach was closed.");
+    const cmd = new CommandPlumbing(opts.signal);
+    this.running.add(cmd);
+    cmd.exit.then(
+      () => this.running.delete(cmd),
+      () => this.running.delete(cmd),
+    );
+    const env = childEnv(opts.env);
+    const children: ChildProcess[] = [];
+    const statuses: (ExitInfo | undefined)[] = stages.map(() => undefined);
+    let closedCount = 0;
+    let stderrOpen = stages.length;
+    const stderrEnded = () => {
+      if (--stderrOpen === 0) cmd.endStderr();
+    };
+
+    stages.forEach((argv, i) => {
+      const stdinMode: "pipe" | "ignore" = i > 0 || opts.stdin ? "pipe" : "ignore";
+      const child: ChildProcess = spawn(argv[0]!, argv.slice(1), {
+        cwd: opts.cwd,
+        env: env as NodeJS.ProcessEnv, // NODE_ENV is deliberately not passed on
+        stdio: [stdinMode, "pipe", "pipe"],
+        detached: true,
+        windowsHide: true,
+      });
+      children.push(child);
+      child.stdin?.on("error", () => {}); // EPIPE when the program exits before reading everything
+      child.stdout!.on("error", () => {});
+      child.stderr!.on("data", (chunk: Buffer) => cmd.pushStderr(chunk));
+      child.stderr!.once("end", stderrEnded);
+      let spawnError: NodeJS.ErrnoException | undefined;
+      child.once("error", (e: NodeJS.ErrnoException) => {
+        spawnError = e;
+      });
+      child.once("close", (code: number | null, signal: NodeJS.Signals | null) => {
+        if (spawnError && child.pid === undefined) {
+          // Report like a shell would, so callers treat "program missing" the same locally and over SSH.
+          const noCwd = opts.cwd !== undefined && !existsSync(opts.cwd);
+          const message = noCwd
+            ? `cd: ${opts.cwd}: No such file or directory\n`
+            : `${argv[0]}: ${spawnError.code === "ENOENT" ? "command not found" : (spawnError.code ?? "cannot run")}\n`;
+          cmd.pushStderr(Buffer.from(message));
+          statuses[i] = { code: noCwd ? 125 : spawnError.code === "ENOENT" ? 127 : 126, signal: null };
+        } else {
+          statuses[i] = { code, signal: signalName(signal) };
+        }
+        if (++closedCount === stages.length) {
+          cmd.exited(pipefail(statuses as ExitInfo[]));
+          cmd.closed();
+        }
+      });
+      if (i > 0) {
+        // Node-level pipe between stages; errors (EPIPE when a later stage quits early) end the
+        // earlier stage's output, which then gets SIGPIPE like in a shell pipeline.
+        pipeline(children[i - 1]!.stdout!, child.stdin!).catch(() => {});
+      }
+    });
+
+    cmd.attachStdout(children[children.length - 1]!.stdout!);
+    if (opts.stdin) cmd.stdin = children[0]!.stdin!;
+    cmd.setTerminate(() => {
+      for (const child of children) killGroup(child, "SIGTERM");
+      const timer = setTimeout(() => children.forEach((c) => killGroup(c, "SIGKILL")), KILL_GRACE_MS);
+      timer.unref();
+      cmd.exit.then(
+        () => clearTimeout(timer),
+        () => clearTimeout(timer),
+      );
+    });
+    return cmd;
+  }
+
+  async readFile(path: string, opts?: { signal?: AbortSignal }): Promise<Readable> {
+    checkPath(path);
+    opts?.signal?.throwIfAborted();
+    const handle = await open(path, "r").catch((e) => {
+      throw fileError(e, "read", path);
+    });
+    try {
+      if ((await handle.stat()).isDirectory()) throw new AppError("VALIDATION", `${path} is a folder, not a file.`);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+    const stream = handle.createReadStream({ highWaterMark: 256 * 1024 });
+    if (opts?.signal) {
+      const signal = opts.signal;
+      const onAbort = () => stream.destroy(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
+      if (signal.aborted) onAbort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      stream.once("close", () => signal.removeEventListener("abort", onAbort));
+    }
+    return stream;
+  }
+
+  async writeFile(path: string, body: Readable, opts?: { signal?: AbortSignal; mode?: number }): Promise<void> {
+    checkPath(path);
+    const signal = opts?.signal;
+    const mode = opts?.mode ?? 0o600;
+    signal?.throwIfAborted();
+    const tmp = temporarySibling(path);
+    const handle = await open(tmp, "wx", mode).catch((e) => {
+      throw fileError(e, "write", path);
+    });
+    let created = true;
+    try {
+      const onAbort = () => body.destroy(signal!.reason instanceof Error ? signal!.reason : new Error(String(signal!.reason)));
+      signal?.addEventListener("abort", onAbort, { once: true });
+      try {
+        for await (const data of body) {
+          const chunk: Buffer = Buffer.isBuffer(data) ? data : Buffer.from(data as string);
+          for (let off = 0; off < chunk.length; ) off += (await handle.write(chunk, off)).bytesWritten;
+        }
+      } finally {
+        signal?.removeEventListener("abort", onAbort);
+      }
+      signal?.throwIfAborted();
+      await handle.chmod(mode); // open()'s mode is filtered by the umask
+      await handle.sync();
+      await handle.close();
+      await rename(tmp, path);
+      created = false;
+    } catch (error) {
+      await handle.close().catch(() => {});
+      if (created) await unlink(tmp).catch(() => {});
+      if (signal?.aborted) throw signal.reason;
+      const code = (error as NodeJS.ErrnoException).code;
+      throw typeof code === "string" && code.startsWith("E") ? fileError(error, "write", path) : error;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    const commands = [...this.running];
+    for (const cmd of commands) cmd.cancel(new AppError("INTERNAL", "Coffer is shutting down local commands."));
+    await Promise.allSettled(commands.map((c) => c.exit));
+  }
+}
+
+/** The status of the rightmost stage that failed (bash's pipefail), else the last stage's. */
+function pipefail(statuses: ExitInfo[]): ExitInfo {
+  for (let i = statuses.length - 1; i >= 0; i--) {
+    const s = statuses[i]!;
+    if (s.code !== 0) return s;
+  }
+  return statuses[statuses.length - 1]!;
+}
+
+function fileError(error: unknown, action: "read" | "write", path: string): unknown {
+  if (error instanceof AppError) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  switch (code) {
+    case "ENOENT":
+      return action === "read"
+        ? new ReachError("UPSTREAM", "not-found", `${path} does not exist on this machine.`)
+        : new ReachError("UPSTREAM", "not-found", `The folder ${dirname(path)} does not exist on this machine.`);
+    case "EACCES":
+    case "EPERM":
+      return new ReachError("UPSTREAM", "permission-denied", `Permission denied: Coffer cannot ${action} ${path}.`);
+    case "ENOSPC":
+      return new ReachError("UPSTREAM", "file", `No space left on the device holding ${path}.`);
+    case "EISDIR":
+      return new AppError("VALIDATION", `${path} is a folder, not a file.`);
+    default:
+      return new ReachError("UPSTREAM", "file", `Could not ${action} ${path}: ${(error as Error).message}`);
+  }
+}
