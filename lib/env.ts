@@ -23,10 +23,19 @@ const schema = z.object({
   AUTH_GOOGLE_ID: z.string().optional(),
   AUTH_GOOGLE_SECRET: z.string().optional(),
   SMTP_URL: z.string().optional(),
+  // Unset: on in development and tests, off in production.
+  ALLOW_LOCAL_SERVERS: bool,
+  ALLOW_PRIVATE_NETWORKS: bool,
   MAIL_FROM: z.string().default("Coffer <coffer@localhost>"),
 });
 
-export type Env = z.infer<typeof schema> & { production: boolean };
+export type Env = Omit<z.infer<typeof schema>, "ALLOW_LOCAL_SERVERS" | "ALLOW_PRIVATE_NETWORKS"> & {
+  production: boolean;
+  /** Servers of kind "local" (the Coffer host itself) may be added and used. */
+  allowLocalServers: boolean;
+  /** User-supplied hosts may resolve to loopback, private or link-local addresses. */
+  allowPrivateNetworks: boolean;
+};
 
 let cached: Env | undefined;
 
@@ -38,7 +47,19 @@ export function env(): Env {
       const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
       throw new Error(`Invalid configuration:\n${lines.join("\n")}`);
     }
-    cached = { ...parsed.data, production: parsed.data.NODE_ENV === "production" };
+    const { ALLOW_LOCAL_SERVERS, ALLOW_PRIVATE_NETWORKS, ...rest } = parsed.data;
+    const production = rest.NODE_ENV === "production";
+    cached = { ...rest, production, allowLocalServers: ALLOW_LOCAL_SERVERS ?? !production, allowPrivateNetworks: ALLOW_PRIVATE_NETWORKS ?? !production };
   }
   return cached;
+}
+
+/**
+ * What a local command inherits from Coffer's own environment. Everything else — above all
+ * MASTER_KEYS, AUTH_SECRET, DATABASE_URL and cloud credentials — stays out of child processes;
+ * secrets a command needs are passed to it explicitly.
+ */
+export function childProcessEnv(): Record<string, string> {
+  const names = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SHELL"];
+  return Object.fromEntries(names.flatMap((n) => (process.env[n] === undefined ? [] : [[n, process.env[n]!]])));
 }

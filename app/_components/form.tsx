@@ -33,3 +33,24 @@ export function Field({
     </div>
   );
 }
+
+export function TextArea({
+  label,
+  name,
+  error,
+  hint,
+  ...input
+}: { label: string; name: string; error: ActionError | null; hint?: string } & React.TextareaHTMLAttributes<HTMLTextAreaElement>) {
+  const messages = error?.fieldErrors?.[name];
+  const id = `field-${name}`;
+  return (
+    <div>
+      <label htmlFor={id} className="label">
+        {label}
+      </label>
+      <textarea id={id} name={name} className="input font-mono text-xs" rows={4} aria-invalid={messages ? true : undefined} {...input} />
+      {hint && !messages && <p className="muted mt-1 text-xs">{hint}</p>}
+      {messages && <p className="mt-1 text-xs text-red-700 dark:text-red-400">{messages.join(" ")}</p>}
+    </div>
+  );
+}

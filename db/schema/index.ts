@@ -1,3 +1,5 @@
 export * from "./users";
 export * from "./teams";
 export * from "./audit";
+export * from "./servers";
+export * from "./storage";

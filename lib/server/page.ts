@@ -23,3 +23,6 @@ async function orPage<T>(fn: () => Promise<T>, fallbackNext: string): Promise<T>
 
 export const pageUser = () => orPage(() => requireUser(), "/");
 export const pageTeam = (slug: string, min: Role = "viewer") => orPage(() => requireTeam(slug, min), `/${slug}`);
+
+/** A lib read of one row for a page: NOT_FOUND renders the 404 page. */
+export const pageRow = <T>(read: Promise<T>) => orPage(() => read, "/");

@@ -1,0 +1,59 @@
+import "server-only";
+import { eq, isNull } from "drizzle-orm";
+import { servers } from "@/db/schema";
+import { openSecret } from "../crypto/secret-box";
+import { db } from "../db";
+import { env } from "../env";
+import { AppError, notFound } from "../errors";
+import { connectSsh, localReach, ReachError, type Reach } from "../reach";
+import { inTeam, type TeamContext } from "../teams/context";
+
+/**
+ * Connects to a team's server, runs `fn`, and disconnects on every path. The first successful
+ * SSH connection pins the host key; a different key later is refused and recorded as "offered"
+ * until an admin accepts it.
+ */
+export async function withServer<T>(t: TeamContext, serverId: string, fn: (reach: Reach) => Promise<T>, opts: { signal?: AbortSignal } = {}): Promise<T> {
+  const d = await db();
+  const [s] = await d.select().from(servers).where(inTeam(servers, t, eq(servers.id, serverId)));
+  if (!s) throw notFound("That server");
+  let reach: Reach;
+  if (s.kind === "local") {
+    if (!env().allowLocalServers) throw new AppError("VALIDATION", "This Coffer does not allow local servers. An operator can enable them with ALLOW_LOCAL_SERVERS=true.");
+    reach = localReach();
+  } else {
+    const open = (column: "private_key_enc" | "passphrase_enc" | "password_enc", value: string | null) =>
+      value === null ? undefined : openSecret(value, { teamId: t.id, table: "servers", column, rowId: s.id });
+    try {
+      const conn = await connectSsh({
+        host: s.host!,
+        port: s.port ?? 22,
+        username: s.username!,
+        privateKey: open("private_key_enc", s.privateKeyEnc),
+        passphrase: open("passphrase_enc", s.passphraseEnc),
+        password: open("password_enc", s.passwordEnc),
+        pinnedHostKey: s.hostKey,
+        allowPrivateNetworks: env().allowPrivateNetworks,
+        signal: opts.signal,
+      });
+      reach = conn.reach;
+      if (!s.hostKey) {
+        // Trust on first use, unless someone pinned a key meanwhile.
+        await d
+          .update(servers)
+          .set({ hostKey: conn.hostKey, offeredHostKey: null })
+          .where(inTeam(servers, t, eq(servers.id, s.id), isNull(servers.hostKey)));
+      }
+    } catch (err) {
+      if (err instanceof ReachError && err.reason === "host-key-changed" && err.hostKey) {
+        await d.update(servers).set({ offeredHostKey: err.hostKey }).where(inTeam(servers, t, eq(servers.id, s.id)));
+      }
+      throw err;
+    }
+  }
+  try {
+    return await fn(reach);
+  } finally {
+    await reach.close();
+  }
+}

@@ -1,0 +1,198 @@
+import "server-only";
+import { eq, isNotNull } from "drizzle-orm";
+import { servers, sources } from "@/db/schema";
+import { newId } from "@/db/columns";
+import { recordAudit } from "../audit/record";
+import { sealSecret } from "../crypto/secret-box";
+import { db } from "../db";
+import { env } from "../env";
+import { AppError, notFound } from "../errors";
+import { assertRole, inTeam, type TeamContext } from "../teams/context";
+import type { CreateServerInput, CreateSourceInput, UpdateServerInput, UpdateSourceInput } from "./schemas";
+
+const seal = (t: TeamContext, table: string, column: string, rowId: string, value: string | undefined) =>
+  value === undefined ? undefined : sealSecret(value, { teamId: t.id, table, column, rowId });
+
+const nameTaken = (what: string) => new AppError("CONFLICT", `A ${what} with that name already exists; choose another name.`, { name: ["Already in use."] });
+
+/** Postgres unique violations on our named constraints become a clear CONFLICT. */
+async function uniqueName<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const code = (err as { code?: string; cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code;
+    if (code === "23505") throw nameTaken(what);
+    throw err;
+  }
+}
+
+function assertLocalAllowed(kind: "ssh" | "local") {
+  if (kind === "local" && !env().allowLocalServers) {
+    throw new AppError("VALIDATION", "This Coffer does not allow local servers. An operator can enable them with ALLOW_LOCAL_SERVERS=true.", { kind: ["Local servers are disabled."] });
+  }
+}
+
+function serverSecrets(t: TeamContext, id: string, input: CreateServerInput) {
+  if (input.kind === "local") return { privateKeyEnc: null, passphraseEnc: null, passwordEnc: null };
+  const key = input.authMethod === "key";
+  return {
+    privateKeyEnc: key ? seal(t, "servers", "private_key_enc", id, input.privateKey) : null,
+    passphraseEnc: key ? seal(t, "servers", "passphrase_enc", id, input.passphrase) : null,
+    passwordEnc: key ? null : seal(t, "servers", "password_enc", id, input.password),
+  };
+}
+
+export async function createServer(t: TeamContext, input: CreateServerInput) {
+  assertRole(t, "member");
+  assertLocalAllowed(input.kind);
+  if (input.kind === "ssh" && input.authMethod === "key" && !input.privateKey) {
+    throw new AppError("VALIDATION", "Paste the private key Coffer should use.", { privateKey: ["Required for key authentication."] });
+  }
+  if (input.kind === "ssh" && input.authMethod === "password" && !input.password) {
+    throw new AppError("VALIDATION", "Enter the password Coffer should use.", { password: ["Required for password authentication."] });
+  }
+  const id = newId("srv");
+  const d = await db();
+  return uniqueName("server", () =>
+    d.transaction(async (tx) => {
+      await tx.insert(servers).values({
+        id,
+        teamId: t.id,
+        name: input.name,
+        kind: input.kind,
+        workDir: input.workDir,
+        ...(input.kind === "ssh" ? { host: input.host, port: input.port, username: input.username } : {}),
+        ...serverSecrets(t, id, input),
+      });
+      await recordAudit(tx, t, { action: "server.created", target: { type: "server", id, label: input.name }, details: { kind: input.kind, ...(input.kind === "ssh" && { host: input.host, port: input.port, username: input.username }) } });
+      return { id };
+    }),
+  );
+}
+
+/**
+ * Secret fields left empty keep their stored value. Pointing the server at another host or port
+ * forgets the pinned host key (the next connection pins the new machine's).
+ */
+export async function updateServer(t: TeamContext, input: UpdateServerInput) {
+  assertRole(t, "member");
+  assertLocalAllowed(input.kind);
+  const d = await db();
+  return uniqueName("server", () =>
+    d.transaction(async (tx) => {
+      const [current] = await tx
+        .select({ kind: servers.kind, host: servers.host, port: servers.port, hasKey: isNotNull(servers.privateKeyEnc), hasPassword: isNotNull(servers.passwordEnc) })
+        .from(servers)
+        .where(inTeam(servers, t, eq(servers.id, input.serverId)))
+        .for("update");
+      if (!current) throw notFound("That server");
+      if (current.kind !== input.kind) throw new AppError("VALIDATION", "A server's kind cannot change; add a new server instead.");
+      const changes: Partial<typeof servers.$inferInsert> = { name: input.name, workDir: input.workDir };
+      if (input.kind === "ssh") {
+        Object.assign(changes, { host: input.host, port: input.port, username: input.username });
+        if (current.host !== input.host || current.port !== input.port) Object.assign(changes, { hostKey: null, offeredHostKey: null });
+        const secrets = serverSecrets(t, input.serverId, input);
+        if (input.authMethod === "key") {
+          if (!input.privateKey && !current.hasKey) throw new AppError("VALIDATION", "Paste the private key Coffer should use.", { privateKey: ["Required for key authentication."] });
+          Object.assign(changes, { passwordEnc: null }, input.privateKey ? { privateKeyEnc: secrets.privateKeyEnc, passphraseEnc: secrets.passphraseEnc ?? null } : {});
+        } else {
+          if (!input.password && !current.hasPassword) throw new AppError("VALIDATION", "Enter the password Coffer should use.", { password: ["Required for password authentication."] });
+          Object.assign(changes, { privateKeyEnc: null, passphraseEnc: null }, input.password ? { passwordEnc: secrets.passwordEnc } : {});
+        }
+      }
+      await tx.update(servers).set(changes).where(inTeam(servers, t, eq(servers.id, input.serverId)));
+      const replaced = input.kind === "ssh" ? [input.privateKey && "private key", input.passphrase && "passphrase", input.password && "password"].filter(Boolean) : [];
+      await recordAudit(tx, t, { action: "server.updated", target: { type: "server", id: input.serverId, label: input.name }, details: { replacedSecrets: replaced } });
+      return { id: input.serverId };
+    }),
+  );
+}
+
+export async function deleteServer(t: TeamContext, serverId: string) {
+  assertRole(t, "member");
+  const d = await db();
+  await d.transaction(async (tx) => {
+    const [row] = await tx.delete(servers).where(inTeam(servers, t, eq(servers.id, serverId))).returning({ name: servers.name });
+    if (!row) throw notFound("That server");
+    await recordAudit(tx, t, { action: "server.deleted", target: { type: "server", id: serverId, label: row.name } });
+  }).catch((err: unknown) => {
+    const code = (err as { cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code;
+    if (code === "23503") throw new AppError("CONFLICT", "A storage destination still uses this server's backup directory. Delete that destination first.");
+    throw err;
+  });
+}
+
+/** Trusts the key the server now presents. The admin confirms the exact fingerprint they were shown. */
+export async function acceptHostKey(t: TeamContext, serverId: string, fingerprint: string) {
+  assertRole(t, "admin");
+  const d = await db();
+  await d.transaction(async (tx) => {
+    const [row] = await tx
+      .update(servers)
+      .set({ hostKey: fingerprint, offeredHostKey: null })
+      .where(inTeam(servers, t, eq(servers.id, serverId), eq(servers.offeredHostKey, fingerprint)))
+      .returning({ name: servers.name });
+    if (!row) throw new AppError("NOT_FOUND", "That server is not waiting for a new host key (or it presented another one since). Test the connection again.");
+    await recordAudit(tx, t, { action: "server.host_key_accepted", target: { type: "server", id: serverId, label: row.name }, details: { fingerprint } });
+  });
+}
+
+function sourceValues(t: TeamContext, id: string, input: CreateSourceInput | UpdateSourceInput) {
+  if (input.kind === "directory") {
+    return { name: input.name, paths: input.paths, excludes: input.excludes, pgHost: null, pgPort: null, pgDatabase: null, pgUser: null, pgPasswordEnc: null, pgSslmode: null };
+  }
+  return {
+    name: input.name,
+    pgHost: input.pgHost,
+    pgPort: input.pgPort,
+    pgDatabase: input.pgDatabase,
+    pgUser: input.pgUser,
+    pgSslmode: input.pgSslmode,
+    paths: null,
+    excludes: null,
+    ...(input.pgPassword !== undefined && { pgPasswordEnc: seal(t, "sources", "pg_password_enc", id, input.pgPassword) }),
+  };
+}
+
+export async function createSource(t: TeamContext, input: CreateSourceInput) {
+  assertRole(t, "member");
+  const id = newId("src");
+  const d = await db();
+  return uniqueName("source on this server", () =>
+    d.transaction(async (tx) => {
+      const [server] = await tx.select({ id: servers.id }).from(servers).where(inTeam(servers, t, eq(servers.id, input.serverId)));
+      if (!server) throw notFound("That server");
+      await tx.insert(sources).values({ id, teamId: t.id, serverId: input.serverId, kind: input.kind, ...sourceValues(t, id, input) });
+      await recordAudit(tx, t, { action: "source.created", target: { type: "source", id, label: input.name }, details: { kind: input.kind, serverId: input.serverId } });
+      return { id };
+    }),
+  );
+}
+
+export async function updateSource(t: TeamContext, input: UpdateSourceInput) {
+  assertRole(t, "member");
+  const d = await db();
+  return uniqueName("source on this server", () =>
+    d.transaction(async (tx) => {
+      const [row] = await tx
+        .update(sources)
+        .set(sourceValues(t, input.sourceId, input))
+        .where(inTeam(sources, t, eq(sources.id, input.sourceId), eq(sources.kind, input.kind)))
+        .returning({ id: sources.id });
+      if (!row) throw notFound("That source");
+      await recordAudit(tx, t, { action: "source.updated", target: { type: "source", id: row.id, label: input.name }, details: { replacedSecrets: input.kind === "postgres" && input.pgPassword ? ["password"] : [] } });
+      return { id: row.id };
+    }),
+  );
+}
+
+export async function deleteSource(t: TeamContext, sourceId: string) {
+  assertRole(t, "member");
+  const d = await db();
+  await d.transaction(async (tx) => {
+    const [row] = await tx.delete(sources).where(inTeam(sources, t, eq(sources.id, sourceId))).returning({ name: sources.name });
+    if (!row) throw notFound("That source");
+    await recordAudit(tx, t, { action: "source.deleted", target: { type: "source", id: sourceId, label: row.name } });
+  });
+}
+

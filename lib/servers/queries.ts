@@ -1,0 +1,71 @@
+import "server-only";
+import { asc, eq, sql } from "drizzle-orm";
+import { servers, sources } from "@/db/schema";
+import { db } from "../db";
+import { inTeam, requireRow, type TeamContext } from "../teams/context";
+
+// What pages and responses may see: never a *_enc column, only whether one is set.
+const serverColumns = {
+  id: servers.id,
+  name: servers.name,
+  kind: servers.kind,
+  host: servers.host,
+  port: servers.port,
+  username: servers.username,
+  hasPrivateKey: sql<boolean>`${servers.privateKeyEnc} is not null`,
+  hasPassphrase: sql<boolean>`${servers.passphraseEnc} is not null`,
+  hasPassword: sql<boolean>`${servers.passwordEnc} is not null`,
+  hostKey: servers.hostKey,
+  offeredHostKey: servers.offeredHostKey,
+  workDir: servers.workDir,
+  checkedAt: servers.checkedAt,
+  checkOk: servers.checkOk,
+  checkMessage: servers.checkMessage,
+  createdAt: servers.createdAt,
+};
+export type ServerView = Awaited<ReturnType<typeof getServer>>;
+
+export async function listServers(t: TeamContext) {
+  const d = await db();
+  return d
+    .select({ ...serverColumns, sourceCount: sql<number>`(select count(*)::int from ${sources} where ${sources.teamId} = ${servers.teamId} and ${sources.serverId} = ${servers.id})` })
+    .from(servers)
+    .where(inTeam(servers, t))
+    .orderBy(asc(servers.name));
+}
+
+export async function getServer(t: TeamContext, serverId: string) {
+  const d = await db();
+  const [row] = await d.select(serverColumns).from(servers).where(inTeam(servers, t, eq(servers.id, serverId)));
+  return requireRow(row, "That server");
+}
+
+const sourceColumns = {
+  id: sources.id,
+  serverId: sources.serverId,
+  kind: sources.kind,
+  name: sources.name,
+  pgHost: sources.pgHost,
+  pgPort: sources.pgPort,
+  pgDatabase: sources.pgDatabase,
+  pgUser: sources.pgUser,
+  hasPgPassword: sql<boolean>`${sources.pgPasswordEnc} is not null`,
+  pgSslmode: sources.pgSslmode,
+  paths: sources.paths,
+  excludes: sources.excludes,
+  checkedAt: sources.checkedAt,
+  checkOk: sources.checkOk,
+  checkMessage: sources.checkMessage,
+};
+export type SourceView = Awaited<ReturnType<typeof getSource>>;
+
+export async function listSources(t: TeamContext, serverId: string) {
+  const d = await db();
+  return d.select(sourceColumns).from(sources).where(inTeam(sources, t, eq(sources.serverId, serverId))).orderBy(asc(sources.name));
+}
+
+export async function getSource(t: TeamContext, sourceId: string) {
+  const d = await db();
+  const [row] = await d.select(sourceColumns).from(sources).where(inTeam(sources, t, eq(sources.id, sourceId)));
+  return requireRow(row, "That source");
+}

@@ -1,0 +1,209 @@
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { eq, sql } from "drizzle-orm";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { servers, sources } from "@/db/schema";
+import { startPgCluster, type PgCluster } from "@/test/pg-cluster";
+import { signedUpUser } from "@/test/factories";
+import { startSshd, type TestSshd } from "@/test/servers/sshd";
+import { listAuditEvents } from "../audit/queries";
+import { db } from "../db";
+import { AppError } from "../errors";
+import { acceptInvitation, createInvitation } from "../teams/invitations";
+import { teamForUser } from "../teams/context";
+import { testServer, testSource } from "./checks";
+import { acceptHostKey, createServer, createSource, deleteServer, updateServer, updateSource } from "./mutations";
+import { getServer, getSource, listServers } from "./queries";
+
+let sshd: TestSshd;
+let pg: PgCluster;
+const code = (p: Promise<unknown>) => p.then(() => "resolved", (e: unknown) => (e instanceof AppError ? e.code : `unexpected: ${String(e)}`));
+
+beforeAll(async () => {
+  [sshd, pg] = await Promise.all([startSshd(), startPgCluster()]);
+  const admin = postgres(pg.url("postgres"), { max: 1, onnotice: () => {} });
+  await admin`create database shop`;
+  await admin.end();
+  const shop = postgres(pg.url("shop"), { max: 1, onnotice: () => {} });
+  await shop`create table orders (id int primary key, total numeric)`;
+  await shop`insert into orders select g, g * 1.5 from generate_series(1, 100) g`;
+  await shop.end();
+});
+afterAll(async () => {
+  await Promise.all([sshd?.stop(), pg?.stop()]);
+});
+
+const sshServer = (over: Record<string, unknown> = {}) => ({
+  kind: "ssh" as const,
+  name: `db-${Math.random().toString(36).slice(2, 8)}`,
+  host: sshd.host,
+  port: sshd.port,
+  username: sshd.username,
+  authMethod: "key" as const,
+  privateKey: sshd.privateKey,
+  workDir: "/tmp",
+  ...over,
+});
+
+describe("servers over SSH", () => {
+  it("connects with a key, pins the host key, and never returns the secret", async () => {
+    const a = await signedUpUser("Alice");
+    const t = await a.team("member");
+    const { id } = await createServer(t, sshServer());
+    const result = await testServer(t, id);
+    expect(result).toMatchObject({ ok: true, facts: { user: "root" } });
+    expect(result.message).toMatch(/^Connected as root .* free in \/tmp\.$/);
+    const view = await getServer(t, id);
+    expect(view).toMatchObject({ hostKey: sshd.hostKeyFingerprint, checkOk: true, hasPrivateKey: true, hasPassword: false });
+    expect(JSON.stringify(await listServers(t))).not.toContain("PRIVATE KEY");
+    // Stored sealed, bound to this row.
+    const [raw] = await (await db()).select({ key: servers.privateKeyEnc }).from(servers).where(eq(servers.id, id));
+    expect(raw!.key).toMatch(/^v1:test-1:/);
+    expect(raw!.key).not.toContain("OPENSSH");
+  });
+
+  it("refuses a changed host key until an admin accepts the new fingerprint", async () => {
+    const a = await signedUpUser("Alice");
+    const t = await a.team("owner");
+    const { id } = await createServer(t, sshServer());
+    expect((await testServer(t, id)).ok).toBe(true);
+    const pinned = sshd.hostKeyFingerprint;
+    const rotated = await sshd.rotateHostKey();
+
+    const refused = await testServer(t, id);
+    expect(refused.ok).toBe(false);
+    expect(refused.message).toContain(`The host key of 127.0.0.1:${sshd.port} changed`);
+    expect(refused.message).toContain(rotated);
+    expect(await getServer(t, id)).toMatchObject({ hostKey: pinned, offeredHostKey: rotated });
+
+    // A member may test but not accept; a stale fingerprint is not accepted either.
+    const b = await signedUpUser("Bob");
+    const inv = await createInvitation(t, { email: b.email, role: "member" });
+    await acceptInvitation(b.actor, b.email, inv.link.split("/invite/")[1]!);
+    expect(await code(acceptHostKey(await teamForUser(b.actor, a.teamSlug), id, rotated))).toBe("FORBIDDEN");
+    expect(await code(acceptHostKey(t, id, pinned))).toBe("NOT_FOUND");
+
+    await acceptHostKey(t, id, rotated);
+    expect((await testServer(t, id)).ok).toBe(true);
+    expect(await getServer(t, id)).toMatchObject({ hostKey: rotated, offeredHostKey: null });
+    const { events } = await listAuditEvents(t, { action: "server.host_key_accepted" });
+    expect(events[0]?.details).toEqual({ fingerprint: rotated });
+  });
+
+  it("password logins work; a wrong password says so without echoing it", async () => {
+    const a = await signedUpUser("Alice");
+    const t = await a.team("member");
+    const ok = await createServer(t, sshServer({ username: sshd.passwordUser, authMethod: "password", privateKey: undefined, password: sshd.password }));
+    expect((await testServer(t, ok.id)).ok).toBe(true);
+    const bad = await createServer(t, sshServer({ username: sshd.passwordUser, authMethod: "password", privateKey: undefined, password: "not-the-password-123" }));
+    const result = await testServer(t, bad.id);
+    expect(result.ok).toBe(false);
+    expect(result.message.toLowerCase()).toContain("authentication failed");
+    expect(result.message).not.toContain("not-the-password-123");
+  });
+
+  it("an edit that leaves secrets empty keeps them; a new host forgets the pinned key", async () => {
+    const a = await signedUpUser("Alice");
+    const t = await a.team("member");
+    const input = sshServer();
+    const { id } = await createServer(t, input);
+    await testServer(t, id);
+    await updateServer(t, { ...input, serverId: id, name: "renamed", privateKey: undefined });
+    expect((await testServer(t, id)).ok).toBe(true);
+    expect((await getServer(t, id)).name).toBe("renamed");
+    await updateServer(t, { ...input, serverId: id, name: "renamed", host: "localhost", privateKey: undefined });
+    expect(await getServer(t, id)).toMatchObject({ host: "localhost", hostKey: null });
+    const { events } = await listAuditEvents(t, { action: "server." });
+    expect(JSON.stringify(events)).not.toContain("PRIVATE KEY");
+  });
+});
+
+describe("sources", () => {
+  it("checks a PostgreSQL database from the server: reachable, readable, enough room", async () => {
+    const a = await signedUpUser("Alice");
+    const t = await a.team("member");
+    const { id: serverId } = await createServer(t, sshServer());
+    const base = { serverId, kind: "postgres" as const, pgHost: "127.0.0.1", pgPort: pg.port, pgUser: "postgres", pgSslmode: "disable" as const, pgPassword: "unused-with-trust" };
+    const good = await createSource(t, { ...base, name: "shop", pgDatabase: "shop" });
+    const result = await testSource(t, good.id);
+    expect(result.message).toMatch(/^Readable: shop \(.* GiB\) on PostgreSQL 1\d, pg_dump 1\d; .* free in \/tmp\.$/);
+    expect(result.ok).toBe(true);
+    expect((await getSource(t, good.id)).checkOk).toBe(true);
+
+    const missing = await createSource(t, { ...base, name: "nope", pgDatabase: "nope" });
+    expect((await testSource(t, missing.id)).message).toBe(`Database nope does not exist on 127.0.0.1:${pg.port}.`);
+    const noRole = await createSource(t, { ...base, name: "ghost", pgDatabase: "shop", pgUser: "ghost" });
+    expect((await testSource(t, noRole.id)).message).toBe(`User ghost does not exist on 127.0.0.1:${pg.port}.`);
+    const closed = await createSource(t, { ...base, name: "closed", pgDatabase: "shop", pgPort: 1 });
+    expect((await testSource(t, closed.id)).message).toBe("Nothing answers as PostgreSQL at 127.0.0.1:1 from the server: check the host, port and that PostgreSQL is running.");
+  });
+
+  it("checks directories, and hostile paths are arguments, never commands", async () => {
+    const a = await signedUpUser("Alice");
+    const t = await a.team("member");
+    const { id: serverId } = await createServer(t, { kind: "local", name: "here", workDir: "/tmp" });
+    const dir = mkdtempSync(path.join(tmpdir(), "coffer-src-"));
+    const canary = path.join(dir, "pwned");
+    const ok = await createSource(t, { serverId, kind: "directory", name: "etc", paths: [dir, "/etc"], excludes: ["*.log"] });
+    expect(await testSource(t, ok.id)).toMatchObject({ ok: true, message: "All 2 path(s) exist and are readable on local." });
+    const hostile = [`/nonexistent; touch ${canary}`, `/$(touch ${canary})`, `/\`touch ${canary}\``, "/etc/hostname"];
+    const bad = await createSource(t, { serverId, kind: "directory", name: "bad", paths: hostile, excludes: [] });
+    const result = await testSource(t, bad.id);
+    expect(result.ok).toBe(false);
+    expect(result.message).toBe(`On local: ${hostile[0]} does not exist; ${hostile[1]} does not exist; ${hostile[2]} does not exist; /etc/hostname is not a directory.`);
+    expect(existsSync(canary)).toBe(false);
+  });
+
+  it("refuses connection strings where a database name belongs", async () => {
+    const { createSourceSchema } = await import("./schemas");
+    const parsed = createSourceSchema.safeParse({ serverId: "srv_00000000000000000000000000", kind: "postgres", name: "x", pgDatabase: "host=169.254.169.254 dbname=x", pgUser: "u" });
+    expect(parsed.success).toBe(false);
+    expect(JSON.stringify(parsed.error?.issues)).toContain("not a connection string");
+  });
+});
+
+describe("tenancy", () => {
+  it("another team's servers and sources are NOT_FOUND and stay untouched; viewers cannot change anything", async () => {
+    const a = await signedUpUser("Alice");
+    const ta = await a.team("owner");
+    const { id: serverId } = await createServer(ta, sshServer({ name: "a-db" }));
+    const { id: sourceId } = await createSource(ta, { serverId, kind: "directory", name: "etc", paths: ["/etc"], excludes: [] });
+
+    const m = await signedUpUser("Mallory");
+    const tm = await m.team("owner");
+    expect(await code(getServer(tm, serverId))).toBe("NOT_FOUND");
+    expect(await code(getSource(tm, sourceId))).toBe("NOT_FOUND");
+    expect(await code(testServer(tm, serverId))).toBe("NOT_FOUND");
+    expect(await code(testSource(tm, sourceId))).toBe("NOT_FOUND");
+    expect(await code(updateServer(tm, { ...sshServer({ name: "stolen" }), serverId }))).toBe("NOT_FOUND");
+    expect(await code(deleteServer(tm, serverId))).toBe("NOT_FOUND");
+    expect(await code(createSource(tm, { serverId, kind: "directory", name: "x", paths: ["/"], excludes: [] }))).toBe("NOT_FOUND");
+    expect(await code(updateSource(tm, { sourceId, kind: "directory", name: "x", paths: ["/"], excludes: [] }))).toBe("NOT_FOUND");
+    expect((await getServer(ta, serverId)).name).toBe("a-db");
+    expect((await getSource(ta, sourceId)).paths).toEqual(["/etc"]);
+
+    // The database itself refuses a source of team M on team A's server.
+    await expect((await db()).insert(sources).values({ teamId: tm.id, serverId, kind: "directory", name: "sneaky", paths: ["/"] })).rejects.toThrow();
+
+    const v = await signedUpUser("Vera");
+    const inv = await createInvitation(ta, { email: v.email, role: "viewer" });
+    await acceptInvitation(v.actor, v.email, inv.link.split("/invite/")[1]!);
+    const tv = await teamForUser(v.actor, a.teamSlug);
+    expect((await listServers(tv)).map((s) => s.name)).toEqual(["a-db"]);
+    expect(await code(createServer(tv, sshServer()))).toBe("FORBIDDEN");
+    expect(await code(testServer(tv, serverId))).toBe("FORBIDDEN");
+    expect(await code(deleteServer(tv, serverId))).toBe("FORBIDDEN");
+  });
+
+  it("names are unique per team, with a clear message", async () => {
+    const a = await signedUpUser("Alice");
+    const t = await a.team("member");
+    await createServer(t, { kind: "local", name: "same", workDir: "/tmp" });
+    await expect(createServer(t, { kind: "local", name: "same", workDir: "/tmp" })).rejects.toThrow("A server with that name already exists");
+    const [{ n }] = (await (await db()).select({ n: sql<number>`count(*)::int` }).from(servers).where(eq(servers.teamId, t.id))) as [{ n: number }];
+    expect(n).toBe(1);
+  });
+});
+
