@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import { canonicalStorageClass, checkKey, checkListPrefix, KeySpace, normalizePrefix } from "./common";
+import { partSizeFor } from "./s3";
+
+const MiB = 1024 * 1024;
+
+describe("keys", () => {
+  it("accepts relative slash-separated keys and refuses the rest", () => {
+    for (const ok of ["a", "a/b.bin", ".coffer-probe/x", "team_1/bkp_2/part-0001", "ü/ñ"]) expect(checkKey(ok)).toBe(ok);
+    for (const bad of ["", "/a", "a/", "a//b", "../a", "a/../b", "./a", "a\\b", "a\0b", "x".repeat(900)]) {
+      expect(() => checkKey(bad), JSON.stringify(bad)).toThrow(expect.objectContaining({ code: "VALIDATION" }));
+    }
+  });
+
+  it("accepts list prefixes ending in / or mid-name", () => {
+    for (const ok of ["", "a", "a/", "a/b", "a/b/"]) expect(checkListPrefix(ok)).toBe(ok);
+    for (const bad of ["/", "/a", "a//", "../", "a/../"]) expect(() => checkListPrefix(bad), bad).toThrow();
+  });
+
+  it("places keys under the destination prefix and back", () => {
+    expect(normalizePrefix(" /backups/prod/ ")).toBe("backups/prod");
+    expect(normalizePrefix(undefined)).toBe("");
+    expect(() => normalizePrefix("a/../b")).toThrow();
+    const ks = new KeySpace("backups");
+    expect(ks.full("x/y")).toBe("backups/x/y");
+    expect(ks.fullListPrefix("")).toBe("backups/");
+    expect(ks.relative("backups/x/y")).toBe("x/y");
+    expect(ks.relative("backups2/x")).toBeUndefined();
+    expect(ks.relative("backups/folder/")).toBeUndefined();
+    expect(new KeySpace("").full("x")).toBe("x");
+  });
+});
+
+describe("storage classes", () => {
+  it("canonicalises case and refuses unknown classes", () => {
+    expect(canonicalStorageClass("s3", "standard_ia")).toBe("STANDARD_IA");
+    expect(canonicalStorageClass("azure", "ARCHIVE")).toBe("Archive");
+    expect(canonicalStorageClass("gcs", "Nearline")).toBe("NEARLINE");
+    expect(() => canonicalStorageClass("s3", "NEARLINE")).toThrow(/STANDARD, STANDARD_IA, GLACIER_IR, GLACIER, DEEP_ARCHIVE/);
+  });
+});
+
+describe("S3 part size", () => {
+  it("keeps 8 MiB parts unless the size hint needs larger ones", () => {
+    expect(partSizeFor(8 * MiB, undefined)).toBe(8 * MiB);
+    expect(partSizeFor(8 * MiB, 50 * 1024 * MiB)).toBe(8 * MiB);
+    const p = partSizeFor(8 * MiB, 500 * 1024 * MiB);
+    expect(p % MiB).toBe(0);
+    expect((500 * 1024 * MiB) / p).toBeLessThanOrEqual(9_000);
+  });
+});

@@ -1,0 +1,240 @@
+import "server-only";
+import { Storage, type Bucket, type File, type FileMetadata } from "@google-cloud/storage";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { AppError } from "@/lib/errors";
+import { canonicalStorageClass, checkRange, guardDownload, hostPort, KeySpace, meteredUpload, normalizePrefix } from "./common";
+import { toStorageError } from "./errors";
+import type { GcsStorageConfig, GetOptions, ObjectInfo, PutOptions, StorageAdapter, StoredObject } from "./types";
+
+type Interceptor = File["interceptors"][number];
+
+/**
+ * Google Cloud Storage through @google-cloud/storage v7.
+ *
+ * Auth: with a service-account key, every request is authenticated — also against a custom
+ * `apiEndpoint` (`useAuthWithCustomEndpoint`). The SDK forgets that option for resumable uploads
+ * to hosts outside googleapis.com, so for those the upload's session-creating request gets the
+ * Authorization header through a request interceptor. Without a key (allowed only with a custom
+ * endpoint), requests are anonymous and google-auth-library is never asked for credentials, so
+ * nothing tries to reach Google.
+ */
+export class GcsAdapter implements StorageAdapter {
+  readonly kind = "gcs" as const;
+  private readonly storage: Storage;
+  private readonly bucket: Bucket;
+  private readonly keys: KeySpace;
+  private readonly host: string;
+  private readonly interceptUploadAuth: boolean;
+
+  constructor(private readonly config: GcsStorageConfig) {
+    this.keys = new KeySpace(normalizePrefix(config.prefix));
+    this.host = config.apiEndpoint ? hostPort(config.apiEndpoint) : "storage.googleapis.com:443";
+    const key = config.credentials;
+    this.storage = new Storage({
+      projectId: config.projectId ?? key?.project_id,
+      apiEndpoint: config.apiEndpoint,
+      // Only the fields a service-account key needs: other credential types (external_account,
+      // impersonation…) can make google-auth-library read local files or call arbitrary URLs.
+      credentials: key
+        ? {
+            type: "service_account",
+            client_email: key.client_email,
+            private_key: key.private_key,
+            ...(typeof key.private_key_id === "string" ? { private_key_id: key.private_key_id } : {}),
+            ...(typeof key.universe_domain === "string" ? { universe_domain: key.universe_domain } : {}),
+          }
+        : undefined,
+      useAuthWithCustomEndpoint: Boolean(key),
+      retryOptions: { autoRetry: true, maxRetries: 3, retryDelayMultiplier: 2, maxRetryDelay: 8, totalTimeout: 120 },
+    });
+    this.bucket = this.storage.bucket(config.bucket);
+    let googleHost = true;
+    if (config.apiEndpoint) {
+      try {
+        const host = new URL(config.apiEndpoint).hostname;
+        googleHost = host === "googleapis.com" || host.endsWith(".googleapis.com");
+      } catch {
+        googleHost = false;
+      }
+    }
+    this.interceptUploadAuth = Boolean(key) && !googleHost;
+  }
+
+  private fail(err: unknown, key?: string): Error {
+    return toStorageError(err, {
+      provider: "gcs",
+      bucket: this.config.bucket,
+      host: this.host,
+      key,
+      secrets: [this.config.credentials?.private_key, this.config.credentials?.private_key_id],
+    });
+  }
+
+  private async addUploadAuth(file: File) {
+    if (!this.interceptUploadAuth) return;
+    const headers = (await this.storage.authClient.getRequestHeaders(`${this.storage.apiEndpoint}/upload/storage/v1/b`)) as Record<string, string>;
+    const interceptor: Interceptor = {
+      request: (opts) => ({ ...opts, headers: { ...opts.headers, ...headers } }) as ReturnType<Interceptor["request"]>,
+    };
+    file.interceptors.push(interceptor);
+  }
+
+  async put(key: string, body: Readable, opts: PutOptions = {}): Promise<StoredObject> {
+    let fullKey: string;
+    let storageClass: string | undefined;
+    try {
+      fullKey = this.keys.full(key);
+      storageClass = opts.storageClass ? canonicalStorageClass("gcs", opts.storageClass) : undefined;
+    } catch (err) {
+      body.destroy();
+      throw err;
+    }
+    return meteredUpload(
+      body,
+      opts.signal,
+      async (source, signal) => {
+        const file = this.bucket.file(fullKey);
+        await this.addUploadAuth(file);
+        // One resumable session, streamed in a single request: the object only exists once the
+        // final byte is acknowledged; a broken or cancelled stream leaves no object. The SDK then
+        // compares the MD5 of what it sent with the MD5 GCS reports, and deletes the object and
+        // fails on a mismatch. MD5 rather than CRC32C because the SDK's CRC32C is pure JavaScript
+        // (~200 MB/s a core, MD5 ~600 MB/s); objects written this way are never composite, so
+        // GCS always has their MD5.
+        const ws = file.createWriteStream({
+          resumable: true,
+          validation: "md5",
+          metadata: { contentType: "application/octet-stream", ...(storageClass ? { storageClass } : {}) },
+        });
+        let sessionUri: string | undefined;
+        ws.on("uri", (uri: string) => (sessionUri = uri));
+        try {
+          await pipeline(source, ws, { signal });
+        } catch (err) {
+          if (sessionUri) await cancelSession(sessionUri);
+          throw err;
+        }
+      },
+      (err) => this.fail(err, key),
+    );
+  }
+
+  async get(key: string, opts: GetOptions = {}): Promise<Readable> {
+    const file = this.bucket.file(this.keys.full(key));
+    const range = checkRange(opts.range);
+    opts.signal?.throwIfAborted();
+    // Whole objects are checked against their CRC32C; ranges cannot be.
+    const stream = file.createReadStream(range ? { start: range.start, end: range.end, validation: false } : { validation: "crc32c" });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => reject(opts.signal?.reason);
+        const done = () => {
+          stream.off("response", onResponse);
+          stream.off("error", onError);
+          opts.signal?.removeEventListener("abort", onAbort);
+        };
+        const onResponse = (res: { statusCode?: number }) => {
+          // Error statuses are followed by an 'error' event carrying the API error.
+          if (res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300) {
+            done();
+            resolve();
+          }
+        };
+        const onError = (err: unknown) => {
+          done();
+          reject(err);
+        };
+        stream.on("response", onResponse);
+        stream.on("error", onError);
+        opts.signal?.addEventListener("abort", onAbort, { once: true });
+        stream.read(0); // the SDK sends the request on the first read
+      });
+    } catch (err) {
+      stream.destroy();
+      if (opts.signal?.aborted) throw opts.signal.reason;
+      throw this.fail(err, key);
+    }
+    return guardDownload(stream, (err) => this.fail(err, key), opts.signal);
+  }
+
+  /** Missing object → null; a missing bucket (also a 404) is an error. */
+  private async metadata(key: string): Promise<FileMetadata | null> {
+    try {
+      const [metadata] = await this.bucket.file(this.keys.full(key)).getMetadata();
+      return metadata;
+    } catch (err) {
+      if (isObjectNotFound(err)) return null;
+      throw this.fail(err, key);
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    const m = await this.metadata(key);
+    return m ? info(key, m) : null;
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.bucket.file(this.keys.full(key)).delete();
+    } catch (err) {
+      if (isObjectNotFound(err)) return;
+      throw this.fail(err, key);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    const full = this.keys.fullListPrefix(prefix);
+    let pageToken: string | undefined;
+    do {
+      let files: File[];
+      let next: { pageToken?: string } | null | undefined;
+      try {
+        [files, next] = (await this.bucket.getFiles({ prefix: full, autoPaginate: false, maxResults: 1000, pageToken })) as [File[], { pageToken?: string } | null, unknown];
+      } catch (err) {
+        throw this.fail(err);
+      }
+      for (const f of files) {
+        const key = this.keys.relative(f.name);
+        if (key !== undefined) yield info(key, f.metadata);
+      }
+      pageToken = next?.pageToken;
+    } while (pageToken);
+  }
+
+  async setStorageClass(key: string, storageClass: string): Promise<void> {
+    const target = canonicalStorageClass("gcs", storageClass);
+    const m = await this.metadata(key);
+    if (!m) throw new AppError("NOT_FOUND", `Object "${key}" does not exist in bucket "${this.config.bucket}".`);
+    if (m.storageClass === target) return;
+    try {
+      await this.bucket.file(this.keys.full(key)).setStorageClass(target);
+    } catch (err) {
+      throw this.fail(err, key);
+    }
+  }
+}
+
+function info(key: string, m: FileMetadata): ObjectInfo {
+  return {
+    key,
+    size: Number(m.size ?? 0),
+    storageClass: m.storageClass,
+    lastModified: m.updated ? new Date(m.updated) : undefined,
+  };
+}
+
+function isObjectNotFound(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  return e?.code === 404 && !/bucket does not exist/i.test(String(e.message ?? ""));
+}
+
+/** Best effort: tell GCS to drop an unfinished resumable session (it answers 499). */
+async function cancelSession(uri: string) {
+  try {
+    const res = await fetch(uri, { method: "DELETE", headers: { "Content-Length": "0" }, signal: AbortSignal.timeout(10_000) });
+    await res.body?.cancel();
+  } catch {
+    // The session expires on its own within a week and never becomes an object.
+  }
+}

@@ -1,0 +1,181 @@
+import "server-only";
+import { createHash, randomBytes } from "node:crypto";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { z } from "zod";
+import { AppError, type FieldErrors } from "@/lib/errors";
+import { AzureAdapter } from "./azure";
+import { GcsAdapter } from "./gcs";
+import { LocalDiskAdapter } from "./local-disk";
+import { S3Adapter, type S3Tuning } from "./s3";
+import type { StorageAdapter, StorageConfig, TestDestinationResult } from "./types";
+
+export * from "./types";
+export { toStorageError } from "./errors";
+export type { S3Tuning } from "./s3";
+
+const httpUrl = (what: string) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => {
+      try {
+        const u = new URL(v);
+        return (u.protocol === "http:" || u.protocol === "https:") && !u.username && !u.password;
+      } catch {
+        return false;
+      }
+    }, `${what} must be an http:// or https:// URL without user name or password.`);
+
+const name = (what: string) =>
+  z
+    .string()
+    .trim()
+    .min(1, `Enter the ${what} name.`)
+    .max(255, `The ${what} name is too long.`)
+    .refine((v) => !/[\s/\\]/.test(v), `The ${what} name cannot contain spaces or slashes.`);
+
+const prefix = z.string().max(512, "The prefix is too long.").optional();
+const secret = (what: string) => z.string().min(1, `Enter the ${what}.`);
+
+const localSchema = z.object({
+  kind: z.literal("local"),
+  root: z
+    .string()
+    .trim()
+    .min(1, "Enter the folder path.")
+    .refine((v) => path.isAbsolute(v), "Use an absolute folder path, such as /var/backups/coffer."),
+  prefix,
+});
+
+const s3Schema = z.object({
+  kind: z.literal("s3"),
+  bucket: name("bucket"),
+  prefix,
+  region: z
+    .string()
+    .trim()
+    .min(1, "Enter the region (for example us-east-1; S3-compatible services often accept any value, such as auto).")
+    .regex(/^[a-z0-9-]+$/i, "The region contains letters, digits and dashes only (for example eu-west-1)."),
+  endpoint: httpUrl("The endpoint").optional(),
+  forcePathStyle: z.boolean().optional(),
+  accessKeyId: secret("access key ID"),
+  secretAccessKey: secret("secret access key"),
+  sessionToken: z.string().optional(),
+});
+
+const gcsSchema = z
+  .object({
+    kind: z.literal("gcs"),
+    bucket: name("bucket"),
+    prefix,
+    credentials: z
+      .looseObject({
+        type: z.literal("service_account", "Use a service-account key (its JSON has \"type\": \"service_account\").").optional(),
+        client_email: z.string().min(3, "The key has no client_email: upload the service-account key JSON file."),
+        private_key: z.string().includes("PRIVATE KEY", { message: "The key has no private_key: upload the service-account key JSON file." }),
+        project_id: z.string().optional(),
+        private_key_id: z.string().optional(),
+      })
+      .optional(),
+    apiEndpoint: httpUrl("The API endpoint").optional(),
+    projectId: z.string().optional(),
+  })
+  // Without a key the SDK would fall back to the Coffer host's own Google credentials (ADC, the
+  // metadata server): anonymous access is only for a custom, non-Google endpoint.
+  .refine((c) => c.credentials || (c.apiEndpoint && !isGoogleHost(c.apiEndpoint)), {
+    path: ["credentials"],
+    message: "Upload the service-account key (JSON).",
+  });
+
+function isGoogleHost(url: string): boolean {
+  try {
+    const host = new URL(url).hostname.toLowerCase().replace(/\.$/, "");
+    return host === "googleapis.com" || host.endsWith(".googleapis.com");
+  } catch {
+    return true;
+  }
+}
+
+const azureSchema = z
+  .object({
+    kind: z.literal("azure"),
+    container: name("container"),
+    prefix,
+    connectionString: z.string().trim().optional(),
+    accountName: z.string().trim().optional(),
+    accountKey: z.string().trim().optional(),
+    endpoint: httpUrl("The endpoint").optional(),
+    sasUrl: httpUrl("The SAS URL").optional(),
+  })
+  .refine((c) => c.connectionString || c.sasUrl || (c.accountName && c.accountKey), {
+    path: ["connectionString"],
+    message: "Give a connection string, an account name and key, or a SAS URL.",
+  });
+
+const configSchema = z.discriminatedUnion("kind", [localSchema, s3Schema, gcsSchema, azureSchema]);
+
+/** Validates a destination's settings (AppError VALIDATION with per-field messages). */
+export function parseStorageConfig(input: unknown): StorageConfig {
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    const fieldErrors: FieldErrors = {};
+    for (const issue of parsed.error.issues) (fieldErrors[issue.path.join(".") || "kind"] ??= []).push(issue.message);
+    const first = parsed.error.issues[0];
+    throw new AppError("VALIDATION", `Check the storage destination settings: ${first?.message ?? "invalid settings"}`, fieldErrors);
+  }
+  return parsed.data as StorageConfig;
+}
+
+/** The adapter for a destination. Validates the settings first; makes no network request. */
+export function createAdapter(config: StorageConfig, tuning: { s3?: S3Tuning } = {}): StorageAdapter {
+  const c = parseStorageConfig(config);
+  switch (c.kind) {
+    case "local":
+      return new LocalDiskAdapter(c);
+    case "s3":
+      return new S3Adapter(c, tuning.s3);
+    case "gcs":
+      return new GcsAdapter(c);
+    case "azure":
+      return new AzureAdapter(c);
+  }
+}
+
+const PROBE_BYTES = 64 * 1024;
+
+/**
+ * "Test destination": writes a random probe object under `.coffer-probe/`, reads it back,
+ * compares SHA-256, deletes it. Resolves with the round-trip time or throws the mapped AppError.
+ */
+export async function testDestination(adapter: StorageAdapter, opts: { signal?: AbortSignal } = {}): Promise<TestDestinationResult> {
+  const key = `.coffer-probe/${randomBytes(12).toString("hex")}`;
+  const data = randomBytes(PROBE_BYTES);
+  const expected = createHash("sha256").update(data).digest("hex");
+  const started = performance.now();
+  let written = false;
+  try {
+    const stored = await adapter.put(key, Readable.from([data]), { signal: opts.signal });
+    written = true;
+    if (stored.size !== data.length || stored.sha256 !== expected) {
+      throw new AppError("UPSTREAM", "The probe object was not stored intact (size or checksum differs). Check the endpoint: a proxy may be altering data.");
+    }
+    const hash = createHash("sha256");
+    let size = 0;
+    for await (const chunk of await adapter.get(key, { signal: opts.signal })) {
+      hash.update(chunk as Buffer);
+      size += (chunk as Buffer).length;
+    }
+    if (size !== data.length || hash.digest("hex") !== expected) {
+      throw new AppError("UPSTREAM", "The probe object read back differs from what was written. Check the endpoint: a proxy or the service may be altering data.");
+    }
+    await adapter.delete(key);
+    written = false;
+    if (await adapter.head(key)) {
+      throw new AppError("UPSTREAM", "The probe object is still there after deleting it. Check that the credentials may delete objects (and that object lock or versioning rules allow it).");
+    }
+    return { ok: true, latencyMs: Math.round(performance.now() - started) };
+  } finally {
+    if (written) await adapter.delete(key).catch(() => {});
+  }
+}

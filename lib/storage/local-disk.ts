@@ -1,0 +1,196 @@
+import "server-only";
+import { randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdir, open, opendir, rename, stat, unlink } from "node:fs/promises";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { AppError } from "@/lib/errors";
+import { checkListPrefix, checkRange, guardDownload, KeySpace, meteredUpload, normalizePrefix } from "./common";
+import { toStorageError } from "./errors";
+import type { GetOptions, LocalStorageConfig, ObjectInfo, PutOptions, StorageAdapter, StoredObject } from "./types";
+
+/** Temporary files of uploads in progress: hidden, never listed, renamed into place when complete. */
+const TMP_PREFIX = ".coffer-upload-";
+
+/**
+ * A folder on the Coffer host. Each key is a file under `root/prefix`; uploads go to a temporary
+ * file in the same folder, are fsync'ed, then renamed, so a reader never sees a partial object.
+ * Storage classes do not apply.
+ */
+export class LocalDiskAdapter implements StorageAdapter {
+  readonly kind = "local" as const;
+  private readonly root: string;
+  private readonly keys: KeySpace;
+  private readonly base: string;
+
+  constructor(config: LocalStorageConfig) {
+    if (!path.isAbsolute(config.root)) {
+      throw new AppError("VALIDATION", "The local folder must be an absolute path, such as /var/backups/coffer.", { root: ["Use an absolute path."] });
+    }
+    this.root = path.resolve(config.root);
+    this.keys = new KeySpace(normalizePrefix(config.prefix));
+    this.base = this.keys.prefix ? path.join(this.root, ...this.keys.prefix.split("/")) : this.root;
+  }
+
+  private fail(err: unknown, key?: string): Error {
+    return toStorageError(err, { provider: "local", bucket: this.root, host: "localhost", key, secrets: [] });
+  }
+
+  /** Absolute path for a key, refusing anything that would leave the root. */
+  private pathFor(key: string): string {
+    const rel = this.keys.full(key);
+    if (path.basename(rel).startsWith(TMP_PREFIX)) {
+      throw new AppError("VALIDATION", `Invalid key "${key}": names starting with ${TMP_PREFIX} are reserved.`, { key: ["Reserved name."] });
+    }
+    const full = path.resolve(this.root, ...rel.split("/"));
+    if (!full.startsWith(this.root.endsWith(path.sep) ? this.root : this.root + path.sep)) throw new AppError("VALIDATION", `Invalid key "${key}": it leaves the destination folder.`, { key: ["Stay inside the folder."] });
+    return full;
+  }
+
+  private async requireRoot(): Promise<void> {
+    let s;
+    try {
+      s = await stat(this.root);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+        throw new AppError("UPSTREAM", `The folder "${this.root}" does not exist on the Coffer server. Create it (writable by the user Coffer runs as), or correct the path.`);
+      }
+      throw this.fail(err);
+    }
+    if (!s.isDirectory()) throw new AppError("UPSTREAM", `"${this.root}" on the Coffer server is a file, not a folder. Choose a folder.`);
+  }
+
+  async put(key: string, body: Readable, opts: PutOptions = {}): Promise<StoredObject> {
+    let target: string;
+    try {
+      target = this.pathFor(key);
+    } catch (err) {
+      body.destroy();
+      throw err;
+    }
+    const dir = path.dirname(target);
+    const tmp = path.join(dir, `${TMP_PREFIX}${randomBytes(8).toString("hex")}`);
+    return meteredUpload(
+      body,
+      opts.signal,
+      async (source, signal) => {
+        await this.requireRoot();
+        await mkdir(dir, { recursive: true });
+        try {
+          // flush: fsync before close, so the rename below never publishes unwritten data.
+          await pipeline(source, createWriteStream(tmp, { flags: "wx", mode: 0o600, flush: true }), { signal });
+          await rename(tmp, target);
+        } catch (err) {
+          await unlink(tmp).catch(() => {});
+          throw err;
+        }
+        await syncDir(dir);
+      },
+      (err) => this.fail(err, key),
+    );
+  }
+
+  async get(key: string, opts: GetOptions = {}): Promise<Readable> {
+    const file = this.pathFor(key);
+    const range = checkRange(opts.range);
+    opts.signal?.throwIfAborted();
+    let fh;
+    try {
+      fh = await open(file, "r");
+      const s = await fh.stat();
+      if (!s.isFile()) {
+        await fh.close();
+        throw Object.assign(new Error("not a file"), { code: "ENOENT" });
+      }
+      if (range && range.start >= s.size && s.size > 0) {
+        await fh.close();
+        throw new AppError("VALIDATION", `The requested byte range starts after the end of object "${key}" (${s.size} bytes).`);
+      }
+    } catch (err) {
+      throw this.fail(err, key);
+    }
+    const stream = fh.createReadStream(range ? { start: range.start, end: range.end } : {});
+    return guardDownload(stream, (err) => this.fail(err, key), opts.signal);
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    const file = this.pathFor(key);
+    try {
+      const s = await stat(file);
+      if (!s.isFile()) return null;
+      return { key, size: s.size, lastModified: s.mtime };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ENOTDIR") return null;
+      throw this.fail(err, key);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const file = this.pathFor(key);
+    try {
+      await unlink(file);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") return;
+      throw this.fail(err, key);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    const listPrefix = checkListPrefix(prefix); // relative to `base`, like the keys we yield
+    const slash = listPrefix.lastIndexOf("/");
+    const startRel = slash >= 0 ? listPrefix.slice(0, slash) : "";
+    const startDir = startRel ? path.join(this.base, ...startRel.split("/")) : this.base;
+    yield* this.walk(startDir, startRel, listPrefix);
+  }
+
+  private async *walk(dir: string, rel: string, prefix: string): AsyncGenerator<ObjectInfo> {
+    let entries;
+    try {
+      const handle = await opendir(dir);
+      entries = [];
+      for await (const e of handle) entries.push(e);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") {
+        if (dir === this.base) await this.requireRoot();
+        return;
+      }
+      throw this.fail(err);
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const key = rel ? `${rel}/${e.name}` : e.name;
+      // Symbolic links are never followed: the folder holds only what Coffer wrote.
+      if (e.isDirectory()) {
+        if (`${key}/`.startsWith(prefix) || prefix.startsWith(`${key}/`)) yield* this.walk(path.join(dir, e.name), key, prefix);
+      } else if (e.isFile() && !e.name.startsWith(TMP_PREFIX) && key.startsWith(prefix)) {
+        try {
+          const s = await stat(path.join(dir, e.name));
+          yield { key, size: s.size, lastModified: s.mtime };
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw this.fail(err, key);
+        }
+      }
+    }
+  }
+
+  async setStorageClass(key: string, _storageClass: string): Promise<void> {
+    // Not applicable on a local disk; only confirm the object exists, like the cloud providers do.
+    if (!(await this.head(key))) throw new AppError("NOT_FOUND", `Object "${key}" does not exist in the folder "${this.root}".`);
+  }
+}
+
+async function syncDir(dir: string) {
+  try {
+    const fh = await open(dir, "r");
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // Not every file system lets a directory be fsync'ed; the rename itself has happened.
+  }
+}

@@ -1,0 +1,89 @@
+import "server-only";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import { AppError } from "@/lib/errors";
+import { runCommand, type Reach } from "../reach";
+import { checkListPrefix, checkRange, guardDownload, KeySpace, meteredUpload, normalizePrefix } from "./common";
+import type { GetOptions, ObjectInfo, PutOptions, StorageAdapter, StoredObject } from "./types";
+
+/**
+ * A backup directory on one of the team's servers, over the server's Reach (SFTP / local files).
+ * Writes go to a temporary name and are renamed into place (Reach.writeFile), so a failed or
+ * cancelled put leaves nothing visible. Storage classes do not apply.
+ */
+export class ServerDirAdapter implements StorageAdapter {
+  readonly kind = "server" as const;
+  private readonly keys: KeySpace;
+
+  constructor(
+    private readonly reach: Reach,
+    private readonly root: string,
+    prefix?: string,
+  ) {
+    if (!path.posix.isAbsolute(root)) throw new AppError("VALIDATION", "The backup directory must be an absolute path, such as /var/backups/coffer.", { path: ["Use an absolute path."] });
+    this.keys = new KeySpace(normalizePrefix(prefix));
+  }
+
+  private pathFor(key: string): string {
+    return path.posix.join(this.root, this.keys.full(key)); // keys have no "." or ".." segments
+  }
+
+  private async run(argv: string[]) {
+    const r = await runCommand(this.reach, argv);
+    if (r.code !== 0) throw new AppError("UPSTREAM", `${argv[0]} failed in ${this.root} on ${this.reach.label}: ${r.stderrTail.trim().split("\n")[0] || `exit ${r.code}`}.`);
+    return r.stdout;
+  }
+
+  async put(key: string, body: Readable, opts: PutOptions = {}): Promise<StoredObject> {
+    const file = this.pathFor(key);
+    await this.run(["mkdir", "-p", "--", path.posix.dirname(file)]);
+    return meteredUpload(body, opts.signal, (source, signal) => this.reach.writeFile(file, source, { signal, mode: 0o600 }), (err) => err as Error);
+  }
+
+  async get(key: string, opts: GetOptions = {}) {
+    const file = this.pathFor(key);
+    const info = await this.head(key);
+    if (!info) throw new AppError("NOT_FOUND", `There is no object ${key} in ${this.root} on ${this.reach.label}.`);
+    const range = checkRange(opts.range);
+    if (!range) return guardDownload(await this.reach.readFile(file, { signal: opts.signal }), (e) => e as Error, opts.signal);
+    const end = Math.min(range.end ?? info.size - 1, info.size - 1);
+    const cmd = this.reach.execPipeline(
+      [
+        ["tail", "-c", `+${range.start + 1}`, "--", file],
+        ["head", "-c", String(Math.max(0, end - range.start + 1))],
+      ],
+      { signal: opts.signal },
+    );
+    cmd.exit.then(
+      (r) => r.code !== 0 && cmd.stdout.destroy(new AppError("UPSTREAM", `Reading ${key} on ${this.reach.label} failed: ${r.stderrTail.trim()}`)),
+      (err: unknown) => cmd.stdout.destroy(err as Error),
+    );
+    return guardDownload(cmd.stdout, (e) => e as Error, opts.signal);
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    const r = await runCommand(this.reach, ["stat", "-c", "%s %Y", "--", this.pathFor(key)]);
+    if (r.code !== 0) return null;
+    const [size, mtime] = r.stdout.trim().split(" ").map(Number) as [number, number];
+    return { key, size, lastModified: new Date(mtime * 1000) };
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.run(["rm", "-f", "--", this.pathFor(key)]);
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    const wanted = this.keys.fullListPrefix(checkListPrefix(prefix));
+    // One line per regular file: "<size> <mtime> <path relative to root>"; temporary uploads are hidden files.
+    const out = await runCommand(this.reach, ["sh", "-c", '[ -d "$1" ] || exit 0; cd "$1" && find . -type f ! -name ".*.tmp" -printf "%s %T@ %P\\n"', "sh", this.root], { maxOutputBytes: 64 * 1024 * 1024 });
+    if (out.code !== 0) throw new AppError("UPSTREAM", `Listing ${this.root} on ${this.reach.label} failed: ${out.stderrTail.trim()}`);
+    for (const line of out.stdout.split("\n")) {
+      const m = line.match(/^(\d+) ([\d.]+) (.+)$/);
+      if (!m || !m[3]!.startsWith(wanted)) continue;
+      const key = this.keys.relative(m[3]!);
+      if (key) yield { key, size: Number(m[1]), lastModified: new Date(Number(m[2]) * 1000) };
+    }
+  }
+
+  async setStorageClass(): Promise<void> {}
+}

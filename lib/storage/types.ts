@@ -1,0 +1,146 @@
+import "server-only";
+import type { Readable } from "node:stream";
+
+/** "server" is a backup directory on one of the team's servers (server-dir.ts, built over a Reach). */
+export type StorageKind = "local" | "server" | "s3" | "gcs" | "azure";
+
+/** What `put` wrote: byte count and SHA-256 (hex) of exactly those bytes, computed while streaming. */
+export interface StoredObject {
+  size: number;
+  sha256: string;
+}
+
+export interface ObjectInfo {
+  /** Key relative to the destination's prefix (the same key `put` was given). */
+  key: string;
+  size: number;
+  /** Canonical class name (see STORAGE_CLASSES); absent for the local disk and server directories. */
+  storageClass?: string;
+  lastModified?: Date;
+}
+
+export interface PutOptions {
+  /** One of STORAGE_CLASSES[kind] (case-insensitive); ignored by the local disk. */
+  storageClass?: string;
+  /** Aborting rejects `put` with the signal's reason and leaves no object behind. */
+  signal?: AbortSignal;
+  /**
+   * Expected size in bytes, when known (an upper estimate is fine). Only S3 uses it: multipart
+   * uploads have at most 10,000 parts, so without a hint objects are limited to 10,000 × 8 MiB
+   * (about 78 GiB); with one, parts grow to fit (memory ≈ 3 parts).
+   */
+  sizeHint?: number;
+}
+
+/** Inclusive byte range; `end` omitted means "to the last byte". */
+export interface ByteRange {
+  start: number;
+  end?: number;
+}
+
+export interface GetOptions {
+  range?: ByteRange;
+  /** Aborting destroys the returned stream with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/**
+ * One storage destination. Keys are `/`-separated relative paths (no empty, `.` or `..`
+ * segments); every key lives under the destination's prefix. Errors are AppErrors with
+ * messages that say what to fix, except:
+ * - a failing `body` stream rejects `put` with that stream's own error;
+ * - an aborted signal rejects with the signal's reason.
+ */
+export interface StorageAdapter {
+  readonly kind: StorageKind;
+  /**
+   * Streams `body` to `key` (replacing any object there), never buffering the whole object.
+   * Resolves once the object is durably stored and visible; on failure or abort nothing new is
+   * visible at `key` (an object already there before is left as it was).
+   */
+  put(key: string, body: Readable, opts?: PutOptions): Promise<StoredObject>;
+  /**
+   * Resolves once the provider has answered (a missing object rejects with NOT_FOUND), with a
+   * stream of the object's bytes, or exactly the bytes of `range`.
+   */
+  get(key: string, opts?: GetOptions): Promise<Readable>;
+  /** Size and class of an object, or null when there is none. */
+  head(key: string): Promise<ObjectInfo | null>;
+  /** Idempotent: deleting a missing object succeeds. */
+  delete(key: string): Promise<void>;
+  /** Every object whose key starts with `prefix` (a plain string prefix, "" for all). Order is provider-defined. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Moves an existing object to another class (S3 copy-in-place, GCS rewrite, Azure tier). No-op on the local disk. */
+  setStorageClass(key: string, storageClass: string): Promise<void>;
+}
+
+// --- Configuration ------------------------------------------------------------------------------
+
+/** A folder on the Coffer host. */
+export interface LocalStorageConfig {
+  kind: "local";
+  /** Absolute path of an existing folder. */
+  root: string;
+  prefix?: string;
+}
+
+/** Amazon S3 or an S3-compatible service (MinIO, Backblaze B2, Cloudflare R2, Wasabi…). */
+export interface S3StorageConfig {
+  kind: "s3";
+  bucket: string;
+  prefix?: string;
+  region: string;
+  /** Custom endpoint URL for S3-compatible services; omit for AWS. */
+  endpoint?: string;
+  /** Path-style URLs (endpoint/bucket/key). Defaults to true when `endpoint` is set, else false. */
+  forcePathStyle?: boolean;
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+/** The service-account key file Google Cloud hands out (JSON). */
+export interface GcsServiceAccountKey {
+  client_email: string;
+  private_key: string;
+  project_id?: string;
+  private_key_id?: string;
+  [field: string]: unknown;
+}
+
+export interface GcsStorageConfig {
+  kind: "gcs";
+  bucket: string;
+  prefix?: string;
+  /** Service-account key. Required unless `apiEndpoint` points at a GCS-compatible server that needs none. */
+  credentials?: GcsServiceAccountKey;
+  /** Custom API endpoint, e.g. an emulator (http://127.0.0.1:4443) or a private endpoint. */
+  apiEndpoint?: string;
+  projectId?: string;
+}
+
+/**
+ * Azure Blob Storage. Exactly one way to authenticate: a connection string, an account name
+ * with its key (and optionally a custom blob endpoint), or a SAS URL (service or container).
+ */
+export interface AzureStorageConfig {
+  kind: "azure";
+  container: string;
+  prefix?: string;
+  connectionString?: string;
+  accountName?: string;
+  accountKey?: string;
+  /** Blob service endpoint; defaults to https://<accountName>.blob.core.windows.net */
+  endpoint?: string;
+  sasUrl?: string;
+}
+
+export type StorageConfig = LocalStorageConfig | S3StorageConfig | GcsStorageConfig | AzureStorageConfig;
+
+export { STORAGE_CLASSES } from "./classes";
+
+export interface TestDestinationResult {
+  ok: true;
+  /** Wall time of write + read back + delete of the probe object. */
+  latencyMs: number;
+}
