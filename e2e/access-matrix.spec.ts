@@ -1,10 +1,12 @@
 import { expect, test, type APIRequestContext, type BrowserContext } from "@playwright/test";
-import { acceptAsNewUser, invite, signUp, uniqueEmail } from "./helpers";
+import { acceptAsNewUser, addLocalServer, invite, signUp, uniqueEmail } from "./helpers";
 
-// Every team-scoped page and route built so far, with the smallest role allowed to open it.
-const teamPages: [path: string, min: "viewer" | "admin"][] = [
+// Every team-scoped page and route built so far, with the smallest role allowed to open it
+// (a server page is added once the test has made a server).
+const teamPages: [path: string, min: "viewer" | "member" | "admin"][] = [
   ["", "viewer"],
   ["/servers", "viewer"],
+  ["/servers/new", "member"],
   ["/backups", "viewer"],
   ["/schedules", "viewer"],
   ["/storage", "viewer"],
@@ -22,6 +24,8 @@ async function status(request: APIRequestContext, url: string) {
 
 test("access matrix: anonymous 401/sign-in, other team 404, too small a role 403", async ({ page, browser, playwright }) => {
   const team = await signUp(page, "Owner", uniqueEmail("owner"));
+  const serverPath = (await addLocalServer(page, team, "matrix-host")).slice(team.length + 1);
+  teamPages.push([serverPath, "viewer"]);
   const viewerEmail = uniqueEmail("vera");
   const viewer = await acceptAsNewUser(browser, await invite(page, team, viewerEmail, "Viewer"), "Vera", viewerEmail);
   const outsiderContext = await browser.newContext();
@@ -37,7 +41,7 @@ test("access matrix: anonymous 401/sign-in, other team 404, too small a role 403
     expect.soft(anon.status(), `anonymous ${url}`).toBe(307);
     expect.soft(anon.headers().location, `anonymous ${url}`).toContain(`/sign-in?next=${encodeURIComponent(url)}`);
     expect.soft(await status(as(outsiderContext), url), `other team ${url}`).toBe(404);
-    expect.soft(await status(as(viewer.context), url), `viewer ${url}`).toBe(min === "viewer" ? 200 : 403);
+    expect.soft(await status(as(viewer.context), url), `viewer ${url}`).toBe(min === "viewer" ? 200 : 403); // the viewer is below member and admin
     expect.soft(await status(as(page.context()), url), `owner ${url}`).toBe(200);
   }
   for (const [path] of teamRoutes) {

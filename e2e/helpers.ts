@@ -49,3 +49,13 @@ export async function acceptAsNewUser(browser: Browser, link: string, name: stri
   await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
   return { context, page };
 }
+
+/** Adds this Coffer host as a server through the form; returns the server page's path. */
+export async function addLocalServer(page: Page, team: string, name: string) {
+  await page.goto(`/${team}/servers/new`);
+  await page.getByLabel("This Coffer host").check();
+  await page.getByLabel("Name").fill(name);
+  await page.getByRole("button", { name: "Add server" }).click();
+  await expect(page.getByRole("heading", { name })).toBeVisible();
+  return new URL(page.url()).pathname;
+}

@@ -126,7 +126,7 @@ function refuse(host: string, address: string, reason: string): AppError {
   return new AddressGuardError(
     "VALIDATION",
     "forbidden-address",
-    `Coffer does not connect to ${shown}: it is ${reason}. Use the server's public address, or ask the operator of this Coffer installation to allow private networks.`,
+    `Coffer does not connect to ${shown}: it is ${reason}. Use the server's public address, or ask the operator of this Coffer installation to allow private networks (ALLOW_PRIVATE_NETWORKS=true).`,
     { host: [`${shown} is ${reason}.`] },
   );
 }

@@ -1,0 +1,10 @@
+"use server";
+import { createDestination, deleteDestination, updateDestination } from "@/lib/destinations/mutations";
+import { createDestinationSchema, destinationRefSchema, updateDestinationSchema } from "@/lib/destinations/schemas";
+import { testDestination } from "@/lib/destinations/use";
+import { teamAction } from "@/lib/server/action";
+
+export const createDestinationAction = teamAction(createDestinationSchema, "admin", createDestination);
+export const updateDestinationAction = teamAction(updateDestinationSchema, "admin", updateDestination);
+export const deleteDestinationAction = teamAction(destinationRefSchema, "admin", (t, i) => deleteDestination(t, i.destinationId));
+export const testDestinationAction = teamAction(destinationRefSchema, "member", (t, i) => testDestination(t, i.destinationId));

@@ -1,0 +1,148 @@
+import { existsSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { BlobServiceClient } from "@azure/storage-blob";
+import { eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { storageDestinations } from "@/db/schema";
+import { signedUpUser } from "@/test/factories";
+import { startAzurite, type AzuriteServer } from "@/test/servers/azurite";
+import { startGcsServer, type GcsServer } from "@/test/servers/gcs-server";
+import { startS3rver, type S3rverServer } from "@/test/servers/s3rver";
+import { startSshd, type TestSshd } from "@/test/servers/sshd";
+import { listAuditEvents } from "../audit/queries";
+import { db } from "../db";
+import { env } from "../env";
+import { AppError } from "../errors";
+import { createServer } from "../servers/mutations";
+import { acceptInvitation, createInvitation } from "../teams/invitations";
+import { teamForUser } from "../teams/context";
+import { createDestination, deleteDestination, updateDestination } from "./mutations";
+import { getDestination, listDestinations } from "./queries";
+import { testDestination } from "./use";
+
+let s3: S3rverServer;
+let gcs: GcsServer;
+let azure: AzuriteServer;
+let sshd: TestSshd;
+const code = (p: Promise<unknown>) => p.then(() => "resolved", (e: unknown) => (e instanceof AppError ? e.code : `unexpected: ${String(e)}`));
+
+beforeAll(async () => {
+  [s3, gcs, azure, sshd] = await Promise.all([startS3rver(), startGcsServer(), startAzurite(), startSshd()]);
+});
+afterAll(async () => {
+  await Promise.all([s3?.stop(), gcs?.stop(), azure?.stop(), sshd?.stop()]);
+});
+
+const s3Input = (over: Record<string, string | boolean> = {}) => ({
+  kind: "s3" as const,
+  name: `s3-${Math.random().toString(36).slice(2, 8)}`,
+  bucket: s3.bucket,
+  prefix: "coffer",
+  region: s3.region,
+  endpoint: s3.endpoint,
+  forcePathStyle: true,
+  accessKeyId: s3.accessKeyId,
+  secretAccessKey: s3.secretAccessKey,
+  ...over,
+});
+
+describe("storage destinations", () => {
+  it("local disk: a folder per team inside the data folder, tested with a probe object", async () => {
+    const a = await signedUpUser("Alice");
+    const t = await a.team("admin");
+    const { id } = await createDestination(t, { kind: "local", name: "here", prefix: "nightly" });
+    const result = await testDestination(t, id);
+    expect(result).toMatchObject({ ok: true });
+    expect(result.message).toMatch(/^Wrote, read back, verified and deleted a probe object in \d+ ms\.$/);
+    const folder = path.resolve(env().DATA_DIR, "storage", t.id, "nightly");
+    expect(existsSync(folder)).toBe(true);
+    expect(readdirSync(path.join(folder, ".coffer-probe"))).toEqual([]); // the probe is gone
+    expect(await getDestination(t, id)).toMatchObject({ kind: "local", checkOk: true, classDaily: null });
+  });
+
+  it("S3-compatible: credentials sealed and never returned, classes default to the runbook's ladder", async () => {
+    const a = await signedUpUser("Alice");
+    const t = await a.team("admin");
+    const { id } = await createDestination(t, s3Input());
+    expect((await testDestination(t, id)).ok).toBe(true);
+    const view = await getDestination(t, id);
+    expect(view).toMatchObject({ hasCredentials: true, classDaily: "STANDARD", classWeekly: "STANDARD_IA", classMonthly: "GLACIER", settings: { bucket: s3.bucket, endpoint: s3.endpoint } });
+    expect(JSON.stringify(await listDestinations(t))).not.toContain(s3.secretAccessKey + '"');
+    const [raw] = await (await db()).select({ c: storageDestinations.credentialsEnc }).from(storageDestinations).where(eq(storageDestinations.id, id));
+    expect(raw!.c).toMatch(/^v1:test-1:/);
+    expect(raw!.c).not.toContain(s3.accessKeyId);
+
+    // An edit that leaves the secrets empty keeps them.
+    await updateDestination(t, { ...s3Input({ name: view.name, accessKeyId: "", secretAccessKey: "", classMonthly: "GLACIER_IR" }), destinationId: id });
+    expect((await testDestination(t, id)).ok).toBe(true);
+    expect((await getDestination(t, id)).classMonthly).toBe("GLACIER_IR");
+    const { events } = await listAuditEvents(t, { action: "destination." });
+    expect(events.map((e) => e.action)).toEqual(["destination.updated", "destination.created"]);
+    expect(JSON.stringify(events)).not.toContain("secretAccessKey\":\"");
+  });
+
+  it("says what to fix: a missing bucket, wrong keys, a class the provider does not have", async () => {
+    const a = await signedUpUser("Alice");
+    const t = await a.team("admin");
+    const missing = await createDestination(t, s3Input({ bucket: "no-such-bucket" }));
+    const m = await testDestination(t, missing.id);
+    expect(m.ok).toBe(false);
+    expect(m.message).toContain("no-such-bucket");
+    expect(m.message.toLowerCase()).toContain("does not exist");
+    const wrong = await createDestination(t, s3Input({ secretAccessKey: "definitely-wrong-secret" }));
+    const w = await testDestination(t, wrong.id);
+    expect(w.ok).toBe(false);
+    expect(w.message).not.toContain("definitely-wrong-secret");
+    await expect(createDestination(t, s3Input({ classDaily: "ARCHIVE" }))).rejects.toThrow("ARCHIVE is not a storage class of this provider. Use one of: STANDARD, STANDARD_IA, GLACIER_IR, GLACIER, DEEP_ARCHIVE.");
+    await expect(createDestination(t, s3Input({ bucket: "" }))).rejects.toThrow(AppError);
+  });
+
+  it("Google Cloud Storage and Azure Blob pass the probe", async () => {
+    const a = await signedUpUser("Alice");
+    const t = await a.team("admin");
+    const g = await createDestination(t, { kind: "gcs", name: "gcs", bucket: gcs.bucket, prefix: "coffer", apiEndpoint: gcs.apiEndpoint, projectId: "test", credentials: JSON.stringify(gcs.credentials) });
+    expect(await testDestination(t, g.id)).toMatchObject({ ok: true });
+    expect((await getDestination(t, g.id)).classWeekly).toBe("NEARLINE");
+    const z = await createDestination(t, { kind: "azure", name: "azure", container: "backups", prefix: "coffer", connectionString: azure.connectionString });
+    const missing = await testDestination(t, z.id);
+    expect(missing.ok).toBe(false);
+    expect(missing.message).toContain('container "backups" does not exist');
+    await BlobServiceClient.fromConnectionString(azure.connectionString).createContainer("backups");
+    expect(await testDestination(t, z.id)).toMatchObject({ ok: true });
+    expect((await getDestination(t, z.id)).classMonthly).toBe("Cold");
+  });
+
+  it("a server's backup directory over SSH", async () => {
+    const a = await signedUpUser("Alice");
+    const t = await a.team("admin");
+    const { id: serverId } = await createServer(t, { kind: "ssh", name: "nas", host: sshd.host, port: sshd.port, username: sshd.username, authMethod: "key", privateKey: sshd.privateKey, workDir: "/tmp" });
+    const dir = `/tmp/coffer-dst-${Date.now()}`;
+    const { id } = await createDestination(t, { kind: "server", name: "nas-dir", serverId, path: dir });
+    expect(await testDestination(t, id)).toMatchObject({ ok: true });
+    expect(await getDestination(t, id)).toMatchObject({ serverName: "nas", settings: { path: dir } });
+  });
+
+  it("another team's destinations and servers are NOT_FOUND; members test but cannot change them", async () => {
+    const a = await signedUpUser("Alice");
+    const ta = await a.team("owner");
+    const { id } = await createDestination(ta, { kind: "local", name: "a-disk" });
+    const { id: serverId } = await createServer(ta, { kind: "local", name: "a-host", workDir: "/tmp" });
+
+    const m = await signedUpUser("Mallory");
+    const tm = await m.team("owner");
+    expect(await code(getDestination(tm, id))).toBe("NOT_FOUND");
+    expect(await code(testDestination(tm, id))).toBe("NOT_FOUND");
+    expect(await code(updateDestination(tm, { kind: "local", name: "mine", destinationId: id }))).toBe("NOT_FOUND");
+    expect(await code(deleteDestination(tm, id))).toBe("NOT_FOUND");
+    expect(await code(createDestination(tm, { kind: "server", name: "theirs", serverId, path: "/tmp" }))).toBe("NOT_FOUND");
+    expect((await getDestination(ta, id)).name).toBe("a-disk");
+
+    const b = await signedUpUser("Bob");
+    const inv = await createInvitation(ta, { email: b.email, role: "member" });
+    await acceptInvitation(b.actor, b.email, inv.link.split("/invite/")[1]!);
+    const tb = await teamForUser(b.actor, a.teamSlug);
+    expect((await testDestination(tb, id)).ok).toBe(true);
+    expect(await code(createDestination(tb, { kind: "local", name: "x" }))).toBe("FORBIDDEN");
+    expect(await code(deleteDestination(tb, id))).toBe("FORBIDDEN");
+  });
+});

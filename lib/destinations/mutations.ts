@@ -1,0 +1,97 @@
+import "server-only";
+import { eq } from "drizzle-orm";
+import { servers, storageDestinations } from "@/db/schema";
+import { newId } from "@/db/columns";
+import { recordAudit } from "../audit/record";
+import { openSecret, sealSecret } from "../crypto/secret-box";
+import { db } from "../db";
+import { AppError, notFound } from "../errors";
+import { assertRole, inTeam, type TeamContext } from "../teams/context";
+import { guardEndpoints, splitFields, storageConfig, tierClasses, type Secrets } from "./config";
+import type { CreateDestinationInput, UpdateDestinationInput } from "./schemas";
+
+const secretContext = (t: TeamContext, id: string) => ({ teamId: t.id, table: "storage_destinations", column: "credentials_enc", rowId: id });
+
+export function openCredentials(t: TeamContext, id: string, sealed: string | null): Secrets {
+  return sealed ? (JSON.parse(openSecret(sealed, secretContext(t, id))) as Secrets) : {};
+}
+
+/** Validates everything a destination needs (provider fields, classes, endpoints, server) and returns its row values. */
+async function rowValues(t: TeamContext, id: string, input: CreateDestinationInput, storedSecrets: Secrets) {
+  const { settings, secrets: typed } = splitFields(input.kind, input);
+  const secrets = { ...storedSecrets, ...typed };
+  if (input.kind === "server") {
+    if (!input.serverId) throw new AppError("VALIDATION", "Choose the server whose directory stores the backups.", { serverId: ["Choose a server."] });
+    if (!input.path) throw new AppError("VALIDATION", "Enter the backup directory on that server.", { path: ["Enter an absolute path."] });
+    const d = await db();
+    const [server] = await d.select({ id: servers.id }).from(servers).where(inTeam(servers, t, eq(servers.id, input.serverId)));
+    if (!server) throw notFound("That server");
+    Object.assign(settings, { path: input.path });
+  } else {
+    await guardEndpoints(storageConfig(t.id, input.kind, settings, secrets));
+  }
+  return {
+    name: input.name,
+    kind: input.kind,
+    settings,
+    serverId: input.kind === "server" ? input.serverId! : null,
+    credentialsEnc: Object.keys(secrets).length ? sealSecret(JSON.stringify(secrets), secretContext(t, id)) : null,
+    ...tierClasses(input.kind, input),
+  };
+}
+
+function conflictOnName(err: unknown): never {
+  const code = (err as { cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code;
+  if (code === "23505") throw new AppError("CONFLICT", "A destination with that name already exists; choose another name.", { name: ["Already in use."] });
+  throw err;
+}
+
+export async function createDestination(t: TeamContext, input: CreateDestinationInput) {
+  assertRole(t, "admin");
+  const id = newId("dst");
+  const values = await rowValues(t, id, input, {});
+  const d = await db();
+  await d
+    .transaction(async (tx) => {
+      await tx.insert(storageDestinations).values({ id, teamId: t.id, ...values });
+      await recordAudit(tx, t, { action: "destination.created", target: { type: "destination", id, label: input.name }, details: { kind: input.kind, settings: values.settings } });
+    })
+    .catch(conflictOnName);
+  return { id };
+}
+
+/** Secret fields left empty keep the stored ones; the kind cannot change. */
+export async function updateDestination(t: TeamContext, input: UpdateDestinationInput) {
+  assertRole(t, "admin");
+  const d = await db();
+  const [current] = await d
+    .select({ kind: storageDestinations.kind, credentialsEnc: storageDestinations.credentialsEnc })
+    .from(storageDestinations)
+    .where(inTeam(storageDestinations, t, eq(storageDestinations.id, input.destinationId)));
+  if (!current) throw notFound("That destination");
+  if (current.kind !== input.kind) throw new AppError("VALIDATION", "A destination's kind cannot change; add a new destination instead.");
+  const values = await rowValues(t, input.destinationId, input, openCredentials(t, input.destinationId, current.credentialsEnc));
+  await d
+    .transaction(async (tx) => {
+      const [row] = await tx
+        .update(storageDestinations)
+        .set({ ...values, checkedAt: null, checkOk: null, checkMessage: null })
+        .where(inTeam(storageDestinations, t, eq(storageDestinations.id, input.destinationId)))
+        .returning({ id: storageDestinations.id });
+      if (!row) throw notFound("That destination");
+      const replaced = Object.keys(splitFields(input.kind, input).secrets);
+      await recordAudit(tx, t, { action: "destination.updated", target: { type: "destination", id: row.id, label: input.name }, details: { settings: values.settings, replacedSecrets: replaced } });
+    })
+    .catch(conflictOnName);
+  return { id: input.destinationId };
+}
+
+export async function deleteDestination(t: TeamContext, destinationId: string) {
+  assertRole(t, "admin");
+  const d = await db();
+  await d.transaction(async (tx) => {
+    const [row] = await tx.delete(storageDestinations).where(inTeam(storageDestinations, t, eq(storageDestinations.id, destinationId))).returning({ name: storageDestinations.name });
+    if (!row) throw notFound("That destination");
+    await recordAudit(tx, t, { action: "destination.deleted", target: { type: "destination", id: destinationId, label: row.name } });
+  });
+}

@@ -1,0 +1,38 @@
+import "server-only";
+import { eq } from "drizzle-orm";
+import { storageDestinations } from "@/db/schema";
+import { db } from "../db";
+import { notFound } from "../errors";
+import { withServer } from "../servers/connect";
+import { checked, recordCheck, type CheckResult } from "../servers/checks";
+import { createAdapter, testDestination as probe, type StorageAdapter } from "../storage";
+import { ServerDirAdapter } from "../storage/server-dir";
+import { assertRole, inTeam, type TeamContext } from "../teams/context";
+import { guardEndpoints, storageConfig } from "./config";
+import { openCredentials } from "./mutations";
+
+/** Opens a destination's adapter (and its server connection, for a server directory) around `fn`. */
+export async function withDestination<T>(t: TeamContext, destinationId: string, fn: (adapter: StorageAdapter) => Promise<T>): Promise<T> {
+  const d = await db();
+  const [row] = await d.select().from(storageDestinations).where(inTeam(storageDestinations, t, eq(storageDestinations.id, destinationId)));
+  if (!row) throw notFound("That destination");
+  if (row.kind === "server") {
+    return withServer(t, row.serverId!, (reach) => fn(new ServerDirAdapter(reach, String(row.settings.path), row.settings.prefix as string | undefined)));
+  }
+  const config = storageConfig(t.id, row.kind, row.settings, openCredentials(t, row.id, row.credentialsEnc));
+  await guardEndpoints(config); // again at use: DNS may answer differently than when it was saved
+  return fn(createAdapter(config));
+}
+
+/** Writes, reads back, verifies and deletes a probe object, and records the outcome. */
+export async function testDestination(t: TeamContext, destinationId: string): Promise<CheckResult> {
+  assertRole(t, "member");
+  const result = await checked(() =>
+    withDestination(t, destinationId, async (adapter) => {
+      const { latencyMs } = await probe(adapter);
+      return { ok: true, message: `Wrote, read back, verified and deleted a probe object in ${latencyMs} ms.`, facts: {} };
+    }),
+  );
+  await recordCheck(storageDestinations, t, destinationId, result);
+  return result;
+}
