@@ -59,3 +59,9 @@ export async function addLocalServer(page: Page, team: string, name: string) {
   await expect(page.getByRole("heading", { name })).toBeVisible();
   return new URL(page.url()).pathname;
 }
+
+/** Opens a <details> section by its summary text, if it is not open already. */
+export async function openSection(page: Page, summary: string) {
+  const section = page.locator("details").filter({ has: page.locator("summary", { hasText: summary }) });
+  if ((await section.getAttribute("open")) === null) await section.locator("summary").click();
+}

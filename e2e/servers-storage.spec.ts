@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { startPgCluster, type PgCluster } from "../test/pg-cluster";
 import { startS3rver, type S3rverServer } from "../test/servers/s3rver";
-import { signUp, uniqueEmail } from "./helpers";
+import { openSection, signUp, uniqueEmail } from "./helpers";
 
 let pg: PgCluster;
 let s3: S3rverServer;
@@ -37,7 +37,7 @@ test("add this host with a database and directories, local and S3 storage; test 
   await expect(page.getByText(/^Connected as /)).toBeVisible();
 
   // A PostgreSQL source: the password goes in once and is never shown again.
-  await page.getByText("Add a source").click();
+  await openSection(page, "Add a source");
   await page.getByLabel("Source name").fill("shop-db");
   await page.getByLabel("Database host").fill("127.0.0.1");
   await page.getByLabel("Port", { exact: true }).fill(String(pg.port));
@@ -53,7 +53,7 @@ test("add this host with a database and directories, local and S3 storage; test 
   // A directory source, and a wrong path reported as such.
   const dir = mkdtempSync(path.join(tmpdir(), "coffer-e2e-"));
   writeFileSync(path.join(dir, "app.conf"), "x=1\n");
-  await page.getByText("Add a source").click();
+  await openSection(page, "Add a source");
   await page.getByLabel("Directories").check();
   await page.getByLabel("Source name").fill("configs");
   await page.getByLabel("Paths").fill(`${dir}\n/definitely/not/here`);
@@ -71,7 +71,7 @@ test("add this host with a database and directories, local and S3 storage; test 
   await local.getByRole("button", { name: "Test" }).click();
   await expect(local).toContainText("Wrote, read back, verified and deleted a probe object");
 
-  await page.getByText("Add a destination").click();
+  await openSection(page, "Add a destination");
   await page.getByLabel("Kind").selectOption("s3");
   await page.getByLabel("Name").fill("offsite");
   await page.getByLabel("Bucket").fill(s3.bucket);

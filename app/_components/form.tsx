@@ -9,13 +9,10 @@ export function FormError({ error }: { error: ActionError | null }) {
   );
 }
 
-export function Field({
-  label,
-  name,
-  error,
-  hint,
-  ...input
-}: { label: string; name: string; error: ActionError | null; hint?: string } & React.InputHTMLAttributes<HTMLInputElement>) {
+type FieldProps = { label: string; name: string; error: ActionError | null; hint?: string };
+
+/** Label, control, then the field's own error (from the action's fieldErrors) or a hint. */
+function FieldShell({ label, name, error, hint, children }: Omit<FieldProps, "error"> & { error: ActionError | null; children: (a11y: { id: string; "aria-invalid"?: true; "aria-describedby"?: string }) => React.ReactNode }) {
   const messages = error?.fieldErrors?.[name];
   const id = `field-${name}`;
   return (
@@ -23,7 +20,7 @@ export function Field({
       <label htmlFor={id} className="label">
         {label}
       </label>
-      <input id={id} name={name} className="input" aria-invalid={messages ? true : undefined} aria-describedby={messages ? `${id}-error` : undefined} {...input} />
+      {children({ id, ...(messages && { "aria-invalid": true as const, "aria-describedby": `${id}-error` }) })}
       {hint && !messages && <p className="muted mt-1 text-xs">{hint}</p>}
       {messages && (
         <p id={`${id}-error`} className="mt-1 text-xs text-red-700 dark:text-red-400">
@@ -34,23 +31,18 @@ export function Field({
   );
 }
 
-export function TextArea({
-  label,
-  name,
-  error,
-  hint,
-  ...input
-}: { label: string; name: string; error: ActionError | null; hint?: string } & React.TextareaHTMLAttributes<HTMLTextAreaElement>) {
-  const messages = error?.fieldErrors?.[name];
-  const id = `field-${name}`;
+export function Field({ label, name, error, hint, ...input }: FieldProps & React.InputHTMLAttributes<HTMLInputElement>) {
   return (
-    <div>
-      <label htmlFor={id} className="label">
-        {label}
-      </label>
-      <textarea id={id} name={name} className="input font-mono text-xs" rows={4} aria-invalid={messages ? true : undefined} {...input} />
-      {hint && !messages && <p className="muted mt-1 text-xs">{hint}</p>}
-      {messages && <p className="mt-1 text-xs text-red-700 dark:text-red-400">{messages.join(" ")}</p>}
-    </div>
+    <FieldShell label={label} name={name} error={error} hint={hint}>
+      {(a11y) => <input name={name} className="input" {...a11y} {...input} />}
+    </FieldShell>
+  );
+}
+
+export function TextArea({ label, name, error, hint, ...input }: FieldProps & React.TextareaHTMLAttributes<HTMLTextAreaElement>) {
+  return (
+    <FieldShell label={label} name={name} error={error} hint={hint}>
+      {(a11y) => <textarea name={name} className="input font-mono text-xs" rows={4} {...a11y} {...input} />}
+    </FieldShell>
   );
 }

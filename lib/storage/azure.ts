@@ -2,7 +2,7 @@ import "server-only";
 import { BlobServiceClient, ContainerClient, StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
 import type { Readable } from "node:stream";
 import { AppError } from "@/lib/errors";
-import { canonicalStorageClass, checkRange, guardDownload, hostPort, KeySpace, meteredUpload, normalizePrefix } from "./common";
+import { canonicalStorageClass, putTarget, checkRange, guardDownload, hostPort, KeySpace, meteredUpload, normalizePrefix } from "./common";
 import { toStorageError } from "./errors";
 import type { AzureStorageConfig, GetOptions, ObjectInfo, PutOptions, StorageAdapter, StoredObject } from "./types";
 
@@ -33,15 +33,7 @@ export class AzureAdapter implements StorageAdapter {
   }
 
   async put(key: string, body: Readable, opts: PutOptions = {}): Promise<StoredObject> {
-    let fullKey: string;
-    let tier: string | undefined;
-    try {
-      fullKey = this.keys.full(key);
-      tier = opts.storageClass ? canonicalStorageClass("azure", opts.storageClass) : undefined;
-    } catch (err) {
-      body.destroy();
-      throw err;
-    }
+    const { fullKey, storageClass: tier } = putTarget("azure", this.keys, key, body, opts.storageClass);
     return meteredUpload(
       body,
       opts.signal,

@@ -3,7 +3,7 @@ import { createHash, type Hash } from "node:crypto";
 import { PassThrough, Transform, type Readable, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { AppError } from "@/lib/errors";
-import { STORAGE_CLASSES, type ByteRange, type StoredObject } from "./types";
+import { STORAGE_CLASSES, type ByteRange, type StorageKind, type StoredObject } from "./types";
 
 /**
  * Counts bytes and computes SHA-256 of everything that passes through. (No `size`, `length` or
@@ -118,6 +118,16 @@ export function canonicalStorageClass(kind: "s3" | "gcs" | "azure", value: strin
     });
   }
   return found;
+}
+
+/** A put's provider key and canonical class, checked before any I/O; on a bad one the body is released. */
+export function putTarget(kind: Exclude<StorageKind, "local" | "server">, keys: KeySpace, key: string, body: Readable, storageClass: string | undefined) {
+  try {
+    return { fullKey: keys.full(key), storageClass: storageClass ? canonicalStorageClass(kind, storageClass) : undefined };
+  } catch (err) {
+    body.destroy();
+    throw err;
+  }
 }
 
 export function abortReason(signal: AbortSignal): unknown {

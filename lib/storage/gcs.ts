@@ -3,7 +3,7 @@ import { Storage, type Bucket, type File, type FileMetadata } from "@google-clou
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { AppError } from "@/lib/errors";
-import { canonicalStorageClass, checkRange, guardDownload, hostPort, KeySpace, meteredUpload, normalizePrefix } from "./common";
+import { canonicalStorageClass, putTarget, checkRange, guardDownload, hostPort, KeySpace, meteredUpload, normalizePrefix } from "./common";
 import { toStorageError } from "./errors";
 import type { GcsStorageConfig, GetOptions, ObjectInfo, PutOptions, StorageAdapter, StoredObject } from "./types";
 
@@ -81,15 +81,7 @@ export class GcsAdapter implements StorageAdapter {
   }
 
   async put(key: string, body: Readable, opts: PutOptions = {}): Promise<StoredObject> {
-    let fullKey: string;
-    let storageClass: string | undefined;
-    try {
-      fullKey = this.keys.full(key);
-      storageClass = opts.storageClass ? canonicalStorageClass("gcs", opts.storageClass) : undefined;
-    } catch (err) {
-      body.destroy();
-      throw err;
-    }
+    const { fullKey, storageClass } = putTarget("gcs", this.keys, key, body, opts.storageClass);
     return meteredUpload(
       body,
       opts.signal,

@@ -17,7 +17,7 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import type { Readable } from "node:stream";
 import { AppError } from "@/lib/errors";
-import { canonicalStorageClass, checkRange, guardDownload, hostPort, KeySpace, meteredUpload, normalizePrefix } from "./common";
+import { canonicalStorageClass, putTarget, checkRange, guardDownload, hostPort, KeySpace, meteredUpload, normalizePrefix } from "./common";
 import { toStorageError } from "./errors";
 import type { GetOptions, ObjectInfo, PutOptions, S3StorageConfig, StorageAdapter, StoredObject } from "./types";
 
@@ -91,15 +91,7 @@ export class S3Adapter implements StorageAdapter {
   }
 
   async put(key: string, body: Readable, opts: PutOptions = {}): Promise<StoredObject> {
-    let fullKey: string;
-    let storageClass: string | undefined;
-    try {
-      fullKey = this.keys.full(key);
-      storageClass = opts.storageClass ? canonicalStorageClass("s3", opts.storageClass) : undefined;
-    } catch (err) {
-      body.destroy();
-      throw err;
-    }
+    const { fullKey, storageClass } = putTarget("s3", this.keys, key, body, opts.storageClass);
     return meteredUpload(
       body,
       opts.signal,

@@ -11,6 +11,7 @@ export const permissions = [
   { action: "See servers, schedules, backups, storage and members", min: "viewer" },
   { action: "Run, download, restore and verify backups; manage servers, sources and schedules", min: "member" },
   { action: "Manage storage destinations, webhooks and API tokens", min: "admin" },
+  { action: "Accept a server's changed SSH host key", min: "admin" },
   { action: "Invite people, change roles (up to admin), remove members, revoke invitations", min: "admin" },
   { action: "Rename the team; read the audit log", min: "admin" },
   { action: "Make someone an owner, transfer ownership, change or remove owners", min: "owner" },

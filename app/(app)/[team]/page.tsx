@@ -1,7 +1,9 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { PageHeader } from "@/app/_components/page-header";
+import { listDestinations } from "@/lib/destinations/queries";
 import { pageTeam } from "@/lib/server/page";
+import { listServers } from "@/lib/servers/queries";
 import { listMembers } from "@/lib/teams/queries";
 import { roleAtLeast } from "@/lib/teams/roles";
 
@@ -10,7 +12,7 @@ export const metadata: Metadata = { title: "Overview" };
 export default async function OverviewPage({ params }: { params: Promise<{ team: string }> }) {
   const { team } = await params;
   const t = await pageTeam(team);
-  const members = await listMembers(t);
+  const [members, servers, destinations] = await Promise.all([listMembers(t), listServers(t), listDestinations(t)]);
   const admin = t.role === "system" || roleAtLeast(t.role, "admin");
   return (
     <>
@@ -26,11 +28,17 @@ export default async function OverviewPage({ params }: { params: Promise<{ team:
           </Link>
         </div>
         <div className="card md:col-span-2">
-          <p className="font-medium">No backups yet</p>
-          <p className="muted mt-1">
-            Backups start once servers, storage and schedules are set up. Those parts of Coffer are not built yet: the Servers, Storage and Schedules pages say so
-            until they are. Meanwhile, {admin ? "invite your team and choose their roles" : "ask an admin to invite the rest of your team"}.
-          </p>
+          <p className="font-medium">Getting ready for backups</p>
+          <ol className="mt-2 space-y-1 text-sm">
+            <li>
+              {servers.length > 0 ? "✓" : "1."} <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/${t.slug}/servers`}>Servers</Link>: {servers.length} registered
+              {servers.length > 0 && `, ${servers.reduce((n, s) => n + s.sourceCount, 0)} source(s)`}
+            </li>
+            <li>
+              {destinations.length > 0 ? "✓" : "2."} <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/${t.slug}/storage`}>Storage</Link>: {destinations.length} destination(s)
+            </li>
+            <li className="muted">3. Backups and schedules: not built yet; this page will show them here.</li>
+          </ol>
         </div>
       </div>
     </>
