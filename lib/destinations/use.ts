@@ -4,7 +4,7 @@ import { storageDestinations } from "@/db/schema";
 import { db } from "../db";
 import { notFound } from "../errors";
 import { withServer } from "../servers/connect";
-import { checked, recordCheck, type CheckResult } from "../servers/checks";
+import { checked, recordCheck, type CheckResult } from "../checks";
 import { createAdapter, testDestination as probe, type StorageAdapter } from "../storage";
 import { ServerDirAdapter } from "../storage/server-dir";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";

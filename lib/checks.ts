@@ -1,0 +1,33 @@
+import "server-only";
+import { and, eq, sql } from "drizzle-orm";
+import { servers, sources, storageDestinations } from "@/db/schema";
+import { db } from "./db";
+import { asAppError } from "./errors";
+import { log } from "./log";
+import type { TeamContext } from "./teams/context";
+
+export interface CheckResult {
+  ok: boolean;
+  /** One line for the list; says what to fix when not ok. */
+  message: string;
+  /** What was checked, for the server page. */
+  facts: Record<string, string>;
+}
+
+/** Stores the outcome of a "Test" on its row, for lists and pages. */
+export async function recordCheck(table: typeof servers | typeof sources | typeof storageDestinations, t: TeamContext, id: string, result: CheckResult) {
+  const d = await db();
+  await d.update(table).set({ checkedAt: sql`now()`, checkOk: result.ok, checkMessage: result.message }).where(and(eq(table.teamId, t.id), eq(table.id, id)));
+}
+
+/** Runs a check; an AppError becomes a failed result with its message, anything else is logged. */
+export async function checked(fn: () => Promise<CheckResult>): Promise<CheckResult> {
+  try {
+    return await fn();
+  } catch (err) {
+    const known = asAppError(err);
+    if (known && known.code !== "NOT_FOUND" && known.code !== "FORBIDDEN") return { ok: false, message: known.message, facts: {} };
+    if (!known) log.error("check failed", { error: err });
+    throw err;
+  }
+}
