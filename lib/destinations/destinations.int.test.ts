@@ -97,6 +97,14 @@ describe("storage destinations", () => {
     await expect(createDestination(t, s3Input({ bucket: "" }))).rejects.toThrow(AppError);
   });
 
+  it("S3 sockets resolve through the address guard", async () => {
+    const { createAdapter, testDestination: probe } = await import("../storage");
+    const { guardedLookup } = await import("../net/address-guard");
+    const config = { kind: "s3" as const, bucket: s3.bucket, region: s3.region, endpoint: s3.endpoint.replace("127.0.0.1", "localhost"), forcePathStyle: true, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey };
+    await expect(probe(createAdapter(config, { s3: { lookup: guardedLookup(true) } }))).resolves.toMatchObject({ ok: true });
+    await expect(probe(createAdapter(config, { s3: { lookup: guardedLookup(false) } }))).rejects.toThrow("Coffer does not connect to localhost (127.0.0.1): it is a loopback address.");
+  });
+
   it("Google Cloud Storage and Azure Blob pass the probe", async () => {
     const a = await signedUpUser("Alice");
     const t = await a.team("admin");

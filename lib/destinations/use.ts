@@ -2,7 +2,9 @@ import "server-only";
 import { eq } from "drizzle-orm";
 import { storageDestinations } from "@/db/schema";
 import { db } from "../db";
+import { env } from "../env";
 import { notFound } from "../errors";
+import { guardedLookup } from "../net/address-guard";
 import { withServer } from "../servers/connect";
 import { checked, recordCheck, type CheckResult } from "../checks";
 import { createAdapter, testDestination as probe, type StorageAdapter } from "../storage";
@@ -21,7 +23,8 @@ export async function withDestination<T>(t: TeamContext, destinationId: string, 
   }
   const config = storageConfig(t.id, row.kind, row.settings, openCredentials(t, row.id, row.credentialsEnc));
   await guardEndpoints(config); // again at use: DNS may answer differently than when it was saved
-  return fn(createAdapter(config));
+  // S3 connections also resolve through the guard, so they reach exactly the checked address.
+  return fn(createAdapter(config, { s3: { lookup: guardedLookup(env().allowPrivateNetworks) } }));
 }
 
 /** Writes, reads back, verifies and deletes a probe object, and records the outcome. */

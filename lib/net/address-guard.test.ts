@@ -1,7 +1,7 @@
 import "server-only";
 import { describe, expect, it } from "vitest";
 import { AppError } from "@/lib/errors";
-import { forbiddenReason, resolveAllowedAddress } from "./address-guard";
+import { forbiddenReason, guardedLookup, resolveAllowedAddress } from "./address-guard";
 
 async function refusal(host: string): Promise<AppError> {
   const error = await resolveAllowedAddress(host, { allowPrivate: false }).then(
@@ -71,5 +71,18 @@ describe("resolveAllowedAddress", () => {
     for (const ok of ["93.184.216.34", "8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"]) {
       expect(forbiddenReason(ok), ok).toBeUndefined();
     }
+  });
+});
+
+describe("guardedLookup", () => {
+  const lookupOnce = (allowPrivate: boolean, host: string) =>
+    new Promise<{ err: Error | null; address?: string }>((resolve) =>
+      guardedLookup(allowPrivate)(host, {}, (err, address) => resolve({ err, address: typeof address === "string" ? address : undefined })),
+    );
+
+  it("hands sockets the checked address, and refuses what the guard refuses", async () => {
+    expect(await lookupOnce(true, "127.0.0.1")).toEqual({ err: null, address: "127.0.0.1" });
+    const refused = await lookupOnce(false, "localhost");
+    expect(refused.err?.message).toMatch(/Coffer does not connect to localhost/);
   });
 });

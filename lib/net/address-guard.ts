@@ -1,6 +1,6 @@
 import "server-only";
 import { lookup } from "node:dns/promises";
-import { BlockList, isIP } from "node:net";
+import { BlockList, isIP, type LookupFunction } from "node:net";
 import { AppError } from "@/lib/errors";
 
 /**
@@ -204,4 +204,17 @@ async function lookupAll(original: string, name: string, signal?: AbortSignal) {
     clearTimeout(timer);
     if (onAbort) signal?.removeEventListener("abort", onAbort);
   }
+}
+
+/**
+ * A `lookup` for http(s) agents: every connection resolves through the guard and goes to the
+ * address that was checked, so a second DNS answer (rebinding) cannot redirect it.
+ */
+export function guardedLookup(allowPrivate: boolean): LookupFunction {
+  return (hostname, options, callback) => {
+    resolveAllowedAddress(hostname, { allowPrivate }).then(
+      ({ address, family }) => (options.all ? callback(null, [{ address, family }]) : callback(null, address, family)),
+      (err: Error) => callback(err as NodeJS.ErrnoException, "", 0),
+    );
+  };
 }

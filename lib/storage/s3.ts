@@ -1,4 +1,7 @@
 import "server-only";
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
+import type { LookupFunction } from "node:net";
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -34,6 +37,11 @@ export interface S3Tuning {
   copyObjectMaxBytes?: number;
   /** Part size of a multipart copy (default 512 MiB, grown to stay within 10,000 parts). */
   copyPartSize?: number;
+  /**
+   * Name resolution for the endpoint's connections (lib/net's guardedLookup): sockets then go to
+   * the address that was checked, not to whatever a second DNS answer says.
+   */
+  lookup?: LookupFunction;
 }
 
 /** Part size keeping an upload of `sizeHint` bytes within 9,000 parts (S3 allows 10,000), in whole MiB. */
@@ -49,7 +57,7 @@ export class S3Adapter implements StorageAdapter {
   private readonly keys: KeySpace;
   private readonly bucket: string;
   private readonly host: string;
-  private readonly tuning: Required<S3Tuning>;
+  private readonly tuning: Required<Omit<S3Tuning, "lookup">>;
 
   constructor(
     private readonly config: S3StorageConfig,
@@ -75,7 +83,11 @@ export class S3Adapter implements StorageAdapter {
       responseChecksumValidation: "WHEN_REQUIRED",
       maxAttempts: 3,
       // Fail fast on an unreachable endpoint; drop a connection that stays silent for 5 minutes.
-      requestHandler: { connectionTimeout: 10_000, requestTimeout: 300_000 },
+      requestHandler: {
+        connectionTimeout: 10_000,
+        requestTimeout: 300_000,
+        ...(tuning.lookup && { httpAgent: new HttpAgent({ lookup: tuning.lookup }), httpsAgent: new HttpsAgent({ lookup: tuning.lookup }) }),
+      },
     });
   }
 
