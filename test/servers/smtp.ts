@@ -35,12 +35,11 @@ export async function startSmtp(): Promise<{ url: string; messages: ReceivedMail
           continue;
         }
         const verb = line.slice(0, 4).toUpperCase();
-        if (verb === "EHLO" || verb === "HELO") reply("250 localhost");
-        else if (verb === "MAIL") (mail.from = line.slice(10).replace(/[<>]/g, "").split(" ")[0]!), reply("250 ok");
-        else if (verb === "RCPT") (mail.to.push(line.slice(8).replace(/[<>]/g, "")), reply("250 ok"));
-        else if (verb === "DATA") (inData = true), reply("354 go ahead");
-        else if (verb === "QUIT") (reply("221 bye"), socket.end());
-        else reply("250 ok");
+        if (verb === "MAIL") mail.from = line.slice(10).replace(/[<>]/g, "").split(" ")[0]!;
+        if (verb === "RCPT") mail.to.push(line.slice(8).replace(/[<>]/g, ""));
+        if (verb === "DATA") inData = true;
+        reply({ EHLO: "250 localhost", HELO: "250 localhost", DATA: "354 go ahead", QUIT: "221 bye" }[verb] ?? "250 ok");
+        if (verb === "QUIT") socket.end();
       }
     });
   });
