@@ -34,9 +34,9 @@ export default defineConfig({
         ...shared,
         test: {
           name: "int-pglite",
-          // The same database tests again on the embedded PGlite; storage and reach do not touch the database.
+          // The same database tests again on the embedded PGlite; storage, reach and archives do not touch Coffer's database.
           include: ["{lib,db,inngest,app}/**/*.int.test.ts"],
-          exclude: ["lib/storage/**", "lib/reach/**", "node_modules/**"],
+          exclude: ["lib/storage/**", "lib/reach/**", "lib/backups/**", "node_modules/**"],
           globalSetup: ["test/global-setup-pglite.ts"],
           setupFiles: ["test/setup-database.ts"],
           testTimeout: 120_000,

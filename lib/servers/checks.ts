@@ -10,6 +10,7 @@ import { resolveAllowedAddress } from "../net/address-guard";
 import { runCommand, type Reach } from "../reach";
 import { assertRole, inTeam, requireRow, type TeamContext } from "../teams/context";
 import { withServer } from "./connect";
+import { explainPsqlError, pgConnectionEnv, pgDumpMajor, type PgConnection } from "./postgres";
 
 const gib = (kib: number) => `${(kib / 1024 / 1024).toFixed(1)} GiB`;
 
@@ -45,44 +46,20 @@ export async function testServer(t: TeamContext, serverId: string): Promise<Chec
   return result;
 }
 
-/** pg_dump's major version (e.g. 15) from `pg_dump (PostgreSQL) 15.18 (Debian …)`. */
-export function pgDumpMajor(versionLine: string): number | undefined {
-  const m = versionLine.match(/\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/);
-  return m ? Number(m[1]) : undefined;
-}
-
-/** Turns psql's stderr into what the user should fix. */
-export function explainPsqlError(stderr: string, s: { pgHost: string; pgPort: number; pgDatabase: string; pgUser: string }): string {
-  const where = `${s.pgHost}:${s.pgPort}`;
-  if (/password authentication failed|no password supplied|authentication failed/i.test(stderr)) return `PostgreSQL at ${where} refused user ${s.pgUser}: check the user name and password.`;
-  if (/database ".*" does not exist/i.test(stderr)) return `Database ${s.pgDatabase} does not exist on ${where}.`;
-  if (/role ".*" does not exist/i.test(stderr)) return `User ${s.pgUser} does not exist on ${where}.`;
-  if (/permission denied for database|must have CONNECT/i.test(stderr)) return `User ${s.pgUser} may not connect to ${s.pgDatabase}: grant CONNECT on the database.`;
-  if (/no pg_hba\.conf entry/i.test(stderr)) return `PostgreSQL at ${where} does not accept ${s.pgUser} from this server: add a pg_hba.conf entry.`;
-  if (/Connection refused|could not connect|No such file or directory|timeout expired|could not translate host name/i.test(stderr)) return `Nothing answers as PostgreSQL at ${where} from the server: check the host, port and that PostgreSQL is running.`;
-  if (/SSL/i.test(stderr)) return `PostgreSQL at ${where} failed the SSL requirement: ${stderr.trim().split("\n")[0]}`;
-  return `psql failed: ${stderr.trim().split("\n")[0] ?? "unknown error"}`;
-}
-
-/** The environment psql and pg_dump need; the password travels on stdin, never on a command line. */
-export function pgEnv(t: TeamContext, s: { id: string; pgPasswordEnc: string | null; pgSslmode: string | null }): Record<string, string> {
+/** A PostgreSQL source's connection, its password opened from the secret box. */
+export function sourceConnection(
+  t: TeamContext,
+  s: { id: string; pgHost: string | null; pgPort: number | null; pgDatabase: string | null; pgUser: string | null; pgSslmode: string | null; pgPasswordEnc: string | null },
+): PgConnection {
   return {
-    PGCONNECT_TIMEOUT: "10",
-    PGSSLMODE: s.pgSslmode ?? "prefer",
-    ...(s.pgPasswordEnc && { PGPASSWORD: openSecret(s.pgPasswordEnc, { teamId: t.id, table: "sources", column: "pg_password_enc", rowId: s.id }) }),
+    host: s.pgHost ?? "localhost",
+    port: s.pgPort ?? 5432,
+    database: s.pgDatabase!,
+    user: s.pgUser!,
+    sslmode: s.pgSslmode ?? "prefer",
+    password: s.pgPasswordEnc ? openSecret(s.pgPasswordEnc, { teamId: t.id, table: "sources", column: "pg_password_enc", rowId: s.id }) : undefined,
   };
 }
-
-export const pgArgs = (s: { pgHost: string | null; pgPort: number | null; pgUser: string | null; pgDatabase: string | null }) => [
-  "-h",
-  s.pgHost ?? "localhost",
-  "-p",
-  String(s.pgPort ?? 5432),
-  "-U",
-  s.pgUser!,
-  "-d",
-  s.pgDatabase!,
-];
 
 /** A source is ready when Coffer could back it up now: reachable, readable, enough room. */
 export async function testSource(t: TeamContext, sourceId: string): Promise<CheckResult> {
@@ -106,7 +83,7 @@ export async function testSource(t: TeamContext, sourceId: string): Promise<Chec
         "select current_setting('server_version_num')::int / 10000, pg_database_size(current_database()), " +
         "(select count(*) from pg_catalog.pg_tables where schemaname not in ('pg_catalog', 'information_schema') " +
         "and not has_table_privilege(format('%I.%I', schemaname, tablename), 'SELECT'))";
-      const q = await runCommand(reach, ["psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", ...pgArgs(s), "-c", query], { env: pgEnv(t, s) });
+      const q = await runCommand(reach, ["psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", query], { env: pgConnectionEnv(sourceConnection(t, s)) });
       if (q.code !== 0) return { ok: false, message: explainPsqlError(q.stderrTail, { pgHost: s.pgHost!, pgPort: s.pgPort!, pgDatabase: s.pgDatabase!, pgUser: s.pgUser! }), facts: { pg_dump: dump!.stdout.trim() } };
       const [serverMajor, bytes, unreadable] = q.stdout.trim().split("|").map(Number) as [number, number, number];
       const free = await freeKib(reach, workDir);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { explainPsqlError, pgDumpMajor } from "./checks";
+import { explainPsqlError, pgDumpMajor } from "./postgres";
 
 const s = { pgHost: "db1", pgPort: 5432, pgDatabase: "shop", pgUser: "backup" };
 

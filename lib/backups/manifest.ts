@@ -1,0 +1,109 @@
+import { z } from "zod";
+import { AppError } from "@/lib/errors";
+
+/**
+ * `manifest.json`, the first entry of every backup archive. Restore and verify read it before
+ * anything else, so they validate it with `manifestSchema` (or `parseManifest`).
+ *
+ * - `entries`: every regular file of the archive except the manifest itself, with its size and
+ *   SHA-256 as computed on the server before the archive streamed. Directory files can change
+ *   between hashing and archiving; verification flags such an entry as a mismatch.
+ * - `postgres`: one item per PostgreSQL source. `tables` holds the row count of every user table,
+ *   counted in the transaction whose snapshot the dump used (so counts and dump agree exactly).
+ */
+export const MANIFEST_FORMAT = 1;
+export const MANIFEST_PATH = "manifest.json";
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "a lowercase hex SHA-256");
+const isoTime = z.iso.datetime({ offset: true });
+
+/** A member name safe to extract: relative, no `..`, no empty or `.` components, no NUL. */
+export const entryPathSchema = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith("/") && !p.includes("\0") && p.split("/").every((c) => c !== "" && c !== "." && c !== ".."), "a relative path without '.' or '..' parts");
+
+export const manifestSourceSchema = z.discriminatedUnion("kind", [
+  z.object({
+    kind: z.literal("postgres"),
+    id: z.string().min(1),
+    name: z.string(),
+    host: z.string(),
+    port: z.number().int(),
+    database: z.string(),
+    user: z.string(),
+  }),
+  z.object({
+    kind: z.literal("directory"),
+    id: z.string().min(1),
+    name: z.string(),
+    paths: z.array(z.string()),
+    excludes: z.array(z.string()),
+  }),
+]);
+
+export const manifestEntrySchema = z.object({
+  path: entryPathSchema,
+  size: z.number().int().nonnegative(),
+  sha256,
+});
+
+export const tableCountSchema = z.object({
+  schema: z.string(),
+  table: z.string(),
+  rows: z.number().int().nonnegative(),
+});
+
+export const postgresDumpSchema = z.object({
+  /** The source's id. */
+  source: z.string().min(1),
+  database: z.string(),
+  /** The archive member holding the plain SQL dump, e.g. `postgres/shop.sql`. */
+  path: entryPathSchema,
+  /** `SHOW server_version`, e.g. "15.18 (Debian 15.18-0+deb12u1)". */
+  serverVersion: z.string(),
+  /** `pg_dump --version`, e.g. "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)". */
+  pgDumpVersion: z.string(),
+  /** The exported snapshot the dump and the counts used. */
+  snapshot: z.string(),
+  tables: z.array(tableCountSchema),
+});
+
+export const manifestSchema = z.object({
+  format: z.literal(MANIFEST_FORMAT),
+  /** Coffer's version that made the archive. */
+  coffer: z.string(),
+  backupId: z.string().min(1),
+  /** The server's name in Coffer. */
+  server: z.string(),
+  startedAt: isoTime,
+  /** End of the dump phase (dumps written, files listed and hashed), before the archive streamed. */
+  finishedAt: isoTime,
+  sources: z.array(manifestSourceSchema),
+  entries: z.array(manifestEntrySchema),
+  postgres: z.array(postgresDumpSchema),
+});
+
+export type Manifest = z.infer<typeof manifestSchema>;
+export type ManifestEntry = z.infer<typeof manifestEntrySchema>;
+export type ManifestSource = z.infer<typeof manifestSourceSchema>;
+export type PostgresDump = z.infer<typeof postgresDumpSchema>;
+export type TableCount = z.infer<typeof tableCountSchema>;
+
+/** Validates a manifest read from an archive (text, bytes or parsed JSON); throws an AppError saying what is wrong. */
+export function parseManifest(input: unknown): Manifest {
+  let value = input;
+  if (typeof input === "string" || Buffer.isBuffer(input)) {
+    try {
+      value = JSON.parse(input.toString("utf8"));
+    } catch {
+      throw new AppError("VALIDATION", "The archive's manifest.json is not valid JSON: the archive is damaged or not a Coffer backup.");
+    }
+  }
+  const parsed = manifestSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new AppError("VALIDATION", `The archive's manifest.json is not a Coffer manifest (format ${MANIFEST_FORMAT}): ${issue.path.join(".") || "(root)"}: ${issue.message}.`);
+  }
+  return parsed.data;
+}
