@@ -31,3 +31,9 @@ export async function closeDatabase() {
   holder.__cofferDb = undefined;
   if (d) await (await d).close();
 }
+
+/** The PostgreSQL error code (e.g. 23505 unique violation) of a failed statement, from either driver. */
+export function pgCode(err: unknown): string | undefined {
+  const e = err as { code?: string; cause?: { code?: string } };
+  return e.cause?.code ?? e.code;
+}

@@ -1,4 +1,7 @@
 CREATE TYPE "public"."role" AS ENUM('owner', 'admin', 'member', 'viewer');--> statement-breakpoint
+CREATE TYPE "public"."server_kind" AS ENUM('ssh', 'local');--> statement-breakpoint
+CREATE TYPE "public"."source_kind" AS ENUM('postgres', 'directory');--> statement-breakpoint
+CREATE TYPE "public"."destination_kind" AS ENUM('local', 'server', 's3', 'gcs', 'azure');--> statement-breakpoint
 CREATE TABLE "oauth_accounts" (
 	"provider" text NOT NULL,
 	"provider_account_id" text NOT NULL,
@@ -83,6 +86,98 @@ CREATE TABLE "audit_events" (
 	"created_at" timestamp with time zone DEFAULT clock_timestamp() NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "servers" (
+	"id" text PRIMARY KEY NOT NULL,
+	"team_id" text NOT NULL,
+	"name" text NOT NULL,
+	"kind" "server_kind" NOT NULL,
+	"host" text,
+	"port" integer,
+	"username" text,
+	"private_key_enc" text,
+	"passphrase_enc" text,
+	"password_enc" text,
+	"host_key" text,
+	"offered_host_key" text,
+	"work_dir" text DEFAULT '/var/tmp' NOT NULL,
+	"checked_at" timestamp (3) with time zone,
+	"check_ok" boolean,
+	"check_message" text,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "servers_team_id_key" UNIQUE("team_id","id"),
+	CONSTRAINT "servers_team_name_key" UNIQUE("team_id","name")
+);
+--> statement-breakpoint
+CREATE TABLE "sources" (
+	"id" text PRIMARY KEY NOT NULL,
+	"team_id" text NOT NULL,
+	"server_id" text NOT NULL,
+	"kind" "source_kind" NOT NULL,
+	"name" text NOT NULL,
+	"pg_host" text,
+	"pg_port" integer,
+	"pg_database" text,
+	"pg_user" text,
+	"pg_password_enc" text,
+	"pg_sslmode" text,
+	"paths" jsonb,
+	"excludes" jsonb,
+	"checked_at" timestamp (3) with time zone,
+	"check_ok" boolean,
+	"check_message" text,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "sources_team_id_key" UNIQUE("team_id","id"),
+	CONSTRAINT "sources_server_name_key" UNIQUE("server_id","name")
+);
+--> statement-breakpoint
+CREATE TABLE "storage_destinations" (
+	"id" text PRIMARY KEY NOT NULL,
+	"team_id" text NOT NULL,
+	"name" text NOT NULL,
+	"kind" "destination_kind" NOT NULL,
+	"settings" jsonb NOT NULL,
+	"credentials_enc" text,
+	"server_id" text,
+	"class_daily" text,
+	"class_weekly" text,
+	"class_monthly" text,
+	"checked_at" timestamp (3) with time zone,
+	"check_ok" boolean,
+	"check_message" text,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "storage_destinations_team_id_key" UNIQUE("team_id","id"),
+	CONSTRAINT "storage_destinations_team_name_key" UNIQUE("team_id","name")
+);
+--> statement-breakpoint
+CREATE TABLE "schedule_destinations" (
+	"team_id" text NOT NULL,
+	"schedule_id" text NOT NULL,
+	"destination_id" text NOT NULL,
+	CONSTRAINT "schedule_destinations_schedule_id_destination_id_pk" PRIMARY KEY("schedule_id","destination_id")
+);
+--> statement-breakpoint
+CREATE TABLE "schedule_sources" (
+	"team_id" text NOT NULL,
+	"schedule_id" text NOT NULL,
+	"source_id" text NOT NULL,
+	CONSTRAINT "schedule_sources_schedule_id_source_id_pk" PRIMARY KEY("schedule_id","source_id")
+);
+--> statement-breakpoint
+CREATE TABLE "schedules" (
+	"id" text PRIMARY KEY NOT NULL,
+	"team_id" text NOT NULL,
+	"server_id" text NOT NULL,
+	"name" text NOT NULL,
+	"cron" text NOT NULL,
+	"timezone" text NOT NULL,
+	"encrypted" boolean DEFAULT true NOT NULL,
+	"enabled" boolean DEFAULT true NOT NULL,
+	"next_run_at" timestamp (3) with time zone,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "schedules_team_id_key" UNIQUE("team_id","id"),
+	CONSTRAINT "schedules_team_name_key" UNIQUE("team_id","name")
+);
+--> statement-breakpoint
 ALTER TABLE "oauth_accounts" ADD CONSTRAINT "oauth_accounts_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "user_sessions" ADD CONSTRAINT "user_sessions_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "invitations" ADD CONSTRAINT "invitations_team_id_teams_id_fk" FOREIGN KEY ("team_id") REFERENCES "public"."teams"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -91,7 +186,19 @@ ALTER TABLE "invitations" ADD CONSTRAINT "invitations_accepted_by_users_id_fk" F
 ALTER TABLE "memberships" ADD CONSTRAINT "memberships_team_id_teams_id_fk" FOREIGN KEY ("team_id") REFERENCES "public"."teams"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "memberships" ADD CONSTRAINT "memberships_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "audit_events" ADD CONSTRAINT "audit_events_team_id_teams_id_fk" FOREIGN KEY ("team_id") REFERENCES "public"."teams"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "servers" ADD CONSTRAINT "servers_team_id_teams_id_fk" FOREIGN KEY ("team_id") REFERENCES "public"."teams"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "sources" ADD CONSTRAINT "sources_server_fk" FOREIGN KEY ("team_id","server_id") REFERENCES "public"."servers"("team_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "storage_destinations" ADD CONSTRAINT "storage_destinations_team_id_teams_id_fk" FOREIGN KEY ("team_id") REFERENCES "public"."teams"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "storage_destinations" ADD CONSTRAINT "storage_destinations_server_fk" FOREIGN KEY ("team_id","server_id") REFERENCES "public"."servers"("team_id","id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "schedule_destinations" ADD CONSTRAINT "schedule_destinations_schedule_fk" FOREIGN KEY ("team_id","schedule_id") REFERENCES "public"."schedules"("team_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "schedule_destinations" ADD CONSTRAINT "schedule_destinations_destination_fk" FOREIGN KEY ("team_id","destination_id") REFERENCES "public"."storage_destinations"("team_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "schedule_sources" ADD CONSTRAINT "schedule_sources_schedule_fk" FOREIGN KEY ("team_id","schedule_id") REFERENCES "public"."schedules"("team_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "schedule_sources" ADD CONSTRAINT "schedule_sources_source_fk" FOREIGN KEY ("team_id","source_id") REFERENCES "public"."sources"("team_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "schedules" ADD CONSTRAINT "schedules_team_id_teams_id_fk" FOREIGN KEY ("team_id") REFERENCES "public"."teams"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "schedules" ADD CONSTRAINT "schedules_server_fk" FOREIGN KEY ("team_id","server_id") REFERENCES "public"."servers"("team_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "user_sessions_user_idx" ON "user_sessions" USING btree ("user_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "invitations_open_email_idx" ON "invitations" USING btree ("team_id","email") WHERE accepted_at is null and revoked_at is null;--> statement-breakpoint
 CREATE INDEX "memberships_user_idx" ON "memberships" USING btree ("user_id");--> statement-breakpoint
-CREATE INDEX "audit_events_team_time_idx" ON "audit_events" USING btree ("team_id","created_at" DESC NULLS LAST,"id" DESC NULLS LAST);
+CREATE INDEX "audit_events_team_time_idx" ON "audit_events" USING btree ("team_id","created_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
+CREATE INDEX "sources_server_idx" ON "sources" USING btree ("team_id","server_id");--> statement-breakpoint
+CREATE INDEX "schedules_due_idx" ON "schedules" USING btree ("next_run_at") WHERE enabled;

@@ -3,3 +3,4 @@ export * from "./teams";
 export * from "./audit";
 export * from "./servers";
 export * from "./storage";
+export * from "./schedules";

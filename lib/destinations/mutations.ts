@@ -6,6 +6,8 @@ import { recordAudit } from "../audit/record";
 import { openSecret, sealSecret } from "../crypto/secret-box";
 import { db } from "../db";
 import { AppError, notFound } from "../errors";
+import { pgCode } from "../db";
+import { schedulesUsing } from "../schedules/queries";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import { guardEndpoints, splitFields, storageConfig, tierClasses, type Secrets } from "./config";
 import type { CreateDestinationInput, UpdateDestinationInput } from "./schemas";
@@ -41,8 +43,7 @@ async function rowValues(t: TeamContext, id: string, input: CreateDestinationInp
 }
 
 function conflictOnName(err: unknown): never {
-  const code = (err as { cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code;
-  if (code === "23505") throw new AppError("CONFLICT", "A destination with that name already exists; choose another name.", { name: ["Already in use."] });
+  if (pgCode(err) === "23505") throw new AppError("CONFLICT", "A destination with that name already exists; choose another name.", { name: ["Already in use."] });
   throw err;
 }
 
@@ -88,6 +89,8 @@ export async function updateDestination(t: TeamContext, input: UpdateDestination
 
 export async function deleteDestination(t: TeamContext, destinationId: string) {
   assertRole(t, "admin");
+  const usedBy = await schedulesUsing(t, { destinationId });
+  if (usedBy.length) throw new AppError("CONFLICT", `Schedule ${usedBy.join(", ")} still sends backups to this destination. Remove it from the schedule first.`);
   const d = await db();
   await d.transaction(async (tx) => {
     const [row] = await tx.delete(storageDestinations).where(inTeam(storageDestinations, t, eq(storageDestinations.id, destinationId))).returning({ name: storageDestinations.name });

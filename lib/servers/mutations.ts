@@ -4,9 +4,10 @@ import { servers, sources } from "@/db/schema";
 import { newId } from "@/db/columns";
 import { recordAudit } from "../audit/record";
 import { sealSecret } from "../crypto/secret-box";
-import { db } from "../db";
+import { db, pgCode } from "../db";
 import { env } from "../env";
 import { AppError, notFound } from "../errors";
+import { schedulesUsing } from "../schedules/queries";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import type { CreateServerInput, CreateSourceInput, UpdateServerInput, UpdateSourceInput } from "./schemas";
 
@@ -20,8 +21,7 @@ async function uniqueName<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    const code = (err as { code?: string; cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code;
-    if (code === "23505") throw nameTaken(what);
+    if (pgCode(err) === "23505") throw nameTaken(what);
     throw err;
   }
 }
@@ -116,8 +116,7 @@ export async function deleteServer(t: TeamContext, serverId: string) {
     if (!row) throw notFound("That server");
     await recordAudit(tx, t, { action: "server.deleted", target: { type: "server", id: serverId, label: row.name } });
   }).catch((err: unknown) => {
-    const code = (err as { cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code;
-    if (code === "23503") throw new AppError("CONFLICT", "A storage destination still uses this server's backup directory. Delete that destination first.");
+    if (pgCode(err) === "23503") throw new AppError("CONFLICT", "A storage destination still uses this server's backup directory. Delete that destination first.");
     throw err;
   });
 }
@@ -188,6 +187,8 @@ export async function updateSource(t: TeamContext, input: UpdateSourceInput) {
 
 export async function deleteSource(t: TeamContext, sourceId: string) {
   assertRole(t, "member");
+  const usedBy = await schedulesUsing(t, { sourceId });
+  if (usedBy.length) throw new AppError("CONFLICT", `Schedule ${usedBy.join(", ")} still backs up this source. Remove it from the schedule first.`);
   const d = await db();
   await d.transaction(async (tx) => {
     const [row] = await tx.delete(sources).where(inTeam(sources, t, eq(sources.id, sourceId))).returning({ name: sources.name });

@@ -1,0 +1,54 @@
+import { boolean, foreignKey, index, pgTable, primaryKey, text, unique } from "drizzle-orm/pg-core";
+import { sql } from "drizzle-orm";
+import { createdAt, idColumn, timestampColumn } from "../columns";
+import { servers, sources } from "./servers";
+import { storageDestinations } from "./storage";
+import { teams } from "./teams";
+
+/** When to back up which sources of a server, and where the backups go. */
+export const schedules = pgTable(
+  "schedules",
+  {
+    id: idColumn("sch"),
+    teamId: text("team_id")
+      .notNull()
+      .references(() => teams.id, { onDelete: "cascade" }),
+    serverId: text("server_id").notNull(),
+    name: text("name").notNull(),
+    cron: text("cron").notNull(),
+    timezone: text("timezone").notNull(),
+    encrypted: boolean("encrypted").notNull().default(true),
+    enabled: boolean("enabled").notNull().default(true),
+    /** The next slot to run; null while paused. The tick finds due schedules by this column. */
+    nextRunAt: timestampColumn("next_run_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    unique("schedules_team_id_key").on(t.teamId, t.id),
+    unique("schedules_team_name_key").on(t.teamId, t.name),
+    foreignKey({ name: "schedules_server_fk", columns: [t.teamId, t.serverId], foreignColumns: [servers.teamId, servers.id] }).onDelete("cascade"),
+    index("schedules_due_idx").on(t.nextRunAt).where(sql`enabled`),
+  ],
+);
+
+// Deleting a source or destination that a schedule uses is refused by lib/ (backups would silently
+// stop covering it); the cascades here only let a whole server or team go at once.
+export const scheduleSources = pgTable(
+  "schedule_sources",
+  { teamId: text("team_id").notNull(), scheduleId: text("schedule_id").notNull(), sourceId: text("source_id").notNull() },
+  (t) => [
+    primaryKey({ columns: [t.scheduleId, t.sourceId] }),
+    foreignKey({ name: "schedule_sources_schedule_fk", columns: [t.teamId, t.scheduleId], foreignColumns: [schedules.teamId, schedules.id] }).onDelete("cascade"),
+    foreignKey({ name: "schedule_sources_source_fk", columns: [t.teamId, t.sourceId], foreignColumns: [sources.teamId, sources.id] }).onDelete("cascade"),
+  ],
+);
+
+export const scheduleDestinations = pgTable(
+  "schedule_destinations",
+  { teamId: text("team_id").notNull(), scheduleId: text("schedule_id").notNull(), destinationId: text("destination_id").notNull() },
+  (t) => [
+    primaryKey({ columns: [t.scheduleId, t.destinationId] }),
+    foreignKey({ name: "schedule_destinations_schedule_fk", columns: [t.teamId, t.scheduleId], foreignColumns: [schedules.teamId, schedules.id] }).onDelete("cascade"),
+    foreignKey({ name: "schedule_destinations_destination_fk", columns: [t.teamId, t.destinationId], foreignColumns: [storageDestinations.teamId, storageDestinations.id] }).onDelete("cascade"),
+  ],
+);

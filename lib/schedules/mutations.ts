@@ -1,0 +1,101 @@
+import "server-only";
+import { eq, inArray } from "drizzle-orm";
+import { scheduleDestinations, schedules, scheduleSources, servers, sources, storageDestinations } from "@/db/schema";
+import { newId } from "@/db/columns";
+import { recordAudit } from "../audit/record";
+import { db, pgCode, type Transaction } from "../db";
+import { AppError, notFound } from "../errors";
+import { assertRole, inTeam, type TeamContext } from "../teams/context";
+import { describeCron, nextRun, presetToCron } from "./cron";
+import type { CreateScheduleInput, UpdateScheduleInput } from "./schemas";
+
+/** The server, its sources and the destinations must all be this team's, and the sources that server's. */
+async function checkRefs(tx: Transaction, t: TeamContext, input: CreateScheduleInput) {
+  const [server] = await tx.select({ id: servers.id }).from(servers).where(inTeam(servers, t, eq(servers.id, input.serverId)));
+  if (!server) throw notFound("That server");
+  const found = await tx.select({ id: sources.id }).from(sources).where(inTeam(sources, t, eq(sources.serverId, input.serverId), inArray(sources.id, input.sourceIds)));
+  if (found.length !== new Set(input.sourceIds).size) throw new AppError("VALIDATION", "Choose sources of the schedule's server.", { sourceIds: ["Every source must belong to the chosen server."] });
+  const dests = await tx.select({ id: storageDestinations.id }).from(storageDestinations).where(inTeam(storageDestinations, t, inArray(storageDestinations.id, input.destinationIds)));
+  if (dests.length !== new Set(input.destinationIds).size) throw notFound("That destination");
+}
+
+function timing(input: CreateScheduleInput) {
+  const cron = presetToCron(input.when);
+  const next = nextRun(cron, input.timezone); // validates the expression and the zone
+  if (!next) throw new AppError("VALIDATION", "That schedule never runs: no date matches it.", { cron: ["No date matches this expression."] });
+  return { cron, nextRunAt: input.enabled ? next : null };
+}
+
+async function writeLinks(tx: Transaction, t: TeamContext, scheduleId: string, input: CreateScheduleInput) {
+  await tx.delete(scheduleSources).where(inTeam(scheduleSources, t, eq(scheduleSources.scheduleId, scheduleId)));
+  await tx.delete(scheduleDestinations).where(inTeam(scheduleDestinations, t, eq(scheduleDestinations.scheduleId, scheduleId)));
+  await tx.insert(scheduleSources).values([...new Set(input.sourceIds)].map((sourceId) => ({ teamId: t.id, scheduleId, sourceId })));
+  await tx.insert(scheduleDestinations).values([...new Set(input.destinationIds)].map((destinationId) => ({ teamId: t.id, scheduleId, destinationId })));
+}
+
+const nameTaken = (err: unknown): never => {
+  if (pgCode(err) === "23505") throw new AppError("CONFLICT", "A schedule with that name already exists; choose another name.", { name: ["Already in use."] });
+  throw err;
+};
+
+export async function createSchedule(t: TeamContext, input: CreateScheduleInput) {
+  assertRole(t, "member");
+  const id = newId("sch");
+  const { cron, nextRunAt } = timing(input);
+  const d = await db();
+  await d
+    .transaction(async (tx) => {
+      await checkRefs(tx, t, input);
+      await tx.insert(schedules).values({ id, teamId: t.id, serverId: input.serverId, name: input.name, cron, timezone: input.timezone, encrypted: input.encrypted, enabled: input.enabled, nextRunAt });
+      await writeLinks(tx, t, id, input);
+      await recordAudit(tx, t, { action: "schedule.created", target: { type: "schedule", id, label: input.name }, details: { when: describeCron(cron), timezone: input.timezone, encrypted: input.encrypted } });
+    })
+    .catch(nameTaken);
+  return { id };
+}
+
+export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput) {
+  assertRole(t, "member");
+  const { cron, nextRunAt } = timing(input);
+  const d = await db();
+  await d
+    .transaction(async (tx) => {
+      await checkRefs(tx, t, input);
+      const [row] = await tx
+        .update(schedules)
+        .set({ serverId: input.serverId, name: input.name, cron, timezone: input.timezone, encrypted: input.encrypted, enabled: input.enabled, nextRunAt })
+        .where(inTeam(schedules, t, eq(schedules.id, input.scheduleId)))
+        .returning({ id: schedules.id });
+      if (!row) throw notFound("That schedule");
+      await writeLinks(tx, t, row.id, input);
+      await recordAudit(tx, t, { action: "schedule.updated", target: { type: "schedule", id: row.id, label: input.name }, details: { when: describeCron(cron), timezone: input.timezone, encrypted: input.encrypted, enabled: input.enabled } });
+    })
+    .catch(nameTaken);
+  return { id: input.scheduleId };
+}
+
+/** Pausing clears the next slot; resuming picks the next one from now (missed slots are not caught up). */
+export async function setScheduleEnabled(t: TeamContext, scheduleId: string, enabled: boolean) {
+  assertRole(t, "member");
+  const d = await db();
+  await d.transaction(async (tx) => {
+    const [s] = await tx.select({ cron: schedules.cron, timezone: schedules.timezone, name: schedules.name }).from(schedules).where(inTeam(schedules, t, eq(schedules.id, scheduleId))).for("update");
+    if (!s) throw notFound("That schedule");
+    await tx
+      .update(schedules)
+      .set({ enabled, nextRunAt: enabled ? nextRun(s.cron, s.timezone) : null })
+      .where(inTeam(schedules, t, eq(schedules.id, scheduleId)));
+    await recordAudit(tx, t, { action: enabled ? "schedule.resumed" : "schedule.paused", target: { type: "schedule", id: scheduleId, label: s.name } });
+  });
+}
+
+export async function deleteSchedule(t: TeamContext, scheduleId: string) {
+  assertRole(t, "member");
+  const d = await db();
+  await d.transaction(async (tx) => {
+    const [row] = await tx.delete(schedules).where(inTeam(schedules, t, eq(schedules.id, scheduleId))).returning({ name: schedules.name });
+    if (!row) throw notFound("That schedule");
+    await recordAudit(tx, t, { action: "schedule.deleted", target: { type: "schedule", id: scheduleId, label: row.name } });
+  });
+}
+

@@ -1,0 +1,31 @@
+import { z } from "zod";
+import { nameSchema } from "../servers/schemas";
+
+const id = (prefix: string, what: string) => z.string().regex(new RegExp(`^${prefix}_[0-9a-z]{26}$`), `Unknown ${what}.`);
+const time = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "Use a time such as 02:30.");
+
+export const presetSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("hourly"), minute: z.coerce.number().int().min(0).max(59, "Use a minute from 0 to 59.") }),
+  z.object({ kind: z.literal("daily"), time }),
+  z.object({ kind: z.literal("weekly"), weekday: z.coerce.number().int().min(0).max(6), time }),
+  z.object({ kind: z.literal("monthly"), day: z.coerce.number().int().min(1).max(28, "Use a day from 1 to 28, so every month has it."), time }),
+  z.object({ kind: z.literal("cron"), cron: z.string().trim().min(9, "Enter a cron expression such as 0 2 * * *.").max(120) }),
+]);
+
+const fields = {
+  name: nameSchema,
+  serverId: id("srv", "server"),
+  sourceIds: z.array(id("src", "source")).min(1, "Choose at least one source to back up.").max(50),
+  destinationIds: z.array(id("dst", "destination")).min(1, "Choose at least one destination.").max(20),
+  when: presetSchema,
+  timezone: z.string().trim().min(1, "Choose a time zone.").max(64),
+  encrypted: z.boolean().default(true),
+  enabled: z.boolean().default(true),
+};
+
+export const createScheduleSchema = z.object(fields);
+export type CreateScheduleInput = z.infer<typeof createScheduleSchema>;
+export const scheduleRefSchema = z.object({ scheduleId: id("sch", "schedule") });
+export const updateScheduleSchema = z.object({ ...fields, scheduleId: id("sch", "schedule") });
+export type UpdateScheduleInput = z.infer<typeof updateScheduleSchema>;
+export const setEnabledSchema = scheduleRefSchema.extend({ enabled: z.boolean() });
