@@ -49,5 +49,7 @@ export function asAppError(err: unknown): AppError | undefined {
     for (const issue of err.issues) (fieldErrors[issue.path.join(".") || "form"] ??= []).push(issue.message);
     return new AppError("VALIDATION", "Check the highlighted fields.", fieldErrors);
   }
+  const pg = (err as { cause?: { code?: string } } | null)?.cause?.code ?? (err as { code?: string } | null)?.code;
+  if (pg === "40P01" || pg === "40001") return new AppError("CONFLICT", "Someone changed this at the same moment. Reload and try again.");
   return undefined;
 }

@@ -13,10 +13,20 @@ export function redact(text: string): string {
 
 type Fields = Record<string, unknown>;
 
+/**
+ * An error for the log: name, message, stack and its cause (the driver's error, with the
+ * PostgreSQL code). Drizzle's own message repeats every query parameter — sealed secrets, password
+ * hashes — so for those only the SQL's first line is kept.
+ */
+function describeError(e: Error): Record<string, unknown> {
+  const query = (e as { query?: string }).query;
+  const message = query !== undefined ? `Failed query: ${query.split("\n")[0]}` : e.message;
+  const cause = e.cause instanceof Error ? { name: e.cause.name, message: e.cause.message, code: (e.cause as { code?: string }).code } : undefined;
+  return { name: e.name, message, stack: e.stack?.split("\n").slice(1, 8).join("\n"), ...(cause && { cause }) };
+}
+
 function write(level: "info" | "warn" | "error", message: string, fields?: Fields) {
-  const line = JSON.stringify({ level, time: new Date().toISOString(), message, ...fields }, (_k, v) =>
-    v instanceof Error ? { name: v.name, message: v.message, stack: v.stack } : v,
-  );
+  const line = JSON.stringify({ level, time: new Date().toISOString(), message, ...fields }, (_k, v) => (v instanceof Error ? describeError(v) : v));
   (level === "error" ? console.error : level === "warn" ? console.warn : console.log)(redact(line));
 }
 

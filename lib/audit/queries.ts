@@ -34,7 +34,8 @@ export async function listAuditEvents(t: TeamContext, filter: AuditFilter) {
       targetLabel: auditEvents.targetLabel,
       ip: auditEvents.ip,
       details: auditEvents.details,
-      cursor: sql<string>`${auditEvents.createdAt}::text || '|' || ${auditEvents.id}`,
+      // Explicit UTC format with microseconds: independent of the session's DateStyle and time zone.
+      cursor: sql<string>`to_char(${auditEvents.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || '|' || ${auditEvents.id}`,
     })
     .from(auditEvents)
     .where(inTeam(auditEvents, t, ...conditions))
@@ -45,7 +46,7 @@ export async function listAuditEvents(t: TeamContext, filter: AuditFilter) {
 }
 
 function parseCursor(value: string | undefined) {
-  const m = value?.match(/^([\d\- :.+]{19,40})\|(aud_[0-9a-z]+)$/);
+  const m = value?.match(/^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)\|(aud_[0-9a-z]+)$/);
   return m ? { at: m[1]!, id: m[2]! } : undefined;
 }
 
@@ -71,7 +72,7 @@ export function auditEventsCsv(t: TeamContext, filter: Omit<AuditFilter, "before
       const page = await listAuditEvents(t, { ...filter, before });
       const lines = page.events.map((e) => [e.at, e.actor, e.action, e.targetType, e.targetLabel, e.ip, e.details].map(cell).join(",") + "\r\n");
       controller.enqueue(encoder.encode(lines.join("")));
-      if (!page.nextCursor) controller.close();
+      if (!page.nextCursor || page.nextCursor === before) controller.close();
       before = page.nextCursor ?? undefined;
     },
   });

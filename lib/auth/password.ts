@@ -1,14 +1,37 @@
 import "server-only";
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from "node:crypto";
+import { AppError } from "../errors";
 
 // scrypt N=2^17, r=8, p=1 (OWASP's recommendation): 128 MiB per hash, so maxmem must be raised.
 const params = { N: 2 ** 17, r: 8, p: 1 };
 const keyLength = 32;
 
+// Each hash takes 128 MiB and most of a second of CPU on libuv's small thread pool (shared with
+// DNS and file I/O), so a burst of sign-ups or sign-ins could starve the server: run a few at a
+// time and turn the rest away at once rather than queueing them without bound.
+const maxRunning = 2;
+const maxWaiting = 8;
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function withHashSlot<T>(fn: () => Promise<T>): Promise<T> {
+  if (running >= maxRunning) {
+    if (waiting.length >= maxWaiting) throw new AppError("RATE_LIMITED", "Coffer is handling many sign-ins right now. Try again in a few seconds.");
+    await new Promise<void>((resolve) => waiting.push(resolve));
+  } else running++;
+  try {
+    return await fn();
+  } finally {
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
+  }
+}
+
 function derive(password: string, salt: Buffer, opts: { N: number; r: number; p: number }): Promise<Buffer> {
   const options: ScryptOptions = { ...opts, maxmem: 256 * opts.N * opts.r + 1024 * 1024 };
-  return new Promise((resolve, reject) =>
-    scrypt(password.normalize("NFKC"), salt, keyLength, options, (err, key) => (err ? reject(err) : resolve(key))),
+  return withHashSlot(
+    () => new Promise((resolve, reject) => scrypt(password.normalize("NFKC"), salt, keyLength, options, (err, key) => (err ? reject(err) : resolve(key)))),
   );
 }
 

@@ -25,7 +25,17 @@ export const signInSchema = z.object({
 });
 export type SignInInput = z.infer<typeof signInSchema>;
 
-/** Where to go after signing in: only paths on this site (`//evil.example` and URLs fall back to "/"). */
+/**
+ * Where to go after signing in: only a path on this site. Browsers read "//host", "/\\host" and
+ * "/\t/host" as other origins, so the path is resolved against a dummy origin and kept only if
+ * it stays there.
+ */
 export function safeNextPath(next: string | undefined): string {
-  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+  if (!next || !next.startsWith("/") || /[\u0000-\u001f\\\\]/.test(next)) return "/";
+  try {
+    const url = new URL(next, "http://coffer.invalid");
+    return url.origin === "http://coffer.invalid" ? url.pathname + url.search + url.hash : "/";
+  } catch {
+    return "/";
+  }
 }

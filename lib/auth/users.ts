@@ -68,7 +68,8 @@ export async function userForOAuth(p: { provider: string; providerAccountId: str
     .innerJoin(users, eq(users.id, oauthAccounts.userId))
     .where(and(eq(oauthAccounts.provider, p.provider), eq(oauthAccounts.providerAccountId, p.providerAccountId)));
   if (linked) return linked;
-  const email = p.email.toLowerCase();
+  const email = p.email.trim().toLowerCase();
+  if (!email.includes("@")) throw new AppError("VALIDATION", `${p.provider} did not share an e-mail address for this account. Sign up with e-mail and password instead.`);
   return d.transaction(async (tx) => {
     const [user] = await tx.insert(users).values({ email, name: p.name || email }).onConflictDoNothing({ target: users.email }).returning(userColumns);
     if (!user) throw new AppError("CONFLICT", `An account with ${email} already exists. Sign in with your password.`);

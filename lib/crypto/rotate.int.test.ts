@@ -17,8 +17,9 @@ const ring = (...specs: string[]): Keyring => {
   const keys = specs.flatMap(parseMasterKeys);
   return { active: keys[0]!, byId: new Map(keys.map((k) => [k.id, k])), source: "MASTER_KEYS" };
 };
-const oldKey = `2025-01:${randomBytes(32).toString("base64")}`;
-const newKey = `2026-11:${randomBytes(32).toString("base64")}`;
+// "_" is a LIKE wildcard: the new id matches the old one as a pattern, which must not matter.
+const oldKey = `2026-11:${randomBytes(32).toString("base64")}`;
+const newKey = `2026_11:${randomBytes(32).toString("base64")}`;
 const count = 10_000;
 const plain = (i: number) => `secret-${i}`;
 
@@ -49,7 +50,7 @@ describe("master key rotation", () => {
   });
 
   it("re-seals 10 000 values under the newest key, resuming after a run that died half-way", async () => {
-    expect(await unknownKeyIdsInUse(ring(newKey), columns)).toEqual(["2025-01"]);
+    expect(await unknownKeyIdsInUse(ring(newKey), columns)).toEqual(["2026-11"]);
     const both = ring(newKey, oldKey);
 
     // The first run dies after 10 of 20 batches.
@@ -65,15 +66,15 @@ describe("master key rotation", () => {
       }),
     ).rejects.toThrow("killed");
     const midway = await readAll(both);
-    expect(midway.filter((r) => r.keyId === "2026-11")).toHaveLength(5000);
+    expect(midway.filter((r) => r.keyId === "2026_11")).toHaveLength(5000);
     expect(midway.map((r) => r.value)).toEqual(Array.from({ length: count }, (_, i) => plain(i)));
 
     const report = await rotateSecrets({ keys: both, columns, batchSize: 500 });
-    expect(report).toEqual({ activeKeyId: "2026-11", columns: [{ column: "rotation_vault.token_enc", resealed: 5000 }], total: 5000 });
+    expect(report).toEqual({ activeKeyId: "2026_11", columns: [{ column: "rotation_vault.token_enc", resealed: 5000 }], total: 5000 });
 
     // Everything opens with the new key alone; the old one can be retired.
     const after = await readAll(ring(newKey));
-    expect(after.every((r) => r.keyId === "2026-11")).toBe(true);
+    expect(after.every((r) => r.keyId === "2026_11")).toBe(true);
     expect(after.map((r) => r.value)).toEqual(Array.from({ length: count }, (_, i) => plain(i)));
     expect(await unknownKeyIdsInUse(ring(newKey), columns)).toEqual([]);
     expect((await rotateSecrets({ keys: both, columns })).total).toBe(0);

@@ -1,5 +1,5 @@
 import "server-only";
-import { and, asc, eq, getTableColumns, getTableName, gt, isNotNull, isTable, not, like, sql } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, getTableName, gt, isNotNull, isTable, ne, sql } from "drizzle-orm";
 import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import * as schema from "@/db/schema";
 import { db } from "../db";
@@ -71,7 +71,7 @@ export async function rotateSecrets(
       const batch = (await d
         .select({ id: c.id, teamId: c.teamId, value: c.column })
         .from(c.table)
-        .where(and(isNotNull(c.column), not(like(c.column, `v1:${keys.active.id}:%`)), gt(c.id, after)))
+        .where(and(isNotNull(c.column), ne(sql`split_part(${c.column}, ':', 2)`, keys.active.id), gt(c.id, after)))
         .orderBy(asc(c.id))
         .limit(batchSize)) as { id: string; teamId: string; value: string }[];
       if (batch.length === 0) break;

@@ -8,6 +8,7 @@ import { db } from "../db";
 import { AppError, notFound } from "../errors";
 import { pgCode } from "../db";
 import { schedulesUsing } from "../schedules/queries";
+import { assertOutsideCofferData } from "../servers/mutations";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import { guardEndpoints, splitFields, storageConfig, tierClasses, type Secrets } from "./config";
 import type { CreateDestinationInput, UpdateDestinationInput } from "./schemas";
@@ -26,8 +27,9 @@ async function rowValues(t: TeamContext, id: string, input: CreateDestinationInp
     if (!input.serverId) throw new AppError("VALIDATION", "Choose the server whose directory stores the backups.", { serverId: ["Choose a server."] });
     if (!input.path) throw new AppError("VALIDATION", "Enter the backup directory on that server.", { path: ["Enter an absolute path."] });
     const d = await db();
-    const [server] = await d.select({ id: servers.id }).from(servers).where(inTeam(servers, t, eq(servers.id, input.serverId)));
+    const [server] = await d.select({ kind: servers.kind }).from(servers).where(inTeam(servers, t, eq(servers.id, input.serverId)));
     if (!server) throw notFound("That server");
+    assertOutsideCofferData(server.kind, [input.path], "path");
     Object.assign(settings, { path: input.path });
   } else {
     await guardEndpoints(storageConfig(t.id, input.kind, settings, secrets));

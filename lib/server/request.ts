@@ -3,17 +3,18 @@ import { headers } from "next/headers";
 import { env } from "../env";
 
 /**
- * The caller's address. Behind a trusted proxy (TRUST_PROXY=true) the client is the first
- * X-Forwarded-For entry; otherwise only the hop that reached us — Next.js's own — is believed.
+ * The caller's address, or null when it cannot be known. Next.js keeps an X-Forwarded-For the
+ * client sent, so without a reverse proxy the header proves nothing. Behind one
+ * (TRUST_PROXY=true) the last entry is the address that proxy saw — entries before it are
+ * whatever the client claimed.
  */
 export async function clientIp(): Promise<string | null> {
-  const h = await headers();
-  const hops = (h.get("x-forwarded-for") ?? "")
+  if (!env().TRUST_PROXY) return null;
+  const hops = ((await headers()).get("x-forwarded-for") ?? "")
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);
-  const ip = env().TRUST_PROXY ? hops[0] : hops[hops.length - 1];
-  return ip?.replace(/^::ffff:/, "") ?? null;
+  return hops.at(-1)?.replace(/^::ffff:/, "") ?? null;
 }
 
 export async function userAgent(): Promise<string | null> {

@@ -42,11 +42,11 @@ export async function withServer<T>(t: TeamContext, serverId: string, fn: (reach
         await d
           .update(servers)
           .set({ hostKey: conn.hostKey, offeredHostKey: null })
-          .where(inTeam(servers, t, eq(servers.id, s.id), isNull(servers.hostKey)));
+          .where(inTeam(servers, t, eq(servers.id, s.id), isNull(servers.hostKey), eq(servers.host, s.host!), eq(servers.port, s.port ?? 22)));
       }
     } catch (err) {
       if (err instanceof ReachError && err.reason === "host-key-changed" && err.hostKey) {
-        await d.update(servers).set({ offeredHostKey: err.hostKey }).where(inTeam(servers, t, eq(servers.id, s.id)));
+        await d.update(servers).set({ offeredHostKey: err.hostKey }).where(inTeam(servers, t, eq(servers.id, s.id), eq(servers.host, s.host!), eq(servers.port, s.port ?? 22)));
       }
       throw err;
     }

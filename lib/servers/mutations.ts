@@ -1,5 +1,6 @@
 import "server-only";
-import { eq, isNotNull } from "drizzle-orm";
+import path from "node:path";
+import { and, eq, isNotNull } from "drizzle-orm";
 import { servers, sources } from "@/db/schema";
 import { newId } from "@/db/columns";
 import { recordAudit } from "../audit/record";
@@ -23,6 +24,22 @@ async function uniqueName<T>(what: string, fn: () => Promise<T>): Promise<T> {
   } catch (err) {
     if (pgCode(err) === "23505") throw nameTaken(what);
     throw err;
+  }
+}
+
+/**
+ * On the Coffer host itself, a path that is, contains or lies inside Coffer's data folder would
+ * hand a team the master key, the session secret, the database and other teams' local storage.
+ */
+export function assertOutsideCofferData(serverKind: "ssh" | "local", paths: string[], field: string) {
+  if (serverKind !== "local") return;
+  const data = path.resolve(env().DATA_DIR);
+  const clash = paths.find((p) => {
+    const rel = path.relative(path.resolve(p), data);
+    return rel === "" || !rel.startsWith("..") || path.resolve(p).startsWith(data + path.sep);
+  });
+  if (clash) {
+    throw new AppError("VALIDATION", `${clash} would include Coffer's own data folder (${data}), which holds its keys. Choose paths outside it.`, { [field]: ["Overlaps Coffer's data folder."] });
   }
 }
 
@@ -71,8 +88,9 @@ export async function createServer(t: TeamContext, input: CreateServerInput) {
 }
 
 /**
- * Secret fields left empty keep their stored value. Pointing the server at another host or port
- * forgets the pinned host key (the next connection pins the new machine's).
+ * Secret fields left empty keep their stored value. The pinned host key stays when the host or
+ * port changes: a different machine then presents a different key, which an admin must accept —
+ * editing the address is not a way around that.
  */
 export async function updateServer(t: TeamContext, input: UpdateServerInput) {
   assertRole(t, "member");
@@ -90,11 +108,11 @@ export async function updateServer(t: TeamContext, input: UpdateServerInput) {
       const changes: Partial<typeof servers.$inferInsert> = { name: input.name, workDir: input.workDir };
       if (input.kind === "ssh") {
         Object.assign(changes, { host: input.host, port: input.port, username: input.username });
-        if (current.host !== input.host || current.port !== input.port) Object.assign(changes, { hostKey: null, offeredHostKey: null });
         const secrets = serverSecrets(t, input.serverId, input);
         if (input.authMethod === "key") {
           if (!input.privateKey && !current.hasKey) throw new AppError("VALIDATION", "Paste the private key Coffer should use.", { privateKey: ["Required for key authentication."] });
-          Object.assign(changes, { passwordEnc: null }, input.privateKey ? { privateKeyEnc: secrets.privateKeyEnc, passphraseEnc: secrets.passphraseEnc ?? null } : {});
+          // A new key replaces the passphrase too (none given: the key has none); a passphrase alone updates the stored key's.
+          Object.assign(changes, { passwordEnc: null }, input.privateKey ? { privateKeyEnc: secrets.privateKeyEnc, passphraseEnc: secrets.passphraseEnc ?? null } : input.passphrase ? { passphraseEnc: secrets.passphraseEnc } : {});
         } else {
           if (!input.password && !current.hasPassword) throw new AppError("VALIDATION", "Enter the password Coffer should use.", { password: ["Required for password authentication."] });
           Object.assign(changes, { privateKeyEnc: null, passphraseEnc: null }, input.password ? { passwordEnc: secrets.passwordEnc } : {});
@@ -102,7 +120,8 @@ export async function updateServer(t: TeamContext, input: UpdateServerInput) {
       }
       await tx.update(servers).set(changes).where(inTeam(servers, t, eq(servers.id, input.serverId)));
       const replaced = input.kind === "ssh" ? [input.privateKey && "private key", input.passphrase && "passphrase", input.password && "password"].filter(Boolean) : [];
-      await recordAudit(tx, t, { action: "server.updated", target: { type: "server", id: input.serverId, label: input.name }, details: { replacedSecrets: replaced } });
+      const moved = input.kind === "ssh" && (current.host !== input.host || current.port !== input.port) ? { from: `${current.host}:${current.port}`, to: `${input.host}:${input.port}` } : undefined;
+      await recordAudit(tx, t, { action: "server.updated", target: { type: "server", id: input.serverId, label: input.name }, details: { replacedSecrets: replaced, ...(moved && { address: moved }) } });
       return { id: input.serverId };
     }),
   );
@@ -159,8 +178,9 @@ export async function createSource(t: TeamContext, input: CreateSourceInput) {
   const d = await db();
   return uniqueName("source on this server", () =>
     d.transaction(async (tx) => {
-      const [server] = await tx.select({ id: servers.id }).from(servers).where(inTeam(servers, t, eq(servers.id, input.serverId)));
+      const [server] = await tx.select({ kind: servers.kind }).from(servers).where(inTeam(servers, t, eq(servers.id, input.serverId)));
       if (!server) throw notFound("That server");
+      if (input.kind === "directory") assertOutsideCofferData(server.kind, input.paths, "paths");
       await tx.insert(sources).values({ id, teamId: t.id, serverId: input.serverId, kind: input.kind, ...sourceValues(t, id, input) });
       await recordAudit(tx, t, { action: "source.created", target: { type: "source", id, label: input.name }, details: { kind: input.kind, serverId: input.serverId } });
       return { id };
@@ -173,6 +193,14 @@ export async function updateSource(t: TeamContext, input: UpdateSourceInput) {
   const d = await db();
   return uniqueName("source on this server", () =>
     d.transaction(async (tx) => {
+      if (input.kind === "directory") {
+        const [server] = await tx
+          .select({ kind: servers.kind })
+          .from(sources)
+          .innerJoin(servers, and(eq(servers.teamId, sources.teamId), eq(servers.id, sources.serverId)))
+          .where(inTeam(sources, t, eq(sources.id, input.sourceId)));
+        if (server) assertOutsideCofferData(server.kind, input.paths, "paths");
+      }
       const [row] = await tx
         .update(sources)
         .set(sourceValues(t, input.sourceId, input))

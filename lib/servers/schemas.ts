@@ -7,7 +7,8 @@ const hostSchema = z
   .trim()
   .min(1, "Enter a host name or IP address.")
   .max(253)
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._:-]+)$/, "Use a host name (db1.example.com) or an IP address, without a scheme or path.");
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._:-]+)$/, "Use a host name (db1.example.com) or an IP address, without a scheme or path.")
+  .transform((h) => h.toLowerCase().replace(/\.$/, ""));
 const portSchema = z.coerce.number().int("Use a whole number.").min(1, "Use a port from 1 to 65535.").max(65535, "Use a port from 1 to 65535.");
 const usernameSchema = z
   .string()

@@ -16,6 +16,7 @@ import { teamForUser } from "../teams/context";
 import { testServer, testSource } from "./checks";
 import { acceptHostKey, createServer, createSource, deleteServer, updateServer, updateSource } from "./mutations";
 import { getServer, getSource, listServers } from "./queries";
+import { updateServerSchema } from "./schemas";
 
 let sshd: TestSshd;
 let pg: PgCluster;
@@ -104,7 +105,7 @@ describe("servers over SSH", () => {
     expect(result.message).not.toContain("not-the-password-123");
   });
 
-  it("an edit that leaves secrets empty keeps them; a new host forgets the pinned key", async () => {
+  it("an edit that leaves secrets empty keeps them; a new address keeps the pin, so a new machine needs an admin", async () => {
     const a = await signedUpUser("Alice");
     const t = await a.team("member");
     const input = sshServer();
@@ -113,8 +114,12 @@ describe("servers over SSH", () => {
     await updateServer(t, { ...input, serverId: id, name: "renamed", privateKey: undefined });
     expect((await testServer(t, id)).ok).toBe(true);
     expect((await getServer(t, id)).name).toBe("renamed");
-    await updateServer(t, { ...input, serverId: id, name: "renamed", host: "localhost", privateKey: undefined });
-    expect(await getServer(t, id)).toMatchObject({ host: "localhost", hostKey: null });
+    // As the form submits it: the schema normalises the host name.
+    await updateServer(t, updateServerSchema.parse({ ...input, serverId: id, name: "renamed", host: "LOCALHOST.", privateKey: "" }));
+    expect(await getServer(t, id)).toMatchObject({ host: "localhost", hostKey: sshd.hostKeyFingerprint });
+    expect((await testServer(t, id)).ok).toBe(true); // the same machine under another name
+    const moved = await listAuditEvents(t, { action: "server.updated" });
+    expect(moved.events[0]?.details).toMatchObject({ address: { from: `127.0.0.1:${sshd.port}`, to: `localhost:${sshd.port}` } });
     const { events } = await listAuditEvents(t, { action: "server." });
     expect(JSON.stringify(events)).not.toContain("PRIVATE KEY");
   });
@@ -207,3 +212,19 @@ describe("tenancy", () => {
   });
 });
 
+
+describe("the Coffer host as a server", () => {
+  it("refuses paths that overlap Coffer's own data folder", async () => {
+    const { env } = await import("../env");
+    const a = await signedUpUser("Alice");
+    const t = await a.team("admin");
+    const { id: serverId } = await createServer(t, { kind: "local", name: "here", workDir: "/tmp" });
+    const data = path.resolve(env().DATA_DIR);
+    for (const p of ["/", data, path.join(data, "storage"), path.dirname(data)]) {
+      await expect(createSource(t, { serverId, kind: "directory", name: `x${p.length}`, paths: [p], excludes: [] }), p).rejects.toThrow("would include Coffer's own data folder");
+    }
+    const { createDestination } = await import("../destinations/mutations");
+    await expect(createDestination(t, { kind: "server", name: "sneaky", serverId, path: data })).rejects.toThrow("would include Coffer's own data folder");
+    expect((await createSource(t, { serverId, kind: "directory", name: "etc", paths: ["/etc"], excludes: [] })).id).toMatch(/^src_/);
+  });
+});

@@ -3,11 +3,11 @@ import { and, eq, ne, sql } from "drizzle-orm";
 import { randomBytes } from "node:crypto";
 import { memberships, teams, users } from "@/db/schema";
 import { recordAudit } from "../audit/record";
-import { db, type Database, type Transaction } from "../db";
+import { db, pgCode, type Database, type Transaction } from "../db";
 import { AppError, forbidden, notFound } from "../errors";
 import { assertRole, inTeam, type Actor, type TeamContext } from "./context";
 import type { Role } from "./roles";
-import type { ChangeRoleInput, CreateTeamInput, UpdateTeamInput } from "./schemas";
+import { reservedSlugs, type ChangeRoleInput, type CreateTeamInput, type UpdateTeamInput } from "./schemas";
 
 function slugify(name: string): string {
   const base = name
@@ -24,7 +24,7 @@ function slugify(name: string): string {
 export async function createTeamFor(tx: Database | Transaction, actor: Actor & { userId: string }, name: string) {
   const base = slugify(name);
   for (let attempt = 0; attempt < 5; attempt++) {
-    const slug = attempt === 0 ? base : `${base}-${randomBytes(3).toString("hex")}`;
+    const slug = attempt === 0 && !reservedSlugs.has(base) ? base : `${base}-${randomBytes(3).toString("hex")}`;
     const [team] = await tx.insert(teams).values({ slug, name }).onConflictDoNothing({ target: teams.slug }).returning({ id: teams.id, slug: teams.slug, name: teams.name });
     if (!team) continue;
     await tx.insert(memberships).values({ teamId: team.id, userId: actor.userId, role: "owner" });
@@ -45,7 +45,15 @@ export async function updateTeam(t: TeamContext, input: UpdateTeamInput) {
   return d.transaction(async (tx) => {
     const [taken] = await tx.select({ id: teams.id }).from(teams).where(and(eq(teams.slug, input.slug), ne(teams.id, t.id)));
     if (taken) throw new AppError("CONFLICT", "That address is taken; choose another.", { slug: ["That address is taken."] });
-    const [team] = await tx.update(teams).set({ name: input.name, slug: input.slug }).where(eq(teams.id, t.id)).returning({ slug: teams.slug, name: teams.name });
+    const [team] = await tx
+      .update(teams)
+      .set({ name: input.name, slug: input.slug })
+      .where(eq(teams.id, t.id))
+      .returning({ slug: teams.slug, name: teams.name })
+      .catch((err: unknown) => {
+        if (pgCode(err) === "23505") throw new AppError("CONFLICT", "That address is taken; choose another.", { slug: ["That address is taken."] });
+        throw err;
+      });
     if (!team) throw notFound("That team");
     await recordAudit(tx, t, {
       action: "team.updated",

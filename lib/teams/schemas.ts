@@ -11,7 +11,7 @@ export const teamSlugSchema = z
   .refine((s) => !reservedSlugs.has(s), "That address is reserved; choose another.");
 
 // First path segments the app uses itself.
-const reservedSlugs = new Set(["api", "sign-in", "sign-up", "invite", "teams", "account", "_next", "settings", "new"]);
+export const reservedSlugs = new Set(["api", "sign-in", "sign-up", "invite", "teams", "account", "_next", "settings", "new"]);
 
 export const createTeamSchema = z.object({ name: teamNameSchema });
 export type CreateTeamInput = z.infer<typeof createTeamSchema>;

@@ -34,6 +34,14 @@ describe("teams", () => {
     expect((await listTeamsOf(a.userId)).map((t) => t.slug).sort()).toEqual([a.teamSlug, second.slug].sort());
   });
 
+  it("never gives a team an address the app uses itself", async () => {
+    const a = await signedUpUser("Alice");
+    for (const name of ["Sign in", "Account", "API", "Invite"]) {
+      const team = await createTeam(a.actor, { name });
+      expect(team.slug).toMatch(new RegExp(`^${name.toLowerCase().replace(" ", "-")}-[0-9a-f]{6}$`));
+    }
+  });
+
   it("another team behaves exactly like a team that does not exist", async () => {
     const a = await signedUpUser("Alice");
     const b = await signedUpUser("Bob");

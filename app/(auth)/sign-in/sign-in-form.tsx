@@ -6,7 +6,7 @@ import { formFields, useAction } from "@/app/_components/use-action";
 import { safeNextPath } from "@/lib/auth/schemas";
 import { oauthSignInAction, signInAction } from "../actions";
 
-export function SignInForm({ next, providers }: { next: string; providers: { id: string; name: string }[] }) {
+export function SignInForm({ next, providers, providerError }: { next: string; providers: { id: string; name: string }[]; providerError?: string }) {
   const router = useRouter();
   const safe = safeNextPath(next);
   const { run, pending, error } = useAction(signInAction, () => {
@@ -24,7 +24,7 @@ export function SignInForm({ next, providers }: { next: string; providers: { id:
           run({ email: f.email ?? "", password: f.password ?? "" });
         }}
       >
-        <FormError error={error} />
+        <FormError error={error ?? (providerError ? { code: "UNAUTHENTICATED", message: providerError } : null)} />
         <Field label="E-mail" name="email" type="email" autoComplete="email" required error={error} />
         <Field label="Password" name="password" type="password" autoComplete="current-password" required error={error} />
         <button className="btn-primary w-full" disabled={pending}>

@@ -106,7 +106,9 @@ export function SourceCard({ slug, source, canEdit }: { slug: string; source: So
 export function SourceForm({ slug, serverId, source, onDone }: { slug: string; serverId?: string; source?: SourceView; onDone?: () => void }) {
   const router = useRouter();
   const [kind, setKind] = useState<"postgres" | "directory">(source?.kind ?? "postgres");
+  const [form, setForm] = useState<HTMLFormElement | null>(null);
   const after = () => {
+    if (!source) form?.reset(); // only once it worked: a refused source keeps what was typed
     onDone?.();
     router.refresh();
   };
@@ -115,6 +117,7 @@ export function SourceForm({ slug, serverId, source, onDone }: { slug: string; s
   const { pending, error } = source ? update : create;
   return (
     <form
+      ref={setForm}
       className="space-y-4"
       onSubmit={(e) => {
         e.preventDefault();
@@ -125,7 +128,6 @@ export function SourceForm({ slug, serverId, source, onDone }: { slug: string; s
             : { kind, name: f.name ?? "", paths: f.paths ?? "", excludes: f.excludes ?? "" };
         if (source) update.run({ sourceId: source.id, ...input } as Parameters<typeof update.run>[0]);
         else create.run({ serverId: serverId!, ...input } as Parameters<typeof create.run>[0]);
-        if (!source) e.currentTarget.reset();
       }}
     >
       <FormError error={error} />

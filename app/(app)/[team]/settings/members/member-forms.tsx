@@ -18,18 +18,20 @@ function IssuedLink({ link, emailed }: { link: string; emailed: boolean }) {
 export function InviteForm({ slug }: { slug: string }) {
   const router = useRouter();
   const [issued, setIssued] = useState<{ link: string; emailed: boolean } | null>(null);
+  const [form, setForm] = useState<HTMLFormElement | null>(null);
   const { run, pending, error } = useAction(inviteAction.bind(null, slug), (inv) => {
     setIssued(inv);
+    form?.reset(); // only once it worked: a refused invitation keeps what was typed
     router.refresh();
   });
   return (
     <form
+      ref={setForm}
       className="space-y-3"
       onSubmit={(e) => {
         e.preventDefault();
         const f = formFields(e.currentTarget);
         run({ email: f.email ?? "", role: (f.role ?? "member") as Role });
-        e.currentTarget.reset();
       }}
     >
       <FormError error={error} />
