@@ -76,6 +76,10 @@ describe("storage destinations", () => {
     await updateDestination(t, { ...s3Input({ name: view.name, accessKeyId: "", secretAccessKey: "", classMonthly: "GLACIER_IR" }), destinationId: id });
     expect((await testDestination(t, id)).ok).toBe(true);
     expect((await getDestination(t, id)).classMonthly).toBe("GLACIER_IR");
+    // Pointing the stored keys at another endpoint needs them typed again.
+    await expect(updateDestination(t, { ...s3Input({ name: view.name, accessKeyId: "", secretAccessKey: "", endpoint: "http://127.0.0.1:1" }), destinationId: id })).rejects.toThrow(
+      "Changing the endpoint sends the credentials somewhere new: enter them again.",
+    );
     const { events } = await listAuditEvents(t, { action: "destination." });
     expect(events.map((e) => e.action)).toEqual(["destination.updated", "destination.created"]);
     expect(JSON.stringify(events)).not.toContain("secretAccessKey\":\"");

@@ -68,11 +68,18 @@ export async function updateDestination(t: TeamContext, input: UpdateDestination
   assertRole(t, "admin");
   const d = await db();
   const [current] = await d
-    .select({ kind: storageDestinations.kind, credentialsEnc: storageDestinations.credentialsEnc })
+    .select({ kind: storageDestinations.kind, settings: storageDestinations.settings, credentialsEnc: storageDestinations.credentialsEnc })
     .from(storageDestinations)
     .where(inTeam(storageDestinations, t, eq(storageDestinations.id, input.destinationId)));
   if (!current) throw notFound("That destination");
   if (current.kind !== input.kind) throw new AppError("VALIDATION", "A destination's kind cannot change; add a new destination instead.");
+  // Stored credentials only ever go where they went before: changing where they are sent needs
+  // them typed again, so nobody can point them at a server of their own to capture them.
+  const typed = splitFields(input.kind, input);
+  const movedTo = ["endpoint", "apiEndpoint", "accountName", "bucket", "container"].find((f) => (current.settings[f] ?? "") !== (typed.settings[f] ?? ""));
+  if (movedTo && Object.keys(typed.secrets).length === 0 && current.credentialsEnc) {
+    throw new AppError("VALIDATION", `Changing the ${movedTo} sends the credentials somewhere new: enter them again.`, { [movedTo]: ["Re-enter the credentials below to change this."] });
+  }
   const values = await rowValues(t, input.destinationId, input, openCredentials(t, input.destinationId, current.credentialsEnc));
   await d
     .transaction(async (tx) => {
@@ -82,7 +89,7 @@ export async function updateDestination(t: TeamContext, input: UpdateDestination
         .where(inTeam(storageDestinations, t, eq(storageDestinations.id, input.destinationId)))
         .returning({ id: storageDestinations.id });
       if (!row) throw notFound("That destination");
-      const replaced = Object.keys(splitFields(input.kind, input).secrets);
+      const replaced = Object.keys(typed.secrets);
       await recordAudit(tx, t, { action: "destination.updated", target: { type: "destination", id: row.id, label: input.name }, details: { settings: values.settings, replacedSecrets: replaced } });
     })
     .catch(conflictOnName);

@@ -75,7 +75,7 @@ export async function testSource(t: TeamContext, sourceId: string): Promise<Chec
     withServer(t, s.serverId, async (reach) => {
       if (s.kind === "directory") return checkDirectories(reach, s.paths ?? []);
       // On the Coffer host itself, the database host is one Coffer connects to: guard it.
-      if (serverKind === "local") await resolveAllowedAddress(s.pgHost!, { allowPrivate: env().allowPrivateNetworks });
+      const hostaddr = serverKind === "local" ? (await resolveAllowedAddress(s.pgHost!, { allowPrivate: env().allowPrivateNetworks })).address : undefined;
       const dump = await runCommand(reach, ["pg_dump", "--version"]).catch(() => undefined);
       const dumpMajor = dump?.code === 0 ? pgDumpMajor(dump.stdout) : undefined;
       if (!dumpMajor) return { ok: false, message: `pg_dump is not installed on ${reach.label}: install the PostgreSQL client (Debian/Ubuntu: apt install postgresql-client).`, facts: {} };
@@ -83,7 +83,7 @@ export async function testSource(t: TeamContext, sourceId: string): Promise<Chec
         "select current_setting('server_version_num')::int / 10000, pg_database_size(current_database()), " +
         "(select count(*) from pg_catalog.pg_tables where schemaname not in ('pg_catalog', 'information_schema') " +
         "and not has_table_privilege(format('%I.%I', schemaname, tablename), 'SELECT'))";
-      const q = await runCommand(reach, ["psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", query], { env: pgConnectionEnv(sourceConnection(t, s)) });
+      const q = await runCommand(reach, ["psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", query], { env: pgConnectionEnv({ ...sourceConnection(t, s), hostaddr }) });
       if (q.code !== 0) return { ok: false, message: explainPsqlError(q.stderrTail, { pgHost: s.pgHost!, pgPort: s.pgPort!, pgDatabase: s.pgDatabase!, pgUser: s.pgUser! }), facts: { pg_dump: dump!.stdout.trim() } };
       const [serverMajor, bytes, unreadable] = q.stdout.trim().split("|").map(Number) as [number, number, number];
       const free = await freeKib(reach, workDir);

@@ -8,6 +8,8 @@ export interface PgConnection {
   user: string;
   sslmode: string;
   password?: string;
+  /** The address the guard checked for `host`: libpq connects to it instead of resolving again. */
+  hostaddr?: string;
 }
 
 /**
@@ -25,6 +27,7 @@ export function pgConnectionEnv(c: PgConnection, appName = "coffer"): Record<str
     PGCONNECT_TIMEOUT: "10",
     PGAPPNAME: appName,
     ...(c.password ? { PGPASSWORD: c.password } : {}),
+    ...(c.hostaddr ? { PGHOSTADDR: c.hostaddr } : {}),
   };
 }
 
