@@ -20,7 +20,7 @@ function parse(cron: string, timezone: string): Cron {
     if (cron.trim().split(/\s+/).length !== 5) throw new Error("five fields");
     return new Cron(cron, { timezone, paused: true });
   } catch {
-    throw new AppError("VALIDATION", `"${cron}" is not a cron expression Coffer understands: use five fields, minute hour day-of-month month day-of-week (e.g. 0 2 * * * for 02:00 daily).`, { cron: ["Use five fields, e.g. 0 2 * * *."] });
+    throw new AppError("VALIDATION", `"${cron}" is not a cron expression Coffer understands: use five fields, minute hour day-of-month month day-of-week (e.g. 0 2 * * * for 02:00 daily).`, { "when.cron": ["Use five fields, e.g. 0 2 * * *."] });
   }
 }
 

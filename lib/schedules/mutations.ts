@@ -22,7 +22,7 @@ async function checkRefs(tx: Transaction, t: TeamContext, input: CreateScheduleI
 function timing(input: CreateScheduleInput) {
   const cron = presetToCron(input.when);
   const next = nextRun(cron, input.timezone); // validates the expression and the zone
-  if (!next) throw new AppError("VALIDATION", "That schedule never runs: no date matches it.", { cron: ["No date matches this expression."] });
+  if (!next) throw new AppError("VALIDATION", "That schedule never runs: no date matches it.", { "when.cron": ["No date matches this expression."] });
   return { cron, nextRunAt: input.enabled ? next : null };
 }
 

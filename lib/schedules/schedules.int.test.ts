@@ -42,7 +42,7 @@ describe("schedules", () => {
 
   it("refuses a bad expression or zone with a field error, and sources of another server", async () => {
     const { t, input, serverId } = await setup();
-    await expect(createSchedule(t, { ...input, when: { kind: "cron", cron: "every night" } })).rejects.toMatchObject({ code: "VALIDATION", fieldErrors: { cron: ["Use five fields, e.g. 0 2 * * *."] } });
+    await expect(createSchedule(t, { ...input, when: { kind: "cron", cron: "every night" } })).rejects.toMatchObject({ code: "VALIDATION", fieldErrors: { "when.cron": ["Use five fields, e.g. 0 2 * * *."] } });
     await expect(createSchedule(t, { ...input, timezone: "Nowhere/Land" })).rejects.toMatchObject({ code: "VALIDATION", fieldErrors: { timezone: ["Choose a time zone from the list."] } });
     const { id: other } = await createServer(t, { kind: "local", name: "db2", workDir: "/tmp" });
     const { id: otherSource } = await createSource(t, { serverId: other, kind: "directory", name: "var", paths: ["/var"], excludes: [] });

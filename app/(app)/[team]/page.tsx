@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { PageHeader } from "@/app/_components/page-header";
 import { listDestinations } from "@/lib/destinations/queries";
+import { listSchedules } from "@/lib/schedules/queries";
 import { pageTeam } from "@/lib/server/page";
 import { listServers } from "@/lib/servers/queries";
 import { listMembers } from "@/lib/teams/queries";
@@ -12,7 +13,7 @@ export const metadata: Metadata = { title: "Overview" };
 export default async function OverviewPage({ params }: { params: Promise<{ team: string }> }) {
   const { team } = await params;
   const t = await pageTeam(team);
-  const [members, servers, destinations] = await Promise.all([listMembers(t), listServers(t), listDestinations(t)]);
+  const [members, servers, destinations, schedules] = await Promise.all([listMembers(t), listServers(t), listDestinations(t), listSchedules(t)]);
   const admin = t.role === "system" || roleAtLeast(t.role, "admin");
   return (
     <>
@@ -37,7 +38,10 @@ export default async function OverviewPage({ params }: { params: Promise<{ team:
             <li>
               {destinations.length > 0 ? "✓" : "2."} <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/${t.slug}/storage`}>Storage</Link>: {destinations.length} destination(s)
             </li>
-            <li className="muted">3. Backups and schedules: not built yet; this page will show them here.</li>
+            <li>
+              {schedules.length > 0 ? "✓" : "3."} <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/${t.slug}/schedules`}>Schedules</Link>: {schedules.length}
+            </li>
+            <li className="muted">4. Backup runs: not built yet; this page will show them here.</li>
           </ol>
         </div>
       </div>
