@@ -137,6 +137,7 @@ CREATE TABLE "storage_destinations" (
 	"kind" "destination_kind" NOT NULL,
 	"settings" jsonb NOT NULL,
 	"credentials_enc" text,
+	"credential_fields" jsonb DEFAULT '[]'::jsonb NOT NULL,
 	"server_id" text,
 	"class_daily" text,
 	"class_weekly" text,

@@ -20,6 +20,8 @@ export const storageDestinations = pgTable(
     kind: destinationKindEnum("kind").notNull(),
     settings: jsonb("settings").$type<Record<string, string | boolean>>().notNull(),
     credentialsEnc: secretColumn("credentials_enc"),
+    /** Which credential fields are set (names only), so forms can say "set" per field. */
+    credentialFields: jsonb("credential_fields").$type<string[]>().notNull().default([]),
     /** For kind "server": the server whose backup directory this is. */
     serverId: text("server_id"),
     classDaily: text("class_daily"),

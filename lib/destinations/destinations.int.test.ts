@@ -66,7 +66,7 @@ describe("storage destinations", () => {
     const { id } = await createDestination(t, s3Input());
     expect((await testDestination(t, id)).ok).toBe(true);
     const view = await getDestination(t, id);
-    expect(view).toMatchObject({ hasCredentials: true, classDaily: "STANDARD", classWeekly: "STANDARD_IA", classMonthly: "GLACIER", settings: { bucket: s3.bucket, endpoint: s3.endpoint } });
+    expect(view).toMatchObject({ credentialFields: ["accessKeyId", "secretAccessKey"], classDaily: "STANDARD", classWeekly: "STANDARD_IA", classMonthly: "GLACIER", settings: { bucket: s3.bucket, endpoint: s3.endpoint } });
     expect(JSON.stringify(await listDestinations(t))).not.toContain(s3.secretAccessKey + '"');
     const [raw] = await (await db()).select({ c: storageDestinations.credentialsEnc }).from(storageDestinations).where(eq(storageDestinations.id, id));
     expect(raw!.c).toMatch(/^v1:test-1:/);

@@ -40,6 +40,7 @@ async function rowValues(t: TeamContext, id: string, input: CreateDestinationInp
     settings,
     serverId: input.kind === "server" ? input.serverId! : null,
     credentialsEnc: Object.keys(secrets).length ? sealSecret(JSON.stringify(secrets), secretContext(t, id)) : null,
+    credentialFields: Object.keys(secrets).sort(),
     ...tierClasses(input.kind, input),
   };
 }

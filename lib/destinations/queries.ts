@@ -1,5 +1,5 @@
 import "server-only";
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq } from "drizzle-orm";
 import { servers, storageDestinations } from "@/db/schema";
 import { db } from "../db";
 import { inTeam, requireRow, type TeamContext } from "../teams/context";
@@ -10,7 +10,7 @@ const columns = {
   name: storageDestinations.name,
   kind: storageDestinations.kind,
   settings: storageDestinations.settings,
-  hasCredentials: sql<boolean>`${storageDestinations.credentialsEnc} is not null`,
+  credentialFields: storageDestinations.credentialFields,
   serverId: storageDestinations.serverId,
   serverName: servers.name,
   classDaily: storageDestinations.classDaily,

@@ -93,7 +93,7 @@ export function DestinationForm({ slug, servers, destination, onDone }: { slug: 
   const s = destination?.settings ?? {};
   const text = (name: string) => (typeof s[name] === "string" ? (s[name] as string) : "");
   const secret = (label: string, name: string, multiline = false, hint?: string) => (
-    <SecretField label={label} name={name} isSet={!!destination?.hasCredentials} error={error} multiline={multiline} hint={hint} />
+    <SecretField label={label} name={name} isSet={!!destination?.credentialFields.includes(name)} error={error} multiline={multiline} hint={hint} />
   );
   const defaults = defaultClasses[kind];
   return (
