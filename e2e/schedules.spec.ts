@@ -18,8 +18,8 @@ test("a schedule: preset in a time zone, next runs shown, bad cron explained, pa
   await page.goto(`/${team}/schedules`);
   await expect(page.getByTestId("runs-not-built")).toBeVisible();
   await page.getByLabel("Schedule name").fill("nightly");
-  await page.getByLabel("etc").check();
-  await page.getByLabel("disk").check();
+  await page.getByLabel("etc", { exact: true }).check();
+  await page.getByLabel("disk", { exact: true }).check();
   await page.getByLabel("Runs").selectOption("cron");
   await page.getByLabel("Cron expression").fill("0 2 * *");
   await page.getByLabel("Time zone").selectOption("Europe/Berlin");
@@ -27,7 +27,7 @@ test("a schedule: preset in a time zone, next runs shown, bad cron explained, pa
   await expect(page.getByText("Use five fields, e.g. 0 2 * * *.")).toBeVisible();
 
   await page.getByLabel("Runs").selectOption("daily");
-  await page.getByLabel("At").fill("02:30");
+  await page.getByLabel("At", { exact: true }).fill("02:30");
   await page.getByRole("button", { name: "Create schedule" }).click();
   const card = page.getByTestId("schedule-nightly");
   await expect(card).toContainText("Daily at 02:30 (Europe/Berlin) · app1");
