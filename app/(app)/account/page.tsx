@@ -3,6 +3,7 @@ import Link from "next/link";
 import { PageHeader } from "@/app/_components/page-header";
 import { listSessions } from "@/lib/auth/users";
 import { pageUser } from "@/lib/server/page";
+import { signOutAction } from "@/app/(auth)/actions";
 import { SignOutEverywhere } from "./sign-out-everywhere";
 
 export const metadata: Metadata = { title: "Account" };
@@ -12,9 +13,14 @@ export default async function AccountPage() {
   const sessions = await listSessions(u);
   return (
     <main className="mx-auto max-w-2xl px-4 py-10">
-      <Link href="/" className="muted hover:underline">
-        ← Back to your team
-      </Link>
+      <div className="flex items-center justify-between">
+        <Link href="/" className="muted hover:underline">
+          ← Back to your team
+        </Link>
+        <form action={signOutAction}>
+          <button className="btn-secondary">Sign out</button>
+        </form>
+      </div>
       <div className="mt-4">
         <PageHeader title="Account" description={`${u.name} · ${u.email}`} />
       </div>
