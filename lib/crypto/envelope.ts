@@ -446,8 +446,33 @@ export interface DecryptOptions {
   expect?: { teamId: string; backupId: string };
 }
 
-class DecryptStream extends Transform {
-  private readonly queue = new ByteQueue();
+/**
+ * A reader of segments: queues what arrives, opens every complete segment as it can
+ * (`drain(false)`), the rest at the end (`drain(true)`), and wipes its data key when destroyed.
+ */
+abstract class SegmentReader extends Transform {
+  protected readonly queue = new ByteQueue();
+  protected abstract drain(ending: boolean): void;
+  protected abstract wipe(): void;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, cb: TransformCallback) {
+    guarded(cb, () => {
+      this.queue.push(chunk);
+      this.drain(false);
+    });
+  }
+
+  override _flush(cb: TransformCallback) {
+    guarded(cb, () => this.drain(true));
+  }
+
+  override _destroy(err: Error | null, cb: (error?: Error | null) => void) {
+    this.wipe();
+    cb(err);
+  }
+}
+
+class DecryptStream extends SegmentReader {
   private header?: ParsedHeader;
   private keys?: SegmentKeys;
   private index = 0;
@@ -499,7 +524,7 @@ class DecryptStream extends Transform {
     this.index++;
   }
 
-  private drain(ending: boolean) {
+  protected drain(ending: boolean) {
     if (!this.header && !this.readHeader(ending)) return;
     const full = this.header!.segmentSize + tagLength;
     // A full segment is known not to be the final one only once a further byte has arrived.
@@ -511,20 +536,8 @@ class DecryptStream extends Transform {
     this.open(true, this.queue.take(rest));
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, cb: TransformCallback) {
-    guarded(cb, () => {
-      this.queue.push(chunk);
-      this.drain(false);
-    });
-  }
-
-  override _flush(cb: TransformCallback) {
-    guarded(cb, () => this.drain(true));
-  }
-
-  override _destroy(err: Error | null, cb: (error?: Error | null) => void) {
+  protected wipe() {
     this.keys?.dek.fill(0);
-    cb(err);
   }
 }
 
@@ -547,8 +560,7 @@ export interface RangeDecryptOptions {
   length: number;
 }
 
-class RangeDecryptStream extends Transform {
-  private readonly queue = new ByteQueue();
+class RangeDecryptStream extends SegmentReader {
   private readonly keys: SegmentKeys;
   private readonly s: number;
   private readonly lastCovered: number;
@@ -589,7 +601,7 @@ class RangeDecryptStream extends Transform {
     this.index++;
   }
 
-  private drain(ending: boolean) {
+  protected drain(ending: boolean) {
     const full = this.s + tagLength;
     while (this.index <= this.lastCovered && this.index < this.opts.lastSegmentIndex && this.queue.length >= full) {
       this.open(false, this.queue.take(full));
@@ -605,20 +617,8 @@ class RangeDecryptStream extends Transform {
     if (this.remaining > 0) throw damaged(`the range runs ${this.remaining} byte(s) past the end of the final segment`);
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, cb: TransformCallback) {
-    guarded(cb, () => {
-      this.queue.push(chunk);
-      this.drain(false);
-    });
-  }
-
-  override _flush(cb: TransformCallback) {
-    guarded(cb, () => this.drain(true));
-  }
-
-  override _destroy(err: Error | null, cb: (error?: Error | null) => void) {
+  protected wipe() {
     this.keys.dek.fill(0);
-    cb(err);
   }
 }
 

@@ -209,3 +209,13 @@ export function signalName(signal: string | null | undefined): string | null {
   if (!signal) return null;
   return signal.startsWith("SIG") ? signal : `SIG${signal}`;
 }
+
+/** Destroys `stream` with the signal's reason when it aborts (already aborted: at once). */
+export function destroyOnAbort<T extends Readable>(stream: T, signal: AbortSignal | undefined): T {
+  if (!signal) return stream;
+  const onAbort = () => stream.destroy(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
+  if (signal.aborted) onAbort();
+  signal.addEventListener("abort", onAbort, { once: true });
+  stream.once("close", () => signal.removeEventListener("abort", onAbort));
+  return stream;
+}

@@ -7,7 +7,7 @@ import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
 import { childProcessEnv } from "@/lib/env";
 import { AppError } from "@/lib/errors";
-import { CommandPlumbing, signalName, validateExec, type ExitInfo } from "./command";
+import { CommandPlumbing, destroyOnAbort, signalName, validateExec, type ExitInfo } from "./command";
 import { ReachError } from "./errors";
 import { checkPath, temporarySibling } from "./paths";
 import type { ExecOptions, Reach, RunningCommand } from "./types";
@@ -139,15 +139,7 @@ class LocalReach implements Reach {
       await handle.close();
       throw error;
     }
-    const stream = handle.createReadStream({ highWaterMark: 256 * 1024 });
-    if (opts?.signal) {
-      const signal = opts.signal;
-      const onAbort = () => stream.destroy(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
-      if (signal.aborted) onAbort();
-      signal.addEventListener("abort", onAbort, { once: true });
-      stream.once("close", () => signal.removeEventListener("abort", onAbort));
-    }
-    return stream;
+    return destroyOnAbort(handle.createReadStream({ highWaterMark: 256 * 1024 }), opts?.signal);
   }
 
   async writeFile(path: string, body: Readable, opts?: { signal?: AbortSignal; mode?: number }): Promise<void> {

@@ -13,7 +13,7 @@ import {
 } from "ssh2";
 import { AppError } from "@/lib/errors";
 import { AddressGuardError, resolveAllowedAddress } from "@/lib/net/address-guard";
-import { CommandPlumbing, signalName, validateExec } from "./command";
+import { CommandPlumbing, destroyOnAbort, signalName, validateExec } from "./command";
 import { ReachError } from "./errors";
 import { shellQuote } from "./quote";
 import { checkPath, temporarySibling } from "./paths";
@@ -515,14 +515,7 @@ class SshReach implements Reach {
       sftp.close(handle, () => {});
       throw opts?.signal?.aborted ? opts.signal.reason : this.fileError(error, "read", path);
     }
-    const stream = new SftpFileReader(sftp, handle, (e) => this.fileError(e, "read", path));
-    if (opts?.signal) {
-      const signal = opts.signal;
-      const onAbort = () => stream.destroy(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
-      signal.addEventListener("abort", onAbort, { once: true });
-      stream.once("close", () => signal.removeEventListener("abort", onAbort));
-    }
-    return stream;
+    return destroyOnAbort(new SftpFileReader(sftp, handle, (e) => this.fileError(e, "read", path)), opts?.signal);
   }
 
   async writeFile(path: string, body: Readable, opts?: { signal?: AbortSignal; mode?: number }): Promise<void> {
