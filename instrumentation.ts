@@ -3,5 +3,7 @@ export async function register() {
   if (process.env.NEXT_RUNTIME === "nodejs") {
     const { start } = await import("./lib/startup");
     await start();
+    const { startWorkflows } = await import("./inngest/start");
+    await startWorkflows();
   }
 }

@@ -27,9 +27,16 @@ const schema = z.object({
   ALLOW_LOCAL_SERVERS: bool,
   ALLOW_PRIVATE_NETWORKS: bool,
   MAIL_FROM: z.string().default("Coffer <coffer@localhost>"),
+  // An Inngest server runs the workflows when any of these is set; otherwise they run in-process.
+  INNGEST_DEV: z.string().optional(),
+  INNGEST_BASE_URL: z.url("INNGEST_BASE_URL must be a URL such as http://127.0.0.1:8288").optional().or(z.literal("").transform(() => undefined)),
+  INNGEST_EVENT_KEY: z.string().optional(),
+  INNGEST_SIGNING_KEY: z.string().optional(),
 });
 
 export type Env = Omit<z.infer<typeof schema>, "ALLOW_LOCAL_SERVERS" | "ALLOW_PRIVATE_NETWORKS"> & {
+  /** Where workflows run: an Inngest server (dev server, self-hosted or Cloud), or this process. */
+  workflows: "inngest" | "in-process";
   production: boolean;
   /** Servers of kind "local" (the Coffer host itself) may be added and used. */
   allowLocalServers: boolean;
@@ -49,7 +56,9 @@ export function env(): Env {
     }
     const { ALLOW_LOCAL_SERVERS, ALLOW_PRIVATE_NETWORKS, ...rest } = parsed.data;
     const production = rest.NODE_ENV === "production";
-    cached = { ...rest, production, allowLocalServers: ALLOW_LOCAL_SERVERS ?? !production, allowPrivateNetworks: ALLOW_PRIVATE_NETWORKS ?? !production };
+    const inngestDev = !!rest.INNGEST_DEV && rest.INNGEST_DEV !== "0" && rest.INNGEST_DEV !== "false";
+    const workflows = inngestDev || rest.INNGEST_BASE_URL || rest.INNGEST_EVENT_KEY || rest.INNGEST_SIGNING_KEY ? "inngest" : "in-process";
+    cached = { ...rest, production, workflows, allowLocalServers: ALLOW_LOCAL_SERVERS ?? !production, allowPrivateNetworks: ALLOW_PRIVATE_NETWORKS ?? !production };
   }
   return cached;
 }

@@ -4,3 +4,4 @@ export * from "./audit";
 export * from "./servers";
 export * from "./storage";
 export * from "./schedules";
+export * from "./backups";

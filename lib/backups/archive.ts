@@ -50,6 +50,8 @@ export interface PostgresArchiveSource {
   user: string;
   sslmode: string;
   password?: string;
+  /** The address the guard checked for `host` (local servers): libpq connects there without resolving again. */
+  hostaddr?: string;
 }
 export interface DirectoryArchiveSource {
   kind: "directory";
@@ -375,7 +377,12 @@ async function dumpDatabase(job: ArchiveJob & { signal: AbortSignal }, s: Postgr
     // Counting runs in the session while pg_dump runs in its own connection on the same snapshot.
     session.stdin!.write(COUNT_ROWS);
     const dump = await runCommand(reach, ["pg_dump", "-w", `--snapshot=${snapshot}`, "--format=plain", `--file=${file}`], { env, signal });
-    if (dump.code !== 0) throw explain(dump.stderrTail, "pg_dump");
+    if (dump.code !== 0) {
+      // A failed count aborts the session's transaction, which invalidates the snapshot pg_dump
+      // then uses: the session's error is the cause, pg_dump's only its consequence.
+      const sessionExit = await Promise.race([session.exit, new Promise<undefined>((r) => setTimeout(r, 1_000, undefined))]);
+      throw sessionExit && sessionExit.code !== 0 ? explain(sessionExit.stderrTail, "Reading") : explain(dump.stderrTail, "pg_dump");
+    }
     const countLine = await lines.next();
     if (countLine === undefined) throw await sessionFailed();
     session.stdin!.end("COMMIT;\n");

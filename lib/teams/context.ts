@@ -42,7 +42,12 @@ export async function systemTeam(teamId: string, reason: string): Promise<TeamCo
   const d = await db();
   const [row] = await d.select({ id: teams.id, slug: teams.slug, name: teams.name }).from(teams).where(eq(teams.id, teamId));
   if (!row) throw notFound("That team");
-  return { ...row, role: "system", actor: { userId: null, label: `system: ${reason}`, ip: null } };
+  return systemContext(row, reason);
+}
+
+/** The system tenant of a team row already read (inside a transaction, say). */
+export function systemContext(team: { id: string; slug: string; name: string }, reason: string): TeamContext {
+  return { ...team, role: "system", actor: { userId: null, label: `system: ${reason}`, ip: null } };
 }
 
 export function assertRole(t: TeamContext, min: Role): void {

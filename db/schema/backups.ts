@@ -1,0 +1,110 @@
+import { bigint, bigserial, boolean, foreignKey, index, integer, jsonb, pgEnum, pgTable, text, unique } from "drizzle-orm/pg-core";
+import { sql } from "drizzle-orm";
+import { createdAt, idColumn, timestampColumn } from "../columns";
+import { schedules } from "./schedules";
+import { servers } from "./servers";
+import { storageDestinations } from "./storage";
+import { teams } from "./teams";
+
+export const backupStatusEnum = pgEnum("backup_status", ["queued", "running", "succeeded", "failed", "cancelled"]);
+export const backupTriggerEnum = pgEnum("backup_trigger", ["manual", "schedule", "api", "upload"]);
+
+/**
+ * One backup run and, once it succeeded, the backup it produced. Status moves only forward
+ * (queued → running → succeeded | failed | cancelled), each step one guarded UPDATE.
+ */
+export const backups = pgTable(
+  "backups",
+  {
+    id: idColumn("bkp"),
+    teamId: text("team_id")
+      .notNull()
+      .references(() => teams.id, { onDelete: "cascade" }),
+    serverId: text("server_id").notNull(),
+    /** Kept as history when the schedule is deleted. */
+    scheduleId: text("schedule_id"),
+    /** The schedule slot this run is for: unique per schedule, so a slot never runs twice. */
+    scheduledFor: timestampColumn("scheduled_for"),
+    trigger: backupTriggerEnum("trigger").notNull(),
+    status: backupStatusEnum("status").notNull().default("queued"),
+    encrypted: boolean("encrypted").notNull(),
+    /** What the run backs up and where it goes, fixed when it is requested. */
+    sourceIds: jsonb("source_ids").$type<string[]>().notNull(),
+    destinationIds: jsonb("destination_ids").$type<string[]>().notNull(),
+    requestedBy: text("requested_by"), // e-mail or "system: …"; no FK, the record outlives the user
+    /** The file name a download gets: `<server>-<yyyymmdd-hhmmss>.tar.gz`. */
+    fileName: text("file_name").notNull(),
+    /** The data key wrapped by a master key (FORMAT.md), base64, and that key's id; re-wrapped by rotation. */
+    dekWrapped: text("dek_wrapped"),
+    dekKeyId: text("dek_key_id"),
+    startedAt: timestampColumn("started_at"),
+    finishedAt: timestampColumn("finished_at"),
+    /** Updated at least every 2 s while running; a running row with an old heartbeat belongs to a dead process. */
+    heartbeatAt: timestampColumn("heartbeat_at"),
+    attempts: integer("attempts").notNull().default(0),
+    /** Bytes written so far (the stored object's bytes), while running and at the end. */
+    bytesDone: bigint("bytes_done", { mode: "number" }).notNull().default(0),
+    /** Size and SHA-256 of the stored object (encrypted when `encrypted`). */
+    sizeBytes: bigint("size_bytes", { mode: "number" }),
+    sha256: text("sha256"),
+    /** Size of the plain `.tar.gz` (what a download delivers). */
+    archiveBytes: bigint("archive_bytes", { mode: "number" }),
+    manifest: jsonb("manifest").$type<Record<string, unknown>>(),
+    error: text("error"),
+    cancelRequestedAt: timestampColumn("cancel_requested_at"),
+    cancelRequestedBy: text("cancel_requested_by"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    unique("backups_team_id_key").on(t.teamId, t.id),
+    unique("backups_schedule_slot_key").on(t.scheduleId, t.scheduledFor),
+    foreignKey({ name: "backups_server_fk", columns: [t.teamId, t.serverId], foreignColumns: [servers.teamId, servers.id] }).onDelete("cascade"),
+    foreignKey({ name: "backups_schedule_fk", columns: [t.scheduleId], foreignColumns: [schedules.id] }).onDelete("set null"),
+    index("backups_team_time_idx").on(t.teamId, t.createdAt.desc(), t.id.desc()),
+    index("backups_active_idx").on(t.status, t.heartbeatAt).where(sql`status in ('queued', 'running')`),
+  ],
+);
+
+export const locationStatusEnum = pgEnum("backup_location_status", ["writing", "stored", "failed", "deleted"]);
+
+/** One stored copy of a backup in one destination. */
+export const backupLocations = pgTable(
+  "backup_locations",
+  {
+    id: idColumn("loc"),
+    teamId: text("team_id").notNull(),
+    backupId: text("backup_id").notNull(),
+    destinationId: text("destination_id").notNull(),
+    objectKey: text("object_key").notNull(),
+    status: locationStatusEnum("status").notNull().default("writing"),
+    sizeBytes: bigint("size_bytes", { mode: "number" }),
+    sha256: text("sha256"),
+    storageClass: text("storage_class"),
+    error: text("error"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    unique("backup_locations_backup_destination_key").on(t.backupId, t.destinationId),
+    foreignKey({ name: "backup_locations_backup_fk", columns: [t.teamId, t.backupId], foreignColumns: [backups.teamId, backups.id] }).onDelete("cascade"),
+    // A destination that still holds backups cannot be deleted (they would be lost track of).
+    foreignKey({ name: "backup_locations_destination_fk", columns: [t.teamId, t.destinationId], foreignColumns: [storageDestinations.teamId, storageDestinations.id] }).onDelete("no action"),
+    index("backup_locations_destination_idx").on(t.teamId, t.destinationId),
+  ],
+);
+
+/** The run log: one line per step or error, shown on the run page. */
+export const backupLogs = pgTable(
+  "backup_logs",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    teamId: text("team_id").notNull(),
+    backupId: text("backup_id").notNull(),
+    level: text("level").$type<"info" | "error">().notNull(),
+    message: text("message").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    foreignKey({ name: "backup_logs_backup_fk", columns: [t.teamId, t.backupId], foreignColumns: [backups.teamId, backups.id] }).onDelete("cascade"),
+    index("backup_logs_backup_idx").on(t.backupId, t.id),
+  ],
+);

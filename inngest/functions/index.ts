@@ -1,0 +1,6 @@
+import { runBackup } from "./run-backup";
+import { scheduleTick } from "./schedule-tick";
+import { sweepRuns } from "./sweep-runs";
+
+/** Every workflow, served at /api/inngest or run by the in-process engine. */
+export const functions = [runBackup, scheduleTick, sweepRuns];

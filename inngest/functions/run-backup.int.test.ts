@@ -1,0 +1,250 @@
+import { execFileSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { createWriteStream, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { cancelBackup, requestBackup } from "@/lib/backups/mutations";
+import { getBackup, listBackups } from "@/lib/backups/queries";
+import { createDecryptStream } from "@/lib/crypto/envelope";
+import { keyring } from "@/lib/crypto/master-keys";
+import { createDestination } from "@/lib/destinations/mutations";
+import { AppError } from "@/lib/errors";
+import { createServer, createSource } from "@/lib/servers/mutations";
+import { signedUpUser } from "@/test/factories";
+import { startProxy, type TestProxy } from "@/test/proxy";
+import { startS3rver, type S3rverServer } from "@/test/servers/s3rver";
+import { startSshd, type TestSshd } from "@/test/servers/sshd";
+import { backupEvent } from "../events";
+import { InProcessEngine } from "../in-process";
+import { functions } from ".";
+
+let s3: S3rverServer;
+let sshd: TestSshd;
+let pgPort: number;
+let admin: postgres.Sql;
+let engine: InProcessEngine;
+let scratch: string;
+const proxies: TestProxy[] = [];
+
+beforeAll(async () => {
+  [s3, sshd] = await Promise.all([startS3rver(), startSshd()]);
+  const adminUrl = inject("postgresAdminUrl")!;
+  pgPort = Number(new URL(adminUrl).port);
+  admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  engine = new InProcessEngine(functions, { retryDelayMs: () => 50 });
+  scratch = mkdtempSync(path.join(tmpdir(), "coffer-runs-"));
+});
+afterAll(async () => {
+  engine?.stop();
+  await Promise.all([s3?.stop(), sshd?.stop(), admin?.end(), ...proxies.map((p) => p.stop())]);
+});
+
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+const s3Client = () =>
+  new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }, requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" });
+const s3Keys = async (prefix: string) => ((await s3Client().send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix }))).Contents ?? []).map((o) => o.Key!);
+
+/** A database with known rows, on the test cluster. */
+async function knownDatabase(rows = 3) {
+  const name = `src_${randomBytes(5).toString("hex")}`;
+  await admin.unsafe(`create database ${name}`);
+  const c = postgres(inject("postgresAdminUrl")!.replace(/\/postgres$/, `/${name}`), { max: 1, onnotice: () => {} });
+  await c.unsafe(`create table items (id int primary key, label text); insert into items select g, 'item ' || g from generate_series(1, ${rows}) g;`);
+  await c.end();
+  return name;
+}
+
+/** A team with an SSH server (optionally through a proxy), a PostgreSQL source, and S3 + local destinations. */
+async function setup(o: { sshPort?: number; s3Endpoint?: string; directory?: string } = {}) {
+  const user = await signedUpUser("Runner");
+  const t = await user.team("member");
+  const { id: serverId } = await createServer(await user.team("admin"), {
+    kind: "ssh",
+    name: `box-${randomBytes(3).toString("hex")}`,
+    host: sshd.host,
+    port: o.sshPort ?? sshd.port,
+    username: sshd.username,
+    authMethod: "key",
+    privateKey: sshd.privateKey,
+    workDir: "/var/tmp",
+  });
+  const database = await knownDatabase();
+  const { id: pgId } = await createSource(t, { serverId, kind: "postgres", name: "app db", pgHost: "127.0.0.1", pgPort, pgDatabase: database, pgUser: "postgres", pgSslmode: "disable" });
+  const sourceIds = [pgId];
+  if (o.directory) sourceIds.push((await createSource(t, { serverId, kind: "directory", name: "files", paths: [o.directory], excludes: [] })).id);
+  const prefix = `t-${randomBytes(4).toString("hex")}`;
+  const { id: s3Id } = await createDestination(await user.team("admin"), {
+    kind: "s3",
+    name: "bucket",
+    bucket: s3.bucket,
+    prefix,
+    region: s3.region,
+    endpoint: o.s3Endpoint ?? s3.endpoint,
+    forcePathStyle: true,
+    accessKeyId: s3.accessKeyId,
+    secretAccessKey: s3.secretAccessKey,
+  });
+  const { id: localId } = await createDestination(await user.team("admin"), { kind: "local", name: "disk", prefix });
+  return { user, t, serverId, sourceIds, database, prefix, destinationIds: [s3Id, localId] };
+}
+type Setup = Awaited<ReturnType<typeof setup>>;
+
+async function backUp(s: Setup, encrypted = true) {
+  const { id } = await requestBackup(s.t, { serverId: s.serverId, sourceIds: s.sourceIds, destinationIds: s.destinationIds, encrypted });
+  engine.send([backupEvent({ teamId: s.t.id, serverId: s.serverId, backupId: id })]);
+  return id;
+}
+
+/** The stored S3 object, decrypted with the master key alone (as the offline CLI does), extracted. */
+async function restoreFromS3(key: string, encrypted: boolean) {
+  const dir = mkdtempSync(path.join(scratch, "x-"));
+  const body = (await s3Client().send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }))).Body as NodeJS.ReadableStream;
+  const file = path.join(dir, "backup.tar.gz");
+  await (encrypted ? pipeline(body, createDecryptStream({ keys: keyring() }), createWriteStream(file)) : pipeline(body, createWriteStream(file)));
+  execFileSync("tar", ["xzf", file, "-C", dir]);
+  return dir;
+}
+
+describe("run-backup", () => {
+  it("streams an encrypted backup to every destination and records it", async () => {
+    const s = await setup();
+    const id = await backUp(s);
+    await engine.idle();
+    const b = await getBackup(s.t, id);
+    expect(b).toMatchObject({ status: "succeeded", encrypted: true, trigger: "manual", attempts: 1, error: null });
+    expect(b.locations.map((l) => [l.destinationName, l.status])).toEqual([
+      ["bucket", "stored"],
+      ["disk", "stored"],
+    ]);
+    expect(b.locations.every((l) => l.sizeBytes === b.sizeBytes && l.sha256 === b.sha256)).toBe(true);
+    expect(b.locations.find((l) => l.kind === "s3")!.storageClass).toBe("STANDARD");
+    expect(b.log.map((l) => l.message).at(-1)).toMatch(/^Succeeded: \d+ bytes stored in 2 locations\.$/);
+
+    const key = `${s.prefix}/${b.locations[0]!.objectKey}`;
+    expect(b.locations[0]!.objectKey).toMatch(new RegExp(`^${s.serverId}/box-[0-9a-f]{6}-\\d{8}-\\d{6}-${id}\\.tar\\.gz\\.enc$`));
+    const head = await s3Client().send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key }));
+    expect(head.ContentLength).toBe(b.sizeBytes);
+    const raw = (await (await s3Client().send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }))).Body!.transformToByteArray()) as Uint8Array;
+    expect(Buffer.from(raw.subarray(0, 8)).toString("latin1")).toMatch(/^COFFER/); // sealed, not a gzip stream
+    const dir = await restoreFromS3(key, true);
+    const manifest = JSON.parse(readFileSync(path.join(dir, "manifest.json"), "utf8"));
+    expect(manifest.postgres[0].tables).toEqual([{ schema: "public", table: "items", rows: 3 }]);
+    const sql = readFileSync(path.join(dir, `postgres/${s.database}.sql`), "utf8");
+    expect(sql).toContain("COPY public.items (id, label) FROM stdin;\n1\titem 1\n2\titem 2\n3\titem 3\n\\.");
+    expect(b.manifest).toMatchObject({ server: expect.any(String) });
+  });
+
+  it("stores an unencrypted backup as the plain .tar.gz", async () => {
+    const s = await setup();
+    const id = await backUp(s, false);
+    await engine.idle();
+    const b = await getBackup(s.t, id);
+    expect(b).toMatchObject({ status: "succeeded", encrypted: false });
+    expect(b.sizeBytes).toBe(b.archiveBytes);
+    const dir = await restoreFromS3(`${s.prefix}/${b.locations[0]!.objectKey}`, false);
+    expect(readFileSync(path.join(dir, `postgres/${s.database}.sql`), "utf8")).toContain("3\titem 3");
+  });
+
+  it("a pg_dump failure fails the backup with pg_dump's reason and leaves no object", async () => {
+    const s = await setup();
+    const c = postgres(inject("postgresAdminUrl")!.replace(/\/postgres$/, `/${s.database}`), { max: 1, onnotice: () => {} });
+    const role = `ro_${randomBytes(3).toString("hex")}`;
+    await c.unsafe(`create role ${role} login; create table secrets (v text); grant select on items to ${role};`);
+    await c.end();
+    const { id: limited } = await createSource(s.t, { serverId: s.serverId, kind: "postgres", name: "limited", pgHost: "127.0.0.1", pgPort, pgDatabase: s.database, pgUser: role, pgSslmode: "disable" });
+    const { id } = await requestBackup(s.t, { serverId: s.serverId, sourceIds: [limited], destinationIds: s.destinationIds, encrypted: true });
+    engine.send([backupEvent({ teamId: s.t.id, serverId: s.serverId, backupId: id })]);
+    await engine.idle();
+    const b = await getBackup(s.t, id);
+    expect(b.status).toBe("failed");
+    expect(b.error).toMatch(/^Reading of src_\w+ \(limited\) failed: .*permission denied for table secrets/);
+    expect(b.locations.every((l) => l.status === "deleted")).toBe(true);
+    expect(await s3Keys(s.prefix)).toEqual([]);
+    expect(b.log.at(-1)).toMatchObject({ level: "error", message: expect.stringMatching(/^Failed: .*permission denied/) });
+  });
+
+  it("a destination failing part-way fails the whole backup and removes the other copies", async () => {
+    const dirSrc = mkdtempSync(path.join(scratch, "data-"));
+    writeFileSync(path.join(dirSrc, "blob.bin"), randomBytes(12 * 1024 * 1024));
+    const target = new URL(s3.endpoint);
+    const cut = await startProxy({ host: target.hostname, port: Number(target.port) }, { cutAfterBytes: 3 * 1024 * 1024 });
+    proxies.push(cut);
+    const s = await setup({ s3Endpoint: `http://127.0.0.1:${cut.port}`, directory: dirSrc });
+    const id = await backUp(s);
+    await engine.idle();
+    const b = await getBackup(s.t, id);
+    expect(b.status).toBe("failed");
+    expect(b.error).toMatch(/^bucket: /);
+    expect(b.locations.map((l) => l.status)).toEqual(["deleted", "deleted"]);
+    expect(await s3Keys(s.prefix)).toEqual([]);
+    expect(cut.connections).toBeGreaterThan(0);
+  });
+
+  it("retries after a transient failure (the SSH connection lost mid-stream) and succeeds", async () => {
+    const dirSrc = mkdtempSync(path.join(scratch, "data-"));
+    writeFileSync(path.join(dirSrc, "blob.bin"), randomBytes(4 * 1024 * 1024));
+    const flaky = await startProxy({ host: sshd.host, port: sshd.port }, { cutAfterBytes: 1024 * 1024, cuts: 1 });
+    proxies.push(flaky);
+    const s = await setup({ sshPort: flaky.port, directory: dirSrc });
+    const id = await backUp(s);
+    await engine.idle();
+    const b = await getBackup(s.t, id);
+    expect(b.status).toBe("succeeded");
+    expect(b.log.some((l) => l.level === "error")).toBe(true);
+    expect(b.log.at(-1)!.message).toMatch(/^Succeeded/);
+    const dir = await restoreFromS3(`${s.prefix}/${b.locations[0]!.objectKey}`, true);
+    expect(sha256(readFileSync(path.join(dir, "files", dirSrc.slice(1), "blob.bin")))).toBe(sha256(readFileSync(path.join(dirSrc, "blob.bin"))));
+  });
+
+  it("cancelling a running backup stops it and leaves nothing stored", async () => {
+    const dirSrc = mkdtempSync(path.join(scratch, "data-"));
+    writeFileSync(path.join(dirSrc, "blob.bin"), randomBytes(24 * 1024 * 1024));
+    const target = new URL(s3.endpoint);
+    const slow = await startProxy({ host: target.hostname, port: Number(target.port) }, { bytesPerSecond: 2 * 1024 * 1024 });
+    proxies.push(slow);
+    const s = await setup({ s3Endpoint: `http://127.0.0.1:${slow.port}`, directory: dirSrc });
+    const id = await backUp(s);
+    for (let i = 0; i < 300; i++) {
+      const b = await getBackup(s.t, id);
+      if (b.status === "running" && b.bytesDone > 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await cancelBackup(s.t, id);
+    await engine.idle();
+    const b = await getBackup(s.t, id);
+    expect(b.status).toBe("cancelled");
+    expect(b.error).toBe(`Cancelled by ${s.user.email}.`);
+    expect(b.locations.map((l) => l.status)).toEqual(["deleted", "deleted"]);
+    expect(await s3Keys(s.prefix)).toEqual([]);
+    await expect(cancelBackup(s.t, id)).rejects.toThrow(/already cancelled/);
+  });
+
+  it("runs two backups of one server one after the other, never overlapping", async () => {
+    const s = await setup();
+    const first = await backUp(s);
+    const second = await backUp(s);
+    engine.send([backupEvent({ teamId: s.t.id, serverId: s.serverId, backupId: first })]); // a repeated event changes nothing
+    await engine.idle();
+    const [a, b] = await Promise.all([getBackup(s.t, first), getBackup(s.t, second)]);
+    expect([a.status, b.status]).toEqual(["succeeded", "succeeded"]);
+    expect(a.attempts).toBe(1);
+    expect(a.finishedAt!.getTime()).toBeLessThanOrEqual(b.startedAt!.getTime());
+    expect((await listBackups(s.t, { serverId: s.serverId })).rows.map((r) => r.id)).toEqual([second, first]);
+  });
+
+  it("another team can neither see nor cancel a backup", async () => {
+    const s = await setup();
+    const id = await backUp(s);
+    await engine.idle();
+    const other = await (await signedUpUser("Mallory")).team("owner");
+    await expect(getBackup(other, id)).rejects.toThrow(AppError);
+    await expect(cancelBackup(other, id)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    expect((await listBackups(other)).rows).toEqual([]);
+    const viewer = { ...s.t, role: "viewer" as const };
+    await expect(requestBackup(viewer, { serverId: s.serverId, destinationIds: s.destinationIds, encrypted: true })).rejects.toMatchObject({ code: "FORBIDDEN" });
+  });
+});

@@ -1,0 +1,37 @@
+import { claimRun, failRun, transferBackup } from "@/lib/backups/run";
+import { inngest } from "../client";
+import { mapped } from "../errors";
+import { backupRequested } from "../events";
+
+/** Concurrent backups per team; one per server at any time. */
+export const BACKUPS_PER_TEAM = 3;
+
+/**
+ * Runs one queued backup: claim it (a finished or cancelled backup is left alone, so a repeated
+ * event does nothing), then archive → encrypt → upload in one streamed step. Transient failures
+ * are retried (the step starts over and overwrites its own objects); when retries run out, or the
+ * failure is permanent, `onFailure` marks the backup failed and removes what it wrote.
+ */
+export const runBackup = inngest.createFunction(
+  {
+    id: "run-backup",
+    triggers: [backupRequested],
+    retries: 3,
+    idempotency: "event.data.backupId",
+    concurrency: [
+      { key: "event.data.serverId", limit: 1 },
+      { key: "event.data.teamId", limit: BACKUPS_PER_TEAM },
+    ],
+    onFailure: async ({ event, error, step }) => {
+      const { teamId, backupId } = event.data.event.data;
+      await step.run("mark-failed", () => mapped({ backupId }, () => failRun(teamId, backupId, error.message)));
+    },
+  },
+  async ({ event, step }) => {
+    const { teamId, backupId } = event.data;
+    const claimed = await step.run("claim-run", () => mapped({ backupId }, () => claimRun(teamId, backupId)));
+    if (!claimed) return { backupId, skipped: true };
+    const stored = await step.run("dump-encrypt-upload", () => mapped({ backupId }, () => transferBackup(teamId, backupId)));
+    return { backupId, ...stored };
+  },
+);

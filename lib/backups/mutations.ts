@@ -1,0 +1,115 @@
+import "server-only";
+import { eq, inArray, isNull } from "drizzle-orm";
+import { backups, servers, sources, storageDestinations } from "@/db/schema";
+import { newId } from "@/db/columns";
+import { recordAudit } from "../audit/record";
+import { db, type Transaction } from "../db";
+import { AppError, notFound } from "../errors";
+import { assertRole, inTeam, type TeamContext } from "../teams/context";
+import type { RequestBackupInput } from "./schemas";
+
+/** `<server>-<yyyymmdd-hhmmss>.tar.gz` (UTC), the name a download is saved under. */
+export function backupFileName(serverName: string, at: Date): string {
+  const slug = serverName
+    .normalize("NFKD")
+    .replace(/[^\w.-]+/g, "-")
+    .replace(/^[-.]+|-+$/g, "")
+    .slice(0, 60) || "server";
+  const stamp = at.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  return `${slug}-${stamp}.tar.gz`;
+}
+
+export interface NewBackup {
+  serverId: string;
+  sourceIds: string[];
+  destinationIds: string[];
+  encrypted: boolean;
+  trigger: "manual" | "schedule" | "api" | "upload";
+  scheduleId?: string;
+  scheduledFor?: Date;
+}
+
+/**
+ * Inserts a queued backup after checking that the server, its sources and the destinations are
+ * this team's. Returns null when the schedule slot already has its backup (the slot ran).
+ */
+export async function insertBackup(tx: Transaction, t: TeamContext, b: NewBackup): Promise<{ id: string } | null> {
+  const [server] = await tx.select({ name: servers.name }).from(servers).where(inTeam(servers, t, eq(servers.id, b.serverId)));
+  if (!server) throw notFound("That server");
+  const sourceIds = [...new Set(b.sourceIds)];
+  const destinationIds = [...new Set(b.destinationIds)];
+  if (b.trigger !== "upload") {
+    if (!sourceIds.length) throw new AppError("VALIDATION", "Choose at least one source to back up, or add one to the server first.", { sourceIds: ["Choose at least one source."] });
+    const found = await tx.select({ id: sources.id }).from(sources).where(inTeam(sources, t, eq(sources.serverId, b.serverId), inArray(sources.id, sourceIds)));
+    if (found.length !== sourceIds.length) throw new AppError("VALIDATION", "Choose sources of this server.", { sourceIds: ["Every source must belong to the server."] });
+  }
+  if (!destinationIds.length) throw new AppError("VALIDATION", "Choose at least one storage destination, or add one under Storage first.", { destinationIds: ["Choose at least one destination."] });
+  const dests = await tx.select({ id: storageDestinations.id }).from(storageDestinations).where(inTeam(storageDestinations, t, inArray(storageDestinations.id, destinationIds)));
+  if (dests.length !== destinationIds.length) throw notFound("That destination");
+  const id = newId("bkp");
+  const inserted = await tx
+    .insert(backups)
+    .values({
+      id,
+      teamId: t.id,
+      serverId: b.serverId,
+      scheduleId: b.scheduleId,
+      scheduledFor: b.scheduledFor,
+      trigger: b.trigger,
+      encrypted: b.encrypted,
+      sourceIds,
+      destinationIds,
+      requestedBy: t.actor.label,
+      fileName: backupFileName(server.name, new Date()),
+    })
+    .onConflictDoNothing({ target: [backups.scheduleId, backups.scheduledFor] })
+    .returning({ id: backups.id });
+  return inserted[0] ?? null;
+}
+
+/** "Back up now" (and the API): a queued backup the caller then dispatches to the workflow. */
+export async function requestBackup(t: TeamContext, input: RequestBackupInput, trigger: "manual" | "api" = "manual") {
+  assertRole(t, "member");
+  const d = await db();
+  return d.transaction(async (tx) => {
+    const sourceIds = input.sourceIds?.length
+      ? input.sourceIds
+      : (await tx.select({ id: sources.id }).from(sources).where(inTeam(sources, t, eq(sources.serverId, input.serverId)))).map((s) => s.id);
+    const created = (await insertBackup(tx, t, { ...input, sourceIds, trigger }))!; // null only for a schedule slot
+    await recordAudit(tx, t, { action: "backup.requested", target: { type: "backup", id: created.id }, details: { serverId: input.serverId, encrypted: input.encrypted, destinations: input.destinationIds.length } });
+    return created;
+  });
+}
+
+/**
+ * Asks a queued or running backup to stop. A queued one is cancelled at once; a running one sees
+ * the request within about a second (the run polls it with its progress) and stops.
+ */
+export async function cancelBackup(t: TeamContext, backupId: string) {
+  assertRole(t, "member");
+  const d = await db();
+  return d.transaction(async (tx) => {
+    const now = new Date();
+    const [queued] = await tx
+      .update(backups)
+      .set({ status: "cancelled", finishedAt: now, cancelRequestedAt: now, cancelRequestedBy: t.actor.label, error: `Cancelled by ${t.actor.label} before it started.` })
+      .where(inTeam(backups, t, eq(backups.id, backupId), eq(backups.status, "queued")))
+      .returning({ id: backups.id });
+    if (!queued) {
+      const [running] = await tx
+        .update(backups)
+        .set({ cancelRequestedAt: now, cancelRequestedBy: t.actor.label })
+        .where(inTeam(backups, t, eq(backups.id, backupId), eq(backups.status, "running"), isNull(backups.cancelRequestedAt)))
+        .returning({ id: backups.id });
+      if (!running) {
+        const [exists] = await tx.select({ status: backups.status }).from(backups).where(inTeam(backups, t, eq(backups.id, backupId)));
+        if (!exists) throw notFound("That backup");
+        if (exists.status !== "running") throw new AppError("CONFLICT", `This backup has already ${exists.status === "succeeded" ? "finished" : exists.status}; there is nothing to cancel.`);
+        return { id: backupId };
+      }
+    }
+    await recordAudit(tx, t, { action: "backup.cancel_requested", target: { type: "backup", id: backupId } });
+    return { id: backupId };
+  });
+}
+
