@@ -201,12 +201,13 @@ type Holder = { [KEY]?: InProcessEngine };
 /**
  * The process-wide engine. Next.js may load this module more than once (instrumentation and each
  * route bundle), so the instance lives on globalThis and the functions are imported lazily.
+ * `options` apply when this call creates it.
  */
-export async function inProcessEngine(): Promise<InProcessEngine> {
+export async function inProcessEngine(options?: EngineOptions): Promise<InProcessEngine> {
   const holder = globalThis as Holder;
   if (!holder[KEY]) {
     const { functions } = await import("./functions");
-    holder[KEY] ??= new InProcessEngine(functions as AnyFunction[]);
+    holder[KEY] ??= new InProcessEngine(functions as AnyFunction[], options);
   }
   return holder[KEY];
 }

@@ -19,8 +19,7 @@ import { startProxy, type TestProxy } from "@/test/proxy";
 import { startS3rver, type S3rverServer } from "@/test/servers/s3rver";
 import { startSshd, type TestSshd } from "@/test/servers/sshd";
 import { backupEvent } from "../events";
-import { InProcessEngine } from "../in-process";
-import { functions } from ".";
+import { inProcessEngine, type InProcessEngine } from "../in-process";
 
 let s3: S3rverServer;
 let sshd: TestSshd;
@@ -35,7 +34,7 @@ beforeAll(async () => {
   const adminUrl = inject("postgresAdminUrl")!;
   pgPort = Number(new URL(adminUrl).port);
   admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  engine = new InProcessEngine(functions, { retryDelayMs: () => 50 });
+  engine = await inProcessEngine({ retryDelayMs: () => 50 });
   scratch = mkdtempSync(path.join(tmpdir(), "coffer-runs-"));
 });
 afterAll(async () => {

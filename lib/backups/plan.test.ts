@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "@/lib/errors";
-import { checkBackupId, dumpPaths, findArgs, formatBytes, freeSpaceProblem, normalizePaths, parseSha256Output, parseStatOutput } from "./plan";
+import { checkBackupId, dumpPaths, findArgs, freeSpaceProblem, normalizePaths, parseSha256Output, parseStatOutput } from "./plan";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -16,11 +16,6 @@ describe("freeSpaceProblem", () => {
       "Not enough free space in /w on s: 500.0 MiB free, need about 1.0 GiB. Free some space there, or choose another work folder in the server's settings.",
     );
     expect(freeSpaceProblem({ dir: "/w", server: "s", freeBytes: 0, databaseBytes: 0, headroomBytes: 0 })).toBeUndefined();
-  });
-  it("formats sizes", () => {
-    expect(formatBytes(0)).toBe("0 bytes");
-    expect(formatBytes(1536)).toBe("1.5 KiB");
-    expect(formatBytes(2 ** 60)).toBe("1024.0 PiB");
   });
 });
 

@@ -1,4 +1,5 @@
 import { AppError } from "@/lib/errors";
+import { formatBytes } from "@/lib/format";
 
 /**
  * Pure pieces of archive planning (no I/O), unit-tested on their own: the free-space decision,
@@ -8,17 +9,6 @@ import { AppError } from "@/lib/errors";
 
 /** Free space Coffer keeps in the work folder on top of the estimated dump size. */
 export const DEFAULT_HEADROOM_BYTES = 64 * 1024 * 1024;
-
-export function formatBytes(bytes: number): string {
-  const units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${Math.round(value)} bytes` : `${value.toFixed(1)} ${units[unit]}`;
-}
 
 /**
  * Whether the temporary dumps fit. Plain SQL dumps are usually smaller than `pg_database_size`

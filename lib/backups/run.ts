@@ -1,5 +1,6 @@
 import "server-only";
 import { pipeline } from "node:stream/promises";
+import type { Readable } from "node:stream";
 import { and, eq, inArray, isNull, lt, ne, or, sql } from "drizzle-orm";
 import { backupLocations, backupLogs, backups, servers, sources, storageDestinations } from "@/db/schema";
 import { createEncryptStream, newDataKey, unwrapDek, wrapDek, type WrappedDek } from "../crypto/envelope";
@@ -85,7 +86,7 @@ async function withDestinations<T>(t: TeamContext, ids: string[], fn: (adapters:
   return withDestination(t, ids[opened.length]!, (adapter) => withDestinations(t, ids, fn, [...opened, adapter]));
 }
 
-interface RunRow {
+export interface RunRow {
   id: string;
   serverId: string;
   fileName: string;
@@ -169,15 +170,44 @@ export interface TransferResult {
   locations: number;
 }
 
+/** The plain `.tar.gz` to store, and what it says about itself once it ended (the manifest, when there is one). */
+export interface Produced {
+  stream: Readable;
+  done: Promise<Record<string, unknown> | null>;
+}
+/** Starts the stream and hands it to `consume`, keeping what it needs (a server connection) open meanwhile. */
+export type Produce = <R>(ctx: { signal: AbortSignal; say: (line: string) => void }, consume: (produced: Produced) => Promise<R>) => Promise<R>;
+
 /**
- * The backup itself, in one pass: the archive streams from the server, is sealed with a fresh data
- * key when encrypted, and is written to every destination at once. The backup is marked succeeded
- * only after every object was written and its stored size checked; on any failure the objects
- * this attempt wrote are deleted again.
+ * A backup run, in one pass: the archive streams from the server, is sealed with a fresh data key
+ * when encrypted, and is written to every destination at once.
  */
 export async function transferBackup(teamId: string, backupId: string): Promise<TransferResult> {
   const t = await systemTeam(teamId, "backup run");
   const { backup, server, sources: srcRows, destinations } = await loadRun(t, backupId);
+  const archiveSrcs = await archiveSources(t, server.kind, srcRows);
+  return storeBackup(t, backup, destinations, (ctx, consume) =>
+    withServer(
+      t,
+      backup.serverId,
+      async (reach) => {
+        const archive = await startArchive({ reach, workDir: server.workDir, serverName: server.name, backupId, sources: archiveSrcs, cofferVersion: COFFER_VERSION, signal: ctx.signal, onStep: ctx.say });
+        return consume({ stream: archive.stream, done: archive.done as unknown as Promise<Record<string, unknown>> });
+      },
+      { signal: ctx.signal },
+    ),
+  );
+}
+
+/**
+ * Stores a running backup's stream: sealed with a fresh data key when encrypted, written to every
+ * destination at once (the slowest sets the pace). The backup is marked succeeded only after every
+ * object was written and its stored size checked, and only if nobody cancelled it meanwhile; on any
+ * failure the objects this attempt wrote are deleted again and the error is rethrown.
+ */
+export async function storeBackup(t: TeamContext, backup: RunRow, destinations: { id: string; name: string; classDaily: string | null }[], produce: Produce): Promise<TransferResult> {
+  const { id: backupId } = backup;
+  const teamId = t.id;
   const d = await db();
   const say = runLog(teamId, backupId);
   const key = objectKey(backup);
@@ -197,63 +227,59 @@ export async function transferBackup(teamId: string, backupId: string): Promise<
         .values({ teamId, backupId, destinationId: dest.id, objectKey: key, storageClass: dest.classDaily })
         .onConflictDoUpdate({ target: [backupLocations.backupId, backupLocations.destinationId], set: { status: "writing", objectKey: key, error: null, sizeBytes: null, sha256: null } });
     }
-    const archivePlain = await archiveSources(t, server.kind, srcRows);
-    const result = await withServer(
-      t,
-      backup.serverId,
-      (reach) =>
-        withDestinations(t, backup.destinationIds, async (adapters) => {
-          const archive = await startArchive({ reach, workDir: server.workDir, serverName: server.name, backupId, sources: archivePlain, cofferVersion: COFFER_VERSION, signal: abort.signal, onStep: say.info });
-          const plain = new Sha256Meter();
-          const seal = sealing && createEncryptStream({ ...sealing, teamId, backupId });
-          // pipeline() carries a failure of the archive into the body, so every destination stops.
-          (seal ? pipeline(archive.stream, plain, seal) : pipeline(archive.stream, plain)).catch(() => {});
-          const body = seal ?? plain;
-          say.info(`Writing to ${destinations.map((x) => x.name).join(", ")}.`);
-          const [fan, manifest] = await Promise.allSettled([
-            fanOut(body, adapters.map((a, i) => ({ write: (pipe, signal) => a.put(key, pipe, { storageClass: destinations[i]!.classDaily ?? undefined, signal }) })), { signal: abort.signal, onBytes: watch.set }),
-            archive.done,
-          ]);
-          const stored = fan.status === "fulfilled" ? fan.value.results : [];
-          const failure = manifest.status === "rejected" ? manifest.reason : fan.status === "rejected" ? fan.reason : fan.value.error;
-          if (failure || manifest.status === "rejected") {
-            await Promise.all(stored.map((r, i) => (r.status === "fulfilled" ? adapters[i]!.delete(key).catch(() => {}) : undefined)));
-            const where = fan.status === "fulfilled" ? fan.value.failedTarget : undefined;
-            throw where === undefined ? failure : withDestinationName(failure, destinations[where]!.name);
+    const result = await produce({ signal: abort.signal, say: say.info }, (produced) =>
+      withDestinations(t, backup.destinationIds, async (adapters) => {
+        const plain = new Sha256Meter();
+        const seal = sealing && createEncryptStream({ ...sealing, teamId, backupId });
+        // pipeline() carries a failure of the source into the body, so every destination stops.
+        (seal ? pipeline(produced.stream, plain, seal) : pipeline(produced.stream, plain)).catch(() => {});
+        const body = seal ?? plain;
+        say.info(`Writing to ${destinations.map((x) => x.name).join(", ")}.`);
+        const [fan, manifest] = await Promise.allSettled([
+          fanOut(body, adapters.map((a, i) => ({ write: (pipe, signal) => a.put(key, pipe, { storageClass: destinations[i]!.classDaily ?? undefined, signal }) })), { signal: abort.signal, onBytes: watch.set }),
+          produced.done,
+        ]);
+        const stored = fan.status === "fulfilled" ? fan.value.results : [];
+        const failure = manifest.status === "rejected" ? manifest.reason : fan.status === "rejected" ? fan.reason : fan.value.error;
+        if (failure || manifest.status === "rejected") {
+          await Promise.all(stored.map((r, i) => (r.status === "fulfilled" ? adapters[i]!.delete(key).catch(() => {}) : undefined)));
+          const where = fan.status === "fulfilled" ? fan.value.failedTarget : undefined;
+          throw where === undefined ? failure : withDestinationName(failure, destinations[where]!.name);
+        }
+        const objects = stored.map((r) => (r as PromiseFulfilledResult<{ size: number; sha256: string }>).value);
+        // Read back what each destination holds: a backup is only good when every copy is there in full.
+        for (const [i, adapter] of adapters.entries()) {
+          const info = await adapter.head(key);
+          if (!info || info.size !== objects[i]!.size) {
+            await Promise.all(adapters.map((a) => a.delete(key).catch(() => {})));
+            throw new AppError("UPSTREAM", `${destinations[i]!.name} does not hold the complete object after writing it (${info ? `${info.size} of ${objects[i]!.size} bytes` : "it is missing"}). Check the destination with Test.`);
           }
-          const objects = stored.map((r) => (r as PromiseFulfilledResult<{ size: number; sha256: string }>).value);
-          // Read back what each destination holds: a backup is only good when every copy is there in full.
-          for (const [i, adapter] of adapters.entries()) {
-            const info = await adapter.head(key);
-            if (!info || info.size !== objects[i]!.size) {
-              await Promise.all(adapters.map((a) => a.delete(key).catch(() => {})));
-              throw new AppError("UPSTREAM", `${destinations[i]!.name} does not hold the complete object after writing it (${info ? `${info.size} of ${objects[i]!.size} bytes` : "it is missing"}). Check the destination with Test.`);
-            }
-          }
-          return { objects, manifest: manifest.value, archiveBytes: plain.bytesSeen, archiveSha256: plain.digest() };
-        }),
-      { signal: abort.signal },
+        }
+        return { objects, manifest: manifest.value, archiveBytes: plain.bytesSeen };
+      }),
     );
     await watch.stop(); // from here on only the guarded UPDATE below decides
     const first = result.objects[0]!;
-    const finished = await d.transaction(async (tx) => {
-      for (const [i, dest] of destinations.entries()) {
-        await tx
-          .update(backupLocations)
-          .set({ status: "stored", sizeBytes: result.objects[i]!.size, sha256: result.objects[i]!.sha256 })
-          .where(and(eq(backupLocations.teamId, teamId), eq(backupLocations.backupId, backupId), eq(backupLocations.destinationId, dest.id)));
-      }
-      const [row] = await tx
-        .update(backups)
-        .set({ status: "succeeded", finishedAt: new Date(), sizeBytes: first.size, sha256: first.sha256, bytesDone: first.size, archiveBytes: result.archiveBytes, manifest: result.manifest as unknown as Record<string, unknown> })
-        .where(inTeam(backups, t, eq(backups.id, backupId), eq(backups.status, "running"), isNull(backups.cancelRequestedAt)))
-        .returning({ id: backups.id });
-      if (!row) tx.rollback();
-      return row;
-    }).catch((err: unknown) => {
-      if ((err as Error)?.name === "TransactionRollbackError") return undefined;
-      throw err;
-    });
+    const finished = await d
+      .transaction(async (tx) => {
+        for (const [i, dest] of destinations.entries()) {
+          await tx
+            .update(backupLocations)
+            .set({ status: "stored", sizeBytes: result.objects[i]!.size, sha256: result.objects[i]!.sha256 })
+            .where(and(eq(backupLocations.teamId, teamId), eq(backupLocations.backupId, backupId), eq(backupLocations.destinationId, dest.id)));
+        }
+        const [row] = await tx
+          .update(backups)
+          .set({ status: "succeeded", finishedAt: new Date(), sizeBytes: first.size, sha256: first.sha256, bytesDone: first.size, archiveBytes: result.archiveBytes, manifest: result.manifest })
+          .where(inTeam(backups, t, eq(backups.id, backupId), eq(backups.status, "running"), isNull(backups.cancelRequestedAt)))
+          .returning({ id: backups.id });
+        if (!row) tx.rollback();
+        return row;
+      })
+      .catch((err: unknown) => {
+        if ((err as Error)?.name === "TransactionRollbackError") return undefined;
+        throw err;
+      });
     if (!finished) {
       await Promise.all(destinations.map((dest) => withDestination(t, dest.id, (a) => a.delete(key)).catch(() => {})));
       throw new RunStopped("The backup was cancelled or stopped as it finished; its objects were removed.");

@@ -21,11 +21,11 @@ export function toHttpResponse(err: unknown): Response {
  * A team-scoped route handler (`/…/[team]/…`): resolves the caller, the team and the role, and
  * maps errors to status codes. Callers are signed-in users for now; API tokens resolve here too.
  */
-export function teamRoute(min: Role, handler: (t: TeamContext, request: Request) => Promise<Response>) {
-  return async (request: Request, ctx: { params: Promise<{ team: string }> }): Promise<Response> => {
+export function teamRoute<P extends object = object>(min: Role, handler: (t: TeamContext, request: Request, params: P) => Promise<Response>) {
+  return async (request: Request, ctx: { params: Promise<{ team: string } & P> }): Promise<Response> => {
     try {
-      const { team } = await ctx.params;
-      return await handler(await requireTeam(team, min), request);
+      const params = await ctx.params;
+      return await handler(await requireTeam(params.team, min), request, params);
     } catch (err) {
       return toHttpResponse(err);
     }

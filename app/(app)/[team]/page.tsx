@@ -1,7 +1,9 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { PageHeader } from "@/app/_components/page-header";
+import { listBackups } from "@/lib/backups/queries";
 import { listDestinations } from "@/lib/destinations/queries";
+import { env } from "@/lib/env";
 import { listSchedules } from "@/lib/schedules/queries";
 import { pageTeam } from "@/lib/server/page";
 import { listServers } from "@/lib/servers/queries";
@@ -13,7 +15,9 @@ export const metadata: Metadata = { title: "Overview" };
 export default async function OverviewPage({ params }: { params: Promise<{ team: string }> }) {
   const { team } = await params;
   const t = await pageTeam(team);
-  const [members, servers, destinations, schedules] = await Promise.all([listMembers(t), listServers(t), listDestinations(t), listSchedules(t)]);
+  const [members, servers, destinations, schedules, recent] = await Promise.all([listMembers(t), listServers(t), listDestinations(t), listSchedules(t), listBackups(t, { limit: 20 })]);
+  const lastGood = recent.rows.find((b) => b.status === "succeeded");
+  const failed = recent.rows.filter((b) => b.status === "failed").length;
   const admin = t.role === "system" || roleAtLeast(t.role, "admin");
   return (
     <>
@@ -41,10 +45,19 @@ export default async function OverviewPage({ params }: { params: Promise<{ team:
             <li>
               {schedules.length > 0 ? "✓" : "3."} <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/${t.slug}/schedules`}>Schedules</Link>: {schedules.length}
             </li>
-            <li className="muted">4. Backup runs: not built yet; this page will show them here.</li>
+            <li>
+              {lastGood ? "✓" : "4."} <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/${t.slug}/backups`}>Backups</Link>:{" "}
+              {lastGood ? `last success ${lastGood.finishedAt!.toISOString().slice(0, 16).replace("T", " ")} UTC` : "none yet"}
+              {failed > 0 && `, ${failed} failed among the last ${recent.rows.length}`}
+            </li>
           </ol>
         </div>
       </div>
+      <p className="muted mt-6 text-sm" data-testid="workflow-mode">
+        {env().workflows === "inngest"
+          ? "Workflows run on an Inngest server."
+          : "Workflows run inside this Coffer process (no Inngest server is configured): fine for one instance; configure Inngest to run several."}
+      </p>
     </>
   );
 }

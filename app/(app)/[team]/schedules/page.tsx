@@ -25,9 +25,6 @@ export default async function SchedulesPage({ params }: { params: Promise<{ team
   return (
     <div className="space-y-6">
       <PageHeader title="Schedules" description="When to back up which sources, in which time zone, where the backups go, and whether they are encrypted." />
-      <p className="rounded-lg border border-amber-300 bg-amber-50 px-4 py-3 text-sm dark:border-amber-800 dark:bg-amber-950" data-testid="runs-not-built">
-        Backup runs are not built yet: schedules are saved and show their next runs, but nothing runs until backups arrive in a later release.
-      </p>
       {schedules.length === 0 && (
         <div className="card text-center">
           <p className="font-medium">No schedules yet</p>

@@ -4,6 +4,7 @@ import { useState } from "react";
 import { Field, FormError } from "@/app/_components/form";
 import { formFields, useAction } from "@/app/_components/use-action";
 import { weekdays, type Preset } from "@/lib/schedules/cron";
+import { BackUpNowForm } from "../backups/backup-parts";
 import type { ScheduleView } from "@/lib/schedules/queries";
 import { createScheduleAction, deleteScheduleAction, setScheduleEnabledAction, updateScheduleAction } from "./actions";
 
@@ -40,6 +41,17 @@ export function ScheduleCard({ slug, schedule: s, canEdit, options }: { slug: st
       </p>
       {s.upcoming.length > 0 && <p className="muted text-xs">Next: {s.upcoming.map((d) => inZone(d, s.timezone)).join(" · ")}</p>}
       <FormError error={toggle.error ?? remove.error} />
+      {canEdit && (
+        <BackUpNowForm
+          slug={slug}
+          options={{
+            serverId: s.serverId,
+            sources: options.sources.filter((x) => x.serverId === s.serverId),
+            destinations: options.destinations,
+            selected: { sourceIds: s.sources.map((x) => x.id), destinationIds: s.destinations.map((x) => x.id), encrypted: s.encrypted },
+          }}
+        />
+      )}
       {canEdit && (
         <div className="flex flex-wrap gap-2">
           <button type="button" className="btn-secondary" disabled={toggle.pending} onClick={() => toggle.run({ scheduleId: s.id, enabled: !s.enabled })}>

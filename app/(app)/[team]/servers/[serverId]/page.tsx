@@ -1,10 +1,14 @@
 import type { Metadata } from "next";
 import { PageHeader } from "@/app/_components/page-header";
 import { CheckStatus } from "@/app/_components/status";
+import { listBackups } from "@/lib/backups/queries";
+import { listDestinations } from "@/lib/destinations/queries";
 import { env } from "@/lib/env";
 import { pageTeam, pageRow } from "@/lib/server/page";
 import { getServer, listSources } from "@/lib/servers/queries";
 import { roleAtLeast } from "@/lib/teams/roles";
+import Link from "next/link";
+import { BackUpNowForm } from "../../backups/backup-parts";
 import { ServerForm } from "../server-form";
 import { AcceptHostKey, DeleteButton, SourceCard, SourceForm, TestButton } from "./server-parts";
 
@@ -14,7 +18,7 @@ export default async function ServerPage({ params }: { params: Promise<{ team: s
   const { team, serverId } = await params;
   const t = await pageTeam(team);
   const server = await pageRow(getServer(t, serverId));
-  const sources = await listSources(t, server.id);
+  const [sources, destinations, recent] = await Promise.all([listSources(t, server.id), listDestinations(t), listBackups(t, { serverId: server.id, limit: 5 })]);
   const member = t.role === "system" || roleAtLeast(t.role, "member");
   const admin = t.role === "system" || roleAtLeast(t.role, "admin");
   return (
@@ -22,6 +26,15 @@ export default async function ServerPage({ params }: { params: Promise<{ team: s
       <PageHeader title={server.name} description={server.kind === "local" ? "The machine Coffer runs on." : `${server.username}@${server.host}:${server.port}`}>
         {member && <TestButton slug={t.slug} target={{ serverId: server.id }} label="Test connection" />}
       </PageHeader>
+      {member && sources.length > 0 && (
+        <BackUpNowForm slug={t.slug} options={{ serverId: server.id, sources: sources.map((s) => ({ id: s.id, name: s.name })), destinations: destinations.map((d) => ({ id: d.id, name: d.name })) }} />
+      )}
+      {recent.rows.length > 0 && (
+        <p className="text-sm">
+          Last backup: <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/${t.slug}/backups/${recent.rows[0]!.id}`}>{recent.rows[0]!.status}</Link> ·{" "}
+          <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/${t.slug}/backups?server=${server.id}`}>all backups of this server</Link>
+        </p>
+      )}
       <section className="card space-y-3">
         <h2 className="font-semibold">Connection</h2>
         <CheckStatus ok={server.checkOk} message={server.checkMessage} at={server.checkedAt} />

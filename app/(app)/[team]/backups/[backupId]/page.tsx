@@ -1,0 +1,167 @@
+import type { Metadata } from "next";
+import Link from "next/link";
+import { PageHeader } from "@/app/_components/page-header";
+import { getBackup } from "@/lib/backups/queries";
+import { parseManifest, type Manifest } from "@/lib/backups/manifest";
+import { formatBytes, formatDuration } from "@/lib/format";
+import { pageRow, pageTeam } from "@/lib/server/page";
+import { roleAtLeast } from "@/lib/teams/roles";
+import { AutoRefresh, CancelButton, Progress, StatusBadge } from "../backup-parts";
+
+export const metadata: Metadata = { title: "Backup" };
+
+const when = (d: Date | null) => (d ? new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "medium", timeZone: "UTC" }).format(d) + " UTC" : "—");
+const triggerLabel = { manual: "Back up now", schedule: "Schedule", api: "API", upload: "Upload" } as const;
+
+function Contents({ manifest }: { manifest: Manifest }) {
+  const files = (prefix: string) => manifest.entries.filter((e) => e.path.startsWith(prefix));
+  return (
+    <div className="card space-y-2" data-testid="backup-contents">
+      <p className="font-medium">Contents</p>
+      <ul className="space-y-1 text-sm">
+        {manifest.postgres.map((p) => (
+          <li key={p.source}>
+            PostgreSQL <span className="font-mono">{p.database}</span> ({p.serverVersion}): {p.tables.length} table(s), {p.tables.reduce((n, x) => n + x.rows, 0)} row(s),{" "}
+            {formatBytes(manifest.entries.find((e) => e.path === p.path)?.size ?? 0)} of SQL
+          </li>
+        ))}
+        {manifest.sources
+          .filter((s) => s.kind === "directory")
+          .map((s) => (
+            <li key={s.id}>
+              {s.name}: {s.kind === "directory" ? s.paths.join(", ") : ""} — {s.kind === "directory" ? s.paths.reduce((n, p) => n + files(`files${p}/`).length, 0) : 0} file(s)
+            </li>
+          ))}
+      </ul>
+    </div>
+  );
+}
+
+export default async function BackupPage({ params }: { params: Promise<{ team: string; backupId: string }> }) {
+  const { team, backupId } = await params;
+  const t = await pageTeam(team);
+  const b = await pageRow(getBackup(t, backupId));
+  const member = t.role === "system" || roleAtLeast(t.role, "member");
+  const active = b.status === "running" || b.status === "queued";
+  const manifest = b.manifest ? (() => { try { return parseManifest(b.manifest); } catch { return null; } })() : null;
+  return (
+    <div className="space-y-6">
+      <AutoRefresh active={active} />
+      <PageHeader title={`Backup of ${b.serverName}`} description={b.fileName}>
+        <div className="flex flex-wrap items-center gap-2">
+          {member && active && <CancelButton slug={t.slug} backupId={b.id} />}
+          {b.status === "succeeded" &&
+            (member ? (
+              <a className="btn-primary" href={`/api/teams/${t.slug}/backups/${b.id}/download`} download={b.fileName}>
+                Download
+              </a>
+            ) : (
+              <span className="muted text-sm">Members and above can download backups.</span>
+            ))}
+        </div>
+      </PageHeader>
+      <div className="card grid gap-3 text-sm sm:grid-cols-2 lg:grid-cols-3">
+        <div>
+          <p className="muted">Status</p>
+          <p className="mt-1 space-x-1">
+            <StatusBadge status={b.status} />
+            {b.encrypted ? (
+              <span className="badge" data-testid="encrypted-indicator">
+                Encrypted
+              </span>
+            ) : (
+              <span className="badge">Not encrypted</span>
+            )}
+          </p>
+        </div>
+        <div>
+          <p className="muted">Trigger</p>
+          <p className="mt-1">
+            {triggerLabel[b.trigger]}
+            {b.scheduleName && b.scheduleId && (
+              <>
+                {" "}
+                (<Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/${t.slug}/schedules`}>{b.scheduleName}</Link>)
+              </>
+            )}{" "}
+            by {b.requestedBy ?? "—"}
+          </p>
+        </div>
+        <div>
+          <p className="muted">{b.status === "running" ? "Progress" : "Duration"}</p>
+          <p className="mt-1">{b.status === "running" ? <Progress {...b} /> : b.finishedAt ? formatDuration(b.elapsedMs) : "—"}</p>
+        </div>
+        <div>
+          <p className="muted">Started</p>
+          <p className="mt-1">{when(b.startedAt)}</p>
+        </div>
+        <div>
+          <p className="muted">Finished</p>
+          <p className="mt-1">{when(b.finishedAt)}</p>
+        </div>
+        <div>
+          <p className="muted">Size</p>
+          <p className="mt-1">
+            {b.archiveBytes !== null ? `${formatBytes(b.archiveBytes)} .tar.gz` : "—"}
+            {b.encrypted && b.sizeBytes !== null && ` (${formatBytes(b.sizeBytes)} stored)`}
+          </p>
+        </div>
+        {b.sha256 && (
+          <div className="sm:col-span-2 lg:col-span-3">
+            <p className="muted">SHA-256 of the stored object</p>
+            <p className="mt-1 break-all font-mono text-xs">{b.sha256}</p>
+          </div>
+        )}
+        {b.error && (
+          <div className="sm:col-span-2 lg:col-span-3">
+            <p className="muted">Error</p>
+            <p className="mt-1 text-red-700 dark:text-red-400" data-testid="backup-error">
+              {b.error}
+            </p>
+          </div>
+        )}
+      </div>
+      {b.locations.length > 0 && (
+        <div className="card overflow-x-auto p-0">
+          <table className="w-full text-sm" data-testid="backup-locations">
+            <thead className="text-left text-xs uppercase text-zinc-500">
+              <tr>
+                <th className="px-4 py-2">Destination</th>
+                <th className="px-4 py-2">State</th>
+                <th className="px-4 py-2">Storage class</th>
+                <th className="px-4 py-2">Size</th>
+                <th className="px-4 py-2">Object</th>
+              </tr>
+            </thead>
+            <tbody>
+              {b.locations.map((l) => (
+                <tr key={l.id} className="border-t border-zinc-200 dark:border-zinc-800">
+                  <td className="px-4 py-2">{l.destinationName}</td>
+                  <td className="px-4 py-2">
+                    {l.status}
+                    {l.error && <span className="block text-xs text-red-700 dark:text-red-400">{l.error}</span>}
+                  </td>
+                  <td className="px-4 py-2">{l.storageClass ?? "—"}</td>
+                  <td className="px-4 py-2 tabular-nums">{l.sizeBytes !== null ? formatBytes(l.sizeBytes) : "—"}</td>
+                  <td className="break-all px-4 py-2 font-mono text-xs">{l.objectKey}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {manifest && <Contents manifest={manifest} />}
+      <div className="card">
+        <p className="font-medium">Run log</p>
+        <ol className="mt-2 space-y-1 font-mono text-xs" data-testid="backup-log">
+          {b.log.map((l) => (
+            <li key={l.id} className={l.level === "error" ? "text-red-700 dark:text-red-400" : ""}>
+              <span className="muted">{l.createdAt.toISOString().slice(11, 19)}</span> {l.message}
+            </li>
+          ))}
+          {b.log.length === 0 && <li className="muted">Waiting to start…</li>}
+        </ol>
+      </div>
+    </div>
+  );
+}

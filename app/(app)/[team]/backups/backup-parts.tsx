@@ -1,0 +1,126 @@
+"use client";
+import { useRouter } from "next/navigation";
+import { useEffect, useState } from "react";
+import { FormError } from "@/app/_components/form";
+import { useAction } from "@/app/_components/use-action";
+import { formatBytes, formatDuration } from "@/lib/format";
+import { backUpNowAction, cancelBackupAction } from "./actions";
+
+const statusStyle: Record<string, string> = {
+  queued: "bg-zinc-100 text-zinc-700 dark:bg-zinc-800 dark:text-zinc-300",
+  running: "bg-sky-100 text-sky-800 dark:bg-sky-950 dark:text-sky-300",
+  succeeded: "bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-300",
+  failed: "bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-300",
+  cancelled: "bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-300",
+};
+const statusLabel: Record<string, string> = { queued: "Queued", running: "Running", succeeded: "Succeeded", failed: "Failed", cancelled: "Cancelled" };
+
+export function StatusBadge({ status }: { status: string }) {
+  return (
+    <span className={`badge ${statusStyle[status] ?? ""}`} data-testid="backup-status">
+      {statusLabel[status] ?? status}
+    </span>
+  );
+}
+
+/** Bytes so far, rate and elapsed time of a run (the page refreshes every 2 s while it runs). */
+export function Progress({ bytesDone, bytesPerSecond, elapsedMs }: { bytesDone: number; bytesPerSecond: number; elapsedMs: number }) {
+  return (
+    <span className="text-sm tabular-nums" data-testid="backup-progress">
+      {formatBytes(bytesDone)} · {formatBytes(bytesPerSecond)}/s · {formatDuration(elapsedMs)}
+    </span>
+  );
+}
+
+/** Re-renders the page from the server every `ms` while `active` (progress lives in the database). */
+export function AutoRefresh({ active, ms = 2000 }: { active: boolean; ms?: number }) {
+  const router = useRouter();
+  useEffect(() => {
+    if (!active) return;
+    const timer = setInterval(() => router.refresh(), ms);
+    return () => clearInterval(timer);
+  }, [active, ms, router]);
+  return null;
+}
+
+export function CancelButton({ slug, backupId }: { slug: string; backupId: string }) {
+  const router = useRouter();
+  const cancel = useAction(cancelBackupAction.bind(null, slug), () => router.refresh());
+  return (
+    <span>
+      <button type="button" className="btn-danger" disabled={cancel.pending} onClick={() => confirm("Cancel this backup? Nothing it wrote is kept.") && cancel.run({ backupId })}>
+        Cancel
+      </button>
+      <FormError error={cancel.error} />
+    </span>
+  );
+}
+
+export interface BackUpNowOptions {
+  serverId: string;
+  sources: { id: string; name: string }[];
+  destinations: { id: string; name: string }[];
+  /** Pre-selected (a schedule's own); default: every source, every destination. */
+  selected?: { sourceIds: string[]; destinationIds: string[]; encrypted: boolean };
+}
+
+/** "Back up now": which sources, where to, encrypted or not; then opens the run page. */
+export function BackUpNowForm({ slug, options, label = "Back up now" }: { slug: string; options: BackUpNowOptions; label?: string }) {
+  const router = useRouter();
+  const [open, setOpen] = useState(false);
+  const start = useAction(backUpNowAction.bind(null, slug), ({ id }) => router.push(`/${slug}/backups/${id}`));
+  const fieldError = (name: string) => start.error?.fieldErrors?.[name] && <p className="mt-1 text-xs text-red-700 dark:text-red-400">{start.error.fieldErrors[name]!.join(" ")}</p>;
+  if (!open) {
+    return (
+      <button type="button" className="btn-primary" onClick={() => setOpen(true)}>
+        {label}
+      </button>
+    );
+  }
+  const sel = options.selected;
+  return (
+    <form
+      className="card space-y-3"
+      aria-label="Back up now"
+      onSubmit={(e) => {
+        e.preventDefault();
+        const form = e.currentTarget;
+        const picked = (name: string) => [...form.querySelectorAll<HTMLInputElement>(`input[name="${name}"]:checked`)].map((i) => i.value);
+        start.run({ serverId: options.serverId, sourceIds: picked("sourceIds"), destinationIds: picked("destinationIds"), encrypted: (form.elements.namedItem("encrypted") as HTMLInputElement).checked });
+      }}
+    >
+      <FormError error={start.error} />
+      <fieldset>
+        <legend className="label">Sources</legend>
+        {options.sources.length === 0 && <p className="muted text-sm">This server has no sources yet.</p>}
+        {options.sources.map((s) => (
+          <label key={s.id} className="mr-4 inline-flex items-center gap-2 text-sm">
+            <input type="checkbox" name="sourceIds" value={s.id} defaultChecked={sel ? sel.sourceIds.includes(s.id) : true} /> {s.name}
+          </label>
+        ))}
+        {fieldError("sourceIds")}
+      </fieldset>
+      <fieldset>
+        <legend className="label">Destinations</legend>
+        {options.destinations.length === 0 && <p className="muted text-sm">Add a storage destination first.</p>}
+        {options.destinations.map((d) => (
+          <label key={d.id} className="mr-4 inline-flex items-center gap-2 text-sm">
+            <input type="checkbox" name="destinationIds" value={d.id} defaultChecked={sel ? sel.destinationIds.includes(d.id) : true} /> {d.name}
+          </label>
+        ))}
+        {fieldError("destinationIds")}
+      </fieldset>
+      <label className="flex items-center gap-2 text-sm">
+        <input type="checkbox" name="encrypted" defaultChecked={sel?.encrypted ?? true} /> Encrypted
+      </label>
+      <div className="flex gap-2">
+        <button className="btn-primary" disabled={start.pending}>
+          {start.pending ? "Starting…" : "Start backup"}
+        </button>
+        <button type="button" className="btn-secondary" onClick={() => setOpen(false)}>
+          Close
+        </button>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,114 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { backupLocations, backups, schedules } from "@/db/schema";
+import { getBackup, listBackups } from "@/lib/backups/queries";
+import { db } from "@/lib/db";
+import { createDestination } from "@/lib/destinations/mutations";
+import { env } from "@/lib/env";
+import { createSchedule } from "@/lib/schedules/mutations";
+import { getSchedule } from "@/lib/schedules/queries";
+import { claimDueSchedules } from "@/lib/schedules/due";
+import { createServer, createSource } from "@/lib/servers/mutations";
+import { signedUpUser } from "@/test/factories";
+import { inProcessEngine, type InProcessEngine } from "../in-process";
+import { scheduleTick } from "./schedule-tick";
+import { sweepRuns } from "./sweep-runs";
+
+let engine: InProcessEngine;
+let scratch: string;
+
+beforeAll(async () => {
+  engine = await inProcessEngine({ retryDelayMs: () => 50 });
+  scratch = mkdtempSync(path.join(tmpdir(), "coffer-tick-"));
+});
+afterAll(() => engine?.stop());
+
+/** A team with the Coffer host as server, a folder to back up, a local-disk destination and an hourly schedule. */
+async function scheduled() {
+  const user = await signedUpUser("Sched");
+  const t = await user.team("admin");
+  const folder = mkdtempSync(path.join(scratch, "data-"));
+  writeFileSync(path.join(folder, "notes.txt"), "hello");
+  const { id: serverId } = await createServer(t, { kind: "local", name: "this host", workDir: "/var/tmp" });
+  const { id: sourceId } = await createSource(t, { serverId, kind: "directory", name: "notes", paths: [folder], excludes: [] });
+  const { id: destinationId } = await createDestination(t, { kind: "local", name: "disk", prefix: "tick" });
+  const { id: scheduleId } = await createSchedule(t, { name: "hourly", serverId, sourceIds: [sourceId], destinationIds: [destinationId], when: { kind: "hourly", minute: 5 }, timezone: "Europe/Berlin", encrypted: true, enabled: true });
+  return { t, scheduleId, serverId };
+}
+
+async function setNextRun(scheduleId: string, at: Date) {
+  await (await db()).update(schedules).set({ nextRunAt: at }).where(eq(schedules.id, scheduleId));
+}
+
+describe("schedule-tick", () => {
+  it("runs a due schedule once for its slot, even when ticks race, and moves it to the next slot", async () => {
+    const s = await scheduled();
+    const slot = new Date(Date.now() - 3 * 3600_000 - 60_000); // three slots were missed (downtime)
+    await setNextRun(s.scheduleId, slot);
+    // Two ticks and a direct claim at once: one backup for the slot, however they interleave.
+    engine.runCron(scheduleTick);
+    engine.runCron(scheduleTick);
+    await claimDueSchedules();
+    await engine.idle();
+    const rows = (await listBackups(s.t, { scheduleId: s.scheduleId })).rows;
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ trigger: "schedule", status: expect.stringMatching(/^(queued|succeeded)$/), scheduledFor: slot, encrypted: true });
+    const schedule = await getSchedule(s.t, s.scheduleId);
+    expect(schedule.upcoming[0]!.getTime()).toBeGreaterThan(Date.now());
+    const [row] = await (await db()).select({ nextRunAt: schedules.nextRunAt }).from(schedules).where(eq(schedules.id, s.scheduleId));
+    expect(row!.nextRunAt!.getTime()).toBeGreaterThan(Date.now());
+    expect(row!.nextRunAt!.getUTCMinutes()).toBe(5);
+
+    // The tick's own dispatch ran it; a claim made outside the tick leaves its backup queued for the sweeper.
+    const b = await getBackup(s.t, rows[0]!.id);
+    if (b.status === "queued") {
+      await (await db()).update(backups).set({ createdAt: new Date(Date.now() - 10 * 60_000) }).where(eq(backups.id, b.id));
+      engine.runCron(sweepRuns);
+      await engine.idle();
+    }
+    expect((await getBackup(s.t, rows[0]!.id)).status).toBe("succeeded");
+
+    // Nothing is due now: another tick creates nothing.
+    engine.runCron(scheduleTick);
+    await engine.idle();
+    expect((await listBackups(s.t, { scheduleId: s.scheduleId })).rows).toHaveLength(1);
+  });
+
+  it("skips paused schedules", async () => {
+    const s = await scheduled();
+    await setNextRun(s.scheduleId, new Date(Date.now() - 60_000));
+    await (await db()).update(schedules).set({ enabled: false }).where(eq(schedules.id, s.scheduleId));
+    engine.runCron(scheduleTick);
+    await engine.idle();
+    expect((await listBackups(s.t, { scheduleId: s.scheduleId })).rows).toEqual([]);
+  });
+});
+
+describe("sweep-runs", () => {
+  it("fails a run whose process died and removes what it had written", async () => {
+    const s = await scheduled();
+    const d = await db();
+    const { id: destinationId } = await createDestination(s.t, { kind: "local", name: `disk-${randomBytes(3).toString("hex")}`, prefix: "swept" });
+    const [b] = await d
+      .insert(backups)
+      .values({ teamId: s.t.id, serverId: s.serverId, trigger: "manual", status: "running", encrypted: false, sourceIds: [], destinationIds: [destinationId], fileName: "x.tar.gz", startedAt: new Date(Date.now() - 600_000), heartbeatAt: new Date(Date.now() - 120_000) })
+      .returning({ id: backups.id });
+    const objectKey = `${s.serverId}/partial.tar.gz`;
+    const file = path.join(env().DATA_DIR, "storage", s.t.id, "swept", objectKey);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, "half an archive");
+    await d.insert(backupLocations).values({ teamId: s.t.id, backupId: b!.id, destinationId, objectKey, status: "writing" });
+
+    engine.runCron(sweepRuns);
+    await engine.idle();
+    const after = await getBackup(s.t, b!.id);
+    expect(after.status).toBe("failed");
+    expect(after.error).toMatch(/^The run stopped making progress/);
+    expect(after.locations.map((l) => l.status)).toEqual(["deleted"]);
+    expect(existsSync(file)).toBe(false);
+  });
+});

@@ -1,0 +1,145 @@
+import { execFileSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { listAuditEvents } from "@/lib/audit/queries";
+import { createDestination } from "@/lib/destinations/mutations";
+import { env } from "@/lib/env";
+import { createServer, createSource } from "@/lib/servers/mutations";
+import { signedUpUser } from "@/test/factories";
+import { backupEvent } from "@/inngest/events";
+import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
+import { openDownload, parseRange, RangeNotSatisfiable } from "./download";
+import { requestBackup } from "./mutations";
+import { getBackup } from "./queries";
+import { importUpload } from "./upload";
+
+let engine: InProcessEngine;
+let scratch: string;
+
+beforeAll(async () => {
+  engine = await inProcessEngine({ retryDelayMs: () => 50 });
+  scratch = mkdtempSync(path.join(tmpdir(), "coffer-dl-"));
+});
+afterAll(() => engine?.stop());
+
+const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+async function read(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** A succeeded backup of a 3 MiB folder on the Coffer host, stored on the local disk. */
+async function backedUp(encrypted: boolean) {
+  const user = await signedUpUser("Dl");
+  const t = await user.team("admin");
+  const folder = mkdtempSync(path.join(scratch, "data-"));
+  writeFileSync(path.join(folder, "blob.bin"), randomBytes(3 * 1024 * 1024));
+  const { id: serverId } = await createServer(t, { kind: "local", name: "this host", workDir: "/var/tmp" });
+  const { id: sourceId } = await createSource(t, { serverId, kind: "directory", name: "blob", paths: [folder], excludes: [] });
+  const { id: destinationId } = await createDestination(t, { kind: "local", name: "disk", prefix: "dl" });
+  const { id } = await requestBackup(t, { serverId, sourceIds: [sourceId], destinationIds: [destinationId], encrypted });
+  engine.send([backupEvent({ teamId: t.id, serverId, backupId: id })]);
+  await engine.idle();
+  const b = await getBackup(t, id);
+  expect(b.status).toBe("succeeded");
+  return { user, t, id, b, folder, serverId, destinationId };
+}
+
+describe("download", () => {
+  it("streams the decrypted .tar.gz, and any byte range of it, and audits each download", async () => {
+    const { t, id, b, folder } = await backedUp(true);
+    const full = await openDownload(t, id, null);
+    expect(full.status).toBe(200);
+    expect(full.headers).toMatchObject({
+      "Content-Length": String(b.archiveBytes),
+      "Content-Disposition": `attachment; filename="${b.fileName}"`,
+      "Cache-Control": "private, no-store",
+      "Accept-Ranges": "bytes",
+    });
+    expect(b.fileName).toMatch(/^this-host-\d{8}-\d{6}\.tar\.gz$/);
+    const bytes = await read(full.body);
+    expect(bytes.length).toBe(b.archiveBytes);
+    const file = path.join(scratch, `${id}.tar.gz`);
+    writeFileSync(file, bytes);
+    const out = mkdtempSync(path.join(scratch, "x-"));
+    execFileSync("tar", ["xzf", file, "-C", out]);
+    expect(sha(readFileSync(path.join(out, "files", folder.slice(1), "blob.bin")))).toBe(sha(readFileSync(path.join(folder, "blob.bin"))));
+
+    // Ranges across segment boundaries (1 MiB segments), a suffix, an open end.
+    for (const [header, start, end] of [
+      ["bytes=0-99", 0, 99],
+      ["bytes=1048570-1048590", 1048570, 1048590],
+      ["bytes=-1000", bytes.length - 1000, bytes.length - 1],
+      [`bytes=${bytes.length - 5}-`, bytes.length - 5, bytes.length - 1],
+    ] as const) {
+      const part = await openDownload(t, id, header);
+      expect(part.status).toBe(206);
+      expect(part.headers["Content-Range"]).toBe(`bytes ${start}-${end}/${bytes.length}`);
+      expect(part.headers["Content-Length"]).toBe(String(end - start + 1));
+      expect((await read(part.body)).equals(bytes.subarray(start, end + 1))).toBe(true);
+    }
+    await expect(openDownload(t, id, `bytes=${bytes.length}-`)).rejects.toBeInstanceOf(RangeNotSatisfiable);
+    const audit = await listAuditEvents(t, { action: "backup.downloaded" });
+    expect(audit.events.length).toBe(5);
+  });
+
+  it("a stored object with one flipped byte fails the download instead of delivering a damaged file", async () => {
+    const { t, id, b } = await backedUp(true);
+    const stored = path.join(env().DATA_DIR, "storage", t.id, "dl", b.locations[0]!.objectKey);
+    const data = readFileSync(stored);
+    data[Math.floor(data.length / 2)]! ^= 0x01;
+    writeFileSync(stored, data);
+    const d = await openDownload(t, id, null);
+    await expect(read(d.body)).rejects.toThrow(/segment \d+ failed authentication/);
+  });
+
+  it("unencrypted backups download as stored; viewers and other teams cannot download", async () => {
+    const { user, t, id, b } = await backedUp(false);
+    const d = await openDownload(t, id, null);
+    const bytes = await read(d.body);
+    expect(sha(bytes)).toBe(b.sha256);
+    const viewer = { ...(await user.team("viewer")), role: "viewer" as const };
+    await expect(openDownload(viewer, id, null)).rejects.toMatchObject({ code: "FORBIDDEN" });
+    const other = await (await signedUpUser("Eve")).team("owner");
+    await expect(openDownload(other, id, null)).rejects.toMatchObject({ code: "NOT_FOUND" });
+  });
+
+  it("parses Range headers", () => {
+    expect(parseRange(null, 10)).toBeNull();
+    expect(parseRange("bytes=0-0", 10)).toEqual({ start: 0, end: 0 });
+    expect(parseRange("bytes=5-100", 10)).toEqual({ start: 5, end: 9 });
+    expect(parseRange("bytes=-3", 10)).toEqual({ start: 7, end: 9 });
+    expect(parseRange("bytes=0-1,4-5", 10)).toBeNull();
+    expect(() => parseRange("bytes=10-", 10)).toThrow(RangeNotSatisfiable);
+    expect(() => parseRange("bytes=5-2", 10)).toThrow(RangeNotSatisfiable);
+    expect(() => parseRange("items=1-2", 10)).toThrow(RangeNotSatisfiable);
+  });
+});
+
+describe("upload", () => {
+  it("imports a .tar.gz as an encrypted backup that downloads byte for byte", async () => {
+    const { t, serverId, destinationId } = await backedUp(false);
+    const dir = mkdtempSync(path.join(scratch, "up-"));
+    writeFileSync(path.join(dir, "dump.sql"), "select 1;\n".repeat(10_000));
+    const archive = execFileSync("tar", ["czf", "-", "-C", dir, "dump.sql"]);
+    const result = await importUpload(t, { serverId, destinationIds: [destinationId], encrypted: true, fileName: "old.tar.gz" }, Readable.from([archive.subarray(0, 1000), archive.subarray(1000)]));
+    const b = await getBackup(t, result.id);
+    expect(b).toMatchObject({ status: "succeeded", trigger: "upload", encrypted: true, archiveBytes: archive.length });
+    expect((await read((await openDownload(t, result.id, null)).body)).equals(archive)).toBe(true);
+  });
+
+  it("refuses a file that is not a .tar.gz and keeps nothing of it", async () => {
+    const { t, serverId, destinationId } = await backedUp(false);
+    const folder = path.join(env().DATA_DIR, "storage", t.id, "dl", serverId);
+    const before = readdirSync(folder);
+    await expect(importUpload(t, { serverId, destinationIds: [destinationId], encrypted: true }, Readable.from([randomBytes(4 * 1024 * 1024)]))).rejects.toThrow(/not a valid \.tar\.gz/);
+    const gzNotTar = execFileSync("gzip", ["-c"], { input: randomBytes(4096) });
+    await expect(importUpload(t, { serverId, destinationIds: [destinationId], encrypted: false }, Readable.from([gzNotTar]))).rejects.toThrow(/not a tar archive/);
+    expect(readdirSync(folder)).toEqual(before);
+  });
+});

@@ -1,0 +1,94 @@
+import "server-only";
+import { PassThrough, Writable, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
+import { and, eq, inArray } from "drizzle-orm";
+import { backups, storageDestinations } from "@/db/schema";
+import { recordAudit } from "../audit/record";
+import { db } from "../db";
+import { AppError } from "../errors";
+import { assertRole, inTeam, type TeamContext } from "../teams/context";
+import { insertBackup } from "./mutations";
+import { failRun, failureMessage, storeBackup, type TransferResult } from "./run";
+import type { UploadBackupInput } from "./schemas";
+
+/**
+ * Checks, while it streams past, that the upload is a gzip-compressed tar archive: the gzip stream
+ * must be intact to its end and the first tar header must carry the `ustar` magic. Resolves with
+ * null (an uploaded archive has no Coffer manifest); rejects with a message that says what the file is not.
+ */
+function tarGzCheck(): { sink: Writable; done: Promise<Record<string, unknown> | null> } {
+  const gunzip = createGunzip();
+  let head = Buffer.alloc(0);
+  const counter = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      if (head.length < 512) head = Buffer.concat([head, chunk]).subarray(0, 512);
+      cb();
+    },
+  });
+  const input = new PassThrough();
+  const done = pipeline(input, gunzip, counter).then(
+    () => {
+      if (head.length < 512 || head.subarray(257, 262).toString("latin1") !== "ustar") throw new AppError("VALIDATION", "The file is gzip-compressed but not a tar archive. Upload a .tar.gz.");
+      return null;
+    },
+    (err: unknown) => {
+      if (err instanceof AppError) throw err;
+      throw new AppError("VALIDATION", `The file is not a valid .tar.gz (${(err as Error).message}). Upload the archive as it was made, without changes.`);
+    },
+  );
+  return { sink: input, done };
+}
+
+/**
+ * Imports an existing `.tar.gz` from the browser as a backup of one of the team's servers: it is
+ * checked, sealed if asked and written to the chosen destinations while it streams in, and kept
+ * like any other backup. A broken or cancelled upload leaves a failed backup and no object.
+ */
+export async function importUpload(t: TeamContext, input: UploadBackupInput, body: Readable): Promise<{ id: string } & TransferResult> {
+  assertRole(t, "member");
+  const d = await db();
+  const created = await d.transaction(async (tx) => {
+    const row = (await insertBackup(tx, t, { serverId: input.serverId, sourceIds: [], destinationIds: input.destinationIds, encrypted: input.encrypted, trigger: "upload" }))!;
+    await tx.update(backups).set({ status: "running", startedAt: new Date(), heartbeatAt: new Date(), attempts: 1 }).where(inTeam(backups, t, eq(backups.id, row.id)));
+    await recordAudit(tx, t, { action: "backup.uploaded", target: { type: "backup", id: row.id, label: input.fileName }, details: { serverId: input.serverId, encrypted: input.encrypted } });
+    return row;
+  });
+  const [b] = await d
+    .select({ id: backups.id, serverId: backups.serverId, fileName: backups.fileName, encrypted: backups.encrypted, sourceIds: backups.sourceIds, destinationIds: backups.destinationIds })
+    .from(backups)
+    .where(inTeam(backups, t, eq(backups.id, created.id)));
+  const destinations = await d
+    .select({ id: storageDestinations.id, name: storageDestinations.name, classDaily: storageDestinations.classDaily })
+    .from(storageDestinations)
+    .where(and(eq(storageDestinations.teamId, t.id), inArray(storageDestinations.id, b!.destinationIds)));
+  try {
+    const result = await storeBackup(t, b!, destinations, (ctx, consume) => {
+      ctx.say(`Receiving ${input.fileName ?? "the upload"}.`);
+      const check = tarGzCheck();
+      const stream = new PassThrough();
+      // One read of the request feeds both the check and the destinations.
+      body.on("data", (chunk: Buffer) => {
+        check.sink.write(chunk);
+        if (!stream.write(chunk)) body.pause();
+      });
+      stream.on("drain", () => body.resume());
+      body.once("end", () => {
+        check.sink.end();
+        stream.end();
+      });
+      body.once("error", (err) => {
+        check.sink.destroy(err);
+        stream.destroy(new AppError("VALIDATION", "The upload was interrupted before the whole file arrived. Upload it again."));
+      });
+      // A bad file stops the upload at once; an error found at its very end comes through `done`.
+      check.done.catch((err: unknown) => stream.writableEnded || stream.destroy(err as Error));
+      ctx.signal.addEventListener("abort", () => body.destroy(), { once: true });
+      return consume({ stream, done: check.done });
+    });
+    return { id: created.id, ...result };
+  } catch (err) {
+    await failRun(t.id, created.id, failureMessage(err, { backupId: created.id }));
+    throw err;
+  }
+}
