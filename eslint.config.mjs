@@ -15,6 +15,7 @@ const config = [
   },
   {
     files: ["lib/**", "db/**"],
+    ignores: ["**/*.test.ts"],
     rules: { "no-restricted-imports": ["error", { patterns: [{ group: ["@/app/*", "@/inngest/*"], message: "lib/ and db/ never import app/ or inngest/ (arrows point one way)." }] }] },
   },
   {

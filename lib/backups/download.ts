@@ -8,6 +8,7 @@ import { createRangeDecryptStream, maxHeaderLength, readHeader, segmentRange } f
 import { db } from "../db";
 import { withDestination } from "../destinations/use";
 import { AppError, notFound } from "../errors";
+import { log } from "../log";
 import type { StorageAdapter } from "../storage";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import { openDataKey } from "./run";
@@ -128,9 +129,10 @@ async function decrypted(
   const r = segmentRange(range, header.headerLength, header.segmentSize, objectSize);
   const source = await adapter.get(loc.objectKey, { range: { start: r.objectStart, end: r.objectEnd }, signal });
   const out = new PassThrough();
-  pipeline(source, createRangeDecryptStream({ dek, header, firstSegment: r.firstSegment, lastSegmentIndex: r.lastSegmentIndex, skip: r.skip, length: r.length }), out).catch((err: unknown) =>
-    out.destroy(err instanceof Error ? err : new Error(String(err))),
-  );
+  pipeline(source, createRangeDecryptStream({ dek, header, firstSegment: r.firstSegment, lastSegmentIndex: r.lastSegmentIndex, skip: r.skip, length: r.length }), out).catch((err: unknown) => {
+    if (!signal?.aborted) log.error("download aborted: the stored object failed to decrypt", { backupId: b.id, objectKey: loc.objectKey, err });
+    out.destroy(err instanceof Error ? err : new Error(String(err)));
+  });
   dek.fill(0);
   return out;
 }
