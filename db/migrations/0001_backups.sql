@@ -40,6 +40,7 @@ CREATE TABLE "backups" (
 	"file_name" text NOT NULL,
 	"dek_wrapped" text,
 	"dek_key_id" text,
+	"header_key_id" text,
 	"started_at" timestamp (3) with time zone,
 	"finished_at" timestamp (3) with time zone,
 	"heartbeat_at" timestamp (3) with time zone,

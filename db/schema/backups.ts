@@ -37,6 +37,8 @@ export const backups = pgTable(
     /** The data key wrapped by a master key (FORMAT.md), base64, and that key's id; re-wrapped by rotation. */
     dekWrapped: text("dek_wrapped"),
     dekKeyId: text("dek_key_id"),
+    /** The master key the stored object's own header names (what offline decryption needs); rotation leaves it. */
+    headerKeyId: text("header_key_id"),
     startedAt: timestampColumn("started_at"),
     finishedAt: timestampColumn("finished_at"),
     /** Updated at least every 2 s while running; a running row with an old heartbeat belongs to a dead process. */

@@ -219,7 +219,7 @@ export async function storeBackup(t: TeamContext, backup: RunRow, destinations: 
       const dek = newDataKey();
       const wrapped = wrapDek(dek, keyring(), teamId, backupId);
       sealing = { dek, wrapped };
-      await d.update(backups).set({ dekWrapped: wrapped.wrapped.toString("base64"), dekKeyId: wrapped.keyId }).where(inTeam(backups, t, eq(backups.id, backupId)));
+      await d.update(backups).set({ dekWrapped: wrapped.wrapped.toString("base64"), dekKeyId: wrapped.keyId, headerKeyId: wrapped.keyId }).where(inTeam(backups, t, eq(backups.id, backupId)));
     }
     for (const dest of destinations) {
       await d
@@ -316,6 +316,7 @@ export async function failRun(teamId: string, backupId: string, message: string)
       error: message.slice(0, 2000),
       dekWrapped: null,
       dekKeyId: null,
+      headerKeyId: null,
     })
     .where(inTeam(backups, t, eq(backups.id, backupId), inArray(backups.status, ["queued", "running"])))
     .returning({ status: backups.status });

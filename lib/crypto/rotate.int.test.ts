@@ -3,9 +3,13 @@ import { asc, sql } from "drizzle-orm";
 import { pgTable, text } from "drizzle-orm/pg-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { idColumn, secretColumn } from "@/db/columns";
+import { backups } from "@/db/schema";
+import { signedUpUser } from "@/test/factories";
 import { db } from "../db";
+import { createServer } from "../servers/mutations";
+import { newDataKey, unwrapDek, wrapDek } from "./envelope";
 import { parseMasterKeys, type Keyring } from "./master-keys";
-import { rotateSecrets, secretColumns, unknownKeyIdsInUse } from "./rotate";
+import { keysNamedByObjects, rewrapDataKeys, rotateSecrets, secretColumns, unknownKeyIdsInUse } from "./rotate";
 import { openSecret, sealSecret } from "./secret-box";
 
 // A table shaped like every secret-holding table (id, team_id, *_enc), made for this test so it
@@ -78,5 +82,31 @@ describe("master key rotation", () => {
     expect(after.map((r) => r.value)).toEqual(Array.from({ length: count }, (_, i) => plain(i)));
     expect(await unknownKeyIdsInUse(ring(newKey), columns)).toEqual([]);
     expect((await rotateSecrets({ keys: both, columns })).total).toBe(0);
+  });
+});
+
+describe("backup data keys", () => {
+  it("re-wraps every backup's data key under the active key; objects keep naming the key they were written with", async () => {
+    const t = await (await signedUpUser("Rot")).team("admin");
+    const { id: serverId } = await createServer(t, { kind: "local", name: "host", workDir: "/var/tmp" });
+    const d = await db();
+    const deks = new Map<string, Buffer>();
+    for (let i = 0; i < 3; i++) {
+      const [row] = await d.insert(backups).values({ teamId: t.id, serverId, trigger: "manual", status: "succeeded", encrypted: true, sourceIds: [], destinationIds: [], fileName: "x.tar.gz" }).returning({ id: backups.id });
+      const dek = newDataKey();
+      deks.set(row!.id, dek);
+      const w = wrapDek(dek, ring(oldKey), t.id, row!.id);
+      await d.update(backups).set({ dekWrapped: w.wrapped.toString("base64"), dekKeyId: w.keyId, headerKeyId: w.keyId }).where(sql`id = ${row!.id}`);
+    }
+    expect(await unknownKeyIdsInUse(ring(newKey), [])).toEqual(["2026-11"]);
+    const both = ring(newKey, oldKey);
+    expect(await rewrapDataKeys({ keys: both, batchSize: 2 })).toBe(3);
+    expect(await rewrapDataKeys({ keys: both })).toBe(0);
+    for (const r of await d.select().from(backups).where(sql`team_id = ${t.id}`)) {
+      expect(r.dekKeyId).toBe("2026_11");
+      expect(unwrapDek({ keyId: r.dekKeyId!, wrapped: Buffer.from(r.dekWrapped!, "base64") }, ring(newKey), t.id, r.id).equals(deks.get(r.id)!)).toBe(true);
+    }
+    expect(await unknownKeyIdsInUse(ring(newKey), [])).toEqual([]);
+    expect(await keysNamedByObjects()).toEqual([{ keyId: "2026-11", objects: 3 }]);
   });
 });

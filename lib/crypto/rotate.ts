@@ -3,6 +3,7 @@ import { and, asc, eq, getTableColumns, getTableName, gt, isNotNull, isTable, ne
 import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import * as schema from "@/db/schema";
 import { db } from "../db";
+import { unwrapDek, wrapDek } from "./envelope";
 import { keyring, type Keyring } from "./master-keys";
 import { openSecret, sealSecret } from "./secret-box";
 
@@ -43,7 +44,54 @@ export async function unknownKeyIdsInUse(keys: Keyring = keyring(), columns = se
       .where(isNotNull(c.column));
     for (const { keyId } of rows) if (!keys.byId.has(keyId)) missing.add(keyId);
   }
+  const deks = await d.selectDistinct({ keyId: schema.backups.dekKeyId }).from(schema.backups).where(isNotNull(schema.backups.dekKeyId));
+  for (const { keyId } of deks) if (!keys.byId.has(keyId!)) missing.add(keyId!);
   return [...missing].sort();
+}
+
+/**
+ * Re-wraps every backup's data key (the copy on its row) under the active master key, in batches
+ * that commit on their own. The stored objects keep naming the key they were written with: see
+ * `keysNamedByObjects`.
+ */
+export async function rewrapDataKeys(opts: { batchSize?: number; keys?: Keyring } = {}): Promise<number> {
+  const keys = opts.keys ?? keyring();
+  const b = schema.backups;
+  const d = await db();
+  let total = 0;
+  for (;;) {
+    const batch = await d
+      .select({ id: b.id, teamId: b.teamId, wrapped: b.dekWrapped, keyId: b.dekKeyId })
+      .from(b)
+      .where(and(isNotNull(b.dekWrapped), ne(b.dekKeyId, keys.active.id)))
+      .orderBy(asc(b.id))
+      .limit(opts.batchSize ?? 500);
+    if (batch.length === 0) return total;
+    await d.transaction(async (tx) => {
+      for (const row of batch) {
+        const dek = unwrapDek({ keyId: row.keyId!, wrapped: Buffer.from(row.wrapped!, "base64") }, keys, row.teamId, row.id);
+        const fresh = wrapDek(dek, keys, row.teamId, row.id);
+        dek.fill(0);
+        await tx
+          .update(b)
+          .set({ dekWrapped: fresh.wrapped.toString("base64"), dekKeyId: fresh.keyId })
+          .where(and(eq(b.id, row.id), eq(b.dekWrapped, row.wrapped!)));
+      }
+    });
+    total += batch.length;
+  }
+}
+
+/** Master key ids that stored backup objects name in their headers, with how many objects name each. */
+export async function keysNamedByObjects(): Promise<{ keyId: string; objects: number }[]> {
+  const b = schema.backups;
+  const d = await db();
+  const rows = await d
+    .select({ keyId: b.headerKeyId, objects: sql<number>`count(*)::int` })
+    .from(b)
+    .where(and(isNotNull(b.headerKeyId), eq(b.status, "succeeded")))
+    .groupBy(b.headerKeyId);
+  return rows.map((r) => ({ keyId: r.keyId!, objects: r.objects }));
 }
 
 export interface RotationReport {
