@@ -492,16 +492,17 @@ describe("envelope: streaming", () => {
   }, 60_000);
 });
 
-describe("scripts/coffer.mts", () => {
+describe("the coffer CLI (npx coffer)", () => {
   const dir = mkdtempSync(path.join(tmpdir(), "coffer-cli-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const root = path.resolve(import.meta.dirname, "../..");
   const cli = (args: string[], stdin?: string) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      // The package.json bin, from another working folder, as a user in disaster recovery runs it.
       const child = execFile(
         process.execPath,
-        [path.join(root, "node_modules/tsx/dist/cli.mjs"), "--conditions=react-server", path.join(root, "scripts/coffer.mts"), ...args],
-        { cwd: root },
+        [path.join(root, "scripts/coffer-bin.mjs"), ...args],
+        { cwd: dir },
         (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
       );
       child.stdin!.end(stdin ?? "");
