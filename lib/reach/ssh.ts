@@ -2,15 +2,8 @@ import "server-only";
 import { createHash } from "node:crypto";
 import { posix } from "node:path";
 import { PassThrough, Readable } from "node:stream";
-import {
-  Client,
-  utils,
-  type AnyAuthMethod,
-  type AuthHandlerMiddleware,
-  type AuthenticationType,
-  type ClientChannel,
-  type SFTPWrapper,
-} from "ssh2";
+// ssh2 is CommonJS: its default export works under every loader (Next's bundler, vitest, plain Node ESM).
+import ssh2, { type Client as SshClient, type AnyAuthMethod, type AuthHandlerMiddleware, type AuthenticationType, type ClientChannel, type SFTPWrapper } from "ssh2";
 import { AppError } from "@/lib/errors";
 import { AddressGuardError, resolveAllowedAddress } from "@/lib/net/address-guard";
 import { CommandPlumbing, destroyOnAbort, signalName, validateExec } from "./command";
@@ -19,6 +12,9 @@ import { shellQuote } from "./quote";
 import { checkPath, temporarySibling } from "./paths";
 import { buildRemoteScript, PGID_MARKER } from "./script";
 import type { ExecOptions, Reach, RunningCommand } from "./types";
+
+const { Client, utils } = ssh2;
+type Client = SshClient;
 
 export interface ConnectSshOptions {
   host: string;
