@@ -87,7 +87,7 @@ try {
   console.log(`  (b) Coffer, unencrypted                 ${pl.toFixed(2).padStart(6)} s   ${(pl / sh).toFixed(2)}× (a)`);
   console.log(`  (c) Coffer, encrypted                   ${en.toFixed(2).padStart(6)} s   ${(en / sh).toFixed(2)}× (a)`);
   console.log(`\n  encryption costs ${(((en - pl) / pl) * 100).toFixed(1)}% of backup time (c vs b)`);
-  console.log(`  RSS growth during the runs: ${((rssPeak - rss0) / MiB).toFixed(0)} MiB (stored object ${(size / MiB).toFixed(0)} MiB)`);
+  console.log(`  RSS: ${(rss0 / MiB).toFixed(0)} MiB before the runs, peak ${(rssPeak / MiB).toFixed(0)} MiB during them (stored object ${(size / MiB).toFixed(0)} MiB)`);
   engine.stop();
 } finally {
   await closeDatabase();

@@ -93,6 +93,9 @@ test("back up now (encrypted) → progress → download → the SQL restores exa
   const backupPath = `/api/teams/${team}/backups/${runPath.split("/").pop()}/download`;
   const anonymous = await playwright.request.newContext({ baseURL: test.info().project.use.baseURL });
   expect((await anonymous.get(backupPath)).status()).toBe(401);
+  // Workflows run in-process here: nobody can invoke them over HTTP.
+  expect((await anonymous.put("/api/inngest")).status()).toBe(404);
+  expect((await anonymous.post("/api/inngest?fnId=coffer-run-backup&stepId=step", { data: {} })).status()).toBe(404);
   const viewerEmail = uniqueEmail("vic");
   const viewer = await acceptAsNewUser(browser, await invite(page, team, viewerEmail, "Viewer"), "Vic", viewerEmail);
   expect((await viewer.context.request.get(backupPath)).status()).toBe(403);

@@ -58,6 +58,10 @@ export function env(): Env {
     const production = rest.NODE_ENV === "production";
     const inngestDev = !!rest.INNGEST_DEV && rest.INNGEST_DEV !== "0" && rest.INNGEST_DEV !== "false";
     const workflows = inngestDev || rest.INNGEST_BASE_URL || rest.INNGEST_EVENT_KEY || rest.INNGEST_SIGNING_KEY ? "inngest" : "in-process";
+    // Without a signing key /api/inngest runs functions for anyone who calls it (dev mode).
+    if (production && workflows === "inngest" && !rest.INNGEST_SIGNING_KEY) {
+      throw new Error("Invalid configuration:\n  INNGEST_SIGNING_KEY: required in production when workflows run on an Inngest server (INNGEST_DEV is for development only).");
+    }
     cached = { ...rest, production, workflows, allowLocalServers: ALLOW_LOCAL_SERVERS ?? !production, allowPrivateNetworks: ALLOW_PRIVATE_NETWORKS ?? !production };
   }
   return cached;
