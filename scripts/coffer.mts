@@ -46,14 +46,14 @@ async function decrypt(args: string[]) {
     header = h;
     console.log(`Backup ${h.backupId} of team ${h.teamId}, data key wrapped with master key "${h.keyId}"; decrypting…`);
   });
-  const sink = createWriteStream(partial, { flags: "wx" });
-  let created = false; // never remove a file of that name this run did not create
-  sink.once("open", () => (created = true));
+  // Created before anything is read ("wx": never a file of that name this run did not make), so a
+  // failure at any moment can remove it.
+  const sink = createWriteStream(partial, { fd: openSync(partial, "wx", 0o600) });
   try {
     await pipeline(createReadStream(object), decryptor, sink);
     renameSync(partial, out);
   } catch (err) {
-    if (created) rmSync(partial, { force: true });
+    rmSync(partial, { force: true });
     throw err;
   }
   console.log(`Wrote ${sink.bytesWritten} bytes to ${out} (backup ${header!.backupId}, team ${header!.teamId}, master key "${header!.keyId}").`);

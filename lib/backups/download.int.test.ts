@@ -6,9 +6,9 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listAuditEvents } from "@/lib/audit/queries";
-import { createDestination } from "@/lib/destinations/mutations";
+import { createDestination, deleteDestination } from "@/lib/destinations/mutations";
 import { env } from "@/lib/env";
-import { createServer, createSource } from "@/lib/servers/mutations";
+import { createServer, createSource, deleteServer } from "@/lib/servers/mutations";
 import { signedUpUser } from "@/test/factories";
 import { backupEvent } from "@/inngest/events";
 import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
@@ -98,8 +98,10 @@ describe("download", () => {
     await expect(read(d.body)).rejects.toThrow(/segment \d+ failed authentication/);
   });
 
-  it("unencrypted backups download as stored; viewers and other teams cannot download", async () => {
-    const { user, t, id, b } = await backedUp(false);
+  it("unencrypted backups download as stored; viewers and other teams cannot download; their server and destination cannot be deleted", async () => {
+    const { user, t, id, b, serverId, destinationId } = await backedUp(false);
+    await expect(deleteServer(t, serverId)).rejects.toThrow("This server has 1 backup(s) stored or running; deleting it would lose track of them. Delete those backups first.");
+    await expect(deleteDestination(t, destinationId)).rejects.toThrow("1 backup(s) are stored in this destination; deleting it would lose track of them. Delete those backups first.");
     const d = await openDownload(t, id, null);
     const bytes = await read(d.body);
     expect(sha(bytes)).toBe(b.sha256);

@@ -1,6 +1,6 @@
 import "server-only";
-import { eq } from "drizzle-orm";
-import { servers, storageDestinations } from "@/db/schema";
+import { count, eq } from "drizzle-orm";
+import { backupLocations, servers, storageDestinations } from "@/db/schema";
 import { newId } from "@/db/columns";
 import { recordAudit } from "../audit/record";
 import { openSecret, sealSecret } from "../crypto/secret-box";
@@ -103,6 +103,10 @@ export async function deleteDestination(t: TeamContext, destinationId: string) {
   if (usedBy.length) throw new AppError("CONFLICT", `Schedule ${usedBy.join(", ")} still sends backups to this destination. Remove it from the schedule first.`);
   const d = await db();
   await d.transaction(async (tx) => {
+    // Copies already removed are history only; a copy still there would be lost track of.
+    await tx.delete(backupLocations).where(inTeam(backupLocations, t, eq(backupLocations.destinationId, destinationId), eq(backupLocations.status, "deleted")));
+    const [held] = await tx.select({ n: count() }).from(backupLocations).where(inTeam(backupLocations, t, eq(backupLocations.destinationId, destinationId)));
+    if (held!.n > 0) throw new AppError("CONFLICT", `${held!.n} backup(s) are stored in this destination; deleting it would lose track of them. Delete those backups first.`);
     const [row] = await tx.delete(storageDestinations).where(inTeam(storageDestinations, t, eq(storageDestinations.id, destinationId))).returning({ name: storageDestinations.name });
     if (!row) throw notFound("That destination");
     await recordAudit(tx, t, { action: "destination.deleted", target: { type: "destination", id: destinationId, label: row.name } });

@@ -1,7 +1,7 @@
 import "server-only";
 import path from "node:path";
-import { and, eq, isNotNull } from "drizzle-orm";
-import { servers, sources } from "@/db/schema";
+import { and, count, eq, inArray, isNotNull } from "drizzle-orm";
+import { backups, servers, sources } from "@/db/schema";
 import { newId } from "@/db/columns";
 import { recordAudit } from "../audit/record";
 import { sealSecret } from "../crypto/secret-box";
@@ -131,6 +131,9 @@ export async function deleteServer(t: TeamContext, serverId: string) {
   assertRole(t, "member");
   const d = await db();
   await d.transaction(async (tx) => {
+    // Failed and cancelled runs go with the server; stored backups must not be lost track of.
+    const [held] = await tx.select({ n: count() }).from(backups).where(inTeam(backups, t, eq(backups.serverId, serverId), inArray(backups.status, ["queued", "running", "succeeded"])));
+    if (held!.n > 0) throw new AppError("CONFLICT", `This server has ${held!.n} backup(s) stored or running; deleting it would lose track of them. Delete those backups first.`);
     const [row] = await tx.delete(servers).where(inTeam(servers, t, eq(servers.id, serverId))).returning({ name: servers.name });
     if (!row) throw notFound("That server");
     await recordAudit(tx, t, { action: "server.deleted", target: { type: "server", id: serverId, label: row.name } });

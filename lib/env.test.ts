@@ -1,0 +1,33 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+
+const saved = { ...process.env };
+afterEach(() => {
+  process.env = { ...saved };
+  vi.resetModules();
+});
+
+async function envWith(vars: Record<string, string | undefined>) {
+  for (const [k, v] of Object.entries(vars)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  vi.resetModules();
+  return (await import("./env")).env();
+}
+
+const noInngest = { INNGEST_DEV: undefined, INNGEST_BASE_URL: undefined, INNGEST_EVENT_KEY: undefined, INNGEST_SIGNING_KEY: undefined };
+
+describe("where workflows run", () => {
+  it("in this process when no Inngest server is configured", async () => {
+    expect((await envWith({ ...noInngest })).workflows).toBe("in-process");
+    expect((await envWith({ ...noInngest, INNGEST_DEV: "0" })).workflows).toBe("in-process");
+  });
+  it("on an Inngest server when one is configured", async () => {
+    expect((await envWith({ ...noInngest, INNGEST_DEV: "1" })).workflows).toBe("inngest");
+    expect((await envWith({ ...noInngest, INNGEST_EVENT_KEY: "ek", INNGEST_SIGNING_KEY: "signkey-prod-abc" })).workflows).toBe("inngest");
+  });
+  it("refuses an unsigned Inngest endpoint in production", async () => {
+    await expect(envWith({ ...noInngest, NODE_ENV: "production", INNGEST_DEV: "1" })).rejects.toThrow(/INNGEST_SIGNING_KEY: required in production/);
+    expect((await envWith({ ...noInngest, NODE_ENV: "production", INNGEST_SIGNING_KEY: "signkey-prod-abc", INNGEST_EVENT_KEY: "ek" })).workflows).toBe("inngest");
+  });
+});
