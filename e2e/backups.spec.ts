@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import postgres from "postgres";
 import { startPgCluster, type PgCluster } from "../test/pg-cluster";
-import { acceptAsNewUser, addLocalServer, invite, openSection, signUp, uniqueEmail } from "./helpers";
+import { acceptAsNewUser, addLocalServer, addPostgresSource, invite, signUp, uniqueEmail } from "./helpers";
 
 let pg: PgCluster;
 let admin: postgres.Sql;
@@ -32,14 +32,7 @@ const psql = (db: string, sql: string) => execFileSync("psql", ["-X", "-q", "-A"
 /** This host as a server with the shop database as a source, and a local-disk destination. */
 async function prepare(page: Page, team: string) {
   const serverPath = await addLocalServer(page, team, "db-host");
-  await openSection(page, "Add a source");
-  await page.getByLabel("Source name").fill("shop-db");
-  await page.getByLabel("Database host").fill("127.0.0.1");
-  await page.getByLabel("Port", { exact: true }).fill(String(pg.port));
-  await page.getByLabel("Database", { exact: true }).fill("shop");
-  await page.getByLabel("Database user").fill("postgres");
-  await page.getByRole("button", { name: "Add source" }).click();
-  await expect(page.getByTestId("source-shop-db")).toBeVisible();
+  await addPostgresSource(page, { name: "shop-db", port: pg.port, database: "shop" });
   await page.goto(`/${team}/storage`);
   await page.getByLabel("Name").fill("disk");
   await page.getByRole("button", { name: "Add destination" }).click();

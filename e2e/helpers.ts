@@ -65,3 +65,16 @@ export async function openSection(page: Page, summary: string) {
   const section = page.locator("details").filter({ has: page.locator("summary", { hasText: summary }) });
   if ((await section.getAttribute("open")) === null) await section.locator("summary").click();
 }
+
+/** Adds a PostgreSQL source on the open server page through the form. */
+export async function addPostgresSource(page: Page, o: { name: string; port: number; database: string; password?: string }) {
+  await openSection(page, "Add a source");
+  await page.getByLabel("Source name").fill(o.name);
+  await page.getByLabel("Database host").fill("127.0.0.1");
+  await page.getByLabel("Port", { exact: true }).fill(String(o.port));
+  await page.getByLabel("Database", { exact: true }).fill(o.database);
+  await page.getByLabel("Database user").fill("postgres");
+  if (o.password) await page.getByLabel("Database password").fill(o.password);
+  await page.getByRole("button", { name: "Add source" }).click();
+  await expect(page.getByTestId(`source-${o.name}`)).toBeVisible();
+}

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { startPgCluster, type PgCluster } from "../test/pg-cluster";
 import { startS3rver, type S3rverServer } from "../test/servers/s3rver";
-import { openSection, signUp, uniqueEmail } from "./helpers";
+import { addPostgresSource, openSection, signUp, uniqueEmail } from "./helpers";
 
 let pg: PgCluster;
 let s3: S3rverServer;
@@ -37,16 +37,8 @@ test("add this host with a database and directories, local and S3 storage; test 
   await expect(page.getByText(/^Connected as /)).toBeVisible();
 
   // A PostgreSQL source: the password goes in once and is never shown again.
-  await openSection(page, "Add a source");
-  await page.getByLabel("Source name").fill("shop-db");
-  await page.getByLabel("Database host").fill("127.0.0.1");
-  await page.getByLabel("Port", { exact: true }).fill(String(pg.port));
-  await page.getByLabel("Database", { exact: true }).fill("shop");
-  await page.getByLabel("Database user").fill("postgres");
-  await page.getByLabel("Database password").fill(dbPassword);
-  await page.getByRole("button", { name: "Add source" }).click();
+  await addPostgresSource(page, { name: "shop-db", port: pg.port, database: "shop", password: dbPassword });
   const shop = page.getByTestId("source-shop-db");
-  await expect(shop).toBeVisible();
   await shop.getByRole("button", { name: "Test" }).click();
   await expect(shop).toContainText("Readable: shop");
 

@@ -96,8 +96,9 @@ export class InProcessEngine {
     this.pump();
   }
 
-  /** Starts the cron triggers; `stop` ends them. */
+  /** Starts the cron triggers (once, however often it is called); `stop` ends them. */
   startCrons(): void {
+    if (this.crons.length) return;
     for (const fn of this.functions) {
       for (const t of optionsOf(fn).triggers ?? []) {
         if (!t.cron) continue;

@@ -46,3 +46,20 @@ export function TextArea({ label, name, error, hint, ...input }: FieldProps & Re
     </FieldShell>
   );
 }
+
+/** A set of checkboxes named `name` (read with `checkedValues`), with the field's own error. */
+export function CheckboxGroup({ legend, name, options, isChecked, empty, error }: { legend: string; name: string; options: { id: string; name: string }[]; isChecked: (id: string) => boolean; empty?: string; error?: ActionError | null }) {
+  const messages = error?.fieldErrors?.[name];
+  return (
+    <fieldset>
+      <legend className="label">{legend}</legend>
+      {options.length === 0 && empty && <p className="muted text-sm">{empty}</p>}
+      {options.map((o) => (
+        <label key={o.id} className="mr-4 inline-flex items-center gap-2 text-sm">
+          <input type="checkbox" name={name} value={o.id} defaultChecked={isChecked(o.id)} /> {o.name}
+        </label>
+      ))}
+      {messages && <p className="mt-1 text-xs text-red-700 dark:text-red-400">{messages.join(" ")}</p>}
+    </fieldset>
+  );
+}

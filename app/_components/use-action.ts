@@ -25,3 +25,8 @@ export function useAction<I, T>(action: (input: I) => Promise<ActionResult<T>>, 
 export function formFields(form: HTMLFormElement): Record<string, string> {
   return Object.fromEntries([...new FormData(form).entries()].filter((e): e is [string, string] => typeof e[1] === "string"));
 }
+
+/** The values of the checked checkboxes named `name` in a form. */
+export function checkedValues(form: HTMLFormElement, name: string): string[] {
+  return [...form.querySelectorAll<HTMLInputElement>(`input[name="${name}"]:checked`)].map((i) => i.value);
+}

@@ -1,8 +1,8 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { useEffect, useState } from "react";
-import { FormError } from "@/app/_components/form";
-import { useAction } from "@/app/_components/use-action";
+import { CheckboxGroup, FormError } from "@/app/_components/form";
+import { checkedValues, useAction } from "@/app/_components/use-action";
 import { formatBytes, formatDuration } from "@/lib/format";
 import { backUpNowAction, cancelBackupAction } from "./actions";
 
@@ -69,7 +69,6 @@ export function BackUpNowForm({ slug, options, label = "Back up now" }: { slug: 
   const router = useRouter();
   const [open, setOpen] = useState(false);
   const start = useAction(backUpNowAction.bind(null, slug), ({ id }) => router.push(`/${slug}/backups/${id}`));
-  const fieldError = (name: string) => start.error?.fieldErrors?.[name] && <p className="mt-1 text-xs text-red-700 dark:text-red-400">{start.error.fieldErrors[name]!.join(" ")}</p>;
   if (!open) {
     return (
       <button type="button" className="btn-primary" onClick={() => setOpen(true)}>
@@ -85,31 +84,12 @@ export function BackUpNowForm({ slug, options, label = "Back up now" }: { slug: 
       onSubmit={(e) => {
         e.preventDefault();
         const form = e.currentTarget;
-        const picked = (name: string) => [...form.querySelectorAll<HTMLInputElement>(`input[name="${name}"]:checked`)].map((i) => i.value);
-        start.run({ serverId: options.serverId, sourceIds: picked("sourceIds"), destinationIds: picked("destinationIds"), encrypted: (form.elements.namedItem("encrypted") as HTMLInputElement).checked });
+        start.run({ serverId: options.serverId, sourceIds: checkedValues(form, "sourceIds"), destinationIds: checkedValues(form, "destinationIds"), encrypted: (form.elements.namedItem("encrypted") as HTMLInputElement).checked });
       }}
     >
       <FormError error={start.error} />
-      <fieldset>
-        <legend className="label">Sources</legend>
-        {options.sources.length === 0 && <p className="muted text-sm">This server has no sources yet.</p>}
-        {options.sources.map((s) => (
-          <label key={s.id} className="mr-4 inline-flex items-center gap-2 text-sm">
-            <input type="checkbox" name="sourceIds" value={s.id} defaultChecked={sel ? sel.sourceIds.includes(s.id) : true} /> {s.name}
-          </label>
-        ))}
-        {fieldError("sourceIds")}
-      </fieldset>
-      <fieldset>
-        <legend className="label">Destinations</legend>
-        {options.destinations.length === 0 && <p className="muted text-sm">Add a storage destination first.</p>}
-        {options.destinations.map((d) => (
-          <label key={d.id} className="mr-4 inline-flex items-center gap-2 text-sm">
-            <input type="checkbox" name="destinationIds" value={d.id} defaultChecked={sel ? sel.destinationIds.includes(d.id) : true} /> {d.name}
-          </label>
-        ))}
-        {fieldError("destinationIds")}
-      </fieldset>
+      <CheckboxGroup legend="Sources" name="sourceIds" options={options.sources} isChecked={(id) => (sel ? sel.sourceIds.includes(id) : true)} empty="This server has no sources yet." error={start.error} />
+      <CheckboxGroup legend="Destinations" name="destinationIds" options={options.destinations} isChecked={(id) => (sel ? sel.destinationIds.includes(id) : true)} empty="Add a storage destination first." error={start.error} />
       <label className="flex items-center gap-2 text-sm">
         <input type="checkbox" name="encrypted" defaultChecked={sel?.encrypted ?? true} /> Encrypted
       </label>

@@ -1,6 +1,8 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
+import { CheckboxGroup } from "@/app/_components/form";
+import { checkedValues } from "@/app/_components/use-action";
 import { formatBytes } from "@/lib/format";
 
 /** Sends the file as the request body (streamed by the browser), with upload progress. */
@@ -17,10 +19,9 @@ export function UploadForm({ slug, servers, destinations }: { slug: string; serv
         const form = e.currentTarget;
         const file = (form.elements.namedItem("file") as HTMLInputElement).files?.[0];
         if (!file) return setError("Choose a .tar.gz file to upload.");
-        const picked = [...form.querySelectorAll<HTMLInputElement>('input[name="destinationIds"]:checked')].map((i) => i.value);
         const query = new URLSearchParams({
           serverId: (form.elements.namedItem("serverId") as HTMLSelectElement).value,
-          destinationIds: picked.join(","),
+          destinationIds: checkedValues(form, "destinationIds").join(","),
           encrypted: String((form.elements.namedItem("encrypted") as HTMLInputElement).checked),
           fileName: file.name,
         });
@@ -65,14 +66,7 @@ export function UploadForm({ slug, servers, destinations }: { slug: string; serv
           ))}
         </select>
       </div>
-      <fieldset>
-        <legend className="label">Destinations</legend>
-        {destinations.map((d) => (
-          <label key={d.id} className="mr-4 inline-flex items-center gap-2 text-sm">
-            <input type="checkbox" name="destinationIds" value={d.id} defaultChecked /> {d.name}
-          </label>
-        ))}
-      </fieldset>
+      <CheckboxGroup legend="Destinations" name="destinationIds" options={destinations} isChecked={() => true} />
       <label className="flex items-center gap-2 text-sm">
         <input type="checkbox" name="encrypted" defaultChecked /> Encrypted
       </label>

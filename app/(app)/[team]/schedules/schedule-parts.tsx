@@ -1,8 +1,8 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
-import { Field, FormError } from "@/app/_components/form";
-import { formFields, useAction } from "@/app/_components/use-action";
+import { CheckboxGroup, Field, FormError } from "@/app/_components/form";
+import { checkedValues, formFields, useAction } from "@/app/_components/use-action";
 import { weekdays, type Preset } from "@/lib/schedules/cron";
 import { BackUpNowForm } from "../backups/backup-parts";
 import type { ScheduleView } from "@/lib/schedules/queries";
@@ -106,12 +106,11 @@ export function ScheduleForm({ slug, options, schedule, onDone }: { slug: string
         e.preventDefault();
         const form = e.currentTarget;
         const f = formFields(form);
-        const picked = (name: string) => [...form.querySelectorAll<HTMLInputElement>(`input[name="${name}"]:checked`)].map((i) => i.value);
         const input = {
           name: f.name ?? "",
           serverId,
-          sourceIds: picked("sourceIds"),
-          destinationIds: picked("destinationIds"),
+          sourceIds: checkedValues(form, "sourceIds"),
+          destinationIds: checkedValues(form, "destinationIds"),
           when: presetFrom(kind, f),
           timezone: f.timezone ?? "UTC",
           encrypted: (form.elements.namedItem("encrypted") as HTMLInputElement).checked,
@@ -135,27 +134,15 @@ export function ScheduleForm({ slug, options, schedule, onDone }: { slug: string
           ))}
         </select>
       </div>
-      <fieldset>
-        <legend className="label">Sources</legend>
-        {options.sources.filter((s) => s.serverId === serverId).length === 0 && <p className="muted text-sm">This server has no sources yet: add one on its page.</p>}
-        {options.sources
-          .filter((s) => s.serverId === serverId)
-          .map((s) => (
-            <label key={s.id} className="mr-4 inline-flex items-center gap-2 text-sm">
-              <input type="checkbox" name="sourceIds" value={s.id} defaultChecked={checked(schedule?.sources, s.id)} /> {s.name}
-            </label>
-          ))}
-        {fieldError("sourceIds")}
-      </fieldset>
-      <fieldset>
-        <legend className="label">Destinations</legend>
-        {options.destinations.map((d) => (
-          <label key={d.id} className="mr-4 inline-flex items-center gap-2 text-sm">
-            <input type="checkbox" name="destinationIds" value={d.id} defaultChecked={checked(schedule?.destinations, d.id)} /> {d.name}
-          </label>
-        ))}
-        {fieldError("destinationIds")}
-      </fieldset>
+      <CheckboxGroup
+        legend="Sources"
+        name="sourceIds"
+        options={options.sources.filter((s) => s.serverId === serverId)}
+        isChecked={(id) => checked(schedule?.sources, id)}
+        empty="This server has no sources yet: add one on its page."
+        error={error}
+      />
+      <CheckboxGroup legend="Destinations" name="destinationIds" options={options.destinations} isChecked={(id) => checked(schedule?.destinations, id)} error={error} />
       <div className="grid gap-4 sm:grid-cols-2">
         <div>
           <label htmlFor="field-kind" className="label">
