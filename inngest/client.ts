@@ -3,7 +3,9 @@ import { env } from "@/lib/env";
 import { log } from "@/lib/log";
 
 const e = env();
-const describe = (a: unknown) => (a instanceof Error || typeof a !== "object" || a === null ? a : JSON.stringify(a));
+// The SDK logs objects holding errors ({ err }); keep their name and message (the log redacts).
+const describe = (a: unknown) =>
+  a instanceof Error || typeof a !== "object" || a === null ? a : JSON.stringify(a, (_k, v: unknown) => (v instanceof Error ? { name: v.name, message: v.message } : v));
 
 /**
  * The one Inngest client. Configuration comes from lib/env (the only reader of process.env); when
