@@ -107,14 +107,19 @@ async function loadRun(t: TeamContext, backupId: string) {
   if (!server) throw notFound("The backup's server");
   const srcs = await d.select().from(sources).where(inTeam(sources, t, inArray(sources.id, b.sourceIds)));
   if (srcs.length !== b.sourceIds.length) throw new AppError("NOT_FOUND", "A source of this backup was deleted. Start a new backup.");
+  return { backup: b as RunRow, server, sources: srcs };
+}
+
+/** A backup's destinations, in the order of its `destinationIds`. */
+async function destinationsOf(t: TeamContext, ids: string[]) {
+  const d = await db();
   const dests = await d
     .select({ id: storageDestinations.id, name: storageDestinations.name, classDaily: storageDestinations.classDaily })
     .from(storageDestinations)
-    .where(inTeam(storageDestinations, t, inArray(storageDestinations.id, b.destinationIds)));
-  if (dests.length !== b.destinationIds.length) throw new AppError("NOT_FOUND", "A destination of this backup was deleted. Start a new backup.");
-  const order = new Map(b.destinationIds.map((id, i) => [id, i]));
-  dests.sort((x, y) => order.get(x.id)! - order.get(y.id)!);
-  return { backup: b as RunRow, server, sources: srcs, destinations: dests };
+    .where(inTeam(storageDestinations, t, inArray(storageDestinations.id, ids)));
+  if (dests.length !== ids.length) throw new AppError("NOT_FOUND", "A destination of this backup was deleted. Start a new backup.");
+  const order = new Map(ids.map((id, i) => [id, i]));
+  return dests.sort((x, y) => order.get(x.id)! - order.get(y.id)!);
 }
 
 async function archiveSources(t: TeamContext, serverKind: "ssh" | "local", rows: (typeof sources.$inferSelect)[]): Promise<ArchiveSource[]> {
@@ -184,9 +189,9 @@ export type Produce = <R>(ctx: { signal: AbortSignal; say: (line: string) => voi
  */
 export async function transferBackup(teamId: string, backupId: string): Promise<TransferResult> {
   const t = await systemTeam(teamId, "backup run");
-  const { backup, server, sources: srcRows, destinations } = await loadRun(t, backupId);
+  const { backup, server, sources: srcRows } = await loadRun(t, backupId);
   const archiveSrcs = await archiveSources(t, server.kind, srcRows);
-  return storeBackup(t, backup, destinations, (ctx, consume) =>
+  return storeBackup(t, backup, (ctx, consume) =>
     withServer(
       t,
       backup.serverId,
@@ -205,10 +210,11 @@ export async function transferBackup(teamId: string, backupId: string): Promise<
  * object was written and its stored size checked, and only if nobody cancelled it meanwhile; on any
  * failure the objects this attempt wrote are deleted again and the error is rethrown.
  */
-export async function storeBackup(t: TeamContext, backup: RunRow, destinations: { id: string; name: string; classDaily: string | null }[], produce: Produce): Promise<TransferResult> {
+export async function storeBackup(t: TeamContext, backup: RunRow, produce: Produce): Promise<TransferResult> {
   const { id: backupId } = backup;
   const teamId = t.id;
   const d = await db();
+  const destinations = await destinationsOf(t, backup.destinationIds);
   const say = runLog(teamId, backupId);
   const key = objectKey(backup);
   const abort = new AbortController();

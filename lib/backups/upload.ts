@@ -2,8 +2,8 @@ import "server-only";
 import { PassThrough, Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
-import { and, eq, inArray } from "drizzle-orm";
-import { backups, storageDestinations } from "@/db/schema";
+import { eq } from "drizzle-orm";
+import { backups } from "@/db/schema";
 import { recordAudit } from "../audit/record";
 import { db } from "../db";
 import { AppError } from "../errors";
@@ -58,12 +58,8 @@ export async function importUpload(t: TeamContext, input: UploadBackupInput, bod
     .select({ id: backups.id, serverId: backups.serverId, fileName: backups.fileName, encrypted: backups.encrypted, sourceIds: backups.sourceIds, destinationIds: backups.destinationIds })
     .from(backups)
     .where(inTeam(backups, t, eq(backups.id, created.id)));
-  const destinations = await d
-    .select({ id: storageDestinations.id, name: storageDestinations.name, classDaily: storageDestinations.classDaily })
-    .from(storageDestinations)
-    .where(and(eq(storageDestinations.teamId, t.id), inArray(storageDestinations.id, b!.destinationIds)));
   try {
-    const result = await storeBackup(t, b!, destinations, (ctx, consume) => {
+    const result = await storeBackup(t, b!, (ctx, consume) => {
       ctx.say(`Receiving ${input.fileName ?? "the upload"}.`);
       const check = tarGzCheck();
       const stream = new PassThrough();
