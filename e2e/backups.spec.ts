@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import postgres from "postgres";
 import { startPgCluster, type PgCluster } from "../test/pg-cluster";
-import { acceptAsNewUser, addLocalServer, addPostgresSource, invite, signUp, uniqueEmail } from "./helpers";
+import { acceptAsNewUser, addLocalServer, addPostgresSource, invite, openSection, signUp, uniqueEmail } from "./helpers";
 
 let pg: PgCluster;
 let admin: postgres.Sql;
@@ -81,6 +81,15 @@ test("back up now (encrypted) → progress → download → the SQL restores exa
   await expect(row).toContainText("Encrypted");
   await expect(row).toContainText("disk");
 
+  // The downloaded file uploaded again, as a backup of the same server: stored, encrypted, downloadable.
+  await openSection(page, "Upload a backup");
+  await page.getByLabel("Archive (.tar.gz)").setInputFiles(file);
+  await page.getByRole("form", { name: "Upload a backup" }).getByRole("button", { name: "Upload" }).click();
+  await expect(page.getByTestId("backup-status")).toHaveText("Succeeded", { timeout: 60_000 });
+  await expect(page.getByText("Upload by ")).toBeVisible();
+  await expect(page.getByTestId("encrypted-indicator")).toBeVisible();
+  await page.goto(`/${team}/backups`);
+
   // Who may download: members and above of this team only.
   const runPath = (await page.getByTestId("backups-table").locator("tbody tr a").first().getAttribute("href"))!;
   const backupPath = `/api/teams/${team}/backups/${runPath.split("/").pop()}/download`;
@@ -136,6 +145,11 @@ test("a schedule due in the next minute runs by itself and its backup restores t
   const file = path.join(work, "scheduled.tar.gz");
   await (await downloading).saveAs(file);
   expect(restoreDigest(file, "restored_scheduled")).toBe(psql("shop", digestSql));
+
+  // Paused, it runs no more.
+  await page.goto(`/${team}/schedules`);
+  await page.getByTestId("schedule-every-minute").getByRole("button", { name: "Pause" }).click();
+  await expect(page.getByTestId("schedule-every-minute")).toContainText("Paused");
 });
 
 function findFile(dir: string, match: (name: string) => boolean): string {
