@@ -1,4 +1,4 @@
-CREATE TYPE "public"."backup_status" AS ENUM('queued', 'running', 'succeeded', 'failed', 'cancelled');--> statement-breakpoint
+CREATE TYPE "public"."backup_status" AS ENUM('queued', 'running', 'succeeded', 'failed', 'cancelled', 'expired');--> statement-breakpoint
 CREATE TYPE "public"."backup_trigger" AS ENUM('manual', 'schedule', 'api', 'upload');--> statement-breakpoint
 CREATE TYPE "public"."backup_location_status" AS ENUM('writing', 'stored', 'failed', 'deleted');--> statement-breakpoint
 CREATE TABLE "backup_locations" (
@@ -51,6 +51,10 @@ CREATE TABLE "backups" (
 	"archive_bytes" bigint,
 	"manifest" jsonb,
 	"error" text,
+	"reading_until" timestamp (3) with time zone,
+	"tier" text,
+	"expired_at" timestamp (3) with time zone,
+	"expired_reason" text,
 	"cancel_requested_at" timestamp (3) with time zone,
 	"cancel_requested_by" text,
 	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
@@ -58,6 +62,8 @@ CREATE TABLE "backups" (
 	CONSTRAINT "backups_schedule_slot_key" UNIQUE("schedule_id","scheduled_for")
 );
 --> statement-breakpoint
+ALTER TABLE "teams" ADD COLUMN "default_retention" jsonb DEFAULT '{"keepAll":true,"last":0,"daily":7,"weekly":4,"monthly":6,"yearly":0}'::jsonb NOT NULL;--> statement-breakpoint
+ALTER TABLE "schedules" ADD COLUMN "retention" jsonb DEFAULT '{"keepAll":false,"last":0,"daily":7,"weekly":4,"monthly":6,"yearly":0}'::jsonb NOT NULL;--> statement-breakpoint
 ALTER TABLE "backup_locations" ADD CONSTRAINT "backup_locations_backup_fk" FOREIGN KEY ("team_id","backup_id") REFERENCES "public"."backups"("team_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "backup_locations" ADD CONSTRAINT "backup_locations_destination_fk" FOREIGN KEY ("team_id","destination_id") REFERENCES "public"."storage_destinations"("team_id","id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "backup_logs" ADD CONSTRAINT "backup_logs_backup_fk" FOREIGN KEY ("team_id","backup_id") REFERENCES "public"."backups"("team_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint

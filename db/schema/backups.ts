@@ -6,12 +6,13 @@ import { servers } from "./servers";
 import { storageDestinations } from "./storage";
 import { teams } from "./teams";
 
-export const backupStatusEnum = pgEnum("backup_status", ["queued", "running", "succeeded", "failed", "cancelled"]);
+export const backupStatusEnum = pgEnum("backup_status", ["queued", "running", "succeeded", "failed", "cancelled", "expired"]);
 export const backupTriggerEnum = pgEnum("backup_trigger", ["manual", "schedule", "api", "upload"]);
 
 /**
  * One backup run and, once it succeeded, the backup it produced. Status moves only forward
- * (queued → running → succeeded | failed | cancelled), each step one guarded UPDATE.
+ * (queued → running → succeeded | failed | cancelled; succeeded → expired), each step one guarded
+ * UPDATE. An expired backup stays as history: who or what expired it, and why.
  */
 export const backups = pgTable(
   "backups",
@@ -53,6 +54,12 @@ export const backups = pgTable(
     archiveBytes: bigint("archive_bytes", { mode: "number" }),
     manifest: jsonb("manifest").$type<Record<string, unknown>>(),
     error: text("error"),
+    /** While a download (or restore, verification) reads it, retention leaves it alone. */
+    readingUntil: timestampColumn("reading_until"),
+    /** The retention tier keeping it (daily, weekly, monthly, yearly); its objects' class follows. */
+    tier: text("tier"),
+    expiredAt: timestampColumn("expired_at"),
+    expiredReason: text("expired_reason"),
     cancelRequestedAt: timestampColumn("cancel_requested_at"),
     cancelRequestedBy: text("cancel_requested_by"),
     createdAt: createdAt(),

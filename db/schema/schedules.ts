@@ -1,9 +1,13 @@
-import { boolean, foreignKey, index, pgTable, primaryKey, text, unique } from "drizzle-orm/pg-core";
+import { boolean, foreignKey, index, jsonb, pgTable, primaryKey, text, unique } from "drizzle-orm/pg-core";
 import { sql } from "drizzle-orm";
 import { createdAt, idColumn, timestampColumn } from "../columns";
 import { servers, sources } from "./servers";
 import { storageDestinations } from "./storage";
 import { teams } from "./teams";
+
+/** A grandfather–father–son policy (lib/retention/select.ts): counts per period, or keep everything. */
+export type RetentionPolicyJson = { keepAll: boolean; last: number; daily: number; weekly: number; monthly: number; yearly: number };
+export const runbookPolicy: RetentionPolicyJson = { keepAll: false, last: 0, daily: 7, weekly: 4, monthly: 6, yearly: 0 };
 
 /** When to back up which sources of a server, and where the backups go. */
 export const schedules = pgTable(
@@ -19,6 +23,7 @@ export const schedules = pgTable(
     timezone: text("timezone").notNull(),
     encrypted: boolean("encrypted").notNull().default(true),
     enabled: boolean("enabled").notNull().default(true),
+    retention: jsonb("retention").$type<RetentionPolicyJson>().notNull().default(runbookPolicy),
     /** The next slot to run; null while paused. The tick finds due schedules by this column. */
     nextRunAt: timestampColumn("next_run_at"),
     createdAt: createdAt(),

@@ -1,4 +1,4 @@
-import { index, pgEnum, pgTable, text, unique, uniqueIndex } from "drizzle-orm/pg-core";
+import { index, jsonb, pgEnum, pgTable, text, unique, uniqueIndex } from "drizzle-orm/pg-core";
 import { sql } from "drizzle-orm";
 import { createdAt, idColumn, timestampColumn } from "../columns";
 import { users } from "./users";
@@ -9,6 +9,11 @@ export const teams = pgTable("teams", {
   id: idColumn("team"),
   slug: text("slug").notNull().unique(),
   name: text("name").notNull(),
+  /** Retention of backups no schedule made (Back up now, API, uploads), per server; by default kept until deleted. */
+  defaultRetention: jsonb("default_retention")
+    .$type<{ keepAll: boolean; last: number; daily: number; weekly: number; monthly: number; yearly: number }>()
+    .notNull()
+    .default({ keepAll: true, last: 0, daily: 7, weekly: 4, monthly: 6, yearly: 0 }),
   createdAt: createdAt(),
 });
 

@@ -1,6 +1,7 @@
+import { applyRetentionFn, retentionDaily } from "./apply-retention";
 import { runBackup } from "./run-backup";
 import { scheduleTick } from "./schedule-tick";
 import { sweepRuns } from "./sweep-runs";
 
 /** Every workflow, served at /api/inngest or run by the in-process engine. */
-export const functions = [runBackup, scheduleTick, sweepRuns];
+export const functions = [runBackup, scheduleTick, sweepRuns, applyRetentionFn, retentionDaily];

@@ -1,7 +1,9 @@
 import { claimRun, failRun, transferBackup } from "@/lib/backups/run";
+import { scopeOfBackup } from "@/lib/retention/apply";
 import { inngest } from "../client";
 import { mapped } from "../errors";
-import { backupRequested } from "../events";
+import { backupRequested, retentionEvent } from "../events";
+import { sendEvents } from "../send";
 
 /** Concurrent backups per team; one per server at any time. */
 export const BACKUPS_PER_TEAM = 3;
@@ -32,6 +34,8 @@ export const runBackup = inngest.createFunction(
     const claimed = await step.run("claim-run", () => mapped({ backupId }, () => claimRun(teamId, backupId)));
     if (!claimed) return { backupId, skipped: true };
     const stored = await step.run("dump-encrypt-upload", () => mapped({ backupId }, () => transferBackup(teamId, backupId)));
+    // The new backup may let older ones of its schedule (or server) expire.
+    await step.run("request-retention", () => mapped({ backupId }, async () => sendEvents([retentionEvent(teamId, await scopeOfBackup(teamId, backupId), backupId)])));
     return { backupId, ...stored };
   },
 );

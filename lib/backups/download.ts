@@ -4,6 +4,7 @@ import { finished, pipeline } from "node:stream/promises";
 import { and, eq } from "drizzle-orm";
 import { backupLocations, backups, storageDestinations } from "@/db/schema";
 import { recordAudit } from "../audit/record";
+import { holdForReading } from "../retention/apply";
 import { createRangeDecryptStream, maxHeaderLength, readHeader, segmentRange } from "../crypto/envelope";
 import { db } from "../db";
 import { withDestination } from "../destinations/use";
@@ -78,6 +79,7 @@ export async function openDownload(t: TeamContext, backupId: string, rangeHeader
   for (const loc of locations) {
     try {
       const body = await streamFrom(t, loc, (adapter) => (b.encrypted ? decrypted(t, b, adapter, loc, range ?? { start: 0, end: size - 1 }, signal) : adapter.get(loc.objectKey, { range: range ?? undefined, signal })));
+      await keepReading(t, b.id, body);
       await recordAudit(d, t, { action: "backup.downloaded", target: { type: "backup", id: b.id, label: b.fileName }, details: { from: loc.name, ...(range && { range: `${range.start}-${range.end}` }) } });
       return {
         status: range ? 206 : 200,
@@ -96,6 +98,15 @@ export async function openDownload(t: TeamContext, backupId: string, rangeHeader
     }
   }
   throw lastError;
+}
+
+const LEASE_MS = 10 * 60_000;
+
+/** Retention leaves a backup alone while it streams: a lease renewed until the stream closes. */
+async function keepReading(t: TeamContext, backupId: string, stream: Readable) {
+  await holdForReading(t, backupId, LEASE_MS);
+  const timer = setInterval(() => void holdForReading(t, backupId, LEASE_MS).catch(() => {}), LEASE_MS / 2);
+  stream.once("close", () => clearInterval(timer));
 }
 
 /**

@@ -1,0 +1,144 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { BlobServiceClient } from "@azure/storage-blob";
+import { Storage } from "@google-cloud/storage";
+import { eq, sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { backups, schedules, storageDestinations } from "@/db/schema";
+import { listAuditEvents } from "@/lib/audit/queries";
+import { getBackup } from "@/lib/backups/queries";
+import { db } from "@/lib/db";
+import { createDestination } from "@/lib/destinations/mutations";
+import { applyRetention, previewRetention } from "@/lib/retention/apply";
+import { createSchedule } from "@/lib/schedules/mutations";
+import { createServer, createSource } from "@/lib/servers/mutations";
+import { signedUpUser } from "@/test/factories";
+import { startAzurite, type AzuriteServer } from "@/test/servers/azurite";
+import { startGcsServer, type GcsServer } from "@/test/servers/gcs-server";
+import { startS3rver, type S3rverServer } from "@/test/servers/s3rver";
+import { backupEvent, retentionEvent } from "../events";
+import { inProcessEngine, type InProcessEngine } from "../in-process";
+
+let s3: S3rverServer;
+let gcs: GcsServer;
+let azure: AzuriteServer;
+let engine: InProcessEngine;
+
+beforeAll(async () => {
+  [s3, gcs, azure] = await Promise.all([startS3rver(), startGcsServer(), startAzurite()]);
+  await BlobServiceClient.fromConnectionString(azure.connectionString).createContainer("backups");
+  engine = await inProcessEngine({ retryDelayMs: () => 50 });
+});
+afterAll(async () => {
+  engine?.stop();
+  await Promise.all([s3?.stop(), gcs?.stop(), azure?.stop()]);
+});
+
+const s3Head = (key: string) =>
+  new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }, requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" })
+    .send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key }))
+    .then((h) => h.StorageClass ?? "STANDARD", () => null);
+const azureTier = (key: string) =>
+  BlobServiceClient.fromConnectionString(azure.connectionString)
+    .getContainerClient("backups")
+    .getBlobClient(key)
+    .getProperties()
+    .then((p) => p.accessTier ?? null, () => null);
+const gcsClass = (key: string) =>
+  new Storage({ apiEndpoint: gcs.apiEndpoint, projectId: gcs.projectId, credentials: gcs.credentials, useAuthWithCustomEndpoint: true })
+    .bucket(gcs.bucket)
+    .file(key)
+    .getMetadata()
+    .then(([m]) => m.storageClass ?? null, () => null);
+
+/** Five backups of one schedule (S3, Azure, GCS), dated 1–3 June, 20 May and 10 April (UTC). */
+async function history() {
+  const user = await signedUpUser("Ret");
+  const t = await user.team("admin");
+  const folder = mkdtempSync(path.join(tmpdir(), "coffer-ret-"));
+  writeFileSync(path.join(folder, "a.txt"), randomBytes(2048));
+  const { id: serverId } = await createServer(t, { kind: "local", name: "host", workDir: "/var/tmp" });
+  const { id: sourceId } = await createSource(t, { serverId, kind: "directory", name: "files", paths: [folder], excludes: [] });
+  const prefix = `r-${randomBytes(4).toString("hex")}`;
+  const dests = [
+    (await createDestination(t, { kind: "s3", name: "s3", bucket: s3.bucket, prefix, region: s3.region, endpoint: s3.endpoint, forcePathStyle: true, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey })).id,
+    (await createDestination(t, { kind: "azure", name: "azure", container: "backups", prefix, connectionString: azure.connectionString })).id,
+    (await createDestination(t, { kind: "gcs", name: "gcs", bucket: gcs.bucket, prefix, apiEndpoint: gcs.apiEndpoint, projectId: gcs.projectId, credentials: JSON.stringify(gcs.credentials) })).id,
+  ];
+  const { id: scheduleId } = await createSchedule(t, { name: "nightly", serverId, sourceIds: [sourceId], destinationIds: dests, when: { kind: "daily", time: "02:00" }, timezone: "UTC", encrypted: true, enabled: false });
+  const d = await db();
+  // Everything is kept while the history is made (each backup requests a retention run as it ends).
+  await d.update(schedules).set({ retention: { keepAll: true, last: 0, daily: 0, weekly: 0, monthly: 0, yearly: 0 } }).where(eq(schedules.id, scheduleId));
+  const dates = ["2026-06-03", "2026-06-02", "2026-06-01", "2026-05-20", "2026-04-10"];
+  const ids: Record<string, string> = {};
+  for (const date of dates) {
+    const [row] = await d
+      .insert(backups)
+      .values({ teamId: t.id, serverId, scheduleId, scheduledFor: new Date(`${date}T02:00:00Z`), trigger: "schedule", encrypted: true, sourceIds: [sourceId], destinationIds: dests, fileName: `host-${date.replaceAll("-", "")}-020000.tar.gz` })
+      .returning({ id: backups.id });
+    ids[date] = row!.id;
+    engine.send([backupEvent({ teamId: t.id, serverId, backupId: row!.id })]);
+    await engine.idle();
+    // As if it had run that day.
+    await d.update(backups).set({ startedAt: new Date(`${date}T02:00:00Z`) }).where(eq(backups.id, row!.id));
+  }
+  await d.update(schedules).set({ retention: { keepAll: false, last: 0, daily: 2, weekly: 2, monthly: 0, yearly: 0 } }).where(eq(schedules.id, scheduleId));
+  const keyOf = async (id: string) => `${prefix}/${(await getBackup(t, id)).locations[0]!.objectKey}`;
+  return { t, scheduleId, ids, keyOf, dests };
+}
+
+describe("apply-retention", () => {
+  it("expires what no rule keeps from every provider and moves kept copies to their tier's class", async () => {
+    const h = await history();
+    const preview = await previewRetention(h.t, { scheduleId: h.scheduleId });
+    expect(preview.decisions.filter((x) => !x.keep).map((x) => x.id).sort()).toEqual([h.ids["2026-06-01"], h.ids["2026-04-10"]].sort());
+    engine.send([retentionEvent(h.t.id, { scheduleId: h.scheduleId }, "test")]);
+    await engine.idle();
+
+    for (const gone of ["2026-06-01", "2026-04-10"]) {
+      const b = await getBackup(h.t, h.ids[gone]!);
+      expect(b.status).toBe("expired");
+      expect(b.locations.map((l) => l.status)).toEqual(["deleted", "deleted", "deleted"]);
+      const key = await h.keyOf(h.ids[gone]!);
+      expect([await s3Head(key), await azureTier(key), await gcsClass(key)]).toEqual([null, null, null]);
+    }
+    // 3 June: kept daily and weekly → weekly tier; 2 June: daily; 20 May: weekly.
+    const weekly = await h.keyOf(h.ids["2026-05-20"]!);
+    expect([await s3Head(weekly), await azureTier(weekly), await gcsClass(weekly)]).toEqual(["STANDARD_IA", "Cool", "NEARLINE"]);
+    const daily = await h.keyOf(h.ids["2026-06-02"]!);
+    expect([await s3Head(daily), await azureTier(daily), await gcsClass(daily)]).toEqual(["STANDARD", "Hot", "STANDARD"]);
+    expect((await getBackup(h.t, h.ids["2026-06-03"]!)).locations.map((l) => l.storageClass)).toEqual(["Cool", "NEARLINE", "STANDARD_IA"]);
+    const expiredEvents = (await listAuditEvents(h.t, { action: "backup.expired" })).events;
+    expect(expiredEvents).toHaveLength(2);
+  });
+
+  it("a destination failing mid-delete leaves the copy for the next run; two runs at once expire nothing twice", async () => {
+    const h = await history();
+    const d = await db();
+    // Expire by a tighter policy while the S3 endpoint is unreachable.
+    await d.update(schedules).set({ retention: { keepAll: false, last: 0, daily: 1, weekly: 0, monthly: 0, yearly: 0 } }).where(eq(schedules.id, h.scheduleId));
+    const [s3Dest] = await d.select({ settings: storageDestinations.settings }).from(storageDestinations).where(eq(storageDestinations.id, h.dests[0]!));
+    await d.update(storageDestinations).set({ settings: { ...s3Dest!.settings, endpoint: "http://127.0.0.1:9" } }).where(eq(storageDestinations.id, h.dests[0]!));
+    const [a, b] = await Promise.all([applyRetention(h.t.id, { scheduleId: h.scheduleId }), applyRetention(h.t.id, { scheduleId: h.scheduleId })]);
+    expect(a.expired + b.expired).toBe(4); // everything but the latest, each once
+    expect((await listAuditEvents(h.t, { action: "backup.expired" })).events).toHaveLength(4);
+    const stuck = await getBackup(h.t, h.ids["2026-06-02"]!);
+    expect(stuck.status).toBe("expired");
+    expect(stuck.locations.find((l) => l.kind === "s3")).toMatchObject({ status: "stored", error: expect.stringMatching(/^Could not delete this copy yet/) });
+    expect(await s3Head(await h.keyOf(h.ids["2026-06-02"]!))).toBe("STANDARD"); // still there
+
+    await d.update(storageDestinations).set({ settings: s3Dest!.settings }).where(eq(storageDestinations.id, h.dests[0]!));
+    const again = await applyRetention(h.t.id, { scheduleId: h.scheduleId });
+    expect(again).toMatchObject({ expired: 0, problems: [] });
+    for (const date of ["2026-06-02", "2026-06-01", "2026-05-20", "2026-04-10"]) {
+      expect((await getBackup(h.t, h.ids[date]!)).locations.every((l) => l.status === "deleted")).toBe(true);
+      expect(await s3Head(await h.keyOf(h.ids[date]!))).toBeNull();
+    }
+    expect((await getBackup(h.t, h.ids["2026-06-03"]!)).status).toBe("succeeded");
+    const [{ n }] = (await d.execute(sql`select count(*)::int as n from backups where schedule_id = ${h.scheduleId} and status = 'succeeded'`)) as unknown as [{ n: number }];
+    expect(n).toBe(1);
+  });
+});

@@ -1,0 +1,166 @@
+import "server-only";
+import { and, eq, inArray, isNull, lt, ne, or } from "drizzle-orm";
+import { backupLocations, backups, schedules, storageDestinations, teams } from "@/db/schema";
+import { recordAudit } from "../audit/record";
+import { failureMessage } from "../backups/run";
+import { db } from "../db";
+import { withDestination } from "../destinations/use";
+import { notFound } from "../errors";
+import { inTeam, systemTeam, type TeamContext } from "../teams/context";
+import { selectRetention, type Decision, type RetentionPolicy, type Tier } from "./select";
+
+/** Which backups a policy applies to: one schedule's, or one server's backups that no schedule made. */
+export type RetentionScope = { scheduleId: string } | { serverId: string };
+
+async function scopeOf(t: TeamContext, scope: RetentionScope): Promise<{ policy: RetentionPolicy; timeZone: string; label: string }> {
+  const d = await db();
+  if ("scheduleId" in scope) {
+    const [s] = await d.select({ retention: schedules.retention, timezone: schedules.timezone, name: schedules.name }).from(schedules).where(inTeam(schedules, t, eq(schedules.id, scope.scheduleId)));
+    if (!s) throw notFound("That schedule");
+    return { policy: s.retention, timeZone: s.timezone, label: `schedule ${s.name}` };
+  }
+  const [team] = await d.select({ retention: teams.defaultRetention }).from(teams).where(eq(teams.id, t.id));
+  return { policy: team!.retention, timeZone: "UTC", label: "the team's default policy" };
+}
+
+/** The succeeded backups in a scope, with the facts the selection needs. */
+async function candidates(t: TeamContext, scope: RetentionScope) {
+  const d = await db();
+  const where = "scheduleId" in scope ? eq(backups.scheduleId, scope.scheduleId) : and(eq(backups.serverId, scope.serverId), isNull(backups.scheduleId));
+  const rows = await d
+    .select({ id: backups.id, createdAt: backups.createdAt, startedAt: backups.startedAt, readingUntil: backups.readingUntil, fileName: backups.fileName, tier: backups.tier })
+    .from(backups)
+    .where(inTeam(backups, t, where, eq(backups.status, "succeeded")));
+  const now = Date.now();
+  return rows.map((r) => ({ ...r, at: r.startedAt ?? r.createdAt, succeeded: true, inUse: !!r.readingUntil && r.readingUntil.getTime() > now }));
+}
+
+export interface RetentionPreview {
+  policy: RetentionPolicy;
+  decisions: (Decision & { fileName: string; at: Date })[];
+}
+
+/** What a policy (the scope's own, or one being edited) would keep and expire now; changes nothing. */
+export async function previewRetention(t: TeamContext, scope: RetentionScope, policy?: RetentionPolicy): Promise<RetentionPreview> {
+  const own = await scopeOf(t, scope);
+  const list = await candidates(t, scope);
+  const byId = new Map(list.map((c) => [c.id, c]));
+  const used = policy ?? own.policy;
+  return { policy: used, decisions: selectRetention(list, used, own.timeZone).map((d) => ({ ...d, fileName: byId.get(d.id)!.fileName, at: byId.get(d.id)!.at })) };
+}
+
+export interface RetentionResult {
+  expired: number;
+  /** Objects moved to another storage class. */
+  transitioned: number;
+  /** Copies that could not be deleted or moved yet (the next run tries again). */
+  problems: string[];
+}
+
+/** A destination's class for a tier (yearly backups use the monthly class). */
+function classFor(dest: { classDaily: string | null; classWeekly: string | null; classMonthly: string | null }, tier: Tier): string | null {
+  return tier === "daily" ? dest.classDaily : tier === "weekly" ? dest.classWeekly : dest.classMonthly;
+}
+
+/**
+ * Applies a scope's policy: each backup it expires is first marked expired (one guarded UPDATE,
+ * only if it is still succeeded and nothing is reading it, so no download starts on it), then
+ * every stored copy is deleted; a copy that cannot be deleted stays recorded and the next run
+ * deletes it. Kept backups get their tier, and their copies move to the destination's class for
+ * it. Idempotent and safe to run twice at once: every change is a guarded statement, and deleting
+ * a deleted object succeeds.
+ */
+export async function applyRetention(teamId: string, scope: RetentionScope): Promise<RetentionResult> {
+  const t = await systemTeam(teamId, "retention");
+  const { label } = await scopeOf(t, scope);
+  const { decisions } = await previewRetention(t, scope);
+  const d = await db();
+  const result: RetentionResult = { expired: 0, transitioned: 0, problems: [] };
+  const now = new Date();
+  for (const dec of decisions.filter((x) => !x.keep)) {
+    const [row] = await d
+      .update(backups)
+      .set({ status: "expired", expiredAt: now, expiredReason: `Expired by ${label}: no rule keeps it any longer.`, readingUntil: null })
+      .where(inTeam(backups, t, eq(backups.id, dec.id), eq(backups.status, "succeeded"), or(isNull(backups.readingUntil), lt(backups.readingUntil, now))))
+      .returning({ id: backups.id, fileName: backups.fileName });
+    if (!row) continue;
+    await recordAudit(d, t, { action: "backup.expired", target: { type: "backup", id: row.id, label: row.fileName }, details: { by: label } });
+    result.expired++;
+  }
+  // Copies of expired backups still stored: this run's, and any an earlier run could not delete.
+  const leftovers = await d
+    .select({ id: backupLocations.id, backupId: backupLocations.backupId, destinationId: backupLocations.destinationId, objectKey: backupLocations.objectKey })
+    .from(backupLocations)
+    .innerJoin(backups, and(eq(backups.teamId, backupLocations.teamId), eq(backups.id, backupLocations.backupId)))
+    .where(inTeam(backupLocations, t, eq(backups.status, "expired"), ne(backupLocations.status, "deleted"), "scheduleId" in scope ? eq(backups.scheduleId, scope.scheduleId) : and(eq(backups.serverId, scope.serverId), isNull(backups.scheduleId))));
+  for (const loc of leftovers) {
+    try {
+      await withDestination(t, loc.destinationId, (a) => a.delete(loc.objectKey));
+      await d.update(backupLocations).set({ status: "deleted", error: null }).where(eq(backupLocations.id, loc.id));
+      await recordAudit(d, t, { action: "backup.copy_deleted", target: { type: "backup", id: loc.backupId }, details: { destinationId: loc.destinationId, objectKey: loc.objectKey } });
+    } catch (err) {
+      const why = failureMessage(err, { backupId: loc.backupId, destinationId: loc.destinationId });
+      await d.update(backupLocations).set({ error: `Could not delete this copy yet (retried by the next retention run): ${why}` }).where(eq(backupLocations.id, loc.id));
+      result.problems.push(why);
+    }
+  }
+  // Tiers and storage classes of what is kept.
+  const kept = decisions.filter((x) => x.keep);
+  if (!kept.length) return result;
+  for (const dec of kept) await d.update(backups).set({ tier: dec.tier }).where(inTeam(backups, t, eq(backups.id, dec.id), eq(backups.status, "succeeded")));
+  const tierOf = new Map(kept.map((k) => [k.id, k.tier!]));
+  const locations = await d
+    .select({
+      id: backupLocations.id,
+      backupId: backupLocations.backupId,
+      destinationId: backupLocations.destinationId,
+      objectKey: backupLocations.objectKey,
+      storageClass: backupLocations.storageClass,
+      classDaily: storageDestinations.classDaily,
+      classWeekly: storageDestinations.classWeekly,
+      classMonthly: storageDestinations.classMonthly,
+    })
+    .from(backupLocations)
+    .innerJoin(storageDestinations, and(eq(storageDestinations.teamId, backupLocations.teamId), eq(storageDestinations.id, backupLocations.destinationId)))
+    .where(inTeam(backupLocations, t, inArray(backupLocations.backupId, [...tierOf.keys()]), eq(backupLocations.status, "stored")));
+  for (const loc of locations) {
+    const target = classFor(loc, tierOf.get(loc.backupId)!);
+    if (!target || target === loc.storageClass) continue;
+    try {
+      await withDestination(t, loc.destinationId, (a) => a.setStorageClass(loc.objectKey, target));
+      await d.update(backupLocations).set({ storageClass: target, error: null }).where(and(eq(backupLocations.id, loc.id), eq(backupLocations.status, "stored")));
+      await recordAudit(d, t, { action: "backup.class_changed", target: { type: "backup", id: loc.backupId }, details: { destinationId: loc.destinationId, from: loc.storageClass, to: target } });
+      result.transitioned++;
+    } catch (err) {
+      result.problems.push(failureMessage(err, { backupId: loc.backupId, destinationId: loc.destinationId }));
+    }
+  }
+  return result;
+}
+
+/** The scope a backup belongs to: its schedule's, or its server's unscheduled backups. */
+export async function scopeOfBackup(teamId: string, backupId: string): Promise<RetentionScope> {
+  const d = await db();
+  const [b] = await d.select({ scheduleId: backups.scheduleId, serverId: backups.serverId }).from(backups).where(and(eq(backups.teamId, teamId), eq(backups.id, backupId)));
+  if (!b) throw notFound("That backup");
+  return b.scheduleId ? { scheduleId: b.scheduleId } : { serverId: b.serverId };
+}
+
+/** Every scope of every team, for the daily run: each schedule, and each server's unscheduled backups. */
+export async function retentionScopes(): Promise<({ teamId: string } & RetentionScope)[]> {
+  const d = await db();
+  const scheduled = await d.select({ teamId: schedules.teamId, scheduleId: schedules.id }).from(schedules);
+  const unscheduled = await d
+    .selectDistinct({ teamId: backups.teamId, serverId: backups.serverId })
+    .from(backups)
+    .where(and(isNull(backups.scheduleId), eq(backups.status, "succeeded")));
+  return [...scheduled, ...unscheduled];
+}
+
+/** Marks a backup as being read (a download) for the next `ms`, so retention leaves it alone. */
+export async function holdForReading(t: TeamContext, backupId: string, ms: number): Promise<void> {
+  const d = await db();
+  const until = new Date(Date.now() + ms);
+  await d.update(backups).set({ readingUntil: until }).where(inTeam(backups, t, eq(backups.id, backupId), or(isNull(backups.readingUntil), lt(backups.readingUntil, until))));
+}
+
