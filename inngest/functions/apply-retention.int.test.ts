@@ -12,7 +12,10 @@ import { listAuditEvents } from "@/lib/audit/queries";
 import { getBackup } from "@/lib/backups/queries";
 import { db } from "@/lib/db";
 import { createDestination } from "@/lib/destinations/mutations";
+import { requestBackup } from "@/lib/backups/mutations";
 import { applyRetention, previewRetention } from "@/lib/retention/apply";
+import { getTeamRetention, updateTeamRetention } from "@/lib/retention/policies";
+import { DEFAULT_POLICY } from "@/lib/retention/select";
 import { createSchedule } from "@/lib/schedules/mutations";
 import { createServer, createSource } from "@/lib/servers/mutations";
 import { signedUpUser } from "@/test/factories";
@@ -68,10 +71,11 @@ async function history() {
     (await createDestination(t, { kind: "azure", name: "azure", container: "backups", prefix, connectionString: azure.connectionString })).id,
     (await createDestination(t, { kind: "gcs", name: "gcs", bucket: gcs.bucket, prefix, apiEndpoint: gcs.apiEndpoint, projectId: gcs.projectId, credentials: JSON.stringify(gcs.credentials) })).id,
   ];
-  const { id: scheduleId } = await createSchedule(t, { name: "nightly", serverId, sourceIds: [sourceId], destinationIds: dests, when: { kind: "daily", time: "02:00" }, timezone: "UTC", encrypted: true, enabled: false });
+  const { id: scheduleId } = await createSchedule(t, { name: "nightly", serverId, sourceIds: [sourceId], destinationIds: dests, when: { kind: "daily", time: "02:00" }, timezone: "UTC", encrypted: true, enabled: false,
+    // Everything is kept while the history is made (each backup requests a retention run as it ends).
+    retention: { keepAll: true, last: 0, daily: 0, weekly: 0, monthly: 0, yearly: 0 },
+  });
   const d = await db();
-  // Everything is kept while the history is made (each backup requests a retention run as it ends).
-  await d.update(schedules).set({ retention: { keepAll: true, last: 0, daily: 0, weekly: 0, monthly: 0, yearly: 0 } }).where(eq(schedules.id, scheduleId));
   const dates = ["2026-06-03", "2026-06-02", "2026-06-01", "2026-05-20", "2026-04-10"];
   const ids: Record<string, string> = {};
   for (const date of dates) {
@@ -141,4 +145,28 @@ describe("apply-retention", () => {
     const [{ n }] = (await d.execute(sql`select count(*)::int as n from backups where schedule_id = ${h.scheduleId} and status = 'succeeded'`)) as unknown as [{ n: number }];
     expect(n).toBe(1);
   });
+
+  it("unscheduled backups follow the team's default policy, per server: kept until deleted unless changed", async () => {
+    const user = await signedUpUser("Def");
+    const t = await user.team("admin");
+    const folder = mkdtempSync(path.join(tmpdir(), "coffer-def-"));
+    writeFileSync(path.join(folder, "a.txt"), "a");
+    const { id: serverId } = await createServer(t, { kind: "local", name: "host", workDir: "/var/tmp" });
+    const { id: sourceId } = await createSource(t, { serverId, kind: "directory", name: "files", paths: [folder], excludes: [] });
+    const { id: destinationId } = await createDestination(t, { kind: "local", name: "disk" });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { id } = await requestBackup(t, { serverId, sourceIds: [sourceId], destinationIds: [destinationId], encrypted: false });
+      engine.send([backupEvent({ teamId: t.id, serverId, backupId: id })]);
+      await engine.idle();
+      ids.push(id);
+    }
+    expect(await getTeamRetention(t)).toMatchObject({ keepAll: true });
+    expect((await applyRetention(t.id, { serverId })).expired).toBe(0);
+    await expect(updateTeamRetention({ ...t, role: "member" }, { ...DEFAULT_POLICY, keepAll: false })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    expect(await updateTeamRetention(t, { keepAll: false, last: 2, daily: 0, weekly: 0, monthly: 0, yearly: 0 })).toEqual({ keeps: "keeps the last 2 backups — about 2 backups" });
+    expect((await applyRetention(t.id, { serverId })).expired).toBe(1);
+    expect((await Promise.all(ids.map((id) => getBackup(t, id)))).map((b) => b.status)).toEqual(["expired", "succeeded", "succeeded"]);
+  });
 });
+

@@ -11,6 +11,7 @@ import { createDestination } from "@/lib/destinations/mutations";
 import { env } from "@/lib/env";
 import { createSchedule } from "@/lib/schedules/mutations";
 import { getSchedule } from "@/lib/schedules/queries";
+import { DEFAULT_POLICY } from "@/lib/retention/select";
 import { claimDueSchedules } from "@/lib/schedules/due";
 import { createServer, createSource } from "@/lib/servers/mutations";
 import { signedUpUser } from "@/test/factories";
@@ -36,7 +37,7 @@ async function scheduled() {
   const { id: serverId } = await createServer(t, { kind: "local", name: "this host", workDir: "/var/tmp" });
   const { id: sourceId } = await createSource(t, { serverId, kind: "directory", name: "notes", paths: [folder], excludes: [] });
   const { id: destinationId } = await createDestination(t, { kind: "local", name: "disk", prefix: "tick" });
-  const { id: scheduleId } = await createSchedule(t, { name: "hourly", serverId, sourceIds: [sourceId], destinationIds: [destinationId], when: { kind: "hourly", minute: 5 }, timezone: "Europe/Berlin", encrypted: true, enabled: true });
+  const { id: scheduleId } = await createSchedule(t, { name: "hourly", serverId, sourceIds: [sourceId], destinationIds: [destinationId], when: { kind: "hourly", minute: 5 }, timezone: "Europe/Berlin", encrypted: true, enabled: true, retention: DEFAULT_POLICY });
   return { t, scheduleId, serverId };
 }
 

@@ -29,6 +29,9 @@ const backupColumns = {
   error: backups.error,
   cancelRequestedAt: backups.cancelRequestedAt,
   cancelRequestedBy: backups.cancelRequestedBy,
+  tier: backups.tier,
+  expiredAt: backups.expiredAt,
+  expiredReason: backups.expiredReason,
 };
 
 export interface BackupFilter {

@@ -6,6 +6,7 @@ import { recordAudit } from "../audit/record";
 import { db, pgCode, type Transaction } from "../db";
 import { AppError, notFound } from "../errors";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
+import { describePolicy } from "../retention/select";
 import { describeCron, nextRun, presetToCron } from "./cron";
 import type { CreateScheduleInput, UpdateScheduleInput } from "./schemas";
 
@@ -46,9 +47,9 @@ export async function createSchedule(t: TeamContext, input: CreateScheduleInput)
   await d
     .transaction(async (tx) => {
       await checkRefs(tx, t, input);
-      await tx.insert(schedules).values({ id, teamId: t.id, serverId: input.serverId, name: input.name, cron, timezone: input.timezone, encrypted: input.encrypted, enabled: input.enabled, nextRunAt });
+      await tx.insert(schedules).values({ id, teamId: t.id, serverId: input.serverId, name: input.name, cron, timezone: input.timezone, encrypted: input.encrypted, enabled: input.enabled, nextRunAt, retention: input.retention });
       await writeLinks(tx, t, id, input);
-      await recordAudit(tx, t, { action: "schedule.created", target: { type: "schedule", id, label: input.name }, details: { when: describeCron(cron), timezone: input.timezone, encrypted: input.encrypted } });
+      await recordAudit(tx, t, { action: "schedule.created", target: { type: "schedule", id, label: input.name }, details: { when: describeCron(cron), timezone: input.timezone, encrypted: input.encrypted, retention: describePolicy(input.retention) } });
     })
     .catch(nameTaken);
   return { id };
@@ -63,12 +64,12 @@ export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput)
       await checkRefs(tx, t, input);
       const [row] = await tx
         .update(schedules)
-        .set({ serverId: input.serverId, name: input.name, cron, timezone: input.timezone, encrypted: input.encrypted, enabled: input.enabled, nextRunAt })
+        .set({ serverId: input.serverId, name: input.name, cron, timezone: input.timezone, encrypted: input.encrypted, enabled: input.enabled, nextRunAt, retention: input.retention })
         .where(inTeam(schedules, t, eq(schedules.id, input.scheduleId)))
         .returning({ id: schedules.id });
       if (!row) throw notFound("That schedule");
       await writeLinks(tx, t, row.id, input);
-      await recordAudit(tx, t, { action: "schedule.updated", target: { type: "schedule", id: row.id, label: input.name }, details: { when: describeCron(cron), timezone: input.timezone, encrypted: input.encrypted, enabled: input.enabled } });
+      await recordAudit(tx, t, { action: "schedule.updated", target: { type: "schedule", id: row.id, label: input.name }, details: { when: describeCron(cron), timezone: input.timezone, encrypted: input.encrypted, enabled: input.enabled, retention: describePolicy(input.retention) } });
     })
     .catch(nameTaken);
   return { id: input.scheduleId };

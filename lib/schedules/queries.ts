@@ -3,6 +3,7 @@ import { and, asc, eq } from "drizzle-orm";
 import { scheduleDestinations, schedules, scheduleSources, servers, sources, storageDestinations } from "@/db/schema";
 import { db } from "../db";
 import { inTeam, requireRow, type TeamContext } from "../teams/context";
+import { describePolicy } from "../retention/select";
 import { cronToPreset, describeCron, nextRuns } from "./cron";
 
 async function links(t: TeamContext) {
@@ -32,6 +33,7 @@ const columns = {
   encrypted: schedules.encrypted,
   enabled: schedules.enabled,
   nextRunAt: schedules.nextRunAt,
+  retention: schedules.retention,
 };
 
 /** Schedules with what they back up, where to, in words, and their next runs. */
@@ -47,6 +49,7 @@ export async function listSchedules(t: TeamContext, filter: { scheduleId?: strin
   return rows.map((r) => ({
     ...r,
     when: describeCron(r.cron),
+    keeps: describePolicy(r.retention),
     preset: cronToPreset(r.cron),
     upcoming: r.enabled ? nextRuns(r.cron, r.timezone, 3) : [],
     sources: src.filter((s) => s.scheduleId === r.id).map(({ id, name }) => ({ id, name })),

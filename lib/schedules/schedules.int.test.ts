@@ -5,6 +5,7 @@ import { AppError } from "../errors";
 import { createServer, createSource, deleteServer, deleteSource } from "../servers/mutations";
 import { createSchedule, deleteSchedule, setScheduleEnabled, updateSchedule } from "./mutations";
 import { getSchedule, listSchedules } from "./queries";
+import { DEFAULT_POLICY } from "../retention/select";
 
 const code = (p: Promise<unknown>) => p.then(() => "resolved", (e: unknown) => (e instanceof AppError ? e.code : `unexpected: ${String(e)}`));
 
@@ -14,7 +15,7 @@ async function setup() {
   const { id: serverId } = await createServer(t, { kind: "local", name: "db1", workDir: "/tmp" });
   const { id: sourceId } = await createSource(t, { serverId, kind: "directory", name: "etc", paths: ["/etc"], excludes: [] });
   const { id: destinationId } = await createDestination(t, { kind: "local", name: "disk" });
-  const input = { name: "nightly", serverId, sourceIds: [sourceId], destinationIds: [destinationId], when: { kind: "daily" as const, time: "02:00" }, timezone: "Europe/Berlin", encrypted: true, enabled: true };
+  const input = { name: "nightly", serverId, sourceIds: [sourceId], destinationIds: [destinationId], when: { kind: "daily" as const, time: "02:00" }, timezone: "Europe/Berlin", encrypted: true, enabled: true, retention: { ...DEFAULT_POLICY, weekly: 8 } };
   return { a, t, serverId, sourceId, destinationId, input };
 }
 
@@ -23,7 +24,7 @@ describe("schedules", () => {
     const { t, input } = await setup();
     const { id } = await createSchedule(t, input);
     const s = await getSchedule(t, id);
-    expect(s).toMatchObject({ name: "nightly", serverName: "db1", cron: "0 2 * * *", when: "Daily at 02:00", timezone: "Europe/Berlin", encrypted: true, enabled: true, sources: [{ name: "etc" }], destinations: [{ name: "disk" }] });
+    expect(s).toMatchObject({ name: "nightly", serverName: "db1", cron: "0 2 * * *", when: "Daily at 02:00", keeps: "keeps the last 7 days, 8 weeks, 6 months — about 21 backups", timezone: "Europe/Berlin", encrypted: true, enabled: true, sources: [{ name: "etc" }], destinations: [{ name: "disk" }] });
     expect(s.upcoming).toHaveLength(3);
     expect(s.nextRunAt?.toISOString()).toBe(s.upcoming[0]!.toISOString());
     const berlinHour = new Intl.DateTimeFormat("en-GB", { timeZone: "Europe/Berlin", hour: "2-digit", minute: "2-digit" }).format(s.nextRunAt!);

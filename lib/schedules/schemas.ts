@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { retentionSchema } from "../retention/schemas";
+import { DEFAULT_POLICY } from "../retention/select";
 import { nameSchema } from "../servers/schemas";
 
 const id = (prefix: string, what: string) => z.string().regex(new RegExp(`^${prefix}_[0-9a-z]{26}$`), `Unknown ${what}.`);
@@ -21,6 +23,7 @@ const fields = {
   timezone: z.string().trim().min(1, "Choose a time zone.").max(64),
   encrypted: z.boolean().default(true),
   enabled: z.boolean().default(true),
+  retention: retentionSchema.default(DEFAULT_POLICY),
 };
 
 export const createScheduleSchema = z.object(fields);
@@ -29,3 +32,5 @@ export const scheduleRefSchema = z.object({ scheduleId: id("sch", "schedule") })
 export const updateScheduleSchema = z.object({ ...fields, scheduleId: id("sch", "schedule") });
 export type UpdateScheduleInput = z.infer<typeof updateScheduleSchema>;
 export const setEnabledSchema = scheduleRefSchema.extend({ enabled: z.boolean() });
+/** A dry run of a retention policy on a schedule's existing backups. */
+export const previewRetentionSchema = scheduleRefSchema.extend({ retention: retentionSchema });

@@ -1,4 +1,6 @@
 "use server";
+import { updateTeamRetention } from "@/lib/retention/policies";
+import { retentionSchema } from "@/lib/retention/schemas";
 import { z } from "zod";
 import { teamAction } from "@/lib/server/action";
 import { createInvitation, resendInvitation, revokeInvitation } from "@/lib/teams/invitations";
@@ -15,3 +17,4 @@ export const revokeInvitationAction = teamAction(invitationRefSchema, "admin", (
 export const changeRoleAction = teamAction(changeRoleSchema, "admin", changeMemberRole);
 export const removeMemberAction = teamAction(memberRefSchema, "admin", (t, i) => removeMember(t, i.memberId));
 export const transferOwnershipAction = teamAction(memberRefSchema, "owner", (t, i) => transferOwnership(t, i.memberId));
+export const updateTeamRetentionAction = teamAction(retentionSchema, "admin", updateTeamRetention);

@@ -12,8 +12,9 @@ const statusStyle: Record<string, string> = {
   succeeded: "bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-300",
   failed: "bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-300",
   cancelled: "bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-300",
+  expired: "bg-zinc-100 text-zinc-500 line-through dark:bg-zinc-800 dark:text-zinc-400",
 };
-const statusLabel: Record<string, string> = { queued: "Queued", running: "Running", succeeded: "Succeeded", failed: "Failed", cancelled: "Cancelled" };
+const statusLabel: Record<string, string> = { queued: "Queued", running: "Running", succeeded: "Succeeded", failed: "Failed", cancelled: "Cancelled", expired: "Expired" };
 
 export function StatusBadge({ status }: { status: string }) {
   return (

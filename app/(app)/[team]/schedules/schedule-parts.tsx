@@ -4,7 +4,9 @@ import { useState } from "react";
 import { CheckboxGroup, Field, FormError } from "@/app/_components/form";
 import { checkedValues, formFields, useAction } from "@/app/_components/use-action";
 import { weekdays, type Preset } from "@/lib/schedules/cron";
+import { DEFAULT_POLICY } from "@/lib/retention/select";
 import { BackUpNowForm } from "../backups/backup-parts";
+import { RetentionFields, retentionFrom } from "./retention-fields";
 import type { ScheduleView } from "@/lib/schedules/queries";
 import { createScheduleAction, deleteScheduleAction, setScheduleEnabledAction, updateScheduleAction } from "./actions";
 
@@ -38,6 +40,9 @@ export function ScheduleCard({ slug, schedule: s, canEdit, options }: { slug: st
       </div>
       <p className="text-sm">
         Backs up {s.sources.map((x) => x.name).join(", ")} to {s.destinations.map((x) => x.name).join(", ")}.
+      </p>
+      <p className="muted text-xs" data-testid="schedule-keeps">
+        Retention: {s.keeps}.
       </p>
       {s.upcoming.length > 0 && <p className="muted text-xs">Next: {s.upcoming.map((d) => inZone(d, s.timezone)).join(" · ")}</p>}
       <FormError error={toggle.error ?? remove.error} />
@@ -115,6 +120,7 @@ export function ScheduleForm({ slug, options, schedule, onDone }: { slug: string
           timezone: f.timezone ?? "UTC",
           encrypted: (form.elements.namedItem("encrypted") as HTMLInputElement).checked,
           enabled: (form.elements.namedItem("enabled") as HTMLInputElement).checked,
+          retention: retentionFrom(form),
         };
         if (schedule) update.run({ ...input, scheduleId: schedule.id });
         else create.run(input);
@@ -188,6 +194,7 @@ export function ScheduleForm({ slug, options, schedule, onDone }: { slug: string
         {(kind === "daily" || kind === "weekly" || kind === "monthly") && <Field label="At" name="when.time" type="time" defaultValue={p && "time" in p ? p.time : "02:00"} error={error} />}
         {kind === "cron" && <Field label="Cron expression" name="when.cron" defaultValue={p?.kind === "cron" ? p.cron : schedule?.cron ?? "0 2 * * *"} hint="minute hour day-of-month month day-of-week" error={error} />}
       </div>
+      <RetentionFields slug={slug} policy={schedule?.retention ?? DEFAULT_POLICY} scheduleId={schedule?.id} error={error} />
       <div className="flex flex-wrap gap-6 text-sm">
         <label className="flex items-center gap-2">
           <input type="checkbox" name="encrypted" defaultChecked={schedule?.encrypted ?? true} /> Encrypted

@@ -2,7 +2,9 @@
 import { useRouter } from "next/navigation";
 import { Field, FormError } from "@/app/_components/form";
 import { formFields, useAction } from "@/app/_components/use-action";
-import { leaveTeamAction, updateTeamAction } from "../actions";
+import type { RetentionPolicy } from "@/lib/retention/select";
+import { leaveTeamAction, updateTeamAction, updateTeamRetentionAction } from "../actions";
+import { RetentionFields, retentionFrom } from "../schedules/retention-fields";
 
 export function TeamForm({ slug, name, editable }: { slug: string; name: string; editable: boolean }) {
   const router = useRouter();
@@ -46,5 +48,30 @@ export function LeaveTeam({ slug }: { slug: string }) {
         Leave team
       </button>
     </div>
+  );
+}
+
+/** The team's default retention (backups no schedule made), without a dry run: it applies per server. */
+export function TeamRetentionForm({ slug, policy, keeps }: { slug: string; policy: RetentionPolicy; keeps: string }) {
+  const router = useRouter();
+  const save = useAction(updateTeamRetentionAction.bind(null, slug), () => router.refresh());
+  return (
+    <form
+      className="space-y-3"
+      aria-label="Default retention"
+      onSubmit={(e) => {
+        e.preventDefault();
+        save.run(retentionFrom(e.currentTarget));
+      }}
+    >
+      <p className="text-sm" data-testid="team-keeps">
+        Now: {keeps}.
+      </p>
+      <FormError error={save.error} />
+      <RetentionFields slug={slug} policy={policy} error={save.error} />
+      <button className="btn-primary" disabled={save.pending}>
+        {save.pending ? "Saving…" : "Save retention"}
+      </button>
+    </form>
   );
 }

@@ -1,7 +1,9 @@
 import type { Metadata } from "next";
+import { getTeamRetention } from "@/lib/retention/policies";
+import { describePolicy } from "@/lib/retention/select";
 import { pageTeam } from "@/lib/server/page";
 import { roleAtLeast } from "@/lib/teams/roles";
-import { LeaveTeam, TeamForm } from "./general-forms";
+import { LeaveTeam, TeamForm, TeamRetentionForm } from "./general-forms";
 
 export const metadata: Metadata = { title: "Settings" };
 
@@ -9,11 +11,17 @@ export default async function GeneralSettingsPage({ params }: { params: Promise<
   const { team } = await params;
   const t = await pageTeam(team);
   const admin = t.role === "system" || roleAtLeast(t.role, "admin");
+  const retention = await getTeamRetention(t);
   return (
     <div className="max-w-xl space-y-6">
       <section className="card space-y-4">
         <h2 className="font-semibold">Team</h2>
         <TeamForm slug={t.slug} name={t.name} editable={admin} />
+      </section>
+      <section className="card space-y-3">
+        <h2 className="font-semibold">Retention of unscheduled backups</h2>
+        <p className="muted text-sm">Backups made with Back up now, the API or an upload, per server. Schedules have their own policy.</p>
+        {admin ? <TeamRetentionForm slug={t.slug} policy={retention} keeps={describePolicy(retention)} /> : <p className="text-sm">{describePolicy(retention)}.</p>}
       </section>
       <section className="card space-y-3">
         <h2 className="font-semibold">Leave team</h2>

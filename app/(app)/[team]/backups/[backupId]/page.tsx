@@ -112,6 +112,18 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
             <p className="mt-1 break-all font-mono text-xs">{b.sha256}</p>
           </div>
         )}
+        {b.tier && b.status === "succeeded" && (
+          <div>
+            <p className="muted">Retention tier</p>
+            <p className="mt-1 capitalize">{b.tier}</p>
+          </div>
+        )}
+        {b.expiredAt && (
+          <div className="sm:col-span-2 lg:col-span-3">
+            <p className="muted">Expired {when(b.expiredAt)}</p>
+            <p className="mt-1">{b.expiredReason}</p>
+          </div>
+        )}
         {b.error && (
           <div className="sm:col-span-2 lg:col-span-3">
             <p className="muted">Error</p>
