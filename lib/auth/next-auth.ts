@@ -48,7 +48,11 @@ function config(): NextAuthConfig {
     pages: { signIn: "/sign-in", error: "/sign-in" },
     // Auth.js's debug logging includes request bodies (passwords): keep only errors, by name.
     logger: {
-      error: (error) => log.error("auth error", { error: error.name }),
+      // `type` names Auth.js errors (class names are minified in production); a wrong password is no error of ours.
+      error: (error) => {
+        const type = (error as { type?: string }).type ?? error.name;
+        if (type !== "CredentialsSignin") log.error("auth error", { error: type });
+      },
       warn: () => {},
       debug: () => {},
     },
