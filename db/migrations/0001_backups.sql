@@ -63,6 +63,7 @@ CREATE TABLE "backups" (
 );
 --> statement-breakpoint
 ALTER TABLE "teams" ADD COLUMN "default_retention" jsonb DEFAULT '{"keepAll":true,"last":0,"daily":7,"weekly":4,"monthly":6,"yearly":0}'::jsonb NOT NULL;--> statement-breakpoint
+ALTER TABLE "storage_destinations" ADD COLUMN "prices" jsonb;--> statement-breakpoint
 ALTER TABLE "schedules" ADD COLUMN "retention" jsonb DEFAULT '{"keepAll":false,"last":0,"daily":7,"weekly":4,"monthly":6,"yearly":0}'::jsonb NOT NULL;--> statement-breakpoint
 ALTER TABLE "backup_locations" ADD CONSTRAINT "backup_locations_backup_fk" FOREIGN KEY ("team_id","backup_id") REFERENCES "public"."backups"("team_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "backup_locations" ADD CONSTRAINT "backup_locations_destination_fk" FOREIGN KEY ("team_id","destination_id") REFERENCES "public"."storage_destinations"("team_id","id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint

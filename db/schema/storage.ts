@@ -27,6 +27,8 @@ export const storageDestinations = pgTable(
     classDaily: text("class_daily"),
     classWeekly: text("class_weekly"),
     classMonthly: text("class_monthly"),
+    /** Price overrides in USD per GB-month by storage class, for the cost estimate (lib/retention/prices.ts). */
+    prices: jsonb("prices").$type<Record<string, number>>(),
     checkedAt: timestampColumn("checked_at"),
     checkOk: boolean("check_ok"),
     checkMessage: text("check_message"),

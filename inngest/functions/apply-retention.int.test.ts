@@ -15,6 +15,7 @@ import { createDestination } from "@/lib/destinations/mutations";
 import { requestBackup } from "@/lib/backups/mutations";
 import { applyRetention, previewRetention } from "@/lib/retention/apply";
 import { getTeamRetention, updateTeamRetention } from "@/lib/retention/policies";
+import { setDestinationPrices, storageUsage, storedBytesHistory } from "@/lib/retention/usage";
 import { DEFAULT_POLICY } from "@/lib/retention/select";
 import { createSchedule } from "@/lib/schedules/mutations";
 import { createServer, createSource } from "@/lib/servers/mutations";
@@ -117,6 +118,28 @@ describe("apply-retention", () => {
     expect((await getBackup(h.t, h.ids["2026-06-03"]!)).locations.map((l) => l.storageClass)).toEqual(["Cool", "NEARLINE", "STANDARD_IA"]);
     const expiredEvents = (await listAuditEvents(h.t, { action: "backup.expired" })).events;
     expect(expiredEvents).toHaveLength(2);
+
+    // Usage and cost agree with what the providers hold: 3 backups × 3 destinations.
+    const usage = await storageUsage(h.t);
+    const size = async (date: string) => (await getBackup(h.t, h.ids[date]!)).sizeBytes!;
+    const keptBytes = (await size("2026-06-03")) + (await size("2026-06-02")) + (await size("2026-05-20"));
+    const weeklyBytes = (await size("2026-06-03")) + (await size("2026-05-20"));
+    expect(usage.lines.map((l) => [l.name, l.storageClass, l.objects])).toEqual([
+      ["azure", "Cool", 2],
+      ["azure", "Hot", 1],
+      ["gcs", "NEARLINE", 2],
+      ["gcs", "STANDARD", 1],
+      ["s3", "STANDARD", 1],
+      ["s3", "STANDARD_IA", 2],
+    ]);
+    expect(usage.bytes).toBe(3 * keptBytes);
+    const s3Ia = usage.lines.find((l) => l.storageClass === "STANDARD_IA")!;
+    expect(s3Ia.monthlyCost).toBeCloseTo((weeklyBytes / 1e9) * 0.0125, 12);
+    await setDestinationPrices(h.t, h.dests[0]!, "standard_ia=1.5");
+    expect((await storageUsage(h.t)).lines.find((l) => l.storageClass === "STANDARD_IA")!.monthlyCost).toBeCloseTo((weeklyBytes / 1e9) * 1.5, 12);
+    await expect(setDestinationPrices(h.t, h.dests[0]!, "Hot=1")).rejects.toThrow(/"Hot=1" is not CLASS=price\. Use classes of this provider \(STANDARD, STANDARD_IA/);
+    const stored = await storedBytesHistory(h.t, 3);
+    expect(stored.map((p) => p.bytes)).toEqual([0, 0, 3 * keptBytes]); // the backups ran today (only their dates were moved back)
   });
 
   it("a destination failing mid-delete leaves the copy for the next run; two runs at once expire nothing twice", async () => {

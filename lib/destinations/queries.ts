@@ -16,6 +16,7 @@ const columns = {
   classDaily: storageDestinations.classDaily,
   classWeekly: storageDestinations.classWeekly,
   classMonthly: storageDestinations.classMonthly,
+  prices: storageDestinations.prices,
   checkedAt: storageDestinations.checkedAt,
   checkOk: storageDestinations.checkOk,
   checkMessage: storageDestinations.checkMessage,

@@ -3,11 +3,13 @@ import Link from "next/link";
 import { PageHeader } from "@/app/_components/page-header";
 import { listBackups } from "@/lib/backups/queries";
 import { listDestinations } from "@/lib/destinations/queries";
+import { storedBytesHistory } from "@/lib/retention/usage";
 import { env } from "@/lib/env";
 import { listSchedules } from "@/lib/schedules/queries";
 import { pageTeam } from "@/lib/server/page";
 import { listServers } from "@/lib/servers/queries";
 import { listMembers } from "@/lib/teams/queries";
+import { StoredChart } from "./stored-chart";
 import { roleAtLeast } from "@/lib/teams/roles";
 
 export const metadata: Metadata = { title: "Overview" };
@@ -16,6 +18,7 @@ export default async function OverviewPage({ params }: { params: Promise<{ team:
   const { team } = await params;
   const t = await pageTeam(team);
   const [members, servers, destinations, schedules, recent] = await Promise.all([listMembers(t), listServers(t), listDestinations(t), listSchedules(t), listBackups(t, { limit: 20 })]);
+  const history = await storedBytesHistory(t);
   const lastGood = recent.rows.find((b) => b.status === "succeeded");
   const failed = recent.rows.filter((b) => b.status === "failed").length;
   const admin = t.role === "system" || roleAtLeast(t.role, "admin");
@@ -53,6 +56,11 @@ export default async function OverviewPage({ params }: { params: Promise<{ team:
           </ol>
         </div>
       </div>
+      {history.some((p) => p.bytes > 0) && (
+        <div className="mt-6">
+          <StoredChart points={history} />
+        </div>
+      )}
       <p className="muted mt-6 text-sm" data-testid="workflow-mode">
         {env().workflows === "inngest"
           ? "Workflows run on an Inngest server."

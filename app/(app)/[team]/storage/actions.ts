@@ -1,4 +1,6 @@
 "use server";
+import { z } from "zod";
+import { setDestinationPrices } from "@/lib/retention/usage";
 import { createDestination, deleteDestination, updateDestination } from "@/lib/destinations/mutations";
 import { createDestinationSchema, destinationRefSchema, updateDestinationSchema } from "@/lib/destinations/schemas";
 import { testDestination } from "@/lib/destinations/use";
@@ -8,3 +10,4 @@ export const createDestinationAction = teamAction(createDestinationSchema, "admi
 export const updateDestinationAction = teamAction(updateDestinationSchema, "admin", updateDestination);
 export const deleteDestinationAction = teamAction(destinationRefSchema, "admin", (t, i) => deleteDestination(t, i.destinationId));
 export const testDestinationAction = teamAction(destinationRefSchema, "member", (t, i) => testDestination(t, i.destinationId));
+export const setPricesAction = teamAction(destinationRefSchema.extend({ prices: z.string().max(2000) }), "admin", (t, i) => setDestinationPrices(t, i.destinationId, i.prices));
