@@ -73,8 +73,8 @@ async function history() {
     (await createDestination(t, { kind: "gcs", name: "gcs", bucket: gcs.bucket, prefix, apiEndpoint: gcs.apiEndpoint, projectId: gcs.projectId, credentials: JSON.stringify(gcs.credentials) })).id,
   ];
   const { id: scheduleId } = await createSchedule(t, { name: "nightly", serverId, sourceIds: [sourceId], destinationIds: dests, when: { kind: "daily", time: "02:00" }, timezone: "UTC", encrypted: true, enabled: false,
-    // Everything is kept while the history is made (each backup requests a retention run as it ends).
-    retention: { keepAll: true, last: 0, daily: 0, weekly: 0, monthly: 0, yearly: 0 },
+    // Everything is kept, in the daily class, while the history is made (each backup requests a retention run as it ends).
+    retention: { keepAll: false, last: 100, daily: 0, weekly: 0, monthly: 0, yearly: 0 },
   });
   const d = await db();
   const dates = ["2026-06-03", "2026-06-02", "2026-06-01", "2026-05-20", "2026-04-10"];
@@ -110,12 +110,14 @@ describe("apply-retention", () => {
       const key = await h.keyOf(h.ids[gone]!);
       expect([await s3Head(key), await azureTier(key), await gcsClass(key)]).toEqual([null, null, null]);
     }
-    // 3 June: kept daily and weekly → weekly tier; 2 June: daily; 20 May: weekly.
+    // 3 and 2 June are within the daily window (3 June is also the week's): daily class. 20 May is
+    // kept only as its week's backup: it has moved to the weekly class at every provider.
     const weekly = await h.keyOf(h.ids["2026-05-20"]!);
     expect([await s3Head(weekly), await azureTier(weekly), await gcsClass(weekly)]).toEqual(["STANDARD_IA", "Cool", "NEARLINE"]);
-    const daily = await h.keyOf(h.ids["2026-06-02"]!);
+    const daily = await h.keyOf(h.ids["2026-06-03"]!);
     expect([await s3Head(daily), await azureTier(daily), await gcsClass(daily)]).toEqual(["STANDARD", "Hot", "STANDARD"]);
-    expect((await getBackup(h.t, h.ids["2026-06-03"]!)).locations.map((l) => l.storageClass)).toEqual(["Cool", "NEARLINE", "STANDARD_IA"]);
+    expect((await getBackup(h.t, h.ids["2026-05-20"]!)).locations.map((l) => l.storageClass)).toEqual(["Cool", "NEARLINE", "STANDARD_IA"]);
+    expect((await getBackup(h.t, h.ids["2026-05-20"]!)).tier).toBe("weekly");
     const expiredEvents = (await listAuditEvents(h.t, { action: "backup.expired" })).events;
     expect(expiredEvents).toHaveLength(2);
 
@@ -123,14 +125,14 @@ describe("apply-retention", () => {
     const usage = await storageUsage(h.t);
     const size = async (date: string) => (await getBackup(h.t, h.ids[date]!)).sizeBytes!;
     const keptBytes = (await size("2026-06-03")) + (await size("2026-06-02")) + (await size("2026-05-20"));
-    const weeklyBytes = (await size("2026-06-03")) + (await size("2026-05-20"));
+    const weeklyBytes = await size("2026-05-20");
     expect(usage.lines.map((l) => [l.name, l.storageClass, l.objects])).toEqual([
-      ["azure", "Cool", 2],
-      ["azure", "Hot", 1],
-      ["gcs", "NEARLINE", 2],
-      ["gcs", "STANDARD", 1],
-      ["s3", "STANDARD", 1],
-      ["s3", "STANDARD_IA", 2],
+      ["azure", "Cool", 1],
+      ["azure", "Hot", 2],
+      ["gcs", "NEARLINE", 1],
+      ["gcs", "STANDARD", 2],
+      ["s3", "STANDARD", 2],
+      ["s3", "STANDARD_IA", 1],
     ]);
     expect(usage.bytes).toBe(3 * keptBytes);
     const s3Ia = usage.lines.find((l) => l.storageClass === "STANDARD_IA")!;

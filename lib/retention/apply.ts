@@ -67,7 +67,7 @@ function classFor(dest: { classDaily: string | null; classWeekly: string | null;
  * only if it is still succeeded and nothing is reading it, so no download starts on it), then
  * every stored copy is deleted; a copy that cannot be deleted stays recorded and the next run
  * deletes it. Kept backups get their tier, and their copies move to the destination's class for
- * it. Idempotent and safe to run twice at once: every change is a guarded statement, and deleting
+ * it, never to a warmer one. Idempotent and safe to run twice at once: every change is a guarded statement, and deleting
  * a deleted object succeeds.
  */
 export async function applyRetention(teamId: string, scope: RetentionScope): Promise<RetentionResult> {
@@ -108,7 +108,7 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
   const kept = decisions.filter((x) => x.keep);
   if (!kept.length) return result;
   for (const dec of kept) await d.update(backups).set({ tier: dec.tier }).where(inTeam(backups, t, eq(backups.id, dec.id), eq(backups.status, "succeeded")));
-  const tierOf = new Map(kept.map((k) => [k.id, k.tier!]));
+  const tierOf = new Map(kept.filter((k) => k.tier).map((k) => [k.id, k.tier!]));
   const locations = await d
     .select({
       id: backupLocations.id,
@@ -126,6 +126,9 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
   for (const loc of locations) {
     const target = classFor(loc, tierOf.get(loc.backupId)!);
     if (!target || target === loc.storageClass) continue;
+    // Only ever colder: moving an archived object back needs a retrieval, and a policy change should not thrash.
+    const ladder = [loc.classDaily, loc.classWeekly, loc.classMonthly];
+    if (ladder.indexOf(target) < ladder.indexOf(loc.storageClass)) continue;
     try {
       await withDestination(t, loc.destinationId, (a) => a.setStorageClass(loc.objectKey, target));
       await d.update(backupLocations).set({ storageClass: target, error: null }).where(and(eq(backupLocations.id, loc.id), eq(backupLocations.status, "stored")));

@@ -23,7 +23,8 @@ describe("selectRetention", () => {
       ].sort(),
     );
     const tier = (id: string) => decisions.find((d) => d.id === id)!.tier;
-    expect([tier("2026-11-23"), tier("2026-11-22"), tier("2026-11-20"), tier("2026-11-08"), tier("2026-06-30")]).toEqual(["monthly", "weekly", "daily", "weekly", "monthly"]);
+    // Colder as it ages: the shortest window keeping it.
+    expect([tier("2026-11-23"), tier("2026-11-22"), tier("2026-11-20"), tier("2026-11-08"), tier("2026-10-31"), tier("2026-06-30")]).toEqual(["daily", "daily", "daily", "weekly", "monthly", "monthly"]);
     expect(decisions.find((d) => d.id === "2026-11-23")!.rules.sort()).toEqual(["daily", "latest", "monthly", "weekly"]);
     expect(decisions.find((d) => d.id === "2026-05-31")).toMatchObject({ keep: false, rules: [], tier: null });
   });
@@ -78,12 +79,16 @@ describe("selectRetention", () => {
     const runs = [ok("old-verified", "2026-01-01T02:00:00Z", { verified: true }), ok("reading", "2026-02-01T02:00:00Z", { inUse: true }), ok("new", "2026-03-01T02:00:00Z")];
     const decisions = selectRetention(runs, policy({ daily: 1 }), "UTC");
     expect(Object.fromEntries(decisions.map((d) => [d.id, d.rules.sort()]))).toEqual({ new: ["daily", "latest"], reading: ["in-use"], "old-verified": ["latest-verified"] });
-    expect(decisions.find((d) => d.id === "reading")!.tier).toBe("daily");
+    expect(decisions.find((d) => d.id === "reading")!.tier).toBeNull(); // its copies stay where they are
+    expect(decisions.find((d) => d.id === "new")!.tier).toBe("daily");
   });
 
   it("keep until deleted keeps everything", () => {
     const runs = Array.from({ length: 50 }, (_, i) => ok(`b${i}`, new Date(Date.UTC(2026, 0, 1) + i * day).toISOString()));
-    expect(selectRetention(runs, { ...DEFAULT_POLICY, keepAll: true }, "UTC").every((d) => d.keep && d.rules.includes("keep-all"))).toBe(true);
+    const all = selectRetention(runs, { ...DEFAULT_POLICY, keepAll: true }, "UTC");
+    expect(all.every((d) => d.keep && d.rules.includes("keep-all"))).toBe(true);
+    // Tiers still follow age: the newest in the daily class, the oldest beyond every window in the coldest.
+    expect([all[0]!.tier, all.at(-1)!.tier]).toEqual(["daily", "yearly"]);
   });
 
   const zones = ["UTC", "Europe/Berlin", "America/Los_Angeles", "Asia/Kolkata", "Pacific/Auckland", "Pacific/Kiritimati"];
@@ -110,10 +115,11 @@ describe("selectRetention", () => {
         for (const g of good) if (g.inUse) expect(byId.get(g.id)!.keep).toBe(true);
         for (const d of decisions) {
           expect(d.keep).toBe(d.rules.length > 0);
-          expect(d.tier === null).toBe(!d.keep);
-          // The tier is the longest period rule keeping it.
-          const periods = (["yearly", "monthly", "weekly", "daily"] as const).filter((t) => d.rules.includes(t));
-          if (d.keep) expect(d.tier).toBe(periods[0] ?? "daily");
+          if (!d.keep) expect(d.tier).toBeNull();
+          // The newest stay in the daily tier; otherwise the tier is the shortest period rule keeping it.
+          const periods = (["daily", "weekly", "monthly", "yearly"] as const).filter((t) => d.rules.includes(t));
+          if (d.rules.includes("latest") || d.rules.includes("last")) expect(d.tier).toBe("daily");
+          else if (periods.length) expect(d.tier).toBe(periods[0]);
         }
         // Each period rule keeps at most one backup per period, and at most N of them.
         for (const tier of ["daily", "weekly", "monthly", "yearly"] as const) {

@@ -6,7 +6,13 @@
  * newest to oldest and keep the newest backup of each day that has one, until N days are covered;
  * the same for ISO weeks, months and years, and "keep the last N" counts backups. Periods are
  * calendar periods in the policy's time zone. Rules are independent: one backup may be kept by
- * several, and its tier is the longest of them (yearly > monthly > weekly > daily).
+ * several, and it is kept as long as the longest of them keeps it.
+ *
+ * Tier (which storage class its copies belong in): the shortest period rule keeping it, so a new
+ * backup starts in the daily class and moves colder as it ages out of each window (daily → weekly
+ * → monthly → yearly), as the runbook's table has it. One of the last N, or the latest: daily,
+ * whatever else keeps it. Kept only because everything is kept: yearly (older than every window). Kept only
+ * because it is the latest verified or being read: no tier (its copies stay where they are).
  *
  * Invariants, whatever the history:
  * - the latest successful backup and the latest verified backup are never expired;
@@ -16,7 +22,7 @@
  */
 
 export interface RetentionPolicy {
-  /** Keep everything ("keep until deleted"); the counts are ignored. */
+  /** Keep everything ("keep until deleted"); the counts then only set tiers (storage classes by age). */
   keepAll: boolean;
   last: number;
   daily: number;
@@ -46,7 +52,7 @@ export interface Decision {
   keep: boolean;
   /** Why it is kept (empty when it expires). */
   rules: Rule[];
-  /** The storage tier of a kept backup: its longest period rule, else daily. */
+  /** The storage tier of a kept backup (see above); null when it expires or its class should not change. */
   tier: Tier | null;
 }
 
@@ -108,9 +114,16 @@ export function selectRetention(backups: Candidate[], policy: RetentionPolicy, t
 
   return good.map((b) => {
     const kept = [...rules.get(b.id)!];
-    const longest = tierOrder.filter((t) => kept.includes(t)).at(-1);
-    return { id: b.id, keep: kept.length > 0, rules: kept, tier: kept.length ? (longest ?? "daily") : null };
+    return { id: b.id, keep: kept.length > 0, rules: kept, tier: tierOf(kept) };
   });
+}
+
+function tierOf(rules: Rule[]): Tier | null {
+  if (rules.includes("last") || rules.includes("latest")) return "daily"; // the newest stay at hand
+  const shortest = tierOrder.find((t) => rules.includes(t));
+  if (shortest) return shortest;
+  if (rules.includes("keep-all")) return "yearly";
+  return null;
 }
 
 /** A policy in words: "keeps the last 7 days, 4 weeks, 6 months — about 17 backups". */
