@@ -48,7 +48,7 @@ export function RetentionFields({ slug, policy, scheduleId, error }: { slug: str
           {result && (
             <div className="text-sm" data-testid="retention-preview">
               {result.expire.length === 0 ? (
-                <p>This policy keeps all {result.keep} backups of this schedule.</p>
+                <p>{result.keep === 1 ? "This policy keeps the only backup of this schedule." : `This policy keeps all ${result.keep} backups of this schedule.`}</p>
               ) : (
                 <>
                   <p>
