@@ -5,10 +5,11 @@ import path from "node:path";
 import { HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { Storage } from "@google-cloud/storage";
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { backups, schedules, storageDestinations } from "@/db/schema";
+import { backupLocations, backups, schedules, storageDestinations } from "@/db/schema";
 import { listAuditEvents } from "@/lib/audit/queries";
+import { openDownload } from "@/lib/backups/download";
 import { getBackup } from "@/lib/backups/queries";
 import { db } from "@/lib/db";
 import { createDestination } from "@/lib/destinations/mutations";
@@ -122,6 +123,7 @@ describe("apply-retention", () => {
     expect(expiredEvents).toHaveLength(2);
 
     // Usage and cost agree with what the providers hold: 3 backups × 3 destinations.
+    const d = await db();
     const usage = await storageUsage(h.t);
     const size = async (date: string) => (await getBackup(h.t, h.ids[date]!)).sizeBytes!;
     const keptBytes = (await size("2026-06-03")) + (await size("2026-06-02")) + (await size("2026-05-20"));
@@ -142,6 +144,13 @@ describe("apply-retention", () => {
     await expect(setDestinationPrices(h.t, h.dests[0]!, "Hot=1")).rejects.toThrow(/"Hot=1" is not CLASS=price\. Use classes of this provider \(STANDARD, STANDARD_IA/);
     const stored = await storedBytesHistory(h.t, 3);
     expect(stored.map((p) => p.bytes)).toEqual([0, 0, 3 * keptBytes]); // the backups ran today (only their dates were moved back)
+
+    // A copy in archive storage is not read; when every copy is, the download says what to do.
+    await d.update(backupLocations).set({ storageClass: "GLACIER" }).where(and(eq(backupLocations.backupId, h.ids["2026-05-20"]!), eq(backupLocations.destinationId, h.dests[0]!)));
+    expect((await openDownload(h.t, h.ids["2026-05-20"]!, "bytes=0-9")).status).toBe(206);
+    await d.update(backupLocations).set({ storageClass: "Archive" }).where(and(eq(backupLocations.backupId, h.ids["2026-05-20"]!), eq(backupLocations.destinationId, h.dests[1]!)));
+    await d.update(backupLocations).set({ status: "deleted" }).where(and(eq(backupLocations.backupId, h.ids["2026-05-20"]!), eq(backupLocations.destinationId, h.dests[2]!)));
+    await expect(openDownload(h.t, h.ids["2026-05-20"]!, null)).rejects.toThrow(/^Every copy of this backup is in archive storage: s3 \(GLACIER\), azure \(Archive\)\. The provider must restore it/);
   });
 
   it("a destination failing mid-delete leaves the copy for the next run; two runs at once expire nothing twice", async () => {

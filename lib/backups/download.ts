@@ -43,6 +43,9 @@ export function parseRange(header: string | null, size: number): { start: number
   return { start, end };
 }
 
+/** Classes whose objects cannot be read until the provider restores them (GCS ARCHIVE reads directly). */
+export const needsRetrieval = (storageClass: string | null) => storageClass === "GLACIER" || storageClass === "DEEP_ARCHIVE" || storageClass === "Archive";
+
 // Faster first: the Coffer host's own disk, then cloud storage, then a server reached over SSH.
 const preference: Record<string, number> = { local: 0, s3: 1, gcs: 1, azure: 1, server: 2 };
 
@@ -65,18 +68,33 @@ export async function openDownload(t: TeamContext, backupId: string, rangeHeader
   if (!b) throw notFound("That backup");
   if (b.status !== "succeeded") throw new AppError("CONFLICT", `This backup ${b.status === "running" || b.status === "queued" ? "has not finished yet" : `${b.status}; there is nothing to download`}.`);
   const locations = await d
-    .select({ destinationId: backupLocations.destinationId, objectKey: backupLocations.objectKey, sizeBytes: backupLocations.sizeBytes, kind: storageDestinations.kind, name: storageDestinations.name })
+    .select({
+      destinationId: backupLocations.destinationId,
+      objectKey: backupLocations.objectKey,
+      sizeBytes: backupLocations.sizeBytes,
+      storageClass: backupLocations.storageClass,
+      kind: storageDestinations.kind,
+      name: storageDestinations.name,
+    })
     .from(backupLocations)
     .innerJoin(storageDestinations, and(eq(storageDestinations.teamId, backupLocations.teamId), eq(storageDestinations.id, backupLocations.destinationId)))
     .where(inTeam(backupLocations, t, eq(backupLocations.backupId, backupId), eq(backupLocations.status, "stored")));
   if (!locations.length) throw new AppError("NOT_FOUND", "No stored copy of this backup is left.");
-  locations.sort((x, y) => preference[x.kind]! - preference[y.kind]!);
+  const readable = locations.filter((l) => !needsRetrieval(l.storageClass));
+  if (!readable.length) {
+    const where = locations.map((l) => `${l.name} (${l.storageClass})`).join(", ");
+    throw new AppError(
+      "CONFLICT",
+      `Every copy of this backup is in archive storage: ${where}. The provider must restore it before it can be read (S3: "Initiate restore"; Azure: rehydrate to Hot or Cool); that takes hours. Coffer does not request it yet: do it in the provider's console, then download again.`,
+    );
+  }
+  readable.sort((x, y) => preference[x.kind]! - preference[y.kind]!);
 
   const size = b.encrypted ? b.archiveBytes! : b.sizeBytes!;
   const range = parseRange(rangeHeader, size);
   const length = range ? range.end - range.start + 1 : size;
   let lastError: unknown;
-  for (const loc of locations) {
+  for (const loc of readable) {
     try {
       const body = await streamFrom(t, loc, (adapter) => (b.encrypted ? decrypted(t, b, adapter, loc, range ?? { start: 0, end: size - 1 }, signal) : adapter.get(loc.objectKey, { range: range ?? undefined, signal })));
       await keepReading(t, b.id, body);

@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { PageHeader } from "@/app/_components/page-header";
+import { needsRetrieval } from "@/lib/backups/download";
 import { getBackup } from "@/lib/backups/queries";
 import { parseManifest, type Manifest } from "@/lib/backups/manifest";
 import { formatBytes, formatDuration } from "@/lib/format";
@@ -153,7 +154,10 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
                     {l.status}
                     {l.error && <span className="block text-xs text-red-700 dark:text-red-400">{l.error}</span>}
                   </td>
-                  <td className="px-4 py-2">{l.storageClass ?? "—"}</td>
+                  <td className="px-4 py-2">
+                    {l.storageClass ?? "—"}
+                    {needsRetrieval(l.storageClass) && <span className="block text-xs text-amber-700 dark:text-amber-400">Archived: the provider must restore it before it can be read (hours).</span>}
+                  </td>
                   <td className="px-4 py-2 tabular-nums">{l.sizeBytes !== null ? formatBytes(l.sizeBytes) : "—"}</td>
                   <td className="break-all px-4 py-2 font-mono text-xs">{l.objectKey}</td>
                 </tr>
