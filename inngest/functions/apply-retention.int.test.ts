@@ -150,7 +150,7 @@ describe("apply-retention", () => {
     expect((await openDownload(h.t, h.ids["2026-05-20"]!, "bytes=0-9")).status).toBe(206);
     await d.update(backupLocations).set({ storageClass: "Archive" }).where(and(eq(backupLocations.backupId, h.ids["2026-05-20"]!), eq(backupLocations.destinationId, h.dests[1]!)));
     await d.update(backupLocations).set({ status: "deleted" }).where(and(eq(backupLocations.backupId, h.ids["2026-05-20"]!), eq(backupLocations.destinationId, h.dests[2]!)));
-    await expect(openDownload(h.t, h.ids["2026-05-20"]!, null)).rejects.toThrow(/^Every copy of this backup is in archive storage: s3 \(GLACIER\), azure \(Archive\)\. The provider must restore it/);
+    await expect(openDownload(h.t, h.ids["2026-05-20"]!, null)).rejects.toThrow(/^Every copy of this backup is in archive storage: azure \(Archive\), s3 \(GLACIER\)\. The provider must restore it/);
   });
 
   it("a destination failing mid-delete leaves the copy for the next run; two runs at once expire nothing twice", async () => {

@@ -82,7 +82,10 @@ export async function openDownload(t: TeamContext, backupId: string, rangeHeader
   if (!locations.length) throw new AppError("NOT_FOUND", "No stored copy of this backup is left.");
   const readable = locations.filter((l) => !needsRetrieval(l.storageClass));
   if (!readable.length) {
-    const where = locations.map((l) => `${l.name} (${l.storageClass})`).join(", ");
+    const where = locations
+      .map((l) => `${l.name} (${l.storageClass})`)
+      .sort()
+      .join(", ");
     throw new AppError(
       "CONFLICT",
       `Every copy of this backup is in archive storage: ${where}. The provider must restore it before it can be read (S3: "Initiate restore"; Azure: rehydrate to Hot or Cool); that takes hours. Coffer does not request it yet: do it in the provider's console, then download again.`,
