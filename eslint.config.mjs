@@ -9,8 +9,6 @@ const config = [
   { ignores: [".next/**", "node_modules/**", ".data/**", "db/migrations/**", "test-results/**", "playwright-report/**", "next-env.d.ts"] },
   {
     files: ["app/**", "inngest/**"],
-    // Tests may arrange and inspect state directly; product code goes through lib/.
-    ignores: ["**/*.test.ts"],
     rules: { "no-restricted-imports": ["error", { patterns: [dbImport] }] },
   },
   {

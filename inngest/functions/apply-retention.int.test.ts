@@ -5,13 +5,10 @@ import path from "node:path";
 import { HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { Storage } from "@google-cloud/storage";
-import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { backupLocations, backups, schedules, storageDestinations } from "@/db/schema";
 import { listAuditEvents } from "@/lib/audit/queries";
 import { openDownload } from "@/lib/backups/download";
-import { getBackup } from "@/lib/backups/queries";
-import { db } from "@/lib/db";
+import { getBackup, listBackups } from "@/lib/backups/queries";
 import { createDestination } from "@/lib/destinations/mutations";
 import { requestBackup } from "@/lib/backups/mutations";
 import { applyRetention, previewRetention } from "@/lib/retention/apply";
@@ -20,6 +17,7 @@ import { setDestinationPrices, storageUsage, storedBytesHistory } from "@/lib/re
 import { DEFAULT_POLICY } from "@/lib/retention/select";
 import { createSchedule } from "@/lib/schedules/mutations";
 import { createServer, createSource } from "@/lib/servers/mutations";
+import { destinationSettings, insertBackupRow, setBackupRow, setDestinationSettings, setLocationRow, setScheduleRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { startAzurite, type AzuriteServer } from "@/test/servers/azurite";
 import { startGcsServer, type GcsServer } from "@/test/servers/gcs-server";
@@ -77,21 +75,16 @@ async function history() {
     // Everything is kept, in the daily class, while the history is made (each backup requests a retention run as it ends).
     retention: { keepAll: false, last: 100, daily: 0, weekly: 0, monthly: 0, yearly: 0 },
   });
-  const d = await db();
   const dates = ["2026-06-03", "2026-06-02", "2026-06-01", "2026-05-20", "2026-04-10"];
   const ids: Record<string, string> = {};
   for (const date of dates) {
-    const [row] = await d
-      .insert(backups)
-      .values({ teamId: t.id, serverId, scheduleId, scheduledFor: new Date(`${date}T02:00:00Z`), trigger: "schedule", encrypted: true, sourceIds: [sourceId], destinationIds: dests, fileName: `host-${date.replaceAll("-", "")}-020000.tar.gz` })
-      .returning({ id: backups.id });
-    ids[date] = row!.id;
-    engine.send([backupEvent({ teamId: t.id, serverId, backupId: row!.id })]);
+    const id = await insertBackupRow({ teamId: t.id, serverId, scheduleId, scheduledFor: new Date(`${date}T02:00:00Z`), trigger: "schedule", encrypted: true, sourceIds: [sourceId], destinationIds: dests, fileName: `host-${date.replaceAll("-", "")}-020000.tar.gz` });
+    ids[date] = id;
+    engine.send([backupEvent({ teamId: t.id, serverId, backupId: id })]);
     await engine.idle();
-    // As if it had run that day.
-    await d.update(backups).set({ startedAt: new Date(`${date}T02:00:00Z`) }).where(eq(backups.id, row!.id));
+    await setBackupRow(id, { startedAt: new Date(`${date}T02:00:00Z`) }); // as if it had run that day
   }
-  await d.update(schedules).set({ retention: { keepAll: false, last: 0, daily: 2, weekly: 2, monthly: 0, yearly: 0 } }).where(eq(schedules.id, scheduleId));
+  await setScheduleRow(scheduleId, { retention: { keepAll: false, last: 0, daily: 2, weekly: 2, monthly: 0, yearly: 0 } });
   const keyOf = async (id: string) => `${prefix}/${(await getBackup(t, id)).locations[0]!.objectKey}`;
   return { t, scheduleId, ids, keyOf, dests };
 }
@@ -123,7 +116,6 @@ describe("apply-retention", () => {
     expect(expiredEvents).toHaveLength(2);
 
     // Usage and cost agree with what the providers hold: 3 backups × 3 destinations.
-    const d = await db();
     const usage = await storageUsage(h.t);
     const size = async (date: string) => (await getBackup(h.t, h.ids[date]!)).sizeBytes!;
     const keptBytes = (await size("2026-06-03")) + (await size("2026-06-02")) + (await size("2026-05-20"));
@@ -146,20 +138,19 @@ describe("apply-retention", () => {
     expect(stored.map((p) => p.bytes)).toEqual([0, 0, 3 * keptBytes]); // the backups ran today (only their dates were moved back)
 
     // A copy in archive storage is not read; when every copy is, the download says what to do.
-    await d.update(backupLocations).set({ storageClass: "GLACIER" }).where(and(eq(backupLocations.backupId, h.ids["2026-05-20"]!), eq(backupLocations.destinationId, h.dests[0]!)));
+    await setLocationRow(h.ids["2026-05-20"]!, h.dests[0]!, { storageClass: "GLACIER" });
     expect((await openDownload(h.t, h.ids["2026-05-20"]!, "bytes=0-9")).status).toBe(206);
-    await d.update(backupLocations).set({ storageClass: "Archive" }).where(and(eq(backupLocations.backupId, h.ids["2026-05-20"]!), eq(backupLocations.destinationId, h.dests[1]!)));
-    await d.update(backupLocations).set({ status: "deleted" }).where(and(eq(backupLocations.backupId, h.ids["2026-05-20"]!), eq(backupLocations.destinationId, h.dests[2]!)));
+    await setLocationRow(h.ids["2026-05-20"]!, h.dests[1]!, { storageClass: "Archive" });
+    await setLocationRow(h.ids["2026-05-20"]!, h.dests[2]!, { status: "deleted" });
     await expect(openDownload(h.t, h.ids["2026-05-20"]!, null)).rejects.toThrow(/^Every copy of this backup is in archive storage: azure \(Archive\), s3 \(GLACIER\)\. The provider must restore it/);
   });
 
   it("a destination failing mid-delete leaves the copy for the next run; two runs at once expire nothing twice", async () => {
     const h = await history();
-    const d = await db();
     // Expire by a tighter policy while the S3 endpoint is unreachable.
-    await d.update(schedules).set({ retention: { keepAll: false, last: 0, daily: 1, weekly: 0, monthly: 0, yearly: 0 } }).where(eq(schedules.id, h.scheduleId));
-    const [s3Dest] = await d.select({ settings: storageDestinations.settings }).from(storageDestinations).where(eq(storageDestinations.id, h.dests[0]!));
-    await d.update(storageDestinations).set({ settings: { ...s3Dest!.settings, endpoint: "http://127.0.0.1:9" } }).where(eq(storageDestinations.id, h.dests[0]!));
+    await setScheduleRow(h.scheduleId, { retention: { keepAll: false, last: 0, daily: 1, weekly: 0, monthly: 0, yearly: 0 } });
+    const s3Settings = await destinationSettings(h.dests[0]!);
+    await setDestinationSettings(h.dests[0]!, { ...s3Settings, endpoint: "http://127.0.0.1:9" });
     const [a, b] = await Promise.all([applyRetention(h.t.id, { scheduleId: h.scheduleId }), applyRetention(h.t.id, { scheduleId: h.scheduleId })]);
     expect(a.expired + b.expired).toBe(4); // everything but the latest, each once
     expect((await listAuditEvents(h.t, { action: "backup.expired" })).events).toHaveLength(4);
@@ -168,7 +159,7 @@ describe("apply-retention", () => {
     expect(stuck.locations.find((l) => l.kind === "s3")).toMatchObject({ status: "stored", error: expect.stringMatching(/^Could not delete this copy yet/) });
     expect(await s3Head(await h.keyOf(h.ids["2026-06-02"]!))).toBe("STANDARD"); // still there
 
-    await d.update(storageDestinations).set({ settings: s3Dest!.settings }).where(eq(storageDestinations.id, h.dests[0]!));
+    await setDestinationSettings(h.dests[0]!, s3Settings);
     const again = await applyRetention(h.t.id, { scheduleId: h.scheduleId });
     expect(again).toMatchObject({ expired: 0, problems: [] });
     for (const date of ["2026-06-02", "2026-06-01", "2026-05-20", "2026-04-10"]) {
@@ -176,8 +167,7 @@ describe("apply-retention", () => {
       expect(await s3Head(await h.keyOf(h.ids[date]!))).toBeNull();
     }
     expect((await getBackup(h.t, h.ids["2026-06-03"]!)).status).toBe("succeeded");
-    const [{ n }] = (await d.execute(sql`select count(*)::int as n from backups where schedule_id = ${h.scheduleId} and status = 'succeeded'`)) as unknown as [{ n: number }];
-    expect(n).toBe(1);
+    expect((await listBackups(h.t, { scheduleId: h.scheduleId })).rows.filter((b) => b.status === "succeeded")).toHaveLength(1);
   });
 
   it("unscheduled backups follow the team's default policy, per server: kept until deleted unless changed", async () => {

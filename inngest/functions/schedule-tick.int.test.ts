@@ -2,11 +2,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { backupLocations, backups, schedules } from "@/db/schema";
 import { getBackup, listBackups } from "@/lib/backups/queries";
-import { db } from "@/lib/db";
 import { createDestination } from "@/lib/destinations/mutations";
 import { env } from "@/lib/env";
 import { createSchedule } from "@/lib/schedules/mutations";
@@ -14,6 +11,7 @@ import { getSchedule } from "@/lib/schedules/queries";
 import { DEFAULT_POLICY } from "@/lib/retention/select";
 import { claimDueSchedules } from "@/lib/schedules/due";
 import { createServer, createSource } from "@/lib/servers/mutations";
+import { insertBackupRow, insertLocationRow, scheduleNextRun, setBackupRow, setScheduleRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { inProcessEngine, type InProcessEngine } from "../in-process";
 import { scheduleTick } from "./schedule-tick";
@@ -41,9 +39,7 @@ async function scheduled() {
   return { t, scheduleId, serverId };
 }
 
-async function setNextRun(scheduleId: string, at: Date) {
-  await (await db()).update(schedules).set({ nextRunAt: at }).where(eq(schedules.id, scheduleId));
-}
+const setNextRun = (scheduleId: string, at: Date) => setScheduleRow(scheduleId, { nextRunAt: at });
 
 describe("schedule-tick", () => {
   it("runs a due schedule once for its slot, even when ticks race, and moves it to the next slot", async () => {
@@ -60,14 +56,14 @@ describe("schedule-tick", () => {
     expect(rows[0]).toMatchObject({ trigger: "schedule", status: expect.stringMatching(/^(queued|succeeded)$/), scheduledFor: slot, encrypted: true });
     const schedule = await getSchedule(s.t, s.scheduleId);
     expect(schedule.upcoming[0]!.getTime()).toBeGreaterThan(Date.now());
-    const [row] = await (await db()).select({ nextRunAt: schedules.nextRunAt }).from(schedules).where(eq(schedules.id, s.scheduleId));
-    expect(row!.nextRunAt!.getTime()).toBeGreaterThan(Date.now());
-    expect(row!.nextRunAt!.getUTCMinutes()).toBe(5);
+    const next = (await scheduleNextRun(s.scheduleId))!;
+    expect(next.getTime()).toBeGreaterThan(Date.now());
+    expect(next.getUTCMinutes()).toBe(5);
 
     // The tick's own dispatch ran it; a claim made outside the tick leaves its backup queued for the sweeper.
     const b = await getBackup(s.t, rows[0]!.id);
     if (b.status === "queued") {
-      await (await db()).update(backups).set({ createdAt: new Date(Date.now() - 10 * 60_000) }).where(eq(backups.id, b.id));
+      await setBackupRow(b.id, { createdAt: new Date(Date.now() - 10 * 60_000) });
       engine.runCron(sweepRuns);
       await engine.idle();
     }
@@ -82,7 +78,7 @@ describe("schedule-tick", () => {
   it("skips paused schedules", async () => {
     const s = await scheduled();
     await setNextRun(s.scheduleId, new Date(Date.now() - 60_000));
-    await (await db()).update(schedules).set({ enabled: false }).where(eq(schedules.id, s.scheduleId));
+    await setScheduleRow(s.scheduleId, { enabled: false });
     engine.runCron(scheduleTick);
     await engine.idle();
     expect((await listBackups(s.t, { scheduleId: s.scheduleId })).rows).toEqual([]);
@@ -92,21 +88,17 @@ describe("schedule-tick", () => {
 describe("sweep-runs", () => {
   it("fails a run whose process died and removes what it had written", async () => {
     const s = await scheduled();
-    const d = await db();
     const { id: destinationId } = await createDestination(s.t, { kind: "local", name: `disk-${randomBytes(3).toString("hex")}`, prefix: "swept" });
-    const [b] = await d
-      .insert(backups)
-      .values({ teamId: s.t.id, serverId: s.serverId, trigger: "manual", status: "running", encrypted: false, sourceIds: [], destinationIds: [destinationId], fileName: "x.tar.gz", startedAt: new Date(Date.now() - 600_000), heartbeatAt: new Date(Date.now() - 120_000) })
-      .returning({ id: backups.id });
+    const id = await insertBackupRow({ teamId: s.t.id, serverId: s.serverId, trigger: "manual", status: "running", encrypted: false, sourceIds: [], destinationIds: [destinationId], fileName: "x.tar.gz", startedAt: new Date(Date.now() - 600_000), heartbeatAt: new Date(Date.now() - 120_000) });
     const objectKey = `${s.serverId}/partial.tar.gz`;
     const file = path.join(env().DATA_DIR, "storage", s.t.id, "swept", objectKey);
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, "half an archive");
-    await d.insert(backupLocations).values({ teamId: s.t.id, backupId: b!.id, destinationId, objectKey, status: "writing" });
+    await insertLocationRow({ teamId: s.t.id, backupId: id, destinationId, objectKey, status: "writing" });
 
     engine.runCron(sweepRuns);
     await engine.idle();
-    const after = await getBackup(s.t, b!.id);
+    const after = await getBackup(s.t, id);
     expect(after.status).toBe("failed");
     expect(after.error).toMatch(/^The run stopped making progress/);
     expect(after.locations.map((l) => l.status)).toEqual(["deleted"]);

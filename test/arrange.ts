@@ -1,0 +1,43 @@
+import { and, eq } from "drizzle-orm";
+import { backupLocations, backups, schedules, storageDestinations } from "@/db/schema";
+import { db } from "@/lib/db";
+
+/**
+ * Test arrangements no product path makes: a schedule slot or a backup's dates moved into the
+ * past, a run a dead process left behind, a destination that stops answering. Workflow tests use
+ * these instead of reaching into db/ themselves.
+ */
+export async function setScheduleRow(id: string, set: Partial<typeof schedules.$inferInsert>) {
+  await (await db()).update(schedules).set(set).where(eq(schedules.id, id));
+}
+
+export async function scheduleNextRun(id: string): Promise<Date | null> {
+  const [row] = await (await db()).select({ nextRunAt: schedules.nextRunAt }).from(schedules).where(eq(schedules.id, id));
+  return row!.nextRunAt;
+}
+
+export async function setBackupRow(id: string, set: Partial<typeof backups.$inferInsert>) {
+  await (await db()).update(backups).set(set).where(eq(backups.id, id));
+}
+
+export async function insertBackupRow(values: typeof backups.$inferInsert): Promise<string> {
+  const [row] = await (await db()).insert(backups).values(values).returning({ id: backups.id });
+  return row!.id;
+}
+
+export async function insertLocationRow(values: typeof backupLocations.$inferInsert) {
+  await (await db()).insert(backupLocations).values(values);
+}
+
+export async function setLocationRow(backupId: string, destinationId: string, set: Partial<typeof backupLocations.$inferInsert>) {
+  await (await db()).update(backupLocations).set(set).where(and(eq(backupLocations.backupId, backupId), eq(backupLocations.destinationId, destinationId)));
+}
+
+export async function destinationSettings(id: string) {
+  const [row] = await (await db()).select({ settings: storageDestinations.settings }).from(storageDestinations).where(eq(storageDestinations.id, id));
+  return row!.settings;
+}
+
+export async function setDestinationSettings(id: string, settings: Record<string, string | boolean>) {
+  await (await db()).update(storageDestinations).set({ settings }).where(eq(storageDestinations.id, id));
+}
