@@ -3,7 +3,7 @@ import { PassThrough, type Readable } from "node:stream";
 import { finished } from "node:stream/promises";
 import { AppError } from "@/lib/errors";
 import { runCommand, type Reach, type RunningCommand } from "@/lib/reach";
-import { explainPsqlError, pgConnectionEnv, pgDumpMajor } from "@/lib/servers/postgres";
+import { explainPsqlError, pgConnectionEnv, pgDumpMajor, type PgConnection } from "@/lib/servers/postgres";
 import { MANIFEST_FORMAT, MANIFEST_PATH, manifestSchema, type Manifest, type ManifestEntry, type ManifestSource, type PostgresDump, type TableCount } from "./manifest";
 import { checkBackupId, dumpPaths, findArgs, freeSpaceProblem, normalizePaths, parseSha256Output, parseStatOutput } from "./plan";
 
@@ -40,18 +40,11 @@ import { checkBackupId, dumpPaths, findArgs, freeSpaceProblem, normalizePaths, p
  * psql expand a `-d` value containing `=` as a connection string.
  */
 
-export interface PostgresArchiveSource {
+/** A database to dump: where and as whom to connect (`hostaddr` pins a local server's checked address). */
+export interface PostgresArchiveSource extends PgConnection {
   kind: "postgres";
   id: string;
   name: string;
-  host: string;
-  port: number;
-  database: string;
-  user: string;
-  sslmode: string;
-  password?: string;
-  /** The address the guard checked for `host` (local servers): libpq connects there without resolving again. */
-  hostaddr?: string;
 }
 export interface DirectoryArchiveSource {
   kind: "directory";
