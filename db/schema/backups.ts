@@ -7,7 +7,7 @@ import { storageDestinations } from "./storage";
 import { teams } from "./teams";
 
 export const backupStatusEnum = pgEnum("backup_status", ["queued", "running", "succeeded", "failed", "cancelled", "expired"]);
-export const backupTriggerEnum = pgEnum("backup_trigger", ["manual", "schedule", "api", "upload"]);
+export const backupTriggerEnum = pgEnum("backup_trigger", ["manual", "schedule", "api", "upload", "safety"]);
 
 /**
  * One backup run and, once it succeeded, the backup it produced. Status moves only forward
@@ -62,6 +62,10 @@ export const backups = pgTable(
     expiredReason: text("expired_reason"),
     cancelRequestedAt: timestampColumn("cancel_requested_at"),
     cancelRequestedBy: text("cancel_requested_by"),
+    /** The last verification that passed (retention never expires the latest verified backup). */
+    verifiedAt: timestampColumn("verified_at"),
+    /** The latest verification's outcome, for the list's indicator. */
+    verification: jsonb("verification").$type<{ status: "verified" | "failed"; at: string; restoreId: string; tables: number; files: number; differences: string[] }>(),
     createdAt: createdAt(),
   },
   (t) => [

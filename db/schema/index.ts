@@ -5,3 +5,4 @@ export * from "./servers";
 export * from "./storage";
 export * from "./schedules";
 export * from "./backups";
+export * from "./restores";

@@ -24,6 +24,10 @@ export const schedules = pgTable(
     encrypted: boolean("encrypted").notNull().default(true),
     enabled: boolean("enabled").notNull().default(true),
     retention: jsonb("retention").$type<RetentionPolicyJson>().notNull().default(runbookPolicy),
+    /** Verify every backup of the schedule by restoring it into a scratch database. */
+    verify: boolean("verify").notNull().default(true),
+    /** Whose PostgreSQL connection verification uses (a database source, on any server); null: each database's own. */
+    verifySourceId: text("verify_source_id"),
     /** The next slot to run; null while paused. The tick finds due schedules by this column. */
     nextRunAt: timestampColumn("next_run_at"),
     createdAt: createdAt(),
@@ -32,6 +36,7 @@ export const schedules = pgTable(
     unique("schedules_team_id_key").on(t.teamId, t.id),
     unique("schedules_team_name_key").on(t.teamId, t.name),
     foreignKey({ name: "schedules_server_fk", columns: [t.teamId, t.serverId], foreignColumns: [servers.teamId, servers.id] }).onDelete("cascade"),
+    foreignKey({ name: "schedules_verify_source_fk", columns: [t.verifySourceId], foreignColumns: [sources.id] }).onDelete("set null"),
     index("schedules_due_idx").on(t.nextRunAt).where(sql`enabled`),
   ],
 );

@@ -64,9 +64,45 @@ export interface Download {
 export async function openDownload(t: TeamContext, backupId: string, rangeHeader: string | null, signal?: AbortSignal): Promise<Download> {
   assertRole(t, "member");
   const d = await db();
+  const b = await succeededBackup(t, backupId);
+  const size = b.encrypted ? b.archiveBytes! : b.sizeBytes!;
+  const range = parseRange(rangeHeader, size);
+  const length = range ? range.end - range.start + 1 : size;
+  const { body, from } = await openArchive(t, b, { range, signal });
+  await recordAudit(d, t, { action: "backup.downloaded", target: { type: "backup", id: b.id, label: b.fileName }, details: { from, ...(range && { range: `${range.start}-${range.end}` }) } });
+  return {
+    status: range ? 206 : 200,
+    headers: {
+      "Content-Type": "application/gzip",
+      "Content-Length": String(length),
+      "Content-Disposition": `attachment; filename="${b.fileName}"`,
+      "Cache-Control": "private, no-store",
+      "Accept-Ranges": "bytes",
+      ...(range && { "Content-Range": `bytes ${range.start}-${range.end}/${size}` }),
+    },
+    body,
+  };
+}
+
+export type BackupRow = typeof backups.$inferSelect;
+
+/** A backup of the team that can be read: it succeeded (and has not expired). */
+export async function succeededBackup(t: TeamContext, backupId: string): Promise<BackupRow> {
+  const d = await db();
   const [b] = await d.select().from(backups).where(inTeam(backups, t, eq(backups.id, backupId)));
   if (!b) throw notFound("That backup");
-  if (b.status !== "succeeded") throw new AppError("CONFLICT", `This backup ${b.status === "running" || b.status === "queued" ? "has not finished yet" : `${b.status}; there is nothing to download`}.`);
+  if (b.status !== "succeeded") throw new AppError("CONFLICT", `This backup ${b.status === "running" || b.status === "queued" ? "has not finished yet" : `${b.status}; there is nothing to read`}.`);
+  return b;
+}
+
+/**
+ * Opens the plain `.tar.gz` (or one range of it) from the fastest readable copy, falling back to
+ * the next, and holds the backup against retention until the stream closes. `from` names the
+ * destination read. Callers check roles.
+ */
+export async function openArchive(t: TeamContext, b: BackupRow, opts: { range?: { start: number; end: number } | null; signal?: AbortSignal } = {}): Promise<{ body: Readable; from: string }> {
+  const { range, signal } = opts;
+  const d = await db();
   const locations = await d
     .select({
       destinationId: backupLocations.destinationId,
@@ -78,7 +114,7 @@ export async function openDownload(t: TeamContext, backupId: string, rangeHeader
     })
     .from(backupLocations)
     .innerJoin(storageDestinations, and(eq(storageDestinations.teamId, backupLocations.teamId), eq(storageDestinations.id, backupLocations.destinationId)))
-    .where(inTeam(backupLocations, t, eq(backupLocations.backupId, backupId), eq(backupLocations.status, "stored")));
+    .where(inTeam(backupLocations, t, eq(backupLocations.backupId, b.id), eq(backupLocations.status, "stored")));
   if (!locations.length) throw new AppError("NOT_FOUND", "No stored copy of this backup is left.");
   const readable = locations.filter((l) => !needsRetrieval(l.storageClass));
   if (!readable.length) {
@@ -92,28 +128,13 @@ export async function openDownload(t: TeamContext, backupId: string, rangeHeader
     );
   }
   readable.sort((x, y) => preference[x.kind]! - preference[y.kind]!);
-
   const size = b.encrypted ? b.archiveBytes! : b.sizeBytes!;
-  const range = parseRange(rangeHeader, size);
-  const length = range ? range.end - range.start + 1 : size;
   let lastError: unknown;
   for (const loc of readable) {
     try {
       const body = await streamFrom(t, loc, (adapter) => (b.encrypted ? decrypted(t, b, adapter, loc, range ?? { start: 0, end: size - 1 }, signal) : adapter.get(loc.objectKey, { range: range ?? undefined, signal })));
       await keepReading(t, b.id, body);
-      await recordAudit(d, t, { action: "backup.downloaded", target: { type: "backup", id: b.id, label: b.fileName }, details: { from: loc.name, ...(range && { range: `${range.start}-${range.end}` }) } });
-      return {
-        status: range ? 206 : 200,
-        headers: {
-          "Content-Type": "application/gzip",
-          "Content-Length": String(length),
-          "Content-Disposition": `attachment; filename="${b.fileName}"`,
-          "Cache-Control": "private, no-store",
-          "Accept-Ranges": "bytes",
-          ...(range && { "Content-Range": `bytes ${range.start}-${range.end}/${size}` }),
-        },
-        body,
-      };
+      return { body, from: loc.name };
     } catch (err) {
       lastError = err;
     }

@@ -12,7 +12,7 @@ import { UploadForm } from "./upload-form";
 
 export const metadata: Metadata = { title: "Backups" };
 
-const triggerLabel = { manual: "Manual", schedule: "Schedule", api: "API", upload: "Upload" } as const;
+const triggerLabel = { manual: "Manual", schedule: "Schedule", api: "API", upload: "Upload", safety: "Before a restore" } as const;
 const when = (d: Date) => new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }).format(d) + " UTC";
 
 export default async function BackupsPage({ params, searchParams }: { params: Promise<{ team: string }>; searchParams: Promise<{ before?: string; server?: string }> }) {

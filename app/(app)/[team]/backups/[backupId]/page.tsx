@@ -12,7 +12,7 @@ import { AutoRefresh, CancelButton, Progress, StatusBadge } from "../backup-part
 export const metadata: Metadata = { title: "Backup" };
 
 const when = (d: Date | null) => (d ? new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "medium", timeZone: "UTC" }).format(d) + " UTC" : "—");
-const triggerLabel = { manual: "Back up now", schedule: "Schedule", api: "API", upload: "Upload" } as const;
+const triggerLabel = { manual: "Back up now", schedule: "Schedule", api: "API", upload: "Upload", safety: "Before a restore" } as const;
 
 function Contents({ manifest }: { manifest: Manifest }) {
   const files = (prefix: string) => manifest.entries.filter((e) => e.path.startsWith(prefix));

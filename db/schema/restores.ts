@@ -1,0 +1,89 @@
+import { bigint, bigserial, foreignKey, index, integer, jsonb, pgEnum, pgTable, text, unique } from "drizzle-orm/pg-core";
+import { sql } from "drizzle-orm";
+import { createdAt, idColumn, timestampColumn } from "../columns";
+import { backups } from "./backups";
+import { servers } from "./servers";
+import { teams } from "./teams";
+
+export const restoreKindEnum = pgEnum("restore_kind", ["database", "directory", "verify"]);
+export const restoreStatusEnum = pgEnum("restore_status", ["queued", "running", "succeeded", "failed", "cancelled"]);
+
+/** What a verification found: the checks done, and every difference from the manifest. */
+export type VerificationResult = {
+  tables: number;
+  files: number;
+  databases: { member: string; database: string; tables: number; rows: number }[];
+  differences: string[];
+};
+
+/**
+ * A restore or a verification of one backup, run by a workflow on one server. Status moves only
+ * forward (queued → running → succeeded | failed | cancelled), each step one guarded UPDATE.
+ * - database: `member` (the dump inside the archive) into `targetDatabase`, reached with the
+ *   PostgreSQL connection of source `connectionSourceId`; `mode` new or replace.
+ * - directory: archive members under `members` into `targetPath`; `mode` fresh or overwrite.
+ * - verify: every dump into a scratch database, every file checked against the manifest.
+ * A restore loads into `scratchDatabase` first and renames it into place at the end, so the
+ * target never holds a half-restored database; `scratchDroppedAt` records that it is gone.
+ */
+export const restores = pgTable(
+  "restores",
+  {
+    id: idColumn("rst"),
+    teamId: text("team_id")
+      .notNull()
+      .references(() => teams.id, { onDelete: "cascade" }),
+    backupId: text("backup_id").notNull(),
+    kind: restoreKindEnum("kind").notNull(),
+    status: restoreStatusEnum("status").notNull().default("queued"),
+    /** The server it runs on: the restore's target, or the verification server. */
+    serverId: text("server_id").notNull(),
+    /** Whose PostgreSQL connection (host, port, user, password) reaches the target; null: each dump's own source. */
+    connectionSourceId: text("connection_source_id"),
+    members: jsonb("members").$type<string[]>().notNull().default([]),
+    targetDatabase: text("target_database"),
+    targetPath: text("target_path"),
+    mode: text("mode").$type<"new" | "replace" | "fresh" | "overwrite">(),
+    scratchDatabase: text("scratch_database"),
+    scratchDroppedAt: timestampColumn("scratch_dropped_at"),
+    /** Replace mode: the backup of the target taken before it was dropped. */
+    safetyBackupId: text("safety_backup_id"),
+    requestedBy: text("requested_by"),
+    startedAt: timestampColumn("started_at"),
+    finishedAt: timestampColumn("finished_at"),
+    heartbeatAt: timestampColumn("heartbeat_at"),
+    attempts: integer("attempts").notNull().default(0),
+    /** Bytes of the plain archive read so far, of `totalBytes`. */
+    bytesDone: bigint("bytes_done", { mode: "number" }).notNull().default(0),
+    totalBytes: bigint("total_bytes", { mode: "number" }),
+    result: jsonb("result").$type<VerificationResult>(),
+    error: text("error"),
+    cancelRequestedAt: timestampColumn("cancel_requested_at"),
+    cancelRequestedBy: text("cancel_requested_by"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    unique("restores_team_id_key").on(t.teamId, t.id),
+    foreignKey({ name: "restores_backup_fk", columns: [t.teamId, t.backupId], foreignColumns: [backups.teamId, backups.id] }).onDelete("cascade"),
+    foreignKey({ name: "restores_server_fk", columns: [t.teamId, t.serverId], foreignColumns: [servers.teamId, servers.id] }).onDelete("cascade"),
+    index("restores_backup_idx").on(t.teamId, t.backupId, t.createdAt.desc()),
+    index("restores_active_idx").on(t.status, t.heartbeatAt).where(sql`status in ('queued', 'running') or (scratch_database is not null and scratch_dropped_at is null)`),
+  ],
+);
+
+/** The restore's log: one line per step or error. */
+export const restoreLogs = pgTable(
+  "restore_logs",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    teamId: text("team_id").notNull(),
+    restoreId: text("restore_id").notNull(),
+    level: text("level").$type<"info" | "error">().notNull(),
+    message: text("message").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    foreignKey({ name: "restore_logs_restore_fk", columns: [t.teamId, t.restoreId], foreignColumns: [restores.teamId, restores.id] }).onDelete("cascade"),
+    index("restore_logs_restore_idx").on(t.restoreId, t.id),
+  ],
+);
