@@ -42,6 +42,8 @@ CREATE TABLE "restores" (
 --> statement-breakpoint
 ALTER TABLE "schedules" ADD COLUMN "verify" boolean DEFAULT true NOT NULL;--> statement-breakpoint
 ALTER TABLE "schedules" ADD COLUMN "verify_source_id" text;--> statement-breakpoint
+ALTER TABLE "backup_locations" ADD COLUMN "retrieval_requested_at" timestamp (3) with time zone;--> statement-breakpoint
+ALTER TABLE "backup_locations" ADD COLUMN "retrieval_ready_at" timestamp (3) with time zone;--> statement-breakpoint
 ALTER TABLE "backups" ADD COLUMN "verified_at" timestamp (3) with time zone;--> statement-breakpoint
 ALTER TABLE "backups" ADD COLUMN "verification" jsonb;--> statement-breakpoint
 ALTER TABLE "restore_logs" ADD CONSTRAINT "restore_logs_restore_fk" FOREIGN KEY ("team_id","restore_id") REFERENCES "public"."restores"("team_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint

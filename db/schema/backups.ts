@@ -93,6 +93,9 @@ export const backupLocations = pgTable(
     sizeBytes: bigint("size_bytes", { mode: "number" }),
     sha256: text("sha256"),
     storageClass: text("storage_class"),
+    /** Archive classes (S3 GLACIER / DEEP_ARCHIVE, Azure Archive): when Coffer asked the provider for a readable copy, and when it expects it. */
+    retrievalRequestedAt: timestampColumn("retrieval_requested_at"),
+    retrievalReadyAt: timestampColumn("retrieval_ready_at"),
     error: text("error"),
     createdAt: createdAt(),
   },
