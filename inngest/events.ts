@@ -22,3 +22,21 @@ export const retentionEvent = (teamId: string, scope: { scheduleId: string } | {
   const key = "scheduleId" in scope ? scope.scheduleId : scope.serverId;
   return { id: `retention-${key}-${reason}`, name: retentionRequested.name, data: { teamId, scope: key } };
 };
+
+/** A queued restore (`database`, `directory`) or verification (`verify`) to run on `serverId`. */
+export const restoreRequested = eventType("restore/run.requested", { schema: z.object({ teamId: id("team"), serverId: id("srv"), restoreId: id("rst") }) });
+export const verificationRequested = eventType("restore/verification.requested", { schema: z.object({ teamId: id("team"), serverId: id("srv"), restoreId: id("rst") }) });
+
+/** The event that dispatches a queued restore or verification; its id makes a second dispatch a no-op. */
+export const restoreEvent = (r: { teamId: string; serverId: string; restoreId: string; kind: "database" | "directory" | "verify" }) => ({
+  id: `restore-${r.restoreId}`,
+  name: r.kind === "verify" ? verificationRequested.name : restoreRequested.name,
+  data: { teamId: r.teamId, serverId: r.serverId, restoreId: r.restoreId },
+});
+
+/** For notifications (webhooks): named as the webhook event types they become. */
+export const notificationEvent = (type: "restore.succeeded" | "restore.failed" | "verification.failed", data: { teamId: string; backupId: string; restoreId: string }) => ({
+  id: `${type}-${data.restoreId}`,
+  name: `coffer/${type}`,
+  data,
+});

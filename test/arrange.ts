@@ -1,5 +1,5 @@
 import { and, eq } from "drizzle-orm";
-import { backupLocations, backups, schedules, storageDestinations } from "@/db/schema";
+import { backupLocations, backups, restores, schedules, storageDestinations } from "@/db/schema";
 import { db } from "@/lib/db";
 
 /**
@@ -40,4 +40,8 @@ export async function destinationSettings(id: string) {
 
 export async function setDestinationSettings(id: string, settings: Record<string, string | boolean>) {
   await (await db()).update(storageDestinations).set({ settings }).where(eq(storageDestinations.id, id));
+}
+
+export async function setRestoreRow(id: string, set: Partial<typeof restores.$inferInsert>) {
+  await (await db()).update(restores).set(set).where(eq(restores.id, id));
 }

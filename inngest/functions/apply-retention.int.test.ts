@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CopyObjectCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { Storage } from "@google-cloud/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -40,8 +40,10 @@ afterAll(async () => {
   await Promise.all([s3?.stop(), gcs?.stop(), azure?.stop()]);
 });
 
+const s3Client = () =>
+  new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }, requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" });
 const s3Head = (key: string) =>
-  new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }, requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" })
+  s3Client()
     .send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key }))
     .then((h) => h.StorageClass ?? "STANDARD", () => null);
 const azureTier = (key: string) =>
@@ -71,7 +73,7 @@ async function history() {
     (await createDestination(t, { kind: "azure", name: "azure", container: "backups", prefix, connectionString: azure.connectionString })).id,
     (await createDestination(t, { kind: "gcs", name: "gcs", bucket: gcs.bucket, prefix, apiEndpoint: gcs.apiEndpoint, projectId: gcs.projectId, credentials: JSON.stringify(gcs.credentials) })).id,
   ];
-  const { id: scheduleId } = await createSchedule(t, { name: "nightly", serverId, sourceIds: [sourceId], destinationIds: dests, when: { kind: "daily", time: "02:00" }, timezone: "UTC", encrypted: true, enabled: false,
+  const { id: scheduleId } = await createSchedule(t, { name: "nightly", serverId, sourceIds: [sourceId], destinationIds: dests, when: { kind: "daily", time: "02:00" }, timezone: "UTC", encrypted: true, enabled: false, verify: false,
     // Everything is kept, in the daily class, while the history is made (each backup requests a retention run as it ends).
     retention: { keepAll: false, last: 100, daily: 0, weekly: 0, monthly: 0, yearly: 0 },
   });
@@ -142,7 +144,17 @@ describe("apply-retention", () => {
     expect((await openDownload(h.t, h.ids["2026-05-20"]!, "bytes=0-9")).status).toBe(206);
     await setLocationRow(h.ids["2026-05-20"]!, h.dests[1]!, { storageClass: "Archive" });
     await setLocationRow(h.ids["2026-05-20"]!, h.dests[2]!, { status: "deleted" });
-    await expect(openDownload(h.t, h.ids["2026-05-20"]!, null)).rejects.toThrow(/^Every copy of this backup is in archive storage: azure \(Archive\), s3 \(GLACIER\)\. The provider must restore it/);
+    // The rows alone decide nothing: the providers still hold readable objects, so the download reads one, and the rows follow them.
+    expect((await openDownload(h.t, h.ids["2026-05-20"]!, "bytes=0-9")).status).toBe(206);
+    expect((await getBackup(h.t, h.ids["2026-05-20"]!)).locations.filter((l) => l.status === "stored").map((l) => l.storageClass)).toEqual(["Cool", "STANDARD_IA"]);
+    // Archived at both providers, as retention does it (object and row): one retrieval is requested, from the quickest (S3 GLACIER, hours before Azure Archive).
+    await s3Client().send(new CopyObjectCommand({ Bucket: s3.bucket, Key: weekly, CopySource: `${s3.bucket}/${weekly}`, StorageClass: "GLACIER", MetadataDirective: "COPY" }));
+    await BlobServiceClient.fromConnectionString(azure.connectionString).getContainerClient("backups").getBlobClient(weekly).setAccessTier("Archive");
+    await setLocationRow(h.ids["2026-05-20"]!, h.dests[0]!, { storageClass: "GLACIER" });
+    await setLocationRow(h.ids["2026-05-20"]!, h.dests[1]!, { storageClass: "Archive" });
+    await expect(openDownload(h.t, h.ids["2026-05-20"]!, null)).rejects.toThrow(/^Every copy of this backup is in archive storage, so Coffer asked "s3" to restore its copy \(GLACIER\)\. It will be readable in about 5 hours/);
+    expect(await azureTier(weekly)).toBe("Archive");
+    expect((await listAuditEvents(h.t, { action: "backup.retrieval_requested" })).events).toHaveLength(1);
   });
 
   it("a destination failing mid-delete leaves the copy for the next run; two runs at once expire nothing twice", async () => {

@@ -1,7 +1,8 @@
 import { applyRetentionFn, retentionDaily } from "./apply-retention";
 import { runBackup } from "./run-backup";
+import { runRestore, runVerification } from "./run-restore";
 import { scheduleTick } from "./schedule-tick";
 import { sweepRuns } from "./sweep-runs";
 
 /** Every workflow, served at /api/inngest or run by the in-process engine. */
-export const functions = [runBackup, scheduleTick, sweepRuns, applyRetentionFn, retentionDaily];
+export const functions = [runBackup, scheduleTick, sweepRuns, applyRetentionFn, retentionDaily, runRestore, runVerification];

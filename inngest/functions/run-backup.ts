@@ -1,8 +1,9 @@
 import { claimRun, failRun, transferBackup } from "@/lib/backups/run";
+import { verificationAfterBackup } from "@/lib/restores/mutations";
 import { scopeOfBackup } from "@/lib/retention/apply";
 import { inngest } from "../client";
 import { mapped } from "../errors";
-import { backupRequested, retentionEvent } from "../events";
+import { backupRequested, restoreEvent, retentionEvent } from "../events";
 import { sendEvents } from "../send";
 
 /** Concurrent backups per team; one per server at any time. */
@@ -36,6 +37,13 @@ export const runBackup = inngest.createFunction(
     const stored = await step.run("dump-encrypt-upload", () => mapped({ backupId }, () => transferBackup(teamId, backupId)));
     // The new backup may let older ones of its schedule (or server) expire.
     await step.run("request-retention", () => mapped({ backupId }, async () => sendEvents([retentionEvent(teamId, await scopeOfBackup(teamId, backupId), backupId)])));
+    // A schedule verifies its backups unless told not to.
+    await step.run("request-verification", () =>
+      mapped({ backupId }, async () => {
+        const v = await verificationAfterBackup(teamId, backupId);
+        if (v) await sendEvents([restoreEvent({ teamId, serverId: v.serverId, restoreId: v.id, kind: "verify" })]);
+      }),
+    );
     return { backupId, ...stored };
   },
 );

@@ -1,15 +1,19 @@
 import { sweepStaleRuns } from "@/lib/backups/run";
+import { sweepRestores } from "@/lib/restores/run";
 import { inngest } from "../client";
 import { mapped } from "../errors";
-import { backupEvent } from "../events";
+import { backupEvent, restoreEvent } from "../events";
 import { sendEvents } from "../send";
 
 /**
- * Every minute: fails runs a dead process left "running" (removing their objects), and dispatches
- * again backups queued for a while whose event may have been lost (the run is idempotent on the id).
+ * Every minute: fails backups, restores and verifications a dead process left "running" (removing
+ * their objects and scratch databases), drops scratch databases still on record, and dispatches
+ * again jobs queued for a while whose event may have been lost (runs are idempotent on the id).
  */
 export const sweepRuns = inngest.createFunction({ id: "sweep-runs", triggers: [{ cron: "* * * * *" }], retries: 2, concurrency: [{ limit: 1 }] }, async ({ step }) => {
   const swept = await step.run("fail-stale-runs", () => mapped({}, () => sweepStaleRuns()));
-  if (swept.requeue.length) await step.run("redispatch-queued", () => mapped({}, () => sendEvents(swept.requeue.map(backupEvent))));
-  return { failed: swept.failed, redispatched: swept.requeue.length };
+  const restores = await step.run("fail-stale-restores", () => mapped({}, () => sweepRestores()));
+  const events = [...swept.requeue.map(backupEvent), ...restores.requeue.map(restoreEvent)];
+  if (events.length) await step.run("redispatch-queued", () => mapped({}, () => sendEvents(events)));
+  return { failed: swept.failed + restores.failed, scratchDropped: restores.dropped, redispatched: events.length };
 });

@@ -334,7 +334,7 @@ async function openPrivateFolder(job: ArchiveJob & { signal: AbortSignal }): Pro
 // PostgreSQL
 
 /** Every user table's rows, in one statement (so in the session's snapshot), as one line of JSON. */
-const COUNT_ROWS = `SELECT coalesce(jsonb_agg(jsonb_build_array(n.nspname, c.relname,
+export const COUNT_ROWS = `SELECT coalesce(jsonb_agg(jsonb_build_array(n.nspname, c.relname,
   (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text::bigint)
   ORDER BY n.nspname, c.relname), '[]'::jsonb)::text
 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

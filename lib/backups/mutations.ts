@@ -24,7 +24,7 @@ export interface NewBackup {
   sourceIds: string[];
   destinationIds: string[];
   encrypted: boolean;
-  trigger: "manual" | "schedule" | "api" | "upload";
+  trigger: "manual" | "schedule" | "api" | "upload" | "safety";
   scheduleId?: string;
   scheduledFor?: Date;
 }

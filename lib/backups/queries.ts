@@ -32,6 +32,8 @@ const backupColumns = {
   tier: backups.tier,
   expiredAt: backups.expiredAt,
   expiredReason: backups.expiredReason,
+  verifiedAt: backups.verifiedAt,
+  verification: backups.verification,
 };
 
 export interface BackupFilter {

@@ -16,7 +16,7 @@ import { withServer } from "../servers/connect";
 import type { StorageAdapter } from "../storage";
 import { Sha256Meter } from "../storage/common";
 import { systemTeam, inTeam, type TeamContext } from "../teams/context";
-import { startArchive, type ArchiveSource } from "./archive";
+import { startArchive, type ArchiveSource, type PostgresArchiveSource } from "./archive";
 import { fanOut } from "./fanout";
 import { COFFER_VERSION } from "./version";
 
@@ -123,15 +123,14 @@ async function destinationsOf(t: TeamContext, ids: string[]) {
 }
 
 async function archiveSources(t: TeamContext, serverKind: "ssh" | "local", rows: (typeof sources.$inferSelect)[]): Promise<ArchiveSource[]> {
-  return Promise.all(
-    rows.map(async (s): Promise<ArchiveSource> => {
-      if (s.kind === "directory") return { kind: "directory", id: s.id, name: s.name, paths: s.paths ?? [], excludes: s.excludes ?? [] };
-      const c = sourceConnection(t, s);
-      // On the Coffer host itself, the database host is one Coffer connects to: pin the checked address.
-      const hostaddr = serverKind === "local" ? (await resolveAllowedAddress(c.host, { allowPrivate: env().allowPrivateNetworks })).address : undefined;
-      return { kind: "postgres", id: s.id, name: s.name, ...c, hostaddr };
-    }),
-  );
+  return Promise.all(rows.map((s): Promise<ArchiveSource> | ArchiveSource => (s.kind === "directory" ? { kind: "directory", id: s.id, name: s.name, paths: s.paths ?? [], excludes: s.excludes ?? [] } : postgresSource(t, serverKind, s))));
+}
+
+/** A database source's connection, as a server reaches it. On the Coffer host itself the database host is one Coffer connects to: the checked address is pinned. */
+export async function postgresSource(t: TeamContext, serverKind: "ssh" | "local", s: typeof sources.$inferSelect): Promise<PostgresArchiveSource> {
+  const c = sourceConnection(t, s);
+  const hostaddr = serverKind === "local" ? (await resolveAllowedAddress(c.host, { allowPrivate: env().allowPrivateNetworks })).address : undefined;
+  return { kind: "postgres", id: s.id, name: s.name, ...c, hostaddr };
 }
 
 /**

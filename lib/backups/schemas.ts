@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-const id = (prefix: string, what: string) => z.string().regex(new RegExp(`^${prefix}_[0-9a-z]{26}$`), `Unknown ${what}.`);
+export const id = (prefix: string, what: string) => z.string().regex(new RegExp(`^${prefix}_[0-9a-z]{26}$`), `Unknown ${what}.`);
 
 export const requestBackupSchema = z.object({
   serverId: id("srv", "server"),

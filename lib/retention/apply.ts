@@ -28,11 +28,11 @@ async function candidates(t: TeamContext, scope: RetentionScope) {
   const d = await db();
   const where = "scheduleId" in scope ? eq(backups.scheduleId, scope.scheduleId) : and(eq(backups.serverId, scope.serverId), isNull(backups.scheduleId));
   const rows = await d
-    .select({ id: backups.id, createdAt: backups.createdAt, startedAt: backups.startedAt, readingUntil: backups.readingUntil, fileName: backups.fileName, tier: backups.tier })
+    .select({ id: backups.id, createdAt: backups.createdAt, startedAt: backups.startedAt, readingUntil: backups.readingUntil, verifiedAt: backups.verifiedAt, fileName: backups.fileName, tier: backups.tier })
     .from(backups)
     .where(inTeam(backups, t, where, eq(backups.status, "succeeded")));
   const now = Date.now();
-  return rows.map((r) => ({ ...r, at: r.startedAt ?? r.createdAt, succeeded: true, inUse: !!r.readingUntil && r.readingUntil.getTime() > now }));
+  return rows.map((r) => ({ ...r, at: r.startedAt ?? r.createdAt, succeeded: true, verified: r.verifiedAt !== null, inUse: !!r.readingUntil && r.readingUntil.getTime() > now }));
 }
 
 export interface RetentionPreview {

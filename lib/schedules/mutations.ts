@@ -18,6 +18,11 @@ async function checkRefs(tx: Transaction, t: TeamContext, input: CreateScheduleI
   if (found.length !== new Set(input.sourceIds).size) throw new AppError("VALIDATION", "Choose sources of the schedule's server.", { sourceIds: ["Every source must belong to the chosen server."] });
   const dests = await tx.select({ id: storageDestinations.id }).from(storageDestinations).where(inTeam(storageDestinations, t, inArray(storageDestinations.id, input.destinationIds)));
   if (dests.length !== new Set(input.destinationIds).size) throw notFound("That destination");
+  if (input.verifySourceId) {
+    const [v] = await tx.select({ kind: sources.kind }).from(sources).where(inTeam(sources, t, eq(sources.id, input.verifySourceId)));
+    if (!v) throw notFound("That verification connection");
+    if (v.kind !== "postgres") throw new AppError("VALIDATION", "Verification needs a PostgreSQL source's connection.", { verifySourceId: ["Choose a PostgreSQL source."] });
+  }
 }
 
 function timing(input: CreateScheduleInput) {
@@ -47,7 +52,7 @@ export async function createSchedule(t: TeamContext, input: CreateScheduleInput)
   await d
     .transaction(async (tx) => {
       await checkRefs(tx, t, input);
-      await tx.insert(schedules).values({ id, teamId: t.id, serverId: input.serverId, name: input.name, cron, timezone: input.timezone, encrypted: input.encrypted, enabled: input.enabled, nextRunAt, retention: input.retention });
+      await tx.insert(schedules).values({ id, teamId: t.id, serverId: input.serverId, name: input.name, cron, timezone: input.timezone, encrypted: input.encrypted, enabled: input.enabled, nextRunAt, retention: input.retention, verify: input.verify, verifySourceId: input.verifySourceId ?? null });
       await writeLinks(tx, t, id, input);
       await recordAudit(tx, t, { action: "schedule.created", target: { type: "schedule", id, label: input.name }, details: { when: describeCron(cron), timezone: input.timezone, encrypted: input.encrypted, retention: describePolicy(input.retention) } });
     })
@@ -64,7 +69,7 @@ export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput)
       await checkRefs(tx, t, input);
       const [row] = await tx
         .update(schedules)
-        .set({ serverId: input.serverId, name: input.name, cron, timezone: input.timezone, encrypted: input.encrypted, enabled: input.enabled, nextRunAt, retention: input.retention })
+        .set({ serverId: input.serverId, name: input.name, cron, timezone: input.timezone, encrypted: input.encrypted, enabled: input.enabled, nextRunAt, retention: input.retention, verify: input.verify, verifySourceId: input.verifySourceId ?? null })
         .where(inTeam(schedules, t, eq(schedules.id, input.scheduleId)))
         .returning({ id: schedules.id });
       if (!row) throw notFound("That schedule");

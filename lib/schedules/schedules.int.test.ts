@@ -15,7 +15,7 @@ async function setup() {
   const { id: serverId } = await createServer(t, { kind: "local", name: "db1", workDir: "/tmp" });
   const { id: sourceId } = await createSource(t, { serverId, kind: "directory", name: "etc", paths: ["/etc"], excludes: [] });
   const { id: destinationId } = await createDestination(t, { kind: "local", name: "disk" });
-  const input = { name: "nightly", serverId, sourceIds: [sourceId], destinationIds: [destinationId], when: { kind: "daily" as const, time: "02:00" }, timezone: "Europe/Berlin", encrypted: true, enabled: true, retention: { ...DEFAULT_POLICY, weekly: 8 } };
+  const input = { name: "nightly", serverId, sourceIds: [sourceId], destinationIds: [destinationId], when: { kind: "daily" as const, time: "02:00" }, timezone: "Europe/Berlin", encrypted: true, enabled: true, verify: true, retention: { ...DEFAULT_POLICY, weekly: 8 } };
   return { a, t, serverId, sourceId, destinationId, input };
 }
 

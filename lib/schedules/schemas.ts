@@ -24,6 +24,10 @@ const fields = {
   encrypted: z.boolean().default(true),
   enabled: z.boolean().default(true),
   retention: retentionSchema.default(DEFAULT_POLICY),
+  /** Verify each backup by a restore into a scratch database. */
+  verify: z.boolean().default(true),
+  /** A PostgreSQL source (on any server) whose connection verification uses; absent: each database's own. */
+  verifySourceId: z.preprocess((v) => (v === "" ? undefined : v), id("src", "verification connection").optional()),
 };
 
 export const createScheduleSchema = z.object(fields);

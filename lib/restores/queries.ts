@@ -1,0 +1,66 @@
+import "server-only";
+import { and, asc, desc, eq } from "drizzle-orm";
+import { restoreLogs, restores, servers } from "@/db/schema";
+import { progressOf } from "../backups/queries";
+import { db } from "../db";
+import { inTeam, requireRow, type TeamContext } from "../teams/context";
+
+const restoreColumns = {
+  id: restores.id,
+  backupId: restores.backupId,
+  kind: restores.kind,
+  status: restores.status,
+  serverId: restores.serverId,
+  serverName: servers.name,
+  members: restores.members,
+  targetDatabase: restores.targetDatabase,
+  targetPath: restores.targetPath,
+  mode: restores.mode,
+  safetyBackupId: restores.safetyBackupId,
+  requestedBy: restores.requestedBy,
+  createdAt: restores.createdAt,
+  startedAt: restores.startedAt,
+  finishedAt: restores.finishedAt,
+  attempts: restores.attempts,
+  bytesDone: restores.bytesDone,
+  totalBytes: restores.totalBytes,
+  result: restores.result,
+  error: restores.error,
+  scratchDatabase: restores.scratchDatabase,
+  scratchDroppedAt: restores.scratchDroppedAt,
+  cancelRequestedAt: restores.cancelRequestedAt,
+};
+
+/** A backup's restores and verifications, newest first. */
+export async function listRestores(t: TeamContext, backupId: string) {
+  const d = await db();
+  const rows = await d
+    .select(restoreColumns)
+    .from(restores)
+    .innerJoin(servers, and(eq(servers.teamId, restores.teamId), eq(servers.id, restores.serverId)))
+    .where(inTeam(restores, t, eq(restores.backupId, backupId)))
+    .orderBy(desc(restores.createdAt), desc(restores.id))
+    .limit(100);
+  const now = new Date();
+  return rows.map((r) => ({ ...r, ...progressOf(r, now) }));
+}
+export type RestoreView = Awaited<ReturnType<typeof listRestores>>[number];
+
+/** One restore or verification with its log. */
+export async function getRestore(t: TeamContext, restoreId: string) {
+  const d = await db();
+  const [row] = await d
+    .select(restoreColumns)
+    .from(restores)
+    .innerJoin(servers, and(eq(servers.teamId, restores.teamId), eq(servers.id, restores.serverId)))
+    .where(inTeam(restores, t, eq(restores.id, restoreId)));
+  const r = requireRow(row, "That restore");
+  const log = await d
+    .select({ id: restoreLogs.id, level: restoreLogs.level, message: restoreLogs.message, createdAt: restoreLogs.createdAt })
+    .from(restoreLogs)
+    .where(inTeam(restoreLogs, t, eq(restoreLogs.restoreId, restoreId)))
+    .orderBy(asc(restoreLogs.id))
+    .limit(1000);
+  return { ...r, ...progressOf(r), log };
+}
+export type RestoreDetail = Awaited<ReturnType<typeof getRestore>>;
