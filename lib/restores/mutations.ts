@@ -63,11 +63,11 @@ export async function requestDirectoryRestore(t: TeamContext, input: RestoreDire
 }
 
 /** Queues a verification: every dump restored into a scratch database and counted, every file checked. */
-export async function requestVerification(t: TeamContext, input: VerifyBackupInput): Promise<{ id: string }> {
+export async function requestVerification(t: TeamContext, input: VerifyBackupInput): Promise<{ id: string; serverId: string }> {
   assertRole(t, "member");
   const b = await succeededBackup(t, input.backupId);
   const serverId = input.connectionSourceId ? (await databaseConnection(t, input.connectionSourceId)).serverId : b.serverId;
-  return insertRestore(t, b, { kind: "verify", serverId, connectionSourceId: input.connectionSourceId ?? null });
+  return { ...(await insertRestore(t, b, { kind: "verify", serverId, connectionSourceId: input.connectionSourceId ?? null })), serverId };
 }
 
 /**
@@ -83,9 +83,7 @@ export async function verificationAfterBackup(teamId: string, backupId: string):
     .innerJoin(schedules, and(eq(schedules.teamId, backups.teamId), eq(schedules.id, backups.scheduleId)))
     .where(inTeam(backups, t, eq(backups.id, backupId), eq(backups.status, "succeeded")));
   if (!row?.verify) return null;
-  const { id } = await requestVerification(t, { backupId, connectionSourceId: row.verifySourceId ?? undefined });
-  const [r] = await d.select({ serverId: restores.serverId }).from(restores).where(eq(restores.id, id));
-  return { id, serverId: r!.serverId };
+  return requestVerification(t, { backupId, connectionSourceId: row.verifySourceId ?? undefined });
 }
 
 type NewRestore = Pick<typeof restores.$inferInsert, "kind" | "serverId" | "connectionSourceId" | "members" | "targetDatabase" | "targetPath" | "mode">;

@@ -1,5 +1,5 @@
 import "server-only";
-import { asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import { servers, sources } from "@/db/schema";
 import { db } from "../db";
 import { inTeam, requireRow, type TeamContext } from "../teams/context";
@@ -68,4 +68,15 @@ export async function getSource(t: TeamContext, sourceId: string) {
   const d = await db();
   const [row] = await d.select(sourceColumns).from(sources).where(inTeam(sources, t, eq(sources.id, sourceId)));
   return requireRow(row, "That source");
+}
+
+/** Every PostgreSQL source of the team with its server: the connections a restore or verification can use. */
+export async function listDatabaseConnections(t: TeamContext) {
+  const d = await db();
+  return d
+    .select({ id: sources.id, name: sources.name, serverId: sources.serverId, serverName: servers.name, pgHost: sources.pgHost, pgPort: sources.pgPort, pgUser: sources.pgUser, pgDatabase: sources.pgDatabase })
+    .from(sources)
+    .innerJoin(servers, and(eq(servers.teamId, sources.teamId), eq(servers.id, sources.serverId)))
+    .where(inTeam(sources, t, eq(sources.kind, "postgres")))
+    .orderBy(asc(servers.name), asc(sources.name));
 }

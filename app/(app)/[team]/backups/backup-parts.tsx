@@ -24,6 +24,23 @@ export function StatusBadge({ status }: { status: string }) {
   );
 }
 
+type Verification = { status: "verified" | "failed"; at: string; tables: number; files: number; differences: string[] } | null;
+
+/** The latest verification: when, and what it checked (or what differed). */
+export function VerifiedBadge({ verification }: { verification: Verification }) {
+  if (!verification) return null;
+  const at = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }).format(new Date(verification.at)) + " UTC";
+  return verification.status === "verified" ? (
+    <span className="badge bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-300" data-testid="verified-indicator" title={`Restored and checked ${at}: ${verification.tables} table(s) counted, ${verification.files} file(s) checked against the manifest.`}>
+      Verified {at}
+    </span>
+  ) : (
+    <span className="badge bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-300" data-testid="verified-indicator" title={verification.differences.join("\n")}>
+      Verification failed {at}
+    </span>
+  );
+}
+
 /** Bytes so far, rate and elapsed time of a run (the page refreshes every 2 s while it runs). */
 export function Progress({ bytesDone, bytesPerSecond, elapsedMs }: { bytesDone: number; bytesPerSecond: number; elapsedMs: number }) {
   return (

@@ -7,7 +7,7 @@ import { formatBytes, formatDuration } from "@/lib/format";
 import { pageTeam } from "@/lib/server/page";
 import { listServers } from "@/lib/servers/queries";
 import { roleAtLeast } from "@/lib/teams/roles";
-import { AutoRefresh, Progress, StatusBadge } from "./backup-parts";
+import { AutoRefresh, Progress, StatusBadge, VerifiedBadge } from "./backup-parts";
 import { UploadForm } from "./upload-form";
 
 export const metadata: Metadata = { title: "Backups" };
@@ -61,6 +61,7 @@ export default async function BackupsPage({ params, searchParams }: { params: Pr
                   <td className="space-x-1 px-4 py-2">
                     <StatusBadge status={b.status} />
                     {b.encrypted && <span className="badge">Encrypted</span>}
+                    <VerifiedBadge verification={b.verification} />
                   </td>
                   <td className="px-4 py-2">{b.trigger === "schedule" && b.scheduleName ? `Schedule: ${b.scheduleName}` : triggerLabel[b.trigger]}</td>
                   <td className="px-4 py-2 tabular-nums">{b.status === "running" ? <Progress {...b} /> : b.sizeBytes !== null ? formatBytes(b.sizeBytes) : "—"}</td>

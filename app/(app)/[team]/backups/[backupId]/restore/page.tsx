@@ -1,0 +1,210 @@
+import type { Metadata } from "next";
+import Link from "next/link";
+import { PageHeader } from "@/app/_components/page-header";
+import { getBackup } from "@/lib/backups/queries";
+import { formatBytes, formatDuration } from "@/lib/format";
+import { manifestOf } from "@/lib/restores/mutations";
+import { getRestore, listRestores, type RestoreView } from "@/lib/restores/queries";
+import { pageRow, pageTeam } from "@/lib/server/page";
+import { listDatabaseConnections, listServers } from "@/lib/servers/queries";
+import type { TeamContext } from "@/lib/teams/context";
+import { roleAtLeast } from "@/lib/teams/roles";
+import type { Manifest } from "@/lib/backups/manifest";
+import { AutoRefresh, StatusBadge, VerifiedBadge } from "../../backup-parts";
+import { CancelRestoreButton, RestoreDatabaseForm, RestoreFolderForm, VerifyNowForm } from "./restore-forms";
+
+export const metadata: Metadata = { title: "Restore" };
+
+const when = (d: Date | null) => (d ? new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "medium", timeZone: "UTC" }).format(d) + " UTC" : "—");
+
+/** What is inside, from the manifest: databases with their dump size and tables, folders with their files. */
+function Contents({ manifest }: { manifest: Manifest }) {
+  const under = (p: string) => manifest.entries.filter((e) => e.path.startsWith(`files${p.replace(/\/+$/, "")}/`));
+  return (
+    <div className="card space-y-3" data-testid="restore-contents">
+      <p className="font-medium">What is inside</p>
+      {manifest.postgres.length > 0 && (
+        <table className="w-full text-sm">
+          <thead className="text-left text-xs uppercase text-zinc-500">
+            <tr>
+              <th className="py-1">Database</th>
+              <th className="py-1">Dump</th>
+              <th className="py-1">Tables</th>
+              <th className="py-1">Rows</th>
+              <th className="py-1">PostgreSQL</th>
+            </tr>
+          </thead>
+          <tbody>
+            {manifest.postgres.map((p) => (
+              <tr key={p.path} className="border-t border-zinc-200 dark:border-zinc-800">
+                <td className="py-1 font-mono">{p.database}</td>
+                <td className="py-1 tabular-nums">{formatBytes(manifest.entries.find((e) => e.path === p.path)?.size ?? 0)}</td>
+                <td className="py-1 tabular-nums">{p.tables.length}</td>
+                <td className="py-1 tabular-nums">{p.tables.reduce((n, x) => n + x.rows, 0)}</td>
+                <td className="py-1">{p.serverVersion}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {manifest.sources
+        .flatMap((s) => (s.kind === "directory" ? s.paths.map((p) => ({ source: s.name, path: p })) : []))
+        .map(({ source, path }) => {
+          const files = under(path);
+          return (
+            <p key={`${source}${path}`} className="text-sm">
+              Folder <span className="font-mono">{path}</span> ({source}): {files.length} file(s), {formatBytes(files.reduce((n, e) => n + e.size, 0))}
+            </p>
+          );
+        })}
+    </div>
+  );
+}
+
+function target(r: RestoreView) {
+  if (r.kind === "database") return `${r.targetDatabase} on ${r.serverName} (${r.mode === "replace" ? "replaced" : "new"})`;
+  if (r.kind === "directory") return `${r.targetPath} on ${r.serverName} (${r.mode})`;
+  return `scratch database on ${r.serverName}`;
+}
+
+async function History({ t, jobs, member }: { t: TeamContext; jobs: RestoreView[]; member: boolean }) {
+  const slug = t.slug;
+  const logs = new Map(await Promise.all(jobs.slice(0, 5).map(async (j) => [j.id, (await getRestore(t, j.id)).log] as const)));
+  return (
+    <div className="card overflow-x-auto p-0">
+      <table className="w-full text-sm" data-testid="restore-history">
+        <thead className="text-left text-xs uppercase text-zinc-500">
+          <tr>
+            <th className="px-4 py-2">Requested</th>
+            <th className="px-4 py-2">What</th>
+            <th className="px-4 py-2">Into</th>
+            <th className="px-4 py-2">Status</th>
+            <th className="px-4 py-2">Duration</th>
+            <th className="px-4 py-2">Result</th>
+          </tr>
+        </thead>
+        <tbody>
+          {jobs.map((r) => (
+            <tr key={r.id} className="border-t border-zinc-200 align-top dark:border-zinc-800" data-testid={`restore-row-${r.id}`}>
+              <td className="px-4 py-2">
+                {when(r.createdAt)}
+                <span className="muted block text-xs">by {r.requestedBy ?? "—"}</span>
+              </td>
+              <td className="px-4 py-2">{r.kind === "verify" ? "Verification" : r.kind === "database" ? `Restore ${r.members[0]}` : `Restore ${r.members.join(", ")}`}</td>
+              <td className="px-4 py-2">{target(r)}</td>
+              <td className="space-y-1 px-4 py-2">
+                <StatusBadge status={r.status} />
+                {member && (r.status === "queued" || r.status === "running") && <CancelRestoreButton slug={slug} restoreId={r.id} />}
+              </td>
+              <td className="px-4 py-2 tabular-nums" data-testid="restore-progress">
+                {r.status === "running" ? `${formatBytes(r.bytesDone)}${r.totalBytes ? ` of ${formatBytes(r.totalBytes)}` : ""} · ${formatDuration(r.elapsedMs)}` : r.finishedAt && r.startedAt ? formatDuration(r.elapsedMs) : "—"}
+              </td>
+              <td className="max-w-md px-4 py-2">
+                {r.status === "succeeded" && r.kind === "verify" && r.result && (
+                  <span>
+                    {r.result.tables} table(s) counted, {r.result.files} file(s) checked: all match.
+                  </span>
+                )}
+                {r.status === "succeeded" && r.kind !== "verify" && <span>Done.</span>}
+                {r.error && (
+                  <span className="block text-red-700 dark:text-red-400" data-testid="restore-error">
+                    {r.error}
+                  </span>
+                )}
+                {r.result && r.result.differences.length > 1 && (
+                  <ul className="mt-1 list-disc pl-4 text-xs text-red-700 dark:text-red-400">
+                    {r.result.differences.slice(0, 20).map((d) => (
+                      <li key={d}>{d}</li>
+                    ))}
+                  </ul>
+                )}
+                {r.safetyBackupId && (
+                  <Link className="block text-xs text-indigo-600 hover:underline dark:text-indigo-400" href={`/${slug}/backups/${r.safetyBackupId}`} data-testid="safety-backup-link">
+                    Safety backup of the replaced database
+                  </Link>
+                )}
+                {logs.has(r.id) && logs.get(r.id)!.length > 0 && (
+                  <details className="mt-1">
+                    <summary className="muted cursor-pointer text-xs">Log</summary>
+                    <ol className="mt-1 space-y-0.5 font-mono text-xs">
+                      {logs.get(r.id)!.map((l) => (
+                        <li key={l.id} className={l.level === "error" ? "text-red-700 dark:text-red-400" : ""}>
+                          <span className="muted">{l.createdAt.toISOString().slice(11, 19)}</span> {l.message}
+                        </li>
+                      ))}
+                    </ol>
+                  </details>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export default async function RestorePage({ params }: { params: Promise<{ team: string; backupId: string }> }) {
+  const { team, backupId } = await params;
+  const t = await pageTeam(team);
+  const b = await pageRow(getBackup(t, backupId));
+  const member = t.role === "system" || roleAtLeast(t.role, "member");
+  const [jobs, connections, servers] = await Promise.all([listRestores(t, backupId), listDatabaseConnections(t), listServers(t)]);
+  const manifest = (() => {
+    try {
+      return manifestOf(b);
+    } catch {
+      return null;
+    }
+  })();
+  const conns = connections.map((c) => ({ id: c.id, name: c.name, serverId: c.serverId, serverName: c.serverName, where: `${c.pgUser}@${c.pgHost}:${c.pgPort}` }));
+  const dumps = manifest?.postgres.map((p) => ({ path: p.path, database: p.database })) ?? [];
+  const ownConnection = conns.find((c) => manifest?.postgres.some((p) => p.source === c.id)) ?? conns.find((c) => c.serverId === b.serverId) ?? conns[0];
+  const folders = manifest?.sources.flatMap((s) => (s.kind === "directory" ? s.paths.map((p) => ({ member: `files${p.replace(/\/+$/, "")}`, label: `${p} (${s.name})` })) : [])) ?? [];
+  const readable = b.status === "succeeded";
+  return (
+    <div className="space-y-6">
+      <AutoRefresh active={jobs.some((j) => j.status === "queued" || j.status === "running")} />
+      <PageHeader title={`Restore or verify: ${b.serverName}`} description={b.fileName}>
+        <div className="flex items-center gap-2">
+          <VerifiedBadge verification={b.verification} />
+          <Link className="btn-secondary" href={`/${t.slug}/backups/${b.id}`}>
+            Back to the backup
+          </Link>
+        </div>
+      </PageHeader>
+      {manifest ? <Contents manifest={manifest} /> : <div className="card muted text-sm">This archive has no Coffer manifest (an upload from another tool): its contents are not listed, and verification checks only that it reads completely.</div>}
+      {!readable && <div className="card text-sm">This backup {b.status === "expired" ? "expired" : `is ${b.status}`}: there is nothing to restore.</div>}
+      {readable && member && (
+        <div className="grid gap-6 lg:grid-cols-2">
+          <section className="card space-y-3">
+            <h2 className="font-medium">Verify</h2>
+            <p className="muted text-sm">Restores every database into a scratch database (coffer_verify_…), compares each table&apos;s row count and every file&apos;s SHA-256 with the manifest, then drops the scratch database.</p>
+            <VerifyNowForm slug={t.slug} backupId={b.id} connections={conns} />
+          </section>
+          {(dumps.length > 0 || !manifest) && (
+            <section className="card space-y-3">
+              <h2 className="font-medium">Restore a database</h2>
+              {conns.length === 0 ? (
+                <p className="muted text-sm">Add a PostgreSQL source to a server first: its connection is how Coffer reaches the target database.</p>
+              ) : (
+                <RestoreDatabaseForm slug={t.slug} backupId={b.id} dumps={dumps} connections={conns} defaultConnection={ownConnection?.id ?? ""} />
+              )}
+            </section>
+          )}
+          {folders.length > 0 && (
+            <section className="card space-y-3">
+              <h2 className="font-medium">Restore folders</h2>
+              <RestoreFolderForm slug={t.slug} backupId={b.id} folders={folders} servers={servers.map((s) => ({ id: s.id, name: s.name }))} />
+            </section>
+          )}
+        </div>
+      )}
+      {readable && !member && <p className="muted text-sm">Members and above can restore and verify backups.</p>}
+      <section className="space-y-2">
+        <h2 className="font-medium">Restores and verifications</h2>
+        {jobs.length === 0 ? <p className="muted text-sm">None yet.</p> : <History t={t} jobs={jobs} member={member} />}
+      </section>
+    </div>
+  );
+}
