@@ -63,7 +63,10 @@ test("back up now (encrypted) → progress → download → the SQL restores exa
   await expect(page.getByTestId("backup-status")).toHaveText("Succeeded", { timeout: 120_000 });
   await expect(page.getByTestId("encrypted-indicator")).toBeVisible();
   await expect(page.getByTestId("backup-log")).toContainText("Succeeded:");
-  await expect(page.getByTestId("backup-contents")).toContainText("1 table(s), 1000000 row(s)");
+  await page.getByRole("link", { name: "Restore or verify" }).click();
+  await expect(page.getByTestId("restore-contents").locator("tbody tr")).toContainText(["shop"]);
+  await expect(page.getByTestId("restore-contents").locator("tbody tr td").nth(3)).toHaveText("1000000");
+  await page.getByRole("link", { name: "Back to the backup" }).click();
 
   const downloading = page.waitForEvent("download");
   await page.getByRole("link", { name: "Download" }).click();

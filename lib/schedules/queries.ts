@@ -34,6 +34,8 @@ const columns = {
   enabled: schedules.enabled,
   nextRunAt: schedules.nextRunAt,
   retention: schedules.retention,
+  verify: schedules.verify,
+  verifySourceId: schedules.verifySourceId,
 };
 
 /** Schedules with what they back up, where to, in words, and their next runs. */

@@ -18,7 +18,7 @@ export default async function SchedulesPage({ params }: { params: Promise<{ team
   const member = t.role === "system" || roleAtLeast(t.role, "member");
   const options: FormOptions = {
     servers: servers.map((s) => ({ id: s.id, name: s.name })),
-    sources: sources.map((s) => ({ id: s.id, name: s.name, serverId: s.serverId })),
+    sources: sources.map((s) => ({ id: s.id, name: s.name, serverId: s.serverId, kind: s.kind, serverName: servers.find((x) => x.id === s.serverId)?.name ?? "" })),
     destinations: destinations.map((d) => ({ id: d.id, name: d.name })),
     timeZones,
   };

@@ -12,7 +12,7 @@ import { createScheduleAction, deleteScheduleAction, setScheduleEnabledAction, u
 
 export interface FormOptions {
   servers: { id: string; name: string }[];
-  sources: { id: string; name: string; serverId: string }[];
+  sources: { id: string; name: string; serverId: string; kind: "postgres" | "directory"; serverName: string }[];
   destinations: { id: string; name: string }[];
   timeZones: readonly string[];
 }
@@ -35,6 +35,7 @@ export function ScheduleCard({ slug, schedule: s, canEdit, options }: { slug: st
         </div>
         <div className="flex shrink-0 gap-1">
           {s.encrypted && <span className="badge">Encrypted</span>}
+          {s.verify && <span className="badge">Verifies each backup</span>}
           {!s.enabled && <span className="badge">Paused</span>}
         </div>
       </div>
@@ -121,6 +122,8 @@ export function ScheduleForm({ slug, options, schedule, onDone }: { slug: string
           encrypted: (form.elements.namedItem("encrypted") as HTMLInputElement).checked,
           enabled: (form.elements.namedItem("enabled") as HTMLInputElement).checked,
           retention: retentionFrom(form),
+          verify: (form.elements.namedItem("verify") as HTMLInputElement).checked,
+          verifySourceId: f.verifySourceId || undefined,
         };
         if (schedule) update.run({ ...input, scheduleId: schedule.id });
         else create.run(input);
@@ -195,6 +198,27 @@ export function ScheduleForm({ slug, options, schedule, onDone }: { slug: string
         {kind === "cron" && <Field label="Cron expression" name="when.cron" defaultValue={p?.kind === "cron" ? p.cron : schedule?.cron ?? "0 2 * * *"} hint="minute hour day-of-month month day-of-week" error={error} />}
       </div>
       <RetentionFields slug={slug} policy={schedule?.retention ?? DEFAULT_POLICY} scheduleId={schedule?.id} error={error} />
+      <fieldset className="space-y-2">
+        <label className="flex items-center gap-2 text-sm">
+          <input type="checkbox" name="verify" defaultChecked={schedule?.verify ?? true} /> Verify each backup (restore it into a scratch database and compare with the manifest)
+        </label>
+        <div>
+          <label htmlFor="field-verifySourceId" className="label">
+            Verify on
+          </label>
+          <select id="field-verifySourceId" name="verifySourceId" className="input" defaultValue={schedule?.verifySourceId ?? ""}>
+            <option value="">The schedule&apos;s own server, with each database&apos;s own connection</option>
+            {options.sources
+              .filter((s) => s.kind === "postgres")
+              .map((s) => (
+                <option key={s.id} value={s.id}>
+                  {s.serverName} › {s.name}
+                </option>
+              ))}
+          </select>
+          {fieldError("verifySourceId")}
+        </div>
+      </fieldset>
       <div className="flex flex-wrap gap-6 text-sm">
         <label className="flex items-center gap-2">
           <input type="checkbox" name="encrypted" defaultChecked={schedule?.encrypted ?? true} /> Encrypted
