@@ -11,6 +11,7 @@ import { startGcsServer, type GcsServer } from "../../test/servers/gcs-server";
 import { startS3rver, type S3rverServer } from "../../test/servers/s3rver";
 import { freePort } from "../../test/ports";
 import { createAdapter, testDestination, type StorageAdapter, type StorageConfig, type StorageKind } from "./index";
+import { parseRestoreHeader } from "./s3";
 
 const MiB = 1024 * 1024;
 const BIG = 200 * MiB;
@@ -405,6 +406,97 @@ describe("createAdapter", () => {
       expect(err, JSON.stringify(config)).toBeInstanceOf(AppError);
       expect((err as AppError).code).toBe("VALIDATION");
       expect(Object.keys((err as AppError).fieldErrors ?? {}), JSON.stringify(config)).toContain(field);
+    }
+  });
+});
+
+describe("retrieve (archive classes)", () => {
+  it("reads S3's x-amz-restore header", () => {
+    expect(parseRestoreHeader(undefined)).toBeNull();
+    expect(parseRestoreHeader('ongoing-request="true"')).toEqual({ ongoing: true });
+    expect(parseRestoreHeader('ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"')).toEqual({ ongoing: false, expiry: new Date("2012-12-21T00:00:00Z") });
+    expect(parseRestoreHeader("something else")).toBeNull();
+  });
+
+  it("s3: a GLACIER object is refused until restored; one RestoreObject, then it reads for the days asked", async () => {
+    const s = await startS3rver({ refuseArchivedReads: true });
+    try {
+      const adapter = createAdapter({ kind: "s3", bucket: s.bucket, region: s.region, endpoint: s.endpoint, accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey, prefix: "ret" });
+      const data = randomBytes(300_000);
+      await adapter.put("cold.bin", Readable.from([data]), { storageClass: "GLACIER" });
+      await adapter.put("warm.bin", Readable.from([data]), { storageClass: "STANDARD_IA" });
+      expect(await adapter.retrieve("warm.bin")).toEqual({ state: "ready", storageClass: "STANDARD_IA" });
+      const refused = await rejection(adapter.get("cold.bin"));
+      expect(refused).toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/is in archive storage and must be restored/) });
+
+      expect(await adapter.retrieve("cold.bin", { request: false })).toEqual({ state: "archived", storageClass: "GLACIER" });
+      const asked = Date.now();
+      const requested = await adapter.retrieve("cold.bin", { days: 2 });
+      expect(requested).toMatchObject({ state: "requested", storageClass: "GLACIER" });
+      expect(requested.readyBy!.getTime() - asked).toBeGreaterThanOrEqual(5 * 3_600_000 - 1000);
+      expect(requested.readyBy!.getTime() - asked).toBeLessThan(5 * 3_600_000 + 60_000);
+      // Asking again while S3 works on it requests nothing more.
+      expect(await adapter.retrieve("cold.bin")).toEqual({ state: "in-progress", storageClass: "GLACIER" });
+      expect(await rejection(adapter.get("cold.bin"))).toMatchObject({ code: "CONFLICT" });
+
+      expect(await s.finishRestores()).toBe(1);
+      const ready = await adapter.retrieve("cold.bin");
+      expect(ready).toMatchObject({ state: "ready", storageClass: "GLACIER" });
+      expect(ready.readableUntil!.getTime() - Date.now()).toBeGreaterThan(2 * 86_400_000 - 120_000); // HTTP dates have whole seconds
+      expect(sha256(await readAll(await adapter.get("cold.bin")))).toBe(sha256(data));
+      expect((await readAll(await adapter.get("cold.bin", { range: { start: 10, end: 19 } }))).equals(data.subarray(10, 20))).toBe(true);
+      expect((await adapter.head("cold.bin"))?.storageClass).toBe("GLACIER"); // a restore is a temporary copy; the object stays archived
+
+      await expect(adapter.retrieve("missing.bin")).rejects.toMatchObject({ code: "NOT_FOUND" });
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it("azure: an Archive blob is refused until rehydrated; one Set Blob Tier to Cool, then it reads", async () => {
+    const s = await startAzurite({ rehydration: "pending" });
+    try {
+      await BlobServiceClient.fromConnectionString(s.connectionString).getContainerClient("ret").create();
+      const adapter = createAdapter({ kind: "azure", container: "ret", connectionString: s.connectionString });
+      const data = randomBytes(300_000);
+      await adapter.put("cold.bin", Readable.from([data]), { storageClass: "Archive" });
+      await adapter.put("warm.bin", Readable.from([data]), { storageClass: "Cold" });
+      expect(await adapter.retrieve("warm.bin")).toEqual({ state: "ready", storageClass: "Cold" });
+      expect(await rejection(adapter.get("cold.bin"))).toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/is in archive storage/) });
+
+      expect(await adapter.retrieve("cold.bin", { request: false })).toEqual({ state: "archived", storageClass: "Archive" });
+      const asked = Date.now();
+      const requested = await adapter.retrieve("cold.bin");
+      expect(requested).toMatchObject({ state: "requested", storageClass: "Archive" });
+      expect(requested.readyBy!.getTime() - asked).toBeGreaterThanOrEqual(15 * 3_600_000 - 1000);
+      expect(requested.readyBy!.getTime() - asked).toBeLessThan(15 * 3_600_000 + 60_000);
+      expect(await adapter.retrieve("cold.bin")).toEqual({ state: "in-progress", storageClass: "Archive" });
+      expect(await rejection(adapter.get("cold.bin"))).toMatchObject({ code: "CONFLICT" });
+
+      expect(await s.finishRehydrations()).toBe(1);
+      expect(await adapter.retrieve("cold.bin")).toEqual({ state: "ready", storageClass: "Cool" });
+      expect(sha256(await readAll(await adapter.get("cold.bin")))).toBe(sha256(data));
+      await expect(adapter.retrieve("missing.bin")).rejects.toMatchObject({ code: "NOT_FOUND" });
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it("gcs ARCHIVE and the local disk read directly", async () => {
+    const g = await startGcsServer();
+    const root = mkdtempSync(path.join(tmpdir(), "coffer-ret-"));
+    try {
+      const gcsAdapter = createAdapter({ kind: "gcs", bucket: g.bucket, apiEndpoint: g.apiEndpoint, credentials: g.credentials });
+      await gcsAdapter.put("a.bin", Readable.from([Buffer.from("gcs")]), { storageClass: "ARCHIVE" });
+      expect(await gcsAdapter.retrieve("a.bin")).toEqual({ state: "ready", storageClass: "ARCHIVE" });
+      await expect(gcsAdapter.retrieve("missing.bin")).rejects.toMatchObject({ code: "NOT_FOUND" });
+      const disk = createAdapter({ kind: "local", root });
+      await disk.put("a.bin", Readable.from([Buffer.from("disk")]));
+      expect(await disk.retrieve("a.bin")).toEqual({ state: "ready" });
+      await expect(disk.retrieve("missing.bin")).rejects.toMatchObject({ code: "NOT_FOUND" });
+    } finally {
+      await g.stop();
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });

@@ -2,9 +2,10 @@ import "server-only";
 import { BlobServiceClient, ContainerClient, StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
 import type { Readable } from "node:stream";
 import { AppError } from "@/lib/errors";
+import { retrievalHours } from "./classes";
 import { canonicalStorageClass, putTarget, checkRange, guardDownload, hostPort, KeySpace, meteredUpload, normalizePrefix } from "./common";
 import { toStorageError } from "./errors";
-import type { AzureStorageConfig, GetOptions, ObjectInfo, PutOptions, StorageAdapter, StoredObject } from "./types";
+import type { AzureStorageConfig, GetOptions, ObjectInfo, PutOptions, Retrieval, RetrieveOptions, StorageAdapter, StoredObject } from "./types";
 
 const MiB = 1024 * 1024;
 
@@ -117,6 +118,37 @@ export class AzureAdapter implements StorageAdapter {
       throw this.fail(err, key);
     }
   }
+
+  async retrieve(key: string, opts: RetrieveOptions = {}): Promise<Retrieval> {
+    const blob = this.container.getBlobClient(this.keys.full(key));
+    let props;
+    try {
+      props = await blob.getProperties();
+    } catch (err) {
+      if (isBlobNotFound(err)) throw new AppError("NOT_FOUND", `Object "${key}" does not exist in container "${this.config.container}".`);
+      throw this.fail(err, key);
+    }
+    const tier = props.accessTier;
+    const hours = retrievalHours("azure", tier);
+    if (!hours) return { state: "ready", ...(tier && { storageClass: tier }) };
+    // While a rehydration runs the tier stays Archive and the status says where it is going.
+    if (props.archiveStatus?.startsWith("rehydrate-pending")) return { state: "in-progress", storageClass: "Archive" };
+    if (opts.request === false) return { state: "archived", storageClass: "Archive" };
+    try {
+      // Cool rather than Hot: the blob stays out of Archive afterwards (retention may archive it again), and Cool costs less to keep.
+      await blob.setAccessTier("Cool", { rehydratePriority: "Standard" });
+    } catch (err) {
+      if (errorCode(err) === "BlobBeingRehydrated") return { state: "in-progress", storageClass: "Archive" };
+      throw this.fail(err, key);
+    }
+    return { state: "requested", storageClass: "Archive", readyBy: new Date(Date.now() + hours * 3_600_000) };
+  }
+}
+
+function errorCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; details?: { errorCode?: unknown } };
+  const code = e?.details?.errorCode ?? e?.code;
+  return typeof code === "string" ? code : undefined;
 }
 
 function isBlobNotFound(err: unknown): boolean {

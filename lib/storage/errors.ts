@@ -246,7 +246,7 @@ export function toStorageError(err: unknown, ctx: StorageErrorContext): Error {
     const needs: Record<StorageKind, string> = {
       local: "",
       server: "",
-      s3: "s3:PutObject, s3:GetObject, s3:DeleteObject and s3:ListBucket on the bucket (and its objects)",
+      s3: "s3:PutObject, s3:GetObject, s3:DeleteObject, s3:RestoreObject and s3:ListBucket on the bucket (and its objects)",
       gcs: "the Storage Object Admin role (roles/storage.objectAdmin) on the bucket",
       azure: "read, write, delete and list on the container (e.g. the Storage Blob Data Contributor role)",
     };

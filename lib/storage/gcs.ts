@@ -5,7 +5,7 @@ import { pipeline } from "node:stream/promises";
 import { AppError } from "@/lib/errors";
 import { canonicalStorageClass, putTarget, checkRange, guardDownload, hostPort, KeySpace, meteredUpload, normalizePrefix } from "./common";
 import { toStorageError } from "./errors";
-import type { GcsStorageConfig, GetOptions, ObjectInfo, PutOptions, StorageAdapter, StoredObject } from "./types";
+import type { GcsStorageConfig, GetOptions, ObjectInfo, PutOptions, Retrieval, StorageAdapter, StoredObject } from "./types";
 
 type Interceptor = File["interceptors"][number];
 
@@ -204,6 +204,13 @@ export class GcsAdapter implements StorageAdapter {
     } catch (err) {
       throw this.fail(err, key);
     }
+  }
+
+  /** Every GCS class, ARCHIVE included, reads directly (at a per-GB retrieval fee). */
+  async retrieve(key: string): Promise<Retrieval> {
+    const m = await this.metadata(key);
+    if (!m) throw new AppError("NOT_FOUND", `Object "${key}" does not exist in bucket "${this.config.bucket}".`);
+    return { state: "ready", ...(m.storageClass && { storageClass: m.storageClass }) };
   }
 }
 

@@ -8,7 +8,7 @@ import { pipeline } from "node:stream/promises";
 import { AppError } from "@/lib/errors";
 import { checkListPrefix, checkRange, guardDownload, KeySpace, meteredUpload, normalizePrefix } from "./common";
 import { toStorageError } from "./errors";
-import type { GetOptions, LocalStorageConfig, ObjectInfo, PutOptions, StorageAdapter, StoredObject } from "./types";
+import type { GetOptions, LocalStorageConfig, ObjectInfo, PutOptions, Retrieval, StorageAdapter, StoredObject } from "./types";
 
 /** Temporary files of uploads in progress: hidden, never listed, renamed into place when complete. */
 const TMP_PREFIX = ".coffer-upload-";
@@ -179,6 +179,12 @@ export class LocalDiskAdapter implements StorageAdapter {
   async setStorageClass(key: string, _storageClass: string): Promise<void> {
     // Not applicable on a local disk; only confirm the object exists, like the cloud providers do.
     if (!(await this.head(key))) throw new AppError("NOT_FOUND", `Object "${key}" does not exist in the folder "${this.root}".`);
+  }
+
+  /** Files read directly. */
+  async retrieve(key: string): Promise<Retrieval> {
+    if (!(await this.head(key))) throw new AppError("NOT_FOUND", `Object "${key}" does not exist in the folder "${this.root}".`);
+    return { state: "ready" };
   }
 }
 

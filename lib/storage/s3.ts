@@ -11,6 +11,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  RestoreObjectCommand,
   S3Client,
   UploadPartCopyCommand,
   type CompletedPart,
@@ -20,9 +21,10 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import type { Readable } from "node:stream";
 import { AppError } from "@/lib/errors";
+import { retrievalHours } from "./classes";
 import { canonicalStorageClass, putTarget, checkRange, guardDownload, hostPort, KeySpace, meteredUpload, normalizePrefix } from "./common";
 import { toStorageError } from "./errors";
-import type { GetOptions, ObjectInfo, PutOptions, S3StorageConfig, StorageAdapter, StoredObject } from "./types";
+import type { GetOptions, ObjectInfo, PutOptions, Retrieval, RetrieveOptions, S3StorageConfig, StorageAdapter, StoredObject } from "./types";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -48,6 +50,20 @@ export interface S3Tuning {
 export function partSizeFor(base: number, sizeHint: number | undefined): number {
   if (!sizeHint || !Number.isFinite(sizeHint) || sizeHint <= 0) return base;
   return Math.min(5 * GiB, Math.max(base, Math.ceil(sizeHint / 9_000 / MiB) * MiB));
+}
+
+/**
+ * HeadObject's `Restore` (the x-amz-restore header): `ongoing-request="true"` while a restore
+ * runs; `ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"` once the restored
+ * copy can be read (until that date). Null when the object was never restored, or the text is not
+ * understood.
+ */
+export function parseRestoreHeader(value: string | undefined): { ongoing: boolean; expiry?: Date } | null {
+  const ongoing = value && /ongoing-request\s*=\s*"(true|false)"/i.exec(value)?.[1]?.toLowerCase();
+  if (!ongoing) return null;
+  const expiry = /expiry-date\s*=\s*"([^"]+)"/i.exec(value)?.[1];
+  const date = expiry ? new Date(expiry) : undefined;
+  return { ongoing: ongoing === "true", ...(date && !Number.isNaN(date.getTime()) && { expiry: date }) };
 }
 
 /** S3 and S3-compatible services, through the AWS SDK v3. */
@@ -214,6 +230,32 @@ export class S3Adapter implements StorageAdapter {
         await this.multipartCopy(fullKey, copySource, head, target);
       }
     } catch (err) {
+      throw this.fail(err, key);
+    }
+  }
+
+  async retrieve(key: string, opts: RetrieveOptions = {}): Promise<Retrieval> {
+    const days = opts.days ?? 7;
+    if (!Number.isSafeInteger(days) || days < 1) throw new AppError("VALIDATION", "A restored copy stays readable for a whole number of days, at least 1.");
+    const head = await this.headRaw(key);
+    if (!head) throw new AppError("NOT_FOUND", `Object "${key}" does not exist in bucket "${this.bucket}".`);
+    const storageClass = head.StorageClass ?? "STANDARD";
+    const hours = retrievalHours("s3", storageClass);
+    if (!hours) return { state: "ready", storageClass };
+    const restore = parseRestoreHeader(head.Restore);
+    if (restore?.ongoing) return { state: "in-progress", storageClass };
+    if (restore && (!restore.expiry || restore.expiry.getTime() > Date.now())) return { state: "ready", storageClass, ...(restore.expiry && { readableUntil: restore.expiry }) };
+    if (opts.request === false) return { state: "archived", storageClass };
+    try {
+      const res = await this.client.send(
+        new RestoreObjectCommand({ Bucket: this.bucket, Key: this.keys.full(key), RestoreRequest: { Days: days, GlacierJobParameters: { Tier: "Standard" } } }),
+      );
+      // 200 instead of 202: a restored copy was already there (another request finished in between); S3 only extended its life.
+      if (res.$metadata.httpStatusCode === 200) return { state: "ready", storageClass };
+      return { state: "requested", storageClass, readyBy: new Date(Date.now() + hours * 3_600_000) };
+    } catch (err) {
+      const e = err as { name?: string; Code?: string };
+      if (e?.name === "RestoreAlreadyInProgress" || e?.Code === "RestoreAlreadyInProgress") return { state: "in-progress", storageClass };
       throw this.fail(err, key);
     }
   }

@@ -4,7 +4,7 @@ import type { Readable } from "node:stream";
 import { AppError } from "@/lib/errors";
 import { runCommand, type Reach } from "../reach";
 import { checkListPrefix, checkRange, guardDownload, KeySpace, meteredUpload, normalizePrefix } from "./common";
-import type { GetOptions, ObjectInfo, PutOptions, StorageAdapter, StoredObject } from "./types";
+import type { GetOptions, ObjectInfo, PutOptions, Retrieval, StorageAdapter, StoredObject } from "./types";
 
 /**
  * A backup directory on one of the team's servers, over the server's Reach (SFTP / local files).
@@ -86,4 +86,10 @@ export class ServerDirAdapter implements StorageAdapter {
   }
 
   async setStorageClass(): Promise<void> {}
+
+  /** Files read directly. */
+  async retrieve(key: string): Promise<Retrieval> {
+    if (!(await this.head(key))) throw new AppError("NOT_FOUND", `There is no object ${key} in ${this.root} on ${this.reach.label}.`);
+    return { state: "ready" };
+  }
 }

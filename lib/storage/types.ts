@@ -44,6 +44,33 @@ export interface GetOptions {
   signal?: AbortSignal;
 }
 
+export interface RetrieveOptions {
+  /**
+   * Ask the provider for a readable copy when the object is archived and no retrieval is under
+   * way (default true). With false, `retrieve` only reports the state and never answers "requested".
+   */
+  request?: boolean;
+  /** S3: days a restored copy stays readable before S3 removes it again (default 7). */
+  days?: number;
+}
+
+/**
+ * Whether an object can be read now, and what `retrieve` did about it:
+ * - "ready": it can be read (its class reads directly, or a retrieval has finished);
+ * - "archived": it needs a retrieval and none is under way (only with `request: false`);
+ * - "in-progress": a retrieval was requested earlier (by Coffer or anyone else) and has not finished;
+ * - "requested": this call asked the provider for a readable copy.
+ */
+export interface Retrieval {
+  state: "ready" | "archived" | "in-progress" | "requested";
+  /** "requested": when the provider's standard retrieval will be done at the latest (RETRIEVAL_HOURS). */
+  readyBy?: Date;
+  /** "ready" after an S3 restore: when S3 removes the readable copy again. */
+  readableUntil?: Date;
+  /** The object's class as the provider reports it now (a rehydrated Azure blob is no longer Archive); absent where classes do not apply. */
+  storageClass?: string;
+}
+
 /**
  * One storage destination. Keys are `/`-separated relative paths (no empty, `.` or `..`
  * segments); every key lives under the destination's prefix. Errors are AppErrors with
@@ -72,6 +99,15 @@ export interface StorageAdapter {
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /** Moves an existing object to another class (S3 copy-in-place, GCS rewrite, Azure tier). No-op on the local disk. */
   setStorageClass(key: string, storageClass: string): Promise<void>;
+  /**
+   * Archive classes (S3 GLACIER / DEEP_ARCHIVE, Azure Archive) are read only after the provider
+   * makes a readable copy, which takes hours. Reports whether the object can be read now and,
+   * unless `request` is false, starts a standard-priority retrieval when none is under way: S3
+   * RestoreObject (a temporary copy for `days`), Azure Set Blob Tier to Cool (the blob leaves
+   * Archive). Never requests twice: an ongoing retrieval answers "in-progress". Objects in every
+   * other class (and on disks) are "ready". A missing object rejects with NOT_FOUND.
+   */
+  retrieve(key: string, opts?: RetrieveOptions): Promise<Retrieval>;
 }
 
 // --- Configuration ------------------------------------------------------------------------------
@@ -137,7 +173,7 @@ export interface AzureStorageConfig {
 
 export type StorageConfig = LocalStorageConfig | S3StorageConfig | GcsStorageConfig | AzureStorageConfig;
 
-export { STORAGE_CLASSES } from "./classes";
+export { RETRIEVAL_HOURS, retrievalHours, STORAGE_CLASSES } from "./classes";
 
 export interface TestDestinationResult {
   ok: true;

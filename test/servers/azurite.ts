@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -17,6 +18,11 @@ export interface AzuriteServer {
   accountName: string;
   accountKey: string;
   connectionString: string;
+  /**
+   * With `rehydration: "pending"`: finishes every rehydration in progress (what Azure does hours
+   * after Set Blob Tier); resolves with how many. Without it Azurite rehydrates at once: 0.
+   */
+  finishRehydrations(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -27,8 +33,15 @@ const WATCHDOG = `data:text/javascript,${encodeURIComponent(
   "const parent = process.ppid; setInterval(() => { try { process.kill(parent, 0); } catch { process.exit(0); } }, 2000).unref();",
 )}`;
 
-/** Azurite's blob service on a free loopback port, workspace in a temp dir removed on stop. */
-export async function startAzurite(): Promise<AzuriteServer> {
+/**
+ * Azurite's blob service on a free loopback port, workspace in a temp dir removed on stop.
+ *
+ * Azurite refuses to read Archive blobs (409 BlobArchived) like Azure, but a Set Blob Tier from
+ * Archive to an online tier takes effect at once, where Azure takes up to 15 hours. With
+ * `rehydration: "pending"`, an HTTP proxy in front of Azurite (`rehydrationProxy`) keeps such a
+ * blob archived until `finishRehydrations()`.
+ */
+export async function startAzurite(opts: { rehydration?: "instant" | "pending" } = {}): Promise<AzuriteServer> {
   const dir = mkdtempSync(path.join(tmpdir(), "coffer-azurite-"));
   const port = await freePort();
   const child: ChildProcess = spawn(
@@ -41,22 +54,96 @@ export async function startAzurite(): Promise<AzuriteServer> {
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
 
-  const stop = () => stopProcess(child, dir);
+  let proxy: RehydrationProxy | undefined;
+  const stop = async () => {
+    await proxy?.stop();
+    await stopProcess(child, dir);
+  };
 
   try {
     await waitForPort(port, child, () => log);
+    if (opts.rehydration === "pending") proxy = await rehydrationProxy(port);
   } catch (err) {
     await stop();
     throw err;
   }
-  const endpoint = `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
+  const endpoint = `http://127.0.0.1:${proxy?.port ?? port}/${AZURITE_ACCOUNT}`;
   return {
     endpoint,
-    port,
+    port: proxy?.port ?? port,
     accountName: AZURITE_ACCOUNT,
     accountKey: AZURITE_KEY,
     connectionString: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${endpoint};`,
+    finishRehydrations: async () => proxy?.finish() ?? 0,
     stop,
+  };
+}
+
+interface RehydrationProxy {
+  port: number;
+  finish(): number;
+  stop(): Promise<void>;
+}
+
+const ONLINE_TIERS = ["hot", "cool", "cold"];
+
+/**
+ * Passes every request through to Azurite unchanged (so Azurite still checks signatures), and
+ * plays Azure's pending rehydration on top:
+ * - a Set Blob Tier that Azurite answers 202 (Archive → Hot/Cool/Cold) marks the blob pending;
+ * - Get Blob Properties of a pending blob says `x-ms-access-tier: Archive` with
+ *   `x-ms-archive-status: rehydrate-pending-to-<tier>`, as Azure does while it rehydrates;
+ * - downloading it is refused with 409 BlobArchived, another Set Blob Tier with 409 BlobBeingRehydrated;
+ * - writing or deleting the blob ends the mark. Listings are not rewritten.
+ */
+async function rehydrationProxy(targetPort: number): Promise<RehydrationProxy> {
+  const pending = new Map<string, { tier: string; priority: string }>();
+  const refuse = (res: ServerResponse, method: string, code: string, message: string) => {
+    res.writeHead(409, { "x-ms-error-code": code, "content-type": "application/xml" });
+    res.end(method === "HEAD" ? undefined : `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`);
+  };
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? "/", "http://azurite");
+    const blob = decodeURIComponent(url.pathname); // /account/container/name
+    const comp = url.searchParams.get("comp");
+    const isBlob = blob.split("/").length > 3;
+    const mark = isBlob ? pending.get(blob) : undefined;
+    if (mark && req.method === "GET" && !comp) return refuse(res, "GET", "BlobArchived", "This operation is not permitted on an archived blob.");
+    if (mark && req.method === "PUT" && comp === "tier") return refuse(res, "PUT", "BlobBeingRehydrated", "This operation is not permitted because the blob is being rehydrated.");
+    const upstream = httpRequest({ host: "127.0.0.1", port: targetPort, method: req.method, path: req.url, headers: req.headers }, (up) => {
+      const headers = { ...up.headers };
+      const status = up.statusCode ?? 502;
+      if (isBlob && status < 300) {
+        const tier = String(req.headers["x-ms-access-tier"] ?? "").toLowerCase();
+        if (req.method === "PUT" && comp === "tier" && status === 202 && ONLINE_TIERS.includes(tier)) {
+          pending.set(blob, { tier, priority: String(req.headers["x-ms-rehydrate-priority"] ?? "Standard") });
+        } else if ((req.method === "PUT" && (!comp || comp === "blocklist")) || req.method === "DELETE") {
+          pending.delete(blob);
+        } else if (mark && req.method === "HEAD") {
+          headers["x-ms-access-tier"] = "Archive";
+          headers["x-ms-archive-status"] = `rehydrate-pending-to-${mark.tier}`;
+          headers["x-ms-rehydrate-priority"] = mark.priority;
+        }
+      }
+      res.writeHead(status, headers);
+      up.pipe(res);
+    });
+    upstream.on("error", (err) => res.destroy(err));
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    finish() {
+      const n = pending.size;
+      pending.clear();
+      return n;
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 

@@ -18,7 +18,15 @@ import { freePort, stopProcess } from "../ports";
  * - CopyObject onto itself that only changes the storage class, UploadPartCopy and
  *   AbortMultipartUpload, which S3 supports and s3rver refuses;
  * - the real StorageClass in listings (s3rver always says STANDARD), and `Range: bytes=0-0`
- *   (s3rver reads an end of 0 as "to the end").
+ *   (s3rver reads an end of 0 as "to the end");
+ * - RestoreObject (`POST /bucket/key?restore`, which s3rver answers NotImplemented) for GLACIER and
+ *   DEEP_ARCHIVE objects, with S3's answers (202 started, 409 RestoreAlreadyInProgress, 200
+ *   already restored, 403 InvalidObjectState for other classes) and the `x-amz-restore` header
+ *   on HEAD and GET (`ongoing-request="true"`, then `ongoing-request="false", expiry-date="…"`).
+ *   A restore never finishes by itself: `finishRestores()` plays the hours S3 takes.
+ *   With `refuseArchivedReads`, GET of an archived object without a finished restore is refused
+ *   with 403 InvalidObjectState, as S3 does (off by default: other tests read objects they moved
+ *   to GLACIER directly).
  */
 
 export const S3RVER_ACCESS_KEY_ID = "S3RVER";
@@ -32,20 +40,23 @@ export interface S3rverServer {
   bucket: string;
   accessKeyId: string;
   secretAccessKey: string;
+  /** Finishes every restore in progress (what S3 does hours after RestoreObject); resolves with how many. */
+  finishRestores(): Promise<number>;
   stop(): Promise<void>;
 }
 
 const CHILD_FLAG = "--coffer-s3rver-child";
 const thisFile = fileURLToPath(import.meta.url);
 
-export async function startS3rver(opts: { bucket?: string } = {}): Promise<S3rverServer> {
+export async function startS3rver(opts: { bucket?: string; refuseArchivedReads?: boolean } = {}): Promise<S3rverServer> {
   const dir = mkdtempSync(path.join(tmpdir(), "coffer-s3rver-"));
   const port = await freePort();
   const bucket = opts.bucket ?? "coffer-test-bucket";
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
-  const child: ChildProcess = spawn(process.execPath, ["--import", tsx, thisFile, CHILD_FLAG, dir, String(port), bucket], {
-    stdio: ["ignore", "pipe", "pipe"],
+  const child: ChildProcess = spawn(process.execPath, ["--import", tsx, thisFile, CHILD_FLAG, dir, String(port), bucket, opts.refuseArchivedReads ? "refuse" : "allow"], {
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
   });
+  child.channel?.unref();
   let log = "";
   child.stderr?.on("data", (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
 
@@ -78,6 +89,16 @@ export async function startS3rver(opts: { bucket?: string } = {}): Promise<S3rve
     bucket,
     accessKeyId: S3RVER_ACCESS_KEY_ID,
     secretAccessKey: S3RVER_SECRET_ACCESS_KEY,
+    finishRestores: () =>
+      new Promise<number>((resolve, reject) => {
+        const onMessage = (m: { type?: string; finished?: number }) => {
+          if (m?.type !== "restores-finished") return;
+          child.off("message", onMessage);
+          resolve(m.finished ?? 0);
+        };
+        child.on("message", onMessage);
+        child.send({ type: "finish-restores" }, (err) => err && reject(err));
+      }),
     stop,
   };
 }
@@ -268,13 +289,88 @@ const listStorageClass: Middleware = async (ctx, next) => {
   }
 };
 
-async function serveChild(dir: string, port: number, bucket: string) {
+const ARCHIVE_CLASSES = ["GLACIER", "DEEP_ARCHIVE"];
+
+/** Restores by "bucket/key": running, or done and readable until `expiry`. Kept in memory, like the restored copies S3 keeps aside. */
+const restores = new Map<string, { ongoing: boolean; days: number; expiry?: Date }>();
+
+function restoreHeader(r: { ongoing: boolean; expiry?: Date }): string {
+  return r.ongoing ? 'ongoing-request="true"' : `ongoing-request="false", expiry-date="${r.expiry!.toUTCString()}"`;
+}
+
+function readBody(ctx: KoaContext): Promise<string> {
+  const req = ctx.req as unknown as NodeJS.ReadableStream;
+  return new Promise((resolve, reject) => {
+    let body = "";
+    req.on("data", (d: Buffer) => (body += d.toString("utf8")));
+    req.on("end", () => resolve(body));
+    req.on("error", reject);
+  });
+}
+
+/** RestoreObject, the x-amz-restore header, and (optionally) S3's refusal to read archived objects. */
+const archive = (refuseArchivedReads: boolean): Middleware => async (ctx, next) => {
+  const { rawPath, rawQuery } = splitUrl(ctx.req.url ?? "/");
+  const { bucket, key } = bucketAndKey(rawPath);
+  if (!key) return next();
+  const id = `${bucket}/${key}`;
+  const query = new URLSearchParams(rawQuery);
+  const live = () => {
+    const r = restores.get(id);
+    if (r && !r.ongoing && r.expiry! <= new Date()) restores.delete(id);
+    return restores.get(id);
+  };
+  if (ctx.method === "POST" && query.has("restore")) {
+    const body = await readBody(ctx);
+    let meta: Record<string, string | number>;
+    try {
+      meta = await ctx.store.getMetadata(bucket, key);
+    } catch {
+      return fail(ctx, 404, "NoSuchKey", "The specified key does not exist.");
+    }
+    if (!ARCHIVE_CLASSES.includes(String(meta["x-amz-storage-class"] ?? "STANDARD"))) {
+      return fail(ctx, 403, "InvalidObjectState", "Restore is not allowed for the object's current storage class");
+    }
+    const days = Number(/<Days>(\d+)<\/Days>/.exec(body)?.[1] ?? 1);
+    const r = live();
+    if (r?.ongoing) return fail(ctx, 409, "RestoreAlreadyInProgress", "Object restore is already in progress");
+    ctx.body = "";
+    if (r) {
+      r.expiry = new Date(Date.now() + days * 86_400_000);
+      ctx.status = 200;
+      return;
+    }
+    restores.set(id, { ongoing: true, days });
+    ctx.status = 202;
+    return;
+  }
+  // The AWS SDK adds x-id=GetObject; other query parameters are other operations (?tagging, ?acl, ?uploadId…).
+  if ((ctx.method === "GET" || ctx.method === "HEAD") && [...query.keys()].every((k) => k === "x-id" || k === "versionId" || k.startsWith("response-"))) {
+    const r = live();
+    if (refuseArchivedReads && ctx.method === "GET" && !(r && !r.ongoing)) {
+      const meta = await ctx.store.getMetadata(bucket, key).catch(() => undefined);
+      if (meta && ARCHIVE_CLASSES.includes(String(meta["x-amz-storage-class"]))) {
+        return fail(ctx, 403, "InvalidObjectState", "The operation is not valid for the object's storage class");
+      }
+    }
+    await next();
+    if (r && ctx.status >= 200 && ctx.status < 300) ctx.set("x-amz-restore", restoreHeader(r));
+    return;
+  }
+  await next();
+  // A new object (or none) under the key: S3 drops the restored copy with the old one.
+  if ((ctx.method === "PUT" && !query.has("partNumber")) || (ctx.method === "DELETE" && !query.has("uploadId")) || (ctx.method === "POST" && query.has("uploadId"))) {
+    restores.delete(id);
+  }
+};
+
+async function serveChild(dir: string, port: number, bucket: string, refuseArchivedReads: boolean) {
   const require = createRequire(import.meta.url);
   const S3rver = require("s3rver") as S3rverCtor;
   const server = new S3rver({ port, address: "127.0.0.1", silent: true, directory: dir, configureBuckets: [{ name: bucket }] });
   // s3rver's chain: logger, XML encoder, mount interop, vhost, router.
   server.middleware.splice(2, 0, listStorageClass);
-  server.middleware.splice(1, 0, verifySigV4, extensions);
+  server.middleware.splice(1, 0, verifySigV4, extensions, archive(refuseArchivedReads));
   // s3rver reads `end: 0` as "to the end": serve bytes=0-0 (and N-0, which is invalid anyway) right.
   const getObject = server.store.getObject.bind(server.store);
   server.store.getObject = async (b, k, range) => {
@@ -288,6 +384,17 @@ async function serveChild(dir: string, port: number, bucket: string) {
     return object;
   };
   await server.run();
+  process.on("message", (m: { type?: string }) => {
+    if (m?.type !== "finish-restores") return;
+    let finished = 0;
+    for (const r of restores.values()) {
+      if (!r.ongoing) continue;
+      r.ongoing = false;
+      r.expiry = new Date(Date.now() + r.days * 86_400_000);
+      finished++;
+    }
+    process.send?.({ type: "restores-finished", finished });
+  });
   process.stdout.write(`${JSON.stringify({ port })}\n`);
   const shutdown = () => {
     server.close().then(
@@ -309,8 +416,8 @@ async function serveChild(dir: string, port: number, bucket: string) {
 }
 
 if (process.argv[2] === CHILD_FLAG && path.resolve(process.argv[1] ?? "") === thisFile) {
-  const [, , , dir = "", port = "0", bucket = ""] = process.argv;
-  serveChild(dir, Number(port), bucket).catch((err: unknown) => {
+  const [, , , dir = "", port = "0", bucket = "", archivedReads = "allow"] = process.argv;
+  serveChild(dir, Number(port), bucket, archivedReads === "refuse").catch((err: unknown) => {
     process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(1);
   });
