@@ -4,15 +4,21 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
+import { BlobServiceClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listAuditEvents } from "@/lib/audit/queries";
 import { createDestination, deleteDestination } from "@/lib/destinations/mutations";
 import { env } from "@/lib/env";
+import { asAppError, httpStatus } from "@/lib/errors";
+import { createAdapter } from "@/lib/storage";
 import { createServer, createSource, deleteServer } from "@/lib/servers/mutations";
+import { setLocationRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
+import { startAzurite, type AzuriteServer } from "@/test/servers/azurite";
+import { startS3rver, type S3rverServer } from "@/test/servers/s3rver";
 import { backupEvent } from "@/inngest/events";
 import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
-import { openDownload, parseRange, RangeNotSatisfiable } from "./download";
+import { archiveRetrievals, openDownload, parseRange, RangeNotSatisfiable } from "./download";
 import { requestBackup } from "./mutations";
 import { getBackup } from "./queries";
 import { importUpload } from "./upload";
@@ -143,5 +149,121 @@ describe("upload", () => {
     const gzNotTar = execFileSync("gzip", ["-c"], { input: randomBytes(4096) });
     await expect(importUpload(t, { serverId, destinationIds: [destinationId], encrypted: false }, Readable.from([gzNotTar]))).rejects.toThrow(/not a tar archive/);
     expect(readdirSync(folder)).toEqual(before);
+  });
+});
+
+describe("archived copies", () => {
+  // S3 refuses to read GLACIER objects until a restore finishes, and Azure keeps a blob archived for
+  // hours after Set Blob Tier: the test servers do both, and finish on request.
+  let s3: S3rverServer;
+  let azure: AzuriteServer;
+  beforeAll(async () => {
+    [s3, azure] = await Promise.all([startS3rver({ refuseArchivedReads: true }), startAzurite({ rehydration: "pending" })]);
+    await BlobServiceClient.fromConnectionString(azure.connectionString).createContainer("backups");
+  });
+  afterAll(async () => {
+    await Promise.all([s3?.stop(), azure?.stop()]);
+  });
+
+  const s3Config = (prefix: string) => ({ kind: "s3" as const, bucket: s3.bucket, prefix, region: s3.region, endpoint: s3.endpoint, forcePathStyle: true, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey });
+  const azureConfig = (prefix: string) => ({ kind: "azure" as const, container: "backups", prefix, connectionString: azure.connectionString });
+
+  /** An encrypted backup whose only copy is in `config`, moved to `archiveClass` at the provider and in its row; with the SHA-256 of its .tar.gz. */
+  async function archivedBackup(config: ReturnType<typeof s3Config> | ReturnType<typeof azureConfig>, archiveClass: string) {
+    const user = await signedUpUser("Arc");
+    const t = await user.team("admin");
+    const folder = mkdtempSync(path.join(scratch, "arc-"));
+    writeFileSync(path.join(folder, "blob.bin"), randomBytes(2 * 1024 * 1024 + 123));
+    const { id: serverId } = await createServer(t, { kind: "local", name: "this host", workDir: "/var/tmp" });
+    const { id: sourceId } = await createSource(t, { serverId, kind: "directory", name: "blob", paths: [folder], excludes: [] });
+    const { id: destinationId } = await createDestination(t, { name: config.kind, ...config });
+    const { id } = await requestBackup(t, { serverId, sourceIds: [sourceId], destinationIds: [destinationId], encrypted: true });
+    engine.send([backupEvent({ teamId: t.id, serverId, backupId: id })]);
+    await engine.idle();
+    const b = await getBackup(t, id);
+    expect(b.status).toBe("succeeded");
+    const archiveSha = sha(await read((await openDownload(t, id, null)).body));
+    await createAdapter(config).setStorageClass(b.locations[0]!.objectKey, archiveClass); // what retention does to monthly copies
+    await setLocationRow(id, destinationId, { storageClass: archiveClass });
+    return { user, t, id, destinationId, archiveSha, fileName: b.fileName };
+  }
+
+  /** The status and message the download route answers with (lib/server/route's toHttpResponse, which needs a request to import). */
+  async function conflict(p: Promise<unknown>): Promise<{ status: number; message: string }> {
+    const err = await p.then(
+      () => {
+        throw new Error("expected the download to be refused");
+      },
+      (e: unknown) => e,
+    );
+    const known = asAppError(err);
+    if (!known) throw err;
+    return { status: httpStatus[known.code], message: known.message };
+  }
+
+  const requestedAudits = async (t: Awaited<ReturnType<typeof archivedBackup>>["t"]) => (await listAuditEvents(t, { action: "backup.retrieval_requested" })).events;
+
+  it("S3 GLACIER: the first download asks for a restore (409, recorded, audited), the next says it is under way, then the bytes stream", async () => {
+    const { user, t, id, destinationId, archiveSha, fileName } = await archivedBackup(s3Config(`arc-${randomBytes(3).toString("hex")}`), "GLACIER");
+    // A viewer may not download, so asks nothing of the provider either.
+    await expect(openDownload({ ...(await user.team("viewer")), role: "viewer" as const }, id, null)).rejects.toMatchObject({ code: "FORBIDDEN" });
+    expect(await archiveRetrievals(t, id)).toEqual(new Map([[(await getBackup(t, id)).locations[0]!.id, null]]));
+
+    const asked = Date.now();
+    const first = await conflict(openDownload(t, id, null));
+    expect(first.status).toBe(409);
+    expect(first.message).toMatch(/^Every copy of this backup is in archive storage, so Coffer asked "s3" to restore its copy \(GLACIER\)\. It will be readable in about 5 hours \(by \d{1,2} \w{3} \d{4}, \d{2}:\d{2} UTC\): download again then\.$/);
+    const [retrieval] = [...(await archiveRetrievals(t, id)).values()];
+    expect(retrieval!.requestedAt.getTime()).toBeGreaterThanOrEqual(asked - 1000);
+    expect(retrieval!.readyBy.getTime() - retrieval!.requestedAt.getTime()).toBeGreaterThan(5 * 3_600_000 - 60_000);
+    expect(retrieval!.readyBy.getTime() - retrieval!.requestedAt.getTime()).toBeLessThanOrEqual(5 * 3_600_000 + 60_000);
+    const audits = await requestedAudits(t);
+    expect(audits).toHaveLength(1);
+    expect(audits[0]).toMatchObject({ targetType: "backup", targetLabel: fileName, details: { destinationId, destination: "s3", storageClass: "GLACIER", readyBy: retrieval!.readyBy.toISOString() } });
+
+    const second = await conflict(openDownload(t, id, "bytes=0-99"));
+    expect(second.status).toBe(409);
+    expect(second.message).toMatch(/^The archived copy of this backup in "s3" is being restored \(requested .+ UTC\)\. It should be readable in about 5 hours \(by .+ UTC\): download again then\.$/);
+    expect(await requestedAudits(t)).toHaveLength(1); // not asked again
+    expect([...(await archiveRetrievals(t, id)).values()]).toEqual([retrieval]);
+
+    expect(await s3.finishRestores()).toBe(1);
+    const d = await openDownload(t, id, null);
+    expect(d.status).toBe(200);
+    expect(sha(await read(d.body))).toBe(archiveSha);
+    expect((await openDownload(t, id, "bytes=100-199")).status).toBe(206);
+    expect((await getBackup(t, id)).locations[0]!.storageClass).toBe("GLACIER"); // S3 restores a temporary copy
+    expect(await requestedAudits(t)).toHaveLength(1);
+    expect((await listAuditEvents(t, { action: "backup.downloaded" })).events.length).toBe(3);
+  });
+
+  it("Azure Archive: the first download asks for rehydration to Cool, the next says it is under way, then the bytes stream and the copy is Cool", async () => {
+    const { t, id, archiveSha } = await archivedBackup(azureConfig(`arc-${randomBytes(3).toString("hex")}`), "Archive");
+    const first = await conflict(openDownload(t, id, null));
+    expect(first.status).toBe(409);
+    expect(first.message).toMatch(/^Every copy of this backup is in archive storage, so Coffer asked "azure" to restore its copy \(Archive\)\. It will be readable in about 15 hours \(by .+ UTC\): download again then\.$/);
+    expect(await requestedAudits(t)).toHaveLength(1);
+
+    const second = await conflict(openDownload(t, id, null));
+    expect(second.message).toMatch(/^The archived copy of this backup in "azure" is being restored \(requested .+ UTC\)\. It should be readable in about 15 hours/);
+    expect(await requestedAudits(t)).toHaveLength(1);
+
+    expect(await azure.finishRehydrations()).toBe(1);
+    expect(sha(await read((await openDownload(t, id, null)).body))).toBe(archiveSha);
+    // The blob left Archive: its row says so, and there is no retrieval to show any more.
+    expect((await getBackup(t, id)).locations[0]!.storageClass).toBe("Cool");
+    expect((await archiveRetrievals(t, id)).size).toBe(0);
+  });
+
+  it("a copy archived outside Coffer (a bucket lifecycle rule) is found out when S3 refuses to read it, and restored the same way", async () => {
+    const config = s3Config(`arc-${randomBytes(3).toString("hex")}`);
+    const { t, id, destinationId, archiveSha } = await archivedBackup(config, "GLACIER");
+    await setLocationRow(id, destinationId, { storageClass: "STANDARD" }); // Coffer never learnt of the move
+    const first = await conflict(openDownload(t, id, null));
+    expect(first).toMatchObject({ status: 409, message: expect.stringMatching(/^Every copy of this backup is in archive storage, so Coffer asked "s3" to restore its copy \(GLACIER\)\./) });
+    expect((await getBackup(t, id)).locations[0]!.storageClass).toBe("GLACIER");
+    expect(await requestedAudits(t)).toHaveLength(1);
+    await s3.finishRestores();
+    expect(sha(await read((await openDownload(t, id, null)).body))).toBe(archiveSha);
   });
 });
