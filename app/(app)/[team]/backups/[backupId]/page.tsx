@@ -1,11 +1,12 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { PageHeader } from "@/app/_components/page-header";
-import { needsRetrieval } from "@/lib/backups/download";
-import { getBackup } from "@/lib/backups/queries";
+import { archiveRetrievals } from "@/lib/backups/download";
+import { getBackup, type BackupDetail } from "@/lib/backups/queries";
 import { parseManifest, type Manifest } from "@/lib/backups/manifest";
 import { formatBytes, formatDuration } from "@/lib/format";
 import { pageRow, pageTeam } from "@/lib/server/page";
+import type { TeamContext } from "@/lib/teams/context";
 import { roleAtLeast } from "@/lib/teams/roles";
 import { AutoRefresh, CancelButton, Progress, StatusBadge } from "../backup-parts";
 
@@ -34,6 +35,48 @@ function Contents({ manifest }: { manifest: Manifest }) {
             </li>
           ))}
       </ul>
+    </div>
+  );
+}
+
+/** Where the backup is stored; archived copies say whether a retrieval is needed or on its way. */
+async function Locations({ t, b }: { t: TeamContext; b: BackupDetail }) {
+  const retrievals = await archiveRetrievals(t, b.id);
+  const retrievalNote = (r: { requestedAt: Date; readyBy: Date } | null) => (r ? `Retrieval requested ${when(r.requestedAt)}, ready by ${when(r.readyBy)}` : "Archive storage — needs retrieval before download");
+  return (
+    <div className="card overflow-x-auto p-0">
+      <table className="w-full text-sm" data-testid="backup-locations">
+        <thead className="text-left text-xs uppercase text-zinc-500">
+          <tr>
+            <th className="px-4 py-2">Destination</th>
+            <th className="px-4 py-2">State</th>
+            <th className="px-4 py-2">Storage class</th>
+            <th className="px-4 py-2">Size</th>
+            <th className="px-4 py-2">Object</th>
+          </tr>
+        </thead>
+        <tbody>
+          {b.locations.map((l) => (
+            <tr key={l.id} className="border-t border-zinc-200 dark:border-zinc-800">
+              <td className="px-4 py-2">{l.destinationName}</td>
+              <td className="px-4 py-2">
+                {l.status}
+                {l.error && <span className="block text-xs text-red-700 dark:text-red-400">{l.error}</span>}
+              </td>
+              <td className="px-4 py-2">
+                {l.storageClass ?? "—"}
+                {retrievals.has(l.id) && (
+                  <span className="block text-xs text-amber-700 dark:text-amber-400" data-testid="retrieval-state">
+                    {retrievalNote(retrievals.get(l.id)!)}
+                  </span>
+                )}
+              </td>
+              <td className="px-4 py-2 tabular-nums">{l.sizeBytes !== null ? formatBytes(l.sizeBytes) : "—"}</td>
+              <td className="break-all px-4 py-2 font-mono text-xs">{l.objectKey}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </div>
   );
 }
@@ -134,38 +177,7 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
           </div>
         )}
       </div>
-      {b.locations.length > 0 && (
-        <div className="card overflow-x-auto p-0">
-          <table className="w-full text-sm" data-testid="backup-locations">
-            <thead className="text-left text-xs uppercase text-zinc-500">
-              <tr>
-                <th className="px-4 py-2">Destination</th>
-                <th className="px-4 py-2">State</th>
-                <th className="px-4 py-2">Storage class</th>
-                <th className="px-4 py-2">Size</th>
-                <th className="px-4 py-2">Object</th>
-              </tr>
-            </thead>
-            <tbody>
-              {b.locations.map((l) => (
-                <tr key={l.id} className="border-t border-zinc-200 dark:border-zinc-800">
-                  <td className="px-4 py-2">{l.destinationName}</td>
-                  <td className="px-4 py-2">
-                    {l.status}
-                    {l.error && <span className="block text-xs text-red-700 dark:text-red-400">{l.error}</span>}
-                  </td>
-                  <td className="px-4 py-2">
-                    {l.storageClass ?? "—"}
-                    {needsRetrieval(l.storageClass) && <span className="block text-xs text-amber-700 dark:text-amber-400">Archived: the provider must restore it before it can be read (hours).</span>}
-                  </td>
-                  <td className="px-4 py-2 tabular-nums">{l.sizeBytes !== null ? formatBytes(l.sizeBytes) : "—"}</td>
-                  <td className="break-all px-4 py-2 font-mono text-xs">{l.objectKey}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      {b.locations.length > 0 && <Locations t={t} b={b} />}
       {manifest && <Contents manifest={manifest} />}
       <div className="card">
         <p className="font-medium">Run log</p>
