@@ -15,7 +15,7 @@ import { createDestination } from "@/lib/destinations/mutations";
 import { env } from "@/lib/env";
 import { cancelRestore, requestDatabaseRestore, requestDirectoryRestore, requestVerification } from "@/lib/restores/mutations";
 import { getRestore, listRestores } from "@/lib/restores/queries";
-import { scratchName, sweepRestores } from "@/lib/restores/run";
+import { claimRestore, scratchName, sweepRestores } from "@/lib/restores/run";
 import { createServer, createSource } from "@/lib/servers/mutations";
 import { setBackupRow, setRestoreRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
@@ -101,6 +101,7 @@ describe("run-restore: databases", () => {
     expect(await digest(target)).toEqual(original);
     expect(r.log.map((l) => l.message).at(-1)).toBe(`Restored ${target}: 2 table(s), 502 row(s).`);
     expect(await scratchDatabases()).not.toContain(scratchName("restore", id));
+    expect(await claimRestore(s.t.id, id)).toBe(false); // a repeated event finds nothing to do
 
     // A new database must be new: nothing is touched, the job fails saying so.
     const again = await requestDatabaseRestore(s.t, { backupId, member: `postgres/${s.database}.sql`, serverId: s.serverId, connectionSourceId: s.sourceId, targetDatabase: target, mode: "new" });
@@ -148,6 +149,21 @@ describe("run-restore: databases", () => {
     expect(r.status).toBe("failed");
     expect(r.error).toMatch(/^Loading the dump into coffer_restore_\w+ failed: psql:<stdin>:3: ERROR: {2}syntax error at or near "THIS"/);
     expect(r.attempts).toBe(1); // a dump that does not load is not retried
+    expect(await databaseExists(target)).toBe(false);
+    expect(await databaseExists(scratchName("restore", id))).toBe(false);
+  });
+
+  it("cancelling a running restore stops psql, drops the scratch database and creates nothing", async () => {
+    const s = await setup(400_000);
+    const backupId = await backedUp(s);
+    const target = `cancelled_${randomBytes(4).toString("hex")}`;
+    const { id } = await requestDatabaseRestore(s.t, { backupId, member: `postgres/${s.database}.sql`, serverId: s.serverId, connectionSourceId: s.sourceId, targetDatabase: target, mode: "new" });
+    engine.send([restoreEvent({ teamId: s.t.id, serverId: s.serverId, restoreId: id, kind: "database" })]);
+    await expect.poll(async () => (await getRestore(s.t, id)).log.some((l) => l.message.startsWith("Loading")), { timeout: 30_000, interval: 100 }).toBe(true);
+    await cancelRestore(s.t, id);
+    await engine.idle();
+    const r = await getRestore(s.t, id);
+    expect(r).toMatchObject({ status: "cancelled", error: expect.stringContaining("Cancelled by") });
     expect(await databaseExists(target)).toBe(false);
     expect(await databaseExists(scratchName("restore", id))).toBe(false);
   });
