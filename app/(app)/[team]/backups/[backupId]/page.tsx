@@ -3,41 +3,16 @@ import Link from "next/link";
 import { PageHeader } from "@/app/_components/page-header";
 import { archiveRetrievals } from "@/lib/backups/download";
 import { getBackup, type BackupDetail } from "@/lib/backups/queries";
-import { parseManifest, type Manifest } from "@/lib/backups/manifest";
 import { formatBytes, formatDuration } from "@/lib/format";
 import { pageRow, pageTeam } from "@/lib/server/page";
 import type { TeamContext } from "@/lib/teams/context";
 import { roleAtLeast } from "@/lib/teams/roles";
-import { AutoRefresh, CancelButton, Progress, StatusBadge } from "../backup-parts";
+import { AutoRefresh, CancelButton, Progress, StatusBadge, VerifiedBadge } from "../backup-parts";
 
 export const metadata: Metadata = { title: "Backup" };
 
 const when = (d: Date | null) => (d ? new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "medium", timeZone: "UTC" }).format(d) + " UTC" : "—");
 const triggerLabel = { manual: "Back up now", schedule: "Schedule", api: "API", upload: "Upload", safety: "Before a restore" } as const;
-
-function Contents({ manifest }: { manifest: Manifest }) {
-  const files = (prefix: string) => manifest.entries.filter((e) => e.path.startsWith(prefix));
-  return (
-    <div className="card space-y-2" data-testid="backup-contents">
-      <p className="font-medium">Contents</p>
-      <ul className="space-y-1 text-sm">
-        {manifest.postgres.map((p) => (
-          <li key={p.source}>
-            PostgreSQL <span className="font-mono">{p.database}</span> ({p.serverVersion}): {p.tables.length} table(s), {p.tables.reduce((n, x) => n + x.rows, 0)} row(s),{" "}
-            {formatBytes(manifest.entries.find((e) => e.path === p.path)?.size ?? 0)} of SQL
-          </li>
-        ))}
-        {manifest.sources
-          .filter((s) => s.kind === "directory")
-          .map((s) => (
-            <li key={s.id}>
-              {s.name}: {s.kind === "directory" ? s.paths.join(", ") : ""} — {s.kind === "directory" ? s.paths.reduce((n, p) => n + files(`files${p}/`).length, 0) : 0} file(s)
-            </li>
-          ))}
-      </ul>
-    </div>
-  );
-}
 
 /** Where the backup is stored; archived copies say whether a retrieval is needed or on its way. */
 async function Locations({ t, b }: { t: TeamContext; b: BackupDetail }) {
@@ -87,13 +62,17 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
   const b = await pageRow(getBackup(t, backupId));
   const member = t.role === "system" || roleAtLeast(t.role, "member");
   const active = b.status === "running" || b.status === "queued";
-  const manifest = b.manifest ? (() => { try { return parseManifest(b.manifest); } catch { return null; } })() : null;
   return (
     <div className="space-y-6">
       <AutoRefresh active={active} />
       <PageHeader title={`Backup of ${b.serverName}`} description={b.fileName}>
         <div className="flex flex-wrap items-center gap-2">
           {member && active && <CancelButton slug={t.slug} backupId={b.id} />}
+          {b.status === "succeeded" && (
+            <Link className="btn-secondary" href={`/${t.slug}/backups/${b.id}/restore`}>
+              Restore or verify
+            </Link>
+          )}
           {b.status === "succeeded" &&
             (member ? (
               <a className="btn-primary" href={`/api/teams/${t.slug}/backups/${b.id}/download`} download={b.fileName}>
@@ -116,6 +95,7 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
             ) : (
               <span className="badge">Not encrypted</span>
             )}
+            <VerifiedBadge verification={b.verification} />
           </p>
         </div>
         <div>
@@ -178,7 +158,6 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
         )}
       </div>
       {b.locations.length > 0 && <Locations t={t} b={b} />}
-      {manifest && <Contents manifest={manifest} />}
       <div className="card">
         <p className="font-medium">Run log</p>
         <ol className="mt-2 space-y-1 font-mono text-xs" data-testid="backup-log">
