@@ -1,8 +1,23 @@
 import { defineConfig } from "@playwright/test";
 import { randomBytes } from "node:crypto";
+import { retentionFixture } from "./e2e/seed/retention-fixture";
 
 const port = Number(process.env.E2E_PORT ?? 3217);
 const baseURL = `http://127.0.0.1:${port}`;
+
+/** A Coffer of its own: data folder, fresh keys and secrets. */
+function serverEnv(dataDir: string, appUrl: string): Record<string, string> {
+  return {
+    DATA_DIR: dataDir,
+    DATABASE_URL: "",
+    MASTER_KEYS: `e2e:${randomBytes(32).toString("base64")}`,
+    AUTH_SECRET: randomBytes(32).toString("hex"),
+    APP_URL: appUrl,
+    // The journeys back up this machine and talk to test servers on 127.0.0.1.
+    ALLOW_LOCAL_SERVERS: "true",
+    ALLOW_PRIVATE_NETWORKS: "true",
+  };
+}
 
 export default defineConfig({
   testDir: "e2e",
@@ -21,22 +36,28 @@ export default defineConfig({
       args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     },
   },
-  // The production build (npm test builds it first) on a fresh PGlite data folder, as users run it.
-  webServer: {
-    command: `rm -rf .data/e2e && npx next start -H 127.0.0.1 -p ${port}`,
-    url: `${baseURL}/sign-in`,
-    timeout: 120_000,
-    reuseExistingServer: false,
-    stdout: "pipe",
-    env: {
-      DATA_DIR: ".data/e2e",
-      DATABASE_URL: "",
-      MASTER_KEYS: `e2e:${randomBytes(32).toString("base64")}`,
-      AUTH_SECRET: randomBytes(32).toString("hex"),
-      APP_URL: baseURL,
-      // The journeys back up this machine and talk to test servers on 127.0.0.1.
-      ALLOW_LOCAL_SERVERS: "true",
-      ALLOW_PRIVATE_NETWORKS: "true",
+  // The production build (npm test builds it first) on fresh PGlite data folders, as users run it.
+  // Playwright starts these one after the other, before any test, and kills each process group at the end.
+  webServer: [
+    {
+      name: "coffer",
+      command: `rm -rf .data/e2e && npx next start -H 127.0.0.1 -p ${port}`,
+      url: `${baseURL}/sign-in`,
+      timeout: 120_000,
+      reuseExistingServer: false,
+      stdout: "pipe",
+      env: serverEnv(".data/e2e", baseURL),
     },
-  },
+    {
+      // The retention journey's own server: e2e/seed/retention.ts first fills its data folder
+      // (made afresh) with 40 days of a schedule's backups, then it serves that folder.
+      name: "coffer-retention",
+      command: `npx tsx --conditions=react-server e2e/seed/retention.ts && npx next start -H 127.0.0.1 -p ${retentionFixture.port}`,
+      url: `${retentionFixture.baseURL}/sign-in`,
+      timeout: 180_000,
+      reuseExistingServer: false,
+      stdout: "pipe",
+      env: serverEnv(retentionFixture.dataDir, retentionFixture.baseURL),
+    },
+  ],
 });
