@@ -139,6 +139,14 @@ describe("upload", () => {
     const b = await getBackup(t, result.id);
     expect(b).toMatchObject({ status: "succeeded", trigger: "upload", encrypted: true, archiveBytes: archive.length });
     expect((await read((await openDownload(t, result.id, null)).body)).equals(archive)).toBe(true);
+    expect(b.manifest).toBeNull(); // not a Coffer archive
+  });
+
+  it("a Coffer backup uploaded again keeps its manifest, so it can be restored and verified like the original", async () => {
+    const { t, id, b: original, serverId, destinationId } = await backedUp(true);
+    const archive = await read((await openDownload(t, id, null)).body);
+    const result = await importUpload(t, { serverId, destinationIds: [destinationId], encrypted: true, fileName: "again.tar.gz" }, Readable.from([archive]));
+    expect((await getBackup(t, result.id)).manifest).toEqual(original.manifest);
   });
 
   it("refuses a file that is not a .tar.gz and keeps nothing of it", async () => {

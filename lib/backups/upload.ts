@@ -8,29 +8,50 @@ import { recordAudit } from "../audit/record";
 import { db } from "../db";
 import { AppError } from "../errors";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
+import { MANIFEST_PATH, parseManifest } from "./manifest";
 import { insertBackup } from "./mutations";
 import { failRun, failureMessage, storeBackup, type TransferResult } from "./run";
 import type { UploadBackupInput } from "./schemas";
 
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+/** The manifest of a Coffer archive (its first member, `manifest.json`), from the archive's first bytes; null for other archives. */
+function manifestFrom(head: Buffer): Record<string, unknown> | null {
+  const name = head.subarray(0, 100).toString("latin1").replace(/\0.*$/s, "");
+  const size = parseInt(head.subarray(124, 136).toString("latin1").replace(/\0.*$/s, "").trim() || "0", 8);
+  if (name !== MANIFEST_PATH || !Number.isSafeInteger(size) || head.length < 512 + size) return null;
+  try {
+    return parseManifest(head.subarray(512, 512 + size)) as unknown as Record<string, unknown>;
+  } catch {
+    return null; // not a Coffer manifest: kept as an archive without one
+  }
+}
+
 /**
  * Checks, while it streams past, that the upload is a gzip-compressed tar archive: the gzip stream
  * must be intact to its end and the first tar header must carry the `ustar` magic. Resolves with
- * null (an uploaded archive has no Coffer manifest); rejects with a message that says what the file is not.
+ * the archive's Coffer manifest when it has one (a Coffer backup uploaded again), else null;
+ * rejects with a message that says what the file is not.
  */
 function tarGzCheck(): { sink: Writable; done: Promise<Record<string, unknown> | null> } {
   const gunzip = createGunzip();
-  let head = Buffer.alloc(0);
+  const kept: Buffer[] = [];
+  let keptBytes = 0;
   const counter = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      if (head.length < 512) head = Buffer.concat([head, chunk]).subarray(0, 512);
+      if (keptBytes < 512 + MAX_MANIFEST_BYTES) {
+        kept.push(chunk);
+        keptBytes += chunk.length;
+      }
       cb();
     },
   });
   const input = new PassThrough();
   const done = pipeline(input, gunzip, counter).then(
     () => {
+      const head = Buffer.concat(kept);
       if (head.length < 512 || head.subarray(257, 262).toString("latin1") !== "ustar") throw new AppError("VALIDATION", "The file is gzip-compressed but not a tar archive. Upload a .tar.gz.");
-      return null;
+      return manifestFrom(head);
     },
     (err: unknown) => {
       if (err instanceof AppError) throw err;
