@@ -57,6 +57,7 @@ test("back up → verify → verified indicator → restore into a new database 
   expect(psql("postgres", "select count(*) from pg_database where datname like 'coffer_verify_%'")).toBe("0");
   await page.getByRole("link", { name: "Back to the backup" }).click();
   await expect(page.getByTestId("verified-indicator")).toContainText("Verified");
+  await expect(page.getByTestId("verification-summary")).toContainText("1 table(s) counted, 2 file(s) checked against the manifest — all match.");
   await page.goto(`/${team}/backups`);
   await expect(page.getByTestId("backups-table").locator("tbody tr").first().getByTestId("verified-indicator")).toBeVisible();
   await page.getByTestId("backups-table").locator("tbody tr a").first().click();

@@ -136,6 +136,19 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
             <p className="mt-1 break-all font-mono text-xs">{b.sha256}</p>
           </div>
         )}
+        {b.verification && (
+          <div className="sm:col-span-2 lg:col-span-3" data-testid="verification-summary">
+            <p className="muted">Verification</p>
+            <p className="mt-1">
+              {b.verification.status === "verified"
+                ? `Restored into a scratch database ${when(new Date(b.verification.at))}: ${b.verification.tables} table(s) counted, ${b.verification.files} file(s) checked against the manifest — all match.`
+                : `Failed ${when(new Date(b.verification.at))}: ${b.verification.differences.slice(0, 3).join("; ")}`}{" "}
+              <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/${t.slug}/backups/${b.id}/restore`}>
+                History
+              </Link>
+            </p>
+          </div>
+        )}
         {b.tier && b.status === "succeeded" && (
           <div>
             <p className="muted">Retention tier</p>
