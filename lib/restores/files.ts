@@ -25,14 +25,16 @@ import { runCommand, type Reach, type RunningCommand } from "@/lib/reach";
  * - `overwrite`: the target must be an existing folder. The archive is extracted into a private
  *   folder inside it (`mktemp -d <target>/.coffer-restore-<id>-XXXXXX`, 0700) and only after a
  *   complete, successful extraction copied over the target with `cp -a --remove-destination`
- *   (symbolic links stay links; a file in the target is replaced, never written through). Before
+ *   (symbolic links stay links; a file, link or hard link in the target is replaced, never
+ *   written through). Before
  *   the copy the staged tree is compared with the target: a folder that meets a symbolic link or a
  *   file in the target (or a file that meets a folder) is refused up front, so `cp` never follows
  *   a link out of the target and the target is left as it was. Folders the archive only implies
  *   (parents such as `var/` with no entry of their own) take the target's existing owner, mode and
- *   times, so restoring `files/home/alice/docs` does not reset `/home/alice`. Once the copy has
- *   begun it is not cancelled (that would leave the target half-overwritten): a cancel arriving
- *   then is honoured up to that point only.
+ *   times, so restoring `files/home/alice/docs` does not reset `/home/alice`; the target folder's
+ *   own owner, mode and modification time stay as they were. Once the copy has begun it is not
+ *   cancelled (that would leave the target half-overwritten): a cancel arriving during the copy is
+ *   ignored and the restore completes.
  *
  * The private folder (and, for `fresh`, the new target) is held by a "guardian" command on the
  * server that removes it when its stdin closes without a "keep": Coffer closes it on failure, and
@@ -110,12 +112,13 @@ function refuse(raw: string, why: string): AppError {
   return new AppError("VALIDATION", `The archive entry ${show(raw)} ${why}.`);
 }
 
-/** Splits an archive path into its components without `.` and empty parts; refuses absolute paths and `..`. */
-function archiveComponents(raw: string, what: string): string[] {
-  if (raw.includes("\0")) throw refuse(raw, `has a NUL character in its ${what}`);
-  if (raw.startsWith("/")) throw refuse(raw, `has an absolute ${what}`);
+/** Splits an archive path into its components without `.` and empty parts; refuses absolute paths and `..` (naming `entry`). */
+function archiveComponents(raw: string, what: string, entry = raw): string[] {
+  const shown = entry === raw ? "" : ` ${show(raw)}`;
+  if (raw.includes("\0")) throw refuse(entry, `has a NUL character in its ${what}`);
+  if (raw.startsWith("/")) throw refuse(entry, `has an absolute ${what}${shown}`);
   const parts = raw.split("/").filter((p) => p !== "" && p !== ".");
-  if (parts.includes("..")) throw refuse(raw, `has ".." in its ${what}`);
+  if (parts.includes("..")) throw refuse(entry, `has ".." in its ${what}${shown}`);
   return parts;
 }
 
@@ -202,7 +205,7 @@ export class RestoreEntryChecker {
       case "link": {
         const linkRaw = header.linkname ?? "";
         if (!linkRaw) throw refuse(raw, "is a hard link without a target");
-        const linkParts = archiveComponents(linkRaw, "hard link target");
+        const linkParts = archiveComponents(linkRaw, "hard link target", raw);
         if (!this.chosen(linkParts) || linkParts.length < 2) throw refuse(raw, `is a hard link to ${show(linkRaw)}, which is not among the restored files`);
         const linkName = linkParts.slice(1).join("/");
         if (linkName === name) throw refuse(raw, "is a hard link to itself");
@@ -433,7 +436,7 @@ export async function restoreDirectory(job: DirectoryRestoreJob): Promise<Direct
     }
     if (!job.tar.destroyed) job.tar.destroy();
     if (reason instanceof AppError && reason.code === "VALIDATION" && !copying && folder) {
-      const outcome = job.mode === "fresh" ? `nothing was kept in ${where}` : `${where} is unchanged`;
+      const outcome = job.mode === "fresh" ? `what Coffer created in ${where} was removed` : `${where} is unchanged`;
       reason = new AppError("VALIDATION", `${reason.message} Nothing was restored: ${outcome}.`);
     }
     throw reason;
@@ -445,7 +448,7 @@ export async function restoreDirectory(job: DirectoryRestoreJob): Promise<Direct
 
 const PREFLIGHT = [
   't=$1; mode=$2',
-  'for c in tar mktemp cp find xargs chmod touch rm mkdir; do command -v "$c" >/dev/null 2>&1 && echo "tool $c"; done',
+  'for c in tar mktemp cp find xargs chmod touch stat rm mkdir; do command -v "$c" >/dev/null 2>&1 && echo "tool $c"; done',
   'tar --version 2>/dev/null | head -n 1 | sed "s/^/tarversion /"',
   'if [ "$mode" = overwrite ]; then cp --version 2>/dev/null | head -n 1 | sed "s/^/cpversion /"; fi',
   'if [ -e "$t" ]; then',
@@ -469,7 +472,7 @@ async function preflight(job: DirectoryRestoreJob, target: string, signal: Abort
   if (probe.code !== 0) throw new AppError("UPSTREAM", `Could not inspect ${server}: ${firstLines(probe.stderrTail) || `exit ${probe.code ?? probe.signal}`}.`);
   const lines = probe.stdout.split("\n");
   const tools = new Set(lines.filter((l) => l.startsWith("tool ")).map((l) => l.slice(5)));
-  const missing = ["tar", "mktemp", "cp", "find", "xargs", "chmod", "touch", "rm", "mkdir"].filter((t) => !tools.has(t));
+  const missing = ["tar", "mktemp", "cp", "find", "xargs", "chmod", "touch", "stat", "rm", "mkdir"].filter((t) => !tools.has(t));
   if (missing.length) throw new AppError("UPSTREAM", `${missing.join(", ")} ${missing.length > 1 ? "are" : "is"} not installed on ${server}: install ${missing.includes("tar") ? "GNU tar and " : ""}coreutils/findutils.`);
   const tarVersion = lines.find((l) => l.startsWith("tarversion "))?.slice(11) ?? "";
   if (!/GNU tar/.test(tarVersion)) throw new AppError("UPSTREAM", `Coffer needs GNU tar on ${server}, found ${tarVersion || "an unknown tar"}: install GNU tar.`);
@@ -508,7 +511,8 @@ async function preflight(job: DirectoryRestoreJob, target: string, signal: Abort
 
 /**
  * Overwrite: creates the private folder (0700) with `tree/` inside, prints it, waits for EOF on
- * stdin, then removes it. Fresh: creates the target (and missing parents) or checks that it is
+ * stdin, then removes it and puts the target's modification time back (creating and removing the
+ * private folder changed it). Fresh: creates the target (and missing parents) or checks that it is
  * still empty, prints it, and waits: a line "keep" ends it keeping everything; EOF (Coffer's
  * close, or sshd's when the connection goes) or a TERM/HUP/INT removes what it created — the
  * highest folder it created, or the contents of a folder that existed empty.
@@ -676,14 +680,23 @@ async function extract(job: DirectoryRestoreJob, checker: RestoreEntryChecker, i
 
   // The first failure stops everything local; the server's tar is dealt with below.
   const stop = new AbortController();
+  const errors: unknown[] = [];
   const fail = (e: unknown) => {
+    errors.push(e);
     if (!stop.signal.aborted) stop.abort(e);
   };
   const onAbort = () => fail(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
 
+  // streamx emits 'error' on destroy; the tasks below see every error, these only keep it from crashing.
   const parser = tarStream.extract();
   const pack = tarStream.pack();
+  // The parser emits only its own errors (a damaged or truncated tar), not a destroy by us.
+  let parserError: unknown;
+  parser.on("error", (e: unknown) => {
+    parserError ??= e;
+  });
+  pack.on("error", () => {});
   stop.signal.addEventListener("abort", () => {
     parser.destroy();
     pack.destroy();
@@ -711,33 +724,28 @@ async function extract(job: DirectoryRestoreJob, checker: RestoreEntryChecker, i
   })();
 
   const checking = (async () => {
-    try {
-      for await (const entry of parser) {
-        const checked = checker.check({ name: entry.header.name, type: entry.header.type, linkname: entry.header.linkname, pax: entry.header.pax as Record<string, string> | null });
-        if (!checked) {
-          entry.resume();
-          continue;
-        }
-        accepted++;
-        const header = repackHeader(entry.header, checked);
-        await untilStopped(
-          new Promise<void>((resolve, reject) => {
-            const sink = pack.entry(header, (err) => (err ? reject(err) : resolve()));
-            if (checked.type === "file") entry.pipe(sink);
-            else {
-              entry.resume();
-              sink.end(null);
-            }
-          }),
-          stop.signal,
-        );
-        if (checked.type === "file") bytes += header.size ?? 0;
-        if (checked.type === "file" || checked.type === "link") files++;
+    for await (const entry of parser) {
+      const checked = checker.check({ name: entry.header.name, type: entry.header.type, linkname: entry.header.linkname, pax: entry.header.pax as Record<string, string> | null });
+      if (!checked) {
+        entry.resume();
+        continue;
       }
-    } catch (error) {
-      // tar-stream's own errors: the input is not a (complete) tar.
-      if (error instanceof AppError || stop.signal.aborted) throw error;
-      throw new AppError("VALIDATION", `The archive is damaged or not a tar file: ${error instanceof Error ? error.message : String(error)}.`);
+      accepted++;
+      const header = repackHeader(entry.header, checked);
+      await untilStopped(
+        new Promise<void>((resolve, reject) => {
+          const sink = pack.entry(header, (err) => (err ? reject(err) : resolve()));
+          sink.on("error", () => {});
+          if (checked.type === "file") entry.pipe(sink);
+          else {
+            entry.resume();
+            sink.end(null);
+          }
+        }),
+        stop.signal,
+      );
+      if (checked.type === "file") bytes += header.size ?? 0;
+      if (checked.type === "file" || checked.type === "link") files++;
     }
     pack.finalize();
   })();
@@ -759,7 +767,11 @@ async function extract(job: DirectoryRestoreJob, checker: RestoreEntryChecker, i
   signal.removeEventListener("abort", onAbort);
 
   if (stop.signal.aborted) {
-    let reason: unknown = stop.signal.reason;
+    // One failure causes others (a broken entry destroys the pack too): a refusal, then a damaged
+    // archive, then the first failure is the cause.
+    let reason: unknown =
+      errors.find((e) => e instanceof AppError) ??
+      (parserError !== undefined ? new AppError("VALIDATION", `The archive is damaged or not a tar file: ${parserError instanceof Error ? parserError.message : String(parserError)}.`) : stop.signal.reason);
     const checkerRefused = reason instanceof AppError && reason.code === "VALIDATION";
     if (!signal.aborted && !checkerRefused) {
       // Perhaps the server's tar quit first (disk full, permissions): its message is the real cause.
