@@ -133,25 +133,23 @@ export async function postgresSource(t: TeamContext, serverKind: "ssh" | "local"
   return { kind: "postgres", id: s.id, name: s.name, ...c, hostaddr };
 }
 
+/** What a running row says on each progress update: who asked to cancel it, or undefined once it stopped running. */
+type CancelState = { cancelAt: Date | null; cancelBy: string | null } | undefined;
+
 /**
- * Watches a running backup: records bytes and a heartbeat every second, and aborts the run when
- * someone asked to cancel it or the row stopped being "running" (the sweeper failed it).
+ * Watches running work: `record` writes the bytes so far and a heartbeat every second, and the work
+ * is aborted when someone asked to cancel it or its row stopped being "running" (the sweeper failed it).
  */
-function watchRun(t: TeamContext, backupId: string, abort: AbortController) {
+export function watchProgress(what: string, id: string, record: (bytes: number) => Promise<CancelState>, abort: AbortController) {
   let bytes = 0;
   let inFlight: Promise<void> | undefined;
   const update = async () => {
     try {
-      const d = await db();
-      const [row] = await d
-        .update(backups)
-        .set({ bytesDone: bytes, heartbeatAt: new Date() })
-        .where(inTeam(backups, t, eq(backups.id, backupId), eq(backups.status, "running")))
-        .returning({ cancelBy: backups.cancelRequestedBy, cancelAt: backups.cancelRequestedAt });
-      if (!row) abort.abort(new RunStopped("The run was stopped: it was marked as failed while running (its progress had stalled)."));
+      const row = await record(bytes);
+      if (!row) abort.abort(new RunStopped(`The ${what} was stopped: it was marked as failed while running (its progress had stalled).`));
       else if (row.cancelAt) abort.abort(new RunStopped(`Cancelled by ${row.cancelBy ?? "a team member"}.`));
     } catch (err) {
-      log.warn("progress update failed", { backupId, err });
+      log.warn("progress update failed", { id, err });
     }
   };
   const timer = setInterval(() => {
@@ -159,12 +157,29 @@ function watchRun(t: TeamContext, backupId: string, abort: AbortController) {
   }, PROGRESS_INTERVAL_MS);
   return {
     set: (n: number) => (bytes = n),
-    /** Stops watching (waiting for an update in flight), so nothing aborts the run after it ended. */
+    /** Stops watching (waiting for an update in flight), so nothing aborts the work after it ended. */
     stop: async () => {
       clearInterval(timer);
       await inFlight;
     },
   };
+}
+
+function watchRun(t: TeamContext, backupId: string, abort: AbortController) {
+  return watchProgress(
+    "run",
+    backupId,
+    async (bytes) => {
+      const d = await db();
+      const [row] = await d
+        .update(backups)
+        .set({ bytesDone: bytes, heartbeatAt: new Date() })
+        .where(inTeam(backups, t, eq(backups.id, backupId), eq(backups.status, "running")))
+        .returning({ cancelBy: backups.cancelRequestedBy, cancelAt: backups.cancelRequestedAt });
+      return row;
+    },
+    abort,
+  );
 }
 
 export interface TransferResult {

@@ -10,7 +10,7 @@ import { startArchive } from "../backups/archive";
 import { openArchive, succeededBackup, type BackupRow } from "../backups/download";
 import { MANIFEST_PATH, parseManifest, type Manifest, type PostgresDump } from "../backups/manifest";
 import { insertBackup } from "../backups/mutations";
-import { failRun, failureMessage, postgresSource, RunStopped, storeBackup, STALE_AFTER_MS, PROGRESS_INTERVAL_MS } from "../backups/run";
+import { failRun, failureMessage, postgresSource, RunStopped, storeBackup, STALE_AFTER_MS, watchProgress } from "../backups/run";
 import { COFFER_VERSION } from "../backups/version";
 import { db } from "../db";
 import { AppError, asAppError, notFound } from "../errors";
@@ -74,34 +74,21 @@ export async function claimRestore(teamId: string, restoreId: string): Promise<b
   return true;
 }
 
-/** Records progress every second and aborts the job when someone cancelled it or the sweeper failed it. */
 function watchRestore(t: TeamContext, restoreId: string, abort: AbortController) {
-  let bytes = 0;
-  let inFlight: Promise<void> | undefined;
-  const update = async () => {
-    try {
+  return watchProgress(
+    "job",
+    restoreId,
+    async (bytes) => {
       const d = await db();
       const [row] = await d
         .update(restores)
         .set({ bytesDone: bytes, heartbeatAt: new Date() })
         .where(inTeam(restores, t, eq(restores.id, restoreId), eq(restores.status, "running")))
         .returning({ cancelBy: restores.cancelRequestedBy, cancelAt: restores.cancelRequestedAt });
-      if (!row) abort.abort(new RunStopped("The job was stopped: it was marked as failed while running (its progress had stalled)."));
-      else if (row.cancelAt) abort.abort(new RunStopped(`Cancelled by ${row.cancelBy ?? "a team member"}.`));
-    } catch (err) {
-      log.warn("restore progress update failed", { restoreId, err });
-    }
-  };
-  const timer = setInterval(() => {
-    inFlight ??= update().finally(() => (inFlight = undefined));
-  }, PROGRESS_INTERVAL_MS);
-  return {
-    set: (n: number) => (bytes = n),
-    stop: async () => {
-      clearInterval(timer);
-      await inFlight;
+      return row;
     },
-  };
+    abort,
+  );
 }
 
 async function setScratch(t: TeamContext, restoreId: string, name: string | null, dropped: boolean) {
