@@ -301,6 +301,23 @@ describe("directory restores", () => {
       expect(readdirSync(parent)).toEqual([]);
     });
 
+    it("a failure of the server's tar is reported with its message, and what was created is removed", async () => {
+      const parent = mkdtempSync(path.join(root, "t-"));
+      // Accepted by the checker, refused by the file system (a name longer than 255 bytes).
+      const archive = await craft([d("files/srv/"), f("files/srv/ok.txt"), f(`files/srv/${"n".repeat(300)}`), f("files/srv/after.txt")]);
+      const error = await failure(restoreDirectory(job(archive, path.join(parent, "new"), "fresh", ["files/srv"])));
+      expect(error.code).toBe("UPSTREAM");
+      expect(error.message).toMatch(/Extracting on test-server failed \(tar exit 2\): .*File name too long/);
+      expect(readdirSync(parent)).toEqual([]);
+
+      const target = mkdtempSync(path.join(root, "t-"));
+      writeFileSync(path.join(target, "keep.txt"), "keep\n");
+      const before = snapshot(target);
+      const error2 = await failure(restoreDirectory(job(archive, target, "overwrite", ["files/srv"])));
+      expect(error2.message).toMatch(/File name too long/);
+      expect(snapshot(target)).toEqual(before);
+    });
+
     it("a damaged archive fails and leaves nothing", async () => {
       const parent = mkdtempSync(path.join(root, "t-"));
       const good = await craft([d("files/srv/"), f("files/srv/a", "x".repeat(5000)), f("files/srv/b", "y".repeat(5000))]);
