@@ -23,9 +23,9 @@ test.afterAll(async () => {
 
 const psql = (db: string, sql: string) => execFileSync("psql", ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(pg.port), "-U", "postgres", "-d", db, "-c", sql]).toString().trim();
 
-/** The newest restore or verification on the restore page, once it finished. */
-async function newestJob(page: Page, status: "Succeeded" | "Failed") {
-  const row = page.getByTestId("restore-history").locator("tbody tr").first();
+/** The restore or verification whose row says `what`, on the restore page, once it finished. */
+async function job(page: Page, what: string, status: "Succeeded" | "Failed") {
+  const row = page.getByTestId("restore-history").locator("tbody tr", { hasText: what });
   await expect(row.getByTestId("backup-status")).toHaveText(status, { timeout: 90_000 });
   return row;
 }
@@ -51,7 +51,7 @@ test("back up → verify → verified indicator → restore into a new database 
   await expect(page.getByTestId("restore-contents")).toContainText("orders");
   await expect(page.getByTestId("restore-contents").locator("tbody tr td").nth(3)).toHaveText("20000");
   await page.getByRole("form", { name: "Verify now" }).getByRole("button", { name: "Verify now" }).click();
-  const verification = await newestJob(page, "Succeeded");
+  const verification = await job(page, "Verification", "Succeeded");
   await expect(verification).toContainText("1 table(s) counted, 1 file(s) checked: all match.");
   await expect(page.getByTestId("verified-indicator")).toContainText("Verified");
   expect(psql("postgres", "select count(*) from pg_database where datname like 'coffer_verify_%'")).toBe("0");
@@ -67,7 +67,7 @@ test("back up → verify → verified indicator → restore into a new database 
   const restore = page.getByRole("form", { name: "Restore a database" });
   await expect(restore.getByLabel("New database name")).toHaveValue("orders_restored");
   await restore.getByRole("button", { name: "Restore database" }).click();
-  await expect(await newestJob(page, "Succeeded")).toContainText("orders_restored on db-host (new)");
+  await job(page, "orders_restored on db-host (new)", "Succeeded");
   expect(psql("orders_restored", digestSql)).toBe(original);
 
   // The source changes; replacing it with the backup needs its name typed again.
@@ -79,8 +79,7 @@ test("back up → verify → verified indicator → restore into a new database 
   await expect(restore.getByTestId("form-error")).toHaveText("Type the database name orders to confirm that it will be replaced.");
   await restore.getByLabel("Type the database name again to confirm").fill("orders");
   await restore.getByRole("button", { name: "Replace database" }).click();
-  const replaced = await newestJob(page, "Succeeded");
-  await expect(replaced).toContainText("orders on db-host (replaced)");
+  const replaced = await job(page, "orders on db-host (replaced)", "Succeeded");
   expect(psql("orders", digestSql)).toBe(original);
 
   // The safety backup holds the changed database.
