@@ -14,6 +14,13 @@ export function manifestOf(b: Pick<BackupRow, "manifest">): Manifest | null {
   return b.manifest ? parseManifest(b.manifest) : null;
 }
 
+/** The team's server a job runs on; another team's is NOT_FOUND, exactly like one that does not exist. */
+async function teamServer(t: TeamContext, serverId: string) {
+  const d = await db();
+  const [server] = await d.select({ id: servers.id }).from(servers).where(inTeam(servers, t, eq(servers.id, serverId)));
+  if (!server) throw notFound("That server");
+}
+
 /** A database source of the team (optionally on `serverId`): its connection reaches a PostgreSQL. */
 async function databaseConnection(t: TeamContext, sourceId: string, serverId?: string) {
   const d = await db();
@@ -33,6 +40,7 @@ async function databaseConnection(t: TeamContext, sourceId: string, serverId?: s
 export async function requestDatabaseRestore(t: TeamContext, input: RestoreDatabaseInput): Promise<{ id: string }> {
   assertRole(t, "member");
   const b = await succeededBackup(t, input.backupId);
+  await teamServer(t, input.serverId);
   await databaseConnection(t, input.connectionSourceId, input.serverId);
   const manifest = manifestOf(b);
   if (manifest && !manifest.postgres.some((p) => p.path === input.member)) {
@@ -55,6 +63,7 @@ export async function requestDatabaseRestore(t: TeamContext, input: RestoreDatab
 export async function requestDirectoryRestore(t: TeamContext, input: RestoreDirectoryInput): Promise<{ id: string }> {
   assertRole(t, "member");
   const b = await succeededBackup(t, input.backupId);
+  await teamServer(t, input.serverId);
   const manifest = manifestOf(b);
   const members = [...new Set(input.members.map((m) => m.replace(/\/+$/, "")))];
   const missing = manifest ? members.filter((m) => !manifest.entries.some((e) => e.path === m || e.path.startsWith(`${m}/`))) : [];
@@ -91,8 +100,6 @@ type NewRestore = Pick<typeof restores.$inferInsert, "kind" | "serverId" | "conn
 async function insertRestore(t: TeamContext, b: BackupRow, r: NewRestore): Promise<{ id: string }> {
   const d = await db();
   return d.transaction(async (tx) => {
-    const [server] = await tx.select({ id: servers.id }).from(servers).where(inTeam(servers, t, eq(servers.id, r.serverId)));
-    if (!server) throw notFound("That server");
     const [row] = await tx
       .insert(restores)
       .values({ ...r, teamId: t.id, backupId: b.id, requestedBy: t.actor.label, totalBytes: b.archiveBytes ?? b.sizeBytes })
