@@ -1,0 +1,136 @@
+// npm run bench:restore [-- <rows>]   (default 2 000 000 rows, about 350 MB of SQL)
+// A database restore through Coffer (encrypted object on a local-disk destination → decrypt →
+// gunzip → tar → psql on the local server, into a scratch database renamed into place, rows
+// counted) next to `psql -f dump.sql` of the same dump (taken out of the same backup) into a fresh
+// empty database as the baseline, all in this process and run alternately. Prints figures only.
+import { execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import postgres from "postgres";
+
+const rows = Number(process.argv[2] ?? 2_000_000);
+const dataDir = mkdtempSync(path.join(tmpdir(), "coffer-bench-restore-"));
+process.env.DATA_DIR = dataDir;
+process.env.DATABASE_URL = "";
+process.env.MASTER_KEYS = `bench:${randomBytes(32).toString("base64")}`;
+process.env.AUTH_SECRET = randomBytes(32).toString("hex");
+process.env.ALLOW_LOCAL_SERVERS = "true";
+process.env.ALLOW_PRIVATE_NETWORKS = "true";
+
+const { startPgCluster } = await import("../test/pg-cluster");
+const { signUp } = await import("@/lib/auth/users");
+const { teamForUser } = await import("@/lib/teams/context");
+const { createServer, createSource } = await import("@/lib/servers/mutations");
+const { createDestination } = await import("@/lib/destinations/mutations");
+const { requestBackup } = await import("@/lib/backups/mutations");
+const { getBackup } = await import("@/lib/backups/queries");
+const { openArchive, succeededBackup } = await import("@/lib/backups/download");
+const { requestDatabaseRestore } = await import("@/lib/restores/mutations");
+const { getRestore } = await import("@/lib/restores/queries");
+const { inProcessEngine } = await import("@/inngest/in-process");
+const { backupEvent, restoreEvent } = await import("@/inngest/events");
+const { closeDatabase } = await import("@/lib/db");
+
+const cluster = await startPgCluster();
+const admin = postgres(cluster.url("postgres"), { max: 1, onnotice: () => {} });
+let engine: Awaited<ReturnType<typeof inProcessEngine>> | undefined;
+try {
+  await admin`create database bench`;
+  const bench = postgres(cluster.url("bench"), { max: 1, onnotice: () => {} });
+  await bench.unsafe(`create table events (id bigint primary key, at timestamptz, kind text, payload text); insert into events select g, now() - g * interval '1 second', 'kind-' || (g % 17), md5(g::text) || md5((g * 7)::text) || repeat(' lorem ipsum', 5) from generate_series(1, ${rows}) g;`);
+  await bench.end();
+
+  const { userId, teamSlug } = await signUp({ name: "Bench", email: "bench@example.test", password: "bench-password-1", teamName: "Bench" });
+  const t = await teamForUser({ userId, label: "bench@example.test", ip: null }, teamSlug, "owner");
+  const { id: serverId } = await createServer(t, { kind: "local", name: "bench-host", workDir: tmpdir() });
+  const { id: sourceId } = await createSource(t, { serverId, kind: "postgres", name: "bench", pgHost: "127.0.0.1", pgPort: cluster.port, pgDatabase: "bench", pgUser: "postgres", pgSslmode: "disable" });
+  const { id: destinationId } = await createDestination(t, { kind: "local", name: "disk" });
+  engine = await inProcessEngine();
+  const e = engine;
+
+  // One encrypted backup; the baseline's dump.sql is its `postgres/bench.sql`, decrypted and unpacked.
+  const { id: backupId } = await requestBackup(t, { serverId, sourceIds: [sourceId], destinationIds: [destinationId], encrypted: true });
+  e.send([backupEvent({ teamId: t.id, serverId, backupId })]);
+  await e.idle();
+  const backup = await getBackup(t, backupId);
+  if (backup.status !== "succeeded") throw new Error(`backup ${backup.status}: ${backup.error}`);
+  const member = "postgres/bench.sql";
+  const { body } = await openArchive(t, await succeededBackup(t, backupId));
+  const untar = spawn("tar", ["-xzf", "-", "-C", dataDir, member], { stdio: ["pipe", "ignore", "inherit"] });
+  const untarred = new Promise<void>((resolve, reject) => untar.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`tar exited ${code}`)))));
+  await pipeline(body, untar.stdin);
+  await untarred;
+  const dumpFile = path.join(dataDir, member);
+
+  const count = async (database: string) => {
+    const c = postgres(cluster.url(database), { max: 1, onnotice: () => {} });
+    try {
+      return Number((await c`select count(*)::bigint as n from events`)[0]!.n);
+    } finally {
+      await c.end();
+    }
+  };
+  const drop = (database: string) => admin.unsafe(`drop database if exists "${database}" with (force)`);
+  let n = 0;
+
+  const psql = async () => {
+    const database = `baseline_${n++}`;
+    await admin.unsafe(`create database "${database}"`);
+    const started = performance.now();
+    execFileSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", cluster.url(database), "-f", dumpFile], { stdio: ["ignore", "ignore", "pipe"] });
+    const s = (performance.now() - started) / 1000;
+    const restored = await count(database);
+    await drop(database);
+    if (restored !== rows) throw new Error(`psql restored ${restored} rows, not ${rows}`);
+    return s;
+  };
+
+  const rss = { before: 0, peakGrowth: 0, peak: 0 };
+  const coffer = async () => {
+    const database = `coffer_${n++}`;
+    const { id } = await requestDatabaseRestore(t, { backupId, member, serverId, connectionSourceId: sourceId, targetDatabase: database, mode: "new" });
+    const start = process.memoryUsage().rss;
+    let peak = start;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+    const started = performance.now();
+    e.send([restoreEvent({ teamId: t.id, serverId, restoreId: id, kind: "database" })]);
+    await e.idle();
+    const s = (performance.now() - started) / 1000;
+    clearInterval(sampler);
+    peak = Math.max(peak, process.memoryUsage().rss);
+    if (peak - start > rss.peakGrowth) Object.assign(rss, { before: start, peak, peakGrowth: peak - start });
+    const r = await getRestore(t, id);
+    if (r.status !== "succeeded") throw new Error(`restore ${r.status}: ${r.error}`);
+    const restored = await count(database);
+    await drop(database);
+    if (restored !== rows) throw new Error(`Coffer restored ${restored} rows, not ${rows}`);
+    return s;
+  };
+
+  const rounds = 3;
+  const times = { psql: [] as number[], coffer: [] as number[] };
+  await coffer(); // warm-up: page cache, JIT
+  for (let i = 0; i < rounds; i++) {
+    times.psql.push(await psql());
+    times.coffer.push(await coffer());
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const [ps, co] = [median(times.psql), median(times.coffer)];
+  const MiB = 1024 * 1024;
+  const dumpMiB = statSync(dumpFile).size / MiB;
+  const storedMiB = (backup.archiveBytes ?? backup.sizeBytes!) / MiB;
+  console.log(`restore bench: ${rows} rows, dump ${dumpMiB.toFixed(0)} MiB of SQL, stored object ${storedMiB.toFixed(0)} MiB (encrypted), ${rounds} rounds (medians), node ${process.version}\n`);
+  console.log(`  (a) psql -f dump.sql into a fresh database   ${ps.toFixed(2).padStart(6)} s   runs ${times.psql.map((x) => x.toFixed(1)).join(" / ")}`);
+  console.log(`  (b) Coffer restore into a new database       ${co.toFixed(2).padStart(6)} s   runs ${times.coffer.map((x) => x.toFixed(1)).join(" / ")}`);
+  console.log(`\n  Coffer / psql: ${(co / ps).toFixed(2)}× (target ≤ 1.2×)`);
+  console.log(`  RSS during a Coffer restore: +${(rss.peakGrowth / MiB).toFixed(0)} MiB at most (${(rss.before / MiB).toFixed(0)} → ${(rss.peak / MiB).toFixed(0)} MiB; dump ${dumpMiB.toFixed(0)} MiB)`);
+} finally {
+  engine?.stop();
+  await admin.end();
+  await closeDatabase();
+  await cluster.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+}
