@@ -83,7 +83,10 @@ test("back up → verify → verified indicator → restore into a new database 
   expect(psql("orders", digestSql)).toBe(original);
 
   // The safety backup holds the changed database.
-  await replaced.getByTestId("safety-backup-link").click();
+  const safety = replaced.getByTestId("safety-backup-link");
+  const safetyUrl = await safety.getAttribute("href");
+  await safety.click();
+  await page.waitForURL((url) => url.pathname === safetyUrl);
   await expect(page.getByTestId("backup-status")).toHaveText("Succeeded");
   await expect(page.getByText("Before a restore")).toBeVisible();
   await page.getByRole("link", { name: "Restore or verify" }).click();
