@@ -23,8 +23,10 @@ export type VerificationResult = {
  *   PostgreSQL connection of source `connectionSourceId`; `mode` new or replace.
  * - directory: archive members under `members` into `targetPath`; `mode` fresh or overwrite.
  * - verify: every dump into a scratch database, every file checked against the manifest.
- * A restore loads into `scratchDatabase` first and renames it into place at the end, so the
- * target never holds a half-restored database; `scratchDroppedAt` records that it is gone.
+ * A restore loads into `scratchDatabase` (reached with source `scratchSourceId`'s connection)
+ * and, once the whole dump loaded and was counted, swaps it into place in one transaction, so the
+ * target never holds a half-restored database; `swapStartedAt` marks the point after which the job
+ * can no longer be cancelled, and `scratchDroppedAt` records that the scratch is gone.
  */
 export const restores = pgTable(
   "restores",
@@ -45,7 +47,9 @@ export const restores = pgTable(
     targetPath: text("target_path"),
     mode: text("mode").$type<"new" | "replace" | "fresh" | "overwrite">(),
     scratchDatabase: text("scratch_database"),
+    scratchSourceId: text("scratch_source_id"),
     scratchDroppedAt: timestampColumn("scratch_dropped_at"),
+    swapStartedAt: timestampColumn("swap_started_at"),
     /** Replace mode: the backup of the target taken before it was dropped. */
     safetyBackupId: text("safety_backup_id"),
     requestedBy: text("requested_by"),

@@ -15,7 +15,7 @@ import { createDestination } from "@/lib/destinations/mutations";
 import { env } from "@/lib/env";
 import { cancelRestore, requestDatabaseRestore, requestDirectoryRestore, requestVerification } from "@/lib/restores/mutations";
 import { getRestore, listRestores } from "@/lib/restores/queries";
-import { claimRestore, scratchName, sweepRestores } from "@/lib/restores/run";
+import { claimRestore, oldName, scratchName, sweepRestores } from "@/lib/restores/run";
 import { createServer, createSource } from "@/lib/servers/mutations";
 import { setBackupRow, setRestoreRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
@@ -56,7 +56,7 @@ async function withDb<T>(name: string, fn: (c: postgres.Sql) => Promise<T>): Pro
 /** Every row of `items`, in order, as one digest. */
 const digest = (name: string) => withDb(name, async (c) => (await c.unsafe(`select md5(string_agg(id || ':' || label, ',' order by id)) as d, count(*)::int as n from items`))[0] as unknown as { d: string; n: number });
 const databaseExists = async (name: string) => (await admin`select 1 from pg_database where datname = ${name}`).length > 0;
-const scratchDatabases = async () => (await admin`select datname from pg_database where datname ~ '^coffer_(restore|verify)_'`).map((r) => r.datname as string);
+const scratchDatabases = async () => (await admin`select datname from pg_database where datname ~ '^coffer_(restore|verify|old)_'`).map((r) => r.datname as string);
 
 /** A team with an SSH server, a database with `rows` known rows as its source, and a local-disk destination. */
 async function setup(rows = 500) {
@@ -101,7 +101,7 @@ describe("run-restore: databases", () => {
     expect(await digest(target)).toEqual(original);
     expect(r.log.map((l) => l.message).at(-1)).toBe(`Restored ${target}: 2 table(s), 502 row(s).`);
     expect(await scratchDatabases()).not.toContain(scratchName("restore", id));
-    expect(await claimRestore(s.t.id, id)).toBe(false); // a repeated event finds nothing to do
+    expect(await claimRestore(s.t.id, id)).toBeNull(); // a repeated event finds nothing to do
 
     // A new database must be new: nothing is touched, the job fails saying so.
     const again = await requestDatabaseRestore(s.t, { backupId, member: `postgres/${s.database}.sql`, serverId: s.serverId, connectionSourceId: s.sourceId, targetDatabase: target, mode: "new" });
@@ -123,6 +123,7 @@ describe("run-restore: databases", () => {
     const r = await run(s.t, id);
     expect(r).toMatchObject({ status: "succeeded", error: null });
     expect(await digest(s.database)).toEqual(original);
+    expect(await scratchDatabases()).not.toContain(oldName(id));
 
     // The safety backup holds the changed rows: restored into a new database, they come back.
     expect(r.safetyBackupId).toMatch(/^bkp_/);
@@ -166,6 +167,25 @@ describe("run-restore: databases", () => {
     expect(r).toMatchObject({ status: "cancelled", error: expect.stringContaining("Cancelled by") });
     expect(await databaseExists(target)).toBe(false);
     expect(await databaseExists(scratchName("restore", id))).toBe(false);
+  });
+
+  it("a restore that stopped while swapping is finished by its next attempt and can no longer be cancelled", async () => {
+    const s = await setup(10);
+    const backupId = await backedUp(s);
+    const { id } = await requestDatabaseRestore(s.t, { backupId, member: `postgres/${s.database}.sql`, serverId: s.serverId, connectionSourceId: s.sourceId, targetDatabase: s.database, mode: "replace", confirm: s.database });
+    // The first attempt loaded and counted its scratch database, started the swap, and died.
+    expect(await claimRestore(s.t.id, id)).toBe(1);
+    const loaded = scratchName("restore", id);
+    await admin.unsafe(`create database ${loaded}`);
+    await withDb(loaded, (c) => c.unsafe("create table items (id int primary key, label text); insert into items select g, 'loaded ' || g from generate_series(1, 7) g"));
+    const expected = await digest(loaded);
+    await setRestoreRow(id, { swapStartedAt: new Date(), scratchDatabase: loaded, scratchSourceId: s.sourceId });
+    await expect(cancelRestore(s.t, id)).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("being put in place") });
+    const r = await run(s.t, id);
+    expect(r).toMatchObject({ status: "succeeded", attempts: 2, error: null });
+    expect(await digest(s.database)).toEqual(expected);
+    expect(await scratchDatabases()).toEqual([]);
+    expect(r.log.map((l) => l.message)).toContain(`Loaded. Replacing ${s.database} with it.`);
   });
 
   it("another team can neither restore, verify, nor target this team's server; viewers cannot restore", async () => {
@@ -244,7 +264,7 @@ describe("run-verification", () => {
     // The process died while loading: the job is "running" without progress, its scratch database exists.
     const name = scratchName("verify", id);
     await admin.unsafe(`create database ${name}`);
-    await setRestoreRow(id, { status: "running", heartbeatAt: new Date(Date.now() - 10 * 60_000), scratchDatabase: name });
+    await setRestoreRow(id, { status: "running", heartbeatAt: new Date(Date.now() - 10 * 60_000), scratchDatabase: name, scratchSourceId: s.sourceId });
     const swept = await sweepRestores();
     expect(swept.failed).toBeGreaterThanOrEqual(1);
     expect(await databaseExists(name)).toBe(false);

@@ -28,9 +28,9 @@ function restoreWorkflow(o: { id: string; trigger: typeof restoreRequested | typ
     },
     async ({ event, step }) => {
       const { teamId, restoreId } = event.data;
-      const claimed = await step.run("claim", () => mapped({ restoreId }, () => claimRestore(teamId, restoreId)));
-      if (!claimed) return { restoreId, skipped: true };
-      const outcome = await step.run(o.step, () => mapped({ restoreId }, () => performRestore(teamId, restoreId)));
+      const attempt = await step.run("claim", () => mapped({ restoreId }, () => claimRestore(teamId, restoreId)));
+      if (attempt === null) return { restoreId, skipped: true };
+      const outcome = await step.run(o.step, () => mapped({ restoreId }, () => performRestore(teamId, restoreId, attempt)));
       const type = o.notify(outcome);
       if (type) await step.run("notify", () => mapped({ restoreId }, () => sendEvents([notificationEvent(type, { teamId, restoreId, backupId: outcome.backupId })])));
       return { restoreId, ...outcome };

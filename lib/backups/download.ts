@@ -139,7 +139,10 @@ export async function openArchive(
     for (const loc of copies) {
       try {
         const body = await streamFrom(t, loc, (adapter) => (b.encrypted ? decrypted(t, b, adapter, loc, range ?? { start: 0, end: size - 1 }, signal) : adapter.get(loc.objectKey, { range: range ?? undefined, signal })));
-        await keepReading(t, b.id, body);
+        await keepReading(t, b.id, body).catch((err: unknown) => {
+          body.destroy();
+          throw err;
+        });
         return { body, from: loc.name };
       } catch (err) {
         // Storage adapters answer CONFLICT only for an object in archive storage.
@@ -322,7 +325,9 @@ async function decrypted(
   const source = await adapter.get(loc.objectKey, { range: { start: r.objectStart, end: r.objectEnd }, signal });
   const out = new PassThrough();
   pipeline(source, createRangeDecryptStream({ dek, header, firstSegment: r.firstSegment, lastSegmentIndex: r.lastSegmentIndex, skip: r.skip, length: r.length }), out).catch((err: unknown) => {
-    if (!signal?.aborted) log.error("download aborted: the stored object failed to decrypt", { backupId: b.id, objectKey: loc.objectKey, err });
+    // The reader stopped early (a restore found its member, a browser went away): nothing failed.
+    if (signal?.aborted || (out.destroyed && out.errored !== err)) return;
+    log.error("reading the stored object failed (decryption, or the storage connection)", { backupId: b.id, objectKey: loc.objectKey, err });
     out.destroy(err instanceof Error ? err : new Error(String(err)));
   });
   dek.fill(0);

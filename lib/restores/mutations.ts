@@ -128,14 +128,15 @@ export async function cancelRestore(t: TeamContext, restoreId: string): Promise<
   const [running] = await d
     .update(restores)
     .set({ cancelRequestedAt: now, cancelRequestedBy: t.actor.label })
-    .where(inTeam(restores, t, eq(restores.id, restoreId), eq(restores.status, "running"), isNull(restores.cancelRequestedAt)))
+    .where(inTeam(restores, t, eq(restores.id, restoreId), eq(restores.status, "running"), isNull(restores.cancelRequestedAt), isNull(restores.swapStartedAt)))
     .returning({ id: restores.id });
   if (running) {
     await recordAudit(d, t, { action: "backup.restore_cancel_requested", target: { type: "restore", id: restoreId } });
     return running;
   }
-  const [exists] = await d.select({ status: restores.status }).from(restores).where(inTeam(restores, t, eq(restores.id, restoreId)));
+  const [exists] = await d.select({ status: restores.status, swapStartedAt: restores.swapStartedAt }).from(restores).where(inTeam(restores, t, eq(restores.id, restoreId)));
   if (!exists) throw notFound("That restore");
+  if (exists.status === "running" && exists.swapStartedAt) throw new AppError("CONFLICT", "The restored database is being put in place; that is no longer stopped halfway.");
   if (exists.status !== "running") throw new AppError("CONFLICT", `This has already ${exists.status === "succeeded" ? "finished" : exists.status}; there is nothing to cancel.`);
   return { id: restoreId };
 }

@@ -1,5 +1,6 @@
 import "server-only";
 import type { Readable } from "node:stream";
+import { finished } from "node:stream/promises";
 import { AppError } from "../errors";
 import { runCommand, type Reach } from "../reach";
 import { COUNT_ROWS } from "../backups/archive";
@@ -31,7 +32,9 @@ export class ServerPostgres {
     const r = await runCommand(this.reach, ["psql", "-X", "-A", "-t", "-q", "-w", "-v", "ON_ERROR_STOP=1", ...args], { input: sql, env: this.env(database), signal: this.signal });
     if (r.code !== 0) {
       const text = explainPsqlError(r.stderrTail, this.where(database));
-      throw new AppError("UPSTREAM", `Could not ${what}: ${text.startsWith("psql failed:") ? firstError(r.stderrTail) : text}`);
+      // A missing privilege is not fixed by trying again.
+      const code = /permission denied|must be owner|must be a member of the role|must be superuser/i.test(r.stderrTail) ? "VALIDATION" : "UPSTREAM";
+      throw new AppError(code, `Could not ${what}: ${text.startsWith("psql failed:") ? firstError(r.stderrTail) : text}`);
     }
     return r.stdout.trim();
   }
@@ -40,8 +43,11 @@ export class ServerPostgres {
     return (await this.script("postgres", "SELECT count(*) FROM pg_database WHERE datname = :'db';\n", { db: name }, `look up database ${name}`)) === "1";
   }
 
-  async create(name: string): Promise<void> {
-    await this.script("postgres", 'CREATE DATABASE :"db";\n', { db: name }, `create database ${name}`);
+  /** Drops `name` if it exists and creates it empty; resolves with whether `probe` exists (false without one), in one psql run. */
+  async recreate(name: string, probe?: string): Promise<boolean> {
+    const check = probe ? "SELECT count(*) FROM pg_database WHERE datname = :'probe';\n" : "";
+    const sql = `DROP DATABASE IF EXISTS :"db" WITH (FORCE);\nCREATE DATABASE :"db";\n${check}`;
+    return (await this.script("postgres", sql, { db: name, ...(probe && { probe }) }, `create database ${name}`)) === "1";
   }
 
   /** Drops the database if it exists, disconnecting its sessions (PostgreSQL 13+). */
@@ -49,10 +55,14 @@ export class ServerPostgres {
     await this.script("postgres", 'DROP DATABASE IF EXISTS :"db" WITH (FORCE);\n', { db: name }, `drop database ${name}`);
   }
 
-  /** Gives `from` the name `to`; with `replace`, drops `to` first (its sessions are disconnected). */
-  async rename(from: string, to: string, replace: boolean): Promise<void> {
-    const drop = replace ? 'DROP DATABASE IF EXISTS :"db" WITH (FORCE);\n' : "";
-    await this.script("postgres", `${drop}ALTER DATABASE :"other" RENAME TO :"db";\n`, { db: to, other: from }, `rename database ${from} to ${to}`);
+  /**
+   * Gives `from` the name `to` in one transaction, so either all of it happens or none: with
+   * `old`, `to` (its sessions disconnected) first becomes `old`, for the caller to drop after.
+   */
+  async swap(from: string, to: string, old: string | null): Promise<void> {
+    const aside = old ? 'SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = :\'db\' AND pid <> pg_backend_pid();\nALTER DATABASE :"db" RENAME TO :"old";\n' : "";
+    const sql = `BEGIN;\n${aside}ALTER DATABASE :"other" RENAME TO :"db";\nCOMMIT;\n`;
+    await this.script("postgres", sql, { db: to, other: from, ...(old && { old }) }, `put database ${from} in place of ${to}`);
   }
 
   /** Every user table's row count, as the manifest records them. */
@@ -68,6 +78,7 @@ export class ServerPostgres {
    * error is thrown, so a cut-off dump never counts as loaded.
    */
   async load(database: string, sql: Readable): Promise<void> {
+    if (sql.destroyed) throw sql.errored ?? new AppError("INTERNAL", "The dump ended before it could be loaded.");
     const stop = new AbortController();
     const cmd = this.reach.exec(["psql", "-X", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-o", "/dev/null", "-f", "-"], {
       stdin: true,
@@ -82,7 +93,7 @@ export class ServerPostgres {
       sql.resume();
     };
     stdin.on("error", drainRest); // psql stopped reading; its exit says why
-    sql.once("error", (err) => {
+    finished(sql).catch((err: unknown) => {
       feedError = err;
       stop.abort(err);
     });
@@ -103,9 +114,11 @@ export class ServerPostgres {
   }
 }
 
-/** The first `ERROR:` line psql printed (with its position in the script), else its first line. */
+/**
+ * The first `ERROR:` line psql printed (with its position in the script), else its first line.
+ * Only that line: the DETAIL and CONTEXT after it can quote the dump's rows.
+ */
 function firstError(stderr: string): string {
   const lines = stderr.trim().split("\n");
-  const i = lines.findIndex((l) => /\b(ERROR|FATAL):/.test(l));
-  return (i >= 0 ? lines.slice(i, i + 2).join(" ") : lines[0] || "psql exited with an error").slice(0, 1000);
+  return (lines.find((l) => /\b(ERROR|FATAL):/.test(l)) ?? (lines[0] || "psql exited with an error")).slice(0, 1000);
 }

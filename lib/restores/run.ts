@@ -1,6 +1,6 @@
 import "server-only";
 import { PassThrough, Transform, Writable, type Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { finished, pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { and, eq, inArray, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import { extract } from "tar-stream";
@@ -8,7 +8,7 @@ import { backups, restoreLogs, restores, servers, sources, storageDestinations }
 import type { VerificationResult } from "@/db/schema";
 import { startArchive } from "../backups/archive";
 import { openArchive, succeededBackup, type BackupRow } from "../backups/download";
-import { MANIFEST_PATH, parseManifest, type Manifest, type PostgresDump } from "../backups/manifest";
+import { MANIFEST_PATH, parseManifest, type Manifest, type PostgresDump, type TableCount } from "../backups/manifest";
 import { insertBackup } from "../backups/mutations";
 import { failRun, failureMessage, postgresSource, RunStopped, storeBackup, STALE_AFTER_MS, watchProgress } from "../backups/run";
 import { COFFER_VERSION } from "../backups/version";
@@ -29,6 +29,8 @@ type ServerRow = { name: string; kind: "ssh" | "local" };
 interface Ctx {
   t: TeamContext;
   job: RestoreRow;
+  /** The claim this process holds: every write of the job is guarded by it. */
+  attempt: number;
   backup: BackupRow;
   server: ServerRow;
   signal: AbortSignal;
@@ -61,20 +63,26 @@ function restoreLog(teamId: string, restoreId: string) {
   return { info: (m: string) => write("info", m), error: (m: string) => write("error", m), flush: () => chain };
 }
 
-/** Starts (or, on a retry, restarts) a queued or running job; false when there is nothing to do. */
-export async function claimRestore(teamId: string, restoreId: string): Promise<boolean> {
+/**
+ * Starts (or, when its process died, restarts) a queued or running job; resolves with the claim
+ * (the attempt number that guards the job's writes), or null when there is nothing to do.
+ */
+export async function claimRestore(teamId: string, restoreId: string): Promise<number | null> {
   const d = await db();
   const [row] = await d
     .update(restores)
     .set({ status: "running", startedAt: sql`coalesce(${restores.startedAt}, now())`, heartbeatAt: new Date(), attempts: sql`${restores.attempts} + 1`, error: null, bytesDone: 0 })
     .where(and(eq(restores.teamId, teamId), eq(restores.id, restoreId), inArray(restores.status, ["queued", "running"]), isNull(restores.cancelRequestedAt)))
     .returning({ attempts: restores.attempts });
-  if (!row) return false;
+  if (!row) return null;
   await appendRestoreLog(teamId, restoreId, "info", row.attempts > 1 ? `Attempt ${row.attempts} started.` : "Started.");
-  return true;
+  return row.attempts;
 }
 
-function watchRestore(t: TeamContext, restoreId: string, abort: AbortController) {
+/** The job's row while `attempt` is its claim and it runs. */
+const ours = (t: TeamContext, restoreId: string, attempt: number) => inTeam(restores, t, eq(restores.id, restoreId), eq(restores.status, "running"), eq(restores.attempts, attempt));
+
+function watchRestore(t: TeamContext, restoreId: string, attempt: number, abort: AbortController) {
   return watchProgress(
     "job",
     restoreId,
@@ -83,7 +91,7 @@ function watchRestore(t: TeamContext, restoreId: string, abort: AbortController)
       const [row] = await d
         .update(restores)
         .set({ bytesDone: bytes, heartbeatAt: new Date() })
-        .where(inTeam(restores, t, eq(restores.id, restoreId), eq(restores.status, "running")))
+        .where(ours(t, restoreId, attempt))
         .returning({ cancelBy: restores.cancelRequestedBy, cancelAt: restores.cancelRequestedAt });
       return row;
     },
@@ -91,16 +99,17 @@ function watchRestore(t: TeamContext, restoreId: string, abort: AbortController)
   );
 }
 
-async function setScratch(t: TeamContext, restoreId: string, name: string | null, dropped: boolean) {
+/** Records the scratch database that may exist (and whose connection reaches it), or that none is left (null). */
+async function setScratch(t: TeamContext, restoreId: string, scratch: { name: string; sourceId: string } | null) {
   const d = await db();
   await d
     .update(restores)
-    .set(name ? { scratchDatabase: name, scratchDroppedAt: dropped ? new Date() : null } : { scratchDroppedAt: new Date() })
+    .set(scratch ? { scratchDatabase: scratch.name, scratchSourceId: scratch.sourceId, scratchDroppedAt: null } : { scratchDroppedAt: new Date() })
     .where(inTeam(restores, t, eq(restores.id, restoreId)));
 }
 
 /** The PostgreSQL connection of a database source, as the job's server reaches it. */
-async function connectionOf(t: TeamContext, serverKind: "ssh" | "local", sourceId: string, purpose: string): Promise<PgConnection> {
+async function connectionOf(t: TeamContext, serverKind: "ssh" | "local", sourceId: string, purpose: string): Promise<PgConnection & { id: string }> {
   const d = await db();
   const [s] = await d.select().from(sources).where(inTeam(sources, t, eq(sources.id, sourceId)));
   if (!s || s.kind !== "postgres") throw new AppError("NOT_FOUND", `The database source ${purpose} was deleted. Choose another connection and start again.`);
@@ -113,19 +122,20 @@ async function connectionOf(t: TeamContext, serverKind: "ssh" | "local", sourceI
  * backup of the target first. A verification's differences are its result (it returns normally);
  * anything else that fails is thrown for the workflow to retry or fail.
  */
-export async function performRestore(teamId: string, restoreId: string): Promise<RestoreOutcome> {
+export async function performRestore(teamId: string, restoreId: string, attempt: number): Promise<RestoreOutcome> {
   const t = await systemTeam(teamId, "restore");
   const d = await db();
   const [job] = await d.select().from(restores).where(inTeam(restores, t, eq(restores.id, restoreId)));
   if (!job) throw notFound("That restore");
   if (job.status !== "running") throw new RunStopped(`The job is ${job.status}; it is not run again.`);
+  if (job.attempts !== attempt) throw new RunStopped("Another process took over the job.");
   const backup = await succeededBackup(t, job.backupId);
   const [server] = await d.select({ name: servers.name, kind: servers.kind }).from(servers).where(inTeam(servers, t, eq(servers.id, job.serverId)));
   if (!server) throw notFound("The target server");
   const say = restoreLog(teamId, restoreId);
   const abort = new AbortController();
-  const watch = watchRestore(t, restoreId, abort);
-  const ctx: Ctx = { t, job, backup, server, signal: abort.signal, say: say.info, onBytes: watch.set };
+  const watch = watchRestore(t, restoreId, attempt, abort);
+  const ctx: Ctx = { t, job, attempt, backup, server, signal: abort.signal, say: say.info, onBytes: watch.set };
   try {
     let outcome: RestoreOutcome;
     let result: VerificationResult | null = null;
@@ -142,7 +152,7 @@ export async function performRestore(teamId: string, restoreId: string): Promise
       const [row] = await tx
         .update(restores)
         .set({ status: failed ? "failed" : "succeeded", finishedAt: new Date(), result, error, bytesDone: sql`coalesce(${restores.totalBytes}, ${restores.bytesDone})` })
-        .where(inTeam(restores, t, eq(restores.id, restoreId), eq(restores.status, "running")))
+        .where(ours(t, restoreId, attempt))
         .returning({ id: restores.id });
       if (row && result) {
         const at = new Date();
@@ -179,6 +189,11 @@ function describeOutcome(o: RestoreOutcome): string {
 // ---------------------------------------------------------------------------------------------
 // Reading the archive
 
+const verbOf = (job: RestoreRow) => (job.kind === "verify" ? "verify it" : "restore it");
+
+/** Larger than zlib's 16 KiB default: a restore is bound by this CPU on small machines (bench:restore). */
+const GUNZIP_CHUNK = 256 * 1024;
+
 /** Counts the plain archive's bytes for progress. */
 function counter(onBytes: (n: number) => void) {
   let n = 0;
@@ -196,9 +211,9 @@ function counter(onBytes: (n: number) => void) {
  * one at a time; `each` must consume or drain the entry, and may return "stop" to end early.
  */
 async function readEntries(ctx: Ctx, each: (name: string, type: string, body: Readable) => Promise<"stop" | void>): Promise<void> {
-  const { body } = await openArchive(ctx.t, ctx.backup, { signal: ctx.signal });
+  const { body } = await openArchive(ctx.t, ctx.backup, { signal: ctx.signal, verb: verbOf(ctx.job) });
   const tar = extract();
-  const feeding = pipeline(body, counter(ctx.onBytes), createGunzip(), tar);
+  const feeding = pipeline(body, counter(ctx.onBytes), createGunzip({ chunkSize: GUNZIP_CHUNK }), tar);
   feeding.catch(() => {}); // awaited below when the read runs to its end
   let ended = false;
   try {
@@ -235,39 +250,85 @@ const drain = () => new Writable({ write: (_c, _e, cb) => cb() });
 
 async function restoreDatabase(ctx: Ctx): Promise<Omit<Extract<RestoreOutcome, { kind: "database" }>, "backupId">> {
   const { t, job, server, signal, say } = ctx;
-  const member = job.members[0]!;
   const target = job.targetDatabase!;
   const conn = await connectionOf(t, server.kind, job.connectionSourceId!, "used to reach the target");
   const scratch = scratchName("restore", job.id);
+  const old = job.mode === "replace" ? oldName(job.id) : null;
   return withServer(
     t,
     job.serverId,
     async (reach) => {
-      const pg = new ServerPostgres(reach, conn, `coffer:${job.id}`, signal);
-      await setScratch(t, job.id, scratch, false);
-      await pg.drop(scratch); // an earlier attempt's
-      const exists = await pg.exists(target);
-      if (job.mode === "new" && exists) throw new AppError("VALIDATION", `Database ${target} already exists on ${server.name}. Choose a new name, or replace it.`);
-      if (job.mode === "replace" && !exists) throw new AppError("VALIDATION", `Database ${target} does not exist on ${server.name}: restore into a new database instead.`);
-      const safetyBackupId = job.mode === "replace" ? await safetyBackup(ctx, reach, conn, target) : null;
-      await pg.create(scratch);
-      say(`Loading ${member} into ${scratch} on ${server.name}…`);
-      let found = false;
-      await readEntries(ctx, async (name, type, body) => {
-        if (name !== member || type !== "file") return;
-        found = true;
-        await pg.load(scratch, body);
-        return "stop";
-      });
-      if (!found) throw new AppError("VALIDATION", `${member} is not in this backup's archive.`);
-      say(job.mode === "replace" ? `Loaded. Replacing ${target} with it.` : `Loaded. Renaming it to ${target}.`);
-      await pg.rename(scratch, target, job.mode === "replace");
-      await setScratch(t, job.id, null, true);
-      const counts = await pg.countRows(target);
+      let counts: TableCount[] | null = null;
+      let safetyBackupId = job.safetyBackupId;
+      if (!job.swapStartedAt) {
+        const pg = new ServerPostgres(reach, conn, `coffer:${job.id}`, signal);
+        await setScratch(t, job.id, { name: scratch, sourceId: conn.id });
+        const exists = await pg.recreate(scratch, target); // an earlier attempt's scratch goes
+        if (job.mode === "new" && exists) throw new AppError("VALIDATION", `Database ${target} already exists on ${server.name}. Choose a new name, or replace it.`);
+        if (job.mode === "replace" && !exists) throw new AppError("VALIDATION", `Database ${target} does not exist on ${server.name}: restore into a new database instead.`);
+        if (job.mode === "replace") safetyBackupId = await safetyBackup(ctx, reach, conn, target);
+        await loadChecked(ctx, pg, scratch);
+        counts = await pg.countRows(scratch);
+        await startSwap(ctx);
+      }
+      // From here on the loaded database goes into place whatever happens: nothing aborts it, and
+      // a retry finishes it (the swap is one transaction: the scratch is there until it commits).
+      const pg = new ServerPostgres(reach, conn, `coffer:${job.id}`);
+      if (await pg.exists(scratch)) {
+        say(old ? `Loaded. Replacing ${target} with it.` : `Loaded. Renaming it to ${target}.`);
+        await pg.swap(scratch, target, old);
+      }
+      if (old) {
+        await setScratch(t, job.id, { name: old, sourceId: conn.id });
+        await pg.drop(old);
+      }
+      await setScratch(t, job.id, null);
+      counts ??= await pg.countRows(target);
       return { kind: "database", database: target, tables: counts.length, rows: counts.reduce((n, c) => n + c.rows, 0), safetyBackupId };
     },
     { signal },
   );
+}
+
+/** What the database being replaced is called between the swap and its drop. */
+export const oldName = (restoreId: string) => `coffer_old_${restoreId.replace(/^rst_/, "")}`;
+
+/**
+ * Loads the job's dump into `scratch`, checking on the way that it is the one the manifest
+ * describes (its size and SHA-256), so only that dump is ever put in place.
+ */
+async function loadChecked(ctx: Ctx, pg: ServerPostgres, scratch: string): Promise<void> {
+  const member = ctx.job.members[0]!;
+  const expected = manifestOf(ctx.backup)?.entries.find((e) => e.path === member);
+  ctx.say(`Loading ${member} into ${scratch} on ${ctx.server.name}…`);
+  let found = false;
+  await readEntries(ctx, async (name, type, body) => {
+    if (name !== member || type !== "file") return;
+    found = true;
+    const hash = new Sha256Meter();
+    pipeline(body, hash).catch(() => {}); // a damaged archive fails `hash`, which stops psql
+    await pg.load(scratch, hash);
+    await finished(hash);
+    if (expected && (hash.bytesSeen !== expected.size || hash.digest() !== expected.sha256)) {
+      throw new AppError("VALIDATION", `${member} in the archive differs from the manifest's record of it (size or SHA-256), so it was not put in place. Verify this backup, and restore another.`);
+    }
+    return "stop";
+  });
+  if (!found) throw new AppError("VALIDATION", `${member} is not in this backup's archive.`);
+}
+
+/**
+ * The point of no return: the job, still ours and not asked to stop, is marked as swapping; a
+ * cancel asked for before this wins (nothing is replaced), one asked for after is refused.
+ */
+async function startSwap(ctx: Ctx): Promise<void> {
+  const d = await db();
+  const [row] = await d
+    .update(restores)
+    .set({ swapStartedAt: new Date() })
+    .where(and(ours(ctx.t, ctx.job.id, ctx.attempt), isNull(restores.cancelRequestedAt)))
+    .returning({ id: restores.id });
+  if (!row) throw ctx.signal.aborted ? ctx.signal.reason : new RunStopped("The job was stopped before the restored database was put in place; nothing was replaced.");
 }
 
 /**
@@ -326,8 +387,8 @@ async function restoreFolders(ctx: Ctx): Promise<Omit<Extract<RestoreOutcome, { 
     t,
     job.serverId,
     async (reach) => {
-      const { body } = await openArchive(t, ctx.backup, { signal });
-      const tar = createGunzip();
+      const { body } = await openArchive(t, ctx.backup, { signal, verb: verbOf(job) });
+      const tar = createGunzip({ chunkSize: GUNZIP_CHUNK });
       const reading = pipeline(body, counter(ctx.onBytes), tar).catch((err: unknown) => {
         tar.destroy(err as Error);
       });
@@ -362,19 +423,21 @@ async function verify(ctx: Ctx): Promise<VerificationResult> {
     t,
     job.serverId,
     async (reach) => {
-      const loadAndCount = async (dump: PostgresDump, body: Readable) => {
+      /** Loads the dump (read through `hash`) into a scratch database and counts it. */
+      const loadAndCount = async (dump: PostgresDump, body: Readable, hash: Sha256Meter) => {
         const conn = await connectionOf(t, server.kind, job.connectionSourceId ?? dump.source, job.connectionSourceId ? "chosen for verification" : `of ${dump.database}`);
         const pg = new ServerPostgres(reach, conn, `coffer:${job.id}`, signal);
         const scratch = scratchName("verify", job.id, dumpIndex++);
-        await setScratch(t, job.id, scratch, false);
+        await setScratch(t, job.id, { name: scratch, sourceId: conn.id });
         try {
-          await pg.drop(scratch);
-          await pg.create(scratch);
+          await pg.recreate(scratch);
           say(`Loading ${dump.path} into ${scratch} on ${server.name}…`);
+          pipeline(body, hash).catch(() => {}); // a damaged archive fails `hash`, which stops psql
           try {
-            await pg.load(scratch, body);
+            await pg.load(scratch, hash);
           } catch (err) {
-            if (archiveDamage(err) || signal.aborted || !asAppError(err)?.message.startsWith("Loading the dump")) throw err;
+            // Only a statement of the dump failing says the dump does not load; anything else is retried.
+            if (archiveDamage(err) || signal.aborted || asAppError(err)?.code !== "VALIDATION") throw err;
             differences.push(`${dump.database}: the dump does not load: ${asAppError(err)!.message}`);
             return;
           }
@@ -392,7 +455,7 @@ async function verify(ctx: Ctx): Promise<VerificationResult> {
           say(`${dump.database}: ${counts.length} table(s) restored and counted.`);
         } finally {
           await pg.drop(scratch);
-          await setScratch(t, job.id, null, true);
+          await setScratch(t, job.id, null);
         }
       };
 
@@ -409,8 +472,7 @@ async function verify(ctx: Ctx): Promise<VerificationResult> {
           if (name === MANIFEST_PATH) return;
           const dump = manifest?.postgres.find((p) => p.path === name);
           if (dump) {
-            pipeline(body, hash).catch(() => {}); // a damaged archive fails `hash`, which stops psql
-            await loadAndCount(dump, hash);
+            await loadAndCount(dump, body, hash);
             if (!hash.readableEnded) await pipeline(hash, drain()); // the dump did not load: read past it
           } else {
             await pipeline(body, hash, drain());
@@ -445,21 +507,14 @@ async function verify(ctx: Ctx): Promise<VerificationResult> {
 // Failure and the sweeper
 
 /** Drops a job's scratch database if one may be left; true when none is left. */
-async function dropScratch(t: TeamContext, job: Pick<RestoreRow, "id" | "serverId" | "connectionSourceId" | "scratchDatabase" | "backupId">): Promise<boolean> {
-  if (!job.scratchDatabase) return true;
+async function dropScratch(t: TeamContext, job: Pick<RestoreRow, "id" | "serverId" | "scratchDatabase" | "scratchSourceId">): Promise<boolean> {
+  if (!job.scratchDatabase || !job.scratchSourceId) return true;
   const d = await db();
-  let sourceId = job.connectionSourceId;
-  if (!sourceId) {
-    // A verification on each database's own source: the scratch belongs to one of the backup's.
-    const [b] = await d.select({ manifest: backups.manifest }).from(backups).where(inTeam(backups, t, eq(backups.id, job.backupId)));
-    sourceId = b?.manifest ? (parseManifest(b.manifest).postgres[0]?.source ?? null) : null;
-  }
-  if (!sourceId) return true;
   const [server] = await d.select({ kind: servers.kind }).from(servers).where(inTeam(servers, t, eq(servers.id, job.serverId)));
   if (!server) return true;
-  const conn = await connectionOf(t, server.kind, sourceId, "that reached the scratch database");
+  const conn = await connectionOf(t, server.kind, job.scratchSourceId, "that reached the scratch database");
   await withServer(t, job.serverId, (reach) => new ServerPostgres(reach, conn, `coffer:${job.id}`).drop(job.scratchDatabase!));
-  await setScratch(t, job.id, null, true);
+  await setScratch(t, job.id, null);
   return true;
 }
 
@@ -484,6 +539,9 @@ export async function failRestore(teamId: string, restoreId: string, message: st
       .where(inTeam(backups, t, eq(backups.id, row.backupId)));
   }
   await appendRestoreLog(teamId, restoreId, "error", row.status === "cancelled" ? `Cancelled. ${message}` : `Failed: ${message}`);
+  if (row.swapStartedAt) {
+    await appendRestoreLog(teamId, restoreId, "error", `It stopped while putting the restored database in place, which happens all at once: ${row.targetDatabase} holds either the restored data or what it held before. Check it before restoring again.`);
+  }
   return { status: row.status as "failed" | "cancelled", backupId: row.backupId };
 }
 

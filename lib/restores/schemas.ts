@@ -9,7 +9,7 @@ export const databaseNameSchema = z
   .min(1, "Enter a database name.")
   .max(63, "PostgreSQL database names are at most 63 bytes.")
   .regex(/^[A-Za-z_][A-Za-z0-9_$-]*$/, "Use letters, digits, _ , $ or -, starting with a letter or _.")
-  .refine((n) => !/^coffer_(restore|verify)_/.test(n), "Names starting with coffer_restore_ or coffer_verify_ are Coffer's scratch databases.")
+  .refine((n) => !/^coffer_(restore|verify|old)_/.test(n), "Names starting with coffer_restore_, coffer_verify_ or coffer_old_ are Coffer's scratch databases.")
   .refine((n) => !["postgres", "template0", "template1"].includes(n), "That is one of PostgreSQL's own databases.");
 
 export const restoreDatabaseSchema = backupRefSchema.extend({

@@ -1,7 +1,7 @@
 import "server-only";
 import path from "node:path";
-import { and, count, eq, inArray, isNotNull } from "drizzle-orm";
-import { backups, servers, sources } from "@/db/schema";
+import { and, count, eq, inArray, isNotNull, isNull, or } from "drizzle-orm";
+import { backups, restores, servers, sources } from "@/db/schema";
 import { newId } from "@/db/columns";
 import { recordAudit } from "../audit/record";
 import { sealSecret } from "../crypto/secret-box";
@@ -134,6 +134,12 @@ export async function deleteServer(t: TeamContext, serverId: string) {
     // Failed and cancelled runs go with the server; stored backups must not be lost track of.
     const [held] = await tx.select({ n: count() }).from(backups).where(inTeam(backups, t, eq(backups.serverId, serverId), inArray(backups.status, ["queued", "running", "succeeded"])));
     if (held!.n > 0) throw new AppError("CONFLICT", `This server has ${held!.n} backup(s) stored or running; deleting it would lose track of them. Delete those backups first.`);
+    // A running restore, or a scratch database not yet dropped, needs the server to finish or clean up.
+    const [busy] = await tx
+      .select({ n: count() })
+      .from(restores)
+      .where(inTeam(restores, t, eq(restores.serverId, serverId), or(inArray(restores.status, ["queued", "running"]), and(isNotNull(restores.scratchDatabase), isNull(restores.scratchDroppedAt)))));
+    if (busy!.n > 0) throw new AppError("CONFLICT", "A restore or verification on this server is running or still has a scratch database to drop. Wait for it to finish (or cancel it), then delete the server.");
     const [row] = await tx.delete(servers).where(inTeam(servers, t, eq(servers.id, serverId))).returning({ name: servers.name });
     if (!row) throw notFound("That server");
     await recordAudit(tx, t, { action: "server.deleted", target: { type: "server", id: serverId, label: row.name } });
