@@ -110,7 +110,7 @@ try {
     return s;
   };
 
-  const rounds = 3;
+  const rounds = 5;
   const times = { psql: [] as number[], coffer: [] as number[] };
   await coffer(); // warm-up: page cache, JIT
   for (let i = 0; i < rounds; i++) {

@@ -274,7 +274,7 @@ async function restoreDatabase(ctx: Ctx): Promise<Omit<Extract<RestoreOutcome, {
       // From here on the loaded database goes into place whatever happens: nothing aborts it, and
       // a retry finishes it (the swap is one transaction: the scratch is there until it commits).
       const pg = new ServerPostgres(reach, conn, `coffer:${job.id}`);
-      if (await pg.exists(scratch)) {
+      if (counts || (await pg.exists(scratch))) {
         say(old ? `Loaded. Replacing ${target} with it.` : `Loaded. Renaming it to ${target}.`);
         await pg.swap(scratch, target, old);
       }
