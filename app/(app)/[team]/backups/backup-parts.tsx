@@ -2,7 +2,7 @@
 import { useRouter } from "next/navigation";
 import { useEffect, useState } from "react";
 import { CheckboxGroup, FormError } from "@/app/_components/form";
-import { checkedValues, useAction } from "@/app/_components/use-action";
+import { checkedValues, useAction, type ActionError } from "@/app/_components/use-action";
 import { formatBytes, formatDuration } from "@/lib/format";
 import { backUpNowAction, cancelBackupAction } from "./actions";
 
@@ -70,6 +70,51 @@ export function CancelButton({ slug, backupId }: { slug: string; backupId: strin
         Cancel
       </button>
       <FormError error={cancel.error} />
+    </span>
+  );
+}
+
+/**
+ * Download. While every copy sits in archive storage, a one-byte request goes first: the server
+ * asks the provider for a retrieval (or says how far one is) and that message is shown here, not
+ * downloaded as a file; once a copy is readable the download starts.
+ */
+export function DownloadButton({ href, fileName, archived }: { href: string; fileName: string; archived: boolean }) {
+  const router = useRouter();
+  const [error, setError] = useState<ActionError | null>(null);
+  const [pending, setPending] = useState(false);
+  if (!archived) {
+    return (
+      <a className="btn-primary" href={href} download={fileName}>
+        Download
+      </a>
+    );
+  }
+  const start = async () => {
+    setPending(true);
+    setError(null);
+    try {
+      const res = await fetch(href, { headers: { Range: "bytes=0-0" } });
+      if (res.ok) {
+        await res.body?.cancel();
+        window.location.assign(href);
+      } else {
+        const body = (await res.json().catch(() => null)) as { error?: ActionError } | null;
+        setError(body?.error ?? { code: "INTERNAL", message: `The download failed (HTTP ${res.status}). Try again.` });
+      }
+    } catch {
+      setError({ code: "UPSTREAM", message: "Coffer could not be reached. Check your connection and try again." });
+    } finally {
+      setPending(false);
+      router.refresh(); // the copies' retrieval state
+    }
+  };
+  return (
+    <span className="space-y-2">
+      <button type="button" className="btn-primary" disabled={pending} onClick={() => void start()}>
+        Download
+      </button>
+      <FormError error={error} />
     </span>
   );
 }

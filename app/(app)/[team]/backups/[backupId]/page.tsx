@@ -7,7 +7,7 @@ import { formatBytes, formatDuration } from "@/lib/format";
 import { pageRow, pageTeam } from "@/lib/server/page";
 import type { TeamContext } from "@/lib/teams/context";
 import { roleAtLeast } from "@/lib/teams/roles";
-import { AutoRefresh, CancelButton, Progress, StatusBadge, VerifiedBadge } from "../backup-parts";
+import { AutoRefresh, CancelButton, DownloadButton, Progress, StatusBadge, VerifiedBadge } from "../backup-parts";
 
 export const metadata: Metadata = { title: "Backup" };
 
@@ -62,6 +62,8 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
   const b = await pageRow(getBackup(t, backupId));
   const member = t.role === "system" || roleAtLeast(t.role, "member");
   const active = b.status === "running" || b.status === "queued";
+  const stored = b.locations.filter((l) => l.status === "stored");
+  const archivedOnly = stored.length > 0 && (await archiveRetrievals(t, b.id)).size === stored.length;
   return (
     <div className="space-y-6">
       <AutoRefresh active={active} />
@@ -75,9 +77,7 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
           )}
           {b.status === "succeeded" &&
             (member ? (
-              <a className="btn-primary" href={`/api/teams/${t.slug}/backups/${b.id}/download`} download={b.fileName}>
-                Download
-              </a>
+              <DownloadButton href={`/api/teams/${t.slug}/backups/${b.id}/download`} fileName={b.fileName} archived={archivedOnly} />
             ) : (
               <span className="muted text-sm">Members and above can download backups.</span>
             ))}
