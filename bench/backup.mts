@@ -3,20 +3,14 @@
 // on this machine, encrypted against unencrypted, next to the runbook's shell pipeline
 // (`pg_dump | gzip`) as the baseline, all in this process and run alternately. Prints figures only.
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import postgres from "postgres";
+import { embeddedCoffer } from "./embedded";
 
 const rows = Number(process.argv[2] ?? 2_000_000);
-const dataDir = mkdtempSync(path.join(tmpdir(), "coffer-bench-backup-"));
-process.env.DATA_DIR = dataDir;
-process.env.DATABASE_URL = "";
-process.env.MASTER_KEYS = `bench:${randomBytes(32).toString("base64")}`;
-process.env.AUTH_SECRET = randomBytes(32).toString("hex");
-process.env.ALLOW_LOCAL_SERVERS = "true";
-process.env.ALLOW_PRIVATE_NETWORKS = "true";
+const dataDir = embeddedCoffer("backup");
 
 const { startPgCluster } = await import("../test/pg-cluster");
 const { signUp } = await import("@/lib/auth/users");

@@ -4,21 +4,15 @@
 // counted) next to `psql -f dump.sql` of the same dump (taken out of the same backup) into a fresh
 // empty database as the baseline, all in this process and run alternately. Prints figures only.
 import { execFileSync, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import postgres from "postgres";
+import { embeddedCoffer } from "./embedded";
 
 const rows = Number(process.argv[2] ?? 2_000_000);
-const dataDir = mkdtempSync(path.join(tmpdir(), "coffer-bench-restore-"));
-process.env.DATA_DIR = dataDir;
-process.env.DATABASE_URL = "";
-process.env.MASTER_KEYS = `bench:${randomBytes(32).toString("base64")}`;
-process.env.AUTH_SECRET = randomBytes(32).toString("hex");
-process.env.ALLOW_LOCAL_SERVERS = "true";
-process.env.ALLOW_PRIVATE_NETWORKS = "true";
+const dataDir = embeddedCoffer("restore");
 
 const { startPgCluster } = await import("../test/pg-cluster");
 const { signUp } = await import("@/lib/auth/users");

@@ -47,6 +47,24 @@ export function TextArea({ label, name, error, hint, ...input }: FieldProps & Re
   );
 }
 
+/** A labelled select of `options`; the rest of the props go to the `<select>` (controlled or not). */
+export function Select({ label, name, id = `field-${name}`, options, ...select }: { label: string; name: string; id?: string; options: { value: string; label: string }[] } & React.SelectHTMLAttributes<HTMLSelectElement>) {
+  return (
+    <div>
+      <label htmlFor={id} className="label">
+        {label}
+      </label>
+      <select id={id} name={name} className="input" {...select}>
+        {options.map((o) => (
+          <option key={o.value} value={o.value}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
 /** A set of checkboxes named `name` (read with `checkedValues`), with the field's own error. */
 export function CheckboxGroup({ legend, name, options, isChecked, empty, error }: { legend: string; name: string; options: { id: string; name: string }[]; isChecked: (id: string) => boolean; empty?: string; error?: ActionError | null }) {
   const messages = error?.fieldErrors?.[name];

@@ -1,7 +1,7 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
-import { CheckboxGroup } from "@/app/_components/form";
+import { CheckboxGroup, Select } from "@/app/_components/form";
 import { checkedValues } from "@/app/_components/use-action";
 import { formatBytes } from "@/lib/format";
 
@@ -54,18 +54,7 @@ export function UploadForm({ slug, servers, destinations }: { slug: string; serv
         </label>
         <input id="upload-file" name="file" type="file" accept=".gz,.tgz,application/gzip" className="input" required />
       </div>
-      <div>
-        <label htmlFor="upload-server" className="label">
-          Backup of server
-        </label>
-        <select id="upload-server" name="serverId" className="input">
-          {servers.map((s) => (
-            <option key={s.id} value={s.id}>
-              {s.name}
-            </option>
-          ))}
-        </select>
-      </div>
+      <Select label="Backup of server" name="serverId" id="upload-server" options={servers.map((s) => ({ value: s.id, label: s.name }))} />
       <CheckboxGroup legend="Destinations" name="destinationIds" options={destinations} isChecked={() => true} />
       <label className="flex items-center gap-2 text-sm">
         <input type="checkbox" name="encrypted" defaultChecked /> Encrypted

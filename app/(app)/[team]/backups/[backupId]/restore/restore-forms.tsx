@@ -1,7 +1,7 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
-import { Field, FormError } from "@/app/_components/form";
+import { Field, FormError, Select } from "@/app/_components/form";
 import { checkedValues, useAction } from "@/app/_components/use-action";
 import { cancelRestoreAction, restoreDatabaseAction, restoreDirectoryAction, verifyNowAction } from "./actions";
 
@@ -15,21 +15,8 @@ export interface Connection {
 
 /** Choose a server, then one of its PostgreSQL sources: whose connection (host, port, user, password) reaches the target. */
 function ConnectionSelect({ connections, name, label, value, onChange, optional }: { connections: Connection[]; name: string; label: string; value: string; onChange: (v: string) => void; optional?: string }) {
-  return (
-    <div>
-      <label htmlFor={`field-${name}`} className="label">
-        {label}
-      </label>
-      <select id={`field-${name}`} name={name} className="input" value={value} onChange={(e) => onChange(e.target.value)}>
-        {optional && <option value="">{optional}</option>}
-        {connections.map((c) => (
-          <option key={c.id} value={c.id}>
-            {c.serverName} › {c.name} ({c.where})
-          </option>
-        ))}
-      </select>
-    </div>
-  );
+  const options = connections.map((c) => ({ value: c.id, label: `${c.serverName} › ${c.name} (${c.where})` }));
+  return <Select label={label} name={name} value={value} onChange={(e) => onChange(e.target.value)} options={optional ? [{ value: "", label: optional }, ...options] : options} />;
 }
 
 export function VerifyNowForm({ slug, backupId, connections }: { slug: string; backupId: string; connections: Connection[] }) {
@@ -74,18 +61,7 @@ export function RestoreDatabaseForm({ slug, backupId, dumps, connections, defaul
     >
       <FormError error={restore.error} />
       {dumps.length > 0 ? (
-        <div>
-          <label htmlFor="field-member" className="label">
-            Database in the backup
-          </label>
-          <select id="field-member" name="member" className="input" value={member} onChange={(e) => setMember(e.target.value)}>
-            {dumps.map((d) => (
-              <option key={d.path} value={d.path}>
-                {d.database}
-              </option>
-            ))}
-          </select>
-        </div>
+        <Select label="Database in the backup" name="member" value={member} onChange={(e) => setMember(e.target.value)} options={dumps.map((d) => ({ value: d.path, label: d.database }))} />
       ) : (
         <Field label="SQL dump inside the archive" name="member" error={restore.error} value={member} onChange={(e) => setMember(e.target.value)} placeholder="postgres/shop.sql" hint="This archive has no Coffer manifest: name the plain SQL file to load." />
       )}
@@ -131,18 +107,7 @@ export function RestoreFolderForm({ slug, backupId, folders, servers }: { slug: 
           </label>
         ))}
       </fieldset>
-      <div>
-        <label htmlFor="field-serverId" className="label">
-          Server
-        </label>
-        <select id="field-serverId" name="serverId" className="input">
-          {servers.map((s) => (
-            <option key={s.id} value={s.id}>
-              {s.name}
-            </option>
-          ))}
-        </select>
-      </div>
+      <Select label="Server" name="serverId" options={servers.map((s) => ({ value: s.id, label: s.name }))} />
       <Field label="Restore under" name="targetPath" error={restore.error} placeholder="/srv/restored" required hint="Files keep their full original path under this folder: /var/www/index.html restores to <folder>/var/www/index.html. Choose / with Overwrite to put them back where they were." />
       <fieldset className="space-y-1">
         <legend className="label">Mode</legend>
