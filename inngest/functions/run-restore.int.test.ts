@@ -16,7 +16,7 @@ import { env } from "@/lib/env";
 import { cancelRestore, requestDatabaseRestore, requestDirectoryRestore, requestVerification } from "@/lib/restores/mutations";
 import { getRestore, listRestores } from "@/lib/restores/queries";
 import { claimRestore, oldName, scratchName, sweepRestores } from "@/lib/restores/run";
-import { createServer, createSource } from "@/lib/servers/mutations";
+import { createServer, createSource, deleteSource } from "@/lib/servers/mutations";
 import { setBackupRow, setRestoreRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { startSshd, type TestSshd } from "@/test/servers/sshd";
@@ -120,9 +120,15 @@ describe("run-restore: databases", () => {
     await expect(requestDatabaseRestore(s.t, input)).rejects.toMatchObject({ code: "VALIDATION", fieldErrors: { confirm: expect.any(Array) } });
     await expect(requestDatabaseRestore(s.t, { ...input, confirm: "wrong" })).rejects.toMatchObject({ code: "VALIDATION" });
     const { id } = await requestDatabaseRestore(s.t, { ...input, confirm: s.database });
+    // An application still connected to the database being replaced is disconnected by the swap.
+    const app = postgres(dbUrl(s.database), { max: 1, onnotice: () => {} });
+    const session = async () => (await app`select pg_backend_pid() as pid`)[0]!.pid as number;
+    const before = await session();
     const r = await run(s.t, id);
     expect(r).toMatchObject({ status: "succeeded", error: null });
     expect(await digest(s.database)).toEqual(original);
+    expect(await session()).not.toBe(before); // its session was ended; the client reconnected to the restored database
+    await app.end();
     expect(await scratchDatabases()).not.toContain(oldName(id));
 
     // The safety backup holds the changed rows: restored into a new database, they come back.
@@ -181,6 +187,7 @@ describe("run-restore: databases", () => {
     const expected = await digest(loaded);
     await setRestoreRow(id, { swapStartedAt: new Date(), scratchDatabase: loaded, scratchSourceId: s.sourceId });
     await expect(cancelRestore(s.t, id)).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("being put in place") });
+    await expect(deleteSource(s.t, s.sourceId)).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("still has a scratch database") });
     const r = await run(s.t, id);
     expect(r).toMatchObject({ status: "succeeded", attempts: 2, error: null });
     expect(await digest(s.database)).toEqual(expected);

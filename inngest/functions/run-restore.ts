@@ -7,9 +7,9 @@ import { sendEvents } from "../send";
 type Notification = Parameters<typeof notificationEvent>[0];
 
 /**
- * One job of the `restores` table, one per target server at a time: claim it (a finished or
- * cancelled job is left alone, so a repeated event does nothing), then read, load and check in
- * one streamed step. When retries run out or the failure is permanent, `onFailure` marks it failed
+ * One job of the `restores` table, one per target server at a time: in one streamed step, claim
+ * it (a finished or cancelled job is left alone, so a repeated event does nothing), then read,
+ * load and check. When retries run out or the failure is permanent, `onFailure` marks it failed
  * and drops its scratch database. `notify` says which notification a finished job sends.
  */
 function restoreWorkflow(o: { id: string; trigger: typeof restoreRequested | typeof verificationRequested; step: string; failed: Notification; notify: (outcome: RestoreOutcome) => Notification | null }) {
@@ -28,9 +28,14 @@ function restoreWorkflow(o: { id: string; trigger: typeof restoreRequested | typ
     },
     async ({ event, step }) => {
       const { teamId, restoreId } = event.data;
-      const attempt = await step.run("claim", () => mapped({ restoreId }, () => claimRestore(teamId, restoreId)));
-      if (attempt === null) return { restoreId, skipped: true };
-      const outcome = await step.run(o.step, () => mapped({ restoreId }, () => performRestore(teamId, restoreId, attempt)));
+      // Each execution of the step claims the job anew: an earlier one still going stops writing.
+      const outcome = await step.run(o.step, () =>
+        mapped({ restoreId }, async () => {
+          const attempt = await claimRestore(teamId, restoreId);
+          return attempt === null ? null : performRestore(teamId, restoreId, attempt);
+        }),
+      );
+      if (!outcome) return { restoreId, skipped: true };
       const type = o.notify(outcome);
       if (type) await step.run("notify", () => mapped({ restoreId }, () => sendEvents([notificationEvent(type, { teamId, restoreId, backupId: outcome.backupId })])));
       return { restoreId, ...outcome };

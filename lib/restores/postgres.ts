@@ -32,8 +32,8 @@ export class ServerPostgres {
     const r = await runCommand(this.reach, ["psql", "-X", "-A", "-t", "-q", "-w", "-v", "ON_ERROR_STOP=1", ...args], { input: sql, env: this.env(database), signal: this.signal });
     if (r.code !== 0) {
       const text = explainPsqlError(r.stderrTail, this.where(database));
-      // A missing privilege is not fixed by trying again.
-      const code = /permission denied|must be owner|must be a member of the role|must be superuser/i.test(r.stderrTail) ? "VALIDATION" : "UPSTREAM";
+      // A missing privilege, or a name taken meanwhile, is not fixed by trying again.
+      const code = /permission denied|must be owner|must be a member of the role|must be superuser|already exists/i.test(r.stderrTail) ? "VALIDATION" : "UPSTREAM";
       throw new AppError(code, `Could not ${what}: ${text.startsWith("psql failed:") ? firstError(r.stderrTail) : text}`);
     }
     return r.stdout.trim();
@@ -50,9 +50,10 @@ export class ServerPostgres {
     return (await this.script("postgres", sql, { db: name, ...(probe && { probe }) }, `create database ${name}`)) === "1";
   }
 
-  /** Drops the database if it exists, disconnecting its sessions (PostgreSQL 13+). */
-  async drop(name: string): Promise<void> {
-    await this.script("postgres", 'DROP DATABASE IF EXISTS :"db" WITH (FORCE);\n', { db: name }, `drop database ${name}`);
+  /** Drops the databases that exist, disconnecting their sessions (PostgreSQL 13+). */
+  async drop(...names: string[]): Promise<void> {
+    const sql = names.map((_, i) => `DROP DATABASE IF EXISTS :"db${i}" WITH (FORCE);\n`).join("");
+    await this.script("postgres", sql, Object.fromEntries(names.map((n, i) => [`db${i}`, n])), `drop database ${names.join(", ")}`);
   }
 
   /**
@@ -60,7 +61,7 @@ export class ServerPostgres {
    * `old`, `to` (its sessions disconnected) first becomes `old`, for the caller to drop after.
    */
   async swap(from: string, to: string, old: string | null): Promise<void> {
-    const aside = old ? 'SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = :\'db\' AND pid <> pg_backend_pid();\nALTER DATABASE :"db" RENAME TO :"old";\n' : "";
+    const aside = old ? `${END_SESSIONS}ALTER DATABASE :"db" RENAME TO :"old";\n` : "";
     const sql = `BEGIN;\n${aside}ALTER DATABASE :"other" RENAME TO :"db";\nCOMMIT;\n`;
     await this.script("postgres", sql, { db: to, other: from, ...(old && { old }) }, `put database ${from} in place of ${to}`);
   }
@@ -113,6 +114,17 @@ export class ServerPostgres {
     }
   }
 }
+
+/**
+ * Ends the client sessions on database `db` that this role may end (pg_terminate_backend raises an
+ * error for the others, which would abort the swap): the rename then waits a few seconds for them
+ * and fails, to be retried, if a session it could not end is still there.
+ */
+const END_SESSIONS = `SELECT count(pg_terminate_backend(a.pid)) FROM pg_stat_activity a LEFT JOIN pg_roles r ON r.oid = a.usesysid
+  WHERE a.datname = :'db' AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend'
+    AND ((SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+      OR (NOT r.rolsuper AND (pg_has_role(a.usesysid, 'MEMBER') OR pg_has_role('pg_signal_backend', 'MEMBER'))));
+`;
 
 /**
  * The first `ERROR:` line psql printed (with its position in the script), else its first line.

@@ -64,8 +64,9 @@ function restoreLog(teamId: string, restoreId: string) {
 }
 
 /**
- * Starts (or, when its process died, restarts) a queued or running job; resolves with the claim
- * (the attempt number that guards the job's writes), or null when there is nothing to do.
+ * Starts (or, on a retry, restarts) a queued or running job; resolves with the claim (the attempt
+ * number that guards the job's writes, so an earlier execution still going stops writing), or null
+ * when there is nothing to do. A running job someone asked to cancel throws RunStopped, to be failed.
  */
 export async function claimRestore(teamId: string, restoreId: string): Promise<number | null> {
   const d = await db();
@@ -74,7 +75,11 @@ export async function claimRestore(teamId: string, restoreId: string): Promise<n
     .set({ status: "running", startedAt: sql`coalesce(${restores.startedAt}, now())`, heartbeatAt: new Date(), attempts: sql`${restores.attempts} + 1`, error: null, bytesDone: 0 })
     .where(and(eq(restores.teamId, teamId), eq(restores.id, restoreId), inArray(restores.status, ["queued", "running"]), isNull(restores.cancelRequestedAt)))
     .returning({ attempts: restores.attempts });
-  if (!row) return null;
+  if (!row) {
+    const [cancelled] = await d.select({ by: restores.cancelRequestedBy }).from(restores).where(and(eq(restores.teamId, teamId), eq(restores.id, restoreId), eq(restores.status, "running")));
+    if (cancelled) throw new RunStopped(`Cancelled by ${cancelled.by ?? "a team member"}.`);
+    return null;
+  }
   await appendRestoreLog(teamId, restoreId, "info", row.attempts > 1 ? `Attempt ${row.attempts} started.` : "Started.");
   return row.attempts;
 }
@@ -277,12 +282,18 @@ async function restoreDatabase(ctx: Ctx): Promise<Omit<Extract<RestoreOutcome, {
       if (counts || (await pg.exists(scratch))) {
         say(old ? `Loaded. Replacing ${target} with it.` : `Loaded. Renaming it to ${target}.`);
         await pg.swap(scratch, target, old);
+      } else if (!(await pg.exists(target))) {
+        throw new AppError("INTERNAL", `Neither the loaded database ${scratch} nor ${target} is on ${server.name} any more: the restore cannot tell what happened. Restore again into a new database.`);
       }
+      // The job's scratch record covers the old database too (dropScratch drops both names).
+      let oldLeft = false;
       if (old) {
-        await setScratch(t, job.id, { name: old, sourceId: conn.id });
-        await pg.drop(old);
+        await pg.drop(old).catch((err: unknown) => {
+          oldLeft = true;
+          say(`Could not drop ${old} yet (the sweeper tries again): ${failureMessage(err, { restoreId: job.id })}`);
+        });
       }
-      await setScratch(t, job.id, null);
+      if (!oldLeft) await setScratch(t, job.id, null);
       counts ??= await pg.countRows(target);
       return { kind: "database", database: target, tables: counts.length, rows: counts.reduce((n, c) => n + c.rows, 0), safetyBackupId };
     },
@@ -326,7 +337,7 @@ async function startSwap(ctx: Ctx): Promise<void> {
   const [row] = await d
     .update(restores)
     .set({ swapStartedAt: new Date() })
-    .where(and(ours(ctx.t, ctx.job.id, ctx.attempt), isNull(restores.cancelRequestedAt)))
+    .where(and(ours(ctx.t, ctx.job.id, ctx.attempt), isNull(restores.cancelRequestedAt), isNull(restores.swapStartedAt)))
     .returning({ id: restores.id });
   if (!row) throw ctx.signal.aborted ? ctx.signal.reason : new RunStopped("The job was stopped before the restored database was put in place; nothing was replaced.");
 }
@@ -506,14 +517,18 @@ async function verify(ctx: Ctx): Promise<VerificationResult> {
 // ---------------------------------------------------------------------------------------------
 // Failure and the sweeper
 
-/** Drops a job's scratch database if one may be left; true when none is left. */
-async function dropScratch(t: TeamContext, job: Pick<RestoreRow, "id" | "serverId" | "scratchDatabase" | "scratchSourceId">): Promise<boolean> {
+/**
+ * Drops a job's scratch database if one may be left (for a replacing restore, the replaced database
+ * set aside by its swap too: whichever exists is not the target); true when none is left.
+ */
+async function dropScratch(t: TeamContext, job: Pick<RestoreRow, "id" | "kind" | "mode" | "serverId" | "scratchDatabase" | "scratchSourceId">): Promise<boolean> {
   if (!job.scratchDatabase || !job.scratchSourceId) return true;
   const d = await db();
   const [server] = await d.select({ kind: servers.kind }).from(servers).where(inTeam(servers, t, eq(servers.id, job.serverId)));
   if (!server) return true;
   const conn = await connectionOf(t, server.kind, job.scratchSourceId, "that reached the scratch database");
-  await withServer(t, job.serverId, (reach) => new ServerPostgres(reach, conn, `coffer:${job.id}`).drop(job.scratchDatabase!));
+  const names = job.kind === "database" && job.mode === "replace" ? [job.scratchDatabase, oldName(job.id)] : [job.scratchDatabase];
+  await withServer(t, job.serverId, (reach) => new ServerPostgres(reach, conn, `coffer:${job.id}`).drop(...names));
   await setScratch(t, job.id, null);
   return true;
 }

@@ -127,6 +127,9 @@ export async function updateServer(t: TeamContext, input: UpdateServerInput) {
   );
 }
 
+/** Restores that still need their server and source: running, or with a scratch database to drop. */
+const underWay = or(inArray(restores.status, ["queued", "running"]), and(isNotNull(restores.scratchDatabase), isNull(restores.scratchDroppedAt)));
+
 export async function deleteServer(t: TeamContext, serverId: string) {
   assertRole(t, "member");
   const d = await db();
@@ -134,11 +137,7 @@ export async function deleteServer(t: TeamContext, serverId: string) {
     // Failed and cancelled runs go with the server; stored backups must not be lost track of.
     const [held] = await tx.select({ n: count() }).from(backups).where(inTeam(backups, t, eq(backups.serverId, serverId), inArray(backups.status, ["queued", "running", "succeeded"])));
     if (held!.n > 0) throw new AppError("CONFLICT", `This server has ${held!.n} backup(s) stored or running; deleting it would lose track of them. Delete those backups first.`);
-    // A running restore, or a scratch database not yet dropped, needs the server to finish or clean up.
-    const [busy] = await tx
-      .select({ n: count() })
-      .from(restores)
-      .where(inTeam(restores, t, eq(restores.serverId, serverId), or(inArray(restores.status, ["queued", "running"]), and(isNotNull(restores.scratchDatabase), isNull(restores.scratchDroppedAt)))));
+    const [busy] = await tx.select({ n: count() }).from(restores).where(inTeam(restores, t, eq(restores.serverId, serverId), underWay));
     if (busy!.n > 0) throw new AppError("CONFLICT", "A restore or verification on this server is running or still has a scratch database to drop. Wait for it to finish (or cancel it), then delete the server.");
     const [row] = await tx.delete(servers).where(inTeam(servers, t, eq(servers.id, serverId))).returning({ name: servers.name });
     if (!row) throw notFound("That server");
@@ -228,6 +227,8 @@ export async function deleteSource(t: TeamContext, sourceId: string) {
   if (usedBy.length) throw new AppError("CONFLICT", `Schedule ${usedBy.join(", ")} still backs up this source. Remove it from the schedule first.`);
   const d = await db();
   await d.transaction(async (tx) => {
+    const [busy] = await tx.select({ n: count() }).from(restores).where(inTeam(restores, t, or(eq(restores.connectionSourceId, sourceId), eq(restores.scratchSourceId, sourceId)), underWay));
+    if (busy!.n > 0) throw new AppError("CONFLICT", "A restore or verification reaches its database through this source and is running or still has a scratch database to drop. Wait for it to finish (or cancel it), then delete the source.");
     const [row] = await tx.delete(sources).where(inTeam(sources, t, eq(sources.id, sourceId))).returning({ name: sources.name });
     if (!row) throw notFound("That source");
     await recordAudit(tx, t, { action: "source.deleted", target: { type: "source", id: sourceId, label: row.name } });
