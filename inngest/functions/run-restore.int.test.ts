@@ -175,7 +175,7 @@ describe("run-restore: databases", () => {
     expect(await databaseExists(scratchName("restore", id))).toBe(false);
   });
 
-  it("a restore that stopped while swapping is finished by its next attempt and can no longer be cancelled", async () => {
+  it("a restore whose process died while swapping is dispatched again by the sweeper and finished; it can no longer be cancelled", async () => {
     const s = await setup(10);
     const backupId = await backedUp(s);
     const { id } = await requestDatabaseRestore(s.t, { backupId, member: `postgres/${s.database}.sql`, serverId: s.serverId, connectionSourceId: s.sourceId, targetDatabase: s.database, mode: "replace", confirm: s.database });
@@ -185,10 +185,16 @@ describe("run-restore: databases", () => {
     await admin.unsafe(`create database ${loaded}`);
     await withDb(loaded, (c) => c.unsafe("create table items (id int primary key, label text); insert into items select g, 'loaded ' || g from generate_series(1, 7) g"));
     const expected = await digest(loaded);
-    await setRestoreRow(id, { swapStartedAt: new Date(), scratchDatabase: loaded, scratchSourceId: s.sourceId });
+    await setRestoreRow(id, { swapStartedAt: new Date(), scratchDatabase: loaded, scratchSourceId: s.sourceId, heartbeatAt: new Date(Date.now() - 10 * 60_000) });
     await expect(cancelRestore(s.t, id)).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("being put in place") });
     await expect(deleteSource(s.t, s.sourceId)).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("still has a scratch database") });
-    const r = await run(s.t, id);
+    // The sweeper finds it without progress and dispatches it again instead of failing it.
+    const swept = await sweepRestores();
+    expect(swept.requeue).toContainEqual({ restoreId: id, teamId: s.t.id, serverId: s.serverId, kind: "database" });
+    expect((await getRestore(s.t, id)).status).toBe("running");
+    engine.send([restoreEvent({ teamId: s.t.id, serverId: s.serverId, restoreId: id, kind: "database" })]);
+    await engine.idle();
+    const r = await getRestore(s.t, id);
     expect(r).toMatchObject({ status: "succeeded", attempts: 2, error: null });
     expect(await digest(s.database)).toEqual(expected);
     expect(await scratchDatabases()).toEqual([]);

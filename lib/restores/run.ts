@@ -561,17 +561,22 @@ export async function failRestore(teamId: string, restoreId: string, message: st
 }
 
 /**
- * What a dead process left: running jobs without progress for STALE_AFTER_MS are failed, and every
- * scratch database of a finished job still on record is dropped. Returns the queued jobs that
- * waited longer than `requeueAfterMs`, to dispatch again.
+ * What a dead process left: running jobs without progress for STALE_AFTER_MS are failed — unless
+ * they were putting a restored database in place (within a day), which are dispatched again to
+ * finish — and every scratch database of a finished job still on record is dropped. Returns the
+ * jobs to dispatch again: those, and the queued jobs that waited longer than `requeueAfterMs`.
  */
 export async function sweepRestores(now = new Date(), requeueAfterMs = 5 * 60_000) {
   const d = await db();
+  const job = { restoreId: restores.id, teamId: restores.teamId, serverId: restores.serverId, kind: restores.kind };
   const stale = await d
-    .select({ id: restores.id, teamId: restores.teamId })
+    .select({ ...job, swapStartedAt: restores.swapStartedAt })
     .from(restores)
     .where(and(eq(restores.status, "running"), or(lt(restores.heartbeatAt, new Date(now.getTime() - STALE_AFTER_MS)), isNull(restores.heartbeatAt))));
-  for (const r of stale) await failRestore(r.teamId, r.id, "The job stopped making progress: the process running it ended (a restart or crash). Run it again.");
+  const swapping = stale.filter((r) => r.swapStartedAt && now.getTime() - r.swapStartedAt.getTime() < 24 * 3_600_000);
+  for (const r of stale) {
+    if (!swapping.includes(r)) await failRestore(r.teamId, r.restoreId, "The job stopped making progress: the process running it ended (a restart or crash). Run it again.");
+  }
   const leftovers = await d
     .select()
     .from(restores)
@@ -582,8 +587,8 @@ export async function sweepRestores(now = new Date(), requeueAfterMs = 5 * 60_00
     if (await dropScratch(t, job).catch((err: unknown) => log.warn("scratch database drop failed", { restoreId: job.id, err }))) dropped++;
   }
   const queued = await d
-    .select({ restoreId: restores.id, teamId: restores.teamId, serverId: restores.serverId, kind: restores.kind })
+    .select(job)
     .from(restores)
     .where(and(eq(restores.status, "queued"), lt(restores.createdAt, new Date(now.getTime() - requeueAfterMs))));
-  return { failed: stale.length, dropped, requeue: queued };
+  return { failed: stale.length - swapping.length, dropped, requeue: [...swapping.map(({ swapStartedAt: _, ...r }) => r), ...queued] };
 }
