@@ -29,6 +29,7 @@ const restoreColumns = {
   scratchDatabase: restores.scratchDatabase,
   scratchDroppedAt: restores.scratchDroppedAt,
   cancelRequestedAt: restores.cancelRequestedAt,
+  swapStartedAt: restores.swapStartedAt,
 };
 
 /** A backup's restores and verifications, newest first. */

@@ -94,7 +94,11 @@ async function History({ t, jobs, member }: { t: TeamContext; jobs: RestoreView[
               <td className="px-4 py-2">{target(r)}</td>
               <td className="space-y-1 px-4 py-2">
                 <StatusBadge status={r.status} />
-                {member && (r.status === "queued" || r.status === "running") && <CancelRestoreButton slug={slug} restoreId={r.id} />}
+                {r.status === "running" && r.swapStartedAt ? (
+                  <span className="muted block text-xs">Putting it in place — no longer cancellable</span>
+                ) : (
+                  member && (r.status === "queued" || r.status === "running") && <CancelRestoreButton slug={slug} restoreId={r.id} />
+                )}
               </td>
               <td className="px-4 py-2 tabular-nums" data-testid="restore-progress">
                 {r.status === "running" ? `${formatBytes(r.bytesDone)}${r.totalBytes ? ` of ${formatBytes(r.totalBytes)}` : ""} · ${formatDuration(r.elapsedMs)}` : r.finishedAt && r.startedAt ? formatDuration(r.elapsedMs) : "—"}
