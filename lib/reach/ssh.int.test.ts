@@ -203,12 +203,15 @@ describe("ssh: session behaviour", () => {
     const marker = uniqueSleep();
     const cmd = c.reach.exec(["sh", "-c", `echo started; sleep ${marker}`]);
     const stdoutError = new Promise((resolve) => cmd.stdout.once("error", resolve));
+    const started = new Promise((resolve) => cmd.stdout.once("data", resolve));
     cmd.stdout.resume();
-    await new Promise((r) => setTimeout(r, 300));
+    await started;
     // Kill the server-side sshd process of this connection (the ancestor of the remote command
     // whose command line starts with "sshd:"): like a network failure.
     const { execFileSync } = await import("node:child_process");
-    let pid = processesMatching(`sleep ${marker}`)[0]?.trim().split(/\s+/)[0];
+    const sleepPid = () => processesMatching(`sleep ${marker}`)[0]?.trim().split(/\s+/)[0];
+    await expect.poll(sleepPid, { timeout: 10_000, interval: 50 }).toBeDefined(); // a loaded machine may start it late
+    let pid = sleepPid();
     for (let i = 0; i < 5 && pid; i++) {
       pid = execFileSync("ps", ["-o", "ppid=", "-p", pid]).toString().trim();
       if (execFileSync("ps", ["-o", "args=", "-p", pid]).toString().startsWith("sshd:")) break;
