@@ -11,12 +11,14 @@ import { createDestination, deleteDestination } from "@/lib/destinations/mutatio
 import { env } from "@/lib/env";
 import { asAppError, httpStatus } from "@/lib/errors";
 import { createAdapter } from "@/lib/storage";
+import { requestVerification } from "@/lib/restores/mutations";
+import { getRestore } from "@/lib/restores/queries";
 import { createServer, createSource, deleteServer } from "@/lib/servers/mutations";
 import { setLocationRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { startAzurite, type AzuriteServer } from "@/test/servers/azurite";
 import { startS3rver, type S3rverServer } from "@/test/servers/s3rver";
-import { backupEvent } from "@/inngest/events";
+import { backupEvent, restoreEvent } from "@/inngest/events";
 import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
 import { archiveRetrievals, openDownload, parseRange, RangeNotSatisfiable } from "./download";
 import { requestBackup } from "./mutations";
@@ -261,6 +263,22 @@ describe("archived copies", () => {
     // The blob left Archive: its row says so, and there is no retrieval to show any more.
     expect((await getBackup(t, id)).locations[0]!.storageClass).toBe("Cool");
     expect((await archiveRetrievals(t, id)).size).toBe(0);
+  });
+
+  it("verifying an archived backup asks for the retrieval the same way and says when to verify again; once readable it verifies", async () => {
+    const { t, id } = await archivedBackup(s3Config(`arc-${randomBytes(3).toString("hex")}`), "GLACIER");
+    const verifyNow = async () => {
+      const { id: restoreId, serverId } = await requestVerification(t, { backupId: id });
+      engine.send([restoreEvent({ teamId: t.id, serverId, restoreId, kind: "verify" })]);
+      await engine.idle();
+      return getRestore(t, restoreId);
+    };
+    const first = await verifyNow();
+    expect(first).toMatchObject({ status: "failed", attempts: 1, error: expect.stringMatching(/^Every copy of this backup is in archive storage, so Coffer asked "s3" to restore its copy \(GLACIER\)\. .+: verify it again then\.$/) });
+    expect(await requestedAudits(t)).toHaveLength(1);
+    await s3.finishRestores();
+    expect(await verifyNow()).toMatchObject({ status: "succeeded", error: null, result: { differences: [] } });
+    expect((await getBackup(t, id)).verifiedAt).toBeInstanceOf(Date);
   });
 
   it("a copy archived outside Coffer (a bucket lifecycle rule) is found out when S3 refuses to read it, and restored the same way", async () => {

@@ -568,9 +568,9 @@ export async function failRestore(teamId: string, restoreId: string, message: st
  */
 export async function sweepRestores(now = new Date(), requeueAfterMs = 5 * 60_000) {
   const d = await db();
-  const job = { restoreId: restores.id, teamId: restores.teamId, serverId: restores.serverId, kind: restores.kind };
+  const dispatch = { restoreId: restores.id, teamId: restores.teamId, serverId: restores.serverId, kind: restores.kind };
   const stale = await d
-    .select({ ...job, swapStartedAt: restores.swapStartedAt })
+    .select({ ...dispatch, swapStartedAt: restores.swapStartedAt })
     .from(restores)
     .where(and(eq(restores.status, "running"), or(lt(restores.heartbeatAt, new Date(now.getTime() - STALE_AFTER_MS)), isNull(restores.heartbeatAt))));
   const swapping = stale.filter((r) => r.swapStartedAt && now.getTime() - r.swapStartedAt.getTime() < 24 * 3_600_000);
@@ -587,7 +587,7 @@ export async function sweepRestores(now = new Date(), requeueAfterMs = 5 * 60_00
     if (await dropScratch(t, job).catch((err: unknown) => log.warn("scratch database drop failed", { restoreId: job.id, err }))) dropped++;
   }
   const queued = await d
-    .select(job)
+    .select(dispatch)
     .from(restores)
     .where(and(eq(restores.status, "queued"), lt(restores.createdAt, new Date(now.getTime() - requeueAfterMs))));
   return { failed: stale.length - swapping.length, dropped, requeue: [...swapping.map(({ swapStartedAt: _, ...r }) => r), ...queued] };

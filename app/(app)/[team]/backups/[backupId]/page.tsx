@@ -5,7 +5,6 @@ import { archiveRetrievals } from "@/lib/backups/download";
 import { getBackup, type BackupDetail } from "@/lib/backups/queries";
 import { formatBytes, formatDuration } from "@/lib/format";
 import { pageRow, pageTeam } from "@/lib/server/page";
-import type { TeamContext } from "@/lib/teams/context";
 import { roleAtLeast } from "@/lib/teams/roles";
 import { AutoRefresh, CancelButton, DownloadButton, Progress, StatusBadge, VerifiedBadge } from "../backup-parts";
 
@@ -14,9 +13,10 @@ export const metadata: Metadata = { title: "Backup" };
 const when = (d: Date | null) => (d ? new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "medium", timeZone: "UTC" }).format(d) + " UTC" : "—");
 const triggerLabel = { manual: "Back up now", schedule: "Schedule", api: "API", upload: "Upload", safety: "Before a restore" } as const;
 
+type Retrievals = Awaited<ReturnType<typeof archiveRetrievals>>;
+
 /** Where the backup is stored; archived copies say whether a retrieval is needed or on its way. */
-async function Locations({ t, b }: { t: TeamContext; b: BackupDetail }) {
-  const retrievals = await archiveRetrievals(t, b.id);
+function Locations({ b, retrievals }: { b: BackupDetail; retrievals: Retrievals }) {
   const retrievalNote = (r: { requestedAt: Date; readyBy: Date } | null) => (r ? `Retrieval requested ${when(r.requestedAt)}, ready by ${when(r.readyBy)}` : "Archive storage — needs retrieval before download");
   return (
     <div className="card overflow-x-auto p-0">
@@ -62,8 +62,9 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
   const b = await pageRow(getBackup(t, backupId));
   const member = t.role === "system" || roleAtLeast(t.role, "member");
   const active = b.status === "running" || b.status === "queued";
+  const retrievals = await archiveRetrievals(t, b.id);
   const stored = b.locations.filter((l) => l.status === "stored");
-  const archivedOnly = stored.length > 0 && (await archiveRetrievals(t, b.id)).size === stored.length;
+  const archivedOnly = stored.length > 0 && retrievals.size === stored.length;
   return (
     <div className="space-y-6">
       <AutoRefresh active={active} />
@@ -170,7 +171,7 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
           </div>
         )}
       </div>
-      {b.locations.length > 0 && <Locations t={t} b={b} />}
+      {b.locations.length > 0 && <Locations b={b} retrievals={retrievals} />}
       <div className="card">
         <p className="font-medium">Run log</p>
         <ol className="mt-2 space-y-1 font-mono text-xs" data-testid="backup-log">
