@@ -17,7 +17,11 @@ export default defineConfig({
     projects: [
       {
         ...shared,
-        test: { name: "unit", include: ["{lib,db,inngest,app}/**/*.test.ts"], exclude: ["**/*.int.test.ts", "node_modules/**"] },
+        test: {
+          name: "unit",
+          include: ["{lib,db,inngest,app}/**/*.test.ts"],
+          exclude: ["**/*.int.test.ts", "node_modules/**"],
+        },
       },
       {
         ...shared,
@@ -36,7 +40,14 @@ export default defineConfig({
           name: "int-pglite",
           // The same database tests again on the embedded PGlite; storage, reach and archives do not touch Coffer's database.
           include: ["{lib,db,inngest,app}/**/*.int.test.ts"],
-          exclude: ["lib/storage/**", "lib/reach/**", "lib/backups/**", "lib/restores/**", "inngest/**", "node_modules/**"],
+          exclude: [
+            "lib/storage/**",
+            "lib/reach/**",
+            "lib/backups/**",
+            "lib/restores/**",
+            "inngest/**",
+            "node_modules/**",
+          ],
           globalSetup: ["test/global-setup-pglite.ts"],
           setupFiles: ["test/setup-database.ts"],
           testTimeout: 120_000,

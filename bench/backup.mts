@@ -29,18 +29,39 @@ try {
   await admin`create database bench`;
   await admin.end();
   const bench = postgres(cluster.url("bench"), { max: 1, onnotice: () => {} });
-  await bench.unsafe(`create table events (id bigint primary key, at timestamptz, kind text, payload text); insert into events select g, now() - g * interval '1 second', 'kind-' || (g % 17), md5(g::text) || md5((g * 7)::text) || repeat(' lorem ipsum', 5) from generate_series(1, ${rows}) g;`);
+  await bench.unsafe(
+    `create table events (id bigint primary key, at timestamptz, kind text, payload text); insert into events select g, now() - g * interval '1 second', 'kind-' || (g % 17), md5(g::text) || md5((g * 7)::text) || repeat(' lorem ipsum', 5) from generate_series(1, ${rows}) g;`,
+  );
   await bench.end();
 
-  const { userId, teamSlug } = await signUp({ name: "Bench", email: "bench@example.test", password: "bench-password-1", teamName: "Bench" });
+  const { userId, teamSlug } = await signUp({
+    name: "Bench",
+    email: "bench@example.test",
+    password: "bench-password-1",
+    teamName: "Bench",
+  });
   const t = await teamForUser({ userId, label: "bench@example.test", ip: null }, teamSlug, "owner");
   const { id: serverId } = await createServer(t, { kind: "local", name: "bench-host", workDir: tmpdir() });
-  const { id: sourceId } = await createSource(t, { serverId, kind: "postgres", name: "bench", pgHost: "127.0.0.1", pgPort: cluster.port, pgDatabase: "bench", pgUser: "postgres", pgSslmode: "disable" });
+  const { id: sourceId } = await createSource(t, {
+    serverId,
+    kind: "postgres",
+    name: "bench",
+    pgHost: "127.0.0.1",
+    pgPort: cluster.port,
+    pgDatabase: "bench",
+    pgUser: "postgres",
+    pgSslmode: "disable",
+  });
   const { id: destinationId } = await createDestination(t, { kind: "local", name: "disk" });
   const engine = await inProcessEngine();
 
   const coffer = async (encrypted: boolean) => {
-    const { id } = await requestBackup(t, { serverId, sourceIds: [sourceId], destinationIds: [destinationId], encrypted });
+    const { id } = await requestBackup(t, {
+      serverId,
+      sourceIds: [sourceId],
+      destinationIds: [destinationId],
+      encrypted,
+    });
     const started = performance.now();
     engine.send([backupEvent({ teamId: t.id, serverId, backupId: id })]);
     await engine.idle();
@@ -52,7 +73,10 @@ try {
   const shell = () => {
     const out = path.join(dataDir, "shell.sql.gz");
     const started = performance.now();
-    execFileSync("sh", ["-c", `pg_dump -h 127.0.0.1 -p ${cluster.port} -U postgres bench | ${hasPigz() ? "pigz" : "gzip"} -6 > ${out}`]);
+    execFileSync("sh", [
+      "-c",
+      `pg_dump -h 127.0.0.1 -p ${cluster.port} -U postgres bench | ${hasPigz() ? "pigz" : "gzip"} -6 > ${out}`,
+    ]);
     const s = (performance.now() - started) / 1000;
     rmSync(out);
     return { s };
@@ -76,12 +100,20 @@ try {
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const [sh, pl, en] = [median(times.shell), median(times.plain), median(times.encrypted)];
   const MiB = 1024 * 1024;
-  console.log(`backup bench: ${rows} rows, stored object ${(size / MiB).toFixed(0)} MiB, ${rounds} rounds (medians), node ${process.version}\n`);
+  console.log(
+    `backup bench: ${rows} rows, stored object ${(size / MiB).toFixed(0)} MiB, ${rounds} rounds (medians), node ${process.version}\n`,
+  );
   console.log(`  (a) pg_dump | ${hasPigz() ? "pigz" : "gzip"} -6 > file (runbook)   ${sh.toFixed(2).padStart(6)} s`);
-  console.log(`  (b) Coffer, unencrypted                 ${pl.toFixed(2).padStart(6)} s   ${(pl / sh).toFixed(2)}× (a)`);
-  console.log(`  (c) Coffer, encrypted                   ${en.toFixed(2).padStart(6)} s   ${(en / sh).toFixed(2)}× (a)`);
+  console.log(
+    `  (b) Coffer, unencrypted                 ${pl.toFixed(2).padStart(6)} s   ${(pl / sh).toFixed(2)}× (a)`,
+  );
+  console.log(
+    `  (c) Coffer, encrypted                   ${en.toFixed(2).padStart(6)} s   ${(en / sh).toFixed(2)}× (a)`,
+  );
   console.log(`\n  encryption costs ${(((en - pl) / pl) * 100).toFixed(1)}% of backup time (c vs b)`);
-  console.log(`  RSS: ${(rss0 / MiB).toFixed(0)} MiB before the runs, peak ${(rssPeak / MiB).toFixed(0)} MiB during them (stored object ${(size / MiB).toFixed(0)} MiB)`);
+  console.log(
+    `  RSS: ${(rss0 / MiB).toFixed(0)} MiB before the runs, peak ${(rssPeak / MiB).toFixed(0)} MiB during them (stored object ${(size / MiB).toFixed(0)} MiB)`,
+  );
   engine.stop();
 } finally {
   await closeDatabase();

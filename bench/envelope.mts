@@ -61,18 +61,30 @@ try {
   console.log("in memory (generated → transform → discard):");
   const memPass = await time("  passthrough", () => pipeline(generate(), new PassThrough(), sink()));
   const memEnc = await time("  encrypt", () => pipeline(generate(), encryptor(), sink()));
-  const memBoth = await time("  encrypt → decrypt", () => pipeline(generate(), encryptor(), createDecryptStream({ keys }), sink()));
+  const memBoth = await time("  encrypt → decrypt", () =>
+    pipeline(generate(), encryptor(), createDecryptStream({ keys }), sink()),
+  );
 
   console.log("files (page cache; read → transform → write):");
-  const copy = await time("  raw fs copy", () => pipeline(createReadStream(file("plain")), createWriteStream(file("copy"))));
-  const pass = await time("  passthrough", () => pipeline(createReadStream(file("plain")), new PassThrough(), createWriteStream(file("copy"))));
-  const enc = await time("  encrypt", () => pipeline(createReadStream(file("plain")), encryptor(), createWriteStream(file("obj.enc"))));
-  const dec = await time("  decrypt", () => pipeline(createReadStream(file("obj.enc")), createDecryptStream({ keys }), createWriteStream(file("copy"))));
+  const copy = await time("  raw fs copy", () =>
+    pipeline(createReadStream(file("plain")), createWriteStream(file("copy"))),
+  );
+  const pass = await time("  passthrough", () =>
+    pipeline(createReadStream(file("plain")), new PassThrough(), createWriteStream(file("copy"))),
+  );
+  const enc = await time("  encrypt", () =>
+    pipeline(createReadStream(file("plain")), encryptor(), createWriteStream(file("obj.enc"))),
+  );
+  const dec = await time("  decrypt", () =>
+    pipeline(createReadStream(file("obj.enc")), createDecryptStream({ keys }), createWriteStream(file("copy"))),
+  );
 
   const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;
   console.log("\nratios (throughput relative to the baseline):");
   console.log(`  in memory: encrypt ${pct(memEnc, memPass)} of passthrough; encrypt+decrypt ${pct(memBoth, memPass)}`);
-  console.log(`  files:     encrypt ${pct(enc, copy)} of raw copy, ${pct(enc, pass)} of passthrough; decrypt ${pct(dec, copy)} of raw copy, ${pct(dec, pass)} of passthrough`);
+  console.log(
+    `  files:     encrypt ${pct(enc, copy)} of raw copy, ${pct(enc, pass)} of passthrough; decrypt ${pct(dec, copy)} of raw copy, ${pct(dec, pass)} of passthrough`,
+  );
   console.log(`  CPU cost:  encrypt ≈ ${((1 / memEnc - 1 / memPass) * 1000).toFixed(2)} ms per MiB over passthrough`);
   console.log(`\npeak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
 } finally {

@@ -34,19 +34,40 @@ let engine: Awaited<ReturnType<typeof inProcessEngine>> | undefined;
 try {
   await admin`create database bench`;
   const bench = postgres(cluster.url("bench"), { max: 1, onnotice: () => {} });
-  await bench.unsafe(`create table events (id bigint primary key, at timestamptz, kind text, payload text); insert into events select g, now() - g * interval '1 second', 'kind-' || (g % 17), md5(g::text) || md5((g * 7)::text) || repeat(' lorem ipsum', 5) from generate_series(1, ${rows}) g;`);
+  await bench.unsafe(
+    `create table events (id bigint primary key, at timestamptz, kind text, payload text); insert into events select g, now() - g * interval '1 second', 'kind-' || (g % 17), md5(g::text) || md5((g * 7)::text) || repeat(' lorem ipsum', 5) from generate_series(1, ${rows}) g;`,
+  );
   await bench.end();
 
-  const { userId, teamSlug } = await signUp({ name: "Bench", email: "bench@example.test", password: "bench-password-1", teamName: "Bench" });
+  const { userId, teamSlug } = await signUp({
+    name: "Bench",
+    email: "bench@example.test",
+    password: "bench-password-1",
+    teamName: "Bench",
+  });
   const t = await teamForUser({ userId, label: "bench@example.test", ip: null }, teamSlug, "owner");
   const { id: serverId } = await createServer(t, { kind: "local", name: "bench-host", workDir: tmpdir() });
-  const { id: sourceId } = await createSource(t, { serverId, kind: "postgres", name: "bench", pgHost: "127.0.0.1", pgPort: cluster.port, pgDatabase: "bench", pgUser: "postgres", pgSslmode: "disable" });
+  const { id: sourceId } = await createSource(t, {
+    serverId,
+    kind: "postgres",
+    name: "bench",
+    pgHost: "127.0.0.1",
+    pgPort: cluster.port,
+    pgDatabase: "bench",
+    pgUser: "postgres",
+    pgSslmode: "disable",
+  });
   const { id: destinationId } = await createDestination(t, { kind: "local", name: "disk" });
   engine = await inProcessEngine();
   const e = engine;
 
   // One encrypted backup; the baseline's dump.sql is its `postgres/bench.sql`, decrypted and unpacked.
-  const { id: backupId } = await requestBackup(t, { serverId, sourceIds: [sourceId], destinationIds: [destinationId], encrypted: true });
+  const { id: backupId } = await requestBackup(t, {
+    serverId,
+    sourceIds: [sourceId],
+    destinationIds: [destinationId],
+    encrypted: true,
+  });
   e.send([backupEvent({ teamId: t.id, serverId, backupId })]);
   await e.idle();
   const backup = await getBackup(t, backupId);
@@ -54,7 +75,9 @@ try {
   const member = "postgres/bench.sql";
   const { body } = await openArchive(t, await succeededBackup(t, backupId));
   const untar = spawn("tar", ["-xzf", "-", "-C", dataDir, member], { stdio: ["pipe", "ignore", "inherit"] });
-  const untarred = new Promise<void>((resolve, reject) => untar.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`tar exited ${code}`)))));
+  const untarred = new Promise<void>((resolve, reject) =>
+    untar.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`tar exited ${code}`)))),
+  );
   await pipeline(body, untar.stdin);
   await untarred;
   const dumpFile = path.join(dataDir, member);
@@ -74,7 +97,9 @@ try {
     const database = `baseline_${n++}`;
     await admin.unsafe(`create database "${database}"`);
     const started = performance.now();
-    execFileSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", cluster.url(database), "-f", dumpFile], { stdio: ["ignore", "ignore", "pipe"] });
+    execFileSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", cluster.url(database), "-f", dumpFile], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     const s = (performance.now() - started) / 1000;
     const restored = await count(database);
     await drop(database);
@@ -85,7 +110,14 @@ try {
   const rss = { before: 0, peakGrowth: 0, peak: 0 };
   const coffer = async () => {
     const database = `coffer_${n++}`;
-    const { id } = await requestDatabaseRestore(t, { backupId, member, serverId, connectionSourceId: sourceId, targetDatabase: database, mode: "new" });
+    const { id } = await requestDatabaseRestore(t, {
+      backupId,
+      member,
+      serverId,
+      connectionSourceId: sourceId,
+      targetDatabase: database,
+      mode: "new",
+    });
     const start = process.memoryUsage().rss;
     let peak = start;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
@@ -116,11 +148,19 @@ try {
   const MiB = 1024 * 1024;
   const dumpMiB = statSync(dumpFile).size / MiB;
   const storedMiB = (backup.archiveBytes ?? backup.sizeBytes!) / MiB;
-  console.log(`restore bench: ${rows} rows, dump ${dumpMiB.toFixed(0)} MiB of SQL, stored object ${storedMiB.toFixed(0)} MiB (encrypted), ${rounds} rounds (medians), node ${process.version}\n`);
-  console.log(`  (a) psql -f dump.sql into a fresh database   ${ps.toFixed(2).padStart(6)} s   runs ${times.psql.map((x) => x.toFixed(1)).join(" / ")}`);
-  console.log(`  (b) Coffer restore into a new database       ${co.toFixed(2).padStart(6)} s   runs ${times.coffer.map((x) => x.toFixed(1)).join(" / ")}`);
+  console.log(
+    `restore bench: ${rows} rows, dump ${dumpMiB.toFixed(0)} MiB of SQL, stored object ${storedMiB.toFixed(0)} MiB (encrypted), ${rounds} rounds (medians), node ${process.version}\n`,
+  );
+  console.log(
+    `  (a) psql -f dump.sql into a fresh database   ${ps.toFixed(2).padStart(6)} s   runs ${times.psql.map((x) => x.toFixed(1)).join(" / ")}`,
+  );
+  console.log(
+    `  (b) Coffer restore into a new database       ${co.toFixed(2).padStart(6)} s   runs ${times.coffer.map((x) => x.toFixed(1)).join(" / ")}`,
+  );
   console.log(`\n  Coffer / psql: ${(co / ps).toFixed(2)}× (target ≤ 1.2×)`);
-  console.log(`  RSS during a Coffer restore: +${(rss.peakGrowth / MiB).toFixed(0)} MiB at most (${(rss.before / MiB).toFixed(0)} → ${(rss.peak / MiB).toFixed(0)} MiB; dump ${dumpMiB.toFixed(0)} MiB)`);
+  console.log(
+    `  RSS during a Coffer restore: +${(rss.peakGrowth / MiB).toFixed(0)} MiB at most (${(rss.before / MiB).toFixed(0)} → ${(rss.peak / MiB).toFixed(0)} MiB; dump ${dumpMiB.toFixed(0)} MiB)`,
+  );
 } finally {
   engine?.stop();
   await admin.end();

@@ -27,7 +27,8 @@ export const idColumn = (prefix: string) =>
     .$defaultFn(() => newId(prefix));
 
 // Millisecond precision, as JavaScript dates have: keyset cursors compare exactly.
-export const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date", precision: 3 }).notNull().defaultNow();
+export const createdAt = () =>
+  timestamp("created_at", { withTimezone: true, mode: "date", precision: 3 }).notNull().defaultNow();
 export const timestampColumn = (name: string) => timestamp(name, { withTimezone: true, mode: "date", precision: 3 });
 
 /**

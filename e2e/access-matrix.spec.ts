@@ -22,7 +22,11 @@ async function status(request: APIRequestContext, url: string) {
   return (await request.get(url, { maxRedirects: 0 })).status();
 }
 
-test("access matrix: anonymous 401/sign-in, other team 404, too small a role 403", async ({ page, browser, playwright }) => {
+test("access matrix: anonymous 401/sign-in, other team 404, too small a role 403", async ({
+  page,
+  browser,
+  playwright,
+}) => {
   const team = await signUp(page, "Owner", uniqueEmail("owner"));
   const serverPath = (await addLocalServer(page, team, "matrix-host")).slice(team.length + 1);
   teamPages.push([serverPath, "viewer"]);

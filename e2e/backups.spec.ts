@@ -5,7 +5,15 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import postgres from "postgres";
 import { startPgCluster, type PgCluster } from "../test/pg-cluster";
-import { acceptAsNewUser, addLocalServer, addPostgresSource, invite, openSection, signUp, uniqueEmail } from "./helpers";
+import {
+  acceptAsNewUser,
+  addLocalServer,
+  addPostgresSource,
+  invite,
+  openSection,
+  signUp,
+  uniqueEmail,
+} from "./helpers";
 
 let pg: PgCluster;
 let admin: postgres.Sql;
@@ -19,7 +27,9 @@ test.beforeAll(async () => {
   await admin`create database shop`;
   const shop = postgres(pg.url("shop"), { max: 1, onnotice: () => {} });
   // Large enough (about 60 MB of SQL) that the run is seen in progress.
-  await shop.unsafe("create table items (id int primary key, label text); insert into items select g, md5(g::text) || repeat('x', 24) from generate_series(1, 1000000) g;");
+  await shop.unsafe(
+    "create table items (id int primary key, label text); insert into items select g, md5(g::text) || repeat('x', 24) from generate_series(1, 1000000) g;",
+  );
   await shop.end();
 });
 test.afterAll(async () => {
@@ -27,7 +37,27 @@ test.afterAll(async () => {
   await pg?.stop();
 });
 
-const psql = (db: string, sql: string) => execFileSync("psql", ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(pg.port), "-U", "postgres", "-d", db, "-c", sql]).toString().trim();
+const psql = (db: string, sql: string) =>
+  execFileSync("psql", [
+    "-X",
+    "-q",
+    "-A",
+    "-t",
+    "-v",
+    "ON_ERROR_STOP=1",
+    "-h",
+    "127.0.0.1",
+    "-p",
+    String(pg.port),
+    "-U",
+    "postgres",
+    "-d",
+    db,
+    "-c",
+    sql,
+  ])
+    .toString()
+    .trim();
 
 /** This host as a server with the shop database as a source, and a local-disk destination. */
 async function prepare(page: Page, team: string) {
@@ -45,11 +75,34 @@ function restoreDigest(file: string, name: string) {
   const dir = mkdtempSync(path.join(work, "x-"));
   execFileSync("tar", ["xzf", file, "-C", dir]);
   psql("postgres", `create database ${name}`);
-  execFileSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(pg.port), "-U", "postgres", "-d", name, "-f", path.join(dir, "postgres", "shop.sql")], { stdio: "pipe" });
+  execFileSync(
+    "psql",
+    [
+      "-X",
+      "-q",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(pg.port),
+      "-U",
+      "postgres",
+      "-d",
+      name,
+      "-f",
+      path.join(dir, "postgres", "shop.sql"),
+    ],
+    { stdio: "pipe" },
+  );
   return psql(name, digestSql);
 }
 
-test("back up now (encrypted) → progress → download → the SQL restores exactly the rows; a flipped byte fails the download", async ({ page, browser, playwright }) => {
+test("back up now (encrypted) → progress → download → the SQL restores exactly the rows; a flipped byte fails the download", async ({
+  page,
+  browser,
+  playwright,
+}) => {
   test.setTimeout(240_000);
   const team = await signUp(page, "Bea", uniqueEmail("bea"));
   const serverPath = await prepare(page, team);
@@ -136,7 +189,11 @@ test("a schedule due in the next minute runs by itself and its backup restores t
 
   // Nothing to click: the in-process tick starts it within a minute or two.
   await page.goto(`/${team}/backups`);
-  const row = page.getByTestId("backups-table").locator("tbody tr").filter({ hasText: "Schedule: every-minute" }).first();
+  const row = page
+    .getByTestId("backups-table")
+    .locator("tbody tr")
+    .filter({ hasText: "Schedule: every-minute" })
+    .first();
   await expect(async () => {
     await page.reload();
     await expect(row).toContainText("Succeeded", { timeout: 1_000 });

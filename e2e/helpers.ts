@@ -67,7 +67,10 @@ export async function openSection(page: Page, summary: string) {
 }
 
 /** Adds a PostgreSQL source on the open server page through the form. */
-export async function addPostgresSource(page: Page, o: { name: string; port: number; database: string; password?: string }) {
+export async function addPostgresSource(
+  page: Page,
+  o: { name: string; port: number; database: string; password?: string },
+) {
   await openSection(page, "Add a source");
   await page.getByLabel("Source name").fill(o.name);
   await page.getByLabel("Database host").fill("127.0.0.1");

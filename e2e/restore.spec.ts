@@ -13,7 +13,9 @@ test.beforeAll(async () => {
   admin = postgres(pg.url("postgres"), { max: 1, onnotice: () => {} });
   await admin`create database orders`;
   const c = postgres(pg.url("orders"), { max: 1, onnotice: () => {} });
-  await c.unsafe("create table orders (id int primary key, label text); insert into orders select g, 'order ' || g from generate_series(1, 20000) g;");
+  await c.unsafe(
+    "create table orders (id int primary key, label text); insert into orders select g, 'order ' || g from generate_series(1, 20000) g;",
+  );
   await c.end();
 });
 test.afterAll(async () => {
@@ -21,7 +23,27 @@ test.afterAll(async () => {
   await pg?.stop();
 });
 
-const psql = (db: string, sql: string) => execFileSync("psql", ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(pg.port), "-U", "postgres", "-d", db, "-c", sql]).toString().trim();
+const psql = (db: string, sql: string) =>
+  execFileSync("psql", [
+    "-X",
+    "-q",
+    "-A",
+    "-t",
+    "-v",
+    "ON_ERROR_STOP=1",
+    "-h",
+    "127.0.0.1",
+    "-p",
+    String(pg.port),
+    "-U",
+    "postgres",
+    "-d",
+    db,
+    "-c",
+    sql,
+  ])
+    .toString()
+    .trim();
 
 /** The restore or verification whose row says `what`, on the restore page, once it finished. */
 async function job(page: Page, what: string, status: "Succeeded" | "Failed") {
@@ -30,7 +52,9 @@ async function job(page: Page, what: string, status: "Succeeded" | "Failed") {
   return row;
 }
 
-test("back up → verify → verified indicator → restore into a new database → replacing needs the typed name and keeps a safety backup", async ({ page }) => {
+test("back up → verify → verified indicator → restore into a new database → replacing needs the typed name and keeps a safety backup", async ({
+  page,
+}) => {
   test.setTimeout(240_000);
   const team = await signUp(page, "Rita", uniqueEmail("rita"));
   const serverPath = await addLocalServer(page, team, "db-host");
@@ -57,9 +81,13 @@ test("back up → verify → verified indicator → restore into a new database 
   expect(psql("postgres", "select count(*) from pg_database where datname like 'coffer_verify_%'")).toBe("0");
   await page.getByRole("link", { name: "Back to the backup" }).click();
   await expect(page.getByTestId("verified-indicator")).toContainText("Verified");
-  await expect(page.getByTestId("verification-summary")).toContainText("1 table(s) counted, 1 file(s) checked against the manifest — all match.");
+  await expect(page.getByTestId("verification-summary")).toContainText(
+    "1 table(s) counted, 1 file(s) checked against the manifest — all match.",
+  );
   await page.goto(`/${team}/backups`);
-  await expect(page.getByTestId("backups-table").locator("tbody tr").first().getByTestId("verified-indicator")).toBeVisible();
+  await expect(
+    page.getByTestId("backups-table").locator("tbody tr").first().getByTestId("verified-indicator"),
+  ).toBeVisible();
   await page.getByTestId("backups-table").locator("tbody tr a").first().click();
   await page.getByRole("link", { name: "Restore or verify" }).click();
 
@@ -76,7 +104,9 @@ test("back up → verify → verified indicator → restore into a new database 
   await restore.getByLabel("Database to replace").fill("orders");
   await restore.getByLabel("Type the database name again to confirm").fill("order");
   await restore.getByRole("button", { name: "Replace database" }).click();
-  await expect(restore.getByTestId("form-error")).toHaveText("Type the database name orders to confirm that it will be replaced.");
+  await expect(restore.getByTestId("form-error")).toHaveText(
+    "Type the database name orders to confirm that it will be replaced.",
+  );
   await restore.getByLabel("Type the database name again to confirm").fill("orders");
   await restore.getByRole("button", { name: "Replace database" }).click();
   const replaced = await job(page, "orders on db-host (replaced)", "Succeeded");

@@ -11,8 +11,11 @@ import { retentionFixture as f } from "./seed/retention-fixture";
 test.use({ baseURL: f.baseURL });
 
 /** The backups list's "Started" column, as the page writes it (UTC). */
-const startedText = (d: Date) => new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }).format(d) + " UTC";
-const months = Array.from({ length: 12 }, (_, m) => new Intl.DateTimeFormat("en-GB", { month: "short", timeZone: "UTC" }).format(Date.UTC(2026, m, 1)));
+const startedText = (d: Date) =>
+  new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }).format(d) + " UTC";
+const months = Array.from({ length: 12 }, (_, m) =>
+  new Intl.DateTimeFormat("en-GB", { month: "short", timeZone: "UTC" }).format(Date.UTC(2026, m, 1)),
+);
 /** Back from the list's text to the instant ("14 Oct 2026, 17:29 UTC"). */
 const startedAt = (text: string) => {
   const m = /^(\d{1,2}) (\S+) (\d{4}), (\d{2}):(\d{2}) UTC$/.exec(text);
@@ -41,7 +44,9 @@ async function backupRows(page: Page, team: string): Promise<Row[]> {
   await expect(page.getByRole("link", { name: "Older backups" })).toHaveCount(0);
   return rows.evaluateAll((trs) =>
     trs.map((tr) => {
-      const cells = [...tr.querySelectorAll("td")].map((td) => td.querySelector("[data-testid=backup-status]")?.textContent ?? td.textContent!.trim());
+      const cells = [...tr.querySelectorAll("td")].map(
+        (td) => td.querySelector("[data-testid=backup-status]")?.textContent ?? td.textContent!.trim(),
+      );
       return { started: cells[0]!, status: cells[2]!, size: cells[4]!, storedIn: cells[6]! };
     }),
   );
@@ -67,14 +72,18 @@ async function usageLine(page: Page, team: string) {
   await page.goto(`/${team}/storage`);
   const usage = page.getByTestId("storage-usage");
   await expect(usage).toBeVisible();
-  const line = usage.locator("tbody tr").filter({ has: page.locator("td", { hasText: new RegExp(`^${f.destination}$`) }) });
+  const line = usage
+    .locator("tbody tr")
+    .filter({ has: page.locator("td", { hasText: new RegExp(`^${f.destination}$`) }) });
   await expect(line).toHaveCount(1);
   const cells = await line.locator("td").allTextContents();
   const total = await usage.locator("tbody tr").last().locator("td").nth(1).textContent();
   return { objects: Number(cells[2]), stored: cells[3], total };
 }
 
-test("a short policy over 40 days of backups: the preview says what expires, saving applies it, the list, usage and disk agree", async ({ page }) => {
+test("a short policy over 40 days of backups: the preview says what expires, saving applies it, the list, usage and disk agree", async ({
+  page,
+}) => {
   test.setTimeout(180_000);
   await page.goto("/sign-in");
   await page.getByLabel("E-mail").fill(f.email);
@@ -90,7 +99,11 @@ test("a short policy over 40 days of backups: the preview says what expires, sav
   const sizeOf = new Map(before.map((r) => [r.started, bytesOf(r.size)]));
   expect(sizeOf.size).toBe(f.backups);
   const allBytes = [...sizeOf.values()].reduce((a, b) => a + b, 0);
-  expect(await usageLine(page, team)).toEqual({ objects: f.backups, stored: formatBytes(allBytes), total: formatBytes(allBytes) });
+  expect(await usageLine(page, team)).toEqual({
+    objects: f.backups,
+    stored: formatBytes(allBytes),
+    total: formatBytes(allBytes),
+  });
   expect(storedObjects()).toHaveLength(f.backups);
 
   // A short policy, previewed before anything is saved.
@@ -118,7 +131,9 @@ test("a short policy over 40 days of backups: the preview says what expires, sav
   // What the preview says is the grandfather–father–son selection in the schedule's time zone:
   // the newest of each of the last 3 days, 3 ISO weeks and 2 months.
   const candidates = before.map((r) => ({ id: r.started, at: startedAt(r.started), succeeded: true }));
-  const expected = selectRetention(candidates, policy, f.timeZone).filter((d) => !d.keep).map((d) => d.id);
+  const expected = selectRetention(candidates, policy, f.timeZone)
+    .filter((d) => !d.keep)
+    .map((d) => d.id);
   expect([...expiring].sort()).toEqual(expected.sort());
   const kept = before.map((r) => r.started).filter((s) => !expiring.has(s));
   expect(kept.length).toBeGreaterThanOrEqual(4); // the weekly and monthly rules keep older ones too
@@ -128,7 +143,10 @@ test("a short policy over 40 days of backups: the preview says what expires, sav
   await card.getByRole("button", { name: "Save schedule" }).click();
   await expect(card.getByTestId("schedule-keeps")).toHaveText(/^Retention: keeps the last 3 days, 3 weeks, 2 months/);
   await expect
-    .poll(async () => (await backupRows(page, team)).filter((r) => r.status === "Expired").length, { timeout: 60_000, intervals: [500, 1_000, 2_000] })
+    .poll(async () => (await backupRows(page, team)).filter((r) => r.status === "Expired").length, {
+      timeout: 60_000,
+      intervals: [500, 1_000, 2_000],
+    })
     .toBe(expiring.size);
 
   // The list: exactly the previewed backups expired (no copy left), the others succeeded and stored.
@@ -136,18 +154,33 @@ test("a short policy over 40 days of backups: the preview says what expires, sav
   expect(after).toHaveLength(f.backups);
   for (const r of after) {
     if (expiring.has(r.started)) expect(r, r.started).toMatchObject({ status: "Expired", storedIn: "—" });
-    else expect(r, r.started).toMatchObject({ status: "Succeeded", storedIn: f.destination, size: `${sizeOf.get(r.started)} bytes` });
+    else
+      expect(r, r.started).toMatchObject({
+        status: "Succeeded",
+        storedIn: f.destination,
+        size: `${sizeOf.get(r.started)} bytes`,
+      });
   }
 
   // Usage counts the kept backups' objects and bytes, and the disk holds exactly those objects.
   const keptBytes = kept.reduce((n, s) => n + sizeOf.get(s)!, 0);
-  await expect.poll(() => usageLine(page, team)).toEqual({ objects: kept.length, stored: formatBytes(keptBytes), total: formatBytes(keptBytes) });
+  await expect
+    .poll(() => usageLine(page, team))
+    .toEqual({ objects: kept.length, stored: formatBytes(keptBytes), total: formatBytes(keptBytes) });
   const objects = storedObjects();
   expect(objects).toHaveLength(kept.length);
   const stamp = (started: string) => {
     const d = startedAt(started);
     return `${f.server}-${d.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 13)}`; // app1-yyyymmdd-hhmm
   };
-  for (const s of kept) expect(objects.filter((o) => o.startsWith(stamp(s))), `the object of ${s}`).toHaveLength(1);
-  for (const s of expiring) expect(objects.filter((o) => o.startsWith(stamp(s))), `the object of ${s}`).toHaveLength(0);
+  for (const s of kept)
+    expect(
+      objects.filter((o) => o.startsWith(stamp(s))),
+      `the object of ${s}`,
+    ).toHaveLength(1);
+  for (const s of expiring)
+    expect(
+      objects.filter((o) => o.startsWith(stamp(s))),
+      `the object of ${s}`,
+    ).toHaveLength(0);
 });

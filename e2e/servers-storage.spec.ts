@@ -22,7 +22,9 @@ test.afterAll(async () => {
   await Promise.all([pg?.stop(), s3?.stop()]);
 });
 
-test("add this host with a database and directories, local and S3 storage; test them all; no secret in the page", async ({ page }) => {
+test("add this host with a database and directories, local and S3 storage; test them all; no secret in the page", async ({
+  page,
+}) => {
   const team = await signUp(page, "Sam", uniqueEmail("sam"));
   await page.goto(`/${team}/servers`);
   await expect(page.getByText("No servers yet")).toBeVisible();
@@ -86,6 +88,6 @@ test("add this host with a database and directories, local and S3 storage; test 
   for (const url of [`/${team}/servers`, `/${team}/storage`, serverUrl]) {
     const html = await (await page.context().request.get(url)).text();
     expect(html).not.toContain(dbPassword);
-    expect(html).not.toContain(s3.secretAccessKey + "\"");
+    expect(html).not.toContain(s3.secretAccessKey + '"');
   }
 });

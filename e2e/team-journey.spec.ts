@@ -53,7 +53,14 @@ test("sign up, invite a colleague, change their role, remove them", async ({ pag
 
   // The owner's audit log shows the whole story.
   await page.goto(`/${team}/settings/audit`);
-  for (const action of ["team.created", "invitation.created", "invitation.accepted", "member.joined", "member.role_changed", "member.removed"]) {
+  for (const action of [
+    "team.created",
+    "invitation.created",
+    "invitation.accepted",
+    "member.joined",
+    "member.role_changed",
+    "member.removed",
+  ]) {
     await expect(page.getByTestId("audit-events")).toContainText(action);
   }
   await mark.context.close();
@@ -77,7 +84,9 @@ test("the last owner cannot leave; wrong passwords are refused and then rate-lim
   }
   await page.getByLabel("Password").fill("another wrong one");
   await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByTestId("form-error")).toContainText("Too many failed sign-in attempts for this account. Try again in 15 minutes");
+  await expect(page.getByTestId("form-error")).toContainText(
+    "Too many failed sign-in attempts for this account. Try again in 15 minutes",
+  );
 });
 
 test("sign out everywhere ends the other browsers' sessions too", async ({ page, browser }) => {

@@ -5,7 +5,9 @@ import { log } from "@/lib/log";
 const e = env();
 // The SDK logs objects holding errors ({ err }); keep their name and message (the log redacts).
 const describe = (a: unknown) =>
-  a instanceof Error || typeof a !== "object" || a === null ? a : JSON.stringify(a, (_k, v: unknown) => (v instanceof Error ? { name: v.name, message: v.message } : v));
+  a instanceof Error || typeof a !== "object" || a === null
+    ? a
+    : JSON.stringify(a, (_k, v: unknown) => (v instanceof Error ? { name: v.name, message: v.message } : v));
 
 /**
  * The one Inngest client. Configuration comes from lib/env (the only reader of process.env); when

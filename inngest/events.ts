@@ -5,7 +5,9 @@ import { z } from "zod";
 const id = (prefix: string) => z.string().regex(new RegExp(`^${prefix}_[0-9a-z]{26}$`));
 
 /** A queued backup to run. */
-export const backupRequested = eventType("backup/run.requested", { schema: z.object({ teamId: id("team"), serverId: id("srv"), backupId: id("bkp") }) });
+export const backupRequested = eventType("backup/run.requested", {
+  schema: z.object({ teamId: id("team"), serverId: id("srv"), backupId: id("bkp") }),
+});
 
 /** The event that dispatches a queued backup; its id makes a second dispatch of the same backup a no-op. */
 export const backupEvent = (b: { teamId: string; serverId: string; backupId: string }) => ({
@@ -15,27 +17,45 @@ export const backupEvent = (b: { teamId: string; serverId: string; backupId: str
 });
 
 /** Apply a retention policy to one scope: a schedule (`sch_…`) or a server's unscheduled backups (`srv_…`). */
-export const retentionRequested = eventType("retention/apply.requested", { schema: z.object({ teamId: id("team"), scope: z.string().regex(/^(sch|srv)_[0-9a-z]{26}$/) }) });
+export const retentionRequested = eventType("retention/apply.requested", {
+  schema: z.object({ teamId: id("team"), scope: z.string().regex(/^(sch|srv)_[0-9a-z]{26}$/) }),
+});
 
 /** `reason` makes the id: one run per finished backup, one per scope and day for the daily run. */
-export const retentionEvent = (teamId: string, scope: { scheduleId: string } | { serverId: string }, reason: string) => {
+export const retentionEvent = (
+  teamId: string,
+  scope: { scheduleId: string } | { serverId: string },
+  reason: string,
+) => {
   const key = "scheduleId" in scope ? scope.scheduleId : scope.serverId;
   return { id: `retention-${key}-${reason}`, name: retentionRequested.name, data: { teamId, scope: key } };
 };
 
 /** A queued restore (`database`, `directory`) or verification (`verify`) to run on `serverId`. */
-export const restoreRequested = eventType("restore/run.requested", { schema: z.object({ teamId: id("team"), serverId: id("srv"), restoreId: id("rst") }) });
-export const verificationRequested = eventType("restore/verification.requested", { schema: z.object({ teamId: id("team"), serverId: id("srv"), restoreId: id("rst") }) });
+export const restoreRequested = eventType("restore/run.requested", {
+  schema: z.object({ teamId: id("team"), serverId: id("srv"), restoreId: id("rst") }),
+});
+export const verificationRequested = eventType("restore/verification.requested", {
+  schema: z.object({ teamId: id("team"), serverId: id("srv"), restoreId: id("rst") }),
+});
 
 /** The event that dispatches a queued restore or verification; its id makes a second dispatch a no-op. */
-export const restoreEvent = (r: { teamId: string; serverId: string; restoreId: string; kind: "database" | "directory" | "verify" }) => ({
+export const restoreEvent = (r: {
+  teamId: string;
+  serverId: string;
+  restoreId: string;
+  kind: "database" | "directory" | "verify";
+}) => ({
   id: `restore-${r.restoreId}`,
   name: r.kind === "verify" ? verificationRequested.name : restoreRequested.name,
   data: { teamId: r.teamId, serverId: r.serverId, restoreId: r.restoreId },
 });
 
 /** For notifications (webhooks): named as the webhook event types they become. */
-export const notificationEvent = (type: "restore.succeeded" | "restore.failed" | "verification.failed", data: { teamId: string; backupId: string; restoreId: string }) => ({
+export const notificationEvent = (
+  type: "restore.succeeded" | "restore.failed" | "verification.failed",
+  data: { teamId: string; backupId: string; restoreId: string },
+) => ({
   id: `${type}-${data.restoreId}`,
   name: `coffer/${type}`,
   data,

@@ -40,7 +40,7 @@ const DEDUPE_MS = 24 * 60 * 60 * 1000;
 
 interface FunctionOptions {
   id: string;
-  triggers?: ({ event?: string | { name: string }; cron?: string })[];
+  triggers?: { event?: string | { name: string }; cron?: string }[];
   retries?: number;
   idempotency?: string;
   concurrency?: number | { key?: string; limit: number } | { key?: string; limit: number }[];
@@ -74,7 +74,8 @@ export class InProcessEngine {
   ) {
     for (const fn of functions) {
       const c = optionsOf(fn).concurrency;
-      for (const item of typeof c === "number" || c === undefined ? [] : Array.isArray(c) ? c : [c]) if (item.key) keyValue(item.key, { name: "", data: {} });
+      for (const item of typeof c === "number" || c === undefined ? [] : Array.isArray(c) ? c : [c])
+        if (item.key) keyValue(item.key, { name: "", data: {} });
     }
   }
 
@@ -89,7 +90,12 @@ export class InProcessEngine {
         this.seen.set(`event:${e.id}`, now + DEDUPE_MS);
       }
       for (const fn of this.functions) {
-        if (!(optionsOf(fn).triggers ?? []).some((t) => t.event && (typeof t.event === "string" ? t.event : t.event.name) === e.name)) continue;
+        if (
+          !(optionsOf(fn).triggers ?? []).some(
+            (t) => t.event && (typeof t.event === "string" ? t.event : t.event.name) === e.name,
+          )
+        )
+          continue;
         this.enqueue(fn, event);
       }
     }
@@ -138,7 +144,7 @@ export class InProcessEngine {
   }
 
   private pump() {
-    for (let i = 0; i < this.queue.length; ) {
+    for (let i = 0; i < this.queue.length;) {
       const job = this.queue[i]!;
       if (job.keys.some((k, j) => (this.active.get(k) ?? 0) >= job.limits[j]!)) {
         i++;
@@ -170,7 +176,9 @@ export class InProcessEngine {
       steps = Object.entries(out.state).map(([id, value]) => ({ id, idIsHashed: true, handler: () => value }));
       if (error.name === "NonRetriableError" || attempt === maxAttempts) break;
       log.warn("workflow attempt failed; retrying", { function: o.id, attempt, error: error.message });
-      await new Promise((r) => setTimeout(r, this.options.retryDelayMs?.(attempt) ?? Math.min(2_000 * 2 ** (attempt - 1), 300_000)));
+      await new Promise((r) =>
+        setTimeout(r, this.options.retryDelayMs?.(attempt) ?? Math.min(2_000 * 2 ** (attempt - 1), 300_000)),
+      );
     }
     log.warn("workflow failed", { function: o.id, error: error?.message });
     if (o.onFailure) await this.runFailureHandler(job, error ?? {});
@@ -183,14 +191,26 @@ export class InProcessEngine {
       get(target, prop, receiver) {
         if (prop !== "createExecution") return Reflect.get(target, prop, receiver);
         return (opts: { partialOptions: Record<string, unknown> }) =>
-          (target as unknown as { createExecution: (o: unknown) => unknown }).createExecution({ ...opts, partialOptions: { ...opts.partialOptions, handlerKind: "failure" } });
+          (target as unknown as { createExecution: (o: unknown) => unknown }).createExecution({
+            ...opts,
+            partialOptions: { ...opts.partialOptions, handlerKind: "failure" },
+          });
       },
     });
     const event = {
       name: "inngest/function.failed",
-      data: { function_id: fn.id("coffer"), run_id: job.event.id, error: { name: error.name ?? "Error", message: error.message ?? "The workflow failed." }, event: job.event },
+      data: {
+        function_id: fn.id("coffer"),
+        run_id: job.event.id,
+        error: { name: error.name ?? "Error", message: error.message ?? "The workflow failed." },
+        event: job.event,
+      },
     };
-    const out = await new InngestTestEngine({ function: asFailure, events: [event], transformCtx: (ctx) => ctx }).execute();
+    const out = await new InngestTestEngine({
+      function: asFailure,
+      events: [event],
+      transformCtx: (ctx) => ctx,
+    }).execute();
     const failed = (out as { error?: SerializedError }).error;
     if (failed) log.error("workflow failure handler failed", { function: optionsOf(fn).id, error: failed.message });
   }

@@ -9,7 +9,9 @@ import { sweepRuns } from "./functions/sweep-runs";
  */
 export async function startWorkflows(): Promise<void> {
   if (env().workflows === "inngest") {
-    log.info("workflows run on an Inngest server", { baseUrl: env().INNGEST_BASE_URL ?? (env().INNGEST_EVENT_KEY ? "Inngest Cloud" : "dev server") });
+    log.info("workflows run on an Inngest server", {
+      baseUrl: env().INNGEST_BASE_URL ?? (env().INNGEST_EVENT_KEY ? "Inngest Cloud" : "dev server"),
+    });
     return;
   }
   const engine = await inProcessEngine();

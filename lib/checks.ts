@@ -15,9 +15,17 @@ export interface CheckResult {
 }
 
 /** Stores the outcome of a "Test" on its row, for lists and pages. */
-export async function recordCheck(table: typeof servers | typeof sources | typeof storageDestinations, t: TeamContext, id: string, result: CheckResult) {
+export async function recordCheck(
+  table: typeof servers | typeof sources | typeof storageDestinations,
+  t: TeamContext,
+  id: string,
+  result: CheckResult,
+) {
   const d = await db();
-  await d.update(table).set({ checkedAt: sql`now()`, checkOk: result.ok, checkMessage: result.message }).where(and(eq(table.teamId, t.id), eq(table.id, id)));
+  await d
+    .update(table)
+    .set({ checkedAt: sql`now()`, checkOk: result.ok, checkMessage: result.message })
+    .where(and(eq(table.teamId, t.id), eq(table.id, id)));
 }
 
 /** Runs a check; an AppError becomes a failed result with its message, anything else is logged. */
@@ -26,7 +34,8 @@ export async function checked(fn: () => Promise<CheckResult>): Promise<CheckResu
     return await fn();
   } catch (err) {
     const known = asAppError(err);
-    if (known && known.code !== "NOT_FOUND" && known.code !== "FORBIDDEN") return { ok: false, message: known.message, facts: {} };
+    if (known && known.code !== "NOT_FOUND" && known.code !== "FORBIDDEN")
+      return { ok: false, message: known.message, facts: {} };
     if (!known) log.error("check failed", { error: err });
     throw err;
   }

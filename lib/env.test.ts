@@ -15,7 +15,12 @@ async function envWith(vars: Record<string, string | undefined>) {
   return (await import("./env")).env();
 }
 
-const noInngest = { INNGEST_DEV: undefined, INNGEST_BASE_URL: undefined, INNGEST_EVENT_KEY: undefined, INNGEST_SIGNING_KEY: undefined };
+const noInngest = {
+  INNGEST_DEV: undefined,
+  INNGEST_BASE_URL: undefined,
+  INNGEST_EVENT_KEY: undefined,
+  INNGEST_SIGNING_KEY: undefined,
+};
 
 describe("where workflows run", () => {
   it("in this process when no Inngest server is configured", async () => {
@@ -24,10 +29,23 @@ describe("where workflows run", () => {
   });
   it("on an Inngest server when one is configured", async () => {
     expect((await envWith({ ...noInngest, INNGEST_DEV: "1" })).workflows).toBe("inngest");
-    expect((await envWith({ ...noInngest, INNGEST_EVENT_KEY: "ek", INNGEST_SIGNING_KEY: "signkey-prod-abc" })).workflows).toBe("inngest");
+    expect(
+      (await envWith({ ...noInngest, INNGEST_EVENT_KEY: "ek", INNGEST_SIGNING_KEY: "signkey-prod-abc" })).workflows,
+    ).toBe("inngest");
   });
   it("refuses an unsigned Inngest endpoint in production", async () => {
-    await expect(envWith({ ...noInngest, NODE_ENV: "production", INNGEST_DEV: "1" })).rejects.toThrow(/INNGEST_SIGNING_KEY: required in production/);
-    expect((await envWith({ ...noInngest, NODE_ENV: "production", INNGEST_SIGNING_KEY: "signkey-prod-abc", INNGEST_EVENT_KEY: "ek" })).workflows).toBe("inngest");
+    await expect(envWith({ ...noInngest, NODE_ENV: "production", INNGEST_DEV: "1" })).rejects.toThrow(
+      /INNGEST_SIGNING_KEY: required in production/,
+    );
+    expect(
+      (
+        await envWith({
+          ...noInngest,
+          NODE_ENV: "production",
+          INNGEST_SIGNING_KEY: "signkey-prod-abc",
+          INNGEST_EVENT_KEY: "ek",
+        })
+      ).workflows,
+    ).toBe("inngest");
   });
 });

@@ -15,7 +15,11 @@ const schema = z.object({
     .optional()
     .or(z.literal("").transform(() => undefined)),
   MASTER_KEYS: z.string().optional(),
-  AUTH_SECRET: z.string().min(32, "AUTH_SECRET must be at least 32 characters").optional().or(z.literal("").transform(() => undefined)),
+  AUTH_SECRET: z
+    .string()
+    .min(32, "AUTH_SECRET must be at least 32 characters")
+    .optional()
+    .or(z.literal("").transform(() => undefined)),
   APP_URL: z.url("APP_URL must be an absolute URL such as https://coffer.example.com").default("http://localhost:3000"),
   TRUST_PROXY: bool,
   AUTH_GITHUB_ID: z.string().optional(),
@@ -29,7 +33,10 @@ const schema = z.object({
   MAIL_FROM: z.string().default("Coffer <coffer@localhost>"),
   // An Inngest server runs the workflows when any of these is set; otherwise they run in-process.
   INNGEST_DEV: z.string().optional(),
-  INNGEST_BASE_URL: z.url("INNGEST_BASE_URL must be a URL such as http://127.0.0.1:8288").optional().or(z.literal("").transform(() => undefined)),
+  INNGEST_BASE_URL: z
+    .url("INNGEST_BASE_URL must be a URL such as http://127.0.0.1:8288")
+    .optional()
+    .or(z.literal("").transform(() => undefined)),
   INNGEST_EVENT_KEY: z.string().optional(),
   INNGEST_SIGNING_KEY: z.string().optional(),
 });
@@ -57,12 +64,23 @@ export function env(): Env {
     const { ALLOW_LOCAL_SERVERS, ALLOW_PRIVATE_NETWORKS, ...rest } = parsed.data;
     const production = rest.NODE_ENV === "production";
     const inngestDev = !!rest.INNGEST_DEV && rest.INNGEST_DEV !== "0" && rest.INNGEST_DEV !== "false";
-    const workflows = inngestDev || rest.INNGEST_BASE_URL || rest.INNGEST_EVENT_KEY || rest.INNGEST_SIGNING_KEY ? "inngest" : "in-process";
+    const workflows =
+      inngestDev || rest.INNGEST_BASE_URL || rest.INNGEST_EVENT_KEY || rest.INNGEST_SIGNING_KEY
+        ? "inngest"
+        : "in-process";
     // Without a signing key /api/inngest runs functions for anyone who calls it (dev mode).
     if (production && workflows === "inngest" && !rest.INNGEST_SIGNING_KEY) {
-      throw new Error("Invalid configuration:\n  INNGEST_SIGNING_KEY: required in production when workflows run on an Inngest server (INNGEST_DEV is for development only).");
+      throw new Error(
+        "Invalid configuration:\n  INNGEST_SIGNING_KEY: required in production when workflows run on an Inngest server (INNGEST_DEV is for development only).",
+      );
     }
-    cached = { ...rest, production, workflows, allowLocalServers: ALLOW_LOCAL_SERVERS ?? !production, allowPrivateNetworks: ALLOW_PRIVATE_NETWORKS ?? !production };
+    cached = {
+      ...rest,
+      production,
+      workflows,
+      allowLocalServers: ALLOW_LOCAL_SERVERS ?? !production,
+      allowPrivateNetworks: ALLOW_PRIVATE_NETWORKS ?? !production,
+    };
   }
   return cached;
 }

@@ -26,7 +26,8 @@ export class AppError extends Error {
   }
 }
 
-export const notFound = (what = "That item") => new AppError("NOT_FOUND", `${what} does not exist or you do not have access to it.`);
+export const notFound = (what = "That item") =>
+  new AppError("NOT_FOUND", `${what} does not exist or you do not have access to it.`);
 export const forbidden = (needed: string) =>
   new AppError("FORBIDDEN", `This needs the ${needed} role or higher. Ask a team owner or admin.`);
 
@@ -50,6 +51,7 @@ export function asAppError(err: unknown): AppError | undefined {
     return new AppError("VALIDATION", "Check the highlighted fields.", fieldErrors);
   }
   const pg = (err as { cause?: { code?: string } } | null)?.cause?.code ?? (err as { code?: string } | null)?.code;
-  if (pg === "40P01" || pg === "40001") return new AppError("CONFLICT", "Someone changed this at the same moment. Reload and try again.");
+  if (pg === "40P01" || pg === "40001")
+    return new AppError("CONFLICT", "Someone changed this at the same moment. Reload and try again.");
   return undefined;
 }

@@ -3,7 +3,10 @@ import "server-only";
 // Credentials that can hide in error messages from drivers and SDKs (connection strings, headers).
 const patterns: [RegExp, string][] = [
   [/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]*@/gi, "$1[redacted]@"],
-  [/\b(password|passwd|secret|token|authorization|api[_-]?key|private[_-]?key)(["']?\s*[:=]\s*["']?)[^\s"',;&]+/gi, "$1$2[redacted]"],
+  [
+    /\b(password|passwd|secret|token|authorization|api[_-]?key|private[_-]?key)(["']?\s*[:=]\s*["']?)[^\s"',;&]+/gi,
+    "$1$2[redacted]",
+  ],
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, "[redacted private key]"],
 ];
 
@@ -21,12 +24,17 @@ type Fields = Record<string, unknown>;
 function describeError(e: Error): Record<string, unknown> {
   const query = (e as { query?: string }).query;
   const message = query !== undefined ? `Failed query: ${query.split("\n")[0]}` : e.message;
-  const cause = e.cause instanceof Error ? { name: e.cause.name, message: e.cause.message, code: (e.cause as { code?: string }).code } : undefined;
+  const cause =
+    e.cause instanceof Error
+      ? { name: e.cause.name, message: e.cause.message, code: (e.cause as { code?: string }).code }
+      : undefined;
   return { name: e.name, message, stack: e.stack?.split("\n").slice(1, 8).join("\n"), ...(cause && { cause }) };
 }
 
 function write(level: "info" | "warn" | "error", message: string, fields?: Fields) {
-  const line = JSON.stringify({ level, time: new Date().toISOString(), message, ...fields }, (_k, v) => (v instanceof Error ? describeError(v) : v));
+  const line = JSON.stringify({ level, time: new Date().toISOString(), message, ...fields }, (_k, v) =>
+    v instanceof Error ? describeError(v) : v,
+  );
   (level === "error" ? console.error : level === "warn" ? console.warn : console.log)(redact(line));
 }
 

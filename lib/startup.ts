@@ -17,7 +17,14 @@ export async function start(): Promise<void> {
   const kind = await databaseKind();
   const missing = await unknownKeyIdsInUse(keys);
   if (missing.length > 0) {
-    throw new Error(`Stored secrets use master key id(s) ${missing.join(", ")}, which MASTER_KEYS does not contain. Add them back (decrypt-only keys go after the active one).`);
+    throw new Error(
+      `Stored secrets use master key id(s) ${missing.join(", ")}, which MASTER_KEYS does not contain. Add them back (decrypt-only keys go after the active one).`,
+    );
   }
-  log.info("coffer started", { database: kind, dataDir: e.DATA_DIR, activeKeyId: keys.active.id, keySource: keys.source });
+  log.info("coffer started", {
+    database: kind,
+    dataDir: e.DATA_DIR,
+    activeKeyId: keys.active.id,
+    keySource: keys.source,
+  });
 }

@@ -6,11 +6,28 @@
 // decrypt: disaster recovery. Reads the header, unwraps the data key with the master key named
 // there, streams out the plaintext. Without --master-keys the MASTER_KEYS environment variable is
 // used; "-" reads the keys from standard input. On any failure nothing is left at <out>.
-import { closeSync, createReadStream, createWriteStream, existsSync, fstatSync, openSync, readFileSync, readSync, renameSync, rmSync } from "node:fs";
+import {
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  fstatSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+} from "node:fs";
 import { text } from "node:stream/consumers";
 import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
-import { createDecryptStream, maxHeaderLength, plaintextSize, readHeader, type ParsedHeader } from "@/lib/crypto/envelope";
+import {
+  createDecryptStream,
+  maxHeaderLength,
+  plaintextSize,
+  readHeader,
+  type ParsedHeader,
+} from "@/lib/crypto/envelope";
 import { parseMasterKeys, type Keyring } from "@/lib/crypto/master-keys";
 import { env } from "@/lib/env";
 
@@ -27,13 +44,18 @@ async function loadKeys(source: string | undefined): Promise<Keyring> {
   if (source === "-") spec = await text(process.stdin);
   else if (source !== undefined) spec = readFileSync(source, "utf8");
   else spec = env().MASTER_KEYS ?? "";
-  if (!spec.trim()) throw new UsageError("No master keys: pass --master-keys <file> (or - for standard input), or set MASTER_KEYS.");
+  if (!spec.trim())
+    throw new UsageError("No master keys: pass --master-keys <file> (or - for standard input), or set MASTER_KEYS.");
   const keys = parseMasterKeys(spec);
   return { active: keys[0]!, byId: new Map(keys.map((k) => [k.id, k])), source: "MASTER_KEYS" };
 }
 
 async function decrypt(args: string[]) {
-  const { values, positionals } = parseArgs({ args, options: { "master-keys": { type: "string" } }, allowPositionals: true });
+  const { values, positionals } = parseArgs({
+    args,
+    options: { "master-keys": { type: "string" } },
+    allowPositionals: true,
+  });
   if (positionals.length !== 2) throw new UsageError(usage);
   const [object, out] = positionals as [string, string];
   if (existsSync(out)) throw new UsageError(`${out} already exists; choose another output file or remove it first.`);
@@ -56,7 +78,9 @@ async function decrypt(args: string[]) {
     rmSync(partial, { force: true });
     throw err;
   }
-  console.log(`Wrote ${sink.bytesWritten} bytes to ${out} (backup ${header!.backupId}, team ${header!.teamId}, master key "${header!.keyId}").`);
+  console.log(
+    `Wrote ${sink.bytesWritten} bytes to ${out} (backup ${header!.backupId}, team ${header!.teamId}, master key "${header!.keyId}").`,
+  );
 }
 
 function inspect(args: string[]) {

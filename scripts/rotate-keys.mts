@@ -7,13 +7,22 @@ import { closeDatabase } from "@/lib/db";
 const keys = keyring();
 console.log(`Re-sealing secrets under master key "${keys.active.id}"…`);
 try {
-  const report = await rotateSecrets({ keys, onBatch: (column, resealed) => console.log(`  ${column}: ${resealed} re-sealed so far`) });
+  const report = await rotateSecrets({
+    keys,
+    onBatch: (column, resealed) => console.log(`  ${column}: ${resealed} re-sealed so far`),
+  });
   for (const c of report.columns) console.log(`  ${c.column}: ${c.resealed} re-sealed`);
   const rewrapped = await rewrapDataKeys({ keys });
-  console.log(`Done: ${report.total} secret(s) re-sealed and ${rewrapped} backup data key(s) re-wrapped; every one is now under "${report.activeKeyId}".`);
+  console.log(
+    `Done: ${report.total} secret(s) re-sealed and ${rewrapped} backup data key(s) re-wrapped; every one is now under "${report.activeKeyId}".`,
+  );
   const older = (await keysNamedByObjects()).filter((k) => k.keyId !== keys.active.id);
-  for (const k of older) console.log(`  ${k.objects} stored backup object(s) still name key "${k.keyId}" in their header: keep it in MASTER_KEYS (decrypt-only, after the active one) and in your offline copy until those backups expire.`);
-  if (!older.length) console.log("  No stored backup object names an older key: older keys can be removed from MASTER_KEYS.");
+  for (const k of older)
+    console.log(
+      `  ${k.objects} stored backup object(s) still name key "${k.keyId}" in their header: keep it in MASTER_KEYS (decrypt-only, after the active one) and in your offline copy until those backups expire.`,
+    );
+  if (!older.length)
+    console.log("  No stored backup object names an older key: older keys can be removed from MASTER_KEYS.");
 } finally {
   await closeDatabase();
 }

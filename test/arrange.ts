@@ -12,7 +12,12 @@ export async function setScheduleRow(id: string, set: Partial<typeof schedules.$
 }
 
 export async function scheduleNextRun(id: string): Promise<Date | null> {
-  const [row] = await (await db()).select({ nextRunAt: schedules.nextRunAt }).from(schedules).where(eq(schedules.id, id));
+  const [row] = await (
+    await db()
+  )
+    .select({ nextRunAt: schedules.nextRunAt })
+    .from(schedules)
+    .where(eq(schedules.id, id));
   return row!.nextRunAt;
 }
 
@@ -29,12 +34,26 @@ export async function insertLocationRow(values: typeof backupLocations.$inferIns
   await (await db()).insert(backupLocations).values(values);
 }
 
-export async function setLocationRow(backupId: string, destinationId: string, set: Partial<typeof backupLocations.$inferInsert>) {
-  await (await db()).update(backupLocations).set(set).where(and(eq(backupLocations.backupId, backupId), eq(backupLocations.destinationId, destinationId)));
+export async function setLocationRow(
+  backupId: string,
+  destinationId: string,
+  set: Partial<typeof backupLocations.$inferInsert>,
+) {
+  await (
+    await db()
+  )
+    .update(backupLocations)
+    .set(set)
+    .where(and(eq(backupLocations.backupId, backupId), eq(backupLocations.destinationId, destinationId)));
 }
 
 export async function destinationSettings(id: string) {
-  const [row] = await (await db()).select({ settings: storageDestinations.settings }).from(storageDestinations).where(eq(storageDestinations.id, id));
+  const [row] = await (
+    await db()
+  )
+    .select({ settings: storageDestinations.settings })
+    .from(storageDestinations)
+    .where(eq(storageDestinations.id, id));
   return row!.settings;
 }
 

@@ -9,5 +9,12 @@ export async function signedUpUser(name = "Ada") {
   const password = `pw-${randomBytes(8).toString("hex")}`;
   const { userId, teamSlug } = await signUp({ name, email, password, teamName: `${name} Ops` });
   const actor: Actor & { userId: string } = { userId, label: email, ip: "203.0.113.7" };
-  return { userId, email, password, actor, teamSlug, team: (min: Role = "viewer") => teamForUser(actor, teamSlug, min) };
+  return {
+    userId,
+    email,
+    password,
+    actor,
+    teamSlug,
+    team: (min: Role = "viewer") => teamForUser(actor, teamSlug, min),
+  };
 }

@@ -7,9 +7,14 @@ import { freePort } from "./ports";
 /** PG_BIN, else the newest server installed from Debian/Ubuntu packages (apt install postgresql). */
 function serverBin(): string {
   if (process.env.PG_BIN) return process.env.PG_BIN;
-  const versions = existsSync("/usr/lib/postgresql") ? readdirSync("/usr/lib/postgresql").filter((v) => existsSync(`/usr/lib/postgresql/${v}/bin/postgres`)) : [];
+  const versions = existsSync("/usr/lib/postgresql")
+    ? readdirSync("/usr/lib/postgresql").filter((v) => existsSync(`/usr/lib/postgresql/${v}/bin/postgres`))
+    : [];
   const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
-  if (!newest) throw new Error("No PostgreSQL server found under /usr/lib/postgresql: run `apt-get install postgresql` (npm test does this).");
+  if (!newest)
+    throw new Error(
+      "No PostgreSQL server found under /usr/lib/postgresql: run `apt-get install postgresql` (npm test does this).",
+    );
   return `/usr/lib/postgresql/${newest}/bin`;
 }
 const bin = serverBin();
@@ -41,7 +46,22 @@ export async function startPgCluster(): Promise<PgCluster> {
   const port = await freePort();
   const server: ChildProcess = spawn(
     path.join(bin, "postgres"),
-    ["-D", data, "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
+    [
+      "-D",
+      data,
+      "-p",
+      String(port),
+      "-k",
+      dir,
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "fsync=off",
+      "-c",
+      "synchronous_commit=off",
+      "-c",
+      "full_page_writes=off",
+    ],
     { ...ids, stdio: ["ignore", "ignore", "pipe"] },
   );
   let log = "";

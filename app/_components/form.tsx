@@ -3,7 +3,11 @@ import type { ActionError } from "./use-action";
 export function FormError({ error }: { error: ActionError | null }) {
   if (!error) return null;
   return (
-    <p role="alert" data-testid="form-error" className="rounded-lg border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800 dark:border-red-900 dark:bg-red-950 dark:text-red-300">
+    <p
+      role="alert"
+      data-testid="form-error"
+      className="rounded-lg border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800 dark:border-red-900 dark:bg-red-950 dark:text-red-300"
+    >
       {error.message}
     </p>
   );
@@ -12,7 +16,16 @@ export function FormError({ error }: { error: ActionError | null }) {
 type FieldProps = { label: string; name: string; error: ActionError | null; hint?: string };
 
 /** Label, control, then the field's own error (from the action's fieldErrors) or a hint. */
-function FieldShell({ label, name, error, hint, children }: Omit<FieldProps, "error"> & { error: ActionError | null; children: (a11y: { id: string; "aria-invalid"?: true; "aria-describedby"?: string }) => React.ReactNode }) {
+function FieldShell({
+  label,
+  name,
+  error,
+  hint,
+  children,
+}: Omit<FieldProps, "error"> & {
+  error: ActionError | null;
+  children: (a11y: { id: string; "aria-invalid"?: true; "aria-describedby"?: string }) => React.ReactNode;
+}) {
   const messages = error?.fieldErrors?.[name];
   const id = `field-${name}`;
   return (
@@ -31,7 +44,13 @@ function FieldShell({ label, name, error, hint, children }: Omit<FieldProps, "er
   );
 }
 
-export function Field({ label, name, error, hint, ...input }: FieldProps & React.InputHTMLAttributes<HTMLInputElement>) {
+export function Field({
+  label,
+  name,
+  error,
+  hint,
+  ...input
+}: FieldProps & React.InputHTMLAttributes<HTMLInputElement>) {
   return (
     <FieldShell label={label} name={name} error={error} hint={hint}>
       {(a11y) => <input name={name} className="input" {...a11y} {...input} />}
@@ -39,7 +58,13 @@ export function Field({ label, name, error, hint, ...input }: FieldProps & React
   );
 }
 
-export function TextArea({ label, name, error, hint, ...input }: FieldProps & React.TextareaHTMLAttributes<HTMLTextAreaElement>) {
+export function TextArea({
+  label,
+  name,
+  error,
+  hint,
+  ...input
+}: FieldProps & React.TextareaHTMLAttributes<HTMLTextAreaElement>) {
   return (
     <FieldShell label={label} name={name} error={error} hint={hint}>
       {(a11y) => <textarea name={name} className="input font-mono text-xs" rows={4} {...a11y} {...input} />}
@@ -48,7 +73,18 @@ export function TextArea({ label, name, error, hint, ...input }: FieldProps & Re
 }
 
 /** A labelled select of `options`; the rest of the props go to the `<select>` (controlled or not). */
-export function Select({ label, name, id = `field-${name}`, options, ...select }: { label: string; name: string; id?: string; options: { value: string; label: string }[] } & React.SelectHTMLAttributes<HTMLSelectElement>) {
+export function Select({
+  label,
+  name,
+  id = `field-${name}`,
+  options,
+  ...select
+}: {
+  label: string;
+  name: string;
+  id?: string;
+  options: { value: string; label: string }[];
+} & React.SelectHTMLAttributes<HTMLSelectElement>) {
   return (
     <div>
       <label htmlFor={id} className="label">
@@ -66,7 +102,21 @@ export function Select({ label, name, id = `field-${name}`, options, ...select }
 }
 
 /** A set of checkboxes named `name` (read with `checkedValues`), with the field's own error. */
-export function CheckboxGroup({ legend, name, options, isChecked, empty, error }: { legend: string; name: string; options: { id: string; name: string }[]; isChecked: (id: string) => boolean; empty?: string; error?: ActionError | null }) {
+export function CheckboxGroup({
+  legend,
+  name,
+  options,
+  isChecked,
+  empty,
+  error,
+}: {
+  legend: string;
+  name: string;
+  options: { id: string; name: string }[];
+  isChecked: (id: string) => boolean;
+  empty?: string;
+  error?: ActionError | null;
+}) {
   const messages = error?.fieldErrors?.[name];
   return (
     <fieldset>

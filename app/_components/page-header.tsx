@@ -1,4 +1,12 @@
-export function PageHeader({ title, description, children }: { title: string; description?: string; children?: React.ReactNode }) {
+export function PageHeader({
+  title,
+  description,
+  children,
+}: {
+  title: string;
+  description?: string;
+  children?: React.ReactNode;
+}) {
   return (
     <div className="mb-6 flex flex-wrap items-start justify-between gap-4">
       <div>
@@ -17,7 +25,9 @@ export function NotBuiltYet({ title, what }: { title: string; what: string }) {
       <PageHeader title={title} />
       <div className="card border-dashed text-center">
         <p className="font-medium">Not available yet</p>
-        <p className="muted mx-auto mt-1 max-w-lg">{what} This part of Coffer is still being built; nothing here works yet.</p>
+        <p className="muted mx-auto mt-1 max-w-lg">
+          {what} This part of Coffer is still being built; nothing here works yet.
+        </p>
       </div>
     </>
   );

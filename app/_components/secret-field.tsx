@@ -7,7 +7,21 @@ import type { ActionError } from "./use-action";
  * A stored secret is never sent back to the browser: the form shows that one is set and offers
  * to replace it. Left alone, the field submits empty, which keeps the stored value.
  */
-export function SecretField({ label, name, isSet, error, multiline, hint }: { label: string; name: string; isSet: boolean; error: ActionError | null; multiline?: boolean; hint?: string }) {
+export function SecretField({
+  label,
+  name,
+  isSet,
+  error,
+  multiline,
+  hint,
+}: {
+  label: string;
+  name: string;
+  isSet: boolean;
+  error: ActionError | null;
+  multiline?: boolean;
+  hint?: string;
+}) {
   const [replacing, setReplacing] = useState(!isSet);
   if (!replacing) {
     return (
@@ -17,7 +31,11 @@ export function SecretField({ label, name, isSet, error, multiline, hint }: { la
           <span className="badge" data-testid={`${name}-set`}>
             set
           </span>
-          <button type="button" className="text-indigo-600 hover:underline dark:text-indigo-400" onClick={() => setReplacing(true)}>
+          <button
+            type="button"
+            className="text-indigo-600 hover:underline dark:text-indigo-400"
+            onClick={() => setReplacing(true)}
+          >
             Replace
           </button>
         </div>

@@ -23,7 +23,9 @@ export function useAction<I, T>(action: (input: I) => Promise<ActionResult<T>>, 
 
 /** FormData → plain object of its string fields, for actions that take objects. */
 export function formFields(form: HTMLFormElement): Record<string, string> {
-  return Object.fromEntries([...new FormData(form).entries()].filter((e): e is [string, string] => typeof e[1] === "string"));
+  return Object.fromEntries(
+    [...new FormData(form).entries()].filter((e): e is [string, string] => typeof e[1] === "string"),
+  );
 }
 
 /** The values of the checked checkboxes named `name` in a form. */

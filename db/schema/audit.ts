@@ -21,7 +21,9 @@ export const auditEvents = pgTable(
     details: jsonb("details").$type<Record<string, unknown>>(),
     // Microseconds and clock_timestamp(): events keep their order, even several in one transaction
     // (now() is the transaction's start) or in one millisecond; the page cursor carries the exact value.
-    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().default(sql`clock_timestamp()`),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" })
+      .notNull()
+      .default(sql`clock_timestamp()`),
   },
   (t) => [index("audit_events_team_time_idx").on(t.teamId, t.createdAt.desc(), t.id.desc())],
 );

@@ -1,4 +1,16 @@
-import { bigint, bigserial, boolean, foreignKey, index, integer, jsonb, pgEnum, pgTable, text, unique } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  bigserial,
+  boolean,
+  foreignKey,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  text,
+  unique,
+} from "drizzle-orm/pg-core";
 import { sql } from "drizzle-orm";
 import { createdAt, idColumn, timestampColumn } from "../columns";
 import { schedules } from "./schedules";
@@ -6,7 +18,14 @@ import { servers } from "./servers";
 import { storageDestinations } from "./storage";
 import { teams } from "./teams";
 
-export const backupStatusEnum = pgEnum("backup_status", ["queued", "running", "succeeded", "failed", "cancelled", "expired"]);
+export const backupStatusEnum = pgEnum("backup_status", [
+  "queued",
+  "running",
+  "succeeded",
+  "failed",
+  "cancelled",
+  "expired",
+]);
 export const backupTriggerEnum = pgEnum("backup_trigger", ["manual", "schedule", "api", "upload", "safety"]);
 
 /**
@@ -65,16 +84,31 @@ export const backups = pgTable(
     /** The last verification that passed (retention never expires the latest verified backup). */
     verifiedAt: timestampColumn("verified_at"),
     /** The latest verification's outcome, for the list's indicator. */
-    verification: jsonb("verification").$type<{ status: "verified" | "failed"; at: string; restoreId: string; tables: number; files: number; differences: string[] }>(),
+    verification: jsonb("verification").$type<{
+      status: "verified" | "failed";
+      at: string;
+      restoreId: string;
+      tables: number;
+      files: number;
+      differences: string[];
+    }>(),
     createdAt: createdAt(),
   },
   (t) => [
     unique("backups_team_id_key").on(t.teamId, t.id),
     unique("backups_schedule_slot_key").on(t.scheduleId, t.scheduledFor),
-    foreignKey({ name: "backups_server_fk", columns: [t.teamId, t.serverId], foreignColumns: [servers.teamId, servers.id] }).onDelete("cascade"),
-    foreignKey({ name: "backups_schedule_fk", columns: [t.scheduleId], foreignColumns: [schedules.id] }).onDelete("set null"),
+    foreignKey({
+      name: "backups_server_fk",
+      columns: [t.teamId, t.serverId],
+      foreignColumns: [servers.teamId, servers.id],
+    }).onDelete("cascade"),
+    foreignKey({ name: "backups_schedule_fk", columns: [t.scheduleId], foreignColumns: [schedules.id] }).onDelete(
+      "set null",
+    ),
     index("backups_team_time_idx").on(t.teamId, t.createdAt.desc(), t.id.desc()),
-    index("backups_active_idx").on(t.status, t.heartbeatAt).where(sql`status in ('queued', 'running')`),
+    index("backups_active_idx")
+      .on(t.status, t.heartbeatAt)
+      .where(sql`status in ('queued', 'running')`),
   ],
 );
 
@@ -101,9 +135,17 @@ export const backupLocations = pgTable(
   },
   (t) => [
     unique("backup_locations_backup_destination_key").on(t.backupId, t.destinationId),
-    foreignKey({ name: "backup_locations_backup_fk", columns: [t.teamId, t.backupId], foreignColumns: [backups.teamId, backups.id] }).onDelete("cascade"),
+    foreignKey({
+      name: "backup_locations_backup_fk",
+      columns: [t.teamId, t.backupId],
+      foreignColumns: [backups.teamId, backups.id],
+    }).onDelete("cascade"),
     // A destination that still holds backups cannot be deleted (they would be lost track of).
-    foreignKey({ name: "backup_locations_destination_fk", columns: [t.teamId, t.destinationId], foreignColumns: [storageDestinations.teamId, storageDestinations.id] }).onDelete("no action"),
+    foreignKey({
+      name: "backup_locations_destination_fk",
+      columns: [t.teamId, t.destinationId],
+      foreignColumns: [storageDestinations.teamId, storageDestinations.id],
+    }).onDelete("no action"),
     index("backup_locations_destination_idx").on(t.teamId, t.destinationId),
   ],
 );
@@ -120,7 +162,11 @@ export const backupLogs = pgTable(
     createdAt: createdAt(),
   },
   (t) => [
-    foreignKey({ name: "backup_logs_backup_fk", columns: [t.teamId, t.backupId], foreignColumns: [backups.teamId, backups.id] }).onDelete("cascade"),
+    foreignKey({
+      name: "backup_logs_backup_fk",
+      columns: [t.teamId, t.backupId],
+      foreignColumns: [backups.teamId, backups.id],
+    }).onDelete("cascade"),
     index("backup_logs_backup_idx").on(t.backupId, t.id),
   ],
 );

@@ -1,4 +1,15 @@
-import { bigint, bigserial, foreignKey, index, integer, jsonb, pgEnum, pgTable, text, unique } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  bigserial,
+  foreignKey,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  text,
+  unique,
+} from "drizzle-orm/pg-core";
 import { sql } from "drizzle-orm";
 import { createdAt, idColumn, timestampColumn } from "../columns";
 import { backups } from "./backups";
@@ -68,10 +79,20 @@ export const restores = pgTable(
   },
   (t) => [
     unique("restores_team_id_key").on(t.teamId, t.id),
-    foreignKey({ name: "restores_backup_fk", columns: [t.teamId, t.backupId], foreignColumns: [backups.teamId, backups.id] }).onDelete("cascade"),
-    foreignKey({ name: "restores_server_fk", columns: [t.teamId, t.serverId], foreignColumns: [servers.teamId, servers.id] }).onDelete("cascade"),
+    foreignKey({
+      name: "restores_backup_fk",
+      columns: [t.teamId, t.backupId],
+      foreignColumns: [backups.teamId, backups.id],
+    }).onDelete("cascade"),
+    foreignKey({
+      name: "restores_server_fk",
+      columns: [t.teamId, t.serverId],
+      foreignColumns: [servers.teamId, servers.id],
+    }).onDelete("cascade"),
     index("restores_backup_idx").on(t.teamId, t.backupId, t.createdAt.desc()),
-    index("restores_active_idx").on(t.status, t.heartbeatAt).where(sql`status in ('queued', 'running') or (scratch_database is not null and scratch_dropped_at is null)`),
+    index("restores_active_idx")
+      .on(t.status, t.heartbeatAt)
+      .where(sql`status in ('queued', 'running') or (scratch_database is not null and scratch_dropped_at is null)`),
   ],
 );
 
@@ -87,7 +108,11 @@ export const restoreLogs = pgTable(
     createdAt: createdAt(),
   },
   (t) => [
-    foreignKey({ name: "restore_logs_restore_fk", columns: [t.teamId, t.restoreId], foreignColumns: [restores.teamId, restores.id] }).onDelete("cascade"),
+    foreignKey({
+      name: "restore_logs_restore_fk",
+      columns: [t.teamId, t.restoreId],
+      foreignColumns: [restores.teamId, restores.id],
+    }).onDelete("cascade"),
     index("restore_logs_restore_idx").on(t.restoreId, t.id),
   ],
 );

@@ -6,8 +6,22 @@ import { storageDestinations } from "./storage";
 import { teams } from "./teams";
 
 /** A grandfather–father–son policy (lib/retention/select.ts): counts per period, or keep everything. */
-export type RetentionPolicyJson = { keepAll: boolean; last: number; daily: number; weekly: number; monthly: number; yearly: number };
-export const runbookPolicy: RetentionPolicyJson = { keepAll: false, last: 0, daily: 7, weekly: 4, monthly: 6, yearly: 0 };
+export type RetentionPolicyJson = {
+  keepAll: boolean;
+  last: number;
+  daily: number;
+  weekly: number;
+  monthly: number;
+  yearly: number;
+};
+export const runbookPolicy: RetentionPolicyJson = {
+  keepAll: false,
+  last: 0,
+  daily: 7,
+  weekly: 4,
+  monthly: 6,
+  yearly: 0,
+};
 
 /** When to back up which sources of a server, and where the backups go. */
 export const schedules = pgTable(
@@ -35,9 +49,19 @@ export const schedules = pgTable(
   (t) => [
     unique("schedules_team_id_key").on(t.teamId, t.id),
     unique("schedules_team_name_key").on(t.teamId, t.name),
-    foreignKey({ name: "schedules_server_fk", columns: [t.teamId, t.serverId], foreignColumns: [servers.teamId, servers.id] }).onDelete("cascade"),
-    foreignKey({ name: "schedules_verify_source_fk", columns: [t.verifySourceId], foreignColumns: [sources.id] }).onDelete("set null"),
-    index("schedules_due_idx").on(t.nextRunAt).where(sql`enabled`),
+    foreignKey({
+      name: "schedules_server_fk",
+      columns: [t.teamId, t.serverId],
+      foreignColumns: [servers.teamId, servers.id],
+    }).onDelete("cascade"),
+    foreignKey({
+      name: "schedules_verify_source_fk",
+      columns: [t.verifySourceId],
+      foreignColumns: [sources.id],
+    }).onDelete("set null"),
+    index("schedules_due_idx")
+      .on(t.nextRunAt)
+      .where(sql`enabled`),
   ],
 );
 
@@ -45,20 +69,44 @@ export const schedules = pgTable(
 // stop covering it); the cascades here only let a whole server or team go at once.
 export const scheduleSources = pgTable(
   "schedule_sources",
-  { teamId: text("team_id").notNull(), scheduleId: text("schedule_id").notNull(), sourceId: text("source_id").notNull() },
+  {
+    teamId: text("team_id").notNull(),
+    scheduleId: text("schedule_id").notNull(),
+    sourceId: text("source_id").notNull(),
+  },
   (t) => [
     primaryKey({ columns: [t.scheduleId, t.sourceId] }),
-    foreignKey({ name: "schedule_sources_schedule_fk", columns: [t.teamId, t.scheduleId], foreignColumns: [schedules.teamId, schedules.id] }).onDelete("cascade"),
-    foreignKey({ name: "schedule_sources_source_fk", columns: [t.teamId, t.sourceId], foreignColumns: [sources.teamId, sources.id] }).onDelete("cascade"),
+    foreignKey({
+      name: "schedule_sources_schedule_fk",
+      columns: [t.teamId, t.scheduleId],
+      foreignColumns: [schedules.teamId, schedules.id],
+    }).onDelete("cascade"),
+    foreignKey({
+      name: "schedule_sources_source_fk",
+      columns: [t.teamId, t.sourceId],
+      foreignColumns: [sources.teamId, sources.id],
+    }).onDelete("cascade"),
   ],
 );
 
 export const scheduleDestinations = pgTable(
   "schedule_destinations",
-  { teamId: text("team_id").notNull(), scheduleId: text("schedule_id").notNull(), destinationId: text("destination_id").notNull() },
+  {
+    teamId: text("team_id").notNull(),
+    scheduleId: text("schedule_id").notNull(),
+    destinationId: text("destination_id").notNull(),
+  },
   (t) => [
     primaryKey({ columns: [t.scheduleId, t.destinationId] }),
-    foreignKey({ name: "schedule_destinations_schedule_fk", columns: [t.teamId, t.scheduleId], foreignColumns: [schedules.teamId, schedules.id] }).onDelete("cascade"),
-    foreignKey({ name: "schedule_destinations_destination_fk", columns: [t.teamId, t.destinationId], foreignColumns: [storageDestinations.teamId, storageDestinations.id] }).onDelete("cascade"),
+    foreignKey({
+      name: "schedule_destinations_schedule_fk",
+      columns: [t.teamId, t.scheduleId],
+      foreignColumns: [schedules.teamId, schedules.id],
+    }).onDelete("cascade"),
+    foreignKey({
+      name: "schedule_destinations_destination_fk",
+      columns: [t.teamId, t.destinationId],
+      foreignColumns: [storageDestinations.teamId, storageDestinations.id],
+    }).onDelete("cascade"),
   ],
 );

@@ -64,7 +64,11 @@ export const sources = pgTable(
     unique("sources_team_id_key").on(t.teamId, t.id),
     unique("sources_server_name_key").on(t.serverId, t.name),
     // Composite: the database itself refuses a source on another team's server.
-    foreignKey({ name: "sources_server_fk", columns: [t.teamId, t.serverId], foreignColumns: [servers.teamId, servers.id] }).onDelete("cascade"),
+    foreignKey({
+      name: "sources_server_fk",
+      columns: [t.teamId, t.serverId],
+      foreignColumns: [servers.teamId, servers.id],
+    }).onDelete("cascade"),
     index("sources_server_idx").on(t.teamId, t.serverId),
   ],
 );

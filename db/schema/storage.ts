@@ -39,6 +39,10 @@ export const storageDestinations = pgTable(
     unique("storage_destinations_team_name_key").on(t.teamId, t.name),
     // A server still holding a destination cannot be deleted out from under it. NO ACTION (checked
     // at the end of the statement) rather than RESTRICT, so deleting a whole team still cascades.
-    foreignKey({ name: "storage_destinations_server_fk", columns: [t.teamId, t.serverId], foreignColumns: [servers.teamId, servers.id] }).onDelete("no action"),
+    foreignKey({
+      name: "storage_destinations_server_fk",
+      columns: [t.teamId, t.serverId],
+      foreignColumns: [servers.teamId, servers.id],
+    }).onDelete("no action"),
   ],
 );

@@ -30,7 +30,11 @@ export const memberships = pgTable(
     role: roleEnum("role").notNull(),
     createdAt: createdAt(),
   },
-  (t) => [unique("memberships_team_user_key").on(t.teamId, t.userId), unique("memberships_team_id_key").on(t.teamId, t.id), index("memberships_user_idx").on(t.userId)],
+  (t) => [
+    unique("memberships_team_user_key").on(t.teamId, t.userId),
+    unique("memberships_team_id_key").on(t.teamId, t.id),
+    index("memberships_user_idx").on(t.userId),
+  ],
 );
 
 export const invitations = pgTable(

@@ -28,20 +28,33 @@ import { setBackupRow, setScheduleRow } from "@/test/arrange";
 import { retentionFixture as f } from "./retention-fixture";
 
 const started = Date.now();
-if (path.resolve(env().DATA_DIR) !== f.dataDir) throw new Error(`The seed writes only to its own data folder: run it with DATA_DIR=${f.dataDir} (playwright.config.ts does).`);
+if (path.resolve(env().DATA_DIR) !== f.dataDir)
+  throw new Error(
+    `The seed writes only to its own data folder: run it with DATA_DIR=${f.dataDir} (playwright.config.ts does).`,
+  );
 rmSync(f.root, { recursive: true, force: true });
 mkdirSync(f.filesDir, { recursive: true });
 
-const { userId, teamSlug } = await signUp(signUpSchema.parse({ name: f.name, email: f.email, password: f.password, teamName: f.teamName }));
+const { userId, teamSlug } = await signUp(
+  signUpSchema.parse({ name: f.name, email: f.email, password: f.password, teamName: f.teamName }),
+);
 const t = await teamForUser({ userId, label: f.email, ip: null }, teamSlug, "owner");
 const server = await createServer(t, createServerSchema.parse({ kind: "local", name: f.server }));
-const source = await createSource(t, createSourceSchema.parse({ serverId: server.id, kind: "directory", name: f.source, paths: f.filesDir }));
+const source = await createSource(
+  t,
+  createSourceSchema.parse({ serverId: server.id, kind: "directory", name: f.source, paths: f.filesDir }),
+);
 const destination = await createDestination(t, createDestinationSchema.parse({ name: f.destination, kind: "local" }));
 
 // Daily at the local time an hour ago, so the newest backup is an hour old and the next slot is
 // ~23 hours away: no scheduled run starts while the journey runs.
 const now = new Date();
-const time = new Intl.DateTimeFormat("en-GB", { timeZone: f.timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(new Date(now.getTime() - 3_600_000));
+const time = new Intl.DateTimeFormat("en-GB", {
+  timeZone: f.timeZone,
+  hour: "2-digit",
+  minute: "2-digit",
+  hourCycle: "h23",
+}).format(new Date(now.getTime() - 3_600_000));
 const schedule = await createSchedule(
   t,
   createScheduleSchema.parse({
@@ -58,7 +71,9 @@ const schedule = await createSchedule(
 
 // The schedule's slots over the last 40 days, oldest first (in its time zone, across DST).
 const [hh, mm] = time.split(":").map(Number);
-const slots = new Cron(`${mm} ${hh} * * *`, { timezone: f.timeZone, paused: true }).previousRuns(f.backups, now).reverse();
+const slots = new Cron(`${mm} ${hh} * * *`, { timezone: f.timeZone, paused: true })
+  .previousRuns(f.backups, now)
+  .reverse();
 // One after the other, as the product runs a server's backups: each slot claimed as the tick
 // claims it, dated to its day, then run.
 for (const [i, slot] of slots.entries()) {
@@ -72,9 +87,14 @@ for (const [i, slot] of slots.entries()) {
   await setBackupRow(due.backupId, { createdAt: slot, startedAt: slot, fileName: backupFileName(f.server, slot) });
   if (!(await claimRun(t.id, due.backupId))) throw new Error(`Backup ${due.backupId} could not be claimed.`);
   const stored = await transferBackup(t.id, due.backupId);
-  if (stored.locations !== 1 || stored.sizeBytes >= 1024) throw new Error(`Backup ${due.backupId} stored ${stored.locations} copies of ${stored.sizeBytes} bytes; the journey expects one copy under 1 KiB.`);
+  if (stored.locations !== 1 || stored.sizeBytes >= 1024)
+    throw new Error(
+      `Backup ${due.backupId} stored ${stored.locations} copies of ${stored.sizeBytes} bytes; the journey expects one copy under 1 KiB.`,
+    );
   await setBackupRow(due.backupId, { finishedAt: new Date(slot.getTime() + 1_000 + (i % 5) * 700) });
 }
 // The last claim left the schedule at its next slot after the newest one: its real next run.
 await closeDatabase();
-console.log(`Seeded ${slots.length} backups of schedule ${f.schedule} (daily at ${time}, ${f.timeZone}) for ${f.email} in team ${teamSlug}, ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+console.log(
+  `Seeded ${slots.length} backups of schedule ${f.schedule} (daily at ${time}, ${f.timeZone}) for ${f.email} in team ${teamSlug}, ${((Date.now() - started) / 1000).toFixed(1)} s.`,
+);

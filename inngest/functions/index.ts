@@ -5,4 +5,12 @@ import { scheduleTick } from "./schedule-tick";
 import { sweepRuns } from "./sweep-runs";
 
 /** Every workflow, served at /api/inngest or run by the in-process engine. */
-export const functions = [runBackup, scheduleTick, sweepRuns, applyRetentionFn, retentionDaily, runRestore, runVerification];
+export const functions = [
+  runBackup,
+  scheduleTick,
+  sweepRuns,
+  applyRetentionFn,
+  retentionDaily,
+  runRestore,
+  runVerification,
+];

@@ -44,15 +44,27 @@ afterAll(async () => {
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const s3Client = () =>
-  new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }, requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" });
-const s3Keys = async (prefix: string) => ((await s3Client().send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix }))).Contents ?? []).map((o) => o.Key!);
+  new S3Client({
+    endpoint: s3.endpoint,
+    region: s3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+const s3Keys = async (prefix: string) =>
+  ((await s3Client().send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix }))).Contents ?? []).map(
+    (o) => o.Key!,
+  );
 
 /** A database with known rows, on the test cluster. */
 async function knownDatabase(rows = 3) {
   const name = `src_${randomBytes(5).toString("hex")}`;
   await admin.unsafe(`create database ${name}`);
   const c = postgres(inject("postgresAdminUrl")!.replace(/\/postgres$/, `/${name}`), { max: 1, onnotice: () => {} });
-  await c.unsafe(`create table items (id int primary key, label text); insert into items select g, 'item ' || g from generate_series(1, ${rows}) g;`);
+  await c.unsafe(
+    `create table items (id int primary key, label text); insert into items select g, 'item ' || g from generate_series(1, ${rows}) g;`,
+  );
   await c.end();
   return name;
 }
@@ -72,9 +84,21 @@ async function setup(o: { sshPort?: number; s3Endpoint?: string; directory?: str
     workDir: "/var/tmp",
   });
   const database = await knownDatabase();
-  const { id: pgId } = await createSource(t, { serverId, kind: "postgres", name: "app db", pgHost: "127.0.0.1", pgPort, pgDatabase: database, pgUser: "postgres", pgSslmode: "disable" });
+  const { id: pgId } = await createSource(t, {
+    serverId,
+    kind: "postgres",
+    name: "app db",
+    pgHost: "127.0.0.1",
+    pgPort,
+    pgDatabase: database,
+    pgUser: "postgres",
+    pgSslmode: "disable",
+  });
   const sourceIds = [pgId];
-  if (o.directory) sourceIds.push((await createSource(t, { serverId, kind: "directory", name: "files", paths: [o.directory], excludes: [] })).id);
+  if (o.directory)
+    sourceIds.push(
+      (await createSource(t, { serverId, kind: "directory", name: "files", paths: [o.directory], excludes: [] })).id,
+    );
   const prefix = `t-${randomBytes(4).toString("hex")}`;
   const { id: s3Id } = await createDestination(await user.team("admin"), {
     kind: "s3",
@@ -93,7 +117,12 @@ async function setup(o: { sshPort?: number; s3Endpoint?: string; directory?: str
 type Setup = Awaited<ReturnType<typeof setup>>;
 
 async function backUp(s: Setup, encrypted = true) {
-  const { id } = await requestBackup(s.t, { serverId: s.serverId, sourceIds: s.sourceIds, destinationIds: s.destinationIds, encrypted });
+  const { id } = await requestBackup(s.t, {
+    serverId: s.serverId,
+    sourceIds: s.sourceIds,
+    destinationIds: s.destinationIds,
+    encrypted,
+  });
   engine.send([backupEvent({ teamId: s.t.id, serverId: s.serverId, backupId: id })]);
   return id;
 }
@@ -101,9 +130,12 @@ async function backUp(s: Setup, encrypted = true) {
 /** The stored S3 object, decrypted with the master key alone (as the offline CLI does), extracted. */
 async function restoreFromS3(key: string, encrypted: boolean) {
   const dir = mkdtempSync(path.join(scratch, "x-"));
-  const body = (await s3Client().send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }))).Body as NodeJS.ReadableStream;
+  const body = (await s3Client().send(new GetObjectCommand({ Bucket: s3.bucket, Key: key })))
+    .Body as NodeJS.ReadableStream;
   const file = path.join(dir, "backup.tar.gz");
-  await (encrypted ? pipeline(body, createDecryptStream({ keys: keyring() }), createWriteStream(file)) : pipeline(body, createWriteStream(file)));
+  await (encrypted
+    ? pipeline(body, createDecryptStream({ keys: keyring() }), createWriteStream(file))
+    : pipeline(body, createWriteStream(file)));
   execFileSync("tar", ["xzf", file, "-C", dir]);
   return dir;
 }
@@ -124,10 +156,14 @@ describe("run-backup", () => {
     expect(b.log.map((l) => l.message).at(-1)).toMatch(/^Succeeded: \d+ bytes stored in 2 locations\.$/);
 
     const key = `${s.prefix}/${b.locations[0]!.objectKey}`;
-    expect(b.locations[0]!.objectKey).toMatch(new RegExp(`^${s.serverId}/box-[0-9a-f]{6}-\\d{8}-\\d{6}-${id}\\.tar\\.gz\\.enc$`));
+    expect(b.locations[0]!.objectKey).toMatch(
+      new RegExp(`^${s.serverId}/box-[0-9a-f]{6}-\\d{8}-\\d{6}-${id}\\.tar\\.gz\\.enc$`),
+    );
     const head = await s3Client().send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key }));
     expect(head.ContentLength).toBe(b.sizeBytes);
-    const raw = (await (await s3Client().send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }))).Body!.transformToByteArray()) as Uint8Array;
+    const raw = (await (
+      await s3Client().send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }))
+    ).Body!.transformToByteArray()) as Uint8Array;
     expect(Buffer.from(raw.subarray(0, 8)).toString("latin1")).toMatch(/^COFFER/); // sealed, not a gzip stream
     const dir = await restoreFromS3(key, true);
     const manifest = JSON.parse(readFileSync(path.join(dir, "manifest.json"), "utf8"));
@@ -150,12 +186,29 @@ describe("run-backup", () => {
 
   it("a pg_dump failure fails the backup with pg_dump's reason and leaves no object", async () => {
     const s = await setup();
-    const c = postgres(inject("postgresAdminUrl")!.replace(/\/postgres$/, `/${s.database}`), { max: 1, onnotice: () => {} });
+    const c = postgres(inject("postgresAdminUrl")!.replace(/\/postgres$/, `/${s.database}`), {
+      max: 1,
+      onnotice: () => {},
+    });
     const role = `ro_${randomBytes(3).toString("hex")}`;
     await c.unsafe(`create role ${role} login; create table secrets (v text); grant select on items to ${role};`);
     await c.end();
-    const { id: limited } = await createSource(s.t, { serverId: s.serverId, kind: "postgres", name: "limited", pgHost: "127.0.0.1", pgPort, pgDatabase: s.database, pgUser: role, pgSslmode: "disable" });
-    const { id } = await requestBackup(s.t, { serverId: s.serverId, sourceIds: [limited], destinationIds: s.destinationIds, encrypted: true });
+    const { id: limited } = await createSource(s.t, {
+      serverId: s.serverId,
+      kind: "postgres",
+      name: "limited",
+      pgHost: "127.0.0.1",
+      pgPort,
+      pgDatabase: s.database,
+      pgUser: role,
+      pgSslmode: "disable",
+    });
+    const { id } = await requestBackup(s.t, {
+      serverId: s.serverId,
+      sourceIds: [limited],
+      destinationIds: s.destinationIds,
+      encrypted: true,
+    });
     engine.send([backupEvent({ teamId: s.t.id, serverId: s.serverId, backupId: id })]);
     await engine.idle();
     const b = await getBackup(s.t, id);
@@ -163,14 +216,20 @@ describe("run-backup", () => {
     expect(b.error).toMatch(/^Reading of src_\w+ \(limited\) failed: .*permission denied for table secrets/);
     expect(b.locations.every((l) => l.status === "deleted")).toBe(true);
     expect(await s3Keys(s.prefix)).toEqual([]);
-    expect(b.log.at(-1)).toMatchObject({ level: "error", message: expect.stringMatching(/^Failed: .*permission denied/) });
+    expect(b.log.at(-1)).toMatchObject({
+      level: "error",
+      message: expect.stringMatching(/^Failed: .*permission denied/),
+    });
   });
 
   it("a destination failing part-way fails the whole backup and removes the other copies", async () => {
     const dirSrc = mkdtempSync(path.join(scratch, "data-"));
     writeFileSync(path.join(dirSrc, "blob.bin"), randomBytes(12 * 1024 * 1024));
     const target = new URL(s3.endpoint);
-    const cut = await startProxy({ host: target.hostname, port: Number(target.port) }, { cutAfterBytes: 3 * 1024 * 1024 });
+    const cut = await startProxy(
+      { host: target.hostname, port: Number(target.port) },
+      { cutAfterBytes: 3 * 1024 * 1024 },
+    );
     proxies.push(cut);
     const s = await setup({ s3Endpoint: `http://127.0.0.1:${cut.port}`, directory: dirSrc });
     const id = await backUp(s);
@@ -196,14 +255,19 @@ describe("run-backup", () => {
     expect(b.log.some((l) => l.level === "error")).toBe(true);
     expect(b.log.at(-1)!.message).toMatch(/^Succeeded/);
     const dir = await restoreFromS3(`${s.prefix}/${b.locations[0]!.objectKey}`, true);
-    expect(sha256(readFileSync(path.join(dir, "files", dirSrc.slice(1), "blob.bin")))).toBe(sha256(readFileSync(path.join(dirSrc, "blob.bin"))));
+    expect(sha256(readFileSync(path.join(dir, "files", dirSrc.slice(1), "blob.bin")))).toBe(
+      sha256(readFileSync(path.join(dirSrc, "blob.bin"))),
+    );
   });
 
   it("cancelling a running backup stops it and leaves nothing stored", async () => {
     const dirSrc = mkdtempSync(path.join(scratch, "data-"));
     writeFileSync(path.join(dirSrc, "blob.bin"), randomBytes(24 * 1024 * 1024));
     const target = new URL(s3.endpoint);
-    const slow = await startProxy({ host: target.hostname, port: Number(target.port) }, { bytesPerSecond: 2 * 1024 * 1024 });
+    const slow = await startProxy(
+      { host: target.hostname, port: Number(target.port) },
+      { bytesPerSecond: 2 * 1024 * 1024 },
+    );
     proxies.push(slow);
     const s = await setup({ s3Endpoint: `http://127.0.0.1:${slow.port}`, directory: dirSrc });
     const id = await backUp(s);
@@ -244,6 +308,8 @@ describe("run-backup", () => {
     await expect(cancelBackup(other, id)).rejects.toMatchObject({ code: "NOT_FOUND" });
     expect((await listBackups(other)).rows).toEqual([]);
     const viewer = { ...s.t, role: "viewer" as const };
-    await expect(requestBackup(viewer, { serverId: s.serverId, destinationIds: s.destinationIds, encrypted: true })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(
+      requestBackup(viewer, { serverId: s.serverId, destinationIds: s.destinationIds, encrypted: true }),
+    ).rejects.toMatchObject({ code: "FORBIDDEN" });
   });
 });

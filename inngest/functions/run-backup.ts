@@ -34,9 +34,15 @@ export const runBackup = inngest.createFunction(
     const { teamId, backupId } = event.data;
     const claimed = await step.run("claim-run", () => mapped({ backupId }, () => claimRun(teamId, backupId)));
     if (!claimed) return { backupId, skipped: true };
-    const stored = await step.run("dump-encrypt-upload", () => mapped({ backupId }, () => transferBackup(teamId, backupId)));
+    const stored = await step.run("dump-encrypt-upload", () =>
+      mapped({ backupId }, () => transferBackup(teamId, backupId)),
+    );
     // The new backup may let older ones of its schedule (or server) expire.
-    await step.run("request-retention", () => mapped({ backupId }, async () => sendEvents([retentionEvent(teamId, await scopeOfBackup(teamId, backupId), backupId)])));
+    await step.run("request-retention", () =>
+      mapped({ backupId }, async () =>
+        sendEvents([retentionEvent(teamId, await scopeOfBackup(teamId, backupId), backupId)]),
+      ),
+    );
     // A schedule verifies its backups unless told not to.
     await step.run("request-verification", () =>
       mapped({ backupId }, async () => {

@@ -13,7 +13,12 @@ import { getBackup } from "@/lib/backups/queries";
 import { importUpload } from "@/lib/backups/upload";
 import { createDestination } from "@/lib/destinations/mutations";
 import { env } from "@/lib/env";
-import { cancelRestore, requestDatabaseRestore, requestDirectoryRestore, requestVerification } from "@/lib/restores/mutations";
+import {
+  cancelRestore,
+  requestDatabaseRestore,
+  requestDirectoryRestore,
+  requestVerification,
+} from "@/lib/restores/mutations";
 import { getRestore, listRestores } from "@/lib/restores/queries";
 import { claimRestore, oldName, scratchName, sweepRestores } from "@/lib/restores/run";
 import { createServer, createSource, deleteSource } from "@/lib/servers/mutations";
@@ -54,19 +59,54 @@ async function withDb<T>(name: string, fn: (c: postgres.Sql) => Promise<T>): Pro
   }
 }
 /** Every row of `items`, in order, as one digest. */
-const digest = (name: string) => withDb(name, async (c) => (await c.unsafe(`select md5(string_agg(id || ':' || label, ',' order by id)) as d, count(*)::int as n from items`))[0] as unknown as { d: string; n: number });
-const databaseExists = async (name: string) => (await admin`select 1 from pg_database where datname = ${name}`).length > 0;
-const scratchDatabases = async () => (await admin`select datname from pg_database where datname ~ '^coffer_(restore|verify|old)_'`).map((r) => r.datname as string);
+const digest = (name: string) =>
+  withDb(
+    name,
+    async (c) =>
+      (
+        await c.unsafe(
+          `select md5(string_agg(id || ':' || label, ',' order by id)) as d, count(*)::int as n from items`,
+        )
+      )[0] as unknown as { d: string; n: number },
+  );
+const databaseExists = async (name: string) =>
+  (await admin`select 1 from pg_database where datname = ${name}`).length > 0;
+const scratchDatabases = async () =>
+  (await admin`select datname from pg_database where datname ~ '^coffer_(restore|verify|old)_'`).map(
+    (r) => r.datname as string,
+  );
 
 /** A team with an SSH server, a database with `rows` known rows as its source, and a local-disk destination. */
 async function setup(rows = 500) {
   const user = await signedUpUser("Restorer");
   const t = await user.team("admin");
-  const { id: serverId } = await createServer(t, { kind: "ssh", name: `box-${randomBytes(3).toString("hex")}`, host: sshd.host, port: sshd.port, username: sshd.username, authMethod: "key", privateKey: sshd.privateKey, workDir: "/var/tmp" });
+  const { id: serverId } = await createServer(t, {
+    kind: "ssh",
+    name: `box-${randomBytes(3).toString("hex")}`,
+    host: sshd.host,
+    port: sshd.port,
+    username: sshd.username,
+    authMethod: "key",
+    privateKey: sshd.privateKey,
+    workDir: "/var/tmp",
+  });
   const database = `src_${randomBytes(5).toString("hex")}`;
   await admin.unsafe(`create database ${database}`);
-  await withDb(database, (c) => c.unsafe(`create table items (id int primary key, label text); create table notes (n text); insert into items select g, 'item ' || g from generate_series(1, ${rows}) g; insert into notes values ('a'), ('b');`));
-  const { id: sourceId } = await createSource(t, { serverId, kind: "postgres", name: "app db", pgHost: "127.0.0.1", pgPort, pgDatabase: database, pgUser: "postgres", pgSslmode: "disable" });
+  await withDb(database, (c) =>
+    c.unsafe(
+      `create table items (id int primary key, label text); create table notes (n text); insert into items select g, 'item ' || g from generate_series(1, ${rows}) g; insert into notes values ('a'), ('b');`,
+    ),
+  );
+  const { id: sourceId } = await createSource(t, {
+    serverId,
+    kind: "postgres",
+    name: "app db",
+    pgHost: "127.0.0.1",
+    pgPort,
+    pgDatabase: database,
+    pgUser: "postgres",
+    pgSslmode: "disable",
+  });
   const prefix = `r-${randomBytes(4).toString("hex")}`;
   const { id: destinationId } = await createDestination(t, { kind: "local", name: "disk", prefix });
   return { user, t, serverId, sourceId, database, destinationId, prefix };
@@ -74,7 +114,12 @@ async function setup(rows = 500) {
 type Setup = Awaited<ReturnType<typeof setup>>;
 
 async function backedUp(s: Setup, sourceIds = [s.sourceId]) {
-  const { id } = await requestBackup(s.t, { serverId: s.serverId, sourceIds, destinationIds: [s.destinationId], encrypted: true });
+  const { id } = await requestBackup(s.t, {
+    serverId: s.serverId,
+    sourceIds,
+    destinationIds: [s.destinationId],
+    encrypted: true,
+  });
   engine.send([backupEvent({ teamId: s.t.id, serverId: s.serverId, backupId: id })]);
   await engine.idle();
   expect((await getBackup(s.t, id)).status).toBe("succeeded");
@@ -95,7 +140,14 @@ describe("run-restore: databases", () => {
     const backupId = await backedUp(s);
     await withDb(s.database, (c) => c.unsafe("delete from items where id % 2 = 0; update items set label = 'changed'"));
     const target = `restored_${randomBytes(4).toString("hex")}`;
-    const { id } = await requestDatabaseRestore(s.t, { backupId, member: `postgres/${s.database}.sql`, serverId: s.serverId, connectionSourceId: s.sourceId, targetDatabase: target, mode: "new" });
+    const { id } = await requestDatabaseRestore(s.t, {
+      backupId,
+      member: `postgres/${s.database}.sql`,
+      serverId: s.serverId,
+      connectionSourceId: s.sourceId,
+      targetDatabase: target,
+      mode: "new",
+    });
     const r = await run(s.t, id);
     expect(r).toMatchObject({ status: "succeeded", error: null, targetDatabase: target, mode: "new" });
     expect(await digest(target)).toEqual(original);
@@ -104,9 +156,19 @@ describe("run-restore: databases", () => {
     expect(await claimRestore(s.t.id, id)).toBeNull(); // a repeated event finds nothing to do
 
     // A new database must be new: nothing is touched, the job fails saying so.
-    const again = await requestDatabaseRestore(s.t, { backupId, member: `postgres/${s.database}.sql`, serverId: s.serverId, connectionSourceId: s.sourceId, targetDatabase: target, mode: "new" });
+    const again = await requestDatabaseRestore(s.t, {
+      backupId,
+      member: `postgres/${s.database}.sql`,
+      serverId: s.serverId,
+      connectionSourceId: s.sourceId,
+      targetDatabase: target,
+      mode: "new",
+    });
     const refused = await run(s.t, again.id);
-    expect(refused).toMatchObject({ status: "failed", error: expect.stringContaining(`Database ${target} already exists`) });
+    expect(refused).toMatchObject({
+      status: "failed",
+      error: expect.stringContaining(`Database ${target} already exists`),
+    });
     expect(await digest(target)).toEqual(original);
   });
 
@@ -116,9 +178,21 @@ describe("run-restore: databases", () => {
     const backupId = await backedUp(s);
     await withDb(s.database, (c) => c.unsafe("delete from items where id > 100"));
     const changed = await digest(s.database);
-    const input = { backupId, member: `postgres/${s.database}.sql`, serverId: s.serverId, connectionSourceId: s.sourceId, targetDatabase: s.database, mode: "replace" as const };
-    await expect(requestDatabaseRestore(s.t, input)).rejects.toMatchObject({ code: "VALIDATION", fieldErrors: { confirm: expect.any(Array) } });
-    await expect(requestDatabaseRestore(s.t, { ...input, confirm: "wrong" })).rejects.toMatchObject({ code: "VALIDATION" });
+    const input = {
+      backupId,
+      member: `postgres/${s.database}.sql`,
+      serverId: s.serverId,
+      connectionSourceId: s.sourceId,
+      targetDatabase: s.database,
+      mode: "replace" as const,
+    };
+    await expect(requestDatabaseRestore(s.t, input)).rejects.toMatchObject({
+      code: "VALIDATION",
+      fieldErrors: { confirm: expect.any(Array) },
+    });
+    await expect(requestDatabaseRestore(s.t, { ...input, confirm: "wrong" })).rejects.toMatchObject({
+      code: "VALIDATION",
+    });
     const { id } = await requestDatabaseRestore(s.t, { ...input, confirm: s.database });
     // An application still connected to the database being replaced is disconnected by the swap.
     const app = postgres(dbUrl(s.database), { max: 1, onnotice: () => {} });
@@ -136,7 +210,14 @@ describe("run-restore: databases", () => {
     const safety = await getBackup(s.t, r.safetyBackupId!);
     expect(safety).toMatchObject({ status: "succeeded", trigger: "safety", encrypted: true, serverId: s.serverId });
     const check = `safety_${randomBytes(4).toString("hex")}`;
-    const fromSafety = await requestDatabaseRestore(s.t, { backupId: safety.id, member: `postgres/${s.database}.sql`, serverId: s.serverId, connectionSourceId: s.sourceId, targetDatabase: check, mode: "new" });
+    const fromSafety = await requestDatabaseRestore(s.t, {
+      backupId: safety.id,
+      member: `postgres/${s.database}.sql`,
+      serverId: s.serverId,
+      connectionSourceId: s.sourceId,
+      targetDatabase: check,
+      mode: "new",
+    });
     expect((await run(s.t, fromSafety.id)).status).toBe("succeeded");
     expect(await digest(check)).toEqual(changed);
     expect(changed.n).toBe(100);
@@ -147,14 +228,30 @@ describe("run-restore: databases", () => {
     // An uploaded archive whose dump breaks after creating and filling a table.
     const dir = mkdtempSync(path.join(scratch, "bad-"));
     mkdirSync(path.join(dir, "postgres"));
-    writeFileSync(path.join(dir, "postgres", "shop.sql"), "CREATE TABLE items (id int, label text);\nINSERT INTO items VALUES (1, 'one');\nTHIS IS NOT SQL;\nINSERT INTO items VALUES (2, 'two');\n");
+    writeFileSync(
+      path.join(dir, "postgres", "shop.sql"),
+      "CREATE TABLE items (id int, label text);\nINSERT INTO items VALUES (1, 'one');\nTHIS IS NOT SQL;\nINSERT INTO items VALUES (2, 'two');\n",
+    );
     const tgz = execFileSync("tar", ["czf", "-", "-C", dir, "postgres"]);
-    const upload = await importUpload(s.t, { serverId: s.serverId, destinationIds: [s.destinationId], encrypted: true, fileName: "bad.tar.gz" }, Readable.from([tgz]));
+    const upload = await importUpload(
+      s.t,
+      { serverId: s.serverId, destinationIds: [s.destinationId], encrypted: true, fileName: "bad.tar.gz" },
+      Readable.from([tgz]),
+    );
     const target = `half_${randomBytes(4).toString("hex")}`;
-    const { id } = await requestDatabaseRestore(s.t, { backupId: upload.id, member: "postgres/shop.sql", serverId: s.serverId, connectionSourceId: s.sourceId, targetDatabase: target, mode: "new" });
+    const { id } = await requestDatabaseRestore(s.t, {
+      backupId: upload.id,
+      member: "postgres/shop.sql",
+      serverId: s.serverId,
+      connectionSourceId: s.sourceId,
+      targetDatabase: target,
+      mode: "new",
+    });
     const r = await run(s.t, id);
     expect(r.status).toBe("failed");
-    expect(r.error).toMatch(/^Loading the dump into coffer_restore_\w+ failed: psql:<stdin>:3: ERROR: {2}syntax error at or near "THIS"/);
+    expect(r.error).toMatch(
+      /^Loading the dump into coffer_restore_\w+ failed: psql:<stdin>:3: ERROR: {2}syntax error at or near "THIS"/,
+    );
     expect(r.attempts).toBe(1); // a dump that does not load is not retried
     expect(await databaseExists(target)).toBe(false);
     expect(await databaseExists(scratchName("restore", id))).toBe(false);
@@ -164,9 +261,21 @@ describe("run-restore: databases", () => {
     const s = await setup(400_000);
     const backupId = await backedUp(s);
     const target = `cancelled_${randomBytes(4).toString("hex")}`;
-    const { id } = await requestDatabaseRestore(s.t, { backupId, member: `postgres/${s.database}.sql`, serverId: s.serverId, connectionSourceId: s.sourceId, targetDatabase: target, mode: "new" });
+    const { id } = await requestDatabaseRestore(s.t, {
+      backupId,
+      member: `postgres/${s.database}.sql`,
+      serverId: s.serverId,
+      connectionSourceId: s.sourceId,
+      targetDatabase: target,
+      mode: "new",
+    });
     engine.send([restoreEvent({ teamId: s.t.id, serverId: s.serverId, restoreId: id, kind: "database" })]);
-    await expect.poll(async () => (await getRestore(s.t, id)).log.some((l) => l.message.startsWith("Loading")), { timeout: 30_000, interval: 100 }).toBe(true);
+    await expect
+      .poll(async () => (await getRestore(s.t, id)).log.some((l) => l.message.startsWith("Loading")), {
+        timeout: 30_000,
+        interval: 100,
+      })
+      .toBe(true);
     await cancelRestore(s.t, id);
     await engine.idle();
     const r = await getRestore(s.t, id);
@@ -178,16 +287,39 @@ describe("run-restore: databases", () => {
   it("a restore whose process died while swapping is dispatched again by the sweeper and finished; it can no longer be cancelled", async () => {
     const s = await setup(10);
     const backupId = await backedUp(s);
-    const { id } = await requestDatabaseRestore(s.t, { backupId, member: `postgres/${s.database}.sql`, serverId: s.serverId, connectionSourceId: s.sourceId, targetDatabase: s.database, mode: "replace", confirm: s.database });
+    const { id } = await requestDatabaseRestore(s.t, {
+      backupId,
+      member: `postgres/${s.database}.sql`,
+      serverId: s.serverId,
+      connectionSourceId: s.sourceId,
+      targetDatabase: s.database,
+      mode: "replace",
+      confirm: s.database,
+    });
     // The first attempt loaded and counted its scratch database, started the swap, and died.
     expect(await claimRestore(s.t.id, id)).toBe(1);
     const loaded = scratchName("restore", id);
     await admin.unsafe(`create database ${loaded}`);
-    await withDb(loaded, (c) => c.unsafe("create table items (id int primary key, label text); insert into items select g, 'loaded ' || g from generate_series(1, 7) g"));
+    await withDb(loaded, (c) =>
+      c.unsafe(
+        "create table items (id int primary key, label text); insert into items select g, 'loaded ' || g from generate_series(1, 7) g",
+      ),
+    );
     const expected = await digest(loaded);
-    await setRestoreRow(id, { swapStartedAt: new Date(), scratchDatabase: loaded, scratchSourceId: s.sourceId, heartbeatAt: new Date(Date.now() - 10 * 60_000) });
-    await expect(cancelRestore(s.t, id)).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("being put in place") });
-    await expect(deleteSource(s.t, s.sourceId)).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("still has a scratch database") });
+    await setRestoreRow(id, {
+      swapStartedAt: new Date(),
+      scratchDatabase: loaded,
+      scratchSourceId: s.sourceId,
+      heartbeatAt: new Date(Date.now() - 10 * 60_000),
+    });
+    await expect(cancelRestore(s.t, id)).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: expect.stringContaining("being put in place"),
+    });
+    await expect(deleteSource(s.t, s.sourceId)).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: expect.stringContaining("still has a scratch database"),
+    });
     // The sweeper finds it without progress and dispatches it again instead of failing it.
     const swept = await sweepRestores();
     expect(swept.requeue).toContainEqual({ restoreId: id, teamId: s.t.id, serverId: s.serverId, kind: "database" });
@@ -208,13 +340,57 @@ describe("run-restore: databases", () => {
     const member = `postgres/${a.database}.sql`;
     const target = `x_${randomBytes(4).toString("hex")}`;
     // B with A's backup; A's backup onto B's server; A's backup through B's connection.
-    await expect(requestDatabaseRestore(b.t, { backupId, member, serverId: b.serverId, connectionSourceId: b.sourceId, targetDatabase: target, mode: "new" })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(
+      requestDatabaseRestore(b.t, {
+        backupId,
+        member,
+        serverId: b.serverId,
+        connectionSourceId: b.sourceId,
+        targetDatabase: target,
+        mode: "new",
+      }),
+    ).rejects.toMatchObject({ code: "NOT_FOUND" });
     await expect(requestVerification(b.t, { backupId })).rejects.toMatchObject({ code: "NOT_FOUND" });
-    await expect(requestDatabaseRestore(a.t, { backupId, member, serverId: b.serverId, connectionSourceId: a.sourceId, targetDatabase: target, mode: "new" })).rejects.toMatchObject({ code: "NOT_FOUND" });
-    await expect(requestDatabaseRestore(a.t, { backupId, member, serverId: a.serverId, connectionSourceId: b.sourceId, targetDatabase: target, mode: "new" })).rejects.toMatchObject({ code: "NOT_FOUND" });
-    await expect(requestDirectoryRestore(a.t, { backupId, members: ["files/x"], serverId: b.serverId, targetPath: "/tmp/x", mode: "fresh" })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(
+      requestDatabaseRestore(a.t, {
+        backupId,
+        member,
+        serverId: b.serverId,
+        connectionSourceId: a.sourceId,
+        targetDatabase: target,
+        mode: "new",
+      }),
+    ).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(
+      requestDatabaseRestore(a.t, {
+        backupId,
+        member,
+        serverId: a.serverId,
+        connectionSourceId: b.sourceId,
+        targetDatabase: target,
+        mode: "new",
+      }),
+    ).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(
+      requestDirectoryRestore(a.t, {
+        backupId,
+        members: ["files/x"],
+        serverId: b.serverId,
+        targetPath: "/tmp/x",
+        mode: "fresh",
+      }),
+    ).rejects.toMatchObject({ code: "NOT_FOUND" });
     const viewer = { ...(await a.user.team("viewer")), role: "viewer" as const };
-    await expect(requestDatabaseRestore(viewer, { backupId, member, serverId: a.serverId, connectionSourceId: a.sourceId, targetDatabase: target, mode: "new" })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(
+      requestDatabaseRestore(viewer, {
+        backupId,
+        member,
+        serverId: a.serverId,
+        connectionSourceId: a.sourceId,
+        targetDatabase: target,
+        mode: "new",
+      }),
+    ).rejects.toMatchObject({ code: "FORBIDDEN" });
     await expect(requestVerification(viewer, { backupId })).rejects.toMatchObject({ code: "FORBIDDEN" });
     expect(await listRestores(a.t, backupId)).toEqual([]);
     expect(await databaseExists(target)).toBe(false);
@@ -226,11 +402,21 @@ describe("run-verification", () => {
     const s = await setup();
     const folder = mkdtempSync(path.join(scratch, "files-"));
     writeFileSync(path.join(folder, "a.txt"), "alpha\n");
-    const { id: dirId } = await createSource(s.t, { serverId: s.serverId, kind: "directory", name: "docs", paths: [folder], excludes: [] });
+    const { id: dirId } = await createSource(s.t, {
+      serverId: s.serverId,
+      kind: "directory",
+      name: "docs",
+      paths: [folder],
+      excludes: [],
+    });
     const backupId = await backedUp(s, [s.sourceId, dirId]);
     const { id } = await requestVerification(s.t, { backupId });
     const r = await run(s.t, id);
-    expect(r).toMatchObject({ status: "succeeded", error: null, result: { tables: 2, files: 2, differences: [], databases: [{ database: s.database, tables: 2, rows: 502 }] } });
+    expect(r).toMatchObject({
+      status: "succeeded",
+      error: null,
+      result: { tables: 2, files: 2, differences: [], databases: [{ database: s.database, tables: 2, rows: 502 }] },
+    });
     const b = await getBackup(s.t, backupId);
     expect(b.verifiedAt).toBeInstanceOf(Date);
     expect(b.verification).toMatchObject({ status: "verified", restoreId: id, tables: 2, files: 2 });
@@ -240,13 +426,17 @@ describe("run-verification", () => {
   it("fails with the exact difference when a table's count differs from the manifest", async () => {
     const s = await setup();
     const backupId = await backedUp(s);
-    const manifest = (await getBackup(s.t, backupId)).manifest as { postgres: { tables: { table: string; rows: number }[] }[] };
+    const manifest = (await getBackup(s.t, backupId)).manifest as {
+      postgres: { tables: { table: string; rows: number }[] }[];
+    };
     manifest.postgres[0]!.tables.find((x) => x.table === "items")!.rows = 499;
     await setBackupRow(backupId, { manifest });
     const { id } = await requestVerification(s.t, { backupId });
     const r = await run(s.t, id);
     expect(r.status).toBe("failed");
-    expect(r.result!.differences).toEqual([`${s.database}: table public.items has 500 rows after the restore; the manifest counts 499.`]);
+    expect(r.result!.differences).toEqual([
+      `${s.database}: table public.items has 500 rows after the restore; the manifest counts 499.`,
+    ]);
     const b = await getBackup(s.t, backupId);
     expect(b.verifiedAt).toBeNull();
     expect(b.verification).toMatchObject({ status: "failed", restoreId: id });
@@ -265,7 +455,9 @@ describe("run-verification", () => {
     const { id } = await requestVerification(s.t, { backupId });
     const r = await run(s.t, id);
     expect(r.status).toBe("failed");
-    expect(r.result!.differences.join("\n")).toMatch(/The backup object cannot be trusted: segment \d+ failed authentication/);
+    expect(r.result!.differences.join("\n")).toMatch(
+      /The backup object cannot be trusted: segment \d+ failed authentication/,
+    );
     expect((await getBackup(s.t, backupId)).verifiedAt).toBeNull();
     expect(await scratchDatabases()).toEqual([]);
   });
@@ -277,7 +469,12 @@ describe("run-verification", () => {
     // The process died while loading: the job is "running" without progress, its scratch database exists.
     const name = scratchName("verify", id);
     await admin.unsafe(`create database ${name}`);
-    await setRestoreRow(id, { status: "running", heartbeatAt: new Date(Date.now() - 10 * 60_000), scratchDatabase: name, scratchSourceId: s.sourceId });
+    await setRestoreRow(id, {
+      status: "running",
+      heartbeatAt: new Date(Date.now() - 10 * 60_000),
+      scratchDatabase: name,
+      scratchSourceId: s.sourceId,
+    });
     const swept = await sweepRestores();
     expect(swept.failed).toBeGreaterThanOrEqual(1);
     expect(await databaseExists(name)).toBe(false);
@@ -291,12 +488,30 @@ describe("run-verification", () => {
   it("a scheduled backup is verified after it succeeds, unless its schedule says not to", async () => {
     const s = await setup(10);
     for (const verify of [true, false]) {
-      const { id: scheduleId } = await createSchedule(s.t, { name: `nightly-${verify}`, serverId: s.serverId, sourceIds: [s.sourceId], destinationIds: [s.destinationId], when: { kind: "daily", time: "02:00" }, timezone: "UTC", encrypted: true, enabled: false, verify, retention: DEFAULT_POLICY });
-      const { id } = await requestBackup(s.t, { serverId: s.serverId, sourceIds: [s.sourceId], destinationIds: [s.destinationId], encrypted: true });
+      const { id: scheduleId } = await createSchedule(s.t, {
+        name: `nightly-${verify}`,
+        serverId: s.serverId,
+        sourceIds: [s.sourceId],
+        destinationIds: [s.destinationId],
+        when: { kind: "daily", time: "02:00" },
+        timezone: "UTC",
+        encrypted: true,
+        enabled: false,
+        verify,
+        retention: DEFAULT_POLICY,
+      });
+      const { id } = await requestBackup(s.t, {
+        serverId: s.serverId,
+        sourceIds: [s.sourceId],
+        destinationIds: [s.destinationId],
+        encrypted: true,
+      });
       await setBackupRow(id, { scheduleId, trigger: "schedule" });
       engine.send([backupEvent({ teamId: s.t.id, serverId: s.serverId, backupId: id })]);
       await engine.idle();
-      expect((await listRestores(s.t, id)).map((j) => [j.kind, j.status])).toEqual(verify ? [["verify", "succeeded"]] : []);
+      expect((await listRestores(s.t, id)).map((j) => [j.kind, j.status])).toEqual(
+        verify ? [["verify", "succeeded"]] : [],
+      );
       expect((await getBackup(s.t, id)).verifiedAt !== null).toBe(verify);
     }
   });
@@ -319,12 +534,25 @@ describe("run-restore: directories", () => {
     writeFileSync(path.join(folder, "index.html"), "<h1>hi</h1>\n");
     mkdirSync(path.join(folder, "img"));
     writeFileSync(path.join(folder, "img", "logo.bin"), randomBytes(300_000));
-    const { id: dirId } = await createSource(s.t, { serverId: s.serverId, kind: "directory", name: "site", paths: [folder], excludes: [] });
+    const { id: dirId } = await createSource(s.t, {
+      serverId: s.serverId,
+      kind: "directory",
+      name: "site",
+      paths: [folder],
+      excludes: [],
+    });
     const backupId = await backedUp(s, [dirId]);
     const into = path.join(mkdtempSync(path.join(scratch, "into-")), "restored");
-    const { id } = await requestDirectoryRestore(s.t, { backupId, members: [`files${folder}`], serverId: s.serverId, targetPath: into, mode: "fresh" });
+    const { id } = await requestDirectoryRestore(s.t, {
+      backupId,
+      members: [`files${folder}`],
+      serverId: s.serverId,
+      targetPath: into,
+      mode: "fresh",
+    });
     const r = await run(s.t, id);
     expect(r).toMatchObject({ status: "succeeded", error: null });
-    for (const f of ["index.html", "img/logo.bin"]) expect(sha256(readFileSync(path.join(into, folder, f)))).toBe(sha256(readFileSync(path.join(folder, f))));
+    for (const f of ["index.html", "img/logo.bin"])
+      expect(sha256(readFileSync(path.join(into, folder, f)))).toBe(sha256(readFileSync(path.join(folder, f))));
   });
 });

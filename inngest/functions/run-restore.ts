@@ -12,7 +12,13 @@ type Notification = Parameters<typeof notificationEvent>[0];
  * load and check. When retries run out or the failure is permanent, `onFailure` marks it failed
  * and drops its scratch database. `notify` says which notification a finished job sends.
  */
-function restoreWorkflow(o: { id: string; trigger: typeof restoreRequested | typeof verificationRequested; step: string; failed: Notification; notify: (outcome: RestoreOutcome) => Notification | null }) {
+function restoreWorkflow(o: {
+  id: string;
+  trigger: typeof restoreRequested | typeof verificationRequested;
+  step: string;
+  failed: Notification;
+  notify: (outcome: RestoreOutcome) => Notification | null;
+}) {
   return inngest.createFunction(
     {
       id: o.id,
@@ -22,8 +28,15 @@ function restoreWorkflow(o: { id: string; trigger: typeof restoreRequested | typ
       concurrency: [{ key: "event.data.serverId", limit: 1 }],
       onFailure: async ({ event, error, step }) => {
         const { teamId, restoreId } = event.data.event.data;
-        const status = await step.run("mark-failed", () => mapped({ restoreId }, () => failRestore(teamId, restoreId, error.message)));
-        if (status.status === "failed") await step.run("notify", () => mapped({ restoreId }, () => sendEvents([notificationEvent(o.failed, { teamId, restoreId, backupId: status.backupId })])));
+        const status = await step.run("mark-failed", () =>
+          mapped({ restoreId }, () => failRestore(teamId, restoreId, error.message)),
+        );
+        if (status.status === "failed")
+          await step.run("notify", () =>
+            mapped({ restoreId }, () =>
+              sendEvents([notificationEvent(o.failed, { teamId, restoreId, backupId: status.backupId })]),
+            ),
+          );
       },
     },
     async ({ event, step }) => {
@@ -37,14 +50,25 @@ function restoreWorkflow(o: { id: string; trigger: typeof restoreRequested | typ
       );
       if (!outcome) return { restoreId, skipped: true };
       const type = o.notify(outcome);
-      if (type) await step.run("notify", () => mapped({ restoreId }, () => sendEvents([notificationEvent(type, { teamId, restoreId, backupId: outcome.backupId })])));
+      if (type)
+        await step.run("notify", () =>
+          mapped({ restoreId }, () =>
+            sendEvents([notificationEvent(type, { teamId, restoreId, backupId: outcome.backupId })]),
+          ),
+        );
       return { restoreId, ...outcome };
     },
   );
 }
 
 /** Restores a database (into a scratch database renamed into place) or folders. */
-export const runRestore = restoreWorkflow({ id: "run-restore", trigger: restoreRequested, step: "restore", failed: "restore.failed", notify: () => "restore.succeeded" });
+export const runRestore = restoreWorkflow({
+  id: "run-restore",
+  trigger: restoreRequested,
+  step: "restore",
+  failed: "restore.failed",
+  notify: () => "restore.succeeded",
+});
 
 /**
  * Verifies a backup: every dump into a scratch database (dropped on every path) and counted, every

@@ -33,9 +33,26 @@ async function scheduled() {
   const folder = mkdtempSync(path.join(scratch, "data-"));
   writeFileSync(path.join(folder, "notes.txt"), "hello");
   const { id: serverId } = await createServer(t, { kind: "local", name: "this host", workDir: "/var/tmp" });
-  const { id: sourceId } = await createSource(t, { serverId, kind: "directory", name: "notes", paths: [folder], excludes: [] });
+  const { id: sourceId } = await createSource(t, {
+    serverId,
+    kind: "directory",
+    name: "notes",
+    paths: [folder],
+    excludes: [],
+  });
   const { id: destinationId } = await createDestination(t, { kind: "local", name: "disk", prefix: "tick" });
-  const { id: scheduleId } = await createSchedule(t, { name: "hourly", serverId, sourceIds: [sourceId], destinationIds: [destinationId], when: { kind: "hourly", minute: 5 }, timezone: "Europe/Berlin", encrypted: true, enabled: true, verify: false, retention: DEFAULT_POLICY });
+  const { id: scheduleId } = await createSchedule(t, {
+    name: "hourly",
+    serverId,
+    sourceIds: [sourceId],
+    destinationIds: [destinationId],
+    when: { kind: "hourly", minute: 5 },
+    timezone: "Europe/Berlin",
+    encrypted: true,
+    enabled: true,
+    verify: false,
+    retention: DEFAULT_POLICY,
+  });
   return { t, scheduleId, serverId };
 }
 
@@ -53,7 +70,12 @@ describe("schedule-tick", () => {
     await engine.idle();
     const rows = (await listBackups(s.t, { scheduleId: s.scheduleId })).rows;
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ trigger: "schedule", status: expect.stringMatching(/^(queued|succeeded)$/), scheduledFor: slot, encrypted: true });
+    expect(rows[0]).toMatchObject({
+      trigger: "schedule",
+      status: expect.stringMatching(/^(queued|succeeded)$/),
+      scheduledFor: slot,
+      encrypted: true,
+    });
     const schedule = await getSchedule(s.t, s.scheduleId);
     expect(schedule.upcoming[0]!.getTime()).toBeGreaterThan(Date.now());
     const next = (await scheduleNextRun(s.scheduleId))!;
@@ -88,8 +110,23 @@ describe("schedule-tick", () => {
 describe("sweep-runs", () => {
   it("fails a run whose process died and removes what it had written", async () => {
     const s = await scheduled();
-    const { id: destinationId } = await createDestination(s.t, { kind: "local", name: `disk-${randomBytes(3).toString("hex")}`, prefix: "swept" });
-    const id = await insertBackupRow({ teamId: s.t.id, serverId: s.serverId, trigger: "manual", status: "running", encrypted: false, sourceIds: [], destinationIds: [destinationId], fileName: "x.tar.gz", startedAt: new Date(Date.now() - 600_000), heartbeatAt: new Date(Date.now() - 120_000) });
+    const { id: destinationId } = await createDestination(s.t, {
+      kind: "local",
+      name: `disk-${randomBytes(3).toString("hex")}`,
+      prefix: "swept",
+    });
+    const id = await insertBackupRow({
+      teamId: s.t.id,
+      serverId: s.serverId,
+      trigger: "manual",
+      status: "running",
+      encrypted: false,
+      sourceIds: [],
+      destinationIds: [destinationId],
+      fileName: "x.tar.gz",
+      startedAt: new Date(Date.now() - 600_000),
+      heartbeatAt: new Date(Date.now() - 120_000),
+    });
     const objectKey = `${s.serverId}/partial.tar.gz`;
     const file = path.join(env().DATA_DIR, "storage", s.t.id, "swept", objectKey);
     mkdirSync(path.dirname(file), { recursive: true });

@@ -10,10 +10,13 @@ import { sendEvents } from "../send";
  * their objects and scratch databases), drops scratch databases still on record, and dispatches
  * again jobs queued for a while whose event may have been lost (runs are idempotent on the id).
  */
-export const sweepRuns = inngest.createFunction({ id: "sweep-runs", triggers: [{ cron: "* * * * *" }], retries: 2, concurrency: [{ limit: 1 }] }, async ({ step }) => {
-  const swept = await step.run("fail-stale-runs", () => mapped({}, () => sweepStaleRuns()));
-  const restores = await step.run("fail-stale-restores", () => mapped({}, () => sweepRestores()));
-  const events = [...swept.requeue.map(backupEvent), ...restores.requeue.map(restoreEvent)];
-  if (events.length) await step.run("redispatch-queued", () => mapped({}, () => sendEvents(events)));
-  return { failed: swept.failed + restores.failed, scratchDropped: restores.dropped, redispatched: events.length };
-});
+export const sweepRuns = inngest.createFunction(
+  { id: "sweep-runs", triggers: [{ cron: "* * * * *" }], retries: 2, concurrency: [{ limit: 1 }] },
+  async ({ step }) => {
+    const swept = await step.run("fail-stale-runs", () => mapped({}, () => sweepStaleRuns()));
+    const restores = await step.run("fail-stale-restores", () => mapped({}, () => sweepRestores()));
+    const events = [...swept.requeue.map(backupEvent), ...restores.requeue.map(restoreEvent)];
+    if (events.length) await step.run("redispatch-queued", () => mapped({}, () => sendEvents(events)));
+    return { failed: swept.failed + restores.failed, scratchDropped: restores.dropped, redispatched: events.length };
+  },
+);

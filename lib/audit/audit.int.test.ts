@@ -11,9 +11,15 @@ describe("audit log", () => {
     const ta = await a.team("admin");
     const d = await db();
     for (let i = 0; i < 120; i++) {
-      await recordAudit(d, ta, { action: i % 2 ? "member.role_changed" : "invitation.created", target: { type: "member", id: `mem_${i}`, label: `person-${i}@example.test` } });
+      await recordAudit(d, ta, {
+        action: i % 2 ? "member.role_changed" : "invitation.created",
+        target: { type: "member", id: `mem_${i}`, label: `person-${i}@example.test` },
+      });
     }
-    await recordAudit(d, await b.team("admin"), { action: "invitation.created", target: { type: "member", id: "mem_b", label: "not-yours@example.test" } });
+    await recordAudit(d, await b.team("admin"), {
+      action: "invitation.created",
+      target: { type: "member", id: "mem_b", label: "not-yours@example.test" },
+    });
 
     const seen: string[] = [];
     let before: string | undefined;

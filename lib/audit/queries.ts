@@ -22,7 +22,8 @@ export async function listAuditEvents(t: TeamContext, filter: AuditFilter) {
   if (filter.action) conditions.push(ilike(auditEvents.action, `${escapeLike(filter.action)}%`));
   if (filter.actor) conditions.push(ilike(auditEvents.actor, `%${escapeLike(filter.actor)}%`));
   const cursor = parseCursor(filter.before);
-  if (cursor) conditions.push(sql`(${auditEvents.createdAt}, ${auditEvents.id}) < (${cursor.at}::timestamptz, ${cursor.id})`);
+  if (cursor)
+    conditions.push(sql`(${auditEvents.createdAt}, ${auditEvents.id}) < (${cursor.at}::timestamptz, ${cursor.id})`);
   const d = await db();
   const rows = await d
     .select({
@@ -57,7 +58,8 @@ export function auditEventsCsv(t: TeamContext, filter: Omit<AuditFilter, "before
   assertRole(t, "admin");
   const encoder = new TextEncoder();
   const cell = (v: unknown) => {
-    const s = v == null ? "" : v instanceof Date ? v.toISOString() : typeof v === "object" ? JSON.stringify(v) : String(v);
+    const s =
+      v == null ? "" : v instanceof Date ? v.toISOString() : typeof v === "object" ? JSON.stringify(v) : String(v);
     // Quote everything; a leading =, +, - or @ would run as a formula in a spreadsheet.
     return `"${(/^[=+\-@]/.test(s) ? `'${s}` : s).replaceAll('"', '""')}"`;
   };
@@ -70,7 +72,9 @@ export function auditEventsCsv(t: TeamContext, filter: Omit<AuditFilter, "before
         controller.enqueue(encoder.encode("time,actor,action,target_type,target,ip,details\r\n"));
       }
       const page = await listAuditEvents(t, { ...filter, before });
-      const lines = page.events.map((e) => [e.at, e.actor, e.action, e.targetType, e.targetLabel, e.ip, e.details].map(cell).join(",") + "\r\n");
+      const lines = page.events.map(
+        (e) => [e.at, e.actor, e.action, e.targetType, e.targetLabel, e.ip, e.details].map(cell).join(",") + "\r\n",
+      );
       controller.enqueue(encoder.encode(lines.join("")));
       if (!page.nextCursor || page.nextCursor === before) controller.close();
       before = page.nextCursor ?? undefined;

@@ -10,7 +10,11 @@ export interface AuditEntry {
 }
 
 /** Records a change in the same transaction as the change itself. Never pass secrets in details. */
-export async function recordAudit(tx: Database | Transaction, t: Pick<TeamContext, "id" | "actor">, e: AuditEntry): Promise<void> {
+export async function recordAudit(
+  tx: Database | Transaction,
+  t: Pick<TeamContext, "id" | "actor">,
+  e: AuditEntry,
+): Promise<void> {
   await tx.insert(auditEvents).values({
     teamId: t.id,
     actorUserId: t.actor.userId,

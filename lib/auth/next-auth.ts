@@ -70,8 +70,12 @@ function config(): NextAuthConfig {
           }
         },
       }),
-      ...(e.AUTH_GITHUB_ID && e.AUTH_GITHUB_SECRET ? [GitHub({ clientId: e.AUTH_GITHUB_ID, clientSecret: e.AUTH_GITHUB_SECRET })] : []),
-      ...(e.AUTH_GOOGLE_ID && e.AUTH_GOOGLE_SECRET ? [Google({ clientId: e.AUTH_GOOGLE_ID, clientSecret: e.AUTH_GOOGLE_SECRET })] : []),
+      ...(e.AUTH_GITHUB_ID && e.AUTH_GITHUB_SECRET
+        ? [GitHub({ clientId: e.AUTH_GITHUB_ID, clientSecret: e.AUTH_GITHUB_SECRET })]
+        : []),
+      ...(e.AUTH_GOOGLE_ID && e.AUTH_GOOGLE_SECRET
+        ? [Google({ clientId: e.AUTH_GOOGLE_ID, clientSecret: e.AUTH_GOOGLE_SECRET })]
+        : []),
     ],
     callbacks: {
       signIn({ account, profile }) {

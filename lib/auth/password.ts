@@ -16,7 +16,8 @@ const waiting: (() => void)[] = [];
 
 async function withHashSlot<T>(fn: () => Promise<T>): Promise<T> {
   if (running >= maxRunning) {
-    if (waiting.length >= maxWaiting) throw new AppError("RATE_LIMITED", "Coffer is handling many sign-ins right now. Try again in a few seconds.");
+    if (waiting.length >= maxWaiting)
+      throw new AppError("RATE_LIMITED", "Coffer is handling many sign-ins right now. Try again in a few seconds.");
     await new Promise<void>((resolve) => waiting.push(resolve));
   } else running++;
   try {
@@ -31,7 +32,10 @@ async function withHashSlot<T>(fn: () => Promise<T>): Promise<T> {
 function derive(password: string, salt: Buffer, opts: { N: number; r: number; p: number }): Promise<Buffer> {
   const options: ScryptOptions = { ...opts, maxmem: 256 * opts.N * opts.r + 1024 * 1024 };
   return withHashSlot(
-    () => new Promise((resolve, reject) => scrypt(password.normalize("NFKC"), salt, keyLength, options, (err, key) => (err ? reject(err) : resolve(key)))),
+    () =>
+      new Promise((resolve, reject) =>
+        scrypt(password.normalize("NFKC"), salt, keyLength, options, (err, key) => (err ? reject(err) : resolve(key))),
+      ),
   );
 }
 

@@ -7,11 +7,18 @@ describe("safeNextPath", () => {
     expect(safeNextPath("/invite/abc")).toBe("/invite/abc");
   });
 
-  it.each(["//evil.example", "/\\evil.example", "/\t/evil.example", "/\n/evil.example", "https://evil.example/", "javascript:alert(1)", "", undefined, "/%09/evil.example"])(
-    "sends %j home instead",
-    (next) => {
-      const safe = safeNextPath(next);
-      expect(new URL(safe, "https://coffer.example").origin).toBe("https://coffer.example");
-    },
-  );
+  it.each([
+    "//evil.example",
+    "/\\evil.example",
+    "/\t/evil.example",
+    "/\n/evil.example",
+    "https://evil.example/",
+    "javascript:alert(1)",
+    "",
+    undefined,
+    "/%09/evil.example",
+  ])("sends %j home instead", (next) => {
+    const safe = safeNextPath(next);
+    expect(new URL(safe, "https://coffer.example").origin).toBe("https://coffer.example");
+  });
 });

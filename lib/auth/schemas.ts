@@ -1,15 +1,8 @@
 import { z } from "zod";
 
-export const emailSchema = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .pipe(z.email("Enter a valid e-mail address."));
+export const emailSchema = z.string().trim().toLowerCase().pipe(z.email("Enter a valid e-mail address."));
 
-export const passwordSchema = z
-  .string()
-  .min(10, "Use at least 10 characters.")
-  .max(200, "Use at most 200 characters.");
+export const passwordSchema = z.string().min(10, "Use at least 10 characters.").max(200, "Use at most 200 characters.");
 
 export const signUpSchema = z.object({
   name: z.string().trim().min(1, "Enter your name.").max(100),

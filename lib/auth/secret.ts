@@ -8,7 +8,10 @@ import { env } from "../env";
 export function authSecret(): string {
   const e = env();
   if (e.AUTH_SECRET) return e.AUTH_SECRET;
-  if (e.production) throw new Error("AUTH_SECRET is not set. Coffer refuses to start in production without it (generate one with: openssl rand -hex 32).");
+  if (e.production)
+    throw new Error(
+      "AUTH_SECRET is not set. Coffer refuses to start in production without it (generate one with: openssl rand -hex 32).",
+    );
   const file = path.resolve(e.DATA_DIR, "auth-secret");
   if (!existsSync(file)) {
     mkdirSync(path.dirname(file), { recursive: true });

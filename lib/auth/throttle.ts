@@ -20,12 +20,20 @@ export async function assertSignInAllowed(email: string, ip: string | null): Pro
   const [locked] = await d
     .select({ key: signInThrottle.key, until: signInThrottle.lockedUntil })
     .from(signInThrottle)
-    .where(and(inArray(signInThrottle.key, [k.account, ...(k.ip ? [k.ip] : [])]), gt(signInThrottle.lockedUntil, sql`now()`)))
+    .where(
+      and(
+        inArray(signInThrottle.key, [k.account, ...(k.ip ? [k.ip] : [])]),
+        gt(signInThrottle.lockedUntil, sql`now()`),
+      ),
+    )
     .limit(1);
   if (locked?.until) {
     const minutes = Math.max(1, Math.ceil((locked.until.getTime() - Date.now()) / 60_000));
     const who = locked.key.startsWith("ip:") ? "from your network" : "for this account";
-    throw new AppError("RATE_LIMITED", `Too many failed sign-in attempts ${who}. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}, or reset your password.`);
+    throw new AppError(
+      "RATE_LIMITED",
+      `Too many failed sign-in attempts ${who}. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}, or reset your password.`,
+    );
   }
 }
 

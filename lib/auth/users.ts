@@ -36,7 +36,11 @@ export async function signUp(input: SignUpInput): Promise<{ userId: string; team
         email: ["An account with this e-mail already exists."],
       });
     }
-    const team = await createTeamFor(tx, { userId: user.id, label: input.email, ip: null }, input.teamName || `${input.name}'s team`);
+    const team = await createTeamFor(
+      tx,
+      { userId: user.id, label: input.email, ip: null },
+      input.teamName || `${input.name}'s team`,
+    );
     return { userId: user.id, teamSlug: team.slug };
   });
 }
@@ -45,8 +49,13 @@ export async function signUp(input: SignUpInput): Promise<{ userId: string; team
 export async function authenticate(email: string, password: string, ip: string | null) {
   await assertSignInAllowed(email, ip);
   const d = await db();
-  const [user] = await d.select({ ...userColumns, passwordHash: users.passwordHash }).from(users).where(eq(users.email, email));
-  const ok = user?.passwordHash ? await verifyPassword(password, user.passwordHash) : (await burnPasswordCheck(password), false);
+  const [user] = await d
+    .select({ ...userColumns, passwordHash: users.passwordHash })
+    .from(users)
+    .where(eq(users.email, email));
+  const ok = user?.passwordHash
+    ? await verifyPassword(password, user.passwordHash)
+    : (await burnPasswordCheck(password), false);
   if (!user || !ok) {
     await recordSignInFailure(email, ip);
     throw new AppError("UNAUTHENTICATED", "That e-mail and password do not match an account.");
@@ -69,11 +78,21 @@ export async function userForOAuth(p: { provider: string; providerAccountId: str
     .where(and(eq(oauthAccounts.provider, p.provider), eq(oauthAccounts.providerAccountId, p.providerAccountId)));
   if (linked) return linked;
   const email = p.email.trim().toLowerCase();
-  if (!email.includes("@")) throw new AppError("VALIDATION", `${p.provider} did not share an e-mail address for this account. Sign up with e-mail and password instead.`);
+  if (!email.includes("@"))
+    throw new AppError(
+      "VALIDATION",
+      `${p.provider} did not share an e-mail address for this account. Sign up with e-mail and password instead.`,
+    );
   return d.transaction(async (tx) => {
-    const [user] = await tx.insert(users).values({ email, name: p.name || email }).onConflictDoNothing({ target: users.email }).returning(userColumns);
+    const [user] = await tx
+      .insert(users)
+      .values({ email, name: p.name || email })
+      .onConflictDoNothing({ target: users.email })
+      .returning(userColumns);
     if (!user) throw new AppError("CONFLICT", `An account with ${email} already exists. Sign in with your password.`);
-    await tx.insert(oauthAccounts).values({ provider: p.provider, providerAccountId: p.providerAccountId, userId: user.id });
+    await tx
+      .insert(oauthAccounts)
+      .values({ provider: p.provider, providerAccountId: p.providerAccountId, userId: user.id });
     await createTeamFor(tx, { userId: user.id, label: email, ip: null }, `${user.name}'s team`);
     return user;
   });
@@ -83,7 +102,12 @@ export async function createSession(userId: string, ip: string | null, userAgent
   const d = await db();
   const [row] = await d
     .insert(userSessions)
-    .values({ userId, ip, userAgent: userAgent?.slice(0, 300), expiresAt: new Date(Date.now() + sessionDays * 86_400_000) })
+    .values({
+      userId,
+      ip,
+      userAgent: userAgent?.slice(0, 300),
+      expiresAt: new Date(Date.now() + sessionDays * 86_400_000),
+    })
     .returning({ id: userSessions.id });
   return row!.id;
 }
@@ -98,14 +122,20 @@ export async function userForSession(sessionId: string) {
     .where(and(eq(userSessions.id, sessionId), isNull(userSessions.revokedAt), gt(userSessions.expiresAt, sql`now()`)));
   if (!row) return null;
   if (Date.now() - row.lastSeenAt.getTime() > 5 * 60_000) {
-    await d.update(userSessions).set({ lastSeenAt: sql`now()` }).where(eq(userSessions.id, sessionId));
+    await d
+      .update(userSessions)
+      .set({ lastSeenAt: sql`now()` })
+      .where(eq(userSessions.id, sessionId));
   }
   return { id: row.id, email: row.email, name: row.name };
 }
 
 export async function revokeSession(sessionId: string): Promise<void> {
   const d = await db();
-  await d.update(userSessions).set({ revokedAt: sql`now()` }).where(and(eq(userSessions.id, sessionId), isNull(userSessions.revokedAt)));
+  await d
+    .update(userSessions)
+    .set({ revokedAt: sql`now()` })
+    .where(and(eq(userSessions.id, sessionId), isNull(userSessions.revokedAt)));
 }
 
 /** Signs the user out on every device, this one included. Returns how many sessions ended. */
@@ -122,9 +152,17 @@ export async function revokeAllSessions(u: UserContext): Promise<number> {
 export async function listSessions(u: UserContext) {
   const d = await db();
   const rows = await d
-    .select({ id: userSessions.id, ip: userSessions.ip, userAgent: userSessions.userAgent, createdAt: userSessions.createdAt, lastSeenAt: userSessions.lastSeenAt })
+    .select({
+      id: userSessions.id,
+      ip: userSessions.ip,
+      userAgent: userSessions.userAgent,
+      createdAt: userSessions.createdAt,
+      lastSeenAt: userSessions.lastSeenAt,
+    })
     .from(userSessions)
-    .where(and(eq(userSessions.userId, u.userId), isNull(userSessions.revokedAt), gt(userSessions.expiresAt, sql`now()`)))
+    .where(
+      and(eq(userSessions.userId, u.userId), isNull(userSessions.revokedAt), gt(userSessions.expiresAt, sql`now()`)),
+    )
     .orderBy(sql`${userSessions.lastSeenAt} desc`);
   return rows.map((r) => ({ ...r, current: r.id === u.sessionId }));
 }

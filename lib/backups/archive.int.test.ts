@@ -1,7 +1,19 @@
 import "server-only";
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { createWriteStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  createWriteStream,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { connect, createServer, type AddressInfo, type Socket } from "node:net";
 import path from "node:path";
@@ -24,9 +36,28 @@ let root: string;
 let srcDir: string;
 
 const psql = (db: string, sql: string) =>
-  execFileSync("psql", ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(cluster.port), "-U", "postgres", "-c", sql], {
-    env: { ...process.env, PGDATABASE: db },
-  })
+  execFileSync(
+    "psql",
+    [
+      "-X",
+      "-q",
+      "-A",
+      "-t",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(cluster.port),
+      "-U",
+      "postgres",
+      "-c",
+      sql,
+    ],
+    {
+      env: { ...process.env, PGDATABASE: db },
+    },
+  )
     .toString()
     .trim();
 const ident = (s: string) => `"${s.replaceAll('"', '""')}"`;
@@ -34,7 +65,17 @@ const safe = (s: string) => s.replace(/[/\\]/g, "_");
 const lit = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 function pgSource(database: string, extra: Partial<PostgresArchiveSource> = {}): PostgresArchiveSource {
-  return { kind: "postgres", id: `src_${database.replace(/\W/g, "")}${randomBytes(3).toString("hex")}`, name: `db ${database}`, host: "127.0.0.1", port: cluster.port, database, user: "postgres", sslmode: "disable", ...extra };
+  return {
+    kind: "postgres",
+    id: `src_${database.replace(/\W/g, "")}${randomBytes(3).toString("hex")}`,
+    name: `db ${database}`,
+    host: "127.0.0.1",
+    port: cluster.port,
+    database,
+    user: "postgres",
+    sslmode: "disable",
+    ...extra,
+  };
 }
 
 function newWorkDir(): string {
@@ -43,7 +84,15 @@ function newWorkDir(): string {
 const leftovers = (workDir: string) => readdirSync(workDir).filter((n) => n.startsWith("coffer-"));
 
 function job(reach: Reach, workDir: string, sources: ArchiveSource[], extra: Partial<ArchiveJob> = {}): ArchiveJob {
-  return { reach, workDir, serverName: "test-server", backupId: `bk_${randomBytes(6).toString("hex")}`, sources, cofferVersion: "0.1.0-test", ...extra };
+  return {
+    reach,
+    workDir,
+    serverName: "test-server",
+    backupId: `bk_${randomBytes(6).toString("hex")}`,
+    sources,
+    cofferVersion: "0.1.0-test",
+    ...extra,
+  };
 }
 
 /** Writes the stream to a file, then extracts it; returns the manifest and the folder. */
@@ -85,7 +134,14 @@ describe("backup archives", () => {
   beforeAll(async () => {
     root = mkdtempSync(path.join(tmpdir(), "coffer-archive-"));
     [cluster, sshd] = await Promise.all([startPgCluster(), startSshd()]);
-    ssh = await connectSsh({ host: sshd.host, port: sshd.port, username: sshd.username, privateKey: sshd.privateKey, allowPrivateNetworks: true, connectTimeoutMs: 10_000 });
+    ssh = await connectSsh({
+      host: sshd.host,
+      port: sshd.port,
+      username: sshd.username,
+      privateKey: sshd.privateKey,
+      allowPrivateNetworks: true,
+      connectTimeoutMs: 10_000,
+    });
     local = localReach();
 
     psql("postgres", "create database shop");
@@ -129,7 +185,13 @@ describe("backup archives", () => {
     it("streams a valid .tar.gz: manifest first, exact row counts, checksums, excludes, symlinks, restorable SQL", async () => {
       const workDir = newWorkDir();
       const db = pgSource("shop");
-      const files: ArchiveSource = { kind: "directory", id: "src_files", name: "site", paths: [srcDir, `${srcDir}/sub/`], excludes: ["*.log", `${srcDir}/cache`] };
+      const files: ArchiveSource = {
+        kind: "directory",
+        id: "src_files",
+        name: "site",
+        paths: [srcDir, `${srcDir}/sub/`],
+        excludes: ["*.log", `${srcDir}/cache`],
+      };
       const steps: string[] = [];
       const run = await startArchive(job(getReach(), workDir, [db, files], { onStep: (m) => steps.push(m) }));
       const [{ out, members }, manifest] = await Promise.all([saveAndExtract(run.stream), run.done]);
@@ -159,7 +221,12 @@ describe("backup archives", () => {
       }
       const rel = srcDir.slice(1);
       expect(manifest.entries.map((e) => e.path).sort()).toEqual(
-        ["postgres/shop.sql", `files/${rel}/a.txt`, `files/${rel}/sub/b.bin`, `files/${rel}/sub/deeper/c d é.txt`].sort(),
+        [
+          "postgres/shop.sql",
+          `files/${rel}/a.txt`,
+          `files/${rel}/sub/b.bin`,
+          `files/${rel}/sub/deeper/c d é.txt`,
+        ].sort(),
       );
       expect(existsSync(path.join(out, "files", rel, "app.log"))).toBe(false);
       expect(existsSync(path.join(out, "files", rel, "sub", "deeper", "trace.log"))).toBe(false);
@@ -172,8 +239,28 @@ describe("backup archives", () => {
       // The SQL loads into a fresh database with the same rows.
       const copy = `restore_${randomBytes(4).toString("hex")}`;
       psql("postgres", `create database ${copy}`);
-      execFileSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(cluster.port), "-U", "postgres", "-d", copy, "-f", path.join(out, "postgres", "shop.sql")], { stdio: "pipe" });
-      for (const t of ["customers", '"OrderLines"', "billing.invoices"]) expect(rowsOf(copy, t), t).toBe(rowsOf("shop", t));
+      execFileSync(
+        "psql",
+        [
+          "-X",
+          "-q",
+          "-v",
+          "ON_ERROR_STOP=1",
+          "-h",
+          "127.0.0.1",
+          "-p",
+          String(cluster.port),
+          "-U",
+          "postgres",
+          "-d",
+          copy,
+          "-f",
+          path.join(out, "postgres", "shop.sql"),
+        ],
+        { stdio: "pipe" },
+      );
+      for (const t of ["customers", '"OrderLines"', "billing.invoices"])
+        expect(rowsOf(copy, t), t).toBe(rowsOf("shop", t));
 
       expect(leftovers(workDir)).toEqual([]);
       expect(steps.join("\n")).toMatch(/Private folder removed/);
@@ -182,19 +269,40 @@ describe("backup archives", () => {
     it("counts rows and dumps from one snapshot: rows committed while pg_dump waits are in neither", async () => {
       const name = `snap_${randomBytes(3).toString("hex")}`;
       psql("postgres", `create database ${name}`);
-      psql(name, "create table gate (x int); create table events (id serial primary key, what text); insert into events (what) select 'before' from generate_series(1, 100);");
+      psql(
+        name,
+        "create table gate (x int); create table events (id serial primary key, what text); insert into events (what) select 'before' from generate_series(1, 100);",
+      );
       // A session holding ACCESS EXCLUSIVE on `gate` makes pg_dump (and the count) wait after the snapshot was exported.
-      const holder = execFileSync("sh", ["-c", `(echo 'begin; lock table gate in access exclusive mode; select pg_sleep(30);' | PGDATABASE=${name} psql -X -q -h 127.0.0.1 -p ${cluster.port} -U postgres >/dev/null 2>&1 &) ; echo started`]);
+      const holder = execFileSync("sh", [
+        "-c",
+        `(echo 'begin; lock table gate in access exclusive mode; select pg_sleep(30);' | PGDATABASE=${name} psql -X -q -h 127.0.0.1 -p ${cluster.port} -U postgres >/dev/null 2>&1 &) ; echo started`,
+      ]);
       expect(holder.toString()).toContain("started");
-      await waitFor(() => psql(name, "select count(*) from pg_locks l join pg_class c on c.oid = l.relation where c.relname = 'gate' and l.mode = 'AccessExclusiveLock' and l.granted") === "1");
+      await waitFor(
+        () =>
+          psql(
+            name,
+            "select count(*) from pg_locks l join pg_class c on c.oid = l.relation where c.relname = 'gate' and l.mode = 'AccessExclusiveLock' and l.granted",
+          ) === "1",
+      );
 
       const workDir = newWorkDir();
       const j = job(getReach(), workDir, [pgSource(name)]);
       const run = await startArchive(j);
       const saved = saveAndExtract(run.stream);
-      await waitFor(() => psql(name, `select count(*) from pg_stat_activity where application_name = 'coffer:${j.backupId}' and wait_event_type = 'Lock' and query ilike 'LOCK TABLE%'`) === "1");
+      await waitFor(
+        () =>
+          psql(
+            name,
+            `select count(*) from pg_stat_activity where application_name = 'coffer:${j.backupId}' and wait_event_type = 'Lock' and query ilike 'LOCK TABLE%'`,
+          ) === "1",
+      );
       psql(name, "insert into events (what) select 'after' from generate_series(1, 40)");
-      psql("postgres", `select pg_terminate_backend(pid) from pg_stat_activity where datname = ${lit(name)} and query like '%pg_sleep(30)%'`);
+      psql(
+        "postgres",
+        `select pg_terminate_backend(pid) from pg_stat_activity where datname = ${lit(name)} and query like '%pg_sleep(30)%'`,
+      );
       const [{ out }, manifest] = await Promise.all([saved, run.done]);
 
       const events = manifest.postgres[0]!.tables.find((t) => t.table === "events")!;
@@ -210,13 +318,28 @@ describe("backup archives", () => {
       const name = `drop_${randomBytes(3).toString("hex")}`;
       psql("postgres", `create database ${name}`);
       psql(name, "create table gate (x int); create table t (x int); insert into t select generate_series(1, 1000);");
-      execFileSync("sh", ["-c", `(echo 'begin; lock table gate in access exclusive mode; select pg_sleep(30);' | PGDATABASE=${name} psql -X -q -h 127.0.0.1 -p ${cluster.port} -U postgres >/dev/null 2>&1 &)`]);
-      await waitFor(() => psql(name, "select count(*) from pg_locks l join pg_class c on c.oid = l.relation where c.relname = 'gate' and l.granted") === "1");
+      execFileSync("sh", [
+        "-c",
+        `(echo 'begin; lock table gate in access exclusive mode; select pg_sleep(30);' | PGDATABASE=${name} psql -X -q -h 127.0.0.1 -p ${cluster.port} -U postgres >/dev/null 2>&1 &)`,
+      ]);
+      await waitFor(
+        () =>
+          psql(
+            name,
+            "select count(*) from pg_locks l join pg_class c on c.oid = l.relation where c.relname = 'gate' and l.granted",
+          ) === "1",
+      );
       const workDir = newWorkDir();
       const j = job(getReach(), workDir, [pgSource(name)]);
       const run = await startArchive(j);
       const failure = expectFailure(run);
-      await waitFor(() => psql(name, `select count(*) from pg_stat_activity where application_name = 'coffer:${j.backupId}' and wait_event_type = 'Lock' and query ilike 'LOCK TABLE%'`) === "1");
+      await waitFor(
+        () =>
+          psql(
+            name,
+            `select count(*) from pg_stat_activity where application_name = 'coffer:${j.backupId}' and wait_event_type = 'Lock' and query ilike 'LOCK TABLE%'`,
+          ) === "1",
+      );
       expect(leftovers(workDir)).toHaveLength(1);
       psql("postgres", `drop database ${name} with (force)`);
       const error = await failure;
@@ -230,18 +353,34 @@ describe("backup archives", () => {
       const workDir = newWorkDir();
       const e1 = await expectFailure(await startArchive(job(getReach(), workDir, [pgSource("nope")])));
       expect(e1.message).toBe(`db nope: Database nope does not exist on 127.0.0.1:${cluster.port}.`);
-      const e2 = await expectFailure(await startArchive(job(getReach(), workDir, [pgSource("shop", { user: "ghost" })])));
+      const e2 = await expectFailure(
+        await startArchive(job(getReach(), workDir, [pgSource("shop", { user: "ghost" })])),
+      );
       expect(e2.message).toBe(`db shop: User ghost does not exist on 127.0.0.1:${cluster.port}.`);
-      const e3 = await expectFailure(await startArchive(job(getReach(), workDir, [{ kind: "directory", id: "d", name: "d", paths: [`${srcDir}/missing`], excludes: [] }])));
-      expect(e3.message).toBe(`On test-server: ${srcDir}/missing does not exist. Fix the source's paths, or the folder permissions.`);
+      const e3 = await expectFailure(
+        await startArchive(
+          job(getReach(), workDir, [
+            { kind: "directory", id: "d", name: "d", paths: [`${srcDir}/missing`], excludes: [] },
+          ]),
+        ),
+      );
+      expect(e3.message).toBe(
+        `On test-server: ${srcDir}/missing does not exist. Fix the source's paths, or the folder permissions.`,
+      );
       expect(leftovers(workDir)).toEqual([]);
     });
 
     it("not enough free space: refused before the private folder exists", async () => {
       const workDir = newWorkDir();
-      const error = await expectFailure(await startArchive(job(getReach(), workDir, [pgSource("shop")], { minFreeBytes: 2 ** 60 })));
+      const error = await expectFailure(
+        await startArchive(job(getReach(), workDir, [pgSource("shop")], { minFreeBytes: 2 ** 60 })),
+      );
       expect(error).toMatchObject({ code: "VALIDATION" });
-      expect(error.message).toMatch(new RegExp(`^Not enough free space in ${workDir} on test-server: [\\d.]+ \\w+ free, need about 1024\\.0 PiB\\.`));
+      expect(error.message).toMatch(
+        new RegExp(
+          `^Not enough free space in ${workDir} on test-server: [\\d.]+ \\w+ free, need about 1024\\.0 PiB\\.`,
+        ),
+      );
       expect(leftovers(workDir)).toEqual([]);
     });
 
@@ -250,14 +389,29 @@ describe("backup archives", () => {
       const name = `cancel_${randomBytes(3).toString("hex")}`;
       psql("postgres", `create database ${name}`);
       psql(name, "create table gate (x int);");
-      execFileSync("sh", ["-c", `(echo 'begin; lock table gate in access exclusive mode; select pg_sleep(20);' | PGDATABASE=${name} psql -X -q -h 127.0.0.1 -p ${cluster.port} -U postgres >/dev/null 2>&1 &)`]);
-      await waitFor(() => psql(name, "select count(*) from pg_locks l join pg_class c on c.oid = l.relation where c.relname = 'gate' and l.granted") === "1");
+      execFileSync("sh", [
+        "-c",
+        `(echo 'begin; lock table gate in access exclusive mode; select pg_sleep(20);' | PGDATABASE=${name} psql -X -q -h 127.0.0.1 -p ${cluster.port} -U postgres >/dev/null 2>&1 &)`,
+      ]);
+      await waitFor(
+        () =>
+          psql(
+            name,
+            "select count(*) from pg_locks l join pg_class c on c.oid = l.relation where c.relname = 'gate' and l.granted",
+          ) === "1",
+      );
       const workDir = newWorkDir();
       const ac = new AbortController();
       const j = job(getReach(), workDir, [pgSource(name)], { signal: ac.signal });
       const run = await startArchive(j);
       const failure = expectFailure(run);
-      await waitFor(() => psql(name, `select count(*) from pg_stat_activity where application_name = 'coffer:${j.backupId}' and wait_event_type = 'Lock' and query ilike 'LOCK TABLE%'`) === "1");
+      await waitFor(
+        () =>
+          psql(
+            name,
+            `select count(*) from pg_stat_activity where application_name = 'coffer:${j.backupId}' and wait_event_type = 'Lock' and query ilike 'LOCK TABLE%'`,
+          ) === "1",
+      );
       const reason = new AppError("CONFLICT", "Cancelled by the test.");
       let t0 = Date.now();
       ac.abort(reason);
@@ -265,14 +419,21 @@ describe("backup archives", () => {
       expect(Date.now() - t0).toBeLessThan(5_000);
       expect(leftovers(workDir)).toEqual([]);
       expect(await waitUntilGone("pg_dump -w --snapshot=")).toEqual([]);
-      psql("postgres", `select pg_terminate_backend(pid) from pg_stat_activity where datname = ${lit(name)} and pid <> pg_backend_pid()`);
+      psql(
+        "postgres",
+        `select pg_terminate_backend(pid) from pg_stat_activity where datname = ${lit(name)} and pid <> pg_backend_pid()`,
+      );
 
       // Mid-stream: a slow consumer, then abort.
       const big = path.join(root, `big-${randomBytes(3).toString("hex")}`);
       mkdirSync(big);
       for (let i = 0; i < 8; i++) writeFileSync(path.join(big, `f${i}.bin`), randomBytes(8 * 1024 * 1024));
       const ac2 = new AbortController();
-      const run2 = await startArchive(job(getReach(), workDir, [{ kind: "directory", id: "big", name: "big", paths: [big], excludes: [] }], { signal: ac2.signal }));
+      const run2 = await startArchive(
+        job(getReach(), workDir, [{ kind: "directory", id: "big", name: "big", paths: [big], excludes: [] }], {
+          signal: ac2.signal,
+        }),
+      );
       let received = 0;
       const reading = new Promise<unknown>((resolve) => {
         run2.stream.on("data", (c: Buffer) => {
@@ -299,13 +460,25 @@ describe("backup archives", () => {
       const canary = path.join(root, `canary-${randomBytes(3).toString("hex")}`);
       // File names cannot hold a slash: these touch a relative canary, looked for in every likely working folder.
       const relCanary = path.basename(canary);
-      const evil = [`; touch ${relCanary} #`, `$(touch ${relCanary})`, `\`touch ${relCanary}\``, `it's "quoted"`, "-rf", "--help", `a\nb`, "*"];
+      const evil = [
+        `; touch ${relCanary} #`,
+        `$(touch ${relCanary})`,
+        `\`touch ${relCanary}\``,
+        `it's "quoted"`,
+        "-rf",
+        "--help",
+        `a\nb`,
+        "*",
+      ];
       const dir = path.join(root, `hostile-${randomBytes(3).toString("hex")}`, `-x $(touch ${canary}) '"`);
       mkdirSync(dir, { recursive: true });
       for (const [i, n] of evil.entries()) writeFileSync(path.join(dir, n), `content ${i}`);
       const dbName = `$(touch ${canary}); drop database shop; '"\\`;
       psql("postgres", `create database ${ident(dbName)}`);
-      psql(dbName, `create table ${ident(`t; touch ${canary}`)} (x text); insert into ${ident(`t; touch ${canary}`)} values ('ok')`);
+      psql(
+        dbName,
+        `create table ${ident(`t; touch ${canary}`)} (x text); insert into ${ident(`t; touch ${canary}`)} values ('ok')`,
+      );
       const conninfo = `host=/nonexistent dbname=shop application_name=${randomBytes(3).toString("hex")}`;
       psql("postgres", `create database ${ident(conninfo)}`);
       psql(conninfo, "create table marker (x int); insert into marker values (42)");
@@ -314,18 +487,28 @@ describe("backup archives", () => {
       const sources: ArchiveSource[] = [
         { ...pgSource(dbName), name: `$(touch ${canary})` },
         pgSource(conninfo),
-        { kind: "directory", id: `'; touch ${canary}`, name: `\`touch ${canary}\``, paths: [dir], excludes: [`$(touch ${canary})`, `; touch ${canary}`, "-delete"] },
+        {
+          kind: "directory",
+          id: `'; touch ${canary}`,
+          name: `\`touch ${canary}\``,
+          paths: [dir],
+          excludes: [`$(touch ${canary})`, `; touch ${canary}`, "-delete"],
+        },
       ];
       const run = await startArchive(job(getReach(), workDir, sources));
       const [{ out }, manifest] = await Promise.all([saveAndExtract(run.stream), run.done]);
       expect(existsSync(canary)).toBe(false);
-      for (const where of [process.cwd(), workDir, dir, path.dirname(dir), "/root", "/", tmpdir()]) expect(existsSync(path.join(where, relCanary)), where).toBe(false);
-      for (const [i, n] of evil.entries()) expect(readFileSync(path.join(out, "files", dir.slice(1), n), "utf8")).toBe(`content ${i}`);
+      for (const where of [process.cwd(), workDir, dir, path.dirname(dir), "/root", "/", tmpdir()])
+        expect(existsSync(path.join(where, relCanary)), where).toBe(false);
+      for (const [i, n] of evil.entries())
+        expect(readFileSync(path.join(out, "files", dir.slice(1), n), "utf8")).toBe(`content ${i}`);
       expect(manifest.postgres.map((p) => [p.database, p.path, p.tables])).toEqual([
         [dbName, `postgres/${safe(dbName)}.sql`, [{ schema: "public", table: `t; touch ${canary}`, rows: 1 }]],
         [conninfo, `postgres/${safe(conninfo)}.sql`, [{ schema: "public", table: "marker", rows: 1 }]],
       ]);
-      expect(readFileSync(path.join(out, "postgres", `${safe(conninfo)}.sql`), "utf8")).toMatch(/COPY public\.marker[^\n]*\n42\n/);
+      expect(readFileSync(path.join(out, "postgres", `${safe(conninfo)}.sql`), "utf8")).toMatch(
+        /COPY public\.marker[^\n]*\n42\n/,
+      );
       expect(leftovers(workDir)).toEqual([]);
     });
   });
@@ -343,12 +526,21 @@ describe("backup archives", () => {
       });
       await new Promise<void>((r) => relay.listen(0, "127.0.0.1", r));
       const port = (relay.address() as AddressInfo).port;
-      const conn = await connectSsh({ host: "127.0.0.1", port, username: sshd.username, privateKey: sshd.privateKey, allowPrivateNetworks: true, connectTimeoutMs: 10_000 });
+      const conn = await connectSsh({
+        host: "127.0.0.1",
+        port,
+        username: sshd.username,
+        privateKey: sshd.privateKey,
+        allowPrivateNetworks: true,
+        connectTimeoutMs: 10_000,
+      });
       const big = path.join(root, `lost-${randomBytes(3).toString("hex")}`);
       mkdirSync(big);
       for (let i = 0; i < 8; i++) writeFileSync(path.join(big, `f${i}.bin`), randomBytes(8 * 1024 * 1024));
       const workDir = newWorkDir();
-      const run = await startArchive(job(conn.reach, workDir, [{ kind: "directory", id: "l", name: "l", paths: [big], excludes: [] }]));
+      const run = await startArchive(
+        job(conn.reach, workDir, [{ kind: "directory", id: "l", name: "l", paths: [big], excludes: [] }]),
+      );
       let received = 0;
       run.stream.on("data", (c: Buffer) => {
         received += c.length;
@@ -391,13 +583,17 @@ describe("backup archives", () => {
       let peak = before;
       const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
       const t0 = Date.now();
-      const run = await startArchive(job(ssh.reach, workDir, [{ kind: "directory", id: "m", name: "m", paths: [big], excludes: [] }]));
+      const run = await startArchive(
+        job(ssh.reach, workDir, [{ kind: "directory", id: "m", name: "m", paths: [big], excludes: [] }]),
+      );
       let bytes = 0;
       run.stream.on("data", (c: Buffer) => (bytes += c.length));
       const manifest: Manifest = await run.done;
       clearInterval(timer);
       const growth = (peak - before) / 1024 / 1024;
-      console.log(`memory: streamed ${(bytes / 1024 / 1024).toFixed(0)} MiB (.tar.gz) of ${manifest.entries.length} files in ${Date.now() - t0} ms; RSS before ${(before / 1024 / 1024).toFixed(0)} MiB, peak growth ${growth.toFixed(1)} MiB`);
+      console.log(
+        `memory: streamed ${(bytes / 1024 / 1024).toFixed(0)} MiB (.tar.gz) of ${manifest.entries.length} files in ${Date.now() - t0} ms; RSS before ${(before / 1024 / 1024).toFixed(0)} MiB, peak growth ${growth.toFixed(1)} MiB`,
+      );
       expect(bytes).toBeGreaterThan(200 * 1024 * 1024);
       expect(growth).toBeLessThan(100);
       rmSync(big, { recursive: true, force: true });

@@ -4,8 +4,25 @@ import { finished } from "node:stream/promises";
 import { AppError } from "@/lib/errors";
 import { runCommand, type Reach, type RunningCommand } from "@/lib/reach";
 import { explainPsqlError, pgConnectionEnv, pgDumpMajor, type PgConnection } from "@/lib/servers/postgres";
-import { MANIFEST_FORMAT, MANIFEST_PATH, manifestSchema, type Manifest, type ManifestEntry, type ManifestSource, type PostgresDump, type TableCount } from "./manifest";
-import { checkBackupId, dumpPaths, findArgs, freeSpaceProblem, normalizePaths, parseSha256Output, parseStatOutput } from "./plan";
+import {
+  MANIFEST_FORMAT,
+  MANIFEST_PATH,
+  manifestSchema,
+  type Manifest,
+  type ManifestEntry,
+  type ManifestSource,
+  type PostgresDump,
+  type TableCount,
+} from "./manifest";
+import {
+  checkBackupId,
+  dumpPaths,
+  findArgs,
+  freeSpaceProblem,
+  normalizePaths,
+  parseSha256Output,
+  parseStatOutput,
+} from "./plan";
 
 /**
  * One backup as a `.tar.gz` stream, assembled on the server where the data lives.
@@ -96,7 +113,10 @@ export async function startArchive(job: ArchiveJob): Promise<RunningArchive> {
   stream.on("error", () => {});
   const consumerGone = new AbortController();
   stream.once("close", () => {
-    if (!stream.readableEnded) consumerGone.abort(stream.errored ?? new AppError("INTERNAL", "The archive stream was closed before the backup finished."));
+    if (!stream.readableEnded)
+      consumerGone.abort(
+        stream.errored ?? new AppError("INTERNAL", "The archive stream was closed before the backup finished."),
+      );
   });
   const signal = job.signal ? AbortSignal.any([job.signal, consumerGone.signal]) : consumerGone.signal;
   const done = run({ ...job, signal }, plan, stream);
@@ -112,7 +132,8 @@ interface Plan {
 
 function planJob(job: ArchiveJob): Plan {
   checkBackupId(job.backupId);
-  if (typeof job.workDir !== "string" || !/^\/[^\0\n\r]*$/.test(job.workDir)) throw new AppError("VALIDATION", "The work folder must be an absolute path.");
+  if (typeof job.workDir !== "string" || !/^\/[^\0\n\r]*$/.test(job.workDir))
+    throw new AppError("VALIDATION", "The work folder must be an absolute path.");
   if (!job.sources.length) throw new AppError("VALIDATION", "Choose at least one source to back up.");
   const ids = new Set<string>();
   for (const s of job.sources) {
@@ -126,7 +147,12 @@ function planJob(job: ArchiveJob): Plan {
   return { postgres, directories, dumpPath: dumpPaths(postgres) };
 }
 
-const pgWhere = (s: PostgresArchiveSource) => ({ pgHost: s.host, pgPort: s.port, pgDatabase: s.database, pgUser: s.user });
+const pgWhere = (s: PostgresArchiveSource) => ({
+  pgHost: s.host,
+  pgPort: s.port,
+  pgDatabase: s.database,
+  pgUser: s.user,
+});
 const firstLines = (text: string, n = 3) => text.trim().split("\n").filter(Boolean).slice(0, n).join(" ");
 
 async function run(job: ArchiveJob & { signal: AbortSignal }, plan: Plan, out: PassThrough): Promise<Manifest> {
@@ -141,12 +167,19 @@ async function run(job: ArchiveJob & { signal: AbortSignal }, plan: Plan, out: P
     guardian = await openPrivateFolder(job);
     const dir = guardian.dir;
     step(`Private folder ${dir} created on ${job.serverName}.`);
-    await mustRun(reach, ["sh", "-c", 'mkdir -- "$1/postgres" && ln -s / "$1/files"', "sh", dir], { signal }, "prepare the private folder");
+    await mustRun(
+      reach,
+      ["sh", "-c", 'mkdir -- "$1/postgres" && ln -s / "$1/files"', "sh", dir],
+      { signal },
+      "prepare the private folder",
+    );
 
     const dumps: PostgresDump[] = [];
     for (const s of plan.postgres) {
       step(`Dumping ${s.database} (${s.name})…`);
-      dumps.push(await dumpDatabase(job, s, `${dir}/${plan.dumpPath.get(s.id)!}`, plan.dumpPath.get(s.id)!, pre.pgDumpVersion));
+      dumps.push(
+        await dumpDatabase(job, s, `${dir}/${plan.dumpPath.get(s.id)!}`, plan.dumpPath.get(s.id)!, pre.pgDumpVersion),
+      );
       step(`Dumped ${s.database}: ${dumps.at(-1)!.tables.length} table(s).`);
     }
 
@@ -169,14 +202,29 @@ async function run(job: ArchiveJob & { signal: AbortSignal }, plan: Plan, out: P
     await writeRemote(job, `${dir}/${MANIFEST_PATH}`, JSON.stringify(manifest, null, 2) + "\n");
     await writeRemote(job, `${dir}/head.list`, `${MANIFEST_PATH}\0`);
 
-    const tar = ["tar", "--create", "--file=-", "--format=gnu", "--null", "--no-recursion", "-T", "head.list", "-T", "dumps.list", ...lists.all.flatMap((l) => ["-T", l])];
+    const tar = [
+      "tar",
+      "--create",
+      "--file=-",
+      "--format=gnu",
+      "--null",
+      "--no-recursion",
+      "-T",
+      "head.list",
+      "-T",
+      "dumps.list",
+      ...lists.all.flatMap((l) => ["-T", l]),
+    ];
     const gzip = pre.pigz ? ["pigz", "-6"] : ["gzip", "-6"];
     step(`Streaming the archive (${gzip[0]})…`);
     const cmd = reach.execPipeline([tar, gzip], { cwd: dir, signal });
     await forward(cmd, out);
     const exit = await cmd.exit;
     if (exit.code !== 0) {
-      throw new AppError("UPSTREAM", `Archiving on ${job.serverName} failed (exit ${exit.code ?? exit.signal}): ${firstLines(exit.stderrTail) || "no message"}. If files changed or vanished while being read, run the backup again or exclude them.`);
+      throw new AppError(
+        "UPSTREAM",
+        `Archiving on ${job.serverName} failed (exit ${exit.code ?? exit.signal}): ${firstLines(exit.stderrTail) || "no message"}. If files changed or vanished while being read, run the backup again or exclude them.`,
+      );
     }
     const g = guardian;
     guardian = undefined;
@@ -186,7 +234,14 @@ async function run(job: ArchiveJob & { signal: AbortSignal }, plan: Plan, out: P
     await finished(out);
     return manifest;
   } catch (error) {
-    const reason = signal.aborted ? signal.reason : error instanceof AppError ? error : new AppError("INTERNAL", `The backup of ${job.serverName} failed: ${error instanceof Error ? error.message : String(error)}`);
+    const reason = signal.aborted
+      ? signal.reason
+      : error instanceof AppError
+        ? error
+        : new AppError(
+            "INTERNAL",
+            `The backup of ${job.serverName} failed: ${error instanceof Error ? error.message : String(error)}`,
+          );
     if (guardian) {
       const dir = guardian.dir;
       await guardian.close().catch(() => {});
@@ -207,19 +262,28 @@ function manifestSource(s: ArchiveSource): ManifestSource {
 /** Runs a short command; a non-zero exit becomes an AppError saying what could not be done. */
 async function mustRun(reach: Reach, argv: string[], opts: Parameters<typeof runCommand>[2], what: string) {
   const r = await runCommand(reach, argv, opts);
-  if (r.code !== 0) throw new AppError("UPSTREAM", `Could not ${what} on ${reach.label}: ${firstLines(r.stderrTail) || `exit ${r.code ?? r.signal}`}.`);
+  if (r.code !== 0)
+    throw new AppError(
+      "UPSTREAM",
+      `Could not ${what} on ${reach.label}: ${firstLines(r.stderrTail) || `exit ${r.code ?? r.signal}`}.`,
+    );
   return r;
 }
 
 async function writeRemote(job: ArchiveJob & { signal: AbortSignal }, path: string, text: string) {
-  await mustRun(job.reach, ["sh", "-c", 'umask 077 && cat > "$1"', "sh", path], { input: text, signal: job.signal }, `write ${path}`);
+  await mustRun(
+    job.reach,
+    ["sh", "-c", 'umask 077 && cat > "$1"', "sh", path],
+    { input: text, signal: job.signal },
+    `write ${path}`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
 // Preflight
 
 const PREFLIGHT = [
-  'w=$1; shift',
+  "w=$1; shift",
   'for c in tar gzip pigz find xargs sha256sum stat mktemp pg_dump psql; do command -v "$c" >/dev/null 2>&1 && echo "tool $c"; done',
   'tar --version 2>/dev/null | head -n 1 | sed "s/^/tarversion /"',
   'if [ ! -d "$w" ]; then echo "workdir missing"; elif [ ! -w "$w" ] || [ ! -x "$w" ]; then echo "workdir readonly"; else echo "df $(df -Pk "$w" | tail -n 1)"; fi',
@@ -236,29 +300,66 @@ async function preflight(job: ArchiveJob & { signal: AbortSignal }, plan: Plan):
   const { reach, signal, workDir, serverName } = job;
   const paths = plan.directories.flatMap((d) => d.normalized);
   const probe = await runCommand(reach, ["sh", "-c", PREFLIGHT, "sh", workDir, ...paths], { signal });
-  if (probe.code !== 0) throw new AppError("UPSTREAM", `Could not inspect ${serverName}: ${firstLines(probe.stderrTail) || `exit ${probe.code}`}.`);
+  if (probe.code !== 0)
+    throw new AppError(
+      "UPSTREAM",
+      `Could not inspect ${serverName}: ${firstLines(probe.stderrTail) || `exit ${probe.code}`}.`,
+    );
   const lines = probe.stdout.split("\n");
   const tools = new Set(lines.filter((l) => l.startsWith("tool ")).map((l) => l.slice(5)));
-  const needed = ["tar", "gzip", "find", "xargs", "sha256sum", "stat", "mktemp", ...(plan.postgres.length ? ["pg_dump", "psql"] : [])];
+  const needed = [
+    "tar",
+    "gzip",
+    "find",
+    "xargs",
+    "sha256sum",
+    "stat",
+    "mktemp",
+    ...(plan.postgres.length ? ["pg_dump", "psql"] : []),
+  ];
   const missing = needed.filter((t) => !tools.has(t));
   if (missing.length) {
     const pg = missing.some((t) => t.startsWith("p")) ? " (PostgreSQL client: apt install postgresql-client)" : "";
-    throw new AppError("UPSTREAM", `${missing.join(", ")} ${missing.length > 1 ? "are" : "is"} not installed on ${serverName}${pg}.`);
+    throw new AppError(
+      "UPSTREAM",
+      `${missing.join(", ")} ${missing.length > 1 ? "are" : "is"} not installed on ${serverName}${pg}.`,
+    );
   }
   const tarVersion = lines.find((l) => l.startsWith("tarversion "))?.slice(11) ?? "";
-  if (!/GNU tar/.test(tarVersion)) throw new AppError("UPSTREAM", `Coffer needs GNU tar on ${serverName}, found ${tarVersion || "an unknown tar"}: install GNU tar.`);
-  if (lines.includes("workdir missing")) throw new AppError("VALIDATION", `The work folder ${workDir} does not exist on ${serverName}. Create it, or choose another in the server's settings.`);
-  if (lines.includes("workdir readonly")) throw new AppError("VALIDATION", `The work folder ${workDir} on ${serverName} is not writable by the SSH user. Fix its permissions, or choose another.`);
+  if (!/GNU tar/.test(tarVersion))
+    throw new AppError(
+      "UPSTREAM",
+      `Coffer needs GNU tar on ${serverName}, found ${tarVersion || "an unknown tar"}: install GNU tar.`,
+    );
+  if (lines.includes("workdir missing"))
+    throw new AppError(
+      "VALIDATION",
+      `The work folder ${workDir} does not exist on ${serverName}. Create it, or choose another in the server's settings.`,
+    );
+  if (lines.includes("workdir readonly"))
+    throw new AppError(
+      "VALIDATION",
+      `The work folder ${workDir} on ${serverName} is not writable by the SSH user. Fix its permissions, or choose another.`,
+    );
   const problems = lines.flatMap((l) => {
     const m = /^path (\d+) (\w+)$/.exec(l);
     if (!m) return [];
-    const words: Record<string, string> = { missing: "does not exist", notdir: "is not a directory", unreadable: "is not readable by the SSH user" };
+    const words: Record<string, string> = {
+      missing: "does not exist",
+      notdir: "is not a directory",
+      unreadable: "is not readable by the SSH user",
+    };
     return [`${paths[Number(m[1])]} ${words[m[2]!] ?? m[2]}`];
   });
-  if (problems.length) throw new AppError("VALIDATION", `On ${serverName}: ${problems.join("; ")}. Fix the source's paths, or the folder permissions.`);
+  if (problems.length)
+    throw new AppError(
+      "VALIDATION",
+      `On ${serverName}: ${problems.join("; ")}. Fix the source's paths, or the folder permissions.`,
+    );
   const dfLine = lines.find((l) => l.startsWith("df "));
   const freeKib = Number(dfLine?.slice(3).trim().split(/\s+/)[3]);
-  if (!Number.isFinite(freeKib)) throw new AppError("UPSTREAM", `Could not read the free space of ${workDir} on ${serverName}.`);
+  if (!Number.isFinite(freeKib))
+    throw new AppError("UPSTREAM", `Could not read the free space of ${workDir} on ${serverName}.`);
 
   let pgDumpVersion = "";
   let databaseBytes = 0;
@@ -266,17 +367,42 @@ async function preflight(job: ArchiveJob & { signal: AbortSignal }, plan: Plan):
     pgDumpVersion = (await mustRun(reach, ["pg_dump", "--version"], { signal }, "run pg_dump --version")).stdout.trim();
     const dumpMajor = pgDumpMajor(pgDumpVersion) ?? 0;
     for (const s of plan.postgres) {
-      const q = await runCommand(reach, ["psql", "-X", "-A", "-t", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-c", "select pg_database_size(current_database()), current_setting('server_version_num')::int / 10000"], {
-        env: pgConnectionEnv(s, `coffer:${job.backupId}`),
-        signal,
-      });
+      const q = await runCommand(
+        reach,
+        [
+          "psql",
+          "-X",
+          "-A",
+          "-t",
+          "-q",
+          "-w",
+          "-v",
+          "ON_ERROR_STOP=1",
+          "-c",
+          "select pg_database_size(current_database()), current_setting('server_version_num')::int / 10000",
+        ],
+        {
+          env: pgConnectionEnv(s, `coffer:${job.backupId}`),
+          signal,
+        },
+      );
       if (q.code !== 0) throw new AppError("UPSTREAM", `${s.name}: ${explainPsqlError(q.stderrTail, pgWhere(s))}`);
       const [bytes, major] = q.stdout.trim().split("|").map(Number) as [number, number];
-      if (dumpMajor < major) throw new AppError("UPSTREAM", `pg_dump ${dumpMajor} on ${serverName} cannot dump PostgreSQL ${major} (${s.name}): install postgresql-client-${major}.`);
+      if (dumpMajor < major)
+        throw new AppError(
+          "UPSTREAM",
+          `pg_dump ${dumpMajor} on ${serverName} cannot dump PostgreSQL ${major} (${s.name}): install postgresql-client-${major}.`,
+        );
       databaseBytes += bytes;
     }
   }
-  const problem = freeSpaceProblem({ dir: workDir, server: serverName, freeBytes: freeKib * 1024, databaseBytes, headroomBytes: job.minFreeBytes });
+  const problem = freeSpaceProblem({
+    dir: workDir,
+    server: serverName,
+    freeBytes: freeKib * 1024,
+    databaseBytes,
+    headroomBytes: job.minFreeBytes,
+  });
   if (problem) throw new AppError("VALIDATION", problem);
   return { pigz: tools.has("pigz"), pgDumpVersion };
 }
@@ -317,15 +443,29 @@ async function openPrivateFolder(job: ArchiveJob & { signal: AbortSignal }): Pro
     (closing ??= (async () => {
       cmd.stdin!.end();
       const exit = await cmd.exit;
-      if (exit.code !== 0) throw new AppError("UPSTREAM", `Could not remove the private folder on ${job.serverName}: ${firstLines(exit.stderrTail) || `exit ${exit.code ?? exit.signal}`}.`);
+      if (exit.code !== 0)
+        throw new AppError(
+          "UPSTREAM",
+          `Could not remove the private folder on ${job.serverName}: ${firstLines(exit.stderrTail) || `exit ${exit.code ?? exit.signal}`}.`,
+        );
     })());
   const onAbort = () => void close().catch(() => {});
-  const dir = await Promise.race([lines.next(), new Promise<undefined>((r) => job.signal.addEventListener("abort", () => r(undefined), { once: true }))]);
+  const dir = await Promise.race([
+    lines.next(),
+    new Promise<undefined>((r) => job.signal.addEventListener("abort", () => r(undefined), { once: true })),
+  ]);
   if (!dir || !dir.startsWith(`${base}/coffer-${job.backupId}-`)) {
     onAbort();
     job.signal.throwIfAborted();
-    const exit = await cmd.exit.catch((e: unknown) => ({ code: null, signal: null, stderrTail: e instanceof Error ? e.message : String(e) }));
-    throw new AppError("UPSTREAM", `Could not create a private folder in ${job.workDir} on ${job.serverName}: ${firstLines(exit.stderrTail) || "mktemp failed"}.`);
+    const exit = await cmd.exit.catch((e: unknown) => ({
+      code: null,
+      signal: null,
+      stderrTail: e instanceof Error ? e.message : String(e),
+    }));
+    throw new AppError(
+      "UPSTREAM",
+      `Could not create a private folder in ${job.workDir} on ${job.serverName}: ${firstLines(exit.stderrTail) || "mktemp failed"}.`,
+    );
   }
   return { dir, close };
 }
@@ -342,17 +482,30 @@ WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') 
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e');
 `;
 
-async function dumpDatabase(job: ArchiveJob & { signal: AbortSignal }, s: PostgresArchiveSource, file: string, entryPath: string, pgDumpVersion: string): Promise<PostgresDump> {
+async function dumpDatabase(
+  job: ArchiveJob & { signal: AbortSignal },
+  s: PostgresArchiveSource,
+  file: string,
+  entryPath: string,
+  pgDumpVersion: string,
+): Promise<PostgresDump> {
   const { reach, signal } = job;
   const env = pgConnectionEnv(s, `coffer:${job.backupId}`);
   const explain = (stderr: string, tool: string) => {
     const text = explainPsqlError(stderr, pgWhere(s));
     const generic = text.startsWith("psql failed:");
-    return new AppError("UPSTREAM", `${tool} of ${s.database} (${s.name}) failed${generic ? `: ${firstLines(stderr)}` : `. ${text}`}`);
+    return new AppError(
+      "UPSTREAM",
+      `${tool} of ${s.database} (${s.name}) failed${generic ? `: ${firstLines(stderr)}` : `. ${text}`}`,
+    );
   };
   // Killed on failure: a count blocked on a lock must not keep the backup waiting.
   const stopSession = new AbortController();
-  const session = reach.exec(["psql", "-X", "-A", "-t", "-q", "-w", "-v", "ON_ERROR_STOP=1"], { stdin: true, env, signal: AbortSignal.any([signal, stopSession.signal]) });
+  const session = reach.exec(["psql", "-X", "-A", "-t", "-q", "-w", "-v", "ON_ERROR_STOP=1"], {
+    stdin: true,
+    env,
+    signal: AbortSignal.any([signal, stopSession.signal]),
+  });
   const lines = lineReader(session.stdout);
   const sessionFailed = async () => {
     session.stdin!.end();
@@ -360,28 +513,44 @@ async function dumpDatabase(job: ArchiveJob & { signal: AbortSignal }, s: Postgr
     return explain(exit.stderrTail, "Reading");
   };
   try {
-    session.stdin!.write("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSELECT pg_export_snapshot(), current_setting('server_version');\n");
+    session.stdin!.write(
+      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSELECT pg_export_snapshot(), current_setting('server_version');\n",
+    );
     const first = await lines.next();
     if (first === undefined) throw await sessionFailed();
     const bar = first.indexOf("|");
     const snapshot = first.slice(0, bar);
     const serverVersion = first.slice(bar + 1);
-    if (bar < 0 || !/^[0-9A-Fa-f-]+$/.test(snapshot)) throw new AppError("UPSTREAM", `Unexpected answer from PostgreSQL (${s.name}): ${first.slice(0, 200)}`);
+    if (bar < 0 || !/^[0-9A-Fa-f-]+$/.test(snapshot))
+      throw new AppError("UPSTREAM", `Unexpected answer from PostgreSQL (${s.name}): ${first.slice(0, 200)}`);
     // Counting runs in the session while pg_dump runs in its own connection on the same snapshot.
     session.stdin!.write(COUNT_ROWS);
-    const dump = await runCommand(reach, ["pg_dump", "-w", `--snapshot=${snapshot}`, "--format=plain", `--file=${file}`], { env, signal });
+    const dump = await runCommand(
+      reach,
+      ["pg_dump", "-w", `--snapshot=${snapshot}`, "--format=plain", `--file=${file}`],
+      { env, signal },
+    );
     if (dump.code !== 0) {
       // A failed count aborts the session's transaction, which invalidates the snapshot pg_dump
       // then uses: the session's error is the cause, pg_dump's only its consequence.
-      const sessionExit = await Promise.race([session.exit, new Promise<undefined>((r) => setTimeout(r, 1_000, undefined))]);
-      throw sessionExit && sessionExit.code !== 0 ? explain(sessionExit.stderrTail, "Reading") : explain(dump.stderrTail, "pg_dump");
+      const sessionExit = await Promise.race([
+        session.exit,
+        new Promise<undefined>((r) => setTimeout(r, 1_000, undefined)),
+      ]);
+      throw sessionExit && sessionExit.code !== 0
+        ? explain(sessionExit.stderrTail, "Reading")
+        : explain(dump.stderrTail, "pg_dump");
     }
     const countLine = await lines.next();
     if (countLine === undefined) throw await sessionFailed();
     session.stdin!.end("COMMIT;\n");
     const exit = await session.exit;
     if (exit.code !== 0) throw explain(exit.stderrTail, "Reading");
-    const tables: TableCount[] = (JSON.parse(countLine) as [string, string, number][]).map(([schema, table, rows]) => ({ schema, table, rows }));
+    const tables: TableCount[] = (JSON.parse(countLine) as [string, string, number][]).map(([schema, table, rows]) => ({
+      schema,
+      table,
+      rows,
+    }));
     return { source: s.id, database: s.database, path: entryPath, serverVersion, pgDumpVersion, snapshot, tables };
   } catch (error) {
     // The server rolls the transaction back when psql goes.
@@ -401,10 +570,17 @@ async function listDirectories(job: ArchiveJob & { signal: AbortSignal }, plan: 
   const regular: string[] = [];
   for (const [i, d] of plan.directories.entries()) {
     const lists = { allList: `files-${i}.list`, regularList: `regular-${i}.list` };
-    const r = await runCommand(job.reach, findArgs({ paths: d.normalized, excludes: d.excludes, privateDir: dir, ...lists }), { cwd: dir, signal: job.signal });
+    const r = await runCommand(
+      job.reach,
+      findArgs({ paths: d.normalized, excludes: d.excludes, privateDir: dir, ...lists }),
+      { cwd: dir, signal: job.signal },
+    );
     if (r.code !== 0) {
       const message = r.stderrTail.replaceAll(`files/`, "/").trim().split("\n").slice(0, 3).join("; ");
-      throw new AppError("UPSTREAM", `Could not list the files of ${d.name} on ${job.serverName}: ${message || `find exited ${r.code}`}. Fix the permissions, or exclude those paths.`);
+      throw new AppError(
+        "UPSTREAM",
+        `Could not list the files of ${d.name} on ${job.serverName}: ${message || `find exited ${r.code}`}. Fix the permissions, or exclude those paths.`,
+      );
     }
     all.push(lists.allList);
     regular.push(lists.regularList);
@@ -413,9 +589,14 @@ async function listDirectories(job: ArchiveJob & { signal: AbortSignal }, plan: 
 }
 
 const HASH = 'cd -- "$1" || exit 125\nshift\ncat -- "$@" | xargs -0 -r sha256sum -z --';
-const SIZES = "cd -- \"$1\" || exit 125\nshift\ncat -- \"$@\" | xargs -0 -r stat --printf '%s %n\\0' --";
+const SIZES = 'cd -- "$1" || exit 125\nshift\ncat -- "$@" | xargs -0 -r stat --printf \'%s %n\\0\' --';
 
-async function hashEntries(job: ArchiveJob & { signal: AbortSignal }, dir: string, lists: string[], plan: Plan): Promise<ManifestEntry[]> {
+async function hashEntries(
+  job: ArchiveJob & { signal: AbortSignal },
+  dir: string,
+  lists: string[],
+  plan: Plan,
+): Promise<ManifestEntry[]> {
   const opts = { signal: job.signal, maxOutputBytes: MAX_LIST_OUTPUT };
   const sizes = await runCommand(job.reach, ["sh", "-c", SIZES, "sh", dir, ...lists], opts);
   if (sizes.code !== 0) throw changedError(job, sizes.stderrTail);
@@ -432,13 +613,18 @@ async function hashEntries(job: ArchiveJob & { signal: AbortSignal }, dir: strin
     seen.add(path);
     entries.push({ path, size, sha256 });
   }
-  for (const s of plan.postgres) if (!seen.has(plan.dumpPath.get(s.id)!)) throw new AppError("INTERNAL", `The dump of ${s.database} is missing from the private folder.`);
+  for (const s of plan.postgres)
+    if (!seen.has(plan.dumpPath.get(s.id)!))
+      throw new AppError("INTERNAL", `The dump of ${s.database} is missing from the private folder.`);
   return entries;
 }
 
 function changedError(job: ArchiveJob, stderr: string) {
   const text = stderr.replaceAll("files/", "/").trim().split("\n").slice(0, 3).join("; ");
-  return new AppError("UPSTREAM", `Could not read the files to back up on ${job.serverName}: ${text || "unknown error"}. If files vanished while being read, run the backup again or exclude them.`);
+  return new AppError(
+    "UPSTREAM",
+    `Could not read the files to back up on ${job.serverName}: ${text || "unknown error"}. If files vanished while being read, run the backup again or exclude them.`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -48,9 +48,20 @@ async function backedUp(encrypted: boolean) {
   const folder = mkdtempSync(path.join(scratch, "data-"));
   writeFileSync(path.join(folder, "blob.bin"), randomBytes(3 * 1024 * 1024));
   const { id: serverId } = await createServer(t, { kind: "local", name: "this host", workDir: "/var/tmp" });
-  const { id: sourceId } = await createSource(t, { serverId, kind: "directory", name: "blob", paths: [folder], excludes: [] });
+  const { id: sourceId } = await createSource(t, {
+    serverId,
+    kind: "directory",
+    name: "blob",
+    paths: [folder],
+    excludes: [],
+  });
   const { id: destinationId } = await createDestination(t, { kind: "local", name: "disk", prefix: "dl" });
-  const { id } = await requestBackup(t, { serverId, sourceIds: [sourceId], destinationIds: [destinationId], encrypted });
+  const { id } = await requestBackup(t, {
+    serverId,
+    sourceIds: [sourceId],
+    destinationIds: [destinationId],
+    encrypted,
+  });
   engine.send([backupEvent({ teamId: t.id, serverId, backupId: id })]);
   await engine.idle();
   const b = await getBackup(t, id);
@@ -76,7 +87,9 @@ describe("download", () => {
     writeFileSync(file, bytes);
     const out = mkdtempSync(path.join(scratch, "x-"));
     execFileSync("tar", ["xzf", file, "-C", out]);
-    expect(sha(readFileSync(path.join(out, "files", folder.slice(1), "blob.bin")))).toBe(sha(readFileSync(path.join(folder, "blob.bin"))));
+    expect(sha(readFileSync(path.join(out, "files", folder.slice(1), "blob.bin")))).toBe(
+      sha(readFileSync(path.join(folder, "blob.bin"))),
+    );
 
     // Ranges across segment boundaries (1 MiB segments), a suffix, an open end.
     for (const [header, start, end] of [
@@ -108,8 +121,12 @@ describe("download", () => {
 
   it("unencrypted backups download as stored; viewers and other teams cannot download; their server and destination cannot be deleted", async () => {
     const { user, t, id, b, serverId, destinationId } = await backedUp(false);
-    await expect(deleteServer(t, serverId)).rejects.toThrow("This server has 1 backup(s) stored or running; deleting it would lose track of them. Delete those backups first.");
-    await expect(deleteDestination(t, destinationId)).rejects.toThrow("1 backup(s) are stored in this destination; deleting it would lose track of them. Delete those backups first.");
+    await expect(deleteServer(t, serverId)).rejects.toThrow(
+      "This server has 1 backup(s) stored or running; deleting it would lose track of them. Delete those backups first.",
+    );
+    await expect(deleteDestination(t, destinationId)).rejects.toThrow(
+      "1 backup(s) are stored in this destination; deleting it would lose track of them. Delete those backups first.",
+    );
     const d = await openDownload(t, id, null);
     const bytes = await read(d.body);
     expect(sha(bytes)).toBe(b.sha256);
@@ -137,7 +154,11 @@ describe("upload", () => {
     const dir = mkdtempSync(path.join(scratch, "up-"));
     writeFileSync(path.join(dir, "dump.sql"), "select 1;\n".repeat(10_000));
     const archive = execFileSync("tar", ["czf", "-", "-C", dir, "dump.sql"]);
-    const result = await importUpload(t, { serverId, destinationIds: [destinationId], encrypted: true, fileName: "old.tar.gz" }, Readable.from([archive.subarray(0, 1000), archive.subarray(1000)]));
+    const result = await importUpload(
+      t,
+      { serverId, destinationIds: [destinationId], encrypted: true, fileName: "old.tar.gz" },
+      Readable.from([archive.subarray(0, 1000), archive.subarray(1000)]),
+    );
     const b = await getBackup(t, result.id);
     expect(b).toMatchObject({ status: "succeeded", trigger: "upload", encrypted: true, archiveBytes: archive.length });
     expect((await read((await openDownload(t, result.id, null)).body)).equals(archive)).toBe(true);
@@ -147,7 +168,11 @@ describe("upload", () => {
   it("a Coffer backup uploaded again keeps its manifest, so it can be restored and verified like the original", async () => {
     const { t, id, b: original, serverId, destinationId } = await backedUp(true);
     const archive = await read((await openDownload(t, id, null)).body);
-    const result = await importUpload(t, { serverId, destinationIds: [destinationId], encrypted: true, fileName: "again.tar.gz" }, Readable.from([archive]));
+    const result = await importUpload(
+      t,
+      { serverId, destinationIds: [destinationId], encrypted: true, fileName: "again.tar.gz" },
+      Readable.from([archive]),
+    );
     expect((await getBackup(t, result.id)).manifest).toEqual(original.manifest);
   });
 
@@ -155,9 +180,17 @@ describe("upload", () => {
     const { t, serverId, destinationId } = await backedUp(false);
     const folder = path.join(env().DATA_DIR, "storage", t.id, "dl", serverId);
     const before = readdirSync(folder);
-    await expect(importUpload(t, { serverId, destinationIds: [destinationId], encrypted: true }, Readable.from([randomBytes(4 * 1024 * 1024)]))).rejects.toThrow(/not a valid \.tar\.gz/);
+    await expect(
+      importUpload(
+        t,
+        { serverId, destinationIds: [destinationId], encrypted: true },
+        Readable.from([randomBytes(4 * 1024 * 1024)]),
+      ),
+    ).rejects.toThrow(/not a valid \.tar\.gz/);
     const gzNotTar = execFileSync("gzip", ["-c"], { input: randomBytes(4096) });
-    await expect(importUpload(t, { serverId, destinationIds: [destinationId], encrypted: false }, Readable.from([gzNotTar]))).rejects.toThrow(/not a tar archive/);
+    await expect(
+      importUpload(t, { serverId, destinationIds: [destinationId], encrypted: false }, Readable.from([gzNotTar])),
+    ).rejects.toThrow(/not a tar archive/);
     expect(readdirSync(folder)).toEqual(before);
   });
 });
@@ -168,26 +201,57 @@ describe("archived copies", () => {
   let s3: S3rverServer;
   let azure: AzuriteServer;
   beforeAll(async () => {
-    [s3, azure] = await Promise.all([startS3rver({ refuseArchivedReads: true }), startAzurite({ rehydration: "pending" })]);
+    [s3, azure] = await Promise.all([
+      startS3rver({ refuseArchivedReads: true }),
+      startAzurite({ rehydration: "pending" }),
+    ]);
     await BlobServiceClient.fromConnectionString(azure.connectionString).createContainer("backups");
   });
   afterAll(async () => {
     await Promise.all([s3?.stop(), azure?.stop()]);
   });
 
-  const s3Config = (prefix: string) => ({ kind: "s3" as const, bucket: s3.bucket, prefix, region: s3.region, endpoint: s3.endpoint, forcePathStyle: true, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey });
-  const azureConfig = (prefix: string) => ({ kind: "azure" as const, container: "backups", prefix, connectionString: azure.connectionString });
+  const s3Config = (prefix: string) => ({
+    kind: "s3" as const,
+    bucket: s3.bucket,
+    prefix,
+    region: s3.region,
+    endpoint: s3.endpoint,
+    forcePathStyle: true,
+    accessKeyId: s3.accessKeyId,
+    secretAccessKey: s3.secretAccessKey,
+  });
+  const azureConfig = (prefix: string) => ({
+    kind: "azure" as const,
+    container: "backups",
+    prefix,
+    connectionString: azure.connectionString,
+  });
 
   /** An encrypted backup whose only copy is in `config`, moved to `archiveClass` at the provider and in its row; with the SHA-256 of its .tar.gz. */
-  async function archivedBackup(config: ReturnType<typeof s3Config> | ReturnType<typeof azureConfig>, archiveClass: string) {
+  async function archivedBackup(
+    config: ReturnType<typeof s3Config> | ReturnType<typeof azureConfig>,
+    archiveClass: string,
+  ) {
     const user = await signedUpUser("Arc");
     const t = await user.team("admin");
     const folder = mkdtempSync(path.join(scratch, "arc-"));
     writeFileSync(path.join(folder, "blob.bin"), randomBytes(2 * 1024 * 1024 + 123));
     const { id: serverId } = await createServer(t, { kind: "local", name: "this host", workDir: "/var/tmp" });
-    const { id: sourceId } = await createSource(t, { serverId, kind: "directory", name: "blob", paths: [folder], excludes: [] });
+    const { id: sourceId } = await createSource(t, {
+      serverId,
+      kind: "directory",
+      name: "blob",
+      paths: [folder],
+      excludes: [],
+    });
     const { id: destinationId } = await createDestination(t, { name: config.kind, ...config });
-    const { id } = await requestBackup(t, { serverId, sourceIds: [sourceId], destinationIds: [destinationId], encrypted: true });
+    const { id } = await requestBackup(t, {
+      serverId,
+      sourceIds: [sourceId],
+      destinationIds: [destinationId],
+      encrypted: true,
+    });
     engine.send([backupEvent({ teamId: t.id, serverId, backupId: id })]);
     await engine.idle();
     const b = await getBackup(t, id);
@@ -211,29 +275,43 @@ describe("archived copies", () => {
     return { status: httpStatus[known.code], message: known.message };
   }
 
-  const requestedAudits = async (t: Awaited<ReturnType<typeof archivedBackup>>["t"]) => (await listAuditEvents(t, { action: "backup.retrieval_requested" })).events;
+  const requestedAudits = async (t: Awaited<ReturnType<typeof archivedBackup>>["t"]) =>
+    (await listAuditEvents(t, { action: "backup.retrieval_requested" })).events;
 
   it("S3 GLACIER: the first download asks for a restore (409, recorded, audited), the next says it is under way, then the bytes stream", async () => {
-    const { user, t, id, destinationId, archiveSha, fileName } = await archivedBackup(s3Config(`arc-${randomBytes(3).toString("hex")}`), "GLACIER");
+    const { user, t, id, destinationId, archiveSha, fileName } = await archivedBackup(
+      s3Config(`arc-${randomBytes(3).toString("hex")}`),
+      "GLACIER",
+    );
     // A viewer may not download, so asks nothing of the provider either.
-    await expect(openDownload({ ...(await user.team("viewer")), role: "viewer" as const }, id, null)).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(
+      openDownload({ ...(await user.team("viewer")), role: "viewer" as const }, id, null),
+    ).rejects.toMatchObject({ code: "FORBIDDEN" });
     expect(await archiveRetrievals(t, id)).toEqual(new Map([[(await getBackup(t, id)).locations[0]!.id, null]]));
 
     const asked = Date.now();
     const first = await conflict(openDownload(t, id, null));
     expect(first.status).toBe(409);
-    expect(first.message).toMatch(/^Every copy of this backup is in archive storage, so Coffer asked "s3" to restore its copy \(GLACIER\)\. It will be readable in about 5 hours \(by \d{1,2} \w{3} \d{4}, \d{2}:\d{2} UTC\): download again then\.$/);
+    expect(first.message).toMatch(
+      /^Every copy of this backup is in archive storage, so Coffer asked "s3" to restore its copy \(GLACIER\)\. It will be readable in about 5 hours \(by \d{1,2} \w{3} \d{4}, \d{2}:\d{2} UTC\): download again then\.$/,
+    );
     const [retrieval] = [...(await archiveRetrievals(t, id)).values()];
     expect(retrieval!.requestedAt.getTime()).toBeGreaterThanOrEqual(asked - 1000);
     expect(retrieval!.readyBy.getTime() - retrieval!.requestedAt.getTime()).toBeGreaterThan(5 * 3_600_000 - 60_000);
     expect(retrieval!.readyBy.getTime() - retrieval!.requestedAt.getTime()).toBeLessThanOrEqual(5 * 3_600_000 + 60_000);
     const audits = await requestedAudits(t);
     expect(audits).toHaveLength(1);
-    expect(audits[0]).toMatchObject({ targetType: "backup", targetLabel: fileName, details: { destinationId, destination: "s3", storageClass: "GLACIER", readyBy: retrieval!.readyBy.toISOString() } });
+    expect(audits[0]).toMatchObject({
+      targetType: "backup",
+      targetLabel: fileName,
+      details: { destinationId, destination: "s3", storageClass: "GLACIER", readyBy: retrieval!.readyBy.toISOString() },
+    });
 
     const second = await conflict(openDownload(t, id, "bytes=0-99"));
     expect(second.status).toBe(409);
-    expect(second.message).toMatch(/^The archived copy of this backup in "s3" is being restored \(requested .+ UTC\)\. It should be readable in about 5 hours \(by .+ UTC\): download again then\.$/);
+    expect(second.message).toMatch(
+      /^The archived copy of this backup in "s3" is being restored \(requested .+ UTC\)\. It should be readable in about 5 hours \(by .+ UTC\): download again then\.$/,
+    );
     expect(await requestedAudits(t)).toHaveLength(1); // not asked again
     expect([...(await archiveRetrievals(t, id)).values()]).toEqual([retrieval]);
 
@@ -251,11 +329,15 @@ describe("archived copies", () => {
     const { t, id, archiveSha } = await archivedBackup(azureConfig(`arc-${randomBytes(3).toString("hex")}`), "Archive");
     const first = await conflict(openDownload(t, id, null));
     expect(first.status).toBe(409);
-    expect(first.message).toMatch(/^Every copy of this backup is in archive storage, so Coffer asked "azure" to restore its copy \(Archive\)\. It will be readable in about 15 hours \(by .+ UTC\): download again then\.$/);
+    expect(first.message).toMatch(
+      /^Every copy of this backup is in archive storage, so Coffer asked "azure" to restore its copy \(Archive\)\. It will be readable in about 15 hours \(by .+ UTC\): download again then\.$/,
+    );
     expect(await requestedAudits(t)).toHaveLength(1);
 
     const second = await conflict(openDownload(t, id, null));
-    expect(second.message).toMatch(/^The archived copy of this backup in "azure" is being restored \(requested .+ UTC\)\. It should be readable in about 15 hours/);
+    expect(second.message).toMatch(
+      /^The archived copy of this backup in "azure" is being restored \(requested .+ UTC\)\. It should be readable in about 15 hours/,
+    );
     expect(await requestedAudits(t)).toHaveLength(1);
 
     expect(await azure.finishRehydrations()).toBe(1);
@@ -274,7 +356,13 @@ describe("archived copies", () => {
       return getRestore(t, restoreId);
     };
     const first = await verifyNow();
-    expect(first).toMatchObject({ status: "failed", attempts: 1, error: expect.stringMatching(/^Every copy of this backup is in archive storage, so Coffer asked "s3" to restore its copy \(GLACIER\)\. .+: verify it again then\.$/) });
+    expect(first).toMatchObject({
+      status: "failed",
+      attempts: 1,
+      error: expect.stringMatching(
+        /^Every copy of this backup is in archive storage, so Coffer asked "s3" to restore its copy \(GLACIER\)\. .+: verify it again then\.$/,
+      ),
+    });
     expect(await requestedAudits(t)).toHaveLength(1);
     await s3.finishRestores();
     expect(await verifyNow()).toMatchObject({ status: "succeeded", error: null, result: { differences: [] } });
@@ -286,7 +374,12 @@ describe("archived copies", () => {
     const { t, id, destinationId, archiveSha } = await archivedBackup(config, "GLACIER");
     await setLocationRow(id, destinationId, { storageClass: "STANDARD" }); // Coffer never learnt of the move
     const first = await conflict(openDownload(t, id, null));
-    expect(first).toMatchObject({ status: 409, message: expect.stringMatching(/^Every copy of this backup is in archive storage, so Coffer asked "s3" to restore its copy \(GLACIER\)\./) });
+    expect(first).toMatchObject({
+      status: 409,
+      message: expect.stringMatching(
+        /^Every copy of this backup is in archive storage, so Coffer asked "s3" to restore its copy \(GLACIER\)\./,
+      ),
+    });
     expect((await getBackup(t, id)).locations[0]!.storageClass).toBe("GLACIER");
     expect(await requestedAudits(t)).toHaveLength(1);
     await s3.finishRestores();

@@ -44,7 +44,8 @@ export function parseRange(header: string | null, size: number): { start: number
 }
 
 /** Classes whose objects cannot be read until the provider restores them (S3 GLACIER / DEEP_ARCHIVE, Azure Archive; GCS ARCHIVE reads directly). */
-export const needsRetrieval = (storageClass: string | null) => storageClass !== null && Object.values(RETRIEVAL_HOURS).some((classes) => storageClass in classes);
+export const needsRetrieval = (storageClass: string | null) =>
+  storageClass !== null && Object.values(RETRIEVAL_HOURS).some((classes) => storageClass in classes);
 
 /** Days an S3 restored copy stays readable; a retrieval older than this (plus its wait) is over. */
 const RESTORED_DAYS = 7;
@@ -64,7 +65,12 @@ export interface Download {
  * stream, so the response is cut short and the browser reports a failed download. Every download
  * is audited. Members and above only: a backup holds the team's data.
  */
-export async function openDownload(t: TeamContext, backupId: string, rangeHeader: string | null, signal?: AbortSignal): Promise<Download> {
+export async function openDownload(
+  t: TeamContext,
+  backupId: string,
+  rangeHeader: string | null,
+  signal?: AbortSignal,
+): Promise<Download> {
   assertRole(t, "member");
   const d = await db();
   const b = await succeededBackup(t, backupId);
@@ -72,7 +78,11 @@ export async function openDownload(t: TeamContext, backupId: string, rangeHeader
   const range = parseRange(rangeHeader, size);
   const length = range ? range.end - range.start + 1 : size;
   const { body, from } = await openArchive(t, b, { range, signal });
-  await recordAudit(d, t, { action: "backup.downloaded", target: { type: "backup", id: b.id, label: b.fileName }, details: { from, ...(range && { range: `${range.start}-${range.end}` }) } });
+  await recordAudit(d, t, {
+    action: "backup.downloaded",
+    target: { type: "backup", id: b.id, label: b.fileName },
+    details: { from, ...(range && { range: `${range.start}-${range.end}` }) },
+  });
   return {
     status: range ? 206 : 200,
     headers: {
@@ -92,9 +102,16 @@ export type BackupRow = typeof backups.$inferSelect;
 /** A backup of the team that can be read: it succeeded (and has not expired). */
 export async function succeededBackup(t: TeamContext, backupId: string): Promise<BackupRow> {
   const d = await db();
-  const [b] = await d.select().from(backups).where(inTeam(backups, t, eq(backups.id, backupId)));
+  const [b] = await d
+    .select()
+    .from(backups)
+    .where(inTeam(backups, t, eq(backups.id, backupId)));
   if (!b) throw notFound("That backup");
-  if (b.status !== "succeeded") throw new AppError("CONFLICT", `This backup ${b.status === "running" || b.status === "queued" ? "has not finished yet" : `${b.status}; there is nothing to read`}.`);
+  if (b.status !== "succeeded")
+    throw new AppError(
+      "CONFLICT",
+      `This backup ${b.status === "running" || b.status === "queued" ? "has not finished yet" : `${b.status}; there is nothing to read`}.`,
+    );
   return b;
 }
 
@@ -126,7 +143,13 @@ export async function openArchive(
       name: storageDestinations.name,
     })
     .from(backupLocations)
-    .innerJoin(storageDestinations, and(eq(storageDestinations.teamId, backupLocations.teamId), eq(storageDestinations.id, backupLocations.destinationId)))
+    .innerJoin(
+      storageDestinations,
+      and(
+        eq(storageDestinations.teamId, backupLocations.teamId),
+        eq(storageDestinations.id, backupLocations.destinationId),
+      ),
+    )
     .where(inTeam(backupLocations, t, eq(backupLocations.backupId, b.id), eq(backupLocations.status, "stored")));
   if (!locations.length) throw new AppError("NOT_FOUND", "No stored copy of this backup is left.");
   const verb = opts.verb ?? "download";
@@ -138,7 +161,11 @@ export async function openArchive(
     copies.sort((x, y) => preference[x.kind]! - preference[y.kind]!);
     for (const loc of copies) {
       try {
-        const body = await streamFrom(t, loc, (adapter) => (b.encrypted ? decrypted(t, b, adapter, loc, range ?? { start: 0, end: size - 1 }, signal) : adapter.get(loc.objectKey, { range: range ?? undefined, signal })));
+        const body = await streamFrom(t, loc, (adapter) =>
+          b.encrypted
+            ? decrypted(t, b, adapter, loc, range ?? { start: 0, end: size - 1 }, signal)
+            : adapter.get(loc.objectKey, { range: range ?? undefined, signal }),
+        );
         await keepReading(t, b.id, body).catch((err: unknown) => {
           body.destroy();
           throw err;
@@ -175,7 +202,8 @@ type ArchivedCopy = {
 };
 
 const HOUR = 3_600_000;
-const utc = (d: Date) => `${new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }).format(d)} UTC`;
+const utc = (d: Date) =>
+  `${new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }).format(d)} UTC`;
 const hoursUntil = (d: Date) => Math.max(1, Math.round((d.getTime() - Date.now()) / HOUR));
 const plural = (n: number) => `${n} hour${n === 1 ? "" : "s"}`;
 
@@ -186,12 +214,20 @@ const plural = (n: number) => `${n} hour${n === 1 ? "" : "s"}`;
  * retrieval — the quickest class first, the next only if a provider fails — records and audits
  * the request, and throws a CONFLICT saying where and when.
  */
-async function retrievedCopies<L extends ArchivedCopy>(t: TeamContext, b: BackupRow, archived: L[], verb: string): Promise<L[]> {
+async function retrievedCopies<L extends ArchivedCopy>(
+  t: TeamContext,
+  b: BackupRow,
+  archived: L[],
+  verb: string,
+): Promise<L[]> {
   const d = await db();
   const checks = await Promise.all(
     archived.map(async (loc) => {
       try {
-        return { loc, r: await withDestination(t, loc.destinationId, (a) => a.retrieve(loc.objectKey, { request: false })) };
+        return {
+          loc,
+          r: await withDestination(t, loc.destinationId, (a) => a.retrieve(loc.objectKey, { request: false })),
+        };
       } catch (err) {
         return { loc, err };
       }
@@ -231,13 +267,22 @@ async function retrievedCopies<L extends ArchivedCopy>(t: TeamContext, b: Backup
     if (r.state === "ready") return [loc]; // finished between the two questions
     if (r.state === "in-progress") throw inProgress(loc, verb); // someone else asked in between
     const requestedAt = new Date();
-    const readyBy = r.readyBy ?? new Date(requestedAt.getTime() + (retrievalHours(loc.kind, loc.storageClass) ?? 12) * HOUR);
+    const readyBy =
+      r.readyBy ?? new Date(requestedAt.getTime() + (retrievalHours(loc.kind, loc.storageClass) ?? 12) * HOUR);
     await d.transaction(async (tx) => {
-      await tx.update(backupLocations).set({ retrievalRequestedAt: requestedAt, retrievalReadyAt: readyBy }).where(inTeam(backupLocations, t, eq(backupLocations.id, loc.id)));
+      await tx
+        .update(backupLocations)
+        .set({ retrievalRequestedAt: requestedAt, retrievalReadyAt: readyBy })
+        .where(inTeam(backupLocations, t, eq(backupLocations.id, loc.id)));
       await recordAudit(tx, t, {
         action: "backup.retrieval_requested",
         target: { type: "backup", id: b.id, label: b.fileName },
-        details: { destinationId: loc.destinationId, destination: loc.name, storageClass: loc.storageClass, readyBy: readyBy.toISOString() },
+        details: {
+          destinationId: loc.destinationId,
+          destination: loc.name,
+          storageClass: loc.storageClass,
+          readyBy: readyBy.toISOString(),
+        },
       });
     });
     throw new AppError(
@@ -245,14 +290,26 @@ async function retrievedCopies<L extends ArchivedCopy>(t: TeamContext, b: Backup
       `Every copy of this backup is in archive storage, so Coffer asked "${loc.name}" to restore its copy (${loc.storageClass}). It will be readable in about ${plural(hoursUntil(readyBy))} (by ${utc(readyBy)}): ${verb} again then.`,
     );
   }
-  throw lastError ?? new AppError("CONFLICT", "Every copy of this backup is in archive storage and no provider accepted a retrieval request. Try again later.");
+  throw (
+    lastError ??
+    new AppError(
+      "CONFLICT",
+      "Every copy of this backup is in archive storage and no provider accepted a retrieval request. Try again later.",
+    )
+  );
 }
 
 function inProgress(loc: ArchivedCopy, verb: string): AppError {
   const hours = retrievalHours(loc.kind, loc.storageClass) ?? 12;
-  const ours = loc.retrievalRequestedAt && loc.retrievalReadyAt && loc.retrievalReadyAt.getTime() + RESTORED_DAYS * 24 * HOUR > Date.now();
+  const ours =
+    loc.retrievalRequestedAt &&
+    loc.retrievalReadyAt &&
+    loc.retrievalReadyAt.getTime() + RESTORED_DAYS * 24 * HOUR > Date.now();
   if (!ours) {
-    return new AppError("CONFLICT", `The archived copy of this backup in "${loc.name}" is already being restored (requested outside Coffer). That takes up to ${plural(hours)}: ${verb} again later.`);
+    return new AppError(
+      "CONFLICT",
+      `The archived copy of this backup in "${loc.name}" is already being restored (requested outside Coffer). That takes up to ${plural(hours)}: ${verb} again later.`,
+    );
   }
   const requested = `requested ${utc(loc.retrievalRequestedAt!)}`;
   if (loc.retrievalReadyAt!.getTime() > Date.now()) {
@@ -261,17 +318,28 @@ function inProgress(loc: ArchivedCopy, verb: string): AppError {
       `The archived copy of this backup in "${loc.name}" is being restored (${requested}). It should be readable in about ${plural(hoursUntil(loc.retrievalReadyAt!))} (by ${utc(loc.retrievalReadyAt!)}): ${verb} again then.`,
     );
   }
-  return new AppError("CONFLICT", `The archived copy of this backup in "${loc.name}" is still being restored (${requested}); the provider expected it by ${utc(loc.retrievalReadyAt!)}. ${verb.charAt(0).toUpperCase()}${verb.slice(1)} again later.`);
+  return new AppError(
+    "CONFLICT",
+    `The archived copy of this backup in "${loc.name}" is still being restored (${requested}); the provider expected it by ${utc(loc.retrievalReadyAt!)}. ${verb.charAt(0).toUpperCase()}${verb.slice(1)} again later.`,
+  );
 }
 
 /**
  * The backup page's view of archived copies: by location id, the retrieval Coffer requested
  * (null when none is current). Copies that read directly are not in the map.
  */
-export async function archiveRetrievals(t: TeamContext, backupId: string): Promise<Map<string, { requestedAt: Date; readyBy: Date } | null>> {
+export async function archiveRetrievals(
+  t: TeamContext,
+  backupId: string,
+): Promise<Map<string, { requestedAt: Date; readyBy: Date } | null>> {
   const d = await db();
   const rows = await d
-    .select({ id: backupLocations.id, storageClass: backupLocations.storageClass, requestedAt: backupLocations.retrievalRequestedAt, readyBy: backupLocations.retrievalReadyAt })
+    .select({
+      id: backupLocations.id,
+      storageClass: backupLocations.storageClass,
+      requestedAt: backupLocations.retrievalRequestedAt,
+      readyBy: backupLocations.retrievalReadyAt,
+    })
     .from(backupLocations)
     .where(inTeam(backupLocations, t, eq(backupLocations.backupId, backupId), eq(backupLocations.status, "stored")));
   const out = new Map<string, { requestedAt: Date; readyBy: Date } | null>();
@@ -297,7 +365,11 @@ async function keepReading(t: TeamContext, backupId: string, stream: Readable) {
  * Opens a destination and resolves with the stream `open` returns; the destination (and its
  * server connection, for a server directory) stays open until that stream has ended or failed.
  */
-function streamFrom(t: TeamContext, loc: { destinationId: string }, open: (adapter: StorageAdapter) => Promise<Readable>): Promise<Readable> {
+function streamFrom(
+  t: TeamContext,
+  loc: { destinationId: string },
+  open: (adapter: StorageAdapter) => Promise<Readable>,
+): Promise<Readable> {
   return new Promise((resolve, reject) => {
     withDestination(t, loc.destinationId, async (adapter) => {
       const stream = await open(adapter);
@@ -317,17 +389,40 @@ async function decrypted(
 ): Promise<Readable> {
   const objectSize = loc.sizeBytes!;
   const chunks: Buffer[] = [];
-  for await (const c of await adapter.get(loc.objectKey, { range: { start: 0, end: Math.min(maxHeaderLength, objectSize) - 1 }, signal })) chunks.push(c as Buffer);
+  for await (const c of await adapter.get(loc.objectKey, {
+    range: { start: 0, end: Math.min(maxHeaderLength, objectSize) - 1 },
+    signal,
+  }))
+    chunks.push(c as Buffer);
   const header = readHeader(Buffer.concat(chunks));
-  if (header.teamId !== t.id || header.backupId !== b.id) throw new AppError("INTERNAL", "The stored object belongs to another backup: it was moved or replaced. Download another copy.");
+  if (header.teamId !== t.id || header.backupId !== b.id)
+    throw new AppError(
+      "INTERNAL",
+      "The stored object belongs to another backup: it was moved or replaced. Download another copy.",
+    );
   const dek = openDataKey(t, b);
   const r = segmentRange(range, header.headerLength, header.segmentSize, objectSize);
   const source = await adapter.get(loc.objectKey, { range: { start: r.objectStart, end: r.objectEnd }, signal });
   const out = new PassThrough();
-  pipeline(source, createRangeDecryptStream({ dek, header, firstSegment: r.firstSegment, lastSegmentIndex: r.lastSegmentIndex, skip: r.skip, length: r.length }), out).catch((err: unknown) => {
+  pipeline(
+    source,
+    createRangeDecryptStream({
+      dek,
+      header,
+      firstSegment: r.firstSegment,
+      lastSegmentIndex: r.lastSegmentIndex,
+      skip: r.skip,
+      length: r.length,
+    }),
+    out,
+  ).catch((err: unknown) => {
     // The reader stopped early (a restore found its member, a browser went away): nothing failed.
     if (signal?.aborted || (out.destroyed && out.errored !== err)) return;
-    log.error("reading the stored object failed (decryption, or the storage connection)", { backupId: b.id, objectKey: loc.objectKey, err });
+    log.error("reading the stored object failed (decryption, or the storage connection)", {
+      backupId: b.id,
+      objectKey: loc.objectKey,
+      err,
+    });
     out.destroy(err instanceof Error ? err : new Error(String(err)));
   });
   dek.fill(0);

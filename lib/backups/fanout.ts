@@ -23,7 +23,11 @@ export interface FanOutResult<T> {
  * The first target to fail aborts the others and the source (all-or-nothing: a backup is only good
  * when every location holds it). The returned promise settles once every target has settled.
  */
-export async function fanOut<T>(source: Readable, targets: FanOutTarget<T>[], opts: { signal?: AbortSignal; onBytes?: (total: number) => void; bufferBytes?: number } = {}): Promise<FanOutResult<T>> {
+export async function fanOut<T>(
+  source: Readable,
+  targets: FanOutTarget<T>[],
+  opts: { signal?: AbortSignal; onBytes?: (total: number) => void; bufferBytes?: number } = {},
+): Promise<FanOutResult<T>> {
   const abort = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, abort.signal]) : abort.signal;
   const pipes = targets.map(() => new PassThrough({ highWaterMark: opts.bufferBytes ?? 1024 * 1024 }));

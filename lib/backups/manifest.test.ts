@@ -18,7 +18,15 @@ const valid: Manifest = {
     { path: "files/var/www/index.html", size: 0, sha256: "f".repeat(64) },
   ],
   postgres: [
-    { source: "src_a", database: "shop", path: "postgres/shop.sql", serverVersion: "15.18", pgDumpVersion: "pg_dump (PostgreSQL) 15.18", snapshot: "00000003-0000001B-1", tables: [{ schema: "public", table: "Order Lines", rows: 3 }] },
+    {
+      source: "src_a",
+      database: "shop",
+      path: "postgres/shop.sql",
+      serverVersion: "15.18",
+      pgDumpVersion: "pg_dump (PostgreSQL) 15.18",
+      snapshot: "00000003-0000001B-1",
+      tables: [{ schema: "public", table: "Order Lines", rows: 3 }],
+    },
   ],
 };
 
@@ -39,6 +47,8 @@ describe("manifest", () => {
     expect(bad({ entries: [{ path: "a", size: 1, sha256: "XYZ" }] })).toThrow(AppError);
     expect(bad({ startedAt: "yesterday" })).toThrow(/startedAt/);
     expect(bad({ sources: [{ kind: "ftp", id: "x" }] })).toThrow(AppError);
-    expect(() => parseManifest("{not json")).toThrow("The archive's manifest.json is not valid JSON: the archive is damaged or not a Coffer backup.");
+    expect(() => parseManifest("{not json")).toThrow(
+      "The archive's manifest.json is not valid JSON: the archive is damaged or not a Coffer backup.",
+    );
   });
 });

@@ -21,7 +21,10 @@ const isoTime = z.iso.datetime({ offset: true });
 export const entryPathSchema = z
   .string()
   .min(1)
-  .refine((p) => !p.startsWith("/") && !p.includes("\0") && p.split("/").every((c) => c !== "" && c !== "." && c !== ".."), "a relative path without '.' or '..' parts");
+  .refine(
+    (p) => !p.startsWith("/") && !p.includes("\0") && p.split("/").every((c) => c !== "" && c !== "." && c !== ".."),
+    "a relative path without '.' or '..' parts",
+  );
 
 export const manifestSourceSchema = z.discriminatedUnion("kind", [
   z.object({
@@ -97,13 +100,19 @@ export function parseManifest(input: unknown): Manifest {
     try {
       value = JSON.parse(input.toString("utf8"));
     } catch {
-      throw new AppError("VALIDATION", "The archive's manifest.json is not valid JSON: the archive is damaged or not a Coffer backup.");
+      throw new AppError(
+        "VALIDATION",
+        "The archive's manifest.json is not valid JSON: the archive is damaged or not a Coffer backup.",
+      );
     }
   }
   const parsed = manifestSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new AppError("VALIDATION", `The archive's manifest.json is not a Coffer manifest (format ${MANIFEST_FORMAT}): ${issue.path.join(".") || "(root)"}: ${issue.message}.`);
+    throw new AppError(
+      "VALIDATION",
+      `The archive's manifest.json is not a Coffer manifest (format ${MANIFEST_FORMAT}): ${issue.path.join(".") || "(root)"}: ${issue.message}.`,
+    );
   }
   return parsed.data;
 }

@@ -10,11 +10,12 @@ import type { RequestBackupInput } from "./schemas";
 
 /** `<server>-<yyyymmdd-hhmmss>.tar.gz` (UTC), the name a download is saved under. */
 export function backupFileName(serverName: string, at: Date): string {
-  const slug = serverName
-    .normalize("NFKD")
-    .replace(/[^\w.-]+/g, "-")
-    .replace(/^[-.]+|-+$/g, "")
-    .slice(0, 60) || "server";
+  const slug =
+    serverName
+      .normalize("NFKD")
+      .replace(/[^\w.-]+/g, "-")
+      .replace(/^[-.]+|-+$/g, "")
+      .slice(0, 60) || "server";
   const stamp = at.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
   return `${slug}-${stamp}.tar.gz`;
 }
@@ -34,17 +35,35 @@ export interface NewBackup {
  * this team's. Returns null when the schedule slot already has its backup (the slot ran).
  */
 export async function insertBackup(tx: Transaction, t: TeamContext, b: NewBackup): Promise<{ id: string } | null> {
-  const [server] = await tx.select({ name: servers.name }).from(servers).where(inTeam(servers, t, eq(servers.id, b.serverId)));
+  const [server] = await tx
+    .select({ name: servers.name })
+    .from(servers)
+    .where(inTeam(servers, t, eq(servers.id, b.serverId)));
   if (!server) throw notFound("That server");
   const sourceIds = [...new Set(b.sourceIds)];
   const destinationIds = [...new Set(b.destinationIds)];
   if (b.trigger !== "upload") {
-    if (!sourceIds.length) throw new AppError("VALIDATION", "Choose at least one source to back up, or add one to the server first.", { sourceIds: ["Choose at least one source."] });
-    const found = await tx.select({ id: sources.id }).from(sources).where(inTeam(sources, t, eq(sources.serverId, b.serverId), inArray(sources.id, sourceIds)));
-    if (found.length !== sourceIds.length) throw new AppError("VALIDATION", "Choose sources of this server.", { sourceIds: ["Every source must belong to the server."] });
+    if (!sourceIds.length)
+      throw new AppError("VALIDATION", "Choose at least one source to back up, or add one to the server first.", {
+        sourceIds: ["Choose at least one source."],
+      });
+    const found = await tx
+      .select({ id: sources.id })
+      .from(sources)
+      .where(inTeam(sources, t, eq(sources.serverId, b.serverId), inArray(sources.id, sourceIds)));
+    if (found.length !== sourceIds.length)
+      throw new AppError("VALIDATION", "Choose sources of this server.", {
+        sourceIds: ["Every source must belong to the server."],
+      });
   }
-  if (!destinationIds.length) throw new AppError("VALIDATION", "Choose at least one storage destination, or add one under Storage first.", { destinationIds: ["Choose at least one destination."] });
-  const dests = await tx.select({ id: storageDestinations.id }).from(storageDestinations).where(inTeam(storageDestinations, t, inArray(storageDestinations.id, destinationIds)));
+  if (!destinationIds.length)
+    throw new AppError("VALIDATION", "Choose at least one storage destination, or add one under Storage first.", {
+      destinationIds: ["Choose at least one destination."],
+    });
+  const dests = await tx
+    .select({ id: storageDestinations.id })
+    .from(storageDestinations)
+    .where(inTeam(storageDestinations, t, inArray(storageDestinations.id, destinationIds)));
   if (dests.length !== destinationIds.length) throw notFound("That destination");
   const id = newId("bkp");
   const inserted = await tx
@@ -74,9 +93,18 @@ export async function requestBackup(t: TeamContext, input: RequestBackupInput, t
   return d.transaction(async (tx) => {
     const sourceIds = input.sourceIds?.length
       ? input.sourceIds
-      : (await tx.select({ id: sources.id }).from(sources).where(inTeam(sources, t, eq(sources.serverId, input.serverId)))).map((s) => s.id);
+      : (
+          await tx
+            .select({ id: sources.id })
+            .from(sources)
+            .where(inTeam(sources, t, eq(sources.serverId, input.serverId)))
+        ).map((s) => s.id);
     const created = (await insertBackup(tx, t, { ...input, sourceIds, trigger }))!; // null only for a schedule slot
-    await recordAudit(tx, t, { action: "backup.requested", target: { type: "backup", id: created.id }, details: { serverId: input.serverId, encrypted: input.encrypted, destinations: input.destinationIds.length } });
+    await recordAudit(tx, t, {
+      action: "backup.requested",
+      target: { type: "backup", id: created.id },
+      details: { serverId: input.serverId, encrypted: input.encrypted, destinations: input.destinationIds.length },
+    });
     return created;
   });
 }
@@ -92,19 +120,40 @@ export async function cancelBackup(t: TeamContext, backupId: string) {
     const now = new Date();
     const [queued] = await tx
       .update(backups)
-      .set({ status: "cancelled", finishedAt: now, cancelRequestedAt: now, cancelRequestedBy: t.actor.label, error: `Cancelled by ${t.actor.label} before it started.` })
+      .set({
+        status: "cancelled",
+        finishedAt: now,
+        cancelRequestedAt: now,
+        cancelRequestedBy: t.actor.label,
+        error: `Cancelled by ${t.actor.label} before it started.`,
+      })
       .where(inTeam(backups, t, eq(backups.id, backupId), eq(backups.status, "queued")))
       .returning({ id: backups.id });
     if (!queued) {
       const [running] = await tx
         .update(backups)
         .set({ cancelRequestedAt: now, cancelRequestedBy: t.actor.label })
-        .where(inTeam(backups, t, eq(backups.id, backupId), eq(backups.status, "running"), isNull(backups.cancelRequestedAt)))
+        .where(
+          inTeam(
+            backups,
+            t,
+            eq(backups.id, backupId),
+            eq(backups.status, "running"),
+            isNull(backups.cancelRequestedAt),
+          ),
+        )
         .returning({ id: backups.id });
       if (!running) {
-        const [exists] = await tx.select({ status: backups.status }).from(backups).where(inTeam(backups, t, eq(backups.id, backupId)));
+        const [exists] = await tx
+          .select({ status: backups.status })
+          .from(backups)
+          .where(inTeam(backups, t, eq(backups.id, backupId)));
         if (!exists) throw notFound("That backup");
-        if (exists.status !== "running") throw new AppError("CONFLICT", `This backup has already ${exists.status === "succeeded" ? "finished" : exists.status}; there is nothing to cancel.`);
+        if (exists.status !== "running")
+          throw new AppError(
+            "CONFLICT",
+            `This backup has already ${exists.status === "succeeded" ? "finished" : exists.status}; there is nothing to cancel.`,
+          );
         return { id: backupId };
       }
     }
@@ -112,4 +161,3 @@ export async function cancelBackup(t: TeamContext, backupId: string) {
     return { id: backupId };
   });
 }
-

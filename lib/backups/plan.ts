@@ -16,7 +16,13 @@ export const DEFAULT_HEADROOM_BYTES = 64 * 1024 * 1024;
  * databases plus `headroomBytes` is the estimate. Directory sources are read in place and need
  * no room. Returns the message to show when it does not fit.
  */
-export function freeSpaceProblem(o: { dir: string; server: string; freeBytes: number; databaseBytes: number; headroomBytes?: number }): string | undefined {
+export function freeSpaceProblem(o: {
+  dir: string;
+  server: string;
+  freeBytes: number;
+  databaseBytes: number;
+  headroomBytes?: number;
+}): string | undefined {
   const need = o.databaseBytes + (o.headroomBytes ?? DEFAULT_HEADROOM_BYTES);
   if (o.freeBytes >= need) return undefined;
   return (
@@ -50,11 +56,17 @@ export function dumpPaths(sources: { id: string; database: string }[]): Map<stri
  */
 export function normalizePaths(paths: string[]): string[] {
   const normalized = paths.map((raw) => {
-    if (typeof raw !== "string" || !raw.startsWith("/")) throw new AppError("VALIDATION", `"${String(raw).slice(0, 200)}" is not an absolute path.`);
+    if (typeof raw !== "string" || !raw.startsWith("/"))
+      throw new AppError("VALIDATION", `"${String(raw).slice(0, 200)}" is not an absolute path.`);
     if (/[\0\n\r]/.test(raw)) throw new AppError("VALIDATION", "Paths cannot contain NUL or line breaks.");
     const parts = raw.split("/").filter(Boolean);
-    if (parts.some((p) => p === "." || p === "..")) throw new AppError("VALIDATION", `Write ${raw} without "." or ".." parts.`);
-    if (parts.length === 0) throw new AppError("VALIDATION", "Backing up / as a whole is not supported: choose the folders that hold the data.");
+    if (parts.some((p) => p === "." || p === ".."))
+      throw new AppError("VALIDATION", `Write ${raw} without "." or ".." parts.`);
+    if (parts.length === 0)
+      throw new AppError(
+        "VALIDATION",
+        "Backing up / as a whole is not supported: choose the folders that hold the data.",
+      );
     return `/${parts.join("/")}`;
   });
   const unique = [...new Set(normalized)].sort();
@@ -77,7 +89,13 @@ export function normalizePaths(paths: string[]): string[] {
  * `-fprint0` writes every archived name to `allList` and regular files to `regularList`
  * (NUL-separated, so any byte in a name is safe); symlinks are listed, never followed.
  */
-export function findArgs(o: { paths: string[]; excludes: string[]; privateDir: string; allList: string; regularList: string }): string[] {
+export function findArgs(o: {
+  paths: string[];
+  excludes: string[];
+  privateDir: string;
+  allList: string;
+  regularList: string;
+}): string[] {
   const conditions: string[][] = [["-path", `files${o.privateDir}`]];
   for (const raw of o.excludes) {
     const pattern = raw.trim().replace(/\/+$/, "");
@@ -87,7 +105,21 @@ export function findArgs(o: { paths: string[]; excludes: string[]; privateDir: s
     else conditions.push(["-name", pattern]);
   }
   const expression = conditions.flatMap((c, i) => (i === 0 ? c : ["-o", ...c]));
-  return ["find", ...o.paths.map((p) => `files${p}`), "(", ...expression, ")", "-prune", "-o", "-fprint0", o.allList, "-type", "f", "-fprint0", o.regularList];
+  return [
+    "find",
+    ...o.paths.map((p) => `files${p}`),
+    "(",
+    ...expression,
+    ")",
+    "-prune",
+    "-o",
+    "-fprint0",
+    o.allList,
+    "-type",
+    "f",
+    "-fprint0",
+    o.regularList,
+  ];
 }
 
 /** `sha256sum -z` output: `<hex>  <name>\0` (or ` *<name>` in binary mode); names unescaped. */

@@ -45,7 +45,10 @@ export interface BackupFilter {
 }
 
 /** Elapsed time and average rate of a run, from its timestamps (shared by every app instance). */
-export function progressOf(b: { status: string; startedAt: Date | null; finishedAt: Date | null; bytesDone: number }, now = new Date()) {
+export function progressOf(
+  b: { status: string; startedAt: Date | null; finishedAt: Date | null; bytesDone: number },
+  now = new Date(),
+) {
   if (!b.startedAt) return { elapsedMs: 0, bytesPerSecond: 0 };
   const end = b.finishedAt ?? (b.status === "running" ? now : b.startedAt);
   const elapsedMs = Math.max(0, end.getTime() - b.startedAt.getTime());
@@ -59,7 +62,12 @@ export async function listBackups(t: TeamContext, filter: BackupFilter = {}) {
   const conditions: (SQL | undefined)[] = [
     filter.serverId ? eq(backups.serverId, filter.serverId) : undefined,
     filter.scheduleId ? eq(backups.scheduleId, filter.scheduleId) : undefined,
-    filter.before ? or(lt(backups.createdAt, filter.before.createdAt), and(eq(backups.createdAt, filter.before.createdAt), lt(backups.id, filter.before.id))) : undefined,
+    filter.before
+      ? or(
+          lt(backups.createdAt, filter.before.createdAt),
+          and(eq(backups.createdAt, filter.before.createdAt), lt(backups.id, filter.before.id)),
+        )
+      : undefined,
   ];
   const rows = await d
     .select(backupColumns)
@@ -70,7 +78,12 @@ export async function listBackups(t: TeamContext, filter: BackupFilter = {}) {
     .orderBy(desc(backups.createdAt), desc(backups.id))
     .limit(limit + 1);
   const page = rows.slice(0, limit);
-  const locations = page.length ? await locationsOf(t, page.map((r) => r.id)) : [];
+  const locations = page.length
+    ? await locationsOf(
+        t,
+        page.map((r) => r.id),
+      )
+    : [];
   const now = new Date();
   return {
     rows: page.map((r) => ({ ...r, ...progressOf(r, now), locations: locations.filter((l) => l.backupId === r.id) })),
@@ -96,7 +109,13 @@ async function locationsOf(t: TeamContext, backupIds: string[]) {
       error: backupLocations.error,
     })
     .from(backupLocations)
-    .innerJoin(storageDestinations, and(eq(storageDestinations.teamId, backupLocations.teamId), eq(storageDestinations.id, backupLocations.destinationId)))
+    .innerJoin(
+      storageDestinations,
+      and(
+        eq(storageDestinations.teamId, backupLocations.teamId),
+        eq(storageDestinations.id, backupLocations.destinationId),
+      ),
+    )
     .where(inTeam(backupLocations, t, inArray(backupLocations.backupId, backupIds)))
     .orderBy(asc(storageDestinations.name));
 }
@@ -113,7 +132,17 @@ export async function getBackup(t: TeamContext, backupId: string) {
   const b = requireRow(row, "That backup");
   const [locations, logLines] = await Promise.all([
     locationsOf(t, [backupId]),
-    d.select({ id: backupLogs.id, level: backupLogs.level, message: backupLogs.message, createdAt: backupLogs.createdAt }).from(backupLogs).where(inTeam(backupLogs, t, eq(backupLogs.backupId, backupId))).orderBy(asc(backupLogs.id)).limit(1000),
+    d
+      .select({
+        id: backupLogs.id,
+        level: backupLogs.level,
+        message: backupLogs.message,
+        createdAt: backupLogs.createdAt,
+      })
+      .from(backupLogs)
+      .where(inTeam(backupLogs, t, eq(backupLogs.backupId, backupId)))
+      .orderBy(asc(backupLogs.id))
+      .limit(1000),
   ]);
   return { ...b, ...progressOf(b), locations, log: logLines };
 }

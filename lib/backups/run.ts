@@ -45,10 +45,12 @@ export function failureMessage(err: unknown, context: Record<string, unknown>): 
 function runLog(teamId: string, backupId: string) {
   let chain = Promise.resolve();
   const write = (level: "info" | "error", message: string) => {
-    chain = chain.then(async () => {
-      const d = await db();
-      await d.insert(backupLogs).values({ teamId, backupId, level, message: message.slice(0, 2000) });
-    }).catch((err: unknown) => log.warn("run log write failed", { backupId, err }));
+    chain = chain
+      .then(async () => {
+        const d = await db();
+        await d.insert(backupLogs).values({ teamId, backupId, level, message: message.slice(0, 2000) });
+      })
+      .catch((err: unknown) => log.warn("run log write failed", { backupId, err }));
   };
   return { info: (m: string) => write("info", m), error: (m: string) => write("error", m), flush: () => chain };
 }
@@ -72,8 +74,21 @@ export async function claimRun(teamId: string, backupId: string): Promise<boolea
   const now = new Date();
   const [row] = await d
     .update(backups)
-    .set({ status: "running", startedAt: sql`coalesce(${backups.startedAt}, now())`, heartbeatAt: now, attempts: sql`${backups.attempts} + 1`, error: null })
-    .where(and(eq(backups.teamId, teamId), eq(backups.id, backupId), inArray(backups.status, ["queued", "running"]), isNull(backups.cancelRequestedAt)))
+    .set({
+      status: "running",
+      startedAt: sql`coalesce(${backups.startedAt}, now())`,
+      heartbeatAt: now,
+      attempts: sql`${backups.attempts} + 1`,
+      error: null,
+    })
+    .where(
+      and(
+        eq(backups.teamId, teamId),
+        eq(backups.id, backupId),
+        inArray(backups.status, ["queued", "running"]),
+        isNull(backups.cancelRequestedAt),
+      ),
+    )
     .returning({ attempts: backups.attempts });
   if (!row) return false;
   await appendRunLog(teamId, backupId, "info", row.attempts > 1 ? `Attempt ${row.attempts} started.` : "Started.");
@@ -81,7 +96,12 @@ export async function claimRun(teamId: string, backupId: string): Promise<boolea
 }
 
 /** Opens every destination's adapter at once (each with its own connection) around `fn`. */
-async function withDestinations<T>(t: TeamContext, ids: string[], fn: (adapters: StorageAdapter[]) => Promise<T>, opened: StorageAdapter[] = []): Promise<T> {
+async function withDestinations<T>(
+  t: TeamContext,
+  ids: string[],
+  fn: (adapters: StorageAdapter[]) => Promise<T>,
+  opened: StorageAdapter[] = [],
+): Promise<T> {
   if (opened.length === ids.length) return fn(opened);
   return withDestination(t, ids[opened.length]!, (adapter) => withDestinations(t, ids, fn, [...opened, adapter]));
 }
@@ -98,15 +118,30 @@ export interface RunRow {
 async function loadRun(t: TeamContext, backupId: string) {
   const d = await db();
   const [b] = await d
-    .select({ id: backups.id, serverId: backups.serverId, fileName: backups.fileName, encrypted: backups.encrypted, sourceIds: backups.sourceIds, destinationIds: backups.destinationIds, status: backups.status })
+    .select({
+      id: backups.id,
+      serverId: backups.serverId,
+      fileName: backups.fileName,
+      encrypted: backups.encrypted,
+      sourceIds: backups.sourceIds,
+      destinationIds: backups.destinationIds,
+      status: backups.status,
+    })
     .from(backups)
     .where(inTeam(backups, t, eq(backups.id, backupId)));
   if (!b) throw notFound("That backup");
   if (b.status !== "running") throw new RunStopped(`The backup is ${b.status}; it is not run again.`);
-  const [server] = await d.select({ name: servers.name, kind: servers.kind, workDir: servers.workDir }).from(servers).where(inTeam(servers, t, eq(servers.id, b.serverId)));
+  const [server] = await d
+    .select({ name: servers.name, kind: servers.kind, workDir: servers.workDir })
+    .from(servers)
+    .where(inTeam(servers, t, eq(servers.id, b.serverId)));
   if (!server) throw notFound("The backup's server");
-  const srcs = await d.select().from(sources).where(inTeam(sources, t, inArray(sources.id, b.sourceIds)));
-  if (srcs.length !== b.sourceIds.length) throw new AppError("NOT_FOUND", "A source of this backup was deleted. Start a new backup.");
+  const srcs = await d
+    .select()
+    .from(sources)
+    .where(inTeam(sources, t, inArray(sources.id, b.sourceIds)));
+  if (srcs.length !== b.sourceIds.length)
+    throw new AppError("NOT_FOUND", "A source of this backup was deleted. Start a new backup.");
   return { backup: b as RunRow, server, sources: srcs };
 }
 
@@ -117,19 +152,37 @@ async function destinationsOf(t: TeamContext, ids: string[]) {
     .select({ id: storageDestinations.id, name: storageDestinations.name, classDaily: storageDestinations.classDaily })
     .from(storageDestinations)
     .where(inTeam(storageDestinations, t, inArray(storageDestinations.id, ids)));
-  if (dests.length !== ids.length) throw new AppError("NOT_FOUND", "A destination of this backup was deleted. Start a new backup.");
+  if (dests.length !== ids.length)
+    throw new AppError("NOT_FOUND", "A destination of this backup was deleted. Start a new backup.");
   const order = new Map(ids.map((id, i) => [id, i]));
   return dests.sort((x, y) => order.get(x.id)! - order.get(y.id)!);
 }
 
-async function archiveSources(t: TeamContext, serverKind: "ssh" | "local", rows: (typeof sources.$inferSelect)[]): Promise<ArchiveSource[]> {
-  return Promise.all(rows.map((s): Promise<ArchiveSource> | ArchiveSource => (s.kind === "directory" ? { kind: "directory", id: s.id, name: s.name, paths: s.paths ?? [], excludes: s.excludes ?? [] } : postgresSource(t, serverKind, s))));
+async function archiveSources(
+  t: TeamContext,
+  serverKind: "ssh" | "local",
+  rows: (typeof sources.$inferSelect)[],
+): Promise<ArchiveSource[]> {
+  return Promise.all(
+    rows.map((s): Promise<ArchiveSource> | ArchiveSource =>
+      s.kind === "directory"
+        ? { kind: "directory", id: s.id, name: s.name, paths: s.paths ?? [], excludes: s.excludes ?? [] }
+        : postgresSource(t, serverKind, s),
+    ),
+  );
 }
 
 /** A database source's connection, as a server reaches it. On the Coffer host itself the database host is one Coffer connects to: the checked address is pinned. */
-export async function postgresSource(t: TeamContext, serverKind: "ssh" | "local", s: typeof sources.$inferSelect): Promise<PostgresArchiveSource> {
+export async function postgresSource(
+  t: TeamContext,
+  serverKind: "ssh" | "local",
+  s: typeof sources.$inferSelect,
+): Promise<PostgresArchiveSource> {
   const c = sourceConnection(t, s);
-  const hostaddr = serverKind === "local" ? (await resolveAllowedAddress(c.host, { allowPrivate: env().allowPrivateNetworks })).address : undefined;
+  const hostaddr =
+    serverKind === "local"
+      ? (await resolveAllowedAddress(c.host, { allowPrivate: env().allowPrivateNetworks })).address
+      : undefined;
   return { kind: "postgres", id: s.id, name: s.name, ...c, hostaddr };
 }
 
@@ -140,13 +193,21 @@ type CancelState = { cancelAt: Date | null; cancelBy: string | null } | undefine
  * Watches running work: `record` writes the bytes so far and a heartbeat every second, and the work
  * is aborted when someone asked to cancel it or its row stopped being "running" (the sweeper failed it).
  */
-export function watchProgress(what: string, id: string, record: (bytes: number) => Promise<CancelState>, abort: AbortController) {
+export function watchProgress(
+  what: string,
+  id: string,
+  record: (bytes: number) => Promise<CancelState>,
+  abort: AbortController,
+) {
   let bytes = 0;
   let inFlight: Promise<void> | undefined;
   const update = async () => {
     try {
       const row = await record(bytes);
-      if (!row) abort.abort(new RunStopped(`The ${what} was stopped: it was marked as failed while running (its progress had stalled).`));
+      if (!row)
+        abort.abort(
+          new RunStopped(`The ${what} was stopped: it was marked as failed while running (its progress had stalled).`),
+        );
       else if (row.cancelAt) abort.abort(new RunStopped(`Cancelled by ${row.cancelBy ?? "a team member"}.`));
     } catch (err) {
       log.warn("progress update failed", { id, err });
@@ -195,7 +256,10 @@ export interface Produced {
   done: Promise<Record<string, unknown> | null>;
 }
 /** Starts the stream and hands it to `consume`, keeping what it needs (a server connection) open meanwhile. */
-export type Produce = <R>(ctx: { signal: AbortSignal; say: (line: string) => void }, consume: (produced: Produced) => Promise<R>) => Promise<R>;
+export type Produce = <R>(
+  ctx: { signal: AbortSignal; say: (line: string) => void },
+  consume: (produced: Produced) => Promise<R>,
+) => Promise<R>;
 
 /**
  * A backup run, in one pass: the archive streams from the server, is sealed with a fresh data key
@@ -210,7 +274,16 @@ export async function transferBackup(teamId: string, backupId: string): Promise<
       t,
       backup.serverId,
       async (reach) => {
-        const archive = await startArchive({ reach, workDir: server.workDir, serverName: server.name, backupId, sources: archiveSrcs, cofferVersion: COFFER_VERSION, signal: ctx.signal, onStep: ctx.say });
+        const archive = await startArchive({
+          reach,
+          workDir: server.workDir,
+          serverName: server.name,
+          backupId,
+          sources: archiveSrcs,
+          cofferVersion: COFFER_VERSION,
+          signal: ctx.signal,
+          onStep: ctx.say,
+        });
         return consume({ stream: archive.stream, done: archive.done as unknown as Promise<Record<string, unknown>> });
       },
       { signal: ctx.signal },
@@ -239,13 +312,19 @@ export async function storeBackup(t: TeamContext, backup: RunRow, produce: Produ
       const dek = newDataKey();
       const wrapped = wrapDek(dek, keyring(), teamId, backupId);
       sealing = { dek, wrapped };
-      await d.update(backups).set({ dekWrapped: wrapped.wrapped.toString("base64"), dekKeyId: wrapped.keyId, headerKeyId: wrapped.keyId }).where(inTeam(backups, t, eq(backups.id, backupId)));
+      await d
+        .update(backups)
+        .set({ dekWrapped: wrapped.wrapped.toString("base64"), dekKeyId: wrapped.keyId, headerKeyId: wrapped.keyId })
+        .where(inTeam(backups, t, eq(backups.id, backupId)));
     }
     for (const dest of destinations) {
       await d
         .insert(backupLocations)
         .values({ teamId, backupId, destinationId: dest.id, objectKey: key, storageClass: dest.classDaily })
-        .onConflictDoUpdate({ target: [backupLocations.backupId, backupLocations.destinationId], set: { status: "writing", objectKey: key, error: null, sizeBytes: null, sha256: null } });
+        .onConflictDoUpdate({
+          target: [backupLocations.backupId, backupLocations.destinationId],
+          set: { status: "writing", objectKey: key, error: null, sizeBytes: null, sha256: null },
+        });
     }
     const result = await produce({ signal: abort.signal, say: say.info }, (produced) =>
       withDestinations(t, backup.destinationIds, async (adapters) => {
@@ -256,13 +335,23 @@ export async function storeBackup(t: TeamContext, backup: RunRow, produce: Produ
         const body = seal ?? plain;
         say.info(`Writing to ${destinations.map((x) => x.name).join(", ")}.`);
         const [fan, manifest] = await Promise.allSettled([
-          fanOut(body, adapters.map((a, i) => ({ write: (pipe, signal) => a.put(key, pipe, { storageClass: destinations[i]!.classDaily ?? undefined, signal }) })), { signal: abort.signal, onBytes: watch.set }),
+          fanOut(
+            body,
+            adapters.map((a, i) => ({
+              write: (pipe, signal) =>
+                a.put(key, pipe, { storageClass: destinations[i]!.classDaily ?? undefined, signal }),
+            })),
+            { signal: abort.signal, onBytes: watch.set },
+          ),
           produced.done,
         ]);
         const stored = fan.status === "fulfilled" ? fan.value.results : [];
-        const failure = manifest.status === "rejected" ? manifest.reason : fan.status === "rejected" ? fan.reason : fan.value.error;
+        const failure =
+          manifest.status === "rejected" ? manifest.reason : fan.status === "rejected" ? fan.reason : fan.value.error;
         if (failure || manifest.status === "rejected") {
-          await Promise.all(stored.map((r, i) => (r.status === "fulfilled" ? adapters[i]!.delete(key).catch(() => {}) : undefined)));
+          await Promise.all(
+            stored.map((r, i) => (r.status === "fulfilled" ? adapters[i]!.delete(key).catch(() => {}) : undefined)),
+          );
           const where = fan.status === "fulfilled" ? fan.value.failedTarget : undefined;
           throw where === undefined ? failure : withDestinationName(failure, destinations[where]!.name);
         }
@@ -272,7 +361,10 @@ export async function storeBackup(t: TeamContext, backup: RunRow, produce: Produ
           const info = await adapter.head(key);
           if (!info || info.size !== objects[i]!.size) {
             await Promise.all(adapters.map((a) => a.delete(key).catch(() => {})));
-            throw new AppError("UPSTREAM", `${destinations[i]!.name} does not hold the complete object after writing it (${info ? `${info.size} of ${objects[i]!.size} bytes` : "it is missing"}). Check the destination with Test.`);
+            throw new AppError(
+              "UPSTREAM",
+              `${destinations[i]!.name} does not hold the complete object after writing it (${info ? `${info.size} of ${objects[i]!.size} bytes` : "it is missing"}). Check the destination with Test.`,
+            );
           }
         }
         return { objects, manifest: manifest.value, archiveBytes: plain.bytesSeen };
@@ -286,12 +378,34 @@ export async function storeBackup(t: TeamContext, backup: RunRow, produce: Produ
           await tx
             .update(backupLocations)
             .set({ status: "stored", sizeBytes: result.objects[i]!.size, sha256: result.objects[i]!.sha256 })
-            .where(and(eq(backupLocations.teamId, teamId), eq(backupLocations.backupId, backupId), eq(backupLocations.destinationId, dest.id)));
+            .where(
+              and(
+                eq(backupLocations.teamId, teamId),
+                eq(backupLocations.backupId, backupId),
+                eq(backupLocations.destinationId, dest.id),
+              ),
+            );
         }
         const [row] = await tx
           .update(backups)
-          .set({ status: "succeeded", finishedAt: new Date(), sizeBytes: first.size, sha256: first.sha256, bytesDone: first.size, archiveBytes: result.archiveBytes, manifest: result.manifest })
-          .where(inTeam(backups, t, eq(backups.id, backupId), eq(backups.status, "running"), isNull(backups.cancelRequestedAt)))
+          .set({
+            status: "succeeded",
+            finishedAt: new Date(),
+            sizeBytes: first.size,
+            sha256: first.sha256,
+            bytesDone: first.size,
+            archiveBytes: result.archiveBytes,
+            manifest: result.manifest,
+          })
+          .where(
+            inTeam(
+              backups,
+              t,
+              eq(backups.id, backupId),
+              eq(backups.status, "running"),
+              isNull(backups.cancelRequestedAt),
+            ),
+          )
           .returning({ id: backups.id });
         if (!row) tx.rollback();
         return row;
@@ -304,8 +418,15 @@ export async function storeBackup(t: TeamContext, backup: RunRow, produce: Produ
       await Promise.all(destinations.map((dest) => withDestination(t, dest.id, (a) => a.delete(key)).catch(() => {})));
       throw new RunStopped("The backup was cancelled or stopped as it finished; its objects were removed.");
     }
-    say.info(`Succeeded: ${first.size} bytes stored in ${destinations.length} location${destinations.length > 1 ? "s" : ""}.`);
-    return { sizeBytes: first.size, sha256: first.sha256, archiveBytes: result.archiveBytes, locations: destinations.length };
+    say.info(
+      `Succeeded: ${first.size} bytes stored in ${destinations.length} location${destinations.length > 1 ? "s" : ""}.`,
+    );
+    return {
+      sizeBytes: first.size,
+      sha256: first.sha256,
+      archiveBytes: result.archiveBytes,
+      locations: destinations.length,
+    };
   } catch (err) {
     const reason = abort.signal.aborted && abort.signal.reason instanceof RunStopped ? abort.signal.reason : err;
     say.error(failureMessage(reason, { backupId }));
@@ -325,7 +446,11 @@ function withDestinationName(err: unknown, name: string): unknown {
  * The end of a run that did not succeed: marks it failed (or cancelled, when someone asked) with
  * the message, and deletes every object it may have written. Idempotent; returns the final status.
  */
-export async function failRun(teamId: string, backupId: string, message: string): Promise<"failed" | "cancelled" | "unchanged"> {
+export async function failRun(
+  teamId: string,
+  backupId: string,
+  message: string,
+): Promise<"failed" | "cancelled" | "unchanged"> {
   const t = await systemTeam(teamId, "backup run");
   const d = await db();
   const [row] = await d
@@ -341,20 +466,38 @@ export async function failRun(teamId: string, backupId: string, message: string)
     .where(inTeam(backups, t, eq(backups.id, backupId), inArray(backups.status, ["queued", "running"])))
     .returning({ status: backups.status });
   const locations = await d
-    .select({ id: backupLocations.id, destinationId: backupLocations.destinationId, objectKey: backupLocations.objectKey })
+    .select({
+      id: backupLocations.id,
+      destinationId: backupLocations.destinationId,
+      objectKey: backupLocations.objectKey,
+    })
     .from(backupLocations)
-    .where(and(eq(backupLocations.teamId, teamId), eq(backupLocations.backupId, backupId), ne(backupLocations.status, "deleted")));
+    .where(
+      and(
+        eq(backupLocations.teamId, teamId),
+        eq(backupLocations.backupId, backupId),
+        ne(backupLocations.status, "deleted"),
+      ),
+    );
   for (const loc of locations) {
     try {
       await withDestination(t, loc.destinationId, (a) => a.delete(loc.objectKey));
       await d.update(backupLocations).set({ status: "deleted" }).where(eq(backupLocations.id, loc.id));
     } catch (err) {
       const why = failureMessage(err, { backupId, destinationId: loc.destinationId });
-      await d.update(backupLocations).set({ status: "failed", error: `Could not remove the partial object: ${why}` }).where(eq(backupLocations.id, loc.id));
+      await d
+        .update(backupLocations)
+        .set({ status: "failed", error: `Could not remove the partial object: ${why}` })
+        .where(eq(backupLocations.id, loc.id));
     }
   }
   if (!row) return "unchanged";
-  await appendRunLog(teamId, backupId, "error", row.status === "cancelled" ? `Cancelled. ${message}` : `Failed: ${message}`);
+  await appendRunLog(
+    teamId,
+    backupId,
+    "error",
+    row.status === "cancelled" ? `Cancelled. ${message}` : `Failed: ${message}`,
+  );
   return row.status as "failed" | "cancelled";
 }
 
@@ -368,9 +511,18 @@ export async function sweepStaleRuns(now = new Date(), requeueAfterMs = 5 * 60_0
   const stale = await d
     .select({ id: backups.id, teamId: backups.teamId })
     .from(backups)
-    .where(and(eq(backups.status, "running"), or(lt(backups.heartbeatAt, new Date(now.getTime() - STALE_AFTER_MS)), isNull(backups.heartbeatAt))));
+    .where(
+      and(
+        eq(backups.status, "running"),
+        or(lt(backups.heartbeatAt, new Date(now.getTime() - STALE_AFTER_MS)), isNull(backups.heartbeatAt)),
+      ),
+    );
   for (const b of stale) {
-    await failRun(b.teamId, b.id, "The run stopped making progress: the process running it ended (a restart or crash). Nothing from it was kept; run the backup again.");
+    await failRun(
+      b.teamId,
+      b.id,
+      "The run stopped making progress: the process running it ended (a restart or crash). Nothing from it was kept; run the backup again.",
+    );
   }
   const queued = await d
     .select({ backupId: backups.id, teamId: backups.teamId, serverId: backups.serverId })
@@ -380,7 +532,11 @@ export async function sweepStaleRuns(now = new Date(), requeueAfterMs = 5 * 60_0
 }
 
 /** Opens a backup's data key (re-wrapped by key rotation on the row). */
-export function openDataKey(t: TeamContext, row: { id: string; dekWrapped: string | null; dekKeyId: string | null }): Buffer {
-  if (!row.dekWrapped || !row.dekKeyId) throw new AppError("INTERNAL", "This encrypted backup has no data key on record.");
+export function openDataKey(
+  t: TeamContext,
+  row: { id: string; dekWrapped: string | null; dekKeyId: string | null },
+): Buffer {
+  if (!row.dekWrapped || !row.dekKeyId)
+    throw new AppError("INTERNAL", "This encrypted backup has no data key on record.");
   return unwrapDek({ keyId: row.dekKeyId, wrapped: Buffer.from(row.dekWrapped, "base64") }, keyring(), t.id, row.id);
 }

@@ -50,12 +50,16 @@ function tarGzCheck(): { sink: Writable; done: Promise<Record<string, unknown> |
   const done = pipeline(input, gunzip, counter).then(
     () => {
       const head = Buffer.concat(kept);
-      if (head.length < 512 || head.subarray(257, 262).toString("latin1") !== "ustar") throw new AppError("VALIDATION", "The file is gzip-compressed but not a tar archive. Upload a .tar.gz.");
+      if (head.length < 512 || head.subarray(257, 262).toString("latin1") !== "ustar")
+        throw new AppError("VALIDATION", "The file is gzip-compressed but not a tar archive. Upload a .tar.gz.");
       return manifestFrom(head);
     },
     (err: unknown) => {
       if (err instanceof AppError) throw err;
-      throw new AppError("VALIDATION", `The file is not a valid .tar.gz (${(err as Error).message}). Upload the archive as it was made, without changes.`);
+      throw new AppError(
+        "VALIDATION",
+        `The file is not a valid .tar.gz (${(err as Error).message}). Upload the archive as it was made, without changes.`,
+      );
     },
   );
   return { sink: input, done };
@@ -66,17 +70,41 @@ function tarGzCheck(): { sink: Writable; done: Promise<Record<string, unknown> |
  * checked, sealed if asked and written to the chosen destinations while it streams in, and kept
  * like any other backup. A broken or cancelled upload leaves a failed backup and no object.
  */
-export async function importUpload(t: TeamContext, input: UploadBackupInput, body: Readable): Promise<{ id: string } & TransferResult> {
+export async function importUpload(
+  t: TeamContext,
+  input: UploadBackupInput,
+  body: Readable,
+): Promise<{ id: string } & TransferResult> {
   assertRole(t, "member");
   const d = await db();
   const created = await d.transaction(async (tx) => {
-    const row = (await insertBackup(tx, t, { serverId: input.serverId, sourceIds: [], destinationIds: input.destinationIds, encrypted: input.encrypted, trigger: "upload" }))!;
-    await tx.update(backups).set({ status: "running", startedAt: new Date(), heartbeatAt: new Date(), attempts: 1 }).where(inTeam(backups, t, eq(backups.id, row.id)));
-    await recordAudit(tx, t, { action: "backup.uploaded", target: { type: "backup", id: row.id, label: input.fileName }, details: { serverId: input.serverId, encrypted: input.encrypted } });
+    const row = (await insertBackup(tx, t, {
+      serverId: input.serverId,
+      sourceIds: [],
+      destinationIds: input.destinationIds,
+      encrypted: input.encrypted,
+      trigger: "upload",
+    }))!;
+    await tx
+      .update(backups)
+      .set({ status: "running", startedAt: new Date(), heartbeatAt: new Date(), attempts: 1 })
+      .where(inTeam(backups, t, eq(backups.id, row.id)));
+    await recordAudit(tx, t, {
+      action: "backup.uploaded",
+      target: { type: "backup", id: row.id, label: input.fileName },
+      details: { serverId: input.serverId, encrypted: input.encrypted },
+    });
     return row;
   });
   const [b] = await d
-    .select({ id: backups.id, serverId: backups.serverId, fileName: backups.fileName, encrypted: backups.encrypted, sourceIds: backups.sourceIds, destinationIds: backups.destinationIds })
+    .select({
+      id: backups.id,
+      serverId: backups.serverId,
+      fileName: backups.fileName,
+      encrypted: backups.encrypted,
+      sourceIds: backups.sourceIds,
+      destinationIds: backups.destinationIds,
+    })
     .from(backups)
     .where(inTeam(backups, t, eq(backups.id, created.id)));
   try {
@@ -96,7 +124,9 @@ export async function importUpload(t: TeamContext, input: UploadBackupInput, bod
       });
       body.once("error", (err) => {
         check.sink.destroy(err);
-        stream.destroy(new AppError("VALIDATION", "The upload was interrupted before the whole file arrived. Upload it again."));
+        stream.destroy(
+          new AppError("VALIDATION", "The upload was interrupted before the whole file arrived. Upload it again."),
+        );
       });
       // A bad file stops the upload at once; an error found at its very end comes through `done`.
       check.done.catch((err: unknown) => stream.writableEnded || stream.destroy(err as Error));

@@ -70,12 +70,19 @@ interface Sealed {
   wrapped: WrappedDek;
 }
 
-async function seal(plain: Buffer, o: { segmentSize?: number; chunk?: number; teamId?: string; backupId?: string; keys?: Keyring } = {}): Promise<Sealed> {
+async function seal(
+  plain: Buffer,
+  o: { segmentSize?: number; chunk?: number; teamId?: string; backupId?: string; keys?: Keyring } = {},
+): Promise<Sealed> {
   const teamId = o.teamId ?? team;
   const backupId = o.backupId ?? backup;
   const dek = newDataKey();
   const wrapped = wrapDek(dek, o.keys ?? keys, teamId, backupId);
-  const obj = await ok(createEncryptStream({ dek, wrapped, teamId, backupId, segmentSize: o.segmentSize ?? S }), plain, o.chunk);
+  const obj = await ok(
+    createEncryptStream({ dek, wrapped, teamId, backupId, segmentSize: o.segmentSize ?? S }),
+    plain,
+    o.chunk,
+  );
   return { obj, dek, wrapped };
 }
 
@@ -100,7 +107,14 @@ function split(obj: Buffer, s = S) {
 }
 
 /** Test-only: what only a holder of the DEK could do — seal a chunk as segment i with a chosen last flag. */
-function forgeSegment(dek: Buffer, noncePrefix: Buffer, headerHash: Buffer, i: number, last: boolean, chunk: Buffer): Buffer {
+function forgeSegment(
+  dek: Buffer,
+  noncePrefix: Buffer,
+  headerHash: Buffer,
+  i: number,
+  last: boolean,
+  chunk: Buffer,
+): Buffer {
   const nonce = Buffer.alloc(12);
   noncePrefix.copy(nonce);
   nonce.writeUInt32BE(i, 7);
@@ -140,7 +154,9 @@ describe("envelope: round trips", () => {
       const h = readHeader(obj);
       expect(h.segmentSize).toBe(MiB);
       expect(obj.length).toBe(encryptedSize(n, h.headerLength, MiB));
-      expect((await ok(createDecryptStream({ keys, expect: { teamId: team, backupId: backup } }), obj, chunk)).equals(plain)).toBe(true);
+      expect(
+        (await ok(createDecryptStream({ keys, expect: { teamId: team, backupId: backup } }), obj, chunk)).equals(plain),
+      ).toBe(true);
     }
   });
 
@@ -156,7 +172,8 @@ describe("envelope: round trips", () => {
 
   it("sizes: plaintextSize inverts encryptedSize and refuses impossible object sizes", () => {
     for (const s of [S, MiB]) {
-      for (const n of [0, 1, 2, s - 1, s, s + 1, 2 * s, 5 * s + 7]) expect(plaintextSize(encryptedSize(n, 100, s), 100, s)).toBe(n);
+      for (const n of [0, 1, 2, s - 1, s, s + 1, 2 * s, 5 * s + 7])
+        expect(plaintextSize(encryptedSize(n, 100, s), 100, s)).toBe(n);
     }
     expect(() => plaintextSize(100 + 15, 100, S)).toThrow(/truncated/);
     expect(() => plaintextSize(100 + S + 16 + 16, 100, S)).toThrow(/truncated or extended/);
@@ -197,7 +214,10 @@ describe("envelope: rejection", () => {
     await rejects(at(15, 1), /segment 0 failed authentication/i); // S = 4097: header hash differs
     await rejects(at(16, obj[16]! ^ 1), /segment 0 failed authentication/i); // nonce prefix
     const keyIdAt = 23 + 1;
-    await rejects(at(keyIdAt, "x".charCodeAt(0)), /master key "x1", which is not configured\. Add that key to MASTER_KEYS/);
+    await rejects(
+      at(keyIdAt, "x".charCodeAt(0)),
+      /master key "x1", which is not configured\. Add that key to MASTER_KEYS/,
+    );
     const teamAt = keyIdAt + h.keyId.length + 1;
     await rejects(at(teamAt, "T".charCodeAt(0)), /did not unwrap with master key "k1".*does not belong to this backup/);
     await rejects(at(h.headerLength - 1, obj[h.headerLength - 1]! ^ 1), /did not unwrap/); // wrapped DEK tag
@@ -226,7 +246,10 @@ describe("envelope: rejection", () => {
     const [s0, s1, s2, s3] = segs as [Buffer, Buffer, Buffer, Buffer];
     await rejects(Buffer.concat([header, s1, s0, s2, s3]), /segment 0 failed authentication/i);
     await rejects(Buffer.concat([header, s0, s2, s1, s3]), /segment 1 failed authentication/i);
-    await rejects(Buffer.concat([header, s0, s1, s2]), /truncated: it ends after segment 2, which is not the final segment/);
+    await rejects(
+      Buffer.concat([header, s0, s1, s2]),
+      /truncated: it ends after segment 2, which is not the final segment/,
+    );
     await rejects(Buffer.concat([header]), /truncated/);
     await rejects(Buffer.concat([header, s0, s1, s2, s3, s2]), /segment 3 failed authentication/i); // short final segment no longer ends the object
     await rejects(Buffer.concat([header, s0, s1, s2, s3, Buffer.from("x")]), /segment 3 failed authentication/i);
@@ -234,7 +257,9 @@ describe("envelope: rejection", () => {
     await rejects(Buffer.concat([header, s0, forged, s2, s3]), /data after the final segment \(segment 1\)/);
     // Sanity: the forger really holds the key — the same chunk sealed with the right flag is accepted.
     const honest = forgeSegment(dek, parsed.noncePrefix, parsed.hash, 1, false, plain.subarray(S, 2 * S));
-    expect((await ok(createDecryptStream({ keys }), Buffer.concat([header, s0, honest, s2, s3]))).equals(plain)).toBe(true);
+    expect((await ok(createDecryptStream({ keys }), Buffer.concat([header, s0, honest, s2, s3]))).equals(plain)).toBe(
+      true,
+    );
   });
 
   it("refuses an object that is an exact multiple of S once extended or cut at a segment boundary", async () => {
@@ -250,7 +275,22 @@ describe("envelope: rejection", () => {
   it("refuses truncation anywhere", async () => {
     const { obj } = await get();
     const { headerLength } = readHeader(obj);
-    for (const cut of [5, 11, 12, 40, headerLength - 1, headerLength, headerLength + 3, headerLength + 15, headerLength + 16, headerLength + S + 15, headerLength + S + 16, headerLength + S + 17, headerLength + 2 * (S + 16) + 100, obj.length - 1]) {
+    for (const cut of [
+      5,
+      11,
+      12,
+      40,
+      headerLength - 1,
+      headerLength,
+      headerLength + 3,
+      headerLength + 15,
+      headerLength + 16,
+      headerLength + S + 15,
+      headerLength + S + 16,
+      headerLength + S + 17,
+      headerLength + 2 * (S + 16) + 100,
+      obj.length - 1,
+    ]) {
       await rejects(obj.subarray(0, cut), /truncated|failed authentication/i);
     }
   });
@@ -259,19 +299,33 @@ describe("envelope: rejection", () => {
     const { obj, dek, wrapped } = await get();
     // An object sealed under one DEK whose header carries another's wrapping.
     const other = newDataKey();
-    const mismatched = await ok(createEncryptStream({ dek, wrapped: wrapDek(other, keys, team, backup), teamId: team, backupId: backup, segmentSize: S }), plain);
+    const mismatched = await ok(
+      createEncryptStream({
+        dek,
+        wrapped: wrapDek(other, keys, team, backup),
+        teamId: team,
+        backupId: backup,
+        segmentSize: S,
+      }),
+      plain,
+    );
     await rejects(mismatched, /segment 0 failed authentication/i);
 
     const wrongKey = ring(`k1:${randomBytes(32).toString("base64")}`);
     await rejects(obj, /did not unwrap with master key "k1": the key is wrong/, { keys: wrongKey });
-    await rejects(obj, /master key "k1", which is not configured\. Add that key to MASTER_KEYS/, { keys: ring(`k2:${k1Secret}`) });
+    await rejects(obj, /master key "k1", which is not configured\. Add that key to MASTER_KEYS/, {
+      keys: ring(`k2:${k1Secret}`),
+    });
 
     expect(unwrapDek(wrapped, keys, team, backup).equals(dek)).toBe(true);
     expect(() => unwrapDek(wrapped, keys, team, "bkp_2")).toThrow(/does not belong to this backup/);
     expect(() => unwrapDek(wrapped, keys, "team_b", backup)).toThrow(/does not belong to this backup/);
     expect(() => unwrapDek(wrapped, wrongKey, team, backup)).toThrow(AppError);
     // The same wrapped DEK put into an object that claims another backup or team.
-    for (const ids of [{ teamId: team, backupId: "bkp_2" }, { teamId: "team_b", backupId: backup }]) {
+    for (const ids of [
+      { teamId: team, backupId: "bkp_2" },
+      { teamId: "team_b", backupId: backup },
+    ]) {
       const moved = await ok(createEncryptStream({ dek, wrapped, ...ids, segmentSize: S }), plain);
       const out = await rejects(moved, /did not unwrap.*does not belong to this backup/);
       expect(out.length).toBe(0);
@@ -280,20 +334,30 @@ describe("envelope: rejection", () => {
 
   it("refuses an object that names another backup than expected, before decrypting", async () => {
     const { obj } = await get();
-    await rejects(obj, /belongs to backup "bkp_1" of team "team_a", not to backup "bkp_2"/, { expect: { teamId: team, backupId: "bkp_2" } });
+    await rejects(obj, /belongs to backup "bkp_1" of team "team_a", not to backup "bkp_2"/, {
+      expect: { teamId: team, backupId: "bkp_2" },
+    });
     await rejects(obj, /not to backup "bkp_1" of team "team_b"/, { expect: { teamId: "team_b", backupId: backup } });
   });
 
   it("validates what the writer is given", () => {
     const dek = newDataKey();
     const wrapped = wrapDek(dek, keys, team, backup);
-    expect(() => createEncryptStream({ dek, wrapped, teamId: team, backupId: backup, segmentSize: 4095 })).toThrow(/segment size/);
-    expect(() => createEncryptStream({ dek, wrapped, teamId: team, backupId: backup, segmentSize: 16 * MiB + 1 })).toThrow(/segment size/);
-    expect(() => createEncryptStream({ dek: dek.subarray(1), wrapped, teamId: team, backupId: backup })).toThrow(/32 bytes/);
+    expect(() => createEncryptStream({ dek, wrapped, teamId: team, backupId: backup, segmentSize: 4095 })).toThrow(
+      /segment size/,
+    );
+    expect(() =>
+      createEncryptStream({ dek, wrapped, teamId: team, backupId: backup, segmentSize: 16 * MiB + 1 }),
+    ).toThrow(/segment size/);
+    expect(() => createEncryptStream({ dek: dek.subarray(1), wrapped, teamId: team, backupId: backup })).toThrow(
+      /32 bytes/,
+    );
     expect(() => createEncryptStream({ dek, wrapped, teamId: "", backupId: backup })).toThrow(/team id/);
     expect(() => createEncryptStream({ dek, wrapped, teamId: "a\0b", backupId: backup })).toThrow(/team id/);
     expect(() => createEncryptStream({ dek, wrapped, teamId: team, backupId: "x".repeat(256) })).toThrow(/backup id/);
-    expect(() => createEncryptStream({ dek, wrapped, teamId: team, backupId: backup, noncePrefix: Buffer.alloc(8) })).toThrow(/nonce prefix/);
+    expect(() =>
+      createEncryptStream({ dek, wrapped, teamId: team, backupId: backup, noncePrefix: Buffer.alloc(8) }),
+    ).toThrow(/nonce prefix/);
   });
 });
 
@@ -305,7 +369,14 @@ describe("envelope: range decryption", () => {
   const decryptRange = async (obj: Buffer, dek: Buffer, start: number, end: number, chunk?: number) => {
     const header = readHeader(obj);
     const r = segmentRange({ start, end }, header.headerLength, S, obj.length);
-    const stream = createRangeDecryptStream({ dek, header, firstSegment: r.firstSegment, lastSegmentIndex: r.lastSegmentIndex, skip: r.skip, length: r.length });
+    const stream = createRangeDecryptStream({
+      dek,
+      header,
+      firstSegment: r.firstSegment,
+      lastSegmentIndex: r.lastSegmentIndex,
+      skip: r.skip,
+      length: r.length,
+    });
     return run(stream, obj.subarray(r.objectStart, r.objectEnd + 1), chunk);
   };
 
@@ -347,7 +418,9 @@ describe("envelope: range decryption", () => {
       length: 2,
       lastSegmentIndex: 10,
     });
-    expect(segmentRange({ start: plain.length - 1, end: plain.length - 1 }, h, S, obj.length).objectEnd).toBe(obj.length - 1);
+    expect(segmentRange({ start: plain.length - 1, end: plain.length - 1 }, h, S, obj.length).objectEnd).toBe(
+      obj.length - 1,
+    );
     expect(() => segmentRange({ start: 0, end: plain.length }, h, S, obj.length)).toThrow(/outside the backup/);
     expect(() => segmentRange({ start: 5, end: 4 }, h, S, obj.length)).toThrow(/outside the backup/);
   });
@@ -366,13 +439,30 @@ describe("envelope: range decryption", () => {
     expect(r.out.length).toBe(0);
 
     const rg = segmentRange({ start: 0, end: 2 * S }, header.headerLength, S, obj.length);
-    const mk = () => createRangeDecryptStream({ dek, header, firstSegment: 0, lastSegmentIndex: rg.lastSegmentIndex, skip: 0, length: rg.length });
+    const mk = () =>
+      createRangeDecryptStream({
+        dek,
+        header,
+        firstSegment: 0,
+        lastSegmentIndex: rg.lastSegmentIndex,
+        skip: 0,
+        length: rg.length,
+      });
     const slice = obj.subarray(rg.objectStart, rg.objectEnd + 1);
     expect((await run(mk(), slice.subarray(0, slice.length - 1))).err).toBeInstanceOf(AppError);
-    expect(((await run(mk(), Buffer.concat([slice, Buffer.alloc(1)]))).err as Error).message).toMatch(/data after the requested segments/);
+    expect(((await run(mk(), Buffer.concat([slice, Buffer.alloc(1)]))).err as Error).message).toMatch(
+      /data after the requested segments/,
+    );
     // The final segment decrypted as such: a range ending in it must see the last flag.
     const end = segmentRange({ start: 10 * S, end: plain.length - 1 }, header.headerLength, S, obj.length);
-    const notFinal = createRangeDecryptStream({ dek, header, firstSegment: 10, lastSegmentIndex: 11, skip: 0, length: end.length });
+    const notFinal = createRangeDecryptStream({
+      dek,
+      header,
+      firstSegment: 10,
+      lastSegmentIndex: 11,
+      skip: 0,
+      length: end.length,
+    });
     expect((await run(notFinal, obj.subarray(end.objectStart))).err).toBeInstanceOf(AppError);
   });
 });
@@ -393,7 +483,12 @@ describe("envelope: known-answer vectors", () => {
     const str = (s: string) => Buffer.concat([Buffer.from([Buffer.byteLength(s)]), Buffer.from(s)]);
     const w = createCipheriv("aes-256-gcm", master, hex(vectors.wrapNonceHex));
     w.setAAD(Buffer.from(`coffer/dek/v1\0${vectors.teamId}\0${vectors.backupId}`));
-    const wrapped = Buffer.concat([hex(vectors.wrapNonceHex), w.update(hex(vectors.dekHex)), w.final(), w.getAuthTag()]);
+    const wrapped = Buffer.concat([
+      hex(vectors.wrapNonceHex),
+      w.update(hex(vectors.dekHex)),
+      w.final(),
+      w.getAuthTag(),
+    ]);
     const fields = Buffer.concat([
       u32(vectors.segmentSize),
       hex(vectors.noncePrefixHex),
@@ -411,33 +506,45 @@ describe("envelope: known-answer vectors", () => {
       const nonce = Buffer.concat([hex(vectors.noncePrefixHex), u32(i), Buffer.from([i === n - 1 ? 1 : 0])]);
       const c = createCipheriv("aes-256-gcm", hex(vectors.dekHex), nonce);
       c.setAAD(aad);
-      out.push(c.update(plain.subarray(i * vectors.segmentSize, (i + 1) * vectors.segmentSize)), c.final(), c.getAuthTag());
+      out.push(
+        c.update(plain.subarray(i * vectors.segmentSize, (i + 1) * vectors.segmentSize)),
+        c.final(),
+        c.getAuthTag(),
+      );
     }
     return Buffer.concat(out);
   }
 
-  it.each(vectors.vectors.map((v) => [v.plaintextLength, v.objectHex] as const))("%i bytes: exact object bytes", async (n, objectHex) => {
-    const plain = plainOf(n);
-    const expected = hex(objectHex);
-    expect(reference(plain).toString("hex")).toBe(objectHex);
-    const h = readHeader(expected);
-    expect(h).toMatchObject({ keyId: vectors.masterKey.id, teamId: vectors.teamId, backupId: vectors.backupId, segmentSize: vectors.segmentSize });
-    expect(unwrapDek(h.wrapped, kat, vectors.teamId, vectors.backupId).toString("hex")).toBe(vectors.dekHex);
-    const obj = await ok(
-      createEncryptStream({
-        dek: hex(vectors.dekHex),
-        wrapped: h.wrapped,
+  it.each(vectors.vectors.map((v) => [v.plaintextLength, v.objectHex] as const))(
+    "%i bytes: exact object bytes",
+    async (n, objectHex) => {
+      const plain = plainOf(n);
+      const expected = hex(objectHex);
+      expect(reference(plain).toString("hex")).toBe(objectHex);
+      const h = readHeader(expected);
+      expect(h).toMatchObject({
+        keyId: vectors.masterKey.id,
         teamId: vectors.teamId,
         backupId: vectors.backupId,
         segmentSize: vectors.segmentSize,
-        noncePrefix: hex(vectors.noncePrefixHex),
-      }),
-      plain,
-      777,
-    );
-    expect(obj.toString("hex")).toBe(objectHex);
-    expect((await ok(createDecryptStream({ keys: kat }), expected)).equals(plain)).toBe(true);
-  });
+      });
+      expect(unwrapDek(h.wrapped, kat, vectors.teamId, vectors.backupId).toString("hex")).toBe(vectors.dekHex);
+      const obj = await ok(
+        createEncryptStream({
+          dek: hex(vectors.dekHex),
+          wrapped: h.wrapped,
+          teamId: vectors.teamId,
+          backupId: vectors.backupId,
+          segmentSize: vectors.segmentSize,
+          noncePrefix: hex(vectors.noncePrefixHex),
+        }),
+        plain,
+        777,
+      );
+      expect(obj.toString("hex")).toBe(objectHex);
+      expect((await ok(createDecryptStream({ keys: kat }), expected)).equals(plain)).toBe(true);
+    },
+  );
 });
 
 describe("envelope: streaming", () => {
@@ -485,7 +592,9 @@ describe("envelope: streaming", () => {
     }
     peak = Math.max(peak, process.memoryUsage().rss);
     const growth = (peak - base) / MiB;
-    console.log(`envelope streaming: ${total / MiB} MiB encrypt→decrypt in ${((performance.now() - t0) / 1000).toFixed(2)} s, RSS growth ${growth.toFixed(1)} MiB (base ${(base / MiB).toFixed(0)} MiB)`);
+    console.log(
+      `envelope streaming: ${total / MiB} MiB encrypt→decrypt in ${((performance.now() - t0) / 1000).toFixed(2)} s, RSS growth ${growth.toFixed(1)} MiB (base ${(base / MiB).toFixed(0)} MiB)`,
+    );
     expect(received).toBe(total);
     expect(outHash.digest("hex")).toBe(inHash.digest("hex"));
     expect(growth).toBeLessThan(64);
@@ -525,7 +634,10 @@ describe("the coffer CLI (npx coffer)", () => {
     expect(readFileSync(out).equals(plain)).toBe(true);
 
     const wrongOut = path.join(dir, "wrong.tar.gz");
-    const wrong = await cli(["decrypt", "--master-keys", "-", objFile, wrongOut], `k1:${randomBytes(32).toString("base64")}`);
+    const wrong = await cli(
+      ["decrypt", "--master-keys", "-", objFile, wrongOut],
+      `k1:${randomBytes(32).toString("base64")}`,
+    );
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/did not unwrap with master key "k1"/);
     expect(existsSync(wrongOut)).toBe(false);

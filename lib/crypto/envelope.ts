@@ -47,11 +47,13 @@ const maxIdBytes = 255;
 const maxSegmentIndex = 0xffffffff;
 const magic = Buffer.from("COFFER\0\x01", "latin1");
 /** The largest header v1 allows; fetching this many bytes always covers the header. */
-export const maxHeaderLength = fixedLength + 4 + noncePrefixLength + (1 + maxKeyIdBytes) + 2 * (1 + maxIdBytes) + (2 + wrappedLength);
+export const maxHeaderLength =
+  fixedLength + 4 + noncePrefixLength + (1 + maxKeyIdBytes) + 2 * (1 + maxIdBytes) + (2 + wrappedLength);
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-const damaged = (what: string) => new AppError("INTERNAL", `The backup object is damaged or not a Coffer backup: ${what}.`);
+const damaged = (what: string) =>
+  new AppError("INTERNAL", `The backup object is damaged or not a Coffer backup: ${what}.`);
 
 function checkId(what: string, value: string, max: number): Buffer {
   const bytes = Buffer.from(value, "utf8");
@@ -63,7 +65,10 @@ function checkId(what: string, value: string, max: number): Buffer {
 
 function checkSegmentSize(s: number): number {
   if (!Number.isInteger(s) || s < minSegmentSize || s > maxSegmentSize) {
-    throw new AppError("VALIDATION", `The segment size must be a whole number of bytes from ${minSegmentSize} to ${maxSegmentSize}, not ${s}.`);
+    throw new AppError(
+      "VALIDATION",
+      `The segment size must be a whole number of bytes from ${minSegmentSize} to ${maxSegmentSize}, not ${s}.`,
+    );
   }
   return s;
 }
@@ -102,13 +107,21 @@ export function unwrapDek(w: WrappedDek, keys: Keyring, teamId: string, backupId
     );
   }
   if (w.wrapped.length !== wrappedLength) {
-    throw new AppError("INTERNAL", `The wrapped data key of backup "${backupId}" is ${w.wrapped.length} bytes, not ${wrappedLength}: it is damaged.`);
+    throw new AppError(
+      "INTERNAL",
+      `The wrapped data key of backup "${backupId}" is ${w.wrapped.length} bytes, not ${wrappedLength}: it is damaged.`,
+    );
   }
   try {
-    const decipher = createDecipheriv("aes-256-gcm", master.key, w.wrapped.subarray(0, wrapNonceLength), { authTagLength: tagLength });
+    const decipher = createDecipheriv("aes-256-gcm", master.key, w.wrapped.subarray(0, wrapNonceLength), {
+      authTagLength: tagLength,
+    });
     decipher.setAAD(dekAad(teamId, backupId));
     decipher.setAuthTag(w.wrapped.subarray(wrappedLength - tagLength));
-    return Buffer.concat([decipher.update(w.wrapped.subarray(wrapNonceLength, wrappedLength - tagLength)), decipher.final()]);
+    return Buffer.concat([
+      decipher.update(w.wrapped.subarray(wrapNonceLength, wrappedLength - tagLength)),
+      decipher.final(),
+    ]);
   } catch {
     throw new AppError(
       "INTERNAL",
@@ -120,13 +133,22 @@ export function unwrapDek(w: WrappedDek, keys: Keyring, teamId: string, backupId
 // ---------------------------------------------------------------------------------------------
 // Header
 
-function encodeHeader(f: { segmentSize: number; noncePrefix: Buffer; wrapped: WrappedDek; teamId: string; backupId: string }): Buffer {
+function encodeHeader(f: {
+  segmentSize: number;
+  noncePrefix: Buffer;
+  wrapped: WrappedDek;
+  teamId: string;
+  backupId: string;
+}): Buffer {
   const keyId = checkId("master key id", f.wrapped.keyId, maxKeyIdBytes);
   const team = checkId("team id", f.teamId, maxIdBytes);
   const backup = checkId("backup id", f.backupId, maxIdBytes);
-  if (f.wrapped.wrapped.length !== wrappedLength) throw new AppError("VALIDATION", `A wrapped data key is ${wrappedLength} bytes.`);
-  if (f.noncePrefix.length !== noncePrefixLength) throw new AppError("VALIDATION", `The nonce prefix is ${noncePrefixLength} bytes.`);
-  const fieldsLength = 4 + noncePrefixLength + 1 + keyId.length + 1 + team.length + 1 + backup.length + 2 + wrappedLength;
+  if (f.wrapped.wrapped.length !== wrappedLength)
+    throw new AppError("VALIDATION", `A wrapped data key is ${wrappedLength} bytes.`);
+  if (f.noncePrefix.length !== noncePrefixLength)
+    throw new AppError("VALIDATION", `The nonce prefix is ${noncePrefixLength} bytes.`);
+  const fieldsLength =
+    4 + noncePrefixLength + 1 + keyId.length + 1 + team.length + 1 + backup.length + 2 + wrappedLength;
   const out = Buffer.alloc(fixedLength + fieldsLength);
   let o = magic.copy(out, 0);
   o = out.writeUInt32BE(fieldsLength, o);
@@ -146,7 +168,10 @@ function encodeHeader(f: { segmentSize: number; noncePrefix: Buffer; wrapped: Wr
 function headerLengthFrom(first: Buffer): number {
   if (!first.subarray(0, 7).equals(magic.subarray(0, 7))) throw damaged("bad magic (it does not start with COFFER)");
   if (first[7] !== magic[7]) {
-    throw new AppError("INTERNAL", `The backup object has unknown format version ${first[7]}; this Coffer reads version 1. Upgrade Coffer to read it.`);
+    throw new AppError(
+      "INTERNAL",
+      `The backup object has unknown format version ${first[7]}; this Coffer reads version 1. Upgrade Coffer to read it.`,
+    );
   }
   const fieldsLength = first.readUInt32BE(8);
   if (fieldsLength > maxHeaderLength - fixedLength) throw damaged(`impossible header length ${fieldsLength}`);
@@ -166,7 +191,8 @@ export function readHeader(buf: Buffer): ParsedHeader {
   need(4 + noncePrefixLength, "segment size");
   const segmentSize = header.readUInt32BE(o);
   o += 4;
-  if (segmentSize < minSegmentSize || segmentSize > maxSegmentSize) throw damaged(`impossible segment size ${segmentSize}`);
+  if (segmentSize < minSegmentSize || segmentSize > maxSegmentSize)
+    throw damaged(`impossible segment size ${segmentSize}`);
   const noncePrefix = Buffer.from(header.subarray(o, o + noncePrefixLength));
   o += noncePrefixLength;
   const text = (what: string, max: number) => {
@@ -214,7 +240,8 @@ function segmentCount(plainSize: number, s: number): number {
 }
 
 export function encryptedSize(plainSize: number, headerLength: number, s: number): number {
-  if (!Number.isSafeInteger(plainSize) || plainSize < 0) throw new AppError("VALIDATION", `Impossible plaintext size ${plainSize}.`);
+  if (!Number.isSafeInteger(plainSize) || plainSize < 0)
+    throw new AppError("VALIDATION", `Impossible plaintext size ${plainSize}.`);
   return headerLength + plainSize + tagLength * segmentCount(plainSize, checkSegmentSize(s));
 }
 
@@ -224,10 +251,14 @@ export function plaintextSize(objectSize: number, headerLength: number, s: numbe
   const body = objectSize - headerLength;
   const full = Math.floor(body / (s + tagLength));
   const rest = body - full * (s + tagLength);
-  if (!Number.isSafeInteger(objectSize) || body < tagLength) throw damaged(`an object of ${objectSize} bytes is truncated (header ${headerLength} bytes)`);
+  if (!Number.isSafeInteger(objectSize) || body < tagLength)
+    throw damaged(`an object of ${objectSize} bytes is truncated (header ${headerLength} bytes)`);
   if (rest === 0) return full * s;
   if (rest === tagLength && full === 0) return 0;
-  if (rest <= tagLength) throw damaged(`an object of ${objectSize} bytes cannot end on a segment boundary with segment size ${s}: it is truncated or extended`);
+  if (rest <= tagLength)
+    throw damaged(
+      `an object of ${objectSize} bytes cannot end on a segment boundary with segment size ${s}: it is truncated or extended`,
+    );
   return full * s + rest - tagLength;
 }
 
@@ -246,7 +277,12 @@ export interface SegmentRange {
 }
 
 /** Which ciphertext bytes a plaintext range (inclusive end) needs. Throws VALIDATION outside the plaintext. */
-export function segmentRange(range: { start: number; end: number }, headerLength: number, s: number, objectSize: number): SegmentRange {
+export function segmentRange(
+  range: { start: number; end: number },
+  headerLength: number,
+  s: number,
+  objectSize: number,
+): SegmentRange {
   const size = plaintextSize(objectSize, headerLength, s);
   const { start, end } = range;
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end >= size) {
@@ -336,7 +372,9 @@ interface SegmentKeys {
 
 /** Decrypts one segment; the plaintext is returned only once the tag verified, otherwise null. */
 function openSegment(k: SegmentKeys, index: number, last: boolean, body: Buffer[], tag: Buffer): Buffer[] | null {
-  const decipher = createDecipheriv("aes-256-gcm", k.dek, segmentNonce(k.noncePrefix, index, last), { authTagLength: tagLength });
+  const decipher = createDecipheriv("aes-256-gcm", k.dek, segmentNonce(k.noncePrefix, index, last), {
+    authTagLength: tagLength,
+  });
   decipher.setAAD(k.hash);
   decipher.setAuthTag(tag);
   const out: Buffer[] = [];
@@ -354,9 +392,15 @@ function openSegment(k: SegmentKeys, index: number, last: boolean, body: Buffer[
 }
 
 const segmentFailed = (i: number) =>
-  new AppError("INTERNAL", `The backup object cannot be trusted: segment ${i} failed authentication (the object was altered, damaged or truncated, or the data key is wrong).`);
+  new AppError(
+    "INTERNAL",
+    `The backup object cannot be trusted: segment ${i} failed authentication (the object was altered, damaged or truncated, or the data key is wrong).`,
+  );
 const truncatedAfter = (i: number) =>
-  new AppError("INTERNAL", `The backup object is truncated: it ends after segment ${i}, which is not the final segment.`);
+  new AppError(
+    "INTERNAL",
+    `The backup object is truncated: it ends after segment ${i}, which is not the final segment.`,
+  );
 
 /** Runs a step and hands any error to the stream callback, which destroys the stream with it. */
 function guarded(cb: TransformCallback, step: () => void) {
@@ -392,7 +436,13 @@ class EncryptStream extends Transform {
     if (opts.dek.length !== dekLength) throw new AppError("VALIDATION", `A data key is ${dekLength} bytes.`);
     this.s = checkSegmentSize(opts.segmentSize ?? defaultSegmentSize);
     const noncePrefix = opts.noncePrefix ?? randomBytes(noncePrefixLength);
-    this.header = encodeHeader({ segmentSize: this.s, noncePrefix, wrapped: opts.wrapped, teamId: opts.teamId, backupId: opts.backupId });
+    this.header = encodeHeader({
+      segmentSize: this.s,
+      noncePrefix,
+      wrapped: opts.wrapped,
+      teamId: opts.teamId,
+      backupId: opts.backupId,
+    });
     this.keys = { dek: Buffer.from(opts.dek), noncePrefix, hash: createHash("sha256").update(this.header).digest() };
   }
 
@@ -403,8 +453,11 @@ class EncryptStream extends Transform {
   }
 
   private seal(pieces: Buffer[], last: boolean) {
-    if (this.index > maxSegmentIndex) throw new AppError("VALIDATION", "The backup is too large for one object (more than 2^32 segments).");
-    const cipher = createCipheriv("aes-256-gcm", this.keys.dek, segmentNonce(this.keys.noncePrefix, this.index, last), { authTagLength: tagLength });
+    if (this.index > maxSegmentIndex)
+      throw new AppError("VALIDATION", "The backup is too large for one object (more than 2^32 segments).");
+    const cipher = createCipheriv("aes-256-gcm", this.keys.dek, segmentNonce(this.keys.noncePrefix, this.index, last), {
+      authTagLength: tagLength,
+    });
     cipher.setAAD(this.keys.hash);
     for (const p of pieces) this.push(cipher.update(p));
     const f = cipher.final();
@@ -532,7 +585,8 @@ class DecryptStream extends SegmentReader {
     if (!ending) return;
     const rest = this.queue.length;
     if (rest === 0 && this.index > 0) throw truncatedAfter(this.index - 1);
-    if (rest < tagLength || (rest === tagLength && this.index > 0)) throw damaged(`truncated: segment ${this.index} is cut short`);
+    if (rest < tagLength || (rest === tagLength && this.index > 0))
+      throw damaged(`truncated: segment ${this.index} is cut short`);
     this.open(true, this.queue.take(rest));
   }
 
@@ -577,7 +631,8 @@ class RangeDecryptStream extends SegmentReader {
       throw new AppError("VALIDATION", "The range to decrypt is not possible.");
     }
     this.lastCovered = firstSegment + Math.floor((skip + length - 1) / this.s);
-    if (this.lastCovered > lastSegmentIndex) throw new AppError("VALIDATION", "The range to decrypt runs past the end of the backup.");
+    if (this.lastCovered > lastSegmentIndex)
+      throw new AppError("VALIDATION", "The range to decrypt runs past the end of the backup.");
     this.keys = { dek: Buffer.from(opts.dek), noncePrefix: header.noncePrefix, hash: header.hash };
     this.index = firstSegment;
     this.toSkip = skip;
@@ -611,7 +666,8 @@ class RangeDecryptStream extends SegmentReader {
     if (this.index <= this.lastCovered) {
       const rest = this.queue.length;
       // Only the object's final segment may be shorter than S + 16; it holds at least one byte here.
-      if (this.index < this.opts.lastSegmentIndex || rest <= tagLength) throw damaged(`truncated: segment ${this.index} is cut short`);
+      if (this.index < this.opts.lastSegmentIndex || rest <= tagLength)
+        throw damaged(`truncated: segment ${this.index} is cut short`);
       this.open(true, this.queue.take(rest));
     }
     if (this.remaining > 0) throw damaged(`the range runs ${this.remaining} byte(s) past the end of the final segment`);

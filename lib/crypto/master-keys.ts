@@ -31,13 +31,17 @@ export function parseMasterKeys(value: string): MasterKey[] {
     const sep = entry.indexOf(":");
     const id = sep > 0 ? entry.slice(0, sep) : "";
     if (!keyIdPattern.test(id)) {
-      throw new Error(`MASTER_KEYS entry ${i + 1} needs the form <key id>:<base64 key>, with a key id of letters, digits, '.', '_' or '-' (at most 64).`);
+      throw new Error(
+        `MASTER_KEYS entry ${i + 1} needs the form <key id>:<base64 key>, with a key id of letters, digits, '.', '_' or '-' (at most 64).`,
+      );
     }
     if (seen.has(id)) throw new Error(`MASTER_KEYS names key id "${id}" twice.`);
     seen.add(id);
     const key = Buffer.from(entry.slice(sep + 1), "base64");
     if (key.length !== 32) {
-      throw new Error(`MASTER_KEYS key "${id}" is not 32 bytes of base64 (generate one with: openssl rand -base64 32).`);
+      throw new Error(
+        `MASTER_KEYS key "${id}" is not 32 bytes of base64 (generate one with: openssl rand -base64 32).`,
+      );
     }
     return { id, key };
   });
@@ -70,7 +74,9 @@ export function keyring(): Keyring {
     keys = parseMasterKeys(e.MASTER_KEYS);
     source = "MASTER_KEYS";
   } else if (e.production) {
-    throw new Error("MASTER_KEYS is not set. Coffer refuses to start in production without a master key (generate one with: openssl rand -base64 32).");
+    throw new Error(
+      "MASTER_KEYS is not set. Coffer refuses to start in production without a master key (generate one with: openssl rand -base64 32).",
+    );
   } else {
     keys = parseMasterKeys(devKeyFile());
     source = "dev-file";

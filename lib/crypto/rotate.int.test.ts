@@ -14,7 +14,11 @@ import { openSecret, sealSecret } from "./secret-box";
 
 // A table shaped like every secret-holding table (id, team_id, *_enc), made for this test so it
 // does not depend on which features exist yet.
-const vault = pgTable("rotation_vault", { id: idColumn("vlt"), teamId: text("team_id").notNull(), tokenEnc: secretColumn("token_enc") });
+const vault = pgTable("rotation_vault", {
+  id: idColumn("vlt"),
+  teamId: text("team_id").notNull(),
+  tokenEnc: secretColumn("token_enc"),
+});
 const columns = secretColumns([vault]);
 
 const ring = (...specs: string[]): Keyring => {
@@ -30,7 +34,14 @@ const plain = (i: number) => `secret-${i}`;
 async function readAll(keys: Keyring) {
   const d = await db();
   const rows = await d.select().from(vault).orderBy(asc(vault.id));
-  return rows.map((r) => ({ keyId: r.tokenEnc!.split(":")[1], value: openSecret(r.tokenEnc!, { teamId: r.teamId, table: "rotation_vault", column: "token_enc", rowId: r.id }, keys) }));
+  return rows.map((r) => ({
+    keyId: r.tokenEnc!.split(":")[1],
+    value: openSecret(
+      r.tokenEnc!,
+      { teamId: r.teamId, table: "rotation_vault", column: "token_enc", rowId: r.id },
+      keys,
+    ),
+  }));
 }
 
 describe("master key rotation", () => {
@@ -43,7 +54,15 @@ describe("master key rotation", () => {
         Array.from({ length: 1000 }, (_, j) => {
           const id = `vlt_${String(start + j).padStart(8, "0")}`;
           const teamId = `team_${(start + j) % 7}`;
-          return { id, teamId, tokenEnc: sealSecret(plain(start + j), { teamId, table: "rotation_vault", column: "token_enc", rowId: id }, old) };
+          return {
+            id,
+            teamId,
+            tokenEnc: sealSecret(
+              plain(start + j),
+              { teamId, table: "rotation_vault", column: "token_enc", rowId: id },
+              old,
+            ),
+          };
         }),
       );
     }
@@ -74,7 +93,11 @@ describe("master key rotation", () => {
     expect(midway.map((r) => r.value)).toEqual(Array.from({ length: count }, (_, i) => plain(i)));
 
     const report = await rotateSecrets({ keys: both, columns, batchSize: 500 });
-    expect(report).toEqual({ activeKeyId: "2026_11", columns: [{ column: "rotation_vault.token_enc", resealed: 5000 }], total: 5000 });
+    expect(report).toEqual({
+      activeKeyId: "2026_11",
+      columns: [{ column: "rotation_vault.token_enc", resealed: 5000 }],
+      total: 5000,
+    });
 
     // Everything opens with the new key alone; the old one can be retired.
     const after = await readAll(ring(newKey));
@@ -92,19 +115,44 @@ describe("backup data keys", () => {
     const d = await db();
     const deks = new Map<string, Buffer>();
     for (let i = 0; i < 3; i++) {
-      const [row] = await d.insert(backups).values({ teamId: t.id, serverId, trigger: "manual", status: "succeeded", encrypted: true, sourceIds: [], destinationIds: [], fileName: "x.tar.gz" }).returning({ id: backups.id });
+      const [row] = await d
+        .insert(backups)
+        .values({
+          teamId: t.id,
+          serverId,
+          trigger: "manual",
+          status: "succeeded",
+          encrypted: true,
+          sourceIds: [],
+          destinationIds: [],
+          fileName: "x.tar.gz",
+        })
+        .returning({ id: backups.id });
       const dek = newDataKey();
       deks.set(row!.id, dek);
       const w = wrapDek(dek, ring(oldKey), t.id, row!.id);
-      await d.update(backups).set({ dekWrapped: w.wrapped.toString("base64"), dekKeyId: w.keyId, headerKeyId: w.keyId }).where(sql`id = ${row!.id}`);
+      await d
+        .update(backups)
+        .set({ dekWrapped: w.wrapped.toString("base64"), dekKeyId: w.keyId, headerKeyId: w.keyId })
+        .where(sql`id = ${row!.id}`);
     }
     expect(await unknownKeyIdsInUse(ring(newKey), [])).toEqual(["2026-11"]);
     const both = ring(newKey, oldKey);
     expect(await rewrapDataKeys({ keys: both, batchSize: 2 })).toBe(3);
     expect(await rewrapDataKeys({ keys: both })).toBe(0);
-    for (const r of await d.select().from(backups).where(sql`team_id = ${t.id}`)) {
+    for (const r of await d
+      .select()
+      .from(backups)
+      .where(sql`team_id = ${t.id}`)) {
       expect(r.dekKeyId).toBe("2026_11");
-      expect(unwrapDek({ keyId: r.dekKeyId!, wrapped: Buffer.from(r.dekWrapped!, "base64") }, ring(newKey), t.id, r.id).equals(deks.get(r.id)!)).toBe(true);
+      expect(
+        unwrapDek(
+          { keyId: r.dekKeyId!, wrapped: Buffer.from(r.dekWrapped!, "base64") },
+          ring(newKey),
+          t.id,
+          r.id,
+        ).equals(deks.get(r.id)!),
+      ).toBe(true);
     }
     expect(await unknownKeyIdsInUse(ring(newKey), [])).toEqual([]);
     expect(await keysNamedByObjects()).toEqual([{ keyId: "2026-11", objects: 3 }]);

@@ -26,8 +26,18 @@ export function secretColumns(tables: readonly unknown[] = Object.values(schema)
       if (!column.name.endsWith("_enc")) continue;
       const id = Object.values(columns).find((c) => c.name === "id");
       const teamId = Object.values(columns).find((c) => c.name === "team_id");
-      if (!id || !teamId) throw new Error(`${getTableName(table)}.${column.name} is a secret column, so its table needs id and team_id columns.`);
-      found.push({ table: table as PgTable, tableName: getTableName(table), column, columnName: column.name, id, teamId });
+      if (!id || !teamId)
+        throw new Error(
+          `${getTableName(table)}.${column.name} is a secret column, so its table needs id and team_id columns.`,
+        );
+      found.push({
+        table: table as PgTable,
+        tableName: getTableName(table),
+        column,
+        columnName: column.name,
+        id,
+        teamId,
+      });
     }
   }
   return found;
@@ -44,7 +54,10 @@ export async function unknownKeyIdsInUse(keys: Keyring = keyring(), columns = se
       .where(isNotNull(c.column));
     for (const { keyId } of rows) if (!keys.byId.has(keyId)) missing.add(keyId);
   }
-  const deks = await d.selectDistinct({ keyId: schema.backups.dekKeyId }).from(schema.backups).where(isNotNull(schema.backups.dekKeyId));
+  const deks = await d
+    .selectDistinct({ keyId: schema.backups.dekKeyId })
+    .from(schema.backups)
+    .where(isNotNull(schema.backups.dekKeyId));
   for (const { keyId } of deks) if (!keys.byId.has(keyId!)) missing.add(keyId!);
   return [...missing].sort();
 }
@@ -69,7 +82,12 @@ export async function rewrapDataKeys(opts: { batchSize?: number; keys?: Keyring 
     if (batch.length === 0) return total;
     await d.transaction(async (tx) => {
       for (const row of batch) {
-        const dek = unwrapDek({ keyId: row.keyId!, wrapped: Buffer.from(row.wrapped!, "base64") }, keys, row.teamId, row.id);
+        const dek = unwrapDek(
+          { keyId: row.keyId!, wrapped: Buffer.from(row.wrapped!, "base64") },
+          keys,
+          row.teamId,
+          row.id,
+        );
         const fresh = wrapDek(dek, keys, row.teamId, row.id);
         dek.fill(0);
         await tx
@@ -105,7 +123,12 @@ export interface RotationReport {
  * a run that dies half-way leaves every value readable, and the next run continues where it stopped.
  */
 export async function rotateSecrets(
-  opts: { batchSize?: number; keys?: Keyring; columns?: SecretColumn[]; onBatch?: (column: string, resealed: number) => void } = {},
+  opts: {
+    batchSize?: number;
+    keys?: Keyring;
+    columns?: SecretColumn[];
+    onBatch?: (column: string, resealed: number) => void;
+  } = {},
 ): Promise<RotationReport> {
   const keys = opts.keys ?? keyring();
   const batchSize = opts.batchSize ?? 500;
@@ -148,4 +171,3 @@ function columnKey(c: SecretColumn): string {
   const entry = Object.entries(getTableColumns(c.table)).find(([, col]) => col === c.column);
   return entry![0];
 }
-

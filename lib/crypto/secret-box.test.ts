@@ -28,14 +28,18 @@ describe("secret box", () => {
     ["team", { ...ctx, teamId: "team_b" }],
   ])("refuses a value moved to another %s", (_what, moved) => {
     const sealed = sealSecret("s3cret", ctx, ring(k1));
-    expect(() => openSecret(sealed, moved, ring(k1))).toThrow(/did not decrypt with master key "k1".*copied from another record/);
+    expect(() => openSecret(sealed, moved, ring(k1))).toThrow(
+      /did not decrypt with master key "k1".*copied from another record/,
+    );
   });
 
   it("refuses a wrong key, an unknown key id and a tampered value, without leaking material", () => {
     const sealed = sealSecret("s3cret", ctx, ring(k1));
     const wrongKey = ring(`k1:${randomBytes(32).toString("base64")}`);
     expect(() => openSecret(sealed, ctx, wrongKey)).toThrow(/did not decrypt/);
-    expect(() => openSecret(sealed, ctx, ring(k2))).toThrow('sealed with master key "k1", which is not configured. Add that key to MASTER_KEYS');
+    expect(() => openSecret(sealed, ctx, ring(k2))).toThrow(
+      'sealed with master key "k1", which is not configured. Add that key to MASTER_KEYS',
+    );
     const body = Buffer.from(sealed.split(":")[2]!, "base64url");
     body[20]! ^= 1;
     expect(() => openSecret(`v1:k1:${body.toString("base64url")}`, ctx, ring(k1))).toThrow(AppError);

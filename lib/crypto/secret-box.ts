@@ -34,7 +34,10 @@ export function openSecret(value: string, ctx: SecretContext, keys: Keyring = ke
   const [, keyId, encoded] = parts as [string, string, string];
   const master = keys.byId.get(keyId);
   if (!master) {
-    throw new AppError("INTERNAL", `The stored ${ctx.column} was sealed with master key "${keyId}", which is not configured. Add that key to MASTER_KEYS.`);
+    throw new AppError(
+      "INTERNAL",
+      `The stored ${ctx.column} was sealed with master key "${keyId}", which is not configured. Add that key to MASTER_KEYS.`,
+    );
   }
   const body = Buffer.from(encoded, "base64url");
   if (body.length < 28) throw new AppError("INTERNAL", `The stored ${ctx.column} is truncated.`);

@@ -11,7 +11,10 @@ export type Settings = Record<string, string | boolean>;
 export type Secrets = Record<string, string>;
 
 /** Splits the form's provider fields into plain settings and secrets; empty fields are left out. */
-export function splitFields(kind: DestinationKind, input: Record<string, unknown>): { settings: Settings; secrets: Secrets } {
+export function splitFields(
+  kind: DestinationKind,
+  input: Record<string, unknown>,
+): { settings: Settings; secrets: Secrets } {
   const settings: Settings = {};
   const secrets: Secrets = {};
   for (const name of providerFields[kind].settings) {
@@ -34,31 +37,50 @@ function teamStorageRoot(teamId: string): string {
 }
 
 /** The adapter configuration of a cloud or local-disk destination, validated by lib/storage. */
-export function storageConfig(teamId: string, kind: Exclude<DestinationKind, "server">, settings: Settings, secrets: Secrets): StorageConfig {
+export function storageConfig(
+  teamId: string,
+  kind: Exclude<DestinationKind, "server">,
+  settings: Settings,
+  secrets: Secrets,
+): StorageConfig {
   if (kind === "local") return parseStorageConfig({ kind, root: teamStorageRoot(teamId), prefix: settings.prefix });
   let credentials: unknown = undefined;
   if (kind === "gcs" && secrets.credentials) {
     try {
       credentials = JSON.parse(secrets.credentials);
     } catch {
-      throw new AppError("VALIDATION", "The service-account key is not valid JSON: paste the whole key file.", { credentials: ["Paste the whole JSON key file."] });
+      throw new AppError("VALIDATION", "The service-account key is not valid JSON: paste the whole key file.", {
+        credentials: ["Paste the whole JSON key file."],
+      });
     }
   }
   return parseStorageConfig({ kind, ...settings, ...secrets, ...(kind === "gcs" && { credentials }) });
 }
 
 /** Storage class per tier, defaulting to the provider's usual ladder; refuses a class the provider does not have. */
-export function tierClasses(kind: DestinationKind, input: { classDaily?: string; classWeekly?: string; classMonthly?: string }) {
+export function tierClasses(
+  kind: DestinationKind,
+  input: { classDaily?: string; classWeekly?: string; classMonthly?: string },
+) {
   const defaults = defaultClasses[kind];
   if (!defaults) return { classDaily: null, classWeekly: null, classMonthly: null };
   const known: readonly string[] = STORAGE_CLASSES[kind as "s3" | "gcs" | "azure"];
   const pick = (field: "classDaily" | "classWeekly" | "classMonthly", fallback: string) => {
     const value = input[field] || fallback;
     const found = known.find((c) => c.toLowerCase() === value.toLowerCase());
-    if (!found) throw new AppError("VALIDATION", `${value} is not a storage class of this provider. Use one of: ${known.join(", ")}.`, { [field]: [`Use one of: ${known.join(", ")}.`] });
+    if (!found)
+      throw new AppError(
+        "VALIDATION",
+        `${value} is not a storage class of this provider. Use one of: ${known.join(", ")}.`,
+        { [field]: [`Use one of: ${known.join(", ")}.`] },
+      );
     return found;
   };
-  return { classDaily: pick("classDaily", defaults[0]), classWeekly: pick("classWeekly", defaults[1]), classMonthly: pick("classMonthly", defaults[2]) };
+  return {
+    classDaily: pick("classDaily", defaults[0]),
+    classWeekly: pick("classWeekly", defaults[1]),
+    classMonthly: pick("classMonthly", defaults[2]),
+  };
 }
 
 /** Hosts a destination makes Coffer connect to, other than the providers' own public endpoints. */
@@ -71,12 +93,14 @@ function customHosts(config: StorageConfig): string[] {
     if (config.sasUrl) urls.push(config.sasUrl);
     const blob = config.connectionString?.match(/(?:^|;)\s*BlobEndpoint=([^;]+)/i)?.[1];
     if (blob) urls.push(blob);
-    if (config.connectionString && /UseDevelopmentStorage=true/i.test(config.connectionString)) urls.push("http://127.0.0.1");
+    if (config.connectionString && /UseDevelopmentStorage=true/i.test(config.connectionString))
+      urls.push("http://127.0.0.1");
   }
   return urls.map((u) => new URL(u).hostname.replace(/^\[|\]$/g, ""));
 }
 
 /** Refuses custom endpoints that resolve to loopback, private, link-local or metadata addresses (unless allowed). */
 export async function guardEndpoints(config: StorageConfig): Promise<void> {
-  for (const host of customHosts(config)) await resolveAllowedAddress(host, { allowPrivate: env().allowPrivateNetworks });
+  for (const host of customHosts(config))
+    await resolveAllowedAddress(host, { allowPrivate: env().allowPrivateNetworks });
 }

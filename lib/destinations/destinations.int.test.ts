@@ -24,7 +24,11 @@ let s3: S3rverServer;
 let gcs: GcsServer;
 let azure: AzuriteServer;
 let sshd: TestSshd;
-const code = (p: Promise<unknown>) => p.then(() => "resolved", (e: unknown) => (e instanceof AppError ? e.code : `unexpected: ${String(e)}`));
+const code = (p: Promise<unknown>) =>
+  p.then(
+    () => "resolved",
+    (e: unknown) => (e instanceof AppError ? e.code : `unexpected: ${String(e)}`),
+  );
 
 beforeAll(async () => {
   [s3, gcs, azure, sshd] = await Promise.all([startS3rver(), startGcsServer(), startAzurite(), startSshd()]);
@@ -66,23 +70,40 @@ describe("storage destinations", () => {
     const { id } = await createDestination(t, s3Input());
     expect((await testDestination(t, id)).ok).toBe(true);
     const view = await getDestination(t, id);
-    expect(view).toMatchObject({ credentialFields: ["accessKeyId", "secretAccessKey"], classDaily: "STANDARD", classWeekly: "STANDARD_IA", classMonthly: "GLACIER", settings: { bucket: s3.bucket, endpoint: s3.endpoint } });
+    expect(view).toMatchObject({
+      credentialFields: ["accessKeyId", "secretAccessKey"],
+      classDaily: "STANDARD",
+      classWeekly: "STANDARD_IA",
+      classMonthly: "GLACIER",
+      settings: { bucket: s3.bucket, endpoint: s3.endpoint },
+    });
     expect(JSON.stringify(await listDestinations(t))).not.toContain(s3.secretAccessKey + '"');
-    const [raw] = await (await db()).select({ c: storageDestinations.credentialsEnc }).from(storageDestinations).where(eq(storageDestinations.id, id));
+    const [raw] = await (
+      await db()
+    )
+      .select({ c: storageDestinations.credentialsEnc })
+      .from(storageDestinations)
+      .where(eq(storageDestinations.id, id));
     expect(raw!.c).toMatch(/^v1:test-1:/);
     expect(raw!.c).not.toContain(s3.accessKeyId);
 
     // An edit that leaves the secrets empty keeps them.
-    await updateDestination(t, { ...s3Input({ name: view.name, accessKeyId: "", secretAccessKey: "", classMonthly: "GLACIER_IR" }), destinationId: id });
+    await updateDestination(t, {
+      ...s3Input({ name: view.name, accessKeyId: "", secretAccessKey: "", classMonthly: "GLACIER_IR" }),
+      destinationId: id,
+    });
     expect((await testDestination(t, id)).ok).toBe(true);
     expect((await getDestination(t, id)).classMonthly).toBe("GLACIER_IR");
     // Pointing the stored keys at another endpoint needs them typed again.
-    await expect(updateDestination(t, { ...s3Input({ name: view.name, accessKeyId: "", secretAccessKey: "", endpoint: "http://127.0.0.1:1" }), destinationId: id })).rejects.toThrow(
-      "Changing the endpoint sends the credentials somewhere new: enter them again.",
-    );
+    await expect(
+      updateDestination(t, {
+        ...s3Input({ name: view.name, accessKeyId: "", secretAccessKey: "", endpoint: "http://127.0.0.1:1" }),
+        destinationId: id,
+      }),
+    ).rejects.toThrow("Changing the endpoint sends the credentials somewhere new: enter them again.");
     const { events } = await listAuditEvents(t, { action: "destination." });
     expect(events.map((e) => e.action)).toEqual(["destination.updated", "destination.created"]);
-    expect(JSON.stringify(events)).not.toContain("secretAccessKey\":\"");
+    expect(JSON.stringify(events)).not.toContain('secretAccessKey":"');
   });
 
   it("says what to fix: a missing bucket, wrong keys, a class the provider does not have", async () => {
@@ -97,25 +118,53 @@ describe("storage destinations", () => {
     const w = await testDestination(t, wrong.id);
     expect(w.ok).toBe(false);
     expect(w.message).not.toContain("definitely-wrong-secret");
-    await expect(createDestination(t, s3Input({ classDaily: "ARCHIVE" }))).rejects.toThrow("ARCHIVE is not a storage class of this provider. Use one of: STANDARD, STANDARD_IA, GLACIER_IR, GLACIER, DEEP_ARCHIVE.");
+    await expect(createDestination(t, s3Input({ classDaily: "ARCHIVE" }))).rejects.toThrow(
+      "ARCHIVE is not a storage class of this provider. Use one of: STANDARD, STANDARD_IA, GLACIER_IR, GLACIER, DEEP_ARCHIVE.",
+    );
     await expect(createDestination(t, s3Input({ bucket: "" }))).rejects.toThrow(AppError);
   });
 
   it("S3 sockets resolve through the address guard", async () => {
     const { createAdapter, testDestination: probe } = await import("../storage");
     const { guardedLookup } = await import("../net/address-guard");
-    const config = { kind: "s3" as const, bucket: s3.bucket, region: s3.region, endpoint: s3.endpoint.replace("127.0.0.1", "localhost"), forcePathStyle: true, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey };
-    await expect(probe(createAdapter(config, { s3: { lookup: guardedLookup(true) } }))).resolves.toMatchObject({ ok: true });
-    await expect(probe(createAdapter(config, { s3: { lookup: guardedLookup(false) } }))).rejects.toThrow("Coffer does not connect to localhost (127.0.0.1): it is a loopback address.");
+    const config = {
+      kind: "s3" as const,
+      bucket: s3.bucket,
+      region: s3.region,
+      endpoint: s3.endpoint.replace("127.0.0.1", "localhost"),
+      forcePathStyle: true,
+      accessKeyId: s3.accessKeyId,
+      secretAccessKey: s3.secretAccessKey,
+    };
+    await expect(probe(createAdapter(config, { s3: { lookup: guardedLookup(true) } }))).resolves.toMatchObject({
+      ok: true,
+    });
+    await expect(probe(createAdapter(config, { s3: { lookup: guardedLookup(false) } }))).rejects.toThrow(
+      "Coffer does not connect to localhost (127.0.0.1): it is a loopback address.",
+    );
   });
 
   it("Google Cloud Storage and Azure Blob pass the probe", async () => {
     const a = await signedUpUser("Alice");
     const t = await a.team("admin");
-    const g = await createDestination(t, { kind: "gcs", name: "gcs", bucket: gcs.bucket, prefix: "coffer", apiEndpoint: gcs.apiEndpoint, projectId: "test", credentials: JSON.stringify(gcs.credentials) });
+    const g = await createDestination(t, {
+      kind: "gcs",
+      name: "gcs",
+      bucket: gcs.bucket,
+      prefix: "coffer",
+      apiEndpoint: gcs.apiEndpoint,
+      projectId: "test",
+      credentials: JSON.stringify(gcs.credentials),
+    });
     expect(await testDestination(t, g.id)).toMatchObject({ ok: true });
     expect((await getDestination(t, g.id)).classWeekly).toBe("NEARLINE");
-    const z = await createDestination(t, { kind: "azure", name: "azure", container: "backups", prefix: "coffer", connectionString: azure.connectionString });
+    const z = await createDestination(t, {
+      kind: "azure",
+      name: "azure",
+      container: "backups",
+      prefix: "coffer",
+      connectionString: azure.connectionString,
+    });
     const missing = await testDestination(t, z.id);
     expect(missing.ok).toBe(false);
     expect(missing.message).toContain('container "backups" does not exist');
@@ -127,7 +176,16 @@ describe("storage destinations", () => {
   it("a server's backup directory over SSH", async () => {
     const a = await signedUpUser("Alice");
     const t = await a.team("admin");
-    const { id: serverId } = await createServer(t, { kind: "ssh", name: "nas", host: sshd.host, port: sshd.port, username: sshd.username, authMethod: "key", privateKey: sshd.privateKey, workDir: "/tmp" });
+    const { id: serverId } = await createServer(t, {
+      kind: "ssh",
+      name: "nas",
+      host: sshd.host,
+      port: sshd.port,
+      username: sshd.username,
+      authMethod: "key",
+      privateKey: sshd.privateKey,
+      workDir: "/tmp",
+    });
     const dir = `/tmp/coffer-dst-${Date.now()}`;
     const { id } = await createDestination(t, { kind: "server", name: "nas-dir", serverId, path: dir });
     expect(await testDestination(t, id)).toMatchObject({ ok: true });
@@ -146,7 +204,9 @@ describe("storage destinations", () => {
     expect(await code(testDestination(tm, id))).toBe("NOT_FOUND");
     expect(await code(updateDestination(tm, { kind: "local", name: "mine", destinationId: id }))).toBe("NOT_FOUND");
     expect(await code(deleteDestination(tm, id))).toBe("NOT_FOUND");
-    expect(await code(createDestination(tm, { kind: "server", name: "theirs", serverId, path: "/tmp" }))).toBe("NOT_FOUND");
+    expect(await code(createDestination(tm, { kind: "server", name: "theirs", serverId, path: "/tmp" }))).toBe(
+      "NOT_FOUND",
+    );
     expect((await getDestination(ta, id)).name).toBe("a-disk");
 
     const b = await signedUpUser("Bob");

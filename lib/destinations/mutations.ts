@@ -13,7 +13,12 @@ import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import { guardEndpoints, splitFields, storageConfig, tierClasses, type Secrets } from "./config";
 import type { CreateDestinationInput, UpdateDestinationInput } from "./schemas";
 
-const secretContext = (t: TeamContext, id: string) => ({ teamId: t.id, table: "storage_destinations", column: "credentials_enc", rowId: id });
+const secretContext = (t: TeamContext, id: string) => ({
+  teamId: t.id,
+  table: "storage_destinations",
+  column: "credentials_enc",
+  rowId: id,
+});
 
 export function openCredentials(t: TeamContext, id: string, sealed: string | null): Secrets {
   return sealed ? (JSON.parse(openSecret(sealed, secretContext(t, id))) as Secrets) : {};
@@ -24,10 +29,19 @@ async function rowValues(t: TeamContext, id: string, input: CreateDestinationInp
   const { settings, secrets: typed } = splitFields(input.kind, input);
   const secrets = { ...storedSecrets, ...typed };
   if (input.kind === "server") {
-    if (!input.serverId) throw new AppError("VALIDATION", "Choose the server whose directory stores the backups.", { serverId: ["Choose a server."] });
-    if (!input.path) throw new AppError("VALIDATION", "Enter the backup directory on that server.", { path: ["Enter an absolute path."] });
+    if (!input.serverId)
+      throw new AppError("VALIDATION", "Choose the server whose directory stores the backups.", {
+        serverId: ["Choose a server."],
+      });
+    if (!input.path)
+      throw new AppError("VALIDATION", "Enter the backup directory on that server.", {
+        path: ["Enter an absolute path."],
+      });
     const d = await db();
-    const [server] = await d.select({ kind: servers.kind }).from(servers).where(inTeam(servers, t, eq(servers.id, input.serverId)));
+    const [server] = await d
+      .select({ kind: servers.kind })
+      .from(servers)
+      .where(inTeam(servers, t, eq(servers.id, input.serverId)));
     if (!server) throw notFound("That server");
     assertOutsideCofferData(server.kind, [input.path], "path");
     Object.assign(settings, { path: input.path });
@@ -46,7 +60,10 @@ async function rowValues(t: TeamContext, id: string, input: CreateDestinationInp
 }
 
 function conflictOnName(err: unknown): never {
-  if (pgCode(err) === "23505") throw new AppError("CONFLICT", "A destination with that name already exists; choose another name.", { name: ["Already in use."] });
+  if (pgCode(err) === "23505")
+    throw new AppError("CONFLICT", "A destination with that name already exists; choose another name.", {
+      name: ["Already in use."],
+    });
   throw err;
 }
 
@@ -58,7 +75,11 @@ export async function createDestination(t: TeamContext, input: CreateDestination
   await d
     .transaction(async (tx) => {
       await tx.insert(storageDestinations).values({ id, teamId: t.id, ...values });
-      await recordAudit(tx, t, { action: "destination.created", target: { type: "destination", id, label: input.name }, details: { kind: input.kind, settings: values.settings } });
+      await recordAudit(tx, t, {
+        action: "destination.created",
+        target: { type: "destination", id, label: input.name },
+        details: { kind: input.kind, settings: values.settings },
+      });
     })
     .catch(conflictOnName);
   return { id };
@@ -69,19 +90,33 @@ export async function updateDestination(t: TeamContext, input: UpdateDestination
   assertRole(t, "admin");
   const d = await db();
   const [current] = await d
-    .select({ kind: storageDestinations.kind, settings: storageDestinations.settings, credentialsEnc: storageDestinations.credentialsEnc })
+    .select({
+      kind: storageDestinations.kind,
+      settings: storageDestinations.settings,
+      credentialsEnc: storageDestinations.credentialsEnc,
+    })
     .from(storageDestinations)
     .where(inTeam(storageDestinations, t, eq(storageDestinations.id, input.destinationId)));
   if (!current) throw notFound("That destination");
-  if (current.kind !== input.kind) throw new AppError("VALIDATION", "A destination's kind cannot change; add a new destination instead.");
+  if (current.kind !== input.kind)
+    throw new AppError("VALIDATION", "A destination's kind cannot change; add a new destination instead.");
   // Stored credentials only ever go where they went before: changing where they are sent needs
   // them typed again, so nobody can point them at a server of their own to capture them.
   const typed = splitFields(input.kind, input);
-  const movedTo = ["endpoint", "apiEndpoint", "accountName", "bucket", "container"].find((f) => (current.settings[f] ?? "") !== (typed.settings[f] ?? ""));
+  const movedTo = ["endpoint", "apiEndpoint", "accountName", "bucket", "container"].find(
+    (f) => (current.settings[f] ?? "") !== (typed.settings[f] ?? ""),
+  );
   if (movedTo && Object.keys(typed.secrets).length === 0 && current.credentialsEnc) {
-    throw new AppError("VALIDATION", `Changing the ${movedTo} sends the credentials somewhere new: enter them again.`, { [movedTo]: ["Re-enter the credentials below to change this."] });
+    throw new AppError("VALIDATION", `Changing the ${movedTo} sends the credentials somewhere new: enter them again.`, {
+      [movedTo]: ["Re-enter the credentials below to change this."],
+    });
   }
-  const values = await rowValues(t, input.destinationId, input, openCredentials(t, input.destinationId, current.credentialsEnc));
+  const values = await rowValues(
+    t,
+    input.destinationId,
+    input,
+    openCredentials(t, input.destinationId, current.credentialsEnc),
+  );
   await d
     .transaction(async (tx) => {
       const [row] = await tx
@@ -91,7 +126,11 @@ export async function updateDestination(t: TeamContext, input: UpdateDestination
         .returning({ id: storageDestinations.id });
       if (!row) throw notFound("That destination");
       const replaced = Object.keys(typed.secrets);
-      await recordAudit(tx, t, { action: "destination.updated", target: { type: "destination", id: row.id, label: input.name }, details: { settings: values.settings, replacedSecrets: replaced } });
+      await recordAudit(tx, t, {
+        action: "destination.updated",
+        target: { type: "destination", id: row.id, label: input.name },
+        details: { settings: values.settings, replacedSecrets: replaced },
+      });
     })
     .catch(conflictOnName);
   return { id: input.destinationId };
@@ -100,15 +139,41 @@ export async function updateDestination(t: TeamContext, input: UpdateDestination
 export async function deleteDestination(t: TeamContext, destinationId: string) {
   assertRole(t, "admin");
   const usedBy = await schedulesUsing(t, { destinationId });
-  if (usedBy.length) throw new AppError("CONFLICT", `Schedule ${usedBy.join(", ")} still sends backups to this destination. Remove it from the schedule first.`);
+  if (usedBy.length)
+    throw new AppError(
+      "CONFLICT",
+      `Schedule ${usedBy.join(", ")} still sends backups to this destination. Remove it from the schedule first.`,
+    );
   const d = await db();
   await d.transaction(async (tx) => {
     // Copies already removed are history only; a copy still there would be lost track of.
-    await tx.delete(backupLocations).where(inTeam(backupLocations, t, eq(backupLocations.destinationId, destinationId), eq(backupLocations.status, "deleted")));
-    const [held] = await tx.select({ n: count() }).from(backupLocations).where(inTeam(backupLocations, t, eq(backupLocations.destinationId, destinationId)));
-    if (held!.n > 0) throw new AppError("CONFLICT", `${held!.n} backup(s) are stored in this destination; deleting it would lose track of them. Delete those backups first.`);
-    const [row] = await tx.delete(storageDestinations).where(inTeam(storageDestinations, t, eq(storageDestinations.id, destinationId))).returning({ name: storageDestinations.name });
+    await tx
+      .delete(backupLocations)
+      .where(
+        inTeam(
+          backupLocations,
+          t,
+          eq(backupLocations.destinationId, destinationId),
+          eq(backupLocations.status, "deleted"),
+        ),
+      );
+    const [held] = await tx
+      .select({ n: count() })
+      .from(backupLocations)
+      .where(inTeam(backupLocations, t, eq(backupLocations.destinationId, destinationId)));
+    if (held!.n > 0)
+      throw new AppError(
+        "CONFLICT",
+        `${held!.n} backup(s) are stored in this destination; deleting it would lose track of them. Delete those backups first.`,
+      );
+    const [row] = await tx
+      .delete(storageDestinations)
+      .where(inTeam(storageDestinations, t, eq(storageDestinations.id, destinationId)))
+      .returning({ name: storageDestinations.name });
     if (!row) throw notFound("That destination");
-    await recordAudit(tx, t, { action: "destination.deleted", target: { type: "destination", id: destinationId, label: row.name } });
+    await recordAudit(tx, t, {
+      action: "destination.deleted",
+      target: { type: "destination", id: destinationId, label: row.name },
+    });
   });
 }

@@ -27,11 +27,20 @@ const withServer = and(eq(servers.teamId, storageDestinations.teamId), eq(server
 
 export async function listDestinations(t: TeamContext) {
   const d = await db();
-  return d.select(columns).from(storageDestinations).leftJoin(servers, withServer).where(inTeam(storageDestinations, t)).orderBy(asc(storageDestinations.name));
+  return d
+    .select(columns)
+    .from(storageDestinations)
+    .leftJoin(servers, withServer)
+    .where(inTeam(storageDestinations, t))
+    .orderBy(asc(storageDestinations.name));
 }
 
 export async function getDestination(t: TeamContext, destinationId: string) {
   const d = await db();
-  const [row] = await d.select(columns).from(storageDestinations).leftJoin(servers, withServer).where(inTeam(storageDestinations, t, eq(storageDestinations.id, destinationId)));
+  const [row] = await d
+    .select(columns)
+    .from(storageDestinations)
+    .leftJoin(servers, withServer)
+    .where(inTeam(storageDestinations, t, eq(storageDestinations.id, destinationId)));
   return requireRow(row, "That destination");
 }

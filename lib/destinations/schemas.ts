@@ -8,9 +8,15 @@ export type DestinationKind = (typeof destinationKinds)[number];
 export const providerFields = {
   local: { settings: ["prefix"], secrets: [] },
   server: { settings: ["prefix"], secrets: [] },
-  s3: { settings: ["bucket", "prefix", "region", "endpoint", "forcePathStyle"], secrets: ["accessKeyId", "secretAccessKey"] },
+  s3: {
+    settings: ["bucket", "prefix", "region", "endpoint", "forcePathStyle"],
+    secrets: ["accessKeyId", "secretAccessKey"],
+  },
   gcs: { settings: ["bucket", "prefix", "projectId", "apiEndpoint"], secrets: ["credentials"] },
-  azure: { settings: ["container", "prefix", "accountName", "endpoint"], secrets: ["connectionString", "accountKey", "sasUrl"] },
+  azure: {
+    settings: ["container", "prefix", "accountName", "endpoint"],
+    secrets: ["connectionString", "accountKey", "sasUrl"],
+  },
 } as const satisfies Record<DestinationKind, { settings: readonly string[]; secrets: readonly string[] }>;
 
 /** Default storage class per retention tier (the runbook's: daily STANDARD, weekly STANDARD_IA, monthly GLACIER). */
@@ -23,7 +29,8 @@ export const defaultClasses: Record<DestinationKind, [daily: string, weekly: str
 };
 
 const optionalClass = z.string().trim().max(40).optional(); // empty: the provider's default for the tier
-const idOf = (prefix: string, what: string) => z.string().regex(new RegExp(`^${prefix}_[0-9a-z]{26}$`), `Unknown ${what}.`);
+const idOf = (prefix: string, what: string) =>
+  z.string().regex(new RegExp(`^${prefix}_[0-9a-z]{26}$`), `Unknown ${what}.`);
 
 /**
  * The destination form. Provider fields are checked in depth by lib/storage's own schema once

@@ -14,12 +14,21 @@ import { guardEndpoints, storageConfig } from "./config";
 import { openCredentials } from "./mutations";
 
 /** Opens a destination's adapter (and its server connection, for a server directory) around `fn`. */
-export async function withDestination<T>(t: TeamContext, destinationId: string, fn: (adapter: StorageAdapter) => Promise<T>): Promise<T> {
+export async function withDestination<T>(
+  t: TeamContext,
+  destinationId: string,
+  fn: (adapter: StorageAdapter) => Promise<T>,
+): Promise<T> {
   const d = await db();
-  const [row] = await d.select().from(storageDestinations).where(inTeam(storageDestinations, t, eq(storageDestinations.id, destinationId)));
+  const [row] = await d
+    .select()
+    .from(storageDestinations)
+    .where(inTeam(storageDestinations, t, eq(storageDestinations.id, destinationId)));
   if (!row) throw notFound("That destination");
   if (row.kind === "server") {
-    return withServer(t, row.serverId!, (reach) => fn(new ServerDirAdapter(reach, String(row.settings.path), row.settings.prefix as string | undefined)));
+    return withServer(t, row.serverId!, (reach) =>
+      fn(new ServerDirAdapter(reach, String(row.settings.path), row.settings.prefix as string | undefined)),
+    );
   }
   const config = storageConfig(t.id, row.kind, row.settings, openCredentials(t, row.id, row.credentialsEnc));
   await guardEndpoints(config); // again at use: DNS may answer differently than when it was saved
@@ -33,7 +42,11 @@ export async function testDestination(t: TeamContext, destinationId: string): Pr
   const result = await checked(() =>
     withDestination(t, destinationId, async (adapter) => {
       const { latencyMs } = await probe(adapter);
-      return { ok: true, message: `Wrote, read back, verified and deleted a probe object in ${latencyMs} ms.`, facts: {} };
+      return {
+        ok: true,
+        message: `Wrote, read back, verified and deleted a probe object in ${latencyMs} ms.`,
+        facts: {},
+      };
     }),
   );
   await recordCheck(storageDestinations, t, destinationId, result);

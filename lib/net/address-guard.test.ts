@@ -45,15 +45,23 @@ describe("resolveAllowedAddress", () => {
   });
 
   it("allows a public literal without any DNS lookup", async () => {
-    await expect(resolveAllowedAddress("93.184.216.34", { allowPrivate: false })).resolves.toEqual({ address: "93.184.216.34", family: 4 });
-    await expect(resolveAllowedAddress("[2606:2800:220:1:248:1893:25c8:1946]", { allowPrivate: false })).resolves.toEqual({
+    await expect(resolveAllowedAddress("93.184.216.34", { allowPrivate: false })).resolves.toEqual({
+      address: "93.184.216.34",
+      family: 4,
+    });
+    await expect(
+      resolveAllowedAddress("[2606:2800:220:1:248:1893:25c8:1946]", { allowPrivate: false }),
+    ).resolves.toEqual({
       address: "2606:2800:220:1:248:1893:25c8:1946",
       family: 6,
     });
   });
 
   it("lets private addresses through when allowed, and returns the checked address", async () => {
-    await expect(resolveAllowedAddress("127.0.0.1", { allowPrivate: true })).resolves.toEqual({ address: "127.0.0.1", family: 4 });
+    await expect(resolveAllowedAddress("127.0.0.1", { allowPrivate: true })).resolves.toEqual({
+      address: "127.0.0.1",
+      family: 4,
+    });
     const local = await resolveAllowedAddress("localhost", { allowPrivate: true });
     expect(forbiddenReason(local.address)).toMatch(/loopback/);
   });
@@ -77,7 +85,9 @@ describe("resolveAllowedAddress", () => {
 describe("guardedLookup", () => {
   const lookupOnce = (allowPrivate: boolean, host: string) =>
     new Promise<{ err: Error | null; address?: string }>((resolve) =>
-      guardedLookup(allowPrivate)(host, {}, (err, address) => resolve({ err, address: typeof address === "string" ? address : undefined })),
+      guardedLookup(allowPrivate)(host, {}, (err, address) =>
+        resolve({ err, address: typeof address === "string" ? address : undefined }),
+      ),
     );
 
   it("hands sockets the checked address, and refuses what the guard refuses", async () => {

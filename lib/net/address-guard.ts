@@ -16,7 +16,12 @@ export type AddressRefusal = "invalid-host" | "unknown-host" | "dns-failed" | "f
 
 export class AddressGuardError extends AppError {
   readonly reason: AddressRefusal;
-  constructor(code: "VALIDATION" | "UPSTREAM", reason: AddressRefusal, message: string, fieldErrors?: Record<string, string[]>) {
+  constructor(
+    code: "VALIDATION" | "UPSTREAM",
+    reason: AddressRefusal,
+    message: string,
+    fieldErrors?: Record<string, string[]>,
+  ) {
     super(code, message, fieldErrors);
     this.reason = reason;
   }
@@ -30,7 +35,7 @@ export interface AllowedAddress {
 type Range = [network: string, prefix: number, label: string];
 
 const V4: Range[] = [
-  ["0.0.0.0", 8, "an unspecified/\"this network\" address"],
+  ["0.0.0.0", 8, 'an unspecified/"this network" address'],
   ["127.0.0.0", 8, "a loopback address"],
   ["10.0.0.0", 8, "a private network address (RFC 1918)"],
   ["172.16.0.0", 12, "a private network address (RFC 1918)"],
@@ -75,7 +80,10 @@ function ipv6Bytes(address: string): number[] | undefined {
   let tailV4: number[] = [];
   const lastColon = text.lastIndexOf(":");
   if (text.slice(lastColon + 1).includes(".")) {
-    const v4 = text.slice(lastColon + 1).split(".").map(Number);
+    const v4 = text
+      .slice(lastColon + 1)
+      .split(".")
+      .map(Number);
     if (v4.length !== 4 || v4.some((n) => !Number.isInteger(n) || n < 0 || n > 255)) return undefined;
     tailV4 = v4;
     text = `${text.slice(0, lastColon + 1)}0:0`;
@@ -175,10 +183,16 @@ function normalizeHost(host: string): string {
 }
 
 const invalidHost = (host: string) =>
-  new AddressGuardError("VALIDATION", "invalid-host", `"${host.slice(0, 100)}" is not a host name or IP address.`, { host: ["Enter a host name or an IP address."] });
+  new AddressGuardError("VALIDATION", "invalid-host", `"${host.slice(0, 100)}" is not a host name or IP address.`, {
+    host: ["Enter a host name or an IP address."],
+  });
 
 const unknownHost = (host: string) =>
-  new AddressGuardError("UPSTREAM", "unknown-host", `Unknown host "${host}": the name does not resolve (DNS). Check the host name for typos.`);
+  new AddressGuardError(
+    "UPSTREAM",
+    "unknown-host",
+    `Unknown host "${host}": the name does not resolve (DNS). Check the host name for typos.`,
+  );
 
 async function lookupAll(original: string, name: string, signal?: AbortSignal) {
   signal?.throwIfAborted();
@@ -186,7 +200,14 @@ async function lookupAll(original: string, name: string, signal?: AbortSignal) {
   let onAbort: (() => void) | undefined;
   const stop = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new AddressGuardError("UPSTREAM", "dns-failed", `Looking up "${original}" timed out (DNS). Try again later, or use an IP address.`)),
+      () =>
+        reject(
+          new AddressGuardError(
+            "UPSTREAM",
+            "dns-failed",
+            `Looking up "${original}" timed out (DNS). Try again later, or use an IP address.`,
+          ),
+        ),
       LOOKUP_TIMEOUT_MS,
     );
     onAbort = () => reject(signal!.reason);
@@ -196,7 +217,11 @@ async function lookupAll(original: string, name: string, signal?: AbortSignal) {
     return await Promise.race([
       lookup(name, { all: true, verbatim: true }).catch((error: NodeJS.ErrnoException) => {
         if (error.code === "ENOTFOUND" || error.code === "ENODATA") throw unknownHost(original);
-        throw new AddressGuardError("UPSTREAM", "dns-failed", `Could not look up "${original}" right now (DNS: ${error.code ?? "error"}). Try again later.`);
+        throw new AddressGuardError(
+          "UPSTREAM",
+          "dns-failed",
+          `Could not look up "${original}" right now (DNS: ${error.code ?? "error"}). Try again later.`,
+        );
       }),
       stop,
     ]);

@@ -20,7 +20,10 @@ export function validateExec(stages: string[][], opts: ExecOptions): void {
       if (arg.includes("\0")) throw invalid("Command arguments cannot contain NUL bytes.");
     }
   }
-  if (opts.cwd !== undefined && (typeof opts.cwd !== "string" || !opts.cwd.startsWith("/") || opts.cwd.includes("\0"))) {
+  if (
+    opts.cwd !== undefined &&
+    (typeof opts.cwd !== "string" || !opts.cwd.startsWith("/") || opts.cwd.includes("\0"))
+  ) {
     throw invalid("The working directory must be an absolute path.");
   }
   for (const [name, value] of Object.entries(opts.env ?? {})) {
@@ -80,7 +83,10 @@ export class CommandPlumbing implements RunningCommand {
     // rest, so stop the command rather than leave it blocked forever.
     this.stdout.on("close", () => {
       if (!this.delivered && !this.settled && this.cancelReason === undefined) {
-        this.cancel(this.stdout.errored ?? new AppError("INTERNAL", "The command's output was closed before the command finished."));
+        this.cancel(
+          this.stdout.errored ??
+            new AppError("INTERNAL", "The command's output was closed before the command finished."),
+        );
       }
     });
     if (signal) {
@@ -213,7 +219,8 @@ export function signalName(signal: string | null | undefined): string | null {
 /** Destroys `stream` with the signal's reason when it aborts (already aborted: at once). */
 export function destroyOnAbort<T extends Readable>(stream: T, signal: AbortSignal | undefined): T {
   if (!signal) return stream;
-  const onAbort = () => stream.destroy(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
+  const onAbort = () =>
+    stream.destroy(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
   if (signal.aborted) onAbort();
   signal.addEventListener("abort", onAbort, { once: true });
   stream.once("close", () => signal.removeEventListener("abort", onAbort));

@@ -6,7 +6,16 @@ import "server-only";
  */
 import { execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -75,12 +84,25 @@ export function reachContract(name: string, getReach: () => Reach, opts: { strea
       mkdirSync(dataDir);
       // Incompressible files, so nothing along the way can shortcut the bytes.
       const files = 8;
-      for (let i = 0; i < files; i++) writeFileSync(path.join(dataDir, `part-${i}.bin`), randomBytes((streamMiB * 1024 * 1024) / files));
+      for (let i = 0; i < files; i++)
+        writeFileSync(path.join(dataDir, `part-${i}.bin`), randomBytes((streamMiB * 1024 * 1024) / files));
     });
     afterAll(() => rmSync(work, { recursive: true, force: true }));
 
     it(`streams ~${streamMiB} MiB of \`tar cf -\` byte-exact with flat memory`, async () => {
-      const argv = ["tar", "cf", "-", "--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner", "-C", dataDir, "."];
+      const argv = [
+        "tar",
+        "cf",
+        "-",
+        "--sort=name",
+        "--mtime=@0",
+        "--owner=0",
+        "--group=0",
+        "--numeric-owner",
+        "-C",
+        dataDir,
+        ".",
+      ];
       // The same command run directly (not through a Reach) gives the expected bytes.
       const expected = await new Promise<{ bytes: number; sha: string }>((resolve, reject) => {
         const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
@@ -91,7 +113,9 @@ export function reachContract(name: string, getReach: () => Reach, opts: { strea
           hash.update(d);
         });
         child.on("error", reject);
-        child.on("close", (code) => (code === 0 ? resolve({ bytes, sha: hash.digest("hex") }) : reject(new Error(`tar exited ${code}`))));
+        child.on("close", (code) =>
+          code === 0 ? resolve({ bytes, sha: hash.digest("hex") }) : reject(new Error(`tar exited ${code}`)),
+        );
       });
 
       global.gc?.();
@@ -135,7 +159,13 @@ export function reachContract(name: string, getReach: () => Reach, opts: { strea
 
     it("passes exit codes, stdout and stderr through", async () => {
       const r = await finish(getReach().exec(["sh", "-c", "echo out; echo err >&2; echo more-err >&2; exit 3"]));
-      expect(r).toMatchObject({ code: 3, signal: null, stdout: "out\n", stderr: "err\nmore-err\n", stderrTail: "err\nmore-err\n" });
+      expect(r).toMatchObject({
+        code: 3,
+        signal: null,
+        stdout: "out\n",
+        stderr: "err\nmore-err\n",
+        stderrTail: "err\nmore-err\n",
+      });
       const ok = await finish(getReach().exec(["true"]));
       expect(ok).toMatchObject({ code: 0, stdout: "", stderr: "" });
     });
@@ -154,15 +184,21 @@ export function reachContract(name: string, getReach: () => Reach, opts: { strea
       const canary = path.join(work, "pwned-env");
       const secret = `s3cr'et "dq" $(touch ${canary}) \`touch ${canary}\` ; | & Grüße`;
       const r = await finish(
-        getReach().exec(["sh", "-c", 'printf "%s|%s" "$PGPASSWORD" "$OTHER"; ps -eo args'], { env: { PGPASSWORD: secret, OTHER: "" } }),
+        getReach().exec(["sh", "-c", 'printf "%s|%s" "$PGPASSWORD" "$OTHER"; ps -eo args'], {
+          env: { PGPASSWORD: secret, OTHER: "" },
+        }),
       );
       expect(r.code).toBe(0);
       expect(r.stdout.startsWith(`${secret}|`)).toBe(true);
       // The secret is in no process's command line.
       expect(r.stdout.slice(secret.length + 1)).not.toContain("s3cr");
       expect(existsSync(canary)).toBe(false);
-      await expect(async () => getReach().exec(["true"], { env: { "BAD NAME": "x" } })).rejects.toMatchObject({ code: "VALIDATION" });
-      await expect(async () => getReach().exec(["true"], { env: { X: "a\nb" } })).rejects.toThrow(/cannot contain NUL or newline/);
+      await expect(async () => getReach().exec(["true"], { env: { "BAD NAME": "x" } })).rejects.toMatchObject({
+        code: "VALIDATION",
+      });
+      await expect(async () => getReach().exec(["true"], { env: { X: "a\nb" } })).rejects.toThrow(
+        /cannot contain NUL or newline/,
+      );
       await expect(async () => getReach().exec(["pwd"], { cwd: "relative/dir" })).rejects.toThrow(/absolute path/);
       await expect(async () => getReach().exec([])).rejects.toMatchObject({ code: "VALIDATION" });
     });
@@ -228,10 +264,14 @@ export function reachContract(name: string, getReach: () => Reach, opts: { strea
     it("pipelines connect stages and report failures like pipefail", async () => {
       const up = await finish(getReach().execPipeline([["printf", "%s", "hello"], ["tr", "a-z", "A-Z"], ["cat"]]));
       expect(up).toMatchObject({ code: 0, stdout: "HELLO" });
-      const first = await finish(getReach().execPipeline([["sh", "-c", "echo partial; echo boom >&2; exit 3"], ["cat"]]));
+      const first = await finish(
+        getReach().execPipeline([["sh", "-c", "echo partial; echo boom >&2; exit 3"], ["cat"]]),
+      );
       expect(first).toMatchObject({ code: 3, stdout: "partial\n" });
       expect(first.stderrTail).toContain("boom");
-      const rightmost = await finish(getReach().execPipeline([["sh", "-c", "exit 2"], ["sh", "-c", "cat >/dev/null; exit 5"], ["cat"]]));
+      const rightmost = await finish(
+        getReach().execPipeline([["sh", "-c", "exit 2"], ["sh", "-c", "cat >/dev/null; exit 5"], ["cat"]]),
+      );
       expect(rightmost.code).toBe(5);
       const missing = await finish(getReach().execPipeline([["coffer-no-such-program"], ["cat"]]));
       expect(missing.code).toBe(127);
@@ -240,7 +280,9 @@ export function reachContract(name: string, getReach: () => Reach, opts: { strea
     it("cancellation kills the command and its children, and settles quickly", async () => {
       const marker = uniqueSleep();
       const controller = new AbortController();
-      const cmd = getReach().exec(["sh", "-c", `echo started; sleep ${marker}; echo never`], { signal: controller.signal });
+      const cmd = getReach().exec(["sh", "-c", `echo started; sleep ${marker}; echo never`], {
+        signal: controller.signal,
+      });
       await firstOutput(cmd, "started");
       expect(processesMatching(`sleep ${marker}`).length).toBeGreaterThan(0);
       const t0 = Date.now();
@@ -257,8 +299,13 @@ export function reachContract(name: string, getReach: () => Reach, opts: { strea
       const a = uniqueSleep();
       const b = uniqueSleep();
       const controller = new AbortController();
-      const pipe = getReach().execPipeline([["sh", "-c", `echo started; sleep ${a}`], ["cat"]], { signal: controller.signal });
-      const withStdin = getReach().exec(["sh", "-c", `echo started; sleep ${b}; cat`], { signal: controller.signal, stdin: true });
+      const pipe = getReach().execPipeline([["sh", "-c", `echo started; sleep ${a}`], ["cat"]], {
+        signal: controller.signal,
+      });
+      const withStdin = getReach().exec(["sh", "-c", `echo started; sleep ${b}; cat`], {
+        signal: controller.signal,
+        stdin: true,
+      });
       await Promise.all([firstOutput(pipe, "started"), firstOutput(withStdin, "started")]);
       controller.abort();
       await expect(pipe.exit).rejects.toMatchObject({ name: "AbortError" });
@@ -332,18 +379,18 @@ export function reachContract(name: string, getReach: () => Reach, opts: { strea
         await new Promise((r) => setTimeout(r, 100));
         yield randomBytes(64 * 1024);
       }
-      await expect(getReach().writeFile(path.join(dir, "aborted.bin"), Readable.from(slow()), { signal: controller.signal })).rejects.toThrow(
-        "stop writing",
-      );
+      await expect(
+        getReach().writeFile(path.join(dir, "aborted.bin"), Readable.from(slow()), { signal: controller.signal }),
+      ).rejects.toThrow("stop writing");
       expect(readdirSync(dir).filter((f) => f.includes("aborted"))).toEqual([]);
     });
 
     it("says clearly when a file or folder does not exist", async () => {
       await expect(getReach().readFile(path.join(dir, "nope"))).rejects.toThrow(/nope does not exist/);
       await expect(getReach().readFile(dir)).rejects.toThrow(/is a folder, not a file/);
-      await expect(getReach().writeFile(path.join(dir, "no-folder", "x"), Readable.from([Buffer.from("x")]))).rejects.toThrow(
-        /The folder .*no-folder does not exist/,
-      );
+      await expect(
+        getReach().writeFile(path.join(dir, "no-folder", "x"), Readable.from([Buffer.from("x")])),
+      ).rejects.toThrow(/The folder .*no-folder does not exist/);
     });
   });
 }

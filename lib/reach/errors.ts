@@ -34,6 +34,13 @@ export class ReachError extends AppError {
   }
   /** Retrying will not help until someone changes something. */
   get permanent(): boolean {
-    return ["auth-failed", "host-key-changed", "invalid-key", "unknown-host", "not-found", "permission-denied"].includes(this.reason);
+    return [
+      "auth-failed",
+      "host-key-changed",
+      "invalid-key",
+      "unknown-host",
+      "not-found",
+      "permission-denied",
+    ].includes(this.reason);
   }
 }

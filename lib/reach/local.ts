@@ -14,7 +14,6 @@ import type { ExecOptions, Reach, RunningCommand } from "./types";
 
 const KILL_GRACE_MS = 3_000;
 
-
 function childEnv(extra: Record<string, string> | undefined): Record<string, string> {
   const env = childProcessEnv();
   env.PATH ??= "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -153,12 +152,13 @@ class LocalReach implements Reach {
     });
     let created = true;
     try {
-      const onAbort = () => body.destroy(signal!.reason instanceof Error ? signal!.reason : new Error(String(signal!.reason)));
+      const onAbort = () =>
+        body.destroy(signal!.reason instanceof Error ? signal!.reason : new Error(String(signal!.reason)));
       signal?.addEventListener("abort", onAbort, { once: true });
       try {
         for await (const data of body) {
           const chunk: Buffer = Buffer.isBuffer(data) ? data : Buffer.from(data as string);
-          for (let off = 0; off < chunk.length; ) off += (await handle.write(chunk, off)).bytesWritten;
+          for (let off = 0; off < chunk.length;) off += (await handle.write(chunk, off)).bytesWritten;
         }
       } finally {
         signal?.removeEventListener("abort", onAbort);

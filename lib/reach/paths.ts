@@ -5,7 +5,8 @@ import { AppError } from "@/lib/errors";
 
 /** A file path for readFile/writeFile: non-empty, no NUL, not a folder. */
 export function checkPath(path: string): void {
-  if (typeof path !== "string" || !path || path.includes("\0")) throw new AppError("VALIDATION", "A file path is required.");
+  if (typeof path !== "string" || !path || path.includes("\0"))
+    throw new AppError("VALIDATION", "A file path is required.");
   if (path.endsWith("/")) throw new AppError("VALIDATION", `${path} is a folder, not a file path.`);
 }
 

@@ -25,7 +25,9 @@ export async function runCommand(
     for await (const chunk of cmd.stdout) {
       size += (chunk as Buffer).length;
       if (size > maxOutputBytes) {
-        cmd.stdout.destroy(new AppError("UPSTREAM", `${argv[0]} on ${reach.label} printed more than ${maxOutputBytes} bytes.`));
+        cmd.stdout.destroy(
+          new AppError("UPSTREAM", `${argv[0]} on ${reach.label} printed more than ${maxOutputBytes} bytes.`),
+        );
         break;
       }
       chunks.push(chunk as Buffer);

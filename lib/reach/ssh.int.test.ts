@@ -61,7 +61,12 @@ describe("ssh: connecting", () => {
   });
 
   it("logs in with a password", async () => {
-    const c = await connectSsh({ ...base(), privateKey: undefined, username: sshd.passwordUser, password: sshd.password });
+    const c = await connectSsh({
+      ...base(),
+      privateKey: undefined,
+      username: sshd.passwordUser,
+      password: sshd.password,
+    });
     const cmd = c.reach.exec(["id", "-un"]);
     const [out, exit] = await Promise.all([collect(cmd.stdout), cmd.exit]);
     expect(exit.code).toBe(0);
@@ -89,10 +94,17 @@ describe("ssh: connecting", () => {
   });
 
   it("an unreadable private key or a missing passphrase is a validation error", async () => {
-    const error = await connectError({ ...base(), privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nnot really a key\n-----END OPENSSH PRIVATE KEY-----\n" });
+    const error = await connectError({
+      ...base(),
+      privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nnot really a key\n-----END OPENSSH PRIVATE KEY-----\n",
+    });
     expect(error).toMatchObject({ code: "VALIDATION", reason: "invalid-key" });
     expect(error.message).toMatch(/^The private key could not be read/);
-    const encrypted = utils.generateKeyPairSync("ed25519", { passphrase: "pass-phrase-123", cipher: "aes256-ctr", rounds: 16 }).private;
+    const encrypted = utils.generateKeyPairSync("ed25519", {
+      passphrase: "pass-phrase-123",
+      cipher: "aes256-ctr",
+      rounds: 16,
+    }).private;
     const noPass = await connectError({ ...base(), privateKey: encrypted });
     expect(noPass.message).toBe("The private key is protected by a passphrase: enter the passphrase too.");
     const badPass = await connectError({ ...base(), privateKey: encrypted, passphrase: "wrong-passphrase-456" });
@@ -102,7 +114,9 @@ describe("ssh: connecting", () => {
   it("unknown host", async () => {
     const error = await connectError({ ...base(), host: "nonexistent.invalid" });
     expect(error).toMatchObject({ code: "UPSTREAM", reason: "unknown-host" });
-    expect(error.message).toBe('Unknown host "nonexistent.invalid": the name does not resolve (DNS). Check the host name for typos.');
+    expect(error.message).toBe(
+      'Unknown host "nonexistent.invalid": the name does not resolve (DNS). Check the host name for typos.',
+    );
   });
 
   it("connection refused", async () => {
@@ -164,9 +178,17 @@ reachContract("ssh", () => conn.reach);
 
 describe("ssh: session behaviour", () => {
   it("works the same for a non-root user whose login shell is /bin/sh", async () => {
-    const c = await connectSsh({ ...base(), privateKey: undefined, username: sshd.passwordUser, password: sshd.password });
+    const c = await connectSsh({
+      ...base(),
+      privateKey: undefined,
+      username: sshd.passwordUser,
+      password: sshd.password,
+    });
     try {
-      const piped = c.reach.execPipeline([["sh", "-c", "printf 'a;b'; exit 7"], ["tr", ";", "\n"]]);
+      const piped = c.reach.execPipeline([
+        ["sh", "-c", "printf 'a;b'; exit 7"],
+        ["tr", ";", "\n"],
+      ]);
       const [out, exit] = await Promise.all([collect(piped.stdout), piped.exit]);
       expect(out.toString()).toBe("a\nb");
       expect(exit.code).toBe(7);
@@ -190,7 +212,8 @@ describe("ssh: session behaviour", () => {
     const cmd = c.reach.exec(["sleep", marker]);
     cmd.stdout.resume();
     const until = Date.now() + 3000;
-    while (!processesMatching(`sleep ${marker}`).length && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    while (!processesMatching(`sleep ${marker}`).length && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 50));
     expect(processesMatching(`sleep ${marker}`).length).toBe(1);
     await c.reach.close();
     await expect(cmd.exit).rejects.toThrow(/closing/);

@@ -3,7 +3,14 @@ import { createHash } from "node:crypto";
 import { posix } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 // ssh2 is CommonJS: its default export works under every loader (Next's bundler, vitest, plain Node ESM).
-import ssh2, { type Client as SshClient, type AnyAuthMethod, type AuthHandlerMiddleware, type AuthenticationType, type ClientChannel, type SFTPWrapper } from "ssh2";
+import ssh2, {
+  type Client as SshClient,
+  type AnyAuthMethod,
+  type AuthHandlerMiddleware,
+  type AuthenticationType,
+  type ClientChannel,
+  type SFTPWrapper,
+} from "ssh2";
 import { AppError } from "@/lib/errors";
 import { AddressGuardError, resolveAllowedAddress } from "@/lib/net/address-guard";
 import { CommandPlumbing, destroyOnAbort, signalName, validateExec } from "./command";
@@ -64,7 +71,10 @@ function normalizeFingerprint(fp: string): string {
   const trimmed = fp.trim();
   const m = /^SHA256:([A-Za-z0-9+/]{43})=?$/.exec(trimmed);
   if (!m) {
-    throw new AppError("VALIDATION", 'The pinned host key must be a SHA256 fingerprint like "SHA256:AbC…" (as `ssh-keygen -l` prints it).');
+    throw new AppError(
+      "VALIDATION",
+      'The pinned host key must be a SHA256 fingerprint like "SHA256:AbC…" (as `ssh-keygen -l` prints it).',
+    );
   }
   return `SHA256:${m[1]}`;
 }
@@ -75,10 +85,18 @@ function parsePrivateKey(privateKey: string, passphrase: string | undefined) {
   if (key instanceof Error || !key) {
     const why = key instanceof Error ? key.message : "";
     if (/no passphrase given/i.test(why)) {
-      throw new ReachError("VALIDATION", "invalid-key", "The private key is protected by a passphrase: enter the passphrase too.");
+      throw new ReachError(
+        "VALIDATION",
+        "invalid-key",
+        "The private key is protected by a passphrase: enter the passphrase too.",
+      );
     }
     if (/passphrase|decrypt|bad/i.test(why) && passphrase) {
-      throw new ReachError("VALIDATION", "invalid-key", "The private key could not be decrypted: the passphrase is wrong.");
+      throw new ReachError(
+        "VALIDATION",
+        "invalid-key",
+        "The private key could not be decrypted: the passphrase is wrong.",
+      );
     }
     throw new ReachError(
       "VALIDATION",
@@ -87,17 +105,24 @@ function parsePrivateKey(privateKey: string, passphrase: string | undefined) {
     );
   }
   if (!key.isPrivateKey()) {
-    throw new ReachError("VALIDATION", "invalid-key", "That is a public key. Paste the private key (the file without .pub).");
+    throw new ReachError(
+      "VALIDATION",
+      "invalid-key",
+      "That is a public key. Paste the private key (the file without .pub).",
+    );
   }
 }
 
 function validateConnect(o: ConnectSshOptions, port: number) {
-  if (typeof o.host !== "string" || !o.host.trim()) throw new AppError("VALIDATION", "Enter the server's host name or IP address.");
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new AppError("VALIDATION", "The SSH port must be a number from 1 to 65535.");
+  if (typeof o.host !== "string" || !o.host.trim())
+    throw new AppError("VALIDATION", "Enter the server's host name or IP address.");
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new AppError("VALIDATION", "The SSH port must be a number from 1 to 65535.");
   if (typeof o.username !== "string" || !o.username || /[\s\x00-\x1f\x7f]/.test(o.username)) {
     throw new AppError("VALIDATION", "Enter the SSH user name (no spaces).");
   }
-  if (!o.privateKey && !o.password) throw new AppError("VALIDATION", "Give a private key or a password for the SSH login.");
+  if (!o.privateKey && !o.password)
+    throw new AppError("VALIDATION", "Give a private key or a password for the SSH login.");
 }
 
 /**
@@ -129,7 +154,10 @@ export async function connectSsh(o: ConnectSshOptions): Promise<SshConnection> {
   o.signal?.addEventListener("abort", forward, { once: true });
   let address: string;
   try {
-    ({ address } = await resolveAllowedAddress(host, { allowPrivate: o.allowPrivateNetworks === true, signal: dnsAbort.signal }));
+    ({ address } = await resolveAllowedAddress(host, {
+      allowPrivate: o.allowPrivateNetworks === true,
+      signal: dnsAbort.signal,
+    }));
   } catch (error) {
     if (error instanceof AddressGuardError && error.reason === "unknown-host") {
       throw new ReachError("UPSTREAM", "unknown-host", error.message);
@@ -180,12 +208,20 @@ export async function connectSsh(o: ConnectSshOptions): Promise<SshConnection> {
       const who = `user "${o.username}" on ${shown}`;
       const notOffered = [
         methods.key && offered && !offered.includes("publickey") ? "key" : undefined,
-        methods.password && offered && !offered.includes("password") && !offered.includes("keyboard-interactive") ? "password" : undefined,
+        methods.password && offered && !offered.includes("password") && !offered.includes("keyboard-interactive")
+          ? "password"
+          : undefined,
       ].filter(Boolean);
       const offers = offered?.length ? ` (it offers: ${offered.join(", ")})` : "";
       if (!tried.size && notOffered.length) {
-        const what = notOffered.includes("key") ? "key-based logins (PubkeyAuthentication)" : "password logins (PasswordAuthentication)";
-        return new ReachError("UPSTREAM", "auth-failed", `Authentication failed for ${who}: the server does not allow ${what}${offers}.`);
+        const what = notOffered.includes("key")
+          ? "key-based logins (PubkeyAuthentication)"
+          : "password logins (PasswordAuthentication)";
+        return new ReachError(
+          "UPSTREAM",
+          "auth-failed",
+          `Authentication failed for ${who}: the server does not allow ${what}${offers}.`,
+        );
       }
       const keyTried = tried.has("publickey");
       const passwordTried = tried.has("password") || tried.has("keyboard-interactive");
@@ -208,10 +244,18 @@ export async function connectSsh(o: ConnectSshOptions): Promise<SshConnection> {
       if (e.level === "client-authentication") return authFailed();
       if (e.level === "client-timeout" || code === "ETIMEDOUT") return timedOut();
       if (code === "ECONNREFUSED") {
-        return new ReachError("UPSTREAM", "refused", `Connection refused by ${shown}: nothing accepts connections on port ${port}. Check the host and the SSH port, and that sshd is running.`);
+        return new ReachError(
+          "UPSTREAM",
+          "refused",
+          `Connection refused by ${shown}: nothing accepts connections on port ${port}. Check the host and the SSH port, and that sshd is running.`,
+        );
       }
       if (code === "EHOSTUNREACH" || code === "ENETUNREACH" || code === "EADDRNOTAVAIL") {
-        return new ReachError("UPSTREAM", "unreachable", `${shown} is unreachable from Coffer (${code}). Check the address and the network route.`);
+        return new ReachError(
+          "UPSTREAM",
+          "unreachable",
+          `${shown} is unreachable from Coffer (${code}). Check the address and the network route.`,
+        );
       }
       if (code === "ECONNRESET" || code === "EPIPE" || /before handshake/i.test(e.message)) {
         return new ReachError(
@@ -221,14 +265,20 @@ export async function connectSsh(o: ConnectSshOptions): Promise<SshConnection> {
         );
       }
       if (e.level === "handshake" || e.level === "protocol") {
-        return new ReachError("UPSTREAM", "handshake", `The SSH handshake with ${shown} failed: ${e.message}. Is it an SSH server on port ${port}?`);
+        return new ReachError(
+          "UPSTREAM",
+          "handshake",
+          `The SSH handshake with ${shown} failed: ${e.message}. Is it an SSH server on port ${port}?`,
+        );
       }
       return new ReachError("UPSTREAM", "handshake", `Could not connect to ${shown}: ${e.message}.`);
     };
 
     // Always listening: an 'error' without a listener would crash the process.
     client.on("error", (e) => finish(mapError(e)));
-    client.on("close", () => finish(mismatch ? hostKeyChanged() : mapError(new Error("Connection lost before handshake"))));
+    client.on("close", () =>
+      finish(mismatch ? hostKeyChanged() : mapError(new Error("Connection lost before handshake"))),
+    );
     client.on("ready", () => {
       if (!observed) return finish(new ReachError("UPSTREAM", "handshake", `${shown} did not present a host key.`));
       const reach = new SshReach(client, `${o.username}@${target}`);
@@ -238,7 +288,11 @@ export async function connectSsh(o: ConnectSshOptions): Promise<SshConnection> {
     const plan: AuthenticationType[] = ["none"];
     if (o.privateKey) plan.push("publickey");
     if (o.password) plan.push("password", "keyboard-interactive");
-    const authHandler = (methodsLeft: AuthenticationType[] | null, _partial: boolean | null, next: (m: AnyAuthMethod | false) => void) => {
+    const authHandler = (
+      methodsLeft: AuthenticationType[] | null,
+      _partial: boolean | null,
+      next: (m: AnyAuthMethod | false) => void,
+    ) => {
       if (methodsLeft) offered = methodsLeft;
       for (let m = plan.shift(); m; m = plan.shift()) {
         if (m !== "none" && offered && !offered.includes(m)) continue;
@@ -256,7 +310,8 @@ export async function connectSsh(o: ConnectSshOptions): Promise<SshConnection> {
             return next({
               type: "keyboard-interactive",
               username: o.username,
-              prompt: (_n, _i, _l, prompts, answer) => answer(o.password && prompts.length === 1 && !prompts[0]!.echo ? [o.password] : []),
+              prompt: (_n, _i, _l, prompts, answer) =>
+                answer(o.password && prompts.length === 1 && !prompts[0]!.echo ? [o.password] : []),
             });
         }
       }
@@ -383,7 +438,11 @@ class SshReach implements Reach {
           cmd.fail(
             this.isClosed
               ? this.lostError(what)
-              : new ReachError("UPSTREAM", "session", `${this.label} refused to start ${what} (${err.message}). Too many sessions at once (sshd MaxSessions)?`),
+              : new ReachError(
+                  "UPSTREAM",
+                  "session",
+                  `${this.label} refused to start ${what} (${err.message}). Too many sessions at once (sshd MaxSessions)?`,
+                ),
           );
           return;
         }
@@ -417,10 +476,16 @@ class SshReach implements Reach {
           cmd.endStderr();
         });
         cmd.attachStdout(ch);
-        ch.on("exit", (code: number | null, signal?: string) => cmd.exited({ code: code ?? null, signal: signalName(signal) }));
+        ch.on("exit", (code: number | null, signal?: string) =>
+          cmd.exited({ code: code ?? null, signal: signalName(signal) }),
+        );
         ch.on("close", () => {
           clearTimeout(closeTimer);
-          cmd.closed(() => (this.isClosed ? this.lostError(what) : new ReachError("UPSTREAM", "session", `${what} on ${this.label} ended without an exit status.`)));
+          cmd.closed(() =>
+            this.isClosed
+              ? this.lostError(what)
+              : new ReachError("UPSTREAM", "session", `${what} on ${this.label} ended without an exit status.`),
+          );
         });
         // Environment values first, then (if wanted) the caller's stdin; without stdin the
         // channel's input stays open as the lifeline until the command ends or is cancelled.
@@ -460,7 +525,11 @@ class SshReach implements Reach {
             reject(
               this.isClosed
                 ? this.lostError()
-                : new ReachError("UPSTREAM", "session", `${this.label} does not offer SFTP (${err.message}). Enable the sftp subsystem in sshd_config.`),
+                : new ReachError(
+                    "UPSTREAM",
+                    "session",
+                    `${this.label} does not offer SFTP (${err.message}). Enable the sftp subsystem in sshd_config.`,
+                  ),
             );
             return;
           }
@@ -487,9 +556,17 @@ class SshReach implements Reach {
         : new ReachError("UPSTREAM", "not-found", `The folder ${posix.dirname(path)} does not exist on ${this.label}.`);
     }
     if (e.code === 3) {
-      return new ReachError("UPSTREAM", "permission-denied", `Permission denied: the SSH user cannot ${action} ${path} on ${this.label}.`);
+      return new ReachError(
+        "UPSTREAM",
+        "permission-denied",
+        `Permission denied: the SSH user cannot ${action} ${path} on ${this.label}.`,
+      );
     }
-    return new ReachError("UPSTREAM", "file", `Could not ${action} ${path} on ${this.label}: ${e.message ?? String(error)}.`);
+    return new ReachError(
+      "UPSTREAM",
+      "file",
+      `Could not ${action} ${path} on ${this.label}: ${e.message ?? String(error)}.`,
+    );
   }
 
   async readFile(path: string, opts?: { signal?: AbortSignal }): Promise<Readable> {
@@ -521,7 +598,8 @@ class SshReach implements Reach {
     signal?.throwIfAborted();
     const sftp = await this.sftp();
     const tmp = temporarySibling(path);
-    const onAbort = () => body.destroy(signal!.reason instanceof Error ? signal!.reason : new Error(String(signal!.reason)));
+    const onAbort = () =>
+      body.destroy(signal!.reason instanceof Error ? signal!.reason : new Error(String(signal!.reason)));
     signal?.addEventListener("abort", onAbort, { once: true });
     let handle: Buffer | undefined;
     let created = false;

@@ -38,7 +38,10 @@ beforeAll(async () => {
   mkdirSync(path.join(root, ".data"), { recursive: true });
   work = mkdtempSync(path.join(root, ".data", "dr-"));
   psql("postgres", "create database shop");
-  psql("shop", "create table orders (id int primary key, label text); insert into orders select g, 'order ' || g from generate_series(1, 1234) g;");
+  psql(
+    "shop",
+    "create table orders (id int primary key, label text); insert into orders select g, 'order ' || g from generate_series(1, 1234) g;",
+  );
 }, 60_000);
 afterAll(async () => {
   engine?.stop();
@@ -48,20 +51,44 @@ afterAll(async () => {
 
 const pgEnv = () => ({ PGHOST: "127.0.0.1", PGPORT: String(pg.port), PGUSER: "postgres" });
 function psql(db: string, sql: string) {
-  return execFileSync("psql", ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql], { env: { ...process.env, ...pgEnv() } }).toString().trim();
+  return execFileSync("psql", ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql], {
+    env: { ...process.env, ...pgEnv() },
+  })
+    .toString()
+    .trim();
 }
-const digest = (db: string) => psql(db, "select count(*) || ':' || md5(string_agg(id || '/' || label, ',' order by id)) from orders");
-const bash = (script: string) => execFileSync("bash", ["-euo", "pipefail", "-c", script], { cwd: work, env: { ...process.env, ...pgEnv(), MASTER_KEYS: process.env.MASTER_KEYS! }, timeout: 120_000 }).toString();
+const digest = (db: string) =>
+  psql(db, "select count(*) || ':' || md5(string_agg(id || '/' || label, ',' order by id)) from orders");
+const bash = (script: string) =>
+  execFileSync("bash", ["-euo", "pipefail", "-c", script], {
+    cwd: work,
+    env: { ...process.env, ...pgEnv(), MASTER_KEYS: process.env.MASTER_KEYS! },
+    timeout: 120_000,
+  }).toString();
 
 async function team() {
   const user = await signedUpUser("Dr");
   const t = await user.team("admin");
   const { id: serverId } = await createServer(t, { kind: "local", name: "db1", workDir: "/var/tmp" });
-  const { id: sourceId } = await createSource(t, { serverId, kind: "postgres", name: "shop", pgHost: "127.0.0.1", pgPort: pg.port, pgDatabase: "shop", pgUser: "postgres", pgSslmode: "disable" });
+  const { id: sourceId } = await createSource(t, {
+    serverId,
+    kind: "postgres",
+    name: "shop",
+    pgHost: "127.0.0.1",
+    pgPort: pg.port,
+    pgDatabase: "shop",
+    pgUser: "postgres",
+    pgSslmode: "disable",
+  });
   const prefix = `dr-${randomBytes(3).toString("hex")}`;
   const { id: destinationId } = await createDestination(t, { kind: "local", name: "disk", prefix });
   const backUp = async () => {
-    const { id } = await requestBackup(t, { serverId, sourceIds: [sourceId], destinationIds: [destinationId], encrypted: true });
+    const { id } = await requestBackup(t, {
+      serverId,
+      sourceIds: [sourceId],
+      destinationIds: [destinationId],
+      encrypted: true,
+    });
     engine.send([backupEvent({ teamId: t.id, serverId, backupId: id })]);
     await engine.idle();
     const b = await getBackup(t, id);
@@ -82,7 +109,10 @@ describe("disaster recovery, as the README says", () => {
     const s = await team();
     const b = await s.backUp();
     // "download it with the provider's own tools": here the local-disk destination's file.
-    copyFileSync(path.join(env().DATA_DIR, "storage", s.t.id, s.prefix, b.locations[0]!.objectKey), path.join(work, "backup.tar.gz.enc"));
+    copyFileSync(
+      path.join(env().DATA_DIR, "storage", s.t.id, s.prefix, b.locations[0]!.objectKey),
+      path.join(work, "backup.tar.gz.enc"),
+    );
     const out = bash(block("offline"));
     expect(out).toMatch(new RegExp(`backup id:\\s+${b.id}`));
     expect(out.trim().split("\n").at(-1)).toBe("1234");
@@ -94,9 +124,34 @@ describe("disaster recovery, as the README says", () => {
   it("a server is lost: its backup restores into a new database on the replacement server", async () => {
     const s = await team();
     const b = await s.backUp();
-    const { id: newServer } = await createServer(s.t, { kind: "ssh", name: "db2", host: sshd.host, port: sshd.port, username: sshd.username, authMethod: "key", privateKey: sshd.privateKey, workDir: "/var/tmp" });
-    const { id: connection } = await createSource(s.t, { serverId: newServer, kind: "postgres", name: "new pg", pgHost: "127.0.0.1", pgPort: pg.port, pgDatabase: "postgres", pgUser: "postgres", pgSslmode: "disable" });
-    const r = await s.restore({ backupId: b.id, member: "postgres/shop.sql", serverId: newServer, connectionSourceId: connection, targetDatabase: "shop_moved", mode: "new" });
+    const { id: newServer } = await createServer(s.t, {
+      kind: "ssh",
+      name: "db2",
+      host: sshd.host,
+      port: sshd.port,
+      username: sshd.username,
+      authMethod: "key",
+      privateKey: sshd.privateKey,
+      workDir: "/var/tmp",
+    });
+    const { id: connection } = await createSource(s.t, {
+      serverId: newServer,
+      kind: "postgres",
+      name: "new pg",
+      pgHost: "127.0.0.1",
+      pgPort: pg.port,
+      pgDatabase: "postgres",
+      pgUser: "postgres",
+      pgSslmode: "disable",
+    });
+    const r = await s.restore({
+      backupId: b.id,
+      member: "postgres/shop.sql",
+      serverId: newServer,
+      connectionSourceId: connection,
+      targetDatabase: "shop_moved",
+      mode: "new",
+    });
     expect(r).toMatchObject({ status: "succeeded", serverName: "db2" });
     expect(digest("shop_moved")).toBe(digest("shop"));
   });
@@ -112,7 +167,14 @@ describe("disaster recovery, as the README says", () => {
     const pick = rows.find((r) => r.status === "succeeded" && r.startedAt! < corruptedAt)!;
     expect(pick.id).toBe(before.id);
     expect(pick.id).not.toBe(after.id);
-    const r = await s.restore({ backupId: pick.id, member: "postgres/shop.sql", serverId: s.serverId, connectionSourceId: s.sourceId, targetDatabase: "shop_before", mode: "new" });
+    const r = await s.restore({
+      backupId: pick.id,
+      member: "postgres/shop.sql",
+      serverId: s.serverId,
+      connectionSourceId: s.sourceId,
+      targetDatabase: "shop_before",
+      mode: "new",
+    });
     expect(r.status).toBe("succeeded");
     const out = bash(block("compare"));
     expect(out.trim()).toBe("123"); // ids 10, 20, … 1230

@@ -1,7 +1,22 @@
 import "server-only";
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, chownSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -71,10 +86,17 @@ interface Crafted {
   header: Partial<tarStream.Header> & { name: string };
   body?: string | Buffer;
 }
-const f = (name: string, body = "ok\n"): Crafted => ({ header: { name, type: "file", mode: 0o644, mtime: PAST }, body });
+const f = (name: string, body = "ok\n"): Crafted => ({
+  header: { name, type: "file", mode: 0o644, mtime: PAST },
+  body,
+});
 const d = (name: string): Crafted => ({ header: { name, type: "directory", mode: 0o755, mtime: PAST } });
-const l = (name: string, linkname: string): Crafted => ({ header: { name, type: "symlink", linkname, mode: 0o777, mtime: PAST } });
-const h = (name: string, linkname: string): Crafted => ({ header: { name, type: "link", linkname, mode: 0o644, mtime: PAST } });
+const l = (name: string, linkname: string): Crafted => ({
+  header: { name, type: "symlink", linkname, mode: 0o777, mtime: PAST },
+});
+const h = (name: string, linkname: string): Crafted => ({
+  header: { name, type: "link", linkname, mode: 0o644, mtime: PAST },
+});
 
 /** A tar built with tar-stream's pack(), entry by entry, names exactly as given. */
 async function craft(entries: Crafted[]): Promise<Buffer> {
@@ -84,7 +106,8 @@ async function craft(entries: Crafted[]): Promise<Buffer> {
     for await (const c of pack) chunks.push(c as Buffer);
     return Buffer.concat(chunks);
   })();
-  for (const e of entries) await new Promise<void>((res, rej) => pack.entry({ ...e.header }, e.body ?? "", (err) => (err ? rej(err) : res())));
+  for (const e of entries)
+    await new Promise<void>((res, rej) => pack.entry({ ...e.header }, e.body ?? "", (err) => (err ? rej(err) : res())));
   pack.finalize();
   return collected;
 }
@@ -93,7 +116,11 @@ async function craft(entries: Crafted[]): Promise<Buffer> {
 function gnuArchive(paths: string[], format: "gnu" | "pax" = "gnu"): Buffer {
   const priv = mkdtempSync(path.join(root, "priv-"));
   symlinkSync("/", path.join(priv, "files"));
-  return execFileSync("tar", ["--create", "--file=-", `--format=${format}`, "-C", priv, ...paths.map((p) => `files${p}`)], { maxBuffer: 256 * 1024 * 1024 });
+  return execFileSync(
+    "tar",
+    ["--create", "--file=-", `--format=${format}`, "-C", priv, ...paths.map((p) => `files${p}`)],
+    { maxBuffer: 256 * 1024 * 1024 },
+  );
 }
 
 async function failure(p: Promise<unknown>): Promise<AppError> {
@@ -131,7 +158,9 @@ function makeSource(): { src: string; files: number; bytes: number } {
   const all = execFileSync("find", [src, "-depth"]).toString().split("\n").filter(Boolean);
   for (const p of all) if (!lstatSync(p).isSymbolicLink()) utimesSync(p, PAST, PAST);
   const files = 9; // 8 regular files + 1 hard link
-  const bytes = all.filter((p) => lstatSync(p).isFile()).reduce((n, p) => n + lstatSync(p).size, 0) - lstatSync(path.join(src, "index.html")).size;
+  const bytes =
+    all.filter((p) => lstatSync(p).isFile()).reduce((n, p) => n + lstatSync(p).size, 0) -
+    lstatSync(path.join(src, "index.html")).size;
   return { src, files, bytes };
 }
 
@@ -141,7 +170,14 @@ describe("directory restores", () => {
   beforeAll(async () => {
     root = mkdtempSync(path.join(tmpdir(), "coffer-restore-"));
     sshd = await startSshd();
-    ssh = await connectSsh({ host: sshd.host, port: sshd.port, username: sshd.username, privateKey: sshd.privateKey, allowPrivateNetworks: true, connectTimeoutMs: 10_000 });
+    ssh = await connectSsh({
+      host: sshd.host,
+      port: sshd.port,
+      username: sshd.username,
+      privateKey: sshd.privateKey,
+      allowPrivateNetworks: true,
+      connectTimeoutMs: 10_000,
+    });
     local = localReach();
   }, 120_000);
 
@@ -158,7 +194,13 @@ describe("directory restores", () => {
   ];
 
   describe.each(reaches)("over %s", (_name, getReach) => {
-    const job = (tar: Buffer | Readable, target: string, mode: "fresh" | "overwrite", members: string[], extra: Partial<DirectoryRestoreJob> = {}): DirectoryRestoreJob => ({
+    const job = (
+      tar: Buffer | Readable,
+      target: string,
+      mode: "fresh" | "overwrite",
+      members: string[],
+      extra: Partial<DirectoryRestoreJob> = {},
+    ): DirectoryRestoreJob => ({
       reach: getReach(),
       serverName: "test-server",
       tar: Buffer.isBuffer(tar) ? chunked(tar) : tar,
@@ -175,7 +217,12 @@ describe("directory restores", () => {
       const steps: string[] = [];
       let consumed = 0;
       const archive = gnuArchive([src]);
-      const result = await restoreDirectory(job(archive, target, "fresh", [`files${src}`], { onStep: (s) => steps.push(s), onBytes: (n) => (consumed = n) }));
+      const result = await restoreDirectory(
+        job(archive, target, "fresh", [`files${src}`], {
+          onStep: (s) => steps.push(s),
+          onBytes: (n) => (consumed = n),
+        }),
+      );
 
       expect(result).toEqual({ files, bytes });
       expect(consumed).toBe(archive.length);
@@ -209,14 +256,20 @@ describe("directory restores", () => {
       mkdirSync(target);
       writeFileSync(path.join(target, "mine.txt"), "mine");
       const before = snapshot(parent);
-      const error = await failure(restoreDirectory(job(await craft([f("files/srv/a.txt")]), target, "fresh", ["files/srv"])));
+      const error = await failure(
+        restoreDirectory(job(await craft([f("files/srv/a.txt")]), target, "fresh", ["files/srv"])),
+      );
       expect(error.code).toBe("VALIDATION");
       expect(error.message).toMatch(/already exists and is not empty: choose a new folder or use overwrite/);
       expect(snapshot(parent)).toEqual(before);
 
       const empty = path.join(parent, "empty");
       mkdirSync(empty);
-      expect(await restoreDirectory(job(await craft([d("files/srv/"), f("files/srv/a.txt", "A")]), empty, "fresh", ["files/srv"]))).toEqual({ files: 1, bytes: 1 });
+      expect(
+        await restoreDirectory(
+          job(await craft([d("files/srv/"), f("files/srv/a.txt", "A")]), empty, "fresh", ["files/srv"]),
+        ),
+      ).toEqual({ files: 1, bytes: 1 });
       expect(readFileSync(path.join(empty, "srv", "a.txt"), "utf8")).toBe("A");
     });
 
@@ -259,7 +312,21 @@ describe("directory restores", () => {
       writeFileSync(path.join(target, "srv", "a.txt"), "old\n");
       symlinkSync("../../outside", path.join(target, "srv", "app"));
       const before = snapshot(sentinel);
-      const error = await failure(restoreDirectory(job(await craft([d("files/srv/"), f("files/srv/a.txt", "new\n"), d("files/srv/app/"), f("files/srv/app/evil", "x")]), target, "overwrite", ["files/srv"])));
+      const error = await failure(
+        restoreDirectory(
+          job(
+            await craft([
+              d("files/srv/"),
+              f("files/srv/a.txt", "new\n"),
+              d("files/srv/app/"),
+              f("files/srv/app/evil", "x"),
+            ]),
+            target,
+            "overwrite",
+            ["files/srv"],
+          ),
+        ),
+      );
       expect(error.code).toBe("VALIDATION");
       expect(error.message).toMatch(/"srv\/app" is a symbolic link or a file where the backup has a folder/);
       expect(snapshot(sentinel)).toEqual(before);
@@ -276,7 +343,14 @@ describe("directory restores", () => {
       symlinkSync("../../outside/victim", path.join(target, "srv", "a.txt"));
       linkSync(path.join(outside, "twin"), path.join(target, "srv", "b.txt"));
       const outsideBefore = snapshot(outside);
-      await restoreDirectory(job(await craft([d("files/srv/"), f("files/srv/a.txt", "restored a\n"), f("files/srv/b.txt", "restored b\n")]), target, "overwrite", ["files/srv"]));
+      await restoreDirectory(
+        job(
+          await craft([d("files/srv/"), f("files/srv/a.txt", "restored a\n"), f("files/srv/b.txt", "restored b\n")]),
+          target,
+          "overwrite",
+          ["files/srv"],
+        ),
+      );
       expect(readFileSync(path.join(target, "srv", "a.txt"), "utf8")).toBe("restored a\n");
       expect(lstatSync(path.join(target, "srv", "a.txt")).isSymbolicLink()).toBe(false);
       expect(readFileSync(path.join(target, "srv", "b.txt"), "utf8")).toBe("restored b\n");
@@ -285,18 +359,28 @@ describe("directory restores", () => {
 
     it("overwrite: refuses a missing target; fresh: refuses a file as target", async () => {
       const parent = mkdtempSync(path.join(root, "t-"));
-      const error = await failure(restoreDirectory(job(await craft([f("files/srv/a")]), path.join(parent, "nope"), "overwrite", ["files/srv"])));
+      const error = await failure(
+        restoreDirectory(job(await craft([f("files/srv/a")]), path.join(parent, "nope"), "overwrite", ["files/srv"])),
+      );
       expect(error.code).toBe("VALIDATION");
       expect(error.message).toMatch(/does not exist: overwrite restores into an existing folder/);
       writeFileSync(path.join(parent, "file"), "x");
-      const error2 = await failure(restoreDirectory(job(await craft([f("files/srv/a")]), path.join(parent, "file"), "fresh", ["files/srv"])));
+      const error2 = await failure(
+        restoreDirectory(job(await craft([f("files/srv/a")]), path.join(parent, "file"), "fresh", ["files/srv"])),
+      );
       expect(error2.message).toMatch(/exists and is not a folder/);
       expect(readdirSync(parent)).toEqual(["file"]);
     });
 
     it("an archive with nothing under the chosen folders fails and leaves nothing", async () => {
       const parent = mkdtempSync(path.join(root, "t-"));
-      const error = await failure(restoreDirectory(job(await craft([f("manifest.json", "{}"), f("files/etc/x")]), path.join(parent, "new"), "fresh", ["files/srv"])));
+      const error = await failure(
+        restoreDirectory(
+          job(await craft([f("manifest.json", "{}"), f("files/etc/x")]), path.join(parent, "new"), "fresh", [
+            "files/srv",
+          ]),
+        ),
+      );
       expect(error.message).toMatch(/nothing under files\/srv/);
       expect(readdirSync(parent)).toEqual([]);
     });
@@ -304,7 +388,12 @@ describe("directory restores", () => {
     it("a failure of the server's tar is reported with its message, and what was created is removed", async () => {
       const parent = mkdtempSync(path.join(root, "t-"));
       // Accepted by the checker, refused by the file system (a name longer than 255 bytes).
-      const archive = await craft([d("files/srv/"), f("files/srv/ok.txt"), f(`files/srv/${"n".repeat(300)}`), f("files/srv/after.txt")]);
+      const archive = await craft([
+        d("files/srv/"),
+        f("files/srv/ok.txt"),
+        f(`files/srv/${"n".repeat(300)}`),
+        f("files/srv/after.txt"),
+      ]);
       const error = await failure(restoreDirectory(job(archive, path.join(parent, "new"), "fresh", ["files/srv"])));
       expect(error.code).toBe("UPSTREAM");
       expect(error.message).toMatch(/Extracting on test-server failed \(tar exit 2\): .*File name too long/);
@@ -320,8 +409,14 @@ describe("directory restores", () => {
 
     it("a damaged archive fails and leaves nothing", async () => {
       const parent = mkdtempSync(path.join(root, "t-"));
-      const good = await craft([d("files/srv/"), f("files/srv/a", "x".repeat(5000)), f("files/srv/b", "y".repeat(5000))]);
-      const error = await failure(restoreDirectory(job(good.subarray(0, 3000), path.join(parent, "new"), "fresh", ["files/srv"])));
+      const good = await craft([
+        d("files/srv/"),
+        f("files/srv/a", "x".repeat(5000)),
+        f("files/srv/b", "y".repeat(5000)),
+      ]);
+      const error = await failure(
+        restoreDirectory(job(good.subarray(0, 3000), path.join(parent, "new"), "fresh", ["files/srv"])),
+      );
       expect(error.message).toMatch(/damaged or not a tar/);
       expect(readdirSync(parent)).toEqual([]);
     });
@@ -331,38 +426,86 @@ describe("directory restores", () => {
     const hostile: [string, (sentinel: string) => Crafted[], RegExp][] = [
       ["../", () => [d("files/srv/"), f("files/srv/ok.txt"), f("files/srv/../../evil")], /has "\.\." in its name/],
       ["an absolute path", (s) => [d("files/srv/"), f("files/srv/ok.txt"), f(`${s}/evil`)], /has an absolute name/],
-      ["a symlink to an absolute path", (s) => [d("files/srv/"), f("files/srv/ok.txt"), l("files/srv/out", s), f("files/srv/out/evil")], /symbolic link to the absolute path/],
-      ["a symlink leaving the folder", () => [d("files/srv/"), f("files/srv/ok.txt"), l("files/srv/out", "../.."), f("files/srv/out/evil")], /leads outside the restored folder/],
-      ["writing through a symlink", () => [d("files/srv/"), d("files/srv/sub/"), l("files/srv/in", "sub"), f("files/srv/in/evil")], /inside "srv\/in", a symbolic link the archive created earlier/],
-      ["the chain x -> . first", () => [d("files/srv/"), f("files/srv/ok.txt"), l("files/srv/x", "."), l("files/srv/out", "x/x/x/../../../.."), f("files/srv/out/evil")], /"files\/srv\/out" is a symbolic link to .* leads outside/],
-      ["the chain l -> x/x/x/../../../.. first", () => [d("files/srv/"), f("files/srv/ok.txt"), l("files/srv/out", "x/x/x/../../../.."), l("files/srv/x", "."), f("files/srv/out/evil")], /"files\/srv\/x" is a symbolic link at a path the earlier symbolic link "files\/srv\/out" goes through/],
-      ["a hard link to a file outside", (s) => [d("files/srv/"), f("files/srv/ok.txt"), h("files/srv/pw", `${s}/secret`), f("files/srv/pw", "overwritten")], /"files\/srv\/pw" has an absolute hard link target "\//],
+      [
+        "a symlink to an absolute path",
+        (s) => [d("files/srv/"), f("files/srv/ok.txt"), l("files/srv/out", s), f("files/srv/out/evil")],
+        /symbolic link to the absolute path/,
+      ],
+      [
+        "a symlink leaving the folder",
+        () => [d("files/srv/"), f("files/srv/ok.txt"), l("files/srv/out", "../.."), f("files/srv/out/evil")],
+        /leads outside the restored folder/,
+      ],
+      [
+        "writing through a symlink",
+        () => [d("files/srv/"), d("files/srv/sub/"), l("files/srv/in", "sub"), f("files/srv/in/evil")],
+        /inside "srv\/in", a symbolic link the archive created earlier/,
+      ],
+      [
+        "the chain x -> . first",
+        () => [
+          d("files/srv/"),
+          f("files/srv/ok.txt"),
+          l("files/srv/x", "."),
+          l("files/srv/out", "x/x/x/../../../.."),
+          f("files/srv/out/evil"),
+        ],
+        /"files\/srv\/out" is a symbolic link to .* leads outside/,
+      ],
+      [
+        "the chain l -> x/x/x/../../../.. first",
+        () => [
+          d("files/srv/"),
+          f("files/srv/ok.txt"),
+          l("files/srv/out", "x/x/x/../../../.."),
+          l("files/srv/x", "."),
+          f("files/srv/out/evil"),
+        ],
+        /"files\/srv\/x" is a symbolic link at a path the earlier symbolic link "files\/srv\/out" goes through/,
+      ],
+      [
+        "a hard link to a file outside",
+        (s) => [
+          d("files/srv/"),
+          f("files/srv/ok.txt"),
+          h("files/srv/pw", `${s}/secret`),
+          f("files/srv/pw", "overwritten"),
+        ],
+        /"files\/srv\/pw" has an absolute hard link target "\//,
+      ],
     ];
 
     describe.each(["fresh", "overwrite"] as const)("%s mode refuses", (mode) => {
-      it.each(hostile)("%s: nothing appears outside the target, the target is as before, no staging folder is left", async (_what, entries, message) => {
-        const sentinel = mkdtempSync(path.join(root, "s-"));
-        writeFileSync(path.join(sentinel, "secret"), "secret\n");
-        const target = path.join(sentinel, "target");
-        if (mode === "overwrite") {
-          mkdirSync(path.join(target, "srv"), { recursive: true });
-          writeFileSync(path.join(target, "srv", "ok.txt"), "before\n");
-          writeFileSync(path.join(target, "keep.txt"), "keep\n");
-          utimesSync(target, PAST, PAST);
-        }
-        const before = contents(sentinel);
-        const error = await restoreDirectory(job(await craft(entries(sentinel)), target, mode, ["files/srv"])).then(
-          () => null,
-          (e: unknown) => e as AppError,
-        );
-        // What matters most first: nothing written outside, the target as it was, nothing left behind.
-        expect(contents(sentinel)).toEqual(before);
-        expect(stagingLeftovers(sentinel)).toEqual([]);
-        expect(error).toBeInstanceOf(AppError);
-        expect(error!.code).toBe("VALIDATION");
-        expect(error!.message).toMatch(message);
-        expect(error!.message).toMatch(mode === "fresh" ? /Nothing was restored: what Coffer created in .* was removed/ : /Nothing was restored: .* is unchanged/);
-      });
+      it.each(hostile)(
+        "%s: nothing appears outside the target, the target is as before, no staging folder is left",
+        async (_what, entries, message) => {
+          const sentinel = mkdtempSync(path.join(root, "s-"));
+          writeFileSync(path.join(sentinel, "secret"), "secret\n");
+          const target = path.join(sentinel, "target");
+          if (mode === "overwrite") {
+            mkdirSync(path.join(target, "srv"), { recursive: true });
+            writeFileSync(path.join(target, "srv", "ok.txt"), "before\n");
+            writeFileSync(path.join(target, "keep.txt"), "keep\n");
+            utimesSync(target, PAST, PAST);
+          }
+          const before = contents(sentinel);
+          const error = await restoreDirectory(job(await craft(entries(sentinel)), target, mode, ["files/srv"])).then(
+            () => null,
+            (e: unknown) => e as AppError,
+          );
+          // What matters most first: nothing written outside, the target as it was, nothing left behind.
+          expect(contents(sentinel)).toEqual(before);
+          expect(stagingLeftovers(sentinel)).toEqual([]);
+          expect(error).toBeInstanceOf(AppError);
+          expect(error!.code).toBe("VALIDATION");
+          expect(error!.message).toMatch(message);
+          expect(error!.message).toMatch(
+            mode === "fresh"
+              ? /Nothing was restored: what Coffer created in .* was removed/
+              : /Nothing was restored: .* is unchanged/,
+          );
+        },
+      );
     });
 
     describe.each(["fresh", "overwrite"] as const)("cancel in %s mode", (mode) => {
@@ -394,7 +537,11 @@ describe("directory restores", () => {
         expect(error).toBe(reason);
         expect(consumed).toBeGreaterThan(2 * 1024 * 1024);
         expect(Date.now() - started).toBeLessThan(30_000);
-        expect(await waitUntilGone(`tar --extract --file=- --preserve-permissions --delay-directory-restore --directory=${target}`)).toEqual([]);
+        expect(
+          await waitUntilGone(
+            `tar --extract --file=- --preserve-permissions --delay-directory-restore --directory=${target}`,
+          ),
+        ).toEqual([]);
         expect(contents(sentinel)).toEqual(before);
       });
     });

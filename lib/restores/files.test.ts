@@ -33,11 +33,18 @@ function refusal(headers: H[], members = ["files/srv"]): string {
 
 describe("members", () => {
   it("normalises prefixes under files/", () => {
-    expect(normalizeMembers(["files/var/www", "./files//srv/", "files/"])).toEqual([["files", "var", "www"], ["files", "srv"], ["files"]]);
+    expect(normalizeMembers(["files/var/www", "./files//srv/", "files/"])).toEqual([
+      ["files", "var", "www"],
+      ["files", "srv"],
+      ["files"],
+    ]);
   });
-  it.each([[[]], [["postgres/x.sql"]], [["/files/var"]], [["files/../etc"]], [["manifest.json"]], [["files/a\0b"]]])("refuses %j", (members) => {
-    expect(() => normalizeMembers(members)).toThrow(AppError);
-  });
+  it.each([[[]], [["postgres/x.sql"]], [["/files/var"]], [["files/../etc"]], [["manifest.json"]], [["files/a\0b"]]])(
+    "refuses %j",
+    (members) => {
+      expect(() => normalizeMembers(members)).toThrow(AppError);
+    },
+  );
 });
 
 describe("RestoreEntryChecker: names and selection", () => {
@@ -71,8 +78,17 @@ describe("RestoreEntryChecker: names and selection", () => {
   });
 
   it("restores several members, and everything with files/; the root entry itself is skipped", () => {
-    expect(run([dir("files/"), file("files/srv/a"), file("files/etc/b"), file("files/tmp/c")], ["files/srv", "files/etc"]).map((e) => e?.name ?? null)).toEqual([null, "srv/a", "etc/b", null]);
-    expect(run([dir("files/"), dir("./files"), file("files/x/y")], ["files"]).map((e) => e?.name ?? null)).toEqual([null, null, "x/y"]);
+    expect(
+      run(
+        [dir("files/"), file("files/srv/a"), file("files/etc/b"), file("files/tmp/c")],
+        ["files/srv", "files/etc"],
+      ).map((e) => e?.name ?? null),
+    ).toEqual([null, "srv/a", "etc/b", null]);
+    expect(run([dir("files/"), dir("./files"), file("files/x/y")], ["files"]).map((e) => e?.name ?? null)).toEqual([
+      null,
+      null,
+      "x/y",
+    ]);
     expect(refusal([file("files")], ["files"])).toMatch(/replace the restore folder itself/);
   });
 
@@ -95,7 +111,9 @@ describe("RestoreEntryChecker: names and selection", () => {
   });
 
   it("names the entry in the message", () => {
-    expect(refusal([dir("files/srv/"), file("files/srv/../../../../etc/shadow")])).toContain('"files/srv/../../../../etc/shadow"');
+    expect(refusal([dir("files/srv/"), file("files/srv/../../../../etc/shadow")])).toContain(
+      '"files/srv/../../../../etc/shadow"',
+    );
   });
 });
 
@@ -110,7 +128,10 @@ describe("RestoreEntryChecker: entry types", () => {
   });
 
   it("ignores devices outside the chosen folders", () => {
-    expect(run([{ name: "files/dev/null", type: "character-device" }, file("files/srv/a")])[1]).toEqual({ name: "srv/a", type: "file" });
+    expect(run([{ name: "files/dev/null", type: "character-device" }, file("files/srv/a")])[1]).toEqual({
+      name: "srv/a",
+      type: "file",
+    });
   });
 
   it("treats a contiguous file as a file", () => {
@@ -118,19 +139,40 @@ describe("RestoreEntryChecker: entry types", () => {
   });
 
   it("refuses GNU sparse files stored as pax", () => {
-    expect(refusal([file("files/srv/GNUSparseFile.12/big", { pax: { "GNU.sparse.major": "1", "GNU.sparse.name": "files/srv/big" } })])).toMatch(/sparse/);
+    expect(
+      refusal([
+        file("files/srv/GNUSparseFile.12/big", {
+          pax: { "GNU.sparse.major": "1", "GNU.sparse.name": "files/srv/big" },
+        }),
+      ]),
+    ).toMatch(/sparse/);
   });
 
   it("refuses a path that changes type", () => {
-    expect(refusal([dir("files/srv/a"), file("files/srv/a")])).toMatch(/is a file, but the archive made "srv\/a" a folder/);
+    expect(refusal([dir("files/srv/a"), file("files/srv/a")])).toMatch(
+      /is a file, but the archive made "srv\/a" a folder/,
+    );
     expect(refusal([file("files/srv/a"), dir("files/srv/a")])).toMatch(/is a folder/);
     expect(refusal([file("files/srv/a/b"), file("files/srv/a")])).toMatch(/made "srv\/a" a folder/);
-    expect(refusal([file("files/srv/a"), file("files/srv/a/b")])).toMatch(/inside "srv\/a", which the archive made a file/);
-    expect(refusal([dir("files/srv/a"), sym("files/srv/a", "b")])).toMatch(/is a symbolic link, but the archive made "srv\/a" a folder/);
+    expect(refusal([file("files/srv/a"), file("files/srv/a/b")])).toMatch(
+      /inside "srv\/a", which the archive made a file/,
+    );
+    expect(refusal([dir("files/srv/a"), sym("files/srv/a", "b")])).toMatch(
+      /is a symbolic link, but the archive made "srv\/a" a folder/,
+    );
   });
 
   it("allows repeated files and folders, and a symbolic link repeated with the same target only", () => {
-    expect(run([file("files/srv/a"), file("files/srv/a"), dir("files/srv/d"), dir("files/srv/d"), sym("files/srv/l", "a"), sym("files/srv/l", "a")]).every(Boolean)).toBe(true);
+    expect(
+      run([
+        file("files/srv/a"),
+        file("files/srv/a"),
+        dir("files/srv/d"),
+        dir("files/srv/d"),
+        sym("files/srv/l", "a"),
+        sym("files/srv/l", "a"),
+      ]).every(Boolean),
+    ).toBe(true);
     expect(refusal([sym("files/srv/l", "a"), sym("files/srv/l", "d")])).toMatch(/symbolic link to another place/);
   });
 });
@@ -170,45 +212,79 @@ describe("RestoreEntryChecker: symbolic links", () => {
 
   it("resolves through links the archive created: `..` after a link goes up from where it leads", () => {
     // deep -> a/b/c ; then deep/../../.. is a/b/c/../../.. = srv's parent = root: fine
-    expect(run([sym("files/srv/deep", "a/b/c"), sym("files/srv/ok", "deep/../../..")])[1]).toEqual({ name: "srv/ok", type: "symlink", linkname: "deep/../../.." });
+    expect(run([sym("files/srv/deep", "a/b/c"), sym("files/srv/ok", "deep/../../..")])[1]).toEqual({
+      name: "srv/ok",
+      type: "symlink",
+      linkname: "deep/../../..",
+    });
     // lexically `up/..` is srv, but up -> .. so up/.. is the root's parent
-    expect(refusal([sym("files/srv/up", ".."), sym("files/srv/l", "up/../x")])).toMatch(/"files\/srv\/l".*leads outside/);
+    expect(refusal([sym("files/srv/up", ".."), sym("files/srv/l", "up/../x")])).toMatch(
+      /"files\/srv\/l".*leads outside/,
+    );
     // through a chain of links
-    expect(refusal([sym("files/srv/a", "b"), sym("files/srv/b", ".."), sym("files/srv/l", "a/../x")])).toMatch(/leads outside/);
+    expect(refusal([sym("files/srv/a", "b"), sym("files/srv/b", ".."), sym("files/srv/l", "a/../x")])).toMatch(
+      /leads outside/,
+    );
   });
 
   it("refuses the chain x -> . then l -> x/x/x/../../..", () => {
-    expect(refusal([sym("files/x", "."), sym("files/l", "x/x/x/../../..")], ["files"])).toMatch(/"files\/l" is a symbolic link to "x\/x\/x\/..\/..\/..", which leads outside/);
+    expect(refusal([sym("files/x", "."), sym("files/l", "x/x/x/../../..")], ["files"])).toMatch(
+      /"files\/l" is a symbolic link to "x\/x\/x\/..\/..\/..", which leads outside/,
+    );
   });
 
   it("refuses the chain l -> x/x/x/../../.. then x -> . (a link created where an earlier link's target passes)", () => {
     const message = refusal([sym("files/l", "x/x/x/../../.."), sym("files/x", ".")], ["files"]);
-    expect(message).toMatch(/"files\/x" is a symbolic link at a path the earlier symbolic link "files\/l" goes through/);
+    expect(message).toMatch(
+      /"files\/x" is a symbolic link at a path the earlier symbolic link "files\/l" goes through/,
+    );
   });
 
   it("the chain inside a chosen folder, both orders", () => {
     expect(refusal([sym("files/srv/x", "."), sym("files/srv/l", "x/x/x/../../../..")])).toMatch(/leads outside/);
-    expect(refusal([sym("files/srv/l", "x/x/x/../../../.."), sym("files/srv/x", ".")])).toMatch(/earlier symbolic link "files\/srv\/l"/);
+    expect(refusal([sym("files/srv/l", "x/x/x/../../../.."), sym("files/srv/x", ".")])).toMatch(
+      /earlier symbolic link "files\/srv\/l"/,
+    );
     // without the link x, l stays inside: lexically x/x/x/../../../.. is srv/.. = the root
     expect(run([sym("files/srv/l", "x/x/x/../../../..")])[0]).toBeTruthy();
   });
 
   it("a folder or file may still be created where a link's target passes", () => {
-    expect(run([sym("files/srv/l", "x/y/../z"), dir("files/srv/x"), dir("files/srv/x/y"), file("files/srv/x/z")]).every(Boolean)).toBe(true);
+    expect(
+      run([sym("files/srv/l", "x/y/../z"), dir("files/srv/x"), dir("files/srv/x/y"), file("files/srv/x/z")]).every(
+        Boolean,
+      ),
+    ).toBe(true);
   });
 
   it("does not block ordinary chains of links (lib.so -> lib.so.1 -> lib.so.1.2, any order)", () => {
-    expect(run([sym("files/srv/lib.so", "lib.so.1"), sym("files/srv/lib.so.1", "lib.so.1.2"), file("files/srv/lib.so.1.2")]).every(Boolean)).toBe(true);
-    expect(run([file("files/srv/lib.so.1.2"), sym("files/srv/lib.so.1", "lib.so.1.2"), sym("files/srv/lib.so", "lib.so.1")]).every(Boolean)).toBe(true);
+    expect(
+      run([
+        sym("files/srv/lib.so", "lib.so.1"),
+        sym("files/srv/lib.so.1", "lib.so.1.2"),
+        file("files/srv/lib.so.1.2"),
+      ]).every(Boolean),
+    ).toBe(true);
+    expect(
+      run([
+        file("files/srv/lib.so.1.2"),
+        sym("files/srv/lib.so.1", "lib.so.1.2"),
+        sym("files/srv/lib.so", "lib.so.1"),
+      ]).every(Boolean),
+    ).toBe(true);
   });
 
   it("refuses a link that passes through itself, and loops of links", () => {
     expect(refusal([sym("files/srv/l", "l/..")])).toMatch(/goes through the link itself/);
-    expect(refusal([sym("files/srv/a", "b"), sym("files/srv/b", "a"), sym("files/srv/l", "a/x")])).toMatch(/too many symbolic links/);
+    expect(refusal([sym("files/srv/a", "b"), sym("files/srv/b", "a"), sym("files/srv/l", "a/x")])).toMatch(
+      /too many symbolic links/,
+    );
   });
 
   it("refuses writing through a link the archive created", () => {
-    expect(refusal([sym("files/srv/l", "d"), dir("files/srv/d"), file("files/srv/l/evil")])).toMatch(/"files\/srv\/l\/evil" is inside "srv\/l", a symbolic link the archive created earlier/);
+    expect(refusal([sym("files/srv/l", "d"), dir("files/srv/d"), file("files/srv/l/evil")])).toMatch(
+      /"files\/srv\/l\/evil" is inside "srv\/l", a symbolic link the archive created earlier/,
+    );
     expect(refusal([sym("files/srv/l", "."), dir("files/srv/l/sub")])).toMatch(/inside "srv\/l"/);
     expect(refusal([sym("files/srv/l", "x"), sym("files/srv/l/m", "y")])).toMatch(/inside "srv\/l"/);
     expect(refusal([sym("files/srv/l", "x"), hard("files/srv/l/h", "files/srv/a")])).toMatch(/inside "srv\/l"/);
@@ -219,7 +295,9 @@ describe("RestoreEntryChecker: symbolic links", () => {
 
 describe("RestoreEntryChecker: hard links", () => {
   it("accepts a hard link to a regular file restored earlier, renamed like it", () => {
-    expect(run([file("files/srv/a"), hard("files/srv/b", "files/srv/a"), hard("files/srv/c", "./files/srv//b")])).toEqual([
+    expect(
+      run([file("files/srv/a"), hard("files/srv/b", "files/srv/a"), hard("files/srv/c", "./files/srv//b")]),
+    ).toEqual([
       { name: "srv/a", type: "file" },
       { name: "srv/b", type: "link", linkname: "srv/a" },
       { name: "srv/c", type: "link", linkname: "srv/b" },
@@ -227,15 +305,31 @@ describe("RestoreEntryChecker: hard links", () => {
   });
 
   it("accepts a target in another chosen folder", () => {
-    expect(run([file("files/etc/a"), hard("files/srv/b", "files/etc/a")], ["files/srv", "files/etc"])[1]).toEqual({ name: "srv/b", type: "link", linkname: "etc/a" });
+    expect(run([file("files/etc/a"), hard("files/srv/b", "files/etc/a")], ["files/srv", "files/etc"])[1]).toEqual({
+      name: "srv/b",
+      type: "link",
+      linkname: "etc/a",
+    });
   });
 
   it.each([
     ["not seen yet", [hard("files/srv/b", "files/srv/a"), file("files/srv/a")], /does not come before it/],
     ["outside the chosen folders", [hard("files/srv/b", "files/etc/passwd")], /not among the restored files/],
-    ["to a skipped member", [file("files/etc/passwd"), hard("files/srv/b", "files/etc/passwd")], /not among the restored files/],
-    ["absolute", [hard("files/srv/b", "/etc/passwd")], /"files\/srv\/b" has an absolute hard link target "\/etc\/passwd"/],
-    ["with ..", [file("files/srv/a"), hard("files/srv/b", "files/srv/../srv/a")], /"files\/srv\/b" has "\.\." in its hard link target "files\/srv\/..\/srv\/a"/],
+    [
+      "to a skipped member",
+      [file("files/etc/passwd"), hard("files/srv/b", "files/etc/passwd")],
+      /not among the restored files/,
+    ],
+    [
+      "absolute",
+      [hard("files/srv/b", "/etc/passwd")],
+      /"files\/srv\/b" has an absolute hard link target "\/etc\/passwd"/,
+    ],
+    [
+      "with ..",
+      [file("files/srv/a"), hard("files/srv/b", "files/srv/../srv/a")],
+      /"files\/srv\/b" has "\.\." in its hard link target "files\/srv\/..\/srv\/a"/,
+    ],
     ["to a folder", [dir("files/srv/d"), hard("files/srv/b", "files/srv/d")], /is a folder/],
     ["to a symbolic link", [sym("files/srv/s", "a"), hard("files/srv/b", "files/srv/s")], /is a symbolic link/],
     ["to itself", [file("files/srv/b"), hard("files/srv/b", "files/srv/b")], /to itself/],
@@ -250,7 +344,13 @@ describe("RestoreEntryChecker: hard links", () => {
 describe("RestoreEntryChecker: implied folders", () => {
   it("lists folders only created as parents, parents first", () => {
     const checker = new RestoreEntryChecker(["files/home/alice/docs", "files/srv"]);
-    for (const h of [dir("files/home/alice/docs"), file("files/home/alice/docs/a"), file("files/srv/x/y/z"), dir("files/srv/x")]) checker.check(h);
+    for (const h of [
+      dir("files/home/alice/docs"),
+      file("files/home/alice/docs/a"),
+      file("files/srv/x/y/z"),
+      dir("files/srv/x"),
+    ])
+      checker.check(h);
     expect(checker.implicitDirectories()).toEqual(["home", "srv", "home/alice", "srv/x/y"]);
   });
 });
@@ -259,33 +359,98 @@ describe("repackHeader", () => {
   const at = new Date("2024-05-06T07:08:09Z");
   it("keeps mode, times and owners; takes the checked name; drops everything else of the original", () => {
     const h = repackHeader(
-      { name: "files/srv/a", type: "file", size: 5, mode: 0o104755, mtime: at, uid: 1000, gid: 100, uname: "alice", gname: "users", devmajor: 3, pax: { path: "../../evil", linkpath: "/etc", "SCHILY.xattr.user.x": "1" } },
+      {
+        name: "files/srv/a",
+        type: "file",
+        size: 5,
+        mode: 0o104755,
+        mtime: at,
+        uid: 1000,
+        gid: 100,
+        uname: "alice",
+        gname: "users",
+        devmajor: 3,
+        pax: { path: "../../evil", linkpath: "/etc", "SCHILY.xattr.user.x": "1" },
+      },
       { name: "srv/a", type: "file" },
     );
-    expect(h).toEqual({ name: "srv/a", type: "file", size: 5, mode: 0o4755, mtime: at, uid: 1000, gid: 100, uname: "alice", gname: "users" });
+    expect(h).toEqual({
+      name: "srv/a",
+      type: "file",
+      size: 5,
+      mode: 0o4755,
+      mtime: at,
+      uid: 1000,
+      gid: 100,
+      uname: "alice",
+      gname: "users",
+    });
   });
 
   it("uses authoritative pax values and carries those the ustar header cannot hold", () => {
     const h = repackHeader(
-      { name: "x", type: "file", size: 1, mode: 0o600, mtime: new Date(0), uid: 0, gid: 0, uname: "", gname: "", pax: { mtime: "1700000000.123456789", uid: "4000000", gid: "5", uname: "jürgen", gname: "a-very-long-group-name-that-is-over-32" } },
+      {
+        name: "x",
+        type: "file",
+        size: 1,
+        mode: 0o600,
+        mtime: new Date(0),
+        uid: 0,
+        gid: 0,
+        uname: "",
+        gname: "",
+        pax: {
+          mtime: "1700000000.123456789",
+          uid: "4000000",
+          gid: "5",
+          uname: "jürgen",
+          gname: "a-very-long-group-name-that-is-over-32",
+        },
+      },
       { name: "srv/x", type: "file" },
     );
-    expect(h.pax).toEqual({ mtime: "1700000000.123456789", uid: "4000000", uname: "jürgen", gname: "a-very-long-group-name-that-is-over-32" });
+    expect(h.pax).toEqual({
+      mtime: "1700000000.123456789",
+      uid: "4000000",
+      uname: "jürgen",
+      gname: "a-very-long-group-name-that-is-over-32",
+    });
     expect(h.mtime).toEqual(new Date(1700000000 * 1000));
     expect(h.gid).toBe(5);
     expect(h.uname).toBe("");
   });
 
   it("gives links no size and the checked link name", () => {
-    expect(repackHeader({ name: "files/srv/b", type: "link", size: 9, linkname: "files/srv/a", mode: 0o644, mtime: at }, { name: "srv/b", type: "link", linkname: "srv/a" })).toMatchObject({ size: 0, linkname: "srv/a" });
-    expect(repackHeader({ name: "files/srv/l", type: "symlink", linkname: "a", mode: 0o777, mtime: at }, { name: "srv/l", type: "symlink", linkname: "a" })).toMatchObject({ size: 0, linkname: "a", mode: 0o777 });
+    expect(
+      repackHeader(
+        { name: "files/srv/b", type: "link", size: 9, linkname: "files/srv/a", mode: 0o644, mtime: at },
+        { name: "srv/b", type: "link", linkname: "srv/a" },
+      ),
+    ).toMatchObject({ size: 0, linkname: "srv/a" });
+    expect(
+      repackHeader(
+        { name: "files/srv/l", type: "symlink", linkname: "a", mode: 0o777, mtime: at },
+        { name: "srv/l", type: "symlink", linkname: "a" },
+      ),
+    ).toMatchObject({ size: 0, linkname: "a", mode: 0o777 });
   });
 
   it("survives a round trip through tar-stream with long and non-ASCII names", async () => {
     const long = `srv/${"d".repeat(120)}/${"ü".repeat(60)}.txt`;
     const pack = tarStream.pack();
-    pack.entry(repackHeader({ name: "x", type: "file", size: 3, mode: 0o640, mtime: at, uid: 7, gid: 8, pax: { uid: "3000000" } }, { name: long, type: "file" }), "abc");
-    pack.entry(repackHeader({ name: "y", type: "symlink", mode: 0o777, mtime: at }, { name: "srv/l", type: "symlink", linkname: `${"t".repeat(150)}` }));
+    pack.entry(
+      repackHeader(
+        { name: "x", type: "file", size: 3, mode: 0o640, mtime: at, uid: 7, gid: 8, pax: { uid: "3000000" } },
+        { name: long, type: "file" },
+      ),
+      "abc",
+    );
+    pack.entry(
+      repackHeader(
+        { name: "y", type: "symlink", mode: 0o777, mtime: at },
+        { name: "srv/l", type: "symlink", linkname: `${"t".repeat(150)}` },
+      ),
+    );
     pack.finalize();
     const chunks: Buffer[] = [];
     for await (const c of pack) chunks.push(c as Buffer);
@@ -293,7 +458,12 @@ describe("repackHeader", () => {
     Readable.from([Buffer.concat(chunks)]).pipe(extract);
     const seen: { name: string; linkname: string | null; mode: number; uid?: string }[] = [];
     for await (const entry of extract) {
-      seen.push({ name: entry.header.name, linkname: entry.header.linkname, mode: entry.header.mode, uid: (entry.header.pax as Record<string, string> | null)?.uid });
+      seen.push({
+        name: entry.header.name,
+        linkname: entry.header.linkname,
+        mode: entry.header.mode,
+        uid: (entry.header.pax as Record<string, string> | null)?.uid,
+      });
       entry.resume();
     }
     expect(seen).toEqual([

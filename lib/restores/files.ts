@@ -124,11 +124,17 @@ function archiveComponents(raw: string, what: string, entry = raw): string[] {
 
 /** Normalised member prefixes ("files/var/www"); throws VALIDATION for anything else. */
 export function normalizeMembers(members: string[]): string[][] {
-  if (!Array.isArray(members) || members.length === 0) throw new AppError("VALIDATION", "Choose at least one folder of the backup to restore.");
+  if (!Array.isArray(members) || members.length === 0)
+    throw new AppError("VALIDATION", "Choose at least one folder of the backup to restore.");
   return members.map((m) => {
-    if (typeof m !== "string" || m.includes("\0") || m.startsWith("/")) throw new AppError("VALIDATION", `${show(String(m))} is not a folder of the archive: choose folders under files/.`);
+    if (typeof m !== "string" || m.includes("\0") || m.startsWith("/"))
+      throw new AppError(
+        "VALIDATION",
+        `${show(String(m))} is not a folder of the archive: choose folders under files/.`,
+      );
     const parts = m.split("/").filter((p) => p !== "" && p !== ".");
-    if (parts[0] !== "files" || parts.includes("..")) throw new AppError("VALIDATION", `${show(m)} is not a folder of the archive: choose folders under files/.`);
+    if (parts[0] !== "files" || parts.includes(".."))
+      throw new AppError("VALIDATION", `${show(m)} is not a folder of the archive: choose folders under files/.`);
     return parts;
   });
 }
@@ -172,12 +178,21 @@ export class RestoreEntryChecker {
     const parts = archiveComponents(raw, "name");
     if (!this.chosen(parts)) return null;
 
-    if (raw.includes("\uFFFD")) throw refuse(raw, "has a name that is not valid UTF-8, so it cannot be restored under the same name");
-    if (header.pax && Object.keys(header.pax).some((k) => k.startsWith("GNU.sparse."))) throw refuse(raw, "is a sparse file (GNU sparse pax records), which Coffer does not restore");
+    if (raw.includes("\uFFFD"))
+      throw refuse(raw, "has a name that is not valid UTF-8, so it cannot be restored under the same name");
+    if (header.pax && Object.keys(header.pax).some((k) => k.startsWith("GNU.sparse.")))
+      throw refuse(raw, "is a sparse file (GNU sparse pax records), which Coffer does not restore");
     const type = header.type === "contiguous-file" ? "file" : header.type;
     if (type !== "file" && type !== "directory" && type !== "symlink" && type !== "link") {
-      const words: Record<string, string> = { "character-device": "a character device", "block-device": "a block device", fifo: "a FIFO (named pipe)" };
-      throw refuse(raw, `is ${words[String(type)] ?? "of a type Coffer does not know"}; only files, folders, symbolic links and hard links are restored`);
+      const words: Record<string, string> = {
+        "character-device": "a character device",
+        "block-device": "a block device",
+        fifo: "a FIFO (named pipe)",
+      };
+      throw refuse(
+        raw,
+        `is ${words[String(type)] ?? "of a type Coffer does not know"}; only files, folders, symbolic links and hard links are restored`,
+      );
     }
 
     const out = parts.slice(1);
@@ -191,13 +206,15 @@ export class RestoreEntryChecker {
 
     switch (type) {
       case "directory": {
-        if (existing && existing.kind !== "dir") throw refuse(raw, `is a folder, but the archive made ${show(name)} ${KIND_WORDS[existing.kind]} before`);
+        if (existing && existing.kind !== "dir")
+          throw refuse(raw, `is a folder, but the archive made ${show(name)} ${KIND_WORDS[existing.kind]} before`);
         this.addParents(out);
         this.nodes.set(name, { kind: "dir", explicit: true });
         return { name, type };
       }
       case "file": {
-        if (existing && existing.kind !== "file") throw refuse(raw, `is a file, but the archive made ${show(name)} ${KIND_WORDS[existing.kind]} before`);
+        if (existing && existing.kind !== "file")
+          throw refuse(raw, `is a file, but the archive made ${show(name)} ${KIND_WORDS[existing.kind]} before`);
         this.addParents(out);
         this.nodes.set(name, { kind: "file" });
         return { name, type };
@@ -206,14 +223,19 @@ export class RestoreEntryChecker {
         const linkRaw = header.linkname ?? "";
         if (!linkRaw) throw refuse(raw, "is a hard link without a target");
         const linkParts = archiveComponents(linkRaw, "hard link target", raw);
-        if (!this.chosen(linkParts) || linkParts.length < 2) throw refuse(raw, `is a hard link to ${show(linkRaw)}, which is not among the restored files`);
+        if (!this.chosen(linkParts) || linkParts.length < 2)
+          throw refuse(raw, `is a hard link to ${show(linkRaw)}, which is not among the restored files`);
         const linkName = linkParts.slice(1).join("/");
         if (linkName === name) throw refuse(raw, "is a hard link to itself");
         const targetNode = this.nodes.get(linkName);
         if (targetNode?.kind !== "file") {
-          throw refuse(raw, `is a hard link to ${show(linkRaw)}, which ${targetNode ? `is ${KIND_WORDS[targetNode.kind]}` : "does not come before it in the archive"}; hard links must point to a regular file restored earlier`);
+          throw refuse(
+            raw,
+            `is a hard link to ${show(linkRaw)}, which ${targetNode ? `is ${KIND_WORDS[targetNode.kind]}` : "does not come before it in the archive"}; hard links must point to a regular file restored earlier`,
+          );
         }
-        if (existing && existing.kind !== "file") throw refuse(raw, `is a hard link, but the archive made ${show(name)} ${KIND_WORDS[existing.kind]} before`);
+        if (existing && existing.kind !== "file")
+          throw refuse(raw, `is a hard link, but the archive made ${show(name)} ${KIND_WORDS[existing.kind]} before`);
         this.addParents(out);
         this.nodes.set(name, { kind: "file" });
         return { name, type, linkname: linkName };
@@ -222,25 +244,38 @@ export class RestoreEntryChecker {
         const target = header.linkname ?? "";
         if (existing) {
           if (existing.kind === "symlink" && existing.target === target) return { name, type, linkname: target };
-          throw refuse(raw, `is a symbolic link, but the archive made ${show(name)} ${existing.kind === "symlink" ? "a symbolic link to another place" : KIND_WORDS[existing.kind]} before`);
+          throw refuse(
+            raw,
+            `is a symbolic link, but the archive made ${show(name)} ${existing.kind === "symlink" ? "a symbolic link to another place" : KIND_WORDS[existing.kind]} before`,
+          );
         }
         if (!target) throw refuse(raw, "is a symbolic link without a target");
         if (target.includes("\0")) throw refuse(raw, "is a symbolic link whose target has a NUL character");
         if (target.includes("\uFFFD")) throw refuse(raw, "is a symbolic link whose target is not valid UTF-8");
-        if (target.startsWith("/")) throw refuse(raw, `is a symbolic link to the absolute path ${show(target)}; only links that stay inside the restored folder are allowed`);
+        if (target.startsWith("/"))
+          throw refuse(
+            raw,
+            `is a symbolic link to the absolute path ${show(target)}; only links that stay inside the restored folder are allowed`,
+          );
         const walkedNow = new Set<string>();
         try {
           this.resolve(out.slice(0, -1), target, false, { hops: MAX_SYMLINK_HOPS }, walkedNow);
         } catch (error) {
-          if (error === ESCAPES) throw refuse(raw, `is a symbolic link to ${show(target)}, which leads outside the restored folder`);
-          if (error === LOOPS) throw refuse(raw, `is a symbolic link to ${show(target)}, which goes through too many symbolic links`);
+          if (error === ESCAPES)
+            throw refuse(raw, `is a symbolic link to ${show(target)}, which leads outside the restored folder`);
+          if (error === LOOPS)
+            throw refuse(raw, `is a symbolic link to ${show(target)}, which goes through too many symbolic links`);
           throw error;
         }
         const earlier = this.walked.get(name);
         if (earlier !== undefined) {
-          throw refuse(raw, `is a symbolic link at a path the earlier symbolic link ${show(earlier)} goes through; creating it would change where that link leads`);
+          throw refuse(
+            raw,
+            `is a symbolic link at a path the earlier symbolic link ${show(earlier)} goes through; creating it would change where that link leads`,
+          );
         }
-        if (walkedNow.has(name)) throw refuse(raw, `is a symbolic link to ${show(target)}, which goes through the link itself`);
+        if (walkedNow.has(name))
+          throw refuse(raw, `is a symbolic link to ${show(target)}, which goes through the link itself`);
         for (const p of walkedNow) if (!this.walked.has(p)) this.walked.set(p, raw);
         this.addParents(out);
         this.nodes.set(name, { kind: "symlink", target });
@@ -264,7 +299,11 @@ export class RestoreEntryChecker {
     for (let i = 1; i < out.length; i++) {
       const p = out.slice(0, i).join("/");
       const node = this.nodes.get(p);
-      if (node?.kind === "symlink") throw refuse(raw, `is inside ${show(p)}, a symbolic link the archive created earlier; Coffer never writes through links`);
+      if (node?.kind === "symlink")
+        throw refuse(
+          raw,
+          `is inside ${show(p)}, a symbolic link the archive created earlier; Coffer never writes through links`,
+        );
       if (node?.kind === "file") throw refuse(raw, `is inside ${show(p)}, which the archive made a file`);
     }
   }
@@ -282,7 +321,13 @@ export class RestoreEntryChecker {
    * when `followLast`), `..` goes up from where the path physically is. Adds every path passed
    * through (other than links, which cannot change anyway) to `walked`. Throws ESCAPES or LOOPS.
    */
-  private resolve(from: string[], target: string, followLast: boolean, budget: { hops: number }, walked: Set<string>): string[] {
+  private resolve(
+    from: string[],
+    target: string,
+    followLast: boolean,
+    budget: { hops: number },
+    walked: Set<string>,
+  ): string[] {
     let stack = [...from];
     const parts = target.split("/").filter((p) => p !== "" && p !== ".");
     for (let i = 0; i < parts.length; i++) {
@@ -342,7 +387,8 @@ export function repackHeader(h: Partial<tarStream.Header>, entry: CheckedEntry):
   };
   const uname = name("uname", h.uname);
   const gname = name("gname", h.gname);
-  let seconds = h.mtime instanceof Date && Number.isFinite(h.mtime.getTime()) ? Math.floor(h.mtime.getTime() / 1000) : 0;
+  let seconds =
+    h.mtime instanceof Date && Number.isFinite(h.mtime.getTime()) ? Math.floor(h.mtime.getTime() / 1000) : 0;
   if (PAX_TIME.test(src.mtime ?? "")) {
     pax.mtime = src.mtime!;
     seconds = Math.floor(Number(src.mtime));
@@ -382,7 +428,8 @@ const firstLines = (text: string, n = 3) =>
 
 /** An absolute folder without `.`/`..` parts, repeated or trailing slashes. */
 function normalizeTarget(target: string): string {
-  if (typeof target !== "string" || !target.startsWith("/") || /[\0\n\r]/.test(target)) throw new AppError("VALIDATION", "The restore folder must be an absolute path, e.g. /srv/restored.");
+  if (typeof target !== "string" || !target.startsWith("/") || /[\0\n\r]/.test(target))
+    throw new AppError("VALIDATION", "The restore folder must be an absolute path, e.g. /srv/restored.");
   const parts = target.split("/").filter((p) => p !== "" && p !== ".");
   if (parts.includes("..")) throw new AppError("VALIDATION", `Write the restore folder ${target} without "..".`);
   return `/${parts.join("/")}`;
@@ -390,8 +437,10 @@ function normalizeTarget(target: string): string {
 
 export async function restoreDirectory(job: DirectoryRestoreJob): Promise<DirectoryRestoreResult> {
   const target = normalizeTarget(job.target);
-  if (job.mode !== "fresh" && job.mode !== "overwrite") throw new AppError("VALIDATION", 'The restore mode must be "fresh" or "overwrite".');
-  if (typeof job.restoreId !== "string" || !/^[A-Za-z0-9_]{1,64}$/.test(job.restoreId)) throw new AppError("VALIDATION", "The restore id must be letters, digits or _.");
+  if (job.mode !== "fresh" && job.mode !== "overwrite")
+    throw new AppError("VALIDATION", 'The restore mode must be "fresh" or "overwrite".');
+  if (typeof job.restoreId !== "string" || !/^[A-Za-z0-9_]{1,64}$/.test(job.restoreId))
+    throw new AppError("VALIDATION", "The restore id must be letters, digits or _.");
   const checker = new RestoreEntryChecker(job.members);
   const signal = job.signal ?? new AbortController().signal;
   const step = (line: string) => job.onStep?.(line);
@@ -404,7 +453,11 @@ export async function restoreDirectory(job: DirectoryRestoreJob): Promise<Direct
     signal.throwIfAborted();
     folder = await openGuardian(job, target);
     const into = job.mode === "fresh" ? target : `${folder.dir}/tree`;
-    step(job.mode === "fresh" ? `Created ${where}; extracting…` : `Extracting into the private folder ${folder.dir} on ${job.serverName}…`);
+    step(
+      job.mode === "fresh"
+        ? `Created ${where}; extracting…`
+        : `Extracting into the private folder ${folder.dir} on ${job.serverName}…`,
+    );
     const result = await extract(job, checker, into, signal);
     step(`Extracted ${result.files} file(s), ${formatBytes(result.bytes)}.`);
     if (job.mode === "overwrite") {
@@ -417,7 +470,10 @@ export async function restoreDirectory(job: DirectoryRestoreJob): Promise<Direct
       try {
         await f.close();
       } catch (error) {
-        throw new AppError("UPSTREAM", `The files were restored into ${where}, but the private folder ${f.dir} could not be removed (${error instanceof Error ? error.message : String(error)}): remove it by hand.`);
+        throw new AppError(
+          "UPSTREAM",
+          `The files were restored into ${where}, but the private folder ${f.dir} could not be removed (${error instanceof Error ? error.message : String(error)}): remove it by hand.`,
+        );
       }
       step("Private folder removed.");
     } else {
@@ -429,10 +485,23 @@ export async function restoreDirectory(job: DirectoryRestoreJob): Promise<Direct
     return result;
   } catch (error) {
     const cancelled = signal.aborted && !copying;
-    let reason: unknown = cancelled ? signal.reason : error instanceof AppError ? error : new AppError("INTERNAL", `The restore to ${where} failed: ${error instanceof Error ? error.message : String(error)}`);
+    let reason: unknown = cancelled
+      ? signal.reason
+      : error instanceof AppError
+        ? error
+        : new AppError(
+            "INTERNAL",
+            `The restore to ${where} failed: ${error instanceof Error ? error.message : String(error)}`,
+          );
     if (folder) {
       const f = folder;
-      await f.close().catch((e: unknown) => step(`Could not remove ${job.mode === "fresh" ? "what the restore created in" : "the private folder"} ${f.dir}: ${e instanceof Error ? e.message : String(e)}`));
+      await f
+        .close()
+        .catch((e: unknown) =>
+          step(
+            `Could not remove ${job.mode === "fresh" ? "what the restore created in" : "the private folder"} ${f.dir}: ${e instanceof Error ? e.message : String(e)}`,
+          ),
+        );
     }
     if (!job.tar.destroyed) job.tar.destroy();
     if (reason instanceof AppError && reason.code === "VALIDATION" && !copying && folder) {
@@ -447,7 +516,7 @@ export async function restoreDirectory(job: DirectoryRestoreJob): Promise<Direct
 // Preflight
 
 const PREFLIGHT = [
-  't=$1; mode=$2',
+  "t=$1; mode=$2",
   'for c in tar mktemp cp find xargs chmod touch stat rm mkdir; do command -v "$c" >/dev/null 2>&1 && echo "tool $c"; done',
   'tar --version 2>/dev/null | head -n 1 | sed "s/^/tarversion /"',
   'if [ "$mode" = overwrite ]; then cp --version 2>/dev/null | head -n 1 | sed "s/^/cpversion /"; fi',
@@ -457,52 +526,92 @@ const PREFLIGHT = [
   '  elif [ -n "$(ls -A -- "$t" | head -n 1)" ]; then echo "target nonempty"',
   '  else echo "target empty"; fi',
   'elif [ -L "$t" ]; then echo "target dangling"',
-  'else',
+  "else",
   '  echo "target missing"',
   '  p=$t; while [ ! -e "$p" ] && [ ! -L "$p" ]; do p=$(dirname -- "$p"); done',
   '  printf "parent %s\\n" "$p"',
   '  if [ ! -d "$p" ]; then echo "parent notdir"; elif [ ! -w "$p" ] || [ ! -x "$p" ]; then echo "parent readonly"; fi',
-  'fi',
-  'true',
+  "fi",
+  "true",
 ].join("\n");
 
 async function preflight(job: DirectoryRestoreJob, target: string, signal: AbortSignal): Promise<void> {
   const { reach, serverName: server, mode } = job;
   const probe = await runCommand(reach, ["sh", "-c", PREFLIGHT, "sh", target, mode], { signal });
-  if (probe.code !== 0) throw new AppError("UPSTREAM", `Could not inspect ${server}: ${firstLines(probe.stderrTail) || `exit ${probe.code ?? probe.signal}`}.`);
+  if (probe.code !== 0)
+    throw new AppError(
+      "UPSTREAM",
+      `Could not inspect ${server}: ${firstLines(probe.stderrTail) || `exit ${probe.code ?? probe.signal}`}.`,
+    );
   const lines = probe.stdout.split("\n");
   const tools = new Set(lines.filter((l) => l.startsWith("tool ")).map((l) => l.slice(5)));
-  const missing = ["tar", "mktemp", "cp", "find", "xargs", "chmod", "touch", "stat", "rm", "mkdir"].filter((t) => !tools.has(t));
-  if (missing.length) throw new AppError("UPSTREAM", `${missing.join(", ")} ${missing.length > 1 ? "are" : "is"} not installed on ${server}: install ${missing.includes("tar") ? "GNU tar and " : ""}coreutils/findutils.`);
+  const missing = ["tar", "mktemp", "cp", "find", "xargs", "chmod", "touch", "stat", "rm", "mkdir"].filter(
+    (t) => !tools.has(t),
+  );
+  if (missing.length)
+    throw new AppError(
+      "UPSTREAM",
+      `${missing.join(", ")} ${missing.length > 1 ? "are" : "is"} not installed on ${server}: install ${missing.includes("tar") ? "GNU tar and " : ""}coreutils/findutils.`,
+    );
   const tarVersion = lines.find((l) => l.startsWith("tarversion "))?.slice(11) ?? "";
-  if (!/GNU tar/.test(tarVersion)) throw new AppError("UPSTREAM", `Coffer needs GNU tar on ${server}, found ${tarVersion || "an unknown tar"}: install GNU tar.`);
+  if (!/GNU tar/.test(tarVersion))
+    throw new AppError(
+      "UPSTREAM",
+      `Coffer needs GNU tar on ${server}, found ${tarVersion || "an unknown tar"}: install GNU tar.`,
+    );
   if (mode === "overwrite") {
     const cpVersion = lines.find((l) => l.startsWith("cpversion "))?.slice(10) ?? "";
-    if (!/GNU coreutils/.test(cpVersion)) throw new AppError("UPSTREAM", `Overwriting needs GNU cp (coreutils) on ${server}, found ${cpVersion || "another cp"}: install coreutils, or restore into a new folder.`);
+    if (!/GNU coreutils/.test(cpVersion))
+      throw new AppError(
+        "UPSTREAM",
+        `Overwriting needs GNU cp (coreutils) on ${server}, found ${cpVersion || "another cp"}: install coreutils, or restore into a new folder.`,
+      );
   }
   const state = lines.find((l) => l.startsWith("target "))?.slice(7);
   const where = `${target} on ${server}`;
   switch (state) {
     case "notdir":
-      throw new AppError("VALIDATION", `${where} exists and is not a folder: choose ${mode === "fresh" ? "a new folder" : "a folder"}.`);
+      throw new AppError(
+        "VALIDATION",
+        `${where} exists and is not a folder: choose ${mode === "fresh" ? "a new folder" : "a folder"}.`,
+      );
     case "readonly":
-      throw new AppError("VALIDATION", `${where} is not readable and writable by the user Coffer logs in as: fix its permissions, or choose another folder.`);
+      throw new AppError(
+        "VALIDATION",
+        `${where} is not readable and writable by the user Coffer logs in as: fix its permissions, or choose another folder.`,
+      );
     case "dangling":
       throw new AppError("VALIDATION", `${where} is a symbolic link to nothing: remove it, or choose another folder.`);
     case "nonempty":
-      if (mode === "fresh") throw new AppError("VALIDATION", `${where} already exists and is not empty: choose a new folder or use overwrite.`);
+      if (mode === "fresh")
+        throw new AppError(
+          "VALIDATION",
+          `${where} already exists and is not empty: choose a new folder or use overwrite.`,
+        );
       return;
     case "empty":
       return;
     case "missing": {
-      if (mode === "overwrite") throw new AppError("VALIDATION", `${where} does not exist: overwrite restores into an existing folder. Choose one, or use fresh to create ${target}.`);
+      if (mode === "overwrite")
+        throw new AppError(
+          "VALIDATION",
+          `${where} does not exist: overwrite restores into an existing folder. Choose one, or use fresh to create ${target}.`,
+        );
       const parent = lines.find((l) => l.startsWith("parent "))?.slice(7) ?? "its parent";
-      if (lines.includes("parent notdir")) throw new AppError("VALIDATION", `Cannot create ${where}: ${parent} is not a folder. Choose another folder.`);
-      if (lines.includes("parent readonly")) throw new AppError("VALIDATION", `Cannot create ${where}: ${parent} is not writable by the user Coffer logs in as. Fix its permissions, or choose another folder.`);
+      if (lines.includes("parent notdir"))
+        throw new AppError("VALIDATION", `Cannot create ${where}: ${parent} is not a folder. Choose another folder.`);
+      if (lines.includes("parent readonly"))
+        throw new AppError(
+          "VALIDATION",
+          `Cannot create ${where}: ${parent} is not writable by the user Coffer logs in as. Fix its permissions, or choose another folder.`,
+        );
       return;
     }
     default:
-      throw new AppError("UPSTREAM", `Could not inspect ${where}: unexpected answer ${show(probe.stdout.slice(0, 200))}.`);
+      throw new AppError(
+        "UPSTREAM",
+        `Could not inspect ${where}: unexpected answer ${show(probe.stdout.slice(0, 200))}.`,
+      );
   }
 }
 
@@ -521,7 +630,7 @@ async function preflight(job: DirectoryRestoreJob, target: string, signal: Abort
  */
 const GUARD_OVERWRITE = [
   "umask 077",
-  't=${1%/}',
+  "t=${1%/}",
   'before=$(stat -c %y -- "$t/") || exit 1',
   'd=$(mktemp -d "$t/.coffer-restore-$2-XXXXXX") || exit 1',
   "clean() {",
@@ -573,25 +682,42 @@ async function openGuardian(job: DirectoryRestoreJob, target: string): Promise<G
   const { reach, signal } = job;
   const fresh = job.mode === "fresh";
   // Deliberately not tied to `signal`: it must outlive a cancellation long enough to clean up.
-  const argv = fresh ? ["sh", "-c", GUARD_FRESH, "sh", target] : ["sh", "-c", GUARD_OVERWRITE, "sh", target, job.restoreId];
+  const argv = fresh
+    ? ["sh", "-c", GUARD_FRESH, "sh", target]
+    : ["sh", "-c", GUARD_OVERWRITE, "sh", target, job.restoreId];
   const cmd = reach.exec(argv, { stdin: true });
   let ending: Promise<void> | undefined;
   const end = (verdict: string) =>
     (ending ??= (async () => {
       cmd.stdin!.end(verdict);
       const exit = await cmd.exit;
-      if (exit.code !== 0) throw new AppError("UPSTREAM", `Could not ${verdict ? "finish" : "clean up"} ${fresh ? target : "the private folder"} on ${job.serverName}: ${firstLines(exit.stderrTail) || `exit ${exit.code ?? exit.signal}`}.`);
+      if (exit.code !== 0)
+        throw new AppError(
+          "UPSTREAM",
+          `Could not ${verdict ? "finish" : "clean up"} ${fresh ? target : "the private folder"} on ${job.serverName}: ${firstLines(exit.stderrTail) || `exit ${exit.code ?? exit.signal}`}.`,
+        );
     })());
   const close = () => end("");
-  const line = await Promise.race([firstLine(cmd.stdout), new Promise<undefined>((r) => signal?.addEventListener("abort", () => r(undefined), { once: true }))]);
+  const line = await Promise.race([
+    firstLine(cmd.stdout),
+    new Promise<undefined>((r) => signal?.addEventListener("abort", () => r(undefined), { once: true })),
+  ]);
   const prefix = fresh ? `ready ${target}` : `ready ${target === "/" ? "" : target}/.coffer-restore-${job.restoreId}-`;
   if (!line || !line.startsWith(prefix) || (fresh && line !== prefix)) {
     void close().catch(() => {});
     signal?.throwIfAborted();
-    const exit = await cmd.exit.catch((e: unknown) => ({ code: null, signal: null, stderrTail: e instanceof Error ? e.message : String(e) }));
+    const exit = await cmd.exit.catch((e: unknown) => ({
+      code: null,
+      signal: null,
+      stderrTail: e instanceof Error ? e.message : String(e),
+    }));
     const why = firstLines(exit.stderrTail) || (fresh ? "mkdir failed" : "mktemp failed");
-    if (exit.code === 3) throw new AppError("VALIDATION", `${why} on ${job.serverName}: choose a new folder or use overwrite.`);
-    throw new AppError("UPSTREAM", `Could not ${fresh ? `create ${target}` : `create a private folder in ${target}`} on ${job.serverName}: ${why}.`);
+    if (exit.code === 3)
+      throw new AppError("VALIDATION", `${why} on ${job.serverName}: choose a new folder or use overwrite.`);
+    throw new AppError(
+      "UPSTREAM",
+      `Could not ${fresh ? `create ${target}` : `create a private folder in ${target}`} on ${job.serverName}: ${why}.`,
+    );
   }
   return { dir: line.slice(6), keep: () => end("keep\n"), close };
 }
@@ -663,14 +789,22 @@ function untilStopped<T>(promise: Promise<T>, stop: AbortSignal): Promise<T> {
   });
 }
 
-async function extract(job: DirectoryRestoreJob, checker: RestoreEntryChecker, into: string, signal: AbortSignal): Promise<DirectoryRestoreResult> {
+async function extract(
+  job: DirectoryRestoreJob,
+  checker: RestoreEntryChecker,
+  into: string,
+  signal: AbortSignal,
+): Promise<DirectoryRestoreResult> {
   const { reach } = job;
   signal.throwIfAborted();
   const kill = new AbortController();
-  const cmd: RunningCommand = reach.exec(["tar", "--extract", "--file=-", "--preserve-permissions", "--delay-directory-restore", `--directory=${into}`], {
-    stdin: true,
-    signal: AbortSignal.any([signal, kill.signal]),
-  });
+  const cmd: RunningCommand = reach.exec(
+    ["tar", "--extract", "--file=-", "--preserve-permissions", "--delay-directory-restore", `--directory=${into}`],
+    {
+      stdin: true,
+      signal: AbortSignal.any([signal, kill.signal]),
+    },
+  );
   const stdin = cmd.stdin! as Writable;
   cmd.stdout.resume();
   const exit = cmd.exit.then(
@@ -718,14 +852,22 @@ async function extract(job: DirectoryRestoreJob, checker: RestoreEntryChecker, i
       }
     } catch (error) {
       if (error instanceof AppError || stop.signal.aborted) throw error;
-      throw new AppError("UPSTREAM", `Reading the backup failed: ${error instanceof Error ? error.message : String(error)}.`);
+      throw new AppError(
+        "UPSTREAM",
+        `Reading the backup failed: ${error instanceof Error ? error.message : String(error)}.`,
+      );
     }
     parser.end(null);
   })();
 
   const checking = (async () => {
     for await (const entry of parser) {
-      const checked = checker.check({ name: entry.header.name, type: entry.header.type, linkname: entry.header.linkname, pax: entry.header.pax as Record<string, string> | null });
+      const checked = checker.check({
+        name: entry.header.name,
+        type: entry.header.type,
+        linkname: entry.header.linkname,
+        pax: entry.header.pax as Record<string, string> | null,
+      });
       if (!checked) {
         entry.resume();
         continue;
@@ -771,12 +913,18 @@ async function extract(job: DirectoryRestoreJob, checker: RestoreEntryChecker, i
     // archive, then the first failure is the cause.
     let reason: unknown =
       errors.find((e) => e instanceof AppError) ??
-      (parserError !== undefined ? new AppError("VALIDATION", `The archive is damaged or not a tar file: ${parserError instanceof Error ? parserError.message : String(parserError)}.`) : stop.signal.reason);
+      (parserError !== undefined
+        ? new AppError(
+            "VALIDATION",
+            `The archive is damaged or not a tar file: ${parserError instanceof Error ? parserError.message : String(parserError)}.`,
+          )
+        : stop.signal.reason);
     const checkerRefused = reason instanceof AppError && reason.code === "VALIDATION";
     if (!signal.aborted && !checkerRefused) {
       // Perhaps the server's tar quit first (disk full, permissions): its message is the real cause.
       const early = await Promise.race([exit, new Promise<null>((r) => setTimeout(r, 2_000, null))]);
-      if (early && "code" in early && early.code !== 0) reason = tarFailed(job, early.code, early.signal, early.stderrTail);
+      if (early && "code" in early && early.code !== 0)
+        reason = tarFailed(job, early.code, early.signal, early.stderrTail);
     }
     kill.abort(reason);
     stdin.destroy();
@@ -787,12 +935,19 @@ async function extract(job: DirectoryRestoreJob, checker: RestoreEntryChecker, i
   const result = await exit;
   if ("error" in result) throw result.error;
   if (result.code !== 0) throw tarFailed(job, result.code, result.signal, result.stderrTail);
-  if (accepted === 0) throw new AppError("VALIDATION", `The archive has nothing under ${job.members.join(", ")}: choose folders that this backup contains.`);
+  if (accepted === 0)
+    throw new AppError(
+      "VALIDATION",
+      `The archive has nothing under ${job.members.join(", ")}: choose folders that this backup contains.`,
+    );
   return { files, bytes };
 }
 
 function tarFailed(job: DirectoryRestoreJob, code: number | null, sig: string | null, stderr: string) {
-  return new AppError("UPSTREAM", `Extracting on ${job.serverName} failed (tar exit ${code ?? sig}): ${firstLines(stderr) || "no message"}. Check the free space and permissions of ${job.target}.`);
+  return new AppError(
+    "UPSTREAM",
+    `Extracting on ${job.serverName} failed (tar exit ${code ?? sig}): ${firstLines(stderr) || "no message"}. Check the free space and permissions of ${job.target}.`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -805,7 +960,7 @@ function tarFailed(job: DirectoryRestoreJob, code: number | null, sig: string | 
  * folders (NUL-separated on stdin) the target's existing owner, mode and times; then copies.
  */
 const COPY = [
-  'd=$1; t=$2',
+  "d=$1; t=$2",
   'cd -- "$d/tree" || exit 125',
   `find . -mindepth 1 -exec sh -c '
 t=$1; shift
@@ -842,6 +997,14 @@ async function copyOver(job: DirectoryRestoreJob, dir: string, target: string, i
       `In ${where}, ${paths.map((p) => show(p)).join(", ")}${paths.length >= 10 ? " (and maybe more)" : ""} ${paths.length > 1 ? "are" : "is"} a symbolic link or a file where the backup has a folder (or a folder where it has a file). Nothing was changed: move those away, or restore into a new folder.`,
     );
   }
-  if (r.code === 4) throw new AppError("UPSTREAM", `Could not prepare the copy over ${where}: ${firstLines(r.stderrTail) || "exit 4"}. Nothing was changed.`);
-  if (r.code !== 0) throw new AppError("UPSTREAM", `Copying over ${where} failed: ${firstLines(r.stderrTail) || `exit ${r.code ?? r.signal}`}. Part of the folder may already be restored: run the restore again once the cause is fixed.`);
+  if (r.code === 4)
+    throw new AppError(
+      "UPSTREAM",
+      `Could not prepare the copy over ${where}: ${firstLines(r.stderrTail) || "exit 4"}. Nothing was changed.`,
+    );
+  if (r.code !== 0)
+    throw new AppError(
+      "UPSTREAM",
+      `Copying over ${where} failed: ${firstLines(r.stderrTail) || `exit ${r.code ?? r.signal}`}. Part of the folder may already be restored: run the restore again once the cause is fixed.`,
+    );
 }

@@ -17,7 +17,10 @@ export function manifestOf(b: Pick<BackupRow, "manifest">): Manifest | null {
 /** The team's server a job runs on; another team's is NOT_FOUND, exactly like one that does not exist. */
 async function teamServer(t: TeamContext, serverId: string) {
   const d = await db();
-  const [server] = await d.select({ id: servers.id }).from(servers).where(inTeam(servers, t, eq(servers.id, serverId)));
+  const [server] = await d
+    .select({ id: servers.id })
+    .from(servers)
+    .where(inTeam(servers, t, eq(servers.id, serverId)));
   if (!server) throw notFound("That server");
 }
 
@@ -29,7 +32,10 @@ async function databaseConnection(t: TeamContext, sourceId: string, serverId?: s
     .from(sources)
     .where(inTeam(sources, t, eq(sources.id, sourceId)));
   if (!s || (serverId && s.serverId !== serverId)) throw notFound("That database connection");
-  if (s.kind !== "postgres") throw new AppError("VALIDATION", "Choose a PostgreSQL source: its connection is used to reach the database.", { connectionSourceId: ["Choose a PostgreSQL source."] });
+  if (s.kind !== "postgres")
+    throw new AppError("VALIDATION", "Choose a PostgreSQL source: its connection is used to reach the database.", {
+      connectionSourceId: ["Choose a PostgreSQL source."],
+    });
   return s;
 }
 
@@ -44,10 +50,16 @@ export async function requestDatabaseRestore(t: TeamContext, input: RestoreDatab
   await databaseConnection(t, input.connectionSourceId, input.serverId);
   const manifest = manifestOf(b);
   if (manifest && !manifest.postgres.some((p) => p.path === input.member)) {
-    throw new AppError("VALIDATION", `This backup holds no dump ${input.member}.`, { member: ["Choose one of the backup's databases."] });
+    throw new AppError("VALIDATION", `This backup holds no dump ${input.member}.`, {
+      member: ["Choose one of the backup's databases."],
+    });
   }
   if (input.mode === "replace" && input.confirm?.trim() !== input.targetDatabase) {
-    throw new AppError("VALIDATION", `Type the database name ${input.targetDatabase} to confirm that it will be replaced.`, { confirm: ["Type the database name exactly."] });
+    throw new AppError(
+      "VALIDATION",
+      `Type the database name ${input.targetDatabase} to confirm that it will be replaced.`,
+      { confirm: ["Type the database name exactly."] },
+    );
   }
   return insertRestore(t, b, {
     kind: "database",
@@ -66,24 +78,46 @@ export async function requestDirectoryRestore(t: TeamContext, input: RestoreDire
   await teamServer(t, input.serverId);
   const manifest = manifestOf(b);
   const members = [...new Set(input.members.map((m) => m.replace(/\/+$/, "")))];
-  const missing = manifest ? members.filter((m) => !manifest.entries.some((e) => e.path === m || e.path.startsWith(`${m}/`))) : [];
-  if (missing.length) throw new AppError("VALIDATION", `This backup holds nothing under ${missing.join(", ")}.`, { members: ["Choose folders of the backup."] });
-  return insertRestore(t, b, { kind: "directory", serverId: input.serverId, members, targetPath: input.targetPath.replace(/(.)\/+$/, "$1"), mode: input.mode });
+  const missing = manifest
+    ? members.filter((m) => !manifest.entries.some((e) => e.path === m || e.path.startsWith(`${m}/`)))
+    : [];
+  if (missing.length)
+    throw new AppError("VALIDATION", `This backup holds nothing under ${missing.join(", ")}.`, {
+      members: ["Choose folders of the backup."],
+    });
+  return insertRestore(t, b, {
+    kind: "directory",
+    serverId: input.serverId,
+    members,
+    targetPath: input.targetPath.replace(/(.)\/+$/, "$1"),
+    mode: input.mode,
+  });
 }
 
 /** Queues a verification: every dump restored into a scratch database and counted, every file checked. */
-export async function requestVerification(t: TeamContext, input: VerifyBackupInput): Promise<{ id: string; serverId: string }> {
+export async function requestVerification(
+  t: TeamContext,
+  input: VerifyBackupInput,
+): Promise<{ id: string; serverId: string }> {
   assertRole(t, "member");
   const b = await succeededBackup(t, input.backupId);
-  const serverId = input.connectionSourceId ? (await databaseConnection(t, input.connectionSourceId)).serverId : b.serverId;
-  return { ...(await insertRestore(t, b, { kind: "verify", serverId, connectionSourceId: input.connectionSourceId ?? null })), serverId };
+  const serverId = input.connectionSourceId
+    ? (await databaseConnection(t, input.connectionSourceId)).serverId
+    : b.serverId;
+  return {
+    ...(await insertRestore(t, b, { kind: "verify", serverId, connectionSourceId: input.connectionSourceId ?? null })),
+    serverId,
+  };
 }
 
 /**
  * After a scheduled backup: the verification its schedule asks for (on by default), on the
  * schedule's verification connection. Null when the schedule does not verify.
  */
-export async function verificationAfterBackup(teamId: string, backupId: string): Promise<{ id: string; serverId: string } | null> {
+export async function verificationAfterBackup(
+  teamId: string,
+  backupId: string,
+): Promise<{ id: string; serverId: string } | null> {
   const t = await systemTeam(teamId, "verification after backup");
   const d = await db();
   const [row] = await d
@@ -95,18 +129,36 @@ export async function verificationAfterBackup(teamId: string, backupId: string):
   return requestVerification(t, { backupId, connectionSourceId: row.verifySourceId ?? undefined });
 }
 
-type NewRestore = Pick<typeof restores.$inferInsert, "kind" | "serverId" | "connectionSourceId" | "members" | "targetDatabase" | "targetPath" | "mode">;
+type NewRestore = Pick<
+  typeof restores.$inferInsert,
+  "kind" | "serverId" | "connectionSourceId" | "members" | "targetDatabase" | "targetPath" | "mode"
+>;
 
 async function insertRestore(t: TeamContext, b: BackupRow, r: NewRestore): Promise<{ id: string }> {
   const d = await db();
   return d.transaction(async (tx) => {
     const [row] = await tx
       .insert(restores)
-      .values({ ...r, teamId: t.id, backupId: b.id, requestedBy: t.actor.label, totalBytes: b.archiveBytes ?? b.sizeBytes })
+      .values({
+        ...r,
+        teamId: t.id,
+        backupId: b.id,
+        requestedBy: t.actor.label,
+        totalBytes: b.archiveBytes ?? b.sizeBytes,
+      })
       .returning({ id: restores.id });
     const action = r.kind === "verify" ? "backup.verification_requested" : "backup.restore_requested";
-    const details = r.kind === "database" ? { into: r.targetDatabase, mode: r.mode, serverId: r.serverId } : r.kind === "directory" ? { into: r.targetPath, mode: r.mode, serverId: r.serverId } : { serverId: r.serverId };
-    await recordAudit(tx, t, { action, target: { type: "backup", id: b.id, label: b.fileName }, details: { restoreId: row!.id, ...details } });
+    const details =
+      r.kind === "database"
+        ? { into: r.targetDatabase, mode: r.mode, serverId: r.serverId }
+        : r.kind === "directory"
+          ? { into: r.targetPath, mode: r.mode, serverId: r.serverId }
+          : { serverId: r.serverId };
+    await recordAudit(tx, t, {
+      action,
+      target: { type: "backup", id: b.id, label: b.fileName },
+      details: { restoreId: row!.id, ...details },
+    });
     return { id: row!.id };
   });
 }
@@ -118,7 +170,13 @@ export async function cancelRestore(t: TeamContext, restoreId: string): Promise<
   const now = new Date();
   const [queued] = await d
     .update(restores)
-    .set({ status: "cancelled", finishedAt: now, cancelRequestedAt: now, cancelRequestedBy: t.actor.label, error: `Cancelled by ${t.actor.label} before it started.` })
+    .set({
+      status: "cancelled",
+      finishedAt: now,
+      cancelRequestedAt: now,
+      cancelRequestedBy: t.actor.label,
+      error: `Cancelled by ${t.actor.label} before it started.`,
+    })
     .where(inTeam(restores, t, eq(restores.id, restoreId), eq(restores.status, "queued")))
     .returning({ id: restores.id });
   if (queued) {
@@ -128,15 +186,32 @@ export async function cancelRestore(t: TeamContext, restoreId: string): Promise<
   const [running] = await d
     .update(restores)
     .set({ cancelRequestedAt: now, cancelRequestedBy: t.actor.label })
-    .where(inTeam(restores, t, eq(restores.id, restoreId), eq(restores.status, "running"), isNull(restores.cancelRequestedAt), isNull(restores.swapStartedAt)))
+    .where(
+      inTeam(
+        restores,
+        t,
+        eq(restores.id, restoreId),
+        eq(restores.status, "running"),
+        isNull(restores.cancelRequestedAt),
+        isNull(restores.swapStartedAt),
+      ),
+    )
     .returning({ id: restores.id });
   if (running) {
     await recordAudit(d, t, { action: "backup.restore_cancel_requested", target: { type: "restore", id: restoreId } });
     return running;
   }
-  const [exists] = await d.select({ status: restores.status, swapStartedAt: restores.swapStartedAt }).from(restores).where(inTeam(restores, t, eq(restores.id, restoreId)));
+  const [exists] = await d
+    .select({ status: restores.status, swapStartedAt: restores.swapStartedAt })
+    .from(restores)
+    .where(inTeam(restores, t, eq(restores.id, restoreId)));
   if (!exists) throw notFound("That restore");
-  if (exists.status === "running" && exists.swapStartedAt) throw new AppError("CONFLICT", "The restored database is being put in place; that is no longer stopped halfway.");
-  if (exists.status !== "running") throw new AppError("CONFLICT", `This has already ${exists.status === "succeeded" ? "finished" : exists.status}; there is nothing to cancel.`);
+  if (exists.status === "running" && exists.swapStartedAt)
+    throw new AppError("CONFLICT", "The restored database is being put in place; that is no longer stopped halfway.");
+  if (exists.status !== "running")
+    throw new AppError(
+      "CONFLICT",
+      `This has already ${exists.status === "succeeded" ? "finished" : exists.status}; there is nothing to cancel.`,
+    );
   return { id: restoreId };
 }

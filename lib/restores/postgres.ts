@@ -20,7 +20,12 @@ export class ServerPostgres {
     private readonly signal?: AbortSignal,
   ) {}
 
-  private where = (database: string) => ({ pgHost: this.conn.host, pgPort: this.conn.port, pgDatabase: database, pgUser: this.conn.user });
+  private where = (database: string) => ({
+    pgHost: this.conn.host,
+    pgPort: this.conn.port,
+    pgDatabase: database,
+    pgUser: this.conn.user,
+  });
 
   private env(database: string) {
     return pgConnectionEnv({ ...this.conn, database }, this.appName);
@@ -29,31 +34,57 @@ export class ServerPostgres {
   /** Runs a script with `db`/`other` as psql variables; resolves with its unaligned output. */
   private async script(database: string, sql: string, vars: Record<string, string>, what: string): Promise<string> {
     const args = Object.entries(vars).flatMap(([k, v]) => ["-v", `${k}=${v}`]);
-    const r = await runCommand(this.reach, ["psql", "-X", "-A", "-t", "-q", "-w", "-v", "ON_ERROR_STOP=1", ...args], { input: sql, env: this.env(database), signal: this.signal });
+    const r = await runCommand(this.reach, ["psql", "-X", "-A", "-t", "-q", "-w", "-v", "ON_ERROR_STOP=1", ...args], {
+      input: sql,
+      env: this.env(database),
+      signal: this.signal,
+    });
     if (r.code !== 0) {
       const text = explainPsqlError(r.stderrTail, this.where(database));
       // A missing privilege, or a name taken meanwhile, is not fixed by trying again.
-      const code = /permission denied|must be owner|must be a member of the role|must be superuser|already exists/i.test(r.stderrTail) ? "VALIDATION" : "UPSTREAM";
-      throw new AppError(code, `Could not ${what}: ${text.startsWith("psql failed:") ? firstError(r.stderrTail) : text}`);
+      const code =
+        /permission denied|must be owner|must be a member of the role|must be superuser|already exists/i.test(
+          r.stderrTail,
+        )
+          ? "VALIDATION"
+          : "UPSTREAM";
+      throw new AppError(
+        code,
+        `Could not ${what}: ${text.startsWith("psql failed:") ? firstError(r.stderrTail) : text}`,
+      );
     }
     return r.stdout.trim();
   }
 
   async exists(name: string): Promise<boolean> {
-    return (await this.script("postgres", "SELECT count(*) FROM pg_database WHERE datname = :'db';\n", { db: name }, `look up database ${name}`)) === "1";
+    return (
+      (await this.script(
+        "postgres",
+        "SELECT count(*) FROM pg_database WHERE datname = :'db';\n",
+        { db: name },
+        `look up database ${name}`,
+      )) === "1"
+    );
   }
 
   /** Drops `name` if it exists and creates it empty; resolves with whether `probe` exists (false without one), in one psql run. */
   async recreate(name: string, probe?: string): Promise<boolean> {
     const check = probe ? "SELECT count(*) FROM pg_database WHERE datname = :'probe';\n" : "";
     const sql = `DROP DATABASE IF EXISTS :"db" WITH (FORCE);\nCREATE DATABASE :"db";\n${check}`;
-    return (await this.script("postgres", sql, { db: name, ...(probe && { probe }) }, `create database ${name}`)) === "1";
+    return (
+      (await this.script("postgres", sql, { db: name, ...(probe && { probe }) }, `create database ${name}`)) === "1"
+    );
   }
 
   /** Drops the databases that exist, disconnecting their sessions (PostgreSQL 13+). */
   async drop(...names: string[]): Promise<void> {
     const sql = names.map((_, i) => `DROP DATABASE IF EXISTS :"db${i}" WITH (FORCE);\n`).join("");
-    await this.script("postgres", sql, Object.fromEntries(names.map((n, i) => [`db${i}`, n])), `drop database ${names.join(", ")}`);
+    await this.script(
+      "postgres",
+      sql,
+      Object.fromEntries(names.map((n, i) => [`db${i}`, n])),
+      `drop database ${names.join(", ")}`,
+    );
   }
 
   /**
@@ -63,7 +94,12 @@ export class ServerPostgres {
   async swap(from: string, to: string, old: string | null): Promise<void> {
     const aside = old ? `${END_SESSIONS}ALTER DATABASE :"db" RENAME TO :"old";\n` : "";
     const sql = `BEGIN;\n${aside}ALTER DATABASE :"other" RENAME TO :"db";\nCOMMIT;\n`;
-    await this.script("postgres", sql, { db: to, other: from, ...(old && { old }) }, `put database ${from} in place of ${to}`);
+    await this.script(
+      "postgres",
+      sql,
+      { db: to, other: from, ...(old && { old }) },
+      `put database ${from} in place of ${to}`,
+    );
   }
 
   /** Every user table's row count, as the manifest records them. */
@@ -110,7 +146,10 @@ export class ServerPostgres {
     }
     if (exit.code !== 0) {
       const text = explainPsqlError(exit.stderrTail, this.where(database));
-      throw new AppError("UPSTREAM", `Loading the dump into ${database} failed: ${text.startsWith("psql failed:") ? firstError(exit.stderrTail) : text}`);
+      throw new AppError(
+        "UPSTREAM",
+        `Loading the dump into ${database} failed: ${text.startsWith("psql failed:") ? firstError(exit.stderrTail) : text}`,
+      );
     }
   }
 }

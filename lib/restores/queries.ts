@@ -57,7 +57,12 @@ export async function getRestore(t: TeamContext, restoreId: string) {
     .where(inTeam(restores, t, eq(restores.id, restoreId)));
   const r = requireRow(row, "That restore");
   const log = await d
-    .select({ id: restoreLogs.id, level: restoreLogs.level, message: restoreLogs.message, createdAt: restoreLogs.createdAt })
+    .select({
+      id: restoreLogs.id,
+      level: restoreLogs.level,
+      message: restoreLogs.message,
+      createdAt: restoreLogs.createdAt,
+    })
     .from(restoreLogs)
     .where(inTeam(restoreLogs, t, eq(restoreLogs.restoreId, restoreId)))
     .orderBy(asc(restoreLogs.id))

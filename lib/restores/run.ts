@@ -10,7 +10,15 @@ import { startArchive } from "../backups/archive";
 import { openArchive, succeededBackup, type BackupRow } from "../backups/download";
 import { MANIFEST_PATH, parseManifest, type Manifest, type PostgresDump, type TableCount } from "../backups/manifest";
 import { insertBackup } from "../backups/mutations";
-import { failRun, failureMessage, postgresSource, RunStopped, storeBackup, STALE_AFTER_MS, watchProgress } from "../backups/run";
+import {
+  failRun,
+  failureMessage,
+  postgresSource,
+  RunStopped,
+  storeBackup,
+  STALE_AFTER_MS,
+  watchProgress,
+} from "../backups/run";
 import { COFFER_VERSION } from "../backups/version";
 import { db } from "../db";
 import { AppError, asAppError, notFound } from "../errors";
@@ -58,7 +66,9 @@ export async function appendRestoreLog(teamId: string, restoreId: string, level:
 function restoreLog(teamId: string, restoreId: string) {
   let chain = Promise.resolve();
   const write = (level: "info" | "error", message: string) => {
-    chain = chain.then(() => appendRestoreLog(teamId, restoreId, level, message)).catch((err: unknown) => log.warn("restore log write failed", { restoreId, err }));
+    chain = chain
+      .then(() => appendRestoreLog(teamId, restoreId, level, message))
+      .catch((err: unknown) => log.warn("restore log write failed", { restoreId, err }));
   };
   return { info: (m: string) => write("info", m), error: (m: string) => write("error", m), flush: () => chain };
 }
@@ -72,11 +82,28 @@ export async function claimRestore(teamId: string, restoreId: string): Promise<n
   const d = await db();
   const [row] = await d
     .update(restores)
-    .set({ status: "running", startedAt: sql`coalesce(${restores.startedAt}, now())`, heartbeatAt: new Date(), attempts: sql`${restores.attempts} + 1`, error: null, bytesDone: 0 })
-    .where(and(eq(restores.teamId, teamId), eq(restores.id, restoreId), inArray(restores.status, ["queued", "running"]), isNull(restores.cancelRequestedAt)))
+    .set({
+      status: "running",
+      startedAt: sql`coalesce(${restores.startedAt}, now())`,
+      heartbeatAt: new Date(),
+      attempts: sql`${restores.attempts} + 1`,
+      error: null,
+      bytesDone: 0,
+    })
+    .where(
+      and(
+        eq(restores.teamId, teamId),
+        eq(restores.id, restoreId),
+        inArray(restores.status, ["queued", "running"]),
+        isNull(restores.cancelRequestedAt),
+      ),
+    )
     .returning({ attempts: restores.attempts });
   if (!row) {
-    const [cancelled] = await d.select({ by: restores.cancelRequestedBy }).from(restores).where(and(eq(restores.teamId, teamId), eq(restores.id, restoreId), eq(restores.status, "running")));
+    const [cancelled] = await d
+      .select({ by: restores.cancelRequestedBy })
+      .from(restores)
+      .where(and(eq(restores.teamId, teamId), eq(restores.id, restoreId), eq(restores.status, "running")));
     if (cancelled) throw new RunStopped(`Cancelled by ${cancelled.by ?? "a team member"}.`);
     return null;
   }
@@ -85,7 +112,8 @@ export async function claimRestore(teamId: string, restoreId: string): Promise<n
 }
 
 /** The job's row while `attempt` is its claim and it runs. */
-const ours = (t: TeamContext, restoreId: string, attempt: number) => inTeam(restores, t, eq(restores.id, restoreId), eq(restores.status, "running"), eq(restores.attempts, attempt));
+const ours = (t: TeamContext, restoreId: string, attempt: number) =>
+  inTeam(restores, t, eq(restores.id, restoreId), eq(restores.status, "running"), eq(restores.attempts, attempt));
 
 function watchRestore(t: TeamContext, restoreId: string, attempt: number, abort: AbortController) {
   return watchProgress(
@@ -109,15 +137,31 @@ async function setScratch(t: TeamContext, restoreId: string, scratch: { name: st
   const d = await db();
   await d
     .update(restores)
-    .set(scratch ? { scratchDatabase: scratch.name, scratchSourceId: scratch.sourceId, scratchDroppedAt: null } : { scratchDroppedAt: new Date() })
+    .set(
+      scratch
+        ? { scratchDatabase: scratch.name, scratchSourceId: scratch.sourceId, scratchDroppedAt: null }
+        : { scratchDroppedAt: new Date() },
+    )
     .where(inTeam(restores, t, eq(restores.id, restoreId)));
 }
 
 /** The PostgreSQL connection of a database source, as the job's server reaches it. */
-async function connectionOf(t: TeamContext, serverKind: "ssh" | "local", sourceId: string, purpose: string): Promise<PgConnection & { id: string }> {
+async function connectionOf(
+  t: TeamContext,
+  serverKind: "ssh" | "local",
+  sourceId: string,
+  purpose: string,
+): Promise<PgConnection & { id: string }> {
   const d = await db();
-  const [s] = await d.select().from(sources).where(inTeam(sources, t, eq(sources.id, sourceId)));
-  if (!s || s.kind !== "postgres") throw new AppError("NOT_FOUND", `The database source ${purpose} was deleted. Choose another connection and start again.`);
+  const [s] = await d
+    .select()
+    .from(sources)
+    .where(inTeam(sources, t, eq(sources.id, sourceId)));
+  if (!s || s.kind !== "postgres")
+    throw new AppError(
+      "NOT_FOUND",
+      `The database source ${purpose} was deleted. Choose another connection and start again.`,
+    );
   return postgresSource(t, serverKind, s);
 }
 
@@ -130,12 +174,18 @@ async function connectionOf(t: TeamContext, serverKind: "ssh" | "local", sourceI
 export async function performRestore(teamId: string, restoreId: string, attempt: number): Promise<RestoreOutcome> {
   const t = await systemTeam(teamId, "restore");
   const d = await db();
-  const [job] = await d.select().from(restores).where(inTeam(restores, t, eq(restores.id, restoreId)));
+  const [job] = await d
+    .select()
+    .from(restores)
+    .where(inTeam(restores, t, eq(restores.id, restoreId)));
   if (!job) throw notFound("That restore");
   if (job.status !== "running") throw new RunStopped(`The job is ${job.status}; it is not run again.`);
   if (job.attempts !== attempt) throw new RunStopped("Another process took over the job.");
   const backup = await succeededBackup(t, job.backupId);
-  const [server] = await d.select({ name: servers.name, kind: servers.kind }).from(servers).where(inTeam(servers, t, eq(servers.id, job.serverId)));
+  const [server] = await d
+    .select({ name: servers.name, kind: servers.kind })
+    .from(servers)
+    .where(inTeam(servers, t, eq(servers.id, job.serverId)));
   if (!server) throw notFound("The target server");
   const say = restoreLog(teamId, restoreId);
   const abort = new AbortController();
@@ -148,15 +198,28 @@ export async function performRestore(teamId: string, restoreId: string, attempt:
     else if (job.kind === "directory") outcome = { backupId: job.backupId, ...(await restoreFolders(ctx)) };
     else {
       result = await verify(ctx);
-      outcome = { backupId: job.backupId, kind: "verify", verified: result.differences.length === 0, differences: result.differences.length };
+      outcome = {
+        backupId: job.backupId,
+        kind: "verify",
+        verified: result.differences.length === 0,
+        differences: result.differences.length,
+      };
     }
     await watch.stop();
     const failed = result && result.differences.length > 0;
-    const error = failed ? `Verification found ${result!.differences.length} difference(s): ${result!.differences.slice(0, 3).join("; ")}${result!.differences.length > 3 ? "; …" : ""}` : null;
+    const error = failed
+      ? `Verification found ${result!.differences.length} difference(s): ${result!.differences.slice(0, 3).join("; ")}${result!.differences.length > 3 ? "; …" : ""}`
+      : null;
     const finished = await d.transaction(async (tx) => {
       const [row] = await tx
         .update(restores)
-        .set({ status: failed ? "failed" : "succeeded", finishedAt: new Date(), result, error, bytesDone: sql`coalesce(${restores.totalBytes}, ${restores.bytesDone})` })
+        .set({
+          status: failed ? "failed" : "succeeded",
+          finishedAt: new Date(),
+          result,
+          error,
+          bytesDone: sql`coalesce(${restores.totalBytes}, ${restores.bytesDone})`,
+        })
         .where(ours(t, restoreId, attempt))
         .returning({ id: restores.id });
       if (row && result) {
@@ -165,7 +228,14 @@ export async function performRestore(teamId: string, restoreId: string, attempt:
           .update(backups)
           .set({
             ...(failed ? {} : { verifiedAt: at }),
-            verification: { status: failed ? "failed" : "verified", at: at.toISOString(), restoreId, tables: result.tables, files: result.files, differences: result.differences.slice(0, 50) },
+            verification: {
+              status: failed ? "failed" : "verified",
+              at: at.toISOString(),
+              restoreId,
+              tables: result.tables,
+              files: result.files,
+              differences: result.differences.slice(0, 50),
+            },
           })
           .where(inTeam(backups, t, eq(backups.id, job.backupId)));
       }
@@ -215,7 +285,10 @@ function counter(onBytes: (n: number) => void) {
  * Streams the backup's archive as tar entries (decrypted and decompressed on the way) to `each`,
  * one at a time; `each` must consume or drain the entry, and may return "stop" to end early.
  */
-async function readEntries(ctx: Ctx, each: (name: string, type: string, body: Readable) => Promise<"stop" | void>): Promise<void> {
+async function readEntries(
+  ctx: Ctx,
+  each: (name: string, type: string, body: Readable) => Promise<"stop" | void>,
+): Promise<void> {
   const { body } = await openArchive(ctx.t, ctx.backup, { signal: ctx.signal, verb: verbOf(ctx.job) });
   const tar = extract();
   const feeding = pipeline(body, counter(ctx.onBytes), createGunzip({ chunkSize: GUNZIP_CHUNK }), tar);
@@ -243,8 +316,13 @@ function archiveDamage(err: unknown): string | null {
   const app = asAppError(err);
   if (app) return app.code === "INTERNAL" && /^The backup object/.test(app.message) ? app.message : null;
   const e = err as { code?: unknown; message?: unknown };
-  if (typeof e?.code === "string" && e.code.startsWith("Z_")) return `The archive is not valid gzip data (${String(e.message)}).`;
-  if (typeof e?.message === "string" && /tar header|Invalid header|Unexpected end of data|Header exceeds/i.test(e.message)) return `The archive is not a valid tar file (${e.message}).`;
+  if (typeof e?.code === "string" && e.code.startsWith("Z_"))
+    return `The archive is not valid gzip data (${String(e.message)}).`;
+  if (
+    typeof e?.message === "string" &&
+    /tar header|Invalid header|Unexpected end of data|Header exceeds/i.test(e.message)
+  )
+    return `The archive is not a valid tar file (${e.message}).`;
   return null;
 }
 
@@ -269,8 +347,16 @@ async function restoreDatabase(ctx: Ctx): Promise<Omit<Extract<RestoreOutcome, {
         const pg = new ServerPostgres(reach, conn, `coffer:${job.id}`, signal);
         await setScratch(t, job.id, { name: scratch, sourceId: conn.id });
         const exists = await pg.recreate(scratch, target); // an earlier attempt's scratch goes
-        if (job.mode === "new" && exists) throw new AppError("VALIDATION", `Database ${target} already exists on ${server.name}. Choose a new name, or replace it.`);
-        if (job.mode === "replace" && !exists) throw new AppError("VALIDATION", `Database ${target} does not exist on ${server.name}: restore into a new database instead.`);
+        if (job.mode === "new" && exists)
+          throw new AppError(
+            "VALIDATION",
+            `Database ${target} already exists on ${server.name}. Choose a new name, or replace it.`,
+          );
+        if (job.mode === "replace" && !exists)
+          throw new AppError(
+            "VALIDATION",
+            `Database ${target} does not exist on ${server.name}: restore into a new database instead.`,
+          );
         if (job.mode === "replace") safetyBackupId = await safetyBackup(ctx, reach, conn, target);
         await loadChecked(ctx, pg, scratch);
         counts = await pg.countRows(scratch);
@@ -283,7 +369,10 @@ async function restoreDatabase(ctx: Ctx): Promise<Omit<Extract<RestoreOutcome, {
         say(old ? `Loaded. Replacing ${target} with it.` : `Loaded. Renaming it to ${target}.`);
         await pg.swap(scratch, target, old);
       } else if (!(await pg.exists(target))) {
-        throw new AppError("INTERNAL", `Neither the loaded database ${scratch} nor ${target} is on ${server.name} any more: the restore cannot tell what happened. Restore again into a new database.`);
+        throw new AppError(
+          "INTERNAL",
+          `Neither the loaded database ${scratch} nor ${target} is on ${server.name} any more: the restore cannot tell what happened. Restore again into a new database.`,
+        );
       }
       // The job's scratch record covers the old database too (dropScratch drops both names).
       let oldLeft = false;
@@ -295,7 +384,13 @@ async function restoreDatabase(ctx: Ctx): Promise<Omit<Extract<RestoreOutcome, {
       }
       if (!oldLeft) await setScratch(t, job.id, null);
       counts ??= await pg.countRows(target);
-      return { kind: "database", database: target, tables: counts.length, rows: counts.reduce((n, c) => n + c.rows, 0), safetyBackupId };
+      return {
+        kind: "database",
+        database: target,
+        tables: counts.length,
+        rows: counts.reduce((n, c) => n + c.rows, 0),
+        safetyBackupId,
+      };
     },
     { signal },
   );
@@ -321,7 +416,10 @@ async function loadChecked(ctx: Ctx, pg: ServerPostgres, scratch: string): Promi
     await pg.load(scratch, hash);
     await finished(hash);
     if (expected && (hash.bytesSeen !== expected.size || hash.digest() !== expected.sha256)) {
-      throw new AppError("VALIDATION", `${member} in the archive differs from the manifest's record of it (size or SHA-256), so it was not put in place. Verify this backup, and restore another.`);
+      throw new AppError(
+        "VALIDATION",
+        `${member} in the archive differs from the manifest's record of it (size or SHA-256), so it was not put in place. Verify this backup, and restore another.`,
+      );
     }
     return "stop";
   });
@@ -337,9 +435,14 @@ async function startSwap(ctx: Ctx): Promise<void> {
   const [row] = await d
     .update(restores)
     .set({ swapStartedAt: new Date() })
-    .where(and(ours(ctx.t, ctx.job.id, ctx.attempt), isNull(restores.cancelRequestedAt), isNull(restores.swapStartedAt)))
+    .where(
+      and(ours(ctx.t, ctx.job.id, ctx.attempt), isNull(restores.cancelRequestedAt), isNull(restores.swapStartedAt)),
+    )
     .returning({ id: restores.id });
-  if (!row) throw ctx.signal.aborted ? ctx.signal.reason : new RunStopped("The job was stopped before the restored database was put in place; nothing was replaced.");
+  if (!row)
+    throw ctx.signal.aborted
+      ? ctx.signal.reason
+      : new RunStopped("The job was stopped before the restored database was put in place; nothing was replaced.");
 }
 
 /**
@@ -350,30 +453,66 @@ async function safetyBackup(ctx: Ctx, reach: Reach, conn: PgConnection, database
   const { t, job, backup, server, say, signal } = ctx;
   const d = await db();
   if (job.safetyBackupId) {
-    const [done] = await d.select({ status: backups.status }).from(backups).where(inTeam(backups, t, eq(backups.id, job.safetyBackupId)));
+    const [done] = await d
+      .select({ status: backups.status })
+      .from(backups)
+      .where(inTeam(backups, t, eq(backups.id, job.safetyBackupId)));
     if (done?.status === "succeeded") return job.safetyBackupId;
   }
-  const dests = await d.select({ id: storageDestinations.id }).from(storageDestinations).where(inTeam(storageDestinations, t, inArray(storageDestinations.id, backup.destinationIds)));
-  if (!dests.length) throw new AppError("VALIDATION", "The backup's destinations were deleted, so there is nowhere to keep the safety backup of the database being replaced. Restore into a new database instead.");
+  const dests = await d
+    .select({ id: storageDestinations.id })
+    .from(storageDestinations)
+    .where(inTeam(storageDestinations, t, inArray(storageDestinations.id, backup.destinationIds)));
+  if (!dests.length)
+    throw new AppError(
+      "VALIDATION",
+      "The backup's destinations were deleted, so there is nowhere to keep the safety backup of the database being replaced. Restore into a new database instead.",
+    );
   const created = await d.transaction(async (tx) => {
-    const row = (await insertBackup(tx, t, { serverId: job.serverId, sourceIds: [job.connectionSourceId!], destinationIds: dests.map((x) => x.id), encrypted: true, trigger: "safety" }))!;
-    await tx.update(backups).set({ status: "running", startedAt: new Date(), heartbeatAt: new Date(), attempts: 1 }).where(inTeam(backups, t, eq(backups.id, row.id)));
-    await tx.update(restores).set({ safetyBackupId: row.id }).where(inTeam(restores, t, eq(restores.id, job.id)));
+    const row = (await insertBackup(tx, t, {
+      serverId: job.serverId,
+      sourceIds: [job.connectionSourceId!],
+      destinationIds: dests.map((x) => x.id),
+      encrypted: true,
+      trigger: "safety",
+    }))!;
+    await tx
+      .update(backups)
+      .set({ status: "running", startedAt: new Date(), heartbeatAt: new Date(), attempts: 1 })
+      .where(inTeam(backups, t, eq(backups.id, row.id)));
+    await tx
+      .update(restores)
+      .set({ safetyBackupId: row.id })
+      .where(inTeam(restores, t, eq(restores.id, job.id)));
     return row;
   });
   say(`Backing up ${database} before replacing it (safety backup ${created.id})…`);
   const [row] = await d
-    .select({ id: backups.id, serverId: backups.serverId, fileName: backups.fileName, encrypted: backups.encrypted, sourceIds: backups.sourceIds, destinationIds: backups.destinationIds })
+    .select({
+      id: backups.id,
+      serverId: backups.serverId,
+      fileName: backups.fileName,
+      encrypted: backups.encrypted,
+      sourceIds: backups.sourceIds,
+      destinationIds: backups.destinationIds,
+    })
     .from(backups)
     .where(inTeam(backups, t, eq(backups.id, created.id)));
   try {
     await storeBackup(t, row!, async (run, consume) => {
       const archive = await startArchive({
         reach,
-        workDir: (await d.select({ workDir: servers.workDir }).from(servers).where(inTeam(servers, t, eq(servers.id, job.serverId))))[0]!.workDir,
+        workDir: (
+          await d
+            .select({ workDir: servers.workDir })
+            .from(servers)
+            .where(inTeam(servers, t, eq(servers.id, job.serverId)))
+        )[0]!.workDir,
         serverName: server.name,
         backupId: created.id,
-        sources: [{ kind: "postgres", id: job.connectionSourceId!, name: `${database} before restore`, ...conn, database }],
+        sources: [
+          { kind: "postgres", id: job.connectionSourceId!, name: `${database} before restore`, ...conn, database },
+        ],
         cofferVersion: COFFER_VERSION,
         signal: AbortSignal.any([run.signal, signal]),
         onStep: run.say,
@@ -383,7 +522,10 @@ async function safetyBackup(ctx: Ctx, reach: Reach, conn: PgConnection, database
   } catch (err) {
     await failRun(t.id, created.id, failureMessage(err, { backupId: created.id }));
     const app = asAppError(err);
-    throw new AppError(app?.code ?? "UPSTREAM", `The safety backup of ${database} failed, so nothing was replaced: ${app?.message ?? "unexpected error"}`);
+    throw new AppError(
+      app?.code ?? "UPSTREAM",
+      `The safety backup of ${database} failed, so nothing was replaced: ${app?.message ?? "unexpected error"}`,
+    );
   }
   say(`Safety backup ${created.id} stored.`);
   return created.id;
@@ -404,7 +546,17 @@ async function restoreFolders(ctx: Ctx): Promise<Omit<Extract<RestoreOutcome, { 
         tar.destroy(err as Error);
       });
       try {
-        const r = await restoreDirectory({ reach, serverName: server.name, tar, members: job.members, target: job.targetPath!, mode: job.mode as "fresh" | "overwrite", restoreId: job.id.replace(/^rst_/, ""), signal, onStep: say });
+        const r = await restoreDirectory({
+          reach,
+          serverName: server.name,
+          tar,
+          members: job.members,
+          target: job.targetPath!,
+          mode: job.mode as "fresh" | "overwrite",
+          restoreId: job.id.replace(/^rst_/, ""),
+          signal,
+          onStep: say,
+        });
         return { kind: "directory", path: job.targetPath!, files: r.files, bytes: r.bytes };
       } finally {
         body.destroy();
@@ -436,7 +588,12 @@ async function verify(ctx: Ctx): Promise<VerificationResult> {
     async (reach) => {
       /** Loads the dump (read through `hash`) into a scratch database and counts it. */
       const loadAndCount = async (dump: PostgresDump, body: Readable, hash: Sha256Meter) => {
-        const conn = await connectionOf(t, server.kind, job.connectionSourceId ?? dump.source, job.connectionSourceId ? "chosen for verification" : `of ${dump.database}`);
+        const conn = await connectionOf(
+          t,
+          server.kind,
+          job.connectionSourceId ?? dump.source,
+          job.connectionSourceId ? "chosen for verification" : `of ${dump.database}`,
+        );
         const pg = new ServerPostgres(reach, conn, `coffer:${job.id}`, signal);
         const scratch = scratchName("verify", job.id, dumpIndex++);
         await setScratch(t, job.id, { name: scratch, sourceId: conn.id });
@@ -457,12 +614,23 @@ async function verify(ctx: Ctx): Promise<VerificationResult> {
           for (const c of dump.tables) {
             const key = `${c.schema}.${c.table}`;
             const rows = restored.get(key);
-            if (rows === undefined) differences.push(`${dump.database}: table ${key} is missing after the restore (the manifest counts ${c.rows} rows).`);
-            else if (rows !== c.rows) differences.push(`${dump.database}: table ${key} has ${rows} rows after the restore; the manifest counts ${c.rows}.`);
+            if (rows === undefined)
+              differences.push(
+                `${dump.database}: table ${key} is missing after the restore (the manifest counts ${c.rows} rows).`,
+              );
+            else if (rows !== c.rows)
+              differences.push(
+                `${dump.database}: table ${key} has ${rows} rows after the restore; the manifest counts ${c.rows}.`,
+              );
             restored.delete(key);
           }
           for (const key of restored.keys()) differences.push(`${dump.database}: table ${key} is not in the manifest.`);
-          databases.push({ member: dump.path, database: dump.database, tables: counts.length, rows: counts.reduce((n, c) => n + c.rows, 0) });
+          databases.push({
+            member: dump.path,
+            database: dump.database,
+            tables: counts.length,
+            rows: counts.reduce((n, c) => n + c.rows, 0),
+          });
           say(`${dump.database}: ${counts.length} table(s) restored and counted.`);
         } finally {
           await pg.drop(scratch);
@@ -499,7 +667,8 @@ async function verify(ctx: Ctx): Promise<VerificationResult> {
         for (const e of manifest.entries) {
           const got = seen.get(e.path);
           if (!got) differences.push(`${e.path} is missing from the archive.`);
-          else if (got.size !== e.size) differences.push(`${e.path} is ${got.size} bytes; the manifest says ${e.size}.`);
+          else if (got.size !== e.size)
+            differences.push(`${e.path} is ${got.size} bytes; the manifest says ${e.size}.`);
           else if (got.sha256 !== e.sha256) differences.push(`${e.path}: its SHA-256 differs from the manifest's.`);
           seen.delete(e.path);
         }
@@ -521,41 +690,87 @@ async function verify(ctx: Ctx): Promise<VerificationResult> {
  * Drops a job's scratch database if one may be left (for a replacing restore, the replaced database
  * set aside by its swap too: whichever exists is not the target); true when none is left.
  */
-async function dropScratch(t: TeamContext, job: Pick<RestoreRow, "id" | "kind" | "mode" | "serverId" | "scratchDatabase" | "scratchSourceId">): Promise<boolean> {
+async function dropScratch(
+  t: TeamContext,
+  job: Pick<RestoreRow, "id" | "kind" | "mode" | "serverId" | "scratchDatabase" | "scratchSourceId">,
+): Promise<boolean> {
   if (!job.scratchDatabase || !job.scratchSourceId) return true;
   const d = await db();
-  const [server] = await d.select({ kind: servers.kind }).from(servers).where(inTeam(servers, t, eq(servers.id, job.serverId)));
+  const [server] = await d
+    .select({ kind: servers.kind })
+    .from(servers)
+    .where(inTeam(servers, t, eq(servers.id, job.serverId)));
   if (!server) return true;
   const conn = await connectionOf(t, server.kind, job.scratchSourceId, "that reached the scratch database");
-  const names = job.kind === "database" && job.mode === "replace" ? [job.scratchDatabase, oldName(job.id)] : [job.scratchDatabase];
+  const names =
+    job.kind === "database" && job.mode === "replace" ? [job.scratchDatabase, oldName(job.id)] : [job.scratchDatabase];
   await withServer(t, job.serverId, (reach) => new ServerPostgres(reach, conn, `coffer:${job.id}`).drop(...names));
   await setScratch(t, job.id, null);
   return true;
 }
 
 /** The end of a job that did not succeed: failed (or cancelled), its scratch database dropped. Idempotent. */
-export async function failRestore(teamId: string, restoreId: string, message: string): Promise<{ status: "failed" | "cancelled" | "unchanged"; backupId: string }> {
+export async function failRestore(
+  teamId: string,
+  restoreId: string,
+  message: string,
+): Promise<{ status: "failed" | "cancelled" | "unchanged"; backupId: string }> {
   const t = await systemTeam(teamId, "restore");
   const d = await db();
   const [row] = await d
     .update(restores)
-    .set({ status: sql`case when ${restores.cancelRequestedAt} is null then 'failed'::restore_status else 'cancelled'::restore_status end`, finishedAt: new Date(), error: message.slice(0, 2000) })
+    .set({
+      status: sql`case when ${restores.cancelRequestedAt} is null then 'failed'::restore_status else 'cancelled'::restore_status end`,
+      finishedAt: new Date(),
+      error: message.slice(0, 2000),
+    })
     .where(inTeam(restores, t, eq(restores.id, restoreId), inArray(restores.status, ["queued", "running"])))
     .returning();
-  const [job] = row ? [row] : await d.select().from(restores).where(inTeam(restores, t, eq(restores.id, restoreId)));
+  const [job] = row
+    ? [row]
+    : await d
+        .select()
+        .from(restores)
+        .where(inTeam(restores, t, eq(restores.id, restoreId)));
   if (job && !job.scratchDroppedAt) {
-    await dropScratch(t, job).catch((err: unknown) => appendRestoreLog(teamId, restoreId, "error", `Could not drop the scratch database ${job.scratchDatabase} yet (the sweeper tries again): ${failureMessage(err, { restoreId })}`));
+    await dropScratch(t, job).catch((err: unknown) =>
+      appendRestoreLog(
+        teamId,
+        restoreId,
+        "error",
+        `Could not drop the scratch database ${job.scratchDatabase} yet (the sweeper tries again): ${failureMessage(err, { restoreId })}`,
+      ),
+    );
   }
   if (!row) return { status: "unchanged", backupId: job?.backupId ?? "" };
   if (row.kind === "verify" && row.status === "failed") {
     await d
       .update(backups)
-      .set({ verification: { status: "failed", at: new Date().toISOString(), restoreId, tables: 0, files: 0, differences: [message.slice(0, 500)] } })
+      .set({
+        verification: {
+          status: "failed",
+          at: new Date().toISOString(),
+          restoreId,
+          tables: 0,
+          files: 0,
+          differences: [message.slice(0, 500)],
+        },
+      })
       .where(inTeam(backups, t, eq(backups.id, row.backupId)));
   }
-  await appendRestoreLog(teamId, restoreId, "error", row.status === "cancelled" ? `Cancelled. ${message}` : `Failed: ${message}`);
+  await appendRestoreLog(
+    teamId,
+    restoreId,
+    "error",
+    row.status === "cancelled" ? `Cancelled. ${message}` : `Failed: ${message}`,
+  );
   if (row.swapStartedAt) {
-    await appendRestoreLog(teamId, restoreId, "error", `It stopped while putting the restored database in place, which happens all at once: ${row.targetDatabase} holds either the restored data or what it held before. Check it before restoring again.`);
+    await appendRestoreLog(
+      teamId,
+      restoreId,
+      "error",
+      `It stopped while putting the restored database in place, which happens all at once: ${row.targetDatabase} holds either the restored data or what it held before. Check it before restoring again.`,
+    );
   }
   return { status: row.status as "failed" | "cancelled", backupId: row.backupId };
 }
@@ -568,27 +783,57 @@ export async function failRestore(teamId: string, restoreId: string, message: st
  */
 export async function sweepRestores(now = new Date(), requeueAfterMs = 5 * 60_000) {
   const d = await db();
-  const dispatch = { restoreId: restores.id, teamId: restores.teamId, serverId: restores.serverId, kind: restores.kind };
+  const dispatch = {
+    restoreId: restores.id,
+    teamId: restores.teamId,
+    serverId: restores.serverId,
+    kind: restores.kind,
+  };
   const stale = await d
     .select({ ...dispatch, swapStartedAt: restores.swapStartedAt })
     .from(restores)
-    .where(and(eq(restores.status, "running"), or(lt(restores.heartbeatAt, new Date(now.getTime() - STALE_AFTER_MS)), isNull(restores.heartbeatAt))));
+    .where(
+      and(
+        eq(restores.status, "running"),
+        or(lt(restores.heartbeatAt, new Date(now.getTime() - STALE_AFTER_MS)), isNull(restores.heartbeatAt)),
+      ),
+    );
   const swapping = stale.filter((r) => r.swapStartedAt && now.getTime() - r.swapStartedAt.getTime() < 24 * 3_600_000);
   for (const r of stale) {
-    if (!swapping.includes(r)) await failRestore(r.teamId, r.restoreId, "The job stopped making progress: the process running it ended (a restart or crash). Run it again.");
+    if (!swapping.includes(r))
+      await failRestore(
+        r.teamId,
+        r.restoreId,
+        "The job stopped making progress: the process running it ended (a restart or crash). Run it again.",
+      );
   }
   const leftovers = await d
     .select()
     .from(restores)
-    .where(and(inArray(restores.status, ["succeeded", "failed", "cancelled"]), isNotNull(restores.scratchDatabase), isNull(restores.scratchDroppedAt)));
+    .where(
+      and(
+        inArray(restores.status, ["succeeded", "failed", "cancelled"]),
+        isNotNull(restores.scratchDatabase),
+        isNull(restores.scratchDroppedAt),
+      ),
+    );
   let dropped = 0;
   for (const job of leftovers) {
     const t = await systemTeam(job.teamId, "scratch database sweep");
-    if (await dropScratch(t, job).catch((err: unknown) => log.warn("scratch database drop failed", { restoreId: job.id, err }))) dropped++;
+    if (
+      await dropScratch(t, job).catch((err: unknown) =>
+        log.warn("scratch database drop failed", { restoreId: job.id, err }),
+      )
+    )
+      dropped++;
   }
   const queued = await d
     .select(dispatch)
     .from(restores)
     .where(and(eq(restores.status, "queued"), lt(restores.createdAt, new Date(now.getTime() - requeueAfterMs))));
-  return { failed: stale.length - swapping.length, dropped, requeue: [...swapping.map(({ swapStartedAt: _, ...r }) => r), ...queued] };
+  return {
+    failed: stale.length - swapping.length,
+    dropped,
+    requeue: [...swapping.map(({ swapStartedAt: _, ...r }) => r), ...queued],
+  };
 }

@@ -9,7 +9,10 @@ export const databaseNameSchema = z
   .min(1, "Enter a database name.")
   .max(63, "PostgreSQL database names are at most 63 bytes.")
   .regex(/^[A-Za-z_][A-Za-z0-9_$-]*$/, "Use letters, digits, _ , $ or -, starting with a letter or _.")
-  .refine((n) => !/^coffer_(restore|verify|old)_/.test(n), "Names starting with coffer_restore_, coffer_verify_ or coffer_old_ are Coffer's scratch databases.")
+  .refine(
+    (n) => !/^coffer_(restore|verify|old)_/.test(n),
+    "Names starting with coffer_restore_, coffer_verify_ or coffer_old_ are Coffer's scratch databases.",
+  )
   .refine((n) => !["postgres", "template0", "template1"].includes(n), "That is one of PostgreSQL's own databases.");
 
 export const restoreDatabaseSchema = backupRefSchema.extend({
@@ -27,7 +30,10 @@ export type RestoreDatabaseInput = z.infer<typeof restoreDatabaseSchema>;
 
 export const restoreDirectorySchema = backupRefSchema.extend({
   /** Archive folders to restore, e.g. `files/var/www`. */
-  members: z.array(entryPathSchema.refine((p) => p.startsWith("files/"), "Choose folders under files/ in the archive.")).min(1, "Choose what to restore.").max(50),
+  members: z
+    .array(entryPathSchema.refine((p) => p.startsWith("files/"), "Choose folders under files/ in the archive."))
+    .min(1, "Choose what to restore.")
+    .max(50),
   serverId: id("srv", "server"),
   targetPath: z
     .string()

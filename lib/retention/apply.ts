@@ -12,10 +12,16 @@ import { selectRetention, type Decision, type RetentionPolicy, type Tier } from 
 /** Which backups a policy applies to: one schedule's, or one server's backups that no schedule made. */
 export type RetentionScope = { scheduleId: string } | { serverId: string };
 
-async function scopeOf(t: TeamContext, scope: RetentionScope): Promise<{ policy: RetentionPolicy; timeZone: string; label: string }> {
+async function scopeOf(
+  t: TeamContext,
+  scope: RetentionScope,
+): Promise<{ policy: RetentionPolicy; timeZone: string; label: string }> {
   const d = await db();
   if ("scheduleId" in scope) {
-    const [s] = await d.select({ retention: schedules.retention, timezone: schedules.timezone, name: schedules.name }).from(schedules).where(inTeam(schedules, t, eq(schedules.id, scope.scheduleId)));
+    const [s] = await d
+      .select({ retention: schedules.retention, timezone: schedules.timezone, name: schedules.name })
+      .from(schedules)
+      .where(inTeam(schedules, t, eq(schedules.id, scope.scheduleId)));
     if (!s) throw notFound("That schedule");
     return { policy: s.retention, timeZone: s.timezone, label: `schedule ${s.name}` };
   }
@@ -26,13 +32,30 @@ async function scopeOf(t: TeamContext, scope: RetentionScope): Promise<{ policy:
 /** The succeeded backups in a scope, with the facts the selection needs. */
 async function candidates(t: TeamContext, scope: RetentionScope) {
   const d = await db();
-  const where = "scheduleId" in scope ? eq(backups.scheduleId, scope.scheduleId) : and(eq(backups.serverId, scope.serverId), isNull(backups.scheduleId));
+  const where =
+    "scheduleId" in scope
+      ? eq(backups.scheduleId, scope.scheduleId)
+      : and(eq(backups.serverId, scope.serverId), isNull(backups.scheduleId));
   const rows = await d
-    .select({ id: backups.id, createdAt: backups.createdAt, startedAt: backups.startedAt, readingUntil: backups.readingUntil, verifiedAt: backups.verifiedAt, fileName: backups.fileName, tier: backups.tier })
+    .select({
+      id: backups.id,
+      createdAt: backups.createdAt,
+      startedAt: backups.startedAt,
+      readingUntil: backups.readingUntil,
+      verifiedAt: backups.verifiedAt,
+      fileName: backups.fileName,
+      tier: backups.tier,
+    })
     .from(backups)
     .where(inTeam(backups, t, where, eq(backups.status, "succeeded")));
   const now = Date.now();
-  return rows.map((r) => ({ ...r, at: r.startedAt ?? r.createdAt, succeeded: true, verified: r.verifiedAt !== null, inUse: !!r.readingUntil && r.readingUntil.getTime() > now }));
+  return rows.map((r) => ({
+    ...r,
+    at: r.startedAt ?? r.createdAt,
+    succeeded: true,
+    verified: r.verifiedAt !== null,
+    inUse: !!r.readingUntil && r.readingUntil.getTime() > now,
+  }));
 }
 
 export interface RetentionPreview {
@@ -41,12 +64,23 @@ export interface RetentionPreview {
 }
 
 /** What a policy (the scope's own, or one being edited) would keep and expire now; changes nothing. */
-export async function previewRetention(t: TeamContext, scope: RetentionScope, policy?: RetentionPolicy): Promise<RetentionPreview> {
+export async function previewRetention(
+  t: TeamContext,
+  scope: RetentionScope,
+  policy?: RetentionPolicy,
+): Promise<RetentionPreview> {
   const own = await scopeOf(t, scope);
   const list = await candidates(t, scope);
   const byId = new Map(list.map((c) => [c.id, c]));
   const used = policy ?? own.policy;
-  return { policy: used, decisions: selectRetention(list, used, own.timeZone).map((d) => ({ ...d, fileName: byId.get(d.id)!.fileName, at: byId.get(d.id)!.at })) };
+  return {
+    policy: used,
+    decisions: selectRetention(list, used, own.timeZone).map((d) => ({
+      ...d,
+      fileName: byId.get(d.id)!.fileName,
+      at: byId.get(d.id)!.at,
+    })),
+  };
 }
 
 export interface RetentionResult {
@@ -58,7 +92,10 @@ export interface RetentionResult {
 }
 
 /** A destination's class for a tier (yearly backups use the monthly class). */
-function classFor(dest: { classDaily: string | null; classWeekly: string | null; classMonthly: string | null }, tier: Tier): string | null {
+function classFor(
+  dest: { classDaily: string | null; classWeekly: string | null; classMonthly: string | null },
+  tier: Tier,
+): string | null {
   return tier === "daily" ? dest.classDaily : tier === "weekly" ? dest.classWeekly : dest.classMonthly;
 }
 
@@ -80,34 +117,77 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
   for (const dec of decisions.filter((x) => !x.keep)) {
     const [row] = await d
       .update(backups)
-      .set({ status: "expired", expiredAt: now, expiredReason: `Expired by ${label}: no rule keeps it any longer.`, readingUntil: null })
-      .where(inTeam(backups, t, eq(backups.id, dec.id), eq(backups.status, "succeeded"), or(isNull(backups.readingUntil), lt(backups.readingUntil, now))))
+      .set({
+        status: "expired",
+        expiredAt: now,
+        expiredReason: `Expired by ${label}: no rule keeps it any longer.`,
+        readingUntil: null,
+      })
+      .where(
+        inTeam(
+          backups,
+          t,
+          eq(backups.id, dec.id),
+          eq(backups.status, "succeeded"),
+          or(isNull(backups.readingUntil), lt(backups.readingUntil, now)),
+        ),
+      )
       .returning({ id: backups.id, fileName: backups.fileName });
     if (!row) continue;
-    await recordAudit(d, t, { action: "backup.expired", target: { type: "backup", id: row.id, label: row.fileName }, details: { by: label } });
+    await recordAudit(d, t, {
+      action: "backup.expired",
+      target: { type: "backup", id: row.id, label: row.fileName },
+      details: { by: label },
+    });
     result.expired++;
   }
   // Copies of expired backups still stored: this run's, and any an earlier run could not delete.
   const leftovers = await d
-    .select({ id: backupLocations.id, backupId: backupLocations.backupId, destinationId: backupLocations.destinationId, objectKey: backupLocations.objectKey })
+    .select({
+      id: backupLocations.id,
+      backupId: backupLocations.backupId,
+      destinationId: backupLocations.destinationId,
+      objectKey: backupLocations.objectKey,
+    })
     .from(backupLocations)
     .innerJoin(backups, and(eq(backups.teamId, backupLocations.teamId), eq(backups.id, backupLocations.backupId)))
-    .where(inTeam(backupLocations, t, eq(backups.status, "expired"), ne(backupLocations.status, "deleted"), "scheduleId" in scope ? eq(backups.scheduleId, scope.scheduleId) : and(eq(backups.serverId, scope.serverId), isNull(backups.scheduleId))));
+    .where(
+      inTeam(
+        backupLocations,
+        t,
+        eq(backups.status, "expired"),
+        ne(backupLocations.status, "deleted"),
+        "scheduleId" in scope
+          ? eq(backups.scheduleId, scope.scheduleId)
+          : and(eq(backups.serverId, scope.serverId), isNull(backups.scheduleId)),
+      ),
+    );
   for (const loc of leftovers) {
     try {
       await withDestination(t, loc.destinationId, (a) => a.delete(loc.objectKey));
       await d.update(backupLocations).set({ status: "deleted", error: null }).where(eq(backupLocations.id, loc.id));
-      await recordAudit(d, t, { action: "backup.copy_deleted", target: { type: "backup", id: loc.backupId }, details: { destinationId: loc.destinationId, objectKey: loc.objectKey } });
+      await recordAudit(d, t, {
+        action: "backup.copy_deleted",
+        target: { type: "backup", id: loc.backupId },
+        details: { destinationId: loc.destinationId, objectKey: loc.objectKey },
+      });
     } catch (err) {
       const why = failureMessage(err, { backupId: loc.backupId, destinationId: loc.destinationId });
-      await d.update(backupLocations).set({ error: `Could not delete this copy yet (retried by the next retention run): ${why}` }).where(eq(backupLocations.id, loc.id));
+      await d
+        .update(backupLocations)
+        .set({ error: `Could not delete this copy yet (retried by the next retention run): ${why}` })
+        .where(eq(backupLocations.id, loc.id));
       result.problems.push(why);
     }
   }
   // Tiers and storage classes of what is kept.
   const kept = decisions.filter((x) => x.keep);
   if (!kept.length) return result;
-  for (const dec of kept) await d.update(backups).set({ tier: dec.tier }).where(inTeam(backups, t, eq(backups.id, dec.id), eq(backups.status, "succeeded")));
+  for (const dec of kept)
+    await d
+      .update(backups)
+      .set({ tier: dec.tier })
+      .where(inTeam(backups, t, eq(backups.id, dec.id), eq(backups.status, "succeeded")));
   const tierOf = new Map(kept.filter((k) => k.tier).map((k) => [k.id, k.tier!]));
   const locations = await d
     .select({
@@ -121,8 +201,21 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
       classMonthly: storageDestinations.classMonthly,
     })
     .from(backupLocations)
-    .innerJoin(storageDestinations, and(eq(storageDestinations.teamId, backupLocations.teamId), eq(storageDestinations.id, backupLocations.destinationId)))
-    .where(inTeam(backupLocations, t, inArray(backupLocations.backupId, [...tierOf.keys()]), eq(backupLocations.status, "stored")));
+    .innerJoin(
+      storageDestinations,
+      and(
+        eq(storageDestinations.teamId, backupLocations.teamId),
+        eq(storageDestinations.id, backupLocations.destinationId),
+      ),
+    )
+    .where(
+      inTeam(
+        backupLocations,
+        t,
+        inArray(backupLocations.backupId, [...tierOf.keys()]),
+        eq(backupLocations.status, "stored"),
+      ),
+    );
   for (const loc of locations) {
     const target = classFor(loc, tierOf.get(loc.backupId)!);
     if (!target || target === loc.storageClass) continue;
@@ -131,8 +224,15 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
     if (ladder.indexOf(target) < ladder.indexOf(loc.storageClass)) continue;
     try {
       await withDestination(t, loc.destinationId, (a) => a.setStorageClass(loc.objectKey, target));
-      await d.update(backupLocations).set({ storageClass: target, error: null }).where(and(eq(backupLocations.id, loc.id), eq(backupLocations.status, "stored")));
-      await recordAudit(d, t, { action: "backup.class_changed", target: { type: "backup", id: loc.backupId }, details: { destinationId: loc.destinationId, from: loc.storageClass, to: target } });
+      await d
+        .update(backupLocations)
+        .set({ storageClass: target, error: null })
+        .where(and(eq(backupLocations.id, loc.id), eq(backupLocations.status, "stored")));
+      await recordAudit(d, t, {
+        action: "backup.class_changed",
+        target: { type: "backup", id: loc.backupId },
+        details: { destinationId: loc.destinationId, from: loc.storageClass, to: target },
+      });
       result.transitioned++;
     } catch (err) {
       result.problems.push(failureMessage(err, { backupId: loc.backupId, destinationId: loc.destinationId }));
@@ -144,7 +244,10 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
 /** The scope a backup belongs to: its schedule's, or its server's unscheduled backups. */
 export async function scopeOfBackup(teamId: string, backupId: string): Promise<RetentionScope> {
   const d = await db();
-  const [b] = await d.select({ scheduleId: backups.scheduleId, serverId: backups.serverId }).from(backups).where(and(eq(backups.teamId, teamId), eq(backups.id, backupId)));
+  const [b] = await d
+    .select({ scheduleId: backups.scheduleId, serverId: backups.serverId })
+    .from(backups)
+    .where(and(eq(backups.teamId, teamId), eq(backups.id, backupId)));
   if (!b) throw notFound("That backup");
   return b.scheduleId ? { scheduleId: b.scheduleId } : { serverId: b.serverId };
 }
@@ -164,6 +267,10 @@ export async function retentionScopes(): Promise<({ teamId: string } & Retention
 export async function holdForReading(t: TeamContext, backupId: string, ms: number): Promise<void> {
   const d = await db();
   const until = new Date(Date.now() + ms);
-  await d.update(backups).set({ readingUntil: until }).where(inTeam(backups, t, eq(backups.id, backupId), or(isNull(backups.readingUntil), lt(backups.readingUntil, until))));
+  await d
+    .update(backups)
+    .set({ readingUntil: until })
+    .where(
+      inTeam(backups, t, eq(backups.id, backupId), or(isNull(backups.readingUntil), lt(backups.readingUntil, until))),
+    );
 }
-

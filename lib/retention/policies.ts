@@ -18,7 +18,11 @@ export async function updateTeamRetention(t: TeamContext, policy: RetentionPolic
   const d = await db();
   await d.transaction(async (tx) => {
     await tx.update(teams).set({ defaultRetention: policy }).where(eq(teams.id, t.id));
-    await recordAudit(tx, t, { action: "team.retention_changed", target: { type: "team", id: t.id, label: t.name }, details: { keeps: describePolicy(policy) } });
+    await recordAudit(tx, t, {
+      action: "team.retention_changed",
+      target: { type: "team", id: t.id, label: t.name },
+      details: { keeps: describePolicy(policy) },
+    });
   });
   return { keeps: describePolicy(policy) };
 }

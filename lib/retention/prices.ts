@@ -22,15 +22,27 @@ export function priceOf(kind: string, storageClass: string | null, overrides: Re
 export function parsePrices(text: string, kind: string): Record<string, number> | null {
   const known = Object.keys(DEFAULT_PRICES[kind] ?? {});
   const out: Record<string, number> = {};
-  for (const item of text.split(/[,\n]/).map((s) => s.trim()).filter(Boolean)) {
+  for (const item of text
+    .split(/[,\n]/)
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([A-Za-z_]+)\s*=\s*(\d+(?:\.\d+)?)$/.exec(item);
     const cls = m && known.find((k) => k.toLowerCase() === m[1]!.toLowerCase());
-    if (!m || !cls) throw new AppError("VALIDATION", `"${item}" is not CLASS=price. Use classes of this provider (${known.join(", ") || "none"}) with a price in USD per GB-month, e.g. ${known[0] ?? "STANDARD"}=0.02.`, { prices: ["Use CLASS=price, separated by commas."] });
+    if (!m || !cls)
+      throw new AppError(
+        "VALIDATION",
+        `"${item}" is not CLASS=price. Use classes of this provider (${known.join(", ") || "none"}) with a price in USD per GB-month, e.g. ${known[0] ?? "STANDARD"}=0.02.`,
+        { prices: ["Use CLASS=price, separated by commas."] },
+      );
     out[cls] = Number(m[2]);
   }
   return Object.keys(out).length ? out : null;
 }
 
 export function formatPrices(prices: Record<string, number> | null): string {
-  return prices ? Object.entries(prices).map(([k, v]) => `${k}=${v}`).join(", ") : "";
+  return prices
+    ? Object.entries(prices)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(", ")
+    : "";
 }

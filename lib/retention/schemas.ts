@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { DEFAULT_POLICY } from "./select";
 
-const count = (max: number) => z.coerce.number().int("Use a whole number.").min(0, "Use 0 or more.").max(max, `Use at most ${max}.`);
+const count = (max: number) =>
+  z.coerce.number().int("Use a whole number.").min(0, "Use 0 or more.").max(max, `Use at most ${max}.`);
 
 export const retentionSchema = z.object({
   keepAll: z.boolean().default(false),

@@ -63,7 +63,11 @@ const formats = new Map<string, Intl.DateTimeFormat>();
 /** Calendar parts of an instant in a time zone. */
 function parts(at: Date, timeZone: string): { y: number; m: number; d: number } {
   let format = formats.get(timeZone);
-  if (!format) formats.set(timeZone, (format = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" })));
+  if (!format)
+    formats.set(
+      timeZone,
+      (format = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" })),
+    );
   const f = format.formatToParts(at);
   const get = (type: string) => Number(f.find((p) => p.type === type)!.value);
   return { y: get("year"), m: get("month"), d: get("day") };
@@ -87,7 +91,9 @@ export function periodKeys(at: Date, timeZone: string): Record<Tier, string> {
 }
 
 export function selectRetention(backups: Candidate[], policy: RetentionPolicy, timeZone: string): Decision[] {
-  const good = backups.filter((b) => b.succeeded).sort((a, b) => b.at.getTime() - a.at.getTime() || (a.id < b.id ? 1 : -1));
+  const good = backups
+    .filter((b) => b.succeeded)
+    .sort((a, b) => b.at.getTime() - a.at.getTime() || (a.id < b.id ? 1 : -1));
   const rules = new Map<string, Set<Rule>>(good.map((b) => [b.id, new Set<Rule>()]));
   const keepBy = (id: string, rule: Rule) => rules.get(id)!.add(rule);
 

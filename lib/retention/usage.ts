@@ -23,15 +23,31 @@ export async function storageUsage(t: TeamContext) {
       objects: count(),
     })
     .from(backupLocations)
-    .innerJoin(storageDestinations, and(eq(storageDestinations.teamId, backupLocations.teamId), eq(storageDestinations.id, backupLocations.destinationId)))
+    .innerJoin(
+      storageDestinations,
+      and(
+        eq(storageDestinations.teamId, backupLocations.teamId),
+        eq(storageDestinations.id, backupLocations.destinationId),
+      ),
+    )
     .where(inTeam(backupLocations, t, eq(backupLocations.status, "stored")))
-    .groupBy(storageDestinations.id, storageDestinations.name, storageDestinations.kind, storageDestinations.prices, backupLocations.storageClass)
+    .groupBy(
+      storageDestinations.id,
+      storageDestinations.name,
+      storageDestinations.kind,
+      storageDestinations.prices,
+      backupLocations.storageClass,
+    )
     .orderBy(asc(storageDestinations.name), asc(backupLocations.storageClass));
   const lines = rows.map((r) => {
     const price = priceOf(r.kind, r.storageClass, r.prices);
     return { ...r, pricePerGbMonth: price, monthlyCost: (r.bytes / GB) * price };
   });
-  return { lines, bytes: lines.reduce((n, l) => n + l.bytes, 0), monthlyCost: lines.reduce((n, l) => n + l.monthlyCost, 0) };
+  return {
+    lines,
+    bytes: lines.reduce((n, l) => n + l.bytes, 0),
+    monthlyCost: lines.reduce((n, l) => n + l.monthlyCost, 0),
+  };
 }
 
 /**
@@ -44,11 +60,22 @@ export async function storedBytesHistory(t: TeamContext, days = 30, now = new Da
     .select({ finishedAt: backups.finishedAt, expiredAt: backups.expiredAt, bytes: backupLocations.sizeBytes })
     .from(backupLocations)
     .innerJoin(backups, and(eq(backups.teamId, backupLocations.teamId), eq(backups.id, backupLocations.backupId)))
-    .where(inTeam(backupLocations, t, inArray(backups.status, ["succeeded", "expired"]), sql`${backupLocations.sizeBytes} is not null`));
+    .where(
+      inTeam(
+        backupLocations,
+        t,
+        inArray(backups.status, ["succeeded", "expired"]),
+        sql`${backupLocations.sizeBytes} is not null`,
+      ),
+    );
   const end = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) + 86_400_000;
   return Array.from({ length: days }, (_, i) => {
     const at = end - (days - 1 - i) * 86_400_000;
-    const bytes = copies.reduce((n, c) => (c.finishedAt && c.finishedAt.getTime() < at && (!c.expiredAt || c.expiredAt.getTime() >= at) ? n + c.bytes! : n), 0);
+    const bytes = copies.reduce(
+      (n, c) =>
+        c.finishedAt && c.finishedAt.getTime() < at && (!c.expiredAt || c.expiredAt.getTime() >= at) ? n + c.bytes! : n,
+      0,
+    );
     return { day: new Date(at - 86_400_000).toISOString().slice(0, 10), bytes };
   });
 }
@@ -57,12 +84,22 @@ export async function storedBytesHistory(t: TeamContext, days = 30, now = new Da
 export async function setDestinationPrices(t: TeamContext, destinationId: string, text: string) {
   assertRole(t, "admin");
   const d = await db();
-  const [dest] = await d.select({ kind: storageDestinations.kind, name: storageDestinations.name }).from(storageDestinations).where(inTeam(storageDestinations, t, eq(storageDestinations.id, destinationId)));
+  const [dest] = await d
+    .select({ kind: storageDestinations.kind, name: storageDestinations.name })
+    .from(storageDestinations)
+    .where(inTeam(storageDestinations, t, eq(storageDestinations.id, destinationId)));
   if (!dest) throw notFound("That destination");
   const prices = parsePrices(text, dest.kind);
   await d.transaction(async (tx) => {
-    await tx.update(storageDestinations).set({ prices }).where(inTeam(storageDestinations, t, eq(storageDestinations.id, destinationId)));
-    await recordAudit(tx, t, { action: "destination.prices_changed", target: { type: "destination", id: destinationId, label: dest.name }, details: { prices: formatPrices(prices) || "list prices" } });
+    await tx
+      .update(storageDestinations)
+      .set({ prices })
+      .where(inTeam(storageDestinations, t, eq(storageDestinations.id, destinationId)));
+    await recordAudit(tx, t, {
+      action: "destination.prices_changed",
+      target: { type: "destination", id: destinationId, label: dest.name },
+      details: { prices: formatPrices(prices) || "list prices" },
+    });
   });
   return { prices: formatPrices(prices) };
 }

@@ -12,17 +12,39 @@ describe("schedule timing", () => {
       { kind: "monthly", day: 28, time: "00:00" },
       { kind: "cron", cron: "*/10 1-5 * * 1-5" },
     ];
-    expect(presets.map(presetToCron)).toEqual(["15 * * * *", "30 2 * * *", "5 23 * * 0", "0 0 28 * *", "*/10 1-5 * * 1-5"]);
+    expect(presets.map(presetToCron)).toEqual([
+      "15 * * * *",
+      "30 2 * * *",
+      "5 23 * * 0",
+      "0 0 28 * *",
+      "*/10 1-5 * * 1-5",
+    ]);
     expect(presets.map(presetToCron).map(cronToPreset)).toEqual(presets);
-    expect(presets.map(presetToCron).map(describeCron)).toEqual(["Hourly at minute 15", "Daily at 02:30", "Weekly on Sunday at 23:05", "Monthly on day 28 at 00:00", "Cron */10 1-5 * * 1-5"]);
+    expect(presets.map(presetToCron).map(describeCron)).toEqual([
+      "Hourly at minute 15",
+      "Daily at 02:30",
+      "Weekly on Sunday at 23:05",
+      "Monthly on day 28 at 00:00",
+      "Cron */10 1-5 * * 1-5",
+    ]);
   });
 
   it("runs at the wall-clock time of the schedule's zone across DST changes, east and west of UTC", () => {
     // Berlin springs forward on 2026-03-29 (UTC+1 → UTC+2).
-    expect(iso(nextRuns("0 2 * * *", "Europe/Berlin", 3, new Date("2026-03-27T12:00:00Z")))).toEqual(["2026-03-28T01:00:00.000Z", "2026-03-29T01:00:00.000Z", "2026-03-30T00:00:00.000Z"]);
+    expect(iso(nextRuns("0 2 * * *", "Europe/Berlin", 3, new Date("2026-03-27T12:00:00Z")))).toEqual([
+      "2026-03-28T01:00:00.000Z",
+      "2026-03-29T01:00:00.000Z",
+      "2026-03-30T00:00:00.000Z",
+    ]);
     // New York falls back on 2026-11-01 (UTC-4 → UTC-5).
-    expect(iso(nextRuns("30 1 * * *", "America/New_York", 3, new Date("2026-10-30T12:00:00Z")))).toEqual(["2026-10-31T05:30:00.000Z", "2026-11-01T05:30:00.000Z", "2026-11-02T06:30:00.000Z"]);
-    expect(iso(nextRuns("0 0 * * *", "Asia/Kolkata", 1, new Date("2026-01-01T00:00:00Z")))).toEqual(["2026-01-01T18:30:00.000Z"]);
+    expect(iso(nextRuns("30 1 * * *", "America/New_York", 3, new Date("2026-10-30T12:00:00Z")))).toEqual([
+      "2026-10-31T05:30:00.000Z",
+      "2026-11-01T05:30:00.000Z",
+      "2026-11-02T06:30:00.000Z",
+    ]);
+    expect(iso(nextRuns("0 0 * * *", "Asia/Kolkata", 1, new Date("2026-01-01T00:00:00Z")))).toEqual([
+      "2026-01-01T18:30:00.000Z",
+    ]);
   });
 
   it("refuses what it cannot run, saying how to write it", () => {

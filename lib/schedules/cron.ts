@@ -9,7 +9,11 @@ export function assertTimeZone(zone: string): void {
     new Intl.DateTimeFormat("en", { timeZone: zone });
     if (zone.trim() === "") throw new RangeError("empty");
   } catch {
-    throw new AppError("VALIDATION", `Unknown time zone "${zone}". Use a zone such as Europe/Berlin or America/New_York.`, { timezone: ["Choose a time zone from the list."] });
+    throw new AppError(
+      "VALIDATION",
+      `Unknown time zone "${zone}". Use a zone such as Europe/Berlin or America/New_York.`,
+      { timezone: ["Choose a time zone from the list."] },
+    );
   }
 }
 
@@ -20,7 +24,11 @@ function parse(cron: string, timezone: string): Cron {
     if (cron.trim().split(/\s+/).length !== 5) throw new Error("five fields");
     return new Cron(cron, { timezone, paused: true });
   } catch {
-    throw new AppError("VALIDATION", `"${cron}" is not a cron expression Coffer understands: use five fields, minute hour day-of-month month day-of-week (e.g. 0 2 * * * for 02:00 daily).`, { "when.cron": ["Use five fields, e.g. 0 2 * * *."] });
+    throw new AppError(
+      "VALIDATION",
+      `"${cron}" is not a cron expression Coffer understands: use five fields, minute hour day-of-month month day-of-week (e.g. 0 2 * * * for 02:00 daily).`,
+      { "when.cron": ["Use five fields, e.g. 0 2 * * *."] },
+    );
   }
 }
 
@@ -33,7 +41,12 @@ export function nextRun(cron: string, timezone: string, after: Date = new Date()
   return parse(cron, timezone).nextRun(after);
 }
 
-export type Preset = { kind: "hourly"; minute: number } | { kind: "daily"; time: string } | { kind: "weekly"; weekday: number; time: string } | { kind: "monthly"; day: number; time: string } | { kind: "cron"; cron: string };
+export type Preset =
+  | { kind: "hourly"; minute: number }
+  | { kind: "daily"; time: string }
+  | { kind: "weekly"; weekday: number; time: string }
+  | { kind: "monthly"; day: number; time: string }
+  | { kind: "cron"; cron: string };
 
 export const weekdays = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 
@@ -60,11 +73,15 @@ export function cronToPreset(cron: string): Preset {
   const num = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
   const m = num(min);
   const h = num(hour);
-  const time = h !== undefined && m !== undefined ? `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}` : undefined;
-  if (m !== undefined && hour === "*" && dom === "*" && mon === "*" && dow === "*") return { kind: "hourly", minute: m };
+  const time =
+    h !== undefined && m !== undefined ? `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}` : undefined;
+  if (m !== undefined && hour === "*" && dom === "*" && mon === "*" && dow === "*")
+    return { kind: "hourly", minute: m };
   if (time && dom === "*" && mon === "*" && dow === "*") return { kind: "daily", time };
-  if (time && dom === "*" && mon === "*" && num(dow) !== undefined && num(dow)! <= 6) return { kind: "weekly", weekday: num(dow)!, time };
-  if (time && num(dom) !== undefined && num(dom)! <= 28 && mon === "*" && dow === "*") return { kind: "monthly", day: num(dom)!, time };
+  if (time && dom === "*" && mon === "*" && num(dow) !== undefined && num(dow)! <= 6)
+    return { kind: "weekly", weekday: num(dow)!, time };
+  if (time && num(dom) !== undefined && num(dom)! <= 28 && mon === "*" && dow === "*")
+    return { kind: "monthly", day: num(dom)!, time };
   return { kind: "cron", cron: cron.trim() };
 }
 

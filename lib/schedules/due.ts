@@ -35,15 +35,29 @@ export async function claimDueSchedules(now = new Date(), limit = 200): Promise<
     const out: DueBackup[] = [];
     for (const { s, team } of due) {
       const slot = s.nextRunAt!;
-      await tx.update(schedules).set({ nextRunAt: nextRun(s.cron, s.timezone, now) }).where(eq(schedules.id, s.id));
+      await tx
+        .update(schedules)
+        .set({ nextRunAt: nextRun(s.cron, s.timezone, now) })
+        .where(eq(schedules.id, s.id));
       const t = systemContext(team, `schedule ${s.name}`);
       const [src, dst] = await Promise.all([
         tx.select({ id: scheduleSources.sourceId }).from(scheduleSources).where(eq(scheduleSources.scheduleId, s.id)),
-        tx.select({ id: scheduleDestinations.destinationId }).from(scheduleDestinations).where(eq(scheduleDestinations.scheduleId, s.id)),
+        tx
+          .select({ id: scheduleDestinations.destinationId })
+          .from(scheduleDestinations)
+          .where(eq(scheduleDestinations.scheduleId, s.id)),
       ]);
       try {
         const created = await tx.transaction((sp) =>
-          insertBackup(sp, t, { serverId: s.serverId, sourceIds: src.map((r) => r.id), destinationIds: dst.map((r) => r.id), encrypted: s.encrypted, trigger: "schedule", scheduleId: s.id, scheduledFor: slot }),
+          insertBackup(sp, t, {
+            serverId: s.serverId,
+            sourceIds: src.map((r) => r.id),
+            destinationIds: dst.map((r) => r.id),
+            encrypted: s.encrypted,
+            trigger: "schedule",
+            scheduleId: s.id,
+            scheduledFor: slot,
+          }),
         );
         if (created) out.push({ teamId: s.teamId, serverId: s.serverId, backupId: created.id, scheduleId: s.id, slot });
       } catch (err) {

@@ -12,35 +12,65 @@ import type { CreateScheduleInput, UpdateScheduleInput } from "./schemas";
 
 /** The server, its sources and the destinations must all be this team's, and the sources that server's. */
 async function checkRefs(tx: Transaction, t: TeamContext, input: CreateScheduleInput) {
-  const [server] = await tx.select({ id: servers.id }).from(servers).where(inTeam(servers, t, eq(servers.id, input.serverId)));
+  const [server] = await tx
+    .select({ id: servers.id })
+    .from(servers)
+    .where(inTeam(servers, t, eq(servers.id, input.serverId)));
   if (!server) throw notFound("That server");
-  const found = await tx.select({ id: sources.id }).from(sources).where(inTeam(sources, t, eq(sources.serverId, input.serverId), inArray(sources.id, input.sourceIds)));
-  if (found.length !== new Set(input.sourceIds).size) throw new AppError("VALIDATION", "Choose sources of the schedule's server.", { sourceIds: ["Every source must belong to the chosen server."] });
-  const dests = await tx.select({ id: storageDestinations.id }).from(storageDestinations).where(inTeam(storageDestinations, t, inArray(storageDestinations.id, input.destinationIds)));
+  const found = await tx
+    .select({ id: sources.id })
+    .from(sources)
+    .where(inTeam(sources, t, eq(sources.serverId, input.serverId), inArray(sources.id, input.sourceIds)));
+  if (found.length !== new Set(input.sourceIds).size)
+    throw new AppError("VALIDATION", "Choose sources of the schedule's server.", {
+      sourceIds: ["Every source must belong to the chosen server."],
+    });
+  const dests = await tx
+    .select({ id: storageDestinations.id })
+    .from(storageDestinations)
+    .where(inTeam(storageDestinations, t, inArray(storageDestinations.id, input.destinationIds)));
   if (dests.length !== new Set(input.destinationIds).size) throw notFound("That destination");
   if (input.verifySourceId) {
-    const [v] = await tx.select({ kind: sources.kind }).from(sources).where(inTeam(sources, t, eq(sources.id, input.verifySourceId)));
+    const [v] = await tx
+      .select({ kind: sources.kind })
+      .from(sources)
+      .where(inTeam(sources, t, eq(sources.id, input.verifySourceId)));
     if (!v) throw notFound("That verification connection");
-    if (v.kind !== "postgres") throw new AppError("VALIDATION", "Verification needs a PostgreSQL source's connection.", { verifySourceId: ["Choose a PostgreSQL source."] });
+    if (v.kind !== "postgres")
+      throw new AppError("VALIDATION", "Verification needs a PostgreSQL source's connection.", {
+        verifySourceId: ["Choose a PostgreSQL source."],
+      });
   }
 }
 
 function timing(input: CreateScheduleInput) {
   const cron = presetToCron(input.when);
   const next = nextRun(cron, input.timezone); // validates the expression and the zone
-  if (!next) throw new AppError("VALIDATION", "That schedule never runs: no date matches it.", { "when.cron": ["No date matches this expression."] });
+  if (!next)
+    throw new AppError("VALIDATION", "That schedule never runs: no date matches it.", {
+      "when.cron": ["No date matches this expression."],
+    });
   return { cron, nextRunAt: input.enabled ? next : null };
 }
 
 async function writeLinks(tx: Transaction, t: TeamContext, scheduleId: string, input: CreateScheduleInput) {
   await tx.delete(scheduleSources).where(inTeam(scheduleSources, t, eq(scheduleSources.scheduleId, scheduleId)));
-  await tx.delete(scheduleDestinations).where(inTeam(scheduleDestinations, t, eq(scheduleDestinations.scheduleId, scheduleId)));
-  await tx.insert(scheduleSources).values([...new Set(input.sourceIds)].map((sourceId) => ({ teamId: t.id, scheduleId, sourceId })));
-  await tx.insert(scheduleDestinations).values([...new Set(input.destinationIds)].map((destinationId) => ({ teamId: t.id, scheduleId, destinationId })));
+  await tx
+    .delete(scheduleDestinations)
+    .where(inTeam(scheduleDestinations, t, eq(scheduleDestinations.scheduleId, scheduleId)));
+  await tx
+    .insert(scheduleSources)
+    .values([...new Set(input.sourceIds)].map((sourceId) => ({ teamId: t.id, scheduleId, sourceId })));
+  await tx
+    .insert(scheduleDestinations)
+    .values([...new Set(input.destinationIds)].map((destinationId) => ({ teamId: t.id, scheduleId, destinationId })));
 }
 
 const nameTaken = (err: unknown): never => {
-  if (pgCode(err) === "23505") throw new AppError("CONFLICT", "A schedule with that name already exists; choose another name.", { name: ["Already in use."] });
+  if (pgCode(err) === "23505")
+    throw new AppError("CONFLICT", "A schedule with that name already exists; choose another name.", {
+      name: ["Already in use."],
+    });
   throw err;
 };
 
@@ -52,9 +82,31 @@ export async function createSchedule(t: TeamContext, input: CreateScheduleInput)
   await d
     .transaction(async (tx) => {
       await checkRefs(tx, t, input);
-      await tx.insert(schedules).values({ id, teamId: t.id, serverId: input.serverId, name: input.name, cron, timezone: input.timezone, encrypted: input.encrypted, enabled: input.enabled, nextRunAt, retention: input.retention, verify: input.verify, verifySourceId: input.verifySourceId ?? null });
+      await tx.insert(schedules).values({
+        id,
+        teamId: t.id,
+        serverId: input.serverId,
+        name: input.name,
+        cron,
+        timezone: input.timezone,
+        encrypted: input.encrypted,
+        enabled: input.enabled,
+        nextRunAt,
+        retention: input.retention,
+        verify: input.verify,
+        verifySourceId: input.verifySourceId ?? null,
+      });
       await writeLinks(tx, t, id, input);
-      await recordAudit(tx, t, { action: "schedule.created", target: { type: "schedule", id, label: input.name }, details: { when: describeCron(cron), timezone: input.timezone, encrypted: input.encrypted, retention: describePolicy(input.retention) } });
+      await recordAudit(tx, t, {
+        action: "schedule.created",
+        target: { type: "schedule", id, label: input.name },
+        details: {
+          when: describeCron(cron),
+          timezone: input.timezone,
+          encrypted: input.encrypted,
+          retention: describePolicy(input.retention),
+        },
+      });
     })
     .catch(nameTaken);
   return { id };
@@ -69,12 +121,33 @@ export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput)
       await checkRefs(tx, t, input);
       const [row] = await tx
         .update(schedules)
-        .set({ serverId: input.serverId, name: input.name, cron, timezone: input.timezone, encrypted: input.encrypted, enabled: input.enabled, nextRunAt, retention: input.retention, verify: input.verify, verifySourceId: input.verifySourceId ?? null })
+        .set({
+          serverId: input.serverId,
+          name: input.name,
+          cron,
+          timezone: input.timezone,
+          encrypted: input.encrypted,
+          enabled: input.enabled,
+          nextRunAt,
+          retention: input.retention,
+          verify: input.verify,
+          verifySourceId: input.verifySourceId ?? null,
+        })
         .where(inTeam(schedules, t, eq(schedules.id, input.scheduleId)))
         .returning({ id: schedules.id });
       if (!row) throw notFound("That schedule");
       await writeLinks(tx, t, row.id, input);
-      await recordAudit(tx, t, { action: "schedule.updated", target: { type: "schedule", id: row.id, label: input.name }, details: { when: describeCron(cron), timezone: input.timezone, encrypted: input.encrypted, enabled: input.enabled, retention: describePolicy(input.retention) } });
+      await recordAudit(tx, t, {
+        action: "schedule.updated",
+        target: { type: "schedule", id: row.id, label: input.name },
+        details: {
+          when: describeCron(cron),
+          timezone: input.timezone,
+          encrypted: input.encrypted,
+          enabled: input.enabled,
+          retention: describePolicy(input.retention),
+        },
+      });
     })
     .catch(nameTaken);
   return { id: input.scheduleId };
@@ -85,13 +158,20 @@ export async function setScheduleEnabled(t: TeamContext, scheduleId: string, ena
   assertRole(t, "member");
   const d = await db();
   await d.transaction(async (tx) => {
-    const [s] = await tx.select({ cron: schedules.cron, timezone: schedules.timezone, name: schedules.name }).from(schedules).where(inTeam(schedules, t, eq(schedules.id, scheduleId))).for("update");
+    const [s] = await tx
+      .select({ cron: schedules.cron, timezone: schedules.timezone, name: schedules.name })
+      .from(schedules)
+      .where(inTeam(schedules, t, eq(schedules.id, scheduleId)))
+      .for("update");
     if (!s) throw notFound("That schedule");
     await tx
       .update(schedules)
       .set({ enabled, nextRunAt: enabled ? nextRun(s.cron, s.timezone) : null })
       .where(inTeam(schedules, t, eq(schedules.id, scheduleId)));
-    await recordAudit(tx, t, { action: enabled ? "schedule.resumed" : "schedule.paused", target: { type: "schedule", id: scheduleId, label: s.name } });
+    await recordAudit(tx, t, {
+      action: enabled ? "schedule.resumed" : "schedule.paused",
+      target: { type: "schedule", id: scheduleId, label: s.name },
+    });
   });
 }
 
@@ -99,9 +179,14 @@ export async function deleteSchedule(t: TeamContext, scheduleId: string) {
   assertRole(t, "member");
   const d = await db();
   await d.transaction(async (tx) => {
-    const [row] = await tx.delete(schedules).where(inTeam(schedules, t, eq(schedules.id, scheduleId))).returning({ name: schedules.name });
+    const [row] = await tx
+      .delete(schedules)
+      .where(inTeam(schedules, t, eq(schedules.id, scheduleId)))
+      .returning({ name: schedules.name });
     if (!row) throw notFound("That schedule");
-    await recordAudit(tx, t, { action: "schedule.deleted", target: { type: "schedule", id: scheduleId, label: row.name } });
+    await recordAudit(tx, t, {
+      action: "schedule.deleted",
+      target: { type: "schedule", id: scheduleId, label: row.name },
+    });
   });
 }
-

@@ -15,9 +15,19 @@ async function links(t: TeamContext) {
       .innerJoin(sources, and(eq(sources.teamId, scheduleSources.teamId), eq(sources.id, scheduleSources.sourceId)))
       .where(inTeam(scheduleSources, t)),
     d
-      .select({ scheduleId: scheduleDestinations.scheduleId, id: storageDestinations.id, name: storageDestinations.name })
+      .select({
+        scheduleId: scheduleDestinations.scheduleId,
+        id: storageDestinations.id,
+        name: storageDestinations.name,
+      })
       .from(scheduleDestinations)
-      .innerJoin(storageDestinations, and(eq(storageDestinations.teamId, scheduleDestinations.teamId), eq(storageDestinations.id, scheduleDestinations.destinationId)))
+      .innerJoin(
+        storageDestinations,
+        and(
+          eq(storageDestinations.teamId, scheduleDestinations.teamId),
+          eq(storageDestinations.id, scheduleDestinations.destinationId),
+        ),
+      )
       .where(inTeam(scheduleDestinations, t)),
   ]);
   return { src, dst };
@@ -65,10 +75,16 @@ export async function getSchedule(t: TeamContext, scheduleId: string) {
 }
 
 /** Names of the schedules that use a source or a destination (deleting it is refused while any do). */
-export async function schedulesUsing(t: TeamContext, ref: { sourceId: string } | { destinationId: string }): Promise<string[]> {
+export async function schedulesUsing(
+  t: TeamContext,
+  ref: { sourceId: string } | { destinationId: string },
+): Promise<string[]> {
   const d = await db();
   const link = "sourceId" in ref ? scheduleSources : scheduleDestinations;
-  const condition = "sourceId" in ref ? eq(scheduleSources.sourceId, ref.sourceId) : eq(scheduleDestinations.destinationId, ref.destinationId);
+  const condition =
+    "sourceId" in ref
+      ? eq(scheduleSources.sourceId, ref.sourceId)
+      : eq(scheduleDestinations.destinationId, ref.destinationId);
   const rows = await d
     .select({ name: schedules.name })
     .from(link)

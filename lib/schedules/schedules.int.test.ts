@@ -7,15 +7,36 @@ import { createSchedule, deleteSchedule, setScheduleEnabled, updateSchedule } fr
 import { getSchedule, listSchedules } from "./queries";
 import { DEFAULT_POLICY } from "../retention/select";
 
-const code = (p: Promise<unknown>) => p.then(() => "resolved", (e: unknown) => (e instanceof AppError ? e.code : `unexpected: ${String(e)}`));
+const code = (p: Promise<unknown>) =>
+  p.then(
+    () => "resolved",
+    (e: unknown) => (e instanceof AppError ? e.code : `unexpected: ${String(e)}`),
+  );
 
 async function setup() {
   const a = await signedUpUser("Alice");
   const t = await a.team("owner");
   const { id: serverId } = await createServer(t, { kind: "local", name: "db1", workDir: "/tmp" });
-  const { id: sourceId } = await createSource(t, { serverId, kind: "directory", name: "etc", paths: ["/etc"], excludes: [] });
+  const { id: sourceId } = await createSource(t, {
+    serverId,
+    kind: "directory",
+    name: "etc",
+    paths: ["/etc"],
+    excludes: [],
+  });
   const { id: destinationId } = await createDestination(t, { kind: "local", name: "disk" });
-  const input = { name: "nightly", serverId, sourceIds: [sourceId], destinationIds: [destinationId], when: { kind: "daily" as const, time: "02:00" }, timezone: "Europe/Berlin", encrypted: true, enabled: true, verify: true, retention: { ...DEFAULT_POLICY, weekly: 8 } };
+  const input = {
+    name: "nightly",
+    serverId,
+    sourceIds: [sourceId],
+    destinationIds: [destinationId],
+    when: { kind: "daily" as const, time: "02:00" },
+    timezone: "Europe/Berlin",
+    encrypted: true,
+    enabled: true,
+    verify: true,
+    retention: { ...DEFAULT_POLICY, weekly: 8 },
+  };
   return { a, t, serverId, sourceId, destinationId, input };
 }
 
@@ -24,10 +45,25 @@ describe("schedules", () => {
     const { t, input } = await setup();
     const { id } = await createSchedule(t, input);
     const s = await getSchedule(t, id);
-    expect(s).toMatchObject({ name: "nightly", serverName: "db1", cron: "0 2 * * *", when: "Daily at 02:00", keeps: "keeps the last 7 days, 8 weeks, 6 months — about 21 backups", timezone: "Europe/Berlin", encrypted: true, enabled: true, sources: [{ name: "etc" }], destinations: [{ name: "disk" }] });
+    expect(s).toMatchObject({
+      name: "nightly",
+      serverName: "db1",
+      cron: "0 2 * * *",
+      when: "Daily at 02:00",
+      keeps: "keeps the last 7 days, 8 weeks, 6 months — about 21 backups",
+      timezone: "Europe/Berlin",
+      encrypted: true,
+      enabled: true,
+      sources: [{ name: "etc" }],
+      destinations: [{ name: "disk" }],
+    });
     expect(s.upcoming).toHaveLength(3);
     expect(s.nextRunAt?.toISOString()).toBe(s.upcoming[0]!.toISOString());
-    const berlinHour = new Intl.DateTimeFormat("en-GB", { timeZone: "Europe/Berlin", hour: "2-digit", minute: "2-digit" }).format(s.nextRunAt!);
+    const berlinHour = new Intl.DateTimeFormat("en-GB", {
+      timeZone: "Europe/Berlin",
+      hour: "2-digit",
+      minute: "2-digit",
+    }).format(s.nextRunAt!);
     expect(berlinHour).toBe("02:00");
 
     await setScheduleEnabled(t, id, false);
@@ -35,7 +71,12 @@ describe("schedules", () => {
     await setScheduleEnabled(t, id, true);
     expect((await getSchedule(t, id)).nextRunAt).not.toBeNull();
 
-    await updateSchedule(t, { ...input, scheduleId: id, when: { kind: "cron", cron: "*/15 * * * *" }, encrypted: false });
+    await updateSchedule(t, {
+      ...input,
+      scheduleId: id,
+      when: { kind: "cron", cron: "*/15 * * * *" },
+      encrypted: false,
+    });
     expect(await getSchedule(t, id)).toMatchObject({ when: "Cron */15 * * * *", encrypted: false });
     await deleteSchedule(t, id);
     expect(await listSchedules(t)).toEqual([]);
@@ -43,19 +84,37 @@ describe("schedules", () => {
 
   it("refuses a bad expression or zone with a field error, and sources of another server", async () => {
     const { t, input, serverId } = await setup();
-    await expect(createSchedule(t, { ...input, when: { kind: "cron", cron: "every night" } })).rejects.toMatchObject({ code: "VALIDATION", fieldErrors: { "when.cron": ["Use five fields, e.g. 0 2 * * *."] } });
-    await expect(createSchedule(t, { ...input, timezone: "Nowhere/Land" })).rejects.toMatchObject({ code: "VALIDATION", fieldErrors: { timezone: ["Choose a time zone from the list."] } });
+    await expect(createSchedule(t, { ...input, when: { kind: "cron", cron: "every night" } })).rejects.toMatchObject({
+      code: "VALIDATION",
+      fieldErrors: { "when.cron": ["Use five fields, e.g. 0 2 * * *."] },
+    });
+    await expect(createSchedule(t, { ...input, timezone: "Nowhere/Land" })).rejects.toMatchObject({
+      code: "VALIDATION",
+      fieldErrors: { timezone: ["Choose a time zone from the list."] },
+    });
     const { id: other } = await createServer(t, { kind: "local", name: "db2", workDir: "/tmp" });
-    const { id: otherSource } = await createSource(t, { serverId: other, kind: "directory", name: "var", paths: ["/var"], excludes: [] });
-    await expect(createSchedule(t, { ...input, sourceIds: [otherSource] })).rejects.toThrow("Choose sources of the schedule's server.");
+    const { id: otherSource } = await createSource(t, {
+      serverId: other,
+      kind: "directory",
+      name: "var",
+      paths: ["/var"],
+      excludes: [],
+    });
+    await expect(createSchedule(t, { ...input, sourceIds: [otherSource] })).rejects.toThrow(
+      "Choose sources of the schedule's server.",
+    );
     expect(serverId).not.toBe(other);
   });
 
   it("a source or destination in use cannot be deleted; deleting the server takes its schedules along", async () => {
     const { t, input, sourceId, destinationId, serverId } = await setup();
     await createSchedule(t, input);
-    await expect(deleteSource(t, sourceId)).rejects.toThrow("Schedule nightly still backs up this source. Remove it from the schedule first.");
-    await expect(deleteDestination(t, destinationId)).rejects.toThrow("Schedule nightly still sends backups to this destination. Remove it from the schedule first.");
+    await expect(deleteSource(t, sourceId)).rejects.toThrow(
+      "Schedule nightly still backs up this source. Remove it from the schedule first.",
+    );
+    await expect(deleteDestination(t, destinationId)).rejects.toThrow(
+      "Schedule nightly still sends backups to this destination. Remove it from the schedule first.",
+    );
     await deleteServer(t, serverId);
     expect(await listSchedules(t)).toEqual([]);
     await deleteDestination(t, destinationId);
@@ -73,7 +132,9 @@ describe("schedules", () => {
     expect(await code(deleteSchedule(tm, id))).toBe("NOT_FOUND");
     const { id: ownDest } = await createDestination(tm, { kind: "local", name: "mine" });
     const { id: ownServer } = await createServer(tm, { kind: "local", name: "mine", workDir: "/tmp" });
-    expect(await code(createSchedule(tm, { ...input, serverId: ownServer, destinationIds: [ownDest] }))).toBe("VALIDATION"); // A's source on M's server
+    expect(await code(createSchedule(tm, { ...input, serverId: ownServer, destinationIds: [ownDest] }))).toBe(
+      "VALIDATION",
+    ); // A's source on M's server
     expect((await getSchedule(t, id)).enabled).toBe(true);
   });
 });

@@ -3,15 +3,23 @@ import { retentionSchema } from "../retention/schemas";
 import { DEFAULT_POLICY } from "../retention/select";
 import { nameSchema } from "../servers/schemas";
 
-const id = (prefix: string, what: string) => z.string().regex(new RegExp(`^${prefix}_[0-9a-z]{26}$`), `Unknown ${what}.`);
+const id = (prefix: string, what: string) =>
+  z.string().regex(new RegExp(`^${prefix}_[0-9a-z]{26}$`), `Unknown ${what}.`);
 const time = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "Use a time such as 02:30.");
 
 export const presetSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("hourly"), minute: z.coerce.number().int().min(0).max(59, "Use a minute from 0 to 59.") }),
   z.object({ kind: z.literal("daily"), time }),
   z.object({ kind: z.literal("weekly"), weekday: z.coerce.number().int().min(0).max(6), time }),
-  z.object({ kind: z.literal("monthly"), day: z.coerce.number().int().min(1).max(28, "Use a day from 1 to 28, so every month has it."), time }),
-  z.object({ kind: z.literal("cron"), cron: z.string().trim().min(1, "Enter a cron expression such as 0 2 * * *.").max(120) }), // lib/schedules/cron.ts judges the rest
+  z.object({
+    kind: z.literal("monthly"),
+    day: z.coerce.number().int().min(1).max(28, "Use a day from 1 to 28, so every month has it."),
+    time,
+  }),
+  z.object({
+    kind: z.literal("cron"),
+    cron: z.string().trim().min(1, "Enter a cron expression such as 0 2 * * *.").max(120),
+  }), // lib/schedules/cron.ts judges the rest
 ]);
 
 const fields = {

@@ -10,7 +10,8 @@ import { log } from "../log";
 import type { TeamContext } from "../teams/context";
 import type { Role } from "../teams/roles";
 
-export type ActionResult<T> = { ok: true; data: T } | { ok: false; error: { code: ErrorCode; message: string; fieldErrors?: FieldErrors } };
+export type ActionResult<T> =
+  { ok: true; data: T } | { ok: false; error: { code: ErrorCode; message: string; fieldErrors?: FieldErrors } };
 
 /** Maps anything thrown to what the browser may see: AppError as is, anything else as a reference number. */
 export function toActionError(err: unknown): Extract<ActionResult<never>, { ok: false }> {
@@ -19,7 +20,13 @@ export function toActionError(err: unknown): Extract<ActionResult<never>, { ok: 
   if (known) return { ok: false, error: { code: known.code, message: known.message, fieldErrors: known.fieldErrors } };
   const ref = randomBytes(4).toString("hex");
   log.error("action failed", { ref, error: err });
-  return { ok: false, error: { code: "INTERNAL", message: `Something went wrong on our side (reference ${ref}). Try again; if it keeps happening, tell your administrator.` } };
+  return {
+    ok: false,
+    error: {
+      code: "INTERNAL",
+      message: `Something went wrong on our side (reference ${ref}). Try again; if it keeps happening, tell your administrator.`,
+    },
+  };
 }
 
 async function run<T>(fn: () => Promise<T>): Promise<ActionResult<T>> {
@@ -34,7 +41,11 @@ async function run<T>(fn: () => Promise<T>): Promise<ActionResult<T>> {
  * A team-scoped server action: parse → resolve team and role → lib → revalidate the team's pages.
  * Every action is a public POST endpoint, so nothing here trusts the caller.
  */
-export function teamAction<S extends z.ZodType, T>(schema: S, min: Role, fn: (t: TeamContext, input: z.infer<S>) => Promise<T>) {
+export function teamAction<S extends z.ZodType, T>(
+  schema: S,
+  min: Role,
+  fn: (t: TeamContext, input: z.infer<S>) => Promise<T>,
+) {
   return async (teamSlug: string, input: z.input<S>): Promise<ActionResult<T>> =>
     run(async () => {
       const t = await requireTeam(String(teamSlug), min);
@@ -46,7 +57,8 @@ export function teamAction<S extends z.ZodType, T>(schema: S, min: Role, fn: (t:
 
 /** A server action for a signed-in user, outside any one team. */
 export function userAction<S extends z.ZodType, T>(schema: S, fn: (u: UserContext, input: z.infer<S>) => Promise<T>) {
-  return async (input: z.input<S>): Promise<ActionResult<T>> => run(async () => fn(await requireUser(), schema.parse(input)));
+  return async (input: z.input<S>): Promise<ActionResult<T>> =>
+    run(async () => fn(await requireUser(), schema.parse(input)));
 }
 
 /** A server action anyone may call (sign-up, sign-in). */

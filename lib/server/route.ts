@@ -10,18 +10,27 @@ import type { Role } from "../teams/roles";
 export function toHttpResponse(err: unknown): Response {
   const known = asAppError(err);
   if (known) {
-    return Response.json({ error: { code: known.code, message: known.message, fieldErrors: known.fieldErrors } }, { status: httpStatus[known.code] });
+    return Response.json(
+      { error: { code: known.code, message: known.message, fieldErrors: known.fieldErrors } },
+      { status: httpStatus[known.code] },
+    );
   }
   const ref = randomBytes(4).toString("hex");
   log.error("route failed", { ref, error: err });
-  return Response.json({ error: { code: "INTERNAL", message: `Something went wrong on our side (reference ${ref}).` } }, { status: 500 });
+  return Response.json(
+    { error: { code: "INTERNAL", message: `Something went wrong on our side (reference ${ref}).` } },
+    { status: 500 },
+  );
 }
 
 /**
  * A team-scoped route handler (`/…/[team]/…`): resolves the caller, the team and the role, and
  * maps errors to status codes. Callers are signed-in users for now; API tokens resolve here too.
  */
-export function teamRoute<P extends object = object>(min: Role, handler: (t: TeamContext, request: Request, params: P) => Promise<Response>) {
+export function teamRoute<P extends object = object>(
+  min: Role,
+  handler: (t: TeamContext, request: Request, params: P) => Promise<Response>,
+) {
   return async (request: Request, ctx: { params: Promise<{ team: string } & P> }): Promise<Response> => {
     try {
       const params = await ctx.params;

@@ -16,12 +16,30 @@ const gib = (kib: number) => `${(kib / 1024 / 1024).toFixed(1)} GiB`;
 
 /** Free space (KiB) in `dir` on the server, or an AppError saying what is wrong with the folder. */
 async function freeKib(reach: Reach, dir: string): Promise<number> {
-  const probe = await runCommand(reach, ["sh", "-c", 'if [ ! -d "$1" ]; then echo missing; elif [ ! -w "$1" ]; then echo readonly; else df -Pk "$1" | tail -n 1; fi', "sh", dir]);
+  const probe = await runCommand(reach, [
+    "sh",
+    "-c",
+    'if [ ! -d "$1" ]; then echo missing; elif [ ! -w "$1" ]; then echo readonly; else df -Pk "$1" | tail -n 1; fi',
+    "sh",
+    dir,
+  ]);
   const out = probe.stdout.trim();
-  if (out === "missing") throw new AppError("VALIDATION", `The work folder ${dir} does not exist on ${reach.label}. Create it, or choose another in the server's settings.`);
-  if (out === "readonly") throw new AppError("VALIDATION", `The work folder ${dir} on ${reach.label} is not writable by the SSH user. Fix its permissions, or choose another.`);
+  if (out === "missing")
+    throw new AppError(
+      "VALIDATION",
+      `The work folder ${dir} does not exist on ${reach.label}. Create it, or choose another in the server's settings.`,
+    );
+  if (out === "readonly")
+    throw new AppError(
+      "VALIDATION",
+      `The work folder ${dir} on ${reach.label} is not writable by the SSH user. Fix its permissions, or choose another.`,
+    );
   const available = Number(out.split(/\s+/)[3]);
-  if (probe.code !== 0 || !Number.isFinite(available)) throw new AppError("UPSTREAM", `Could not read the free space of ${dir} on ${reach.label}: ${probe.stderrTail.trim() || "df failed"}.`);
+  if (probe.code !== 0 || !Number.isFinite(available))
+    throw new AppError(
+      "UPSTREAM",
+      `Could not read the free space of ${dir} on ${reach.label}: ${probe.stderrTail.trim() || "df failed"}.`,
+    );
   return available;
 }
 
@@ -29,16 +47,28 @@ async function freeKib(reach: Reach, dir: string): Promise<number> {
 export async function testServer(t: TeamContext, serverId: string): Promise<CheckResult> {
   assertRole(t, "member");
   const d = await db();
-  const [s] = await d.select({ workDir: servers.workDir }).from(servers).where(inTeam(servers, t, eq(servers.id, serverId)));
+  const [s] = await d
+    .select({ workDir: servers.workDir })
+    .from(servers)
+    .where(inTeam(servers, t, eq(servers.id, serverId)));
   const { workDir } = requireRow(s, "That server");
   const result = await checked(() =>
     withServer(t, serverId, async (reach) => {
-      const who = await runCommand(reach, ["sh", "-c", "id -un; uname -sr; for c in tar gzip pigz pg_dump psql; do command -v \"$c\" >/dev/null 2>&1 && echo \"$c\"; done; true"]);
+      const who = await runCommand(reach, [
+        "sh",
+        "-c",
+        'id -un; uname -sr; for c in tar gzip pigz pg_dump psql; do command -v "$c" >/dev/null 2>&1 && echo "$c"; done; true',
+      ]);
       const [user = "?", system = "?", ...tools] = who.stdout.trim().split("\n");
       const free = await freeKib(reach, workDir);
       const missing = ["tar", "gzip"].filter((c) => !tools.includes(c));
       const facts = { user, system, tools: tools.join(", ") || "none", [`free in ${workDir}`]: gib(free) };
-      if (missing.length) return { ok: false, message: `Connected, but ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not installed on ${reach.label}.`, facts };
+      if (missing.length)
+        return {
+          ok: false,
+          message: `Connected, but ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not installed on ${reach.label}.`,
+          facts,
+        };
       return { ok: true, message: `Connected as ${user} (${system}); ${gib(free)} free in ${workDir}.`, facts };
     }),
   );
@@ -49,7 +79,15 @@ export async function testServer(t: TeamContext, serverId: string): Promise<Chec
 /** A PostgreSQL source's connection, its password opened from the secret box. */
 export function sourceConnection(
   t: TeamContext,
-  s: { id: string; pgHost: string | null; pgPort: number | null; pgDatabase: string | null; pgUser: string | null; pgSslmode: string | null; pgPasswordEnc: string | null },
+  s: {
+    id: string;
+    pgHost: string | null;
+    pgPort: number | null;
+    pgDatabase: string | null;
+    pgUser: string | null;
+    pgSslmode: string | null;
+    pgPasswordEnc: string | null;
+  },
 ): PgConnection {
   return {
     host: s.pgHost ?? "localhost",
@@ -57,7 +95,9 @@ export function sourceConnection(
     database: s.pgDatabase!,
     user: s.pgUser!,
     sslmode: s.pgSslmode ?? "prefer",
-    password: s.pgPasswordEnc ? openSecret(s.pgPasswordEnc, { teamId: t.id, table: "sources", column: "pg_password_enc", rowId: s.id }) : undefined,
+    password: s.pgPasswordEnc
+      ? openSecret(s.pgPasswordEnc, { teamId: t.id, table: "sources", column: "pg_password_enc", rowId: s.id })
+      : undefined,
   };
 }
 
@@ -75,23 +115,67 @@ export async function testSource(t: TeamContext, sourceId: string): Promise<Chec
     withServer(t, s.serverId, async (reach) => {
       if (s.kind === "directory") return checkDirectories(reach, s.paths ?? []);
       // On the Coffer host itself, the database host is one Coffer connects to: guard it.
-      const hostaddr = serverKind === "local" ? (await resolveAllowedAddress(s.pgHost!, { allowPrivate: env().allowPrivateNetworks })).address : undefined;
+      const hostaddr =
+        serverKind === "local"
+          ? (await resolveAllowedAddress(s.pgHost!, { allowPrivate: env().allowPrivateNetworks })).address
+          : undefined;
       const dump = await runCommand(reach, ["pg_dump", "--version"]).catch(() => undefined);
       const dumpMajor = dump?.code === 0 ? pgDumpMajor(dump.stdout) : undefined;
-      if (!dumpMajor) return { ok: false, message: `pg_dump is not installed on ${reach.label}: install the PostgreSQL client (Debian/Ubuntu: apt install postgresql-client).`, facts: {} };
+      if (!dumpMajor)
+        return {
+          ok: false,
+          message: `pg_dump is not installed on ${reach.label}: install the PostgreSQL client (Debian/Ubuntu: apt install postgresql-client).`,
+          facts: {},
+        };
       const query =
         "select current_setting('server_version_num')::int / 10000, pg_database_size(current_database()), " +
         "(select count(*) from pg_catalog.pg_tables where schemaname not in ('pg_catalog', 'information_schema') " +
         "and not has_table_privilege(format('%I.%I', schemaname, tablename), 'SELECT'))";
-      const q = await runCommand(reach, ["psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", query], { env: pgConnectionEnv({ ...sourceConnection(t, s), hostaddr }) });
-      if (q.code !== 0) return { ok: false, message: explainPsqlError(q.stderrTail, { pgHost: s.pgHost!, pgPort: s.pgPort!, pgDatabase: s.pgDatabase!, pgUser: s.pgUser! }), facts: { pg_dump: dump!.stdout.trim() } };
+      const q = await runCommand(reach, ["psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", query], {
+        env: pgConnectionEnv({ ...sourceConnection(t, s), hostaddr }),
+      });
+      if (q.code !== 0)
+        return {
+          ok: false,
+          message: explainPsqlError(q.stderrTail, {
+            pgHost: s.pgHost!,
+            pgPort: s.pgPort!,
+            pgDatabase: s.pgDatabase!,
+            pgUser: s.pgUser!,
+          }),
+          facts: { pg_dump: dump!.stdout.trim() },
+        };
       const [serverMajor, bytes, unreadable] = q.stdout.trim().split("|").map(Number) as [number, number, number];
       const free = await freeKib(reach, workDir);
-      const facts = { pg_dump: dump!.stdout.trim(), "server version": String(serverMajor), "database size": gib(bytes / 1024), [`free in ${workDir}`]: gib(free) };
-      if (dumpMajor < serverMajor) return { ok: false, message: `pg_dump ${dumpMajor} on ${reach.label} cannot dump PostgreSQL ${serverMajor}: install postgresql-client-${serverMajor}.`, facts };
-      if (unreadable > 0) return { ok: false, message: `User ${s.pgUser} cannot read ${unreadable} table(s) of ${s.pgDatabase}: grant SELECT (or use the pg_read_all_data role).`, facts };
-      if (free * 1024 < bytes) return { ok: false, message: `Not enough free space in ${workDir} on ${reach.label}: ${gib(free)} free, the database is ${gib(bytes / 1024)}.`, facts };
-      return { ok: true, message: `Readable: ${s.pgDatabase} (${gib(bytes / 1024)}) on PostgreSQL ${serverMajor}, pg_dump ${dumpMajor}; ${gib(free)} free in ${workDir}.`, facts };
+      const facts = {
+        pg_dump: dump!.stdout.trim(),
+        "server version": String(serverMajor),
+        "database size": gib(bytes / 1024),
+        [`free in ${workDir}`]: gib(free),
+      };
+      if (dumpMajor < serverMajor)
+        return {
+          ok: false,
+          message: `pg_dump ${dumpMajor} on ${reach.label} cannot dump PostgreSQL ${serverMajor}: install postgresql-client-${serverMajor}.`,
+          facts,
+        };
+      if (unreadable > 0)
+        return {
+          ok: false,
+          message: `User ${s.pgUser} cannot read ${unreadable} table(s) of ${s.pgDatabase}: grant SELECT (or use the pg_read_all_data role).`,
+          facts,
+        };
+      if (free * 1024 < bytes)
+        return {
+          ok: false,
+          message: `Not enough free space in ${workDir} on ${reach.label}: ${gib(free)} free, the database is ${gib(bytes / 1024)}.`,
+          facts,
+        };
+      return {
+        ok: true,
+        message: `Readable: ${s.pgDatabase} (${gib(bytes / 1024)}) on PostgreSQL ${serverMajor}, pg_dump ${dumpMajor}; ${gib(free)} free in ${workDir}.`,
+        facts,
+      };
     }),
   );
   await recordCheck(sources, t, sourceId, result);
@@ -108,9 +192,19 @@ async function checkDirectories(reach: Reach, paths: string[]): Promise<CheckRes
     ...paths,
   ]);
   const problems = probe.stdout.trim().split("\n").filter(Boolean);
-  if (probe.code !== 0) return { ok: false, message: `Could not check the paths on ${reach.label}: ${probe.stderrTail.trim()}`, facts: {} };
-  if (problems.length === 0) return { ok: true, message: `All ${paths.length} path(s) exist and are readable on ${reach.label}.`, facts: { paths: paths.join(", ") } };
-  const words: Record<string, string> = { missing: "does not exist", notdir: "is not a directory", unreadable: "is not readable by the SSH user" };
+  if (probe.code !== 0)
+    return { ok: false, message: `Could not check the paths on ${reach.label}: ${probe.stderrTail.trim()}`, facts: {} };
+  if (problems.length === 0)
+    return {
+      ok: true,
+      message: `All ${paths.length} path(s) exist and are readable on ${reach.label}.`,
+      facts: { paths: paths.join(", ") },
+    };
+  const words: Record<string, string> = {
+    missing: "does not exist",
+    notdir: "is not a directory",
+    unreadable: "is not readable by the SSH user",
+  };
   const message = problems
     .map((line) => {
       const [what, ...rest] = line.split(" ");

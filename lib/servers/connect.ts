@@ -13,13 +13,25 @@ import { inTeam, type TeamContext } from "../teams/context";
  * SSH connection pins the host key; a different key later is refused and recorded as "offered"
  * until an admin accepts it.
  */
-export async function withServer<T>(t: TeamContext, serverId: string, fn: (reach: Reach) => Promise<T>, opts: { signal?: AbortSignal } = {}): Promise<T> {
+export async function withServer<T>(
+  t: TeamContext,
+  serverId: string,
+  fn: (reach: Reach) => Promise<T>,
+  opts: { signal?: AbortSignal } = {},
+): Promise<T> {
   const d = await db();
-  const [s] = await d.select().from(servers).where(inTeam(servers, t, eq(servers.id, serverId)));
+  const [s] = await d
+    .select()
+    .from(servers)
+    .where(inTeam(servers, t, eq(servers.id, serverId)));
   if (!s) throw notFound("That server");
   let reach: Reach;
   if (s.kind === "local") {
-    if (!env().allowLocalServers) throw new AppError("VALIDATION", "This Coffer does not allow local servers. An operator can enable them with ALLOW_LOCAL_SERVERS=true.");
+    if (!env().allowLocalServers)
+      throw new AppError(
+        "VALIDATION",
+        "This Coffer does not allow local servers. An operator can enable them with ALLOW_LOCAL_SERVERS=true.",
+      );
     reach = localReach();
   } else {
     const open = (column: "private_key_enc" | "passphrase_enc" | "password_enc", value: string | null) =>
@@ -42,11 +54,23 @@ export async function withServer<T>(t: TeamContext, serverId: string, fn: (reach
         await d
           .update(servers)
           .set({ hostKey: conn.hostKey, offeredHostKey: null })
-          .where(inTeam(servers, t, eq(servers.id, s.id), isNull(servers.hostKey), eq(servers.host, s.host!), eq(servers.port, s.port ?? 22)));
+          .where(
+            inTeam(
+              servers,
+              t,
+              eq(servers.id, s.id),
+              isNull(servers.hostKey),
+              eq(servers.host, s.host!),
+              eq(servers.port, s.port ?? 22),
+            ),
+          );
       }
     } catch (err) {
       if (err instanceof ReachError && err.reason === "host-key-changed" && err.hostKey) {
-        await d.update(servers).set({ offeredHostKey: err.hostKey }).where(inTeam(servers, t, eq(servers.id, s.id), eq(servers.host, s.host!), eq(servers.port, s.port ?? 22)));
+        await d
+          .update(servers)
+          .set({ offeredHostKey: err.hostKey })
+          .where(inTeam(servers, t, eq(servers.id, s.id), eq(servers.host, s.host!), eq(servers.port, s.port ?? 22)));
       }
       throw err;
     }

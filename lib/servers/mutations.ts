@@ -15,7 +15,10 @@ import type { CreateServerInput, CreateSourceInput, UpdateServerInput, UpdateSou
 const seal = (t: TeamContext, table: string, column: string, rowId: string, value: string | undefined) =>
   value === undefined ? undefined : sealSecret(value, { teamId: t.id, table, column, rowId });
 
-const nameTaken = (what: string) => new AppError("CONFLICT", `A ${what} with that name already exists; choose another name.`, { name: ["Already in use."] });
+const nameTaken = (what: string) =>
+  new AppError("CONFLICT", `A ${what} with that name already exists; choose another name.`, {
+    name: ["Already in use."],
+  });
 
 /** Postgres unique violations on our named constraints become a clear CONFLICT. */
 async function uniqueName<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -39,13 +42,21 @@ export function assertOutsideCofferData(serverKind: "ssh" | "local", paths: stri
     return rel === "" || !rel.startsWith("..") || path.resolve(p).startsWith(data + path.sep);
   });
   if (clash) {
-    throw new AppError("VALIDATION", `${clash} would include Coffer's own data folder (${data}), which holds its keys. Choose paths outside it.`, { [field]: ["Overlaps Coffer's data folder."] });
+    throw new AppError(
+      "VALIDATION",
+      `${clash} would include Coffer's own data folder (${data}), which holds its keys. Choose paths outside it.`,
+      { [field]: ["Overlaps Coffer's data folder."] },
+    );
   }
 }
 
 function assertLocalAllowed(kind: "ssh" | "local") {
   if (kind === "local" && !env().allowLocalServers) {
-    throw new AppError("VALIDATION", "This Coffer does not allow local servers. An operator can enable them with ALLOW_LOCAL_SERVERS=true.", { kind: ["Local servers are disabled."] });
+    throw new AppError(
+      "VALIDATION",
+      "This Coffer does not allow local servers. An operator can enable them with ALLOW_LOCAL_SERVERS=true.",
+      { kind: ["Local servers are disabled."] },
+    );
   }
 }
 
@@ -63,10 +74,14 @@ export async function createServer(t: TeamContext, input: CreateServerInput) {
   assertRole(t, "member");
   assertLocalAllowed(input.kind);
   if (input.kind === "ssh" && input.authMethod === "key" && !input.privateKey) {
-    throw new AppError("VALIDATION", "Paste the private key Coffer should use.", { privateKey: ["Required for key authentication."] });
+    throw new AppError("VALIDATION", "Paste the private key Coffer should use.", {
+      privateKey: ["Required for key authentication."],
+    });
   }
   if (input.kind === "ssh" && input.authMethod === "password" && !input.password) {
-    throw new AppError("VALIDATION", "Enter the password Coffer should use.", { password: ["Required for password authentication."] });
+    throw new AppError("VALIDATION", "Enter the password Coffer should use.", {
+      password: ["Required for password authentication."],
+    });
   }
   const id = newId("srv");
   const d = await db();
@@ -81,7 +96,14 @@ export async function createServer(t: TeamContext, input: CreateServerInput) {
         ...(input.kind === "ssh" ? { host: input.host, port: input.port, username: input.username } : {}),
         ...serverSecrets(t, id, input),
       });
-      await recordAudit(tx, t, { action: "server.created", target: { type: "server", id, label: input.name }, details: { kind: input.kind, ...(input.kind === "ssh" && { host: input.host, port: input.port, username: input.username }) } });
+      await recordAudit(tx, t, {
+        action: "server.created",
+        target: { type: "server", id, label: input.name },
+        details: {
+          kind: input.kind,
+          ...(input.kind === "ssh" && { host: input.host, port: input.port, username: input.username }),
+        },
+      });
       return { id };
     }),
   );
@@ -99,53 +121,126 @@ export async function updateServer(t: TeamContext, input: UpdateServerInput) {
   return uniqueName("server", () =>
     d.transaction(async (tx) => {
       const [current] = await tx
-        .select({ kind: servers.kind, host: servers.host, port: servers.port, hasKey: isNotNull(servers.privateKeyEnc), hasPassword: isNotNull(servers.passwordEnc) })
+        .select({
+          kind: servers.kind,
+          host: servers.host,
+          port: servers.port,
+          hasKey: isNotNull(servers.privateKeyEnc),
+          hasPassword: isNotNull(servers.passwordEnc),
+        })
         .from(servers)
         .where(inTeam(servers, t, eq(servers.id, input.serverId)))
         .for("update");
       if (!current) throw notFound("That server");
-      if (current.kind !== input.kind) throw new AppError("VALIDATION", "A server's kind cannot change; add a new server instead.");
+      if (current.kind !== input.kind)
+        throw new AppError("VALIDATION", "A server's kind cannot change; add a new server instead.");
       const changes: Partial<typeof servers.$inferInsert> = { name: input.name, workDir: input.workDir };
       if (input.kind === "ssh") {
         Object.assign(changes, { host: input.host, port: input.port, username: input.username });
         const secrets = serverSecrets(t, input.serverId, input);
         if (input.authMethod === "key") {
-          if (!input.privateKey && !current.hasKey) throw new AppError("VALIDATION", "Paste the private key Coffer should use.", { privateKey: ["Required for key authentication."] });
+          if (!input.privateKey && !current.hasKey)
+            throw new AppError("VALIDATION", "Paste the private key Coffer should use.", {
+              privateKey: ["Required for key authentication."],
+            });
           // A new key replaces the passphrase too (none given: the key has none); a passphrase alone updates the stored key's.
-          Object.assign(changes, { passwordEnc: null }, input.privateKey ? { privateKeyEnc: secrets.privateKeyEnc, passphraseEnc: secrets.passphraseEnc ?? null } : input.passphrase ? { passphraseEnc: secrets.passphraseEnc } : {});
+          Object.assign(
+            changes,
+            { passwordEnc: null },
+            input.privateKey
+              ? { privateKeyEnc: secrets.privateKeyEnc, passphraseEnc: secrets.passphraseEnc ?? null }
+              : input.passphrase
+                ? { passphraseEnc: secrets.passphraseEnc }
+                : {},
+          );
         } else {
-          if (!input.password && !current.hasPassword) throw new AppError("VALIDATION", "Enter the password Coffer should use.", { password: ["Required for password authentication."] });
-          Object.assign(changes, { privateKeyEnc: null, passphraseEnc: null }, input.password ? { passwordEnc: secrets.passwordEnc } : {});
+          if (!input.password && !current.hasPassword)
+            throw new AppError("VALIDATION", "Enter the password Coffer should use.", {
+              password: ["Required for password authentication."],
+            });
+          Object.assign(
+            changes,
+            { privateKeyEnc: null, passphraseEnc: null },
+            input.password ? { passwordEnc: secrets.passwordEnc } : {},
+          );
         }
       }
-      await tx.update(servers).set(changes).where(inTeam(servers, t, eq(servers.id, input.serverId)));
-      const replaced = input.kind === "ssh" ? [input.privateKey && "private key", input.passphrase && "passphrase", input.password && "password"].filter(Boolean) : [];
-      const moved = input.kind === "ssh" && (current.host !== input.host || current.port !== input.port) ? { from: `${current.host}:${current.port}`, to: `${input.host}:${input.port}` } : undefined;
-      await recordAudit(tx, t, { action: "server.updated", target: { type: "server", id: input.serverId, label: input.name }, details: { replacedSecrets: replaced, ...(moved && { address: moved }) } });
+      await tx
+        .update(servers)
+        .set(changes)
+        .where(inTeam(servers, t, eq(servers.id, input.serverId)));
+      const replaced =
+        input.kind === "ssh"
+          ? [input.privateKey && "private key", input.passphrase && "passphrase", input.password && "password"].filter(
+              Boolean,
+            )
+          : [];
+      const moved =
+        input.kind === "ssh" && (current.host !== input.host || current.port !== input.port)
+          ? { from: `${current.host}:${current.port}`, to: `${input.host}:${input.port}` }
+          : undefined;
+      await recordAudit(tx, t, {
+        action: "server.updated",
+        target: { type: "server", id: input.serverId, label: input.name },
+        details: { replacedSecrets: replaced, ...(moved && { address: moved }) },
+      });
       return { id: input.serverId };
     }),
   );
 }
 
 /** Restores that still need their server and source: running, or with a scratch database to drop. */
-const underWay = or(inArray(restores.status, ["queued", "running"]), and(isNotNull(restores.scratchDatabase), isNull(restores.scratchDroppedAt)));
+const underWay = or(
+  inArray(restores.status, ["queued", "running"]),
+  and(isNotNull(restores.scratchDatabase), isNull(restores.scratchDroppedAt)),
+);
 
 export async function deleteServer(t: TeamContext, serverId: string) {
   assertRole(t, "member");
   const d = await db();
-  await d.transaction(async (tx) => {
-    // Failed and cancelled runs go with the server; stored backups must not be lost track of.
-    const [held] = await tx.select({ n: count() }).from(backups).where(inTeam(backups, t, eq(backups.serverId, serverId), inArray(backups.status, ["queued", "running", "succeeded"])));
-    if (held!.n > 0) throw new AppError("CONFLICT", `This server has ${held!.n} backup(s) stored or running; deleting it would lose track of them. Delete those backups first.`);
-    const [busy] = await tx.select({ n: count() }).from(restores).where(inTeam(restores, t, eq(restores.serverId, serverId), underWay));
-    if (busy!.n > 0) throw new AppError("CONFLICT", "A restore or verification on this server is running or still has a scratch database to drop. Wait for it to finish (or cancel it), then delete the server.");
-    const [row] = await tx.delete(servers).where(inTeam(servers, t, eq(servers.id, serverId))).returning({ name: servers.name });
-    if (!row) throw notFound("That server");
-    await recordAudit(tx, t, { action: "server.deleted", target: { type: "server", id: serverId, label: row.name } });
-  }).catch((err: unknown) => {
-    if (pgCode(err) === "23503") throw new AppError("CONFLICT", "A storage destination still uses this server's backup directory. Delete that destination first.");
-    throw err;
-  });
+  await d
+    .transaction(async (tx) => {
+      // Failed and cancelled runs go with the server; stored backups must not be lost track of.
+      const [held] = await tx
+        .select({ n: count() })
+        .from(backups)
+        .where(
+          inTeam(
+            backups,
+            t,
+            eq(backups.serverId, serverId),
+            inArray(backups.status, ["queued", "running", "succeeded"]),
+          ),
+        );
+      if (held!.n > 0)
+        throw new AppError(
+          "CONFLICT",
+          `This server has ${held!.n} backup(s) stored or running; deleting it would lose track of them. Delete those backups first.`,
+        );
+      const [busy] = await tx
+        .select({ n: count() })
+        .from(restores)
+        .where(inTeam(restores, t, eq(restores.serverId, serverId), underWay));
+      if (busy!.n > 0)
+        throw new AppError(
+          "CONFLICT",
+          "A restore or verification on this server is running or still has a scratch database to drop. Wait for it to finish (or cancel it), then delete the server.",
+        );
+      const [row] = await tx
+        .delete(servers)
+        .where(inTeam(servers, t, eq(servers.id, serverId)))
+        .returning({ name: servers.name });
+      if (!row) throw notFound("That server");
+      await recordAudit(tx, t, { action: "server.deleted", target: { type: "server", id: serverId, label: row.name } });
+    })
+    .catch((err: unknown) => {
+      if (pgCode(err) === "23503")
+        throw new AppError(
+          "CONFLICT",
+          "A storage destination still uses this server's backup directory. Delete that destination first.",
+        );
+      throw err;
+    });
 }
 
 /** Trusts the key the server now presents. The admin confirms the exact fingerprint they were shown. */
@@ -158,14 +253,32 @@ export async function acceptHostKey(t: TeamContext, serverId: string, fingerprin
       .set({ hostKey: fingerprint, offeredHostKey: null })
       .where(inTeam(servers, t, eq(servers.id, serverId), eq(servers.offeredHostKey, fingerprint)))
       .returning({ name: servers.name });
-    if (!row) throw new AppError("NOT_FOUND", "That server is not waiting for a new host key (or it presented another one since). Test the connection again.");
-    await recordAudit(tx, t, { action: "server.host_key_accepted", target: { type: "server", id: serverId, label: row.name }, details: { fingerprint } });
+    if (!row)
+      throw new AppError(
+        "NOT_FOUND",
+        "That server is not waiting for a new host key (or it presented another one since). Test the connection again.",
+      );
+    await recordAudit(tx, t, {
+      action: "server.host_key_accepted",
+      target: { type: "server", id: serverId, label: row.name },
+      details: { fingerprint },
+    });
   });
 }
 
 function sourceValues(t: TeamContext, id: string, input: CreateSourceInput | UpdateSourceInput) {
   if (input.kind === "directory") {
-    return { name: input.name, paths: input.paths, excludes: input.excludes, pgHost: null, pgPort: null, pgDatabase: null, pgUser: null, pgPasswordEnc: null, pgSslmode: null };
+    return {
+      name: input.name,
+      paths: input.paths,
+      excludes: input.excludes,
+      pgHost: null,
+      pgPort: null,
+      pgDatabase: null,
+      pgUser: null,
+      pgPasswordEnc: null,
+      pgSslmode: null,
+    };
   }
   return {
     name: input.name,
@@ -176,7 +289,9 @@ function sourceValues(t: TeamContext, id: string, input: CreateSourceInput | Upd
     pgSslmode: input.pgSslmode,
     paths: null,
     excludes: null,
-    ...(input.pgPassword !== undefined && { pgPasswordEnc: seal(t, "sources", "pg_password_enc", id, input.pgPassword) }),
+    ...(input.pgPassword !== undefined && {
+      pgPasswordEnc: seal(t, "sources", "pg_password_enc", id, input.pgPassword),
+    }),
   };
 }
 
@@ -186,11 +301,20 @@ export async function createSource(t: TeamContext, input: CreateSourceInput) {
   const d = await db();
   return uniqueName("source on this server", () =>
     d.transaction(async (tx) => {
-      const [server] = await tx.select({ kind: servers.kind }).from(servers).where(inTeam(servers, t, eq(servers.id, input.serverId)));
+      const [server] = await tx
+        .select({ kind: servers.kind })
+        .from(servers)
+        .where(inTeam(servers, t, eq(servers.id, input.serverId)));
       if (!server) throw notFound("That server");
       if (input.kind === "directory") assertOutsideCofferData(server.kind, input.paths, "paths");
-      await tx.insert(sources).values({ id, teamId: t.id, serverId: input.serverId, kind: input.kind, ...sourceValues(t, id, input) });
-      await recordAudit(tx, t, { action: "source.created", target: { type: "source", id, label: input.name }, details: { kind: input.kind, serverId: input.serverId } });
+      await tx
+        .insert(sources)
+        .values({ id, teamId: t.id, serverId: input.serverId, kind: input.kind, ...sourceValues(t, id, input) });
+      await recordAudit(tx, t, {
+        action: "source.created",
+        target: { type: "source", id, label: input.name },
+        details: { kind: input.kind, serverId: input.serverId },
+      });
       return { id };
     }),
   );
@@ -215,7 +339,11 @@ export async function updateSource(t: TeamContext, input: UpdateSourceInput) {
         .where(inTeam(sources, t, eq(sources.id, input.sourceId), eq(sources.kind, input.kind)))
         .returning({ id: sources.id });
       if (!row) throw notFound("That source");
-      await recordAudit(tx, t, { action: "source.updated", target: { type: "source", id: row.id, label: input.name }, details: { replacedSecrets: input.kind === "postgres" && input.pgPassword ? ["password"] : [] } });
+      await recordAudit(tx, t, {
+        action: "source.updated",
+        target: { type: "source", id: row.id, label: input.name },
+        details: { replacedSecrets: input.kind === "postgres" && input.pgPassword ? ["password"] : [] },
+      });
       return { id: row.id };
     }),
   );
@@ -224,14 +352,34 @@ export async function updateSource(t: TeamContext, input: UpdateSourceInput) {
 export async function deleteSource(t: TeamContext, sourceId: string) {
   assertRole(t, "member");
   const usedBy = await schedulesUsing(t, { sourceId });
-  if (usedBy.length) throw new AppError("CONFLICT", `Schedule ${usedBy.join(", ")} still backs up this source. Remove it from the schedule first.`);
+  if (usedBy.length)
+    throw new AppError(
+      "CONFLICT",
+      `Schedule ${usedBy.join(", ")} still backs up this source. Remove it from the schedule first.`,
+    );
   const d = await db();
   await d.transaction(async (tx) => {
-    const [busy] = await tx.select({ n: count() }).from(restores).where(inTeam(restores, t, or(eq(restores.connectionSourceId, sourceId), eq(restores.scratchSourceId, sourceId)), underWay));
-    if (busy!.n > 0) throw new AppError("CONFLICT", "A restore or verification reaches its database through this source and is running or still has a scratch database to drop. Wait for it to finish (or cancel it), then delete the source.");
-    const [row] = await tx.delete(sources).where(inTeam(sources, t, eq(sources.id, sourceId))).returning({ name: sources.name });
+    const [busy] = await tx
+      .select({ n: count() })
+      .from(restores)
+      .where(
+        inTeam(
+          restores,
+          t,
+          or(eq(restores.connectionSourceId, sourceId), eq(restores.scratchSourceId, sourceId)),
+          underWay,
+        ),
+      );
+    if (busy!.n > 0)
+      throw new AppError(
+        "CONFLICT",
+        "A restore or verification reaches its database through this source and is running or still has a scratch database to drop. Wait for it to finish (or cancel it), then delete the source.",
+      );
+    const [row] = await tx
+      .delete(sources)
+      .where(inTeam(sources, t, eq(sources.id, sourceId)))
+      .returning({ name: sources.name });
     if (!row) throw notFound("That source");
     await recordAudit(tx, t, { action: "source.deleted", target: { type: "source", id: sourceId, label: row.name } });
   });
 }
-

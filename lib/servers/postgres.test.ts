@@ -11,12 +11,27 @@ describe("source checks", () => {
   });
 
   it.each([
-    ['psql: error: connection to server at "db1" (10.0.0.5), port 5432 failed: FATAL:  password authentication failed for user "backup"', "PostgreSQL at db1:5432 refused user backup: check the user name and password."],
-    ['psql: error: connection to server on socket "/tmp/.s.PGSQL.5432" failed: FATAL:  database "shop" does not exist', "Database shop does not exist on db1:5432."],
+    [
+      'psql: error: connection to server at "db1" (10.0.0.5), port 5432 failed: FATAL:  password authentication failed for user "backup"',
+      "PostgreSQL at db1:5432 refused user backup: check the user name and password.",
+    ],
+    [
+      'psql: error: connection to server on socket "/tmp/.s.PGSQL.5432" failed: FATAL:  database "shop" does not exist',
+      "Database shop does not exist on db1:5432.",
+    ],
     ['FATAL:  role "backup" does not exist', "User backup does not exist on db1:5432."],
-    ["FATAL:  permission denied for database \"shop\"\nDETAIL:  User does not have CONNECT privilege.", "User backup may not connect to shop: grant CONNECT on the database."],
-    ['FATAL:  no pg_hba.conf entry for host "10.0.0.9", user "backup", database "shop", no encryption', "PostgreSQL at db1:5432 does not accept backup from this server: add a pg_hba.conf entry."],
-    ['psql: error: connection to server at "db1" (10.0.0.5), port 5432 failed: Connection refused', "Nothing answers as PostgreSQL at db1:5432 from the server: check the host, port and that PostgreSQL is running."],
+    [
+      'FATAL:  permission denied for database "shop"\nDETAIL:  User does not have CONNECT privilege.',
+      "User backup may not connect to shop: grant CONNECT on the database.",
+    ],
+    [
+      'FATAL:  no pg_hba.conf entry for host "10.0.0.9", user "backup", database "shop", no encryption',
+      "PostgreSQL at db1:5432 does not accept backup from this server: add a pg_hba.conf entry.",
+    ],
+    [
+      'psql: error: connection to server at "db1" (10.0.0.5), port 5432 failed: Connection refused',
+      "Nothing answers as PostgreSQL at db1:5432 from the server: check the host, port and that PostgreSQL is running.",
+    ],
     ["psql: error: something else entirely\nsecond line", "psql failed: psql: error: something else entirely"],
   ])("explains %s", (stderr, message) => {
     expect(explainPsqlError(stderr, s)).toBe(message);

@@ -38,14 +38,25 @@ export function pgDumpMajor(versionLine: string): number | undefined {
 }
 
 /** Turns psql's stderr into what the user should fix. */
-export function explainPsqlError(stderr: string, s: { pgHost: string; pgPort: number; pgDatabase: string; pgUser: string }): string {
+export function explainPsqlError(
+  stderr: string,
+  s: { pgHost: string; pgPort: number; pgDatabase: string; pgUser: string },
+): string {
   const where = `${s.pgHost}:${s.pgPort}`;
-  if (/password authentication failed|no password supplied|authentication failed/i.test(stderr)) return `PostgreSQL at ${where} refused user ${s.pgUser}: check the user name and password.`;
+  if (/password authentication failed|no password supplied|authentication failed/i.test(stderr))
+    return `PostgreSQL at ${where} refused user ${s.pgUser}: check the user name and password.`;
   if (/database ".*" does not exist/i.test(stderr)) return `Database ${s.pgDatabase} does not exist on ${where}.`;
   if (/role ".*" does not exist/i.test(stderr)) return `User ${s.pgUser} does not exist on ${where}.`;
-  if (/permission denied for database|must have CONNECT/i.test(stderr)) return `User ${s.pgUser} may not connect to ${s.pgDatabase}: grant CONNECT on the database.`;
-  if (/no pg_hba\.conf entry/i.test(stderr)) return `PostgreSQL at ${where} does not accept ${s.pgUser} from this server: add a pg_hba.conf entry.`;
-  if (/Connection refused|could not connect|No such file or directory|timeout expired|could not translate host name/i.test(stderr)) return `Nothing answers as PostgreSQL at ${where} from the server: check the host, port and that PostgreSQL is running.`;
+  if (/permission denied for database|must have CONNECT/i.test(stderr))
+    return `User ${s.pgUser} may not connect to ${s.pgDatabase}: grant CONNECT on the database.`;
+  if (/no pg_hba\.conf entry/i.test(stderr))
+    return `PostgreSQL at ${where} does not accept ${s.pgUser} from this server: add a pg_hba.conf entry.`;
+  if (
+    /Connection refused|could not connect|No such file or directory|timeout expired|could not translate host name/i.test(
+      stderr,
+    )
+  )
+    return `Nothing answers as PostgreSQL at ${where} from the server: check the host, port and that PostgreSQL is running.`;
   if (/SSL/i.test(stderr)) return `PostgreSQL at ${where} failed the SSL requirement: ${stderr.trim().split("\n")[0]}`;
   return `psql failed: ${stderr.trim().split("\n")[0] ?? "unknown error"}`;
 }

@@ -28,7 +28,10 @@ export type ServerView = Awaited<ReturnType<typeof getServer>>;
 export async function listServers(t: TeamContext) {
   const d = await db();
   return d
-    .select({ ...serverColumns, sourceCount: sql<number>`(select count(*)::int from ${sources} where ${sources.teamId} = ${servers.teamId} and ${sources.serverId} = ${servers.id})` })
+    .select({
+      ...serverColumns,
+      sourceCount: sql<number>`(select count(*)::int from ${sources} where ${sources.teamId} = ${servers.teamId} and ${sources.serverId} = ${servers.id})`,
+    })
     .from(servers)
     .where(inTeam(servers, t))
     .orderBy(asc(servers.name));
@@ -36,7 +39,10 @@ export async function listServers(t: TeamContext) {
 
 export async function getServer(t: TeamContext, serverId: string) {
   const d = await db();
-  const [row] = await d.select(serverColumns).from(servers).where(inTeam(servers, t, eq(servers.id, serverId)));
+  const [row] = await d
+    .select(serverColumns)
+    .from(servers)
+    .where(inTeam(servers, t, eq(servers.id, serverId)));
   return requireRow(row, "That server");
 }
 
@@ -61,12 +67,19 @@ export type SourceView = Awaited<ReturnType<typeof getSource>>;
 
 export async function listSources(t: TeamContext, serverId: string) {
   const d = await db();
-  return d.select(sourceColumns).from(sources).where(inTeam(sources, t, eq(sources.serverId, serverId))).orderBy(asc(sources.name));
+  return d
+    .select(sourceColumns)
+    .from(sources)
+    .where(inTeam(sources, t, eq(sources.serverId, serverId)))
+    .orderBy(asc(sources.name));
 }
 
 export async function getSource(t: TeamContext, sourceId: string) {
   const d = await db();
-  const [row] = await d.select(sourceColumns).from(sources).where(inTeam(sources, t, eq(sources.id, sourceId)));
+  const [row] = await d
+    .select(sourceColumns)
+    .from(sources)
+    .where(inTeam(sources, t, eq(sources.id, sourceId)));
   return requireRow(row, "That source");
 }
 
@@ -74,7 +87,16 @@ export async function getSource(t: TeamContext, sourceId: string) {
 export async function listDatabaseConnections(t: TeamContext) {
   const d = await db();
   return d
-    .select({ id: sources.id, name: sources.name, serverId: sources.serverId, serverName: servers.name, pgHost: sources.pgHost, pgPort: sources.pgPort, pgUser: sources.pgUser, pgDatabase: sources.pgDatabase })
+    .select({
+      id: sources.id,
+      name: sources.name,
+      serverId: sources.serverId,
+      serverName: servers.name,
+      pgHost: sources.pgHost,
+      pgPort: sources.pgPort,
+      pgUser: sources.pgUser,
+      pgDatabase: sources.pgDatabase,
+    })
     .from(sources)
     .innerJoin(servers, and(eq(servers.teamId, sources.teamId), eq(servers.id, sources.serverId)))
     .where(inTeam(sources, t, eq(sources.kind, "postgres")))

@@ -7,9 +7,16 @@ const hostSchema = z
   .trim()
   .min(1, "Enter a host name or IP address.")
   .max(253)
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._:-]+)$/, "Use a host name (db1.example.com) or an IP address, without a scheme or path.")
+  .regex(
+    /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._:-]+)$/,
+    "Use a host name (db1.example.com) or an IP address, without a scheme or path.",
+  )
   .transform((h) => h.toLowerCase().replace(/\.$/, ""));
-const portSchema = z.coerce.number().int("Use a whole number.").min(1, "Use a port from 1 to 65535.").max(65535, "Use a port from 1 to 65535.");
+const portSchema = z.coerce
+  .number()
+  .int("Use a whole number.")
+  .min(1, "Use a port from 1 to 65535.")
+  .max(65535, "Use a port from 1 to 65535.");
 const usernameSchema = z
   .string()
   .trim()
@@ -25,7 +32,10 @@ export const absolutePathSchema = z
 const privateKeySchema = z
   .string()
   .trim()
-  .regex(/^-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+-----END [A-Z ]*PRIVATE KEY-----$/, "Paste the whole private key, from -----BEGIN … PRIVATE KEY----- to -----END … PRIVATE KEY-----.");
+  .regex(
+    /^-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+-----END [A-Z ]*PRIVATE KEY-----$/,
+    "Paste the whole private key, from -----BEGIN … PRIVATE KEY----- to -----END … PRIVATE KEY-----.",
+  );
 /** An empty secret field on an edit form means "keep the stored one". */
 const keep = <T extends z.ZodType>(s: T) => z.union([z.literal("").transform(() => undefined), s]).optional();
 
@@ -46,11 +56,15 @@ export const createServerSchema = z.discriminatedUnion("kind", [
 ]);
 export type CreateServerInput = z.infer<typeof createServerSchema>;
 
-export const updateServerSchema = z.object({ serverId: z.string().regex(/^srv_[0-9a-z]{26}$/, "Unknown server.") }).and(createServerSchema);
+export const updateServerSchema = z
+  .object({ serverId: z.string().regex(/^srv_[0-9a-z]{26}$/, "Unknown server.") })
+  .and(createServerSchema);
 export type UpdateServerInput = z.infer<typeof updateServerSchema>;
 
 export const serverRefSchema = z.object({ serverId: z.string().regex(/^srv_[0-9a-z]{26}$/, "Unknown server.") });
-export const acceptHostKeySchema = serverRefSchema.extend({ fingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, "Unknown fingerprint.") });
+export const acceptHostKeySchema = serverRefSchema.extend({
+  fingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, "Unknown fingerprint."),
+});
 
 // pg_dump/psql read a database name containing "=" or a URI as a whole connection string, which
 // would bypass the host and port checked here.
@@ -60,7 +74,10 @@ const pgIdentifier = (what: string) =>
     .trim()
     .min(1, `Enter the ${what}.`)
     .max(63, `PostgreSQL ${what}s are at most 63 characters.`)
-    .refine((s) => !s.includes("=") && !/^postgres(ql)?:/i.test(s) && !/[\0\n\r]/.test(s), `Enter a plain ${what}, not a connection string.`);
+    .refine(
+      (s) => !s.includes("=") && !/^postgres(ql)?:/i.test(s) && !/[\0\n\r]/.test(s),
+      `Enter a plain ${what}, not a connection string.`,
+    );
 
 export const sslModes = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] as const;
 
@@ -77,19 +94,39 @@ const postgresSource = z.object({
 
 const lines = (what: string, item: z.ZodType<string>) =>
   z.preprocess(
-    (v) => (typeof v === "string" ? v.split("\n").map((s) => s.trim()).filter(Boolean) : v),
+    (v) =>
+      typeof v === "string"
+        ? v
+            .split("\n")
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : v,
     z.array(item).max(100, `Use at most 100 ${what}.`),
   );
 
 const directorySource = z.object({
   kind: z.literal("directory"),
   name: nameSchema,
-  paths: lines("paths", absolutePathSchema).pipe(z.array(z.string()).min(1, "Enter at least one absolute path, one per line.")),
-  excludes: lines("patterns", z.string().max(256).regex(/^[^\0\r\n]+$/)).default([]),
+  paths: lines("paths", absolutePathSchema).pipe(
+    z.array(z.string()).min(1, "Enter at least one absolute path, one per line."),
+  ),
+  excludes: lines(
+    "patterns",
+    z
+      .string()
+      .max(256)
+      .regex(/^[^\0\r\n]+$/),
+  ).default([]),
 });
 
-export const createSourceSchema = z.intersection(serverRefSchema, z.discriminatedUnion("kind", [postgresSource, directorySource]));
+export const createSourceSchema = z.intersection(
+  serverRefSchema,
+  z.discriminatedUnion("kind", [postgresSource, directorySource]),
+);
 export type CreateSourceInput = z.infer<typeof createSourceSchema>;
 export const sourceRefSchema = z.object({ sourceId: z.string().regex(/^src_[0-9a-z]{26}$/, "Unknown source.") });
-export const updateSourceSchema = z.intersection(sourceRefSchema, z.discriminatedUnion("kind", [postgresSource, directorySource]));
+export const updateSourceSchema = z.intersection(
+  sourceRefSchema,
+  z.discriminatedUnion("kind", [postgresSource, directorySource]),
+);
 export type UpdateSourceInput = z.infer<typeof updateSourceSchema>;

@@ -20,7 +20,11 @@ import { updateServerSchema } from "./schemas";
 
 let sshd: TestSshd;
 let pg: PgCluster;
-const code = (p: Promise<unknown>) => p.then(() => "resolved", (e: unknown) => (e instanceof AppError ? e.code : `unexpected: ${String(e)}`));
+const code = (p: Promise<unknown>) =>
+  p.then(
+    () => "resolved",
+    (e: unknown) => (e instanceof AppError ? e.code : `unexpected: ${String(e)}`),
+  );
 
 beforeAll(async () => {
   [sshd, pg] = await Promise.all([startSshd(), startPgCluster()]);
@@ -57,7 +61,12 @@ describe("servers over SSH", () => {
     expect(result).toMatchObject({ ok: true, facts: { user: "root" } });
     expect(result.message).toMatch(/^Connected as root .* free in \/tmp\.$/);
     const view = await getServer(t, id);
-    expect(view).toMatchObject({ hostKey: sshd.hostKeyFingerprint, checkOk: true, hasPrivateKey: true, hasPassword: false });
+    expect(view).toMatchObject({
+      hostKey: sshd.hostKeyFingerprint,
+      checkOk: true,
+      hasPrivateKey: true,
+      hasPassword: false,
+    });
     expect(JSON.stringify(await listServers(t))).not.toContain("PRIVATE KEY");
     // Stored sealed, bound to this row.
     const [raw] = await (await db()).select({ key: servers.privateKeyEnc }).from(servers).where(eq(servers.id, id));
@@ -96,9 +105,25 @@ describe("servers over SSH", () => {
   it("password logins work; a wrong password says so without echoing it", async () => {
     const a = await signedUpUser("Alice");
     const t = await a.team("member");
-    const ok = await createServer(t, sshServer({ username: sshd.passwordUser, authMethod: "password", privateKey: undefined, password: sshd.password }));
+    const ok = await createServer(
+      t,
+      sshServer({
+        username: sshd.passwordUser,
+        authMethod: "password",
+        privateKey: undefined,
+        password: sshd.password,
+      }),
+    );
     expect((await testServer(t, ok.id)).ok).toBe(true);
-    const bad = await createServer(t, sshServer({ username: sshd.passwordUser, authMethod: "password", privateKey: undefined, password: "not-the-password-123" }));
+    const bad = await createServer(
+      t,
+      sshServer({
+        username: sshd.passwordUser,
+        authMethod: "password",
+        privateKey: undefined,
+        password: "not-the-password-123",
+      }),
+    );
     const result = await testServer(t, bad.id);
     expect(result.ok).toBe(false);
     expect(result.message.toLowerCase()).toContain("authentication failed");
@@ -115,11 +140,16 @@ describe("servers over SSH", () => {
     expect((await testServer(t, id)).ok).toBe(true);
     expect((await getServer(t, id)).name).toBe("renamed");
     // As the form submits it: the schema normalises the host name.
-    await updateServer(t, updateServerSchema.parse({ ...input, serverId: id, name: "renamed", host: "LOCALHOST.", privateKey: "" }));
+    await updateServer(
+      t,
+      updateServerSchema.parse({ ...input, serverId: id, name: "renamed", host: "LOCALHOST.", privateKey: "" }),
+    );
     expect(await getServer(t, id)).toMatchObject({ host: "localhost", hostKey: sshd.hostKeyFingerprint });
     expect((await testServer(t, id)).ok).toBe(true); // the same machine under another name
     const moved = await listAuditEvents(t, { action: "server.updated" });
-    expect(moved.events[0]?.details).toMatchObject({ address: { from: `127.0.0.1:${sshd.port}`, to: `localhost:${sshd.port}` } });
+    expect(moved.events[0]?.details).toMatchObject({
+      address: { from: `127.0.0.1:${sshd.port}`, to: `localhost:${sshd.port}` },
+    });
     const { events } = await listAuditEvents(t, { action: "server." });
     expect(JSON.stringify(events)).not.toContain("PRIVATE KEY");
   });
@@ -130,7 +160,15 @@ describe("sources", () => {
     const a = await signedUpUser("Alice");
     const t = await a.team("member");
     const { id: serverId } = await createServer(t, sshServer());
-    const base = { serverId, kind: "postgres" as const, pgHost: "127.0.0.1", pgPort: pg.port, pgUser: "postgres", pgSslmode: "disable" as const, pgPassword: "unused-with-trust" };
+    const base = {
+      serverId,
+      kind: "postgres" as const,
+      pgHost: "127.0.0.1",
+      pgPort: pg.port,
+      pgUser: "postgres",
+      pgSslmode: "disable" as const,
+      pgPassword: "unused-with-trust",
+    };
     const good = await createSource(t, { ...base, name: "shop", pgDatabase: "shop" });
     const result = await testSource(t, good.id);
     expect(result.message).toMatch(/^Readable: shop \(.* GiB\) on PostgreSQL 1\d, pg_dump 1\d; .* free in \/tmp\.$/);
@@ -142,7 +180,9 @@ describe("sources", () => {
     const noRole = await createSource(t, { ...base, name: "ghost", pgDatabase: "shop", pgUser: "ghost" });
     expect((await testSource(t, noRole.id)).message).toBe(`User ghost does not exist on 127.0.0.1:${pg.port}.`);
     const closed = await createSource(t, { ...base, name: "closed", pgDatabase: "shop", pgPort: 1 });
-    expect((await testSource(t, closed.id)).message).toBe("Nothing answers as PostgreSQL at 127.0.0.1:1 from the server: check the host, port and that PostgreSQL is running.");
+    expect((await testSource(t, closed.id)).message).toBe(
+      "Nothing answers as PostgreSQL at 127.0.0.1:1 from the server: check the host, port and that PostgreSQL is running.",
+    );
   });
 
   it("checks directories, and hostile paths are arguments, never commands", async () => {
@@ -151,19 +191,36 @@ describe("sources", () => {
     const { id: serverId } = await createServer(t, { kind: "local", name: "here", workDir: "/tmp" });
     const dir = mkdtempSync(path.join(tmpdir(), "coffer-src-"));
     const canary = path.join(dir, "pwned");
-    const ok = await createSource(t, { serverId, kind: "directory", name: "etc", paths: [dir, "/etc"], excludes: ["*.log"] });
-    expect(await testSource(t, ok.id)).toMatchObject({ ok: true, message: "All 2 path(s) exist and are readable on local." });
+    const ok = await createSource(t, {
+      serverId,
+      kind: "directory",
+      name: "etc",
+      paths: [dir, "/etc"],
+      excludes: ["*.log"],
+    });
+    expect(await testSource(t, ok.id)).toMatchObject({
+      ok: true,
+      message: "All 2 path(s) exist and are readable on local.",
+    });
     const hostile = [`/nonexistent; touch ${canary}`, `/$(touch ${canary})`, `/\`touch ${canary}\``, "/etc/hostname"];
     const bad = await createSource(t, { serverId, kind: "directory", name: "bad", paths: hostile, excludes: [] });
     const result = await testSource(t, bad.id);
     expect(result.ok).toBe(false);
-    expect(result.message).toBe(`On local: ${hostile[0]} does not exist; ${hostile[1]} does not exist; ${hostile[2]} does not exist; /etc/hostname is not a directory.`);
+    expect(result.message).toBe(
+      `On local: ${hostile[0]} does not exist; ${hostile[1]} does not exist; ${hostile[2]} does not exist; /etc/hostname is not a directory.`,
+    );
     expect(existsSync(canary)).toBe(false);
   });
 
   it("refuses connection strings where a database name belongs", async () => {
     const { createSourceSchema } = await import("./schemas");
-    const parsed = createSourceSchema.safeParse({ serverId: "srv_00000000000000000000000000", kind: "postgres", name: "x", pgDatabase: "host=169.254.169.254 dbname=x", pgUser: "u" });
+    const parsed = createSourceSchema.safeParse({
+      serverId: "srv_00000000000000000000000000",
+      kind: "postgres",
+      name: "x",
+      pgDatabase: "host=169.254.169.254 dbname=x",
+      pgUser: "u",
+    });
     expect(parsed.success).toBe(false);
     expect(JSON.stringify(parsed.error?.issues)).toContain("not a connection string");
   });
@@ -174,7 +231,13 @@ describe("tenancy", () => {
     const a = await signedUpUser("Alice");
     const ta = await a.team("owner");
     const { id: serverId } = await createServer(ta, sshServer({ name: "a-db" }));
-    const { id: sourceId } = await createSource(ta, { serverId, kind: "directory", name: "etc", paths: ["/etc"], excludes: [] });
+    const { id: sourceId } = await createSource(ta, {
+      serverId,
+      kind: "directory",
+      name: "etc",
+      paths: ["/etc"],
+      excludes: [],
+    });
 
     const m = await signedUpUser("Mallory");
     const tm = await m.team("owner");
@@ -184,13 +247,19 @@ describe("tenancy", () => {
     expect(await code(testSource(tm, sourceId))).toBe("NOT_FOUND");
     expect(await code(updateServer(tm, { ...sshServer({ name: "stolen" }), serverId }))).toBe("NOT_FOUND");
     expect(await code(deleteServer(tm, serverId))).toBe("NOT_FOUND");
-    expect(await code(createSource(tm, { serverId, kind: "directory", name: "x", paths: ["/"], excludes: [] }))).toBe("NOT_FOUND");
-    expect(await code(updateSource(tm, { sourceId, kind: "directory", name: "x", paths: ["/"], excludes: [] }))).toBe("NOT_FOUND");
+    expect(await code(createSource(tm, { serverId, kind: "directory", name: "x", paths: ["/"], excludes: [] }))).toBe(
+      "NOT_FOUND",
+    );
+    expect(await code(updateSource(tm, { sourceId, kind: "directory", name: "x", paths: ["/"], excludes: [] }))).toBe(
+      "NOT_FOUND",
+    );
     expect((await getServer(ta, serverId)).name).toBe("a-db");
     expect((await getSource(ta, sourceId)).paths).toEqual(["/etc"]);
 
     // The database itself refuses a source of team M on team A's server.
-    await expect((await db()).insert(sources).values({ teamId: tm.id, serverId, kind: "directory", name: "sneaky", paths: ["/"] })).rejects.toThrow();
+    await expect(
+      (await db()).insert(sources).values({ teamId: tm.id, serverId, kind: "directory", name: "sneaky", paths: ["/"] }),
+    ).rejects.toThrow();
 
     const v = await signedUpUser("Vera");
     const inv = await createInvitation(ta, { email: v.email, role: "viewer" });
@@ -206,12 +275,18 @@ describe("tenancy", () => {
     const a = await signedUpUser("Alice");
     const t = await a.team("member");
     await createServer(t, { kind: "local", name: "same", workDir: "/tmp" });
-    await expect(createServer(t, { kind: "local", name: "same", workDir: "/tmp" })).rejects.toThrow("A server with that name already exists");
-    const [{ n }] = (await (await db()).select({ n: sql<number>`count(*)::int` }).from(servers).where(eq(servers.teamId, t.id))) as [{ n: number }];
+    await expect(createServer(t, { kind: "local", name: "same", workDir: "/tmp" })).rejects.toThrow(
+      "A server with that name already exists",
+    );
+    const [{ n }] = (await (
+      await db()
+    )
+      .select({ n: sql<number>`count(*)::int` })
+      .from(servers)
+      .where(eq(servers.teamId, t.id))) as [{ n: number }];
     expect(n).toBe(1);
   });
 });
-
 
 describe("the Coffer host as a server", () => {
   it("refuses paths that overlap Coffer's own data folder", async () => {
@@ -221,10 +296,17 @@ describe("the Coffer host as a server", () => {
     const { id: serverId } = await createServer(t, { kind: "local", name: "here", workDir: "/tmp" });
     const data = path.resolve(env().DATA_DIR);
     for (const p of ["/", data, path.join(data, "storage"), path.dirname(data)]) {
-      await expect(createSource(t, { serverId, kind: "directory", name: `x${p.length}`, paths: [p], excludes: [] }), p).rejects.toThrow("would include Coffer's own data folder");
+      await expect(
+        createSource(t, { serverId, kind: "directory", name: `x${p.length}`, paths: [p], excludes: [] }),
+        p,
+      ).rejects.toThrow("would include Coffer's own data folder");
     }
     const { createDestination } = await import("../destinations/mutations");
-    await expect(createDestination(t, { kind: "server", name: "sneaky", serverId, path: data })).rejects.toThrow("would include Coffer's own data folder");
-    expect((await createSource(t, { serverId, kind: "directory", name: "etc", paths: ["/etc"], excludes: [] })).id).toMatch(/^src_/);
+    await expect(createDestination(t, { kind: "server", name: "sneaky", serverId, path: data })).rejects.toThrow(
+      "would include Coffer's own data folder",
+    );
+    expect(
+      (await createSource(t, { serverId, kind: "directory", name: "etc", paths: ["/etc"], excludes: [] })).id,
+    ).toMatch(/^src_/);
   });
 });

@@ -73,7 +73,11 @@ function rssMeter() {
   return () => {
     clearInterval(timer);
     peak = Math.max(peak, process.memoryUsage().rss);
-    return { baseMB: Math.round(base / MiB), peakMB: Math.round(peak / MiB), growthMB: Math.round((peak - base) / MiB) };
+    return {
+      baseMB: Math.round(base / MiB),
+      peakMB: Math.round(peak / MiB),
+      growthMB: Math.round((peak - base) / MiB),
+    };
   };
 }
 
@@ -118,11 +122,27 @@ const harnesses: Record<Kind, () => Promise<Harness>> = {
     const base = { kind: "s3" as const, region: s.region, forcePathStyle: true, accessKeyId: s.accessKeyId };
     const badSecret = `wrong-${randomBytes(12).toString("hex")}`;
     return {
-      config: (prefix) => ({ ...base, bucket: s.bucket, endpoint: s.endpoint, secretAccessKey: s.secretAccessKey, prefix }),
+      config: (prefix) => ({
+        ...base,
+        bucket: s.bucket,
+        endpoint: s.endpoint,
+        secretAccessKey: s.secretAccessKey,
+        prefix,
+      }),
       classes: ["STANDARD_IA", "GLACIER"],
-      missingBucket: () => ({ ...base, bucket: "no-such-bucket", endpoint: s.endpoint, secretAccessKey: s.secretAccessKey }),
+      missingBucket: () => ({
+        ...base,
+        bucket: "no-such-bucket",
+        endpoint: s.endpoint,
+        secretAccessKey: s.secretAccessKey,
+      }),
       badCredentials: () => ({ ...base, bucket: s.bucket, endpoint: s.endpoint, secretAccessKey: badSecret }),
-      unreachable: (port) => ({ ...base, bucket: s.bucket, endpoint: `http://127.0.0.1:${port}`, secretAccessKey: s.secretAccessKey }),
+      unreachable: (port) => ({
+        ...base,
+        bucket: s.bucket,
+        endpoint: `http://127.0.0.1:${port}`,
+        secretAccessKey: s.secretAccessKey,
+      }),
       secrets: [badSecret],
       stop: () => s.stop(),
     };
@@ -133,12 +153,33 @@ const harnesses: Record<Kind, () => Promise<Harness>> = {
     const bad = s.wrongCredentials();
     const keyLines = (pem: string) => pem.split("\n").filter((l) => l.length > 20 && !l.includes("-----"));
     return {
-      config: (prefix) => ({ kind: "gcs", bucket: s.bucket, apiEndpoint: s.apiEndpoint, credentials: s.credentials, prefix }),
+      config: (prefix) => ({
+        kind: "gcs",
+        bucket: s.bucket,
+        apiEndpoint: s.apiEndpoint,
+        credentials: s.credentials,
+        prefix,
+      }),
       classes: ["NEARLINE", "COLDLINE"],
-      missingBucket: () => ({ kind: "gcs", bucket: "no-such-bucket", apiEndpoint: s.apiEndpoint, credentials: s.credentials }),
+      missingBucket: () => ({
+        kind: "gcs",
+        bucket: "no-such-bucket",
+        apiEndpoint: s.apiEndpoint,
+        credentials: s.credentials,
+      }),
       badCredentials: () => ({ kind: "gcs", bucket: s.bucket, apiEndpoint: s.apiEndpoint, credentials: bad }),
-      unreachable: (port) => ({ kind: "gcs", bucket: s.bucket, apiEndpoint: `http://127.0.0.1:${port}`, credentials: s.credentials }),
-      secrets: ["PRIVATE KEY", ...keyLines(s.credentials.private_key), ...keyLines(bad.private_key), s.credentials.private_key_id],
+      unreachable: (port) => ({
+        kind: "gcs",
+        bucket: s.bucket,
+        apiEndpoint: `http://127.0.0.1:${port}`,
+        credentials: s.credentials,
+      }),
+      secrets: [
+        "PRIVATE KEY",
+        ...keyLines(s.credentials.private_key),
+        ...keyLines(bad.private_key),
+        s.credentials.private_key_id,
+      ],
       stop: () => s.stop(),
     };
   },
@@ -152,12 +193,31 @@ const harnesses: Record<Kind, () => Promise<Harness>> = {
       // Two ways in: the connection string, and account name + key + endpoint.
       config: (prefix) =>
         prefix.includes("alt")
-          ? { kind: "azure", container, accountName: s.accountName, accountKey: s.accountKey, endpoint: s.endpoint, prefix }
+          ? {
+              kind: "azure",
+              container,
+              accountName: s.accountName,
+              accountKey: s.accountKey,
+              endpoint: s.endpoint,
+              prefix,
+            }
           : { kind: "azure", container, connectionString: s.connectionString, prefix },
       classes: ["Cool", "Cold"],
       missingBucket: () => ({ kind: "azure", container: "no-such-container", connectionString: s.connectionString }),
-      badCredentials: () => ({ kind: "azure", container, accountName: s.accountName, accountKey: badKey, endpoint: s.endpoint }),
-      unreachable: (port) => ({ kind: "azure", container, accountName: s.accountName, accountKey: s.accountKey, endpoint: `http://127.0.0.1:${port}/${s.accountName}` }),
+      badCredentials: () => ({
+        kind: "azure",
+        container,
+        accountName: s.accountName,
+        accountKey: badKey,
+        endpoint: s.endpoint,
+      }),
+      unreachable: (port) => ({
+        kind: "azure",
+        container,
+        accountName: s.accountName,
+        accountKey: s.accountKey,
+        endpoint: `http://127.0.0.1:${port}/${s.accountName}`,
+      }),
       secrets: [s.accountKey, badKey],
       stop: () => s.stop(),
     };
@@ -167,7 +227,8 @@ const harnesses: Record<Kind, () => Promise<Harness>> = {
 const figures: string[] = [];
 const messages: string[] = [];
 afterAll(() => {
-  if (figures.length) console.log(`\nStorage 200 MB transfers (RSS of the test process):\n${figures.map((f) => `  ${f}`).join("\n")}\n`);
+  if (figures.length)
+    console.log(`\nStorage 200 MB transfers (RSS of the test process):\n${figures.map((f) => `  ${f}`).join("\n")}\n`);
   if (messages.length) console.log(`Mapped error messages:\n${messages.map((m) => `  ${m}`).join("\n")}\n`);
 });
 
@@ -235,9 +296,14 @@ describe.each(Object.keys(harnesses) as Kind[])("%s adapter", (kind) => {
       [12_345, undefined],
     ] as [number, number | undefined][]) {
       const got = await readAll(await adapter.get("range/obj.bin", { range: { start, end } }));
-      expect(got.equals(data.subarray(start, end === undefined ? undefined : end + 1)), `range ${start}-${end ?? ""}`).toBe(true);
+      expect(
+        got.equals(data.subarray(start, end === undefined ? undefined : end + 1)),
+        `range ${start}-${end ?? ""}`,
+      ).toBe(true);
     }
-    await expect(adapter.get("range/obj.bin", { range: { start: 10, end: 5 } })).rejects.toMatchObject({ code: "VALIDATION" });
+    await expect(adapter.get("range/obj.bin", { range: { start: 10, end: 5 } })).rejects.toMatchObject({
+      code: "VALIDATION",
+    });
   });
 
   it("leaves nothing behind when the source fails half-way", async () => {
@@ -257,7 +323,13 @@ describe.each(Object.keys(harnesses) as Kind[])("%s adapter", (kind) => {
     const err = await rejection(adapter.put("aborted/obj.bin", src.stream, { signal: controller.signal }));
     expect(err).toBe(reason);
     expect(src.stream.destroyed).toBe(true);
-    const err2 = await rejection(adapter.put("aborted/new.bin", randomSource(100 * MiB, { onProgress: (s) => s >= 12 * MiB && controller.abort() }).stream, { signal: controller.signal }));
+    const err2 = await rejection(
+      adapter.put(
+        "aborted/new.bin",
+        randomSource(100 * MiB, { onProgress: (s) => s >= 12 * MiB && controller.abort() }).stream,
+        { signal: controller.signal },
+      ),
+    );
     expect(err2).toBe(reason); // already aborted
     expect(await keys(adapter, "aborted/")).toEqual(["aborted/obj.bin"]);
     expect(await adapter.head("aborted/new.bin")).toBeNull();
@@ -265,7 +337,8 @@ describe.each(Object.keys(harnesses) as Kind[])("%s adapter", (kind) => {
   });
 
   it("lists by prefix and deletes idempotently", async () => {
-    for (const key of ["list/a.bin", "list/b/c.bin", "list/b/d.bin", "list2/x.bin"]) await adapter.put(key, Readable.from([Buffer.from(key)]));
+    for (const key of ["list/a.bin", "list/b/c.bin", "list/b/d.bin", "list2/x.bin"])
+      await adapter.put(key, Readable.from([Buffer.from(key)]));
     expect(await keys(adapter, "list/")).toEqual(["list/a.bin", "list/b/c.bin", "list/b/d.bin"]);
     expect(await keys(adapter, "list/b/")).toEqual(["list/b/c.bin", "list/b/d.bin"]);
     expect(await keys(adapter, "list")).toEqual(["list/a.bin", "list/b/c.bin", "list/b/d.bin", "list2/x.bin"]);
@@ -307,12 +380,16 @@ describe.each(Object.keys(harnesses) as Kind[])("%s adapter", (kind) => {
     expect(sha256(await readAll(await adapter.get("class/obj.bin")))).toBe(sha256(data));
     await expect(adapter.setStorageClass("class/obj.bin", "FROZEN")).rejects.toMatchObject({ code: "VALIDATION" });
     await expect(adapter.setStorageClass("class/missing.bin", second)).rejects.toMatchObject({ code: "NOT_FOUND" });
-    await expect(adapter.put("class/bad.bin", Readable.from([data]), { storageClass: "FROZEN" })).rejects.toMatchObject({ code: "VALIDATION" });
+    await expect(adapter.put("class/bad.bin", Readable.from([data]), { storageClass: "FROZEN" })).rejects.toMatchObject(
+      { code: "VALIDATION" },
+    );
   });
 
   it("refuses keys that escape the destination", async () => {
     for (const key of ["../x", "a/../../x", "/etc/passwd", "a//b", "", "a/./b", "a\\b"]) {
-      await expect(adapter.put(key, Readable.from([Buffer.from("x")])), key).rejects.toMatchObject({ code: "VALIDATION" });
+      await expect(adapter.put(key, Readable.from([Buffer.from("x")])), key).rejects.toMatchObject({
+        code: "VALIDATION",
+      });
       await expect(adapter.get(key), key).rejects.toMatchObject({ code: "VALIDATION" });
     }
   });
@@ -338,22 +415,24 @@ describe.each(Object.keys(harnesses) as Kind[])("%s adapter", (kind) => {
   });
 
   // The local disk has neither credentials nor an endpoint: these two exist for the network providers only.
-  if (kind !== "local") it("says when the credentials are wrong", async () => {
-    const err = await rejection(testDestination(createAdapter(h.badCredentials!())));
-    expectClean(err);
-    expect((err as AppError).message).toMatch(/secret access key|service-account key|rejected the credentials/);
-  });
+  if (kind !== "local")
+    it("says when the credentials are wrong", async () => {
+      const err = await rejection(testDestination(createAdapter(h.badCredentials!())));
+      expectClean(err);
+      expect((err as AppError).message).toMatch(/secret access key|service-account key|rejected the credentials/);
+    });
 
-  if (kind !== "local") it("says when the endpoint is unreachable", async () => {
-    const port = await freePort();
-    const started = performance.now();
-    const err = await rejection(testDestination(createAdapter(h.unreachable!(port))));
-    expectClean(err);
-    expect((err as AppError).message).toContain(`Cannot reach`);
-    expect((err as AppError).message).toContain(`127.0.0.1:${port}`);
-    expect((err as AppError).message).toContain("connection refused");
-    expect(performance.now() - started).toBeLessThan(30_000);
-  });
+  if (kind !== "local")
+    it("says when the endpoint is unreachable", async () => {
+      const port = await freePort();
+      const started = performance.now();
+      const err = await rejection(testDestination(createAdapter(h.unreachable!(port))));
+      expectClean(err);
+      expect((err as AppError).message).toContain(`Cannot reach`);
+      expect((err as AppError).message).toContain(`127.0.0.1:${port}`);
+      expect((err as AppError).message).toContain("connection refused");
+      expect(performance.now() - started).toBeLessThan(30_000);
+    });
 });
 
 describe("s3 adapter, objects above the CopyObject limit", () => {
@@ -367,7 +446,15 @@ describe("s3 adapter, objects above the CopyObject limit", () => {
 
   it("changes the storage class with a multipart copy and keeps bytes and metadata", async () => {
     const adapter = createAdapter(
-      { kind: "s3", bucket: s.bucket, region: s.region, endpoint: s.endpoint, accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey, prefix: "mp" },
+      {
+        kind: "s3",
+        bucket: s.bucket,
+        region: s.region,
+        endpoint: s.endpoint,
+        accessKeyId: s.accessKeyId,
+        secretAccessKey: s.secretAccessKey,
+        prefix: "mp",
+      },
       { s3: { copyObjectMaxBytes: MiB, copyPartSize: 5 * MiB } },
     );
     const src = randomSource(12 * MiB + 17);
@@ -379,7 +466,14 @@ describe("s3 adapter, objects above the CopyObject limit", () => {
   });
 
   it("maps a wrong access key id", async () => {
-    const adapter = createAdapter({ kind: "s3", bucket: s.bucket, region: s.region, endpoint: s.endpoint, accessKeyId: "AKIAWRONG", secretAccessKey: s.secretAccessKey });
+    const adapter = createAdapter({
+      kind: "s3",
+      bucket: s.bucket,
+      region: s.region,
+      endpoint: s.endpoint,
+      accessKeyId: "AKIAWRONG",
+      secretAccessKey: s.secretAccessKey,
+    });
     await expect(testDestination(adapter)).rejects.toThrow(/does not recognise the access key ID/);
   });
 });
@@ -389,10 +483,20 @@ describe("createAdapter", () => {
     const cases: [unknown, string][] = [
       [{ kind: "local", root: "relative/path" }, "root"],
       [{ kind: "s3", bucket: "b", region: "us-east-1", accessKeyId: "a" }, "secretAccessKey"],
-      [{ kind: "s3", bucket: "b", region: "us-east-1", accessKeyId: "a", secretAccessKey: "s", endpoint: "ftp://x" }, "endpoint"],
+      [
+        { kind: "s3", bucket: "b", region: "us-east-1", accessKeyId: "a", secretAccessKey: "s", endpoint: "ftp://x" },
+        "endpoint",
+      ],
       [{ kind: "gcs", bucket: "b" }, "credentials"],
       [{ kind: "gcs", bucket: "b", apiEndpoint: "https://storage.googleapis.com" }, "credentials"],
-      [{ kind: "gcs", bucket: "b", credentials: { type: "external_account", client_email: "x@y", private_key: "-----BEGIN PRIVATE KEY-----" } }, "credentials.type"],
+      [
+        {
+          kind: "gcs",
+          bucket: "b",
+          credentials: { type: "external_account", client_email: "x@y", private_key: "-----BEGIN PRIVATE KEY-----" },
+        },
+        "credentials.type",
+      ],
       [{ kind: "azure", container: "c" }, "connectionString"],
       [{ kind: "ftp" }, "kind"],
     ];
@@ -414,22 +518,39 @@ describe("retrieve (archive classes)", () => {
   it("reads S3's x-amz-restore header", () => {
     expect(parseRestoreHeader(undefined)).toBeNull();
     expect(parseRestoreHeader('ongoing-request="true"')).toEqual({ ongoing: true });
-    expect(parseRestoreHeader('ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"')).toEqual({ ongoing: false, expiry: new Date("2012-12-21T00:00:00Z") });
+    expect(parseRestoreHeader('ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"')).toEqual({
+      ongoing: false,
+      expiry: new Date("2012-12-21T00:00:00Z"),
+    });
     expect(parseRestoreHeader("something else")).toBeNull();
   });
 
   it("s3: a GLACIER object is refused until restored; one RestoreObject, then it reads for the days asked", async () => {
     const s = await startS3rver({ refuseArchivedReads: true });
     try {
-      const adapter = createAdapter({ kind: "s3", bucket: s.bucket, region: s.region, endpoint: s.endpoint, accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey, prefix: "ret" });
+      const adapter = createAdapter({
+        kind: "s3",
+        bucket: s.bucket,
+        region: s.region,
+        endpoint: s.endpoint,
+        accessKeyId: s.accessKeyId,
+        secretAccessKey: s.secretAccessKey,
+        prefix: "ret",
+      });
       const data = randomBytes(300_000);
       await adapter.put("cold.bin", Readable.from([data]), { storageClass: "GLACIER" });
       await adapter.put("warm.bin", Readable.from([data]), { storageClass: "STANDARD_IA" });
       expect(await adapter.retrieve("warm.bin")).toEqual({ state: "ready", storageClass: "STANDARD_IA" });
       const refused = await rejection(adapter.get("cold.bin"));
-      expect(refused).toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/is in archive storage and must be restored/) });
+      expect(refused).toMatchObject({
+        code: "CONFLICT",
+        message: expect.stringMatching(/is in archive storage and must be restored/),
+      });
 
-      expect(await adapter.retrieve("cold.bin", { request: false })).toEqual({ state: "archived", storageClass: "GLACIER" });
+      expect(await adapter.retrieve("cold.bin", { request: false })).toEqual({
+        state: "archived",
+        storageClass: "GLACIER",
+      });
       const asked = Date.now();
       const requested = await adapter.retrieve("cold.bin", { days: 2 });
       expect(requested).toMatchObject({ state: "requested", storageClass: "GLACIER" });
@@ -444,7 +565,9 @@ describe("retrieve (archive classes)", () => {
       expect(ready).toMatchObject({ state: "ready", storageClass: "GLACIER" });
       expect(ready.readableUntil!.getTime() - Date.now()).toBeGreaterThan(2 * 86_400_000 - 120_000); // HTTP dates have whole seconds
       expect(sha256(await readAll(await adapter.get("cold.bin")))).toBe(sha256(data));
-      expect((await readAll(await adapter.get("cold.bin", { range: { start: 10, end: 19 } }))).equals(data.subarray(10, 20))).toBe(true);
+      expect(
+        (await readAll(await adapter.get("cold.bin", { range: { start: 10, end: 19 } }))).equals(data.subarray(10, 20)),
+      ).toBe(true);
       expect((await adapter.head("cold.bin"))?.storageClass).toBe("GLACIER"); // a restore is a temporary copy; the object stays archived
 
       await expect(adapter.retrieve("missing.bin")).rejects.toMatchObject({ code: "NOT_FOUND" });
@@ -462,9 +585,15 @@ describe("retrieve (archive classes)", () => {
       await adapter.put("cold.bin", Readable.from([data]), { storageClass: "Archive" });
       await adapter.put("warm.bin", Readable.from([data]), { storageClass: "Cold" });
       expect(await adapter.retrieve("warm.bin")).toEqual({ state: "ready", storageClass: "Cold" });
-      expect(await rejection(adapter.get("cold.bin"))).toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/is in archive storage/) });
+      expect(await rejection(adapter.get("cold.bin"))).toMatchObject({
+        code: "CONFLICT",
+        message: expect.stringMatching(/is in archive storage/),
+      });
 
-      expect(await adapter.retrieve("cold.bin", { request: false })).toEqual({ state: "archived", storageClass: "Archive" });
+      expect(await adapter.retrieve("cold.bin", { request: false })).toEqual({
+        state: "archived",
+        storageClass: "Archive",
+      });
       const asked = Date.now();
       const requested = await adapter.retrieve("cold.bin");
       expect(requested).toMatchObject({ state: "requested", storageClass: "Archive" });
@@ -486,7 +615,12 @@ describe("retrieve (archive classes)", () => {
     const g = await startGcsServer();
     const root = mkdtempSync(path.join(tmpdir(), "coffer-ret-"));
     try {
-      const gcsAdapter = createAdapter({ kind: "gcs", bucket: g.bucket, apiEndpoint: g.apiEndpoint, credentials: g.credentials });
+      const gcsAdapter = createAdapter({
+        kind: "gcs",
+        bucket: g.bucket,
+        apiEndpoint: g.apiEndpoint,
+        credentials: g.credentials,
+      });
       await gcsAdapter.put("a.bin", Readable.from([Buffer.from("gcs")]), { storageClass: "ARCHIVE" });
       expect(await gcsAdapter.retrieve("a.bin")).toEqual({ state: "ready", storageClass: "ARCHIVE" });
       await expect(gcsAdapter.retrieve("missing.bin")).rejects.toMatchObject({ code: "NOT_FOUND" });

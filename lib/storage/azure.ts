@@ -1,11 +1,34 @@
 import "server-only";
-import { BlobServiceClient, ContainerClient, StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
+import {
+  BlobServiceClient,
+  ContainerClient,
+  StorageSharedKeyCredential,
+  type StoragePipelineOptions,
+} from "@azure/storage-blob";
 import type { Readable } from "node:stream";
 import { AppError } from "@/lib/errors";
 import { retrievalHours } from "./classes";
-import { canonicalStorageClass, putTarget, checkRange, guardDownload, hostPort, KeySpace, meteredUpload, normalizePrefix } from "./common";
+import {
+  canonicalStorageClass,
+  putTarget,
+  checkRange,
+  guardDownload,
+  hostPort,
+  KeySpace,
+  meteredUpload,
+  normalizePrefix,
+} from "./common";
 import { toStorageError } from "./errors";
-import type { AzureStorageConfig, GetOptions, ObjectInfo, PutOptions, Retrieval, RetrieveOptions, StorageAdapter, StoredObject } from "./types";
+import type {
+  AzureStorageConfig,
+  GetOptions,
+  ObjectInfo,
+  PutOptions,
+  Retrieval,
+  RetrieveOptions,
+  StorageAdapter,
+  StoredObject,
+} from "./types";
 
 const MiB = 1024 * 1024;
 
@@ -30,7 +53,13 @@ export class AzureAdapter implements StorageAdapter {
   }
 
   private fail(err: unknown, key?: string): Error {
-    return toStorageError(err, { provider: "azure", bucket: this.config.container, host: this.host, key, secrets: this.secrets });
+    return toStorageError(err, {
+      provider: "azure",
+      bucket: this.config.container,
+      host: this.host,
+      key,
+      secrets: this.secrets,
+    });
   }
 
   async put(key: string, body: Readable, opts: PutOptions = {}): Promise<StoredObject> {
@@ -57,12 +86,17 @@ export class AzureAdapter implements StorageAdapter {
     const range = checkRange(opts.range);
     opts.signal?.throwIfAborted();
     try {
-      const res = await blob.download(range?.start ?? 0, range?.end === undefined ? undefined : range.end - range.start + 1, {
-        abortSignal: opts.signal,
-        // A connection that breaks mid-download resumes where it stopped (same ETag only).
-        maxRetryRequests: 5,
-      });
-      if (!res.readableStreamBody) throw new AppError("UPSTREAM", `Azure returned no data for object "${key}". Try again.`);
+      const res = await blob.download(
+        range?.start ?? 0,
+        range?.end === undefined ? undefined : range.end - range.start + 1,
+        {
+          abortSignal: opts.signal,
+          // A connection that breaks mid-download resumes where it stopped (same ETag only).
+          maxRetryRequests: 5,
+        },
+      );
+      if (!res.readableStreamBody)
+        throw new AppError("UPSTREAM", `Azure returned no data for object "${key}". Try again.`);
       return guardDownload(res.readableStreamBody as Readable, (err) => this.fail(err, key), opts.signal);
     } catch (err) {
       if (opts.signal?.aborted) throw opts.signal.reason;
@@ -102,7 +136,12 @@ export class AzureAdapter implements StorageAdapter {
       for (const b of page.value.segment.blobItems) {
         const key = this.keys.relative(b.name);
         if (key === undefined) continue;
-        yield { key, size: b.properties.contentLength ?? 0, storageClass: b.properties.accessTier, lastModified: b.properties.lastModified };
+        yield {
+          key,
+          size: b.properties.contentLength ?? 0,
+          storageClass: b.properties.accessTier,
+          lastModified: b.properties.lastModified,
+        };
       }
     }
   }
@@ -110,7 +149,8 @@ export class AzureAdapter implements StorageAdapter {
   async setStorageClass(key: string, storageClass: string): Promise<void> {
     const tier = canonicalStorageClass("azure", storageClass);
     const current = await this.head(key);
-    if (!current) throw new AppError("NOT_FOUND", `Object "${key}" does not exist in container "${this.config.container}".`);
+    if (!current)
+      throw new AppError("NOT_FOUND", `Object "${key}" does not exist in container "${this.config.container}".`);
     if (current.storageClass === tier) return;
     try {
       await this.container.getBlobClient(this.keys.full(key)).setAccessTier(tier);
@@ -125,7 +165,8 @@ export class AzureAdapter implements StorageAdapter {
     try {
       props = await blob.getProperties();
     } catch (err) {
-      if (isBlobNotFound(err)) throw new AppError("NOT_FOUND", `Object "${key}" does not exist in container "${this.config.container}".`);
+      if (isBlobNotFound(err))
+        throw new AppError("NOT_FOUND", `Object "${key}" does not exist in container "${this.config.container}".`);
       throw this.fail(err, key);
     }
     const tier = props.accessTier;
@@ -179,7 +220,10 @@ function containerClient(c: AzureStorageConfig): ContainerClient {
     try {
       service = BlobServiceClient.fromConnectionString(c.connectionString, pipelineOptions);
     } catch {
-      throw invalid("connectionString", "The Azure connection string is not valid. Copy it again from the storage account's \"Access keys\" page.");
+      throw invalid(
+        "connectionString",
+        'The Azure connection string is not valid. Copy it again from the storage account\'s "Access keys" page.',
+      );
     }
     return service.getContainerClient(c.container);
   }
@@ -188,9 +232,10 @@ function containerClient(c: AzureStorageConfig): ContainerClient {
     try {
       url = new URL(c.sasUrl);
     } catch {
-      throw invalid("sasUrl", "The SAS URL is not a valid URL. Copy the \"Blob SAS URL\" again from the Azure portal.");
+      throw invalid("sasUrl", 'The SAS URL is not a valid URL. Copy the "Blob SAS URL" again from the Azure portal.');
     }
-    if (!url.searchParams.has("sig")) throw invalid("sasUrl", "The SAS URL has no signature (sig=…). Copy the complete \"Blob SAS URL\".");
+    if (!url.searchParams.has("sig"))
+      throw invalid("sasUrl", 'The SAS URL has no signature (sig=…). Copy the complete "Blob SAS URL".');
     // A container SAS URL already names the container; a service SAS URL does not.
     const path = url.pathname.replace(/\/+$/, "");
     if (path.endsWith(`/${c.container}`)) return new ContainerClient(c.sasUrl, undefined, pipelineOptions);

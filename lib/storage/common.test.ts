@@ -6,7 +6,8 @@ const MiB = 1024 * 1024;
 
 describe("keys", () => {
   it("accepts relative slash-separated keys and refuses the rest", () => {
-    for (const ok of ["a", "a/b.bin", ".coffer-probe/x", "team_1/bkp_2/part-0001", "ü/ñ"]) expect(checkKey(ok)).toBe(ok);
+    for (const ok of ["a", "a/b.bin", ".coffer-probe/x", "team_1/bkp_2/part-0001", "ü/ñ"])
+      expect(checkKey(ok)).toBe(ok);
     for (const bad of ["", "/a", "a/", "a//b", "../a", "a/../b", "./a", "a\\b", "a\0b", "x".repeat(900)]) {
       expect(() => checkKey(bad), JSON.stringify(bad)).toThrow(expect.objectContaining({ code: "VALIDATION" }));
     }
@@ -36,7 +37,9 @@ describe("storage classes", () => {
     expect(canonicalStorageClass("s3", "standard_ia")).toBe("STANDARD_IA");
     expect(canonicalStorageClass("azure", "ARCHIVE")).toBe("Archive");
     expect(canonicalStorageClass("gcs", "Nearline")).toBe("NEARLINE");
-    expect(() => canonicalStorageClass("s3", "NEARLINE")).toThrow(/STANDARD, STANDARD_IA, GLACIER_IR, GLACIER, DEEP_ARCHIVE/);
+    expect(() => canonicalStorageClass("s3", "NEARLINE")).toThrow(
+      /STANDARD, STANDARD_IA, GLACIER_IR, GLACIER, DEEP_ARCHIVE/,
+    );
   });
 });
 

@@ -36,7 +36,9 @@ const MAX_KEY_BYTES = 1024;
 
 function badKey(what: string, value: string, why: string): AppError {
   const shown = value.length > 80 ? `${value.slice(0, 80)}…` : value;
-  return new AppError("VALIDATION", `Invalid ${what} "${shown}": ${why}.`, { [what === "prefix" ? "prefix" : "key"]: [`${why}.`] });
+  return new AppError("VALIDATION", `Invalid ${what} "${shown}": ${why}.`, {
+    [what === "prefix" ? "prefix" : "key"]: [`${why}.`],
+  });
 }
 
 function checkSegments(what: string, value: string) {
@@ -52,7 +54,8 @@ function checkSegments(what: string, value: string) {
 export function checkKey(key: string): string {
   if (typeof key !== "string" || key.length === 0) throw badKey("key", String(key), "it is empty");
   checkSegments("key", key);
-  if (key.split("/").some((s) => s === "")) throw badKey("key", key, "it has an empty path segment (// or a trailing /)");
+  if (key.split("/").some((s) => s === ""))
+    throw badKey("key", key, "it has an empty path segment (// or a trailing /)");
   if (Buffer.byteLength(key) > MAX_KEY_BYTES - 200) throw badKey("key", key, "it is too long");
   return key;
 }
@@ -92,7 +95,11 @@ export class KeySpace {
 
   /** The adapter key for a provider key, or undefined when it is outside the prefix or not a valid key (folder markers). */
   relative(fullKey: string): string | undefined {
-    const rel = this.prefix ? (fullKey.startsWith(`${this.prefix}/`) ? fullKey.slice(this.prefix.length + 1) : undefined) : fullKey;
+    const rel = this.prefix
+      ? fullKey.startsWith(`${this.prefix}/`)
+        ? fullKey.slice(this.prefix.length + 1)
+        : undefined
+      : fullKey;
     if (rel === undefined || rel === "" || rel.endsWith("/")) return undefined;
     return rel;
   }
@@ -101,7 +108,8 @@ export class KeySpace {
 export function checkRange(range: ByteRange | undefined): ByteRange | undefined {
   if (!range) return undefined;
   const { start, end } = range;
-  if (!Number.isSafeInteger(start) || start < 0) throw new AppError("VALIDATION", "The range start must be a whole number ≥ 0.");
+  if (!Number.isSafeInteger(start) || start < 0)
+    throw new AppError("VALIDATION", "The range start must be a whole number ≥ 0.");
   if (end !== undefined && (!Number.isSafeInteger(end) || end < start)) {
     throw new AppError("VALIDATION", "The range end must be a whole number ≥ the range start (it is inclusive).");
   }
@@ -113,17 +121,30 @@ export function canonicalStorageClass(kind: "s3" | "gcs" | "azure", value: strin
   const classes: readonly string[] = STORAGE_CLASSES[kind];
   const found = classes.find((c) => c.toLowerCase() === String(value).trim().toLowerCase());
   if (!found) {
-    throw new AppError("VALIDATION", `"${String(value).slice(0, 40)}" is not a storage class here. Use one of: ${classes.join(", ")}.`, {
-      storageClass: [`Use one of: ${classes.join(", ")}.`],
-    });
+    throw new AppError(
+      "VALIDATION",
+      `"${String(value).slice(0, 40)}" is not a storage class here. Use one of: ${classes.join(", ")}.`,
+      {
+        storageClass: [`Use one of: ${classes.join(", ")}.`],
+      },
+    );
   }
   return found;
 }
 
 /** A put's provider key and canonical class, checked before any I/O; on a bad one the body is released. */
-export function putTarget(kind: Exclude<StorageKind, "local" | "server">, keys: KeySpace, key: string, body: Readable, storageClass: string | undefined) {
+export function putTarget(
+  kind: Exclude<StorageKind, "local" | "server">,
+  keys: KeySpace,
+  key: string,
+  body: Readable,
+  storageClass: string | undefined,
+) {
   try {
-    return { fullKey: keys.full(key), storageClass: storageClass ? canonicalStorageClass(kind, storageClass) : undefined };
+    return {
+      fullKey: keys.full(key),
+      storageClass: storageClass ? canonicalStorageClass(kind, storageClass) : undefined,
+    };
   } catch (err) {
     body.destroy();
     throw err;

@@ -6,9 +6,25 @@ import { scrub, toStorageError, type StorageErrorContext } from "./errors";
 // (wrong region, clock skew, token exchange failures, DNS); the real-server cases are in
 // adapters.int.test.ts.
 
-const s3: StorageErrorContext = { provider: "s3", bucket: "backups", host: "s3.us-east-1.amazonaws.com:443", region: "us-east-1", secrets: ["wJalrXUtnFEMI/K7MDENG"] };
-const gcs: StorageErrorContext = { provider: "gcs", bucket: "backups", host: "storage.googleapis.com:443", secrets: [] };
-const azure: StorageErrorContext = { provider: "azure", bucket: "backups", host: "acct.blob.core.windows.net:443", secrets: ["c2VjcmV0a2V5c2VjcmV0a2V5"] };
+const s3: StorageErrorContext = {
+  provider: "s3",
+  bucket: "backups",
+  host: "s3.us-east-1.amazonaws.com:443",
+  region: "us-east-1",
+  secrets: ["wJalrXUtnFEMI/K7MDENG"],
+};
+const gcs: StorageErrorContext = {
+  provider: "gcs",
+  bucket: "backups",
+  host: "storage.googleapis.com:443",
+  secrets: [],
+};
+const azure: StorageErrorContext = {
+  provider: "azure",
+  bucket: "backups",
+  host: "acct.blob.core.windows.net:443",
+  secrets: ["c2VjcmV0a2V5c2VjcmV0a2V5"],
+};
 
 function map(err: unknown, ctx: StorageErrorContext): AppError {
   const out = toStorageError(err, ctx);
@@ -17,12 +33,18 @@ function map(err: unknown, ctx: StorageErrorContext): AppError {
 }
 
 function s3Error(name: string, status: number, extra: Record<string, unknown> = {}) {
-  return Object.assign(new Error(extra.message as string | undefined), { name, $metadata: { httpStatusCode: status }, ...extra });
+  return Object.assign(new Error(extra.message as string | undefined), {
+    name,
+    $metadata: { httpStatusCode: status },
+    ...extra,
+  });
 }
 
 describe("toStorageError", () => {
   it("names the bucket's region when S3 says it is elsewhere", () => {
-    const redirect = s3Error("PermanentRedirect", 301, { $response: { headers: { "x-amz-bucket-region": "eu-west-1" } } });
+    const redirect = s3Error("PermanentRedirect", 301, {
+      $response: { headers: { "x-amz-bucket-region": "eu-west-1" } },
+    });
     const a = map(redirect, s3);
     expect(a.code).toBe("VALIDATION");
     expect(a.message).toContain("region eu-west-1");
@@ -40,32 +62,58 @@ describe("toStorageError", () => {
       name: "RestError",
       statusCode: 403,
       code: "AuthenticationFailed",
-      details: { errorCode: "AuthenticationFailed", authenticationErrorDetail: "Request date header too old: 'Mon, 01 Jan 2024 00:00:00 GMT'" },
+      details: {
+        errorCode: "AuthenticationFailed",
+        authenticationErrorDetail: "Request date header too old: 'Mon, 01 Jan 2024 00:00:00 GMT'",
+      },
     });
     expect(map(azureSkew, azure).message).toMatch(/Fix the server clock/);
-    const gcsSkew = Object.assign(new Error("invalid_grant: Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe."), {
-      response: { status: 400, data: { error: "invalid_grant", error_description: "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim." } },
-    });
+    const gcsSkew = Object.assign(
+      new Error(
+        "invalid_grant: Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.",
+      ),
+      {
+        response: {
+          status: 400,
+          data: {
+            error: "invalid_grant",
+            error_description:
+              "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.",
+          },
+        },
+      },
+    );
     expect(map(gcsSkew, gcs).message).toMatch(/clock/);
   });
 
   it("explains rejected keys and missing permissions", () => {
-    const badJwt = Object.assign(new Error("invalid_grant: Invalid JWT Signature."), { response: { status: 400, data: { error: "invalid_grant" } } });
+    const badJwt = Object.assign(new Error("invalid_grant: Invalid JWT Signature."), {
+      response: { status: 400, data: { error: "invalid_grant" } },
+    });
     expect(map(badJwt, gcs).message).toMatch(/service-account key/);
     const denied = map(s3Error("AccessDenied", 403, { message: "Access Denied" }), s3);
     expect(denied.message).toMatch(/Access denied to the bucket "backups"/);
     expect(denied.message).toContain("s3:PutObject");
-    const gcsDenied = Object.assign(new Error("x@y.iam.gserviceaccount.com does not have storage.objects.create access"), { code: 403, errors: [{ reason: "forbidden" }] });
+    const gcsDenied = Object.assign(
+      new Error("x@y.iam.gserviceaccount.com does not have storage.objects.create access"),
+      { code: 403, errors: [{ reason: "forbidden" }] },
+    );
     expect(map(gcsDenied, gcs).message).toContain("roles/storage.objectAdmin");
     expect(map(s3Error("ExpiredToken", 400), s3).message).toMatch(/session token/);
   });
 
   it("names the host when it cannot be reached", () => {
-    const dns = Object.assign(new Error("getaddrinfo ENOTFOUND minio.example.invalid"), { code: "ENOTFOUND", $metadata: {} });
+    const dns = Object.assign(new Error("getaddrinfo ENOTFOUND minio.example.invalid"), {
+      code: "ENOTFOUND",
+      $metadata: {},
+    });
     const m = map(dns, { ...s3, host: "minio.example.invalid:9000" }).message;
     expect(m).toContain("minio.example.invalid:9000");
     expect(m).toContain("does not resolve");
-    const azureRefused = Object.assign(new Error("connect ECONNREFUSED 10.0.0.5:443"), { name: "RestError", code: "REQUEST_SEND_ERROR" });
+    const azureRefused = Object.assign(new Error("connect ECONNREFUSED 10.0.0.5:443"), {
+      name: "RestError",
+      code: "REQUEST_SEND_ERROR",
+    });
     expect(map(azureRefused, azure).message).toContain("connection refused");
     const reset = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
     expect(map(reset, s3).message).toMatch(/broke \(connection reset\)\. Try again/);
@@ -88,7 +136,10 @@ describe("toStorageError", () => {
   });
 
   it("never repeats provider text, and scrubs secrets even from AppErrors", () => {
-    const leaky = Object.assign(new Error(`Signature failed for key wJalrXUtnFEMI/K7MDENG`), { name: "WeirdError", $metadata: { httpStatusCode: 418 } });
+    const leaky = Object.assign(new Error(`Signature failed for key wJalrXUtnFEMI/K7MDENG`), {
+      name: "WeirdError",
+      $metadata: { httpStatusCode: 418 },
+    });
     expect(map(leaky, s3).message).not.toContain("wJalrXUtnFEMI");
     const app = map(new AppError("UPSTREAM", "bad key c2VjcmV0a2V5c2VjcmV0a2V5"), azure);
     expect(app.message).toBe("bad key [redacted]");

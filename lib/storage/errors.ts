@@ -89,19 +89,28 @@ function facts(err: unknown): Facts {
     }
     const meta = isObject(e.$metadata) ? e.$metadata : undefined;
     const response = isObject(e.response) ? e.response : undefined;
-    const status = [meta?.httpStatusCode, e.statusCode, e.status, response?.status, typeof e.code === "number" ? e.code : undefined].find(
-      (s): s is number => typeof s === "number" && s >= 100 && s < 600,
-    );
+    const status = [
+      meta?.httpStatusCode,
+      e.statusCode,
+      e.status,
+      response?.status,
+      typeof e.code === "number" ? e.code : undefined,
+    ].find((s): s is number => typeof s === "number" && s >= 100 && s < 600);
     out.status ??= status;
     const dollarResponse = isObject(e.$response) ? e.$response : undefined;
     const headers = dollarResponse && isObject(dollarResponse.headers) ? dollarResponse.headers : undefined;
     out.bucketRegion ??= str(headers?.["x-amz-bucket-region"]) ?? str(e.Region) ?? str(e.BucketRegion);
-    for (const t of [e.message, isObject(e.details) ? e.details.authenticationErrorDetail : undefined, response && isObject(response.data) ? JSON.stringify(response.data).slice(0, 2000) : undefined]) {
+    for (const t of [
+      e.message,
+      isObject(e.details) ? e.details.authenticationErrorDetail : undefined,
+      response && isObject(response.data) ? JSON.stringify(response.data).slice(0, 2000) : undefined,
+    ]) {
       if (typeof t === "string") texts.push(t);
     }
     if (Array.isArray(e.errors)) {
       for (const inner of e.errors) {
-        if (isObject(inner) && typeof inner.reason === "string" && !out.codes.includes(inner.reason)) out.codes.push(inner.reason);
+        if (isObject(inner) && typeof inner.reason === "string" && !out.codes.includes(inner.reason))
+          out.codes.push(inner.reason);
         visit(inner, depth + 1);
       }
     }
@@ -154,7 +163,8 @@ export function toStorageError(err: unknown, ctx: StorageErrorContext): Error {
   if (err instanceof AppError) return new AppError(err.code, scrub(err.message, ctx.secrets), err.fieldErrors);
   if (isAbortError(err)) return err as Error;
   const f = facts(err);
-  const app = (code: ConstructorParameters<typeof AppError>[0], message: string) => new AppError(code, scrub(message, ctx.secrets));
+  const app = (code: ConstructorParameters<typeof AppError>[0], message: string) =>
+    new AppError(code, scrub(message, ctx.secrets));
   const provider = PROVIDER[ctx.provider];
   const place = where(ctx);
   const note = codeNote(f);
@@ -170,7 +180,10 @@ export function toStorageError(err: unknown, ctx: StorageErrorContext): Error {
     )
   ) {
     if (/signed expiry time|not valid in the specified time frame/.test(f.text) && ctx.provider === "azure") {
-      return app("UPSTREAM", `${provider} refused the SAS token: it has expired or is not valid yet${note}. Generate a new SAS URL, or check the Coffer server's clock.`);
+      return app(
+        "UPSTREAM",
+        `${provider} refused the SAS token: it has expired or is not valid yet${note}. Generate a new SAS URL, or check the Coffer server's clock.`,
+      );
     }
     return app(
       "UPSTREAM",
@@ -188,11 +201,17 @@ export function toStorageError(err: unknown, ctx: StorageErrorContext): Error {
   }
   const tls = f.codes.find((c) => TLS_CODES.has(c));
   if (tls && !f.status) {
-    return app("UPSTREAM", `The TLS connection to ${ctx.host} failed (${tls}). Check that the endpoint uses a valid certificate for its host name, or the http/https scheme.`);
+    return app(
+      "UPSTREAM",
+      `The TLS connection to ${ctx.host} failed (${tls}). Check that the endpoint uses a valid certificate for its host name, or the http/https scheme.`,
+    );
   }
 
   // Wrong region (S3).
-  if (has(f, "PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException") || (f.status === 301 && ctx.provider === "s3")) {
+  if (
+    has(f, "PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException") ||
+    (f.status === 301 && ctx.provider === "s3")
+  ) {
     const region = f.bucketRegion ?? /expecting '([a-z0-9-]+)'/.exec(f.text)?.[1];
     return app(
       "VALIDATION",
@@ -207,26 +226,61 @@ export function toStorageError(err: unknown, ctx: StorageErrorContext): Error {
     has(f, "NoSuchBucket", "ContainerNotFound", "ContainerBeingDeleted") ||
     (ctx.provider === "gcs" && f.status === 404 && /bucket does not exist|no such bucket/.test(f.text))
   ) {
-    return app("UPSTREAM", `The ${place} does not exist${ctx.provider === "s3" ? ` at ${ctx.host}` : ""}. Create it, or correct the name in the destination settings.`);
+    return app(
+      "UPSTREAM",
+      `The ${place} does not exist${ctx.provider === "s3" ? ` at ${ctx.host}` : ""}. Create it, or correct the name in the destination settings.`,
+    );
   }
   if (has(f, "InvalidBucketName", "InvalidResourceName") || (has(f, "OutOfRangeInput") && ctx.provider === "azure")) {
-    return app("VALIDATION", `"${ctx.bucket}" is not a valid ${ctx.provider === "azure" ? "container" : "bucket"} name${note}. Check the name in the destination settings.`);
+    return app(
+      "VALIDATION",
+      `"${ctx.bucket}" is not a valid ${ctx.provider === "azure" ? "container" : "bucket"} name${note}. Check the name in the destination settings.`,
+    );
   }
 
   // Credentials.
   if (has(f, "InvalidAccessKeyId")) {
-    return app("UPSTREAM", `${provider} does not recognise the access key ID${note}. Check the access key ID, and that the key is active.`);
+    return app(
+      "UPSTREAM",
+      `${provider} does not recognise the access key ID${note}. Check the access key ID, and that the key is active.`,
+    );
   }
   if (has(f, "SignatureDoesNotMatch")) {
-    return app("UPSTREAM", `${provider} rejected the secret access key for this access key ID${note}. Re-enter the secret access key.`);
+    return app(
+      "UPSTREAM",
+      `${provider} rejected the secret access key for this access key ID${note}. Re-enter the secret access key.`,
+    );
   }
   if (has(f, "ExpiredToken", "TokenRefreshRequired", "InvalidToken")) {
-    return app("UPSTREAM", `${provider} rejected the session token: it is invalid or has expired${note}. Provide fresh credentials.`);
+    return app(
+      "UPSTREAM",
+      `${provider} rejected the session token: it is invalid or has expired${note}. Provide fresh credentials.`,
+    );
   }
-  if (ctx.provider === "gcs" && (/invalid_grant|invalid jwt|invalid credentials|private key|decoder routines|pem routines|no start line|could not load the default credentials/.test(f.text) || has(f, "ERR_OSSL_UNSUPPORTED", "ERR_OSSL_PEM_NO_START_LINE", "authError") || f.status === 401)) {
-    return app("UPSTREAM", `Google Cloud Storage rejected the service-account key${note}. Upload a current key file (JSON) for the service account: the key may have been deleted, rotated or mistyped.`);
+  if (
+    ctx.provider === "gcs" &&
+    (/invalid_grant|invalid jwt|invalid credentials|private key|decoder routines|pem routines|no start line|could not load the default credentials/.test(
+      f.text,
+    ) ||
+      has(f, "ERR_OSSL_UNSUPPORTED", "ERR_OSSL_PEM_NO_START_LINE", "authError") ||
+      f.status === 401)
+  ) {
+    return app(
+      "UPSTREAM",
+      `Google Cloud Storage rejected the service-account key${note}. Upload a current key file (JSON) for the service account: the key may have been deleted, rotated or mistyped.`,
+    );
   }
-  if (ctx.provider === "azure" && (has(f, "AuthenticationFailed", "InvalidAuthenticationInfo", "AuthorizationFailure", "NoAuthenticationInformation") || f.status === 401)) {
+  if (
+    ctx.provider === "azure" &&
+    (has(
+      f,
+      "AuthenticationFailed",
+      "InvalidAuthenticationInfo",
+      "AuthorizationFailure",
+      "NoAuthenticationInformation",
+    ) ||
+      f.status === 401)
+  ) {
     return app(
       "UPSTREAM",
       `Azure Blob Storage rejected the credentials${note}. Check the account name and key (or that the SAS token is complete, unexpired and grants read, write, delete and list), and that the storage account's firewall allows the Coffer server.`,
@@ -237,12 +291,30 @@ export function toStorageError(err: unknown, ctx: StorageErrorContext): Error {
   }
 
   // Archived objects (S3 answers 403, so before permissions).
-  if (has(f, "InvalidObjectState", "BlobArchived") || (ctx.provider === "azure" && /archive/.test(f.text) && f.status === 409)) {
-    return app("CONFLICT", `${object} is in archive storage and must be restored (rehydrated) before it can be read or re-tiered.`);
+  if (
+    has(f, "InvalidObjectState", "BlobArchived") ||
+    (ctx.provider === "azure" && /archive/.test(f.text) && f.status === 409)
+  ) {
+    return app(
+      "CONFLICT",
+      `${object} is in archive storage and must be restored (rehydrated) before it can be read or re-tiered.`,
+    );
   }
 
   // Permissions.
-  if (has(f, "AccessDenied", "AllAccessDisabled", "AuthorizationPermissionMismatch", "AuthorizationResourceTypeMismatch", "InsufficientAccountPermissions", "AccountIsDisabled", "forbidden") || f.status === 403) {
+  if (
+    has(
+      f,
+      "AccessDenied",
+      "AllAccessDisabled",
+      "AuthorizationPermissionMismatch",
+      "AuthorizationResourceTypeMismatch",
+      "InsufficientAccountPermissions",
+      "AccountIsDisabled",
+      "forbidden",
+    ) ||
+    f.status === 403
+  ) {
     const needs: Record<StorageKind, string> = {
       local: "",
       server: "",
@@ -257,22 +329,47 @@ export function toStorageError(err: unknown, ctx: StorageErrorContext): Error {
   if (has(f, "NoSuchKey", "BlobNotFound", "NotFound", "notFound") || f.status === 404) {
     return app("NOT_FOUND", `${object} does not exist in the ${place}.`);
   }
-  if (has(f, "InvalidStorageClass") || (ctx.provider === "azure" && has(f, "InvalidHeaderValue") && /tier/.test(f.text))) {
+  if (
+    has(f, "InvalidStorageClass") ||
+    (ctx.provider === "azure" && has(f, "InvalidHeaderValue") && /tier/.test(f.text))
+  ) {
     return app("VALIDATION", `${provider} does not accept this storage class for the ${place}${note}.`);
   }
   if (has(f, "InvalidRange") || f.status === 416) {
     return app("VALIDATION", `The requested byte range is outside ${object.toLowerCase()}.`);
   }
-  if (has(f, "BadDigest", "Md5Mismatch", "Crc64Mismatch", "FILE_NO_UPLOAD", "CONTENT_DOWNLOAD_MISMATCH", "XAmzContentSHA256Mismatch", "InvalidDigest") || /checksum mismatch|did not match the data from the server/.test(f.text)) {
+  if (
+    has(
+      f,
+      "BadDigest",
+      "Md5Mismatch",
+      "Crc64Mismatch",
+      "FILE_NO_UPLOAD",
+      "CONTENT_DOWNLOAD_MISMATCH",
+      "XAmzContentSHA256Mismatch",
+      "InvalidDigest",
+    ) ||
+    /checksum mismatch|did not match the data from the server/.test(f.text)
+  ) {
     return app("UPSTREAM", `Data was corrupted in transit to or from ${provider}${note}; nothing was kept. Try again.`);
   }
   if (/exceeded 10000 parts/.test(f.text)) {
-    return app("UPSTREAM", `The object outgrew one S3 multipart upload (10,000 parts of the size chosen for it). Coffer needs its expected size up front to choose larger parts; this is a bug to report.`);
+    return app(
+      "UPSTREAM",
+      `The object outgrew one S3 multipart upload (10,000 parts of the size chosen for it). Coffer needs its expected size up front to choose larger parts; this is a bug to report.`,
+    );
   }
   if (has(f, "QuotaExceeded", "AccountLimitExceeded", "EntityTooLarge")) {
-    return app("UPSTREAM", `${provider} refused the upload: a quota or size limit was reached${note}. Free space or raise the limit.`);
+    return app(
+      "UPSTREAM",
+      `${provider} refused the upload: a quota or size limit was reached${note}. Free space or raise the limit.`,
+    );
   }
-  if (has(f, "SlowDown", "ServerBusy", "TooManyRequests", "rateLimitExceeded") || f.status === 429 || f.status === 503) {
+  if (
+    has(f, "SlowDown", "ServerBusy", "TooManyRequests", "rateLimitExceeded") ||
+    f.status === 429 ||
+    f.status === 503
+  ) {
     return app("UPSTREAM", `${provider} is throttling requests${note}. Try again in a few minutes.`);
   }
   if (f.status && f.status >= 500) {
@@ -284,14 +381,34 @@ export function toStorageError(err: unknown, ctx: StorageErrorContext): Error {
   return app("UPSTREAM", `${provider} request failed${note}. Check the destination settings and try again.`);
 }
 
-function localError(f: Facts, ctx: StorageErrorContext, app: (code: "UPSTREAM" | "NOT_FOUND" | "VALIDATION", m: string) => AppError): AppError {
+function localError(
+  f: Facts,
+  ctx: StorageErrorContext,
+  app: (code: "UPSTREAM" | "NOT_FOUND" | "VALIDATION", m: string) => AppError,
+): AppError {
   const folder = `"${ctx.bucket}"`;
-  if (has(f, "EACCES", "EPERM")) return app("UPSTREAM", `Coffer may not write or read in the folder ${folder} (permission denied). Make it readable and writable by the user Coffer runs as.`);
-  if (has(f, "ENOSPC", "EDQUOT")) return app("UPSTREAM", `The disk holding ${folder} is full (or over quota). Free space, or choose another folder.`);
-  if (has(f, "EROFS")) return app("UPSTREAM", `The folder ${folder} is on a read-only file system. Choose a writable folder.`);
-  if (has(f, "ENOTDIR", "EISDIR")) return app("UPSTREAM", `A path under ${folder} is a file where a folder is expected (or the reverse)${ctx.key ? ` for "${ctx.key}"` : ""}.`);
-  if (has(f, "ENAMETOOLONG")) return app("VALIDATION", `The object path is too long for the file system under ${folder}.`);
-  if (has(f, "EIO")) return app("UPSTREAM", `The disk holding ${folder} reported an I/O error. Check the disk's health.`);
-  if (has(f, "ENOENT")) return app("NOT_FOUND", `${ctx.key !== undefined ? `Object "${ctx.key}"` : "The object"} does not exist in the folder ${folder}.`);
+  if (has(f, "EACCES", "EPERM"))
+    return app(
+      "UPSTREAM",
+      `Coffer may not write or read in the folder ${folder} (permission denied). Make it readable and writable by the user Coffer runs as.`,
+    );
+  if (has(f, "ENOSPC", "EDQUOT"))
+    return app("UPSTREAM", `The disk holding ${folder} is full (or over quota). Free space, or choose another folder.`);
+  if (has(f, "EROFS"))
+    return app("UPSTREAM", `The folder ${folder} is on a read-only file system. Choose a writable folder.`);
+  if (has(f, "ENOTDIR", "EISDIR"))
+    return app(
+      "UPSTREAM",
+      `A path under ${folder} is a file where a folder is expected (or the reverse)${ctx.key ? ` for "${ctx.key}"` : ""}.`,
+    );
+  if (has(f, "ENAMETOOLONG"))
+    return app("VALIDATION", `The object path is too long for the file system under ${folder}.`);
+  if (has(f, "EIO"))
+    return app("UPSTREAM", `The disk holding ${folder} reported an I/O error. Check the disk's health.`);
+  if (has(f, "ENOENT"))
+    return app(
+      "NOT_FOUND",
+      `${ctx.key !== undefined ? `Object "${ctx.key}"` : "The object"} does not exist in the folder ${folder}.`,
+    );
   return app("UPSTREAM", `Local disk operation failed in ${folder}${codeNote(f)}.`);
 }

@@ -3,9 +3,26 @@ import { Storage, type Bucket, type File, type FileMetadata } from "@google-clou
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { AppError } from "@/lib/errors";
-import { canonicalStorageClass, putTarget, checkRange, guardDownload, hostPort, KeySpace, meteredUpload, normalizePrefix } from "./common";
+import {
+  canonicalStorageClass,
+  putTarget,
+  checkRange,
+  guardDownload,
+  hostPort,
+  KeySpace,
+  meteredUpload,
+  normalizePrefix,
+} from "./common";
 import { toStorageError } from "./errors";
-import type { GcsStorageConfig, GetOptions, ObjectInfo, PutOptions, Retrieval, StorageAdapter, StoredObject } from "./types";
+import type {
+  GcsStorageConfig,
+  GetOptions,
+  ObjectInfo,
+  PutOptions,
+  Retrieval,
+  StorageAdapter,
+  StoredObject,
+} from "./types";
 
 type Interceptor = File["interceptors"][number];
 
@@ -73,7 +90,9 @@ export class GcsAdapter implements StorageAdapter {
 
   private async addUploadAuth(file: File) {
     if (!this.interceptUploadAuth) return;
-    const headers = (await this.storage.authClient.getRequestHeaders(`${this.storage.apiEndpoint}/upload/storage/v1/b`)) as Record<string, string>;
+    const headers = (await this.storage.authClient.getRequestHeaders(
+      `${this.storage.apiEndpoint}/upload/storage/v1/b`,
+    )) as Record<string, string>;
     const interceptor: Interceptor = {
       request: (opts) => ({ ...opts, headers: { ...opts.headers, ...headers } }) as ReturnType<Interceptor["request"]>,
     };
@@ -117,7 +136,9 @@ export class GcsAdapter implements StorageAdapter {
     const range = checkRange(opts.range);
     opts.signal?.throwIfAborted();
     // Whole objects are checked against their CRC32C; ranges cannot be.
-    const stream = file.createReadStream(range ? { start: range.start, end: range.end, validation: false } : { validation: "crc32c" });
+    const stream = file.createReadStream(
+      range ? { start: range.start, end: range.end, validation: false } : { validation: "crc32c" },
+    );
     try {
       await new Promise<void>((resolve, reject) => {
         const onAbort = () => reject(opts.signal?.reason);
@@ -182,7 +203,12 @@ export class GcsAdapter implements StorageAdapter {
       let files: File[];
       let next: { pageToken?: string } | null | undefined;
       try {
-        [files, next] = (await this.bucket.getFiles({ prefix: full, autoPaginate: false, maxResults: 1000, pageToken })) as [File[], { pageToken?: string } | null, unknown];
+        [files, next] = (await this.bucket.getFiles({
+          prefix: full,
+          autoPaginate: false,
+          maxResults: 1000,
+          pageToken,
+        })) as [File[], { pageToken?: string } | null, unknown];
       } catch (err) {
         throw this.fail(err);
       }
@@ -231,7 +257,11 @@ function isObjectNotFound(err: unknown): boolean {
 /** Best effort: tell GCS to drop an unfinished resumable session (it answers 499). */
 async function cancelSession(uri: string) {
   try {
-    const res = await fetch(uri, { method: "DELETE", headers: { "Content-Length": "0" }, signal: AbortSignal.timeout(10_000) });
+    const res = await fetch(uri, {
+      method: "DELETE",
+      headers: { "Content-Length": "0" },
+      signal: AbortSignal.timeout(10_000),
+    });
     await res.body?.cancel();
   } catch {
     // The session expires on its own within a week and never becomes an object.

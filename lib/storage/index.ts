@@ -71,9 +71,13 @@ const gcsSchema = z
     prefix,
     credentials: z
       .looseObject({
-        type: z.literal("service_account", "Use a service-account key (its JSON has \"type\": \"service_account\").").optional(),
+        type: z
+          .literal("service_account", 'Use a service-account key (its JSON has "type": "service_account").')
+          .optional(),
         client_email: z.string().min(3, "The key has no client_email: upload the service-account key JSON file."),
-        private_key: z.string().includes("PRIVATE KEY", { message: "The key has no private_key: upload the service-account key JSON file." }),
+        private_key: z.string().includes("PRIVATE KEY", {
+          message: "The key has no private_key: upload the service-account key JSON file.",
+        }),
         project_id: z.string().optional(),
         private_key_id: z.string().optional(),
       })
@@ -122,7 +126,11 @@ export function parseStorageConfig(input: unknown): StorageConfig {
     const fieldErrors: FieldErrors = {};
     for (const issue of parsed.error.issues) (fieldErrors[issue.path.join(".") || "kind"] ??= []).push(issue.message);
     const first = parsed.error.issues[0];
-    throw new AppError("VALIDATION", `Check the storage destination settings: ${first?.message ?? "invalid settings"}`, fieldErrors);
+    throw new AppError(
+      "VALIDATION",
+      `Check the storage destination settings: ${first?.message ?? "invalid settings"}`,
+      fieldErrors,
+    );
   }
   return parsed.data as StorageConfig;
 }
@@ -148,7 +156,10 @@ const PROBE_BYTES = 64 * 1024;
  * "Test destination": writes a random probe object under `.coffer-probe/`, reads it back,
  * compares SHA-256, deletes it. Resolves with the round-trip time or throws the mapped AppError.
  */
-export async function testDestination(adapter: StorageAdapter, opts: { signal?: AbortSignal } = {}): Promise<TestDestinationResult> {
+export async function testDestination(
+  adapter: StorageAdapter,
+  opts: { signal?: AbortSignal } = {},
+): Promise<TestDestinationResult> {
   const key = `.coffer-probe/${randomBytes(12).toString("hex")}`;
   const data = randomBytes(PROBE_BYTES);
   const expected = createHash("sha256").update(data).digest("hex");
@@ -158,7 +169,10 @@ export async function testDestination(adapter: StorageAdapter, opts: { signal?: 
     const stored = await adapter.put(key, Readable.from([data]), { signal: opts.signal });
     written = true;
     if (stored.size !== data.length || stored.sha256 !== expected) {
-      throw new AppError("UPSTREAM", "The probe object was not stored intact (size or checksum differs). Check the endpoint: a proxy may be altering data.");
+      throw new AppError(
+        "UPSTREAM",
+        "The probe object was not stored intact (size or checksum differs). Check the endpoint: a proxy may be altering data.",
+      );
     }
     const hash = createHash("sha256");
     let size = 0;
@@ -167,12 +181,18 @@ export async function testDestination(adapter: StorageAdapter, opts: { signal?: 
       size += (chunk as Buffer).length;
     }
     if (size !== data.length || hash.digest("hex") !== expected) {
-      throw new AppError("UPSTREAM", "The probe object read back differs from what was written. Check the endpoint: a proxy or the service may be altering data.");
+      throw new AppError(
+        "UPSTREAM",
+        "The probe object read back differs from what was written. Check the endpoint: a proxy or the service may be altering data.",
+      );
     }
     await adapter.delete(key);
     written = false;
     if (await adapter.head(key)) {
-      throw new AppError("UPSTREAM", "The probe object is still there after deleting it. Check that the credentials may delete objects (and that object lock or versioning rules allow it).");
+      throw new AppError(
+        "UPSTREAM",
+        "The probe object is still there after deleting it. Check that the credentials may delete objects (and that object lock or versioning rules allow it).",
+      );
     }
     return { ok: true, latencyMs: Math.round(performance.now() - started) };
   } finally {

@@ -8,7 +8,15 @@ import { pipeline } from "node:stream/promises";
 import { AppError } from "@/lib/errors";
 import { checkListPrefix, checkRange, guardDownload, KeySpace, meteredUpload, normalizePrefix } from "./common";
 import { toStorageError } from "./errors";
-import type { GetOptions, LocalStorageConfig, ObjectInfo, PutOptions, Retrieval, StorageAdapter, StoredObject } from "./types";
+import type {
+  GetOptions,
+  LocalStorageConfig,
+  ObjectInfo,
+  PutOptions,
+  Retrieval,
+  StorageAdapter,
+  StoredObject,
+} from "./types";
 
 /** Temporary files of uploads in progress: hidden, never listed, renamed into place when complete. */
 const TMP_PREFIX = ".coffer-upload-";
@@ -26,7 +34,9 @@ export class LocalDiskAdapter implements StorageAdapter {
 
   constructor(config: LocalStorageConfig) {
     if (!path.isAbsolute(config.root)) {
-      throw new AppError("VALIDATION", "The local folder must be an absolute path, such as /var/backups/coffer.", { root: ["Use an absolute path."] });
+      throw new AppError("VALIDATION", "The local folder must be an absolute path, such as /var/backups/coffer.", {
+        root: ["Use an absolute path."],
+      });
     }
     this.root = path.resolve(config.root);
     this.keys = new KeySpace(normalizePrefix(config.prefix));
@@ -41,10 +51,15 @@ export class LocalDiskAdapter implements StorageAdapter {
   private pathFor(key: string): string {
     const rel = this.keys.full(key);
     if (path.basename(rel).startsWith(TMP_PREFIX)) {
-      throw new AppError("VALIDATION", `Invalid key "${key}": names starting with ${TMP_PREFIX} are reserved.`, { key: ["Reserved name."] });
+      throw new AppError("VALIDATION", `Invalid key "${key}": names starting with ${TMP_PREFIX} are reserved.`, {
+        key: ["Reserved name."],
+      });
     }
     const full = path.resolve(this.root, ...rel.split("/"));
-    if (!full.startsWith(this.root.endsWith(path.sep) ? this.root : this.root + path.sep)) throw new AppError("VALIDATION", `Invalid key "${key}": it leaves the destination folder.`, { key: ["Stay inside the folder."] });
+    if (!full.startsWith(this.root.endsWith(path.sep) ? this.root : this.root + path.sep))
+      throw new AppError("VALIDATION", `Invalid key "${key}": it leaves the destination folder.`, {
+        key: ["Stay inside the folder."],
+      });
     return full;
   }
 
@@ -54,11 +69,15 @@ export class LocalDiskAdapter implements StorageAdapter {
       s = await stat(this.root);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-        throw new AppError("UPSTREAM", `The folder "${this.root}" does not exist on the Coffer server. Create it (writable by the user Coffer runs as), or correct the path.`);
+        throw new AppError(
+          "UPSTREAM",
+          `The folder "${this.root}" does not exist on the Coffer server. Create it (writable by the user Coffer runs as), or correct the path.`,
+        );
       }
       throw this.fail(err);
     }
-    if (!s.isDirectory()) throw new AppError("UPSTREAM", `"${this.root}" on the Coffer server is a file, not a folder. Choose a folder.`);
+    if (!s.isDirectory())
+      throw new AppError("UPSTREAM", `"${this.root}" on the Coffer server is a file, not a folder. Choose a folder.`);
   }
 
   async put(key: string, body: Readable, opts: PutOptions = {}): Promise<StoredObject> {
@@ -105,7 +124,10 @@ export class LocalDiskAdapter implements StorageAdapter {
       }
       if (range && range.start >= s.size && s.size > 0) {
         await fh.close();
-        throw new AppError("VALIDATION", `The requested byte range starts after the end of object "${key}" (${s.size} bytes).`);
+        throw new AppError(
+          "VALIDATION",
+          `The requested byte range starts after the end of object "${key}" (${s.size} bytes).`,
+        );
       }
     } catch (err) {
       throw this.fail(err, key);
@@ -121,7 +143,8 @@ export class LocalDiskAdapter implements StorageAdapter {
       if (!s.isFile()) return null;
       return { key, size: s.size, lastModified: s.mtime };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ENOTDIR") return null;
+      if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ENOTDIR")
+        return null;
       throw this.fail(err, key);
     }
   }
@@ -164,7 +187,8 @@ export class LocalDiskAdapter implements StorageAdapter {
       const key = rel ? `${rel}/${e.name}` : e.name;
       // Symbolic links are never followed: the folder holds only what Coffer wrote.
       if (e.isDirectory()) {
-        if (`${key}/`.startsWith(prefix) || prefix.startsWith(`${key}/`)) yield* this.walk(path.join(dir, e.name), key, prefix);
+        if (`${key}/`.startsWith(prefix) || prefix.startsWith(`${key}/`))
+          yield* this.walk(path.join(dir, e.name), key, prefix);
       } else if (e.isFile() && !e.name.startsWith(TMP_PREFIX) && key.startsWith(prefix)) {
         try {
           const s = await stat(path.join(dir, e.name));
@@ -178,12 +202,14 @@ export class LocalDiskAdapter implements StorageAdapter {
 
   async setStorageClass(key: string, _storageClass: string): Promise<void> {
     // Not applicable on a local disk; only confirm the object exists, like the cloud providers do.
-    if (!(await this.head(key))) throw new AppError("NOT_FOUND", `Object "${key}" does not exist in the folder "${this.root}".`);
+    if (!(await this.head(key)))
+      throw new AppError("NOT_FOUND", `Object "${key}" does not exist in the folder "${this.root}".`);
   }
 
   /** Files read directly. */
   async retrieve(key: string): Promise<Retrieval> {
-    if (!(await this.head(key))) throw new AppError("NOT_FOUND", `Object "${key}" does not exist in the folder "${this.root}".`);
+    if (!(await this.head(key)))
+      throw new AppError("NOT_FOUND", `Object "${key}" does not exist in the folder "${this.root}".`);
     return { state: "ready" };
   }
 }

@@ -22,9 +22,27 @@ import { Upload } from "@aws-sdk/lib-storage";
 import type { Readable } from "node:stream";
 import { AppError } from "@/lib/errors";
 import { retrievalHours } from "./classes";
-import { canonicalStorageClass, putTarget, checkRange, guardDownload, hostPort, KeySpace, meteredUpload, normalizePrefix } from "./common";
+import {
+  canonicalStorageClass,
+  putTarget,
+  checkRange,
+  guardDownload,
+  hostPort,
+  KeySpace,
+  meteredUpload,
+  normalizePrefix,
+} from "./common";
 import { toStorageError } from "./errors";
-import type { GetOptions, ObjectInfo, PutOptions, Retrieval, RetrieveOptions, S3StorageConfig, StorageAdapter, StoredObject } from "./types";
+import type {
+  GetOptions,
+  ObjectInfo,
+  PutOptions,
+  Retrieval,
+  RetrieveOptions,
+  S3StorageConfig,
+  StorageAdapter,
+  StoredObject,
+} from "./types";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -92,7 +110,11 @@ export class S3Adapter implements StorageAdapter {
       region: config.region,
       endpoint: config.endpoint,
       forcePathStyle: config.forcePathStyle ?? Boolean(config.endpoint),
-      credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey, sessionToken: config.sessionToken },
+      credentials: {
+        accessKeyId: config.accessKeyId,
+        secretAccessKey: config.secretAccessKey,
+        sessionToken: config.sessionToken,
+      },
       // The default ("WHEN_SUPPORTED") wraps streamed bodies in aws-chunked framing with trailing
       // checksums, which several S3-compatible services (and s3rver) store verbatim.
       requestChecksumCalculation: "WHEN_REQUIRED",
@@ -102,7 +124,10 @@ export class S3Adapter implements StorageAdapter {
       requestHandler: {
         connectionTimeout: 10_000,
         requestTimeout: 300_000,
-        ...(tuning.lookup && { httpAgent: new HttpAgent({ lookup: tuning.lookup }), httpsAgent: new HttpsAgent({ lookup: tuning.lookup }) }),
+        ...(tuning.lookup && {
+          httpAgent: new HttpAgent({ lookup: tuning.lookup }),
+          httpsAgent: new HttpsAgent({ lookup: tuning.lookup }),
+        }),
       },
     });
   }
@@ -152,7 +177,11 @@ export class S3Adapter implements StorageAdapter {
     opts.signal?.throwIfAborted();
     try {
       const res = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: fullKey, Range: range ? `bytes=${range.start}-${range.end ?? ""}` : undefined }),
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: fullKey,
+          Range: range ? `bytes=${range.start}-${range.end ?? ""}` : undefined,
+        }),
         { abortSignal: opts.signal },
       );
       if (!res.Body) throw new AppError("UPSTREAM", `S3 returned no data for object "${key}". Try again.`);
@@ -176,7 +205,12 @@ export class S3Adapter implements StorageAdapter {
   async head(key: string): Promise<ObjectInfo | null> {
     const h = await this.headRaw(key);
     if (!h) return null;
-    return { key, size: h.ContentLength ?? 0, storageClass: h.StorageClass ?? "STANDARD", lastModified: h.LastModified };
+    return {
+      key,
+      size: h.ContentLength ?? 0,
+      storageClass: h.StorageClass ?? "STANDARD",
+      lastModified: h.LastModified,
+    };
   }
 
   async delete(key: string): Promise<void> {
@@ -194,7 +228,9 @@ export class S3Adapter implements StorageAdapter {
     do {
       let page;
       try {
-        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: full, ContinuationToken: token, MaxKeys: 1000 }));
+        page = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: full, ContinuationToken: token, MaxKeys: 1000 }),
+        );
       } catch (err) {
         throw this.fail(err);
       }
@@ -236,7 +272,8 @@ export class S3Adapter implements StorageAdapter {
 
   async retrieve(key: string, opts: RetrieveOptions = {}): Promise<Retrieval> {
     const days = opts.days ?? 7;
-    if (!Number.isSafeInteger(days) || days < 1) throw new AppError("VALIDATION", "A restored copy stays readable for a whole number of days, at least 1.");
+    if (!Number.isSafeInteger(days) || days < 1)
+      throw new AppError("VALIDATION", "A restored copy stays readable for a whole number of days, at least 1.");
     const head = await this.headRaw(key);
     if (!head) throw new AppError("NOT_FOUND", `Object "${key}" does not exist in bucket "${this.bucket}".`);
     const storageClass = head.StorageClass ?? "STANDARD";
@@ -244,24 +281,35 @@ export class S3Adapter implements StorageAdapter {
     if (!hours) return { state: "ready", storageClass };
     const restore = parseRestoreHeader(head.Restore);
     if (restore?.ongoing) return { state: "in-progress", storageClass };
-    if (restore && (!restore.expiry || restore.expiry.getTime() > Date.now())) return { state: "ready", storageClass, ...(restore.expiry && { readableUntil: restore.expiry }) };
+    if (restore && (!restore.expiry || restore.expiry.getTime() > Date.now()))
+      return { state: "ready", storageClass, ...(restore.expiry && { readableUntil: restore.expiry }) };
     if (opts.request === false) return { state: "archived", storageClass };
     try {
       const res = await this.client.send(
-        new RestoreObjectCommand({ Bucket: this.bucket, Key: this.keys.full(key), RestoreRequest: { Days: days, GlacierJobParameters: { Tier: "Standard" } } }),
+        new RestoreObjectCommand({
+          Bucket: this.bucket,
+          Key: this.keys.full(key),
+          RestoreRequest: { Days: days, GlacierJobParameters: { Tier: "Standard" } },
+        }),
       );
       // 200 instead of 202: a restored copy was already there (another request finished in between); S3 only extended its life.
       if (res.$metadata.httpStatusCode === 200) return { state: "ready", storageClass };
       return { state: "requested", storageClass, readyBy: new Date(Date.now() + hours * 3_600_000) };
     } catch (err) {
       const e = err as { name?: string; Code?: string };
-      if (e?.name === "RestoreAlreadyInProgress" || e?.Code === "RestoreAlreadyInProgress") return { state: "in-progress", storageClass };
+      if (e?.name === "RestoreAlreadyInProgress" || e?.Code === "RestoreAlreadyInProgress")
+        return { state: "in-progress", storageClass };
       throw this.fail(err, key);
     }
   }
 
   /** CopyObject stops at 5 GiB; beyond that S3 needs UploadPartCopy. Metadata is carried over by hand. */
-  private async multipartCopy(fullKey: string, copySource: string, head: HeadObjectCommandOutput, target: StorageClass) {
+  private async multipartCopy(
+    fullKey: string,
+    copySource: string,
+    head: HeadObjectCommandOutput,
+    target: StorageClass,
+  ) {
     const size = head.ContentLength ?? 0;
     const partSize = Math.max(this.tuning.copyPartSize, Math.ceil(size / 10_000 / MiB) * MiB);
     const created = await this.client.send(
@@ -306,10 +354,17 @@ export class S3Adapter implements StorageAdapter {
       };
       await Promise.all(Array.from({ length: Math.min(4, count) }, worker));
       await this.client.send(
-        new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: fullKey, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: fullKey,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+        }),
       );
     } catch (err) {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: fullKey, UploadId: uploadId })).catch(() => {});
+      await this.client
+        .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: fullKey, UploadId: uploadId }))
+        .catch(() => {});
       throw err;
     }
   }

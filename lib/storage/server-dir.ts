@@ -20,7 +20,10 @@ export class ServerDirAdapter implements StorageAdapter {
     private readonly root: string,
     prefix?: string,
   ) {
-    if (!path.posix.isAbsolute(root)) throw new AppError("VALIDATION", "The backup directory must be an absolute path, such as /var/backups/coffer.", { path: ["Use an absolute path."] });
+    if (!path.posix.isAbsolute(root))
+      throw new AppError("VALIDATION", "The backup directory must be an absolute path, such as /var/backups/coffer.", {
+        path: ["Use an absolute path."],
+      });
     this.keys = new KeySpace(normalizePrefix(prefix));
   }
 
@@ -30,14 +33,23 @@ export class ServerDirAdapter implements StorageAdapter {
 
   private async run(argv: string[]) {
     const r = await runCommand(this.reach, argv);
-    if (r.code !== 0) throw new AppError("UPSTREAM", `${argv[0]} failed in ${this.root} on ${this.reach.label}: ${r.stderrTail.trim().split("\n")[0] || `exit ${r.code}`}.`);
+    if (r.code !== 0)
+      throw new AppError(
+        "UPSTREAM",
+        `${argv[0]} failed in ${this.root} on ${this.reach.label}: ${r.stderrTail.trim().split("\n")[0] || `exit ${r.code}`}.`,
+      );
     return r.stdout;
   }
 
   async put(key: string, body: Readable, opts: PutOptions = {}): Promise<StoredObject> {
     const file = this.pathFor(key);
     await this.run(["mkdir", "-p", "--", path.posix.dirname(file)]);
-    return meteredUpload(body, opts.signal, (source, signal) => this.reach.writeFile(file, source, { signal, mode: 0o600 }), (err) => err as Error);
+    return meteredUpload(
+      body,
+      opts.signal,
+      (source, signal) => this.reach.writeFile(file, source, { signal, mode: 0o600 }),
+      (err) => err as Error,
+    );
   }
 
   async get(key: string, opts: GetOptions = {}) {
@@ -45,7 +57,8 @@ export class ServerDirAdapter implements StorageAdapter {
     const info = await this.head(key);
     if (!info) throw new AppError("NOT_FOUND", `There is no object ${key} in ${this.root} on ${this.reach.label}.`);
     const range = checkRange(opts.range);
-    if (!range) return guardDownload(await this.reach.readFile(file, { signal: opts.signal }), (e) => e as Error, opts.signal);
+    if (!range)
+      return guardDownload(await this.reach.readFile(file, { signal: opts.signal }), (e) => e as Error, opts.signal);
     const end = Math.min(range.end ?? info.size - 1, info.size - 1);
     const cmd = this.reach.execPipeline(
       [
@@ -55,7 +68,11 @@ export class ServerDirAdapter implements StorageAdapter {
       { signal: opts.signal },
     );
     cmd.exit.then(
-      (r) => r.code !== 0 && cmd.stdout.destroy(new AppError("UPSTREAM", `Reading ${key} on ${this.reach.label} failed: ${r.stderrTail.trim()}`)),
+      (r) =>
+        r.code !== 0 &&
+        cmd.stdout.destroy(
+          new AppError("UPSTREAM", `Reading ${key} on ${this.reach.label} failed: ${r.stderrTail.trim()}`),
+        ),
       (err: unknown) => cmd.stdout.destroy(err as Error),
     );
     return guardDownload(cmd.stdout, (e) => e as Error, opts.signal);
@@ -75,8 +92,19 @@ export class ServerDirAdapter implements StorageAdapter {
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     const wanted = this.keys.fullListPrefix(checkListPrefix(prefix));
     // One line per regular file: "<size> <mtime> <path relative to root>"; temporary uploads are hidden files.
-    const out = await runCommand(this.reach, ["sh", "-c", '[ -d "$1" ] || exit 0; cd "$1" && find . -type f ! -name ".*.tmp" -printf "%s %T@ %P\\n"', "sh", this.root], { maxOutputBytes: 64 * 1024 * 1024 });
-    if (out.code !== 0) throw new AppError("UPSTREAM", `Listing ${this.root} on ${this.reach.label} failed: ${out.stderrTail.trim()}`);
+    const out = await runCommand(
+      this.reach,
+      [
+        "sh",
+        "-c",
+        '[ -d "$1" ] || exit 0; cd "$1" && find . -type f ! -name ".*.tmp" -printf "%s %T@ %P\\n"',
+        "sh",
+        this.root,
+      ],
+      { maxOutputBytes: 64 * 1024 * 1024 },
+    );
+    if (out.code !== 0)
+      throw new AppError("UPSTREAM", `Listing ${this.root} on ${this.reach.label} failed: ${out.stderrTail.trim()}`);
     for (const line of out.stdout.split("\n")) {
       const m = line.match(/^(\d+) ([\d.]+) (.+)$/);
       if (!m || !m[3]!.startsWith(wanted)) continue;
@@ -89,7 +117,8 @@ export class ServerDirAdapter implements StorageAdapter {
 
   /** Files read directly. */
   async retrieve(key: string): Promise<Retrieval> {
-    if (!(await this.head(key))) throw new AppError("NOT_FOUND", `There is no object ${key} in ${this.root} on ${this.reach.label}.`);
+    if (!(await this.head(key)))
+      throw new AppError("NOT_FOUND", `There is no object ${key} in ${this.root} on ${this.reach.label}.`);
     return { state: "ready" };
   }
 }

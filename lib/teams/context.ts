@@ -24,7 +24,11 @@ export interface TeamContext {
 }
 
 /** The team of `slug` if `actor` is a member; otherwise NOT_FOUND, exactly like a team that does not exist. */
-export async function teamForUser(actor: Actor & { userId: string }, slug: string, min: Role = "viewer"): Promise<TeamContext> {
+export async function teamForUser(
+  actor: Actor & { userId: string },
+  slug: string,
+  min: Role = "viewer",
+): Promise<TeamContext> {
   const d = await db();
   const [row] = await d
     .select({ id: teams.id, slug: teams.slug, name: teams.name, role: memberships.role })
@@ -40,7 +44,10 @@ export async function teamForUser(actor: Actor & { userId: string }, slug: strin
 /** A tenant for work nobody is signed in for (workflows, API tokens); the reason goes in the audit log. */
 export async function systemTeam(teamId: string, reason: string): Promise<TeamContext> {
   const d = await db();
-  const [row] = await d.select({ id: teams.id, slug: teams.slug, name: teams.name }).from(teams).where(eq(teams.id, teamId));
+  const [row] = await d
+    .select({ id: teams.id, slug: teams.slug, name: teams.name })
+    .from(teams)
+    .where(eq(teams.id, teamId));
   if (!row) throw notFound("That team");
   return systemContext(row, reason);
 }
@@ -63,4 +70,3 @@ export function requireRow<T>(row: T | undefined, what: string): T {
   if (row === undefined) throw notFound(what);
   return row;
 }
-

@@ -40,14 +40,31 @@ export async function createInvitation(t: TeamContext, input: CreateInvitationIn
       .from(memberships)
       .innerJoin(users, eq(users.id, memberships.userId))
       .where(inTeam(memberships, t, eq(users.email, input.email)));
-    if (member) throw new AppError("CONFLICT", `${input.email} is already a member of this team.`, { email: ["Already a member."] });
+    if (member)
+      throw new AppError("CONFLICT", `${input.email} is already a member of this team.`, {
+        email: ["Already a member."],
+      });
     const [row] = await tx
       .insert(invitations)
-      .values({ teamId: t.id, email: input.email, role: input.role, tokenHash: hashToken(token), invitedBy: t.actor.userId, expiresAt: new Date(Date.now() + validDays * 86_400_000) })
+      .values({
+        teamId: t.id,
+        email: input.email,
+        role: input.role,
+        tokenHash: hashToken(token),
+        invitedBy: t.actor.userId,
+        expiresAt: new Date(Date.now() + validDays * 86_400_000),
+      })
       .onConflictDoNothing()
       .returning({ id: invitations.id });
-    if (!row) throw new AppError("CONFLICT", `${input.email} already has an open invitation. Resend it instead.`, { email: ["Already invited: resend the invitation."] });
-    await recordAudit(tx, t, { action: "invitation.created", target: { type: "invitation", id: row.id, label: input.email }, details: { role: input.role } });
+    if (!row)
+      throw new AppError("CONFLICT", `${input.email} already has an open invitation. Resend it instead.`, {
+        email: ["Already invited: resend the invitation."],
+      });
+    await recordAudit(tx, t, {
+      action: "invitation.created",
+      target: { type: "invitation", id: row.id, label: input.email },
+      details: { role: input.role },
+    });
     return row.id;
   });
   return { id, email: input.email, link: inviteUrl(token), emailed: await deliver(t, input.email, token, input.role) };
@@ -62,13 +79,26 @@ export async function resendInvitation(t: TeamContext, invitationId: string): Pr
     const [r] = await tx
       .update(invitations)
       .set({ tokenHash: hashToken(token), expiresAt: new Date(Date.now() + validDays * 86_400_000) })
-      .where(inTeam(invitations, t, eq(invitations.id, invitationId), isNull(invitations.acceptedAt), isNull(invitations.revokedAt)))
+      .where(
+        inTeam(
+          invitations,
+          t,
+          eq(invitations.id, invitationId),
+          isNull(invitations.acceptedAt),
+          isNull(invitations.revokedAt),
+        ),
+      )
       .returning({ id: invitations.id, email: invitations.email, role: invitations.role });
     if (!r) throw notFound("That invitation");
     await recordAudit(tx, t, { action: "invitation.resent", target: { type: "invitation", id: r.id, label: r.email } });
     return r;
   });
-  return { id: row.id, email: row.email, link: inviteUrl(token), emailed: await deliver(t, row.email, token, row.role) };
+  return {
+    id: row.id,
+    email: row.email,
+    link: inviteUrl(token),
+    emailed: await deliver(t, row.email, token, row.role),
+  };
 }
 
 export async function revokeInvitation(t: TeamContext, invitationId: string) {
@@ -78,17 +108,34 @@ export async function revokeInvitation(t: TeamContext, invitationId: string) {
     const [r] = await tx
       .update(invitations)
       .set({ revokedAt: sql`now()` })
-      .where(inTeam(invitations, t, eq(invitations.id, invitationId), isNull(invitations.acceptedAt), isNull(invitations.revokedAt)))
+      .where(
+        inTeam(
+          invitations,
+          t,
+          eq(invitations.id, invitationId),
+          isNull(invitations.acceptedAt),
+          isNull(invitations.revokedAt),
+        ),
+      )
       .returning({ id: invitations.id, email: invitations.email });
     if (!r) throw notFound("That invitation");
-    await recordAudit(tx, t, { action: "invitation.revoked", target: { type: "invitation", id: r.id, label: r.email } });
+    await recordAudit(tx, t, {
+      action: "invitation.revoked",
+      target: { type: "invitation", id: r.id, label: r.email },
+    });
   });
 }
 
 export async function listOpenInvitations(t: TeamContext) {
   const d = await db();
   return d
-    .select({ id: invitations.id, email: invitations.email, role: invitations.role, createdAt: invitations.createdAt, expiresAt: invitations.expiresAt })
+    .select({
+      id: invitations.id,
+      email: invitations.email,
+      role: invitations.role,
+      createdAt: invitations.createdAt,
+      expiresAt: invitations.expiresAt,
+    })
     .from(invitations)
     .where(inTeam(invitations, t, isNull(invitations.acceptedAt), isNull(invitations.revokedAt)))
     .orderBy(desc(invitations.createdAt));
@@ -115,8 +162,22 @@ export async function invitationByToken(token: string) {
     .leftJoin(users, eq(users.id, invitations.invitedBy))
     .where(eq(invitations.tokenHash, hashToken(token)));
   if (!row) return null;
-  const status: InvitationStatus = row.revokedAt ? "revoked" : row.acceptedAt ? "accepted" : row.expiresAt < new Date() ? "expired" : "open";
-  return { email: row.email, role: row.role, teamName: row.teamName, teamSlug: row.teamSlug, invitedBy: row.invitedBy, expiresAt: row.expiresAt, status };
+  const status: InvitationStatus = row.revokedAt
+    ? "revoked"
+    : row.acceptedAt
+      ? "accepted"
+      : row.expiresAt < new Date()
+        ? "expired"
+        : "open";
+  return {
+    email: row.email,
+    role: row.role,
+    teamName: row.teamName,
+    teamSlug: row.teamSlug,
+    invitedBy: row.invitedBy,
+    expiresAt: row.expiresAt,
+    status,
+  };
 }
 
 /** Joins the team. The invitation is for one e-mail address: a different signed-in account is refused. */
@@ -124,20 +185,49 @@ export async function acceptInvitation(actor: Actor & { userId: string }, email:
   const d = await db();
   return d.transaction(async (tx) => {
     const [inv] = await tx
-      .select({ id: invitations.id, teamId: invitations.teamId, email: invitations.email, role: invitations.role, slug: teams.slug })
+      .select({
+        id: invitations.id,
+        teamId: invitations.teamId,
+        email: invitations.email,
+        role: invitations.role,
+        slug: teams.slug,
+      })
       .from(invitations)
       .innerJoin(teams, eq(teams.id, invitations.teamId))
-      .where(and(eq(invitations.tokenHash, hashToken(token)), isNull(invitations.acceptedAt), isNull(invitations.revokedAt), gt(invitations.expiresAt, sql`now()`)))
+      .where(
+        and(
+          eq(invitations.tokenHash, hashToken(token)),
+          isNull(invitations.acceptedAt),
+          isNull(invitations.revokedAt),
+          gt(invitations.expiresAt, sql`now()`),
+        ),
+      )
       .for("update", { of: invitations });
-    if (!inv) throw new AppError("NOT_FOUND", "This invitation link is no longer valid. Ask the team's admin to resend it.");
+    if (!inv)
+      throw new AppError("NOT_FOUND", "This invitation link is no longer valid. Ask the team's admin to resend it.");
     if (inv.email !== email.toLowerCase()) {
       throw new AppError("FORBIDDEN", `This invitation is for ${inv.email}. Sign in with that address to accept it.`);
     }
-    const [m] = await tx.insert(memberships).values({ teamId: inv.teamId, userId: actor.userId, role: inv.role }).onConflictDoNothing().returning({ id: memberships.id });
-    await tx.update(invitations).set({ acceptedAt: sql`now()`, acceptedBy: actor.userId }).where(eq(invitations.id, inv.id));
+    const [m] = await tx
+      .insert(memberships)
+      .values({ teamId: inv.teamId, userId: actor.userId, role: inv.role })
+      .onConflictDoNothing()
+      .returning({ id: memberships.id });
+    await tx
+      .update(invitations)
+      .set({ acceptedAt: sql`now()`, acceptedBy: actor.userId })
+      .where(eq(invitations.id, inv.id));
     const team = { id: inv.teamId, actor };
-    await recordAudit(tx, team, { action: "invitation.accepted", target: { type: "invitation", id: inv.id, label: inv.email } });
-    if (m) await recordAudit(tx, team, { action: "member.joined", target: { type: "member", id: m.id, label: inv.email }, details: { role: inv.role } });
+    await recordAudit(tx, team, {
+      action: "invitation.accepted",
+      target: { type: "invitation", id: inv.id, label: inv.email },
+    });
+    if (m)
+      await recordAudit(tx, team, {
+        action: "member.joined",
+        target: { type: "member", id: m.id, label: inv.email },
+        details: { role: inv.role },
+      });
     return { teamSlug: inv.slug };
   });
 }

@@ -25,10 +25,18 @@ export async function createTeamFor(tx: Database | Transaction, actor: Actor & {
   const base = slugify(name);
   for (let attempt = 0; attempt < 5; attempt++) {
     const slug = attempt === 0 && !reservedSlugs.has(base) ? base : `${base}-${randomBytes(3).toString("hex")}`;
-    const [team] = await tx.insert(teams).values({ slug, name }).onConflictDoNothing({ target: teams.slug }).returning({ id: teams.id, slug: teams.slug, name: teams.name });
+    const [team] = await tx
+      .insert(teams)
+      .values({ slug, name })
+      .onConflictDoNothing({ target: teams.slug })
+      .returning({ id: teams.id, slug: teams.slug, name: teams.name });
     if (!team) continue;
     await tx.insert(memberships).values({ teamId: team.id, userId: actor.userId, role: "owner" });
-    await recordAudit(tx, { id: team.id, actor }, { action: "team.created", target: { type: "team", id: team.id, label: name } });
+    await recordAudit(
+      tx,
+      { id: team.id, actor },
+      { action: "team.created", target: { type: "team", id: team.id, label: name } },
+    );
     return team;
   }
   throw new AppError("CONFLICT", "Could not find a free address for that team name; try another name.");
@@ -43,15 +51,22 @@ export async function updateTeam(t: TeamContext, input: UpdateTeamInput) {
   assertRole(t, "admin");
   const d = await db();
   return d.transaction(async (tx) => {
-    const [taken] = await tx.select({ id: teams.id }).from(teams).where(and(eq(teams.slug, input.slug), ne(teams.id, t.id)));
-    if (taken) throw new AppError("CONFLICT", "That address is taken; choose another.", { slug: ["That address is taken."] });
+    const [taken] = await tx
+      .select({ id: teams.id })
+      .from(teams)
+      .where(and(eq(teams.slug, input.slug), ne(teams.id, t.id)));
+    if (taken)
+      throw new AppError("CONFLICT", "That address is taken; choose another.", { slug: ["That address is taken."] });
     const [team] = await tx
       .update(teams)
       .set({ name: input.name, slug: input.slug })
       .where(eq(teams.id, t.id))
       .returning({ slug: teams.slug, name: teams.name })
       .catch((err: unknown) => {
-        if (pgCode(err) === "23505") throw new AppError("CONFLICT", "That address is taken; choose another.", { slug: ["That address is taken."] });
+        if (pgCode(err) === "23505")
+          throw new AppError("CONFLICT", "That address is taken; choose another.", {
+            slug: ["That address is taken."],
+          });
         throw err;
       });
     if (!team) throw notFound("That team");
@@ -66,7 +81,11 @@ export async function updateTeam(t: TeamContext, input: UpdateTeamInput) {
 
 /** Locks the team's owner rows so two requests cannot both remove "the other" owner. */
 async function ownerCount(tx: Transaction, t: TeamContext): Promise<number> {
-  const rows = await tx.select({ id: memberships.id }).from(memberships).where(inTeam(memberships, t, eq(memberships.role, "owner"))).for("update");
+  const rows = await tx
+    .select({ id: memberships.id })
+    .from(memberships)
+    .where(inTeam(memberships, t, eq(memberships.role, "owner")))
+    .for("update");
   return rows.length;
 }
 
@@ -81,7 +100,8 @@ async function memberForUpdate(tx: Transaction, t: TeamContext, memberId: string
   return m;
 }
 
-const lastOwner = () => new AppError("CONFLICT", "This is the team's last owner. Make someone else an owner (or transfer ownership) first.");
+const lastOwner = () =>
+  new AppError("CONFLICT", "This is the team's last owner. Make someone else an owner (or transfer ownership) first.");
 
 /** Admins manage admins, members and viewers; only owners grant, change or take away ownership. */
 export async function changeMemberRole(t: TeamContext, input: ChangeRoleInput) {
@@ -89,11 +109,19 @@ export async function changeMemberRole(t: TeamContext, input: ChangeRoleInput) {
   const d = await db();
   return d.transaction(async (tx) => {
     const m = await memberForUpdate(tx, t, input.memberId);
-    if ((m.role === "owner" || input.role === "owner") && t.role !== "owner" && t.role !== "system") throw forbidden("owner");
+    if ((m.role === "owner" || input.role === "owner") && t.role !== "owner" && t.role !== "system")
+      throw forbidden("owner");
     if (m.role === input.role) return { id: m.id, role: m.role };
     if (m.role === "owner" && (await ownerCount(tx, t)) <= 1) throw lastOwner();
-    await tx.update(memberships).set({ role: input.role }).where(inTeam(memberships, t, eq(memberships.id, m.id)));
-    await recordAudit(tx, t, { action: "member.role_changed", target: { type: "member", id: m.id, label: m.email }, details: { from: m.role, to: input.role } });
+    await tx
+      .update(memberships)
+      .set({ role: input.role })
+      .where(inTeam(memberships, t, eq(memberships.id, m.id)));
+    await recordAudit(tx, t, {
+      action: "member.role_changed",
+      target: { type: "member", id: m.id, label: m.email },
+      details: { from: m.role, to: input.role },
+    });
     return { id: m.id, role: input.role as Role };
   });
 }
@@ -106,7 +134,11 @@ export async function removeMember(t: TeamContext, memberId: string) {
     if (m.role === "owner" && t.role !== "owner" && t.role !== "system") throw forbidden("owner");
     if (m.role === "owner" && (await ownerCount(tx, t)) <= 1) throw lastOwner();
     await tx.delete(memberships).where(inTeam(memberships, t, eq(memberships.id, m.id)));
-    await recordAudit(tx, t, { action: "member.removed", target: { type: "member", id: m.id, label: m.email }, details: { role: m.role } });
+    await recordAudit(tx, t, {
+      action: "member.removed",
+      target: { type: "member", id: m.id, label: m.email },
+      details: { role: m.role },
+    });
   });
 }
 
@@ -115,7 +147,11 @@ export async function leaveTeam(t: TeamContext) {
   const userId = t.actor.userId;
   const d = await db();
   await d.transaction(async (tx) => {
-    const [m] = await tx.select({ id: memberships.id, role: memberships.role }).from(memberships).where(inTeam(memberships, t, eq(memberships.userId, userId))).for("update");
+    const [m] = await tx
+      .select({ id: memberships.id, role: memberships.role })
+      .from(memberships)
+      .where(inTeam(memberships, t, eq(memberships.userId, userId)))
+      .for("update");
     if (!m) throw notFound("That team");
     if (m.role === "owner" && (await ownerCount(tx, t)) <= 1) throw lastOwner();
     await tx.delete(memberships).where(inTeam(memberships, t, eq(memberships.id, m.id)));
@@ -131,14 +167,27 @@ export async function transferOwnership(t: TeamContext, memberId: string) {
   await d.transaction(async (tx) => {
     const m = await memberForUpdate(tx, t, memberId);
     if (m.userId === userId) throw new AppError("VALIDATION", "Choose another member to transfer ownership to.");
-    await tx.update(memberships).set({ role: "owner" }).where(inTeam(memberships, t, eq(memberships.id, m.id)));
-    if (userId) await tx.update(memberships).set({ role: "admin" }).where(inTeam(memberships, t, eq(memberships.userId, userId)));
-    await recordAudit(tx, t, { action: "team.ownership_transferred", target: { type: "member", id: m.id, label: m.email }, details: { from: m.role } });
+    await tx
+      .update(memberships)
+      .set({ role: "owner" })
+      .where(inTeam(memberships, t, eq(memberships.id, m.id)));
+    if (userId)
+      await tx
+        .update(memberships)
+        .set({ role: "admin" })
+        .where(inTeam(memberships, t, eq(memberships.userId, userId)));
+    await recordAudit(tx, t, {
+      action: "team.ownership_transferred",
+      target: { type: "member", id: m.id, label: m.email },
+      details: { from: m.role },
+    });
   });
 }
 
 export async function rememberLastTeam(userId: string, teamId: string) {
   const d = await db();
-  await d.update(users).set({ lastTeamId: teamId }).where(and(eq(users.id, userId), sql`${users.lastTeamId} is distinct from ${teamId}`));
+  await d
+    .update(users)
+    .set({ lastTeamId: teamId })
+    .where(and(eq(users.id, userId), sql`${users.lastTeamId} is distinct from ${teamId}`));
 }
-

@@ -25,7 +25,14 @@ export async function homeTeamSlug(userId: string): Promise<string | null> {
 export async function listMembers(t: TeamContext) {
   const d = await db();
   return d
-    .select({ id: memberships.id, userId: users.id, name: users.name, email: users.email, role: memberships.role, joinedAt: memberships.createdAt })
+    .select({
+      id: memberships.id,
+      userId: users.id,
+      name: users.name,
+      email: users.email,
+      role: memberships.role,
+      joinedAt: memberships.createdAt,
+    })
     .from(memberships)
     .innerJoin(users, eq(users.id, memberships.userId))
     .where(inTeam(memberships, t))

@@ -15,7 +15,10 @@ describe("roles", () => {
     for (const p of permissions) {
       const row = readme.split("\n").find((line) => line.startsWith(`| ${p.action} |`));
       expect(row, p.action).toBeDefined();
-      const cells = row!.split("|").slice(2, 6).map((c) => c.trim());
+      const cells = row!
+        .split("|")
+        .slice(2, 6)
+        .map((c) => c.trim());
       expect(cells, p.action).toEqual(roles.map((r) => (roleAtLeast(r, p.min) ? "✓" : "")));
     }
   });

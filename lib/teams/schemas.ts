@@ -7,11 +7,24 @@ export const teamSlugSchema = z
   .string()
   .trim()
   .toLowerCase()
-  .regex(/^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/, "Use 1–40 lower-case letters, digits and dashes, not starting or ending with a dash.")
+  .regex(
+    /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/,
+    "Use 1–40 lower-case letters, digits and dashes, not starting or ending with a dash.",
+  )
   .refine((s) => !reservedSlugs.has(s), "That address is reserved; choose another.");
 
 // First path segments the app uses itself.
-export const reservedSlugs = new Set(["api", "sign-in", "sign-up", "invite", "teams", "account", "_next", "settings", "new"]);
+export const reservedSlugs = new Set([
+  "api",
+  "sign-in",
+  "sign-up",
+  "invite",
+  "teams",
+  "account",
+  "_next",
+  "settings",
+  "new",
+]);
 
 export const createTeamSchema = z.object({ name: teamNameSchema });
 export type CreateTeamInput = z.infer<typeof createTeamSchema>;

@@ -3,7 +3,14 @@ import { signedUpUser } from "@/test/factories";
 import { listAuditEvents } from "../audit/queries";
 import { AppError } from "../errors";
 import { teamForUser } from "./context";
-import { acceptInvitation, createInvitation, invitationByToken, listOpenInvitations, resendInvitation, revokeInvitation } from "./invitations";
+import {
+  acceptInvitation,
+  createInvitation,
+  invitationByToken,
+  listOpenInvitations,
+  resendInvitation,
+  revokeInvitation,
+} from "./invitations";
 import { changeMemberRole, createTeam, leaveTeam, removeMember, transferOwnership, updateTeam } from "./mutations";
 import { listMembers, listTeamsOf } from "./queries";
 
@@ -56,10 +63,17 @@ describe("teams", () => {
     const ta = await a.team("admin");
     const inv = await createInvitation(ta, { email: b.email, role: "member" });
     expect(inv.emailed).toBe(false); // no SMTP configured in tests
-    expect(await invitationByToken(tokenOf(inv.link))).toMatchObject({ email: b.email, role: "member", teamName: "Alice Ops", status: "open" });
+    expect(await invitationByToken(tokenOf(inv.link))).toMatchObject({
+      email: b.email,
+      role: "member",
+      teamName: "Alice Ops",
+      status: "open",
+    });
     expect(await code(createInvitation(ta, { email: b.email, role: "viewer" }))).toBe("CONFLICT");
 
-    await expect(acceptInvitation(c.actor, c.email, tokenOf(inv.link))).rejects.toThrow(`This invitation is for ${b.email}`);
+    await expect(acceptInvitation(c.actor, c.email, tokenOf(inv.link))).rejects.toThrow(
+      `This invitation is for ${b.email}`,
+    );
     expect(await acceptInvitation(b.actor, b.email, tokenOf(inv.link))).toEqual({ teamSlug: a.teamSlug });
     expect((await teamForUser(b.actor, a.teamSlug)).role).toBe("member");
     expect(await code(acceptInvitation(b.actor, b.email, tokenOf(inv.link)))).toBe("NOT_FOUND");
@@ -150,7 +164,11 @@ describe("teams", () => {
     const t2 = await teamForUser(a.actor, `renamed-${a.userId.slice(-6)}`, "admin");
     const { events } = await listAuditEvents(t2, { action: "team.updated" });
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ actor: a.email, ip: "203.0.113.7", details: { before: { name: "Alice Ops" }, after: { name: "Renamed" } } });
+    expect(events[0]).toMatchObject({
+      actor: a.email,
+      ip: "203.0.113.7",
+      details: { before: { name: "Alice Ops" }, after: { name: "Renamed" } },
+    });
   });
 
   it("every membership, role and invitation change lands in the audit log", async () => {
@@ -159,7 +177,14 @@ describe("teams", () => {
     await changeMemberRole(ta, { memberId, role: "admin" });
     await removeMember(ta, memberId);
     const { events } = await listAuditEvents(ta, {});
-    expect(events.map((e) => e.action).sort()).toEqual(["invitation.accepted", "invitation.created", "member.joined", "member.removed", "member.role_changed", "team.created"]);
+    expect(events.map((e) => e.action).sort()).toEqual([
+      "invitation.accepted",
+      "invitation.created",
+      "member.joined",
+      "member.removed",
+      "member.role_changed",
+      "team.created",
+    ]);
     expect(events.find((e) => e.action === "member.role_changed")?.details).toEqual({ from: "member", to: "admin" });
   });
 });

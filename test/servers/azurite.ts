@@ -46,7 +46,21 @@ export async function startAzurite(opts: { rehydration?: "instant" | "pending" }
   const port = await freePort();
   const child: ChildProcess = spawn(
     process.execPath,
-    ["--import", WATCHDOG, bin, "--blobHost", "127.0.0.1", "--blobPort", String(port), "--location", dir, "--skipApiVersionCheck", "--disableTelemetry", "--loose", "--silent"],
+    [
+      "--import",
+      WATCHDOG,
+      bin,
+      "--blobHost",
+      "127.0.0.1",
+      "--blobPort",
+      String(port),
+      "--location",
+      dir,
+      "--skipApiVersionCheck",
+      "--disableTelemetry",
+      "--loose",
+      "--silent",
+    ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let log = "";
@@ -100,7 +114,11 @@ async function rehydrationProxy(targetPort: number): Promise<RehydrationProxy> {
   const pending = new Map<string, { tier: string; priority: string }>();
   const refuse = (res: ServerResponse, method: string, code: string, message: string) => {
     res.writeHead(409, { "x-ms-error-code": code, "content-type": "application/xml" });
-    res.end(method === "HEAD" ? undefined : `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`);
+    res.end(
+      method === "HEAD"
+        ? undefined
+        : `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`,
+    );
   };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? "/", "http://azurite");
@@ -108,26 +126,36 @@ async function rehydrationProxy(targetPort: number): Promise<RehydrationProxy> {
     const comp = url.searchParams.get("comp");
     const isBlob = blob.split("/").length > 3;
     const mark = isBlob ? pending.get(blob) : undefined;
-    if (mark && req.method === "GET" && !comp) return refuse(res, "GET", "BlobArchived", "This operation is not permitted on an archived blob.");
-    if (mark && req.method === "PUT" && comp === "tier") return refuse(res, "PUT", "BlobBeingRehydrated", "This operation is not permitted because the blob is being rehydrated.");
-    const upstream = httpRequest({ host: "127.0.0.1", port: targetPort, method: req.method, path: req.url, headers: req.headers }, (up) => {
-      const headers = { ...up.headers };
-      const status = up.statusCode ?? 502;
-      if (isBlob && status < 300) {
-        const tier = String(req.headers["x-ms-access-tier"] ?? "").toLowerCase();
-        if (req.method === "PUT" && comp === "tier" && status === 202 && ONLINE_TIERS.includes(tier)) {
-          pending.set(blob, { tier, priority: String(req.headers["x-ms-rehydrate-priority"] ?? "Standard") });
-        } else if ((req.method === "PUT" && (!comp || comp === "blocklist")) || req.method === "DELETE") {
-          pending.delete(blob);
-        } else if (mark && req.method === "HEAD") {
-          headers["x-ms-access-tier"] = "Archive";
-          headers["x-ms-archive-status"] = `rehydrate-pending-to-${mark.tier}`;
-          headers["x-ms-rehydrate-priority"] = mark.priority;
+    if (mark && req.method === "GET" && !comp)
+      return refuse(res, "GET", "BlobArchived", "This operation is not permitted on an archived blob.");
+    if (mark && req.method === "PUT" && comp === "tier")
+      return refuse(
+        res,
+        "PUT",
+        "BlobBeingRehydrated",
+        "This operation is not permitted because the blob is being rehydrated.",
+      );
+    const upstream = httpRequest(
+      { host: "127.0.0.1", port: targetPort, method: req.method, path: req.url, headers: req.headers },
+      (up) => {
+        const headers = { ...up.headers };
+        const status = up.statusCode ?? 502;
+        if (isBlob && status < 300) {
+          const tier = String(req.headers["x-ms-access-tier"] ?? "").toLowerCase();
+          if (req.method === "PUT" && comp === "tier" && status === 202 && ONLINE_TIERS.includes(tier)) {
+            pending.set(blob, { tier, priority: String(req.headers["x-ms-rehydrate-priority"] ?? "Standard") });
+          } else if ((req.method === "PUT" && (!comp || comp === "blocklist")) || req.method === "DELETE") {
+            pending.delete(blob);
+          } else if (mark && req.method === "HEAD") {
+            headers["x-ms-access-tier"] = "Archive";
+            headers["x-ms-archive-status"] = `rehydrate-pending-to-${mark.tier}`;
+            headers["x-ms-rehydrate-priority"] = mark.priority;
+          }
         }
-      }
-      res.writeHead(status, headers);
-      up.pipe(res);
-    });
+        res.writeHead(status, headers);
+        up.pipe(res);
+      },
+    );
     upstream.on("error", (err) => res.destroy(err));
     req.pipe(upstream);
   });

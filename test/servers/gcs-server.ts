@@ -111,7 +111,12 @@ export async function startGcsServer(opts: { bucket?: string } = {}): Promise<Gc
 
   function authorize(req: IncomingMessage) {
     const header = req.headers.authorization;
-    if (!header) throw new HttpError(401, "Anonymous caller does not have storage.objects.get access to the Google Cloud Storage object.", "required");
+    if (!header)
+      throw new HttpError(
+        401,
+        "Anonymous caller does not have storage.objects.get access to the Google Cloud Storage object.",
+        "required",
+      );
     const m = /^Bearer ([\w-]+)\.([\w-]+)\.([\w-]+)$/.exec(header);
     if (!m) throw new HttpError(401, "Invalid Credentials", "authError");
     const [, h, p, s] = m as unknown as [string, string, string, string];
@@ -122,7 +127,12 @@ export async function startGcsServer(opts: { bucket?: string } = {}): Promise<Gc
     } catch {
       /* refused below */
     }
-    if (!ok || claims.iss !== clientEmail || typeof claims.exp !== "number" || claims.exp * 1000 < Date.now() - 60_000) {
+    if (
+      !ok ||
+      claims.iss !== clientEmail ||
+      typeof claims.exp !== "number" ||
+      claims.exp * 1000 < Date.now() - 60_000
+    ) {
       throw new HttpError(401, "Invalid Credentials", "authError");
     }
   }
@@ -230,13 +240,26 @@ export async function startGcsServer(opts: { bucket?: string } = {}): Promise<Gc
 
     authorize(req);
 
-    if (parts[0] === "upload" && parts[1] === "storage" && parts[2] === "v1" && parts[3] === "b" && parts[5] === "o" && parts.length === 6) {
+    if (
+      parts[0] === "upload" &&
+      parts[1] === "storage" &&
+      parts[2] === "v1" &&
+      parts[3] === "b" &&
+      parts[5] === "o" &&
+      parts.length === 6
+    ) {
       if (method !== "POST") throw new HttpError(405, "Method not allowed", "invalid");
       const uploadType = q.get("uploadType");
-      if (uploadType !== "resumable") throw new HttpError(501, `uploadType=${uploadType} is not implemented by this test server`, "invalid");
+      if (uploadType !== "resumable")
+        throw new HttpError(501, `uploadType=${uploadType} is not implemented by this test server`, "invalid");
       const bucket = seg(4);
       bucketOrThrow(bucket);
-      const body = (await readJson(req)) as { name?: string; contentType?: string; storageClass?: string; metadata?: Record<string, string> };
+      const body = (await readJson(req)) as {
+        name?: string;
+        contentType?: string;
+        storageClass?: string;
+        metadata?: Record<string, string>;
+      };
       const name = q.get("name") ?? body.name;
       if (!name) throw new HttpError(400, "Required object name is missing.", "required");
       const id = randomBytes(16).toString("hex");
@@ -255,7 +278,10 @@ export async function startGcsServer(opts: { bucket?: string } = {}): Promise<Gc
       };
       await writeFile(s.file, "");
       sessions.set(id, s);
-      res.setHeader("Location", `${base}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o?uploadType=resumable&name=${encodeURIComponent(name)}&upload_id=${id}`);
+      res.setHeader(
+        "Location",
+        `${base}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o?uploadType=resumable&name=${encodeURIComponent(name)}&upload_id=${id}`,
+      );
       return sendJson(res, 200, {});
     }
 
@@ -268,7 +294,13 @@ export async function startGcsServer(opts: { bucket?: string } = {}): Promise<Gc
     if (p.length === 4) {
       if (method !== "GET") throw new HttpError(405, "Method not allowed", "invalid");
       bucketOrThrow(bucket);
-      return sendJson(res, 200, { kind: "storage#bucket", id: bucket, name: bucket, location: "US", storageClass: "STANDARD" });
+      return sendJson(res, 200, {
+        kind: "storage#bucket",
+        id: bucket,
+        name: bucket,
+        location: "US",
+        storageClass: "STANDARD",
+      });
     }
     if (p[4] !== "o") throw new HttpError(404, "Not Found", "notFound");
 
@@ -306,13 +338,34 @@ export async function startGcsServer(opts: { bucket?: string } = {}): Promise<Gc
     if (p.length === 10 && (p[6] === "rewriteTo" || p[6] === "copyTo") && p[7] === "b" && p[9] === "o") {
       throw new HttpError(400, "Destination object name is missing.", "required");
     }
-    if (p.length === 11 && (p[6] === "rewriteTo" || p[6] === "copyTo") && p[7] === "b" && p[9] === "o" && method === "POST") {
+    if (
+      p.length === 11 &&
+      (p[6] === "rewriteTo" || p[6] === "copyTo") &&
+      p[7] === "b" &&
+      p[9] === "o" &&
+      method === "POST"
+    ) {
       const src = objectOrThrow(bucket, name);
       const destBucket = seg(8);
       const destName = seg(10);
       bucketOrThrow(destBucket);
-      const body = (await readJson(req)) as { storageClass?: string; contentType?: string; metadata?: Record<string, string> };
-      if (body.storageClass && !["STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE", "MULTI_REGIONAL", "REGIONAL", "DURABLE_REDUCED_AVAILABILITY"].includes(body.storageClass)) {
+      const body = (await readJson(req)) as {
+        storageClass?: string;
+        contentType?: string;
+        metadata?: Record<string, string>;
+      };
+      if (
+        body.storageClass &&
+        ![
+          "STANDARD",
+          "NEARLINE",
+          "COLDLINE",
+          "ARCHIVE",
+          "MULTI_REGIONAL",
+          "REGIONAL",
+          "DURABLE_REDUCED_AVAILABILITY",
+        ].includes(body.storageClass)
+      ) {
         throw new HttpError(400, `Invalid storage class: ${body.storageClass}`, "invalid");
       }
       const now = new Date().toISOString();
@@ -333,12 +386,19 @@ export async function startGcsServer(opts: { bucket?: string } = {}): Promise<Gc
         storageClass: body.storageClass ?? src.storageClass,
         timeCreated: now,
         updated: now,
-        timeStorageClassUpdated: body.storageClass && body.storageClass !== src.storageClass ? now : src.timeStorageClassUpdated,
+        timeStorageClassUpdated:
+          body.storageClass && body.storageClass !== src.storageClass ? now : src.timeStorageClassUpdated,
       };
       await replaceObject(o);
       const out = resource(o);
       if (p[6] === "copyTo") return sendJson(res, 200, out);
-      return sendJson(res, 200, { kind: "storage#rewriteResponse", totalBytesRewritten: String(o.size), objectSize: String(o.size), done: true, resource: out });
+      return sendJson(res, 200, {
+        kind: "storage#rewriteResponse",
+        totalBytesRewritten: String(o.size),
+        objectSize: String(o.size),
+        done: true,
+        resource: out,
+      });
     }
     throw new HttpError(404, "Not Found", "notFound");
   }
@@ -386,7 +446,11 @@ export async function startGcsServer(opts: { bucket?: string } = {}): Promise<Gc
       },
     });
     try {
-      await pipeline(req, hasher, createWriteStream(s.file, { flags: before.received === 0 ? "w" : "r+", start: before.received }));
+      await pipeline(
+        req,
+        hasher,
+        createWriteStream(s.file, { flags: before.received === 0 ? "w" : "r+", start: before.received }),
+      );
     } catch {
       // The client went away mid-request: forget this request's bytes.
       s.received = before.received;
@@ -485,10 +549,19 @@ export async function startGcsServer(opts: { bucket?: string } = {}): Promise<Gc
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
-      const e = err instanceof HttpError ? err : new HttpError(500, err instanceof Error ? err.message : String(err), "backendError");
+      const e =
+        err instanceof HttpError
+          ? err
+          : new HttpError(500, err instanceof Error ? err.message : String(err), "backendError");
       if (res.headersSent) return res.destroy();
       req.resume();
-      sendJson(res, e.status, { error: { code: e.status, message: e.message, errors: [{ message: e.message, domain: "global", reason: e.reason }] } });
+      sendJson(res, e.status, {
+        error: {
+          code: e.status,
+          message: e.message,
+          errors: [{ message: e.message, domain: "global", reason: e.reason }],
+        },
+      });
     });
   });
   await new Promise<void>((resolve, reject) => {

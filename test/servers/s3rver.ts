@@ -48,14 +48,20 @@ export interface S3rverServer {
 const CHILD_FLAG = "--coffer-s3rver-child";
 const thisFile = fileURLToPath(import.meta.url);
 
-export async function startS3rver(opts: { bucket?: string; refuseArchivedReads?: boolean } = {}): Promise<S3rverServer> {
+export async function startS3rver(
+  opts: { bucket?: string; refuseArchivedReads?: boolean } = {},
+): Promise<S3rverServer> {
   const dir = mkdtempSync(path.join(tmpdir(), "coffer-s3rver-"));
   const port = await freePort();
   const bucket = opts.bucket ?? "coffer-test-bucket";
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
-  const child: ChildProcess = spawn(process.execPath, ["--import", tsx, thisFile, CHILD_FLAG, dir, String(port), bucket, opts.refuseArchivedReads ? "refuse" : "allow"], {
-    stdio: ["ignore", "pipe", "pipe", "ipc"],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ["--import", tsx, thisFile, CHILD_FLAG, dir, String(port), bucket, opts.refuseArchivedReads ? "refuse" : "allow"],
+    {
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
+    },
+  );
   child.channel?.unref();
   let log = "";
   child.stderr?.on("data", (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
@@ -126,7 +132,12 @@ interface S3rverStore {
     key: string,
     range?: { start?: number; end?: number },
   ): Promise<{ content: Readable | null; range?: { start: number; end: number } } | null>;
-  putPart(bucket: string, uploadId: string, partNumber: number, content: Readable): Promise<{ size: number; md5: string }>;
+  putPart(
+    bucket: string,
+    uploadId: string,
+    partNumber: number,
+    content: Readable,
+  ): Promise<{ size: number; md5: string }>;
 }
 interface S3rverInstance {
   store: S3rverStore;
@@ -136,7 +147,16 @@ interface S3rverInstance {
 }
 type S3rverCtor = new (options: Record<string, unknown>) => S3rverInstance;
 
-const STORAGE_CLASSES = ["STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER", "DEEP_ARCHIVE", "OUTPOSTS"];
+const STORAGE_CLASSES = [
+  "STANDARD",
+  "REDUCED_REDUNDANCY",
+  "STANDARD_IA",
+  "ONEZONE_IA",
+  "INTELLIGENT_TIERING",
+  "GLACIER",
+  "DEEP_ARCHIVE",
+  "OUTPOSTS",
+];
 
 function xmlEscape(s: string) {
   return s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -148,7 +168,8 @@ function fail(ctx: KoaContext, status: number, code: string, message: string) {
   ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message></Error>`;
 }
 
-const rfc3986 = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+const rfc3986 = (s: string) =>
+  encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 function splitUrl(url: string): { rawPath: string; rawQuery: string } {
   const i = url.indexOf("?");
@@ -176,9 +197,20 @@ const hmac = (key: Buffer | string, data: string) => createHmac("sha256", key).u
 const verifySigV4: Middleware = async (ctx, next) => {
   const auth = ctx.get("authorization");
   if (!auth.startsWith("AWS4-HMAC-SHA256 ")) return next();
-  const m = /Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request,\s*SignedHeaders=([^,]+),\s*Signature=([0-9a-f]{64})/.exec(auth);
+  const m =
+    /Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request,\s*SignedHeaders=([^,]+),\s*Signature=([0-9a-f]{64})/.exec(
+      auth,
+    );
   if (!m) return fail(ctx, 400, "AuthorizationHeaderMalformed", "The authorization header is malformed.");
-  const [, accessKeyId, date, region, service, signedHeaders, signature] = m as unknown as string[] as [string, string, string, string, string, string, string];
+  const [, accessKeyId, date, region, service, signedHeaders, signature] = m as unknown as string[] as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   if (accessKeyId !== S3RVER_ACCESS_KEY_ID) {
     return fail(ctx, 403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.");
   }
@@ -187,7 +219,12 @@ const verifySigV4: Middleware = async (ctx, next) => {
   if (!t) return fail(ctx, 403, "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header");
   const when = Date.UTC(Number(t[1]), Number(t[2]) - 1, Number(t[3]), Number(t[4]), Number(t[5]), Number(t[6]));
   if (Math.abs(when - Date.now()) > 15 * 60_000) {
-    return fail(ctx, 403, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large.");
+    return fail(
+      ctx,
+      403,
+      "RequestTimeTooSkewed",
+      "The difference between the request time and the current time is too large.",
+    );
   }
   const { rawPath, rawQuery } = splitUrl(ctx.req.url ?? "/");
   const headerNames = signedHeaders.split(";");
@@ -198,13 +235,30 @@ const verifySigV4: Middleware = async (ctx, next) => {
     })
     .join("");
   const payloadHash = ctx.get("x-amz-content-sha256") || "UNSIGNED-PAYLOAD";
-  const canonicalRequest = [ctx.method, rawPath, canonicalQuery(rawQuery), canonicalHeaders, signedHeaders, payloadHash].join("\n");
+  const canonicalRequest = [
+    ctx.method,
+    rawPath,
+    canonicalQuery(rawQuery),
+    canonicalHeaders,
+    signedHeaders,
+    payloadHash,
+  ].join("\n");
   const scope = `${date}/${region}/${service}/aws4_request`;
-  const stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, createHash("sha256").update(canonicalRequest).digest("hex")].join("\n");
+  const stringToSign = [
+    "AWS4-HMAC-SHA256",
+    amzDate,
+    scope,
+    createHash("sha256").update(canonicalRequest).digest("hex"),
+  ].join("\n");
   const signingKey = hmac(hmac(hmac(hmac(`AWS4${S3RVER_SECRET_ACCESS_KEY}`, date), region), service), "aws4_request");
   const expected = createHmac("sha256", signingKey).update(stringToSign).digest();
   if (!timingSafeEqual(expected, Buffer.from(signature, "hex"))) {
-    return fail(ctx, 403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.");
+    return fail(
+      ctx,
+      403,
+      "SignatureDoesNotMatch",
+      "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+    );
   }
   return next();
 };
@@ -228,7 +282,10 @@ const extensions: Middleware = async (ctx, next) => {
     const { bucket } = bucketAndKey(rawPath);
     const uploadId = query.get("uploadId") ?? "";
     if (!/^[0-9a-f]+$/.test(uploadId)) return fail(ctx, 404, "NoSuchUpload", "The specified upload does not exist.");
-    await rm(path.join(ctx.store.getResourcePath(bucket, undefined, "uploads"), uploadId), { recursive: true, force: true });
+    await rm(path.join(ctx.store.getResourcePath(bucket, undefined, "uploads"), uploadId), {
+      recursive: true,
+      force: true,
+    });
     ctx.status = 204;
     ctx.body = "";
     return;
@@ -255,7 +312,12 @@ const extensions: Middleware = async (ctx, next) => {
     }
     const obj = await ctx.store.getObject(src.bucket, src.key, { start, end });
     if (!obj?.content) return fail(ctx, 404, "NoSuchKey", "The specified key does not exist.");
-    const { md5 } = await ctx.store.putPart(dest.bucket, query.get("uploadId") ?? "", Number(query.get("partNumber")), obj.content);
+    const { md5 } = await ctx.store.putPart(
+      dest.bucket,
+      query.get("uploadId") ?? "",
+      Number(query.get("partNumber")),
+      obj.content,
+    );
     ctx.type = "application/xml";
     ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<CopyPartResult><LastModified>${new Date().toISOString()}</LastModified><ETag>"${md5}"</ETag></CopyPartResult>`;
     return;
@@ -264,7 +326,8 @@ const extensions: Middleware = async (ctx, next) => {
   const storageClass = ctx.get("x-amz-storage-class");
   const sameObject = src.bucket === dest.bucket && src.key === dest.key;
   if (!sameObject || !storageClass || ctx.get("x-amz-metadata-directive") === "REPLACE") return next();
-  if (!STORAGE_CLASSES.includes(storageClass)) return fail(ctx, 400, "InvalidStorageClass", "The storage class you specified is not valid");
+  if (!STORAGE_CLASSES.includes(storageClass))
+    return fail(ctx, 400, "InvalidStorageClass", "The storage class you specified is not valid");
   let meta: Record<string, string | number>;
   try {
     meta = await ctx.store.getMetadata(src.bucket, src.key);
@@ -309,65 +372,80 @@ function readBody(ctx: KoaContext): Promise<string> {
 }
 
 /** RestoreObject, the x-amz-restore header, and (optionally) S3's refusal to read archived objects. */
-const archive = (refuseArchivedReads: boolean): Middleware => async (ctx, next) => {
-  const { rawPath, rawQuery } = splitUrl(ctx.req.url ?? "/");
-  const { bucket, key } = bucketAndKey(rawPath);
-  if (!key) return next();
-  const id = `${bucket}/${key}`;
-  const query = new URLSearchParams(rawQuery);
-  const live = () => {
-    const r = restores.get(id);
-    if (r && !r.ongoing && r.expiry! <= new Date()) restores.delete(id);
-    return restores.get(id);
-  };
-  if (ctx.method === "POST" && query.has("restore")) {
-    const body = await readBody(ctx);
-    let meta: Record<string, string | number>;
-    try {
-      meta = await ctx.store.getMetadata(bucket, key);
-    } catch {
-      return fail(ctx, 404, "NoSuchKey", "The specified key does not exist.");
-    }
-    if (!ARCHIVE_CLASSES.includes(String(meta["x-amz-storage-class"] ?? "STANDARD"))) {
-      return fail(ctx, 403, "InvalidObjectState", "Restore is not allowed for the object's current storage class");
-    }
-    const days = Number(/<Days>(\d+)<\/Days>/.exec(body)?.[1] ?? 1);
-    const r = live();
-    if (r?.ongoing) return fail(ctx, 409, "RestoreAlreadyInProgress", "Object restore is already in progress");
-    ctx.body = "";
-    if (r) {
-      r.expiry = new Date(Date.now() + days * 86_400_000);
-      ctx.status = 200;
+const archive =
+  (refuseArchivedReads: boolean): Middleware =>
+  async (ctx, next) => {
+    const { rawPath, rawQuery } = splitUrl(ctx.req.url ?? "/");
+    const { bucket, key } = bucketAndKey(rawPath);
+    if (!key) return next();
+    const id = `${bucket}/${key}`;
+    const query = new URLSearchParams(rawQuery);
+    const live = () => {
+      const r = restores.get(id);
+      if (r && !r.ongoing && r.expiry! <= new Date()) restores.delete(id);
+      return restores.get(id);
+    };
+    if (ctx.method === "POST" && query.has("restore")) {
+      const body = await readBody(ctx);
+      let meta: Record<string, string | number>;
+      try {
+        meta = await ctx.store.getMetadata(bucket, key);
+      } catch {
+        return fail(ctx, 404, "NoSuchKey", "The specified key does not exist.");
+      }
+      if (!ARCHIVE_CLASSES.includes(String(meta["x-amz-storage-class"] ?? "STANDARD"))) {
+        return fail(ctx, 403, "InvalidObjectState", "Restore is not allowed for the object's current storage class");
+      }
+      const days = Number(/<Days>(\d+)<\/Days>/.exec(body)?.[1] ?? 1);
+      const r = live();
+      if (r?.ongoing) return fail(ctx, 409, "RestoreAlreadyInProgress", "Object restore is already in progress");
+      ctx.body = "";
+      if (r) {
+        r.expiry = new Date(Date.now() + days * 86_400_000);
+        ctx.status = 200;
+        return;
+      }
+      restores.set(id, { ongoing: true, days });
+      ctx.status = 202;
       return;
     }
-    restores.set(id, { ongoing: true, days });
-    ctx.status = 202;
-    return;
-  }
-  // The AWS SDK adds x-id=GetObject; other query parameters are other operations (?tagging, ?acl, ?uploadId…).
-  if ((ctx.method === "GET" || ctx.method === "HEAD") && [...query.keys()].every((k) => k === "x-id" || k === "versionId" || k.startsWith("response-"))) {
-    const r = live();
-    if (refuseArchivedReads && ctx.method === "GET" && !(r && !r.ongoing)) {
-      const meta = await ctx.store.getMetadata(bucket, key).catch(() => undefined);
-      if (meta && ARCHIVE_CLASSES.includes(String(meta["x-amz-storage-class"]))) {
-        return fail(ctx, 403, "InvalidObjectState", "The operation is not valid for the object's storage class");
+    // The AWS SDK adds x-id=GetObject; other query parameters are other operations (?tagging, ?acl, ?uploadId…).
+    if (
+      (ctx.method === "GET" || ctx.method === "HEAD") &&
+      [...query.keys()].every((k) => k === "x-id" || k === "versionId" || k.startsWith("response-"))
+    ) {
+      const r = live();
+      if (refuseArchivedReads && ctx.method === "GET" && !(r && !r.ongoing)) {
+        const meta = await ctx.store.getMetadata(bucket, key).catch(() => undefined);
+        if (meta && ARCHIVE_CLASSES.includes(String(meta["x-amz-storage-class"]))) {
+          return fail(ctx, 403, "InvalidObjectState", "The operation is not valid for the object's storage class");
+        }
       }
+      await next();
+      if (r && ctx.status >= 200 && ctx.status < 300) ctx.set("x-amz-restore", restoreHeader(r));
+      return;
     }
     await next();
-    if (r && ctx.status >= 200 && ctx.status < 300) ctx.set("x-amz-restore", restoreHeader(r));
-    return;
-  }
-  await next();
-  // A new object (or none) under the key: S3 drops the restored copy with the old one.
-  if ((ctx.method === "PUT" && !query.has("partNumber")) || (ctx.method === "DELETE" && !query.has("uploadId")) || (ctx.method === "POST" && query.has("uploadId"))) {
-    restores.delete(id);
-  }
-};
+    // A new object (or none) under the key: S3 drops the restored copy with the old one.
+    if (
+      (ctx.method === "PUT" && !query.has("partNumber")) ||
+      (ctx.method === "DELETE" && !query.has("uploadId")) ||
+      (ctx.method === "POST" && query.has("uploadId"))
+    ) {
+      restores.delete(id);
+    }
+  };
 
 async function serveChild(dir: string, port: number, bucket: string, refuseArchivedReads: boolean) {
   const require = createRequire(import.meta.url);
   const S3rver = require("s3rver") as S3rverCtor;
-  const server = new S3rver({ port, address: "127.0.0.1", silent: true, directory: dir, configureBuckets: [{ name: bucket }] });
+  const server = new S3rver({
+    port,
+    address: "127.0.0.1",
+    silent: true,
+    directory: dir,
+    configureBuckets: [{ name: bucket }],
+  });
   // s3rver's chain: logger, XML encoder, mount interop, vhost, router.
   server.middleware.splice(2, 0, listStorageClass);
   server.middleware.splice(1, 0, verifySigV4, extensions, archive(refuseArchivedReads));

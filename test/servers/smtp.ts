@@ -38,7 +38,9 @@ export async function startSmtp(): Promise<{ url: string; messages: ReceivedMail
         if (verb === "MAIL") mail.from = line.slice(10).replace(/[<>]/g, "").split(" ")[0]!;
         if (verb === "RCPT") mail.to.push(line.slice(8).replace(/[<>]/g, ""));
         if (verb === "DATA") inData = true;
-        reply({ EHLO: "250 localhost", HELO: "250 localhost", DATA: "354 go ahead", QUIT: "221 bye" }[verb] ?? "250 ok");
+        reply(
+          { EHLO: "250 localhost", HELO: "250 localhost", DATA: "354 go ahead", QUIT: "221 bye" }[verb] ?? "250 ok",
+        );
         if (verb === "QUIT") socket.end();
       }
     });

@@ -41,7 +41,10 @@ const PASSWORD_USER = "coffer-ssh-test";
 const PASSWORD_FILE = "/var/lib/coffer-test-ssh/password";
 
 function need(bin: string, pkg: string) {
-  if (!existsSync(bin)) throw new Error(`${bin} is missing: install it with \`apt-get install -y ${pkg}\` (the project's test script does).`);
+  if (!existsSync(bin))
+    throw new Error(
+      `${bin} is missing: install it with \`apt-get install -y ${pkg}\` (the project's test script does).`,
+    );
 }
 
 function run(file: string, args: string[], input?: string): string {
@@ -91,7 +94,8 @@ function ensurePasswordUser(): string {
       execFileSync("useradd", ["--create-home", "--shell", "/bin/sh", PASSWORD_USER], { stdio: "pipe" });
     } catch (error) {
       // 9 = the user exists (another test file created it in the meantime).
-      if ((error as { status?: number }).status !== 9) throw new Error(`useradd ${PASSWORD_USER} failed: ${String(error)}`);
+      if ((error as { status?: number }).status !== 9)
+        throw new Error(`useradd ${PASSWORD_USER} failed: ${String(error)}`);
     }
   }
   // Idempotent (same password every time), so concurrent callers do not disturb each other.
@@ -118,7 +122,8 @@ function waitForBanner(port: number): Promise<boolean> {
 }
 
 export async function startSshd(): Promise<TestSshd> {
-  if (process.getuid?.() !== 0) throw new Error("startSshd needs root (it logs in as root and creates a local test user).");
+  if (process.getuid?.() !== 0)
+    throw new Error("startSshd needs root (it logs in as root and creates a local test user).");
   need(SSHD, "openssh-server");
   need("/usr/bin/ssh-keygen", "openssh-client");
   mkdirSync("/run/sshd", { recursive: true, mode: 0o755 }); // privilege separation directory

@@ -5,15 +5,25 @@ import { z } from "zod";
 import { teamAction } from "@/lib/server/action";
 import { createInvitation, resendInvitation, revokeInvitation } from "@/lib/teams/invitations";
 import { changeMemberRole, leaveTeam, removeMember, transferOwnership, updateTeam } from "@/lib/teams/mutations";
-import { changeRoleSchema, createInvitationSchema, invitationRefSchema, memberRefSchema, updateTeamSchema } from "@/lib/teams/schemas";
+import {
+  changeRoleSchema,
+  createInvitationSchema,
+  invitationRefSchema,
+  memberRefSchema,
+  updateTeamSchema,
+} from "@/lib/teams/schemas";
 
 // Each lib function checks the exact role itself (e.g. only owners touch ownership); the
 // minimum here is the first gate.
 export const updateTeamAction = teamAction(updateTeamSchema, "admin", updateTeam);
 export const leaveTeamAction = teamAction(z.object({}), "viewer", (t) => leaveTeam(t));
 export const inviteAction = teamAction(createInvitationSchema, "admin", createInvitation);
-export const resendInvitationAction = teamAction(invitationRefSchema, "admin", (t, i) => resendInvitation(t, i.invitationId));
-export const revokeInvitationAction = teamAction(invitationRefSchema, "admin", (t, i) => revokeInvitation(t, i.invitationId));
+export const resendInvitationAction = teamAction(invitationRefSchema, "admin", (t, i) =>
+  resendInvitation(t, i.invitationId),
+);
+export const revokeInvitationAction = teamAction(invitationRefSchema, "admin", (t, i) =>
+  revokeInvitation(t, i.invitationId),
+);
 export const changeRoleAction = teamAction(changeRoleSchema, "admin", changeMemberRole);
 export const removeMemberAction = teamAction(memberRefSchema, "admin", (t, i) => removeMember(t, i.memberId));
 export const transferOwnershipAction = teamAction(memberRefSchema, "owner", (t, i) => transferOwnership(t, i.memberId));

@@ -17,7 +17,13 @@ export const metadata: Metadata = { title: "Overview" };
 export default async function OverviewPage({ params }: { params: Promise<{ team: string }> }) {
   const { team } = await params;
   const t = await pageTeam(team);
-  const [members, servers, destinations, schedules, recent] = await Promise.all([listMembers(t), listServers(t), listDestinations(t), listSchedules(t), listBackups(t, { limit: 20 })]);
+  const [members, servers, destinations, schedules, recent] = await Promise.all([
+    listMembers(t),
+    listServers(t),
+    listDestinations(t),
+    listSchedules(t),
+    listBackups(t, { limit: 20 }),
+  ]);
   const history = await storedBytesHistory(t);
   const lastGood = recent.rows.find((b) => b.status === "succeeded");
   const failed = recent.rows.filter((b) => b.status === "failed").length;
@@ -31,7 +37,10 @@ export default async function OverviewPage({ params }: { params: Promise<{ team:
           <p className="mt-1 text-3xl font-semibold" data-testid="member-count">
             {members.length}
           </p>
-          <Link href={`/${t.slug}/settings/members`} className="mt-2 inline-block text-sm text-indigo-600 hover:underline dark:text-indigo-400">
+          <Link
+            href={`/${t.slug}/settings/members`}
+            className="mt-2 inline-block text-sm text-indigo-600 hover:underline dark:text-indigo-400"
+          >
             {admin ? "Invite people" : "See members"}
           </Link>
         </div>
@@ -39,18 +48,36 @@ export default async function OverviewPage({ params }: { params: Promise<{ team:
           <p className="font-medium">Getting ready for backups</p>
           <ol className="mt-2 space-y-1 text-sm">
             <li>
-              {servers.length > 0 ? "✓" : "1."} <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/${t.slug}/servers`}>Servers</Link>: {servers.length} registered
+              {servers.length > 0 ? "✓" : "1."}{" "}
+              <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/${t.slug}/servers`}>
+                Servers
+              </Link>
+              : {servers.length} registered
               {servers.length > 0 && `, ${servers.reduce((n, s) => n + s.sourceCount, 0)} source(s)`}
             </li>
             <li>
-              {destinations.length > 0 ? "✓" : "2."} <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/${t.slug}/storage`}>Storage</Link>: {destinations.length} destination(s)
+              {destinations.length > 0 ? "✓" : "2."}{" "}
+              <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/${t.slug}/storage`}>
+                Storage
+              </Link>
+              : {destinations.length} destination(s)
             </li>
             <li>
-              {schedules.length > 0 ? "✓" : "3."} <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/${t.slug}/schedules`}>Schedules</Link>: {schedules.length}
+              {schedules.length > 0 ? "✓" : "3."}{" "}
+              <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/${t.slug}/schedules`}>
+                Schedules
+              </Link>
+              : {schedules.length}
             </li>
             <li>
-              {lastGood ? "✓" : "4."} <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/${t.slug}/backups`}>Backups</Link>:{" "}
-              {lastGood ? `last success ${lastGood.finishedAt!.toISOString().slice(0, 16).replace("T", " ")} UTC` : "none yet"}
+              {lastGood ? "✓" : "4."}{" "}
+              <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/${t.slug}/backups`}>
+                Backups
+              </Link>
+              :{" "}
+              {lastGood
+                ? `last success ${lastGood.finishedAt!.toISOString().slice(0, 16).replace("T", " ")} UTC`
+                : "none yet"}
               {failed > 0 && `, ${failed} failed among the last ${recent.rows.length}`}
             </li>
           </ol>

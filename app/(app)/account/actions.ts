@@ -3,4 +3,6 @@ import { userAction } from "@/lib/server/action";
 import { createTeam } from "@/lib/teams/mutations";
 import { createTeamSchema } from "@/lib/teams/schemas";
 
-export const createTeamAction = userAction(createTeamSchema, (u, input) => createTeam({ userId: u.userId, label: u.email, ip: u.ip }, input));
+export const createTeamAction = userAction(createTeamSchema, (u, input) =>
+  createTeam({ userId: u.userId, label: u.email, ip: u.ip }, input),
+);

@@ -30,11 +30,12 @@ export default async function AccountPage() {
           {sessions.map((s) => (
             <li key={s.id} className="py-2 text-sm">
               <div className="font-medium">
-                {s.userAgent?.slice(0, 80) ?? "Unknown browser"} {s.current && <span className="badge">this device</span>}
+                {s.userAgent?.slice(0, 80) ?? "Unknown browser"}{" "}
+                {s.current && <span className="badge">this device</span>}
               </div>
               <div className="muted text-xs">
-                {s.ip ?? "unknown address"} · signed in {s.createdAt.toISOString().slice(0, 16).replace("T", " ")} UTC · last seen{" "}
-                {s.lastSeenAt.toISOString().slice(0, 16).replace("T", " ")} UTC
+                {s.ip ?? "unknown address"} · signed in {s.createdAt.toISOString().slice(0, 16).replace("T", " ")} UTC ·
+                last seen {s.lastSeenAt.toISOString().slice(0, 16).replace("T", " ")} UTC
               </div>
             </li>
           ))}

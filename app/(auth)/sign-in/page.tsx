@@ -9,13 +9,21 @@ export const metadata: Metadata = { title: "Sign in" };
 
 // Auth.js sends failed GitHub / Google sign-ins back here with ?error=<type>.
 const providerErrors: Record<string, string> = {
-  AccessDenied: "That GitHub or Google account cannot sign in here: its e-mail address is not verified, or an account with that address already exists (sign in with your password).",
+  AccessDenied:
+    "That GitHub or Google account cannot sign in here: its e-mail address is not verified, or an account with that address already exists (sign in with your password).",
   OAuthAccountNotLinked: "An account with that e-mail address already exists. Sign in with your password.",
 };
 
-export default async function SignInPage({ searchParams }: { searchParams: Promise<{ next?: string; error?: string }> }) {
+export default async function SignInPage({
+  searchParams,
+}: {
+  searchParams: Promise<{ next?: string; error?: string }>;
+}) {
   const { next, error } = await searchParams;
   if (await currentUser()) redirect(safeNextPath(next));
-  const message = error ? (providerErrors[error] ?? "Signing in with that provider failed. Try again, or sign in with your e-mail and password.") : undefined;
+  const message = error
+    ? (providerErrors[error] ??
+      "Signing in with that provider failed. Try again, or sign in with your e-mail and password.")
+    : undefined;
   return <SignInForm next={next ?? "/"} providers={oauthProviders()} providerError={message} />;
 }

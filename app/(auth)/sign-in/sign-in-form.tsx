@@ -6,7 +6,15 @@ import { formFields, useAction } from "@/app/_components/use-action";
 import { safeNextPath } from "@/lib/auth/schemas";
 import { oauthSignInAction, signInAction } from "../actions";
 
-export function SignInForm({ next, providers, providerError }: { next: string; providers: { id: string; name: string }[]; providerError?: string }) {
+export function SignInForm({
+  next,
+  providers,
+  providerError,
+}: {
+  next: string;
+  providers: { id: string; name: string }[];
+  providerError?: string;
+}) {
   const router = useRouter();
   const safe = safeNextPath(next);
   const { run, pending, error } = useAction(signInAction, () => {
@@ -26,7 +34,14 @@ export function SignInForm({ next, providers, providerError }: { next: string; p
       >
         <FormError error={error ?? (providerError ? { code: "UNAUTHENTICATED", message: providerError } : null)} />
         <Field label="E-mail" name="email" type="email" autoComplete="email" required error={error} />
-        <Field label="Password" name="password" type="password" autoComplete="current-password" required error={error} />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          autoComplete="current-password"
+          required
+          error={error}
+        />
         <button className="btn-primary w-full" disabled={pending}>
           {pending ? "Signing in…" : "Sign in"}
         </button>
@@ -42,7 +57,10 @@ export function SignInForm({ next, providers, providerError }: { next: string; p
       )}
       <p className="muted text-center">
         New to Coffer?{" "}
-        <Link className="font-medium text-indigo-600 hover:underline dark:text-indigo-400" href={`/sign-up${next !== "/" ? `?next=${encodeURIComponent(next)}` : ""}`}>
+        <Link
+          className="font-medium text-indigo-600 hover:underline dark:text-indigo-400"
+          href={`/sign-up${next !== "/" ? `?next=${encodeURIComponent(next)}` : ""}`}
+        >
           Create an account
         </Link>
       </p>

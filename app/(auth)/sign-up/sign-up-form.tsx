@@ -20,21 +20,54 @@ export function SignUpForm({ next, email }: { next?: string; email?: string }) {
         onSubmit={(e) => {
           e.preventDefault();
           const f = formFields(e.currentTarget);
-          run({ name: f.name ?? "", email: f.email ?? "", password: f.password ?? "", teamName: f.teamName || undefined });
+          run({
+            name: f.name ?? "",
+            email: f.email ?? "",
+            password: f.password ?? "",
+            teamName: f.teamName || undefined,
+          });
         }}
       >
         <FormError error={error} />
         <Field label="Your name" name="name" autoComplete="name" required error={error} />
-        <Field label="E-mail" name="email" type="email" autoComplete="email" defaultValue={email} required error={error} />
-        <Field label="Password" name="password" type="password" autoComplete="new-password" required minLength={10} hint="At least 10 characters." error={error} />
-        {!next && <Field label="Team name" name="teamName" placeholder="Acme Ops" hint="You can rename it and create more teams later." error={error} />}
+        <Field
+          label="E-mail"
+          name="email"
+          type="email"
+          autoComplete="email"
+          defaultValue={email}
+          required
+          error={error}
+        />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          autoComplete="new-password"
+          required
+          minLength={10}
+          hint="At least 10 characters."
+          error={error}
+        />
+        {!next && (
+          <Field
+            label="Team name"
+            name="teamName"
+            placeholder="Acme Ops"
+            hint="You can rename it and create more teams later."
+            error={error}
+          />
+        )}
         <button className="btn-primary w-full" disabled={pending}>
           {pending ? "Creating…" : "Create account"}
         </button>
       </form>
       <p className="muted text-center">
         Already have an account?{" "}
-        <Link className="font-medium text-indigo-600 hover:underline dark:text-indigo-400" href={`/sign-in${next ? `?next=${encodeURIComponent(next)}` : ""}`}>
+        <Link
+          className="font-medium text-indigo-600 hover:underline dark:text-indigo-400"
+          href={`/sign-in${next ? `?next=${encodeURIComponent(next)}` : ""}`}
+        >
           Sign in
         </Link>
       </p>

@@ -9,7 +9,9 @@ import { teamAction } from "@/lib/server/action";
 export const backUpNowAction = teamAction(requestBackupSchema, "member", async (t, input) => {
   const { id } = await requestBackup(t, input);
   // The backup is queued either way: if the event cannot be sent now, the sweeper sends it again.
-  await sendEvents([backupEvent({ teamId: t.id, serverId: input.serverId, backupId: id })]).catch((err: unknown) => log.warn("backup dispatch failed; the sweeper retries it", { backupId: id, err }));
+  await sendEvents([backupEvent({ teamId: t.id, serverId: input.serverId, backupId: id })]).catch((err: unknown) =>
+    log.warn("backup dispatch failed; the sweeper retries it", { backupId: id, err }),
+  );
   return { id };
 });
 

@@ -14,7 +14,14 @@ const statusStyle: Record<string, string> = {
   cancelled: "bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-300",
   expired: "bg-zinc-100 text-zinc-500 line-through dark:bg-zinc-800 dark:text-zinc-400",
 };
-const statusLabel: Record<string, string> = { queued: "Queued", running: "Running", succeeded: "Succeeded", failed: "Failed", cancelled: "Cancelled", expired: "Expired" };
+const statusLabel: Record<string, string> = {
+  queued: "Queued",
+  running: "Running",
+  succeeded: "Succeeded",
+  failed: "Failed",
+  cancelled: "Cancelled",
+  expired: "Expired",
+};
 
 export function StatusBadge({ status }: { status: string }) {
   return (
@@ -24,25 +31,50 @@ export function StatusBadge({ status }: { status: string }) {
   );
 }
 
-type Verification = { status: "verified" | "failed"; at: string; tables: number; files: number; differences: string[] } | null;
+type Verification = {
+  status: "verified" | "failed";
+  at: string;
+  tables: number;
+  files: number;
+  differences: string[];
+} | null;
 
 /** The latest verification: when, and what it checked (or what differed). */
 export function VerifiedBadge({ verification }: { verification: Verification }) {
   if (!verification) return null;
-  const at = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }).format(new Date(verification.at)) + " UTC";
+  const at =
+    new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }).format(
+      new Date(verification.at),
+    ) + " UTC";
   return verification.status === "verified" ? (
-    <span className="badge bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-300" data-testid="verified-indicator" title={`Restored and checked ${at}: ${verification.tables} table(s) counted, ${verification.files} file(s) checked against the manifest.`}>
+    <span
+      className="badge bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-300"
+      data-testid="verified-indicator"
+      title={`Restored and checked ${at}: ${verification.tables} table(s) counted, ${verification.files} file(s) checked against the manifest.`}
+    >
       Verified {at}
     </span>
   ) : (
-    <span className="badge bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-300" data-testid="verified-indicator" title={verification.differences.join("\n")}>
+    <span
+      className="badge bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-300"
+      data-testid="verified-indicator"
+      title={verification.differences.join("\n")}
+    >
       Verification failed {at}
     </span>
   );
 }
 
 /** Bytes so far, rate and elapsed time of a run (the page refreshes every 2 s while it runs). */
-export function Progress({ bytesDone, bytesPerSecond, elapsedMs }: { bytesDone: number; bytesPerSecond: number; elapsedMs: number }) {
+export function Progress({
+  bytesDone,
+  bytesPerSecond,
+  elapsedMs,
+}: {
+  bytesDone: number;
+  bytesPerSecond: number;
+  elapsedMs: number;
+}) {
   return (
     <span className="text-sm tabular-nums" data-testid="backup-progress">
       {formatBytes(bytesDone)} · {formatBytes(bytesPerSecond)}/s · {formatDuration(elapsedMs)}
@@ -66,7 +98,12 @@ export function CancelButton({ slug, backupId }: { slug: string; backupId: strin
   const cancel = useAction(cancelBackupAction.bind(null, slug), () => router.refresh());
   return (
     <span>
-      <button type="button" className="btn-danger" disabled={cancel.pending} onClick={() => confirm("Cancel this backup? Nothing it wrote is kept.") && cancel.run({ backupId })}>
+      <button
+        type="button"
+        className="btn-danger"
+        disabled={cancel.pending}
+        onClick={() => confirm("Cancel this backup? Nothing it wrote is kept.") && cancel.run({ backupId })}
+      >
         Cancel
       </button>
       <FormError error={cancel.error} />
@@ -128,7 +165,15 @@ export interface BackUpNowOptions {
 }
 
 /** "Back up now": which sources, where to, encrypted or not; then opens the run page. */
-export function BackUpNowForm({ slug, options, label = "Back up now" }: { slug: string; options: BackUpNowOptions; label?: string }) {
+export function BackUpNowForm({
+  slug,
+  options,
+  label = "Back up now",
+}: {
+  slug: string;
+  options: BackUpNowOptions;
+  label?: string;
+}) {
   const router = useRouter();
   const [open, setOpen] = useState(false);
   const start = useAction(backUpNowAction.bind(null, slug), ({ id }) => router.push(`/${slug}/backups/${id}`));
@@ -147,12 +192,31 @@ export function BackUpNowForm({ slug, options, label = "Back up now" }: { slug: 
       onSubmit={(e) => {
         e.preventDefault();
         const form = e.currentTarget;
-        start.run({ serverId: options.serverId, sourceIds: checkedValues(form, "sourceIds"), destinationIds: checkedValues(form, "destinationIds"), encrypted: (form.elements.namedItem("encrypted") as HTMLInputElement).checked });
+        start.run({
+          serverId: options.serverId,
+          sourceIds: checkedValues(form, "sourceIds"),
+          destinationIds: checkedValues(form, "destinationIds"),
+          encrypted: (form.elements.namedItem("encrypted") as HTMLInputElement).checked,
+        });
       }}
     >
       <FormError error={start.error} />
-      <CheckboxGroup legend="Sources" name="sourceIds" options={options.sources} isChecked={(id) => (sel ? sel.sourceIds.includes(id) : true)} empty="This server has no sources yet." error={start.error} />
-      <CheckboxGroup legend="Destinations" name="destinationIds" options={options.destinations} isChecked={(id) => (sel ? sel.destinationIds.includes(id) : true)} empty="Add a storage destination first." error={start.error} />
+      <CheckboxGroup
+        legend="Sources"
+        name="sourceIds"
+        options={options.sources}
+        isChecked={(id) => (sel ? sel.sourceIds.includes(id) : true)}
+        empty="This server has no sources yet."
+        error={start.error}
+      />
+      <CheckboxGroup
+        legend="Destinations"
+        name="destinationIds"
+        options={options.destinations}
+        isChecked={(id) => (sel ? sel.destinationIds.includes(id) : true)}
+        empty="Add a storage destination first."
+        error={start.error}
+      />
       <label className="flex items-center gap-2 text-sm">
         <input type="checkbox" name="encrypted" defaultChecked={sel?.encrypted ?? true} /> Encrypted
       </label>

@@ -12,16 +12,32 @@ import { UploadForm } from "./upload-form";
 
 export const metadata: Metadata = { title: "Backups" };
 
-const triggerLabel = { manual: "Manual", schedule: "Schedule", api: "API", upload: "Upload", safety: "Before a restore" } as const;
-const when = (d: Date) => new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }).format(d) + " UTC";
+const triggerLabel = {
+  manual: "Manual",
+  schedule: "Schedule",
+  api: "API",
+  upload: "Upload",
+  safety: "Before a restore",
+} as const;
+const when = (d: Date) =>
+  new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }).format(d) + " UTC";
 
-export default async function BackupsPage({ params, searchParams }: { params: Promise<{ team: string }>; searchParams: Promise<{ before?: string; server?: string }> }) {
+export default async function BackupsPage({
+  params,
+  searchParams,
+}: {
+  params: Promise<{ team: string }>;
+  searchParams: Promise<{ before?: string; server?: string }>;
+}) {
   const { team } = await params;
   const { before, server } = await searchParams;
   const t = await pageTeam(team);
   const cursor = before?.match(/^(\d+)_(bkp_[0-9a-z]{26})$/);
   const [{ rows, next }, servers, destinations] = await Promise.all([
-    listBackups(t, { serverId: server, before: cursor ? { createdAt: new Date(Number(cursor[1])), id: cursor[2]! } : undefined }),
+    listBackups(t, {
+      serverId: server,
+      before: cursor ? { createdAt: new Date(Number(cursor[1])), id: cursor[2]! } : undefined,
+    }),
     listServers(t),
     listDestinations(t),
   ]);
@@ -29,7 +45,10 @@ export default async function BackupsPage({ params, searchParams }: { params: Pr
   return (
     <div className="space-y-6">
       <AutoRefresh active={rows.some((r) => r.status === "running" || r.status === "queued")} />
-      <PageHeader title="Backups" description="Every backup run: what it stored, where, whether it is encrypted, and its log. Start one from a server's page or a schedule." />
+      <PageHeader
+        title="Backups"
+        description="Every backup run: what it stored, where, whether it is encrypted, and its log. Start one from a server's page or a schedule."
+      />
       {rows.length === 0 ? (
         <div className="card text-center">
           <p className="font-medium">No backups yet</p>
@@ -51,9 +70,16 @@ export default async function BackupsPage({ params, searchParams }: { params: Pr
             </thead>
             <tbody>
               {rows.map((b) => (
-                <tr key={b.id} className="border-t border-zinc-200 dark:border-zinc-800" data-testid={`backup-row-${b.id}`}>
+                <tr
+                  key={b.id}
+                  className="border-t border-zinc-200 dark:border-zinc-800"
+                  data-testid={`backup-row-${b.id}`}
+                >
                   <td className="px-4 py-2">
-                    <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/${t.slug}/backups/${b.id}`}>
+                    <Link
+                      className="text-indigo-600 hover:underline dark:text-indigo-400"
+                      href={`/${t.slug}/backups/${b.id}`}
+                    >
                       {when(b.startedAt ?? b.createdAt)}
                     </Link>
                   </td>
@@ -63,10 +89,27 @@ export default async function BackupsPage({ params, searchParams }: { params: Pr
                     {b.encrypted && <span className="badge">Encrypted</span>}
                     <VerifiedBadge verification={b.verification} />
                   </td>
-                  <td className="px-4 py-2">{b.trigger === "schedule" && b.scheduleName ? `Schedule: ${b.scheduleName}` : triggerLabel[b.trigger]}</td>
-                  <td className="px-4 py-2 tabular-nums">{b.status === "running" ? <Progress {...b} /> : b.sizeBytes !== null ? formatBytes(b.sizeBytes) : "—"}</td>
+                  <td className="px-4 py-2">
+                    {b.trigger === "schedule" && b.scheduleName
+                      ? `Schedule: ${b.scheduleName}`
+                      : triggerLabel[b.trigger]}
+                  </td>
+                  <td className="px-4 py-2 tabular-nums">
+                    {b.status === "running" ? (
+                      <Progress {...b} />
+                    ) : b.sizeBytes !== null ? (
+                      formatBytes(b.sizeBytes)
+                    ) : (
+                      "—"
+                    )}
+                  </td>
                   <td className="px-4 py-2 tabular-nums">{b.finishedAt ? formatDuration(b.elapsedMs) : "—"}</td>
-                  <td className="px-4 py-2">{b.locations.filter((l) => l.status === "stored").map((l) => l.destinationName).join(", ") || "—"}</td>
+                  <td className="px-4 py-2">
+                    {b.locations
+                      .filter((l) => l.status === "stored")
+                      .map((l) => l.destinationName)
+                      .join(", ") || "—"}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -74,16 +117,26 @@ export default async function BackupsPage({ params, searchParams }: { params: Pr
         </div>
       )}
       {next && (
-        <Link className="btn-secondary" href={`/${t.slug}/backups?before=${next.createdAt.getTime()}_${next.id}${server ? `&server=${server}` : ""}`}>
+        <Link
+          className="btn-secondary"
+          href={`/${t.slug}/backups?before=${next.createdAt.getTime()}_${next.id}${server ? `&server=${server}` : ""}`}
+        >
           Older backups
         </Link>
       )}
       {member && servers.length > 0 && destinations.length > 0 && (
         <details className="card">
           <summary className="cursor-pointer font-medium">Upload a backup</summary>
-          <p className="muted mt-2 text-sm">Import an existing .tar.gz (from another tool, say) as a backup of one of your servers. It is streamed to the destinations you choose, encrypted if you ask.</p>
+          <p className="muted mt-2 text-sm">
+            Import an existing .tar.gz (from another tool, say) as a backup of one of your servers. It is streamed to
+            the destinations you choose, encrypted if you ask.
+          </p>
           <div className="mt-4 max-w-2xl">
-            <UploadForm slug={t.slug} servers={servers.map((s) => ({ id: s.id, name: s.name }))} destinations={destinations.map((d) => ({ id: d.id, name: d.name }))} />
+            <UploadForm
+              slug={t.slug}
+              servers={servers.map((s) => ({ id: s.id, name: s.name }))}
+              destinations={destinations.map((d) => ({ id: d.id, name: d.name }))}
+            />
           </div>
         </details>
       )}

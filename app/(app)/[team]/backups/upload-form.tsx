@@ -6,7 +6,15 @@ import { checkedValues } from "@/app/_components/use-action";
 import { formatBytes } from "@/lib/format";
 
 /** Sends the file as the request body (streamed by the browser), with upload progress. */
-export function UploadForm({ slug, servers, destinations }: { slug: string; servers: { id: string; name: string }[]; destinations: { id: string; name: string }[] }) {
+export function UploadForm({
+  slug,
+  servers,
+  destinations,
+}: {
+  slug: string;
+  servers: { id: string; name: string }[];
+  destinations: { id: string; name: string }[];
+}) {
   const router = useRouter();
   const [progress, setProgress] = useState<{ sent: number; total: number } | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -44,7 +52,10 @@ export function UploadForm({ slug, servers, destinations }: { slug: string; serv
       }}
     >
       {error && (
-        <p role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800 dark:bg-red-950 dark:text-red-300">
+        <p
+          role="alert"
+          className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800 dark:bg-red-950 dark:text-red-300"
+        >
           {error}
         </p>
       )}
@@ -54,7 +65,12 @@ export function UploadForm({ slug, servers, destinations }: { slug: string; serv
         </label>
         <input id="upload-file" name="file" type="file" accept=".gz,.tgz,application/gzip" className="input" required />
       </div>
-      <Select label="Backup of server" name="serverId" id="upload-server" options={servers.map((s) => ({ value: s.id, label: s.name }))} />
+      <Select
+        label="Backup of server"
+        name="serverId"
+        id="upload-server"
+        options={servers.map((s) => ({ value: s.id, label: s.name }))}
+      />
       <CheckboxGroup legend="Destinations" name="destinationIds" options={destinations} isChecked={() => true} />
       <label className="flex items-center gap-2 text-sm">
         <input type="checkbox" name="encrypted" defaultChecked /> Encrypted

@@ -18,17 +18,30 @@ export default async function SchedulesPage({ params }: { params: Promise<{ team
   const member = t.role === "system" || roleAtLeast(t.role, "member");
   const options: FormOptions = {
     servers: servers.map((s) => ({ id: s.id, name: s.name })),
-    sources: sources.map((s) => ({ id: s.id, name: s.name, serverId: s.serverId, kind: s.kind, serverName: servers.find((x) => x.id === s.serverId)?.name ?? "" })),
+    sources: sources.map((s) => ({
+      id: s.id,
+      name: s.name,
+      serverId: s.serverId,
+      kind: s.kind,
+      serverName: servers.find((x) => x.id === s.serverId)?.name ?? "",
+    })),
     destinations: destinations.map((d) => ({ id: d.id, name: d.name })),
     timeZones,
   };
   return (
     <div className="space-y-6">
-      <PageHeader title="Schedules" description="When to back up which sources, in which time zone, where the backups go, and whether they are encrypted." />
+      <PageHeader
+        title="Schedules"
+        description="When to back up which sources, in which time zone, where the backups go, and whether they are encrypted."
+      />
       {schedules.length === 0 && (
         <div className="card text-center">
           <p className="font-medium">No schedules yet</p>
-          <p className="muted mt-1">{servers.length === 0 || destinations.length === 0 ? "Add a server with a source, and a storage destination, first." : "Create one below: for example daily at 02:00, kept encrypted."}</p>
+          <p className="muted mt-1">
+            {servers.length === 0 || destinations.length === 0
+              ? "Add a server with a source, and a storage destination, first."
+              : "Create one below: for example daily at 02:00, kept encrypted."}
+          </p>
         </div>
       )}
       <div className="grid gap-4 lg:grid-cols-2">

@@ -17,9 +17,27 @@ export interface FormOptions {
   timeZones: readonly string[];
 }
 
-const inZone = (d: Date, timeZone: string) => new Intl.DateTimeFormat("en-GB", { timeZone, weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" }).format(d);
+const inZone = (d: Date, timeZone: string) =>
+  new Intl.DateTimeFormat("en-GB", {
+    timeZone,
+    weekday: "short",
+    day: "numeric",
+    month: "short",
+    hour: "2-digit",
+    minute: "2-digit",
+  }).format(d);
 
-export function ScheduleCard({ slug, schedule: s, canEdit, options }: { slug: string; schedule: ScheduleView; canEdit: boolean; options: FormOptions }) {
+export function ScheduleCard({
+  slug,
+  schedule: s,
+  canEdit,
+  options,
+}: {
+  slug: string;
+  schedule: ScheduleView;
+  canEdit: boolean;
+  options: FormOptions;
+}) {
   const router = useRouter();
   const [editing, setEditing] = useState(false);
   const toggle = useAction(setScheduleEnabledAction.bind(null, slug), () => router.refresh());
@@ -45,7 +63,9 @@ export function ScheduleCard({ slug, schedule: s, canEdit, options }: { slug: st
       <p className="muted text-xs" data-testid="schedule-keeps">
         Retention: {s.keeps}.
       </p>
-      {s.upcoming.length > 0 && <p className="muted text-xs">Next: {s.upcoming.map((d) => inZone(d, s.timezone)).join(" · ")}</p>}
+      {s.upcoming.length > 0 && (
+        <p className="muted text-xs">Next: {s.upcoming.map((d) => inZone(d, s.timezone)).join(" · ")}</p>
+      )}
       <FormError error={toggle.error ?? remove.error} />
       {canEdit && (
         <BackUpNowForm
@@ -54,19 +74,35 @@ export function ScheduleCard({ slug, schedule: s, canEdit, options }: { slug: st
             serverId: s.serverId,
             sources: options.sources.filter((x) => x.serverId === s.serverId),
             destinations: options.destinations,
-            selected: { sourceIds: s.sources.map((x) => x.id), destinationIds: s.destinations.map((x) => x.id), encrypted: s.encrypted },
+            selected: {
+              sourceIds: s.sources.map((x) => x.id),
+              destinationIds: s.destinations.map((x) => x.id),
+              encrypted: s.encrypted,
+            },
           }}
         />
       )}
       {canEdit && (
         <div className="flex flex-wrap gap-2">
-          <button type="button" className="btn-secondary" disabled={toggle.pending} onClick={() => toggle.run({ scheduleId: s.id, enabled: !s.enabled })}>
+          <button
+            type="button"
+            className="btn-secondary"
+            disabled={toggle.pending}
+            onClick={() => toggle.run({ scheduleId: s.id, enabled: !s.enabled })}
+          >
             {s.enabled ? "Pause" : "Resume"}
           </button>
           <button type="button" className="btn-secondary" onClick={() => setEditing(!editing)}>
             {editing ? "Close" : "Edit"}
           </button>
-          <button type="button" className="btn-danger" disabled={remove.pending} onClick={() => confirm(`Delete schedule ${s.name}? Existing backups are kept.`) && remove.run({ scheduleId: s.id })}>
+          <button
+            type="button"
+            className="btn-danger"
+            disabled={remove.pending}
+            onClick={() =>
+              confirm(`Delete schedule ${s.name}? Existing backups are kept.`) && remove.run({ scheduleId: s.id })
+            }
+          >
             Delete
           </button>
         </div>
@@ -91,7 +127,17 @@ function presetFrom(kind: Preset["kind"], f: Record<string, string>): Preset {
   }
 }
 
-export function ScheduleForm({ slug, options, schedule, onDone }: { slug: string; options: FormOptions; schedule?: ScheduleView; onDone?: () => void }) {
+export function ScheduleForm({
+  slug,
+  options,
+  schedule,
+  onDone,
+}: {
+  slug: string;
+  options: FormOptions;
+  schedule?: ScheduleView;
+  onDone?: () => void;
+}) {
   const router = useRouter();
   const [serverId, setServerId] = useState(schedule?.serverId ?? options.servers[0]?.id ?? "");
   const [kind, setKind] = useState<Preset["kind"]>(schedule?.preset.kind ?? "daily");
@@ -104,7 +150,10 @@ export function ScheduleForm({ slug, options, schedule, onDone }: { slug: string
   const { pending, error } = schedule ? update : create;
   const p = schedule?.preset;
   const checked = (ids: { id: string }[] | undefined, id: string) => ids?.some((x) => x.id === id) ?? false;
-  const fieldError = (name: string) => error?.fieldErrors?.[name] && <p className="mt-1 text-xs text-red-700 dark:text-red-400">{error.fieldErrors[name]!.join(" ")}</p>;
+  const fieldError = (name: string) =>
+    error?.fieldErrors?.[name] && (
+      <p className="mt-1 text-xs text-red-700 dark:text-red-400">{error.fieldErrors[name]!.join(" ")}</p>
+    );
   return (
     <form
       className="space-y-4"
@@ -130,7 +179,14 @@ export function ScheduleForm({ slug, options, schedule, onDone }: { slug: string
       }}
     >
       <FormError error={error} />
-      <Field label="Schedule name" name="name" defaultValue={schedule?.name} placeholder="nightly" required error={error} />
+      <Field
+        label="Schedule name"
+        name="name"
+        defaultValue={schedule?.name}
+        placeholder="nightly"
+        required
+        error={error}
+      />
       <div>
         <label htmlFor="field-serverId" className="label">
           Server
@@ -151,13 +207,24 @@ export function ScheduleForm({ slug, options, schedule, onDone }: { slug: string
         empty="This server has no sources yet: add one on its page."
         error={error}
       />
-      <CheckboxGroup legend="Destinations" name="destinationIds" options={options.destinations} isChecked={(id) => checked(schedule?.destinations, id)} error={error} />
+      <CheckboxGroup
+        legend="Destinations"
+        name="destinationIds"
+        options={options.destinations}
+        isChecked={(id) => checked(schedule?.destinations, id)}
+        error={error}
+      />
       <div className="grid gap-4 sm:grid-cols-2">
         <div>
           <label htmlFor="field-kind" className="label">
             Runs
           </label>
-          <select id="field-kind" className="input" value={kind} onChange={(e) => setKind(e.target.value as Preset["kind"])}>
+          <select
+            id="field-kind"
+            className="input"
+            value={kind}
+            onChange={(e) => setKind(e.target.value as Preset["kind"])}
+          >
             <option value="hourly">Hourly</option>
             <option value="daily">Daily</option>
             <option value="weekly">Weekly</option>
@@ -169,7 +236,12 @@ export function ScheduleForm({ slug, options, schedule, onDone }: { slug: string
           <label htmlFor="field-timezone" className="label">
             Time zone
           </label>
-          <select id="field-timezone" name="timezone" className="input" defaultValue={schedule?.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone}>
+          <select
+            id="field-timezone"
+            name="timezone"
+            className="input"
+            defaultValue={schedule?.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone}
+          >
             {options.timeZones.map((z) => (
               <option key={z}>{z}</option>
             ))}
@@ -178,13 +250,28 @@ export function ScheduleForm({ slug, options, schedule, onDone }: { slug: string
         </div>
       </div>
       <div className="grid gap-4 sm:grid-cols-2">
-        {kind === "hourly" && <Field label="At minute" name="when.minute" type="number" min={0} max={59} defaultValue={p?.kind === "hourly" ? p.minute : 0} error={error} />}
+        {kind === "hourly" && (
+          <Field
+            label="At minute"
+            name="when.minute"
+            type="number"
+            min={0}
+            max={59}
+            defaultValue={p?.kind === "hourly" ? p.minute : 0}
+            error={error}
+          />
+        )}
         {kind === "weekly" && (
           <div>
             <label htmlFor="field-when.weekday" className="label">
               On
             </label>
-            <select id="field-when.weekday" name="when.weekday" className="input" defaultValue={p?.kind === "weekly" ? p.weekday : 0}>
+            <select
+              id="field-when.weekday"
+              name="when.weekday"
+              className="input"
+              defaultValue={p?.kind === "weekly" ? p.weekday : 0}
+            >
               {weekdays.map((w, i) => (
                 <option key={w} value={i}>
                   {w}
@@ -193,20 +280,57 @@ export function ScheduleForm({ slug, options, schedule, onDone }: { slug: string
             </select>
           </div>
         )}
-        {kind === "monthly" && <Field label="On day" name="when.day" type="number" min={1} max={28} defaultValue={p?.kind === "monthly" ? p.day : 1} error={error} />}
-        {(kind === "daily" || kind === "weekly" || kind === "monthly") && <Field label="At" name="when.time" type="time" defaultValue={p && "time" in p ? p.time : "02:00"} error={error} />}
-        {kind === "cron" && <Field label="Cron expression" name="when.cron" defaultValue={p?.kind === "cron" ? p.cron : schedule?.cron ?? "0 2 * * *"} hint="minute hour day-of-month month day-of-week" error={error} />}
+        {kind === "monthly" && (
+          <Field
+            label="On day"
+            name="when.day"
+            type="number"
+            min={1}
+            max={28}
+            defaultValue={p?.kind === "monthly" ? p.day : 1}
+            error={error}
+          />
+        )}
+        {(kind === "daily" || kind === "weekly" || kind === "monthly") && (
+          <Field
+            label="At"
+            name="when.time"
+            type="time"
+            defaultValue={p && "time" in p ? p.time : "02:00"}
+            error={error}
+          />
+        )}
+        {kind === "cron" && (
+          <Field
+            label="Cron expression"
+            name="when.cron"
+            defaultValue={p?.kind === "cron" ? p.cron : (schedule?.cron ?? "0 2 * * *")}
+            hint="minute hour day-of-month month day-of-week"
+            error={error}
+          />
+        )}
       </div>
-      <RetentionFields slug={slug} policy={schedule?.retention ?? DEFAULT_POLICY} scheduleId={schedule?.id} error={error} />
+      <RetentionFields
+        slug={slug}
+        policy={schedule?.retention ?? DEFAULT_POLICY}
+        scheduleId={schedule?.id}
+        error={error}
+      />
       <fieldset className="space-y-2">
         <label className="flex items-center gap-2 text-sm">
-          <input type="checkbox" name="verify" defaultChecked={schedule?.verify ?? true} /> Verify each backup (restore it into a scratch database and compare with the manifest)
+          <input type="checkbox" name="verify" defaultChecked={schedule?.verify ?? true} /> Verify each backup (restore
+          it into a scratch database and compare with the manifest)
         </label>
         <div>
           <label htmlFor="field-verifySourceId" className="label">
             Verify on
           </label>
-          <select id="field-verifySourceId" name="verifySourceId" className="input" defaultValue={schedule?.verifySourceId ?? ""}>
+          <select
+            id="field-verifySourceId"
+            name="verifySourceId"
+            className="input"
+            defaultValue={schedule?.verifySourceId ?? ""}
+          >
             <option value="">The schedule&apos;s own server, with each database&apos;s own connection</option>
             {options.sources
               .filter((s) => s.kind === "postgres")

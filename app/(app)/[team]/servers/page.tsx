@@ -15,7 +15,10 @@ export default async function ServersPage({ params }: { params: Promise<{ team: 
   const canEdit = t.role === "system" || roleAtLeast(t.role, "member");
   return (
     <>
-      <PageHeader title="Servers" description="The machines Coffer backs up, reached over SSH or the Coffer host itself, with the databases and directories on them.">
+      <PageHeader
+        title="Servers"
+        description="The machines Coffer backs up, reached over SSH or the Coffer host itself, with the databases and directories on them."
+      >
         {canEdit && (
           <Link href={`/${t.slug}/servers/new`} className="btn-primary">
             Add server
@@ -25,7 +28,11 @@ export default async function ServersPage({ params }: { params: Promise<{ team: 
       {rows.length === 0 ? (
         <div className="card text-center">
           <p className="font-medium">No servers yet</p>
-          <p className="muted mt-1">{canEdit ? "Add the first server Coffer should back up: its SSH address and a key, or this machine itself." : "A member of the team can add servers."}</p>
+          <p className="muted mt-1">
+            {canEdit
+              ? "Add the first server Coffer should back up: its SSH address and a key, or this machine itself."
+              : "A member of the team can add servers."}
+          </p>
         </div>
       ) : (
         <div className="card overflow-x-auto p-0">
@@ -42,11 +49,16 @@ export default async function ServersPage({ params }: { params: Promise<{ team: 
               {rows.map((s) => (
                 <tr key={s.id}>
                   <td className="px-5 py-3">
-                    <Link href={`/${t.slug}/servers/${s.id}`} className="font-medium text-indigo-700 hover:underline dark:text-indigo-300">
+                    <Link
+                      href={`/${t.slug}/servers/${s.id}`}
+                      className="font-medium text-indigo-700 hover:underline dark:text-indigo-300"
+                    >
                       {s.name}
                     </Link>
                   </td>
-                  <td className="muted px-5 py-3">{s.kind === "local" ? "This Coffer host" : `${s.username}@${s.host}:${s.port}`}</td>
+                  <td className="muted px-5 py-3">
+                    {s.kind === "local" ? "This Coffer host" : `${s.username}@${s.host}:${s.port}`}
+                  </td>
                   <td className="px-5 py-3">{s.sourceCount}</td>
                   <td className="px-5 py-3">
                     <CheckStatus ok={s.checkOk} message={s.checkMessage} at={s.checkedAt} />

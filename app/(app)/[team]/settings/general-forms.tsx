@@ -23,7 +23,15 @@ export function TeamForm({ slug, name, editable }: { slug: string; name: string;
     >
       <FormError error={error} />
       <Field label="Name" name="name" defaultValue={name} disabled={!editable} required error={error} />
-      <Field label="Address" name="slug" defaultValue={slug} disabled={!editable} required error={error} hint="Used in the team's URLs: /your-address/…" />
+      <Field
+        label="Address"
+        name="slug"
+        defaultValue={slug}
+        disabled={!editable}
+        required
+        error={error}
+        hint="Used in the team's URLs: /your-address/…"
+      />
       {editable ? (
         <button className="btn-primary" disabled={pending}>
           {pending ? "Saving…" : "Save"}

@@ -1,7 +1,13 @@
 import { PageHeader } from "@/app/_components/page-header";
 import { SettingsTabs } from "./settings-tabs";
 
-export default async function SettingsLayout({ children, params }: { children: React.ReactNode; params: Promise<{ team: string }> }) {
+export default async function SettingsLayout({
+  children,
+  params,
+}: {
+  children: React.ReactNode;
+  params: Promise<{ team: string }>;
+}) {
   const { team } = await params;
   return (
     <>

@@ -20,12 +20,21 @@ export default async function GeneralSettingsPage({ params }: { params: Promise<
       </section>
       <section className="card space-y-3">
         <h2 className="font-semibold">Retention of unscheduled backups</h2>
-        <p className="muted text-sm">Backups made with Back up now, the API or an upload, per server. Schedules have their own policy.</p>
-        {admin ? <TeamRetentionForm slug={t.slug} policy={retention} keeps={describePolicy(retention)} /> : <p className="text-sm">{describePolicy(retention)}.</p>}
+        <p className="muted text-sm">
+          Backups made with Back up now, the API or an upload, per server. Schedules have their own policy.
+        </p>
+        {admin ? (
+          <TeamRetentionForm slug={t.slug} policy={retention} keeps={describePolicy(retention)} />
+        ) : (
+          <p className="text-sm">{describePolicy(retention)}.</p>
+        )}
       </section>
       <section className="card space-y-3">
         <h2 className="font-semibold">Leave team</h2>
-        <p className="muted">You lose access to this team&apos;s servers and backups. The last owner cannot leave: transfer ownership first.</p>
+        <p className="muted">
+          You lose access to this team&apos;s servers and backups. The last owner cannot leave: transfer ownership
+          first.
+        </p>
         <LeaveTeam slug={t.slug} />
       </section>
     </div>

@@ -8,6 +8,14 @@ import { teamAction } from "@/lib/server/action";
 
 export const createDestinationAction = teamAction(createDestinationSchema, "admin", createDestination);
 export const updateDestinationAction = teamAction(updateDestinationSchema, "admin", updateDestination);
-export const deleteDestinationAction = teamAction(destinationRefSchema, "admin", (t, i) => deleteDestination(t, i.destinationId));
-export const testDestinationAction = teamAction(destinationRefSchema, "member", (t, i) => testDestination(t, i.destinationId));
-export const setPricesAction = teamAction(destinationRefSchema.extend({ prices: z.string().max(2000) }), "admin", (t, i) => setDestinationPrices(t, i.destinationId, i.prices));
+export const deleteDestinationAction = teamAction(destinationRefSchema, "admin", (t, i) =>
+  deleteDestination(t, i.destinationId),
+);
+export const testDestinationAction = teamAction(destinationRefSchema, "member", (t, i) =>
+  testDestination(t, i.destinationId),
+);
+export const setPricesAction = teamAction(
+  destinationRefSchema.extend({ prices: z.string().max(2000) }),
+  "admin",
+  (t, i) => setDestinationPrices(t, i.destinationId, i.prices),
+);

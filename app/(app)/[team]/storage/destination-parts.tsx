@@ -8,7 +8,12 @@ import { formFields, useAction } from "@/app/_components/use-action";
 import type { DestinationView } from "@/lib/destinations/queries";
 import { defaultClasses, destinationKinds, type DestinationKind } from "@/lib/destinations/schemas";
 import { STORAGE_CLASSES } from "@/lib/storage/classes";
-import { createDestinationAction, deleteDestinationAction, testDestinationAction, updateDestinationAction } from "./actions";
+import {
+  createDestinationAction,
+  deleteDestinationAction,
+  testDestinationAction,
+  updateDestinationAction,
+} from "./actions";
 
 type ServerOption = { id: string; name: string };
 
@@ -37,7 +42,19 @@ function where(d: DestinationView): string {
   }
 }
 
-export function DestinationCard({ slug, destination: d, canTest, canEdit, servers }: { slug: string; destination: DestinationView; canTest: boolean; canEdit: boolean; servers: ServerOption[] }) {
+export function DestinationCard({
+  slug,
+  destination: d,
+  canTest,
+  canEdit,
+  servers,
+}: {
+  slug: string;
+  destination: DestinationView;
+  canTest: boolean;
+  canEdit: boolean;
+  servers: ServerOption[];
+}) {
   const router = useRouter();
   const [editing, setEditing] = useState(false);
   const test = useAction(testDestinationAction.bind(null, slug), () => router.refresh());
@@ -60,7 +77,12 @@ export function DestinationCard({ slug, destination: d, canTest, canEdit, server
       <FormError error={test.error ?? remove.error} />
       <div className="flex flex-wrap gap-2">
         {canTest && (
-          <button type="button" className="btn-secondary" disabled={test.pending} onClick={() => test.run({ destinationId: d.id })}>
+          <button
+            type="button"
+            className="btn-secondary"
+            disabled={test.pending}
+            onClick={() => test.run({ destinationId: d.id })}
+          >
             {test.pending ? "Testing…" : "Test"}
           </button>
         )}
@@ -69,7 +91,15 @@ export function DestinationCard({ slug, destination: d, canTest, canEdit, server
             <button type="button" className="btn-secondary" onClick={() => setEditing(!editing)}>
               {editing ? "Close" : "Edit"}
             </button>
-            <button type="button" className="btn-danger" disabled={remove.pending} onClick={() => confirm(`Delete destination ${d.name}? Backups already stored there are not deleted.`) && remove.run({ destinationId: d.id })}>
+            <button
+              type="button"
+              className="btn-danger"
+              disabled={remove.pending}
+              onClick={() =>
+                confirm(`Delete destination ${d.name}? Backups already stored there are not deleted.`) &&
+                remove.run({ destinationId: d.id })
+              }
+            >
               Delete
             </button>
           </>
@@ -80,7 +110,17 @@ export function DestinationCard({ slug, destination: d, canTest, canEdit, server
   );
 }
 
-export function DestinationForm({ slug, servers, destination, onDone }: { slug: string; servers: ServerOption[]; destination?: DestinationView; onDone?: () => void }) {
+export function DestinationForm({
+  slug,
+  servers,
+  destination,
+  onDone,
+}: {
+  slug: string;
+  servers: ServerOption[];
+  destination?: DestinationView;
+  onDone?: () => void;
+}) {
   const router = useRouter();
   const [kind, setKind] = useState<DestinationKind>(destination?.kind ?? "local");
   const after = () => {
@@ -93,7 +133,14 @@ export function DestinationForm({ slug, servers, destination, onDone }: { slug: 
   const s = destination?.settings ?? {};
   const text = (name: string) => (typeof s[name] === "string" ? (s[name] as string) : "");
   const secret = (label: string, name: string, multiline = false, hint?: string) => (
-    <SecretField label={label} name={name} isSet={!!destination?.credentialFields.includes(name)} error={error} multiline={multiline} hint={hint} />
+    <SecretField
+      label={label}
+      name={name}
+      isSet={!!destination?.credentialFields.includes(name)}
+      error={error}
+      multiline={multiline}
+      hint={hint}
+    />
   );
   const defaults = defaultClasses[kind];
   return (
@@ -102,7 +149,8 @@ export function DestinationForm({ slug, servers, destination, onDone }: { slug: 
       onSubmit={(e) => {
         e.preventDefault();
         const f: Record<string, string | boolean> = { ...formFields(e.currentTarget), kind };
-        f.forcePathStyle = (e.currentTarget.elements.namedItem("forcePathStyle") as HTMLInputElement | null)?.checked ?? false;
+        f.forcePathStyle =
+          (e.currentTarget.elements.namedItem("forcePathStyle") as HTMLInputElement | null)?.checked ?? false;
         if (destination) update.run({ ...f, destinationId: destination.id } as Parameters<typeof update.run>[0]);
         else create.run(f as Parameters<typeof create.run>[0]);
       }}
@@ -113,7 +161,12 @@ export function DestinationForm({ slug, servers, destination, onDone }: { slug: 
           <label htmlFor="field-kind" className="label">
             Kind
           </label>
-          <select id="field-kind" className="input" value={kind} onChange={(e) => setKind(e.target.value as DestinationKind)}>
+          <select
+            id="field-kind"
+            className="input"
+            value={kind}
+            onChange={(e) => setKind(e.target.value as DestinationKind)}
+          >
             {destinationKinds.map((k) => (
               <option key={k} value={k}>
                 {kindLabels[k]}
@@ -123,7 +176,15 @@ export function DestinationForm({ slug, servers, destination, onDone }: { slug: 
         </div>
       )}
       <Field label="Name" name="name" defaultValue={destination?.name} required error={error} />
-      {kind === "local" && <Field label="Folder" name="prefix" defaultValue={text("prefix")} error={error} hint="A folder inside Coffer's data folder (empty for the top)." />}
+      {kind === "local" && (
+        <Field
+          label="Folder"
+          name="prefix"
+          defaultValue={text("prefix")}
+          error={error}
+          hint="A folder inside Coffer's data folder (empty for the top)."
+        />
+      )}
       {kind === "server" && (
         <>
           <div>
@@ -138,9 +199,18 @@ export function DestinationForm({ slug, servers, destination, onDone }: { slug: 
                 </option>
               ))}
             </select>
-            {error?.fieldErrors?.serverId && <p className="mt-1 text-xs text-red-700 dark:text-red-400">{error.fieldErrors.serverId.join(" ")}</p>}
+            {error?.fieldErrors?.serverId && (
+              <p className="mt-1 text-xs text-red-700 dark:text-red-400">{error.fieldErrors.serverId.join(" ")}</p>
+            )}
           </div>
-          <Field label="Backup directory" name="path" defaultValue={text("path")} placeholder="/var/backups/coffer" required error={error} />
+          <Field
+            label="Backup directory"
+            name="path"
+            defaultValue={text("path")}
+            placeholder="/var/backups/coffer"
+            required
+            error={error}
+          />
         </>
       )}
       {(kind === "s3" || kind === "gcs") && (
@@ -153,10 +223,17 @@ export function DestinationForm({ slug, servers, destination, onDone }: { slug: 
         <>
           <div className="grid gap-4 sm:grid-cols-2">
             <Field label="Region" name="region" defaultValue={text("region") || "us-east-1"} required error={error} />
-            <Field label="Endpoint (S3-compatible only)" name="endpoint" defaultValue={text("endpoint")} placeholder="https://s3.eu-central-003.backblazeb2.com" error={error} />
+            <Field
+              label="Endpoint (S3-compatible only)"
+              name="endpoint"
+              defaultValue={text("endpoint")}
+              placeholder="https://s3.eu-central-003.backblazeb2.com"
+              error={error}
+            />
           </div>
           <label className="flex items-center gap-2 text-sm">
-            <input type="checkbox" name="forcePathStyle" defaultChecked={s.forcePathStyle === true} /> Path-style URLs (MinIO and most self-hosted services)
+            <input type="checkbox" name="forcePathStyle" defaultChecked={s.forcePathStyle === true} /> Path-style URLs
+            (MinIO and most self-hosted services)
           </label>
           {secret("Access key ID", "accessKeyId")}
           {secret("Secret access key", "secretAccessKey")}
@@ -166,7 +243,12 @@ export function DestinationForm({ slug, servers, destination, onDone }: { slug: 
         <>
           <div className="grid gap-4 sm:grid-cols-2">
             <Field label="Project ID (optional)" name="projectId" defaultValue={text("projectId")} error={error} />
-            <Field label="API endpoint (optional)" name="apiEndpoint" defaultValue={text("apiEndpoint")} error={error} />
+            <Field
+              label="API endpoint (optional)"
+              name="apiEndpoint"
+              defaultValue={text("apiEndpoint")}
+              error={error}
+            />
           </div>
           {secret("Service-account key (JSON)", "credentials", true, "Paste the whole key file Google Cloud gave you.")}
         </>
@@ -177,7 +259,9 @@ export function DestinationForm({ slug, servers, destination, onDone }: { slug: 
             <Field label="Container" name="container" defaultValue={text("container")} required error={error} />
             <Field label="Prefix" name="prefix" defaultValue={text("prefix")} error={error} />
           </div>
-          <p className="muted text-xs">Authenticate with a connection string, or an account name and key, or a SAS URL.</p>
+          <p className="muted text-xs">
+            Authenticate with a connection string, or an account name and key, or a SAS URL.
+          </p>
           {secret("Connection string", "connectionString")}
           <div className="grid gap-4 sm:grid-cols-2">
             <Field label="Account name" name="accountName" defaultValue={text("accountName")} error={error} />
@@ -195,7 +279,12 @@ export function DestinationForm({ slug, servers, destination, onDone }: { slug: 
               <label htmlFor={`field-${field}`} className="muted text-xs">
                 {["Daily", "Weekly", "Monthly"][i]}
               </label>
-              <select id={`field-${field}`} name={field} className="input" defaultValue={destination?.[field] ?? defaults[i]}>
+              <select
+                id={`field-${field}`}
+                name={field}
+                className="input"
+                defaultValue={destination?.[field] ?? defaults[i]}
+              >
                 {STORAGE_CLASSES[kind].map((c) => (
                   <option key={c}>{c}</option>
                 ))}

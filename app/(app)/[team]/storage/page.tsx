@@ -21,16 +21,30 @@ export default async function StoragePage({ params }: { params: Promise<{ team: 
   const serverOptions = servers.map((s) => ({ id: s.id, name: s.name }));
   return (
     <div className="space-y-6">
-      <PageHeader title="Storage" description="Where backups go: this host's disk, a server's backup directory, Amazon S3 and S3-compatible services, Google Cloud Storage, Azure Blob. Credentials are stored encrypted and never shown again." />
+      <PageHeader
+        title="Storage"
+        description="Where backups go: this host's disk, a server's backup directory, Amazon S3 and S3-compatible services, Google Cloud Storage, Azure Blob. Credentials are stored encrypted and never shown again."
+      />
       {destinations.length === 0 && (
         <div className="card text-center">
           <p className="font-medium">No storage destinations yet</p>
-          <p className="muted mt-1">{admin ? "Add one below, then test it: Coffer writes, reads back and deletes a small probe object." : "An admin of the team can add storage destinations."}</p>
+          <p className="muted mt-1">
+            {admin
+              ? "Add one below, then test it: Coffer writes, reads back and deletes a small probe object."
+              : "An admin of the team can add storage destinations."}
+          </p>
         </div>
       )}
       <div className="grid gap-4 lg:grid-cols-2">
         {destinations.map((d) => (
-          <DestinationCard key={d.id} slug={t.slug} destination={d} canTest={member} canEdit={admin} servers={serverOptions} />
+          <DestinationCard
+            key={d.id}
+            slug={t.slug}
+            destination={d}
+            canTest={member}
+            canEdit={admin}
+            servers={serverOptions}
+          />
         ))}
       </div>
       {usage.lines.length > 0 && (
@@ -49,12 +63,17 @@ export default async function StoragePage({ params }: { params: Promise<{ team: 
             </thead>
             <tbody>
               {usage.lines.map((l) => (
-                <tr key={`${l.destinationId}-${l.storageClass}`} className="border-t border-zinc-200 dark:border-zinc-800">
+                <tr
+                  key={`${l.destinationId}-${l.storageClass}`}
+                  className="border-t border-zinc-200 dark:border-zinc-800"
+                >
                   <td className="py-1">{l.name}</td>
                   <td className="py-1">{l.storageClass ?? "—"}</td>
                   <td className="py-1 text-right tabular-nums">{l.objects}</td>
                   <td className="py-1 text-right tabular-nums">{formatBytes(l.bytes)}</td>
-                  <td className="py-1 text-right tabular-nums">{l.pricePerGbMonth ? l.pricePerGbMonth.toFixed(4) : "—"}</td>
+                  <td className="py-1 text-right tabular-nums">
+                    {l.pricePerGbMonth ? l.pricePerGbMonth.toFixed(4) : "—"}
+                  </td>
                   <td className="py-1 text-right tabular-nums">${l.monthlyCost.toFixed(2)}</td>
                 </tr>
               ))}
@@ -70,11 +89,22 @@ export default async function StoragePage({ params }: { params: Promise<{ team: 
               </tr>
             </tbody>
           </table>
-          <p className="muted text-xs">An estimate from list prices per storage class (S3 as in the runbook; GCS and Azure us-east), excluding requests, retrieval and transfer. Override them where yours differ.</p>
+          <p className="muted text-xs">
+            An estimate from list prices per storage class (S3 as in the runbook; GCS and Azure us-east), excluding
+            requests, retrieval and transfer. Override them where yours differ.
+          </p>
           {admin &&
             destinations
               .filter((d) => d.kind === "s3" || d.kind === "gcs" || d.kind === "azure")
-              .map((d) => <PricesForm key={d.id} slug={t.slug} destinationId={d.id} name={d.name} prices={formatPrices(d.prices)} />)}
+              .map((d) => (
+                <PricesForm
+                  key={d.id}
+                  slug={t.slug}
+                  destinationId={d.id}
+                  name={d.name}
+                  prices={formatPrices(d.prices)}
+                />
+              ))}
         </section>
       )}
       {admin && (

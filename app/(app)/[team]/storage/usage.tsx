@@ -5,7 +5,17 @@ import { useAction } from "@/app/_components/use-action";
 import { setPricesAction } from "./actions";
 
 /** A destination's price overrides (CLASS=price in USD per GB-month); empty restores the list prices. */
-export function PricesForm({ slug, destinationId, name, prices }: { slug: string; destinationId: string; name: string; prices: string }) {
+export function PricesForm({
+  slug,
+  destinationId,
+  name,
+  prices,
+}: {
+  slug: string;
+  destinationId: string;
+  name: string;
+  prices: string;
+}) {
   const router = useRouter();
   const save = useAction(setPricesAction.bind(null, slug), () => router.refresh());
   return (

@@ -12,7 +12,13 @@ export default async function InvitationPage({ params }: { params: Promise<{ tok
   const { token } = await params;
   const [invitation, user] = await Promise.all([invitationByToken(token), currentUser()]);
   if (!invitation || invitation.status !== "open") {
-    const why = !invitation ? "is not valid" : invitation.status === "expired" ? "has expired" : invitation.status === "revoked" ? "was revoked" : "was already used";
+    const why = !invitation
+      ? "is not valid"
+      : invitation.status === "expired"
+        ? "has expired"
+        : invitation.status === "revoked"
+          ? "was revoked"
+          : "was already used";
     return (
       <div className="space-y-3">
         <h1 className="text-xl font-semibold">Invitation unavailable</h1>
@@ -25,12 +31,16 @@ export default async function InvitationPage({ params }: { params: Promise<{ tok
     <div className="space-y-4">
       <h1 className="text-xl font-semibold">Join {invitation.teamName}</h1>
       <p className="muted">
-        {invitation.invitedBy ?? "A team admin"} invited <strong className="text-zinc-800 dark:text-zinc-200">{invitation.email}</strong> to join as{" "}
+        {invitation.invitedBy ?? "A team admin"} invited{" "}
+        <strong className="text-zinc-800 dark:text-zinc-200">{invitation.email}</strong> to join as{" "}
         {roleLabels[invitation.role]}. The invitation expires on {invitation.expiresAt.toUTCString()}.
       </p>
       {!user ? (
         <div className="flex flex-col gap-2">
-          <Link className="btn-primary" href={`/sign-up?next=${encodeURIComponent(here)}&email=${encodeURIComponent(invitation.email)}`}>
+          <Link
+            className="btn-primary"
+            href={`/sign-up?next=${encodeURIComponent(here)}&email=${encodeURIComponent(invitation.email)}`}
+          >
             Create an account
           </Link>
           <Link className="btn-secondary" href={`/sign-in?next=${encodeURIComponent(here)}`}>

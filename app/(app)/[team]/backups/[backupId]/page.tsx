@@ -10,14 +10,26 @@ import { AutoRefresh, CancelButton, DownloadButton, Progress, StatusBadge, Verif
 
 export const metadata: Metadata = { title: "Backup" };
 
-const when = (d: Date | null) => (d ? new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "medium", timeZone: "UTC" }).format(d) + " UTC" : "—");
-const triggerLabel = { manual: "Back up now", schedule: "Schedule", api: "API", upload: "Upload", safety: "Before a restore" } as const;
+const when = (d: Date | null) =>
+  d
+    ? new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "medium", timeZone: "UTC" }).format(d) + " UTC"
+    : "—";
+const triggerLabel = {
+  manual: "Back up now",
+  schedule: "Schedule",
+  api: "API",
+  upload: "Upload",
+  safety: "Before a restore",
+} as const;
 
 type Retrievals = Awaited<ReturnType<typeof archiveRetrievals>>;
 
 /** Where the backup is stored; archived copies say whether a retrieval is needed or on its way. */
 function Locations({ b, retrievals }: { b: BackupDetail; retrievals: Retrievals }) {
-  const retrievalNote = (r: { requestedAt: Date; readyBy: Date } | null) => (r ? `Retrieval requested ${when(r.requestedAt)}, ready by ${when(r.readyBy)}` : "Archive storage — needs retrieval before download");
+  const retrievalNote = (r: { requestedAt: Date; readyBy: Date } | null) =>
+    r
+      ? `Retrieval requested ${when(r.requestedAt)}, ready by ${when(r.readyBy)}`
+      : "Archive storage — needs retrieval before download";
   return (
     <div className="card overflow-x-auto p-0">
       <table className="w-full text-sm" data-testid="backup-locations">
@@ -78,7 +90,11 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
           )}
           {b.status === "succeeded" &&
             (member ? (
-              <DownloadButton href={`/api/teams/${t.slug}/backups/${b.id}/download`} fileName={b.fileName} archived={archivedOnly} />
+              <DownloadButton
+                href={`/api/teams/${t.slug}/backups/${b.id}/download`}
+                fileName={b.fileName}
+                archived={archivedOnly}
+              />
             ) : (
               <span className="muted text-sm">Members and above can download backups.</span>
             ))}
@@ -106,7 +122,11 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
             {b.scheduleName && b.scheduleId && (
               <>
                 {" "}
-                (<Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/${t.slug}/schedules`}>{b.scheduleName}</Link>)
+                (
+                <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/${t.slug}/schedules`}>
+                  {b.scheduleName}
+                </Link>
+                )
               </>
             )}{" "}
             by {b.requestedBy ?? "—"}
@@ -114,7 +134,9 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
         </div>
         <div>
           <p className="muted">{b.status === "running" ? "Progress" : "Duration"}</p>
-          <p className="mt-1">{b.status === "running" ? <Progress {...b} /> : b.finishedAt ? formatDuration(b.elapsedMs) : "—"}</p>
+          <p className="mt-1">
+            {b.status === "running" ? <Progress {...b} /> : b.finishedAt ? formatDuration(b.elapsedMs) : "—"}
+          </p>
         </div>
         <div>
           <p className="muted">Started</p>
@@ -144,7 +166,10 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
               {b.verification.status === "verified"
                 ? `Restored into a scratch database ${when(new Date(b.verification.at))}: ${b.verification.tables} table(s) counted, ${b.verification.files} file(s) checked against the manifest — all match.`
                 : `Failed ${when(new Date(b.verification.at))}: ${b.verification.differences.slice(0, 3).join("; ")}`}{" "}
-              <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/${t.slug}/backups/${b.id}/restore`}>
+              <Link
+                className="text-indigo-600 hover:underline dark:text-indigo-400"
+                href={`/${t.slug}/backups/${b.id}/restore`}
+              >
                 History
               </Link>
             </p>

@@ -18,21 +18,49 @@ export default async function ServerPage({ params }: { params: Promise<{ team: s
   const { team, serverId } = await params;
   const t = await pageTeam(team);
   const server = await pageRow(getServer(t, serverId));
-  const [sources, destinations, recent] = await Promise.all([listSources(t, server.id), listDestinations(t), listBackups(t, { serverId: server.id, limit: 5 })]);
+  const [sources, destinations, recent] = await Promise.all([
+    listSources(t, server.id),
+    listDestinations(t),
+    listBackups(t, { serverId: server.id, limit: 5 }),
+  ]);
   const member = t.role === "system" || roleAtLeast(t.role, "member");
   const admin = t.role === "system" || roleAtLeast(t.role, "admin");
   return (
     <div className="space-y-6">
-      <PageHeader title={server.name} description={server.kind === "local" ? "The machine Coffer runs on." : `${server.username}@${server.host}:${server.port}`}>
+      <PageHeader
+        title={server.name}
+        description={
+          server.kind === "local" ? "The machine Coffer runs on." : `${server.username}@${server.host}:${server.port}`
+        }
+      >
         {member && <TestButton slug={t.slug} target={{ serverId: server.id }} label="Test connection" />}
       </PageHeader>
       {member && sources.length > 0 && (
-        <BackUpNowForm slug={t.slug} options={{ serverId: server.id, sources: sources.map((s) => ({ id: s.id, name: s.name })), destinations: destinations.map((d) => ({ id: d.id, name: d.name })) }} />
+        <BackUpNowForm
+          slug={t.slug}
+          options={{
+            serverId: server.id,
+            sources: sources.map((s) => ({ id: s.id, name: s.name })),
+            destinations: destinations.map((d) => ({ id: d.id, name: d.name })),
+          }}
+        />
       )}
       {recent.rows.length > 0 && (
         <p className="text-sm">
-          Last backup: <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/${t.slug}/backups/${recent.rows[0]!.id}`}>{recent.rows[0]!.status}</Link> ·{" "}
-          <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/${t.slug}/backups?server=${server.id}`}>all backups of this server</Link>
+          Last backup:{" "}
+          <Link
+            className="text-indigo-600 hover:underline dark:text-indigo-400"
+            href={`/${t.slug}/backups/${recent.rows[0]!.id}`}
+          >
+            {recent.rows[0]!.status}
+          </Link>{" "}
+          ·{" "}
+          <Link
+            className="text-indigo-600 hover:underline dark:text-indigo-400"
+            href={`/${t.slug}/backups?server=${server.id}`}
+          >
+            all backups of this server
+          </Link>
         </p>
       )}
       <section className="card space-y-3">
@@ -47,19 +75,31 @@ export default async function ServerPage({ params }: { params: Promise<{ team: s
           </dl>
         )}
         {server.offeredHostKey && (
-          <div className="rounded-lg border border-amber-300 bg-amber-50 p-3 text-sm dark:border-amber-800 dark:bg-amber-950" data-testid="offered-host-key">
+          <div
+            className="rounded-lg border border-amber-300 bg-amber-50 p-3 text-sm dark:border-amber-800 dark:bg-amber-950"
+            data-testid="offered-host-key"
+          >
             <p className="font-medium">The server presented a different host key</p>
             <p className="mt-1">
-              New fingerprint: <span className="font-mono text-xs break-all">{server.offeredHostKey}</span>. Coffer refuses to connect until an admin confirms this change is expected (the server
-              was reinstalled or its keys rotated). If not, someone may be intercepting the connection.
+              New fingerprint: <span className="font-mono text-xs break-all">{server.offeredHostKey}</span>. Coffer
+              refuses to connect until an admin confirms this change is expected (the server was reinstalled or its keys
+              rotated). If not, someone may be intercepting the connection.
             </p>
-            {admin ? <AcceptHostKey slug={t.slug} serverId={server.id} fingerprint={server.offeredHostKey} /> : <p className="muted mt-2">Ask an admin to review it.</p>}
+            {admin ? (
+              <AcceptHostKey slug={t.slug} serverId={server.id} fingerprint={server.offeredHostKey} />
+            ) : (
+              <p className="muted mt-2">Ask an admin to review it.</p>
+            )}
           </div>
         )}
       </section>
       <section className="space-y-3">
         <h2 className="font-semibold">Sources</h2>
-        {sources.length === 0 && <p className="muted">Nothing to back up on this server yet. Add a PostgreSQL database or directories below.</p>}
+        {sources.length === 0 && (
+          <p className="muted">
+            Nothing to back up on this server yet. Add a PostgreSQL database or directories below.
+          </p>
+        )}
         <div className="grid gap-4 lg:grid-cols-2">
           {sources.map((s) => (
             <SourceCard key={s.id} slug={t.slug} source={s} canEdit={member} />

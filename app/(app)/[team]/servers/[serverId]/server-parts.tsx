@@ -7,7 +7,15 @@ import { CheckStatus } from "@/app/_components/status";
 import { formFields, useAction } from "@/app/_components/use-action";
 import type { SourceView } from "@/lib/servers/queries";
 import { sslModes } from "@/lib/servers/schemas";
-import { acceptHostKeyAction, createSourceAction, deleteServerAction, deleteSourceAction, testServerAction, testSourceAction, updateSourceAction } from "../actions";
+import {
+  acceptHostKeyAction,
+  createSourceAction,
+  deleteServerAction,
+  deleteSourceAction,
+  testServerAction,
+  testSourceAction,
+  updateSourceAction,
+} from "../actions";
 
 type Target = { serverId: string } | { sourceId: string };
 
@@ -44,7 +52,10 @@ export function TestButton({ slug, target, label = "Test" }: { slug: string; tar
 
 export function DeleteButton({ slug, target, what }: { slug: string; target: Target; what: string }) {
   const router = useRouter();
-  const server = useAction(deleteServerAction.bind(null, slug), () => (router.push(`/${slug}/servers`), router.refresh()));
+  const server = useAction(
+    deleteServerAction.bind(null, slug),
+    () => (router.push(`/${slug}/servers`), router.refresh()),
+  );
   const source = useAction(deleteSourceAction.bind(null, slug), () => router.refresh());
   const a = "serverId" in target ? server : source;
   return (
@@ -54,7 +65,10 @@ export function DeleteButton({ slug, target, what }: { slug: string; target: Tar
         type="button"
         className="btn-danger"
         disabled={a.pending}
-        onClick={() => confirm(`Delete ${what}?`) && ("serverId" in target ? server.run(target) : source.run(target as { sourceId: string }))}
+        onClick={() =>
+          confirm(`Delete ${what}?`) &&
+          ("serverId" in target ? server.run(target) : source.run(target as { sourceId: string }))
+        }
       >
         Delete
       </button>
@@ -62,7 +76,15 @@ export function DeleteButton({ slug, target, what }: { slug: string; target: Tar
   );
 }
 
-export function AcceptHostKey({ slug, serverId, fingerprint }: { slug: string; serverId: string; fingerprint: string }) {
+export function AcceptHostKey({
+  slug,
+  serverId,
+  fingerprint,
+}: {
+  slug: string;
+  serverId: string;
+  fingerprint: string;
+}) {
   const router = useRouter();
   const { run, pending, error } = useAction(acceptHostKeyAction.bind(null, slug), () => router.refresh());
   return (
@@ -83,7 +105,9 @@ export function SourceCard({ slug, source, canEdit }: { slug: string; source: So
         <div>
           <p className="font-medium">{source.name}</p>
           <p className="muted text-xs">
-            {source.kind === "postgres" ? `PostgreSQL ${source.pgDatabase} as ${source.pgUser} at ${source.pgHost}:${source.pgPort}` : `Directories: ${(source.paths ?? []).join(", ")}`}
+            {source.kind === "postgres"
+              ? `PostgreSQL ${source.pgDatabase} as ${source.pgUser} at ${source.pgHost}:${source.pgPort}`
+              : `Directories: ${(source.paths ?? []).join(", ")}`}
           </p>
         </div>
         <span className="badge">{source.kind === "postgres" ? "PostgreSQL" : "Directories"}</span>
@@ -103,7 +127,17 @@ export function SourceCard({ slug, source, canEdit }: { slug: string; source: So
   );
 }
 
-export function SourceForm({ slug, serverId, source, onDone }: { slug: string; serverId?: string; source?: SourceView; onDone?: () => void }) {
+export function SourceForm({
+  slug,
+  serverId,
+  source,
+  onDone,
+}: {
+  slug: string;
+  serverId?: string;
+  source?: SourceView;
+  onDone?: () => void;
+}) {
   const router = useRouter();
   const [kind, setKind] = useState<"postgres" | "directory">(source?.kind ?? "postgres");
   const [form, setForm] = useState<HTMLFormElement | null>(null);
@@ -124,7 +158,16 @@ export function SourceForm({ slug, serverId, source, onDone }: { slug: string; s
         const f = formFields(e.currentTarget);
         const input =
           kind === "postgres"
-            ? { kind, name: f.name ?? "", pgHost: f.pgHost || undefined, pgPort: f.pgPort || undefined, pgDatabase: f.pgDatabase ?? "", pgUser: f.pgUser ?? "", pgPassword: f.pgPassword, pgSslmode: f.pgSslmode }
+            ? {
+                kind,
+                name: f.name ?? "",
+                pgHost: f.pgHost || undefined,
+                pgPort: f.pgPort || undefined,
+                pgDatabase: f.pgDatabase ?? "",
+                pgUser: f.pgUser ?? "",
+                pgPassword: f.pgPassword,
+                pgSslmode: f.pgSslmode,
+              }
             : { kind, name: f.name ?? "", paths: f.paths ?? "", excludes: f.excludes ?? "" };
         if (source) update.run({ sourceId: source.id, ...input } as Parameters<typeof update.run>[0]);
         else create.run({ serverId: serverId!, ...input } as Parameters<typeof create.run>[0]);
@@ -135,10 +178,12 @@ export function SourceForm({ slug, serverId, source, onDone }: { slug: string; s
         <fieldset className="flex gap-4 text-sm">
           <legend className="label">What</legend>
           <label className="flex items-center gap-2">
-            <input type="radio" name="kind" checked={kind === "postgres"} onChange={() => setKind("postgres")} /> PostgreSQL database
+            <input type="radio" name="kind" checked={kind === "postgres"} onChange={() => setKind("postgres")} />{" "}
+            PostgreSQL database
           </label>
           <label className="flex items-center gap-2">
-            <input type="radio" name="kind" checked={kind === "directory"} onChange={() => setKind("directory")} /> Directories
+            <input type="radio" name="kind" checked={kind === "directory"} onChange={() => setKind("directory")} />{" "}
+            Directories
           </label>
         </fieldset>
       )}
@@ -146,19 +191,36 @@ export function SourceForm({ slug, serverId, source, onDone }: { slug: string; s
       {kind === "postgres" ? (
         <>
           <div className="grid gap-4 sm:grid-cols-[1fr_7rem]">
-            <Field label="Database host" name="pgHost" defaultValue={source?.pgHost ?? "localhost"} error={error} hint="As seen from the server: pg_dump runs there." />
+            <Field
+              label="Database host"
+              name="pgHost"
+              defaultValue={source?.pgHost ?? "localhost"}
+              error={error}
+              hint="As seen from the server: pg_dump runs there."
+            />
             <Field label="Port" name="pgPort" type="number" defaultValue={source?.pgPort ?? 5432} error={error} />
           </div>
           <div className="grid gap-4 sm:grid-cols-2">
             <Field label="Database" name="pgDatabase" defaultValue={source?.pgDatabase ?? ""} required error={error} />
             <Field label="Database user" name="pgUser" defaultValue={source?.pgUser ?? ""} required error={error} />
           </div>
-          <SecretField label="Database password" name="pgPassword" isSet={!!source?.hasPgPassword} error={error} hint="Leave empty for peer or .pgpass authentication." />
+          <SecretField
+            label="Database password"
+            name="pgPassword"
+            isSet={!!source?.hasPgPassword}
+            error={error}
+            hint="Leave empty for peer or .pgpass authentication."
+          />
           <div>
             <label htmlFor="field-pgSslmode" className="label">
               SSL mode
             </label>
-            <select id="field-pgSslmode" name="pgSslmode" className="input" defaultValue={source?.pgSslmode ?? "prefer"}>
+            <select
+              id="field-pgSslmode"
+              name="pgSslmode"
+              className="input"
+              defaultValue={source?.pgSslmode ?? "prefer"}
+            >
               {sslModes.map((m) => (
                 <option key={m}>{m}</option>
               ))}
@@ -167,8 +229,21 @@ export function SourceForm({ slug, serverId, source, onDone }: { slug: string; s
         </>
       ) : (
         <>
-          <TextArea label="Paths" name="paths" defaultValue={(source?.paths ?? []).join("\n")} required error={error} hint="Absolute paths on the server, one per line." />
-          <TextArea label="Exclude patterns" name="excludes" defaultValue={(source?.excludes ?? []).join("\n")} error={error} hint="tar --exclude patterns, one per line (e.g. *.log, node_modules)." />
+          <TextArea
+            label="Paths"
+            name="paths"
+            defaultValue={(source?.paths ?? []).join("\n")}
+            required
+            error={error}
+            hint="Absolute paths on the server, one per line."
+          />
+          <TextArea
+            label="Exclude patterns"
+            name="excludes"
+            defaultValue={(source?.excludes ?? []).join("\n")}
+            error={error}
+            hint="tar --exclude patterns, one per line (e.g. *.log, node_modules)."
+          />
         </>
       )}
       <button className="btn-primary" disabled={pending}>

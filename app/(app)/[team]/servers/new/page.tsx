@@ -11,7 +11,10 @@ export default async function NewServerPage({ params }: { params: Promise<{ team
   const t = await pageTeam(team, "member");
   return (
     <div className="max-w-2xl">
-      <PageHeader title="Add server" description="Coffer connects with the key or password you give it. The server's host key is pinned on the first successful connection." />
+      <PageHeader
+        title="Add server"
+        description="Coffer connects with the key or password you give it. The server's host key is pinned on the first successful connection."
+      />
       <div className="card">
         <ServerForm slug={t.slug} allowLocal={env().allowLocalServers} />
       </div>

@@ -5,13 +5,24 @@ import { pageTeam } from "@/lib/server/page";
 
 export const metadata: Metadata = { title: "Audit log" };
 
-export default async function AuditPage({ params, searchParams }: { params: Promise<{ team: string }>; searchParams: Promise<Record<string, string | undefined>> }) {
+export default async function AuditPage({
+  params,
+  searchParams,
+}: {
+  params: Promise<{ team: string }>;
+  searchParams: Promise<Record<string, string | undefined>>;
+}) {
   const { team } = await params;
   const t = await pageTeam(team, "admin");
   const parsed = auditFilterSchema.safeParse(await searchParams);
   const filter = parsed.success ? parsed.data : {};
   const { events, nextCursor } = await listAuditEvents(t, filter);
-  const query = (extra: Record<string, string>) => new URLSearchParams({ ...(filter.action && { action: filter.action }), ...(filter.actor && { actor: filter.actor }), ...extra }).toString();
+  const query = (extra: Record<string, string>) =>
+    new URLSearchParams({
+      ...(filter.action && { action: filter.action }),
+      ...(filter.actor && { actor: filter.actor }),
+      ...extra,
+    }).toString();
   return (
     <div className="space-y-4">
       <form className="flex flex-wrap items-end gap-3" method="get">
@@ -19,7 +30,13 @@ export default async function AuditPage({ params, searchParams }: { params: Prom
           <label htmlFor="audit-action" className="label">
             Action
           </label>
-          <input id="audit-action" name="action" className="input" placeholder="member. or invitation." defaultValue={filter.action} />
+          <input
+            id="audit-action"
+            name="action"
+            className="input"
+            placeholder="member. or invitation."
+            defaultValue={filter.action}
+          />
         </div>
         <div>
           <label htmlFor="audit-actor" className="label">

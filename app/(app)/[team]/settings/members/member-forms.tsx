@@ -4,13 +4,30 @@ import { useState } from "react";
 import { Field, FormError } from "@/app/_components/form";
 import { formFields, useAction } from "@/app/_components/use-action";
 import { roleLabels, roles, type Role } from "@/lib/teams/roles";
-import { changeRoleAction, inviteAction, removeMemberAction, resendInvitationAction, revokeInvitationAction, transferOwnershipAction } from "../../actions";
+import {
+  changeRoleAction,
+  inviteAction,
+  removeMemberAction,
+  resendInvitationAction,
+  revokeInvitationAction,
+  transferOwnershipAction,
+} from "../../actions";
 
 function IssuedLink({ link, emailed }: { link: string; emailed: boolean }) {
   return (
     <div className="rounded-lg border border-emerald-200 bg-emerald-50 p-3 text-sm dark:border-emerald-900 dark:bg-emerald-950">
-      <p>{emailed ? "Invitation e-mailed. You can also share this link:" : "Share this link with them (it is shown only once; e-mail is not configured):"}</p>
-      <input readOnly value={link} className="input mt-2 font-mono text-xs" data-testid="invite-link" onFocus={(e) => e.currentTarget.select()} />
+      <p>
+        {emailed
+          ? "Invitation e-mailed. You can also share this link:"
+          : "Share this link with them (it is shown only once; e-mail is not configured):"}
+      </p>
+      <input
+        readOnly
+        value={link}
+        className="input mt-2 font-mono text-xs"
+        data-testid="invite-link"
+        onFocus={(e) => e.currentTarget.select()}
+      />
     </div>
   );
 }
@@ -60,7 +77,19 @@ export function InviteForm({ slug }: { slug: string }) {
   );
 }
 
-export function MemberControls({ slug, memberId, email, role, isOwner }: { slug: string; memberId: string; email: string; role: Role; isOwner: boolean }) {
+export function MemberControls({
+  slug,
+  memberId,
+  email,
+  role,
+  isOwner,
+}: {
+  slug: string;
+  memberId: string;
+  email: string;
+  role: Role;
+  isOwner: boolean;
+}) {
   const router = useRouter();
   const refresh = () => router.refresh();
   const change = useAction(changeRoleAction.bind(null, slug), refresh);
@@ -94,7 +123,11 @@ export function MemberControls({ slug, memberId, email, role, isOwner }: { slug:
             Transfer ownership
           </button>
         )}
-        <button className="btn-danger px-2.5 py-1 text-xs" disabled={remove.pending} onClick={() => confirm(`Remove ${email} from the team?`) && remove.run({ memberId })}>
+        <button
+          className="btn-danger px-2.5 py-1 text-xs"
+          disabled={remove.pending}
+          onClick={() => confirm(`Remove ${email} from the team?`) && remove.run({ memberId })}
+        >
           Remove
         </button>
       </div>
@@ -103,7 +136,19 @@ export function MemberControls({ slug, memberId, email, role, isOwner }: { slug:
   );
 }
 
-export function InvitationRow({ slug, id, email, role, expiresAt }: { slug: string; id: string; email: string; role: Role; expiresAt: string }) {
+export function InvitationRow({
+  slug,
+  id,
+  email,
+  role,
+  expiresAt,
+}: {
+  slug: string;
+  id: string;
+  email: string;
+  role: Role;
+  expiresAt: string;
+}) {
   const router = useRouter();
   const [issued, setIssued] = useState<{ link: string; emailed: boolean } | null>(null);
   const resend = useAction(resendInvitationAction.bind(null, slug), (inv) => {
@@ -119,10 +164,18 @@ export function InvitationRow({ slug, id, email, role, expiresAt }: { slug: stri
           <div className="muted text-xs">Expires {new Date(expiresAt).toUTCString()}</div>
         </div>
         <div className="flex gap-2">
-          <button className="btn-secondary px-2.5 py-1 text-xs" disabled={resend.pending} onClick={() => resend.run({ invitationId: id })}>
+          <button
+            className="btn-secondary px-2.5 py-1 text-xs"
+            disabled={resend.pending}
+            onClick={() => resend.run({ invitationId: id })}
+          >
             Resend
           </button>
-          <button className="btn-danger px-2.5 py-1 text-xs" disabled={revoke.pending} onClick={() => revoke.run({ invitationId: id })}>
+          <button
+            className="btn-danger px-2.5 py-1 text-xs"
+            disabled={revoke.pending}
+            onClick={() => revoke.run({ invitationId: id })}
+          >
             Revoke
           </button>
         </div>

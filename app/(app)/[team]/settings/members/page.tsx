@@ -12,7 +12,10 @@ export default async function MembersPage({ params }: { params: Promise<{ team: 
   const t = await pageTeam(team);
   const isAdmin = t.role === "system" || roleAtLeast(t.role, "admin");
   const isOwner = t.role === "system" || t.role === "owner";
-  const [members, invitations] = await Promise.all([listMembers(t), isAdmin ? listOpenInvitations(t) : Promise.resolve([])]);
+  const [members, invitations] = await Promise.all([
+    listMembers(t),
+    isAdmin ? listOpenInvitations(t) : Promise.resolve([]),
+  ]);
   return (
     <div className="space-y-6">
       {isAdmin && (
@@ -43,7 +46,11 @@ export default async function MembersPage({ params }: { params: Promise<{ team: 
                     <div className="muted">{m.email}</div>
                   </td>
                   <td className="px-5 py-3">
-                    {manageable ? <MemberControls slug={t.slug} memberId={m.id} email={m.email} role={m.role} isOwner={isOwner} /> : <span className="badge">{roleLabels[m.role]}</span>}
+                    {manageable ? (
+                      <MemberControls slug={t.slug} memberId={m.id} email={m.email} role={m.role} isOwner={isOwner} />
+                    ) : (
+                      <span className="badge">{roleLabels[m.role]}</span>
+                    )}
                   </td>
                   <td className="muted px-5 py-3 whitespace-nowrap">{m.joinedAt.toISOString().slice(0, 10)}</td>
                 </tr>
@@ -60,7 +67,14 @@ export default async function MembersPage({ params }: { params: Promise<{ team: 
           ) : (
             <ul className="divide-y divide-zinc-200 dark:divide-zinc-800">
               {invitations.map((i) => (
-                <InvitationRow key={i.id} slug={t.slug} id={i.id} email={i.email} role={i.role} expiresAt={i.expiresAt.toISOString()} />
+                <InvitationRow
+                  key={i.id}
+                  slug={t.slug}
+                  id={i.id}
+                  email={i.email}
+                  role={i.role}
+                  expiresAt={i.expiresAt.toISOString()}
+                />
               ))}
             </ul>
           )}

@@ -15,7 +15,10 @@ import { CancelRestoreButton, RestoreDatabaseForm, RestoreFolderForm, VerifyNowF
 
 export const metadata: Metadata = { title: "Restore" };
 
-const when = (d: Date | null) => (d ? new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "medium", timeZone: "UTC" }).format(d) + " UTC" : "—");
+const when = (d: Date | null) =>
+  d
+    ? new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "medium", timeZone: "UTC" }).format(d) + " UTC"
+    : "—";
 
 /** What is inside, from the manifest: databases with their dump size and tables, folders with their files. */
 function Contents({ manifest }: { manifest: Manifest }) {
@@ -38,7 +41,9 @@ function Contents({ manifest }: { manifest: Manifest }) {
             {manifest.postgres.map((p) => (
               <tr key={p.path} className="border-t border-zinc-200 dark:border-zinc-800">
                 <td className="py-1 font-mono">{p.database}</td>
-                <td className="py-1 tabular-nums">{formatBytes(manifest.entries.find((e) => e.path === p.path)?.size ?? 0)}</td>
+                <td className="py-1 tabular-nums">
+                  {formatBytes(manifest.entries.find((e) => e.path === p.path)?.size ?? 0)}
+                </td>
                 <td className="py-1 tabular-nums">{p.tables.length}</td>
                 <td className="py-1 tabular-nums">{p.tables.reduce((n, x) => n + x.rows, 0)}</td>
                 <td className="py-1">{p.serverVersion}</td>
@@ -53,7 +58,8 @@ function Contents({ manifest }: { manifest: Manifest }) {
           const files = under(path);
           return (
             <p key={`${source}${path}`} className="text-sm">
-              Folder <span className="font-mono">{path}</span> ({source}): {files.length} file(s), {formatBytes(files.reduce((n, e) => n + e.size, 0))}
+              Folder <span className="font-mono">{path}</span> ({source}): {files.length} file(s),{" "}
+              {formatBytes(files.reduce((n, e) => n + e.size, 0))}
             </p>
           );
         })}
@@ -62,14 +68,17 @@ function Contents({ manifest }: { manifest: Manifest }) {
 }
 
 function target(r: RestoreView) {
-  if (r.kind === "database") return `${r.targetDatabase} on ${r.serverName} (${r.mode === "replace" ? "replaced" : "new"})`;
+  if (r.kind === "database")
+    return `${r.targetDatabase} on ${r.serverName} (${r.mode === "replace" ? "replaced" : "new"})`;
   if (r.kind === "directory") return `${r.targetPath} on ${r.serverName} (${r.mode})`;
   return `scratch database on ${r.serverName}`;
 }
 
 async function History({ t, jobs, member }: { t: TeamContext; jobs: RestoreView[]; member: boolean }) {
   const slug = t.slug;
-  const logs = new Map(await Promise.all(jobs.slice(0, 5).map(async (j) => [j.id, (await getRestore(t, j.id)).log] as const)));
+  const logs = new Map(
+    await Promise.all(jobs.slice(0, 5).map(async (j) => [j.id, (await getRestore(t, j.id)).log] as const)),
+  );
   return (
     <div className="card overflow-x-auto p-0">
       <table className="w-full text-sm" data-testid="restore-history">
@@ -85,23 +94,40 @@ async function History({ t, jobs, member }: { t: TeamContext; jobs: RestoreView[
         </thead>
         <tbody>
           {jobs.map((r) => (
-            <tr key={r.id} className="border-t border-zinc-200 align-top dark:border-zinc-800" data-testid={`restore-row-${r.id}`}>
+            <tr
+              key={r.id}
+              className="border-t border-zinc-200 align-top dark:border-zinc-800"
+              data-testid={`restore-row-${r.id}`}
+            >
               <td className="px-4 py-2">
                 {when(r.createdAt)}
                 <span className="muted block text-xs">by {r.requestedBy ?? "—"}</span>
               </td>
-              <td className="px-4 py-2">{r.kind === "verify" ? "Verification" : r.kind === "database" ? `Restore ${r.members[0]}` : `Restore ${r.members.join(", ")}`}</td>
+              <td className="px-4 py-2">
+                {r.kind === "verify"
+                  ? "Verification"
+                  : r.kind === "database"
+                    ? `Restore ${r.members[0]}`
+                    : `Restore ${r.members.join(", ")}`}
+              </td>
               <td className="px-4 py-2">{target(r)}</td>
               <td className="space-y-1 px-4 py-2">
                 <StatusBadge status={r.status} />
                 {r.status === "running" && r.swapStartedAt ? (
                   <span className="muted block text-xs">Putting it in place — no longer cancellable</span>
                 ) : (
-                  member && (r.status === "queued" || r.status === "running") && <CancelRestoreButton slug={slug} restoreId={r.id} />
+                  member &&
+                  (r.status === "queued" || r.status === "running") && (
+                    <CancelRestoreButton slug={slug} restoreId={r.id} />
+                  )
                 )}
               </td>
               <td className="px-4 py-2 tabular-nums" data-testid="restore-progress">
-                {r.status === "running" ? `${formatBytes(r.bytesDone)}${r.totalBytes ? ` of ${formatBytes(r.totalBytes)}` : ""} · ${formatDuration(r.elapsedMs)}` : r.finishedAt && r.startedAt ? formatDuration(r.elapsedMs) : "—"}
+                {r.status === "running"
+                  ? `${formatBytes(r.bytesDone)}${r.totalBytes ? ` of ${formatBytes(r.totalBytes)}` : ""} · ${formatDuration(r.elapsedMs)}`
+                  : r.finishedAt && r.startedAt
+                    ? formatDuration(r.elapsedMs)
+                    : "—"}
               </td>
               <td className="max-w-md px-4 py-2">
                 {r.status === "succeeded" && r.kind === "verify" && r.result && (
@@ -123,7 +149,11 @@ async function History({ t, jobs, member }: { t: TeamContext; jobs: RestoreView[
                   </ul>
                 )}
                 {r.safetyBackupId && (
-                  <Link className="block text-xs text-indigo-600 hover:underline dark:text-indigo-400" href={`/${slug}/backups/${r.safetyBackupId}`} data-testid="safety-backup-link">
+                  <Link
+                    className="block text-xs text-indigo-600 hover:underline dark:text-indigo-400"
+                    href={`/${slug}/backups/${r.safetyBackupId}`}
+                    data-testid="safety-backup-link"
+                  >
                     Safety backup of the replaced database
                   </Link>
                 )}
@@ -153,7 +183,11 @@ export default async function RestorePage({ params }: { params: Promise<{ team: 
   const t = await pageTeam(team);
   const b = await pageRow(getBackup(t, backupId));
   const member = t.role === "system" || roleAtLeast(t.role, "member");
-  const [jobs, connections, servers] = await Promise.all([listRestores(t, backupId), listDatabaseConnections(t), listServers(t)]);
+  const [jobs, connections, servers] = await Promise.all([
+    listRestores(t, backupId),
+    listDatabaseConnections(t),
+    listServers(t),
+  ]);
   const manifest = (() => {
     try {
       return manifestOf(b);
@@ -161,10 +195,24 @@ export default async function RestorePage({ params }: { params: Promise<{ team: 
       return null;
     }
   })();
-  const conns = connections.map((c) => ({ id: c.id, name: c.name, serverId: c.serverId, serverName: c.serverName, where: `${c.pgUser}@${c.pgHost}:${c.pgPort}` }));
+  const conns = connections.map((c) => ({
+    id: c.id,
+    name: c.name,
+    serverId: c.serverId,
+    serverName: c.serverName,
+    where: `${c.pgUser}@${c.pgHost}:${c.pgPort}`,
+  }));
   const dumps = manifest?.postgres.map((p) => ({ path: p.path, database: p.database })) ?? [];
-  const ownConnection = conns.find((c) => manifest?.postgres.some((p) => p.source === c.id)) ?? conns.find((c) => c.serverId === b.serverId) ?? conns[0];
-  const folders = manifest?.sources.flatMap((s) => (s.kind === "directory" ? s.paths.map((p) => ({ member: `files${p.replace(/\/+$/, "")}`, label: `${p} (${s.name})` })) : [])) ?? [];
+  const ownConnection =
+    conns.find((c) => manifest?.postgres.some((p) => p.source === c.id)) ??
+    conns.find((c) => c.serverId === b.serverId) ??
+    conns[0];
+  const folders =
+    manifest?.sources.flatMap((s) =>
+      s.kind === "directory"
+        ? s.paths.map((p) => ({ member: `files${p.replace(/\/+$/, "")}`, label: `${p} (${s.name})` }))
+        : [],
+    ) ?? [];
   const readable = b.status === "succeeded";
   return (
     <div className="space-y-6">
@@ -177,29 +225,56 @@ export default async function RestorePage({ params }: { params: Promise<{ team: 
           </Link>
         </div>
       </PageHeader>
-      {manifest ? <Contents manifest={manifest} /> : <div className="card muted text-sm">This archive has no Coffer manifest (an upload from another tool): its contents are not listed, and verification checks only that it reads completely.</div>}
-      {!readable && <div className="card text-sm">This backup {b.status === "expired" ? "expired" : `is ${b.status}`}: there is nothing to restore.</div>}
+      {manifest ? (
+        <Contents manifest={manifest} />
+      ) : (
+        <div className="card muted text-sm">
+          This archive has no Coffer manifest (an upload from another tool): its contents are not listed, and
+          verification checks only that it reads completely.
+        </div>
+      )}
+      {!readable && (
+        <div className="card text-sm">
+          This backup {b.status === "expired" ? "expired" : `is ${b.status}`}: there is nothing to restore.
+        </div>
+      )}
       {readable && member && (
         <div className="grid gap-6 lg:grid-cols-2">
           <section className="card space-y-3">
             <h2 className="font-medium">Verify</h2>
-            <p className="muted text-sm">Restores every database into a scratch database (coffer_verify_…), compares each table&apos;s row count and every file&apos;s SHA-256 with the manifest, then drops the scratch database.</p>
+            <p className="muted text-sm">
+              Restores every database into a scratch database (coffer_verify_…), compares each table&apos;s row count
+              and every file&apos;s SHA-256 with the manifest, then drops the scratch database.
+            </p>
             <VerifyNowForm slug={t.slug} backupId={b.id} connections={conns} />
           </section>
           {(dumps.length > 0 || !manifest) && (
             <section className="card space-y-3">
               <h2 className="font-medium">Restore a database</h2>
               {conns.length === 0 ? (
-                <p className="muted text-sm">Add a PostgreSQL source to a server first: its connection is how Coffer reaches the target database.</p>
+                <p className="muted text-sm">
+                  Add a PostgreSQL source to a server first: its connection is how Coffer reaches the target database.
+                </p>
               ) : (
-                <RestoreDatabaseForm slug={t.slug} backupId={b.id} dumps={dumps} connections={conns} defaultConnection={ownConnection?.id ?? ""} />
+                <RestoreDatabaseForm
+                  slug={t.slug}
+                  backupId={b.id}
+                  dumps={dumps}
+                  connections={conns}
+                  defaultConnection={ownConnection?.id ?? ""}
+                />
               )}
             </section>
           )}
           {folders.length > 0 && (
             <section className="card space-y-3">
               <h2 className="font-medium">Restore folders</h2>
-              <RestoreFolderForm slug={t.slug} backupId={b.id} folders={folders} servers={servers.map((s) => ({ id: s.id, name: s.name }))} />
+              <RestoreFolderForm
+                slug={t.slug}
+                backupId={b.id}
+                folders={folders}
+                servers={servers.map((s) => ({ id: s.id, name: s.name }))}
+              />
             </section>
           )}
         </div>

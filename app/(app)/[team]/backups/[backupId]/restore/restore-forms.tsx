@@ -14,12 +14,42 @@ export interface Connection {
 }
 
 /** Choose a server, then one of its PostgreSQL sources: whose connection (host, port, user, password) reaches the target. */
-function ConnectionSelect({ connections, name, label, value, onChange, optional }: { connections: Connection[]; name: string; label: string; value: string; onChange: (v: string) => void; optional?: string }) {
+function ConnectionSelect({
+  connections,
+  name,
+  label,
+  value,
+  onChange,
+  optional,
+}: {
+  connections: Connection[];
+  name: string;
+  label: string;
+  value: string;
+  onChange: (v: string) => void;
+  optional?: string;
+}) {
   const options = connections.map((c) => ({ value: c.id, label: `${c.serverName} › ${c.name} (${c.where})` }));
-  return <Select label={label} name={name} value={value} onChange={(e) => onChange(e.target.value)} options={optional ? [{ value: "", label: optional }, ...options] : options} />;
+  return (
+    <Select
+      label={label}
+      name={name}
+      value={value}
+      onChange={(e) => onChange(e.target.value)}
+      options={optional ? [{ value: "", label: optional }, ...options] : options}
+    />
+  );
 }
 
-export function VerifyNowForm({ slug, backupId, connections }: { slug: string; backupId: string; connections: Connection[] }) {
+export function VerifyNowForm({
+  slug,
+  backupId,
+  connections,
+}: {
+  slug: string;
+  backupId: string;
+  connections: Connection[];
+}) {
   const router = useRouter();
   const [connection, setConnection] = useState("");
   const verify = useAction(verifyNowAction.bind(null, slug), () => router.refresh());
@@ -33,7 +63,14 @@ export function VerifyNowForm({ slug, backupId, connections }: { slug: string; b
       }}
     >
       <FormError error={verify.error} />
-      <ConnectionSelect connections={connections} name="verifyConnection" label="Verify on" value={connection} onChange={setConnection} optional="The backup's own server and database connections" />
+      <ConnectionSelect
+        connections={connections}
+        name="verifyConnection"
+        label="Verify on"
+        value={connection}
+        onChange={setConnection}
+        optional="The backup's own server and database connections"
+      />
       <button className="btn-primary" disabled={verify.pending}>
         {verify.pending ? "Starting…" : "Verify now"}
       </button>
@@ -41,7 +78,19 @@ export function VerifyNowForm({ slug, backupId, connections }: { slug: string; b
   );
 }
 
-export function RestoreDatabaseForm({ slug, backupId, dumps, connections, defaultConnection }: { slug: string; backupId: string; dumps: { path: string; database: string }[]; connections: Connection[]; defaultConnection: string }) {
+export function RestoreDatabaseForm({
+  slug,
+  backupId,
+  dumps,
+  connections,
+  defaultConnection,
+}: {
+  slug: string;
+  backupId: string;
+  dumps: { path: string; database: string }[];
+  connections: Connection[];
+  defaultConnection: string;
+}) {
   const router = useRouter();
   const [mode, setMode] = useState<"new" | "replace">("new");
   const [connection, setConnection] = useState(defaultConnection);
@@ -56,35 +105,100 @@ export function RestoreDatabaseForm({ slug, backupId, dumps, connections, defaul
       onSubmit={(e) => {
         e.preventDefault();
         const f = new FormData(e.currentTarget);
-        restore.run({ backupId, member, serverId: chosen?.serverId ?? "", connectionSourceId: connection, targetDatabase: String(f.get("targetDatabase") ?? ""), mode, confirm: mode === "replace" ? String(f.get("confirm") ?? "") : undefined });
+        restore.run({
+          backupId,
+          member,
+          serverId: chosen?.serverId ?? "",
+          connectionSourceId: connection,
+          targetDatabase: String(f.get("targetDatabase") ?? ""),
+          mode,
+          confirm: mode === "replace" ? String(f.get("confirm") ?? "") : undefined,
+        });
       }}
     >
       <FormError error={restore.error} />
       {dumps.length > 0 ? (
-        <Select label="Database in the backup" name="member" value={member} onChange={(e) => setMember(e.target.value)} options={dumps.map((d) => ({ value: d.path, label: d.database }))} />
+        <Select
+          label="Database in the backup"
+          name="member"
+          value={member}
+          onChange={(e) => setMember(e.target.value)}
+          options={dumps.map((d) => ({ value: d.path, label: d.database }))}
+        />
       ) : (
-        <Field label="SQL dump inside the archive" name="member" error={restore.error} value={member} onChange={(e) => setMember(e.target.value)} placeholder="postgres/shop.sql" hint="This archive has no Coffer manifest: name the plain SQL file to load." />
+        <Field
+          label="SQL dump inside the archive"
+          name="member"
+          error={restore.error}
+          value={member}
+          onChange={(e) => setMember(e.target.value)}
+          placeholder="postgres/shop.sql"
+          hint="This archive has no Coffer manifest: name the plain SQL file to load."
+        />
       )}
-      <ConnectionSelect connections={connections} name="connectionSourceId" label="Restore on (server › connection)" value={connection} onChange={setConnection} />
+      <ConnectionSelect
+        connections={connections}
+        name="connectionSourceId"
+        label="Restore on (server › connection)"
+        value={connection}
+        onChange={setConnection}
+      />
       <fieldset className="space-y-1">
         <legend className="label">Into</legend>
         <label className="flex items-center gap-2 text-sm">
-          <input type="radio" name="mode" value="new" checked={mode === "new"} onChange={() => setMode("new")} /> A new database (nothing existing is touched)
+          <input type="radio" name="mode" value="new" checked={mode === "new"} onChange={() => setMode("new")} /> A new
+          database (nothing existing is touched)
         </label>
         <label className="flex items-center gap-2 text-sm">
-          <input type="radio" name="mode" value="replace" checked={mode === "replace"} onChange={() => setMode("replace")} /> Replace an existing database (a safety backup of it is taken first)
+          <input
+            type="radio"
+            name="mode"
+            value="replace"
+            checked={mode === "replace"}
+            onChange={() => setMode("replace")}
+          />{" "}
+          Replace an existing database (a safety backup of it is taken first)
         </label>
       </fieldset>
-      <Field key={mode} label={mode === "new" ? "New database name" : "Database to replace"} name="targetDatabase" error={restore.error} defaultValue={mode === "new" ? `${dumpName}_restored` : ""} required />
-      {mode === "replace" && <Field label="Type the database name again to confirm" name="confirm" error={restore.error} autoComplete="off" required hint="Its sessions are disconnected and it is dropped once the backup has loaded completely." />}
-      <button className={mode === "replace" ? "btn-danger" : "btn-primary"} disabled={restore.pending || !connection || !member}>
+      <Field
+        key={mode}
+        label={mode === "new" ? "New database name" : "Database to replace"}
+        name="targetDatabase"
+        error={restore.error}
+        defaultValue={mode === "new" ? `${dumpName}_restored` : ""}
+        required
+      />
+      {mode === "replace" && (
+        <Field
+          label="Type the database name again to confirm"
+          name="confirm"
+          error={restore.error}
+          autoComplete="off"
+          required
+          hint="Its sessions are disconnected and it is dropped once the backup has loaded completely."
+        />
+      )}
+      <button
+        className={mode === "replace" ? "btn-danger" : "btn-primary"}
+        disabled={restore.pending || !connection || !member}
+      >
         {restore.pending ? "Starting…" : mode === "replace" ? "Replace database" : "Restore database"}
       </button>
     </form>
   );
 }
 
-export function RestoreFolderForm({ slug, backupId, folders, servers }: { slug: string; backupId: string; folders: { member: string; label: string }[]; servers: { id: string; name: string }[] }) {
+export function RestoreFolderForm({
+  slug,
+  backupId,
+  folders,
+  servers,
+}: {
+  slug: string;
+  backupId: string;
+  folders: { member: string; label: string }[];
+  servers: { id: string; name: string }[];
+}) {
   const router = useRouter();
   const restore = useAction(restoreDirectoryAction.bind(null, slug), () => router.refresh());
   return (
@@ -95,7 +209,13 @@ export function RestoreFolderForm({ slug, backupId, folders, servers }: { slug: 
         e.preventDefault();
         const form = e.currentTarget;
         const f = new FormData(form);
-        restore.run({ backupId, members: checkedValues(form, "members"), serverId: String(f.get("serverId")), targetPath: String(f.get("targetPath") ?? ""), mode: f.get("mode") === "overwrite" ? "overwrite" : "fresh" });
+        restore.run({
+          backupId,
+          members: checkedValues(form, "members"),
+          serverId: String(f.get("serverId")),
+          targetPath: String(f.get("targetPath") ?? ""),
+          mode: f.get("mode") === "overwrite" ? "overwrite" : "fresh",
+        });
       }}
     >
       <FormError error={restore.error} />
@@ -108,7 +228,14 @@ export function RestoreFolderForm({ slug, backupId, folders, servers }: { slug: 
         ))}
       </fieldset>
       <Select label="Server" name="serverId" options={servers.map((s) => ({ value: s.id, label: s.name }))} />
-      <Field label="Restore under" name="targetPath" error={restore.error} placeholder="/srv/restored" required hint="Files keep their full original path under this folder: /var/www/index.html restores to <folder>/var/www/index.html. Choose / with Overwrite to put them back where they were." />
+      <Field
+        label="Restore under"
+        name="targetPath"
+        error={restore.error}
+        placeholder="/srv/restored"
+        required
+        hint="Files keep their full original path under this folder: /var/www/index.html restores to <folder>/var/www/index.html. Choose / with Overwrite to put them back where they were."
+      />
       <fieldset className="space-y-1">
         <legend className="label">Mode</legend>
         <label className="flex items-center gap-2 text-sm">
@@ -130,7 +257,12 @@ export function CancelRestoreButton({ slug, restoreId }: { slug: string; restore
   const cancel = useAction(cancelRestoreAction.bind(null, slug), () => router.refresh());
   return (
     <span>
-      <button type="button" className="btn-secondary" disabled={cancel.pending} onClick={() => cancel.run({ restoreId })}>
+      <button
+        type="button"
+        className="btn-secondary"
+        disabled={cancel.pending}
+        onClick={() => cancel.run({ restoreId })}
+      >
         Cancel
       </button>
       <FormError error={cancel.error} />

@@ -11,7 +11,11 @@ export const GET = teamRoute<{ backupId: string }>("member", async (t, request, 
     const d = await openDownload(t, backupId, request.headers.get("range"), request.signal);
     return new Response(Readable.toWeb(d.body) as ReadableStream<Uint8Array>, { status: d.status, headers: d.headers });
   } catch (err) {
-    if (err instanceof RangeNotSatisfiable) return new Response(null, { status: 416, headers: { "Content-Range": `bytes */${err.size}`, "Cache-Control": "private, no-store" } });
+    if (err instanceof RangeNotSatisfiable)
+      return new Response(null, {
+        status: 416,
+        headers: { "Content-Range": `bytes */${err.size}`, "Cache-Control": "private, no-store" },
+      });
     throw err;
   }
 });
