@@ -21,6 +21,9 @@ export function newId(prefix: string): string {
   return `${prefix}_${out}`;
 }
 
+/** What a `newId(prefix)` looks like, for validating ids that arrive from outside. */
+export const idPattern = (prefix: string) => new RegExp(`^${prefix}_[0-9a-z]{26}$`);
+
 export const idColumn = (prefix: string) =>
   text("id")
     .primaryKey()

@@ -1,8 +1,9 @@
 import { eventType } from "inngest";
 import { z } from "zod";
+import { idOf } from "@/lib/ids";
 
 // Payloads carry ids only; functions read everything else from the database.
-const id = (prefix: string) => z.string().regex(new RegExp(`^${prefix}_[0-9a-z]{26}$`));
+const id = (prefix: string) => idOf(prefix, prefix);
 
 /** A queued backup to run. */
 export const backupRequested = eventType("backup/run.requested", {
@@ -18,7 +19,7 @@ export const backupEvent = (b: { teamId: string; serverId: string; backupId: str
 
 /** Apply a retention policy to one scope: a schedule (`sch_…`) or a server's unscheduled backups (`srv_…`). */
 export const retentionRequested = eventType("retention/apply.requested", {
-  schema: z.object({ teamId: id("team"), scope: z.string().regex(/^(sch|srv)_[0-9a-z]{26}$/) }),
+  schema: z.object({ teamId: id("team"), scope: z.union([id("sch"), id("srv")]) }),
 });
 
 /** `reason` makes the id: one run per finished backup, one per scope and day for the daily run. */

@@ -5,7 +5,7 @@ import { signIn, signOut, SignInRefused } from "@/lib/auth/next-auth";
 import { safeNextPath, signInSchema, signUpSchema } from "@/lib/auth/schemas";
 import { revokeAllSessions, signUp } from "@/lib/auth/users";
 import { AppError } from "@/lib/errors";
-import { publicAction, userAction } from "@/lib/server/action";
+import { publicAction, userAction } from "@/lib/web/action";
 import { acceptInvitation } from "@/lib/teams/invitations";
 
 async function startSession(email: string, password: string) {

@@ -1,6 +1,6 @@
 "use client";
 import { useState, useTransition } from "react";
-import type { ActionResult } from "@/lib/server/action";
+import type { ActionResult } from "@/lib/web/action";
 
 export type ActionError = Extract<ActionResult<never>, { ok: false }>["error"];
 

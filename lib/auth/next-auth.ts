@@ -6,7 +6,7 @@ import Google from "next-auth/providers/google";
 import { env } from "../env";
 import { AppError } from "../errors";
 import { log } from "../log";
-import { clientIp, userAgent } from "../server/request";
+import { clientIp, userAgent } from "../web/request";
 import { signInSchema } from "./schemas";
 import { authSecret } from "./secret";
 import { authenticate, createSession, revokeSession, userForOAuth } from "./users";

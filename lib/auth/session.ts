@@ -1,7 +1,7 @@
 import "server-only";
 import { cache } from "react";
 import { AppError } from "../errors";
-import { clientIp } from "../server/request";
+import { clientIp } from "../web/request";
 import { assertRole, teamForUser, type TeamContext } from "../teams/context";
 import type { Role } from "../teams/roles";
 import { auth } from "./next-auth";

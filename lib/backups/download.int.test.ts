@@ -262,7 +262,7 @@ describe("archived copies", () => {
     return { user, t, id, destinationId, archiveSha, fileName: b.fileName };
   }
 
-  /** The status and message the download route answers with (lib/server/route's toHttpResponse, which needs a request to import). */
+  /** The status and message the download route answers with (lib/web/route's toHttpResponse, which needs a request to import). */
   async function conflict(p: Promise<unknown>): Promise<{ status: number; message: string }> {
     const err = await p.then(
       () => {

@@ -125,7 +125,7 @@ describe("storage destinations", () => {
   });
 
   it("S3 sockets resolve through the address guard", async () => {
-    const { createAdapter, testDestination: probe } = await import("../storage");
+    const { createAdapter, probeStorage: probe } = await import("../storage");
     const { guardedLookup } = await import("../net/address-guard");
     const config = {
       kind: "s3" as const,

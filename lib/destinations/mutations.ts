@@ -3,7 +3,6 @@ import { count, eq } from "drizzle-orm";
 import { backupLocations, servers, storageDestinations } from "@/db/schema";
 import { newId } from "@/db/columns";
 import { recordAudit } from "../audit/record";
-import { openSecret, sealSecret } from "../crypto/secret-box";
 import { db } from "../db";
 import { AppError, notFound } from "../errors";
 import { pgCode } from "../db";
@@ -11,18 +10,8 @@ import { schedulesUsing } from "../schedules/queries";
 import { assertOutsideCofferData } from "../servers/mutations";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import { guardEndpoints, splitFields, storageConfig, tierClasses, type Secrets } from "./config";
+import { openCredentials, sealCredentials } from "./credentials";
 import type { CreateDestinationInput, UpdateDestinationInput } from "./schemas";
-
-const secretContext = (t: TeamContext, id: string) => ({
-  teamId: t.id,
-  table: "storage_destinations",
-  column: "credentials_enc",
-  rowId: id,
-});
-
-export function openCredentials(t: TeamContext, id: string, sealed: string | null): Secrets {
-  return sealed ? (JSON.parse(openSecret(sealed, secretContext(t, id))) as Secrets) : {};
-}
 
 /** Validates everything a destination needs (provider fields, classes, endpoints, server) and returns its row values. */
 async function rowValues(t: TeamContext, id: string, input: CreateDestinationInput, storedSecrets: Secrets) {
@@ -53,7 +42,7 @@ async function rowValues(t: TeamContext, id: string, input: CreateDestinationInp
     kind: input.kind,
     settings,
     serverId: input.kind === "server" ? input.serverId! : null,
-    credentialsEnc: Object.keys(secrets).length ? sealSecret(JSON.stringify(secrets), secretContext(t, id)) : null,
+    credentialsEnc: sealCredentials(t, id, secrets),
     credentialFields: Object.keys(secrets).sort(),
     ...tierClasses(input.kind, input),
   };

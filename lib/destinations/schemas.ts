@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { idOf } from "../ids";
 import { absolutePathSchema, nameSchema } from "../servers/schemas";
 
 export const destinationKinds = ["local", "server", "s3", "gcs", "azure"] as const;
@@ -29,8 +30,6 @@ export const defaultClasses: Record<DestinationKind, [daily: string, weekly: str
 };
 
 const optionalClass = z.string().trim().max(40).optional(); // empty: the provider's default for the tier
-const idOf = (prefix: string, what: string) =>
-  z.string().regex(new RegExp(`^${prefix}_[0-9a-z]{26}$`), `Unknown ${what}.`);
 
 /**
  * The destination form. Provider fields are checked in depth by lib/storage's own schema once

@@ -6,12 +6,12 @@ import { env } from "../env";
 import { notFound } from "../errors";
 import { guardedLookup } from "../net/address-guard";
 import { withServer } from "../servers/connect";
-import { checked, recordCheck, type CheckResult } from "../checks";
-import { createAdapter, testDestination as probe, type StorageAdapter } from "../storage";
+import { checked, recordCheck, type CheckResult } from "../check-result";
+import { createAdapter, probeStorage, type StorageAdapter } from "../storage";
 import { ServerDirAdapter } from "../storage/server-dir";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import { guardEndpoints, storageConfig } from "./config";
-import { openCredentials } from "./mutations";
+import { openCredentials } from "./credentials";
 
 /** Opens a destination's adapter (and its server connection, for a server directory) around `fn`. */
 export async function withDestination<T>(
@@ -41,7 +41,7 @@ export async function testDestination(t: TeamContext, destinationId: string): Pr
   assertRole(t, "member");
   const result = await checked(() =>
     withDestination(t, destinationId, async (adapter) => {
-      const { latencyMs } = await probe(adapter);
+      const { latencyMs } = await probeStorage(adapter);
       return {
         ok: true,
         message: `Wrote, read back, verified and deleted a probe object in ${latencyMs} ms.`,

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { backupRefSchema, id } from "../backups/schemas";
+import { backupRefSchema } from "../backups/schemas";
+import { idOf } from "../ids";
 import { entryPathSchema } from "../backups/manifest";
 
 /** A PostgreSQL database name Coffer creates: what `CREATE DATABASE` accepts without surprises. */
@@ -18,9 +19,9 @@ export const databaseNameSchema = z
 export const restoreDatabaseSchema = backupRefSchema.extend({
   /** The dump inside the archive, e.g. `postgres/shop.sql`. */
   member: entryPathSchema.refine((p) => p.endsWith(".sql"), "Choose a .sql dump inside the archive."),
-  serverId: id("srv", "server"),
+  serverId: idOf("srv", "server"),
   /** The database source whose connection (host, port, user, password) reaches the target PostgreSQL. */
-  connectionSourceId: id("src", "database connection"),
+  connectionSourceId: idOf("src", "database connection"),
   targetDatabase: databaseNameSchema,
   mode: z.enum(["new", "replace"]).default("new"),
   /** Replace only: the database name typed again. */
@@ -34,7 +35,7 @@ export const restoreDirectorySchema = backupRefSchema.extend({
     .array(entryPathSchema.refine((p) => p.startsWith("files/"), "Choose folders under files/ in the archive."))
     .min(1, "Choose what to restore.")
     .max(50),
-  serverId: id("srv", "server"),
+  serverId: idOf("srv", "server"),
   targetPath: z
     .string()
     .trim()
@@ -46,8 +47,8 @@ export type RestoreDirectoryInput = z.infer<typeof restoreDirectorySchema>;
 
 export const verifyBackupSchema = backupRefSchema.extend({
   /** Whose connection reaches the PostgreSQL to verify on; absent: each database's own source. */
-  connectionSourceId: id("src", "database connection").optional(),
+  connectionSourceId: idOf("src", "database connection").optional(),
 });
 export type VerifyBackupInput = z.infer<typeof verifyBackupSchema>;
 
-export const restoreRefSchema = z.object({ restoreId: id("rst", "restore") });
+export const restoreRefSchema = z.object({ restoreId: idOf("rst", "restore") });

@@ -1,10 +1,9 @@
 import { z } from "zod";
+import { idOf } from "../ids";
 import { retentionSchema } from "../retention/schemas";
 import { DEFAULT_POLICY } from "../retention/select";
 import { nameSchema } from "../servers/schemas";
 
-const id = (prefix: string, what: string) =>
-  z.string().regex(new RegExp(`^${prefix}_[0-9a-z]{26}$`), `Unknown ${what}.`);
 const time = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "Use a time such as 02:30.");
 
 export const presetSchema = z.discriminatedUnion("kind", [
@@ -24,9 +23,9 @@ export const presetSchema = z.discriminatedUnion("kind", [
 
 const fields = {
   name: nameSchema,
-  serverId: id("srv", "server"),
-  sourceIds: z.array(id("src", "source")).min(1, "Choose at least one source to back up.").max(50),
-  destinationIds: z.array(id("dst", "destination")).min(1, "Choose at least one destination.").max(20),
+  serverId: idOf("srv", "server"),
+  sourceIds: z.array(idOf("src", "source")).min(1, "Choose at least one source to back up.").max(50),
+  destinationIds: z.array(idOf("dst", "destination")).min(1, "Choose at least one destination.").max(20),
   when: presetSchema,
   timezone: z.string().trim().min(1, "Choose a time zone.").max(64),
   encrypted: z.boolean().default(true),
@@ -35,13 +34,13 @@ const fields = {
   /** Verify each backup by a restore into a scratch database. */
   verify: z.boolean().default(true),
   /** A PostgreSQL source (on any server) whose connection verification uses; absent: each database's own. */
-  verifySourceId: z.preprocess((v) => (v === "" ? undefined : v), id("src", "verification connection").optional()),
+  verifySourceId: z.preprocess((v) => (v === "" ? undefined : v), idOf("src", "verification connection").optional()),
 };
 
 export const createScheduleSchema = z.object(fields);
 export type CreateScheduleInput = z.infer<typeof createScheduleSchema>;
-export const scheduleRefSchema = z.object({ scheduleId: id("sch", "schedule") });
-export const updateScheduleSchema = z.object({ ...fields, scheduleId: id("sch", "schedule") });
+export const scheduleRefSchema = z.object({ scheduleId: idOf("sch", "schedule") });
+export const updateScheduleSchema = z.object({ ...fields, scheduleId: idOf("sch", "schedule") });
 export type UpdateScheduleInput = z.infer<typeof updateScheduleSchema>;
 export const setEnabledSchema = scheduleRefSchema.extend({ enabled: z.boolean() });
 /** A dry run of a retention policy on a schedule's existing backups. */

@@ -4,7 +4,7 @@ import { servers, sources } from "@/db/schema";
 import { openSecret } from "../crypto/secret-box";
 import { db } from "../db";
 import { env } from "../env";
-import { checked, recordCheck, type CheckResult } from "../checks";
+import { checked, recordCheck, type CheckResult } from "../check-result";
 import { AppError } from "../errors";
 import { resolveAllowedAddress } from "../net/address-guard";
 import { runCommand, type Reach } from "../reach";

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { idOf } from "../ids";
 
 export const nameSchema = z.string().trim().min(1, "Enter a name.").max(80, "Use at most 80 characters.");
 
@@ -56,12 +57,10 @@ export const createServerSchema = z.discriminatedUnion("kind", [
 ]);
 export type CreateServerInput = z.infer<typeof createServerSchema>;
 
-export const updateServerSchema = z
-  .object({ serverId: z.string().regex(/^srv_[0-9a-z]{26}$/, "Unknown server.") })
-  .and(createServerSchema);
+export const updateServerSchema = z.object({ serverId: idOf("srv", "server") }).and(createServerSchema);
 export type UpdateServerInput = z.infer<typeof updateServerSchema>;
 
-export const serverRefSchema = z.object({ serverId: z.string().regex(/^srv_[0-9a-z]{26}$/, "Unknown server.") });
+export const serverRefSchema = z.object({ serverId: idOf("srv", "server") });
 export const acceptHostKeySchema = serverRefSchema.extend({
   fingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, "Unknown fingerprint."),
 });
@@ -124,7 +123,7 @@ export const createSourceSchema = z.intersection(
   z.discriminatedUnion("kind", [postgresSource, directorySource]),
 );
 export type CreateSourceInput = z.infer<typeof createSourceSchema>;
-export const sourceRefSchema = z.object({ sourceId: z.string().regex(/^src_[0-9a-z]{26}$/, "Unknown source.") });
+export const sourceRefSchema = z.object({ sourceId: idOf("src", "source") });
 export const updateSourceSchema = z.intersection(
   sourceRefSchema,
   z.discriminatedUnion("kind", [postgresSource, directorySource]),

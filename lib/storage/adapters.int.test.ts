@@ -10,7 +10,7 @@ import { startAzurite, type AzuriteServer } from "../../test/servers/azurite";
 import { startGcsServer, type GcsServer } from "../../test/servers/gcs-server";
 import { startS3rver, type S3rverServer } from "../../test/servers/s3rver";
 import { freePort } from "../../test/ports";
-import { createAdapter, testDestination, type StorageAdapter, type StorageConfig, type StorageKind } from "./index";
+import { createAdapter, probeStorage, type StorageAdapter, type StorageConfig, type StorageKind } from "./index";
 import { parseRestoreHeader } from "./s3";
 
 const MiB = 1024 * 1024;
@@ -395,7 +395,7 @@ describe.each(Object.keys(harnesses) as Kind[])("%s adapter", (kind) => {
   });
 
   it("passes Test destination and leaves no probe behind", async () => {
-    const result = await testDestination(adapter);
+    const result = await probeStorage(adapter);
     expect(result.ok).toBe(true);
     expect(result.latencyMs).toBeGreaterThanOrEqual(0);
     expect(await keys(adapter, ".coffer-probe/")).toEqual([]);
@@ -408,7 +408,7 @@ describe.each(Object.keys(harnesses) as Kind[])("%s adapter", (kind) => {
   }
 
   it("says when the bucket does not exist", async () => {
-    const err = await rejection(testDestination(createAdapter(h.missingBucket())));
+    const err = await rejection(probeStorage(createAdapter(h.missingBucket())));
     expectClean(err);
     expect((err as AppError).message).toMatch(/does not exist/);
     expect((err as AppError).message).toMatch(/no-such-|does-not-exist/);
@@ -417,7 +417,7 @@ describe.each(Object.keys(harnesses) as Kind[])("%s adapter", (kind) => {
   // The local disk has neither credentials nor an endpoint: these two exist for the network providers only.
   if (kind !== "local")
     it("says when the credentials are wrong", async () => {
-      const err = await rejection(testDestination(createAdapter(h.badCredentials!())));
+      const err = await rejection(probeStorage(createAdapter(h.badCredentials!())));
       expectClean(err);
       expect((err as AppError).message).toMatch(/secret access key|service-account key|rejected the credentials/);
     });
@@ -426,7 +426,7 @@ describe.each(Object.keys(harnesses) as Kind[])("%s adapter", (kind) => {
     it("says when the endpoint is unreachable", async () => {
       const port = await freePort();
       const started = performance.now();
-      const err = await rejection(testDestination(createAdapter(h.unreachable!(port))));
+      const err = await rejection(probeStorage(createAdapter(h.unreachable!(port))));
       expectClean(err);
       expect((err as AppError).message).toContain(`Cannot reach`);
       expect((err as AppError).message).toContain(`127.0.0.1:${port}`);
@@ -474,7 +474,7 @@ describe("s3 adapter, objects above the CopyObject limit", () => {
       accessKeyId: "AKIAWRONG",
       secretAccessKey: s.secretAccessKey,
     });
-    await expect(testDestination(adapter)).rejects.toThrow(/does not recognise the access key ID/);
+    await expect(probeStorage(adapter)).rejects.toThrow(/does not recognise the access key ID/);
   });
 });
 

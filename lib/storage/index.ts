@@ -8,7 +8,7 @@ import { AzureAdapter } from "./azure";
 import { GcsAdapter } from "./gcs";
 import { LocalDiskAdapter } from "./local-disk";
 import { S3Adapter, type S3Tuning } from "./s3";
-import type { StorageAdapter, StorageConfig, TestDestinationResult } from "./types";
+import type { StorageAdapter, StorageConfig, ProbeResult } from "./types";
 
 export * from "./types";
 export { toStorageError } from "./errors";
@@ -156,10 +156,7 @@ const PROBE_BYTES = 64 * 1024;
  * "Test destination": writes a random probe object under `.coffer-probe/`, reads it back,
  * compares SHA-256, deletes it. Resolves with the round-trip time or throws the mapped AppError.
  */
-export async function testDestination(
-  adapter: StorageAdapter,
-  opts: { signal?: AbortSignal } = {},
-): Promise<TestDestinationResult> {
+export async function probeStorage(adapter: StorageAdapter, opts: { signal?: AbortSignal } = {}): Promise<ProbeResult> {
   const key = `.coffer-probe/${randomBytes(12).toString("hex")}`;
   const data = randomBytes(PROBE_BYTES);
   const expected = createHash("sha256").update(data).digest("hex");

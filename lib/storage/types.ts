@@ -175,7 +175,7 @@ export type StorageConfig = LocalStorageConfig | S3StorageConfig | GcsStorageCon
 
 export { RETRIEVAL_HOURS, retrievalHours, STORAGE_CLASSES } from "./classes";
 
-export interface TestDestinationResult {
+export interface ProbeResult {
   ok: true;
   /** Wall time of write + read back + delete of the probe object. */
   latencyMs: number;

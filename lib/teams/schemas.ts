@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { idOf } from "../ids";
 import { emailSchema } from "../auth/schemas";
 import { roles } from "./roles";
 
@@ -38,8 +39,8 @@ export const invitableRoleSchema = roleSchema.refine((r) => r !== "owner", "Invi
 export const createInvitationSchema = z.object({ email: emailSchema, role: invitableRoleSchema });
 export type CreateInvitationInput = z.infer<typeof createInvitationSchema>;
 
-const memberIdSchema = z.string().regex(/^mem_[0-9a-z]{26}$/, "Unknown member.");
-const invitationIdSchema = z.string().regex(/^inv_[0-9a-z]{26}$/, "Unknown invitation.");
+const memberIdSchema = idOf("mem", "member");
+const invitationIdSchema = idOf("inv", "invitation");
 
 export const changeRoleSchema = z.object({ memberId: memberIdSchema, role: roleSchema });
 export type ChangeRoleInput = z.infer<typeof changeRoleSchema>;

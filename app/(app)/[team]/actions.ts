@@ -2,7 +2,7 @@
 import { updateTeamRetention } from "@/lib/retention/policies";
 import { retentionSchema } from "@/lib/retention/schemas";
 import { z } from "zod";
-import { teamAction } from "@/lib/server/action";
+import { teamAction } from "@/lib/web/action";
 import { createInvitation, resendInvitation, revokeInvitation } from "@/lib/teams/invitations";
 import { changeMemberRole, leaveTeam, removeMember, transferOwnership, updateTeam } from "@/lib/teams/mutations";
 import {

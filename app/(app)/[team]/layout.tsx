@@ -3,7 +3,7 @@ import { signOutAction } from "@/app/(auth)/actions";
 import { listTeamsOf } from "@/lib/teams/queries";
 import { rememberLastTeam } from "@/lib/teams/mutations";
 import { roleLabels } from "@/lib/teams/roles";
-import { pageTeam } from "@/lib/server/page";
+import { pageTeam } from "@/lib/web/page";
 import { TeamNav } from "./team-nav";
 
 export default async function TeamLayout({

@@ -6,7 +6,7 @@ import { listDestinations } from "@/lib/destinations/queries";
 import { storedBytesHistory } from "@/lib/retention/usage";
 import { env } from "@/lib/env";
 import { listSchedules } from "@/lib/schedules/queries";
-import { pageTeam } from "@/lib/server/page";
+import { pageTeam } from "@/lib/web/page";
 import { listServers } from "@/lib/servers/queries";
 import { listMembers } from "@/lib/teams/queries";
 import { StoredChart } from "./stored-chart";

@@ -1,5 +1,5 @@
 "use server";
-import { userAction } from "@/lib/server/action";
+import { userAction } from "@/lib/web/action";
 import { createTeam } from "@/lib/teams/mutations";
 import { createTeamSchema } from "@/lib/teams/schemas";
 

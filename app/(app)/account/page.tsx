@@ -2,7 +2,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { PageHeader } from "@/app/_components/page-header";
 import { listSessions } from "@/lib/auth/users";
-import { pageUser } from "@/lib/server/page";
+import { pageUser } from "@/lib/web/page";
 import { signOutAction } from "@/app/(auth)/actions";
 import { SignOutEverywhere } from "./sign-out-everywhere";
 

@@ -4,7 +4,7 @@ import { sendEvents } from "@/inngest/send";
 import { cancelBackup, requestBackup } from "@/lib/backups/mutations";
 import { backupRefSchema, requestBackupSchema } from "@/lib/backups/schemas";
 import { log } from "@/lib/log";
-import { teamAction } from "@/lib/server/action";
+import { teamAction } from "@/lib/web/action";
 
 export const backUpNowAction = teamAction(requestBackupSchema, "member", async (t, input) => {
   const { id } = await requestBackup(t, input);

@@ -4,7 +4,7 @@ import { PageHeader } from "@/app/_components/page-header";
 import { listBackups } from "@/lib/backups/queries";
 import { listDestinations } from "@/lib/destinations/queries";
 import { formatBytes, formatDuration } from "@/lib/format";
-import { pageTeam } from "@/lib/server/page";
+import { pageTeam } from "@/lib/web/page";
 import { listServers } from "@/lib/servers/queries";
 import { roleAtLeast } from "@/lib/teams/roles";
 import { AutoRefresh, Progress, StatusBadge, VerifiedBadge } from "./backup-parts";

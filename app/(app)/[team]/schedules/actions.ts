@@ -2,7 +2,7 @@
 import { retentionEvent } from "@/inngest/events";
 import { sendEvents } from "@/inngest/send";
 import { log } from "@/lib/log";
-import { teamAction } from "@/lib/server/action";
+import { teamAction } from "@/lib/web/action";
 import { createSchedule, deleteSchedule, setScheduleEnabled, updateSchedule } from "@/lib/schedules/mutations";
 import { previewRetention } from "@/lib/retention/apply";
 import {

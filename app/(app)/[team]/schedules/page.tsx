@@ -3,7 +3,7 @@ import { PageHeader } from "@/app/_components/page-header";
 import { listDestinations } from "@/lib/destinations/queries";
 import { timeZones } from "@/lib/schedules/cron";
 import { listSchedules } from "@/lib/schedules/queries";
-import { pageTeam } from "@/lib/server/page";
+import { pageTeam } from "@/lib/web/page";
 import { listServers, listSources } from "@/lib/servers/queries";
 import { roleAtLeast } from "@/lib/teams/roles";
 import { ScheduleCard, ScheduleForm, type FormOptions } from "./schedule-parts";

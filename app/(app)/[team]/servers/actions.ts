@@ -1,5 +1,5 @@
 "use server";
-import { teamAction } from "@/lib/server/action";
+import { teamAction } from "@/lib/web/action";
 import { testServer, testSource } from "@/lib/servers/checks";
 import {
   acceptHostKey,

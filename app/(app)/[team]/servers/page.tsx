@@ -2,7 +2,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { PageHeader } from "@/app/_components/page-header";
 import { CheckStatus } from "@/app/_components/status";
-import { pageTeam } from "@/lib/server/page";
+import { pageTeam } from "@/lib/web/page";
 import { listServers } from "@/lib/servers/queries";
 import { roleAtLeast } from "@/lib/teams/roles";
 

@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import { getTeamRetention } from "@/lib/retention/policies";
 import { describePolicy } from "@/lib/retention/select";
-import { pageTeam } from "@/lib/server/page";
+import { pageTeam } from "@/lib/web/page";
 import { roleAtLeast } from "@/lib/teams/roles";
 import { LeaveTeam, TeamForm, TeamRetentionForm } from "./general-forms";
 

@@ -4,7 +4,7 @@ import { setDestinationPrices } from "@/lib/retention/usage";
 import { createDestination, deleteDestination, updateDestination } from "@/lib/destinations/mutations";
 import { createDestinationSchema, destinationRefSchema, updateDestinationSchema } from "@/lib/destinations/schemas";
 import { testDestination } from "@/lib/destinations/use";
-import { teamAction } from "@/lib/server/action";
+import { teamAction } from "@/lib/web/action";
 
 export const createDestinationAction = teamAction(createDestinationSchema, "admin", createDestination);
 export const updateDestinationAction = teamAction(updateDestinationSchema, "admin", updateDestination);

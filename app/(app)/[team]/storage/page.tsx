@@ -4,7 +4,7 @@ import { listDestinations } from "@/lib/destinations/queries";
 import { formatBytes } from "@/lib/format";
 import { formatPrices } from "@/lib/retention/prices";
 import { storageUsage } from "@/lib/retention/usage";
-import { pageTeam } from "@/lib/server/page";
+import { pageTeam } from "@/lib/web/page";
 import { listServers } from "@/lib/servers/queries";
 import { roleAtLeast } from "@/lib/teams/roles";
 import { DestinationCard, DestinationForm } from "./destination-parts";

@@ -1,5 +1,5 @@
 import type { Metadata } from "next";
-import { pageUser } from "@/lib/server/page";
+import { pageUser } from "@/lib/web/page";
 import { CreateTeamForm } from "./create-team-form";
 
 export const metadata: Metadata = { title: "Create a team" };

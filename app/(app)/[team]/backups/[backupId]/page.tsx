@@ -4,7 +4,7 @@ import { PageHeader } from "@/app/_components/page-header";
 import { archiveRetrievals } from "@/lib/backups/download";
 import { getBackup, type BackupDetail } from "@/lib/backups/queries";
 import { formatBytes, formatDuration } from "@/lib/format";
-import { pageRow, pageTeam } from "@/lib/server/page";
+import { pageRow, pageTeam } from "@/lib/web/page";
 import { roleAtLeast } from "@/lib/teams/roles";
 import { AutoRefresh, CancelButton, DownloadButton, Progress, StatusBadge, VerifiedBadge } from "../backup-parts";
 

@@ -4,7 +4,7 @@ import { CheckStatus } from "@/app/_components/status";
 import { listBackups } from "@/lib/backups/queries";
 import { listDestinations } from "@/lib/destinations/queries";
 import { env } from "@/lib/env";
-import { pageTeam, pageRow } from "@/lib/server/page";
+import { pageTeam, pageRow } from "@/lib/web/page";
 import { getServer, listSources } from "@/lib/servers/queries";
 import { roleAtLeast } from "@/lib/teams/roles";
 import Link from "next/link";

@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import { PageHeader } from "@/app/_components/page-header";
 import { env } from "@/lib/env";
-import { pageTeam } from "@/lib/server/page";
+import { pageTeam } from "@/lib/web/page";
 import { ServerForm } from "../server-form";
 
 export const metadata: Metadata = { title: "Add server" };

@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { auditFilterSchema, listAuditEvents } from "@/lib/audit/queries";
-import { pageTeam } from "@/lib/server/page";
+import { pageTeam } from "@/lib/web/page";
 
 export const metadata: Metadata = { title: "Audit log" };
 

@@ -1,5 +1,5 @@
 import type { Metadata } from "next";
-import { pageTeam } from "@/lib/server/page";
+import { pageTeam } from "@/lib/web/page";
 import { listOpenInvitations } from "@/lib/teams/invitations";
 import { listMembers } from "@/lib/teams/queries";
 import { roleAtLeast, roleLabels } from "@/lib/teams/roles";

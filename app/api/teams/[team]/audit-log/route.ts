@@ -1,5 +1,5 @@
 import { auditEventsCsv, auditFilterSchema } from "@/lib/audit/queries";
-import { teamRoute } from "@/lib/server/route";
+import { teamRoute } from "@/lib/web/route";
 
 export const GET = teamRoute("admin", async (t, request) => {
   const params = Object.fromEntries(new URL(request.url).searchParams);

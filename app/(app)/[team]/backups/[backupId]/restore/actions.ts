@@ -14,7 +14,7 @@ import {
   restoreRefSchema,
   verifyBackupSchema,
 } from "@/lib/restores/schemas";
-import { teamAction } from "@/lib/server/action";
+import { teamAction } from "@/lib/web/action";
 import type { TeamContext } from "@/lib/teams/context";
 
 /** The job is queued either way: if the event cannot be sent now, the sweeper sends it again. */

@@ -5,7 +5,7 @@ import { getBackup } from "@/lib/backups/queries";
 import { formatBytes, formatDuration } from "@/lib/format";
 import { manifestOf } from "@/lib/restores/mutations";
 import { getRestore, listRestores, type RestoreView } from "@/lib/restores/queries";
-import { pageRow, pageTeam } from "@/lib/server/page";
+import { pageRow, pageTeam } from "@/lib/web/page";
 import { listDatabaseConnections, listServers } from "@/lib/servers/queries";
 import type { TeamContext } from "@/lib/teams/context";
 import { roleAtLeast } from "@/lib/teams/roles";

@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import { uploadBackupSchema } from "@/lib/backups/schemas";
 import { importUpload } from "@/lib/backups/upload";
 import { AppError } from "@/lib/errors";
-import { teamRoute } from "@/lib/server/route";
+import { teamRoute } from "@/lib/web/route";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";

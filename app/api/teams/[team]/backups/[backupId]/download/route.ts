@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import { openDownload, RangeNotSatisfiable } from "@/lib/backups/download";
-import { teamRoute } from "@/lib/server/route";
+import { teamRoute } from "@/lib/web/route";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
