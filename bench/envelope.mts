@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { PassThrough, Readable, Writable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createDecryptStream, createEncryptStream, newDataKey, wrapDek } from "@/lib/crypto/envelope";
+import { newDataKey, wrapDek } from "@/lib/crypto/data-key";
+import { createDecryptStream, createEncryptStream } from "@/lib/crypto/envelope";
 import type { Keyring } from "@/lib/crypto/master-keys";
 
 const MiB = 1024 * 1024;

@@ -7,17 +7,15 @@ import { Readable, Writable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { afterAll, describe, expect, it } from "vitest";
 import { AppError } from "../errors";
+import { newDataKey, unwrapDek, wrapDek } from "./data-key";
 import {
   createDecryptStream,
   createEncryptStream,
   createRangeDecryptStream,
   encryptedSize,
-  newDataKey,
   plaintextSize,
   readHeader,
   segmentRange,
-  unwrapDek,
-  wrapDek,
   type WrappedDek,
 } from "./envelope";
 import vectors from "./envelope-vectors.json";

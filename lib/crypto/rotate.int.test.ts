@@ -7,7 +7,7 @@ import { backups } from "@/db/schema";
 import { signedUpUser } from "@/test/factories";
 import { db } from "../db";
 import { createServer } from "../servers/mutations";
-import { newDataKey, unwrapDek, wrapDek } from "./envelope";
+import { newDataKey, unwrapDek, wrapDek } from "./data-key";
 import { parseMasterKeys, type Keyring } from "./master-keys";
 import { keysNamedByObjects, rewrapDataKeys, rotateSecrets, secretColumns, unknownKeyIdsInUse } from "./rotate";
 import { openSecret, sealSecret } from "./secret-box";

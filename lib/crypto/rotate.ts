@@ -3,7 +3,7 @@ import { and, asc, eq, getTableColumns, getTableName, gt, isNotNull, isTable, ne
 import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import * as schema from "@/db/schema";
 import { db } from "../db";
-import { unwrapDek, wrapDek } from "./envelope";
+import { rewrapDek } from "./data-key";
 import { keyring, type Keyring } from "./master-keys";
 import { openSecret, sealSecret } from "./secret-box";
 
@@ -82,14 +82,12 @@ export async function rewrapDataKeys(opts: { batchSize?: number; keys?: Keyring 
     if (batch.length === 0) return total;
     await d.transaction(async (tx) => {
       for (const row of batch) {
-        const dek = unwrapDek(
+        const fresh = rewrapDek(
           { keyId: row.keyId!, wrapped: Buffer.from(row.wrapped!, "base64") },
           keys,
           row.teamId,
           row.id,
         );
-        const fresh = wrapDek(dek, keys, row.teamId, row.id);
-        dek.fill(0);
         await tx
           .update(b)
           .set({ dekWrapped: fresh.wrapped.toString("base64"), dekKeyId: fresh.keyId })
