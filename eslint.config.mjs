@@ -1,11 +1,8 @@
 import next from "eslint-config-next/core-web-vitals";
 import nextTs from "eslint-config-next/typescript";
 
-const dbImport = {
-  group: ["@/db", "@/db/*", "**/db/*", "../db", "../../db"],
-  message: "app/ and inngest/ go through lib/, never db/ directly (STYLE.md).",
-};
-
+// Import boundaries and cycles are checked by dependency-cruiser (.dependency-cruiser.cjs), unused
+// files, exports and dependencies by knip (knip.json); both run in `npm run lint`.
 const config = [
   ...next,
   ...nextTs,
@@ -19,27 +16,6 @@ const config = [
       "playwright-report/**",
       "next-env.d.ts",
     ],
-  },
-  {
-    files: ["app/**", "inngest/**"],
-    rules: { "no-restricted-imports": ["error", { patterns: [dbImport] }] },
-  },
-  {
-    files: ["lib/**", "db/**"],
-    ignores: ["**/*.test.ts"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        {
-          patterns: [
-            {
-              group: ["@/app/*", "@/inngest/*"],
-              message: "lib/ and db/ never import app/ or inngest/ (arrows point one way).",
-            },
-          ],
-        },
-      ],
-    },
   },
   {
     rules: {

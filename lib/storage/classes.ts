@@ -1,4 +1,5 @@
-import type { StorageKind } from "./types";
+/** Where a destination keeps objects. */
+export type StorageKind = "local" | "server" | "s3" | "gcs" | "azure";
 
 /** Canonical storage classes per provider, coldest last. Plain data, so forms in the browser use it too. */
 export const STORAGE_CLASSES = {

@@ -1,8 +1,10 @@
 import "server-only";
 import type { Readable } from "node:stream";
 
+import type { StorageKind } from "./classes";
+
 /** "server" is a backup directory on one of the team's servers (server-dir.ts, built over a Reach). */
-export type StorageKind = "local" | "server" | "s3" | "gcs" | "azure";
+export type { StorageKind };
 
 /** What `put` wrote: byte count and SHA-256 (hex) of exactly those bytes, computed while streaming. */
 export interface StoredObject {
