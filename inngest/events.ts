@@ -2,7 +2,7 @@ import { eventType } from "inngest";
 import {
   workflowEvents as w,
   type BackupJob,
-  type Notification,
+  type RestoreNotification,
   type RestoreJob,
   type RetentionScope,
 } from "@/lib/workflows/events";
@@ -41,7 +41,7 @@ export const retentionEvent = (teamId: string, scope: RetentionScope, reason: st
 };
 
 export type NotificationType = keyof typeof notifications;
-export const notificationEvent = (type: NotificationType, data: Notification) =>
+export const notificationEvent = (type: NotificationType, data: RestoreNotification) =>
   notifications[type].create(
     { teamId: data.teamId, backupId: data.backupId, restoreId: data.restoreId },
     { id: `${type}-${data.restoreId}` },

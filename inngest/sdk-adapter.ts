@@ -26,14 +26,14 @@ export interface TriggeringEvent {
   ts: number;
 }
 /** Queues events; returns their ids. */
-export type EventSink = (events: OutgoingEvent[]) => string[];
+type EventSink = (events: OutgoingEvent[]) => string[];
 /** How an attempt failed; `permanent` (NonRetriableError) means no retry. */
-export interface Failure {
+interface Failure {
   name: string;
   message: string;
   permanent: boolean;
 }
-export interface Concurrency {
+interface Concurrency {
   key?: string;
   limit: number;
 }

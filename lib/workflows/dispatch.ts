@@ -20,7 +20,7 @@ export function registerDispatcher(dispatcher: Dispatcher): void {
   (globalThis as Holder)[KEY] = dispatcher;
 }
 
-async function attempt(failed: string, context: Record<string, unknown>, ask: (d: Dispatcher) => Promise<void>) {
+async function tryDispatch(failed: string, context: Record<string, unknown>, ask: (d: Dispatcher) => Promise<void>) {
   try {
     const dispatcher = (globalThis as Holder)[KEY];
     if (!dispatcher) throw new Error("No workflow engine is registered (inngest/start.ts registers it at start).");
@@ -36,13 +36,13 @@ async function attempt(failed: string, context: Record<string, unknown>, ask: (d
  */
 export const dispatch: Dispatcher = {
   backupRequested: (job) =>
-    attempt("backup dispatch failed; the sweeper retries it", { backupId: job.backupId }, (d) =>
+    tryDispatch("backup dispatch failed; the sweeper retries it", { backupId: job.backupId }, (d) =>
       d.backupRequested(job),
     ),
   restoreRequested: (job) =>
-    attempt("restore dispatch failed; the sweeper retries it", { restoreId: job.restoreId }, (d) =>
+    tryDispatch("restore dispatch failed; the sweeper retries it", { restoreId: job.restoreId }, (d) =>
       d.restoreRequested(job),
     ),
   retentionRequested: (request) =>
-    attempt("retention dispatch failed", request.scope, (d) => d.retentionRequested(request)),
+    tryDispatch("retention dispatch failed", request.scope, (d) => d.retentionRequested(request)),
 };

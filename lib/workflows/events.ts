@@ -34,4 +34,4 @@ export const workflowEvents = {
 export type BackupJob = z.infer<typeof workflowEvents.backupRequested.schema>;
 export type RestoreJob = z.infer<typeof restoreJob> & { kind: "database" | "directory" | "verify" };
 export type RetentionScope = { scheduleId: string } | { serverId: string };
-export type Notification = z.infer<typeof notification>;
+export type RestoreNotification = z.infer<typeof notification>;
