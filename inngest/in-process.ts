@@ -1,6 +1,8 @@
 import { Cron } from "croner";
 import { randomUUID } from "node:crypto";
 import { log } from "@/lib/log";
+import { registerDispatcher } from "@/lib/workflows/dispatch";
+import { dispatcherFor } from "./dispatcher";
 import {
   configOf,
   functionRun,
@@ -156,15 +158,20 @@ const KEY = Symbol.for("coffer.in-process-engine");
 type Holder = { [KEY]?: InProcessEngine };
 
 /**
- * The process-wide engine running every workflow (one even if a bundler loads this module twice).
- * The functions are imported on first use: they read the environment through the client.
+ * The process-wide engine running every workflow (one even if a bundler loads this module twice),
+ * registered as where lib's requests for work go (in the app at start, in tests where they make
+ * it). The functions are imported on first use: they read the environment through the client.
  * `options` apply when this call creates it.
  */
 export async function inProcessEngine(options?: EngineOptions): Promise<InProcessEngine> {
   const holder = globalThis as Holder;
   if (!holder[KEY]) {
     const { functions } = await import("./functions");
-    holder[KEY] ??= new InProcessEngine(functions as AnyFunction[], options);
+    if (!holder[KEY]) {
+      const engine = new InProcessEngine(functions as AnyFunction[], options);
+      registerDispatcher(dispatcherFor((events) => engine.send(events)));
+      holder[KEY] = engine;
+    }
   }
   return holder[KEY];
 }

@@ -11,8 +11,9 @@ import { inProcessEngine } from "./in-process";
 
 /**
  * At server start: registers with lib where requests for work go and, with an Inngest server, the
- * endpoint it calls. Without one the in-process engine runs them: its crons start here, with a
- * sweep at once for runs a previous process left behind (a server's own crons do this otherwise).
+ * endpoint it calls. Without one the in-process engine runs the workflows: it registers itself,
+ * and its crons start here with a sweep at once for runs a previous process left behind (a
+ * server's own crons do this otherwise).
  */
 export async function startWorkflows(): Promise<void> {
   if (env().workflows === "inngest") {
@@ -23,8 +24,7 @@ export async function startWorkflows(): Promise<void> {
     });
     return;
   }
-  const engine = await inProcessEngine();
-  registerDispatcher(dispatcherFor((events) => engine.send(events)));
+  const engine = await inProcessEngine(); // registers itself
   engine.startCrons();
   engine.runCron(sweepRuns);
   log.info("workflows run in this process (no Inngest server configured)");
