@@ -1,63 +1,48 @@
 import { eventType } from "inngest";
-import { z } from "zod";
-import { idOf } from "@/lib/ids";
+import {
+  workflowEvents as w,
+  type BackupJob,
+  type RestoreNotification,
+  type RestoreJob,
+  type RetentionScope,
+} from "@/lib/workflows/events";
 
-// Payloads carry ids only; functions read everything else from the database.
-const id = (prefix: string) => idOf(prefix, prefix);
+// The typed events of lib/workflows/events.ts. Each builder gives its event a deterministic id, so
+// a second event for the same job (a retried send, the sweeper's redispatch) starts nothing.
 
-/** A queued backup to run. */
-export const backupRequested = eventType("backup/run.requested", {
-  schema: z.object({ teamId: id("team"), serverId: id("srv"), backupId: id("bkp") }),
+export const backupRequested = eventType(w.backupRequested.name, { schema: w.backupRequested.schema });
+export const retentionRequested = eventType(w.retentionRequested.name, { schema: w.retentionRequested.schema });
+export const restoreRequested = eventType(w.restoreRequested.name, { schema: w.restoreRequested.schema });
+export const verificationRequested = eventType(w.verificationRequested.name, {
+  schema: w.verificationRequested.schema,
 });
-
-/** The event that dispatches a queued backup; its id makes a second dispatch of the same backup a no-op. */
-export const backupEvent = (b: { teamId: string; serverId: string; backupId: string }) => ({
-  id: `backup-${b.backupId}`,
-  name: backupRequested.name,
-  data: { teamId: b.teamId, serverId: b.serverId, backupId: b.backupId },
-});
-
-/** Apply a retention policy to one scope: a schedule (`sch_…`) or a server's unscheduled backups (`srv_…`). */
-export const retentionRequested = eventType("retention/apply.requested", {
-  schema: z.object({ teamId: id("team"), scope: z.union([id("sch"), id("srv")]) }),
-});
-
-/** `reason` makes the id: one run per finished backup, one per scope and day for the daily run. */
-export const retentionEvent = (
-  teamId: string,
-  scope: { scheduleId: string } | { serverId: string },
-  reason: string,
-) => {
-  const key = "scheduleId" in scope ? scope.scheduleId : scope.serverId;
-  return { id: `retention-${key}-${reason}`, name: retentionRequested.name, data: { teamId, scope: key } };
+const notifications = {
+  "restore.succeeded": eventType(w.restoreSucceeded.name, { schema: w.restoreSucceeded.schema }),
+  "restore.failed": eventType(w.restoreFailed.name, { schema: w.restoreFailed.schema }),
+  "verification.failed": eventType(w.verificationFailed.name, { schema: w.verificationFailed.schema }),
 };
 
-/** A queued restore (`database`, `directory`) or verification (`verify`) to run on `serverId`. */
-export const restoreRequested = eventType("restore/run.requested", {
-  schema: z.object({ teamId: id("team"), serverId: id("srv"), restoreId: id("rst") }),
-});
-export const verificationRequested = eventType("restore/verification.requested", {
-  schema: z.object({ teamId: id("team"), serverId: id("srv"), restoreId: id("rst") }),
-});
+export const backupEvent = (b: BackupJob) =>
+  backupRequested.create(
+    { teamId: b.teamId, serverId: b.serverId, backupId: b.backupId },
+    { id: `backup-${b.backupId}` },
+  );
 
-/** The event that dispatches a queued restore or verification; its id makes a second dispatch a no-op. */
-export const restoreEvent = (r: {
-  teamId: string;
-  serverId: string;
-  restoreId: string;
-  kind: "database" | "directory" | "verify";
-}) => ({
-  id: `restore-${r.restoreId}`,
-  name: r.kind === "verify" ? verificationRequested.name : restoreRequested.name,
-  data: { teamId: r.teamId, serverId: r.serverId, restoreId: r.restoreId },
-});
+export const restoreEvent = (r: RestoreJob) =>
+  (r.kind === "verify" ? verificationRequested : restoreRequested).create(
+    { teamId: r.teamId, serverId: r.serverId, restoreId: r.restoreId },
+    { id: `restore-${r.restoreId}` },
+  );
 
-/** For notifications (webhooks): named as the webhook event types they become. */
-export const notificationEvent = (
-  type: "restore.succeeded" | "restore.failed" | "verification.failed",
-  data: { teamId: string; backupId: string; restoreId: string },
-) => ({
-  id: `${type}-${data.restoreId}`,
-  name: `coffer/${type}`,
-  data,
-});
+/** `reason` makes the id: one run per finished backup, one per scope and day for the daily run. */
+export const retentionEvent = (teamId: string, scope: RetentionScope, reason: string) => {
+  const key = "scheduleId" in scope ? scope.scheduleId : scope.serverId;
+  return retentionRequested.create({ teamId, scope: key }, { id: `retention-${key}-${reason}` });
+};
+
+export type NotificationType = keyof typeof notifications;
+export const notificationEvent = (type: NotificationType, data: RestoreNotification) =>
+  notifications[type].create(
+    { teamId: data.teamId, backupId: data.backupId, restoreId: data.restoreId },
+    { id: `${type}-${data.restoreId}` },
+  );

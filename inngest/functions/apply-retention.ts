@@ -1,8 +1,7 @@
-import { applyRetention, retentionScopes } from "@/lib/retention/apply";
+import { applyRetention } from "@/lib/retention/apply";
 import { inngest } from "../client";
 import { mapped } from "../errors";
-import { retentionEvent, retentionRequested } from "../events";
-import { sendEvents } from "../send";
+import { retentionRequested } from "../events";
 
 /**
  * Applies one scope's retention policy: expires what no rule keeps (deleting every copy) and moves
@@ -22,24 +21,5 @@ export const applyRetentionFn = inngest.createFunction(
         applyRetention(teamId, scope.startsWith("sch_") ? { scheduleId: scope } : { serverId: scope }),
       ),
     );
-  },
-);
-
-/** Daily, for every team: each schedule and each server's unscheduled backups. */
-export const retentionDaily = inngest.createFunction(
-  { id: "retention-daily", triggers: [{ cron: "30 3 * * *" }], retries: 2 },
-  async ({ step }) => {
-    const day = new Date().toISOString().slice(0, 10);
-    const scopes = await step.run("list-scopes", () => mapped({}, () => retentionScopes()));
-    await step.run("dispatch", () =>
-      mapped({}, () =>
-        sendEvents(
-          scopes.map(({ teamId, ...scope }) =>
-            retentionEvent(teamId, scope as { scheduleId: string } | { serverId: string }, day),
-          ),
-        ),
-      ),
-    );
-    return { scopes: scopes.length };
   },
 );

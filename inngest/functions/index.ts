@@ -1,6 +1,8 @@
-import { applyRetentionFn, retentionDaily } from "./apply-retention";
+import { applyRetentionFn } from "./apply-retention";
+import { retentionDaily } from "./retention-daily";
 import { runBackup } from "./run-backup";
-import { runRestore, runVerification } from "./run-restore";
+import { runRestore } from "./run-restore";
+import { runVerification } from "./run-verification";
 import { scheduleTick } from "./schedule-tick";
 import { sweepRuns } from "./sweep-runs";
 

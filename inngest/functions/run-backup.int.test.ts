@@ -14,6 +14,7 @@ import { keyring } from "@/lib/crypto/master-keys";
 import { createDestination } from "@/lib/destinations/mutations";
 import { AppError } from "@/lib/errors";
 import { createServer, createSource } from "@/lib/servers/mutations";
+import { dispatch } from "@/lib/workflows/dispatch";
 import { signedUpUser } from "@/test/factories";
 import { startProxy, type TestProxy } from "@/test/proxy";
 import { startS3rver, type S3rverServer } from "@/test/servers/s3rver";
@@ -171,6 +172,18 @@ describe("run-backup", () => {
     const sql = readFileSync(path.join(dir, `postgres/${s.database}.sql`), "utf8");
     expect(sql).toContain("COPY public.items (id, label) FROM stdin;\n1\titem 1\n2\titem 2\n3\titem 3\n\\.");
     expect(b.manifest).toMatchObject({ server: expect.any(String) });
+  });
+
+  it("runs a backup requested through lib's dispatch, as Back up now does, on the engine registered there", async () => {
+    const s = await setup();
+    const { id } = await requestBackup(s.t, {
+      serverId: s.serverId,
+      destinationIds: s.destinationIds,
+      encrypted: true,
+    });
+    await dispatch.backupRequested({ teamId: s.t.id, serverId: s.serverId, backupId: id });
+    await engine.idle();
+    expect(await getBackup(s.t, id)).toMatchObject({ status: "succeeded", trigger: "manual", attempts: 1 });
   });
 
   it("stores an unencrypted backup as the plain .tar.gz", async () => {

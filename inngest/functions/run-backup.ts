@@ -4,16 +4,15 @@ import { scopeOfBackup } from "@/lib/retention/apply";
 import { inngest } from "../client";
 import { mapped } from "../errors";
 import { backupRequested, restoreEvent, retentionEvent } from "../events";
-import { sendEvents } from "../send";
 
 /** Concurrent backups per team; one per server at any time. */
 export const BACKUPS_PER_TEAM = 3;
 
 /**
- * Runs one queued backup: claim it (a finished or cancelled backup is left alone, so a repeated
- * event does nothing), then archive → encrypt → upload in one streamed step. Transient failures
- * are retried (the step starts over and overwrites its own objects); when retries run out, or the
- * failure is permanent, `onFailure` marks the backup failed and removes what it wrote.
+ * Runs one queued backup: claim it (a finished or cancelled one is left alone, so a repeated event
+ * does nothing), then archive → encrypt → upload in one streamed step, retried from the start on
+ * transient failures. When retries run out or the failure is permanent, `onFailure` marks it failed
+ * and removes what it wrote.
  */
 export const runBackup = inngest.createFunction(
   {
@@ -38,18 +37,17 @@ export const runBackup = inngest.createFunction(
       mapped({ backupId }, () => transferBackup(teamId, backupId)),
     );
     // The new backup may let older ones of its schedule (or server) expire.
-    await step.run("request-retention", () =>
-      mapped({ backupId }, async () =>
-        sendEvents([retentionEvent(teamId, await scopeOfBackup(teamId, backupId), backupId)]),
-      ),
-    );
+    const scope = await step.run("scope-of-backup", () => mapped({ backupId }, () => scopeOfBackup(teamId, backupId)));
+    await step.sendEvent("request-retention", retentionEvent(teamId, scope, backupId));
     // A schedule verifies its backups unless told not to.
-    await step.run("request-verification", () =>
-      mapped({ backupId }, async () => {
-        const v = await verificationAfterBackup(teamId, backupId);
-        if (v) await sendEvents([restoreEvent({ teamId, serverId: v.serverId, restoreId: v.id, kind: "verify" })]);
-      }),
+    const verification = await step.run("request-verification", () =>
+      mapped({ backupId }, () => verificationAfterBackup(teamId, backupId)),
     );
+    if (verification)
+      await step.sendEvent(
+        "dispatch-verification",
+        restoreEvent({ teamId, serverId: verification.serverId, restoreId: verification.id, kind: "verify" }),
+      );
     return { backupId, ...stored };
   },
 );

@@ -2,18 +2,17 @@ import { claimDueSchedules } from "@/lib/schedules/due";
 import { inngest } from "../client";
 import { mapped } from "../errors";
 import { backupEvent } from "../events";
-import { sendEvents } from "../send";
 
 /**
  * Every minute: each due schedule becomes one queued backup for its slot (the database refuses a
- * second backup for the same slot), then the backups are dispatched with deterministic event ids.
+ * second backup for the same slot), dispatched with a deterministic event id.
  */
 export const scheduleTick = inngest.createFunction(
   { id: "schedule-tick", triggers: [{ cron: "* * * * *" }], retries: 2, concurrency: [{ limit: 1 }] },
   async ({ step }) => {
     const due = await step.run("claim-due-schedules", () => mapped({}, () => claimDueSchedules()));
     if (!due.length) return { dispatched: 0 };
-    await step.run("dispatch-backups", () => mapped({}, () => sendEvents(due.map(backupEvent))));
+    await step.sendEvent("dispatch-backups", due.map(backupEvent));
     return { dispatched: due.length };
   },
 );

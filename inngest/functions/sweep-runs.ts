@@ -3,7 +3,6 @@ import { sweepRestores } from "@/lib/restores/run";
 import { inngest } from "../client";
 import { mapped } from "../errors";
 import { backupEvent, restoreEvent } from "../events";
-import { sendEvents } from "../send";
 
 /**
  * Every minute: fails backups, restores and verifications a dead process left "running" (removing
@@ -16,7 +15,7 @@ export const sweepRuns = inngest.createFunction(
     const swept = await step.run("fail-stale-runs", () => mapped({}, () => sweepStaleRuns()));
     const restores = await step.run("fail-stale-restores", () => mapped({}, () => sweepRestores()));
     const events = [...swept.requeue.map(backupEvent), ...restores.requeue.map(restoreEvent)];
-    if (events.length) await step.run("redispatch-queued", () => mapped({}, () => sendEvents(events)));
+    if (events.length) await step.sendEvent("redispatch-queued", events);
     return { failed: swept.failed + restores.failed, scratchDropped: restores.dropped, redispatched: events.length };
   },
 );

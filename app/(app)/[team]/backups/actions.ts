@@ -1,17 +1,12 @@
 "use server";
-import { backupEvent } from "@/inngest/events";
-import { sendEvents } from "@/inngest/send";
 import { cancelBackup, requestBackup } from "@/lib/backups/mutations";
 import { backupRefSchema, requestBackupSchema } from "@/lib/backups/schemas";
-import { log } from "@/lib/log";
 import { teamAction } from "@/lib/web/action";
+import { dispatch } from "@/lib/workflows/dispatch";
 
 export const backUpNowAction = teamAction(requestBackupSchema, "member", async (t, input) => {
   const { id } = await requestBackup(t, input);
-  // The backup is queued either way: if the event cannot be sent now, the sweeper sends it again.
-  await sendEvents([backupEvent({ teamId: t.id, serverId: input.serverId, backupId: id })]).catch((err: unknown) =>
-    log.warn("backup dispatch failed; the sweeper retries it", { backupId: id, err }),
-  );
+  await dispatch.backupRequested({ teamId: t.id, serverId: input.serverId, backupId: id });
   return { id };
 });
 

@@ -1,8 +1,6 @@
 "use server";
-import { retentionEvent } from "@/inngest/events";
-import { sendEvents } from "@/inngest/send";
-import { log } from "@/lib/log";
 import { teamAction } from "@/lib/web/action";
+import { dispatch } from "@/lib/workflows/dispatch";
 import { createSchedule, deleteSchedule, setScheduleEnabled, updateSchedule } from "@/lib/schedules/mutations";
 import { previewRetention } from "@/lib/retention/apply";
 import {
@@ -16,10 +14,8 @@ import {
 export const createScheduleAction = teamAction(createScheduleSchema, "member", createSchedule);
 export const updateScheduleAction = teamAction(updateScheduleSchema, "member", async (t, input) => {
   const saved = await updateSchedule(t, input);
-  // A changed policy applies now, not at the next backup (a lost event waits for the daily run).
-  await sendEvents([retentionEvent(t.id, { scheduleId: saved.id }, `saved-${Date.now()}`)]).catch((err: unknown) =>
-    log.warn("retention dispatch failed", { scheduleId: saved.id, err }),
-  );
+  // A changed policy applies now, not at the next backup.
+  await dispatch.retentionRequested({ teamId: t.id, scope: { scheduleId: saved.id }, reason: `saved-${Date.now()}` });
   return saved;
 });
 export const setScheduleEnabledAction = teamAction(setEnabledSchema, "member", (t, i) =>

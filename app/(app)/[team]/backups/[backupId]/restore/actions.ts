@@ -1,7 +1,4 @@
 "use server";
-import { restoreEvent } from "@/inngest/events";
-import { sendEvents } from "@/inngest/send";
-import { log } from "@/lib/log";
 import {
   cancelRestore,
   requestDatabaseRestore,
@@ -15,32 +12,24 @@ import {
   verifyBackupSchema,
 } from "@/lib/restores/schemas";
 import { teamAction } from "@/lib/web/action";
-import type { TeamContext } from "@/lib/teams/context";
+import { dispatch } from "@/lib/workflows/dispatch";
 
-/** The job is queued either way: if the event cannot be sent now, the sweeper sends it again. */
-async function dispatch(
-  t: TeamContext,
-  job: { id: string },
-  serverId: string,
-  kind: "database" | "directory" | "verify",
-) {
-  await sendEvents([restoreEvent({ teamId: t.id, serverId, restoreId: job.id, kind })]).catch((err: unknown) =>
-    log.warn("restore dispatch failed; the sweeper retries it", { restoreId: job.id, err }),
-  );
+export const restoreDatabaseAction = teamAction(restoreDatabaseSchema, "member", async (t, input) => {
+  const job = await requestDatabaseRestore(t, input);
+  await dispatch.restoreRequested({ teamId: t.id, serverId: input.serverId, restoreId: job.id, kind: "database" });
   return job;
-}
+});
 
-export const restoreDatabaseAction = teamAction(restoreDatabaseSchema, "member", async (t, input) =>
-  dispatch(t, await requestDatabaseRestore(t, input), input.serverId, "database"),
-);
-
-export const restoreDirectoryAction = teamAction(restoreDirectorySchema, "member", async (t, input) =>
-  dispatch(t, await requestDirectoryRestore(t, input), input.serverId, "directory"),
-);
+export const restoreDirectoryAction = teamAction(restoreDirectorySchema, "member", async (t, input) => {
+  const job = await requestDirectoryRestore(t, input);
+  await dispatch.restoreRequested({ teamId: t.id, serverId: input.serverId, restoreId: job.id, kind: "directory" });
+  return job;
+});
 
 export const verifyNowAction = teamAction(verifyBackupSchema, "member", async (t, input) => {
   const job = await requestVerification(t, input);
-  return dispatch(t, job, job.serverId, "verify");
+  await dispatch.restoreRequested({ teamId: t.id, serverId: job.serverId, restoreId: job.id, kind: "verify" });
+  return job;
 });
 
 export const cancelRestoreAction = teamAction(restoreRefSchema, "member", (t, input) =>

@@ -1,0 +1,136 @@
+import { eventType, Inngest, NonRetriableError } from "inngest";
+import { z } from "zod";
+import { describe, expect, it } from "vitest";
+import { InProcessEngine } from "./in-process";
+
+// The engine's own behaviour (what a server adds to a run) with small functions; the workflows
+// themselves run through it in functions/*.int.test.ts.
+
+const quiet = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} };
+const client = new Inngest({ id: "engine-test", isDev: true, logger: quiet });
+const ordered = eventType("test/order.placed", { schema: z.object({ order: z.string(), shop: z.string() }) });
+const shipped = eventType("test/order.shipped", { schema: z.object({ order: z.string() }) });
+const fast = { retryDelayMs: () => 5 };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("InProcessEngine", () => {
+  it("runs every function an event triggers; an event sent with step.sendEvent triggers the next", async () => {
+    const log: string[] = [];
+    const place = client.createFunction({ id: "place", triggers: [ordered] }, async ({ event, step }) => {
+      await step.run("record", () => log.push(`placed ${event.data.order}`));
+      await step.sendEvent("ship", shipped.create({ order: event.data.order }, { id: `ship-${event.data.order}` }));
+    });
+    const audit = client.createFunction({ id: "audit", triggers: [ordered] }, async ({ event }) => {
+      log.push(`audited ${event.data.order}`);
+    });
+    const ship = client.createFunction({ id: "ship", triggers: [shipped] }, async ({ event, step }) => {
+      await step.run("record", () => log.push(`shipped ${event.data.order}`));
+    });
+    const engine = new InProcessEngine([place, audit, ship], fast);
+    engine.send([ordered.create({ order: "o1", shop: "s" })]);
+    await engine.idle();
+    expect(log.sort()).toEqual(["audited o1", "placed o1", "shipped o1"]);
+  });
+
+  it("starts one run for events with the same id, and one per idempotency key", async () => {
+    const runs: string[] = [];
+    const once = client.createFunction(
+      { id: "once", triggers: [ordered], idempotency: "event.data.order" },
+      async ({ event }) => void runs.push(event.data.order),
+    );
+    const engine = new InProcessEngine([once], fast);
+    const a = ordered.create({ order: "a", shop: "s" }, { id: "evt-a" });
+    expect(engine.send([a, a])).toEqual(["evt-a", "evt-a"]);
+    engine.send([ordered.create({ order: "a", shop: "s" }), ordered.create({ order: "b", shop: "s" })]);
+    await engine.idle();
+    expect(runs).toEqual(["a", "b"]);
+  });
+
+  it("keeps to concurrency limits per key, and runs different keys side by side", async () => {
+    const spans: Record<string, [number, number][]> = {};
+    const perShop = client.createFunction(
+      { id: "per-shop", triggers: [ordered], concurrency: [{ key: "event.data.shop", limit: 1 }] },
+      async ({ event }) => {
+        const start = Date.now();
+        await sleep(40);
+        (spans[event.data.shop] ??= []).push([start, Date.now()]);
+      },
+    );
+    const engine = new InProcessEngine([perShop], fast);
+    engine.send(["1", "2", "3"].map((o) => ordered.create({ order: o, shop: "x" })));
+    engine.send([ordered.create({ order: "4", shop: "y" })]);
+    await engine.idle();
+    const x = spans.x!.sort((p, q) => p[0] - q[0]);
+    expect(x).toHaveLength(3);
+    for (let i = 1; i < x.length; i++) expect(x[i]![0]).toBeGreaterThanOrEqual(x[i - 1]![1]);
+    expect(spans.y![0]![0]).toBeLessThan(x[1]![0]); // y did not wait for x's queue
+  });
+
+  it("retries from the failed step, then runs onFailure once retries run out", async () => {
+    const calls: string[] = [];
+    const failures: string[] = [];
+    const flaky = client.createFunction(
+      {
+        id: "flaky",
+        triggers: [ordered],
+        retries: 2,
+        onFailure: async ({ error, step }) => {
+          await step.run("mark-failed", () => failures.push(error.message));
+        },
+      },
+      async ({ step }) => {
+        await step.run("prepare", () => calls.push("prepare"));
+        await step.run("work", () => {
+          calls.push("work");
+          throw new Error(`attempt ${calls.length - 1} failed`);
+        });
+      },
+    );
+    const engine = new InProcessEngine([flaky], fast);
+    engine.send([ordered.create({ order: "o", shop: "s" })]);
+    await engine.idle();
+    expect(calls).toEqual(["prepare", "work", "work", "work"]);
+    expect(failures).toEqual(["attempt 3 failed"]);
+  });
+
+  it("does not retry a NonRetriableError", async () => {
+    let attempts = 0;
+    const failures: string[] = [];
+    const refused = client.createFunction(
+      {
+        id: "refused",
+        triggers: [ordered],
+        retries: 3,
+        onFailure: async ({ error }) => void failures.push(error.message),
+      },
+      async () => {
+        attempts++;
+        throw new NonRetriableError("settings are wrong");
+      },
+    );
+    const engine = new InProcessEngine([refused], fast);
+    engine.send([ordered.create({ order: "o", shop: "s" })]);
+    await engine.idle();
+    expect(attempts).toBe(1);
+    expect(failures).toEqual(["settings are wrong"]);
+  });
+
+  it("runs a cron function when its timer (or runCron) fires", async () => {
+    const ticks: unknown[] = [];
+    const tick = client.createFunction({ id: "tick", triggers: [{ cron: "0 0 1 1 *" }] }, async ({ event }) => {
+      ticks.push(event.data);
+    });
+    const engine = new InProcessEngine([tick], fast);
+    engine.runCron(tick, "0 0 1 1 *");
+    await engine.idle();
+    expect(ticks).toEqual([{ cron: "0 0 1 1 *" }]);
+  });
+
+  it("refuses a concurrency key it cannot evaluate", () => {
+    const odd = client.createFunction(
+      { id: "odd", triggers: [ordered], concurrency: [{ key: "event.data.shop + 'x'", limit: 1 }] },
+      async () => null,
+    );
+    expect(() => new InProcessEngine([odd])).toThrow(/event\.data\.<field>/);
+  });
+});

@@ -1,0 +1,124 @@
+import { InngestTestEngine } from "@inngest/test";
+import type { Context, InngestFunction } from "inngest";
+
+/**
+ * The in-process engine's one door into the Inngest SDK. Beyond the public API it relies on the
+ * following, which sdk-adapter.test.ts checks so an SDK upgrade that changes any of it fails loudly:
+ * - a function's configuration is `fn.opts`; its client is `fn.client`;
+ * - `@inngest/test`'s InngestTestEngine runs one attempt with the real step tools when
+ *   `transformCtx` returns the context unchanged, reports completed steps in `state` keyed by
+ *   hashed step ids, and skips those steps when handed them back (`idIsHashed`);
+ * - `createExecution` runs the `onFailure` handler when given `handlerKind: "failure"`;
+ * - `step.sendEvent` sends through the client, which has no server here: it is routed to the
+ *   engine instead, as a memoized step.
+ */
+
+export type AnyFunction = InngestFunction.Any;
+export interface OutgoingEvent {
+  id?: string;
+  name: string;
+  data?: Record<string, unknown>;
+}
+export interface TriggeringEvent {
+  id: string;
+  name: string;
+  data: Record<string, unknown>;
+  ts: number;
+}
+/** Queues events; returns their ids. */
+type EventSink = (events: OutgoingEvent[]) => string[];
+/** How an attempt failed; `permanent` (NonRetriableError) means no retry. */
+interface Failure {
+  name: string;
+  message: string;
+  permanent: boolean;
+}
+interface Concurrency {
+  key?: string;
+  limit: number;
+}
+
+interface FunctionOptions {
+  id: string;
+  triggers?: { event?: string | { name: string }; cron?: string }[];
+  retries?: number;
+  idempotency?: string;
+  concurrency?: number | Concurrency | Concurrency[];
+  onFailure?: unknown;
+}
+
+/** What the engine reads of a function's configuration. */
+export function configOf(fn: AnyFunction) {
+  const o = (fn as unknown as { opts: FunctionOptions }).opts;
+  const c = o.concurrency;
+  return {
+    id: o.id,
+    events: (o.triggers ?? []).flatMap((t) => (t.event ? [typeof t.event === "string" ? t.event : t.event.name] : [])),
+    crons: (o.triggers ?? []).flatMap((t) => (t.cron ? [t.cron] : [])),
+    retries: o.retries,
+    idempotency: o.idempotency,
+    concurrency: c === undefined ? [] : typeof c === "number" ? [{ limit: c }] : Array.isArray(c) ? c : [c],
+    hasFailureHandler: typeof o.onFailure === "function",
+  };
+}
+export type FunctionConfig = ReturnType<typeof configOf>;
+
+/** The context with `step.sendEvent` delivering to `sink` in a step of the same id. */
+const routingSends =
+  (sink: EventSink) =>
+  (ctx: Context.Any): Context.Any => {
+    const sendEvent = ((id: Parameters<Context.Any["step"]["run"]>[0], payload: OutgoingEvent | OutgoingEvent[]) =>
+      ctx.step.run(id, () => ({
+        ids: sink(Array.isArray(payload) ? payload : [payload]),
+      }))) as Context.Any["step"]["sendEvent"];
+    return { ...ctx, step: { ...ctx.step, sendEvent } };
+  };
+
+const failureOf = (out: unknown): Failure | undefined => {
+  const error = (out as { error?: { name?: string; message?: string } }).error;
+  if (!error) return undefined;
+  const name = error.name ?? "Error";
+  return { name, message: error.message ?? "The workflow failed.", permanent: name === "NonRetriableError" };
+};
+
+/**
+ * One run of `fn` for `event`. Each `attempt()` resumes after the steps earlier attempts
+ * completed, as a server does on retry; `fail()` runs the function's onFailure handler.
+ */
+export function functionRun(fn: AnyFunction, event: TriggeringEvent, sink: EventSink) {
+  const transformCtx = routingSends(sink);
+  const engine = new InngestTestEngine({ function: fn, events: [event], transformCtx });
+  let steps: InngestTestEngine.MockedStep[] = [];
+  return {
+    async attempt(): Promise<Failure | undefined> {
+      const out = await engine.execute({ steps });
+      steps = Object.entries(out.state).map(([id, value]) => ({ id, idIsHashed: true, handler: () => value }));
+      return failureOf(out);
+    },
+    /** Runs onFailure with the run's last failure; returns how the handler itself failed, if it did. */
+    async fail(failure: Failure): Promise<Failure | undefined> {
+      const asFailureHandler = new Proxy(fn, {
+        get(target, prop, receiver) {
+          if (prop !== "createExecution") return Reflect.get(target, prop, receiver);
+          return (opts: { partialOptions: Record<string, unknown> }) =>
+            (target as unknown as { createExecution: (o: unknown) => unknown }).createExecution({
+              ...opts,
+              partialOptions: { ...opts.partialOptions, handlerKind: "failure" },
+            });
+        },
+      });
+      const appId = (fn as unknown as { client: { id: string } }).client.id;
+      const failed = {
+        name: "inngest/function.failed",
+        data: {
+          function_id: fn.id(appId),
+          run_id: event.id,
+          error: { name: failure.name, message: failure.message },
+          event,
+        },
+      };
+      const out = await new InngestTestEngine({ function: asFailureHandler, events: [failed], transformCtx }).execute();
+      return failureOf(out);
+    },
+  };
+}
