@@ -1,7 +1,8 @@
 import "server-only";
 
 export type { ExecOptions, ExitResult, Reach, RunningCommand } from "./types";
-export { connectSsh, hostKeyFingerprint, type ConnectSshOptions, type SshConnection } from "./ssh";
+export { connectSsh, type ConnectSshOptions, type SshConnection } from "./ssh/connect";
+export { hostKeyFingerprint } from "./ssh/keys";
 export { localReach } from "./local";
 export { quoteArg, shellQuote } from "./quote";
 export { runCommand, type CommandOutput } from "./run-command";
