@@ -55,7 +55,7 @@ const NEW_FOLDER = [
   "clean",
 ].join("\n");
 
-export interface Guardian {
+interface Guardian {
   /** The folder it holds. */
   readonly dir: string;
   /**
@@ -66,7 +66,7 @@ export interface Guardian {
 }
 
 /** `failed`: the guardian did not get ready; its exit says why. */
-export type GuardianStart = { guardian: Guardian } | { failed: ExitResult };
+type GuardianStart = { guardian: Guardian } | { failed: ExitResult };
 
 /** Holds a new private folder `<parent>/<name>-XXXXXX` (0700) with `subfolders` inside. */
 export function holdPrivateFolder(

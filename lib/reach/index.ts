@@ -7,3 +7,5 @@ export { localReach } from "./local";
 export { quoteArg, shellQuote } from "./quote";
 export { runCommand, type CommandOutput } from "./run-command";
 export { ReachError, type ReachFailure } from "./errors";
+export { firstLines, lineReader } from "./output";
+export { holdNewFolder, holdPrivateFolder } from "./guardian";

@@ -1,7 +1,6 @@
 import "server-only";
 import { AppError } from "@/lib/errors";
-import { runCommand } from "@/lib/reach";
-import { firstLines, lineReader } from "@/lib/reach/output";
+import { firstLines, lineReader, runCommand } from "@/lib/reach";
 import { explainPsqlError, pgConnectionEnv } from "@/lib/servers/postgres";
 import type { PostgresDump, TableCount } from "../manifest";
 import { pgWhere, type PostgresArchiveSource, type StartedJob } from "./job";

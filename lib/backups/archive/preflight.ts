@@ -1,7 +1,6 @@
 import "server-only";
 import { AppError } from "@/lib/errors";
-import { runCommand } from "@/lib/reach";
-import { firstLines } from "@/lib/reach/output";
+import { firstLines, runCommand } from "@/lib/reach";
 import { explainPsqlError, pgConnectionEnv, pgDumpMajor } from "@/lib/servers/postgres";
 import { freeSpaceProblem } from "../plan";
 import { pgWhere, type Plan, type StartedJob } from "./job";

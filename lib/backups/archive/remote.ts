@@ -1,7 +1,6 @@
 import "server-only";
 import { AppError } from "@/lib/errors";
-import { runCommand, type Reach } from "@/lib/reach";
-import { firstLines } from "@/lib/reach/output";
+import { firstLines, type Reach, runCommand } from "@/lib/reach";
 import type { StartedJob } from "./job";
 
 /** Runs a short command; a non-zero exit becomes an AppError saying what could not be done. */

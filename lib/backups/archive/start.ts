@@ -2,9 +2,7 @@ import "server-only";
 import { PassThrough } from "node:stream";
 import { finished } from "node:stream/promises";
 import { AppError } from "@/lib/errors";
-import { runCommand, type RunningCommand } from "@/lib/reach";
-import { holdPrivateFolder } from "@/lib/reach/guardian";
-import { firstLines } from "@/lib/reach/output";
+import { firstLines, holdPrivateFolder, runCommand, type RunningCommand } from "@/lib/reach";
 import {
   MANIFEST_FORMAT,
   MANIFEST_PATH,

@@ -1,7 +1,6 @@
 import "server-only";
 import { AppError } from "@/lib/errors";
-import { runCommand } from "@/lib/reach";
-import { firstLines } from "@/lib/reach/output";
+import { firstLines, runCommand } from "@/lib/reach";
 import type { DirectoryRestoreJob } from "./job";
 import { show } from "./show";
 

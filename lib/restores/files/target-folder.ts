@@ -1,7 +1,6 @@
 import "server-only";
 import { AppError } from "@/lib/errors";
-import { holdNewFolder, holdPrivateFolder } from "@/lib/reach/guardian";
-import { firstLines } from "@/lib/reach/output";
+import { firstLines, holdNewFolder, holdPrivateFolder } from "@/lib/reach";
 import type { DirectoryRestoreJob } from "./job";
 
 /** The folder extracted into, held on the server until the restore ends (see lib/reach/guardian.ts). */
