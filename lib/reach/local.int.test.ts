@@ -1,6 +1,7 @@
 import "server-only";
 import { afterAll, describe, expect, it } from "vitest";
-import { collect, processesMatching, reachContract, uniqueSleep, waitUntilGone } from "./contract.testkit";
+import { processesMatching, uniqueSleep, waitUntilGone } from "@/test/processes";
+import { collect, reachContract } from "@/test/reach-contract";
 import { localReach } from "./local";
 
 const reach = localReach();

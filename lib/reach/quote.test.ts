@@ -3,44 +3,11 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { hostileArguments } from "@/test/hostile-arguments";
 import { quoteArg, shellQuote } from "./quote";
 
 const canary = `/tmp/pwned-quote-${process.pid}`;
-const hostile = [
-  "; rm -rf /",
-  `; touch ${canary}`,
-  "'quoted'",
-  `'; touch ${canary}; '`,
-  '"dq"',
-  `"; touch ${canary}; "`,
-  `$(touch ${canary})`,
-  `\`touch ${canary}\``,
-  "`id`",
-  "${HOME}",
-  "$HOME",
-  "a\nb",
-  `\ntouch ${canary}\n`,
-  "-n",
-  "--help",
-  "-e",
-  "",
-  " ",
-  "\t",
-  "*",
-  "~",
-  "\\",
-  "a\\nb",
-  "'",
-  "''",
-  "'\\''",
-  "!",
-  "#comment",
-  "&& touch x",
-  "| cat",
-  "> /tmp/x",
-  "Grüße 👋 日本語 ‮",
-  "\x01\x7f",
-];
+const hostile = hostileArguments(canary);
 
 /** Runs `printf '%s\0' <quoted args>` in a real shell and splits what comes back. */
 function roundTrip(shell: string, args: string[]): string[] {

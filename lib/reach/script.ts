@@ -2,21 +2,11 @@ import "server-only";
 import { quoteArg, shellQuote } from "./quote";
 
 /**
- * Builds the command string sent over SSH `exec`. It is run by the remote user's login shell
- * (POSIX sh syntax). Only fixed text written here and `quoteArg`/`shellQuote` output go into it.
- *
- * Why the wrapping: OpenSSH ignores `signal` channel requests for root logins ("session
- * signalling requires privilege separation") and leaves a non-PTY command running when its
- * channel closes or the connection drops. So, when the command does not need standard input,
- * the channel's stdin becomes a lifeline: a watchdog waits for EOF on it — sent by Coffer to
- * cancel, or produced by sshd when the channel closes or the connection is lost — and then kills
- * the command's process group (sshd makes every session its own group). The command itself
- * reads /dev/null. When the command does read stdin, the first line of stderr carries the
- * process group id instead, so Coffer can kill the group over a second channel.
- *
- * The script runs under `/bin/sh` whatever the login shell is (zsh, for one, does not split
- * `$var` into words, which the pipefail bookkeeping relies on); the login shell only parses
- * `exec /bin/sh -c '<script>'`. `exec` keeps the session's pid, so `$$` is the process group.
+ * Builds the command string sent over SSH `exec`, run by `/bin/sh` whatever the login shell is.
+ * Only fixed text written here and `quoteArg`/`shellQuote` output go into it. The wrapping lets
+ * Coffer kill the command's whole process group on cancel or a lost connection (sshd ignores
+ * signal requests for root logins and leaves a non-PTY command running when its channel closes):
+ * docs/design/remote-commands.md.
  */
 
 export const PGID_MARKER = "coffer-pgid:";

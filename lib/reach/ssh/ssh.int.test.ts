@@ -5,10 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError } from "@/lib/errors";
 import { freePort } from "@/test/ports";
 import { startSshd, type TestSshd } from "@/test/servers/sshd";
-import { collect, processesMatching, reachContract, uniqueSleep, waitUntilGone } from "./contract.testkit";
-import { ReachError } from "./errors";
-import { connectSsh, type ConnectSshOptions, type SshConnection } from "./ssh";
-import type { Reach } from "./types";
+import { processesMatching, uniqueSleep, waitUntilGone } from "@/test/processes";
+import { collect, reachContract } from "@/test/reach-contract";
+import { ReachError } from "../errors";
+import type { Reach } from "../types";
+import { connectSsh, type ConnectSshOptions, type SshConnection } from "./connect";
 
 let sshd: TestSshd;
 let conn: SshConnection;

@@ -24,9 +24,9 @@ import * as tarStream from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError } from "@/lib/errors";
 import { connectSsh, localReach, type Reach, type SshConnection } from "@/lib/reach";
-import { waitUntilGone } from "@/lib/reach/contract.testkit";
+import { waitUntilGone } from "@/test/processes";
 import { startSshd, type TestSshd } from "@/test/servers/sshd";
-import { restoreDirectory, type DirectoryRestoreJob } from "./files";
+import { restoreDirectory, type DirectoryRestoreJob } from ".";
 
 let sshd: TestSshd;
 let ssh: SshConnection;

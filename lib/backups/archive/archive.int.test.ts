@@ -22,11 +22,11 @@ import { pipeline } from "node:stream/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError } from "@/lib/errors";
 import { connectSsh, localReach, type Reach, type SshConnection } from "@/lib/reach";
-import { processesMatching, waitUntilGone } from "@/lib/reach/contract.testkit";
 import { startPgCluster, type PgCluster } from "@/test/pg-cluster";
+import { processesMatching, waitUntilGone } from "@/test/processes";
 import { startSshd, type TestSshd } from "@/test/servers/sshd";
-import { startArchive, type ArchiveJob, type ArchiveSource, type PostgresArchiveSource } from "./archive";
-import { parseManifest, type Manifest } from "./manifest";
+import { parseManifest, type Manifest } from "../manifest";
+import { startArchive, type ArchiveJob, type ArchiveSource, type PostgresArchiveSource } from ".";
 
 let cluster: PgCluster;
 let sshd: TestSshd;

@@ -1,10 +1,9 @@
-import "server-only";
 /**
- * The behaviour every Reach must have, run by ssh.int.test.ts against a real sshd and by
- * local.int.test.ts against localReach(). The SSH server runs on this machine, so the test can
- * look at its processes and files directly.
+ * The behaviour every Reach must have, run by lib/reach/ssh/ssh.int.test.ts against a real sshd and
+ * by lib/reach/local.int.test.ts against localReach(). The SSH server runs on this machine, so the
+ * tests can look at its processes and files directly.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import {
   existsSync,
@@ -20,7 +19,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Reach, RunningCommand } from "./types";
+import type { Reach, RunningCommand } from "@/lib/reach";
+import { hostileArguments } from "./hostile-arguments";
+import { processesMatching, uniqueSleep, waitUntilGone } from "./processes";
 
 export async function collect(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -32,28 +33,6 @@ export async function finish(cmd: RunningCommand) {
   const [stdout, stderr, exit] = await Promise.all([collect(cmd.stdout), collect(cmd.stderr), cmd.exit]);
   return { stdout: stdout.toString("utf8"), stderr: stderr.toString("utf8"), ...exit };
 }
-
-/** Live processes whose command line starts with `commandLine` (zombies have none, so they do not count). */
-export function processesMatching(commandLine: string): string[] {
-  const out = execFileSync("ps", ["-eo", "pid=,stat=,args="]).toString();
-  return out.split("\n").filter((line) => {
-    const m = /^\s*(\d+)\s+(\S+)\s+(.*)$/.exec(line);
-    return m !== null && !m[2]!.startsWith("Z") && m[3]!.startsWith(commandLine);
-  });
-}
-
-export async function waitUntilGone(marker: string, ms = 3000): Promise<string[]> {
-  const until = Date.now() + ms;
-  let left = processesMatching(marker);
-  while (left.length && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 50));
-    left = processesMatching(marker);
-  }
-  return left;
-}
-
-/** A unique `sleep` duration, so `ps` finds exactly our process. */
-export const uniqueSleep = () => `${30 + Math.floor(Math.random() * 60)}.${randomBytes(3).readUIntBE(0, 3)}`;
 
 async function firstOutput(cmd: RunningCommand, text: string): Promise<void> {
   let seen = "";
@@ -216,29 +195,7 @@ export function reachContract(name: string, getReach: () => Reach, opts: { strea
 
     it("passes hostile arguments through unchanged and runs none of them", async () => {
       const canary = path.join(tmpdir(), `pwned-${randomBytes(4).toString("hex")}`);
-      const hostile = [
-        "; rm -rf /",
-        `; touch ${canary}`,
-        "'quoted'",
-        `'; touch ${canary}; '`,
-        '"dq"',
-        `"; touch ${canary}; "`,
-        `$(touch ${canary})`,
-        `\`touch ${canary}\``,
-        "`id`",
-        "$HOME",
-        "a\nb",
-        `\ntouch ${canary}\n`,
-        "-n",
-        "--help",
-        "",
-        "*",
-        "~",
-        "\\",
-        "'\\''",
-        "&& true",
-        "Grüße 👋 日本語",
-      ];
+      const hostile = hostileArguments(canary);
       // One command per argument (in parallel: several channels on one connection).
       const each = await Promise.all(hostile.map((arg) => finish(getReach().exec(["printf", "%s\\n", arg]))));
       each.forEach((r, i) => {

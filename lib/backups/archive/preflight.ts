@@ -1,0 +1,137 @@
+import "server-only";
+import { AppError } from "@/lib/errors";
+import { firstLines, runCommand } from "@/lib/reach";
+import { explainPsqlError, pgConnectionEnv, pgDumpMajor } from "@/lib/servers/postgres";
+import { freeSpaceProblem } from "../plan";
+import { pgWhere, type Plan, type StartedJob } from "./job";
+import { mustRun } from "./remote";
+
+/** Prints the tools found, tar's version, the work folder's state and free space, and each directory path's state. */
+const PREFLIGHT = [
+  "w=$1; shift",
+  'for c in tar gzip pigz find xargs sha256sum stat mktemp pg_dump psql; do command -v "$c" >/dev/null 2>&1 && echo "tool $c"; done',
+  'tar --version 2>/dev/null | head -n 1 | sed "s/^/tarversion /"',
+  'if [ ! -d "$w" ]; then echo "workdir missing"; elif [ ! -w "$w" ] || [ ! -x "$w" ]; then echo "workdir readonly"; else echo "df $(df -Pk "$w" | tail -n 1)"; fi',
+  'i=0; for p do if [ ! -e "$p" ] && [ ! -L "$p" ]; then echo "path $i missing"; elif [ ! -d "$p" ]; then echo "path $i notdir"; elif [ ! -r "$p" ] || [ ! -x "$p" ]; then echo "path $i unreadable"; fi; i=$((i+1)); done',
+  "true",
+].join("\n");
+
+interface Preflight {
+  pigz: boolean;
+  pgDumpVersion: string;
+}
+
+/**
+ * Checks tools, the work folder and its free space, directory paths, and each database's size and
+ * version (pg_dump must not be older), before anything is written; throws a message saying what to fix.
+ */
+export async function preflight(job: StartedJob, plan: Plan): Promise<Preflight> {
+  const { reach, signal, workDir, serverName } = job;
+  const paths = plan.directories.flatMap((d) => d.normalized);
+  const probe = await runCommand(reach, ["sh", "-c", PREFLIGHT, "sh", workDir, ...paths], { signal });
+  if (probe.code !== 0)
+    throw new AppError(
+      "UPSTREAM",
+      `Could not inspect ${serverName}: ${firstLines(probe.stderrTail) || `exit ${probe.code}`}.`,
+    );
+  const lines = probe.stdout.split("\n");
+  const tools = new Set(lines.filter((l) => l.startsWith("tool ")).map((l) => l.slice(5)));
+  const needed = [
+    "tar",
+    "gzip",
+    "find",
+    "xargs",
+    "sha256sum",
+    "stat",
+    "mktemp",
+    ...(plan.postgres.length ? ["pg_dump", "psql"] : []),
+  ];
+  const missing = needed.filter((t) => !tools.has(t));
+  if (missing.length) {
+    const pg = missing.some((t) => t.startsWith("p")) ? " (PostgreSQL client: apt install postgresql-client)" : "";
+    throw new AppError(
+      "UPSTREAM",
+      `${missing.join(", ")} ${missing.length > 1 ? "are" : "is"} not installed on ${serverName}${pg}.`,
+    );
+  }
+  const tarVersion = lines.find((l) => l.startsWith("tarversion "))?.slice(11) ?? "";
+  if (!/GNU tar/.test(tarVersion))
+    throw new AppError(
+      "UPSTREAM",
+      `Coffer needs GNU tar on ${serverName}, found ${tarVersion || "an unknown tar"}: install GNU tar.`,
+    );
+  if (lines.includes("workdir missing"))
+    throw new AppError(
+      "VALIDATION",
+      `The work folder ${workDir} does not exist on ${serverName}. Create it, or choose another in the server's settings.`,
+    );
+  if (lines.includes("workdir readonly"))
+    throw new AppError(
+      "VALIDATION",
+      `The work folder ${workDir} on ${serverName} is not writable by the SSH user. Fix its permissions, or choose another.`,
+    );
+  const problems = lines.flatMap((l) => {
+    const m = /^path (\d+) (\w+)$/.exec(l);
+    if (!m) return [];
+    const words: Record<string, string> = {
+      missing: "does not exist",
+      notdir: "is not a directory",
+      unreadable: "is not readable by the SSH user",
+    };
+    return [`${paths[Number(m[1])]} ${words[m[2]!] ?? m[2]}`];
+  });
+  if (problems.length)
+    throw new AppError(
+      "VALIDATION",
+      `On ${serverName}: ${problems.join("; ")}. Fix the source's paths, or the folder permissions.`,
+    );
+  const dfLine = lines.find((l) => l.startsWith("df "));
+  const freeKib = Number(dfLine?.slice(3).trim().split(/\s+/)[3]);
+  if (!Number.isFinite(freeKib))
+    throw new AppError("UPSTREAM", `Could not read the free space of ${workDir} on ${serverName}.`);
+
+  let pgDumpVersion = "";
+  let databaseBytes = 0;
+  if (plan.postgres.length) {
+    pgDumpVersion = (await mustRun(reach, ["pg_dump", "--version"], { signal }, "run pg_dump --version")).stdout.trim();
+    const dumpMajor = pgDumpMajor(pgDumpVersion) ?? 0;
+    for (const s of plan.postgres) {
+      const q = await runCommand(
+        reach,
+        [
+          "psql",
+          "-X",
+          "-A",
+          "-t",
+          "-q",
+          "-w",
+          "-v",
+          "ON_ERROR_STOP=1",
+          "-c",
+          "select pg_database_size(current_database()), current_setting('server_version_num')::int / 10000",
+        ],
+        {
+          env: pgConnectionEnv(s, `coffer:${job.backupId}`),
+          signal,
+        },
+      );
+      if (q.code !== 0) throw new AppError("UPSTREAM", `${s.name}: ${explainPsqlError(q.stderrTail, pgWhere(s))}`);
+      const [bytes, major] = q.stdout.trim().split("|").map(Number) as [number, number];
+      if (dumpMajor < major)
+        throw new AppError(
+          "UPSTREAM",
+          `pg_dump ${dumpMajor} on ${serverName} cannot dump PostgreSQL ${major} (${s.name}): install postgresql-client-${major}.`,
+        );
+      databaseBytes += bytes;
+    }
+  }
+  const problem = freeSpaceProblem({
+    dir: workDir,
+    server: serverName,
+    freeBytes: freeKib * 1024,
+    databaseBytes,
+    headroomBytes: job.minFreeBytes,
+  });
+  if (problem) throw new AppError("VALIDATION", problem);
+  return { pigz: tools.has("pigz"), pgDumpVersion };
+}
