@@ -19,7 +19,8 @@ export default defineConfig({
         ...shared,
         test: {
           name: "unit",
-          include: ["{lib,db,inngest,app}/**/*.test.ts"],
+          // test/: checks of the repository's deployment files (compose.yaml, docs/FORMAT.md).
+          include: ["{lib,db,inngest,app}/**/*.test.ts", "test/*.test.ts"],
           exclude: ["**/*.int.test.ts", "node_modules/**"],
         },
       },
