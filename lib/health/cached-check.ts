@@ -41,7 +41,7 @@ export class CachedCheck {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const result = await Promise.race([
       promise,
-      new Promise<undefined>((resolve) => (timer = setTimeout(resolve, budgetMs))),
+      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), budgetMs))),
     ]);
     clearTimeout(timer);
     if (result) return result;

@@ -51,10 +51,10 @@ export async function migrationsApplied(): Promise<CheckStatus> {
  * column or wrapped a backup's data key, one such value opens with the configured key of that id
  * (so a key id that is missing, or present with other key bytes, is found).
  */
-export async function masterKeysOpenStoredValues(): Promise<CheckStatus> {
+export async function masterKeysOpenStoredValues(configured?: Keyring): Promise<CheckStatus> {
   let keys: Keyring;
   try {
-    keys = keyring();
+    keys = configured ?? keyring();
   } catch (cause) {
     return { ok: false, message: "the master keys are not loaded", cause };
   }
