@@ -1,7 +1,7 @@
 import { expect, test } from "@playwright/test";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import postgres from "postgres";
@@ -9,11 +9,12 @@ import { startPgCluster, type PgCluster } from "../test/pg-cluster";
 import { addLocalServer, addPostgresSource, password, signUp, uniqueEmail } from "./helpers";
 
 // The standalone build run as the container image runs it (Dockerfile): .next/standalone and
-// .next/static copied to a folder of their own, `node server.js` with the production variables
-// and PostgreSQL. Copying proves the server needs nothing else from the checkout. Its port is
-// fixed like the other e2e servers' (the e2e lock keeps runs apart).
-const port = 3219;
-const baseURL = `http://127.0.0.1:${port}`;
+// .next/static copied to a folder of their own (so nothing else of the checkout is needed),
+// `node server.js` with the production variables and PostgreSQL. Two instances share the database
+// and DATA_DIR behind Caddy with deploy/Caddyfile, as compose.yaml runs them (only their addresses
+// changed). Ports are fixed like the other e2e servers' (the e2e lock keeps runs apart).
+const ports = { first: 3219, second: 3220, proxy: 3221 };
+const baseURL = `http://127.0.0.1:${ports.proxy}`;
 test.use({ baseURL });
 test.describe.configure({ mode: "serial" });
 
@@ -23,8 +24,73 @@ const secrets = {
   AUTH_SECRET: randomBytes(32).toString("hex"),
 };
 let pg: PgCluster;
-let server: ChildProcess;
+const processes: ChildProcess[] = [];
 let output = "";
+
+function run(command: string, args: string[], options: SpawnOptions): ChildProcess {
+  const child = spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  processes.push(child);
+  return child;
+}
+
+async function stop(child: ChildProcess) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+async function answers(url: string, child: ChildProcess) {
+  await expect(async () => {
+    expect(child.exitCode, output).toBeNull();
+    expect((await fetch(url)).status).toBe(200);
+  }).toPass({ timeout: 60_000 });
+}
+
+/** One app instance, started as the image starts it. */
+function instance(app: string, port: number) {
+  return run(process.execPath, ["server.js"], {
+    cwd: app,
+    env: {
+      PATH: process.env.PATH!,
+      HOME: work,
+      NODE_ENV: "production",
+      HOSTNAME: "127.0.0.1",
+      PORT: String(port),
+      DATA_DIR: path.join(work, "data"),
+      DATABASE_URL: pg.url("coffer"),
+      ...secrets,
+      APP_URL: baseURL,
+      TRUST_PROXY: "true",
+      // This host is the backed-up server, reaching the test PostgreSQL on 127.0.0.1.
+      ALLOW_LOCAL_SERVERS: "true",
+      ALLOW_PRIVATE_NETWORKS: "true",
+    },
+  });
+}
+
+/** deploy/Caddyfile with the test's addresses for `:3000` and the two instances. */
+function caddyfile(): string {
+  const original = readFileSync(path.resolve("deploy/Caddyfile"), "utf8");
+  const site = ":3000 {";
+  const upstreams = "reverse_proxy app-1:3000 app-2:3000 {";
+  expect(original).toContain(site);
+  expect(original).toContain(upstreams);
+  const file = path.join(work, "Caddyfile");
+  writeFileSync(
+    file,
+    // No admin endpoint: it would listen on a fixed port.
+    "{\n\tadmin off\n}\n" +
+      original
+        .replace(site, `:${ports.proxy} {`)
+        .replace(upstreams, `reverse_proxy 127.0.0.1:${ports.first} 127.0.0.1:${ports.second} {`),
+  );
+  return file;
+}
+
+let second: ChildProcess;
 
 test.beforeAll(async () => {
   test.setTimeout(120_000);
@@ -46,43 +112,27 @@ test.beforeAll(async () => {
   );
   await shop.end();
 
-  server = spawn(process.execPath, ["server.js"], {
-    cwd: app,
-    env: {
-      PATH: process.env.PATH!,
-      HOME: work,
-      NODE_ENV: "production",
-      HOSTNAME: "127.0.0.1",
-      PORT: String(port),
-      DATA_DIR: path.join(work, "data"),
-      DATABASE_URL: pg.url("coffer"),
-      ...secrets,
-      APP_URL: baseURL,
-      // This host is the backed-up server, reaching the test PostgreSQL on 127.0.0.1.
-      ALLOW_LOCAL_SERVERS: "true",
-      ALLOW_PRIVATE_NETWORKS: "true",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+  // Started together: they migrate the empty database at the same time, taking turns.
+  const first = instance(app, ports.first);
+  second = instance(app, ports.second);
+  await answers(`http://127.0.0.1:${ports.first}/api/ready`, first);
+  await answers(`http://127.0.0.1:${ports.second}/api/ready`, second);
+  const caddy = run("caddy", ["run", "--config", caddyfile(), "--adapter", "caddyfile"], {
+    env: { PATH: process.env.PATH!, NODE_ENV: "production", HOME: work, XDG_DATA_HOME: work, XDG_CONFIG_HOME: work },
   });
-  server.stdout!.on("data", (d) => (output += d));
-  server.stderr!.on("data", (d) => (output += d));
-  await expect(async () => {
-    expect(server.exitCode, output).toBeNull();
-    expect((await fetch(`${baseURL}/api/health`)).status).toBe(200);
-  }).toPass({ timeout: 60_000 });
+  await answers(`${baseURL}/api/health`, caddy);
 });
 
 test.afterAll(async () => {
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once("exit", r));
-    server.kill("SIGTERM");
-    await exited;
-  }
+  for (const child of processes.reverse()) await stop(child);
   await pg?.stop();
   rmSync(work, { recursive: true, force: true });
 });
 
-test("the standalone server signs people up and in, backs up, and serves the download", async ({ page, browser }) => {
+test("behind the proxy, the instances sign people up and in, back up, and serve the download", async ({
+  page,
+  browser,
+}) => {
   test.setTimeout(180_000);
   const email = uniqueEmail("stan");
   const team = await signUp(page, "Stan", email);
@@ -122,15 +172,15 @@ test("the standalone server signs people up and in, backs up, and serves the dow
 
 test("/api/ready turns unready while the database is away and ready again when it is back; /api/health stays up", async () => {
   test.setTimeout(90_000);
+  const direct = `http://127.0.0.1:${ports.first}`;
   const ready = async () => {
-    const res = await fetch(`${baseURL}/api/ready`);
+    const res = await fetch(`${direct}/api/ready`);
     return {
       status: res.status,
       body: (await res.json()) as { status: string; checks: Record<string, { ok: boolean }> },
     };
   };
-  const first = await ready();
-  expect(first).toEqual({
+  expect(await ready()).toEqual({
     status: 200,
     body: {
       status: "ready",
@@ -144,7 +194,7 @@ test("/api/ready turns unready while the database is away and ready again when i
     expect(r.status).toBe(503);
     expect(r.body.checks.database).toEqual({ ok: false, message: "the database does not answer" });
   }).toPass({ timeout: 15_000 });
-  expect((await fetch(`${baseURL}/api/health`)).status).toBe(200);
+  expect((await fetch(`${direct}/api/health`)).status).toBe(200);
 
   await pg.start();
   await expect(async () => {
@@ -153,8 +203,20 @@ test("/api/ready turns unready while the database is away and ready again when i
     expect(r.body.status).toBe("ready");
   }).toPass({ timeout: 15_000 });
 
-  // Nothing secret in what anyone may ask, nor in the server's log.
+  // Nothing secret in what anyone may ask, nor in the servers' logs.
   const text = JSON.stringify((await ready()).body) + output;
   for (const value of [...Object.values(secrets), pg.url("coffer"), secrets.MASTER_KEYS.split(":")[1]!])
     expect(text).not.toContain(value);
+});
+
+test("when one instance stops, the proxy keeps answering with the other", async ({ page }) => {
+  test.setTimeout(60_000);
+  // Back in rotation after the database outage (the proxy checks /api/ready every 5 s).
+  await expect(async () => expect((await fetch(`${baseURL}/api/ready`)).status).toBe(200)).toPass({
+    timeout: 20_000,
+  });
+  await stop(second);
+  for (let i = 0; i < 10; i++) expect((await fetch(`${baseURL}/api/ready`)).status, `request ${i}`).toBe(200);
+  await page.goto("/sign-in");
+  await expect(page.getByRole("button", { name: "Sign in" })).toBeVisible();
 });
