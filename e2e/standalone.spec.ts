@@ -195,6 +195,11 @@ test("/api/ready turns unready while the database is away and ready again when i
     expect(r.body.checks.database).toEqual({ ok: false, message: "the database does not answer" });
   }).toPass({ timeout: 15_000 });
   expect((await fetch(`${direct}/api/health`)).status).toBe(200);
+  // The proxy has taken both unready instances out of its rotation: it answers 503 itself, after
+  // trying for its lb_try_duration (10 s).
+  await expect(async () => expect((await fetch(`${baseURL}/api/health`)).status).toBe(503)).toPass({
+    timeout: 40_000,
+  });
 
   await pg.start();
   await expect(async () => {
@@ -211,7 +216,7 @@ test("/api/ready turns unready while the database is away and ready again when i
 
 test("when one instance stops, the proxy keeps answering with the other", async ({ page }) => {
   test.setTimeout(60_000);
-  // Back in rotation after the database outage (the proxy checks /api/ready every 5 s).
+  // Back in rotation once ready again (the proxy checks /api/ready every 5 s).
   await expect(async () => expect((await fetch(`${baseURL}/api/ready`)).status).toBe(200)).toPass({
     timeout: 20_000,
   });
