@@ -18,7 +18,7 @@ const baseURL = `http://127.0.0.1:${ports.proxy}`;
 test.use({ baseURL });
 test.describe.configure({ mode: "serial" });
 
-const work = mkdtempSync(path.join(tmpdir(), "coffer-standalone-"));
+let work: string;
 const secrets = {
   MASTER_KEYS: `standalone-1:${randomBytes(32).toString("base64")}`,
   AUTH_SECRET: randomBytes(32).toString("hex"),
@@ -94,6 +94,7 @@ let second: ChildProcess;
 
 test.beforeAll(async () => {
   test.setTimeout(120_000);
+  work = mkdtempSync(path.join(tmpdir(), "coffer-standalone-"));
   const standalone = path.resolve(".next/standalone");
   if (!existsSync(path.join(standalone, "server.js")))
     throw new Error("No standalone build: run `npx next build` first (next.config.ts has output: standalone).");
@@ -126,7 +127,7 @@ test.beforeAll(async () => {
 test.afterAll(async () => {
   for (const child of processes.reverse()) await stop(child);
   await pg?.stop();
-  rmSync(work, { recursive: true, force: true });
+  if (work) rmSync(work, { recursive: true, force: true });
 });
 
 test("behind the proxy, the instances sign people up and in, back up, and serve the download", async ({

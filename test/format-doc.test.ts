@@ -1,7 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -25,6 +25,7 @@ const block = (name: string) => {
 const work = mkdtempSync(path.join(tmpdir(), "coffer-format-doc-"));
 const script = path.join(work, "decrypt-coffer.mjs");
 writeFileSync(script, block("decryptor"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const masterKeys = `doc-1:${randomBytes(32).toString("base64")}`;
 const keys: Keyring = (() => {
