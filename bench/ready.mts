@@ -26,8 +26,8 @@ const { keyring } = await import("@/lib/crypto/master-keys");
 const { sealSecret } = await import("@/lib/crypto/secret-box");
 const { newDataKey, wrapDek } = await import("@/lib/crypto/envelope");
 const { inProcessEngine } = await import("@/inngest/in-process");
-const checks = await import("@/lib/health/checks");
-const { readiness } = await import("@/lib/health/readiness");
+const checks = await import("@/lib/readiness/checks");
+const { readiness } = await import("@/lib/readiness/readiness");
 
 const ms = (ns: bigint) => Number(ns) / 1e6;
 async function timed(runs: number, f: () => Promise<unknown>, gapMs = 0): Promise<number[]> {

@@ -1,6 +1,6 @@
-import { readiness } from "@/lib/health/readiness";
+import { readiness } from "@/lib/readiness/readiness";
 
-// Readiness: whether this instance can do its work (lib/health/readiness.ts). 503 takes it out of
+// Readiness: whether this instance can do its work (lib/readiness/readiness.ts). 503 takes it out of
 // a load balancer's rotation until the failing check passes again. No secrets, no team data.
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
