@@ -19,6 +19,7 @@ export default defineConfig({
         ...shared,
         test: {
           name: "unit",
+          // test/: checks of the repository itself (import boundaries, compose.yaml, docs/FORMAT.md).
           include: ["{lib,db,inngest,app,test}/**/*.test.ts"],
           exclude: ["**/*.int.test.ts", "node_modules/**"],
         },

@@ -14,7 +14,8 @@ export interface OpenedDatabase {
   close(): Promise<void>;
 }
 
-const migrationsFolder = path.join(process.cwd(), "db/migrations");
+/** Read at run time; the standalone build copies it next to server.js (next.config.ts). */
+export const migrationsFolder = path.join(process.cwd(), "db/migrations");
 // Any constant works; it only has to be the same for every instance migrating this database.
 const migrationLockId = 7_240_113;
 

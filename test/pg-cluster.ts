@@ -23,6 +23,11 @@ const bin = serverBin();
 export interface PgCluster {
   port: number;
   url(database: string): string;
+  /** Stops the server (fast shutdown: sessions end) and keeps its data, for `start` to bring back. */
+  halt(): Promise<void>;
+  /** Starts the halted server again, on the same port with the same data. */
+  start(): Promise<void>;
+  /** Stops the server and removes its data. */
   stop(): Promise<void>;
 }
 
@@ -44,38 +49,48 @@ export async function startPgCluster(): Promise<PgCluster> {
     stdio: "pipe",
   });
   const port = await freePort();
-  const server: ChildProcess = spawn(
-    path.join(bin, "postgres"),
-    [
-      "-D",
-      data,
-      "-p",
-      String(port),
-      "-k",
-      dir,
-      "-c",
-      "listen_addresses=127.0.0.1",
-      "-c",
-      "fsync=off",
-      "-c",
-      "synchronous_commit=off",
-      "-c",
-      "full_page_writes=off",
-    ],
-    { ...ids, stdio: ["ignore", "ignore", "pipe"] },
-  );
-  let log = "";
-  server.stderr?.on("data", (d) => (log = (log + d).slice(-4000)));
-  await waitReady(port, () => log, server);
+  let server: ChildProcess | undefined;
+  const launch = async () => {
+    const child = spawn(
+      path.join(bin, "postgres"),
+      [
+        "-D",
+        data,
+        "-p",
+        String(port),
+        "-k",
+        dir,
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        "fsync=off",
+        "-c",
+        "synchronous_commit=off",
+        "-c",
+        "full_page_writes=off",
+      ],
+      { ...ids, stdio: ["ignore", "ignore", "pipe"] },
+    );
+    let log = "";
+    child.stderr?.on("data", (d) => (log = (log + d).slice(-4000)));
+    server = child;
+    await waitReady(port, () => log, child);
+  };
+  const halt = async () => {
+    if (server && server.exitCode === null) {
+      const exited = new Promise((r) => server!.once("exit", r));
+      server.kill("SIGINT"); // fast shutdown
+      await exited;
+    }
+  };
+  await launch();
   return {
     port,
     url: (database) => `postgres://postgres@127.0.0.1:${port}/${database}`,
+    halt,
+    start: launch,
     async stop() {
-      if (server.exitCode === null) {
-        const exited = new Promise((r) => server.once("exit", r));
-        server.kill("SIGINT"); // fast shutdown
-        await exited;
-      }
+      await halt();
       rmSync(dir, { recursive: true, force: true });
     },
   };
