@@ -10,6 +10,7 @@ import { secretColumns } from "../crypto/rotate";
 import { openSecret } from "../crypto/secret-box";
 import { db, pgCode } from "../db";
 import { env } from "../env";
+import { dispatcherRegistered } from "../workflows/dispatch";
 import type { CheckStatus } from "./cached-check";
 
 /** The table drizzle's migrator records applied migrations in (not part of Coffer's schema). */
@@ -107,20 +108,15 @@ export async function masterKeysOpenStoredValues(configured?: Keyring): Promise<
   return { ok: false, message: parts.join("; "), cause };
 }
 
-// Owned by inngest/in-process.ts, which creates it when the server starts (inngest/start.ts).
-const inProcessEngineKey = Symbol.for("coffer.in-process-engine");
-
 /**
- * Whatever runs the workflows can take work: the in-process engine exists, or the Inngest server
+ * Whatever runs the workflows can take work: an engine registered with lib's dispatch port (the
+ * in-process one when it started), and with an Inngest server, the server
  * at INNGEST_BASE_URL answers its /health. Inngest Cloud (no base URL) is not probed.
  */
 export async function workflowEngineReachable(timeoutMs: number): Promise<CheckStatus> {
   const e = env();
-  if (e.workflows === "in-process") {
-    return (globalThis as Record<symbol, unknown>)[inProcessEngineKey]
-      ? pass
-      : { ok: false, message: "the in-process workflow engine has not started" };
-  }
+  if (!dispatcherRegistered()) return { ok: false, message: "the workflow engine has not started" };
+  if (e.workflows === "in-process") return pass;
   if (!e.INNGEST_BASE_URL) return { ok: true, message: "Inngest Cloud or a dev server: not probed" };
   try {
     const res = await fetch(new URL("/health", e.INNGEST_BASE_URL), { signal: AbortSignal.timeout(timeoutMs) });

@@ -57,7 +57,7 @@ describe("readiness", () => {
     expect(await masterKeysOpenStoredValues()).toEqual({ ok: true });
     expect(await workflowEngineReachable(1_000)).toEqual({
       ok: false,
-      message: "the in-process workflow engine has not started",
+      message: "the workflow engine has not started",
     });
     (await inProcessEngine()).stop();
     expect(await readiness()).toEqual({

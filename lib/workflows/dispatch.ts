@@ -20,6 +20,11 @@ export function registerDispatcher(dispatcher: Dispatcher): void {
   (globalThis as Holder)[KEY] = dispatcher;
 }
 
+/** Whether an engine has registered (readiness: work asked for now would start). */
+export function dispatcherRegistered(): boolean {
+  return (globalThis as Holder)[KEY] !== undefined;
+}
+
 async function tryDispatch(failed: string, context: Record<string, unknown>, ask: (d: Dispatcher) => Promise<void>) {
   try {
     const dispatcher = (globalThis as Holder)[KEY];
