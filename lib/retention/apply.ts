@@ -2,10 +2,10 @@ import "server-only";
 import { and, eq, inArray, isNull, lt, ne, or } from "drizzle-orm";
 import { backupLocations, backups, schedules, storageDestinations, teams } from "@/db/schema";
 import { recordAudit } from "../audit/record";
-import { failureMessage } from "../backups/run";
 import { db } from "../db";
 import { withDestination } from "../destinations/use";
 import { notFound } from "../errors";
+import { failureMessage } from "../jobs/failure";
 import { inTeam, systemTeam, type TeamContext } from "../teams/context";
 import { selectRetention, type Decision, type RetentionPolicy, type Tier } from "./select";
 
