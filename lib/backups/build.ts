@@ -112,7 +112,8 @@ export async function buildBackup(plan: BackupPlan, producer: ArchiveProducer): 
     await recordLocations(plan, key);
     for (const dest of destinations) opened.push(await hold((fn) => withLoadedDestination(job.t, dest, fn)));
     const archive = await producer.open({ signal: attempt.signal, say: attempt.say });
-    const stored = await writeEverywhere(plan, archive, sealing, key, opened, attempt, written);
+    const adapters = opened.map((o) => o.value);
+    const stored = await writeEverywhere(plan, key, archive, sealing, adapters, attempt, written);
     await attempt.settle(); // from here on only the guarded UPDATE below decides
     if (!(await markStored(plan, stored)))
       throw new RunStopped("The backup was cancelled or stopped as it finished; its objects were removed.");
@@ -124,8 +125,7 @@ export async function buildBackup(plan: BackupPlan, producer: ArchiveProducer): 
     await Promise.all(written.map((adapter) => adapter.delete(key).catch(() => {})));
     throw attempt.failed(err);
   } finally {
-    await producer.close();
-    await Promise.all(opened.map((d) => d.release()));
+    await Promise.allSettled([producer.close(), ...opened.map((o) => o.release())]);
     await attempt.close();
   }
 }
@@ -194,14 +194,13 @@ async function recordLocations({ job, destinations }: BackupPlan, key: string) {
  */
 async function writeEverywhere(
   { job, destinations }: BackupPlan,
+  key: string,
   archive: ProducedArchive,
   sealing: Sealing | undefined,
-  key: string,
-  opened: Held<StorageAdapter>[],
+  adapters: StorageAdapter[],
   attempt: Attempt,
   written: StorageAdapter[],
 ): Promise<Stored> {
-  const adapters = opened.map((o) => o.value);
   const plain = new Sha256Meter();
   const seal = sealing && createEncryptStream({ ...sealing, teamId: job.teamId, backupId: job.id });
   // pipeline() carries a failure of the source into the body, so every destination stops.

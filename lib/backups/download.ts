@@ -42,10 +42,9 @@ export interface Download {
 }
 
 /**
- * The plain `.tar.gz` of a backup (or one byte range of it), decrypted while it streams. Only the
- * segments a range covers are read and decrypted. A segment that fails authentication destroys the
- * stream, so the response is cut short and the browser reports a failed download. Every download
- * is audited. Members and above only: a backup holds the team's data.
+ * The plain `.tar.gz` of a backup (or one byte range of it: only the segments it covers are read),
+ * decrypted while it streams; a segment failing authentication cuts the response short. Audited;
+ * members and above only.
  */
 export async function openDownload(
   t: TeamContext,

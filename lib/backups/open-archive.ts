@@ -33,12 +33,9 @@ export async function succeededBackup(t: TeamContext, backupId: string): Promise
 }
 
 /**
- * Opens the plain `.tar.gz` (or one range of it) from the fastest readable copy, falling back to
- * the next, and holds the backup against retention until the stream closes. `from` names the
- * destination read. When every copy is in archive storage, the providers are asked: a copy whose
- * retrieval has finished is read; otherwise one retrieval is requested (or found under way) and a
- * CONFLICT says when to come back (`verb` names what the user does again: "download" by default).
- * Callers check roles.
+ * Opens the plain `.tar.gz` (or one range of it) from the fastest readable copy (`from` names it),
+ * held against retention until the stream closes. Copies in archive storage go through
+ * `retrievedCopies` (`verb` says what the user does again: "download" by default). Callers check roles.
  */
 export async function openArchive(
   t: TeamContext,

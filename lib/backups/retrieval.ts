@@ -37,11 +37,9 @@ const hoursUntil = (d: Date) => Math.max(1, Math.round((d.getTime() - Date.now()
 const plural = (n: number) => `${n} hour${n === 1 ? "" : "s"}`;
 
 /**
- * No copy can be read as it is: their rows say archive storage, or their providers refused to read
- * them. Asks each provider whether a retrieval has finished (those copies are returned, to be
- * read) or is under way (CONFLICT: when it should be ready). With neither, asks one provider for a
- * retrieval — the quickest class first, the next only if a provider fails — records and audits
- * the request, and throws a CONFLICT saying where and when.
+ * For copies that cannot be read as they are: returns those whose retrieval has finished, throws
+ * a CONFLICT saying when one under way is ready, or else asks one provider for a retrieval (the
+ * quickest class first), records and audits it, and throws a CONFLICT saying where and when.
  */
 export async function retrievedCopies<L extends ArchivedCopy>(
   t: TeamContext,

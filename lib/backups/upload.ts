@@ -24,10 +24,9 @@ function manifestFrom(head: Buffer): Record<string, unknown> | null {
 }
 
 /**
- * Checks, while it streams past, that the upload is a gzip-compressed tar archive: the gzip stream
- * must be intact to its end and the first tar header must carry the `ustar` magic. Resolves with
- * the archive's Coffer manifest when it has one (a Coffer backup uploaded again), else null;
- * rejects with a message that says what the file is not.
+ * Checks, while it streams past, that the upload is a .tar.gz (gzip intact to its end, a `ustar`
+ * first header). Resolves with its Coffer manifest, if it has one, else null; rejects saying what
+ * the file is not.
  */
 function tarGzCheck(): { sink: Writable; done: Promise<Record<string, unknown> | null> } {
   const gunzip = createGunzip();

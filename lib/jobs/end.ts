@@ -7,7 +7,8 @@ import { jobTable, type JobKind } from "./table";
 
 /**
  * Ends a queued or running job that did not succeed: failed, or cancelled when someone asked,
- * with `message` as its error (and `also` set). Resolves with the new status, or null when it had already ended.
+ * with `message` as its error (`also`: a backup drops its data key with it). Resolves with the new
+ * status, or null when it had already ended.
  */
 export async function markEnded(
   kind: JobKind,
