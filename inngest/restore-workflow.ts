@@ -1,4 +1,6 @@
-import { claimRestore, failRestore, performRestore, type RestoreOutcome } from "@/lib/restores/run";
+import { failRestore } from "@/lib/restores/fail";
+import type { RestoreOutcome } from "@/lib/restores/job";
+import { claimRestore, performRestore } from "@/lib/restores/perform";
 import { inngest } from "./client";
 import { mapped } from "./errors";
 import { notificationEvent, type NotificationType, restoreRequested, verificationRequested } from "./events";

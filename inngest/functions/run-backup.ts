@@ -1,4 +1,5 @@
-import { claimRun, failRun, transferBackup } from "@/lib/backups/run";
+import { failRun } from "@/lib/backups/fail";
+import { claimRun, transferBackup } from "@/lib/backups/transfer";
 import { verificationAfterBackup } from "@/lib/restores/mutations";
 import { scopeOfBackup } from "@/lib/retention/apply";
 import { inngest } from "../client";
@@ -31,10 +32,10 @@ export const runBackup = inngest.createFunction(
   },
   async ({ event, step }) => {
     const { teamId, backupId } = event.data;
-    const claimed = await step.run("claim-run", () => mapped({ backupId }, () => claimRun(teamId, backupId)));
-    if (!claimed) return { backupId, skipped: true };
+    const attempt = await step.run("claim-run", () => mapped({ backupId }, () => claimRun(teamId, backupId)));
+    if (!attempt) return { backupId, skipped: true };
     const stored = await step.run("dump-encrypt-upload", () =>
-      mapped({ backupId }, () => transferBackup(teamId, backupId)),
+      mapped({ backupId }, () => transferBackup(teamId, backupId, attempt)),
     );
     // The new backup may let older ones of its schedule (or server) expire.
     const scope = await step.run("scope-of-backup", () => mapped({ backupId }, () => scopeOfBackup(teamId, backupId)));

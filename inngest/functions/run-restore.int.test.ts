@@ -20,7 +20,9 @@ import {
   requestVerification,
 } from "@/lib/restores/mutations";
 import { getRestore, listRestores } from "@/lib/restores/queries";
-import { claimRestore, oldName, scratchName, sweepRestores } from "@/lib/restores/run";
+import { claimRestore } from "@/lib/restores/perform";
+import { oldName, scratchName } from "@/lib/restores/scratch";
+import { sweepRestores } from "@/lib/restores/sweep";
 import { createServer, createSource, deleteSource } from "@/lib/servers/mutations";
 import { setBackupRow, setRestoreRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";

@@ -1,5 +1,5 @@
-import { sweepStaleRuns } from "@/lib/backups/run";
-import { sweepRestores } from "@/lib/restores/run";
+import { sweepStaleRuns } from "@/lib/backups/sweep";
+import { sweepRestores } from "@/lib/restores/sweep";
 import { inngest } from "../client";
 import { mapped } from "../errors";
 import { backupEvent, restoreEvent } from "../events";

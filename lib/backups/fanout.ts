@@ -16,12 +16,9 @@ export interface FanOutResult<T> {
 }
 
 /**
- * Writes one stream to every target at once, in a single pass over the source. Each target reads
- * from its own small buffer; when any buffer is full the source is paused until every target has
- * drained, so the slowest target sets the pace and memory stays at about one buffer per target.
- *
- * The first target to fail aborts the others and the source (all-or-nothing: a backup is only good
- * when every location holds it). The returned promise settles once every target has settled.
+ * Writes one stream to every target in a single pass. Each target reads from its own small buffer
+ * and a full one pauses the source, so the slowest sets the pace and memory stays flat. The first
+ * failure aborts the others and the source (all-or-nothing); settles once every target has.
  */
 export async function fanOut<T>(
   source: Readable,

@@ -1,10 +1,11 @@
 import "server-only";
-import { eq, inArray, isNull } from "drizzle-orm";
+import { eq, inArray } from "drizzle-orm";
 import { backups, servers, sources, storageDestinations } from "@/db/schema";
 import { newId } from "@/db/columns";
 import { recordAudit } from "../audit/record";
 import { db, type Transaction } from "../db";
 import { AppError, notFound } from "../errors";
+import { requestCancel } from "../jobs/cancel";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import type { RequestBackupInput } from "./schemas";
 
@@ -117,45 +118,18 @@ export async function cancelBackup(t: TeamContext, backupId: string) {
   assertRole(t, "member");
   const d = await db();
   return d.transaction(async (tx) => {
-    const now = new Date();
-    const [queued] = await tx
-      .update(backups)
-      .set({
-        status: "cancelled",
-        finishedAt: now,
-        cancelRequestedAt: now,
-        cancelRequestedBy: t.actor.label,
-        error: `Cancelled by ${t.actor.label} before it started.`,
-      })
-      .where(inTeam(backups, t, eq(backups.id, backupId), eq(backups.status, "queued")))
-      .returning({ id: backups.id });
-    if (!queued) {
-      const [running] = await tx
-        .update(backups)
-        .set({ cancelRequestedAt: now, cancelRequestedBy: t.actor.label })
-        .where(
-          inTeam(
-            backups,
-            t,
-            eq(backups.id, backupId),
-            eq(backups.status, "running"),
-            isNull(backups.cancelRequestedAt),
-          ),
-        )
-        .returning({ id: backups.id });
-      if (!running) {
-        const [exists] = await tx
-          .select({ status: backups.status })
-          .from(backups)
-          .where(inTeam(backups, t, eq(backups.id, backupId)));
-        if (!exists) throw notFound("That backup");
-        if (exists.status !== "running")
-          throw new AppError(
-            "CONFLICT",
-            `This backup has already ${exists.status === "succeeded" ? "finished" : exists.status}; there is nothing to cancel.`,
-          );
-        return { id: backupId };
-      }
+    if ((await requestCancel(tx, "backup", t, backupId)) === "unchanged") {
+      const [exists] = await tx
+        .select({ status: backups.status })
+        .from(backups)
+        .where(inTeam(backups, t, eq(backups.id, backupId)));
+      if (!exists) throw notFound("That backup");
+      if (exists.status !== "running")
+        throw new AppError(
+          "CONFLICT",
+          `This backup has already ${exists.status === "succeeded" ? "finished" : exists.status}; there is nothing to cancel.`,
+        );
+      return { id: backupId };
     }
     await recordAudit(tx, t, { action: "backup.cancel_requested", target: { type: "backup", id: backupId } });
     return { id: backupId };

@@ -1,7 +1,9 @@
 import "server-only";
 import { and, asc, desc, eq, inArray, lt, or, type SQL } from "drizzle-orm";
-import { backupLocations, backupLogs, backups, schedules, servers, storageDestinations } from "@/db/schema";
+import { backupLocations, backups, schedules, servers, storageDestinations } from "@/db/schema";
 import { db } from "../db";
+import { readJobLog } from "../jobs/log";
+import { progressOf } from "../jobs/progress";
 import { inTeam, requireRow, type TeamContext } from "../teams/context";
 
 // What pages and responses may see: never the wrapped data key.
@@ -42,17 +44,6 @@ export interface BackupFilter {
   /** Keyset cursor: the last row of the previous page. */
   before?: { createdAt: Date; id: string };
   limit?: number;
-}
-
-/** Elapsed time and average rate of a run, from its timestamps (shared by every app instance). */
-export function progressOf(
-  b: { status: string; startedAt: Date | null; finishedAt: Date | null; bytesDone: number },
-  now = new Date(),
-) {
-  if (!b.startedAt) return { elapsedMs: 0, bytesPerSecond: 0 };
-  const end = b.finishedAt ?? (b.status === "running" ? now : b.startedAt);
-  const elapsedMs = Math.max(0, end.getTime() - b.startedAt.getTime());
-  return { elapsedMs, bytesPerSecond: elapsedMs > 0 ? Math.round((b.bytesDone * 1000) / elapsedMs) : 0 };
 }
 
 /** Newest first, with where each backup is stored. */
@@ -130,20 +121,7 @@ export async function getBackup(t: TeamContext, backupId: string) {
     .leftJoin(schedules, and(eq(schedules.teamId, backups.teamId), eq(schedules.id, backups.scheduleId)))
     .where(inTeam(backups, t, eq(backups.id, backupId)));
   const b = requireRow(row, "That backup");
-  const [locations, logLines] = await Promise.all([
-    locationsOf(t, [backupId]),
-    d
-      .select({
-        id: backupLogs.id,
-        level: backupLogs.level,
-        message: backupLogs.message,
-        createdAt: backupLogs.createdAt,
-      })
-      .from(backupLogs)
-      .where(inTeam(backupLogs, t, eq(backupLogs.backupId, backupId)))
-      .orderBy(asc(backupLogs.id))
-      .limit(1000),
-  ]);
+  const [locations, logLines] = await Promise.all([locationsOf(t, [backupId]), readJobLog(t, "backup", backupId)]);
   return { ...b, ...progressOf(b), locations, log: logLines };
 }
 export type BackupDetail = Awaited<ReturnType<typeof getBackup>>;

@@ -2,15 +2,11 @@ import "server-only";
 import { PassThrough, Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
-import { eq } from "drizzle-orm";
-import { backups } from "@/db/schema";
 import { recordAudit } from "../audit/record";
-import { db } from "../db";
 import { AppError } from "../errors";
-import { assertRole, inTeam, type TeamContext } from "../teams/context";
+import { assertRole, type TeamContext } from "../teams/context";
+import { storeNewBackup, type ArchiveProducer, type TransferResult } from "./build";
 import { MANIFEST_PATH, parseManifest } from "./manifest";
-import { insertBackup } from "./mutations";
-import { failRun, failureMessage, storeBackup, type TransferResult } from "./run";
 import type { UploadBackupInput } from "./schemas";
 
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -28,10 +24,9 @@ function manifestFrom(head: Buffer): Record<string, unknown> | null {
 }
 
 /**
- * Checks, while it streams past, that the upload is a gzip-compressed tar archive: the gzip stream
- * must be intact to its end and the first tar header must carry the `ustar` magic. Resolves with
- * the archive's Coffer manifest when it has one (a Coffer backup uploaded again), else null;
- * rejects with a message that says what the file is not.
+ * Checks, while it streams past, that the upload is a .tar.gz (gzip intact to its end, a `ustar`
+ * first header). Resolves with its Coffer manifest, if it has one, else null; rejects saying what
+ * the file is not.
  */
 function tarGzCheck(): { sink: Writable; done: Promise<Record<string, unknown> | null> } {
   const gunzip = createGunzip();
@@ -65,54 +60,13 @@ function tarGzCheck(): { sink: Writable; done: Promise<Record<string, unknown> |
   return { sink: input, done };
 }
 
-/**
- * Imports an existing `.tar.gz` from the browser as a backup of one of the team's servers: it is
- * checked, sealed if asked and written to the chosen destinations while it streams in, and kept
- * like any other backup. A broken or cancelled upload leaves a failed backup and no object.
- */
-export async function importUpload(
-  t: TeamContext,
-  input: UploadBackupInput,
-  body: Readable,
-): Promise<{ id: string } & TransferResult> {
-  assertRole(t, "member");
-  const d = await db();
-  const created = await d.transaction(async (tx) => {
-    const row = (await insertBackup(tx, t, {
-      serverId: input.serverId,
-      sourceIds: [],
-      destinationIds: input.destinationIds,
-      encrypted: input.encrypted,
-      trigger: "upload",
-    }))!;
-    await tx
-      .update(backups)
-      .set({ status: "running", startedAt: new Date(), heartbeatAt: new Date(), attempts: 1 })
-      .where(inTeam(backups, t, eq(backups.id, row.id)));
-    await recordAudit(tx, t, {
-      action: "backup.uploaded",
-      target: { type: "backup", id: row.id, label: input.fileName },
-      details: { serverId: input.serverId, encrypted: input.encrypted },
-    });
-    return row;
-  });
-  const [b] = await d
-    .select({
-      id: backups.id,
-      serverId: backups.serverId,
-      fileName: backups.fileName,
-      encrypted: backups.encrypted,
-      sourceIds: backups.sourceIds,
-      destinationIds: backups.destinationIds,
-    })
-    .from(backups)
-    .where(inTeam(backups, t, eq(backups.id, created.id)));
-  try {
-    const result = await storeBackup(t, b!, (ctx, consume) => {
-      ctx.say(`Receiving ${input.fileName ?? "the upload"}.`);
+/** The upload as an archive: one read of the request feeds both the check and the destinations. */
+function uploaded(body: Readable, fileName: string | undefined): ArchiveProducer {
+  return {
+    async open(ctx) {
+      ctx.say(`Receiving ${fileName ?? "the upload"}.`);
       const check = tarGzCheck();
       const stream = new PassThrough();
-      // One read of the request feeds both the check and the destinations.
       body.on("data", (chunk: Buffer) => {
         check.sink.write(chunk);
         if (!stream.write(chunk)) body.pause();
@@ -131,11 +85,38 @@ export async function importUpload(
       // A bad file stops the upload at once; an error found at its very end comes through `done`.
       check.done.catch((err: unknown) => stream.writableEnded || stream.destroy(err as Error));
       ctx.signal.addEventListener("abort", () => body.destroy(), { once: true });
-      return consume({ stream, done: check.done });
-    });
-    return { id: created.id, ...result };
-  } catch (err) {
-    await failRun(t.id, created.id, failureMessage(err, { backupId: created.id }));
-    throw err;
-  }
+      return { stream, done: check.done };
+    },
+    close: async () => {},
+  };
+}
+
+/**
+ * Imports an existing `.tar.gz` from the browser as a backup of one of the team's servers: it is
+ * checked, sealed if asked and written to the chosen destinations while it streams in, and kept
+ * like any other backup. A broken or cancelled upload leaves a failed backup and no object.
+ */
+export async function importUpload(
+  t: TeamContext,
+  input: UploadBackupInput,
+  body: Readable,
+): Promise<{ id: string } & TransferResult> {
+  assertRole(t, "member");
+  return storeNewBackup(
+    t,
+    {
+      serverId: input.serverId,
+      sourceIds: [],
+      destinationIds: input.destinationIds,
+      encrypted: input.encrypted,
+      trigger: "upload",
+    },
+    () => uploaded(body, input.fileName),
+    (tx, id) =>
+      recordAudit(tx, t, {
+        action: "backup.uploaded",
+        target: { type: "backup", id, label: input.fileName },
+        details: { serverId: input.serverId, encrypted: input.encrypted },
+      }),
+  );
 }

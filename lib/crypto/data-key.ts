@@ -10,7 +10,7 @@ import {
   wrappedLength,
   type WrappedDek,
 } from "./envelope/header";
-import type { Keyring } from "./master-keys";
+import { keyring, type Keyring } from "./master-keys";
 
 // Data keys: one fresh 256-bit DEK per backup object, wrapped by the active master key and bound
 // (associated data) to the team and backup it belongs to. The object's header and the backup's row hold it.
@@ -77,4 +77,28 @@ export function rewrapDek(w: WrappedDek, keys: Keyring, teamId: string, backupId
   } finally {
     dek.fill(0);
   }
+}
+
+/** A backup row's copy of its wrapped DEK (base64; key rotation re-wraps it). */
+export interface StoredDataKey {
+  dekWrapped: string | null;
+  dekKeyId: string | null;
+}
+
+/** A fresh DEK for a backup, wrapped under the active master key, with the form its row stores. */
+export function newBackupDataKey(teamId: string, backupId: string, keys: Keyring = keyring()) {
+  const dek = newDataKey();
+  const wrapped = wrapDek(dek, keys, teamId, backupId);
+  return { dek, wrapped, stored: { dekWrapped: wrapped.wrapped.toString("base64"), dekKeyId: wrapped.keyId } };
+}
+
+/** Opens a backup's DEK from its row's copy. */
+export function openStoredDataKey(
+  teamId: string,
+  row: { id: string } & StoredDataKey,
+  keys: Keyring = keyring(),
+): Buffer {
+  if (!row.dekWrapped || !row.dekKeyId)
+    throw new AppError("INTERNAL", "This encrypted backup has no data key on record.");
+  return unwrapDek({ keyId: row.dekKeyId, wrapped: Buffer.from(row.dekWrapped, "base64") }, keys, teamId, row.id);
 }

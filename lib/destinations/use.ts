@@ -25,6 +25,15 @@ export async function withDestination<T>(
     .from(storageDestinations)
     .where(inTeam(storageDestinations, t, eq(storageDestinations.id, destinationId)));
   if (!row) throw notFound("That destination");
+  return withLoadedDestination(t, row, fn);
+}
+
+/** `withDestination` for a destination row already read. */
+export async function withLoadedDestination<T>(
+  t: TeamContext,
+  row: typeof storageDestinations.$inferSelect,
+  fn: (adapter: StorageAdapter) => Promise<T>,
+): Promise<T> {
   if (row.kind === "server") {
     return withServer(t, row.serverId!, (reach) =>
       fn(new ServerDirAdapter(reach, String(row.settings.path), row.settings.prefix as string | undefined)),

@@ -4,7 +4,7 @@ import { readMigrationFiles } from "drizzle-orm/migrator";
 import { bigint, pgSchema, serial, text } from "drizzle-orm/pg-core";
 import { backups } from "@/db/schema";
 import { migrationsFolder } from "@/db/client";
-import { unwrapDek } from "../crypto/data-key";
+import { openStoredDataKey } from "../crypto/data-key";
 import { keyring, type Keyring } from "../crypto/master-keys";
 import { secretColumns } from "../crypto/rotate";
 import { openSecret } from "../crypto/secret-box";
@@ -91,7 +91,7 @@ export async function masterKeysOpenStoredValues(configured?: Keyring): Promise<
     if (!keys.byId.has(s.keyId!)) missing.add(s.keyId!);
     else
       try {
-        unwrapDek({ keyId: s.keyId!, wrapped: Buffer.from(s.wrapped!, "base64") }, keys, s.teamId, s.id).fill(0);
+        openStoredDataKey(s.teamId, { id: s.id, dekWrapped: s.wrapped, dekKeyId: s.keyId }, keys).fill(0);
       } catch {
         wrong.add(s.keyId!);
       }

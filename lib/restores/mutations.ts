@@ -2,10 +2,11 @@ import "server-only";
 import { and, eq, isNull } from "drizzle-orm";
 import { backups, restores, schedules, servers, sources } from "@/db/schema";
 import { recordAudit } from "../audit/record";
-import { succeededBackup, type BackupRow } from "../backups/download";
+import { succeededBackup, type BackupRow } from "../backups/open-archive";
 import { parseManifest, type Manifest } from "../backups/manifest";
 import { db } from "../db";
 import { AppError, notFound } from "../errors";
+import { requestCancel } from "../jobs/cancel";
 import { assertRole, inTeam, systemTeam, type TeamContext } from "../teams/context";
 import type { RestoreDatabaseInput, RestoreDirectoryInput, VerifyBackupInput } from "./schemas";
 
@@ -167,39 +168,10 @@ async function insertRestore(t: TeamContext, b: BackupRow, r: NewRestore): Promi
 export async function cancelRestore(t: TeamContext, restoreId: string): Promise<{ id: string }> {
   assertRole(t, "member");
   const d = await db();
-  const now = new Date();
-  const [queued] = await d
-    .update(restores)
-    .set({
-      status: "cancelled",
-      finishedAt: now,
-      cancelRequestedAt: now,
-      cancelRequestedBy: t.actor.label,
-      error: `Cancelled by ${t.actor.label} before it started.`,
-    })
-    .where(inTeam(restores, t, eq(restores.id, restoreId), eq(restores.status, "queued")))
-    .returning({ id: restores.id });
-  if (queued) {
+  // A job putting its restored database in place is past stopping.
+  if ((await requestCancel(d, "restore", t, restoreId, isNull(restores.swapStartedAt))) !== "unchanged") {
     await recordAudit(d, t, { action: "backup.restore_cancel_requested", target: { type: "restore", id: restoreId } });
-    return queued;
-  }
-  const [running] = await d
-    .update(restores)
-    .set({ cancelRequestedAt: now, cancelRequestedBy: t.actor.label })
-    .where(
-      inTeam(
-        restores,
-        t,
-        eq(restores.id, restoreId),
-        eq(restores.status, "running"),
-        isNull(restores.cancelRequestedAt),
-        isNull(restores.swapStartedAt),
-      ),
-    )
-    .returning({ id: restores.id });
-  if (running) {
-    await recordAudit(d, t, { action: "backup.restore_cancel_requested", target: { type: "restore", id: restoreId } });
-    return running;
+    return { id: restoreId };
   }
   const [exists] = await d
     .select({ status: restores.status, swapStartedAt: restores.swapStartedAt })

@@ -1,8 +1,9 @@
 import "server-only";
-import { and, asc, desc, eq } from "drizzle-orm";
-import { restoreLogs, restores, servers } from "@/db/schema";
-import { progressOf } from "../backups/queries";
+import { and, desc, eq } from "drizzle-orm";
+import { restores, servers } from "@/db/schema";
 import { db } from "../db";
+import { readJobLog } from "../jobs/log";
+import { progressOf } from "../jobs/progress";
 import { inTeam, requireRow, type TeamContext } from "../teams/context";
 
 const restoreColumns = {
@@ -56,17 +57,7 @@ export async function getRestore(t: TeamContext, restoreId: string) {
     .innerJoin(servers, and(eq(servers.teamId, restores.teamId), eq(servers.id, restores.serverId)))
     .where(inTeam(restores, t, eq(restores.id, restoreId)));
   const r = requireRow(row, "That restore");
-  const log = await d
-    .select({
-      id: restoreLogs.id,
-      level: restoreLogs.level,
-      message: restoreLogs.message,
-      createdAt: restoreLogs.createdAt,
-    })
-    .from(restoreLogs)
-    .where(inTeam(restoreLogs, t, eq(restoreLogs.restoreId, restoreId)))
-    .orderBy(asc(restoreLogs.id))
-    .limit(1000);
+  const log = await readJobLog(t, "restore", restoreId);
   return { ...r, ...progressOf(r), log };
 }
 export type RestoreDetail = Awaited<ReturnType<typeof getRestore>>;

@@ -2,10 +2,10 @@ import "server-only";
 import { and, eq, inArray, isNull, lt, ne, or } from "drizzle-orm";
 import { backupLocations, backups, schedules, storageDestinations, teams } from "@/db/schema";
 import { recordAudit } from "../audit/record";
-import { failureMessage } from "../backups/run";
 import { db } from "../db";
 import { withDestination } from "../destinations/use";
 import { notFound } from "../errors";
+import { failureMessage } from "../jobs/failure";
 import { inTeam, systemTeam, type TeamContext } from "../teams/context";
 import { selectRetention, type Decision, type RetentionPolicy, type Tier } from "./select";
 
@@ -100,12 +100,10 @@ function classFor(
 }
 
 /**
- * Applies a scope's policy: each backup it expires is first marked expired (one guarded UPDATE,
- * only if it is still succeeded and nothing is reading it, so no download starts on it), then
- * every stored copy is deleted; a copy that cannot be deleted stays recorded and the next run
- * deletes it. Kept backups get their tier, and their copies move to the destination's class for
- * it, never to a warmer one. Idempotent and safe to run twice at once: every change is a guarded statement, and deleting
- * a deleted object succeeds.
+ * Applies a scope's policy: a backup it expires is marked expired (only if nothing is reading it),
+ * then its copies are deleted; one that cannot be is retried by the next run. Kept backups get
+ * their tier and their copies move to its class, never a warmer one. Idempotent and safe to run
+ * twice at once: every change is a guarded statement.
  */
 export async function applyRetention(teamId: string, scope: RetentionScope): Promise<RetentionResult> {
   const t = await systemTeam(teamId, "retention");

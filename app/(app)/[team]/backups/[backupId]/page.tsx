@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { PageHeader } from "@/app/_components/page-header";
-import { archiveRetrievals } from "@/lib/backups/download";
+import { archiveRetrievals } from "@/lib/backups/retrieval";
 import { getBackup, type BackupDetail } from "@/lib/backups/queries";
 import { formatBytes, formatDuration } from "@/lib/format";
 import { pageRow, pageTeam } from "@/lib/web/page";

@@ -1,0 +1,282 @@
+import "server-only";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { and, eq, inArray, isNull } from "drizzle-orm";
+import { backupLocations, backups, storageDestinations } from "@/db/schema";
+import { newBackupDataKey } from "../crypto/data-key";
+import { createEncryptStream, type WrappedDek } from "../crypto/envelope";
+import { db, type Transaction } from "../db";
+import { withLoadedDestination } from "../destinations/use";
+import { AppError, asAppError, notFound } from "../errors";
+import { startAttempt, type Attempt } from "../jobs/attempt";
+import { claimNew } from "../jobs/claim";
+import { failureMessage, RunStopped } from "../jobs/failure";
+import { hold, type Held } from "../jobs/hold";
+import { assertClaim, ours, runningJob, type RunningJob } from "../jobs/table";
+import type { StorageAdapter } from "../storage";
+import { Sha256Meter } from "../storage/common";
+import { inTeam, type TeamContext } from "../teams/context";
+import { failRun } from "./fail";
+import { fanOut } from "./fanout";
+import { insertBackup, type NewBackup } from "./mutations";
+
+/** The plain `.tar.gz` to store, and what it says about itself once it ended (its manifest, when it has one). */
+export interface ProducedArchive {
+  stream: Readable;
+  done: Promise<Record<string, unknown> | null>;
+}
+
+/** Where a backup's archive comes from: a server's sources, an upload, a database about to be replaced. */
+export interface ArchiveProducer {
+  /** Starts the archive; what it needs (a server connection) stays open until `close`. */
+  open(ctx: { signal: AbortSignal; say: (line: string) => void }): Promise<ProducedArchive>;
+  close(): Promise<void>;
+}
+
+export interface TransferResult {
+  sizeBytes: number;
+  sha256: string;
+  archiveBytes: number;
+  locations: number;
+}
+
+/** A claimed backup and its destinations (in the order of its `destinationIds`), read once. */
+export interface BackupPlan {
+  job: RunningJob;
+  backup: {
+    id: string;
+    serverId: string;
+    fileName: string;
+    encrypted: boolean;
+    sourceIds: string[];
+    destinationIds: string[];
+  };
+  destinations: (typeof storageDestinations.$inferSelect)[];
+}
+
+type Sealing = { dek: Buffer; wrapped: WrappedDek };
+type Stored = {
+  objects: { size: number; sha256: string }[];
+  manifest: Record<string, unknown> | null;
+  archiveBytes: number;
+};
+
+/** Deterministic per backup, so a retried attempt overwrites (never duplicates) its objects. */
+function objectKey(b: { serverId: string; id: string; fileName: string; encrypted: boolean }): string {
+  return `${b.serverId}/${b.fileName.replace(/\.tar\.gz$/, "")}-${b.id}.tar.gz${b.encrypted ? ".enc" : ""}`;
+}
+
+/** Loads what a claimed backup writes where; RunStopped unless it still runs under `attempt`. */
+export async function loadPlan(t: TeamContext, backupId: string, attempt: number): Promise<BackupPlan> {
+  const d = await db();
+  const [backup] = await d
+    .select({
+      id: backups.id,
+      serverId: backups.serverId,
+      fileName: backups.fileName,
+      encrypted: backups.encrypted,
+      sourceIds: backups.sourceIds,
+      destinationIds: backups.destinationIds,
+      status: backups.status,
+      attempts: backups.attempts,
+    })
+    .from(backups)
+    .where(inTeam(backups, t, eq(backups.id, backupId)));
+  if (!backup) throw notFound("That backup");
+  assertClaim("backup", backup, attempt);
+  const destinations = await d
+    .select()
+    .from(storageDestinations)
+    .where(inTeam(storageDestinations, t, inArray(storageDestinations.id, backup.destinationIds)));
+  if (destinations.length !== backup.destinationIds.length)
+    throw new AppError("NOT_FOUND", "A destination of this backup was deleted. Start a new backup.");
+  const order = new Map(backup.destinationIds.map((id, i) => [id, i]));
+  destinations.sort((x, y) => order.get(x.id)! - order.get(y.id)!);
+  return { job: runningJob("backup", t, backupId, attempt), backup, destinations };
+}
+
+/**
+ * Builds a backup from any archive: sealed with a fresh data key when encrypted, written to every
+ * destination at once (the slowest sets the pace), each copy's size read back, then marked stored
+ * unless someone cancelled it meanwhile. On any failure this attempt's objects are removed and
+ * the error is rethrown.
+ */
+export async function buildBackup(plan: BackupPlan, producer: ArchiveProducer): Promise<TransferResult> {
+  const { job, destinations } = plan;
+  const key = objectKey(plan.backup);
+  const attempt = startAttempt(job);
+  const opened: Held<StorageAdapter>[] = [];
+  const written: StorageAdapter[] = [];
+  try {
+    const sealing = plan.backup.encrypted ? await sealWithNewKey(job) : undefined;
+    await recordLocations(plan, key);
+    for (const dest of destinations) opened.push(await hold((fn) => withLoadedDestination(job.t, dest, fn)));
+    const archive = await producer.open({ signal: attempt.signal, say: attempt.say });
+    const adapters = opened.map((o) => o.value);
+    const stored = await writeEverywhere(plan, key, archive, sealing, adapters, attempt, written);
+    await attempt.settle(); // from here on only the guarded UPDATE below decides
+    if (!(await markStored(plan, stored)))
+      throw new RunStopped("The backup was cancelled or stopped as it finished; its objects were removed.");
+    const first = stored.objects[0]!;
+    const n = destinations.length;
+    attempt.say(`Succeeded: ${first.size} bytes stored in ${n} location${n > 1 ? "s" : ""}.`);
+    return { sizeBytes: first.size, sha256: first.sha256, archiveBytes: stored.archiveBytes, locations: n };
+  } catch (err) {
+    await Promise.all(written.map((adapter) => adapter.delete(key).catch(() => {})));
+    throw attempt.failed(err);
+  } finally {
+    await Promise.allSettled([producer.close(), ...opened.map((o) => o.release())]);
+    await attempt.close();
+  }
+}
+
+/**
+ * A backup that runs at once (an upload, a safety backup): inserted as running (`alongside`
+ * writes in the same transaction), built from the archive `produce` makes for it, and marked
+ * failed, its objects removed, when that fails.
+ */
+export async function storeNewBackup(
+  t: TeamContext,
+  b: NewBackup,
+  produce: (backupId: string) => ArchiveProducer,
+  alongside?: (tx: Transaction, backupId: string) => Promise<void>,
+): Promise<{ id: string } & TransferResult> {
+  const d = await db();
+  const job = await d.transaction(async (tx) => {
+    const row = (await insertBackup(tx, t, b))!;
+    await alongside?.(tx, row.id);
+    return claimNew(tx, "backup", t, row.id);
+  });
+  try {
+    const plan = await loadPlan(t, job.id, job.attempt);
+    return { id: job.id, ...(await buildBackup(plan, produce(job.id))) };
+  } catch (err) {
+    await failRun(t.id, job.id, failureMessage(err, { backupId: job.id }));
+    throw err;
+  }
+}
+
+async function sealWithNewKey(job: RunningJob): Promise<Sealing> {
+  const { dek, wrapped, stored } = newBackupDataKey(job.teamId, job.id);
+  const d = await db();
+  const [row] = await d
+    .update(backups)
+    .set({ ...stored, headerKeyId: wrapped.keyId })
+    .where(ours(job))
+    .returning({ id: backups.id });
+  if (!row) throw new RunStopped("Another process took over the backup.");
+  return { dek, wrapped };
+}
+
+async function recordLocations({ job, destinations }: BackupPlan, key: string) {
+  const d = await db();
+  for (const dest of destinations) {
+    await d
+      .insert(backupLocations)
+      .values({
+        teamId: job.teamId,
+        backupId: job.id,
+        destinationId: dest.id,
+        objectKey: key,
+        storageClass: dest.classDaily,
+      })
+      .onConflictDoUpdate({
+        target: [backupLocations.backupId, backupLocations.destinationId],
+        set: { status: "writing", objectKey: key, error: null, sizeBytes: null, sha256: null },
+      });
+  }
+}
+
+/**
+ * Streams the archive (sealed, when `sealing`) to every destination in one pass, then reads back
+ * what each holds. `written` collects the adapters this attempt wrote an object to.
+ */
+async function writeEverywhere(
+  { job, destinations }: BackupPlan,
+  key: string,
+  archive: ProducedArchive,
+  sealing: Sealing | undefined,
+  adapters: StorageAdapter[],
+  attempt: Attempt,
+  written: StorageAdapter[],
+): Promise<Stored> {
+  const plain = new Sha256Meter();
+  const seal = sealing && createEncryptStream({ ...sealing, teamId: job.teamId, backupId: job.id });
+  // pipeline() carries a failure of the source into the body, so every destination stops.
+  (seal ? pipeline(archive.stream, plain, seal) : pipeline(archive.stream, plain)).catch(() => {});
+  attempt.say(`Writing to ${destinations.map((x) => x.name).join(", ")}.`);
+  const [fan, manifest] = await Promise.allSettled([
+    fanOut(
+      seal ?? plain,
+      adapters.map((a, i) => ({
+        write: (pipe, signal) => a.put(key, pipe, { storageClass: destinations[i]!.classDaily ?? undefined, signal }),
+      })),
+      { signal: attempt.signal, onBytes: attempt.progress },
+    ),
+    archive.done,
+  ]);
+  const results = fan.status === "fulfilled" ? fan.value.results : [];
+  results.forEach((r, i) => r.status === "fulfilled" && written.push(adapters[i]!));
+  const failure =
+    manifest.status === "rejected" ? manifest.reason : fan.status === "rejected" ? fan.reason : fan.value.error;
+  if (failure || manifest.status === "rejected") {
+    const where = fan.status === "fulfilled" ? fan.value.failedTarget : undefined;
+    throw where === undefined ? failure : withDestinationName(failure, destinations[where]!.name);
+  }
+  const objects = results.map((r) => (r as PromiseFulfilledResult<{ size: number; sha256: string }>).value);
+  // A backup is only good when every copy is there in full.
+  for (const [i, adapter] of adapters.entries()) {
+    const info = await adapter.head(key);
+    if (!info || info.size !== objects[i]!.size)
+      throw new AppError(
+        "UPSTREAM",
+        `${destinations[i]!.name} does not hold the complete object after writing it (${info ? `${info.size} of ${objects[i]!.size} bytes` : "it is missing"}). Check the destination with Test.`,
+      );
+  }
+  return { objects, manifest: manifest.value, archiveBytes: plain.bytesSeen };
+}
+
+function withDestinationName(err: unknown, name: string): unknown {
+  const app = asAppError(err);
+  return app ? new AppError(app.code, `${name}: ${app.message}`) : err;
+}
+
+/** Marks every copy and the backup stored, if it still runs under this claim and nobody asked to cancel it. */
+async function markStored({ job, destinations }: BackupPlan, stored: Stored): Promise<boolean> {
+  const d = await db();
+  const first = stored.objects[0]!;
+  return d
+    .transaction(async (tx) => {
+      for (const [i, dest] of destinations.entries()) {
+        await tx
+          .update(backupLocations)
+          .set({ status: "stored", sizeBytes: stored.objects[i]!.size, sha256: stored.objects[i]!.sha256 })
+          .where(
+            and(
+              eq(backupLocations.teamId, job.teamId),
+              eq(backupLocations.backupId, job.id),
+              eq(backupLocations.destinationId, dest.id),
+            ),
+          );
+      }
+      const [row] = await tx
+        .update(backups)
+        .set({
+          status: "succeeded",
+          finishedAt: new Date(),
+          sizeBytes: first.size,
+          sha256: first.sha256,
+          bytesDone: first.size,
+          archiveBytes: stored.archiveBytes,
+          manifest: stored.manifest,
+        })
+        .where(ours(job, isNull(backups.cancelRequestedAt)))
+        .returning({ id: backups.id });
+      if (!row) tx.rollback();
+      return true;
+    })
+    .catch((err: unknown) => {
+      if ((err as Error)?.name === "TransactionRollbackError") return false;
+      throw err;
+    });
+}

@@ -1,0 +1,182 @@
+import "server-only";
+import { PassThrough, type Readable } from "node:stream";
+import { finished, pipeline } from "node:stream/promises";
+import { and, eq } from "drizzle-orm";
+import { backupLocations, backups, storageDestinations } from "@/db/schema";
+import { createRangeDecryptStream, maxHeaderLength, readHeader, segmentRange } from "../crypto/envelope";
+import { db } from "../db";
+import { withDestination } from "../destinations/use";
+import { AppError, notFound } from "../errors";
+import { log } from "../log";
+import { holdForReading } from "../retention/apply";
+import type { StorageAdapter } from "../storage";
+import { inTeam, type TeamContext } from "../teams/context";
+import { openStoredDataKey } from "../crypto/data-key";
+import { needsRetrieval, preference, retrievedCopies } from "./retrieval";
+
+export type BackupRow = typeof backups.$inferSelect;
+
+/** A backup of the team that can be read: it succeeded (and has not expired). */
+export async function succeededBackup(t: TeamContext, backupId: string): Promise<BackupRow> {
+  const d = await db();
+  const [b] = await d
+    .select()
+    .from(backups)
+    .where(inTeam(backups, t, eq(backups.id, backupId)));
+  if (!b) throw notFound("That backup");
+  if (b.status !== "succeeded")
+    throw new AppError(
+      "CONFLICT",
+      `This backup ${b.status === "running" || b.status === "queued" ? "has not finished yet" : `${b.status}; there is nothing to read`}.`,
+    );
+  return b;
+}
+
+/**
+ * Opens the plain `.tar.gz` (or one range of it) from the fastest readable copy (`from` names it),
+ * held against retention until the stream closes. Copies in archive storage go through
+ * `retrievedCopies` (`verb` says what the user does again: "download" by default). Callers check roles.
+ */
+export async function openArchive(
+  t: TeamContext,
+  b: BackupRow,
+  opts: { range?: { start: number; end: number } | null; signal?: AbortSignal; verb?: string } = {},
+): Promise<{ body: Readable; from: string }> {
+  const { range, signal } = opts;
+  const d = await db();
+  const locations = await d
+    .select({
+      id: backupLocations.id,
+      destinationId: backupLocations.destinationId,
+      objectKey: backupLocations.objectKey,
+      sizeBytes: backupLocations.sizeBytes,
+      storageClass: backupLocations.storageClass,
+      retrievalRequestedAt: backupLocations.retrievalRequestedAt,
+      retrievalReadyAt: backupLocations.retrievalReadyAt,
+      kind: storageDestinations.kind,
+      name: storageDestinations.name,
+    })
+    .from(backupLocations)
+    .innerJoin(
+      storageDestinations,
+      and(
+        eq(storageDestinations.teamId, backupLocations.teamId),
+        eq(storageDestinations.id, backupLocations.destinationId),
+      ),
+    )
+    .where(inTeam(backupLocations, t, eq(backupLocations.backupId, b.id), eq(backupLocations.status, "stored")));
+  if (!locations.length) throw new AppError("NOT_FOUND", "No stored copy of this backup is left.");
+  const verb = opts.verb ?? "download";
+  const archived = locations.filter((l) => needsRetrieval(l.storageClass));
+  const size = b.encrypted ? b.archiveBytes! : b.sizeBytes!;
+  let lastError: unknown;
+  const refused: typeof locations = [];
+  const streamFirst = async (copies: typeof locations) => {
+    copies.sort((x, y) => preference[x.kind]! - preference[y.kind]!);
+    for (const loc of copies) {
+      try {
+        const body = await streamFrom(t, loc, (adapter) =>
+          b.encrypted
+            ? decrypted(t, b, adapter, loc, range ?? { start: 0, end: size - 1 }, signal)
+            : adapter.get(loc.objectKey, { range: range ?? undefined, signal }),
+        );
+        await keepReading(t, b.id, body).catch((err: unknown) => {
+          body.destroy();
+          throw err;
+        });
+        return { body, from: loc.name };
+      } catch (err) {
+        // Storage adapters answer CONFLICT only for an object in archive storage.
+        if (err instanceof AppError && err.code === "CONFLICT") refused.push(loc);
+        lastError = err;
+      }
+    }
+    return undefined;
+  };
+  const readable = locations.filter((l) => !needsRetrieval(l.storageClass));
+  const opened = await streamFirst(readable.length ? readable : await retrievedCopies(t, b, locations, verb));
+  if (opened) return opened;
+  // Archived behind Coffer's back (a bucket lifecycle rule, a change in the provider's console): the provider's word counts.
+  if (refused.length && readable.length) {
+    const again = await streamFirst(await retrievedCopies(t, b, [...refused, ...archived], verb));
+    if (again) return again;
+  }
+  throw lastError;
+}
+
+const LEASE_MS = 10 * 60_000;
+
+/** Retention leaves a backup alone while it streams: a lease renewed until the stream closes. */
+async function keepReading(t: TeamContext, backupId: string, stream: Readable) {
+  await holdForReading(t, backupId, LEASE_MS);
+  const timer = setInterval(() => void holdForReading(t, backupId, LEASE_MS).catch(() => {}), LEASE_MS / 2);
+  stream.once("close", () => clearInterval(timer));
+}
+
+/**
+ * Opens a destination and resolves with the stream `open` returns; the destination (and its
+ * server connection, for a server directory) stays open until that stream has ended or failed.
+ */
+function streamFrom(
+  t: TeamContext,
+  loc: { destinationId: string },
+  open: (adapter: StorageAdapter) => Promise<Readable>,
+): Promise<Readable> {
+  return new Promise((resolve, reject) => {
+    withDestination(t, loc.destinationId, async (adapter) => {
+      const stream = await open(adapter);
+      resolve(stream);
+      await finished(stream).catch(() => {});
+    }).catch(reject);
+  });
+}
+
+async function decrypted(
+  t: TeamContext,
+  b: { id: string; dekWrapped: string | null; dekKeyId: string | null },
+  adapter: StorageAdapter,
+  loc: { objectKey: string; sizeBytes: number | null },
+  range: { start: number; end: number },
+  signal?: AbortSignal,
+): Promise<Readable> {
+  const objectSize = loc.sizeBytes!;
+  const chunks: Buffer[] = [];
+  for await (const c of await adapter.get(loc.objectKey, {
+    range: { start: 0, end: Math.min(maxHeaderLength, objectSize) - 1 },
+    signal,
+  }))
+    chunks.push(c as Buffer);
+  const header = readHeader(Buffer.concat(chunks));
+  if (header.teamId !== t.id || header.backupId !== b.id)
+    throw new AppError(
+      "INTERNAL",
+      "The stored object belongs to another backup: it was moved or replaced. Download another copy.",
+    );
+  const dek = openStoredDataKey(t.id, b);
+  const r = segmentRange(range, header.headerLength, header.segmentSize, objectSize);
+  const source = await adapter.get(loc.objectKey, { range: { start: r.objectStart, end: r.objectEnd }, signal });
+  const out = new PassThrough();
+  pipeline(
+    source,
+    createRangeDecryptStream({
+      dek,
+      header,
+      firstSegment: r.firstSegment,
+      lastSegmentIndex: r.lastSegmentIndex,
+      skip: r.skip,
+      length: r.length,
+    }),
+    out,
+  ).catch((err: unknown) => {
+    // The reader stopped early (a restore found its member, a browser went away): nothing failed.
+    if (signal?.aborted || (out.destroyed && out.errored !== err)) return;
+    log.error("reading the stored object failed (decryption, or the storage connection)", {
+      backupId: b.id,
+      objectKey: loc.objectKey,
+      err,
+    });
+    out.destroy(err instanceof Error ? err : new Error(String(err)));
+  });
+  dek.fill(0);
+  return out;
+}

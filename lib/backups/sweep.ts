@@ -1,0 +1,30 @@
+import "server-only";
+import { backups } from "@/db/schema";
+import { db } from "../db";
+import { staleAllTeams, waitingAllTeams } from "../jobs/sweep";
+import { failRun } from "./fail";
+
+/**
+ * Fails the runs a dead process left "running" (their objects removed), and returns the queued
+ * backups that waited longer than `requeueAfterMs`, whose events may have been lost, for the
+ * caller to dispatch again (runs are idempotent on the id).
+ */
+export async function sweepStaleRuns(now = new Date(), requeueAfterMs = 5 * 60_000) {
+  const d = await db();
+  const stale = await d
+    .select({ id: backups.id, teamId: backups.teamId })
+    .from(backups)
+    .where(staleAllTeams("backup", now));
+  for (const b of stale) {
+    await failRun(
+      b.teamId,
+      b.id,
+      "The run stopped making progress: the process running it ended (a restart or crash). Nothing from it was kept; run the backup again.",
+    );
+  }
+  const queued = await d
+    .select({ backupId: backups.id, teamId: backups.teamId, serverId: backups.serverId })
+    .from(backups)
+    .where(waitingAllTeams("backup", now, requeueAfterMs));
+  return { failed: stale.length, requeue: queued };
+}

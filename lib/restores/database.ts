@@ -1,0 +1,130 @@
+import "server-only";
+import { finished, pipeline } from "node:stream/promises";
+import { isNull } from "drizzle-orm";
+import { restores } from "@/db/schema";
+import type { TableCount } from "../backups/manifest";
+import { db } from "../db";
+import { AppError } from "../errors";
+import { failureMessage, RunStopped } from "../jobs/failure";
+import { ours } from "../jobs/table";
+import { withServer } from "../servers/connect";
+import { Sha256Meter } from "../storage/common";
+import { readEntries } from "./archive-entries";
+import { connectionOf, type DatabaseOutcome, type RestoreCtx } from "./job";
+import { manifestOf } from "./mutations";
+import { ServerPostgres } from "./postgres";
+import { safetyBackup } from "./safety-backup";
+import { oldName, scratchName, setScratch } from "./scratch";
+
+/**
+ * Restores one dump into a database: loaded into a scratch database and renamed into place only
+ * when the whole dump loaded; replacing takes a safety backup of the target first.
+ */
+export async function restoreDatabase(ctx: RestoreCtx): Promise<DatabaseOutcome> {
+  const { t, job, server, signal, say } = ctx;
+  const target = job.targetDatabase!;
+  const conn = await connectionOf(t, server.kind, job.connectionSourceId!, "used to reach the target");
+  const scratch = scratchName("restore", job.id);
+  const old = job.mode === "replace" ? oldName(job.id) : null;
+  return withServer(
+    t,
+    job.serverId,
+    async (reach) => {
+      let counts: TableCount[] | null = null;
+      let safetyBackupId = job.safetyBackupId;
+      if (!job.swapStartedAt) {
+        const pg = new ServerPostgres(reach, conn, `coffer:${job.id}`, signal);
+        await setScratch(t, job.id, { name: scratch, sourceId: conn.id });
+        const exists = await pg.recreate(scratch, target); // an earlier attempt's scratch goes
+        if (job.mode === "new" && exists)
+          throw new AppError(
+            "VALIDATION",
+            `Database ${target} already exists on ${server.name}. Choose a new name, or replace it.`,
+          );
+        if (job.mode === "replace" && !exists)
+          throw new AppError(
+            "VALIDATION",
+            `Database ${target} does not exist on ${server.name}: restore into a new database instead.`,
+          );
+        if (job.mode === "replace") safetyBackupId = await safetyBackup(ctx, reach, conn, target);
+        await loadChecked(ctx, pg, scratch);
+        counts = await pg.countRows(scratch);
+        await startSwap(ctx);
+      }
+      // From here on the loaded database goes into place whatever happens: nothing aborts it, and
+      // a retry finishes it (the swap is one transaction: the scratch is there until it commits).
+      const pg = new ServerPostgres(reach, conn, `coffer:${job.id}`);
+      if (counts || (await pg.exists(scratch))) {
+        say(old ? `Loaded. Replacing ${target} with it.` : `Loaded. Renaming it to ${target}.`);
+        await pg.swap(scratch, target, old);
+      } else if (!(await pg.exists(target))) {
+        throw new AppError(
+          "INTERNAL",
+          `Neither the loaded database ${scratch} nor ${target} is on ${server.name} any more: the restore cannot tell what happened. Restore again into a new database.`,
+        );
+      }
+      // The job's scratch record covers the old database too (dropScratch drops both names).
+      let oldLeft = false;
+      if (old) {
+        await pg.drop(old).catch((err: unknown) => {
+          oldLeft = true;
+          say(`Could not drop ${old} yet (the sweeper tries again): ${failureMessage(err, { restoreId: job.id })}`);
+        });
+      }
+      if (!oldLeft) await setScratch(t, job.id, null);
+      counts ??= await pg.countRows(target);
+      return {
+        kind: "database",
+        database: target,
+        tables: counts.length,
+        rows: counts.reduce((n, c) => n + c.rows, 0),
+        safetyBackupId,
+      };
+    },
+    { signal },
+  );
+}
+
+/**
+ * Loads the job's dump into `scratch`, checking on the way that it is the one the manifest
+ * describes (its size and SHA-256), so only that dump is ever put in place.
+ */
+async function loadChecked(ctx: RestoreCtx, pg: ServerPostgres, scratch: string): Promise<void> {
+  const member = ctx.job.members[0]!;
+  const expected = manifestOf(ctx.backup)?.entries.find((e) => e.path === member);
+  ctx.say(`Loading ${member} into ${scratch} on ${ctx.server.name}…`);
+  let found = false;
+  await readEntries(ctx, async (name, type, body) => {
+    if (name !== member || type !== "file") return;
+    found = true;
+    const hash = new Sha256Meter();
+    pipeline(body, hash).catch(() => {}); // a damaged archive fails `hash`, which stops psql
+    await pg.load(scratch, hash);
+    await finished(hash);
+    if (expected && (hash.bytesSeen !== expected.size || hash.digest() !== expected.sha256)) {
+      throw new AppError(
+        "VALIDATION",
+        `${member} in the archive differs from the manifest's record of it (size or SHA-256), so it was not put in place. Verify this backup, and restore another.`,
+      );
+    }
+    return "stop";
+  });
+  if (!found) throw new AppError("VALIDATION", `${member} is not in this backup's archive.`);
+}
+
+/**
+ * The point of no return: the job, still ours and not asked to stop, is marked as swapping; a
+ * cancel asked for before this wins (nothing is replaced), one asked for after is refused.
+ */
+async function startSwap(ctx: RestoreCtx): Promise<void> {
+  const d = await db();
+  const [row] = await d
+    .update(restores)
+    .set({ swapStartedAt: new Date() })
+    .where(ours(ctx.claim, isNull(restores.cancelRequestedAt), isNull(restores.swapStartedAt)))
+    .returning({ id: restores.id });
+  if (!row)
+    throw ctx.signal.aborted
+      ? ctx.signal.reason
+      : new RunStopped("The job was stopped before the restored database was put in place; nothing was replaced.");
+}

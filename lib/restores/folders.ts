@@ -1,0 +1,42 @@
+import "server-only";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
+import { openArchive } from "../backups/open-archive";
+import { withServer } from "../servers/connect";
+import { counter, GUNZIP_CHUNK, verbOf } from "./archive-entries";
+import { restoreDirectory } from "./files";
+import type { FoldersOutcome, RestoreCtx } from "./job";
+
+/** Restores folders of the archive to a path on the job's server (fresh, or overwriting). */
+export async function restoreFolders(ctx: RestoreCtx): Promise<FoldersOutcome> {
+  const { t, job, server, signal, say } = ctx;
+  return withServer(
+    t,
+    job.serverId,
+    async (reach) => {
+      const { body } = await openArchive(t, ctx.backup, { signal, verb: verbOf(job) });
+      const tar = createGunzip({ chunkSize: GUNZIP_CHUNK });
+      const reading = pipeline(body, counter(ctx.onBytes), tar).catch((err: unknown) => {
+        tar.destroy(err as Error);
+      });
+      try {
+        const r = await restoreDirectory({
+          reach,
+          serverName: server.name,
+          tar,
+          members: job.members,
+          target: job.targetPath!,
+          mode: job.mode as "fresh" | "overwrite",
+          restoreId: job.id.replace(/^rst_/, ""),
+          signal,
+          onStep: say,
+        });
+        return { kind: "directory", path: job.targetPath!, files: r.files, bytes: r.bytes };
+      } finally {
+        body.destroy();
+        await reading;
+      }
+    },
+    { signal },
+  );
+}

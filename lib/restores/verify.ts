@@ -1,0 +1,126 @@
+import "server-only";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { VerificationResult } from "@/db/schema";
+import { MANIFEST_PATH, parseManifest, type Manifest, type PostgresDump } from "../backups/manifest";
+import { asAppError } from "../errors";
+import { withServer } from "../servers/connect";
+import { Sha256Meter } from "../storage/common";
+import { archiveDamage, drain, readEntries } from "./archive-entries";
+import { connectionOf, type RestoreCtx } from "./job";
+import { manifestOf } from "./mutations";
+import { ServerPostgres } from "./postgres";
+import { scratchName, setScratch } from "./scratch";
+
+/**
+ * Reads the whole archive once: every file's size and SHA-256 is compared with the manifest, and
+ * every dump is loaded into its own scratch database (dropped again at once) whose row counts are
+ * compared with the manifest's. Returns every difference found.
+ */
+export async function verify(ctx: RestoreCtx): Promise<VerificationResult> {
+  const { t, job, server, signal, say } = ctx;
+  let manifest: Manifest | null = manifestOf(ctx.backup);
+  const differences: string[] = [];
+  const seen = new Map<string, { size: number; sha256: string }>();
+  const databases: VerificationResult["databases"] = [];
+  let dumpIndex = 0;
+  return withServer(
+    t,
+    job.serverId,
+    async (reach) => {
+      /** Loads the dump (read through `hash`) into a scratch database and counts it. */
+      const loadAndCount = async (dump: PostgresDump, body: Readable, hash: Sha256Meter) => {
+        const conn = await connectionOf(
+          t,
+          server.kind,
+          job.connectionSourceId ?? dump.source,
+          job.connectionSourceId ? "chosen for verification" : `of ${dump.database}`,
+        );
+        const pg = new ServerPostgres(reach, conn, `coffer:${job.id}`, signal);
+        const scratch = scratchName("verify", job.id, dumpIndex++);
+        await setScratch(t, job.id, { name: scratch, sourceId: conn.id });
+        try {
+          await pg.recreate(scratch);
+          say(`Loading ${dump.path} into ${scratch} on ${server.name}…`);
+          pipeline(body, hash).catch(() => {}); // a damaged archive fails `hash`, which stops psql
+          try {
+            await pg.load(scratch, hash);
+          } catch (err) {
+            // Only a statement of the dump failing says the dump does not load; anything else is retried.
+            if (archiveDamage(err) || signal.aborted || asAppError(err)?.code !== "VALIDATION") throw err;
+            differences.push(`${dump.database}: the dump does not load: ${asAppError(err)!.message}`);
+            return;
+          }
+          const counts = await pg.countRows(scratch);
+          const restored = new Map(counts.map((c) => [`${c.schema}.${c.table}`, c.rows]));
+          for (const c of dump.tables) {
+            const key = `${c.schema}.${c.table}`;
+            const rows = restored.get(key);
+            if (rows === undefined)
+              differences.push(
+                `${dump.database}: table ${key} is missing after the restore (the manifest counts ${c.rows} rows).`,
+              );
+            else if (rows !== c.rows)
+              differences.push(
+                `${dump.database}: table ${key} has ${rows} rows after the restore; the manifest counts ${c.rows}.`,
+              );
+            restored.delete(key);
+          }
+          for (const key of restored.keys()) differences.push(`${dump.database}: table ${key} is not in the manifest.`);
+          databases.push({
+            member: dump.path,
+            database: dump.database,
+            tables: counts.length,
+            rows: counts.reduce((n, c) => n + c.rows, 0),
+          });
+          say(`${dump.database}: ${counts.length} table(s) restored and counted.`);
+        } finally {
+          await pg.drop(scratch);
+          await setScratch(t, job.id, null);
+        }
+      };
+
+      try {
+        await readEntries(ctx, async (name, type, body) => {
+          if (type !== "file") return;
+          const hash = new Sha256Meter();
+          if (name === MANIFEST_PATH && !manifest) {
+            const chunks: Buffer[] = [];
+            for await (const c of body) chunks.push(c as Buffer);
+            manifest = parseManifest(Buffer.concat(chunks));
+            return;
+          }
+          if (name === MANIFEST_PATH) return;
+          const dump = manifest?.postgres.find((p) => p.path === name);
+          if (dump) {
+            await loadAndCount(dump, body, hash);
+            if (!hash.readableEnded) await pipeline(hash, drain()); // the dump did not load: read past it
+          } else {
+            await pipeline(body, hash, drain());
+          }
+          seen.set(name, { size: hash.bytesSeen, sha256: hash.digest() });
+        });
+      } catch (err) {
+        const damage = archiveDamage(err);
+        if (!damage) throw err;
+        differences.push(damage);
+      }
+      if (manifest) {
+        for (const e of manifest.entries) {
+          const got = seen.get(e.path);
+          if (!got) differences.push(`${e.path} is missing from the archive.`);
+          else if (got.size !== e.size)
+            differences.push(`${e.path} is ${got.size} bytes; the manifest says ${e.size}.`);
+          else if (got.sha256 !== e.sha256) differences.push(`${e.path}: its SHA-256 differs from the manifest's.`);
+          seen.delete(e.path);
+        }
+        for (const path of seen.keys()) differences.push(`${path} is in the archive but not in the manifest.`);
+      } else {
+        say("This archive has no Coffer manifest: only its integrity (decryption, gzip, tar) was checked.");
+      }
+      const files = manifest ? manifest.entries.length : seen.size;
+      return { tables: databases.reduce((n, x) => n + x.tables, 0), files, databases, differences };
+    },
+    { signal },
+  );
+}
