@@ -16,14 +16,6 @@ export async function signUp(page: Page, name: string, email: string, teamName =
   return new URL(page.url()).pathname.split("/")[1]!;
 }
 
-export async function signIn(page: Page, email: string) {
-  await page.goto("/sign-in");
-  await page.getByLabel("E-mail").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
-}
-
 /** Invites through the members page and returns the link shown once. */
 export async function invite(page: Page, team: string, email: string, role: "Admin" | "Member" | "Viewer") {
   await page.goto(`/${team}/settings/members`);

@@ -16,7 +16,6 @@ export const signInSchema = z.object({
   email: emailSchema,
   password: z.string().min(1, "Enter your password."),
 });
-export type SignInInput = z.infer<typeof signInSchema>;
 
 /**
  * Where to go after signing in: only a path on this site. Browsers read "//host", "/\\host" and

@@ -81,7 +81,6 @@ export async function listBackups(t: TeamContext, filter: BackupFilter = {}) {
     next: rows.length > limit ? { createdAt: page.at(-1)!.createdAt, id: page.at(-1)!.id } : undefined,
   };
 }
-export type BackupView = Awaited<ReturnType<typeof listBackups>>["rows"][number];
 
 async function locationsOf(t: TeamContext, backupIds: string[]) {
   const d = await db();

@@ -60,4 +60,3 @@ export async function getRestore(t: TeamContext, restoreId: string) {
   const log = await readJobLog(t, "restore", restoreId);
   return { ...r, ...progressOf(r), log };
 }
-export type RestoreDetail = Awaited<ReturnType<typeof getRestore>>;

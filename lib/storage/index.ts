@@ -11,7 +11,6 @@ import { S3Adapter, type S3Tuning } from "./s3";
 import type { StorageAdapter, StorageConfig, ProbeResult } from "./types";
 
 export * from "./types";
-export { toStorageError } from "./errors";
 export type { S3Tuning } from "./s3";
 
 const httpUrl = (what: string) =>

@@ -1,3 +1,3 @@
 import "server-only";
-export type { DirectoryRestoreJob, DirectoryRestoreResult } from "./job";
+export type { DirectoryRestoreJob } from "./job";
 export { restoreDirectory } from "./restore";
