@@ -59,6 +59,8 @@ const V6: Range[] = [
   ["fec0::", 10, "a site-local address"],
   ["ff00::", 8, "a multicast address"],
   ["100::", 64, "a discard-only address"],
+  ["64:ff9b:1::", 48, "a local-use NAT64 address (64:ff9b:1::/48), which can lead into private networks"],
+  ["2001::", 32, "a Teredo tunnel address (2001::/32), which can lead into private networks"],
   ["2001:db8::", 32, "a documentation address"],
 ];
 
