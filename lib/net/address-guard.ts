@@ -234,6 +234,17 @@ async function lookupAll(original: string, name: string, signal?: AbortSignal) {
 }
 
 /**
+ * The refusal for an IP literal the guard would refuse, else undefined. Sockets opened to a literal
+ * never call `lookup`, so agents check literals (a redirect's Location, say) with this.
+ */
+export function literalRefusal(host: string | null | undefined, allowPrivate: boolean): AppError | undefined {
+  const name = (host ?? "").replace(/^\[|\]$/g, "");
+  if (allowPrivate || !isIP(name.replace(/%.*$/, ""))) return undefined;
+  const reason = forbiddenReason(name);
+  return reason ? refuse(name, name, reason) : undefined;
+}
+
+/**
  * A `lookup` for http(s) agents: every connection resolves through the guard and goes to the
  * address that was checked, so a second DNS answer (rebinding) cannot redirect it.
  */
