@@ -3,7 +3,7 @@ import { keyring, type Keyring } from "./crypto/master-keys";
 import { keysNamedByObjects, unknownKeyIdsInUse } from "./crypto/rotate";
 import { databaseKind } from "./db";
 import { authSecret } from "./auth/secret";
-import { env } from "./env";
+import { assertTrustProxyDecided, env } from "./env";
 import { log } from "./log";
 
 /**
@@ -13,6 +13,7 @@ import { log } from "./log";
  */
 export async function start(): Promise<void> {
   const e = env();
+  assertTrustProxyDecided(e);
   const keys = keyring();
   authSecret();
   const kind = await databaseKind();
