@@ -77,7 +77,8 @@ export async function openDownload(
   const size = b.encrypted ? b.archiveBytes! : b.sizeBytes!;
   const range = parseRange(rangeHeader, size);
   const length = range ? range.end - range.start + 1 : size;
-  const { body, from } = await openArchive(t, b, { range, signal });
+  // A GET never asks for a (paid) retrieval: that is requestRetrieval's, behind a POST.
+  const { body, from } = await openArchive(t, b, { range, signal, requestRetrieval: false });
   await recordAudit(d, t, {
     action: "backup.downloaded",
     target: { type: "backup", id: b.id, label: b.fileName },
@@ -95,6 +96,19 @@ export async function openDownload(
     },
     body,
   };
+}
+
+/**
+ * The Download button's POST while every copy is in archive storage: asks one provider for a
+ * retrieval (recorded and audited) and says when to come back, says how far a retrieval is, or —
+ * once a copy can be read — answers `ready` so the browser starts the download (a GET).
+ */
+export async function requestRetrieval(t: TeamContext, backupId: string): Promise<{ ready: true }> {
+  assertRole(t, "member");
+  const b = await succeededBackup(t, backupId);
+  const { body } = await openArchive(t, b, { range: { start: 0, end: 0 } });
+  body.destroy();
+  return { ready: true };
 }
 
 export type BackupRow = typeof backups.$inferSelect;
@@ -121,12 +135,18 @@ export async function succeededBackup(t: TeamContext, backupId: string): Promise
  * destination read. When every copy is in archive storage, the providers are asked: a copy whose
  * retrieval has finished is read; otherwise one retrieval is requested (or found under way) and a
  * CONFLICT says when to come back (`verb` names what the user does again: "download" by default).
+ * With `requestRetrieval: false` no retrieval is asked for: a CONFLICT says how to ask for one.
  * Callers check roles.
  */
 export async function openArchive(
   t: TeamContext,
   b: BackupRow,
-  opts: { range?: { start: number; end: number } | null; signal?: AbortSignal; verb?: string } = {},
+  opts: {
+    range?: { start: number; end: number } | null;
+    signal?: AbortSignal;
+    verb?: string;
+    requestRetrieval?: boolean;
+  } = {},
 ): Promise<{ body: Readable; from: string }> {
   const { range, signal } = opts;
   const d = await db();
@@ -153,6 +173,7 @@ export async function openArchive(
     .where(inTeam(backupLocations, t, eq(backupLocations.backupId, b.id), eq(backupLocations.status, "stored")));
   if (!locations.length) throw new AppError("NOT_FOUND", "No stored copy of this backup is left.");
   const verb = opts.verb ?? "download";
+  const request = opts.requestRetrieval ?? true;
   const archived = locations.filter((l) => needsRetrieval(l.storageClass));
   const size = b.encrypted ? b.archiveBytes! : b.sizeBytes!;
   let lastError: unknown;
@@ -180,11 +201,11 @@ export async function openArchive(
     return undefined;
   };
   const readable = locations.filter((l) => !needsRetrieval(l.storageClass));
-  const opened = await streamFirst(readable.length ? readable : await retrievedCopies(t, b, locations, verb));
+  const opened = await streamFirst(readable.length ? readable : await retrievedCopies(t, b, locations, verb, request));
   if (opened) return opened;
   // Archived behind Coffer's back (a bucket lifecycle rule, a change in the provider's console): the provider's word counts.
   if (refused.length && readable.length) {
-    const again = await streamFirst(await retrievedCopies(t, b, [...refused, ...archived], verb));
+    const again = await streamFirst(await retrievedCopies(t, b, [...refused, ...archived], verb, request));
     if (again) return again;
   }
   throw lastError;
@@ -212,13 +233,15 @@ const plural = (n: number) => `${n} hour${n === 1 ? "" : "s"}`;
  * them. Asks each provider whether a retrieval has finished (those copies are returned, to be
  * read) or is under way (CONFLICT: when it should be ready). With neither, asks one provider for a
  * retrieval — the quickest class first, the next only if a provider fails — records and audits
- * the request, and throws a CONFLICT saying where and when.
+ * the request, and throws a CONFLICT saying where and when; or, without `request`, a CONFLICT
+ * saying how to ask for one.
  */
 async function retrievedCopies<L extends ArchivedCopy>(
   t: TeamContext,
   b: BackupRow,
   archived: L[],
   verb: string,
+  request: boolean,
 ): Promise<L[]> {
   const d = await db();
   const checks = await Promise.all(
@@ -249,6 +272,11 @@ async function retrievedCopies<L extends ArchivedCopy>(
   const running = checks.find((c) => c.r?.state === "in-progress");
   if (running) throw inProgress(running.loc, verb);
 
+  if (!request)
+    throw new AppError(
+      "CONFLICT",
+      "Every copy of this backup is in archive storage: it must be retrieved before it can be read, which the provider charges for. Press Download on the backup's page to ask for the retrieval.",
+    );
   const order = (l: L) => retrievalHours(l.kind, l.storageClass) ?? Infinity;
   const candidates = checks
     .filter((c) => c.r?.state === "archived")

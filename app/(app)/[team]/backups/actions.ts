@@ -1,6 +1,7 @@
 "use server";
 import { backupEvent } from "@/inngest/events";
 import { sendEvents } from "@/inngest/send";
+import { requestRetrieval } from "@/lib/backups/download";
 import { cancelBackup, requestBackup } from "@/lib/backups/mutations";
 import { backupRefSchema, requestBackupSchema } from "@/lib/backups/schemas";
 import { log } from "@/lib/log";
@@ -16,3 +17,8 @@ export const backUpNowAction = teamAction(requestBackupSchema, "member", async (
 });
 
 export const cancelBackupAction = teamAction(backupRefSchema, "member", (t, input) => cancelBackup(t, input.backupId));
+
+/** The Download button's POST for a backup whose copies are all in archive storage (see requestRetrieval). */
+export const requestRetrievalAction = teamAction(backupRefSchema, "member", (t, input) =>
+  requestRetrieval(t, input.backupId),
+);
