@@ -34,6 +34,8 @@ test("pages run under a nonce-based Content-Security-Policy and other sites cann
     data: Buffer.from("not really"),
   });
   expect(forged.status()).toBe(403);
+  expect(forged.headers()["content-security-policy"]).toContain("default-src 'none'");
+  expect(forged.headers()["x-content-type-options"]).toBe("nosniff");
   expect((await forged.json()).error.message).toMatch(/did not come from Coffer's own pages/);
   const wrongType = await page.request.post(upload, {
     headers: { Origin: baseURL!, "Content-Type": "text/plain" },
