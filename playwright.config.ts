@@ -13,6 +13,7 @@ function serverEnv(dataDir: string, appUrl: string): Record<string, string> {
     MASTER_KEYS: `e2e:${randomBytes(32).toString("base64")}`,
     AUTH_SECRET: randomBytes(32).toString("hex"),
     APP_URL: appUrl,
+    TRUST_PROXY: "false",
     // The journeys back up this machine and talk to test servers on 127.0.0.1.
     ALLOW_LOCAL_SERVERS: "true",
     ALLOW_PRIVATE_NETWORKS: "true",

@@ -6,6 +6,12 @@ afterEach(() => {
   vi.resetModules();
 });
 
+async function decided(vars: Record<string, string | undefined>) {
+  const e = await envWith(vars);
+  (await import("./env")).assertTrustProxyDecided(e);
+  return e;
+}
+
 async function envWith(vars: Record<string, string | undefined>) {
   for (const [k, v] of Object.entries(vars)) {
     if (v === undefined) delete process.env[k];
@@ -42,10 +48,28 @@ describe("where workflows run", () => {
         await envWith({
           ...noInngest,
           NODE_ENV: "production",
+          TRUST_PROXY: "false",
           INNGEST_SIGNING_KEY: "signkey-prod-abc",
           INNGEST_EVENT_KEY: "ek",
         })
       ).workflows,
     ).toBe("inngest");
+  });
+});
+
+describe("TRUST_PROXY", () => {
+  const production = { ...noInngest, NODE_ENV: "production" };
+  it("must be set, either way, in production", async () => {
+    await expect(decided({ ...production, TRUST_PROXY: undefined })).rejects.toThrow(
+      /TRUST_PROXY: required in production\. Set TRUST_PROXY=true .* or TRUST_PROXY=false to acknowledge/,
+    );
+    await expect(decided({ ...production, TRUST_PROXY: "" })).rejects.toThrow(/TRUST_PROXY: required in production/);
+    expect((await decided({ ...production, TRUST_PROXY: "false" })).TRUST_PROXY).toBe(false);
+    expect((await decided({ ...production, TRUST_PROXY: "true" })).TRUST_PROXY).toBe(true);
+  });
+  it("may stay unset in development", async () => {
+    expect((await decided({ ...noInngest, NODE_ENV: "development", TRUST_PROXY: undefined })).TRUST_PROXY).toBe(
+      undefined,
+    );
   });
 });

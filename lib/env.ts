@@ -86,6 +86,19 @@ export function env(): Env {
 }
 
 /**
+ * Production must say whether a trusted reverse proxy reports client addresses (TRUST_PROXY=true)
+ * or not (TRUST_PROXY=false): without one Coffer cannot know them, so per-address sign-in delays
+ * are off, and that should be a decision rather than a default. Checked when the server starts
+ * (lib/startup), not while building.
+ */
+export function assertTrustProxyDecided(e: Env = env()): void {
+  if (e.production && e.TRUST_PROXY === undefined)
+    throw new Error(
+      "Invalid configuration:\n  TRUST_PROXY: required in production. Set TRUST_PROXY=true when Coffer runs behind one reverse proxy that appends the client's address to X-Forwarded-For, or TRUST_PROXY=false to acknowledge that it does not (then client addresses are not known: no per-address sign-in delays, no addresses in the audit log).",
+    );
+}
+
+/**
  * What a local command inherits from Coffer's own environment. Everything else — above all
  * MASTER_KEYS, AUTH_SECRET, DATABASE_URL and cloud credentials — stays out of child processes;
  * secrets a command needs are passed to it explicitly.

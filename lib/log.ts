@@ -4,7 +4,7 @@ import "server-only";
 const patterns: [RegExp, string][] = [
   [/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]*@/gi, "$1[redacted]@"],
   [
-    /\b(password|passwd|secret|token|authorization|api[_-]?key|private[_-]?key)(["']?\s*[:=]\s*["']?)[^\s"',;&]+/gi,
+    /\b([a-z0-9_-]*?(?:password|passwd|passphrase|secret|token|authorization|api[_-]?key|account[_-]?key|private[_-]?key|sharedaccesssignature|sig))(["']?\s*[:=]\s*["']?)[^\s"',;&]+/gi,
     "$1$2[redacted]",
   ],
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, "[redacted private key]"],
@@ -13,6 +13,13 @@ const patterns: [RegExp, string][] = [
 export function redact(text: string): string {
   return patterns.reduce((s, [re, to]) => s.replace(re, to), text);
 }
+
+/**
+ * Field names whose values are never logged, whatever their case or nesting: PGPASSWORD,
+ * secretAccessKey, accountKey, sasUrl, connectionString, private_key, sessionToken, passphrase…
+ */
+const secretKeyName =
+  /pass(word|wd|phrase)?$|password|secret|token|authorization|cookie|credential|signature|^sig$|sas|connection[-_]?string|(api|access|account|private|master|signing|session)[-_]?key|_enc$/i;
 
 type Fields = Record<string, unknown>;
 
@@ -32,8 +39,8 @@ function describeError(e: Error): Record<string, unknown> {
 }
 
 function write(level: "info" | "warn" | "error", message: string, fields?: Fields) {
-  const line = JSON.stringify({ level, time: new Date().toISOString(), message, ...fields }, (_k, v) =>
-    v instanceof Error ? describeError(v) : v,
+  const line = JSON.stringify({ level, time: new Date().toISOString(), message, ...fields }, (k, v: unknown) =>
+    v instanceof Error ? describeError(v) : v != null && secretKeyName.test(k) ? "[redacted]" : v,
   );
   (level === "error" ? console.error : level === "warn" ? console.warn : console.log)(redact(line));
 }

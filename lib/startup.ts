@@ -1,30 +1,51 @@
 import "server-only";
-import { keyring } from "./crypto/master-keys";
-import { unknownKeyIdsInUse } from "./crypto/rotate";
+import { keyring, type Keyring } from "./crypto/master-keys";
+import { keysNamedByObjects, unknownKeyIdsInUse } from "./crypto/rotate";
 import { databaseKind } from "./db";
 import { authSecret } from "./auth/secret";
-import { env } from "./env";
+import { assertTrustProxyDecided, env } from "./env";
 import { log } from "./log";
 
 /**
  * Runs once when the server starts (instrumentation.ts): validates configuration, applies
- * migrations, and refuses to serve if a stored secret names a master key that is not configured.
+ * migrations, and refuses to serve if a stored secret or backup object names a master key that is
+ * not configured.
  */
 export async function start(): Promise<void> {
   const e = env();
+  assertTrustProxyDecided(e);
   const keys = keyring();
   authSecret();
   const kind = await databaseKind();
-  const missing = await unknownKeyIdsInUse(keys);
-  if (missing.length > 0) {
-    throw new Error(
-      `Stored secrets use master key id(s) ${missing.join(", ")}, which MASTER_KEYS does not contain. Add them back (decrypt-only keys go after the active one).`,
-    );
-  }
+  await assertMasterKeysPresent(keys);
   log.info("coffer started", {
     database: kind,
     dataDir: e.DATA_DIR,
     activeKeyId: keys.active.id,
     keySource: keys.source,
   });
+}
+
+/**
+ * Every master key still needed is configured: those sealing stored secrets and data keys, and
+ * those named in the headers of stored backup objects (rotation re-wraps the row's copy of a data
+ * key, but the object keeps naming the key it was written with, and the offline decrypt tool
+ * needs that key).
+ */
+export async function assertMasterKeysPresent(keys: Keyring): Promise<void> {
+  const missing = await unknownKeyIdsInUse(keys);
+  if (missing.length > 0) {
+    throw new Error(
+      `Stored secrets use master key id(s) ${missing.join(", ")}, which MASTER_KEYS does not contain. Add them back (decrypt-only keys go after the active one).`,
+    );
+  }
+  const objects = (await keysNamedByObjects()).filter((k) => !keys.byId.has(k.keyId));
+  if (objects.length > 0) {
+    const named = objects.map(
+      (k) => `${k.objects} stored backup object${k.objects === 1 ? "" : "s"} name master key ${k.keyId}`,
+    );
+    throw new Error(
+      `${named.join("; ")}, which MASTER_KEYS does not contain. Add it back after the active key (keep it until those backups are gone), or those backups cannot be decrypted.`,
+    );
+  }
 }

@@ -7,10 +7,12 @@ import { revokeAllSessions, signUp } from "@/lib/auth/users";
 import { AppError } from "@/lib/errors";
 import { publicAction, userAction } from "@/lib/web/action";
 import { acceptInvitation } from "@/lib/teams/invitations";
+import { rememberDevice } from "@/lib/web/request";
 
 async function startSession(email: string, password: string) {
   try {
     await signIn("credentials", { email, password, redirect: false });
+    await rememberDevice(email);
   } catch (err) {
     if (err instanceof SignInRefused) throw new AppError("UNAUTHENTICATED", err.reason);
     if (err instanceof AuthError) throw new AppError("UNAUTHENTICATED", "Sign-in failed. Try again.");

@@ -55,6 +55,9 @@ export const sources = pgTable(
     pgUser: text("pg_user"),
     pgPasswordEnc: secretColumn("pg_password_enc"),
     pgSslmode: text("pg_sslmode"),
+    // libpq's require_auth=scram-sha-256: the password is never sent to a server that asks for it
+    // in clear text or as MD5. Off only when the source opts out.
+    pgRequireScram: boolean("pg_require_scram").notNull().default(true),
     paths: jsonb("paths").$type<string[]>(),
     excludes: jsonb("excludes").$type<string[]>(),
     ...checkColumns(),

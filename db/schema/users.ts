@@ -1,4 +1,4 @@
-import { index, integer, pgTable, primaryKey, text } from "drizzle-orm/pg-core";
+import { index, integer, jsonb, pgTable, primaryKey, text } from "drizzle-orm/pg-core";
 import { createdAt, idColumn, timestampColumn } from "../columns";
 
 export const users = pgTable("users", {
@@ -49,3 +49,18 @@ export const signInThrottle = pgTable("sign_in_throttle", {
   windowStartedAt: timestampColumn("window_started_at").notNull().defaultNow(),
   lockedUntil: timestampColumn("locked_until"),
 });
+
+/** Failed sign-ins and attempts refused while an account or address must wait. Never a password. */
+export const signInEvents = pgTable(
+  "sign_in_events",
+  {
+    id: idColumn("sie"),
+    userId: text("user_id").references(() => users.id, { onDelete: "cascade" }), // null: no such account
+    email: text("email").notNull(),
+    ip: text("ip"),
+    outcome: text("outcome").$type<"failed" | "delayed">().notNull(),
+    details: jsonb("details").$type<Record<string, unknown>>(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("sign_in_events_user_time_idx").on(t.userId, t.createdAt)],
+);

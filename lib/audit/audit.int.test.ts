@@ -47,4 +47,18 @@ describe("audit log", () => {
     expect(lines).toHaveLength(61);
     expect(lines[1]).toContain(`"${a.email}","invitation.created","member","person-118@example.test","203.0.113.7"`);
   });
+
+  it("exports cells a spreadsheet would run as formulas as text, tab and carriage return included", async () => {
+    const a = await signedUpUser("Alice");
+    const t = await a.team("admin");
+    const labels = ["=1+1", "+1", "-1", "@SUM(A1)", "\t=cmd()", "\r=cmd()", "plain"];
+    for (const label of labels)
+      await recordAudit(await db(), t, { action: "server.created", target: { type: "server", id: "srv_x", label } });
+    const csv = await new Response(auditEventsCsv(t, { action: "server." })).text();
+    const targets = csv
+      .split(`"server.created","server",`)
+      .slice(1)
+      .map((rest) => rest.slice(0, rest.indexOf('",') + 1));
+    expect(targets.reverse()).toEqual(labels.map((l) => `"${l === "plain" ? l : `'${l}`}"`));
+  });
 });

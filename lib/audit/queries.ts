@@ -60,8 +60,8 @@ export function auditEventsCsv(t: TeamContext, filter: Omit<AuditFilter, "before
   const cell = (v: unknown) => {
     const s =
       v == null ? "" : v instanceof Date ? v.toISOString() : typeof v === "object" ? JSON.stringify(v) : String(v);
-    // Quote everything; a leading =, +, - or @ would run as a formula in a spreadsheet.
-    return `"${(/^[=+\-@]/.test(s) ? `'${s}` : s).replaceAll('"', '""')}"`;
+    // Quote everything; a leading =, +, -, @, tab or carriage return would run as a formula in a spreadsheet.
+    return `"${(/^[=+\-@\t\r]/.test(s) ? `'${s}` : s).replaceAll('"', '""')}"`;
   };
   let before: string | undefined;
   let started = false;

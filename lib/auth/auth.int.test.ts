@@ -2,16 +2,22 @@ import { describe, expect, it } from "vitest";
 import { signedUpUser } from "@/test/factories";
 import { AppError } from "../errors";
 import { listTeamsOf } from "../teams/queries";
+import { issueDeviceToken } from "./device";
+import { signInSchema, signUpSchema } from "./schemas";
+import { delaySeconds } from "./throttle";
 import {
   authenticate,
   createSession,
   listSessions,
+  listSignInEvents,
   revokeAllSessions,
   revokeSession,
   signUp,
   userForOAuth,
   userForSession,
 } from "./users";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const failSignIn = (email: string, ip: string) =>
   authenticate(email, "wrong-password", ip).then(
@@ -40,34 +46,97 @@ describe("accounts", () => {
     );
   });
 
-  it("locks an account after 5 failed sign-ins, even with the right password, and says for how long", async () => {
+  it("refuses a password longer than 200 characters before hashing it", async () => {
     const a = await signedUpUser("Alice");
-    for (let i = 0; i < 5; i++) expect(await failSignIn(a.email, `198.51.100.${10 + i}`)).toMatch(/do not match/);
-    expect(await failSignIn(a.email, "198.51.100.99")).toBe(
-      "Too many failed sign-in attempts for this account. Try again in 15 minutes, or reset your password.",
+    await expect(authenticate(a.email, "x".repeat(1_000_000), "198.51.100.1")).rejects.toMatchObject({
+      code: "VALIDATION",
+      message: "Passwords are at most 200 characters.",
+    });
+    expect(signInSchema.safeParse({ email: a.email, password: "x".repeat(201) }).error?.issues[0]?.message).toBe(
+      "Passwords are at most 200 characters.",
     );
+    expect(signUpSchema.safeParse({ name: "E", email: "e@example.test", password: "x".repeat(201) }).success).toBe(
+      false,
+    );
+    expect((await authenticate(a.email, a.password, "198.51.100.1")).id).toBe(a.userId);
+  });
+
+  it("failed sign-ins make the account wait, twice as long each time, instead of locking it", async () => {
+    const a = await signedUpUser("Alice");
+    for (let i = 0; i < 4; i++) expect(await failSignIn(a.email, `198.51.100.${10 + i}`)).toMatch(/do not match/);
+    // The fourth failure costs a one-second wait, for the right password too…
     await expect(authenticate(a.email, a.password, "198.51.100.99")).rejects.toThrow(
-      "Too many failed sign-in attempts for this account",
+      "Too many failed sign-ins for this account: wait 1 second, then try again (or reset your password).",
     );
+    await sleep(1100);
+    expect(await failSignIn(a.email, "198.51.100.20")).toMatch(/do not match/);
+    expect(await failSignIn(a.email, "198.51.100.21")).toMatch(/wait 2 seconds/);
+    await sleep(2100);
+    // …and once it is over the right password works, and clears the account's failures.
+    expect((await authenticate(a.email, a.password, "198.51.100.99")).id).toBe(a.userId);
+    for (let i = 0; i < 3; i++) expect(await failSignIn(a.email, "198.51.100.1")).toMatch(/do not match/);
     // Another account is not affected.
     const b = await signedUpUser("Bob");
     expect((await authenticate(b.email, b.password, "198.51.100.99")).id).toBe(b.userId);
   });
 
-  it("locks an address after 20 failed sign-ins across accounts", async () => {
+  it("a browser that signed in to the account before is not held up by someone else's failures", async () => {
     const a = await signedUpUser("Alice");
-    for (let i = 0; i < 20; i++) await failSignIn(`spray-${i}@example.test`, "192.0.2.66");
-    expect(await failSignIn(a.email, "192.0.2.66")).toBe(
-      "Too many failed sign-in attempts from your network. Try again in 15 minutes, or reset your password.",
-    );
-    expect((await authenticate(a.email, a.password, "192.0.2.67")).id).toBe(a.userId);
+    for (let i = 0; i < 8; i++) await failSignIn(a.email, `198.51.100.${30 + i}`);
+    await expect(authenticate(a.email, a.password, "198.51.100.99")).rejects.toThrow(/wait/);
+    expect((await authenticate(a.email, a.password, "198.51.100.99", issueDeviceToken(a.email))).id).toBe(a.userId);
+    // A token for another account, or a forged one, does not count.
+    for (let i = 0; i < 8; i++) await failSignIn(a.email, `198.51.100.${40 + i}`);
+    for (const token of [issueDeviceToken("bob@example.test"), "1700000000.forged", "junk"])
+      await expect(authenticate(a.email, a.password, "198.51.100.99", token)).rejects.toThrow(/wait/);
   });
 
-  it("a success clears the account's failures", async () => {
+  it("an address that fails across many accounts waits, longer each time; other addresses do not", async () => {
     const a = await signedUpUser("Alice");
-    for (let i = 0; i < 4; i++) await failSignIn(a.email, "198.51.100.1");
-    await authenticate(a.email, a.password, "198.51.100.1");
-    for (let i = 0; i < 4; i++) expect(await failSignIn(a.email, "198.51.100.1")).toMatch(/do not match/);
+    for (let i = 0; i < 11; i++) await failSignIn(`spray-${i}@example.test`, "192.0.2.66");
+    expect(await failSignIn(a.email, "192.0.2.66")).toBe(
+      "Too many failed sign-ins from your network: wait 1 second, then try again (or reset your password).",
+    );
+    expect((await authenticate(a.email, a.password, "192.0.2.67")).id).toBe(a.userId);
+    expect(delaySeconds(12, "ip")).toBe(2);
+    expect(delaySeconds(30, "ip")).toBe(900);
+    expect(delaySeconds(30, "account")).toBe(300);
+  });
+
+  it("failed and refused sign-ins are recorded for the account, never with the password", async () => {
+    const a = await signedUpUser("Alice");
+    for (let i = 0; i < 4; i++) await failSignIn(a.email, "198.51.100.7");
+    await failSignIn(a.email, "198.51.100.7");
+    const events = await listSignInEvents({ userId: a.userId });
+    expect(events.map((e) => e.outcome)).toEqual(["delayed", "failed", "failed", "failed", "failed"]);
+    expect(events[0]).toMatchObject({ ip: "198.51.100.7", details: { scope: "account", waitSeconds: 1 } });
+    expect(events[1]).toMatchObject({ details: { waitSeconds: { account: 1, ip: 0 } } });
+    expect(JSON.stringify(events)).not.toContain("wrong-password");
+  });
+
+  it("during a flood of 200 bad sign-ins across many accounts, a real user still gets in within 5 seconds", async () => {
+    const real = await signedUpUser("Real");
+    const device = issueDeviceToken(real.email); // set when this browser signed in before
+    const victims = await Promise.all(["V1", "V2", "V3", "V4"].map((n) => signedUpUser(n)));
+    const flood = Array.from({ length: 200 }, (_, i) =>
+      authenticate(
+        i % 4 === 0 ? victims[i % victims.length]!.email : `bot-${i}@example.test`,
+        `guess-${i}`,
+        `198.18.${i >> 8}.${i & 255}`,
+      ).then(
+        () => "signed in",
+        (e: AppError) => e.code,
+      ),
+    );
+    await sleep(50); // the flood has filled the hashing queue
+    const started = Date.now();
+    const user = await authenticate(real.email, real.password, "203.0.113.50", device);
+    const took = Date.now() - started;
+    expect(user.id).toBe(real.userId);
+    expect(took).toBeLessThan(5000);
+    const outcomes = await Promise.all(flood);
+    expect(outcomes).not.toContain("signed in");
+    expect(new Set(outcomes)).toEqual(new Set(["UNAUTHENTICATED", "RATE_LIMITED"]));
   });
 
   it("sessions can be revoked one by one or everywhere", async () => {

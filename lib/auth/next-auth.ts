@@ -6,7 +6,7 @@ import Google from "next-auth/providers/google";
 import { env } from "../env";
 import { AppError } from "../errors";
 import { log } from "../log";
-import { clientIp, userAgent } from "../web/request";
+import { clientIp, deviceToken, userAgent } from "../web/request";
 import { signInSchema } from "./schemas";
 import { authSecret } from "./secret";
 import { authenticate, createSession, revokeSession, userForOAuth } from "./users";
@@ -63,7 +63,7 @@ function config(): NextAuthConfig {
           const parsed = signInSchema.safeParse(raw);
           if (!parsed.success) throw new SignInRefused("Enter your e-mail and password.");
           try {
-            return await authenticate(parsed.data.email, parsed.data.password, await clientIp());
+            return await authenticate(parsed.data.email, parsed.data.password, await clientIp(), await deviceToken());
           } catch (err) {
             if (err instanceof AppError) throw new SignInRefused(err.message);
             throw err;

@@ -6,32 +6,52 @@ import { AppError } from "../errors";
 const params = { N: 2 ** 17, r: 8, p: 1 };
 const keyLength = 32;
 
-// Each hash takes 128 MiB and most of a second of CPU on libuv's small thread pool (shared with
-// DNS and file I/O), so a burst of sign-ups or sign-ins could starve the server: run a few at a
-// time and turn the rest away at once rather than queueing them without bound.
-const maxRunning = 2;
-const maxWaiting = 8;
-let running = 0;
-const waiting: (() => void)[] = [];
+/** Longest password accepted, in UTF-8 bytes: checked before any hashing (200 characters fit). */
+export const MAX_PASSWORD_BYTES = 1024;
 
-async function withHashSlot<T>(fn: () => Promise<T>): Promise<T> {
-  if (running >= maxRunning) {
-    if (waiting.length >= maxWaiting)
+// Each hash takes 128 MiB and most of a second of CPU on libuv's small thread pool (shared with
+// DNS and file I/O), so hashes run a few at a time and a burst beyond a short queue is turned
+// away at once. Sign-ins from a browser that signed in to that account before (a device token)
+// have a lane of their own, so a flood of bogus sign-ins and sign-ups cannot keep real users out.
+export type HashLane = "general" | "known-device";
+const lanes: Record<HashLane, { maxRunning: number; maxWaiting: number; running: number; waiting: (() => void)[] }> = {
+  general: { maxRunning: 2, maxWaiting: 8, running: 0, waiting: [] },
+  "known-device": { maxRunning: 1, maxWaiting: 4, running: 0, waiting: [] },
+};
+
+async function withHashSlot<T>(lane: HashLane, fn: () => Promise<T>): Promise<T> {
+  const l = lanes[lane];
+  if (l.running >= l.maxRunning) {
+    if (l.waiting.length >= l.maxWaiting)
       throw new AppError("RATE_LIMITED", "Coffer is handling many sign-ins right now. Try again in a few seconds.");
-    await new Promise<void>((resolve) => waiting.push(resolve));
-  } else running++;
+    await new Promise<void>((resolve) => l.waiting.push(resolve));
+  } else l.running++;
   try {
     return await fn();
   } finally {
-    const next = waiting.shift();
+    const next = l.waiting.shift();
     if (next) next();
-    else running--;
+    else l.running--;
   }
 }
 
-function derive(password: string, salt: Buffer, opts: { N: number; r: number; p: number }): Promise<Buffer> {
+function assertLength(password: string) {
+  if (Buffer.byteLength(password) > MAX_PASSWORD_BYTES)
+    throw new AppError("VALIDATION", "Passwords are at most 200 characters.", {
+      password: ["Use at most 200 characters."],
+    });
+}
+
+function derive(
+  password: string,
+  salt: Buffer,
+  opts: { N: number; r: number; p: number },
+  lane: HashLane = "general",
+): Promise<Buffer> {
+  assertLength(password);
   const options: ScryptOptions = { ...opts, maxmem: 256 * opts.N * opts.r + 1024 * 1024 };
   return withHashSlot(
+    lane,
     () =>
       new Promise((resolve, reject) =>
         scrypt(password.normalize("NFKC"), salt, keyLength, options, (err, key) => (err ? reject(err) : resolve(key))),
@@ -46,17 +66,25 @@ export async function hashPassword(password: string): Promise<string> {
   return ["scrypt", params.N, params.r, params.p, salt.toString("base64url"), key.toString("base64url")].join("$");
 }
 
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+export async function verifyPassword(password: string, stored: string, lane: HashLane = "general"): Promise<boolean> {
   const [alg, n, r, p, salt, hash] = stored.split("$");
   if (alg !== "scrypt" || !salt || !hash) return false;
   const expected = Buffer.from(hash, "base64url");
-  const key = await derive(password, Buffer.from(salt, "base64url"), { N: Number(n), r: Number(r), p: Number(p) });
+  const key = await derive(
+    password,
+    Buffer.from(salt, "base64url"),
+    { N: Number(n), r: Number(r), p: Number(p) },
+    lane,
+  );
   return key.length === expected.length && timingSafeEqual(key, expected);
 }
 
 // Compared against when the account does not exist, so a sign-in takes as long either way.
 let decoy: Promise<string> | undefined;
 export async function burnPasswordCheck(password: string): Promise<void> {
-  decoy ??= hashPassword(randomBytes(16).toString("hex"));
+  decoy ??= hashPassword(randomBytes(16).toString("hex")).catch((err: unknown) => {
+    decoy = undefined; // turned away in a burst: try again next time, not never
+    throw err;
+  });
   await verifyPassword(password, await decoy);
 }

@@ -14,7 +14,8 @@ export type SignUpInput = z.infer<typeof signUpSchema>;
 
 export const signInSchema = z.object({
   email: emailSchema,
-  password: z.string().min(1, "Enter your password."),
+  // Capped before anything is hashed: a megabyte-long "password" would cost as much as many sign-ins.
+  password: z.string().min(1, "Enter your password.").max(200, "Passwords are at most 200 characters."),
 });
 
 /**

@@ -1,50 +1,83 @@
 import "server-only";
-import { and, eq, gt, inArray, sql } from "drizzle-orm";
+import { eq, inArray, sql } from "drizzle-orm";
 import { signInThrottle } from "@/db/schema";
 import { db } from "../db";
 import { AppError } from "../errors";
 
-// Failures within a window before that key is locked for the same length of time.
-const windowMinutes = 15;
-const limits = { account: 5, ip: 20 };
+/**
+ * Failed sign-ins slow an account and an address down instead of locking them: after a few free
+ * failures each one makes the next attempt wait, twice as long each time, up to a cap. The right
+ * password works as soon as the wait is over (a hard lock let anyone shut a known account out).
+ * Failures count for a day from the first one; an account's are cleared by a successful sign-in.
+ * A browser that signed in to the account before (a known device) does not wait for the account's
+ * failures — those are someone else's guesses — only for its address's.
+ */
+const policy = {
+  account: { free: 3, capSeconds: 300 },
+  ip: { free: 10, capSeconds: 900 },
+} as const;
+const forgetAfterHours = 24;
+
+/** Seconds to wait after the `failures`-th failure: 0 while free, then 1, 2, 4, … up to the cap. */
+export function delaySeconds(failures: number, kind: keyof typeof policy): number {
+  const { free, capSeconds } = policy[kind];
+  return failures <= free ? 0 : Math.min(capSeconds, 2 ** (failures - free - 1));
+}
 
 const keysFor = (email: string, ip: string | null) => ({
   account: `account:${email.toLowerCase()}`,
   ip: ip ? `ip:${ip}` : undefined,
 });
 
-/** Refuses while the account or the address is locked, saying when to try again. */
-export async function assertSignInAllowed(email: string, ip: string | null): Promise<void> {
-  const k = keysFor(email, ip);
-  const d = await db();
-  const [locked] = await d
-    .select({ key: signInThrottle.key, until: signInThrottle.lockedUntil })
-    .from(signInThrottle)
-    .where(
-      and(
-        inArray(signInThrottle.key, [k.account, ...(k.ip ? [k.ip] : [])]),
-        gt(signInThrottle.lockedUntil, sql`now()`),
-      ),
-    )
-    .limit(1);
-  if (locked?.until) {
-    const minutes = Math.max(1, Math.ceil((locked.until.getTime() - Date.now()) / 60_000));
-    const who = locked.key.startsWith("ip:") ? "from your network" : "for this account";
-    throw new AppError(
+export class SignInDelayed extends AppError {
+  constructor(
+    readonly scope: "account" | "ip",
+    readonly seconds: number,
+  ) {
+    const wait = seconds < 90 ? `${seconds} second${seconds === 1 ? "" : "s"}` : `${Math.ceil(seconds / 60)} minutes`;
+    super(
       "RATE_LIMITED",
-      `Too many failed sign-in attempts ${who}. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}, or reset your password.`,
+      `Too many failed sign-ins ${scope === "ip" ? "from your network" : "for this account"}: wait ${wait}, then try again (or reset your password).`,
     );
   }
 }
 
-export async function recordSignInFailure(email: string, ip: string | null): Promise<void> {
+/** Refuses (SignInDelayed) while the account or the address must still wait. Checked before any hashing. */
+export async function assertSignInAllowed(
+  email: string,
+  ip: string | null,
+  opts: { knownDevice?: boolean } = {},
+): Promise<void> {
+  const k = keysFor(email, ip);
+  const keys = [...(opts.knownDevice ? [] : [k.account]), ...(k.ip ? [k.ip] : [])];
+  if (!keys.length) return;
+  const d = await db();
+  const rows = await d
+    .select({
+      key: signInThrottle.key,
+      seconds: sql<number>`ceil(extract(epoch from ${signInThrottle.lockedUntil} - now()))::int`,
+    })
+    .from(signInThrottle)
+    .where(inArray(signInThrottle.key, keys));
+  const waiting = rows.filter((r) => r.seconds > 0).sort((a, b) => b.seconds - a.seconds)[0];
+  if (waiting) throw new SignInDelayed(waiting.key.startsWith("ip:") ? "ip" : "account", waiting.seconds);
+}
+
+/** Counts a failure for the account and the address; returns the wait it imposes on each. */
+export async function recordSignInFailure(
+  email: string,
+  ip: string | null,
+): Promise<{ account: number; ip: number | null }> {
   const k = keysFor(email, ip);
   const d = await db();
-  const entries: [string, number][] = [[k.account, limits.account]];
-  if (k.ip) entries.push([k.ip, limits.ip]);
-  for (const [key, limit] of entries) {
-    const stale = sql`${signInThrottle.windowStartedAt} < now() - make_interval(mins => ${windowMinutes})`;
-    await d
+  const waits = { account: 0, ip: null as number | null };
+  for (const [kind, key] of [
+    ["account", k.account],
+    ["ip", k.ip],
+  ] as const) {
+    if (!key) continue;
+    const stale = sql`${signInThrottle.windowStartedAt} < now() - make_interval(hours => ${forgetAfterHours})`;
+    const [row] = await d
       .insert(signInThrottle)
       .values({ key, failures: 1 })
       .onConflictDoUpdate({
@@ -52,10 +85,18 @@ export async function recordSignInFailure(email: string, ip: string | null): Pro
         set: {
           failures: sql`case when ${stale} then 1 else ${signInThrottle.failures} + 1 end`,
           windowStartedAt: sql`case when ${stale} then now() else ${signInThrottle.windowStartedAt} end`,
-          lockedUntil: sql`case when not ${stale} and ${signInThrottle.failures} + 1 >= ${limit} then now() + make_interval(mins => ${windowMinutes}) else ${signInThrottle.lockedUntil} end`,
         },
-      });
+      })
+      .returning({ failures: signInThrottle.failures });
+    const seconds = delaySeconds(row!.failures, kind);
+    if (seconds > 0)
+      await d
+        .update(signInThrottle)
+        .set({ lockedUntil: sql`now() + make_interval(secs => ${seconds})` })
+        .where(eq(signInThrottle.key, key));
+    waits[kind] = seconds;
   }
+  return waits;
 }
 
 export async function clearAccountFailures(email: string): Promise<void> {

@@ -1,12 +1,14 @@
 import "server-only";
 import { and, eq, gt, isNull, sql } from "drizzle-orm";
-import { oauthAccounts, userSessions, users } from "@/db/schema";
+import { oauthAccounts, signInEvents, userSessions, users } from "@/db/schema";
 import { db } from "../db";
 import { AppError } from "../errors";
 import { createTeamFor } from "../teams/mutations";
-import { burnPasswordCheck, hashPassword, verifyPassword } from "./password";
+import { log } from "../log";
+import { isKnownDevice } from "./device";
+import { burnPasswordCheck, hashPassword, MAX_PASSWORD_BYTES, verifyPassword } from "./password";
 import type { SignUpInput } from "./schemas";
-import { assertSignInAllowed, clearAccountFailures, recordSignInFailure } from "./throttle";
+import { assertSignInAllowed, clearAccountFailures, recordSignInFailure, SignInDelayed } from "./throttle";
 
 const sessionDays = 30;
 
@@ -45,23 +47,74 @@ export async function signUp(input: SignUpInput): Promise<{ userId: string; team
   });
 }
 
-/** Checks e-mail and password under the per-account and per-address limits. */
-export async function authenticate(email: string, password: string, ip: string | null) {
-  await assertSignInAllowed(email, ip);
+/**
+ * Checks e-mail and password under the per-account and per-address delays. `device` is the
+ * browser's known-device token (lib/auth/device): with one for this account the check skips the
+ * account's delay and hashes in its own lane. Failures and refusals are recorded (never the
+ * password) and logged.
+ */
+export async function authenticate(email: string, password: string, ip: string | null, device?: string | null) {
+  if (Buffer.byteLength(password) > MAX_PASSWORD_BYTES)
+    throw new AppError("VALIDATION", "Passwords are at most 200 characters.", {
+      password: ["Use at most 200 characters."],
+    });
+  const knownDevice = isKnownDevice(device, email);
   const d = await db();
   const [user] = await d
     .select({ ...userColumns, passwordHash: users.passwordHash })
     .from(users)
     .where(eq(users.email, email));
+  try {
+    await assertSignInAllowed(email, ip, { knownDevice });
+  } catch (err) {
+    if (err instanceof SignInDelayed)
+      await recordSignInEvent(user?.id, email, ip, "delayed", { scope: err.scope, waitSeconds: err.seconds });
+    throw err;
+  }
+  const lane = knownDevice ? "known-device" : "general";
   const ok = user?.passwordHash
-    ? await verifyPassword(password, user.passwordHash)
+    ? await verifyPassword(password, user.passwordHash, lane)
     : (await burnPasswordCheck(password), false);
   if (!user || !ok) {
-    await recordSignInFailure(email, ip);
+    const waits = await recordSignInFailure(email, ip);
+    await recordSignInEvent(user?.id, email, ip, "failed", { waitSeconds: waits });
     throw new AppError("UNAUTHENTICATED", "That e-mail and password do not match an account.");
   }
   await clearAccountFailures(email);
   return { id: user.id, email: user.email, name: user.name };
+}
+
+async function recordSignInEvent(
+  userId: string | undefined,
+  email: string,
+  ip: string | null,
+  outcome: "failed" | "delayed",
+  details: Record<string, unknown>,
+) {
+  const d = await db();
+  await d.insert(signInEvents).values({ userId, email, ip, outcome, details });
+  log.warn(outcome === "failed" ? "sign-in failed" : "sign-in refused: waiting after failures", {
+    email,
+    ip,
+    known: Boolean(userId),
+    ...details,
+  });
+}
+
+/** The account's recent failed and refused sign-ins, newest first (Account page). */
+export async function listSignInEvents(u: Pick<UserContext, "userId">, limit = 20) {
+  const d = await db();
+  return d
+    .select({
+      outcome: signInEvents.outcome,
+      ip: signInEvents.ip,
+      details: signInEvents.details,
+      createdAt: signInEvents.createdAt,
+    })
+    .from(signInEvents)
+    .where(eq(signInEvents.userId, u.userId))
+    .orderBy(sql`${signInEvents.createdAt} desc`)
+    .limit(limit);
 }
 
 /**

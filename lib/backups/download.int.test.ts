@@ -20,7 +20,7 @@ import { startAzurite, type AzuriteServer } from "@/test/servers/azurite";
 import { startS3rver, type S3rverServer } from "@/test/servers/s3rver";
 import { backupEvent, restoreEvent } from "@/inngest/events";
 import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
-import { openDownload, parseRange, RangeNotSatisfiable } from "./download";
+import { openDownload, parseRange, RangeNotSatisfiable, requestRetrieval } from "./download";
 import { archiveRetrievals } from "./retrieval";
 import { requestBackup } from "./mutations";
 import { getBackup } from "./queries";
@@ -279,19 +279,31 @@ describe("archived copies", () => {
   const requestedAudits = async (t: Awaited<ReturnType<typeof archivedBackup>>["t"]) =>
     (await listAuditEvents(t, { action: "backup.retrieval_requested" })).events;
 
-  it("S3 GLACIER: the first download asks for a restore (409, recorded, audited), the next says it is under way, then the bytes stream", async () => {
+  const pressDownload =
+    /^Every copy of this backup is in archive storage: it must be retrieved before it can be read, which the provider charges for\. Press Download on the backup's page to ask for the retrieval\.$/;
+
+  it("S3 GLACIER: a GET asks for nothing; the Download button's POST asks for a restore (409, recorded, audited), the next says it is under way, then the bytes stream", async () => {
     const { user, t, id, destinationId, archiveSha, fileName } = await archivedBackup(
       s3Config(`arc-${randomBytes(3).toString("hex")}`),
       "GLACIER",
     );
     // A viewer may not download, so asks nothing of the provider either.
-    await expect(
-      openDownload({ ...(await user.team("viewer")), role: "viewer" as const }, id, null),
-    ).rejects.toMatchObject({ code: "FORBIDDEN" });
+    const viewer = { ...(await user.team("viewer")), role: "viewer" as const };
+    await expect(openDownload(viewer, id, null)).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(requestRetrieval(viewer, id)).rejects.toMatchObject({ code: "FORBIDDEN" });
+    expect(await archiveRetrievals(t, id)).toEqual(new Map([[(await getBackup(t, id)).locations[0]!.id, null]]));
+
+    // A GET (a link, a prefetch, a crawler) never triggers a paid retrieval.
+    expect(await conflict(openDownload(t, id, null))).toEqual({
+      status: 409,
+      message: expect.stringMatching(pressDownload),
+    });
+    expect(await conflict(openDownload(t, id, "bytes=0-0"))).toMatchObject({ status: 409 });
+    expect(await requestedAudits(t)).toHaveLength(0);
     expect(await archiveRetrievals(t, id)).toEqual(new Map([[(await getBackup(t, id)).locations[0]!.id, null]]));
 
     const asked = Date.now();
-    const first = await conflict(openDownload(t, id, null));
+    const first = await conflict(requestRetrieval(t, id));
     expect(first.status).toBe(409);
     expect(first.message).toMatch(
       /^Every copy of this backup is in archive storage, so Coffer asked "s3" to restore its copy \(GLACIER\)\. It will be readable in about 5 hours \(by \d{1,2} \w{3} \d{4}, \d{2}:\d{2} UTC\): download again then\.$/,
@@ -313,10 +325,12 @@ describe("archived copies", () => {
     expect(second.message).toMatch(
       /^The archived copy of this backup in "s3" is being restored \(requested .+ UTC\)\. It should be readable in about 5 hours \(by .+ UTC\): download again then\.$/,
     );
+    expect((await conflict(requestRetrieval(t, id))).message).toMatch(/is being restored/);
     expect(await requestedAudits(t)).toHaveLength(1); // not asked again
     expect([...(await archiveRetrievals(t, id)).values()]).toEqual([retrieval]);
 
     expect(await s3.finishRestores()).toBe(1);
+    expect(await requestRetrieval(t, id)).toEqual({ ready: true });
     const d = await openDownload(t, id, null);
     expect(d.status).toBe(200);
     expect(sha(await read(d.body))).toBe(archiveSha);
@@ -326,9 +340,11 @@ describe("archived copies", () => {
     expect((await listAuditEvents(t, { action: "backup.downloaded" })).events.length).toBe(3);
   });
 
-  it("Azure Archive: the first download asks for rehydration to Cool, the next says it is under way, then the bytes stream and the copy is Cool", async () => {
+  it("Azure Archive: the Download button's POST asks for rehydration to Cool, the next download says it is under way, then the bytes stream and the copy is Cool", async () => {
     const { t, id, archiveSha } = await archivedBackup(azureConfig(`arc-${randomBytes(3).toString("hex")}`), "Archive");
-    const first = await conflict(openDownload(t, id, null));
+    expect((await conflict(openDownload(t, id, null))).message).toMatch(pressDownload);
+    expect(await requestedAudits(t)).toHaveLength(0);
+    const first = await conflict(requestRetrieval(t, id));
     expect(first.status).toBe(409);
     expect(first.message).toMatch(
       /^Every copy of this backup is in archive storage, so Coffer asked "azure" to restore its copy \(Archive\)\. It will be readable in about 15 hours \(by .+ UTC\): download again then\.$/,
@@ -374,7 +390,9 @@ describe("archived copies", () => {
     const config = s3Config(`arc-${randomBytes(3).toString("hex")}`);
     const { t, id, destinationId, archiveSha } = await archivedBackup(config, "GLACIER");
     await setLocationRow(id, destinationId, { storageClass: "STANDARD" }); // Coffer never learnt of the move
-    const first = await conflict(openDownload(t, id, null));
+    expect((await conflict(openDownload(t, id, null))).message).toMatch(pressDownload);
+    expect((await getBackup(t, id)).locations[0]!.storageClass).toBe("GLACIER");
+    const first = await conflict(requestRetrieval(t, id));
     expect(first).toMatchObject({
       status: 409,
       message: expect.stringMatching(

@@ -58,7 +58,8 @@ export async function openDownload(
   const size = b.encrypted ? b.archiveBytes! : b.sizeBytes!;
   const range = parseRange(rangeHeader, size);
   const length = range ? range.end - range.start + 1 : size;
-  const { body, from } = await openArchive(t, b, { range, signal });
+  // A GET never asks for a (paid) retrieval: that is requestRetrieval's, behind a POST.
+  const { body, from } = await openArchive(t, b, { range, signal, requestRetrieval: false });
   await recordAudit(d, t, {
     action: "backup.downloaded",
     target: { type: "backup", id: b.id, label: b.fileName },
@@ -76,4 +77,17 @@ export async function openDownload(
     },
     body,
   };
+}
+
+/**
+ * The Download button's POST while every copy is in archive storage: asks one provider for a
+ * retrieval (recorded and audited) and says when to come back, says how far a retrieval is, or —
+ * once a copy can be read — answers `ready` so the browser starts the download (a GET).
+ */
+export async function requestRetrieval(t: TeamContext, backupId: string): Promise<{ ready: true }> {
+  assertRole(t, "member");
+  const b = await succeededBackup(t, backupId);
+  const { body } = await openArchive(t, b, { range: { start: 0, end: 0 } });
+  body.destroy();
+  return { ready: true };
 }

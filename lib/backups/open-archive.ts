@@ -35,12 +35,18 @@ export async function succeededBackup(t: TeamContext, backupId: string): Promise
 /**
  * Opens the plain `.tar.gz` (or one range of it) from the fastest readable copy (`from` names it),
  * held against retention until the stream closes. Copies in archive storage go through
- * `retrievedCopies` (`verb` says what the user does again: "download" by default). Callers check roles.
+ * `retrievedCopies` (`verb` says what the user does again: "download" by default); with
+ * `requestRetrieval: false` none is asked for, and a CONFLICT says how to ask. Callers check roles.
  */
 export async function openArchive(
   t: TeamContext,
   b: BackupRow,
-  opts: { range?: { start: number; end: number } | null; signal?: AbortSignal; verb?: string } = {},
+  opts: {
+    range?: { start: number; end: number } | null;
+    signal?: AbortSignal;
+    verb?: string;
+    requestRetrieval?: boolean;
+  } = {},
 ): Promise<{ body: Readable; from: string }> {
   const { range, signal } = opts;
   const d = await db();
@@ -67,6 +73,7 @@ export async function openArchive(
     .where(inTeam(backupLocations, t, eq(backupLocations.backupId, b.id), eq(backupLocations.status, "stored")));
   if (!locations.length) throw new AppError("NOT_FOUND", "No stored copy of this backup is left.");
   const verb = opts.verb ?? "download";
+  const request = opts.requestRetrieval ?? true;
   const archived = locations.filter((l) => needsRetrieval(l.storageClass));
   const size = b.encrypted ? b.archiveBytes! : b.sizeBytes!;
   let lastError: unknown;
@@ -94,11 +101,11 @@ export async function openArchive(
     return undefined;
   };
   const readable = locations.filter((l) => !needsRetrieval(l.storageClass));
-  const opened = await streamFirst(readable.length ? readable : await retrievedCopies(t, b, locations, verb));
+  const opened = await streamFirst(readable.length ? readable : await retrievedCopies(t, b, locations, verb, request));
   if (opened) return opened;
   // Archived behind Coffer's back (a bucket lifecycle rule, a change in the provider's console): the provider's word counts.
   if (refused.length && readable.length) {
-    const again = await streamFirst(await retrievedCopies(t, b, [...refused, ...archived], verb));
+    const again = await streamFirst(await retrievedCopies(t, b, [...refused, ...archived], verb, request));
     if (again) return again;
   }
   throw lastError;

@@ -39,13 +39,15 @@ const plural = (n: number) => `${n} hour${n === 1 ? "" : "s"}`;
 /**
  * For copies that cannot be read as they are: returns those whose retrieval has finished, throws
  * a CONFLICT saying when one under way is ready, or else asks one provider for a retrieval (the
- * quickest class first), records and audits it, and throws a CONFLICT saying where and when.
+ * quickest class first), records and audits it, and throws a CONFLICT saying where and when;
+ * without `request`, a CONFLICT saying how to ask for one.
  */
 export async function retrievedCopies<L extends ArchivedCopy>(
   t: TeamContext,
   b: { id: string; fileName: string },
   archived: L[],
   verb: string,
+  request: boolean,
 ): Promise<L[]> {
   const d = await db();
   const checks = await Promise.all(
@@ -75,6 +77,11 @@ export async function retrievedCopies<L extends ArchivedCopy>(
   if (ready.length) return ready;
   const running = checks.find((c) => c.r?.state === "in-progress");
   if (running) throw inProgress(running.loc, verb);
+  if (!request)
+    throw new AppError(
+      "CONFLICT",
+      "Every copy of this backup is in archive storage: it must be retrieved before it can be read, which the provider charges for. Press Download on the backup's page to ask for the retrieval.",
+    );
 
   const order = (l: L) => retrievalHours(l.kind, l.storageClass) ?? Infinity;
   const candidates = checks

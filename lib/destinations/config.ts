@@ -4,7 +4,7 @@ import path from "node:path";
 import { env } from "../env";
 import { AppError } from "../errors";
 import { resolveAllowedAddress } from "../net/address-guard";
-import { parseStorageConfig, STORAGE_CLASSES, type StorageConfig } from "../storage";
+import { customEndpointHosts, parseStorageConfig, STORAGE_CLASSES, type StorageConfig } from "../storage";
 import { defaultClasses, providerFields, type DestinationKind } from "./schemas";
 
 export type Settings = Record<string, string | boolean>;
@@ -83,24 +83,8 @@ export function tierClasses(
   };
 }
 
-/** Hosts a destination makes Coffer connect to, other than the providers' own public endpoints. */
-function customHosts(config: StorageConfig): string[] {
-  const urls: string[] = [];
-  if (config.kind === "s3" && config.endpoint) urls.push(config.endpoint);
-  if (config.kind === "gcs" && config.apiEndpoint) urls.push(config.apiEndpoint);
-  if (config.kind === "azure") {
-    if (config.endpoint) urls.push(config.endpoint);
-    if (config.sasUrl) urls.push(config.sasUrl);
-    const blob = config.connectionString?.match(/(?:^|;)\s*BlobEndpoint=([^;]+)/i)?.[1];
-    if (blob) urls.push(blob);
-    if (config.connectionString && /UseDevelopmentStorage=true/i.test(config.connectionString))
-      urls.push("http://127.0.0.1");
-  }
-  return urls.map((u) => new URL(u).hostname.replace(/^\[|\]$/g, ""));
-}
-
 /** Refuses custom endpoints that resolve to loopback, private, link-local or metadata addresses (unless allowed). */
 export async function guardEndpoints(config: StorageConfig): Promise<void> {
-  for (const host of customHosts(config))
+  for (const host of customEndpointHosts(config))
     await resolveAllowedAddress(host, { allowPrivate: env().allowPrivateNetworks });
 }

@@ -1,4 +1,6 @@
 import { existsSync, readdirSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { eq } from "drizzle-orm";
@@ -9,6 +11,8 @@ import { startAzurite, type AzuriteServer } from "@/test/servers/azurite";
 import { startGcsServer, type GcsServer } from "@/test/servers/gcs-server";
 import { startS3rver, type S3rverServer } from "@/test/servers/s3rver";
 import { startSshd, type TestSshd } from "@/test/servers/sshd";
+import { freePort } from "@/test/ports";
+import type { StorageConfig } from "../storage";
 import { listAuditEvents } from "../audit/queries";
 import { db } from "../db";
 import { env } from "../env";
@@ -126,7 +130,7 @@ describe("storage destinations", () => {
 
   it("S3 sockets resolve through the address guard", async () => {
     const { createAdapter, probeStorage: probe } = await import("../storage");
-    const { guardedLookup } = await import("../net/address-guard");
+    const { guardedAgents } = await import("../net/guarded-agent");
     const config = {
       kind: "s3" as const,
       bucket: s3.bucket,
@@ -136,12 +140,88 @@ describe("storage destinations", () => {
       accessKeyId: s3.accessKeyId,
       secretAccessKey: s3.secretAccessKey,
     };
-    await expect(probe(createAdapter(config, { s3: { lookup: guardedLookup(true) } }))).resolves.toMatchObject({
+    await expect(probe(createAdapter(config, { agents: guardedAgents(true) }))).resolves.toMatchObject({
       ok: true,
     });
-    await expect(probe(createAdapter(config, { s3: { lookup: guardedLookup(false) } }))).rejects.toThrow(
+    await expect(probe(createAdapter(config, { agents: guardedAgents(false) }))).rejects.toThrow(
       "Coffer does not connect to localhost (127.0.0.1): it is a loopback address.",
     );
+  });
+
+  it("Azure and Google Cloud Storage sockets go through the address guard; an open port looks like a closed one", async () => {
+    const { createAdapter, probeStorage: probe } = await import("../storage");
+    const { guardedAgents } = await import("../net/guarded-agent");
+    await BlobServiceClient.fromConnectionString(azure.connectionString).createContainer("guarded");
+    const azureAt = (endpoint: string) => ({
+      kind: "azure" as const,
+      container: "guarded",
+      accountName: azure.accountName,
+      accountKey: azure.accountKey,
+      endpoint,
+    });
+    const gcsAt = (apiEndpoint: string) => ({
+      kind: "gcs" as const,
+      bucket: gcs.bucket,
+      apiEndpoint,
+      projectId: "test",
+      credentials: gcs.credentials,
+    });
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    for (const [name, at, open] of [
+      ["azure", azureAt, azure.endpoint],
+      ["gcs", gcsAt, gcs.apiEndpoint],
+    ] as const) {
+      const byName = (at as (e: string) => StorageConfig)(open.replace("127.0.0.1", "localhost"));
+      await expect(probe(createAdapter(byName, { agents: guardedAgents(true) })), name).resolves.toMatchObject({
+        ok: true,
+      });
+      await expect(probe(createAdapter(byName, { agents: guardedAgents(false) })), name).rejects.toThrow(
+        /^Coffer does not connect to localhost \((127\.0\.0\.1|::1)\): it is a loopback address/,
+      );
+      // What a refused destination says is the same whether something listens there or not.
+      const refusals = await Promise.all(
+        [open, `${closed}${name === "azure" ? `/${azure.accountName}` : ""}`].map((endpoint) =>
+          probe(createAdapter((at as (e: string) => StorageConfig)(endpoint), { agents: guardedAgents(false) })).then(
+            () => "accepted",
+            (err: Error) => err.message,
+          ),
+        ),
+      );
+      expect(refusals[0], name).toMatch(/^Coffer does not connect to 127\.0\.0\.1: it is a loopback address/);
+      expect(refusals[1], name).toBe(refusals[0]);
+    }
+  });
+
+  it("Azure requests do not follow redirects", async () => {
+    const { createAdapter } = await import("../storage");
+    const { guardedAgents } = await import("../net/guarded-agent");
+    const listen = async (handle: (url: string, res: import("node:http").ServerResponse) => void) => {
+      const server = createHttpServer((req, res) => handle(req.url ?? "/", res));
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+    };
+    // Even to the same host: the SDK itself already refuses to follow a redirect to another origin.
+    let followed = 0;
+    const redirector = await listen((url, res) => {
+      if (url.startsWith("/moved")) followed++;
+      res.writeHead(307, { Location: `/moved${url}` }).end();
+    });
+    try {
+      const adapter = createAdapter(
+        {
+          kind: "azure",
+          container: "redirected",
+          accountName: azure.accountName,
+          accountKey: azure.accountKey,
+          endpoint: `${redirector.url}/${azure.accountName}`,
+        },
+        { agents: guardedAgents(true) },
+      );
+      await expect(adapter.head("probe")).rejects.toThrow(/HTTP 307/);
+      expect(followed).toBe(0);
+    } finally {
+      await new Promise((resolve) => redirector.server.close(resolve));
+    }
   });
 
   it("Google Cloud Storage and Azure Blob pass the probe", async () => {

@@ -3,6 +3,7 @@ import { signedUpUser } from "@/test/factories";
 import { createServer } from "../servers/mutations";
 import { testServer } from "../servers/checks";
 import { createDestination } from "./mutations";
+import { listDestinations } from "./queries";
 
 // As in production: user-supplied hosts may not point into Coffer's own network.
 process.env.ALLOW_PRIVATE_NETWORKS = "false";
@@ -30,6 +31,27 @@ describe("outbound address guard", () => {
         /ALLOW_PRIVATE_NETWORKS/,
       );
     }
+    // Azure hosts built from settings are checked too: the account name cannot rewrite the host,
+    // and a connection string's EndpointSuffix host is resolved and checked like an endpoint.
+    const accountKey = "a2V5LWtleS1rZXkta2V5LWtleS1rZXk=";
+    await expect(
+      createDestination(t, {
+        kind: "azure",
+        name: "az",
+        container: "c",
+        accountName: "127.0.0.1:10000/x?",
+        accountKey,
+      }),
+    ).rejects.toThrow(/account name is 3 to 24 lowercase letters and digits/);
+    await expect(
+      createDestination(t, {
+        kind: "azure",
+        name: "az",
+        container: "c",
+        connectionString: `AccountName=acct;AccountKey=${accountKey};EndpointSuffix=internal.invalid`,
+      }),
+    ).rejects.toThrow('Unknown host "acct.blob.internal.invalid"');
+    expect(await listDestinations(t)).toEqual([]);
     const { id } = await createServer(t, {
       kind: "ssh",
       name: "metadata",

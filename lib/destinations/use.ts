@@ -4,7 +4,7 @@ import { storageDestinations } from "@/db/schema";
 import { db } from "../db";
 import { env } from "../env";
 import { notFound } from "../errors";
-import { guardedLookup } from "../net/address-guard";
+import { guardedAgents } from "../net/guarded-agent";
 import { withServer } from "../servers/connect";
 import { checked, recordCheck, type CheckResult } from "../check-result";
 import { createAdapter, probeStorage, type StorageAdapter } from "../storage";
@@ -41,8 +41,9 @@ export async function withLoadedDestination<T>(
   }
   const config = storageConfig(t.id, row.kind, row.settings, openCredentials(t, row.id, row.credentialsEnc));
   await guardEndpoints(config); // again at use: DNS may answer differently than when it was saved
-  // S3 connections also resolve through the guard, so they reach exactly the checked address.
-  return fn(createAdapter(config, { s3: { lookup: guardedLookup(env().allowPrivateNetworks) } }));
+  // Every SDK socket also goes through the guard: it reaches exactly the checked address, and a
+  // redirect or a second DNS answer cannot lead it elsewhere.
+  return fn(createAdapter(config, { agents: guardedAgents(env().allowPrivateNetworks) }));
 }
 
 /** Writes, reads back, verifies and deletes a probe object, and records the outcome. */

@@ -37,6 +37,10 @@ describe("resolveAllowedAddress", () => {
     ["fc00::5", /private \(unique local\)/],
     ["ff02::1", /multicast/],
     ["localhost", /loopback/],
+    ["64:ff9b:1::a00:1", /local-use NAT64/],
+    ["64:ff9b:1:ffff::1", /local-use NAT64/],
+    ["2001::1", /Teredo/],
+    ["2001:0:4136:e378:8000:63bf:3fff:fdd2", /Teredo/],
   ])("refuses %s", async (host, why) => {
     const error = await refusal(host);
     expect(error).toMatchObject({ code: "VALIDATION", reason: "forbidden-address" });

@@ -59,6 +59,8 @@ const V6: Range[] = [
   ["fec0::", 10, "a site-local address"],
   ["ff00::", 8, "a multicast address"],
   ["100::", 64, "a discard-only address"],
+  ["64:ff9b:1::", 48, "a local-use NAT64 address (64:ff9b:1::/48), which can lead into private networks"],
+  ["2001::", 32, "a Teredo tunnel address (2001::/32), which can lead into private networks"],
   ["2001:db8::", 32, "a documentation address"],
 ];
 
@@ -229,6 +231,17 @@ async function lookupAll(original: string, name: string, signal?: AbortSignal) {
     clearTimeout(timer);
     if (onAbort) signal?.removeEventListener("abort", onAbort);
   }
+}
+
+/**
+ * The refusal for an IP literal the guard would refuse, else undefined. Sockets opened to a literal
+ * never call `lookup`, so agents check literals (a redirect's Location, say) with this.
+ */
+export function literalRefusal(host: string | null | undefined, allowPrivate: boolean): AppError | undefined {
+  const name = (host ?? "").replace(/^\[|\]$/g, "");
+  if (allowPrivate || !isIP(name.replace(/%.*$/, ""))) return undefined;
+  const reason = forbiddenReason(name);
+  return reason ? refuse(name, name, reason) : undefined;
 }
 
 /**

@@ -87,6 +87,7 @@ export function sourceConnection(
     pgUser: string | null;
     pgSslmode: string | null;
     pgPasswordEnc: string | null;
+    pgRequireScram: boolean;
   },
 ): PgConnection {
   return {
@@ -95,6 +96,7 @@ export function sourceConnection(
     database: s.pgDatabase!,
     user: s.pgUser!,
     sslmode: s.pgSslmode ?? "prefer",
+    requireScram: s.pgRequireScram,
     password: s.pgPasswordEnc
       ? openSecret(s.pgPasswordEnc, { teamId: t.id, table: "sources", column: "pg_password_enc", rowId: s.id })
       : undefined,
@@ -152,6 +154,12 @@ export async function testSource(t: TeamContext, sourceId: string): Promise<Chec
         "server version": String(serverMajor),
         "database size": gib(bytes / 1024),
         [`free in ${workDir}`]: gib(free),
+        // libpq before 16 ignores require_auth: say so rather than promise what is not enforced.
+        "SCRAM required": !s.pgRequireScram
+          ? "no (this source opted out)"
+          : dumpMajor >= 16
+            ? "yes"
+            : `asked, but not enforced by pg_dump ${dumpMajor} (PostgreSQL 16 or later client tools enforce it)`,
       };
       if (dumpMajor < serverMajor)
         return {

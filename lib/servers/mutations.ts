@@ -5,7 +5,7 @@ import { backups, restores, servers, sources } from "@/db/schema";
 import { newId } from "@/db/columns";
 import { recordAudit } from "../audit/record";
 import { sealSecret } from "../crypto/secret-box";
-import { db, pgCode } from "../db";
+import { db, pgCode, type Transaction } from "../db";
 import { env } from "../env";
 import { AppError, notFound } from "../errors";
 import { schedulesUsing } from "../schedules/queries";
@@ -278,6 +278,7 @@ function sourceValues(t: TeamContext, id: string, input: CreateSourceInput | Upd
       pgUser: null,
       pgPasswordEnc: null,
       pgSslmode: null,
+      pgRequireScram: true,
     };
   }
   return {
@@ -287,6 +288,7 @@ function sourceValues(t: TeamContext, id: string, input: CreateSourceInput | Upd
     pgDatabase: input.pgDatabase,
     pgUser: input.pgUser,
     pgSslmode: input.pgSslmode,
+    pgRequireScram: input.pgRequireScram !== false,
     paths: null,
     excludes: null,
     ...(input.pgPassword !== undefined && {
@@ -320,11 +322,44 @@ export async function createSource(t: TeamContext, input: CreateSourceInput) {
   );
 }
 
+/**
+ * The stored password goes wherever the host, port and SSL mode say (and as SCRAM only, unless
+ * the source opted out): changing any of these must come with the password, or a member could
+ * point the source at their own server, press Test, and collect it.
+ */
+async function assertPasswordFollows(tx: Transaction, t: TeamContext, input: UpdateSourceInput) {
+  if (input.kind !== "postgres" || input.pgPassword !== undefined) return;
+  const [current] = await tx
+    .select({
+      pgHost: sources.pgHost,
+      pgPort: sources.pgPort,
+      pgSslmode: sources.pgSslmode,
+      pgRequireScram: sources.pgRequireScram,
+      hasPassword: isNotNull(sources.pgPasswordEnc),
+    })
+    .from(sources)
+    .where(inTeam(sources, t, eq(sources.id, input.sourceId), eq(sources.kind, "postgres")))
+    .for("update");
+  if (!current?.hasPassword) return;
+  const moved =
+    current.pgHost !== input.pgHost ||
+    current.pgPort !== input.pgPort ||
+    current.pgSslmode !== input.pgSslmode ||
+    (current.pgRequireScram && input.pgRequireScram === false);
+  if (moved)
+    throw new AppError(
+      "VALIDATION",
+      "Changing the host, port, SSL mode or SCRAM requirement sends the stored password somewhere new: enter the password again.",
+      { pgPassword: ["Enter the password again."] },
+    );
+}
+
 export async function updateSource(t: TeamContext, input: UpdateSourceInput) {
   assertRole(t, "member");
   const d = await db();
   return uniqueName("source on this server", () =>
     d.transaction(async (tx) => {
+      await assertPasswordFollows(tx, t, input);
       if (input.kind === "directory") {
         const [server] = await tx
           .select({ kind: servers.kind })
@@ -342,7 +377,10 @@ export async function updateSource(t: TeamContext, input: UpdateSourceInput) {
       await recordAudit(tx, t, {
         action: "source.updated",
         target: { type: "source", id: row.id, label: input.name },
-        details: { replacedSecrets: input.kind === "postgres" && input.pgPassword ? ["password"] : [] },
+        details: {
+          replacedSecrets: input.kind === "postgres" && input.pgPassword ? ["password"] : [],
+          ...(input.kind === "postgres" && { requireScram: input.pgRequireScram !== false }),
+        },
       });
       return { id: row.id };
     }),

@@ -1,7 +1,24 @@
 import { describe, expect, it } from "vitest";
-import { explainPsqlError, pgDumpMajor } from "./postgres";
+import { explainPsqlError, pgConnectionEnv, pgDumpMajor } from "./postgres";
 
 const s = { pgHost: "db1", pgPort: 5432, pgDatabase: "shop", pgUser: "backup" };
+
+describe("connection environment", () => {
+  const c = { host: "db1", port: 5432, database: "shop", user: "backup", sslmode: "prefer", password: "pw" };
+  it("requires SCRAM unless the source opted out", () => {
+    expect(pgConnectionEnv(c).PGREQUIREAUTH).toBe("scram-sha-256");
+    expect(pgConnectionEnv({ ...c, requireScram: true }).PGREQUIREAUTH).toBe("scram-sha-256");
+    expect(pgConnectionEnv({ ...c, requireScram: false })).not.toHaveProperty("PGREQUIREAUTH");
+  });
+  it("says what to do when the server does not use SCRAM", () => {
+    expect(
+      explainPsqlError(
+        'psql: error: connection to server at "db1" failed: authentication method requirement "scram-sha-256" failed: server requested a cleartext password',
+        s,
+      ),
+    ).toMatch(/^PostgreSQL at db1:5432 did not use SCRAM authentication for backup.*turn off "Require SCRAM"/);
+  });
+});
 
 describe("source checks", () => {
   it("reads pg_dump's major version", () => {

@@ -10,6 +10,12 @@ export interface PgConnection {
   password?: string;
   /** The address the guard checked for `host`: libpq connects to it instead of resolving again. */
   hostaddr?: string;
+  /**
+   * Send the password only through SCRAM (libpq 16+ `require_auth=scram-sha-256`): a server that
+   * asks for it in clear text or as MD5 is refused, so a look-alike server cannot collect it.
+   * On unless the source opted out (false).
+   */
+  requireScram?: boolean;
 }
 
 /**
@@ -28,6 +34,7 @@ export function pgConnectionEnv(c: PgConnection, appName = "coffer"): Record<str
     PGAPPNAME: appName,
     ...(c.password ? { PGPASSWORD: c.password } : {}),
     ...(c.hostaddr ? { PGHOSTADDR: c.hostaddr } : {}),
+    ...(c.requireScram !== false && { PGREQUIREAUTH: "scram-sha-256" }),
   };
 }
 
@@ -43,6 +50,8 @@ export function explainPsqlError(
   s: { pgHost: string; pgPort: number; pgDatabase: string; pgUser: string },
 ): string {
   const where = `${s.pgHost}:${s.pgPort}`;
+  if (/authentication method requirement/i.test(stderr))
+    return `PostgreSQL at ${where} did not use SCRAM authentication for ${s.pgUser}, and this source requires it: set password_encryption = scram-sha-256, set the user's password again and use scram-sha-256 in pg_hba.conf — or turn off "Require SCRAM" in the source's settings (for peer, trust or certificate authentication).`;
   if (/password authentication failed|no password supplied|authentication failed/i.test(stderr))
     return `PostgreSQL at ${where} refused user ${s.pgUser}: check the user name and password.`;
   if (/database ".*" does not exist/i.test(stderr)) return `Database ${s.pgDatabase} does not exist on ${where}.`;

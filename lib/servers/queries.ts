@@ -57,6 +57,7 @@ const sourceColumns = {
   pgUser: sources.pgUser,
   hasPgPassword: sql<boolean>`${sources.pgPasswordEnc} is not null`,
   pgSslmode: sources.pgSslmode,
+  pgRequireScram: sources.pgRequireScram,
   paths: sources.paths,
   excludes: sources.excludes,
   checkedAt: sources.checkedAt,

@@ -89,6 +89,8 @@ const postgresSource = z.object({
   pgUser: pgIdentifier("user name"),
   pgPassword: keep(z.string().max(1024)),
   pgSslmode: z.enum(sslModes).default("prefer"),
+  // SCRAM-only authentication unless the source opts out with false (absent: required).
+  pgRequireScram: z.boolean().optional(),
 });
 
 const lines = (what: string, item: z.ZodType<string>) =>

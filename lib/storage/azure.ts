@@ -7,6 +7,7 @@ import {
 } from "@azure/storage-blob";
 import type { Readable } from "node:stream";
 import { AppError } from "@/lib/errors";
+import type { GuardedAgents } from "@/lib/net/guarded-agent";
 import { retrievalHours } from "./classes";
 import {
   canonicalStorageClass,
@@ -32,10 +33,50 @@ import type {
 
 const MiB = 1024 * 1024;
 
-const pipelineOptions: StoragePipelineOptions = {
-  // 3 retries, 1 s → 8 s apart: an unreachable endpoint fails in about 10 s, not minutes.
-  retryOptions: { maxTries: 4, retryDelayInMs: 1000, maxRetryDelayInMs: 8000 },
-};
+/**
+ * Pipeline settings. `agent` and `redirectOptions` are options of the Azure core pipeline that the
+ * storage pipeline passes through (its own type does not list them): sockets go through the
+ * address guard's agent, and redirects are not followed (a 3xx fails the request instead of
+ * sending it, credentials and all, to wherever the Location header says).
+ */
+function pipelineOptions(url: URL, agents: GuardedAgents | undefined): StoragePipelineOptions {
+  return {
+    // 3 retries, 1 s → 8 s apart: an unreachable endpoint fails in about 10 s, not minutes.
+    retryOptions: { maxTries: 4, retryDelayInMs: 1000, maxRetryDelayInMs: 8000 },
+    redirectOptions: { maxRetries: 0 },
+    ...(agents && { agent: url.protocol === "http:" ? agents.http : agents.https }),
+  } as StoragePipelineOptions;
+}
+
+/** Connection string fields (`Key=value;…`), keys lower-cased. */
+export function connectionStringFields(text: string): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const part of text.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0) fields.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1).trim());
+  }
+  return fields;
+}
+
+const DEVELOPMENT_STORAGE = "http://127.0.0.1:10000/devstoreaccount1";
+
+/**
+ * The blob service URL the SDK talks to for these settings, as the SDK builds it: a connection
+ * string's BlobEndpoint, else `<protocol>://<AccountName>.blob.<EndpointSuffix>`; a SAS URL; an
+ * endpoint; else the account's public endpoint. The address guard checks this host.
+ */
+export function azureServiceUrl(c: AzureStorageConfig): URL {
+  if (c.connectionString) {
+    const f = connectionStringFields(c.connectionString);
+    if (f.get("usedevelopmentstorage")?.toLowerCase() === "true") return new URL(DEVELOPMENT_STORAGE);
+    const blob = f.get("blobendpoint");
+    if (blob) return new URL(blob);
+    const protocol = f.get("defaultendpointsprotocol")?.toLowerCase() === "http" ? "http" : "https";
+    return new URL(`${protocol}://${f.get("accountname") ?? ""}.blob.${f.get("endpointsuffix") ?? "core.windows.net"}`);
+  }
+  if (c.sasUrl) return new URL(c.sasUrl);
+  return new URL(c.endpoint ?? `https://${c.accountName}.blob.core.windows.net`);
+}
 
 /** Azure Blob Storage block blobs through @azure/storage-blob. Storage classes are access tiers. */
 export class AzureAdapter implements StorageAdapter {
@@ -45,10 +86,13 @@ export class AzureAdapter implements StorageAdapter {
   private readonly host: string;
   private readonly secrets: (string | undefined)[];
 
-  constructor(private readonly config: AzureStorageConfig) {
+  constructor(
+    private readonly config: AzureStorageConfig,
+    agents?: GuardedAgents,
+  ) {
     this.keys = new KeySpace(normalizePrefix(config.prefix));
     this.secrets = secretsOf(config);
-    this.container = containerClient(config);
+    this.container = containerClient(config, agents);
     this.host = hostPort(this.container.url);
   }
 
@@ -214,11 +258,20 @@ function invalid(field: string, message: string): AppError {
   return new AppError("VALIDATION", message, { [field]: [message] });
 }
 
-function containerClient(c: AzureStorageConfig): ContainerClient {
+function containerClient(c: AzureStorageConfig, agents: GuardedAgents | undefined): ContainerClient {
+  let options: StoragePipelineOptions;
+  try {
+    options = pipelineOptions(azureServiceUrl(c), agents);
+  } catch {
+    throw invalid(
+      c.connectionString ? "connectionString" : c.sasUrl ? "sasUrl" : "endpoint",
+      "The Azure endpoint is not a valid URL.",
+    );
+  }
   if (c.connectionString) {
     let service: BlobServiceClient;
     try {
-      service = BlobServiceClient.fromConnectionString(c.connectionString, pipelineOptions);
+      service = BlobServiceClient.fromConnectionString(c.connectionString, options);
     } catch {
       throw invalid(
         "connectionString",
@@ -238,13 +291,13 @@ function containerClient(c: AzureStorageConfig): ContainerClient {
       throw invalid("sasUrl", 'The SAS URL has no signature (sig=…). Copy the complete "Blob SAS URL".');
     // A container SAS URL already names the container; a service SAS URL does not.
     const path = url.pathname.replace(/\/+$/, "");
-    if (path.endsWith(`/${c.container}`)) return new ContainerClient(c.sasUrl, undefined, pipelineOptions);
-    return new BlobServiceClient(c.sasUrl, undefined, pipelineOptions).getContainerClient(c.container);
+    if (path.endsWith(`/${c.container}`)) return new ContainerClient(c.sasUrl, undefined, options);
+    return new BlobServiceClient(c.sasUrl, undefined, options).getContainerClient(c.container);
   }
   if (c.accountName && c.accountKey) {
     const endpoint = c.endpoint ?? `https://${c.accountName}.blob.core.windows.net`;
     const credential = new StorageSharedKeyCredential(c.accountName, c.accountKey);
-    return new BlobServiceClient(endpoint, credential, pipelineOptions).getContainerClient(c.container);
+    return new BlobServiceClient(endpoint, credential, options).getContainerClient(c.container);
   }
   throw invalid("connectionString", "Give a connection string, an account name and key, or a SAS URL.");
 }

@@ -128,6 +128,29 @@ function facts(err: unknown): Facts {
   return out;
 }
 
+/**
+ * The address guard's refusal inside an SDK error. SDKs wrap socket errors and keep only their
+ * message (Azure's RestError, node-fetch's FetchError), so the refusal is found as an AppError in
+ * the chain or as the guard's own sentence in a message. Connection errors only (no HTTP status):
+ * a response's text is never trusted.
+ */
+function guardRefusal(err: unknown, status: number | undefined): AppError | undefined {
+  if (status) return undefined;
+  const seen = new Set<unknown>();
+  const visit = (e: unknown, depth: number): AppError | undefined => {
+    if (!isObject(e) || seen.has(e) || depth > 5) return undefined;
+    seen.add(e);
+    if (e instanceof AppError) return e;
+    const sentence =
+      typeof e.message === "string"
+        ? /Coffer does not connect to [^\n]*?\(ALLOW_PRIVATE_NETWORKS=true\)\./.exec(e.message)?.[0]
+        : undefined;
+    if (sentence) return new AppError("VALIDATION", sentence);
+    return visit(e.cause, depth + 1) ?? visit(e.error, depth + 1) ?? visit(e.originalError, depth + 1);
+  };
+  return visit(err, 0);
+}
+
 export function isAbortError(err: unknown): boolean {
   return isObject(err) && (err.name === "AbortError" || err.code === "ABORT_ERR");
 }
@@ -163,6 +186,8 @@ export function toStorageError(err: unknown, ctx: StorageErrorContext): Error {
   if (err instanceof AppError) return new AppError(err.code, scrub(err.message, ctx.secrets), err.fieldErrors);
   if (isAbortError(err)) return err as Error;
   const f = facts(err);
+  const refused = guardRefusal(err, f.status);
+  if (refused) return new AppError(refused.code, scrub(refused.message, ctx.secrets), refused.fieldErrors);
   const app = (code: ConstructorParameters<typeof AppError>[0], message: string) =>
     new AppError(code, scrub(message, ctx.secrets));
   const provider = PROVIDER[ctx.provider];

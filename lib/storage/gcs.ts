@@ -2,7 +2,9 @@ import "server-only";
 import { Storage, type Bucket, type File, type FileMetadata } from "@google-cloud/storage";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { pool as teenyAgents } from "teeny-request/build/src/agents";
 import { AppError } from "@/lib/errors";
+import type { GuardedAgents } from "@/lib/net/guarded-agent";
 import {
   canonicalStorageClass,
   putTarget,
@@ -35,6 +37,12 @@ type Interceptor = File["interceptors"][number];
  * Authorization header through a request interceptor. Without a key (allowed only with a custom
  * endpoint), requests are anonymous and google-auth-library is never asked for credentials, so
  * nothing tries to reach Google.
+ *
+ * Sockets: the SDK offers no agent option. Its JSON API requests (teeny-request) take their
+ * keep-alive agent from teeny-request's process-wide pool, so with `agents` that pool holds the
+ * address guard's agents (the guard's setting is the same for the whole process); resumable
+ * uploads (gaxios) get them through a request interceptor, with redirects off. teeny-request
+ * follows redirects, each hop through the same guarded agent.
  */
 export class GcsAdapter implements StorageAdapter {
   readonly kind = "gcs" as const;
@@ -44,10 +52,14 @@ export class GcsAdapter implements StorageAdapter {
   private readonly host: string;
   private readonly interceptUploadAuth: boolean;
 
-  constructor(private readonly config: GcsStorageConfig) {
+  constructor(
+    private readonly config: GcsStorageConfig,
+    agents?: GuardedAgents,
+  ) {
     this.keys = new KeySpace(normalizePrefix(config.prefix));
     this.host = config.apiEndpoint ? hostPort(config.apiEndpoint) : "storage.googleapis.com:443";
     const key = config.credentials;
+    poolGuardedAgents(agents);
     this.storage = new Storage({
       projectId: config.projectId ?? key?.project_id,
       apiEndpoint: config.apiEndpoint,
@@ -59,12 +71,26 @@ export class GcsAdapter implements StorageAdapter {
             client_email: key.client_email,
             private_key: key.private_key,
             ...(typeof key.private_key_id === "string" ? { private_key_id: key.private_key_id } : {}),
-            ...(typeof key.universe_domain === "string" ? { universe_domain: key.universe_domain } : {}),
+            // The universe names the API host (storage.<universe>) unless an endpoint is given:
+            // only Google's own, or with a custom endpoint (which the guard checks).
+            ...(typeof key.universe_domain === "string" &&
+            (config.apiEndpoint || key.universe_domain === "googleapis.com")
+              ? { universe_domain: key.universe_domain }
+              : {}),
           }
         : undefined,
       useAuthWithCustomEndpoint: Boolean(key),
       retryOptions: { autoRetry: true, maxRetries: 3, retryDelayMultiplier: 2, maxRetryDelay: 8, totalTimeout: 120 },
     });
+    if (agents)
+      this.storage.interceptors.push({
+        request: (opts) => ({
+          ...opts,
+          forever: true, // the pooled (guarded) agent, never a fresh unguarded one
+          agent: (url: URL) => (url.protocol === "http:" ? agents.http : agents.https),
+          maxRedirects: 0,
+        }),
+      } as Interceptor);
     this.bucket = this.storage.bucket(config.bucket);
     let googleHost = true;
     if (config.apiEndpoint) {
@@ -237,6 +263,17 @@ export class GcsAdapter implements StorageAdapter {
     const m = await this.metadata(key);
     if (!m) throw new AppError("NOT_FOUND", `Object "${key}" does not exist in bucket "${this.config.bucket}".`);
     return { state: "ready", ...(m.storageClass && { storageClass: m.storageClass }) };
+  }
+}
+
+/** Puts the guard's agents (or, without them, nothing) into teeny-request's shared pool. */
+function poolGuardedAgents(agents: GuardedAgents | undefined) {
+  for (const [key, agent] of [
+    ["http:forever", agents?.http],
+    ["https:forever", agents?.https],
+  ] as const) {
+    if (agent) teenyAgents.set(key, agent);
+    else teenyAgents.delete(key);
   }
 }
 

@@ -4,7 +4,8 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { z } from "zod";
 import { AppError, type FieldErrors } from "@/lib/errors";
-import { AzureAdapter } from "./azure";
+import type { GuardedAgents } from "@/lib/net/guarded-agent";
+import { AzureAdapter, azureServiceUrl, connectionStringFields } from "./azure";
 import { GcsAdapter } from "./gcs";
 import { LocalDiskAdapter } from "./local-disk";
 import { S3Adapter, type S3Tuning } from "./s3";
@@ -100,13 +101,49 @@ function isGoogleHost(url: string): boolean {
   }
 }
 
+// Azure builds the host from the account name (<account>.blob.core.windows.net): anything but
+// the names Azure allows could change the host ("10.0.0.5:8443/x?").
+const azureAccountName = /^[a-z0-9]{3,24}$/;
+const accountNameMessage =
+  "The account name is 3 to 24 lowercase letters and digits: the storage account's name in the Azure portal.";
+const hostSuffix = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/i;
+
+const connectionString = z
+  .string()
+  .trim()
+  .superRefine((text, ctx) => {
+    const f = connectionStringFields(text);
+    if (f.get("usedevelopmentstorage")?.toLowerCase() === "true") return;
+    const account = f.get("accountname");
+    if (account !== undefined && !azureAccountName.test(account))
+      ctx.addIssue({ code: "custom", message: `In the connection string, AccountName: ${accountNameMessage}` });
+    const suffix = f.get("endpointsuffix");
+    if (suffix !== undefined && !hostSuffix.test(suffix))
+      ctx.addIssue({
+        code: "custom",
+        message: "In the connection string, EndpointSuffix must be a plain domain such as core.windows.net.",
+      });
+    const blob = f.get("blobendpoint");
+    if (!blob && !account)
+      ctx.addIssue({
+        code: "custom",
+        message: "The connection string names no AccountName or BlobEndpoint. Copy it again from the Azure portal.",
+      });
+    if (blob && !httpUrl("BlobEndpoint").safeParse(blob).success)
+      ctx.addIssue({
+        code: "custom",
+        message:
+          "In the connection string, BlobEndpoint must be an http:// or https:// URL without user name or password.",
+      });
+  });
+
 const azureSchema = z
   .object({
     kind: z.literal("azure"),
     container: name("container"),
     prefix,
-    connectionString: z.string().trim().optional(),
-    accountName: z.string().trim().optional(),
+    connectionString: connectionString.optional(),
+    accountName: z.string().trim().regex(azureAccountName, accountNameMessage).optional(),
     accountKey: z.string().trim().optional(),
     endpoint: httpUrl("The endpoint").optional(),
     sasUrl: httpUrl("The SAS URL").optional(),
@@ -134,19 +171,38 @@ export function parseStorageConfig(input: unknown): StorageConfig {
   return parsed.data as StorageConfig;
 }
 
-/** The adapter for a destination. Validates the settings first; makes no network request. */
-export function createAdapter(config: StorageConfig, tuning: { s3?: S3Tuning } = {}): StorageAdapter {
+/**
+ * The adapter for a destination. Validates the settings first; makes no network request. With
+ * `agents` (lib/net's guarded agents), every socket of a cloud provider's SDK goes through the
+ * address guard.
+ */
+export function createAdapter(
+  config: StorageConfig,
+  tuning: { s3?: S3Tuning; agents?: GuardedAgents } = {},
+): StorageAdapter {
   const c = parseStorageConfig(config);
   switch (c.kind) {
     case "local":
       return new LocalDiskAdapter(c);
     case "s3":
-      return new S3Adapter(c, tuning.s3);
+      return new S3Adapter(c, { ...tuning.s3, agents: tuning.agents });
     case "gcs":
-      return new GcsAdapter(c);
+      return new GcsAdapter(c, tuning.agents);
     case "azure":
-      return new AzureAdapter(c);
+      return new AzureAdapter(c, tuning.agents);
   }
+}
+
+// Azure's own public clouds: hosts there are Microsoft's, never a tenant's choice of address.
+const azureClouds = /^[a-z0-9]{3,24}\.blob\.core\.(windows\.net|chinacloudapi\.cn|usgovcloudapi\.net)$/;
+
+/** Hosts a destination makes Coffer connect to other than the providers' own public endpoints. */
+export function customEndpointHosts(config: StorageConfig): string[] {
+  const urls: string[] = [];
+  if (config.kind === "s3" && config.endpoint) urls.push(config.endpoint);
+  if (config.kind === "gcs" && config.apiEndpoint) urls.push(config.apiEndpoint);
+  if (config.kind === "azure") urls.push(azureServiceUrl(config).toString());
+  return urls.map((u) => new URL(u).hostname.replace(/^\[|\]$/g, "")).filter((h) => !azureClouds.test(h));
 }
 
 const PROBE_BYTES = 64 * 1024;

@@ -1,7 +1,4 @@
 import "server-only";
-import { Agent as HttpAgent } from "node:http";
-import { Agent as HttpsAgent } from "node:https";
-import type { LookupFunction } from "node:net";
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -21,6 +18,7 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import type { Readable } from "node:stream";
 import { AppError } from "@/lib/errors";
+import type { GuardedAgents } from "@/lib/net/guarded-agent";
 import { retrievalHours } from "./classes";
 import {
   canonicalStorageClass,
@@ -58,10 +56,10 @@ export interface S3Tuning {
   /** Part size of a multipart copy (default 512 MiB, grown to stay within 10,000 parts). */
   copyPartSize?: number;
   /**
-   * Name resolution for the endpoint's connections (lib/net's guardedLookup): sockets then go to
-   * the address that was checked, not to whatever a second DNS answer says.
+   * lib/net's guarded agents: sockets go to the address the guard checked, not to whatever a
+   * second DNS answer says.
    */
-  lookup?: LookupFunction;
+  agents?: GuardedAgents;
 }
 
 /** Part size keeping an upload of `sizeHint` bytes within 9,000 parts (S3 allows 10,000), in whole MiB. */
@@ -91,7 +89,7 @@ export class S3Adapter implements StorageAdapter {
   private readonly keys: KeySpace;
   private readonly bucket: string;
   private readonly host: string;
-  private readonly tuning: Required<Omit<S3Tuning, "lookup">>;
+  private readonly tuning: Required<Omit<S3Tuning, "agents">>;
 
   constructor(
     private readonly config: S3StorageConfig,
@@ -124,10 +122,7 @@ export class S3Adapter implements StorageAdapter {
       requestHandler: {
         connectionTimeout: 10_000,
         requestTimeout: 300_000,
-        ...(tuning.lookup && {
-          httpAgent: new HttpAgent({ lookup: tuning.lookup }),
-          httpsAgent: new HttpsAgent({ lookup: tuning.lookup }),
-        }),
+        ...(tuning.agents && { httpAgent: tuning.agents.http, httpsAgent: tuning.agents.https }),
       },
     });
   }

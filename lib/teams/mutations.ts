@@ -100,6 +100,23 @@ async function memberForUpdate(tx: Transaction, t: TeamContext, memberId: string
   return m;
 }
 
+/**
+ * The acting user's role as it is now, read and locked inside the transaction that uses it: the
+ * context's role was read when the request began, and a demotion or removal since must count.
+ */
+async function actingRole(tx: Transaction, t: TeamContext): Promise<TeamContext["role"]> {
+  if (t.role === "system") return "system";
+  const [me] = t.actor.userId
+    ? await tx
+        .select({ role: memberships.role })
+        .from(memberships)
+        .where(inTeam(memberships, t, eq(memberships.userId, t.actor.userId)))
+        .for("share")
+    : [];
+  if (!me) throw forbidden("admin");
+  return me.role;
+}
+
 const lastOwner = () =>
   new AppError("CONFLICT", "This is the team's last owner. Make someone else an owner (or transfer ownership) first.");
 
@@ -108,8 +125,10 @@ export async function changeMemberRole(t: TeamContext, input: ChangeRoleInput) {
   assertRole(t, "admin");
   const d = await db();
   return d.transaction(async (tx) => {
+    const role = await actingRole(tx, t);
+    assertRole({ ...t, role }, "admin");
     const m = await memberForUpdate(tx, t, input.memberId);
-    if ((m.role === "owner" || input.role === "owner") && t.role !== "owner" && t.role !== "system")
+    if ((m.role === "owner" || input.role === "owner") && role !== "owner" && role !== "system")
       throw forbidden("owner");
     if (m.role === input.role) return { id: m.id, role: m.role };
     if (m.role === "owner" && (await ownerCount(tx, t)) <= 1) throw lastOwner();
@@ -130,8 +149,10 @@ export async function removeMember(t: TeamContext, memberId: string) {
   assertRole(t, "admin");
   const d = await db();
   await d.transaction(async (tx) => {
+    const role = await actingRole(tx, t);
+    assertRole({ ...t, role }, "admin");
     const m = await memberForUpdate(tx, t, memberId);
-    if (m.role === "owner" && t.role !== "owner" && t.role !== "system") throw forbidden("owner");
+    if (m.role === "owner" && role !== "owner" && role !== "system") throw forbidden("owner");
     if (m.role === "owner" && (await ownerCount(tx, t)) <= 1) throw lastOwner();
     await tx.delete(memberships).where(inTeam(memberships, t, eq(memberships.id, m.id)));
     await recordAudit(tx, t, {
@@ -165,6 +186,7 @@ export async function transferOwnership(t: TeamContext, memberId: string) {
   const userId = t.actor.userId;
   const d = await db();
   await d.transaction(async (tx) => {
+    assertRole({ ...t, role: await actingRole(tx, t) }, "owner");
     const m = await memberForUpdate(tx, t, memberId);
     if (m.userId === userId) throw new AppError("VALIDATION", "Choose another member to transfer ownership to.");
     await tx

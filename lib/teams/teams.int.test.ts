@@ -121,6 +121,24 @@ describe("teams", () => {
     expect((await teamForUser(b.actor, a.teamSlug)).role).toBe("viewer");
   });
 
+  it("role changes check the acting user's role as it is when the change is made, not when the request began", async () => {
+    const { a, b, memberId } = await teamWithMember("admin");
+    const c = await signedUpUser("Carol");
+    await acceptInvitation(
+      c.actor,
+      c.email,
+      tokenOf((await createInvitation(await a.team("admin"), { email: c.email, role: "viewer" })).link),
+    );
+    const carolId = (await listMembers(await a.team())).find((m) => m.email === c.email)!.id;
+    const bobAsAdmin = await teamForUser(b.actor, a.teamSlug, "admin"); // resolved while Bob was an admin
+    await changeMemberRole(await a.team("owner"), { memberId, role: "viewer" }); // then Alice demotes him
+    expect(await code(changeMemberRole(bobAsAdmin, { memberId: carolId, role: "admin" }))).toBe("FORBIDDEN");
+    expect(await code(removeMember(bobAsAdmin, carolId))).toBe("FORBIDDEN");
+    expect((await listMembers(await a.team())).find((m) => m.id === carolId)!.role).toBe("viewer");
+    await removeMember(await a.team("owner"), memberId); // and removed: his old context changes nothing either
+    expect(await code(changeMemberRole(bobAsAdmin, { memberId: carolId, role: "member" }))).toBe("FORBIDDEN");
+  });
+
   it("the last owner can neither leave nor be demoted; transfer hands ownership over", async () => {
     const { a, b, memberId } = await teamWithMember("admin");
     const ta = await a.team("owner");

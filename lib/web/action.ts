@@ -9,6 +9,7 @@ import { asAppError, type ErrorCode, type FieldErrors } from "../errors";
 import { log } from "../log";
 import type { TeamContext } from "../teams/context";
 import type { Role } from "../teams/roles";
+import { parseInput } from "./input";
 
 export type ActionResult<T> =
   { ok: true; data: T } | { ok: false; error: { code: ErrorCode; message: string; fieldErrors?: FieldErrors } };
@@ -49,7 +50,7 @@ export function teamAction<S extends z.ZodType, T>(
   return async (teamSlug: string, input: z.input<S>): Promise<ActionResult<T>> =>
     run(async () => {
       const t = await requireTeam(String(teamSlug), min);
-      const data = await fn(t, schema.parse(input));
+      const data = await fn(t, parseInput(schema, input));
       revalidatePath(`/${t.slug}`, "layout");
       return data;
     });
@@ -58,10 +59,10 @@ export function teamAction<S extends z.ZodType, T>(
 /** A server action for a signed-in user, outside any one team. */
 export function userAction<S extends z.ZodType, T>(schema: S, fn: (u: UserContext, input: z.infer<S>) => Promise<T>) {
   return async (input: z.input<S>): Promise<ActionResult<T>> =>
-    run(async () => fn(await requireUser(), schema.parse(input)));
+    run(async () => fn(await requireUser(), parseInput(schema, input)));
 }
 
 /** A server action anyone may call (sign-up, sign-in). */
 export function publicAction<S extends z.ZodType, T>(schema: S, fn: (input: z.infer<S>) => Promise<T>) {
-  return async (input: z.input<S>): Promise<ActionResult<T>> => run(async () => fn(schema.parse(input)));
+  return async (input: z.input<S>): Promise<ActionResult<T>> => run(async () => fn(parseInput(schema, input)));
 }

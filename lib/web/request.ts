@@ -1,5 +1,6 @@
 import "server-only";
-import { headers } from "next/headers";
+import { cookies, headers } from "next/headers";
+import { DEVICE_COOKIE, DEVICE_MAX_AGE_DAYS, issueDeviceToken } from "../auth/device";
 import { env } from "../env";
 
 /**
@@ -19,4 +20,20 @@ export async function clientIp(): Promise<string | null> {
 
 export async function userAgent(): Promise<string | null> {
   return (await headers()).get("user-agent");
+}
+
+/** The browser's known-device token (lib/auth/device), if it has one. */
+export async function deviceToken(): Promise<string | null> {
+  return (await cookies()).get(DEVICE_COOKIE)?.value ?? null;
+}
+
+/** Marks this browser as one that signed in to `email` (after a successful password sign-in). */
+export async function rememberDevice(email: string): Promise<void> {
+  (await cookies()).set(DEVICE_COOKIE, issueDeviceToken(email), {
+    httpOnly: true,
+    sameSite: "lax",
+    secure: new URL(env().APP_URL).protocol === "https:",
+    path: "/",
+    maxAge: DEVICE_MAX_AGE_DAYS * 86_400,
+  });
 }

@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { PageHeader } from "@/app/_components/page-header";
-import { listSessions } from "@/lib/auth/users";
+import { listSessions, listSignInEvents } from "@/lib/auth/users";
 import { pageUser } from "@/lib/web/page";
 import { signOutAction } from "@/app/(auth)/actions";
 import { SignOutEverywhere } from "./sign-out-everywhere";
@@ -11,6 +11,8 @@ export const metadata: Metadata = { title: "Account" };
 export default async function AccountPage() {
   const u = await pageUser();
   const sessions = await listSessions(u);
+  const failures = await listSignInEvents(u);
+  const utc = (d: Date) => `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
   return (
     <main className="mx-auto max-w-2xl px-4 py-10">
       <div className="flex items-center justify-between">
@@ -42,6 +44,23 @@ export default async function AccountPage() {
         </ul>
         <SignOutEverywhere />
       </section>
+      {failures.length > 0 && (
+        <section className="card mt-6 space-y-2">
+          <h2 className="font-semibold">Failed sign-ins</h2>
+          <p className="muted text-sm">
+            Recent attempts with a wrong password, and attempts refused while the account or address had to wait. If
+            these were not you, use a long, unique password.
+          </p>
+          <ul className="divide-y divide-zinc-200 text-sm dark:divide-zinc-800" data-testid="failed-sign-ins">
+            {failures.map((f, i) => (
+              <li key={i} className="py-1">
+                {f.outcome === "failed" ? "Wrong password" : "Refused: waiting after failures"} ·{" "}
+                {f.ip ?? "unknown address"} · {utc(f.createdAt)}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
     </main>
   );
 }

@@ -1,4 +1,5 @@
 "use server";
+import { requestRetrieval } from "@/lib/backups/download";
 import { cancelBackup, requestBackup } from "@/lib/backups/mutations";
 import { backupRefSchema, requestBackupSchema } from "@/lib/backups/schemas";
 import { teamAction } from "@/lib/web/action";
@@ -11,3 +12,8 @@ export const backUpNowAction = teamAction(requestBackupSchema, "member", async (
 });
 
 export const cancelBackupAction = teamAction(backupRefSchema, "member", (t, input) => cancelBackup(t, input.backupId));
+
+/** The Download button's POST for a backup whose copies are all in archive storage (see requestRetrieval). */
+export const requestRetrievalAction = teamAction(backupRefSchema, "member", (t, input) =>
+  requestRetrieval(t, input.backupId),
+);

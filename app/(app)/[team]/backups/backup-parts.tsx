@@ -4,7 +4,7 @@ import { useEffect, useState } from "react";
 import { CheckboxGroup, FormError } from "@/app/_components/form";
 import { checkedValues, useAction, type ActionError } from "@/app/_components/use-action";
 import { formatBytes, formatDuration } from "@/lib/format";
-import { backUpNowAction, cancelBackupAction } from "./actions";
+import { backUpNowAction, cancelBackupAction, requestRetrievalAction } from "./actions";
 
 const statusStyle: Record<string, string> = {
   queued: "bg-zinc-100 text-zinc-700 dark:bg-zinc-800 dark:text-zinc-300",
@@ -112,11 +112,23 @@ export function CancelButton({ slug, backupId }: { slug: string; backupId: strin
 }
 
 /**
- * Download. While every copy sits in archive storage, a one-byte request goes first: the server
- * asks the provider for a retrieval (or says how far one is) and that message is shown here, not
- * downloaded as a file; once a copy is readable the download starts.
+ * Download. While every copy sits in archive storage, a POST goes first: the server asks the
+ * provider for a retrieval (or says how far one is) and that message is shown here; once a copy
+ * is readable the download (a GET, which never asks for a retrieval) starts.
  */
-export function DownloadButton({ href, fileName, archived }: { href: string; fileName: string; archived: boolean }) {
+export function DownloadButton({
+  slug,
+  backupId,
+  href,
+  fileName,
+  archived,
+}: {
+  slug: string;
+  backupId: string;
+  href: string;
+  fileName: string;
+  archived: boolean;
+}) {
   const router = useRouter();
   const [error, setError] = useState<ActionError | null>(null);
   const [pending, setPending] = useState(false);
@@ -131,14 +143,9 @@ export function DownloadButton({ href, fileName, archived }: { href: string; fil
     setPending(true);
     setError(null);
     try {
-      const res = await fetch(href, { headers: { Range: "bytes=0-0" } });
-      if (res.ok) {
-        await res.body?.cancel();
-        window.location.assign(href);
-      } else {
-        const body = (await res.json().catch(() => null)) as { error?: ActionError } | null;
-        setError(body?.error ?? { code: "INTERNAL", message: `The download failed (HTTP ${res.status}). Try again.` });
-      }
+      const result = await requestRetrievalAction(slug, { backupId });
+      if (result.ok) window.location.assign(href);
+      else setError(result.error);
     } catch {
       setError({ code: "UPSTREAM", message: "Coffer could not be reached. Check your connection and try again." });
     } finally {

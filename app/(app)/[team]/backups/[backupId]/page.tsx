@@ -91,6 +91,8 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
           {b.status === "succeeded" &&
             (member ? (
               <DownloadButton
+                slug={t.slug}
+                backupId={b.id}
                 href={`/api/teams/${t.slug}/backups/${b.id}/download`}
                 fileName={b.fileName}
                 archived={archivedOnly}

@@ -167,6 +167,7 @@ export function SourceForm({
                 pgUser: f.pgUser ?? "",
                 pgPassword: f.pgPassword,
                 pgSslmode: f.pgSslmode,
+                pgRequireScram: f.pgRequireScram === "on",
               }
             : { kind, name: f.name ?? "", paths: f.paths ?? "", excludes: f.excludes ?? "" };
         if (source) update.run({ sourceId: source.id, ...input } as Parameters<typeof update.run>[0]);
@@ -225,6 +226,19 @@ export function SourceForm({
                 <option key={m}>{m}</option>
               ))}
             </select>
+          </div>
+          <div>
+            <label className="flex items-center gap-2 text-sm">
+              <input type="checkbox" name="pgRequireScram" defaultChecked={source?.pgRequireScram ?? true} /> Require
+              SCRAM authentication
+            </label>
+            <p className="muted mt-1 text-xs">
+              The password is then sent only through SCRAM (scram-sha-256), which never reveals it: a server that asks
+              for it in clear text or as MD5 is refused. Turn off only for servers that use MD5 passwords, or peer,
+              trust or certificate authentication. Needs PostgreSQL 16 or later client tools on the server to be
+              enforced (older ones ignore it; the Test says which). Changing this, the host, the port or the SSL mode
+              asks for the password again.
+            </p>
           </div>
         </>
       ) : (

@@ -1,0 +1,43 @@
+import "server-only";
+import { createServer, get, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { guardedAgents } from "./guarded-agent";
+
+let server: Server;
+let port: number;
+let connections = 0;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    res.end("ok");
+  });
+  server.on("connection", () => connections++);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  port = (server.address() as AddressInfo).port;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+const fetchWith = (allowPrivate: boolean, host: string) =>
+  new Promise<string>((resolve) => {
+    get({ host, port, path: "/", agent: guardedAgents(allowPrivate).http }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(`HTTP ${res.statusCode}`));
+    }).on("error", (err) => resolve(err.message));
+  });
+
+describe("guarded agents", () => {
+  it("connect to allowed addresses, names and literals alike", async () => {
+    expect(await fetchWith(true, "127.0.0.1")).toBe("HTTP 200");
+    expect(await fetchWith(true, "localhost")).toBe("HTTP 200");
+  });
+
+  it("never open a socket to a refused address, so an open port looks like a closed one", async () => {
+    const before = connections;
+    const open = await fetchWith(false, "127.0.0.1");
+    const byName = await fetchWith(false, "localhost");
+    expect(open).toMatch(/^Coffer does not connect to 127\.0\.0\.1: it is a loopback address/);
+    expect(byName).toMatch(/^Coffer does not connect to localhost \((127\.0\.0\.1|::1)\): it is a loopback address/);
+    expect(connections).toBe(before);
+  });
+});
