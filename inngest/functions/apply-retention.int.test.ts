@@ -7,7 +7,7 @@ import { BlobServiceClient } from "@azure/storage-blob";
 import { Storage } from "@google-cloud/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listAuditEvents } from "@/lib/audit/queries";
-import { openDownload } from "@/lib/backups/download";
+import { openDownload, requestRetrieval } from "@/lib/backups/download";
 import { getBackup, listBackups } from "@/lib/backups/queries";
 import { createDestination } from "@/lib/destinations/mutations";
 import { requestBackup } from "@/lib/backups/mutations";
@@ -274,7 +274,10 @@ describe("apply-retention", () => {
       .setAccessTier("Archive");
     await setLocationRow(h.ids["2026-05-20"]!, h.dests[0]!, { storageClass: "GLACIER" });
     await setLocationRow(h.ids["2026-05-20"]!, h.dests[1]!, { storageClass: "Archive" });
-    await expect(openDownload(h.t, h.ids["2026-05-20"]!, null)).rejects.toThrow(
+    // A GET does not ask for the (paid) retrieval; the Download button's POST does.
+    await expect(openDownload(h.t, h.ids["2026-05-20"]!, null)).rejects.toThrow(/Press Download on the backup's page/);
+    expect((await listAuditEvents(h.t, { action: "backup.retrieval_requested" })).events).toHaveLength(0);
+    await expect(requestRetrieval(h.t, h.ids["2026-05-20"]!)).rejects.toThrow(
       /^Every copy of this backup is in archive storage, so Coffer asked "s3" to restore its copy \(GLACIER\)\. It will be readable in about 5 hours/,
     );
     expect(await azureTier(weekly)).toBe("Archive");
