@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { eventType } from "inngest";
 import { z } from "zod";
 import { idOf } from "@/lib/ids";
@@ -52,12 +53,20 @@ export const restoreEvent = (r: {
   data: { teamId: r.teamId, serverId: r.serverId, restoreId: r.restoreId },
 });
 
-/** For notifications (webhooks): named as the webhook event types they become. */
-export const notificationEvent = (
-  type: "restore.succeeded" | "restore.failed" | "verification.failed",
-  data: { teamId: string; backupId: string; restoreId: string },
-) => ({
-  id: `${type}-${data.restoreId}`,
-  name: `coffer/${type}`,
-  data,
+/** Notification deliveries are waiting: the dispatcher finds the channels with some due. */
+export const deliveriesQueued = eventType("notifications/deliveries.queued", { schema: z.object({}) });
+export const deliveriesQueuedEvent = () => ({
+  id: `deliveries-${randomUUID()}`,
+  name: deliveriesQueued.name,
+  data: {},
+});
+
+/** Deliver what is due for one channel; one run per channel at a time, so channels never wait for each other. */
+export const channelDeliveryRequested = eventType("notifications/channel.deliver", {
+  schema: z.object({ teamId: id("team"), channelId: id("chn") }),
+});
+export const channelDeliveryEvent = (c: { teamId: string; channelId: string }) => ({
+  id: `deliver-${c.channelId}-${randomUUID()}`,
+  name: channelDeliveryRequested.name,
+  data: { teamId: c.teamId, channelId: c.channelId },
 });

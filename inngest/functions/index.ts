@@ -1,4 +1,8 @@
 import { applyRetentionFn, retentionDaily } from "./apply-retention";
+import { deliverNotifications } from "./deliver-notifications";
+import { detectStaleBackups } from "./detect-stale-backups";
+import { dispatchNotifications } from "./dispatch-notifications";
+import { pruneNotifications } from "./prune-notifications";
 import { runBackup } from "./run-backup";
 import { runRestore, runVerification } from "./run-restore";
 import { scheduleTick } from "./schedule-tick";
@@ -13,4 +17,8 @@ export const functions = [
   retentionDaily,
   runRestore,
   runVerification,
+  dispatchNotifications,
+  deliverNotifications,
+  detectStaleBackups,
+  pruneNotifications,
 ];

@@ -1,23 +1,18 @@
-import { claimRestore, failRestore, performRestore, type RestoreOutcome } from "@/lib/restores/run";
+import { claimRestore, failRestore, performRestore } from "@/lib/restores/run";
 import { inngest } from "../client";
 import { mapped } from "../errors";
-import { notificationEvent, restoreRequested, verificationRequested } from "../events";
-import { sendEvents } from "../send";
-
-type Notification = Parameters<typeof notificationEvent>[0];
+import { restoreRequested, verificationRequested } from "../events";
 
 /**
  * One job of the `restores` table, one per target server at a time: in one streamed step, claim
  * it (a finished or cancelled job is left alone, so a repeated event does nothing), then read,
  * load and check. When retries run out or the failure is permanent, `onFailure` marks it failed
- * and drops its scratch database. `notify` says which notification a finished job sends.
+ * and drops its scratch database. The lib functions produce the notification events.
  */
 function restoreWorkflow(o: {
   id: string;
   trigger: typeof restoreRequested | typeof verificationRequested;
   step: string;
-  failed: Notification;
-  notify: (outcome: RestoreOutcome) => Notification | null;
 }) {
   return inngest.createFunction(
     {
@@ -28,15 +23,7 @@ function restoreWorkflow(o: {
       concurrency: [{ key: "event.data.serverId", limit: 1 }],
       onFailure: async ({ event, error, step }) => {
         const { teamId, restoreId } = event.data.event.data;
-        const status = await step.run("mark-failed", () =>
-          mapped({ restoreId }, () => failRestore(teamId, restoreId, error.message)),
-        );
-        if (status.status === "failed")
-          await step.run("notify", () =>
-            mapped({ restoreId }, () =>
-              sendEvents([notificationEvent(o.failed, { teamId, restoreId, backupId: status.backupId })]),
-            ),
-          );
+        await step.run("mark-failed", () => mapped({ restoreId }, () => failRestore(teamId, restoreId, error.message)));
       },
     },
     async ({ event, step }) => {
@@ -49,13 +36,6 @@ function restoreWorkflow(o: {
         }),
       );
       if (!outcome) return { restoreId, skipped: true };
-      const type = o.notify(outcome);
-      if (type)
-        await step.run("notify", () =>
-          mapped({ restoreId }, () =>
-            sendEvents([notificationEvent(type, { teamId, restoreId, backupId: outcome.backupId })]),
-          ),
-        );
       return { restoreId, ...outcome };
     },
   );
@@ -66,8 +46,6 @@ export const runRestore = restoreWorkflow({
   id: "run-restore",
   trigger: restoreRequested,
   step: "restore",
-  failed: "restore.failed",
-  notify: () => "restore.succeeded",
 });
 
 /**
@@ -79,6 +57,4 @@ export const runVerification = restoreWorkflow({
   id: "run-verification",
   trigger: verificationRequested,
   step: "verify",
-  failed: "verification.failed",
-  notify: (outcome) => (outcome.kind === "verify" && !outcome.verified ? "verification.failed" : null),
 });

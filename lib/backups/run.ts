@@ -11,6 +11,7 @@ import { env } from "../env";
 import { AppError, asAppError, notFound } from "../errors";
 import { log } from "../log";
 import { resolveAllowedAddress } from "../net/address-guard";
+import { emit } from "../notifications/emit";
 import { sourceConnection } from "../servers/checks";
 import { withServer } from "../servers/connect";
 import type { StorageAdapter } from "../storage";
@@ -353,6 +354,8 @@ export async function storeBackup(t: TeamContext, backup: RunRow, produce: Produ
             stored.map((r, i) => (r.status === "fulfilled" ? adapters[i]!.delete(key).catch(() => {}) : undefined)),
           );
           const where = fan.status === "fulfilled" ? fan.value.failedTarget : undefined;
+          if (where !== undefined)
+            await emit(t, "destination.failing", { backupId, destinationId: destinations[where]!.id, error: failure });
           throw where === undefined ? failure : withDestinationName(failure, destinations[where]!.name);
         }
         const objects = stored.map((r) => (r as PromiseFulfilledResult<{ size: number; sha256: string }>).value);
@@ -421,6 +424,7 @@ export async function storeBackup(t: TeamContext, backup: RunRow, produce: Produ
     say.info(
       `Succeeded: ${first.size} bytes stored in ${destinations.length} location${destinations.length > 1 ? "s" : ""}.`,
     );
+    await emit(t, "backup.succeeded", { backupId });
     return {
       sizeBytes: first.size,
       sha256: first.sha256,
@@ -498,6 +502,7 @@ export async function failRun(
     "error",
     row.status === "cancelled" ? `Cancelled. ${message}` : `Failed: ${message}`,
   );
+  if (row.status === "failed") await emit(t, "backup.failed", { backupId });
   return row.status as "failed" | "cancelled";
 }
 

@@ -23,6 +23,7 @@ import { COFFER_VERSION } from "../backups/version";
 import { db } from "../db";
 import { AppError, asAppError, notFound } from "../errors";
 import { log } from "../log";
+import { emit } from "../notifications/emit";
 import type { Reach } from "../reach";
 import { withServer } from "../servers/connect";
 import type { PgConnection } from "../servers/postgres";
@@ -242,6 +243,11 @@ export async function performRestore(teamId: string, restoreId: string, attempt:
       return row;
     });
     if (!finished) throw new RunStopped("The job was stopped as it finished.");
+    await emit(
+      t,
+      job.kind !== "verify" ? "restore.succeeded" : failed ? "verification.failed" : "verification.succeeded",
+      { restoreId },
+    );
     say.info(describeOutcome(outcome));
     if (error) say.error(error);
     return outcome;
@@ -764,6 +770,8 @@ export async function failRestore(
     "error",
     row.status === "cancelled" ? `Cancelled. ${message}` : `Failed: ${message}`,
   );
+  if (row.status === "failed")
+    await emit(t, row.kind === "verify" ? "verification.failed" : "restore.failed", { restoreId });
   if (row.swapStartedAt) {
     await appendRestoreLog(
       teamId,

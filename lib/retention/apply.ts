@@ -6,6 +6,8 @@ import { failureMessage } from "../backups/run";
 import { db } from "../db";
 import { withDestination } from "../destinations/use";
 import { notFound } from "../errors";
+import type { Subjects } from "../notifications/build";
+import { emit } from "../notifications/emit";
 import { inTeam, systemTeam, type TeamContext } from "../teams/context";
 import { selectRetention, type Decision, type RetentionPolicy, type Tier } from "./select";
 
@@ -113,6 +115,7 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
   const { decisions } = await previewRetention(t, scope);
   const d = await db();
   const result: RetentionResult = { expired: 0, transitioned: 0, problems: [] };
+  const changes: Pick<Subjects["retention.applied"], "expired" | "moved"> = { expired: [], moved: [] };
   const now = new Date();
   for (const dec of decisions.filter((x) => !x.keep)) {
     const [row] = await d
@@ -140,6 +143,7 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
       details: { by: label },
     });
     result.expired++;
+    changes.expired.push({ id: row.id, startedAt: dec.at });
   }
   // Copies of expired backups still stored: this run's, and any an earlier run could not delete.
   const leftovers = await d
@@ -182,7 +186,6 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
   }
   // Tiers and storage classes of what is kept.
   const kept = decisions.filter((x) => x.keep);
-  if (!kept.length) return result;
   for (const dec of kept)
     await d
       .update(backups)
@@ -234,10 +237,12 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
         details: { destinationId: loc.destinationId, from: loc.storageClass, to: target },
       });
       result.transitioned++;
+      changes.moved.push({ destinationId: loc.destinationId, from: loc.storageClass, to: target });
     } catch (err) {
       result.problems.push(failureMessage(err, { backupId: loc.backupId, destinationId: loc.destinationId }));
     }
   }
+  await emit(t, "retention.applied", { scope, ...changes, problems: result.problems.length });
   return result;
 }
 

@@ -1,10 +1,13 @@
 import "server-only";
 import { randomBytes } from "node:crypto";
+import { callerForToken, requireTokenTeam } from "../api-tokens/resolve";
+import type { Scope } from "../api-tokens/scopes";
 import { requireTeam } from "../auth/session";
 import { asAppError, httpStatus } from "../errors";
 import { log } from "../log";
 import type { TeamContext } from "../teams/context";
 import type { Role } from "../teams/roles";
+import { clientIp } from "./request";
 
 /** Maps anything thrown to an HTTP response: AppError with its status, anything else as a 500 with a reference. */
 export function toHttpResponse(err: unknown): Response {
@@ -39,4 +42,30 @@ export function teamRoute<P extends object = object>(
       return toHttpResponse(err);
     }
   };
+}
+
+/**
+ * A team-scoped route handler for API tokens (`Authorization: Bearer coffer_…`): the token must be
+ * the team's (another team's slug is 404) and hold `scope` (else 403); 401s carry
+ * `WWW-Authenticate`. The handler gets the token's TeamContext (its role, "token <name>" as actor).
+ */
+export function tokenRoute<P extends object = object>(
+  scope: Scope,
+  handler: (t: TeamContext, request: Request, params: P) => Promise<Response>,
+) {
+  return async (request: Request, ctx: { params: Promise<{ team: string } & P> }): Promise<Response> => {
+    try {
+      const params = await ctx.params;
+      const caller = await callerForToken(request.headers.get("authorization"), await clientIp());
+      return await handler(requireTokenTeam(caller, params.team, scope), request, params);
+    } catch (err) {
+      return withBearerChallenge(toHttpResponse(err));
+    }
+  };
+}
+
+/** A 401 says how to authenticate: with a bearer token. */
+export function withBearerChallenge(response: Response): Response {
+  if (response.status === 401) response.headers.set("WWW-Authenticate", 'Bearer realm="coffer"');
+  return response;
 }
