@@ -95,6 +95,16 @@ export async function makeDeliveriesDue(channelId: string) {
     .where(and(eq(notificationDeliveries.channelId, channelId), eq(notificationDeliveries.status, "pending")));
 }
 
+/** A channel's pending deliveries as if `attempts` attempts had failed, due now. */
+export async function setDeliveryAttempts(channelId: string, attempts: number) {
+  await (
+    await db()
+  )
+    .update(notificationDeliveries)
+    .set({ attempts, nextAttemptAt: new Date(Date.now() - 1000) })
+    .where(and(eq(notificationDeliveries.channelId, channelId), eq(notificationDeliveries.status, "pending")));
+}
+
 /** A channel's deliveries (and their events) as if made `days` ago. */
 export async function ageDeliveries(channelId: string, days: number) {
   const d = await db();

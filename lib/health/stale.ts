@@ -22,9 +22,8 @@ export async function newestSuccesses() {
 
 /**
  * One pass of stale-backup detection over every enabled schedule of every team. A schedule is
- * stale when its newest successful backup — or, if it has none, the time it began being watched
- * (its creation, its last resume, or this feature's first run) — is older than its interval plus
- * its grace period. `backup.stale` goes out once per stale episode (a guarded UPDATE claims it, so
+ * stale when its newest successful backup — or the time it began being watched (its creation, or its
+ * last resume), if that is later — is older than its interval plus its grace period. `backup.stale` goes out once per stale episode (a guarded UPDATE claims it, so
  * overlapping passes cannot both send it) and `backup.recovered` once a backup succeeded after it.
  */
 export async function detectStaleSchedulesAllTeams(now = new Date()) {
@@ -46,6 +45,8 @@ export async function detectStaleSchedulesAllTeams(now = new Date()) {
       cron: schedules.cron,
       timezone: schedules.timezone,
       staleGraceMinutes: schedules.staleGraceMinutes,
+      createdAt: schedules.createdAt,
+      known: scheduleHealth.scheduleId,
       watchedSince: scheduleHealth.watchedSince,
       staleSince: scheduleHealth.staleSince,
     })
@@ -57,7 +58,8 @@ export async function detectStaleSchedulesAllTeams(now = new Date()) {
   if (unwatched.length)
     await d
       .insert(scheduleHealth)
-      .values(unwatched.map((r) => ({ scheduleId: r.id, teamId: r.teamId, watchedSince: now })))
+      // Watched since it was created, or, when it was paused, since it was resumed.
+      .values(unwatched.map((r) => ({ scheduleId: r.id, teamId: r.teamId, watchedSince: r.known ? now : r.createdAt })))
       .onConflictDoUpdate({
         target: scheduleHealth.scheduleId,
         set: { watchedSince: sql`coalesce(${scheduleHealth.watchedSince}, excluded.watched_since)` },
@@ -71,7 +73,7 @@ export async function detectStaleSchedulesAllTeams(now = new Date()) {
   const result = { checked: rows.length, stale: 0, recovered: 0 };
   for (const r of rows) {
     const success = newest.get(r.id);
-    const watched = r.watchedSince ?? now;
+    const watched = r.watchedSince ?? (r.known ? now : r.createdAt);
     const reference = success?.finishedAt && success.finishedAt > watched ? success.finishedAt : watched;
     const threshold = staleAfterMs(r, now);
     const stale = now.getTime() - reference.getTime() > threshold;

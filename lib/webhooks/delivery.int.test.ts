@@ -60,7 +60,13 @@ describe("webhook delivery (Standard Webhooks)", () => {
     expect(body).toMatchObject({ id: eventId, type: "backup.succeeded", version: 1, team: { id: t.id, slug: t.slug } });
     expect(body.data.backup.status).toBe("succeeded");
     const [logged] = await deliveries(t, ep.id);
-    expect(logged).toMatchObject({ status: "succeeded", attempts: 1, responseStatus: 200, responseBody: "ok", error: null });
+    expect(logged).toMatchObject({
+      status: "succeeded",
+      attempts: 1,
+      responseStatus: 200,
+      responseBody: "ok",
+      error: null,
+    });
     expect(logged!.latencyMs).toBeGreaterThanOrEqual(0);
   });
 
@@ -137,7 +143,10 @@ describe("webhook delivery (Standard Webhooks)", () => {
     await makeDeliveriesDue(ep.id);
     await deliverChannel(t.id, ep.id, 1_000);
     const got = receiver.at("/hang");
-    expect(got.map((r) => header(r, "webhook-id"))).toEqual([header(got[0]!, "webhook-id"), header(got[0]!, "webhook-id")]);
+    expect(got.map((r) => header(r, "webhook-id"))).toEqual([
+      header(got[0]!, "webhook-id"),
+      header(got[0]!, "webhook-id"),
+    ]);
     expect((await deliveries(t, ep.id))[0]).toMatchObject({ status: "succeeded", attempts: 2 });
   });
 

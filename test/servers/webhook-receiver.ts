@@ -83,6 +83,10 @@ export async function startReceiver(o: { port?: number } = {}) {
         return false;
       }
     },
+    /** Cuts every open connection (ends what hangs). */
+    dropConnections() {
+      for (const s of sockets) s.destroy();
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
