@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages a command needs, only when they are missing.
-#   scripts/system-deps.sh test   PostgreSQL server, OpenSSH server, pigz, Chromium (for npm test)
+#   scripts/system-deps.sh test   PostgreSQL server, OpenSSH server, pigz, Chromium, promtool (for npm test)
 set -euo pipefail
 
 need=()
@@ -12,6 +12,7 @@ case "${1:-}" in
     have ssh-keygen || need+=(openssh-client)
     have pigz || need+=(pigz)
     [ -x /usr/bin/chromium ] || need+=(chromium)
+    have promtool || need+=(prometheus) # promtool checks and tests docs/prometheus/coffer-rules.yml
     ;;
   *) echo "usage: $0 test" >&2; exit 2 ;;
 esac
@@ -29,4 +30,12 @@ $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
 # The packaged cluster is not used (tests start their own); do not leave it running.
 if [[ " ${need[*]} " == *" postgresql "* ]] && have pg_lsclusters; then
   $sudo pg_ctlcluster --force "$(pg_lsclusters -h | awk 'NR==1{print $1}')" main stop 2>/dev/null || true
+fi
+# Only promtool is used from the prometheus package: do not leave its server running.
+if [[ " ${need[*]} " == *" prometheus "* ]]; then
+  if have systemctl && [ -d /run/systemd/system ]; then
+    $sudo systemctl disable --now prometheus 2>/dev/null || true
+  else
+    $sudo service prometheus stop 2>/dev/null || true
+  fi
 fi

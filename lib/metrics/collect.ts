@@ -66,7 +66,7 @@ export async function collect(teamId: string | undefined): Promise<Samples> {
       for (const state of ["queued", "running"]) add("coffer_workflows", { ...team(id), workflow, state }, 0);
   }
 
-  const [scheduleRows, lastSuccess, lastFailure, lastVerified] = await Promise.all([
+  const [scheduleRows, lastSuccess, lastFailure, lastVerified, lastVerificationFailure] = await Promise.all([
     d
       .select({
         id: schedules.id,
@@ -102,10 +102,24 @@ export async function collect(teamId: string | undefined): Promise<Samples> {
       .from(backups)
       .where(and(inScope(backups.teamId), isNotNull(backups.scheduleId), isNotNull(backups.verifiedAt)))
       .groupBy(backups.scheduleId),
+    d
+      .select({ scheduleId: backups.scheduleId, at: max(restores.finishedAt) })
+      .from(restores)
+      .innerJoin(backups, and(eq(backups.teamId, restores.teamId), eq(backups.id, restores.backupId)))
+      .where(
+        and(
+          inScope(restores.teamId),
+          eq(restores.kind, "verify"),
+          eq(restores.status, "failed"),
+          isNotNull(backups.scheduleId),
+        ),
+      )
+      .groupBy(backups.scheduleId),
   ]);
   const success = new Map(lastSuccess.map((r) => [r.scheduleId, r]));
   const failure = new Map(lastFailure.map((r) => [r.scheduleId, r.at]));
   const verified = new Map(lastVerified.map((r) => [r.scheduleId, r.at]));
+  const verificationFailed = new Map(lastVerificationFailure.map((r) => [r.scheduleId, r.at]));
   const now = new Date();
   for (const s of scheduleRows) {
     const labels = { ...team(s.teamId), schedule: s.name, schedule_id: s.id, server: s.server };
@@ -119,6 +133,11 @@ export async function collect(teamId: string | undefined): Promise<Samples> {
     );
     add("coffer_schedule_last_failure_timestamp_seconds", labels, seconds(failure.get(s.id) ?? null));
     add("coffer_schedule_last_verified_timestamp_seconds", labels, seconds(verified.get(s.id) ?? null));
+    add(
+      "coffer_schedule_last_verification_failure_timestamp_seconds",
+      labels,
+      seconds(verificationFailed.get(s.id) ?? null),
+    );
     add("coffer_schedule_stale", labels, s.staleSince ? 1 : 0);
     add("coffer_schedule_stale_after_seconds", labels, staleAfterMs(s, now) / 1000);
   }

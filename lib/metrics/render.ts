@@ -12,6 +12,8 @@ export const metricHelp: Record<string, string> = {
   coffer_schedule_last_failure_timestamp_seconds: "When the newest failed backup run of an enabled schedule finished.",
   coffer_schedule_last_verified_timestamp_seconds:
     "When a backup of an enabled schedule was last verified by a restore.",
+  coffer_schedule_last_verification_failure_timestamp_seconds:
+    "When a verification of a backup of an enabled schedule last failed.",
   coffer_schedule_last_size_bytes: "Stored size of the newest successful backup of an enabled schedule.",
   coffer_schedule_last_duration_seconds: "How long the newest successful backup of an enabled schedule took.",
   coffer_schedule_stale: "1 while the schedule is stale (no successful backup within its interval plus grace period).",
