@@ -6,14 +6,16 @@ import type { UserContext } from "../auth/users";
 import { db } from "../db";
 import { catalogue, eventTypes } from "./catalogue";
 
-/** What a person can opt out of: each event's e-mails, and the e-mail admins get when a channel is disabled. */
-export const mailKinds = [...eventTypes, "channel.disabled"] as const;
+/** The e-mail admins get when Coffer disables a channel that kept failing. */
+export const CHANNEL_DISABLED = "channel.disabled";
+/** What a person can opt out of: each event's e-mails, and that one. */
+export const mailKinds = [...eventTypes, CHANNEL_DISABLED] as const;
 export const mailKindLabels: Record<(typeof mailKinds)[number], string> = {
   ...(Object.fromEntries(eventTypes.map((e) => [e, catalogue[e].title])) as Record<
     (typeof eventTypes)[number],
     string
   >),
-  "channel.disabled": "A notification channel was disabled (admins)",
+  [CHANNEL_DISABLED]: "A notification channel was disabled (admins)",
 };
 
 export const preferencesSchema = z.object({

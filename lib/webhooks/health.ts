@@ -6,6 +6,7 @@ import { db } from "../db";
 import { env } from "../env";
 import { log } from "../log";
 import { sendMailEach } from "../mail";
+import { CHANNEL_DISABLED } from "../notifications/preferences";
 import { systemTeam } from "../teams/context";
 import { failPending } from "./channels";
 
@@ -13,8 +14,6 @@ import { failPending } from "./channels";
 export const DISABLE_AFTER_MS = 3 * 24 * 3600_000;
 /** …or when this many deliveries in a row failed for good (every retry used). */
 export const DISABLE_AFTER_FAILED = 100;
-/** The preference key (Account → Notification e-mails) of the e-mail admins get when it happens. */
-export const CHANNEL_DISABLED = "channel.disabled";
 
 /**
  * After a batch of attempts: a success makes the channel healthy again; failures start (or

@@ -2,7 +2,7 @@ import "server-only";
 import { and, asc, count, desc, eq, gte, sql } from "drizzle-orm";
 import { notificationChannels, notificationDeliveries, notificationEvents } from "@/db/schema";
 import { db } from "../db";
-import { assertRole, inTeam, type TeamContext } from "../teams/context";
+import { assertRole, inTeam, requireRow, type TeamContext } from "../teams/context";
 import type { deliveryStatuses } from "./schemas";
 
 // Never the sealed columns: a chat URL and the signing secrets stay in the database.
@@ -50,6 +50,13 @@ export async function listChannels(t: TeamContext) {
   }));
 }
 export type ChannelView = Awaited<ReturnType<typeof listChannels>>[number];
+
+export async function getChannel(t: TeamContext, channelId: string): Promise<ChannelView> {
+  return requireRow(
+    (await listChannels(t)).find((c) => c.id === channelId),
+    "That channel",
+  );
+}
 
 /** A channel's delivery log, newest first, optionally of one status. */
 export async function listDeliveries(

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 // As a production install without private networks: before lib/env is first read.
-process.env.NODE_ENV = "production";
+Object.assign(process.env, { NODE_ENV: "production" });
 process.env.ALLOW_PRIVATE_NETWORKS = "false";
 const { parseTarget } = await import("./target");
 
