@@ -17,6 +17,7 @@ CREATE TABLE "notification_channels" (
 	"email_addresses" jsonb DEFAULT '[]'::jsonb NOT NULL,
 	"failing_since" timestamp (3) with time zone,
 	"failed_in_row" integer DEFAULT 0 NOT NULL,
+	"delivering_until" timestamp (3) with time zone,
 	"disabled_at" timestamp (3) with time zone,
 	"disabled_reason" text,
 	"created_by" text,

@@ -37,6 +37,8 @@ export const notificationChannels = pgTable(
     /** Since the first failed attempt after the last success; and deliveries that failed for good since then. */
     failingSince: timestampColumn("failing_since"),
     failedInRow: integer("failed_in_row").notNull().default(0),
+    /** While a delivery run works on the channel (renewed as it goes): the dispatcher starts no second one. */
+    deliveringUntil: timestampColumn("delivering_until"),
     disabledAt: timestampColumn("disabled_at"),
     disabledReason: text("disabled_reason"),
     createdBy: text("created_by"),

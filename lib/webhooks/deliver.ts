@@ -1,5 +1,5 @@
 import "server-only";
-import { and, asc, eq, inArray, lte, min, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, lt, lte, min, or, sql } from "drizzle-orm";
 import { notificationChannels, notificationDeliveries, notificationEvents } from "@/db/schema";
 import { db } from "../db";
 import type { HttpOutcome } from "./http";
@@ -143,8 +143,9 @@ async function record(teamId: string, c: Claimed, o: HttpOutcome, test: boolean)
 
 /**
  * Delivers what is due for one channel until nothing is, or `budgetMs` is spent (the next run
- * goes on). One run per channel at a time (the workflow's concurrency key), so a slow or dead
- * channel only ever holds up itself.
+ * goes on). One run per channel at a time — the workflow's concurrency key, and a lease on the
+ * channel row that the dispatcher reads, so a burst of events does not queue a run per wake-up —
+ * so a slow or dead channel only ever holds up itself.
  */
 export async function deliverChannel(
   teamId: string,
@@ -153,23 +154,51 @@ export async function deliverChannel(
 ): Promise<{ attempted: number; delivered: number; failed: number }> {
   const stop = Date.now() + budgetMs;
   const totals = { attempted: 0, delivered: 0, failed: 0 };
-  while (Date.now() < stop) {
-    const channel = await loadChannel(teamId, channelId);
-    if (!channel?.enabled) break;
-    const claimed = await claim(teamId, channelId, BATCH);
-    if (!claimed.length) {
-      const wait = (await nextDue(teamId, channelId)) - Date.now();
-      if (wait > WAIT_FOR_RETRY_MS || Date.now() + wait > stop) break;
-      await new Promise((r) => setTimeout(r, Math.max(wait, 50)));
-      continue;
+  while (Date.now() < stop && (await lease(teamId, channelId, true))) {
+    try {
+      for (;;) {
+        const channel = await loadChannel(teamId, channelId);
+        if (!channel?.enabled || Date.now() >= stop) break;
+        const claimed = await claim(teamId, channelId, BATCH);
+        if (!claimed.length) {
+          const wait = (await nextDue(teamId, channelId)) - Date.now();
+          if (wait > WAIT_FOR_RETRY_MS || Date.now() + wait > stop) break;
+          await new Promise((r) => setTimeout(r, Math.max(wait, 50)));
+          continue;
+        }
+        const outcomes = await attemptAll(channel, claimed);
+        totals.attempted += outcomes.length;
+        totals.delivered += outcomes.filter((o) => o.ok).length;
+        totals.failed += outcomes.filter((o) => !o.ok && o.final).length;
+        await recordHealth(channel, outcomes);
+        await lease(teamId, channelId, false);
+      }
+    } finally {
+      await lease(teamId, channelId, null);
     }
-    const outcomes = await attemptAll(channel, claimed);
-    totals.attempted += outcomes.length;
-    totals.delivered += outcomes.filter((o) => o.ok).length;
-    totals.failed += outcomes.filter((o) => !o.ok && o.final).length;
-    await recordHealth(channel, outcomes);
+    // A delivery queued while this run was finishing was skipped by the dispatcher: take it too.
+    if ((await nextDue(teamId, channelId)) > Date.now()) break;
   }
   return totals;
+}
+
+/** Takes (`true`: only if nobody holds it), renews (`false`) or gives back (`null`) the channel's delivery lease. */
+async function lease(teamId: string, channelId: string, take: boolean | null): Promise<boolean> {
+  const d = await db();
+  const rows = await d
+    .update(notificationChannels)
+    .set({ deliveringUntil: take === null ? null : sql`now() + ${`${LEASE_MS} milliseconds`}::interval` })
+    .where(
+      and(
+        eq(notificationChannels.teamId, teamId),
+        eq(notificationChannels.id, channelId),
+        take
+          ? or(isNull(notificationChannels.deliveringUntil), lt(notificationChannels.deliveringUntil, sql`now()`))
+          : undefined,
+      ),
+    )
+    .returning({ id: notificationChannels.id });
+  return rows.length > 0;
 }
 
 /** When the channel's next pending delivery is due (ms since epoch), or Infinity. */
@@ -221,6 +250,7 @@ export async function channelsWithDueDeliveriesAllTeams(): Promise<{ teamId: str
         eq(notificationDeliveries.status, "pending"),
         lte(notificationDeliveries.nextAttemptAt, sql`now() + ${`${WAIT_FOR_RETRY_MS} milliseconds`}::interval`),
         eq(notificationChannels.enabled, true),
+        or(isNull(notificationChannels.deliveringUntil), lt(notificationChannels.deliveringUntil, sql`now()`)),
       ),
     );
 }
