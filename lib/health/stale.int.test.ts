@@ -67,7 +67,7 @@ async function setup() {
     await deliverChannel(t.id, channelId, 1_000);
     return receiver.at(path).map((r) => JSON.parse(r.body) as { type: string; data: Record<string, never> });
   };
-  return { t, scheduleId, succeeded, received };
+  return { t, scheduleId, serverId, sourceId, destinationId, succeeded, received };
 }
 
 /** `n` passes of the detector, at `at` (a clock moved forward stands in for time passing). */
@@ -136,5 +136,66 @@ describe("stale-backup detection", () => {
     await ticks(2);
     expect((await s.received()).map((e) => e.type)).toEqual(["backup.stale"]);
     expect((await teamHealth(s.t)).schedules[0]).toMatchObject({ state: "ok", staleAfterMs: 4 * day });
+  });
+
+  it("the health panel lists failing and stale schedules first, then the others, and each server's last good and verified backup", async () => {
+    const s = await setup(); // "nightly" goes stale below
+    const another = async (name: string, enabled = true) =>
+      (
+        await createSchedule(s.t, {
+          name,
+          serverId: s.serverId,
+          sourceIds: [s.sourceId],
+          destinationIds: [s.destinationId],
+          when: { kind: "hourly", minute: 5 },
+          timezone: "UTC",
+          encrypted: true,
+          enabled,
+          verify: false,
+          retention: { keepAll: true, last: 0, daily: 0, weekly: 0, monthly: 0, yearly: 0 },
+          staleGraceHours: 6,
+        })
+      ).id;
+    const ok = await another("a-ok");
+    const failing = await another("b-failing");
+    await another("d-paused", false);
+    const at = new Date(Date.now() - 30 * 60_000);
+    const row = {
+      teamId: s.t.id,
+      serverId: s.serverId,
+      trigger: "schedule" as const,
+      encrypted: true,
+      sourceIds: [s.sourceId],
+      destinationIds: [s.destinationId],
+    };
+    await insertBackupRow({
+      ...row,
+      scheduleId: ok,
+      status: "succeeded",
+      fileName: "ok.tar.gz",
+      finishedAt: at,
+      verifiedAt: at,
+    });
+    await insertBackupRow({
+      ...row,
+      scheduleId: failing,
+      status: "failed",
+      fileName: "f.tar.gz",
+      finishedAt: at,
+      error: "disk full",
+    });
+    await ticks(1);
+    await setScheduleHealthRow(s.scheduleId, { watchedSince: new Date(Date.now() - 10 * day) });
+    await ticks(1);
+    const health = await teamHealth(s.t);
+    expect(health.schedules.map((x) => [x.name, x.state])).toEqual([
+      ["b-failing", "failing"],
+      ["nightly", "stale"],
+      ["a-ok", "ok"],
+      ["d-paused", "paused"],
+    ]);
+    expect(health.schedules[0]!.error).toBe("disk full");
+    expect(health.schedules[2]!.staleAfterMs).toBe(3600_000 + 6 * 3600_000); // an hour, plus the 6 hours set on it
+    expect(health.servers).toEqual([expect.objectContaining({ name: "db-1", lastGood: at, lastVerified: at })]);
   });
 });
