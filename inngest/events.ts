@@ -53,6 +53,8 @@ export const restoreEvent = (r: {
   data: { teamId: r.teamId, serverId: r.serverId, restoreId: r.restoreId },
 });
 
+// A fresh id each: every wake-up must start a run (an id seen in the last 24 h would be skipped).
+
 /** Notification deliveries are waiting: the dispatcher finds the channels with some due. */
 export const deliveriesQueued = eventType("notifications/deliveries.queued", { schema: z.object({}) });
 export const deliveriesQueuedEvent = () => ({

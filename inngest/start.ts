@@ -7,8 +7,9 @@ import { sendEvents } from "./send";
 import { sweepRuns } from "./functions/sweep-runs";
 
 /**
- * At server start: without an Inngest server, start the in-process engine's cron triggers and
- * sweep at once for runs a previous process left behind (a server's own crons do this otherwise).
+ * At server start: lib's notification wake-up is answered with a dispatch event; without an
+ * Inngest server, start the in-process engine's cron triggers and sweep at once for runs a
+ * previous process left behind (a server's own crons do this otherwise).
  */
 export async function startWorkflows(): Promise<void> {
   registerNotificationWaker(() => sendEvents([deliveriesQueuedEvent()]));

@@ -35,8 +35,10 @@ export async function sendMailEach(
         report.response = info.response;
       } catch (err) {
         const { responseCode, response } = err as { responseCode?: number; response?: string };
-        // A refusal of this recipient (a 5xx answer) does not stop the others; no answer at all does.
-        if (!responseCode || (report.accepted.length + report.refused.length === 0 && responseCode < 500)) throw err;
+        // A recipient the server refuses for good (5xx) is reported and the others still get it. No
+        // answer at all, or a temporary refusal before anything went out, is thrown: the delivery is retried.
+        const nothingSentYet = report.accepted.length + report.refused.length === 0;
+        if (!responseCode || (responseCode < 500 && nothingSentYet)) throw err;
         report.refused.push({ to: address, response: response ?? String(responseCode) });
       }
     }

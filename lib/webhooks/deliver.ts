@@ -154,7 +154,9 @@ export async function deliverChannel(
 ): Promise<{ attempted: number; delivered: number; failed: number }> {
   const stop = Date.now() + budgetMs;
   const totals = { attempted: 0, delivered: 0, failed: 0 };
-  while (Date.now() < stop && (await lease(teamId, channelId, true))) {
+  let idle = true;
+  while (idle && Date.now() < stop && (await lease(teamId, channelId, true))) {
+    idle = false;
     try {
       for (;;) {
         const channel = await loadChannel(teamId, channelId);
@@ -162,7 +164,8 @@ export async function deliverChannel(
         const claimed = await claim(teamId, channelId, BATCH);
         if (!claimed.length) {
           const wait = (await nextDue(teamId, channelId)) - Date.now();
-          if (wait > WAIT_FOR_RETRY_MS || Date.now() + wait > stop) break;
+          idle = wait > WAIT_FOR_RETRY_MS;
+          if (idle || Date.now() + wait > stop) break;
           await new Promise((r) => setTimeout(r, Math.max(wait, 50)));
           continue;
         }
@@ -177,7 +180,7 @@ export async function deliverChannel(
       await lease(teamId, channelId, null);
     }
     // A delivery queued while this run was finishing was skipped by the dispatcher: take it too.
-    if ((await nextDue(teamId, channelId)) > Date.now()) break;
+    idle &&= (await nextDue(teamId, channelId)) <= Date.now();
   }
   return totals;
 }
