@@ -68,6 +68,7 @@ test("webhooks: an admin adds an endpoint, sends a test, sees a failing backup's
 
   await page.goto(`/${team}/webhooks`);
   await page.getByTestId("channel-receiver").getByRole("link", { name: "Delivery log" }).click();
+  await expect(page.getByRole("heading", { name: "Delivery log: receiver" })).toBeVisible();
   const failed = page.locator('[data-testid="delivery-row"][data-event="backup.failed"]');
   await expect(async () => {
     await page.reload();
@@ -86,6 +87,7 @@ test("webhooks: an admin adds an endpoint, sends a test, sees a failing backup's
   await page.getByRole("link", { name: "All", exact: true }).click();
   receiver.on("/coffer", { status: 200, body: "again" });
   await failed.first().getByRole("button", { name: "Redeliver" }).click();
+  await expect(failed).toHaveCount(2); // the page refreshes itself once the redelivery is queued
   await expect(async () => {
     await page.reload();
     await expect(failed).toHaveCount(2, { timeout: 1_000 });

@@ -164,16 +164,25 @@ describe("webhook delivery (Standard Webhooks)", () => {
     });
   });
 
-  it("reads 4 KiB of a 10 MB answer and moves on; a reset connection is a clear failure", async () => {
+  it("reads 4 KiB of a 10 MB answer and moves on; waits for a slow one; a reset connection is a clear failure", async () => {
     const { t } = await team();
     receiver.on("/big", { big: 10 * 1024 * 1024 });
+    receiver.on("/slow", { status: 200, body: "took a while", delayMs: 3_000 });
     receiver.on("/reset", { reset: true });
     const big = await endpoint(t, "/big");
+    const slow = await endpoint(t, "/slow");
     const reset = await endpoint(t, "/reset");
     await produce(t);
     const started = Date.now();
-    await Promise.all([deliverChannel(t.id, big.id, 1_000), deliverChannel(t.id, reset.id, 1_000)]);
-    expect(Date.now() - started).toBeLessThan(5_000);
+    await Promise.all([
+      deliverChannel(t.id, big.id, 1_000),
+      deliverChannel(t.id, slow.id, 1_000),
+      deliverChannel(t.id, reset.id, 1_000),
+    ]);
+    expect(Date.now() - started).toBeLessThan(6_000);
+    const [slowly] = await listDeliveries(t, slow.id);
+    expect(slowly).toMatchObject({ status: "succeeded", responseBody: "took a while" });
+    expect(slowly!.latencyMs).toBeGreaterThanOrEqual(3_000);
     const [ok] = await listDeliveries(t, big.id);
     expect(ok).toMatchObject({ status: "succeeded", responseStatus: 200 });
     expect(ok!.responseBody!.length).toBeLessThanOrEqual(BODY_LIMIT);
