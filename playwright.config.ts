@@ -1,5 +1,6 @@
 import { defineConfig } from "@playwright/test";
 import { randomBytes } from "node:crypto";
+import { e2eMetricsToken } from "./e2e/metrics-token";
 import { retentionFixture } from "./e2e/seed/retention-fixture";
 
 const port = Number(process.env.E2E_PORT ?? 3217);
@@ -17,6 +18,8 @@ function serverEnv(dataDir: string, appUrl: string): Record<string, string> {
     // The journeys back up this machine and talk to test servers on 127.0.0.1.
     ALLOW_LOCAL_SERVERS: "true",
     ALLOW_PRIVATE_NETWORKS: "true",
+    // The operators' metrics endpoint is on (e2e/webhooks.spec.ts scrapes it).
+    METRICS_TOKEN: e2eMetricsToken,
   };
 }
 

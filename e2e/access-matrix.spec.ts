@@ -10,10 +10,10 @@ const teamPages: [path: string, min: "viewer" | "member" | "admin"][] = [
   ["/backups", "viewer"],
   ["/schedules", "viewer"],
   ["/storage", "viewer"],
-  ["/webhooks", "viewer"],
+  ["/webhooks", "admin"],
   ["/settings", "viewer"],
   ["/settings/members", "viewer"],
-  ["/settings/api-tokens", "viewer"],
+  ["/settings/api-tokens", "admin"],
   ["/settings/audit", "admin"],
 ];
 const teamRoutes: [path: string, min: "admin"][] = [["/audit-log", "admin"]];

@@ -1,11 +1,6 @@
+import { randomUUID } from "node:crypto";
 import { eventType } from "inngest";
-import {
-  workflowEvents as w,
-  type BackupJob,
-  type RestoreNotification,
-  type RestoreJob,
-  type RetentionScope,
-} from "@/lib/workflows/events";
+import { workflowEvents as w, type BackupJob, type RestoreJob, type RetentionScope } from "@/lib/workflows/events";
 
 // The typed events of lib/workflows/events.ts. Each builder gives its event a deterministic id, so
 // a second event for the same job (a retried send, the sweeper's redispatch) starts nothing.
@@ -16,11 +11,10 @@ export const restoreRequested = eventType(w.restoreRequested.name, { schema: w.r
 export const verificationRequested = eventType(w.verificationRequested.name, {
   schema: w.verificationRequested.schema,
 });
-const notifications = {
-  "restore.succeeded": eventType(w.restoreSucceeded.name, { schema: w.restoreSucceeded.schema }),
-  "restore.failed": eventType(w.restoreFailed.name, { schema: w.restoreFailed.schema }),
-  "verification.failed": eventType(w.verificationFailed.name, { schema: w.verificationFailed.schema }),
-};
+export const deliveriesQueued = eventType(w.deliveriesQueued.name, { schema: w.deliveriesQueued.schema });
+export const channelDeliveryRequested = eventType(w.channelDeliveryRequested.name, {
+  schema: w.channelDeliveryRequested.schema,
+});
 
 export const backupEvent = (b: BackupJob) =>
   backupRequested.create(
@@ -40,9 +34,11 @@ export const retentionEvent = (teamId: string, scope: RetentionScope, reason: st
   return retentionRequested.create({ teamId, scope: key }, { id: `retention-${key}-${reason}` });
 };
 
-export type NotificationType = keyof typeof notifications;
-export const notificationEvent = (type: NotificationType, data: RestoreNotification) =>
-  notifications[type].create(
-    { teamId: data.teamId, backupId: data.backupId, restoreId: data.restoreId },
-    { id: `${type}-${data.restoreId}` },
+// A fresh id each: every wake-up must start a run (an id seen in the last 24 h would be skipped).
+export const deliveriesQueuedEvent = () => deliveriesQueued.create({}, { id: `deliveries-${randomUUID()}` });
+
+export const channelDeliveryEvent = (c: { teamId: string; channelId: string }) =>
+  channelDeliveryRequested.create(
+    { teamId: c.teamId, channelId: c.channelId },
+    { id: `deliver-${c.channelId}-${randomUUID()}` },
   );

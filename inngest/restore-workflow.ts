@@ -1,23 +1,20 @@
 import { failRestore } from "@/lib/restores/fail";
-import type { RestoreOutcome } from "@/lib/restores/job";
 import { claimRestore, performRestore } from "@/lib/restores/perform";
 import { inngest } from "./client";
 import { mapped } from "./errors";
-import { notificationEvent, type NotificationType, restoreRequested, verificationRequested } from "./events";
+import type { restoreRequested, verificationRequested } from "./events";
 
 /**
  * A workflow for one kind of job of the `restores` table (functions/run-restore.ts,
  * functions/run-verification.ts), one per target server at a time. One streamed step claims the
  * job (a finished or cancelled one is left alone, so a repeated event does nothing) and runs it.
  * When retries run out or the failure is permanent, `onFailure` marks it failed and drops its
- * scratch database. `notify` says which notification a finished job sends.
+ * scratch database. Notifications are lib's (emitted where a job ends).
  */
 export function restoreWorkflow(o: {
   id: string;
   trigger: typeof restoreRequested | typeof verificationRequested;
   step: string;
-  failed: NotificationType;
-  notify: (outcome: RestoreOutcome) => NotificationType | null;
 }) {
   return inngest.createFunction(
     {
@@ -28,11 +25,7 @@ export function restoreWorkflow(o: {
       concurrency: [{ key: "event.data.serverId", limit: 1 }],
       onFailure: async ({ event, error, step }) => {
         const { teamId, restoreId } = event.data.event.data;
-        const status = await step.run("mark-failed", () =>
-          mapped({ restoreId }, () => failRestore(teamId, restoreId, error.message)),
-        );
-        if (status.status === "failed")
-          await step.sendEvent("notify", notificationEvent(o.failed, { teamId, restoreId, backupId: status.backupId }));
+        await step.run("mark-failed", () => mapped({ restoreId }, () => failRestore(teamId, restoreId, error.message)));
       },
     },
     async ({ event, step }) => {
@@ -45,9 +38,6 @@ export function restoreWorkflow(o: {
         }),
       );
       if (!outcome) return { restoreId, skipped: true };
-      const type = o.notify(outcome);
-      if (type)
-        await step.sendEvent("notify", notificationEvent(type, { teamId, restoreId, backupId: outcome.backupId }));
       return { restoreId, ...outcome };
     },
   );

@@ -39,6 +39,12 @@ const schema = z.object({
     .or(z.literal("").transform(() => undefined)),
   INNGEST_EVENT_KEY: z.string().optional(),
   INNGEST_SIGNING_KEY: z.string().optional(),
+  // Turns on the operators' metrics endpoint (/api/metrics), which answers only to this bearer token.
+  METRICS_TOKEN: z
+    .string()
+    .min(32, "METRICS_TOKEN must be at least 32 characters (openssl rand -hex 32)")
+    .optional()
+    .or(z.literal("").transform(() => undefined)),
 });
 
 export type Env = Omit<z.infer<typeof schema>, "ALLOW_LOCAL_SERVERS" | "ALLOW_PRIVATE_NETWORKS"> & {

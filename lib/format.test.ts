@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatBytes, formatDuration } from "./format";
+import { formatAge, formatBytes, formatDuration } from "./format";
 
 describe("format", () => {
   it("sizes", () => {
@@ -12,5 +12,11 @@ describe("format", () => {
     expect(formatDuration(12_300)).toBe("12 s");
     expect(formatDuration(185_000)).toBe("3 min 05 s");
     expect(formatDuration(7_440_000)).toBe("2 h 04 min");
+  });
+  it("ages", () => {
+    expect(formatAge(59_000)).toBe("0 min");
+    expect(formatAge(3 * 3600_000 + 5)).toBe("3 h");
+    expect(formatAge(47 * 3600_000)).toBe("47 h");
+    expect(formatAge(5 * 86_400_000)).toBe("5 days");
   });
 });

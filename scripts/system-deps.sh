@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages a command needs, only when they are missing.
-#   scripts/system-deps.sh test   PostgreSQL server, OpenSSH server, pigz, Chromium, Caddy (for npm test)
+#   scripts/system-deps.sh test   PostgreSQL server, OpenSSH server, pigz, Chromium, Caddy, promtool (for npm test)
 set -euo pipefail
 
 need=()
@@ -13,6 +13,7 @@ case "${1:-}" in
     have pigz || need+=(pigz)
     [ -x /usr/bin/chromium ] || need+=(chromium)
     have caddy || need+=(caddy)
+    have promtool || need+=(prometheus) # promtool checks and tests docs/prometheus/coffer-rules.yml
     ;;
   *) echo "usage: $0 test" >&2; exit 2 ;;
 esac
@@ -31,7 +32,12 @@ $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
 if [[ " ${need[*]} " == *" postgresql "* ]] && have pg_lsclusters; then
   $sudo pg_ctlcluster --force "$(pg_lsclusters -h | awk 'NR==1{print $1}')" main stop 2>/dev/null || true
 fi
-# Nor the packaged Caddy service (the e2e starts its own in front of the standalone build).
-if [[ " ${need[*]} " == *" caddy "* ]] && have systemctl; then
-  $sudo systemctl disable --now caddy 2>/dev/null || true
-fi
+# Nor the packaged Caddy and Prometheus services (the e2e starts its own Caddy; only promtool is used).
+for service in caddy prometheus; do
+  [[ " ${need[*]} " == *" $service "* ]] || continue
+  if have systemctl && [ -d /run/systemd/system ]; then
+    $sudo systemctl disable --now "$service" 2>/dev/null || true
+  else
+    $sudo service "$service" stop 2>/dev/null || true
+  fi
+done

@@ -1,5 +1,16 @@
 import { and, eq } from "drizzle-orm";
-import { backupLocations, backups, restores, schedules, storageDestinations } from "@/db/schema";
+import {
+  apiTokens,
+  backupLocations,
+  backups,
+  notificationChannels,
+  notificationDeliveries,
+  notificationEvents,
+  restores,
+  scheduleHealth,
+  schedules,
+  storageDestinations,
+} from "@/db/schema";
 import { db } from "@/lib/db";
 
 /**
@@ -63,4 +74,54 @@ export async function setDestinationSettings(id: string, settings: Record<string
 
 export async function setRestoreRow(id: string, set: Partial<typeof restores.$inferInsert>) {
   await (await db()).update(restores).set(set).where(eq(restores.id, id));
+}
+
+export async function setChannelRow(id: string, set: Partial<typeof notificationChannels.$inferInsert>) {
+  await (await db()).update(notificationChannels).set(set).where(eq(notificationChannels.id, id));
+}
+
+/** A channel row as an earlier configuration saved it (a URL the present one would refuse). */
+export async function insertChannelRow(values: typeof notificationChannels.$inferInsert) {
+  await (await db()).insert(notificationChannels).values(values);
+}
+
+/** The retries of a channel come due now (instead of in 5 minutes, 30 minutes, …). */
+export async function makeDeliveriesDue(channelId: string) {
+  await (
+    await db()
+  )
+    .update(notificationDeliveries)
+    .set({ nextAttemptAt: new Date(Date.now() - 1000) })
+    .where(and(eq(notificationDeliveries.channelId, channelId), eq(notificationDeliveries.status, "pending")));
+}
+
+/** A channel's pending deliveries as if `attempts` attempts had failed, due now. */
+export async function setDeliveryAttempts(channelId: string, attempts: number) {
+  await (
+    await db()
+  )
+    .update(notificationDeliveries)
+    .set({ attempts, nextAttemptAt: new Date(Date.now() - 1000) })
+    .where(and(eq(notificationDeliveries.channelId, channelId), eq(notificationDeliveries.status, "pending")));
+}
+
+/** A channel's deliveries (and their events) as if made `days` ago. */
+export async function ageDeliveries(channelId: string, days: number) {
+  const d = await db();
+  const at = new Date(Date.now() - days * 86_400_000);
+  const rows = await d
+    .update(notificationDeliveries)
+    .set({ createdAt: at })
+    .where(eq(notificationDeliveries.channelId, channelId))
+    .returning({ eventId: notificationDeliveries.eventId });
+  for (const r of rows)
+    await d.update(notificationEvents).set({ createdAt: at }).where(eq(notificationEvents.id, r.eventId));
+}
+
+export async function setScheduleHealthRow(scheduleId: string, set: Partial<typeof scheduleHealth.$inferInsert>) {
+  await (await db()).update(scheduleHealth).set(set).where(eq(scheduleHealth.scheduleId, scheduleId));
+}
+
+export async function setApiTokenRow(id: string, set: Partial<typeof apiTokens.$inferInsert>) {
+  await (await db()).update(apiTokens).set(set).where(eq(apiTokens.id, id));
 }

@@ -17,18 +17,3 @@ export function PageHeader({
     </div>
   );
 }
-
-/** For sections of the product that are not built yet: says so plainly instead of pretending. */
-export function NotBuiltYet({ title, what }: { title: string; what: string }) {
-  return (
-    <>
-      <PageHeader title={title} />
-      <div className="card border-dashed text-center">
-        <p className="font-medium">Not available yet</p>
-        <p className="muted mx-auto mt-1 max-w-lg">
-          {what} This part of Coffer is still being built; nothing here works yet.
-        </p>
-      </div>
-    </>
-  );
-}

@@ -6,3 +6,5 @@ export * from "./storage";
 export * from "./schedules";
 export * from "./backups";
 export * from "./restores";
+export * from "./notifications";
+export * from "./api-tokens";

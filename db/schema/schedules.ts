@@ -1,4 +1,4 @@
-import { boolean, foreignKey, index, jsonb, pgTable, primaryKey, text, unique } from "drizzle-orm/pg-core";
+import { boolean, foreignKey, index, integer, jsonb, pgTable, primaryKey, text, unique } from "drizzle-orm/pg-core";
 import { sql } from "drizzle-orm";
 import { createdAt, idColumn, timestampColumn } from "../columns";
 import { servers, sources } from "./servers";
@@ -42,6 +42,8 @@ export const schedules = pgTable(
     verify: boolean("verify").notNull().default(true),
     /** Whose PostgreSQL connection verification uses (a database source, on any server); null: each database's own. */
     verifySourceId: text("verify_source_id"),
+    /** How long past its interval a schedule may go without a successful backup before it is stale; null: one more interval. */
+    staleGraceMinutes: integer("stale_grace_minutes"),
     /** The next slot to run; null while paused. The tick finds due schedules by this column. */
     nextRunAt: timestampColumn("next_run_at"),
     createdAt: createdAt(),

@@ -1,4 +1,8 @@
 import { applyRetentionFn } from "./apply-retention";
+import { deliverNotifications } from "./deliver-notifications";
+import { detectStaleBackups } from "./detect-stale-backups";
+import { dispatchNotifications } from "./dispatch-notifications";
+import { pruneNotifications } from "./prune-notifications";
 import { retentionDaily } from "./retention-daily";
 import { runBackup } from "./run-backup";
 import { runRestore } from "./run-restore";
@@ -15,4 +19,8 @@ export const functions = [
   retentionDaily,
   runRestore,
   runVerification,
+  dispatchNotifications,
+  deliverNotifications,
+  detectStaleBackups,
+  pruneNotifications,
 ];

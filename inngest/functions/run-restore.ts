@@ -6,6 +6,4 @@ export const runRestore = restoreWorkflow({
   id: "run-restore",
   trigger: restoreRequested,
   step: "restore",
-  failed: "restore.failed",
-  notify: () => "restore.succeeded",
 });

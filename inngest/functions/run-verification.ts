@@ -10,6 +10,4 @@ export const runVerification = restoreWorkflow({
   id: "run-verification",
   trigger: verificationRequested,
   step: "verify",
-  failed: "verification.failed",
-  notify: (outcome) => (outcome.kind === "verify" && !outcome.verified ? "verification.failed" : null),
 });

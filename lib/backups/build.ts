@@ -12,6 +12,7 @@ import { startAttempt, type Attempt } from "../jobs/attempt";
 import { claimNew } from "../jobs/claim";
 import { failureMessage, RunStopped } from "../jobs/failure";
 import { hold, type Held } from "../jobs/hold";
+import { emit } from "../notifications/emit";
 import { assertClaim, ours, runningJob, type RunningJob } from "../jobs/table";
 import type { StorageAdapter } from "../storage";
 import { Sha256Meter } from "../storage/common";
@@ -120,6 +121,7 @@ export async function buildBackup(plan: BackupPlan, producer: ArchiveProducer): 
     const first = stored.objects[0]!;
     const n = destinations.length;
     attempt.say(`Succeeded: ${first.size} bytes stored in ${n} location${n > 1 ? "s" : ""}.`);
+    await emit(job.t, "backup.succeeded", { backupId: job.id });
     return { sizeBytes: first.size, sha256: first.sha256, archiveBytes: stored.archiveBytes, locations: n };
   } catch (err) {
     await Promise.all(written.map((adapter) => adapter.delete(key).catch(() => {})));
@@ -221,6 +223,12 @@ async function writeEverywhere(
     manifest.status === "rejected" ? manifest.reason : fan.status === "rejected" ? fan.reason : fan.value.error;
   if (failure || manifest.status === "rejected") {
     const where = fan.status === "fulfilled" ? fan.value.failedTarget : undefined;
+    if (where !== undefined)
+      await emit(job.t, "destination.failing", {
+        backupId: job.id,
+        destinationId: destinations[where]!.id,
+        error: failure,
+      });
     throw where === undefined ? failure : withDestinationName(failure, destinations[where]!.name);
   }
   const objects = results.map((r) => (r as PromiseFulfilledResult<{ size: number; sha256: string }>).value);

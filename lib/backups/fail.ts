@@ -5,6 +5,7 @@ import { db } from "../db";
 import { withDestination } from "../destinations/use";
 import { logEnded, markEnded } from "../jobs/end";
 import { failureMessage } from "../jobs/failure";
+import { emit } from "../notifications/emit";
 import { systemTeam } from "../teams/context";
 
 /**
@@ -51,5 +52,6 @@ export async function failRun(
   }
   if (!status) return "unchanged";
   await logEnded("backup", t, backupId, status, message);
+  if (status === "failed") await emit(t, "backup.failed", { backupId });
   return status;
 }

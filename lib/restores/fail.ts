@@ -3,6 +3,7 @@ import { eq } from "drizzle-orm";
 import { backups, restores } from "@/db/schema";
 import { db } from "../db";
 import { logEnded, markEnded } from "../jobs/end";
+import { emit } from "../notifications/emit";
 import { failureMessage } from "../jobs/failure";
 import { appendJobLog } from "../jobs/log";
 import { inTeam, systemTeam } from "../teams/context";
@@ -46,6 +47,8 @@ export async function failRestore(
       .where(inTeam(backups, t, eq(backups.id, job.backupId)));
   }
   await logEnded("restore", t, restoreId, status, message);
+  if (status === "failed")
+    await emit(t, job.kind === "verify" ? "verification.failed" : "restore.failed", { restoreId });
   if (job.swapStartedAt) {
     await log(
       `It stopped while putting the restored database in place, which happens all at once: ${job.targetDatabase} holds either the restored data or what it held before. Check it before restoring again.`,

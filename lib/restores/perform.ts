@@ -8,6 +8,7 @@ import { notFound } from "../errors";
 import { startAttempt } from "../jobs/attempt";
 import { claimJob, stopIfCancelRequested } from "../jobs/claim";
 import { RunStopped } from "../jobs/failure";
+import { emit } from "../notifications/emit";
 import { assertClaim, ours, runningJob } from "../jobs/table";
 import { inTeam, systemTeam } from "../teams/context";
 import { restoreDatabase } from "./database";
@@ -100,6 +101,9 @@ export async function performRestore(teamId: string, restoreId: string, attempt:
       return row;
     });
     if (!finished) throw new RunStopped("The job was stopped as it finished.");
+    const event =
+      job.kind !== "verify" ? "restore.succeeded" : failed ? "verification.failed" : "verification.succeeded";
+    await emit(t, event, { restoreId });
     run.say(describeOutcome(outcome));
     if (error) run.sayError(error);
     return outcome;

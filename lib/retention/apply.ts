@@ -6,6 +6,8 @@ import { db } from "../db";
 import { withDestination } from "../destinations/use";
 import { notFound } from "../errors";
 import { failureMessage } from "../jobs/failure";
+import type { Subjects } from "../notifications/build";
+import { emit } from "../notifications/emit";
 import { inTeam, systemTeam, type TeamContext } from "../teams/context";
 import { selectRetention, type Decision, type RetentionPolicy, type Tier } from "./select";
 
@@ -111,6 +113,7 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
   const { decisions } = await previewRetention(t, scope);
   const d = await db();
   const result: RetentionResult = { expired: 0, transitioned: 0, problems: [] };
+  const changes: Pick<Subjects["retention.applied"], "expired" | "moved"> = { expired: [], moved: [] };
   const now = new Date();
   for (const dec of decisions.filter((x) => !x.keep)) {
     const [row] = await d
@@ -138,6 +141,7 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
       details: { by: label },
     });
     result.expired++;
+    changes.expired.push({ id: row.id, startedAt: dec.at });
   }
   // Copies of expired backups still stored: this run's, and any an earlier run could not delete.
   const leftovers = await d
@@ -180,7 +184,6 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
   }
   // Tiers and storage classes of what is kept.
   const kept = decisions.filter((x) => x.keep);
-  if (!kept.length) return result;
   for (const dec of kept)
     await d
       .update(backups)
@@ -232,10 +235,12 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
         details: { destinationId: loc.destinationId, from: loc.storageClass, to: target },
       });
       result.transitioned++;
+      changes.moved.push({ destinationId: loc.destinationId, from: loc.storageClass, to: target });
     } catch (err) {
       result.problems.push(failureMessage(err, { backupId: loc.backupId, destinationId: loc.destinationId }));
     }
   }
+  await emit(t, "retention.applied", { scope, ...changes, problems: result.problems.length });
   return result;
 }
 

@@ -74,6 +74,9 @@ const nameTaken = (err: unknown): never => {
   throw err;
 };
 
+const graceMinutes = (input: CreateScheduleInput) =>
+  input.staleGraceHours === undefined ? null : Math.round(input.staleGraceHours * 60);
+
 export async function createSchedule(t: TeamContext, input: CreateScheduleInput) {
   assertRole(t, "member");
   const id = newId("sch");
@@ -95,6 +98,7 @@ export async function createSchedule(t: TeamContext, input: CreateScheduleInput)
         retention: input.retention,
         verify: input.verify,
         verifySourceId: input.verifySourceId ?? null,
+        staleGraceMinutes: graceMinutes(input),
       });
       await writeLinks(tx, t, id, input);
       await recordAudit(tx, t, {
@@ -132,6 +136,7 @@ export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput)
           retention: input.retention,
           verify: input.verify,
           verifySourceId: input.verifySourceId ?? null,
+          staleGraceMinutes: graceMinutes(input),
         })
         .where(inTeam(schedules, t, eq(schedules.id, input.scheduleId)))
         .returning({ id: schedules.id });

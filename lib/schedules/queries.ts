@@ -46,6 +46,7 @@ const columns = {
   retention: schedules.retention,
   verify: schedules.verify,
   verifySourceId: schedules.verifySourceId,
+  staleGraceMinutes: schedules.staleGraceMinutes,
 };
 
 /** Schedules with what they back up, where to, in words, and their next runs. */

@@ -35,6 +35,15 @@ const fields = {
   verify: z.boolean().default(true),
   /** A PostgreSQL source (on any server) whose connection verification uses; absent: each database's own. */
   verifySourceId: z.preprocess((v) => (v === "" ? undefined : v), idOf("src", "verification connection").optional()),
+  /** Hours past its interval before the schedule counts as stale; absent: one more interval (lib/health/interval.ts). */
+  staleGraceHours: z.preprocess(
+    (v) => (v === "" || v === null ? undefined : v),
+    z.coerce
+      .number("Use a number of hours.")
+      .min(0, "Use 0 hours or more.")
+      .max(2160, "Use at most 2160 hours (90 days).")
+      .optional(),
+  ),
 };
 
 export const createScheduleSchema = z.object(fields);

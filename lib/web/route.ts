@@ -1,5 +1,7 @@
 import "server-only";
 import { randomBytes } from "node:crypto";
+import { callerForToken, requireTokenTeam } from "../api-tokens/resolve";
+import type { Scope } from "../api-tokens/scopes";
 import { requireTeam } from "../auth/session";
 import { env } from "../env";
 import { asAppError, httpStatus } from "../errors";
@@ -8,6 +10,7 @@ import type { TeamContext } from "../teams/context";
 import type { Role } from "../teams/roles";
 import { requestForgeryRefusal } from "./request-forgery";
 import { securityHeaders } from "./security-headers";
+import { clientIp } from "./request";
 
 /** Maps anything thrown to an HTTP response: AppError with its status, anything else as a 500 with a reference. */
 export function toHttpResponse(err: unknown): Response {
@@ -47,10 +50,40 @@ export function teamRoute<P extends object = object>(
     } catch (err) {
       response = toHttpResponse(err);
     }
-    // What proxy.ts sends with pages, for data: no script may run, nothing may frame it.
-    const e = env();
-    const headers = securityHeaders({ https: new URL(e.APP_URL).protocol === "https:", development: !e.production });
-    for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
-    return response;
+    return secured(response);
   };
+}
+
+/**
+ * A team-scoped route handler for API tokens (`Authorization: Bearer coffer_…`): the token must be
+ * the team's (another team's slug is 404) and hold `scope` (else 403); 401s carry
+ * `WWW-Authenticate`. The handler gets the token's TeamContext (its role, "token <name>" as actor).
+ */
+export function tokenRoute<P extends object = object>(
+  scope: Scope,
+  handler: (t: TeamContext, request: Request, params: P) => Promise<Response>,
+) {
+  return async (request: Request, ctx: { params: Promise<{ team: string } & P> }): Promise<Response> => {
+    try {
+      const params = await ctx.params;
+      const caller = await callerForToken(request.headers.get("authorization"), await clientIp());
+      return secured(await handler(requireTokenTeam(caller, params.team, scope), request, params));
+    } catch (err) {
+      return secured(withBearerChallenge(toHttpResponse(err)));
+    }
+  };
+}
+
+/** What proxy.ts sends with pages, for data: no script may run, nothing may frame it. */
+function secured(response: Response): Response {
+  const e = env();
+  const headers = securityHeaders({ https: new URL(e.APP_URL).protocol === "https:", development: !e.production });
+  for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
+  return response;
+}
+
+/** A 401 says how to authenticate: with a bearer token. */
+export function withBearerChallenge(response: Response): Response {
+  if (response.status === 401) response.headers.set("WWW-Authenticate", 'Bearer realm="coffer"');
+  return response;
 }

@@ -9,6 +9,8 @@ export interface Dispatcher {
   restoreRequested(job: RestoreJob): Promise<void>;
   /** `reason` tells requests apart: one run per finished backup, per saved policy, per day. */
   retentionRequested(request: { teamId: string; scope: RetentionScope; reason: string }): Promise<void>;
+  /** Notification deliveries are waiting (lib/notifications coalesces the calls). */
+  deliveriesQueued(): Promise<void>;
 }
 
 // Next.js loads lib/ once per bundle (instrumentation, each route), so the engine registers on globalThis.
@@ -50,4 +52,9 @@ export const dispatch: Dispatcher = {
     ),
   retentionRequested: (request) =>
     tryDispatch("retention dispatch failed", request.scope, (d) => d.retentionRequested(request)),
+  // Without an engine (scripts, most tests) the every-minute delivery run picks them up: nothing to warn about.
+  deliveriesQueued: () =>
+    dispatcherRegistered()
+      ? tryDispatch("notification wake-up failed; the next minute's run delivers", {}, (d) => d.deliveriesQueued())
+      : Promise.resolve(),
 };

@@ -4,7 +4,6 @@ import { idOf } from "../ids";
 // Payloads carry ids only: the workflows read everything else from the database.
 const id = (prefix: string) => idOf(prefix, prefix);
 const restoreJob = z.object({ teamId: id("team"), serverId: id("srv"), restoreId: id("rst") });
-const notification = z.object({ teamId: id("team"), backupId: id("bkp"), restoreId: id("rst") });
 
 /**
  * Every workflow event's name and payload, shared by lib (which asks for work through ./dispatch)
@@ -25,13 +24,15 @@ export const workflowEvents = {
   restoreRequested: { name: "restore/run.requested", schema: restoreJob },
   /** A queued verification to run on `serverId`. */
   verificationRequested: { name: "restore/verification.requested", schema: restoreJob },
-  // Notifications (for webhooks), named as the webhook event types they become.
-  restoreSucceeded: { name: "coffer/restore.succeeded", schema: notification },
-  restoreFailed: { name: "coffer/restore.failed", schema: notification },
-  verificationFailed: { name: "coffer/verification.failed", schema: notification },
+  /** Notification deliveries are waiting: the dispatcher finds the channels with some due. */
+  deliveriesQueued: { name: "notifications/deliveries.queued", schema: z.object({}) },
+  /** Deliver what is due for one channel (one run per channel at a time). */
+  channelDeliveryRequested: {
+    name: "notifications/channel.deliver",
+    schema: z.object({ teamId: id("team"), channelId: id("chn") }),
+  },
 } as const;
 
 export type BackupJob = z.infer<typeof workflowEvents.backupRequested.schema>;
 export type RestoreJob = z.infer<typeof restoreJob> & { kind: "database" | "directory" | "verify" };
 export type RetentionScope = { scheduleId: string } | { serverId: string };
-export type RestoreNotification = z.infer<typeof notification>;

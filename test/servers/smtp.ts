@@ -1,59 +1,65 @@
-import { createServer, type Socket } from "node:net";
+import { simpleParser } from "mailparser";
+import { SMTPServer } from "smtp-server";
 import { freePort } from "../ports";
 
 export interface ReceivedMail {
+  /** The envelope: who sent it and every recipient the server accepted. */
   from: string;
   to: string[];
+  /** The message as it arrived, and as mailparser reads it. */
   data: string;
+  subject: string;
+  text: string;
+  headers: Map<string, unknown>;
 }
 
-/** A minimal SMTP server on 127.0.0.1 that accepts every message and keeps it, for mail tests. */
-export async function startSmtp(): Promise<{ url: string; messages: ReceivedMail[]; stop(): Promise<void> }> {
+/**
+ * A real SMTP server (the smtp-server package) on 127.0.0.1 that accepts every message and keeps
+ * it parsed by mailparser, for mail tests. `refuse` makes it answer 550 to chosen recipients.
+ */
+export async function startSmtp(o: { refuse?: (address: string) => boolean } = {}) {
   const messages: ReceivedMail[] = [];
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    let mail: ReceivedMail = { from: "", to: [], data: "" };
-    let inData = false;
-    let buffer = "";
-    const reply = (line: string) => socket.write(`${line}\r\n`);
-    reply("220 localhost test SMTP");
-    socket.on("data", (chunk) => {
-      buffer += chunk.toString("utf8");
-      let i: number;
-      while ((i = buffer.indexOf("\r\n")) >= 0) {
-        const line = buffer.slice(0, i);
-        buffer = buffer.slice(i + 2);
-        if (inData) {
-          if (line === ".") {
-            inData = false;
-            messages.push(mail);
-            mail = { from: "", to: [], data: "" };
-            reply("250 queued");
-          } else mail.data += `${line.startsWith("..") ? line.slice(1) : line}\n`;
-          continue;
-        }
-        const verb = line.slice(0, 4).toUpperCase();
-        if (verb === "MAIL") mail.from = line.slice(10).replace(/[<>]/g, "").split(" ")[0]!;
-        if (verb === "RCPT") mail.to.push(line.slice(8).replace(/[<>]/g, ""));
-        if (verb === "DATA") inData = true;
-        reply(
-          { EHLO: "250 localhost", HELO: "250 localhost", DATA: "354 go ahead", QUIT: "221 bye" }[verb] ?? "250 ok",
-        );
-        if (verb === "QUIT") socket.end();
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ["STARTTLS", "AUTH"],
+    logger: false,
+    onRcptTo(address, _session, callback) {
+      if (o.refuse?.(address.address)) {
+        const err = Object.assign(new Error(`No such user: ${address.address}`), { responseCode: 550 });
+        return callback(err);
       }
-    });
+      callback();
+    },
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("end", () => {
+        const data = Buffer.concat(chunks).toString("utf8");
+        simpleParser(data).then(
+          (parsed) => {
+            messages.push({
+              from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
+              to: session.envelope.rcptTo.map((r) => r.address),
+              data,
+              subject: parsed.subject ?? "",
+              text: parsed.text ?? "",
+              headers: parsed.headers,
+            });
+            callback();
+          },
+          (err: Error) => callback(err),
+        );
+      });
+    },
   });
   const port = await freePort();
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve());
+  });
   return {
     url: `smtp://127.0.0.1:${port}`,
     messages,
-    stop: () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -2,7 +2,7 @@ import Link from "next/link";
 import { signOutAction } from "@/app/(auth)/actions";
 import { listTeamsOf } from "@/lib/teams/queries";
 import { rememberLastTeam } from "@/lib/teams/mutations";
-import { roleLabels } from "@/lib/teams/roles";
+import { roleAtLeast, roleLabels } from "@/lib/teams/roles";
 import { pageTeam } from "@/lib/web/page";
 import { TeamNav } from "./team-nav";
 
@@ -63,7 +63,7 @@ export default async function TeamLayout({
             </Link>
           </div>
         </div>
-        <TeamNav slug={t.slug} />
+        <TeamNav slug={t.slug} admin={t.role === "system" || roleAtLeast(t.role, "admin")} />
         <div className="hidden border-t border-zinc-200 p-3 md:absolute md:bottom-0 md:block md:w-full dark:border-zinc-800">
           <Link
             href="/account"

@@ -5,10 +5,12 @@ import { listBackups } from "@/lib/backups/queries";
 import { listDestinations } from "@/lib/destinations/queries";
 import { storedBytesHistory } from "@/lib/retention/usage";
 import { env } from "@/lib/env";
+import { teamHealth } from "@/lib/health/overview";
 import { listSchedules } from "@/lib/schedules/queries";
 import { pageTeam } from "@/lib/web/page";
 import { listServers } from "@/lib/servers/queries";
 import { listMembers } from "@/lib/teams/queries";
+import { HealthPanel } from "./health-panel";
 import { StoredChart } from "./stored-chart";
 import { roleAtLeast } from "@/lib/teams/roles";
 
@@ -17,12 +19,13 @@ export const metadata: Metadata = { title: "Overview" };
 export default async function OverviewPage({ params }: { params: Promise<{ team: string }> }) {
   const { team } = await params;
   const t = await pageTeam(team);
-  const [members, servers, destinations, schedules, recent] = await Promise.all([
+  const [members, servers, destinations, schedules, recent, health] = await Promise.all([
     listMembers(t),
     listServers(t),
     listDestinations(t),
     listSchedules(t),
     listBackups(t, { limit: 20 }),
+    teamHealth(t),
   ]);
   const history = await storedBytesHistory(t);
   const lastGood = recent.rows.find((b) => b.status === "succeeded");
@@ -83,6 +86,7 @@ export default async function OverviewPage({ params }: { params: Promise<{ team:
           </ol>
         </div>
       </div>
+      <HealthPanel slug={t.slug} health={health} now={new Date()} />
       {history.some((p) => p.bytes > 0) && (
         <div className="mt-6">
           <StoredChart points={history} />

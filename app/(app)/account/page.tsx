@@ -2,16 +2,17 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { PageHeader } from "@/app/_components/page-header";
 import { listSessions, listSignInEvents } from "@/lib/auth/users";
+import { mailKindLabels, mailKinds, mutedMail } from "@/lib/notifications/preferences";
 import { pageUser } from "@/lib/web/page";
 import { signOutAction } from "@/app/(auth)/actions";
+import { MailPreferences } from "./mail-preferences";
 import { SignOutEverywhere } from "./sign-out-everywhere";
 
 export const metadata: Metadata = { title: "Account" };
 
 export default async function AccountPage() {
   const u = await pageUser();
-  const sessions = await listSessions(u);
-  const failures = await listSignInEvents(u);
+  const [sessions, failures, muted] = await Promise.all([listSessions(u), listSignInEvents(u), mutedMail(u)]);
   const utc = (d: Date) => `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
   return (
     <main className="mx-auto max-w-2xl px-4 py-10">
@@ -61,6 +62,13 @@ export default async function AccountPage() {
           </ul>
         </section>
       )}
+      <section className="card mt-6 space-y-3" data-testid="mail-preferences">
+        <h2 className="font-semibold">Notification e-mails</h2>
+        <p className="muted">
+          Teams can send notifications by e-mail to their members. Turn off the kinds you do not want, in every team.
+        </p>
+        <MailPreferences kinds={mailKinds.map((k) => ({ id: k, name: mailKindLabels[k] }))} muted={muted} />
+      </section>
     </main>
   );
 }

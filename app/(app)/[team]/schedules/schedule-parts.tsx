@@ -173,6 +173,7 @@ export function ScheduleForm({
           retention: retentionFrom(form),
           verify: (form.elements.namedItem("verify") as HTMLInputElement).checked,
           verifySourceId: f.verifySourceId || undefined,
+          staleGraceHours: f.staleGraceHours ?? "",
         };
         if (schedule) update.run({ ...input, scheduleId: schedule.id });
         else create.run(input);
@@ -343,6 +344,17 @@ export function ScheduleForm({
           {fieldError("verifySourceId")}
         </div>
       </fieldset>
+      <Field
+        label="Stale alert grace (hours)"
+        name="staleGraceHours"
+        type="number"
+        min={0}
+        step="any"
+        defaultValue={schedule?.staleGraceMinutes === null || !schedule ? "" : schedule.staleGraceMinutes / 60}
+        placeholder="one interval"
+        error={error}
+        hint="The schedule is stale (backup.stale, the Overview's health) when its newest successful backup is older than its interval plus this. Empty: one more interval (two days for a daily schedule)."
+      />
       <div className="flex flex-wrap gap-6 text-sm">
         <label className="flex items-center gap-2">
           <input type="checkbox" name="encrypted" defaultChecked={schedule?.encrypted ?? true} /> Encrypted

@@ -1,4 +1,6 @@
 import { PageHeader } from "@/app/_components/page-header";
+import { roleAtLeast } from "@/lib/teams/roles";
+import { pageTeam } from "@/lib/web/page";
 import { SettingsTabs } from "./settings-tabs";
 
 export default async function SettingsLayout({
@@ -9,10 +11,11 @@ export default async function SettingsLayout({
   params: Promise<{ team: string }>;
 }) {
   const { team } = await params;
+  const t = await pageTeam(team);
   return (
     <>
       <PageHeader title="Settings" />
-      <SettingsTabs slug={team} />
+      <SettingsTabs slug={t.slug} admin={t.role === "system" || roleAtLeast(t.role, "admin")} />
       <div className="mt-6">{children}</div>
     </>
   );

@@ -1,0 +1,41 @@
+import { index, jsonb, pgTable, text, unique, uniqueIndex } from "drizzle-orm/pg-core";
+import { sql } from "drizzle-orm";
+import { createdAt, idColumn, timestampColumn } from "../columns";
+import { roleEnum, teams } from "./teams";
+
+/**
+ * A team's API token. Only its SHA-256 is stored (the token is shown once); `prefix` is its
+ * first characters, to recognise it in lists. It acts with at most `role`, its creator's role
+ * when it was made, narrowed further by its scopes (lib/api-tokens/scopes.ts).
+ */
+export const apiTokens = pgTable(
+  "api_tokens",
+  {
+    id: idColumn("tok"),
+    teamId: text("team_id")
+      .notNull()
+      .references(() => teams.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    prefix: text("prefix").notNull(),
+    tokenHash: text("token_hash").notNull(),
+    scopes: jsonb("scopes").$type<string[]>().notNull(),
+    role: roleEnum("role").notNull(),
+    createdByUserId: text("created_by_user_id"), // no FK: the record outlives the user
+    createdBy: text("created_by").notNull(),
+    createdAt: createdAt(),
+    expiresAt: timestampColumn("expires_at"),
+    lastUsedAt: timestampColumn("last_used_at"),
+    lastUsedIp: text("last_used_ip"),
+    revokedAt: timestampColumn("revoked_at"),
+    revokedBy: text("revoked_by"),
+  },
+  (t) => [
+    unique("api_tokens_team_id_key").on(t.teamId, t.id),
+    uniqueIndex("api_tokens_hash_idx").on(t.tokenHash),
+    // Names tell tokens apart in the audit log ("token <name>"): unique among those not revoked.
+    uniqueIndex("api_tokens_active_name_idx")
+      .on(t.teamId, t.name)
+      .where(sql`revoked_at is null`),
+    index("api_tokens_team_idx").on(t.teamId, t.createdAt.desc()),
+  ],
+);

@@ -1,0 +1,21 @@
+import { describe, expect, it } from "vitest";
+import { scheduleIntervalMs, staleAfterMs } from "./interval";
+
+const hour = 3600_000;
+const day = 24 * hour;
+const now = new Date("2026-03-04T12:00:00Z"); // a Wednesday, away from daylight-saving changes
+
+describe("stale thresholds", () => {
+  it("a daily schedule is stale after two days (the runbook's rule), an hourly one after two hours", () => {
+    expect(staleAfterMs({ cron: "0 2 * * *", timezone: "UTC", staleGraceMinutes: null }, now)).toBe(2 * day);
+    expect(staleAfterMs({ cron: "5 * * * *", timezone: "Europe/Berlin", staleGraceMinutes: null }, now)).toBe(2 * hour);
+  });
+
+  it("a weekday schedule's interval is the weekend's gap", () => {
+    expect(scheduleIntervalMs("0 3 * * 1-5", "UTC", now)).toBe(3 * day);
+  });
+
+  it("an explicit grace period replaces the default one", () => {
+    expect(staleAfterMs({ cron: "0 2 * * *", timezone: "UTC", staleGraceMinutes: 6 * 60 }, now)).toBe(day + 6 * hour);
+  });
+});

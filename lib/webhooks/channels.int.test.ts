@@ -1,0 +1,341 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { createInvitation, acceptInvitation } from "@/lib/teams/invitations";
+import { setChannelRow, setDeliveryAttempts } from "@/test/arrange";
+import { signedUpUser } from "@/test/factories";
+import { startSmtp } from "@/test/servers/smtp";
+import { startReceiver, type Receiver } from "@/test/servers/webhook-receiver";
+import { listAuditEvents } from "../audit/queries";
+import type { UserContext } from "../auth/users";
+import { enqueue } from "../notifications/emit";
+import { exampleData } from "../notifications/examples";
+import { setMutedMail } from "../notifications/preferences";
+import { teamForUser, type TeamContext } from "../teams/context";
+import { createChannel, deleteChannel, rotateSecret, setChannelEnabled, updateChannel } from "./channels";
+import { MAX_ATTEMPTS, deliverChannel } from "./deliver";
+import { redeliver, sendTest } from "./deliveries";
+import { DISABLE_AFTER_FAILED } from "./health";
+import { listChannels, listDeliveries } from "./queries";
+import { createChannelSchema } from "./schemas";
+
+let smtp: Awaited<ReturnType<typeof startSmtp>>;
+let receiver: Receiver;
+
+beforeAll(async () => {
+  smtp = await startSmtp({ refuse: (a) => a.startsWith("bounce") });
+  receiver = await startReceiver();
+  // Before anything reads the configuration: this file runs with e-mail configured.
+  process.env.SMTP_URL = smtp.url;
+  process.env.MAIL_FROM = "Coffer <coffer@example.test>";
+});
+afterAll(async () => {
+  await Promise.all([smtp?.stop(), receiver?.stop()]);
+});
+
+const produce = (t: TeamContext, type: Parameters<typeof exampleData>[0] = "backup.failed") =>
+  enqueue(t, type, exampleData(type, `http://127.0.0.1/${t.slug}`), {});
+const userOf = (u: Awaited<ReturnType<typeof signedUpUser>>): UserContext => ({
+  userId: u.userId,
+  email: u.email,
+  name: "x",
+  sessionId: null,
+  ip: null,
+});
+
+/** A team with an owner, an admin and a member (who joined by invitation). */
+async function crew() {
+  const owner = await signedUpUser("Olga");
+  const t = await owner.team("owner");
+  const join = async (name: string, role: "admin" | "member") => {
+    const person = await signedUpUser(name);
+    const inv = await createInvitation(t, { email: person.email, role });
+    await acceptInvitation(person.actor, person.email, inv.link.split("/").at(-1)!);
+    return person;
+  };
+  return { owner, t, admin: await join("Adam", "admin"), member: await join("Mia", "member") };
+}
+
+describe("e-mail channels", () => {
+  it("e-mails the chosen roles and addresses through SMTP, without those who opted out", async () => {
+    const { owner, t, admin, member } = await crew();
+    await setMutedMail(userOf(admin), { muted: ["backup.failed"] });
+    const { id } = await createChannel(t, {
+      kind: "email",
+      description: "ops mail",
+      events: ["backup.failed", "backup.succeeded"],
+      roles: ["owner", "admin"],
+      addresses: ["oncall@example.test", member.email],
+    });
+    await setMutedMail(userOf(member), { muted: ["backup.failed"] }); // a listed address that is a member who opted out
+    const before = smtp.messages.length;
+    await produce(t, "backup.failed");
+    await deliverChannel(t.id, id, 2_000);
+    const mails = smtp.messages.slice(before);
+    expect(mails.flatMap((m) => m.to).sort()).toEqual([owner.email, "oncall@example.test"].sort());
+    const [mail] = mails;
+    expect(mail!.from).toBe("coffer@example.test");
+    expect(mail!.subject).toBe(`[Coffer] Backup failed: db-1 (nightly) — ${t.name}`);
+    expect(mail!.text).toContain("Error: Reading of shop (db-1) failed: permission denied for table payments.");
+    expect(mail!.text).toContain(`Open in Coffer: http://127.0.0.1/${t.slug}/backups/`);
+    expect(mail!.text).toContain("Choose which e-mails you get: http://localhost:3000/account");
+    const [logged] = await listDeliveries(t, id);
+    expect(logged).toMatchObject({ status: "succeeded", error: null });
+    expect(logged!.responseBody).toContain("Sent to 2 recipient(s)");
+
+    // The admin still gets what they did not opt out of.
+    const next = smtp.messages.length;
+    await produce(t, "backup.succeeded");
+    await deliverChannel(t.id, id, 2_000);
+    expect(
+      smtp.messages
+        .slice(next)
+        .flatMap((m) => m.to)
+        .sort(),
+    ).toEqual([owner.email, admin.email, "oncall@example.test", member.email].sort());
+  });
+
+  it("a recipient the server refuses is reported, the others still get it", async () => {
+    const { t } = await crew();
+    const { id } = await createChannel(t, {
+      kind: "email",
+      description: "",
+      events: [],
+      roles: [],
+      addresses: ["bounce@example.test", "ok@example.test"],
+    });
+    await produce(t);
+    await deliverChannel(t.id, id, 2_000);
+    const [logged] = await listDeliveries(t, id);
+    expect(logged).toMatchObject({ status: "succeeded" });
+    expect(logged!.responseBody).toMatch(/Sent to 1 recipient\(s\).*Refused: bounce@example\.test \(550/);
+  });
+});
+
+describe("chat channels", () => {
+  it("posts a message formatted for Slack, Discord and Microsoft Teams, and never shows their URLs", async () => {
+    const { t } = await crew();
+    const ids: Record<string, string> = {};
+    for (const kind of ["slack", "discord", "teams"] as const)
+      ids[kind] = (
+        await createChannel(t, {
+          kind,
+          url: receiver.url(`/chat/${kind}/T0SECRET/B0SECRET/xoxsecret`),
+          description: kind,
+          events: [],
+        })
+      ).id;
+    await produce(t, "backup.failed");
+    for (const id of Object.values(ids)) await deliverChannel(t.id, id, 2_000);
+    const body = (kind: string) => JSON.parse(receiver.at(`/chat/${kind}/T0SECRET/B0SECRET/xoxsecret`)[0]!.body);
+
+    const slack = body("slack");
+    expect(slack.text).toBe("Backup failed: db-1 (nightly)");
+    expect(slack.blocks[0].text.text).toContain(`|Backup failed: db-1 (nightly)>*`);
+    expect(slack.blocks[1].fields.map((f: { text: string }) => f.text)).toEqual(
+      expect.arrayContaining(["*Server*\ndb-1", "*Duration*\n1 min 13 s"]),
+    );
+    expect(slack.blocks[2].text.text).toContain("permission denied for table payments");
+
+    const discord = body("discord");
+    expect(discord.allowed_mentions).toEqual({ parse: [] });
+    expect(discord.embeds[0]).toMatchObject({ title: "Backup failed: db-1 (nightly)", color: 0xdc2626 });
+    expect(discord.embeds[0].url).toContain(`/${t.slug}/backups/`);
+    expect(discord.embeds[0].description).toContain("permission denied");
+
+    const teams = body("teams");
+    const card = teams.attachments[0];
+    expect(card.contentType).toBe("application/vnd.microsoft.card.adaptive");
+    expect(card.content.body[0]).toMatchObject({
+      type: "TextBlock",
+      text: "Backup failed: db-1 (nightly)",
+      color: "Attention",
+    });
+    expect(card.content.body[1].facts).toEqual(expect.arrayContaining([{ title: "Server", value: "db-1" }]));
+    expect(card.content.actions[0]).toMatchObject({ type: "Action.OpenUrl", title: "Open in Coffer" });
+
+    const views = await listChannels(t);
+    expect(views.map((v) => v.urlHint)).toEqual(Array(3).fill(`127.0.0.1:${receiver.port}`));
+    expect(JSON.stringify(views)).not.toContain("xoxsecret");
+  });
+});
+
+describe("a channel that keeps failing", () => {
+  it("is disabled after 3 days of failures: pending deliveries fail, admins are e-mailed once, the audit log says so", async () => {
+    const { owner, t, admin, member } = await crew();
+    receiver.on("/down", { status: 503, body: "maintenance" });
+    const { id } = await createChannel(t, {
+      kind: "webhook",
+      url: receiver.url("/down"),
+      description: "down",
+      events: [],
+    });
+    await produce(t);
+    await produce(t);
+    await deliverChannel(t.id, id, 1_000);
+    expect((await listChannels(t))[0]).toMatchObject({ enabled: true, failingSince: expect.any(Date) });
+
+    await setMutedMail(userOf(admin), { muted: ["channel.disabled"] });
+    await setChannelRow(id, { failingSince: new Date(Date.now() - 3 * 86_400_000 - 60_000) });
+    await produce(t);
+    const before = smtp.messages.length;
+    await deliverChannel(t.id, id, 1_000); // one more failure after three days
+
+    const [view] = await listChannels(t);
+    expect(view).toMatchObject({ enabled: false, disabledReason: expect.stringContaining("Last error: Answered 503") });
+    const log = await listDeliveries(t, id);
+    expect(log.every((l) => l.status === "failed")).toBe(true);
+    expect(log.some((l) => l.error?.includes("disabled after failing repeatedly"))).toBe(true);
+    const mails = smtp.messages.slice(before);
+    expect(mails.flatMap((m) => m.to)).toEqual([owner.email]); // the admin opted out; members are not told
+    expect(mails.flatMap((m) => m.to)).not.toContain(member.email);
+    expect(mails[0]!.subject).toBe(`[Coffer] Notification channel "down" was disabled — ${t.name}`);
+    expect(mails[0]!.text).toContain(`/${t.slug}/webhooks`);
+    const audit = await listAuditEvents(t, { action: "channel.auto_disabled" });
+    expect(audit.events).toHaveLength(1);
+
+    // Nothing more goes to it until an admin enables it again; then Redeliver sends a missed event.
+    await produce(t);
+    expect(await deliverChannel(t.id, id, 1_000)).toMatchObject({ attempted: 0 });
+    receiver.on("/down", { status: 200 });
+    await setChannelEnabled(t, id, true);
+    expect((await listChannels(t))[0]).toMatchObject({ enabled: true, failingSince: null, failedInRow: 0 });
+    await redeliver(t, log[0]!.id);
+    expect(await deliverChannel(t.id, id, 1_000)).toMatchObject({ delivered: 1 });
+    expect(smtp.messages.length - before).toBe(1);
+  });
+
+  it(`is disabled after ${DISABLE_AFTER_FAILED} deliveries in a row failed for good`, async () => {
+    const { t } = await crew();
+    receiver.on("/gone", { status: 410 });
+    const { id } = await createChannel(t, { kind: "webhook", url: receiver.url("/gone"), description: "", events: [] });
+    await setChannelRow(id, { failedInRow: DISABLE_AFTER_FAILED - 1, failingSince: new Date() });
+    await produce(t);
+    await setDeliveryAttempts(id, MAX_ATTEMPTS - 1); // its last attempt fails for good: the hundredth in a row
+    await deliverChannel(t.id, id, 1_000);
+    expect((await listChannels(t))[0]).toMatchObject({ enabled: false });
+  });
+});
+
+describe("bad input", () => {
+  it("refuses an invalid URL, an unknown event name and a secret that is not whsec_, saying what to fix", async () => {
+    const { t } = await crew();
+    await expect(
+      createChannel(t, { kind: "webhook", url: "not a url", description: "", events: [] }),
+    ).rejects.toMatchObject({ code: "VALIDATION", fieldErrors: { url: [expect.stringContaining("full URL")] } });
+    await expect(
+      createChannel(t, { kind: "webhook", url: "ftp://example.test/x", description: "", events: [] }),
+    ).rejects.toMatchObject({ code: "VALIDATION", message: expect.stringContaining("https://") });
+    await expect(
+      createChannel(t, { kind: "slack", url: "https://user:pw@example.test/x", description: "", events: [] }),
+    ).rejects.toMatchObject({
+      code: "VALIDATION",
+      fieldErrors: { url: [expect.stringContaining("user and password")] },
+    });
+
+    const unknown = createChannelSchema.safeParse({
+      kind: "webhook",
+      url: "https://e.test",
+      events: ["backup.exploded"],
+    });
+    expect(unknown.error?.issues[0]?.message).toMatch(
+      /^Unknown event "backup\.exploded"\. Choose from: backup\.succeeded/,
+    );
+    const badSecret = createChannelSchema.safeParse({ kind: "webhook", url: "https://e.test", secret: "hunter2" });
+    expect(badSecret.error?.issues[0]?.message).toContain("whsec_");
+    const shortSecret = createChannelSchema.safeParse({
+      kind: "webhook",
+      url: "https://e.test",
+      secret: "whsec_c2hvcnQ=",
+    });
+    expect(shortSecret.error?.issues[0]?.message).toContain("24 to 64 random bytes");
+    const noRecipients = createChannelSchema.safeParse({ kind: "email" });
+    expect(noRecipients.error?.issues[0]).toMatchObject({ path: ["roles"] });
+    expect(await listChannels(t)).toHaveLength(0);
+  });
+
+  it("accepts an admin's own whsec_ secret, and signs with it", async () => {
+    const { t } = await crew();
+    const secret = `whsec_${Buffer.alloc(32, 7).toString("base64")}`;
+    const parsed = createChannelSchema.parse({ kind: "webhook", url: receiver.url("/own"), secret });
+    const { id } = await createChannel(t, parsed);
+    await sendTest(t, id);
+    expect(receiver.verify(secret, receiver.at("/own")[0]!)).toBe(true);
+  });
+
+  it("never writes a secret or a chat URL to the log, an error or a result", async () => {
+    const { t } = await crew();
+    const lines: string[] = [];
+    const spies = (["log", "warn", "error"] as const).map((m) =>
+      vi.spyOn(console, m).mockImplementation((...args: unknown[]) => void lines.push(args.map(String).join(" "))),
+    );
+    try {
+      receiver.on("/chat/slack/SECRETPATH?token=SECRETQUERY", { status: 500, body: "nope" });
+      const chat = await createChannel(t, {
+        kind: "slack",
+        url: receiver.url("/chat/slack/SECRETPATH?token=SECRETQUERY"),
+        description: "",
+        events: [],
+      });
+      const hook = await createChannel(t, {
+        kind: "webhook",
+        url: "http://127.0.0.1:9/refused",
+        description: "",
+        events: [],
+      });
+      const rotated = await rotateSecret(t, hook.id);
+      await produce(t);
+      const results = [
+        await deliverChannel(t.id, chat.id, 500),
+        await deliverChannel(t.id, hook.id, 500),
+        await sendTest(t, chat.id),
+        await sendTest(t, hook.id),
+      ];
+      const seen = [
+        ...lines,
+        JSON.stringify(results),
+        JSON.stringify(await listChannels(t)),
+        JSON.stringify(await listDeliveries(t, chat.id)),
+        JSON.stringify(await listDeliveries(t, hook.id)),
+        JSON.stringify(await listAuditEvents(t, {})),
+      ].join("\n");
+      for (const secret of ["SECRETPATH", "SECRETQUERY", hook.secret!, rotated.secret, hook.secret!.slice(6)])
+        expect(seen).not.toContain(secret);
+      expect(seen).toContain("Answered 500");
+      expect(seen).toContain("Connection refused by 127.0.0.1:9");
+    } finally {
+      for (const s of spies) s.mockRestore();
+    }
+  });
+});
+
+describe("who may manage channels", () => {
+  it("admins only; another team's channel does not exist for them", async () => {
+    const { t, member } = await crew();
+    const { id } = await createChannel(t, { kind: "webhook", url: receiver.url("/mine"), description: "", events: [] });
+    const asMember = await teamForUser(member.actor, t.slug);
+    await expect(listChannels(asMember)).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(
+      createChannel(asMember, { kind: "webhook", url: receiver.url("/x"), description: "", events: [] }),
+    ).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(sendTest(asMember, id)).rejects.toMatchObject({ code: "FORBIDDEN" });
+
+    const other = await (await signedUpUser("Eve")).team("owner");
+    await expect(sendTest(other, id)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(rotateSecret(other, id)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(setChannelEnabled(other, id, false)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(
+      updateChannel(other, {
+        channelId: id,
+        description: "",
+        events: [],
+        roles: [],
+        addresses: [],
+        url: receiver.url("/x"),
+      }),
+    ).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(deleteChannel(other, id)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await produce(t);
+    const [delivery] = await listDeliveries(t, id);
+    await expect(redeliver(other, delivery!.id)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    expect(await listChannels(t)).toHaveLength(1);
+  });
+});

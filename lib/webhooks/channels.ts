@@ -1,0 +1,221 @@
+import "server-only";
+import { and, eq } from "drizzle-orm";
+import { notificationChannels, notificationDeliveries } from "@/db/schema";
+import { newId } from "@/db/columns";
+import { recordAudit } from "../audit/record";
+import { db, type Database, type Transaction } from "../db";
+import { AppError, notFound } from "../errors";
+import { assertRole, inTeam, type TeamContext } from "../teams/context";
+import type { CreateChannelInput, UpdateChannelInput } from "./schemas";
+import { newSigningSecret, openChannelSecret, ROTATION_OVERLAP_MS, sealChannelSecret } from "./secrets";
+import { parseTarget, resolveTarget } from "./target";
+
+/** Parses and checks a URL as it is saved: a bad one is refused with a message on the URL field. */
+async function checkedTarget(raw: string) {
+  const target = parseTarget(raw);
+  await resolveTarget(target);
+  return target;
+}
+
+/** Creates a channel. A webhook's signing secret is returned this once; only its sealed form is kept. */
+export async function createChannel(
+  t: TeamContext,
+  input: CreateChannelInput,
+): Promise<{ id: string; secret?: string }> {
+  assertRole(t, "admin");
+  const id = newId("chn");
+  const values: typeof notificationChannels.$inferInsert = {
+    id,
+    teamId: t.id,
+    kind: input.kind,
+    description: input.description,
+    events: input.events,
+    createdBy: t.actor.label,
+  };
+  let secret: string | undefined;
+  if (input.kind === "email") {
+    values.emailRoles = input.roles;
+    values.emailAddresses = input.addresses;
+  } else {
+    const target = await checkedTarget(input.url);
+    values.urlHint = target.hint;
+    if (input.kind === "webhook") {
+      values.url = target.url.toString();
+      secret = input.secret ?? newSigningSecret();
+      values.secretEnc = sealChannelSecret(t.id, id, "secret_enc", secret);
+    } else values.urlEnc = sealChannelSecret(t.id, id, "url_enc", target.url.toString());
+  }
+  const d = await db();
+  await d.transaction(async (tx) => {
+    await tx.insert(notificationChannels).values(values);
+    await recordAudit(tx, t, {
+      action: "channel.created",
+      target: { type: "channel", id, label: label(values) },
+      details: { kind: input.kind, events: input.events.length ? input.events : "all" },
+    });
+  });
+  return { id, secret };
+}
+
+const label = (c: { kind: string; description?: string | null; urlHint?: string | null }) =>
+  c.description || (c.kind === "email" ? "e-mail" : `${c.kind} ${c.urlHint ?? ""}`.trim());
+
+async function kindOf(tx: Database | Transaction, t: TeamContext, channelId: string) {
+  const [row] = await tx
+    .select({
+      kind: notificationChannels.kind,
+      description: notificationChannels.description,
+      urlHint: notificationChannels.urlHint,
+    })
+    .from(notificationChannels)
+    .where(inTeam(notificationChannels, t, eq(notificationChannels.id, channelId)));
+  if (!row) throw notFound("That channel");
+  return row;
+}
+
+export async function updateChannel(t: TeamContext, input: UpdateChannelInput): Promise<{ id: string }> {
+  assertRole(t, "admin");
+  const d = await db();
+  const current = await kindOf(d, t, input.channelId);
+  const set: Partial<typeof notificationChannels.$inferInsert> = {
+    description: input.description,
+    events: input.events,
+  };
+  if (current.kind === "email") {
+    if (input.roles.length + input.addresses.length === 0)
+      throw new AppError("VALIDATION", "Choose at least one role or enter at least one address.", {
+        roles: ["Choose at least one role or enter at least one address."],
+      });
+    set.emailRoles = input.roles;
+    set.emailAddresses = input.addresses;
+  } else if (input.url) {
+    const target = await checkedTarget(input.url);
+    set.urlHint = target.hint;
+    if (current.kind === "webhook") set.url = target.url.toString();
+    else set.urlEnc = sealChannelSecret(t.id, input.channelId, "url_enc", target.url.toString());
+  } else if (current.kind === "webhook") {
+    throw new AppError("VALIDATION", "Enter the URL to send to.", { url: ["Enter the URL to send to."] });
+  }
+  await d.transaction(async (tx) => {
+    const [row] = await tx
+      .update(notificationChannels)
+      .set(set)
+      .where(inTeam(notificationChannels, t, eq(notificationChannels.id, input.channelId)))
+      .returning({ id: notificationChannels.id });
+    if (!row) throw notFound("That channel");
+    await recordAudit(tx, t, {
+      action: "channel.updated",
+      target: { type: "channel", id: input.channelId, label: label({ ...current, ...set }) },
+      details: { events: input.events.length ? input.events : "all", urlChanged: !!input.url },
+    });
+  });
+  return { id: input.channelId };
+}
+
+/**
+ * Turns a channel on or off. Enabling forgets its failures; disabling fails what was still waiting
+ * for it (Redeliver sends any of them again).
+ */
+export async function setChannelEnabled(t: TeamContext, channelId: string, enabled: boolean): Promise<void> {
+  assertRole(t, "admin");
+  const d = await db();
+  await d.transaction(async (tx) => {
+    const [row] = await tx
+      .update(notificationChannels)
+      .set(
+        enabled
+          ? { enabled, failingSince: null, failedInRow: 0, disabledAt: null, disabledReason: null }
+          : { enabled, disabledAt: new Date(), disabledReason: `Disabled by ${t.actor.label}.` },
+      )
+      .where(inTeam(notificationChannels, t, eq(notificationChannels.id, channelId)))
+      .returning({
+        kind: notificationChannels.kind,
+        description: notificationChannels.description,
+        urlHint: notificationChannels.urlHint,
+      });
+    if (!row) throw notFound("That channel");
+    if (!enabled) await failPending(tx, t.id, channelId, "Not sent: the channel was disabled.");
+    await recordAudit(tx, t, {
+      action: enabled ? "channel.enabled" : "channel.disabled",
+      target: { type: "channel", id: channelId, label: label(row) },
+    });
+  });
+}
+
+/** Ends every delivery still waiting for a channel, with `reason` as its error. */
+export async function failPending(tx: Database | Transaction, teamId: string, channelId: string, reason: string) {
+  await tx
+    .update(notificationDeliveries)
+    .set({ status: "failed", error: reason })
+    .where(
+      and(
+        eq(notificationDeliveries.teamId, teamId),
+        eq(notificationDeliveries.channelId, channelId),
+        eq(notificationDeliveries.status, "pending"),
+      ),
+    );
+}
+
+/**
+ * A new signing secret, returned this once. The previous one keeps signing alongside it for
+ * ROTATION_OVERLAP_MS (each delivery carries both signatures), then only the new one does.
+ */
+export async function rotateSecret(
+  t: TeamContext,
+  channelId: string,
+  secret?: string,
+): Promise<{ secret: string; overlapUntil: Date }> {
+  assertRole(t, "admin");
+  const fresh = secret ?? newSigningSecret();
+  const overlapUntil = new Date(Date.now() + ROTATION_OVERLAP_MS);
+  const d = await db();
+  await d.transaction(async (tx) => {
+    const [row] = await tx
+      .select({
+        kind: notificationChannels.kind,
+        secretEnc: notificationChannels.secretEnc,
+        description: notificationChannels.description,
+        urlHint: notificationChannels.urlHint,
+      })
+      .from(notificationChannels)
+      .where(inTeam(notificationChannels, t, eq(notificationChannels.id, channelId)))
+      .for("update");
+    if (!row) throw notFound("That channel");
+    if (row.kind !== "webhook") throw new AppError("VALIDATION", "Only webhook endpoints have a signing secret.");
+    const previous = row.secretEnc ? openChannelSecret(t.id, channelId, "secret_enc", row.secretEnc) : null;
+    await tx
+      .update(notificationChannels)
+      .set({
+        secretEnc: sealChannelSecret(t.id, channelId, "secret_enc", fresh),
+        previousSecretEnc: previous ? sealChannelSecret(t.id, channelId, "previous_secret_enc", previous) : null,
+        previousSecretUntil: previous ? overlapUntil : null,
+      })
+      .where(inTeam(notificationChannels, t, eq(notificationChannels.id, channelId)));
+    await recordAudit(tx, t, {
+      action: "channel.secret_rotated",
+      target: { type: "channel", id: channelId, label: label(row) },
+      details: { previousSignsUntil: overlapUntil.toISOString() },
+    });
+  });
+  return { secret: fresh, overlapUntil };
+}
+
+export async function deleteChannel(t: TeamContext, channelId: string): Promise<void> {
+  assertRole(t, "admin");
+  const d = await db();
+  await d.transaction(async (tx) => {
+    const [row] = await tx
+      .delete(notificationChannels)
+      .where(inTeam(notificationChannels, t, eq(notificationChannels.id, channelId)))
+      .returning({
+        kind: notificationChannels.kind,
+        description: notificationChannels.description,
+        urlHint: notificationChannels.urlHint,
+      });
+    if (!row) throw notFound("That channel");
+    await recordAudit(tx, t, {
+      action: "channel.deleted",
+      target: { type: "channel", id: channelId, label: label(row) },
+    });
+  });
+}

@@ -1,0 +1,126 @@
+import "server-only";
+import { and, eq, inArray, sql } from "drizzle-orm";
+import { Webhook } from "standardwebhooks";
+import { memberships, notificationPreferences, users } from "@/db/schema";
+import { COFFER_VERSION } from "../backups/version";
+import { db } from "../db";
+import { env } from "../env";
+import { sendMailEach } from "../mail";
+import type { Envelope } from "../notifications/catalogue";
+import { chatBody } from "../notifications/chat";
+import { emailOf } from "../notifications/messages";
+import type { Role } from "../teams/roles";
+import { post, type HttpOutcome } from "./http";
+import { openChannelSecret } from "./secrets";
+import { parseTarget } from "./target";
+
+/** A channel as a delivery needs it (sealed columns included: this never leaves lib). */
+export interface SendingChannel {
+  id: string;
+  teamId: string;
+  kind: "webhook" | "email" | "slack" | "discord" | "teams";
+  url: string | null;
+  urlEnc: string | null;
+  secretEnc: string | null;
+  previousSecretEnc: string | null;
+  previousSecretUntil: Date | null;
+  emailRoles: Role[];
+  emailAddresses: string[];
+}
+
+/** One attempt of one event to one channel. Never throws: every failure is an outcome with a message. */
+export async function attempt(channel: SendingChannel, event: { id: string; body: string }): Promise<HttpOutcome> {
+  try {
+    if (channel.kind === "email") return await sendEmail(channel, JSON.parse(event.body) as Envelope);
+    if (channel.kind === "webhook") return await sendWebhook(channel, event);
+    const url = openChannelSecret(channel.teamId, channel.id, "url_enc", channel.urlEnc!);
+    return await post(parseTarget(url), chatBody(channel.kind, JSON.parse(event.body) as Envelope), {
+      "content-type": "application/json",
+      "user-agent": `Coffer/${COFFER_VERSION}`,
+    });
+  } catch (err) {
+    // Only a broken row (a secret that does not open) gets here; its message names no secret.
+    return { ok: false, status: null, body: null, latencyMs: 0, error: (err as Error).message, permanent: true };
+  }
+}
+
+/**
+ * Standard Webhooks: `webhook-id` is the event's id on every attempt, and `webhook-signature` is
+ * `v1,<HMAC-SHA256 of id.timestamp.body>` for the current secret and, for a day after a
+ * rotation, the previous one too (space-separated).
+ */
+function sendWebhook(channel: SendingChannel, event: { id: string; body: string }) {
+  const now = new Date();
+  const secrets = [openChannelSecret(channel.teamId, channel.id, "secret_enc", channel.secretEnc!)];
+  if (channel.previousSecretEnc && channel.previousSecretUntil && channel.previousSecretUntil > now)
+    secrets.push(openChannelSecret(channel.teamId, channel.id, "previous_secret_enc", channel.previousSecretEnc));
+  return post(parseTarget(channel.url!), event.body, {
+    "content-type": "application/json",
+    "user-agent": `Coffer-Webhooks/${COFFER_VERSION}`,
+    "webhook-id": event.id,
+    "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
+    "webhook-signature": secrets.map((s) => new Webhook(s).sign(event.id, now, event.body)).join(" "),
+  });
+}
+
+/**
+ * Who an e-mail channel reaches for an event: members of the chosen roles and the chosen
+ * addresses, without anyone who opted out of this event type (Account → Notification e-mails).
+ */
+export async function recipients(
+  channel: Pick<SendingChannel, "teamId" | "emailRoles" | "emailAddresses">,
+  type: string,
+) {
+  const d = await db();
+  const muted = sql`coalesce(${notificationPreferences.muted}, '[]'::jsonb) @> ${JSON.stringify([type])}::jsonb`;
+  const members = channel.emailRoles.length
+    ? await d
+        .select({ email: users.email, muted: sql<boolean>`${muted}` })
+        .from(memberships)
+        .innerJoin(users, eq(users.id, memberships.userId))
+        .leftJoin(notificationPreferences, eq(notificationPreferences.userId, users.id))
+        .where(and(eq(memberships.teamId, channel.teamId), inArray(memberships.role, channel.emailRoles)))
+    : [];
+  const listed = channel.emailAddresses.length
+    ? await d
+        .select({ email: users.email })
+        .from(users)
+        .innerJoin(notificationPreferences, eq(notificationPreferences.userId, users.id))
+        .where(and(inArray(users.email, channel.emailAddresses), muted))
+    : [];
+  const optedOut = new Set([...members.filter((m) => m.muted).map((m) => m.email), ...listed.map((u) => u.email)]);
+  return [...new Set([...members.map((m) => m.email), ...channel.emailAddresses])].filter((a) => !optedOut.has(a));
+}
+
+async function sendEmail(channel: SendingChannel, e: Envelope): Promise<HttpOutcome> {
+  const started = Date.now();
+  const outcome = (o: Partial<HttpOutcome>): HttpOutcome => ({
+    ok: false,
+    status: null,
+    body: null,
+    error: null,
+    permanent: false,
+    ...o,
+    latencyMs: Date.now() - started,
+  });
+  const to = await recipients(channel, e.type);
+  if (!to.length) return outcome({ ok: true, body: "Nobody to e-mail: every recipient opted out of this event." });
+  try {
+    const report = await sendMailEach(to, emailOf(e, `${env().APP_URL.replace(/\/+$/, "")}/account`));
+    if (!report)
+      return outcome({
+        permanent: true,
+        error: "E-mail is not configured on this Coffer: the operator sets SMTP_URL (and MAIL_FROM).",
+      });
+    const refused = report.refused.map((r) => `${r.to} (${r.response})`).join("; ");
+    return outcome({
+      ok: report.accepted.length > 0,
+      body: `Sent to ${report.accepted.length} recipient(s): ${report.response}${refused ? `. Refused: ${refused}` : ""}`,
+      error: report.accepted.length ? null : `The mail server refused every recipient: ${refused}`,
+      permanent: !report.accepted.length,
+    });
+  } catch (err) {
+    const { code, response } = err as { code?: string; response?: string };
+    return outcome({ error: `Could not send e-mail (${code ?? "error"}${response ? `: ${response}` : ""}).` });
+  }
+}
