@@ -50,5 +50,6 @@ describe("shellQuote", () => {
       { numRuns: 150 },
     );
     expect(existsSync(canary)).toBe(false);
-  });
+    // 150 real shells take seconds on a busy two-core machine.
+  }, 60_000);
 });
