@@ -1,4 +1,4 @@
-import { boolean, foreignKey, index, jsonb, pgTable, primaryKey, text, unique } from "drizzle-orm/pg-core";
+import { boolean, foreignKey, index, jsonb, pgEnum, pgTable, primaryKey, text, unique } from "drizzle-orm/pg-core";
 import { sql } from "drizzle-orm";
 import { createdAt, idColumn, timestampColumn } from "../columns";
 import { servers, sources } from "./servers";
@@ -23,6 +23,9 @@ export const runbookPolicy: RetentionPolicyJson = {
   yearly: 0,
 };
 
+/** How a backup's archive is compressed (lib/backups/compression.ts): always gzip, by the fastest tool for the setting. */
+export const compressionEnum = pgEnum("compression", ["fast", "balanced", "small"]);
+
 /** When to back up which sources of a server, and where the backups go. */
 export const schedules = pgTable(
   "schedules",
@@ -36,6 +39,7 @@ export const schedules = pgTable(
     cron: text("cron").notNull(),
     timezone: text("timezone").notNull(),
     encrypted: boolean("encrypted").notNull().default(true),
+    compression: compressionEnum("compression").notNull().default("fast"),
     enabled: boolean("enabled").notNull().default(true),
     retention: jsonb("retention").$type<RetentionPolicyJson>().notNull().default(runbookPolicy),
     /** Verify every backup of the schedule by restoring it into a scratch database. */

@@ -2,14 +2,16 @@ import "server-only";
 import { AppError } from "@/lib/errors";
 import { firstLines, runCommand } from "@/lib/reach";
 import { explainPsqlError, pgConnectionEnv, pgDumpMajor } from "@/lib/servers/postgres";
+import { compressorFor } from "../compression";
 import { freeSpaceProblem } from "../plan";
 import { pgWhere, type Plan, type StartedJob } from "./job";
 import { mustRun } from "./remote";
+import type { SpoolTools } from "./spool";
 
 /** Prints the tools found, tar's version, the work folder's state and free space, and each directory path's state. */
 const PREFLIGHT = [
   "w=$1; shift",
-  'for c in tar gzip pigz find xargs sha256sum stat mktemp pg_dump psql; do command -v "$c" >/dev/null 2>&1 && echo "tool $c"; done',
+  'for c in tar gzip pigz igzip openssl find xargs sha256sum stat mktemp tee wc mkfifo pg_dump psql; do command -v "$c" >/dev/null 2>&1 && echo "tool $c"; done',
   'tar --version 2>/dev/null | head -n 1 | sed "s/^/tarversion /"',
   'if [ ! -d "$w" ]; then echo "workdir missing"; elif [ ! -w "$w" ] || [ ! -x "$w" ]; then echo "workdir readonly"; else echo "df $(df -Pk "$w" | tail -n 1)"; fi',
   'i=0; for p do if [ ! -e "$p" ] && [ ! -L "$p" ]; then echo "path $i missing"; elif [ ! -d "$p" ]; then echo "path $i notdir"; elif [ ! -r "$p" ] || [ ! -x "$p" ]; then echo "path $i unreadable"; fi; i=$((i+1)); done',
@@ -17,7 +19,7 @@ const PREFLIGHT = [
 ].join("\n");
 
 interface Preflight {
-  pigz: boolean;
+  tools: SpoolTools;
   pgDumpVersion: string;
 }
 
@@ -44,7 +46,7 @@ export async function preflight(job: StartedJob, plan: Plan): Promise<Preflight>
     "sha256sum",
     "stat",
     "mktemp",
-    ...(plan.postgres.length ? ["pg_dump", "psql"] : []),
+    ...(plan.postgres.length ? ["tee", "wc", "mkfifo", "pg_dump", "psql"] : []),
   ];
   const missing = needed.filter((t) => !tools.has(t));
   if (missing.length) {
@@ -133,5 +135,6 @@ export async function preflight(job: StartedJob, plan: Plan): Promise<Preflight>
     headroomBytes: job.minFreeBytes,
   });
   if (problem) throw new AppError("VALIDATION", problem);
-  return { pigz: tools.has("pigz"), pgDumpVersion };
+  const compressor = compressorFor(job.compression ?? "fast", tools)!; // gzip is there: checked above
+  return { tools: { compressor, hasher: tools.has("openssl") ? "openssl" : "sha256sum" }, pgDumpVersion };
 }
