@@ -4,7 +4,8 @@ import { firstLines, lineReader } from "@/lib/reach";
 import { explainPsqlError, pgConnectionEnv } from "@/lib/servers/postgres";
 import type { ManifestEntry, PostgresDump, TableCount } from "../manifest";
 import { pgWhere, type PostgresArchiveSource, type StartedJob } from "./job";
-import { measured, spoolOutput, type SpoolTools } from "./spool";
+import type { Compressor } from "../compression";
+import { measured, spoolOutput } from "./spool";
 
 /** Every user table's rows, in one statement (so in the session's snapshot), as one line of JSON. */
 export const COUNT_ROWS = `SELECT coalesce(jsonb_agg(jsonb_build_array(n.nspname, c.relname,
@@ -20,7 +21,7 @@ export interface DumpTarget {
   spool: string;
   path: string;
   pgDumpVersion: string;
-  tools: SpoolTools;
+  compressor: Compressor;
 }
 
 /**
@@ -74,7 +75,7 @@ export async function dumpDatabase(
       reach,
       ["pg_dump", "-w", `--snapshot=${snapshot}`, "--format=plain"],
       target.spool,
-      target.tools,
+      target.compressor,
       { env, signal },
     );
     if (dump.code !== 0) {

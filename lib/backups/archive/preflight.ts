@@ -2,16 +2,15 @@ import "server-only";
 import { AppError } from "@/lib/errors";
 import { firstLines, runCommand } from "@/lib/reach";
 import { explainPsqlError, pgConnectionEnv, pgDumpMajor } from "@/lib/servers/postgres";
-import { compressorFor } from "../compression";
+import { compressorFor, type Compressor } from "../compression";
 import { freeSpaceProblem } from "../plan";
 import { pgWhere, type Plan, type StartedJob } from "./job";
 import { mustRun } from "./remote";
-import type { SpoolTools } from "./spool";
 
 /** Prints the tools found, tar's version, the work folder's state and free space, and each directory path's state. */
 const PREFLIGHT = [
   "w=$1; shift",
-  'for c in tar gzip pigz igzip openssl find xargs sha256sum stat mktemp tee wc mkfifo pg_dump psql; do command -v "$c" >/dev/null 2>&1 && echo "tool $c"; done',
+  'for c in tar gzip pigz igzip find xargs sha256sum stat mktemp pg_dump psql; do command -v "$c" >/dev/null 2>&1 && echo "tool $c"; done',
   'tar --version 2>/dev/null | head -n 1 | sed "s/^/tarversion /"',
   'if [ ! -d "$w" ]; then echo "workdir missing"; elif [ ! -w "$w" ] || [ ! -x "$w" ]; then echo "workdir readonly"; else echo "df $(df -Pk "$w" | tail -n 1)"; fi',
   'i=0; for p do if [ ! -e "$p" ] && [ ! -L "$p" ]; then echo "path $i missing"; elif [ ! -d "$p" ]; then echo "path $i notdir"; elif [ ! -r "$p" ] || [ ! -x "$p" ]; then echo "path $i unreadable"; fi; i=$((i+1)); done',
@@ -19,7 +18,7 @@ const PREFLIGHT = [
 ].join("\n");
 
 interface Preflight {
-  tools: SpoolTools;
+  compressor: Compressor;
   pgDumpVersion: string;
 }
 
@@ -46,7 +45,7 @@ export async function preflight(job: StartedJob, plan: Plan): Promise<Preflight>
     "sha256sum",
     "stat",
     "mktemp",
-    ...(plan.postgres.length ? ["tee", "wc", "mkfifo", "pg_dump", "psql"] : []),
+    ...(plan.postgres.length ? ["pg_dump", "psql"] : []),
   ];
   const missing = needed.filter((t) => !tools.has(t));
   if (missing.length) {
@@ -136,5 +135,5 @@ export async function preflight(job: StartedJob, plan: Plan): Promise<Preflight>
   });
   if (problem) throw new AppError("VALIDATION", problem);
   const compressor = compressorFor(job.compression ?? "fast", tools)!; // gzip is there: checked above
-  return { tools: { compressor, hasher: tools.has("openssl") ? "openssl" : "sha256sum" }, pgDumpVersion };
+  return { compressor, pgDumpVersion };
 }

@@ -55,7 +55,7 @@ async function run(job: StartedJob, plan: Plan, out: PassThrough): Promise<Manif
     guardian = await openPrivateFolder(job);
     const dir = guardian.dir;
     step(`Private folder ${dir} created on ${job.serverName}.`);
-    const { compressor } = pre.tools;
+    const { compressor } = pre;
 
     const dumps: Spooled[] = [];
     const postgres: PostgresDump[] = [];
