@@ -31,12 +31,6 @@ const CHOICES: Record<CompressionSetting, Compressor[]> = {
   ],
 };
 
-export const compressionLabels: Record<CompressionSetting, string> = {
-  fast: "Fast (igzip -1, else pigz -1)",
-  balanced: "Balanced (igzip -3, else pigz -6)",
-  small: "Small (pigz -9, else gzip -9)",
-};
-
 /** The compressor for `setting` among the tools a server has; undefined when it has none of them. */
 export function compressorFor(setting: CompressionSetting, tools: ReadonlySet<string>): Compressor | undefined {
   return CHOICES[setting].find((c) => tools.has(c.tool));
@@ -44,8 +38,3 @@ export function compressorFor(setting: CompressionSetting, tools: ReadonlySet<st
 
 /** The argument vector that compresses standard input to standard output. */
 export const compressorArgv = (c: Compressor) => [c.tool, `-${c.level}`];
-
-/** The fastest gzip a server has (igzip, else pigz, else gzip). */
-export function fastestGzip(tools: ReadonlySet<string>): GzipTool | undefined {
-  return (["igzip", "pigz", "gzip"] as const).find((t) => tools.has(t));
-}
