@@ -39,7 +39,6 @@ export const schedules = pgTable(
     cron: text("cron").notNull(),
     timezone: text("timezone").notNull(),
     encrypted: boolean("encrypted").notNull().default(true),
-    compression: compressionEnum("compression").notNull().default("fast"),
     enabled: boolean("enabled").notNull().default(true),
     retention: jsonb("retention").$type<RetentionPolicyJson>().notNull().default(runbookPolicy),
     /** Verify every backup of the schedule by restoring it into a scratch database. */

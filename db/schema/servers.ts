@@ -33,9 +33,6 @@ export const servers = pgTable(
     /** Where temporary files of a run live (a private folder is made inside it per run). */
     workDir: text("work_dir").notNull().default("/var/tmp"),
     ...checkColumns(),
-    /** Found by the last successful Test: the fastest gzip there (igzip, pigz, gzip) and the package manager, for the install hint. */
-    gzipTool: text("gzip_tool"),
-    packageManager: text("package_manager"),
     createdAt: createdAt(),
   },
   (t) => [unique("servers_team_id_key").on(t.teamId, t.id), unique("servers_team_name_key").on(t.teamId, t.name)],
