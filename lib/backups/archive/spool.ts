@@ -34,9 +34,9 @@ with open(sys.argv[1] + ".measured", "w") as f:
 `;
 
 /**
- * $1 spool, $2 MEASURE_PY: measures the stream with python3 where there is one (it costs a
- * quarter of the CPU of the fallback), else with tee into FIFOs read by a hasher (openssl, several
- * times faster than coreutils' sha256sum, else sha256sum) and wc. Measured: docs/design/archive.md.
+ * $1 spool, $2 MEASURE_PY: measures the stream with python3 where there is one (about half the
+ * CPU of the fallback), else with tee into FIFOs read by a hasher (openssl, several times faster
+ * than coreutils' sha256sum, else sha256sum) and wc. Measured: docs/design/archive.md#compression.
  */
 const MEASURE = [
   "s=$1",
