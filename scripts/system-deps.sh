@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages a command needs, only when they are missing.
-#   scripts/system-deps.sh test   PostgreSQL server, OpenSSH server, pigz, Chromium, Caddy, promtool (for npm test)
+#   scripts/system-deps.sh test   PostgreSQL server, OpenSSH server, pigz, igzip, python3, Chromium, Caddy, promtool (for npm test)
 set -euo pipefail
 
 need=()
@@ -11,6 +11,8 @@ case "${1:-}" in
     [ -x /usr/sbin/sshd ] || need+=(openssh-server)
     have ssh-keygen || need+=(openssh-client)
     have pigz || need+=(pigz)
+    have igzip || need+=(isal)
+    have python3 || need+=(python3)
     [ -x /usr/bin/chromium ] || need+=(chromium)
     have caddy || need+=(caddy)
     have promtool || need+=(prometheus) # promtool checks and tests docs/prometheus/coffer-rules.yml

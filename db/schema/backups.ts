@@ -13,7 +13,7 @@ import {
 } from "drizzle-orm/pg-core";
 import { sql } from "drizzle-orm";
 import { createdAt, idColumn, timestampColumn } from "../columns";
-import { schedules } from "./schedules";
+import { compressionEnum, schedules } from "./schedules";
 import { servers } from "./servers";
 import { storageDestinations } from "./storage";
 import { teams } from "./teams";
@@ -48,6 +48,7 @@ export const backups = pgTable(
     trigger: backupTriggerEnum("trigger").notNull(),
     status: backupStatusEnum("status").notNull().default("queued"),
     encrypted: boolean("encrypted").notNull(),
+    compression: compressionEnum("compression").notNull().default("fast"),
     /** What the run backs up and where it goes, fixed when it is requested. */
     sourceIds: jsonb("source_ids").$type<string[]>().notNull(),
     destinationIds: jsonb("destination_ids").$type<string[]>().notNull(),

@@ -1,4 +1,4 @@
-import { boolean, foreignKey, index, integer, jsonb, pgTable, primaryKey, text, unique } from "drizzle-orm/pg-core";
+import { boolean, foreignKey, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, unique } from "drizzle-orm/pg-core";
 import { sql } from "drizzle-orm";
 import { createdAt, idColumn, timestampColumn } from "../columns";
 import { servers, sources } from "./servers";
@@ -22,6 +22,9 @@ export const runbookPolicy: RetentionPolicyJson = {
   monthly: 6,
   yearly: 0,
 };
+
+/** How a backup's archive is compressed (lib/backups/compression.ts): always gzip, by the fastest tool for the setting. */
+export const compressionEnum = pgEnum("compression", ["fast", "balanced", "small"]);
 
 /** When to back up which sources of a server, and where the backups go. */
 export const schedules = pgTable(

@@ -332,7 +332,7 @@ describe("run-restore: databases", () => {
     expect(r).toMatchObject({ status: "succeeded", attempts: 2, error: null });
     expect(await digest(s.database)).toEqual(expected);
     expect(await scratchDatabases()).toEqual([]);
-    expect(r.log.map((l) => l.message)).toContain(`Loaded. Replacing ${s.database} with it.`);
+    expect(r.log.map((l) => l.message)).toContain(`Replacing ${s.database} with it.`);
   });
 
   it("another team can neither restore, verify, nor target this team's server; viewers cannot restore", async () => {

@@ -17,6 +17,7 @@ import { assertClaim, ours, runningJob, type RunningJob } from "../jobs/table";
 import type { StorageAdapter } from "../storage";
 import { Sha256Meter } from "../storage/common";
 import { inTeam, type TeamContext } from "../teams/context";
+import type { CompressionSetting } from "./compression";
 import { failRun } from "./fail";
 import { fanOut } from "./fanout";
 import { insertBackup, type NewBackup } from "./mutations";
@@ -49,6 +50,7 @@ export interface BackupPlan {
     serverId: string;
     fileName: string;
     encrypted: boolean;
+    compression: CompressionSetting;
     sourceIds: string[];
     destinationIds: string[];
   };
@@ -76,6 +78,7 @@ export async function loadPlan(t: TeamContext, backupId: string, attempt: number
       serverId: backups.serverId,
       fileName: backups.fileName,
       encrypted: backups.encrypted,
+      compression: backups.compression,
       sourceIds: backups.sourceIds,
       destinationIds: backups.destinationIds,
       status: backups.status,

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { AppError } from "@/lib/errors";
+import { compressionSettings } from "./compression";
 
 /**
  * `manifest.json`, the first entry of every backup archive. Restore and verify read it before
@@ -10,6 +11,8 @@ import { AppError } from "@/lib/errors";
  *   between hashing and archiving; verification flags such an entry as a mismatch.
  * - `postgres`: one item per PostgreSQL source. `tables` holds the row count of every user table,
  *   counted in the transaction whose snapshot the dump used (so counts and dump agree exactly).
+ * - `compression`: the setting, and the tool and level that compressed the archive's data (absent
+ *   in archives made before it was recorded).
  */
 export const MANIFEST_FORMAT = 1;
 export const MANIFEST_PATH = "manifest.json";
@@ -72,6 +75,12 @@ export const postgresDumpSchema = z.object({
   tables: z.array(tableCountSchema),
 });
 
+const compressionRecordSchema = z.object({
+  setting: z.enum(compressionSettings),
+  tool: z.enum(["igzip", "pigz", "gzip"]),
+  level: z.number().int().min(0).max(9),
+});
+
 export const manifestSchema = z.object({
   format: z.literal(MANIFEST_FORMAT),
   /** Coffer's version that made the archive. */
@@ -85,6 +94,7 @@ export const manifestSchema = z.object({
   sources: z.array(manifestSourceSchema),
   entries: z.array(manifestEntrySchema),
   postgres: z.array(postgresDumpSchema),
+  compression: compressionRecordSchema.optional(),
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;

@@ -7,6 +7,7 @@ import { db, type Transaction } from "../db";
 import { AppError, notFound } from "../errors";
 import { requestCancel } from "../jobs/cancel";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
+import type { CompressionSetting } from "./compression";
 import type { RequestBackupInput } from "./schemas";
 
 /** `<server>-<yyyymmdd-hhmmss>.tar.gz` (UTC), the name a download is saved under. */
@@ -26,6 +27,8 @@ export interface NewBackup {
   sourceIds: string[];
   destinationIds: string[];
   encrypted: boolean;
+  /** Absent (uploads, safety backups): fast. */
+  compression?: CompressionSetting;
   trigger: "manual" | "schedule" | "api" | "upload" | "safety";
   scheduleId?: string;
   scheduledFor?: Date;
@@ -77,6 +80,7 @@ export async function insertBackup(tx: Transaction, t: TeamContext, b: NewBackup
       scheduledFor: b.scheduledFor,
       trigger: b.trigger,
       encrypted: b.encrypted,
+      compression: b.compression,
       sourceIds,
       destinationIds,
       requestedBy: t.actor.label,
@@ -104,7 +108,12 @@ export async function requestBackup(t: TeamContext, input: RequestBackupInput, t
     await recordAudit(tx, t, {
       action: "backup.requested",
       target: { type: "backup", id: created.id },
-      details: { serverId: input.serverId, encrypted: input.encrypted, destinations: input.destinationIds.length },
+      details: {
+        serverId: input.serverId,
+        encrypted: input.encrypted,
+        compression: input.compression,
+        destinations: input.destinationIds.length,
+      },
     });
     return created;
   });

@@ -14,17 +14,17 @@ const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
 describe("freeSpaceProblem", () => {
-  it("accepts when the databases plus the headroom fit, refuses otherwise with what to do", () => {
+  it("accepts when half the databases (their compressed dumps) plus the headroom fit, refuses otherwise with what to do", () => {
     expect(
       freeSpaceProblem({ dir: "/var/tmp", server: "db1", freeBytes: 10 * GiB, databaseBytes: 2 * GiB }),
     ).toBeUndefined();
     expect(
-      freeSpaceProblem({ dir: "/var/tmp", server: "db1", freeBytes: 2 * GiB + 64 * MiB, databaseBytes: 2 * GiB }),
+      freeSpaceProblem({ dir: "/var/tmp", server: "db1", freeBytes: GiB + 64 * MiB, databaseBytes: 2 * GiB }),
     ).toBeUndefined();
     expect(
-      freeSpaceProblem({ dir: "/var/tmp", server: "db1", freeBytes: 2 * GiB + 63 * MiB, databaseBytes: 2 * GiB }),
+      freeSpaceProblem({ dir: "/var/tmp", server: "db1", freeBytes: GiB + 63 * MiB, databaseBytes: 2 * GiB }),
     ).toBe(
-      "Not enough free space in /var/tmp on db1: 2.1 GiB free, need about 2.1 GiB. Free some space there, or choose another work folder in the server's settings.",
+      "Not enough free space in /var/tmp on db1: 1.1 GiB free, need about 1.1 GiB. Free some space there, or choose another work folder in the server's settings.",
     );
     expect(
       freeSpaceProblem({ dir: "/w", server: "s", freeBytes: 500 * MiB, databaseBytes: 0, headroomBytes: GiB }),

@@ -12,6 +12,7 @@ import { withServer } from "../servers/connect";
 import { inTeam, type TeamContext } from "../teams/context";
 import { startArchive, type ArchiveSource, type PostgresArchiveSource } from "./archive";
 import type { ArchiveProducer } from "./build";
+import type { CompressionSetting } from "./compression";
 import { COFFER_VERSION } from "./version";
 
 type ServerRow = { id: string; name: string; kind: "ssh" | "local"; workDir: string };
@@ -19,7 +20,7 @@ type ServerRow = { id: string; name: string; kind: "ssh" | "local"; workDir: str
 /** A backup's server and the archive sources it reads, loaded for the run. */
 export async function serverArchive(
   t: TeamContext,
-  backup: { id: string; serverId: string; sourceIds: string[] },
+  backup: { id: string; serverId: string; sourceIds: string[]; compression: CompressionSetting },
 ): Promise<ArchiveProducer> {
   const d = await db();
   const [server] = await d
@@ -40,7 +41,11 @@ export async function serverArchive(
         : postgresSource(t, server.kind, s),
     ),
   );
-  return archiveOnServer(t, server, { backupId: backup.id, sources: archiveSources });
+  return archiveOnServer(t, server, {
+    backupId: backup.id,
+    sources: archiveSources,
+    compression: backup.compression,
+  });
 }
 
 /**
@@ -50,7 +55,13 @@ export async function serverArchive(
 export function archiveOnServer(
   t: TeamContext,
   server: Pick<ServerRow, "id" | "name" | "workDir">,
-  o: { backupId: string; sources: ArchiveSource[]; reach?: Reach; signal?: AbortSignal },
+  o: {
+    backupId: string;
+    sources: ArchiveSource[];
+    compression?: CompressionSetting;
+    reach?: Reach;
+    signal?: AbortSignal;
+  },
 ): ArchiveProducer {
   let connection: Held<Reach> | undefined;
   return {
@@ -62,6 +73,7 @@ export function archiveOnServer(
         serverName: server.name,
         backupId: o.backupId,
         sources: o.sources,
+        compression: o.compression,
         cofferVersion: COFFER_VERSION,
         signal: o.signal ? AbortSignal.any([signal, o.signal]) : signal,
         onStep: say,

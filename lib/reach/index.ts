@@ -1,6 +1,6 @@
 import "server-only";
 
-export type { Reach, RunningCommand } from "./types";
+export type { ExitResult, Reach, RunningCommand } from "./types";
 export { connectSsh, type SshConnection } from "./ssh/connect";
 export { localReach } from "./local";
 export { runCommand } from "./run-command";

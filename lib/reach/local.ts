@@ -3,7 +3,6 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { open, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
-import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
 import { childProcessEnv } from "@/lib/env";
 import { AppError } from "@/lib/errors";
@@ -71,14 +70,17 @@ class LocalReach implements Reach {
     };
 
     stages.forEach((argv, i) => {
-      const stdinMode: "pipe" | "ignore" = i > 0 || opts.stdin ? "pipe" : "ignore";
+      // Stages are joined by kernel pipes, as in a shell: their data never passes through Node.
+      const previous = children[i - 1]?.stdout;
       const child: ChildProcess = spawn(argv[0]!, argv.slice(1), {
         cwd: opts.cwd,
         env: env as NodeJS.ProcessEnv, // NODE_ENV is deliberately not passed on
-        stdio: [stdinMode, "pipe", "pipe"],
+        stdio: [previous ?? (opts.stdin ? "pipe" : "ignore"), "pipe", "pipe"],
         detached: true,
         windowsHide: true,
       });
+      // Only the next stage holds the read end now: when it quits, the writer gets EPIPE.
+      previous?.destroy();
       children.push(child);
       child.stdin?.on("error", () => {}); // EPIPE when the program exits before reading everything
       child.stdout!.on("error", () => {});
@@ -105,11 +107,6 @@ class LocalReach implements Reach {
           cmd.closed();
         }
       });
-      if (i > 0) {
-        // Node-level pipe between stages; errors (EPIPE when a later stage quits early) end the
-        // earlier stage's output, which then gets SIGPIPE like in a shell pipeline.
-        pipeline(children[i - 1]!.stdout!, child.stdin!).catch(() => {});
-      }
     });
 
     cmd.attachStdout(children[children.length - 1]!.stdout!);

@@ -1,17 +1,14 @@
 import "server-only";
 import { PassThrough, Transform, Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
 import { extract } from "tar-stream";
 import { openArchive } from "../backups/open-archive";
 import { asAppError } from "../errors";
+import { gunzip } from "./gunzip";
 import type { RestoreCtx, RestoreRow } from "./job";
 
 /** What the user does again when the archive is not readable yet (archive storage). */
 export const verbOf = (job: RestoreRow) => (job.kind === "verify" ? "verify it" : "restore it");
-
-/** Larger than zlib's 16 KiB default: a restore is bound by this CPU on small machines (bench:restore). */
-export const GUNZIP_CHUNK = 256 * 1024;
 
 /** Counts the plain archive's bytes for progress. */
 export function counter(onBytes: (n: number) => void) {
@@ -37,7 +34,7 @@ export async function readEntries(
 ): Promise<void> {
   const { body } = await openArchive(ctx.t, ctx.backup, { signal: ctx.signal, verb: verbOf(ctx.job) });
   const tar = extract();
-  const feeding = pipeline(body, counter(ctx.onBytes), createGunzip({ chunkSize: GUNZIP_CHUNK }), tar);
+  const feeding = pipeline(body, counter(ctx.onBytes), gunzip(), tar);
   feeding.catch(() => {}); // awaited below when the read runs to its end
   let ended = false;
   try {

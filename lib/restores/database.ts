@@ -48,6 +48,7 @@ export async function restoreDatabase(ctx: RestoreCtx): Promise<DatabaseOutcome>
           );
         if (job.mode === "replace") safetyBackupId = await safetyBackup(ctx, reach, conn, target);
         await loadChecked(ctx, pg, scratch);
+        say("Loaded. Counting its rows…");
         counts = await pg.countRows(scratch);
         await startSwap(ctx);
       }
@@ -55,7 +56,7 @@ export async function restoreDatabase(ctx: RestoreCtx): Promise<DatabaseOutcome>
       // a retry finishes it (the swap is one transaction: the scratch is there until it commits).
       const pg = new ServerPostgres(reach, conn, `coffer:${job.id}`);
       if (counts || (await pg.exists(scratch))) {
-        say(old ? `Loaded. Replacing ${target} with it.` : `Loaded. Renaming it to ${target}.`);
+        say(old ? `Replacing ${target} with it.` : `Renaming it to ${target}.`);
         await pg.swap(scratch, target, old);
       } else if (!(await pg.exists(target))) {
         throw new AppError(

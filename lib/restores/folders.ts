@@ -1,10 +1,10 @@
 import "server-only";
 import { pipeline } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
 import { openArchive } from "../backups/open-archive";
 import { withServer } from "../servers/connect";
-import { counter, GUNZIP_CHUNK, verbOf } from "./archive-entries";
+import { counter, verbOf } from "./archive-entries";
 import { restoreDirectory } from "./files";
+import { gunzip } from "./gunzip";
 import type { FoldersOutcome, RestoreCtx } from "./job";
 
 /** Restores folders of the archive to a path on the job's server (fresh, or overwriting). */
@@ -15,7 +15,7 @@ export async function restoreFolders(ctx: RestoreCtx): Promise<FoldersOutcome> {
     job.serverId,
     async (reach) => {
       const { body } = await openArchive(t, ctx.backup, { signal, verb: verbOf(job) });
-      const tar = createGunzip({ chunkSize: GUNZIP_CHUNK });
+      const tar = gunzip();
       const reading = pipeline(body, counter(ctx.onBytes), tar).catch((err: unknown) => {
         tar.destroy(err as Error);
       });

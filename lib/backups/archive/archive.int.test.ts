@@ -11,6 +11,7 @@ import {
   readFileSync,
   readlinkSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
@@ -25,6 +26,8 @@ import { connectSsh, localReach, type Reach, type SshConnection } from "@/lib/re
 import { startPgCluster, type PgCluster } from "@/test/pg-cluster";
 import { processesMatching, waitUntilGone } from "@/test/processes";
 import { startSshd, type TestSshd } from "@/test/servers/sshd";
+import { pathWithout, withPath } from "@/test/hidden-tools";
+import type { CompressionSetting } from "../compression";
 import { parseManifest, type Manifest } from "../manifest";
 import { startArchive, type ArchiveJob, type ArchiveSource, type PostgresArchiveSource } from ".";
 
@@ -82,6 +85,12 @@ function newWorkDir(): string {
   return mkdtempSync(path.join(root, "work-"));
 }
 const leftovers = (workDir: string) => readdirSync(workDir).filter((n) => n.startsWith("coffer-"));
+/** Bytes of compressed SQL spooled so far in the run's private folder. */
+const spoolBytes = (workDir: string) =>
+  leftovers(workDir).reduce((n, d) => {
+    const spool = path.join(workDir, d, "dump-0.sql.gz");
+    return n + (existsSync(spool) ? statSync(spool).size : 0);
+  }, 0);
 
 function job(reach: Reach, workDir: string, sources: ArchiveSource[], extra: Partial<ArchiveJob> = {}): ArchiveJob {
   return {
@@ -108,6 +117,37 @@ async function saveAndExtract(stream: Readable): Promise<{ file: string; out: st
 }
 
 const sha = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
+
+/** What Python's tarfile reads in the .tar.gz: every member's name, and size and SHA-256 for regular files. */
+function pythonMembers(file: string): { name: string; size?: number; sha256?: string }[] {
+  const script = `import hashlib, json, sys, tarfile
+out = []
+with tarfile.open(sys.argv[1], "r:gz") as t:
+    for m in t:
+        if m.isfile():
+            out.append({"name": m.name, "size": m.size, "sha256": hashlib.sha256(t.extractfile(m).read()).hexdigest()})
+        else:
+            out.append({"name": m.name})
+print(json.dumps(out))`;
+  return JSON.parse(execFileSync("python3", ["-c", script, file]).toString()) as ReturnType<typeof pythonMembers>;
+}
+
+/** The archive opens everywhere a user would open it: `gzip -t`, `gzip -d` then `tar`, Python's tarfile; each member matches the manifest. */
+function expectReadableEverywhere(file: string, manifest: Manifest) {
+  execFileSync("gzip", ["-t", file]);
+  const tarBytes = execFileSync("gzip", ["-dc", file], { maxBuffer: 1024 * 1024 * 1024 });
+  const names = execFileSync("tar", ["tf", "-"], { input: tarBytes })
+    .toString()
+    .split("\n")
+    .filter(Boolean)
+    .map((n) => n.replace(/\/$/, "")); // tar lists folders with a slash, Python without
+  const py = pythonMembers(file);
+  expect(py.map((m) => m.name)).toEqual(names);
+  expect(names[0]).toBe("manifest.json");
+  const files = new Map(py.filter((m) => m.sha256 && m.name !== "manifest.json").map((m) => [m.name, m]));
+  expect([...files.keys()].sort()).toEqual(manifest.entries.map((e) => e.path).sort());
+  for (const e of manifest.entries) expect(files.get(e.path), e.path).toMatchObject({ size: e.size, sha256: e.sha256 });
+}
 
 function rowsOf(db: string, table: string) {
   return psql(db, `select coalesce(string_agg(t::text, ',' order by t::text), '') from ${table} t`);
@@ -194,12 +234,14 @@ describe("backup archives", () => {
       };
       const steps: string[] = [];
       const run = await startArchive(job(getReach(), workDir, [db, files], { onStep: (m) => steps.push(m) }));
-      const [{ out, members }, manifest] = await Promise.all([saveAndExtract(run.stream), run.done]);
+      const [{ file, out, members }, manifest] = await Promise.all([saveAndExtract(run.stream), run.done]);
 
       expect(members[0]).toBe("manifest.json");
       const onDisk = parseManifest(readFileSync(path.join(out, "manifest.json")));
       expect(onDisk).toEqual(manifest);
       expect(manifest).toMatchObject({ format: 1, coffer: "0.1.0-test", server: "test-server" });
+      expect(manifest.compression).toEqual({ setting: "fast", tool: "igzip", level: 1 });
+      expectReadableEverywhere(file, manifest);
       expect(Date.parse(manifest.finishedAt)).toBeGreaterThanOrEqual(Date.parse(manifest.startedAt));
       expect(JSON.stringify(manifest)).not.toContain("PGPASSWORD");
 
@@ -453,7 +495,32 @@ describe("backup archives", () => {
       expect(await reading).toBe(reason);
       expect(leftovers(workDir)).toEqual([]);
       expect(await waitUntilGone("tar --create --file=-")).toEqual([]);
-      expect(processesMatching("pigz -6")).toEqual([]);
+      expect(processesMatching("igzip -1")).toEqual([]);
+    });
+
+    it("pg_dump failing part-way through the data: rejects naming pg_dump, and neither its spool nor the private folder remains", async () => {
+      const name = `half_${randomBytes(3).toString("hex")}`;
+      psql("postgres", `create database ${name}`);
+      psql(
+        name,
+        "create table big (id int, payload text); insert into big select g, md5(random()::text) || md5(random()::text) || md5(random()::text) from generate_series(1, 1000000) g;",
+      );
+      const workDir = newWorkDir();
+      const j = job(getReach(), workDir, [pgSource(name)]);
+      const run = await startArchive(j);
+      const failure = expectFailure(run);
+      // Once compressed SQL is in the spool, pg_dump's session ends as when its server goes away.
+      await waitFor(() => spoolBytes(workDir) > 0, 30_000, 10);
+      psql(
+        "postgres",
+        `select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'coffer:${j.backupId}' and query ilike 'COPY %'`,
+      );
+      const error = await failure;
+      expect(error).toBeInstanceOf(AppError);
+      expect(error.message).toMatch(new RegExp(`^pg_dump of ${name} \\(db ${name}\\) failed`));
+      expect(leftovers(workDir)).toEqual([]);
+      expect(await waitUntilGone("pg_dump -w --snapshot=")).toEqual([]);
+      psql("postgres", `drop database ${name}`);
     });
 
     it("hostile names, paths and patterns are arguments: nothing runs, everything is archived as named", async () => {
@@ -513,9 +580,50 @@ describe("backup archives", () => {
     });
   });
 
+  describe.each(reaches)("gzip tools over %s", (_name, getReach) => {
+    const variants: {
+      hide: string[];
+      setting: CompressionSetting;
+      made: Omit<Manifest["compression"] & {}, "setting">;
+    }[] = [
+      { hide: [], setting: "fast", made: { tool: "igzip", level: 1 } },
+      { hide: [], setting: "balanced", made: { tool: "igzip", level: 3 } },
+      { hide: [], setting: "small", made: { tool: "pigz", level: 9 } },
+      // Without python3 the dump is measured by tee into openssl and wc; without openssl, into sha256sum.
+      { hide: ["igzip", "python3"], setting: "fast", made: { tool: "pigz", level: 1 } },
+      { hide: ["igzip", "pigz", "python3", "openssl"], setting: "fast", made: { tool: "gzip", level: 1 } },
+      { hide: ["igzip", "pigz"], setting: "small", made: { tool: "gzip", level: 9 } },
+    ];
+    it.each(variants)(
+      "without $hide, $setting compresses with $made.tool: gzip -d, tar and Python's tarfile read every member as the manifest says",
+      async ({ hide, setting, made }) => {
+        const reach = hide.length ? withPath(getReach(), pathWithout(hide, root)) : getReach();
+        const workDir = newWorkDir();
+        const files: ArchiveSource = {
+          kind: "directory",
+          id: "src_files",
+          name: "site",
+          paths: [srcDir],
+          excludes: [],
+        };
+        const steps: string[] = [];
+        const run = await startArchive(
+          job(reach, workDir, [pgSource("shop"), files], { compression: setting, onStep: (m) => steps.push(m) }),
+        );
+        const [{ file, out }, manifest] = await Promise.all([saveAndExtract(run.stream), run.done]);
+        expect(manifest.compression).toEqual({ setting, ...made });
+        expect(steps.join("\n")).toContain(`compressed with ${made.tool} -${made.level}`);
+        expectReadableEverywhere(file, manifest);
+        expect(manifest.postgres[0]!.tables.map((t) => t.rows)).toEqual([2, 250, 3]);
+        expect(readFileSync(path.join(out, "postgres", "shop.sql"), "utf8")).toContain("COPY public.customers");
+        expect(leftovers(workDir)).toEqual([]);
+      },
+    );
+  });
+
   describe("archive over ssh: lost connection", () => {
-    it("a connection cut mid-stream rejects, and the server removes the private folder by itself", async () => {
-      // A TCP relay in front of sshd that the test can cut, as a network failure would.
+    /** An SSH connection through a TCP relay the test can cut, as a network failure would. */
+    async function cuttableConnection() {
       const sockets = new Set<Socket>();
       const relay = createServer((client) => {
         const upstream = connect(sshd.port, "127.0.0.1");
@@ -525,15 +633,30 @@ describe("backup archives", () => {
         upstream.on("error", () => client.destroy());
       });
       await new Promise<void>((r) => relay.listen(0, "127.0.0.1", r));
-      const port = (relay.address() as AddressInfo).port;
       const conn = await connectSsh({
         host: "127.0.0.1",
-        port,
+        port: (relay.address() as AddressInfo).port,
         username: sshd.username,
         privateKey: sshd.privateKey,
         allowPrivateNetworks: true,
         connectTimeoutMs: 10_000,
       });
+      return {
+        reach: conn.reach,
+        cut: () => {
+          for (const s of sockets) s.destroy();
+          sockets.clear();
+        },
+        cutAlready: () => sockets.size === 0,
+        close: async () => {
+          await conn.reach.close();
+          relay.close();
+        },
+      };
+    }
+
+    it("a connection cut mid-stream rejects, and the server removes the private folder by itself", async () => {
+      const conn = await cuttableConnection();
       const big = path.join(root, `lost-${randomBytes(3).toString("hex")}`);
       mkdirSync(big);
       for (let i = 0; i < 8; i++) writeFileSync(path.join(big, `f${i}.bin`), randomBytes(8 * 1024 * 1024));
@@ -544,10 +667,9 @@ describe("backup archives", () => {
       let received = 0;
       run.stream.on("data", (c: Buffer) => {
         received += c.length;
-        if (received > 1024 * 1024 && sockets.size) {
+        if (received > 1024 * 1024 && !conn.cutAlready()) {
           run.stream.pause();
-          for (const s of sockets) s.destroy();
-          sockets.clear();
+          conn.cut();
         }
       });
       const error = await run.done.then(
@@ -558,17 +680,36 @@ describe("backup archives", () => {
       expect(run.stream.destroyed && !run.stream.readableEnded).toBe(true);
       await waitFor(() => leftovers(workDir).length === 0, 10_000);
       expect(await waitUntilGone("tar --create --file=-", 5_000)).toEqual([]);
-      await conn.reach.close();
-      relay.close();
+      await conn.close();
       rmSync(big, { recursive: true, force: true });
+    });
+
+    it("a connection cut while pg_dump fills its spool rejects; the server removes the spool with the private folder, and pg_dump goes", async () => {
+      const name = `lost_${randomBytes(3).toString("hex")}`;
+      psql("postgres", `create database ${name}`);
+      psql(
+        name,
+        "create table big (id int, payload text); insert into big select g, md5(random()::text) || md5(random()::text) || md5(random()::text) from generate_series(1, 1000000) g;",
+      );
+      const conn = await cuttableConnection();
+      const workDir = newWorkDir();
+      const run = await startArchive(job(conn.reach, workDir, [pgSource(name)]));
+      const failure = expectFailure(run);
+      await waitFor(() => spoolBytes(workDir) > 0, 30_000, 10);
+      conn.cut();
+      expect(await failure).toBeInstanceOf(AppError);
+      await waitFor(() => leftovers(workDir).length === 0, 10_000);
+      expect(await waitUntilGone("pg_dump -w --snapshot=", 5_000)).toEqual([]);
+      await conn.close();
+      psql("postgres", `drop database ${name} with (force)`);
     });
   });
 
-  async function waitFor(check: () => boolean, ms = 15_000) {
+  async function waitFor(check: () => boolean, ms = 15_000, every = 50) {
     const until = Date.now() + ms;
     while (!check()) {
       if (Date.now() > until) throw new Error("timed out waiting for a condition");
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, every));
     }
   }
 

@@ -1,9 +1,11 @@
 import "server-only";
 import { AppError } from "@/lib/errors";
-import { firstLines, lineReader, runCommand } from "@/lib/reach";
+import { firstLines, lineReader } from "@/lib/reach";
 import { explainPsqlError, pgConnectionEnv } from "@/lib/servers/postgres";
-import type { PostgresDump, TableCount } from "../manifest";
+import type { ManifestEntry, PostgresDump, TableCount } from "../manifest";
 import { pgWhere, type PostgresArchiveSource, type StartedJob } from "./job";
+import type { Compressor } from "../compression";
+import { measured, spoolOutput } from "./spool";
 
 /** Every user table's rows, in one statement (so in the session's snapshot), as one line of JSON. */
 export const COUNT_ROWS = `SELECT coalesce(jsonb_agg(jsonb_build_array(n.nspname, c.relname,
@@ -14,17 +16,25 @@ WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') 
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e');
 `;
 
+/** Where a dump goes: its compressed spool in the private folder, and its member name in the archive. */
+export interface DumpTarget {
+  spool: string;
+  path: string;
+  pgDumpVersion: string;
+  compressor: Compressor;
+}
+
 /**
- * Dumps one database into `file` with `pg_dump --snapshot`, while a psql session holding that
- * snapshot counts every user table's rows, so the counts describe exactly what was dumped.
+ * Dumps one database with `pg_dump --snapshot`, compressed into its spool as it is produced (see
+ * spool.ts), while a psql session holding that snapshot counts every user table's rows, so the
+ * counts describe exactly what was dumped. Resolves with the manifest's record of the dump and its
+ * entry (size and SHA-256 of the plain SQL).
  */
 export async function dumpDatabase(
   job: StartedJob,
   s: PostgresArchiveSource,
-  file: string,
-  entryPath: string,
-  pgDumpVersion: string,
-): Promise<PostgresDump> {
+  target: DumpTarget,
+): Promise<{ dump: PostgresDump; entry: ManifestEntry }> {
   const { reach, signal } = job;
   const env = pgConnectionEnv(s, `coffer:${job.backupId}`);
   const explain = (stderr: string, tool: string) => {
@@ -61,12 +71,19 @@ export async function dumpDatabase(
       throw new AppError("UPSTREAM", `Unexpected answer from PostgreSQL (${s.name}): ${first.slice(0, 200)}`);
     // Counting runs in the session while pg_dump runs in its own connection on the same snapshot.
     session.stdin!.write(COUNT_ROWS);
-    const dump = await runCommand(
+    const dump = await spoolOutput(
       reach,
-      ["pg_dump", "-w", `--snapshot=${snapshot}`, "--format=plain", `--file=${file}`],
+      ["pg_dump", "-w", `--snapshot=${snapshot}`, "--format=plain"],
+      target.spool,
+      target.compressor,
       { env, signal },
     );
     if (dump.code !== 0) {
+      if (/No space left on device/i.test(dump.stderrTail))
+        throw new AppError(
+          "UPSTREAM",
+          `The work folder ${job.workDir} on ${job.serverName} ran out of space while the dump of ${s.database} (${s.name}) was compressed into it. Free some space there, or choose another work folder in the server's settings.`,
+        );
       // A failed count aborts the session's transaction, which invalidates the snapshot pg_dump
       // then uses: the session's error is the cause, pg_dump's only its consequence.
       const sessionExit = await Promise.race([
@@ -87,7 +104,12 @@ export async function dumpDatabase(
       table,
       rows,
     }));
-    return { source: s.id, database: s.database, path: entryPath, serverVersion, pgDumpVersion, snapshot, tables };
+    const entry = await measured(reach, target.spool, target.path, signal);
+    const { path, pgDumpVersion } = target;
+    return {
+      dump: { source: s.id, database: s.database, path, serverVersion, pgDumpVersion, snapshot, tables },
+      entry,
+    };
   } catch (error) {
     // The server rolls the transaction back when psql goes.
     stopSession.abort(error);

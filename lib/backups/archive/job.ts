@@ -3,6 +3,7 @@ import type { Readable } from "node:stream";
 import { AppError } from "@/lib/errors";
 import type { Reach } from "@/lib/reach";
 import type { PgConnection } from "@/lib/servers/postgres";
+import type { CompressionSetting } from "../compression";
 import type { Manifest } from "../manifest";
 import { checkBackupId, dumpPaths, normalizePaths } from "../plan";
 
@@ -23,7 +24,7 @@ export type ArchiveSource = PostgresArchiveSource | DirectoryArchiveSource;
 
 export interface ArchiveJob {
   reach: Reach;
-  /** Absolute folder on the server for temporary dumps. */
+  /** Absolute folder on the server for the run's private folder (the compressed dumps, file lists). */
   workDir: string;
   /** The server's name, for the manifest and messages. */
   serverName: string;
@@ -31,9 +32,11 @@ export interface ArchiveJob {
   backupId: string;
   sources: ArchiveSource[];
   cofferVersion: string;
+  /** How hard to compress (default fast): lib/backups/compression.ts picks the tool the server has. */
+  compression?: CompressionSetting;
   /** Cancels the backup: commands are killed, the private folder removed, `done` rejects with the reason. */
   signal?: AbortSignal;
-  /** Free space to keep in the work folder beyond the estimated dump size (default 64 MiB). */
+  /** Free space to keep in the work folder beyond the estimated size of the compressed dumps (default 64 MiB). */
   minFreeBytes?: number;
   /** Called with one line per step, for the run log. */
   onStep?: (message: string) => void;

@@ -4,14 +4,11 @@ import { runCommand } from "@/lib/reach";
 import type { ManifestEntry } from "../manifest";
 import { findArgs, parseSha256Output, parseStatOutput } from "../plan";
 import type { ArchiveJob, Plan, StartedJob } from "./job";
-import { writeRemote } from "./remote";
 
 const MAX_LIST_OUTPUT = 512 * 1024 * 1024;
 
-/** Writes the NUL-separated lists tar reads: the dumps, and per directory source all paths and its regular files. */
+/** Writes the NUL-separated lists tar reads: per directory source all paths and its regular files. */
 export async function listDirectories(job: StartedJob, plan: Plan, dir: string) {
-  const dumpNames = plan.postgres.map((s) => `${plan.dumpPath.get(s.id)!}\0`).join("");
-  await writeRemote(job, `${dir}/dumps.list`, dumpNames);
   const all: string[] = [];
   const regular: string[] = [];
   for (const [i, d] of plan.directories.entries()) {
@@ -38,7 +35,8 @@ const HASH = 'cd -- "$1" || exit 125\nshift\ncat -- "$@" | xargs -0 -r sha256sum
 const SIZES = 'cd -- "$1" || exit 125\nshift\ncat -- "$@" | xargs -0 -r stat --printf \'%s %n\\0\' --';
 
 /** Size and SHA-256 of every file in `lists`, computed on the server, for the manifest. */
-export async function hashEntries(job: StartedJob, dir: string, lists: string[], plan: Plan): Promise<ManifestEntry[]> {
+export async function hashEntries(job: StartedJob, dir: string, lists: string[]): Promise<ManifestEntry[]> {
+  if (!lists.length) return [];
   const opts = { signal: job.signal, maxOutputBytes: MAX_LIST_OUTPUT };
   const sizes = await runCommand(job.reach, ["sh", "-c", SIZES, "sh", dir, ...lists], opts);
   if (sizes.code !== 0) throw changedError(job, sizes.stderrTail);
@@ -55,9 +53,6 @@ export async function hashEntries(job: StartedJob, dir: string, lists: string[],
     seen.add(path);
     entries.push({ path, size, sha256 });
   }
-  for (const s of plan.postgres)
-    if (!seen.has(plan.dumpPath.get(s.id)!))
-      throw new AppError("INTERNAL", `The dump of ${s.database} is missing from the private folder.`);
   return entries;
 }
 

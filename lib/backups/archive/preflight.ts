@@ -2,22 +2,23 @@ import "server-only";
 import { AppError } from "@/lib/errors";
 import { firstLines, runCommand } from "@/lib/reach";
 import { explainPsqlError, pgConnectionEnv, pgDumpMajor } from "@/lib/servers/postgres";
+import { compressorFor, type Compressor } from "../compression";
 import { freeSpaceProblem } from "../plan";
-import { pgWhere, type Plan, type StartedJob } from "./job";
-import { mustRun } from "./remote";
+import { pgWhere, type Plan, type PostgresArchiveSource, type StartedJob } from "./job";
 
-/** Prints the tools found, tar's version, the work folder's state and free space, and each directory path's state. */
+/** Prints the tools found, tar's and pg_dump's versions, the work folder's state and free space, and each directory path's state. */
 const PREFLIGHT = [
   "w=$1; shift",
-  'for c in tar gzip pigz find xargs sha256sum stat mktemp pg_dump psql; do command -v "$c" >/dev/null 2>&1 && echo "tool $c"; done',
+  'for c in tar gzip pigz igzip find xargs sha256sum stat mktemp pg_dump psql; do command -v "$c" >/dev/null 2>&1 && echo "tool $c"; done',
   'tar --version 2>/dev/null | head -n 1 | sed "s/^/tarversion /"',
+  'pg_dump --version 2>/dev/null | head -n 1 | sed "s/^/pgdump /"',
   'if [ ! -d "$w" ]; then echo "workdir missing"; elif [ ! -w "$w" ] || [ ! -x "$w" ]; then echo "workdir readonly"; else echo "df $(df -Pk "$w" | tail -n 1)"; fi',
   'i=0; for p do if [ ! -e "$p" ] && [ ! -L "$p" ]; then echo "path $i missing"; elif [ ! -d "$p" ]; then echo "path $i notdir"; elif [ ! -r "$p" ] || [ ! -x "$p" ]; then echo "path $i unreadable"; fi; i=$((i+1)); done',
   "true",
 ].join("\n");
 
 interface Preflight {
-  pigz: boolean;
+  compressor: Compressor;
   pgDumpVersion: string;
 }
 
@@ -28,6 +29,8 @@ interface Preflight {
 export async function preflight(job: StartedJob, plan: Plan): Promise<Preflight> {
   const { reach, signal, workDir, serverName } = job;
   const paths = plan.directories.flatMap((d) => d.normalized);
+  // The databases are asked at the same time; their answers count only once the tools are there.
+  const databases = Promise.allSettled(plan.postgres.map((s) => sizeAndVersion(job, s)));
   const probe = await runCommand(reach, ["sh", "-c", PREFLIGHT, "sh", workDir, ...paths], { signal });
   if (probe.code !== 0)
     throw new AppError(
@@ -90,40 +93,19 @@ export async function preflight(job: StartedJob, plan: Plan): Promise<Preflight>
   if (!Number.isFinite(freeKib))
     throw new AppError("UPSTREAM", `Could not read the free space of ${workDir} on ${serverName}.`);
 
-  let pgDumpVersion = "";
+  const pgDumpVersion = lines.find((l) => l.startsWith("pgdump "))?.slice(7) ?? "";
   let databaseBytes = 0;
-  if (plan.postgres.length) {
-    pgDumpVersion = (await mustRun(reach, ["pg_dump", "--version"], { signal }, "run pg_dump --version")).stdout.trim();
+  for (const [i, answer] of (await databases).entries()) {
+    if (answer.status === "rejected") throw answer.reason;
+    const s = plan.postgres[i]!;
+    const { bytes, major } = answer.value;
     const dumpMajor = pgDumpMajor(pgDumpVersion) ?? 0;
-    for (const s of plan.postgres) {
-      const q = await runCommand(
-        reach,
-        [
-          "psql",
-          "-X",
-          "-A",
-          "-t",
-          "-q",
-          "-w",
-          "-v",
-          "ON_ERROR_STOP=1",
-          "-c",
-          "select pg_database_size(current_database()), current_setting('server_version_num')::int / 10000",
-        ],
-        {
-          env: pgConnectionEnv(s, `coffer:${job.backupId}`),
-          signal,
-        },
+    if (dumpMajor < major)
+      throw new AppError(
+        "UPSTREAM",
+        `pg_dump ${dumpMajor} on ${serverName} cannot dump PostgreSQL ${major} (${s.name}): install postgresql-client-${major}.`,
       );
-      if (q.code !== 0) throw new AppError("UPSTREAM", `${s.name}: ${explainPsqlError(q.stderrTail, pgWhere(s))}`);
-      const [bytes, major] = q.stdout.trim().split("|").map(Number) as [number, number];
-      if (dumpMajor < major)
-        throw new AppError(
-          "UPSTREAM",
-          `pg_dump ${dumpMajor} on ${serverName} cannot dump PostgreSQL ${major} (${s.name}): install postgresql-client-${major}.`,
-        );
-      databaseBytes += bytes;
-    }
+    databaseBytes += bytes;
   }
   const problem = freeSpaceProblem({
     dir: workDir,
@@ -133,5 +115,29 @@ export async function preflight(job: StartedJob, plan: Plan): Promise<Preflight>
     headroomBytes: job.minFreeBytes,
   });
   if (problem) throw new AppError("VALIDATION", problem);
-  return { pigz: tools.has("pigz"), pgDumpVersion };
+  const compressor = compressorFor(job.compression ?? "fast", tools)!; // gzip is there: checked above
+  return { compressor, pgDumpVersion };
+}
+
+/** A database's size and major version, or an AppError saying why it cannot be reached. */
+async function sizeAndVersion(job: StartedJob, s: PostgresArchiveSource) {
+  const q = await runCommand(
+    job.reach,
+    [
+      "psql",
+      "-X",
+      "-A",
+      "-t",
+      "-q",
+      "-w",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-c",
+      "select pg_database_size(current_database()), current_setting('server_version_num')::int / 10000",
+    ],
+    { env: pgConnectionEnv(s, `coffer:${job.backupId}`), signal: job.signal },
+  );
+  if (q.code !== 0) throw new AppError("UPSTREAM", `${s.name}: ${explainPsqlError(q.stderrTail, pgWhere(s))}`);
+  const [bytes, major] = q.stdout.trim().split("|").map(Number) as [number, number];
+  return { bytes, major };
 }

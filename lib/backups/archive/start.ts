@@ -2,12 +2,13 @@ import "server-only";
 import { PassThrough } from "node:stream";
 import { finished } from "node:stream/promises";
 import { AppError } from "@/lib/errors";
-import { firstLines, holdPrivateFolder, runCommand, type RunningCommand } from "@/lib/reach";
+import { formatBytes } from "@/lib/format";
+import { firstLines, holdPrivateFolder, runCommand } from "@/lib/reach";
 import {
   MANIFEST_FORMAT,
-  MANIFEST_PATH,
   manifestSchema,
   type Manifest,
+  type ManifestEntry,
   type ManifestSource,
   type PostgresDump,
 } from "../manifest";
@@ -15,7 +16,8 @@ import { dumpDatabase } from "./dump-postgres";
 import { planJob, type ArchiveJob, type ArchiveSource, type Plan, type RunningArchive, type StartedJob } from "./job";
 import { hashEntries, listDirectories } from "./list-and-hash";
 import { preflight } from "./preflight";
-import { mustRun, writeRemote } from "./remote";
+import { mustRun } from "./remote";
+import { streamArchive, type Spooled } from "./stream";
 
 /**
  * Starts a backup: one `.tar.gz` assembled on the server where the data lives (layout and steps:
@@ -53,26 +55,30 @@ async function run(job: StartedJob, plan: Plan, out: PassThrough): Promise<Manif
     guardian = await openPrivateFolder(job);
     const dir = guardian.dir;
     step(`Private folder ${dir} created on ${job.serverName}.`);
-    await mustRun(
-      reach,
-      ["sh", "-c", 'mkdir -- "$1/postgres" && ln -s / "$1/files"', "sh", dir],
-      { signal },
-      "prepare the private folder",
-    );
+    const { compressor } = pre;
 
-    const dumps: PostgresDump[] = [];
-    for (const s of plan.postgres) {
-      step(`Dumping ${s.database} (${s.name})…`);
-      dumps.push(
-        await dumpDatabase(job, s, `${dir}/${plan.dumpPath.get(s.id)!}`, plan.dumpPath.get(s.id)!, pre.pgDumpVersion),
-      );
-      step(`Dumped ${s.database}: ${dumps.at(-1)!.tables.length} table(s).`);
+    const dumps: Spooled[] = [];
+    const postgres: PostgresDump[] = [];
+    for (const [i, s] of plan.postgres.entries()) {
+      step(`Dumping ${s.database} (${s.name}), compressed with ${compressor.tool} -${compressor.level}…`);
+      const spool = `${dir}/dump-${i}.sql.gz`;
+      const path = plan.dumpPath.get(s.id)!;
+      const { dump, entry } = await dumpDatabase(job, s, { spool, path, ...pre });
+      dumps.push({ entry, spool });
+      postgres.push(dump);
+      step(`Dumped ${s.database}: ${dump.tables.length} table(s), ${formatBytes(entry.size)} of SQL.`);
     }
 
-    const lists = await listDirectories(job, plan, dir);
-    const entries = await hashEntries(job, dir, ["dumps.list", ...lists.regular], plan);
+    let lists: string[] = [];
+    let files: ManifestEntry[] = [];
+    if (plan.directories.length) {
+      await mustRun(reach, ["ln", "-s", "/", `${dir}/files`], { signal }, "prepare the private folder");
+      const listed = await listDirectories(job, plan, dir);
+      files = await hashEntries(job, dir, listed.regular);
+      lists = listed.all;
+      step(`Listed and hashed ${files.length} file(s).`);
+    }
     const finishedAt = new Date().toISOString();
-    step(`Listed and hashed ${entries.length} file(s).`);
 
     const manifest = manifestSchema.parse({
       format: MANIFEST_FORMAT,
@@ -82,36 +88,13 @@ async function run(job: StartedJob, plan: Plan, out: PassThrough): Promise<Manif
       startedAt,
       finishedAt,
       sources: job.sources.map(manifestSource),
-      entries,
-      postgres: dumps,
+      entries: [...dumps.map((d) => d.entry), ...files],
+      postgres,
+      compression: { setting: job.compression ?? "fast", ...compressor },
     } satisfies Manifest);
-    await writeRemote(job, `${dir}/${MANIFEST_PATH}`, JSON.stringify(manifest, null, 2) + "\n");
-    await writeRemote(job, `${dir}/head.list`, `${MANIFEST_PATH}\0`);
 
-    const tar = [
-      "tar",
-      "--create",
-      "--file=-",
-      "--format=gnu",
-      "--null",
-      "--no-recursion",
-      "-T",
-      "head.list",
-      "-T",
-      "dumps.list",
-      ...lists.all.flatMap((l) => ["-T", l]),
-    ];
-    const gzip = pre.pigz ? ["pigz", "-6"] : ["gzip", "-6"];
-    step(`Streaming the archive (${gzip[0]})…`);
-    const cmd = reach.execPipeline([tar, gzip], { cwd: dir, signal });
-    await forward(cmd, out);
-    const exit = await cmd.exit;
-    if (exit.code !== 0) {
-      throw new AppError(
-        "UPSTREAM",
-        `Archiving on ${job.serverName} failed (exit ${exit.code ?? exit.signal}): ${firstLines(exit.stderrTail) || "no message"}. If files changed or vanished while being read, run the backup again or exclude them.`,
-      );
-    }
+    step(`Streaming the archive…`);
+    await streamArchive(job, { dir, manifest, dumps, lists, compressor }, out);
     const g = guardian;
     guardian = undefined;
     await g.close();
@@ -170,19 +153,4 @@ function manifestSource(s: ArchiveSource): ManifestSource {
   return s.kind === "postgres"
     ? { kind: "postgres", id: s.id, name: s.name, host: s.host, port: s.port, database: s.database, user: s.user }
     : { kind: "directory", id: s.id, name: s.name, paths: s.paths, excludes: s.excludes };
-}
-
-/** Copies the pipeline's output into `out` with back-pressure, without ending `out`; resolves when
- * the output ended cleanly, rejects when it was cut off (cancel, lost connection). */
-function forward(cmd: RunningCommand, out: PassThrough): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const src = cmd.stdout;
-    src.pipe(out, { end: false });
-    src.once("end", () => resolve());
-    src.once("error", (e) => reject(e));
-    src.once("close", () => {
-      if (!src.readableEnded) reject(src.errored ?? new AppError("UPSTREAM", "The archive stream was cut off."));
-    });
-    cmd.exit.catch(reject);
-  });
 }
