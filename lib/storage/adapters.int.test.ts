@@ -248,7 +248,7 @@ describe.each(Object.keys(harnesses) as Kind[])("%s adapter", (kind) => {
     for (const data of [Buffer.alloc(0), Buffer.from([0x2a])]) {
       const key = `tiny/${data.length}.bin`;
       const stored = await adapter.put(key, Readable.from(data.length ? [data] : []));
-      expect(stored).toEqual({ size: data.length, sha256: sha256(data) });
+      expect(stored).toEqual({ size: data.length, sha256: sha256(data) }); // one request: no parts
       const back = await readAll(await adapter.get(key));
       expect(sha256(back)).toBe(stored.sha256);
       expect((await adapter.head(key))?.size).toBe(data.length);
@@ -270,7 +270,7 @@ describe.each(Object.keys(harnesses) as Kind[])("%s adapter", (kind) => {
     const back = await hashStream(await adapter.get("big/200mb.bin"));
     const down = stop();
     const downSeconds = (performance.now() - t) / 1000;
-    expect(back).toEqual(stored);
+    expect(back).toEqual({ size: stored.size, sha256: stored.sha256 });
     expect((await adapter.head("big/200mb.bin"))?.size).toBe(BIG);
 
     figures.push(
@@ -462,7 +462,7 @@ describe("s3 adapter, objects above the CopyObject limit", () => {
     await adapter.setStorageClass("obj.bin", "GLACIER");
     const head = await adapter.head("obj.bin");
     expect(head).toMatchObject({ size: 12 * MiB + 17, storageClass: "GLACIER" });
-    expect(await hashStream(await adapter.get("obj.bin"))).toEqual(stored);
+    expect(await hashStream(await adapter.get("obj.bin"))).toEqual({ size: stored.size, sha256: stored.sha256 });
   });
 
   it("maps a wrong access key id", async () => {
