@@ -22,7 +22,7 @@ import {
 } from "./common";
 import { toStorageError } from "./errors";
 import { AZURE_LIMITS } from "./limits";
-import { spoolBytesFor, uploadInParts, uploadTuning, type UploadTuning } from "./multipart";
+import { spoolFor, uploadInParts, uploadTuning, type UploadTuning } from "./multipart";
 import { PartPlan, type PartLimits } from "./parts";
 import type {
   AzureStorageConfig,
@@ -183,7 +183,7 @@ export class AzureAdapter implements StorageAdapter {
     return {
       largestObject: plan.largestObject(),
       why: plan.describe(),
-      spoolBytes: spoolBytesFor(plan, expected, uploadTuning(this.tuning)),
+      spool: await spoolFor(plan, expected, uploadTuning(this.tuning)),
     };
   }
 

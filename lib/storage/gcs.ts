@@ -174,7 +174,6 @@ export class GcsAdapter implements StorageAdapter {
     return {
       largestObject: GCS_MAX_OBJECT,
       why: `Google Cloud Storage: objects up to 5 TiB, sent in ${CHUNK_BYTES / MiB} MiB chunks`,
-      spoolBytes: 0,
     };
   }
 

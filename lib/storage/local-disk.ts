@@ -154,7 +154,6 @@ export class LocalDiskAdapter implements StorageAdapter {
         largestObject: Infinity,
         why: `the disk holding ${this.root}`,
         freeBytes: bavail * bsize,
-        spoolBytes: 0,
       };
     } catch (err) {
       throw this.fail(err);

@@ -7,6 +7,7 @@ import { Readable } from "node:stream";
 import { AppError } from "@/lib/errors";
 import { formatBytes } from "@/lib/format";
 import type { PartLimits, PartPlan } from "./parts";
+import type { Room } from "./types";
 
 /**
  * Cuts a stream of unknown length into the parts a PartPlan chooses and uploads them, a few at a
@@ -223,11 +224,17 @@ export async function uploadInParts<T>(
   }
 }
 
-/** The space on the Coffer host's disk an upload of `expected` bytes holds parts in: none while they fit in memory. */
-export function spoolBytesFor(plan: PartPlan, expected: number | undefined, tuning: MultipartTuning): number {
-  if (!expected) return 0;
+/** The space on the Coffer host's disk an upload of `expected` bytes holds parts in, and the space there: none while they fit in memory. */
+export async function spoolFor(
+  plan: PartPlan,
+  expected: number | undefined,
+  tuning: MultipartTuning,
+): Promise<Room["spool"]> {
+  if (!expected) return undefined;
   const largest = plan.largestPartFor(expected);
-  return largest > tuning.memoryPartMax ? (tuning.queueSize + 1) * largest : 0;
+  if (largest <= tuning.memoryPartMax) return undefined;
+  const { bavail, bsize } = await statfs(tuning.spoolDir);
+  return { dir: tuning.spoolDir, bytes: (tuning.queueSize + 1) * largest, freeBytes: bavail * bsize };
 }
 
 /** Test-only settings of an adapter's uploads: lowered part limits, smaller buffers, quicker retries. */

@@ -32,7 +32,7 @@ import {
 } from "./common";
 import { toStorageError } from "./errors";
 import { s3Limits } from "./limits";
-import { spoolBytesFor, uploadTuning, type UploadTuning } from "./multipart";
+import { spoolFor, uploadTuning, type UploadTuning } from "./multipart";
 import { PartPlan, type PartLimits } from "./parts";
 import { abortS3Uploads, putS3Object } from "./s3-upload";
 import type {
@@ -148,7 +148,7 @@ export class S3Adapter implements StorageAdapter {
     return {
       largestObject: plan.largestObject(),
       why: plan.describe(),
-      spoolBytes: spoolBytesFor(plan, expected, uploadTuning(this.tuning)),
+      spool: await spoolFor(plan, expected, uploadTuning(this.tuning)),
     };
   }
 

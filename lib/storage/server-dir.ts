@@ -156,7 +156,6 @@ export class ServerDirAdapter implements StorageAdapter {
       largestObject: Infinity,
       why: `the disk holding ${this.root} on ${this.reach.label}`,
       freeBytes: freeKib * 1024,
-      spoolBytes: 0,
     };
   }
 

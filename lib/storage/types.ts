@@ -48,8 +48,8 @@ export interface Room {
   why: string;
   /** Free space, where the destination is a disk. */
   freeBytes?: number;
-  /** Space on the Coffer host's disk (TMPDIR) an upload of the expected size holds its larger parts in. */
-  spoolBytes: number;
+  /** Space on the Coffer host's disk an upload of the expected size holds its larger parts in, when it needs any. */
+  spool?: { dir: string; bytes: number; freeBytes: number };
 }
 
 /** Inclusive byte range; `end` omitted means "to the last byte". */

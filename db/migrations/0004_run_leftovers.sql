@@ -1,0 +1,1 @@
+ALTER TABLE "backups" ADD COLUMN "leftovers_pending_at" timestamp (3) with time zone;
