@@ -196,7 +196,8 @@ export async function uploadInParts<T>(
 
   try {
     let current = await hold();
-    for await (const chunk of source as AsyncIterable<Buffer>) {
+    // Leaving the loop early must not destroy `source`: its owner (meteredUpload) would take that for the source failing.
+    for await (const chunk of source.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
       signal.throwIfAborted();
       for (let offset = 0; offset < chunk.length;) {
         const n = Math.min(chunk.length - offset, current.capacity - current.part.size);
