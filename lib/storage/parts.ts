@@ -3,7 +3,7 @@
  * the number of parts, so fixed small parts would cap the object size; fixed large parts would
  * make every small backup hold large buffers. The plan starts small (or at a size chosen from an
  * estimate) and doubles the part size at a steady pace, computed so the parts left can still hold
- * the plan's target size. Design notes: docs/design/large-objects.md.
+ * the plan's target size.
  */
 
 const MiB = 1024 * 1024;
