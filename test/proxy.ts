@@ -1,9 +1,9 @@
 import { connect, createServer, type Socket } from "node:net";
 
 export interface ProxyOptions {
-  /** Cuts a connection after this many bytes went through it (either way), for the first `cuts` connections. */
+  /** Cuts a connection once this many bytes went through it (either way); `cuts` connections in all. */
   cutAfterBytes?: number;
-  /** How many connections are cut (default: every one). */
+  /** How many connections are cut, the first ones to reach `cutAfterBytes` (default: every one). */
   cuts?: number;
   /** Caps the rate of each connection, in both directions. */
   bytesPerSecond?: number;
@@ -14,6 +14,8 @@ export interface TestProxy {
   port: number;
   /** Connections accepted so far. */
   connections: number;
+  /** Connections cut so far (cutAfterBytes). */
+  cut: number;
   stop(): Promise<void>;
 }
 
@@ -24,17 +26,19 @@ export interface TestProxy {
 export async function startProxy(target: { host: string; port: number }, opts: ProxyOptions = {}): Promise<TestProxy> {
   const sockets = new Set<Socket>();
   let cutsLeft = opts.cuts ?? Infinity;
-  const proxy: TestProxy = { host: "127.0.0.1", port: 0, connections: 0, stop: async () => {} };
+  const proxy: TestProxy = { host: "127.0.0.1", port: 0, connections: 0, cut: 0, stop: async () => {} };
   const server = createServer((client) => {
     proxy.connections++;
     const upstream = connect(target.port, target.host);
     sockets.add(client).add(upstream);
-    const cutThis = opts.cutAfterBytes !== undefined && cutsLeft-- > 0;
     let moved = 0;
     const relay = (from: Socket, to: Socket) => {
       from.on("data", (chunk: Buffer) => {
         moved += chunk.length;
-        if (cutThis && moved > opts.cutAfterBytes!) {
+        if (client.destroyed) return;
+        if (opts.cutAfterBytes !== undefined && moved > opts.cutAfterBytes && cutsLeft > 0) {
+          cutsLeft--;
+          proxy.cut++;
           client.destroy();
           upstream.destroy();
           return;

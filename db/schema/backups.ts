@@ -74,6 +74,11 @@ export const backups = pgTable(
     archiveBytes: bigint("archive_bytes", { mode: "number" }),
     manifest: jsonb("manifest").$type<Record<string, unknown>>(),
     error: text("error"),
+    /**
+     * Set when removing what a run that did not finish left behind (partial objects, temporary
+     * uploads, its work folder on the server) failed somewhere; the sweeper tries again later.
+     */
+    leftoversPendingAt: timestampColumn("leftovers_pending_at"),
     /** While a download (or restore, verification) reads it, retention leaves it alone. */
     readingUntil: timestampColumn("reading_until"),
     /** The retention tier keeping it (daily, weekly, monthly, yearly); its objects' class follows. */

@@ -1,26 +1,28 @@
 import "server-only";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { and, eq, inArray, isNull } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import { backupLocations, backups, storageDestinations } from "@/db/schema";
 import { newBackupDataKey } from "../crypto/data-key";
 import { createEncryptStream, type WrappedDek } from "../crypto/envelope";
 import { db, type Transaction } from "../db";
 import { withLoadedDestination } from "../destinations/use";
 import { AppError, asAppError, notFound } from "../errors";
+import { formatBytes } from "../format";
 import { startAttempt, type Attempt } from "../jobs/attempt";
 import { claimNew } from "../jobs/claim";
 import { failureMessage, RunStopped } from "../jobs/failure";
 import { hold, type Held } from "../jobs/hold";
 import { emit } from "../notifications/emit";
 import { assertClaim, ours, runningJob, type RunningJob } from "../jobs/table";
-import type { StorageAdapter } from "../storage";
+import type { StorageAdapter, StoredObject } from "../storage";
 import { Sha256Meter } from "../storage/common";
 import { inTeam, type TeamContext } from "../teams/context";
 import type { CompressionSetting } from "./compression";
 import { failRun } from "./fail";
 import { fanOut } from "./fanout";
 import { insertBackup, type NewBackup } from "./mutations";
+import { roomProblem } from "../storage/room";
 
 /** The plain `.tar.gz` to store, and what it says about itself once it ended (its manifest, when it has one). */
 export interface ProducedArchive {
@@ -55,11 +57,13 @@ export interface BackupPlan {
     destinationIds: string[];
   };
   destinations: (typeof storageDestinations.$inferSelect)[];
+  /** The size the stored object is expected to have: the last backup of the same sources, when there is one. */
+  expectedBytes?: number;
 }
 
 type Sealing = { dek: Buffer; wrapped: WrappedDek };
 type Stored = {
-  objects: { size: number; sha256: string }[];
+  objects: StoredObject[];
   manifest: Record<string, unknown> | null;
   archiveBytes: number;
 };
@@ -96,7 +100,32 @@ export async function loadPlan(t: TeamContext, backupId: string, attempt: number
     throw new AppError("NOT_FOUND", "A destination of this backup was deleted. Start a new backup.");
   const order = new Map(backup.destinationIds.map((id, i) => [id, i]));
   destinations.sort((x, y) => order.get(x.id)! - order.get(y.id)!);
-  return { job: runningJob("backup", t, backupId, attempt), backup, destinations };
+  const expectedBytes = await previousSize(t, backup);
+  return { job: runningJob("backup", t, backupId, attempt), backup, destinations, expectedBytes };
+}
+
+/** The stored size of the latest finished backup of the same server and sources (none for uploads). */
+async function previousSize(
+  t: TeamContext,
+  b: { id: string; serverId: string; sourceIds: string[] },
+): Promise<number | undefined> {
+  if (b.sourceIds.length === 0) return undefined;
+  const d = await db();
+  const [prev] = await d
+    .select({ size: backups.sizeBytes })
+    .from(backups)
+    .where(
+      inTeam(
+        backups,
+        t,
+        eq(backups.serverId, b.serverId),
+        inArray(backups.status, ["succeeded", "expired"]),
+        sql`${backups.sourceIds} @> ${JSON.stringify(b.sourceIds)}::jsonb and ${backups.sourceIds} <@ ${JSON.stringify(b.sourceIds)}::jsonb`,
+      ),
+    )
+    .orderBy(desc(backups.finishedAt))
+    .limit(1);
+  return prev?.size ?? undefined;
 }
 
 /**
@@ -115,8 +144,10 @@ export async function buildBackup(plan: BackupPlan, producer: ArchiveProducer): 
     const sealing = plan.backup.encrypted ? await sealWithNewKey(job) : undefined;
     await recordLocations(plan, key);
     for (const dest of destinations) opened.push(await hold((fn) => withLoadedDestination(job.t, dest, fn)));
-    const archive = await producer.open({ signal: attempt.signal, say: attempt.say });
     const adapters = opened.map((o) => o.value);
+    await checkRoom(plan, adapters, attempt);
+    if (job.attempt > 1) await removeEarlierAttempts(plan, key, adapters, attempt);
+    const archive = await producer.open({ signal: attempt.signal, say: attempt.say });
     const stored = await writeEverywhere(plan, key, archive, sealing, adapters, attempt, written);
     await attempt.settle(); // from here on only the guarded UPDATE below decides
     if (!(await markStored(plan, stored)))
@@ -161,6 +192,35 @@ export async function storeNewBackup(
   }
 }
 
+/**
+ * Before anything is dumped: refuses a backup its destinations cannot take at the expected size
+ * (an object above a provider's limit, a full disk, no room for large upload parts on this host).
+ * Without an estimate nothing is known yet: parts grow as the upload goes.
+ */
+async function checkRoom({ destinations, expectedBytes }: BackupPlan, adapters: StorageAdapter[], attempt: Attempt) {
+  if (!expectedBytes) return;
+  attempt.say(`Expecting about ${formatBytes(expectedBytes)}, the size of the last backup of these sources.`);
+  const rooms = await Promise.all(
+    adapters.map(async (a, i) => ({ name: destinations[i]!.name, room: await a.room(expectedBytes) })),
+  );
+  const problem = roomProblem(expectedBytes, "the size of the last backup of these sources", rooms);
+  if (problem) throw new AppError("VALIDATION", problem);
+}
+
+/** A retried attempt first removes what earlier attempts' unfinished writes left (they no longer hold the claim). */
+async function removeEarlierAttempts(
+  { destinations, job }: BackupPlan,
+  key: string,
+  adapters: StorageAdapter[],
+  attempt: Attempt,
+) {
+  for (const [i, a] of adapters.entries()) {
+    const removed = await a.removeLeftovers(key, job.id).catch(() => 0);
+    if (removed)
+      attempt.say(`Removed ${removed} unfinished upload(s) of an earlier attempt from ${destinations[i]!.name}.`);
+  }
+}
+
 async function sealWithNewKey(job: RunningJob): Promise<Sealing> {
   const { dek, wrapped, stored } = newBackupDataKey(job.teamId, job.id);
   const d = await db();
@@ -197,7 +257,7 @@ async function recordLocations({ job, destinations }: BackupPlan, key: string) {
  * what each holds. `written` collects the adapters this attempt wrote an object to.
  */
 async function writeEverywhere(
-  { job, destinations }: BackupPlan,
+  { job, destinations, expectedBytes }: BackupPlan,
   key: string,
   archive: ProducedArchive,
   sealing: Sealing | undefined,
@@ -214,7 +274,13 @@ async function writeEverywhere(
     fanOut(
       seal ?? plain,
       adapters.map((a, i) => ({
-        write: (pipe, signal) => a.put(key, pipe, { storageClass: destinations[i]!.classDaily ?? undefined, signal }),
+        write: (pipe, signal) =>
+          a.put(key, pipe, {
+            storageClass: destinations[i]!.classDaily ?? undefined,
+            signal,
+            sizeHint: expectedBytes,
+            runId: job.id,
+          }),
       })),
       { signal: attempt.signal, onBytes: attempt.progress },
     ),
@@ -234,7 +300,13 @@ async function writeEverywhere(
       });
     throw where === undefined ? failure : withDestinationName(failure, destinations[where]!.name);
   }
-  const objects = results.map((r) => (r as PromiseFulfilledResult<{ size: number; sha256: string }>).value);
+  const objects = results.map((r) => (r as PromiseFulfilledResult<StoredObject>).value);
+  for (const [i, o] of objects.entries()) {
+    if (o.parts)
+      attempt.say(
+        `${destinations[i]!.name}: ${o.parts.length} parts of ${formatBytes(o.parts.reduce((m, n) => Math.min(m, n)))} to ${formatBytes(o.parts.reduce((m, n) => Math.max(m, n)))}.`,
+      );
+  }
   // A backup is only good when every copy is there in full.
   for (const [i, adapter] of adapters.entries()) {
     const info = await adapter.head(key);

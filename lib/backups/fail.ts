@@ -1,21 +1,20 @@
 import "server-only";
-import { and, eq, ne } from "drizzle-orm";
-import { backupLocations } from "@/db/schema";
-import { db } from "../db";
-import { withDestination } from "../destinations/use";
 import { logEnded, markEnded } from "../jobs/end";
-import { failureMessage } from "../jobs/failure";
 import { emit } from "../notifications/emit";
 import { systemTeam } from "../teams/context";
+import { removeRunLeftovers } from "./leftovers";
 
 /**
  * The end of a run that did not succeed: marks it failed (or cancelled, when someone asked) with
- * the message, and deletes every object any attempt may have written. Idempotent; returns the final status.
+ * the message, and removes every object any attempt may have written and what its unfinished
+ * writes left; with `dead` (its process ended without cleaning up), its work folder on the server
+ * too. Idempotent; returns the final status.
  */
 export async function failRun(
   teamId: string,
   backupId: string,
   message: string,
+  opts: { dead?: boolean } = {},
 ): Promise<"failed" | "cancelled" | "unchanged"> {
   const t = await systemTeam(teamId, "backup run");
   const status = await markEnded("backup", t, backupId, message, {
@@ -23,33 +22,7 @@ export async function failRun(
     dekKeyId: null,
     headerKeyId: null,
   });
-  const d = await db();
-  const locations = await d
-    .select({
-      id: backupLocations.id,
-      destinationId: backupLocations.destinationId,
-      objectKey: backupLocations.objectKey,
-    })
-    .from(backupLocations)
-    .where(
-      and(
-        eq(backupLocations.teamId, teamId),
-        eq(backupLocations.backupId, backupId),
-        ne(backupLocations.status, "deleted"),
-      ),
-    );
-  for (const loc of locations) {
-    try {
-      await withDestination(t, loc.destinationId, (a) => a.delete(loc.objectKey));
-      await d.update(backupLocations).set({ status: "deleted" }).where(eq(backupLocations.id, loc.id));
-    } catch (err) {
-      const why = failureMessage(err, { backupId, destinationId: loc.destinationId });
-      await d
-        .update(backupLocations)
-        .set({ status: "failed", error: `Could not remove the partial object: ${why}` })
-        .where(eq(backupLocations.id, loc.id));
-    }
-  }
+  await removeRunLeftovers(t, backupId, { workFolder: opts.dead ?? false });
   if (!status) return "unchanged";
   await logEnded("backup", t, backupId, status, message);
   if (status === "failed") await emit(t, "backup.failed", { backupId });

@@ -149,6 +149,9 @@ export function parseStatOutput(out: string): Map<string, number> {
   return result;
 }
 
+/** The private folder a backup's archive is built in on the server: `<work folder>/coffer-<backupId>-XXXXXX` (archive/start.ts). */
+export const workFolderName = (backupId: string) => `coffer-${backupId}`;
+
 /** An id that is safe inside a file name (the private folder is `coffer-<backupId>-XXXXXX`). */
 export function checkBackupId(id: string): void {
   if (typeof id !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(id)) {

@@ -3,11 +3,13 @@ import { backups } from "@/db/schema";
 import { db } from "../db";
 import { staleAllTeams, waitingAllTeams } from "../jobs/sweep";
 import { failRun } from "./fail";
+import { retryLeftoversAllTeams } from "./leftovers";
 
 /**
- * Fails the runs a dead process left "running" (their objects removed), and returns the queued
- * backups that waited longer than `requeueAfterMs`, whose events may have been lost, for the
- * caller to dispatch again (runs are idempotent on the id).
+ * Fails the runs a dead process left "running" (their objects, temporary uploads and work folders
+ * removed), tries again where removing an ended run's leftovers failed before, and returns the
+ * queued backups that waited longer than `requeueAfterMs`, whose events may have been lost, for
+ * the caller to dispatch again (runs are idempotent on the id).
  */
 export async function sweepStaleRuns(now = new Date(), requeueAfterMs = 5 * 60_000) {
   const d = await db();
@@ -20,8 +22,10 @@ export async function sweepStaleRuns(now = new Date(), requeueAfterMs = 5 * 60_0
       b.teamId,
       b.id,
       "The run stopped making progress: the process running it ended (a restart or crash). Nothing from it was kept; run the backup again.",
+      { dead: true },
     );
   }
+  await retryLeftoversAllTeams(now);
   const queued = await d
     .select({ backupId: backups.id, teamId: backups.teamId, serverId: backups.serverId })
     .from(backups)

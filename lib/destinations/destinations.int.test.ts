@@ -6,6 +6,7 @@ import { BlobServiceClient } from "@azure/storage-blob";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { storageDestinations } from "@/db/schema";
+import { insertBackupRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { startAzurite, type AzuriteServer } from "@/test/servers/azurite";
 import { startGcsServer, type GcsServer } from "@/test/servers/gcs-server";
@@ -61,7 +62,10 @@ describe("storage destinations", () => {
     const { id } = await createDestination(t, { kind: "local", name: "here", prefix: "nightly" });
     const result = await testDestination(t, id);
     expect(result).toMatchObject({ ok: true });
-    expect(result.message).toMatch(/^Wrote, read back, verified and deleted a probe object in \d+ ms\.$/);
+    expect(result.message).toMatch(
+      /^Wrote, read back, verified and deleted a probe object in \d+ ms; has [\d.]+ [KMGT]iB free\.$/,
+    );
+    expect(result.facts).toMatchObject({ limits: expect.stringMatching(/^the disk holding \//) });
     const folder = path.resolve(env().DATA_DIR, "storage", t.id, "nightly");
     expect(existsSync(folder)).toBe(true);
     expect(readdirSync(path.join(folder, ".coffer-probe"))).toEqual([]); // the probe is gone
@@ -270,6 +274,52 @@ describe("storage destinations", () => {
     const { id } = await createDestination(t, { kind: "server", name: "nas-dir", serverId, path: dir });
     expect(await testDestination(t, id)).toMatchObject({ ok: true });
     expect(await getDestination(t, id)).toMatchObject({ serverName: "nas", settings: { path: dir } });
+  });
+
+  it("says how large an object fits, and when the largest recent backup sent here would not", async () => {
+    const a = await signedUpUser("Alice");
+    const t = await a.team("admin");
+    const { id } = await createDestination(t, s3Input());
+    const fits = await testDestination(t, id);
+    expect(fits).toMatchObject({
+      ok: true,
+      facts: { "largest object": "5.0 TiB", limits: "S3: up to 10,000 parts, 8 MiB growing to 5 GiB" },
+    });
+    expect(fits.message).toMatch(/; takes objects up to 5\.0 TiB\.$/);
+
+    const { id: serverId } = await createServer(t, {
+      kind: "ssh",
+      name: "db-host",
+      host: sshd.host,
+      port: sshd.port,
+      username: sshd.username,
+      authMethod: "key",
+      privateKey: sshd.privateKey,
+      workDir: "/tmp",
+    });
+    const backup = {
+      teamId: t.id,
+      serverId,
+      trigger: "schedule" as const,
+      status: "succeeded" as const,
+      encrypted: true,
+      sourceIds: [],
+      destinationIds: [id],
+      fileName: "db-host.tar.gz",
+      finishedAt: new Date(),
+    };
+    await insertBackupRow({ ...backup, sizeBytes: 6 * 1024 ** 4 });
+    await insertBackupRow({ ...backup, sizeBytes: 7 * 1024 ** 4, finishedAt: new Date(Date.now() - 40 * 86_400_000) });
+    const tooBig = await testDestination(t, id);
+    expect(tooBig).toMatchObject({
+      ok: false,
+      message:
+        "A backup of about 6.0 TiB (the largest backup sent here in 30 days) does not fit: This destination takes " +
+        "objects of at most 5.0 TiB (S3: up to 10,000 parts, 1.23 GiB growing to 5 GiB). To go on, choose another " +
+        "destination, or split the sources into smaller backups.",
+      facts: { "largest backup sent here (30 days)": "6.0 TiB" },
+    });
+    expect(await getDestination(t, id)).toMatchObject({ checkOk: false });
   });
 
   it("another team's destinations and servers are NOT_FOUND; members test but cannot change them", async () => {

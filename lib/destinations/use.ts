@@ -1,9 +1,11 @@
 import "server-only";
-import { eq } from "drizzle-orm";
-import { storageDestinations } from "@/db/schema";
+import { and, eq, gt, max, sql } from "drizzle-orm";
+import { backups, storageDestinations } from "@/db/schema";
+import { roomProblem } from "../storage/room";
 import { db } from "../db";
 import { env } from "../env";
 import { notFound } from "../errors";
+import { formatBytes } from "../format";
 import { guardedAgents } from "../net/guarded-agent";
 import { withServer } from "../servers/connect";
 import { checked, recordCheck, type CheckResult } from "../check-result";
@@ -46,19 +48,58 @@ export async function withLoadedDestination<T>(
   return fn(createAdapter(config, { agents: guardedAgents(env().allowPrivateNetworks) }));
 }
 
-/** Writes, reads back, verifies and deletes a probe object, and records the outcome. */
+/**
+ * Writes, reads back, verifies and deletes a probe object, checks that the largest backup sent
+ * here in the last 30 days would still fit, and records the outcome.
+ */
 export async function testDestination(t: TeamContext, destinationId: string): Promise<CheckResult> {
   assertRole(t, "member");
+  const expected = await largestRecentBackup(t, destinationId);
   const result = await checked(() =>
     withDestination(t, destinationId, async (adapter) => {
       const { latencyMs } = await probeStorage(adapter);
+      const room = await adapter.room(expected);
+      const facts: Record<string, string> = {
+        [room.freeBytes === undefined ? "largest object" : "free space"]: formatBytes(
+          room.freeBytes ?? room.largestObject,
+        ),
+        limits: room.why,
+        ...(expected && { "largest backup sent here (30 days)": formatBytes(expected) }),
+      };
+      const problem =
+        expected &&
+        roomProblem(expected, "the largest backup sent here in 30 days", [{ name: "This destination", room }]);
+      if (problem) return { ok: false, message: problem, facts };
+      const takes =
+        room.freeBytes === undefined
+          ? `takes objects up to ${formatBytes(room.largestObject)}`
+          : `has ${formatBytes(room.freeBytes)} free`;
       return {
         ok: true,
-        message: `Wrote, read back, verified and deleted a probe object in ${latencyMs} ms.`,
-        facts: {},
+        message: `Wrote, read back, verified and deleted a probe object in ${latencyMs} ms; ${takes}.`,
+        facts,
       };
     }),
   );
   await recordCheck(storageDestinations, t, destinationId, result);
   return result;
+}
+
+async function largestRecentBackup(t: TeamContext, destinationId: string): Promise<number | undefined> {
+  const d = await db();
+  const [row] = await d
+    .select({ size: max(backups.sizeBytes) })
+    .from(backups)
+    .where(
+      inTeam(
+        backups,
+        t,
+        and(
+          eq(backups.status, "succeeded"),
+          gt(backups.finishedAt, new Date(Date.now() - 30 * 86_400_000)),
+          sql`${backups.destinationIds} @> ${JSON.stringify([destinationId])}::jsonb`,
+        )!,
+      ),
+    );
+  return row?.size ?? undefined;
 }

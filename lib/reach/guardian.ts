@@ -1,5 +1,7 @@
 import "server-only";
-import { lineReader } from "./output";
+import { AppError } from "@/lib/errors";
+import { firstLines, lineReader } from "./output";
+import { runCommand } from "./run-command";
 import type { ExitResult, Reach } from "./types";
 
 /**
@@ -55,6 +57,22 @@ const NEW_FOLDER = [
   "clean",
 ].join("\n");
 
+/**
+ * $1 parent, $2 name: removes every `$1/$2-XXXXXX` folder (what PRIVATE_FOLDER makes) and prints
+ * how many; the parent's modification time is put back, as the guardian does.
+ */
+const REMOVE_FOLDERS = [
+  "t=${1%/}; n=$2; found=0",
+  'before=$(stat -c %y -- "$t/" 2>/dev/null) || { echo 0; exit 0; }',
+  'for d in "$t/$n"-??????; do',
+  '  [ -d "$d" ] && [ ! -L "$d" ] || continue',
+  '  rm -rf -- "$d" 2>/dev/null || { chmod -R u+rwX -- "$d" 2>/dev/null; rm -rf -- "$d"; } || exit 1',
+  "  found=$((found+1))",
+  "done",
+  '[ "$found" -gt 0 ] && touch -c -m -d "$before" -- "$t/" 2>/dev/null',
+  'echo "$found"',
+].join("\n");
+
 interface Guardian {
   /** The folder it holds. */
   readonly dir: string;
@@ -78,6 +96,23 @@ export function holdPrivateFolder(
   const base = parent.replace(/\/+$/, "");
   const argv = ["sh", "-c", PRIVATE_FOLDER, "sh", base, name, ...(opts.subfolders ?? [])];
   return startGuardian(reach, argv, (dir) => dir.startsWith(`${base}/${name}-`), opts.signal);
+}
+
+/**
+ * Removes the private folders `<parent>/<name>-XXXXXX` a guardian could not remove (its process
+ * was killed with the connection's other end, or the server restarted); resolves with how many.
+ * Only for names whose holder is known to be gone.
+ */
+export async function removeHeldFolders(reach: Reach, parent: string, name: string): Promise<number> {
+  if (!/^[A-Za-z0-9_.-]{1,100}$/.test(name))
+    throw new AppError("VALIDATION", `"${name}" is not a folder name Coffer makes.`);
+  const r = await runCommand(reach, ["sh", "-c", REMOVE_FOLDERS, "sh", parent.replace(/\/+$/, ""), name]);
+  if (r.code !== 0)
+    throw new AppError(
+      "UPSTREAM",
+      `Could not remove ${parent}/${name}-… on ${reach.label}: ${firstLines(r.stderrTail) || `exit ${r.code}`}.`,
+    );
+  return Number(r.stdout.trim()) || 0;
 }
 
 /** Holds `target` as a new folder (see NEW_FOLDER); `failed` with exit 3 when it exists and is not an empty folder. */

@@ -6,4 +6,4 @@ export { localReach } from "./local";
 export { runCommand } from "./run-command";
 export { ReachError } from "./errors";
 export { firstLines, lineReader } from "./output";
-export { holdNewFolder, holdPrivateFolder } from "./guardian";
+export { holdNewFolder, holdPrivateFolder, removeHeldFolders } from "./guardian";

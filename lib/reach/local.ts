@@ -138,12 +138,16 @@ class LocalReach implements Reach {
     return destroyOnAbort(handle.createReadStream({ highWaterMark: 256 * 1024 }), opts?.signal);
   }
 
-  async writeFile(path: string, body: Readable, opts?: { signal?: AbortSignal; mode?: number }): Promise<void> {
+  async writeFile(
+    path: string,
+    body: Readable,
+    opts?: { signal?: AbortSignal; mode?: number; tag?: string },
+  ): Promise<void> {
     checkPath(path);
     const signal = opts?.signal;
     const mode = opts?.mode ?? 0o600;
     signal?.throwIfAborted();
-    const tmp = temporarySibling(path);
+    const tmp = temporarySibling(path, opts?.tag);
     const handle = await open(tmp, "wx", mode).catch((e) => {
       throw fileError(e, "write", path);
     });

@@ -10,9 +10,11 @@ export function checkPath(path: string): void {
   if (path.endsWith("/")) throw new AppError("VALIDATION", `${path} is a folder, not a file path.`);
 }
 
-/** A hidden, random name in the same folder (so the final rename stays on one file system). */
-export function temporarySibling(path: string): string {
+/** A hidden, random name in the same folder (so the final rename stays on one file system), with `tag` in it when given. */
+export function temporarySibling(path: string, tag?: string): string {
+  if (tag !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(tag))
+    throw new AppError("VALIDATION", "A temporary file's tag may only contain letters, digits, '_' and '-'.");
   const dir = posix.dirname(path);
   const base = posix.basename(path);
-  return posix.join(dir, `.${base}.coffer-${randomBytes(6).toString("hex")}.tmp`);
+  return posix.join(dir, `.${base}.coffer-${tag === undefined ? "" : `${tag}-`}${randomBytes(6).toString("hex")}.tmp`);
 }

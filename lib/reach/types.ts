@@ -63,9 +63,11 @@ export interface Reach {
   /**
    * Writes `body` to a temporary name next to `path`, syncs it, then renames it over `path`:
    * readers see the old file or the whole new one, never a partial one; on failure or abort
-   * the temporary file is removed. `mode` defaults to 0o600.
+   * the temporary file is removed. `mode` defaults to 0o600. `tag` (letters, digits, `_`, `-`)
+   * goes into the temporary name, `.<name>.coffer-<tag>-<random>.tmp`, so what a process that died
+   * mid-write left can be found by it.
    */
-  writeFile(path: string, body: Readable, opts?: { signal?: AbortSignal; mode?: number }): Promise<void>;
+  writeFile(path: string, body: Readable, opts?: { signal?: AbortSignal; mode?: number; tag?: string }): Promise<void>;
   /** Kills commands still running, then disconnects. Idempotent. */
   close(): Promise<void>;
 }

@@ -11,6 +11,7 @@ import type { GuardedAgents } from "@/lib/net/guarded-agent";
 import { retrievalHours } from "./classes";
 import {
   canonicalStorageClass,
+  checkRunId,
   putTarget,
   checkRange,
   guardDownload,
@@ -20,6 +21,9 @@ import {
   normalizePrefix,
 } from "./common";
 import { toStorageError } from "./errors";
+import { AZURE_LIMITS } from "./limits";
+import { spoolFor, uploadInParts, uploadTuning, type UploadTuning } from "./multipart";
+import { PartPlan, type PartLimits } from "./parts";
 import type {
   AzureStorageConfig,
   GetOptions,
@@ -27,11 +31,10 @@ import type {
   PutOptions,
   Retrieval,
   RetrieveOptions,
+  Room,
   StorageAdapter,
   StoredObject,
 } from "./types";
-
-const MiB = 1024 * 1024;
 
 /**
  * Pipeline settings. `agent` and `redirectOptions` are options of the Azure core pipeline that the
@@ -39,10 +42,10 @@ const MiB = 1024 * 1024;
  * address guard's agent, and redirects are not followed (a 3xx fails the request instead of
  * sending it, credentials and all, to wherever the Location header says).
  */
-function pipelineOptions(url: URL, agents: GuardedAgents | undefined): StoragePipelineOptions {
+function pipelineOptions(url: URL, agents: GuardedAgents | undefined, maxTries: number): StoragePipelineOptions {
   return {
     // 3 retries, 1 s → 8 s apart: an unreachable endpoint fails in about 10 s, not minutes.
-    retryOptions: { maxTries: 4, retryDelayInMs: 1000, maxRetryDelayInMs: 8000 },
+    retryOptions: { maxTries, retryDelayInMs: 1000, maxRetryDelayInMs: 8000 },
     redirectOptions: { maxRetries: 0 },
     ...(agents && { agent: url.protocol === "http:" ? agents.http : agents.https }),
   } as StoragePipelineOptions;
@@ -82,18 +85,25 @@ export function azureServiceUrl(c: AzureStorageConfig): URL {
 export class AzureAdapter implements StorageAdapter {
   readonly kind = "azure" as const;
   private readonly container: ContainerClient;
+  /** The same, without its own retries: uploadInParts retries blocks with a fresh body. */
+  private readonly staging: ContainerClient;
   private readonly keys: KeySpace;
   private readonly host: string;
   private readonly secrets: (string | undefined)[];
+  private readonly limits: PartLimits;
 
+  /** `tuning`: tests only. */
   constructor(
     private readonly config: AzureStorageConfig,
     agents?: GuardedAgents,
+    private readonly tuning: UploadTuning = {},
   ) {
     this.keys = new KeySpace(normalizePrefix(config.prefix));
     this.secrets = secretsOf(config);
-    this.container = containerClient(config, agents);
+    this.container = containerClient(config, agents, 4);
+    this.staging = containerClient(config, agents, 1);
     this.host = hostPort(this.container.url);
+    this.limits = { ...AZURE_LIMITS, ...tuning.limits };
   }
 
   private fail(err: unknown, key?: string): Error {
@@ -108,21 +118,73 @@ export class AzureAdapter implements StorageAdapter {
 
   async put(key: string, body: Readable, opts: PutOptions = {}): Promise<StoredObject> {
     const { fullKey, storageClass: tier } = putTarget("azure", this.keys, key, body, opts.storageClass);
+    const blob = this.container.getBlockBlobClient(fullKey);
+    const staging = this.staging.getBlockBlobClient(fullKey);
+    const plan = new PartPlan(this.limits, opts.sizeHint);
+    const headers = { tier, blobHTTPHeaders: { blobContentType: "application/octet-stream" } };
     return meteredUpload(
       body,
       opts.signal,
       async (source, signal) => {
-        // Blocks are staged as they stream; the block list is committed only after the last
-        // one, so a broken or cancelled upload never becomes a visible blob (staged blocks are
-        // discarded by Azure after a week).
-        await this.container.getBlockBlobClient(fullKey).uploadStream(source, 8 * MiB, 2, {
-          abortSignal: signal,
-          tier,
-          blobHTTPHeaders: { blobContentType: "application/octet-stream" },
-        });
+        // Blocks are staged as they stream; the block list is committed only after the last one,
+        // so a broken or cancelled upload never becomes a visible blob (removeLeftovers discards
+        // the staged blocks; Azure also does after 7 days).
+        const out = await uploadInParts(
+          source,
+          plan,
+          {
+            begin: async () => {},
+            send: async (number, size, data, partSignal) => {
+              const id = blockId(number);
+              await staging.stageBlock(id, data, size, { abortSignal: partSignal });
+              return id;
+            },
+          },
+          uploadTuning(this.tuning),
+          signal,
+        );
+        if (out.kind === "single") {
+          await blob.upload(out.data, out.data.length, { ...headers, abortSignal: signal });
+          return;
+        }
+        // Not tied to the signal: once every block is there, committing is what makes the result definite.
+        await blob.commitBlockList(out.results, headers);
+        return out.sizes;
       },
       (err) => this.fail(err, key),
     );
+  }
+
+  async removeLeftovers(key: string, runId: string): Promise<number> {
+    checkRunId(runId);
+    const blob = this.container.getBlockBlobClient(this.keys.full(key));
+    try {
+      let staged: number;
+      try {
+        staged = (await blob.getBlockList("uncommitted")).uncommittedBlocks?.length ?? 0;
+      } catch (err) {
+        if (isBlobNotFound(err)) return 0;
+        throw err;
+      }
+      if (staged === 0) return 0;
+      // Committing a block list discards every staged block not in it: commit none (only where no
+      // blob is stored, whose blocks would otherwise expire after 7 days), then delete that empty blob.
+      const { etag } = await blob.commitBlockList([], { conditions: { ifNoneMatch: "*" } });
+      await blob.delete({ conditions: { ifMatch: etag } });
+      return staged;
+    } catch (err) {
+      if (errorCode(err) === "BlobAlreadyExists" || errorCode(err) === "ConditionNotMet") return 0;
+      throw this.fail(err, key);
+    }
+  }
+
+  async room(expected?: number): Promise<Room> {
+    const plan = new PartPlan(this.limits, expected);
+    return {
+      largestObject: plan.largestObject(),
+      why: plan.describe(),
+      spool: await spoolFor(plan, expected, uploadTuning(this.tuning)),
+    };
   }
 
   async get(key: string, opts: GetOptions = {}): Promise<Readable> {
@@ -230,6 +292,11 @@ export class AzureAdapter implements StorageAdapter {
   }
 }
 
+/** Block ids: base64 of equal-length strings, as Azure requires within one blob. */
+function blockId(number: number): string {
+  return Buffer.from(`block-${String(number).padStart(6, "0")}`).toString("base64");
+}
+
 function errorCode(err: unknown): string | undefined {
   const e = err as { code?: unknown; details?: { errorCode?: unknown } };
   const code = e?.details?.errorCode ?? e?.code;
@@ -258,10 +325,10 @@ function invalid(field: string, message: string): AppError {
   return new AppError("VALIDATION", message, { [field]: [message] });
 }
 
-function containerClient(c: AzureStorageConfig, agents: GuardedAgents | undefined): ContainerClient {
+function containerClient(c: AzureStorageConfig, agents: GuardedAgents | undefined, maxTries: number): ContainerClient {
   let options: StoragePipelineOptions;
   try {
-    options = pipelineOptions(azureServiceUrl(c), agents);
+    options = pipelineOptions(azureServiceUrl(c), agents, maxTries);
   } catch {
     throw invalid(
       c.connectionString ? "connectionString" : c.sasUrl ? "sasUrl" : "endpoint",

@@ -1,8 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { canonicalStorageClass, checkKey, checkListPrefix, KeySpace, normalizePrefix } from "./common";
-import { partSizeFor } from "./s3";
-
-const MiB = 1024 * 1024;
 
 describe("keys", () => {
   it("accepts relative slash-separated keys and refuses the rest", () => {
@@ -40,15 +37,5 @@ describe("storage classes", () => {
     expect(() => canonicalStorageClass("s3", "NEARLINE")).toThrow(
       /STANDARD, STANDARD_IA, GLACIER_IR, GLACIER, DEEP_ARCHIVE/,
     );
-  });
-});
-
-describe("S3 part size", () => {
-  it("keeps 8 MiB parts unless the size hint needs larger ones", () => {
-    expect(partSizeFor(8 * MiB, undefined)).toBe(8 * MiB);
-    expect(partSizeFor(8 * MiB, 50 * 1024 * MiB)).toBe(8 * MiB);
-    const p = partSizeFor(8 * MiB, 500 * 1024 * MiB);
-    expect(p % MiB).toBe(0);
-    expect((500 * 1024 * MiB) / p).toBeLessThanOrEqual(9_000);
   });
 });

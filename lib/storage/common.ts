@@ -7,7 +7,7 @@ import { STORAGE_CLASSES, type ByteRange, type StorageKind, type StoredObject } 
 
 /**
  * Counts bytes and computes SHA-256 of everything that passes through. (No `size`, `length` or
- * `byteLength` property: @aws-sdk/lib-storage would take it for the body's total length.)
+ * `byteLength` property: an SDK could take it for the body's total length.)
  */
 export class Sha256Meter extends Transform {
   private readonly hash: Hash = createHash("sha256");
@@ -68,6 +68,13 @@ export function checkListPrefix(prefix: string): string {
   const body = prefix.endsWith("/") ? prefix.slice(0, -1) : prefix;
   if (body.split("/").some((s) => s === "")) throw badKey("prefix", prefix, "it has an empty path segment (//)");
   return prefix;
+}
+
+/** A run id as PutOptions.runId and removeLeftovers take it: safe inside a file name. */
+export function checkRunId(runId: string): string {
+  if (typeof runId !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(runId))
+    throw new AppError("VALIDATION", "A run id may only contain letters, digits, '_' and '-' (at most 64).");
+  return runId;
 }
 
 /** A destination prefix without leading/trailing slashes ("" for none). */
@@ -160,15 +167,16 @@ const STOP = new Error("storage upload stopped");
 
 /**
  * Runs an upload of `body` through a SHA-256 meter.
- * - `send(source, signal)` must consume `source` to its end and resolve once the object is stored,
- *   or reject (and leave nothing visible) when `source` errors or `signal` aborts.
+ * - `send(source, signal)` must consume `source` to its end and resolve once the object is stored
+ *   (with the sizes of its parts, for a multipart upload), or reject (and leave nothing visible)
+ *   when `source` errors or `signal` aborts.
  * - A failing `body` rejects with its own error; an aborted `signal` with its reason; anything
  *   else goes through `mapError`.
  */
 export async function meteredUpload(
   body: Readable,
   signal: AbortSignal | undefined,
-  send: (source: Readable, signal: AbortSignal) => Promise<void>,
+  send: (source: Readable, signal: AbortSignal) => Promise<void | number[]>,
   mapError: (err: unknown) => Error,
 ): Promise<StoredObject> {
   if (signal?.aborted) {
@@ -191,12 +199,12 @@ export async function meteredUpload(
     },
   );
   try {
-    await send(meter, controller.signal);
+    const parts = await send(meter, controller.signal);
     await piped;
     // A late abort after the provider confirmed the whole object changes nothing: it is stored.
     if (sourceError !== undefined) throw sourceError;
     if (!meter.readableEnded) throw new Error("upload finished before the source stream ended");
-    return { size: meter.bytesSeen, sha256: meter.digest() };
+    return { size: meter.bytesSeen, sha256: meter.digest(), ...(parts && { parts }) };
   } catch (err) {
     if (!meter.destroyed) meter.destroy(STOP);
     await piped;

@@ -343,7 +343,7 @@ export function toStorageError(err: unknown, ctx: StorageErrorContext): Error {
     const needs: Record<StorageKind, string> = {
       local: "",
       server: "",
-      s3: "s3:PutObject, s3:GetObject, s3:DeleteObject, s3:RestoreObject and s3:ListBucket on the bucket (and its objects)",
+      s3: "s3:PutObject, s3:GetObject, s3:DeleteObject, s3:RestoreObject, s3:AbortMultipartUpload, s3:ListBucket and s3:ListBucketMultipartUploads on the bucket (and its objects)",
       gcs: "the Storage Object Admin role (roles/storage.objectAdmin) on the bucket",
       azure: "read, write, delete and list on the container (e.g. the Storage Blob Data Contributor role)",
     };
@@ -378,10 +378,13 @@ export function toStorageError(err: unknown, ctx: StorageErrorContext): Error {
   ) {
     return app("UPSTREAM", `Data was corrupted in transit to or from ${provider}${note}; nothing was kept. Try again.`);
   }
-  if (/exceeded 10000 parts/.test(f.text)) {
+  if (
+    has(f, "TooManyParts", "EntityTooSmall", "InvalidPart", "BlockListTooLong", "BlockCountExceedsLimit") ||
+    (has(f, "InvalidArgument") && /part number/.test(f.text))
+  ) {
     return app(
       "UPSTREAM",
-      `The object outgrew one S3 multipart upload (10,000 parts of the size chosen for it). Coffer needs its expected size up front to choose larger parts; this is a bug to report.`,
+      `${provider} refused the parts of the upload${note}: this service limits the number or size of parts more tightly than Coffer assumed for it. Nothing was kept; report this along with the service's name.`,
     );
   }
   if (has(f, "QuotaExceeded", "AccountLimitExceeded", "EntityTooLarge")) {

@@ -1,5 +1,6 @@
 import "server-only";
-import { Storage, type Bucket, type File, type FileMetadata } from "@google-cloud/storage";
+import { IdempotencyStrategy, Storage, type Bucket, type File, type FileMetadata } from "@google-cloud/storage";
+import { once } from "node:events";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { pool as teenyAgents } from "teeny-request/build/src/agents";
@@ -7,6 +8,7 @@ import { AppError } from "@/lib/errors";
 import type { GuardedAgents } from "@/lib/net/guarded-agent";
 import {
   canonicalStorageClass,
+  checkRunId,
   putTarget,
   checkRange,
   guardDownload,
@@ -16,17 +18,47 @@ import {
   normalizePrefix,
 } from "./common";
 import { toStorageError } from "./errors";
+import { GCS_MAX_OBJECT } from "./limits";
 import type {
   GcsStorageConfig,
   GetOptions,
   ObjectInfo,
   PutOptions,
   Retrieval,
+  Room,
   StorageAdapter,
   StoredObject,
 } from "./types";
 
 type Interceptor = File["interceptors"][number];
+type StorageOptions = NonNullable<ConstructorParameters<typeof Storage>[0]>;
+
+const MiB = 1024 * 1024;
+
+/**
+ * Requests other than uploads: 3 retries, 1 s → 8 s apart. Uploads: without a chunk size the SDK
+ * streams the whole object in one request, which it cannot resume once bytes are lost; it also
+ * retries an upload only under `RetryAlways` (no generation precondition here), counts retries
+ * over the whole upload and stops retrying `totalTimeout` after the upload began. So uploads go
+ * in chunks it holds until GCS confirms them, with their own budget for a long upload.
+ */
+const REQUEST_RETRIES: StorageOptions["retryOptions"] = {
+  autoRetry: true,
+  maxRetries: 3,
+  retryDelayMultiplier: 2,
+  maxRetryDelay: 8,
+  totalTimeout: 120,
+};
+const UPLOAD_RETRIES: StorageOptions["retryOptions"] = {
+  autoRetry: true,
+  maxRetries: 10,
+  retryDelayMultiplier: 2,
+  maxRetryDelay: 16,
+  totalTimeout: 7 * 24 * 3600, // a resumable session lives a week
+  idempotencyStrategy: IdempotencyStrategy.RetryAlways, // resuming asks GCS how far it got: safe
+};
+/** Chunk size (a multiple of 256 KiB): each chunk is one request, held in memory until GCS confirms it. */
+const CHUNK_BYTES = 32 * MiB;
 
 /**
  * Google Cloud Storage through @google-cloud/storage v7.
@@ -48,6 +80,8 @@ export class GcsAdapter implements StorageAdapter {
   readonly kind = "gcs" as const;
   private readonly storage: Storage;
   private readonly bucket: Bucket;
+  /** The same bucket through a client with the uploads' retry budget. */
+  private readonly uploads: Storage;
   private readonly keys: KeySpace;
   private readonly host: string;
   private readonly interceptUploadAuth: boolean;
@@ -58,39 +92,9 @@ export class GcsAdapter implements StorageAdapter {
   ) {
     this.keys = new KeySpace(normalizePrefix(config.prefix));
     this.host = config.apiEndpoint ? hostPort(config.apiEndpoint) : "storage.googleapis.com:443";
-    const key = config.credentials;
     poolGuardedAgents(agents);
-    this.storage = new Storage({
-      projectId: config.projectId ?? key?.project_id,
-      apiEndpoint: config.apiEndpoint,
-      // Only the fields a service-account key needs: other credential types (external_account,
-      // impersonation…) can make google-auth-library read local files or call arbitrary URLs.
-      credentials: key
-        ? {
-            type: "service_account",
-            client_email: key.client_email,
-            private_key: key.private_key,
-            ...(typeof key.private_key_id === "string" ? { private_key_id: key.private_key_id } : {}),
-            // The universe names the API host (storage.<universe>) unless an endpoint is given:
-            // only Google's own, or with a custom endpoint (which the guard checks).
-            ...(typeof key.universe_domain === "string" &&
-            (config.apiEndpoint || key.universe_domain === "googleapis.com")
-              ? { universe_domain: key.universe_domain }
-              : {}),
-          }
-        : undefined,
-      useAuthWithCustomEndpoint: Boolean(key),
-      retryOptions: { autoRetry: true, maxRetries: 3, retryDelayMultiplier: 2, maxRetryDelay: 8, totalTimeout: 120 },
-    });
-    if (agents)
-      this.storage.interceptors.push({
-        request: (opts) => ({
-          ...opts,
-          forever: true, // the pooled (guarded) agent, never a fresh unguarded one
-          agent: (url: URL) => (url.protocol === "http:" ? agents.http : agents.https),
-          maxRedirects: 0,
-        }),
-      } as Interceptor);
+    this.storage = storageClient(config, agents, REQUEST_RETRIES);
+    this.uploads = storageClient(config, agents, UPLOAD_RETRIES);
     this.bucket = this.storage.bucket(config.bucket);
     let googleHost = true;
     if (config.apiEndpoint) {
@@ -101,7 +105,7 @@ export class GcsAdapter implements StorageAdapter {
         googleHost = false;
       }
     }
-    this.interceptUploadAuth = Boolean(key) && !googleHost;
+    this.interceptUploadAuth = Boolean(config.credentials) && !googleHost;
   }
 
   private fail(err: unknown, key?: string): Error {
@@ -116,8 +120,8 @@ export class GcsAdapter implements StorageAdapter {
 
   private async addUploadAuth(file: File) {
     if (!this.interceptUploadAuth) return;
-    const headers = (await this.storage.authClient.getRequestHeaders(
-      `${this.storage.apiEndpoint}/upload/storage/v1/b`,
+    const headers = (await this.uploads.authClient.getRequestHeaders(
+      `${this.uploads.apiEndpoint}/upload/storage/v1/b`,
     )) as Record<string, string>;
     const interceptor: Interceptor = {
       request: (opts) => ({ ...opts, headers: { ...opts.headers, ...headers } }) as ReturnType<Interceptor["request"]>,
@@ -131,16 +135,19 @@ export class GcsAdapter implements StorageAdapter {
       body,
       opts.signal,
       async (source, signal) => {
-        const file = this.bucket.file(fullKey);
+        const file = this.uploads.bucket(this.config.bucket).file(fullKey);
         await this.addUploadAuth(file);
-        // One resumable session, streamed in a single request: the object only exists once the
-        // final byte is acknowledged; a broken or cancelled stream leaves no object. The SDK then
-        // compares the MD5 of what it sent with the MD5 GCS reports, and deletes the object and
-        // fails on a mismatch. MD5 rather than CRC32C because the SDK's CRC32C is pure JavaScript
-        // (~200 MB/s a core, MD5 ~600 MB/s); objects written this way are never composite, so
-        // GCS always has their MD5.
+        // One resumable session, sent in chunks: the object only exists once the final byte is
+        // acknowledged; a broken or cancelled stream leaves no object. A chunk whose connection
+        // breaks is sent again from where GCS says it got. The SDK then compares the MD5 of what
+        // it sent with the MD5 GCS reports, and deletes the object and fails on a mismatch. MD5
+        // rather than CRC32C because the SDK's CRC32C is pure JavaScript (~200 MB/s a core, MD5
+        // ~600 MB/s); objects written this way are never composite, so GCS always has their MD5.
+        // An empty object goes in one request: the SDK's chunked mode cannot send zero bytes.
+        const empty = await endsEmpty(source, signal);
         const ws = file.createWriteStream({
           resumable: true,
+          ...(!empty && { chunkSize: CHUNK_BYTES }),
           validation: "md5",
           metadata: { contentType: "application/octet-stream", ...(storageClass ? { storageClass } : {}) },
         });
@@ -155,6 +162,19 @@ export class GcsAdapter implements StorageAdapter {
       },
       (err) => this.fail(err, key),
     );
+  }
+
+  /** Resumable sessions cannot be listed: a dead run's session expires after a week and never becomes an object. */
+  async removeLeftovers(_key: string, runId: string): Promise<number> {
+    checkRunId(runId);
+    return 0;
+  }
+
+  async room(): Promise<Room> {
+    return {
+      largestObject: GCS_MAX_OBJECT,
+      why: `Google Cloud Storage: objects up to 5 TiB, sent in ${CHUNK_BYTES / MiB} MiB chunks`,
+    };
   }
 
   async get(key: string, opts: GetOptions = {}): Promise<Readable> {
@@ -266,6 +286,46 @@ export class GcsAdapter implements StorageAdapter {
   }
 }
 
+function storageClient(
+  config: GcsStorageConfig,
+  agents: GuardedAgents | undefined,
+  retryOptions: StorageOptions["retryOptions"],
+): Storage {
+  const key = config.credentials;
+  const storage = new Storage({
+    projectId: config.projectId ?? key?.project_id,
+    apiEndpoint: config.apiEndpoint,
+    // Only the fields a service-account key needs: other credential types (external_account,
+    // impersonation…) can make google-auth-library read local files or call arbitrary URLs.
+    credentials: key
+      ? {
+          type: "service_account",
+          client_email: key.client_email,
+          private_key: key.private_key,
+          ...(typeof key.private_key_id === "string" ? { private_key_id: key.private_key_id } : {}),
+          // The universe names the API host (storage.<universe>) unless an endpoint is given:
+          // only Google's own, or with a custom endpoint (which the guard checks).
+          ...(typeof key.universe_domain === "string" &&
+          (config.apiEndpoint || key.universe_domain === "googleapis.com")
+            ? { universe_domain: key.universe_domain }
+            : {}),
+        }
+      : undefined,
+    useAuthWithCustomEndpoint: Boolean(key),
+    retryOptions,
+  });
+  if (agents)
+    storage.interceptors.push({
+      request: (opts) => ({
+        ...opts,
+        forever: true, // the pooled (guarded) agent, never a fresh unguarded one
+        agent: (url: URL) => (url.protocol === "http:" ? agents.http : agents.https),
+        maxRedirects: 0,
+      }),
+    } as Interceptor);
+  return storage;
+}
+
 /** Puts the guard's agents (or, without them, nothing) into teeny-request's shared pool. */
 function poolGuardedAgents(agents: GuardedAgents | undefined) {
   for (const [key, agent] of [
@@ -289,6 +349,13 @@ function info(key: string, m: FileMetadata): ObjectInfo {
 function isObjectNotFound(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown };
   return e?.code === 404 && !/bucket does not exist/i.test(String(e.message ?? ""));
+}
+
+/** Waits until `stream` has bytes to read or has ended; true when it ended without any. */
+async function endsEmpty(stream: Readable, signal: AbortSignal): Promise<boolean> {
+  if (stream.readableLength > 0) return false;
+  if (!stream.readableEnded) await once(stream, "readable", { signal });
+  return stream.readableLength === 0;
 }
 
 /** Best effort: tell GCS to drop an unfinished resumable session (it answers 499). */

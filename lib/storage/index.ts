@@ -8,11 +8,11 @@ import type { GuardedAgents } from "@/lib/net/guarded-agent";
 import { AzureAdapter, azureServiceUrl, connectionStringFields } from "./azure";
 import { GcsAdapter } from "./gcs";
 import { LocalDiskAdapter } from "./local-disk";
+import type { UploadTuning } from "./multipart";
 import { S3Adapter, type S3Tuning } from "./s3";
 import type { StorageAdapter, StorageConfig, ProbeResult } from "./types";
 
 export * from "./types";
-export type { S3Tuning } from "./s3";
 
 const httpUrl = (what: string) =>
   z
@@ -174,22 +174,23 @@ export function parseStorageConfig(input: unknown): StorageConfig {
 /**
  * The adapter for a destination. Validates the settings first; makes no network request. With
  * `agents` (lib/net's guarded agents), every socket of a cloud provider's SDK goes through the
- * address guard.
+ * address guard. The rest of `options` is for tests: lowered part limits, smaller buffers.
  */
 export function createAdapter(
   config: StorageConfig,
-  tuning: { s3?: S3Tuning; agents?: GuardedAgents } = {},
+  options: UploadTuning & { s3?: S3Tuning; agents?: GuardedAgents } = {},
 ): StorageAdapter {
   const c = parseStorageConfig(config);
+  const { agents, ...tuning } = options;
   switch (c.kind) {
     case "local":
       return new LocalDiskAdapter(c);
     case "s3":
-      return new S3Adapter(c, { ...tuning.s3, agents: tuning.agents });
+      return new S3Adapter(c, agents, tuning);
     case "gcs":
-      return new GcsAdapter(c, tuning.agents);
+      return new GcsAdapter(c, agents);
     case "azure":
-      return new AzureAdapter(c, tuning.agents);
+      return new AzureAdapter(c, agents, tuning);
   }
 }
 

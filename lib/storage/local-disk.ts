@@ -1,12 +1,20 @@
 import "server-only";
 import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdir, open, opendir, rename, stat, unlink } from "node:fs/promises";
+import { mkdir, open, opendir, readdir, rename, stat, statfs, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { AppError } from "@/lib/errors";
-import { checkListPrefix, checkRange, guardDownload, KeySpace, meteredUpload, normalizePrefix } from "./common";
+import {
+  checkListPrefix,
+  checkRange,
+  checkRunId,
+  guardDownload,
+  KeySpace,
+  meteredUpload,
+  normalizePrefix,
+} from "./common";
 import { toStorageError } from "./errors";
 import type {
   GetOptions,
@@ -14,11 +22,15 @@ import type {
   ObjectInfo,
   PutOptions,
   Retrieval,
+  Room,
   StorageAdapter,
   StoredObject,
 } from "./types";
 
-/** Temporary files of uploads in progress: hidden, never listed, renamed into place when complete. */
+/**
+ * Temporary files of uploads in progress, `.coffer-upload-[<run id>-]<random>`: hidden, never
+ * listed, renamed into place when complete.
+ */
 const TMP_PREFIX = ".coffer-upload-";
 
 /**
@@ -84,12 +96,14 @@ export class LocalDiskAdapter implements StorageAdapter {
     let target: string;
     try {
       target = this.pathFor(key);
+      if (opts.runId !== undefined) checkRunId(opts.runId);
     } catch (err) {
       body.destroy();
       throw err;
     }
     const dir = path.dirname(target);
-    const tmp = path.join(dir, `${TMP_PREFIX}${randomBytes(8).toString("hex")}`);
+    const run = opts.runId === undefined ? "" : `${opts.runId}-`;
+    const tmp = path.join(dir, `${TMP_PREFIX}${run}${randomBytes(8).toString("hex")}`);
     return meteredUpload(
       body,
       opts.signal,
@@ -108,6 +122,42 @@ export class LocalDiskAdapter implements StorageAdapter {
       },
       (err) => this.fail(err, key),
     );
+  }
+
+  async removeLeftovers(key: string, runId: string): Promise<number> {
+    const dir = path.dirname(this.pathFor(key));
+    const mine = `${TMP_PREFIX}${checkRunId(runId)}-`;
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return 0;
+      throw this.fail(err, key);
+    }
+    let removed = 0;
+    for (const name of names.filter((n) => n.startsWith(mine))) {
+      try {
+        await unlink(path.join(dir, name));
+        removed++;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw this.fail(err, key);
+      }
+    }
+    return removed;
+  }
+
+  async room(): Promise<Room> {
+    await this.requireRoot();
+    try {
+      const { bavail, bsize } = await statfs(this.root);
+      return {
+        largestObject: Infinity,
+        why: `the disk holding ${this.root}`,
+        freeBytes: bavail * bsize,
+      };
+    } catch (err) {
+      throw this.fail(err);
+    }
   }
 
   async get(key: string, opts: GetOptions = {}): Promise<Readable> {

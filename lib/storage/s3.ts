@@ -15,13 +15,13 @@ import {
   type HeadObjectCommandOutput,
   type StorageClass,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import type { Readable } from "node:stream";
 import { AppError } from "@/lib/errors";
 import type { GuardedAgents } from "@/lib/net/guarded-agent";
 import { retrievalHours } from "./classes";
 import {
   canonicalStorageClass,
+  checkRunId,
   putTarget,
   checkRange,
   guardDownload,
@@ -31,12 +31,17 @@ import {
   normalizePrefix,
 } from "./common";
 import { toStorageError } from "./errors";
+import { s3Limits } from "./limits";
+import { spoolFor, uploadTuning, type UploadTuning } from "./multipart";
+import { PartPlan, type PartLimits } from "./parts";
+import { abortS3Uploads, putS3Object } from "./s3-upload";
 import type {
   GetOptions,
   ObjectInfo,
   PutOptions,
   Retrieval,
   RetrieveOptions,
+  Room,
   S3StorageConfig,
   StorageAdapter,
   StoredObject,
@@ -47,25 +52,10 @@ const GiB = 1024 * MiB;
 
 /** Knobs for tests; production uses the defaults. */
 export interface S3Tuning {
-  /** Multipart upload part size (default 8 MiB; S3's minimum is 5 MiB). */
-  partSize?: number;
-  /** Parts in flight per upload (default 2): memory stays near (queueSize + 1) × partSize. */
-  queueSize?: number;
   /** Largest object changed in place with one CopyObject (S3's limit: 5 GiB); bigger ones use a multipart copy. */
   copyObjectMaxBytes?: number;
   /** Part size of a multipart copy (default 512 MiB, grown to stay within 10,000 parts). */
   copyPartSize?: number;
-  /**
-   * lib/net's guarded agents: sockets go to the address the guard checked, not to whatever a
-   * second DNS answer says.
-   */
-  agents?: GuardedAgents;
-}
-
-/** Part size keeping an upload of `sizeHint` bytes within 9,000 parts (S3 allows 10,000), in whole MiB. */
-export function partSizeFor(base: number, sizeHint: number | undefined): number {
-  if (!sizeHint || !Number.isFinite(sizeHint) || sizeHint <= 0) return base;
-  return Math.min(5 * GiB, Math.max(base, Math.ceil(sizeHint / 9_000 / MiB) * MiB));
 }
 
 /**
@@ -86,45 +76,33 @@ export function parseRestoreHeader(value: string | undefined): { ongoing: boolea
 export class S3Adapter implements StorageAdapter {
   readonly kind = "s3" as const;
   private readonly client: S3Client;
+  /** The same, without its own retries: uploadInParts retries parts with a fresh body. */
+  private readonly partClient: S3Client;
   private readonly keys: KeySpace;
   private readonly bucket: string;
   private readonly host: string;
-  private readonly tuning: Required<Omit<S3Tuning, "agents">>;
+  private readonly copy: Required<S3Tuning>;
+  private readonly limits: PartLimits;
 
+  /**
+   * `agents`: lib/net's guarded agents (sockets go to the address the guard checked, not to
+   * whatever a second DNS answer says). `tuning`: tests only.
+   */
   constructor(
     private readonly config: S3StorageConfig,
-    tuning: S3Tuning = {},
+    agents?: GuardedAgents,
+    private readonly tuning: UploadTuning & { s3?: S3Tuning } = {},
   ) {
     this.bucket = config.bucket;
     this.keys = new KeySpace(normalizePrefix(config.prefix));
     this.host = config.endpoint ? hostPort(config.endpoint) : `s3.${config.region}.amazonaws.com:443`;
-    this.tuning = {
-      partSize: tuning.partSize ?? 8 * MiB,
-      queueSize: tuning.queueSize ?? 2,
-      copyObjectMaxBytes: tuning.copyObjectMaxBytes ?? 5 * GiB,
-      copyPartSize: tuning.copyPartSize ?? 512 * MiB,
+    this.copy = {
+      copyObjectMaxBytes: tuning.s3?.copyObjectMaxBytes ?? 5 * GiB,
+      copyPartSize: tuning.s3?.copyPartSize ?? 512 * MiB,
     };
-    this.client = new S3Client({
-      region: config.region,
-      endpoint: config.endpoint,
-      forcePathStyle: config.forcePathStyle ?? Boolean(config.endpoint),
-      credentials: {
-        accessKeyId: config.accessKeyId,
-        secretAccessKey: config.secretAccessKey,
-        sessionToken: config.sessionToken,
-      },
-      // The default ("WHEN_SUPPORTED") wraps streamed bodies in aws-chunked framing with trailing
-      // checksums, which several S3-compatible services (and s3rver) store verbatim.
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-      maxAttempts: 3,
-      // Fail fast on an unreachable endpoint; drop a connection that stays silent for 5 minutes.
-      requestHandler: {
-        connectionTimeout: 10_000,
-        requestTimeout: 300_000,
-        ...(tuning.agents && { httpAgent: tuning.agents.http, httpsAgent: tuning.agents.https }),
-      },
-    });
+    this.limits = { ...s3Limits(config.endpoint), ...tuning.limits };
+    this.client = s3Client(config, agents, 3);
+    this.partClient = s3Client(config, agents, 1);
   }
 
   private fail(err: unknown, key?: string): Error {
@@ -140,30 +118,38 @@ export class S3Adapter implements StorageAdapter {
 
   async put(key: string, body: Readable, opts: PutOptions = {}): Promise<StoredObject> {
     const { fullKey, storageClass } = putTarget("s3", this.keys, key, body, opts.storageClass);
+    const target = {
+      client: this.client,
+      partClient: this.partClient,
+      bucket: this.bucket,
+      key: fullKey,
+      storageClass: storageClass as StorageClass | undefined,
+    };
+    const plan = new PartPlan(this.limits, opts.sizeHint);
     return meteredUpload(
       body,
       opts.signal,
-      async (source) => {
-        // No upload.abort() on cancel: destroying `source` (meteredUpload does) makes Upload stop
-        // reading, finish the part in flight, send AbortMultipartUpload, and only then reject —
-        // so when put() rejects, the parts are already gone.
-        const upload = new Upload({
-          client: this.client,
-          params: {
-            Bucket: this.bucket,
-            Key: fullKey,
-            Body: source,
-            ContentType: "application/octet-stream",
-            ...(storageClass ? { StorageClass: storageClass as StorageClass } : {}),
-          },
-          partSize: partSizeFor(this.tuning.partSize, opts.sizeHint),
-          queueSize: this.tuning.queueSize,
-          leavePartsOnError: false,
-        });
-        await upload.done();
-      },
+      (source, signal) => putS3Object(target, source, plan, uploadTuning(this.tuning), signal),
       (err) => this.fail(err, key),
     );
+  }
+
+  async removeLeftovers(key: string, runId: string): Promise<number> {
+    checkRunId(runId);
+    try {
+      return await abortS3Uploads(this.client, this.bucket, this.keys.full(key));
+    } catch (err) {
+      throw this.fail(err, key);
+    }
+  }
+
+  async room(expected?: number): Promise<Room> {
+    const plan = new PartPlan(this.limits, expected);
+    return {
+      largestObject: plan.largestObject(),
+      why: plan.describe(),
+      spool: await spoolFor(plan, expected, uploadTuning(this.tuning)),
+    };
   }
 
   async get(key: string, opts: GetOptions = {}): Promise<Readable> {
@@ -246,7 +232,7 @@ export class S3Adapter implements StorageAdapter {
     if ((head.StorageClass ?? "STANDARD") === target) return;
     const copySource = `${encodeURIComponent(this.bucket)}/${fullKey.split("/").map(encodeURIComponent).join("/")}`;
     try {
-      if ((head.ContentLength ?? 0) <= this.tuning.copyObjectMaxBytes) {
+      if ((head.ContentLength ?? 0) <= this.copy.copyObjectMaxBytes) {
         await this.client.send(
           new CopyObjectCommand({
             Bucket: this.bucket,
@@ -306,7 +292,7 @@ export class S3Adapter implements StorageAdapter {
     target: StorageClass,
   ) {
     const size = head.ContentLength ?? 0;
-    const partSize = Math.max(this.tuning.copyPartSize, Math.ceil(size / 10_000 / MiB) * MiB);
+    const partSize = Math.max(this.copy.copyPartSize, Math.ceil(size / this.limits.maxParts / MiB) * MiB);
     const created = await this.client.send(
       new CreateMultipartUploadCommand({
         Bucket: this.bucket,
@@ -363,4 +349,28 @@ export class S3Adapter implements StorageAdapter {
       throw err;
     }
   }
+}
+
+function s3Client(config: S3StorageConfig, agents: GuardedAgents | undefined, maxAttempts: number): S3Client {
+  return new S3Client({
+    region: config.region,
+    endpoint: config.endpoint,
+    forcePathStyle: config.forcePathStyle ?? Boolean(config.endpoint),
+    credentials: {
+      accessKeyId: config.accessKeyId,
+      secretAccessKey: config.secretAccessKey,
+      sessionToken: config.sessionToken,
+    },
+    // The default ("WHEN_SUPPORTED") wraps streamed bodies in aws-chunked framing with trailing
+    // checksums, which several S3-compatible services (and s3rver) store verbatim.
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    maxAttempts,
+    // Fail fast on an unreachable endpoint; drop a connection that stays silent for 5 minutes.
+    requestHandler: {
+      connectionTimeout: 10_000,
+      requestTimeout: 300_000,
+      ...(agents && { httpAgent: agents.http, httpsAgent: agents.https }),
+    },
+  });
 }

@@ -3,8 +3,19 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { AppError } from "@/lib/errors";
 import { runCommand, type Reach } from "../reach";
-import { checkListPrefix, checkRange, guardDownload, KeySpace, meteredUpload, normalizePrefix } from "./common";
-import type { GetOptions, ObjectInfo, PutOptions, Retrieval, StorageAdapter, StoredObject } from "./types";
+import {
+  checkListPrefix,
+  checkRange,
+  checkRunId,
+  guardDownload,
+  KeySpace,
+  meteredUpload,
+  normalizePrefix,
+} from "./common";
+import type { GetOptions, ObjectInfo, PutOptions, Retrieval, Room, StorageAdapter, StoredObject } from "./types";
+
+/** A literal file name inside a `find -name` pattern. */
+const globLiteral = (name: string) => name.replace(/[*?[\]\\]/g, "\\$&");
 
 /**
  * A backup directory on one of the team's servers, over the server's Reach (SFTP / local files).
@@ -47,7 +58,7 @@ export class ServerDirAdapter implements StorageAdapter {
     return meteredUpload(
       body,
       opts.signal,
-      (source, signal) => this.reach.writeFile(file, source, { signal, mode: 0o600 }),
+      (source, signal) => this.reach.writeFile(file, source, { signal, mode: 0o600, tag: opts.runId }),
       (err) => err as Error,
     );
   }
@@ -111,6 +122,41 @@ export class ServerDirAdapter implements StorageAdapter {
       const key = this.keys.relative(m[3]!);
       if (key) yield { key, size: Number(m[1]), lastModified: new Date(Number(m[2]) * 1000) };
     }
+  }
+
+  /** Temporary files a run's writes to `key` left: `.<name>.coffer-<run id>-<random>.tmp` (Reach.writeFile). */
+  async removeLeftovers(key: string, runId: string): Promise<number> {
+    const file = this.pathFor(key);
+    const pattern = `.${globLiteral(path.posix.basename(file))}.coffer-${checkRunId(runId)}-*.tmp`;
+    const dir = path.posix.dirname(file);
+    const out = await this.run([
+      "sh",
+      "-c",
+      '[ -d "$1" ] || exit 0; find "$1" -maxdepth 1 -type f -name "$2" -print -delete',
+      "sh",
+      dir,
+      pattern,
+    ]);
+    return out.split("\n").filter(Boolean).length;
+  }
+
+  async room(): Promise<Room> {
+    // The nearest folder that exists: the backup directory itself is created on the first write.
+    const out = await this.run([
+      "sh",
+      "-c",
+      'p=$1; while [ ! -e "$p" ]; do p=$(dirname -- "$p"); done; df -Pk -- "$p" | tail -n 1',
+      "sh",
+      this.root,
+    ]);
+    const freeKib = Number(out.trim().split(/\s+/)[3]);
+    if (!Number.isFinite(freeKib))
+      throw new AppError("UPSTREAM", `Could not read the free space of ${this.root} on ${this.reach.label}.`);
+    return {
+      largestObject: Infinity,
+      why: `the disk holding ${this.root} on ${this.reach.label}`,
+      freeBytes: freeKib * 1024,
+    };
   }
 
   async setStorageClass(): Promise<void> {}

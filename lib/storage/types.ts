@@ -10,6 +10,8 @@ export type { StorageKind };
 export interface StoredObject {
   size: number;
   sha256: string;
+  /** The sizes of the parts (S3) or blocks (Azure) it was uploaded in, when it took more than one request. */
+  parts?: number[];
 }
 
 export interface ObjectInfo {
@@ -27,11 +29,27 @@ export interface PutOptions {
   /** Aborting rejects `put` with the signal's reason and leaves no object behind. */
   signal?: AbortSignal;
   /**
-   * Expected size in bytes, when known (an upper estimate is fine). Only S3 uses it: multipart
-   * uploads have at most 10,000 parts, so without a hint objects are limited to 10,000 × 8 MiB
-   * (about 78 GiB); with one, parts grow to fit (memory ≈ 3 parts).
+   * Expected size in bytes, when known (the previous backup of the same sources). S3 and Azure
+   * choose their part size from it; without it (or past it) parts grow as the upload goes.
    */
   sizeHint?: number;
+  /**
+   * The run writing the object (letters, digits, `_`, `-`): temporary files carry it in their
+   * names, so `removeLeftovers` finds what a run that died left behind.
+   */
+  runId?: string;
+}
+
+/** What a destination can take, for the checks before a backup is written. */
+export interface Room {
+  /** The largest object it stores (with the expected size as the size hint); Infinity for disks. */
+  largestObject: number;
+  /** How that limit comes about, in one line ("S3: up to 10,000 parts, 8 MiB growing to 5 GiB"). */
+  why: string;
+  /** Free space, where the destination is a disk. */
+  freeBytes?: number;
+  /** Space on the Coffer host's disk an upload of the expected size holds its larger parts in, when it needs any. */
+  spool?: { dir: string; bytes: number; freeBytes: number };
 }
 
 /** Inclusive byte range; `end` omitted means "to the last byte". */
@@ -97,6 +115,17 @@ export interface StorageAdapter {
   head(key: string): Promise<ObjectInfo | null>;
   /** Idempotent: deleting a missing object succeeds. */
   delete(key: string): Promise<void>;
+  /**
+   * Removes what unfinished writes of `runId` to `key` left behind (a process that died
+   * mid-write): temporary files named after the run (local disk, server directories), unfinished
+   * S3 multipart uploads and uncommitted Azure blocks at `key` (keys are unique to a run there).
+   * Never touches a stored object. Only for runs known to have stopped; resolves with how many
+   * leftovers it removed. GCS resumable sessions cannot be listed: one that the failing put could
+   * not cancel expires after a week and never becomes an object.
+   */
+  removeLeftovers(key: string, runId: string): Promise<number>;
+  /** What the destination can take: its largest object for `expected` bytes, and its free space where that applies. */
+  room(expected?: number): Promise<Room>;
   /** Every object whose key starts with `prefix` (a plain string prefix, "" for all). Order is provider-defined. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /** Moves an existing object to another class (S3 copy-in-place, GCS rewrite, Azure tier). No-op on the local disk. */

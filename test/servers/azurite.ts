@@ -38,10 +38,13 @@ const WATCHDOG = `data:text/javascript,${encodeURIComponent(
  *
  * Azurite refuses to read Archive blobs (409 BlobArchived) like Azure, but a Set Blob Tier from
  * Archive to an online tier takes effect at once, where Azure takes up to 15 hours. With
- * `rehydration: "pending"`, an HTTP proxy in front of Azurite (`rehydrationProxy`) keeps such a
- * blob archived until `finishRehydrations()`.
+ * `rehydration: "pending"`, an HTTP proxy in front of Azurite (`azuriteProxy`) keeps such a
+ * blob archived until `finishRehydrations()`. With `maxBlocks`, the same proxy refuses a block
+ * list longer than that (Azure's limit is 50,000), for tests of large objects with small blocks.
  */
-export async function startAzurite(opts: { rehydration?: "instant" | "pending" } = {}): Promise<AzuriteServer> {
+export async function startAzurite(
+  opts: { rehydration?: "instant" | "pending"; maxBlocks?: number } = {},
+): Promise<AzuriteServer> {
   const dir = mkdtempSync(path.join(tmpdir(), "coffer-azurite-"));
   const port = await freePort();
   const child: ChildProcess = spawn(
@@ -68,7 +71,7 @@ export async function startAzurite(opts: { rehydration?: "instant" | "pending" }
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
 
-  let proxy: RehydrationProxy | undefined;
+  let proxy: AzuriteProxy | undefined;
   const stop = async () => {
     await proxy?.stop();
     await stopProcess(child, dir);
@@ -76,7 +79,8 @@ export async function startAzurite(opts: { rehydration?: "instant" | "pending" }
 
   try {
     await waitForPort(port, child, () => log);
-    if (opts.rehydration === "pending") proxy = await rehydrationProxy(port);
+    if (opts.rehydration === "pending" || opts.maxBlocks !== undefined)
+      proxy = await azuriteProxy(port, { rehydration: opts.rehydration === "pending", maxBlocks: opts.maxBlocks });
   } catch (err) {
     await stop();
     throw err;
@@ -93,7 +97,7 @@ export async function startAzurite(opts: { rehydration?: "instant" | "pending" }
   };
 }
 
-interface RehydrationProxy {
+interface AzuriteProxy {
   port: number;
   finish(): number;
   stop(): Promise<void>;
@@ -102,18 +106,22 @@ interface RehydrationProxy {
 const ONLINE_TIERS = ["hot", "cool", "cold"];
 
 /**
- * Passes every request through to Azurite unchanged (so Azurite still checks signatures), and
- * plays Azure's pending rehydration on top:
+ * Passes every request through to Azurite unchanged (so Azurite still checks signatures). With
+ * `maxBlocks`, a Put Block List naming more blocks is refused (400 BlockListTooLong, as Azure
+ * does past 50,000). With `rehydration`, it plays Azure's pending rehydration on top:
  * - a Set Blob Tier that Azurite answers 202 (Archive → Hot/Cool/Cold) marks the blob pending;
  * - Get Blob Properties of a pending blob says `x-ms-access-tier: Archive` with
  *   `x-ms-archive-status: rehydrate-pending-to-<tier>`, as Azure does while it rehydrates;
  * - downloading it is refused with 409 BlobArchived, another Set Blob Tier with 409 BlobBeingRehydrated;
  * - writing or deleting the blob ends the mark. Listings are not rewritten.
  */
-async function rehydrationProxy(targetPort: number): Promise<RehydrationProxy> {
+async function azuriteProxy(
+  targetPort: number,
+  opts: { rehydration: boolean; maxBlocks?: number },
+): Promise<AzuriteProxy> {
   const pending = new Map<string, { tier: string; priority: string }>();
-  const refuse = (res: ServerResponse, method: string, code: string, message: string) => {
-    res.writeHead(409, { "x-ms-error-code": code, "content-type": "application/xml" });
+  const refuse = (res: ServerResponse, method: string, status: number, code: string, message: string) => {
+    res.writeHead(status, { "x-ms-error-code": code, "content-type": "application/xml" });
     res.end(
       method === "HEAD"
         ? undefined
@@ -127,37 +135,57 @@ async function rehydrationProxy(targetPort: number): Promise<RehydrationProxy> {
     const isBlob = blob.split("/").length > 3;
     const mark = isBlob ? pending.get(blob) : undefined;
     if (mark && req.method === "GET" && !comp)
-      return refuse(res, "GET", "BlobArchived", "This operation is not permitted on an archived blob.");
+      return refuse(res, "GET", 409, "BlobArchived", "This operation is not permitted on an archived blob.");
     if (mark && req.method === "PUT" && comp === "tier")
       return refuse(
         res,
         "PUT",
+        409,
         "BlobBeingRehydrated",
         "This operation is not permitted because the blob is being rehydrated.",
       );
-    const upstream = httpRequest(
-      { host: "127.0.0.1", port: targetPort, method: req.method, path: req.url, headers: req.headers },
-      (up) => {
-        const headers = { ...up.headers };
-        const status = up.statusCode ?? 502;
-        if (isBlob && status < 300) {
-          const tier = String(req.headers["x-ms-access-tier"] ?? "").toLowerCase();
-          if (req.method === "PUT" && comp === "tier" && status === 202 && ONLINE_TIERS.includes(tier)) {
-            pending.set(blob, { tier, priority: String(req.headers["x-ms-rehydrate-priority"] ?? "Standard") });
-          } else if ((req.method === "PUT" && (!comp || comp === "blocklist")) || req.method === "DELETE") {
-            pending.delete(blob);
-          } else if (mark && req.method === "HEAD") {
-            headers["x-ms-access-tier"] = "Archive";
-            headers["x-ms-archive-status"] = `rehydrate-pending-to-${mark.tier}`;
-            headers["x-ms-rehydrate-priority"] = mark.priority;
+    const forward = (body?: Buffer) => {
+      const upstream = httpRequest(
+        { host: "127.0.0.1", port: targetPort, method: req.method, path: req.url, headers: req.headers },
+        (up) => {
+          const headers = { ...up.headers };
+          const status = up.statusCode ?? 502;
+          if (opts.rehydration && isBlob && status < 300) {
+            const tier = String(req.headers["x-ms-access-tier"] ?? "").toLowerCase();
+            if (req.method === "PUT" && comp === "tier" && status === 202 && ONLINE_TIERS.includes(tier)) {
+              pending.set(blob, { tier, priority: String(req.headers["x-ms-rehydrate-priority"] ?? "Standard") });
+            } else if ((req.method === "PUT" && (!comp || comp === "blocklist")) || req.method === "DELETE") {
+              pending.delete(blob);
+            } else if (mark && req.method === "HEAD") {
+              headers["x-ms-access-tier"] = "Archive";
+              headers["x-ms-archive-status"] = `rehydrate-pending-to-${mark.tier}`;
+              headers["x-ms-rehydrate-priority"] = mark.priority;
+            }
           }
-        }
-        res.writeHead(status, headers);
-        up.pipe(res);
-      },
-    );
-    upstream.on("error", (err) => res.destroy(err));
-    req.pipe(upstream);
+          res.writeHead(status, headers);
+          up.pipe(res);
+        },
+      );
+      upstream.on("error", (err) => res.destroy(err));
+      if (body) upstream.end(body);
+      else req.pipe(upstream);
+    };
+    if (opts.maxBlocks === undefined || req.method !== "PUT" || comp !== "blocklist") return forward();
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      const blocks = (body.toString("utf8").match(/<(Latest|Committed|Uncommitted)>/g) ?? []).length;
+      if (blocks > opts.maxBlocks!)
+        return refuse(
+          res,
+          "PUT",
+          400,
+          "BlockListTooLong",
+          `The block list may not contain more than ${opts.maxBlocks} blocks.`,
+        );
+      forward(body);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {

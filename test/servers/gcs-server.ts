@@ -278,9 +278,11 @@ export async function startGcsServer(opts: { bucket?: string } = {}): Promise<Gc
       };
       await writeFile(s.file, "");
       sessions.set(id, s);
+      // On the host the client asked (as GCS does), so a proxy in front of the server stays in the path.
+      const origin = /^127\.0\.0\.1:\d+$/.test(req.headers.host ?? "") ? `http://${req.headers.host}` : base;
       res.setHeader(
         "Location",
-        `${base}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o?uploadType=resumable&name=${encodeURIComponent(name)}&upload_id=${id}`,
+        `${origin}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o?uploadType=resumable&name=${encodeURIComponent(name)}&upload_id=${id}`,
       );
       return sendJson(res, 200, {});
     }

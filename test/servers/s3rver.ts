@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { createReadStream, mkdtempSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { readdir, readFile, rm, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -15,8 +15,11 @@ import { freePort, stopProcess } from "../ports";
  * with two things s3rver lacks added as a Koa middleware:
  * - SigV4 signature verification (s3rver only checks the access key id for V4),
  *   so a wrong secret key is refused with SignatureDoesNotMatch like on S3;
- * - CopyObject onto itself that only changes the storage class, UploadPartCopy and
- *   AbortMultipartUpload, which S3 supports and s3rver refuses;
+ * - CopyObject onto itself that only changes the storage class, UploadPartCopy,
+ *   AbortMultipartUpload and ListMultipartUploads, which S3 supports and s3rver refuses;
+ * - S3's multipart rules, which s3rver does not check: part numbers 1 to 10,000 (or to `maxParts`,
+ *   a lower limit for tests of large objects), and every part but the last at least 5 MiB
+ *   (EntityTooSmall);
  * - the real StorageClass in listings (s3rver always says STANDARD), and `Range: bytes=0-0`
  *   (s3rver reads an end of 0 as "to the end");
  * - RestoreObject (`POST /bucket/key?restore`, which s3rver answers NotImplemented) for GLACIER and
@@ -49,7 +52,7 @@ const CHILD_FLAG = "--coffer-s3rver-child";
 const thisFile = fileURLToPath(import.meta.url);
 
 export async function startS3rver(
-  opts: { bucket?: string; refuseArchivedReads?: boolean } = {},
+  opts: { bucket?: string; refuseArchivedReads?: boolean; maxParts?: number } = {},
 ): Promise<S3rverServer> {
   const dir = mkdtempSync(path.join(tmpdir(), "coffer-s3rver-"));
   const port = await freePort();
@@ -57,7 +60,17 @@ export async function startS3rver(
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
   const child: ChildProcess = spawn(
     process.execPath,
-    ["--import", tsx, thisFile, CHILD_FLAG, dir, String(port), bucket, opts.refuseArchivedReads ? "refuse" : "allow"],
+    [
+      "--import",
+      tsx,
+      thisFile,
+      CHILD_FLAG,
+      dir,
+      String(port),
+      bucket,
+      opts.refuseArchivedReads ? "refuse" : "allow",
+      String(opts.maxParts ?? 10_000),
+    ],
     {
       stdio: ["ignore", "pipe", "pipe", "ipc"],
     },
@@ -138,6 +151,11 @@ interface S3rverStore {
     partNumber: number,
     content: Readable,
   ): Promise<{ size: number; md5: string }>;
+  putObjectMultipart(
+    bucket: string,
+    uploadId: string,
+    parts: { number: number; etag: string }[],
+  ): Promise<{ md5: string; size: number }>;
 }
 interface S3rverInstance {
   store: S3rverStore;
@@ -274,10 +292,31 @@ function copySource(ctx: KoaContext): { bucket: string; key: string } {
   return { bucket, key: rest.join("/") };
 }
 
-/** CopyObject onto itself changing only the storage class, UploadPartCopy, AbortMultipartUpload. */
+/** ListMultipartUploads: every upload s3rver keeps (`uploads/<id>/key`) whose key starts with the prefix. */
+async function listUploads(ctx: KoaContext, bucket: string, prefix: string) {
+  const dir = ctx.store.getResourcePath(bucket, undefined, "uploads");
+  const ids = await readdir(dir).catch(() => [] as string[]);
+  const uploads: string[] = [];
+  for (const id of ids.sort()) {
+    const key = await readFile(path.join(dir, id, "key"), "utf8").catch(() => undefined);
+    if (key === undefined || !key.startsWith(prefix)) continue;
+    const initiated = (await stat(path.join(dir, id))).birthtime.toISOString();
+    uploads.push(
+      `<Upload><Key>${xmlEscape(key)}</Key><UploadId>${id}</UploadId><Initiated>${initiated}</Initiated><StorageClass>STANDARD</StorageClass></Upload>`,
+    );
+  }
+  ctx.type = "application/xml";
+  ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult><Bucket>${xmlEscape(bucket)}</Bucket><Prefix>${xmlEscape(prefix)}</Prefix><IsTruncated>false</IsTruncated>${uploads.join("")}</ListMultipartUploadsResult>`;
+}
+
+/** CopyObject onto itself changing only the storage class, UploadPartCopy, AbortMultipartUpload, ListMultipartUploads. */
 const extensions: Middleware = async (ctx, next) => {
   const { rawPath, rawQuery } = splitUrl(ctx.req.url ?? "/");
   const query = new URLSearchParams(rawQuery);
+  if (ctx.method === "GET" && query.has("uploads")) {
+    const { bucket, key } = bucketAndKey(rawPath);
+    if (!key) return listUploads(ctx, bucket, query.get("prefix") ?? "");
+  }
   if (ctx.method === "DELETE" && query.has("uploadId")) {
     const { bucket } = bucketAndKey(rawPath);
     const uploadId = query.get("uploadId") ?? "";
@@ -436,9 +475,33 @@ const archive =
     }
   };
 
-async function serveChild(dir: string, port: number, bucket: string, refuseArchivedReads: boolean) {
+type S3ErrorCtor = new (code: string, message: string) => Error;
+
+/** S3's multipart rules on s3rver's store: part numbers up to `maxParts`, parts but the last at least 5 MiB. */
+function multipartRules(store: S3rverStore, maxParts: number, S3Error: S3ErrorCtor) {
+  const putPart = store.putPart.bind(store);
+  store.putPart = async (bucket, uploadId, partNumber, content) => {
+    if (!(Number(partNumber) >= 1 && Number(partNumber) <= maxParts))
+      throw new S3Error("InvalidArgument", `Part number must be an integer between 1 and ${maxParts}, inclusive`);
+    return putPart(bucket, uploadId, partNumber, content);
+  };
+  const complete = store.putObjectMultipart.bind(store);
+  store.putObjectMultipart = async (bucket, uploadId, parts) => {
+    const dir = path.join(store.getResourcePath(bucket, undefined, "uploads"), uploadId);
+    const sorted = [...parts].sort((a, b) => a.number - b.number);
+    for (const part of sorted.slice(0, -1)) {
+      const size = (await stat(path.join(dir, String(part.number))).catch(() => undefined))?.size ?? 0;
+      if (size < 5 * 1024 * 1024)
+        throw new S3Error("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed object size.");
+    }
+    return complete(bucket, uploadId, parts);
+  };
+}
+
+async function serveChild(dir: string, port: number, bucket: string, refuseArchivedReads: boolean, maxParts: number) {
   const require = createRequire(import.meta.url);
   const S3rver = require("s3rver") as S3rverCtor;
+  const S3Error = require("s3rver/lib/models/error") as S3ErrorCtor;
   const server = new S3rver({
     port,
     address: "127.0.0.1",
@@ -449,6 +512,7 @@ async function serveChild(dir: string, port: number, bucket: string, refuseArchi
   // s3rver's chain: logger, XML encoder, mount interop, vhost, router.
   server.middleware.splice(2, 0, listStorageClass);
   server.middleware.splice(1, 0, verifySigV4, extensions, archive(refuseArchivedReads));
+  multipartRules(server.store, maxParts, S3Error);
   // s3rver reads `end: 0` as "to the end": serve bytes=0-0 (and N-0, which is invalid anyway) right.
   const getObject = server.store.getObject.bind(server.store);
   server.store.getObject = async (b, k, range) => {
@@ -494,8 +558,8 @@ async function serveChild(dir: string, port: number, bucket: string, refuseArchi
 }
 
 if (process.argv[2] === CHILD_FLAG && path.resolve(process.argv[1] ?? "") === thisFile) {
-  const [, , , dir = "", port = "0", bucket = "", archivedReads = "allow"] = process.argv;
-  serveChild(dir, Number(port), bucket, archivedReads === "refuse").catch((err: unknown) => {
+  const [, , , dir = "", port = "0", bucket = "", archivedReads = "allow", maxParts = "10000"] = process.argv;
+  serveChild(dir, Number(port), bucket, archivedReads === "refuse", Number(maxParts)).catch((err: unknown) => {
     process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(1);
   });

@@ -73,7 +73,7 @@ export class SshReach implements Reach, SshLink {
     return this.files.readFile(path, opts);
   }
 
-  writeFile(path: string, body: Readable, opts?: { signal?: AbortSignal; mode?: number }): Promise<void> {
+  writeFile(path: string, body: Readable, opts?: { signal?: AbortSignal; mode?: number; tag?: string }): Promise<void> {
     return this.files.writeFile(path, body, opts);
   }
 

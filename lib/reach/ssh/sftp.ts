@@ -99,13 +99,17 @@ export class SftpFiles {
     return destroyOnAbort(new SftpFileReader(sftp, handle, (e) => this.fileError(e, "read", path)), opts?.signal);
   }
 
-  async writeFile(path: string, body: Readable, opts?: { signal?: AbortSignal; mode?: number }): Promise<void> {
+  async writeFile(
+    path: string,
+    body: Readable,
+    opts?: { signal?: AbortSignal; mode?: number; tag?: string },
+  ): Promise<void> {
     checkPath(path);
     const signal = opts?.signal;
     const mode = opts?.mode ?? 0o600;
     signal?.throwIfAborted();
     const sftp = await this.sftp();
-    const tmp = temporarySibling(path);
+    const tmp = temporarySibling(path, opts?.tag);
     const onAbort = () =>
       body.destroy(signal!.reason instanceof Error ? signal!.reason : new Error(String(signal!.reason)));
     signal?.addEventListener("abort", onAbort, { once: true });
