@@ -1,5 +1,5 @@
 import "server-only";
-import { PassThrough, type Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { finished, pipeline } from "node:stream/promises";
 import { and, eq } from "drizzle-orm";
 import { backupLocations, backups, storageDestinations } from "@/db/schema";
@@ -162,28 +162,24 @@ async function decrypted(
   const dek = openStoredDataKey(t.id, b);
   const r = segmentRange(range, header.headerLength, header.segmentSize, objectSize);
   const source = await adapter.get(loc.objectKey, { range: { start: r.objectStart, end: r.objectEnd }, signal });
-  const out = new PassThrough();
-  pipeline(
-    source,
-    createRangeDecryptStream({
-      dek,
-      header,
-      firstSegment: r.firstSegment,
-      lastSegmentIndex: r.lastSegmentIndex,
-      skip: r.skip,
-      length: r.length,
-    }),
-    out,
-  ).catch((err: unknown) => {
+  const plain = createRangeDecryptStream({
+    dek,
+    header,
+    firstSegment: r.firstSegment,
+    lastSegmentIndex: r.lastSegmentIndex,
+    skip: r.skip,
+    length: r.length,
+  });
+  dek.fill(0);
+  // Whatever fails (the storage read, a segment's authentication) destroys `plain` with that error.
+  pipeline(source, plain).catch((err: unknown) => {
     // The reader stopped early (a restore found its member, a browser went away): nothing failed.
-    if (signal?.aborted || (out.destroyed && out.errored !== err)) return;
+    if (signal?.aborted || plain.errored !== err) return;
     log.error("reading the stored object failed (decryption, or the storage connection)", {
       backupId: b.id,
       objectKey: loc.objectKey,
       err,
     });
-    out.destroy(err instanceof Error ? err : new Error(String(err)));
   });
-  dek.fill(0);
-  return out;
+  return plain;
 }

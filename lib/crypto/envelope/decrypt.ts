@@ -12,7 +12,7 @@ import {
   tagLength,
   type ParsedHeader,
 } from "./header";
-import { openSegment, SegmentReader, segmentFailed, splitTag, truncatedAfter, type SegmentKeys } from "./segments";
+import { openSegment, SegmentCutter, SegmentReader, segmentFailed, truncatedAfter, type SegmentKeys } from "./segments";
 
 export interface DecryptOptions {
   keys: Keyring;
@@ -21,8 +21,11 @@ export interface DecryptOptions {
 }
 
 class DecryptStream extends SegmentReader {
+  private head: Buffer[] = [];
+  private headBytes = 0;
   private header?: ParsedHeader;
   private keys?: SegmentKeys;
+  private cutter?: SegmentCutter;
   private index = 0;
 
   constructor(private readonly opts: DecryptOptions) {
@@ -34,14 +37,21 @@ class DecryptStream extends SegmentReader {
     return this.header;
   }
 
-  private readHeader(ending: boolean): boolean {
-    const q = this.queue;
-    const needed = q.length >= fixedLength ? headerLengthFrom(q.peek(fixedLength)) : fixedLength;
-    if (q.length < needed) {
-      if (ending) throw damaged("truncated inside the header");
-      return false;
+  /** Collects the header; once it is whole, returns the bytes after it (segments), else null. */
+  private readHeader(chunk: Buffer | null): Buffer | null {
+    if (chunk) {
+      this.head.push(chunk);
+      this.headBytes += chunk.length;
     }
-    const h = readHeader(Buffer.concat(q.take(needed)));
+    const first = this.headBytes >= fixedLength ? Buffer.concat(this.head) : null;
+    const needed = first ? headerLengthFrom(first) : fixedLength;
+    if (!first || this.headBytes < needed) {
+      if (!chunk) throw damaged("truncated inside the header");
+      if (first) this.head = [first];
+      return null;
+    }
+    this.head = [];
+    const h = readHeader(first);
     const expected = this.opts.expect;
     if (expected && (expected.teamId !== h.teamId || expected.backupId !== h.backupId)) {
       throw new AppError(
@@ -52,37 +62,38 @@ class DecryptStream extends SegmentReader {
     const dek = unwrapDek(h.wrapped, this.opts.keys, h.teamId, h.backupId);
     this.header = h;
     this.keys = { dek, noncePrefix: h.noncePrefix, hash: h.hash };
+    // A full segment is known not to be the final one only once a further byte has arrived.
+    this.cutter = new SegmentCutter(h.segmentSize + tagLength, true);
     this.emit("header", h);
-    return true;
+    return first.subarray(needed);
   }
 
-  private open(last: boolean, pieces: Buffer[]) {
+  private open(last: boolean, segment: Buffer) {
     const i = this.index;
     if (i > maxSegmentIndex) throw damaged("more than 2^32 segments");
-    const { body, tag } = splitTag(pieces);
-    const plain = openSegment(this.keys!, i, last, body, tag);
+    const plain = openSegment(this.keys!, i, last, segment);
     if (!plain) {
       // Say why, when it can be told: the other flag verifying means a truncation or an extension.
-      if (openSegment(this.keys!, i, !last, body, tag)) {
+      if (openSegment(this.keys!, i, !last, segment)) {
         throw last ? truncatedAfter(i) : damaged(`data after the final segment (segment ${i})`);
       }
       throw segmentFailed(i);
     }
-    for (const p of plain) this.push(p);
+    if (plain.length > 0) this.push(plain);
     this.index++;
   }
 
-  protected drain(ending: boolean) {
-    if (!this.header && !this.readHeader(ending)) return;
-    const full = this.header!.segmentSize + tagLength;
-    // A full segment is known not to be the final one only once a further byte has arrived.
-    while (this.queue.length > full) this.open(false, this.queue.take(full));
-    if (!ending) return;
-    const rest = this.queue.length;
-    if (rest === 0 && this.index > 0) throw truncatedAfter(this.index - 1);
-    if (rest < tagLength || (rest === tagLength && this.index > 0))
+  protected receive(chunk: Buffer) {
+    const segments = this.cutter ? chunk : this.readHeader(chunk);
+    if (segments) this.cutter!.push(segments, (s) => this.open(false, s));
+  }
+
+  protected finish() {
+    if (!this.cutter) this.readHeader(null);
+    const rest = this.cutter!.end();
+    if (rest.length < tagLength || (rest.length === tagLength && this.index > 0))
       throw damaged(`truncated: segment ${this.index} is cut short`);
-    this.open(true, this.queue.take(rest));
+    this.open(true, rest);
   }
 
   protected wipe() {
@@ -111,59 +122,55 @@ export interface RangeDecryptOptions {
 
 class RangeDecryptStream extends SegmentReader {
   private readonly keys: SegmentKeys;
-  private readonly s: number;
+  private readonly cutter: SegmentCutter;
   private readonly lastCovered: number;
   private index: number;
   private toSkip: number;
   private remaining: number;
 
   constructor(private readonly opts: RangeDecryptOptions) {
-    super();
-    const { header, firstSegment, lastSegmentIndex, skip, length } = opts;
-    this.s = header.segmentSize;
+    const s = opts.header.segmentSize;
+    // One segment of plaintext ready while the next is read: the reader gets whole segments.
+    super({ readableHighWaterMark: s, writableHighWaterMark: s + tagLength });
+    const { firstSegment, lastSegmentIndex, skip, length } = opts;
     const ok = (n: number) => Number.isSafeInteger(n) && n >= 0;
-    if (!ok(firstSegment) || !ok(lastSegmentIndex) || !ok(skip) || !ok(length) || length === 0 || skip >= this.s) {
+    if (!ok(firstSegment) || !ok(lastSegmentIndex) || !ok(skip) || !ok(length) || length === 0 || skip >= s) {
       throw new AppError("VALIDATION", "The range to decrypt is not possible.");
     }
-    this.lastCovered = firstSegment + Math.floor((skip + length - 1) / this.s);
+    this.lastCovered = firstSegment + Math.floor((skip + length - 1) / s);
     if (this.lastCovered > lastSegmentIndex)
       throw new AppError("VALIDATION", "The range to decrypt runs past the end of the backup.");
-    this.keys = { dek: Buffer.from(opts.dek), noncePrefix: header.noncePrefix, hash: header.hash };
+    this.keys = { dek: Buffer.from(opts.dek), noncePrefix: opts.header.noncePrefix, hash: opts.header.hash };
+    // Which segment is the final one follows from the index: no need to wait for more bytes.
+    this.cutter = new SegmentCutter(s + tagLength, false);
     this.index = firstSegment;
     this.toSkip = skip;
     this.remaining = length;
   }
 
-  private open(last: boolean, pieces: Buffer[]) {
-    const { body, tag } = splitTag(pieces);
-    const plain = openSegment(this.keys, this.index, last, body, tag);
+  private open(segment: Buffer) {
+    if (this.index > this.lastCovered) throw damaged("data after the requested segments");
+    const plain = openSegment(this.keys, this.index, this.index === this.opts.lastSegmentIndex, segment);
     if (!plain) throw segmentFailed(this.index);
-    for (let p of plain) {
-      if (this.toSkip >= p.length) {
-        this.toSkip -= p.length;
-        continue;
-      }
-      p = p.subarray(this.toSkip, this.toSkip + this.remaining);
-      this.toSkip = 0;
-      this.remaining -= p.length;
-      if (p.length > 0) this.push(p);
-    }
+    const p = plain.subarray(this.toSkip, this.toSkip + this.remaining);
+    this.toSkip = Math.max(0, this.toSkip - plain.length);
+    this.remaining -= p.length;
+    if (p.length > 0) this.push(p);
     this.index++;
   }
 
-  protected drain(ending: boolean) {
-    const full = this.s + tagLength;
-    while (this.index <= this.lastCovered && this.index < this.opts.lastSegmentIndex && this.queue.length >= full) {
-      this.open(false, this.queue.take(full));
-    }
-    if (this.index > this.lastCovered && this.queue.length > 0) throw damaged("data after the requested segments");
-    if (!ending) return;
-    if (this.index <= this.lastCovered) {
-      const rest = this.queue.length;
-      // Only the object's final segment may be shorter than S + 16; it holds at least one byte here.
-      if (this.index < this.opts.lastSegmentIndex || rest <= tagLength)
+  protected receive(chunk: Buffer) {
+    this.cutter.push(chunk, (s) => this.open(s));
+  }
+
+  protected finish() {
+    const rest = this.cutter.end();
+    if (rest.length > 0 || this.index <= this.lastCovered) {
+      if (this.index > this.lastCovered) throw damaged("data after the requested segments");
+      // Only the object's final segment may be shorter than S + 16; it holds at least one byte.
+      if (this.index < this.opts.lastSegmentIndex || rest.length <= tagLength)
         throw damaged(`truncated: segment ${this.index} is cut short`);
-      this.open(true, this.queue.take(rest));
+      this.open(rest);
     }
     if (this.remaining > 0) throw damaged(`the range runs ${this.remaining} byte(s) past the end of the final segment`);
   }

@@ -12,7 +12,7 @@ import {
   tagLength,
   type WrappedDek,
 } from "./header";
-import { ByteQueue, guarded, segmentNonce, type SegmentKeys } from "./segments";
+import { guarded, SegmentCutter, segmentNonce, type SegmentKeys } from "./segments";
 
 export interface EncryptOptions {
   dek: Buffer;
@@ -27,18 +27,19 @@ export interface EncryptOptions {
 class EncryptStream extends Transform {
   private readonly header: Buffer;
   private readonly keys: SegmentKeys;
-  private readonly s: number;
-  private readonly queue = new ByteQueue();
+  private readonly cutter: SegmentCutter;
   private index = 0;
   private started = false;
 
   constructor(opts: EncryptOptions) {
     super();
     if (opts.dek.length !== dekLength) throw new AppError("VALIDATION", `A data key is ${dekLength} bytes.`);
-    this.s = checkSegmentSize(opts.segmentSize ?? defaultSegmentSize);
+    const s = checkSegmentSize(opts.segmentSize ?? defaultSegmentSize);
+    // Hold one chunk back: only more input shows that a full chunk is not the final one.
+    this.cutter = new SegmentCutter(s, true);
     const noncePrefix = opts.noncePrefix ?? randomBytes(noncePrefixLength);
     this.header = encodeHeader({
-      segmentSize: this.s,
+      segmentSize: s,
       noncePrefix,
       wrapped: opts.wrapped,
       teamId: opts.teamId,
@@ -53,16 +54,15 @@ class EncryptStream extends Transform {
     this.push(this.header);
   }
 
-  private seal(pieces: Buffer[], last: boolean) {
+  private seal(chunk: Buffer, last: boolean) {
     if (this.index > maxSegmentIndex)
       throw new AppError("VALIDATION", "The backup is too large for one object (more than 2^32 segments).");
     const cipher = createCipheriv("aes-256-gcm", this.keys.dek, segmentNonce(this.keys.noncePrefix, this.index, last), {
       authTagLength: tagLength,
     });
     cipher.setAAD(this.keys.hash);
-    for (const p of pieces) this.push(cipher.update(p));
-    const f = cipher.final();
-    if (f.length > 0) this.push(f);
+    if (chunk.length > 0) this.push(cipher.update(chunk));
+    cipher.final(); // GCM returns no further bytes
     this.push(cipher.getAuthTag());
     this.index++;
   }
@@ -70,16 +70,14 @@ class EncryptStream extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, cb: TransformCallback) {
     guarded(cb, () => {
       this.start();
-      this.queue.push(chunk);
-      // Hold one chunk back: only more input shows that a full chunk is not the final one.
-      while (this.queue.length > this.s) this.seal(this.queue.take(this.s), false);
+      this.cutter.push(chunk, (c) => this.seal(c, false));
     });
   }
 
   override _flush(cb: TransformCallback) {
     guarded(cb, () => {
       this.start();
-      this.seal(this.queue.take(this.queue.length), true);
+      this.seal(this.cutter.end(), true);
     });
   }
 

@@ -1,62 +1,67 @@
 import "server-only";
 import { createDecipheriv } from "node:crypto";
-import { Transform, type TransformCallback } from "node:stream";
+import { Transform, type TransformCallback, type TransformOptions } from "node:stream";
 import { AppError } from "../../errors";
 import { noncePrefixLength, tagLength } from "./header";
 
-// What encrypting and decrypting share: byte queues without copies, nonces, opening one segment.
+// What encrypting and decrypting share: cutting a stream into whole segments, nonces, opening one
+// segment. Every segment goes through the cipher in one call and comes out as one buffer: the
+// chunks readers and writers see are segments (1 MiB by default), whatever size the input came in.
 
-/** A queue of buffers that hands out exact byte counts as views, without copying. */
-export class ByteQueue {
-  private parts: Buffer[] = [];
-  length = 0;
+/**
+ * Cuts a stream of chunks into pieces of exactly `size` bytes (the final one shorter). A piece that
+ * lies inside one chunk is a view of it; one spread over several chunks is copied once, into a
+ * buffer reused for the next piece (so a piece is valid only until `push` returns). With
+ * `holdFull`, the latest whole piece is held back until more bytes arrive: only they show it is
+ * not the final one.
+ */
+export class SegmentCutter {
+  private readonly buf: Buffer;
+  private fill = 0;
+  private held: Buffer | null = null;
 
-  push(b: Buffer) {
-    if (b.length === 0) return;
-    this.parts.push(b);
-    this.length += b.length;
+  constructor(
+    private readonly size: number,
+    private readonly holdFull: boolean,
+  ) {
+    this.buf = Buffer.allocUnsafe(size);
   }
 
-  /** Exactly n bytes (n ≤ length) as views of the queued buffers. */
-  take(n: number): Buffer[] {
-    const out: Buffer[] = [];
-    let need = n;
-    while (need > 0) {
-      const p = this.parts[0]!;
-      if (p.length <= need) {
-        out.push(p);
-        this.parts.shift();
-        need -= p.length;
-      } else {
-        out.push(p.subarray(0, need));
-        this.parts[0] = p.subarray(need);
-        need = 0;
-      }
+  /** Adds a chunk; calls `each` with every whole piece it completes, in order. */
+  push(chunk: Buffer, each: (piece: Buffer) => void) {
+    if (chunk.length === 0) return;
+    if (this.held) {
+      const held = this.held;
+      this.held = null;
+      each(held);
     }
-    this.length -= n;
-    return out;
+    let o = 0;
+    if (this.fill > 0) {
+      o = chunk.copy(this.buf, this.fill, 0, Math.min(chunk.length, this.size - this.fill));
+      this.fill += o;
+      if (this.fill < this.size) return;
+      this.fill = 0;
+      this.emit(this.buf, o === chunk.length, each);
+    }
+    while (chunk.length - o >= this.size) {
+      const piece = chunk.subarray(o, (o += this.size));
+      this.emit(piece, o === chunk.length, each);
+    }
+    this.fill = chunk.copy(this.buf, 0, o);
   }
 
-  /** The first n bytes as one buffer (copied only when they span buffers); n ≤ length. */
-  peek(n: number): Buffer {
-    const first = this.parts[0]!;
-    if (first.length >= n) return first.subarray(0, n);
-    return Buffer.concat(this.parts, this.length).subarray(0, n);
+  private emit(piece: Buffer, atEnd: boolean, each: (piece: Buffer) => void) {
+    if (this.holdFull && atEnd) this.held = piece;
+    else each(piece);
   }
-}
 
-/** A segment's ciphertext pieces and its tag (the last 16 bytes), copying only a tag split across pieces. */
-export function splitTag(pieces: Buffer[]): { body: Buffer[]; tag: Buffer } {
-  const last = pieces[pieces.length - 1]!;
-  if (last.length >= tagLength) {
-    const body = pieces.slice(0, -1);
-    if (last.length > tagLength) body.push(last.subarray(0, last.length - tagLength));
-    return { body, tag: last.subarray(last.length - tagLength) };
+  /** At the end of the input: what is left (the held piece, or fewer than `size` bytes, or nothing). */
+  end(): Buffer {
+    const rest = this.held ?? this.buf.subarray(0, this.fill);
+    this.held = null;
+    this.fill = 0;
+    return rest;
   }
-  const q = new ByteQueue();
-  for (const p of pieces) q.push(p);
-  const body = q.take(q.length - tagLength);
-  return { body, tag: Buffer.concat(q.take(tagLength)) };
 }
 
 export function segmentNonce(prefix: Buffer, index: number, last: boolean): Buffer {
@@ -73,31 +78,20 @@ export interface SegmentKeys {
   hash: Buffer;
 }
 
-/** Decrypts one segment; the plaintext is returned only once the tag verified, otherwise null. */
-export function openSegment(
-  k: SegmentKeys,
-  index: number,
-  last: boolean,
-  body: Buffer[],
-  tag: Buffer,
-): Buffer[] | null {
+/** Decrypts one segment (ciphertext and tag); the plaintext is returned only once the tag verified, otherwise null. */
+export function openSegment(k: SegmentKeys, index: number, last: boolean, segment: Buffer): Buffer | null {
   const decipher = createDecipheriv("aes-256-gcm", k.dek, segmentNonce(k.noncePrefix, index, last), {
     authTagLength: tagLength,
   });
   decipher.setAAD(k.hash);
-  decipher.setAuthTag(tag);
-  const out: Buffer[] = [];
-  for (const b of body) {
-    const p = decipher.update(b);
-    if (p.length > 0) out.push(p);
-  }
+  decipher.setAuthTag(segment.subarray(segment.length - tagLength));
+  const plain = decipher.update(segment.subarray(0, segment.length - tagLength));
   try {
-    const f = decipher.final();
-    if (f.length > 0) out.push(f);
+    decipher.final(); // GCM returns no further bytes; it verifies the tag
   } catch {
     return null;
   }
-  return out;
+  return plain;
 }
 
 export const segmentFailed = (i: number) =>
@@ -123,23 +117,24 @@ export function guarded(cb: TransformCallback, step: () => void) {
 }
 
 /**
- * A reader of segments: queues what arrives, opens every complete segment as it can
- * (`drain(false)`), the rest at the end (`drain(true)`), and wipes its data key when destroyed.
+ * A reader of segments: hands each chunk that arrives to `receive`, what is left at the end to
+ * `finish`, and wipes its data key when destroyed.
  */
 export abstract class SegmentReader extends Transform {
-  protected readonly queue = new ByteQueue();
-  protected abstract drain(ending: boolean): void;
+  protected abstract receive(chunk: Buffer): void;
+  protected abstract finish(): void;
   protected abstract wipe(): void;
 
+  constructor(opts?: TransformOptions) {
+    super(opts);
+  }
+
   override _transform(chunk: Buffer, _encoding: BufferEncoding, cb: TransformCallback) {
-    guarded(cb, () => {
-      this.queue.push(chunk);
-      this.drain(false);
-    });
+    guarded(cb, () => this.receive(chunk));
   }
 
   override _flush(cb: TransformCallback) {
-    guarded(cb, () => this.drain(true));
+    guarded(cb, () => this.finish());
   }
 
   override _destroy(err: Error | null, cb: (error?: Error | null) => void) {
