@@ -18,6 +18,7 @@ import { Sha256Meter } from "../storage/common";
 import { inTeam, type TeamContext } from "../teams/context";
 import { failRun } from "./fail";
 import { fanOut } from "./fanout";
+import { backupDestinationIds, backupSourceIds } from "./links";
 import { insertBackup, type NewBackup } from "./mutations";
 
 /** The plain `.tar.gz` to store, and what it says about itself once it ended (its manifest, when it has one). */
@@ -75,8 +76,8 @@ export async function loadPlan(t: TeamContext, backupId: string, attempt: number
       serverId: backups.serverId,
       fileName: backups.fileName,
       encrypted: backups.encrypted,
-      sourceIds: backups.sourceIds,
-      destinationIds: backups.destinationIds,
+      sourceIds: backupSourceIds,
+      destinationIds: backupDestinationIds,
       status: backups.status,
       attempts: backups.attempts,
     })
@@ -252,8 +253,9 @@ async function markStored({ job, destinations }: BackupPlan, stored: Stored): Pr
           .update(backupLocations)
           .set({ status: "stored", sizeBytes: stored.objects[i]!.size, sha256: stored.objects[i]!.sha256 })
           .where(
-            and(
-              eq(backupLocations.teamId, job.teamId),
+            inTeam(
+              backupLocations,
+              job.t,
               eq(backupLocations.backupId, job.id),
               eq(backupLocations.destinationId, dest.id),
             ),

@@ -1,11 +1,11 @@
 import "server-only";
-import { and, eq, ne } from "drizzle-orm";
+import { eq, ne } from "drizzle-orm";
 import { backupLocations } from "@/db/schema";
 import { db } from "../db";
 import { withDestination } from "../destinations/use";
 import { logEnded, markEnded } from "../jobs/end";
 import { failureMessage } from "../jobs/failure";
-import { systemTeam } from "../teams/context";
+import { inTeam, systemTeam } from "../teams/context";
 
 /**
  * The end of a run that did not succeed: marks it failed (or cancelled, when someone asked) with
@@ -30,23 +30,20 @@ export async function failRun(
       objectKey: backupLocations.objectKey,
     })
     .from(backupLocations)
-    .where(
-      and(
-        eq(backupLocations.teamId, teamId),
-        eq(backupLocations.backupId, backupId),
-        ne(backupLocations.status, "deleted"),
-      ),
-    );
+    .where(inTeam(backupLocations, t, eq(backupLocations.backupId, backupId), ne(backupLocations.status, "deleted")));
   for (const loc of locations) {
     try {
       await withDestination(t, loc.destinationId, (a) => a.delete(loc.objectKey));
-      await d.update(backupLocations).set({ status: "deleted" }).where(eq(backupLocations.id, loc.id));
+      await d
+        .update(backupLocations)
+        .set({ status: "deleted" })
+        .where(inTeam(backupLocations, t, eq(backupLocations.id, loc.id)));
     } catch (err) {
       const why = failureMessage(err, { backupId, destinationId: loc.destinationId });
       await d
         .update(backupLocations)
         .set({ status: "failed", error: `Could not remove the partial object: ${why}` })
-        .where(eq(backupLocations.id, loc.id));
+        .where(inTeam(backupLocations, t, eq(backupLocations.id, loc.id)));
     }
   }
   if (!status) return "unchanged";

@@ -7,6 +7,7 @@ import { db, type Transaction } from "../db";
 import { AppError, notFound } from "../errors";
 import { requestCancel } from "../jobs/cancel";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
+import { linkBackup } from "./links";
 import type { RequestBackupInput } from "./schemas";
 
 /** `<server>-<yyyymmdd-hhmmss>.tar.gz` (UTC), the name a download is saved under. */
@@ -77,14 +78,14 @@ export async function insertBackup(tx: Transaction, t: TeamContext, b: NewBackup
       scheduledFor: b.scheduledFor,
       trigger: b.trigger,
       encrypted: b.encrypted,
-      sourceIds,
-      destinationIds,
       requestedBy: t.actor.label,
       fileName: backupFileName(server.name, new Date()),
     })
     .onConflictDoNothing({ target: [backups.scheduleId, backups.scheduledFor] })
     .returning({ id: backups.id });
-  return inserted[0] ?? null;
+  if (!inserted[0]) return null;
+  await linkBackup(tx, { teamId: t.id, backupId: id, sourceIds, destinationIds });
+  return inserted[0];
 }
 
 /** "Back up now" (and the API): a queued backup the caller then dispatches to the workflow. */

@@ -1,10 +1,12 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { PageHeader } from "@/app/_components/page-header";
+import { isEmailVerified } from "@/lib/auth/email-verification";
 import { listSessions, listSignInEvents } from "@/lib/auth/users";
 import { pageUser } from "@/lib/web/page";
 import { signOutAction } from "@/app/(auth)/actions";
 import { SignOutEverywhere } from "./sign-out-everywhere";
+import { VerifyEmailBanner } from "./verify-email-banner";
 
 export const metadata: Metadata = { title: "Account" };
 
@@ -12,6 +14,7 @@ export default async function AccountPage() {
   const u = await pageUser();
   const sessions = await listSessions(u);
   const failures = await listSignInEvents(u);
+  const verified = await isEmailVerified(u.userId);
   const utc = (d: Date) => `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
   return (
     <main className="mx-auto max-w-2xl px-4 py-10">
@@ -26,6 +29,11 @@ export default async function AccountPage() {
       <div className="mt-4">
         <PageHeader title="Account" description={`${u.name} · ${u.email}`} />
       </div>
+      {!verified && (
+        <div className="mb-6">
+          <VerifyEmailBanner email={u.email} />
+        </div>
+      )}
       <section className="card space-y-4">
         <h2 className="font-semibold">Signed-in devices</h2>
         <ul className="divide-y divide-zinc-200 dark:divide-zinc-800" data-testid="sessions">

@@ -1,0 +1,33 @@
+import "server-only";
+import { and, desc, eq, sql } from "drizzle-orm";
+import { backups, servers, teams } from "@/db/schema";
+import { db } from "../db";
+import { inTeam, type TeamContext } from "../teams/context";
+
+export async function getTrashDays(t: TeamContext): Promise<number> {
+  const d = await db();
+  const [row] = await d.select({ days: teams.trashDays }).from(teams).where(eq(teams.id, t.id));
+  return row!.days;
+}
+
+/** The team's trashed backups, newest removal first, with when their copies will be deleted. */
+export async function listTrash(t: TeamContext) {
+  const d = await db();
+  return d
+    .select({
+      id: backups.id,
+      fileName: backups.fileName,
+      serverName: servers.name,
+      createdAt: backups.createdAt,
+      sizeBytes: backups.sizeBytes,
+      trashedAt: backups.trashedAt,
+      trashedBy: backups.trashedBy,
+      trashedReason: backups.trashedReason,
+      deletesAt: sql<Date>`${backups.trashedAt} + make_interval(days => ${teams.trashDays})`.mapWith(backups.trashedAt),
+    })
+    .from(backups)
+    .innerJoin(servers, and(eq(servers.teamId, backups.teamId), eq(servers.id, backups.serverId)))
+    .innerJoin(teams, eq(teams.id, backups.teamId))
+    .where(inTeam(backups, t, eq(backups.status, "trashed")))
+    .orderBy(desc(backups.trashedAt), desc(backups.id));
+}
