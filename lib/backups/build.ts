@@ -1,7 +1,7 @@
 import "server-only";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { and, eq, inArray, isNull } from "drizzle-orm";
+import { eq, inArray, isNull } from "drizzle-orm";
 import { backupLocations, backups, storageDestinations } from "@/db/schema";
 import { newBackupDataKey } from "../crypto/data-key";
 import { createEncryptStream, type WrappedDek } from "../crypto/envelope";
