@@ -8,6 +8,7 @@ import { AppError, notFound } from "../errors";
 import { requestCancel } from "../jobs/cancel";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import { linkBackup } from "./links";
+import { assertLocalQuota } from "./quota";
 import type { RequestBackupInput } from "./schemas";
 
 /** `<server>-<yyyymmdd-hhmmss>.tar.gz` (UTC), the name a download is saved under. */
@@ -91,6 +92,7 @@ export async function insertBackup(tx: Transaction, t: TeamContext, b: NewBackup
 /** "Back up now" (and the API): a queued backup the caller then dispatches to the workflow. */
 export async function requestBackup(t: TeamContext, input: RequestBackupInput, trigger: "manual" | "api" = "manual") {
   assertRole(t, "member");
+  await assertLocalQuota(t, input.destinationIds);
   const d = await db();
   return d.transaction(async (tx) => {
     const sourceIds = input.sourceIds?.length
