@@ -81,8 +81,6 @@ try {
           trigger: "manual" as const,
           status: "succeeded" as const,
           encrypted: true,
-          sourceIds: [],
-          destinationIds: [],
           fileName: `${serverId}.tar.gz.enc`,
           dekWrapped: w.wrapped.toString("base64"),
           dekKeyId: w.keyId,
@@ -97,7 +95,10 @@ try {
     ["select 1 (baseline)", baseline],
     ["database check", await timed(500, checks.databaseAnswers)],
     ["migrations check", await timed(200, checks.migrationsApplied)],
-    [`master keys check (${count} + ${count} values)`, await timed(50, () => checks.masterKeysOpenStoredValues())],
+    [
+      `master keys check (${count} + ${count} values)`,
+      await timed(50, () => checks.masterKeysOpenStoredValuesAllTeams()),
+    ],
     ["readiness() every 20 ms for 10 s", await timed(500, readiness, 20)],
   ];
   const base = pct(baseline, 50);

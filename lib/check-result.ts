@@ -1,10 +1,10 @@
 import "server-only";
-import { and, eq, sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { servers, sources, storageDestinations } from "@/db/schema";
 import { db } from "./db";
 import { asAppError } from "./errors";
 import { log } from "./log";
-import type { TeamContext } from "./teams/context";
+import { inTeam, type TeamContext } from "./teams/context";
 
 export interface CheckResult {
   ok: boolean;
@@ -25,7 +25,7 @@ export async function recordCheck(
   await d
     .update(table)
     .set({ checkedAt: sql`now()`, checkOk: result.ok, checkMessage: result.message })
-    .where(and(eq(table.teamId, t.id), eq(table.id, id)));
+    .where(inTeam(table, t, eq(table.id, id)));
 }
 
 /** Runs a check; an AppError becomes a failed result with its message, anything else is logged. */

@@ -73,3 +73,24 @@ describe("TRUST_PROXY", () => {
     );
   });
 });
+
+describe("upload limits and the local storage quota", () => {
+  it("read sizes with units, 0 as no limit, and refuse anything else naming the variable", async () => {
+    expect(
+      await envWith({ UPLOAD_MAX_SIZE: undefined, LOCAL_STORAGE_QUOTA: "", UPLOAD_MAX_EXPANSION: "" }),
+    ).toMatchObject({
+      UPLOAD_MAX_SIZE: 20 * 2 ** 30,
+      LOCAL_STORAGE_QUOTA: 50 * 2 ** 30,
+      UPLOAD_MAX_EXPANSION: 200,
+    });
+    expect(await envWith({ UPLOAD_MAX_SIZE: "512MiB", LOCAL_STORAGE_QUOTA: "0" })).toMatchObject({
+      UPLOAD_MAX_SIZE: 512 * 2 ** 20,
+      LOCAL_STORAGE_QUOTA: Infinity,
+    });
+    expect((await envWith({ UPLOAD_MAX_SIZE: "1000" })).UPLOAD_MAX_SIZE).toBe(1000);
+    await expect(envWith({ UPLOAD_MAX_SIZE: "lots" })).rejects.toThrow(
+      "UPLOAD_MAX_SIZE: UPLOAD_MAX_SIZE must be a size such as 500MiB, 20GiB or 0 (no limit)",
+    );
+    await expect(envWith({ UPLOAD_MAX_EXPANSION: "1" })).rejects.toThrow("UPLOAD_MAX_EXPANSION must be at least 2");
+  });
+});

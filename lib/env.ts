@@ -6,6 +6,22 @@ const bool = z
   .optional()
   .transform((v) => (v === undefined || v === "" ? undefined : v === "true" || v === "1"));
 
+const units: Record<string, number> = { "": 1, b: 1, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+/** A size such as 500MiB, 20GiB or a number of bytes; 0 means no limit (Infinity). */
+const size = (name: string, fallback: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const m = (v || fallback).trim().match(/^(\d+(?:\.\d+)?)\s*([a-z]*)$/i);
+      const unit = m && units[m[2]!.toLowerCase()];
+      if (!m || !unit) {
+        ctx.addIssue({ code: "custom", message: `${name} must be a size such as 500MiB, 20GiB or 0 (no limit)` });
+        return z.NEVER;
+      }
+      return Number(m[1]) * unit || Infinity;
+    });
+
 const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   DATA_DIR: z.string().min(1).default("./.data"),
@@ -30,6 +46,17 @@ const schema = z.object({
   // Unset: on in development and tests, off in production.
   ALLOW_LOCAL_SERVERS: bool,
   ALLOW_PRIVATE_NETWORKS: bool,
+  // Uploaded archives: the largest accepted, and how far one may expand when Coffer checks it.
+  UPLOAD_MAX_SIZE: size("UPLOAD_MAX_SIZE", "20GiB"),
+  UPLOAD_MAX_EXPANSION: z.preprocess(
+    (v) => (v === "" ? undefined : v),
+    z.coerce
+      .number("UPLOAD_MAX_EXPANSION must be a number such as 200")
+      .min(2, "UPLOAD_MAX_EXPANSION must be at least 2")
+      .default(200),
+  ),
+  // Per team: what backups may take on "This host's disk" destinations (Coffer's own disk).
+  LOCAL_STORAGE_QUOTA: size("LOCAL_STORAGE_QUOTA", "50GiB"),
   MAIL_FROM: z.string().default("Coffer <coffer@localhost>"),
   // An Inngest server runs the workflows when any of these is set; otherwise they run in-process.
   INNGEST_DEV: z.string().optional(),

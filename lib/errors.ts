@@ -7,6 +7,7 @@ export const errorCodes = [
   "VALIDATION",
   "CONFLICT",
   "RATE_LIMITED",
+  "TOO_LARGE",
   "UPSTREAM",
   "INTERNAL",
 ] as const;
@@ -38,6 +39,7 @@ export const httpStatus: Record<ErrorCode, number> = {
   VALIDATION: 400,
   CONFLICT: 409,
   RATE_LIMITED: 429,
+  TOO_LARGE: 413,
   UPSTREAM: 502,
   INTERNAL: 500,
 };

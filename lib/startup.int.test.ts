@@ -19,8 +19,6 @@ describe("start-up master key check", () => {
         status: "succeeded",
         trigger: "manual",
         encrypted: true,
-        sourceIds: [],
-        destinationIds: [],
         fileName: `here-2019010${i}-000000.tar.gz`,
         dekKeyId: keyring().active.id,
         headerKeyId: "2019_01",

@@ -1,6 +1,6 @@
 import "server-only";
 import { keyring, type Keyring } from "./crypto/master-keys";
-import { keysNamedByObjects, unknownKeyIdsInUse } from "./crypto/rotate";
+import { keysNamedByObjectsAllTeams, unknownKeyIdsInUseAllTeams } from "./crypto/rotate";
 import { databaseKind } from "./db";
 import { authSecret } from "./auth/secret";
 import { assertTrustProxyDecided, env } from "./env";
@@ -33,13 +33,13 @@ export async function start(): Promise<void> {
  * needs that key).
  */
 export async function assertMasterKeysPresent(keys: Keyring): Promise<void> {
-  const missing = await unknownKeyIdsInUse(keys);
+  const missing = await unknownKeyIdsInUseAllTeams(keys);
   if (missing.length > 0) {
     throw new Error(
       `Stored secrets use master key id(s) ${missing.join(", ")}, which MASTER_KEYS does not contain. Add them back (decrypt-only keys go after the active one).`,
     );
   }
-  const objects = (await keysNamedByObjects()).filter((k) => !keys.byId.has(k.keyId));
+  const objects = (await keysNamedByObjectsAllTeams()).filter((k) => !keys.byId.has(k.keyId));
   if (objects.length > 0) {
     const named = objects.map(
       (k) => `${k.objects} stored backup object${k.objects === 1 ? "" : "s"} name master key ${k.keyId}`,

@@ -1,7 +1,7 @@
 // npm run keys:rotate — re-seals every stored secret under the newest MASTER_KEYS entry.
 // Safe to stop and run again: each batch commits on its own. Prints counts only, never values.
 import { keyring } from "@/lib/crypto/master-keys";
-import { keysNamedByObjects, rewrapDataKeys, rotateSecrets } from "@/lib/crypto/rotate";
+import { keysNamedByObjectsAllTeams, rewrapDataKeysAllTeams, rotateSecrets } from "@/lib/crypto/rotate";
 import { closeDatabase } from "@/lib/db";
 
 const keys = keyring();
@@ -12,11 +12,11 @@ try {
     onBatch: (column, resealed) => console.log(`  ${column}: ${resealed} re-sealed so far`),
   });
   for (const c of report.columns) console.log(`  ${c.column}: ${c.resealed} re-sealed`);
-  const rewrapped = await rewrapDataKeys({ keys });
+  const rewrapped = await rewrapDataKeysAllTeams({ keys });
   console.log(
     `Done: ${report.total} secret(s) re-sealed and ${rewrapped} backup data key(s) re-wrapped; every one is now under "${report.activeKeyId}".`,
   );
-  const older = (await keysNamedByObjects()).filter((k) => k.keyId !== keys.active.id);
+  const older = (await keysNamedByObjectsAllTeams()).filter((k) => k.keyId !== keys.active.id);
   for (const k of older)
     console.log(
       `  ${k.objects} stored backup object(s) still name key "${k.keyId}" in their header: keep it in MASTER_KEYS (decrypt-only, after the active one) and in your offline copy until those backups expire.`,

@@ -10,7 +10,9 @@ import {
   scheduleHealth,
   schedules,
   storageDestinations,
+  users,
 } from "@/db/schema";
+import { linkBackup } from "@/lib/backups/links";
 import { db } from "@/lib/db";
 
 /**
@@ -36,9 +38,16 @@ export async function setBackupRow(id: string, set: Partial<typeof backups.$infe
   await (await db()).update(backups).set(set).where(eq(backups.id, id));
 }
 
-export async function insertBackupRow(values: typeof backups.$inferInsert): Promise<string> {
-  const [row] = await (await db()).insert(backups).values(values).returning({ id: backups.id });
-  return row!.id;
+/** A backup row with its sources and destinations, as no product path makes it (dates, statuses of choice). */
+export async function insertBackupRow(
+  values: typeof backups.$inferInsert & { sourceIds?: string[]; destinationIds?: string[] },
+): Promise<string> {
+  const { sourceIds = [], destinationIds = [], ...row } = values;
+  return (await db()).transaction(async (tx) => {
+    const [inserted] = await tx.insert(backups).values(row).returning({ id: backups.id });
+    await linkBackup(tx, { teamId: row.teamId, backupId: inserted!.id, sourceIds, destinationIds });
+    return inserted!.id;
+  });
 }
 
 export async function insertLocationRow(values: typeof backupLocations.$inferInsert) {
@@ -124,4 +133,9 @@ export async function setScheduleHealthRow(scheduleId: string, set: Partial<type
 
 export async function setApiTokenRow(id: string, set: Partial<typeof apiTokens.$inferInsert>) {
   await (await db()).update(apiTokens).set(set).where(eq(apiTokens.id, id));
+}
+
+/** As if the account's owner had opened the verification link (lib/auth/email-verification.int.test.ts goes that way). */
+export async function markEmailVerified(userId: string) {
+  await (await db()).update(users).set({ emailVerifiedAt: new Date() }).where(eq(users.id, userId));
 }

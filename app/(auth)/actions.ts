@@ -1,6 +1,7 @@
 "use server";
 import { AuthError } from "next-auth";
 import { z } from "zod";
+import { confirmEmail, resendVerificationEmail } from "@/lib/auth/email-verification";
 import { signIn, signOut, SignInRefused } from "@/lib/auth/next-auth";
 import { safeNextPath, signInSchema, signUpSchema } from "@/lib/auth/schemas";
 import { revokeAllSessions, signUp } from "@/lib/auth/users";
@@ -40,6 +41,13 @@ export const signOutEverywhereAction = userAction(z.object({}), async (u) => {
   await signOut({ redirect: false });
   return { ended };
 });
+
+/** The link of a verification e-mail: anyone holding it may use it (it proves the mailbox, not a session). */
+export const confirmEmailAction = publicAction(z.object({ token: z.string().min(20).max(200) }), ({ token }) =>
+  confirmEmail(token),
+);
+
+export const resendVerificationAction = userAction(z.object({}), (u) => resendVerificationEmail(u));
 
 export const acceptInvitationAction = userAction(z.object({ token: z.string().min(20).max(100) }), (u, { token }) =>
   acceptInvitation({ userId: u.userId, label: u.email, ip: u.ip }, u.email, token),

@@ -8,13 +8,14 @@ import {
   jsonb,
   pgEnum,
   pgTable,
+  primaryKey,
   text,
   unique,
 } from "drizzle-orm/pg-core";
 import { sql } from "drizzle-orm";
 import { createdAt, idColumn, timestampColumn } from "../columns";
 import { compressionEnum, schedules } from "./schedules";
-import { servers } from "./servers";
+import { servers, sources } from "./servers";
 import { storageDestinations } from "./storage";
 import { teams } from "./teams";
 
@@ -24,14 +25,17 @@ export const backupStatusEnum = pgEnum("backup_status", [
   "succeeded",
   "failed",
   "cancelled",
+  "trashed",
   "expired",
 ]);
 export const backupTriggerEnum = pgEnum("backup_trigger", ["manual", "schedule", "api", "upload", "safety"]);
 
 /**
- * One backup run and, once it succeeded, the backup it produced. Status moves only forward
- * (queued → running → succeeded | failed | cancelled; succeeded → expired), each step one guarded
- * UPDATE. An expired backup stays as history: who or what expired it, and why.
+ * One backup run and, once it succeeded, the backup it produced. Status moves forward (queued →
+ * running → succeeded | failed | cancelled), each step one guarded UPDATE. A succeeded backup that
+ * retention or an admin removes goes to the trash (trashed, its objects still stored) for the
+ * team's grace period, from where an admin can put it back (succeeded); then it is expired (its
+ * objects deleted) and stays as history: who or what removed it, and why.
  */
 export const backups = pgTable(
   "backups",
@@ -41,7 +45,7 @@ export const backups = pgTable(
       .notNull()
       .references(() => teams.id, { onDelete: "cascade" }),
     serverId: text("server_id").notNull(),
-    /** Kept as history when the schedule is deleted. */
+    /** Kept as history when the schedule is deleted (lib/schedules clears it first). */
     scheduleId: text("schedule_id"),
     /** The schedule slot this run is for: unique per schedule, so a slot never runs twice. */
     scheduledFor: timestampColumn("scheduled_for"),
@@ -49,9 +53,6 @@ export const backups = pgTable(
     status: backupStatusEnum("status").notNull().default("queued"),
     encrypted: boolean("encrypted").notNull(),
     compression: compressionEnum("compression").notNull().default("fast"),
-    /** What the run backs up and where it goes, fixed when it is requested. */
-    sourceIds: jsonb("source_ids").$type<string[]>().notNull(),
-    destinationIds: jsonb("destination_ids").$type<string[]>().notNull(),
     requestedBy: text("requested_by"), // e-mail or "system: …"; no FK, the record outlives the user
     /** The file name a download gets: `<server>-<yyyymmdd-hhmmss>.tar.gz`. */
     fileName: text("file_name").notNull(),
@@ -83,6 +84,12 @@ export const backups = pgTable(
     readingUntil: timestampColumn("reading_until"),
     /** The retention tier keeping it (daily, weekly, monthly, yearly); its objects' class follows. */
     tier: text("tier"),
+    /** In the trash since (its objects are deleted once the team's grace period is over), by whom, why. */
+    trashedAt: timestampColumn("trashed_at"),
+    trashedBy: text("trashed_by"),
+    trashedReason: text("trashed_reason"),
+    /** Put back from the trash by an admin: retention leaves it alone from then on. */
+    pinnedAt: timestampColumn("pinned_at"),
     expiredAt: timestampColumn("expired_at"),
     expiredReason: text("expired_reason"),
     cancelRequestedAt: timestampColumn("cancel_requested_at"),
@@ -108,13 +115,68 @@ export const backups = pgTable(
       columns: [t.teamId, t.serverId],
       foreignColumns: [servers.teamId, servers.id],
     }).onDelete("cascade"),
-    foreignKey({ name: "backups_schedule_fk", columns: [t.scheduleId], foreignColumns: [schedules.id] }).onDelete(
-      "set null",
-    ),
+    // NO ACTION: a composite key cannot set only schedule_id null, so deleting a schedule detaches its backups first.
+    foreignKey({
+      name: "backups_schedule_fk",
+      columns: [t.teamId, t.scheduleId],
+      foreignColumns: [schedules.teamId, schedules.id],
+    }),
     index("backups_team_time_idx").on(t.teamId, t.createdAt.desc(), t.id.desc()),
+    index("backups_trash_idx")
+      .on(t.teamId, t.trashedAt)
+      .where(sql`trashed_at is not null`),
     index("backups_active_idx")
       .on(t.status, t.heartbeatAt)
       .where(sql`status in ('queued', 'running')`),
+  ],
+);
+
+/** What a backup run backs up, fixed when it is requested. */
+export const backupSources = pgTable(
+  "backup_sources",
+  {
+    teamId: text("team_id").notNull(),
+    backupId: text("backup_id").notNull(),
+    sourceId: text("source_id").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.backupId, t.sourceId] }),
+    foreignKey({
+      name: "backup_sources_backup_fk",
+      columns: [t.teamId, t.backupId],
+      foreignColumns: [backups.teamId, backups.id],
+    }).onDelete("cascade"),
+    // A source in use by a queued or running backup cannot be deleted (lib/servers refuses).
+    foreignKey({
+      name: "backup_sources_source_fk",
+      columns: [t.teamId, t.sourceId],
+      foreignColumns: [sources.teamId, sources.id],
+    }).onDelete("cascade"),
+    index("backup_sources_source_idx").on(t.teamId, t.sourceId),
+  ],
+);
+
+/** Where a backup run writes, fixed when it is requested. */
+export const backupDestinations = pgTable(
+  "backup_destinations",
+  {
+    teamId: text("team_id").notNull(),
+    backupId: text("backup_id").notNull(),
+    destinationId: text("destination_id").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.backupId, t.destinationId] }),
+    foreignKey({
+      name: "backup_destinations_backup_fk",
+      columns: [t.teamId, t.backupId],
+      foreignColumns: [backups.teamId, backups.id],
+    }).onDelete("cascade"),
+    foreignKey({
+      name: "backup_destinations_destination_fk",
+      columns: [t.teamId, t.destinationId],
+      foreignColumns: [storageDestinations.teamId, storageDestinations.id],
+    }).onDelete("cascade"),
+    index("backup_destinations_destination_idx").on(t.teamId, t.destinationId),
   ],
 );
 

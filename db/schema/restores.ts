@@ -13,7 +13,7 @@ import {
 import { sql } from "drizzle-orm";
 import { createdAt, idColumn, timestampColumn } from "../columns";
 import { backups } from "./backups";
-import { servers } from "./servers";
+import { servers, sources } from "./servers";
 import { teams } from "./teams";
 
 export const restoreKindEnum = pgEnum("restore_kind", ["database", "directory", "verify"]);
@@ -89,6 +89,23 @@ export const restores = pgTable(
       columns: [t.teamId, t.serverId],
       foreignColumns: [servers.teamId, servers.id],
     }).onDelete("cascade"),
+    // NO ACTION: these sources are on the restore's own server (deleted with it); deleting only the
+    // source clears them first (lib/servers). The safety backup is of that server too.
+    foreignKey({
+      name: "restores_connection_source_fk",
+      columns: [t.teamId, t.connectionSourceId],
+      foreignColumns: [sources.teamId, sources.id],
+    }),
+    foreignKey({
+      name: "restores_scratch_source_fk",
+      columns: [t.teamId, t.scratchSourceId],
+      foreignColumns: [sources.teamId, sources.id],
+    }),
+    foreignKey({
+      name: "restores_safety_backup_fk",
+      columns: [t.teamId, t.safetyBackupId],
+      foreignColumns: [backups.teamId, backups.id],
+    }),
     index("restores_backup_idx").on(t.teamId, t.backupId, t.createdAt.desc()),
     index("restores_active_idx")
       .on(t.status, t.heartbeatAt)

@@ -1,4 +1,15 @@
-import { boolean, foreignKey, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, unique } from "drizzle-orm/pg-core";
+import {
+  boolean,
+  foreignKey,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  text,
+  unique,
+} from "drizzle-orm/pg-core";
 import { sql } from "drizzle-orm";
 import { createdAt, idColumn, timestampColumn } from "../columns";
 import { servers, sources } from "./servers";
@@ -59,11 +70,12 @@ export const schedules = pgTable(
       columns: [t.teamId, t.serverId],
       foreignColumns: [servers.teamId, servers.id],
     }).onDelete("cascade"),
+    // NO ACTION: deleting the source clears verify_source_id first (lib/servers).
     foreignKey({
       name: "schedules_verify_source_fk",
-      columns: [t.verifySourceId],
-      foreignColumns: [sources.id],
-    }).onDelete("set null"),
+      columns: [t.teamId, t.verifySourceId],
+      foreignColumns: [sources.teamId, sources.id],
+    }),
     index("schedules_due_idx")
       .on(t.nextRunAt)
       .where(sql`enabled`),

@@ -1,4 +1,4 @@
-import { index, jsonb, pgEnum, pgTable, text, unique, uniqueIndex } from "drizzle-orm/pg-core";
+import { index, integer, jsonb, pgEnum, pgTable, text, unique, uniqueIndex } from "drizzle-orm/pg-core";
 import { sql } from "drizzle-orm";
 import { createdAt, idColumn, timestampColumn } from "../columns";
 import { users } from "./users";
@@ -14,6 +14,8 @@ export const teams = pgTable("teams", {
     .$type<{ keepAll: boolean; last: number; daily: number; weekly: number; monthly: number; yearly: number }>()
     .notNull()
     .default({ keepAll: true, last: 0, daily: 7, weekly: 4, monthly: 6, yearly: 0 }),
+  /** Days a removed backup stays in the trash (its objects kept, restorable by admins) before they are deleted. */
+  trashDays: integer("trash_days").notNull().default(7),
   createdAt: createdAt(),
 });
 

@@ -6,6 +6,10 @@ export const users = pgTable("users", {
   email: text("email").notNull().unique(), // stored lower-cased
   name: text("name").notNull(),
   passwordHash: text("password_hash"), // null for accounts that only use GitHub / Google
+  /** When the owner of the address proved it (a link e-mailed to it, or a provider that verified it). */
+  emailVerifiedAt: timestampColumn("email_verified_at"),
+  /** The last verification e-mail sent, so "send it again" cannot be used to flood the address. */
+  emailVerificationSentAt: timestampColumn("email_verification_sent_at"),
   lastTeamId: text("last_team_id"),
   createdAt: createdAt(),
 });

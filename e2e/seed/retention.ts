@@ -20,7 +20,7 @@ import { createDestinationSchema } from "@/lib/destinations/schemas";
 import { env } from "@/lib/env";
 import { createSchedule } from "@/lib/schedules/mutations";
 import { createScheduleSchema } from "@/lib/schedules/schemas";
-import { claimDueSchedules } from "@/lib/schedules/due";
+import { claimDueSchedulesAllTeams } from "@/lib/schedules/due";
 import { createServer, createSource } from "@/lib/servers/mutations";
 import { createServerSchema, createSourceSchema } from "@/lib/servers/schemas";
 import { teamForUser } from "@/lib/teams/context";
@@ -82,7 +82,7 @@ for (const [i, slot] of slots.entries()) {
   writeFileSync(path.join(f.filesDir, "index.html"), `<h1>Rita's site, day ${i + 1}</h1>\n`);
   writeFileSync(path.join(f.filesDir, "uploads.bin"), randomBytes(1 + 2 * i));
   await setScheduleRow(schedule.id, { nextRunAt: slot });
-  const [due] = await claimDueSchedules(slot);
+  const [due] = await claimDueSchedulesAllTeams(slot);
   if (!due) throw new Error(`The schedule did not claim its slot ${slot.toISOString()}.`);
   await setBackupRow(due.backupId, { createdAt: slot, startedAt: slot, fileName: backupFileName(f.server, slot) });
   const attempt = await claimRun(t.id, due.backupId);

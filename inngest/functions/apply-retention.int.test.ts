@@ -177,7 +177,7 @@ async function history() {
 }
 
 describe("apply-retention", () => {
-  it("expires what no rule keeps from every provider and moves kept copies to their tier's class", async () => {
+  it("trashes what no rule keeps, deletes it from every provider after the grace period, and moves kept copies to their tier's class", async () => {
     const h = await history();
     const preview = await previewRetention(h.t, { scheduleId: h.scheduleId });
     expect(
@@ -187,6 +187,14 @@ describe("apply-retention", () => {
         .sort(),
     ).toEqual([h.ids["2026-06-01"], h.ids["2026-04-10"]].sort());
     engine.send([retentionEvent(h.t.id, { scheduleId: h.scheduleId }, "test")]);
+    await engine.idle();
+    // In the trash first, every copy still there; a week later the next run deletes them.
+    for (const gone of ["2026-06-01", "2026-04-10"]) {
+      expect((await getBackup(h.t, h.ids[gone]!)).status).toBe("trashed");
+      expect(await s3Head(await h.keyOf(h.ids[gone]!))).toBe("STANDARD");
+      await setBackupRow(h.ids[gone]!, { trashedAt: new Date(Date.now() - 8 * 86_400_000) });
+    }
+    engine.send([retentionEvent(h.t.id, { scheduleId: h.scheduleId }, "test-a-week-later")]);
     await engine.idle();
 
     for (const gone of ["2026-06-01", "2026-04-10"]) {
@@ -284,19 +292,27 @@ describe("apply-retention", () => {
     expect((await listAuditEvents(h.t, { action: "backup.retrieval_requested" })).events).toHaveLength(1);
   });
 
-  it("a destination failing mid-delete leaves the copy for the next run; two runs at once expire nothing twice", async () => {
+  it("a destination failing mid-delete leaves the copy for the next run; two runs at once trash or expire nothing twice", async () => {
     const h = await history();
-    // Expire by a tighter policy while the S3 endpoint is unreachable.
+    // Trash by a tighter policy, then expire once the grace period is over, while the S3 endpoint is unreachable.
     await setScheduleRow(h.scheduleId, {
       retention: { keepAll: false, last: 0, daily: 1, weekly: 0, monthly: 0, yearly: 0 },
     });
+    const trashing = await Promise.all([
+      applyRetention(h.t.id, { scheduleId: h.scheduleId }),
+      applyRetention(h.t.id, { scheduleId: h.scheduleId }),
+    ]);
+    expect(trashing[0].trashed + trashing[1].trashed).toBe(4); // everything but the latest, each once
+    expect((await listAuditEvents(h.t, { action: "backup.trashed" })).events).toHaveLength(4);
+    for (const date of ["2026-06-02", "2026-06-01", "2026-05-20", "2026-04-10"])
+      await setBackupRow(h.ids[date]!, { trashedAt: new Date(Date.now() - 8 * 86_400_000) });
     const s3Settings = await destinationSettings(h.dests[0]!);
     await setDestinationSettings(h.dests[0]!, { ...s3Settings, endpoint: "http://127.0.0.1:9" });
     const [a, b] = await Promise.all([
       applyRetention(h.t.id, { scheduleId: h.scheduleId }),
       applyRetention(h.t.id, { scheduleId: h.scheduleId }),
     ]);
-    expect(a.expired + b.expired).toBe(4); // everything but the latest, each once
+    expect(a.expired + b.expired).toBe(4);
     expect((await listAuditEvents(h.t, { action: "backup.expired" })).events).toHaveLength(4);
     const stuck = await getBackup(h.t, h.ids["2026-06-02"]!);
     expect(stuck.status).toBe("expired");
@@ -346,16 +362,16 @@ describe("apply-retention", () => {
       ids.push(id);
     }
     expect(await getTeamRetention(t)).toMatchObject({ keepAll: true });
-    expect((await applyRetention(t.id, { serverId })).expired).toBe(0);
+    expect((await applyRetention(t.id, { serverId })).trashed).toBe(0);
     await expect(
       updateTeamRetention({ ...t, role: "member" }, { ...DEFAULT_POLICY, keepAll: false }),
     ).rejects.toMatchObject({ code: "FORBIDDEN" });
     expect(
       await updateTeamRetention(t, { keepAll: false, last: 2, daily: 0, weekly: 0, monthly: 0, yearly: 0 }),
     ).toEqual({ keeps: "keeps the last 2 backups — about 2 backups" });
-    expect((await applyRetention(t.id, { serverId })).expired).toBe(1);
+    expect((await applyRetention(t.id, { serverId })).trashed).toBe(1);
     expect((await Promise.all(ids.map((id) => getBackup(t, id)))).map((b) => b.status)).toEqual([
-      "expired",
+      "trashed",
       "succeeded",
       "succeeded",
     ]);

@@ -1,4 +1,4 @@
-import { retentionScopes } from "@/lib/retention/apply";
+import { retentionScopesAllTeams } from "@/lib/retention/apply";
 import type { RetentionScope } from "@/lib/workflows/events";
 import { inngest } from "../client";
 import { mapped } from "../errors";
@@ -9,7 +9,7 @@ export const retentionDaily = inngest.createFunction(
   { id: "retention-daily", triggers: [{ cron: "30 3 * * *" }], retries: 2 },
   async ({ step }) => {
     const day = new Date().toISOString().slice(0, 10);
-    const scopes = await step.run("list-scopes", () => mapped({}, () => retentionScopes()));
+    const scopes = await step.run("list-scopes", () => mapped({}, () => retentionScopesAllTeams()));
     if (scopes.length)
       await step.sendEvent(
         "dispatch",

@@ -22,7 +22,7 @@ import {
 import { getRestore, listRestores } from "@/lib/restores/queries";
 import { claimRestore } from "@/lib/restores/perform";
 import { oldName, scratchName } from "@/lib/restores/scratch";
-import { sweepRestores } from "@/lib/restores/sweep";
+import { sweepRestoresAllTeams } from "@/lib/restores/sweep";
 import { createServer, createSource, deleteSource } from "@/lib/servers/mutations";
 import { setBackupRow, setRestoreRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
@@ -323,7 +323,7 @@ describe("run-restore: databases", () => {
       message: expect.stringContaining("still has a scratch database"),
     });
     // The sweeper finds it without progress and dispatches it again instead of failing it.
-    const swept = await sweepRestores();
+    const swept = await sweepRestoresAllTeams();
     expect(swept.requeue).toContainEqual({ restoreId: id, teamId: s.t.id, serverId: s.serverId, kind: "database" });
     expect((await getRestore(s.t, id)).status).toBe("running");
     engine.send([restoreEvent({ teamId: s.t.id, serverId: s.serverId, restoreId: id, kind: "database" })]);
@@ -477,14 +477,14 @@ describe("run-verification", () => {
       scratchDatabase: name,
       scratchSourceId: s.sourceId,
     });
-    const swept = await sweepRestores();
+    const swept = await sweepRestoresAllTeams();
     expect(swept.failed).toBeGreaterThanOrEqual(1);
     expect(await databaseExists(name)).toBe(false);
     const r = await getRestore(s.t, id);
     expect(r).toMatchObject({ status: "failed", error: expect.stringContaining("stopped making progress") });
     expect(r.scratchDroppedAt).toBeInstanceOf(Date);
     // Nothing left for the next sweep.
-    expect((await sweepRestores()).dropped).toBe(0);
+    expect((await sweepRestoresAllTeams()).dropped).toBe(0);
   });
 
   it("a scheduled backup is verified after it succeeds, unless its schedule says not to", async () => {

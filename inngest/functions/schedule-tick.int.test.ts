@@ -9,7 +9,7 @@ import { env } from "@/lib/env";
 import { createSchedule } from "@/lib/schedules/mutations";
 import { getSchedule } from "@/lib/schedules/queries";
 import { DEFAULT_POLICY } from "@/lib/retention/select";
-import { claimDueSchedules } from "@/lib/schedules/due";
+import { claimDueSchedulesAllTeams } from "@/lib/schedules/due";
 import { createServer, createSource } from "@/lib/servers/mutations";
 import { insertBackupRow, insertLocationRow, scheduleNextRun, setBackupRow, setScheduleRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
@@ -66,7 +66,7 @@ describe("schedule-tick", () => {
     // Two ticks and a direct claim at once: one backup for the slot, however they interleave.
     engine.runCron(scheduleTick);
     engine.runCron(scheduleTick);
-    await claimDueSchedules();
+    await claimDueSchedulesAllTeams();
     await engine.idle();
     const rows = (await listBackups(s.t, { scheduleId: s.scheduleId })).rows;
     expect(rows).toHaveLength(1);

@@ -1,4 +1,4 @@
-import { claimDueSchedules } from "@/lib/schedules/due";
+import { claimDueSchedulesAllTeams } from "@/lib/schedules/due";
 import { inngest } from "../client";
 import { mapped } from "../errors";
 import { backupEvent } from "../events";
@@ -10,7 +10,7 @@ import { backupEvent } from "../events";
 export const scheduleTick = inngest.createFunction(
   { id: "schedule-tick", triggers: [{ cron: "* * * * *" }], retries: 2, concurrency: [{ limit: 1 }] },
   async ({ step }) => {
-    const due = await step.run("claim-due-schedules", () => mapped({}, () => claimDueSchedules()));
+    const due = await step.run("claim-due-schedules", () => mapped({}, () => claimDueSchedulesAllTeams()));
     if (!due.length) return { dispatched: 0 };
     await step.sendEvent("dispatch-backups", due.map(backupEvent));
     return { dispatched: due.length };

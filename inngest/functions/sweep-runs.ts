@@ -1,5 +1,5 @@
-import { sweepStaleRuns } from "@/lib/backups/sweep";
-import { sweepRestores } from "@/lib/restores/sweep";
+import { sweepStaleRunsAllTeams } from "@/lib/backups/sweep";
+import { sweepRestoresAllTeams } from "@/lib/restores/sweep";
 import { inngest } from "../client";
 import { mapped } from "../errors";
 import { backupEvent, restoreEvent } from "../events";
@@ -12,8 +12,8 @@ import { backupEvent, restoreEvent } from "../events";
 export const sweepRuns = inngest.createFunction(
   { id: "sweep-runs", triggers: [{ cron: "* * * * *" }], retries: 2, concurrency: [{ limit: 1 }] },
   async ({ step }) => {
-    const swept = await step.run("fail-stale-runs", () => mapped({}, () => sweepStaleRuns()));
-    const restores = await step.run("fail-stale-restores", () => mapped({}, () => sweepRestores()));
+    const swept = await step.run("fail-stale-runs", () => mapped({}, () => sweepStaleRunsAllTeams()));
+    const restores = await step.run("fail-stale-restores", () => mapped({}, () => sweepRestoresAllTeams()));
     const events = [...swept.requeue.map(backupEvent), ...restores.requeue.map(restoreEvent)];
     if (events.length) await step.sendEvent("redispatch-queued", events);
     return { failed: swept.failed + restores.failed, scratchDropped: restores.dropped, redispatched: events.length };

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { signedUpUser } from "@/test/factories";
 import { AppError } from "../errors";
-import { listTeamsOf } from "../teams/queries";
+import { listTeamsOfUserAllTeams } from "../teams/queries";
+import { isEmailVerified } from "./email-verification";
 import { issueDeviceToken } from "./device";
 import { signInSchema, signUpSchema } from "./schemas";
 import { delaySeconds } from "./throttle";
@@ -170,7 +171,8 @@ describe("GitHub / Google identities", () => {
     const first = await userForOAuth(identity);
     expect(first.email).toBe("octo@example.test");
     expect(await userForOAuth({ ...identity, email: "changed@example.test" })).toEqual(first);
-    expect((await listTeamsOf(first.id)).map((t) => t.role)).toEqual(["owner"]);
+    expect((await listTeamsOfUserAllTeams(first.id)).map((t) => t.role)).toEqual(["owner"]);
+    expect(await isEmailVerified(first.id)).toBe(true); // the provider verified the address
   });
 
   it("never attaches an identity to an existing password account by e-mail alone", async () => {

@@ -6,6 +6,7 @@ import { AppError } from "../errors";
 import { createTeamFor } from "../teams/mutations";
 import { log } from "../log";
 import { isKnownDevice } from "./device";
+import { sendVerificationEmail } from "./email-verification";
 import { burnPasswordCheck, hashPassword, MAX_PASSWORD_BYTES, verifyPassword } from "./password";
 import type { SignUpInput } from "./schemas";
 import { assertSignInAllowed, clearAccountFailures, recordSignInFailure, SignInDelayed } from "./throttle";
@@ -23,11 +24,11 @@ export interface UserContext {
 
 const userColumns = { id: users.id, email: users.email, name: users.name };
 
-/** Creates the account and its first team (owned by the new user). */
+/** Creates the account and its first team (owned by the new user), and sends the link that verifies its address. */
 export async function signUp(input: SignUpInput): Promise<{ userId: string; teamSlug: string }> {
   const passwordHash = await hashPassword(input.password);
   const d = await db();
-  return d.transaction(async (tx) => {
+  const created = await d.transaction(async (tx) => {
     const [user] = await tx
       .insert(users)
       .values({ email: input.email, name: input.name, passwordHash })
@@ -45,6 +46,8 @@ export async function signUp(input: SignUpInput): Promise<{ userId: string; team
     );
     return { userId: user.id, teamSlug: team.slug };
   });
+  await sendVerificationEmail({ userId: created.userId, email: input.email, name: input.name });
+  return created;
 }
 
 /**
@@ -139,7 +142,7 @@ export async function userForOAuth(p: { provider: string; providerAccountId: str
   return d.transaction(async (tx) => {
     const [user] = await tx
       .insert(users)
-      .values({ email, name: p.name || email })
+      .values({ email, name: p.name || email, emailVerifiedAt: new Date() }) // the provider verified it (next-auth.ts)
       .onConflictDoNothing({ target: users.email })
       .returning(userColumns);
     if (!user) throw new AppError("CONFLICT", `An account with ${email} already exists. Sign in with your password.`);

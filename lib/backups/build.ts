@@ -1,7 +1,7 @@
 import "server-only";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
+import { desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import { backupLocations, backups, storageDestinations } from "@/db/schema";
 import { newBackupDataKey } from "../crypto/data-key";
 import { createEncryptStream, type WrappedDek } from "../crypto/envelope";
@@ -21,6 +21,7 @@ import { inTeam, type TeamContext } from "../teams/context";
 import type { CompressionSetting } from "./compression";
 import { failRun } from "./fail";
 import { fanOut } from "./fanout";
+import { backupDestinationIds, backupSourceIds } from "./links";
 import { insertBackup, type NewBackup } from "./mutations";
 import { roomProblem } from "../storage/room";
 
@@ -83,8 +84,8 @@ export async function loadPlan(t: TeamContext, backupId: string, attempt: number
       fileName: backups.fileName,
       encrypted: backups.encrypted,
       compression: backups.compression,
-      sourceIds: backups.sourceIds,
-      destinationIds: backups.destinationIds,
+      sourceIds: backupSourceIds,
+      destinationIds: backupDestinationIds,
       status: backups.status,
       attempts: backups.attempts,
     })
@@ -111,6 +112,10 @@ async function previousSize(
 ): Promise<number | undefined> {
   if (b.sourceIds.length === 0) return undefined;
   const d = await db();
+  const ids = sql`array[${sql.join(
+    b.sourceIds.map((id) => sql`${id}`),
+    sql`, `,
+  )}]::text[]`;
   const [prev] = await d
     .select({ size: backups.sizeBytes })
     .from(backups)
@@ -120,7 +125,7 @@ async function previousSize(
         t,
         eq(backups.serverId, b.serverId),
         inArray(backups.status, ["succeeded", "expired"]),
-        sql`${backups.sourceIds} @> ${JSON.stringify(b.sourceIds)}::jsonb and ${backups.sourceIds} <@ ${JSON.stringify(b.sourceIds)}::jsonb`,
+        sql`${backupSourceIds} @> ${ids} and ${backupSourceIds} <@ ${ids}`,
       ),
     )
     .orderBy(desc(backups.finishedAt))
@@ -335,8 +340,9 @@ async function markStored({ job, destinations }: BackupPlan, stored: Stored): Pr
           .update(backupLocations)
           .set({ status: "stored", sizeBytes: stored.objects[i]!.size, sha256: stored.objects[i]!.sha256 })
           .where(
-            and(
-              eq(backupLocations.teamId, job.teamId),
+            inTeam(
+              backupLocations,
+              job.t,
               eq(backupLocations.backupId, job.id),
               eq(backupLocations.destinationId, dest.id),
             ),

@@ -8,6 +8,8 @@ import { AppError, notFound } from "../errors";
 import { requestCancel } from "../jobs/cancel";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import type { CompressionSetting } from "./compression";
+import { linkBackup } from "./links";
+import { assertLocalQuota } from "./quota";
 import type { RequestBackupInput } from "./schemas";
 
 /** `<server>-<yyyymmdd-hhmmss>.tar.gz` (UTC), the name a download is saved under. */
@@ -81,19 +83,20 @@ export async function insertBackup(tx: Transaction, t: TeamContext, b: NewBackup
       trigger: b.trigger,
       encrypted: b.encrypted,
       compression: b.compression,
-      sourceIds,
-      destinationIds,
       requestedBy: t.actor.label,
       fileName: backupFileName(server.name, new Date()),
     })
     .onConflictDoNothing({ target: [backups.scheduleId, backups.scheduledFor] })
     .returning({ id: backups.id });
-  return inserted[0] ?? null;
+  if (!inserted[0]) return null;
+  await linkBackup(tx, { teamId: t.id, backupId: id, sourceIds, destinationIds });
+  return inserted[0];
 }
 
 /** "Back up now" (and the API): a queued backup the caller then dispatches to the workflow. */
 export async function requestBackup(t: TeamContext, input: RequestBackupInput, trigger: "manual" | "api" = "manual") {
   assertRole(t, "member");
+  await assertLocalQuota(t, input.destinationIds);
   const d = await db();
   return d.transaction(async (tx) => {
     const sourceIds = input.sourceIds?.length

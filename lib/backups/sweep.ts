@@ -11,7 +11,7 @@ import { retryLeftoversAllTeams } from "./leftovers";
  * queued backups that waited longer than `requeueAfterMs`, whose events may have been lost, for
  * the caller to dispatch again (runs are idempotent on the id).
  */
-export async function sweepStaleRuns(now = new Date(), requeueAfterMs = 5 * 60_000) {
+export async function sweepStaleRunsAllTeams(now = new Date(), requeueAfterMs = 5 * 60_000) {
   const d = await db();
   const stale = await d
     .select({ id: backups.id, teamId: backups.teamId })

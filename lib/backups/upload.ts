@@ -1,15 +1,20 @@
 import "server-only";
-import { PassThrough, Writable, type Readable } from "node:stream";
+import { PassThrough, Transform, Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { recordAudit } from "../audit/record";
-import { AppError } from "../errors";
+import { env } from "../env";
+import { AppError, asAppError } from "../errors";
+import { formatBytes } from "../format";
 import { assertRole, type TeamContext } from "../teams/context";
 import { storeNewBackup, type ArchiveProducer, type TransferResult } from "./build";
 import { MANIFEST_PATH, parseManifest } from "./manifest";
+import { localQuotaFor, overQuota, type LocalQuota } from "./quota";
 import type { UploadBackupInput } from "./schemas";
 
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** What any archive may expand to before its ratio counts (a small archive of sparse files). */
+const EXPANSION_ALLOWANCE = 16 * 1024 * 1024;
 
 /** The manifest of a Coffer archive (its first member, `manifest.json`), from the archive's first bytes; null for other archives. */
 function manifestFrom(head: Buffer): Record<string, unknown> | null {
@@ -23,17 +28,42 @@ function manifestFrom(head: Buffer): Record<string, unknown> | null {
   }
 }
 
+/** Counts what passes; `check(total)` may throw to stop the stream. */
+function metered(check: (total: number) => void): Transform {
+  let total = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      total += chunk.length;
+      try {
+        check(total);
+        cb(null, chunk);
+      } catch (err) {
+        cb(err as Error);
+      }
+    },
+  });
+}
+
 /**
  * Checks, while it streams past, that the upload is a .tar.gz (gzip intact to its end, a `ustar`
- * first header). Resolves with its Coffer manifest, if it has one, else null; rejects saying what
- * the file is not.
+ * first header) that does not expand beyond `maxExpansion` times its size. Resolves with its
+ * Coffer manifest, if it has one, else null; rejects saying what the file is not.
  */
-function tarGzCheck(): { sink: Writable; done: Promise<Record<string, unknown> | null> } {
-  const gunzip = createGunzip();
+function tarGzCheck(maxExpansion: number): { sink: Writable; done: Promise<Record<string, unknown> | null> } {
   const kept: Buffer[] = [];
   let keptBytes = 0;
+  let compressed = 0;
+  let expanded = 0;
   const counter = new Writable({
     write(chunk: Buffer, _enc, cb) {
+      expanded += chunk.length;
+      if (expanded > maxExpansion * compressed + EXPANSION_ALLOWANCE)
+        return cb(
+          new AppError(
+            "TOO_LARGE",
+            `The file expands to more than ${maxExpansion} times its size when unpacked (${formatBytes(expanded)} from the first ${formatBytes(compressed)}), so Coffer refused it: archives like that are made to exhaust the server ("gzip bombs"). Upload the backup as its tool made it.`,
+          ),
+        );
       if (keptBytes < 512 + MAX_MANIFEST_BYTES) {
         kept.push(chunk);
         keptBytes += chunk.length;
@@ -42,7 +72,12 @@ function tarGzCheck(): { sink: Writable; done: Promise<Record<string, unknown> |
     },
   });
   const input = new PassThrough();
-  const done = pipeline(input, gunzip, counter).then(
+  const done = pipeline(
+    input,
+    metered((n) => (compressed = n)),
+    createGunzip({ chunkSize: 64 * 1024 }),
+    counter,
+  ).then(
     () => {
       const head = Buffer.concat(kept);
       if (head.length < 512 || head.subarray(257, 262).toString("latin1") !== "ustar")
@@ -60,48 +95,88 @@ function tarGzCheck(): { sink: Writable; done: Promise<Record<string, unknown> |
   return { sink: input, done };
 }
 
-/** The upload as an archive: one read of the request feeds both the check and the destinations. */
-function uploaded(body: Readable, fileName: string | undefined): ArchiveProducer {
+/** Writes each chunk to every target and takes the next once all of them have room: the slowest sets the pace. */
+function tee(targets: Writable[]): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      let waiting = 1;
+      const ready = () => --waiting === 0 && cb();
+      for (const target of targets)
+        if (!target.write(chunk)) {
+          waiting++;
+          target.once("drain", ready);
+        }
+      ready();
+    },
+    final(cb) {
+      for (const target of targets) target.end();
+      cb();
+    },
+  });
+}
+
+/** The size limit, and the team's quota on this host's disk when a destination is there: refuses past either. */
+function uploadLimit(quota: LocalQuota | null): (bytes: number) => void {
+  const max = env().UPLOAD_MAX_SIZE;
+  return (bytes) => {
+    if (bytes > max) throw tooLarge(max);
+    if (quota && quota.used + bytes > quota.limit) throw overQuota(quota, bytes);
+  };
+}
+
+const tooLarge = (max: number) =>
+  new AppError(
+    "TOO_LARGE",
+    `The file is larger than ${formatBytes(max)}, the largest upload this Coffer accepts (UPLOAD_MAX_SIZE). Back the server up with Coffer instead, or ask the operator to raise the limit.`,
+  );
+
+/**
+ * The upload as an archive: one read of the request feeds the check and the destinations, at the
+ * pace of the slowest of them, so nothing of it piles up in memory.
+ */
+function uploaded(body: Readable, fileName: string | undefined, quota: LocalQuota | null): ArchiveProducer {
   return {
     async open(ctx) {
       ctx.say(`Receiving ${fileName ?? "the upload"}.`);
-      const check = tarGzCheck();
+      const check = tarGzCheck(env().UPLOAD_MAX_EXPANSION);
       const stream = new PassThrough();
-      body.on("data", (chunk: Buffer) => {
-        check.sink.write(chunk);
-        if (!stream.write(chunk)) body.pause();
-      });
-      stream.on("drain", () => body.resume());
-      body.once("end", () => {
-        check.sink.end();
-        stream.end();
-      });
-      body.once("error", (err) => {
-        check.sink.destroy(err);
-        stream.destroy(
-          new AppError("VALIDATION", "The upload was interrupted before the whole file arrived. Upload it again."),
-        );
+      const stop = (err: unknown) => {
+        if (!stream.destroyed) stream.destroy(err as Error);
+        body.destroy();
+      };
+      pipeline(body, metered(uploadLimit(quota)), tee([check.sink, stream])).catch((err: unknown) => {
+        const reason =
+          asAppError(err) ??
+          new AppError("VALIDATION", "The upload was interrupted before the whole file arrived. Upload it again.");
+        check.sink.destroy(reason); // the check's verdict is this reason
+        stop(reason);
       });
       // A bad file stops the upload at once; an error found at its very end comes through `done`.
-      check.done.catch((err: unknown) => stream.writableEnded || stream.destroy(err as Error));
+      check.done.catch(stop);
       ctx.signal.addEventListener("abort", () => body.destroy(), { once: true });
       return { stream, done: check.done };
     },
-    close: async () => {},
+    // Whatever the outcome, stop reading the request (a failed destination leaves it unread).
+    close: async () => void body.destroy(),
   };
 }
 
 /**
  * Imports an existing `.tar.gz` from the browser as a backup of one of the team's servers: it is
  * checked, sealed if asked and written to the chosen destinations while it streams in, and kept
- * like any other backup. A broken or cancelled upload leaves a failed backup and no object.
+ * like any other backup. A broken, oversized or cancelled upload leaves a failed backup and no
+ * object. `declaredBytes` (Content-Length) lets an upload that is too large be refused at once.
  */
 export async function importUpload(
   t: TeamContext,
   input: UploadBackupInput,
   body: Readable,
+  declaredBytes?: number,
 ): Promise<{ id: string } & TransferResult> {
   assertRole(t, "member");
+  const quota = await localQuotaFor(t, input.destinationIds);
+  if (quota && quota.used >= quota.limit) throw overQuota(quota);
+  if (declaredBytes) uploadLimit(quota)(declaredBytes);
   return storeNewBackup(
     t,
     {
@@ -111,7 +186,7 @@ export async function importUpload(
       encrypted: input.encrypted,
       trigger: "upload",
     },
-    () => uploaded(body, input.fileName),
+    () => uploaded(body, input.fileName, quota),
     (tx, id) =>
       recordAudit(tx, t, {
         action: "backup.uploaded",

@@ -9,7 +9,13 @@ import { db } from "../db";
 import { createServer } from "../servers/mutations";
 import { newDataKey, unwrapDek, wrapDek } from "./data-key";
 import { parseMasterKeys, type Keyring } from "./master-keys";
-import { keysNamedByObjects, rewrapDataKeys, rotateSecrets, secretColumns, unknownKeyIdsInUse } from "./rotate";
+import {
+  keysNamedByObjectsAllTeams,
+  rewrapDataKeysAllTeams,
+  rotateSecrets,
+  secretColumns,
+  unknownKeyIdsInUseAllTeams,
+} from "./rotate";
 import { openSecret, sealSecret } from "./secret-box";
 
 // A table shaped like every secret-holding table (id, team_id, *_enc), made for this test so it
@@ -73,7 +79,7 @@ describe("master key rotation", () => {
   });
 
   it("re-seals 10 000 values under the newest key, resuming after a run that died half-way", async () => {
-    expect(await unknownKeyIdsInUse(ring(newKey), columns)).toEqual(["2026-11"]);
+    expect(await unknownKeyIdsInUseAllTeams(ring(newKey), columns)).toEqual(["2026-11"]);
     const both = ring(newKey, oldKey);
 
     // The first run dies after 10 of 20 batches.
@@ -103,7 +109,7 @@ describe("master key rotation", () => {
     const after = await readAll(ring(newKey));
     expect(after.every((r) => r.keyId === "2026_11")).toBe(true);
     expect(after.map((r) => r.value)).toEqual(Array.from({ length: count }, (_, i) => plain(i)));
-    expect(await unknownKeyIdsInUse(ring(newKey), columns)).toEqual([]);
+    expect(await unknownKeyIdsInUseAllTeams(ring(newKey), columns)).toEqual([]);
     expect((await rotateSecrets({ keys: both, columns })).total).toBe(0);
   });
 });
@@ -123,8 +129,6 @@ describe("backup data keys", () => {
           trigger: "manual",
           status: "succeeded",
           encrypted: true,
-          sourceIds: [],
-          destinationIds: [],
           fileName: "x.tar.gz",
         })
         .returning({ id: backups.id });
@@ -136,10 +140,10 @@ describe("backup data keys", () => {
         .set({ dekWrapped: w.wrapped.toString("base64"), dekKeyId: w.keyId, headerKeyId: w.keyId })
         .where(sql`id = ${row!.id}`);
     }
-    expect(await unknownKeyIdsInUse(ring(newKey), [])).toEqual(["2026-11"]);
+    expect(await unknownKeyIdsInUseAllTeams(ring(newKey), [])).toEqual(["2026-11"]);
     const both = ring(newKey, oldKey);
-    expect(await rewrapDataKeys({ keys: both, batchSize: 2 })).toBe(3);
-    expect(await rewrapDataKeys({ keys: both })).toBe(0);
+    expect(await rewrapDataKeysAllTeams({ keys: both, batchSize: 2 })).toBe(3);
+    expect(await rewrapDataKeysAllTeams({ keys: both })).toBe(0);
     for (const r of await d
       .select()
       .from(backups)
@@ -154,7 +158,7 @@ describe("backup data keys", () => {
         ).equals(deks.get(r.id)!),
       ).toBe(true);
     }
-    expect(await unknownKeyIdsInUse(ring(newKey), [])).toEqual([]);
-    expect(await keysNamedByObjects()).toEqual([{ keyId: "2026-11", objects: 3 }]);
+    expect(await unknownKeyIdsInUseAllTeams(ring(newKey), [])).toEqual([]);
+    expect(await keysNamedByObjectsAllTeams()).toEqual([{ keyId: "2026-11", objects: 3 }]);
   });
 });

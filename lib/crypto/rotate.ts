@@ -44,7 +44,10 @@ export function secretColumns(tables: readonly unknown[] = Object.values(schema)
 }
 
 /** Key ids named by stored secrets that the keyring does not hold. Start-up refuses to run if any. */
-export async function unknownKeyIdsInUse(keys: Keyring = keyring(), columns = secretColumns()): Promise<string[]> {
+export async function unknownKeyIdsInUseAllTeams(
+  keys: Keyring = keyring(),
+  columns = secretColumns(),
+): Promise<string[]> {
   const d = await db();
   const missing = new Set<string>();
   for (const c of columns) {
@@ -65,9 +68,9 @@ export async function unknownKeyIdsInUse(keys: Keyring = keyring(), columns = se
 /**
  * Re-wraps every backup's data key (the copy on its row) under the active master key, in batches
  * that commit on their own. The stored objects keep naming the key they were written with: see
- * `keysNamedByObjects`.
+ * `keysNamedByObjectsAllTeams`.
  */
-export async function rewrapDataKeys(opts: { batchSize?: number; keys?: Keyring } = {}): Promise<number> {
+export async function rewrapDataKeysAllTeams(opts: { batchSize?: number; keys?: Keyring } = {}): Promise<number> {
   const keys = opts.keys ?? keyring();
   const b = schema.backups;
   const d = await db();
@@ -99,7 +102,7 @@ export async function rewrapDataKeys(opts: { batchSize?: number; keys?: Keyring 
 }
 
 /** Master key ids that stored backup objects name in their headers, with how many objects name each. */
-export async function keysNamedByObjects(): Promise<{ keyId: string; objects: number }[]> {
+export async function keysNamedByObjectsAllTeams(): Promise<{ keyId: string; objects: number }[]> {
   const b = schema.backups;
   const d = await db();
   const rows = await d

@@ -1,6 +1,6 @@
 import "server-only";
-import { and, eq, gt, max, sql } from "drizzle-orm";
-import { backups, storageDestinations } from "@/db/schema";
+import { and, eq, exists, gt, max, sql } from "drizzle-orm";
+import { backupDestinations, backups, storageDestinations } from "@/db/schema";
 import { roomProblem } from "../storage/room";
 import { db } from "../db";
 import { env } from "../env";
@@ -97,7 +97,18 @@ async function largestRecentBackup(t: TeamContext, destinationId: string): Promi
         and(
           eq(backups.status, "succeeded"),
           gt(backups.finishedAt, new Date(Date.now() - 30 * 86_400_000)),
-          sql`${backups.destinationIds} @> ${JSON.stringify([destinationId])}::jsonb`,
+          exists(
+            d
+              .select({ one: sql`1` })
+              .from(backupDestinations)
+              .where(
+                and(
+                  eq(backupDestinations.teamId, backups.teamId),
+                  eq(backupDestinations.backupId, backups.id),
+                  eq(backupDestinations.destinationId, destinationId),
+                ),
+              ),
+          ),
         )!,
       ),
     );

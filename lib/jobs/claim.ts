@@ -1,5 +1,5 @@
 import "server-only";
-import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import { eq, inArray, isNull, sql } from "drizzle-orm";
 import { db, type Transaction } from "../db";
 import { inTeam, type TeamContext } from "../teams/context";
 import { RunStopped } from "./failure";
@@ -24,8 +24,9 @@ export async function claimJob(job: Job): Promise<number | null> {
       bytesDone: 0,
     })
     .where(
-      and(
-        eq(table.teamId, job.teamId),
+      inTeam(
+        table,
+        { id: job.teamId },
         eq(table.id, job.id),
         inArray(table.status, ["queued", "running"]),
         isNull(table.cancelRequestedAt),
@@ -44,7 +45,7 @@ export async function stopIfCancelRequested(job: Job): Promise<void> {
   const [cancelled] = await d
     .select({ by: table.cancelRequestedBy })
     .from(table)
-    .where(and(eq(table.teamId, job.teamId), eq(table.id, job.id), eq(table.status, "running")));
+    .where(inTeam(table, { id: job.teamId }, eq(table.id, job.id), eq(table.status, "running")));
   if (cancelled) throw new RunStopped(`Cancelled by ${cancelled.by ?? "a team member"}.`);
 }
 

@@ -4,6 +4,7 @@ import type { PgColumn } from "drizzle-orm/pg-core";
 import {
   backupLocations,
   backups,
+  backupSources,
   notificationChannels,
   notificationDeliveries,
   restores,
@@ -170,7 +171,7 @@ export async function collect(teamId: string | undefined): Promise<Samples> {
         and(
           eq(backups.teamId, sources.teamId),
           successful,
-          sql`${backups.sourceIds} @> jsonb_build_array(${sources.id})`,
+          sql`exists (select 1 from ${backupSources} where ${backupSources.teamId} = ${backups.teamId} and ${backupSources.backupId} = ${backups.id} and ${backupSources.sourceId} = ${sources.id})`,
         ),
       )
       .where(inScope(sources.teamId))

@@ -1,6 +1,7 @@
 import "server-only";
 import { and, eq, inArray } from "drizzle-orm";
 import { backups, restores, schedules, servers, storageDestinations } from "@/db/schema";
+import { backupDestinationIds } from "../backups/links";
 import { db } from "../db";
 import { env } from "../env";
 import { asAppError } from "../errors";
@@ -65,12 +66,13 @@ async function destinationRefs(t: TeamContext, ids: string[]) {
 
 async function backupData(t: TeamContext, s: { backupId: string }): Promise<EventData["backup.failed"] | null> {
   const d = await db();
-  const [b] = await d
-    .select()
+  const [row] = await d
+    .select({ b: backups, destinationIds: backupDestinationIds })
     .from(backups)
     .where(inTeam(backups, t, eq(backups.id, s.backupId)));
-  if (!b) return null;
-  const dests = await destinationRefs(t, b.destinationIds);
+  if (!row) return null;
+  const { b } = row;
+  const dests = await destinationRefs(t, row.destinationIds);
   return {
     backup: {
       id: b.id,

@@ -52,7 +52,7 @@ export async function migrationsApplied(): Promise<CheckStatus> {
  * column or wrapped a backup's data key, one such value opens with the configured key of that id
  * (so a key id that is missing, or present with other key bytes, is found).
  */
-export async function masterKeysOpenStoredValues(configured?: Keyring): Promise<CheckStatus> {
+export async function masterKeysOpenStoredValuesAllTeams(configured?: Keyring): Promise<CheckStatus> {
   let keys: Keyring;
   try {
     keys = configured ?? keyring();

@@ -6,7 +6,12 @@ import { signedUpUser } from "@/test/factories";
 import { newDataKey, wrapDek } from "../crypto/data-key";
 import { keyring, parseMasterKeys, type Keyring } from "../crypto/master-keys";
 import { createServer } from "../servers/mutations";
-import { databaseAnswers, masterKeysOpenStoredValues, migrationsApplied, workflowEngineReachable } from "./checks";
+import {
+  databaseAnswers,
+  masterKeysOpenStoredValuesAllTeams,
+  migrationsApplied,
+  workflowEngineReachable,
+} from "./checks";
 import { readiness } from "./readiness";
 
 // The readiness checks against the real database (PostgreSQL, and PGlite in int-pglite). The
@@ -41,8 +46,6 @@ async function storedSecrets(wrapWith: Keyring = keyring()) {
     trigger: "manual",
     status: "succeeded",
     encrypted: true,
-    sourceIds: [],
-    destinationIds: [],
     fileName: "ssh-host-20260101-000000.tar.gz.enc",
     dekWrapped: w.wrapped.toString("base64"),
     dekKeyId: w.keyId,
@@ -54,7 +57,7 @@ describe("readiness", () => {
     await storedSecrets();
     expect(await databaseAnswers()).toEqual({ ok: true });
     expect(await migrationsApplied()).toEqual({ ok: true });
-    expect(await masterKeysOpenStoredValues()).toEqual({ ok: true });
+    expect(await masterKeysOpenStoredValuesAllTeams()).toEqual({ ok: true });
     expect(await workflowEngineReachable(1_000)).toEqual({
       ok: false,
       message: "the workflow engine has not started",
@@ -69,7 +72,7 @@ describe("readiness", () => {
   it("fails when MASTER_KEYS lacks a key id that sealed stored values, or holds that id with other key bytes", async () => {
     await storedSecrets();
     const activeId = keyring().active.id;
-    const lacking = await masterKeysOpenStoredValues(ring(`other-1:${someKey()}`));
+    const lacking = await masterKeysOpenStoredValuesAllTeams(ring(`other-1:${someKey()}`));
     expect(lacking).toMatchObject({
       ok: false,
       message: "1 master key id(s) that sealed stored values are not in MASTER_KEYS",
@@ -79,7 +82,7 @@ describe("readiness", () => {
     expect(String(lacking.cause)).toContain(activeId);
 
     // The same id with other bytes: what a mistyped MASTER_KEYS looks like.
-    expect(await masterKeysOpenStoredValues(ring(`${activeId}:${someKey()}`))).toMatchObject({
+    expect(await masterKeysOpenStoredValuesAllTeams(ring(`${activeId}:${someKey()}`))).toMatchObject({
       ok: false,
       message: "1 configured master key(s) do not open what they sealed",
     });
@@ -87,7 +90,7 @@ describe("readiness", () => {
 
   it("fails when a backup's data key is wrapped under a key that is not configured", async () => {
     await storedSecrets(ring(`gone-7:${someKey()}`));
-    const result = await masterKeysOpenStoredValues();
+    const result = await masterKeysOpenStoredValuesAllTeams();
     expect(result).toMatchObject({
       ok: false,
       message: "1 master key id(s) that sealed stored values are not in MASTER_KEYS",

@@ -1,7 +1,12 @@
 import "server-only";
 import { log } from "../log";
 import { CachedCheck, type CheckStatus } from "./cached-check";
-import { databaseAnswers, masterKeysOpenStoredValues, migrationsApplied, workflowEngineReachable } from "./checks";
+import {
+  databaseAnswers,
+  masterKeysOpenStoredValuesAllTeams,
+  migrationsApplied,
+  workflowEngineReachable,
+} from "./checks";
 
 /**
  * What /api/ready answers: whether this instance can do its work. Each check keeps its last result
@@ -20,7 +25,11 @@ const checks: Record<CheckName, CachedCheck> = {
   database: new CachedCheck(databaseAnswers, { okTtlMs: 1_000, failTtlMs: 500, stallMs: 2_000 }),
   migrations: new CachedCheck(migrationsApplied, { okTtlMs: 10_000, failTtlMs: 1_000, stallMs: 2_000 }),
   // Reads one value per key id from every secret column: the most expensive, and changes rarely.
-  masterKeys: new CachedCheck(masterKeysOpenStoredValues, { okTtlMs: 30_000, failTtlMs: 2_000, stallMs: 5_000 }),
+  masterKeys: new CachedCheck(masterKeysOpenStoredValuesAllTeams, {
+    okTtlMs: 30_000,
+    failTtlMs: 2_000,
+    stallMs: 5_000,
+  }),
   workflows: new CachedCheck(() => workflowEngineReachable(3_000), {
     okTtlMs: 5_000,
     failTtlMs: 1_000,

@@ -1,6 +1,6 @@
 import "server-only";
-import { eq, inArray } from "drizzle-orm";
-import { backups, restores, servers, storageDestinations } from "@/db/schema";
+import { eq } from "drizzle-orm";
+import { backupDestinations, backups, restores, servers } from "@/db/schema";
 import { storeNewBackup } from "../backups/build";
 import { archiveOnServer } from "../backups/server-archive";
 import { db } from "../db";
@@ -31,9 +31,9 @@ export async function safetyBackup(
     if (done?.status === "succeeded") return job.safetyBackupId;
   }
   const dests = await d
-    .select({ id: storageDestinations.id })
-    .from(storageDestinations)
-    .where(inTeam(storageDestinations, t, inArray(storageDestinations.id, backup.destinationIds)));
+    .select({ id: backupDestinations.destinationId })
+    .from(backupDestinations)
+    .where(inTeam(backupDestinations, t, eq(backupDestinations.backupId, backup.id)));
   if (!dests.length)
     throw new AppError(
       "VALIDATION",

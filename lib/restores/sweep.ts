@@ -14,7 +14,7 @@ import { dropScratch } from "./scratch";
  * scratch database of a finished job still on record is dropped. Returns the jobs to dispatch
  * again: those, and the queued jobs that waited longer than `requeueAfterMs`.
  */
-export async function sweepRestores(now = new Date(), requeueAfterMs = 5 * 60_000) {
+export async function sweepRestoresAllTeams(now = new Date(), requeueAfterMs = 5 * 60_000) {
   const d = await db();
   const dispatch = {
     restoreId: restores.id,

@@ -1,5 +1,5 @@
 import "server-only";
-import { and, eq, inArray, isNull, lt, ne, or } from "drizzle-orm";
+import { and, eq, inArray, isNull, lt, or, type SQL } from "drizzle-orm";
 import { backupLocations, backups, schedules, storageDestinations, teams } from "@/db/schema";
 import { recordAudit } from "../audit/record";
 import { db } from "../db";
@@ -8,6 +8,7 @@ import { notFound } from "../errors";
 import { failureMessage } from "../jobs/failure";
 import type { Subjects } from "../notifications/build";
 import { emit } from "../notifications/emit";
+import { deleteExpiredCopies, expireTrash } from "../trash/purge";
 import { inTeam, systemTeam, type TeamContext } from "../teams/context";
 import { selectRetention, type Decision, type RetentionPolicy, type Tier } from "./select";
 
@@ -31,13 +32,16 @@ async function scopeOf(
   return { policy: team!.retention, timeZone: "UTC", label: "the team's default policy" };
 }
 
-/** The succeeded backups in a scope, with the facts the selection needs. */
+/** The backups of a scope, for a statement on `backups`: one schedule's, or one server's that no schedule made. */
+function inScope(scope: RetentionScope): SQL {
+  return "scheduleId" in scope
+    ? eq(backups.scheduleId, scope.scheduleId)
+    : and(eq(backups.serverId, scope.serverId), isNull(backups.scheduleId))!;
+}
+
+/** The succeeded backups in a scope that retention decides about (not those an admin put back from the trash). */
 async function candidates(t: TeamContext, scope: RetentionScope) {
   const d = await db();
-  const where =
-    "scheduleId" in scope
-      ? eq(backups.scheduleId, scope.scheduleId)
-      : and(eq(backups.serverId, scope.serverId), isNull(backups.scheduleId));
   const rows = await d
     .select({
       id: backups.id,
@@ -49,7 +53,7 @@ async function candidates(t: TeamContext, scope: RetentionScope) {
       tier: backups.tier,
     })
     .from(backups)
-    .where(inTeam(backups, t, where, eq(backups.status, "succeeded")));
+    .where(inTeam(backups, t, inScope(scope), eq(backups.status, "succeeded"), isNull(backups.pinnedAt)));
   const now = Date.now();
   return rows.map((r) => ({
     ...r,
@@ -86,6 +90,9 @@ export async function previewRetention(
 }
 
 export interface RetentionResult {
+  /** Backups no rule keeps any longer, moved to the trash. */
+  trashed: number;
+  /** Trashed backups whose grace period ended: their copies are deleted. */
   expired: number;
   /** Objects moved to another storage class. */
   transitioned: number;
@@ -102,26 +109,28 @@ function classFor(
 }
 
 /**
- * Applies a scope's policy: a backup it expires is marked expired (only if nothing is reading it),
- * then its copies are deleted; one that cannot be is retried by the next run. Kept backups get
- * their tier and their copies move to its class, never a warmer one. Idempotent and safe to run
- * twice at once: every change is a guarded statement.
+ * Applies a scope's policy: a backup no rule keeps goes to the trash (only if nothing is reading
+ * it), where its copies stay for the team's grace period; trashed backups past it expire and their
+ * copies are deleted (one that cannot be is retried by the next run). Kept backups get their tier
+ * and their copies move to its class, never a warmer one. Idempotent and safe to run twice at
+ * once: every change is a guarded statement.
  */
 export async function applyRetention(teamId: string, scope: RetentionScope): Promise<RetentionResult> {
   const t = await systemTeam(teamId, "retention");
   const { label } = await scopeOf(t, scope);
   const { decisions } = await previewRetention(t, scope);
   const d = await db();
-  const result: RetentionResult = { expired: 0, transitioned: 0, problems: [] };
+  const result: RetentionResult = { trashed: 0, expired: 0, transitioned: 0, problems: [] };
   const changes: Pick<Subjects["retention.applied"], "expired" | "moved"> = { expired: [], moved: [] };
   const now = new Date();
   for (const dec of decisions.filter((x) => !x.keep)) {
     const [row] = await d
       .update(backups)
       .set({
-        status: "expired",
-        expiredAt: now,
-        expiredReason: `Expired by ${label}: no rule keeps it any longer.`,
+        status: "trashed",
+        trashedAt: now,
+        trashedBy: "retention",
+        trashedReason: `Removed by ${label}: no rule keeps it any longer.`,
         readingUntil: null,
       })
       .where(
@@ -130,58 +139,23 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
           t,
           eq(backups.id, dec.id),
           eq(backups.status, "succeeded"),
+          isNull(backups.pinnedAt),
           or(isNull(backups.readingUntil), lt(backups.readingUntil, now)),
         ),
       )
       .returning({ id: backups.id, fileName: backups.fileName });
     if (!row) continue;
     await recordAudit(d, t, {
-      action: "backup.expired",
+      action: "backup.trashed",
       target: { type: "backup", id: row.id, label: row.fileName },
       details: { by: label },
     });
-    result.expired++;
+    result.trashed++;
     changes.expired.push({ id: row.id, startedAt: dec.at });
   }
+  result.expired = await expireTrash(t, inScope(scope));
   // Copies of expired backups still stored: this run's, and any an earlier run could not delete.
-  const leftovers = await d
-    .select({
-      id: backupLocations.id,
-      backupId: backupLocations.backupId,
-      destinationId: backupLocations.destinationId,
-      objectKey: backupLocations.objectKey,
-    })
-    .from(backupLocations)
-    .innerJoin(backups, and(eq(backups.teamId, backupLocations.teamId), eq(backups.id, backupLocations.backupId)))
-    .where(
-      inTeam(
-        backupLocations,
-        t,
-        eq(backups.status, "expired"),
-        ne(backupLocations.status, "deleted"),
-        "scheduleId" in scope
-          ? eq(backups.scheduleId, scope.scheduleId)
-          : and(eq(backups.serverId, scope.serverId), isNull(backups.scheduleId)),
-      ),
-    );
-  for (const loc of leftovers) {
-    try {
-      await withDestination(t, loc.destinationId, (a) => a.delete(loc.objectKey));
-      await d.update(backupLocations).set({ status: "deleted", error: null }).where(eq(backupLocations.id, loc.id));
-      await recordAudit(d, t, {
-        action: "backup.copy_deleted",
-        target: { type: "backup", id: loc.backupId },
-        details: { destinationId: loc.destinationId, objectKey: loc.objectKey },
-      });
-    } catch (err) {
-      const why = failureMessage(err, { backupId: loc.backupId, destinationId: loc.destinationId });
-      await d
-        .update(backupLocations)
-        .set({ error: `Could not delete this copy yet (retried by the next retention run): ${why}` })
-        .where(eq(backupLocations.id, loc.id));
-      result.problems.push(why);
-    }
-  }
+  result.problems.push(...(await deleteExpiredCopies(t, inScope(scope))));
   // Tiers and storage classes of what is kept.
   const kept = decisions.filter((x) => x.keep);
   for (const dec of kept)
@@ -228,7 +202,7 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
       await d
         .update(backupLocations)
         .set({ storageClass: target, error: null })
-        .where(and(eq(backupLocations.id, loc.id), eq(backupLocations.status, "stored")));
+        .where(inTeam(backupLocations, t, eq(backupLocations.id, loc.id), eq(backupLocations.status, "stored")));
       await recordAudit(d, t, {
         action: "backup.class_changed",
         target: { type: "backup", id: loc.backupId },
@@ -250,19 +224,22 @@ export async function scopeOfBackup(teamId: string, backupId: string): Promise<R
   const [b] = await d
     .select({ scheduleId: backups.scheduleId, serverId: backups.serverId })
     .from(backups)
-    .where(and(eq(backups.teamId, teamId), eq(backups.id, backupId)));
+    .where(inTeam(backups, { id: teamId }, eq(backups.id, backupId)));
   if (!b) throw notFound("That backup");
   return b.scheduleId ? { scheduleId: b.scheduleId } : { serverId: b.serverId };
 }
 
-/** Every scope of every team, for the daily run: each schedule, and each server's unscheduled backups. */
-export async function retentionScopes(): Promise<({ teamId: string } & RetentionScope)[]> {
+/**
+ * Every scope of every team, for the daily run: each schedule, and each server whose unscheduled
+ * backups are kept, in the trash or expired (copies an earlier run could not delete are retried).
+ */
+export async function retentionScopesAllTeams(): Promise<({ teamId: string } & RetentionScope)[]> {
   const d = await db();
   const scheduled = await d.select({ teamId: schedules.teamId, scheduleId: schedules.id }).from(schedules);
   const unscheduled = await d
     .selectDistinct({ teamId: backups.teamId, serverId: backups.serverId })
     .from(backups)
-    .where(and(isNull(backups.scheduleId), eq(backups.status, "succeeded")));
+    .where(and(isNull(backups.scheduleId), inArray(backups.status, ["succeeded", "trashed", "expired"])));
   return [...scheduled, ...unscheduled];
 }
 

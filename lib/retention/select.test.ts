@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   DEFAULT_POLICY,
   describePolicy,
+  keepsLess,
   periodKeys,
   selectRetention,
   type Candidate,
@@ -230,5 +231,18 @@ describe("describePolicy", () => {
     );
     expect(describePolicy({ ...DEFAULT_POLICY, keepAll: true })).toBe("keeps every backup until it is deleted");
     expect(describePolicy(policy({}))).toBe("keeps only the latest backup");
+  });
+});
+
+describe("keepsLess", () => {
+  it("is true for a shorter rule or leaving keep-everything, false for longer ones and tier-only changes", () => {
+    const keepAll = { ...DEFAULT_POLICY, keepAll: true };
+    expect(keepsLess(DEFAULT_POLICY, { ...DEFAULT_POLICY, daily: 6 })).toBe(true);
+    expect(keepsLess(DEFAULT_POLICY, { ...DEFAULT_POLICY, last: 0, daily: 0, weekly: 0, monthly: 0 })).toBe(true);
+    expect(keepsLess(keepAll, DEFAULT_POLICY)).toBe(true);
+    expect(keepsLess(DEFAULT_POLICY, { ...DEFAULT_POLICY, daily: 8, yearly: 1 })).toBe(false);
+    expect(keepsLess(DEFAULT_POLICY, keepAll)).toBe(false);
+    expect(keepsLess(keepAll, { ...keepAll, daily: 1 })).toBe(false); // counts under keep-all only choose tiers
+    expect(keepsLess(DEFAULT_POLICY, DEFAULT_POLICY)).toBe(false);
   });
 });

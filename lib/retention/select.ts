@@ -148,3 +148,14 @@ export function describePolicy(p: RetentionPolicy): string {
   const list = pieces[0]!.startsWith("the last") ? pieces.join(", ") : `the last ${pieces.join(", ")}`;
   return `keeps ${list} — about ${plural(total, "backup")}`;
 }
+
+/**
+ * Whether `next` can keep fewer backups than `current` (a shorter rule, or no longer keeping
+ * everything): such a change removes backups, so it needs an admin. Under keepAll the counts only
+ * choose storage tiers.
+ */
+export function keepsLess(current: RetentionPolicy, next: RetentionPolicy): boolean {
+  if (next.keepAll) return false;
+  if (current.keepAll) return true;
+  return (["last", ...tierOrder] as const).some((rule) => next[rule] < current[rule]);
+}

@@ -21,7 +21,7 @@ export interface DueBackup {
  * missed slot), not once per slot. Safe to run concurrently: rows are locked (SKIP LOCKED) and the
  * (schedule, slot) pair is unique, so a slot never gets two backups.
  */
-export async function claimDueSchedules(now = new Date(), limit = 200): Promise<DueBackup[]> {
+export async function claimDueSchedulesAllTeams(now = new Date(), limit = 200): Promise<DueBackup[]> {
   const d = await db();
   return d.transaction(async (tx) => {
     const due = await tx

@@ -1,12 +1,22 @@
 import "server-only";
-import { eq, inArray } from "drizzle-orm";
-import { scheduleDestinations, schedules, scheduleSources, servers, sources, storageDestinations } from "@/db/schema";
+import { count, eq, inArray } from "drizzle-orm";
+import {
+  backups,
+  scheduleDestinations,
+  schedules,
+  scheduleSources,
+  servers,
+  sources,
+  storageDestinations,
+  teams,
+} from "@/db/schema";
 import { newId } from "@/db/columns";
 import { recordAudit } from "../audit/record";
 import { db, pgCode, type Transaction } from "../db";
 import { AppError, notFound } from "../errors";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
-import { describePolicy } from "../retention/select";
+import { describePolicy, keepsLess, type RetentionPolicy } from "../retention/select";
+import { roleAtLeast } from "../teams/roles";
 import { describeCron, nextRun, presetToCron } from "./cron";
 import type { CreateScheduleInput, UpdateScheduleInput } from "./schemas";
 
@@ -116,6 +126,12 @@ export async function createSchedule(t: TeamContext, input: CreateScheduleInput)
   return { id };
 }
 
+/** Members may edit a schedule, but a policy that keeps fewer backups removes some: that takes an admin. */
+function assertMayShorten(t: TeamContext, current: RetentionPolicy, next: RetentionPolicy, message: string) {
+  if (!keepsLess(current, next) || t.role === "system" || roleAtLeast(t.role, "admin")) return;
+  throw new AppError("FORBIDDEN", message, { retention: ["Only admins can shorten retention."] });
+}
+
 export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput) {
   assertRole(t, "member");
   const { cron, nextRunAt } = timing(input);
@@ -123,6 +139,18 @@ export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput)
   await d
     .transaction(async (tx) => {
       await checkRefs(tx, t, input);
+      const [current] = await tx
+        .select({ retention: schedules.retention })
+        .from(schedules)
+        .where(inTeam(schedules, t, eq(schedules.id, input.scheduleId)))
+        .for("update");
+      if (!current) throw notFound("That schedule");
+      assertMayShorten(
+        t,
+        current.retention,
+        input.retention,
+        `Keeping fewer backups removes some, so it needs an admin. Ask an admin, or keep the current policy (${describePolicy(current.retention)}).`,
+      );
       const [row] = await tx
         .update(schedules)
         .set({
@@ -180,10 +208,36 @@ export async function setScheduleEnabled(t: TeamContext, scheduleId: string, ena
   });
 }
 
+/**
+ * Its backups stay, as unscheduled backups of their server under the team's default policy: when
+ * that policy keeps fewer and some are stored, deleting the schedule takes an admin.
+ */
 export async function deleteSchedule(t: TeamContext, scheduleId: string) {
   assertRole(t, "member");
   const d = await db();
   await d.transaction(async (tx) => {
+    const [schedule] = await tx
+      .select({ retention: schedules.retention, teamPolicy: teams.defaultRetention })
+      .from(schedules)
+      .innerJoin(teams, eq(teams.id, schedules.teamId))
+      .where(inTeam(schedules, t, eq(schedules.id, scheduleId)))
+      .for("update", { of: schedules });
+    if (!schedule) throw notFound("That schedule");
+    const [stored] = await tx
+      .select({ n: count() })
+      .from(backups)
+      .where(inTeam(backups, t, eq(backups.scheduleId, scheduleId), eq(backups.status, "succeeded")));
+    if (stored!.n > 0)
+      assertMayShorten(
+        t,
+        schedule.retention,
+        schedule.teamPolicy,
+        `Its ${stored!.n} backup(s) would then follow the team's default policy, which ${describePolicy(schedule.teamPolicy)} and so removes some: deleting this schedule needs an admin.`,
+      );
+    await tx
+      .update(backups)
+      .set({ scheduleId: null })
+      .where(inTeam(backups, t, eq(backups.scheduleId, scheduleId)));
     const [row] = await tx
       .delete(schedules)
       .where(inTeam(schedules, t, eq(schedules.id, scheduleId)))

@@ -1,7 +1,7 @@
 import "server-only";
 import path from "node:path";
 import { and, count, eq, inArray, isNotNull, isNull, or } from "drizzle-orm";
-import { backups, restores, servers, sources } from "@/db/schema";
+import { backups, backupSources, restores, schedules, servers, sources } from "@/db/schema";
 import { newId } from "@/db/columns";
 import { recordAudit } from "../audit/record";
 import { sealSecret } from "../crypto/secret-box";
@@ -209,13 +209,13 @@ export async function deleteServer(t: TeamContext, serverId: string) {
             backups,
             t,
             eq(backups.serverId, serverId),
-            inArray(backups.status, ["queued", "running", "succeeded"]),
+            inArray(backups.status, ["queued", "running", "succeeded", "trashed"]),
           ),
         );
       if (held!.n > 0)
         throw new AppError(
           "CONFLICT",
-          `This server has ${held!.n} backup(s) stored or running; deleting it would lose track of them. Delete those backups first.`,
+          `This server has ${held!.n} backup(s) stored, in the trash or running; deleting it would lose track of them. Delete those backups (and empty them from the trash) first.`,
         );
       const [busy] = await tx
         .select({ n: count() })
@@ -225,6 +225,23 @@ export async function deleteServer(t: TeamContext, serverId: string) {
         throw new AppError(
           "CONFLICT",
           "A restore or verification on this server is running or still has a scratch database to drop. Wait for it to finish (or cancel it), then delete the server.",
+        );
+      // Schedules of other servers verifying over one of its sources go back to each database's own.
+      await tx
+        .update(schedules)
+        .set({ verifySourceId: null })
+        .where(
+          inTeam(
+            schedules,
+            t,
+            inArray(
+              schedules.verifySourceId,
+              tx
+                .select({ id: sources.id })
+                .from(sources)
+                .where(inTeam(sources, t, eq(sources.serverId, serverId))),
+            ),
+          ),
         );
       const [row] = await tx
         .delete(servers)
@@ -413,6 +430,31 @@ export async function deleteSource(t: TeamContext, sourceId: string) {
         "CONFLICT",
         "A restore or verification reaches its database through this source and is running or still has a scratch database to drop. Wait for it to finish (or cancel it), then delete the source.",
       );
+    const [running] = await tx
+      .select({ n: count() })
+      .from(backupSources)
+      .innerJoin(backups, and(eq(backups.teamId, backupSources.teamId), eq(backups.id, backupSources.backupId)))
+      .where(
+        inTeam(backupSources, t, eq(backupSources.sourceId, sourceId), inArray(backups.status, ["queued", "running"])),
+      );
+    if (running!.n > 0)
+      throw new AppError(
+        "CONFLICT",
+        "A backup of this source is queued or running. Wait for it to finish (or cancel it), then delete the source.",
+      );
+    // What finished keeps its history without the source; schedules verify over each database's own.
+    await tx
+      .update(restores)
+      .set({ connectionSourceId: null })
+      .where(inTeam(restores, t, eq(restores.connectionSourceId, sourceId)));
+    await tx
+      .update(restores)
+      .set({ scratchSourceId: null })
+      .where(inTeam(restores, t, eq(restores.scratchSourceId, sourceId)));
+    await tx
+      .update(schedules)
+      .set({ verifySourceId: null })
+      .where(inTeam(schedules, t, eq(schedules.verifySourceId, sourceId)));
     const [row] = await tx
       .delete(sources)
       .where(inTeam(sources, t, eq(sources.id, sourceId)))

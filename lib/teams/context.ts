@@ -62,7 +62,11 @@ export function assertRole(t: TeamContext, min: Role): void {
 }
 
 /** The tenant condition, to be part of the same statement as the rest of the query. */
-export function inTeam(table: PgTable & { teamId: PgColumn }, t: TeamContext, ...conditions: (SQL | undefined)[]): SQL {
+export function inTeam(
+  table: PgTable & { teamId: PgColumn },
+  t: Pick<TeamContext, "id">,
+  ...conditions: (SQL | undefined)[]
+): SQL {
   return and(eq(table.teamId, t.id), ...conditions)!;
 }
 

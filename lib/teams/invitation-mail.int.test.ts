@@ -19,13 +19,14 @@ describe("invitation e-mail", () => {
     const t = await a.team("admin");
     const inv = await createInvitation(t, { email: "new.person@example.test", role: "member" });
     expect(inv.emailed).toBe(true);
-    expect(smtp.messages).toHaveLength(1);
-    expect(smtp.messages[0]).toMatchObject({ from: "coffer@example.test", to: ["new.person@example.test"] });
-    expect(smtp.messages[0]!.subject).toBe("You are invited to Alice Ops on Coffer");
-    expect(smtp.messages[0]!.text).toContain(inv.link);
+    const invited = () => smtp.messages.filter((m) => m.to.includes("new.person@example.test")); // Alice got her verification link
+    expect(invited()).toHaveLength(1);
+    expect(invited()[0]).toMatchObject({ from: "coffer@example.test", to: ["new.person@example.test"] });
+    expect(invited()[0]!.subject).toBe("You are invited to Alice Ops on Coffer");
+    expect(invited()[0]!.text).toContain(inv.link);
 
     const again = await resendInvitation(t, inv.id);
-    expect(smtp.messages).toHaveLength(2);
-    expect(smtp.messages[1]!.text).toContain(again.link);
+    expect(invited()).toHaveLength(2);
+    expect(invited()[1]!.text).toContain(again.link);
   });
 });

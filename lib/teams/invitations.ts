@@ -1,9 +1,10 @@
 import "server-only";
-import { and, desc, eq, gt, isNull, sql } from "drizzle-orm";
+import { desc, eq, isNull, sql } from "drizzle-orm";
 import { createHash, randomBytes } from "node:crypto";
 import { invitations, memberships, teams, users } from "@/db/schema";
 import { recordAudit } from "../audit/record";
-import { db } from "../db";
+import { isEmailVerified } from "../auth/email-verification";
+import { db, type Database, type Transaction } from "../db";
 import { env } from "../env";
 import { AppError, notFound } from "../errors";
 import { sendMail } from "../mail";
@@ -143,11 +144,15 @@ export async function listOpenInvitations(t: TeamContext) {
 
 export type InvitationStatus = "open" | "expired" | "revoked" | "accepted";
 
-/** What the invitation page shows before the person accepts; null for an unknown token. */
-export async function invitationByToken(token: string) {
-  const d = await db();
-  const [row] = await d
+/**
+ * The invitation a link's token names, whichever team it is for (the token is the key, so this
+ * crosses teams on purpose); locked for the acceptance with `forUpdate`.
+ */
+async function invitationOfTokenAllTeams(q: Database | Transaction, token: string, forUpdate = false) {
+  const query = q
     .select({
+      id: invitations.id,
+      teamId: invitations.teamId,
       email: invitations.email,
       role: invitations.role,
       teamName: teams.name,
@@ -161,6 +166,7 @@ export async function invitationByToken(token: string) {
     .innerJoin(teams, eq(teams.id, invitations.teamId))
     .leftJoin(users, eq(users.id, invitations.invitedBy))
     .where(eq(invitations.tokenHash, hashToken(token)));
+  const [row] = await (forUpdate ? query.for("update", { of: invitations }) : query);
   if (!row) return null;
   const status: InvitationStatus = row.revokedAt
     ? "revoked"
@@ -169,55 +175,45 @@ export async function invitationByToken(token: string) {
       : row.expiresAt < new Date()
         ? "expired"
         : "open";
-  return {
-    email: row.email,
-    role: row.role,
-    teamName: row.teamName,
-    teamSlug: row.teamSlug,
-    invitedBy: row.invitedBy,
-    expiresAt: row.expiresAt,
-    status,
-  };
+  return { ...row, status };
 }
 
-/** Joins the team. The invitation is for one e-mail address: a different signed-in account is refused. */
+/** What the invitation page shows before the person accepts; null for an unknown token. */
+export async function invitationByToken(token: string) {
+  const row = await invitationOfTokenAllTeams(await db(), token);
+  if (!row) return null;
+  const { email, role, teamName, teamSlug, invitedBy, expiresAt, status } = row;
+  return { email, role, teamName, teamSlug, invitedBy, expiresAt, status };
+}
+
+/**
+ * Joins the team. The invitation is for one e-mail address: a different signed-in account is
+ * refused, and so is one that has not verified that it owns the address.
+ */
 export async function acceptInvitation(actor: Actor & { userId: string }, email: string, token: string) {
   const d = await db();
   return d.transaction(async (tx) => {
-    const [inv] = await tx
-      .select({
-        id: invitations.id,
-        teamId: invitations.teamId,
-        email: invitations.email,
-        role: invitations.role,
-        slug: teams.slug,
-      })
-      .from(invitations)
-      .innerJoin(teams, eq(teams.id, invitations.teamId))
-      .where(
-        and(
-          eq(invitations.tokenHash, hashToken(token)),
-          isNull(invitations.acceptedAt),
-          isNull(invitations.revokedAt),
-          gt(invitations.expiresAt, sql`now()`),
-        ),
-      )
-      .for("update", { of: invitations });
-    if (!inv)
+    const inv = await invitationOfTokenAllTeams(tx, token, true);
+    if (!inv || inv.status !== "open")
       throw new AppError("NOT_FOUND", "This invitation link is no longer valid. Ask the team's admin to resend it.");
     if (inv.email !== email.toLowerCase()) {
       throw new AppError("FORBIDDEN", `This invitation is for ${inv.email}. Sign in with that address to accept it.`);
     }
+    if (!(await isEmailVerified(actor.userId)))
+      throw new AppError(
+        "FORBIDDEN",
+        `Confirm that ${inv.email} is yours first: open the link Coffer e-mailed to it (your Account page sends a new one), then accept the invitation.`,
+      );
     const [m] = await tx
       .insert(memberships)
       .values({ teamId: inv.teamId, userId: actor.userId, role: inv.role })
       .onConflictDoNothing()
       .returning({ id: memberships.id });
+    const team = { id: inv.teamId, actor };
     await tx
       .update(invitations)
       .set({ acceptedAt: sql`now()`, acceptedBy: actor.userId })
-      .where(eq(invitations.id, inv.id));
-    const team = { id: inv.teamId, actor };
+      .where(inTeam(invitations, team, eq(invitations.id, inv.id)));
     await recordAudit(tx, team, {
       action: "invitation.accepted",
       target: { type: "invitation", id: inv.id, label: inv.email },
@@ -228,6 +224,6 @@ export async function acceptInvitation(actor: Actor & { userId: string }, email:
         target: { type: "member", id: m.id, label: inv.email },
         details: { role: inv.role },
       });
-    return { teamSlug: inv.slug };
+    return { teamSlug: inv.teamSlug };
   });
 }

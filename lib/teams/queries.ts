@@ -4,7 +4,7 @@ import { memberships, teams, users } from "@/db/schema";
 import { db } from "../db";
 import { inTeam, type TeamContext } from "./context";
 
-export async function listTeamsOf(userId: string) {
+export async function listTeamsOfUserAllTeams(userId: string) {
   const d = await db();
   return d
     .select({ id: teams.id, slug: teams.slug, name: teams.name, role: memberships.role })
@@ -18,7 +18,7 @@ export async function listTeamsOf(userId: string) {
 export async function homeTeamSlug(userId: string): Promise<string | null> {
   const d = await db();
   const [user] = await d.select({ lastTeamId: users.lastTeamId }).from(users).where(eq(users.id, userId));
-  const mine = await listTeamsOf(userId);
+  const mine = await listTeamsOfUserAllTeams(userId);
   return (mine.find((t) => t.id === user?.lastTeamId) ?? mine[0])?.slug ?? null;
 }
 

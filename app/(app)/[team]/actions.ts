@@ -1,6 +1,8 @@
 "use server";
 import { updateTeamRetention } from "@/lib/retention/policies";
 import { retentionSchema } from "@/lib/retention/schemas";
+import { setTrashDays } from "@/lib/trash/mutations";
+import { trashDaysSchema } from "@/lib/trash/schemas";
 import { z } from "zod";
 import { teamAction } from "@/lib/web/action";
 import { createInvitation, resendInvitation, revokeInvitation } from "@/lib/teams/invitations";
@@ -28,3 +30,4 @@ export const changeRoleAction = teamAction(changeRoleSchema, "admin", changeMemb
 export const removeMemberAction = teamAction(memberRefSchema, "admin", (t, i) => removeMember(t, i.memberId));
 export const transferOwnershipAction = teamAction(memberRefSchema, "owner", (t, i) => transferOwnership(t, i.memberId));
 export const updateTeamRetentionAction = teamAction(retentionSchema, "admin", updateTeamRetention);
+export const setTrashDaysAction = teamAction(trashDaysSchema, "admin", (t, i) => setTrashDays(t, i.days));

@@ -1,6 +1,6 @@
 import Link from "next/link";
 import { signOutAction } from "@/app/(auth)/actions";
-import { listTeamsOf } from "@/lib/teams/queries";
+import { listTeamsOfUserAllTeams } from "@/lib/teams/queries";
 import { rememberLastTeam } from "@/lib/teams/mutations";
 import { roleAtLeast, roleLabels } from "@/lib/teams/roles";
 import { pageTeam } from "@/lib/web/page";
@@ -15,7 +15,7 @@ export default async function TeamLayout({
 }) {
   const { team: slug } = await params;
   const t = await pageTeam(slug);
-  const teams = await listTeamsOf(t.actor.userId!);
+  const teams = await listTeamsOfUserAllTeams(t.actor.userId!);
   await rememberLastTeam(t.actor.userId!, t.id);
   return (
     <div className="min-h-screen md:flex">

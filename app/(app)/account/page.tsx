@@ -1,18 +1,25 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { PageHeader } from "@/app/_components/page-header";
+import { isEmailVerified } from "@/lib/auth/email-verification";
 import { listSessions, listSignInEvents } from "@/lib/auth/users";
 import { mailKindLabels, mailKinds, mutedMail } from "@/lib/notifications/preferences";
 import { pageUser } from "@/lib/web/page";
 import { signOutAction } from "@/app/(auth)/actions";
 import { MailPreferences } from "./mail-preferences";
 import { SignOutEverywhere } from "./sign-out-everywhere";
+import { VerifyEmailBanner } from "./verify-email-banner";
 
 export const metadata: Metadata = { title: "Account" };
 
 export default async function AccountPage() {
   const u = await pageUser();
-  const [sessions, failures, muted] = await Promise.all([listSessions(u), listSignInEvents(u), mutedMail(u)]);
+  const [sessions, failures, muted, verified] = await Promise.all([
+    listSessions(u),
+    listSignInEvents(u),
+    mutedMail(u),
+    isEmailVerified(u.userId),
+  ]);
   const utc = (d: Date) => `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
   return (
     <main className="mx-auto max-w-2xl px-4 py-10">
@@ -27,6 +34,11 @@ export default async function AccountPage() {
       <div className="mt-4">
         <PageHeader title="Account" description={`${u.name} · ${u.email}`} />
       </div>
+      {!verified && (
+        <div className="mb-6">
+          <VerifyEmailBanner email={u.email} />
+        </div>
+      )}
       <section className="card space-y-4">
         <h2 className="font-semibold">Signed-in devices</h2>
         <ul className="divide-y divide-zinc-200 dark:divide-zinc-800" data-testid="sessions">

@@ -2,6 +2,7 @@
 import { requestRetrieval } from "@/lib/backups/download";
 import { cancelBackup, requestBackup } from "@/lib/backups/mutations";
 import { backupRefSchema, requestBackupSchema } from "@/lib/backups/schemas";
+import { deleteFromTrash, restoreFromTrash, trashBackup } from "@/lib/trash/mutations";
 import { teamAction } from "@/lib/web/action";
 import { dispatch } from "@/lib/workflows/dispatch";
 
@@ -16,4 +17,13 @@ export const cancelBackupAction = teamAction(backupRefSchema, "member", (t, inpu
 /** The Download button's POST for a backup whose copies are all in archive storage (see requestRetrieval). */
 export const requestRetrievalAction = teamAction(backupRefSchema, "member", (t, input) =>
   requestRetrieval(t, input.backupId),
+);
+
+/** Deleting a backup moves it to the trash; its copies stay for the team's grace period. */
+export const deleteBackupAction = teamAction(backupRefSchema, "admin", (t, input) => trashBackup(t, input.backupId));
+export const restoreFromTrashAction = teamAction(backupRefSchema, "admin", (t, input) =>
+  restoreFromTrash(t, input.backupId),
+);
+export const deleteFromTrashAction = teamAction(backupRefSchema, "admin", (t, input) =>
+  deleteFromTrash(t, input.backupId),
 );

@@ -4,7 +4,14 @@ import { useEffect, useState } from "react";
 import { CheckboxGroup, FormError } from "@/app/_components/form";
 import { checkedValues, useAction, type ActionError } from "@/app/_components/use-action";
 import { formatBytes, formatDuration } from "@/lib/format";
-import { backUpNowAction, cancelBackupAction, requestRetrievalAction } from "./actions";
+import {
+  backUpNowAction,
+  cancelBackupAction,
+  deleteBackupAction,
+  deleteFromTrashAction,
+  requestRetrievalAction,
+  restoreFromTrashAction,
+} from "./actions";
 
 const statusStyle: Record<string, string> = {
   queued: "bg-zinc-100 text-zinc-700 dark:bg-zinc-800 dark:text-zinc-300",
@@ -12,6 +19,7 @@ const statusStyle: Record<string, string> = {
   succeeded: "bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-300",
   failed: "bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-300",
   cancelled: "bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-300",
+  trashed: "bg-orange-100 text-orange-800 dark:bg-orange-950 dark:text-orange-300",
   expired: "bg-zinc-100 text-zinc-500 line-through dark:bg-zinc-800 dark:text-zinc-400",
 };
 const statusLabel: Record<string, string> = {
@@ -20,6 +28,7 @@ const statusLabel: Record<string, string> = {
   succeeded: "Succeeded",
   failed: "Failed",
   cancelled: "Cancelled",
+  trashed: "In the trash",
   expired: "Expired",
 };
 
@@ -107,6 +116,50 @@ export function CancelButton({ slug, backupId }: { slug: string; backupId: strin
         Cancel
       </button>
       <FormError error={cancel.error} />
+    </span>
+  );
+}
+
+/** Admins: Delete (to the trash) for a kept backup; Restore and Delete now for one in the trash. */
+export function TrashButtons({ slug, backupId, trashed }: { slug: string; backupId: string; trashed: boolean }) {
+  const router = useRouter();
+  const remove = useAction(deleteBackupAction.bind(null, slug), () => router.refresh());
+  const restore = useAction(restoreFromTrashAction.bind(null, slug), () => router.refresh());
+  const purge = useAction(deleteFromTrashAction.bind(null, slug), () => router.refresh());
+  const pending = remove.pending || restore.pending || purge.pending;
+  return (
+    <span className="flex flex-wrap items-center gap-2">
+      {trashed ? (
+        <>
+          <button type="button" className="btn-secondary" disabled={pending} onClick={() => restore.run({ backupId })}>
+            Restore
+          </button>
+          <button
+            type="button"
+            className="btn-danger"
+            disabled={pending}
+            onClick={() =>
+              confirm("Delete this backup's stored copies now? This cannot be undone.") && purge.run({ backupId })
+            }
+          >
+            Delete now
+          </button>
+        </>
+      ) : (
+        <button
+          type="button"
+          className="btn-danger"
+          disabled={pending}
+          onClick={() =>
+            confirm(
+              "Delete this backup? It goes to the trash, where admins can restore it until its grace period ends.",
+            ) && remove.run({ backupId })
+          }
+        >
+          Delete backup
+        </button>
+      )}
+      <FormError error={remove.error ?? restore.error ?? purge.error} />
     </span>
   );
 }

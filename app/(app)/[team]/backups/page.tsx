@@ -42,13 +42,20 @@ export default async function BackupsPage({
     listDestinations(t),
   ]);
   const member = t.role === "system" || roleAtLeast(t.role, "member");
+  const admin = t.role === "system" || roleAtLeast(t.role, "admin");
   return (
     <div className="space-y-6">
       <AutoRefresh active={rows.some((r) => r.status === "running" || r.status === "queued")} />
       <PageHeader
         title="Backups"
         description="Every backup run: what it stored, where, whether it is encrypted, and its log. Start one from a server's page or a schedule."
-      />
+      >
+        {admin && (
+          <Link className="btn-secondary" href={`/${t.slug}/backups/trash`}>
+            Trash
+          </Link>
+        )}
+      </PageHeader>
       {rows.length === 0 ? (
         <div className="card text-center">
           <p className="font-medium">No backups yet</p>

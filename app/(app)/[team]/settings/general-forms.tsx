@@ -3,7 +3,7 @@ import { useRouter } from "next/navigation";
 import { Field, FormError } from "@/app/_components/form";
 import { formFields, useAction } from "@/app/_components/use-action";
 import type { RetentionPolicy } from "@/lib/retention/select";
-import { leaveTeamAction, updateTeamAction, updateTeamRetentionAction } from "../actions";
+import { leaveTeamAction, setTrashDaysAction, updateTeamAction, updateTeamRetentionAction } from "../actions";
 import { RetentionFields, retentionFrom } from "../schedules/retention-fields";
 
 export function TeamForm({ slug, name, editable }: { slug: string; name: string; editable: boolean }) {
@@ -79,6 +79,37 @@ export function TeamRetentionForm({ slug, policy, keeps }: { slug: string; polic
       <RetentionFields slug={slug} policy={policy} error={save.error} />
       <button className="btn-primary" disabled={save.pending}>
         {save.pending ? "Saving…" : "Save retention"}
+      </button>
+    </form>
+  );
+}
+
+/** How many days removed backups stay in the trash. */
+export function TrashDaysForm({ slug, days }: { slug: string; days: number }) {
+  const router = useRouter();
+  const save = useAction(setTrashDaysAction.bind(null, slug), () => router.refresh());
+  return (
+    <form
+      className="space-y-3"
+      aria-label="Trash"
+      onSubmit={(e) => {
+        e.preventDefault();
+        save.run({ days: Number(formFields(e.currentTarget).days) });
+      }}
+    >
+      <FormError error={save.error} />
+      <Field
+        label="Days in the trash"
+        name="days"
+        type="number"
+        min={1}
+        max={365}
+        defaultValue={String(days)}
+        required
+        error={save.error}
+      />
+      <button className="btn-primary" disabled={save.pending}>
+        {save.pending ? "Saving…" : "Save"}
       </button>
     </form>
   );

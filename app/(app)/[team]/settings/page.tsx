@@ -1,9 +1,10 @@
 import type { Metadata } from "next";
 import { getTeamRetention } from "@/lib/retention/policies";
+import { getTrashDays } from "@/lib/trash/queries";
 import { describePolicy } from "@/lib/retention/select";
 import { pageTeam } from "@/lib/web/page";
 import { roleAtLeast } from "@/lib/teams/roles";
-import { LeaveTeam, TeamForm, TeamRetentionForm } from "./general-forms";
+import { LeaveTeam, TeamForm, TeamRetentionForm, TrashDaysForm } from "./general-forms";
 
 export const metadata: Metadata = { title: "Settings" };
 
@@ -11,7 +12,7 @@ export default async function GeneralSettingsPage({ params }: { params: Promise<
   const { team } = await params;
   const t = await pageTeam(team);
   const admin = t.role === "system" || roleAtLeast(t.role, "admin");
-  const retention = await getTeamRetention(t);
+  const [retention, trashDays] = await Promise.all([getTeamRetention(t), getTrashDays(t)]);
   return (
     <div className="max-w-xl space-y-6">
       <section className="card space-y-4">
@@ -27,6 +28,20 @@ export default async function GeneralSettingsPage({ params }: { params: Promise<
           <TeamRetentionForm slug={t.slug} policy={retention} keeps={describePolicy(retention)} />
         ) : (
           <p className="text-sm">{describePolicy(retention)}.</p>
+        )}
+      </section>
+      <section className="card space-y-3">
+        <h2 className="font-semibold">Trash</h2>
+        <p className="muted text-sm">
+          Deleted backups, and those retention removes, keep their stored copies this long; admins can restore them from
+          the trash until then.
+        </p>
+        {admin ? (
+          <TrashDaysForm slug={t.slug} days={trashDays} />
+        ) : (
+          <p className="text-sm">
+            {trashDays} day{trashDays === 1 ? "" : "s"}.
+          </p>
         )}
       </section>
       <section className="card space-y-3">

@@ -1,5 +1,7 @@
 import type { Metadata } from "next";
 import Link from "next/link";
+import { VerifyEmailBanner } from "@/app/(app)/account/verify-email-banner";
+import { isEmailVerified } from "@/lib/auth/email-verification";
 import { currentUser } from "@/lib/auth/session";
 import { invitationByToken } from "@/lib/teams/invitations";
 import { roleLabels } from "@/lib/teams/roles";
@@ -56,6 +58,8 @@ export default async function InvitationPage({ params }: { params: Promise<{ tok
             <button className="btn-secondary w-full">Sign out</button>
           </form>
         </div>
+      ) : !(await isEmailVerified(user.userId)) ? (
+        <VerifyEmailBanner email={user.email} />
       ) : (
         <AcceptInvitation token={token} />
       )}

@@ -4,9 +4,18 @@ import { PageHeader } from "@/app/_components/page-header";
 import { archiveRetrievals } from "@/lib/backups/retrieval";
 import { getBackup, type BackupDetail } from "@/lib/backups/queries";
 import { formatBytes, formatDuration } from "@/lib/format";
+import { trashStateOf } from "@/lib/trash/queries";
 import { pageRow, pageTeam } from "@/lib/web/page";
 import { roleAtLeast } from "@/lib/teams/roles";
-import { AutoRefresh, CancelButton, DownloadButton, Progress, StatusBadge, VerifiedBadge } from "../backup-parts";
+import {
+  AutoRefresh,
+  CancelButton,
+  DownloadButton,
+  Progress,
+  StatusBadge,
+  TrashButtons,
+  VerifiedBadge,
+} from "../backup-parts";
 
 export const metadata: Metadata = { title: "Backup" };
 
@@ -73,6 +82,8 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
   const t = await pageTeam(team);
   const b = await pageRow(getBackup(t, backupId));
   const member = t.role === "system" || roleAtLeast(t.role, "member");
+  const admin = t.role === "system" || roleAtLeast(t.role, "admin");
+  const trash = await trashStateOf(t, b.id);
   const active = b.status === "running" || b.status === "queued";
   const retrievals = await archiveRetrievals(t, b.id);
   const stored = b.locations.filter((l) => l.status === "stored");
@@ -83,6 +94,9 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
       <PageHeader title={`Backup of ${b.serverName}`} description={b.fileName}>
         <div className="flex flex-wrap items-center gap-2">
           {member && active && <CancelButton slug={t.slug} backupId={b.id} />}
+          {admin && (b.status === "succeeded" || b.status === "trashed") && (
+            <TrashButtons slug={t.slug} backupId={b.id} trashed={b.status === "trashed"} />
+          )}
           {b.status === "succeeded" && (
             <Link className="btn-secondary" href={`/${t.slug}/backups/${b.id}/restore`}>
               Restore or verify
@@ -181,6 +195,21 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
           <div>
             <p className="muted">Retention tier</p>
             <p className="mt-1 capitalize">{b.tier}</p>
+          </div>
+        )}
+        {b.status === "trashed" && trash?.trashedAt && (
+          <div className="sm:col-span-2 lg:col-span-3" data-testid="trash-state">
+            <p className="muted">In the trash since {when(trash.trashedAt)}</p>
+            <p className="mt-1">
+              {trash.trashedReason} Its stored copies are deleted on {when(trash.deletesAt)} unless an admin restores
+              it.
+            </p>
+          </div>
+        )}
+        {b.status === "succeeded" && trash?.pinnedAt && (
+          <div className="sm:col-span-2 lg:col-span-3">
+            <p className="muted">Restored from the trash {when(trash.pinnedAt)}</p>
+            <p className="mt-1">Retention leaves it alone; an admin can still delete it.</p>
           </div>
         )}
         {b.expiredAt && (

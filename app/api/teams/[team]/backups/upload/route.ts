@@ -15,7 +15,8 @@ export const POST = teamRoute(
     const input = parseInput(uploadBackupSchema, Object.fromEntries(new URL(request.url).searchParams));
     if (!request.body) throw new AppError("VALIDATION", "Choose a .tar.gz file to upload.");
     const body = Readable.fromWeb(request.body as import("node:stream/web").ReadableStream<Uint8Array>);
-    const result = await importUpload(t, input, body);
+    const declared = Number(request.headers.get("content-length") ?? "");
+    const result = await importUpload(t, input, body, Number.isSafeInteger(declared) ? declared : undefined);
     return Response.json({ id: result.id, sizeBytes: result.sizeBytes }, { status: 201 });
   },
   { contentTypes: ["application/gzip", "application/x-gzip", "application/octet-stream"] },
