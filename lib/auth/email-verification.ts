@@ -2,7 +2,7 @@ import "server-only";
 import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
 import { users } from "@/db/schema";
-import { db } from "../db";
+import { db, type Database, type Transaction } from "../db";
 import { env } from "../env";
 import { AppError } from "../errors";
 import { log } from "../log";
@@ -89,8 +89,8 @@ export async function confirmEmail(token: string): Promise<{ email: string }> {
   return { email: user.email };
 }
 
-export async function isEmailVerified(userId: string): Promise<boolean> {
-  const d = await db();
+export async function isEmailVerified(userId: string, q?: Database | Transaction): Promise<boolean> {
+  const d = q ?? (await db());
   const [row] = await d.select({ at: users.emailVerifiedAt }).from(users).where(eq(users.id, userId));
   return !!row?.at;
 }

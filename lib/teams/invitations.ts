@@ -199,7 +199,7 @@ export async function acceptInvitation(actor: Actor & { userId: string }, email:
     if (inv.email !== email.toLowerCase()) {
       throw new AppError("FORBIDDEN", `This invitation is for ${inv.email}. Sign in with that address to accept it.`);
     }
-    if (!(await isEmailVerified(actor.userId)))
+    if (!(await isEmailVerified(actor.userId, tx)))
       throw new AppError(
         "FORBIDDEN",
         `Confirm that ${inv.email} is yours first: open the link Coffer e-mailed to it (your Account page sends a new one), then accept the invitation.`,
