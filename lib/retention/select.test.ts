@@ -190,7 +190,9 @@ describe("selectRetention", () => {
         (history, p, zone) => {
           const decisions = selectRetention(history, p, zone);
           const byId = new Map(decisions.map((d) => [d.id, d]));
-          const good = history.filter((h) => h.succeeded).sort((a, b) => b.at.getTime() - a.at.getTime());
+          const good = history
+            .filter((h) => h.succeeded)
+            .sort((a, b) => b.at.getTime() - a.at.getTime() || (a.id < b.id ? 1 : -1)); // ties as select.ts breaks them
           // Only successful backups are decided on.
           expect(decisions.length).toBe(good.length);
           if (good.length) expect(byId.get(good[0]!.id)!.keep).toBe(true); // the latest success
