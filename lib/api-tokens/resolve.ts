@@ -20,9 +20,9 @@ const LAST_USE_EVERY_MS = 60_000;
 /**
  * Resolves `Authorization: Bearer coffer_…` to its team and scopes. A missing, malformed, unknown,
  * revoked or expired token is UNAUTHENTICATED (401) with a message saying which; nothing about the
- * token itself is logged or returned.
+ * token itself is logged or returned. Across teams by name: the token says which team it is for.
  */
-export async function callerForToken(authorization: string | null, ip: string | null): Promise<ApiCaller> {
+export async function callerForTokenAllTeams(authorization: string | null, ip: string | null): Promise<ApiCaller> {
   if (!authorization)
     throw unauthenticated(`Send an API token: Authorization: Bearer ${TOKEN_PREFIX}… (Settings → API tokens).`);
   const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);

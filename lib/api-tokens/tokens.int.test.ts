@@ -4,7 +4,7 @@ import { signedUpUser } from "@/test/factories";
 import { listAuditEvents } from "../audit/queries";
 import { createInvitation, acceptInvitation } from "../teams/invitations";
 import { assertRole, teamForUser } from "../teams/context";
-import { callerForToken, requireTokenTeam } from "./resolve";
+import { callerForTokenAllTeams, requireTokenTeam } from "./resolve";
 import { createApiTokenSchema } from "./schemas";
 import { createApiToken, hashToken, listApiTokens, revokeApiToken } from "./tokens";
 
@@ -44,7 +44,7 @@ describe("team API tokens", () => {
     const owner = await signedUpUser("Tom");
     const t = await owner.team("admin");
     const { token, id } = await createApiToken(t, { name: "ci", scopes: ["read", "backups:write"] });
-    const caller = await callerForToken(bearer(token), "198.51.100.9");
+    const caller = await callerForTokenAllTeams(bearer(token), "198.51.100.9");
     expect(caller.team).toMatchObject({
       id: t.id,
       slug: t.slug,
@@ -55,7 +55,7 @@ describe("team API tokens", () => {
     expect((await listApiTokens(t))[0]).toMatchObject({ lastUsedAt: expect.any(Date), lastUsedIp: "198.51.100.9" });
 
     const refused = async (authorization: string | null, message: RegExp) =>
-      expect(callerForToken(authorization, null)).rejects.toMatchObject({
+      expect(callerForTokenAllTeams(authorization, null)).rejects.toMatchObject({
         code: "UNAUTHENTICATED",
         message: expect.stringMatching(message),
       });
@@ -79,7 +79,7 @@ describe("team API tokens", () => {
     await acceptInvitation(admin.actor, admin.email, inv.link.split("/").at(-1)!);
     const asAdmin = await teamForUser(admin.actor, t.slug, "admin");
 
-    const metrics = await callerForToken(
+    const metrics = await callerForTokenAllTeams(
       bearer((await createApiToken(t, { name: "m", scopes: ["metrics:read"] })).token),
       null,
     );
@@ -94,7 +94,7 @@ describe("team API tokens", () => {
       name: "all",
       scopes: ["read", "backups:write", "restores:write", "admin", "metrics:read"],
     });
-    const caller = await callerForToken(bearer(wide.token), null);
+    const caller = await callerForTokenAllTeams(bearer(wide.token), null);
     expect(caller.team.role).toBe("admin");
     expect(() => assertRole(caller.team, "owner")).toThrow(/owner role/);
     expect((await listAuditEvents(t, { action: "api_token.created" })).events.map((e) => e.actor)).toContain(
@@ -142,9 +142,9 @@ describe("team API tokens", () => {
     );
     try {
       const { token, id } = await createApiToken(t, { name: "quiet", scopes: ["read"] });
-      await callerForToken(bearer(token), null);
+      await callerForTokenAllTeams(bearer(token), null);
       await revokeApiToken(t, id);
-      await callerForToken(bearer(token), null).catch(() => {});
+      await callerForTokenAllTeams(bearer(token), null).catch(() => {});
       expect(lines.join("\n")).not.toContain(token.slice(7));
     } finally {
       for (const s of spies) s.mockRestore();

@@ -15,6 +15,7 @@ describe("audit log", () => {
         action: i % 2 ? "member.role_changed" : "invitation.created",
         target: { type: "member", id: `mem_${i}`, label: `person-${i}@example.test` },
       });
+      await new Promise((r) => setTimeout(r, 2)); // one per millisecond at least: same-instant rows have no order
     }
     await recordAudit(d, await b.team("admin"), {
       action: "invitation.created",

@@ -41,14 +41,17 @@ export async function removeRunLeftovers(
         await a.delete(loc.objectKey);
         await a.removeLeftovers(loc.objectKey, backupId);
       });
-      await d.update(backupLocations).set({ status: "deleted", error: null }).where(eq(backupLocations.id, loc.id));
+      await d
+        .update(backupLocations)
+        .set({ status: "deleted", error: null })
+        .where(inTeam(backupLocations, t, eq(backupLocations.id, loc.id)));
     } catch (err) {
       clean = false;
       const why = failureMessage(err, { backupId, destinationId: loc.destinationId });
       await d
         .update(backupLocations)
         .set({ status: "failed", error: `Could not remove the partial object: ${why}` })
-        .where(eq(backupLocations.id, loc.id));
+        .where(inTeam(backupLocations, t, eq(backupLocations.id, loc.id)));
     }
   }
   if (opts.workFolder) {

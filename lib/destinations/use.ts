@@ -102,8 +102,9 @@ async function largestRecentBackup(t: TeamContext, destinationId: string): Promi
               .select({ one: sql`1` })
               .from(backupDestinations)
               .where(
-                and(
-                  eq(backupDestinations.teamId, backups.teamId),
+                inTeam(
+                  backupDestinations,
+                  t,
                   eq(backupDestinations.backupId, backups.id),
                   eq(backupDestinations.destinationId, destinationId),
                 ),

@@ -7,7 +7,7 @@ import { systemTeam, type TeamContext } from "../teams/context";
 import { staleAfterMs } from "./interval";
 
 /** Each schedule's newest successful backup (expired ones were successful too). */
-export async function newestSuccesses() {
+export async function newestSuccessesAllTeams() {
   const d = await db();
   return d
     .selectDistinctOn([backups.scheduleId], {
@@ -53,7 +53,7 @@ export async function detectStaleSchedulesAllTeams(now = new Date()) {
     .from(schedules)
     .leftJoin(scheduleHealth, eq(scheduleHealth.scheduleId, schedules.id))
     .where(eq(schedules.enabled, true));
-  const newest = new Map((await newestSuccesses()).map((n) => [n.scheduleId!, n]));
+  const newest = new Map((await newestSuccessesAllTeams()).map((n) => [n.scheduleId!, n]));
   const unwatched = rows.filter((r) => !r.watchedSince);
   if (unwatched.length)
     await d

@@ -32,10 +32,10 @@ const successful = inArray(backups.status, ["succeeded", "expired"]);
 
 /**
  * The figures behind every metric, for one team (`teamId`) or for every team (undefined: the
- * operators' endpoint, which adds a `team` label). Labels are names and ids of schedules, servers,
+ * operators' endpoint, which adds a `team` label; hence …AllTeams). Labels are names and ids of schedules, servers,
  * sources and destinations — bounded by what a team configured, never one per backup.
  */
-export async function collect(teamId: string | undefined): Promise<Samples> {
+export async function samplesAllTeams(teamId: string | undefined): Promise<Samples> {
   const d = await db();
   const inScope = (column: PgColumn): SQL | undefined => (teamId ? eq(column, teamId) : undefined);
   const slugs = new Map(
@@ -195,15 +195,15 @@ export async function collect(teamId: string | undefined): Promise<Samples> {
     );
   for (const r of byStatus) add("coffer_backups", { ...team(r.teamId), status: r.status }, r.n);
 
-  await storage(d, inScope, team, add);
-  await work(d, inScope, team, add);
+  await storageAllTeams(d, inScope, team, add);
+  await workAllTeams(d, inScope, team, add);
   return out;
 }
 
 type Add = (name: string, labels: Record<string, string>, value: number | null) => void;
 type Db = Awaited<ReturnType<typeof db>>;
 
-async function storage(
+async function storageAllTeams(
   d: Db,
   inScope: (c: PgColumn) => SQL | undefined,
   team: (id: string) => Record<string, string>,
@@ -247,7 +247,7 @@ async function storage(
 
 const channelState = sql<string>`case when not ${notificationChannels.enabled} then 'disabled' when ${notificationChannels.failingSince} is not null then 'failing' else 'ok' end`;
 
-async function work(
+async function workAllTeams(
   d: Db,
   inScope: (c: PgColumn) => SQL | undefined,
   team: (id: string) => Record<string, string>,

@@ -4,7 +4,7 @@ import { env } from "../env";
 import { AppError } from "../errors";
 import { timingSafeEqual, createHash } from "node:crypto";
 import type { TeamContext } from "../teams/context";
-import { collect, type Samples } from "./collect";
+import { samplesAllTeams, type Samples } from "./collect";
 
 /** Every metric Coffer exports, with its help text (README.md lists the same). */
 export const metricHelp: Record<string, string> = {
@@ -46,12 +46,12 @@ async function render(samples: Samples): Promise<{ body: string; contentType: st
 
 /** One team's metrics (the per-team endpoint, read with a `metrics:read` token). */
 export async function teamMetrics(t: TeamContext) {
-  return render(await collect(t.id));
+  return render(await samplesAllTeams(t.id));
 }
 
 /** Every team's metrics, each series labelled with its team (the operators' endpoint). */
 export async function instanceMetricsAllTeams() {
-  return render(await collect(undefined));
+  return render(await samplesAllTeams(undefined));
 }
 
 const digest = (s: string) => createHash("sha256").update(s).digest();

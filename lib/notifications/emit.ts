@@ -8,6 +8,7 @@ import type { TeamContext } from "../teams/context";
 import { buildData, dedupeKey, type Subjects } from "./build";
 import { catalogue, type Envelope, type EventData, type EventType } from "./catalogue";
 import { notificationsQueued } from "./wake";
+import { inTeam } from "../teams/context";
 
 /**
  * Produces an event: one row in the outbox (its exact JSON body) and one pending delivery per
@@ -75,7 +76,7 @@ export async function enqueue<T extends EventType>(
       .from(notificationChannels)
       .where(
         and(
-          eq(notificationChannels.teamId, t.id),
+          inTeam(notificationChannels, { id: t.id }),
           o.channelId
             ? eq(notificationChannels.id, o.channelId)
             : and(

@@ -1,6 +1,6 @@
 import "server-only";
 import { randomBytes } from "node:crypto";
-import { callerForToken, requireTokenTeam } from "../api-tokens/resolve";
+import { callerForTokenAllTeams, requireTokenTeam } from "../api-tokens/resolve";
 import type { Scope } from "../api-tokens/scopes";
 import { requireTeam } from "../auth/session";
 import { env } from "../env";
@@ -66,7 +66,7 @@ export function tokenRoute<P extends object = object>(
   return async (request: Request, ctx: { params: Promise<{ team: string } & P> }): Promise<Response> => {
     try {
       const params = await ctx.params;
-      const caller = await callerForToken(request.headers.get("authorization"), await clientIp());
+      const caller = await callerForTokenAllTeams(request.headers.get("authorization"), await clientIp());
       return secured(await handler(requireTokenTeam(caller, params.team, scope), request, params));
     } catch (err) {
       return secured(withBearerChallenge(toHttpResponse(err)));

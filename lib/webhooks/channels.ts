@@ -149,7 +149,7 @@ export async function failPending(tx: Database | Transaction, teamId: string, ch
     .set({ status: "failed", error: reason })
     .where(
       and(
-        eq(notificationDeliveries.teamId, teamId),
+        inTeam(notificationDeliveries, { id: teamId }),
         eq(notificationDeliveries.channelId, channelId),
         eq(notificationDeliveries.status, "pending"),
       ),

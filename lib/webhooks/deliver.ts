@@ -5,6 +5,7 @@ import { db } from "../db";
 import type { HttpOutcome } from "./http";
 import { recordHealth } from "./health";
 import { attempt, type SendingChannel } from "./send";
+import { inTeam } from "../teams/context";
 
 /**
  * Delay before each retry: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h — eight attempts over about
@@ -38,7 +39,7 @@ async function claim(teamId: string, channelId: string, limit: number, deliveryI
     .from(notificationDeliveries)
     .where(
       and(
-        eq(notificationDeliveries.teamId, teamId),
+        inTeam(notificationDeliveries, { id: teamId }),
         eq(notificationDeliveries.channelId, channelId),
         eq(notificationDeliveries.status, "pending"),
         deliveryId ? eq(notificationDeliveries.id, deliveryId) : lte(notificationDeliveries.nextAttemptAt, sql`now()`),
@@ -54,7 +55,7 @@ async function claim(teamId: string, channelId: string, limit: number, deliveryI
       nextAttemptAt: sql`now() + ${`${LEASE_MS} milliseconds`}::interval`,
       lastAttemptAt: sql`now()`,
     })
-    .where(inArray(notificationDeliveries.id, due))
+    .where(inTeam(notificationDeliveries, { id: teamId }, inArray(notificationDeliveries.id, due)))
     .returning({
       id: notificationDeliveries.id,
       eventId: notificationDeliveries.eventId,
@@ -79,7 +80,7 @@ async function loadChannel(teamId: string, channelId: string) {
       emailAddresses: notificationChannels.emailAddresses,
     })
     .from(notificationChannels)
-    .where(and(eq(notificationChannels.teamId, teamId), eq(notificationChannels.id, channelId)));
+    .where(and(inTeam(notificationChannels, { id: teamId }), eq(notificationChannels.id, channelId)));
   return row;
 }
 
@@ -97,7 +98,7 @@ async function attemptAll(channel: SendingChannel, claimed: Claimed[]): Promise<
     .from(notificationEvents)
     .where(
       and(
-        eq(notificationEvents.teamId, channel.teamId),
+        inTeam(notificationEvents, { id: channel.teamId }),
         inArray(notificationEvents.id, [...new Set(claimed.map((c) => c.eventId))]),
       ),
     );
@@ -132,7 +133,7 @@ async function record(teamId: string, c: Claimed, o: HttpOutcome, test: boolean)
     })
     .where(
       and(
-        eq(notificationDeliveries.teamId, teamId),
+        inTeam(notificationDeliveries, { id: teamId }),
         eq(notificationDeliveries.id, c.id),
         eq(notificationDeliveries.status, "pending"),
         eq(notificationDeliveries.attempts, c.attempts),
@@ -193,7 +194,7 @@ async function lease(teamId: string, channelId: string, take: boolean | null): P
     .set({ deliveringUntil: take === null ? null : sql`now() + ${`${LEASE_MS} milliseconds`}::interval` })
     .where(
       and(
-        eq(notificationChannels.teamId, teamId),
+        inTeam(notificationChannels, { id: teamId }),
         eq(notificationChannels.id, channelId),
         take
           ? or(isNull(notificationChannels.deliveringUntil), lt(notificationChannels.deliveringUntil, sql`now()`))
@@ -212,7 +213,7 @@ async function nextDue(teamId: string, channelId: string): Promise<number> {
     .from(notificationDeliveries)
     .where(
       and(
-        eq(notificationDeliveries.teamId, teamId),
+        inTeam(notificationDeliveries, { id: teamId }),
         eq(notificationDeliveries.channelId, channelId),
         eq(notificationDeliveries.status, "pending"),
       ),

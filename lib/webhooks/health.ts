@@ -7,7 +7,7 @@ import { env } from "../env";
 import { log } from "../log";
 import { sendMailEach } from "../mail";
 import { CHANNEL_DISABLED } from "../notifications/preferences";
-import { systemTeam } from "../teams/context";
+import { systemTeam, inTeam } from "../teams/context";
 import { failPending } from "./channels";
 
 /** A channel is disabled when it has failed for this long without one success… */
@@ -27,9 +27,11 @@ export async function recordHealth(
   const real = outcomes.filter((o) => !o.test);
   if (!real.length) return;
   const d = await db();
-  const where = and(eq(notificationChannels.teamId, channel.teamId), eq(notificationChannels.id, channel.id));
   if (real.some((o) => o.ok)) {
-    await d.update(notificationChannels).set({ failingSince: null, failedInRow: 0 }).where(where);
+    await d
+      .update(notificationChannels)
+      .set({ failingSince: null, failedInRow: 0 })
+      .where(inTeam(notificationChannels, { id: channel.teamId }, eq(notificationChannels.id, channel.id)));
     return;
   }
   const failedForGood = real.filter((o) => o.final).length;
@@ -39,15 +41,17 @@ export async function recordHealth(
       failingSince: sql`coalesce(${notificationChannels.failingSince}, now())`,
       failedInRow: sql`${notificationChannels.failedInRow} + ${failedForGood}`,
     })
-    .where(where);
+    .where(inTeam(notificationChannels, { id: channel.teamId }, eq(notificationChannels.id, channel.id)));
   const reason = `Disabled by Coffer: it failed for 3 days without a successful delivery, or ${DISABLE_AFTER_FAILED} deliveries in a row failed. Last error: ${real.at(-1)!.error ?? "unknown"}`;
   const disabled = await d.transaction(async (tx) => {
     const [row] = await tx
       .update(notificationChannels)
       .set({ enabled: false, disabledAt: new Date(), disabledReason: reason.slice(0, 1000) })
       .where(
-        and(
-          where,
+        inTeam(
+          notificationChannels,
+          { id: channel.teamId },
+          eq(notificationChannels.id, channel.id),
           eq(notificationChannels.enabled, true),
           or(
             lt(notificationChannels.failingSince, new Date(Date.now() - DISABLE_AFTER_MS)),
@@ -86,7 +90,7 @@ async function mailAdmins(teamId: string, team: string, slug: string, name: stri
     .leftJoin(notificationPreferences, eq(notificationPreferences.userId, users.id))
     .where(
       and(
-        eq(memberships.teamId, teamId),
+        inTeam(memberships, { id: teamId }),
         inArray(memberships.role, ["owner", "admin"]),
         sql`not coalesce(${notificationPreferences.muted}, '[]'::jsonb) @> ${JSON.stringify([CHANNEL_DISABLED])}::jsonb`,
       ),

@@ -13,6 +13,7 @@ import type { Role } from "../teams/roles";
 import { post, type HttpOutcome } from "./http";
 import { openChannelSecret } from "./secrets";
 import { parseTarget } from "./target";
+import { inTeam } from "../teams/context";
 
 /** A channel as a delivery needs it (sealed columns included: this never leaves lib). */
 export interface SendingChannel {
@@ -79,7 +80,7 @@ export async function recipients(
         .from(memberships)
         .innerJoin(users, eq(users.id, memberships.userId))
         .leftJoin(notificationPreferences, eq(notificationPreferences.userId, users.id))
-        .where(and(eq(memberships.teamId, channel.teamId), inArray(memberships.role, channel.emailRoles)))
+        .where(and(inTeam(memberships, { id: channel.teamId }), inArray(memberships.role, channel.emailRoles)))
     : [];
   const listed = channel.emailAddresses.length
     ? await d
