@@ -8,6 +8,7 @@ import { hold, type Held } from "../jobs/hold";
 import { resolveAllowedAddress } from "../net/address-guard";
 import type { Reach } from "../reach";
 import { sourceConnection } from "../servers/checks";
+import { assertOutsideCofferData, sourceFolder, workFolder } from "../servers/coffer-data";
 import { withServer } from "../servers/connect";
 import { inTeam, type TeamContext } from "../teams/context";
 import { startArchive, type ArchiveSource, type PostgresArchiveSource } from "./archive";
@@ -54,7 +55,7 @@ export async function serverArchive(
  */
 export function archiveOnServer(
   t: TeamContext,
-  server: Pick<ServerRow, "id" | "name" | "workDir">,
+  server: ServerRow,
   o: {
     backupId: string;
     sources: ArchiveSource[];
@@ -66,6 +67,10 @@ export function archiveOnServer(
   let connection: Held<Reach> | undefined;
   return {
     async open({ signal, say }) {
+      // Again now: a link on the way may have changed since these folders were saved.
+      await assertOutsideCofferData(server.kind, [server.workDir], workFolder);
+      for (const s of o.sources)
+        if (s.kind === "directory") await assertOutsideCofferData(server.kind, s.paths, sourceFolder);
       connection = o.reach ? undefined : await hold((fn) => withServer(t, server.id, fn, { signal }));
       const archive = await startArchive({
         reach: o.reach ?? connection!.value,

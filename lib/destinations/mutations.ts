@@ -7,7 +7,7 @@ import { db } from "../db";
 import { AppError, notFound } from "../errors";
 import { pgCode } from "../db";
 import { schedulesUsing } from "../schedules/queries";
-import { assertOutsideCofferData } from "../servers/mutations";
+import { assertOutsideCofferData, backupDirectory } from "../servers/coffer-data";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import { guardEndpoints, splitFields, storageConfig, tierClasses, type Secrets } from "./config";
 import { openCredentials, sealCredentials } from "./credentials";
@@ -32,7 +32,7 @@ async function rowValues(t: TeamContext, id: string, input: CreateDestinationInp
       .from(servers)
       .where(inTeam(servers, t, eq(servers.id, input.serverId)));
     if (!server) throw notFound("That server");
-    assertOutsideCofferData(server.kind, [input.path], "path");
+    await assertOutsideCofferData(server.kind, [input.path], backupDirectory);
     Object.assign(settings, { path: input.path });
   } else {
     await guardEndpoints(storageConfig(t.id, input.kind, settings, secrets));

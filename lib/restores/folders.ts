@@ -1,6 +1,7 @@
 import "server-only";
 import { pipeline } from "node:stream/promises";
 import { openArchive } from "../backups/open-archive";
+import { assertOutsideCofferData, restoreFolder } from "../servers/coffer-data";
 import { withServer } from "../servers/connect";
 import { counter, verbOf } from "./archive-entries";
 import { restoreDirectory } from "./files";
@@ -10,6 +11,8 @@ import type { FoldersOutcome, RestoreCtx } from "./job";
 /** Restores folders of the archive to a path on the job's server (fresh, or overwriting). */
 export async function restoreFolders(ctx: RestoreCtx): Promise<FoldersOutcome> {
   const { t, job, server, signal, say } = ctx;
+  // Again now: a link on the way may have changed since the restore was requested.
+  await assertOutsideCofferData(server.kind, [job.targetPath!], restoreFolder);
   return withServer(
     t,
     job.serverId,

@@ -7,6 +7,7 @@ import { parseManifest, type Manifest } from "../backups/manifest";
 import { db } from "../db";
 import { AppError, notFound } from "../errors";
 import { requestCancel } from "../jobs/cancel";
+import { assertOutsideCofferData, restoreFolder } from "../servers/coffer-data";
 import { assertRole, inTeam, systemTeam, type TeamContext } from "../teams/context";
 import type { RestoreDatabaseInput, RestoreDirectoryInput, VerifyBackupInput } from "./schemas";
 
@@ -19,10 +20,11 @@ export function manifestOf(b: Pick<BackupRow, "manifest">): Manifest | null {
 async function teamServer(t: TeamContext, serverId: string) {
   const d = await db();
   const [server] = await d
-    .select({ id: servers.id })
+    .select({ id: servers.id, kind: servers.kind })
     .from(servers)
     .where(inTeam(servers, t, eq(servers.id, serverId)));
   if (!server) throw notFound("That server");
+  return server;
 }
 
 /** A database source of the team (optionally on `serverId`): its connection reaches a PostgreSQL. */
@@ -76,7 +78,9 @@ export async function requestDatabaseRestore(t: TeamContext, input: RestoreDatab
 export async function requestDirectoryRestore(t: TeamContext, input: RestoreDirectoryInput): Promise<{ id: string }> {
   assertRole(t, "member");
   const b = await succeededBackup(t, input.backupId);
-  await teamServer(t, input.serverId);
+  const server = await teamServer(t, input.serverId);
+  const targetPath = input.targetPath.replace(/(.)\/+$/, "$1");
+  await assertOutsideCofferData(server.kind, [targetPath], restoreFolder);
   const manifest = manifestOf(b);
   const members = [...new Set(input.members.map((m) => m.replace(/\/+$/, "")))];
   const missing = manifest
@@ -90,7 +94,7 @@ export async function requestDirectoryRestore(t: TeamContext, input: RestoreDire
     kind: "directory",
     serverId: input.serverId,
     members,
-    targetPath: input.targetPath.replace(/(.)\/+$/, "$1"),
+    targetPath,
     mode: input.mode,
   });
 }

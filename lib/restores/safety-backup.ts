@@ -40,7 +40,7 @@ export async function safetyBackup(
       "The backup's destinations were deleted, so there is nowhere to keep the safety backup of the database being replaced. Restore into a new database instead.",
     );
   const [server] = await d
-    .select({ id: servers.id, name: servers.name, workDir: servers.workDir })
+    .select({ id: servers.id, name: servers.name, kind: servers.kind, workDir: servers.workDir })
     .from(servers)
     .where(inTeam(servers, t, eq(servers.id, job.serverId)));
   if (!server) throw notFound("The target server");

@@ -1,5 +1,4 @@
 import "server-only";
-import path from "node:path";
 import { and, count, eq, inArray, isNotNull, isNull, or } from "drizzle-orm";
 import { backups, backupSources, restores, schedules, servers, sources } from "@/db/schema";
 import { newId } from "@/db/columns";
@@ -10,6 +9,7 @@ import { env } from "../env";
 import { AppError, notFound } from "../errors";
 import { schedulesUsing } from "../schedules/queries";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
+import { assertOutsideCofferData, sourceFolder, workFolder } from "./coffer-data";
 import type { CreateServerInput, CreateSourceInput, UpdateServerInput, UpdateSourceInput } from "./schemas";
 
 const seal = (t: TeamContext, table: string, column: string, rowId: string, value: string | undefined) =>
@@ -27,26 +27,6 @@ async function uniqueName<T>(what: string, fn: () => Promise<T>): Promise<T> {
   } catch (err) {
     if (pgCode(err) === "23505") throw nameTaken(what);
     throw err;
-  }
-}
-
-/**
- * On the Coffer host itself, a path that is, contains or lies inside Coffer's data folder would
- * hand a team the master key, the session secret, the database and other teams' local storage.
- */
-export function assertOutsideCofferData(serverKind: "ssh" | "local", paths: string[], field: string) {
-  if (serverKind !== "local") return;
-  const data = path.resolve(env().DATA_DIR);
-  const clash = paths.find((p) => {
-    const rel = path.relative(path.resolve(p), data);
-    return rel === "" || !rel.startsWith("..") || path.resolve(p).startsWith(data + path.sep);
-  });
-  if (clash) {
-    throw new AppError(
-      "VALIDATION",
-      `${clash} would include Coffer's own data folder (${data}), which holds its keys. Choose paths outside it.`,
-      { [field]: ["Overlaps Coffer's data folder."] },
-    );
   }
 }
 
@@ -73,6 +53,7 @@ function serverSecrets(t: TeamContext, id: string, input: CreateServerInput) {
 export async function createServer(t: TeamContext, input: CreateServerInput) {
   assertRole(t, "member");
   assertLocalAllowed(input.kind);
+  await assertOutsideCofferData(input.kind, [input.workDir], workFolder);
   if (input.kind === "ssh" && input.authMethod === "key" && !input.privateKey) {
     throw new AppError("VALIDATION", "Paste the private key Coffer should use.", {
       privateKey: ["Required for key authentication."],
@@ -117,6 +98,7 @@ export async function createServer(t: TeamContext, input: CreateServerInput) {
 export async function updateServer(t: TeamContext, input: UpdateServerInput) {
   assertRole(t, "member");
   assertLocalAllowed(input.kind);
+  await assertOutsideCofferData(input.kind, [input.workDir], workFolder);
   const d = await db();
   return uniqueName("server", () =>
     d.transaction(async (tx) => {
@@ -325,7 +307,7 @@ export async function createSource(t: TeamContext, input: CreateSourceInput) {
         .from(servers)
         .where(inTeam(servers, t, eq(servers.id, input.serverId)));
       if (!server) throw notFound("That server");
-      if (input.kind === "directory") assertOutsideCofferData(server.kind, input.paths, "paths");
+      if (input.kind === "directory") await assertOutsideCofferData(server.kind, input.paths, sourceFolder);
       await tx
         .insert(sources)
         .values({ id, teamId: t.id, serverId: input.serverId, kind: input.kind, ...sourceValues(t, id, input) });
@@ -383,7 +365,7 @@ export async function updateSource(t: TeamContext, input: UpdateSourceInput) {
           .from(sources)
           .innerJoin(servers, and(eq(servers.teamId, sources.teamId), eq(servers.id, sources.serverId)))
           .where(inTeam(sources, t, eq(sources.id, input.sourceId)));
-        if (server) assertOutsideCofferData(server.kind, input.paths, "paths");
+        if (server) await assertOutsideCofferData(server.kind, input.paths, sourceFolder);
       }
       const [row] = await tx
         .update(sources)
