@@ -6,7 +6,8 @@ import { createDestination } from "@/lib/destinations/mutations";
 import { requestVerification } from "@/lib/restores/mutations";
 import { DEFAULT_POLICY } from "@/lib/retention/select";
 import { createSchedule } from "@/lib/schedules/mutations";
-import { createServer, createSource } from "@/lib/servers/mutations";
+import { createServer } from "@/lib/servers/mutations";
+import { createSource } from "@/lib/servers/source-mutations";
 import { insertBackupRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 

@@ -16,7 +16,8 @@ import { getTeamRetention, updateTeamRetention } from "@/lib/retention/policies"
 import { setDestinationPrices, storageUsage, storedBytesHistory } from "@/lib/retention/usage";
 import { DEFAULT_POLICY } from "@/lib/retention/select";
 import { createSchedule } from "@/lib/schedules/mutations";
-import { createServer, createSource } from "@/lib/servers/mutations";
+import { createServer } from "@/lib/servers/mutations";
+import { createSource } from "@/lib/servers/source-mutations";
 import {
   destinationSettings,
   insertBackupRow,

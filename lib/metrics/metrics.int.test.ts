@@ -4,7 +4,8 @@ import { insertBackupRow, insertLocationRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { createDestination } from "../destinations/mutations";
 import { createSchedule } from "../schedules/mutations";
-import { createServer, createSource } from "../servers/mutations";
+import { createServer } from "../servers/mutations";
+import { createSource } from "../servers/source-mutations";
 import { checkInstanceToken, instanceMetricsAllTeams, metricHelp, teamMetrics } from "./render";
 
 process.env.METRICS_TOKEN = "operators-metrics-token-0123456789abcdef";

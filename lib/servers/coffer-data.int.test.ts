@@ -14,7 +14,8 @@ import type { TeamContext } from "@/lib/teams/context";
 import { signedUpUser } from "@/test/factories";
 import { backupEvent, restoreEvent } from "@/inngest/events";
 import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
-import { createServer, createSource, updateServer, updateSource } from "./mutations";
+import { createServer, updateServer } from "./mutations";
+import { createSource, updateSource } from "./source-mutations";
 
 let engine: InProcessEngine;
 let outside: string;

@@ -14,7 +14,8 @@ import { AppError } from "../errors";
 import { acceptInvitation, createInvitation } from "../teams/invitations";
 import { teamForUser } from "../teams/context";
 import { testServer, testSource } from "./checks";
-import { acceptHostKey, createServer, createSource, deleteServer, updateServer, updateSource } from "./mutations";
+import { acceptHostKey, createServer, deleteServer, updateServer } from "./mutations";
+import { createSource, updateSource } from "./source-mutations";
 import { getServer, getSource, listServers } from "./queries";
 import { updateServerSchema } from "./schemas";
 

@@ -1,15 +1,8 @@
 "use server";
 import { teamAction } from "@/lib/web/action";
 import { testServer, testSource } from "@/lib/servers/checks";
-import {
-  acceptHostKey,
-  createServer,
-  createSource,
-  deleteServer,
-  deleteSource,
-  updateServer,
-  updateSource,
-} from "@/lib/servers/mutations";
+import { acceptHostKey, createServer, deleteServer, updateServer } from "@/lib/servers/mutations";
+import { createSource, deleteSource, updateSource } from "@/lib/servers/source-mutations";
 import {
   acceptHostKeySchema,
   createServerSchema,
