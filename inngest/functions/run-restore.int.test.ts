@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -257,6 +257,56 @@ describe("run-restore: databases", () => {
     expect(r.attempts).toBe(1); // a dump that does not load is not retried
     expect(await databaseExists(target)).toBe(false);
     expect(await databaseExists(scratchName("restore", id))).toBe(false);
+  });
+
+  it("a dump that runs a psql meta-command is refused with its line, before psql runs it; pg_dump's own dump of it restores", async () => {
+    const s = await setup(50);
+    const canary = path.join(tmpdir(), `coffer-canary-${randomBytes(6).toString("hex")}`);
+    const clean = execFileSync("pg_dump", ["-h", "127.0.0.1", "-p", String(pgPort), "-U", "postgres", s.database], {
+      env: { ...process.env, PGPASSWORD: "" },
+    }).toString();
+    expect(clean).toMatch(/^\\restrict \w+$/m); // pg_dump's own meta-commands pass
+    // The command goes right after the first COPY's data, whose lines start with backslashes too.
+    const lines = clean.split("\n");
+    const at = lines.indexOf("\\.") + 1;
+    lines.splice(at, 0, `\\! touch ${canary}`);
+    const upload = async (dump: string) => {
+      const dir = mkdtempSync(path.join(scratch, "meta-"));
+      mkdirSync(path.join(dir, "postgres"));
+      writeFileSync(path.join(dir, "postgres", "shop.sql"), dump);
+      const tgz = execFileSync("tar", ["czf", "-", "-C", dir, "postgres"]);
+      return importUpload(
+        s.t,
+        { serverId: s.serverId, destinationIds: [s.destinationId], encrypted: true, fileName: "shop.tar.gz" },
+        Readable.from([tgz]),
+      );
+    };
+    const restore = async (backupId: string, target: string) => {
+      const { id } = await requestDatabaseRestore(s.t, {
+        backupId,
+        member: "postgres/shop.sql",
+        serverId: s.serverId,
+        connectionSourceId: s.sourceId,
+        targetDatabase: target,
+        mode: "new",
+      });
+      return run(s.t, id);
+    };
+
+    const bad = await restore((await upload(lines.join("\n"))).id, `meta_${randomBytes(4).toString("hex")}`);
+    expect(bad.status).toBe("failed");
+    expect(bad.error).toBe(
+      `The dump runs the psql command \\! on line ${at + 1}; Coffer loads only dumps as pg_dump writes them, so it stopped before that line. Restore a backup Coffer made, or remove that line from the dump and upload it again.`,
+    );
+    expect(bad.attempts).toBe(1);
+    expect(existsSync(canary)).toBe(false);
+    expect(await databaseExists(bad.targetDatabase!)).toBe(false);
+    expect(await scratchDatabases()).toEqual([]);
+
+    const good = await restore((await upload(clean)).id, `clean_${randomBytes(4).toString("hex")}`);
+    expect(good.status).toBe("succeeded");
+    expect(await digest(good.targetDatabase!)).toEqual(await digest(s.database));
+    expect(await scratchDatabases()).toEqual([]);
   });
 
   it("cancelling a running restore stops psql, drops the scratch database and creates nothing", async () => {
