@@ -514,6 +514,55 @@ describe("run-verification", () => {
     expect(await scratchDatabases()).toEqual([]);
   });
 
+  it("fails when a dump runs a psql meta-command, naming its line; the command never runs", async () => {
+    const s = await setup(10);
+    const canary = path.join(tmpdir(), `coffer-canary-${randomBytes(6).toString("hex")}`);
+    const dump = Buffer.from(
+      `CREATE TABLE items (id int, label text);\nCOPY items FROM stdin;\n1\t\\N\n\\.\nSELECT 1; \\! touch ${canary}\n`,
+    );
+    const dir = mkdtempSync(path.join(scratch, "meta-verify-"));
+    mkdirSync(path.join(dir, "postgres"));
+    writeFileSync(path.join(dir, "postgres", "shop.sql"), dump);
+    const now = new Date().toISOString();
+    const manifest = {
+      format: 1,
+      coffer: "test",
+      backupId: "bkp_uploaded",
+      server: "box",
+      startedAt: now,
+      finishedAt: now,
+      sources: [],
+      entries: [{ path: "postgres/shop.sql", size: dump.length, sha256: sha256(dump) }],
+      postgres: [
+        {
+          source: s.sourceId,
+          database: "shop",
+          path: "postgres/shop.sql",
+          serverVersion: "15",
+          pgDumpVersion: "15",
+          snapshot: "x",
+          tables: [{ schema: "public", table: "items", rows: 1 }],
+        },
+      ],
+    };
+    writeFileSync(path.join(dir, "manifest.json"), JSON.stringify(manifest));
+    const tgz = execFileSync("tar", ["czf", "-", "-C", dir, "manifest.json", "postgres"]);
+    const upload = await importUpload(
+      s.t,
+      { serverId: s.serverId, destinationIds: [s.destinationId], encrypted: true, fileName: "shop.tar.gz" },
+      Readable.from([tgz]),
+    );
+    const { id } = await requestVerification(s.t, { backupId: upload.id });
+    const r = await run(s.t, id);
+    expect(r.status).toBe("failed");
+    expect(r.result!.differences).toEqual([
+      "shop: the dump does not load: The dump runs the psql command \\! on line 5; Coffer loads only dumps as pg_dump writes them, so it stopped before that line. Restore a backup Coffer made, or remove that line from the dump and upload it again.",
+    ]);
+    expect(existsSync(canary)).toBe(false);
+    expect((await getBackup(s.t, upload.id)).verification).toMatchObject({ status: "failed", restoreId: id });
+    expect(await scratchDatabases()).toEqual([]);
+  });
+
   it("a scratch database left by a killed run is found and dropped by the sweeper", async () => {
     const s = await setup(10);
     const backupId = await backedUp(s);
