@@ -266,8 +266,9 @@ describe("run-restore: databases", () => {
       env: { ...process.env, PGPASSWORD: "" },
     }).toString();
     expect(clean).toMatch(/^\\restrict \w+$/m); // pg_dump's own meta-commands pass
-    // The command goes right after the first COPY's data, whose lines start with backslashes too.
-    const lines = clean.split("\n");
+    // Without pg_dump's \restrict (psql 15.14+ would refuse the command itself), and right after
+    // the first COPY's data, whose lines start with backslashes too.
+    const lines = clean.split("\n").filter((l) => !/^\\(un)?restrict /.test(l));
     const at = lines.indexOf("\\.") + 1;
     lines.splice(at, 0, `\\! touch ${canary}`);
     const upload = async (dump: string) => {
