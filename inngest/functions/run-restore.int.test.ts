@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -260,6 +260,57 @@ describe("run-restore: databases", () => {
     expect(await databaseExists(scratchName("restore", id))).toBe(false);
   });
 
+  it("a dump that runs a psql meta-command is refused with its line, before psql runs it; pg_dump's own dump of it restores", async () => {
+    const s = await setup(50);
+    const canary = path.join(tmpdir(), `coffer-canary-${randomBytes(6).toString("hex")}`);
+    const clean = execFileSync("pg_dump", ["-h", "127.0.0.1", "-p", String(pgPort), "-U", "postgres", s.database], {
+      env: { ...process.env, PGPASSWORD: "" },
+    }).toString();
+    expect(clean).toMatch(/^\\restrict \w+$/m); // pg_dump's own meta-commands pass
+    // Without pg_dump's \restrict (psql 15.14+ would refuse the command itself), and right after
+    // the first COPY's data, whose lines start with backslashes too.
+    const lines = clean.split("\n").filter((l) => !/^\\(un)?restrict /.test(l));
+    const at = lines.indexOf("\\.") + 1;
+    lines.splice(at, 0, `\\! touch ${canary}`);
+    const upload = async (dump: string) => {
+      const dir = mkdtempSync(path.join(scratch, "meta-"));
+      mkdirSync(path.join(dir, "postgres"));
+      writeFileSync(path.join(dir, "postgres", "shop.sql"), dump);
+      const tgz = execFileSync("tar", ["czf", "-", "-C", dir, "postgres"]);
+      return importUpload(
+        s.t,
+        { serverId: s.serverId, destinationIds: [s.destinationId], encrypted: true, fileName: "shop.tar.gz" },
+        Readable.from([tgz]),
+      );
+    };
+    const restore = async (backupId: string, target: string) => {
+      const { id } = await requestDatabaseRestore(s.t, {
+        backupId,
+        member: "postgres/shop.sql",
+        serverId: s.serverId,
+        connectionSourceId: s.sourceId,
+        targetDatabase: target,
+        mode: "new",
+      });
+      return run(s.t, id);
+    };
+
+    const bad = await restore((await upload(lines.join("\n"))).id, `meta_${randomBytes(4).toString("hex")}`);
+    expect(bad.status).toBe("failed");
+    expect(bad.error).toBe(
+      `The dump runs the psql command \\! on line ${at + 1}; Coffer loads only dumps as pg_dump writes them, so it stopped before that line. Restore a backup Coffer made, or remove that line from the dump and upload it again.`,
+    );
+    expect(bad.attempts).toBe(1);
+    expect(existsSync(canary)).toBe(false);
+    expect(await databaseExists(bad.targetDatabase!)).toBe(false);
+    expect(await scratchDatabases()).toEqual([]);
+
+    const good = await restore((await upload(clean)).id, `clean_${randomBytes(4).toString("hex")}`);
+    expect(good.status).toBe("succeeded");
+    expect(await digest(good.targetDatabase!)).toEqual(await digest(s.database));
+    expect(await scratchDatabases()).toEqual([]);
+  });
+
   it("cancelling a running restore stops psql, drops the scratch database and creates nothing", async () => {
     const s = await setup(400_000);
     const backupId = await backedUp(s);
@@ -462,6 +513,55 @@ describe("run-verification", () => {
       /The backup object cannot be trusted: segment \d+ failed authentication/,
     );
     expect((await getBackup(s.t, backupId)).verifiedAt).toBeNull();
+    expect(await scratchDatabases()).toEqual([]);
+  });
+
+  it("fails when a dump runs a psql meta-command, naming its line; the command never runs", async () => {
+    const s = await setup(10);
+    const canary = path.join(tmpdir(), `coffer-canary-${randomBytes(6).toString("hex")}`);
+    const dump = Buffer.from(
+      `CREATE TABLE items (id int, label text);\nCOPY items FROM stdin;\n1\t\\N\n\\.\nSELECT 1; \\! touch ${canary}\n`,
+    );
+    const dir = mkdtempSync(path.join(scratch, "meta-verify-"));
+    mkdirSync(path.join(dir, "postgres"));
+    writeFileSync(path.join(dir, "postgres", "shop.sql"), dump);
+    const now = new Date().toISOString();
+    const manifest = {
+      format: 1,
+      coffer: "test",
+      backupId: "bkp_uploaded",
+      server: "box",
+      startedAt: now,
+      finishedAt: now,
+      sources: [],
+      entries: [{ path: "postgres/shop.sql", size: dump.length, sha256: sha256(dump) }],
+      postgres: [
+        {
+          source: s.sourceId,
+          database: "shop",
+          path: "postgres/shop.sql",
+          serverVersion: "15",
+          pgDumpVersion: "15",
+          snapshot: "x",
+          tables: [{ schema: "public", table: "items", rows: 1 }],
+        },
+      ],
+    };
+    writeFileSync(path.join(dir, "manifest.json"), JSON.stringify(manifest));
+    const tgz = execFileSync("tar", ["czf", "-", "-C", dir, "manifest.json", "postgres"]);
+    const upload = await importUpload(
+      s.t,
+      { serverId: s.serverId, destinationIds: [s.destinationId], encrypted: true, fileName: "shop.tar.gz" },
+      Readable.from([tgz]),
+    );
+    const { id } = await requestVerification(s.t, { backupId: upload.id });
+    const r = await run(s.t, id);
+    expect(r.status).toBe("failed");
+    expect(r.result!.differences).toEqual([
+      "shop: the dump does not load: The dump runs the psql command \\! on line 5; Coffer loads only dumps as pg_dump writes them, so it stopped before that line. Restore a backup Coffer made, or remove that line from the dump and upload it again.",
+    ]);
+    expect(existsSync(canary)).toBe(false);
+    expect((await getBackup(s.t, upload.id)).verification).toMatchObject({ status: "failed", restoreId: id });
     expect(await scratchDatabases()).toEqual([]);
   });
 

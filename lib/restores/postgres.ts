@@ -2,6 +2,7 @@ import "server-only";
 import type { Readable } from "node:stream";
 import { finished } from "node:stream/promises";
 import { AppError } from "../errors";
+import { DumpGuard } from "./dump-guard";
 import { runCommand, type Reach } from "../reach";
 import { COUNT_ROWS } from "../backups/archive";
 import type { TableCount } from "../backups/manifest";
@@ -112,7 +113,8 @@ export class ServerPostgres {
    * Loads a plain SQL dump into `database` with `psql -v ON_ERROR_STOP=1`: the first error stops
    * it and becomes the message (with its line number in the dump). The dump is always read to its
    * end (what psql did not take is drained), unless it fails: then psql is killed and the dump's
-   * error is thrown, so a cut-off dump never counts as loaded.
+   * error is thrown, so a cut-off dump never counts as loaded. It reaches psql through DumpGuard,
+   * which refuses psql meta-commands.
    */
   async load(database: string, sql: Readable): Promise<void> {
     if (sql.destroyed) throw sql.errored ?? new AppError("INTERNAL", "The dump ended before it could be loaded.");
@@ -124,17 +126,21 @@ export class ServerPostgres {
     });
     cmd.stdout.resume();
     const stdin = cmd.stdin!;
+    const guard = new DumpGuard();
     let feedError: unknown;
     const drainRest = () => {
-      sql.unpipe(stdin);
+      sql.unpipe(guard);
+      guard.unpipe(stdin);
       sql.resume();
     };
     stdin.on("error", drainRest); // psql stopped reading; its exit says why
-    finished(sql).catch((err: unknown) => {
-      feedError = err;
+    const fail = (err: unknown) => {
+      feedError ??= err;
       stop.abort(err);
-    });
-    sql.pipe(stdin);
+    };
+    finished(sql).catch(fail);
+    finished(guard).catch(fail); // a meta-command: psql is killed before that line reaches it
+    sql.pipe(guard).pipe(stdin);
     const exit = await cmd.exit.catch((err: unknown) => {
       throw feedError ?? err;
     });
