@@ -78,10 +78,10 @@ const slots = new Cron(`${mm} ${hh} * * *`, { timezone: f.timeZone, paused: true
 // One after the other, as the product runs a server's backups: each slot claimed as the tick
 // claims it, dated to its day, then run.
 for (const [i, slot] of slots.entries()) {
-  // The site grows a little every day, so the backups' sizes differ (all under 1 KiB, which the
+  // The site changes every day, so the backups' sizes differ (all under 1 KiB, which the
   // backups list shows to the byte).
-  writeFileSync(path.join(f.filesDir, "index.html"), `<h1>Rita's site, day ${i + 1}</h1>\n`);
-  writeFileSync(path.join(f.filesDir, "uploads.bin"), randomBytes(1 + 2 * i));
+  writeFileSync(path.join(f.filesDir, "index.html"), `<h1>Day ${i + 1}</h1>\n`);
+  writeFileSync(path.join(f.filesDir, "uploads.bin"), randomBytes(1 + (i % 8)));
   await setScheduleRow(schedule.id, { nextRunAt: slot });
   const [due] = await claimDueSchedulesAllTeams(slot);
   if (!due) throw new Error(`The schedule did not claim its slot ${slot.toISOString()}.`);
