@@ -1,5 +1,6 @@
 import { defineConfig } from "@playwright/test";
 import { randomBytes } from "node:crypto";
+import { serverLog } from "./e2e/server-log";
 import { e2eMetricsToken } from "./e2e/metrics-token";
 import { retentionFixture } from "./e2e/seed/retention-fixture";
 
@@ -54,7 +55,8 @@ export default defineConfig({
   webServer: [
     {
       name: "coffer",
-      command: `rm -rf .data/e2e && npx next start -H 127.0.0.1 -p ${port}`,
+      // Teed to a file: e2e/helpers.ts reads the e-mail verification links it logs (no SMTP here).
+      command: `rm -rf .data/e2e && mkdir -p .data && npx next start -H 127.0.0.1 -p ${port} 2>&1 | tee ${serverLog}`,
       url: `${baseURL}/sign-in`,
       timeout: 120_000,
       reuseExistingServer: false,

@@ -1,5 +1,7 @@
 import { expect, type Browser, type Page } from "@playwright/test";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { serverLog } from "./server-log";
 
 export const password = "correct horse battery staple";
 export const uniqueEmail = (name: string) => `${name.toLowerCase()}-${randomBytes(3).toString("hex")}@example.test`;
@@ -27,7 +29,28 @@ export async function invite(page: Page, team: string, email: string, role: "Adm
   return link.inputValue();
 }
 
-/** A second person in their own browser: opens the link, creates an account, accepts. */
+/**
+ * Opens the e-mail verification link Coffer sent `email` and confirms it. The e2e servers have no
+ * SMTP, so the link is in the server's log, where an operator without SMTP finds it too.
+ */
+export async function confirmEmail(page: Page, email: string) {
+  let url: string | undefined;
+  await expect
+    .poll(() => {
+      const lines = readFileSync(serverLog, "utf8")
+        .split("\n")
+        .filter((l) => l.includes("verify-email"));
+      const entries = lines.map((l) => JSON.parse(l.slice(l.indexOf("{"))) as { email?: string; url?: string });
+      url = entries.findLast((e) => e.email === email)?.url;
+      return url;
+    })
+    .toBeTruthy();
+  await page.goto(url!);
+  await page.getByRole("button", { name: "Confirm e-mail address" }).click();
+  await expect(page.getByTestId("email-confirmed")).toContainText(`${email} is confirmed.`);
+}
+
+/** A second person in their own browser: opens the link, creates an account, confirms the address, accepts. */
 export async function acceptAsNewUser(browser: Browser, link: string, name: string, email: string) {
   const context = await browser.newContext();
   const page = await context.newPage();
@@ -37,6 +60,8 @@ export async function acceptAsNewUser(browser: Browser, link: string, name: stri
   await expect(page.getByLabel("E-mail")).toHaveValue(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Create account" }).click();
+  await confirmEmail(page, email);
+  await page.goto(link);
   await page.getByRole("button", { name: "Accept invitation" }).click();
   await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
   return { context, page };
