@@ -93,4 +93,18 @@ describe("upload limits and the local storage quota", () => {
     );
     await expect(envWith({ UPLOAD_MAX_EXPANSION: "1" })).rejects.toThrow("UPLOAD_MAX_EXPANSION must be at least 2");
   });
+  it("read the upload idle timeout in whole seconds, 60 by default, refusing anything else naming the variable", async () => {
+    expect((await envWith({ UPLOAD_IDLE_TIMEOUT: undefined })).UPLOAD_IDLE_TIMEOUT).toBe(60);
+    expect((await envWith({ UPLOAD_IDLE_TIMEOUT: "" })).UPLOAD_IDLE_TIMEOUT).toBe(60);
+    expect((await envWith({ UPLOAD_IDLE_TIMEOUT: "5" })).UPLOAD_IDLE_TIMEOUT).toBe(5);
+    await expect(envWith({ UPLOAD_IDLE_TIMEOUT: "0" })).rejects.toThrow(
+      "UPLOAD_IDLE_TIMEOUT: UPLOAD_IDLE_TIMEOUT must be at least 1 (second)",
+    );
+    await expect(envWith({ UPLOAD_IDLE_TIMEOUT: "1.5" })).rejects.toThrow(
+      "UPLOAD_IDLE_TIMEOUT must be a whole number of seconds",
+    );
+    await expect(envWith({ UPLOAD_IDLE_TIMEOUT: "a minute" })).rejects.toThrow(
+      "UPLOAD_IDLE_TIMEOUT must be a number of seconds such as 60",
+    );
+  });
 });

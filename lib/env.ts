@@ -55,6 +55,15 @@ const schema = z.object({
       .min(2, "UPLOAD_MAX_EXPANSION must be at least 2")
       .default(200),
   ),
+  // Seconds an upload may send nothing before it is refused (a stalled or trickling client).
+  UPLOAD_IDLE_TIMEOUT: z.preprocess(
+    (v) => (v === "" ? undefined : v),
+    z.coerce
+      .number("UPLOAD_IDLE_TIMEOUT must be a number of seconds such as 60")
+      .int("UPLOAD_IDLE_TIMEOUT must be a whole number of seconds")
+      .min(1, "UPLOAD_IDLE_TIMEOUT must be at least 1 (second)")
+      .default(60),
+  ),
   // Per team: what backups may take on "This host's disk" destinations (Coffer's own disk).
   LOCAL_STORAGE_QUOTA: size("LOCAL_STORAGE_QUOTA", "50GiB"),
   MAIL_FROM: z.string().default("Coffer <coffer@localhost>"),

@@ -8,6 +8,7 @@ export const errorCodes = [
   "CONFLICT",
   "RATE_LIMITED",
   "TOO_LARGE",
+  "TIMEOUT",
   "UPSTREAM",
   "INTERNAL",
 ] as const;
@@ -40,6 +41,7 @@ export const httpStatus: Record<ErrorCode, number> = {
   CONFLICT: 409,
   RATE_LIMITED: 429,
   TOO_LARGE: 413,
+  TIMEOUT: 408,
   UPSTREAM: 502,
   INTERNAL: 500,
 };

@@ -4,6 +4,8 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ReadableStream } from "node:stream/web";
 import { createGzip } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createDestination } from "@/lib/destinations/mutations";
@@ -23,6 +25,7 @@ vi.hoisted(() => {
   process.env.UPLOAD_MAX_SIZE = "2MiB";
   process.env.LOCAL_STORAGE_QUOTA = "3MiB";
   delete process.env.UPLOAD_MAX_EXPANSION;
+  process.env.UPLOAD_IDLE_TIMEOUT = "1";
 });
 
 const MiB = 2 ** 20;
@@ -56,6 +59,23 @@ function archiveOf(bytes: number): Buffer {
   const dir = mkdtempSync(path.join(scratch, "a-"));
   writeFileSync(path.join(dir, "data.bin"), randomBytes(bytes));
   return execFileSync("tar", ["czf", "-", "-C", dir, "data.bin"], { maxBuffer: 64 * MiB });
+}
+
+/**
+ * A request body as the route reads it (a web stream through `Readable.fromWeb`), sending what
+ * `chunks` yields when it yields it; `cancelled` turns true when Coffer cancels it.
+ */
+function requestBody(chunks: AsyncGenerator<Buffer>) {
+  const seen = { cancelled: false };
+  const web = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { value, done } = await chunks.next();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: () => void (seen.cancelled = true),
+  });
+  return { body: Readable.fromWeb(web), seen };
 }
 
 /** What the upload route answers for the error `attempt` ends in: its HTTP status and message. */
@@ -112,6 +132,57 @@ describe("upload limits", () => {
     expect(left).toBeGreaterThan(3 * 2 ** 30); // it stopped reading early
     expect(peak - idle).toBeLessThan(150 * MiB);
     expect(files()).toEqual([]);
+  });
+
+  it("refuses an upload that stalls with 408 after UPLOAD_IDLE_TIMEOUT, cancels its body and keeps nothing", async () => {
+    const { t, input, files } = await uploader();
+    const start = archiveOf(256 * 1024).subarray(0, 16 * 1024); // a valid gzip start, then nothing more
+    const { body, seen } = requestBody(
+      (async function* () {
+        yield start;
+        await new Promise(() => {}); // the client never sends another byte
+      })(),
+    );
+    const idle = process.memoryUsage().rss;
+    let peak = idle;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+    const began = performance.now();
+    try {
+      expect(await refusal(importUpload(t, input, body))).toEqual({
+        status: 408,
+        message: expect.stringMatching(/Nothing arrived for 1 second.*UPLOAD_IDLE_TIMEOUT.*upload it again/),
+      });
+    } finally {
+      clearInterval(sampler);
+    }
+    const took = performance.now() - began;
+    expect(took).toBeGreaterThan(900);
+    expect(took).toBeLessThan(5000); // about the timeout, not forever
+    expect(seen.cancelled).toBe(true);
+    const [failed] = (await listBackups(t)).rows;
+    expect(failed).toMatchObject({ status: "failed", error: expect.stringMatching(/Nothing arrived for 1 second/) });
+    expect(peak - idle).toBeLessThan(150 * MiB);
+    expect(files()).toEqual([]);
+  });
+
+  it("accepts a slow but steady upload that takes longer than UPLOAD_IDLE_TIMEOUT in all", async () => {
+    const { t, input, files } = await uploader();
+    const archive = archiveOf(512 * 1024);
+    const piece = Math.ceil(archive.length / 12);
+    const { body } = requestBody(
+      (async function* () {
+        for (let at = 0; at < archive.length; at += piece) {
+          await sleep(200); // 12 pieces, 200 ms apart: about 2.4 s
+          yield archive.subarray(at, at + piece);
+        }
+      })(),
+    );
+    const began = performance.now();
+    const { id, sizeBytes } = await importUpload(t, input, body);
+    expect(performance.now() - began).toBeGreaterThan(2000);
+    expect(sizeBytes).toBe(archive.length);
+    expect((await getBackup(t, id)).status).toBe("succeeded");
+    expect(files()).toHaveLength(1);
   });
 
   it("holds each team to LOCAL_STORAGE_QUOTA on this host's disk: uploads are cut off at it, Back up now is refused once it is full", async () => {

@@ -95,12 +95,22 @@ function tarGzCheck(maxExpansion: number): { sink: Writable; done: Promise<Recor
   return { sink: input, done };
 }
 
-/** Writes each chunk to every target and takes the next once all of them have room: the slowest sets the pace. */
-function tee(targets: Writable[]): Writable {
-  return new Writable({
+/**
+ * Writes each chunk to every target and takes the next once all of them have room: the slowest sets
+ * the pace. Fails with `idle()` when, once ready for the next chunk, none comes for `idleMs` (time
+ * spent waiting for the targets does not count).
+ */
+function tee(targets: Writable[], idleMs: number, idle: () => Error): Writable {
+  let timer: NodeJS.Timeout | undefined;
+  const sink: Writable = new Writable({
     write(chunk: Buffer, _enc, cb) {
+      clearTimeout(timer);
       let waiting = 1;
-      const ready = () => --waiting === 0 && cb();
+      const ready = () => {
+        if (--waiting > 0) return;
+        timer = setTimeout(() => sink.destroy(idle()), idleMs);
+        cb();
+      };
       for (const target of targets)
         if (!target.write(chunk)) {
           waiting++;
@@ -109,10 +119,17 @@ function tee(targets: Writable[]): Writable {
       ready();
     },
     final(cb) {
+      clearTimeout(timer);
       for (const target of targets) target.end();
       cb();
     },
+    destroy(err, cb) {
+      clearTimeout(timer);
+      cb(err);
+    },
   });
+  timer = setTimeout(() => sink.destroy(idle()), idleMs);
+  return sink;
 }
 
 /** The size limit, and the team's quota on this host's disk when a destination is there: refuses past either. */
@@ -130,6 +147,12 @@ const tooLarge = (max: number) =>
     `The file is larger than ${formatBytes(max)}, the largest upload this Coffer accepts (UPLOAD_MAX_SIZE). Back the server up with Coffer instead, or ask the operator to raise the limit.`,
   );
 
+const idleTooLong = (seconds: number) => () =>
+  new AppError(
+    "TIMEOUT",
+    `Nothing arrived for ${seconds} second${seconds === 1 ? "" : "s"}, so Coffer stopped the upload (UPLOAD_IDLE_TIMEOUT). Check the connection, then upload it again.`,
+  );
+
 /**
  * The upload as an archive: one read of the request feeds the check and the destinations, at the
  * pace of the slowest of them, so nothing of it piles up in memory.
@@ -144,7 +167,9 @@ function uploaded(body: Readable, fileName: string | undefined, quota: LocalQuot
         if (!stream.destroyed) stream.destroy(err as Error);
         body.destroy();
       };
-      pipeline(body, metered(uploadLimit(quota)), tee([check.sink, stream])).catch((err: unknown) => {
+      const idleSeconds = env().UPLOAD_IDLE_TIMEOUT;
+      const sink = tee([check.sink, stream], idleSeconds * 1000, idleTooLong(idleSeconds));
+      pipeline(body, metered(uploadLimit(quota)), sink).catch((err: unknown) => {
         const reason =
           asAppError(err) ??
           new AppError("VALIDATION", "The upload was interrupted before the whole file arrived. Upload it again.");
@@ -164,8 +189,8 @@ function uploaded(body: Readable, fileName: string | undefined, quota: LocalQuot
 /**
  * Imports an existing `.tar.gz` from the browser as a backup of one of the team's servers: it is
  * checked, sealed if asked and written to the chosen destinations while it streams in, and kept
- * like any other backup. A broken, oversized or cancelled upload leaves a failed backup and no
- * object. `declaredBytes` (Content-Length) lets an upload that is too large be refused at once.
+ * like any other backup. A broken, oversized, stalled or cancelled upload leaves a failed backup
+ * and no object. `declaredBytes` (Content-Length) lets an upload that is too large be refused at once.
  */
 export async function importUpload(
   t: TeamContext,
