@@ -54,6 +54,8 @@ export const schedules = pgTable(
     retention: jsonb("retention").$type<RetentionPolicyJson>().notNull().default(runbookPolicy),
     /** Verify every backup of the schedule by restoring it into a scratch database. */
     verify: boolean("verify").notNull().default(true),
+    /** How the schedule's backups are compressed (lib/backups/compression.ts). */
+    compression: compressionEnum("compression").notNull().default("fast"),
     /** Whose PostgreSQL connection verification uses (a database source, on any server); null: each database's own. */
     verifySourceId: text("verify_source_id"),
     /** How long past its interval a schedule may go without a successful backup before it is stale; null: one more interval. */

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getBackup, listBackups } from "@/lib/backups/queries";
 import { createDestination } from "@/lib/destinations/mutations";
 import { env } from "@/lib/env";
-import { createSchedule } from "@/lib/schedules/mutations";
+import { createSchedule, updateSchedule } from "@/lib/schedules/mutations";
+import { updateScheduleSchema } from "@/lib/schedules/schemas";
 import { getSchedule } from "@/lib/schedules/queries";
 import { DEFAULT_POLICY } from "@/lib/retention/select";
 import { claimDueSchedulesAllTeams } from "@/lib/schedules/due";
@@ -54,7 +55,7 @@ async function scheduled() {
     verify: false,
     retention: DEFAULT_POLICY,
   });
-  return { t, scheduleId, serverId };
+  return { t, scheduleId, serverId, sourceId, destinationId };
 }
 
 const setNextRun = (scheduleId: string, at: Date) => setScheduleRow(scheduleId, { nextRunAt: at });
@@ -96,6 +97,35 @@ describe("schedule-tick", () => {
     engine.runCron(scheduleTick);
     await engine.idle();
     expect((await listBackups(s.t, { scheduleId: s.scheduleId })).rows).toHaveLength(1);
+  });
+
+  it("compresses a schedule's backups as the schedule says, and the row and manifest say so", async () => {
+    const s = await scheduled();
+    expect((await getSchedule(s.t, s.scheduleId)).compression).toBe("fast"); // the default
+    // Saved as the form saves it: through the action's schema.
+    const input = updateScheduleSchema.parse({
+      scheduleId: s.scheduleId,
+      name: "hourly",
+      serverId: s.serverId,
+      sourceIds: [s.sourceId],
+      destinationIds: [s.destinationId],
+      when: { kind: "hourly", minute: 5 },
+      timezone: "Europe/Berlin",
+      encrypted: true,
+      verify: false,
+      compression: "small",
+    });
+    await updateSchedule(s.t, input);
+    expect((await getSchedule(s.t, s.scheduleId)).compression).toBe("small");
+    await setNextRun(s.scheduleId, new Date(Date.now() - 60_000));
+    engine.runCron(scheduleTick);
+    await engine.idle();
+    const [row] = (await listBackups(s.t, { scheduleId: s.scheduleId })).rows;
+    expect(row).toMatchObject({ trigger: "schedule", status: "succeeded", compression: "small" });
+    const b = await getBackup(s.t, row!.id);
+    // This host has pigz: small is pigz -9.
+    expect(b.manifest).toMatchObject({ compression: { setting: "small", tool: "pigz", level: 9 } });
+    expect(b.compressedBy).toEqual({ setting: "small", tool: "pigz", level: 9 });
   });
 
   it("skips paused schedules", async () => {

@@ -38,3 +38,16 @@ export function compressorFor(setting: CompressionSetting, tools: ReadonlySet<st
 
 /** The argument vector that compresses standard input to standard output. */
 export const compressorArgv = (c: Compressor) => [c.tool, `-${c.level}`];
+
+/** What each setting is called and which tool it uses, for forms and pages. */
+export const compressionText: Record<CompressionSetting, { label: string; detail: string }> = {
+  fast: { label: "Fast", detail: "igzip -1, else pigz -1 (gzip -1 without either): about the dump's own speed." },
+  balanced: { label: "Balanced", detail: "igzip -3, else pigz -6 (gzip -6 without either)." },
+  small: { label: "Small", detail: "pigz -9, else gzip -9: the smallest archive, and the slowest." },
+};
+
+/** "Small (pigz -9)": the setting and, once an archive was made, the tool and level that made it. */
+export function describeCompression(setting: CompressionSetting, made?: Compressor): string {
+  const label = compressionText[setting].label;
+  return made ? `${label} (${made.tool} -${made.level})` : label;
+}

@@ -75,7 +75,7 @@ export const postgresDumpSchema = z.object({
   tables: z.array(tableCountSchema),
 });
 
-const compressionRecordSchema = z.object({
+export const compressionRecordSchema = z.object({
   setting: z.enum(compressionSettings),
   tool: z.enum(["igzip", "pigz", "gzip"]),
   level: z.number().int().min(0).max(9),

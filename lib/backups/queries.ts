@@ -5,6 +5,7 @@ import { db } from "../db";
 import { readJobLog } from "../jobs/log";
 import { progressOf } from "../jobs/progress";
 import { inTeam, requireRow, type TeamContext } from "../teams/context";
+import { compressionRecordSchema } from "./manifest";
 
 // What pages and responses may see: never the wrapped data key.
 const backupColumns = {
@@ -17,6 +18,7 @@ const backupColumns = {
   trigger: backups.trigger,
   status: backups.status,
   encrypted: backups.encrypted,
+  compression: backups.compression,
   requestedBy: backups.requestedBy,
   fileName: backups.fileName,
   createdAt: backups.createdAt,
@@ -110,7 +112,7 @@ async function locationsOf(t: TeamContext, backupIds: string[]) {
     .orderBy(asc(storageDestinations.name));
 }
 
-/** One backup with its locations, manifest and run log. */
+/** One backup with its locations, manifest (and the tool that compressed it, when it says) and run log. */
 export async function getBackup(t: TeamContext, backupId: string) {
   const d = await db();
   const [row] = await d
@@ -121,6 +123,7 @@ export async function getBackup(t: TeamContext, backupId: string) {
     .where(inTeam(backups, t, eq(backups.id, backupId)));
   const b = requireRow(row, "That backup");
   const [locations, logLines] = await Promise.all([locationsOf(t, [backupId]), readJobLog(t, "backup", backupId)]);
-  return { ...b, ...progressOf(b), locations, log: logLines };
+  const compressedBy = compressionRecordSchema.safeParse(b.manifest?.compression).data;
+  return { ...b, ...progressOf(b), compressedBy, locations, log: logLines };
 }
 export type BackupDetail = Awaited<ReturnType<typeof getBackup>>;

@@ -54,6 +54,7 @@ export async function claimDueSchedulesAllTeams(now = new Date(), limit = 200): 
             sourceIds: src.map((r) => r.id),
             destinationIds: dst.map((r) => r.id),
             encrypted: s.encrypted,
+            compression: s.compression,
             trigger: "schedule",
             scheduleId: s.id,
             scheduledFor: slot,

@@ -107,6 +107,7 @@ export async function createSchedule(t: TeamContext, input: CreateScheduleInput)
         nextRunAt,
         retention: input.retention,
         verify: input.verify,
+        compression: input.compression ?? "fast",
         verifySourceId: input.verifySourceId ?? null,
         staleGraceMinutes: graceMinutes(input),
       });
@@ -118,6 +119,7 @@ export async function createSchedule(t: TeamContext, input: CreateScheduleInput)
           when: describeCron(cron),
           timezone: input.timezone,
           encrypted: input.encrypted,
+          compression: input.compression ?? "fast",
           retention: describePolicy(input.retention),
         },
       });
@@ -163,6 +165,7 @@ export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput)
           nextRunAt,
           retention: input.retention,
           verify: input.verify,
+          compression: input.compression ?? "fast",
           verifySourceId: input.verifySourceId ?? null,
           staleGraceMinutes: graceMinutes(input),
         })
@@ -178,6 +181,7 @@ export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput)
           timezone: input.timezone,
           encrypted: input.encrypted,
           enabled: input.enabled,
+          compression: input.compression ?? "fast",
           retention: describePolicy(input.retention),
         },
       });

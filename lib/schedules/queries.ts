@@ -45,6 +45,7 @@ const columns = {
   nextRunAt: schedules.nextRunAt,
   retention: schedules.retention,
   verify: schedules.verify,
+  compression: schedules.compression,
   verifySourceId: schedules.verifySourceId,
   staleGraceMinutes: schedules.staleGraceMinutes,
 };

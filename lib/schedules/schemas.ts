@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { compressionSettings } from "../backups/compression";
 import { idOf } from "../ids";
 import { retentionSchema } from "../retention/schemas";
 import { DEFAULT_POLICY } from "../retention/select";
@@ -31,6 +32,8 @@ const fields = {
   encrypted: z.boolean().default(true),
   enabled: z.boolean().default(true),
   retention: retentionSchema.default(DEFAULT_POLICY),
+  /** How hard each backup is compressed (lib/backups/compression.ts); absent: fast. */
+  compression: z.enum(compressionSettings, "Choose fast, balanced or small.").optional(),
   /** Verify each backup by a restore into a scratch database. */
   verify: z.boolean().default(true),
   /** A PostgreSQL source (on any server) whose connection verification uses; absent: each database's own. */

@@ -10,6 +10,7 @@ import { resolveAllowedAddress } from "../net/address-guard";
 import { runCommand, type Reach } from "../reach";
 import { assertRole, inTeam, requireRow, type TeamContext } from "../teams/context";
 import { withServer } from "./connect";
+import { describeGzipTool, fasterGzipHint, gzipToolOf, packageManagers, type PackageManager } from "./gzip-tool";
 import { explainPsqlError, pgConnectionEnv, pgDumpMajor, type PgConnection } from "./postgres";
 
 const gib = (kib: number) => `${(kib / 1024 / 1024).toFixed(1)} GiB`;
@@ -43,7 +44,7 @@ async function freeKib(reach: Reach, dir: string): Promise<number> {
   return available;
 }
 
-/** Connection, authentication, host key, tools and work folder of a server. */
+/** Connection, authentication, host key, tools (and which gzip backups use), and work folder of a server. */
 export async function testServer(t: TeamContext, serverId: string): Promise<CheckResult> {
   assertRole(t, "member");
   const d = await db();
@@ -57,19 +58,34 @@ export async function testServer(t: TeamContext, serverId: string): Promise<Chec
       const who = await runCommand(reach, [
         "sh",
         "-c",
-        'id -un; uname -sr; for c in tar gzip pigz pg_dump psql; do command -v "$c" >/dev/null 2>&1 && echo "$c"; done; true',
+        'id -un; uname -sr; for c in tar gzip pigz igzip pg_dump psql; do command -v "$c" >/dev/null 2>&1 && echo "$c"; done; ' +
+          `for c in ${packageManagers.join(" ")}; do command -v "$c" >/dev/null 2>&1 && echo "pm $c" && break; done; true`,
       ]);
-      const [user = "?", system = "?", ...tools] = who.stdout.trim().split("\n");
+      const [user = "?", system = "?", ...lines] = who.stdout.trim().split("\n");
+      const tools = lines.filter((l) => !l.startsWith("pm "));
+      const packageManager = lines.find((l) => l.startsWith("pm "))?.slice(3) as PackageManager | undefined;
       const free = await freeKib(reach, workDir);
       const missing = ["tar", "gzip"].filter((c) => !tools.includes(c));
-      const facts = { user, system, tools: tools.join(", ") || "none", [`free in ${workDir}`]: gib(free) };
+      const gzip = gzipToolOf(tools);
+      const facts = {
+        user,
+        system,
+        tools: tools.join(", ") || "none",
+        ...(gzip && { compression: describeGzipTool(gzip) }),
+        [`free in ${workDir}`]: gib(free),
+      };
       if (missing.length)
         return {
           ok: false,
           message: `Connected, but ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not installed on ${reach.label}.`,
           facts,
         };
-      return { ok: true, message: `Connected as ${user} (${system}); ${gib(free)} free in ${workDir}.`, facts };
+      const hint = gzip === "gzip" ? ` ${fasterGzipHint(packageManager)}` : "";
+      return {
+        ok: true,
+        message: `Connected as ${user} (${system}); ${gib(free)} free in ${workDir}. Compression: ${describeGzipTool(gzip!)}.${hint}`,
+        facts,
+      };
     }),
   );
   await recordCheck(servers, t, serverId, result);

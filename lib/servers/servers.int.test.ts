@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { eq, sql } from "drizzle-orm";
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { servers, sources } from "@/db/schema";
 import { startPgCluster, type PgCluster } from "@/test/pg-cluster";
 import { signedUpUser } from "@/test/factories";
+import { pathWithout } from "@/test/hidden-tools";
 import { startSshd, type TestSshd } from "@/test/servers/sshd";
 import { listAuditEvents } from "../audit/queries";
 import { db } from "../db";
@@ -60,7 +61,8 @@ describe("servers over SSH", () => {
     const { id } = await createServer(t, sshServer());
     const result = await testServer(t, id);
     expect(result).toMatchObject({ ok: true, facts: { user: "root" } });
-    expect(result.message).toMatch(/^Connected as root .* free in \/tmp\.$/);
+    expect(result.message).toMatch(/^Connected as root .* free in \/tmp\. Compression: igzip \(fastest\)\.$/);
+    expect(result.facts.compression).toBe("igzip (fastest)");
     const view = await getServer(t, id);
     expect(view).toMatchObject({
       hostKey: sshd.hostKeyFingerprint,
@@ -251,6 +253,42 @@ describe("sources", () => {
       `On local: ${hostile[0]} does not exist; ${hostile[1]} does not exist; ${hostile[2]} does not exist; /etc/hostname is not a directory.`,
     );
     expect(existsSync(canary)).toBe(false);
+  });
+
+  it("says which gzip backups use, and how to install igzip when only gzip is there", async () => {
+    const a = await signedUpUser("Alice");
+    const t = await a.team("member");
+    const { id } = await createServer(t, { kind: "local", name: "here", workDir: "/tmp" });
+    // The local server runs its commands with Coffer's own PATH: hide tools from it.
+    const testWithout = async (hidden: string[]) => {
+      const dir = pathWithout(hidden);
+      const saved = process.env.PATH;
+      process.env.PATH = dir;
+      try {
+        const result = await testServer(t, id);
+        return { ...result, page: (await getServer(t, id)).checkMessage };
+      } finally {
+        process.env.PATH = saved;
+        rmSync(dir, { recursive: true });
+      }
+    };
+    const pigz = await testWithout(["igzip"]);
+    expect(pigz).toMatchObject({ ok: true, facts: { compression: "pigz (fast, on every core)" } });
+    expect(pigz.facts.tools).not.toContain("igzip");
+    expect(pigz.page).toMatch(/\. Compression: pigz \(fast, on every core\)\.$/);
+
+    const gzip = await testWithout(["igzip", "pigz"]);
+    expect(gzip).toMatchObject({ ok: true, facts: { compression: "gzip (slowest)" } });
+    expect(gzip.page).toMatch(
+      /Compression: gzip \(slowest\)\. .* install it with apt-get install isal, or install pigz\.$/,
+    );
+
+    // No package manager Coffer knows: the Debian/Ubuntu command, saying so.
+    const unknown = await testWithout(["igzip", "pigz", "apt-get"]);
+    expect(unknown.page).toContain("install it with apt-get install isal (on Debian/Ubuntu), or install pigz.");
+
+    const all = await testWithout([]);
+    expect(all.page).toMatch(/Compression: igzip \(fastest\)\.$/);
   });
 
   it("refuses connection strings where a database name belongs", async () => {

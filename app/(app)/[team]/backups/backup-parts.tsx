@@ -1,8 +1,9 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { useEffect, useState } from "react";
-import { CheckboxGroup, FormError } from "@/app/_components/form";
+import { CheckboxGroup, FormError, Select } from "@/app/_components/form";
 import { checkedValues, useAction, type ActionError } from "@/app/_components/use-action";
+import { compressionSettings, compressionText, type CompressionSetting } from "@/lib/backups/compression";
 import { formatBytes, formatDuration } from "@/lib/format";
 import {
   backUpNowAction,
@@ -216,15 +217,30 @@ export function DownloadButton({
   );
 }
 
+/** The compression setting of a schedule or a Back up now, each option saying which tool it uses. */
+export function CompressionSelect({ defaultValue = "fast" }: { defaultValue?: CompressionSetting }) {
+  return (
+    <Select
+      label="Compression"
+      name="compression"
+      defaultValue={defaultValue}
+      options={compressionSettings.map((s) => ({
+        value: s,
+        label: `${compressionText[s].label}${s === "fast" ? " (default)" : ""} — ${compressionText[s].detail}`,
+      }))}
+    />
+  );
+}
+
 export interface BackUpNowOptions {
   serverId: string;
   sources: { id: string; name: string }[];
   destinations: { id: string; name: string }[];
   /** Pre-selected (a schedule's own); default: every source, every destination. */
-  selected?: { sourceIds: string[]; destinationIds: string[]; encrypted: boolean };
+  selected?: { sourceIds: string[]; destinationIds: string[]; encrypted: boolean; compression: CompressionSetting };
 }
 
-/** "Back up now": which sources, where to, encrypted or not; then opens the run page. */
+/** "Back up now": which sources, where to, encrypted or not, how compressed; then opens the run page. */
 export function BackUpNowForm({
   slug,
   options,
@@ -257,6 +273,7 @@ export function BackUpNowForm({
           sourceIds: checkedValues(form, "sourceIds"),
           destinationIds: checkedValues(form, "destinationIds"),
           encrypted: (form.elements.namedItem("encrypted") as HTMLInputElement).checked,
+          compression: (form.elements.namedItem("compression") as HTMLSelectElement).value as CompressionSetting,
         });
       }}
     >
@@ -277,6 +294,7 @@ export function BackUpNowForm({
         empty="Add a storage destination first."
         error={start.error}
       />
+      <CompressionSelect defaultValue={sel?.compression} />
       <label className="flex items-center gap-2 text-sm">
         <input type="checkbox" name="encrypted" defaultChecked={sel?.encrypted ?? true} /> Encrypted
       </label>

@@ -5,7 +5,8 @@ import { CheckboxGroup, Field, FormError } from "@/app/_components/form";
 import { checkedValues, formFields, useAction } from "@/app/_components/use-action";
 import { weekdays, type Preset } from "@/lib/schedules/cron";
 import { DEFAULT_POLICY } from "@/lib/retention/select";
-import { BackUpNowForm } from "../backups/backup-parts";
+import { describeCompression, type CompressionSetting } from "@/lib/backups/compression";
+import { BackUpNowForm, CompressionSelect } from "../backups/backup-parts";
 import { RetentionFields, retentionFrom } from "./retention-fields";
 import type { ScheduleView } from "@/lib/schedules/queries";
 import { createScheduleAction, deleteScheduleAction, setScheduleEnabledAction, updateScheduleAction } from "./actions";
@@ -63,6 +64,9 @@ export function ScheduleCard({
       <p className="muted text-xs" data-testid="schedule-keeps">
         Retention: {s.keeps}.
       </p>
+      <p className="muted text-xs" data-testid="schedule-compression">
+        Compression: {describeCompression(s.compression)}.
+      </p>
       {s.upcoming.length > 0 && (
         <p className="muted text-xs">Next: {s.upcoming.map((d) => inZone(d, s.timezone)).join(" · ")}</p>
       )}
@@ -78,6 +82,7 @@ export function ScheduleCard({
               sourceIds: s.sources.map((x) => x.id),
               destinationIds: s.destinations.map((x) => x.id),
               encrypted: s.encrypted,
+              compression: s.compression,
             },
           }}
         />
@@ -173,6 +178,7 @@ export function ScheduleForm({
           retention: retentionFrom(form),
           verify: (form.elements.namedItem("verify") as HTMLInputElement).checked,
           verifySourceId: f.verifySourceId || undefined,
+          compression: (f.compression ?? "fast") as CompressionSetting,
           staleGraceHours: f.staleGraceHours ?? "",
         };
         if (schedule) update.run({ ...input, scheduleId: schedule.id });
@@ -355,6 +361,7 @@ export function ScheduleForm({
         error={error}
         hint="The schedule is stale (backup.stale, the Overview's health) when its newest successful backup is older than its interval plus this. Empty: one more interval (two days for a daily schedule)."
       />
+      <CompressionSelect defaultValue={schedule?.compression} />
       <div className="flex flex-wrap gap-6 text-sm">
         <label className="flex items-center gap-2">
           <input type="checkbox" name="encrypted" defaultChecked={schedule?.encrypted ?? true} /> Encrypted

@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { PageHeader } from "@/app/_components/page-header";
+import { describeCompression } from "@/lib/backups/compression";
 import { archiveRetrievals } from "@/lib/backups/retrieval";
 import { getBackup, type BackupDetail } from "@/lib/backups/queries";
 import { formatBytes, formatDuration } from "@/lib/format";
@@ -162,6 +163,14 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
           <p className="muted">Finished</p>
           <p className="mt-1">{when(b.finishedAt)}</p>
         </div>
+        {(b.trigger !== "upload" || b.compressedBy) && (
+          <div>
+            <p className="muted">Compression</p>
+            <p className="mt-1" data-testid="backup-compression">
+              {describeCompression(b.compression, b.compressedBy)}
+            </p>
+          </div>
+        )}
         <div>
           <p className="muted">Size</p>
           <p className="mt-1">

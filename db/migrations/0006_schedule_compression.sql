@@ -1,0 +1,1 @@
+ALTER TABLE "schedules" ADD COLUMN "compression" "compression" DEFAULT 'fast' NOT NULL;
