@@ -110,10 +110,14 @@ test("back up now (encrypted) → progress → download → the SQL restores exa
   await page.getByRole("button", { name: "Back up now" }).click();
   const form = page.getByRole("form", { name: "Back up now" });
   await expect(form.getByLabel("Encrypted")).toBeChecked();
+  await expect(form.getByLabel("Compression")).toHaveValue("fast");
+  await form.getByLabel("Compression").selectOption("balanced");
   await form.getByRole("button", { name: "Start backup" }).click();
   await expect(page.getByRole("heading", { name: "Backup of db-host" })).toBeVisible();
   await expect(page.getByTestId("backup-progress")).toBeVisible({ timeout: 30_000 });
   await expect(page.getByTestId("backup-status")).toHaveText("Succeeded", { timeout: 120_000 });
+  // This host has igzip (npm test installs isal): balanced is igzip -3, as the archive's manifest records.
+  await expect(page.getByTestId("backup-compression")).toHaveText("Balanced (igzip -3)");
   await expect(page.getByTestId("encrypted-indicator")).toBeVisible();
   await expect(page.getByTestId("backup-log")).toContainText("Succeeded:");
   await page.getByRole("link", { name: "Restore or verify" }).click();
