@@ -60,6 +60,9 @@ export async function acceptAsNewUser(browser: Browser, link: string, name: stri
   await expect(page.getByLabel("E-mail")).toHaveValue(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Create account" }).click();
+  // Signed in and back on the invitation, which asks to confirm the address first.
+  await expect(page).toHaveURL(link);
+  await expect(page.getByRole("button", { name: "Send the link again" })).toBeVisible();
   await confirmEmail(page, email);
   await page.goto(link);
   await page.getByRole("button", { name: "Accept invitation" }).click();
