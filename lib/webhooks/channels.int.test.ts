@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createInvitation, acceptInvitation } from "@/lib/teams/invitations";
-import { setChannelRow, setDeliveryAttempts } from "@/test/arrange";
+import { markEmailVerified, setChannelRow, setDeliveryAttempts } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { startSmtp } from "@/test/servers/smtp";
 import { startReceiver, type Receiver } from "@/test/servers/webhook-receiver";
@@ -91,6 +91,30 @@ describe("e-mail channels", () => {
         .flatMap((m) => m.to)
         .sort(),
     ).toEqual([owner.email, admin.email, "oncall@example.test", member.email].sort());
+  });
+
+  it("e-mails members of the chosen roles only once their address is confirmed", async () => {
+    const owner = await signedUpUser("Una", { verified: false });
+    const t = await owner.team("owner");
+    const { id } = await createChannel(t, {
+      kind: "email",
+      description: "ops mail",
+      events: ["backup.failed"],
+      roles: ["owner"],
+      addresses: ["oncall@example.test"],
+    });
+    const sentTo = async () => {
+      const before = smtp.messages.length;
+      await produce(t, "backup.failed");
+      await deliverChannel(t.id, id, 2_000);
+      return smtp.messages
+        .slice(before)
+        .flatMap((m) => m.to)
+        .sort();
+    };
+    expect(await sentTo()).toEqual(["oncall@example.test"]);
+    await markEmailVerified(owner.userId);
+    expect(await sentTo()).toEqual([owner.email, "oncall@example.test"].sort());
   });
 
   it("a recipient the server refuses is reported, the others still get it", async () => {

@@ -1,5 +1,5 @@
 import "server-only";
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, sql } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { memberships, notificationPreferences, users } from "@/db/schema";
 import { COFFER_VERSION } from "../backups/version";
@@ -65,8 +65,9 @@ function sendWebhook(channel: SendingChannel, event: { id: string; body: string 
 }
 
 /**
- * Who an e-mail channel reaches for an event: members of the chosen roles and the chosen
- * addresses, without anyone who opted out of this event type (Account → Notification e-mails).
+ * Who an e-mail channel reaches for an event: members of the chosen roles whose address is
+ * confirmed and the chosen addresses, without anyone who opted out of this event type (Account →
+ * Notification e-mails).
  */
 export async function recipients(
   channel: Pick<SendingChannel, "teamId" | "emailRoles" | "emailAddresses">,
@@ -80,7 +81,13 @@ export async function recipients(
         .from(memberships)
         .innerJoin(users, eq(users.id, memberships.userId))
         .leftJoin(notificationPreferences, eq(notificationPreferences.userId, users.id))
-        .where(and(inTeam(memberships, { id: channel.teamId }), inArray(memberships.role, channel.emailRoles)))
+        .where(
+          and(
+            inTeam(memberships, { id: channel.teamId }),
+            inArray(memberships.role, channel.emailRoles),
+            isNotNull(users.emailVerifiedAt),
+          ),
+        )
     : [];
   const listed = channel.emailAddresses.length
     ? await d
