@@ -10,11 +10,11 @@ import { AppError } from "../errors";
  * not exist yet are taken as written, so a folder a restore will create is judged by where it lands.
  */
 export async function realPathOnHost(p: string): Promise<string> {
-  const todo = (p.startsWith("/") ? p : `${process.cwd()}/${p}`).split("/");
+  const ahead = (p.startsWith("/") ? p : `${process.cwd()}/${p}`).split("/");
   let at = "/";
   let links = 0;
-  while (todo.length) {
-    const part = todo.shift()!;
+  while (ahead.length) {
+    const part = ahead.shift()!;
     if (part === "" || part === ".") continue;
     if (part === "..") {
       at = path.dirname(at);
@@ -29,7 +29,7 @@ export async function realPathOnHost(p: string): Promise<string> {
     }
     if (++links > 40)
       throw new AppError("VALIDATION", `${p} goes through too many symbolic links; choose another folder.`);
-    todo.unshift(...link.split("/"));
+    ahead.unshift(...link.split("/"));
     if (link.startsWith("/")) at = "/";
   }
   return at;
