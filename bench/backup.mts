@@ -7,6 +7,7 @@
 // use during Coffer's runs, the app's RSS growth, and where Coffer's time goes.
 import { execFileSync } from "node:child_process";
 import { lstatSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import postgres from "postgres";
 import { embeddedCoffer } from "./embedded";
@@ -14,11 +15,14 @@ import { embeddedCoffer } from "./embedded";
 const rows = Number(process.argv[2] ?? 2_000_000);
 const rounds = Number(process.argv[3] ?? 3);
 const dataDir = embeddedCoffer("backup");
+// The server's work folder: outside Coffer's data folder, as Coffer requires.
+const workDir = mkdtempSync(path.join(tmpdir(), "coffer-bench-work-"));
 
 const { startPgCluster } = await import("../test/pg-cluster");
 const { signUp } = await import("@/lib/auth/users");
 const { teamForUser } = await import("@/lib/teams/context");
-const { createServer, createSource } = await import("@/lib/servers/mutations");
+const { createServer } = await import("@/lib/servers/mutations");
+const { createSource } = await import("@/lib/servers/source-mutations");
 const { createDestination } = await import("@/lib/destinations/mutations");
 const { requestBackup } = await import("@/lib/backups/mutations");
 const { getBackup } = await import("@/lib/backups/queries");
@@ -71,7 +75,6 @@ try {
     teamName: "Bench",
   });
   const t = await teamForUser({ userId, label: "bench@example.test", ip: null }, teamSlug, "owner");
-  const workDir = mkdtempSync(path.join(dataDir, "work-"));
   const { id: serverId } = await createServer(t, { kind: "local", name: "bench-host", workDir });
   const sourceIds: Record<string, string> = {};
   for (const name of Object.keys(DATABASES)) {
@@ -184,6 +187,7 @@ try {
   await closeDatabase();
   await cluster.stop();
   rmSync(dataDir, { recursive: true, force: true });
+  rmSync(workDir, { recursive: true, force: true });
 }
 
 /** Bytes of the files under `dir` (the private folder while a run holds it). */

@@ -5,7 +5,7 @@
 // of the same backup) into a fresh empty database as the baseline, all in this process and run
 // alternately. Prints figures only, with where Coffer's time went.
 import { execFileSync, spawn } from "node:child_process";
-import { rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -14,11 +14,14 @@ import { embeddedCoffer } from "./embedded";
 
 const rows = Number(process.argv[2] ?? 2_000_000);
 const dataDir = embeddedCoffer("restore");
+// The server's work folder: outside Coffer's data folder, as Coffer requires.
+const workDir = mkdtempSync(path.join(tmpdir(), "coffer-bench-work-"));
 
 const { startPgCluster } = await import("../test/pg-cluster");
 const { signUp } = await import("@/lib/auth/users");
 const { teamForUser } = await import("@/lib/teams/context");
-const { createServer, createSource } = await import("@/lib/servers/mutations");
+const { createServer } = await import("@/lib/servers/mutations");
+const { createSource } = await import("@/lib/servers/source-mutations");
 const { createDestination } = await import("@/lib/destinations/mutations");
 const { requestBackup } = await import("@/lib/backups/mutations");
 const { getBackup } = await import("@/lib/backups/queries");
@@ -47,7 +50,7 @@ try {
     teamName: "Bench",
   });
   const t = await teamForUser({ userId, label: "bench@example.test", ip: null }, teamSlug, "owner");
-  const { id: serverId } = await createServer(t, { kind: "local", name: "bench-host", workDir: tmpdir() });
+  const { id: serverId } = await createServer(t, { kind: "local", name: "bench-host", workDir });
   const { id: sourceId } = await createSource(t, {
     serverId,
     kind: "postgres",
@@ -171,6 +174,7 @@ try {
   await closeDatabase();
   await cluster.stop();
   rmSync(dataDir, { recursive: true, force: true });
+  rmSync(workDir, { recursive: true, force: true });
 }
 
 /** The restore's steps as offsets from the moment it was dispatched, from the run log's times. */
