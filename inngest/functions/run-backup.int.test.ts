@@ -4,7 +4,13 @@ import { createWriteStream, mkdtempSync, readFileSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { cancelBackup, requestBackup } from "@/lib/backups/mutations";
@@ -16,6 +22,7 @@ import { AppError } from "@/lib/errors";
 import { createServer } from "@/lib/servers/mutations";
 import { createSource } from "@/lib/servers/source-mutations";
 import { dispatch } from "@/lib/workflows/dispatch";
+import { insertBackupRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { startProxy, type TestProxy } from "@/test/proxy";
 import { startS3rver, type S3rverServer } from "@/test/servers/s3rver";
@@ -234,6 +241,39 @@ describe("run-backup", () => {
       level: "error",
       message: expect.stringMatching(/^Failed: .*permission denied/),
     });
+  });
+
+  it("a backup expected to be larger than a destination takes fails before anything is dumped or written", async () => {
+    const s = await setup();
+    s.destinationIds.pop(); // the S3 bucket alone: S3 takes objects up to 5 TiB
+    await insertBackupRow({
+      teamId: s.t.id,
+      serverId: s.serverId,
+      trigger: "schedule",
+      status: "succeeded",
+      encrypted: true,
+      sourceIds: s.sourceIds,
+      destinationIds: s.destinationIds,
+      fileName: "earlier.tar.gz",
+      sizeBytes: 6 * 1024 ** 4,
+      finishedAt: new Date(),
+    });
+    const id = await backUp(s);
+    await engine.idle();
+    const b = await getBackup(s.t, id);
+    expect(b).toMatchObject({ status: "failed", attempts: 1 });
+    expect(b.error).toBe(
+      "A backup of about 6.0 TiB (the size of the last backup of these sources) does not fit: bucket takes objects " +
+        "of at most 5.0 TiB (S3: up to 10,000 parts, 1.23 GiB growing to 5 GiB). To go on, choose another " +
+        "destination, or split the sources into smaller backups.",
+    );
+    const log = b.log.map((l) => l.message);
+    expect(log).toContain("Expecting about 6.0 TiB, the size of the last backup of these sources.");
+    expect(log.filter((m) => /^(Dumping|Writing to) /.test(m))).toEqual([]);
+    expect(b.locations.every((l) => l.status !== "stored" && l.sizeBytes === null)).toBe(true);
+    expect(await s3Keys(s.prefix)).toEqual([]);
+    const open = await s3Client().send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix: s.prefix }));
+    expect(open.Uploads ?? []).toEqual([]);
   });
 
   it("a destination failing part-way fails the whole backup and removes the other copies", async () => {
