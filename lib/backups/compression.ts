@@ -41,7 +41,7 @@ export const compressorArgv = (c: Compressor) => [c.tool, `-${c.level}`];
 
 /** What each setting is called and which tool it uses, for forms and pages. */
 export const compressionText: Record<CompressionSetting, { label: string; detail: string }> = {
-  fast: { label: "Fast", detail: "igzip -1, else pigz -1 (gzip -1 without either): about the dump's own speed." },
+  fast: { label: "Fast", detail: "igzip -1, else pigz -1 (gzip -1 without either): the quickest." },
   balanced: { label: "Balanced", detail: "igzip -3, else pigz -6 (gzip -6 without either)." },
   small: { label: "Small", detail: "pigz -9, else gzip -9: the smallest archive, and the slowest." },
 };
