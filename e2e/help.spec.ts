@@ -80,10 +80,11 @@ test("help: every article opens from the index and from the page it explains, an
 
   // Upload and download: Download on the backup's page.
   await followHelp(page, "How downloads work", "Upload and download backups");
-  await expect(page.getByRole("button", { name: "Download" })).toBeVisible();
+  await expect(page.getByRole("link", { name: "Download", exact: true })).toBeVisible();
 
   // Restore and verify: the three sections the article walks through.
   await page.getByRole("link", { name: "Restore or verify" }).click();
+  await expect(page).toHaveURL(/\/restore$/);
   await followHelp(page, "How restores and verification work", "Restore and verify backups");
   for (const heading of ["Restore a database", "Restore folders", "Verify"])
     await expect(page.getByRole("heading", { level: 2, name: heading, exact: true })).toBeVisible();
@@ -104,6 +105,6 @@ test("help: every article opens from the index and from the page it explains, an
   await openSection(page, "New schedule");
   for (const label of ["Schedule name", "Server", "Runs", "Time zone"])
     await expect(page.getByLabel(label, { exact: true })).toBeVisible();
-  await expect(page.getByLabel(/^Verify each backup/)).toBeChecked();
+  await expect(page.getByLabel(/Verify each backup/)).toBeChecked();
   await expect(page.getByRole("button", { name: "Create schedule" })).toBeVisible();
 });
