@@ -68,11 +68,9 @@ export async function assertOutsideCofferData(
             ? "contains"
             : null;
     if (!relation) continue;
-    const shown = real === p ? p : `${p} (really ${real})`;
-    throw new AppError(
-      "VALIDATION",
-      `${o.what} ${shown} ${relation} Coffer's data folder (${data}); choose a folder outside it.`,
-      { [o.field]: ["Overlaps Coffer's data folder."] },
-    );
+    // Neither the data folder's path nor where a link leads is shown: members need not learn them.
+    throw new AppError("VALIDATION", `${o.what} ${p} ${relation} Coffer's data folder; choose a folder outside it.`, {
+      [o.field]: ["Overlaps Coffer's data folder."],
+    });
   }
 }

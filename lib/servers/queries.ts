@@ -27,13 +27,14 @@ export type ServerView = Awaited<ReturnType<typeof getServer>>;
 
 export async function listServers(t: TeamContext) {
   const d = await db();
+  // A join, not a correlated subquery: drizzle renders columns inside sql`` unqualified, so a
+  // subquery's "server_id = id" compared the source with itself and counted nothing.
   return d
-    .select({
-      ...serverColumns,
-      sourceCount: sql<number>`(select count(*)::int from ${sources} where ${sources.teamId} = ${servers.teamId} and ${sources.serverId} = ${servers.id})`,
-    })
+    .select({ ...serverColumns, sourceCount: sql<number>`count(${sources.id})::int` })
     .from(servers)
+    .leftJoin(sources, and(eq(sources.teamId, servers.teamId), eq(sources.serverId, servers.id)))
     .where(inTeam(servers, t))
+    .groupBy(servers.id)
     .orderBy(asc(servers.name));
 }
 

@@ -179,6 +179,14 @@ describe("sources", () => {
     // pg_dump 15 (Debian 12) ignores require_auth: the check says so instead of promising it.
     expect(result.facts["SCRAM required"]).toMatch(/^(yes|asked, but not enforced by pg_dump 1[0-5] )/);
     expect((await getSource(t, good.id)).checkOk).toBe(true);
+    // The servers list (and the Overview's total) count the server's sources.
+    const other = await createServer(t, sshServer());
+    expect((await listServers(t)).map((s) => [s.id, s.sourceCount])).toEqual(
+      expect.arrayContaining([
+        [serverId, 1],
+        [other.id, 0],
+      ]),
+    );
 
     const missing = await createSource(t, { ...base, name: "nope", pgDatabase: "nope" });
     expect((await testSource(t, missing.id)).message).toBe(`Database nope does not exist on 127.0.0.1:${pg.port}.`);

@@ -25,6 +25,8 @@ export const reservedSlugs = new Set([
   "_next",
   "settings",
   "new",
+  "help",
+  "verify-email",
 ]);
 
 export const createTeamSchema = z.object({ name: teamNameSchema });

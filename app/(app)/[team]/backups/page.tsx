@@ -1,5 +1,6 @@
 import type { Metadata } from "next";
 import Link from "next/link";
+import { HelpLink } from "@/app/_components/help-link";
 import { PageHeader } from "@/app/_components/page-header";
 import { listBackups } from "@/lib/backups/queries";
 import { listDestinations } from "@/lib/destinations/queries";
@@ -49,6 +50,7 @@ export default async function BackupsPage({
       <PageHeader
         title="Backups"
         description="Every backup run: what it stored, where, whether it is encrypted, and its log. Start one from a server's page or a schedule."
+        help={{ article: "encryption", label: "How backups are encrypted" }}
       >
         {admin && (
           <Link className="btn-secondary" href={`/${t.slug}/backups/trash`}>
@@ -136,7 +138,8 @@ export default async function BackupsPage({
           <summary className="cursor-pointer font-medium">Upload a backup</summary>
           <p className="muted mt-2 text-sm">
             Import an existing .tar.gz (from another tool, say) as a backup of one of your servers. It is streamed to
-            the destinations you choose, encrypted if you ask.
+            the destinations you choose, encrypted if you ask.{" "}
+            <HelpLink article="upload-download">How uploads and downloads work</HelpLink>
           </p>
           <div className="mt-4 max-w-2xl">
             <UploadForm

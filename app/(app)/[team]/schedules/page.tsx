@@ -33,6 +33,7 @@ export default async function SchedulesPage({ params }: { params: Promise<{ team
       <PageHeader
         title="Schedules"
         description="When to back up which sources, in which time zone, where the backups go, and whether they are encrypted."
+        help={{ article: "schedules", label: "How schedules and retention work" }}
       />
       {schedules.length === 0 && (
         <div className="card text-center">

@@ -92,7 +92,11 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
   return (
     <div className="space-y-6">
       <AutoRefresh active={active} />
-      <PageHeader title={`Backup of ${b.serverName}`} description={b.fileName}>
+      <PageHeader
+        title={`Backup of ${b.serverName}`}
+        description={b.fileName}
+        help={{ article: "upload-download", label: "How downloads work" }}
+      >
         <div className="flex flex-wrap items-center gap-2">
           {member && active && <CancelButton slug={t.slug} backupId={b.id} />}
           {admin && (b.status === "succeeded" || b.status === "trashed") && (

@@ -29,6 +29,7 @@ export default async function ServerPage({ params }: { params: Promise<{ team: s
     <div className="space-y-6">
       <PageHeader
         title={server.name}
+        help={{ article: "back-up-now", label: "How Back up now works" }}
         description={
           server.kind === "local" ? "The machine Coffer runs on." : `${server.username}@${server.host}:${server.port}`
         }

@@ -217,7 +217,11 @@ export default async function RestorePage({ params }: { params: Promise<{ team: 
   return (
     <div className="space-y-6">
       <AutoRefresh active={jobs.some((j) => j.status === "queued" || j.status === "running")} />
-      <PageHeader title={`Restore or verify: ${b.serverName}`} description={b.fileName}>
+      <PageHeader
+        title={`Restore or verify: ${b.serverName}`}
+        description={b.fileName}
+        help={{ article: "restore-verify", label: "How restores and verification work" }}
+      >
         <div className="flex items-center gap-2">
           <VerifiedBadge verification={b.verification} />
           <Link className="btn-secondary" href={`/${t.slug}/backups/${b.id}`}>
