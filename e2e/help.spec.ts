@@ -54,6 +54,8 @@ test("help: every article opens from the index and from the page it explains, an
   expect((await page.request.get("/help/no-such-article")).status()).toBe(404);
 
   const team = await signUp(page, "Hal", uniqueEmail("hal"));
+  await page.getByRole("link", { name: "Help", exact: true }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Help" })).toBeVisible();
   const serverPath = await addLocalServer(page, team, "web1");
   await addPostgresSource(page, { name: "shop-db", port: pg.port, database: "shop" });
   await openSection(page, "Add a source");

@@ -58,6 +58,9 @@ export default async function TeamLayout({
             </div>
           </details>
           <div className="flex items-center gap-1 md:hidden">
+            <Link href="/help" className="btn-secondary px-2.5 py-1.5 text-xs">
+              Help
+            </Link>
             <Link href="/account" className="btn-secondary px-2.5 py-1.5 text-xs">
               Account
             </Link>
@@ -70,6 +73,12 @@ export default async function TeamLayout({
             className="block truncate rounded-md px-2 py-1.5 text-sm hover:bg-zinc-100 dark:hover:bg-zinc-800"
           >
             {t.actor.label}
+          </Link>
+          <Link
+            href="/help"
+            className="block rounded-md px-2 py-1.5 text-sm text-zinc-600 hover:bg-zinc-100 dark:text-zinc-400 dark:hover:bg-zinc-800"
+          >
+            Help
           </Link>
           <form action={signOutAction}>
             <button className="w-full rounded-md px-2 py-1.5 text-left text-sm text-zinc-600 hover:bg-zinc-100 dark:text-zinc-400 dark:hover:bg-zinc-800">
