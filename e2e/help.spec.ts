@@ -77,8 +77,12 @@ test("help: every article opens from the index and from the page it explains, an
   for (const legend of ["Sources", "Destinations"]) await expect(form.getByText(legend, { exact: true })).toBeVisible();
   await expect(form.getByLabel("Compression")).toBeVisible();
   await expect(form.getByLabel("Encrypted")).toBeChecked();
+  await expect(form.getByLabel(/Verify it when it is done/)).not.toBeChecked();
   await form.getByRole("button", { name: "Start backup" }).click();
   await expect(page.getByTestId("backup-status")).toHaveText("Succeeded", { timeout: 120_000 });
+  // Not ticked, so not verified, and the page says why.
+  await expect(page.getByTestId("verified-indicator")).toHaveText("Not verified");
+  await expect(page.getByTestId("not-verified-reason")).toHaveText(/^Verify was not chosen when it was started/);
 
   // Upload and download: Download on the backup's page.
   await followHelp(page, "How downloads work", "Upload and download backups");

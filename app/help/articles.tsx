@@ -101,6 +101,11 @@ export const articles: Article[] = [
             <A slug="encryption">why</A>).
           </li>
           <li>
+            Tick <strong>Verify it when it is done</strong> to have it restored into a scratch database and checked
+            against its manifest (<A slug="restore-verify">how</A>). On a schedule&apos;s card this follows the
+            schedule&apos;s own setting.
+          </li>
+          <li>
             Choose <strong>Start backup</strong>. The run page shows bytes so far, the rate, the run log and a{" "}
             <strong>Cancel</strong> button.
           </li>
@@ -132,9 +137,8 @@ export const articles: Article[] = [
             <strong>Time zone</strong> it is read in (daylight-saving changes included).
           </li>
           <li>
-            Set the retention: how many daily, weekly, monthly (and yearly) backups to keep. When you edit a
-            schedule later, <strong>Preview</strong> lists which existing backups a change would remove before you
-            save it.
+            Set the retention: how many daily, weekly, monthly (and yearly) backups to keep. When you edit a schedule
+            later, <strong>Preview</strong> lists which existing backups a change would remove before you save it.
           </li>
           <li>
             Keep <strong>Verify each backup</strong> on to have every backup restored into a scratch database and

@@ -94,6 +94,13 @@ export const backups = pgTable(
     expiredReason: text("expired_reason"),
     cancelRequestedAt: timestampColumn("cancel_requested_at"),
     cancelRequestedBy: text("cancel_requested_by"),
+    /**
+     * A verification is requested when the run succeeds (Back up now's choice; a schedule's slots
+     * follow the schedule's setting instead), on this PostgreSQL source's connection (null: each
+     * database's own).
+     */
+    verify: boolean("verify").notNull().default(false),
+    verifySourceId: text("verify_source_id"),
     /** The last verification that passed (retention never expires the latest verified backup). */
     verifiedAt: timestampColumn("verified_at"),
     /** The latest verification's outcome, for the list's indicator. */

@@ -619,6 +619,38 @@ describe("run-verification", () => {
     }
   });
 
+  it("Back up now verifies when asked (as on a schedule's card, which offers the schedule's setting), not otherwise", async () => {
+    const s = await setup(10);
+    for (const verify of [true, false]) {
+      const { id } = await requestBackup(s.t, {
+        serverId: s.serverId,
+        sourceIds: [s.sourceId],
+        destinationIds: [s.destinationId],
+        encrypted: true,
+        verify,
+        verifySourceId: s.sourceId,
+      });
+      engine.send([backupEvent({ teamId: s.t.id, serverId: s.serverId, backupId: id })]);
+      await engine.idle();
+      expect((await listRestores(s.t, id)).map((j) => [j.kind, j.status, j.connectionSourceId])).toEqual(
+        verify ? [["verify", "succeeded", s.sourceId]] : [],
+      );
+      expect(await getBackup(s.t, id)).toMatchObject({ verify, verifiedAt: verify ? expect.any(Date) : null });
+    }
+    // A verification connection must be one of the team's PostgreSQL sources.
+    const other = await setup(10);
+    await expect(
+      requestBackup(s.t, {
+        serverId: s.serverId,
+        sourceIds: [s.sourceId],
+        destinationIds: [s.destinationId],
+        encrypted: true,
+        verify: true,
+        verifySourceId: other.sourceId,
+      }),
+    ).rejects.toMatchObject({ code: "NOT_FOUND" });
+  });
+
   it("a queued job that is cancelled never runs", async () => {
     const s = await setup(10);
     const backupId = await backedUp(s);

@@ -6,6 +6,7 @@ import { recordAudit } from "../audit/record";
 import { db, type Transaction } from "../db";
 import { AppError, notFound } from "../errors";
 import { requestCancel } from "../jobs/cancel";
+import { assertVerificationConnection } from "../servers/queries";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import type { CompressionSetting } from "./compression";
 import { linkBackup } from "./links";
@@ -34,6 +35,9 @@ export interface NewBackup {
   trigger: "manual" | "schedule" | "api" | "upload" | "safety";
   scheduleId?: string;
   scheduledFor?: Date;
+  /** Absent: not verified after the run (a schedule's slots follow the schedule instead). */
+  verify?: boolean;
+  verifySourceId?: string;
 }
 
 /**
@@ -71,6 +75,7 @@ export async function insertBackup(tx: Transaction, t: TeamContext, b: NewBackup
     .from(storageDestinations)
     .where(inTeam(storageDestinations, t, inArray(storageDestinations.id, destinationIds)));
   if (dests.length !== destinationIds.length) throw notFound("That destination");
+  if (b.verifySourceId) await assertVerificationConnection(tx, t, b.verifySourceId);
   const id = newId("bkp");
   const inserted = await tx
     .insert(backups)
@@ -82,6 +87,8 @@ export async function insertBackup(tx: Transaction, t: TeamContext, b: NewBackup
       scheduledFor: b.scheduledFor,
       trigger: b.trigger,
       encrypted: b.encrypted,
+      verify: b.verify ?? false,
+      verifySourceId: b.verify ? b.verifySourceId : undefined,
       compression: b.compression,
       requestedBy: t.actor.label,
       fileName: backupFileName(server.name, new Date()),

@@ -38,6 +38,7 @@ const backupColumns = {
   expiredReason: backups.expiredReason,
   verifiedAt: backups.verifiedAt,
   verification: backups.verification,
+  verify: backups.verify,
 };
 
 export interface BackupFilter {

@@ -10,6 +10,10 @@ export const requestBackupSchema = z.object({
   encrypted: z.boolean().default(true),
   /** Absent: fast. */
   compression: z.enum(compressionSettings, "Choose fast, balanced or small.").optional(),
+  /** Verify it once it succeeded (absent: no; Back up now on a schedule offers the schedule's setting). */
+  verify: z.boolean().optional(),
+  /** A PostgreSQL source whose connection verification uses; absent: each database's own. */
+  verifySourceId: idOf("src", "verification connection").optional(),
 });
 export type RequestBackupInput = z.infer<typeof requestBackupSchema>;
 

@@ -116,8 +116,9 @@ export async function requestVerification(
 }
 
 /**
- * After a scheduled backup: the verification its schedule asks for (on by default), on the
- * schedule's verification connection. Null when the schedule does not verify.
+ * After a backup succeeded: the verification it asks for. A schedule's slot follows its schedule
+ * (on by default, on the schedule's verification connection); Back up now what it was asked.
+ * Null when none is asked for.
  */
 export async function verificationAfterBackup(
   teamId: string,
@@ -126,12 +127,21 @@ export async function verificationAfterBackup(
   const t = await systemTeam(teamId, "verification after backup");
   const d = await db();
   const [row] = await d
-    .select({ verify: schedules.verify, verifySourceId: schedules.verifySourceId })
+    .select({
+      trigger: backups.trigger,
+      verify: backups.verify,
+      verifySourceId: backups.verifySourceId,
+      scheduleVerify: schedules.verify,
+      scheduleVerifySourceId: schedules.verifySourceId,
+    })
     .from(backups)
-    .innerJoin(schedules, and(eq(schedules.teamId, backups.teamId), eq(schedules.id, backups.scheduleId)))
+    .leftJoin(schedules, and(eq(schedules.teamId, backups.teamId), eq(schedules.id, backups.scheduleId)))
     .where(inTeam(backups, t, eq(backups.id, backupId), eq(backups.status, "succeeded")));
-  if (!row?.verify) return null;
-  return requestVerification(t, { backupId, connectionSourceId: row.verifySourceId ?? undefined });
+  if (!row) return null;
+  const slot = row.trigger === "schedule";
+  if (!(slot ? row.scheduleVerify : row.verify)) return null;
+  const connection = slot ? row.scheduleVerifySourceId : row.verifySourceId;
+  return requestVerification(t, { backupId, connectionSourceId: connection ?? undefined });
 }
 
 type NewRestore = Pick<

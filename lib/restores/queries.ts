@@ -1,5 +1,5 @@
 import "server-only";
-import { and, desc, eq } from "drizzle-orm";
+import { and, desc, eq, inArray } from "drizzle-orm";
 import { restores, servers } from "@/db/schema";
 import { db } from "../db";
 import { readJobLog } from "../jobs/log";
@@ -13,6 +13,7 @@ const restoreColumns = {
   status: restores.status,
   serverId: restores.serverId,
   serverName: servers.name,
+  connectionSourceId: restores.connectionSourceId,
   members: restores.members,
   targetDatabase: restores.targetDatabase,
   targetPath: restores.targetPath,
@@ -47,6 +48,18 @@ export async function listRestores(t: TeamContext, backupId: string) {
   return rows.map((r) => ({ ...r, ...progressOf(r, now) }));
 }
 export type RestoreView = Awaited<ReturnType<typeof listRestores>>[number];
+
+/** The status of each of `backupIds`' latest verification run, for the lists' verification state. */
+export async function latestVerificationRuns(t: TeamContext, backupIds: string[]): Promise<Map<string, string>> {
+  if (!backupIds.length) return new Map();
+  const d = await db();
+  const rows = await d
+    .selectDistinctOn([restores.backupId], { backupId: restores.backupId, status: restores.status })
+    .from(restores)
+    .where(inTeam(restores, t, inArray(restores.backupId, backupIds), eq(restores.kind, "verify")))
+    .orderBy(restores.backupId, desc(restores.createdAt), desc(restores.id));
+  return new Map(rows.map((r) => [r.backupId, r.status]));
+}
 
 /** One restore or verification with its log. */
 export async function getRestore(t: TeamContext, restoreId: string) {

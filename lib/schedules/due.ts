@@ -58,6 +58,8 @@ export async function claimDueSchedulesAllTeams(now = new Date(), limit = 200): 
             trigger: "schedule",
             scheduleId: s.id,
             scheduledFor: slot,
+            verify: s.verify,
+            verifySourceId: s.verifySourceId ?? undefined,
           }),
         );
         if (created) out.push({ teamId: s.teamId, serverId: s.serverId, backupId: created.id, scheduleId: s.id, slot });

@@ -14,6 +14,7 @@ import { newId } from "@/db/columns";
 import { recordAudit } from "../audit/record";
 import { db, pgCode, type Transaction } from "../db";
 import { AppError, notFound } from "../errors";
+import { assertVerificationConnection } from "../servers/queries";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import { describePolicy, keepsLess, type RetentionPolicy } from "../retention/select";
 import { roleAtLeast } from "../teams/roles";
@@ -40,17 +41,7 @@ async function checkRefs(tx: Transaction, t: TeamContext, input: CreateScheduleI
     .from(storageDestinations)
     .where(inTeam(storageDestinations, t, inArray(storageDestinations.id, input.destinationIds)));
   if (dests.length !== new Set(input.destinationIds).size) throw notFound("That destination");
-  if (input.verifySourceId) {
-    const [v] = await tx
-      .select({ kind: sources.kind })
-      .from(sources)
-      .where(inTeam(sources, t, eq(sources.id, input.verifySourceId)));
-    if (!v) throw notFound("That verification connection");
-    if (v.kind !== "postgres")
-      throw new AppError("VALIDATION", "Verification needs a PostgreSQL source's connection.", {
-        verifySourceId: ["Choose a PostgreSQL source."],
-      });
-  }
+  if (input.verifySourceId) await assertVerificationConnection(tx, t, input.verifySourceId);
 }
 
 function timing(input: CreateScheduleInput) {

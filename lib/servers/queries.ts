@@ -1,7 +1,8 @@
 import "server-only";
 import { and, asc, eq, sql } from "drizzle-orm";
 import { servers, sources } from "@/db/schema";
-import { db } from "../db";
+import { db, type Transaction } from "../db";
+import { AppError, notFound } from "../errors";
 import { inTeam, requireRow, type TeamContext } from "../teams/context";
 
 // What pages and responses may see: never a *_enc column, only whether one is set.
@@ -103,4 +104,17 @@ export async function listDatabaseConnections(t: TeamContext) {
     .innerJoin(servers, and(eq(servers.teamId, sources.teamId), eq(servers.id, sources.serverId)))
     .where(inTeam(sources, t, eq(sources.kind, "postgres")))
     .orderBy(asc(servers.name), asc(sources.name));
+}
+
+/** A verification connection must be one of the team's PostgreSQL sources (on any server). */
+export async function assertVerificationConnection(tx: Transaction, t: TeamContext, sourceId: string) {
+  const [v] = await tx
+    .select({ kind: sources.kind })
+    .from(sources)
+    .where(inTeam(sources, t, eq(sources.id, sourceId)));
+  if (!v) throw notFound("That verification connection");
+  if (v.kind !== "postgres")
+    throw new AppError("VALIDATION", "Verification needs a PostgreSQL source's connection.", {
+      verifySourceId: ["Choose a PostgreSQL source."],
+    });
 }

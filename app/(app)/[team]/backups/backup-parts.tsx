@@ -49,9 +49,69 @@ type Verification = {
   differences: string[];
 } | null;
 
-/** The latest verification: when, and what it checked (or what differed). */
-export function VerifiedBadge({ verification }: { verification: Verification }) {
-  if (!verification) return null;
+export interface VerificationFacts {
+  status: string;
+  trigger: "manual" | "schedule" | "api" | "upload" | "safety";
+  /** Asked to be verified when it succeeded (a schedule's setting, or Back up now's). */
+  verify: boolean;
+  verification: Verification;
+}
+
+/**
+ * Why a succeeded backup has no verification result, or null while one is on its way. `run`: the
+ * status of its latest verification run, if any.
+ */
+function notVerifiedReason(b: VerificationFacts, run: string | undefined): string | null {
+  if (run === "queued" || run === "running" || (!run && b.verify)) return null;
+  if (run === "cancelled") return "Its verification was cancelled: Restore or verify, then Verify now.";
+  if (run) return "Its verification could not run to the end: see Restore or verify.";
+  if (b.trigger === "schedule") return "Its schedule does not verify backups.";
+  if (b.trigger === "upload") return "Uploads are verified when asked: Restore or verify, then Verify now.";
+  if (b.trigger === "safety") return "Safety backups taken before a restore are not verified.";
+  return "Verify was not chosen when it was started: Restore or verify, then Verify now.";
+}
+
+/**
+ * Every succeeded backup's verification state: verified or failed (when, and what it checked or
+ * what differed), pending, or not verified with the reason (the badge's title; spelled out with
+ * `explain`). `run`: the status of its latest verification run.
+ */
+export function VerifiedBadge({
+  backup,
+  run,
+  explain = false,
+}: {
+  backup: VerificationFacts;
+  run: string | undefined;
+  explain?: boolean;
+}) {
+  const { verification } = backup;
+  if (!verification) {
+    if (backup.status !== "succeeded") return null;
+    const reason = notVerifiedReason(backup, run);
+    if (!reason)
+      return (
+        <span
+          className="badge"
+          data-testid="verified-indicator"
+          title="It is restored into a scratch database and checked against its manifest."
+        >
+          Verification pending
+        </span>
+      );
+    return (
+      <>
+        <span className="badge" data-testid="verified-indicator" title={reason}>
+          Not verified
+        </span>
+        {explain && (
+          <span className="muted mt-1 block text-xs" data-testid="not-verified-reason">
+            {reason}
+          </span>
+        )}
+      </>
+    );
+  }
   const at =
     new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }).format(
       new Date(verification.at),
@@ -236,8 +296,15 @@ export interface BackUpNowOptions {
   serverId: string;
   sources: { id: string; name: string }[];
   destinations: { id: string; name: string }[];
-  /** Pre-selected (a schedule's own); default: every source, every destination. */
-  selected?: { sourceIds: string[]; destinationIds: string[]; encrypted: boolean; compression: CompressionSetting };
+  /** Pre-selected (a schedule's own); default: every source, every destination, not verified. */
+  selected?: {
+    sourceIds: string[];
+    destinationIds: string[];
+    encrypted: boolean;
+    compression: CompressionSetting;
+    verify: boolean;
+    verifySourceId?: string;
+  };
 }
 
 /** "Back up now": which sources, where to, encrypted or not, how compressed; then opens the run page. */
@@ -274,6 +341,8 @@ export function BackUpNowForm({
           destinationIds: checkedValues(form, "destinationIds"),
           encrypted: (form.elements.namedItem("encrypted") as HTMLInputElement).checked,
           compression: (form.elements.namedItem("compression") as HTMLSelectElement).value as CompressionSetting,
+          verify: (form.elements.namedItem("verify") as HTMLInputElement).checked,
+          verifySourceId: sel?.verifySourceId,
         });
       }}
     >
@@ -297,6 +366,10 @@ export function BackUpNowForm({
       <CompressionSelect defaultValue={sel?.compression} />
       <label className="flex items-center gap-2 text-sm">
         <input type="checkbox" name="encrypted" defaultChecked={sel?.encrypted ?? true} /> Encrypted
+      </label>
+      <label className="flex items-center gap-2 text-sm">
+        <input type="checkbox" name="verify" defaultChecked={sel?.verify ?? false} /> Verify it when it is done (restore
+        into a scratch database and compare with the manifest)
       </label>
       <div className="flex gap-2">
         <button className="btn-primary" disabled={start.pending}>

@@ -4,6 +4,7 @@ import { HelpLink } from "@/app/_components/help-link";
 import { PageHeader } from "@/app/_components/page-header";
 import { listBackups } from "@/lib/backups/queries";
 import { listDestinations } from "@/lib/destinations/queries";
+import { latestVerificationRuns } from "@/lib/restores/queries";
 import { formatBytes, formatDuration } from "@/lib/format";
 import { pageTeam } from "@/lib/web/page";
 import { listServers } from "@/lib/servers/queries";
@@ -42,6 +43,10 @@ export default async function BackupsPage({
     listServers(t),
     listDestinations(t),
   ]);
+  const verificationRuns = await latestVerificationRuns(
+    t,
+    rows.map((r) => r.id),
+  );
   const member = t.role === "system" || roleAtLeast(t.role, "member");
   const admin = t.role === "system" || roleAtLeast(t.role, "admin");
   return (
@@ -96,7 +101,7 @@ export default async function BackupsPage({
                   <td className="space-x-1 px-4 py-2">
                     <StatusBadge status={b.status} />
                     {b.encrypted && <span className="badge">Encrypted</span>}
-                    <VerifiedBadge verification={b.verification} />
+                    <VerifiedBadge backup={b} run={verificationRuns.get(b.id)} />
                   </td>
                   <td className="px-4 py-2">
                     {b.trigger === "schedule" && b.scheduleName

@@ -83,6 +83,8 @@ export function ScheduleCard({
               destinationIds: s.destinations.map((x) => x.id),
               encrypted: s.encrypted,
               compression: s.compression,
+              verify: s.verify,
+              verifySourceId: s.verifySourceId ?? undefined,
             },
           }}
         />

@@ -6,6 +6,7 @@ import { archiveRetrievals } from "@/lib/backups/retrieval";
 import { getBackup, type BackupDetail } from "@/lib/backups/queries";
 import { formatBytes, formatDuration } from "@/lib/format";
 import { trashStateOf } from "@/lib/trash/queries";
+import { latestVerificationRuns } from "@/lib/restores/queries";
 import { pageRow, pageTeam } from "@/lib/web/page";
 import { roleAtLeast } from "@/lib/teams/roles";
 import {
@@ -87,6 +88,7 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
   const trash = await trashStateOf(t, b.id);
   const active = b.status === "running" || b.status === "queued";
   const retrievals = await archiveRetrievals(t, b.id);
+  const verificationRun = (await latestVerificationRuns(t, [b.id])).get(b.id);
   const stored = b.locations.filter((l) => l.status === "stored");
   const archivedOnly = stored.length > 0 && retrievals.size === stored.length;
   return (
@@ -133,7 +135,7 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
             ) : (
               <span className="badge">Not encrypted</span>
             )}
-            <VerifiedBadge verification={b.verification} />
+            <VerifiedBadge backup={b} run={verificationRun} explain />
           </p>
         </div>
         <div>

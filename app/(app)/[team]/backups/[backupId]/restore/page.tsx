@@ -223,7 +223,7 @@ export default async function RestorePage({ params }: { params: Promise<{ team: 
         help={{ article: "restore-verify", label: "How restores and verification work" }}
       >
         <div className="flex items-center gap-2">
-          <VerifiedBadge verification={b.verification} />
+          <VerifiedBadge backup={b} run={jobs.find((j) => j.kind === "verify")?.status} />
           <Link className="btn-secondary" href={`/${t.slug}/backups/${b.id}`}>
             Back to the backup
           </Link>
