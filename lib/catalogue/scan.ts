@@ -1,10 +1,11 @@
 import "server-only";
 import { eq } from "drizzle-orm";
+import { z } from "zod";
 import { backups } from "@/db/schema";
 import { keyring, type Keyring } from "../crypto/master-keys";
 import { db } from "../db";
 import { withDestination } from "../destinations/use";
-import { AppError, asAppError } from "../errors";
+import { AppError, asAppError, type FieldErrors } from "../errors";
 import { assertRole, type TeamContext } from "../teams/context";
 import { checkFormerTeamId } from "./former-ids";
 import { ENCRYPTED_SUFFIX, inspectObject, type Inspected } from "./inspect";
@@ -36,6 +37,18 @@ export type ScanEvent =
   | { type: "object"; object: ScannedObject }
   | { type: "progress"; listed: number; backups: number }
   | { type: "done"; listed: number; backups: number };
+
+/** What the scan route sends: the events, then an error line when the scan failed. */
+export type ScanLine = ScanEvent | { type: "error"; code: string; message: string; fieldErrors?: FieldErrors };
+
+export const scanInputSchema = z.object({
+  formerTeamId: z
+    .string()
+    .trim()
+    .max(300)
+    .optional()
+    .transform((v) => v || undefined),
+});
 
 const PROGRESS_EVERY = 1000;
 
