@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { mkdirSync, rmSync } from "node:fs";
 import { Readable } from "node:stream";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,6 +24,7 @@ import type { TeamContext } from "@/lib/teams/context";
 import { signedUpUser } from "@/test/factories";
 import { startPgCluster, type PgCluster } from "@/test/pg-cluster";
 import { startS3rver, type S3rverServer } from "@/test/servers/s3rver";
+import { startSshd, type TestSshd } from "@/test/servers/sshd";
 import { scanDestination, type ScanEvent, type ScannedObject } from "./scan";
 import { takeBackBackups } from "./take-back";
 
@@ -32,11 +34,12 @@ import { takeBackBackups } from "./take-back";
 
 let pg: PgCluster;
 let s3: S3rverServer;
+let sshd: TestSshd;
 let engine: InProcessEngine;
 const prefix = `shared-${randomBytes(3).toString("hex")}`;
 
 beforeAll(async () => {
-  [pg, s3] = await Promise.all([startPgCluster(), startS3rver()]);
+  [pg, s3, sshd] = await Promise.all([startPgCluster(), startS3rver({ refuseArchivedReads: true }), startSshd()]);
   engine = await inProcessEngine({ retryDelayMs: () => 50 });
   for (const [db, n] of [
     ["shop_a", 1234],
@@ -50,7 +53,7 @@ beforeAll(async () => {
   }
 }, 60_000);
 afterAll(async () => {
-  await Promise.all([pg?.stop(), s3?.stop()]);
+  await Promise.all([pg?.stop(), s3?.stop(), sshd?.stop()]);
 });
 
 function psql(db: string, sql: string) {
@@ -118,10 +121,11 @@ async function oldTeam(name: string, server: string, database: string) {
 
 /** Coffer's own database lost: every table gone, then migrated afresh on next use. */
 async function dropCofferDatabase() {
-  await closeDatabase();
+  await engine.idle();
   const sql = postgres(env().DATABASE_URL!, { max: 1, onnotice: () => {} });
   await sql.unsafe("drop schema public cascade; create schema public; drop schema if exists drizzle cascade;");
   await sql.end();
+  await closeDatabase(); // the next use opens and migrates it afresh
 }
 
 async function scan(t: TeamContext, destinationId: string, formerTeamId?: string) {
@@ -160,6 +164,10 @@ describe("rebuilding the catalogue from storage", () => {
       createEncryptStream({ dek, wrapped, teamId: a.t.id, backupId: lostId }),
     );
     await adapter.put(`${a.serverId}/db1-20250101-000000-${lostId}.tar.gz.enc`, sealed);
+    // One in archive storage, which S3 reads only after a retrieval.
+    const archivedKey = `${a.serverId}/db1-20250102-000000-${newId("bkp")}.tar.gz.enc`;
+    await adapter.put(archivedKey, Readable.from([randomBytes(100)]));
+    await adapter.setStorageClass(archivedKey, "GLACIER");
     // And something that is not a backup at all.
     await adapter.put("notes/readme.txt", Readable.from([Buffer.from("hello")]));
 
@@ -178,7 +186,11 @@ describe("rebuilding the catalogue from storage", () => {
     expect(blind.objects.filter((o) => o.verdict === "importable")).toEqual([]);
 
     const found = await scan(t, destinationId, oldTeamA);
-    expect(found.done).toMatchObject({ type: "done", listed: 5, backups: 4 });
+    expect(found.done).toMatchObject({ type: "done", listed: 6, backups: 5 });
+    expect(found.objects.find((o) => o.key === archivedKey)).toMatchObject({
+      verdict: "unreadable",
+      reason: expect.stringContaining("archive storage"),
+    });
     expect(found.by(a1.id)).toMatchObject({
       verdict: "importable",
       teamId: oldTeamA,
@@ -267,5 +279,41 @@ describe("rebuilding the catalogue from storage", () => {
     await expect(scanDestination(t, destinationId, { formerTeamId: member.id }, () => {})).rejects.toMatchObject({
       code: "CONFLICT",
     });
+  });
+
+  it("a destination whose credentials may not list its objects says so, and nothing is scanned", async () => {
+    const t = await (await signedUpUser("Epsilon")).team("admin");
+    const { id: serverId } = await createServer(t, {
+      kind: "ssh",
+      name: "nas",
+      host: sshd.host,
+      port: sshd.port,
+      username: sshd.passwordUser,
+      authMethod: "password",
+      password: sshd.password,
+      workDir: "/tmp",
+    });
+    // Root's folder: the SSH user may enter it but not read what is in it.
+    const dir = `/tmp/coffer-nolist-${randomBytes(3).toString("hex")}`;
+    mkdirSync(dir, { mode: 0o711 });
+    try {
+      const { id: destinationId } = await createDestination(t, {
+        kind: "server",
+        name: "nas-dir",
+        serverId,
+        path: dir,
+      });
+      const events: ScanEvent[] = [];
+      const failure = await scanDestination(t, destinationId, {}, (e) => void events.push(e)).catch((e: unknown) => e);
+      expect(failure).toMatchObject({
+        code: "UPSTREAM",
+        message: expect.stringMatching(
+          /^Coffer could not list this destination, so nothing was scanned \(Scan for backups needs permission to list its objects\): .*Permission denied/,
+        ),
+      });
+      expect(events).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
