@@ -256,6 +256,12 @@ describe("rebuilding the catalogue from storage", () => {
     const other = await (await signedUpUser("Mallory")).team("admin");
     const { id: otherDest } = await createDestination(other, { name: "bucket", ...s3Config() });
     await expect(scan(other, otherDest, oldTeamA)).rejects.toMatchObject({ code: "CONFLICT" });
+    // Another team's destination does not exist for it; a member (not an admin) may not scan.
+    await expect(scan(other, destinationId)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(
+      takeBackBackups(other, { destinationId, objects: [{ key: a1.locations[0]!.objectKey, serverId }] }),
+    ).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(scan({ ...t, role: "member" }, destinationId)).rejects.toMatchObject({ code: "FORBIDDEN" });
   });
 
   it("a scan stops when cancelled, and refuses a former id that is a team of this Coffer", async () => {

@@ -2,7 +2,7 @@ import "server-only";
 import { eq } from "drizzle-orm";
 import { formerTeamIds, teams } from "@/db/schema";
 import { idPattern } from "@/db/columns";
-import { db, type Transaction } from "../db";
+import { db, type Database, type Transaction } from "../db";
 import { AppError } from "../errors";
 import type { TeamContext } from "../teams/context";
 
@@ -28,10 +28,7 @@ export async function checkFormerTeamId(t: TeamContext, formerId: string): Promi
   const d = await db();
   const [live] = await d.select({ id: teams.id }).from(teams).where(eq(teams.id, formerId));
   if (live) throw notFree();
-  const [claim] = await d
-    .select({ teamId: formerTeamIds.teamId })
-    .from(formerTeamIds)
-    .where(eq(formerTeamIds.formerId, formerId));
+  const claim = await claimantAllTeams(d, formerId);
   if (claim && claim.teamId !== t.id) throw notFree();
   return formerId;
 }
@@ -39,9 +36,14 @@ export async function checkFormerTeamId(t: TeamContext, formerId: string): Promi
 /** Records the claim inside the import's transaction; refuses when another team got there first. */
 export async function claimFormerTeamId(tx: Transaction, t: TeamContext, formerId: string): Promise<void> {
   await tx.insert(formerTeamIds).values({ formerId, teamId: t.id, claimedBy: t.actor.label }).onConflictDoNothing();
-  const [claim] = await tx
+  if ((await claimantAllTeams(tx, formerId))?.teamId !== t.id) throw notFree();
+}
+
+/** Which team claimed a former id, whichever it is: a claim is exclusive across teams. */
+async function claimantAllTeams(d: Database | Transaction, formerId: string) {
+  const [claim] = await d
     .select({ teamId: formerTeamIds.teamId })
     .from(formerTeamIds)
     .where(eq(formerTeamIds.formerId, formerId));
-  if (claim?.teamId !== t.id) throw notFree();
+  return claim;
 }
