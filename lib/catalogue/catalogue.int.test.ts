@@ -1,6 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { Readable } from "node:stream";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -285,6 +287,41 @@ describe("rebuilding the catalogue from storage", () => {
     await expect(scanDestination(t, destinationId, { formerTeamId: member.id }, () => {})).rejects.toMatchObject({
       code: "CONFLICT",
     });
+  });
+
+  it("reads only the segments up to the manifest: an object damaged further on still shows its manifest", async () => {
+    const t = await (await signedUpUser("Zeta")).team("admin");
+    const folder = mkdtempSync(path.join(tmpdir(), "coffer-scan-"));
+    writeFileSync(path.join(folder, "blob.bin"), randomBytes(3 * 1024 * 1024));
+    const { id: serverId } = await createServer(t, { kind: "local", name: "files", workDir: "/var/tmp" });
+    const { id: sourceId } = await createSource(t, {
+      serverId,
+      kind: "directory",
+      name: "blob",
+      paths: [folder],
+      excludes: [],
+    });
+    const config = { ...s3Config(), prefix: `partial-${randomBytes(3).toString("hex")}` };
+    const { id: destinationId } = await createDestination(t, { name: "bucket", ...config, classMonthly: "STANDARD" });
+    const { id } = await requestBackup(t, {
+      serverId,
+      sourceIds: [sourceId],
+      destinationIds: [destinationId],
+      encrypted: true,
+    });
+    engine.send([backupEvent({ teamId: t.id, serverId, backupId: id })]);
+    await engine.idle();
+    const b = await getBackup(t, id);
+    expect(b.status).toBe("succeeded");
+    const adapter = createAdapter(config);
+    const key = b.locations[0]!.objectKey;
+    const bytes = Buffer.concat(await (await adapter.get(key)).toArray());
+    const last = bytes.length - 1; // inside the final segment (the object holds 3 of them)
+    bytes[last] = bytes[last]! ^ 0x01;
+    await adapter.put(key, Readable.from([bytes]));
+    const found = await scan(t, destinationId);
+    expect(found.by(id)).toMatchObject({ verdict: "in-catalogue", server: "files", sources: ["blob"] });
+    rmSync(folder, { recursive: true, force: true });
   });
 
   it("a destination whose credentials may not list its objects says so, and nothing is scanned", async () => {
