@@ -28,7 +28,8 @@ export const backupStatusEnum = pgEnum("backup_status", [
   "trashed",
   "expired",
 ]);
-export const backupTriggerEnum = pgEnum("backup_trigger", ["manual", "schedule", "api", "upload", "safety"]);
+/** "import": taken back in from a destination's objects (Scan for backups), after the catalogue was lost. */
+export const backupTriggerEnum = pgEnum("backup_trigger", ["manual", "schedule", "api", "upload", "safety", "import"]);
 
 /**
  * One backup run and, once it succeeded, the backup it produced. Status moves forward (queued →
@@ -61,6 +62,11 @@ export const backups = pgTable(
     dekKeyId: text("dek_key_id"),
     /** The master key the stored object's own header names (what offline decryption needs); rotation leaves it. */
     headerKeyId: text("header_key_id"),
+    /**
+     * The team the stored object's header names, when it is not this team: a backup taken back in
+     * from storage that an earlier team id made (lib/catalogue). Null for everything else.
+     */
+    headerTeamId: text("header_team_id"),
     startedAt: timestampColumn("started_at"),
     finishedAt: timestampColumn("finished_at"),
     /** Updated at least every 2 s while running; a running row with an old heartbeat belongs to a dead process. */

@@ -64,3 +64,16 @@ export const invitations = pgTable(
       .where(sql`accepted_at is null and revoked_at is null`),
   ],
 );
+
+/**
+ * A team id from before (another Coffer, or this one before its database was lost) that a team
+ * claimed to take its backups back in from storage (lib/catalogue): one team per former id.
+ */
+export const formerTeamIds = pgTable("former_team_ids", {
+  formerId: text("former_id").primaryKey(),
+  teamId: text("team_id")
+    .notNull()
+    .references(() => teams.id, { onDelete: "cascade" }),
+  claimedBy: text("claimed_by").notNull(),
+  createdAt: createdAt(),
+});

@@ -140,7 +140,7 @@ function streamFrom(
 
 async function decrypted(
   t: TeamContext,
-  b: { id: string; dekWrapped: string | null; dekKeyId: string | null },
+  b: { id: string; dekWrapped: string | null; dekKeyId: string | null; headerTeamId: string | null },
   adapter: StorageAdapter,
   loc: { objectKey: string; sizeBytes: number | null },
   range: { start: number; end: number },
@@ -154,7 +154,8 @@ async function decrypted(
   }))
     chunks.push(c as Buffer);
   const header = readHeader(Buffer.concat(chunks));
-  if (header.teamId !== t.id || header.backupId !== b.id)
+  // A backup taken back in from storage keeps the team id its object was made under (lib/catalogue).
+  if (header.teamId !== (b.headerTeamId ?? t.id) || header.backupId !== b.id)
     throw new AppError(
       "INTERNAL",
       "The stored object belongs to another backup: it was moved or replaced. Download another copy.",

@@ -1,6 +1,7 @@
 import "server-only";
 import path from "node:path";
 import type { Readable } from "node:stream";
+import { StringDecoder } from "node:string_decoder";
 import { AppError } from "@/lib/errors";
 import { runCommand, type Reach } from "../reach";
 import {
@@ -102,9 +103,22 @@ export class ServerDirAdapter implements StorageAdapter {
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     const wanted = this.keys.fullListPrefix(checkListPrefix(prefix));
-    // One line per regular file: "<size> <mtime> <path relative to root>"; temporary uploads are hidden files.
-    const out = await runCommand(
-      this.reach,
+    for await (const line of this.findFiles()) {
+      const m = line.match(/^(\d+) ([\d.]+) (.+)$/);
+      if (!m || !m[3]!.startsWith(wanted)) continue;
+      const key = this.keys.relative(m[3]!);
+      if (key) yield { key, size: Number(m[1]), lastModified: new Date(Number(m[2]) * 1000) };
+    }
+  }
+
+  /**
+   * One line per regular file, "<size> <mtime> <path relative to root>", read as `find` prints
+   * them (back-pressured, so a folder of millions of files lists in constant memory); temporary
+   * uploads are hidden files. Stopping early ends the command.
+   */
+  private async *findFiles(): AsyncGenerator<string> {
+    const stop = new AbortController();
+    const cmd = this.reach.exec(
       [
         "sh",
         "-c",
@@ -112,16 +126,32 @@ export class ServerDirAdapter implements StorageAdapter {
         "sh",
         this.root,
       ],
-      { maxOutputBytes: 64 * 1024 * 1024 },
+      { signal: stop.signal },
     );
-    if (out.code !== 0)
-      throw new AppError("UPSTREAM", `Listing ${this.root} on ${this.reach.label} failed: ${out.stderrTail.trim()}`);
-    for (const line of out.stdout.split("\n")) {
-      const m = line.match(/^(\d+) ([\d.]+) (.+)$/);
-      if (!m || !m[3]!.startsWith(wanted)) continue;
-      const key = this.keys.relative(m[3]!);
-      if (key) yield { key, size: Number(m[1]), lastModified: new Date(Number(m[2]) * 1000) };
+    const decoder = new StringDecoder("utf8");
+    let rest = "";
+    let stopped = true;
+    try {
+      try {
+        for await (const chunk of cmd.stdout) {
+          const lines = (rest + decoder.write(chunk as Buffer)).split("\n");
+          rest = lines.pop()!;
+          yield* lines;
+        }
+      } catch {
+        // the reason is in `exit`
+      }
+      stopped = false;
+    } finally {
+      // The reader stopped early: end the command.
+      if (stopped) {
+        stop.abort();
+        cmd.exit.catch(() => {});
+      }
     }
+    const exit = await cmd.exit;
+    if (exit.code !== 0)
+      throw new AppError("UPSTREAM", `Listing ${this.root} on ${this.reach.label} failed: ${exit.stderrTail.trim()}`);
   }
 
   /** Temporary files a run's writes to `key` left: `.<name>.coffer-<run id>-<random>.tmp` (Reach.writeFile). */

@@ -20,6 +20,7 @@ const triggerLabel = {
   api: "API",
   upload: "Upload",
   safety: "Before a restore",
+  import: "Taken back from storage",
 } as const;
 const when = (d: Date) =>
   new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }).format(d) + " UTC";

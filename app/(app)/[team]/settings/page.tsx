@@ -18,6 +18,10 @@ export default async function GeneralSettingsPage({ params }: { params: Promise<
       <section className="card space-y-4">
         <h2 className="font-semibold">Team</h2>
         <TeamForm slug={t.slug} name={t.name} editable={admin} />
+        <p className="muted text-xs" data-testid="team-id">
+          Team id <code className="select-all">{t.id}</code>: every backup object&apos;s header names it. Keep it with
+          the master keys: after a loss of Coffer&apos;s database, Storage → Scan for backups asks for it.
+        </p>
       </section>
       <section className="card space-y-3">
         <h2 className="font-semibold">Retention of unscheduled backups</h2>

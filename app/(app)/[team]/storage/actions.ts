@@ -4,6 +4,7 @@ import { setDestinationPrices } from "@/lib/retention/usage";
 import { createDestination, deleteDestination, updateDestination } from "@/lib/destinations/mutations";
 import { createDestinationSchema, destinationRefSchema, updateDestinationSchema } from "@/lib/destinations/schemas";
 import { testDestination } from "@/lib/destinations/use";
+import { takeBackBackups, takeBackSchema } from "@/lib/catalogue/take-back";
 import { teamAction } from "@/lib/web/action";
 
 export const createDestinationAction = teamAction(createDestinationSchema, "admin", createDestination);
@@ -19,3 +20,4 @@ export const setPricesAction = teamAction(
   "admin",
   (t, i) => setDestinationPrices(t, i.destinationId, i.prices),
 );
+export const takeBackBackupsAction = teamAction(takeBackSchema, "admin", (t, i) => takeBackBackups(t, i));

@@ -14,6 +14,7 @@ import {
   testDestinationAction,
   updateDestinationAction,
 } from "./actions";
+import { ScanForBackups } from "./scan";
 
 type ServerOption = { id: string; name: string };
 
@@ -57,6 +58,7 @@ export function DestinationCard({
 }) {
   const router = useRouter();
   const [editing, setEditing] = useState(false);
+  const [scanning, setScanning] = useState(false);
   const test = useAction(testDestinationAction.bind(null, slug), () => router.refresh());
   const remove = useAction(deleteDestinationAction.bind(null, slug), () => router.refresh());
   return (
@@ -91,6 +93,9 @@ export function DestinationCard({
             <button type="button" className="btn-secondary" onClick={() => setEditing(!editing)}>
               {editing ? "Close" : "Edit"}
             </button>
+            <button type="button" className="btn-secondary" onClick={() => setScanning(!scanning)}>
+              {scanning ? "Close scan" : "Scan for backups"}
+            </button>
             <button
               type="button"
               className="btn-danger"
@@ -105,6 +110,7 @@ export function DestinationCard({
           </>
         )}
       </div>
+      {scanning && <ScanForBackups slug={slug} destinationId={d.id} servers={servers} />}
       {editing && <DestinationForm slug={slug} servers={servers} destination={d} onDone={() => setEditing(false)} />}
     </div>
   );

@@ -31,6 +31,7 @@ const triggerLabel = {
   api: "API",
   upload: "Upload",
   safety: "Before a restore",
+  import: "Taken back from storage",
 } as const;
 
 type Retrievals = Awaited<ReturnType<typeof archiveRetrievals>>;
