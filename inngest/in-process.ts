@@ -251,7 +251,7 @@ export class InProcessEngine {
     const { at, pending } = await nextDue([...this.functions.keys()]);
     if (!pending) for (const w of this.idleWaiters.splice(0)) w();
     clearTimeout(this.wake);
-    if (at) this.wake = setTimeout(() => this.pump(), Math.max(0, at.getTime() - Date.now()) + 5);
+    if (at) this.wake = setTimeout(() => this.pump(), Math.max(0, at.getTime() - Date.now()) + 5).unref();
   }
 
   private async execute(queued: QueuedRun) {

@@ -1,5 +1,5 @@
 import "server-only";
-import { and, asc, count, eq, inArray, lt, lte, ne, sql } from "drizzle-orm";
+import { and, asc, count, type AnyColumn, eq, inArray, lt, lte, ne, sql } from "drizzle-orm";
 import { workflowKeys, workflowRuns } from "@/db/schema";
 import { db } from "../db";
 import { instanceId } from "./instance";
@@ -188,6 +188,6 @@ export async function handBackRuns(): Promise<number[]> {
 }
 
 /** Whether a workflow run for `subject` (a job id) is still pending in this queue (the sweepers leave its job to it). */
-export function pendingRunFor(subject: unknown) {
+export function pendingRunFor(subject: AnyColumn) {
   return sql`exists (select 1 from ${workflowRuns} where ${workflowRuns.subject} = ${subject})`;
 }
