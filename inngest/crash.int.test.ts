@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { requestBackup } from "@/lib/backups/mutations";
 import { getBackup } from "@/lib/backups/queries";
@@ -54,24 +54,24 @@ const s3Keys = async (prefix: string) =>
 const s3Uploads = async (prefix: string) =>
   (await s3Client().send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix: prefix }))).Uploads ?? [];
 
-/** Every file and folder under `dir` whose name says it is temporary (Coffer's uploads, work folders). */
-function temporaries(dir: string, out: string[] = []): string[] {
+/** Every file and folder under `dir` whose name says it is temporary (Coffer's uploads, work folders); with `all`, every one. */
+function temporaries(dir: string, out: string[] = [], all = false): string[] {
   if (!existsSync(dir)) return out;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
-    if (e.name.startsWith(".coffer-") || e.name.startsWith("coffer-")) out.push(p);
-    if (e.isDirectory() && !e.name.startsWith("pglite")) temporaries(p, out);
+    if (all || e.name.startsWith(".coffer-") || e.name.startsWith("coffer-")) out.push(p);
+    if (e.isDirectory() && !e.name.startsWith("pglite")) temporaries(p, out, all);
   }
   return out;
 }
 
-/** A team with an SSH server backing up an 8 MiB folder to S3 and this host's disk; one backup requested. */
+/** A team with an SSH server backing up a 12 MiB folder to S3 and this host's disk; one backup requested. */
 async function queuedBackup() {
   const user = await signedUpUser("Crash");
   const t = await user.team("member");
   const admin = await user.team("admin");
   const files = mkdtempSync(path.join(scratch, "data-"));
-  writeFileSync(path.join(files, "blob.bin"), randomBytes(8 * 1024 * 1024));
+  writeFileSync(path.join(files, "blob.bin"), randomBytes(12 * 1024 * 1024));
   const workDir = mkdtempSync(path.join(scratch, "work-"));
   const { id: serverId } = await createServer(admin, {
     kind: "ssh",
@@ -83,7 +83,13 @@ async function queuedBackup() {
     privateKey: sshd.privateKey,
     workDir,
   });
-  const { id: sourceId } = await createSource(t, { serverId, kind: "directory", name: "files", paths: [files], excludes: [] });
+  const { id: sourceId } = await createSource(t, {
+    serverId,
+    kind: "directory",
+    name: "files",
+    paths: [files],
+    excludes: [],
+  });
   const prefix = `c-${randomBytes(4).toString("hex")}`;
   const { id: s3Id } = await createDestination(admin, {
     kind: "s3",
@@ -98,7 +104,12 @@ async function queuedBackup() {
   });
   const { id: localId } = await createDestination(admin, { kind: "local", name: "disk", prefix });
   // No engine in this process: the Coffer process is asked for the run.
-  const { id } = await requestBackup(t, { serverId, sourceIds: [sourceId], destinationIds: [s3Id, localId], encrypted: true });
+  const { id } = await requestBackup(t, {
+    serverId,
+    sourceIds: [sourceId],
+    destinationIds: [s3Id, localId],
+    encrypted: true,
+  });
   return { t, serverId, id, prefix, workDir };
 }
 
@@ -117,7 +128,11 @@ function coffer(args: string[], extraEnv: Record<string, string> = {}) {
   return { child, exited, output: () => output };
 }
 
-async function until<T>(what: () => string, probe: () => Promise<T | undefined | false> | T | undefined | false, ms = 60_000) {
+async function until<T>(
+  what: () => string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  ms = 60_000,
+) {
   const end = Date.now() + ms;
   for (;;) {
     const v = await probe();
@@ -133,7 +148,10 @@ const pausedFile = (point: string) => path.join(env().DATA_DIR, `paused-${point.
 async function killedAt(point: string, check?: (b: Awaited<ReturnType<typeof queuedBackup>>) => Promise<void>) {
   const b = await queuedBackup();
   const first = coffer(["backup", b.t.id, b.serverId, b.id], { COFFER_TEST_PAUSE: point });
-  await until(() => `the run to reach ${point}\n${first.output()}`, () => existsSync(pausedFile(point)));
+  await until(
+    () => `the run to reach ${point}\n${first.output()}`,
+    () => existsSync(pausedFile(point)),
+  );
   await check?.(b);
   first.child.kill("SIGKILL");
   await first.exited;
@@ -162,14 +180,17 @@ async function expectNothingLeft(b: Awaited<ReturnType<typeof queuedBackup>>) {
 describe("a backup whose process was killed", () => {
   it.each([
     ["while the dump starts", "stream:0"],
-    ["mid-stream to S3 and this host's disk", `stream:${6 * 1024 * 1024}`],
+    // Past S3's first 8 MiB part: a multipart upload is open.
+    ["mid-stream to S3 and this host's disk", `stream:${10 * 1024 * 1024}`],
     ["as the local copy is put in place", "rename"],
   ])("%s is resumed by the next process within 15 s and succeeds, leaving nothing behind", async (_, point) => {
     const { b, done, restartedAt } = await killedAt(point, async (b) => {
-      if (point.startsWith("stream:6")) {
+      if (point !== "stream:0" && point !== "rename") {
         // Killed mid-stream: a multipart upload and a temporary file are under way.
         expect(await s3Uploads(b.prefix)).not.toEqual([]);
-        expect(temporaries(env().DATA_DIR).some((p) => path.basename(p).startsWith(`.coffer-upload-${b.id}`))).toBe(true);
+        expect(temporaries(env().DATA_DIR).some((p) => path.basename(p).startsWith(`.coffer-upload-${b.id}`))).toBe(
+          true,
+        );
       }
     });
     expect(done).toMatchObject({ status: "succeeded", attempts: 2, error: null });
@@ -179,10 +200,13 @@ describe("a backup whose process was killed", () => {
     await expectNothingLeft(b);
     const keys = await s3Keys(b.prefix);
     expect(keys).toHaveLength(1);
-    const local = done.locations.find((l) => l.status === "stored" && !keys.some((k) => k.endsWith(l.objectKey)));
-    expect(done.locations.every((l) => l.status === "stored")).toBe(true);
-    expect(done.sizeBytes).toBeGreaterThan(8 * 1024 * 1024);
-    void local;
+    expect(done.locations.map((l) => l.status)).toEqual(["stored", "stored"]);
+    // Whole objects, never a half-written one: each copy has the size the backup recorded.
+    expect(done.sizeBytes).toBeGreaterThan(12 * 1024 * 1024);
+    const head = await s3Client().send(new HeadObjectCommand({ Bucket: s3.bucket, Key: keys[0]! }));
+    expect(head.ContentLength).toBe(done.sizeBytes);
+    const onDisk = temporaries(env().DATA_DIR, [], true).filter((p) => p.endsWith(done.locations[0]!.objectKey));
+    expect(onDisk.map((p) => statSync(p).size)).toEqual([done.sizeBytes]);
   });
 });
 
@@ -190,23 +214,30 @@ describe("SIGTERM", () => {
   it("during a backup leaves it queued, never running, and the next process completes it", async () => {
     const b = await queuedBackup();
     const point = `stream:${6 * 1024 * 1024}`;
-    const first = coffer(["backup", b.t.id, b.serverId, b.id], { COFFER_TEST_PAUSE: point, SHUTDOWN_GRACE_PERIOD: "1" });
-    await until(() => `the run to reach ${point}\n${first.output()}`, () => existsSync(pausedFile(point)));
+    const first = coffer(["backup", b.t.id, b.serverId, b.id], {
+      COFFER_TEST_PAUSE: point,
+      SHUTDOWN_GRACE_PERIOD: "1",
+    });
+    await until(
+      () => `the run to reach ${point}\n${first.output()}`,
+      () => existsSync(pausedFile(point)),
+    );
     rmSync(pausedFile(point));
     first.child.kill("SIGTERM");
-    expect(await first.exited).toBe(0);
+    expect(await first.exited, first.output()).toBe(0);
     const stopped = await getBackup(b.t, b.id);
     expect(stopped.status).toBe("queued");
     expect(stopped.log.some((l) => /shutting down/.test(l.message))).toBe(true);
     expect(temporaries(env().DATA_DIR)).toEqual([]);
     coffer([]);
-    const done = await until(() => "the backup to finish", async () => {
-      const row = await getBackup(b.t, b.id);
-      return ["succeeded", "failed"].includes(row.status) && row;
-    });
+    const done = await until(
+      () => "the backup to finish",
+      async () => {
+        const row = await getBackup(b.t, b.id);
+        return ["succeeded", "failed"].includes(row.status) && row;
+      },
+    );
     expect(done).toMatchObject({ status: "succeeded", attempts: 2 });
     await expectNothingLeft(b);
   });
 });
-
-void statSync;

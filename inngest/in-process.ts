@@ -126,7 +126,10 @@ export class InProcessEngine {
       await this.recover();
       this.pump();
     };
-    this.poll = setInterval(() => void tick().catch((err: unknown) => log.warn("workflow poll failed", { err })), POLL_MS);
+    this.poll = setInterval(
+      () => void tick().catch((err: unknown) => log.warn("workflow poll failed", { err })),
+      POLL_MS,
+    );
     this.startCrons();
     await this.recover();
     this.pump();
@@ -139,8 +142,11 @@ export class InProcessEngine {
       for (const cron of config.crons)
         this.crons.push(
           // Instances sharing a database run each tick once.
-          new Cron(cron, { timezone: "UTC", protect: true }, (self: Cron) =>
-            void this.runCron(fn, cron, `cron:${config.id}:${cron}:${self.currentRun()?.getTime() ?? Date.now()}`),
+          new Cron(
+            cron,
+            { timezone: "UTC", protect: true },
+            (self: Cron) =>
+              void this.runCron(fn, cron, `cron:${config.id}:${cron}:${self.currentRun()?.getTime() ?? Date.now()}`),
           ),
         );
   }
@@ -152,7 +158,12 @@ export class InProcessEngine {
 
   private async queueCron(fn: AnyFunction, cron: string, dedupe?: string) {
     if (dedupe && !(await firstSighting(dedupe, DEDUPE_MS))) return;
-    const run = await this.newRun(fn, { id: randomUUID(), name: "inngest/scheduled.timer", data: { cron }, ts: Date.now() });
+    const run = await this.newRun(fn, {
+      id: randomUUID(),
+      name: "inngest/scheduled.timer",
+      data: { cron },
+      ts: Date.now(),
+    });
     if (run) await enqueueRuns([run]);
     this.pump();
   }
@@ -212,7 +223,11 @@ export class InProcessEngine {
 
   /** Queues again the runs of processes that are gone (counting the attempt each was making). */
   private async recover() {
-    const taken = await requeueInterruptedAllTeams(await liveInstancesAllTeams(), (id) => this.maxAttempts(id), INTERRUPTED);
+    const taken = await requeueInterruptedAllTeams(
+      await liveInstancesAllTeams(),
+      (id) => this.maxAttempts(id),
+      INTERRUPTED,
+    );
     if (taken) log.warn("workflow runs of a process that ended taken up again", { runs: taken });
   }
 

@@ -15,7 +15,10 @@ const event = (n = 1) => ({ id: `ping-${n}`, name: pinged.name, data: { n }, ts:
 /** An event sink that records what reaches it. */
 function sink() {
   const sent: OutgoingEvent[] = [];
-  return { sent, send: async (events: OutgoingEvent[]) => (sent.push(...events), events.map((e) => e.id ?? "generated")) };
+  return {
+    sent,
+    send: async (events: OutgoingEvent[]) => (sent.push(...events), events.map((e) => e.id ?? "generated")),
+  };
 }
 
 describe("configOf reads a function's configuration", () => {

@@ -53,7 +53,10 @@ export function startAttempt(job: RunningJob): Attempt {
 async function letGo(job: RunningJob) {
   const table = jobTable(job.kind);
   const d = await db();
-  await d.update(table).set({ claimedBy: null }).where(ours(job, eq(table.claimedBy, instanceId())));
+  await d
+    .update(table)
+    .set({ claimedBy: null })
+    .where(ours(job, eq(table.claimedBy, instanceId())));
 }
 
 /** Why a job stopped running under this claim: handed back at a shutdown, taken over, or failed by the sweeper. */

@@ -39,7 +39,8 @@ export async function claim(job: Job, held?: number): Promise<{ attempt: number;
       )
       .for("update");
     if (!row) return null;
-    if (row.status === "running" && row.attempts === held && row.claimedBy === me) return { attempt: held, fresh: false };
+    if (row.status === "running" && row.attempts === held && row.claimedBy === me)
+      return { attempt: held, fresh: false };
     const resumed = row.status === "running" && row.claimedBy !== null;
     await tx
       .update(table)

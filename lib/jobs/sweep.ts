@@ -21,5 +21,9 @@ export function staleAllTeams(kind: JobKind, now: Date): SQL {
 /** Queued jobs that waited longer than `ms` with no run queued for them: their events may have been lost (across teams). */
 export function waitingAllTeams(kind: JobKind, now: Date, ms: number): SQL {
   const table = jobTable(kind);
-  return and(eq(table.status, "queued"), lt(table.createdAt, new Date(now.getTime() - ms)), not(pendingRunFor(table.id)))!;
+  return and(
+    eq(table.status, "queued"),
+    lt(table.createdAt, new Date(now.getTime() - ms)),
+    not(pendingRunFor(table.id)),
+  )!;
 }

@@ -103,10 +103,7 @@ const mine = (id: number) => and(eq(workflowRuns.id, id), eq(workflowRuns.claime
 /** After a failed attempt: queued again at `at`, resuming after `steps`. */
 export async function retryRunAt(id: number, steps: Record<string, unknown>, at: Date): Promise<void> {
   const d = await db();
-  await d
-    .update(workflowRuns)
-    .set({ status: "queued", steps, availableAt: at, claimedBy: null })
-    .where(mine(id));
+  await d.update(workflowRuns).set({ status: "queued", steps, availableAt: at, claimedBy: null }).where(mine(id));
 }
 
 /** Retries ran out: records the failure, so onFailure runs (again, if this process ends first). */
@@ -146,7 +143,13 @@ export async function requeueInterruptedAllTeams(
 ): Promise<number> {
   const d = await db();
   const held = await d
-    .select({ id: workflowRuns.id, functionId: workflowRuns.functionId, attempts: workflowRuns.attempts, claimedBy: workflowRuns.claimedBy, failure: workflowRuns.failure })
+    .select({
+      id: workflowRuns.id,
+      functionId: workflowRuns.functionId,
+      attempts: workflowRuns.attempts,
+      claimedBy: workflowRuns.claimedBy,
+      failure: workflowRuns.failure,
+    })
     .from(workflowRuns)
     .where(and(eq(workflowRuns.status, "running"), ne(workflowRuns.claimedBy, instanceId())));
   let taken = 0;
