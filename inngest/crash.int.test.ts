@@ -4,11 +4,15 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import postgres from "postgres";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { requestBackup } from "@/lib/backups/mutations";
 import { getBackup } from "@/lib/backups/queries";
 import { createDestination } from "@/lib/destinations/mutations";
 import { env } from "@/lib/env";
+import { requestDatabaseRestore, requestVerification } from "@/lib/restores/mutations";
+import { getRestore } from "@/lib/restores/queries";
+import { scratchName } from "@/lib/restores/scratch";
 import { createServer } from "@/lib/servers/mutations";
 import { createSource } from "@/lib/servers/source-mutations";
 import { signedUpUser } from "@/test/factories";
@@ -23,18 +27,20 @@ import { startSshd, type TestSshd } from "@/test/servers/sshd";
 let s3: S3rverServer;
 let sshd: TestSshd;
 let scratch: string;
+let admin: postgres.Sql;
 const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
   [s3, sshd] = await Promise.all([startS3rver(), startSshd()]);
   scratch = mkdtempSync(path.join(tmpdir(), "coffer-crash-"));
+  admin = postgres(inject("postgresAdminUrl")!, { max: 1, onnotice: () => {} });
 });
 afterEach(() => {
   for (const c of children) c.kill("SIGKILL");
   children.clear();
 });
 afterAll(async () => {
-  await Promise.all([s3?.stop(), sshd?.stop()]);
+  await Promise.all([s3?.stop(), sshd?.stop(), admin?.end()]);
   rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -239,5 +245,127 @@ describe("SIGTERM", () => {
     );
     expect(done).toMatchObject({ status: "succeeded", attempts: 2 });
     await expectNothingLeft(b);
+  });
+});
+
+const databases = async () =>
+  (await admin<{ datname: string }[]>`select datname from pg_database`).map((r) => r.datname);
+
+/** A succeeded backup of a PostgreSQL database (run by a Coffer process), on this host's disk. */
+async function backedUpDatabase() {
+  const user = await signedUpUser("Restorer");
+  const t = await user.team("member");
+  const admin_ = await user.team("admin");
+  const database = `src_${randomBytes(5).toString("hex")}`;
+  await admin.unsafe(`create database ${database}`);
+  const c = postgres(inject("postgresAdminUrl")!.replace(/\/postgres$/, `/${database}`), {
+    max: 1,
+    onnotice: () => {},
+  });
+  await c.unsafe("create table items (id int primary key); insert into items select generate_series(1, 500)");
+  await c.end();
+  const { id: serverId } = await createServer(admin_, {
+    kind: "ssh",
+    name: `db-${randomBytes(3).toString("hex")}`,
+    host: sshd.host,
+    port: sshd.port,
+    username: sshd.username,
+    authMethod: "key",
+    privateKey: sshd.privateKey,
+    workDir: mkdtempSync(path.join(scratch, "work-")),
+  });
+  const { id: sourceId } = await createSource(t, {
+    serverId,
+    kind: "postgres",
+    name: "app db",
+    pgHost: "127.0.0.1",
+    pgPort: Number(new URL(inject("postgresAdminUrl")!).port),
+    pgDatabase: database,
+    pgUser: "postgres",
+    pgSslmode: "disable",
+  });
+  const { id: localId } = await createDestination(admin_, {
+    kind: "local",
+    name: "disk",
+    prefix: `r-${randomBytes(3).toString("hex")}`,
+  });
+  const { id: backupId } = await requestBackup(t, {
+    serverId,
+    sourceIds: [sourceId],
+    destinationIds: [localId],
+    encrypted: true,
+  });
+  const p = coffer(["backup", t.id, serverId, backupId]);
+  await until(
+    () => `the backup to succeed\n${p.output()}`,
+    async () => (await getBackup(t, backupId)).status === "succeeded",
+  );
+  p.child.kill("SIGKILL");
+  await p.exited;
+  return { t, serverId, sourceId, database, backupId };
+}
+
+/** Runs restore `id` in a process held at `point`, kills it there, and lets a fresh process finish it. */
+async function restoreKilledAt(
+  t: Awaited<ReturnType<typeof backedUpDatabase>>["t"],
+  serverId: string,
+  id: string,
+  kind: string,
+  point: string,
+) {
+  const first = coffer(["restore", t.id, serverId, id, kind], { COFFER_TEST_PAUSE: point });
+  await until(
+    () => `the job to reach ${point}\n${first.output()}`,
+    () => existsSync(pausedFile(point)),
+  );
+  first.child.kill("SIGKILL");
+  await first.exited;
+  rmSync(pausedFile(point));
+  expect((await getRestore(t, id)).status).toBe("running");
+  const second = coffer([]);
+  return until(
+    () => `the job to end\n${second.output()}`,
+    async () => {
+      const r = await getRestore(t, id);
+      return ["succeeded", "failed"].includes(r.status) && r;
+    },
+    90_000,
+  );
+}
+
+describe("a restore or verification whose process was killed", () => {
+  it.each([
+    ["before its point of no return (loaded, not yet swapped)", "restore-loaded"],
+    ["after its point of no return (before the rename)", "restore-swap"],
+  ])("%s is finished by the next process", async (_, point) => {
+    const b = await backedUpDatabase();
+    const target = `restored_${randomBytes(4).toString("hex")}`;
+    const { id } = await requestDatabaseRestore(b.t, {
+      backupId: b.backupId,
+      member: `postgres/${b.database}.sql`,
+      serverId: b.serverId,
+      connectionSourceId: b.sourceId,
+      targetDatabase: target,
+      mode: "new",
+    });
+    const done = await restoreKilledAt(b.t, b.serverId, id, "database", point);
+    expect(done).toMatchObject({ status: "succeeded", error: null });
+    expect(done.log.some((l) => /resumed after an interruption/.test(l.message))).toBe(true);
+    const c = postgres(inject("postgresAdminUrl")!.replace(/\/postgres$/, `/${target}`), {
+      max: 1,
+      onnotice: () => {},
+    });
+    expect((await c`select count(*)::int as n from items`)[0]!.n).toBe(500);
+    await c.end();
+    expect(await databases()).not.toContain(scratchName("restore", id));
+  });
+
+  it("a verification is finished by the next process and its scratch database dropped", async () => {
+    const b = await backedUpDatabase();
+    const { id } = await requestVerification(b.t, { backupId: b.backupId });
+    const done = await restoreKilledAt(b.t, b.serverId, id, "verify", "verify-loaded");
+    expect(done).toMatchObject({ status: "succeeded", error: null });
+    expect(done.log.some((l) => /resumed after an interruption/.test(l.message))).toBe(true);
+    expect((await databases()).filter((n) => n.includes(id.replace(/^rst_/, "")))).toEqual([]);
   });
 });

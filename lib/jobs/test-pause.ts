@@ -7,7 +7,9 @@ import { env } from "../env";
  * For the crash tests only (COFFER_TEST_PAUSE unset: nothing happens). A run reaching the point the
  * variable names stops there for good, after writing `<DATA_DIR>/paused-<point>`, so a test can
  * kill the process at exactly that moment. Points: `rename` (a finished upload about to be put in
- * place), `stream:<bytes>` (that many archive bytes went out; `stream:0` is while the dump starts).
+ * place), `stream:<bytes>` (that many archive bytes went out; `stream:0` is while the dump starts),
+ * `restore-loaded` and `restore-swap` (a restore's scratch database loaded, before and after its
+ * point of no return), `verify-loaded` (a verification's scratch database loaded and counted).
  */
 export async function testPause(point: string): Promise<void> {
   if (env().COFFER_TEST_PAUSE !== point) return;
