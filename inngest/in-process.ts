@@ -136,7 +136,7 @@ export class InProcessEngine {
   }
 
   /** Starts the cron triggers (once, however often it is called); `stop` ends them. */
-  startCrons(): void {
+  private startCrons(): void {
     if (this.crons.length) return;
     for (const { fn, config } of this.functions.values())
       for (const cron of config.crons)

@@ -1,6 +1,6 @@
 import { serve } from "inngest/next";
 import { env } from "@/lib/env";
-import { handBackJobs } from "@/lib/jobs/hand-back";
+import { handBackJobsAllTeams } from "@/lib/jobs/hand-back";
 import { log } from "@/lib/log";
 import { registerDispatcher } from "@/lib/workflows/dispatch";
 import { registerWorkflowEndpoint } from "@/lib/workflows/endpoint";
@@ -33,7 +33,7 @@ export async function startWorkflows(): Promise<void> {
     const graceMs = env().SHUTDOWN_GRACE_PERIOD * 1000;
     log.info("stopping: running workflows may finish", { graceSeconds: env().SHUTDOWN_GRACE_PERIOD });
     void engine
-      .shutdown(graceMs, handBackJobs)
+      .shutdown(graceMs, handBackJobsAllTeams)
       .then((handedBack) => log.info("stopped", { handedBack }))
       .catch((err: unknown) => log.error("shutdown failed", { err }))
       .finally(() => process.exit(0));

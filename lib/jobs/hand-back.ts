@@ -15,7 +15,7 @@ export const HANDED_BACK =
  * instance to run again. A restore already putting its database in place is left to finish or,
  * if the process ends first, to be finished by the next one. Resolves with how many went back.
  */
-export async function handBackJobs(): Promise<number> {
+export async function handBackJobsAllTeams(): Promise<number> {
   const d = await db();
   let n = 0;
   for (const kind of ["backup", "restore"] as JobKind[]) {
