@@ -34,7 +34,7 @@ import {
  * (24 h), concurrency limits, retries with back-off (resuming after the completed steps) and
  * onFailure. The queue lives in the database (lib/workflows/queue.ts): once started, the engine
  * takes up at once the runs a process that is gone left queued or running, and on shutdown hands
- * back what it could not finish. docs/workflows.md explains the design.
+ * back what it could not finish. docs/design/crash-safety.md explains the design.
  */
 
 const DEDUPE_MS = 24 * 60 * 60 * 1000;
