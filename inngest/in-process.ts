@@ -141,12 +141,11 @@ export class InProcessEngine {
     for (const { fn, config } of this.functions.values())
       for (const cron of config.crons)
         this.crons.push(
-          // Instances sharing a database run each tick once.
+          // Instances sharing a database run each tick (a minute at the finest) once.
           new Cron(
             cron,
             { timezone: "UTC", protect: true },
-            (self: Cron) =>
-              void this.runCron(fn, cron, `cron:${config.id}:${cron}:${self.currentRun()?.getTime() ?? Date.now()}`),
+            () => void this.runCron(fn, cron, `cron:${config.id}:${cron}:${Math.round(Date.now() / 60_000)}`),
           ),
         );
   }
