@@ -2,6 +2,21 @@ import { Cron } from "croner";
 import { randomUUID } from "node:crypto";
 import { log } from "@/lib/log";
 import { registerDispatcher } from "@/lib/workflows/dispatch";
+import { beatInstance, INSTANCE_BEAT_MS, liveInstancesAllTeams, stopInstance } from "@/lib/workflows/instance";
+import {
+  claimRuns,
+  enqueueRuns,
+  finishRun,
+  firstSighting,
+  forgetExpiredKeys,
+  handBackRuns,
+  nextDue,
+  recordRunFailure,
+  requeueInterruptedAllTeams,
+  retryRunAt,
+  type NewRun,
+  type QueuedRun,
+} from "@/lib/workflows/queue";
 import { dispatcherFor } from "./dispatcher";
 import {
   configOf,
@@ -16,19 +31,17 @@ import {
  * Runs the workflows inside this process when no Inngest server is configured. Each run goes
  * through the SDK's own execution (./sdk-adapter); this adds what a server would, from each
  * function's configuration: event and cron triggers, event-id and idempotency-key deduplication
- * (24 h), concurrency limits, retries with back-off (resuming at the failed step) and onFailure.
- * State lives in memory: the sweep-runs function finds runs a crash interrupted.
+ * (24 h), concurrency limits, retries with back-off (resuming after the completed steps) and
+ * onFailure. The queue lives in the database (lib/workflows/queue.ts): once started, the engine
+ * takes up at once the runs a process that is gone left queued or running, and on shutdown hands
+ * back what it could not finish. docs/design/crash-safety.md explains the design.
  */
 
-interface Job {
-  fn: AnyFunction;
-  config: FunctionConfig;
-  event: TriggeringEvent;
-  keys: string[];
-  limits: number[];
-}
-
 const DEDUPE_MS = 24 * 60 * 60 * 1000;
+/** Once started: how often the engine looks for due runs (retries, other instances' work, runs a gone process held). */
+const POLL_MS = 2_000;
+const INTERRUPTED =
+  "The process running it ended (a restart or crash) during its last attempt, and no attempts are left.";
 
 /** Reads `event.data.<field>` (the only key expressions Coffer's functions use). */
 function keyValue(expression: string, event: Pick<TriggeringEvent, "data">): string {
@@ -43,114 +56,244 @@ export interface EngineOptions {
 }
 
 export class InProcessEngine {
-  private readonly functions: { fn: AnyFunction; config: FunctionConfig }[];
-  private readonly queue: Job[] = [];
-  private readonly active = new Map<string, number>();
-  private readonly seen = new Map<string, number>();
+  private readonly functions = new Map<string, { fn: AnyFunction; config: FunctionConfig }>();
   private readonly crons: Cron[] = [];
   private readonly idleWaiters: (() => void)[] = [];
-  private running = 0;
+  private readonly executing = new Map<number, Promise<void>>();
+  private readonly handedBack = new Set<number>();
+  private pumping: Promise<void> | undefined;
+  private again = false;
+  private wake: NodeJS.Timeout | undefined;
+  private poll: NodeJS.Timeout | undefined;
+  private stopping = false;
+  /** Sends and cron runs being queued: `idle` waits for them (callers need not await a send). */
+  private readonly queueing = new Set<Promise<unknown>>();
 
   constructor(
     functions: AnyFunction[],
     private readonly options: EngineOptions = {},
   ) {
-    this.functions = functions.map((fn) => ({ fn, config: configOf(fn) }));
-    for (const { config } of this.functions)
+    for (const fn of functions) {
+      const config = configOf(fn);
       for (const c of config.concurrency) if (c.key) keyValue(c.key, { data: {} });
+      this.functions.set(config.id, { fn, config });
+    }
   }
 
-  /** Queues a run of every function the events trigger; returns the events' ids. An id seen in the last 24 h is ignored. */
-  send(events: OutgoingEvent[]): string[] {
-    const now = Date.now();
-    for (const [k, until] of this.seen) if (until < now) this.seen.delete(k);
-    const ids = events.map((e) => {
-      const event = { id: e.id ?? randomUUID(), name: e.name, data: e.data ?? {}, ts: now };
-      if (e.id) {
-        if (this.seen.has(`event:${e.id}`)) return event.id;
-        this.seen.set(`event:${e.id}`, now + DEDUPE_MS);
-      }
-      for (const f of this.functions) if (f.config.events.includes(e.name)) this.enqueue(f.fn, event);
-      return event.id;
-    });
+  /** Queues a run of every function the events trigger; resolves with the events' ids. An id seen in the last 24 h is ignored. */
+  send(events: OutgoingEvent[]): Promise<string[]> {
+    return this.queued(this.queue(events));
+  }
+
+  private queued<T>(p: Promise<T>): Promise<T> {
+    this.queueing.add(p);
+    void p.finally(() => this.queueing.delete(p)).catch(() => {});
+    return p;
+  }
+
+  private async queue(events: OutgoingEvent[]): Promise<string[]> {
+    const ids: string[] = [];
+    const runs: NewRun[] = [];
+    for (const e of events) {
+      const event = { id: e.id ?? randomUUID(), name: e.name, data: e.data ?? {}, ts: Date.now() };
+      ids.push(event.id);
+      if (e.id && !(await firstSighting(`event:${e.id}`, DEDUPE_MS))) continue;
+      for (const { fn, config } of this.functions.values())
+        if (config.events.includes(e.name)) {
+          const run = await this.newRun(fn, event);
+          if (run) runs.push(run);
+        }
+    }
+    await enqueueRuns(runs);
     this.pump();
     return ids;
   }
 
+  /**
+   * Starts the engine for good: records this instance (and its heartbeat), takes up what a gone
+   * process left, starts the cron triggers and looks for due runs every POLL_MS until `stop`.
+   */
+  async start(): Promise<void> {
+    if (this.poll) return;
+    await beatInstance();
+    let beat = Date.now();
+    const tick = async () => {
+      if (Date.now() - beat >= INSTANCE_BEAT_MS) {
+        beat = Date.now();
+        await beatInstance();
+        await forgetExpiredKeys();
+      }
+      await this.recover();
+      this.pump();
+    };
+    this.poll = setInterval(
+      () => void tick().catch((err: unknown) => log.warn("workflow poll failed", { err })),
+      POLL_MS,
+    );
+    this.startCrons();
+    await this.recover();
+    this.pump();
+  }
+
   /** Starts the cron triggers (once, however often it is called); `stop` ends them. */
-  startCrons(): void {
+  private startCrons(): void {
     if (this.crons.length) return;
-    for (const { fn, config } of this.functions)
+    for (const { fn, config } of this.functions.values())
       for (const cron of config.crons)
-        this.crons.push(new Cron(cron, { timezone: "UTC", protect: true }, () => this.runCron(fn, cron)));
+        this.crons.push(
+          // Instances sharing a database run each tick (a minute at the finest) once.
+          new Cron(
+            cron,
+            { timezone: "UTC", protect: true },
+            () => void this.runCron(fn, cron, `cron:${config.id}:${cron}:${Math.round(Date.now() / 60_000)}`),
+          ),
+        );
   }
 
   /** Queues one run of a cron function now (what its timer does), for start-up and tests. */
-  runCron(fn: AnyFunction, cron = "manual"): void {
-    this.enqueue(fn, { id: randomUUID(), name: "inngest/scheduled.timer", data: { cron }, ts: Date.now() });
+  runCron(fn: AnyFunction, cron = "manual", dedupe?: string): Promise<void> {
+    return this.queued(this.queueCron(fn, cron, dedupe));
+  }
+
+  private async queueCron(fn: AnyFunction, cron: string, dedupe?: string) {
+    if (dedupe && !(await firstSighting(dedupe, DEDUPE_MS))) return;
+    const run = await this.newRun(fn, {
+      id: randomUUID(),
+      name: "inngest/scheduled.timer",
+      data: { cron },
+      ts: Date.now(),
+    });
+    if (run) await enqueueRuns([run]);
     this.pump();
   }
 
   stop(): void {
     for (const c of this.crons.splice(0)) c.stop();
+    clearInterval(this.poll);
+    clearTimeout(this.wake);
+    this.poll = undefined;
   }
 
-  /** Resolves when nothing is queued or running. */
-  idle(): Promise<void> {
-    if (this.running === 0 && this.queue.length === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  /**
+   * Stops taking runs, lets those going finish for up to `graceMs`, then hands the rest back to
+   * the queue (their jobs with `handBackJobs`, which stops their attempts) for the next instance,
+   * and records this instance as stopped. Resolves with how many were handed back.
+   */
+  async shutdown(graceMs: number, handBackJobs: () => Promise<number>): Promise<number> {
+    this.stopping = true;
+    this.stop();
+    const going = () => Promise.allSettled([...this.executing.values()]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([going(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
+    const back = await handBackRuns();
+    for (const id of back) this.handedBack.add(id);
+    if (back.length) {
+      await handBackJobs();
+      // The attempts see their jobs handed back within a second or two and clean up what they wrote.
+      await Promise.race([going(), new Promise((r) => (timer = setTimeout(r, 15_000)))]);
+      clearTimeout(timer);
+    }
+    await stopInstance();
+    return back.length;
   }
 
-  private enqueue(fn: AnyFunction, event: TriggeringEvent) {
+  /** Resolves when none of this engine's runs is queued or running. */
+  async idle(): Promise<void> {
+    while (this.queueing.size) await Promise.allSettled([...this.queueing]);
+    const done = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    this.pump();
+    return done;
+  }
+
+  private async newRun(fn: AnyFunction, event: TriggeringEvent): Promise<NewRun | undefined> {
     const config = configOf(fn);
-    if (config.idempotency) {
-      const key = `idem:${config.id}:${keyValue(config.idempotency, event)}`;
-      if (this.seen.has(key)) return;
-      this.seen.set(key, Date.now() + DEDUPE_MS);
-    }
-    const keys = config.concurrency.map((c) => `${config.id}:${c.key ? `${c.key}=${keyValue(c.key, event)}` : "*"}`);
-    this.queue.push({ fn, config, event, keys, limits: config.concurrency.map((c) => c.limit) });
+    const subject = config.idempotency ? keyValue(config.idempotency, event) : undefined;
+    if (subject !== undefined && !(await firstSighting(`idem:${config.id}:${subject}`, DEDUPE_MS))) return undefined;
+    const concurrencyKeys = config.concurrency.map(
+      (c) => `${config.id}:${c.key ? `${c.key}=${keyValue(c.key, event)}` : "*"}`,
+    );
+    return { functionId: config.id, event, subject, concurrencyKeys };
   }
 
+  private maxAttempts(functionId: string) {
+    return (this.functions.get(functionId)?.config.retries ?? 4) + 1;
+  }
+
+  /** Queues again the runs of processes that are gone (counting the attempt each was making). */
+  private async recover() {
+    const taken = await requeueInterruptedAllTeams(
+      await liveInstancesAllTeams(),
+      (id) => this.maxAttempts(id),
+      INTERRUPTED,
+    );
+    if (taken) log.warn("workflow runs of a process that ended taken up again", { runs: taken });
+  }
+
+  /** Claims and starts what is due; one pass at a time (a call during a pass asks for another). */
   private pump() {
-    for (let i = 0; i < this.queue.length;) {
-      const job = this.queue[i]!;
-      if (job.keys.some((k, j) => (this.active.get(k) ?? 0) >= job.limits[j]!)) {
-        i++;
-        continue;
-      }
-      this.queue.splice(i, 1);
-      for (const k of job.keys) this.active.set(k, (this.active.get(k) ?? 0) + 1);
-      this.running++;
-      void this.execute(job).finally(() => {
-        for (const k of job.keys) this.active.set(k, this.active.get(k)! - 1);
-        this.running--;
-        this.pump();
-        if (this.running === 0 && this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
-      });
-    }
-  }
-
-  private async execute({ fn, config, event }: Job) {
-    const run = functionRun(fn, event, (events) => this.send(events));
-    const maxAttempts = (config.retries ?? 4) + 1;
-    for (let attempt = 1; ; attempt++) {
-      const failure = await run.attempt();
-      if (!failure) return;
-      if (!failure.permanent && attempt < maxAttempts) {
-        log.warn("workflow attempt failed; retrying", { function: config.id, attempt, error: failure.message });
-        await new Promise((r) =>
-          setTimeout(r, this.options.retryDelayMs?.(attempt) ?? Math.min(2_000 * 2 ** (attempt - 1), 300_000)),
-        );
-        continue;
-      }
-      log.warn("workflow failed", { function: config.id, error: failure.message });
-      if (!config.hasFailureHandler) return;
-      const handlerFailure = await run.fail(failure);
-      if (handlerFailure)
-        log.error("workflow failure handler failed", { function: config.id, error: handlerFailure.message });
+    if (this.pumping) {
+      this.again = true;
       return;
     }
+    this.pumping = this.pass()
+      .catch((err: unknown) => log.error("workflow queue failed", { err }))
+      .finally(() => {
+        this.pumping = undefined;
+        if (this.again) {
+          this.again = false;
+          this.pump();
+        }
+      });
+  }
+
+  private async pass() {
+    if (this.stopping) return;
+    const claimed = await claimRuns([...this.functions.keys()], (run) =>
+      this.functions.get(run.functionId)!.config.concurrency.map((c) => c.limit),
+    );
+    for (const run of claimed) {
+      const execution = this.execute(run)
+        .catch((err: unknown) => log.error("workflow run failed to record", { function: run.functionId, err }))
+        .finally(() => {
+          this.executing.delete(run.id);
+          this.pump();
+        });
+      this.executing.set(run.id, execution);
+    }
+    if (this.executing.size) return;
+    const { at, pending } = await nextDue([...this.functions.keys()]);
+    if (!pending) for (const w of this.idleWaiters.splice(0)) w();
+    clearTimeout(this.wake);
+    if (at) this.wake = setTimeout(() => this.pump(), Math.max(0, at.getTime() - Date.now()) + 5).unref();
+  }
+
+  private async execute(queued: QueuedRun) {
+    const { fn, config } = this.functions.get(queued.functionId)!;
+    const run = functionRun(fn, queued.event, (events) => this.send(events), queued.steps);
+    let failure = queued.failure;
+    if (!failure) {
+      const attempt = queued.attempts;
+      const failed = await run.attempt();
+      if (this.handedBack.has(queued.id)) return; // shutdown: the next instance takes it from here
+      if (!failed) return finishRun(queued.id);
+      if (!failed.permanent && attempt < this.maxAttempts(config.id)) {
+        log.warn("workflow attempt failed; retrying", { function: config.id, attempt, error: failed.message });
+        const delay = this.options.retryDelayMs?.(attempt) ?? Math.min(2_000 * 2 ** (attempt - 1), 300_000);
+        return retryRunAt(queued.id, run.steps(), new Date(Date.now() + delay));
+      }
+      log.warn("workflow failed", { function: config.id, error: failed.message });
+      if (!config.hasFailureHandler) return finishRun(queued.id);
+      failure = failed;
+      await recordRunFailure(queued.id, run.steps(), failure);
+    }
+    if (config.hasFailureHandler) {
+      const handlerFailure = await run.fail(failure);
+      if (this.handedBack.has(queued.id)) return;
+      if (handlerFailure)
+        log.error("workflow failure handler failed", { function: config.id, error: handlerFailure.message });
+    }
+    await finishRun(queued.id);
   }
 }
 

@@ -15,7 +15,10 @@ const event = (n = 1) => ({ id: `ping-${n}`, name: pinged.name, data: { n }, ts:
 /** An event sink that records what reaches it. */
 function sink() {
   const sent: OutgoingEvent[] = [];
-  return { sent, send: (events: OutgoingEvent[]) => (sent.push(...events), events.map((e) => e.id ?? "generated")) };
+  return {
+    sent,
+    send: async (events: OutgoingEvent[]) => (sent.push(...events), events.map((e) => e.id ?? "generated")),
+  };
 }
 
 describe("configOf reads a function's configuration", () => {
@@ -66,6 +69,26 @@ describe("functionRun", () => {
     expect(await run.attempt()).toEqual({ name: "Error", message: "transient", permanent: false });
     expect(await run.attempt()).toBeUndefined();
     expect(ran).toEqual(["first", "second", "second"]);
+  });
+
+  it("resumes in a new run (another process) from the completed steps, stored as JSON", async () => {
+    const ran: string[] = [];
+    const fn = client.createFunction({ id: "stored", triggers: [pinged] }, async ({ event, step }) => {
+      const a = await step.run("first", () => (ran.push("first"), { n: event.data.n + 1 }));
+      await step.run("nothing", () => void ran.push("nothing"));
+      await step.run("second", () => {
+        ran.push("second");
+        if (ran.length === 3) throw new Error("the process ended");
+      });
+      return a.n;
+    });
+    const first = functionRun(fn, event(4), sink().send);
+    await first.attempt();
+    const stored = JSON.parse(JSON.stringify(first.steps())) as Record<string, unknown>;
+    expect(Object.keys(stored)).toHaveLength(2);
+    const again = functionRun(fn, event(4), sink().send, stored);
+    expect(await again.attempt()).toBeUndefined();
+    expect(ran).toEqual(["first", "nothing", "second", "second"]);
   });
 
   it("reports NonRetriableError as permanent", async () => {

@@ -25,8 +25,8 @@ export interface TriggeringEvent {
   data: Record<string, unknown>;
   ts: number;
 }
-/** Queues events; returns their ids. */
-type EventSink = (events: OutgoingEvent[]) => string[];
+/** Queues events; resolves with their ids. */
+type EventSink = (events: OutgoingEvent[]) => Promise<string[]>;
 /** How an attempt failed; `permanent` (NonRetriableError) means no retry. */
 interface Failure {
   name: string;
@@ -68,8 +68,8 @@ const routingSends =
   (sink: EventSink) =>
   (ctx: Context.Any): Context.Any => {
     const sendEvent = ((id: Parameters<Context.Any["step"]["run"]>[0], payload: OutgoingEvent | OutgoingEvent[]) =>
-      ctx.step.run(id, () => ({
-        ids: sink(Array.isArray(payload) ? payload : [payload]),
+      ctx.step.run(id, async () => ({
+        ids: await sink(Array.isArray(payload) ? payload : [payload]),
       }))) as Context.Any["step"]["sendEvent"];
     return { ...ctx, step: { ...ctx.step, sendEvent } };
   };
@@ -81,20 +81,35 @@ const failureOf = (out: unknown): Failure | undefined => {
   return { name, message: error.message ?? "The workflow failed.", permanent: name === "NonRetriableError" };
 };
 
+/** Completed steps' outputs by hashed step id, as JSON (an output of `undefined` is stored as null, as a server does). */
+export type StepState = Record<string, unknown>;
+
 /**
- * One run of `fn` for `event`. Each `attempt()` resumes after the steps earlier attempts
- * completed, as a server does on retry; `fail()` runs the function's onFailure handler.
+ * One run of `fn` for `event`. Each `attempt()` resumes after the steps completed before (`done`,
+ * then those of earlier attempts), as a server does on retry; `steps()` is what to resume after
+ * next time; `fail()` runs the function's onFailure handler.
  */
-export function functionRun(fn: AnyFunction, event: TriggeringEvent, sink: EventSink) {
+export function functionRun(fn: AnyFunction, event: TriggeringEvent, sink: EventSink, done: StepState = {}) {
   const transformCtx = routingSends(sink);
   const engine = new InngestTestEngine({ function: fn, events: [event], transformCtx });
-  let steps: InngestTestEngine.MockedStep[] = [];
+  let state: StepState = done;
   return {
     async attempt(): Promise<Failure | undefined> {
+      const steps = Object.entries(state).map(([id, value]) => ({ id, idIsHashed: true, handler: () => value }));
       const out = await engine.execute({ steps });
-      steps = Object.entries(out.state).map(([id, value]) => ({ id, idIsHashed: true, handler: () => value }));
+      const settled = await Promise.all(
+        Object.entries(out.state as Record<string, unknown>).map(async ([id, value]) => {
+          try {
+            return [[id, JSON.parse(JSON.stringify((await value) ?? null)) as unknown]];
+          } catch {
+            return []; // a step that failed is not done
+          }
+        }),
+      );
+      state = { ...state, ...(Object.fromEntries(settled.flat() as [string, unknown][]) as StepState) };
       return failureOf(out);
     },
+    steps: (): StepState => state,
     /** Runs onFailure with the run's last failure; returns how the handler itself failed, if it did. */
     async fail(failure: Failure): Promise<Failure | undefined> {
       const asFailureHandler = new Proxy(fn, {

@@ -1,5 +1,6 @@
 import { serve } from "inngest/next";
 import { env } from "@/lib/env";
+import { handBackJobsAllTeams } from "@/lib/jobs/hand-back";
 import { log } from "@/lib/log";
 import { registerDispatcher } from "@/lib/workflows/dispatch";
 import { registerWorkflowEndpoint } from "@/lib/workflows/endpoint";
@@ -12,8 +13,9 @@ import { inProcessEngine } from "./in-process";
 /**
  * At server start: registers with lib where requests for work go and, with an Inngest server, the
  * endpoint it calls. Without one the in-process engine runs the workflows: it registers itself,
- * and its crons start here with a sweep at once for runs a previous process left behind (a
- * server's own crons do this otherwise).
+ * takes up at once what a previous process left queued or running, starts its crons with a sweep
+ * at once (a server's own crons do this otherwise), and on SIGTERM stops taking runs, lets those
+ * going finish for SHUTDOWN_GRACE_PERIOD and hands the rest back for the next instance.
  */
 export async function startWorkflows(): Promise<void> {
   if (env().workflows === "inngest") {
@@ -25,7 +27,16 @@ export async function startWorkflows(): Promise<void> {
     return;
   }
   const engine = await inProcessEngine(); // registers itself
-  engine.startCrons();
-  engine.runCron(sweepRuns);
+  await engine.start();
+  await engine.runCron(sweepRuns);
+  process.once("SIGTERM", () => {
+    const graceMs = env().SHUTDOWN_GRACE_PERIOD * 1000;
+    log.info("stopping: running workflows may finish", { graceSeconds: env().SHUTDOWN_GRACE_PERIOD });
+    void engine
+      .shutdown(graceMs, handBackJobsAllTeams)
+      .then((handedBack) => log.info("stopped", { handedBack }))
+      .catch((err: unknown) => log.error("shutdown failed", { err }))
+      .finally(() => process.exit(0));
+  });
   log.info("workflows run in this process (no Inngest server configured)");
 }

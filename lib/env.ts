@@ -75,6 +75,16 @@ const schema = z.object({
     .or(z.literal("").transform(() => undefined)),
   INNGEST_EVENT_KEY: z.string().optional(),
   INNGEST_SIGNING_KEY: z.string().optional(),
+  // Seconds a stopping instance (SIGTERM) lets running workflows finish before handing them back.
+  SHUTDOWN_GRACE_PERIOD: z.preprocess(
+    (v) => (v === "" ? undefined : v),
+    z.coerce
+      .number("SHUTDOWN_GRACE_PERIOD must be a number of seconds such as 60")
+      .min(0, "SHUTDOWN_GRACE_PERIOD must be 0 or more (seconds)")
+      .default(60),
+  ),
+  // Tests only: where a backup run stops and waits to be killed (lib/jobs/test-pause.ts).
+  COFFER_TEST_PAUSE: z.string().optional(),
   // Turns on the operators' metrics endpoint (/api/metrics), which answers only to this bearer token.
   METRICS_TOKEN: z
     .string()

@@ -72,6 +72,8 @@ export const backups = pgTable(
     /** Updated at least every 2 s while running; a running row with an old heartbeat belongs to a dead process. */
     heartbeatAt: timestampColumn("heartbeat_at"),
     attempts: integer("attempts").notNull().default(0),
+    /** The process (workflow instance) holding the current claim; cleared when an attempt ends cleanly. */
+    claimedBy: text("claimed_by"),
     /** Bytes written so far (the stored object's bytes), while running and at the end. */
     bytesDone: bigint("bytes_done", { mode: "number" }).notNull().default(0),
     /** Size and SHA-256 of the stored object (encrypted when `encrypted`). */

@@ -68,6 +68,8 @@ export const restores = pgTable(
     finishedAt: timestampColumn("finished_at"),
     heartbeatAt: timestampColumn("heartbeat_at"),
     attempts: integer("attempts").notNull().default(0),
+    /** The process (workflow instance) holding the current claim; cleared when an attempt ends cleanly. */
+    claimedBy: text("claimed_by"),
     /** Bytes of the plain archive read so far, of `totalBytes`. */
     bytesDone: bigint("bytes_done", { mode: "number" }).notNull().default(0),
     totalBytes: bigint("total_bytes", { mode: "number" }),

@@ -11,6 +11,7 @@ import { AppError, asAppError, notFound } from "../errors";
 import { formatBytes } from "../format";
 import { startAttempt, type Attempt } from "../jobs/attempt";
 import { claimNew } from "../jobs/claim";
+import { testPauseStream } from "../jobs/test-pause";
 import { failureMessage, RunStopped } from "../jobs/failure";
 import { hold, type Held } from "../jobs/hold";
 import { emit } from "../notifications/emit";
@@ -273,7 +274,8 @@ async function writeEverywhere(
   const plain = new Sha256Meter();
   const seal = sealing && createEncryptStream({ ...sealing, teamId: job.teamId, backupId: job.id });
   // pipeline() carries a failure of the source into the body, so every destination stops.
-  (seal ? pipeline(archive.stream, plain, seal) : pipeline(archive.stream, plain)).catch(() => {});
+  const gate = testPauseStream();
+  pipeline([archive.stream, ...(gate ? [gate] : []), plain, ...(seal ? [seal] : [])]).catch(() => {});
   attempt.say(`Writing to ${destinations.map((x) => x.name).join(", ")}.`);
   const [fan, manifest] = await Promise.allSettled([
     fanOut(

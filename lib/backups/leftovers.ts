@@ -69,7 +69,8 @@ export async function removeRunLeftovers(
   return clean;
 }
 
-async function removeWorkFolders(t: TeamContext, backupId: string) {
+/** Removes the private work folders a run of `backupId` left on its server. */
+export async function removeWorkFolders(t: TeamContext, backupId: string) {
   const d = await db();
   const [row] = await d
     .select({ serverId: servers.id, workDir: servers.workDir })

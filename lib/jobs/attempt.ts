@@ -1,7 +1,11 @@
 import "server-only";
+import { eq } from "drizzle-orm";
 import { db } from "../db";
 import { log } from "../log";
 import { failureMessage, RunStopped } from "./failure";
+import { inTeam } from "../teams/context";
+import { instanceId } from "../workflows/instance";
+import { HANDED_BACK } from "./hand-back";
 import { jobLog } from "./log";
 import { jobTable, ours, type RunningJob } from "./table";
 
@@ -40,8 +44,33 @@ export function startAttempt(job: RunningJob): Attempt {
     async close() {
       await watch.stop();
       await say.flush();
+      await letGo(job);
     },
   };
+}
+
+/** Ends this process's claim on a job still running under it (a retry then claims it afresh, not as resumed). */
+async function letGo(job: RunningJob) {
+  const table = jobTable(job.kind);
+  const d = await db();
+  await d
+    .update(table)
+    .set({ claimedBy: null })
+    .where(ours(job, eq(table.claimedBy, instanceId())));
+}
+
+/** Why a job stopped running under this claim: handed back at a shutdown, taken over, or failed by the sweeper. */
+async function whyStopped(job: RunningJob): Promise<string> {
+  const table = jobTable(job.kind);
+  const d = await db();
+  const [row] = await d
+    .select({ status: table.status, attempts: table.attempts })
+    .from(table)
+    .where(inTeam(table, job.t, eq(table.id, job.id)));
+  if (row?.status === "queued") return HANDED_BACK;
+  const what = job.kind === "backup" ? "run" : "job";
+  if (row?.status === "running") return `Another process took over the ${what}.`;
+  return `The ${what} was stopped: it was marked as failed while running (its progress had stalled).`;
 }
 
 /**
@@ -60,12 +89,7 @@ function watchProgress(job: RunningJob, abort: AbortController) {
         .set({ bytesDone: bytes, heartbeatAt: new Date() })
         .where(ours(job))
         .returning({ cancelBy: table.cancelRequestedBy, cancelAt: table.cancelRequestedAt });
-      if (!row)
-        abort.abort(
-          new RunStopped(
-            `The ${job.kind === "backup" ? "run" : "job"} was stopped: it was marked as failed while running (its progress had stalled).`,
-          ),
-        );
+      if (!row) abort.abort(new RunStopped(await whyStopped(job)));
       else if (row.cancelAt) abort.abort(new RunStopped(`Cancelled by ${row.cancelBy ?? "a team member"}.`));
     } catch (err) {
       log.warn("progress update failed", { id: job.id, err });

@@ -1,6 +1,7 @@
 import "server-only";
 import { eq, inArray, isNull, sql } from "drizzle-orm";
 import { db, type Transaction } from "../db";
+import { instanceId } from "../workflows/instance";
 import { inTeam, type TeamContext } from "../teams/context";
 import { RunStopped } from "./failure";
 import { appendJobLog } from "./log";
@@ -11,31 +12,63 @@ import { jobTable, runningJob, type Job, type JobKind, type RunningJob } from ".
  * the claim, or null when there is nothing to do: it finished, was cancelled, or does not exist.
  */
 export async function claimJob(job: Job): Promise<number | null> {
+  return (await claim(job))?.attempt ?? null;
+}
+
+/**
+ * Claims a job for this process (recording this instance on it), unless it already runs under
+ * `held` here. `resumed`: the claim before was never let go — the process making that attempt
+ * ended without finishing it (a restart or crash) — which the run log says.
+ */
+export async function claim(job: Job, held?: number): Promise<{ attempt: number; resumed: boolean } | null> {
   const table = jobTable(job.kind);
   const d = await db();
-  const [row] = await d
-    .update(table)
-    .set({
-      status: "running",
-      startedAt: sql`coalesce(${table.startedAt}, now())`,
-      heartbeatAt: new Date(),
-      attempts: sql`${table.attempts} + 1`,
-      error: null,
-      bytesDone: 0,
-    })
-    .where(
-      inTeam(
-        table,
-        { id: job.teamId },
-        eq(table.id, job.id),
-        inArray(table.status, ["queued", "running"]),
-        isNull(table.cancelRequestedAt),
-      ),
-    )
-    .returning({ attempts: table.attempts });
-  if (!row) return null;
-  await appendJobLog(job, "info", row.attempts > 1 ? `Attempt ${row.attempts} started.` : "Started.");
-  return row.attempts;
+  const me = instanceId();
+  const result = await d.transaction(async (tx) => {
+    const [row] = await tx
+      .select({ status: table.status, attempts: table.attempts, claimedBy: table.claimedBy })
+      .from(table)
+      .where(
+        inTeam(
+          table,
+          { id: job.teamId },
+          eq(table.id, job.id),
+          inArray(table.status, ["queued", "running"]),
+          isNull(table.cancelRequestedAt),
+        ),
+      )
+      .for("update");
+    if (!row) return null;
+    if (row.status === "running" && row.attempts === held && row.claimedBy === me)
+      return { attempt: held, fresh: false };
+    const resumed = row.status === "running" && row.claimedBy !== null;
+    await tx
+      .update(table)
+      .set({
+        status: "running",
+        startedAt: sql`coalesce(${table.startedAt}, now())`,
+        heartbeatAt: new Date(),
+        attempts: row.attempts + 1,
+        claimedBy: me,
+        error: null,
+        bytesDone: 0,
+      })
+      .where(inTeam(table, { id: job.teamId }, eq(table.id, job.id)));
+    return { attempt: row.attempts + 1, fresh: true, resumed };
+  });
+  if (!result) return null;
+  if (!result.fresh) return { attempt: result.attempt, resumed: false };
+  const n = result.attempt;
+  await appendJobLog(
+    job,
+    "info",
+    result.resumed
+      ? `Attempt ${n} started: resumed after an interruption (the process making attempt ${n - 1} ended before it finished: a restart or crash).`
+      : n > 1
+        ? `Attempt ${n} started.`
+        : "Started.",
+  );
+  return { attempt: n, resumed: !!result.resumed };
 }
 
 /** After a claim found nothing to do: throws RunStopped when that is because someone asked to cancel the running job. */
@@ -55,7 +88,7 @@ export async function claimNew(tx: Transaction, kind: JobKind, t: TeamContext, i
   const now = new Date();
   await tx
     .update(table)
-    .set({ status: "running", startedAt: now, heartbeatAt: now, attempts: 1 })
+    .set({ status: "running", startedAt: now, heartbeatAt: now, attempts: 1, claimedBy: instanceId() })
     .where(inTeam(table, t, eq(table.id, id)));
   return runningJob(kind, t, id, 1);
 }

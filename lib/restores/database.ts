@@ -14,6 +14,7 @@ import { connectionOf, type DatabaseOutcome, type RestoreCtx } from "./job";
 import { manifestOf } from "./mutations";
 import { ServerPostgres } from "./postgres";
 import { safetyBackup } from "./safety-backup";
+import { testPause } from "../jobs/test-pause";
 import { oldName, scratchName, setScratch } from "./scratch";
 
 /**
@@ -50,7 +51,9 @@ export async function restoreDatabase(ctx: RestoreCtx): Promise<DatabaseOutcome>
         await loadChecked(ctx, pg, scratch);
         say("Loaded. Counting its rows…");
         counts = await pg.countRows(scratch);
+        await testPause("restore-loaded");
         await startSwap(ctx);
+        await testPause("restore-swap");
       }
       // From here on the loaded database goes into place whatever happens: nothing aborts it, and
       // a retry finishes it (the swap is one transaction: the scratch is there until it commits).

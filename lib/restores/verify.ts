@@ -10,6 +10,7 @@ import { archiveDamage, drain, readEntries } from "./archive-entries";
 import { connectionOf, type RestoreCtx } from "./job";
 import { manifestOf } from "./mutations";
 import { ServerPostgres } from "./postgres";
+import { testPause } from "../jobs/test-pause";
 import { scratchName, setScratch } from "./scratch";
 
 /**
@@ -52,6 +53,7 @@ export async function verify(ctx: RestoreCtx): Promise<VerificationResult> {
             return;
           }
           const counts = await pg.countRows(scratch);
+          await testPause("verify-loaded");
           const restored = new Map(counts.map((c) => [`${c.schema}.${c.table}`, c.rows]));
           for (const c of dump.tables) {
             const key = `${c.schema}.${c.table}`;

@@ -6,6 +6,7 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { AppError } from "@/lib/errors";
+import { testPause } from "@/lib/jobs/test-pause";
 import {
   checkListPrefix,
   checkRange,
@@ -113,6 +114,7 @@ export class LocalDiskAdapter implements StorageAdapter {
         try {
           // flush: fsync before close, so the rename below never publishes unwritten data.
           await pipeline(source, createWriteStream(tmp, { flags: "wx", mode: 0o600, flush: true }), { signal });
+          await testPause("rename");
           await rename(tmp, target);
         } catch (err) {
           await unlink(tmp).catch(() => {});

@@ -40,7 +40,7 @@ describe("InProcessEngine", () => {
     );
     const engine = new InProcessEngine([once], fast);
     const a = ordered.create({ order: "a", shop: "s" }, { id: "evt-a" });
-    expect(engine.send([a, a])).toEqual(["evt-a", "evt-a"]);
+    expect(await engine.send([a, a])).toEqual(["evt-a", "evt-a"]);
     engine.send([ordered.create({ order: "a", shop: "s" }), ordered.create({ order: "b", shop: "s" })]);
     await engine.idle();
     expect(runs).toEqual(["a", "b"]);
