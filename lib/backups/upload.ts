@@ -9,7 +9,7 @@ import { formatBytes } from "../format";
 import { assertRole, type TeamContext } from "../teams/context";
 import { storeNewBackup, type ArchiveProducer, type TransferResult } from "./build";
 import { MANIFEST_PATH, parseManifest } from "./manifest";
-import { localQuotaFor, overQuota, type LocalQuota } from "./quota";
+import { overQuota, reserveLocalRoom, type LocalReservation } from "./quota";
 import type { UploadBackupInput } from "./schemas";
 
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -132,12 +132,12 @@ function tee(targets: Writable[], idleMs: number, idle: () => Error): Writable {
   return sink;
 }
 
-/** The size limit, and the team's quota on this host's disk when a destination is there: refuses past either. */
-function uploadLimit(quota: LocalQuota | null): (bytes: number) => void {
+/** The size limit, and the room reserved on this host's disk when a destination is there: refuses past either. */
+function uploadLimit(quota: LocalReservation | null): (bytes: number) => void {
   const max = env().UPLOAD_MAX_SIZE;
   return (bytes) => {
     if (bytes > max) throw tooLarge(max);
-    if (quota && quota.used + bytes > quota.limit) throw overQuota(quota, bytes);
+    if (quota && bytes > quota.reserved) throw overQuota(quota, bytes);
   };
 }
 
@@ -157,7 +157,7 @@ const idleTooLong = (seconds: number) => () =>
  * The upload as an archive: one read of the request feeds the check and the destinations, at the
  * pace of the slowest of them, so nothing of it piles up in memory.
  */
-function uploaded(body: Readable, fileName: string | undefined, quota: LocalQuota | null): ArchiveProducer {
+function uploaded(body: Readable, fileName: string | undefined, quota: LocalReservation | null): ArchiveProducer {
   return {
     async open(ctx) {
       ctx.say(`Receiving ${fileName ?? "the upload"}.`);
@@ -191,6 +191,8 @@ function uploaded(body: Readable, fileName: string | undefined, quota: LocalQuot
  * checked, sealed if asked and written to the chosen destinations while it streams in, and kept
  * like any other backup. A broken, oversized, stalled or cancelled upload leaves a failed backup
  * and no object. `declaredBytes` (Content-Length) lets an upload that is too large be refused at once.
+ * Room on this host's disk is reserved with the backup row (lib/backups/quota), so uploads at the
+ * same time share the team's quota instead of each counting all of it; refused, nothing is stored.
  */
 export async function importUpload(
   t: TeamContext,
@@ -199,9 +201,8 @@ export async function importUpload(
   declaredBytes?: number,
 ): Promise<{ id: string } & TransferResult> {
   assertRole(t, "member");
-  const quota = await localQuotaFor(t, input.destinationIds);
-  if (quota && quota.used >= quota.limit) throw overQuota(quota);
-  if (declaredBytes) uploadLimit(quota)(declaredBytes);
+  if (declaredBytes) uploadLimit(null)(declaredBytes);
+  let quota: LocalReservation | null = null;
   return storeNewBackup(
     t,
     {
@@ -212,11 +213,13 @@ export async function importUpload(
       trigger: "upload",
     },
     () => uploaded(body, input.fileName, quota),
-    (tx, id) =>
-      recordAudit(tx, t, {
+    async (tx, id) => {
+      quota = await reserveLocalRoom(tx, t, id, input.destinationIds, declaredBytes);
+      await recordAudit(tx, t, {
         action: "backup.uploaded",
         target: { type: "backup", id, label: input.fileName },
         details: { serverId: input.serverId, encrypted: input.encrypted },
-      }),
+      });
+    },
   );
 }
