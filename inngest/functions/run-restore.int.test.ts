@@ -565,6 +565,35 @@ describe("run-verification", () => {
     expect(await scratchDatabases()).toEqual([]);
   });
 
+  it("an upload without a manifest whose own manifest.json is huge: passed over while it streams, never held in memory, and reported", async () => {
+    const s = await setup(10);
+    const dir = mkdtempSync(path.join(scratch, "late-manifest-"));
+    writeFileSync(path.join(dir, "data.txt"), "hello\n");
+    // 24 MiB of text that barely compresses, after another file: no Coffer archive, so no recorded manifest.
+    writeFileSync(path.join(dir, "manifest.json"), randomBytes(18 * 2 ** 20).toString("base64"));
+    const tgz = execFileSync("tar", ["czf", "-", "-C", dir, "data.txt", "manifest.json"], { maxBuffer: 2 ** 26 });
+    const upload = await importUpload(
+      s.t,
+      { serverId: s.serverId, destinationIds: [s.destinationId], encrypted: true, fileName: "other-tool.tar.gz" },
+      Readable.from([tgz]),
+    );
+    expect((await getBackup(s.t, upload.id)).manifest).toBeNull();
+    const { id } = await requestVerification(s.t, { backupId: upload.id });
+    const idle = process.memoryUsage().arrayBuffers;
+    let peak = idle;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().arrayBuffers)), 5);
+    const r = await run(s.t, id).finally(() => clearInterval(sampler));
+    expect(r.status).toBe("failed");
+    expect(r.result).toMatchObject({
+      files: 1,
+      differences: [
+        "manifest.json is 24.0 MiB, larger than any Coffer manifest (4.0 MiB), so it was not read: only the archive's integrity was checked.",
+      ],
+    });
+    // Read whole it would take 24 MiB, twice that once joined; streamed, buffers on the way come and go.
+    expect(peak - idle).toBeLessThan(24 * 2 ** 20);
+  });
+
   it("a scratch database left by a killed run is found and dropped by the sweeper", async () => {
     const s = await setup(10);
     const backupId = await backedUp(s);

@@ -8,11 +8,10 @@ import { AppError, asAppError } from "../errors";
 import { formatBytes } from "../format";
 import { assertRole, type TeamContext } from "../teams/context";
 import { storeNewBackup, type ArchiveProducer, type TransferResult } from "./build";
-import { MANIFEST_PATH, parseManifest } from "./manifest";
+import { MANIFEST_PATH, MAX_MANIFEST_BYTES, parseManifest } from "./manifest";
 import { overQuota, reserveLocalRoom, type LocalReservation } from "./quota";
 import type { UploadBackupInput } from "./schemas";
 
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 /** What any archive may expand to before its ratio counts (a small archive of sparse files). */
 const EXPANSION_ALLOWANCE = 16 * 1024 * 1024;
 
