@@ -8,12 +8,10 @@ import { AppError, asAppError } from "../errors";
 import { formatBytes } from "../format";
 import { assertRole, type TeamContext } from "../teams/context";
 import { storeNewBackup, type ArchiveProducer, type TransferResult } from "./build";
+import { expansionGuard } from "./expansion";
 import { MANIFEST_PATH, MAX_MANIFEST_BYTES, parseManifest } from "./manifest";
 import { overQuota, reserveLocalRoom, type LocalReservation } from "./quota";
 import type { UploadBackupInput } from "./schemas";
-
-/** What any archive may expand to before its ratio counts (a small archive of sparse files). */
-const EXPANSION_ALLOWANCE = 16 * 1024 * 1024;
 
 /** The manifest of a Coffer archive (its first member, `manifest.json`), from the archive's first bytes; null for other archives. */
 function manifestFrom(head: Buffer): Record<string, unknown> | null {
@@ -51,18 +49,16 @@ function metered(check: (total: number) => void): Transform {
 function tarGzCheck(maxExpansion: number): { sink: Writable; done: Promise<Record<string, unknown> | null> } {
   const kept: Buffer[] = [];
   let keptBytes = 0;
-  let compressed = 0;
-  let expanded = 0;
-  const counter = new Writable({
+  const guard = expansionGuard(
+    maxExpansion,
+    (expanded, compressed) =>
+      new AppError(
+        "TOO_LARGE",
+        `The file expands to more than ${maxExpansion} times its size when unpacked (${formatBytes(expanded)} from the first ${formatBytes(compressed)}), so Coffer refused it: archives like that are made to exhaust the server ("gzip bombs"). Upload the backup as its tool made it.`,
+      ),
+  );
+  const keeper = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      expanded += chunk.length;
-      if (expanded > maxExpansion * compressed + EXPANSION_ALLOWANCE)
-        return cb(
-          new AppError(
-            "TOO_LARGE",
-            `The file expands to more than ${maxExpansion} times its size when unpacked (${formatBytes(expanded)} from the first ${formatBytes(compressed)}), so Coffer refused it: archives like that are made to exhaust the server ("gzip bombs"). Upload the backup as its tool made it.`,
-          ),
-        );
       if (keptBytes < 512 + MAX_MANIFEST_BYTES) {
         kept.push(chunk);
         keptBytes += chunk.length;
@@ -71,12 +67,7 @@ function tarGzCheck(maxExpansion: number): { sink: Writable; done: Promise<Recor
     },
   });
   const input = new PassThrough();
-  const done = pipeline(
-    input,
-    metered((n) => (compressed = n)),
-    createGunzip({ chunkSize: 64 * 1024 }),
-    counter,
-  ).then(
+  const done = pipeline(input, guard.compressed, createGunzip({ chunkSize: 64 * 1024 }), guard.expanded, keeper).then(
     () => {
       const head = Buffer.concat(kept);
       if (head.length < 512 || head.subarray(257, 262).toString("latin1") !== "ustar")
