@@ -13,11 +13,13 @@ import { env } from "@/lib/env";
 import { asAppError, httpStatus } from "@/lib/errors";
 import { createServer } from "@/lib/servers/mutations";
 import { createSource } from "@/lib/servers/source-mutations";
+import { insertBackupRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { backupEvent } from "@/inngest/events";
 import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
 import { requestBackup } from "./mutations";
 import { getBackup, listBackups } from "./queries";
+import { sweepStaleRunsAllTeams } from "./sweep";
 import { importUpload } from "./upload";
 
 // Small limits, read when the configuration is first parsed (after this, before any test).
@@ -251,5 +253,29 @@ describe("upload limits", () => {
     });
     await importUpload(t, input, Readable.from([archiveOf(512 * 1024)]));
     expect(files()).toHaveLength(2);
+  });
+
+  it("releases the room an upload held when its process died, once the sweeper fails the run", async () => {
+    const { t, input, serverId, destinationId, files } = await uploader();
+    // An upload a dead process left running: 2 MiB held, no progress for ten minutes.
+    await insertBackupRow({
+      teamId: t.id,
+      serverId,
+      trigger: "upload",
+      status: "running",
+      encrypted: false,
+      fileName: "gone.tar.gz",
+      reservedBytes: 2 * MiB,
+      heartbeatAt: new Date(Date.now() - 10 * 60_000),
+      destinationIds: [destinationId],
+    });
+    const archive = archiveOf(1.5 * MiB);
+    expect(await refusal(importUpload(t, input, Readable.from([archive]), archive.length))).toEqual({
+      status: 413,
+      message: expect.stringMatching(/\(2\.0 MiB stored or being uploaded\)/),
+    });
+    await sweepStaleRunsAllTeams();
+    await importUpload(t, input, Readable.from([archive]), archive.length);
+    expect(files()).toHaveLength(1);
   });
 });
