@@ -5,7 +5,16 @@ import { inRequest, sessionCookie } from "@/test/request-context";
 import { signedUpUser } from "@/test/factories";
 import { databaseFingerprint } from "@/test/fingerprint";
 import { env } from "@/lib/env";
+import { createApiToken } from "@/lib/api-tokens/tokens";
+import { createDestination } from "@/lib/destinations/mutations";
+import { DEFAULT_POLICY } from "@/lib/retention/select";
+import { createSchedule } from "@/lib/schedules/mutations";
+import { createServer } from "@/lib/servers/mutations";
+import { createSource } from "@/lib/servers/source-mutations";
 import { acceptInvitation, createInvitation } from "@/lib/teams/invitations";
+import { listMembers } from "@/lib/teams/queries";
+import { createChannel } from "@/lib/webhooks/channels";
+import { insertBackupRow } from "@/test/arrange";
 import { roleAtLeast, type Role } from "@/lib/teams/roles";
 
 /**
@@ -95,6 +104,51 @@ const routes: Record<string, Access> = {
   "app/api/teams/[team]/metrics/route.ts GET": "token",
 };
 
+/** The team actions whose input is ids (and a flag, role or fingerprint): called with another team's, each must say NOT_FOUND. */
+const idOnlyActions = [
+  "acceptHostKeyAction",
+  "resendInvitationAction",
+  "revokeInvitationAction",
+  "changeRoleAction",
+  "removeMemberAction",
+  "transferOwnershipAction",
+  "backUpNowAction",
+  "cancelBackupAction",
+  "requestRetrievalAction",
+  "deleteBackupAction",
+  "restoreFromTrashAction",
+  "deleteFromTrashAction",
+  "restoreDirectoryAction",
+  "verifyNowAction",
+  "setScheduleEnabledAction",
+  "deleteScheduleAction",
+  "deleteServerAction",
+  "testServerAction",
+  "deleteSourceAction",
+  "testSourceAction",
+  "revokeApiTokenAction",
+  "deleteDestinationAction",
+  "testDestinationAction",
+  "deleteChannelAction",
+  "updateChannelAction",
+  "setChannelEnabledAction",
+  "rotateSecretAction",
+  "sendTestAction",
+];
+
+/** Team actions that take no ids at all (the team is the slug): the tests above cover them. */
+const noIds = [
+  "updateTeamAction",
+  "leaveTeamAction",
+  "inviteAction",
+  "updateTeamRetentionAction",
+  "setTrashDaysAction",
+  "createServerAction",
+  "createApiTokenAction",
+  "createDestinationAction",
+  "createChannelAction",
+];
+
 const root = path.resolve(import.meta.dirname, "..");
 const httpMethods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
@@ -138,6 +192,9 @@ type Caller = "anonymous" | "other team" | "viewer" | "member";
 const callers: Caller[] = ["anonymous", "other team", "viewer", "member"];
 let cookies: Record<Exclude<Caller, "anonymous">, string>;
 let team: string;
+let outsiderTeam: string;
+/** One of each thing the team owns, by the field name actions take it as. */
+let ids: Record<string, unknown>;
 
 beforeAll(async () => {
   const owner = await signedUpUser("Owner");
@@ -151,6 +208,70 @@ beforeAll(async () => {
     return u;
   };
   const [viewer, member] = [await join("Vera", "viewer"), await join("Max", "member")];
+  outsiderTeam = outsider.teamSlug;
+  const { id: serverId } = await createServer(admin, { kind: "local", name: "matrix-host", workDir: "/var/tmp" });
+  const { id: sourceId } = await createSource(admin, {
+    serverId,
+    kind: "directory",
+    name: "etc",
+    paths: ["/etc/hostname"],
+    excludes: [],
+  });
+  const { id: destinationId } = await createDestination(admin, { kind: "local", name: "disk", prefix: "matrix" });
+  const backupId = await insertBackupRow({
+    teamId: admin.id,
+    serverId,
+    trigger: "manual",
+    status: "succeeded",
+    encrypted: false,
+    fileName: "matrix.tar.gz",
+    sourceIds: [sourceId],
+    destinationIds: [destinationId],
+  });
+  const { id: scheduleId } = await createSchedule(admin, {
+    name: "nightly",
+    serverId,
+    sourceIds: [sourceId],
+    destinationIds: [destinationId],
+    when: { kind: "daily", time: "02:00" },
+    timezone: "UTC",
+    encrypted: false,
+    enabled: false,
+    verify: false,
+    retention: DEFAULT_POLICY,
+  });
+  const { id: tokenId } = await createApiToken(admin, { name: "ci", scopes: ["metrics:read"] });
+  const { id: channelId } = await createChannel(admin, {
+    kind: "webhook",
+    url: "http://127.0.0.1:9/x",
+    description: "",
+    events: [],
+  });
+  const { id: invitationId } = await createInvitation(admin, { email: "later@example.test", role: "viewer" });
+  const memberId = (await listMembers(admin)).find((m) => m.email === member.email)!.id;
+  ids = {
+    serverId,
+    sourceId,
+    sourceIds: [sourceId],
+    destinationId,
+    destinationIds: [destinationId],
+    backupId,
+    scheduleId,
+    tokenId,
+    channelId,
+    invitationId,
+    memberId,
+    enabled: true,
+    role: "viewer",
+    type: "backup.failed",
+    members: ["files/etc"],
+    targetPath: "/var/tmp/matrix-restore",
+    mode: "fresh",
+    encrypted: false,
+    prices: "",
+    retention: DEFAULT_POLICY,
+    fingerprint: "SHA256:" + "A".repeat(43),
+  };
   cookies = {
     "other team": await sessionCookie(outsider.userId),
     viewer: await sessionCookie(viewer.userId),
@@ -208,6 +329,26 @@ describe("access matrix, generated from the code", () => {
         expect.soft(result.error?.code, `${caller} → ${key}`).toBe(want ?? "VALIDATION");
       }
     }
+    expect(await databaseFingerprint()).toEqual(before);
+  });
+
+  it("another team's ids are not found from one's own team, and nothing changes", async () => {
+    const before = await databaseFingerprint();
+    const found: string[] = [];
+    for (const [key, action] of await foundActions()) {
+      const access = actions[key];
+      if (!access || access === "public" || access === "user" || noIds.includes(key.split("#")[1]!)) continue;
+      // The outsider owns their team, so no role check stops them: only the ids do.
+      const result = (await inRequest(() => action(outsiderTeam, ids), { cookie: cookies["other team"] })) as {
+        ok: boolean;
+        error?: { code: string };
+      };
+      expect.soft(result.ok, `other team's ids → ${key}`).toBe(false);
+      if (result.error?.code === "NOT_FOUND") found.push(key.split("#")[1]!);
+      else expect.soft(result.error?.code, `other team's ids → ${key}`).toBe("VALIDATION"); // needs more than ids
+    }
+    // Every action that takes nothing but ids (and a flag) reached the lookup, and found nothing.
+    expect(found.sort()).toEqual(idOnlyActions.sort());
     expect(await databaseFingerprint()).toEqual(before);
   });
 
