@@ -104,9 +104,11 @@ const routes: Record<string, Access> = {
   "app/api/teams/[team]/metrics/route.ts GET": "token",
 };
 
-/** The team actions whose input is ids (and a flag, role or fingerprint): called with another team's, each must say NOT_FOUND. */
+/** The team actions whose input is ids (and a flag, role, fingerprint, prices or retention): called with another team's, each must say NOT_FOUND. */
 const idOnlyActions = [
   "acceptHostKeyAction",
+  "previewRetentionAction",
+  "setPricesAction",
   "resendInvitationAction",
   "revokeInvitationAction",
   "changeRoleAction",
