@@ -204,7 +204,7 @@ export async function importUpload(
     },
     () => uploaded(body, input.fileName, quota),
     async (tx, id) => {
-      quota = await reserveLocalRoom(tx, t, id, input.destinationIds, declaredBytes);
+      quota = await reserveLocalRoom(tx, t, id, input.destinationIds, declaredBytes || undefined);
       await recordAudit(tx, t, {
         action: "backup.uploaded",
         target: { type: "backup", id, label: input.fileName },

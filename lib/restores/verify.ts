@@ -20,9 +20,8 @@ import { ServerPostgres } from "./postgres";
 import { scratchName, setScratch } from "./scratch";
 
 /**
- * Files whose size and SHA-256 are kept for comparing with the manifest (a 4 MiB manifest lists
- * fewer); past this many they are only counted, so an archive of countless tiny files (an upload)
- * cannot fill the memory.
+ * Files kept (size and SHA-256) beyond those the manifest lists; past this many they are only
+ * counted, so an archive of countless tiny files (an upload) cannot fill the memory.
  */
 const MAX_FILES_KEPT = 100_000;
 
@@ -64,7 +63,7 @@ export async function verify(ctx: RestoreCtx): Promise<VerificationResult> {
   let manifest: Manifest | null = manifestOf(ctx.backup);
   const differences: string[] = [];
   const seen = new Map<string, { size: number; sha256: string }>();
-  let uncounted = 0; // files past MAX_FILES_KEPT
+  let uncounted = 0; // files not kept (MAX_FILES_KEPT)
   const databases: VerificationResult["databases"] = [];
   let dumpIndex = 0;
   return withServer(
@@ -139,7 +138,8 @@ export async function verify(ctx: RestoreCtx): Promise<VerificationResult> {
           } else {
             await pipeline(body, hash, drain());
           }
-          if (seen.size < MAX_FILES_KEPT) seen.set(name, { size: hash.bytesSeen, sha256: hash.digest() });
+          if (seen.size < (manifest?.entries.length ?? 0) + MAX_FILES_KEPT)
+            seen.set(name, { size: hash.bytesSeen, sha256: hash.digest() });
           else uncounted++;
         });
       } catch (err) {
@@ -159,7 +159,7 @@ export async function verify(ctx: RestoreCtx): Promise<VerificationResult> {
         for (const path of seen.keys()) differences.push(`${path} is in the archive but not in the manifest.`);
         if (uncounted)
           differences.push(
-            `${uncounted} more file(s) after the first ${MAX_FILES_KEPT} were not compared with the manifest.`,
+            `${uncounted} more file(s) in the archive were not compared with the manifest: it holds too many beyond those the manifest lists.`,
           );
       } else {
         say("This archive has no Coffer manifest: only its integrity (decryption, gzip, tar) was checked.");
