@@ -351,6 +351,26 @@ describe("access matrix, generated from the code", () => {
     }
     // Every action that takes nothing but ids (and a flag) reached the lookup, and found nothing.
     expect(found.sort()).toEqual(idOnlyActions.sort());
+    // Routes with an id in their path: this team's id under the outsider's own team.
+    let checked = 0;
+    for (const [key, handler] of await foundRoutes()) {
+      const [file, method] = key.split(" ") as [string, string];
+      const access = routes[key];
+      if (!access || access === "public" || access === "token" || !/\[\w+Id\]/.test(file)) continue;
+      const params: Record<string, string> = { team: outsiderTeam };
+      for (const [, p] of file.matchAll(/\[(\w+Id)\]/g)) params[p!] = String(ids[p!]);
+      const url = new URL(
+        file.replace(/^app|\/route\.ts$/g, "").replace(/\[(\w+)\]/g, (_, p: string) => params[p]!),
+        env().APP_URL,
+      );
+      const cookie = cookies["other team"];
+      const request = new Request(url, { method, headers: { origin: url.origin, cookie } });
+      const response = await inRequest(() => handler(request, { params: Promise.resolve(params) }), { cookie });
+      expect.soft(response.status, `other team's ids → ${key}`).toBe(404);
+      expect.soft(await response.text(), `other team's ids → ${key}`).not.toMatch(teamNotFound);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(0);
     expect(await databaseFingerprint()).toEqual(before);
   });
 
