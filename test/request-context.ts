@@ -53,8 +53,9 @@ export function inRequest<T>(
     request as unknown as Parameters<typeof createRequestStoreForAPI>[0],
     { pathname: url.pathname, search: url.search },
     { tags: [], expirationsByCacheKind: new Map() } as unknown as Parameters<typeof createRequestStoreForAPI>[2],
-    undefined,
-    undefined,
+    undefined, // no cookie updates to pass on
+    undefined, // no preview mode
+    undefined, // no HMR
   );
   return workAsyncStorage.run(workStore, () => workUnitAsyncStorage.run(requestStore, fn));
 }
