@@ -12,6 +12,10 @@ const shared = {
   },
 };
 
+// Auth.js imports `next/server` without an extension, which Node's ESM loader refuses: let Vite
+// resolve it (the access matrix runs actions through the real `auth()`).
+const nextAuthInline = { deps: { inline: ["next-auth"] } };
+
 export default defineConfig({
   test: {
     projects: [
@@ -30,6 +34,7 @@ export default defineConfig({
           name: "int",
           include: ["{lib,db,inngest,app}/**/*.int.test.ts"],
           globalSetup: ["test/global-setup-postgres.ts"],
+          server: nextAuthInline,
           setupFiles: ["test/setup-database.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
@@ -50,6 +55,7 @@ export default defineConfig({
             "node_modules/**",
           ],
           globalSetup: ["test/global-setup-pglite.ts"],
+          server: nextAuthInline,
           setupFiles: ["test/setup-database.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,

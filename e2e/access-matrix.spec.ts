@@ -1,8 +1,9 @@
 import { expect, test, type APIRequestContext, type BrowserContext } from "@playwright/test";
 import { acceptAsNewUser, addLocalServer, invite, signUp, uniqueEmail } from "./helpers";
 
-// Every team-scoped page and route built so far, with the smallest role allowed to open it
-// (a server page is added once the test has made a server).
+// Every team-scoped page, with the smallest role allowed to open it (a server page is added once
+// the test has made a server), rendered by the production build. Every server action and route
+// handler is found in the source and checked by app/access-matrix.int.test.ts.
 const teamPages: [path: string, min: "viewer" | "member" | "admin"][] = [
   ["", "viewer"],
   ["/servers", "viewer"],

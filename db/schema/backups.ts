@@ -81,6 +81,11 @@ export const backups = pgTable(
     sha256: text("sha256"),
     /** Size of the plain `.tar.gz` (what a download delivers). */
     archiveBytes: bigint("archive_bytes", { mode: "number" }),
+    /**
+     * Room on this host's disk an upload holds against LOCAL_STORAGE_QUOTA while it runs. Counted
+     * only while running: finishing, failing or the sweeper failing a dead process's run releases it.
+     */
+    reservedBytes: bigint("reserved_bytes", { mode: "number" }),
     manifest: jsonb("manifest").$type<Record<string, unknown>>(),
     error: text("error"),
     /**

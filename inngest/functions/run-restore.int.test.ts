@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
+import { gzipSync } from "node:zlib";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { requestBackup } from "@/lib/backups/mutations";
@@ -563,6 +564,75 @@ describe("run-verification", () => {
     expect(existsSync(canary)).toBe(false);
     expect((await getBackup(s.t, upload.id)).verification).toMatchObject({ status: "failed", restoreId: id });
     expect(await scratchDatabases()).toEqual([]);
+  });
+
+  it("an upload without a manifest whose own manifest.json is huge: passed over while it streams, never held in memory, and reported", async () => {
+    const s = await setup(10);
+    const dir = mkdtempSync(path.join(scratch, "late-manifest-"));
+    writeFileSync(path.join(dir, "data.txt"), "hello\n");
+    // 24 MiB of text that barely compresses, after another file: no Coffer archive, so no recorded manifest.
+    writeFileSync(path.join(dir, "manifest.json"), randomBytes(18 * 2 ** 20).toString("base64"));
+    const tgz = execFileSync("tar", ["czf", "-", "-C", dir, "data.txt", "manifest.json"], { maxBuffer: 2 ** 26 });
+    const upload = await importUpload(
+      s.t,
+      { serverId: s.serverId, destinationIds: [s.destinationId], encrypted: true, fileName: "other-tool.tar.gz" },
+      Readable.from([tgz]),
+    );
+    expect((await getBackup(s.t, upload.id)).manifest).toBeNull();
+    const { id } = await requestVerification(s.t, { backupId: upload.id });
+    const idle = process.memoryUsage().arrayBuffers;
+    let peak = idle;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().arrayBuffers)), 5);
+    const r = await run(s.t, id).finally(() => clearInterval(sampler));
+    expect(r.status).toBe("failed");
+    expect(r.result).toMatchObject({
+      files: 1,
+      differences: [
+        "manifest.json is 24.0 MiB, larger than any Coffer manifest (4.0 MiB), so it was not read: only the archive's integrity was checked.",
+      ],
+    });
+    // Read whole it would take 24 MiB, twice that once joined; streamed, buffers on the way come and go.
+    expect(peak - idle).toBeLessThan(24 * 2 ** 20);
+  });
+
+  it("an archive without a manifest is unpacked no further than UPLOAD_MAX_EXPANSION times its size, for verifications and restores", async () => {
+    const s = await setup(10);
+    const dir = mkdtempSync(path.join(scratch, "bomb-"));
+    mkdirSync(path.join(dir, "files", "srv"), { recursive: true });
+    writeFileSync(path.join(dir, "files", "srv", "data.bin"), randomBytes(2 ** 20));
+    const tgz = execFileSync("tar", ["czf", "-", "-C", dir, "files"], { maxBuffer: 2 ** 24 });
+    const upload = await importUpload(
+      s.t,
+      { serverId: s.serverId, destinationIds: [s.destinationId], encrypted: false, fileName: "other-tool.tar.gz" },
+      Readable.from([tgz]),
+    );
+    // The stored copy becomes a gzip bomb of the same size (512 MiB of zeros, padded): one stored
+    // before the upload limits, or changed on the disk since.
+    const objects = readdirSync(path.join(env().DATA_DIR, "storage", s.t.id), { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile() && e.name.includes(upload.id))
+      .map((e) => path.join(e.parentPath, e.name));
+    expect(objects).toHaveLength(1);
+    const bomb = gzipSync(Buffer.alloc(2 ** 29), { level: 9 });
+    expect(bomb.length).toBeLessThan(tgz.length);
+    writeFileSync(objects[0]!, Buffer.concat([bomb, randomBytes(tgz.length - bomb.length)]));
+    const refused = expect.stringMatching(
+      /^The archive expands to more than 200 times its size \(.*UPLOAD_MAX_EXPANSION\), so Coffer stopped reading it before it could (verify|restore) it/,
+    );
+
+    const { id } = await requestVerification(s.t, { backupId: upload.id });
+    const began = performance.now();
+    expect(await run(s.t, id)).toMatchObject({ status: "failed", error: refused });
+    const target = path.join(mkdtempSync(path.join(scratch, "bomb-target-")), "out");
+    const restore = await requestDirectoryRestore(s.t, {
+      backupId: upload.id,
+      members: ["files/srv"],
+      serverId: s.serverId,
+      targetPath: target,
+      mode: "fresh",
+    });
+    expect(await run(s.t, restore.id)).toMatchObject({ status: "failed", error: refused });
+    expect(performance.now() - began).toBeLessThan(20_000); // stopped early, not after 512 MiB of zeros twice
+    expect(existsSync(target)).toBe(false);
   });
 
   it("a scratch database left by a killed run is found and dropped by the sweeper", async () => {

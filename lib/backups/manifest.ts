@@ -16,6 +16,8 @@ import { compressionSettings } from "./compression";
  */
 export const MANIFEST_FORMAT = 1;
 export const MANIFEST_PATH = "manifest.json";
+/** More than any Coffer manifest takes; a bigger `manifest.json` is not read into memory. */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "a lowercase hex SHA-256");
 const isoTime = z.iso.datetime({ offset: true });

@@ -13,11 +13,13 @@ import { env } from "@/lib/env";
 import { asAppError, httpStatus } from "@/lib/errors";
 import { createServer } from "@/lib/servers/mutations";
 import { createSource } from "@/lib/servers/source-mutations";
+import { insertBackupRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { backupEvent } from "@/inngest/events";
 import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
 import { requestBackup } from "./mutations";
 import { getBackup, listBackups } from "./queries";
+import { sweepStaleRunsAllTeams } from "./sweep";
 import { importUpload } from "./upload";
 
 // Small limits, read when the configuration is first parsed (after this, before any test).
@@ -217,5 +219,63 @@ describe("upload limits", () => {
     expect(await refusal(requestBackup(t, backup))).toEqual(full);
     expect(await refusal(importUpload(t, input, Readable.from([first]), first.length))).toEqual(full);
     expect(files()).toHaveLength(2);
+  });
+
+  it("lets two uploads at once share the quota: the second is refused with 413 while the first still streams, and keeps nothing", async () => {
+    const { t, input, files } = await uploader();
+    const [a, b] = [archiveOf(1.8 * MiB), archiveOf(1.8 * MiB)];
+    // Each alone fits the 3 MiB quota; together they do not. Both start before either has finished.
+    const slow = (archive: Buffer) =>
+      requestBody(
+        (async function* () {
+          for (let at = 0; at < archive.length; at += 256 * 1024) {
+            await sleep(50);
+            yield archive.subarray(at, at + 256 * 1024);
+          }
+        })(),
+      ).body;
+    const [first, second] = await Promise.allSettled([
+      importUpload(t, input, slow(a), a.length),
+      sleep(20).then(() => importUpload(t, input, slow(b), b.length)),
+    ]);
+    expect(first.status).toBe("fulfilled");
+    expect(await refusal(second.status === "rejected" ? Promise.reject(second.reason) : Promise.resolve())).toEqual({
+      status: 413,
+      message: expect.stringMatching(/more than its quota of 3\.0 MiB \(1\.8 MiB stored or being uploaded\)/),
+    });
+    const { rows } = await listBackups(t);
+    expect(rows.map((r) => r.status)).toEqual(["succeeded"]);
+    expect(files()).toHaveLength(1);
+    // Finished, the upload's reservation is released: what counts now is the copy it stored.
+    expect(await refusal(importUpload(t, input, Readable.from([b]), b.length))).toEqual({
+      status: 413,
+      message: expect.stringMatching(/\(1\.8 MiB stored or being uploaded\)/),
+    });
+    await importUpload(t, input, Readable.from([archiveOf(512 * 1024)]));
+    expect(files()).toHaveLength(2);
+  });
+
+  it("releases the room an upload held when its process died, once the sweeper fails the run", async () => {
+    const { t, input, serverId, destinationId, files } = await uploader();
+    // An upload a dead process left running: 2 MiB held, no progress for ten minutes.
+    await insertBackupRow({
+      teamId: t.id,
+      serverId,
+      trigger: "upload",
+      status: "running",
+      encrypted: false,
+      fileName: "gone.tar.gz",
+      reservedBytes: 2 * MiB,
+      heartbeatAt: new Date(Date.now() - 10 * 60_000),
+      destinationIds: [destinationId],
+    });
+    const archive = archiveOf(1.5 * MiB);
+    expect(await refusal(importUpload(t, input, Readable.from([archive]), archive.length))).toEqual({
+      status: 413,
+      message: expect.stringMatching(/\(2\.0 MiB stored or being uploaded\)/),
+    });
+    await sweepStaleRunsAllTeams();
+    await importUpload(t, input, Readable.from([archive]), archive.length);
+    expect(files()).toHaveLength(1);
   });
 });

@@ -8,13 +8,10 @@ import { AppError, asAppError } from "../errors";
 import { formatBytes } from "../format";
 import { assertRole, type TeamContext } from "../teams/context";
 import { storeNewBackup, type ArchiveProducer, type TransferResult } from "./build";
-import { MANIFEST_PATH, parseManifest } from "./manifest";
-import { localQuotaFor, overQuota, type LocalQuota } from "./quota";
+import { expansionGuard } from "./expansion";
+import { MANIFEST_PATH, MAX_MANIFEST_BYTES, parseManifest } from "./manifest";
+import { overQuota, reserveLocalRoom, type LocalReservation } from "./quota";
 import type { UploadBackupInput } from "./schemas";
-
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-/** What any archive may expand to before its ratio counts (a small archive of sparse files). */
-const EXPANSION_ALLOWANCE = 16 * 1024 * 1024;
 
 /** The manifest of a Coffer archive (its first member, `manifest.json`), from the archive's first bytes; null for other archives. */
 function manifestFrom(head: Buffer): Record<string, unknown> | null {
@@ -52,18 +49,16 @@ function metered(check: (total: number) => void): Transform {
 function tarGzCheck(maxExpansion: number): { sink: Writable; done: Promise<Record<string, unknown> | null> } {
   const kept: Buffer[] = [];
   let keptBytes = 0;
-  let compressed = 0;
-  let expanded = 0;
-  const counter = new Writable({
+  const guard = expansionGuard(
+    maxExpansion,
+    (expanded, compressed) =>
+      new AppError(
+        "TOO_LARGE",
+        `The file expands to more than ${maxExpansion} times its size when unpacked (${formatBytes(expanded)} from the first ${formatBytes(compressed)}), so Coffer refused it: archives like that are made to exhaust the server ("gzip bombs"). Upload the backup as its tool made it.`,
+      ),
+  );
+  const keeper = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      expanded += chunk.length;
-      if (expanded > maxExpansion * compressed + EXPANSION_ALLOWANCE)
-        return cb(
-          new AppError(
-            "TOO_LARGE",
-            `The file expands to more than ${maxExpansion} times its size when unpacked (${formatBytes(expanded)} from the first ${formatBytes(compressed)}), so Coffer refused it: archives like that are made to exhaust the server ("gzip bombs"). Upload the backup as its tool made it.`,
-          ),
-        );
       if (keptBytes < 512 + MAX_MANIFEST_BYTES) {
         kept.push(chunk);
         keptBytes += chunk.length;
@@ -72,12 +67,7 @@ function tarGzCheck(maxExpansion: number): { sink: Writable; done: Promise<Recor
     },
   });
   const input = new PassThrough();
-  const done = pipeline(
-    input,
-    metered((n) => (compressed = n)),
-    createGunzip({ chunkSize: 64 * 1024 }),
-    counter,
-  ).then(
+  const done = pipeline(input, guard.compressed, createGunzip({ chunkSize: 64 * 1024 }), guard.expanded, keeper).then(
     () => {
       const head = Buffer.concat(kept);
       if (head.length < 512 || head.subarray(257, 262).toString("latin1") !== "ustar")
@@ -132,12 +122,12 @@ function tee(targets: Writable[], idleMs: number, idle: () => Error): Writable {
   return sink;
 }
 
-/** The size limit, and the team's quota on this host's disk when a destination is there: refuses past either. */
-function uploadLimit(quota: LocalQuota | null): (bytes: number) => void {
+/** The size limit, and the room reserved on this host's disk when a destination is there: refuses past either. */
+function uploadLimit(quota: LocalReservation | null): (bytes: number) => void {
   const max = env().UPLOAD_MAX_SIZE;
   return (bytes) => {
     if (bytes > max) throw tooLarge(max);
-    if (quota && quota.used + bytes > quota.limit) throw overQuota(quota, bytes);
+    if (quota && bytes > quota.reserved) throw overQuota(quota, bytes);
   };
 }
 
@@ -157,7 +147,7 @@ const idleTooLong = (seconds: number) => () =>
  * The upload as an archive: one read of the request feeds the check and the destinations, at the
  * pace of the slowest of them, so nothing of it piles up in memory.
  */
-function uploaded(body: Readable, fileName: string | undefined, quota: LocalQuota | null): ArchiveProducer {
+function uploaded(body: Readable, fileName: string | undefined, quota: LocalReservation | null): ArchiveProducer {
   return {
     async open(ctx) {
       ctx.say(`Receiving ${fileName ?? "the upload"}.`);
@@ -191,6 +181,8 @@ function uploaded(body: Readable, fileName: string | undefined, quota: LocalQuot
  * checked, sealed if asked and written to the chosen destinations while it streams in, and kept
  * like any other backup. A broken, oversized, stalled or cancelled upload leaves a failed backup
  * and no object. `declaredBytes` (Content-Length) lets an upload that is too large be refused at once.
+ * Room on this host's disk is reserved with the backup row (lib/backups/quota), so uploads at the
+ * same time share the team's quota instead of each counting all of it; refused, nothing is stored.
  */
 export async function importUpload(
   t: TeamContext,
@@ -199,9 +191,8 @@ export async function importUpload(
   declaredBytes?: number,
 ): Promise<{ id: string } & TransferResult> {
   assertRole(t, "member");
-  const quota = await localQuotaFor(t, input.destinationIds);
-  if (quota && quota.used >= quota.limit) throw overQuota(quota);
-  if (declaredBytes) uploadLimit(quota)(declaredBytes);
+  if (declaredBytes) uploadLimit(null)(declaredBytes);
+  let quota: LocalReservation | null = null;
   return storeNewBackup(
     t,
     {
@@ -212,11 +203,13 @@ export async function importUpload(
       trigger: "upload",
     },
     () => uploaded(body, input.fileName, quota),
-    (tx, id) =>
-      recordAudit(tx, t, {
+    async (tx, id) => {
+      quota = await reserveLocalRoom(tx, t, id, input.destinationIds, declaredBytes || undefined);
+      await recordAudit(tx, t, {
         action: "backup.uploaded",
         target: { type: "backup", id, label: input.fileName },
         details: { serverId: input.serverId, encrypted: input.encrypted },
-      }),
+      });
+    },
   );
 }

@@ -1,9 +1,12 @@
 import "server-only";
-import { PassThrough, Transform, Writable, type Readable } from "node:stream";
+import { PassThrough, Transform, Writable, type Duplex, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { extract } from "tar-stream";
+import { expansionGuard } from "../backups/expansion";
 import { openArchive } from "../backups/open-archive";
-import { asAppError } from "../errors";
+import { env } from "../env";
+import { AppError, asAppError } from "../errors";
+import { formatBytes } from "../format";
 import { gunzip } from "./gunzip";
 import type { RestoreCtx, RestoreRow } from "./job";
 
@@ -22,6 +25,25 @@ export function counter(onBytes: (n: number) => void) {
   });
 }
 
+/**
+ * The gunzip stage(s) between the stored archive and tar. An archive without a Coffer manifest
+ * (an upload from another tool) is held to the expansion bound its upload had, so it is never
+ * unpacked beyond UPLOAD_MAX_EXPANSION times its size on this host; Coffer's own archives are not.
+ */
+export function gunzipStages(job: RestoreRow, backup: RestoreCtx["backup"]): Duplex[] {
+  if (backup.manifest) return [gunzip()];
+  const max = env().UPLOAD_MAX_EXPANSION;
+  const guard = expansionGuard(
+    max,
+    (expanded, compressed) =>
+      new AppError(
+        "VALIDATION",
+        `The archive expands to more than ${max} times its size (${formatBytes(expanded)} from the first ${formatBytes(compressed)}; UPLOAD_MAX_EXPANSION), so Coffer stopped reading it before it could ${verbOf(job)}: it has no Coffer manifest, and archives like that are made to exhaust the server. Upload the backup as its tool made it.`,
+      ),
+  );
+  return [guard.compressed, gunzip(), guard.expanded];
+}
+
 export const drain = () => new Writable({ write: (_c, _e, cb) => cb() });
 
 /**
@@ -34,7 +56,7 @@ export async function readEntries(
 ): Promise<void> {
   const { body } = await openArchive(ctx.t, ctx.backup, { signal: ctx.signal, verb: verbOf(ctx.job) });
   const tar = extract();
-  const feeding = pipeline(body, counter(ctx.onBytes), gunzip(), tar);
+  const feeding = pipeline([body, counter(ctx.onBytes), ...gunzipStages(ctx.job, ctx.backup), tar]);
   feeding.catch(() => {}); // awaited below when the read runs to its end
   let ended = false;
   try {

@@ -1,11 +1,11 @@
 import "server-only";
+import { PassThrough } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { openArchive } from "../backups/open-archive";
 import { assertOutsideCofferData, restoreFolder } from "../servers/coffer-data";
 import { withServer } from "../servers/connect";
-import { counter, verbOf } from "./archive-entries";
+import { counter, gunzipStages, verbOf } from "./archive-entries";
 import { restoreDirectory } from "./files";
-import { gunzip } from "./gunzip";
 import type { FoldersOutcome, RestoreCtx } from "./job";
 
 /** Restores folders of the archive to a path on the job's server (fresh, or overwriting). */
@@ -18,10 +18,12 @@ export async function restoreFolders(ctx: RestoreCtx): Promise<FoldersOutcome> {
     job.serverId,
     async (reach) => {
       const { body } = await openArchive(t, ctx.backup, { signal, verb: verbOf(job) });
-      const tar = gunzip();
-      const reading = pipeline(body, counter(ctx.onBytes), tar).catch((err: unknown) => {
-        tar.destroy(err as Error);
-      });
+      const tar = new PassThrough();
+      const reading = pipeline([body, counter(ctx.onBytes), ...gunzipStages(job, ctx.backup), tar]).catch(
+        (err: unknown) => {
+          tar.destroy(err as Error);
+        },
+      );
       try {
         const r = await restoreDirectory({
           reach,

@@ -2,7 +2,14 @@ import "server-only";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { VerificationResult } from "@/db/schema";
-import { MANIFEST_PATH, parseManifest, type Manifest, type PostgresDump } from "../backups/manifest";
+import {
+  MANIFEST_PATH,
+  MAX_MANIFEST_BYTES,
+  parseManifest,
+  type Manifest,
+  type PostgresDump,
+} from "../backups/manifest";
+import { formatBytes } from "../format";
 import { asAppError } from "../errors";
 import { withServer } from "../servers/connect";
 import { Sha256Meter } from "../storage/common";
@@ -14,6 +21,40 @@ import { testPause } from "../jobs/test-pause";
 import { scratchName, setScratch } from "./scratch";
 
 /**
+ * Files kept (size and SHA-256) beyond those the manifest lists; past this many they are only
+ * counted, so an archive of countless tiny files (an upload) cannot fill the memory.
+ */
+const MAX_FILES_KEPT = 100_000;
+
+/**
+ * A `manifest.json` found inside an archive that has no recorded manifest (an upload): read up to
+ * MAX_MANIFEST_BYTES, the rest passed over, never held whole. Null, with the difference recorded,
+ * when it is too large or not a Coffer manifest.
+ */
+async function lateManifest(body: Readable, differences: string[]): Promise<Manifest | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of body as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size <= MAX_MANIFEST_BYTES) chunks.push(c);
+  }
+  if (size > MAX_MANIFEST_BYTES) {
+    differences.push(
+      `${MANIFEST_PATH} is ${formatBytes(size)}, larger than any Coffer manifest (${formatBytes(MAX_MANIFEST_BYTES)}), so it was not read: only the archive's integrity was checked.`,
+    );
+    return null;
+  }
+  try {
+    return parseManifest(Buffer.concat(chunks));
+  } catch (err) {
+    const app = asAppError(err);
+    if (!app) throw err;
+    differences.push(app.message);
+    return null;
+  }
+}
+
+/**
  * Reads the whole archive once: every file's size and SHA-256 is compared with the manifest, and
  * every dump is loaded into its own scratch database (dropped again at once) whose row counts are
  * compared with the manifest's. Returns every difference found.
@@ -23,6 +64,7 @@ export async function verify(ctx: RestoreCtx): Promise<VerificationResult> {
   let manifest: Manifest | null = manifestOf(ctx.backup);
   const differences: string[] = [];
   const seen = new Map<string, { size: number; sha256: string }>();
+  let uncounted = 0; // files not kept (MAX_FILES_KEPT)
   const databases: VerificationResult["databases"] = [];
   let dumpIndex = 0;
   return withServer(
@@ -87,9 +129,7 @@ export async function verify(ctx: RestoreCtx): Promise<VerificationResult> {
           if (type !== "file") return;
           const hash = new Sha256Meter();
           if (name === MANIFEST_PATH && !manifest) {
-            const chunks: Buffer[] = [];
-            for await (const c of body) chunks.push(c as Buffer);
-            manifest = parseManifest(Buffer.concat(chunks));
+            manifest = await lateManifest(body, differences);
             return;
           }
           if (name === MANIFEST_PATH) return;
@@ -100,7 +140,9 @@ export async function verify(ctx: RestoreCtx): Promise<VerificationResult> {
           } else {
             await pipeline(body, hash, drain());
           }
-          seen.set(name, { size: hash.bytesSeen, sha256: hash.digest() });
+          if (seen.size < (manifest?.entries.length ?? 0) + MAX_FILES_KEPT)
+            seen.set(name, { size: hash.bytesSeen, sha256: hash.digest() });
+          else uncounted++;
         });
       } catch (err) {
         const damage = archiveDamage(err);
@@ -117,10 +159,14 @@ export async function verify(ctx: RestoreCtx): Promise<VerificationResult> {
           seen.delete(e.path);
         }
         for (const path of seen.keys()) differences.push(`${path} is in the archive but not in the manifest.`);
+        if (uncounted)
+          differences.push(
+            `${uncounted} more file(s) in the archive were not compared with the manifest: it holds too many beyond those the manifest lists.`,
+          );
       } else {
         say("This archive has no Coffer manifest: only its integrity (decryption, gzip, tar) was checked.");
       }
-      const files = manifest ? manifest.entries.length : seen.size;
+      const files = manifest ? manifest.entries.length : seen.size + uncounted;
       return { tables: databases.reduce((n, x) => n + x.tables, 0), files, databases, differences };
     },
     { signal },
