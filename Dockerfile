@@ -39,7 +39,9 @@ WORKDIR /app
 COPY --from=build /app/.next/standalone ./
 COPY --from=build /app/.next/static ./.next/static
 RUN mkdir -p .next/cache && chown coffer:coffer .next/cache
+# NEXT_MANUAL_SIG_HANDLE: SIGTERM reaches Coffer, which hands its runs back before exiting.
 ENV NODE_ENV=production \
+  NEXT_MANUAL_SIG_HANDLE=true \
   NEXT_TELEMETRY_DISABLED=1 \
   HOSTNAME=0.0.0.0 \
   PORT=3000 \

@@ -60,6 +60,7 @@ function instance(app: string, port: number) {
       PATH: process.env.PATH!,
       HOME: work,
       NODE_ENV: "production",
+      NEXT_MANUAL_SIG_HANDLE: "true",
       HOSTNAME: "127.0.0.1",
       PORT: String(port),
       DATA_DIR: path.join(work, "data"),
