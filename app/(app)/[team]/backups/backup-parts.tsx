@@ -51,7 +51,7 @@ type Verification = {
 
 export interface VerificationFacts {
   status: string;
-  trigger: "manual" | "schedule" | "api" | "upload" | "safety";
+  trigger: string;
   /** Asked to be verified when it succeeded (a schedule's setting, or Back up now's). */
   verify: boolean;
   verification: Verification;
@@ -68,6 +68,7 @@ function notVerifiedReason(b: VerificationFacts, run: string | undefined): strin
   if (b.trigger === "schedule") return "Its schedule does not verify backups.";
   if (b.trigger === "upload") return "Uploads are verified when asked: Restore or verify, then Verify now.";
   if (b.trigger === "safety") return "Safety backups taken before a restore are not verified.";
+  if (b.trigger === "import") return "Taken back from storage: Restore or verify, then Verify now.";
   return "Verify was not chosen when it was started: Restore or verify, then Verify now.";
 }
 
