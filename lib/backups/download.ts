@@ -52,20 +52,20 @@ export interface DownloadOptions {
 }
 
 /** How long one person's downloads of one backup count as one in the audit log (resumptions, HEADs). */
-export const downloadAuditWindowMs = 6 * 3_600_000;
+const downloadAuditWindowMs = 6 * 3_600_000;
 
 /**
  * The validators of a backup's download. The plain `.tar.gz` of a backup never changes, and the
  * SHA-256 on its row (of the stored object: the plaintext itself, or its authenticated encryption)
  * names it: a strong ETag. Last-Modified is when the backup finished.
  */
-export function downloadValidators(b: { sha256: string | null; id: string; finishedAt: Date | null }) {
+function downloadValidators(b: { sha256: string | null; id: string; finishedAt: Date | null }) {
   const lastModified = new Date(Math.floor((b.finishedAt ?? new Date(0)).getTime() / 1000) * 1000);
   return { etag: `"${b.sha256 ?? b.id}"`, lastModified };
 }
 
 /** RFC 9110 §13.1.5: an entity tag matches strongly (never a weak one); a date matches exactly. */
-export function ifRangeMatches(ifRange: string, v: { etag: string; lastModified: Date }): boolean {
+function ifRangeMatches(ifRange: string, v: { etag: string; lastModified: Date }): boolean {
   const value = ifRange.trim();
   if (value.startsWith('"') || value.startsWith("W/")) return value === v.etag;
   return Date.parse(value) === v.lastModified.getTime();
