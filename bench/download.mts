@@ -66,7 +66,7 @@ let peak = 0;
 const download = async (id: string) => {
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
   const started = performance.now();
-  await pipeline((await openDownload(t, id, null)).body, sink());
+  await pipeline((await openDownload(t, id, null)).body!, sink());
   clearInterval(sampler);
   return rate(size, (performance.now() - started) / 1000);
 };

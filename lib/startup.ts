@@ -5,15 +5,17 @@ import { databaseKind } from "./db";
 import { authSecret } from "./auth/secret";
 import { assertTrustProxyDecided, env } from "./env";
 import { log } from "./log";
+import { sendDeclaredContentLength } from "./web/content-length";
 
 /**
  * Runs once when the server starts (instrumentation.ts): validates configuration, applies
- * migrations, and refuses to serve if a stored secret or backup object names a master key that is
+ * migrations, lets downloads send their Content-Length (lib/web/content-length), and refuses to serve if a stored secret or backup object names a master key that is
  * not configured.
  */
 export async function start(): Promise<void> {
   const e = env();
   assertTrustProxyDecided(e);
+  sendDeclaredContentLength();
   const keys = keyring();
   authSecret();
   const kind = await databaseKind();

@@ -1,4 +1,6 @@
 import "server-only";
+import { sql } from "drizzle-orm";
+import { newId } from "@/db/columns";
 import { auditEvents } from "@/db/schema";
 import type { Database, Transaction } from "../db";
 import type { TeamContext } from "../teams/context";
@@ -26,4 +28,30 @@ export async function recordAudit(
     ip: t.actor.ip,
     details: e.details,
   });
+}
+
+/**
+ * Records `e` unless the same actor already has a row of the same action on the same target within
+ * `withinMs` (one statement; a resumed download is one download). Reads that repeat, not changes.
+ */
+export async function recordAuditOnce(
+  tx: Database | Transaction,
+  t: Pick<TeamContext, "id" | "actor">,
+  e: AuditEntry & { target: { type: string; id: string; label?: string } },
+  withinMs: number,
+): Promise<void> {
+  const a = auditEvents;
+  await tx.execute(sql`
+    insert into ${a} (${sql.identifier(a.id.name)}, ${sql.identifier(a.teamId.name)}, ${sql.identifier(a.actorUserId.name)},
+      ${sql.identifier(a.actor.name)}, ${sql.identifier(a.action.name)}, ${sql.identifier(a.targetType.name)},
+      ${sql.identifier(a.targetId.name)}, ${sql.identifier(a.targetLabel.name)}, ${sql.identifier(a.ip.name)},
+      ${sql.identifier(a.details.name)})
+    select ${newId("aud")}, ${t.id}, ${t.actor.userId}, ${t.actor.label}, ${e.action}, ${e.target.type},
+      ${e.target.id}, ${e.target.label ?? null}, ${t.actor.ip}, ${e.details ? JSON.stringify(e.details) : null}::jsonb
+    where not exists (
+      select 1 from ${a}
+      where ${a.teamId} = ${t.id} and ${a.action} = ${e.action} and ${a.targetId} = ${e.target.id}
+        and ${a.actor} = ${t.actor.label} and ${a.actorUserId} is not distinct from ${t.actor.userId}
+        and ${a.createdAt} > clock_timestamp() - ${`${Math.round(withinMs / 1000)} seconds`}::interval
+    )`);
 }

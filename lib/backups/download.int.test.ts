@@ -14,6 +14,8 @@ import { createAdapter } from "@/lib/storage";
 import { requestVerification } from "@/lib/restores/mutations";
 import { getRestore } from "@/lib/restores/queries";
 import { createServer, deleteServer } from "@/lib/servers/mutations";
+import { acceptInvitation, createInvitation } from "@/lib/teams/invitations";
+import { teamForUser } from "@/lib/teams/context";
 import { createSource } from "@/lib/servers/source-mutations";
 import { setLocationRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
@@ -72,7 +74,7 @@ async function backedUp(encrypted: boolean) {
 }
 
 describe("download", () => {
-  it("streams the decrypted .tar.gz, and any byte range of it, and audits each download", async () => {
+  it("streams the decrypted .tar.gz, and any byte range of it, and audits the download once", async () => {
     const { t, id, b, folder } = await backedUp(true);
     const full = await openDownload(t, id, null);
     expect(full.status).toBe(200);
@@ -83,7 +85,7 @@ describe("download", () => {
       "Accept-Ranges": "bytes",
     });
     expect(b.fileName).toMatch(/^this-host-\d{8}-\d{6}\.tar\.gz$/);
-    const bytes = await read(full.body);
+    const bytes = await read(full.body!);
     expect(bytes.length).toBe(b.archiveBytes);
     const file = path.join(scratch, `${id}.tar.gz`);
     writeFileSync(file, bytes);
@@ -104,11 +106,69 @@ describe("download", () => {
       expect(part.status).toBe(206);
       expect(part.headers["Content-Range"]).toBe(`bytes ${start}-${end}/${bytes.length}`);
       expect(part.headers["Content-Length"]).toBe(String(end - start + 1));
-      expect((await read(part.body)).equals(bytes.subarray(start, end + 1))).toBe(true);
+      expect((await read(part.body!)).equals(bytes.subarray(start, end + 1))).toBe(true);
     }
     await expect(openDownload(t, id, `bytes=${bytes.length}-`)).rejects.toBeInstanceOf(RangeNotSatisfiable);
+    // One person's download and its resumptions are one download in the audit log.
     const audit = await listAuditEvents(t, { action: "backup.downloaded" });
-    expect(audit.events.length).toBe(5);
+    expect(audit.events).toHaveLength(1);
+    expect(audit.events[0]).toMatchObject({ targetLabel: b.fileName, details: { from: "disk" } });
+  });
+
+  it("resumes: a strong ETag per backup, Last-Modified, If-Range, HEAD; a download and its resumptions audited once per person", async () => {
+    const { t, id, b } = await backedUp(true);
+    const other = await backedUp(true);
+    const first = await openDownload(t, id, null);
+    const whole = await read(first.body!);
+    const etag = first.headers.ETag!;
+    expect(etag).toMatch(/^"[0-9a-f]{64}"$/);
+    expect(first.headers["Last-Modified"]).toBe(
+      new Date(Math.floor(b.finishedAt!.getTime() / 1000) * 1000).toUTCString(),
+    );
+    // Stable across requests, different between backups.
+    expect((await openDownload(t, id, "bytes=0-0")).headers.ETag).toBe(etag);
+    expect((await openDownload(other.t, other.id, null)).headers.ETag).not.toBe(etag);
+
+    // What Chromium sends to resume: Range plus If-Range with the tag it saw → the rest (206).
+    const cut = 1_234_567;
+    const rest = await openDownload(t, id, `bytes=${cut}-`, { ifRange: etag });
+    expect(rest.status).toBe(206);
+    expect(rest.headers["Content-Range"]).toBe(`bytes ${cut}-${whole.length - 1}/${whole.length}`);
+    expect(Buffer.concat([whole.subarray(0, cut), await read(rest.body!)]).equals(whole)).toBe(true);
+    // Firefox may send the date instead.
+    const byDate = await openDownload(t, id, "bytes=10-19", { ifRange: first.headers["Last-Modified"] });
+    expect(byDate.status).toBe(206);
+    expect((await read(byDate.body!)).equals(whole.subarray(10, 20))).toBe(true);
+    // A tag of another file (or a weak one, or another date): the whole file, 200.
+    for (const stale of [
+      (await openDownload(other.t, other.id, null)).headers.ETag!,
+      `W/${etag}`,
+      "Mon, 01 Jan 2024 00:00:00 GMT",
+    ]) {
+      const d = await openDownload(t, id, `bytes=${cut}-`, { ifRange: stale });
+      expect(d.status).toBe(200);
+      expect(d.headers["Content-Length"]).toBe(String(whole.length));
+      expect(d.headers["Content-Range"]).toBeUndefined();
+      expect((await read(d.body!)).equals(whole)).toBe(true);
+    }
+
+    // HEAD: the headers a GET would send, no body.
+    const head = await openDownload(t, id, null, { head: true });
+    expect(head).toMatchObject({ status: 200, body: null });
+    expect(head.headers).toEqual({ ...first.headers });
+    const headRange = await openDownload(t, id, "bytes=5-9", { head: true });
+    expect(headRange.headers).toMatchObject({ "Content-Length": "5", "Content-Range": `bytes 5-9/${whole.length}` });
+
+    // All of that was one download by one person; another member's download is another row.
+    const rows = async () => (await listAuditEvents(t, { action: "backup.downloaded" })).events;
+    expect(await rows()).toHaveLength(1);
+    const meg = await signedUpUser("Meg");
+    const invitation = await createInvitation(t, { email: meg.email, role: "member" });
+    await acceptInvitation(meg.actor, meg.email, invitation.link.split("/").at(-1)!);
+    const colleague = await teamForUser(meg.actor, t.slug, "member");
+    await read((await openDownload(colleague, id, null)).body!);
+    await read((await openDownload(colleague, id, "bytes=100-")).body!);
+    expect((await rows()).map((e) => e.actor).sort()).toEqual([t.actor.label, colleague.actor.label].sort());
   });
 
   it("a stored object with one flipped byte fails the download instead of delivering a damaged file", async () => {
@@ -118,7 +178,7 @@ describe("download", () => {
     data[Math.floor(data.length / 2)]! ^= 0x01;
     writeFileSync(stored, data);
     const d = await openDownload(t, id, null);
-    await expect(read(d.body)).rejects.toThrow(/segment \d+ failed authentication/);
+    await expect(read(d.body!)).rejects.toThrow(/segment \d+ failed authentication/);
   });
 
   it("unencrypted backups download as stored; viewers and other teams cannot download; their server and destination cannot be deleted", async () => {
@@ -130,7 +190,7 @@ describe("download", () => {
       "1 backup(s) are stored in this destination; deleting it would lose track of them. Delete those backups first.",
     );
     const d = await openDownload(t, id, null);
-    const bytes = await read(d.body);
+    const bytes = await read(d.body!);
     expect(sha(bytes)).toBe(b.sha256);
     const viewer = { ...(await user.team("viewer")), role: "viewer" as const };
     await expect(openDownload(viewer, id, null)).rejects.toMatchObject({ code: "FORBIDDEN" });
@@ -163,13 +223,13 @@ describe("upload", () => {
     );
     const b = await getBackup(t, result.id);
     expect(b).toMatchObject({ status: "succeeded", trigger: "upload", encrypted: true, archiveBytes: archive.length });
-    expect((await read((await openDownload(t, result.id, null)).body)).equals(archive)).toBe(true);
+    expect((await read((await openDownload(t, result.id, null)).body!)).equals(archive)).toBe(true);
     expect(b.manifest).toBeNull(); // not a Coffer archive
   });
 
   it("a Coffer backup uploaded again keeps its manifest, so it can be restored and verified like the original", async () => {
     const { t, id, b: original, serverId, destinationId } = await backedUp(true);
-    const archive = await read((await openDownload(t, id, null)).body);
+    const archive = await read((await openDownload(t, id, null)).body!);
     const result = await importUpload(
       t,
       { serverId, destinationIds: [destinationId], encrypted: true, fileName: "again.tar.gz" },
@@ -258,7 +318,7 @@ describe("archived copies", () => {
     await engine.idle();
     const b = await getBackup(t, id);
     expect(b.status).toBe("succeeded");
-    const archiveSha = sha(await read((await openDownload(t, id, null)).body));
+    const archiveSha = sha(await read((await openDownload(t, id, null)).body!));
     await createAdapter(config).setStorageClass(b.locations[0]!.objectKey, archiveClass); // what retention does to monthly copies
     await setLocationRow(id, destinationId, { storageClass: archiveClass });
     return { user, t, id, destinationId, archiveSha, fileName: b.fileName };
@@ -334,11 +394,11 @@ describe("archived copies", () => {
     expect(await requestRetrieval(t, id)).toEqual({ ready: true });
     const d = await openDownload(t, id, null);
     expect(d.status).toBe(200);
-    expect(sha(await read(d.body))).toBe(archiveSha);
+    expect(sha(await read(d.body!))).toBe(archiveSha);
     expect((await openDownload(t, id, "bytes=100-199")).status).toBe(206);
     expect((await getBackup(t, id)).locations[0]!.storageClass).toBe("GLACIER"); // S3 restores a temporary copy
     expect(await requestedAudits(t)).toHaveLength(1);
-    expect((await listAuditEvents(t, { action: "backup.downloaded" })).events.length).toBe(3);
+    expect((await listAuditEvents(t, { action: "backup.downloaded" })).events.length).toBe(1); // one person's downloads
   });
 
   it("Azure Archive: the Download button's POST asks for rehydration to Cool, the next download says it is under way, then the bytes stream and the copy is Cool", async () => {
@@ -359,7 +419,7 @@ describe("archived copies", () => {
     expect(await requestedAudits(t)).toHaveLength(1);
 
     expect(await azure.finishRehydrations()).toBe(1);
-    expect(sha(await read((await openDownload(t, id, null)).body))).toBe(archiveSha);
+    expect(sha(await read((await openDownload(t, id, null)).body!))).toBe(archiveSha);
     // The blob left Archive: its row says so, and there is no retrieval to show any more.
     expect((await getBackup(t, id)).locations[0]!.storageClass).toBe("Cool");
     expect((await archiveRetrievals(t, id)).size).toBe(0);
@@ -403,6 +463,6 @@ describe("archived copies", () => {
     expect((await getBackup(t, id)).locations[0]!.storageClass).toBe("GLACIER");
     expect(await requestedAudits(t)).toHaveLength(1);
     await s3.finishRestores();
-    expect(sha(await read((await openDownload(t, id, null)).body))).toBe(archiveSha);
+    expect(sha(await read((await openDownload(t, id, null)).body!))).toBe(archiveSha);
   });
 });

@@ -1,9 +1,10 @@
 import "server-only";
-import type { Readable } from "node:stream";
-import { recordAudit } from "../audit/record";
+import { Readable } from "node:stream";
+import { recordAuditOnce } from "../audit/record";
 import { db } from "../db";
 import { AppError } from "../errors";
 import { assertRole, type TeamContext } from "../teams/context";
+import { withDeclaredLength } from "../web/content-length";
 import { openArchive, succeededBackup } from "./open-archive";
 
 /** A Range header that cannot be served (HTTP 416). */
@@ -38,33 +39,77 @@ export function parseRange(header: string | null, size: number): { start: number
 export interface Download {
   status: 200 | 206;
   headers: Record<string, string>;
-  body: Readable;
+  /** Null for a HEAD request. */
+  body: Readable | null;
+}
+
+export interface DownloadOptions {
+  /** The request's If-Range: the Range is served only while it names this backup's ETag or Last-Modified. */
+  ifRange?: string | null;
+  /** A HEAD request: the same headers, no body, no audit row. */
+  head?: boolean;
+  signal?: AbortSignal;
+}
+
+/** How long one person's downloads of one backup count as one in the audit log (resumptions, HEADs). */
+const downloadAuditWindowMs = 6 * 3_600_000;
+
+/**
+ * The validators of a backup's download. The plain `.tar.gz` of a backup never changes, and the
+ * SHA-256 on its row (of the stored object: the plaintext itself, or its authenticated encryption)
+ * names it: a strong ETag. Last-Modified is when the backup finished.
+ */
+function downloadValidators(b: { sha256: string | null; id: string; finishedAt: Date | null }) {
+  const lastModified = new Date(Math.floor((b.finishedAt ?? new Date(0)).getTime() / 1000) * 1000);
+  return { etag: `"${b.sha256 ?? b.id}"`, lastModified };
+}
+
+/** RFC 9110 §13.1.5: an entity tag matches strongly (never a weak one); a date matches exactly. */
+function ifRangeMatches(ifRange: string, v: { etag: string; lastModified: Date }): boolean {
+  const value = ifRange.trim();
+  if (value.startsWith('"') || value.startsWith("W/")) return value === v.etag;
+  return Date.parse(value) === v.lastModified.getTime();
 }
 
 /**
  * The plain `.tar.gz` of a backup (or one byte range of it: only the segments it covers are read),
- * decrypted while it streams; a segment failing authentication cuts the response short. Audited;
- * members and above only.
+ * decrypted while it streams; a segment failing authentication cuts the response short. A Range
+ * whose If-Range no longer matches is answered with the whole file (200). Audited once per person
+ * and backup within `downloadAuditWindowMs` (a resumed download is one download); members and above only.
  */
 export async function openDownload(
   t: TeamContext,
   backupId: string,
   rangeHeader: string | null,
-  signal?: AbortSignal,
+  opts: DownloadOptions = {},
 ): Promise<Download> {
   assertRole(t, "member");
   const d = await db();
   const b = await succeededBackup(t, backupId);
   const size = b.encrypted ? b.archiveBytes! : b.sizeBytes!;
-  const range = parseRange(rangeHeader, size);
+  const validators = downloadValidators(b);
+  const current = !opts.ifRange || ifRangeMatches(opts.ifRange, validators);
+  const range = current ? parseRange(rangeHeader, size) : null;
   const length = range ? range.end - range.start + 1 : size;
-  // A GET never asks for a (paid) retrieval: that is requestRetrieval's, behind a POST.
-  const { body, from } = await openArchive(t, b, { range, signal, requestRetrieval: false });
-  await recordAudit(d, t, {
-    action: "backup.downloaded",
-    target: { type: "backup", id: b.id, label: b.fileName },
-    details: { from, ...(range && { range: `${range.start}-${range.end}` }) },
+  // A GET never asks for a (paid) retrieval: that is requestRetrieval's, behind a POST. A HEAD
+  // opens the first byte, so it answers what a GET would (a copy can be read, or a 409).
+  const { body, from } = await openArchive(t, b, {
+    range: opts.head ? { start: 0, end: 0 } : range,
+    signal: opts.signal,
+    requestRetrieval: false,
   });
+  if (opts.head) body.destroy();
+  else
+    await recordAuditOnce(
+      d,
+      t,
+      {
+        action: "backup.downloaded",
+        target: { type: "backup", id: b.id, label: b.fileName },
+        details: { from, ...(range && { range: `${range.start}-${range.end}` }) },
+      },
+      downloadAuditWindowMs,
+    );
   return {
     status: range ? 206 : 200,
     headers: {
@@ -73,10 +118,36 @@ export async function openDownload(
       "Content-Disposition": `attachment; filename="${b.fileName}"`,
       "Cache-Control": "private, no-store",
       "Accept-Ranges": "bytes",
+      ETag: validators.etag,
+      "Last-Modified": validators.lastModified.toUTCString(),
       ...(range && { "Content-Range": `bytes ${range.start}-${range.end}/${size}` }),
     },
-    body,
+    body: opts.head ? null : body,
   };
+}
+
+/**
+ * The HTTP answer to a GET or HEAD of a backup's download (the route and the REST API share it):
+ * Range, If-Range, 416 for a range outside the file, and the Content-Length Next.js would drop
+ * (lib/web/content-length). `request.signal` stops the storage read when the client goes away.
+ */
+export async function downloadResponse(t: TeamContext, backupId: string, request: Request): Promise<Response> {
+  try {
+    const d = await openDownload(t, backupId, request.headers.get("range"), {
+      ifRange: request.headers.get("if-range"),
+      head: request.method === "HEAD",
+      signal: request.signal,
+    });
+    const body = d.body && (Readable.toWeb(d.body) as ReadableStream<Uint8Array>);
+    return new Response(body, { status: d.status, headers: withDeclaredLength(d.headers) });
+  } catch (err) {
+    if (err instanceof RangeNotSatisfiable)
+      return new Response(null, {
+        status: 416,
+        headers: { "Content-Range": `bytes */${err.size}`, "Cache-Control": "private, no-store" },
+      });
+    throw err;
+  }
 }
 
 /**

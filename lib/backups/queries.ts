@@ -3,9 +3,10 @@ import { and, asc, desc, eq, inArray, lt, or, type SQL } from "drizzle-orm";
 import { backupLocations, backups, schedules, servers, storageDestinations } from "@/db/schema";
 import { db } from "../db";
 import { readJobLog } from "../jobs/log";
-import { progressOf } from "../jobs/progress";
+import { estimateOf, progressOf } from "../jobs/progress";
 import { inTeam, requireRow, type TeamContext } from "../teams/context";
 import { compressionRecordSchema } from "./manifest";
+import { previousRunOf } from "./previous-run";
 
 // What pages and responses may see: never the wrapped data key.
 const backupColumns = {
@@ -113,7 +114,10 @@ async function locationsOf(t: TeamContext, backupIds: string[]) {
     .orderBy(asc(storageDestinations.name));
 }
 
-/** One backup with its locations, manifest (and the tool that compressed it, when it says) and run log. */
+/**
+ * One backup with its locations, manifest (and the tool that compressed it, when it says) and run
+ * log; while it runs, an estimate of the time left from the previous backup of the same sources.
+ */
 export async function getBackup(t: TeamContext, backupId: string) {
   const d = await db();
   const [row] = await d
@@ -123,8 +127,20 @@ export async function getBackup(t: TeamContext, backupId: string) {
     .leftJoin(schedules, and(eq(schedules.teamId, backups.teamId), eq(schedules.id, backups.scheduleId)))
     .where(inTeam(backups, t, eq(backups.id, backupId)));
   const b = requireRow(row, "That backup");
-  const [locations, logLines] = await Promise.all([locationsOf(t, [backupId]), readJobLog(t, "backup", backupId)]);
+  const [locations, logLines, previous] = await Promise.all([
+    locationsOf(t, [backupId]),
+    readJobLog(t, "backup", backupId),
+    b.status === "running" ? previousRunOf(t, backupId) : null,
+  ]);
   const compressedBy = compressionRecordSchema.safeParse(b.manifest?.compression).data;
-  return { ...b, ...progressOf(b), compressedBy, locations, log: logLines };
+  const progress = progressOf(b);
+  return {
+    ...b,
+    ...progress,
+    estimate: estimateOf({ ...b, ...progress }, previous),
+    compressedBy,
+    locations,
+    log: logLines,
+  };
 }
 export type BackupDetail = Awaited<ReturnType<typeof getBackup>>;

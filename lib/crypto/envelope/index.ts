@@ -2,4 +2,5 @@
 export { maxHeaderLength, readHeader, type ParsedHeader, type WrappedDek } from "./header";
 export { encryptedSize, plaintextSize, segmentRange } from "./sizes";
 export { createEncryptStream } from "./encrypt";
-export { createDecryptStream, createRangeDecryptStream } from "./decrypt";
+export { createDecryptStream } from "./decrypt";
+export { createRangeDecryptStream } from "./range-decrypt";

@@ -11,18 +11,20 @@ import { noncePrefixLength, tagLength } from "./header";
 /**
  * Cuts a stream of chunks into pieces of exactly `size` bytes (the final one shorter). A piece that
  * lies inside one chunk is a view of it; one spread over several chunks is copied once, into a
- * buffer reused for the next piece (so a piece is valid only until `push` returns). With
+ * buffer reused for the next piece (so a piece is valid only until `push` returns) unless `reuse`
+ * is false (then each such piece gets a buffer of its own). With
  * `holdFull`, the latest whole piece is held back until more bytes arrive: only they show it is
  * not the final one.
  */
 export class SegmentCutter {
-  private readonly buf: Buffer;
+  private buf: Buffer;
   private fill = 0;
   private held: Buffer | null = null;
 
   constructor(
     private readonly size: number,
     private readonly holdFull: boolean,
+    private readonly reuse = true,
   ) {
     this.buf = Buffer.allocUnsafe(size);
   }
@@ -41,7 +43,9 @@ export class SegmentCutter {
       this.fill += o;
       if (this.fill < this.size) return;
       this.fill = 0;
-      this.emit(this.buf, o === chunk.length, each);
+      const piece = this.buf;
+      if (!this.reuse) this.buf = Buffer.allocUnsafe(this.size);
+      this.emit(piece, o === chunk.length, each);
     }
     while (chunk.length - o >= this.size) {
       const piece = chunk.subarray(o, (o += this.size));

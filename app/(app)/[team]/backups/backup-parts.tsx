@@ -136,19 +136,31 @@ export function VerifiedBadge({
   );
 }
 
-/** Bytes so far, rate and elapsed time of a run (the page refreshes every 2 s while it runs). */
+/**
+ * Bytes so far, rate and elapsed time of a run (the page refreshes every 2 s while it runs), and
+ * the time left when a previous backup of the same sources gives something to go by.
+ */
 export function Progress({
   bytesDone,
   bytesPerSecond,
   elapsedMs,
+  estimate,
 }: {
   bytesDone: number;
   bytesPerSecond: number;
   elapsedMs: number;
+  estimate?: { expectedBytes: number; fraction: number; msLeft: number } | null;
 }) {
   return (
     <span className="text-sm tabular-nums" data-testid="backup-progress">
       {formatBytes(bytesDone)} · {formatBytes(bytesPerSecond)}/s · {formatDuration(elapsedMs)}
+      {estimate && (
+        <span className="block" data-testid="backup-eta">
+          {estimate.msLeft > 0
+            ? `About ${formatDuration(estimate.msLeft)} left (${Math.floor(estimate.fraction * 100)} % of the ${formatBytes(estimate.expectedBytes)} the previous backup wrote)`
+            : `Finishing: more than the ${formatBytes(estimate.expectedBytes)} the previous backup wrote`}
+        </span>
+      )}
     </span>
   );
 }
