@@ -80,6 +80,7 @@ const actions: Record<string, Access> = {
   "app/(app)/[team]/storage/actions.ts#deleteDestinationAction": "admin",
   "app/(app)/[team]/storage/actions.ts#testDestinationAction": "member",
   "app/(app)/[team]/storage/actions.ts#setPricesAction": "admin",
+  "app/(app)/[team]/storage/actions.ts#takeBackBackupsAction": "admin",
   "app/(app)/[team]/webhooks/actions.ts#createChannelAction": "admin",
   "app/(app)/[team]/webhooks/actions.ts#updateChannelAction": "admin",
   "app/(app)/[team]/webhooks/actions.ts#deleteChannelAction": "admin",
@@ -101,6 +102,8 @@ const routes: Record<string, Access> = {
   "app/api/teams/[team]/audit-log/route.ts GET": "admin",
   "app/api/teams/[team]/backups/upload/route.ts POST": "member",
   "app/api/teams/[team]/backups/[backupId]/download/route.ts GET": "member",
+  "app/api/teams/[team]/backups/[backupId]/download/route.ts HEAD": "member",
+  "app/api/teams/[team]/storage/[destinationId]/scan/route.ts POST": "admin",
   "app/api/teams/[team]/metrics/route.ts GET": "token",
 };
 
@@ -364,7 +367,10 @@ describe("access matrix, generated from the code", () => {
         env().APP_URL,
       );
       const cookie = cookies["other team"];
-      const request = new Request(url, { method, headers: { origin: url.origin, cookie } });
+      // A request the route would otherwise take (JSON, as every id-in-path route that changes state does).
+      const body = method === "GET" || method === "HEAD" ? undefined : "{}";
+      const headers = { origin: url.origin, cookie, ...(body ? { "content-type": "application/json" } : {}) };
+      const request = new Request(url, { method, headers, body });
       const response = await inRequest(() => handler(request, { params: Promise.resolve(params) }), { cookie });
       expect.soft(response.status, `other team's ids → ${key}`).toBe(404);
       expect.soft(await response.text(), `other team's ids → ${key}`).not.toMatch(teamNotFound);

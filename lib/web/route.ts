@@ -43,10 +43,12 @@ export function teamRoute<P extends object = object>(
   return async (request: Request, ctx: { params: Promise<{ team: string } & P> }): Promise<Response> => {
     let response: Response;
     try {
+      // Who is asking first: anonymous callers, other teams and too small a role learn nothing more.
+      const params = await ctx.params;
+      const t = await requireTeam(params.team, min);
       const forged = requestForgeryRefusal(request, { appUrl: env().APP_URL, contentTypes: opts.contentTypes });
       if (forged) throw forged;
-      const params = await ctx.params;
-      response = await handler(await requireTeam(params.team, min), request, params);
+      response = await handler(t, request, params);
     } catch (err) {
       response = toHttpResponse(err);
     }

@@ -1,3 +1,4 @@
+import { getDestination } from "@/lib/destinations/queries";
 import { scanDestination, scanInputSchema, type ScanLine } from "@/lib/catalogue/scan";
 import { toActionError } from "@/lib/web/action";
 import { teamRoute } from "@/lib/web/route";
@@ -13,6 +14,8 @@ export const POST = teamRoute<{ destinationId: string }>(
   "admin",
   async (t, request, { destinationId }) => {
     const input = scanInputSchema.parse(await request.json().catch(() => ({})));
+    // Answered before the stream starts: another team's destination is a 404, not a 200 with an error line.
+    await getDestination(t, destinationId);
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
     const writer = writable.getWriter();
     const encoder = new TextEncoder();
