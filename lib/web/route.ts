@@ -12,19 +12,30 @@ import { requestForgeryRefusal } from "./request-forgery";
 import { securityHeaders } from "./security-headers";
 import { clientIp } from "./request";
 
-/** Maps anything thrown to an HTTP response: AppError with its status, anything else as a 500 with a reference. */
-export function toHttpResponse(err: unknown): Response {
+/**
+ * Maps anything thrown to an HTTP response with the one error body every route answers with:
+ * `{ "error": { "code", "message", "details" } }` — `details.fields` names each invalid field
+ * (`body.serverId`) with its messages. AppError keeps its status; anything else is a 500 whose
+ * message carries a reference that is also logged (the request id when there is one).
+ */
+export function toHttpResponse(err: unknown, requestId?: string): Response {
   const known = asAppError(err);
   if (known) {
     return Response.json(
-      { error: { code: known.code, message: known.message, fieldErrors: known.fieldErrors } },
+      {
+        error: {
+          code: known.code,
+          message: known.message,
+          details: known.fieldErrors ? { fields: known.fieldErrors } : null,
+        },
+      },
       { status: httpStatus[known.code] },
     );
   }
-  const ref = randomBytes(4).toString("hex");
+  const ref = requestId ?? randomBytes(4).toString("hex");
   log.error("route failed", { ref, error: err });
   return Response.json(
-    { error: { code: "INTERNAL", message: `Something went wrong on our side (reference ${ref}).` } },
+    { error: { code: "INTERNAL", message: `Something went wrong on our side (reference ${ref}).`, details: null } },
     { status: 500 },
   );
 }
@@ -75,7 +86,7 @@ export function tokenRoute<P extends object = object>(
 }
 
 /** What proxy.ts sends with pages, for data: no script may run, nothing may frame it. */
-function secured(response: Response): Response {
+export function secured(response: Response): Response {
   const e = env();
   const headers = securityHeaders({ https: new URL(e.APP_URL).protocol === "https:", development: !e.production });
   for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
