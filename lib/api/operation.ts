@@ -13,6 +13,7 @@ export interface Operation<
   Q extends Obj | undefined = Obj | undefined,
   B extends z.ZodType | undefined = z.ZodType | undefined,
   R extends z.ZodType | undefined = z.ZodType | undefined,
+  H extends Obj | undefined = Obj | undefined,
 > {
   id: string;
   method: "get" | "post" | "patch" | "delete";
@@ -28,11 +29,13 @@ export interface Operation<
   body?: B;
   /** Instead of JSON: the raw body, one of these media types (uploads). */
   rawBody?: readonly string[];
-  /** Header parameters, documented (the handler reads them itself). */
-  headers?: Obj;
+  /** Header parameters the handler reads (validated, lower-case names). */
+  headers?: H;
   /** JSON answer; absent with `file`: the handler streams one. */
   response?: R;
   status?: 200 | 201 | 202;
+  /** A repeated request (same Idempotency-Key) answers 200 with what the first made: what it gets. */
+  replayed?: string;
   /** A streamed file (downloads): its media type. */
   file?: string;
   /** Statuses beside 400/401/403/404/429 this operation can answer, with when. */
@@ -44,6 +47,7 @@ export const operation = <
   Q extends Obj | undefined = undefined,
   B extends z.ZodType | undefined = undefined,
   R extends z.ZodType | undefined = undefined,
+  H extends Obj | undefined = undefined,
 >(
-  op: Operation<P, Q, B, R>,
+  op: Operation<P, Q, B, R, H>,
 ) => op;

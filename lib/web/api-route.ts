@@ -15,15 +15,29 @@ import { secured, toHttpResponse, withBearerChallenge } from "./route";
 export const API_BODY_LIMIT = 64 * 1024;
 
 type In<S> = S extends z.ZodType ? z.infer<S> : undefined;
-type Out<S> = S extends z.ZodType ? z.input<S> : Response;
+/** What a handler may return for a response schema: dates where it says strings (JSON makes them ISO 8601). */
+type Dated<T> = T extends string
+  ? string | Date
+  : T extends (infer U)[]
+    ? Dated<U>[]
+    : T extends object
+      ? { [K in keyof T]: Dated<T[K]> }
+      : T;
+type Out<S> = S extends z.ZodType ? Dated<z.input<S>> | Response : Response;
 
-export interface ApiCall<P, Q, B> {
+export interface ApiCall<P, Q, B, H = undefined> {
   /** The token's team: its role is the token's, its actor "token <name>". */
   t: TeamContext;
   params: In<P>;
   query: In<Q>;
   body: In<B>;
+  headers: In<H>;
   request: Request;
+}
+
+/** A JSON answer checked against (and reduced to) `schema`; dates become ISO 8601 strings. */
+export function apiJson<R extends z.ZodType>(schema: R, data: Dated<z.input<R>>, init?: ResponseInit): Response {
+  return Response.json(schema.parse(JSON.parse(JSON.stringify(data))), init);
 }
 
 const limiter = (() => {
@@ -38,7 +52,11 @@ function requestIdOf(request: Request): string {
 }
 
 /** Parses one part of the request; field errors are named by where they are (`body.serverId`). */
-function parsePart<S extends z.ZodType>(where: "path" | "query" | "body", schema: S, value: unknown): z.infer<S> {
+function parsePart<S extends z.ZodType>(
+  where: "path" | "query" | "header" | "body",
+  schema: S,
+  value: unknown,
+): z.infer<S> {
   try {
     return parseInput(schema, value);
   } catch (err) {
@@ -74,6 +92,12 @@ async function jsonBody(request: Request): Promise<unknown> {
     throw new AppError("VALIDATION", `The body is not valid JSON (${(err as Error).message}). Send a JSON object.`);
   }
 }
+/** A raw body (an upload) must say it is one of `types`. */
+function rawBodyType(request: Request, types: readonly string[]) {
+  const type = request.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();
+  if (!type || !types.includes(type)) throw new AppError("VALIDATION", `Send the file with Content-Type: ${types[0]}.`);
+}
+
 const tooLarge = () =>
   new AppError("TOO_LARGE", `The body is larger than ${API_BODY_LIMIT / 1024} KiB; send only the fields listed.`);
 
@@ -89,7 +113,8 @@ export function apiRoute<
   Q extends z.ZodObject | undefined,
   B extends z.ZodType | undefined,
   R extends z.ZodType | undefined,
->(op: Operation<P, Q, B, R>, handler: (call: ApiCall<P, Q, B>) => Promise<Out<R>>) {
+  H extends z.ZodObject | undefined,
+>(op: Operation<P, Q, B, R, H>, handler: (call: ApiCall<P, Q, B, H>) => Promise<Out<R>>) {
   return async (request: Request, ctx: { params: Promise<Record<string, string>> }): Promise<Response> => {
     const requestId = requestIdOf(request);
     let response: Response;
@@ -111,13 +136,15 @@ export function apiRoute<
           query: (op.query
             ? parsePart("query", op.query, Object.fromEntries(new URL(request.url).searchParams))
             : undefined) as In<Q>,
+          headers: (op.headers
+            ? parsePart("header", op.headers, Object.fromEntries(request.headers))
+            : undefined) as In<H>,
           body: (op.body ? parsePart("body", op.body, await jsonBody(request)) : undefined) as In<B>,
         };
+        if (op.rawBody) rawBodyType(request, op.rawBody);
         const result = await handler(call);
         response =
-          result instanceof Response
-            ? result
-            : Response.json(op.response!.parse(JSON.parse(JSON.stringify(result))), { status: op.status ?? 200 });
+          result instanceof Response ? result : apiJson(op.response as z.ZodType, result, { status: op.status ?? 200 });
       }
     } catch (err) {
       response = withBearerChallenge(toHttpResponse(err, requestId));
