@@ -29,6 +29,8 @@ const standardErrors = Object.fromEntries(
   }).map(([code, description]) => [code, errorResponse(description, `Error${code}`)]),
 );
 
+const bodyTooLarge = errorResponse("The JSON body is over 64 KiB.", "Error413");
+
 function describe(op: Operation): ZodOpenApiOperationObject {
   const status = String(op.status ?? 200);
   const ok = op.file
@@ -70,6 +72,7 @@ function describe(op: Operation): ZodOpenApiOperationObject {
         },
       }),
       ...standardErrors,
+      ...(op.body && { "413": bodyTooLarge }),
       ...Object.fromEntries(Object.entries(op.errors ?? {}).map(([code, d]) => [code, errorResponse(d)])),
     },
   };

@@ -9,7 +9,7 @@ import type { TeamContext } from "../teams/context";
 import { parseInput } from "./input";
 import { RateLimiter } from "./rate-limit";
 import { clientIpOf } from "./request";
-import { secured, toHttpResponse, withBearerChallenge } from "./route";
+import { secured, toHttpResponse, withBearerChallenge } from "./http";
 
 /** The largest JSON body /api/v1 reads; uploads stream and have their own limits. */
 export const API_BODY_LIMIT = 64 * 1024;
