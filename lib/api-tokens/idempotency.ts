@@ -1,10 +1,10 @@
 import "server-only";
 import { createHash } from "node:crypto";
-import { and, eq, lt, sql } from "drizzle-orm";
+import { eq, lt, sql } from "drizzle-orm";
 import { apiIdempotencyKeys } from "@/db/schema";
 import { db } from "../db";
 import { AppError } from "../errors";
-import type { TeamContext } from "../teams/context";
+import { inTeam, type TeamContext } from "../teams/context";
 
 /** How long a key answers with what it made. */
 const KEY_TTL_MS = 24 * 3_600_000;
@@ -36,7 +36,7 @@ export async function onceForKey(
     const [earlier] = await d
       .select({ requestHash: apiIdempotencyKeys.requestHash, backupId: apiIdempotencyKeys.backupId })
       .from(apiIdempotencyKeys)
-      .where(and(eq(apiIdempotencyKeys.teamId, t.id), eq(apiIdempotencyKeys.key, key)));
+      .where(inTeam(apiIdempotencyKeys, t, eq(apiIdempotencyKeys.key, key)));
     if (earlier && earlier.requestHash !== requestHash)
       throw new AppError(
         "CONFLICT",
@@ -51,11 +51,11 @@ export async function onceForKey(
     await d
       .update(apiIdempotencyKeys)
       .set({ backupId: made.id })
-      .where(and(eq(apiIdempotencyKeys.teamId, t.id), eq(apiIdempotencyKeys.key, key)));
+      .where(inTeam(apiIdempotencyKeys, t, eq(apiIdempotencyKeys.key, key)));
     return { id: made.id, replayed: false };
   } catch (err) {
     // Nothing was made: the key is free for the corrected request.
-    await d.delete(apiIdempotencyKeys).where(and(eq(apiIdempotencyKeys.teamId, t.id), eq(apiIdempotencyKeys.key, key)));
+    await d.delete(apiIdempotencyKeys).where(inTeam(apiIdempotencyKeys, t, eq(apiIdempotencyKeys.key, key)));
     throw err;
   }
 }

@@ -19,17 +19,17 @@ import type { TeamContext } from "@/lib/teams/context";
 import { setApiTokenRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
-import * as backupsRoute from "./backups/route";
-import * as backupRoute from "./backups/[backupId]/route";
-import * as cancelBackupRoute from "./backups/[backupId]/cancel/route";
-import * as downloadRoute from "./backups/[backupId]/download/route";
-import * as backupRestoresRoute from "./backups/[backupId]/restores/route";
-import * as uploadRoute from "./backups/upload/route";
-import * as openapiRoute from "./openapi.json/route";
-import * as restoresRoute from "./restores/route";
-import * as restoreRoute from "./restores/[restoreId]/route";
-import * as cancelRestoreRoute from "./restores/[restoreId]/cancel/route";
-import * as verificationsRoute from "./verifications/route";
+import * as backupsRoute from "@/app/api/v1/backups/route";
+import * as backupRoute from "@/app/api/v1/backups/[backupId]/route";
+import * as cancelBackupRoute from "@/app/api/v1/backups/[backupId]/cancel/route";
+import * as downloadRoute from "@/app/api/v1/backups/[backupId]/download/route";
+import * as backupRestoresRoute from "@/app/api/v1/backups/[backupId]/restores/route";
+import * as uploadRoute from "@/app/api/v1/backups/upload/route";
+import * as openapiRoute from "@/app/api/v1/openapi.json/route";
+import * as restoresRoute from "@/app/api/v1/restores/route";
+import * as restoreRoute from "@/app/api/v1/restores/[restoreId]/route";
+import * as cancelRestoreRoute from "@/app/api/v1/restores/[restoreId]/cancel/route";
+import * as verificationsRoute from "@/app/api/v1/verifications/route";
 
 type Handler = (request: Request, ctx: { params: Promise<Record<string, string>> }) => Promise<Response>;
 

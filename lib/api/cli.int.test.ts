@@ -17,11 +17,11 @@ import { createServer } from "@/lib/servers/mutations";
 import { createSource } from "@/lib/servers/source-mutations";
 import { signedUpUser } from "@/test/factories";
 import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
-import * as backupsRoute from "./backups/route";
-import * as backupRoute from "./backups/[backupId]/route";
-import * as downloadRoute from "./backups/[backupId]/download/route";
-import * as restoreRoute from "./restores/[restoreId]/route";
-import * as verificationsRoute from "./verifications/route";
+import * as backupsRoute from "@/app/api/v1/backups/route";
+import * as backupRoute from "@/app/api/v1/backups/[backupId]/route";
+import * as downloadRoute from "@/app/api/v1/backups/[backupId]/download/route";
+import * as restoreRoute from "@/app/api/v1/restores/[restoreId]/route";
+import * as verificationsRoute from "@/app/api/v1/verifications/route";
 
 type Handler = (request: Request, ctx: { params: Promise<Record<string, string>> }) => Promise<Response>;
 const routes: [string, RegExp, Handler][] = [
@@ -67,7 +67,7 @@ afterAll(async () => {
 /** Runs `coffer <args>`; resolves with its exit code and output. */
 function coffer(token: string, args: string[]) {
   return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [path.join(process.cwd(), "scripts/coffer-bin.mjs"), ...args], {
+    const child = spawn(process.execPath, [path.join(import.meta.dirname, "../../scripts/coffer-bin.mjs"), ...args], {
       cwd: scratch,
       env: { ...process.env, COFFER_URL: base, COFFER_TOKEN: token },
     });
