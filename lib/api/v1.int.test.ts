@@ -30,6 +30,10 @@ import * as restoresRoute from "@/app/api/v1/restores/route";
 import * as restoreRoute from "@/app/api/v1/restores/[restoreId]/route";
 import * as cancelRestoreRoute from "@/app/api/v1/restores/[restoreId]/cancel/route";
 import * as verificationsRoute from "@/app/api/v1/verifications/route";
+import * as serversRoute from "@/app/api/v1/servers/route";
+import * as serverRoute from "@/app/api/v1/servers/[serverId]/route";
+import * as destinationsRoute from "@/app/api/v1/destinations/route";
+import * as destinationRoute from "@/app/api/v1/destinations/[destinationId]/route";
 
 type Handler = (request: Request, ctx: { params: Promise<Record<string, string>> }) => Promise<Response>;
 
@@ -276,6 +280,25 @@ describe("/api/v1", () => {
     expect(lateBackupCancel.status).toBe(409);
     conforms("/backups/{backupId}/cancel", "post", lateBackupCancel);
 
+    // Servers (with sources) and destinations, as the pages show them.
+    const servers = await call(serversRoute.GET, "GET", "/servers", { token: a.token });
+    conforms("/servers", "get", servers);
+    expect(servers.json.data).toMatchObject([{ id: a.serverId, kind: "local", sourceCount: 1 }]);
+    const server = await call(serverRoute.GET, "GET", `/servers/${a.serverId}`, {
+      token: a.token,
+      params: { serverId: a.serverId },
+    });
+    conforms("/servers/{serverId}", "get", server);
+    expect(server.json.sources).toMatchObject([{ id: a.sourceId, paths: [a.folder] }]);
+    const destinations = await call(destinationsRoute.GET, "GET", "/destinations", { token: a.token });
+    conforms("/destinations", "get", destinations);
+    expect(destinations.json.data).toMatchObject([{ id: a.destinationId, kind: "local" }]);
+    const destination = await call(destinationRoute.GET, "GET", `/destinations/${a.destinationId}`, {
+      token: a.token,
+      params: { destinationId: a.destinationId },
+    });
+    conforms("/destinations/{destinationId}", "get", destination);
+
     // What the token did is audited as "token ci".
     const audit = await listAuditEvents(a.t, { action: "backup.requested" });
     expect(audit.events.map((e) => e.actor)).toContain("token ci");
@@ -298,6 +321,8 @@ describe("/api/v1", () => {
       [backupRestoresRoute.GET, "GET", `/backups/${id}/restores`, {}],
       [verificationsRoute.POST, "POST", "/verifications", { json: { backupId: id } }],
       [backupsRoute.POST, "POST", "/backups", { json: { serverId: a.serverId, destinationIds: [a.destinationId] } }],
+      [serverRoute.GET, "GET", `/servers/${a.serverId}`, { params: { serverId: a.serverId } }],
+      [destinationRoute.GET, "GET", `/destinations/${a.destinationId}`, { params: { destinationId: a.destinationId } }],
     ] as const) {
       const r = await call(handler as Handler, method, url, { token: b.token, params: { backupId: id }, ...extra });
       expect(r.status, `${method} ${url}`).toBe(404);

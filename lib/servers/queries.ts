@@ -30,7 +30,8 @@ export async function listServers(t: TeamContext) {
   return d
     .select({
       ...serverColumns,
-      sourceCount: sql<number>`(select count(*)::int from ${sources} where ${sources.teamId} = ${servers.teamId} and ${sources.serverId} = ${servers.id})`,
+      // Spelled out: inside a subquery drizzle leaves column names unqualified, so both sides were "sources".
+      sourceCount: sql<number>`(select count(*)::int from ${sources} s where s.team_id = ${servers}.team_id and s.server_id = ${servers}.id)`,
     })
     .from(servers)
     .where(inTeam(servers, t))
