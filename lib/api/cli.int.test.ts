@@ -22,6 +22,9 @@ import * as backupRoute from "@/app/api/v1/backups/[backupId]/route";
 import * as downloadRoute from "@/app/api/v1/backups/[backupId]/download/route";
 import * as restoreRoute from "@/app/api/v1/restores/[restoreId]/route";
 import * as verificationsRoute from "@/app/api/v1/verifications/route";
+import * as restoresRoute from "@/app/api/v1/restores/route";
+import { startPgCluster, type PgCluster } from "@/test/pg-cluster";
+import { execFileSync } from "node:child_process";
 
 type Handler = (request: Request, ctx: { params: Promise<Record<string, string>> }) => Promise<Response>;
 const routes: [string, RegExp, Handler][] = [
@@ -31,12 +34,14 @@ const routes: [string, RegExp, Handler][] = [
   ["GET", /^\/api\/v1\/backups\/(?<backupId>[^/]+)\/download$/, downloadRoute.GET],
   ["GET", /^\/api\/v1\/restores\/(?<restoreId>[^/]+)$/, restoreRoute.GET],
   ["POST", /^\/api\/v1\/verifications$/, verificationsRoute.POST],
+  ["POST", /^\/api\/v1\/restores$/, restoresRoute.POST],
 ];
 
 let engine: InProcessEngine;
 let http: Server;
 let base: string;
 let scratch: string;
+let pg: PgCluster | undefined;
 
 beforeAll(async () => {
   engine = await inProcessEngine({ retryDelayMs: () => 50 });
@@ -62,6 +67,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await new Promise((r) => http?.close(r));
   engine?.stop();
+  await pg?.stop();
 });
 
 /** Runs `coffer <args>`; resolves with its exit code and output. */
@@ -142,5 +148,70 @@ describe("coffer CLI against the API", () => {
     const refused = await coffer(`${token}x`, ["backups"]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/^401: This API token is not valid/);
+  });
+
+  it("restores a database with --replace and --wait, as postgres-restore.sh --force does", async () => {
+    pg = await startPgCluster();
+    const psql = (db: string, sql: string) =>
+      execFileSync("psql", [
+        "-X",
+        "-q",
+        "-At",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        String(pg!.port),
+        "-U",
+        "postgres",
+        "-d",
+        db,
+        "-c",
+        sql,
+      ])
+        .toString()
+        .trim();
+    psql("postgres", "create database shop");
+    psql("shop", "create table orders (id int primary key); insert into orders select generate_series(1, 500)");
+    const t = await (await signedUpUser("Pgcli")).team("admin");
+    const { id: serverId } = await createServer(t, { kind: "local", name: "db1", workDir: "/var/tmp" });
+    const { id: sourceId } = await createSource(t, {
+      serverId,
+      kind: "postgres",
+      name: "shop",
+      pgHost: "127.0.0.1",
+      pgPort: pg.port,
+      pgDatabase: "shop",
+      pgUser: "postgres",
+      pgSslmode: "disable",
+    });
+    const { id: destinationId } = await createDestination(t, { kind: "local", name: "disk", prefix: "clipg" });
+    const { token } = await createApiToken(t, { name: "deploy", scopes: ["read", "backups:write", "restores:write"] });
+
+    const made = await coffer(token, ["backup", serverId, "--destinations", destinationId, "--wait"]);
+    expect(made.code, made.stderr).toBe(0);
+    psql("shop", "delete from orders where id > 10");
+    const restored = await coffer(token, [
+      "restore",
+      made.stdout.trim(),
+      "--server",
+      serverId,
+      "--database",
+      "shop",
+      "--connection",
+      sourceId,
+      "--replace",
+      "--wait",
+      "--json",
+    ]);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(JSON.parse(restored.stdout)).toMatchObject({
+      kind: "database",
+      status: "succeeded",
+      targetDatabase: "shop",
+      mode: "replace",
+    });
+    expect(psql("shop", "select count(*) from orders")).toBe("500");
   });
 });
