@@ -402,6 +402,8 @@ describe("/api/v1", () => {
       "Use the nextCursor of the previous page as it was returned.",
     ]);
 
+    const traced = await post({ json: { ...good, extra: 1 }, headers: { "X-Request-Id": "ci-run-7" } });
+    expect(traced.headers.get("x-request-id")).toBe("ci-run-7");
     const anonymous = await post({ token: null, json: good });
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get("www-authenticate")).toBe('Bearer realm="coffer"');
