@@ -39,7 +39,14 @@ function describe(op: Operation): ZodOpenApiOperationObject {
         content: { [op.file]: { schema: { type: "string" as const, format: "binary" } } },
         headers: requestIdHeader,
       }
-    : { description: "OK", content: { "application/json": { schema: op.response! } }, headers: requestIdHeader };
+    : {
+        description: "OK",
+        content: {
+          "application/json": { schema: op.response! },
+          ...(op.alsoAs && { [op.alsoAs]: { schema: { type: "string" as const } } }),
+        },
+        headers: requestIdHeader,
+      };
   return {
     operationId: op.id,
     summary: op.summary,

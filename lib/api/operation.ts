@@ -36,6 +36,8 @@ export interface Operation<
   status?: 200 | 201 | 202;
   /** A repeated request (same Idempotency-Key) answers 200 with what the first made: what it gets. */
   replayed?: string;
+  /** Another media type the JSON answer can come as instead (asked for in the query). */
+  alsoAs?: string;
   /** A streamed file (downloads): its media type. */
   file?: string;
   /** Statuses beside 400/401/403/404/429 this operation can answer, with when. */

@@ -34,6 +34,7 @@ import * as serversRoute from "@/app/api/v1/servers/route";
 import * as serverRoute from "@/app/api/v1/servers/[serverId]/route";
 import * as destinationsRoute from "@/app/api/v1/destinations/route";
 import * as destinationRoute from "@/app/api/v1/destinations/[destinationId]/route";
+import * as auditLogRoute from "@/app/api/v1/audit-log/route";
 
 type Handler = (request: Request, ctx: { params: Promise<Record<string, string>> }) => Promise<Response>;
 
@@ -299,9 +300,13 @@ describe("/api/v1", () => {
     });
     conforms("/destinations/{destinationId}", "get", destination);
 
-    // What the token did is audited as "token ci".
-    const audit = await listAuditEvents(a.t, { action: "backup.requested" });
-    expect(audit.events.map((e) => e.actor)).toContain("token ci");
+    // What the token did is audited as "token ci", and the token reads the log as JSON and CSV.
+    const audit = await call(auditLogRoute.GET, "GET", "/audit-log?action=backup.requested", { token: a.token });
+    conforms("/audit-log", "get", audit);
+    expect(audit.json.data.map((e: { actor: string }) => e.actor)).toContain("token ci");
+    const csv = await call(auditLogRoute.GET, "GET", "/audit-log?format=csv&action=backup", { token: a.token });
+    expect(csv.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+    expect(csv.bytes.toString("utf8")).toContain("token ci");
   });
 
   it("answers 404 to another team's ids and changes nothing; 403 beyond a token's scopes; 401 for revoked and expired tokens", async () => {
@@ -343,6 +348,7 @@ describe("/api/v1", () => {
     expect(refused.status).toBe(403);
     conforms("/backups", "post", refused);
     expect(refused.json.error.message).toMatch(/lacks the backups:write scope/);
+    expect((await call(auditLogRoute.GET, "GET", "/audit-log", { token: readOnly })).status).toBe(403);
     const noRestore = await call(verificationsRoute.POST, "POST", "/verifications", {
       token: readOnly,
       json: { backupId: id },
