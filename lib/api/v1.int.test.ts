@@ -349,6 +349,12 @@ describe("/api/v1", () => {
     conforms("/backups", "post", refused);
     expect(refused.json.error.message).toMatch(/lacks the backups:write scope/);
     expect((await call(auditLogRoute.GET, "GET", "/audit-log", { token: readOnly })).status).toBe(403);
+    const readDownload = await call(downloadRoute.GET, "GET", `/backups/${id}/download`, {
+      token: readOnly,
+      params: { backupId: id },
+    });
+    expect(readDownload.status).toBe(403);
+    expect(readDownload.json.error.message).toMatch(/member role/);
     const noRestore = await call(verificationsRoute.POST, "POST", "/verifications", {
       token: readOnly,
       json: { backupId: id },
