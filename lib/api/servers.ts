@@ -20,8 +20,8 @@ export const sourceSchema = z
     pgDatabase: z.string().nullable(),
     pgUser: z.string().nullable(),
     hasPgPassword: z.boolean(),
-    paths: z.array(z.string()),
-    excludes: z.array(z.string()),
+    paths: z.array(z.string()).nullable().meta({ description: "Directory sources: what is backed up." }),
+    excludes: z.array(z.string()).nullable(),
     ...checked,
   })
   .meta({ id: "Source" });
