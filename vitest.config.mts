@@ -51,6 +51,7 @@ export default defineConfig({
             "lib/reach/**",
             "lib/backups/**",
             "lib/restores/**",
+            "lib/api/**",
             "inngest/**",
             "node_modules/**",
           ],

@@ -91,6 +91,17 @@ const schema = z.object({
     .min(32, "METRICS_TOKEN must be at least 32 characters (openssl rand -hex 32)")
     .optional()
     .or(z.literal("").transform(() => undefined)),
+  // The `coffer` command's API commands (backup, backups, download, restore, verify, status): where and as whom.
+  COFFER_URL: z
+    .url("COFFER_URL must be an absolute URL such as https://coffer.example.com")
+    .optional()
+    .or(z.literal("").transform(() => undefined)),
+  COFFER_TOKEN: z.string().optional(),
+  // Requests one API token may make per minute (/api/v1); beyond it the API answers 429 with Retry-After.
+  API_RATE_LIMIT_PER_MINUTE: z.preprocess(
+    (v) => (v === "" ? undefined : v),
+    z.coerce.number().int().min(1, "API_RATE_LIMIT_PER_MINUTE must be 1 or more").default(1200),
+  ),
 });
 
 export type Env = Omit<z.infer<typeof schema>, "ALLOW_LOCAL_SERVERS" | "ALLOW_PRIVATE_NETWORKS"> & {

@@ -1,4 +1,5 @@
 // Offline tools for stored backup objects; they need the object and the master key, never the database.
+// The commands that call a Coffer's API (backup, backups, download, …) are in coffer-api.mts.
 //
 //   npm run coffer -- decrypt [--master-keys <file> | -] <object> <out.tar.gz>
 //   npm run coffer -- inspect <object>
@@ -30,14 +31,14 @@ import {
 } from "@/lib/crypto/envelope";
 import { parseMasterKeys, type Keyring } from "@/lib/crypto/master-keys";
 import { env } from "@/lib/env";
+import { apiCommands, apiUsage, Failed, UsageError } from "./coffer-api.mts";
 
 const usage = `Usage:
   coffer decrypt [--master-keys <file> | -] <object> <out.tar.gz>   decrypt a stored backup object offline
   coffer inspect <object>                                           print an object's header (no key needed)
 
-Without --master-keys, decrypt uses the MASTER_KEYS environment variable ("<key id>:<base64 key>,…").`;
-
-class UsageError extends Error {}
+Without --master-keys, decrypt uses the MASTER_KEYS environment variable ("<key id>:<base64 key>,…").
+${apiUsage}`;
 
 async function loadKeys(source: string | undefined): Promise<Keyring> {
   let spec: string;
@@ -128,8 +129,9 @@ const [command, ...rest] = process.argv.slice(2);
 try {
   if (command === "decrypt") await decrypt(rest);
   else if (command === "inspect") inspect(rest);
+  else if (command && apiCommands[command]) await apiCommands[command](rest);
   else throw new UsageError(usage);
 } catch (err) {
   console.error(err instanceof Error ? err.message : String(err));
-  process.exit(1);
+  process.exit(err instanceof UsageError && !(err instanceof Failed) ? 2 : 1);
 }

@@ -1,4 +1,4 @@
-import { index, jsonb, pgTable, text, unique, uniqueIndex } from "drizzle-orm/pg-core";
+import { index, jsonb, pgTable, primaryKey, text, unique, uniqueIndex } from "drizzle-orm/pg-core";
 import { sql } from "drizzle-orm";
 import { createdAt, idColumn, timestampColumn } from "../columns";
 import { roleEnum, teams } from "./teams";
@@ -38,4 +38,23 @@ export const apiTokens = pgTable(
       .where(sql`revoked_at is null`),
     index("api_tokens_team_idx").on(t.teamId, t.createdAt.desc()),
   ],
+);
+
+/**
+ * `Idempotency-Key` of an API request that triggers a backup: the same key (and body) within 24 h
+ * answers with the same backup. A row without `backupId` is a request still being made.
+ */
+export const apiIdempotencyKeys = pgTable(
+  "api_idempotency_keys",
+  {
+    teamId: text("team_id")
+      .notNull()
+      .references(() => teams.id, { onDelete: "cascade" }),
+    key: text("key").notNull(),
+    /** SHA-256 of the request body: the same key with another body is refused. */
+    requestHash: text("request_hash").notNull(),
+    backupId: text("backup_id"),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.teamId, t.key] })],
 );

@@ -1,5 +1,5 @@
 import "server-only";
-import { and, asc, desc, eq, inArray, lt, or, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, lt, or, type SQL } from "drizzle-orm";
 import { backupLocations, backups, schedules, servers, storageDestinations } from "@/db/schema";
 import { db } from "../db";
 import { readJobLog } from "../jobs/log";
@@ -45,6 +45,10 @@ const backupColumns = {
 export interface BackupFilter {
   serverId?: string;
   scheduleId?: string;
+  status?: readonly (typeof backups.$inferSelect.status)[];
+  /** Created at or after `from`, before `to`. */
+  from?: Date;
+  to?: Date;
   /** Keyset cursor: the last row of the previous page. */
   before?: { createdAt: Date; id: string };
   limit?: number;
@@ -57,6 +61,9 @@ export async function listBackups(t: TeamContext, filter: BackupFilter = {}) {
   const conditions: (SQL | undefined)[] = [
     filter.serverId ? eq(backups.serverId, filter.serverId) : undefined,
     filter.scheduleId ? eq(backups.scheduleId, filter.scheduleId) : undefined,
+    filter.status?.length ? inArray(backups.status, [...filter.status]) : undefined,
+    filter.from ? gte(backups.createdAt, filter.from) : undefined,
+    filter.to ? lt(backups.createdAt, filter.to) : undefined,
     filter.before
       ? or(
           lt(backups.createdAt, filter.before.createdAt),

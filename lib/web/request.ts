@@ -10,8 +10,13 @@ import { env } from "../env";
  * whatever the client claimed.
  */
 export async function clientIp(): Promise<string | null> {
+  return clientIpOf(await headers());
+}
+
+/** clientIp() from a request's own headers (route handlers that are handed the Request). */
+export function clientIpOf(headers: Headers): string | null {
   if (!env().TRUST_PROXY) return null;
-  const hops = ((await headers()).get("x-forwarded-for") ?? "")
+  const hops = (headers.get("x-forwarded-for") ?? "")
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);

@@ -1,33 +1,13 @@
 import "server-only";
-import { randomBytes } from "node:crypto";
 import { callerForTokenAllTeams, requireTokenTeam } from "../api-tokens/resolve";
 import type { Scope } from "../api-tokens/scopes";
 import { requireTeam } from "../auth/session";
 import { env } from "../env";
-import { asAppError, httpStatus } from "../errors";
-import { log } from "../log";
 import type { TeamContext } from "../teams/context";
 import type { Role } from "../teams/roles";
 import { requestForgeryRefusal } from "./request-forgery";
-import { securityHeaders } from "./security-headers";
+import { secured, toHttpResponse, withBearerChallenge } from "./http";
 import { clientIp } from "./request";
-
-/** Maps anything thrown to an HTTP response: AppError with its status, anything else as a 500 with a reference. */
-export function toHttpResponse(err: unknown): Response {
-  const known = asAppError(err);
-  if (known) {
-    return Response.json(
-      { error: { code: known.code, message: known.message, fieldErrors: known.fieldErrors } },
-      { status: httpStatus[known.code] },
-    );
-  }
-  const ref = randomBytes(4).toString("hex");
-  log.error("route failed", { ref, error: err });
-  return Response.json(
-    { error: { code: "INTERNAL", message: `Something went wrong on our side (reference ${ref}).` } },
-    { status: 500 },
-  );
-}
 
 /**
  * A team-scoped route handler (`/…/[team]/…`): resolves the caller, the team and the role, and
@@ -74,18 +54,4 @@ export function tokenRoute<P extends object = object>(
       return secured(withBearerChallenge(toHttpResponse(err)));
     }
   };
-}
-
-/** What proxy.ts sends with pages, for data: no script may run, nothing may frame it. */
-function secured(response: Response): Response {
-  const e = env();
-  const headers = securityHeaders({ https: new URL(e.APP_URL).protocol === "https:", development: !e.production });
-  for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
-  return response;
-}
-
-/** A 401 says how to authenticate: with a bearer token. */
-export function withBearerChallenge(response: Response): Response {
-  if (response.status === 401) response.headers.set("WWW-Authenticate", 'Bearer realm="coffer"');
-  return response;
 }

@@ -1,5 +1,5 @@
 import { instanceMetricsAllTeams, checkInstanceToken } from "@/lib/metrics/render";
-import { toHttpResponse, withBearerChallenge } from "@/lib/web/route";
+import { toHttpResponse, withBearerChallenge } from "@/lib/web/http";
 
 export const dynamic = "force-dynamic";
 

@@ -1,0 +1,61 @@
+import "server-only";
+import { createHash } from "node:crypto";
+import { eq, lt, sql } from "drizzle-orm";
+import { apiIdempotencyKeys } from "@/db/schema";
+import { db } from "../db";
+import { AppError } from "../errors";
+import { inTeam, type TeamContext } from "../teams/context";
+
+/** How long a key answers with what it made. */
+const KEY_TTL_MS = 24 * 3_600_000;
+
+/**
+ * Runs `create` once per team and `Idempotency-Key` within 24 h: a repeat with the same body gets
+ * the first result (`replayed`), a repeat with another body or while the first is still being
+ * made is CONFLICT. The key is claimed before `create` runs, so two racing requests make one thing.
+ */
+export async function onceForKey(
+  t: TeamContext,
+  key: string,
+  body: unknown,
+  create: () => Promise<{ id: string }>,
+): Promise<{ id: string; replayed: boolean }> {
+  const d = await db();
+  const requestHash = createHash("sha256").update(JSON.stringify(body)).digest("hex");
+  const stale = new Date(Date.now() - KEY_TTL_MS);
+  const [claimed] = await d
+    .insert(apiIdempotencyKeys)
+    .values({ teamId: t.id, key, requestHash })
+    .onConflictDoUpdate({
+      target: [apiIdempotencyKeys.teamId, apiIdempotencyKeys.key],
+      set: { requestHash, backupId: null, createdAt: sql`now()` },
+      setWhere: lt(apiIdempotencyKeys.createdAt, stale),
+    })
+    .returning({ key: apiIdempotencyKeys.key });
+  if (!claimed) {
+    const [earlier] = await d
+      .select({ requestHash: apiIdempotencyKeys.requestHash, backupId: apiIdempotencyKeys.backupId })
+      .from(apiIdempotencyKeys)
+      .where(inTeam(apiIdempotencyKeys, t, eq(apiIdempotencyKeys.key, key)));
+    if (earlier && earlier.requestHash !== requestHash)
+      throw new AppError(
+        "CONFLICT",
+        "This Idempotency-Key was used in the last 24 hours with a different body; use a new key for a new request.",
+      );
+    if (!earlier?.backupId)
+      throw new AppError("CONFLICT", "A request with this Idempotency-Key is still being made; retry in a moment.");
+    return { id: earlier.backupId, replayed: true };
+  }
+  try {
+    const made = await create();
+    await d
+      .update(apiIdempotencyKeys)
+      .set({ backupId: made.id })
+      .where(inTeam(apiIdempotencyKeys, t, eq(apiIdempotencyKeys.key, key)));
+    return { id: made.id, replayed: false };
+  } catch (err) {
+    // Nothing was made: the key is free for the corrected request.
+    await d.delete(apiIdempotencyKeys).where(inTeam(apiIdempotencyKeys, t, eq(apiIdempotencyKeys.key, key)));
+    throw err;
+  }
+}

@@ -1,0 +1,48 @@
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { openApiDocument } from "./openapi";
+
+const root = path.join(import.meta.dirname, "../../app/api/v1");
+/** Routes under app/api/v1 that are not API operations: the document itself. */
+const notOperations = new Set(["GET /api/v1/openapi.json"]);
+
+/** Every `METHOD /api/v1/path` that a route.ts under app/api/v1 exports, `[param]` as `{param}`. */
+function routesOnDisk(dir = root): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const full = path.join(dir, e.name);
+    if (e.isDirectory()) return routesOnDisk(full);
+    if (e.name !== "route.ts") return [];
+    const url = `/api/v1/${path.relative(root, dir)}`.replace(/\/$/, "").replace(/\[(\w+)\]/g, "{$1}");
+    const methods = [
+      ...readFileSync(full, "utf8").matchAll(/export (?:const|async function|function) (GET|POST|PUT|PATCH|DELETE)\b/g),
+    ];
+    return methods.map((m) => `${m[1]} ${url}`);
+  });
+}
+
+describe("the OpenAPI document", () => {
+  it("documents exactly the operations app/api/v1 serves", () => {
+    const doc = openApiDocument("http://127.0.0.1");
+    const documented = Object.entries(doc.paths ?? {}).flatMap(([url, item]) =>
+      Object.keys(item ?? {}).map((m) => `${m.toUpperCase()} ${url}`),
+    );
+    const served = routesOnDisk().filter((r) => !notOperations.has(r));
+    expect(served.length).toBeGreaterThan(5);
+    expect(documented.sort()).toEqual(served.sort());
+  });
+
+  it("gives every operation an id, a scope and the standard error answers", () => {
+    const doc = openApiDocument("http://127.0.0.1");
+    for (const item of Object.values(doc.paths ?? {}))
+      for (const op of Object.values(item ?? {}) as {
+        operationId?: string;
+        description?: string;
+        responses: object;
+      }[]) {
+        expect(op.operationId).toBeTruthy();
+        expect(op.description).toMatch(/Scope: `/);
+        expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(["400", "401", "403", "404", "429"]));
+      }
+  });
+});

@@ -1,0 +1,471 @@
+/**
+ * /api/v1 end to end through the route handlers themselves, called with real Request objects
+ * (no running build): real PostgreSQL, the in-process workflow engine, a local-disk destination.
+ * Every JSON answer is checked against the published OpenAPI document.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { createApiToken, revokeApiToken } from "@/lib/api-tokens/tokens";
+import { listAuditEvents } from "@/lib/audit/queries";
+import { listBackups } from "@/lib/backups/queries";
+import { createDestination } from "@/lib/destinations/mutations";
+import { createServer } from "@/lib/servers/mutations";
+import { createSource } from "@/lib/servers/source-mutations";
+import type { TeamContext } from "@/lib/teams/context";
+import { setApiTokenRow } from "@/test/arrange";
+import { signedUpUser } from "@/test/factories";
+import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
+import * as backupsRoute from "@/app/api/v1/backups/route";
+import * as backupRoute from "@/app/api/v1/backups/[backupId]/route";
+import * as cancelBackupRoute from "@/app/api/v1/backups/[backupId]/cancel/route";
+import * as downloadRoute from "@/app/api/v1/backups/[backupId]/download/route";
+import * as backupRestoresRoute from "@/app/api/v1/backups/[backupId]/restores/route";
+import * as uploadRoute from "@/app/api/v1/backups/upload/route";
+import * as openapiRoute from "@/app/api/v1/openapi.json/route";
+import * as restoresRoute from "@/app/api/v1/restores/route";
+import * as restoreRoute from "@/app/api/v1/restores/[restoreId]/route";
+import * as cancelRestoreRoute from "@/app/api/v1/restores/[restoreId]/cancel/route";
+import * as verificationsRoute from "@/app/api/v1/verifications/route";
+import * as serversRoute from "@/app/api/v1/servers/route";
+import * as serverRoute from "@/app/api/v1/servers/[serverId]/route";
+import * as destinationsRoute from "@/app/api/v1/destinations/route";
+import * as destinationRoute from "@/app/api/v1/destinations/[destinationId]/route";
+import * as auditLogRoute from "@/app/api/v1/audit-log/route";
+
+type Handler = (request: Request, ctx: { params: Promise<Record<string, string>> }) => Promise<Response>;
+
+let engine: InProcessEngine;
+let scratch: string;
+let doc: { paths: Record<string, Record<string, { responses: Record<string, unknown> }>>; components: object };
+/** Every response body the API sent, to look for token plaintext in. */
+const seen: string[] = [];
+
+beforeAll(async () => {
+  engine = await inProcessEngine({ retryDelayMs: () => 50 });
+  scratch = mkdtempSync(path.join(tmpdir(), "coffer-api-"));
+  doc = await (await openapiRoute.GET()).json();
+});
+afterAll(() => engine?.stop());
+
+/** Calls `handler` as Next.js would for `METHOD /api/v1<url>`. */
+async function call(
+  handler: Handler,
+  method: string,
+  url: string,
+  opts: {
+    token?: string | null;
+    json?: unknown;
+    raw?: BodyInit;
+    headers?: Record<string, string>;
+    params?: object;
+  } = {},
+) {
+  const headers = new Headers(opts.headers);
+  if (opts.token) headers.set("authorization", `Bearer ${opts.token}`);
+  if (opts.json !== undefined) headers.set("content-type", "application/json");
+  const body = opts.json !== undefined ? JSON.stringify(opts.json) : opts.raw;
+  const request = new Request(`http://127.0.0.1:3000/api/v1${url}`, {
+    method,
+    headers,
+    body,
+    ...(body && { duplex: "half" }),
+  } as RequestInit);
+  const response = await handler(request, { params: Promise.resolve((opts.params ?? {}) as Record<string, string>) });
+  expect(response.headers.get("x-request-id")).toMatch(/^[\w.:-]+$/);
+  const isJson = response.headers.get("content-type")?.startsWith("application/json");
+  const bytes = Buffer.from(await response.arrayBuffer());
+  const json = isJson ? JSON.parse(bytes.toString("utf8")) : undefined;
+  if (isJson) seen.push(bytes.toString("utf8"));
+  return { status: response.status, headers: response.headers, json, bytes };
+}
+
+/** The answer's body conforms to what the document publishes for that path, method and status. */
+function conforms(template: string, method: string, r: { status: number; json: unknown }) {
+  let answer = doc.paths[`/api/v1${template}`]?.[method]?.responses[String(r.status)] as
+    { $ref?: string; content?: Record<string, { schema: object }> } | undefined;
+  expect(answer, `${method} ${template} ${r.status} is documented`).toBeDefined();
+  if (answer?.$ref)
+    answer = (doc.components as Record<string, Record<string, object>>).responses![answer.$ref.split("/").at(-1)!];
+  const schema = answer!.content!["application/json"]!.schema;
+  const ajv = new Ajv2020({ strict: false, validateFormats: false });
+  const validate = ajv.compile({ ...schema, components: doc.components });
+  expect(validate(r.json), JSON.stringify(validate.errors)).toBe(true);
+}
+
+/** A team with a folder on this host to back up to the local disk, and an API token. */
+async function arranged(name: string, scopes: ("read" | "backups:write" | "restores:write" | "admin")[]) {
+  const user = await signedUpUser(name);
+  const t = await user.team("admin");
+  const folder = mkdtempSync(path.join(scratch, "data-"));
+  writeFileSync(path.join(folder, "blob.bin"), randomBytes(300_000));
+  const { id: serverId } = await createServer(t, { kind: "local", name: "this host", workDir: "/var/tmp" });
+  const { id: sourceId } = await createSource(t, {
+    serverId,
+    kind: "directory",
+    name: "blob",
+    paths: [folder],
+    excludes: [],
+  });
+  const { id: destinationId } = await createDestination(t, { kind: "local", name: "disk", prefix: "api" });
+  const { token, id: tokenId } = await createApiToken(t, { name: "ci", scopes });
+  return { user, t, folder, serverId, sourceId, destinationId, token, tokenId };
+}
+
+const all = ["read", "backups:write", "restores:write", "admin"] as const;
+const count = async (t: TeamContext) => (await listBackups(t, { limit: 200 })).rows.length;
+
+describe("/api/v1", () => {
+  it("runs a backup's life with a token: trigger (once per Idempotency-Key), list, get, download with Range, upload, verify, restore, cancel", async () => {
+    const a = await arranged("Api", [...all]);
+    const trigger = { serverId: a.serverId, destinationIds: [a.destinationId] };
+    const first = await call(backupsRoute.POST, "POST", "/backups", {
+      token: a.token,
+      json: trigger,
+      headers: { "Idempotency-Key": "deploy-42" },
+    });
+    expect(first.status).toBe(201);
+    conforms("/backups", "post", first);
+    expect(first.json).toMatchObject({ serverId: a.serverId, trigger: "api", encrypted: true });
+    const again = await call(backupsRoute.POST, "POST", "/backups", {
+      token: a.token,
+      json: trigger,
+      headers: { "Idempotency-Key": "deploy-42" },
+    });
+    expect(again.status).toBe(200);
+    expect(again.headers.get("idempotency-replayed")).toBe("true");
+    expect(again.json.id).toBe(first.json.id);
+    const otherBody = await call(backupsRoute.POST, "POST", "/backups", {
+      token: a.token,
+      json: { ...trigger, encrypted: false },
+      headers: { "Idempotency-Key": "deploy-42" },
+    });
+    expect(otherBody.status).toBe(409);
+    expect(otherBody.json.error.message).toMatch(/different body/);
+    await engine.idle();
+    expect(await count(a.t)).toBe(1);
+
+    const id = first.json.id as string;
+    const got = await call(backupRoute.GET, "GET", `/backups/${id}`, { token: a.token, params: { backupId: id } });
+    expect(got.status).toBe(200);
+    conforms("/backups/{backupId}", "get", got);
+    expect(got.json).toMatchObject({
+      status: "succeeded",
+      locations: [{ destinationId: a.destinationId, status: "stored" }],
+    });
+    expect(got.json.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(got.json.log.length).toBeGreaterThan(0);
+
+    // A second backup, then the list by pages of one, with filters.
+    const second = await call(backupsRoute.POST, "POST", "/backups", {
+      token: a.token,
+      json: { ...trigger, encrypted: false },
+    });
+    expect(second.status).toBe(201);
+    await engine.idle();
+    const page1 = await call(
+      backupsRoute.GET,
+      "GET",
+      `/backups?serverId=${a.serverId}&status=succeeded,failed&limit=1`,
+      { token: a.token },
+    );
+    expect(page1.status).toBe(200);
+    conforms("/backups", "get", page1);
+    expect(page1.json.data.map((b: { id: string }) => b.id)).toEqual([second.json.id]);
+    const page2 = await call(backupsRoute.GET, "GET", `/backups?limit=1&cursor=${page1.json.nextCursor}`, {
+      token: a.token,
+    });
+    expect(page2.json).toMatchObject({ data: [{ id }], nextCursor: null });
+    const none = await call(backupsRoute.GET, "GET", `/backups?status=failed&from=2020-01-01T00:00:00Z`, {
+      token: a.token,
+    });
+    expect(none.json.data).toEqual([]);
+    const future = await call(backupsRoute.GET, "GET", `/backups?to=2020-01-01T00:00:00Z`, { token: a.token });
+    expect(future.json.data).toEqual([]);
+
+    // Download whole, then resume from an offset: the same bytes.
+    const whole = await call(downloadRoute.GET, "GET", `/backups/${id}/download`, {
+      token: a.token,
+      params: { backupId: id },
+    });
+    expect(whole.status).toBe(200);
+    expect(whole.headers.get("content-type")).toBe("application/gzip");
+    expect(whole.bytes.length).toBe(got.json.archiveBytes);
+    const tail = await call(downloadRoute.GET, "GET", `/backups/${id}/download`, {
+      token: a.token,
+      params: { backupId: id },
+      headers: { Range: "bytes=1000-" },
+    });
+    expect(tail.status).toBe(206);
+    expect(tail.bytes.equals(whole.bytes.subarray(1000))).toBe(true);
+    const past = await call(downloadRoute.GET, "GET", `/backups/${id}/download`, {
+      token: a.token,
+      params: { backupId: id },
+      headers: { Range: `bytes=${whole.bytes.length}-` },
+    });
+    expect(past.status).toBe(416);
+
+    // Upload what was downloaded, as a new backup.
+    const uploaded = await call(
+      uploadRoute.POST,
+      "POST",
+      `/backups/upload?serverId=${a.serverId}&destinationIds=${a.destinationId}&encrypted=true`,
+      {
+        token: a.token,
+        raw: whole.bytes,
+        headers: { "content-type": "application/gzip", "content-length": String(whole.bytes.length) },
+      },
+    );
+    expect(uploaded.status).toBe(201);
+    conforms("/backups/upload", "post", uploaded);
+
+    // Verify, restore folders, list them, and cancel what is over (409).
+    const verification = await call(verificationsRoute.POST, "POST", "/verifications", {
+      token: a.token,
+      json: { backupId: id },
+    });
+    expect(verification.status).toBe(202);
+    conforms("/verifications", "post", verification);
+    const target = mkdtempSync(path.join(scratch, "restored-"));
+    const restore = await call(restoresRoute.POST, "POST", "/restores", {
+      token: a.token,
+      json: {
+        kind: "directory",
+        backupId: id,
+        serverId: a.serverId,
+        members: [`files${a.folder}`],
+        targetPath: target,
+        mode: "overwrite",
+      },
+    });
+    expect(restore.status, JSON.stringify(restore.json)).toBe(202);
+    conforms("/restores", "post", restore);
+    await engine.idle();
+    const done = await call(restoreRoute.GET, "GET", `/restores/${restore.json.id}`, {
+      token: a.token,
+      params: { restoreId: restore.json.id },
+    });
+    conforms("/restores/{restoreId}", "get", done);
+    expect(done.json).toMatchObject({ kind: "directory", status: "succeeded" });
+    expect(
+      readFileSync(path.join(target, a.folder.slice(1), "blob.bin")).equals(
+        readFileSync(path.join(a.folder, "blob.bin")),
+      ),
+    ).toBe(true);
+    const verified = await call(restoreRoute.GET, "GET", `/restores/${verification.json.id}`, {
+      token: a.token,
+      params: { restoreId: verification.json.id },
+    });
+    expect(verified.json).toMatchObject({ kind: "verify", status: "succeeded" });
+    const listed = await call(backupRestoresRoute.GET, "GET", `/backups/${id}/restores`, {
+      token: a.token,
+      params: { backupId: id },
+    });
+    conforms("/backups/{backupId}/restores", "get", listed);
+    expect(listed.json.data.map((r: { id: string }) => r.id).sort()).toEqual(
+      [restore.json.id, verification.json.id].sort(),
+    );
+    const lateCancel = await call(cancelRestoreRoute.POST, "POST", `/restores/${restore.json.id}/cancel`, {
+      token: a.token,
+      params: { restoreId: restore.json.id },
+    });
+    expect(lateCancel.status).toBe(409);
+    conforms("/restores/{restoreId}/cancel", "post", lateCancel);
+    const lateBackupCancel = await call(cancelBackupRoute.POST, "POST", `/backups/${id}/cancel`, {
+      token: a.token,
+      params: { backupId: id },
+    });
+    expect(lateBackupCancel.status).toBe(409);
+    conforms("/backups/{backupId}/cancel", "post", lateBackupCancel);
+
+    // Servers (with sources) and destinations, as the pages show them.
+    const servers = await call(serversRoute.GET, "GET", "/servers", { token: a.token });
+    conforms("/servers", "get", servers);
+    expect(servers.json.data).toMatchObject([{ id: a.serverId, kind: "local", sourceCount: 1 }]);
+    const server = await call(serverRoute.GET, "GET", `/servers/${a.serverId}`, {
+      token: a.token,
+      params: { serverId: a.serverId },
+    });
+    conforms("/servers/{serverId}", "get", server);
+    expect(server.json.sources).toMatchObject([{ id: a.sourceId, paths: [a.folder] }]);
+    const destinations = await call(destinationsRoute.GET, "GET", "/destinations", { token: a.token });
+    conforms("/destinations", "get", destinations);
+    expect(destinations.json.data).toMatchObject([{ id: a.destinationId, kind: "local" }]);
+    const destination = await call(destinationRoute.GET, "GET", `/destinations/${a.destinationId}`, {
+      token: a.token,
+      params: { destinationId: a.destinationId },
+    });
+    conforms("/destinations/{destinationId}", "get", destination);
+
+    // What the token did is audited as "token ci", and the token reads the log as JSON and CSV.
+    const audit = await call(auditLogRoute.GET, "GET", "/audit-log?action=backup.requested", { token: a.token });
+    conforms("/audit-log", "get", audit);
+    expect(audit.json.data.map((e: { actor: string }) => e.actor)).toContain("token ci");
+    const csv = await call(auditLogRoute.GET, "GET", "/audit-log?format=csv&action=backup", { token: a.token });
+    expect(csv.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+    expect(csv.bytes.toString("utf8")).toContain("token ci");
+  });
+
+  it("answers 404 to another team's ids and changes nothing; 403 beyond a token's scopes; 401 for revoked and expired tokens", async () => {
+    const a = await arranged("Ann", [...all]);
+    const b = await arranged("Bob", [...all]);
+    const made = await call(backupsRoute.POST, "POST", "/backups", {
+      token: a.token,
+      json: { serverId: a.serverId, destinationIds: [a.destinationId] },
+    });
+    await engine.idle();
+    const id = made.json.id as string;
+    const before = JSON.stringify((await listBackups(a.t)).rows.map((r) => [r.id, r.status]));
+    for (const [handler, method, url, extra] of [
+      [backupRoute.GET, "GET", `/backups/${id}`, {}],
+      [cancelBackupRoute.POST, "POST", `/backups/${id}/cancel`, {}],
+      [downloadRoute.GET, "GET", `/backups/${id}/download`, {}],
+      [backupRestoresRoute.GET, "GET", `/backups/${id}/restores`, {}],
+      [verificationsRoute.POST, "POST", "/verifications", { json: { backupId: id } }],
+      [backupsRoute.POST, "POST", "/backups", { json: { serverId: a.serverId, destinationIds: [a.destinationId] } }],
+      [serverRoute.GET, "GET", `/servers/${a.serverId}`, { params: { serverId: a.serverId } }],
+      [destinationRoute.GET, "GET", `/destinations/${a.destinationId}`, { params: { destinationId: a.destinationId } }],
+    ] as const) {
+      const r = await call(handler as Handler, method, url, { token: b.token, params: { backupId: id }, ...extra });
+      expect(r.status, `${method} ${url}`).toBe(404);
+      expect(r.json.error.code).toBe("NOT_FOUND");
+    }
+    expect(JSON.stringify((await listBackups(a.t)).rows.map((r) => [r.id, r.status]))).toBe(before);
+    expect(await count(b.t)).toBe(0);
+    const bList = await call(backupsRoute.GET, "GET", "/backups", { token: b.token });
+    expect(bList.json.data).toEqual([]);
+
+    // A read token reads but cannot trigger.
+    const { token: readOnly } = await createApiToken(a.t, { name: "dashboard", scopes: ["read"] });
+    expect((await call(backupsRoute.GET, "GET", "/backups", { token: readOnly })).status).toBe(200);
+    const refused = await call(backupsRoute.POST, "POST", "/backups", {
+      token: readOnly,
+      json: { serverId: a.serverId, destinationIds: [a.destinationId] },
+    });
+    expect(refused.status).toBe(403);
+    conforms("/backups", "post", refused);
+    expect(refused.json.error.message).toMatch(/lacks the backups:write scope/);
+    expect((await call(auditLogRoute.GET, "GET", "/audit-log", { token: readOnly })).status).toBe(403);
+    const readDownload = await call(downloadRoute.GET, "GET", `/backups/${id}/download`, {
+      token: readOnly,
+      params: { backupId: id },
+    });
+    expect(readDownload.status).toBe(403);
+    expect(readDownload.json.error.message).toMatch(/member role/);
+    const noRestore = await call(verificationsRoute.POST, "POST", "/verifications", {
+      token: readOnly,
+      json: { backupId: id },
+    });
+    expect(noRestore.status).toBe(403);
+    expect(await count(a.t)).toBe(1);
+
+    await revokeApiToken(a.t, a.tokenId);
+    const revoked = await call(backupsRoute.GET, "GET", "/backups", { token: a.token });
+    expect(revoked.status).toBe(401);
+    expect(revoked.headers.get("www-authenticate")).toBe('Bearer realm="coffer"');
+    expect(revoked.json.error.message).toMatch(/revoked/);
+    conforms("/backups", "get", revoked);
+    await setApiTokenRow(b.tokenId, { expiresAt: new Date(Date.now() - 1000) });
+    const expired = await call(backupsRoute.GET, "GET", "/backups", { token: b.token });
+    expect(expired.status).toBe(401);
+    expect(expired.json.error.message).toMatch(/expired/);
+  });
+
+  it("refuses bad input with the status and a message that says what to fix, and changes nothing", async () => {
+    const a = await arranged("Bad", [...all]);
+    const post = (opts: Parameters<typeof call>[3]) =>
+      call(backupsRoute.POST, "POST", "/backups", { token: a.token, ...opts });
+    const good = { serverId: a.serverId, destinationIds: [a.destinationId] };
+
+    const malformed = await post({ raw: "{ serverId: ", headers: { "content-type": "application/json" } });
+    expect(malformed.status).toBe(400);
+    expect(malformed.json.error.message).toMatch(/not valid JSON/);
+    conforms("/backups", "post", malformed);
+    const notJson = await post({ raw: JSON.stringify(good), headers: { "content-type": "text/plain" } });
+    expect(notJson.json.error.message).toMatch(/Content-Type: application\/json/);
+    const wrongTypes = await post({ json: { ...good, encrypted: "yes", destinationIds: "dst_x" } });
+    expect(wrongTypes.status).toBe(400);
+    expect(Object.keys(wrongTypes.json.error.details.fields).sort()).toEqual(["body.destinationIds", "body.encrypted"]);
+    const unknown = await post({ json: { ...good, encrypt: false } });
+    expect(unknown.status).toBe(400);
+    expect(unknown.json.error.message).toMatch(/encrypt/);
+    conforms("/backups", "post", unknown);
+    const wrongPrefix = await post({ json: { ...good, serverId: a.destinationId } });
+    expect(wrongPrefix.json.error.details.fields["body.serverId"]).toBeDefined();
+    const tooBig = await post({ json: { ...good, sourceIds: [], padding: "x".repeat(70 * 1024) } });
+    expect(tooBig.status).toBe(413);
+    conforms("/backups", "post", tooBig);
+    const badPath = await call(backupRoute.GET, "GET", `/backups/${a.serverId}`, {
+      token: a.token,
+      params: { backupId: a.serverId },
+    });
+    expect(badPath.status).toBe(400);
+    expect(badPath.json.error.details.fields["path.backupId"]).toEqual([
+      "A backup id starts with bkp_ (use the id the API returned).",
+    ]);
+    const badQuery = await call(backupsRoute.GET, "GET", "/backups?status=done&limit=0&sort=asc", { token: a.token });
+    expect(badQuery.status).toBe(400);
+    expect(Object.keys(badQuery.json.error.details.fields).sort()).toEqual(["query", "query.limit", "query.status.0"]);
+    const badCursor = await call(backupsRoute.GET, "GET", "/backups?cursor=abc", { token: a.token });
+    expect(badCursor.json.error.details.fields["query.cursor"]).toEqual([
+      "Use the nextCursor of the previous page as it was returned.",
+    ]);
+
+    const traced = await post({ json: { ...good, extra: 1 }, headers: { "X-Request-Id": "ci-run-7" } });
+    expect(traced.headers.get("x-request-id")).toBe("ci-run-7");
+    const anonymous = await post({ token: null, json: good });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get("www-authenticate")).toBe('Bearer realm="coffer"');
+    expect(anonymous.json.error.message).toMatch(/Send an API token/);
+    const basic = await post({ token: null, json: good, headers: { authorization: `Basic ${a.token}` } });
+    expect(basic.status).toBe(401);
+    expect(basic.json.error.message).toMatch(/Authorization: Bearer coffer_/);
+    expect(await count(a.t)).toBe(0);
+  });
+
+  it("never shows or logs a token's plaintext after creation", async () => {
+    const lines: string[] = [];
+    const spies = (["log", "info", "warn", "error"] as const).map((m) =>
+      vi.spyOn(console, m).mockImplementation((...args: unknown[]) => void lines.push(args.map(String).join(" "))),
+    );
+    try {
+      const a = await arranged("Quiet", [...all]);
+      await call(backupsRoute.POST, "POST", "/backups", {
+        token: a.token,
+        json: { serverId: a.serverId, destinationIds: [a.destinationId] },
+      });
+      await engine.idle();
+      await call(backupsRoute.GET, "GET", "/backups?status=nope", { token: a.token });
+      await call(backupsRoute.GET, "GET", "/backups", { token: `${a.token}x` });
+      const audit = JSON.stringify(await listAuditEvents(a.t, {}));
+      const secret = a.token.slice("coffer_".length);
+      expect(audit).not.toContain(secret);
+      expect(seen.join("\n")).not.toContain(secret);
+      expect(lines.join("\n")).not.toContain(secret);
+    } finally {
+      for (const s of spies) s.mockRestore();
+    }
+  });
+
+  it("limits each token's rate with 429 and Retry-After", async () => {
+    const a = await arranged("Busy", ["read"]);
+    const statuses: number[] = [];
+    let limited: Awaited<ReturnType<typeof call>> | undefined;
+    // 1 200 a minute, refilled as the loop runs: the bucket empties after somewhat more than 1 200.
+    for (let i = 0; i < 4000 && !limited; i++) {
+      const r = await call(backupRoute.GET, "GET", "/backups/x", { token: a.token, params: { backupId: "x" } });
+      statuses.push(r.status);
+      if (r.status === 429) limited = r;
+    }
+    expect(statuses.slice(0, 1200).every((s) => s === 400)).toBe(true);
+    expect(limited?.status).toBe(429);
+    expect(Number(limited!.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    conforms("/backups/{backupId}", "get", limited!);
+    // Another token of the same team is not held back.
+    const { token } = await createApiToken(a.t, { name: "other", scopes: ["read"] });
+    expect((await call(backupsRoute.GET, "GET", "/backups", { token })).status).toBe(200);
+  });
+});

@@ -1,0 +1,156 @@
+import "server-only";
+import { randomBytes } from "node:crypto";
+import { z } from "zod";
+import { callerForTokenAllTeams, requireTokenTeam } from "../api-tokens/resolve";
+import type { Operation } from "../api/operation";
+import { env } from "../env";
+import { AppError, asAppError, type FieldErrors } from "../errors";
+import type { TeamContext } from "../teams/context";
+import { parseInput } from "./input";
+import { RateLimiter } from "./rate-limit";
+import { clientIpOf } from "./request";
+import { secured, toHttpResponse, withBearerChallenge } from "./http";
+
+/** The largest JSON body /api/v1 reads; uploads stream and have their own limits. */
+export const API_BODY_LIMIT = 64 * 1024;
+
+type In<S> = S extends z.ZodType ? z.infer<S> : undefined;
+/** What a handler may return for a response schema: dates where it says strings (JSON makes them ISO 8601). */
+type Dated<T> = T extends string
+  ? string | Date
+  : T extends (infer U)[]
+    ? Dated<U>[]
+    : T extends object
+      ? { [K in keyof T]: Dated<T[K]> }
+      : T;
+type Out<S> = S extends z.ZodType ? Dated<z.input<S>> | Response : Response;
+
+export interface ApiCall<P, Q, B, H = undefined> {
+  /** The token's team: its role is the token's, its actor "token <name>". */
+  t: TeamContext;
+  params: In<P>;
+  query: In<Q>;
+  body: In<B>;
+  headers: In<H>;
+  request: Request;
+}
+
+/** A JSON answer checked against (and reduced to) `schema`; dates become ISO 8601 strings. */
+export function apiJson<R extends z.ZodType>(schema: R, data: Dated<z.input<R>>, init?: ResponseInit): Response {
+  return Response.json(schema.parse(JSON.parse(JSON.stringify(data))), init);
+}
+
+const limiter = (() => {
+  let made: RateLimiter | undefined;
+  return () => (made ??= new RateLimiter(env().API_RATE_LIMIT_PER_MINUTE));
+})();
+
+/** A caller's own X-Request-Id when it is a plain token, else a fresh one. */
+function requestIdOf(request: Request): string {
+  const sent = request.headers.get("x-request-id");
+  return sent && /^[\w.:-]{1,100}$/.test(sent) ? sent : `req_${randomBytes(12).toString("hex")}`;
+}
+
+/** Parses one part of the request; field errors are named by where they are (`body.serverId`). */
+function parsePart<S extends z.ZodType>(
+  where: "path" | "query" | "header" | "body",
+  schema: S,
+  value: unknown,
+): z.infer<S> {
+  try {
+    return parseInput(schema, value);
+  } catch (err) {
+    const known = asAppError(err);
+    if (known?.code !== "VALIDATION" || !known.fieldErrors) throw err;
+    const fields: FieldErrors = {};
+    for (const [k, v] of Object.entries(known.fieldErrors)) fields[k === "form" ? where : `${where}.${k}`] = v;
+    const list = Object.entries(fields).map(([k, v]) => `${k}: ${v.join(" ")}`);
+    throw new AppError("VALIDATION", `Fix the request: ${list.join("; ")}`, fields);
+  }
+}
+
+/** Reads a JSON body of at most API_BODY_LIMIT bytes. */
+async function jsonBody(request: Request): Promise<unknown> {
+  const type = request.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();
+  if (type !== "application/json")
+    throw new AppError("VALIDATION", "Send the body as JSON with the header Content-Type: application/json.");
+  const declared = Number(request.headers.get("content-length"));
+  if (declared > API_BODY_LIMIT) throw tooLarge();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (request.body)
+    for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) {
+      size += chunk.byteLength;
+      if (size > API_BODY_LIMIT) throw tooLarge();
+      chunks.push(chunk);
+    }
+  const text = Buffer.concat(chunks).toString("utf8");
+  if (!text.trim()) throw new AppError("VALIDATION", "The body is empty: send a JSON object.");
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new AppError("VALIDATION", `The body is not valid JSON (${(err as Error).message}). Send a JSON object.`);
+  }
+}
+/** A raw body (an upload) must say it is one of `types`. */
+function rawBodyType(request: Request, types: readonly string[]) {
+  const type = request.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();
+  if (!type || !types.includes(type)) throw new AppError("VALIDATION", `Send the file with Content-Type: ${types[0]}.`);
+}
+
+const tooLarge = () =>
+  new AppError("TOO_LARGE", `The body is larger than ${API_BODY_LIMIT / 1024} KiB; send only the fields listed.`);
+
+/**
+ * An `/api/v1` route handler for `op`: authenticates the bearer token (401 with WWW-Authenticate),
+ * applies its rate limit (429 with Retry-After) and `op.scope` (403; the lib's role checks then
+ * hold the token to its creator's role), validates path, query and JSON body with `op`'s schemas
+ * (unknown fields refused), and answers JSON checked against `op.response` — or the handler's own
+ * Response (streams). Every answer carries X-Request-Id and the one error body of toHttpResponse.
+ */
+export function apiRoute<
+  P extends z.ZodObject | undefined,
+  Q extends z.ZodObject | undefined,
+  B extends z.ZodType | undefined,
+  R extends z.ZodType | undefined,
+  H extends z.ZodObject | undefined,
+>(op: Operation<P, Q, B, R, H>, handler: (call: ApiCall<P, Q, B, H>) => Promise<Out<R>>) {
+  return async (request: Request, ctx: { params: Promise<Record<string, string>> }): Promise<Response> => {
+    const requestId = requestIdOf(request);
+    let response: Response;
+    try {
+      const caller = await callerForTokenAllTeams(request.headers.get("authorization"), clientIpOf(request.headers));
+      const wait = limiter().take(caller.token.id);
+      if (wait) {
+        response = toHttpResponse(
+          new AppError("RATE_LIMITED", `This token made too many requests; try again in ${wait} s.`),
+          requestId,
+        );
+        response.headers.set("Retry-After", String(wait));
+      } else {
+        const t = requireTokenTeam(caller, caller.team.slug, op.scope);
+        const call = {
+          t,
+          request,
+          params: (op.params ? parsePart("path", op.params, await ctx.params) : undefined) as In<P>,
+          query: (op.query
+            ? parsePart("query", op.query, Object.fromEntries(new URL(request.url).searchParams))
+            : undefined) as In<Q>,
+          headers: (op.headers
+            ? parsePart("header", op.headers, Object.fromEntries(request.headers))
+            : undefined) as In<H>,
+          body: (op.body ? parsePart("body", op.body, await jsonBody(request)) : undefined) as In<B>,
+        };
+        if (op.rawBody) rawBodyType(request, op.rawBody);
+        const result = await handler(call);
+        response =
+          result instanceof Response ? result : apiJson(op.response as z.ZodType, result, { status: op.status ?? 200 });
+      }
+    } catch (err) {
+      response = withBearerChallenge(toHttpResponse(err, requestId));
+    }
+    if (!response.headers.has("Cache-Control")) response.headers.set("Cache-Control", "no-store");
+    response.headers.set("X-Request-Id", requestId);
+    return secured(response);
+  };
+}
