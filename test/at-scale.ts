@@ -1,0 +1,91 @@
+import { eq, sql } from "drizzle-orm";
+import {
+  backupDestinations,
+  backups,
+  backupSources,
+  scheduleDestinations,
+  schedules,
+  scheduleSources,
+} from "@/db/schema";
+import { newId } from "@/db/columns";
+import { db } from "@/lib/db";
+
+/**
+ * Rows in the tens of thousands for scale tests and benchmarks, inserted in batches (a statement
+ * holds at most 65 535 parameters), as no product path makes them at once.
+ */
+const BATCH = 1_000;
+
+async function inBatches<T>(items: T[], insert: (batch: T[]) => Promise<unknown>) {
+  for (let i = 0; i < items.length; i += BATCH) await insert(items.slice(i, i + BATCH));
+}
+
+/** `count` copies of a schedule (same team, server, sources and destinations), named `<name> <i>`, next run at `nextRunAt`. */
+export async function copySchedule(scheduleId: string, count: number, nextRunAt: Date): Promise<string[]> {
+  const d = await db();
+  const [s] = await d.select().from(schedules).where(eq(schedules.id, scheduleId));
+  const src = await d.select().from(scheduleSources).where(eq(scheduleSources.scheduleId, scheduleId));
+  const dst = await d.select().from(scheduleDestinations).where(eq(scheduleDestinations.scheduleId, scheduleId));
+  const rows = Array.from({ length: count }, (_, i) => ({
+    ...s!,
+    id: newId("sch"),
+    name: `${s!.name} ${i + 1}`,
+    nextRunAt,
+    createdAt: undefined,
+  }));
+  await d.transaction(async (tx) => {
+    await inBatches(rows, (b) => tx.insert(schedules).values(b));
+    await inBatches(
+      rows.flatMap((r) => src.map((l) => ({ ...l, scheduleId: r.id }))),
+      (b) => tx.insert(scheduleSources).values(b),
+    );
+    await inBatches(
+      rows.flatMap((r) => dst.map((l) => ({ ...l, scheduleId: r.id }))),
+      (b) => tx.insert(scheduleDestinations).values(b),
+    );
+  });
+  return rows.map((r) => r.id);
+}
+
+/**
+ * `count` finished backups of one server, two a minute back from `newest` (equal times, so pages
+ * are ordered by id as well), without sources or locations.
+ */
+export async function insertBackupRows(
+  b: { teamId: string; serverId: string; newest: Date },
+  count: number,
+): Promise<void> {
+  const d = await db();
+  const rows = Array.from({ length: count }, (_, i) => {
+    const at = new Date(b.newest.getTime() - Math.floor(i / 2) * 60_000);
+    return {
+      id: newId("bkp"),
+      teamId: b.teamId,
+      serverId: b.serverId,
+      trigger: "manual" as const,
+      status: "succeeded" as const,
+      encrypted: true,
+      fileName: "bulk.tar.gz",
+      sizeBytes: 1_000 + i,
+      createdAt: at,
+      startedAt: at,
+      finishedAt: new Date(at.getTime() + 5_000),
+    };
+  });
+  await d.transaction((tx) => inBatches(rows, (batch) => tx.insert(backups).values(batch)));
+}
+
+/** How many sources and destinations each of a team's backups is linked to: `sources×destinations` → backups. */
+export async function backupLinkCounts(teamId: string): Promise<Record<string, number>> {
+  const d = await db();
+  const rows = await d
+    .select({
+      sources: sql<number>`(select count(*) from ${backupSources} where ${backupSources.backupId} = ${backups.id})::int`,
+      destinations: sql<number>`(select count(*) from ${backupDestinations} where ${backupDestinations.backupId} = ${backups.id})::int`,
+    })
+    .from(backups)
+    .where(eq(backups.teamId, teamId));
+  const out: Record<string, number> = {};
+  for (const r of rows) out[`${r.sources}×${r.destinations}`] = (out[`${r.sources}×${r.destinations}`] ?? 0) + 1;
+  return out;
+}
