@@ -20,8 +20,12 @@ async function inBatches<T>(items: T[], insert: (batch: T[]) => Promise<unknown>
   for (let i = 0; i < items.length; i += BATCH) await insert(items.slice(i, i + BATCH));
 }
 
-/** `count` copies of a schedule (same team, server, sources and destinations), named `<name> <i>`, next run at `nextRunAt`. */
-export async function copySchedule(scheduleId: string, count: number, nextRunAt: Date): Promise<string[]> {
+/** `count` copies of a schedule (same team, server, sources and destinations) named `<name> <i>`, with `set` changed. */
+export async function copySchedule(
+  scheduleId: string,
+  count: number,
+  set: Partial<typeof schedules.$inferInsert>,
+): Promise<string[]> {
   const d = await db();
   const [s] = await d.select().from(schedules).where(eq(schedules.id, scheduleId));
   const src = await d.select().from(scheduleSources).where(eq(scheduleSources.scheduleId, scheduleId));
@@ -30,8 +34,8 @@ export async function copySchedule(scheduleId: string, count: number, nextRunAt:
     ...s!,
     id: newId("sch"),
     name: `${s!.name} ${i + 1}`,
-    nextRunAt,
     createdAt: undefined,
+    ...set,
   }));
   await d.transaction(async (tx) => {
     await inBatches(rows, (b) => tx.insert(schedules).values(b));

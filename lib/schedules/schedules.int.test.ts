@@ -148,7 +148,7 @@ describe("schedules", () => {
     const { id } = await createSchedule(t, input);
     const slot = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 60_000);
     await setScheduleRow(id, { nextRunAt: slot });
-    const ids = [id, ...(await copySchedule(id, 9_999, slot))];
+    const ids = [id, ...(await copySchedule(id, 9_999, { nextRunAt: slot }))];
     const claimAll = async () => {
       const out: DueBackup[] = [];
       for (let more = true; more;) {
