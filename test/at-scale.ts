@@ -1,6 +1,8 @@
 import { eq, sql } from "drizzle-orm";
 import {
+  auditEvents,
   backupDestinations,
+  backupLocations,
   backups,
   backupSources,
   scheduleDestinations,
@@ -52,20 +54,20 @@ export async function copySchedule(
 }
 
 /**
- * `count` finished backups of one server, two a minute back from `newest` (equal times, so pages
- * are ordered by id as well), without sources or locations.
+ * `count` finished backups of a team, two a minute back from `newest` (equal times, so pages are
+ * ordered by id as well), taking turns among `serverIds`, each stored in `destinationId` when given.
  */
 export async function insertBackupRows(
-  b: { teamId: string; serverId: string; newest: Date },
+  b: { teamId: string; serverIds: string[]; destinationId?: string; newest: Date },
   count: number,
-): Promise<void> {
+): Promise<string[]> {
   const d = await db();
   const rows = Array.from({ length: count }, (_, i) => {
     const at = new Date(b.newest.getTime() - Math.floor(i / 2) * 60_000);
     return {
       id: newId("bkp"),
       teamId: b.teamId,
-      serverId: b.serverId,
+      serverId: b.serverIds[i % b.serverIds.length]!,
       trigger: "manual" as const,
       status: "succeeded" as const,
       encrypted: true,
@@ -76,7 +78,39 @@ export async function insertBackupRows(
       finishedAt: new Date(at.getTime() + 5_000),
     };
   });
-  await d.transaction((tx) => inBatches(rows, (batch) => tx.insert(backups).values(batch)));
+  await d.transaction(async (tx) => {
+    await inBatches(rows, (batch) => tx.insert(backups).values(batch));
+    const destinationId = b.destinationId;
+    if (destinationId)
+      await inBatches(rows, (batch) =>
+        tx.insert(backupLocations).values(
+          batch.map((r) => ({
+            teamId: r.teamId,
+            backupId: r.id,
+            destinationId,
+            objectKey: `${r.serverId}/${r.id}.tar.gz.enc`,
+            status: "stored" as const,
+            sizeBytes: r.sizeBytes,
+          })),
+        ),
+      );
+  });
+  return rows.map((r) => r.id);
+}
+
+/** `count` audit events of a team, one a second back from `newest`. */
+export async function insertAuditRows(teamId: string, count: number, newest: Date): Promise<void> {
+  const d = await db();
+  const rows = Array.from({ length: count }, (_, i) => ({
+    teamId,
+    actor: `person-${i % 50}@example.test`,
+    action: i % 3 ? "backup.downloaded" : "backup.requested",
+    targetType: "backup",
+    targetId: `bkp_${i}`,
+    targetLabel: `backup ${i}`,
+    createdAt: new Date(newest.getTime() - i * 1_000),
+  }));
+  await d.transaction((tx) => inBatches(rows, (batch) => tx.insert(auditEvents).values(batch)));
 }
 
 /** How many sources and destinations each of a team's backups is linked to: `sources×destinations` → backups. */

@@ -121,7 +121,9 @@ export const backups = pgTable(
       columns: [t.teamId, t.scheduleId],
       foreignColumns: [schedules.teamId, schedules.id],
     }),
+    // The lists, newest first, read from an index at any size: the team's, and a server's (its page).
     index("backups_team_time_idx").on(t.teamId, t.createdAt.desc(), t.id.desc()),
+    index("backups_server_time_idx").on(t.teamId, t.serverId, t.createdAt.desc(), t.id.desc()),
     index("backups_trash_idx")
       .on(t.teamId, t.trashedAt)
       .where(sql`trashed_at is not null`),

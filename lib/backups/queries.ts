@@ -1,5 +1,5 @@
 import "server-only";
-import { and, asc, desc, eq, inArray, lt, or, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { backupLocations, backups, schedules, servers, storageDestinations } from "@/db/schema";
 import { db } from "../db";
 import { readJobLog } from "../jobs/log";
@@ -55,11 +55,9 @@ export async function listBackups(t: TeamContext, filter: BackupFilter = {}) {
   const conditions: (SQL | undefined)[] = [
     filter.serverId ? eq(backups.serverId, filter.serverId) : undefined,
     filter.scheduleId ? eq(backups.scheduleId, filter.scheduleId) : undefined,
+    // A row comparison, which the (team, [server,] created_at desc, id desc) indexes answer directly at any depth.
     filter.before
-      ? or(
-          lt(backups.createdAt, filter.before.createdAt),
-          and(eq(backups.createdAt, filter.before.createdAt), lt(backups.id, filter.before.id)),
-        )
+      ? sql`(${backups.createdAt}, ${backups.id}) < (${filter.before.createdAt.toISOString()}::timestamptz, ${filter.before.id})`
       : undefined,
   ];
   const rows = await d
