@@ -122,8 +122,14 @@ export const backups = pgTable(
       foreignColumns: [schedules.teamId, schedules.id],
     }),
     // The lists, newest first, read from an index at any size: the team's, and a server's (its page).
-    index("backups_team_time_idx").on(t.teamId, t.createdAt.desc(), t.id.desc()),
-    index("backups_server_time_idx").on(t.teamId, t.serverId, t.createdAt.desc(), t.id.desc()),
+    // NULLS FIRST is what a plain `order by … desc` means; an index in another null order is not used for it.
+    index("backups_team_time_idx").on(t.teamId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
+    index("backups_server_time_idx").on(
+      t.teamId,
+      t.serverId,
+      t.createdAt.desc().nullsFirst(),
+      t.id.desc().nullsFirst(),
+    ),
     index("backups_trash_idx")
       .on(t.teamId, t.trashedAt)
       .where(sql`trashed_at is not null`),

@@ -24,7 +24,7 @@ export interface DueBackup {
 }
 
 /** How many schedules one claim takes: small step outputs and event batches, few statements per minute. */
-export const CLAIM_BATCH = 1_000;
+const CLAIM_BATCH = 1_000;
 
 /**
  * Turns up to `limit` due schedules into one queued backup each for its slot and moves them to
@@ -39,6 +39,13 @@ export async function claimDueSchedulesAllTeams(
   limit = CLAIM_BATCH,
 ): Promise<{ due: DueBackup[]; more: boolean }> {
   const d = await db();
+  // Most minutes nothing is due: one indexed look, without a transaction's round trips.
+  const [any] = await d
+    .select({ id: schedules.id })
+    .from(schedules)
+    .where(and(eq(schedules.enabled, true), lte(schedules.nextRunAt, now)))
+    .limit(1);
+  if (!any) return { due: [], more: false };
   return d.transaction(async (tx) => {
     const locked = await lockDueSchedulesAllTeams(tx, now, limit);
     if (!locked.length) return { due: [], more: false };
