@@ -11,8 +11,8 @@ const BACKUPS = 100_000;
 const AUDIT_EVENTS = 100_000;
 const RUNS = 200;
 
-const { sql } = await import("drizzle-orm");
-const { teams } = await import("@/db/schema");
+const { desc, eq, sql } = await import("drizzle-orm");
+const { auditEvents, backups, teams } = await import("@/db/schema");
 const { newId } = await import("@/db/columns");
 const { db, closeDatabase } = await import("@/lib/db");
 const { systemContext } = await import("@/lib/teams/context");
@@ -36,16 +36,27 @@ try {
   await insertAuditRows(t.id, AUDIT_EVENTS, now);
   if (kind === "postgres") await d.execute(sql`analyze`);
 
-  // Cursors as the pages carry them, found by following "Older" links (the last row of each page).
+  // Deep cursors as the "Older" links carry them: the last row of the page before.
   const backupCursor = async (pages: number) => {
-    let before: Awaited<ReturnType<typeof listBackups>>["next"];
-    for (let i = 0; i < pages; i++) before = (await listBackups(t, { before })).next;
-    return before;
+    const [r] = await d
+      .select({ createdAt: backups.createdAt, id: backups.id })
+      .from(backups)
+      .where(eq(backups.teamId, t.id))
+      .orderBy(desc(backups.createdAt), desc(backups.id))
+      .offset(pages * 50 - 1)
+      .limit(1);
+    return r;
   };
   const pagesDeep = (n: number) => `${n * 50}`;
   const [deep1000, deep1999] = [await backupCursor(1_000), await backupCursor(1_999)];
-  let auditBefore: string | undefined;
-  for (let i = 0; i < 1_999; i++) auditBefore = (await listAuditEvents(t, { before: auditBefore })).nextCursor!;
+  const [a] = await d
+    .select({ at: auditEvents.createdAt, id: auditEvents.id })
+    .from(auditEvents)
+    .where(eq(auditEvents.teamId, t.id))
+    .orderBy(desc(auditEvents.createdAt), desc(auditEvents.id))
+    .offset(1_999 * 50 - 1)
+    .limit(1);
+  const auditBefore = `${a!.at.toISOString().slice(0, 23)}000Z|${a!.id}`; // inserted with millisecond times
 
   const one = await timed(RUNS, () => d.execute(sql`select 1`));
   const rows: [string, number[], number?][] = [
