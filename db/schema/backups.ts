@@ -223,6 +223,8 @@ export const backupLocations = pgTable(
       foreignColumns: [storageDestinations.teamId, storageDestinations.id],
     }).onDelete("no action"),
     index("backup_locations_destination_idx").on(t.teamId, t.destinationId),
+    // A page's locations by (team, backup), rather than every location of the team's destination.
+    index("backup_locations_backup_idx").on(t.teamId, t.backupId),
   ],
 );
 

@@ -1,5 +1,5 @@
 import "server-only";
-import { and, asc, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
+import { asc, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { backupLocations, backups, schedules, servers, storageDestinations } from "@/db/schema";
 import { db } from "../db";
 import { readJobLog } from "../jobs/log";
@@ -7,13 +7,21 @@ import { progressOf } from "../jobs/progress";
 import { inTeam, requireRow, type TeamContext } from "../teams/context";
 import { compressionRecordSchema } from "./manifest";
 
+// Names by scalar subqueries, not joins: the query stays on `backups` alone, so a page is read from
+// its index in order even by a planner without statistics (PGlite's), which would join and sort
+// every row of the team instead.
+const serverName = sql<string>`(select ${servers.name} from ${servers} where ${servers.teamId} = ${backups.teamId} and ${servers.id} = ${backups.serverId})`;
+const scheduleName = sql<
+  string | null
+>`(select ${schedules.name} from ${schedules} where ${schedules.teamId} = ${backups.teamId} and ${schedules.id} = ${backups.scheduleId})`;
+
 // What pages and responses may see: never the wrapped data key.
 const backupColumns = {
   id: backups.id,
   serverId: backups.serverId,
-  serverName: servers.name,
+  serverName,
   scheduleId: backups.scheduleId,
-  scheduleName: schedules.name,
+  scheduleName,
   scheduledFor: backups.scheduledFor,
   trigger: backups.trigger,
   status: backups.status,
@@ -63,8 +71,6 @@ export async function listBackups(t: TeamContext, filter: BackupFilter = {}) {
   const rows = await d
     .select(backupColumns)
     .from(backups)
-    .innerJoin(servers, and(eq(servers.teamId, backups.teamId), eq(servers.id, backups.serverId)))
-    .leftJoin(schedules, and(eq(schedules.teamId, backups.teamId), eq(schedules.id, backups.scheduleId)))
     .where(inTeam(backups, t, ...conditions))
     .orderBy(desc(backups.createdAt), desc(backups.id))
     .limit(limit + 1);
@@ -84,13 +90,19 @@ export async function listBackups(t: TeamContext, filter: BackupFilter = {}) {
 
 async function locationsOf(t: TeamContext, backupIds: string[]) {
   const d = await db();
+  // Found by (team, backup) and named by subqueries, for the same reason as the backups' names.
+  const destination = (column: typeof storageDestinations.name | typeof storageDestinations.kind) =>
+    sql`(select ${column} from ${storageDestinations} where ${storageDestinations.teamId} = ${backupLocations.teamId} and ${storageDestinations.id} = ${backupLocations.destinationId})`;
+  const destinationName = destination(storageDestinations.name).mapWith(String);
   return d
     .select({
       id: backupLocations.id,
       backupId: backupLocations.backupId,
       destinationId: backupLocations.destinationId,
-      destinationName: storageDestinations.name,
-      kind: storageDestinations.kind,
+      destinationName,
+      kind: destination(storageDestinations.kind).mapWith(
+        (v) => v as (typeof storageDestinations.$inferSelect)["kind"],
+      ),
       objectKey: backupLocations.objectKey,
       status: backupLocations.status,
       sizeBytes: backupLocations.sizeBytes,
@@ -99,15 +111,8 @@ async function locationsOf(t: TeamContext, backupIds: string[]) {
       error: backupLocations.error,
     })
     .from(backupLocations)
-    .innerJoin(
-      storageDestinations,
-      and(
-        eq(storageDestinations.teamId, backupLocations.teamId),
-        eq(storageDestinations.id, backupLocations.destinationId),
-      ),
-    )
     .where(inTeam(backupLocations, t, inArray(backupLocations.backupId, backupIds)))
-    .orderBy(asc(storageDestinations.name));
+    .orderBy(asc(destinationName));
 }
 
 /** One backup with its locations, manifest (and the tool that compressed it, when it says) and run log. */
@@ -116,8 +121,6 @@ export async function getBackup(t: TeamContext, backupId: string) {
   const [row] = await d
     .select({ ...backupColumns, manifest: backups.manifest })
     .from(backups)
-    .innerJoin(servers, and(eq(servers.teamId, backups.teamId), eq(servers.id, backups.serverId)))
-    .leftJoin(schedules, and(eq(schedules.teamId, backups.teamId), eq(schedules.id, backups.scheduleId)))
     .where(inTeam(backups, t, eq(backups.id, backupId)));
   const b = requireRow(row, "That backup");
   const [locations, logLines] = await Promise.all([locationsOf(t, [backupId]), readJobLog(t, "backup", backupId)]);

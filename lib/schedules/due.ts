@@ -44,6 +44,7 @@ export async function claimDueSchedulesAllTeams(
     .select({ id: schedules.id })
     .from(schedules)
     .where(and(eq(schedules.enabled, true), lte(schedules.nextRunAt, now)))
+    .orderBy(asc(schedules.nextRunAt)) // read from the due index; without an order a planner may scan them all
     .limit(1);
   if (!any) return { due: [], more: false };
   return d.transaction(async (tx) => {
