@@ -25,5 +25,6 @@ export const auditEvents = pgTable(
       .notNull()
       .default(sql`clock_timestamp()`),
   },
-  (t) => [index("audit_events_team_time_idx").on(t.teamId, t.createdAt.desc(), t.id.desc())],
+  // Newest first from the index; NULLS FIRST is what a plain `order by … desc` means (db/schema/backups.ts).
+  (t) => [index("audit_events_team_time_idx").on(t.teamId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst())],
 );

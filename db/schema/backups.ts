@@ -141,7 +141,15 @@ export const backups = pgTable(
       columns: [t.teamId, t.scheduleId],
       foreignColumns: [schedules.teamId, schedules.id],
     }),
-    index("backups_team_time_idx").on(t.teamId, t.createdAt.desc(), t.id.desc()),
+    // The lists, newest first, read from an index at any size: the team's, and a server's (its page).
+    // NULLS FIRST is what a plain `order by … desc` means; an index in another null order is not used for it.
+    index("backups_team_time_idx").on(t.teamId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
+    index("backups_server_time_idx").on(
+      t.teamId,
+      t.serverId,
+      t.createdAt.desc().nullsFirst(),
+      t.id.desc().nullsFirst(),
+    ),
     index("backups_trash_idx")
       .on(t.teamId, t.trashedAt)
       .where(sql`trashed_at is not null`),
@@ -235,6 +243,8 @@ export const backupLocations = pgTable(
       foreignColumns: [storageDestinations.teamId, storageDestinations.id],
     }).onDelete("no action"),
     index("backup_locations_destination_idx").on(t.teamId, t.destinationId),
+    // A page's locations by (team, backup), rather than every location of the team's destination.
+    index("backup_locations_backup_idx").on(t.teamId, t.backupId),
   ],
 );
 

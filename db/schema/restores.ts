@@ -108,7 +108,8 @@ export const restores = pgTable(
       columns: [t.teamId, t.safetyBackupId],
       foreignColumns: [backups.teamId, backups.id],
     }),
-    index("restores_backup_idx").on(t.teamId, t.backupId, t.createdAt.desc()),
+    // A backup's restore history, newest first, read from the index (ties ordered by id).
+    index("restores_backup_idx").on(t.teamId, t.backupId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
     index("restores_active_idx")
       .on(t.status, t.heartbeatAt)
       .where(sql`status in ('queued', 'running') or (scratch_database is not null and scratch_dropped_at is null)`),

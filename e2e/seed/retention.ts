@@ -83,7 +83,9 @@ for (const [i, slot] of slots.entries()) {
   writeFileSync(path.join(f.filesDir, "index.html"), `<h1>Day ${i + 1}</h1>\n`);
   writeFileSync(path.join(f.filesDir, "uploads.bin"), randomBytes(1 + (i % 8)));
   await setScheduleRow(schedule.id, { nextRunAt: slot });
-  const [due] = await claimDueSchedulesAllTeams(slot);
+  const {
+    due: [due],
+  } = await claimDueSchedulesAllTeams(slot);
   if (!due) throw new Error(`The schedule did not claim its slot ${slot.toISOString()}.`);
   await setBackupRow(due.backupId, { createdAt: slot, startedAt: slot, fileName: backupFileName(f.server, slot) });
   const attempt = await claimRun(t.id, due.backupId);

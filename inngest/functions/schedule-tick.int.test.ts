@@ -14,8 +14,12 @@ import { claimDueSchedulesAllTeams } from "@/lib/schedules/due";
 import { createServer } from "@/lib/servers/mutations";
 import { createSource } from "@/lib/servers/source-mutations";
 import { insertBackupRow, insertLocationRow, scheduleNextRun, setBackupRow, setScheduleRow } from "@/test/arrange";
+import { copySchedule } from "@/test/at-scale";
 import { signedUpUser } from "@/test/factories";
-import { inProcessEngine, type InProcessEngine } from "../in-process";
+import { inngest } from "../client";
+import { backupRequested } from "../events";
+import { InProcessEngine, inProcessEngine } from "../in-process";
+import type { AnyFunction } from "../sdk-adapter";
 import { scheduleTick } from "./schedule-tick";
 import { sweepRuns } from "./sweep-runs";
 
@@ -61,37 +65,56 @@ async function scheduled() {
 const setNextRun = (scheduleId: string, at: Date) => setScheduleRow(scheduleId, { nextRunAt: at });
 
 describe("schedule-tick", () => {
-  it("runs a due schedule once for its slot, even when ticks race, and moves it to the next slot", async () => {
+  it("queues every due schedule once for its slot, even when ticks race over 10 000 of them, and moves each on", async () => {
     const s = await scheduled();
     const slot = new Date(Date.now() - 3 * 3600_000 - 60_000); // three slots were missed (downtime)
     await setNextRun(s.scheduleId, slot);
-    // Two ticks and a direct claim at once: one backup for the slot, however they interleave.
-    engine.runCron(scheduleTick);
-    engine.runCron(scheduleTick);
-    await claimDueSchedulesAllTeams();
-    await engine.idle();
-    const rows = (await listBackups(s.t, { scheduleId: s.scheduleId })).rows;
-    expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({
-      trigger: "schedule",
-      status: expect.stringMatching(/^(queued|succeeded)$/),
-      scheduledFor: slot,
-      encrypted: true,
-    });
+    // 9 999 more due in the same minute; yearly, so no later tick here finds them due again.
+    const copies = await copySchedule(s.scheduleId, 9_999, { nextRunAt: slot, cron: "5 3 1 1 *" });
+    // Two instances' ticks (engines of their own, whose dispatched backups are recorded, not run)
+    // and a direct claim at once: one backup per slot, however they interleave.
+    const dispatched: string[] = [];
+    const recorder = inngest.createFunction(
+      { id: "record-dispatched-backups", triggers: [backupRequested] },
+      async ({ event }) => void dispatched.push(event.data.backupId),
+    );
+    const instances = [0, 1].map(() => new InProcessEngine([scheduleTick, recorder] as AnyFunction[]));
+    for (const i of instances) i.runCron(scheduleTick);
+    const direct = await claimDueSchedulesAllTeams();
+    await Promise.all(instances.map((i) => i.idle()));
+
+    const rows = [];
+    let before;
+    do {
+      const page = await listBackups(s.t, { before, limit: 200 });
+      rows.push(...page.rows);
+      before = page.next;
+    } while (before);
+    expect(rows).toHaveLength(10_000);
+    expect(new Set(rows.map((r) => r.scheduleId))).toEqual(new Set([s.scheduleId, ...copies]));
+    expect(
+      rows.every(
+        (r) => r.trigger === "schedule" && r.scheduledFor?.getTime() === slot.getTime() && r.encrypted === true,
+      ),
+    ).toBe(true);
+    // The ticks dispatched every backup they queued, once; the direct claim's are left for the sweeper.
+    expect(new Set(dispatched).size).toBe(dispatched.length);
+    expect([...dispatched, ...direct.due.map((d) => d.backupId)].sort()).toEqual(rows.map((r) => r.id).sort());
+
     const schedule = await getSchedule(s.t, s.scheduleId);
     expect(schedule.upcoming[0]!.getTime()).toBeGreaterThan(Date.now());
     const next = (await scheduleNextRun(s.scheduleId))!;
     expect(next.getTime()).toBeGreaterThan(Date.now());
     expect(next.getUTCMinutes()).toBe(5);
+    expect((await scheduleNextRun(copies.at(-1)!))!.getTime()).toBeGreaterThan(Date.now());
 
-    // The tick's own dispatch ran it; a claim made outside the tick leaves its backup queued for the sweeper.
-    const b = await getBackup(s.t, rows[0]!.id);
-    if (b.status === "queued") {
-      await setBackupRow(b.id, { createdAt: new Date(Date.now() - 10 * 60_000) });
-      engine.runCron(sweepRuns);
-      await engine.idle();
-    }
-    expect((await getBackup(s.t, rows[0]!.id)).status).toBe("succeeded");
+    // The backup runs: the sweeper dispatches it again once it has waited (runs are idempotent on the id).
+    const [row] = (await listBackups(s.t, { scheduleId: s.scheduleId })).rows;
+    expect(row!.status).toBe("queued");
+    await setBackupRow(row!.id, { createdAt: new Date(Date.now() - 10 * 60_000) });
+    engine.runCron(sweepRuns);
+    await engine.idle();
+    expect((await getBackup(s.t, row!.id)).status).toBe("succeeded");
 
     // Nothing is due now: another tick creates nothing.
     engine.runCron(scheduleTick);

@@ -4,15 +4,20 @@ import { mapped } from "../errors";
 import { backupEvent } from "../events";
 
 /**
- * Every minute: each due schedule becomes one queued backup for its slot (the database refuses a
- * second backup for the same slot), dispatched with a deterministic event id.
+ * Every minute: the due schedules become one queued backup each for their slot (the database
+ * refuses a second backup for the same slot), claimed a batch at a time in set-based statements
+ * and each batch dispatched with deterministic event ids, until none is left.
  */
 export const scheduleTick = inngest.createFunction(
   { id: "schedule-tick", triggers: [{ cron: "* * * * *" }], retries: 2, concurrency: [{ limit: 1 }] },
   async ({ step }) => {
-    const due = await step.run("claim-due-schedules", () => mapped({}, () => claimDueSchedulesAllTeams()));
-    if (!due.length) return { dispatched: 0 };
-    await step.sendEvent("dispatch-backups", due.map(backupEvent));
-    return { dispatched: due.length };
+    let dispatched = 0;
+    for (let more = true; more;) {
+      const claim = await step.run("claim-due-schedules", () => mapped({}, () => claimDueSchedulesAllTeams()));
+      if (claim.due.length) await step.sendEvent("dispatch-backups", claim.due.map(backupEvent));
+      dispatched += claim.due.length;
+      more = claim.more;
+    }
+    return { dispatched };
   },
 );

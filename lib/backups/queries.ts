@@ -1,5 +1,5 @@
 import "server-only";
-import { and, asc, desc, eq, gte, inArray, lt, or, type SQL } from "drizzle-orm";
+import { asc, desc, eq, gte, inArray, lt, sql, type SQL } from "drizzle-orm";
 import { backupLocations, backups, schedules, servers, storageDestinations } from "@/db/schema";
 import { db } from "../db";
 import { readJobLog } from "../jobs/log";
@@ -8,13 +8,22 @@ import { inTeam, requireRow, type TeamContext } from "../teams/context";
 import { compressionRecordSchema } from "./manifest";
 import { previousRunOf } from "./previous-run";
 
+// Names by scalar subqueries, not joins: the query stays on `backups` alone, so a page is read from
+// its index in order even by a planner without statistics (PGlite's), which would join and sort
+// every row of the team instead. Written with aliases: drizzle leaves a column unqualified inside
+// sql``, where it would name the subquery's own table.
+const serverName = sql<string>`(select s.name from ${servers} s where s.team_id = ${backups}.team_id and s.id = ${backups}.server_id)`;
+const scheduleName = sql<
+  string | null
+>`(select s.name from ${schedules} s where s.team_id = ${backups}.team_id and s.id = ${backups}.schedule_id)`;
+
 // What pages and responses may see: never the wrapped data key.
 const backupColumns = {
   id: backups.id,
   serverId: backups.serverId,
-  serverName: servers.name,
+  serverName,
   scheduleId: backups.scheduleId,
-  scheduleName: schedules.name,
+  scheduleName,
   scheduledFor: backups.scheduledFor,
   trigger: backups.trigger,
   status: backups.status,
@@ -64,18 +73,14 @@ export async function listBackups(t: TeamContext, filter: BackupFilter = {}) {
     filter.status?.length ? inArray(backups.status, [...filter.status]) : undefined,
     filter.from ? gte(backups.createdAt, filter.from) : undefined,
     filter.to ? lt(backups.createdAt, filter.to) : undefined,
+    // A row comparison, which the (team, [server,] created_at desc, id desc) indexes answer directly at any depth.
     filter.before
-      ? or(
-          lt(backups.createdAt, filter.before.createdAt),
-          and(eq(backups.createdAt, filter.before.createdAt), lt(backups.id, filter.before.id)),
-        )
+      ? sql`(${backups.createdAt}, ${backups.id}) < (${filter.before.createdAt.toISOString()}::timestamptz, ${filter.before.id})`
       : undefined,
   ];
   const rows = await d
     .select(backupColumns)
     .from(backups)
-    .innerJoin(servers, and(eq(servers.teamId, backups.teamId), eq(servers.id, backups.serverId)))
-    .leftJoin(schedules, and(eq(schedules.teamId, backups.teamId), eq(schedules.id, backups.scheduleId)))
     .where(inTeam(backups, t, ...conditions))
     .orderBy(desc(backups.createdAt), desc(backups.id))
     .limit(limit + 1);
@@ -95,13 +100,19 @@ export async function listBackups(t: TeamContext, filter: BackupFilter = {}) {
 
 async function locationsOf(t: TeamContext, backupIds: string[]) {
   const d = await db();
+  // Found by (team, backup) and named by subqueries, for the same reason as the backups' names.
+  const destination = (column: typeof storageDestinations.name | typeof storageDestinations.kind) =>
+    sql`(select d.${sql.identifier(column.name)} from ${storageDestinations} d where d.team_id = ${backupLocations}.team_id and d.id = ${backupLocations}.destination_id)`;
+  const destinationName = destination(storageDestinations.name).mapWith(String);
   return d
     .select({
       id: backupLocations.id,
       backupId: backupLocations.backupId,
       destinationId: backupLocations.destinationId,
-      destinationName: storageDestinations.name,
-      kind: storageDestinations.kind,
+      destinationName,
+      kind: destination(storageDestinations.kind).mapWith(
+        (v) => v as (typeof storageDestinations.$inferSelect)["kind"],
+      ),
       objectKey: backupLocations.objectKey,
       status: backupLocations.status,
       sizeBytes: backupLocations.sizeBytes,
@@ -110,15 +121,8 @@ async function locationsOf(t: TeamContext, backupIds: string[]) {
       error: backupLocations.error,
     })
     .from(backupLocations)
-    .innerJoin(
-      storageDestinations,
-      and(
-        eq(storageDestinations.teamId, backupLocations.teamId),
-        eq(storageDestinations.id, backupLocations.destinationId),
-      ),
-    )
     .where(inTeam(backupLocations, t, inArray(backupLocations.backupId, backupIds)))
-    .orderBy(asc(storageDestinations.name));
+    .orderBy(asc(destinationName));
 }
 
 /**
@@ -130,8 +134,6 @@ export async function getBackup(t: TeamContext, backupId: string) {
   const [row] = await d
     .select({ ...backupColumns, manifest: backups.manifest })
     .from(backups)
-    .innerJoin(servers, and(eq(servers.teamId, backups.teamId), eq(servers.id, backups.serverId)))
-    .leftJoin(schedules, and(eq(schedules.teamId, backups.teamId), eq(schedules.id, backups.scheduleId)))
     .where(inTeam(backups, t, eq(backups.id, backupId)));
   const b = requireRow(row, "That backup");
   const [locations, logLines, previous] = await Promise.all([

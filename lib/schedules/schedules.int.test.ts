@@ -1,9 +1,13 @@
 import { describe, expect, it } from "vitest";
+import { scheduleNextRun, setScheduleRow } from "@/test/arrange";
+import { backupLinkCounts, copySchedule } from "@/test/at-scale";
 import { signedUpUser } from "@/test/factories";
+import { listBackups } from "../backups/queries";
 import { createDestination, deleteDestination } from "../destinations/mutations";
 import { AppError } from "../errors";
 import { createServer, deleteServer } from "../servers/mutations";
 import { createSource, deleteSource } from "../servers/source-mutations";
+import { claimDueSchedulesAllTeams, type DueBackup } from "./due";
 import { createSchedule, deleteSchedule, setScheduleEnabled, updateSchedule } from "./mutations";
 import { getSchedule, listSchedules } from "./queries";
 import { DEFAULT_POLICY } from "../retention/select";
@@ -137,5 +141,53 @@ describe("schedules", () => {
       "VALIDATION",
     ); // A's source on M's server
     expect((await getSchedule(t, id)).enabled).toBe(true);
+  });
+
+  it("queues 10 000 schedules due in the same minute once each, however many claims race", async () => {
+    const { t, input } = await setup();
+    const { id } = await createSchedule(t, input);
+    const slot = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 60_000);
+    await setScheduleRow(id, { nextRunAt: slot });
+    const ids = [id, ...(await copySchedule(id, 9_999, { nextRunAt: slot }))];
+    const claimAll = async () => {
+      const out: DueBackup[] = [];
+      for (let more = true; more;) {
+        const claim = await claimDueSchedulesAllTeams();
+        out.push(...claim.due);
+        more = claim.more;
+      }
+      return out;
+    };
+    const claimed = (await Promise.all([claimAll(), claimAll(), claimAll()])).flat();
+    expect(claimed).toHaveLength(10_000);
+    expect(new Set(claimed.map((c) => c.scheduleId))).toEqual(new Set(ids));
+    expect(claimed.every((c) => c.slot.getTime() === slot.getTime())).toBe(true);
+
+    // What the team sees: one queued backup per schedule for the slot, read page by page as the list pages.
+    const rows = [];
+    let before;
+    do {
+      const page = await listBackups(t, { before, limit: 200 });
+      rows.push(...page.rows);
+      before = page.next;
+    } while (before);
+    expect(rows).toHaveLength(10_000);
+    expect(new Set(rows.map((r) => r.scheduleId)).size).toBe(10_000);
+    expect(
+      rows.every(
+        (r) => r.trigger === "schedule" && r.status === "queued" && r.scheduledFor?.getTime() === slot.getTime(),
+      ),
+    ).toBe(true);
+    expect(await backupLinkCounts(t.id)).toEqual({ "1×1": 10_000 });
+    // Each moved to its next slot (02:00 in Berlin), so nothing is due any more.
+    for (const s of [id, ids[4_321]!, ids.at(-1)!])
+      expect((await scheduleNextRun(s))!.getTime()).toBeGreaterThan(Date.now());
+    expect(await claimDueSchedulesAllTeams()).toEqual({ due: [], more: false });
+
+    // A slot that already has its backup (the schedule set back to it) gets no second one.
+    await setScheduleRow(id, { nextRunAt: slot });
+    expect(await claimDueSchedulesAllTeams()).toEqual({ due: [], more: false });
+    expect((await scheduleNextRun(id))!.getTime()).toBeGreaterThan(Date.now());
+    expect((await listBackups(t, { scheduleId: id })).rows).toHaveLength(1);
   });
 });
