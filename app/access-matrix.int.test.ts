@@ -105,6 +105,23 @@ const routes: Record<string, Access> = {
   "app/api/teams/[team]/backups/[backupId]/download/route.ts HEAD": "member",
   "app/api/teams/[team]/storage/[destinationId]/scan/route.ts POST": "admin",
   "app/api/teams/[team]/metrics/route.ts GET": "token",
+  "app/api/v1/audit-log/route.ts GET": "token",
+  "app/api/v1/backups/[backupId]/cancel/route.ts POST": "token",
+  "app/api/v1/backups/[backupId]/download/route.ts GET": "token",
+  "app/api/v1/backups/[backupId]/restores/route.ts GET": "token",
+  "app/api/v1/backups/[backupId]/route.ts GET": "token",
+  "app/api/v1/backups/route.ts GET": "token",
+  "app/api/v1/backups/route.ts POST": "token",
+  "app/api/v1/backups/upload/route.ts POST": "token",
+  "app/api/v1/destinations/[destinationId]/route.ts GET": "token",
+  "app/api/v1/destinations/route.ts GET": "token",
+  "app/api/v1/restores/[restoreId]/cancel/route.ts POST": "token",
+  "app/api/v1/restores/[restoreId]/route.ts GET": "token",
+  "app/api/v1/restores/route.ts POST": "token",
+  "app/api/v1/servers/[serverId]/route.ts GET": "token",
+  "app/api/v1/servers/route.ts GET": "token",
+  "app/api/v1/verifications/route.ts POST": "token",
+  "app/api/v1/openapi.json/route.ts GET": "public",
 };
 
 /** The team actions whose input is ids (and a flag, role, fingerprint, prices or retention): called with another team's, each must say NOT_FOUND. */

@@ -6,6 +6,15 @@ CREATE TABLE "former_team_ids" (
 	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "api_idempotency_keys" (
+	"team_id" text NOT NULL,
+	"key" text NOT NULL,
+	"request_hash" text NOT NULL,
+	"backup_id" text,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "api_idempotency_keys_team_id_key_pk" PRIMARY KEY("team_id","key")
+);
+--> statement-breakpoint
 CREATE TABLE "workflow_instances" (
 	"id" text PRIMARY KEY NOT NULL,
 	"host" text NOT NULL,
@@ -34,6 +43,9 @@ CREATE TABLE "workflow_runs" (
 	"claimed_by" text
 );
 --> statement-breakpoint
+DROP INDEX "audit_events_team_time_idx";--> statement-breakpoint
+DROP INDEX "backups_team_time_idx";--> statement-breakpoint
+DROP INDEX "restores_backup_idx";--> statement-breakpoint
 ALTER TABLE "backups" ADD COLUMN "header_team_id" text;--> statement-breakpoint
 ALTER TABLE "backups" ADD COLUMN "claimed_by" text;--> statement-breakpoint
 ALTER TABLE "backups" ADD COLUMN "reserved_bytes" bigint;--> statement-breakpoint
@@ -41,6 +53,12 @@ ALTER TABLE "backups" ADD COLUMN "verify" boolean DEFAULT false NOT NULL;--> sta
 ALTER TABLE "backups" ADD COLUMN "verify_source_id" text;--> statement-breakpoint
 ALTER TABLE "restores" ADD COLUMN "claimed_by" text;--> statement-breakpoint
 ALTER TABLE "former_team_ids" ADD CONSTRAINT "former_team_ids_team_id_teams_id_fk" FOREIGN KEY ("team_id") REFERENCES "public"."teams"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "api_idempotency_keys" ADD CONSTRAINT "api_idempotency_keys_team_id_teams_id_fk" FOREIGN KEY ("team_id") REFERENCES "public"."teams"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "workflow_runs_status_available_idx" ON "workflow_runs" USING btree ("status","available_at");--> statement-breakpoint
 CREATE INDEX "workflow_runs_subject_idx" ON "workflow_runs" USING btree ("subject");--> statement-breakpoint
+CREATE INDEX "backup_locations_backup_idx" ON "backup_locations" USING btree ("team_id","backup_id");--> statement-breakpoint
+CREATE INDEX "backups_server_time_idx" ON "backups" USING btree ("team_id","server_id","created_at" DESC NULLS FIRST,"id" DESC NULLS FIRST);--> statement-breakpoint
+CREATE INDEX "audit_events_team_time_idx" ON "audit_events" USING btree ("team_id","created_at" DESC NULLS FIRST,"id" DESC NULLS FIRST);--> statement-breakpoint
+CREATE INDEX "backups_team_time_idx" ON "backups" USING btree ("team_id","created_at" DESC NULLS FIRST,"id" DESC NULLS FIRST);--> statement-breakpoint
+CREATE INDEX "restores_backup_idx" ON "restores" USING btree ("team_id","backup_id","created_at" DESC NULLS FIRST,"id" DESC NULLS FIRST);--> statement-breakpoint
 UPDATE "backups" SET "verify" = "schedules"."verify" FROM "schedules" WHERE "backups"."schedule_id" = "schedules"."id" AND "backups"."trigger" = 'schedule';
