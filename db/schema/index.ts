@@ -8,3 +8,4 @@ export * from "./backups";
 export * from "./restores";
 export * from "./notifications";
 export * from "./api-tokens";
+export * from "./openpgp";

@@ -1,6 +1,6 @@
 import "server-only";
 import { eq, inArray } from "drizzle-orm";
-import { backups, servers, sources, storageDestinations } from "@/db/schema";
+import { backups, schedules, servers, sources, storageDestinations } from "@/db/schema";
 import { newId } from "@/db/columns";
 import { recordAudit } from "../audit/record";
 import { db, type Transaction } from "../db";
@@ -9,6 +9,8 @@ import { requestCancel } from "../jobs/cancel";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import type { CompressionSetting } from "./compression";
 import { linkBackup } from "./links";
+import type { EncryptionFormat } from "../openpgp/encryption";
+import { teamRecipientKeys } from "../openpgp/team-keys";
 import { assertLocalQuota } from "./quota";
 import type { RequestBackupInput } from "./schemas";
 
@@ -29,6 +31,8 @@ export interface NewBackup {
   sourceIds: string[];
   destinationIds: string[];
   encrypted: boolean;
+  /** Absent: the schedule's (a scheduled backup), else Coffer's format. */
+  encryption?: EncryptionFormat;
   /** Absent (uploads, safety backups): fast. */
   compression?: CompressionSetting;
   trigger: "manual" | "schedule" | "api" | "upload" | "safety";
@@ -71,6 +75,7 @@ export async function insertBackup(tx: Transaction, t: TeamContext, b: NewBackup
     .from(storageDestinations)
     .where(inTeam(storageDestinations, t, inArray(storageDestinations.id, destinationIds)));
   if (dests.length !== destinationIds.length) throw notFound("That destination");
+  const encryption = b.encryption ?? (b.scheduleId ? await scheduleEncryption(tx, t, b.scheduleId) : "coffer");
   const id = newId("bkp");
   const inserted = await tx
     .insert(backups)
@@ -82,6 +87,7 @@ export async function insertBackup(tx: Transaction, t: TeamContext, b: NewBackup
       scheduledFor: b.scheduledFor,
       trigger: b.trigger,
       encrypted: b.encrypted,
+      encryption,
       compression: b.compression,
       requestedBy: t.actor.label,
       fileName: backupFileName(server.name, new Date()),
@@ -93,10 +99,19 @@ export async function insertBackup(tx: Transaction, t: TeamContext, b: NewBackup
   return inserted[0];
 }
 
+async function scheduleEncryption(tx: Transaction, t: TeamContext, scheduleId: string): Promise<EncryptionFormat> {
+  const [s] = await tx
+    .select({ encryption: schedules.encryption })
+    .from(schedules)
+    .where(inTeam(schedules, t, eq(schedules.id, scheduleId)));
+  return s?.encryption ?? "coffer";
+}
+
 /** "Back up now" (and the API): a queued backup the caller then dispatches to the workflow. */
 export async function requestBackup(t: TeamContext, input: RequestBackupInput, trigger: "manual" | "api" = "manual") {
   assertRole(t, "member");
   await assertLocalQuota(t, input.destinationIds);
+  if (input.encrypted && input.encryption === "openpgp") await teamRecipientKeys(t); // refuses when the team has none
   const d = await db();
   return d.transaction(async (tx) => {
     const sourceIds = input.sourceIds?.length
@@ -114,6 +129,7 @@ export async function requestBackup(t: TeamContext, input: RequestBackupInput, t
       details: {
         serverId: input.serverId,
         encrypted: input.encrypted,
+        encryption: input.encryption ?? "coffer",
         compression: input.compression,
         destinations: input.destinationIds.length,
       },

@@ -17,6 +17,7 @@ import { AppError, notFound } from "../errors";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import { describePolicy, keepsLess, type RetentionPolicy } from "../retention/select";
 import { roleAtLeast } from "../teams/roles";
+import { teamRecipientKeys } from "../openpgp/team-keys";
 import { describeCron, nextRun, presetToCron } from "./cron";
 import type { CreateScheduleInput, UpdateScheduleInput } from "./schemas";
 
@@ -91,6 +92,7 @@ export async function createSchedule(t: TeamContext, input: CreateScheduleInput)
   assertRole(t, "member");
   const id = newId("sch");
   const { cron, nextRunAt } = timing(input);
+  if (input.encrypted && input.encryption === "openpgp") await teamRecipientKeys(t); // refuses when the team has none
   const d = await db();
   await d
     .transaction(async (tx) => {
@@ -103,6 +105,7 @@ export async function createSchedule(t: TeamContext, input: CreateScheduleInput)
         cron,
         timezone: input.timezone,
         encrypted: input.encrypted,
+        encryption: input.encryption ?? "coffer",
         enabled: input.enabled,
         nextRunAt,
         retention: input.retention,
@@ -119,6 +122,7 @@ export async function createSchedule(t: TeamContext, input: CreateScheduleInput)
           when: describeCron(cron),
           timezone: input.timezone,
           encrypted: input.encrypted,
+          encryption: input.encryption ?? "coffer",
           compression: input.compression ?? "fast",
           retention: describePolicy(input.retention),
         },
@@ -137,6 +141,7 @@ function assertMayShorten(t: TeamContext, current: RetentionPolicy, next: Retent
 export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput) {
   assertRole(t, "member");
   const { cron, nextRunAt } = timing(input);
+  if (input.encrypted && input.encryption === "openpgp") await teamRecipientKeys(t); // refuses when the team has none
   const d = await db();
   await d
     .transaction(async (tx) => {
@@ -161,6 +166,7 @@ export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput)
           cron,
           timezone: input.timezone,
           encrypted: input.encrypted,
+          encryption: input.encryption ?? "coffer",
           enabled: input.enabled,
           nextRunAt,
           retention: input.retention,
@@ -180,6 +186,7 @@ export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput)
           when: describeCron(cron),
           timezone: input.timezone,
           encrypted: input.encrypted,
+          encryption: input.encryption ?? "coffer",
           enabled: input.enabled,
           compression: input.compression ?? "fast",
           retention: describePolicy(input.retention),
