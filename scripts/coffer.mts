@@ -6,6 +6,8 @@
 // decrypt: disaster recovery. Reads the header, unwraps the data key with the master key named
 // there, streams out the plaintext. Without --master-keys the MASTER_KEYS environment variable is
 // used; "-" reads the keys from standard input. On any failure nothing is left at <out>.
+// An OpenPGP backup (docs/OPENPGP.md) opens with the passphrase each master key derives; its
+// integrity check passes at the end, only then is <out> renamed into place.
 import {
   closeSync,
   createReadStream,
@@ -29,6 +31,7 @@ import {
   type ParsedHeader,
 } from "@/lib/crypto/envelope";
 import { parseMasterKeys, type Keyring } from "@/lib/crypto/master-keys";
+import { cofferPassphrase, openPgpDecryptStream } from "@/lib/openpgp/message";
 import { env } from "@/lib/env";
 
 const usage = `Usage:
@@ -62,6 +65,7 @@ async function decrypt(args: string[]) {
   const keys = await loadKeys(values["master-keys"]);
   // Written under a temporary name and renamed at the end, so a failure never leaves a file that looks complete.
   const partial = `${out}.partial`;
+  if (!isCofferObject(object)) return decryptOpenPgp(object, out, partial, keys);
   const decryptor = createDecryptStream({ keys });
   let header: ParsedHeader | undefined;
   decryptor.once("header", (h: ParsedHeader) => {
@@ -81,6 +85,33 @@ async function decrypt(args: string[]) {
   console.log(
     `Wrote ${sink.bytesWritten} bytes to ${out} (backup ${header!.backupId}, team ${header!.teamId}, master key "${header!.keyId}").`,
   );
+}
+
+function isCofferObject(object: string): boolean {
+  const fd = openSync(object, "r");
+  try {
+    const head = Buffer.alloc(6);
+    return readSync(fd, head, 0, 6, 0) === 6 && head.toString("latin1") === "COFFER";
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function decryptOpenPgp(object: string, out: string, partial: string, keys: Keyring) {
+  console.log("An OpenPGP backup; opening it with the master keys…");
+  const sink = createWriteStream(partial, { fd: openSync(partial, "wx", 0o600) });
+  try {
+    const plain = await openPgpDecryptStream(createReadStream(object), {
+      passwords: [...keys.byId.values()].map(cofferPassphrase),
+    });
+    await pipeline(plain, sink);
+    renameSync(partial, out);
+  } catch (err) {
+    sink.destroy();
+    rmSync(partial, { force: true });
+    throw err;
+  }
+  console.log(`Wrote ${sink.bytesWritten} bytes to ${out} (integrity check passed).`);
 }
 
 function inspect(args: string[]) {

@@ -47,6 +47,8 @@ export async function openArchive(
     signal?: AbortSignal;
     verb?: string;
     requestRetrieval?: boolean;
+    /** The stored object as it is (an OpenPGP backup's `.gpg`), not decrypted. */
+    raw?: boolean;
   } = {},
 ): Promise<{ body: Readable; from: string }> {
   const { range, signal } = opts;
@@ -84,7 +86,7 @@ export async function openArchive(
     for (const loc of copies) {
       try {
         const body = await streamFrom(t, loc, (adapter) =>
-          !b.encrypted
+          !b.encrypted || opts.raw
             ? adapter.get(loc.objectKey, { range: range ?? undefined, signal })
             : b.encryption === "openpgp"
               ? openPgpDecrypted(t, b, adapter, loc, range ?? { start: 0, end: size - 1 }, signal)

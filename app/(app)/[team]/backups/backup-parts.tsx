@@ -5,6 +5,7 @@ import { CheckboxGroup, FormError, Select } from "@/app/_components/form";
 import { checkedValues, useAction, type ActionError } from "@/app/_components/use-action";
 import { compressionSettings, compressionText, type CompressionSetting } from "@/lib/backups/compression";
 import { formatBytes, formatDuration } from "@/lib/format";
+import { encryptionFormats, encryptionText, type EncryptionFormat } from "@/lib/openpgp/encryption";
 import {
   backUpNowAction,
   cancelBackupAction,
@@ -217,6 +218,21 @@ export function DownloadButton({
   );
 }
 
+/** How an encrypted backup is sealed: Coffer's format, or OpenPGP to the team's keys (Settings). */
+export function EncryptionSelect({ defaultValue = "coffer" }: { defaultValue?: EncryptionFormat }) {
+  return (
+    <Select
+      label="Encryption format"
+      name="encryption"
+      defaultValue={defaultValue}
+      options={encryptionFormats.map((f) => ({
+        value: f,
+        label: `${encryptionText[f]}${f === "coffer" ? " (default)" : " — readable with gpg --decrypt (Settings → OpenPGP keys)"}`,
+      }))}
+    />
+  );
+}
+
 /** The compression setting of a schedule or a Back up now, each option saying which tool it uses. */
 export function CompressionSelect({ defaultValue = "fast" }: { defaultValue?: CompressionSetting }) {
   return (
@@ -237,7 +253,13 @@ export interface BackUpNowOptions {
   sources: { id: string; name: string }[];
   destinations: { id: string; name: string }[];
   /** Pre-selected (a schedule's own); default: every source, every destination. */
-  selected?: { sourceIds: string[]; destinationIds: string[]; encrypted: boolean; compression: CompressionSetting };
+  selected?: {
+    sourceIds: string[];
+    destinationIds: string[];
+    encrypted: boolean;
+    encryption: EncryptionFormat;
+    compression: CompressionSetting;
+  };
 }
 
 /** "Back up now": which sources, where to, encrypted or not, how compressed; then opens the run page. */
@@ -273,6 +295,7 @@ export function BackUpNowForm({
           sourceIds: checkedValues(form, "sourceIds"),
           destinationIds: checkedValues(form, "destinationIds"),
           encrypted: (form.elements.namedItem("encrypted") as HTMLInputElement).checked,
+          encryption: (form.elements.namedItem("encryption") as HTMLSelectElement).value as EncryptionFormat,
           compression: (form.elements.namedItem("compression") as HTMLSelectElement).value as CompressionSetting,
         });
       }}
@@ -298,6 +321,7 @@ export function BackUpNowForm({
       <label className="flex items-center gap-2 text-sm">
         <input type="checkbox" name="encrypted" defaultChecked={sel?.encrypted ?? true} /> Encrypted
       </label>
+      <EncryptionSelect defaultValue={sel?.encryption} />
       <div className="flex gap-2">
         <button className="btn-primary" disabled={start.pending}>
           {start.pending ? "Starting…" : "Start backup"}

@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import { encryptionText } from "@/lib/openpgp/encryption";
 import Link from "next/link";
 import { PageHeader } from "@/app/_components/page-header";
 import { listBackups } from "@/lib/backups/queries";
@@ -93,7 +94,7 @@ export default async function BackupsPage({
                   <td className="px-4 py-2">{b.serverName}</td>
                   <td className="space-x-1 px-4 py-2">
                     <StatusBadge status={b.status} />
-                    {b.encrypted && <span className="badge">Encrypted</span>}
+                    {b.encrypted && <span className="badge">Encrypted: {encryptionText[b.encryption]}</span>}
                     <VerifiedBadge verification={b.verification} />
                   </td>
                   <td className="px-4 py-2">
