@@ -209,6 +209,8 @@ describe("OpenPGP backups", () => {
     expect(bob.decrypt(after.file).status).toBe(0);
     expect(bob.decrypt(after.file).stdout.equals(alice.decrypt(after.file).stdout)).toBe(true);
     expect(bob.decrypt(before.file).status).not.toBe(0); // added later: only later backups are encrypted to it
+    const intact = await read((await openDownload(s.t, after.b.id, null)).body);
+    expect(intact.equals(bob.decrypt(after.file).stdout)).toBe(true);
 
     // One byte flipped in the middle of the stored object.
     const bytes = readFileSync(after.file);

@@ -30,20 +30,24 @@ export async function verifiedOpenPgpPlaintext(
     );
   }
   const file = path.join(dir, `coffer-openpgp-${randomBytes(8).toString("hex")}`);
-  const fh = await open(file, "wx+", 0o600);
-  await unlink(file); // only this process holds it; the space is freed when it is closed
+  const writer = await open(file, "wx", 0o600);
+  const reader = await open(file, "r").catch(async (err: unknown) => {
+    await writer.close();
+    throw err;
+  });
+  await unlink(file); // only this process holds it; the space is freed once both are closed
   try {
-    const plain = await openPgpDecryptStream(source, sessionKey);
-    await pipeline(plain, fh.createWriteStream({ autoClose: false }), { signal: opts.signal });
-    const { size } = await fh.stat();
+    const plain = await openPgpDecryptStream(source, { sessionKey });
+    await pipeline(plain, writer.createWriteStream(), { signal: opts.signal }); // closes `writer`
+    const { size } = await reader.stat();
     if (size !== opts.size)
       throw new AppError(
         "INTERNAL",
         `The OpenPGP backup decrypted to ${size} bytes, not the ${opts.size} it was stored with: it is damaged or was replaced. Use another copy.`,
       );
   } catch (err) {
-    await fh.close();
+    await Promise.allSettled([writer.close(), reader.close()]);
     throw err;
   }
-  return fh.createReadStream({ start: opts.range.start, end: opts.range.end, autoClose: true });
+  return reader.createReadStream({ start: opts.range.start, end: opts.range.end, autoClose: true });
 }
