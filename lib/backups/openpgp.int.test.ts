@@ -24,6 +24,7 @@ import { signedUpUser } from "@/test/factories";
 import { gnupgHome, type GnupgHome } from "@/test/gnupg";
 import { startPgCluster, type PgCluster } from "@/test/pg-cluster";
 import { openDownload } from "./download";
+import { openStoredObject } from "./stored-object";
 import { requestBackup } from "./mutations";
 import { getBackup, listBackups } from "./queries";
 
@@ -211,6 +212,14 @@ describe("OpenPGP backups", () => {
     expect(bob.decrypt(before.file).status).not.toBe(0); // added later: only later backups are encrypted to it
     const intact = await read((await openDownload(s.t, after.b.id, null)).body);
     expect(intact.equals(bob.decrypt(after.file).stdout)).toBe(true);
+    // The raw .gpg, as stored: members and above, this team only.
+    const raw = await openStoredObject(s.t, after.b.id);
+    expect(raw.headers["Content-Disposition"]).toBe(`attachment; filename="${after.b.fileName}.gpg"`);
+    expect((await read(raw.body)).equals(readFileSync(after.file))).toBe(true);
+    const codeOf = async (p: Promise<unknown>) => asAppError(await p.catch((e: unknown) => e))?.code;
+    expect(await codeOf(openStoredObject({ ...s.t, role: "viewer" }, after.b.id))).toBe("FORBIDDEN");
+    const other = await (await signedUpUser("Else")).team("admin");
+    expect(await codeOf(openStoredObject(other, after.b.id))).toBe("NOT_FOUND");
 
     // One byte flipped in the middle of the stored object.
     const bytes = readFileSync(after.file);
