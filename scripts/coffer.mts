@@ -117,6 +117,10 @@ async function decryptOpenPgp(object: string, out: string, partial: string, keys
 function inspect(args: string[]) {
   const { positionals } = parseArgs({ args, options: {}, allowPositionals: true });
   if (positionals.length !== 1) throw new UsageError(usage);
+  if (!isCofferObject(positionals[0]!))
+    throw new UsageError(
+      `${positionals[0]} has no Coffer header. An OpenPGP backup (.tar.gz.gpg) is listed by gpg --list-packets and opened by coffer decrypt.`,
+    );
   const fd = openSync(positionals[0]!, "r");
   let h: ParsedHeader;
   let size: number;

@@ -5,7 +5,7 @@ import { AppError } from "../errors";
 // Reading a team's OpenPGP public key, and refusing the ones a backup could not safely be
 // encrypted to: expired, revoked, unable to encrypt, or RSA under 2048 bits.
 
-export interface TeamKeyFacts {
+interface TeamKeyFacts {
   fingerprint: string;
   userIds: string[];
   /** For people: "RSA 4096", "EdDSA (Ed25519), encrypts with ECDH (Curve25519)". */

@@ -27,7 +27,6 @@ export async function listTeamKeys(t: TeamContext) {
     .where(inTeam(teamOpenpgpKeys, t))
     .orderBy(asc(teamOpenpgpKeys.createdAt));
 }
-export type TeamKeyView = Awaited<ReturnType<typeof listTeamKeys>>[number];
 
 /** What an OpenPGP backup is encrypted to, as it starts: every key the team has now. */
 export async function teamRecipientKeys(t: TeamContext): Promise<{ fingerprint: string; armored: string }[]> {
