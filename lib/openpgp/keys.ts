@@ -80,7 +80,7 @@ export async function readTeamKey(input: string, now = new Date()): Promise<Team
     );
   for (const sub of key.getSubkeys()) {
     const info = sub.getAlgorithmInfo();
-    if (isRsa(info) && (info.bits ?? 0) < minRsaBits && !(await sub.isRevoked(undefined, undefined, now)))
+    if (isRsa(info) && (info.bits ?? 0) < minRsaBits)
       throw refuse(`Key ${fingerprint} has an RSA ${info.bits} subkey: too weak. Use RSA ${minRsaBits} or more.`);
   }
   let encryption: Awaited<ReturnType<openpgp.Key["getEncryptionKey"]>>;
