@@ -7,6 +7,7 @@
 // use during Coffer's runs, the app's RSS growth, and where Coffer's time goes.
 import { execFileSync } from "node:child_process";
 import { lstatSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import postgres from "postgres";
 import { embeddedCoffer } from "./embedded";
@@ -51,6 +52,7 @@ const DATABASES: Record<string, string> = {
 
 const cluster = await startPgCluster();
 const gnupg = mkdtempSync(path.join(dataDir, "gnupg-"));
+let workDir = "";
 try {
   for (const [name, sql] of Object.entries(DATABASES)) {
     const admin = postgres(cluster.url("postgres"), { max: 1, onnotice: () => {} });
@@ -72,7 +74,8 @@ try {
     teamName: "Bench",
   });
   const t = await teamForUser({ userId, label: "bench@example.test", ip: null }, teamSlug, "owner");
-  const workDir = mkdtempSync(path.join(dataDir, "work-"));
+  // Outside the data folder: Coffer refuses a server work folder inside its own data.
+  workDir = mkdtempSync(path.join(tmpdir(), "coffer-bench-work-"));
   const { id: serverId } = await createServer(t, { kind: "local", name: "bench-host", workDir });
   const sourceIds: Record<string, string> = {};
   for (const name of Object.keys(DATABASES)) {
@@ -194,6 +197,7 @@ try {
   await closeDatabase();
   await cluster.stop();
   rmSync(dataDir, { recursive: true, force: true });
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
 }
 
 /** Bytes of the files under `dir` (the private folder while a run holds it). */
