@@ -11,7 +11,13 @@ import type { MasterKey } from "../crypto/master-keys";
 // it is encrypted to every team key and, in a symmetric-key packet, to a passphrase derived from
 // the master key, so the object and the master key alone also open it (`coffer decrypt`).
 
-const config = { aeadProtect: false, preferredSymmetricAlgorithm: openpgp.enums.symmetric.aes256 };
+// The passphrase is 256 random bits (HKDF of a master key): S2K stretching adds a fixed cost to
+// every backup and nothing to its strength, so the smallest iteration count (1024 bytes) is used.
+const config = {
+  aeadProtect: false,
+  preferredSymmetricAlgorithm: openpgp.enums.symmetric.aes256,
+  s2kIterationCountByte: 0,
+};
 const algorithm = "aes256" as const;
 
 /** The passphrase of Coffer's own symmetric-key packet: HKDF-SHA-256 of a master key, base64url. */
