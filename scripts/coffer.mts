@@ -7,6 +7,8 @@
 // decrypt: disaster recovery. Reads the header, unwraps the data key with the master key named
 // there, streams out the plaintext. Without --master-keys the MASTER_KEYS environment variable is
 // used; "-" reads the keys from standard input. On any failure nothing is left at <out>.
+// An OpenPGP backup (docs/OPENPGP.md) opens with the passphrase each master key derives; its
+// integrity check passes at the end, only then is <out> renamed into place.
 import {
   closeSync,
   createReadStream,
@@ -30,6 +32,7 @@ import {
   type ParsedHeader,
 } from "@/lib/crypto/envelope";
 import { parseMasterKeys, type Keyring } from "@/lib/crypto/master-keys";
+import { cofferPassphrase, openPgpDecryptStream } from "@/lib/openpgp/message";
 import { env } from "@/lib/env";
 import { apiCommands, apiUsage, Failed, UsageError } from "./coffer-api.mts";
 
@@ -63,6 +66,7 @@ async function decrypt(args: string[]) {
   const keys = await loadKeys(values["master-keys"]);
   // Written under a temporary name and renamed at the end, so a failure never leaves a file that looks complete.
   const partial = `${out}.partial`;
+  if (!isCofferObject(object)) return decryptOpenPgp(object, out, partial, keys);
   const decryptor = createDecryptStream({ keys });
   let header: ParsedHeader | undefined;
   decryptor.once("header", (h: ParsedHeader) => {
@@ -84,9 +88,40 @@ async function decrypt(args: string[]) {
   );
 }
 
+function isCofferObject(object: string): boolean {
+  const fd = openSync(object, "r");
+  try {
+    const head = Buffer.alloc(6);
+    return readSync(fd, head, 0, 6, 0) === 6 && head.toString("latin1") === "COFFER";
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function decryptOpenPgp(object: string, out: string, partial: string, keys: Keyring) {
+  console.log("An OpenPGP backup; opening it with the master keys…");
+  const sink = createWriteStream(partial, { fd: openSync(partial, "wx", 0o600) });
+  try {
+    const plain = await openPgpDecryptStream(createReadStream(object), {
+      passwords: [...keys.byId.values()].map(cofferPassphrase),
+    });
+    await pipeline(plain, sink);
+    renameSync(partial, out);
+  } catch (err) {
+    sink.destroy();
+    rmSync(partial, { force: true });
+    throw err;
+  }
+  console.log(`Wrote ${sink.bytesWritten} bytes to ${out} (integrity check passed).`);
+}
+
 function inspect(args: string[]) {
   const { positionals } = parseArgs({ args, options: {}, allowPositionals: true });
   if (positionals.length !== 1) throw new UsageError(usage);
+  if (!isCofferObject(positionals[0]!))
+    throw new UsageError(
+      `${positionals[0]} has no Coffer header. An OpenPGP backup (.tar.gz.gpg) is listed by gpg --list-packets and opened by coffer decrypt.`,
+    );
   const fd = openSync(positionals[0]!, "r");
   let h: ParsedHeader;
   let size: number;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages a command needs, only when they are missing.
-#   scripts/system-deps.sh test   PostgreSQL server, OpenSSH server, pigz, igzip, python3, Chromium, Caddy, promtool (for npm test)
+#   scripts/system-deps.sh test   PostgreSQL server, OpenSSH server, pigz, igzip, python3, GnuPG, Chromium, Caddy, promtool (for npm test)
 set -euo pipefail
 
 need=()
@@ -15,6 +15,7 @@ case "${1:-}" in
     have python3 || need+=(python3)
     [ -x /usr/bin/chromium ] || need+=(chromium)
     have caddy || need+=(caddy)
+    have gpg || need+=(gnupg) # OpenPGP backups are tested against GnuPG
     have promtool || need+=(prometheus) # promtool checks and tests docs/prometheus/coffer-rules.yml
     ;;
   *) echo "usage: $0 test" >&2; exit 2 ;;

@@ -1,3 +1,4 @@
+CREATE TYPE "public"."encryption" AS ENUM('coffer', 'openpgp');--> statement-breakpoint
 ALTER TYPE "public"."backup_trigger" ADD VALUE 'import';--> statement-breakpoint
 CREATE TABLE "former_team_ids" (
 	"former_id" text PRIMARY KEY NOT NULL,
@@ -43,9 +44,25 @@ CREATE TABLE "workflow_runs" (
 	"claimed_by" text
 );
 --> statement-breakpoint
+CREATE TABLE "team_openpgp_keys" (
+	"id" text PRIMARY KEY NOT NULL,
+	"team_id" text NOT NULL,
+	"fingerprint" text NOT NULL,
+	"user_ids" text[] NOT NULL,
+	"algorithm" text NOT NULL,
+	"expires_at" timestamp (3) with time zone,
+	"armored" text NOT NULL,
+	"created_by" text NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "team_openpgp_keys_team_id_key" UNIQUE("team_id","id"),
+	CONSTRAINT "team_openpgp_keys_fingerprint_key" UNIQUE("team_id","fingerprint")
+);
+--> statement-breakpoint
 DROP INDEX "audit_events_team_time_idx";--> statement-breakpoint
 DROP INDEX "backups_team_time_idx";--> statement-breakpoint
 DROP INDEX "restores_backup_idx";--> statement-breakpoint
+ALTER TABLE "schedules" ADD COLUMN "encryption" "encryption" DEFAULT 'coffer' NOT NULL;--> statement-breakpoint
+ALTER TABLE "backups" ADD COLUMN "encryption" "encryption" DEFAULT 'coffer' NOT NULL;--> statement-breakpoint
 ALTER TABLE "backups" ADD COLUMN "header_team_id" text;--> statement-breakpoint
 ALTER TABLE "backups" ADD COLUMN "claimed_by" text;--> statement-breakpoint
 ALTER TABLE "backups" ADD COLUMN "reserved_bytes" bigint;--> statement-breakpoint
@@ -54,8 +71,10 @@ ALTER TABLE "backups" ADD COLUMN "verify_source_id" text;--> statement-breakpoin
 ALTER TABLE "restores" ADD COLUMN "claimed_by" text;--> statement-breakpoint
 ALTER TABLE "former_team_ids" ADD CONSTRAINT "former_team_ids_team_id_teams_id_fk" FOREIGN KEY ("team_id") REFERENCES "public"."teams"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "api_idempotency_keys" ADD CONSTRAINT "api_idempotency_keys_team_id_teams_id_fk" FOREIGN KEY ("team_id") REFERENCES "public"."teams"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "team_openpgp_keys" ADD CONSTRAINT "team_openpgp_keys_team_id_teams_id_fk" FOREIGN KEY ("team_id") REFERENCES "public"."teams"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "workflow_runs_status_available_idx" ON "workflow_runs" USING btree ("status","available_at");--> statement-breakpoint
 CREATE INDEX "workflow_runs_subject_idx" ON "workflow_runs" USING btree ("subject");--> statement-breakpoint
+CREATE INDEX "team_openpgp_keys_team_idx" ON "team_openpgp_keys" USING btree ("team_id","created_at");--> statement-breakpoint
 CREATE INDEX "backup_locations_backup_idx" ON "backup_locations" USING btree ("team_id","backup_id");--> statement-breakpoint
 CREATE INDEX "backups_server_time_idx" ON "backups" USING btree ("team_id","server_id","created_at" DESC NULLS FIRST,"id" DESC NULLS FIRST);--> statement-breakpoint
 CREATE INDEX "audit_events_team_time_idx" ON "audit_events" USING btree ("team_id","created_at" DESC NULLS FIRST,"id" DESC NULLS FIRST);--> statement-breakpoint

@@ -14,7 +14,7 @@ import {
 } from "drizzle-orm/pg-core";
 import { sql } from "drizzle-orm";
 import { createdAt, idColumn, timestampColumn } from "../columns";
-import { compressionEnum, schedules } from "./schedules";
+import { compressionEnum, encryptionEnum, schedules } from "./schedules";
 import { servers, sources } from "./servers";
 import { storageDestinations } from "./storage";
 import { teams } from "./teams";
@@ -53,6 +53,8 @@ export const backups = pgTable(
     trigger: backupTriggerEnum("trigger").notNull(),
     status: backupStatusEnum("status").notNull().default("queued"),
     encrypted: boolean("encrypted").notNull(),
+    /** When encrypted: Coffer's format, or an OpenPGP message whose session key `dekWrapped` holds. */
+    encryption: encryptionEnum("encryption").notNull().default("coffer"),
     compression: compressionEnum("compression").notNull().default("fast"),
     requestedBy: text("requested_by"), // e-mail or "system: …"; no FK, the record outlives the user
     /** The file name a download gets: `<server>-<yyyymmdd-hhmmss>.tar.gz`. */

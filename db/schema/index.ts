@@ -9,3 +9,4 @@ export * from "./restores";
 export * from "./notifications";
 export * from "./api-tokens";
 export * from "./workflows";
+export * from "./openpgp";

@@ -37,6 +37,9 @@ export const runbookPolicy: RetentionPolicyJson = {
 /** How a backup's archive is compressed (lib/backups/compression.ts): always gzip, by the fastest tool for the setting. */
 export const compressionEnum = pgEnum("compression", ["fast", "balanced", "small"]);
 
+/** How an encrypted backup is sealed: Coffer's own format (docs/FORMAT.md) or one OpenPGP message to the team's keys (docs/OPENPGP.md). */
+export const encryptionEnum = pgEnum("encryption", ["coffer", "openpgp"]);
+
 /** When to back up which sources of a server, and where the backups go. */
 export const schedules = pgTable(
   "schedules",
@@ -50,6 +53,8 @@ export const schedules = pgTable(
     cron: text("cron").notNull(),
     timezone: text("timezone").notNull(),
     encrypted: boolean("encrypted").notNull().default(true),
+    /** The format of its encrypted backups (unused when not encrypted). */
+    encryption: encryptionEnum("encryption").notNull().default("coffer"),
     enabled: boolean("enabled").notNull().default(true),
     retention: jsonb("retention").$type<RetentionPolicyJson>().notNull().default(runbookPolicy),
     /** Verify every backup of the schedule by restoring it into a scratch database. */

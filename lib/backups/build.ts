@@ -5,6 +5,9 @@ import { desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import { backupLocations, backups, storageDestinations } from "@/db/schema";
 import { newBackupDataKey } from "../crypto/data-key";
 import { createEncryptStream, type WrappedDek } from "../crypto/envelope";
+import { keyring } from "../crypto/master-keys";
+import { createOpenPgpEncryptStream } from "../openpgp/message";
+import { teamRecipientKeys } from "../openpgp/team-keys";
 import { db, type Transaction } from "../db";
 import { withLoadedDestination } from "../destinations/use";
 import { AppError, asAppError, notFound } from "../errors";
@@ -54,6 +57,7 @@ export interface BackupPlan {
     serverId: string;
     fileName: string;
     encrypted: boolean;
+    encryption: "coffer" | "openpgp";
     compression: CompressionSetting;
     sourceIds: string[];
     destinationIds: string[];
@@ -63,7 +67,8 @@ export interface BackupPlan {
   expectedBytes?: number;
 }
 
-type Sealing = { dek: Buffer; wrapped: WrappedDek };
+/** The backup's data key; for OpenPGP backups it is the message's session key, and `recipients` the team's keys. */
+type Sealing = { dek: Buffer; wrapped: WrappedDek; recipients?: string[] };
 type Stored = {
   objects: StoredObject[];
   manifest: Record<string, unknown> | null;
@@ -71,8 +76,9 @@ type Stored = {
 };
 
 /** Deterministic per backup, so a retried attempt overwrites (never duplicates) its objects. */
-function objectKey(b: { serverId: string; id: string; fileName: string; encrypted: boolean }): string {
-  return `${b.serverId}/${b.fileName.replace(/\.tar\.gz$/, "")}-${b.id}.tar.gz${b.encrypted ? ".enc" : ""}`;
+function objectKey(b: BackupPlan["backup"]): string {
+  const suffix = !b.encrypted ? "" : b.encryption === "openpgp" ? ".gpg" : ".enc";
+  return `${b.serverId}/${b.fileName.replace(/\.tar\.gz$/, "")}-${b.id}.tar.gz${suffix}`;
 }
 
 /** Loads what a claimed backup writes where; RunStopped unless it still runs under `attempt`. */
@@ -84,6 +90,7 @@ export async function loadPlan(t: TeamContext, backupId: string, attempt: number
       serverId: backups.serverId,
       fileName: backups.fileName,
       encrypted: backups.encrypted,
+      encryption: backups.encryption,
       compression: backups.compression,
       sourceIds: backupSourceIds,
       destinationIds: backupDestinationIds,
@@ -147,7 +154,7 @@ export async function buildBackup(plan: BackupPlan, producer: ArchiveProducer): 
   const opened: Held<StorageAdapter>[] = [];
   const written: StorageAdapter[] = [];
   try {
-    const sealing = plan.backup.encrypted ? await sealWithNewKey(job) : undefined;
+    const sealing = plan.backup.encrypted ? await sealWithNewKey(job, plan.backup.encryption) : undefined;
     await recordLocations(plan, key);
     for (const dest of destinations) opened.push(await hold((fn) => withLoadedDestination(job.t, dest, fn)));
     const adapters = opened.map((o) => o.value);
@@ -185,7 +192,7 @@ export async function storeNewBackup(
 ): Promise<{ id: string } & TransferResult> {
   const d = await db();
   const job = await d.transaction(async (tx) => {
-    const row = (await insertBackup(tx, t, b))!;
+    const row = await insertBackup(tx, t, b);
     await alongside?.(tx, row.id);
     return claimNew(tx, "backup", t, row.id);
   });
@@ -227,7 +234,9 @@ async function removeEarlierAttempts(
   }
 }
 
-async function sealWithNewKey(job: RunningJob): Promise<Sealing> {
+async function sealWithNewKey(job: RunningJob, encryption: "coffer" | "openpgp"): Promise<Sealing> {
+  // The team's keys as the backup starts: a key removed later stays able to open it.
+  const recipients = encryption === "openpgp" ? (await teamRecipientKeys(job.t)).map((k) => k.armored) : undefined;
   const { dek, wrapped, stored } = newBackupDataKey(job.teamId, job.id);
   const d = await db();
   const [row] = await d
@@ -236,7 +245,7 @@ async function sealWithNewKey(job: RunningJob): Promise<Sealing> {
     .where(ours(job))
     .returning({ id: backups.id });
   if (!row) throw new RunStopped("Another process took over the backup.");
-  return { dek, wrapped };
+  return { dek, wrapped, recipients };
 }
 
 async function recordLocations({ job, destinations }: BackupPlan, key: string) {
@@ -272,7 +281,7 @@ async function writeEverywhere(
   written: StorageAdapter[],
 ): Promise<Stored> {
   const plain = new Sha256Meter();
-  const seal = sealing && createEncryptStream({ ...sealing, teamId: job.teamId, backupId: job.id });
+  const seal = sealing && (await sealStream(sealing, job));
   // pipeline() carries a failure of the source into the body, so every destination stops.
   const gate = testPauseStream();
   pipeline([archive.stream, ...(gate ? [gate] : []), plain, ...(seal ? [seal] : [])]).catch(() => {});
@@ -324,6 +333,19 @@ async function writeEverywhere(
       );
   }
   return { objects, manifest: manifest.value, archiveBytes: plain.bytesSeen };
+}
+
+async function sealStream({ dek, wrapped, recipients }: Sealing, job: RunningJob) {
+  if (!recipients) return createEncryptStream({ dek, wrapped, teamId: job.teamId, backupId: job.id });
+  try {
+    return await createOpenPgpEncryptStream({
+      sessionKey: dek,
+      recipients,
+      master: keyring().byId.get(wrapped.keyId)!,
+    });
+  } finally {
+    dek.fill(0);
+  }
 }
 
 function withDestinationName(err: unknown, name: string): unknown {

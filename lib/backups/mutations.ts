@@ -1,6 +1,6 @@
 import "server-only";
 import { eq, inArray } from "drizzle-orm";
-import { backups, servers, sources, storageDestinations } from "@/db/schema";
+import { backups, schedules, servers, sources, storageDestinations } from "@/db/schema";
 import { newId } from "@/db/columns";
 import { recordAudit } from "../audit/record";
 import { db, type Transaction } from "../db";
@@ -10,6 +10,8 @@ import { assertVerificationConnection } from "../servers/queries";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import type { CompressionSetting } from "./compression";
 import { linkBackup } from "./links";
+import type { EncryptionFormat } from "../openpgp/encryption";
+import { teamRecipientKeys } from "../openpgp/team-keys";
 import { assertLocalQuota } from "./quota";
 import type { RequestBackupInput } from "./schemas";
 
@@ -30,21 +32,22 @@ export interface NewBackup {
   sourceIds: string[];
   destinationIds: string[];
   encrypted: boolean;
+  /** Absent: Coffer's format. */
+  encryption?: EncryptionFormat;
   /** Absent (uploads, safety backups): fast. */
   compression?: CompressionSetting;
-  trigger: "manual" | "schedule" | "api" | "upload" | "safety";
-  scheduleId?: string;
-  scheduledFor?: Date;
-  /** Absent: not verified after the run (a schedule's slots follow the schedule instead). */
+  /** A schedule's slots are inserted together by lib/schedules/due. */
+  trigger: "manual" | "api" | "upload" | "safety";
+  /** Absent: not verified after the run. */
   verify?: boolean;
   verifySourceId?: string;
 }
 
 /**
  * Inserts a queued backup after checking that the server, its sources and the destinations are
- * this team's. Returns null when the schedule slot already has its backup (the slot ran).
+ * this team's.
  */
-export async function insertBackup(tx: Transaction, t: TeamContext, b: NewBackup): Promise<{ id: string } | null> {
+export async function insertBackup(tx: Transaction, t: TeamContext, b: NewBackup): Promise<{ id: string }> {
   const [server] = await tx
     .select({ name: servers.name })
     .from(servers)
@@ -83,27 +86,25 @@ export async function insertBackup(tx: Transaction, t: TeamContext, b: NewBackup
       id,
       teamId: t.id,
       serverId: b.serverId,
-      scheduleId: b.scheduleId,
-      scheduledFor: b.scheduledFor,
       trigger: b.trigger,
       encrypted: b.encrypted,
       verify: b.verify ?? false,
       verifySourceId: b.verify ? b.verifySourceId : undefined,
+      encryption: b.encryption ?? "coffer",
       compression: b.compression,
       requestedBy: t.actor.label,
       fileName: backupFileName(server.name, new Date()),
     })
-    .onConflictDoNothing({ target: [backups.scheduleId, backups.scheduledFor] })
     .returning({ id: backups.id });
-  if (!inserted[0]) return null;
   await linkBackup(tx, { teamId: t.id, backupId: id, sourceIds, destinationIds });
-  return inserted[0];
+  return inserted[0]!;
 }
 
 /** "Back up now" (and the API): a queued backup the caller then dispatches to the workflow. */
 export async function requestBackup(t: TeamContext, input: RequestBackupInput, trigger: "manual" | "api" = "manual") {
   assertRole(t, "member");
   await assertLocalQuota(t, input.destinationIds);
+  if (input.encrypted && input.encryption === "openpgp") await teamRecipientKeys(t); // refuses when the team has none
   const d = await db();
   return d.transaction(async (tx) => {
     const sourceIds = input.sourceIds?.length
@@ -114,13 +115,14 @@ export async function requestBackup(t: TeamContext, input: RequestBackupInput, t
             .from(sources)
             .where(inTeam(sources, t, eq(sources.serverId, input.serverId)))
         ).map((s) => s.id);
-    const created = (await insertBackup(tx, t, { ...input, sourceIds, trigger }))!; // null only for a schedule slot
+    const created = await insertBackup(tx, t, { ...input, sourceIds, trigger });
     await recordAudit(tx, t, {
       action: "backup.requested",
       target: { type: "backup", id: created.id },
       details: {
         serverId: input.serverId,
         encrypted: input.encrypted,
+        encryption: input.encryption ?? "coffer",
         compression: input.compression,
         destinations: input.destinationIds.length,
       },

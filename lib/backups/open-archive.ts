@@ -12,6 +12,7 @@ import { holdForReading } from "../retention/apply";
 import type { StorageAdapter } from "../storage";
 import { inTeam, type TeamContext } from "../teams/context";
 import { openStoredDataKey } from "../crypto/data-key";
+import { verifiedOpenPgpPlaintext } from "../openpgp/verified";
 import { needsRetrieval, preference, retrievedCopies } from "./retrieval";
 
 export type BackupRow = typeof backups.$inferSelect;
@@ -46,6 +47,8 @@ export async function openArchive(
     signal?: AbortSignal;
     verb?: string;
     requestRetrieval?: boolean;
+    /** The stored object as it is (an OpenPGP backup's `.gpg`), not decrypted. */
+    raw?: boolean;
   } = {},
 ): Promise<{ body: Readable; from: string }> {
   const { range, signal } = opts;
@@ -83,9 +86,11 @@ export async function openArchive(
     for (const loc of copies) {
       try {
         const body = await streamFrom(t, loc, (adapter) =>
-          b.encrypted
-            ? decrypted(t, b, adapter, loc, range ?? { start: 0, end: size - 1 }, signal)
-            : adapter.get(loc.objectKey, { range: range ?? undefined, signal }),
+          !b.encrypted || opts.raw
+            ? adapter.get(loc.objectKey, { range: range ?? undefined, signal })
+            : b.encryption === "openpgp"
+              ? openPgpDecrypted(t, b, adapter, loc, range ?? { start: 0, end: size - 1 }, signal)
+              : decrypted(t, b, adapter, loc, range ?? { start: 0, end: size - 1 }, signal),
         );
         await keepReading(t, b.id, body).catch((err: unknown) => {
           body.destroy();
@@ -136,6 +141,28 @@ function streamFrom(
       await finished(stream).catch(() => {});
     }).catch(reject);
   });
+}
+
+/** An OpenPGP backup: opened with its session key (its row's data key), released once verified whole. */
+async function openPgpDecrypted(
+  t: TeamContext,
+  b: BackupRow,
+  adapter: StorageAdapter,
+  loc: { objectKey: string },
+  range: { start: number; end: number },
+  signal?: AbortSignal,
+): Promise<Readable> {
+  const sessionKey = openStoredDataKey(t.id, b);
+  try {
+    const source = await adapter.get(loc.objectKey, { signal });
+    return await verifiedOpenPgpPlaintext(source, sessionKey, { size: b.archiveBytes!, range, signal });
+  } catch (err) {
+    if (!signal?.aborted)
+      log.error("an OpenPGP backup failed to open", { backupId: b.id, objectKey: loc.objectKey, err });
+    throw err;
+  } finally {
+    sessionKey.fill(0);
+  }
 }
 
 async function decrypted(

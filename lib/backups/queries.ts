@@ -28,6 +28,7 @@ const backupColumns = {
   trigger: backups.trigger,
   status: backups.status,
   encrypted: backups.encrypted,
+  encryption: backups.encryption,
   compression: backups.compression,
   requestedBy: backups.requestedBy,
   fileName: backups.fileName,

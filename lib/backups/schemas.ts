@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { idOf } from "../ids";
+import { encryptionSchema } from "../openpgp/encryption";
 import { compressionSettings } from "./compression";
 
 export const requestBackupSchema = z.object({
@@ -8,6 +9,8 @@ export const requestBackupSchema = z.object({
   sourceIds: z.array(idOf("src", "source")).max(50).optional(),
   destinationIds: z.array(idOf("dst", "destination")).min(1, "Choose at least one destination.").max(20),
   encrypted: z.boolean().default(true),
+  /** Absent: Coffer's format. */
+  encryption: encryptionSchema,
   /** Absent: fast. */
   compression: z.enum(compressionSettings, "Choose fast, balanced or small.").optional(),
   /** Verify it once it succeeded (absent: no; Back up now on a schedule offers the schedule's setting). */

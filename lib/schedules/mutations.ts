@@ -18,6 +18,7 @@ import { assertVerificationConnection } from "../servers/queries";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import { describePolicy, keepsLess, type RetentionPolicy } from "../retention/select";
 import { roleAtLeast } from "../teams/roles";
+import { teamRecipientKeys } from "../openpgp/team-keys";
 import { describeCron, nextRun, presetToCron } from "./cron";
 import type { CreateScheduleInput, UpdateScheduleInput } from "./schemas";
 
@@ -82,6 +83,7 @@ export async function createSchedule(t: TeamContext, input: CreateScheduleInput)
   assertRole(t, "member");
   const id = newId("sch");
   const { cron, nextRunAt } = timing(input);
+  if (input.encrypted && input.encryption === "openpgp") await teamRecipientKeys(t); // refuses when the team has none
   const d = await db();
   await d
     .transaction(async (tx) => {
@@ -94,6 +96,7 @@ export async function createSchedule(t: TeamContext, input: CreateScheduleInput)
         cron,
         timezone: input.timezone,
         encrypted: input.encrypted,
+        encryption: input.encryption ?? "coffer",
         enabled: input.enabled,
         nextRunAt,
         retention: input.retention,
@@ -110,6 +113,7 @@ export async function createSchedule(t: TeamContext, input: CreateScheduleInput)
           when: describeCron(cron),
           timezone: input.timezone,
           encrypted: input.encrypted,
+          encryption: input.encryption ?? "coffer",
           compression: input.compression ?? "fast",
           retention: describePolicy(input.retention),
         },
@@ -128,6 +132,7 @@ function assertMayShorten(t: TeamContext, current: RetentionPolicy, next: Retent
 export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput) {
   assertRole(t, "member");
   const { cron, nextRunAt } = timing(input);
+  if (input.encrypted && input.encryption === "openpgp") await teamRecipientKeys(t); // refuses when the team has none
   const d = await db();
   await d
     .transaction(async (tx) => {
@@ -152,6 +157,7 @@ export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput)
           cron,
           timezone: input.timezone,
           encrypted: input.encrypted,
+          encryption: input.encryption ?? "coffer",
           enabled: input.enabled,
           nextRunAt,
           retention: input.retention,
@@ -171,6 +177,7 @@ export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput)
           when: describeCron(cron),
           timezone: input.timezone,
           encrypted: input.encrypted,
+          encryption: input.encryption ?? "coffer",
           enabled: input.enabled,
           compression: input.compression ?? "fast",
           retention: describePolicy(input.retention),

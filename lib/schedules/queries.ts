@@ -41,6 +41,7 @@ const columns = {
   cron: schedules.cron,
   timezone: schedules.timezone,
   encrypted: schedules.encrypted,
+  encryption: schedules.encryption,
   enabled: schedules.enabled,
   nextRunAt: schedules.nextRunAt,
   retention: schedules.retention,

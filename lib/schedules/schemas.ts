@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { compressionSettings } from "../backups/compression";
 import { idOf } from "../ids";
+import { encryptionSchema } from "../openpgp/encryption";
 import { retentionSchema } from "../retention/schemas";
 import { DEFAULT_POLICY } from "../retention/select";
 import { nameSchema } from "../servers/schemas";
@@ -30,6 +31,8 @@ const fields = {
   when: presetSchema,
   timezone: z.string().trim().min(1, "Choose a time zone.").max(64),
   encrypted: z.boolean().default(true),
+  /** The format of its encrypted backups; absent: Coffer's. */
+  encryption: encryptionSchema,
   enabled: z.boolean().default(true),
   retention: retentionSchema.default(DEFAULT_POLICY),
   /** How hard each backup is compressed (lib/backups/compression.ts); absent: fast. */

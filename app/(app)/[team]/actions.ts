@@ -2,6 +2,8 @@
 import { updateTeamRetention } from "@/lib/retention/policies";
 import { retentionSchema } from "@/lib/retention/schemas";
 import { setTrashDays } from "@/lib/trash/mutations";
+import { addTeamKeySchema, teamKeyRefSchema } from "@/lib/openpgp/schemas";
+import { addTeamKey, removeTeamKey } from "@/lib/openpgp/team-keys";
 import { trashDaysSchema } from "@/lib/trash/schemas";
 import { z } from "zod";
 import { teamAction } from "@/lib/web/action";
@@ -31,3 +33,8 @@ export const removeMemberAction = teamAction(memberRefSchema, "admin", (t, i) =>
 export const transferOwnershipAction = teamAction(memberRefSchema, "owner", (t, i) => transferOwnership(t, i.memberId));
 export const updateTeamRetentionAction = teamAction(retentionSchema, "admin", updateTeamRetention);
 export const setTrashDaysAction = teamAction(trashDaysSchema, "admin", (t, i) => setTrashDays(t, i.days));
+export const addTeamKeyAction = teamAction(addTeamKeySchema, "admin", async (t, i) => {
+  const k = await addTeamKey(t, i);
+  return { id: k.id, fingerprint: k.fingerprint };
+});
+export const removeTeamKeyAction = teamAction(teamKeyRefSchema, "admin", (t, i) => removeTeamKey(t, i.keyId));

@@ -5,6 +5,7 @@ import { CheckboxGroup, FormError, Select } from "@/app/_components/form";
 import { checkedValues, useAction, type ActionError } from "@/app/_components/use-action";
 import { compressionSettings, compressionText, type CompressionSetting } from "@/lib/backups/compression";
 import { formatBytes, formatDuration } from "@/lib/format";
+import { encryptionFormats, encryptionText, type EncryptionFormat } from "@/lib/openpgp/encryption";
 import {
   backUpNowAction,
   cancelBackupAction,
@@ -290,6 +291,21 @@ export function DownloadButton({
   );
 }
 
+/** How an encrypted backup is sealed: Coffer's format, or OpenPGP to the team's keys (Settings). */
+export function EncryptionSelect({ defaultValue = "coffer" }: { defaultValue?: EncryptionFormat }) {
+  return (
+    <Select
+      label="Encryption format"
+      name="encryption"
+      defaultValue={defaultValue}
+      options={encryptionFormats.map((f) => ({
+        value: f,
+        label: `${encryptionText[f]}${f === "coffer" ? " (default)" : " — readable with gpg --decrypt (Settings → OpenPGP keys)"}`,
+      }))}
+    />
+  );
+}
+
 /** The compression setting of a schedule or a Back up now, each option saying which tool it uses. */
 export function CompressionSelect({ defaultValue = "fast" }: { defaultValue?: CompressionSetting }) {
   return (
@@ -314,6 +330,7 @@ export interface BackUpNowOptions {
     sourceIds: string[];
     destinationIds: string[];
     encrypted: boolean;
+    encryption: EncryptionFormat;
     compression: CompressionSetting;
     verify: boolean;
     verifySourceId?: string;
@@ -353,6 +370,7 @@ export function BackUpNowForm({
           sourceIds: checkedValues(form, "sourceIds"),
           destinationIds: checkedValues(form, "destinationIds"),
           encrypted: (form.elements.namedItem("encrypted") as HTMLInputElement).checked,
+          encryption: (form.elements.namedItem("encryption") as HTMLSelectElement).value as EncryptionFormat,
           compression: (form.elements.namedItem("compression") as HTMLSelectElement).value as CompressionSetting,
           verify: (form.elements.namedItem("verify") as HTMLInputElement).checked,
           verifySourceId: sel?.verifySourceId,
@@ -380,6 +398,7 @@ export function BackUpNowForm({
       <label className="flex items-center gap-2 text-sm">
         <input type="checkbox" name="encrypted" defaultChecked={sel?.encrypted ?? true} /> Encrypted
       </label>
+      <EncryptionSelect defaultValue={sel?.encryption} />
       <label className="flex items-center gap-2 text-sm">
         <input type="checkbox" name="verify" defaultChecked={sel?.verify ?? false} /> Verify it when it is done (restore
         into a scratch database and compare with the manifest)

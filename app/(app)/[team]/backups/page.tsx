@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import { encryptionText } from "@/lib/openpgp/encryption";
 import Link from "next/link";
 import { HelpLink } from "@/app/_components/help-link";
 import { PageHeader } from "@/app/_components/page-header";
@@ -101,7 +102,7 @@ export default async function BackupsPage({
                   <td className="px-4 py-2">{b.serverName}</td>
                   <td className="space-x-1 px-4 py-2">
                     <StatusBadge status={b.status} />
-                    {b.encrypted && <span className="badge">Encrypted</span>}
+                    {b.encrypted && <span className="badge">Encrypted: {encryptionText[b.encryption]}</span>}
                     <VerifiedBadge backup={b} run={verificationRuns.get(b.id)} />
                   </td>
                   <td className="px-4 py-2">

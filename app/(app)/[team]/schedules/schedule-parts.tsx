@@ -6,7 +6,8 @@ import { checkedValues, formFields, useAction } from "@/app/_components/use-acti
 import { weekdays, type Preset } from "@/lib/schedules/cron";
 import { DEFAULT_POLICY } from "@/lib/retention/select";
 import { describeCompression, type CompressionSetting } from "@/lib/backups/compression";
-import { BackUpNowForm, CompressionSelect } from "../backups/backup-parts";
+import { BackUpNowForm, CompressionSelect, EncryptionSelect } from "../backups/backup-parts";
+import { encryptionText, type EncryptionFormat } from "@/lib/openpgp/encryption";
 import { RetentionFields, retentionFrom } from "./retention-fields";
 import type { ScheduleView } from "@/lib/schedules/queries";
 import { createScheduleAction, deleteScheduleAction, setScheduleEnabledAction, updateScheduleAction } from "./actions";
@@ -53,7 +54,7 @@ export function ScheduleCard({
           </p>
         </div>
         <div className="flex shrink-0 gap-1">
-          {s.encrypted && <span className="badge">Encrypted</span>}
+          {s.encrypted && <span className="badge">Encrypted: {encryptionText[s.encryption]}</span>}
           {s.verify && <span className="badge">Verifies each backup</span>}
           {!s.enabled && <span className="badge">Paused</span>}
         </div>
@@ -82,6 +83,7 @@ export function ScheduleCard({
               sourceIds: s.sources.map((x) => x.id),
               destinationIds: s.destinations.map((x) => x.id),
               encrypted: s.encrypted,
+              encryption: s.encryption,
               compression: s.compression,
               verify: s.verify,
               verifySourceId: s.verifySourceId ?? undefined,
@@ -176,6 +178,7 @@ export function ScheduleForm({
           when: presetFrom(kind, f),
           timezone: f.timezone ?? "UTC",
           encrypted: (form.elements.namedItem("encrypted") as HTMLInputElement).checked,
+          encryption: (form.elements.namedItem("encryption") as HTMLSelectElement).value as EncryptionFormat,
           enabled: (form.elements.namedItem("enabled") as HTMLInputElement).checked,
           retention: retentionFrom(form),
           verify: (form.elements.namedItem("verify") as HTMLInputElement).checked,
@@ -364,6 +367,7 @@ export function ScheduleForm({
         hint="The schedule is stale (backup.stale, the Overview's health) when its newest successful backup is older than its interval plus this. Empty: one more interval (two days for a daily schedule)."
       />
       <CompressionSelect defaultValue={schedule?.compression} />
+      <EncryptionSelect defaultValue={schedule?.encryption} />
       <div className="flex flex-wrap gap-6 text-sm">
         <label className="flex items-center gap-2">
           <input type="checkbox" name="encrypted" defaultChecked={schedule?.encrypted ?? true} /> Encrypted

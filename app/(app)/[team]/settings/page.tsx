@@ -4,7 +4,9 @@ import { getTrashDays } from "@/lib/trash/queries";
 import { describePolicy } from "@/lib/retention/select";
 import { pageTeam } from "@/lib/web/page";
 import { roleAtLeast } from "@/lib/teams/roles";
+import { listTeamKeys } from "@/lib/openpgp/team-keys";
 import { LeaveTeam, TeamForm, TeamRetentionForm, TrashDaysForm } from "./general-forms";
+import { AddTeamKeyForm, RemoveTeamKey } from "./openpgp-keys";
 
 export const metadata: Metadata = { title: "Settings" };
 
@@ -12,7 +14,7 @@ export default async function GeneralSettingsPage({ params }: { params: Promise<
   const { team } = await params;
   const t = await pageTeam(team);
   const admin = t.role === "system" || roleAtLeast(t.role, "admin");
-  const [retention, trashDays] = await Promise.all([getTeamRetention(t), getTrashDays(t)]);
+  const [retention, trashDays, keys] = await Promise.all([getTeamRetention(t), getTrashDays(t), listTeamKeys(t)]);
   return (
     <div className="max-w-xl space-y-6">
       <section className="card space-y-4">
@@ -47,6 +49,33 @@ export default async function GeneralSettingsPage({ params }: { params: Promise<
             {trashDays} day{trashDays === 1 ? "" : "s"}.
           </p>
         )}
+      </section>
+      <section className="card space-y-3" aria-label="OpenPGP keys">
+        <h2 className="font-semibold">OpenPGP keys</h2>
+        <p className="muted text-sm">
+          Backups with OpenPGP encryption are encrypted to every key here (and to Coffer), so whoever holds one of the
+          private keys restores them with <code>gpg --decrypt</code> alone. Removing a key affects only later backups.
+        </p>
+        {keys.length ? (
+          <ul className="space-y-2">
+            {keys.map((k) => (
+              <li key={k.id} className="flex items-start justify-between gap-3 text-sm" data-testid="openpgp-key">
+                <div>
+                  <p className="font-mono text-xs">{k.fingerprint}</p>
+                  <p>{k.userIds.join(", ")}</p>
+                  <p className="muted text-xs">
+                    {k.algorithm} ·{" "}
+                    {k.expiresAt ? `expires ${k.expiresAt.toISOString().slice(0, 10)}` : "does not expire"}
+                  </p>
+                </div>
+                {admin && <RemoveTeamKey slug={t.slug} keyId={k.id} fingerprint={k.fingerprint} />}
+              </li>
+            ))}
+          </ul>
+        ) : (
+          <p className="text-sm">No keys yet.</p>
+        )}
+        {admin ? <AddTeamKeyForm slug={t.slug} /> : <p className="muted text-sm">Only admins and owners add keys.</p>}
       </section>
       <section className="card space-y-3">
         <h2 className="font-semibold">Leave team</h2>

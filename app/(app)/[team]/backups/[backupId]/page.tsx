@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import { encryptionText } from "@/lib/openpgp/encryption";
 import Link from "next/link";
 import { PageHeader } from "@/app/_components/page-header";
 import { describeCompression } from "@/lib/backups/compression";
@@ -122,6 +123,11 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
             ) : (
               <span className="muted text-sm">Members and above can download backups.</span>
             ))}
+          {b.status === "succeeded" && member && b.encrypted && b.encryption === "openpgp" && !archivedOnly && (
+            <a className="btn-secondary" href={`/api/teams/${t.slug}/backups/${b.id}/object`} download>
+              Download .gpg
+            </a>
+          )}
         </div>
       </PageHeader>
       <div className="card grid gap-3 text-sm sm:grid-cols-2 lg:grid-cols-3">
@@ -131,7 +137,7 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
             <StatusBadge status={b.status} />
             {b.encrypted ? (
               <span className="badge" data-testid="encrypted-indicator">
-                Encrypted
+                Encrypted: {encryptionText[b.encryption]}
               </span>
             ) : (
               <span className="badge">Not encrypted</span>

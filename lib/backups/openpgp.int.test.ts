@@ -1,0 +1,236 @@
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { backupEvent, restoreEvent } from "@/inngest/events";
+import { scheduleTick } from "@/inngest/functions/schedule-tick";
+import { sweepRuns } from "@/inngest/functions/sweep-runs";
+import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
+import { createDestination } from "@/lib/destinations/mutations";
+import { env } from "@/lib/env";
+import { asAppError } from "@/lib/errors";
+import { addTeamKey } from "@/lib/openpgp/team-keys";
+import { requestDatabaseRestore, requestVerification } from "@/lib/restores/mutations";
+import { getRestore } from "@/lib/restores/queries";
+import { createSchedule } from "@/lib/schedules/mutations";
+import { DEFAULT_POLICY } from "@/lib/retention/select";
+import { createServer } from "@/lib/servers/mutations";
+import { createSource } from "@/lib/servers/source-mutations";
+import { setBackupRow, setScheduleRow } from "@/test/arrange";
+import { signedUpUser } from "@/test/factories";
+import { gnupgHome, type GnupgHome } from "@/test/gnupg";
+import { startPgCluster, type PgCluster } from "@/test/pg-cluster";
+import { openDownload } from "./download";
+import { openStoredObject } from "./stored-object";
+import { requestBackup } from "./mutations";
+import { getBackup, listBackups } from "./queries";
+
+// OpenPGP backups (docs/OPENPGP.md) against Debian's GnuPG and a real PostgreSQL: what a team
+// holding only its private key does, and what Coffer still does with the same objects.
+
+let pg: PgCluster;
+let engine: InProcessEngine;
+let work: string;
+let alice: GnupgHome; // the team's first key, made as the README says
+let bob: GnupgHome; // a second key, added later
+
+beforeAll(async () => {
+  pg = await startPgCluster();
+  engine = await inProcessEngine({ retryDelayMs: () => 50 });
+  work = mkdtempSync(path.join(tmpdir(), "coffer-openpgp-"));
+  alice = gnupgHome();
+  bob = gnupgHome();
+  psql("postgres", "create database shop");
+  psql(
+    "shop",
+    "create table orders (id int primary key, label text); insert into orders select g, 'order ' || g || ' ' || md5(g::text) from generate_series(1, 5000) g;",
+  );
+}, 60_000);
+afterAll(async () => {
+  engine?.stop();
+  alice?.cleanup();
+  bob?.cleanup();
+  rmSync(work, { recursive: true, force: true });
+  await pg?.stop();
+});
+
+const pgEnv = () => ({ ...process.env, PGHOST: "127.0.0.1", PGPORT: String(pg.port), PGUSER: "postgres" });
+function psql(db: string, sql: string) {
+  return execFileSync("psql", ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql], { env: pgEnv() })
+    .toString()
+    .trim();
+}
+const digest = (db: string) =>
+  psql(db, "select count(*) || ':' || md5(string_agg(id || '/' || label, ',' order by id)) from orders");
+async function read(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function setup() {
+  const t = await (await signedUpUser("Pgp")).team("admin");
+  const { id: serverId } = await createServer(t, { kind: "local", name: "db1", workDir: "/var/tmp" });
+  const { id: sourceId } = await createSource(t, {
+    serverId,
+    kind: "postgres",
+    name: "shop",
+    pgHost: "127.0.0.1",
+    pgPort: pg.port,
+    pgDatabase: "shop",
+    pgUser: "postgres",
+    pgSslmode: "disable",
+  });
+  const prefix = `pgp-${randomBytes(3).toString("hex")}`;
+  const { id: destinationId } = await createDestination(t, { kind: "local", name: "disk", prefix });
+  const objectPath = (key: string) => path.join(env().DATA_DIR, "storage", t.id, prefix, key);
+  return { t, serverId, sourceId, destinationId, objectPath };
+}
+
+/** Runs `sh` in a fresh folder and returns it. */
+function shell(script: string, gpg: GnupgHome) {
+  const dir = mkdtempSync(path.join(work, "out-"));
+  execFileSync("bash", ["-euo", "pipefail", "-c", script], {
+    cwd: dir,
+    env: { ...pgEnv(), GNUPGHOME: gpg.home },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return dir;
+}
+
+describe("OpenPGP backups", () => {
+  it("a scheduled backup decrypts with gpg alone and psql gives the rows; Coffer downloads, verifies, restores and decrypts it offline", async () => {
+    const s = await setup();
+    const aliceKey = alice.genKey("Shop Ops <ops@example.test>", "future-default");
+    await addTeamKey(s.t, { key: alice.exportPublic(aliceKey) });
+    const { id: scheduleId } = await createSchedule(s.t, {
+      name: "nightly",
+      serverId: s.serverId,
+      sourceIds: [s.sourceId],
+      destinationIds: [s.destinationId],
+      when: { kind: "daily", time: "02:00" },
+      timezone: "UTC",
+      encrypted: true,
+      encryption: "openpgp",
+      enabled: true,
+      verify: false,
+      retention: DEFAULT_POLICY,
+    });
+    await setScheduleRow(scheduleId, { nextRunAt: new Date(Date.now() - 60_000) });
+    engine.runCron(scheduleTick);
+    await engine.idle();
+    const [row] = (await listBackups(s.t, { scheduleId })).rows;
+    if (row!.status === "queued") {
+      await setBackupRow(row!.id, { createdAt: new Date(Date.now() - 10 * 60_000) });
+      engine.runCron(sweepRuns);
+      await engine.idle();
+    }
+    const b = await getBackup(s.t, row!.id);
+    expect(b).toMatchObject({ status: "succeeded", trigger: "schedule", encrypted: true, encryption: "openpgp" });
+    const key = b.locations[0]!.objectKey;
+    expect(key).toMatch(/\.tar\.gz\.gpg$/);
+
+    // The team, with Coffer gone: the stored object, gpg, tar and psql.
+    const object = path.join(work, "shop.tar.gz.gpg");
+    copyFileSync(s.objectPath(key), object);
+    const dir = shell(`gpg --batch --decrypt ${object} | tar xz`, alice);
+    expect(readdirSync(dir).sort()).toEqual(["manifest.json", "postgres"]);
+    psql("postgres", "create database shop_gpg");
+    execFileSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "shop_gpg", "-f", "postgres/shop.sql"], {
+      cwd: dir,
+      env: pgEnv(),
+    });
+    expect(digest("shop_gpg")).toBe(digest("shop"));
+    const plain = alice.decrypt(object).stdout;
+    expect(plain.length).toBe(b.archiveBytes);
+
+    // Coffer, without GnuPG: the decrypted .tar.gz, a range of it, a verification and a restore.
+    const whole = await openDownload(s.t, b.id, null);
+    expect(whole.headers["Content-Length"]).toBe(String(plain.length));
+    expect((await read(whole.body)).equals(plain)).toBe(true);
+    const part = await openDownload(s.t, b.id, "bytes=100-4099");
+    expect(part.status).toBe(206);
+    expect((await read(part.body)).equals(plain.subarray(100, 4100))).toBe(true);
+
+    const v = await requestVerification(s.t, { backupId: b.id });
+    engine.send([restoreEvent({ teamId: s.t.id, serverId: v.serverId, restoreId: v.id, kind: "verify" })]);
+    await engine.idle();
+    expect(await getRestore(s.t, v.id)).toMatchObject({ status: "succeeded", result: { differences: [] } });
+
+    const r = await requestDatabaseRestore(s.t, {
+      backupId: b.id,
+      member: "postgres/shop.sql",
+      serverId: s.serverId,
+      connectionSourceId: s.sourceId,
+      targetDatabase: "shop_coffer",
+      mode: "new",
+    });
+    engine.send([restoreEvent({ teamId: s.t.id, serverId: s.serverId, restoreId: r.id, kind: "database" })]);
+    await engine.idle();
+    expect((await getRestore(s.t, r.id)).status).toBe("succeeded");
+    expect(digest("shop_coffer")).toBe(digest("shop"));
+
+    // Offline, with the object and the master keys only.
+    const out = path.join(work, "offline.tar.gz");
+    execFileSync("npx", ["tsx", "--conditions=react-server", "scripts/coffer.mts", "decrypt", object, out], {
+      cwd: path.resolve(import.meta.dirname, "../.."),
+      env: { ...process.env, MASTER_KEYS: process.env.MASTER_KEYS! },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    expect(readFileSync(out).equals(plain)).toBe(true);
+  }, 180_000);
+
+  it("a backup made after a second key is added decrypts with either key; a flipped byte fails Coffer's download and gpg alike", async () => {
+    const s = await setup();
+    const a = alice.genKey("First <first@example.test>", "future-default");
+    await addTeamKey(s.t, { key: alice.exportPublic(a) });
+    const backUp = async () => {
+      const { id } = await requestBackup(s.t, {
+        serverId: s.serverId,
+        sourceIds: [s.sourceId],
+        destinationIds: [s.destinationId],
+        encrypted: true,
+        encryption: "openpgp",
+      });
+      engine.send([backupEvent({ teamId: s.t.id, serverId: s.serverId, backupId: id })]);
+      await engine.idle();
+      const b = await getBackup(s.t, id);
+      expect(b).toMatchObject({ status: "succeeded", encryption: "openpgp" });
+      return { b, file: s.objectPath(b.locations[0]!.objectKey) };
+    };
+    const before = await backUp();
+    const bobKey = bob.genKey("Escrow <escrow@example.test>"); // RSA 3072, GnuPG 2.2's default
+    await addTeamKey(s.t, { key: bob.exportPublic(bobKey) });
+    const after = await backUp();
+
+    expect(alice.decrypt(after.file).status).toBe(0);
+    expect(bob.decrypt(after.file).status).toBe(0);
+    expect(bob.decrypt(after.file).stdout.equals(alice.decrypt(after.file).stdout)).toBe(true);
+    expect(bob.decrypt(before.file).status).not.toBe(0); // added later: only later backups are encrypted to it
+    const intact = await read((await openDownload(s.t, after.b.id, null)).body);
+    expect(intact.equals(bob.decrypt(after.file).stdout)).toBe(true);
+    // The raw .gpg, as stored: members and above, this team only.
+    const raw = await openStoredObject(s.t, after.b.id);
+    expect(raw.headers["Content-Disposition"]).toBe(`attachment; filename="${after.b.fileName}.gpg"`);
+    expect((await read(raw.body)).equals(readFileSync(after.file))).toBe(true);
+    const codeOf = async (p: Promise<unknown>) => asAppError(await p.catch((e: unknown) => e))?.code;
+    expect(await codeOf(openStoredObject({ ...s.t, role: "viewer" }, after.b.id))).toBe("FORBIDDEN");
+    const other = await (await signedUpUser("Else")).team("admin");
+    expect(await codeOf(openStoredObject(other, after.b.id))).toBe("NOT_FOUND");
+
+    // One byte flipped in the middle of the stored object.
+    const bytes = readFileSync(after.file);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
+    writeFileSync(after.file, bytes);
+    const gpg = alice.decrypt(after.file);
+    expect(gpg.status).not.toBe(0);
+    expect(gpg.stderr).toMatch(/manipulated|decryption failed|invalid packet/i);
+    const err = asAppError(await openDownload(s.t, after.b.id, null).catch((e: unknown) => e));
+    expect(err?.message).toMatch(/integrity check \(MDC\) failed|damaged/);
+    const ranged = asAppError(await openDownload(s.t, after.b.id, "bytes=0-9").catch((e: unknown) => e));
+    expect(ranged?.message).toMatch(/integrity check \(MDC\) failed|damaged/);
+  }, 180_000);
+});

@@ -1,0 +1,41 @@
+import "server-only";
+import type { Readable } from "node:stream";
+import { recordAudit } from "../audit/record";
+import { db } from "../db";
+import { AppError } from "../errors";
+import { assertRole, type TeamContext } from "../teams/context";
+import { openArchive, succeededBackup } from "./open-archive";
+
+/**
+ * An OpenPGP backup's stored object as it is (`.tar.gz.gpg`), for people who decrypt it with
+ * their own key (`gpg --decrypt`). Audited; members and above only.
+ */
+export async function openStoredObject(
+  t: TeamContext,
+  backupId: string,
+  signal?: AbortSignal,
+): Promise<{ headers: Record<string, string>; body: Readable }> {
+  assertRole(t, "member");
+  const b = await succeededBackup(t, backupId);
+  if (!b.encrypted || b.encryption !== "openpgp")
+    throw new AppError(
+      "VALIDATION",
+      "Only OpenPGP backups can be downloaded as they are stored; download the .tar.gz.",
+    );
+  const { body, from } = await openArchive(t, b, { signal, requestRetrieval: false, raw: true });
+  const d = await db();
+  await recordAudit(d, t, {
+    action: "backup.downloaded",
+    target: { type: "backup", id: b.id, label: `${b.fileName}.gpg` },
+    details: { from, object: true },
+  });
+  return {
+    headers: {
+      "Content-Type": "application/pgp-encrypted",
+      "Content-Length": String(b.sizeBytes),
+      "Content-Disposition": `attachment; filename="${b.fileName}.gpg"`,
+      "Cache-Control": "private, no-store",
+    },
+    body,
+  };
+}

@@ -1,0 +1,89 @@
+import "server-only";
+import { hkdfSync } from "node:crypto";
+import { Duplex, PassThrough, Readable } from "node:stream";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import * as openpgp from "openpgp";
+import { AppError } from "../errors";
+import type { MasterKey } from "../crypto/master-keys";
+
+// OpenPGP backups (docs/OPENPGP.md): one standard message, SEIPD v1 (MDC) with AES-256, which
+// GnuPG 2.2 and later decrypt. Its session key is the backup's data key (wrapped on its row);
+// it is encrypted to every team key and, in a symmetric-key packet, to a passphrase derived from
+// the master key, so the object and the master key alone also open it (`coffer decrypt`).
+
+// The passphrase is 256 random bits (HKDF of a master key): S2K stretching adds a fixed cost to
+// every backup and nothing to its strength, so the smallest iteration count (1024 bytes) is used.
+const config = {
+  aeadProtect: false,
+  preferredSymmetricAlgorithm: openpgp.enums.symmetric.aes256,
+  s2kIterationCountByte: 0,
+};
+const algorithm = "aes256" as const;
+
+/** The passphrase of Coffer's own symmetric-key packet: HKDF-SHA-256 of a master key, base64url. */
+export function cofferPassphrase(master: MasterKey): string {
+  return Buffer.from(hkdfSync("sha256", master.key, Buffer.alloc(0), "coffer/openpgp/v1", 32)).toString("base64url");
+}
+
+const toWeb = (s: Readable) => Readable.toWeb(s) as unknown as ReadableStream<Uint8Array>;
+const fromWeb = (s: unknown) => Readable.fromWeb(s as WebReadableStream<Uint8Array>);
+
+/** Plaintext in → the OpenPGP message out, in constant memory. */
+export async function createOpenPgpEncryptStream(opts: {
+  sessionKey: Buffer;
+  recipients: string[];
+  master: MasterKey;
+}): Promise<Duplex> {
+  const input = new PassThrough();
+  const encryptionKeys = await Promise.all(opts.recipients.map((armoredKey) => openpgp.readKey({ armoredKey })));
+  const message = await openpgp.createMessage({ binary: toWeb(input), format: "binary" });
+  const out = await openpgp.encrypt({
+    message,
+    encryptionKeys,
+    passwords: [cofferPassphrase(opts.master)],
+    sessionKey: { data: new Uint8Array(opts.sessionKey), algorithm },
+    format: "binary",
+    config,
+  });
+  return Duplex.from({ writable: input, readable: fromWeb(out) });
+}
+
+const tampered = () =>
+  new AppError(
+    "INTERNAL",
+    "The backup object is damaged or was altered: its OpenPGP integrity check (MDC) failed. Use another copy.",
+  );
+
+/**
+ * The whole OpenPGP message in → its plaintext out, opened with the session key or a passphrase.
+ * OpenPGP checks integrity only at the end: the stream fails there on anything altered, so its
+ * bytes must not be released to anyone before it ended (lib/openpgp/verified.ts).
+ */
+export async function openPgpDecryptStream(
+  source: Readable,
+  how: { sessionKey: Buffer } | { passwords: string[] },
+): Promise<Readable> {
+  let data: unknown;
+  try {
+    const message = await openpgp.readMessage({ binaryMessage: toWeb(source) });
+    ({ data } = await openpgp.decrypt({
+      message,
+      ...("sessionKey" in how
+        ? { sessionKeys: { data: new Uint8Array(how.sessionKey), algorithm } }
+        : { passwords: how.passwords }),
+      format: "binary",
+      config: { allowUnauthenticatedStream: true },
+    }));
+  } catch (err) {
+    source.destroy();
+    throw "passwords" in how && /password|session key/i.test(String((err as Error)?.message))
+      ? new AppError("VALIDATION", "None of the master keys given opens this OpenPGP backup.")
+      : tampered();
+  }
+  const plain = fromWeb(data);
+  const out = new PassThrough();
+  plain.on("error", () => out.destroy(tampered()));
+  plain.pipe(out);
+  out.on("close", () => plain.destroy());
+  return out;
+}
