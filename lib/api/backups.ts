@@ -139,11 +139,15 @@ export const downloadBackupOp = operation({
   tag: "Backups",
   summary: "Download the decrypted .tar.gz",
   description:
-    "Streams the archive, decrypted. Send `Range: bytes=<from>-` to resume an interrupted download (206). " +
+    "Streams the archive, decrypted, with its Content-Length, a strong ETag and Last-Modified. Send " +
+    "`Range: bytes=<from>-` (with `If-Range: <ETag>`) to resume an interrupted download (206). " +
     "Needs a token acting as a member (one that also has backups:write or restores:write).",
   scope: "read",
   params: backupParams,
-  headers: z.object({ range: z.string().optional().meta({ example: "bytes=1048576-" }) }),
+  headers: z.object({
+    range: z.string().optional().meta({ example: "bytes=1048576-" }),
+    "if-range": z.string().optional().meta({ description: "The ETag seen first: a changed backup answers 200 whole." }),
+  }),
   file: "application/gzip",
   errors: {
     409: "The backup has not succeeded, or its copies are in archive storage.",

@@ -150,10 +150,10 @@ describe("OpenPGP backups", () => {
     // Coffer, without GnuPG: the decrypted .tar.gz, a range of it, a verification and a restore.
     const whole = await openDownload(s.t, b.id, null);
     expect(whole.headers["Content-Length"]).toBe(String(plain.length));
-    expect((await read(whole.body)).equals(plain)).toBe(true);
+    expect((await read(whole.body!)).equals(plain)).toBe(true);
     const part = await openDownload(s.t, b.id, "bytes=100-4099");
     expect(part.status).toBe(206);
-    expect((await read(part.body)).equals(plain.subarray(100, 4100))).toBe(true);
+    expect((await read(part.body!)).equals(plain.subarray(100, 4100))).toBe(true);
 
     const v = await requestVerification(s.t, { backupId: b.id });
     engine.send([restoreEvent({ teamId: s.t.id, serverId: v.serverId, restoreId: v.id, kind: "verify" })]);
@@ -210,7 +210,7 @@ describe("OpenPGP backups", () => {
     expect(bob.decrypt(after.file).status).toBe(0);
     expect(bob.decrypt(after.file).stdout.equals(alice.decrypt(after.file).stdout)).toBe(true);
     expect(bob.decrypt(before.file).status).not.toBe(0); // added later: only later backups are encrypted to it
-    const intact = await read((await openDownload(s.t, after.b.id, null)).body);
+    const intact = await read((await openDownload(s.t, after.b.id, null)).body!);
     expect(intact.equals(bob.decrypt(after.file).stdout)).toBe(true);
     // The raw .gpg, as stored: members and above, this team only.
     const raw = await openStoredObject(s.t, after.b.id);
