@@ -1,6 +1,6 @@
 import "server-only";
 import { eq, inArray } from "drizzle-orm";
-import { backups, schedules, servers, sources, storageDestinations } from "@/db/schema";
+import { backups, servers, sources, storageDestinations } from "@/db/schema";
 import { newId } from "@/db/columns";
 import { recordAudit } from "../audit/record";
 import { db, type Transaction } from "../db";
