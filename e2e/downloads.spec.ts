@@ -4,7 +4,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { addLocalServer, openSection, signUp, uniqueEmail } from "./helpers";
+import { addDirectorySource, addDiskDestination, addLocalServer, signUp, uniqueEmail } from "./helpers";
 
 // Resumable downloads against the production build: the headers Chromium needs to offer Resume
 // reach it, curl -C - resumes an interrupted download, and Chromium's resume request gets the rest.
@@ -20,16 +20,8 @@ test("a download comes with its size and validators, resumes with curl -C - and 
   const serverPath = await addLocalServer(page, team, "files-host");
   const dir = mkdtempSync(path.join(work, "data-"));
   writeFileSync(path.join(dir, "blob.bin"), randomBytes(6 * 1024 * 1024)); // 6 segments: resumes cross them
-  await openSection(page, "Add a source");
-  await page.getByLabel("Directories").check();
-  await page.getByLabel("Source name").fill("blobs");
-  await page.getByLabel("Paths").fill(dir);
-  await page.getByRole("button", { name: "Add source" }).click();
-  await expect(page.getByTestId("source-blobs")).toBeVisible();
-  await page.goto(`/${team}/storage`);
-  await page.getByLabel("Name").fill("disk");
-  await page.getByRole("button", { name: "Add destination" }).click();
-  await expect(page.getByTestId("destination-disk")).toBeVisible();
+  await addDirectorySource(page, "blobs", dir);
+  await addDiskDestination(page, team);
   await page.goto(serverPath);
   await page.getByRole("button", { name: "Back up now" }).click();
   await page.getByRole("form", { name: "Back up now" }).getByRole("button", { name: "Start backup" }).click();

@@ -4,7 +4,15 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import postgres from "postgres";
 import { startPgCluster, type PgCluster } from "../test/pg-cluster";
-import { addLocalServer, addPostgresSource, openSection, signUp, uniqueEmail } from "./helpers";
+import {
+  addDirectorySource,
+  addDiskDestination,
+  addLocalServer,
+  addPostgresSource,
+  openSection,
+  signUp,
+  uniqueEmail,
+} from "./helpers";
 
 // The help articles name buttons and fields; this walks each article beside the page it explains
 // and checks those controls are there, so the help cannot drift from the screens unnoticed.
@@ -58,16 +66,8 @@ test("help: every article opens from the index and from the page it explains, an
   await expect(page.getByRole("heading", { level: 1, name: "Help" })).toBeVisible();
   const serverPath = await addLocalServer(page, team, "web1");
   await addPostgresSource(page, { name: "shop-db", port: pg.port, database: "shop" });
-  await openSection(page, "Add a source");
-  await page.getByLabel("Directories").check();
-  await page.getByLabel("Source name").fill("site");
-  await page.getByLabel("Paths").fill(folder);
-  await page.getByRole("button", { name: "Add source" }).click();
-  await expect(page.getByTestId("source-site")).toBeVisible();
-  await page.goto(`/${team}/storage`);
-  await page.getByLabel("Name").fill("disk");
-  await page.getByRole("button", { name: "Add destination" }).click();
-  await expect(page.getByTestId("destination-disk")).toBeVisible();
+  await addDirectorySource(page, "site", folder);
+  await addDiskDestination(page, team);
 
   // Create an on-demand backup: Sources, Destinations, Compression, Encrypted, Start backup.
   await page.goto(serverPath);

@@ -101,3 +101,21 @@ export async function addPostgresSource(
   await page.getByRole("button", { name: "Add source" }).click();
   await expect(page.getByTestId(`source-${o.name}`)).toBeVisible();
 }
+
+/** Adds a directory source on the open server page through the form. */
+export async function addDirectorySource(page: Page, name: string, paths: string) {
+  await openSection(page, "Add a source");
+  await page.getByLabel("Directories").check();
+  await page.getByLabel("Source name").fill(name);
+  await page.getByLabel("Paths").fill(paths);
+  await page.getByRole("button", { name: "Add source" }).click();
+  await expect(page.getByTestId(`source-${name}`)).toBeVisible();
+}
+
+/** Adds a destination on this host's disk (the Storage form's default kind). */
+export async function addDiskDestination(page: Page, team: string, name = "disk") {
+  await page.goto(`/${team}/storage`);
+  await page.getByLabel("Name").fill(name);
+  await page.getByRole("button", { name: "Add destination" }).click();
+  await expect(page.getByTestId(`destination-${name}`)).toBeVisible();
+}

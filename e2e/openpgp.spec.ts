@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { gnupgHome } from "../test/gnupg";
-import { addLocalServer, openSection, signUp, uniqueEmail } from "./helpers";
+import { addDirectorySource, addDiskDestination, addLocalServer, openSection, signUp, uniqueEmail } from "./helpers";
 
 const work = mkdtempSync(path.join(tmpdir(), "coffer-e2e-openpgp-"));
 const gpg = gnupgHome();
@@ -29,16 +29,8 @@ test("OpenPGP: add a team key, switch a schedule to it, back up now; the list sa
   await expect(page.getByTestId("openpgp-key")).toContainText(fingerprint);
 
   const serverPath = await addLocalServer(page, team, "web1");
-  await openSection(page, "Add a source");
-  await page.getByLabel("Directories").check();
-  await page.getByLabel("Source name").fill("site");
-  await page.getByLabel("Paths").fill(folder);
-  await page.getByRole("button", { name: "Add source" }).click();
-  await expect(page.getByTestId("source-site")).toBeVisible();
-  await page.goto(`/${team}/storage`);
-  await page.getByLabel("Name").fill("disk");
-  await page.getByRole("button", { name: "Add destination" }).click();
-  await expect(page.getByTestId("destination-disk")).toBeVisible();
+  await addDirectorySource(page, "site", folder);
+  await addDiskDestination(page, team);
 
   // One backup in Coffer's own format first, from the server page (the default).
   await page.goto(serverPath);

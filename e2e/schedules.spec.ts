@@ -1,19 +1,11 @@
 import { expect, test } from "@playwright/test";
-import { addLocalServer, openSection, signUp, uniqueEmail } from "./helpers";
+import { addDirectorySource, addDiskDestination, addLocalServer, signUp, uniqueEmail } from "./helpers";
 
 test("a schedule: preset in a time zone, next runs shown, bad cron explained, pause and resume", async ({ page }) => {
   const team = await signUp(page, "Sid", uniqueEmail("sid"));
   await addLocalServer(page, team, "app1");
-  await openSection(page, "Add a source");
-  await page.getByLabel("Directories").check();
-  await page.getByLabel("Source name").fill("etc");
-  await page.getByLabel("Paths").fill("/etc");
-  await page.getByRole("button", { name: "Add source" }).click();
-  await expect(page.getByTestId("source-etc")).toBeVisible();
-  await page.goto(`/${team}/storage`);
-  await page.getByLabel("Name").fill("disk");
-  await page.getByRole("button", { name: "Add destination" }).click();
-  await expect(page.getByTestId("destination-disk")).toBeVisible();
+  await addDirectorySource(page, "etc", "/etc");
+  await addDiskDestination(page, team);
 
   await page.goto(`/${team}/schedules`);
   await page.getByLabel("Schedule name").fill("nightly");
