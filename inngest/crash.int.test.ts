@@ -38,6 +38,9 @@ beforeAll(async () => {
 afterEach(() => {
   for (const c of children) c.kill("SIGKILL");
   children.clear();
+  // A failed test may leave its pause marker; the next test at the same point must not see it.
+  for (const f of existsSync(env().DATA_DIR) ? readdirSync(env().DATA_DIR) : [])
+    if (f.startsWith("paused-")) rmSync(path.join(env().DATA_DIR, f));
 });
 afterAll(async () => {
   await Promise.all([s3?.stop(), sshd?.stop(), admin?.end()]);
@@ -71,8 +74,11 @@ function temporaries(dir: string, out: string[] = [], all = false): string[] {
   return out;
 }
 
-/** A team with an SSH server backing up a 12 MiB folder to S3 and this host's disk; one backup requested. */
-async function queuedBackup() {
+/**
+ * A team with an SSH server backing up a 12 MiB folder to S3 and this host's disk or, with
+ * `toServerDir`, to a directory on that server (over SFTP); one backup requested.
+ */
+async function queuedBackup(toServerDir = false) {
   const user = await signedUpUser("Crash");
   const t = await user.team("member");
   const admin = await user.team("admin");
@@ -109,14 +115,13 @@ async function queuedBackup() {
     secretAccessKey: s3.secretAccessKey,
   });
   const { id: localId } = await createDestination(admin, { kind: "local", name: "disk", prefix });
+  const backupDir = path.join(scratch, `backups-${prefix}`);
+  const destinationIds = toServerDir
+    ? [(await createDestination(admin, { kind: "server", name: "nas-dir", serverId, path: backupDir })).id]
+    : [s3Id, localId];
   // No engine in this process: the Coffer process is asked for the run.
-  const { id } = await requestBackup(t, {
-    serverId,
-    sourceIds: [sourceId],
-    destinationIds: [s3Id, localId],
-    encrypted: true,
-  });
-  return { t, serverId, id, prefix, workDir };
+  const { id } = await requestBackup(t, { serverId, sourceIds: [sourceId], destinationIds, encrypted: true });
+  return { t, serverId, id, prefix, workDir, backupDir };
 }
 
 /** Starts a Coffer process; `args` ask it for a run. */
@@ -151,8 +156,12 @@ async function until<T>(
 const pausedFile = (point: string) => path.join(env().DATA_DIR, `paused-${point.replace(/\W/g, "-")}`);
 
 /** Runs the backup in a process held at `point`, kills it (SIGKILL) there, and starts a fresh one. */
-async function killedAt(point: string, check?: (b: Awaited<ReturnType<typeof queuedBackup>>) => Promise<void>) {
-  const b = await queuedBackup();
+async function killedAt(
+  point: string,
+  check?: (b: Awaited<ReturnType<typeof queuedBackup>>) => Promise<void>,
+  toServerDir = false,
+) {
+  const b = await queuedBackup(toServerDir);
   const first = coffer(["backup", b.t.id, b.serverId, b.id], { COFFER_TEST_PAUSE: point });
   await until(
     () => `the run to reach ${point}\n${first.output()}`,
@@ -192,8 +201,12 @@ describe("a backup whose process was killed", () => {
   ])("%s is resumed by the next process within 15 s and succeeds, leaving nothing behind", async (_, point) => {
     const { b, done, restartedAt } = await killedAt(point, async (b) => {
       if (point !== "stream:0" && point !== "rename") {
-        // Killed mid-stream: a multipart upload and a temporary file are under way.
-        expect(await s3Uploads(b.prefix)).not.toEqual([]);
+        // Killed mid-stream: a multipart upload (opened as its first part goes out) and a temporary file are under way.
+        await until(
+          () => "a multipart upload to be open",
+          async () => (await s3Uploads(b.prefix)).length > 0,
+          10_000,
+        );
         expect(temporaries(env().DATA_DIR).some((p) => path.basename(p).startsWith(`.coffer-upload-${b.id}`))).toBe(
           true,
         );
@@ -213,6 +226,29 @@ describe("a backup whose process was killed", () => {
     expect(head.ContentLength).toBe(done.sizeBytes);
     const onDisk = temporaries(env().DATA_DIR, [], true).filter((p) => p.endsWith(done.locations[0]!.objectKey));
     expect(onDisk.map((p) => statSync(p).size)).toEqual([done.sizeBytes]);
+  });
+
+  it("mid-stream to a directory on a server (SFTP) is resumed and succeeds, leaving no temporary file there", async () => {
+    const files = (dir: string) => temporaries(dir, [], true).filter((p) => statSync(p).isFile());
+    const { b, done } = await killedAt(
+      `stream:${10 * 1024 * 1024}`,
+      async (b) => {
+        // Killed mid-stream: the upload's temporary file, named after the run, is in the directory.
+        const tmp = files(b.backupDir).map((p) => path.basename(p));
+        expect(tmp).toHaveLength(1);
+        expect(tmp[0]).toMatch(new RegExp(`^\\..+\\.coffer-${b.id}-[0-9a-f]+\\.tmp$`));
+      },
+      true,
+    );
+    expect(done).toMatchObject({ status: "succeeded", attempts: 2, error: null });
+    expect(done.log.some((l) => /^Attempt 2 started: resumed after an interruption/.test(l.message))).toBe(true);
+    await expectNothingLeft(b);
+    // One whole object of the recorded size, and nothing else, in the backup directory.
+    expect(done.locations.map((l) => l.status)).toEqual(["stored"]);
+    expect(done.sizeBytes).toBeGreaterThan(12 * 1024 * 1024);
+    expect(files(b.backupDir).map((p) => [path.relative(b.backupDir, p), statSync(p).size])).toEqual([
+      [done.locations[0]!.objectKey, done.sizeBytes],
+    ]);
   });
 });
 
