@@ -1,0 +1,218 @@
+/**
+ * /api/v1 for what admins manage: schedules. Through the route handlers with real Request objects,
+ * on real PostgreSQL with the in-process workflow engine; every JSON answer is checked against the
+ * published OpenAPI document.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApiToken } from "@/lib/api-tokens/tokens";
+import { getBackup } from "@/lib/backups/queries";
+import { createDestination } from "@/lib/destinations/mutations";
+import { listSchedules } from "@/lib/schedules/queries";
+import { createServer } from "@/lib/servers/mutations";
+import { createSource } from "@/lib/servers/source-mutations";
+import { call, conforms } from "@/test/api-client";
+import { setApiTokenRow, setBackupRow } from "@/test/arrange";
+import { signedUpUser } from "@/test/factories";
+import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
+import * as schedulesRoute from "@/app/api/v1/schedules/route";
+import * as scheduleRoute from "@/app/api/v1/schedules/[scheduleId]/route";
+import * as pauseRoute from "@/app/api/v1/schedules/[scheduleId]/pause/route";
+import * as resumeRoute from "@/app/api/v1/schedules/[scheduleId]/resume/route";
+import * as runRoute from "@/app/api/v1/schedules/[scheduleId]/run/route";
+import * as previewRoute from "@/app/api/v1/schedules/[scheduleId]/retention-preview/route";
+
+let engine: InProcessEngine;
+let scratch: string;
+
+beforeAll(async () => {
+  engine = await inProcessEngine({ retryDelayMs: () => 50 });
+  scratch = mkdtempSync(path.join(tmpdir(), "coffer-api-admin-"));
+});
+afterAll(() => engine?.stop());
+
+/** A team with a folder on this host, a local-disk destination, an all-scopes token and a read token. */
+async function arranged(name: string) {
+  const user = await signedUpUser(name);
+  const t = await user.team("admin");
+  const folder = mkdtempSync(path.join(scratch, "data-"));
+  writeFileSync(path.join(folder, "blob.bin"), randomBytes(100_000));
+  const { id: serverId } = await createServer(t, { kind: "local", name: "this host", workDir: "/var/tmp" });
+  const { id: sourceId } = await createSource(t, {
+    serverId,
+    kind: "directory",
+    name: "blob",
+    paths: [folder],
+    excludes: [],
+  });
+  const { id: destinationId } = await createDestination(t, { kind: "local", name: "disk", prefix: "api-admin" });
+  const admin = await createApiToken(t, { name: "ops", scopes: ["read", "backups:write", "admin"] });
+  const { token: read } = await createApiToken(t, { name: "dash", scopes: ["read"] });
+  return { t, serverId, sourceId, destinationId, token: admin.token, tokenId: admin.id, read };
+}
+
+const nightly = (a: { serverId: string; sourceId: string; destinationId: string }) => ({
+  name: "nightly",
+  serverId: a.serverId,
+  sourceIds: [a.sourceId],
+  destinationIds: [a.destinationId],
+  when: { kind: "daily", time: "02:30" },
+  timezone: "Europe/Berlin",
+  encrypted: false,
+  verify: false, // a verification would hold the backup (in use) and keep it as the latest verified
+});
+
+describe("/api/v1/schedules", () => {
+  it("creates, lists, gets, replaces, pauses, resumes, runs, previews retention and deletes a schedule", async () => {
+    const a = await arranged("Sched");
+    const created = await call(schedulesRoute.POST, "POST", "/schedules", { token: a.token, json: nightly(a) });
+    expect(created.status).toBe(201);
+    conforms("/schedules", "post", created);
+    expect(created.json).toMatchObject({
+      name: "nightly",
+      cron: "30 2 * * *",
+      timezone: "Europe/Berlin",
+      enabled: true,
+      encrypted: false,
+      sources: [{ id: a.sourceId, name: "blob" }],
+      destinations: [{ id: a.destinationId, name: "disk" }],
+    });
+    expect(created.json.upcoming).toHaveLength(3);
+    const id = created.json.id as string;
+    const params = { scheduleId: id };
+
+    const list = await call(schedulesRoute.GET, "GET", "/schedules", { token: a.read });
+    expect(list.status).toBe(200);
+    conforms("/schedules", "get", list);
+    expect(list.json.data.map((s: { id: string }) => s.id)).toEqual([id]);
+    const got = await call(scheduleRoute.GET, "GET", `/schedules/${id}`, { token: a.read, params });
+    expect(got.status).toBe(200);
+    conforms("/schedules/{scheduleId}", "get", got);
+    expect(got.json).toEqual(created.json);
+
+    const replaced = await call(scheduleRoute.PUT, "PUT", `/schedules/${id}`, {
+      token: a.token,
+      params,
+      json: { ...nightly(a), name: "hourly", when: { kind: "hourly", minute: 15 }, retention: { last: 3, daily: 14 } },
+    });
+    expect(replaced.status).toBe(200);
+    conforms("/schedules/{scheduleId}", "put", replaced);
+    const [stored] = await listSchedules(a.t);
+    expect(stored).toMatchObject({ name: "hourly", cron: "15 * * * *", retention: { last: 3, daily: 14, weekly: 4 } });
+
+    const paused = await call(pauseRoute.POST, "POST", `/schedules/${id}/pause`, { token: a.token, params });
+    expect(paused.status).toBe(200);
+    conforms("/schedules/{scheduleId}/pause", "post", paused);
+    expect(paused.json).toMatchObject({ enabled: false, nextRunAt: null, upcoming: [] });
+    const resumed = await call(resumeRoute.POST, "POST", `/schedules/${id}/resume`, { token: a.token, params });
+    conforms("/schedules/{scheduleId}/resume", "post", resumed);
+    expect(resumed.json.enabled).toBe(true);
+    expect(new Date(resumed.json.nextRunAt).getTime()).toBeGreaterThan(Date.now());
+
+    // Run now twice: backups of the schedule's selection, made its backups here so retention judges them.
+    const runs: string[] = [];
+    for (const _ of [1, 2]) {
+      const run = await call(runRoute.POST, "POST", `/schedules/${id}/run`, { token: a.token, params });
+      expect(run.status).toBe(201);
+      conforms("/schedules/{scheduleId}/run", "post", run);
+      expect(run.json).toMatchObject({ serverId: a.serverId, trigger: "api", encrypted: false });
+      await engine.idle();
+      expect(await getBackup(a.t, run.json.id)).toMatchObject({
+        status: "succeeded",
+        locations: [{ destinationId: a.destinationId, status: "stored" }],
+      });
+      await setBackupRow(run.json.id, {
+        scheduleId: id,
+        startedAt: new Date(Date.now() - 3_600_000 * (3 - runs.length)),
+      });
+      runs.push(run.json.id);
+    }
+    const preview = await call(previewRoute.POST, "POST", `/schedules/${id}/retention-preview`, {
+      token: a.read,
+      params,
+      json: { retention: { keepAll: false, last: 1, daily: 0, weekly: 0, monthly: 0, yearly: 0 } },
+    });
+    expect(preview.status).toBe(200);
+    conforms("/schedules/{scheduleId}/retention-preview", "post", preview);
+    expect(preview.json).toEqual({ expire: [{ id: runs[0], fileName: expect.any(String) }], keep: 1 });
+    const own = await call(previewRoute.POST, "POST", `/schedules/${id}/retention-preview`, {
+      token: a.read,
+      params,
+      json: {},
+    });
+    expect(own.json).toEqual({ expire: [], keep: 2 });
+    expect((await getBackup(a.t, runs[0]!)).expiredAt).toBeNull();
+
+    const deleted = await call(scheduleRoute.DELETE, "DELETE", `/schedules/${id}`, { token: a.token, params });
+    expect(deleted.status).toBe(200);
+    conforms("/schedules/{scheduleId}", "delete", deleted);
+    expect(await listSchedules(a.t)).toEqual([]);
+    expect((await getBackup(a.t, runs[0]!)).status).toBe("succeeded");
+  });
+
+  it("refuses a read token (403) and a token whose role is capped below the action's (403); another team's ids are 404; nothing changes", async () => {
+    const a = await arranged("SchedA");
+    const b = await arranged("SchedB");
+    const made = await call(schedulesRoute.POST, "POST", "/schedules", { token: a.token, json: nightly(a) });
+    const id = made.json.id as string;
+    const params = { scheduleId: id };
+    const before = await listSchedules(a.t);
+
+    const writes = [
+      () => call(schedulesRoute.POST, "POST", "/schedules", { token: a.read, json: { ...nightly(a), name: "other" } }),
+      () =>
+        call(scheduleRoute.PUT, "PUT", `/schedules/${id}`, {
+          token: a.read,
+          params,
+          json: { ...nightly(a), name: "x" },
+        }),
+      () => call(scheduleRoute.DELETE, "DELETE", `/schedules/${id}`, { token: a.read, params }),
+      () => call(pauseRoute.POST, "POST", `/schedules/${id}/pause`, { token: a.read, params }),
+      () => call(resumeRoute.POST, "POST", `/schedules/${id}/resume`, { token: a.read, params }),
+      () => call(runRoute.POST, "POST", `/schedules/${id}/run`, { token: a.read, params }),
+    ];
+    for (const write of writes) {
+      const r = await write();
+      expect(r.status).toBe(403);
+      expect(r.json.error.code).toBe("FORBIDDEN");
+      expect(r.json.error.message).toMatch(/lacks the (admin|backups:write) scope/);
+    }
+
+    // The token's creator is a viewer now: its role caps it below what the action needs.
+    await setApiTokenRow(a.tokenId, { role: "viewer" });
+    const capped = await call(pauseRoute.POST, "POST", `/schedules/${id}/pause`, { token: a.token, params });
+    expect(capped.status).toBe(403);
+    conforms("/schedules/{scheduleId}/pause", "post", capped);
+
+    const theirs = [
+      () => call(scheduleRoute.GET, "GET", `/schedules/${id}`, { token: b.token, params }),
+      () => call(scheduleRoute.PUT, "PUT", `/schedules/${id}`, { token: b.token, params, json: nightly(b) }),
+      () => call(scheduleRoute.DELETE, "DELETE", `/schedules/${id}`, { token: b.token, params }),
+      () => call(pauseRoute.POST, "POST", `/schedules/${id}/pause`, { token: b.token, params }),
+      () => call(resumeRoute.POST, "POST", `/schedules/${id}/resume`, { token: b.token, params }),
+      () => call(runRoute.POST, "POST", `/schedules/${id}/run`, { token: b.token, params }),
+      () => call(previewRoute.POST, "POST", `/schedules/${id}/retention-preview`, { token: b.token, params, json: {} }),
+    ];
+    for (const attempt of theirs) {
+      const r = await attempt();
+      expect(r.status).toBe(404);
+      expect(r.json.error.code).toBe("NOT_FOUND");
+    }
+    // B's schedule cannot name A's server, sources or destinations either.
+    const crossed = await call(schedulesRoute.POST, "POST", "/schedules", { token: b.token, json: nightly(a) });
+    expect(crossed.status).toBe(404);
+    await engine.idle();
+    expect(await listSchedules(a.t)).toEqual(before);
+    expect(await listSchedules(b.t)).toEqual([]);
+
+    const unknown = await call(schedulesRoute.POST, "POST", "/schedules", {
+      token: b.token,
+      json: { ...nightly(b), cronn: "* * * * *" },
+    });
+    expect(unknown.status).toBe(400);
+    conforms("/schedules", "post", unknown);
+  });
+});
