@@ -1,5 +1,5 @@
 /**
- * /api/v1 for what admins manage: schedules. Through the route handlers with real Request objects,
+ * /api/v1 for what admins manage: schedules, servers, sources and destinations. Through the route handlers with real Request objects,
  * on real PostgreSQL with the in-process workflow engine; every JSON answer is checked against the
  * published OpenAPI document.
  */
@@ -11,13 +11,24 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiToken } from "@/lib/api-tokens/tokens";
 import { getBackup } from "@/lib/backups/queries";
 import { createDestination } from "@/lib/destinations/mutations";
+import { listDestinations } from "@/lib/destinations/queries";
 import { listSchedules } from "@/lib/schedules/queries";
+import { listServers, listSources } from "@/lib/servers/queries";
 import { createServer } from "@/lib/servers/mutations";
 import { createSource } from "@/lib/servers/source-mutations";
-import { call, conforms } from "@/test/api-client";
+import { call, conforms, seen } from "@/test/api-client";
 import { setApiTokenRow, setBackupRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
+import * as serversRoute from "@/app/api/v1/servers/route";
+import * as serverRoute from "@/app/api/v1/servers/[serverId]/route";
+import * as testServerRoute from "@/app/api/v1/servers/[serverId]/test/route";
+import * as sourcesRoute from "@/app/api/v1/servers/[serverId]/sources/route";
+import * as sourceRoute from "@/app/api/v1/sources/[sourceId]/route";
+import * as testSourceRoute from "@/app/api/v1/sources/[sourceId]/test/route";
+import * as destinationsRoute from "@/app/api/v1/destinations/route";
+import * as destinationRoute from "@/app/api/v1/destinations/[destinationId]/route";
+import * as testDestinationRoute from "@/app/api/v1/destinations/[destinationId]/test/route";
 import * as schedulesRoute from "@/app/api/v1/schedules/route";
 import * as scheduleRoute from "@/app/api/v1/schedules/[scheduleId]/route";
 import * as pauseRoute from "@/app/api/v1/schedules/[scheduleId]/pause/route";
@@ -214,5 +225,193 @@ describe("/api/v1/schedules", () => {
     });
     expect(unknown.status).toBe(400);
     conforms("/schedules", "post", unknown);
+  });
+});
+
+describe("/api/v1 servers, sources and destinations", () => {
+  it("creates, replaces, tests and deletes each, and never answers with a secret", async () => {
+    const a = await arranged("Infra");
+    const secrets = [
+      "ssh-pass-" + randomBytes(8).toString("hex"),
+      "pg-pass-" + randomBytes(8).toString("hex"),
+      "s3-key-" + randomBytes(8).toString("hex"),
+    ];
+    const from = seen.length;
+
+    const ssh = {
+      kind: "ssh",
+      name: "db1",
+      host: "127.0.0.1",
+      port: 2222,
+      username: "coffer",
+      authMethod: "password",
+      password: secrets[0],
+    };
+    const server = await call(serversRoute.POST, "POST", "/servers", { token: a.token, json: ssh });
+    expect(server.status).toBe(201);
+    conforms("/servers", "post", server);
+    expect(server.json).toMatchObject({ name: "db1", kind: "ssh", host: "127.0.0.1", hasPassword: true, sources: [] });
+    const serverId = server.json.id as string;
+    // A replace without the password keeps the stored one.
+    const { password: _, ...withoutPassword } = ssh;
+    const renamed = await call(serverRoute.PUT, "PUT", `/servers/${serverId}`, {
+      token: a.token,
+      params: { serverId },
+      json: { ...withoutPassword, name: "db-primary" },
+    });
+    expect(renamed.status).toBe(200);
+    conforms("/servers/{serverId}", "put", renamed);
+    expect(renamed.json).toMatchObject({ name: "db-primary", hasPassword: true });
+
+    const pg = {
+      kind: "postgres",
+      name: "app",
+      pgHost: "127.0.0.1",
+      pgDatabase: "app",
+      pgUser: "app",
+      pgPassword: secrets[1],
+    };
+    const source = await call(sourcesRoute.POST, "POST", `/servers/${serverId}/sources`, {
+      token: a.token,
+      params: { serverId },
+      json: pg,
+    });
+    expect(source.status).toBe(201);
+    conforms("/servers/{serverId}/sources", "post", source);
+    expect(source.json).toMatchObject({ serverId, kind: "postgres", pgDatabase: "app", hasPgPassword: true });
+    const sourceId = source.json.id as string;
+    const { pgPassword: __, ...withoutPgPassword } = pg;
+    const moved = await call(sourceRoute.PUT, "PUT", `/sources/${sourceId}`, {
+      token: a.token,
+      params: { sourceId },
+      json: { ...withoutPgPassword, pgDatabase: "app2" },
+    });
+    expect(moved.status).toBe(200);
+    conforms("/sources/{sourceId}", "put", moved);
+    expect(moved.json).toMatchObject({ pgDatabase: "app2", hasPgPassword: true });
+
+    // Tests: the local folder source on this host passes; the ssh server (nothing listening) says what failed.
+    const folderOk = await call(testSourceRoute.POST, "POST", `/sources/${a.sourceId}/test`, {
+      token: a.token,
+      params: { sourceId: a.sourceId },
+    });
+    expect(folderOk.status).toBe(200);
+    conforms("/sources/{sourceId}/test", "post", folderOk);
+    expect(folderOk.json.ok).toBe(true);
+    const sshDown = await call(testServerRoute.POST, "POST", `/servers/${serverId}/test`, {
+      token: a.token,
+      params: { serverId },
+    });
+    expect(sshDown.status).toBe(200);
+    conforms("/servers/{serverId}/test", "post", sshDown);
+    expect(sshDown.json).toMatchObject({ ok: false, message: expect.any(String) });
+    const localOk = await call(testServerRoute.POST, "POST", `/servers/${a.serverId}/test`, {
+      token: a.token,
+      params: { serverId: a.serverId },
+    });
+    expect(localOk.json.ok).toBe(true);
+
+    const s3 = {
+      kind: "s3",
+      name: "offsite",
+      bucket: "coffer",
+      region: "us-east-1",
+      endpoint: "http://127.0.0.1:9",
+      forcePathStyle: true,
+      accessKeyId: "AKIAEXAMPLE",
+      secretAccessKey: secrets[2],
+    };
+    const dest = await call(destinationsRoute.POST, "POST", "/destinations", { token: a.token, json: s3 });
+    expect(dest.status).toBe(201);
+    conforms("/destinations", "post", dest);
+    expect(dest.json).toMatchObject({ name: "offsite", kind: "s3" });
+    expect(dest.json.credentialFields).toEqual(expect.arrayContaining(["accessKeyId", "secretAccessKey"]));
+    const destinationId = dest.json.id as string;
+    const { secretAccessKey: ___, accessKeyId: ____, ...withoutKeys } = s3;
+    const redone = await call(destinationRoute.PUT, "PUT", `/destinations/${destinationId}`, {
+      token: a.token,
+      params: { destinationId },
+      json: { ...withoutKeys, name: "offsite-2" },
+    });
+    expect(redone.status).toBe(200);
+    conforms("/destinations/{destinationId}", "put", redone);
+    expect(redone.json.credentialFields).toEqual(expect.arrayContaining(["secretAccessKey"]));
+    const diskOk = await call(testDestinationRoute.POST, "POST", `/destinations/${a.destinationId}/test`, {
+      token: a.token,
+      params: { destinationId: a.destinationId },
+    });
+    expect(diskOk.status).toBe(200);
+    conforms("/destinations/{destinationId}/test", "post", diskOk);
+    expect(diskOk.json.ok).toBe(true);
+
+    const answers = seen.slice(from).join("\n");
+    for (const secret of secrets) expect(answers).not.toContain(secret);
+
+    for (const [handler, url, params] of [
+      [sourceRoute.DELETE, `/sources/${sourceId}`, { sourceId }],
+      [serverRoute.DELETE, `/servers/${serverId}`, { serverId }],
+      [destinationRoute.DELETE, `/destinations/${destinationId}`, { destinationId }],
+    ] as const) {
+      const r = await call(handler, "DELETE", url, { token: a.token, params });
+      expect(r.status).toBe(200);
+      expect(r.json).toEqual({ id: Object.values(params)[0], deleted: true });
+    }
+    expect((await listServers(a.t)).map((s) => s.id)).toEqual([a.serverId]);
+    expect((await listDestinations(a.t)).map((d) => d.id)).toEqual([a.destinationId]);
+  });
+
+  it("refuses a read token (403) on every write; another team's ids are 404; nothing changes", async () => {
+    const a = await arranged("InfraA");
+    const b = await arranged("InfraB");
+    const before = {
+      servers: await listServers(a.t),
+      sources: await listSources(a.t, a.serverId),
+      destinations: await listDestinations(a.t),
+    };
+    const local = { kind: "local", name: "renamed", workDir: "/var/tmp" };
+    const folder = { kind: "directory", name: "renamed", paths: ["/var/tmp"] };
+    const disk = { kind: "local", name: "renamed", prefix: "x" };
+    const sp = { serverId: a.serverId };
+    const op = { sourceId: a.sourceId };
+    const dp = { destinationId: a.destinationId };
+    const writes = (token: string) => [
+      () => call(serverRoute.PUT, "PUT", `/servers/${a.serverId}`, { token, params: sp, json: local }),
+      () => call(serverRoute.DELETE, "DELETE", `/servers/${a.serverId}`, { token, params: sp }),
+      () => call(testServerRoute.POST, "POST", `/servers/${a.serverId}/test`, { token, params: sp }),
+      () => call(sourcesRoute.POST, "POST", `/servers/${a.serverId}/sources`, { token, params: sp, json: folder }),
+      () => call(sourceRoute.PUT, "PUT", `/sources/${a.sourceId}`, { token, params: op, json: folder }),
+      () => call(sourceRoute.DELETE, "DELETE", `/sources/${a.sourceId}`, { token, params: op }),
+      () => call(testSourceRoute.POST, "POST", `/sources/${a.sourceId}/test`, { token, params: op }),
+      () => call(destinationRoute.PUT, "PUT", `/destinations/${a.destinationId}`, { token, params: dp, json: disk }),
+      () => call(destinationRoute.DELETE, "DELETE", `/destinations/${a.destinationId}`, { token, params: dp }),
+      () => call(testDestinationRoute.POST, "POST", `/destinations/${a.destinationId}/test`, { token, params: dp }),
+    ];
+    for (const write of [
+      ...writes(a.read),
+      () => call(serversRoute.POST, "POST", "/servers", { token: a.read, json: local }),
+      () => call(destinationsRoute.POST, "POST", "/destinations", { token: a.read, json: disk }),
+    ]) {
+      const r = await write();
+      expect(r.status).toBe(403);
+      expect(r.json.error.message).toMatch(/lacks the admin scope/);
+    }
+    for (const write of writes(b.token)) {
+      const r = await write();
+      expect(r.status).toBe(404);
+      expect(r.json.error.code).toBe("NOT_FOUND");
+    }
+    expect({
+      servers: await listServers(a.t),
+      sources: await listSources(a.t, a.serverId),
+      destinations: await listDestinations(a.t),
+    }).toEqual(before);
+    expect((await listServers(b.t)).map((s) => s.name)).toEqual(["this host"]);
+
+    const unknown = await call(serversRoute.POST, "POST", "/servers", {
+      token: a.token,
+      json: { ...local, colour: "red" },
+    });
+    expect(unknown.status).toBe(400);
+    conforms("/servers", "post", unknown);
   });
 });
