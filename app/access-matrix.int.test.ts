@@ -142,6 +142,7 @@ const routes: Record<string, Access> = {
   "app/api/v1/servers/[serverId]/route.ts GET": "token",
   "app/api/v1/servers/route.ts GET": "token",
   "app/api/v1/verifications/route.ts POST": "token",
+  "app/api/v1/usage/route.ts GET": "token",
   "app/api/v1/openapi.json/route.ts GET": "public",
 };
 

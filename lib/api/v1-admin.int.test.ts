@@ -1,5 +1,5 @@
 /**
- * /api/v1 for what admins manage: schedules, servers, sources and destinations. Through the route handlers with real Request objects,
+ * /api/v1 for what admins manage: schedules, servers, sources and destinations; and usage and cost. Through the route handlers with real Request objects,
  * on real PostgreSQL with the in-process workflow engine; every JSON answer is checked against the
  * published OpenAPI document.
  */
@@ -17,7 +17,7 @@ import { listServers, listSources } from "@/lib/servers/queries";
 import { createServer } from "@/lib/servers/mutations";
 import { createSource } from "@/lib/servers/source-mutations";
 import { call, conforms, seen } from "@/test/api-client";
-import { setApiTokenRow, setBackupRow } from "@/test/arrange";
+import { insertBackupRow, insertLocationRow, setApiTokenRow, setBackupRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
 import * as serversRoute from "@/app/api/v1/servers/route";
@@ -29,6 +29,7 @@ import * as testSourceRoute from "@/app/api/v1/sources/[sourceId]/test/route";
 import * as destinationsRoute from "@/app/api/v1/destinations/route";
 import * as destinationRoute from "@/app/api/v1/destinations/[destinationId]/route";
 import * as testDestinationRoute from "@/app/api/v1/destinations/[destinationId]/test/route";
+import * as usageRoute from "@/app/api/v1/usage/route";
 import * as schedulesRoute from "@/app/api/v1/schedules/route";
 import * as scheduleRoute from "@/app/api/v1/schedules/[scheduleId]/route";
 import * as pauseRoute from "@/app/api/v1/schedules/[scheduleId]/pause/route";
@@ -413,5 +414,56 @@ describe("/api/v1 servers, sources and destinations", () => {
     });
     expect(unknown.status).toBe(400);
     conforms("/servers", "post", unknown);
+  });
+});
+
+describe("/api/v1/usage", () => {
+  it("answers a read token with the team's stored bytes and monthly cost per destination and class, its own only", async () => {
+    const a = await arranged("Usage");
+    const b = await arranged("UsageB");
+    const { id: s3 } = await createDestination(a.t, {
+      kind: "s3",
+      name: "offsite",
+      bucket: "coffer",
+      region: "us-east-1",
+      endpoint: "http://127.0.0.1:9",
+      forcePathStyle: true,
+      accessKeyId: "AKIAEXAMPLE",
+      secretAccessKey: "not-shown",
+    });
+    const backupId = await insertBackupRow({
+      teamId: a.t.id,
+      serverId: a.serverId,
+      trigger: "manual",
+      status: "succeeded",
+      encrypted: true,
+      fileName: "a.tar.gz",
+      sourceIds: [a.sourceId],
+      destinationIds: [s3, a.destinationId],
+    });
+    const stored = { teamId: a.t.id, backupId, objectKey: "k", status: "stored" as const };
+    await insertLocationRow({ ...stored, destinationId: s3, sizeBytes: 2_000_000_000, storageClass: "STANDARD" });
+    await insertLocationRow({ ...stored, destinationId: a.destinationId, sizeBytes: 1_000, storageClass: null });
+
+    const usage = await call(usageRoute.GET, "GET", "/usage", { token: a.read });
+    expect(usage.status).toBe(200);
+    conforms("/usage", "get", usage);
+    expect(usage.json.lines).toEqual([
+      expect.objectContaining({ destinationId: a.destinationId, objects: 1, bytes: 1_000, monthlyCost: 0 }),
+      expect.objectContaining({
+        destinationId: s3,
+        kind: "s3",
+        storageClass: "STANDARD",
+        objects: 1,
+        bytes: 2_000_000_000,
+        pricePerGbMonth: 0.023,
+      }),
+    ]);
+    expect(usage.json.bytes).toBe(2_000_001_000);
+    expect(usage.json.monthlyCost).toBeCloseTo(0.046, 6);
+
+    const theirs = await call(usageRoute.GET, "GET", "/usage", { token: b.read });
+    expect(theirs.json).toEqual({ lines: [], bytes: 0, monthlyCost: 0 });
+    expect((await call(usageRoute.GET, "GET", "/usage", {})).status).toBe(401);
   });
 });
