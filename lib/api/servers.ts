@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { createDestinationSchema } from "../destinations/schemas";
+import { createDestinationSchema, providerFields } from "../destinations/schemas";
 import { createServerSchema, createSourceSchema } from "../servers/schemas";
 import { operation } from "./operation";
 import { isoTime, pathId } from "./schemas";
@@ -113,13 +113,26 @@ const [postgresSource, directorySource] = createSourceSchema.def.right.options;
 const sourceBody = z
   .discriminatedUnion("kind", [postgresSource.strict(), directorySource.strict()])
   .meta({ id: "SourceInput", description: "A pgPassword left empty on a replace stays as stored." });
-const destinationBody = createDestinationSchema.meta({
-  id: "DestinationInput",
-  description:
-    "The provider's own fields sit beside these (s3: bucket, region, endpoint, accessKeyId, secretAccessKey; gcs: " +
-    "bucket, projectId, credentials; azure: container, accountName, connectionString, accountKey, sasUrl) and are " +
-    "checked for the kind. Secrets left empty on a replace stay as stored.",
-});
+// The form's schema takes any field beside its own (the provider's); here one the kind does not know is refused.
+const destinationBody = createDestinationSchema
+  .superRefine((input, ctx) => {
+    const { settings, secrets } = providerFields[input.kind];
+    const known = new Set<string>([...Object.keys(createDestinationSchema.shape), ...settings, ...secrets]);
+    for (const key of Object.keys(input))
+      if (!known.has(key))
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: `A ${input.kind} destination has no field ${key}; use ${[...settings, ...secrets].join(", ")}.`,
+        });
+  })
+  .meta({
+    id: "DestinationInput",
+    description:
+      "The provider's own fields sit beside these (s3: bucket, region, endpoint, accessKeyId, secretAccessKey; gcs: " +
+      "bucket, projectId, credentials; azure: container, accountName, connectionString, accountKey, sasUrl) and are " +
+      "checked for the kind; others are refused. Secrets left empty on a replace stay as stored.",
+  });
 
 export const checkResultSchema = z
   .object({

@@ -306,6 +306,11 @@ describe("/api/v1 servers, sources and destinations", () => {
     expect(sshDown.status).toBe(200);
     conforms("/servers/{serverId}/test", "post", sshDown);
     expect(sshDown.json).toMatchObject({ ok: false, message: expect.any(String) });
+    const checkedServer = await call(serverRoute.GET, "GET", `/servers/${serverId}`, {
+      token: a.read,
+      params: { serverId },
+    });
+    expect(checkedServer.json).toMatchObject({ checkOk: false, checkMessage: sshDown.json.message });
     const localOk = await call(testServerRoute.POST, "POST", `/servers/${a.serverId}/test`, {
       token: a.token,
       params: { serverId: a.serverId },
@@ -414,6 +419,16 @@ describe("/api/v1 servers, sources and destinations", () => {
     });
     expect(unknown.status).toBe(400);
     conforms("/servers", "post", unknown);
+    const unknownField = await call(destinationsRoute.POST, "POST", "/destinations", {
+      token: a.token,
+      json: { ...disk, bucket: "b" },
+    });
+    expect(unknownField.status).toBe(400);
+    conforms("/destinations", "post", unknownField);
+    expect(unknownField.json.error.details.fields["body.bucket"]).toEqual([
+      "A local destination has no field bucket; use prefix.",
+    ]);
+    expect(await listDestinations(a.t)).toEqual(before.destinations);
   });
 });
 
