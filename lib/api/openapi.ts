@@ -50,7 +50,10 @@ function describe(op: Operation): ZodOpenApiOperationObject {
   return {
     operationId: op.id,
     summary: op.summary,
-    description: [op.description, `Scope: \`${op.scope}\` (${scopeInfo[op.scope].label.toLowerCase()}).`]
+    description: [
+      op.description,
+      `Scope: \`${op.scope}\` (${scopeInfo[op.scope].label.toLowerCase()})${op.role ? `; the token's role at least ${op.role}` : ""}.`,
+    ]
       .filter(Boolean)
       .join("\n\n"),
     tags: [op.tag],

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { Scope } from "../api-tokens/scopes";
+import type { Role } from "../teams/roles";
 
 type Obj = z.ZodObject;
 
@@ -16,13 +17,15 @@ export interface Operation<
   H extends Obj | undefined = Obj | undefined,
 > {
   id: string;
-  method: "get" | "post" | "patch" | "delete";
+  method: "get" | "post" | "put" | "delete";
   /** Under /api/v1, with `{param}`s named as in the app/api/v1 folders. */
   path: string;
   tag: string;
   summary: string;
   description?: string;
   scope: Scope;
+  /** The role the same server action needs; the token acts with at most its creator's (403 below it). */
+  role?: Role;
   params?: P;
   query?: Q;
   /** A JSON body (refused when it has fields the schema does not name). */

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { createDestinationSchema, providerFields } from "../destinations/schemas";
+import { createServerSchema, createSourceSchema } from "../servers/schemas";
 import { operation } from "./operation";
 import { isoTime, pathId } from "./schemas";
 
@@ -97,4 +99,211 @@ export const getDestinationOp = operation({
   scope: "read",
   params: z.strictObject({ destinationId: pathId("dst", "destination") }),
   response: destinationSchema,
+});
+
+const serverParams = z.strictObject({ serverId: pathId("srv", "server") });
+const sourceParams = z.strictObject({ sourceId: pathId("src", "source") });
+const destinationParams = z.strictObject({ destinationId: pathId("dst", "destination") });
+const [sshServer, localServer] = createServerSchema.options;
+const serverBody = z.discriminatedUnion("kind", [sshServer.strict(), localServer.strict()]).meta({
+  id: "ServerInput",
+  description: "Secrets (privateKey, passphrase, password) left empty on a replace stay as stored.",
+});
+const [postgresSource, directorySource] = createSourceSchema.def.right.options;
+const sourceBody = z
+  .discriminatedUnion("kind", [postgresSource.strict(), directorySource.strict()])
+  .meta({ id: "SourceInput", description: "A pgPassword left empty on a replace stays as stored." });
+// The form's schema takes any field beside its own (the provider's); here one the kind does not know is refused.
+const destinationBody = createDestinationSchema
+  .superRefine((input, ctx) => {
+    const { settings, secrets } = providerFields[input.kind];
+    const known = new Set<string>([...Object.keys(createDestinationSchema.shape), ...settings, ...secrets]);
+    for (const key of Object.keys(input))
+      if (!known.has(key))
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: `A ${input.kind} destination has no field ${key}; use ${[...settings, ...secrets].join(", ")}.`,
+        });
+  })
+  .meta({
+    id: "DestinationInput",
+    description:
+      "The provider's own fields sit beside these (s3: bucket, region, endpoint, accessKeyId, secretAccessKey; gcs: " +
+      "bucket, projectId, credentials; azure: container, accountName, connectionString, accountKey, sasUrl) and are " +
+      "checked for the kind; others are refused. Secrets left empty on a replace stay as stored.",
+  });
+
+export const checkResultSchema = z
+  .object({
+    ok: z.boolean(),
+    message: z.string().meta({ description: "One line; says what to fix when not ok." }),
+    facts: z.record(z.string(), z.string()).meta({ description: "What was checked." }),
+  })
+  .meta({ id: "CheckResult" });
+
+const deletedSchema = z.object({ id: z.string(), deleted: z.literal(true) });
+const checkNote = "Saves the outcome on the row (checkedAt, checkOk, checkMessage).";
+
+export const createServerOp = operation({
+  id: "createServer",
+  method: "post",
+  path: "/servers",
+  tag: "Servers",
+  summary: "Add a server (ssh, or this host when the operator allows it)",
+  scope: "admin",
+  role: "member",
+  body: serverBody,
+  response: serverSchema.extend({ sources: z.array(sourceSchema) }),
+  status: 201,
+  errors: { 409: "Another server has this name." },
+});
+
+export const replaceServerOp = operation({
+  id: "replaceServer",
+  method: "put",
+  path: "/servers/{serverId}",
+  tag: "Servers",
+  summary: "Replace a server's settings",
+  scope: "admin",
+  role: "member",
+  params: serverParams,
+  body: serverBody,
+  response: serverSchema.extend({ sources: z.array(sourceSchema) }),
+  errors: { 409: "Another server has this name." },
+});
+
+export const deleteServerOp = operation({
+  id: "deleteServer",
+  method: "delete",
+  path: "/servers/{serverId}",
+  tag: "Servers",
+  summary: "Delete a server with its sources",
+  scope: "admin",
+  role: "member",
+  params: serverParams,
+  response: deletedSchema,
+  errors: { 409: "A schedule, backup or restore still uses it." },
+});
+
+export const testServerOp = operation({
+  id: "testServer",
+  method: "post",
+  path: "/servers/{serverId}/test",
+  tag: "Servers",
+  summary: "Connect to a server and check what backups need there",
+  description: checkNote,
+  scope: "admin",
+  role: "member",
+  params: serverParams,
+  response: checkResultSchema,
+});
+
+export const createSourceOp = operation({
+  id: "createSource",
+  method: "post",
+  path: "/servers/{serverId}/sources",
+  tag: "Servers",
+  summary: "Add a source (a PostgreSQL database or folders) to a server",
+  scope: "admin",
+  role: "member",
+  params: serverParams,
+  body: sourceBody,
+  response: sourceSchema,
+  status: 201,
+  errors: { 409: "Another source on this server has this name." },
+});
+
+export const replaceSourceOp = operation({
+  id: "replaceSource",
+  method: "put",
+  path: "/sources/{sourceId}",
+  tag: "Servers",
+  summary: "Replace a source's settings",
+  scope: "admin",
+  role: "member",
+  params: sourceParams,
+  body: sourceBody,
+  response: sourceSchema,
+  errors: { 409: "Another source on this server has this name." },
+});
+
+export const deleteSourceOp = operation({
+  id: "deleteSource",
+  method: "delete",
+  path: "/sources/{sourceId}",
+  tag: "Servers",
+  summary: "Delete a source",
+  scope: "admin",
+  role: "member",
+  params: sourceParams,
+  response: deletedSchema,
+  errors: { 409: "A schedule still uses it." },
+});
+
+export const testSourceOp = operation({
+  id: "testSource",
+  method: "post",
+  path: "/sources/{sourceId}/test",
+  tag: "Servers",
+  summary: "Check a source can be backed up (connect to the database, read the folders)",
+  description: checkNote,
+  scope: "admin",
+  role: "member",
+  params: sourceParams,
+  response: checkResultSchema,
+});
+
+export const createDestinationOp = operation({
+  id: "createDestination",
+  method: "post",
+  path: "/destinations",
+  tag: "Destinations",
+  summary: "Add a storage destination",
+  scope: "admin",
+  role: "admin",
+  body: destinationBody,
+  response: destinationSchema,
+  status: 201,
+  errors: { 409: "Another destination has this name." },
+});
+
+export const replaceDestinationOp = operation({
+  id: "replaceDestination",
+  method: "put",
+  path: "/destinations/{destinationId}",
+  tag: "Destinations",
+  summary: "Replace a storage destination's settings",
+  scope: "admin",
+  role: "admin",
+  params: destinationParams,
+  body: destinationBody,
+  response: destinationSchema,
+  errors: { 409: "Another destination has this name." },
+});
+
+export const deleteDestinationOp = operation({
+  id: "deleteDestination",
+  method: "delete",
+  path: "/destinations/{destinationId}",
+  tag: "Destinations",
+  summary: "Delete a storage destination",
+  scope: "admin",
+  role: "admin",
+  params: destinationParams,
+  response: deletedSchema,
+  errors: { 409: "A schedule or a stored backup still uses it." },
+});
+
+export const testDestinationOp = operation({
+  id: "testDestination",
+  method: "post",
+  path: "/destinations/{destinationId}/test",
+  tag: "Destinations",
+  summary: "Write, read and delete a test object on a destination",
+  description: checkNote,
+  scope: "admin",
+  role: "member",
+  params: destinationParams,
+  response: checkResultSchema,
 });

@@ -7,7 +7,6 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Ajv2020 } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createApiToken, revokeApiToken } from "@/lib/api-tokens/tokens";
 import { listAuditEvents } from "@/lib/audit/queries";
@@ -16,6 +15,7 @@ import { createDestination } from "@/lib/destinations/mutations";
 import { createServer } from "@/lib/servers/mutations";
 import { createSource } from "@/lib/servers/source-mutations";
 import type { TeamContext } from "@/lib/teams/context";
+import { call, conforms, seen, type Handler } from "@/test/api-client";
 import { setApiTokenRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
@@ -25,7 +25,6 @@ import * as cancelBackupRoute from "@/app/api/v1/backups/[backupId]/cancel/route
 import * as downloadRoute from "@/app/api/v1/backups/[backupId]/download/route";
 import * as backupRestoresRoute from "@/app/api/v1/backups/[backupId]/restores/route";
 import * as uploadRoute from "@/app/api/v1/backups/upload/route";
-import * as openapiRoute from "@/app/api/v1/openapi.json/route";
 import * as restoresRoute from "@/app/api/v1/restores/route";
 import * as restoreRoute from "@/app/api/v1/restores/[restoreId]/route";
 import * as cancelRestoreRoute from "@/app/api/v1/restores/[restoreId]/cancel/route";
@@ -36,65 +35,14 @@ import * as destinationsRoute from "@/app/api/v1/destinations/route";
 import * as destinationRoute from "@/app/api/v1/destinations/[destinationId]/route";
 import * as auditLogRoute from "@/app/api/v1/audit-log/route";
 
-type Handler = (request: Request, ctx: { params: Promise<Record<string, string>> }) => Promise<Response>;
-
 let engine: InProcessEngine;
 let scratch: string;
-let doc: { paths: Record<string, Record<string, { responses: Record<string, unknown> }>>; components: object };
-/** Every response body the API sent, to look for token plaintext in. */
-const seen: string[] = [];
 
 beforeAll(async () => {
   engine = await inProcessEngine({ retryDelayMs: () => 50 });
   scratch = mkdtempSync(path.join(tmpdir(), "coffer-api-"));
-  doc = await (await openapiRoute.GET()).json();
 });
 afterAll(() => engine?.stop());
-
-/** Calls `handler` as Next.js would for `METHOD /api/v1<url>`. */
-async function call(
-  handler: Handler,
-  method: string,
-  url: string,
-  opts: {
-    token?: string | null;
-    json?: unknown;
-    raw?: BodyInit;
-    headers?: Record<string, string>;
-    params?: object;
-  } = {},
-) {
-  const headers = new Headers(opts.headers);
-  if (opts.token) headers.set("authorization", `Bearer ${opts.token}`);
-  if (opts.json !== undefined) headers.set("content-type", "application/json");
-  const body = opts.json !== undefined ? JSON.stringify(opts.json) : opts.raw;
-  const request = new Request(`http://127.0.0.1:3000/api/v1${url}`, {
-    method,
-    headers,
-    body,
-    ...(body && { duplex: "half" }),
-  } as RequestInit);
-  const response = await handler(request, { params: Promise.resolve((opts.params ?? {}) as Record<string, string>) });
-  expect(response.headers.get("x-request-id")).toMatch(/^[\w.:-]+$/);
-  const isJson = response.headers.get("content-type")?.startsWith("application/json");
-  const bytes = Buffer.from(await response.arrayBuffer());
-  const json = isJson ? JSON.parse(bytes.toString("utf8")) : undefined;
-  if (isJson) seen.push(bytes.toString("utf8"));
-  return { status: response.status, headers: response.headers, json, bytes };
-}
-
-/** The answer's body conforms to what the document publishes for that path, method and status. */
-function conforms(template: string, method: string, r: { status: number; json: unknown }) {
-  let answer = doc.paths[`/api/v1${template}`]?.[method]?.responses[String(r.status)] as
-    { $ref?: string; content?: Record<string, { schema: object }> } | undefined;
-  expect(answer, `${method} ${template} ${r.status} is documented`).toBeDefined();
-  if (answer?.$ref)
-    answer = (doc.components as Record<string, Record<string, object>>).responses![answer.$ref.split("/").at(-1)!];
-  const schema = answer!.content!["application/json"]!.schema;
-  const ajv = new Ajv2020({ strict: false, validateFormats: false });
-  const validate = ajv.compile({ ...schema, components: doc.components });
-  expect(validate(r.json), JSON.stringify(validate.errors)).toBe(true);
-}
 
 /** A team with a folder on this host to back up to the local disk, and an API token. */
 async function arranged(name: string, scopes: ("read" | "backups:write" | "restores:write" | "admin")[]) {

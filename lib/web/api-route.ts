@@ -5,7 +5,7 @@ import { callerForTokenAllTeams, requireTokenTeam } from "../api-tokens/resolve"
 import type { Operation } from "../api/operation";
 import { env } from "../env";
 import { AppError, asAppError, type FieldErrors } from "../errors";
-import type { TeamContext } from "../teams/context";
+import { assertRole, type TeamContext } from "../teams/context";
 import { parseInput } from "./input";
 import { RateLimiter } from "./rate-limit";
 import { clientIpOf } from "./request";
@@ -103,8 +103,8 @@ const tooLarge = () =>
 
 /**
  * An `/api/v1` route handler for `op`: authenticates the bearer token (401 with WWW-Authenticate),
- * applies its rate limit (429 with Retry-After) and `op.scope` (403; the lib's role checks then
- * hold the token to its creator's role), validates path, query and JSON body with `op`'s schemas
+ * applies its rate limit (429 with Retry-After), `op.scope` and `op.role` (403; the token's role is
+ * capped at its creator's), validates path, query and JSON body with `op`'s schemas
  * (unknown fields refused), and answers JSON checked against `op.response` — or the handler's own
  * Response (streams). Every answer carries X-Request-Id and the one error body of toHttpResponse.
  */
@@ -129,6 +129,7 @@ export function apiRoute<
         response.headers.set("Retry-After", String(wait));
       } else {
         const t = requireTokenTeam(caller, caller.team.slug, op.scope);
+        if (op.role) assertRole(t, op.role);
         const call = {
           t,
           request,
