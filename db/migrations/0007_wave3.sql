@@ -71,10 +71,12 @@ ALTER TABLE "backups" ADD COLUMN "verify_source_id" text;--> statement-breakpoin
 ALTER TABLE "restores" ADD COLUMN "claimed_by" text;--> statement-breakpoint
 ALTER TABLE "former_team_ids" ADD CONSTRAINT "former_team_ids_team_id_teams_id_fk" FOREIGN KEY ("team_id") REFERENCES "public"."teams"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "api_idempotency_keys" ADD CONSTRAINT "api_idempotency_keys_team_id_teams_id_fk" FOREIGN KEY ("team_id") REFERENCES "public"."teams"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "api_idempotency_keys" ADD CONSTRAINT "api_idempotency_keys_backup_fk" FOREIGN KEY ("team_id","backup_id") REFERENCES "public"."backups"("team_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "team_openpgp_keys" ADD CONSTRAINT "team_openpgp_keys_team_id_teams_id_fk" FOREIGN KEY ("team_id") REFERENCES "public"."teams"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "workflow_runs_status_available_idx" ON "workflow_runs" USING btree ("status","available_at");--> statement-breakpoint
 CREATE INDEX "workflow_runs_subject_idx" ON "workflow_runs" USING btree ("subject");--> statement-breakpoint
 CREATE INDEX "team_openpgp_keys_team_idx" ON "team_openpgp_keys" USING btree ("team_id","created_at");--> statement-breakpoint
+ALTER TABLE "backups" ADD CONSTRAINT "backups_verify_source_fk" FOREIGN KEY ("team_id","verify_source_id") REFERENCES "public"."sources"("team_id","id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "backup_locations_backup_idx" ON "backup_locations" USING btree ("team_id","backup_id");--> statement-breakpoint
 CREATE INDEX "backups_server_time_idx" ON "backups" USING btree ("team_id","server_id","created_at" DESC NULLS FIRST,"id" DESC NULLS FIRST);--> statement-breakpoint
 CREATE INDEX "audit_events_team_time_idx" ON "audit_events" USING btree ("team_id","created_at" DESC NULLS FIRST,"id" DESC NULLS FIRST);--> statement-breakpoint

@@ -1,6 +1,7 @@
-import { index, jsonb, pgTable, primaryKey, text, unique, uniqueIndex } from "drizzle-orm/pg-core";
+import { foreignKey, index, jsonb, pgTable, primaryKey, text, unique, uniqueIndex } from "drizzle-orm/pg-core";
 import { sql } from "drizzle-orm";
 import { createdAt, idColumn, timestampColumn } from "../columns";
+import { backups } from "./backups";
 import { roleEnum, teams } from "./teams";
 
 /**
@@ -56,5 +57,12 @@ export const apiIdempotencyKeys = pgTable(
     backupId: text("backup_id"),
     createdAt: createdAt(),
   },
-  (t) => [primaryKey({ columns: [t.teamId, t.key] })],
+  (t) => [
+    primaryKey({ columns: [t.teamId, t.key] }),
+    foreignKey({
+      name: "api_idempotency_keys_backup_fk",
+      columns: [t.teamId, t.backupId],
+      foreignColumns: [backups.teamId, backups.id],
+    }).onDelete("cascade"),
+  ],
 );

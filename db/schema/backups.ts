@@ -143,6 +143,12 @@ export const backups = pgTable(
       columns: [t.teamId, t.scheduleId],
       foreignColumns: [schedules.teamId, schedules.id],
     }),
+    // NO ACTION: deleting the source clears verify_source_id first (lib/servers), as for schedules.
+    foreignKey({
+      name: "backups_verify_source_fk",
+      columns: [t.teamId, t.verifySourceId],
+      foreignColumns: [sources.teamId, sources.id],
+    }),
     // The lists, newest first, read from an index at any size: the team's, and a server's (its page).
     // NULLS FIRST is what a plain `order by … desc` means; an index in another null order is not used for it.
     index("backups_team_time_idx").on(t.teamId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),

@@ -224,6 +224,22 @@ export async function deleteServer(t: TeamContext, serverId: string) {
             ),
           ),
         );
+      await tx
+        .update(backups)
+        .set({ verifySourceId: null })
+        .where(
+          inTeam(
+            backups,
+            t,
+            inArray(
+              backups.verifySourceId,
+              tx
+                .select({ id: sources.id })
+                .from(sources)
+                .where(inTeam(sources, t, eq(sources.serverId, serverId))),
+            ),
+          ),
+        );
       const [row] = await tx
         .delete(servers)
         .where(inTeam(servers, t, eq(servers.id, serverId)))

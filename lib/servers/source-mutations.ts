@@ -183,6 +183,10 @@ export async function deleteSource(t: TeamContext, sourceId: string) {
       .update(schedules)
       .set({ verifySourceId: null })
       .where(inTeam(schedules, t, eq(schedules.verifySourceId, sourceId)));
+    await tx
+      .update(backups)
+      .set({ verifySourceId: null })
+      .where(inTeam(backups, t, eq(backups.verifySourceId, sourceId)));
     const [row] = await tx
       .delete(sources)
       .where(inTeam(sources, t, eq(sources.id, sourceId)))
