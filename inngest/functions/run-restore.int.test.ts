@@ -710,6 +710,27 @@ describe("run-verification", () => {
       );
       expect(await getBackup(s.t, id)).toMatchObject({ verify, verifiedAt: verify ? expect.any(Date) : null });
     }
+    // Deleting the source a queued backup would verify over clears that choice; nothing else changes.
+    const { id: connId } = await createSource(s.t, {
+      serverId: s.serverId,
+      kind: "postgres",
+      name: "verify over",
+      pgHost: "127.0.0.1",
+      pgPort,
+      pgDatabase: s.database,
+      pgUser: "postgres",
+      pgSslmode: "disable",
+    });
+    const queued = await requestBackup(s.t, {
+      serverId: s.serverId,
+      sourceIds: [s.sourceId],
+      destinationIds: [s.destinationId],
+      encrypted: true,
+      verify: true,
+      verifySourceId: connId,
+    });
+    await deleteSource(s.t, connId);
+    expect(await getBackup(s.t, queued.id)).toMatchObject({ status: "queued", verify: true, verifySourceId: null });
     // A verification connection must be one of the team's PostgreSQL sources.
     const other = await setup(10);
     await expect(

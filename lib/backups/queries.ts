@@ -50,6 +50,7 @@ const backupColumns = {
   verifiedAt: backups.verifiedAt,
   verification: backups.verification,
   verify: backups.verify,
+  verifySourceId: backups.verifySourceId,
 };
 
 export interface BackupFilter {
