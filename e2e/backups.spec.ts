@@ -126,7 +126,7 @@ test("back up now (encrypted) → progress → download → the SQL restores exa
   await page.getByRole("link", { name: "Back to the backup" }).click();
 
   const downloading = page.waitForEvent("download");
-  await page.getByRole("link", { name: "Download" }).click();
+  await page.getByRole("link", { name: "Download", exact: true }).click();
   const download = await downloading;
   expect(download.suggestedFilename()).toMatch(/^db-host-\d{8}-\d{6}\.tar\.gz$/);
   const file = path.join(work, "backup.tar.gz");
@@ -174,7 +174,7 @@ test("back up now (encrypted) → progress → download → the SQL restores exa
   writeFileSync(stored, bytes);
   await page.goto(runPath);
   const failing = page.waitForEvent("download");
-  await page.getByRole("link", { name: "Download" }).click();
+  await page.getByRole("link", { name: "Download", exact: true }).click();
   expect(await (await failing).failure()).not.toBeNull();
 });
 
@@ -205,7 +205,7 @@ test("a schedule due in the next minute runs by itself and its backup restores t
   await row.getByRole("link").click();
   await expect(page.getByTestId("encrypted-indicator")).toBeVisible();
   const downloading = page.waitForEvent("download");
-  await page.getByRole("link", { name: "Download" }).click();
+  await page.getByRole("link", { name: "Download", exact: true }).click();
   const file = path.join(work, "scheduled.tar.gz");
   await (await downloading).saveAs(file);
   expect(restoreDigest(file, "restored_scheduled")).toBe(psql("shop", digestSql));

@@ -26,7 +26,7 @@ test("a download comes with its size and validators, resumes with curl -C - and 
   await page.getByRole("button", { name: "Back up now" }).click();
   await page.getByRole("form", { name: "Back up now" }).getByRole("button", { name: "Start backup" }).click();
   await expect(page.getByTestId("backup-status")).toHaveText("Succeeded", { timeout: 90_000 });
-  const url = (await page.getByRole("link", { name: "Download" }).getAttribute("href"))!;
+  const url = (await page.getByRole("link", { name: "Download", exact: true }).getAttribute("href"))!;
 
   // What Chromium itself receives (its network stack, this page's session): the headers that let it
   // show progress and offer Resume.

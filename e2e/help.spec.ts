@@ -99,7 +99,7 @@ test("help: every article opens from the index and from the page it explains, an
 
   // Encryption and uploads, from the Backups list: the Encrypted badge, Upload a backup.
   await page.goto(`/${team}/backups`);
-  await expect(page.getByTestId("backups-table").getByText("Encrypted", { exact: true })).toBeVisible();
+  await expect(page.getByTestId("backups-table").getByText("Encrypted: Coffer key", { exact: true })).toBeVisible();
   await followHelp(page, "How backups are encrypted", "Encrypted backups");
   await openSection(page, "Upload a backup");
   await expect(page.getByLabel("Backup of server")).toBeVisible();

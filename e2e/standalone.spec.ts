@@ -166,7 +166,7 @@ test("behind the proxy, the instances sign people up and in, back up, and serve 
   await expect(page.getByTestId("encrypted-indicator")).toBeVisible();
 
   const downloading = page.waitForEvent("download");
-  await page.getByRole("link", { name: "Download" }).click();
+  await page.getByRole("link", { name: "Download", exact: true }).click();
   const file = path.join(work, "backup.tar.gz");
   await (await downloading).saveAs(file);
   const restored = path.join(work, "restored");

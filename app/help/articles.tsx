@@ -59,8 +59,8 @@ export const articles: Article[] = [
         </p>
         <H>What success looks like</H>
         <p>
-          The backup shows an <strong>Encrypted</strong> badge in the Backups list. <strong>Download</strong> gives you
-          an ordinary, decrypted <code>.tar.gz</code>; no key to enter.
+          The backup shows an <strong>Encrypted</strong> badge in the Backups list, naming its format.{" "}
+          <strong>Download</strong> gives you an ordinary, decrypted <code>.tar.gz</code>; no key to enter.
         </p>
         <H>Without Coffer</H>
         <p>
@@ -69,6 +69,15 @@ export const articles: Article[] = [
           <code>docs/FORMAT.md</code>). Without the master key nobody can read it: keep a copy of the master keys
           somewhere safe, apart from the backups. If a backup must be readable by other tools without any key, turn
           Encrypted off for it.
+        </p>
+        <H>Readable with GnuPG alone</H>
+        <p>
+          The <strong>Encryption format</strong> beside Encrypted offers <strong>OpenPGP: team keys</strong> once an
+          admin has added the team&apos;s public keys (Settings → OpenPGP keys). Such a backup is one standard OpenPGP
+          message, encrypted to every team key and to Coffer: whoever holds one of the private keys restores it with{" "}
+          <code>gpg --decrypt</code> and <code>tar</code>, and Coffer still downloads, verifies and restores it. Its
+          badge says <strong>Encrypted: OpenPGP: team keys</strong>; Coffer&apos;s own format says{" "}
+          <strong>Encrypted: Coffer key</strong>.
         </p>
       </>
     ),
