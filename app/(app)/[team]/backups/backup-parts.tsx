@@ -68,7 +68,7 @@ function notVerifiedReason(b: VerificationFacts, run: string | undefined): strin
   if (run) return "Its verification could not run to the end: see Restore or verify.";
   if (b.trigger === "schedule") return "Its schedule does not verify backups.";
   if (b.trigger === "upload") return "Uploads are verified when asked: Restore or verify, then Verify now.";
-  if (b.trigger === "safety") return "Safety backups taken before a restore are not verified.";
+  if (b.trigger === "safety") return "Safety backups (taken when a restore replaces a database) are not verified.";
   if (b.trigger === "import") return "Taken back from storage: Restore or verify, then Verify now.";
   return "Verify was not chosen when it was started: Restore or verify, then Verify now.";
 }
