@@ -52,6 +52,8 @@ export default defineConfig({
             "lib/backups/**",
             "lib/restores/**",
             "lib/api/**",
+            // Drops and re-creates a PostgreSQL database to play its loss.
+            "lib/catalogue/**",
             "inngest/**",
             "node_modules/**",
           ],
