@@ -167,7 +167,16 @@ export class InProcessEngine {
     this.pump();
   }
 
-  stop(): void {
+  /** Stops taking runs; resolves once the sends, the pass and the runs under way have finished (nothing touches the database after). */
+  async stop(): Promise<void> {
+    this.halt();
+    while (this.pumping || this.executing.size || this.queueing.size)
+      await Promise.allSettled([this.pumping, ...this.executing.values(), ...this.queueing]);
+    clearTimeout(this.wake); // a pass under way when halted may have set it
+  }
+
+  private halt(): void {
+    this.stopping = true;
     for (const c of this.crons.splice(0)) c.stop();
     clearInterval(this.poll);
     clearTimeout(this.wake);
@@ -180,8 +189,7 @@ export class InProcessEngine {
    * and records this instance as stopped. Resolves with how many were handed back.
    */
   async shutdown(graceMs: number, handBackJobs: () => Promise<number>): Promise<number> {
-    this.stopping = true;
-    this.stop();
+    this.halt();
     const going = () => Promise.allSettled([...this.executing.values()]);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([going(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);

@@ -44,7 +44,7 @@ beforeAll(async () => {
   engine = await inProcessEngine({ retryDelayMs: () => 50 });
 });
 afterAll(async () => {
-  engine?.stop();
+  await engine?.stop();
   await Promise.all([s3?.stop(), gcs?.stop(), azure?.stop()]);
 });
 

@@ -34,7 +34,7 @@ beforeAll(async () => {
   scratch = mkdtempSync(path.join(tmpdir(), "coffer-notify-"));
 });
 afterAll(async () => {
-  engine?.stop();
+  await engine?.stop();
   await receiver?.stop();
   rmSync(scratch, { recursive: true, force: true });
 });

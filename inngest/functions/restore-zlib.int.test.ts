@@ -42,7 +42,7 @@ beforeAll(async () => {
   engine = await inProcessEngine({ retryDelayMs: () => 50 });
 });
 afterAll(async () => {
-  engine?.stop();
+  await engine?.stop();
   await Promise.all([sshd?.stop(), admin?.end()]);
 });
 

@@ -47,7 +47,7 @@ beforeAll(async () => {
   scratch = mkdtempSync(path.join(tmpdir(), "coffer-runs-"));
 });
 afterAll(async () => {
-  engine?.stop();
+  await engine?.stop();
   await Promise.all([s3?.stop(), sshd?.stop(), admin?.end(), ...proxies.map((p) => p.stop())]);
 });
 

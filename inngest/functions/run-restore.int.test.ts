@@ -47,7 +47,7 @@ beforeAll(async () => {
   scratch = mkdtempSync(path.join(tmpdir(), "coffer-restores-"));
 });
 afterAll(async () => {
-  engine?.stop();
+  await engine?.stop();
   await Promise.all([sshd?.stop(), admin?.end()]);
 });
 

@@ -82,6 +82,7 @@ describe("schedule-tick", () => {
     for (const i of instances) i.runCron(scheduleTick);
     const direct = await claimDueSchedulesAllTeams();
     await Promise.all(instances.map((i) => i.idle()));
+    await Promise.all(instances.map((i) => i.stop()));
 
     const rows = [];
     let before;
@@ -108,13 +109,17 @@ describe("schedule-tick", () => {
     expect(next.getUTCMinutes()).toBe(5);
     expect((await scheduleNextRun(copies.at(-1)!))!.getTime()).toBeGreaterThan(Date.now());
 
-    // The backup runs: the sweeper dispatches it again once it has waited (runs are idempotent on the id).
-    const [row] = (await listBackups(s.t, { scheduleId: s.scheduleId })).rows;
-    expect(row!.status).toBe("queued");
-    await setBackupRow(row!.id, { createdAt: new Date(Date.now() - 10 * 60_000) });
+    // A slot whose event was lost (claimed, never dispatched) still runs: the sweeper dispatches its
+    // backup once it has waited (runs are idempotent on the id).
+    const lost = copies[0]!;
+    await setNextRun(lost, new Date(Date.now() - 60_000));
+    const { due } = await claimDueSchedulesAllTeams();
+    expect(due).toHaveLength(1);
+    expect((await getBackup(s.t, due[0]!.backupId)).status).toBe("queued");
+    await setBackupRow(due[0]!.backupId, { createdAt: new Date(Date.now() - 10 * 60_000) });
     engine.runCron(sweepRuns);
     await engine.idle();
-    expect((await getBackup(s.t, row!.id)).status).toBe("succeeded");
+    expect((await getBackup(s.t, due[0]!.backupId)).status).toBe("succeeded");
 
     // Nothing is due now: another tick creates nothing.
     engine.runCron(scheduleTick);

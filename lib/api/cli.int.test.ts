@@ -66,7 +66,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await new Promise((r) => http?.close(r));
-  engine?.stop();
+  await engine?.stop();
   await pg?.stop();
 });
 

@@ -50,7 +50,7 @@ beforeAll(async () => {
   );
 }, 60_000);
 afterAll(async () => {
-  engine?.stop();
+  await engine?.stop();
   alice?.cleanup();
   bob?.cleanup();
   rmSync(work, { recursive: true, force: true });

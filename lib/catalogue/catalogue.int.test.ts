@@ -55,6 +55,7 @@ beforeAll(async () => {
   }
 }, 60_000);
 afterAll(async () => {
+  await engine?.stop();
   await Promise.all([pg?.stop(), s3?.stop(), sshd?.stop()]);
 });
 

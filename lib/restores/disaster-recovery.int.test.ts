@@ -45,7 +45,7 @@ beforeAll(async () => {
   );
 }, 60_000);
 afterAll(async () => {
-  engine?.stop();
+  await engine?.stop();
   rmSync(work, { recursive: true, force: true });
   await Promise.all([pg?.stop(), sshd?.stop()]);
 });
