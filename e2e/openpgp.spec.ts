@@ -53,7 +53,8 @@ test("OpenPGP: add a team key, switch a schedule to it, back up now; the list sa
   // By name: the New schedule form's select, still on the page, has the same label.
   await card.locator('select[name="encryption"]').selectOption("openpgp");
   await card.getByRole("button", { name: "Save schedule" }).click();
-  await expect(card).toContainText("OpenPGP: team keys");
+  // The badge, not the editor's option of the same words: the saved schedule is on the page.
+  await expect(card.locator(".badge", { hasText: "Encrypted: OpenPGP: team keys" })).toBeVisible();
   await card.getByRole("button", { name: "Back up now" }).click();
   const fromSchedule = page.getByRole("form", { name: "Back up now" });
   await expect(fromSchedule.locator('select[name="encryption"]')).toHaveValue("openpgp");

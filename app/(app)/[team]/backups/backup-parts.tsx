@@ -360,6 +360,8 @@ export function BackUpNowForm({
   const sel = options.selected;
   return (
     <form
+      // A schedule saved just before opening: its new settings arrive after, and become the defaults.
+      key={JSON.stringify(sel ?? null)}
       className="card space-y-3"
       aria-label="Back up now"
       onSubmit={(e) => {
