@@ -8,6 +8,7 @@ import { db } from "../db";
 import { AppError, notFound } from "../errors";
 import { requestCancel } from "../jobs/cancel";
 import { assertOutsideCofferData, restoreFolder } from "../servers/coffer-data";
+import { isDatabaseKind } from "../servers/schemas";
 import { assertRole, inTeam, systemTeam, type TeamContext } from "../teams/context";
 import type { RestoreDatabaseInput, RestoreDirectoryInput, VerifyBackupInput } from "./schemas";
 
@@ -35,7 +36,7 @@ async function databaseConnection(t: TeamContext, sourceId: string, serverId?: s
     .from(sources)
     .where(inTeam(sources, t, eq(sources.id, sourceId)));
   if (!s || (serverId && s.serverId !== serverId)) throw notFound("That database connection");
-  if (s.kind !== "postgres")
+  if (!isDatabaseKind(s.kind))
     throw new AppError("VALIDATION", "Choose a PostgreSQL source: its connection is used to reach the database.", {
       connectionSourceId: ["Choose a PostgreSQL source."],
     });
