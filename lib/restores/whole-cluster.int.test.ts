@@ -8,6 +8,7 @@ import { getBackup } from "@/lib/backups/queries";
 import { createDestination } from "@/lib/destinations/mutations";
 import { readJobLog } from "@/lib/jobs/log";
 import { createServer } from "@/lib/servers/mutations";
+import { testSource } from "@/lib/servers/checks";
 import { createSourceSchema } from "@/lib/servers/schemas";
 import { createSource } from "@/lib/servers/source-mutations";
 import type { TeamContext } from "@/lib/teams/context";
@@ -188,6 +189,10 @@ describe("a whole PostgreSQL cluster", () => {
   it("leaves out excluded databases, lists exclusions that are not on the cluster, and includes password hashes only when asked", async () => {
     psql(old, "postgres", "create database coffer_verify_leftover");
     const s = await setUp({ excludes: "crm\nno_such_db", pgRolePasswords: true });
+    const check = await testSource(s.t, s.sourceId);
+    expect(check.ok).toBe(true);
+    expect(check.facts).toMatchObject({ "excluded but not on this PostgreSQL": "no_such_db" });
+    expect(check.facts.databases).not.toMatch(/crm|coffer_verify/);
     const { backup, log } = await s.backUp();
     expect(backup.status).toBe("succeeded");
     const manifest = parseManifest(backup.manifest);
@@ -219,6 +224,11 @@ describe("a whole PostgreSQL cluster", () => {
   it("says which privilege is missing when the user may not read the password hashes it is asked to include", async () => {
     psql(old, "postgres", "create role backup_op login");
     const s = await setUp({ pgRolePasswords: true, pgUser: "backup_op" });
+    const check = await testSource(s.t, s.sourceId);
+    expect(check).toMatchObject({
+      ok: false,
+      message: expect.stringContaining("GRANT SELECT ON pg_catalog.pg_authid TO backup_op"),
+    });
     const { backup } = await s.backUp();
     expect(backup.status).toBe("failed");
     expect(backup.error).toContain("needs SELECT on pg_catalog.pg_authid: backup_op does not have it");

@@ -1,19 +1,11 @@
 import "server-only";
 import { AppError } from "@/lib/errors";
 import { firstLines, runCommand } from "@/lib/reach";
-import { explainPsqlError, pgConnectionEnv } from "@/lib/servers/postgres";
+import { CLUSTER_LIST, clusterDatabases, explainPsqlError, pgConnectionEnv } from "@/lib/servers/postgres";
 import type { Compressor } from "../compression";
 import type { ManifestEntry } from "../manifest";
 import { pgWhere, type ClusterArchiveSource, type PostgresArchiveSource, type StartedJob } from "./job";
 import { measured, spoolOutput } from "./spool";
-
-/** Coffer's own restore and verification scratch databases: never part of a cluster's backup. */
-const SCRATCH = /^coffer_(restore|verify|old)_/;
-
-/** The databases a connection may dump, and whether it may read the roles' password hashes, as one line of JSON. */
-const LIST = `SELECT json_build_object(
-  'databases', (SELECT coalesce(json_agg(datname ORDER BY datname), '[]') FROM pg_catalog.pg_database WHERE NOT datistemplate AND datallowconn),
-  'authid', has_table_privilege('pg_catalog.pg_authid', 'SELECT'))`;
 
 export interface ClusterDatabases {
   /** One database source per database to dump (the cluster's id and connection, its database). */
@@ -28,24 +20,23 @@ export interface ClusterDatabases {
  * which privilege is missing, a source that asks for password hashes its user cannot read.
  */
 export async function listClusterDatabases(job: StartedJob, c: ClusterArchiveSource): Promise<ClusterDatabases> {
-  const q = await runCommand(job.reach, ["psql", "-X", "-A", "-t", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-c", LIST], {
-    env: pgConnectionEnv(c, `coffer:${job.backupId}`),
-    signal: job.signal,
-  });
+  const q = await runCommand(
+    job.reach,
+    ["psql", "-X", "-A", "-t", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-c", CLUSTER_LIST],
+    {
+      env: pgConnectionEnv(c, `coffer:${job.backupId}`),
+      signal: job.signal,
+    },
+  );
   if (q.code === 127)
     throw new AppError(
       "UPSTREAM",
       `psql is not installed on ${job.serverName} (PostgreSQL client: apt install postgresql-client).`,
     );
   if (q.code !== 0) throw new AppError("UPSTREAM", `${c.name}: ${explainPsqlError(q.stderrTail, pgWhere(c))}`);
-  const answer = JSON.parse(q.stdout.trim()) as { databases: string[]; authid: boolean };
-  if (c.rolePasswords && !answer.authid)
-    throw new AppError(
-      "VALIDATION",
-      `${c.name} includes the roles' password hashes, which needs SELECT on pg_catalog.pg_authid: ${c.user} does not have it. Connect as a superuser (or GRANT SELECT ON pg_catalog.pg_authid TO ${c.user}), or turn off "Include password hashes" in the source.`,
-    );
-  const excluded = new Set(c.excludes);
-  const names = answer.databases.filter((d) => !excluded.has(d) && !SCRATCH.test(d));
+  const answer = clusterDatabases(q.stdout, c);
+  if (answer.authidMissing) throw new AppError("VALIDATION", answer.authidMissing);
+  const names = answer.included;
   if (!names.length)
     throw new AppError(
       "VALIDATION",
@@ -54,7 +45,7 @@ export async function listClusterDatabases(job: StartedJob, c: ClusterArchiveSou
   const { kind: _kind, excludes: _excludes, rolePasswords: _rolePasswords, ...connection } = c;
   return {
     databases: names.map((database) => ({ ...connection, kind: "postgres", database })),
-    missing: c.excludes.filter((d) => !answer.databases.includes(d)),
+    missing: answer.missing,
   };
 }
 
