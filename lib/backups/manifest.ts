@@ -90,6 +90,8 @@ export const postgresDumpSchema = z.object({
   /** The exported snapshot the dump and the counts used. */
   snapshot: z.string(),
   tables: z.array(tableCountSchema),
+  /** Whole-cluster dumps: the database's owner (plain dumps leave the database itself out). */
+  owner: z.string().optional(),
 });
 
 export const compressionRecordSchema = z.object({

@@ -56,6 +56,12 @@ export async function restoreDatabase(ctx: RestoreCtx): Promise<DatabaseOutcome>
         await readChecked(ctx, member, (body) => pg.load(scratch, body));
         say("Loaded. Counting its rows…");
         counts = await pg.countRows(scratch);
+        // With the roles back, a whole cluster's database goes back to its owner too.
+        const owner = job.withGlobals && manifestOf(ctx.backup)?.postgres.find((p) => p.path === member)?.owner;
+        if (owner) {
+          await pg.setOwner(scratch, owner);
+          say(`Owned by ${owner}, as in the backup.`);
+        }
         await testPause("restore-loaded");
         await startSwap(ctx);
         await testPause("restore-swap");

@@ -132,6 +132,16 @@ export class ServerPostgres {
     return { existing: errors.flatMap((l) => exists.exec(l)?.[1] ?? []) };
   }
 
+  /** Gives database `name` to role `owner` (a superuser's, or a member of `owner`'s, right). */
+  async setOwner(name: string, owner: string): Promise<void> {
+    await this.script(
+      "postgres",
+      'ALTER DATABASE :"db" OWNER TO :"owner";\n',
+      { db: name, owner },
+      `give database ${name} to ${owner}`,
+    );
+  }
+
   /** Every user table's row count, as the manifest records them. */
   async countRows(database: string): Promise<TableCount[]> {
     const out = await this.script(database, COUNT_ROWS, {}, `count the rows of ${database}`);

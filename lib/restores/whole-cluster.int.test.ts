@@ -33,7 +33,7 @@ beforeAll(async () => {
     ["crm", 340],
     ["blog", 25],
   ] as const) {
-    psql(old, "postgres", `create database ${db}`);
+    psql(old, "postgres", `create database ${db}${db === "crm" ? " owner app_owner" : ""}`);
     psql(
       old,
       db,
@@ -171,9 +171,13 @@ describe("a whole PostgreSQL cluster", () => {
     const crm = await restore("crm", true);
     expect(crm.restore.status).toBe("succeeded");
     expect(crm.log).toMatch(/kept .*: app_owner, postgres, reporter\./);
-    for (const db of ["blog", "wiki"]) expect((await restore(db, false)).restore.status).toBe("succeeded");
+    for (const db of ["blog", "wiki"]) expect((await restore(db, true)).restore.status).toBe("succeeded");
 
     for (const db of ["shop", "crm", "blog", "wiki"]) expect(describeDb(fresh, db)).toBe(describeDb(old, db));
+    const owners = `select string_agg(datname || '=' || pg_get_userbyid(datdba), ' ' order by datname) from pg_database
+      where datname in ('shop', 'crm', 'blog', 'wiki')`;
+    expect(psql(fresh, "postgres", owners)).toBe("blog=postgres crm=app_owner shop=postgres wiki=postgres");
+    expect(psql(fresh, "postgres", owners)).toBe(psql(old, "postgres", owners));
     expect(describeDb(fresh, "shop")).toBe(
       "items owner=app_owner rows=1200 readers=reporter; notes owner=postgres rows=2 readers=-",
     );

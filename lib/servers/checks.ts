@@ -213,7 +213,7 @@ export async function testSource(t: TeamContext, sourceId: string): Promise<Chec
           rolePasswords: s.pgRolePasswords,
         });
         Object.assign(facts, {
-          databases: cluster.included.join(", ") || "none",
+          databases: cluster.included.map((d) => d.name).join(", ") || "none",
           ...(cluster.missing.length && { "excluded but not on this PostgreSQL": cluster.missing.join(", ") }),
         });
         if (cluster.authidMissing) return { ok: false, message: cluster.authidMissing, facts };

@@ -44,7 +44,7 @@ export async function listClusterDatabases(job: StartedJob, c: ClusterArchiveSou
     );
   const { kind: _kind, excludes: _excludes, rolePasswords: _rolePasswords, ...connection } = c;
   return {
-    databases: names.map((database) => ({ ...connection, kind: "postgres", database })),
+    databases: names.map((d) => ({ ...connection, kind: "postgres", database: d.name, owner: d.owner })),
     missing: answer.missing,
   };
 }

@@ -12,6 +12,8 @@ export interface PostgresArchiveSource extends PgConnection {
   kind: "postgres";
   id: string;
   name: string;
+  /** A whole cluster's database: its owner, for the manifest. */
+  owner?: string;
 }
 export interface DirectoryArchiveSource {
   kind: "directory";
