@@ -44,6 +44,22 @@ test("add this host with a database and directories, local and S3 storage; test 
   await shop.getByRole("button", { name: "Test" }).click();
   await expect(shop).toContainText("Readable: shop");
 
+  // Every database on that PostgreSQL: the Test lists what a backup would take now.
+  await openSection(page, "Add a source");
+  await page.getByLabel("Every database on this PostgreSQL").check();
+  await page.getByLabel("Source name").fill("all-dbs");
+  await page.getByLabel("Database host").fill("127.0.0.1");
+  await page.getByLabel("Port", { exact: true }).fill(String(pg.port));
+  await expect(page.getByLabel("Maintenance database")).toHaveValue("postgres");
+  await page.getByLabel("Database user").fill("postgres");
+  await page.getByLabel("Database password").fill(dbPassword);
+  await page.getByLabel("Databases to leave out").fill("no_such_db");
+  await page.getByRole("button", { name: "Add source" }).click();
+  const all = page.getByTestId("source-all-dbs");
+  await expect(all).toContainText("Every database except no_such_db, with roles and tablespaces");
+  await all.getByRole("button", { name: "Test" }).click();
+  await expect(all).toContainText("Readable: postgres, shop on PostgreSQL");
+
   // A directory source, and a wrong path reported as such.
   const dir = mkdtempSync(path.join(tmpdir(), "coffer-e2e-"));
   writeFileSync(path.join(dir, "app.conf"), "x=1\n");

@@ -1,5 +1,6 @@
 import {
   bigint,
+  boolean,
   bigserial,
   foreignKey,
   index,
@@ -57,6 +58,8 @@ export const restores = pgTable(
     targetDatabase: text("target_database"),
     targetPath: text("target_path"),
     mode: text("mode").$type<"new" | "replace" | "fresh" | "overwrite">(),
+    /** database: the archive's `postgres/globals.sql` (roles, tablespaces) is applied before the dump. */
+    withGlobals: boolean("with_globals").notNull().default(false),
     scratchDatabase: text("scratch_database"),
     scratchSourceId: text("scratch_source_id"),
     scratchDroppedAt: timestampColumn("scratch_dropped_at"),

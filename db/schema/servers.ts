@@ -38,9 +38,13 @@ export const servers = pgTable(
   (t) => [unique("servers_team_id_key").on(t.teamId, t.id), unique("servers_team_name_key").on(t.teamId, t.name)],
 );
 
-export const sourceKindEnum = pgEnum("source_kind", ["postgres", "directory"]);
+export const sourceKindEnum = pgEnum("source_kind", ["postgres", "directory", "postgres_cluster"]);
 
-/** What to back up on a server: a PostgreSQL database, or directories. */
+/**
+ * What to back up on a server: a PostgreSQL database, directories, or every database of a PostgreSQL
+ * cluster with its roles and tablespaces ("postgres_cluster": `pg_database` is the maintenance
+ * database it connects to, `excludes` the databases it leaves out).
+ */
 export const sources = pgTable(
   "sources",
   {
@@ -58,6 +62,8 @@ export const sources = pgTable(
     // libpq's require_auth=scram-sha-256: the password is never sent to a server that asks for it
     // in clear text or as MD5. Off only when the source opts out.
     pgRequireScram: boolean("pg_require_scram").notNull().default(true),
+    /** postgres_cluster: the roles' password hashes go into `postgres/globals.sql` (off: --no-role-passwords). */
+    pgRolePasswords: boolean("pg_role_passwords").notNull().default(false),
     paths: jsonb("paths").$type<string[]>(),
     excludes: jsonb("excludes").$type<string[]>(),
     ...checkColumns(),

@@ -15,7 +15,7 @@ export const sourceSchema = z
   .object({
     id: z.string(),
     serverId: z.string(),
-    kind: z.string().meta({ description: "postgres or directory." }),
+    kind: z.string().meta({ description: "postgres, directory or postgres_cluster (every database of a PostgreSQL)." }),
     name: z.string(),
     pgHost: z.string().nullable(),
     pgPort: z.number().int().nullable(),
@@ -23,7 +23,11 @@ export const sourceSchema = z
     pgUser: z.string().nullable(),
     hasPgPassword: z.boolean(),
     paths: z.array(z.string()).nullable().meta({ description: "Directory sources: what is backed up." }),
-    excludes: z.array(z.string()).nullable(),
+    excludes: z
+      .array(z.string())
+      .nullable()
+      .meta({ description: "Directory sources: tar patterns left out; postgres_cluster: databases left out." }),
+    pgRolePasswords: z.boolean().meta({ description: "postgres_cluster: the roles' password hashes are backed up." }),
     ...checked,
   })
   .meta({ id: "Source" });
@@ -109,9 +113,9 @@ const serverBody = z.discriminatedUnion("kind", [sshServer.strict(), localServer
   id: "ServerInput",
   description: "Secrets (privateKey, passphrase, password) left empty on a replace stay as stored.",
 });
-const [postgresSource, directorySource] = createSourceSchema.def.right.options;
+const [postgresSource, directorySource, clusterSource] = createSourceSchema.def.right.options;
 const sourceBody = z
-  .discriminatedUnion("kind", [postgresSource.strict(), directorySource.strict()])
+  .discriminatedUnion("kind", [postgresSource.strict(), directorySource.strict(), clusterSource.strict()])
   .meta({ id: "SourceInput", description: "A pgPassword left empty on a replace stays as stored." });
 // The form's schema takes any field beside its own (the provider's); here one the kind does not know is refused.
 const destinationBody = createDestinationSchema

@@ -9,7 +9,7 @@ import { compressionSettings } from "./compression";
  * - `entries`: every regular file of the archive except the manifest itself, with its size and
  *   SHA-256 as computed on the server before the archive streamed. Directory files can change
  *   between hashing and archiving; verification flags such an entry as a mismatch.
- * - `postgres`: one item per PostgreSQL source. `tables` holds the row count of every user table,
+ * - `postgres`: one item per database dumped (a cluster source has one per database it listed). `tables` holds the row count of every user table,
  *   counted in the transaction whose snapshot the dump used (so counts and dump agree exactly).
  * - `compression`: the setting, and the tool and level that compressed the archive's data (absent
  *   in archives made before it was recorded).
@@ -40,6 +40,21 @@ export const manifestSourceSchema = z.discriminatedUnion("kind", [
     port: z.number().int(),
     database: z.string(),
     user: z.string(),
+  }),
+  z.object({
+    kind: z.literal("postgres_cluster"),
+    id: z.string().min(1),
+    name: z.string(),
+    host: z.string(),
+    port: z.number().int(),
+    /** The maintenance database it connected to. */
+    database: z.string(),
+    user: z.string(),
+    excludes: z.array(z.string()),
+    /** The databases dumped (each has its item in `postgres`). */
+    databases: z.array(z.string()),
+    /** The roles, memberships and tablespaces (`pg_dumpall --globals-only`); password hashes only when the source asked. */
+    globals: z.object({ path: entryPathSchema, rolePasswords: z.boolean() }),
   }),
   z.object({
     kind: z.literal("directory"),
@@ -75,6 +90,8 @@ export const postgresDumpSchema = z.object({
   /** The exported snapshot the dump and the counts used. */
   snapshot: z.string(),
   tables: z.array(tableCountSchema),
+  /** Whole-cluster dumps: the database's owner (plain dumps leave the database itself out). */
+  owner: z.string().optional(),
 });
 
 export const compressionRecordSchema = z.object({
@@ -127,4 +144,10 @@ export function parseManifest(input: unknown): Manifest {
     );
   }
   return parsed.data;
+}
+
+/** Where a backup's roles and tablespaces are (`postgres/globals.sql`), if it has them. */
+export function globalsOf(m: Manifest): { path: string; rolePasswords: boolean } | undefined {
+  for (const s of m.sources) if (s.kind === "postgres_cluster") return s.globals;
+  return undefined;
 }

@@ -46,16 +46,18 @@ describe("dumpPaths", () => {
       { id: "d", database: ".hidden" },
       { id: "e", database: "new\nline" },
       { id: "f", database: "" },
+      { id: "g", database: "globals" },
     ]);
-    expect([...paths.values()]).toEqual([
+    expect(paths).toEqual([
       "postgres/shop.sql",
       "postgres/shop-b.sql",
       "postgres/_.._etc_passwd.sql",
       "postgres/_.hidden.sql",
       "postgres/new_line.sql",
       "postgres/_.sql",
+      "postgres/globals-g.sql",
     ]);
-    for (const p of paths.values())
+    for (const p of paths)
       expect(
         p
           .split("/")

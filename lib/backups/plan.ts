@@ -34,20 +34,26 @@ export function freeSpaceProblem(o: {
   );
 }
 
-/** Archive member names `postgres/<database>.sql`, one per source id, unique and safe to extract. */
-export function dumpPaths(sources: { id: string; database: string }[]): Map<string, string> {
+/** A whole cluster's roles and tablespaces (`pg_dumpall --globals-only`); no database's dump takes this name. */
+export const GLOBALS_PATH = "postgres/globals.sql";
+
+/**
+ * Archive member names `postgres/<database>.sql`, one per dump in order, unique (never
+ * GLOBALS_PATH or a `reserved` name) and safe to extract.
+ */
+export function dumpPaths(sources: { id: string; database: string }[], reserved: string[] = []): string[] {
   const safe = (s: string) => {
     const cleaned = s.replace(/[/\\\p{Cc}]/gu, "_").slice(0, 200);
     return !cleaned || cleaned.startsWith(".") ? `_${cleaned}` : cleaned;
   };
-  const out = new Map<string, string>();
-  const taken = new Set<string>();
+  const out: string[] = [];
+  const taken = new Set<string>([GLOBALS_PATH, ...reserved]);
   for (const s of sources) {
     let name = `postgres/${safe(s.database)}.sql`;
     if (taken.has(name)) name = `postgres/${safe(s.database)}-${safe(s.id)}.sql`;
     for (let i = 2; taken.has(name); i++) name = `postgres/${safe(s.database)}-${safe(s.id)}-${i}.sql`;
     taken.add(name);
-    out.set(s.id, name);
+    out.push(name);
   }
   return out;
 }

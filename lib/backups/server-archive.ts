@@ -36,11 +36,13 @@ export async function serverArchive(
   if (rows.length !== backup.sourceIds.length)
     throw new AppError("NOT_FOUND", "A source of this backup was deleted. Start a new backup.");
   const archiveSources = await Promise.all(
-    rows.map((s): Promise<ArchiveSource> | ArchiveSource =>
-      s.kind === "directory"
-        ? { kind: "directory", id: s.id, name: s.name, paths: s.paths ?? [], excludes: s.excludes ?? [] }
-        : postgresSource(t, server.kind, s),
-    ),
+    rows.map(async (s): Promise<ArchiveSource> => {
+      if (s.kind === "directory")
+        return { kind: "directory", id: s.id, name: s.name, paths: s.paths ?? [], excludes: s.excludes ?? [] };
+      const connection = await postgresSource(t, server.kind, s);
+      if (s.kind === "postgres") return connection;
+      return { ...connection, kind: "postgres_cluster", excludes: s.excludes ?? [], rolePasswords: s.pgRolePasswords };
+    }),
   );
   return archiveOnServer(t, server, {
     backupId: backup.id,

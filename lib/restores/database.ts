@@ -2,7 +2,9 @@ import "server-only";
 import { finished, pipeline } from "node:stream/promises";
 import { isNull } from "drizzle-orm";
 import { restores } from "@/db/schema";
-import type { TableCount } from "../backups/manifest";
+import type { Readable } from "node:stream";
+import { globalsOf, type TableCount } from "../backups/manifest";
+import { formatBytes } from "../format";
 import { db } from "../db";
 import { AppError } from "../errors";
 import { failureMessage, RunStopped } from "../jobs/failure";
@@ -48,9 +50,18 @@ export async function restoreDatabase(ctx: RestoreCtx): Promise<DatabaseOutcome>
             `Database ${target} does not exist on ${server.name}: restore into a new database instead.`,
           );
         if (job.mode === "replace") safetyBackupId = await safetyBackup(ctx, reach, conn, target);
-        await loadChecked(ctx, pg, scratch);
+        if (job.withGlobals) await createGlobals(ctx, pg);
+        const member = job.members[0]!;
+        ctx.say(`Loading ${member} into ${scratch} on ${server.name}…`);
+        await readChecked(ctx, member, (body) => pg.load(scratch, body));
         say("Loaded. Counting its rows…");
         counts = await pg.countRows(scratch);
+        // With the roles back, a whole cluster's database goes back to its owner too.
+        const owner = job.withGlobals && manifestOf(ctx.backup)?.postgres.find((p) => p.path === member)?.owner;
+        if (owner) {
+          await pg.setOwner(scratch, owner);
+          say(`Owned by ${owner}, as in the backup.`);
+        }
         await testPause("restore-loaded");
         await startSwap(ctx);
         await testPause("restore-swap");
@@ -90,20 +101,58 @@ export async function restoreDatabase(ctx: RestoreCtx): Promise<DatabaseOutcome>
 }
 
 /**
- * Loads the job's dump into `scratch`, checking on the way that it is the one the manifest
- * describes (its size and SHA-256), so only that dump is ever put in place.
+ * The backup's roles and tablespaces (`postgres/globals.sql`), created before the database is
+ * loaded so its owners and grants resolve. Read whole (it is small) and checked against the
+ * manifest before any of it runs; roles that already exist are kept, and the log names them.
  */
-async function loadChecked(ctx: RestoreCtx, pg: ServerPostgres, scratch: string): Promise<void> {
-  const member = ctx.job.members[0]!;
+async function createGlobals(ctx: RestoreCtx, pg: ServerPostgres): Promise<void> {
+  const manifest = manifestOf(ctx.backup);
+  const globals = manifest && globalsOf(manifest);
+  if (!globals)
+    throw new AppError("VALIDATION", "This backup holds no roles and tablespaces: restore it without creating them.");
+  ctx.say(`Creating the roles and tablespaces of ${globals.path} on ${ctx.server.name}…`);
+  let sql: Buffer | undefined;
+  await readChecked(ctx, globals.path, async (body) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_GLOBALS_BYTES)
+        throw new AppError(
+          "VALIDATION",
+          `${globals.path} is larger than ${formatBytes(MAX_GLOBALS_BYTES)}: not applied.`,
+        );
+      chunks.push(chunk);
+    }
+    sql = Buffer.concat(chunks);
+  });
+  const { existing } = await pg.applyGlobals(sql!);
+  ctx.say(
+    existing.length
+      ? `Roles already on ${ctx.server.name}, kept (their attributes and memberships set as in the backup): ${existing.join(", ")}.`
+      : "Created the roles and tablespaces.",
+  );
+  if (!globals.rolePasswords)
+    ctx.say("The backup holds no password hashes: set the passwords of roles that sign in (ALTER ROLE … PASSWORD).");
+}
+
+/** More than the roles and tablespaces of any cluster take; a bigger globals.sql is not held in memory. */
+const MAX_GLOBALS_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Hands `member` of the archive to `consume`, checking on the way that it is the one the manifest
+ * describes (its size and SHA-256): a mismatch fails the restore, so only that dump is ever put
+ * in place.
+ */
+async function readChecked(ctx: RestoreCtx, member: string, consume: (body: Readable) => Promise<void>): Promise<void> {
   const expected = manifestOf(ctx.backup)?.entries.find((e) => e.path === member);
-  ctx.say(`Loading ${member} into ${scratch} on ${ctx.server.name}…`);
   let found = false;
   await readEntries(ctx, async (name, type, body) => {
     if (name !== member || type !== "file") return;
     found = true;
     const hash = new Sha256Meter();
-    pipeline(body, hash).catch(() => {}); // a damaged archive fails `hash`, which stops psql
-    await pg.load(scratch, hash);
+    pipeline(body, hash).catch(() => {}); // a damaged archive fails `hash`, which stops the consumer
+    await consume(hash);
     await finished(hash);
     if (expected && (hash.bytesSeen !== expected.size || hash.digest() !== expected.sha256)) {
       throw new AppError(

@@ -7,6 +7,7 @@ import { db } from "../db";
 import { AppError } from "../errors";
 import type { RunningJob } from "../jobs/table";
 import type { PgConnection } from "../servers/postgres";
+import { isDatabaseKind } from "../servers/schemas";
 import { inTeam, type TeamContext } from "../teams/context";
 
 export type RestoreRow = typeof restores.$inferSelect;
@@ -50,7 +51,7 @@ export async function connectionOf(
     .select()
     .from(sources)
     .where(inTeam(sources, t, eq(sources.id, sourceId)));
-  if (!s || s.kind !== "postgres")
+  if (!s || !isDatabaseKind(s.kind))
     throw new AppError(
       "NOT_FOUND",
       `The database source ${purpose} was deleted. Choose another connection and start again.`,

@@ -3,11 +3,12 @@ import { and, eq, isNull } from "drizzle-orm";
 import { backups, restores, schedules, servers, sources } from "@/db/schema";
 import { recordAudit } from "../audit/record";
 import { succeededBackup, type BackupRow } from "../backups/open-archive";
-import { parseManifest, type Manifest } from "../backups/manifest";
+import { globalsOf, parseManifest, type Manifest } from "../backups/manifest";
 import { db } from "../db";
 import { AppError, notFound } from "../errors";
 import { requestCancel } from "../jobs/cancel";
 import { assertOutsideCofferData, restoreFolder } from "../servers/coffer-data";
+import { isDatabaseKind } from "../servers/schemas";
 import { assertRole, inTeam, systemTeam, type TeamContext } from "../teams/context";
 import type { RestoreDatabaseInput, RestoreDirectoryInput, VerifyBackupInput } from "./schemas";
 
@@ -35,7 +36,7 @@ async function databaseConnection(t: TeamContext, sourceId: string, serverId?: s
     .from(sources)
     .where(inTeam(sources, t, eq(sources.id, sourceId)));
   if (!s || (serverId && s.serverId !== serverId)) throw notFound("That database connection");
-  if (s.kind !== "postgres")
+  if (!isDatabaseKind(s.kind))
     throw new AppError("VALIDATION", "Choose a PostgreSQL source: its connection is used to reach the database.", {
       connectionSourceId: ["Choose a PostgreSQL source."],
     });
@@ -57,6 +58,12 @@ export async function requestDatabaseRestore(t: TeamContext, input: RestoreDatab
       member: ["Choose one of the backup's databases."],
     });
   }
+  if (input.withGlobals && !(manifest && globalsOf(manifest)))
+    throw new AppError(
+      "VALIDATION",
+      "This backup holds no roles and tablespaces (only backups of a whole PostgreSQL do): restore without creating them.",
+      { withGlobals: ["This backup has no roles to create."] },
+    );
   if (input.mode === "replace" && input.confirm?.trim() !== input.targetDatabase) {
     throw new AppError(
       "VALIDATION",
@@ -71,6 +78,7 @@ export async function requestDatabaseRestore(t: TeamContext, input: RestoreDatab
     members: [input.member],
     targetDatabase: input.targetDatabase,
     mode: input.mode,
+    withGlobals: input.withGlobals === true,
   });
 }
 
@@ -146,7 +154,7 @@ export async function verificationAfterBackup(
 
 type NewRestore = Pick<
   typeof restores.$inferInsert,
-  "kind" | "serverId" | "connectionSourceId" | "members" | "targetDatabase" | "targetPath" | "mode"
+  "kind" | "serverId" | "connectionSourceId" | "members" | "targetDatabase" | "targetPath" | "mode" | "withGlobals"
 >;
 
 async function insertRestore(t: TeamContext, b: BackupRow, r: NewRestore): Promise<{ id: string }> {
@@ -165,7 +173,7 @@ async function insertRestore(t: TeamContext, b: BackupRow, r: NewRestore): Promi
     const action = r.kind === "verify" ? "backup.verification_requested" : "backup.restore_requested";
     const details =
       r.kind === "database"
-        ? { into: r.targetDatabase, mode: r.mode, serverId: r.serverId }
+        ? { into: r.targetDatabase, mode: r.mode, serverId: r.serverId, withGlobals: r.withGlobals }
         : r.kind === "directory"
           ? { into: r.targetPath, mode: r.mode, serverId: r.serverId }
           : { serverId: r.serverId };

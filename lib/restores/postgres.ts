@@ -1,5 +1,6 @@
 import "server-only";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
+import { buffer } from "node:stream/consumers";
 import { finished } from "node:stream/promises";
 import { AppError } from "../errors";
 import { DumpGuard } from "./dump-guard";
@@ -100,6 +101,44 @@ export class ServerPostgres {
       sql,
       { db: to, other: from, ...(old && { old }) },
       `put database ${from} in place of ${to}`,
+    );
+  }
+
+  /**
+   * Runs `pg_dumpall --globals-only` output (checked by DumpGuard) statement by statement on the
+   * maintenance database: a role that already exists is kept (its attributes and memberships are
+   * still set as in the dump) and named in the result; any other error fails it.
+   */
+  async applyGlobals(sql: Buffer): Promise<{ existing: string[] }> {
+    const checked = await buffer(Readable.from([sql]).pipe(new DumpGuard()));
+    const r = await runCommand(this.reach, ["psql", "-X", "-q", "-w", "-o", "/dev/null", "-f", "-"], {
+      input: checked,
+      env: this.env("postgres"),
+      signal: this.signal,
+    });
+    if (r.code !== 0)
+      throw new AppError(
+        "UPSTREAM",
+        `Could not create the roles and tablespaces: ${explainPsqlError(r.stderrTail, this.where("postgres"))}`,
+      );
+    const errors = r.stderrTail.split("\n").filter((l) => /\bERROR:/.test(l));
+    const exists = /ERROR:\s+role "(.+)" already exists/;
+    const other = errors.filter((l) => !exists.test(l));
+    if (other.length)
+      throw new AppError(
+        "VALIDATION",
+        `Creating the roles and tablespaces failed: ${other[0]!.slice(0, 1000)}${other.length > 1 ? ` (and ${other.length - 1} more error(s))` : ""}`,
+      );
+    return { existing: errors.flatMap((l) => exists.exec(l)?.[1] ?? []) };
+  }
+
+  /** Gives database `name` to role `owner` (a superuser's, or a member of `owner`'s, right). */
+  async setOwner(name: string, owner: string): Promise<void> {
+    await this.script(
+      "postgres",
+      'ALTER DATABASE :"db" OWNER TO :"owner";\n',
+      { db: name, owner },
+      `give database ${name} to ${owner}`,
     );
   }
 

@@ -24,6 +24,8 @@ export const restoreDatabaseSchema = backupRefSchema.extend({
   connectionSourceId: idOf("src", "database connection"),
   targetDatabase: databaseNameSchema,
   mode: z.enum(["new", "replace"]).default("new"),
+  /** Create the backup's roles and tablespaces (a whole-cluster backup's globals.sql) before the database. */
+  withGlobals: z.boolean().optional(),
   /** Replace only: the database name typed again. */
   confirm: z.string().optional(),
 });

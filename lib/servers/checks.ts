@@ -11,7 +11,14 @@ import { runCommand, type Reach } from "../reach";
 import { assertRole, inTeam, requireRow, type TeamContext } from "../teams/context";
 import { withServer } from "./connect";
 import { describeGzipTool, fasterGzipHint, gzipToolOf, packageManagers, type PackageManager } from "./gzip-tool";
-import { explainPsqlError, pgConnectionEnv, pgDumpMajor, type PgConnection } from "./postgres";
+import {
+  CLUSTER_LIST,
+  clusterDatabases,
+  explainPsqlError,
+  pgConnectionEnv,
+  pgDumpMajor,
+  type PgConnection,
+} from "./postgres";
 
 const gib = (kib: number) => `${(kib / 1024 / 1024).toFixed(1)} GiB`;
 
@@ -189,6 +196,30 @@ export async function testSource(t: TeamContext, sourceId: string): Promise<Chec
           message: `User ${s.pgUser} cannot read ${unreadable} table(s) of ${s.pgDatabase}: grant SELECT (or use the pg_read_all_data role).`,
           facts,
         };
+      if (s.kind === "postgres_cluster") {
+        const c = await runCommand(
+          reach,
+          ["psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", CLUSTER_LIST],
+          {
+            env: pgConnectionEnv({ ...sourceConnection(t, s), hostaddr }),
+          },
+        );
+        if (c.code !== 0)
+          return { ok: false, message: `Could not list the databases: ${c.stderrTail.trim().split("\n")[0]}`, facts };
+        const cluster = clusterDatabases(c.stdout, {
+          name: s.name,
+          user: s.pgUser!,
+          excludes: s.excludes ?? [],
+          rolePasswords: s.pgRolePasswords,
+        });
+        Object.assign(facts, {
+          databases: cluster.included.map((d) => d.name).join(", ") || "none",
+          ...(cluster.missing.length && { "excluded but not on this PostgreSQL": cluster.missing.join(", ") }),
+        });
+        if (cluster.authidMissing) return { ok: false, message: cluster.authidMissing, facts };
+        if (!cluster.included.length)
+          return { ok: false, message: "Every database is excluded: nothing is left to back up.", facts };
+      }
       if (free * 1024 < bytes)
         return {
           ok: false,
@@ -197,7 +228,10 @@ export async function testSource(t: TeamContext, sourceId: string): Promise<Chec
         };
       return {
         ok: true,
-        message: `Readable: ${s.pgDatabase} (${gib(bytes / 1024)}) on PostgreSQL ${serverMajor}, pg_dump ${dumpMajor}; ${gib(free)} free in ${workDir}.`,
+        message:
+          s.kind === "postgres_cluster"
+            ? `Readable: ${facts.databases} on PostgreSQL ${serverMajor}, pg_dump ${dumpMajor}; ${gib(free)} free in ${workDir}.`
+            : `Readable: ${s.pgDatabase} (${gib(bytes / 1024)}) on PostgreSQL ${serverMajor}, pg_dump ${dumpMajor}; ${gib(free)} free in ${workDir}.`,
         facts,
       };
     }),

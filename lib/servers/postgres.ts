@@ -69,3 +69,34 @@ export function explainPsqlError(
   if (/SSL/i.test(stderr)) return `PostgreSQL at ${where} failed the SSL requirement: ${stderr.trim().split("\n")[0]}`;
   return `psql failed: ${stderr.trim().split("\n")[0] ?? "unknown error"}`;
 }
+
+/** The databases a connection may dump with their owners, and whether it may read the roles' password hashes, as one line of JSON. */
+export const CLUSTER_LIST = `SELECT json_build_object(
+  'databases', (SELECT coalesce(json_agg(json_build_array(datname, pg_catalog.pg_get_userbyid(datdba)) ORDER BY datname), '[]')
+    FROM pg_catalog.pg_database WHERE NOT datistemplate AND datallowconn),
+  'authid', has_table_privilege('pg_catalog.pg_authid', 'SELECT'))`;
+
+/** Coffer's own restore and verification scratch databases: never part of a cluster's backup. */
+const SCRATCH = /^coffer_(restore|verify|old)_/;
+
+/**
+ * What CLUSTER_LIST's answer means for a whole-cluster source: the databases it backs up, the
+ * excluded names not on the server, and (when it asks for password hashes its user may not read)
+ * what to do about it.
+ */
+export function clusterDatabases(
+  answer: string,
+  c: { name: string; user: string; excludes: string[]; rolePasswords: boolean },
+): { included: { name: string; owner: string }[]; missing: string[]; authidMissing?: string } {
+  const answered = JSON.parse(answer.trim()) as { databases: [string, string][]; authid: boolean };
+  const databases = answered.databases.map(([name, owner]) => ({ name, owner }));
+  const excluded = new Set(c.excludes);
+  return {
+    included: databases.filter((d) => !excluded.has(d.name) && !SCRATCH.test(d.name)),
+    missing: c.excludes.filter((d) => !databases.some((x) => x.name === d)),
+    ...(c.rolePasswords &&
+      !answered.authid && {
+        authidMissing: `${c.name} includes the roles' password hashes, which needs SELECT on pg_catalog.pg_authid: ${c.user} does not have it. Connect as a superuser (or GRANT SELECT ON pg_catalog.pg_authid TO ${c.user}), or turn off "Include password hashes" in the source.`,
+      }),
+  };
+}

@@ -1,9 +1,10 @@
 import "server-only";
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import { servers, sources } from "@/db/schema";
 import { db, type Transaction } from "../db";
 import { AppError, notFound } from "../errors";
 import { inTeam, requireRow, type TeamContext } from "../teams/context";
+import { databaseKinds, isDatabaseKind } from "./schemas";
 
 // What pages and responses may see: never a *_enc column, only whether one is set.
 const serverColumns = {
@@ -60,6 +61,7 @@ const sourceColumns = {
   hasPgPassword: sql<boolean>`${sources.pgPasswordEnc} is not null`,
   pgSslmode: sources.pgSslmode,
   pgRequireScram: sources.pgRequireScram,
+  pgRolePasswords: sources.pgRolePasswords,
   paths: sources.paths,
   excludes: sources.excludes,
   checkedAt: sources.checkedAt,
@@ -102,7 +104,7 @@ export async function listDatabaseConnections(t: TeamContext) {
     })
     .from(sources)
     .innerJoin(servers, and(eq(servers.teamId, sources.teamId), eq(servers.id, sources.serverId)))
-    .where(inTeam(sources, t, eq(sources.kind, "postgres")))
+    .where(inTeam(sources, t, inArray(sources.kind, [...databaseKinds])))
     .orderBy(asc(servers.name), asc(sources.name));
 }
 
@@ -113,7 +115,7 @@ export async function assertVerificationConnection(tx: Transaction, t: TeamConte
     .from(sources)
     .where(inTeam(sources, t, eq(sources.id, sourceId)));
   if (!v) throw notFound("That verification connection");
-  if (v.kind !== "postgres")
+  if (!isDatabaseKind(v.kind))
     throw new AppError("VALIDATION", "Verification needs a PostgreSQL source's connection.", {
       verifySourceId: ["Choose a PostgreSQL source."],
     });

@@ -78,19 +78,27 @@ const pgIdentifier = (what: string) =>
       `Enter a plain ${what}, not a connection string.`,
     );
 
+/** The source kinds whose connection reaches a PostgreSQL (a cluster's through its maintenance database). */
+export const databaseKinds = ["postgres", "postgres_cluster"] as const;
+export const isDatabaseKind = (kind: string) => (databaseKinds as readonly string[]).includes(kind);
+
 export const sslModes = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] as const;
 
-const postgresSource = z.object({
-  kind: z.literal("postgres"),
+const pgConnectionFields = {
   name: nameSchema,
   pgHost: hostSchema.default("localhost"),
   pgPort: portSchema.default(5432),
-  pgDatabase: pgIdentifier("database name"),
   pgUser: pgIdentifier("user name"),
   pgPassword: keep(z.string().max(1024)),
   pgSslmode: z.enum(sslModes).default("prefer"),
   // SCRAM-only authentication unless the source opts out with false (absent: required).
   pgRequireScram: z.boolean().optional(),
+};
+
+const postgresSource = z.object({
+  kind: z.literal("postgres"),
+  pgDatabase: pgIdentifier("database name"),
+  ...pgConnectionFields,
 });
 
 const lines = (what: string, item: z.ZodType<string>) =>
@@ -120,14 +128,21 @@ const directorySource = z.object({
   ).default([]),
 });
 
-export const createSourceSchema = z.intersection(
-  serverRefSchema,
-  z.discriminatedUnion("kind", [postgresSource, directorySource]),
-);
+/** Every database of a PostgreSQL (listed at each run), its roles and tablespaces. */
+const postgresClusterSource = z.object({
+  kind: z.literal("postgres_cluster"),
+  /** The database it connects to for the list of databases and the roles. */
+  pgDatabase: pgIdentifier("maintenance database name").default("postgres"),
+  ...pgConnectionFields,
+  /** Databases left out; names that are not (or no longer) on the cluster are allowed, and listed by each run. */
+  excludes: lines("databases", pgIdentifier("database name")).default([]),
+  /** Include the roles' password hashes in globals.sql (needs read access to pg_authid). */
+  pgRolePasswords: z.boolean().default(false),
+});
+
+const sourceKinds = z.discriminatedUnion("kind", [postgresSource, directorySource, postgresClusterSource]);
+export const createSourceSchema = z.intersection(serverRefSchema, sourceKinds);
 export type CreateSourceInput = z.infer<typeof createSourceSchema>;
 export const sourceRefSchema = z.object({ sourceId: idOf("src", "source") });
-export const updateSourceSchema = z.intersection(
-  sourceRefSchema,
-  z.discriminatedUnion("kind", [postgresSource, directorySource]),
-);
+export const updateSourceSchema = z.intersection(sourceRefSchema, sourceKinds);
 export type UpdateSourceInput = z.infer<typeof updateSourceSchema>;

@@ -24,8 +24,10 @@ function sourceValues(t: TeamContext, id: string, input: CreateSourceInput | Upd
       pgPasswordEnc: null,
       pgSslmode: null,
       pgRequireScram: true,
+      pgRolePasswords: false,
     };
   }
+  const cluster = input.kind === "postgres_cluster";
   return {
     name: input.name,
     pgHost: input.pgHost,
@@ -35,7 +37,8 @@ function sourceValues(t: TeamContext, id: string, input: CreateSourceInput | Upd
     pgSslmode: input.pgSslmode,
     pgRequireScram: input.pgRequireScram !== false,
     paths: null,
-    excludes: null,
+    excludes: cluster ? input.excludes : null,
+    pgRolePasswords: cluster && input.pgRolePasswords,
     ...(input.pgPassword !== undefined && {
       pgPasswordEnc: seal(t, "sources", "pg_password_enc", id, input.pgPassword),
     }),
@@ -73,7 +76,7 @@ export async function createSource(t: TeamContext, input: CreateSourceInput) {
  * point the source at their own server, press Test, and collect it.
  */
 async function assertPasswordFollows(tx: Transaction, t: TeamContext, input: UpdateSourceInput) {
-  if (input.kind !== "postgres" || input.pgPassword !== undefined) return;
+  if (input.kind === "directory" || input.pgPassword !== undefined) return;
   const [current] = await tx
     .select({
       pgHost: sources.pgHost,
@@ -83,7 +86,7 @@ async function assertPasswordFollows(tx: Transaction, t: TeamContext, input: Upd
       hasPassword: isNotNull(sources.pgPasswordEnc),
     })
     .from(sources)
-    .where(inTeam(sources, t, eq(sources.id, input.sourceId), eq(sources.kind, "postgres")))
+    .where(inTeam(sources, t, eq(sources.id, input.sourceId), eq(sources.kind, input.kind)))
     .for("update");
   if (!current?.hasPassword) return;
   const moved =
@@ -123,8 +126,9 @@ export async function updateSource(t: TeamContext, input: UpdateSourceInput) {
         action: "source.updated",
         target: { type: "source", id: row.id, label: input.name },
         details: {
-          replacedSecrets: input.kind === "postgres" && input.pgPassword ? ["password"] : [],
-          ...(input.kind === "postgres" && { requireScram: input.pgRequireScram !== false }),
+          replacedSecrets: input.kind !== "directory" && input.pgPassword ? ["password"] : [],
+          ...(input.kind !== "directory" && { requireScram: input.pgRequireScram !== false }),
+          ...(input.kind === "postgres_cluster" && { rolePasswords: input.pgRolePasswords }),
         },
       });
       return { id: row.id };

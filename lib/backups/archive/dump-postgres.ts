@@ -107,7 +107,16 @@ export async function dumpDatabase(
     const entry = await measured(reach, target.spool, target.path, signal);
     const { path, pgDumpVersion } = target;
     return {
-      dump: { source: s.id, database: s.database, path, serverVersion, pgDumpVersion, snapshot, tables },
+      dump: {
+        source: s.id,
+        database: s.database,
+        path,
+        serverVersion,
+        pgDumpVersion,
+        snapshot,
+        tables,
+        ...(s.owner && { owner: s.owner }),
+      },
       entry,
     };
   } catch (error) {

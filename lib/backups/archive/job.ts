@@ -5,13 +5,15 @@ import type { Reach } from "@/lib/reach";
 import type { PgConnection } from "@/lib/servers/postgres";
 import type { CompressionSetting } from "../compression";
 import type { Manifest } from "../manifest";
-import { checkBackupId, dumpPaths, normalizePaths } from "../plan";
+import { checkBackupId, normalizePaths } from "../plan";
 
 /** A database to dump: where and as whom to connect (`hostaddr` pins a local server's checked address). */
 export interface PostgresArchiveSource extends PgConnection {
   kind: "postgres";
   id: string;
   name: string;
+  /** A whole cluster's database: its owner, for the manifest. */
+  owner?: string;
 }
 export interface DirectoryArchiveSource {
   kind: "directory";
@@ -20,7 +22,17 @@ export interface DirectoryArchiveSource {
   paths: string[];
   excludes: string[];
 }
-export type ArchiveSource = PostgresArchiveSource | DirectoryArchiveSource;
+/** Every database of a PostgreSQL (listed when the backup runs) and its roles and tablespaces; `database` is the maintenance database. */
+export interface ClusterArchiveSource extends PgConnection {
+  kind: "postgres_cluster";
+  id: string;
+  name: string;
+  /** Databases left out (names not on the cluster are listed in the run log). */
+  excludes: string[];
+  /** Include the roles' password hashes in the globals (off: `--no-role-passwords`). */
+  rolePasswords: boolean;
+}
+export type ArchiveSource = PostgresArchiveSource | DirectoryArchiveSource | ClusterArchiveSource;
 
 export interface ArchiveJob {
   reach: Reach;
@@ -55,9 +67,10 @@ export interface RunningArchive {
 export type StartedJob = ArchiveJob & { signal: AbortSignal };
 
 export interface Plan {
+  /** The databases to dump: the database sources', then (once listed: see cluster.ts) each cluster's. */
   postgres: PostgresArchiveSource[];
+  clusters: ClusterArchiveSource[];
   directories: (DirectoryArchiveSource & { normalized: string[] })[];
-  dumpPath: Map<string, string>;
 }
 
 /** Checks the job and sorts its sources; throws VALIDATION for an invalid one. */
@@ -75,11 +88,12 @@ export function planJob(job: ArchiveJob): Plan {
   const directories = job.sources
     .filter((s): s is DirectoryArchiveSource => s.kind === "directory")
     .map((s) => ({ ...s, normalized: normalizePaths(s.paths) }));
-  return { postgres, directories, dumpPath: dumpPaths(postgres) };
+  const clusters = job.sources.filter((s): s is ClusterArchiveSource => s.kind === "postgres_cluster");
+  return { postgres, clusters, directories };
 }
 
 /** Where a source's database is, for explaining psql's errors. */
-export const pgWhere = (s: PostgresArchiveSource) => ({
+export const pgWhere = (s: PostgresArchiveSource | ClusterArchiveSource) => ({
   pgHost: s.host,
   pgPort: s.port,
   pgDatabase: s.database,

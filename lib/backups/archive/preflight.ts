@@ -9,7 +9,7 @@ import { pgWhere, type Plan, type PostgresArchiveSource, type StartedJob } from 
 /** Prints the tools found, tar's and pg_dump's versions, the work folder's state and free space, and each directory path's state. */
 const PREFLIGHT = [
   "w=$1; shift",
-  'for c in tar gzip pigz igzip find xargs sha256sum stat mktemp pg_dump psql; do command -v "$c" >/dev/null 2>&1 && echo "tool $c"; done',
+  'for c in tar gzip pigz igzip find xargs sha256sum stat mktemp pg_dump psql pg_dumpall; do command -v "$c" >/dev/null 2>&1 && echo "tool $c"; done',
   'tar --version 2>/dev/null | head -n 1 | sed "s/^/tarversion /"',
   'pg_dump --version 2>/dev/null | head -n 1 | sed "s/^/pgdump /"',
   'if [ ! -d "$w" ]; then echo "workdir missing"; elif [ ! -w "$w" ] || [ ! -x "$w" ]; then echo "workdir readonly"; else echo "df $(df -Pk "$w" | tail -n 1)"; fi',
@@ -48,6 +48,7 @@ export async function preflight(job: StartedJob, plan: Plan): Promise<Preflight>
     "stat",
     "mktemp",
     ...(plan.postgres.length ? ["pg_dump", "psql"] : []),
+    ...(plan.clusters.length ? ["pg_dumpall"] : []),
   ];
   const missing = needed.filter((t) => !tools.has(t));
   if (missing.length) {

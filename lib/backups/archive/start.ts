@@ -12,6 +12,8 @@ import {
   type ManifestSource,
   type PostgresDump,
 } from "../manifest";
+import { GLOBALS_PATH, dumpPaths } from "../plan";
+import { dumpGlobals, listClusterDatabases } from "./cluster";
 import { dumpDatabase } from "./dump-postgres";
 import { planJob, type ArchiveJob, type ArchiveSource, type Plan, type RunningArchive, type StartedJob } from "./job";
 import { hashEntries, listDirectories } from "./list-and-hash";
@@ -43,13 +45,14 @@ export async function startArchive(job: ArchiveJob): Promise<RunningArchive> {
   return { stream, done };
 }
 
-async function run(job: StartedJob, plan: Plan, out: PassThrough): Promise<Manifest> {
+async function run(job: StartedJob, listed: Plan, out: PassThrough): Promise<Manifest> {
   const { reach, signal } = job;
   const step = (m: string) => job.onStep?.(m);
   const startedAt = new Date().toISOString();
   let guardian: PrivateFolder | undefined;
   try {
     signal.throwIfAborted();
+    const { plan, clusterDatabases } = await withClusterDatabases(job, listed);
     const pre = await preflight(job, plan);
     signal.throwIfAborted();
     guardian = await openPrivateFolder(job);
@@ -58,11 +61,21 @@ async function run(job: StartedJob, plan: Plan, out: PassThrough): Promise<Manif
     const { compressor } = pre;
 
     const dumps: Spooled[] = [];
+    for (const [i, c] of plan.clusters.entries()) {
+      step(`Dumping the roles and tablespaces of ${c.name}${c.rolePasswords ? " with their password hashes" : ""}…`);
+      const spool = `${dir}/globals-${i}.sql.gz`;
+      const entry = await dumpGlobals(job, c, { spool, path: globalsPath(c, plan), compressor });
+      dumps.push({ entry, spool });
+    }
     const postgres: PostgresDump[] = [];
+    const paths = dumpPaths(
+      plan.postgres,
+      plan.clusters.map((c) => globalsPath(c, plan)),
+    );
     for (const [i, s] of plan.postgres.entries()) {
       step(`Dumping ${s.database} (${s.name}), compressed with ${compressor.tool} -${compressor.level}…`);
       const spool = `${dir}/dump-${i}.sql.gz`;
-      const path = plan.dumpPath.get(s.id)!;
+      const path = paths[i]!;
       const { dump, entry } = await dumpDatabase(job, s, { spool, path, ...pre });
       dumps.push({ entry, spool });
       postgres.push(dump);
@@ -87,7 +100,7 @@ async function run(job: StartedJob, plan: Plan, out: PassThrough): Promise<Manif
       server: job.serverName,
       startedAt,
       finishedAt,
-      sources: job.sources.map(manifestSource),
+      sources: job.sources.map((s) => manifestSource(s, plan, clusterDatabases)),
       entries: [...dumps.map((d) => d.entry), ...files],
       postgres,
       compression: { setting: job.compression ?? "fast", ...compressor },
@@ -149,8 +162,41 @@ async function openPrivateFolder(job: StartedJob): Promise<PrivateFolder> {
   return { dir: guardian.dir, close };
 }
 
-function manifestSource(s: ArchiveSource): ManifestSource {
-  return s.kind === "postgres"
-    ? { kind: "postgres", id: s.id, name: s.name, host: s.host, port: s.port, database: s.database, user: s.user }
-    : { kind: "directory", id: s.id, name: s.name, paths: s.paths, excludes: s.excludes };
+/** The plan with each cluster's databases (listed now) added to the databases to dump. */
+async function withClusterDatabases(job: StartedJob, listed: Plan) {
+  const clusterDatabases = new Map<string, string[]>();
+  const postgres = [...listed.postgres];
+  for (const c of listed.clusters) {
+    const { databases, missing } = await listClusterDatabases(job, c);
+    clusterDatabases.set(
+      c.id,
+      databases.map((d) => d.database),
+    );
+    postgres.push(...databases);
+    job.onStep?.(
+      `${c.name}: ${databases.length} database(s) to back up (${databases.map((d) => d.database).join(", ")})` +
+        (c.excludes.length ? `; excluded: ${c.excludes.join(", ")}` : "") +
+        (missing.length ? `; excluded but not on this PostgreSQL: ${missing.join(", ")}` : "") +
+        ".",
+    );
+  }
+  return { plan: { ...listed, postgres }, clusterDatabases };
+}
+
+/** The first cluster's roles go to GLOBALS_PATH, another's (a second PostgreSQL on the server) beside it. */
+const globalsPath = (c: ArchiveSource, plan: Plan) =>
+  plan.clusters[0]?.id === c.id ? GLOBALS_PATH : `postgres/globals-${c.id}.sql`;
+
+function manifestSource(s: ArchiveSource, plan: Plan, clusterDatabases: Map<string, string[]>): ManifestSource {
+  const { id, name } = s;
+  if (s.kind === "directory") return { kind: "directory", id, name, paths: s.paths, excludes: s.excludes };
+  const connection = { id, name, host: s.host, port: s.port, database: s.database, user: s.user };
+  if (s.kind === "postgres") return { kind: "postgres", ...connection };
+  return {
+    kind: "postgres_cluster",
+    ...connection,
+    excludes: s.excludes,
+    databases: clusterDatabases.get(id)!,
+    globals: { path: globalsPath(s, plan), rolePasswords: s.rolePasswords },
+  };
 }

@@ -10,11 +10,15 @@ import { BackUpNowForm, CompressionSelect, EncryptionSelect } from "../backups/b
 import { encryptionText, type EncryptionFormat } from "@/lib/openpgp/encryption";
 import { RetentionFields, retentionFrom } from "./retention-fields";
 import type { ScheduleView } from "@/lib/schedules/queries";
+import { isDatabaseKind } from "@/lib/servers/schemas";
+import type { SourceView } from "@/lib/servers/queries";
 import { createScheduleAction, deleteScheduleAction, setScheduleEnabledAction, updateScheduleAction } from "./actions";
+
+type SourceKind = SourceView["kind"];
 
 export interface FormOptions {
   servers: { id: string; name: string }[];
-  sources: { id: string; name: string; serverId: string; kind: "postgres" | "directory"; serverName: string }[];
+  sources: { id: string; name: string; serverId: string; kind: SourceKind; serverName: string }[];
   destinations: { id: string; name: string }[];
   timeZones: readonly string[];
 }
@@ -345,7 +349,7 @@ export function ScheduleForm({
           >
             <option value="">The schedule&apos;s own server, with each database&apos;s own connection</option>
             {options.sources
-              .filter((s) => s.kind === "postgres")
+              .filter((s) => isDatabaseKind(s.kind))
               .map((s) => (
                 <option key={s.id} value={s.id}>
                   {s.serverName} › {s.name}

@@ -97,6 +97,22 @@ export function AcceptHostKey({
   );
 }
 
+type SourceKind = SourceView["kind"];
+
+const kindLabels: Record<SourceKind, string> = {
+  postgres: "PostgreSQL",
+  postgres_cluster: "Every database",
+  directory: "Directories",
+};
+
+function describeSource(s: SourceView): string {
+  const at = `as ${s.pgUser} at ${s.pgHost}:${s.pgPort}`;
+  if (s.kind === "postgres") return `PostgreSQL ${s.pgDatabase} ${at}`;
+  if (s.kind === "directory") return `Directories: ${(s.paths ?? []).join(", ")}`;
+  const except = s.excludes?.length ? ` except ${s.excludes.join(", ")}` : "";
+  return `Every database${except}, with roles and tablespaces${s.pgRolePasswords ? " (and password hashes)" : ""}, ${at}`;
+}
+
 export function SourceCard({ slug, source, canEdit }: { slug: string; source: SourceView; canEdit: boolean }) {
   const [editing, setEditing] = useState(false);
   return (
@@ -104,13 +120,9 @@ export function SourceCard({ slug, source, canEdit }: { slug: string; source: So
       <div className="flex items-start justify-between gap-2">
         <div>
           <p className="font-medium">{source.name}</p>
-          <p className="muted text-xs">
-            {source.kind === "postgres"
-              ? `PostgreSQL ${source.pgDatabase} as ${source.pgUser} at ${source.pgHost}:${source.pgPort}`
-              : `Directories: ${(source.paths ?? []).join(", ")}`}
-          </p>
+          <p className="muted text-xs">{describeSource(source)}</p>
         </div>
-        <span className="badge">{source.kind === "postgres" ? "PostgreSQL" : "Directories"}</span>
+        <span className="badge">{kindLabels[source.kind]}</span>
       </div>
       <CheckStatus ok={source.checkOk} message={source.checkMessage} at={source.checkedAt} />
       {canEdit && (
@@ -139,7 +151,7 @@ export function SourceForm({
   onDone?: () => void;
 }) {
   const router = useRouter();
-  const [kind, setKind] = useState<"postgres" | "directory">(source?.kind ?? "postgres");
+  const [kind, setKind] = useState<SourceKind>(source?.kind ?? "postgres");
   const [form, setForm] = useState<HTMLFormElement | null>(null);
   const after = () => {
     if (!source) form?.reset(); // only once it worked: a refused source keeps what was typed
@@ -156,20 +168,22 @@ export function SourceForm({
       onSubmit={(e) => {
         e.preventDefault();
         const f = formFields(e.currentTarget);
+        const connection = {
+          name: f.name ?? "",
+          pgHost: f.pgHost || undefined,
+          pgPort: f.pgPort || undefined,
+          pgDatabase: f.pgDatabase ?? "",
+          pgUser: f.pgUser ?? "",
+          pgPassword: f.pgPassword,
+          pgSslmode: f.pgSslmode,
+          pgRequireScram: f.pgRequireScram === "on",
+        };
         const input =
           kind === "postgres"
-            ? {
-                kind,
-                name: f.name ?? "",
-                pgHost: f.pgHost || undefined,
-                pgPort: f.pgPort || undefined,
-                pgDatabase: f.pgDatabase ?? "",
-                pgUser: f.pgUser ?? "",
-                pgPassword: f.pgPassword,
-                pgSslmode: f.pgSslmode,
-                pgRequireScram: f.pgRequireScram === "on",
-              }
-            : { kind, name: f.name ?? "", paths: f.paths ?? "", excludes: f.excludes ?? "" };
+            ? { kind, ...connection }
+            : kind === "postgres_cluster"
+              ? { kind, ...connection, excludes: f.excludes ?? "", pgRolePasswords: f.pgRolePasswords === "on" }
+              : { kind, name: f.name ?? "", paths: f.paths ?? "", excludes: f.excludes ?? "" };
         if (source) update.run({ sourceId: source.id, ...input } as Parameters<typeof update.run>[0]);
         else create.run({ serverId: serverId!, ...input } as Parameters<typeof create.run>[0]);
       }}
@@ -183,13 +197,22 @@ export function SourceForm({
             PostgreSQL database
           </label>
           <label className="flex items-center gap-2">
+            <input
+              type="radio"
+              name="kind"
+              checked={kind === "postgres_cluster"}
+              onChange={() => setKind("postgres_cluster")}
+            />{" "}
+            Every database on this PostgreSQL
+          </label>
+          <label className="flex items-center gap-2">
             <input type="radio" name="kind" checked={kind === "directory"} onChange={() => setKind("directory")} />{" "}
             Directories
           </label>
         </fieldset>
       )}
       <Field label="Source name" name="name" defaultValue={source?.name} required error={error} />
-      {kind === "postgres" ? (
+      {kind !== "directory" ? (
         <>
           <div className="grid gap-4 sm:grid-cols-[1fr_7rem]">
             <Field
@@ -202,7 +225,24 @@ export function SourceForm({
             <Field label="Port" name="pgPort" type="number" defaultValue={source?.pgPort ?? 5432} error={error} />
           </div>
           <div className="grid gap-4 sm:grid-cols-2">
-            <Field label="Database" name="pgDatabase" defaultValue={source?.pgDatabase ?? ""} required error={error} />
+            {kind === "postgres" ? (
+              <Field
+                label="Database"
+                name="pgDatabase"
+                defaultValue={source?.pgDatabase ?? ""}
+                required
+                error={error}
+              />
+            ) : (
+              <Field
+                label="Maintenance database"
+                name="pgDatabase"
+                defaultValue={source?.pgDatabase ?? "postgres"}
+                required
+                error={error}
+                hint="Coffer connects to it to list the databases and read the roles."
+              />
+            )}
             <Field label="Database user" name="pgUser" defaultValue={source?.pgUser ?? ""} required error={error} />
           </div>
           <SecretField
@@ -240,6 +280,29 @@ export function SourceForm({
               asks for the password again.
             </p>
           </div>
+          {kind === "postgres_cluster" && (
+            <>
+              <TextArea
+                label="Databases to leave out"
+                name="excludes"
+                defaultValue={(source?.excludes ?? []).join("\n")}
+                error={error}
+                hint="One name per line. Every other database is backed up, including ones created later; a name that is not on the server is allowed, and each backup's log lists it."
+              />
+              <div>
+                <label className="flex items-center gap-2 text-sm">
+                  <input type="checkbox" name="pgRolePasswords" defaultChecked={source?.pgRolePasswords ?? false} />{" "}
+                  Include password hashes
+                </label>
+                <p className="muted mt-1 text-xs">
+                  Each backup holds the roles and tablespaces (postgres/globals.sql), so a restore onto a new PostgreSQL
+                  can create the roles first. Without this, the roles come back without passwords: set them again after
+                  a restore (ALTER ROLE … PASSWORD). With it, the roles&apos; password hashes (SCRAM or MD5, not the
+                  passwords) are stored in the encrypted backup, and the user needs to read pg_authid (a superuser).
+                </p>
+              </div>
+            </>
+          )}
         </>
       ) : (
         <>

@@ -9,7 +9,7 @@ import { pageRow, pageTeam } from "@/lib/web/page";
 import { listDatabaseConnections, listServers } from "@/lib/servers/queries";
 import type { TeamContext } from "@/lib/teams/context";
 import { roleAtLeast } from "@/lib/teams/roles";
-import type { Manifest } from "@/lib/backups/manifest";
+import { globalsOf, type Manifest } from "@/lib/backups/manifest";
 import { AutoRefresh, StatusBadge, VerifiedBadge } from "../../backup-parts";
 import { CancelRestoreButton, RestoreDatabaseForm, RestoreFolderForm, VerifyNowForm } from "./restore-forms";
 
@@ -51,6 +51,18 @@ function Contents({ manifest }: { manifest: Manifest }) {
             ))}
           </tbody>
         </table>
+      )}
+      {manifest.sources.flatMap((s) =>
+        s.kind === "postgres_cluster"
+          ? [
+              <p key={s.id} className="text-sm">
+                Every database of {s.name} ({s.host}:{s.port})
+                {s.excludes.length > 0 && ` except ${s.excludes.join(", ")}`}, with its roles and tablespaces in{" "}
+                <span className="font-mono">{s.globals.path}</span> (
+                {s.globals.rolePasswords ? "with password hashes" : "without password hashes"}).
+              </p>,
+            ]
+          : [],
       )}
       {manifest.sources
         .flatMap((s) => (s.kind === "directory" ? s.paths.map((p) => ({ source: s.name, path: p })) : []))
@@ -266,6 +278,7 @@ export default async function RestorePage({ params }: { params: Promise<{ team: 
                   dumps={dumps}
                   connections={conns}
                   defaultConnection={ownConnection?.id ?? ""}
+                  globals={manifest ? globalsOf(manifest) : undefined}
                 />
               )}
             </section>

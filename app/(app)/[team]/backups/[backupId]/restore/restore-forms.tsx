@@ -84,12 +84,15 @@ export function RestoreDatabaseForm({
   dumps,
   connections,
   defaultConnection,
+  globals,
 }: {
   slug: string;
   backupId: string;
   dumps: { path: string; database: string }[];
   connections: Connection[];
   defaultConnection: string;
+  /** The backup's roles and tablespaces (a whole-PostgreSQL backup), if it has them. */
+  globals?: { path: string; rolePasswords: boolean };
 }) {
   const router = useRouter();
   const [mode, setMode] = useState<"new" | "replace">("new");
@@ -112,6 +115,7 @@ export function RestoreDatabaseForm({
           connectionSourceId: connection,
           targetDatabase: String(f.get("targetDatabase") ?? ""),
           mode,
+          withGlobals: f.get("withGlobals") === "on",
           confirm: mode === "replace" ? String(f.get("confirm") ?? "") : undefined,
         });
       }}
@@ -177,6 +181,21 @@ export function RestoreDatabaseForm({
           required
           hint="Its sessions are disconnected and it is dropped once the backup has loaded completely."
         />
+      )}
+      {globals && (
+        <div>
+          <label className="flex items-center gap-2 text-sm">
+            <input type="checkbox" name="withGlobals" /> Create roles and tablespaces first
+          </label>
+          <p className="muted mt-1 text-xs">
+            Runs the backup&apos;s {globals.path} on the target PostgreSQL before the database loads, so its owners and
+            grants exist (for a new PostgreSQL after losing the old one). Roles that already exist are kept, and the log
+            names them.{" "}
+            {globals.rolePasswords
+              ? "Their password hashes are in the backup and are set too."
+              : "The backup holds no password hashes: set the passwords again afterwards."}
+          </p>
+        </div>
       )}
       <button
         className={mode === "replace" ? "btn-danger" : "btn-primary"}
