@@ -156,6 +156,8 @@ const routes: Record<string, Access> = {
   "app/api/v1/webhooks/[channelId]/deliveries/route.ts GET": "token",
   "app/api/v1/webhook-deliveries/[deliveryId]/redeliver/route.ts POST": "token",
   "app/api/v1/openapi.json/route.ts GET": "public",
+  "app/api/v1/reference/route.ts GET": "public",
+  "app/api/v1/reference/scalar.js/route.ts GET": "public",
 };
 
 /** The team actions whose input is ids (and a flag, role, fingerprint, prices or retention): called with another team's, each must say NOT_FOUND. */
