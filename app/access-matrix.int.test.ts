@@ -146,7 +146,18 @@ const routes: Record<string, Access> = {
   "app/api/v1/servers/route.ts GET": "token",
   "app/api/v1/verifications/route.ts POST": "token",
   "app/api/v1/usage/route.ts GET": "token",
+  "app/api/v1/webhooks/route.ts GET": "token",
+  "app/api/v1/webhooks/route.ts POST": "token",
+  "app/api/v1/webhooks/[channelId]/route.ts GET": "token",
+  "app/api/v1/webhooks/[channelId]/route.ts PUT": "token",
+  "app/api/v1/webhooks/[channelId]/route.ts DELETE": "token",
+  "app/api/v1/webhooks/[channelId]/test/route.ts POST": "token",
+  "app/api/v1/webhooks/[channelId]/rotate-secret/route.ts POST": "token",
+  "app/api/v1/webhooks/[channelId]/deliveries/route.ts GET": "token",
+  "app/api/v1/webhook-deliveries/[deliveryId]/redeliver/route.ts POST": "token",
   "app/api/v1/openapi.json/route.ts GET": "public",
+  "app/api/v1/reference/route.ts GET": "public",
+  "app/api/v1/reference/scalar.js/route.ts GET": "public",
 };
 
 /** The team actions whose input is ids (and a flag, role, fingerprint, prices or retention): called with another team's, each must say NOT_FOUND. */

@@ -119,3 +119,14 @@ export async function addDiskDestination(page: Page, team: string, name = "disk"
   await page.getByRole("button", { name: "Add destination" }).click();
   await expect(page.getByTestId(`destination-${name}`)).toBeVisible();
 }
+
+/** Creates an API token through Settings → API tokens and returns it, as shown that once. */
+export async function createToken(page: Page, team: string, name: string, scopes: string[]) {
+  await page.goto(`/${team}/settings/api-tokens`);
+  await page.getByLabel("Name").fill(name);
+  for (const scope of scopes) await page.getByLabel(new RegExp(`(^|\\s)${scope} — `)).check();
+  await page.getByRole("button", { name: "Create token" }).click();
+  const shown = page.getByTestId("new-token");
+  await expect(shown).toBeVisible();
+  return shown.inputValue();
+}

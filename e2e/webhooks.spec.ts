@@ -1,10 +1,10 @@
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startReceiver, type Receiver } from "../test/servers/webhook-receiver";
-import { acceptAsNewUser, addLocalServer, invite, openSection, signUp, uniqueEmail } from "./helpers";
+import { acceptAsNewUser, addLocalServer, createToken, invite, openSection, signUp, uniqueEmail } from "./helpers";
 import { e2eMetricsToken } from "./metrics-token";
 
 let receiver: Receiver;
@@ -12,17 +12,6 @@ test.beforeAll(async () => {
   receiver = await startReceiver();
 });
 test.afterAll(() => receiver?.stop());
-
-/** Creates an API token through Settings → API tokens and returns it, as shown that once. */
-async function createToken(page: Page, team: string, name: string, scopes: string[]) {
-  await page.goto(`/${team}/settings/api-tokens`);
-  await page.getByLabel("Name").fill(name);
-  for (const scope of scopes) await page.getByLabel(new RegExp(`(^|\\s)${scope} — `)).check();
-  await page.getByRole("button", { name: "Create token" }).click();
-  const shown = page.getByTestId("new-token");
-  await expect(shown).toBeVisible();
-  return shown.inputValue();
-}
 
 test("webhooks: an admin adds an endpoint, sends a test, sees a failing backup's delivery with the receiver's answer, redelivers it; a member cannot", async ({
   page,

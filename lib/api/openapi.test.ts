@@ -4,8 +4,8 @@ import { describe, expect, it } from "vitest";
 import { openApiDocument } from "./openapi";
 
 const root = path.join(import.meta.dirname, "../../app/api/v1");
-/** Routes under app/api/v1 that are not API operations: the document itself. */
-const notOperations = new Set(["GET /api/v1/openapi.json"]);
+/** Routes under app/api/v1 that are not API operations: the document itself and its reference page. */
+const notOperations = new Set(["GET /api/v1/openapi.json", "GET /api/v1/reference", "GET /api/v1/reference/scalar.js"]);
 
 /** Every `METHOD /api/v1/path` that a route.ts under app/api/v1 exports, `[param]` as `{param}`. */
 function routesOnDisk(dir = root): string[] {

@@ -20,7 +20,17 @@ export default async function ApiTokensPage({ params }: { params: Promise<{ team
         <p className="muted">
           A token acts for this team with the scopes you give it, and never with more than your own role. It is shown
           once; Coffer keeps only its hash. Send it as{" "}
-          <code className="font-mono text-xs">Authorization: Bearer coffer_…</code>.
+          <code className="font-mono text-xs">Authorization: Bearer coffer_…</code>. Every endpoint is in the{" "}
+          {/* A route handler's page, not the app's: a full page load, which <Link> would not do. */}
+          {/* eslint-disable-next-line @next/next/no-html-link-for-pages */}
+          <a className="text-indigo-600 hover:underline dark:text-indigo-400" href="/api/v1/reference">
+            API reference
+          </a>{" "}
+          (and its{" "}
+          <a className="text-indigo-600 hover:underline dark:text-indigo-400" href="/api/v1/openapi.json">
+            OpenAPI document
+          </a>
+          ).
         </p>
         <CreateTokenForm slug={t.slug} scopes={scopes.map((s) => ({ id: s, name: `${s} — ${scopeInfo[s].label}` }))} />
       </section>
