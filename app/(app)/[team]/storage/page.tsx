@@ -9,6 +9,7 @@ import { listServers } from "@/lib/servers/queries";
 import { roleAtLeast } from "@/lib/teams/roles";
 import { DestinationCard, DestinationForm } from "./destination-parts";
 import { PricesForm } from "./usage";
+import { TableScroll } from "@/app/_components/table-scroll";
 
 export const metadata: Metadata = { title: "Storage" };
 
@@ -50,45 +51,47 @@ export default async function StoragePage({ params }: { params: Promise<{ team: 
       {usage.lines.length > 0 && (
         <section className="card space-y-3" data-testid="storage-usage">
           <h2 className="font-semibold">Usage and cost</h2>
-          <table className="w-full text-sm">
-            <thead className="text-left text-xs uppercase text-zinc-500">
-              <tr>
-                <th className="py-1">Destination</th>
-                <th className="py-1">Storage class</th>
-                <th className="py-1 text-right">Objects</th>
-                <th className="py-1 text-right">Stored</th>
-                <th className="py-1 text-right">USD / GB-month</th>
-                <th className="py-1 text-right">Per month</th>
-              </tr>
-            </thead>
-            <tbody>
-              {usage.lines.map((l) => (
-                <tr
-                  key={`${l.destinationId}-${l.storageClass}`}
-                  className="border-t border-zinc-200 dark:border-zinc-800"
-                >
-                  <td className="py-1">{l.name}</td>
-                  <td className="py-1">{l.storageClass ?? "—"}</td>
-                  <td className="py-1 text-right tabular-nums">{l.objects}</td>
-                  <td className="py-1 text-right tabular-nums">{formatBytes(l.bytes)}</td>
-                  <td className="py-1 text-right tabular-nums">
-                    {l.pricePerGbMonth ? l.pricePerGbMonth.toFixed(4) : "—"}
-                  </td>
-                  <td className="py-1 text-right tabular-nums">${l.monthlyCost.toFixed(2)}</td>
+          <TableScroll label="Usage and cost">
+            <table className="w-full text-sm">
+              <thead className="text-left text-xs uppercase text-zinc-500">
+                <tr>
+                  <th className="py-1">Destination</th>
+                  <th className="py-1">Storage class</th>
+                  <th className="py-1 text-right">Objects</th>
+                  <th className="py-1 text-right">Stored</th>
+                  <th className="py-1 text-right">USD / GB-month</th>
+                  <th className="py-1 text-right">Per month</th>
                 </tr>
-              ))}
-              <tr className="border-t border-zinc-300 font-medium dark:border-zinc-700">
-                <td className="py-1" colSpan={3}>
-                  Total
-                </td>
-                <td className="py-1 text-right tabular-nums">{formatBytes(usage.bytes)}</td>
-                <td />
-                <td className="py-1 text-right tabular-nums" data-testid="monthly-cost">
-                  ${usage.monthlyCost.toFixed(2)}
-                </td>
-              </tr>
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {usage.lines.map((l) => (
+                  <tr
+                    key={`${l.destinationId}-${l.storageClass}`}
+                    className="border-t border-zinc-200 dark:border-zinc-800"
+                  >
+                    <td className="py-1">{l.name}</td>
+                    <td className="py-1">{l.storageClass ?? "—"}</td>
+                    <td className="py-1 text-right tabular-nums">{l.objects}</td>
+                    <td className="py-1 text-right tabular-nums">{formatBytes(l.bytes)}</td>
+                    <td className="py-1 text-right tabular-nums">
+                      {l.pricePerGbMonth ? l.pricePerGbMonth.toFixed(4) : "—"}
+                    </td>
+                    <td className="py-1 text-right tabular-nums">${l.monthlyCost.toFixed(2)}</td>
+                  </tr>
+                ))}
+                <tr className="border-t border-zinc-300 font-medium dark:border-zinc-700">
+                  <td className="py-1" colSpan={3}>
+                    Total
+                  </td>
+                  <td className="py-1 text-right tabular-nums">{formatBytes(usage.bytes)}</td>
+                  <td />
+                  <td className="py-1 text-right tabular-nums" data-testid="monthly-cost">
+                    ${usage.monthlyCost.toFixed(2)}
+                  </td>
+                </tr>
+              </tbody>
+            </table>
+          </TableScroll>
           <p className="muted text-xs">
             An estimate from list prices per storage class (S3 as in the runbook; GCS and Azure us-east), excluding
             requests, retrieval and transfer. Override them where yours differ.

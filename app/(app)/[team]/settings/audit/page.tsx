@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { auditFilterSchema, listAuditEvents } from "@/lib/audit/queries";
 import { pageTeam } from "@/lib/web/page";
+import { TableScroll } from "@/app/_components/table-scroll";
 
 export const metadata: Metadata = { title: "Audit log" };
 
@@ -54,7 +55,7 @@ export default async function AuditPage({
           </Link>
         )}
       </form>
-      <div className="card overflow-x-auto p-0">
+      <TableScroll label="Audit events" className="card p-0">
         {events.length === 0 ? (
           <p className="muted p-5">No events match.</p>
         ) : (
@@ -84,7 +85,7 @@ export default async function AuditPage({
             </tbody>
           </table>
         )}
-      </div>
+      </TableScroll>
       <div className="flex gap-3">
         {filter.before && (
           <Link className="btn-secondary" href={`/${t.slug}/settings/audit?${query({})}`}>

@@ -5,6 +5,7 @@ import { getChannel, listDeliveries } from "@/lib/webhooks/queries";
 import { deliveryStatuses } from "@/lib/webhooks/schemas";
 import { pageRow, pageTeam } from "@/lib/web/page";
 import { RedeliverButton } from "./redeliver-button";
+import { TableScroll } from "@/app/_components/table-scroll";
 
 export const metadata: Metadata = { title: "Delivery log" };
 
@@ -51,7 +52,7 @@ export default async function DeliveryLogPage({
           </Link>
         ))}
       </nav>
-      <section className="card overflow-x-auto p-0">
+      <TableScroll label="Deliveries" className="card p-0">
         <table className="w-full text-left text-sm" data-testid="deliveries">
           <thead className="border-b border-zinc-200 text-xs text-zinc-500 uppercase dark:border-zinc-800">
             <tr>
@@ -106,7 +107,7 @@ export default async function DeliveryLogPage({
             ))}
           </tbody>
         </table>
-      </section>
+      </TableScroll>
     </div>
   );
 }

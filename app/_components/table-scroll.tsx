@@ -1,0 +1,20 @@
+/**
+ * Every wide table sits in this: it scrolls sideways inside its own box (never the page), shows a
+ * shadow on the side that has more columns (globals.css `scroll-shadows`), and is a labelled,
+ * focusable region so keyboard users can scroll it too.
+ */
+export function TableScroll({
+  label,
+  className = "",
+  children,
+}: {
+  label: string;
+  className?: string;
+  children: React.ReactNode;
+}) {
+  return (
+    <div role="region" aria-label={label} tabIndex={0} className={`scroll-shadows overflow-x-auto ${className}`}>
+      {children}
+    </div>
+  );
+}
