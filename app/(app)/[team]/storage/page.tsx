@@ -3,12 +3,13 @@ import { PageHeader } from "@/app/_components/page-header";
 import { listDestinations } from "@/lib/destinations/queries";
 import { formatBytes } from "@/lib/format";
 import { formatPrices } from "@/lib/retention/prices";
-import { storageUsage } from "@/lib/retention/usage";
+import { storageUsage, storedBytesHistory } from "@/lib/retention/usage";
 import { pageTeam } from "@/lib/web/page";
 import { listServers } from "@/lib/servers/queries";
 import { roleAtLeast } from "@/lib/teams/roles";
 import { DestinationCard, DestinationForm } from "./destination-parts";
 import { PricesForm } from "./usage";
+import { StoredChart } from "../stored-chart";
 import { TableScroll } from "@/app/_components/table-scroll";
 
 export const metadata: Metadata = { title: "Storage" };
@@ -16,7 +17,12 @@ export const metadata: Metadata = { title: "Storage" };
 export default async function StoragePage({ params }: { params: Promise<{ team: string }> }) {
   const { team } = await params;
   const t = await pageTeam(team);
-  const [destinations, servers, usage] = await Promise.all([listDestinations(t), listServers(t), storageUsage(t)]);
+  const [destinations, servers, usage, history] = await Promise.all([
+    listDestinations(t),
+    listServers(t),
+    storageUsage(t),
+    storedBytesHistory(t),
+  ]);
   const admin = t.role === "system" || roleAtLeast(t.role, "admin");
   const member = t.role === "system" || roleAtLeast(t.role, "member");
   const serverOptions = servers.map((s) => ({ id: s.id, name: s.name }));
@@ -48,6 +54,9 @@ export default async function StoragePage({ params }: { params: Promise<{ team: 
           />
         ))}
       </div>
+      {history.some((p) => p.bytes > 0) && (
+        <StoredChart points={history} destinations={destinations.map((d) => ({ id: d.id, name: d.name }))} />
+      )}
       {usage.lines.length > 0 && (
         <section className="card space-y-3" data-testid="storage-usage">
           <h2 className="font-semibold">Usage and cost</h2>
