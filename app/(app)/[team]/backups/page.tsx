@@ -74,7 +74,7 @@ export default async function BackupsPage({
       ) : (
         <TableScroll label="Backups" className="card p-0">
           <table className="w-full text-sm" data-testid="backups-table">
-            <thead className="text-left text-xs uppercase text-zinc-500">
+            <thead className="text-left text-xs uppercase text-zinc-500 dark:text-zinc-400">
               <tr>
                 <th className="px-4 py-2">Started</th>
                 <th className="px-4 py-2">Server</th>

@@ -62,7 +62,7 @@ export default async function StoragePage({ params }: { params: Promise<{ team: 
           <h2 className="font-semibold">Usage and cost</h2>
           <TableScroll label="Usage and cost">
             <table className="w-full text-sm">
-              <thead className="text-left text-xs uppercase text-zinc-500">
+              <thead className="text-left text-xs uppercase text-zinc-500 dark:text-zinc-400">
                 <tr>
                   <th className="py-1">Destination</th>
                   <th className="py-1">Storage class</th>

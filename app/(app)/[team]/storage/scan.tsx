@@ -145,7 +145,7 @@ export function ScanForBackups({
       {objects.length > 0 && (
         <TableScroll label="Objects found">
           <table className="w-full text-xs">
-            <thead className="text-left uppercase text-zinc-500">
+            <thead className="text-left uppercase text-zinc-500 dark:text-zinc-400">
               <tr>
                 <th />
                 <th className="py-1">Backup</th>

@@ -47,7 +47,7 @@ function Locations({ b, retrievals }: { b: BackupDetail; retrievals: Retrievals 
   return (
     <TableScroll label="Stored copies" className="card p-0">
       <table className="w-full text-sm" data-testid="backup-locations">
-        <thead className="text-left text-xs uppercase text-zinc-500">
+        <thead className="text-left text-xs uppercase text-zinc-500 dark:text-zinc-400">
           <tr>
             <th className="px-4 py-2">Destination</th>
             <th className="px-4 py-2">State</th>

@@ -31,7 +31,7 @@ export default async function TrashPage({ params }: { params: Promise<{ team: st
       ) : (
         <TableScroll label="Backups in the trash" className="card p-0">
           <table className="w-full text-sm" data-testid="trash-table">
-            <thead className="text-left text-xs uppercase text-zinc-500">
+            <thead className="text-left text-xs uppercase text-zinc-500 dark:text-zinc-400">
               <tr>
                 <th className="px-4 py-2">Backup</th>
                 <th className="px-4 py-2">Size</th>

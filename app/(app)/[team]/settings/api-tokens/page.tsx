@@ -27,7 +27,7 @@ export default async function ApiTokensPage({ params }: { params: Promise<{ team
       </section>
       <TableScroll label="API tokens" className="card p-0">
         <table className="w-full text-left text-sm" data-testid="api-tokens">
-          <thead className="border-b border-zinc-200 text-xs text-zinc-500 uppercase dark:border-zinc-800">
+          <thead className="border-b border-zinc-200 text-xs text-zinc-500 dark:text-zinc-400 uppercase dark:border-zinc-800">
             <tr>
               <th className="px-5 py-3 font-medium">Token</th>
               <th className="px-5 py-3 font-medium">Scopes</th>

@@ -60,7 +60,7 @@ export default async function AuditPage({
           <p className="muted p-5">No events match.</p>
         ) : (
           <table className="w-full text-left text-sm" data-testid="audit-events">
-            <thead className="border-b border-zinc-200 text-xs text-zinc-500 uppercase dark:border-zinc-800">
+            <thead className="border-b border-zinc-200 text-xs text-zinc-500 dark:text-zinc-400 uppercase dark:border-zinc-800">
               <tr>
                 <th className="px-4 py-3 font-medium">When (UTC)</th>
                 <th className="px-4 py-3 font-medium">Actor</th>

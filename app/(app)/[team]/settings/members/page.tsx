@@ -27,7 +27,7 @@ export default async function MembersPage({ params }: { params: Promise<{ team: 
       )}
       <TableScroll label="Members" className="card p-0">
         <table className="w-full text-left text-sm" data-testid="members">
-          <thead className="border-b border-zinc-200 text-xs text-zinc-500 uppercase dark:border-zinc-800">
+          <thead className="border-b border-zinc-200 text-xs text-zinc-500 dark:text-zinc-400 uppercase dark:border-zinc-800">
             <tr>
               <th className="px-5 py-3 font-medium">Member</th>
               <th className="px-5 py-3 font-medium">Role</th>

@@ -54,7 +54,7 @@ export default async function DeliveryLogPage({
       </nav>
       <TableScroll label="Deliveries" className="card p-0">
         <table className="w-full text-left text-sm" data-testid="deliveries">
-          <thead className="border-b border-zinc-200 text-xs text-zinc-500 uppercase dark:border-zinc-800">
+          <thead className="border-b border-zinc-200 text-xs text-zinc-500 dark:text-zinc-400 uppercase dark:border-zinc-800">
             <tr>
               <th className="px-4 py-2 font-medium">Event</th>
               <th className="px-4 py-2 font-medium">Time</th>

@@ -30,7 +30,7 @@ function Contents({ manifest }: { manifest: Manifest }) {
       {manifest.postgres.length > 0 && (
         <TableScroll label="Databases in this backup">
           <table className="w-full text-sm">
-            <thead className="text-left text-xs uppercase text-zinc-500">
+            <thead className="text-left text-xs uppercase text-zinc-500 dark:text-zinc-400">
               <tr>
                 <th className="py-1">Database</th>
                 <th className="py-1">Dump</th>
@@ -85,7 +85,7 @@ async function History({ t, jobs, member }: { t: TeamContext; jobs: RestoreView[
   return (
     <TableScroll label="Restore history" className="card p-0">
       <table className="w-full text-sm" data-testid="restore-history">
-        <thead className="text-left text-xs uppercase text-zinc-500">
+        <thead className="text-left text-xs uppercase text-zinc-500 dark:text-zinc-400">
           <tr>
             <th className="px-4 py-2">Requested</th>
             <th className="px-4 py-2">What</th>
