@@ -13,7 +13,12 @@ export function TableScroll({
   children: React.ReactNode;
 }) {
   return (
-    <div role="region" aria-label={label} tabIndex={0} className={`scroll-shadows overflow-x-auto ${className}`}>
+    <div
+      role="region"
+      aria-label={label}
+      tabIndex={0}
+      className={`scroll-shadows overflow-x-auto [&_td:first-child]:whitespace-nowrap [&_th]:whitespace-nowrap ${className}`}
+    >
       {children}
     </div>
   );

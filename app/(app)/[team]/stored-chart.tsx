@@ -61,9 +61,20 @@ export function StoredChart({ points, destinations }: { points: Point[]; destina
                 ) : null
               }
             />
-            <Legend wrapperStyle={{ fontSize: 12 }} />
+            <Legend
+              wrapperStyle={{ fontSize: 12 }}
+              formatter={(name: string) => <span className="text-zinc-700 dark:text-zinc-300">{name}</span>}
+            />
             {shown.map((d, i) => (
-              <Bar key={d.id} dataKey={d.id} name={d.name} stackId="stored" fill={colors[i % colors.length]} />
+              // Drawn at once: no growing bars (screenshots and reduced motion see the real heights).
+              <Bar
+                key={d.id}
+                dataKey={d.id}
+                name={d.name}
+                stackId="stored"
+                fill={colors[i % colors.length]}
+                isAnimationActive={false}
+              />
             ))}
           </BarChart>
         </ResponsiveContainer>
