@@ -66,7 +66,8 @@ test.beforeAll(async ({ browser }) => {
 /**
  * What does not fit, in words (empty when the page is right): the page wider than the screen, an
  * element past its edges with no box of its own clipping it, a table whose last column is cut off
- * and not inside a scroll box (TableScroll), a navigation link off screen.
+ * and not inside a scroll box (TableScroll), a table cell squeezed into a tall sliver, a navigation
+ * link off screen.
  */
 function layoutProblems(page: Page) {
   return page.evaluate(() => {
@@ -95,6 +96,13 @@ function layoutProblems(page: Page) {
       if (!last) continue;
       const box = clipper(table);
       const edge = Math.min(vw, box ? box.getBoundingClientRect().right : vw);
+      for (const cell of table.querySelectorAll("td")) {
+        const r = cell.getBoundingClientRect();
+        if (r.width > 0 && r.height > 160 && r.height > 2 * r.width)
+          problems.push(
+            `${name(cell)} in ${name(table)} is squeezed to ${Math.round(r.width)}×${Math.round(r.height)}px`,
+          );
+      }
       if (last.getBoundingClientRect().right <= edge + 1) continue;
       if (!box?.matches(".scroll-shadows") || !["auto", "scroll"].includes(getComputedStyle(box).overflowX))
         problems.push(`${name(table)}: its last column "${last.textContent}" is cut off with no scroll box`);
