@@ -170,7 +170,7 @@ test("on a phone every table that is wider than the screen scrolls in its own bo
   await box.focus();
   await expect(box).toBeFocused();
   await box.evaluate((el) => el.scrollTo({ left: el.scrollWidth }));
-  await expect(lastHeader).toBeInViewport({ ratio: 1 });
+  await expect(lastHeader).toBeInViewport({ ratio: 0.99 }); // sub-pixel widths: 0.9997 when fully shown
   // Every item of the team navigation can be tapped without scrolling anything sideways.
   for (const item of ["Overview", "Servers", "Backups", "Schedules", "Storage", "Webhooks", "Settings"])
     await expect(
