@@ -254,6 +254,7 @@ describe("apply-retention", () => {
     );
     const stored = await storedBytesHistory(h.t, 3);
     expect(stored.map((p) => p.bytes)).toEqual([0, 0, 3 * keptBytes]); // the backups ran today (only their dates were moved back)
+    expect(stored.at(-1)!.byDestination).toEqual(Object.fromEntries(h.dests.map((id) => [id, keptBytes])));
 
     // A copy in archive storage is not read; when every copy is, the download says what to do.
     await setLocationRow(h.ids["2026-05-20"]!, h.dests[0]!, { storageClass: "GLACIER" });

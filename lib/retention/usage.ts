@@ -51,13 +51,19 @@ export async function storageUsage(t: TeamContext) {
 }
 
 /**
- * Bytes stored at the end of each of the last `days` days (UTC), counting every copy, from the
- * backups' own history: a copy counts from the day its backup finished until the day it expired.
+ * Bytes stored at the end of each of the last `days` days (UTC), counting every copy, in all and
+ * per destination (by id), from the backups' own history: a copy counts from the day its backup
+ * finished until the day it expired.
  */
 export async function storedBytesHistory(t: TeamContext, days = 30, now = new Date()) {
   const d = await db();
   const copies = await d
-    .select({ finishedAt: backups.finishedAt, expiredAt: backups.expiredAt, bytes: backupLocations.sizeBytes })
+    .select({
+      destinationId: backupLocations.destinationId,
+      finishedAt: backups.finishedAt,
+      expiredAt: backups.expiredAt,
+      bytes: backupLocations.sizeBytes,
+    })
     .from(backupLocations)
     .innerJoin(backups, and(eq(backups.teamId, backupLocations.teamId), eq(backups.id, backupLocations.backupId)))
     .where(
@@ -71,12 +77,14 @@ export async function storedBytesHistory(t: TeamContext, days = 30, now = new Da
   const end = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) + 86_400_000;
   return Array.from({ length: days }, (_, i) => {
     const at = end - (days - 1 - i) * 86_400_000;
-    const bytes = copies.reduce(
-      (n, c) =>
-        c.finishedAt && c.finishedAt.getTime() < at && (!c.expiredAt || c.expiredAt.getTime() >= at) ? n + c.bytes! : n,
-      0,
-    );
-    return { day: new Date(at - 86_400_000).toISOString().slice(0, 10), bytes };
+    const byDestination: Record<string, number> = {};
+    let bytes = 0;
+    for (const c of copies)
+      if (c.finishedAt && c.finishedAt.getTime() < at && (!c.expiredAt || c.expiredAt.getTime() >= at)) {
+        bytes += c.bytes!;
+        byDestination[c.destinationId] = (byDestination[c.destinationId] ?? 0) + c.bytes!;
+      }
+    return { day: new Date(at - 86_400_000).toISOString().slice(0, 10), bytes, byDestination };
   });
 }
 

@@ -45,7 +45,7 @@ export function HealthPanel({ slug, health, now }: { slug: string; health: TeamH
       )}
       {health.servers.length > 0 && (
         <table className="w-full text-sm">
-          <thead className="text-left text-xs text-zinc-500 uppercase">
+          <thead className="text-left text-xs text-zinc-500 dark:text-zinc-400 uppercase">
             <tr>
               <th className="py-1">Server</th>
               <th className="py-1">Last good backup</th>

@@ -34,7 +34,7 @@ export default async function TeamLayout({
               </span>
               <span className="min-w-0">
                 <span className="block truncate text-sm font-semibold">{t.name}</span>
-                <span className="block text-xs text-zinc-500">
+                <span className="block text-xs text-zinc-500 dark:text-zinc-400">
                   {roleLabels[t.role === "system" ? "owner" : t.role]}
                 </span>
               </span>
@@ -46,7 +46,7 @@ export default async function TeamLayout({
                   href={`/${x.slug}`}
                   className="block truncate rounded-md px-3 py-2 text-sm hover:bg-zinc-100 dark:hover:bg-zinc-800"
                 >
-                  {x.name} <span className="text-xs text-zinc-500">· {roleLabels[x.role]}</span>
+                  {x.name} <span className="text-xs text-zinc-500 dark:text-zinc-400">· {roleLabels[x.role]}</span>
                 </Link>
               ))}
               <Link

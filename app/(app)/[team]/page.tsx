@@ -89,7 +89,7 @@ export default async function OverviewPage({ params }: { params: Promise<{ team:
       <HealthPanel slug={t.slug} health={health} now={new Date()} />
       {history.some((p) => p.bytes > 0) && (
         <div className="mt-6">
-          <StoredChart points={history} />
+          <StoredChart points={history} destinations={destinations.map((d) => ({ id: d.id, name: d.name }))} />
         </div>
       )}
       <p className="muted mt-6 text-sm" data-testid="workflow-mode">

@@ -15,7 +15,8 @@ const items = [
 export function TeamNav({ slug, admin }: { slug: string; admin: boolean }) {
   const pathname = usePathname();
   return (
-    <nav aria-label="Team" className="flex gap-1 overflow-x-auto px-3 pb-3 md:flex-col md:overflow-visible">
+    // Wraps on a phone: every item stays on screen (a sideways-scrolling strip hid the last ones).
+    <nav aria-label="Team" className="flex flex-wrap gap-1 px-3 pb-3 md:flex-col">
       {items
         .filter((item) => admin || !item.admin)
         .map((item) => {

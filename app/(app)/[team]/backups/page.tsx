@@ -12,6 +12,7 @@ import { listServers } from "@/lib/servers/queries";
 import { roleAtLeast } from "@/lib/teams/roles";
 import { AutoRefresh, Progress, StatusBadge, VerifiedBadge } from "./backup-parts";
 import { UploadForm } from "./upload-form";
+import { TableScroll } from "@/app/_components/table-scroll";
 
 export const metadata: Metadata = { title: "Backups" };
 
@@ -71,9 +72,9 @@ export default async function BackupsPage({
           <p className="muted mt-1">Open a server and choose Back up now, or create a schedule.</p>
         </div>
       ) : (
-        <div className="card overflow-x-auto p-0">
+        <TableScroll label="Backups" className="card p-0">
           <table className="w-full text-sm" data-testid="backups-table">
-            <thead className="text-left text-xs uppercase text-zinc-500">
+            <thead className="text-left text-xs uppercase text-zinc-500 dark:text-zinc-400">
               <tr>
                 <th className="px-4 py-2">Started</th>
                 <th className="px-4 py-2">Server</th>
@@ -130,7 +131,7 @@ export default async function BackupsPage({
               ))}
             </tbody>
           </table>
-        </div>
+        </TableScroll>
       )}
       {next && (
         <Link

@@ -50,14 +50,14 @@ export function ScheduleCard({
   const remove = useAction(deleteScheduleAction.bind(null, slug), () => router.refresh());
   return (
     <div className="card space-y-3" data-testid={`schedule-${s.name}`}>
-      <div className="flex items-start justify-between gap-2">
+      <div className="flex flex-wrap items-start justify-between gap-2">
         <div>
           <p className="font-medium">{s.name}</p>
           <p className="muted text-sm">
             {s.when} ({s.timezone}) · {s.serverName}
           </p>
         </div>
-        <div className="flex shrink-0 gap-1">
+        <div className="flex flex-wrap gap-1">
           {s.encrypted && <span className="badge">Encrypted: {encryptionText[s.encryption]}</span>}
           {s.verify && <span className="badge">Verifies each backup</span>}
           {!s.enabled && <span className="badge">Paused</span>}

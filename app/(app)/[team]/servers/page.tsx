@@ -5,6 +5,7 @@ import { CheckStatus } from "@/app/_components/status";
 import { pageTeam } from "@/lib/web/page";
 import { listServers } from "@/lib/servers/queries";
 import { roleAtLeast } from "@/lib/teams/roles";
+import { TableScroll } from "@/app/_components/table-scroll";
 
 export const metadata: Metadata = { title: "Servers" };
 
@@ -35,9 +36,9 @@ export default async function ServersPage({ params }: { params: Promise<{ team: 
           </p>
         </div>
       ) : (
-        <div className="card overflow-x-auto p-0">
+        <TableScroll label="Servers" className="card p-0">
           <table className="w-full text-left text-sm" data-testid="servers">
-            <thead className="border-b border-zinc-200 text-xs text-zinc-500 uppercase dark:border-zinc-800">
+            <thead className="border-b border-zinc-200 text-xs text-zinc-500 dark:text-zinc-400 uppercase dark:border-zinc-800">
               <tr>
                 <th className="px-5 py-3 font-medium">Server</th>
                 <th className="px-5 py-3 font-medium">Address</th>
@@ -67,7 +68,7 @@ export default async function ServersPage({ params }: { params: Promise<{ team: 
               ))}
             </tbody>
           </table>
-        </div>
+        </TableScroll>
       )}
     </>
   );

@@ -12,7 +12,7 @@ const tabs = [
 export function SettingsTabs({ slug, admin }: { slug: string; admin: boolean }) {
   const pathname = usePathname();
   return (
-    <nav aria-label="Settings" className="flex gap-1 overflow-x-auto border-b border-zinc-200 dark:border-zinc-800">
+    <nav aria-label="Settings" className="flex flex-wrap gap-x-1 border-b border-zinc-200 dark:border-zinc-800">
       {tabs
         .filter((tab) => admin || !tab.admin)
         .map((tab) => {

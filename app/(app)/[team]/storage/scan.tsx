@@ -7,6 +7,7 @@ import type { ScanLine, ScannedObject } from "@/lib/catalogue/scan";
 import type { TakeBackResult } from "@/lib/catalogue/take-back";
 import { formatBytes } from "@/lib/format";
 import { takeBackBackupsAction } from "./actions";
+import { TableScroll } from "@/app/_components/table-scroll";
 
 type ServerOption = { id: string; name: string };
 
@@ -142,9 +143,9 @@ export function ScanForBackups({
       )}
       <FormError error={scanError ?? takeBack.error} />
       {objects.length > 0 && (
-        <div className="overflow-x-auto">
+        <TableScroll label="Objects found">
           <table className="w-full text-xs">
-            <thead className="text-left uppercase text-zinc-500">
+            <thead className="text-left uppercase text-zinc-500 dark:text-zinc-400">
               <tr>
                 <th />
                 <th className="py-1">Backup</th>
@@ -188,7 +189,7 @@ export function ScanForBackups({
               ))}
             </tbody>
           </table>
-        </div>
+        </TableScroll>
       )}
       {picked.length > 0 && (
         <div className="space-y-2">

@@ -10,6 +10,7 @@ import { trashStateOf } from "@/lib/trash/queries";
 import { latestVerificationRuns } from "@/lib/restores/queries";
 import { pageRow, pageTeam } from "@/lib/web/page";
 import { roleAtLeast } from "@/lib/teams/roles";
+import { TableScroll } from "@/app/_components/table-scroll";
 import {
   AutoRefresh,
   CancelButton,
@@ -44,9 +45,9 @@ function Locations({ b, retrievals }: { b: BackupDetail; retrievals: Retrievals 
       ? `Retrieval requested ${when(r.requestedAt)}, ready by ${when(r.readyBy)}`
       : "Archive storage — needs retrieval before download";
   return (
-    <div className="card overflow-x-auto p-0">
+    <TableScroll label="Stored copies" className="card p-0">
       <table className="w-full text-sm" data-testid="backup-locations">
-        <thead className="text-left text-xs uppercase text-zinc-500">
+        <thead className="text-left text-xs uppercase text-zinc-500 dark:text-zinc-400">
           <tr>
             <th className="px-4 py-2">Destination</th>
             <th className="px-4 py-2">State</th>
@@ -77,7 +78,7 @@ function Locations({ b, retrievals }: { b: BackupDetail; retrievals: Retrievals 
           ))}
         </tbody>
       </table>
-    </div>
+    </TableScroll>
   );
 }
 

@@ -5,6 +5,7 @@ import { formatBytes } from "@/lib/format";
 import { getTrashDays, listTrash } from "@/lib/trash/queries";
 import { pageTeam } from "@/lib/web/page";
 import { TrashButtons } from "../backup-parts";
+import { TableScroll } from "@/app/_components/table-scroll";
 
 export const metadata: Metadata = { title: "Trash" };
 
@@ -28,9 +29,9 @@ export default async function TrashPage({ params }: { params: Promise<{ team: st
           <p className="font-medium">The trash is empty</p>
         </div>
       ) : (
-        <div className="card overflow-x-auto p-0">
+        <TableScroll label="Backups in the trash" className="card p-0">
           <table className="w-full text-sm" data-testid="trash-table">
-            <thead className="text-left text-xs uppercase text-zinc-500">
+            <thead className="text-left text-xs uppercase text-zinc-500 dark:text-zinc-400">
               <tr>
                 <th className="px-4 py-2">Backup</th>
                 <th className="px-4 py-2">Size</th>
@@ -68,7 +69,7 @@ export default async function TrashPage({ params }: { params: Promise<{ team: st
               ))}
             </tbody>
           </table>
-        </div>
+        </TableScroll>
       )}
     </div>
   );

@@ -3,6 +3,7 @@ import { scopeInfo, scopes } from "@/lib/api-tokens/scopes";
 import { listApiTokens } from "@/lib/api-tokens/tokens";
 import { pageTeam } from "@/lib/web/page";
 import { CreateTokenForm, RevokeTokenButton } from "./token-forms";
+import { TableScroll } from "@/app/_components/table-scroll";
 
 export const metadata: Metadata = { title: "API tokens" };
 
@@ -34,9 +35,9 @@ export default async function ApiTokensPage({ params }: { params: Promise<{ team
         </p>
         <CreateTokenForm slug={t.slug} scopes={scopes.map((s) => ({ id: s, name: `${s} — ${scopeInfo[s].label}` }))} />
       </section>
-      <section className="card overflow-x-auto p-0">
+      <TableScroll label="API tokens" className="card p-0">
         <table className="w-full text-left text-sm" data-testid="api-tokens">
-          <thead className="border-b border-zinc-200 text-xs text-zinc-500 uppercase dark:border-zinc-800">
+          <thead className="border-b border-zinc-200 text-xs text-zinc-500 dark:text-zinc-400 uppercase dark:border-zinc-800">
             <tr>
               <th className="px-5 py-3 font-medium">Token</th>
               <th className="px-5 py-3 font-medium">Scopes</th>
@@ -90,7 +91,7 @@ export default async function ApiTokensPage({ params }: { params: Promise<{ team
             })}
           </tbody>
         </table>
-      </section>
+      </TableScroll>
     </div>
   );
 }

@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { auditFilterSchema, listAuditEvents } from "@/lib/audit/queries";
 import { pageTeam } from "@/lib/web/page";
+import { TableScroll } from "@/app/_components/table-scroll";
 
 export const metadata: Metadata = { title: "Audit log" };
 
@@ -54,12 +55,12 @@ export default async function AuditPage({
           </Link>
         )}
       </form>
-      <div className="card overflow-x-auto p-0">
+      <TableScroll label="Audit events" className="card p-0">
         {events.length === 0 ? (
           <p className="muted p-5">No events match.</p>
         ) : (
           <table className="w-full text-left text-sm" data-testid="audit-events">
-            <thead className="border-b border-zinc-200 text-xs text-zinc-500 uppercase dark:border-zinc-800">
+            <thead className="border-b border-zinc-200 text-xs text-zinc-500 dark:text-zinc-400 uppercase dark:border-zinc-800">
               <tr>
                 <th className="px-4 py-3 font-medium">When (UTC)</th>
                 <th className="px-4 py-3 font-medium">Actor</th>
@@ -84,7 +85,7 @@ export default async function AuditPage({
             </tbody>
           </table>
         )}
-      </div>
+      </TableScroll>
       <div className="flex gap-3">
         {filter.before && (
           <Link className="btn-secondary" href={`/${t.slug}/settings/audit?${query({})}`}>

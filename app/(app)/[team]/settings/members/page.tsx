@@ -4,6 +4,7 @@ import { listOpenInvitations } from "@/lib/teams/invitations";
 import { listMembers } from "@/lib/teams/queries";
 import { roleAtLeast, roleLabels } from "@/lib/teams/roles";
 import { InvitationRow, InviteForm, MemberControls } from "./member-forms";
+import { TableScroll } from "@/app/_components/table-scroll";
 
 export const metadata: Metadata = { title: "Members" };
 
@@ -24,9 +25,9 @@ export default async function MembersPage({ params }: { params: Promise<{ team: 
           <InviteForm slug={t.slug} />
         </section>
       )}
-      <section className="card overflow-x-auto p-0">
+      <TableScroll label="Members" className="card p-0">
         <table className="w-full text-left text-sm" data-testid="members">
-          <thead className="border-b border-zinc-200 text-xs text-zinc-500 uppercase dark:border-zinc-800">
+          <thead className="border-b border-zinc-200 text-xs text-zinc-500 dark:text-zinc-400 uppercase dark:border-zinc-800">
             <tr>
               <th className="px-5 py-3 font-medium">Member</th>
               <th className="px-5 py-3 font-medium">Role</th>
@@ -58,7 +59,7 @@ export default async function MembersPage({ params }: { params: Promise<{ team: 
             })}
           </tbody>
         </table>
-      </section>
+      </TableScroll>
       {isAdmin && (
         <section className="card">
           <h2 className="mb-3 font-semibold">Open invitations</h2>

@@ -5,6 +5,7 @@ import { getChannel, listDeliveries } from "@/lib/webhooks/queries";
 import { deliveryStatuses } from "@/lib/webhooks/schemas";
 import { pageRow, pageTeam } from "@/lib/web/page";
 import { RedeliverButton } from "./redeliver-button";
+import { TableScroll } from "@/app/_components/table-scroll";
 
 export const metadata: Metadata = { title: "Delivery log" };
 
@@ -51,9 +52,9 @@ export default async function DeliveryLogPage({
           </Link>
         ))}
       </nav>
-      <section className="card overflow-x-auto p-0">
+      <TableScroll label="Deliveries" className="card p-0">
         <table className="w-full text-left text-sm" data-testid="deliveries">
-          <thead className="border-b border-zinc-200 text-xs text-zinc-500 uppercase dark:border-zinc-800">
+          <thead className="border-b border-zinc-200 text-xs text-zinc-500 dark:text-zinc-400 uppercase dark:border-zinc-800">
             <tr>
               <th className="px-4 py-2 font-medium">Event</th>
               <th className="px-4 py-2 font-medium">Time</th>
@@ -106,7 +107,7 @@ export default async function DeliveryLogPage({
             ))}
           </tbody>
         </table>
-      </section>
+      </TableScroll>
     </div>
   );
 }

@@ -12,6 +12,7 @@ import { roleAtLeast } from "@/lib/teams/roles";
 import { globalsOf, type Manifest } from "@/lib/backups/manifest";
 import { AutoRefresh, StatusBadge, VerifiedBadge } from "../../backup-parts";
 import { CancelRestoreButton, RestoreDatabaseForm, RestoreFolderForm, VerifyNowForm } from "./restore-forms";
+import { TableScroll } from "@/app/_components/table-scroll";
 
 export const metadata: Metadata = { title: "Restore" };
 
@@ -27,30 +28,32 @@ function Contents({ manifest }: { manifest: Manifest }) {
     <div className="card space-y-3" data-testid="restore-contents">
       <p className="font-medium">What is inside</p>
       {manifest.postgres.length > 0 && (
-        <table className="w-full text-sm">
-          <thead className="text-left text-xs uppercase text-zinc-500">
-            <tr>
-              <th className="py-1">Database</th>
-              <th className="py-1">Dump</th>
-              <th className="py-1">Tables</th>
-              <th className="py-1">Rows</th>
-              <th className="py-1">PostgreSQL</th>
-            </tr>
-          </thead>
-          <tbody>
-            {manifest.postgres.map((p) => (
-              <tr key={p.path} className="border-t border-zinc-200 dark:border-zinc-800">
-                <td className="py-1 font-mono">{p.database}</td>
-                <td className="py-1 tabular-nums">
-                  {formatBytes(manifest.entries.find((e) => e.path === p.path)?.size ?? 0)}
-                </td>
-                <td className="py-1 tabular-nums">{p.tables.length}</td>
-                <td className="py-1 tabular-nums">{p.tables.reduce((n, x) => n + x.rows, 0)}</td>
-                <td className="py-1">{p.serverVersion}</td>
+        <TableScroll label="Databases in this backup">
+          <table className="w-full text-sm">
+            <thead className="text-left text-xs uppercase text-zinc-500 dark:text-zinc-400">
+              <tr>
+                <th className="py-1">Database</th>
+                <th className="py-1">Dump</th>
+                <th className="py-1">Tables</th>
+                <th className="py-1">Rows</th>
+                <th className="py-1">PostgreSQL</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {manifest.postgres.map((p) => (
+                <tr key={p.path} className="border-t border-zinc-200 dark:border-zinc-800">
+                  <td className="py-1 font-mono">{p.database}</td>
+                  <td className="py-1 tabular-nums">
+                    {formatBytes(manifest.entries.find((e) => e.path === p.path)?.size ?? 0)}
+                  </td>
+                  <td className="py-1 tabular-nums">{p.tables.length}</td>
+                  <td className="py-1 tabular-nums">{p.tables.reduce((n, x) => n + x.rows, 0)}</td>
+                  <td className="py-1">{p.serverVersion}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </TableScroll>
       )}
       {manifest.sources.flatMap((s) =>
         s.kind === "postgres_cluster"
@@ -92,9 +95,9 @@ async function History({ t, jobs, member }: { t: TeamContext; jobs: RestoreView[
     await Promise.all(jobs.slice(0, 5).map(async (j) => [j.id, (await getRestore(t, j.id)).log] as const)),
   );
   return (
-    <div className="card overflow-x-auto p-0">
+    <TableScroll label="Restore history" className="card p-0">
       <table className="w-full text-sm" data-testid="restore-history">
-        <thead className="text-left text-xs uppercase text-zinc-500">
+        <thead className="text-left text-xs uppercase text-zinc-500 dark:text-zinc-400">
           <tr>
             <th className="px-4 py-2">Requested</th>
             <th className="px-4 py-2">What</th>
@@ -186,7 +189,7 @@ async function History({ t, jobs, member }: { t: TeamContext; jobs: RestoreView[
           ))}
         </tbody>
       </table>
-    </div>
+    </TableScroll>
   );
 }
 
