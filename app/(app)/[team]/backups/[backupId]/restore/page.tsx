@@ -2,7 +2,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { PageHeader } from "@/app/_components/page-header";
 import { getBackup } from "@/lib/backups/queries";
-import { formatBytes, formatDuration } from "@/lib/format";
+import { formatBytes, formatCount, formatDuration } from "@/lib/format";
 import { manifestOf } from "@/lib/restores/mutations";
 import { getRestore, listRestores, type RestoreView } from "@/lib/restores/queries";
 import { pageRow, pageTeam } from "@/lib/web/page";
@@ -74,6 +74,57 @@ function target(r: RestoreView) {
   return `scratch database on ${r.serverName}`;
 }
 
+/** What a finished restore put where, how long it took, and a link to the server it is on. */
+function Restored({ slug, r }: { slug: string; r: RestoreView }) {
+  const took = r.startedAt && r.finishedAt ? ` in ${formatDuration(r.elapsedMs)}` : "";
+  const server = (
+    <Link
+      className="text-indigo-600 hover:underline dark:text-indigo-400"
+      href={`/${slug}/servers/${r.serverId}`}
+      data-testid="restore-target-link"
+    >
+      {r.serverName}
+    </Link>
+  );
+  const s = r.restored;
+  if (!s) return <span data-testid="restore-summary">Restored{took}.</span>;
+  if (s.kind === "directory")
+    return (
+      <span data-testid="restore-summary">
+        Restored {formatCount(s.files, "file")} ({formatBytes(s.bytes)}) to <span className="font-mono">{s.path}</span>{" "}
+        on {server}
+        {took}.
+      </span>
+    );
+  return (
+    <div data-testid="restore-summary">
+      <span>
+        Restored database <span className="font-mono">{s.database}</span> on {server}: {formatCount(s.tables, "table")},{" "}
+        {formatCount(s.rows, "row")}
+        {took}.
+      </span>
+      {s.counts.length > 0 && (
+        <details className="mt-1">
+          <summary className="muted cursor-pointer text-xs">Rows per table</summary>
+          <table className="mt-1 text-xs" data-testid="restored-tables">
+            <tbody>
+              {s.counts.map((c) => (
+                <tr key={c.table}>
+                  <td className="pr-3 font-mono">{c.table}</td>
+                  <td className="tabular-nums">{c.rows.toLocaleString("en")}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {s.tables > s.counts.length && (
+            <p className="muted text-xs">…and {formatCount(s.tables - s.counts.length, "more table")}.</p>
+          )}
+        </details>
+      )}
+    </div>
+  );
+}
+
 async function History({ t, jobs, member }: { t: TeamContext; jobs: RestoreView[]; member: boolean }) {
   const slug = t.slug;
   const logs = new Map(
@@ -135,7 +186,7 @@ async function History({ t, jobs, member }: { t: TeamContext; jobs: RestoreView[
                     {r.result.tables} table(s) counted, {r.result.files} file(s) checked: all match.
                   </span>
                 )}
-                {r.status === "succeeded" && r.kind !== "verify" && <span>Done.</span>}
+                {r.status === "succeeded" && r.kind !== "verify" && <Restored slug={slug} r={r} />}
                 {r.error && (
                   <span className="block text-red-700 dark:text-red-400" data-testid="restore-error">
                     {r.error}
