@@ -11,6 +11,7 @@ import {
   cancelBackupAction,
   deleteBackupAction,
   deleteFromTrashAction,
+  removeFailedUploadAction,
   requestRetrievalAction,
   restoreFromTrashAction,
 } from "./actions";
@@ -191,6 +192,36 @@ export function CancelButton({ slug, backupId }: { slug: string; backupId: strin
         Cancel
       </button>
       <FormError error={cancel.error} />
+    </span>
+  );
+}
+
+/** Members: a failed upload stored nothing; Remove clears its row (then goes to `after`, else stays). */
+export function RemoveFailedUploadButton({
+  slug,
+  backupId,
+  after,
+}: {
+  slug: string;
+  backupId: string;
+  after?: string;
+}) {
+  const router = useRouter();
+  const remove = useAction(removeFailedUploadAction.bind(null, slug), () =>
+    after ? router.push(after) : router.refresh(),
+  );
+  return (
+    <span>
+      <button
+        type="button"
+        className="btn-secondary"
+        disabled={remove.pending}
+        onClick={() => remove.run({ backupId })}
+        aria-label="Remove this failed upload"
+      >
+        Remove
+      </button>
+      <FormError error={remove.error} />
     </span>
   );
 }

@@ -10,7 +10,7 @@ import { formatBytes, formatDuration } from "@/lib/format";
 import { pageTeam } from "@/lib/web/page";
 import { listServers } from "@/lib/servers/queries";
 import { roleAtLeast } from "@/lib/teams/roles";
-import { AutoRefresh, Progress, StatusBadge, VerifiedBadge } from "./backup-parts";
+import { AutoRefresh, Progress, RemoveFailedUploadButton, StatusBadge, VerifiedBadge } from "./backup-parts";
 import { UploadForm } from "./upload-form";
 
 export const metadata: Metadata = { title: "Backups" };
@@ -104,11 +104,16 @@ export default async function BackupsPage({
                     <StatusBadge status={b.status} />
                     {b.encrypted && <span className="badge">Encrypted: {encryptionText[b.encryption]}</span>}
                     <VerifiedBadge backup={b} run={verificationRuns.get(b.id)} />
+                    {member && b.trigger === "upload" && b.status === "failed" && (
+                      <RemoveFailedUploadButton slug={t.slug} backupId={b.id} />
+                    )}
                   </td>
                   <td className="px-4 py-2">
                     {b.trigger === "schedule" && b.scheduleName
                       ? `Schedule: ${b.scheduleName}`
-                      : triggerLabel[b.trigger]}
+                      : b.uploadedName
+                        ? `Upload: ${b.uploadedName}`
+                        : triggerLabel[b.trigger]}
                   </td>
                   <td className="px-4 py-2 tabular-nums">
                     {b.status === "running" ? (

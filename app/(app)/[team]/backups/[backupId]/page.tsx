@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import { encryptionText } from "@/lib/openpgp/encryption";
 import Link from "next/link";
+import { LocalTime } from "@/app/_components/local-time";
 import { PageHeader } from "@/app/_components/page-header";
 import { describeCompression } from "@/lib/backups/compression";
 import { archiveRetrievals } from "@/lib/backups/retrieval";
@@ -15,6 +16,7 @@ import {
   CancelButton,
   DownloadButton,
   Progress,
+  RemoveFailedUploadButton,
   StatusBadge,
   TrashButtons,
   VerifiedBadge,
@@ -103,6 +105,9 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
       >
         <div className="flex flex-wrap items-center gap-2">
           {member && active && <CancelButton slug={t.slug} backupId={b.id} />}
+          {member && b.trigger === "upload" && b.status === "failed" && (
+            <RemoveFailedUploadButton slug={t.slug} backupId={b.id} after={`/${t.slug}/backups`} />
+          )}
           {admin && (b.status === "succeeded" || b.status === "trashed") && (
             <TrashButtons slug={t.slug} backupId={b.id} trashed={b.status === "trashed"} />
           )}
@@ -176,6 +181,22 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
           <p className="muted">Finished</p>
           <p className="mt-1">{when(b.finishedAt)}</p>
         </div>
+        {b.uploadedName && (
+          <div>
+            <p className="muted">Uploaded file</p>
+            <p className="mt-1 break-all font-mono text-xs" data-testid="uploaded-name">
+              {b.uploadedName}
+            </p>
+          </div>
+        )}
+        {b.trigger === "upload" && b.status === "succeeded" && (
+          <div>
+            <p className="muted">Archive made</p>
+            <p className="mt-1" data-testid="archived-at">
+              {b.archivedAt ? <LocalTime at={b.archivedAt} /> : "Not recorded in the archive"}
+            </p>
+          </div>
+        )}
         {(b.trigger !== "upload" || b.compressedBy) && (
           <div>
             <p className="muted">Compression</p>
