@@ -76,13 +76,15 @@ test("back up → verify → verified indicator → restore into a new database 
   await expect(page.getByTestId("restore-contents").locator("tbody tr td").nth(3)).toHaveText("20000");
   await page.getByRole("form", { name: "Verify now" }).getByRole("button", { name: "Verify now" }).click();
   const verification = await job(page, "Verification", "Succeeded");
-  await expect(verification).toContainText("1 table(s) counted, 1 file(s) checked: all match.");
+  await expect(verification).toContainText(
+    "1 table counted, 1 file in the archive checked against the manifest: all match.",
+  );
   await expect(page.getByTestId("verified-indicator")).toContainText("Verified");
   expect(psql("postgres", "select count(*) from pg_database where datname like 'coffer_verify_%'")).toBe("0");
   await page.getByRole("link", { name: "Back to the backup" }).click();
   await expect(page.getByTestId("verified-indicator")).toContainText("Verified");
   await expect(page.getByTestId("verification-summary")).toContainText(
-    "1 table(s) counted, 1 file(s) checked against the manifest — all match.",
+    "1 table counted, 1 file in the archive checked against the manifest — all match.",
   );
   await page.goto(`/${team}/backups`);
   await expect(
@@ -102,7 +104,7 @@ test("back up → verify → verified indicator → restore into a new database 
     /^Restored database orders_restored on db-host: 1 table, 20,000 rows in \d+(\.\d)? s\./,
   );
   await restored.getByText("Rows per table").click();
-  await expect(restored.getByTestId("restored-tables")).toHaveText("public.orders20,000");
+  await expect(restored.getByTestId("restored-tables")).toHaveText("public.orders20,000 rows");
   await expect(restored.getByTestId("restore-target-link")).toHaveAttribute("href", serverPath);
 
   // The source changes; replacing it with the backup needs its name typed again.

@@ -23,7 +23,8 @@ describe("format", () => {
   it("dates and times, in a given zone, with the zone's name", () => {
     const at = new Date("2026-12-06T14:05:09Z");
     expect(formatDateTime(at, "UTC")).toBe("6 Dec 2026, 14:05 UTC");
-    expect(formatDateTime(at, "UTC", true)).toBe("6 Dec 2026, 14:05:09 UTC");
+    expect(formatDateTime(at, "UTC", "seconds")).toBe("6 Dec 2026, 14:05:09 UTC");
+    expect(formatDateTime(at, "UTC", "time")).toBe("14:05:09 UTC");
     expect(formatDateTime(at, "Asia/Tokyo")).toBe("6 Dec 2026, 23:05 GMT+9");
   });
   it("durations", () => {

@@ -22,6 +22,11 @@ export function formatBytes(bytes: number): string {
   return `${value.toFixed(1)} ${units[unit]}`;
 }
 
+/** What a verification checked: "2 tables counted, 3 files in the archive checked against the manifest". */
+export function describeChecks(tables: number, files: number): string {
+  return `${formatCount(tables, "table")} counted, ${formatCount(files, "file")} in the archive checked against the manifest`;
+}
+
 /** 0.4 s, 12 s, 3 min 05 s, 2 h 04 min. */
 export function formatDuration(ms: number): string {
   if (ms < 10_000) return `${(ms / 1000).toFixed(1)} s`;
@@ -39,18 +44,19 @@ export function formatAge(ms: number): string {
   return `${Math.floor(min / 1440)} days`;
 }
 
+export type DateTimeStyle = "minutes" | "seconds" | "time";
+
 /**
  * "6 Dec 2026, 14:05 UTC": one way to write a date and time everywhere, in `timeZone` (absent: the
- * reader's own, in a browser), with the zone's short name so it is never ambiguous.
+ * reader's own, in a browser), with the zone's short name so it is never ambiguous. "seconds" adds
+ * them; "time" is the time alone, with seconds (a log's lines).
  */
-export function formatDateTime(at: Date, timeZone?: string, seconds = false): string {
+export function formatDateTime(at: Date, timeZone?: string, style: DateTimeStyle = "minutes"): string {
   return new Intl.DateTimeFormat("en-GB", {
-    day: "numeric",
-    month: "short",
-    year: "numeric",
+    ...(style === "time" ? {} : { day: "numeric", month: "short", year: "numeric" }),
     hour: "2-digit",
     minute: "2-digit",
-    ...(seconds ? { second: "2-digit" } : {}),
+    ...(style === "minutes" ? {} : { second: "2-digit" }),
     timeZoneName: "short",
     timeZone,
   }).format(at);

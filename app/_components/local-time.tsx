@@ -1,14 +1,15 @@
 "use client";
 import { useSyncExternalStore } from "react";
-import { formatDateTime } from "@/lib/format";
+import { formatDateTime, type DateTimeStyle } from "@/lib/format";
 
 const noChanges = () => () => {};
 
 /**
- * A date and time in the reader's time zone, UTC on hover. The server (and the browser while it
- * hydrates) writes it in UTC, then the browser in its own zone, so the two renders never disagree.
+ * A date and time in the reader's time zone, the full date and time in UTC on hover. The server
+ * (and the browser while it hydrates) writes it in UTC, then the browser in its own zone, so the
+ * two renders never disagree.
  */
-export function LocalTime({ at, seconds = false }: { at: Date | string | null | undefined; seconds?: boolean }) {
+export function LocalTime({ at, style = "minutes" }: { at: Date | string | null | undefined; style?: DateTimeStyle }) {
   const inBrowser = useSyncExternalStore(
     noChanges,
     () => true,
@@ -16,10 +17,9 @@ export function LocalTime({ at, seconds = false }: { at: Date | string | null | 
   );
   if (!at) return <>—</>;
   const d = new Date(at);
-  const utc = formatDateTime(d, "UTC", seconds);
   return (
-    <time dateTime={d.toISOString()} title={utc}>
-      {inBrowser ? formatDateTime(d, undefined, seconds) : utc}
+    <time dateTime={d.toISOString()} title={formatDateTime(d, "UTC", "seconds")}>
+      {formatDateTime(d, inBrowser ? undefined : "UTC", style)}
     </time>
   );
 }

@@ -184,10 +184,10 @@ describe("download", () => {
   it("unencrypted backups download as stored; viewers and other teams cannot download; their server and destination cannot be deleted", async () => {
     const { user, t, id, b, serverId, destinationId } = await backedUp(false);
     await expect(deleteServer(t, serverId)).rejects.toThrow(
-      "This server has 1 backup(s) stored, in the trash or running; deleting it would lose track of them.",
+      "This server has 1 backup stored, in the trash or running; deleting it would lose track of them.",
     );
     await expect(deleteDestination(t, destinationId)).rejects.toThrow(
-      "1 backup(s) are stored in this destination; deleting it would lose track of them. Delete those backups first.",
+      "1 backup is stored in this destination; deleting it would lose track of them. Delete those backups first.",
     );
     const d = await openDownload(t, id, null);
     const bytes = await read(d.body!);

@@ -2,7 +2,7 @@ import "server-only";
 import { PassThrough } from "node:stream";
 import { finished } from "node:stream/promises";
 import { AppError } from "@/lib/errors";
-import { formatBytes } from "@/lib/format";
+import { formatBytes, formatCount } from "@/lib/format";
 import { firstLines, holdPrivateFolder, runCommand } from "@/lib/reach";
 import {
   MANIFEST_FORMAT,
@@ -66,7 +66,7 @@ async function run(job: StartedJob, plan: Plan, out: PassThrough): Promise<Manif
       const { dump, entry } = await dumpDatabase(job, s, { spool, path, ...pre });
       dumps.push({ entry, spool });
       postgres.push(dump);
-      step(`Dumped ${s.database}: ${dump.tables.length} table(s), ${formatBytes(entry.size)} of SQL.`);
+      step(`Dumped ${s.database}: ${formatCount(dump.tables.length, "table")}, ${formatBytes(entry.size)} of SQL.`);
     }
 
     let lists: string[] = [];
@@ -76,7 +76,7 @@ async function run(job: StartedJob, plan: Plan, out: PassThrough): Promise<Manif
       const listed = await listDirectories(job, plan, dir);
       files = await hashEntries(job, dir, listed.regular);
       lists = listed.all;
-      step(`Listed and hashed ${files.length} file(s).`);
+      step(`Listed and hashed ${formatCount(files.length, "file")}.`);
     }
     const finishedAt = new Date().toISOString();
 

@@ -1,6 +1,6 @@
 import "server-only";
 import { AppError } from "@/lib/errors";
-import { formatBytes } from "@/lib/format";
+import { formatBytes, formatCount } from "@/lib/format";
 import { copyOver } from "./copy-over";
 import { RestoreEntryChecker } from "./entry-checker";
 import { extract } from "./extract";
@@ -48,7 +48,7 @@ export async function restoreDirectory(job: DirectoryRestoreJob): Promise<Direct
         : `Extracting into the private folder ${folder.dir} on ${job.serverName}…`,
     );
     const result = await extract(job, checker, into, signal);
-    step(`Extracted ${result.files} file(s), ${formatBytes(result.bytes)}.`);
+    step(`Extracted ${formatCount(result.files, "file")}, ${formatBytes(result.bytes)}.`);
     if (job.mode === "overwrite") {
       signal.throwIfAborted();
       copying = true;
@@ -70,7 +70,7 @@ export async function restoreDirectory(job: DirectoryRestoreJob): Promise<Direct
       folder = undefined;
       await f.keep();
     }
-    step(`Restored ${result.files} file(s) into ${where}.`);
+    step(`Restored ${formatCount(result.files, "file")} into ${where}.`);
     return result;
   } catch (error) {
     const cancelled = signal.aborted && !copying;

@@ -4,7 +4,8 @@ import { useEffect, useState } from "react";
 import { CheckboxGroup, FormError, Select } from "@/app/_components/form";
 import { checkedValues, useAction, type ActionError } from "@/app/_components/use-action";
 import { compressionSettings, compressionText, type CompressionSetting } from "@/lib/backups/compression";
-import { formatBytes, formatDuration } from "@/lib/format";
+import { LocalTime } from "@/app/_components/local-time";
+import { describeChecks, formatBytes, formatDuration } from "@/lib/format";
 import { encryptionFormats, encryptionText, type EncryptionFormat } from "@/lib/openpgp/encryption";
 import {
   backUpNowAction,
@@ -115,15 +116,12 @@ export function VerifiedBadge({
       </>
     );
   }
-  const at =
-    new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }).format(
-      new Date(verification.at),
-    ) + " UTC";
+  const at = <LocalTime at={verification.at} />;
   return verification.status === "verified" ? (
     <span
       className="badge bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-300"
       data-testid="verified-indicator"
-      title={`Restored and checked ${at}: ${verification.tables} table(s) counted, ${verification.files} file(s) checked against the manifest.`}
+      title={`Restored and checked: ${describeChecks(verification.tables, verification.files)}.`}
     >
       Verified {at}
     </span>

@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 import { encryptionText } from "@/lib/openpgp/encryption";
 import Link from "next/link";
 import { HelpLink } from "@/app/_components/help-link";
+import { LocalTime } from "@/app/_components/local-time";
 import { PageHeader } from "@/app/_components/page-header";
 import { listBackups } from "@/lib/backups/queries";
 import { listDestinations } from "@/lib/destinations/queries";
@@ -23,8 +24,7 @@ const triggerLabel = {
   safety: "Before a restore",
   import: "Taken back from storage",
 } as const;
-const when = (d: Date) =>
-  new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }).format(d) + " UTC";
+const when = (d: Date) => <LocalTime at={d} />;
 
 export default async function BackupsPage({
   params,

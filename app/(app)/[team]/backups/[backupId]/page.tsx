@@ -6,7 +6,7 @@ import { PageHeader } from "@/app/_components/page-header";
 import { describeCompression } from "@/lib/backups/compression";
 import { archiveRetrievals } from "@/lib/backups/retrieval";
 import { getBackup, type BackupDetail } from "@/lib/backups/queries";
-import { formatBytes, formatDuration } from "@/lib/format";
+import { describeChecks, formatBytes, formatDuration } from "@/lib/format";
 import { trashStateOf } from "@/lib/trash/queries";
 import { latestVerificationRuns } from "@/lib/restores/queries";
 import { pageRow, pageTeam } from "@/lib/web/page";
@@ -24,10 +24,7 @@ import {
 
 export const metadata: Metadata = { title: "Backup" };
 
-const when = (d: Date | null) =>
-  d
-    ? new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "medium", timeZone: "UTC" }).format(d) + " UTC"
-    : "—";
+const when = (d: Date | string | null) => <LocalTime at={d} />;
 const triggerLabel = {
   manual: "Back up now",
   schedule: "Schedule",
@@ -42,9 +39,13 @@ type Retrievals = Awaited<ReturnType<typeof archiveRetrievals>>;
 /** Where the backup is stored; archived copies say whether a retrieval is needed or on its way. */
 function Locations({ b, retrievals }: { b: BackupDetail; retrievals: Retrievals }) {
   const retrievalNote = (r: { requestedAt: Date; readyBy: Date } | null) =>
-    r
-      ? `Retrieval requested ${when(r.requestedAt)}, ready by ${when(r.readyBy)}`
-      : "Archive storage — needs retrieval before download";
+    r ? (
+      <>
+        Retrieval requested {when(r.requestedAt)}, ready by {when(r.readyBy)}
+      </>
+    ) : (
+      "Archive storage — needs retrieval before download"
+    );
   return (
     <div className="card overflow-x-auto p-0">
       <table className="w-full text-sm" data-testid="backup-locations">
@@ -222,9 +223,16 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
           <div className="sm:col-span-2 lg:col-span-3" data-testid="verification-summary">
             <p className="muted">Verification</p>
             <p className="mt-1">
-              {b.verification.status === "verified"
-                ? `Restored into a scratch database ${when(new Date(b.verification.at))}: ${b.verification.tables} table(s) counted, ${b.verification.files} file(s) checked against the manifest — all match.`
-                : `Failed ${when(new Date(b.verification.at))}: ${b.verification.differences.slice(0, 3).join("; ")}`}{" "}
+              {b.verification.status === "verified" ? (
+                <>
+                  Restored into a scratch database {when(b.verification.at)}:{" "}
+                  {describeChecks(b.verification.tables, b.verification.files)} — all match.
+                </>
+              ) : (
+                <>
+                  Failed {when(b.verification.at)}: {b.verification.differences.slice(0, 3).join("; ")}
+                </>
+              )}{" "}
               <Link
                 className="text-indigo-600 hover:underline dark:text-indigo-400"
                 href={`/${t.slug}/backups/${b.id}/restore`}
@@ -276,7 +284,10 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
         <ol className="mt-2 space-y-1 font-mono text-xs" data-testid="backup-log">
           {b.log.map((l) => (
             <li key={l.id} className={l.level === "error" ? "text-red-700 dark:text-red-400" : ""}>
-              <span className="muted">{l.createdAt.toISOString().slice(11, 19)}</span> {l.message}
+              <span className="muted">
+                <LocalTime at={l.createdAt} style="time" />
+              </span>{" "}
+              {l.message}
             </li>
           ))}
           {b.log.length === 0 && <li className="muted">Waiting to start…</li>}

@@ -1,8 +1,9 @@
 import type { Metadata } from "next";
 import Link from "next/link";
+import { LocalTime } from "@/app/_components/local-time";
 import { PageHeader } from "@/app/_components/page-header";
 import { getBackup } from "@/lib/backups/queries";
-import { formatBytes, formatCount, formatDuration } from "@/lib/format";
+import { describeChecks, formatBytes, formatCount, formatDuration } from "@/lib/format";
 import { manifestOf } from "@/lib/restores/mutations";
 import { getRestore, listRestores, type RestoreView } from "@/lib/restores/queries";
 import { pageRow, pageTeam } from "@/lib/web/page";
@@ -15,10 +16,7 @@ import { CancelRestoreButton, RestoreDatabaseForm, RestoreFolderForm, VerifyNowF
 
 export const metadata: Metadata = { title: "Restore" };
 
-const when = (d: Date | null) =>
-  d
-    ? new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "medium", timeZone: "UTC" }).format(d) + " UTC"
-    : "—";
+const when = (d: Date | null) => <LocalTime at={d} />;
 
 /** What is inside, from the manifest: databases with their dump size and tables, folders with their files. */
 function Contents({ manifest }: { manifest: Manifest }) {
@@ -58,7 +56,7 @@ function Contents({ manifest }: { manifest: Manifest }) {
           const files = under(path);
           return (
             <p key={`${source}${path}`} className="text-sm">
-              Folder <span className="font-mono">{path}</span> ({source}): {files.length} file(s),{" "}
+              Folder <span className="font-mono">{path}</span> ({source}): {formatCount(files.length, "file")},{" "}
               {formatBytes(files.reduce((n, e) => n + e.size, 0))}
             </p>
           );
@@ -111,7 +109,7 @@ function Restored({ slug, r }: { slug: string; r: RestoreView }) {
               {s.counts.map((c) => (
                 <tr key={c.table}>
                   <td className="pr-3 font-mono">{c.table}</td>
-                  <td className="tabular-nums">{c.rows.toLocaleString("en")}</td>
+                  <td className="tabular-nums">{formatCount(c.rows, "row")}</td>
                 </tr>
               ))}
             </tbody>
@@ -182,9 +180,7 @@ async function History({ t, jobs, member }: { t: TeamContext; jobs: RestoreView[
               </td>
               <td className="max-w-md px-4 py-2">
                 {r.status === "succeeded" && r.kind === "verify" && r.result && (
-                  <span>
-                    {r.result.tables} table(s) counted, {r.result.files} file(s) checked: all match.
-                  </span>
+                  <span>{describeChecks(r.result.tables, r.result.files)}: all match.</span>
                 )}
                 {r.status === "succeeded" && r.kind !== "verify" && <Restored slug={slug} r={r} />}
                 {r.error && (
@@ -214,7 +210,10 @@ async function History({ t, jobs, member }: { t: TeamContext; jobs: RestoreView[
                     <ol className="mt-1 space-y-0.5 font-mono text-xs">
                       {logs.get(r.id)!.map((l) => (
                         <li key={l.id} className={l.level === "error" ? "text-red-700 dark:text-red-400" : ""}>
-                          <span className="muted">{l.createdAt.toISOString().slice(11, 19)}</span> {l.message}
+                          <span className="muted">
+                            <LocalTime at={l.createdAt} style="time" />
+                          </span>{" "}
+                          {l.message}
                         </li>
                       ))}
                     </ol>
