@@ -27,6 +27,7 @@ import { openDownload, parseRange, RangeNotSatisfiable, requestRetrieval } from 
 import { archiveRetrievals } from "./retrieval";
 import { removeFailedUpload, requestBackup } from "./mutations";
 import { getBackup, listBackups } from "./queries";
+import { storageConfig } from "@/lib/destinations/config";
 import { importUpload } from "./upload";
 
 let engine: InProcessEngine;
@@ -288,12 +289,27 @@ describe("upload", () => {
         { serverId, destinationIds: [destinationId], encrypted: true },
         Readable.from([randomBytes(4 * 1024 * 1024)]),
       ),
-    ).rejects.toThrow(/not a valid \.tar\.gz/);
+    ).rejects.toThrow(
+      "The file is not a valid .tar.gz: it is not gzip-compressed data, or that data is damaged (a different format, or changed since it was made). Upload the archive as it was made, without changes.",
+    ); // zlib's own "incorrect header check" means nothing to a user
     const gzNotTar = execFileSync("gzip", ["-c"], { input: randomBytes(4096) });
     await expect(
       importUpload(t, { serverId, destinationIds: [destinationId], encrypted: false }, Readable.from([gzNotTar])),
     ).rejects.toThrow(/not a tar archive/);
     expect(readdirSync(folder)).toEqual(before);
+  });
+});
+
+describe("local-disk messages", () => {
+  it("name the team's folder without its path inside Coffer's data folder", async () => {
+    const { t } = await backedUp(false);
+    const adapter = createAdapter(storageConfig(t.id, "local", { prefix: "dl" }, {}));
+    const err = await adapter.retrieve("missing.tar.gz").then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toBe(`Object "missing.tar.gz" does not exist in this team's folder on the Coffer host.`);
+    expect(err?.message).not.toContain(path.resolve(env().DATA_DIR));
   });
 });
 

@@ -8,6 +8,7 @@ import { db } from "../db";
 import { recordAudit } from "../audit/record";
 import { env } from "../env";
 import { AppError, asAppError } from "../errors";
+import { plainCause } from "../error-text";
 import { formatBytes } from "../format";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import { storeNewBackup, type ArchiveProducer, type TransferResult } from "./build";
@@ -92,7 +93,7 @@ function tarGzCheck(maxExpansion: number): { sink: Writable; done: Promise<Archi
       if (err instanceof AppError) throw err;
       throw new AppError(
         "VALIDATION",
-        `The file is not a valid .tar.gz (${(err as Error).message}). Upload the archive as it was made, without changes.`,
+        `The file is not a valid .tar.gz: ${plainCause(err, { step: "upload" })}. Upload the archive as it was made, without changes.`,
       );
     },
   );

@@ -1,6 +1,7 @@
 import "server-only";
 import { PassThrough } from "node:stream";
 import { finished } from "node:stream/promises";
+import { plainCause } from "@/lib/error-text";
 import { AppError } from "@/lib/errors";
 import { formatBytes, formatCount } from "@/lib/format";
 import { firstLines, holdPrivateFolder, runCommand } from "@/lib/reach";
@@ -109,7 +110,7 @@ async function run(job: StartedJob, plan: Plan, out: PassThrough): Promise<Manif
         ? error
         : new AppError(
             "INTERNAL",
-            `The backup of ${job.serverName} failed: ${error instanceof Error ? error.message : String(error)}`,
+            `The backup of ${job.serverName} failed: ${plainCause(error, { backupId: job.backupId })}.`,
           );
     if (guardian) {
       const dir = guardian.dir;

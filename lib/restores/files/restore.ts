@@ -1,4 +1,5 @@
 import "server-only";
+import { plainCause } from "@/lib/error-text";
 import { AppError } from "@/lib/errors";
 import { formatBytes, formatCount } from "@/lib/format";
 import { copyOver } from "./copy-over";
@@ -61,7 +62,7 @@ export async function restoreDirectory(job: DirectoryRestoreJob): Promise<Direct
       } catch (error) {
         throw new AppError(
           "UPSTREAM",
-          `The files were restored into ${where}, but the private folder ${f.dir} could not be removed (${error instanceof Error ? error.message : String(error)}): remove it by hand.`,
+          `The files were restored into ${where}, but the private folder ${f.dir} could not be removed (${plainCause(error, { step: "restore-cleanup" })}): remove it by hand.`,
         );
       }
       step("Private folder removed.");
@@ -78,17 +79,14 @@ export async function restoreDirectory(job: DirectoryRestoreJob): Promise<Direct
       ? signal.reason
       : error instanceof AppError
         ? error
-        : new AppError(
-            "INTERNAL",
-            `The restore to ${where} failed: ${error instanceof Error ? error.message : String(error)}`,
-          );
+        : new AppError("INTERNAL", `The restore to ${where} failed: ${plainCause(error, { step: "restore" })}.`);
     if (folder) {
       const f = folder;
       await f
         .close()
         .catch((e: unknown) =>
           step(
-            `Could not remove ${job.mode === "fresh" ? "what the restore created in" : "the private folder"} ${f.dir}: ${e instanceof Error ? e.message : String(e)}`,
+            `Could not remove ${job.mode === "fresh" ? "what the restore created in" : "the private folder"} ${f.dir}: ${plainCause(e, { step: "restore-cleanup" })}.`,
           ),
         );
     }
