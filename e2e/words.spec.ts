@@ -76,7 +76,7 @@ test("sizes, counts and dates read the same everywhere; a folder restore says wh
   const restored = page.getByTestId("restore-history").locator("tbody tr").first();
   await expect(restored.getByTestId("backup-status")).toHaveText("Succeeded", { timeout: 60_000 });
   await expect(restored.getByTestId("restore-summary")).toHaveText(
-    new RegExp(`^Restored 1 file \\(300 bytes\\) to ${target} on web-host in \\d+\\.\\d s\\.$`),
+    new RegExp(`^Restored 1 file \\(300 bytes\\) to ${target} on web-host in (\\d+(\\.\\d)? s|\\d+ min \\d\\d s)\\.$`),
   );
   await expect(restored.getByTestId("restore-target-link")).toHaveAttribute("href", serverPath);
   await expect(form.getByLabel("Restore under")).toHaveValue("");
