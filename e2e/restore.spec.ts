@@ -76,13 +76,15 @@ test("back up → verify → verified indicator → restore into a new database 
   await expect(page.getByTestId("restore-contents").locator("tbody tr td").nth(3)).toHaveText("20000");
   await page.getByRole("form", { name: "Verify now" }).getByRole("button", { name: "Verify now" }).click();
   const verification = await job(page, "Verification", "Succeeded");
-  await expect(verification).toContainText("1 table(s) counted, 1 file(s) checked: all match.");
+  await expect(verification).toContainText(
+    "1 table counted, 1 file in the archive checked against the manifest: all match.",
+  );
   await expect(page.getByTestId("verified-indicator")).toContainText("Verified");
   expect(psql("postgres", "select count(*) from pg_database where datname like 'coffer_verify_%'")).toBe("0");
   await page.getByRole("link", { name: "Back to the backup" }).click();
   await expect(page.getByTestId("verified-indicator")).toContainText("Verified");
   await expect(page.getByTestId("verification-summary")).toContainText(
-    "1 table(s) counted, 1 file(s) checked against the manifest — all match.",
+    "1 table counted, 1 file in the archive checked against the manifest — all match.",
   );
   await page.goto(`/${team}/backups`);
   await expect(
@@ -95,8 +97,15 @@ test("back up → verify → verified indicator → restore into a new database 
   const restore = page.getByRole("form", { name: "Restore a database" });
   await expect(restore.getByLabel("New database name")).toHaveValue("orders_restored");
   await restore.getByRole("button", { name: "Restore database" }).click();
-  await job(page, "orders_restored on db-host (new)", "Succeeded");
+  const restored = await job(page, "orders_restored on db-host (new)", "Succeeded");
   expect(psql("orders_restored", digestSql)).toBe(original);
+  // What was restored, how long it took, and where: not just "Done."
+  await expect(restored.getByTestId("restore-summary")).toContainText(
+    /^Restored database orders_restored on db-host: 1 table, 20,000 rows in (\d+(\.\d)? s|\d+ min \d\d s)\./,
+  );
+  await restored.getByText("Rows per table").click();
+  await expect(restored.getByTestId("restored-tables")).toHaveText("public.orders20,000 rows");
+  await expect(restored.getByTestId("restore-target-link")).toHaveAttribute("href", serverPath);
 
   // The source changes; replacing it with the backup needs its name typed again.
   psql("orders", "delete from orders where id > 5000");
@@ -111,6 +120,12 @@ test("back up → verify → verified indicator → restore into a new database 
   await restore.getByRole("button", { name: "Replace database" }).click();
   const replaced = await job(page, "orders on db-host (replaced)", "Succeeded");
   expect(psql("orders", digestSql)).toBe(original);
+  // Once started, the form is cleared: back to a new database, the replace no longer armed.
+  await expect(restore.getByLabel("A new database")).toBeChecked();
+  await expect(restore.getByLabel("Type the database name again to confirm")).toHaveCount(0);
+  await expect(replaced.getByTestId("restore-summary")).toContainText(
+    "Restored database orders on db-host: 1 table, 20,000 rows",
+  );
 
   // The safety backup holds the changed database.
   const safety = replaced.getByTestId("safety-backup-link");

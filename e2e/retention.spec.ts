@@ -8,7 +8,7 @@ import { retentionFixture as f } from "./seed/retention-fixture";
 // Runs against the retention server (playwright.config.ts), whose seed gave schedule "nightly"
 // 40 days of succeeded backups (one a day, each a real object on the local-disk destination) and
 // a policy that keeps all of them.
-test.use({ baseURL: f.baseURL });
+test.use({ baseURL: f.baseURL, timezoneId: "UTC" }); // the list shows times in the reader's zone
 
 /** The backups list's "Started" column, as the page writes it (UTC). */
 const startedText = (d: Date) =>

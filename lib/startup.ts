@@ -38,7 +38,7 @@ export async function assertMasterKeysPresent(keys: Keyring): Promise<void> {
   const missing = await unknownKeyIdsInUseAllTeams(keys);
   if (missing.length > 0) {
     throw new Error(
-      `Stored secrets use master key id(s) ${missing.join(", ")}, which MASTER_KEYS does not contain. Add them back (decrypt-only keys go after the active one).`,
+      `Stored secrets use master key ${missing.length === 1 ? "id" : "ids"} ${missing.join(", ")}, which MASTER_KEYS does not contain. Add ${missing.length === 1 ? "it" : "them"} back (decrypt-only keys go after the active one).`,
     );
   }
   const objects = (await keysNamedByObjectsAllTeams()).filter((k) => !keys.byId.has(k.keyId));

@@ -3,6 +3,7 @@
 import { keyring } from "@/lib/crypto/master-keys";
 import { keysNamedByObjectsAllTeams, rewrapDataKeysAllTeams, rotateSecrets } from "@/lib/crypto/rotate";
 import { closeDatabase } from "@/lib/db";
+import { formatCount } from "@/lib/format";
 
 const keys = keyring();
 console.log(`Re-sealing secrets under master key "${keys.active.id}"…`);
@@ -14,12 +15,12 @@ try {
   for (const c of report.columns) console.log(`  ${c.column}: ${c.resealed} re-sealed`);
   const rewrapped = await rewrapDataKeysAllTeams({ keys });
   console.log(
-    `Done: ${report.total} secret(s) re-sealed and ${rewrapped} backup data key(s) re-wrapped; every one is now under "${report.activeKeyId}".`,
+    `Done: ${formatCount(report.total, "secret")} re-sealed and ${formatCount(rewrapped, "backup data key")} re-wrapped; every one is now under "${report.activeKeyId}".`,
   );
   const older = (await keysNamedByObjectsAllTeams()).filter((k) => k.keyId !== keys.active.id);
   for (const k of older)
     console.log(
-      `  ${k.objects} stored backup object(s) still name key "${k.keyId}" in their header: keep it in MASTER_KEYS (decrypt-only, after the active one) and in your offline copy until those backups expire.`,
+      `  ${formatCount(k.objects, "stored backup object")} still name key "${k.keyId}" in their header: keep it in MASTER_KEYS (decrypt-only, after the active one) and in your offline copy until those backups expire.`,
     );
   if (!older.length)
     console.log("  No stored backup object names an older key: older keys can be removed from MASTER_KEYS.");

@@ -89,6 +89,9 @@ export const backups = pgTable(
      */
     reservedBytes: bigint("reserved_bytes", { mode: "number" }),
     manifest: jsonb("manifest").$type<Record<string, unknown>>(),
+    /** An upload: the name of the file the user sent, and when the archive itself was made (its manifest's end, else its first member's time). */
+    uploadedName: text("uploaded_name"),
+    archivedAt: timestampColumn("archived_at"),
     error: text("error"),
     /**
      * Set when removing what a run that did not finish left behind (partial objects, temporary

@@ -28,6 +28,11 @@ export type VerificationResult = {
   differences: string[];
 };
 
+/** What a finished restore put in place: the database with each table's rows (the first 200 tables), or the folder. */
+export type RestoredSummary =
+  | { kind: "database"; database: string; tables: number; rows: number; counts: { table: string; rows: number }[] }
+  | { kind: "directory"; path: string; files: number; bytes: number };
+
 /**
  * A restore or a verification of one backup, run by a workflow on one server. Status moves only
  * forward (queued → running → succeeded | failed | cancelled), each step one guarded UPDATE.
@@ -77,6 +82,7 @@ export const restores = pgTable(
     bytesDone: bigint("bytes_done", { mode: "number" }).notNull().default(0),
     totalBytes: bigint("total_bytes", { mode: "number" }),
     result: jsonb("result").$type<VerificationResult>(),
+    restored: jsonb("restored").$type<RestoredSummary>(),
     error: text("error"),
     cancelRequestedAt: timestampColumn("cancel_requested_at"),
     cancelRequestedBy: text("cancel_requested_by"),

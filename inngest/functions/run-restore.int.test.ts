@@ -155,7 +155,18 @@ describe("run-restore: databases", () => {
     const r = await run(s.t, id);
     expect(r).toMatchObject({ status: "succeeded", error: null, targetDatabase: target, mode: "new" });
     expect(await digest(target)).toEqual(original);
-    expect(r.log.map((l) => l.message).at(-1)).toBe(`Restored ${target}: 2 table(s), 502 row(s).`);
+    expect(r.log.map((l) => l.message).at(-1)).toBe(`Restored ${target}: 2 tables, 502 rows.`);
+    // What the restore page shows: the database, each table's rows.
+    expect(r.restored).toEqual({
+      kind: "database",
+      database: target,
+      tables: 2,
+      rows: 502,
+      counts: expect.arrayContaining([
+        { table: "public.items", rows: 500 },
+        { table: "public.notes", rows: 2 },
+      ]),
+    });
     expect(await scratchDatabases()).not.toContain(scratchName("restore", id));
     expect(await claimRestore(s.t.id, id)).toBeNull(); // a repeated event finds nothing to do
 
@@ -781,6 +792,7 @@ describe("run-restore: directories", () => {
     });
     const r = await run(s.t, id);
     expect(r).toMatchObject({ status: "succeeded", error: null });
+    expect(r.restored).toEqual({ kind: "directory", path: into, files: 2, bytes: 300_000 + 12 });
     for (const f of ["index.html", "img/logo.bin"])
       expect(sha256(readFileSync(path.join(into, folder, f)))).toBe(sha256(readFileSync(path.join(folder, f))));
   });

@@ -11,7 +11,7 @@ import { teamRecipientKeys } from "../openpgp/team-keys";
 import { db, type Transaction } from "../db";
 import { withLoadedDestination } from "../destinations/use";
 import { AppError, asAppError, notFound } from "../errors";
-import { formatBytes } from "../format";
+import { formatBytes, formatCount } from "../format";
 import { startAttempt, type Attempt } from "../jobs/attempt";
 import { claimNew } from "../jobs/claim";
 import { testPauseStream } from "../jobs/test-pause";
@@ -230,7 +230,9 @@ async function removeEarlierAttempts(
   for (const [i, a] of adapters.entries()) {
     const removed = await a.removeLeftovers(key, job.id).catch(() => 0);
     if (removed)
-      attempt.say(`Removed ${removed} unfinished upload(s) of an earlier attempt from ${destinations[i]!.name}.`);
+      attempt.say(
+        `Removed ${formatCount(removed, "unfinished upload")} of an earlier attempt from ${destinations[i]!.name}.`,
+      );
   }
 }
 

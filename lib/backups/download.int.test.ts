@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -25,8 +25,9 @@ import { backupEvent, restoreEvent } from "@/inngest/events";
 import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
 import { openDownload, parseRange, RangeNotSatisfiable, requestRetrieval } from "./download";
 import { archiveRetrievals } from "./retrieval";
-import { requestBackup } from "./mutations";
-import { getBackup } from "./queries";
+import { removeFailedUpload, requestBackup } from "./mutations";
+import { getBackup, listBackups } from "./queries";
+import { storageConfig } from "@/lib/destinations/config";
 import { importUpload } from "./upload";
 
 let engine: InProcessEngine;
@@ -184,10 +185,10 @@ describe("download", () => {
   it("unencrypted backups download as stored; viewers and other teams cannot download; their server and destination cannot be deleted", async () => {
     const { user, t, id, b, serverId, destinationId } = await backedUp(false);
     await expect(deleteServer(t, serverId)).rejects.toThrow(
-      "This server has 1 backup(s) stored, in the trash or running; deleting it would lose track of them.",
+      "This server has 1 backup stored, in the trash or running; deleting it would lose track of them.",
     );
     await expect(deleteDestination(t, destinationId)).rejects.toThrow(
-      "1 backup(s) are stored in this destination; deleting it would lose track of them. Delete those backups first.",
+      "1 backup is stored in this destination; deleting it would lose track of them. Delete those backups first.",
     );
     const d = await openDownload(t, id, null);
     const bytes = await read(d.body!);
@@ -215,6 +216,8 @@ describe("upload", () => {
     const { t, serverId, destinationId } = await backedUp(false);
     const dir = mkdtempSync(path.join(scratch, "up-"));
     writeFileSync(path.join(dir, "dump.sql"), "select 1;\n".repeat(10_000));
+    const made = new Date("2024-03-05T10:20:30Z");
+    utimesSync(path.join(dir, "dump.sql"), made, made);
     const archive = execFileSync("tar", ["czf", "-", "-C", dir, "dump.sql"]);
     const result = await importUpload(
       t,
@@ -225,6 +228,9 @@ describe("upload", () => {
     expect(b).toMatchObject({ status: "succeeded", trigger: "upload", encrypted: true, archiveBytes: archive.length });
     expect((await read((await openDownload(t, result.id, null)).body!)).equals(archive)).toBe(true);
     expect(b.manifest).toBeNull(); // not a Coffer archive
+    // The file's own name, and the archive's own date: its first member's time, without a manifest.
+    expect(b).toMatchObject({ uploadedName: "old.tar.gz", archivedAt: made });
+    expect((await listBackups(t)).rows.find((r) => r.id === result.id)).toMatchObject({ uploadedName: "old.tar.gz" });
   });
 
   it("a Coffer backup uploaded again keeps its manifest, so it can be restored and verified like the original", async () => {
@@ -235,7 +241,42 @@ describe("upload", () => {
       { serverId, destinationIds: [destinationId], encrypted: true, fileName: "again.tar.gz" },
       Readable.from([archive]),
     );
-    expect((await getBackup(t, result.id)).manifest).toEqual(original.manifest);
+    const again = await getBackup(t, result.id);
+    expect(again.manifest).toEqual(original.manifest);
+    // Made when its manifest says the original run ended, not when it was uploaded.
+    expect(again.archivedAt).toEqual(new Date(original.manifest!.finishedAt as string));
+    expect(again.uploadedName).toBe("again.tar.gz");
+  });
+
+  it("a failed upload's row can be removed by a member (audited), nothing else can be removed this way, nor by viewers or other teams", async () => {
+    const { user, t, id: kept, serverId, destinationId } = await backedUp(false);
+    const gzNotTar = execFileSync("gzip", ["-c"], { input: randomBytes(4096) });
+    await expect(
+      importUpload(
+        t,
+        { serverId, destinationIds: [destinationId], encrypted: false, fileName: "broken.tar.gz" },
+        Readable.from([gzNotTar]),
+      ),
+    ).rejects.toThrow(/not a tar archive/);
+    const failed = (await listBackups(t)).rows.find((r) => r.uploadedName === "broken.tar.gz")!;
+    expect(failed).toMatchObject({ status: "failed", trigger: "upload" });
+
+    const viewer = { ...(await user.team("viewer")), role: "viewer" as const };
+    await expect(removeFailedUpload(viewer, failed.id)).rejects.toMatchObject({ code: "FORBIDDEN" });
+    const other = await (await signedUpUser("Eve")).team("owner");
+    await expect(removeFailedUpload(other, failed.id)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(removeFailedUpload(t, kept)).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: expect.stringContaining("Only a failed upload can be removed this way"),
+    });
+
+    const member = { ...(await user.team("member")), role: "member" as const };
+    await removeFailedUpload(member, failed.id);
+    expect((await listBackups(t)).rows.map((r) => r.id)).toEqual([kept]);
+    await expect(getBackup(t, failed.id)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    const audit = await listAuditEvents(t, { action: "backup.failed_upload_removed" });
+    expect(audit.events).toMatchObject([{ targetType: "backup", targetLabel: "broken.tar.gz" }]);
+    await expect(removeFailedUpload(t, failed.id)).rejects.toMatchObject({ code: "NOT_FOUND" });
   });
 
   it("refuses a file that is not a .tar.gz and keeps nothing of it", async () => {
@@ -248,12 +289,27 @@ describe("upload", () => {
         { serverId, destinationIds: [destinationId], encrypted: true },
         Readable.from([randomBytes(4 * 1024 * 1024)]),
       ),
-    ).rejects.toThrow(/not a valid \.tar\.gz/);
+    ).rejects.toThrow(
+      "The file is not a valid .tar.gz: it is not gzip-compressed data, or that data is damaged (a different format, or changed since it was made). Upload the archive as it was made, without changes.",
+    ); // zlib's own "incorrect header check" means nothing to a user
     const gzNotTar = execFileSync("gzip", ["-c"], { input: randomBytes(4096) });
     await expect(
       importUpload(t, { serverId, destinationIds: [destinationId], encrypted: false }, Readable.from([gzNotTar])),
     ).rejects.toThrow(/not a tar archive/);
     expect(readdirSync(folder)).toEqual(before);
+  });
+});
+
+describe("local-disk messages", () => {
+  it("name the team's folder without its path inside Coffer's data folder", async () => {
+    const { t } = await backedUp(false);
+    const adapter = createAdapter(storageConfig(t.id, "local", { prefix: "dl" }, {}));
+    const err = await adapter.retrieve("missing.tar.gz").then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toBe(`Object "missing.tar.gz" does not exist in this team's folder on the Coffer host.`);
+    expect(err?.message).not.toContain(path.resolve(env().DATA_DIR));
   });
 });
 

@@ -1,5 +1,5 @@
 import "server-only";
-import { eq, inArray } from "drizzle-orm";
+import { eq, inArray, isNull } from "drizzle-orm";
 import { backups, servers, sources, storageDestinations } from "@/db/schema";
 import { newId } from "@/db/columns";
 import { recordAudit } from "../audit/record";
@@ -41,6 +41,8 @@ export interface NewBackup {
   /** Absent: not verified after the run. */
   verify?: boolean;
   verifySourceId?: string;
+  /** An upload: the name of the file the user sent. */
+  uploadedName?: string;
 }
 
 /**
@@ -94,6 +96,7 @@ export async function insertBackup(tx: Transaction, t: TeamContext, b: NewBackup
       compression: b.compression,
       requestedBy: t.actor.label,
       fileName: backupFileName(server.name, new Date()),
+      uploadedName: b.uploadedName,
     })
     .returning({ id: backups.id });
   await linkBackup(tx, { teamId: t.id, backupId: id, sourceIds, destinationIds });
@@ -154,5 +157,48 @@ export async function cancelBackup(t: TeamContext, backupId: string) {
     }
     await recordAudit(tx, t, { action: "backup.cancel_requested", target: { type: "backup", id: backupId } });
     return { id: backupId };
+  });
+}
+
+/**
+ * Removes the row of an upload that failed (it stored nothing): the user's way to clear it from the
+ * list. One statement, audited; refused for anything else, or while what it left in storage is
+ * still being removed (the sweeper needs the row for that).
+ */
+export async function removeFailedUpload(t: TeamContext, backupId: string): Promise<{ id: string }> {
+  assertRole(t, "member");
+  const d = await db();
+  return d.transaction(async (tx) => {
+    const [removed] = await tx
+      .delete(backups)
+      .where(
+        inTeam(
+          backups,
+          t,
+          eq(backups.id, backupId),
+          eq(backups.trigger, "upload"),
+          eq(backups.status, "failed"),
+          isNull(backups.leftoversPendingAt),
+        ),
+      )
+      .returning({ id: backups.id, uploadedName: backups.uploadedName, fileName: backups.fileName });
+    if (!removed) {
+      const [b] = await tx
+        .select({ trigger: backups.trigger, status: backups.status })
+        .from(backups)
+        .where(inTeam(backups, t, eq(backups.id, backupId)));
+      if (!b) throw notFound("That backup");
+      throw new AppError(
+        "CONFLICT",
+        b.trigger === "upload" && b.status === "failed"
+          ? "Coffer is still removing what this upload left in storage. Try again in a few minutes."
+          : "Only a failed upload can be removed this way. Delete a backup from its page (admins), which moves it to the trash.",
+      );
+    }
+    await recordAudit(tx, t, {
+      action: "backup.failed_upload_removed",
+      target: { type: "backup", id: removed.id, label: removed.uploadedName ?? removed.fileName },
+    });
+    return { id: removed.id };
   });
 }

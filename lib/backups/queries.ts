@@ -32,6 +32,8 @@ const backupColumns = {
   compression: backups.compression,
   requestedBy: backups.requestedBy,
   fileName: backups.fileName,
+  uploadedName: backups.uploadedName,
+  archivedAt: backups.archivedAt,
   createdAt: backups.createdAt,
   startedAt: backups.startedAt,
   finishedAt: backups.finishedAt,

@@ -30,6 +30,11 @@ export const uploadBackupSchema = z.object({
     z.array(idOf("dst", "destination")).min(1, "Choose at least one destination.").max(20),
   ),
   encrypted: z.preprocess((v) => v === true || v === "true" || v === "1", z.boolean()),
-  fileName: z.string().max(255).optional(),
+  /** The uploaded file's own name, kept to show with the backup (its last path part, no control characters). */
+  fileName: z
+    .string()
+    .max(255)
+    .transform((n) => n.replace(/\p{Cc}/gu, "").replace(/^.*[\\/]/, "") || undefined)
+    .optional(),
 });
 export type UploadBackupInput = z.infer<typeof uploadBackupSchema>;

@@ -2,11 +2,15 @@ import "server-only";
 import { PassThrough, Transform, Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
+import { eq } from "drizzle-orm";
+import { backups } from "@/db/schema";
+import { db } from "../db";
 import { recordAudit } from "../audit/record";
 import { env } from "../env";
 import { AppError, asAppError } from "../errors";
+import { plainCause } from "../error-text";
 import { formatBytes } from "../format";
-import { assertRole, type TeamContext } from "../teams/context";
+import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import { storeNewBackup, type ArchiveProducer, type TransferResult } from "./build";
 import { expansionGuard } from "./expansion";
 import { MANIFEST_PATH, MAX_MANIFEST_BYTES, parseManifest } from "./manifest";
@@ -23,6 +27,16 @@ function manifestFrom(head: Buffer): Record<string, unknown> | null {
   } catch {
     return null; // not a Coffer manifest: kept as an archive without one
   }
+}
+
+/**
+ * When the archive itself was made: its manifest's end, else its first member's modification time
+ * (tar header, octal seconds); null when neither says.
+ */
+function madeAtFrom(head: Buffer, manifest: Record<string, unknown> | null): Date | null {
+  if (typeof manifest?.finishedAt === "string") return new Date(manifest.finishedAt);
+  const seconds = parseInt(head.subarray(136, 148).toString("latin1").replace(/\0.*$/s, "").trim() || "0", 8);
+  return Number.isSafeInteger(seconds) && seconds > 0 ? new Date(seconds * 1000) : null;
 }
 
 /** Counts what passes; `check(total)` may throw to stop the stream. */
@@ -44,9 +58,9 @@ function metered(check: (total: number) => void): Transform {
 /**
  * Checks, while it streams past, that the upload is a .tar.gz (gzip intact to its end, a `ustar`
  * first header) that does not expand beyond `maxExpansion` times its size. Resolves with its
- * Coffer manifest, if it has one, else null; rejects saying what the file is not.
+ * Coffer manifest, if it has one, else null, and when it was made; rejects saying what the file is not.
  */
-function tarGzCheck(maxExpansion: number): { sink: Writable; done: Promise<Record<string, unknown> | null> } {
+function tarGzCheck(maxExpansion: number): { sink: Writable; done: Promise<Archived> } {
   const kept: Buffer[] = [];
   let keptBytes = 0;
   const guard = expansionGuard(
@@ -72,13 +86,14 @@ function tarGzCheck(maxExpansion: number): { sink: Writable; done: Promise<Recor
       const head = Buffer.concat(kept);
       if (head.length < 512 || head.subarray(257, 262).toString("latin1") !== "ustar")
         throw new AppError("VALIDATION", "The file is gzip-compressed but not a tar archive. Upload a .tar.gz.");
-      return manifestFrom(head);
+      const manifest = manifestFrom(head);
+      return { manifest, madeAt: madeAtFrom(head, manifest) };
     },
     (err: unknown) => {
       if (err instanceof AppError) throw err;
       throw new AppError(
         "VALIDATION",
-        `The file is not a valid .tar.gz (${(err as Error).message}). Upload the archive as it was made, without changes.`,
+        `The file is not a valid .tar.gz: ${plainCause(err, { step: "upload" })}. Upload the archive as it was made, without changes.`,
       );
     },
   );
@@ -147,7 +162,14 @@ const idleTooLong = (seconds: number) => () =>
  * The upload as an archive: one read of the request feeds the check and the destinations, at the
  * pace of the slowest of them, so nothing of it piles up in memory.
  */
-function uploaded(body: Readable, fileName: string | undefined, quota: LocalReservation | null): ArchiveProducer {
+type Archived = { manifest: Record<string, unknown> | null; madeAt: Date | null };
+
+function uploaded(
+  body: Readable,
+  fileName: string | undefined,
+  quota: LocalReservation | null,
+  onChecked: (a: Archived) => void,
+): ArchiveProducer {
   return {
     async open(ctx) {
       ctx.say(`Receiving ${fileName ?? "the upload"}.`);
@@ -169,7 +191,13 @@ function uploaded(body: Readable, fileName: string | undefined, quota: LocalRese
       // A bad file stops the upload at once; an error found at its very end comes through `done`.
       check.done.catch(stop);
       ctx.signal.addEventListener("abort", () => body.destroy(), { once: true });
-      return { stream, done: check.done };
+      return {
+        stream,
+        done: check.done.then((a) => {
+          onChecked(a);
+          return a.manifest;
+        }),
+      };
     },
     // Whatever the outcome, stop reading the request (a failed destination leaves it unread).
     close: async () => void body.destroy(),
@@ -193,7 +221,8 @@ export async function importUpload(
   assertRole(t, "member");
   if (declaredBytes) uploadLimit(null)(declaredBytes);
   let quota: LocalReservation | null = null;
-  return storeNewBackup(
+  let madeAt: Date | null = null;
+  const stored = await storeNewBackup(
     t,
     {
       serverId: input.serverId,
@@ -201,8 +230,9 @@ export async function importUpload(
       destinationIds: input.destinationIds,
       encrypted: input.encrypted,
       trigger: "upload",
+      uploadedName: input.fileName,
     },
-    () => uploaded(body, input.fileName, quota),
+    () => uploaded(body, input.fileName, quota, (a) => (madeAt = a.madeAt)),
     async (tx, id) => {
       quota = await reserveLocalRoom(tx, t, id, input.destinationIds, declaredBytes || undefined);
       await recordAudit(tx, t, {
@@ -212,4 +242,12 @@ export async function importUpload(
       });
     },
   );
+  if (madeAt) {
+    const d = await db();
+    await d
+      .update(backups)
+      .set({ archivedAt: madeAt })
+      .where(inTeam(backups, t, eq(backups.id, stored.id)));
+  }
+  return stored;
 }

@@ -6,6 +6,7 @@ import { extract } from "tar-stream";
 import { MANIFEST_PATH, parseManifest, type Manifest } from "../backups/manifest";
 import { createDecryptStream, maxHeaderLength, plaintextSize, readHeader, type ParsedHeader } from "../crypto/envelope";
 import type { Keyring } from "../crypto/master-keys";
+import { plainCause } from "../error-text";
 import { asAppError } from "../errors";
 import type { ObjectInfo, StorageAdapter } from "../storage";
 
@@ -93,7 +94,10 @@ export async function inspectObject(
     if (signal?.aborted) throw signal.reason;
     const known = asAppError(err);
     if (known && known.code !== "INTERNAL" && known.code !== "VALIDATION") throw err; // storage, not the object
-    return damaged(known?.message ?? `The archive inside is not readable: ${(err as Error).message}.`, header);
+    return damaged(
+      known?.message ?? `The archive inside is not readable: ${plainCause(err, { step: "inspect", key: info.key })}.`,
+      header,
+    );
   }
   if (manifest.backupId !== header.backupId)
     return damaged(

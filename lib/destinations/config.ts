@@ -43,7 +43,13 @@ export function storageConfig(
   settings: Settings,
   secrets: Secrets,
 ): StorageConfig {
-  if (kind === "local") return parseStorageConfig({ kind, root: teamStorageRoot(teamId), prefix: settings.prefix });
+  if (kind === "local")
+    return parseStorageConfig({
+      kind,
+      root: teamStorageRoot(teamId),
+      prefix: settings.prefix,
+      label: "this team's folder on the Coffer host",
+    });
   let credentials: unknown = undefined;
   if (kind === "gcs" && secrets.credentials) {
     try {

@@ -12,6 +12,7 @@ import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import { guardEndpoints, splitFields, storageConfig, tierClasses, type Secrets } from "./config";
 import { openCredentials, sealCredentials } from "./credentials";
 import type { CreateDestinationInput, UpdateDestinationInput } from "./schemas";
+import { formatCount } from "../format";
 
 /** Validates everything a destination needs (provider fields, classes, endpoints, server) and returns its row values. */
 async function rowValues(t: TeamContext, id: string, input: CreateDestinationInput, storedSecrets: Secrets) {
@@ -153,7 +154,7 @@ export async function deleteDestination(t: TeamContext, destinationId: string) {
     if (held!.n > 0)
       throw new AppError(
         "CONFLICT",
-        `${held!.n} backup(s) are stored in this destination; deleting it would lose track of them. Delete those backups first.`,
+        `${formatCount(held!.n, "backup")} ${held!.n === 1 ? "is" : "are"} stored in this destination; deleting it would lose track of them. Delete those backups first.`,
       );
     const [row] = await tx
       .delete(storageDestinations)

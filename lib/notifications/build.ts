@@ -8,6 +8,7 @@ import { asAppError } from "../errors";
 import { inTeam, type TeamContext } from "../teams/context";
 import type { EventData, EventType, Ref } from "./catalogue";
 import { scrubError } from "./scrub";
+import { formatCount } from "../format";
 
 /** What each event is about, as its producer knows it: ids, and what only the producer knows. */
 export interface Subjects {
@@ -120,7 +121,7 @@ async function verificationData(t: TeamContext, s: { restoreId: string }) {
       differences,
       // Differences name tables and files from inside the backup: only their number leaves Coffer.
       error: differences
-        ? `Verification found ${differences} difference(s) from the manifest; the verification's page lists them.`
+        ? `Verification found ${formatCount(differences, "difference")} from the manifest; the verification's page lists them.`
         : scrubError(job.error),
       url,
     },

@@ -33,7 +33,7 @@ export function exampleData<T extends EventType>(type: T, url: string): EventDat
     "verification.failed": verificationExample(
       "failed",
       1,
-      "Verification found 1 difference(s): public.orders has 9 rows, the manifest says 10",
+      "Verification found 1 difference: public.orders has 9 rows, the manifest says 10",
     ),
     "restore.succeeded": restoreExample("succeeded", null),
     "restore.failed": restoreExample("failed", 'psql stopped at line 2041: ERROR: role "…" does not exist'),

@@ -12,6 +12,7 @@ import { db, pgCode } from "../db";
 import { env } from "../env";
 import { dispatcherRegistered } from "../workflows/dispatch";
 import type { CheckStatus } from "./cached-check";
+import { formatCount } from "../format";
 
 /** The table drizzle's migrator records applied migrations in (not part of Coffer's schema). */
 const applied = pgSchema("drizzle").table("__drizzle_migrations", {
@@ -102,8 +103,10 @@ export async function masterKeysOpenStoredValuesAllTeams(configured?: Keyring): 
     `key ids not in MASTER_KEYS: ${[...missing].join(", ") || "none"}; key ids whose key does not open: ${[...wrong].join(", ") || "none"}`,
   );
   const parts = [
-    missing.size && `${missing.size} master key id(s) that sealed stored values are not in MASTER_KEYS`,
-    wrong.size && `${wrong.size} configured master key(s) do not open what they sealed`,
+    missing.size &&
+      `${formatCount(missing.size, "master key id")} that sealed stored values ${missing.size === 1 ? "is" : "are"} not in MASTER_KEYS`,
+    wrong.size &&
+      `${formatCount(wrong.size, "configured master key")} ${wrong.size === 1 ? "does" : "do"} not open what ${wrong.size === 1 ? "it" : "they"} sealed`,
   ].filter(Boolean);
   return { ok: false, message: parts.join("; "), cause };
 }

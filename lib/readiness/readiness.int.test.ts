@@ -75,7 +75,7 @@ describe("readiness", () => {
     const lacking = await masterKeysOpenStoredValuesAllTeams(ring(`other-1:${someKey()}`));
     expect(lacking).toMatchObject({
       ok: false,
-      message: "1 master key id(s) that sealed stored values are not in MASTER_KEYS",
+      message: "1 master key id that sealed stored values is not in MASTER_KEYS",
     });
     // Key ids go to the log only.
     expect(lacking.message).not.toContain(activeId);
@@ -84,7 +84,7 @@ describe("readiness", () => {
     // The same id with other bytes: what a mistyped MASTER_KEYS looks like.
     expect(await masterKeysOpenStoredValuesAllTeams(ring(`${activeId}:${someKey()}`))).toMatchObject({
       ok: false,
-      message: "1 configured master key(s) do not open what they sealed",
+      message: "1 configured master key does not open what it sealed",
     });
   });
 
@@ -93,7 +93,7 @@ describe("readiness", () => {
     const result = await masterKeysOpenStoredValuesAllTeams();
     expect(result).toMatchObject({
       ok: false,
-      message: "1 master key id(s) that sealed stored values are not in MASTER_KEYS",
+      message: "1 master key id that sealed stored values is not in MASTER_KEYS",
     });
     expect(String(result.cause)).toContain("gone-7");
   });

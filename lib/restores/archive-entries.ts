@@ -6,6 +6,7 @@ import { expansionGuard } from "../backups/expansion";
 import { openArchive } from "../backups/open-archive";
 import { env } from "../env";
 import { AppError, asAppError } from "../errors";
+import { plainCause } from "../error-text";
 import { formatBytes } from "../format";
 import { gunzip } from "./gunzip";
 import type { RestoreCtx, RestoreRow } from "./job";
@@ -81,12 +82,10 @@ export function archiveDamage(err: unknown): string | null {
   const app = asAppError(err);
   if (app) return app.code === "INTERNAL" && /^The backup object/.test(app.message) ? app.message : null;
   const e = err as { code?: unknown; message?: unknown };
-  if (typeof e?.code === "string" && e.code.startsWith("Z_"))
-    return `The archive is not valid gzip data (${String(e.message)}).`;
-  if (
+  const gzip = typeof e?.code === "string" && e.code.startsWith("Z_");
+  const tar =
     typeof e?.message === "string" &&
-    /tar header|Invalid header|Unexpected end of data|Header exceeds/i.test(e.message)
-  )
-    return `The archive is not a valid tar file (${e.message}).`;
-  return null;
+    /tar header|Invalid header|Unexpected end of data|Header exceeds/i.test(e.message);
+  if (!gzip && !tar) return null;
+  return `The archive cannot be read: ${plainCause(err, { step: "read-archive" })}. Verify the backup, or restore another.`;
 }

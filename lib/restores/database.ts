@@ -21,9 +21,12 @@ import { oldName, scratchName, setScratch } from "./scratch";
 
 /**
  * Restores one dump into a database: loaded into a scratch database and renamed into place only
- * when the whole dump loaded; replacing takes a safety backup of the target first.
+ * when the whole dump loaded; replacing takes a safety backup of the target first. Each table's
+ * rows (the first 200) come back too, for the job's record (not the workflow step's output).
  */
-export async function restoreDatabase(ctx: RestoreCtx): Promise<DatabaseOutcome> {
+export async function restoreDatabase(
+  ctx: RestoreCtx,
+): Promise<DatabaseOutcome & { counts: { table: string; rows: number }[] }> {
   const { t, job, server, signal, say } = ctx;
   const target = job.targetDatabase!;
   const conn = await connectionOf(t, server.kind, job.connectionSourceId!, "used to reach the target");
@@ -93,6 +96,7 @@ export async function restoreDatabase(ctx: RestoreCtx): Promise<DatabaseOutcome>
         database: target,
         tables: counts.length,
         rows: counts.reduce((n, c) => n + c.rows, 0),
+        counts: counts.slice(0, 200).map((c) => ({ table: `${c.schema}.${c.table}`, rows: c.rows })),
         safetyBackupId,
       };
     },

@@ -1,10 +1,11 @@
 import "server-only";
 import { eq, sql } from "drizzle-orm";
 import { backups, restores, servers } from "@/db/schema";
-import type { VerificationResult } from "@/db/schema";
+import type { RestoredSummary, VerificationResult } from "@/db/schema";
 import { succeededBackup } from "../backups/open-archive";
 import { db } from "../db";
 import { notFound } from "../errors";
+import { formatBytes, formatCount } from "../format";
 import { startAttempt } from "../jobs/attempt";
 import { claimJob, stopIfCancelRequested } from "../jobs/claim";
 import { RunStopped } from "../jobs/failure";
@@ -53,9 +54,16 @@ export async function performRestore(teamId: string, restoreId: string, attempt:
   try {
     let outcome: RestoreOutcome;
     let result: VerificationResult | null = null;
-    if (job.kind === "database") outcome = { backupId: job.backupId, ...(await restoreDatabase(ctx)) };
-    else if (job.kind === "directory") outcome = { backupId: job.backupId, ...(await restoreFolders(ctx)) };
-    else {
+    let restored: RestoredSummary | null = null;
+    if (job.kind === "database") {
+      const { counts, ...done } = await restoreDatabase(ctx);
+      restored = { kind: "database", database: done.database, tables: done.tables, rows: done.rows, counts };
+      outcome = { backupId: job.backupId, ...done };
+    } else if (job.kind === "directory") {
+      const done = await restoreFolders(ctx);
+      restored = done;
+      outcome = { backupId: job.backupId, ...done };
+    } else {
       result = await verify(ctx);
       outcome = {
         backupId: job.backupId,
@@ -67,7 +75,7 @@ export async function performRestore(teamId: string, restoreId: string, attempt:
     await run.settle();
     const failed = result && result.differences.length > 0;
     const error = failed
-      ? `Verification found ${result!.differences.length} difference(s): ${result!.differences.slice(0, 3).join("; ")}${result!.differences.length > 3 ? "; …" : ""}`
+      ? `Verification found ${formatCount(result!.differences.length, "difference")}: ${result!.differences.slice(0, 3).join("; ")}${result!.differences.length > 3 ? "; …" : ""}`
       : null;
     const finished = await d.transaction(async (tx) => {
       const [row] = await tx
@@ -76,6 +84,7 @@ export async function performRestore(teamId: string, restoreId: string, attempt:
           status: failed ? "failed" : "succeeded",
           finishedAt: new Date(),
           result,
+          restored,
           error,
           bytesDone: sql`coalesce(${restores.totalBytes}, ${restores.bytesDone})`,
         })
@@ -115,7 +124,10 @@ export async function performRestore(teamId: string, restoreId: string, attempt:
 }
 
 function describeOutcome(o: RestoreOutcome): string {
-  if (o.kind === "database") return `Restored ${o.database}: ${o.tables} table(s), ${o.rows} row(s).`;
-  if (o.kind === "directory") return `Restored ${o.files} file(s) (${o.bytes} bytes) to ${o.path}.`;
-  return o.verified ? "Verified: every check matched the manifest." : `Not verified: ${o.differences} difference(s).`;
+  if (o.kind === "database")
+    return `Restored ${o.database}: ${formatCount(o.tables, "table")}, ${formatCount(o.rows, "row")}.`;
+  if (o.kind === "directory") return `Restored ${formatCount(o.files, "file")} (${formatBytes(o.bytes)}) to ${o.path}.`;
+  return o.verified
+    ? "Verified: every check matched the manifest."
+    : `Not verified: ${formatCount(o.differences, "difference")}.`;
 }

@@ -27,6 +27,7 @@ const restoreColumns = {
   bytesDone: restores.bytesDone,
   totalBytes: restores.totalBytes,
   result: restores.result,
+  restored: restores.restored,
   error: restores.error,
   scratchDatabase: restores.scratchDatabase,
   scratchDroppedAt: restores.scratchDroppedAt,

@@ -9,7 +9,7 @@ import {
   type Manifest,
   type PostgresDump,
 } from "../backups/manifest";
-import { formatBytes } from "../format";
+import { formatBytes, formatCount } from "../format";
 import { asAppError } from "../errors";
 import { withServer } from "../servers/connect";
 import { Sha256Meter } from "../storage/common";
@@ -117,7 +117,7 @@ export async function verify(ctx: RestoreCtx): Promise<VerificationResult> {
             tables: counts.length,
             rows: counts.reduce((n, c) => n + c.rows, 0),
           });
-          say(`${dump.database}: ${counts.length} table(s) restored and counted.`);
+          say(`${dump.database}: ${formatCount(counts.length, "table")} restored and counted.`);
         } finally {
           await pg.drop(scratch);
           await setScratch(t, job.id, null);
@@ -161,7 +161,7 @@ export async function verify(ctx: RestoreCtx): Promise<VerificationResult> {
         for (const path of seen.keys()) differences.push(`${path} is in the archive but not in the manifest.`);
         if (uncounted)
           differences.push(
-            `${uncounted} more file(s) in the archive were not compared with the manifest: it holds too many beyond those the manifest lists.`,
+            `${formatCount(uncounted, "more file")} in the archive ${uncounted === 1 ? "was" : "were"} not compared with the manifest: it holds too many beyond those the manifest lists.`,
           );
       } else {
         say("This archive has no Coffer manifest: only its integrity (decryption, gzip, tar) was checked.");

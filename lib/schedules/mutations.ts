@@ -21,6 +21,7 @@ import { roleAtLeast } from "../teams/roles";
 import { teamRecipientKeys } from "../openpgp/team-keys";
 import { describeCron, nextRun, presetToCron } from "./cron";
 import type { CreateScheduleInput, UpdateScheduleInput } from "./schemas";
+import { formatCount } from "../format";
 
 /** The server, its sources and the destinations must all be this team's, and the sources that server's. */
 async function checkRefs(tx: Transaction, t: TeamContext, input: CreateScheduleInput) {
@@ -234,7 +235,7 @@ export async function deleteSchedule(t: TeamContext, scheduleId: string) {
         t,
         schedule.retention,
         schedule.teamPolicy,
-        `Its ${stored!.n} backup(s) would then follow the team's default policy, which ${describePolicy(schedule.teamPolicy)} and so removes some: deleting this schedule needs an admin.`,
+        `Its ${formatCount(stored!.n, "backup")} would then follow the team's default policy, which ${describePolicy(schedule.teamPolicy)} and so removes some: deleting this schedule needs an admin.`,
       );
     await tx
       .update(backups)

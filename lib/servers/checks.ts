@@ -19,8 +19,7 @@ import {
   pgDumpMajor,
   type PgConnection,
 } from "./postgres";
-
-const gib = (kib: number) => `${(kib / 1024 / 1024).toFixed(1)} GiB`;
+import { formatBytes, formatCount } from "../format";
 
 /** Free space (KiB) in `dir` on the server, or an AppError saying what is wrong with the folder. */
 async function freeKib(reach: Reach, dir: string): Promise<number> {
@@ -79,7 +78,7 @@ export async function testServer(t: TeamContext, serverId: string): Promise<Chec
         system,
         tools: tools.join(", ") || "none",
         ...(gzip && { compression: describeGzipTool(gzip) }),
-        [`free in ${workDir}`]: gib(free),
+        [`free in ${workDir}`]: formatBytes(free * 1024),
       };
       if (missing.length)
         return {
@@ -90,7 +89,7 @@ export async function testServer(t: TeamContext, serverId: string): Promise<Chec
       const hint = gzip === "gzip" ? ` ${fasterGzipHint(packageManager)}` : "";
       return {
         ok: true,
-        message: `Connected as ${user} (${system}); ${gib(free)} free in ${workDir}. Compression: ${describeGzipTool(gzip!)}.${hint}`,
+        message: `Connected as ${user} (${system}); ${formatBytes(free * 1024)} free in ${workDir}. Compression: ${describeGzipTool(gzip!)}.${hint}`,
         facts,
       };
     }),
@@ -175,8 +174,8 @@ export async function testSource(t: TeamContext, sourceId: string): Promise<Chec
       const facts = {
         pg_dump: dump!.stdout.trim(),
         "server version": String(serverMajor),
-        "database size": gib(bytes / 1024),
-        [`free in ${workDir}`]: gib(free),
+        "database size": formatBytes(bytes),
+        [`free in ${workDir}`]: formatBytes(free * 1024),
         // libpq before 16 ignores require_auth: say so rather than promise what is not enforced.
         "SCRAM required": !s.pgRequireScram
           ? "no (this source opted out)"
@@ -193,7 +192,7 @@ export async function testSource(t: TeamContext, sourceId: string): Promise<Chec
       if (unreadable > 0)
         return {
           ok: false,
-          message: `User ${s.pgUser} cannot read ${unreadable} table(s) of ${s.pgDatabase}: grant SELECT (or use the pg_read_all_data role).`,
+          message: `User ${s.pgUser} cannot read ${formatCount(unreadable, "table")} of ${s.pgDatabase}: grant SELECT (or use the pg_read_all_data role).`,
           facts,
         };
       if (s.kind === "postgres_cluster") {
@@ -223,15 +222,15 @@ export async function testSource(t: TeamContext, sourceId: string): Promise<Chec
       if (free * 1024 < bytes)
         return {
           ok: false,
-          message: `Not enough free space in ${workDir} on ${reach.label}: ${gib(free)} free, the database is ${gib(bytes / 1024)}.`,
+          message: `Not enough free space in ${workDir} on ${reach.label}: ${formatBytes(free * 1024)} free, the database is ${formatBytes(bytes)}.`,
           facts,
         };
       return {
         ok: true,
         message:
           s.kind === "postgres_cluster"
-            ? `Readable: ${facts.databases} on PostgreSQL ${serverMajor}, pg_dump ${dumpMajor}; ${gib(free)} free in ${workDir}.`
-            : `Readable: ${s.pgDatabase} (${gib(bytes / 1024)}) on PostgreSQL ${serverMajor}, pg_dump ${dumpMajor}; ${gib(free)} free in ${workDir}.`,
+            ? `Readable: ${facts.databases} on PostgreSQL ${serverMajor}, pg_dump ${dumpMajor}; ${formatBytes(free * 1024)} free in ${workDir}.`
+            : `Readable: ${s.pgDatabase} (${formatBytes(bytes)}) on PostgreSQL ${serverMajor}, pg_dump ${dumpMajor}; ${formatBytes(free * 1024)} free in ${workDir}.`,
         facts,
       };
     }),
@@ -255,7 +254,7 @@ async function checkDirectories(reach: Reach, paths: string[]): Promise<CheckRes
   if (problems.length === 0)
     return {
       ok: true,
-      message: `All ${paths.length} path(s) exist and are readable on ${reach.label}.`,
+      message: `${paths.length === 1 ? "The path exists and is" : `All ${paths.length} paths exist and are`} readable on ${reach.label}.`,
       facts: { paths: paths.join(", ") },
     };
   const words: Record<string, string> = {

@@ -10,6 +10,7 @@ import { AppError, notFound } from "../errors";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import { assertOutsideCofferData, workFolder } from "./coffer-data";
 import type { CreateServerInput, UpdateServerInput } from "./schemas";
+import { formatCount } from "../format";
 
 export const seal = (t: TeamContext, table: string, column: string, rowId: string, value: string | undefined) =>
   value === undefined ? undefined : sealSecret(value, { teamId: t.id, table, column, rowId });
@@ -196,7 +197,7 @@ export async function deleteServer(t: TeamContext, serverId: string) {
       if (held!.n > 0)
         throw new AppError(
           "CONFLICT",
-          `This server has ${held!.n} backup(s) stored, in the trash or running; deleting it would lose track of them. Delete those backups (and empty them from the trash) first.`,
+          `This server has ${formatCount(held!.n, "backup")} stored, in the trash or running; deleting it would lose track of them. Delete those backups (and empty them from the trash) first.`,
         );
       const [busy] = await tx
         .select({ n: count() })

@@ -14,6 +14,8 @@ export interface StorageErrorContext {
   provider: StorageKind;
   /** Bucket, container, or root folder. */
   bucket: string;
+  /** How messages name a local folder instead of its path (a team's folder inside Coffer's data folder). */
+  place?: string;
   /** host:port the adapter talks to, for "cannot reach" messages. */
   host: string;
   /** S3 region the destination is configured with. */
@@ -290,21 +292,23 @@ export function toStorageError(err: unknown, ctx: StorageErrorContext): Error {
   return app("UPSTREAM", `${provider} request failed${note}. Check the destination settings and try again.`);
 }
 
+const upper = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
 function localError(
   f: Facts,
   ctx: StorageErrorContext,
   app: (code: "UPSTREAM" | "NOT_FOUND" | "VALIDATION", m: string) => AppError,
 ): AppError {
-  const folder = `"${ctx.bucket}"`;
+  const folder = ctx.place ?? `the folder "${ctx.bucket}"`;
   if (has(f, "EACCES", "EPERM"))
     return app(
       "UPSTREAM",
-      `Coffer may not write or read in the folder ${folder} (permission denied). Make it readable and writable by the user Coffer runs as.`,
+      `Coffer may not write or read in ${folder} (permission denied). Make it readable and writable by the user Coffer runs as.`,
     );
   if (has(f, "ENOSPC", "EDQUOT"))
     return app("UPSTREAM", `The disk holding ${folder} is full (or over quota). Free space, or choose another folder.`);
   if (has(f, "EROFS"))
-    return app("UPSTREAM", `The folder ${folder} is on a read-only file system. Choose a writable folder.`);
+    return app("UPSTREAM", `${upper(folder)} is on a read-only file system. Choose a writable folder.`);
   if (has(f, "ENOTDIR", "EISDIR"))
     return app(
       "UPSTREAM",
@@ -317,7 +321,7 @@ function localError(
   if (has(f, "ENOENT"))
     return app(
       "NOT_FOUND",
-      `${ctx.key !== undefined ? `Object "${ctx.key}"` : "The object"} does not exist in the folder ${folder}.`,
+      `${ctx.key !== undefined ? `Object "${ctx.key}"` : "The object"} does not exist in ${folder}.`,
     );
   return app("UPSTREAM", `Local disk operation failed in ${folder}${codeNote(f)}.`);
 }

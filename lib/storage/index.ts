@@ -46,6 +46,8 @@ const localSchema = z.object({
     .min(1, "Enter the folder path.")
     .refine((v) => path.isAbsolute(v), "Use an absolute folder path, such as /var/backups/coffer."),
   prefix,
+  /** How messages name the folder instead of its path, which members need not learn. */
+  label: z.string().optional(),
 });
 
 const s3Schema = z.object({

@@ -34,6 +34,8 @@ import type {
  */
 const TMP_PREFIX = ".coffer-upload-";
 
+const upper = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
 /**
  * A folder on the Coffer host. Each key is a file under `root/prefix`; uploads go to a temporary
  * file in the same folder, are fsync'ed, then renamed, so a reader never sees a partial object.
@@ -44,6 +46,8 @@ export class LocalDiskAdapter implements StorageAdapter {
   private readonly root: string;
   private readonly keys: KeySpace;
   private readonly base: string;
+  /** The folder as messages name it: its label, else its path. */
+  private readonly where: string;
 
   constructor(config: LocalStorageConfig) {
     if (!path.isAbsolute(config.root)) {
@@ -52,12 +56,20 @@ export class LocalDiskAdapter implements StorageAdapter {
       });
     }
     this.root = path.resolve(config.root);
+    this.where = config.label ?? `the folder "${this.root}"`;
     this.keys = new KeySpace(normalizePrefix(config.prefix));
     this.base = this.keys.prefix ? path.join(this.root, ...this.keys.prefix.split("/")) : this.root;
   }
 
   private fail(err: unknown, key?: string): Error {
-    return toStorageError(err, { provider: "local", bucket: this.root, host: "localhost", key, secrets: [] });
+    return toStorageError(err, {
+      provider: "local",
+      bucket: this.root,
+      place: this.where,
+      host: "localhost",
+      key,
+      secrets: [],
+    });
   }
 
   /** Absolute path for a key, refusing anything that would leave the root. */
@@ -84,13 +96,16 @@ export class LocalDiskAdapter implements StorageAdapter {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") {
         throw new AppError(
           "UPSTREAM",
-          `The folder "${this.root}" does not exist on the Coffer server. Create it (writable by the user Coffer runs as), or correct the path.`,
+          `${upper(this.where)} does not exist on the Coffer server. Create it (writable by the user Coffer runs as), or correct the path.`,
         );
       }
       throw this.fail(err);
     }
     if (!s.isDirectory())
-      throw new AppError("UPSTREAM", `"${this.root}" on the Coffer server is a file, not a folder. Choose a folder.`);
+      throw new AppError(
+        "UPSTREAM",
+        `${upper(this.where)} on the Coffer server is a file, not a folder. Choose a folder.`,
+      );
   }
 
   async put(key: string, body: Readable, opts: PutOptions = {}): Promise<StoredObject> {
@@ -154,7 +169,7 @@ export class LocalDiskAdapter implements StorageAdapter {
       const { bavail, bsize } = await statfs(this.root);
       return {
         largestObject: Infinity,
-        why: `the disk holding ${this.root}`,
+        why: `the disk holding ${this.where}`,
         freeBytes: bavail * bsize,
       };
     } catch (err) {
@@ -254,14 +269,12 @@ export class LocalDiskAdapter implements StorageAdapter {
 
   async setStorageClass(key: string, _storageClass: string): Promise<void> {
     // Not applicable on a local disk; only confirm the object exists, like the cloud providers do.
-    if (!(await this.head(key)))
-      throw new AppError("NOT_FOUND", `Object "${key}" does not exist in the folder "${this.root}".`);
+    if (!(await this.head(key))) throw new AppError("NOT_FOUND", `Object "${key}" does not exist in ${this.where}.`);
   }
 
   /** Files read directly. */
   async retrieve(key: string): Promise<Retrieval> {
-    if (!(await this.head(key)))
-      throw new AppError("NOT_FOUND", `Object "${key}" does not exist in the folder "${this.root}".`);
+    if (!(await this.head(key))) throw new AppError("NOT_FOUND", `Object "${key}" does not exist in ${this.where}.`);
     return { state: "ready" };
   }
 }

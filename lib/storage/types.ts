@@ -149,6 +149,8 @@ export interface LocalStorageConfig {
   /** Absolute path of an existing folder. */
   root: string;
   prefix?: string;
+  /** How messages name the folder instead of its path, which members need not learn. */
+  label?: string;
 }
 
 /** Amazon S3 or an S3-compatible service (MinIO, Backblaze B2, Cloudflare R2, Wasabi…). */

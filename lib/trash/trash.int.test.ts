@@ -104,7 +104,7 @@ describe("destructive changes need an admin", () => {
     await updateTeamRetention(h.t, lastTwo); // shorter than the schedule's keep-everything
     await expect(deleteSchedule(await memberOf(h.t, "member"), h.schedule.scheduleId)).rejects.toMatchObject({
       code: "FORBIDDEN",
-      message: expect.stringContaining("Its 2 backup(s) would then follow the team's default policy"),
+      message: expect.stringContaining("Its 2 backups would then follow the team's default policy"),
     });
     await deleteSchedule(await memberOf(h.t, "admin"), h.schedule.scheduleId);
     const kept = (await listBackups(h.t)).rows;

@@ -14,6 +14,7 @@ import { post, type HttpOutcome } from "./http";
 import { openChannelSecret } from "./secrets";
 import { parseTarget } from "./target";
 import { inTeam } from "../teams/context";
+import { formatCount } from "../format";
 
 /** A channel as a delivery needs it (sealed columns included: this never leaves lib). */
 export interface SendingChannel {
@@ -123,7 +124,7 @@ async function sendEmail(channel: SendingChannel, e: Envelope): Promise<HttpOutc
     const refused = report.refused.map((r) => `${r.to} (${r.response})`).join("; ");
     return outcome({
       ok: report.accepted.length > 0,
-      body: `Sent to ${report.accepted.length} recipient(s): ${report.response}${refused ? `. Refused: ${refused}` : ""}`,
+      body: `Sent to ${formatCount(report.accepted.length, "recipient")}: ${report.response}${refused ? `. Refused: ${refused}` : ""}`,
       error: report.accepted.length ? null : `The mail server refused every recipient: ${refused}`,
       permanent: !report.accepted.length,
     });

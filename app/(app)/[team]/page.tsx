@@ -1,6 +1,8 @@
 import type { Metadata } from "next";
 import Link from "next/link";
+import { LocalTime } from "@/app/_components/local-time";
 import { PageHeader } from "@/app/_components/page-header";
+import { formatCount } from "@/lib/format";
 import { listBackups } from "@/lib/backups/queries";
 import { listDestinations } from "@/lib/destinations/queries";
 import { storedBytesHistory } from "@/lib/retention/usage";
@@ -56,14 +58,18 @@ export default async function OverviewPage({ params }: { params: Promise<{ team:
                 Servers
               </Link>
               : {servers.length} registered
-              {servers.length > 0 && `, ${servers.reduce((n, s) => n + s.sourceCount, 0)} source(s)`}
+              {servers.length > 0 &&
+                `, ${formatCount(
+                  servers.reduce((n, s) => n + s.sourceCount, 0),
+                  "source",
+                )}`}
             </li>
             <li>
               {destinations.length > 0 ? "✓" : "2."}{" "}
               <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/${t.slug}/storage`}>
                 Storage
               </Link>
-              : {destinations.length} destination(s)
+              : {formatCount(destinations.length, "destination")}
             </li>
             <li>
               {schedules.length > 0 ? "✓" : "3."}{" "}
@@ -78,9 +84,13 @@ export default async function OverviewPage({ params }: { params: Promise<{ team:
                 Backups
               </Link>
               :{" "}
-              {lastGood
-                ? `last success ${lastGood.finishedAt!.toISOString().slice(0, 16).replace("T", " ")} UTC`
-                : "none yet"}
+              {lastGood ? (
+                <>
+                  last success <LocalTime at={lastGood.finishedAt} />
+                </>
+              ) : (
+                "none yet"
+              )}
               {failed > 0 && `, ${failed} failed among the last ${recent.rows.length}`}
             </li>
           </ol>
@@ -94,8 +104,8 @@ export default async function OverviewPage({ params }: { params: Promise<{ team:
       )}
       <p className="muted mt-6 text-sm" data-testid="workflow-mode">
         {env().workflows === "inngest"
-          ? "Workflows run on an Inngest server."
-          : "Workflows run inside this Coffer process (no Inngest server is configured): fine for one instance; configure Inngest to run several."}
+          ? "Backups, restores and schedules run on a separate workflow server."
+          : "Backups, restores and schedules run inside this Coffer process: fine for one instance. To run several, the operator configures a separate workflow server."}
       </p>
     </>
   );

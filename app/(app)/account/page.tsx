@@ -9,6 +9,7 @@ import { signOutAction } from "@/app/(auth)/actions";
 import { MailPreferences } from "./mail-preferences";
 import { SignOutEverywhere } from "./sign-out-everywhere";
 import { VerifyEmailBanner } from "./verify-email-banner";
+import { LocalTime } from "@/app/_components/local-time";
 
 export const metadata: Metadata = { title: "Account" };
 
@@ -20,7 +21,7 @@ export default async function AccountPage() {
     mutedMail(u),
     isEmailVerified(u.userId),
   ]);
-  const utc = (d: Date) => `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
+  const utc = (d: Date) => <LocalTime at={d} />;
   return (
     <main className="mx-auto max-w-2xl px-4 py-10">
       <div className="flex items-center justify-between">
@@ -49,8 +50,7 @@ export default async function AccountPage() {
                 {s.current && <span className="badge">this device</span>}
               </div>
               <div className="muted text-xs">
-                {s.ip ?? "unknown address"} · signed in {s.createdAt.toISOString().slice(0, 16).replace("T", " ")} UTC ·
-                last seen {s.lastSeenAt.toISOString().slice(0, 16).replace("T", " ")} UTC
+                {s.ip ?? "unknown address"} · signed in {utc(s.createdAt)} · last seen {utc(s.lastSeenAt)}
               </div>
             </li>
           ))}

@@ -1,8 +1,9 @@
 import "server-only";
 import { PassThrough } from "node:stream";
 import { finished } from "node:stream/promises";
+import { plainCause } from "@/lib/error-text";
 import { AppError } from "@/lib/errors";
-import { formatBytes } from "@/lib/format";
+import { formatBytes, formatCount } from "@/lib/format";
 import { firstLines, holdPrivateFolder, runCommand } from "@/lib/reach";
 import {
   MANIFEST_FORMAT,
@@ -79,7 +80,7 @@ async function run(job: StartedJob, listed: Plan, out: PassThrough): Promise<Man
       const { dump, entry } = await dumpDatabase(job, s, { spool, path, ...pre });
       dumps.push({ entry, spool });
       postgres.push(dump);
-      step(`Dumped ${s.database}: ${dump.tables.length} table(s), ${formatBytes(entry.size)} of SQL.`);
+      step(`Dumped ${s.database}: ${formatCount(dump.tables.length, "table")}, ${formatBytes(entry.size)} of SQL.`);
     }
 
     let lists: string[] = [];
@@ -89,7 +90,7 @@ async function run(job: StartedJob, listed: Plan, out: PassThrough): Promise<Man
       const listed = await listDirectories(job, plan, dir);
       files = await hashEntries(job, dir, listed.regular);
       lists = listed.all;
-      step(`Listed and hashed ${files.length} file(s).`);
+      step(`Listed and hashed ${formatCount(files.length, "file")}.`);
     }
     const finishedAt = new Date().toISOString();
 
@@ -122,7 +123,7 @@ async function run(job: StartedJob, listed: Plan, out: PassThrough): Promise<Man
         ? error
         : new AppError(
             "INTERNAL",
-            `The backup of ${job.serverName} failed: ${error instanceof Error ? error.message : String(error)}`,
+            `The backup of ${job.serverName} failed: ${plainCause(error, { backupId: job.backupId })}.`,
           );
     if (guardian) {
       const dir = guardian.dir;

@@ -1,6 +1,7 @@
 import "server-only";
 import { createHash } from "node:crypto";
 import { AppError } from "../../errors";
+import { formatCount } from "../../format";
 
 // Format v1 of docs/FORMAT.md. `headerLength` always means the whole header in bytes, magic
 // included: the offset at which segment 0 starts (the length field stored is headerLength − 12).
@@ -150,7 +151,7 @@ export function readHeader(buf: Buffer): ParsedHeader {
   if (n !== wrappedLength) throw damaged(`the wrapped data key is ${n} bytes, not ${wrappedLength}`);
   need(n, "wrapped data key");
   const wrapped = Buffer.from(header.subarray(o, (o += n)));
-  if (o !== headerLength) throw damaged(`${headerLength - o} unexpected byte(s) at the end of the header`);
+  if (o !== headerLength) throw damaged(`${formatCount(headerLength - o, "unexpected byte")} at the end of the header`);
   return {
     version: 1,
     headerLength,

@@ -4,6 +4,7 @@ import { Transform, type TransformCallback } from "node:stream";
 import { AppError } from "../../errors";
 import { damaged, tagLength, type ParsedHeader } from "./header";
 import { SegmentCutter, segmentFailed, segmentNonce } from "./segments";
+import { formatCount } from "../../format";
 
 // Downloads and restores read through here, so it decrypts on the thread pool (WebCrypto's
 // AES-GCM), several segments at once, and releases them in order: the event loop only cuts
@@ -115,7 +116,7 @@ class RangeDecryptStream extends Transform {
     this.release(0)
       .then(() => {
         if (this.remaining > 0)
-          throw damaged(`the range runs ${this.remaining} byte(s) past the end of the final segment`);
+          throw damaged(`the range runs ${formatCount(this.remaining, "byte")} past the end of the final segment`);
       })
       .then(() => cb(), cb);
   }

@@ -1,6 +1,7 @@
 import "server-only";
 import type { Writable } from "node:stream";
 import * as tarStream from "tar-stream";
+import { plainCause } from "@/lib/error-text";
 import { AppError } from "@/lib/errors";
 import { firstLines, type RunningCommand } from "@/lib/reach";
 import type { RestoreEntryChecker } from "./entry-checker";
@@ -77,7 +78,7 @@ export async function extract(
       if (error instanceof AppError || stop.signal.aborted) throw error;
       throw new AppError(
         "UPSTREAM",
-        `Reading the backup failed: ${error instanceof Error ? error.message : String(error)}.`,
+        `Reading the backup failed: ${plainCause(error, { step: "extract" })}. Verify the backup, or restore another.`,
       );
     }
     parser.end(null);

@@ -236,7 +236,7 @@ describe("directory restores", () => {
       expect(want["current"]).toBe("symlink -> releases/v1");
       expect(want["index.html"]).toMatch(/links=index-hardlink.html,index.html$/);
       expect(Object.keys(want).some((k) => k.length > 250)).toBe(true);
-      expect(steps.join("\n")).toMatch(/Restored 9 file\(s\)/);
+      expect(steps.join("\n")).toMatch(/Restored 9 files/);
       expect(stagingLeftovers(target)).toEqual([]);
     });
 

@@ -1,6 +1,7 @@
 import "server-only";
+import { plainCause } from "@/lib/error-text";
 import { AppError } from "@/lib/errors";
-import { formatBytes } from "@/lib/format";
+import { formatBytes, formatCount } from "@/lib/format";
 import { copyOver } from "./copy-over";
 import { RestoreEntryChecker } from "./entry-checker";
 import { extract } from "./extract";
@@ -48,7 +49,7 @@ export async function restoreDirectory(job: DirectoryRestoreJob): Promise<Direct
         : `Extracting into the private folder ${folder.dir} on ${job.serverName}…`,
     );
     const result = await extract(job, checker, into, signal);
-    step(`Extracted ${result.files} file(s), ${formatBytes(result.bytes)}.`);
+    step(`Extracted ${formatCount(result.files, "file")}, ${formatBytes(result.bytes)}.`);
     if (job.mode === "overwrite") {
       signal.throwIfAborted();
       copying = true;
@@ -61,7 +62,7 @@ export async function restoreDirectory(job: DirectoryRestoreJob): Promise<Direct
       } catch (error) {
         throw new AppError(
           "UPSTREAM",
-          `The files were restored into ${where}, but the private folder ${f.dir} could not be removed (${error instanceof Error ? error.message : String(error)}): remove it by hand.`,
+          `The files were restored into ${where}, but the private folder ${f.dir} could not be removed (${plainCause(error, { step: "restore-cleanup" })}): remove it by hand.`,
         );
       }
       step("Private folder removed.");
@@ -70,7 +71,7 @@ export async function restoreDirectory(job: DirectoryRestoreJob): Promise<Direct
       folder = undefined;
       await f.keep();
     }
-    step(`Restored ${result.files} file(s) into ${where}.`);
+    step(`Restored ${formatCount(result.files, "file")} into ${where}.`);
     return result;
   } catch (error) {
     const cancelled = signal.aborted && !copying;
@@ -78,17 +79,14 @@ export async function restoreDirectory(job: DirectoryRestoreJob): Promise<Direct
       ? signal.reason
       : error instanceof AppError
         ? error
-        : new AppError(
-            "INTERNAL",
-            `The restore to ${where} failed: ${error instanceof Error ? error.message : String(error)}`,
-          );
+        : new AppError("INTERNAL", `The restore to ${where} failed: ${plainCause(error, { step: "restore" })}.`);
     if (folder) {
       const f = folder;
       await f
         .close()
         .catch((e: unknown) =>
           step(
-            `Could not remove ${job.mode === "fresh" ? "what the restore created in" : "the private folder"} ${f.dir}: ${e instanceof Error ? e.message : String(e)}`,
+            `Could not remove ${job.mode === "fresh" ? "what the restore created in" : "the private folder"} ${f.dir}: ${plainCause(e, { step: "restore-cleanup" })}.`,
           ),
         );
     }

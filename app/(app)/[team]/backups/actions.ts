@@ -1,6 +1,6 @@
 "use server";
 import { requestRetrieval } from "@/lib/backups/download";
-import { cancelBackup, requestBackup } from "@/lib/backups/mutations";
+import { cancelBackup, removeFailedUpload, requestBackup } from "@/lib/backups/mutations";
 import { backupRefSchema, requestBackupSchema } from "@/lib/backups/schemas";
 import { deleteFromTrash, restoreFromTrash, trashBackup } from "@/lib/trash/mutations";
 import { teamAction } from "@/lib/web/action";
@@ -13,6 +13,11 @@ export const backUpNowAction = teamAction(requestBackupSchema, "member", async (
 });
 
 export const cancelBackupAction = teamAction(backupRefSchema, "member", (t, input) => cancelBackup(t, input.backupId));
+
+/** Clears a failed upload (it stored nothing) from the list. */
+export const removeFailedUploadAction = teamAction(backupRefSchema, "member", (t, input) =>
+  removeFailedUpload(t, input.backupId),
+);
 
 /** The Download button's POST for a backup whose copies are all in archive storage (see requestRetrieval). */
 export const requestRetrievalAction = teamAction(backupRefSchema, "member", (t, input) =>

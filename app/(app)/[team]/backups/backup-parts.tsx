@@ -4,13 +4,15 @@ import { useEffect, useState } from "react";
 import { CheckboxGroup, FormError, Select } from "@/app/_components/form";
 import { checkedValues, useAction, type ActionError } from "@/app/_components/use-action";
 import { compressionSettings, compressionText, type CompressionSetting } from "@/lib/backups/compression";
-import { formatBytes, formatDuration } from "@/lib/format";
+import { LocalTime } from "@/app/_components/local-time";
+import { describeChecks, formatBytes, formatDuration } from "@/lib/format";
 import { encryptionFormats, encryptionText, type EncryptionFormat } from "@/lib/openpgp/encryption";
 import {
   backUpNowAction,
   cancelBackupAction,
   deleteBackupAction,
   deleteFromTrashAction,
+  removeFailedUploadAction,
   requestRetrievalAction,
   restoreFromTrashAction,
 } from "./actions";
@@ -114,15 +116,12 @@ export function VerifiedBadge({
       </>
     );
   }
-  const at =
-    new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }).format(
-      new Date(verification.at),
-    ) + " UTC";
+  const at = <LocalTime at={verification.at} />;
   return verification.status === "verified" ? (
     <span
       className="badge bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-300"
       data-testid="verified-indicator"
-      title={`Restored and checked ${at}: ${verification.tables} table(s) counted, ${verification.files} file(s) checked against the manifest.`}
+      title={`Restored and checked: ${describeChecks(verification.tables, verification.files)}.`}
     >
       Verified {at}
     </span>
@@ -191,6 +190,36 @@ export function CancelButton({ slug, backupId }: { slug: string; backupId: strin
         Cancel
       </button>
       <FormError error={cancel.error} />
+    </span>
+  );
+}
+
+/** Members: a failed upload stored nothing; Remove clears its row (then goes to `after`, else stays). */
+export function RemoveFailedUploadButton({
+  slug,
+  backupId,
+  after,
+}: {
+  slug: string;
+  backupId: string;
+  after?: string;
+}) {
+  const router = useRouter();
+  const remove = useAction(removeFailedUploadAction.bind(null, slug), () =>
+    after ? router.push(after) : router.refresh(),
+  );
+  return (
+    <span>
+      <button
+        type="button"
+        className="btn-secondary"
+        disabled={remove.pending}
+        onClick={() => remove.run({ backupId })}
+        aria-label="Remove this failed upload"
+      >
+        Remove
+      </button>
+      <FormError error={remove.error} />
     </span>
   );
 }

@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 import { encryptionText } from "@/lib/openpgp/encryption";
 import Link from "next/link";
 import { HelpLink } from "@/app/_components/help-link";
+import { LocalTime } from "@/app/_components/local-time";
 import { PageHeader } from "@/app/_components/page-header";
 import { listBackups } from "@/lib/backups/queries";
 import { listDestinations } from "@/lib/destinations/queries";
@@ -10,7 +11,7 @@ import { formatBytes, formatDuration } from "@/lib/format";
 import { pageTeam } from "@/lib/web/page";
 import { listServers } from "@/lib/servers/queries";
 import { roleAtLeast } from "@/lib/teams/roles";
-import { AutoRefresh, Progress, StatusBadge, VerifiedBadge } from "./backup-parts";
+import { AutoRefresh, Progress, RemoveFailedUploadButton, StatusBadge, VerifiedBadge } from "./backup-parts";
 import { UploadForm } from "./upload-form";
 import { TableScroll } from "@/app/_components/table-scroll";
 
@@ -24,8 +25,7 @@ const triggerLabel = {
   safety: "Before a restore",
   import: "Taken back from storage",
 } as const;
-const when = (d: Date) =>
-  new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }).format(d) + " UTC";
+const when = (d: Date) => <LocalTime at={d} />;
 
 export default async function BackupsPage({
   params,
@@ -105,11 +105,16 @@ export default async function BackupsPage({
                     <StatusBadge status={b.status} />
                     {b.encrypted && <span className="badge">Encrypted: {encryptionText[b.encryption]}</span>}
                     <VerifiedBadge backup={b} run={verificationRuns.get(b.id)} />
+                    {member && b.trigger === "upload" && b.status === "failed" && (
+                      <RemoveFailedUploadButton slug={t.slug} backupId={b.id} />
+                    )}
                   </td>
                   <td className="px-4 py-2">
                     {b.trigger === "schedule" && b.scheduleName
                       ? `Schedule: ${b.scheduleName}`
-                      : triggerLabel[b.trigger]}
+                      : b.uploadedName
+                        ? `Upload: ${b.uploadedName}`
+                        : triggerLabel[b.trigger]}
                   </td>
                   <td className="px-4 py-2 tabular-nums">
                     {b.status === "running" ? (

@@ -41,12 +41,14 @@ export function UploadForm({
         xhr.onload = () => {
           setProgress(null);
           const answer = JSON.parse(xhr.responseText || "{}") as { id?: string; error?: { message: string } };
-          if (xhr.status === 201 && answer.id) router.push(`/${slug}/backups/${answer.id}`);
-          else setError(answer.error?.message ?? `The upload failed (HTTP ${xhr.status}).`);
+          if (xhr.status === 201 && answer.id) return router.push(`/${slug}/backups/${answer.id}`);
+          setError(answer.error?.message ?? `The upload failed (HTTP ${xhr.status}).`);
+          router.refresh(); // the failed upload's row appears in the list
         };
         xhr.onerror = () => {
           setProgress(null);
           setError("The upload was interrupted. Check the connection and upload again.");
+          router.refresh();
         };
         xhr.send(file);
       }}

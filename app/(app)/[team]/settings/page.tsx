@@ -7,6 +7,7 @@ import { roleAtLeast } from "@/lib/teams/roles";
 import { listTeamKeys } from "@/lib/openpgp/team-keys";
 import { LeaveTeam, TeamForm, TeamRetentionForm, TrashDaysForm } from "./general-forms";
 import { AddTeamKeyForm, RemoveTeamKey } from "./openpgp-keys";
+import { LocalTime } from "@/app/_components/local-time";
 
 export const metadata: Metadata = { title: "Settings" };
 
@@ -65,7 +66,13 @@ export default async function GeneralSettingsPage({ params }: { params: Promise<
                   <p>{k.userIds.join(", ")}</p>
                   <p className="muted text-xs">
                     {k.algorithm} ·{" "}
-                    {k.expiresAt ? `expires ${k.expiresAt.toISOString().slice(0, 10)}` : "does not expire"}
+                    {k.expiresAt ? (
+                      <>
+                        expires <LocalTime at={k.expiresAt} />
+                      </>
+                    ) : (
+                      "does not expire"
+                    )}
                   </p>
                 </div>
                 {admin && <RemoveTeamKey slug={t.slug} keyId={k.id} fingerprint={k.fingerprint} />}

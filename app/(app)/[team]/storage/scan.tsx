@@ -5,7 +5,7 @@ import { FormError } from "@/app/_components/form";
 import { useAction, type ActionError } from "@/app/_components/use-action";
 import type { ScanLine, ScannedObject } from "@/lib/catalogue/scan";
 import type { TakeBackResult } from "@/lib/catalogue/take-back";
-import { formatBytes } from "@/lib/format";
+import { formatBytes, formatCount } from "@/lib/format";
 import { takeBackBackupsAction } from "./actions";
 import { TableScroll } from "@/app/_components/table-scroll";
 
@@ -137,8 +137,8 @@ export function ScanForBackups({
       </div>
       {progress && (
         <p className="muted text-xs" data-testid="scan-progress">
-          {progress.done ? "Scanned" : scanning ? "Scanning…" : "Stopped after"} {progress.listed.toLocaleString()}{" "}
-          object(s) listed, {progress.backups.toLocaleString()} named like a backup.
+          {progress.done ? "Scanned" : scanning ? "Scanning…" : "Stopped after"}{" "}
+          {formatCount(progress.listed, "object")} listed, {progress.backups.toLocaleString("en")} named like a backup.
         </p>
       )}
       <FormError error={scanError ?? takeBack.error} />
@@ -225,13 +225,13 @@ export function ScanForBackups({
               })
             }
           >
-            {takeBack.pending ? "Taking back…" : `Take back ${picked.length} backup(s)`}
+            {takeBack.pending ? "Taking back…" : `Take back ${formatCount(picked.length, "backup")}`}
           </button>
         </div>
       )}
       {result && (
         <div className="text-sm" data-testid="take-back-result">
-          <p>Took back {result.taken.length} backup(s).</p>
+          <p>Took back {formatCount(result.taken.length, "backup")}.</p>
           {result.skipped.map((s) => (
             <p key={s.key} className="muted text-xs break-all">
               {s.key}: {s.reason}

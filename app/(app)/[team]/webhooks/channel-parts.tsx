@@ -15,6 +15,7 @@ import {
   setChannelEnabledAction,
   updateChannelAction,
 } from "./actions";
+import { LocalTime } from "@/app/_components/local-time";
 
 type EventOption = { id: string; name: string };
 
@@ -35,7 +36,7 @@ const urlHints: Record<Exclude<ChannelKind, "email">, string> = {
   teams: "A Microsoft Teams incoming-webhook (Workflows) URL. Stored encrypted; only its host is shown again.",
 };
 
-const at = (d: Date | null) => (d ? `${d.toISOString().slice(0, 16).replace("T", " ")} UTC` : "");
+const at = (d: Date | null) => <LocalTime at={d} />;
 
 /** A signing secret, shown this once. */
 function SecretOnce({ secret, note }: { secret: string; note: string }) {

@@ -7,6 +7,7 @@ import { invitationByToken } from "@/lib/teams/invitations";
 import { roleLabels } from "@/lib/teams/roles";
 import { signOutAction } from "../../actions";
 import { AcceptInvitation } from "./accept-invitation";
+import { LocalTime } from "@/app/_components/local-time";
 
 export const metadata: Metadata = { title: "Invitation" };
 
@@ -35,7 +36,7 @@ export default async function InvitationPage({ params }: { params: Promise<{ tok
       <p className="muted">
         {invitation.invitedBy ?? "A team admin"} invited{" "}
         <strong className="text-zinc-800 dark:text-zinc-200">{invitation.email}</strong> to join as{" "}
-        {roleLabels[invitation.role]}. The invitation expires on {invitation.expiresAt.toUTCString()}.
+        {roleLabels[invitation.role]}. The invitation expires on <LocalTime at={invitation.expiresAt} />.
       </p>
       {!user ? (
         <div className="flex flex-col gap-2">

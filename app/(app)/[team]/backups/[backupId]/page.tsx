@@ -1,11 +1,12 @@
 import type { Metadata } from "next";
 import { encryptionText } from "@/lib/openpgp/encryption";
 import Link from "next/link";
+import { LocalTime } from "@/app/_components/local-time";
 import { PageHeader } from "@/app/_components/page-header";
 import { describeCompression } from "@/lib/backups/compression";
 import { archiveRetrievals } from "@/lib/backups/retrieval";
 import { getBackup, type BackupDetail } from "@/lib/backups/queries";
-import { formatBytes, formatDuration } from "@/lib/format";
+import { describeChecks, formatBytes, formatDuration } from "@/lib/format";
 import { trashStateOf } from "@/lib/trash/queries";
 import { latestVerificationRuns } from "@/lib/restores/queries";
 import { pageRow, pageTeam } from "@/lib/web/page";
@@ -16,6 +17,7 @@ import {
   CancelButton,
   DownloadButton,
   Progress,
+  RemoveFailedUploadButton,
   StatusBadge,
   TrashButtons,
   VerifiedBadge,
@@ -23,10 +25,7 @@ import {
 
 export const metadata: Metadata = { title: "Backup" };
 
-const when = (d: Date | null) =>
-  d
-    ? new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "medium", timeZone: "UTC" }).format(d) + " UTC"
-    : "—";
+const when = (d: Date | string | null) => <LocalTime at={d} />;
 const triggerLabel = {
   manual: "Back up now",
   schedule: "Schedule",
@@ -41,9 +40,13 @@ type Retrievals = Awaited<ReturnType<typeof archiveRetrievals>>;
 /** Where the backup is stored; archived copies say whether a retrieval is needed or on its way. */
 function Locations({ b, retrievals }: { b: BackupDetail; retrievals: Retrievals }) {
   const retrievalNote = (r: { requestedAt: Date; readyBy: Date } | null) =>
-    r
-      ? `Retrieval requested ${when(r.requestedAt)}, ready by ${when(r.readyBy)}`
-      : "Archive storage — needs retrieval before download";
+    r ? (
+      <>
+        Retrieval requested {when(r.requestedAt)}, ready by {when(r.readyBy)}
+      </>
+    ) : (
+      "Archive storage — needs retrieval before download"
+    );
   return (
     <TableScroll label="Stored copies" className="card p-0">
       <table className="w-full text-sm" data-testid="backup-locations">
@@ -104,6 +107,9 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
       >
         <div className="flex flex-wrap items-center gap-2">
           {member && active && <CancelButton slug={t.slug} backupId={b.id} />}
+          {member && b.trigger === "upload" && b.status === "failed" && (
+            <RemoveFailedUploadButton slug={t.slug} backupId={b.id} after={`/${t.slug}/backups`} />
+          )}
           {admin && (b.status === "succeeded" || b.status === "trashed") && (
             <TrashButtons slug={t.slug} backupId={b.id} trashed={b.status === "trashed"} />
           )}
@@ -177,6 +183,22 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
           <p className="muted">Finished</p>
           <p className="mt-1">{when(b.finishedAt)}</p>
         </div>
+        {b.uploadedName && (
+          <div>
+            <p className="muted">Uploaded file</p>
+            <p className="mt-1 break-all font-mono text-xs" data-testid="uploaded-name">
+              {b.uploadedName}
+            </p>
+          </div>
+        )}
+        {b.trigger === "upload" && b.status === "succeeded" && (
+          <div>
+            <p className="muted">Archive made</p>
+            <p className="mt-1" data-testid="archived-at">
+              {b.archivedAt ? <LocalTime at={b.archivedAt} /> : "Not recorded in the archive"}
+            </p>
+          </div>
+        )}
         {(b.trigger !== "upload" || b.compressedBy) && (
           <div>
             <p className="muted">Compression</p>
@@ -202,9 +224,16 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
           <div className="sm:col-span-2 lg:col-span-3" data-testid="verification-summary">
             <p className="muted">Verification</p>
             <p className="mt-1">
-              {b.verification.status === "verified"
-                ? `Restored into a scratch database ${when(new Date(b.verification.at))}: ${b.verification.tables} table(s) counted, ${b.verification.files} file(s) checked against the manifest — all match.`
-                : `Failed ${when(new Date(b.verification.at))}: ${b.verification.differences.slice(0, 3).join("; ")}`}{" "}
+              {b.verification.status === "verified" ? (
+                <>
+                  Restored into a scratch database {when(b.verification.at)}:{" "}
+                  {describeChecks(b.verification.tables, b.verification.files)} — all match.
+                </>
+              ) : (
+                <>
+                  Failed {when(b.verification.at)}: {b.verification.differences.slice(0, 3).join("; ")}
+                </>
+              )}{" "}
               <Link
                 className="text-indigo-600 hover:underline dark:text-indigo-400"
                 href={`/${t.slug}/backups/${b.id}/restore`}
@@ -256,7 +285,10 @@ export default async function BackupPage({ params }: { params: Promise<{ team: s
         <ol className="mt-2 space-y-1 font-mono text-xs" data-testid="backup-log">
           {b.log.map((l) => (
             <li key={l.id} className={l.level === "error" ? "text-red-700 dark:text-red-400" : ""}>
-              <span className="muted">{l.createdAt.toISOString().slice(11, 19)}</span> {l.message}
+              <span className="muted">
+                <LocalTime at={l.createdAt} style="time" />
+              </span>{" "}
+              {l.message}
             </li>
           ))}
           {b.log.length === 0 && <li className="muted">Waiting to start…</li>}

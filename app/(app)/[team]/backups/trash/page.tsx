@@ -1,5 +1,6 @@
 import type { Metadata } from "next";
 import Link from "next/link";
+import { LocalTime } from "@/app/_components/local-time";
 import { PageHeader } from "@/app/_components/page-header";
 import { formatBytes } from "@/lib/format";
 import { getTrashDays, listTrash } from "@/lib/trash/queries";
@@ -9,10 +10,7 @@ import { TableScroll } from "@/app/_components/table-scroll";
 
 export const metadata: Metadata = { title: "Trash" };
 
-const when = (d: Date | null) =>
-  d
-    ? new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }).format(d) + " UTC"
-    : "—";
+const when = (d: Date | null) => <LocalTime at={d} />;
 
 export default async function TrashPage({ params }: { params: Promise<{ team: string }> }) {
   const { team } = await params;

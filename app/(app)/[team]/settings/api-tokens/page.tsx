@@ -4,10 +4,11 @@ import { listApiTokens } from "@/lib/api-tokens/tokens";
 import { pageTeam } from "@/lib/web/page";
 import { CreateTokenForm, RevokeTokenButton } from "./token-forms";
 import { TableScroll } from "@/app/_components/table-scroll";
+import { LocalTime } from "@/app/_components/local-time";
 
 export const metadata: Metadata = { title: "API tokens" };
 
-const at = (d: Date | null) => (d ? `${d.toISOString().slice(0, 16).replace("T", " ")} UTC` : "");
+const at = (d: Date | null) => <LocalTime at={d} />;
 
 export default async function ApiTokensPage({ params }: { params: Promise<{ team: string }> }) {
   const { team } = await params;
@@ -72,7 +73,14 @@ export default async function ApiTokensPage({ params }: { params: Promise<{ team
                     <div>by {k.createdBy}</div>
                   </td>
                   <td className="muted px-5 py-3 align-top text-xs" data-testid="last-used">
-                    {k.lastUsedAt ? `${at(k.lastUsedAt)}${k.lastUsedIp ? ` from ${k.lastUsedIp}` : ""}` : "never"}
+                    {k.lastUsedAt ? (
+                      <>
+                        {at(k.lastUsedAt)}
+                        {k.lastUsedIp ? ` from ${k.lastUsedIp}` : ""}
+                      </>
+                    ) : (
+                      "never"
+                    )}
                   </td>
                   <td className="muted px-5 py-3 align-top text-xs">{k.expiresAt ? at(k.expiresAt) : "never"}</td>
                   <td className="px-5 py-3 align-top">

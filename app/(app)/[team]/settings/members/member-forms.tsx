@@ -12,6 +12,7 @@ import {
   revokeInvitationAction,
   transferOwnershipAction,
 } from "../../actions";
+import { LocalTime } from "@/app/_components/local-time";
 
 function IssuedLink({ link, emailed }: { link: string; emailed: boolean }) {
   return (
@@ -161,7 +162,9 @@ export function InvitationRow({
       <div className="flex flex-wrap items-center justify-between gap-2">
         <div>
           <span className="font-medium">{email}</span> <span className="badge">{roleLabels[role]}</span>
-          <div className="muted text-xs">Expires {new Date(expiresAt).toUTCString()}</div>
+          <div className="muted text-xs">
+            Expires <LocalTime at={expiresAt} />
+          </div>
         </div>
         <div className="flex gap-2">
           <button

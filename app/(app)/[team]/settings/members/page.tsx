@@ -5,6 +5,7 @@ import { listMembers } from "@/lib/teams/queries";
 import { roleAtLeast, roleLabels } from "@/lib/teams/roles";
 import { InvitationRow, InviteForm, MemberControls } from "./member-forms";
 import { TableScroll } from "@/app/_components/table-scroll";
+import { LocalTime } from "@/app/_components/local-time";
 
 export const metadata: Metadata = { title: "Members" };
 
@@ -53,7 +54,9 @@ export default async function MembersPage({ params }: { params: Promise<{ team: 
                       <span className="badge">{roleLabels[m.role]}</span>
                     )}
                   </td>
-                  <td className="muted px-5 py-3 whitespace-nowrap">{m.joinedAt.toISOString().slice(0, 10)}</td>
+                  <td className="muted px-5 py-3 whitespace-nowrap">
+                    <LocalTime at={m.joinedAt} />
+                  </td>
                 </tr>
               );
             })}

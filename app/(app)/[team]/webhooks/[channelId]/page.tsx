@@ -6,10 +6,11 @@ import { deliveryStatuses } from "@/lib/webhooks/schemas";
 import { pageRow, pageTeam } from "@/lib/web/page";
 import { RedeliverButton } from "./redeliver-button";
 import { TableScroll } from "@/app/_components/table-scroll";
+import { LocalTime } from "@/app/_components/local-time";
 
 export const metadata: Metadata = { title: "Delivery log" };
 
-const at = (d: Date | null) => (d ? `${d.toISOString().slice(0, 19).replace("T", " ")} UTC` : "—");
+const at = (d: Date | null) => <LocalTime at={d} style="seconds" />;
 const statusClass = {
   succeeded: "bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-300",
   failed: "bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-300",

@@ -1,8 +1,9 @@
 import type { Metadata } from "next";
 import Link from "next/link";
+import { LocalTime } from "@/app/_components/local-time";
 import { PageHeader } from "@/app/_components/page-header";
 import { getBackup } from "@/lib/backups/queries";
-import { formatBytes, formatDuration } from "@/lib/format";
+import { describeChecks, formatBytes, formatCount, formatDuration } from "@/lib/format";
 import { manifestOf } from "@/lib/restores/mutations";
 import { getRestore, listRestores, type RestoreView } from "@/lib/restores/queries";
 import { pageRow, pageTeam } from "@/lib/web/page";
@@ -16,10 +17,7 @@ import { TableScroll } from "@/app/_components/table-scroll";
 
 export const metadata: Metadata = { title: "Restore" };
 
-const when = (d: Date | null) =>
-  d
-    ? new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "medium", timeZone: "UTC" }).format(d) + " UTC"
-    : "—";
+const when = (d: Date | null) => <LocalTime at={d} />;
 
 /** What is inside, from the manifest: databases with their dump size and tables, folders with their files. */
 function Contents({ manifest }: { manifest: Manifest }) {
@@ -73,7 +71,7 @@ function Contents({ manifest }: { manifest: Manifest }) {
           const files = under(path);
           return (
             <p key={`${source}${path}`} className="text-sm">
-              Folder <span className="font-mono">{path}</span> ({source}): {files.length} file(s),{" "}
+              Folder <span className="font-mono">{path}</span> ({source}): {formatCount(files.length, "file")},{" "}
               {formatBytes(files.reduce((n, e) => n + e.size, 0))}
             </p>
           );
@@ -87,6 +85,57 @@ function target(r: RestoreView) {
     return `${r.targetDatabase} on ${r.serverName} (${r.mode === "replace" ? "replaced" : "new"})`;
   if (r.kind === "directory") return `${r.targetPath} on ${r.serverName} (${r.mode})`;
   return `scratch database on ${r.serverName}`;
+}
+
+/** What a finished restore put where, how long it took, and a link to the server it is on. */
+function Restored({ slug, r }: { slug: string; r: RestoreView }) {
+  const took = r.startedAt && r.finishedAt ? ` in ${formatDuration(r.elapsedMs)}` : "";
+  const server = (
+    <Link
+      className="text-indigo-600 hover:underline dark:text-indigo-400"
+      href={`/${slug}/servers/${r.serverId}`}
+      data-testid="restore-target-link"
+    >
+      {r.serverName}
+    </Link>
+  );
+  const s = r.restored;
+  if (!s) return <span data-testid="restore-summary">Restored{took}.</span>;
+  if (s.kind === "directory")
+    return (
+      <span data-testid="restore-summary">
+        Restored {formatCount(s.files, "file")} ({formatBytes(s.bytes)}) to <span className="font-mono">{s.path}</span>{" "}
+        on {server}
+        {took}.
+      </span>
+    );
+  return (
+    <div data-testid="restore-summary">
+      <span>
+        Restored database <span className="font-mono">{s.database}</span> on {server}: {formatCount(s.tables, "table")},{" "}
+        {formatCount(s.rows, "row")}
+        {took}.
+      </span>
+      {s.counts.length > 0 && (
+        <details className="mt-1">
+          <summary className="muted cursor-pointer text-xs">Rows per table</summary>
+          <table className="mt-1 text-xs" data-testid="restored-tables">
+            <tbody>
+              {s.counts.map((c) => (
+                <tr key={c.table}>
+                  <td className="pr-3 font-mono">{c.table}</td>
+                  <td className="tabular-nums">{formatCount(c.rows, "row")}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {s.tables > s.counts.length && (
+            <p className="muted text-xs">…and {formatCount(s.tables - s.counts.length, "more table")}.</p>
+          )}
+        </details>
+      )}
+    </div>
+  );
 }
 
 async function History({ t, jobs, member }: { t: TeamContext; jobs: RestoreView[]; member: boolean }) {
@@ -146,11 +195,9 @@ async function History({ t, jobs, member }: { t: TeamContext; jobs: RestoreView[
               </td>
               <td className="max-w-md px-4 py-2">
                 {r.status === "succeeded" && r.kind === "verify" && r.result && (
-                  <span>
-                    {r.result.tables} table(s) counted, {r.result.files} file(s) checked: all match.
-                  </span>
+                  <span>{describeChecks(r.result.tables, r.result.files)}: all match.</span>
                 )}
-                {r.status === "succeeded" && r.kind !== "verify" && <span>Done.</span>}
+                {r.status === "succeeded" && r.kind !== "verify" && <Restored slug={slug} r={r} />}
                 {r.error && (
                   <span className="block text-red-700 dark:text-red-400" data-testid="restore-error">
                     {r.error}
@@ -178,7 +225,10 @@ async function History({ t, jobs, member }: { t: TeamContext; jobs: RestoreView[
                     <ol className="mt-1 space-y-0.5 font-mono text-xs">
                       {logs.get(r.id)!.map((l) => (
                         <li key={l.id} className={l.level === "error" ? "text-red-700 dark:text-red-400" : ""}>
-                          <span className="muted">{l.createdAt.toISOString().slice(11, 19)}</span> {l.message}
+                          <span className="muted">
+                            <LocalTime at={l.createdAt} style="time" />
+                          </span>{" "}
+                          {l.message}
                         </li>
                       ))}
                     </ol>

@@ -1,6 +1,6 @@
 "use client";
 import { useRouter } from "next/navigation";
-import { useState } from "react";
+import { useRef, useState } from "react";
 import { Field, FormError, Select } from "@/app/_components/form";
 import { checkedValues, useAction } from "@/app/_components/use-action";
 import { cancelRestoreAction, restoreDatabaseAction, restoreDirectoryAction, verifyNowAction } from "./actions";
@@ -98,11 +98,18 @@ export function RestoreDatabaseForm({
   const [mode, setMode] = useState<"new" | "replace">("new");
   const [connection, setConnection] = useState(defaultConnection);
   const [member, setMember] = useState(dumps[0]?.path ?? "");
-  const restore = useAction(restoreDatabaseAction.bind(null, slug), () => router.refresh());
+  const form = useRef<HTMLFormElement>(null);
+  // Started: the form goes back to its defaults (a replace is not left armed), the job shows below.
+  const restore = useAction(restoreDatabaseAction.bind(null, slug), () => {
+    form.current?.reset();
+    setMode("new");
+    router.refresh();
+  });
   const chosen = connections.find((c) => c.id === connection);
   const dumpName = dumps.find((d) => d.path === member)?.database ?? "";
   return (
     <form
+      ref={form}
       className="space-y-3"
       aria-label="Restore a database"
       onSubmit={(e) => {
@@ -219,18 +226,22 @@ export function RestoreFolderForm({
   servers: { id: string; name: string }[];
 }) {
   const router = useRouter();
-  const restore = useAction(restoreDirectoryAction.bind(null, slug), () => router.refresh());
+  const form = useRef<HTMLFormElement>(null);
+  const restore = useAction(restoreDirectoryAction.bind(null, slug), () => {
+    form.current?.reset();
+    router.refresh();
+  });
   return (
     <form
+      ref={form}
       className="space-y-3"
       aria-label="Restore folders"
       onSubmit={(e) => {
         e.preventDefault();
-        const form = e.currentTarget;
-        const f = new FormData(form);
+        const f = new FormData(e.currentTarget);
         restore.run({
           backupId,
-          members: checkedValues(form, "members"),
+          members: checkedValues(e.currentTarget, "members"),
           serverId: String(f.get("serverId")),
           targetPath: String(f.get("targetPath") ?? ""),
           mode: f.get("mode") === "overwrite" ? "overwrite" : "fresh",
