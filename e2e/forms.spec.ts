@@ -1,0 +1,53 @@
+import { expect, test } from "@playwright/test";
+import { startPgCluster, type PgCluster } from "../test/pg-cluster";
+import { addLocalServer, addPostgresSource, signUp, uniqueEmail } from "./helpers";
+
+let pg: PgCluster;
+const dbPassword = "pg-right-Kx52";
+
+test.beforeAll(async () => {
+  pg = await startPgCluster({ password: dbPassword });
+});
+test.afterAll(async () => {
+  await pg?.stop();
+});
+
+test("settings are checked at save: a folder leaving its root is refused, a wrong password is kept and shown failed until fixed", async ({
+  page,
+}) => {
+  const team = await signUp(page, "Flo", uniqueEmail("flo"));
+  const serverUrl = await addLocalServer(page, team, "host1");
+  // Tested on save: the server page and the list say so without anyone pressing Test.
+  await expect(page.getByText(/^Connected as /)).toBeVisible();
+  await page.goto(`/${team}/servers`);
+  await expect(page.getByTestId("servers").getByText("OK", { exact: true })).toBeVisible();
+
+  await page.goto(serverUrl);
+  await addPostgresSource(page, { name: "main-db", port: pg.port, database: "postgres", password: "wrong-pw" });
+  const source = page.getByTestId("source-main-db");
+  await expect(source.getByText("Failed", { exact: true })).toBeVisible();
+  await expect(source).toContainText(
+    `PostgreSQL at 127.0.0.1:${pg.port} refused user postgres: check the user name and password.`,
+  );
+  await page.reload(); // stored on the source, not only in the form
+  await expect(source.getByText("Failed", { exact: true })).toBeVisible();
+  await source.getByRole("button", { name: "Edit" }).click();
+  await source.getByRole("button", { name: "Replace" }).click();
+  await source.locator("input[name=pgPassword]").fill(dbPassword);
+  await source.getByRole("button", { name: "Save source" }).click();
+  await expect(source.getByText("OK", { exact: true })).toBeVisible();
+  await expect(source).toContainText("Readable: postgres");
+
+  await page.goto(`/${team}/storage`);
+  await page.getByLabel("Name").fill("escape");
+  await page.getByLabel("Folder").fill("../escape");
+  await page.getByRole("button", { name: "Add destination" }).click();
+  await expect(page.getByTestId("form-error")).toHaveText('Invalid prefix "../escape": ".." segments are not allowed.');
+  await expect(page.getByText('".." segments are not allowed.', { exact: true })).toBeVisible();
+  await expect(page.getByTestId("destination-escape")).toHaveCount(0);
+  await page.getByLabel("Folder").fill("nightly");
+  await page.getByRole("button", { name: "Add destination" }).click();
+  const disk = page.getByTestId("destination-escape");
+  await expect(disk.getByText("OK", { exact: true })).toBeVisible();
+  await expect(disk).toContainText("Wrote, read back, verified and deleted a probe object");
+});
