@@ -1,6 +1,13 @@
 import { expect, test } from "@playwright/test";
 import { startPgCluster, type PgCluster } from "../test/pg-cluster";
-import { addLocalServer, addPostgresSource, signUp, uniqueEmail } from "./helpers";
+import {
+  addDirectorySource,
+  addDiskDestination,
+  addLocalServer,
+  addPostgresSource,
+  signUp,
+  uniqueEmail,
+} from "./helpers";
 
 let pg: PgCluster;
 const dbPassword = "pg-right-Kx52";
@@ -50,4 +57,48 @@ test("settings are checked at save: a folder leaving its root is refused, a wron
   const disk = page.getByTestId("destination-escape");
   await expect(disk.getByText("OK", { exact: true })).toBeVisible();
   await expect(disk).toContainText("Wrote, read back, verified and deleted a probe object");
+});
+
+test.describe("the schedule form", () => {
+  test.use({ timezoneId: "Asia/Tokyo", viewport: { width: 1366, height: 900 } });
+
+  test("starts from the browser's time zone and the only source and destination; the editor takes the page's width", async ({
+    page,
+  }) => {
+    const team = await signUp(page, "Tao", uniqueEmail("tao"));
+    await addLocalServer(page, team, "app1");
+    await addDirectorySource(page, "etc", "/etc");
+    await addDiskDestination(page, team);
+
+    // The server renders UTC (it cannot know the browser's zone); the page then picks the browser's.
+    const html = await (await page.context().request.get(`/${team}/schedules`)).text();
+    expect(html).toMatch(/<option selected="">UTC<\/option>/);
+    await page.goto(`/${team}/schedules`);
+    await expect(page.locator("select[name=timezone]")).toHaveValue("Asia/Tokyo");
+    await expect(page.getByLabel("etc", { exact: true })).toBeChecked();
+    await expect(page.getByLabel("disk", { exact: true })).toBeChecked();
+    await page.getByLabel("Schedule name").fill("nightly");
+    await page.getByRole("button", { name: "Create schedule" }).click();
+    const card = page.getByTestId("schedule-nightly");
+    await expect(card).toContainText("Daily at 02:00 (Asia/Tokyo) · app1");
+    await expect(card).toContainText("Backs up etc to disk.");
+
+    const grid = card.locator("xpath=..");
+    const before = (await card.boundingBox())!.width;
+    const full = (await grid.boundingBox())!.width;
+    expect(before).toBeLessThan(full * 0.6); // cards sit two abreast
+    await card.getByRole("button", { name: "Edit" }).click();
+    await expect(card.getByRole("button", { name: "Save schedule" })).toBeVisible();
+    expect((await card.boundingBox())!.width).toBeCloseTo(full, 0);
+    await expect(card.locator("select[name=timezone]")).toHaveValue("Asia/Tokyo");
+
+    // With two destinations, none is chosen for the user.
+    await addDiskDestination(page, team, "disk2");
+    await page.goto(`/${team}/schedules`);
+    await page.locator("summary", { hasText: "New schedule" }).click();
+    const form = page.locator("details").filter({ hasText: "New schedule" });
+    await expect(form.getByLabel("etc", { exact: true })).toBeChecked();
+    await expect(form.getByLabel("disk", { exact: true })).not.toBeChecked();
+    await expect(form.getByLabel("disk2", { exact: true })).not.toBeChecked();
+  });
 });
