@@ -102,3 +102,101 @@ test.describe("the schedule form", () => {
     await expect(form.getByLabel("disk2", { exact: true })).not.toBeChecked();
   });
 });
+
+test("no dead ends: Back up now without storage, the price note, settings tabs by role, the account's devices and password, copying an invitation", async ({
+  browser,
+  page,
+}) => {
+  test.setTimeout(180_000);
+  const email = uniqueEmail("dee");
+  const team = await signUp(page, "Dee", email);
+  const serverUrl = await addLocalServer(page, team, "box");
+  const dir = mkdtempSync(path.join(tmpdir(), "coffer-e2e-forms-"));
+  writeFileSync(path.join(dir, "notes.txt"), "hello\n");
+  await addDirectorySource(page, "notes", dir);
+
+  // No destination yet: the form says where to add one, and cannot be started.
+  await page.getByRole("button", { name: "Back up now" }).click();
+  const form = page.getByRole("form", { name: "Back up now" });
+  await expect(form.getByRole("button", { name: "Start backup" })).toBeDisabled();
+  await form.getByRole("link", { name: "Add a storage destination" }).click();
+  await expect(page).toHaveURL(`/${team}/storage`);
+  await page.getByLabel("Name").fill("disk");
+  await page.getByRole("button", { name: "Add destination" }).click();
+  await expect(page.getByTestId("destination-disk")).toBeVisible();
+
+  await page.goto(serverUrl);
+  await page.getByRole("button", { name: "Back up now" }).click();
+  await expect(form.getByRole("button", { name: "Start backup" })).toBeEnabled();
+  await form.getByRole("button", { name: "Start backup" }).click();
+  await expect(page.getByTestId("backup-status")).toHaveText("Succeeded", { timeout: 90_000 });
+  // Only this host's disk: no promise of price overrides it has no form for.
+  await page.goto(`/${team}/storage`);
+  const usage = page.getByTestId("storage-usage");
+  await expect(usage).toContainText("this host's disk and server directories count as free.");
+  await expect(usage).not.toContainText("Override");
+
+  // The invitation link copies with one click.
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"]);
+  const viewerEmail = uniqueEmail("vic");
+  const link = await invite(page, team, viewerEmail, "Viewer");
+  await page.getByRole("button", { name: "Copy link" }).click();
+  await expect(page.getByRole("button", { name: "Copied" })).toBeVisible();
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(link);
+
+  // A viewer sees only the settings tabs they can open; the others still refuse.
+  const viewer = await acceptAsNewUser(browser, link, "Vic", viewerEmail);
+  await viewer.page.goto(`/${team}/settings`);
+  const tabs = viewer.page.getByRole("navigation", { name: "Settings" });
+  await expect(tabs.getByRole("link")).toHaveText(["General", "Members"]);
+  await viewer.page.goto(`/${team}/settings/audit`);
+  await expect(viewer.page.getByRole("heading", { name: "Not allowed" })).toBeVisible();
+  await viewer.page.goto(`/${team}/settings/api-tokens`);
+  await expect(viewer.page.getByRole("heading", { name: "Not allowed" })).toBeVisible();
+  await page.goto(`/${team}/settings`);
+  await expect(page.getByRole("navigation", { name: "Settings" }).getByRole("link")).toHaveText([
+    "General",
+    "Members",
+    "API tokens",
+    "Audit log",
+  ]);
+  await viewer.context.close();
+
+  // A second device of Dee's, to be signed out by the password change.
+  const other = await browser.newContext();
+  const otherPage = await other.newPage();
+  await otherPage.goto("/sign-in");
+  await otherPage.getByLabel("E-mail").fill(email);
+  await otherPage.getByLabel("Password").fill(password);
+  await otherPage.getByRole("button", { name: "Sign in" }).click();
+  await expect(otherPage.getByRole("heading", { name: "Overview" })).toBeVisible();
+
+  await page.goto("/account");
+  const ua = await page.evaluate(() => navigator.userAgent);
+  const devices = page.getByTestId("sessions");
+  const here = devices.getByText(/^Headless Chrome \d+ on Linux$/).first();
+  await expect(here).toBeVisible();
+  await expect(devices.locator(`[title="${ua}"]`).first()).toBeVisible();
+  await expect(devices).not.toContainText("Mozilla/5.0");
+
+  const box = page.getByTestId("change-password");
+  await box.getByLabel("Current password").fill("not my password");
+  await box.getByLabel("New password").fill("a brand new passphrase");
+  await box.getByRole("button", { name: "Change password" }).click();
+  await expect(box.getByTestId("form-error")).toHaveText("That is not your current password.");
+  await box.getByLabel("Current password").fill(password);
+  await box.getByRole("button", { name: "Change password" }).click();
+  await expect(box.getByRole("status")).toHaveText("Password changed. Signed out 1 other device.");
+  await expect(box.getByLabel("Current password")).toHaveValue("");
+
+  // The other device is out; this one stays in; the new password signs in; the change is audited.
+  await otherPage.goto(`/${team}`);
+  await expect(otherPage).toHaveURL(/\/sign-in/);
+  await otherPage.getByLabel("E-mail").fill(email);
+  await otherPage.getByLabel("Password").fill("a brand new passphrase");
+  await otherPage.getByRole("button", { name: "Sign in" }).click();
+  await expect(otherPage.getByRole("heading", { name: "Overview" })).toBeVisible();
+  await other.close();
+  await page.goto(`/${team}/settings/audit?action=account.password_changed`);
+  await expect(page.getByTestId("audit-events")).toContainText("account.password_changed");
+});
