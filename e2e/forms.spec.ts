@@ -1,10 +1,17 @@
 import { expect, test } from "@playwright/test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { startPgCluster, type PgCluster } from "../test/pg-cluster";
 import {
+  acceptAsNewUser,
   addDirectorySource,
   addDiskDestination,
   addLocalServer,
   addPostgresSource,
+  invite,
+  openSection,
+  password,
   signUp,
   uniqueEmail,
 } from "./helpers";
@@ -93,7 +100,11 @@ test.describe("the schedule form", () => {
     await expect(card.locator("select[name=timezone]")).toHaveValue("Asia/Tokyo");
 
     // With two destinations, none is chosen for the user.
-    await addDiskDestination(page, team, "disk2");
+    await page.goto(`/${team}/storage`);
+    await openSection(page, "Add a destination");
+    await page.getByLabel("Name").fill("disk2");
+    await page.getByRole("button", { name: "Add destination" }).click();
+    await expect(page.getByTestId("destination-disk2")).toBeVisible();
     await page.goto(`/${team}/schedules`);
     await page.locator("summary", { hasText: "New schedule" }).click();
     const form = page.locator("details").filter({ hasText: "New schedule" });
