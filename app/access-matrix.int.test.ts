@@ -39,6 +39,7 @@ const actions: Record<string, Access> = {
   "app/(auth)/actions.ts#oauthSignInAction": "public",
   "app/(app)/account/actions.ts#createTeamAction": "user",
   "app/(app)/account/actions.ts#setMailPreferencesAction": "user",
+  "app/(app)/account/actions.ts#changePasswordAction": "user",
   "app/(app)/[team]/actions.ts#addTeamKeyAction": "admin",
   "app/(app)/[team]/actions.ts#removeTeamKeyAction": "admin",
   "app/(app)/[team]/actions.ts#updateTeamAction": "admin",

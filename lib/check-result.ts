@@ -40,3 +40,21 @@ export async function checked(fn: () => Promise<CheckResult>): Promise<CheckResu
     throw err;
   }
 }
+
+/**
+ * Saves, then runs the item's connection test: what only the network can tell (a wrong password,
+ * an unreachable host) does not refuse the save, but shows on the item at once and stays there
+ * until a later test passes.
+ */
+export async function savedThenTested<T extends { id: string }>(
+  save: Promise<T>,
+  test: (id: string) => Promise<CheckResult>,
+): Promise<T & { check: CheckResult }> {
+  const saved = await save;
+  const check = await test(saved.id).catch((): CheckResult => ({
+    ok: false,
+    message: "Saved, but the test could not run: press Test to try again.",
+    facts: {},
+  }));
+  return { ...saved, check };
+}

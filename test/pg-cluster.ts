@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { freePort } from "./ports";
@@ -39,12 +39,20 @@ function postgresIds(): { uid: number; gid: number } | undefined {
   };
 }
 
-export async function startPgCluster(): Promise<PgCluster> {
+/** `password`: TCP logins need it (SCRAM), so a wrong one is refused; without it, everyone is trusted. */
+export async function startPgCluster(o: { password?: string } = {}): Promise<PgCluster> {
   const ids = postgresIds();
   const dir = mkdtempSync(path.join(tmpdir(), "coffer-pg-"));
   if (ids) chownSync(dir, ids.uid, ids.gid);
   const data = path.join(dir, "data");
-  execFileSync(path.join(bin, "initdb"), ["-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"], {
+  const auth = ["-A", "trust"];
+  if (o.password) {
+    const pwfile = path.join(dir, "pwfile");
+    writeFileSync(pwfile, `${o.password}\n`);
+    if (ids) chownSync(pwfile, ids.uid, ids.gid);
+    auth.push("--auth-host=scram-sha-256", `--pwfile=${pwfile}`);
+  }
+  execFileSync(path.join(bin, "initdb"), ["-D", data, "-U", "postgres", ...auth, "--no-sync", "-E", "UTF8"], {
     ...ids,
     stdio: "pipe",
   });
@@ -86,7 +94,8 @@ export async function startPgCluster(): Promise<PgCluster> {
   await launch();
   return {
     port,
-    url: (database) => `postgres://postgres@127.0.0.1:${port}/${database}`,
+    url: (database) =>
+      `postgres://postgres${o.password ? `:${encodeURIComponent(o.password)}` : ""}@127.0.0.1:${port}/${database}`,
     halt,
     start: launch,
     async stop() {

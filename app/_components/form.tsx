@@ -114,7 +114,7 @@ export function CheckboxGroup({
   name: string;
   options: { id: string; name: string }[];
   isChecked: (id: string) => boolean;
-  empty?: string;
+  empty?: React.ReactNode;
   error?: ActionError | null;
 }) {
   const messages = error?.fieldErrors?.[name];

@@ -32,3 +32,17 @@ export function safeNextPath(next: string | undefined): string {
     return "/";
   }
 }
+
+export const changePasswordSchema = z
+  .object({
+    currentPassword: z
+      .string()
+      .min(1, "Enter your current password.")
+      .max(200, "Passwords are at most 200 characters."),
+    newPassword: passwordSchema,
+  })
+  .refine((i) => i.currentPassword !== i.newPassword, {
+    path: ["newPassword"],
+    message: "Choose a password different from the current one.",
+  });
+export type ChangePasswordInput = z.infer<typeof changePasswordSchema>;

@@ -7,6 +7,7 @@ import { db } from "../db";
 import { AppError, notFound } from "../errors";
 import { pgCode } from "../db";
 import { schedulesUsing } from "../schedules/queries";
+import { normalizePrefix } from "../storage/common";
 import { assertOutsideCofferData, backupDirectory } from "../servers/coffer-data";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import { guardEndpoints, splitFields, storageConfig, tierClasses, type Secrets } from "./config";
@@ -18,6 +19,8 @@ import { formatCount } from "../format";
 async function rowValues(t: TeamContext, id: string, input: CreateDestinationInput, storedSecrets: Secrets) {
   const { settings, secrets: typed } = splitFields(input.kind, input);
   const secrets = { ...storedSecrets, ...typed };
+  // Refused here as Test would refuse it, so a folder like "../escape" is never saved.
+  normalizePrefix(settings.prefix as string | undefined);
   if (input.kind === "server") {
     if (!input.serverId)
       throw new AppError("VALIDATION", "Choose the server whose directory stores the backups.", {

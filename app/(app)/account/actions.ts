@@ -1,4 +1,6 @@
 "use server";
+import { changePassword } from "@/lib/auth/change-password";
+import { changePasswordSchema } from "@/lib/auth/schemas";
 import { userAction } from "@/lib/web/action";
 import { preferencesSchema, setMutedMail } from "@/lib/notifications/preferences";
 import { createTeam } from "@/lib/teams/mutations";
@@ -9,3 +11,5 @@ export const createTeamAction = userAction(createTeamSchema, (u, input) =>
 );
 
 export const setMailPreferencesAction = userAction(preferencesSchema, setMutedMail);
+
+export const changePasswordAction = userAction(changePasswordSchema, changePassword);

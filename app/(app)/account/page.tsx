@@ -2,10 +2,12 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { PageHeader } from "@/app/_components/page-header";
 import { isEmailVerified } from "@/lib/auth/email-verification";
+import { describeUserAgent } from "@/lib/auth/user-agent";
 import { listSessions, listSignInEvents } from "@/lib/auth/users";
 import { mailKindLabels, mailKinds, mutedMail } from "@/lib/notifications/preferences";
 import { pageUser } from "@/lib/web/page";
 import { signOutAction } from "@/app/(auth)/actions";
+import { ChangePassword } from "./change-password";
 import { MailPreferences } from "./mail-preferences";
 import { SignOutEverywhere } from "./sign-out-everywhere";
 import { VerifyEmailBanner } from "./verify-email-banner";
@@ -46,7 +48,7 @@ export default async function AccountPage() {
           {sessions.map((s) => (
             <li key={s.id} className="py-2 text-sm">
               <div className="font-medium">
-                {s.userAgent?.slice(0, 80) ?? "Unknown browser"}{" "}
+                <span title={s.userAgent ?? undefined}>{describeUserAgent(s.userAgent)}</span>{" "}
                 {s.current && <span className="badge">this device</span>}
               </div>
               <div className="muted text-xs">
@@ -56,6 +58,10 @@ export default async function AccountPage() {
           ))}
         </ul>
         <SignOutEverywhere />
+      </section>
+      <section className="card mt-6 space-y-3" data-testid="change-password">
+        <h2 className="font-semibold">Password</h2>
+        <ChangePassword />
       </section>
       {failures.length > 0 && (
         <section className="card mt-6 space-y-2">

@@ -1,4 +1,5 @@
 "use client";
+import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useEffect, useState } from "react";
 import { CheckboxGroup, FormError, Select } from "@/app/_components/form";
@@ -414,7 +415,18 @@ export function BackUpNowForm({
         name="sourceIds"
         options={options.sources}
         isChecked={(id) => (sel ? sel.sourceIds.includes(id) : true)}
-        empty="This server has no sources yet."
+        empty={
+          <>
+            This server has no sources yet:{" "}
+            <Link
+              className="text-indigo-700 underline dark:text-indigo-300"
+              href={`/${slug}/servers/${options.serverId}`}
+            >
+              add one on its page
+            </Link>
+            .
+          </>
+        }
         error={start.error}
       />
       <CheckboxGroup
@@ -422,7 +434,14 @@ export function BackUpNowForm({
         name="destinationIds"
         options={options.destinations}
         isChecked={(id) => (sel ? sel.destinationIds.includes(id) : true)}
-        empty="Add a storage destination first."
+        empty={
+          <>
+            <Link className="text-indigo-700 underline dark:text-indigo-300" href={`/${slug}/storage`}>
+              Add a storage destination
+            </Link>{" "}
+            first.
+          </>
+        }
         error={start.error}
       />
       <CompressionSelect defaultValue={sel?.compression} />
@@ -435,7 +454,10 @@ export function BackUpNowForm({
         into a scratch database and compare with the manifest)
       </label>
       <div className="flex gap-2">
-        <button className="btn-primary" disabled={start.pending}>
+        <button
+          className="btn-primary"
+          disabled={start.pending || options.sources.length === 0 || options.destinations.length === 0}
+        >
           {start.pending ? "Starting…" : "Start backup"}
         </button>
         <button type="button" className="btn-secondary" onClick={() => setOpen(false)}>

@@ -1,6 +1,6 @@
 "use client";
 import { useRouter } from "next/navigation";
-import { useState } from "react";
+import { useState, useSyncExternalStore } from "react";
 import { CheckboxGroup, Field, FormError } from "@/app/_components/form";
 import { checkedValues, formFields, useAction } from "@/app/_components/use-action";
 import { weekdays, type Preset } from "@/lib/schedules/cron";
@@ -21,6 +21,20 @@ export interface FormOptions {
   sources: { id: string; name: string; serverId: string; kind: SourceKind; serverName: string }[];
   destinations: { id: string; name: string }[];
   timeZones: readonly string[];
+}
+
+const noSubscription = () => () => {};
+
+/** The browser's time zone when the list has it; UTC while rendering on the server and before hydration. */
+function useBrowserZone(zones: readonly string[]): string {
+  return useSyncExternalStore(
+    noSubscription,
+    () => {
+      const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      return zones.includes(zone) ? zone : "UTC";
+    },
+    () => "UTC",
+  );
 }
 
 const inZone = (d: Date, timeZone: string) =>
@@ -49,7 +63,7 @@ export function ScheduleCard({
   const toggle = useAction(setScheduleEnabledAction.bind(null, slug), () => router.refresh());
   const remove = useAction(deleteScheduleAction.bind(null, slug), () => router.refresh());
   return (
-    <div className="card space-y-3" data-testid={`schedule-${s.name}`}>
+    <div className={`card space-y-3 ${editing ? "lg:col-span-2" : ""}`} data-testid={`schedule-${s.name}`}>
       <div className="flex flex-wrap items-start justify-between gap-2">
         <div>
           <p className="font-medium">{s.name}</p>
@@ -154,6 +168,8 @@ export function ScheduleForm({
   const router = useRouter();
   const [serverId, setServerId] = useState(schedule?.serverId ?? options.servers[0]?.id ?? "");
   const [kind, setKind] = useState<Preset["kind"]>(schedule?.preset.kind ?? "daily");
+  const browserZone = useBrowserZone(options.timeZones);
+  const zone = schedule?.timezone ?? browserZone;
   const after = () => {
     onDone?.();
     router.refresh();
@@ -162,7 +178,10 @@ export function ScheduleForm({
   const update = useAction(updateScheduleAction.bind(null, slug), after);
   const { pending, error } = schedule ? update : create;
   const p = schedule?.preset;
-  const checked = (ids: { id: string }[] | undefined, id: string) => ids?.some((x) => x.id === id) ?? false;
+  // A new schedule starts with the only source and the only destination there are, if so.
+  const checked = (ids: { id: string }[] | undefined, id: string, all: { id: string }[]) =>
+    schedule ? (ids?.some((x) => x.id === id) ?? false) : all.length === 1;
+  const serverSources = options.sources.filter((s) => s.serverId === serverId);
   const fieldError = (name: string) =>
     error?.fieldErrors?.[name] && (
       <p className="mt-1 text-xs text-red-700 dark:text-red-400">{error.fieldErrors[name]!.join(" ")}</p>
@@ -218,8 +237,8 @@ export function ScheduleForm({
       <CheckboxGroup
         legend="Sources"
         name="sourceIds"
-        options={options.sources.filter((s) => s.serverId === serverId)}
-        isChecked={(id) => checked(schedule?.sources, id)}
+        options={serverSources}
+        isChecked={(id) => checked(schedule?.sources, id, serverSources)}
         empty="This server has no sources yet: add one on its page."
         error={error}
       />
@@ -227,7 +246,7 @@ export function ScheduleForm({
         legend="Destinations"
         name="destinationIds"
         options={options.destinations}
-        isChecked={(id) => checked(schedule?.destinations, id)}
+        isChecked={(id) => checked(schedule?.destinations, id, options.destinations)}
         error={error}
       />
       <div className="grid gap-4 sm:grid-cols-2">
@@ -252,12 +271,8 @@ export function ScheduleForm({
           <label htmlFor="field-timezone" className="label">
             Time zone
           </label>
-          <select
-            id="field-timezone"
-            name="timezone"
-            className="input"
-            defaultValue={schedule?.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone}
-          >
+          {/* Keyed by the zone: the browser's replaces the server's UTC once the page runs. */}
+          <select key={zone} id="field-timezone" name="timezone" className="input" defaultValue={zone}>
             {options.timeZones.map((z) => (
               <option key={z}>{z}</option>
             ))}

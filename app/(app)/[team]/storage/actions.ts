@@ -5,10 +5,16 @@ import { createDestination, deleteDestination, updateDestination } from "@/lib/d
 import { createDestinationSchema, destinationRefSchema, updateDestinationSchema } from "@/lib/destinations/schemas";
 import { testDestination } from "@/lib/destinations/use";
 import { takeBackBackups, takeBackSchema } from "@/lib/catalogue/take-back";
+import { savedThenTested } from "@/lib/check-result";
 import { teamAction } from "@/lib/web/action";
 
-export const createDestinationAction = teamAction(createDestinationSchema, "admin", createDestination);
-export const updateDestinationAction = teamAction(updateDestinationSchema, "admin", updateDestination);
+// Each save runs the destination's test too: one that fails it is kept, and its failure shows on it.
+export const createDestinationAction = teamAction(createDestinationSchema, "admin", (t, i) =>
+  savedThenTested(createDestination(t, i), (id) => testDestination(t, id)),
+);
+export const updateDestinationAction = teamAction(updateDestinationSchema, "admin", (t, i) =>
+  savedThenTested(updateDestination(t, i), (id) => testDestination(t, id)),
+);
 export const deleteDestinationAction = teamAction(destinationRefSchema, "admin", (t, i) =>
   deleteDestination(t, i.destinationId),
 );

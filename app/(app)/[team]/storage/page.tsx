@@ -26,6 +26,7 @@ export default async function StoragePage({ params }: { params: Promise<{ team: 
   const admin = t.role === "system" || roleAtLeast(t.role, "admin");
   const member = t.role === "system" || roleAtLeast(t.role, "member");
   const serverOptions = servers.map((s) => ({ id: s.id, name: s.name }));
+  const cloud = destinations.filter((d) => d.kind === "s3" || d.kind === "gcs" || d.kind === "azure");
   return (
     <div className="space-y-6">
       <PageHeader
@@ -37,7 +38,7 @@ export default async function StoragePage({ params }: { params: Promise<{ team: 
           <p className="font-medium">No storage destinations yet</p>
           <p className="muted mt-1">
             {admin
-              ? "Add one below, then test it: Coffer writes, reads back and deletes a small probe object."
+              ? "Add one below: saving it tests it (Coffer writes, reads back and deletes a small probe object)."
               : "An admin of the team can add storage destinations."}
           </p>
         </div>
@@ -103,20 +104,13 @@ export default async function StoragePage({ params }: { params: Promise<{ team: 
           </TableScroll>
           <p className="muted text-xs">
             An estimate from list prices per storage class (S3 as in the runbook; GCS and Azure us-east), excluding
-            requests, retrieval and transfer. Override them where yours differ.
+            requests, retrieval and transfer; this host&apos;s disk and server directories count as free.
+            {admin && cloud.length > 0 && " Override the prices below where yours differ."}
           </p>
           {admin &&
-            destinations
-              .filter((d) => d.kind === "s3" || d.kind === "gcs" || d.kind === "azure")
-              .map((d) => (
-                <PricesForm
-                  key={d.id}
-                  slug={t.slug}
-                  destinationId={d.id}
-                  name={d.name}
-                  prices={formatPrices(d.prices)}
-                />
-              ))}
+            cloud.map((d) => (
+              <PricesForm key={d.id} slug={t.slug} destinationId={d.id} name={d.name} prices={formatPrices(d.prices)} />
+            ))}
         </section>
       )}
       {admin && (

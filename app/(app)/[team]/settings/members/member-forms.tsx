@@ -1,6 +1,7 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
+import { CopyButton } from "@/app/_components/copy-button";
 import { Field, FormError } from "@/app/_components/form";
 import { formFields, useAction } from "@/app/_components/use-action";
 import { roleLabels, roles, type Role } from "@/lib/teams/roles";
@@ -22,13 +23,17 @@ function IssuedLink({ link, emailed }: { link: string; emailed: boolean }) {
           ? "Invitation e-mailed. You can also share this link:"
           : "Share this link with them (it is shown only once; e-mail is not configured):"}
       </p>
-      <input
-        readOnly
-        value={link}
-        className="input mt-2 font-mono text-xs"
-        data-testid="invite-link"
-        onFocus={(e) => e.currentTarget.select()}
-      />
+      <div className="mt-2 flex gap-2">
+        <input
+          readOnly
+          value={link}
+          aria-label="Invitation link"
+          className="input font-mono text-xs"
+          data-testid="invite-link"
+          onFocus={(e) => e.currentTarget.select()}
+        />
+        <CopyButton text={link} label="Copy link" />
+      </div>
     </div>
   );
 }
