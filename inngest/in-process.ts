@@ -208,7 +208,8 @@ export class InProcessEngine {
 
   /** Resolves when none of this engine's runs is queued or running. */
   async idle(): Promise<void> {
-    while (this.queueing.size) await Promise.allSettled([...this.queueing]);
+    // A pass under way may have looked for due runs before these sends queued theirs: it must not answer for them.
+    while (this.queueing.size || this.pumping) await Promise.allSettled([...this.queueing, this.pumping]);
     const done = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     this.pump();
     return done;

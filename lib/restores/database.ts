@@ -8,6 +8,7 @@ import { formatBytes } from "../format";
 import { db } from "../db";
 import { AppError } from "../errors";
 import { failureMessage, RunStopped } from "../jobs/failure";
+import { stopIfCancelRequested } from "../jobs/claim";
 import { ours } from "../jobs/table";
 import { withServer } from "../servers/connect";
 import { Sha256Meter } from "../storage/common";
@@ -180,8 +181,10 @@ async function startSwap(ctx: RestoreCtx): Promise<void> {
     .set({ swapStartedAt: new Date() })
     .where(ours(ctx.claim, isNull(restores.cancelRequestedAt), isNull(restores.swapStartedAt)))
     .returning({ id: restores.id });
-  if (!row)
-    throw ctx.signal.aborted
-      ? ctx.signal.reason
-      : new RunStopped("The job was stopped before the restored database was put in place; nothing was replaced.");
+  if (!row) {
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    // A cancel the progress watch has not seen yet still says who cancelled.
+    await stopIfCancelRequested(ctx.claim);
+    throw new RunStopped("The job was stopped before the restored database was put in place; nothing was replaced.");
+  }
 }
