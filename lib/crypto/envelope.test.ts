@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable, Writable, type Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { finished, pipeline } from "node:stream/promises";
 import { afterAll, describe, expect, it } from "vitest";
 import { AppError } from "../errors";
 import { newDataKey, unwrapDek, wrapDek } from "./data-key";
@@ -403,6 +403,50 @@ describe("envelope: range decryption", () => {
       expect(err, `${start}-${end}`).toBeUndefined();
       expect(out.equals(plain.subarray(start, end + 1)), `${start}-${end}`).toBe(true);
     }
+  });
+
+  it("keeps pace with input that arrives faster than segments open, and survives a reader that goes away", async () => {
+    const big = randomBytes(24 * MiB + 5);
+    const dek = newDataKey();
+    const obj = await ok(
+      createEncryptStream({ dek, wrapped: wrapDek(dek, keys, team, backup), teamId: team, backupId: backup }),
+      big,
+    );
+    const header = readHeader(obj);
+    const whole = segmentRange({ start: 0, end: big.length - 1 }, header.headerLength, header.segmentSize, obj.length);
+    const stream = () =>
+      createRangeDecryptStream({
+        dek,
+        header,
+        firstSegment: 0,
+        lastSegmentIndex: whole.lastSegmentIndex,
+        skip: 0,
+        length: whole.length,
+      });
+    // Chunks with memory of their own move to the worker thread; the pipeline must still end.
+    const own = function* () {
+      for (const c of chunks(obj.subarray(whole.objectStart), 64 * KiB)) yield Buffer.from(c);
+    };
+    const parts: Buffer[] = [];
+    await pipeline(
+      Readable.from(own()),
+      stream(),
+      new Writable({ write: (b: Buffer, _e, cb) => (parts.push(b), cb()) }),
+    );
+    expect(Buffer.concat(parts).equals(big)).toBe(true);
+
+    const early = stream();
+    const gone = new Promise<void>((resolve) => early.once("data", () => (early.destroy(), resolve())));
+    Readable.from(own()).pipe(early);
+    await gone;
+    // The input ends (all of it written at once) while writes still wait for the worker.
+    const burst = stream();
+    const out: Buffer[] = [];
+    burst.on("data", (b: Buffer) => out.push(b));
+    for (const c of chunks(obj.subarray(whole.objectStart), MiB)) burst.write(c);
+    burst.end();
+    await finished(burst);
+    expect(Buffer.concat(out).equals(big)).toBe(true);
   });
 
   it("fetches only the covered segments", async () => {

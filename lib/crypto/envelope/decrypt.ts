@@ -79,7 +79,7 @@ class DecryptStream extends SegmentReader {
       }
       throw segmentFailed(i);
     }
-    if (plain.length > 0) this.push(plain);
+    for (const p of plain) this.push(p);
     this.index++;
   }
 

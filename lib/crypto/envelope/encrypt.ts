@@ -12,7 +12,7 @@ import {
   tagLength,
   type WrappedDek,
 } from "./header";
-import { guarded, SegmentCutter, segmentNonce, type SegmentKeys } from "./segments";
+import { guarded, SegmentCutter, segmentNonce, sliced, type SegmentKeys } from "./segments";
 
 export interface EncryptOptions {
   dek: Buffer;
@@ -61,7 +61,7 @@ class EncryptStream extends Transform {
       authTagLength: tagLength,
     });
     cipher.setAAD(this.keys.hash);
-    if (chunk.length > 0) this.push(cipher.update(chunk));
+    sliced(cipher, chunk, (c) => this.push(c));
     cipher.final(); // GCM returns no further bytes
     this.push(cipher.getAuthTag());
     this.index++;

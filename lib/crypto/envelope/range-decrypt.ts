@@ -1,17 +1,17 @@
 import "server-only";
-import { webcrypto } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
 import { AppError } from "../../errors";
-import { damaged, tagLength, type ParsedHeader } from "./header";
-import { SegmentCutter, segmentFailed, segmentNonce } from "./segments";
 import { formatCount } from "../../format";
+import { damaged, tagLength, type ParsedHeader } from "./header";
+import { openOnWorker, type OpenedReply } from "./open-worker";
+import { segmentFailed } from "./segments";
 
-// Downloads and restores read through here, so it decrypts on the thread pool (WebCrypto's
-// AES-GCM), several segments at once, and releases them in order: the event loop only cuts
-// segments and hands plaintext on. WebCrypto returns plaintext only once the tag verified
-// (docs/FORMAT.md, "Rules for readers").
+// Downloads, restores and verifications read through here. Which segment is the object's final
+// one follows from the index, so each segment is opened as soon as its last byte arrives, on a
+// worker thread (open-worker.ts): the event loop only moves chunks.
 
-/** Segments being decrypted at once: enough to keep the thread pool and the reader busy. */
+/** Input sent to the worker at once, and the most not yet answered: enough to keep both threads busy. */
+const batchBytes = 1024 * 1024;
 const inFlightBytes = 4 * 1024 * 1024;
 
 export interface RangeDecryptOptions {
@@ -25,18 +25,17 @@ export interface RangeDecryptOptions {
 }
 
 class RangeDecryptStream extends Transform {
-  private readonly raw: Buffer;
-  private key?: webcrypto.CryptoKey;
-  private readonly cutter: SegmentCutter;
-  private readonly lastCovered: number;
-  private readonly inFlight: number;
-  /** Segments started and not yet released, oldest first; each settles to its plaintext or its error. */
-  private jobs: Promise<Buffer>[] = [];
-  private index: number;
+  private readonly job: ReturnType<typeof openOnWorker>;
+  private batch: Buffer[] = [];
+  private batched = 0;
+  private inFlight = 0;
+  /** The write or flush waiting for the worker to catch up (or to finish). */
+  private waiting: TransformCallback | null = null;
+  private flushing = false;
   private toSkip: number;
   private remaining: number;
 
-  constructor(private readonly opts: RangeDecryptOptions) {
+  constructor(opts: RangeDecryptOptions) {
     const s = opts.header.segmentSize;
     super({ readableHighWaterMark: s, writableHighWaterMark: 2 * (s + tagLength) });
     const { firstSegment, lastSegmentIndex, skip, length } = opts;
@@ -44,86 +43,82 @@ class RangeDecryptStream extends Transform {
     if (!ok(firstSegment) || !ok(lastSegmentIndex) || !ok(skip) || !ok(length) || length === 0 || skip >= s) {
       throw new AppError("VALIDATION", "The range to decrypt is not possible.");
     }
-    this.lastCovered = firstSegment + Math.floor((skip + length - 1) / s);
-    if (this.lastCovered > lastSegmentIndex)
+    const lastCovered = firstSegment + Math.floor((skip + length - 1) / s);
+    if (lastCovered > lastSegmentIndex)
       throw new AppError("VALIDATION", "The range to decrypt runs past the end of the backup.");
-    this.raw = Buffer.from(opts.dek); // the caller wipes its copy; this one once the key is imported
-    // Which segment is the final one follows from the index: no need to wait for more bytes. Every
-    // segment gets its own memory: it is read on the thread pool after `start` returns.
-    this.cutter = new SegmentCutter(s + tagLength, false, false);
-    this.inFlight = Math.max(2, Math.ceil(inFlightBytes / s));
-    this.index = firstSegment;
     this.toSkip = skip;
     this.remaining = length;
-  }
-
-  override _construct(cb: (error?: Error | null) => void) {
-    webcrypto.subtle
-      .importKey("raw", this.raw, "AES-GCM", false, ["decrypt"])
-      .then((key) => void (this.key = key))
-      .finally(() => this.raw.fill(0))
-      .then(() => cb(), cb);
-  }
-
-  /** Starts decrypting the next segment. */
-  private start(segment: Buffer) {
-    const i = this.index++;
-    const job =
-      i > this.lastCovered ? Promise.reject(damaged("data after the requested segments")) : this.open(i, segment);
-    job.catch(() => {}); // released (and its error raised) in order, by release()
-    this.jobs.push(job);
-  }
-
-  private open(i: number, segment: Buffer): Promise<Buffer> {
-    const params = {
-      name: "AES-GCM",
-      iv: segmentNonce(this.opts.header.noncePrefix, i, i === this.opts.lastSegmentIndex),
-      additionalData: this.opts.header.hash,
-      tagLength: tagLength * 8,
-    };
-    return webcrypto.subtle.decrypt(params, this.key!, segment).then(
-      (plain) => Buffer.from(plain),
-      () => Promise.reject(segmentFailed(i)),
+    const { noncePrefix, hash } = opts.header;
+    this.job = openOnWorker(
+      { dek: opts.dek, noncePrefix, hash, segmentSize: s, firstSegment, lastSegmentIndex, lastCovered },
+      { reply: (r) => this.answer(r), fail: (err) => this.destroy(err) },
     );
   }
 
-  /** Hands on the oldest segments, in order, until at most `keep` are still being decrypted. */
-  private async release(keep: number) {
-    while (this.jobs.length > keep) {
-      const plain = await this.jobs.shift()!;
-      const p = plain.subarray(this.toSkip, this.toSkip + this.remaining);
-      this.toSkip = Math.max(0, this.toSkip - plain.length);
+  /** Hands on the verified plaintext the range asks for, then says what stopped the worker, if anything. */
+  private answer(r: OpenedReply) {
+    if (this.destroyed) return;
+    for (const buffer of r.plain) {
+      const piece = Buffer.from(buffer);
+      const p = piece.subarray(this.toSkip, this.toSkip + this.remaining);
+      this.toSkip = Math.max(0, this.toSkip - piece.length);
       this.remaining -= p.length;
       if (p.length > 0) this.push(p);
     }
+    this.inFlight -= r.bytes;
+    if (r.error) {
+      const e = r.error;
+      this.destroy(
+        e.kind === "auth"
+          ? segmentFailed(e.index)
+          : e.kind === "truncated"
+            ? damaged(`truncated: segment ${e.index} is cut short`)
+            : damaged("data after the requested segments"),
+      );
+      return;
+    }
+    if (r.done) {
+      const cb = this.waiting!;
+      this.waiting = null;
+      this.job.close();
+      cb(
+        this.remaining > 0
+          ? damaged(`the range runs ${formatCount(this.remaining, "byte")} past the end of the final segment`)
+          : null,
+      );
+    } else if (this.waiting && this.inFlight < inFlightBytes && !this.flushing) {
+      const cb = this.waiting;
+      this.waiting = null;
+      cb();
+    }
+  }
+
+  private sendBatch() {
+    if (this.batched === 0) return;
+    this.job.send(this.batch, this.batched);
+    this.inFlight += this.batched;
+    this.batch = [];
+    this.batched = 0;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, cb: TransformCallback) {
-    this.cutter.push(chunk, (s) => this.start(s));
-    this.release(this.inFlight - 1).then(() => cb(), cb);
+    this.batch.push(chunk);
+    this.batched += chunk.length;
+    if (this.batched >= batchBytes) this.sendBatch();
+    if (this.inFlight < inFlightBytes) cb();
+    else this.waiting = cb;
   }
 
   override _flush(cb: TransformCallback) {
-    const rest = this.cutter.end();
-    if (rest.length > 0 || this.index <= this.lastCovered) {
-      // Only the object's final segment may be shorter than S + 16; it holds at least one byte.
-      if (this.index <= this.lastCovered && (this.index < this.opts.lastSegmentIndex || rest.length <= tagLength)) {
-        const i = this.index;
-        this.jobs.push(Promise.reject(damaged(`truncated: segment ${i} is cut short`)));
-        this.jobs.at(-1)!.catch(() => {});
-      } else this.start(rest);
-    }
-    this.release(0)
-      .then(() => {
-        if (this.remaining > 0)
-          throw damaged(`the range runs ${formatCount(this.remaining, "byte")} past the end of the final segment`);
-      })
-      .then(() => cb(), cb);
+    this.sendBatch();
+    this.flushing = true;
+    this.waiting = cb;
+    this.job.end();
   }
 
   override _destroy(err: Error | null, cb: (error?: Error | null) => void) {
-    this.raw.fill(0);
-    this.jobs = [];
+    this.batch = [];
+    this.job.close();
     cb(err);
   }
 }

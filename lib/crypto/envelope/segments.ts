@@ -1,18 +1,18 @@
 import "server-only";
-import { createDecipheriv } from "node:crypto";
+import { createDecipheriv, type Cipher, type Decipher } from "node:crypto";
 import { Transform, type TransformCallback, type TransformOptions } from "node:stream";
 import { AppError } from "../../errors";
 import { noncePrefixLength, tagLength } from "./header";
 
 // What encrypting and decrypting share: cutting a stream into whole segments, nonces, opening one
-// segment. Every segment goes through the cipher in one call and comes out as one buffer: the
-// chunks readers and writers see are segments (1 MiB by default), whatever size the input came in.
+// segment. A segment goes through the cipher in slices of at most 64 KiB: each call allocates its
+// output, and an output of 1 MiB is a fresh memory mapping every time (page faults), which ran the
+// cipher at 1.1 GB/s where 64 KiB slices ran at 2.6 GB/s.
 
 /**
  * Cuts a stream of chunks into pieces of exactly `size` bytes (the final one shorter). A piece that
  * lies inside one chunk is a view of it; one spread over several chunks is copied once, into a
- * buffer reused for the next piece (so a piece is valid only until `push` returns) unless `reuse`
- * is false (then each such piece gets a buffer of its own). With
+ * buffer reused for the next piece (so a piece is valid only until `push` returns). With
  * `holdFull`, the latest whole piece is held back until more bytes arrive: only they show it is
  * not the final one.
  */
@@ -24,7 +24,6 @@ export class SegmentCutter {
   constructor(
     private readonly size: number,
     private readonly holdFull: boolean,
-    private readonly reuse = true,
   ) {
     this.buf = Buffer.allocUnsafe(size);
   }
@@ -43,9 +42,7 @@ export class SegmentCutter {
       this.fill += o;
       if (this.fill < this.size) return;
       this.fill = 0;
-      const piece = this.buf;
-      if (!this.reuse) this.buf = Buffer.allocUnsafe(this.size);
-      this.emit(piece, o === chunk.length, each);
+      this.emit(this.buf, o === chunk.length, each);
     }
     while (chunk.length - o >= this.size) {
       const piece = chunk.subarray(o, (o += this.size));
@@ -82,14 +79,25 @@ export interface SegmentKeys {
   hash: Buffer;
 }
 
-/** Decrypts one segment (ciphertext and tag); the plaintext is returned only once the tag verified, otherwise null. */
-export function openSegment(k: SegmentKeys, index: number, last: boolean, segment: Buffer): Buffer | null {
+const cipherSlice = 64 * 1024;
+
+/** Runs `data` through a cipher in slices, handing on each slice's output. */
+export function sliced(cipher: Cipher | Decipher, data: Buffer, each: (out: Buffer) => void) {
+  for (let o = 0; o < data.length; o += cipherSlice) each(cipher.update(data.subarray(o, o + cipherSlice)));
+}
+
+/**
+ * Decrypts one segment (ciphertext and tag); its plaintext (in slices) is returned only once the
+ * tag verified, otherwise null.
+ */
+export function openSegment(k: SegmentKeys, index: number, last: boolean, segment: Buffer): Buffer[] | null {
   const decipher = createDecipheriv("aes-256-gcm", k.dek, segmentNonce(k.noncePrefix, index, last), {
     authTagLength: tagLength,
   });
   decipher.setAAD(k.hash);
   decipher.setAuthTag(segment.subarray(segment.length - tagLength));
-  const plain = decipher.update(segment.subarray(0, segment.length - tagLength));
+  const plain: Buffer[] = [];
+  sliced(decipher, segment.subarray(0, segment.length - tagLength), (p) => plain.push(p));
   try {
     decipher.final(); // GCM returns no further bytes; it verifies the tag
   } catch {
