@@ -162,7 +162,12 @@ export function openOnWorker(job: OpenJob, listener: Listener) {
   return {
     send(chunks: Buffer[], bytes: number) {
       const buffers = chunks.map(owned);
-      w.worker.postMessage({ type: "data", id, chunks: buffers, bytes }, buffers);
+      try {
+        w.worker.postMessage({ type: "data", id, chunks: buffers, bytes }, buffers);
+      } catch {
+        // Memory that cannot move (external to V8) is copied instead.
+        w.worker.postMessage({ type: "data", id, chunks: chunks.map((c) => new Uint8Array(c).buffer), bytes });
+      }
     },
     end() {
       w.worker.postMessage({ type: "end", id, bytes: 0 });

@@ -126,6 +126,8 @@ class RangeDecryptStream extends Transform {
 /**
  * The ciphertext of the segments `segmentRange` named (objectStart..objectEnd) in → exactly the
  * requested plaintext bytes out; each segment verified before any of its bytes are released.
+ * Chunks written to it are handed over: one with memory of its own moves to the worker thread
+ * (it is empty afterwards), so write only chunks nothing else still reads, as a storage stream's.
  */
 export function createRangeDecryptStream(opts: RangeDecryptOptions): Transform {
   return new RangeDecryptStream(opts);
