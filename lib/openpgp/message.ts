@@ -1,10 +1,11 @@
 import "server-only";
 import { hkdfSync } from "node:crypto";
-import { Duplex, PassThrough, Readable } from "node:stream";
+import { PassThrough, Readable, type Transform } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import * as openpgp from "openpgp";
 import { AppError } from "../errors";
 import type { MasterKey } from "../crypto/master-keys";
+import { seipdEncryptStream } from "./seipd-write";
 
 // OpenPGP backups (docs/OPENPGP.md): one standard message, SEIPD v1 (MDC) with AES-256, which
 // GnuPG 2.2 and later decrypt. Its session key is the backup's data key (wrapped on its row);
@@ -33,19 +34,18 @@ export async function createOpenPgpEncryptStream(opts: {
   sessionKey: Buffer;
   recipients: string[];
   master: MasterKey;
-}): Promise<Duplex> {
-  const input = new PassThrough();
+}): Promise<Transform> {
+  // OpenPGP.js writes the key packets; the data packet is ours (./seipd-write.ts), in one pass.
   const encryptionKeys = await Promise.all(opts.recipients.map((armoredKey) => openpgp.readKey({ armoredKey })));
-  const message = await openpgp.createMessage({ binary: toWeb(input), format: "binary" });
-  const out = await openpgp.encrypt({
-    message,
+  const keyPackets = await openpgp.encryptSessionKey({
+    data: new Uint8Array(opts.sessionKey),
+    algorithm,
     encryptionKeys,
     passwords: [cofferPassphrase(opts.master)],
-    sessionKey: { data: new Uint8Array(opts.sessionKey), algorithm },
     format: "binary",
     config,
   });
-  return Duplex.from({ writable: input, readable: fromWeb(out) });
+  return seipdEncryptStream(opts.sessionKey, keyPackets);
 }
 
 const tampered = () =>
