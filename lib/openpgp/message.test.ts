@@ -76,20 +76,72 @@ describe("OpenPGP messages", () => {
     expect((await collect(byPassphrase)).equals(plain)).toBe(true);
   });
 
-  it("refuses a message with any one byte flipped, and a cut one", async () => {
+  it("refuses a message with any one byte of its data packet flipped, cut short or with bytes after it", async () => {
     const plain = randomBytes(2 * CHUNK + 999);
     const { message, sessionKey } = await encrypt(plain);
-    const dataStart = message.length - plain.length - 40; // in the SEIPD packet, after the key packets
-    for (const at of [dataStart, dataStart + CHUNK, message.length - 30, message.length - 1]) {
+    const open = (m: Buffer) => openPgpDecryptStream(Readable.from([m]), { sessionKey }).then(collect);
+    const seipd = seipdStart(message);
+    const positions = [...Array(80).keys()].map((i) => seipd + i); // tag, lengths, version, prefix, literal header
+    positions.push(seipd + CHUNK, seipd + CHUNK + 3, message.length - 23, message.length - 1); // data, MDC tag, hash
+    for (const at of positions) {
       const bad = Buffer.from(message);
       bad[at]! ^= 0x01;
+      await expect(open(bad), `byte ${at}`).rejects.toThrow(/integrity check/);
+    }
+    for (const end of [seipd + 10, seipd + CHUNK, message.length - 1])
+      await expect(open(message.subarray(0, end)), `cut at ${end}`).rejects.toThrow(/integrity check/);
+    await expect(open(Buffer.concat([message, Buffer.from([0xcb, 0x01, 0x62])]))).rejects.toThrow(/integrity check/);
+  });
+
+  it("a small message, flipped anywhere after its key packets, is refused", async () => {
+    const { message, sessionKey } = await encrypt(randomBytes(300));
+    for (let at = seipdStart(message); at < message.length; at++) {
+      const bad = Buffer.from(message);
+      bad[at]! ^= 0x80;
       await expect(
         openPgpDecryptStream(Readable.from([bad]), { sessionKey }).then(collect),
         `byte ${at}`,
       ).rejects.toThrow(/integrity check/);
     }
-    await expect(
-      openPgpDecryptStream(Readable.from([message.subarray(0, message.length - 100)]), { sessionKey }).then(collect),
-    ).rejects.toThrow(/integrity check/);
+  });
+
+  it("says so when no master key given opens the message", async () => {
+    const { message } = await encrypt(randomBytes(1000));
+    const open = openPgpDecryptStream(Readable.from([message]), {
+      passwords: [cofferPassphrase({ id: "other", key: randomBytes(32) })],
+    }).then(collect);
+    await expect(open).rejects.toThrow("None of the master keys given opens this OpenPGP backup.");
+  });
+
+  it.each([10, 3 * CHUNK + 5])("reads %i bytes as OpenPGP.js wrote them (backups made before)", async (size) => {
+    const plain = randomBytes(size);
+    const sessionKey = randomBytes(32);
+    const input = Readable.toWeb(Readable.from([plain.subarray(0, 5), plain.subarray(5)]));
+    const written = await openpgp.encrypt({
+      message: await openpgp.createMessage({ binary: input as unknown as ReadableStream<Uint8Array> }),
+      encryptionKeys: await openpgp.readKey({ armoredKey: teamKey.publicKey }),
+      passwords: [cofferPassphrase(master)],
+      sessionKey: { data: new Uint8Array(sessionKey), algorithm: "aes256" },
+      format: "binary",
+      config: { aeadProtect: false, s2kIterationCountByte: 0 },
+    });
+    const message = await collect(Readable.fromWeb(written as never));
+    expect((await collect(await openPgpDecryptStream(Readable.from([message]), { sessionKey }))).equals(plain)).toBe(
+      true,
+    );
+    const byPassphrase = await openPgpDecryptStream(Readable.from([message]), {
+      passwords: [cofferPassphrase(master)],
+    });
+    expect((await collect(byPassphrase)).equals(plain)).toBe(true);
   });
 });
+
+/** Where the SEIPD packet starts: after the key packets (new format, definite lengths). */
+function seipdStart(m: Buffer): number {
+  let at = 0;
+  while (m[at] !== 0xd2) {
+    const o = m[at + 1]!;
+    at += o < 192 ? 2 + o : 3 + ((o - 192) << 8) + m[at + 2]! + 192;
+  }
+  return at;
+}

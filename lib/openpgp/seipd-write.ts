@@ -48,7 +48,7 @@ class PartialBody {
   }
 
   private frame() {
-    const parts = [PARTIAL];
+    const parts: Buffer[] = [PARTIAL];
     let need = CHUNK;
     while (need > 0) {
       const head = this.pending[0]!;
@@ -75,14 +75,13 @@ class PartialBody {
 export function seipdEncryptStream(sessionKey: Buffer, keyPackets: Uint8Array): Transform {
   const cipher = createCipheriv("aes-256-cfb", sessionKey, Buffer.alloc(16));
   const sha1 = createHash("sha1");
-  let out: Transform;
   const seipd = new PartialBody((parts) => out.push(Buffer.concat(parts)));
   const seal = (b: Buffer) => {
     sha1.update(b);
     seipd.write(cipher.update(b));
   };
   const literal = new PartialBody((parts) => parts.forEach(seal));
-  out = new Transform({
+  const out = new Transform({
     transform(chunk: Buffer, _enc, done) {
       for (let at = 0; at < chunk.length; at += CHUNK) literal.write(chunk.subarray(at, at + CHUNK));
       done();
