@@ -196,6 +196,7 @@ try {
       `  size: the archive ${mib(last.archive)} vs pg_dump | gzip -6 ${mib(gzipBytes)}: ${(((last.archive - gzipBytes) / gzipBytes) * 100).toFixed(1)}% (within 5%)`,
       `  work folder's peak use during Coffer's runs: ${mib(disk)} (the compressed archive: ${mib(last.archive)})`,
       `  where (e)'s time went (last run): ${last.phases}`,
+      `  where (f)'s time went (last run): ${pgp.at(-1)!.phases}`,
       "",
     );
   }
