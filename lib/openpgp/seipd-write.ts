@@ -17,7 +17,7 @@ const SEIPD_VERSION = Buffer.from([1]);
 const MDC_HEADER = Buffer.from([0xd3, 0x14]); // tag 19, 20 octets of SHA-1
 
 /** A new-format definite body length (RFC 4880 §4.2.2.1–3). */
-export function definiteLength(n: number): Buffer {
+function definiteLength(n: number): Buffer {
   if (n < 192) return Buffer.from([n]);
   if (n < 8384) return Buffer.from([((n - 192) >> 8) + 192, (n - 192) & 0xff]);
   const b = Buffer.alloc(5, 0xff);
