@@ -172,11 +172,11 @@ export function seipdDecryptStream(openSessionKeys: (keyPackets: Buffer) => Prom
   const choose = (b: Buffer) => {
     const at = first.feed(b, 0);
     if (!first.full) return;
-    const [version, encrypted] = ((f) => [f[0], f.subarray(1)] as const)(first.bytes());
-    if (version !== 1) throw tampered();
+    const versionAndPrefix = first.bytes();
+    if (versionAndPrefix[0] !== 1) throw tampered();
     for (const key of keys) {
       const d = createDecipheriv("aes-256-cfb", key, Buffer.alloc(16));
-      const prefix = d.update(encrypted);
+      const prefix = d.update(versionAndPrefix.subarray(1));
       if (prefix[14] !== prefix[16] || prefix[15] !== prefix[17]) continue;
       decipher = d;
       state = "data";
