@@ -98,8 +98,10 @@ try {
   });
   const engine = await inProcessEngine();
 
-  const rss = { before: process.memoryUsage().rss, peak: 0 };
+  // The app's peak RSS per mode: (d) unencrypted, (e) Coffer's format, (f) OpenPGP.
+  const rss = { before: process.memoryUsage().rss, peak: { d: 0, e: 0, f: 0 } };
   const coffer = async (database: string, encrypted: boolean, encryption: "coffer" | "openpgp" = "coffer") => {
+    const mode = !encrypted ? "d" : encryption === "coffer" ? "e" : "f";
     const { id } = await requestBackup(t, {
       serverId,
       sourceIds: [sourceIds[database]!],
@@ -111,7 +113,7 @@ try {
     let disk = 0;
     const sampler = setInterval(() => {
       disk = Math.max(disk, usedBytes(workDir));
-      rss.peak = Math.max(rss.peak, process.memoryUsage().rss);
+      rss.peak[mode] = Math.max(rss.peak[mode], process.memoryUsage().rss);
     }, 25);
     const started = performance.now();
     engine.send([backupEvent({ teamId: t.id, serverId, backupId: id })]);
@@ -143,6 +145,7 @@ try {
 
   await coffer("events", false); // warm-up: page cache, JIT
   rss.before = process.memoryUsage().rss;
+  rss.peak = { d: 0, e: 0, f: 0 };
   const MiB = 1024 * 1024;
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const mib = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
@@ -193,6 +196,7 @@ try {
       `  size: the archive ${mib(last.archive)} vs pg_dump | gzip -6 ${mib(gzipBytes)}: ${(((last.archive - gzipBytes) / gzipBytes) * 100).toFixed(1)}% (within 5%)`,
       `  work folder's peak use during Coffer's runs: ${mib(disk)} (the compressed archive: ${mib(last.archive)})`,
       `  where (e)'s time went (last run): ${last.phases}`,
+      `  where (f)'s time went (last run): ${pgp.at(-1)!.phases}`,
       "",
     );
   }
@@ -200,8 +204,9 @@ try {
     `backup bench: ${rows} rows per database, ${rounds} rounds (medians), node ${process.version}, gzip tools: ${tools()}\n`,
   );
   console.log(report.join("\n"));
+  const growth = (mode: keyof typeof rss.peak) => `+${mib(Math.max(0, rss.peak[mode] - rss.before))}`;
   console.log(
-    `app RSS: ${mib(rss.before)} before the runs, peak ${mib(rss.peak)} during them: +${mib(Math.max(0, rss.peak - rss.before))} (≤ 150 MiB)`,
+    `app RSS: ${mib(rss.before)} before the runs; peak growth during (d) ${growth("d")}, (e) ${growth("e")}, (f) ${growth("f")} (each ≤ 150 MiB)`,
   );
   engine.stop();
 } finally {

@@ -53,11 +53,11 @@ export function gnupgHome() {
     deleteSecret(fingerprint: string) {
       gpg(["--yes", "--delete-secret-keys", fingerprint]);
     },
-    /** `gpg --decrypt <file>`: its exit code, standard output and error. */
-    decrypt(file: string) {
+    /** `gpg --decrypt <file>` (with a passphrase, for a symmetric-key packet): its exit code, standard output and error. */
+    decrypt(file: string, passphrase = "") {
       const r = spawnSync(
         "gpg",
-        ["--batch", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", "", "--decrypt", file],
+        ["--batch", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", passphrase, "--decrypt", file],
         { env: { ...process.env, GNUPGHOME: home }, maxBuffer: 1024 * 1024 * 1024 },
       );
       return { status: r.status, stdout: r.stdout, stderr: r.stderr.toString() };

@@ -1,10 +1,11 @@
 import "server-only";
 import { hkdfSync } from "node:crypto";
-import { Duplex, PassThrough, Readable } from "node:stream";
-import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { PassThrough, Readable, type Transform } from "node:stream";
 import * as openpgp from "openpgp";
 import { AppError } from "../errors";
 import type { MasterKey } from "../crypto/master-keys";
+import { OpenPgpReadError, seipdDecryptStream } from "./seipd-read";
+import { seipdEncryptStream } from "./seipd-write";
 
 // OpenPGP backups (docs/OPENPGP.md): one standard message, SEIPD v1 (MDC) with AES-256, which
 // GnuPG 2.2 and later decrypt. Its session key is the backup's data key (wrapped on its row);
@@ -25,27 +26,23 @@ export function cofferPassphrase(master: MasterKey): string {
   return Buffer.from(hkdfSync("sha256", master.key, Buffer.alloc(0), "coffer/openpgp/v1", 32)).toString("base64url");
 }
 
-const toWeb = (s: Readable) => Readable.toWeb(s) as unknown as ReadableStream<Uint8Array>;
-const fromWeb = (s: unknown) => Readable.fromWeb(s as WebReadableStream<Uint8Array>);
-
 /** Plaintext in → the OpenPGP message out, in constant memory. */
 export async function createOpenPgpEncryptStream(opts: {
   sessionKey: Buffer;
   recipients: string[];
   master: MasterKey;
-}): Promise<Duplex> {
-  const input = new PassThrough();
+}): Promise<Transform> {
+  // OpenPGP.js writes the key packets; the data packet is ours (./seipd-write.ts), in one pass.
   const encryptionKeys = await Promise.all(opts.recipients.map((armoredKey) => openpgp.readKey({ armoredKey })));
-  const message = await openpgp.createMessage({ binary: toWeb(input), format: "binary" });
-  const out = await openpgp.encrypt({
-    message,
+  const keyPackets = await openpgp.encryptSessionKey({
+    data: new Uint8Array(opts.sessionKey),
+    algorithm,
     encryptionKeys,
     passwords: [cofferPassphrase(opts.master)],
-    sessionKey: { data: new Uint8Array(opts.sessionKey), algorithm },
     format: "binary",
     config,
   });
-  return Duplex.from({ writable: input, readable: fromWeb(out) });
+  return seipdEncryptStream(opts.sessionKey, keyPackets);
 }
 
 const tampered = () =>
@@ -63,27 +60,26 @@ export async function openPgpDecryptStream(
   source: Readable,
   how: { sessionKey: Buffer } | { passwords: string[] },
 ): Promise<Readable> {
-  let data: unknown;
-  try {
-    const message = await openpgp.readMessage({ binaryMessage: toWeb(source) });
-    ({ data } = await openpgp.decrypt({
-      message,
-      ...("sessionKey" in how
-        ? { sessionKeys: { data: new Uint8Array(how.sessionKey), algorithm } }
-        : { passwords: how.passwords }),
-      format: "binary",
-      config: { allowUnauthenticatedStream: true },
-    }));
-  } catch (err) {
-    source.destroy();
-    throw "passwords" in how && /password|session key/i.test(String((err as Error)?.message))
-      ? new AppError("VALIDATION", "None of the master keys given opens this OpenPGP backup.")
-      : tampered();
-  }
-  const plain = fromWeb(data);
+  const sessionKeys = async (keyPackets: Buffer): Promise<Buffer[]> => {
+    if ("sessionKey" in how) return [how.sessionKey];
+    const message = await openpgp.readMessage({ binaryMessage: keyPackets });
+    const found = await openpgp.decryptSessionKeys({ message, passwords: how.passwords, config }).catch(() => []);
+    return found.filter((k) => k.algorithm === algorithm).map((k) => Buffer.from(k.data));
+  };
+  const plain = seipdDecryptStream(sessionKeys);
   const out = new PassThrough();
-  plain.on("error", () => out.destroy(tampered()));
-  plain.pipe(out);
+  source.on("error", (err) => plain.destroy(err));
+  plain.on("error", (err) => {
+    source.destroy();
+    out.destroy(
+      !(err instanceof OpenPgpReadError)
+        ? err
+        : err.reason === "no-key" && "passwords" in how
+          ? new AppError("VALIDATION", "None of the master keys given opens this OpenPGP backup.")
+          : tampered(),
+    );
+  });
   out.on("close", () => plain.destroy());
+  source.pipe(plain).pipe(out);
   return out;
 }
