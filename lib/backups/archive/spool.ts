@@ -1,10 +1,10 @@
 import "server-only";
 import { AppError } from "@/lib/errors";
-import { firstLines, runCommand, type Reach } from "@/lib/reach";
+import { firstLines, runCommand, type ExitResult, type Reach } from "@/lib/reach";
 import { compressorArgv, type Compressor } from "../compression";
 import type { ManifestEntry } from "../manifest";
 
-type CommandOutput = Awaited<ReturnType<typeof runCommand>>;
+type CommandOutput = ExitResult & { stdout: string };
 
 /**
  * Copies standard input to standard output in 1 MiB reads into one reused buffer (a fresh 1 MiB
