@@ -619,6 +619,23 @@ describe("backup archives", () => {
         expect(leftovers(workDir)).toEqual([]);
       },
     );
+
+    it("a compressor failing after pg_dump succeeded fails the backup with its message; nothing is left", async () => {
+      const dir = pathWithout(["igzip"], root);
+      // Reads everything pg_dump writes (so pg_dump itself succeeds), then fails.
+      writeFileSync(
+        path.join(dir, "igzip"),
+        '#!/bin/sh\ncat >/dev/null\necho "igzip: write error: disk quota exceeded" >&2\nexit 3\n',
+        { mode: 0o755 },
+      );
+      const workDir = newWorkDir();
+      const error = await expectFailure(
+        await startArchive(job(withPath(getReach(), dir), workDir, [pgSource("shop")])),
+      );
+      expect(error).toBeInstanceOf(AppError);
+      expect(error.message).toContain("igzip: write error: disk quota exceeded");
+      expect(leftovers(workDir)).toEqual([]);
+    });
   });
 
   describe("archive over ssh: lost connection", () => {

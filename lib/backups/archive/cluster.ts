@@ -76,5 +76,5 @@ export async function dumpGlobals(
       `pg_dumpall of the roles and tablespaces (${c.name}) failed: ${text.startsWith("psql failed:") ? firstLines(out.stderrTail) : text}`,
     );
   }
-  return measured(reach, target.spool, target.path, signal);
+  return measured(reach, out, target.path);
 }

@@ -104,7 +104,7 @@ export async function dumpDatabase(
       table,
       rows,
     }));
-    const entry = await measured(reach, target.spool, target.path, signal);
+    const entry = measured(reach, dump, target.path);
     const { path, pgDumpVersion } = target;
     return {
       dump: {
