@@ -127,8 +127,11 @@ export class LocalDiskAdapter implements StorageAdapter {
         await this.requireRoot();
         await mkdir(dir, { recursive: true });
         try {
-          // flush: fsync before close, so the rename below never publishes unwritten data.
-          await pipeline(source, createWriteStream(tmp, { flags: "wx", mode: 0o600, flush: true }), { signal });
+          // flush: fsync before close, so the rename below never publishes unwritten data. A 1 MiB
+          // buffer lets the chunks that arrive during a write go out together in one writev; with
+          // the 16 KiB default each 64 KiB chunk waited for a write of its own.
+          const file = createWriteStream(tmp, { flags: "wx", mode: 0o600, flush: true, highWaterMark: 1024 * 1024 });
+          await pipeline(source, file, { signal });
           await testPause("rename");
           await rename(tmp, target);
         } catch (err) {
