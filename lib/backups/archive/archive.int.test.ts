@@ -540,12 +540,12 @@ describe("backup archives", () => {
       const dir = path.join(root, `hostile-${randomBytes(3).toString("hex")}`, `-x $(touch ${canary}) '"`);
       mkdirSync(dir, { recursive: true });
       for (const [i, n] of evil.entries()) writeFileSync(path.join(dir, n), `content ${i}`);
-      const dbName = `$(touch ${canary}); drop database shop; '"\\`;
+      // PostgreSQL cuts names at 63 bytes, wherever TMPDIR is: these touch a canary at a short path.
+      const pgCanary = `/tmp/coffer-canary-${randomBytes(3).toString("hex")}`;
+      const dbName = `$(touch ${pgCanary}); drop database shop; '"\\`;
+      const table = `t; touch ${pgCanary}`;
       psql("postgres", `create database ${ident(dbName)}`);
-      psql(
-        dbName,
-        `create table ${ident(`t; touch ${canary}`)} (x text); insert into ${ident(`t; touch ${canary}`)} values ('ok')`,
-      );
+      psql(dbName, `create table ${ident(table)} (x text); insert into ${ident(table)} values ('ok')`);
       const conninfo = `host=/nonexistent dbname=shop application_name=${randomBytes(3).toString("hex")}`;
       psql("postgres", `create database ${ident(conninfo)}`);
       psql(conninfo, "create table marker (x int); insert into marker values (42)");
@@ -565,12 +565,13 @@ describe("backup archives", () => {
       const run = await startArchive(job(getReach(), workDir, sources));
       const [{ out }, manifest] = await Promise.all([saveAndExtract(run.stream), run.done]);
       expect(existsSync(canary)).toBe(false);
+      expect(existsSync(pgCanary)).toBe(false);
       for (const where of [process.cwd(), workDir, dir, path.dirname(dir), "/root", "/", tmpdir()])
         expect(existsSync(path.join(where, relCanary)), where).toBe(false);
       for (const [i, n] of evil.entries())
         expect(readFileSync(path.join(out, "files", dir.slice(1), n), "utf8")).toBe(`content ${i}`);
       expect(manifest.postgres.map((p) => [p.database, p.path, p.tables])).toEqual([
-        [dbName, `postgres/${safe(dbName)}.sql`, [{ schema: "public", table: `t; touch ${canary}`, rows: 1 }]],
+        [dbName, `postgres/${safe(dbName)}.sql`, [{ schema: "public", table, rows: 1 }]],
         [conninfo, `postgres/${safe(conninfo)}.sql`, [{ schema: "public", table: "marker", rows: 1 }]],
       ]);
       expect(readFileSync(path.join(out, "postgres", `${safe(conninfo)}.sql`), "utf8")).toMatch(
