@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { eventType, Inngest, NonRetriableError } from "inngest";
 import { z } from "zod";
 import { describe, expect, it } from "vitest";
@@ -44,6 +45,42 @@ describe("InProcessEngine", () => {
     engine.send([ordered.create({ order: "a", shop: "s" }), ordered.create({ order: "b", shop: "s" })]);
     await engine.idle();
     expect(runs).toEqual(["a", "b"]);
+  });
+
+  it("records an event's id with its runs only: an event that could not be queued is queued when sent again", async () => {
+    const runs: string[] = [];
+    const once = client.createFunction(
+      { id: "once-queued", triggers: [ordered], idempotency: "event.data.order" },
+      async ({ event }) => void runs.push(event.data.order),
+    );
+    const engine = new InProcessEngine([once], fast);
+    const id = `evt-${randomUUID()}`;
+    // The queue's JSON column cannot hold a BigInt: the insert fails after the id and key were looked up.
+    const unstorable = { id, name: ordered.name, data: { order: "c", shop: "s", at: 1n } };
+    await expect(engine.send([unstorable])).rejects.toThrow(/BigInt/);
+    expect(await engine.send([ordered.create({ order: "c", shop: "s" }, { id })])).toEqual([id]);
+    await engine.idle();
+    expect(runs).toEqual(["c"]);
+  });
+
+  it("queues one run per idempotency key when two sends take the same keys in opposite orders", async () => {
+    const runs: string[] = [];
+    const once = client.createFunction(
+      { id: "once-crossed", triggers: [ordered], idempotency: "event.data.order" },
+      async ({ event }) => void runs.push(event.data.order),
+    );
+    const engine = new InProcessEngine([once], fast);
+    const expected: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      // Different events for the same orders (a dispatch and its retry): each send waits for the other's keys.
+      const send = (orders: string[]) =>
+        engine.send(orders.map((order) => ordered.create({ order, shop: "s" }, { id: randomUUID() })));
+      const [x, y] = [`x${round}`, `y${round}`];
+      expected.push(x, y);
+      await Promise.all([send([x, y]), send([y, x])]);
+    }
+    await engine.idle();
+    expect(runs.sort()).toEqual(expected.sort());
   });
 
   it("keeps to concurrency limits per key, and runs different keys side by side", async () => {

@@ -5,17 +5,17 @@ import { registerDispatcher } from "@/lib/workflows/dispatch";
 import { beatInstance, INSTANCE_BEAT_MS, liveInstancesAllTeams, stopInstance } from "@/lib/workflows/instance";
 import {
   claimRuns,
-  enqueueRuns,
   finishRun,
-  firstSighting,
   forgetExpiredKeys,
   handBackRuns,
   nextDue,
+  queueOnce,
   recordRunFailure,
   requeueInterruptedAllTeams,
   retryRunAt,
   type NewRun,
   type QueuedRun,
+  type Sighting,
 } from "@/lib/workflows/queue";
 import { dispatcherFor } from "./dispatcher";
 import {
@@ -92,21 +92,24 @@ export class InProcessEngine {
   }
 
   private async queue(events: OutgoingEvent[]): Promise<string[]> {
-    const ids: string[] = [];
-    const runs: NewRun[] = [];
-    for (const e of events) {
-      const event = { id: e.id ?? randomUUID(), name: e.name, data: e.data ?? {}, ts: Date.now() };
-      ids.push(event.id);
-      if (e.id && !(await firstSighting(`event:${e.id}`, DEDUPE_MS))) continue;
-      for (const { fn, config } of this.functions.values())
-        if (config.events.includes(e.name)) {
-          const run = await this.newRun(fn, event);
-          if (run) runs.push(run);
-        }
-    }
-    await enqueueRuns(runs);
+    const stamped = events.map((e) => ({
+      sent: e,
+      event: { id: e.id ?? randomUUID(), name: e.name, data: e.data ?? {}, ts: Date.now() },
+    }));
+    await queueOnce(async (firstSighting) => {
+      const runs: NewRun[] = [];
+      for (const { sent, event } of stamped) {
+        if (sent.id && !(await firstSighting(`event:${sent.id}`, DEDUPE_MS))) continue;
+        for (const { fn, config } of this.functions.values())
+          if (config.events.includes(event.name)) {
+            const run = await this.newRun(fn, event, firstSighting);
+            if (run) runs.push(run);
+          }
+      }
+      return runs;
+    });
     this.pump();
-    return ids;
+    return stamped.map((s) => s.event.id);
   }
 
   /**
@@ -156,14 +159,12 @@ export class InProcessEngine {
   }
 
   private async queueCron(fn: AnyFunction, cron: string, dedupe?: string) {
-    if (dedupe && !(await firstSighting(dedupe, DEDUPE_MS))) return;
-    const run = await this.newRun(fn, {
-      id: randomUUID(),
-      name: "inngest/scheduled.timer",
-      data: { cron },
-      ts: Date.now(),
+    await queueOnce(async (firstSighting) => {
+      if (dedupe && !(await firstSighting(dedupe, DEDUPE_MS))) return [];
+      const event = { id: randomUUID(), name: "inngest/scheduled.timer", data: { cron }, ts: Date.now() };
+      const run = await this.newRun(fn, event, firstSighting);
+      return run ? [run] : [];
     });
-    if (run) await enqueueRuns([run]);
     this.pump();
   }
 
@@ -215,7 +216,7 @@ export class InProcessEngine {
     return done;
   }
 
-  private async newRun(fn: AnyFunction, event: TriggeringEvent): Promise<NewRun | undefined> {
+  private async newRun(fn: AnyFunction, event: TriggeringEvent, firstSighting: Sighting): Promise<NewRun | undefined> {
     const config = configOf(fn);
     const subject = config.idempotency ? keyValue(config.idempotency, event) : undefined;
     if (subject !== undefined && !(await firstSighting(`idem:${config.id}:${subject}`, DEDUPE_MS))) return undefined;

@@ -1,7 +1,7 @@
 import "server-only";
 import { and, asc, count, type AnyColumn, eq, inArray, lt, lte, ne, sql } from "drizzle-orm";
 import { workflowKeys, workflowRuns } from "@/db/schema";
-import { db } from "../db";
+import { db, pgCode, type Transaction } from "../db";
 import { instanceId } from "./instance";
 
 /**
@@ -23,10 +23,36 @@ export interface NewRun {
 const CLAIM_LOCK_ID = 7_240_114;
 
 /** Records `key` as seen until `ttlMs` from now; whether it was new (or its last sighting had expired). */
-export async function firstSighting(key: string, ttlMs: number): Promise<boolean> {
+export type Sighting = (key: string, ttlMs: number) => Promise<boolean>;
+
+/**
+ * Queues the runs `plan` returns in the transaction that records the keys it looks up through
+ * `firstSighting` (event ids, idempotency keys): a crash or a failed insert records neither, so the
+ * same event sent again is queued, not ignored as already seen. Two sends that look up the same
+ * keys in opposite orders can wait for each other; PostgreSQL then fails one (a deadlock), which
+ * runs again.
+ */
+export async function queueOnce(plan: (firstSighting: Sighting) => Promise<NewRun[]>): Promise<void> {
   const d = await db();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await d.transaction(async (tx) => {
+        const runs = await plan((key, ttlMs) => sighting(tx, key, ttlMs));
+        if (!runs.length) return;
+        const now = new Date();
+        await tx.insert(workflowRuns).values(runs.map((r) => ({ ...r, status: "queued" as const, availableAt: now })));
+      });
+    } catch (err) {
+      if (attempt >= 3 || pgCode(err) !== DEADLOCK) throw err;
+    }
+  }
+}
+
+const DEADLOCK = "40P01";
+
+async function sighting(tx: Transaction, key: string, ttlMs: number): Promise<boolean> {
   const expiresAt = new Date(Date.now() + ttlMs);
-  const rows = await d
+  const rows = await tx
     .insert(workflowKeys)
     .values({ key, expiresAt })
     .onConflictDoUpdate({
@@ -42,13 +68,6 @@ export async function firstSighting(key: string, ttlMs: number): Promise<boolean
 export async function forgetExpiredKeys(): Promise<void> {
   const d = await db();
   await d.delete(workflowKeys).where(lt(workflowKeys.expiresAt, new Date()));
-}
-
-export async function enqueueRuns(runs: NewRun[]): Promise<void> {
-  if (!runs.length) return;
-  const d = await db();
-  const now = new Date();
-  await d.insert(workflowRuns).values(runs.map((r) => ({ ...r, status: "queued" as const, availableAt: now })));
 }
 
 /**
