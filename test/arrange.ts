@@ -1,5 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import {
+  apiIdempotencyKeys,
   apiTokens,
   backupLocations,
   backups,
@@ -129,6 +130,16 @@ export async function ageDeliveries(channelId: string, days: number) {
 
 export async function setScheduleHealthRow(scheduleId: string, set: Partial<typeof scheduleHealth.$inferInsert>) {
   await (await db()).update(scheduleHealth).set(set).where(eq(scheduleHealth.scheduleId, scheduleId));
+}
+
+/** An API Idempotency-Key as if it had been used `hours` ago. */
+export async function ageIdempotencyKey(teamId: string, key: string, hours: number) {
+  await (
+    await db()
+  )
+    .update(apiIdempotencyKeys)
+    .set({ createdAt: new Date(Date.now() - hours * 3_600_000) })
+    .where(and(eq(apiIdempotencyKeys.teamId, teamId), eq(apiIdempotencyKeys.key, key)));
 }
 
 export async function setApiTokenRow(id: string, set: Partial<typeof apiTokens.$inferInsert>) {

@@ -2,6 +2,7 @@ import { applyRetentionFn } from "./apply-retention";
 import { deliverNotifications } from "./deliver-notifications";
 import { detectStaleBackups } from "./detect-stale-backups";
 import { dispatchNotifications } from "./dispatch-notifications";
+import { pruneIdempotencyKeys } from "./prune-idempotency-keys";
 import { pruneNotifications } from "./prune-notifications";
 import { retentionDaily } from "./retention-daily";
 import { runBackup } from "./run-backup";
@@ -23,4 +24,5 @@ export const functions = [
   deliverNotifications,
   detectStaleBackups,
   pruneNotifications,
+  pruneIdempotencyKeys,
 ];

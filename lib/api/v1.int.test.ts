@@ -7,7 +7,10 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { apiIdempotencyKeys } from "@/db/schema";
+import { db } from "@/lib/db";
 import { createApiToken, revokeApiToken } from "@/lib/api-tokens/tokens";
 import { listAuditEvents } from "@/lib/audit/queries";
 import { listBackups } from "@/lib/backups/queries";
@@ -16,9 +19,10 @@ import { createServer } from "@/lib/servers/mutations";
 import { createSource } from "@/lib/servers/source-mutations";
 import type { TeamContext } from "@/lib/teams/context";
 import { call, conforms, seen, type Handler } from "@/test/api-client";
-import { setApiTokenRow } from "@/test/arrange";
+import { ageIdempotencyKey, setApiTokenRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
+import { pruneIdempotencyKeys } from "@/inngest/functions/prune-idempotency-keys";
 import * as backupsRoute from "@/app/api/v1/backups/route";
 import * as backupRoute from "@/app/api/v1/backups/[backupId]/route";
 import * as cancelBackupRoute from "@/app/api/v1/backups/[backupId]/cancel/route";
@@ -67,6 +71,38 @@ const all = ["read", "backups:write", "restores:write", "admin"] as const;
 const count = async (t: TeamContext) => (await listBackups(t, { limit: 200 })).rows.length;
 
 describe("/api/v1", () => {
+  it("keeps an Idempotency-Key for 24 hours: the daily prune deletes older keys, and a pruned key makes a new backup", async () => {
+    const a = await arranged("Keys", [...all]);
+    const trigger = { serverId: a.serverId, destinationIds: [a.destinationId] };
+    const post = (key: string) =>
+      call(backupsRoute.POST, "POST", "/backups", {
+        token: a.token,
+        json: trigger,
+        headers: { "Idempotency-Key": key },
+      });
+    const old = await post("nightly-1");
+    const recent = await post("nightly-2");
+    expect([old.status, recent.status]).toEqual([201, 201]);
+    await ageIdempotencyKey(a.t.id, "nightly-1", 25);
+    await ageIdempotencyKey(a.t.id, "nightly-2", 23);
+
+    await engine.runCron(pruneIdempotencyKeys);
+    await engine.idle();
+    const d = await db();
+    const kept = await d
+      .select({ key: apiIdempotencyKeys.key })
+      .from(apiIdempotencyKeys)
+      .where(eq(apiIdempotencyKeys.teamId, a.t.id));
+    expect(kept.map((k) => k.key)).toEqual(["nightly-2"]);
+
+    const replayed = await post("nightly-2");
+    expect([replayed.status, replayed.json.id]).toEqual([200, recent.json.id]);
+    const fresh = await post("nightly-1");
+    expect(fresh.status).toBe(201);
+    expect(fresh.json.id).not.toBe(old.json.id);
+    await engine.idle();
+  });
+
   it("runs a backup's life with a token: trigger (once per Idempotency-Key), list, get, download with Range, upload, verify, restore, cancel", async () => {
     const a = await arranged("Api", [...all]);
     const trigger = { serverId: a.serverId, destinationIds: [a.destinationId] };
