@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { eq } from "drizzle-orm";
@@ -271,7 +272,7 @@ describe("storage destinations", () => {
       privateKey: sshd.privateKey,
       workDir: "/tmp",
     });
-    const dir = `/tmp/coffer-dst-${Date.now()}`;
+    const dir = path.join(tmpdir(), `coffer-dst-${Date.now()}`);
     const { id } = await createDestination(t, { kind: "server", name: "nas-dir", serverId, path: dir });
     expect(await testDestination(t, id)).toMatchObject({ ok: true });
     expect(await getDestination(t, id)).toMatchObject({ serverName: "nas", settings: { path: dir } });
