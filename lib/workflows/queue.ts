@@ -76,6 +76,14 @@ export async function forgetExpiredKeys(): Promise<void> {
  */
 export async function claimRuns(functionIds: string[], limitsOf: (run: QueuedRun) => number[]): Promise<QueuedRun[]> {
   const d = await db();
+  const due = and(
+    eq(workflowRuns.status, "queued"),
+    lte(workflowRuns.availableAt, new Date()),
+    inArray(workflowRuns.functionId, functionIds),
+  );
+  // Nothing due is the usual answer (every run's end asks again): no transaction, no lock for it.
+  const [any] = await d.select({ id: workflowRuns.id }).from(workflowRuns).where(due).limit(1);
+  if (!any) return [];
   return d.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${CLAIM_LOCK_ID})`);
     const running = await tx
@@ -84,20 +92,9 @@ export async function claimRuns(functionIds: string[], limitsOf: (run: QueuedRun
       .where(eq(workflowRuns.status, "running"));
     const active = new Map<string, number>();
     for (const r of running) for (const k of r.keys) active.set(k, (active.get(k) ?? 0) + 1);
-    const due = await tx
-      .select()
-      .from(workflowRuns)
-      .where(
-        and(
-          eq(workflowRuns.status, "queued"),
-          lte(workflowRuns.availableAt, new Date()),
-          inArray(workflowRuns.functionId, functionIds),
-        ),
-      )
-      .orderBy(asc(workflowRuns.id))
-      .limit(500);
+    const candidates = await tx.select().from(workflowRuns).where(due).orderBy(asc(workflowRuns.id)).limit(500);
     const picked: number[] = [];
-    for (const run of due) {
+    for (const run of candidates) {
       const limits = limitsOf(run);
       if (run.concurrencyKeys.some((k, i) => (active.get(k) ?? 0) >= limits[i]!)) continue;
       for (const k of run.concurrencyKeys) active.set(k, (active.get(k) ?? 0) + 1);
@@ -140,14 +137,13 @@ export async function finishRun(id: number): Promise<void> {
 export async function nextDue(functionIds: string[]): Promise<{ at: Date | null; pending: number }> {
   const d = await db();
   const [row] = await d
-    .select({ at: sql<string | null>`min(${workflowRuns.availableAt})`, pending: count() })
+    .select({
+      at: sql<string | null>`min(${workflowRuns.availableAt}) filter (where ${workflowRuns.status} = 'queued')`,
+      pending: count(),
+    })
     .from(workflowRuns)
     .where(inArray(workflowRuns.functionId, functionIds));
-  const [queued] = await d
-    .select({ at: sql<string | null>`min(${workflowRuns.availableAt})` })
-    .from(workflowRuns)
-    .where(and(inArray(workflowRuns.functionId, functionIds), eq(workflowRuns.status, "queued")));
-  return { at: queued?.at ? new Date(queued.at) : null, pending: row?.pending ?? 0 };
+  return { at: row?.at ? new Date(row.at) : null, pending: row?.pending ?? 0 };
 }
 
 /**
