@@ -14,6 +14,16 @@ const shipped = eventType("test/order.shipped", { schema: z.object({ order: z.st
 const fast = { retryDelayMs: () => 5 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** An engine with one function that runs once per order (its idempotency key), and the orders it ran. */
+function oncePerOrder(id: string) {
+  const runs: string[] = [];
+  const once = client.createFunction(
+    { id, triggers: [ordered], idempotency: "event.data.order" },
+    async ({ event }) => void runs.push(event.data.order),
+  );
+  return { engine: new InProcessEngine([once], fast), runs };
+}
+
 describe("InProcessEngine", () => {
   it("runs every function an event triggers; an event sent with step.sendEvent triggers the next", async () => {
     const log: string[] = [];
@@ -34,12 +44,7 @@ describe("InProcessEngine", () => {
   });
 
   it("starts one run for events with the same id, and one per idempotency key", async () => {
-    const runs: string[] = [];
-    const once = client.createFunction(
-      { id: "once", triggers: [ordered], idempotency: "event.data.order" },
-      async ({ event }) => void runs.push(event.data.order),
-    );
-    const engine = new InProcessEngine([once], fast);
+    const { engine, runs } = oncePerOrder("once");
     const a = ordered.create({ order: "a", shop: "s" }, { id: "evt-a" });
     expect(await engine.send([a, a])).toEqual(["evt-a", "evt-a"]);
     engine.send([ordered.create({ order: "a", shop: "s" }), ordered.create({ order: "b", shop: "s" })]);
@@ -48,12 +53,7 @@ describe("InProcessEngine", () => {
   });
 
   it("records an event's id with its runs only: an event that could not be queued is queued when sent again", async () => {
-    const runs: string[] = [];
-    const once = client.createFunction(
-      { id: "once-queued", triggers: [ordered], idempotency: "event.data.order" },
-      async ({ event }) => void runs.push(event.data.order),
-    );
-    const engine = new InProcessEngine([once], fast);
+    const { engine, runs } = oncePerOrder("once-queued");
     const id = `evt-${randomUUID()}`;
     // The queue's JSON column cannot hold a BigInt: the insert fails after the id and key were looked up.
     const unstorable = { id, name: ordered.name, data: { order: "c", shop: "s", at: 1n } };
@@ -64,12 +64,7 @@ describe("InProcessEngine", () => {
   });
 
   it("queues one run per idempotency key when two sends take the same keys in opposite orders", async () => {
-    const runs: string[] = [];
-    const once = client.createFunction(
-      { id: "once-crossed", triggers: [ordered], idempotency: "event.data.order" },
-      async ({ event }) => void runs.push(event.data.order),
-    );
-    const engine = new InProcessEngine([once], fast);
+    const { engine, runs } = oncePerOrder("once-crossed");
     const expected: string[] = [];
     for (let round = 0; round < 3; round++) {
       // Different events for the same orders (a dispatch and its retry): each send waits for the other's keys.
