@@ -64,11 +64,11 @@ export async function onceForKey(
  * Deletes the keys past their 24 hours (the daily prune-idempotency-keys run): they answer nothing
  * any more, and a key is claimed afresh either way.
  */
-export async function pruneIdempotencyKeys(now = new Date()): Promise<{ keys: number }> {
+export async function pruneIdempotencyKeys(): Promise<{ keys: number }> {
   const d = await db();
   const gone = await d
     .delete(apiIdempotencyKeys)
-    .where(lt(apiIdempotencyKeys.createdAt, new Date(now.getTime() - KEY_TTL_MS)))
+    .where(lt(apiIdempotencyKeys.createdAt, new Date(Date.now() - KEY_TTL_MS)))
     .returning({ key: apiIdempotencyKeys.key });
   return { keys: gone.length };
 }
