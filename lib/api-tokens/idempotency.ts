@@ -64,7 +64,7 @@ export async function onceForKey(
  * Deletes the keys past their 24 hours (the daily prune-idempotency-keys run): they answer nothing
  * any more, and a key is claimed afresh either way.
  */
-export async function pruneIdempotencyKeys(): Promise<{ keys: number }> {
+export async function pruneIdempotencyKeysAllTeams(): Promise<{ keys: number }> {
   const d = await db();
   const gone = await d
     .delete(apiIdempotencyKeys)
