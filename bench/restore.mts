@@ -3,12 +3,13 @@
 // gunzip (igzip -d where installed, else zlib) → tar → psql on the local server, into a scratch
 // database renamed into place, rows counted) next to `psql -f dump.sql` of the same dump (taken out
 // of the same backup) into a fresh empty database as the baseline, all in this process and run
-// alternately. Prints figures only, with where Coffer's time went.
+// alternately. Prints figures only, with where Coffer's time went and the CPU each used.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
+import { GCProfiler } from "node:v8";
 import postgres from "postgres";
 import { embeddedCoffer } from "./embedded";
 
@@ -100,11 +101,13 @@ try {
   const psql = async () => {
     const database = `baseline_${n++}`;
     await admin.unsafe(`create database "${database}"`);
+    const cpu = cpuMeter();
     const started = performance.now();
     execFileSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", cluster.url(database), "-f", dumpFile], {
       stdio: ["ignore", "ignore", "pipe"],
     });
     const s = (performance.now() - started) / 1000;
+    cpuOf.psql.push(cpu());
     const restored = await count(database);
     await drop(database);
     if (restored !== rows) throw new Error(`psql restored ${restored} rows, not ${rows}`);
@@ -112,6 +115,7 @@ try {
   };
 
   const rss = { before: 0, peakGrowth: 0, peak: 0 };
+  const cpuOf = { psql: [] as Cpu[], coffer: [] as Cpu[] };
   let phases = "";
   const coffer = async () => {
     const database = `coffer_${n++}`;
@@ -126,10 +130,12 @@ try {
     const start = process.memoryUsage().rss;
     let peak = start;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+    const cpu = cpuMeter();
     const started = performance.now();
     e.send([restoreEvent({ teamId: t.id, serverId, restoreId: id, kind: "database" })]);
     await e.idle();
     const s = (performance.now() - started) / 1000;
+    cpuOf.coffer.push(cpu());
     clearInterval(sampler);
     peak = Math.max(peak, process.memoryUsage().rss);
     if (peak - start > rss.peakGrowth) Object.assign(rss, { before: start, peak, peakGrowth: peak - start });
@@ -145,6 +151,7 @@ try {
   const rounds = 5;
   const times = { psql: [] as number[], coffer: [] as number[] };
   await coffer(); // warm-up: page cache, JIT
+  cpuOf.coffer.length = 0;
   for (let i = 0; i < rounds; i++) {
     times.psql.push(await psql());
     times.coffer.push(await coffer());
@@ -165,6 +172,21 @@ try {
   );
   console.log(`\n  Coffer / psql: ${(co / ps).toFixed(2)}× (target ≤ 1.05×)`);
   console.log(`  where Coffer's time went (last run): ${phases}`);
+  if (cpuOf.psql[0]!.machine !== null) {
+    const range = (xs: number[], digits = 1) => {
+      const [lo, hi] = [Math.min(...xs).toFixed(digits), Math.max(...xs).toFixed(digits)];
+      return lo === hi ? lo : `${lo}–${hi}`;
+    };
+    const [p, c] = [cpuOf.psql, cpuOf.coffer];
+    console.log(
+      `  CPU used during the runs (s, lowest–highest): (a) the machine ${range(p.map((x) => x.machine!))}, psql ${range(p.map((x) => x.children))};` +
+        ` (b) the machine ${range(c.map((x) => x.machine!))}, this process ${range(c.map((x) => x.self))}` +
+        ` (garbage-collection pauses ${range(c.map((x) => x.gc))} in ${range(
+          c.map((x) => x.markCompacts),
+          0,
+        )} mark-compacts), psql and igzip ${range(c.map((x) => x.children))}`,
+    );
+  }
   console.log(
     `  RSS during a Coffer restore: +${(rss.peakGrowth / MiB).toFixed(0)} MiB at most (${(rss.before / MiB).toFixed(0)} → ${(rss.peak / MiB).toFixed(0)} MiB; dump ${dumpMiB.toFixed(0)} MiB)`,
   );
@@ -175,6 +197,47 @@ try {
   await cluster.stop();
   rmSync(dataDir, { recursive: true, force: true });
   rmSync(workDir, { recursive: true, force: true });
+}
+
+interface Cpu {
+  machine: number | null; // every process's, Linux only (PostgreSQL's backend included)
+  self: number; // this process, its worker threads included
+  children: number; // the commands it ran and waited for (psql, igzip)
+  gc: number; // this thread's garbage-collection pauses (incremental marking's steps between them are not counted)
+  markCompacts: number;
+}
+
+/** Starts measuring CPU; the returned function says how much was used since, in seconds. */
+function cpuMeter(): () => Cpu {
+  const machine = () => {
+    if (!existsSync("/proc/stat")) return null;
+    const [user, nice, system, , , irq, softirq, steal] = readFileSync("/proc/stat", "utf8")
+      .split("\n")[0]!
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    return (user! + nice! + system! + irq! + softirq! + (steal ?? 0)) / 100; // USER_HZ
+  };
+  const children = () => {
+    if (!existsSync("/proc/self/stat")) return 0;
+    const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1]!.split(" ").map(Number);
+    return (fields[13]! + fields[14]!) / 100; // cutime + cstime
+  };
+  const [m0, c0, s0] = [machine(), children(), process.cpuUsage()];
+  const gc = new GCProfiler();
+  gc.start();
+  return () => {
+    const stats = gc.stop()?.statistics ?? [];
+    const s = process.cpuUsage(s0);
+    const m = machine();
+    return {
+      machine: m === null || m0 === null ? null : m - m0,
+      self: (s.user + s.system) / 1e6,
+      children: children() - c0,
+      gc: stats.reduce((n, x) => n + x.cost, 0) / 1e6, // microseconds
+      markCompacts: stats.filter((x) => x.gcType === "MarkSweepCompact").length,
+    };
+  };
 }
 
 /** The restore's steps as offsets from the moment it was dispatched, from the run log's times. */
