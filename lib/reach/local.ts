@@ -1,7 +1,7 @@
 import "server-only";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, open, rename, unlink } from "node:fs/promises";
+import { open, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -154,9 +154,9 @@ class LocalReach implements Reach {
     });
     let created = true;
     try {
-      // Writes of up to 1 MiB, taking what arrived meanwhile together; fsync before the close.
+      await handle.chmod(mode); // open()'s mode is filtered by the umask
+      // Chunks that arrive while a write is under way go out together (up to 1 MiB held); fsync before the close.
       await pipeline(body, handle.createWriteStream({ highWaterMark: 1024 * 1024, flush: true }), { signal });
-      await chmod(tmp, mode); // open()'s mode is filtered by the umask
       await rename(tmp, path);
       created = false;
     } catch (error) {
