@@ -52,19 +52,23 @@ describe("WorkerStream", () => {
         (e: Error) => e.message,
       );
     });
-    await expect(pipeline(Readable.from(chunks(8)), new Job(crash), sink([]))).rejects.toThrow(
-      "A cipher worker stopped (exit 7).",
-    );
-    const pending = new Promise((resolve) => setTimeout(() => resolve("pending"), 200));
-    const now = await Promise.all(outcomes.map((o) => Promise.race([o, pending])));
-    expect(now.filter((o) => o === "A cipher worker stopped (exit 7).")).toHaveLength(1);
-    expect(now.filter((o) => o === "pending")).toHaveLength(workers - 1);
+    try {
+      await expect(pipeline(Readable.from(chunks(8)), new Job(crash), sink([]))).rejects.toThrow(
+        "A cipher worker stopped (exit 7).",
+      );
+      const pending = new Promise((resolve) => setTimeout(() => resolve("pending"), 200));
+      const now = await Promise.all(outcomes.map((o) => Promise.race([o, pending])));
+      expect(now.filter((o) => o === "A cipher worker stopped (exit 7).")).toHaveLength(1);
+      expect(now.filter((o) => o === "pending")).toHaveLength(workers - 1);
 
-    // The jobs on the other workers, and a new one, still finish.
-    for (const input of inputs) input.push(null);
-    const seen: Buffer[] = [];
-    await pipeline(Readable.from(chunks(4)), new Job(copy), sink(seen));
-    expect(Buffer.concat(seen).equals(Buffer.concat(chunks(4)))).toBe(true);
-    expect((await Promise.all(outcomes)).filter((o) => o === "finished")).toHaveLength(workers - 1);
+      // The jobs on the other workers, and a new one, still finish.
+      for (const input of inputs) input.push(null);
+      const seen: Buffer[] = [];
+      await pipeline(Readable.from(chunks(4)), new Job(copy), sink(seen));
+      expect(Buffer.concat(seen).equals(Buffer.concat(chunks(4)))).toBe(true);
+      expect((await Promise.all(outcomes)).filter((o) => o === "finished")).toHaveLength(workers - 1);
+    } finally {
+      for (const input of inputs) input.destroy(); // after a failed assertion too: no job left holding a worker
+    }
   });
 });
