@@ -179,7 +179,7 @@ try {
     };
     const [p, c] = [cpuOf.psql, cpuOf.coffer];
     console.log(
-      `  CPU used during the runs (s, lowest–highest): (a) the machine ${range(p.map((x) => x.machine!))}, psql ${range(p.map((x) => x.children))};` +
+      `  CPU used during the runs, in seconds (lowest–highest): (a) the machine ${range(p.map((x) => x.machine!))}, psql ${range(p.map((x) => x.children))};` +
         ` (b) the machine ${range(c.map((x) => x.machine!))}, this process ${range(c.map((x) => x.self))}` +
         ` (garbage-collection pauses ${range(c.map((x) => x.gc))} in ${range(
           c.map((x) => x.markCompacts),
@@ -220,7 +220,11 @@ function cpuMeter(): () => Cpu {
   };
   const children = () => {
     if (!existsSync("/proc/self/stat")) return 0;
-    const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1]!.split(" ").map(Number);
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    const fields = stat
+      .slice(stat.lastIndexOf(") ") + 2)
+      .split(" ")
+      .map(Number); // after the command's name
     return (fields[13]! + fields[14]!) / 100; // cutime + cstime
   };
   const [m0, c0, s0] = [machine(), children(), process.cpuUsage()];
