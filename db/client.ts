@@ -25,13 +25,17 @@ export async function openDatabase(opts: { databaseUrl?: string; dataDir: string
     const { default: postgres } = await import("postgres");
     const { drizzle } = await import("drizzle-orm/postgres-js");
     const { migrate } = await import("drizzle-orm/postgres-js/migrator");
-    const client = postgres(opts.databaseUrl, { max: 10, onnotice: () => {} });
+    // No array-type fetch on connect: postgres.js 3.4 does not await it, so a connection reset
+    // during it is an unhandled rejection. Drizzle parses array columns' text form itself, and
+    // the raw array_agg selects (lib/backups/links.ts) read it too.
+    const options = { onnotice: () => {}, fetch_types: false };
+    const client = postgres(opts.databaseUrl, { ...options, max: 10 });
     return {
       db: drizzle(client, { schema }) as unknown as Database,
       kind: "postgres",
       async migrate() {
         // Instances starting together take turns; the migrator skips what is already applied.
-        const lockClient = postgres(opts.databaseUrl!, { max: 1, onnotice: () => {} });
+        const lockClient = postgres(opts.databaseUrl!, { ...options, max: 1 });
         try {
           await lockClient`select pg_advisory_lock(${migrationLockId})`;
           await migrate(drizzle(lockClient, { schema }), { migrationsFolder });
