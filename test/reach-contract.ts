@@ -342,6 +342,21 @@ export function reachContract(name: string, getReach: () => Reach, opts: { strea
       expect(readdirSync(dir).filter((f) => f.includes("aborted"))).toEqual([]);
     });
 
+    it("a read stopped half-way errors instead of ending, and one given up leaves nothing running", async () => {
+      const file = path.join(dir, "big.bin");
+      writeFileSync(file, randomBytes(32 * 1024 * 1024));
+      const controller = new AbortController();
+      const stream = await getReach().readFile(file, { signal: controller.signal });
+      const ended = new Promise((resolve) => stream.once("end", () => resolve("ended")));
+      await new Promise((resolve) => stream.once("data", resolve));
+      controller.abort(new Error("stop reading"));
+      await expect(Promise.race([ended, collect(stream)])).rejects.toThrow("stop reading");
+
+      (await getReach().readFile(file)).destroy();
+      expect(await waitUntilGone(`cat -- ${file}`)).toEqual([]);
+      rmSync(file);
+    });
+
     it("says clearly when a file or folder does not exist", async () => {
       await expect(getReach().readFile(path.join(dir, "nope"))).rejects.toThrow(/nope does not exist/);
       await expect(getReach().readFile(dir)).rejects.toThrow(/is a folder, not a file/);

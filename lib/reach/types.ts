@@ -58,7 +58,7 @@ export interface Reach {
    * failing `pg_dump` is not hidden behind a successful `gzip`.
    */
   execPipeline(stages: string[][], opts?: ExecOptions): RunningCommand;
-  /** The file's contents (SFTP over SSH). Rejects if it cannot be opened. */
+  /** The file's contents (`cat` over SSH). Rejects if it cannot be opened; errors, never ends, if reading fails later. */
   readFile(path: string, opts?: { signal?: AbortSignal }): Promise<Readable>;
   /**
    * Writes `body` to a temporary name next to `path`, syncs it, then renames it over `path`:

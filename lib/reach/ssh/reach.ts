@@ -7,9 +7,10 @@ import { ReachError } from "../errors";
 import type { ExecOptions, Reach, RunningCommand } from "../types";
 import { startCommand } from "./exec";
 import type { SshLink } from "./link";
+import { readFileByCat } from "./read-file";
 import { SftpFiles } from "./sftp";
 
-/** A Reach over one open SSH connection: commands on channels (exec.ts), files over SFTP (sftp.ts). */
+/** A Reach over one open SSH connection: commands on channels (exec.ts), files read with `cat` (read-file.ts) and written over SFTP (sftp.ts). */
 export class SshReach implements Reach, SshLink {
   readonly label: string;
   readonly client: Client;
@@ -70,7 +71,7 @@ export class SshReach implements Reach, SshLink {
   }
 
   readFile(path: string, opts?: { signal?: AbortSignal }): Promise<Readable> {
-    return this.files.readFile(path, opts);
+    return readFileByCat(this, path, opts?.signal);
   }
 
   writeFile(path: string, body: Readable, opts?: { signal?: AbortSignal; mode?: number; tag?: string }): Promise<void> {

@@ -1,5 +1,8 @@
 import "server-only";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { utils } from "ssh2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError } from "@/lib/errors";
@@ -204,6 +207,27 @@ describe("ssh: session behaviour", () => {
       }
     } finally {
       await c.reach.close();
+    }
+  });
+
+  it("says when the SSH user may not read a file", async () => {
+    const c = await connectSsh({
+      ...base(),
+      privateKey: undefined,
+      username: sshd.passwordUser,
+      password: sshd.password,
+    });
+    const dir = mkdtempSync(path.join(tmpdir(), "coffer-ssh-read-"));
+    chmodSync(dir, 0o755);
+    const file = path.join(dir, "root-only");
+    writeFileSync(file, "secret", { mode: 0o600 });
+    try {
+      await expect(c.reach.readFile(file)).rejects.toThrow(
+        `Permission denied: the SSH user cannot read ${file} on ${c.reach.label}.`,
+      );
+    } finally {
+      await c.reach.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
