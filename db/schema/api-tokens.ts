@@ -1,4 +1,14 @@
-import { foreignKey, index, jsonb, pgTable, primaryKey, text, unique, uniqueIndex } from "drizzle-orm/pg-core";
+import {
+  doublePrecision,
+  foreignKey,
+  index,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  unique,
+  uniqueIndex,
+} from "drizzle-orm/pg-core";
 import { sql } from "drizzle-orm";
 import { createdAt, idColumn, timestampColumn } from "../columns";
 import { backups } from "./backups";
@@ -29,6 +39,9 @@ export const apiTokens = pgTable(
     lastUsedIp: text("last_used_ip"),
     revokedAt: timestampColumn("revoked_at"),
     revokedBy: text("revoked_by"),
+    // Its request bucket (lib/api-tokens/rate.ts), here so every process sharing the database counts the same requests.
+    rateTokens: doublePrecision("rate_tokens"),
+    rateCheckedAt: timestampColumn("rate_checked_at"),
   },
   (t) => [
     unique("api_tokens_team_id_key").on(t.teamId, t.id),

@@ -452,4 +452,25 @@ describe("/api/v1", () => {
     const { token } = await createApiToken(a.t, { name: "other", scopes: ["read"] });
     expect((await call(backupsRoute.GET, "GET", "/backups", { token })).status).toBe(200);
   });
+
+  it("counts a token's requests in the database, so every Coffer process holds it to one limit", async () => {
+    const a = await arranged("Shared", ["read"]);
+    const list = () => call(backupsRoute.GET, "GET", "/backups", { token: a.token });
+    // Emptied by another process sharing the database a moment ago.
+    await setApiTokenRow(a.tokenId, { rateTokens: 0.5, rateCheckedAt: new Date() });
+    const held = await list();
+    expect(held.status).toBe(429);
+    expect(held.headers.get("retry-after")).toBe("1");
+    expect(held.json).toMatchObject({
+      error: { message: "This token made too many requests; try again in 1 s." },
+    });
+    // A refusal takes nothing; a second later 20 requests have dripped in (1 200 a minute), and one
+    // more every 50 ms while they are made.
+    const started = Date.now();
+    await setApiTokenRow(a.tokenId, { rateTokens: 0.5, rateCheckedAt: new Date(started - 1_000) });
+    let served = 0;
+    while (served < 1_000 && (await list()).status === 200) served++;
+    expect(served).toBeGreaterThanOrEqual(20);
+    expect(served).toBeLessThanOrEqual(20 + Math.ceil((Date.now() - started) / 50));
+  });
 });

@@ -1,13 +1,13 @@
 import "server-only";
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
+import { takeApiRequestAllTeams } from "../api-tokens/rate";
 import { callerForTokenAllTeams, requireTokenTeam } from "../api-tokens/resolve";
 import type { Operation } from "../api/operation";
 import { env } from "../env";
 import { AppError, asAppError, type FieldErrors } from "../errors";
 import { assertRole, type TeamContext } from "../teams/context";
 import { parseInput } from "./input";
-import { RateLimiter } from "./rate-limit";
 import { clientIpOf } from "./request";
 import { secured, toHttpResponse, withBearerChallenge } from "./http";
 
@@ -39,11 +39,6 @@ export interface ApiCall<P, Q, B, H = undefined> {
 export function apiJson<R extends z.ZodType>(schema: R, data: Dated<z.input<R>>, init?: ResponseInit): Response {
   return Response.json(schema.parse(JSON.parse(JSON.stringify(data))), init);
 }
-
-const limiter = (() => {
-  let made: RateLimiter | undefined;
-  return () => (made ??= new RateLimiter(env().API_RATE_LIMIT_PER_MINUTE));
-})();
 
 /** A caller's own X-Request-Id when it is a plain token, else a fresh one. */
 function requestIdOf(request: Request): string {
@@ -120,7 +115,7 @@ export function apiRoute<
     let response: Response;
     try {
       const caller = await callerForTokenAllTeams(request.headers.get("authorization"), clientIpOf(request.headers));
-      const wait = limiter().take(caller.token.id);
+      const wait = await takeApiRequestAllTeams(caller.token.id, env().API_RATE_LIMIT_PER_MINUTE);
       if (wait) {
         response = toHttpResponse(
           new AppError("RATE_LIMITED", `This token made too many requests; try again in ${wait} s.`),
