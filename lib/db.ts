@@ -1,4 +1,5 @@
 import "server-only";
+import { sql } from "drizzle-orm";
 import { openDatabase, type OpenedDatabase } from "@/db/client";
 import { env } from "./env";
 
@@ -36,4 +37,21 @@ export async function closeDatabase() {
 export function pgCode(err: unknown): string | undefined {
   const e = err as { code?: string; cause?: { code?: string } };
   return e.cause?.code ?? e.code;
+}
+
+/**
+ * The embedded database's upkeep, which autovacuum does on a PostgreSQL server: PGlite runs no
+ * background workers, so unless asked nothing removes the dead rows that finished runs, spent keys
+ * and progress updates leave every minute, or gathers the planner's statistics. Table by table, so
+ * a query waiting behind it (PGlite runs one at a time) waits for one table only. Resolves with how
+ * many tables were vacuumed: none on PostgreSQL.
+ */
+export async function vacuumEmbeddedDatabase(): Promise<number> {
+  if ((await databaseKind()) !== "pglite") return 0;
+  const d = await db();
+  const { rows } = (await d.execute(
+    sql`select format('%I.%I', schemaname, relname) as name from pg_stat_user_tables order by 1`,
+  )) as unknown as { rows: { name: string }[] };
+  for (const { name } of rows) await d.execute(sql.raw(`vacuum (analyze) ${name}`));
+  return rows.length;
 }
