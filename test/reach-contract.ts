@@ -357,6 +357,29 @@ export function reachContract(name: string, getReach: () => Reach, opts: { strea
       rmSync(file);
     });
 
+    it("reads exactly a range's bytes, and errors when the file is shorter than the range", async () => {
+      const body = randomBytes(3 * 1024 * 1024 + 77);
+      const file = path.join(dir, "ranged.bin");
+      writeFileSync(file, body);
+      for (const [start, length] of [
+        [0, 1],
+        [100, 65_536], // the program stops reading long before the file's end
+        [1024 * 1024 - 7, 2 * 1024 * 1024],
+        [body.length - 1, 1],
+        [5, 0],
+        [body.length, 0],
+      ] as const) {
+        const got = await collect(await getReach().readFile(file, { range: { start, length } }));
+        expect(got.equals(body.subarray(start, start + length)), `${start}+${length}`).toBe(true);
+      }
+      const short = await getReach().readFile(file, { range: { start: body.length - 10, length: 20 } });
+      await expect(collect(short)).rejects.toThrow(/ended after 10 of the 20 bytes asked for/);
+      await expect(getReach().readFile(path.join(dir, "nope"), { range: { start: 0, length: 5 } })).rejects.toThrow(
+        /nope does not exist/,
+      );
+      rmSync(file);
+    });
+
     it("says clearly when a file or folder does not exist", async () => {
       await expect(getReach().readFile(path.join(dir, "nope"))).rejects.toThrow(/nope does not exist/);
       await expect(getReach().readFile(dir)).rejects.toThrow(/is a folder, not a file/);

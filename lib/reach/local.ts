@@ -3,14 +3,15 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { open, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { childProcessEnv } from "@/lib/env";
 import { AppError } from "@/lib/errors";
 import { CommandPlumbing, destroyOnAbort, signalName, validateExec, type ExitInfo } from "./command";
 import { ReachError } from "./errors";
 import { checkPath, temporarySibling } from "./paths";
-import type { ExecOptions, Reach, RunningCommand } from "./types";
+import { exactRange } from "./range";
+import type { ExecOptions, FileRange, Reach, RunningCommand } from "./types";
 
 const KILL_GRACE_MS = 3_000;
 
@@ -124,7 +125,7 @@ class LocalReach implements Reach {
     return cmd;
   }
 
-  async readFile(path: string, opts?: { signal?: AbortSignal }): Promise<Readable> {
+  async readFile(path: string, opts?: { signal?: AbortSignal; range?: FileRange }): Promise<Readable> {
     checkPath(path);
     opts?.signal?.throwIfAborted();
     const handle = await open(path, "r").catch((e) => {
@@ -136,7 +137,15 @@ class LocalReach implements Reach {
       await handle.close();
       throw error;
     }
-    return destroyOnAbort(handle.createReadStream({ highWaterMark: 256 * 1024 }), opts?.signal);
+    const range = opts?.range;
+    if (!range) return destroyOnAbort(handle.createReadStream({ highWaterMark: 256 * 1024 }), opts?.signal);
+    const read = range.length
+      ? handle.createReadStream({ highWaterMark: 256 * 1024, start: range.start, end: range.start + range.length - 1 })
+      : (await handle.close(), Readable.from([]));
+    const exact = exactRange(range, path, this.label);
+    read.on("error", (err: Error) => exact.destroy(err));
+    exact.on("close", () => read.destroy());
+    return destroyOnAbort(read.pipe(exact), opts?.signal);
   }
 
   async writeFile(

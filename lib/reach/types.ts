@@ -47,6 +47,12 @@ export interface RunningCommand {
   exit: Promise<ExitResult>;
 }
 
+/** `length` bytes from byte `start` (0-based). */
+export interface FileRange {
+  start: number;
+  length: number;
+}
+
 export interface Reach {
   /** Where commands run, for messages and logs: "root@db1.example.com:22" or "local". */
   readonly label: string;
@@ -58,8 +64,11 @@ export interface Reach {
    * failing `pg_dump` is not hidden behind a successful `gzip`.
    */
   execPipeline(stages: string[][], opts?: ExecOptions): RunningCommand;
-  /** The file's contents (`cat` over SSH). Rejects if it cannot be opened; errors, never ends, if reading fails later. */
-  readFile(path: string, opts?: { signal?: AbortSignal }): Promise<Readable>;
+  /**
+   * The file's contents, or `range`'s bytes of it (`cat` or `dd` over SSH). Rejects if it cannot
+   * be opened; errors, never ends, if reading fails later or the range is cut short.
+   */
+  readFile(path: string, opts?: { signal?: AbortSignal; range?: FileRange }): Promise<Readable>;
   /**
    * Writes `body` to a temporary name next to `path`, syncs it, then renames it over `path`:
    * readers see the old file or the whole new one, never a partial one; on failure or abort

@@ -42,3 +42,19 @@ describe("ServerDirAdapter.list", () => {
     await reach.close(); // resolves only once no command of the reach is left running
   });
 });
+
+describe("ServerDirAdapter.get", () => {
+  it("returns a range's bytes, its end cut to the object's, and nothing past the end", async () => {
+    const adapter = new ServerDirAdapter(localReach(), root, "p");
+    const file = "d2/f 200.txt"; // 200 bytes of "x"
+    const get = async (range: { start: number; end?: number }) => {
+      const chunks: Buffer[] = [];
+      for await (const c of await adapter.get(file, { range })) chunks.push(c as Buffer);
+      return Buffer.concat(chunks).length;
+    };
+    expect(await get({ start: 10, end: 19 })).toBe(10);
+    expect(await get({ start: 150, end: 999 })).toBe(50);
+    expect(await get({ start: 199 })).toBe(1);
+    expect(await get({ start: 500 })).toBe(0);
+  });
+});

@@ -69,25 +69,12 @@ export class ServerDirAdapter implements StorageAdapter {
     const info = await this.head(key);
     if (!info) throw new AppError("NOT_FOUND", `There is no object ${key} in ${this.root} on ${this.reach.label}.`);
     const range = checkRange(opts.range);
-    if (!range)
-      return guardDownload(await this.reach.readFile(file, { signal: opts.signal }), (e) => e as Error, opts.signal);
-    const end = Math.min(range.end ?? info.size - 1, info.size - 1);
-    const cmd = this.reach.execPipeline(
-      [
-        ["tail", "-c", `+${range.start + 1}`, "--", file],
-        ["head", "-c", String(Math.max(0, end - range.start + 1))],
-      ],
-      { signal: opts.signal },
-    );
-    cmd.exit.then(
-      (r) =>
-        r.code !== 0 &&
-        cmd.stdout.destroy(
-          new AppError("UPSTREAM", `Reading ${key} on ${this.reach.label} failed: ${r.stderrTail.trim()}`),
-        ),
-      (err: unknown) => cmd.stdout.destroy(err as Error),
-    );
-    return guardDownload(cmd.stdout, (e) => e as Error, opts.signal);
+    const end = Math.min(range?.end ?? info.size - 1, info.size - 1);
+    const body = await this.reach.readFile(file, {
+      signal: opts.signal,
+      ...(range && { range: { start: range.start, length: Math.max(0, end - range.start + 1) } }),
+    });
+    return guardDownload(body, (e) => e as Error, opts.signal);
   }
 
   async head(key: string): Promise<ObjectInfo | null> {

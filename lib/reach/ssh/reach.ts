@@ -4,13 +4,13 @@ import type { Client } from "ssh2";
 import { AppError } from "@/lib/errors";
 import { CommandPlumbing, validateExec } from "../command";
 import { ReachError } from "../errors";
-import type { ExecOptions, Reach, RunningCommand } from "../types";
+import type { ExecOptions, FileRange, Reach, RunningCommand } from "../types";
 import { startCommand } from "./exec";
 import type { SshLink } from "./link";
-import { readFileByCat } from "./read-file";
+import { readFileOverExec } from "./read-file";
 import { SftpFiles } from "./sftp";
 
-/** A Reach over one open SSH connection: commands on channels (exec.ts), files read with `cat` (read-file.ts) and written over SFTP (sftp.ts). */
+/** A Reach over one open SSH connection: commands on channels (exec.ts), files read with `cat` or `dd` (read-file.ts) and written over SFTP (sftp.ts). */
 export class SshReach implements Reach, SshLink {
   readonly label: string;
   readonly client: Client;
@@ -70,8 +70,8 @@ export class SshReach implements Reach, SshLink {
     return startCommand(this, stages, opts);
   }
 
-  readFile(path: string, opts?: { signal?: AbortSignal }): Promise<Readable> {
-    return readFileByCat(this, path, opts?.signal);
+  readFile(path: string, opts?: { signal?: AbortSignal; range?: FileRange }): Promise<Readable> {
+    return readFileOverExec(this, path, opts);
   }
 
   writeFile(path: string, body: Readable, opts?: { signal?: AbortSignal; mode?: number; tag?: string }): Promise<void> {
