@@ -46,7 +46,7 @@ export function pgCode(err: unknown): string | undefined {
  * a query waiting behind it (PGlite runs one at a time) waits for one table only. Resolves with how
  * many tables were vacuumed: none on PostgreSQL.
  */
-export async function vacuumEmbeddedDatabase(): Promise<number> {
+export async function vacuumPglite(): Promise<number> {
   if ((await databaseKind()) !== "pglite") return 0;
   const d = await db();
   const { rows } = (await d.execute(

@@ -10,7 +10,7 @@ import { runRestore } from "./run-restore";
 import { runVerification } from "./run-verification";
 import { scheduleTick } from "./schedule-tick";
 import { sweepRuns } from "./sweep-runs";
-import { vacuumEmbedded } from "./vacuum-embedded-database";
+import { vacuumEmbeddedDatabase } from "./vacuum-embedded-database";
 
 /** Every workflow, served at /api/inngest or run by the in-process engine. */
 export const functions = [
@@ -26,5 +26,5 @@ export const functions = [
   detectStaleBackups,
   pruneNotifications,
   pruneIdempotencyKeys,
-  vacuumEmbedded,
+  vacuumEmbeddedDatabase,
 ];

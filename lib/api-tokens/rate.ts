@@ -16,7 +16,8 @@ export async function takeApiRequestAllTeams(tokenId: string, perMinute: number)
   // One statement: concurrent requests with the token wait for each other's update of the row.
   const [taken] = await d
     .update(apiTokens)
-    .set({ rateTokens: sql`${held} - 1`, rateCheckedAt: sql`now()` })
+    // A request that waited for the row started before the one it waited for: its clock is not put back.
+    .set({ rateTokens: sql`${held} - 1`, rateCheckedAt: sql`greatest(${apiTokens.rateCheckedAt}, now())` })
     .where(and(eq(apiTokens.id, tokenId), gte(held, 1)))
     .returning({ id: apiTokens.id });
   if (taken) return 0;

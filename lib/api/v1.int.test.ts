@@ -472,5 +472,14 @@ describe("/api/v1", () => {
     while (served < 1_000 && (await list()).status === 200) served++;
     expect(served).toBeGreaterThanOrEqual(20);
     expect(served).toBeLessThanOrEqual(20 + Math.ceil((Date.now() - started) / 50));
+
+    // Requests at the same moment take from the bucket one after another: none reads it stale.
+    const burst = Date.now();
+    await setApiTokenRow(a.tokenId, { rateTokens: 3, rateCheckedAt: new Date(burst) });
+    const statuses = await Promise.all(Array.from({ length: 20 }, async () => (await list()).status));
+    const allowed = statuses.filter((s) => s === 200).length;
+    expect(allowed).toBeGreaterThanOrEqual(3);
+    expect(allowed).toBeLessThanOrEqual(3 + Math.ceil((Date.now() - burst) / 50));
+    expect(statuses.filter((s) => s !== 200).every((s) => s === 429)).toBe(true);
   });
 });

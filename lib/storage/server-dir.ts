@@ -19,9 +19,9 @@ import type { GetOptions, ObjectInfo, PutOptions, Retrieval, Room, StorageAdapte
 const globLiteral = (name: string) => name.replace(/[*?[\]\\]/g, "\\$&");
 
 /**
- * A backup directory on one of the team's servers, over the server's Reach (SFTP / local files).
- * Writes go to a temporary name and are renamed into place (Reach.writeFile), so a failed or
- * cancelled put leaves nothing visible. Storage classes do not apply.
+ * A backup directory on one of the team's servers, through the server's Reach. Writes go to a
+ * temporary name and are renamed into place (Reach.writeFile), so a failed or cancelled put leaves
+ * nothing visible. Storage classes do not apply.
  */
 export class ServerDirAdapter implements StorageAdapter {
   readonly kind = "server" as const;

@@ -231,6 +231,23 @@ describe("ssh: session behaviour", () => {
     }
   });
 
+  it("a read whose cat dies half-way errors instead of ending", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "coffer-ssh-read-"));
+    const file = path.join(dir, "big.bin");
+    writeFileSync(file, Buffer.alloc(64 * 1024 * 1024));
+    try {
+      const stream = await conn.reach.readFile(file);
+      await new Promise((resolve) => stream.once("data", resolve));
+      stream.pause();
+      const [cat] = processesMatching(`cat -- ${file}`);
+      process.kill(Number(/^\s*(\d+)/.exec(cat!)![1]), "SIGKILL");
+      stream.resume();
+      await expect(collect(stream)).rejects.toThrow(/Could not read .*big\.bin/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("close() kills remote commands that are still running", async () => {
     const c = await connectSsh(base());
     const marker = uniqueSleep();
