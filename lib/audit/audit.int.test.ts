@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { signedUpUser } from "@/test/factories";
 import { db } from "../db";
-import { recordAudit } from "./record";
+import { recordAudit, recordAuditOnce } from "./record";
 import { auditEventsCsv, listAuditEvents } from "./queries";
 
 describe("audit log", () => {
@@ -47,6 +47,22 @@ describe("audit log", () => {
     expect(lines[0]).toBe("time,actor,action,target_type,target,ip,details");
     expect(lines).toHaveLength(61);
     expect(lines[1]).toContain(`"${a.email}","invitation.created","member","person-118@example.test","203.0.113.7"`);
+  });
+
+  it("records a repeated read once, also when the first call's row is not committed yet", async () => {
+    const a = await signedUpUser("Reader");
+    const t = await a.team("member");
+    const d = await db();
+    const entry = { action: "backup.downloaded", target: { type: "backup", id: "bkp_x" } };
+    let second: Promise<void> | undefined;
+    await d.transaction(async (tx) => {
+      await recordAuditOnce(tx, t, entry, 60_000);
+      second = recordAuditOnce(d, t, entry, 60_000); // another connection, while the first row is uncommitted
+      await new Promise((r) => setTimeout(r, 200));
+    });
+    await second;
+    await recordAuditOnce(d, t, entry, 60_000);
+    expect((await listAuditEvents(t, { action: "backup.downloaded" })).events).toHaveLength(1);
   });
 
   it("exports cells a spreadsheet would run as formulas as text, tab and carriage return included", async () => {

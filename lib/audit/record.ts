@@ -32,7 +32,9 @@ export async function recordAudit(
 
 /**
  * Records `e` unless the same actor already has a row of the same action on the same target within
- * `withinMs` (one statement; a resumed download is one download). Reads that repeat, not changes.
+ * `withinMs` (a resumed download is one download). Reads that repeat, not changes. Calls for the
+ * same row take turns (a transaction lock on it), so requests made at once, such as a download
+ * manager's parallel ranges, record one row too.
  */
 export async function recordAuditOnce(
   tx: Database | Transaction,
@@ -41,7 +43,11 @@ export async function recordAuditOnce(
   withinMs: number,
 ): Promise<void> {
   const a = auditEvents;
-  await tx.execute(sql`
+  const row = JSON.stringify([t.id, e.action, e.target.id, t.actor.label, t.actor.userId]);
+  await tx.transaction(async (tx) => {
+    // The insert's snapshot is taken after the lock, so it sees the row of whoever held it before.
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${row}, 0))`);
+    await tx.execute(sql`
     insert into ${a} (${sql.identifier(a.id.name)}, ${sql.identifier(a.teamId.name)}, ${sql.identifier(a.actorUserId.name)},
       ${sql.identifier(a.actor.name)}, ${sql.identifier(a.action.name)}, ${sql.identifier(a.targetType.name)},
       ${sql.identifier(a.targetId.name)}, ${sql.identifier(a.targetLabel.name)}, ${sql.identifier(a.ip.name)},
@@ -54,4 +60,5 @@ export async function recordAuditOnce(
         and ${a.actor} = ${t.actor.label} and ${a.actorUserId} is not distinct from ${t.actor.userId}
         and ${a.createdAt} > clock_timestamp() - ${`${Math.round(withinMs / 1000)} seconds`}::interval
     )`);
+  });
 }
