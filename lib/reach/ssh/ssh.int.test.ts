@@ -26,6 +26,10 @@ const base = (): ConnectSshOptions => ({
   connectTimeoutMs: 10_000,
 });
 
+/** The non-root user, by password. */
+const asPasswordUser = () =>
+  connectSsh({ ...base(), privateKey: undefined, username: sshd.passwordUser, password: sshd.password });
+
 beforeAll(async () => {
   sshd = await startSshd();
   conn = await connectSsh(base());
@@ -65,12 +69,7 @@ describe("ssh: connecting", () => {
   });
 
   it("logs in with a password", async () => {
-    const c = await connectSsh({
-      ...base(),
-      privateKey: undefined,
-      username: sshd.passwordUser,
-      password: sshd.password,
-    });
+    const c = await asPasswordUser();
     const cmd = c.reach.exec(["id", "-un"]);
     const [out, exit] = await Promise.all([collect(cmd.stdout), cmd.exit]);
     expect(exit.code).toBe(0);
@@ -182,12 +181,7 @@ reachContract("ssh", () => conn.reach);
 
 describe("ssh: session behaviour", () => {
   it("works the same for a non-root user whose login shell is /bin/sh", async () => {
-    const c = await connectSsh({
-      ...base(),
-      privateKey: undefined,
-      username: sshd.passwordUser,
-      password: sshd.password,
-    });
+    const c = await asPasswordUser();
     try {
       const piped = c.reach.execPipeline([
         ["sh", "-c", "printf 'a;b'; exit 7"],
@@ -211,12 +205,7 @@ describe("ssh: session behaviour", () => {
   });
 
   it("says when the SSH user may not read a file", async () => {
-    const c = await connectSsh({
-      ...base(),
-      privateKey: undefined,
-      username: sshd.passwordUser,
-      password: sshd.password,
-    });
+    const c = await asPasswordUser();
     const dir = mkdtempSync(path.join(tmpdir(), "coffer-ssh-read-"));
     chmodSync(dir, 0o755);
     const file = path.join(dir, "root-only");
