@@ -354,6 +354,15 @@ export function reachContract(name: string, getReach: () => Reach, opts: { strea
 
       (await getReach().readFile(file)).destroy();
       expect(await waitUntilGone(`cat -- ${file}`)).toEqual([]);
+
+      // The same for a range.
+      const stop = new AbortController();
+      const ranged = await getReach().readFile(file, { signal: stop.signal, range: { start: 10, length: 20_000_000 } });
+      await new Promise((resolve) => ranged.once("data", resolve));
+      stop.abort(new Error("stop reading the range"));
+      await expect(collect(ranged)).rejects.toThrow("stop reading the range");
+      (await getReach().readFile(file, { range: { start: 10, length: 20_000_000 } })).destroy();
+      expect(await waitUntilGone(`dd if=${file}`)).toEqual([]);
       rmSync(file);
     });
 
@@ -377,6 +386,9 @@ export function reachContract(name: string, getReach: () => Reach, opts: { strea
       await expect(getReach().readFile(path.join(dir, "nope"), { range: { start: 0, length: 5 } })).rejects.toThrow(
         /nope does not exist/,
       );
+      await expect(getReach().readFile(file, { range: { start: -1, length: 5 } })).rejects.toMatchObject({
+        code: "VALIDATION",
+      });
       rmSync(file);
     });
 

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { apiIdempotencyKeys } from "@/db/schema";
+import { apiIdempotencyKeys, apiTokens } from "@/db/schema";
 import { db } from "@/lib/db";
 import { createApiToken, revokeApiToken } from "@/lib/api-tokens/tokens";
 import { listAuditEvents } from "@/lib/audit/queries";
@@ -456,8 +456,8 @@ describe("/api/v1", () => {
   it("counts a token's requests in the database, so every Coffer process holds it to one limit", async () => {
     const a = await arranged("Shared", ["read"]);
     const list = () => call(backupsRoute.GET, "GET", "/backups", { token: a.token });
-    // Emptied by another process sharing the database a moment ago.
-    await setApiTokenRow(a.tokenId, { rateTokens: 0.5, rateCheckedAt: new Date() });
+    // Emptied by another process sharing the database (dated ahead, so nothing drips in during the test).
+    await setApiTokenRow(a.tokenId, { rateTokens: 0.5, rateCheckedAt: new Date(Date.now() + 10_000) });
     const held = await list();
     expect(held.status).toBe(429);
     expect(held.headers.get("retry-after")).toBe("1");
@@ -481,5 +481,17 @@ describe("/api/v1", () => {
     expect(allowed).toBeGreaterThanOrEqual(3);
     expect(allowed).toBeLessThanOrEqual(3 + Math.ceil((Date.now() - burst) / 50));
     expect(statuses.filter((s) => s !== 200).every((s) => s === 429)).toBe(true);
+
+    // A request that started before the last update (it waited for the row) does not put its clock back.
+    const ahead = new Date(Date.now() + 5_000);
+    await setApiTokenRow(a.tokenId, { rateTokens: 2, rateCheckedAt: ahead });
+    expect((await list()).status).toBe(200);
+    const [row] = await (
+      await db()
+    )
+      .select({ at: apiTokens.rateCheckedAt })
+      .from(apiTokens)
+      .where(eq(apiTokens.id, a.tokenId));
+    expect(row!.at).toEqual(ahead);
   });
 });

@@ -34,7 +34,8 @@ export async function recordAudit(
  * Records `e` unless the same actor already has a row of the same action on the same target within
  * `withinMs` (a resumed download is one download). Reads that repeat, not changes. Calls for the
  * same row take turns (a transaction lock on it), so requests made at once, such as a download
- * manager's parallel ranges, record one row too.
+ * manager's parallel ranges, record one row too. Given a transaction, the lock lasts until it
+ * ends: a second call for the same row from outside it waits for that.
  */
 export async function recordAuditOnce(
   tx: Database | Transaction,
@@ -45,7 +46,7 @@ export async function recordAuditOnce(
   const a = auditEvents;
   const row = JSON.stringify([t.id, e.action, e.target.id, t.actor.label, t.actor.userId]);
   await tx.transaction(async (tx) => {
-    // The insert's snapshot is taken after the lock, so it sees the row of whoever held it before.
+    // Read committed: the insert's snapshot is taken after the lock, so it sees the row of whoever held it before.
     await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${row}, 0))`);
     await tx.execute(sql`
     insert into ${a} (${sql.identifier(a.id.name)}, ${sql.identifier(a.teamId.name)}, ${sql.identifier(a.actorUserId.name)},

@@ -10,7 +10,7 @@ import { AppError } from "@/lib/errors";
 import { CommandPlumbing, destroyOnAbort, signalName, validateExec, type ExitInfo } from "./command";
 import { ReachError } from "./errors";
 import { checkPath, temporarySibling } from "./paths";
-import { exactRange } from "./range";
+import { checkFileRange, exactRange } from "./range";
 import type { ExecOptions, FileRange, Reach, RunningCommand } from "./types";
 
 const KILL_GRACE_MS = 3_000;
@@ -127,6 +127,7 @@ class LocalReach implements Reach {
 
   async readFile(path: string, opts?: { signal?: AbortSignal; range?: FileRange }): Promise<Readable> {
     checkPath(path);
+    const range = checkFileRange(opts?.range);
     opts?.signal?.throwIfAborted();
     const handle = await open(path, "r").catch((e) => {
       throw fileError(e, "read", path);
@@ -137,7 +138,6 @@ class LocalReach implements Reach {
       await handle.close();
       throw error;
     }
-    const range = opts?.range;
     if (!range) return destroyOnAbort(handle.createReadStream({ highWaterMark: 256 * 1024 }), opts?.signal);
     const read = range.length
       ? handle.createReadStream({ highWaterMark: 256 * 1024, start: range.start, end: range.start + range.length - 1 })

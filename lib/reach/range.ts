@@ -1,7 +1,16 @@
 import "server-only";
 import { Transform } from "node:stream";
+import { AppError } from "@/lib/errors";
 import { ReachError } from "./errors";
 import type { FileRange } from "./types";
+
+/** A range of whole numbers ≥ 0, or undefined; a VALIDATION error otherwise. */
+export function checkFileRange(range: FileRange | undefined): FileRange | undefined {
+  const whole = (n: number) => Number.isSafeInteger(n) && n >= 0;
+  if (range && !(whole(range.start) && whole(range.length)))
+    throw new AppError("VALIDATION", "A file range is a start and a length, whole numbers ≥ 0.");
+  return range;
+}
 
 /**
  * Passes a range's bytes on, and errors instead of ending when fewer came than the range asked

@@ -69,6 +69,11 @@ export class ServerDirAdapter implements StorageAdapter {
     const info = await this.head(key);
     if (!info) throw new AppError("NOT_FOUND", `There is no object ${key} in ${this.root} on ${this.reach.label}.`);
     const range = checkRange(opts.range);
+    if (range && range.start >= info.size && info.size > 0)
+      throw new AppError(
+        "VALIDATION",
+        `The requested byte range starts after the end of object "${key}" (${info.size} bytes).`,
+      );
     const end = Math.min(range?.end ?? info.size - 1, info.size - 1);
     const body = await this.reach.readFile(file, {
       signal: opts.signal,

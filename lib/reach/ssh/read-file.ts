@@ -4,7 +4,7 @@ import { AppError } from "@/lib/errors";
 import { destroyOnAbort } from "../command";
 import { ReachError } from "../errors";
 import { checkPath } from "../paths";
-import { exactRange } from "../range";
+import { checkFileRange, exactRange } from "../range";
 import type { ExitResult, FileRange, Reach } from "../types";
 
 /**
@@ -19,14 +19,15 @@ export async function readFileOverExec(
   opts: { signal?: AbortSignal; range?: FileRange } = {},
 ): Promise<Readable> {
   checkPath(path);
+  const range = checkFileRange(opts.range);
   opts.signal?.throwIfAborted();
-  const { range } = opts;
   // One program, so its exit status is the read's (`tail | head` fails when head stops reading).
+  // fullblock: a short read (NFS, FUSE) would otherwise count as a whole block and end the range early.
   const read = range
     ? [
         "dd",
         `if=${path}`,
-        "iflag=skip_bytes,count_bytes",
+        "iflag=skip_bytes,count_bytes,fullblock",
         `skip=${range.start}`,
         `count=${range.length}`,
         "bs=1M",
@@ -67,7 +68,9 @@ export async function readFileOverExec(
 
 function readError(exit: ExitResult, path: string, label: string): AppError {
   const said = exit.stderrTail.trim().split("\n").at(-1) ?? "";
-  if (exit.code === 127) return new ReachError("UPSTREAM", "file", `Could not read ${path} on ${label}: ${said}.`);
+  // 126 and 127: the program itself could not be run.
+  if (exit.code === 126 || exit.code === 127)
+    return new ReachError("UPSTREAM", "file", `Could not read ${path} on ${label}: ${said}.`);
   if (/: No such file or directory$/.test(said))
     return new ReachError("UPSTREAM", "not-found", `${path} does not exist on ${label}.`);
   if (/: Permission denied$/.test(said))

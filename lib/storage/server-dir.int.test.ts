@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -6,7 +7,7 @@ import { localReach } from "../reach";
 import { ServerDirAdapter } from "./server-dir";
 
 // A server directory lists as `find` prints (scans of folders with very many files), and a reader
-// that stops early ends the command.
+// that stops early ends the command; a range reads exactly its bytes.
 
 let root: string;
 beforeAll(() => {
@@ -44,17 +45,24 @@ describe("ServerDirAdapter.list", () => {
 });
 
 describe("ServerDirAdapter.get", () => {
-  it("returns a range's bytes, its end cut to the object's, and nothing past the end", async () => {
+  it("returns exactly a range's bytes, its end cut to the object's, and refuses one starting past it", async () => {
     const adapter = new ServerDirAdapter(localReach(), root, "p");
-    const file = "d2/f 200.txt"; // 200 bytes of "x"
+    const data = randomBytes(3 * 1024 * 1024 + 5); // larger than a pipe holds
+    writeFileSync(path.join(root, "p", "ranged.bin"), data);
     const get = async (range: { start: number; end?: number }) => {
       const chunks: Buffer[] = [];
-      for await (const c of await adapter.get(file, { range })) chunks.push(c as Buffer);
-      return Buffer.concat(chunks).length;
+      for await (const c of await adapter.get("ranged.bin", { range })) chunks.push(c as Buffer);
+      return Buffer.concat(chunks);
     };
-    expect(await get({ start: 10, end: 19 })).toBe(10);
-    expect(await get({ start: 150, end: 999 })).toBe(50);
-    expect(await get({ start: 199 })).toBe(1);
-    expect(await get({ start: 500 })).toBe(0);
+    for (const [start, end] of [
+      [10, 19],
+      [100, 100 + 65_535],
+      [data.length - 50, data.length + 1_000],
+      [data.length - 1, undefined],
+    ] as const)
+      expect((await get({ start, end })).equals(data.subarray(start, end === undefined ? undefined : end + 1))).toBe(
+        true,
+      );
+    await expect(get({ start: data.length })).rejects.toMatchObject({ code: "VALIDATION" });
   });
 });
