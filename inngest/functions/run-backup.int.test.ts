@@ -13,8 +13,10 @@ import {
 } from "@aws-sdk/client-s3";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { failRun } from "@/lib/backups/fail";
 import { cancelBackup, requestBackup } from "@/lib/backups/mutations";
 import { getBackup, listBackups } from "@/lib/backups/queries";
+import { transferBackup } from "@/lib/backups/transfer";
 import { createDecryptStream } from "@/lib/crypto/envelope";
 import { keyring } from "@/lib/crypto/master-keys";
 import { createDestination } from "@/lib/destinations/mutations";
@@ -365,5 +367,52 @@ describe("run-backup", () => {
     await expect(
       requestBackup(viewer, { serverId: s.serverId, destinationIds: s.destinationIds, encrypted: true }),
     ).rejects.toMatchObject({ code: "FORBIDDEN" });
+  });
+
+  it("a step repeated after the backup was stored returns it and leaves every copy in place", async () => {
+    const s = await setup();
+    const id = await backUp(s);
+    await engine.idle();
+    const b = await getBackup(s.t, id);
+    expect(b.status).toBe("succeeded");
+    const keys = await s3Keys(s.prefix);
+    expect(keys).toHaveLength(1);
+    // The dump step sent again (its answer lost), then the run's failure handler (a later step ran out of retries).
+    expect(await transferBackup(s.t.id, id, b.attempts)).toEqual({
+      sizeBytes: b.sizeBytes,
+      sha256: b.sha256,
+      archiveBytes: b.archiveBytes,
+      locations: 2,
+    });
+    expect(await failRun(s.t.id, id, "A later step failed.")).toBe("unchanged");
+    const after = await getBackup(s.t, id);
+    expect(after).toMatchObject({ status: "succeeded", error: null, sha256: b.sha256 });
+    expect(after.locations.map((l) => l.status)).toEqual(["stored", "stored"]);
+    expect(await s3Keys(s.prefix)).toEqual(keys);
+    const dir = await restoreFromS3(keys[0]!, true);
+    expect(readFileSync(path.join(dir, `postgres/${s.database}.sql`), "utf8")).toContain("3\titem 3");
+  });
+
+  it("the sweeper leaves a run that a retry took up again after it was found stale", async () => {
+    const s = await setup();
+    const id = await insertBackupRow({
+      teamId: s.t.id,
+      serverId: s.serverId,
+      trigger: "manual",
+      encrypted: true,
+      fileName: "x.tar.gz",
+      status: "running",
+      attempts: 2,
+      heartbeatAt: new Date(), // the retry's fresh heartbeat
+      sourceIds: s.sourceIds,
+      destinationIds: s.destinationIds,
+    });
+    const foundStaleAt = new Date(Date.now() - 2 * 60_000);
+    expect(await failRun(s.t.id, id, "stale", { dead: true, staleAt: foundStaleAt })).toBe("unchanged");
+    expect(await getBackup(s.t, id)).toMatchObject({ status: "running", attempts: 2, error: null });
+    // Still stale when it fails it: failed.
+    expect(await failRun(s.t.id, id, "stale", { dead: true, staleAt: new Date(Date.now() + 2 * 60_000) })).toBe(
+      "failed",
+    );
   });
 });

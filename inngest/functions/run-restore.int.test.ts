@@ -21,6 +21,7 @@ import {
   requestVerification,
 } from "@/lib/restores/mutations";
 import { getRestore, listRestores } from "@/lib/restores/queries";
+import { failRestore } from "@/lib/restores/fail";
 import { claimRestore } from "@/lib/restores/perform";
 import { oldName, scratchName } from "@/lib/restores/scratch";
 import { sweepRestoresAllTeams } from "@/lib/restores/sweep";
@@ -397,6 +398,33 @@ describe("run-restore: databases", () => {
     expect(await digest(s.database)).toEqual(expected);
     expect(await scratchDatabases()).toEqual([]);
     expect(r.log.map((l) => l.message)).toContain(`Replacing ${s.database} with it.`);
+  });
+
+  it("the sweeper leaves a job that a retry took up again after it was found stale, with its scratch database", async () => {
+    const s = await setup(10);
+    const backupId = await backedUp(s);
+    const { id } = await requestDatabaseRestore(s.t, {
+      backupId,
+      member: `postgres/${s.database}.sql`,
+      serverId: s.serverId,
+      connectionSourceId: s.sourceId,
+      targetDatabase: `restored_${randomBytes(4).toString("hex")}`,
+      mode: "new",
+    });
+    // The retry claimed it and is loading its scratch database, heartbeat fresh.
+    expect(await claimRestore(s.t.id, id)).toBe(1);
+    const loading = scratchName("restore", id);
+    await admin.unsafe(`create database ${loading}`);
+    await setRestoreRow(id, { scratchDatabase: loading, scratchSourceId: s.sourceId, heartbeatAt: new Date() });
+    const foundStaleAt = new Date(Date.now() - 2 * 60_000);
+    expect((await failRestore(s.t.id, id, "stale", { staleAt: foundStaleAt })).status).toBe("unchanged");
+    expect(await getRestore(s.t, id)).toMatchObject({ status: "running", error: null });
+    expect(await databaseExists(loading)).toBe(true);
+    // Still stale when it fails it: failed, its scratch database dropped.
+    expect((await failRestore(s.t.id, id, "stale", { staleAt: new Date(Date.now() + 2 * 60_000) })).status).toBe(
+      "failed",
+    );
+    expect(await databaseExists(loading)).toBe(false);
   });
 
   it("another team can neither restore, verify, nor target this team's server; viewers cannot restore", async () => {

@@ -152,6 +152,7 @@ export async function buildBackup(plan: BackupPlan, producer: ArchiveProducer): 
   const attempt = startAttempt(job);
   const opened: Held<StorageAdapter>[] = [];
   const written: StorageAdapter[] = [];
+  let marked = false;
   try {
     const sealing = plan.backup.encrypted ? await sealWithNewKey(job, plan.backup.encryption) : undefined;
     await recordLocations(plan, key);
@@ -164,13 +165,16 @@ export async function buildBackup(plan: BackupPlan, producer: ArchiveProducer): 
     await attempt.settle(); // from here on only the guarded UPDATE below decides
     if (!(await markStored(plan, stored)))
       throw new RunStopped("The backup was cancelled or stopped as it finished; its objects were removed.");
+    marked = true;
     const first = stored.objects[0]!;
     const n = destinations.length;
     attempt.say(`Succeeded: ${first.size} bytes stored in ${n} location${n > 1 ? "s" : ""}.`);
     await emit(job.t, "backup.succeeded", { backupId: job.id });
     return { sizeBytes: first.size, sha256: first.sha256, archiveBytes: stored.archiveBytes, locations: n };
   } catch (err) {
-    await Promise.all(written.map((adapter) => adapter.delete(key).catch(() => {})));
+    // Once marked stored, the objects are the backup: a failure after that (a notification, the
+    // log) leaves them be, and a retried step finds the backup stored.
+    if (!marked) await Promise.all(written.map((adapter) => adapter.delete(key).catch(() => {})));
     throw attempt.failed(err);
   } finally {
     await Promise.allSettled([producer.close(), ...opened.map((o) => o.release())]);

@@ -17,18 +17,20 @@ export async function sweepStaleRunsAllTeams(now = new Date(), requeueAfterMs = 
     .select({ id: backups.id, teamId: backups.teamId })
     .from(backups)
     .where(staleAllTeams("backup", now));
+  let failed = 0;
   for (const b of stale) {
-    await failRun(
+    const status = await failRun(
       b.teamId,
       b.id,
       "The run stopped making progress: the process running it ended (a restart or crash). Nothing from it was kept; run the backup again.",
-      { dead: true },
+      { dead: true, staleAt: now },
     );
+    if (status !== "unchanged") failed++;
   }
   await retryLeftoversAllTeams(now);
   const queued = await d
     .select({ backupId: backups.id, teamId: backups.teamId, serverId: backups.serverId })
     .from(backups)
     .where(waitingAllTeams("backup", now, requeueAfterMs));
-  return { failed: stale.length, requeue: queued };
+  return { failed, requeue: queued };
 }

@@ -1,8 +1,11 @@
 import "server-only";
+import { count, eq } from "drizzle-orm";
+import { backupLocations, backups } from "@/db/schema";
+import { db } from "../db";
 import { claim, claimJob, stopIfCancelRequested } from "../jobs/claim";
 import { RunStopped } from "../jobs/failure";
 import { log } from "../log";
-import { systemTeam } from "../teams/context";
+import { inTeam, systemTeam, type TeamContext } from "../teams/context";
 import { buildBackup, loadPlan, type TransferResult } from "./build";
 import { removeWorkFolders } from "./leftovers";
 import { serverArchive } from "./server-archive";
@@ -23,15 +26,34 @@ export function claimRun(teamId: string, backupId: string): Promise<number | nul
 export async function transferBackup(teamId: string, backupId: string, attempt: number): Promise<TransferResult> {
   const job = { kind: "backup" as const, teamId, id: backupId };
   const claimed = await claim(job, attempt);
+  const t = await systemTeam(teamId, "backup run");
   if (!claimed) {
+    // A step repeated after the run stored the backup (its answer was lost, or what came after it
+    // failed): the stored backup is the step's result.
+    const stored = await storedResult(t, backupId);
+    if (stored) return stored;
     await stopIfCancelRequested(job);
     throw new RunStopped("The backup ended while it was interrupted; it is not run again.");
   }
-  const t = await systemTeam(teamId, "backup run");
   if (claimed.resumed)
     await removeWorkFolders(t, backupId).catch((err: unknown) =>
       log.warn("could not remove an interrupted run's work folder", { backupId, err }),
     );
   const plan = await loadPlan(t, backupId, claimed.attempt);
   return buildBackup(plan, await serverArchive(t, plan.backup));
+}
+
+/** What a backup that succeeded stored, as its run's step returned it; null for any other backup. */
+async function storedResult(t: TeamContext, backupId: string): Promise<TransferResult | null> {
+  const d = await db();
+  const [row] = await d
+    .select({ sizeBytes: backups.sizeBytes, sha256: backups.sha256, archiveBytes: backups.archiveBytes })
+    .from(backups)
+    .where(inTeam(backups, t, eq(backups.id, backupId), eq(backups.status, "succeeded")));
+  if (!row) return null;
+  const [stored] = await d
+    .select({ n: count() })
+    .from(backupLocations)
+    .where(inTeam(backupLocations, t, eq(backupLocations.backupId, backupId), eq(backupLocations.status, "stored")));
+  return { sizeBytes: row.sizeBytes!, sha256: row.sha256!, archiveBytes: row.archiveBytes!, locations: stored!.n };
 }

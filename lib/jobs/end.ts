@@ -1,5 +1,5 @@
 import "server-only";
-import { eq, inArray, sql } from "drizzle-orm";
+import { eq, inArray, sql, type SQL } from "drizzle-orm";
 import { db } from "../db";
 import { inTeam, type TeamContext } from "../teams/context";
 import { appendJobLog } from "./log";
@@ -7,8 +7,9 @@ import { jobTable, type JobKind } from "./table";
 
 /**
  * Ends a queued or running job that did not succeed: failed, or cancelled when someone asked,
- * with `message` as its error (`also`: a backup drops its data key with it). Resolves with the new
- * status, or null when it had already ended.
+ * with `message` as its error (`also`: a backup drops its data key with it), and only while
+ * `onlyIf` holds (the sweeper's: still stale). Resolves with the new status, or null when it had
+ * already ended (or `onlyIf` no longer held).
  */
 export async function markEnded(
   kind: JobKind,
@@ -16,6 +17,7 @@ export async function markEnded(
   id: string,
   message: string,
   also: { dekWrapped?: null; dekKeyId?: null; headerKeyId?: null } = {},
+  onlyIf?: SQL,
 ): Promise<"failed" | "cancelled" | null> {
   const table = jobTable(kind);
   const status = sql.raw(table.status.getSQLType());
@@ -28,7 +30,7 @@ export async function markEnded(
       error: message.slice(0, 2000),
       ...also,
     })
-    .where(inTeam(table, t, eq(table.id, id), inArray(table.status, ["queued", "running"])))
+    .where(inTeam(table, t, eq(table.id, id), inArray(table.status, ["queued", "running"]), onlyIf))
     .returning({ status: table.status });
   return row ? (row.status as "failed" | "cancelled") : null;
 }

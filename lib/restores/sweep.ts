@@ -27,13 +27,16 @@ export async function sweepRestoresAllTeams(now = new Date(), requeueAfterMs = 5
     .from(restores)
     .where(staleAllTeams("restore", now));
   const swapping = stale.filter((r) => r.swapStartedAt && now.getTime() - r.swapStartedAt.getTime() < 24 * 3_600_000);
+  let failed = 0;
   for (const r of stale) {
-    if (!swapping.includes(r))
-      await failRestore(
-        r.teamId,
-        r.restoreId,
-        "The job stopped making progress: the process running it ended (a restart or crash). Run it again.",
-      );
+    if (swapping.includes(r)) continue;
+    const { status } = await failRestore(
+      r.teamId,
+      r.restoreId,
+      "The job stopped making progress: the process running it ended (a restart or crash). Run it again.",
+      { staleAt: now },
+    );
+    if (status !== "unchanged") failed++;
   }
   const leftovers = await d
     .select()
@@ -60,7 +63,7 @@ export async function sweepRestoresAllTeams(now = new Date(), requeueAfterMs = 5
     .from(restores)
     .where(waitingAllTeams("restore", now, requeueAfterMs));
   return {
-    failed: stale.length - swapping.length,
+    failed,
     dropped,
     requeue: [...swapping.map(({ swapStartedAt: _, ...r }) => r), ...queued],
   };
