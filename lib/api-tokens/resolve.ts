@@ -1,10 +1,10 @@
 import "server-only";
 import { and, eq, isNull, lt, ne, or, sql } from "drizzle-orm";
-import { apiTokens, teams } from "@/db/schema";
+import { apiTokens, memberships, teams } from "@/db/schema";
 import { db } from "../db";
 import { AppError, notFound } from "../errors";
 import type { TeamContext } from "../teams/context";
-import { scopeInfo, type Scope } from "./scopes";
+import { actingRole, scopeInfo, type Scope } from "./scopes";
 import { hashToken, TOKEN_PREFIX } from "./tokens";
 
 /** A request made with a team API token: the team it acts for (with the token's role) and its scopes. */
@@ -19,7 +19,8 @@ const LAST_USE_EVERY_MS = 60_000;
 
 /**
  * Resolves `Authorization: Bearer coffer_…` to its team and scopes. A missing, malformed, unknown,
- * revoked or expired token is UNAUTHENTICATED (401) with a message saying which; nothing about the
+ * revoked or expired token, or one whose creator left the team, is UNAUTHENTICATED (401) with a
+ * message saying which; it acts with at most its creator's present role. Nothing about the
  * token itself is logged or returned. Across teams by name: the token says which team it is for.
  */
 export async function callerForTokenAllTeams(authorization: string | null, ip: string | null): Promise<ApiCaller> {
@@ -39,17 +40,28 @@ export async function callerForTokenAllTeams(authorization: string | null, ip: s
       role: apiTokens.role,
       expiresAt: apiTokens.expiresAt,
       revokedAt: apiTokens.revokedAt,
+      createdByUserId: apiTokens.createdByUserId,
+      creatorRole: memberships.role,
       teamId: teams.id,
       slug: teams.slug,
       teamName: teams.name,
     })
     .from(apiTokens)
     .innerJoin(teams, eq(teams.id, apiTokens.teamId))
+    .leftJoin(
+      memberships,
+      and(eq(memberships.teamId, apiTokens.teamId), eq(memberships.userId, apiTokens.createdByUserId)),
+    )
     .where(eq(apiTokens.tokenHash, hashToken(token)));
   if (!row) throw unauthenticated("This API token is not valid. Check it was copied whole, or create a new one.");
   if (row.revokedAt) throw unauthenticated("This API token was revoked. Create a new one in Settings → API tokens.");
   if (row.expiresAt && row.expiresAt <= new Date())
     throw unauthenticated(`This API token expired on ${row.expiresAt.toISOString().slice(0, 10)}. Create a new one.`);
+  const role = actingRole(row, row.creatorRole);
+  if (!role)
+    throw unauthenticated(
+      "This API token stopped working when the member who created it left the team. An admin can create a new one in Settings → API tokens.",
+    );
   await d
     .update(apiTokens)
     .set({ lastUsedAt: new Date(), lastUsedIp: ip })
@@ -68,7 +80,7 @@ export async function callerForTokenAllTeams(authorization: string | null, ip: s
       id: row.teamId,
       slug: row.slug,
       name: row.teamName,
-      role: row.role,
+      role,
       actor: { userId: null, label: `token ${row.name}`, ip },
     },
     token: { id: row.id, name: row.name, scopes: row.scopes as Scope[] },

@@ -3,6 +3,8 @@ import { setApiTokenRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { listAuditEvents } from "../audit/queries";
 import { createInvitation, acceptInvitation } from "../teams/invitations";
+import { changeMemberRole, removeMember } from "../teams/mutations";
+import { listMembers } from "../teams/queries";
 import { assertRole, teamForUser } from "../teams/context";
 import { callerForTokenAllTeams, requireTokenTeam } from "./resolve";
 import { createApiTokenSchema } from "./schemas";
@@ -112,6 +114,36 @@ describe("team API tokens", () => {
     await expect(listApiTokens(asMember)).rejects.toMatchObject({ code: "FORBIDDEN" });
     // Another team cannot revoke it.
     await expect(revokeApiToken(await other.team("owner"), wide.id)).rejects.toMatchObject({ code: "NOT_FOUND" });
+  });
+
+  it("is held to its creator's present role, and stops when they leave the team", async () => {
+    const owner = await signedUpUser("Vera");
+    const t = await owner.team("owner");
+    const admin = await signedUpUser("Walt");
+    const inv = await createInvitation(t, { email: admin.email, role: "admin" });
+    await acceptInvitation(admin.actor, admin.email, inv.link.split("/").at(-1)!);
+    const asAdmin = await teamForUser(admin.actor, t.slug, "admin");
+    const { token } = await createApiToken(asAdmin, { name: "ops", scopes: ["read", "backups:write", "admin"] });
+    expect((await callerForTokenAllTeams(bearer(token), null)).team.role).toBe("admin");
+    const memberId = (await listMembers(t)).find((m) => m.email === admin.email)!.id;
+
+    await changeMemberRole(t, { memberId, role: "viewer" });
+    const demoted = await callerForTokenAllTeams(bearer(token), null);
+    expect(demoted.team.role).toBe("viewer");
+    expect((await listApiTokens(t)).find((k) => k.name === "ops")!.role).toBe("viewer");
+    expect(() => assertRole(demoted.team, "member")).toThrow(/member role/);
+    await changeMemberRole(t, { memberId, role: "admin" });
+    expect((await callerForTokenAllTeams(bearer(token), null)).team.role).toBe("admin");
+
+    await removeMember(t, memberId);
+    await expect(callerForTokenAllTeams(bearer(token), null)).rejects.toMatchObject({
+      code: "UNAUTHENTICATED",
+      message: expect.stringMatching(/stopped working when the member who created it left the team/),
+    });
+    expect((await listApiTokens(t)).find((k) => k.name === "ops")!.role).toBeNull();
+    // The owner's own token is untouched.
+    const own = await createApiToken(t, { name: "own", scopes: ["read"] });
+    expect((await callerForTokenAllTeams(bearer(own.token), null)).team.role).toBe("viewer");
   });
 
   it("refuses bad input with a message that says what to fix, and a name already in use", async () => {

@@ -1,14 +1,14 @@
 import "server-only";
 import { createHash, randomBytes } from "node:crypto";
 import { and, desc, eq, isNull } from "drizzle-orm";
-import { apiTokens } from "@/db/schema";
+import { apiTokens, memberships } from "@/db/schema";
 import { newId } from "@/db/columns";
 import { recordAudit } from "../audit/record";
 import { db, pgCode } from "../db";
 import { AppError, forbidden, notFound } from "../errors";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import type { CreateApiTokenInput } from "./schemas";
-import { tokenRole } from "./scopes";
+import { actingRole, tokenRole } from "./scopes";
 
 /** Every token starts with this, so secret scanners and people recognise one. */
 export const TOKEN_PREFIX = "coffer_";
@@ -61,17 +61,22 @@ export async function createApiToken(
   return { id, token, prefix: token.slice(0, SHOWN), expiresAt };
 }
 
-/** The team's tokens, newest first, never their hashes. */
+/**
+ * The team's tokens, newest first, never their hashes; `role` is the role each acts with now (null:
+ * stopped, its creator left the team).
+ */
 export async function listApiTokens(t: TeamContext) {
   assertRole(t, "admin");
   const d = await db();
-  return d
+  const rows = await d
     .select({
       id: apiTokens.id,
       name: apiTokens.name,
       prefix: apiTokens.prefix,
       scopes: apiTokens.scopes,
       role: apiTokens.role,
+      createdByUserId: apiTokens.createdByUserId,
+      creatorRole: memberships.role,
       createdBy: apiTokens.createdBy,
       createdAt: apiTokens.createdAt,
       expiresAt: apiTokens.expiresAt,
@@ -81,8 +86,16 @@ export async function listApiTokens(t: TeamContext) {
       revokedBy: apiTokens.revokedBy,
     })
     .from(apiTokens)
+    .leftJoin(
+      memberships,
+      and(eq(memberships.teamId, apiTokens.teamId), eq(memberships.userId, apiTokens.createdByUserId)),
+    )
     .where(inTeam(apiTokens, t))
     .orderBy(desc(apiTokens.createdAt));
+  return rows.map(({ createdByUserId, creatorRole, ...k }) => ({
+    ...k,
+    role: actingRole({ role: k.role, createdByUserId }, creatorRole),
+  }));
 }
 
 /** Revokes a token: from the next request on it answers 401. */

@@ -66,7 +66,7 @@ export default async function ApiTokensPage({ params }: { params: Promise<{ team
                   </td>
                   <td className="px-5 py-3 align-top">
                     {k.scopes.join(", ")}
-                    <div className="muted text-xs">acts as {k.role}</div>
+                    {k.role && <div className="muted text-xs">acts as {k.role}</div>}
                   </td>
                   <td className="muted px-5 py-3 align-top text-xs">
                     {at(k.createdAt)}
@@ -90,6 +90,10 @@ export default async function ApiTokensPage({ params }: { params: Promise<{ team
                       </span>
                     ) : expired ? (
                       <span className="badge">expired</span>
+                    ) : !k.role ? (
+                      <span className="badge" data-testid="creator-left">
+                        stopped: its creator left the team
+                      </span>
                     ) : (
                       <RevokeTokenButton slug={t.slug} tokenId={k.id} name={k.name} />
                     )}
