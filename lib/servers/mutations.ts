@@ -140,6 +140,15 @@ export async function updateServer(t: TeamContext, input: UpdateServerInput) {
             throw new AppError("VALIDATION", "Enter the password Coffer should use.", {
               password: ["Required for password authentication."],
             });
+          // The stored password goes wherever host and port say (a server whose key was never
+          // pinned trusts the first key it sees): a new address needs the password again, or a
+          // member could point the server at their own sshd, press Test, and collect it.
+          if (!input.password && (current.host !== input.host || current.port !== input.port))
+            throw new AppError(
+              "VALIDATION",
+              "Changing the host or port sends the stored password to the new address: enter the password again.",
+              { password: ["Enter the password again."] },
+            );
           Object.assign(
             changes,
             { privateKeyEnc: null, passphraseEnc: null },

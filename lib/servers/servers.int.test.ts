@@ -133,6 +133,32 @@ describe("servers over SSH", () => {
     expect(result.message).not.toContain("not-the-password-123");
   });
 
+  it("moving where a server sends its stored password needs the password again", async () => {
+    const a = await signedUpUser("Alice");
+    const t = await a.team("member");
+    // Made through the API and never tested: no host key pinned, so any sshd at a new address would be trusted.
+    const input = sshServer({
+      username: sshd.passwordUser,
+      authMethod: "password",
+      privateKey: undefined,
+      password: sshd.password,
+    });
+    const { id } = await createServer(t, input);
+    expect((await getServer(t, id)).hostKey).toBeNull();
+    const edit = { ...input, serverId: id, password: undefined };
+    await expect(updateServer(t, { ...edit, host: "localhost" })).rejects.toMatchObject({
+      code: "VALIDATION",
+      message: expect.stringMatching(/enter the password again/),
+      fieldErrors: { password: ["Enter the password again."] },
+    });
+    await expect(updateServer(t, { ...edit, port: sshd.port + 1 })).rejects.toMatchObject({ code: "VALIDATION" });
+    expect(await getServer(t, id)).toMatchObject({ host: "127.0.0.1", port: sshd.port });
+    await updateServer(t, { ...edit, name: "renamed" }); // same address: the password stays
+    await updateServer(t, { ...edit, host: "localhost", password: sshd.password });
+    expect(await getServer(t, id)).toMatchObject({ name: input.name, host: "localhost" });
+    expect((await testServer(t, id)).ok).toBe(true);
+  });
+
   it("an edit that leaves secrets empty keeps them; a new address keeps the pin, so a new machine needs an admin", async () => {
     const a = await signedUpUser("Alice");
     const t = await a.team("member");
