@@ -64,6 +64,15 @@ const schema = z.object({
       .min(1, "UPLOAD_IDLE_TIMEOUT must be at least 1 (second)")
       .default(60),
   ),
+  // Seconds a backup's pg_dump (and its row count) waits for a table another session holds locked before the backup fails.
+  BACKUP_LOCK_WAIT: z.preprocess(
+    (v) => (v === "" ? undefined : v),
+    z.coerce
+      .number("BACKUP_LOCK_WAIT must be a number of seconds such as 600")
+      .int("BACKUP_LOCK_WAIT must be a whole number of seconds")
+      .min(1, "BACKUP_LOCK_WAIT must be at least 1 (second)")
+      .default(600),
+  ),
   // Per team: what backups may take on "This host's disk" destinations (Coffer's own disk).
   LOCAL_STORAGE_QUOTA: size("LOCAL_STORAGE_QUOTA", "50GiB"),
   MAIL_FROM: z.string().default("Coffer <coffer@localhost>"),

@@ -391,6 +391,38 @@ describe("backup archives", () => {
       expect(await waitUntilGone(`pg_dump -w --snapshot=`)).toEqual([]);
     });
 
+    it("a table locked by another session for longer than the lock wait fails the backup naming it; nothing is left", async () => {
+      const name = `lock_${randomBytes(3).toString("hex")}`;
+      psql("postgres", `create database ${name}`);
+      psql(name, "create table gate (x int); create table t (x int); insert into t select generate_series(1, 1000);");
+      execFileSync("sh", [
+        "-c",
+        `(echo 'begin; lock table gate in access exclusive mode; select pg_sleep(30);' | PGDATABASE=${name} psql -X -q -h 127.0.0.1 -p ${cluster.port} -U postgres >/dev/null 2>&1 &)`,
+      ]);
+      await waitFor(
+        () =>
+          psql(
+            name,
+            "select count(*) from pg_locks l join pg_class c on c.oid = l.relation where c.relname = 'gate' and l.granted",
+          ) === "1",
+      );
+      const workDir = newWorkDir();
+      const started = Date.now();
+      const error = await expectFailure(
+        await startArchive(job(getReach(), workDir, [pgSource(name)], { lockWaitSeconds: 1 })),
+      );
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(error).toBeInstanceOf(AppError);
+      expect(error.message).toMatch(
+        new RegExp(
+          `^The table public\\.gate of ${name} \\(db ${name}\\) stayed locked by another session for more than 1\\.0 s, so the backup stopped waiting\\. .*BACKUP_LOCK_WAIT`,
+        ),
+      );
+      expect(leftovers(workDir)).toEqual([]);
+      expect(await waitUntilGone(`pg_dump -w --snapshot=`)).toEqual([]);
+      psql("postgres", `drop database ${name} with (force)`);
+    });
+
     it("wrong database or user: explained before anything is written", async () => {
       const workDir = newWorkDir();
       const e1 = await expectFailure(await startArchive(job(getReach(), workDir, [pgSource("nope")])));

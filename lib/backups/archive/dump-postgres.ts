@@ -1,5 +1,7 @@
 import "server-only";
+import { env as config } from "@/lib/env";
 import { AppError } from "@/lib/errors";
+import { formatDuration } from "@/lib/format";
 import { firstLines, lineReader } from "@/lib/reach";
 import { explainPsqlError, pgConnectionEnv } from "@/lib/servers/postgres";
 import type { ManifestEntry, PostgresDump, TableCount } from "../manifest";
@@ -37,7 +39,14 @@ export async function dumpDatabase(
 ): Promise<{ dump: PostgresDump; entry: ManifestEntry }> {
   const { reach, signal } = job;
   const env = pgConnectionEnv(s, `coffer:${job.backupId}`);
+  const lockWait = job.lockWaitSeconds ?? config().BACKUP_LOCK_WAIT;
   const explain = (stderr: string, tool: string) => {
+    const locked = /lock timeout/.test(stderr) && /(?:LOCK TABLE|FROM) ([^\s;"]+)/.exec(stderr);
+    if (locked)
+      return new AppError(
+        "UPSTREAM",
+        `The table ${locked[1]} of ${s.database} (${s.name}) stayed locked by another session for more than ${formatDuration(lockWait * 1000)}, so the backup stopped waiting. Find the session holding the lock in pg_stat_activity (a migration, VACUUM FULL, or a transaction left open), then back up again; BACKUP_LOCK_WAIT sets how long a backup waits.`,
+      );
     const text = explainPsqlError(stderr, pgWhere(s));
     const generic = text.startsWith("psql failed:");
     return new AppError(
@@ -60,7 +69,7 @@ export async function dumpDatabase(
   };
   try {
     session.stdin!.write(
-      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSELECT pg_export_snapshot(), current_setting('server_version');\n",
+      `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSET LOCAL lock_timeout = '${lockWait}s';\nSELECT pg_export_snapshot(), current_setting('server_version');\n`,
     );
     const first = await lines.next();
     if (first === undefined) throw await sessionFailed();
@@ -73,7 +82,7 @@ export async function dumpDatabase(
     session.stdin!.write(COUNT_ROWS);
     const dump = await spoolOutput(
       reach,
-      ["pg_dump", "-w", `--snapshot=${snapshot}`, "--format=plain"],
+      ["pg_dump", "-w", `--snapshot=${snapshot}`, `--lock-wait-timeout=${lockWait}s`, "--format=plain"],
       target.spool,
       target.compressor,
       { env, signal },
