@@ -1,6 +1,6 @@
 import "server-only";
-import { and, count, eq, inArray, isNotNull, isNull, or } from "drizzle-orm";
-import { backups, restores, schedules, servers, sources } from "@/db/schema";
+import { and, count, countDistinct, eq, inArray, isNotNull, isNull, ne, or } from "drizzle-orm";
+import { backupLocations, backups, restores, schedules, servers, sources } from "@/db/schema";
 import { newId } from "@/db/columns";
 import { recordAudit } from "../audit/record";
 import { sealSecret } from "../crypto/secret-box";
@@ -207,6 +207,32 @@ export async function deleteServer(t: TeamContext, serverId: string) {
         throw new AppError(
           "CONFLICT",
           `This server has ${formatCount(held!.n, "backup")} stored, in the trash or running; deleting it would lose track of them. Delete those backups (and empty them from the trash) first.`,
+        );
+      // Ended runs whose objects are still being removed (failed runs' leftovers, expired copies
+      // retention could not delete yet): the retries need their rows, which go with the server.
+      const [undeleted] = await tx
+        .select({ n: countDistinct(backups.id) })
+        .from(backups)
+        .leftJoin(
+          backupLocations,
+          and(
+            eq(backupLocations.teamId, backups.teamId),
+            eq(backupLocations.backupId, backups.id),
+            ne(backupLocations.status, "deleted"),
+          ),
+        )
+        .where(
+          inTeam(
+            backups,
+            t,
+            eq(backups.serverId, serverId),
+            or(isNotNull(backups.leftoversPendingAt), isNotNull(backupLocations.id)),
+          ),
+        );
+      if (undeleted!.n > 0)
+        throw new AppError(
+          "CONFLICT",
+          `${formatCount(undeleted!.n, "ended backup")} of this server still ${undeleted!.n === 1 ? "has" : "have"} objects in storage that Coffer could not delete yet (it tries again: retention daily, failed runs every 10 minutes); deleting the server now would leave them there for good. Wait for that, or fix the destination (the backup's page says what failed), then delete the server.`,
         );
       const [busy] = await tx
         .select({ n: count() })

@@ -6,11 +6,13 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { servers, sources } from "@/db/schema";
 import { startPgCluster, type PgCluster } from "@/test/pg-cluster";
+import { insertBackupRow, insertLocationRow, setBackupRow, setLocationRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { pathWithout } from "@/test/hidden-tools";
 import { startSshd, type TestSshd } from "@/test/servers/sshd";
 import { listAuditEvents } from "../audit/queries";
 import { db } from "../db";
+import { createDestination } from "../destinations/mutations";
 import { AppError } from "../errors";
 import { acceptInvitation, createInvitation } from "../teams/invitations";
 import { teamForUser } from "../teams/context";
@@ -131,6 +133,40 @@ describe("servers over SSH", () => {
     expect(result.ok).toBe(false);
     expect(result.message.toLowerCase()).toContain("authentication failed");
     expect(result.message).not.toContain("not-the-password-123");
+  });
+
+  it("is not deleted while objects of its ended backups are still to be deleted from storage", async () => {
+    const a = await signedUpUser("Alice");
+    const t = await a.team("admin");
+    const { id: serverId } = await createServer(t, sshServer());
+    const { id: destinationId } = await createDestination(t, { kind: "local", name: "disk", prefix: "p" });
+    const base = {
+      teamId: t.id,
+      serverId,
+      trigger: "manual" as const,
+      encrypted: true,
+      destinationIds: [destinationId],
+    };
+    // An expired backup whose copy retention could not delete yet, and a failed run whose leftovers the sweeper retries.
+    const expired = await insertBackupRow({ ...base, status: "expired", fileName: "a.tar.gz" });
+    await insertLocationRow({ teamId: t.id, backupId: expired, destinationId, objectKey: "a", status: "stored" });
+    const failed = await insertBackupRow({
+      ...base,
+      status: "failed",
+      fileName: "b.tar.gz",
+      leftoversPendingAt: new Date(),
+    });
+    await expect(deleteServer(t, serverId)).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: expect.stringMatching(
+        /^2 ended backups of this server still have objects in storage that Coffer could not delete yet/,
+      ),
+    });
+    await setLocationRow(expired, destinationId, { status: "deleted" });
+    await expect(deleteServer(t, serverId)).rejects.toThrow(/^1 ended backup of this server still has objects/);
+    await setBackupRow(failed, { leftoversPendingAt: null });
+    await deleteServer(t, serverId);
+    expect(await code(getServer(t, serverId))).toBe("NOT_FOUND");
   });
 
   it("moving where a server sends its stored password needs the password again", async () => {
