@@ -19,6 +19,7 @@ import {
   requestDatabaseRestore,
   requestDirectoryRestore,
   requestVerification,
+  verificationAfterBackup,
 } from "@/lib/restores/mutations";
 import { getRestore, listRestores } from "@/lib/restores/queries";
 import { failRestore } from "@/lib/restores/fail";
@@ -748,6 +749,10 @@ describe("run-verification", () => {
         verify ? [["verify", "succeeded", s.sourceId]] : [],
       );
       expect(await getBackup(s.t, id)).toMatchObject({ verify, verifiedAt: verify ? expect.any(Date) : null });
+      // The run's step repeated (its answer lost): the same verification, not a second one.
+      const again = await verificationAfterBackup(s.t.id, id);
+      expect(again?.id).toBe(verify ? (await listRestores(s.t, id))[0]!.id : undefined);
+      expect(await listRestores(s.t, id)).toHaveLength(verify ? 1 : 0);
     }
     // Deleting the source a queued backup would verify over clears that choice; nothing else changes.
     const { id: connId } = await createSource(s.t, {

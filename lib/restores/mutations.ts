@@ -126,7 +126,7 @@ export async function requestVerification(
 /**
  * After a backup succeeded: the verification it asks for. A schedule's slot follows its schedule
  * (on by default, on the schedule's verification connection); Back up now what it was asked.
- * Null when none is asked for.
+ * Null when none is asked for. Asked once: called again, it returns the same verification.
  */
 export async function verificationAfterBackup(
   teamId: string,
@@ -146,6 +146,20 @@ export async function verificationAfterBackup(
     .leftJoin(schedules, and(eq(schedules.teamId, backups.teamId), eq(schedules.id, backups.scheduleId)))
     .where(inTeam(backups, t, eq(backups.id, backupId), eq(backups.status, "succeeded")));
   if (!row) return null;
+  // A repeated step (its answer lost) finds the verification it asked for the first time.
+  const [asked] = await d
+    .select({ id: restores.id, serverId: restores.serverId })
+    .from(restores)
+    .where(
+      inTeam(
+        restores,
+        t,
+        eq(restores.backupId, backupId),
+        eq(restores.kind, "verify"),
+        eq(restores.requestedBy, t.actor.label),
+      ),
+    );
+  if (asked) return asked;
   const slot = row.trigger === "schedule";
   if (!(slot ? row.scheduleVerify : row.verify)) return null;
   const connection = slot ? row.scheduleVerifySourceId : row.verifySourceId;
