@@ -1,7 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { eventType, Inngest, NonRetriableError } from "inngest";
 import { z } from "zod";
+import { count, eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { workflowRuns } from "@/db/schema";
+import { db } from "@/lib/db";
 import { InProcessEngine } from "./in-process";
 
 // The engine's own behaviour (what a server adds to a run) with small functions; the workflows
@@ -123,6 +126,47 @@ describe("InProcessEngine", () => {
     await engine.idle();
     expect(calls).toEqual(["prepare", "work", "work", "work"]);
     expect(failures).toEqual(["attempt 3 failed"]);
+  });
+
+  it("records how a run went once the database takes the write again, so the run does not stay claimed", async () => {
+    const d = await db();
+    // The database refuses the first two writes that end a run of this function (as a dropped
+    // connection would); a sequence counts them, as its values survive the refused statement.
+    await d.execute(sql`create sequence refused_writes`);
+    await d.execute(
+      sql.raw(`create function refuse_run_end() returns trigger language plpgsql as $$
+        begin
+          if nextval('refused_writes') <= 2 then raise exception 'the database is not taking writes'; end if;
+          return old;
+        end $$`),
+    );
+    await d.execute(
+      sql.raw(`create trigger refuse_run_end before delete on workflow_runs for each row
+        when (old.function_id = 'refused-end') execute function refuse_run_end()`),
+    );
+    try {
+      let runs = 0;
+      const fn = client.createFunction({ id: "refused-end", triggers: [ordered] }, async () => void runs++);
+      const engine = new InProcessEngine([fn], fast);
+      engine.send([ordered.create({ order: "o", shop: "s" })]);
+      await engine.idle(); // resolves only once no run of it is left in the queue
+      expect(runs).toBe(1);
+      const [left] = await d
+        .select({ n: count() })
+        .from(workflowRuns)
+        .where(eq(workflowRuns.functionId, "refused-end"));
+      expect(left!.n).toBe(0);
+      const result = await d.execute(sql`select last_value::int as n from refused_writes`);
+      const rows = (Array.isArray(result) ? result : (result as unknown as { rows: unknown[] }).rows) as {
+        n: number;
+      }[];
+      expect(rows).toEqual([{ n: 3 }]); // refused twice, then taken
+      await engine.stop();
+    } finally {
+      await d.execute(sql`drop trigger refuse_run_end on workflow_runs`);
+      await d.execute(sql`drop function refuse_run_end`);
+      await d.execute(sql`drop sequence refused_writes`);
+    }
   });
 
   it("does not retry a NonRetriableError", async () => {

@@ -286,16 +286,16 @@ export class InProcessEngine {
       const attempt = queued.attempts;
       const failed = await run.attempt();
       if (this.handedBack.has(queued.id)) return; // shutdown: the next instance takes it from here
-      if (!failed) return finishRun(queued.id);
+      if (!failed) return this.recorded(() => finishRun(queued.id));
       if (!failed.permanent && attempt < this.maxAttempts(config.id)) {
         log.warn("workflow attempt failed; retrying", { function: config.id, attempt, error: failed.message });
         const delay = this.options.retryDelayMs?.(attempt) ?? Math.min(2_000 * 2 ** (attempt - 1), 300_000);
-        return retryRunAt(queued.id, run.steps(), new Date(Date.now() + delay));
+        return this.recorded(() => retryRunAt(queued.id, run.steps(), new Date(Date.now() + delay)));
       }
       log.warn("workflow failed", { function: config.id, error: failed.message });
-      if (!config.hasFailureHandler) return finishRun(queued.id);
+      if (!config.hasFailureHandler) return this.recorded(() => finishRun(queued.id));
       failure = failed;
-      await recordRunFailure(queued.id, run.steps(), failure);
+      await this.recorded(() => recordRunFailure(queued.id, run.steps(), failed));
     }
     if (config.hasFailureHandler) {
       const handlerFailure = await run.fail(failure);
@@ -303,7 +303,26 @@ export class InProcessEngine {
       if (handlerFailure)
         log.error("workflow failure handler failed", { function: config.id, error: handlerFailure.message });
     }
-    await finishRun(queued.id);
+    await this.recorded(() => finishRun(queued.id));
+  }
+
+  /**
+   * Writes how a run went, again and again while the database refuses (a dropped connection, a
+   * full disk): until then the run stays claimed by this live process, which no sweep takes up
+   * again, and holds a place in its function's concurrency (a tick's, the sweeper's). Stopping,
+   * it gives up after one more try: the next instance takes the run up again.
+   */
+  private async recorded(write: () => Promise<void>): Promise<void> {
+    for (let delay = 250; ; delay = Math.min(2 * delay, 30_000)) {
+      const stopping = this.stopping;
+      try {
+        return await write();
+      } catch (err) {
+        if (stopping) throw err;
+        log.error("could not record how a workflow run went; trying again", { err, inMs: delay });
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
   }
 }
 
