@@ -182,6 +182,28 @@ describe("download", () => {
     await expect(read(d.body!)).rejects.toThrow(/segment \d+ failed authentication/);
   });
 
+  it("an unencrypted stored object that was altered or cut short fails the download at its end instead of delivering it", async () => {
+    const { t, id, b } = await backedUp(false);
+    const stored = path.join(env().DATA_DIR, "storage", t.id, "dl", b.locations[0]!.objectKey);
+    const original = readFileSync(stored);
+    const flipped = Buffer.from(original);
+    flipped[Math.floor(flipped.length / 2)]! ^= 0x01;
+    writeFileSync(stored, flipped);
+    await expect(read((await openDownload(t, id, null)).body!)).rejects.toThrow(
+      /^The copy in "disk" is not what was stored: its SHA-256 differs from the one recorded/,
+    );
+    writeFileSync(stored, original.subarray(0, original.length - 100));
+    await expect(read((await openDownload(t, id, null)).body!)).rejects.toThrow(
+      `it ends after ${(original.length - 100).toLocaleString("en-US")} bytes of ${original.length.toLocaleString("en-US")} bytes`,
+    );
+    // A range has no digest to check, only its length: one running into the cut fails too.
+    await expect(read((await openDownload(t, id, `bytes=${original.length - 200}-`)).body!)).rejects.toThrow(
+      /it ends after 100 bytes of 200 bytes/,
+    );
+    writeFileSync(stored, original);
+    expect(sha(await read((await openDownload(t, id, null)).body!))).toBe(b.sha256);
+  });
+
   it("unencrypted backups download as stored; viewers and other teams cannot download; their server and destination cannot be deleted", async () => {
     const { user, t, id, b, serverId, destinationId } = await backedUp(false);
     await expect(deleteServer(t, serverId)).rejects.toThrow(

@@ -1,5 +1,6 @@
 import "server-only";
-import type { Readable } from "node:stream";
+import { createHash } from "node:crypto";
+import { Transform, type Readable } from "node:stream";
 import { finished, pipeline } from "node:stream/promises";
 import { and, eq } from "drizzle-orm";
 import { backupLocations, backups, storageDestinations } from "@/db/schema";
@@ -7,6 +8,7 @@ import { createRangeDecryptStream, maxHeaderLength, readHeader, segmentRange } f
 import { db } from "../db";
 import { withDestination } from "../destinations/use";
 import { AppError, notFound } from "../errors";
+import { formatCount } from "../format";
 import { log } from "../log";
 import { holdForReading } from "../retention/apply";
 import type { StorageAdapter } from "../storage";
@@ -59,6 +61,7 @@ export async function openArchive(
       destinationId: backupLocations.destinationId,
       objectKey: backupLocations.objectKey,
       sizeBytes: backupLocations.sizeBytes,
+      sha256: backupLocations.sha256,
       storageClass: backupLocations.storageClass,
       retrievalRequestedAt: backupLocations.retrievalRequestedAt,
       retrievalReadyAt: backupLocations.retrievalReadyAt,
@@ -87,7 +90,7 @@ export async function openArchive(
       try {
         const body = await streamFrom(t, loc, (adapter) =>
           !b.encrypted || opts.raw
-            ? adapter.get(loc.objectKey, { range: range ?? undefined, signal })
+            ? asStored(b, adapter, loc, range ?? null, signal)
             : b.encryption === "openpgp"
               ? openPgpDecrypted(t, b, adapter, loc, range ?? { start: 0, end: size - 1 }, signal)
               : decrypted(t, b, adapter, loc, range ?? { start: 0, end: size - 1 }, signal),
@@ -141,6 +144,56 @@ function streamFrom(
       await finished(stream).catch(() => {});
     }).catch(reject);
   });
+}
+
+/**
+ * The stored object as it is (an unencrypted backup, an OpenPGP backup's `.gpg`), checked as it
+ * streams against what was recorded when it was stored: a whole read against the copy's size and
+ * SHA-256, a range against its length. The last chunk is held back until the check passed, so a
+ * copy altered, replaced or cut short ends in an error, never in a file that looks complete.
+ */
+async function asStored(
+  b: { id: string },
+  adapter: StorageAdapter,
+  loc: { objectKey: string; sizeBytes: number | null; sha256: string | null; name: string },
+  range: { start: number; end: number } | null,
+  signal?: AbortSignal,
+): Promise<Readable> {
+  const source = await adapter.get(loc.objectKey, { range: range ?? undefined, signal });
+  const bytes = range ? range.end - range.start + 1 : loc.sizeBytes;
+  const hash = !range && loc.sha256 ? createHash("sha256") : null;
+  let seen = 0;
+  let held: Buffer | null = null;
+  const damaged = (what: string) =>
+    new AppError(
+      "INTERNAL",
+      `The copy in "${loc.name}" is not what was stored: ${what} (it was altered, damaged or replaced). Download another copy, or verify the backup.`,
+    );
+  const checked = new Transform({
+    transform(chunk: Buffer, _encoding, cb) {
+      seen += chunk.length;
+      hash?.update(chunk);
+      if (held) this.push(held);
+      held = chunk;
+      cb(bytes !== null && seen > bytes ? damaged(`it holds more than ${formatCount(bytes, "byte")}`) : null);
+    },
+    flush(cb) {
+      if (bytes !== null && seen !== bytes)
+        return cb(damaged(`it ends after ${formatCount(seen, "byte")} of ${formatCount(bytes, "byte")}`));
+      if (hash && hash.digest("hex") !== loc.sha256) return cb(damaged("its SHA-256 differs from the one recorded"));
+      if (held) this.push(held);
+      cb();
+    },
+  });
+  pipeline(source, checked).catch((err: unknown) => {
+    if (signal?.aborted || checked.errored !== err) return;
+    log.error("reading a stored object failed (a check, or the storage connection)", {
+      backupId: b.id,
+      objectKey: loc.objectKey,
+      err,
+    });
+  });
+  return checked;
 }
 
 /** An OpenPGP backup: opened with its session key (its row's data key), released once verified whole. */
