@@ -19,6 +19,7 @@ import {
   pgDumpMajor,
   type PgConnection,
 } from "./postgres";
+import { freeSpaceProblem } from "../backups/plan";
 import { formatBytes, formatCount } from "../format";
 
 /** Free space (KiB) in `dir` on the server, or an AppError saying what is wrong with the folder. */
@@ -195,6 +196,7 @@ export async function testSource(t: TeamContext, sourceId: string): Promise<Chec
           message: `User ${s.pgUser} cannot read ${formatCount(unreadable, "table")} of ${s.pgDatabase}: grant SELECT (or use the pg_read_all_data role).`,
           facts,
         };
+      let clusterBytes: number | undefined;
       if (s.kind === "postgres_cluster") {
         const c = await runCommand(
           reach,
@@ -211,20 +213,24 @@ export async function testSource(t: TeamContext, sourceId: string): Promise<Chec
           excludes: s.excludes ?? [],
           rolePasswords: s.pgRolePasswords,
         });
+        clusterBytes = cluster.included.reduce((n, d) => n + d.bytes, 0);
         Object.assign(facts, {
           databases: cluster.included.map((d) => d.name).join(", ") || "none",
+          "databases' size": formatBytes(clusterBytes),
           ...(cluster.missing.length && { "excluded but not on this PostgreSQL": cluster.missing.join(", ") }),
         });
         if (cluster.authidMissing) return { ok: false, message: cluster.authidMissing, facts };
         if (!cluster.included.length)
           return { ok: false, message: "Every database is excluded: nothing is left to back up.", facts };
       }
-      if (free * 1024 < bytes)
-        return {
-          ok: false,
-          message: `Not enough free space in ${workDir} on ${reach.label}: ${formatBytes(free * 1024)} free, the database is ${formatBytes(bytes)}.`,
-          facts,
-        };
+      // The rule a backup's own check applies, over every database it would dump.
+      const room = freeSpaceProblem({
+        dir: workDir,
+        server: reach.label,
+        freeBytes: free * 1024,
+        databaseBytes: clusterBytes ?? bytes,
+      });
+      if (room) return { ok: false, message: room, facts };
       return {
         ok: true,
         message:

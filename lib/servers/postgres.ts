@@ -72,7 +72,8 @@ export function explainPsqlError(
 
 /** The databases a connection may dump with their owners, and whether it may read the roles' password hashes, as one line of JSON. */
 export const CLUSTER_LIST = `SELECT json_build_object(
-  'databases', (SELECT coalesce(json_agg(json_build_array(datname, pg_catalog.pg_get_userbyid(datdba)) ORDER BY datname), '[]')
+  'databases', (SELECT coalesce(json_agg(json_build_array(datname, pg_catalog.pg_get_userbyid(datdba),
+      CASE WHEN has_database_privilege(oid, 'CONNECT') THEN pg_catalog.pg_database_size(oid) END) ORDER BY datname), '[]')
     FROM pg_catalog.pg_database WHERE NOT datistemplate AND datallowconn),
   'authid', has_table_privilege('pg_catalog.pg_authid', 'SELECT'))`;
 
@@ -80,16 +81,18 @@ export const CLUSTER_LIST = `SELECT json_build_object(
 const SCRATCH = /^coffer_(restore|verify|old)_/;
 
 /**
- * What CLUSTER_LIST's answer means for a whole-cluster source: the databases it backs up, the
+ * What CLUSTER_LIST's answer means for a whole-cluster source: the databases it backs up (with
+ * their sizes), the
  * excluded names not on the server, and (when it asks for password hashes its user may not read)
  * what to do about it.
  */
 export function clusterDatabases(
   answer: string,
   c: { name: string; user: string; excludes: string[]; rolePasswords: boolean },
-): { included: { name: string; owner: string }[]; missing: string[]; authidMissing?: string } {
-  const answered = JSON.parse(answer.trim()) as { databases: [string, string][]; authid: boolean };
-  const databases = answered.databases.map(([name, owner]) => ({ name, owner }));
+): { included: { name: string; owner: string; bytes: number }[]; missing: string[]; authidMissing?: string } {
+  const answered = JSON.parse(answer.trim()) as { databases: [string, string, number | null][]; authid: boolean };
+  // A database its user may not connect to has no size here; its dump then fails and says so.
+  const databases = answered.databases.map(([name, owner, bytes]) => ({ name, owner, bytes: bytes ?? 0 }));
   const excluded = new Set(c.excludes);
   return {
     included: databases.filter((d) => !excluded.has(d.name) && !SCRATCH.test(d.name)),
