@@ -28,7 +28,7 @@ import { oldName, scratchName } from "@/lib/restores/scratch";
 import { sweepRestoresAllTeams } from "@/lib/restores/sweep";
 import { createServer } from "@/lib/servers/mutations";
 import { createSource, deleteSource } from "@/lib/servers/source-mutations";
-import { setBackupRow, setRestoreRow } from "@/test/arrange";
+import { setBackupRow, setLocationRow, setRestoreRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { startSshd, type TestSshd } from "@/test/servers/sshd";
 import { backupEvent, restoreEvent } from "../events";
@@ -630,7 +630,7 @@ describe("run-verification", () => {
     expect(r.result).toMatchObject({
       files: 1,
       differences: [
-        "manifest.json is 200.0 MiB, larger than any Coffer manifest (4.0 MiB), so it was not read: only the archive's integrity was checked.",
+        "manifest.json is 200.0 MiB, more than the 64.0 MiB Coffer reads from an archive, so it was not read: only the archive's integrity was checked.",
       ],
     });
     // Read whole it would take 200 MiB, twice that once joined. Streamed, buffers on the way come and
@@ -657,7 +657,12 @@ describe("run-verification", () => {
     expect(objects).toHaveLength(1);
     const bomb = gzipSync(Buffer.alloc(2 ** 29), { level: 9 });
     expect(bomb.length).toBeLessThan(tgz.length);
-    writeFileSync(objects[0]!, Buffer.concat([bomb, randomBytes(tgz.length - bomb.length)]));
+    const stored = Buffer.concat([bomb, randomBytes(tgz.length - bomb.length)]);
+    writeFileSync(objects[0]!, stored);
+    // As recorded when stored (else the copy's SHA-256 would give the change away at its end).
+    const sha256 = createHash("sha256").update(stored).digest("hex");
+    await setLocationRow(upload.id, s.destinationId, { sha256 });
+    await setBackupRow(upload.id, { sha256 });
     const refused = expect.stringMatching(
       /^The archive expands to more than 200 times its size \(.*UPLOAD_MAX_EXPANSION\), so Coffer stopped reading it before it could (verify|restore) it/,
     );

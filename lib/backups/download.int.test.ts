@@ -190,7 +190,7 @@ describe("download", () => {
     flipped[Math.floor(flipped.length / 2)]! ^= 0x01;
     writeFileSync(stored, flipped);
     await expect(read((await openDownload(t, id, null)).body!)).rejects.toThrow(
-      /^The copy in "disk" is not what was stored: its SHA-256 differs from the one recorded/,
+      /^The backup object in "disk" is not what was stored: its SHA-256 differs from the one recorded/,
     );
     writeFileSync(stored, original.subarray(0, original.length - 100));
     await expect(read((await openDownload(t, id, null)).body!)).rejects.toThrow(
@@ -268,6 +268,28 @@ describe("upload", () => {
     // Made when its manifest says the original run ended, not when it was uploaded.
     expect(again.archivedAt).toEqual(new Date(original.manifest!.finishedAt as string));
     expect(again.uploadedName).toBe("again.tar.gz");
+  });
+
+  it("an upload keeps the manifest of a backup of tens of thousands of files (over 5 MiB)", async () => {
+    const { t, b: original, serverId, destinationId } = await backedUp(false);
+    const entries = Array.from({ length: 30_000 }, (_, i) => ({
+      path: `files/srv/www/site/node_modules/package-${i}/lib/index.js`,
+      size: i,
+      sha256: createHash("sha256").update(String(i)).digest("hex"),
+    }));
+    const manifest = { ...original.manifest, entries };
+    const dir = mkdtempSync(path.join(tmpdir(), "big-manifest-"));
+    writeFileSync(path.join(dir, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+    expect(readFileSync(path.join(dir, "manifest.json")).length).toBeGreaterThan(5 * 1024 * 1024);
+    const archive = execFileSync("tar", ["czf", "-", "-C", dir, "manifest.json"], { maxBuffer: 64 * 1024 * 1024 });
+    const result = await importUpload(
+      t,
+      { serverId, destinationIds: [destinationId], encrypted: false, fileName: "many-files.tar.gz" },
+      Readable.from([archive]),
+    );
+    const again = await getBackup(t, result.id);
+    expect((again.manifest as { entries: unknown[] }).entries).toHaveLength(30_000);
+    expect(again.manifest).toEqual(manifest);
   });
 
   it("a failed upload's row can be removed by a member (audited), nothing else can be removed this way, nor by viewers or other teams", async () => {

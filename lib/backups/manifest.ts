@@ -16,8 +16,12 @@ import { compressionSettings } from "./compression";
  */
 export const MANIFEST_FORMAT = 1;
 export const MANIFEST_PATH = "manifest.json";
-/** More than any Coffer manifest takes; a bigger `manifest.json` is not read into memory. */
-export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/**
+ * The largest `manifest.json` read back from an archive (an upload, its verification, a storage
+ * scan), about 300 000 files' entries; a bigger one is not read into memory. A backup's run keeps
+ * its manifest in the database as well, so restoring and verifying it never depend on this.
+ */
+export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "a lowercase hex SHA-256");
 const isoTime = z.iso.datetime({ offset: true });

@@ -167,7 +167,7 @@ async function asStored(
   const damaged = (what: string) =>
     new AppError(
       "INTERNAL",
-      `The copy in "${loc.name}" is not what was stored: ${what} (it was altered, damaged or replaced). Download another copy, or verify the backup.`,
+      `The backup object in "${loc.name}" is not what was stored: ${what} (it was altered, damaged or replaced).`,
     );
   const checked = new Transform({
     transform(chunk: Buffer, _encoding, cb) {

@@ -17,11 +17,20 @@ import { MANIFEST_PATH, MAX_MANIFEST_BYTES, parseManifest } from "./manifest";
 import { overQuota, reserveLocalRoom, type LocalReservation } from "./quota";
 import type { UploadBackupInput } from "./schemas";
 
+/** A tar header's field: the text before its first NUL. */
+const field = (head: Buffer, start: number, end: number) =>
+  head.subarray(start, end).toString("latin1").replace(/\0.*$/s, "");
+const memberName = (head: Buffer) => field(head, 0, 100);
+/** The first member's size (octal); Infinity when the header does not say. */
+function memberSize(head: Buffer): number {
+  const size = parseInt(field(head, 124, 136).trim() || "0", 8);
+  return Number.isSafeInteger(size) ? size : Infinity;
+}
+
 /** The manifest of a Coffer archive (its first member, `manifest.json`), from the archive's first bytes; null for other archives. */
 function manifestFrom(head: Buffer): Record<string, unknown> | null {
-  const name = head.subarray(0, 100).toString("latin1").replace(/\0.*$/s, "");
-  const size = parseInt(head.subarray(124, 136).toString("latin1").replace(/\0.*$/s, "").trim() || "0", 8);
-  if (name !== MANIFEST_PATH || !Number.isSafeInteger(size) || head.length < 512 + size) return null;
+  const size = memberSize(head);
+  if (memberName(head) !== MANIFEST_PATH || head.length < 512 + size) return null;
   try {
     return parseManifest(head.subarray(512, 512 + size)) as unknown as Record<string, unknown>;
   } catch {
@@ -35,7 +44,7 @@ function manifestFrom(head: Buffer): Record<string, unknown> | null {
  */
 function madeAtFrom(head: Buffer, manifest: Record<string, unknown> | null): Date | null {
   if (typeof manifest?.finishedAt === "string") return new Date(manifest.finishedAt);
-  const seconds = parseInt(head.subarray(136, 148).toString("latin1").replace(/\0.*$/s, "").trim() || "0", 8);
+  const seconds = parseInt(field(head, 136, 148).trim() || "0", 8);
   return Number.isSafeInteger(seconds) && seconds > 0 ? new Date(seconds * 1000) : null;
 }
 
@@ -71,11 +80,18 @@ function tarGzCheck(maxExpansion: number): { sink: Writable; done: Promise<Archi
         `The file expands to more than ${maxExpansion} times its size when unpacked (${formatBytes(expanded)} from the first ${formatBytes(compressed)}), so Coffer refused it: archives like that are made to exhaust the server ("gzip bombs"). Upload the backup as its tool made it.`,
       ),
   );
+  // The first header, then its member when it is a manifest small enough to read: nothing more.
+  let wanted = 512;
   const keeper = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      if (keptBytes < 512 + MAX_MANIFEST_BYTES) {
+      if (keptBytes < wanted) {
         kept.push(chunk);
         keptBytes += chunk.length;
+        if (wanted === 512 && keptBytes >= 512) {
+          const head = Buffer.concat(kept);
+          const size = memberSize(head);
+          if (memberName(head) === MANIFEST_PATH && size <= MAX_MANIFEST_BYTES) wanted = 512 + size;
+        }
       }
       cb();
     },

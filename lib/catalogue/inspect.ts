@@ -3,7 +3,7 @@ import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { extract } from "tar-stream";
-import { MANIFEST_PATH, parseManifest, type Manifest } from "../backups/manifest";
+import { MANIFEST_PATH, MAX_MANIFEST_BYTES, parseManifest, type Manifest } from "../backups/manifest";
 import { createDecryptStream, maxHeaderLength, plaintextSize, readHeader, type ParsedHeader } from "../crypto/envelope";
 import type { Keyring } from "../crypto/master-keys";
 import { plainCause } from "../error-text";
@@ -16,8 +16,6 @@ import type { ObjectInfo, StorageAdapter } from "../storage";
 
 /** Objects named like Coffer's encrypted backups (`<server id>/<server>-<stamp>-<backup id>.tar.gz.enc`). */
 export const ENCRYPTED_SUFFIX = ".tar.gz.enc";
-/** A manifest larger than this is refused rather than held in memory. */
-const MAX_MANIFEST_BYTES = 32 * 1024 * 1024;
 
 /** "unreadable": the destination would not hand the object over (archive storage, a failing read). */
 export type Verdict = "importable" | "in-catalogue" | "other-team" | "missing-key" | "damaged" | "unreadable";

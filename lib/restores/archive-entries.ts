@@ -53,7 +53,7 @@ export const drain = () => new Writable({ write: (_c, _e, cb) => cb() });
  */
 export async function readEntries(
   ctx: RestoreCtx,
-  each: (name: string, type: string, body: Readable) => Promise<"stop" | void>,
+  each: (name: string, type: string, body: Readable, size: number) => Promise<"stop" | void>,
 ): Promise<void> {
   const { body } = await openArchive(ctx.t, ctx.backup, { signal: ctx.signal, verb: verbOf(ctx.job) });
   const tar = extract();
@@ -65,7 +65,8 @@ export async function readEntries(
       // tar-stream's entries are streamx streams: hand on a Node stream (errors carried over).
       const entryBody = new PassThrough();
       pipeline(entry as unknown as Readable, entryBody).catch(() => {});
-      if ((await each(entry.header.name, entry.header.type ?? "file", entryBody)) === "stop") return;
+      const { name, type, size } = entry.header;
+      if ((await each(name, type ?? "file", entryBody, size ?? 0)) === "stop") return;
       entryBody.resume();
     }
     ended = true;

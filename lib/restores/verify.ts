@@ -27,23 +27,20 @@ import { scratchName, setScratch } from "./scratch";
 const MAX_FILES_KEPT = 100_000;
 
 /**
- * A `manifest.json` found inside an archive that has no recorded manifest (an upload): read up to
- * MAX_MANIFEST_BYTES, the rest passed over, never held whole. Null, with the difference recorded,
- * when it is too large or not a Coffer manifest.
+ * A `manifest.json` found inside an archive that has no recorded manifest (an upload), of `size`
+ * bytes (its tar header's): passed over unread when larger than MAX_MANIFEST_BYTES. Null, with the
+ * difference recorded, when it is too large or not a Coffer manifest.
  */
-async function lateManifest(body: Readable, differences: string[]): Promise<Manifest | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of body as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size <= MAX_MANIFEST_BYTES) chunks.push(c);
-  }
+async function lateManifest(body: Readable, size: number, differences: string[]): Promise<Manifest | null> {
   if (size > MAX_MANIFEST_BYTES) {
+    await pipeline(body, drain());
     differences.push(
-      `${MANIFEST_PATH} is ${formatBytes(size)}, larger than any Coffer manifest (${formatBytes(MAX_MANIFEST_BYTES)}), so it was not read: only the archive's integrity was checked.`,
+      `${MANIFEST_PATH} is ${formatBytes(size)}, more than the ${formatBytes(MAX_MANIFEST_BYTES)} Coffer reads from an archive, so it was not read: only the archive's integrity was checked.`,
     );
     return null;
   }
+  const chunks: Buffer[] = [];
+  for await (const c of body as AsyncIterable<Buffer>) chunks.push(c);
   try {
     return parseManifest(Buffer.concat(chunks));
   } catch (err) {
@@ -125,11 +122,11 @@ export async function verify(ctx: RestoreCtx): Promise<VerificationResult> {
       };
 
       try {
-        await readEntries(ctx, async (name, type, body) => {
+        await readEntries(ctx, async (name, type, body, size) => {
           if (type !== "file") return;
           const hash = new Sha256Meter();
           if (name === MANIFEST_PATH && !manifest) {
-            manifest = await lateManifest(body, differences);
+            manifest = await lateManifest(body, size, differences);
             return;
           }
           if (name === MANIFEST_PATH) return;
