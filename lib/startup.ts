@@ -5,12 +5,13 @@ import { databaseKind } from "./db";
 import { authSecret } from "./auth/secret";
 import { assertTrustProxyDecided, env } from "./env";
 import { log } from "./log";
+import { sealPlainWebhookUrlsAllTeams } from "./webhooks/channels";
 import { sendDeclaredContentLength } from "./web/content-length";
 
 /**
  * Runs once when the server starts (instrumentation.ts): validates configuration, applies
  * migrations, lets downloads send their Content-Length (lib/web/content-length), and refuses to serve if a stored secret or backup object names a master key that is
- * not configured.
+ * not configured; then seals webhook URLs an earlier version kept in plain text.
  */
 export async function start(): Promise<void> {
   const e = env();
@@ -20,6 +21,8 @@ export async function start(): Promise<void> {
   authSecret();
   const kind = await databaseKind();
   await assertMasterKeysPresent(keys);
+  const sealed = await sealPlainWebhookUrlsAllTeams();
+  if (sealed) log.info("webhook URLs saved in plain text by an earlier version sealed", { channels: sealed });
   log.info("coffer started", {
     database: kind,
     dataDir: e.DATA_DIR,

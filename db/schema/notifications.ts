@@ -10,7 +10,8 @@ export const channelKindEnum = pgEnum("channel_kind", ["webhook", "email", "slac
 /**
  * Where a team's notifications go (the Webhooks page): a signed webhook endpoint, e-mail to roles
  * and addresses, or a Slack / Discord / Microsoft Teams incoming webhook. A chat URL carries its
- * own credential, so it is sealed (`url_enc`) and only its host is shown (`url_hint`).
+ * own credential and a webhook's may carry a token, so both are sealed (`url_enc`) and only the
+ * host is shown (`url_hint`).
  */
 export const notificationChannels = pgTable(
   "notification_channels",
@@ -21,7 +22,7 @@ export const notificationChannels = pgTable(
       .references(() => teams.id, { onDelete: "cascade" }),
     kind: channelKindEnum("kind").notNull(),
     description: text("description").notNull().default(""),
-    /** A webhook endpoint's URL (shown to admins); chat URLs are in `url_enc`. */
+    /** Only a webhook URL an earlier version saved in plain text, until start() seals it into `url_enc`. */
     url: text("url"),
     urlEnc: secretColumn("url_enc"),
     urlHint: text("url_hint"),

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createInvitation, acceptInvitation } from "@/lib/teams/invitations";
-import { markEmailVerified, setChannelRow, setDeliveryAttempts } from "@/test/arrange";
+import { eq } from "drizzle-orm";
+import { notificationChannels } from "@/db/schema";
+import { insertChannelRow, markEmailVerified, setChannelRow, setDeliveryAttempts } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { startSmtp } from "@/test/servers/smtp";
 import { startReceiver, type Receiver } from "@/test/servers/webhook-receiver";
@@ -10,7 +12,16 @@ import { enqueue } from "../notifications/emit";
 import { exampleData } from "../notifications/examples";
 import { setMutedMail } from "../notifications/preferences";
 import { teamForUser, type TeamContext } from "../teams/context";
-import { createChannel, deleteChannel, rotateSecret, setChannelEnabled, updateChannel } from "./channels";
+import { db } from "../db";
+import {
+  createChannel,
+  deleteChannel,
+  rotateSecret,
+  sealPlainWebhookUrlsAllTeams,
+  setChannelEnabled,
+  updateChannel,
+} from "./channels";
+import { newSigningSecret, sealChannelSecret } from "./secrets";
 import { MAX_ATTEMPTS, deliverChannel } from "./deliver";
 import { redeliver, sendTest } from "./deliveries";
 import { DISABLE_AFTER_FAILED } from "./health";
@@ -179,6 +190,46 @@ describe("chat channels", () => {
     const views = await listChannels(t);
     expect(views.map((v) => v.urlHint)).toEqual(Array(3).fill(`127.0.0.1:${receiver.port}`));
     expect(JSON.stringify(views)).not.toContain("xoxsecret");
+  });
+});
+
+describe("webhook URLs", () => {
+  it("are stored sealed and shown by host only, yet delivered to exactly; one saved in plain text before is sealed at start", async () => {
+    const { t } = await crew();
+    const path = "/hook?token=SEALEDTOKEN";
+    const { id } = await createChannel(t, { kind: "webhook", url: receiver.url(path), description: "", events: [] });
+    await produce(t);
+    await deliverChannel(t.id, id, 2_000);
+    expect(receiver.at(path)).toHaveLength(1);
+    const [stored] = await (
+      await db()
+    )
+      .select({ url: notificationChannels.url, urlEnc: notificationChannels.urlEnc })
+      .from(notificationChannels)
+      .where(eq(notificationChannels.id, id));
+    expect(stored).toMatchObject({ url: null, urlEnc: expect.any(String) });
+    expect(stored!.urlEnc).not.toContain("SEALEDTOKEN");
+    const views = await listChannels(t);
+    expect(views.find((v) => v.id === id)!.urlHint).toBe(`127.0.0.1:${receiver.port}`);
+    expect(JSON.stringify(views)).not.toContain("SEALEDTOKEN");
+
+    // A channel an earlier Coffer saved with its URL in plain text.
+    const legacy = "chn_legacyplainurl0000000000";
+    const plainPath = "/hook?token=PLAINTOKEN";
+    await insertChannelRow({ id: legacy, teamId: t.id, kind: "webhook", url: receiver.url(plainPath) });
+    await setChannelRow(legacy, { secretEnc: sealChannelSecret(t.id, legacy, "secret_enc", newSigningSecret()) });
+    expect(await sealPlainWebhookUrlsAllTeams()).toBe(1);
+    expect(await sealPlainWebhookUrlsAllTeams()).toBe(0);
+    const [sealed] = await (
+      await db()
+    )
+      .select({ url: notificationChannels.url, urlHint: notificationChannels.urlHint })
+      .from(notificationChannels)
+      .where(eq(notificationChannels.id, legacy));
+    expect(sealed).toEqual({ url: null, urlHint: `127.0.0.1:${receiver.port}` });
+    await produce(t);
+    await deliverChannel(t.id, legacy, 2_000);
+    expect(receiver.at(plainPath)).toHaveLength(1);
   });
 });
 

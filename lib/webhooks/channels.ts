@@ -1,5 +1,5 @@
 import "server-only";
-import { and, eq } from "drizzle-orm";
+import { and, eq, isNotNull } from "drizzle-orm";
 import { notificationChannels, notificationDeliveries } from "@/db/schema";
 import { newId } from "@/db/columns";
 import { recordAudit } from "../audit/record";
@@ -39,11 +39,11 @@ export async function createChannel(
   } else {
     const target = await checkedTarget(input.url);
     values.urlHint = target.hint;
+    values.urlEnc = sealChannelSecret(t.id, id, "url_enc", target.url.toString());
     if (input.kind === "webhook") {
-      values.url = target.url.toString();
       secret = input.secret ?? newSigningSecret();
       values.secretEnc = sealChannelSecret(t.id, id, "secret_enc", secret);
-    } else values.urlEnc = sealChannelSecret(t.id, id, "url_enc", target.url.toString());
+    }
   }
   const d = await db();
   await d.transaction(async (tx) => {
@@ -91,10 +91,8 @@ export async function updateChannel(t: TeamContext, input: UpdateChannelInput): 
   } else if (input.url) {
     const target = await checkedTarget(input.url);
     set.urlHint = target.hint;
-    if (current.kind === "webhook") set.url = target.url.toString();
-    else set.urlEnc = sealChannelSecret(t.id, input.channelId, "url_enc", target.url.toString());
-  } else if (current.kind === "webhook") {
-    throw new AppError("VALIDATION", "Enter the URL to send to.", { url: ["Enter the URL to send to."] });
+    set.urlEnc = sealChannelSecret(t.id, input.channelId, "url_enc", target.url.toString());
+    set.url = null;
   }
   await d.transaction(async (tx) => {
     const [row] = await tx
@@ -218,4 +216,27 @@ export async function deleteChannel(t: TeamContext, channelId: string): Promise<
       target: { type: "channel", id: channelId, label: label(row) },
     });
   });
+}
+
+/**
+ * Seals the webhook URLs saved in plain text before Coffer sealed them (a query or path may carry
+ * the receiver's token), at start. Resolves with how many it sealed.
+ */
+export async function sealPlainWebhookUrlsAllTeams(): Promise<number> {
+  const d = await db();
+  const rows = await d
+    .select({ id: notificationChannels.id, teamId: notificationChannels.teamId, url: notificationChannels.url })
+    .from(notificationChannels)
+    .where(isNotNull(notificationChannels.url));
+  for (const r of rows) {
+    await d
+      .update(notificationChannels)
+      .set({
+        urlEnc: sealChannelSecret(r.teamId, r.id, "url_enc", r.url!),
+        urlHint: parseTarget(r.url!).hint,
+        url: null,
+      })
+      .where(and(eq(notificationChannels.id, r.id), eq(notificationChannels.url, r.url!)));
+  }
+  return rows.length;
 }

@@ -71,7 +71,6 @@ async function loadChannel(teamId: string, channelId: string) {
       teamId: notificationChannels.teamId,
       kind: notificationChannels.kind,
       enabled: notificationChannels.enabled,
-      url: notificationChannels.url,
       urlEnc: notificationChannels.urlEnc,
       secretEnc: notificationChannels.secretEnc,
       previousSecretEnc: notificationChannels.previousSecretEnc,

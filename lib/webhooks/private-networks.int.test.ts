@@ -44,7 +44,7 @@ describe("outbound address guard for notifications", () => {
       id,
       teamId: t.id,
       kind: "webhook",
-      url: receiver.url("/loop"),
+      urlEnc: sealChannelSecret(t.id, id, "url_enc", receiver.url("/loop")),
       urlHint: `127.0.0.1:${receiver.port}`,
       secretEnc: sealChannelSecret(t.id, id, "secret_enc", newSigningSecret()),
     });

@@ -5,12 +5,11 @@ import { db } from "../db";
 import { assertRole, inTeam, requireRow, type TeamContext } from "../teams/context";
 import type { deliveryStatuses } from "./schemas";
 
-// Never the sealed columns: a chat URL and the signing secrets stay in the database.
+// Never the sealed columns: URLs (which may carry a token) and the signing secrets stay in the database.
 const columns = {
   id: notificationChannels.id,
   kind: notificationChannels.kind,
   description: notificationChannels.description,
-  url: notificationChannels.url,
   urlHint: notificationChannels.urlHint,
   events: notificationChannels.events,
   enabled: notificationChannels.enabled,

@@ -12,7 +12,7 @@ import { emailOf } from "../notifications/messages";
 import type { Role } from "../teams/roles";
 import { post, type HttpOutcome } from "./http";
 import { openChannelSecret } from "./secrets";
-import { parseTarget } from "./target";
+import { parseTarget, type Target } from "./target";
 import { inTeam } from "../teams/context";
 import { formatCount } from "../format";
 
@@ -21,7 +21,6 @@ export interface SendingChannel {
   id: string;
   teamId: string;
   kind: "webhook" | "email" | "slack" | "discord" | "teams";
-  url: string | null;
   urlEnc: string | null;
   secretEnc: string | null;
   previousSecretEnc: string | null;
@@ -34,9 +33,9 @@ export interface SendingChannel {
 export async function attempt(channel: SendingChannel, event: { id: string; body: string }): Promise<HttpOutcome> {
   try {
     if (channel.kind === "email") return await sendEmail(channel, JSON.parse(event.body) as Envelope);
-    if (channel.kind === "webhook") return await sendWebhook(channel, event);
-    const url = openChannelSecret(channel.teamId, channel.id, "url_enc", channel.urlEnc!);
-    return await post(parseTarget(url), chatBody(channel.kind, JSON.parse(event.body) as Envelope), {
+    const url = parseTarget(openChannelSecret(channel.teamId, channel.id, "url_enc", channel.urlEnc!));
+    if (channel.kind === "webhook") return await sendWebhook(channel, url, event);
+    return await post(url, chatBody(channel.kind, JSON.parse(event.body) as Envelope), {
       "content-type": "application/json",
       "user-agent": `Coffer/${COFFER_VERSION}`,
     });
@@ -51,12 +50,12 @@ export async function attempt(channel: SendingChannel, event: { id: string; body
  * `v1,<HMAC-SHA256 of id.timestamp.body>` for the current secret and, for a day after a
  * rotation, the previous one too (space-separated).
  */
-function sendWebhook(channel: SendingChannel, event: { id: string; body: string }) {
+function sendWebhook(channel: SendingChannel, url: Target, event: { id: string; body: string }) {
   const now = new Date();
   const secrets = [openChannelSecret(channel.teamId, channel.id, "secret_enc", channel.secretEnc!)];
   if (channel.previousSecretEnc && channel.previousSecretUntil && channel.previousSecretUntil > now)
     secrets.push(openChannelSecret(channel.teamId, channel.id, "previous_secret_enc", channel.previousSecretEnc));
-  return post(parseTarget(channel.url!), event.body, {
+  return post(url, event.body, {
     "content-type": "application/json",
     "user-agent": `Coffer-Webhooks/${COFFER_VERSION}`,
     "webhook-id": event.id,

@@ -28,7 +28,7 @@ const kindLabels: Record<ChannelKind, string> = {
 };
 const urlHints: Record<Exclude<ChannelKind, "email">, string> = {
   webhook:
-    "Coffer POSTs each event there as JSON, signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature).",
+    "Coffer POSTs each event there as JSON, signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature). Stored encrypted, as it may carry a token; only its host is shown again.",
   slack:
     "A Slack incoming-webhook URL (https://hooks.slack.com/services/…). Stored encrypted; only its host is shown again.",
   discord:
@@ -55,7 +55,6 @@ function SecretOnce({ secret, note }: { secret: string; note: string }) {
 }
 
 function where(c: ChannelView): string {
-  if (c.kind === "webhook") return c.url ?? "";
   if (c.kind === "email")
     return [...c.emailRoles.map((r) => `${roleLabels[r]}s`), ...c.emailAddresses].join(", ") || "nobody";
   return `${c.urlHint} (URL stored encrypted)`;
@@ -261,9 +260,8 @@ export function ChannelForm({
         <Field
           label="URL"
           name="url"
-          defaultValue={channel?.kind === "webhook" ? (channel.url ?? "") : ""}
-          required={!channel || kind === "webhook"}
-          placeholder={channel && kind !== "webhook" ? "Leave empty to keep the stored URL" : "https://"}
+          required={!channel}
+          placeholder={channel ? "Leave empty to keep the stored URL" : "https://"}
           error={error}
           hint={urlHints[kind]}
         />
