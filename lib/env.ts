@@ -71,6 +71,7 @@ const schema = z.object({
       .number("BACKUP_LOCK_WAIT must be a number of seconds such as 600")
       .int("BACKUP_LOCK_WAIT must be a whole number of seconds")
       .min(1, "BACKUP_LOCK_WAIT must be at least 1 (second)")
+      .max(2_147_483, "BACKUP_LOCK_WAIT must be at most 2147483 (seconds; about 24 days)")
       .default(600),
   ),
   // Per team: what backups may take on "This host's disk" destinations (Coffer's own disk).

@@ -9,14 +9,38 @@ import { pgWhere, type PostgresArchiveSource, type StartedJob } from "./job";
 import type { Compressor } from "../compression";
 import { measured, spoolOutput } from "./spool";
 
+/** Every user table (extensions' own tables left out), with `n` its namespace and `c` its pg_class row. */
+const USER_TABLES = `FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
+
 /** Every user table's rows, in one statement (so in the session's snapshot), as one line of JSON. */
 export const COUNT_ROWS = `SELECT coalesce(jsonb_agg(jsonb_build_array(n.nspname, c.relname,
   (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text::bigint)
   ORDER BY n.nspname, c.relname), '[]'::jsonb)::text
-FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
-  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e');
+${USER_TABLES};
 `;
+
+/**
+ * Takes every user table's ACCESS SHARE lock first, as pg_dump does: the count cannot then be
+ * left waiting behind a migration that queued for a table after pg_dump locked it (which would
+ * wait for pg_dump, whose end the count waits for).
+ */
+const LOCK_TABLES = `DO $$ DECLARE r record; BEGIN
+  FOR r IN SELECT format('%I.%I', n.nspname, c.relname) AS t ${USER_TABLES} ORDER BY 1 LOOP
+    EXECUTE 'LOCK TABLE ' || r.t || ' IN ACCESS SHARE MODE';
+  END LOOP;
+END $$;
+`;
+
+/** The table a lock wait ran out on, from pg_dump's or the session's error (a batch: all it named). */
+export function lockedTable(stderr: string): string | null {
+  const m = /canceling statement due to (?:lock|statement) timeout[\s\S]*?LOCK TABLE (.+?) IN ACCESS SHARE MODE/.exec(
+    stderr,
+  );
+  if (!m) return null;
+  return m[1]!.includes(", ") ? `one of the tables ${m[1]}` : `the table ${m[1]}`;
+}
 
 /** Where a dump goes: its compressed spool in the private folder, and its member name in the archive. */
 export interface DumpTarget {
@@ -41,11 +65,11 @@ export async function dumpDatabase(
   const env = pgConnectionEnv(s, `coffer:${job.backupId}`);
   const lockWait = job.lockWaitSeconds ?? config().BACKUP_LOCK_WAIT;
   const explain = (stderr: string, tool: string) => {
-    const locked = /lock timeout/.test(stderr) && /(?:LOCK TABLE|FROM) ([^\s;"]+)/.exec(stderr);
+    const locked = lockedTable(stderr);
     if (locked)
       return new AppError(
         "UPSTREAM",
-        `The table ${locked[1]} of ${s.database} (${s.name}) stayed locked by another session for more than ${formatDuration(lockWait * 1000)}, so the backup stopped waiting. Find the session holding the lock in pg_stat_activity (a migration, VACUUM FULL, or a transaction left open), then back up again; BACKUP_LOCK_WAIT sets how long a backup waits.`,
+        `${locked[0]!.toUpperCase()}${locked.slice(1)} of ${s.database} (${s.name}) stayed locked by another session for more than ${formatDuration(lockWait * 1000)}, so the backup stopped waiting. Find the session holding the lock in pg_stat_activity (a migration, VACUUM FULL, or a transaction left open), then back up again; BACKUP_LOCK_WAIT sets how long a backup waits.`,
       );
     const text = explainPsqlError(stderr, pgWhere(s));
     const generic = text.startsWith("psql failed:");
@@ -69,7 +93,7 @@ export async function dumpDatabase(
   };
   try {
     session.stdin!.write(
-      `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSET LOCAL lock_timeout = '${lockWait}s';\nSELECT pg_export_snapshot(), current_setting('server_version');\n`,
+      `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSET LOCAL lock_timeout = '${lockWait}s';\n${LOCK_TABLES}SELECT pg_export_snapshot(), current_setting('server_version');\n`,
     );
     const first = await lines.next();
     if (first === undefined) throw await sessionFailed();
