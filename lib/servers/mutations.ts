@@ -8,6 +8,7 @@ import { db, pgCode } from "../db";
 import { env } from "../env";
 import { AppError, notFound } from "../errors";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
+import { roleAtLeast } from "../teams/roles";
 import { assertOutsideCofferData, workFolder } from "./coffer-data";
 import type { CreateServerInput, UpdateServerInput } from "./schemas";
 import { formatCount } from "../format";
@@ -107,6 +108,7 @@ export async function updateServer(t: TeamContext, input: UpdateServerInput) {
           kind: servers.kind,
           host: servers.host,
           port: servers.port,
+          hostKey: servers.hostKey,
           hasKey: isNotNull(servers.privateKeyEnc),
           hasPassword: isNotNull(servers.passwordEnc),
         })
@@ -118,6 +120,14 @@ export async function updateServer(t: TeamContext, input: UpdateServerInput) {
         throw new AppError("VALIDATION", "A server's kind cannot change; add a new server instead.");
       const changes: Partial<typeof servers.$inferInsert> = { name: input.name, workDir: input.workDir };
       if (input.kind === "ssh") {
+        // A server whose key is not pinned yet trusts the first key a new address shows, and then
+        // gets the sources' database passwords: only an admin (who may accept any key) moves it.
+        const moved = current.host !== input.host || current.port !== input.port;
+        if (moved && !current.hostKey && t.role !== "system" && !roleAtLeast(t.role, "admin"))
+          throw new AppError(
+            "FORBIDDEN",
+            "This server's host key is not pinned yet, so only an admin can change its host or port. Test its connection first: that pins the key, and a new address then needs an admin to accept the new key.",
+          );
         Object.assign(changes, { host: input.host, port: input.port, username: input.username });
         const secrets = serverSecrets(t, input.serverId, input);
         if (input.authMethod === "key") {
@@ -143,7 +153,7 @@ export async function updateServer(t: TeamContext, input: UpdateServerInput) {
           // The stored password goes wherever host and port say (a server whose key was never
           // pinned trusts the first key it sees): a new address needs the password again, or a
           // member could point the server at their own sshd, press Test, and collect it.
-          if (!input.password && (current.host !== input.host || current.port !== input.port))
+          if (!input.password && moved)
             throw new AppError(
               "VALIDATION",
               "Changing the host or port sends the stored password to the new address: enter the password again.",
@@ -208,12 +218,12 @@ export async function deleteServer(t: TeamContext, serverId: string) {
           "CONFLICT",
           `This server has ${formatCount(held!.n, "backup")} stored, in the trash or running; deleting it would lose track of them. Delete those backups (and empty them from the trash) first.`,
         );
-      // Ended runs whose objects are still being removed (failed runs' leftovers, expired copies
-      // retention could not delete yet): the retries need their rows, which go with the server.
+      // Ended runs whose copies are still to be deleted from storage (retention's expired copies,
+      // what failed runs left): the retries need their rows, which go with the server.
       const [undeleted] = await tx
         .select({ n: countDistinct(backups.id) })
         .from(backups)
-        .leftJoin(
+        .innerJoin(
           backupLocations,
           and(
             eq(backupLocations.teamId, backups.teamId),
@@ -221,14 +231,7 @@ export async function deleteServer(t: TeamContext, serverId: string) {
             ne(backupLocations.status, "deleted"),
           ),
         )
-        .where(
-          inTeam(
-            backups,
-            t,
-            eq(backups.serverId, serverId),
-            or(isNotNull(backups.leftoversPendingAt), isNotNull(backupLocations.id)),
-          ),
-        );
+        .where(inTeam(backups, t, eq(backups.serverId, serverId)));
       if (undeleted!.n > 0)
         throw new AppError(
           "CONFLICT",

@@ -6,7 +6,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { servers, sources } from "@/db/schema";
 import { startPgCluster, type PgCluster } from "@/test/pg-cluster";
-import { insertBackupRow, insertLocationRow, setBackupRow, setLocationRow } from "@/test/arrange";
+import { insertBackupRow, insertLocationRow, setLocationRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { pathWithout } from "@/test/hidden-tools";
 import { startSshd, type TestSshd } from "@/test/servers/sshd";
@@ -156,6 +156,9 @@ describe("servers over SSH", () => {
       fileName: "b.tar.gz",
       leftoversPendingAt: new Date(),
     });
+    await insertLocationRow({ teamId: t.id, backupId: failed, destinationId, objectKey: "b", status: "failed" });
+    // A run whose only leftover is its work folder on this very server does not hold the server.
+    await insertBackupRow({ ...base, status: "failed", fileName: "c.tar.gz", leftoversPendingAt: new Date() });
     await expect(deleteServer(t, serverId)).rejects.toMatchObject({
       code: "CONFLICT",
       message: expect.stringMatching(
@@ -164,14 +167,15 @@ describe("servers over SSH", () => {
     });
     await setLocationRow(expired, destinationId, { status: "deleted" });
     await expect(deleteServer(t, serverId)).rejects.toThrow(/^1 ended backup of this server still has objects/);
-    await setBackupRow(failed, { leftoversPendingAt: null });
+    await setLocationRow(failed, destinationId, { status: "deleted" });
     await deleteServer(t, serverId);
     expect(await code(getServer(t, serverId))).toBe("NOT_FOUND");
   });
 
-  it("moving where a server sends its stored password needs the password again", async () => {
+  it("moving a server whose host key is not pinned: admins only, and with its password again", async () => {
     const a = await signedUpUser("Alice");
-    const t = await a.team("member");
+    const t = await a.team("admin");
+    const member = { ...t, role: "member" as const };
     // Made through the API and never tested: no host key pinned, so any sshd at a new address would be trusted.
     const input = sshServer({
       username: sshd.passwordUser,
@@ -182,6 +186,12 @@ describe("servers over SSH", () => {
     const { id } = await createServer(t, input);
     expect((await getServer(t, id)).hostKey).toBeNull();
     const edit = { ...input, serverId: id, password: undefined };
+    // A member could point it at their own sshd and collect what Coffer sends there.
+    await expect(updateServer(member, { ...edit, host: "localhost", password: sshd.password })).rejects.toMatchObject({
+      code: "FORBIDDEN",
+      message: expect.stringMatching(/host key is not pinned yet, so only an admin can change its host or port/),
+    });
+    await updateServer(member, { ...edit, name: "renamed by a member" }); // same address: fine
     await expect(updateServer(t, { ...edit, host: "localhost" })).rejects.toMatchObject({
       code: "VALIDATION",
       message: expect.stringMatching(/enter the password again/),

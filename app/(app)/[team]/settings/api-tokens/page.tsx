@@ -90,12 +90,16 @@ export default async function ApiTokensPage({ params }: { params: Promise<{ team
                       </span>
                     ) : expired ? (
                       <span className="badge">expired</span>
-                    ) : !k.role ? (
-                      <span className="badge" data-testid="creator-left">
-                        stopped: its creator left the team
-                      </span>
                     ) : (
-                      <RevokeTokenButton slug={t.slug} tokenId={k.id} name={k.name} />
+                      <>
+                        {!k.role && (
+                          <span className="badge mb-2 block" data-testid="creator-left">
+                            stopped: its creator left the team
+                          </span>
+                        )}
+                        {/* Revoking a stopped token keeps it stopped should its creator join again. */}
+                        <RevokeTokenButton slug={t.slug} tokenId={k.id} name={k.name} />
+                      </>
                     )}
                   </td>
                 </tr>
