@@ -40,6 +40,8 @@ import {
 const DEDUPE_MS = 24 * 60 * 60 * 1000;
 /** Once started: how often the engine looks for due runs (retries, other instances' work, runs a gone process held). */
 const POLL_MS = 2_000;
+/** How long the engine keeps trying to record how a run went before it leaves that to the next process. */
+const RECORD_FOR_MS = 10 * 60_000;
 const INTERRUPTED =
   "The process running it ended (a restart or crash) during its last attempt, and no attempts are left.";
 
@@ -66,6 +68,8 @@ export class InProcessEngine {
   private wake: NodeJS.Timeout | undefined;
   private poll: NodeJS.Timeout | undefined;
   private stopping = false;
+  /** Aborted when the engine stops: waits before retrying a write end at once. */
+  private readonly halted = new AbortController();
   /** Sends and cron runs being queued: `idle` waits for them (callers need not await a send). */
   private readonly queueing = new Set<Promise<unknown>>();
 
@@ -178,6 +182,7 @@ export class InProcessEngine {
 
   private halt(): void {
     this.stopping = true;
+    this.halted.abort();
     for (const c of this.crons.splice(0)) c.stop();
     clearInterval(this.poll);
     clearTimeout(this.wake);
@@ -307,20 +312,25 @@ export class InProcessEngine {
   }
 
   /**
-   * Writes how a run went, again and again while the database refuses (a dropped connection, a
-   * full disk): until then the run stays claimed by this live process, which no sweep takes up
-   * again, and holds a place in its function's concurrency (a tick's, the sweeper's). Stopping,
-   * it gives up after one more try: the next instance takes the run up again.
+   * Writes how a run went, again while the database refuses (a dropped connection, a full disk):
+   * until then the run stays claimed by this live process, which no sweep takes up again, and
+   * holds a place in its function's concurrency (a tick's, the sweeper's). It gives up after
+   * RECORD_FOR_MS (an error that lasts, such as a value the database cannot store, is logged;
+   * the next process takes the run up again) or once stopping, after one more try.
    */
   private async recorded(write: () => Promise<void>): Promise<void> {
+    const until = Date.now() + RECORD_FOR_MS;
     for (let delay = 250; ; delay = Math.min(2 * delay, 30_000)) {
-      const stopping = this.stopping;
+      const last = this.stopping || Date.now() + delay > until;
       try {
         return await write();
       } catch (err) {
-        if (stopping) throw err;
+        if (last) throw err;
         log.error("could not record how a workflow run went; trying again", { err, inMs: delay });
-        await new Promise((r) => setTimeout(r, delay));
+        await new Promise<void>((r) => {
+          const timer = setTimeout(r, delay);
+          this.halted.signal.addEventListener("abort", () => (clearTimeout(timer), r()), { once: true });
+        });
       }
     }
   }
