@@ -55,9 +55,16 @@ export async function withLoadedDestination<T>(
 export async function testDestination(t: TeamContext, destinationId: string): Promise<CheckResult> {
   assertRole(t, "member");
   const expected = await largestRecentBackup(t, destinationId);
+  const d = await db();
+  const [row] = await d
+    .select()
+    .from(storageDestinations)
+    .where(inTeam(storageDestinations, t, eq(storageDestinations.id, destinationId)));
+  if (!row) throw notFound("That destination");
   const result = await checked(() =>
-    withDestination(t, destinationId, async (adapter) => {
-      const { latencyMs } = await probeStorage(adapter);
+    withLoadedDestination(t, row, async (adapter) => {
+      const classes = classesToProbe(row);
+      const { latencyMs } = await probeStorage(adapter, { classes });
       const room = await adapter.room(expected);
       const facts: Record<string, string> = {
         [room.freeBytes === undefined ? "largest object" : "free space"]: formatBytes(
@@ -76,13 +83,30 @@ export async function testDestination(t: TeamContext, destinationId: string): Pr
           : `has ${formatBytes(room.freeBytes)} free`;
       return {
         ok: true,
-        message: `Wrote, read back, verified and deleted a probe object in ${latencyMs} ms; ${takes}.`,
+        message: `Wrote, read back, verified and deleted a probe object in ${latencyMs} ms${classes.length ? ` (moved to ${classes.map((c) => c.storageClass).join(" and ")} on the way)` : ""}; ${takes}.`,
         facts,
       };
     }),
   );
   await recordCheck(storageDestinations, t, destinationId, result);
   return result;
+}
+
+/**
+ * An S3-compatible service's storage classes (a custom endpoint) beyond STANDARD, which retention
+ * would move copies to: many such services take fewer classes than AWS, so Test tries them. AWS,
+ * GCS and Azure take every class Coffer offers for them.
+ */
+function classesToProbe(row: typeof storageDestinations.$inferSelect): { storageClass: string; tiers: string }[] {
+  if (row.kind !== "s3" || !row.settings.endpoint) return [];
+  const byClass = new Map<string, string[]>();
+  for (const [tier, c] of [
+    ["daily", row.classDaily],
+    ["weekly", row.classWeekly],
+    ["monthly", row.classMonthly],
+  ] as const)
+    if (c && c !== "STANDARD") byClass.set(c, [...(byClass.get(c) ?? []), tier]);
+  return [...byClass].map(([storageClass, tiers]) => ({ storageClass, tiers: tiers.join(" and ") }));
 }
 
 async function largestRecentBackup(t: TeamContext, destinationId: string): Promise<number | undefined> {

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from "node:crypto";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { z } from "zod";
-import { AppError, type FieldErrors } from "@/lib/errors";
+import { AppError, asAppError, type FieldErrors } from "@/lib/errors";
 import type { GuardedAgents } from "@/lib/net/guarded-agent";
 import { AzureAdapter, azureServiceUrl, connectionStringFields } from "./azure";
 import { GcsAdapter } from "./gcs";
@@ -212,9 +212,14 @@ const PROBE_BYTES = 64 * 1024;
 
 /**
  * "Test destination": writes a random probe object under `.coffer-probe/`, reads it back,
- * compares SHA-256, deletes it. Resolves with the round-trip time or throws the mapped AppError.
+ * compares SHA-256, moves it to each of `classes` (the storage classes retention will use, named
+ * with the tiers that use them), deletes it. Resolves with the round-trip time or throws the
+ * mapped AppError.
  */
-export async function probeStorage(adapter: StorageAdapter, opts: { signal?: AbortSignal } = {}): Promise<ProbeResult> {
+export async function probeStorage(
+  adapter: StorageAdapter,
+  opts: { signal?: AbortSignal; classes?: { storageClass: string; tiers: string }[] } = {},
+): Promise<ProbeResult> {
   const key = `.coffer-probe/${randomBytes(12).toString("hex")}`;
   const data = randomBytes(PROBE_BYTES);
   const expected = createHash("sha256").update(data).digest("hex");
@@ -240,6 +245,14 @@ export async function probeStorage(adapter: StorageAdapter, opts: { signal?: Abo
         "UPSTREAM",
         "The probe object read back differs from what was written. Check the endpoint: a proxy or the service may be altering data.",
       );
+    }
+    for (const { storageClass, tiers } of opts.classes ?? []) {
+      await adapter.setStorageClass(key, storageClass).catch((err: unknown) => {
+        throw new AppError(
+          "UPSTREAM",
+          `The storage refused the storage class ${storageClass} (${tiers}): ${asAppError(err)?.message ?? "it answered with an error"} S3-compatible services often offer fewer classes than AWS (STANDARD alone, for some): choose ones it offers in the destination's settings.`,
+        );
+      });
     }
     await adapter.delete(key);
     written = false;
