@@ -185,15 +185,25 @@ async function asStored(
       cb();
     },
   });
-  pipeline(source, checked).catch((err: unknown) => {
-    if (signal?.aborted || checked.errored !== err) return;
-    log.error("reading a stored object failed (a check, or the storage connection)", {
-      backupId: b.id,
-      objectKey: loc.objectKey,
-      err,
-    });
+  return piped(source, checked, { backupId: b.id, objectKey: loc.objectKey }, signal);
+}
+
+/**
+ * `source` through `stage`, which is returned: whatever fails (the storage read, a check, a
+ * segment's authentication) destroys `stage` with that error, which is logged.
+ */
+function piped(
+  source: Readable,
+  stage: Transform,
+  what: { backupId: string; objectKey: string },
+  signal?: AbortSignal,
+): Transform {
+  pipeline(source, stage).catch((err: unknown) => {
+    // The reader stopped early (a restore found its member, a browser went away): nothing failed.
+    if (signal?.aborted || stage.errored !== err) return;
+    log.error("reading a stored object failed (the storage connection, a check or decryption)", { ...what, err });
   });
-  return checked;
+  return stage;
 }
 
 /** An OpenPGP backup: opened with its session key (its row's data key), released once verified whole. */
@@ -252,15 +262,5 @@ async function decrypted(
     length: r.length,
   });
   dek.fill(0);
-  // Whatever fails (the storage read, a segment's authentication) destroys `plain` with that error.
-  pipeline(source, plain).catch((err: unknown) => {
-    // The reader stopped early (a restore found its member, a browser went away): nothing failed.
-    if (signal?.aborted || plain.errored !== err) return;
-    log.error("reading the stored object failed (decryption, or the storage connection)", {
-      backupId: b.id,
-      objectKey: loc.objectKey,
-      err,
-    });
-  });
-  return plain;
+  return piped(source, plain, { backupId: b.id, objectKey: loc.objectKey }, signal);
 }

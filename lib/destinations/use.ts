@@ -21,13 +21,17 @@ export async function withDestination<T>(
   destinationId: string,
   fn: (adapter: StorageAdapter) => Promise<T>,
 ): Promise<T> {
+  return withLoadedDestination(t, await destinationRow(t, destinationId), fn);
+}
+
+async function destinationRow(t: TeamContext, destinationId: string) {
   const d = await db();
   const [row] = await d
     .select()
     .from(storageDestinations)
     .where(inTeam(storageDestinations, t, eq(storageDestinations.id, destinationId)));
   if (!row) throw notFound("That destination");
-  return withLoadedDestination(t, row, fn);
+  return row;
 }
 
 /** `withDestination` for a destination row already read. */
@@ -55,12 +59,7 @@ export async function withLoadedDestination<T>(
 export async function testDestination(t: TeamContext, destinationId: string): Promise<CheckResult> {
   assertRole(t, "member");
   const expected = await largestRecentBackup(t, destinationId);
-  const d = await db();
-  const [row] = await d
-    .select()
-    .from(storageDestinations)
-    .where(inTeam(storageDestinations, t, eq(storageDestinations.id, destinationId)));
-  if (!row) throw notFound("That destination");
+  const row = await destinationRow(t, destinationId);
   const result = await checked(() =>
     withLoadedDestination(t, row, async (adapter) => {
       const classes = classesToProbe(row);
