@@ -218,8 +218,12 @@ describe("webhook URLs", () => {
     const plainPath = "/hook?token=PLAINTOKEN";
     await insertChannelRow({ id: legacy, teamId: t.id, kind: "webhook", url: receiver.url(plainPath) });
     await setChannelRow(legacy, { secretEnc: sealChannelSecret(t.id, legacy, "secret_enc", newSigningSecret()) });
-    expect(await sealPlainWebhookUrlsAllTeams()).toBe(1);
+    // And one today's rules refuse (user and password in it): sealed too, never stopping the start.
+    const refused = "chn_legacyrefusedurl00000000";
+    await insertChannelRow({ id: refused, teamId: t.id, kind: "webhook", url: "https://u:p@example.test/x" });
+    expect(await sealPlainWebhookUrlsAllTeams()).toBe(2);
     expect(await sealPlainWebhookUrlsAllTeams()).toBe(0);
+    expect((await listChannels(t)).find((c) => c.id === refused)!.urlHint).toBe("example.test");
     const [sealed] = await (
       await db()
     )

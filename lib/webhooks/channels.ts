@@ -229,14 +229,18 @@ export async function sealPlainWebhookUrlsAllTeams(): Promise<number> {
     .from(notificationChannels)
     .where(isNotNull(notificationChannels.url));
   for (const r of rows) {
+    const url = r.url!;
+    // A URL today's rules refuse is sealed as it is: its deliveries fail and say why, as before.
+    let hint: string;
+    try {
+      hint = parseTarget(url).hint;
+    } catch {
+      hint = URL.canParse(url) ? new URL(url).host : "";
+    }
     await d
       .update(notificationChannels)
-      .set({
-        urlEnc: sealChannelSecret(r.teamId, r.id, "url_enc", r.url!),
-        urlHint: parseTarget(r.url!).hint,
-        url: null,
-      })
-      .where(and(eq(notificationChannels.id, r.id), eq(notificationChannels.url, r.url!)));
+      .set({ urlEnc: sealChannelSecret(r.teamId, r.id, "url_enc", url), urlHint: hint, url: null })
+      .where(and(eq(notificationChannels.id, r.id), eq(notificationChannels.url, url)));
   }
   return rows.length;
 }
