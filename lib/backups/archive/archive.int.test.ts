@@ -308,14 +308,14 @@ describe("backup archives", () => {
       expect(steps.join("\n")).toMatch(/Private folder removed/);
     });
 
-    it("counts rows and dumps from one snapshot: rows committed while the backup waits for its locks are in neither", async () => {
+    it("counts rows and dumps from one snapshot: rows committed while pg_dump waits are in neither", async () => {
       const name = `snap_${randomBytes(3).toString("hex")}`;
       psql("postgres", `create database ${name}`);
       psql(
         name,
         "create table gate (x int); create table events (id serial primary key, what text); insert into events (what) select 'before' from generate_series(1, 100);",
       );
-      // A session holding ACCESS EXCLUSIVE on `gate` makes the backup wait for its locks after its snapshot was taken.
+      // A session holding ACCESS EXCLUSIVE on `gate` makes pg_dump (and the count) wait after the snapshot was exported.
       const holder = execFileSync("sh", [
         "-c",
         `(echo 'begin; lock table gate in access exclusive mode; select pg_sleep(30);' | PGDATABASE=${name} psql -X -q -h 127.0.0.1 -p ${cluster.port} -U postgres >/dev/null 2>&1 &) ; echo started`,
@@ -337,7 +337,7 @@ describe("backup archives", () => {
         () =>
           psql(
             name,
-            `select count(*) from pg_stat_activity where application_name = 'coffer:${j.backupId}' and wait_event_type = 'Lock'`,
+            `select count(*) from pg_stat_activity where application_name = 'coffer:${j.backupId}' and wait_event_type = 'Lock' and query ilike 'LOCK TABLE%'`,
           ) === "1",
       );
       psql(name, "insert into events (what) select 'after' from generate_series(1, 40)");
@@ -356,7 +356,7 @@ describe("backup archives", () => {
       expect(leftovers(workDir)).toEqual([]);
     });
 
-    it("the database dropped while the backup waits for its locks: done rejects with an explanation, the stream errors, the folder is gone", async () => {
+    it("pg_dump failing part-way (database dropped): done rejects with an explanation, the stream errors, the folder is gone", async () => {
       const name = `drop_${randomBytes(3).toString("hex")}`;
       psql("postgres", `create database ${name}`);
       psql(name, "create table gate (x int); create table t (x int); insert into t select generate_series(1, 1000);");
@@ -379,7 +379,7 @@ describe("backup archives", () => {
         () =>
           psql(
             name,
-            `select count(*) from pg_stat_activity where application_name = 'coffer:${j.backupId}' and wait_event_type = 'Lock'`,
+            `select count(*) from pg_stat_activity where application_name = 'coffer:${j.backupId}' and wait_event_type = 'Lock' and query ilike 'LOCK TABLE%'`,
           ) === "1",
       );
       expect(leftovers(workDir)).toHaveLength(1);
@@ -461,7 +461,7 @@ describe("backup archives", () => {
       expect(leftovers(workDir)).toEqual([]);
     });
 
-    it("cancellation while waiting for a lock and mid-stream: rejects quickly with the reason, nothing left behind", async () => {
+    it("cancellation while pg_dump runs and mid-stream: rejects quickly with the reason, nothing left behind", async () => {
       // While pg_dump waits on a lock.
       const name = `cancel_${randomBytes(3).toString("hex")}`;
       psql("postgres", `create database ${name}`);
@@ -486,7 +486,7 @@ describe("backup archives", () => {
         () =>
           psql(
             name,
-            `select count(*) from pg_stat_activity where application_name = 'coffer:${j.backupId}' and wait_event_type = 'Lock'`,
+            `select count(*) from pg_stat_activity where application_name = 'coffer:${j.backupId}' and wait_event_type = 'Lock' and query ilike 'LOCK TABLE%'`,
           ) === "1",
       );
       const reason = new AppError("CONFLICT", "Cancelled by the test.");

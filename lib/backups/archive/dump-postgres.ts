@@ -9,28 +9,13 @@ import { pgWhere, type PostgresArchiveSource, type StartedJob } from "./job";
 import type { Compressor } from "../compression";
 import { measured, spoolOutput } from "./spool";
 
-/** Every user table (extensions' own tables left out), with `n` its namespace and `c` its pg_class row. */
-const USER_TABLES = `FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
-  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
-
 /** Every user table's rows, in one statement (so in the session's snapshot), as one line of JSON. */
 export const COUNT_ROWS = `SELECT coalesce(jsonb_agg(jsonb_build_array(n.nspname, c.relname,
   (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text::bigint)
   ORDER BY n.nspname, c.relname), '[]'::jsonb)::text
-${USER_TABLES};
-`;
-
-/**
- * Takes every user table's ACCESS SHARE lock first, as pg_dump does: the count cannot then be
- * left waiting behind a migration that queued for a table after pg_dump locked it (which would
- * wait for pg_dump, whose end the count waits for).
- */
-const LOCK_TABLES = `DO $$ DECLARE r record; BEGIN
-  FOR r IN SELECT format('%I.%I', n.nspname, c.relname) AS t ${USER_TABLES} ORDER BY 1 LOOP
-    EXECUTE 'LOCK TABLE ' || r.t || ' IN ACCESS SHARE MODE';
-  END LOOP;
-END $$;
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e');
 `;
 
 /** The table a lock wait ran out on, from pg_dump's or the session's error (a batch: all it named). */
@@ -39,7 +24,8 @@ export function lockedTable(stderr: string): string | null {
     stderr,
   );
   if (!m) return null;
-  return m[1]!.includes(", ") ? `one of the tables ${m[1]}` : `the table ${m[1]}`;
+  const names = m[1]!.length > 300 ? `${m[1]!.slice(0, 300)}…` : m[1]!;
+  return names.includes(", ") ? `one of the tables ${names}` : `the table ${names}`;
 }
 
 /** Where a dump goes: its compressed spool in the private folder, and its member name in the archive. */
@@ -93,7 +79,7 @@ export async function dumpDatabase(
   };
   try {
     session.stdin!.write(
-      `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSET LOCAL lock_timeout = '${lockWait}s';\n${LOCK_TABLES}SELECT pg_export_snapshot(), current_setting('server_version');\n`,
+      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSELECT pg_export_snapshot(), current_setting('server_version');\n",
     );
     const first = await lines.next();
     if (first === undefined) throw await sessionFailed();
