@@ -68,8 +68,7 @@ const channelUpdate = updateChannelSchema
   .strict()
   .meta({
     id: "WebhookChannelUpdate",
-    description:
-      "A webhook needs its url each time; a chat channel's url left out keeps the stored one; roles and addresses are e-mail's.",
+    description: "A url left out keeps the stored one; roles and addresses are e-mail's.",
   });
 
 const withSecret = channelSchema.extend({
