@@ -1,5 +1,7 @@
 import { Cron } from "croner";
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { pgCode } from "@/lib/db";
 import { log } from "@/lib/log";
 import { registerDispatcher } from "@/lib/workflows/dispatch";
 import { beatInstance, INSTANCE_BEAT_MS, liveInstancesAllTeams, stopInstance } from "@/lib/workflows/instance";
@@ -40,8 +42,6 @@ import {
 const DEDUPE_MS = 24 * 60 * 60 * 1000;
 /** Once started: how often the engine looks for due runs (retries, other instances' work, runs a gone process held). */
 const POLL_MS = 2_000;
-/** How long the engine keeps trying to record how a run went before it leaves that to the next process. */
-const RECORD_FOR_MS = 10 * 60_000;
 const INTERRUPTED =
   "The process running it ended (a restart or crash) during its last attempt, and no attempts are left.";
 
@@ -314,23 +314,19 @@ export class InProcessEngine {
   /**
    * Writes how a run went, again while the database refuses (a dropped connection, a full disk):
    * until then the run stays claimed by this live process, which no sweep takes up again, and
-   * holds a place in its function's concurrency (a tick's, the sweeper's). It gives up after
-   * RECORD_FOR_MS (an error that lasts, such as a value the database cannot store, is logged;
-   * the next process takes the run up again) or once stopping, after one more try.
+   * holds a place in its function's concurrency (a tick's, the sweeper's). A value or constraint
+   * the database refuses (SQLSTATE classes 22 and 23) stays refused, so that error is thrown at
+   * once; stopping, it gives up after one more try: the next process takes the run up again.
    */
   private async recorded(write: () => Promise<void>): Promise<void> {
-    const until = Date.now() + RECORD_FOR_MS;
     for (let delay = 250; ; delay = Math.min(2 * delay, 30_000)) {
-      const last = this.stopping || Date.now() + delay > until;
+      const stopping = this.stopping;
       try {
         return await write();
       } catch (err) {
-        if (last) throw err;
+        if (stopping || /^2[23]/.test(pgCode(err) ?? "")) throw err;
         log.error("could not record how a workflow run went; trying again", { err, inMs: delay });
-        await new Promise<void>((r) => {
-          const timer = setTimeout(r, delay);
-          this.halted.signal.addEventListener("abort", () => (clearTimeout(timer), r()), { once: true });
-        });
+        await sleep(delay, undefined, { signal: this.halted.signal }).catch(() => {});
       }
     }
   }
