@@ -82,7 +82,7 @@ export async function testDestination(t: TeamContext, destinationId: string): Pr
           : `has ${formatBytes(room.freeBytes)} free`;
       return {
         ok: true,
-        message: `Wrote, read back, verified and deleted a probe object in ${latencyMs} ms${classes.length ? ` (moved to ${classes.map((c) => c.storageClass).join(" and ")} on the way)` : ""}; ${takes}.`,
+        message: `Wrote, read back, verified and deleted a probe object in ${latencyMs} ms${classes.length ? ` (and one in ${classes.map((c) => c.storageClass).join(" and ")})` : ""}; ${takes}.`,
         facts,
       };
     }),
@@ -93,7 +93,7 @@ export async function testDestination(t: TeamContext, destinationId: string): Pr
 
 /**
  * An S3-compatible service's storage classes (a custom endpoint) beyond STANDARD, which retention
- * would move copies to: many such services take fewer classes than AWS, so Test tries them. AWS,
+ * would move copies to: many such services take fewer classes than AWS, so Test writes one in each. AWS,
  * GCS and Azure take every class Coffer offers for them.
  */
 function classesToProbe(row: typeof storageDestinations.$inferSelect): { storageClass: string; tiers: string }[] {

@@ -212,8 +212,8 @@ const PROBE_BYTES = 64 * 1024;
 
 /**
  * "Test destination": writes a random probe object under `.coffer-probe/`, reads it back,
- * compares SHA-256, moves it to each of `classes` (the storage classes retention will use, named
- * with the tiers that use them), deletes it. Resolves with the round-trip time or throws the
+ * compares SHA-256, deletes it; writes and deletes a small object in each of `classes` (the
+ * storage classes retention will use, named with the tiers that use them). Resolves with the round-trip time or throws the
  * mapped AppError.
  */
 export async function probeStorage(
@@ -225,6 +225,7 @@ export async function probeStorage(
   const expected = createHash("sha256").update(data).digest("hex");
   const started = performance.now();
   let written = false;
+  const classKeys: string[] = [];
   try {
     const stored = await adapter.put(key, Readable.from([data]), { signal: opts.signal });
     written = true;
@@ -246,13 +247,23 @@ export async function probeStorage(
         "The probe object read back differs from what was written. Check the endpoint: a proxy or the service may be altering data.",
       );
     }
-    for (const { storageClass, tiers } of opts.classes ?? []) {
-      await adapter.setStorageClass(key, storageClass).catch((err: unknown) => {
-        throw new AppError(
-          "UPSTREAM",
-          `The storage refused the storage class ${storageClass} (${tiers}): ${asAppError(err)?.message ?? "it answered with an error"} S3-compatible services often offer fewer classes than AWS (STANDARD alone, for some): choose ones it offers in the destination's settings.`,
-        );
-      });
+    // A fresh object per class, written in it as a backup's first copy is: a copy moved from an
+    // archive class could fail for another reason.
+    for (const [i, { storageClass, tiers }] of (opts.classes ?? []).entries()) {
+      const classKey = `${key}-${i}`;
+      classKeys.push(classKey);
+      await adapter
+        .put(classKey, Readable.from([data.subarray(0, 1024)]), { storageClass, signal: opts.signal })
+        .catch((err: unknown) => {
+          // Adapters answer VALIDATION for a storage class the service does not accept.
+          if (asAppError(err)?.code !== "VALIDATION") throw err;
+          throw new AppError(
+            "UPSTREAM",
+            `The storage refused the storage class ${storageClass} (${tiers}): ${asAppError(err)!.message} S3-compatible services often offer fewer classes than AWS (STANDARD alone, for some): choose ones it offers in the destination's settings.`,
+          );
+        });
+      await adapter.delete(classKey);
+      classKeys.pop();
     }
     await adapter.delete(key);
     written = false;
@@ -265,5 +276,6 @@ export async function probeStorage(
     return { ok: true, latencyMs: Math.round(performance.now() - started) };
   } finally {
     if (written) await adapter.delete(key).catch(() => {});
+    for (const k of classKeys) await adapter.delete(k).catch(() => {});
   }
 }
