@@ -64,7 +64,7 @@ const schema = z.object({
       .min(1, "UPLOAD_IDLE_TIMEOUT must be at least 1 (second)")
       .default(60),
   ),
-  // Seconds a backup's pg_dump (and its row count) waits for a table another session holds locked before the backup fails.
+  // Seconds a backup's pg_dump waits for a table another session holds locked before the backup fails.
   BACKUP_LOCK_WAIT: z.preprocess(
     (v) => (v === "" ? undefined : v),
     z.coerce

@@ -48,7 +48,7 @@ export interface ArchiveJob {
   compression?: CompressionSetting;
   /** Cancels the backup: commands are killed, the private folder removed, `done` rejects with the reason. */
   signal?: AbortSignal;
-  /** Seconds pg_dump and the row count wait for a table another session holds locked (default BACKUP_LOCK_WAIT). */
+  /** Seconds pg_dump waits for a table another session holds locked (default BACKUP_LOCK_WAIT). */
   lockWaitSeconds?: number;
   /** Free space to keep in the work folder beyond the estimated size of the compressed dumps (default 64 MiB). */
   minFreeBytes?: number;
