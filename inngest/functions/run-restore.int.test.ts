@@ -139,6 +139,40 @@ async function run(t: Setup["t"], restoreId: string) {
   return getRestore(t, restoreId);
 }
 
+/** Backs up `sourceIds` to the local disk and to a folder on the server (read after the disk). */
+async function backedUpTwice(s: Setup, sourceIds = [s.sourceId]) {
+  const dir = path.join(scratch, `copies-${randomBytes(4).toString("hex")}`);
+  const { id: boxId } = await createDestination(s.t, {
+    kind: "server",
+    name: "on the box",
+    serverId: s.serverId,
+    path: dir,
+  });
+  const { id } = await requestBackup(s.t, {
+    serverId: s.serverId,
+    sourceIds,
+    destinationIds: [s.destinationId, boxId],
+    encrypted: true,
+  });
+  engine.send([backupEvent({ teamId: s.t.id, serverId: s.serverId, backupId: id })]);
+  await engine.idle();
+  const b = await getBackup(s.t, id);
+  expect(b.status).toBe("succeeded");
+  const file = (i: number) =>
+    b.locations[i]!.destinationId === s.destinationId
+      ? path.join(env().DATA_DIR, "storage", s.t.id, s.prefix, b.locations[i]!.objectKey)
+      : path.join(dir, b.locations[i]!.objectKey);
+  const disk = b.locations.findIndex((l) => l.destinationId === s.destinationId);
+  return { backupId: id, disk: file(disk), box: file(1 - disk) };
+}
+
+/** Flips one byte near the end of a stored object. */
+function damage(file: string) {
+  const data = readFileSync(file);
+  data[data.length - 40]! ^= 0x01;
+  writeFileSync(file, data);
+}
+
 describe("run-restore: databases", () => {
   it("restores into a new database exactly the rows backed up, after the source changed", async () => {
     const s = await setup();
@@ -187,6 +221,45 @@ describe("run-restore: databases", () => {
       error: expect.stringContaining(`Database ${target} already exists`),
     });
     expect(await digest(target)).toEqual(original);
+  });
+
+  it("a damaged copy is passed over: the restore loads the next copy, and its log names the damaged one", async () => {
+    const s = await setup(20_000);
+    const original = await digest(s.database);
+    const { backupId, disk, box } = await backedUpTwice(s);
+    damage(disk);
+    const restore = async () => {
+      const { id } = await requestDatabaseRestore(s.t, {
+        backupId,
+        member: `postgres/${s.database}.sql`,
+        serverId: s.serverId,
+        connectionSourceId: s.sourceId,
+        targetDatabase: `restored_${randomBytes(4).toString("hex")}`,
+        mode: "new",
+      });
+      return run(s.t, id);
+    };
+    const r = await restore();
+    expect(r).toMatchObject({ status: "succeeded", error: null });
+    expect(await digest(r.targetDatabase!)).toEqual(original);
+    const log = r.log.map((l) => l.message);
+    expect(log).toContainEqual(
+      expect.stringMatching(
+        /^The copy in disk cannot be used\. The backup object cannot be trusted: segment \d+ failed authentication .* Trying the next copy…$/,
+      ),
+    );
+    expect(log).toContain("Reading the copy in on the box.");
+    expect(log.filter((l) => l.startsWith("Loading"))).toHaveLength(2);
+
+    // With no intact copy left, the restore fails with the damage and leaves nothing behind.
+    damage(box);
+    const failed = await restore();
+    expect(failed).toMatchObject({
+      status: "failed",
+      error: expect.stringMatching(/segment \d+ failed authentication/),
+    });
+    expect(await databaseExists(failed.targetDatabase!)).toBe(false);
+    expect(await scratchDatabases()).toEqual([]);
   });
 
   it("replacing asks for the typed name, takes a safety backup of the target, then puts the backed-up rows in place", async () => {
@@ -833,5 +906,33 @@ describe("run-restore: directories", () => {
     expect(r.restored).toEqual({ kind: "directory", path: into, files: 2, bytes: 300_000 + 12 });
     for (const f of ["index.html", "img/logo.bin"])
       expect(sha256(readFileSync(path.join(into, folder, f)))).toBe(sha256(readFileSync(path.join(folder, f))));
+  });
+  it("a folder is restored from the next copy when the first is cut short", async () => {
+    const s = await setup(10);
+    const folder = mkdtempSync(path.join(scratch, "site-"));
+    writeFileSync(path.join(folder, "big.bin"), randomBytes(400_000));
+    const { id: dirId } = await createSource(s.t, {
+      serverId: s.serverId,
+      kind: "directory",
+      name: "site",
+      paths: [folder],
+      excludes: [],
+    });
+    const { backupId, disk } = await backedUpTwice(s, [dirId]);
+    writeFileSync(disk, readFileSync(disk).subarray(0, 200_000));
+    const into = path.join(mkdtempSync(path.join(scratch, "into-")), "restored");
+    const { id } = await requestDirectoryRestore(s.t, {
+      backupId,
+      members: [`files${folder}`],
+      serverId: s.serverId,
+      targetPath: into,
+      mode: "fresh",
+    });
+    const r = await run(s.t, id);
+    expect(r).toMatchObject({ status: "succeeded", error: null });
+    expect(sha256(readFileSync(path.join(into, folder, "big.bin")))).toBe(
+      sha256(readFileSync(path.join(folder, "big.bin"))),
+    );
+    expect(r.log.map((l) => l.message)).toContainEqual(expect.stringMatching(/^The copy in disk cannot be used\. /));
   });
 });

@@ -36,10 +36,12 @@ export async function succeededBackup(t: TeamContext, backupId: string): Promise
 }
 
 /**
- * Opens the plain `.tar.gz` (or one range of it) from the fastest readable copy (`from` names it),
- * held against retention until the stream closes. Copies in archive storage go through
+ * Opens the plain `.tar.gz` (or one range of it) from the fastest readable copy (`from` names it,
+ * `copy` is its location, `others` counts the other stored copies not in `skip`), held
+ * against retention until the stream closes. Copies in archive storage go through
  * `retrievedCopies` (`verb` says what the user does again: "download" by default); with
- * `requestRetrieval: false` none is asked for, and a CONFLICT says how to ask. Callers check roles.
+ * `requestRetrieval: false` none is asked for, and a CONFLICT says how to ask. Copies in `skip`
+ * (found damaged) are not read. Callers check roles.
  */
 export async function openArchive(
   t: TeamContext,
@@ -51,8 +53,9 @@ export async function openArchive(
     requestRetrieval?: boolean;
     /** The stored object as it is (an OpenPGP backup's `.gpg`), not decrypted. */
     raw?: boolean;
+    skip?: ReadonlySet<string>;
   } = {},
-): Promise<{ body: Readable; from: string }> {
+): Promise<{ body: Readable; from: string; copy: string; others: number }> {
   const { range, signal } = opts;
   const d = await db();
   const locations = await d
@@ -76,7 +79,8 @@ export async function openArchive(
         eq(storageDestinations.id, backupLocations.destinationId),
       ),
     )
-    .where(inTeam(backupLocations, t, eq(backupLocations.backupId, b.id), eq(backupLocations.status, "stored")));
+    .where(inTeam(backupLocations, t, eq(backupLocations.backupId, b.id), eq(backupLocations.status, "stored")))
+    .then((all) => all.filter((l) => !opts.skip?.has(l.id)));
   if (!locations.length) throw new AppError("NOT_FOUND", "No stored copy of this backup is left.");
   const verb = opts.verb ?? "download";
   const request = opts.requestRetrieval ?? true;
@@ -99,7 +103,7 @@ export async function openArchive(
           body.destroy();
           throw err;
         });
-        return { body, from: loc.name };
+        return { body, from: loc.name, copy: loc.id, others: locations.length - 1 };
       } catch (err) {
         // Storage adapters answer CONFLICT only for an object in archive storage.
         if (err instanceof AppError && err.code === "CONFLICT") refused.push(loc);

@@ -12,7 +12,7 @@ import { gunzip } from "./gunzip";
 import type { RestoreCtx, RestoreRow } from "./job";
 
 /** What the user does again when the archive is not readable yet (archive storage). */
-export const verbOf = (job: RestoreRow) => (job.kind === "verify" ? "verify it" : "restore it");
+const verbOf = (job: RestoreRow) => (job.kind === "verify" ? "verify it" : "restore it");
 
 /** Counts the plain archive's bytes for progress. */
 export function counter(onBytes: (n: number) => void) {
@@ -45,6 +45,45 @@ export function gunzipStages(job: RestoreRow, backup: RestoreCtx["backup"]): Dup
   return [guard.compressed, gunzip(), guard.expanded];
 }
 
+/** Opens the archive from the fastest stored copy not found damaged, and notes which it is. */
+export async function openCopy(ctx: RestoreCtx): Promise<Readable> {
+  const { copies } = ctx;
+  const { body, from, copy, others } = await openArchive(ctx.t, ctx.backup, {
+    signal: ctx.signal,
+    verb: verbOf(ctx.job),
+    skip: copies.damaged,
+  });
+  copies.reading = { id: copy, name: from, others };
+  if (copies.damaged.size) ctx.say(`Reading the copy in ${from}.`);
+  return body;
+}
+
+/**
+ * Runs `attempt`, which reads the archive through openCopy, and again from the next stored copy
+ * while the copy read turns out damaged and another is left; `undo` first removes what the failed
+ * attempt made. A restore then succeeds from any intact copy, and its log names the damaged one.
+ */
+export async function fromIntactCopy<T>(
+  ctx: RestoreCtx,
+  attempt: () => Promise<T>,
+  undo: () => Promise<unknown>,
+  damageOf: (err: unknown) => string | null = archiveDamage,
+): Promise<T> {
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (err) {
+      const damage = damageOf(err);
+      const copy = ctx.copies.reading;
+      if (!damage || !copy?.others || ctx.signal.aborted) throw err;
+      ctx.copies.damaged.add(copy.id);
+      ctx.copies.reading = null;
+      ctx.say(`The copy in ${copy.name} cannot be used. ${damage} Trying the next copy…`);
+      await undo();
+    }
+  }
+}
+
 export const drain = () => new Writable({ write: (_c, _e, cb) => cb() });
 
 /**
@@ -55,7 +94,7 @@ export async function readEntries(
   ctx: RestoreCtx,
   each: (name: string, type: string, body: Readable, size: number) => Promise<"stop" | void>,
 ): Promise<void> {
-  const { body } = await openArchive(ctx.t, ctx.backup, { signal: ctx.signal, verb: verbOf(ctx.job) });
+  const body = await openCopy(ctx);
   const tar = extract();
   const feeding = pipeline([body, counter(ctx.onBytes), ...gunzipStages(ctx.job, ctx.backup), tar]);
   feeding.catch(() => {}); // awaited below when the read runs to its end

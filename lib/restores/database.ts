@@ -12,7 +12,7 @@ import { stopIfCancelRequested } from "../jobs/claim";
 import { ours } from "../jobs/table";
 import { withServer } from "../servers/connect";
 import { Sha256Meter } from "../storage/common";
-import { readEntries } from "./archive-entries";
+import { fromIntactCopy, readEntries } from "./archive-entries";
 import { connectionOf, type DatabaseOutcome, type RestoreCtx } from "./job";
 import { manifestOf } from "./mutations";
 import { ServerPostgres } from "./postgres";
@@ -54,10 +54,13 @@ export async function restoreDatabase(
             `Database ${target} does not exist on ${server.name}: restore into a new database instead.`,
           );
         if (job.mode === "replace") safetyBackupId = await safetyBackup(ctx, reach, conn, target);
-        if (job.withGlobals) await createGlobals(ctx, pg);
         const member = job.members[0]!;
-        ctx.say(`Loading ${member} into ${scratch} on ${server.name}…`);
-        await readChecked(ctx, member, (body) => pg.load(scratch, body));
+        const load = async () => {
+          if (job.withGlobals) await createGlobals(ctx, pg); // roles already there are kept
+          ctx.say(`Loading ${member} into ${scratch} on ${server.name}…`);
+          await readChecked(ctx, member, (body) => pg.load(scratch, body));
+        };
+        await fromIntactCopy(ctx, load, () => pg.recreate(scratch, target));
         say("Loaded. Counting its rows…");
         counts = await pg.countRows(scratch);
         // With the roles back, a whole cluster's database goes back to its owner too.

@@ -1,10 +1,9 @@
 import "server-only";
 import { PassThrough } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { openArchive } from "../backups/open-archive";
 import { assertOutsideCofferData, restoreFolder } from "../servers/coffer-data";
 import { withServer } from "../servers/connect";
-import { counter, gunzipStages, verbOf } from "./archive-entries";
+import { archiveDamage, counter, fromIntactCopy, gunzipStages, openCopy } from "./archive-entries";
 import { restoreDirectory } from "./files";
 import type { FoldersOutcome, RestoreCtx } from "./job";
 
@@ -17,30 +16,42 @@ export async function restoreFolders(ctx: RestoreCtx): Promise<FoldersOutcome> {
     t,
     job.serverId,
     async (reach) => {
-      const { body } = await openArchive(t, ctx.backup, { signal, verb: verbOf(job) });
-      const tar = new PassThrough();
-      const reading = pipeline([body, counter(ctx.onBytes), ...gunzipStages(job, ctx.backup), tar]).catch(
-        (err: unknown) => {
-          tar.destroy(err as Error);
-        },
+      let readError: unknown;
+      const attempt = async () => {
+        readError = undefined;
+        const body = await openCopy(ctx);
+        const tar = new PassThrough();
+        const reading = pipeline([body, counter(ctx.onBytes), ...gunzipStages(job, ctx.backup), tar]).catch(
+          (err: unknown) => {
+            readError = err;
+            tar.destroy(err as Error);
+          },
+        );
+        try {
+          const r = await restoreDirectory({
+            reach,
+            serverName: server.name,
+            tar,
+            members: job.members,
+            target: job.targetPath!,
+            mode: job.mode as "fresh" | "overwrite",
+            restoreId: job.id.replace(/^rst_/, ""),
+            signal,
+            onStep: say,
+          });
+          return { kind: "directory" as const, path: job.targetPath!, files: r.files, bytes: r.bytes };
+        } finally {
+          body.destroy();
+          await reading;
+        }
+      };
+      // A failed extraction removes what it wrote (restoreDirectory), so the next copy starts clean.
+      return fromIntactCopy(
+        ctx,
+        attempt,
+        async () => {},
+        () => archiveDamage(readError),
       );
-      try {
-        const r = await restoreDirectory({
-          reach,
-          serverName: server.name,
-          tar,
-          members: job.members,
-          target: job.targetPath!,
-          mode: job.mode as "fresh" | "overwrite",
-          restoreId: job.id.replace(/^rst_/, ""),
-          signal,
-          onStep: say,
-        });
-        return { kind: "directory", path: job.targetPath!, files: r.files, bytes: r.bytes };
-      } finally {
-        body.destroy();
-        await reading;
-      }
     },
     { signal },
   );

@@ -23,6 +23,8 @@ export interface RestoreCtx {
   signal: AbortSignal;
   say: (line: string) => void;
   onBytes: (n: number) => void;
+  /** The stored copy being read, and those found damaged (fromIntactCopy reads another). */
+  copies: { reading: { id: string; name: string; others: number } | null; damaged: Set<string> };
 }
 
 export type DatabaseOutcome = {

@@ -50,7 +50,17 @@ export async function performRestore(teamId: string, restoreId: string, attempt:
   if (!server) throw notFound("The target server");
   const claim = runningJob("restore", t, restoreId, attempt);
   const run = startAttempt(claim);
-  const ctx: RestoreCtx = { t, job, claim, backup, server, signal: run.signal, say: run.say, onBytes: run.progress };
+  const ctx: RestoreCtx = {
+    t,
+    job,
+    claim,
+    backup,
+    server,
+    signal: run.signal,
+    say: run.say,
+    onBytes: run.progress,
+    copies: { reading: null, damaged: new Set() },
+  };
   try {
     let outcome: RestoreOutcome;
     let result: VerificationResult | null = null;

@@ -144,7 +144,8 @@ export async function verify(ctx: RestoreCtx): Promise<VerificationResult> {
       } catch (err) {
         const damage = archiveDamage(err);
         if (!damage) throw err;
-        differences.push(damage);
+        const copy = ctx.copies.reading;
+        differences.push(copy ? `${damage} (read from the copy in ${copy.name})` : damage);
       }
       if (manifest) {
         for (const e of manifest.entries) {
