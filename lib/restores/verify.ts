@@ -145,7 +145,7 @@ export async function verify(ctx: RestoreCtx): Promise<VerificationResult> {
         const damage = archiveDamage(err);
         if (!damage) throw err;
         const copy = ctx.copies.reading;
-        differences.push(copy ? `${damage} (read from the copy in ${copy.name})` : damage);
+        differences.push(copy ? `${damage} It was read from the copy in ${copy.name}.` : damage);
       }
       if (manifest) {
         for (const e of manifest.entries) {
