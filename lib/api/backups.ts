@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { encryptionFormats } from "../openpgp/encryption";
 import { backupStatusEnum, backupTriggerEnum, destinationKindEnum, locationStatusEnum } from "@/db/schema";
 import { compressionSettings } from "../backups/compression";
 import { requestBackupSchema, uploadBackupSchema } from "../backups/schemas";
@@ -33,6 +34,12 @@ export const backupSchema = z
     trigger: z.enum(backupTriggerEnum.enumValues),
     status: z.enum(backupStatusEnum.enumValues),
     encrypted: z.boolean(),
+    encryption: z
+      .enum(encryptionFormats)
+      .meta({
+        description:
+          "How an encrypted backup is sealed: `coffer` (the master key) or `openpgp` (one OpenPGP message to the team's keys).",
+      }),
     compression: z.enum(compressionSettings),
     requestedBy: z.string().nullable(),
     fileName: z.string(),

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { encryptionFormats } from "../openpgp/encryption";
 import { compressionSettings } from "../backups/compression";
 import { retentionSchema } from "../retention/schemas";
 import { createScheduleSchema } from "../schedules/schemas";
@@ -21,6 +22,12 @@ export const scheduleSchema = z
     nextRunAt: isoTime.nullable(),
     upcoming: z.array(isoTime).meta({ description: "The next three runs (none while paused)." }),
     encrypted: z.boolean(),
+    encryption: z
+      .enum(encryptionFormats)
+      .meta({
+        description:
+          "How an encrypted backup is sealed: `coffer` (the master key) or `openpgp` (one OpenPGP message to the team's keys).",
+      }),
     compression: z.enum(compressionSettings),
     verify: z.boolean(),
     verifySourceId: z.string().nullable(),

@@ -13,6 +13,10 @@ import { createDestination } from "@/lib/destinations/mutations";
 import { env } from "@/lib/env";
 import { asAppError } from "@/lib/errors";
 import { addTeamKey } from "@/lib/openpgp/team-keys";
+import { createApiToken } from "@/lib/api-tokens/tokens";
+import { call, conforms } from "@/test/api-client";
+import * as scheduleRoute from "@/app/api/v1/schedules/[scheduleId]/route";
+import * as runRoute from "@/app/api/v1/schedules/[scheduleId]/run/route";
 import { requestDatabaseRestore, requestVerification } from "@/lib/restores/mutations";
 import { getRestore } from "@/lib/restores/queries";
 import { createSchedule } from "@/lib/schedules/mutations";
@@ -182,6 +186,40 @@ describe("OpenPGP backups", () => {
     });
     expect(readFileSync(out).equals(plain)).toBe(true);
   }, 180_000);
+
+  it("the API's run of an OpenPGP schedule makes an OpenPGP backup, and the API shows each one's format", async () => {
+    const s = await setup();
+    const key = alice.genKey("Api <api@example.test>", "future-default");
+    await addTeamKey(s.t, { key: alice.exportPublic(key) });
+    const { id: scheduleId } = await createSchedule(s.t, {
+      name: "nightly",
+      serverId: s.serverId,
+      sourceIds: [s.sourceId],
+      destinationIds: [s.destinationId],
+      when: { kind: "daily", time: "02:00" },
+      timezone: "UTC",
+      encrypted: true,
+      encryption: "openpgp",
+      enabled: true,
+      verify: false,
+      retention: DEFAULT_POLICY,
+    });
+    const { token } = await createApiToken(s.t, { name: "ci", scopes: ["read", "backups:write"] });
+    const schedule = await call(scheduleRoute.GET, "GET", `/schedules/${scheduleId}`, {
+      token,
+      params: { scheduleId },
+    });
+    expect(schedule.json).toMatchObject({ encrypted: true, encryption: "openpgp" });
+    conforms("/schedules/{scheduleId}", "get", schedule);
+    const run = await call(runRoute.POST, "POST", `/schedules/${scheduleId}/run`, { token, params: { scheduleId } });
+    expect(run.status).toBe(201);
+    expect(run.json).toMatchObject({ trigger: "api", encrypted: true, encryption: "openpgp" });
+    conforms("/schedules/{scheduleId}/run", "post", run);
+    await engine.idle();
+    const b = await getBackup(s.t, run.json.id);
+    expect(b).toMatchObject({ status: "succeeded", encryption: "openpgp" });
+    expect(b.locations[0]!.objectKey).toMatch(/\.tar\.gz\.gpg$/);
+  });
 
   it("a backup made after a second key is added decrypts with either key; a flipped byte fails Coffer's download and gpg alike", async () => {
     const s = await setup();

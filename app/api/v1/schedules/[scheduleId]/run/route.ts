@@ -17,6 +17,7 @@ export const POST = apiRoute(runScheduleOp, async ({ t, params }) => {
       sourceIds: s.sources.map((x) => x.id),
       destinationIds: s.destinations.map((x) => x.id),
       encrypted: s.encrypted,
+      encryption: s.encryption,
       compression: s.compression,
       verify: s.verify,
       verifySourceId: s.verifySourceId ?? undefined,
