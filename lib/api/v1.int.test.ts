@@ -7,13 +7,14 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { gzipSync } from "node:zlib";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { apiIdempotencyKeys, apiTokens } from "@/db/schema";
 import { db } from "@/lib/db";
 import { createApiToken, revokeApiToken } from "@/lib/api-tokens/tokens";
 import { listAuditEvents } from "@/lib/audit/queries";
-import { listBackups } from "@/lib/backups/queries";
+import { getBackup, listBackups } from "@/lib/backups/queries";
 import { createDestination } from "@/lib/destinations/mutations";
 import { createServer } from "@/lib/servers/mutations";
 import { createSource } from "@/lib/servers/source-mutations";
@@ -193,10 +194,11 @@ describe("/api/v1", () => {
     expect(past.status).toBe(416);
 
     // Upload what was downloaded, as a new backup.
+    const { id: disk2 } = await createDestination(a.t, { kind: "local", name: "disk 2", prefix: "api-2" });
     const uploaded = await call(
       uploadRoute.POST,
       "POST",
-      `/backups/upload?serverId=${a.serverId}&destinationIds=${a.destinationId}&encrypted=true`,
+      `/backups/upload?serverId=${a.serverId}&destinationIds=${a.destinationId},${disk2}`,
       {
         token: a.token,
         raw: whole.bytes,
@@ -205,6 +207,11 @@ describe("/api/v1", () => {
     );
     expect(uploaded.status).toBe(201);
     conforms("/backups/upload", "post", uploaded);
+    // Without `encrypted` it is encrypted, as Back up now; both listed destinations got a copy.
+    expect(await getBackup(a.t, uploaded.json.id)).toMatchObject({
+      encrypted: true,
+      locations: [expect.anything(), expect.anything()],
+    });
 
     // Verify, restore folders, list them, and cancel what is over (409).
     const verification = await call(verificationsRoute.POST, "POST", "/verifications", {
@@ -277,7 +284,12 @@ describe("/api/v1", () => {
     expect(server.json.sources).toMatchObject([{ id: a.sourceId, paths: [a.folder] }]);
     const destinations = await call(destinationsRoute.GET, "GET", "/destinations", { token: a.token });
     conforms("/destinations", "get", destinations);
-    expect(destinations.json.data).toMatchObject([{ id: a.destinationId, kind: "local" }]);
+    expect(destinations.json.data).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ id: a.destinationId, kind: "local" }),
+        expect.objectContaining({ id: disk2, name: "disk 2" }),
+      ]),
+    );
     const destination = await call(destinationRoute.GET, "GET", `/destinations/${a.destinationId}`, {
       token: a.token,
       params: { destinationId: a.destinationId },
@@ -367,6 +379,14 @@ describe("/api/v1", () => {
     const malformed = await post({ raw: "{ serverId: ", headers: { "content-type": "application/json" } });
     expect(malformed.status).toBe(400);
     expect(malformed.json.error.message).toMatch(/not valid JSON/);
+    // The parser's own message quotes the text around the fault: never echoed.
+    const secret = await post({
+      raw: '{"secretAccessKey": wJalrXUtnFEMI }',
+      headers: { "content-type": "application/json" },
+    });
+    expect(secret.json.error.message).toBe("The body is not valid JSON. Send a JSON object.");
+    const cut = await post({ raw: '{"serverId": "srv_1" "x": 1}', headers: { "content-type": "application/json" } });
+    expect(cut.json.error.message).toBe("The body is not valid JSON (at character 21). Send a JSON object.");
     conforms("/backups", "post", malformed);
     const notJson = await post({ raw: JSON.stringify(good), headers: { "content-type": "text/plain" } });
     expect(notJson.json.error.message).toMatch(/Content-Type: application\/json/);
@@ -393,6 +413,21 @@ describe("/api/v1", () => {
     const badQuery = await call(backupsRoute.GET, "GET", "/backups?status=done&limit=0&sort=asc", { token: a.token });
     expect(badQuery.status).toBe(400);
     expect(Object.keys(badQuery.json.error.details.fields).sort()).toEqual(["query", "query.limit", "query.status.0"]);
+    // A repeated query parameter is refused, not read as its last value.
+    const repeated = await call(backupsRoute.GET, "GET", "/backups?status=failed&status=succeeded", { token: a.token });
+    expect(repeated.status).toBe(400);
+    expect(repeated.json.error.details.fields).toEqual({ "query.status": ["Given more than once."] });
+    const upload = (query: string) =>
+      call(uploadRoute.POST, "POST", `/backups/upload?serverId=${a.serverId}&${query}`, {
+        token: a.token,
+        raw: gzipSync("not a tar"),
+        headers: { "content-type": "application/gzip" },
+      });
+    const twice = await upload(`destinationIds=${a.destinationId}&destinationIds=${a.destinationId}`);
+    expect(twice.json.error.details.fields).toEqual({ "query.destinationIds": ["Given more than once."] });
+    const vague = await upload(`destinationIds=${a.destinationId}&encrypted=yes`);
+    expect(vague.status).toBe(400);
+    expect(vague.json.error.details.fields["query.encrypted"]).toEqual(["Use true or false."]);
     const badCursor = await call(backupsRoute.GET, "GET", "/backups?cursor=abc", { token: a.token });
     expect(badCursor.json.error.details.fields["query.cursor"]).toEqual([
       "Use the nextCursor of the previous page as it was returned.",

@@ -25,11 +25,16 @@ export const backupRefSchema = z.object({ backupId: idOf("bkp", "backup") });
 /** Query parameters of an upload (the body is the file itself). */
 export const uploadBackupSchema = z.object({
   serverId: idOf("srv", "server"),
-  destinationIds: z.preprocess(
-    (v) => (typeof v === "string" ? v.split(",").filter(Boolean) : v),
-    z.array(idOf("dst", "destination")).min(1, "Choose at least one destination.").max(20),
-  ),
-  encrypted: z.preprocess((v) => v === true || v === "true" || v === "1", z.boolean()),
+  destinationIds: z
+    .string()
+    .transform((v) => v.split(",").filter(Boolean))
+    .pipe(z.array(idOf("dst", "destination")).min(1, "Choose at least one destination.").max(20))
+    .meta({ description: "Comma-separated destination ids (`dst_a,dst_b`)." }),
+  /** Absent: encrypted, as Back up now; anything but these four is refused, never read as "no". */
+  encrypted: z
+    .enum(["true", "false", "1", "0"], "Use true or false.")
+    .default("true")
+    .transform((v) => v === "true" || v === "1"),
   /** The uploaded file's own name, kept to show with the backup (its last path part, no control characters). */
   fileName: z
     .string()

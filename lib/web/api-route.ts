@@ -7,7 +7,7 @@ import type { Operation } from "../api/operation";
 import { env } from "../env";
 import { AppError, asAppError, type FieldErrors } from "../errors";
 import { assertRole, type TeamContext } from "../teams/context";
-import { parseInput } from "./input";
+import { parseInput, queryParams } from "./input";
 import { clientIpOf } from "./request";
 import { secured, toHttpResponse, withBearerChallenge } from "./http";
 
@@ -50,10 +50,10 @@ function requestIdOf(request: Request): string {
 function parsePart<S extends z.ZodType>(
   where: "path" | "query" | "header" | "body",
   schema: S,
-  value: unknown,
+  read: () => unknown,
 ): z.infer<S> {
   try {
-    return parseInput(schema, value);
+    return parseInput(schema, read());
   } catch (err) {
     const known = asAppError(err);
     if (known?.code !== "VALIDATION" || !known.fieldErrors) throw err;
@@ -84,7 +84,12 @@ async function jsonBody(request: Request): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new AppError("VALIDATION", `The body is not valid JSON (${(err as Error).message}). Send a JSON object.`);
+    // V8's message quotes the text around the fault, which can be a secret: only where it is.
+    const at = /at position (\d+)/.exec((err as Error).message)?.[1];
+    throw new AppError(
+      "VALIDATION",
+      `The body is not valid JSON${at ? ` (at character ${at})` : ""}. Send a JSON object.`,
+    );
   }
 }
 /** A raw body (an upload) must say it is one of `types`. */
@@ -125,17 +130,20 @@ export function apiRoute<
       } else {
         const t = requireTokenTeam(caller, caller.team.slug, op.scope);
         if (op.role) assertRole(t, op.role);
+        const routeParams = op.params ? await ctx.params : undefined;
+        const params = op.params ? parsePart("path", op.params, () => routeParams) : undefined;
+        const query = op.query ? parsePart("query", op.query, () => queryParams(request.url)) : undefined;
+        const headers = op.headers
+          ? parsePart("header", op.headers, () => Object.fromEntries(request.headers))
+          : undefined;
+        const json = op.body ? await jsonBody(request) : undefined;
         const call = {
           t,
           request,
-          params: (op.params ? parsePart("path", op.params, await ctx.params) : undefined) as In<P>,
-          query: (op.query
-            ? parsePart("query", op.query, Object.fromEntries(new URL(request.url).searchParams))
-            : undefined) as In<Q>,
-          headers: (op.headers
-            ? parsePart("header", op.headers, Object.fromEntries(request.headers))
-            : undefined) as In<H>,
-          body: (op.body ? parsePart("body", op.body, await jsonBody(request)) : undefined) as In<B>,
+          params: params as In<P>,
+          query: query as In<Q>,
+          headers: headers as In<H>,
+          body: (op.body ? parsePart("body", op.body, () => json) : undefined) as In<B>,
         };
         if (op.rawBody) rawBodyType(request, op.rawBody);
         const result = await handler(call);

@@ -40,3 +40,19 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.in
     );
   return schema.parse(input);
 }
+
+/**
+ * A URL's query parameters, each given once: a repeated one (`?a=1&a=2`, as some clients send an
+ * array) is refused rather than read as its last value. Lists are one comma-separated value.
+ */
+export function queryParams(url: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of new URL(url).searchParams) {
+    if (Object.hasOwn(out, key))
+      throw new AppError("VALIDATION", `Give the query parameter ${key} once; a list is one comma-separated value.`, {
+        [key]: ["Given more than once."],
+      });
+    out[key] = value;
+  }
+  return out;
+}

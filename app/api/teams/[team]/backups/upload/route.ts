@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import { uploadBackupSchema } from "@/lib/backups/schemas";
 import { importUpload } from "@/lib/backups/upload";
 import { AppError } from "@/lib/errors";
-import { parseInput } from "@/lib/web/input";
+import { parseInput, queryParams } from "@/lib/web/input";
 import { teamRoute } from "@/lib/web/route";
 
 export const runtime = "nodejs";
@@ -12,7 +12,7 @@ export const dynamic = "force-dynamic";
 export const POST = teamRoute(
   "member",
   async (t, request) => {
-    const input = parseInput(uploadBackupSchema, Object.fromEntries(new URL(request.url).searchParams));
+    const input = parseInput(uploadBackupSchema, queryParams(request.url));
     if (!request.body) throw new AppError("VALIDATION", "Choose a .tar.gz file to upload.");
     const body = Readable.fromWeb(request.body as import("node:stream/web").ReadableStream<Uint8Array>);
     const declared = Number(request.headers.get("content-length") ?? "");
