@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { createDestinationSchema, providerFields } from "../destinations/schemas";
-import { createServerSchema, createSourceSchema } from "../servers/schemas";
+import { createServerSchema, createSourceSchema, sslModes } from "../servers/schemas";
 import { operation } from "./operation";
 import { isoTime, pathId } from "./schemas";
 
@@ -22,6 +22,10 @@ export const sourceSchema = z
     pgDatabase: z.string().nullable(),
     pgUser: z.string().nullable(),
     hasPgPassword: z.boolean(),
+    pgSslmode: z.enum(sslModes).nullable().meta({ description: "PostgreSQL sources: libpq's sslmode." }),
+    pgRequireScram: z
+      .boolean()
+      .meta({ description: "PostgreSQL sources: only SCRAM password authentication is accepted." }),
     paths: z.array(z.string()).nullable().meta({ description: "Directory sources: what is backed up." }),
     excludes: z
       .array(z.string())
@@ -116,7 +120,19 @@ const serverBody = z.discriminatedUnion("kind", [sshServer.strict(), localServer
 const [postgresSource, directorySource, clusterSource] = createSourceSchema.def.right.options;
 const sourceBody = z
   .discriminatedUnion("kind", [postgresSource.strict(), directorySource.strict(), clusterSource.strict()])
-  .meta({ id: "SourceInput", description: "A pgPassword left empty on a replace stays as stored." });
+  .meta({ id: "SourceInput", description: "pgSslmode left out: prefer." });
+// A replace that leaves the SSL mode out keeps the stored one: it never weakens it unasked.
+const keptSslmode = { pgSslmode: z.enum(sslModes).optional() };
+const replaceSourceBody = z
+  .discriminatedUnion("kind", [
+    postgresSource.extend(keptSslmode).strict(),
+    directorySource.strict(),
+    clusterSource.extend(keptSslmode).strict(),
+  ])
+  .meta({
+    id: "SourceReplacement",
+    description: "A pgPassword left empty stays as stored, and so does the pgSslmode left out.",
+  });
 // The form's schema takes any field beside its own (the provider's); here one the kind does not know is refused.
 const destinationBody = createDestinationSchema
   .superRefine((input, ctx) => {
@@ -227,7 +243,7 @@ export const replaceSourceOp = operation({
   scope: "admin",
   role: "member",
   params: sourceParams,
-  body: sourceBody,
+  body: replaceSourceBody,
   response: sourceSchema,
   errors: { 409: "Another source on this server has this name." },
 });

@@ -271,6 +271,7 @@ describe("/api/v1 servers, sources and destinations", () => {
       pgDatabase: "app",
       pgUser: "app",
       pgPassword: secrets[1],
+      pgSslmode: "verify-full",
     };
     const source = await call(sourcesRoute.POST, "POST", `/servers/${serverId}/sources`, {
       token: a.token,
@@ -279,9 +280,17 @@ describe("/api/v1 servers, sources and destinations", () => {
     });
     expect(source.status).toBe(201);
     conforms("/servers/{serverId}/sources", "post", source);
-    expect(source.json).toMatchObject({ serverId, kind: "postgres", pgDatabase: "app", hasPgPassword: true });
+    expect(source.json).toMatchObject({
+      serverId,
+      kind: "postgres",
+      pgDatabase: "app",
+      hasPgPassword: true,
+      pgSslmode: "verify-full",
+      pgRequireScram: true,
+    });
     const sourceId = source.json.id as string;
-    const { pgPassword: __, ...withoutPgPassword } = pg;
+    // A replace without the password or the SSL mode keeps both: the SSL mode is never weakened unasked.
+    const { pgPassword: __, pgSslmode: _mode, ...withoutPgPassword } = pg;
     const moved = await call(sourceRoute.PUT, "PUT", `/sources/${sourceId}`, {
       token: a.token,
       params: { sourceId },
@@ -289,7 +298,7 @@ describe("/api/v1 servers, sources and destinations", () => {
     });
     expect(moved.status).toBe(200);
     conforms("/sources/{sourceId}", "put", moved);
-    expect(moved.json).toMatchObject({ pgDatabase: "app2", hasPgPassword: true });
+    expect(moved.json).toMatchObject({ pgDatabase: "app2", hasPgPassword: true, pgSslmode: "verify-full" });
 
     // Tests: the local folder source on this host passes; the ssh server (nothing listening) says what failed.
     const folderOk = await call(testSourceRoute.POST, "POST", `/sources/${a.sourceId}/test`, {
