@@ -1,8 +1,15 @@
 import { z } from "zod";
+import { wholeNumber } from "../whole-number";
 import { DEFAULT_POLICY } from "./select";
 
 const count = (max: number) =>
-  z.coerce.number().int("Use a whole number.").min(0, "Use 0 or more.").max(max, `Use at most ${max}.`);
+  wholeNumber(
+    z
+      .number("Enter a whole number: 0 or more.")
+      .int("Use a whole number.")
+      .min(0, "Use 0 or more.")
+      .max(max, `Use at most ${max}.`),
+  );
 
 export const retentionSchema = z.object({
   keepAll: z.boolean().default(false),

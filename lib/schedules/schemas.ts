@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { wholeNumber } from "../whole-number";
 import { compressionSettings } from "../backups/compression";
 import { idOf } from "../ids";
 import { encryptionSchema } from "../openpgp/encryption";
@@ -8,13 +9,17 @@ import { nameSchema } from "../servers/schemas";
 
 const time = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "Use a time such as 02:30.");
 
+/** A whole number from `min` to `max`; anything else (blank, out of range) gets `message`. */
+const inRange = (min: number, max: number, message: string) =>
+  wholeNumber(z.number(message).int(message).min(min, message).max(max, message));
+
 export const presetSchema = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("hourly"), minute: z.coerce.number().int().min(0).max(59, "Use a minute from 0 to 59.") }),
+  z.object({ kind: z.literal("hourly"), minute: inRange(0, 59, "Use a minute from 0 to 59.") }),
   z.object({ kind: z.literal("daily"), time }),
-  z.object({ kind: z.literal("weekly"), weekday: z.coerce.number().int().min(0).max(6), time }),
+  z.object({ kind: z.literal("weekly"), weekday: inRange(0, 6, "Choose a weekday."), time }),
   z.object({
     kind: z.literal("monthly"),
-    day: z.coerce.number().int().min(1).max(28, "Use a day from 1 to 28, so every month has it."),
+    day: inRange(1, 28, "Use a day from 1 to 28, so every month has it."),
     time,
   }),
   z.object({

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { wholeNumber } from "../whole-number";
 import { idOf } from "../ids";
 
 export const nameSchema = z.string().trim().min(1, "Enter a name.").max(80, "Use at most 80 characters.");
@@ -13,11 +14,13 @@ const hostSchema = z
     "Use a host name (db1.example.com) or an IP address, without a scheme or path.",
   )
   .transform((h) => h.toLowerCase().replace(/\.$/, ""));
-const portSchema = z.coerce
-  .number()
-  .int("Use a whole number.")
-  .min(1, "Use a port from 1 to 65535.")
-  .max(65535, "Use a port from 1 to 65535.");
+const portSchema = wholeNumber(
+  z
+    .number("Enter a port from 1 to 65535.")
+    .int("Use a whole number.")
+    .min(1, "Use a port from 1 to 65535.")
+    .max(65535, "Use a port from 1 to 65535."),
+);
 const usernameSchema = z
   .string()
   .trim()

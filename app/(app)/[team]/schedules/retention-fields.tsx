@@ -16,7 +16,11 @@ const counts = [
 /** The policy in a schedule form's fields. */
 export function retentionFrom(form: HTMLFormElement): RetentionPolicy {
   const f = formFields(form);
-  const n = (k: string) => Number(f[`retention.${k}`] ?? 0);
+  // A blank field is NaN, which the server refuses, never 0 (which would expire backups at once).
+  const n = (k: string) => {
+    const v = f[`retention.${k}`]?.trim();
+    return v ? Number(v) : Number.NaN;
+  };
   return {
     keepAll: (form.elements.namedItem("retention.keepAll") as HTMLInputElement).checked,
     last: n("last"),
@@ -55,6 +59,8 @@ export function RetentionFields({
             name={`retention.${k}`}
             type="number"
             min={0}
+            step={1}
+            required
             defaultValue={policy[k]}
             error={error}
           />
