@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { operation } from "./operation";
 import { isoTime } from "./schemas";
+import { parseAuditCursor } from "../audit/cursor";
 
 export const auditEventSchema = z
   .object({
@@ -26,7 +27,12 @@ export const listAuditLogOp = operation({
   query: z.strictObject({
     action: z.string().trim().max(100).optional().meta({ description: "Actions starting with this, e.g. backup." }),
     actor: z.string().trim().max(200).optional().meta({ description: "Actors containing this." }),
-    cursor: z.string().max(100).optional().meta({ description: "The `nextCursor` of the previous page." }),
+    cursor: z
+      .string()
+      .max(100)
+      .refine((c) => parseAuditCursor(c) !== undefined, "Use the nextCursor of the previous page as it was returned.")
+      .optional()
+      .meta({ description: "The `nextCursor` of the previous page." }),
     format: z.enum(["json", "csv"], "Use json or csv.").default("json"),
   }),
   response: z.object({ data: z.array(auditEventSchema), nextCursor: z.string().nullable() }),

@@ -15,7 +15,14 @@ export const pathId = (prefix: string, what: string) =>
 /** A query parameter that accepts an ISO 8601 time. */
 export const queryTime = z.iso
   .datetime({ offset: true, message: "Use an ISO 8601 time such as 2026-01-31T02:00:00Z." })
-  .transform((s) => new Date(s));
+  .transform((s) => new Date(s))
+  .refine(storable, "Use a time from the year 1 to 9999.");
+
+/** A time PostgreSQL takes (it refuses year 0, which ISO 8601 and Date allow). */
+function storable(d: Date): boolean {
+  const year = d.getUTCFullYear();
+  return year >= 1 && year <= 9999;
+}
 
 /** A comma-separated query list of one of `values`. */
 export const queryList = <T extends string>(values: readonly [T, ...T[]], what: string) =>
@@ -42,7 +49,7 @@ export const cursor = {
       try {
         const [at, id] = JSON.parse(Buffer.from(s, "base64url").toString("utf8")) as [string, string];
         const createdAt = new Date(at);
-        if (typeof id === "string" && !Number.isNaN(createdAt.getTime())) return { createdAt, id };
+        if (typeof id === "string" && storable(createdAt)) return { createdAt, id };
       } catch {}
       ctx.addIssue({ code: "custom", message: "Use the nextCursor of the previous page as it was returned." });
       return z.NEVER;

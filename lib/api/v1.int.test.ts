@@ -428,6 +428,19 @@ describe("/api/v1", () => {
     const vague = await upload(`destinationIds=${a.destinationId}&encrypted=yes`);
     expect(vague.status).toBe(400);
     expect(vague.json.error.details.fields["query.encrypted"]).toEqual(["Use true or false."]);
+    // Times PostgreSQL would refuse (year 0, February 30) are refused here, with the field named.
+    const yearZero = await call(backupsRoute.GET, "GET", "/backups?from=0000-01-01T00:00:00Z", { token: a.token });
+    expect(yearZero.json.error.details.fields).toEqual({ "query.from": ["Use a time from the year 1 to 9999."] });
+    const zeroCursor = Buffer.from(JSON.stringify(["0000-01-01T00:00:00.000Z", "bkp_x"])).toString("base64url");
+    const oldCursor = await call(backupsRoute.GET, "GET", `/backups?cursor=${zeroCursor}`, { token: a.token });
+    expect(oldCursor.status).toBe(400);
+    const noSuchDay = await call(auditLogRoute.GET, "GET", "/audit-log?cursor=2026-02-30T00:00:00.000000Z|aud_x", {
+      token: a.token,
+    });
+    expect(noSuchDay.status).toBe(400);
+    expect(noSuchDay.json.error.details.fields).toEqual({
+      "query.cursor": ["Use the nextCursor of the previous page as it was returned."],
+    });
     const badCursor = await call(backupsRoute.GET, "GET", "/backups?cursor=abc", { token: a.token });
     expect(badCursor.json.error.details.fields["query.cursor"]).toEqual([
       "Use the nextCursor of the previous page as it was returned.",

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { auditEvents } from "@/db/schema";
 import { db } from "../db";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
+import { parseAuditCursor } from "./cursor";
 
 export const auditFilterSchema = z.object({
   action: z.string().trim().max(100).optional(),
@@ -21,7 +22,7 @@ export async function listAuditEvents(t: TeamContext, filter: AuditFilter) {
   const conditions: (SQL | undefined)[] = [];
   if (filter.action) conditions.push(ilike(auditEvents.action, `${escapeLike(filter.action)}%`));
   if (filter.actor) conditions.push(ilike(auditEvents.actor, `%${escapeLike(filter.actor)}%`));
-  const cursor = parseCursor(filter.before);
+  const cursor = parseAuditCursor(filter.before);
   if (cursor)
     conditions.push(sql`(${auditEvents.createdAt}, ${auditEvents.id}) < (${cursor.at}::timestamptz, ${cursor.id})`);
   const d = await db();
@@ -44,11 +45,6 @@ export async function listAuditEvents(t: TeamContext, filter: AuditFilter) {
     .limit(pageSize + 1);
   const page = rows.slice(0, pageSize).map(({ cursor: _cursor, ...event }) => event);
   return { events: page, nextCursor: rows.length > pageSize ? rows[pageSize - 1]!.cursor : null };
-}
-
-function parseCursor(value: string | undefined) {
-  const m = value?.match(/^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)\|(aud_[0-9a-z]+)$/);
-  return m ? { at: m[1]!, id: m[2]! } : undefined;
 }
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);

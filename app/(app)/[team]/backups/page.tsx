@@ -37,7 +37,8 @@ export default async function BackupsPage({
   const { team } = await params;
   const { before, server } = await searchParams;
   const t = await pageTeam(team);
-  const cursor = before?.match(/^(\d+)_(bkp_[0-9a-z]{26})$/);
+  // A hand-edited "Older" link with an impossible time shows the first page, not an error.
+  const cursor = before?.match(/^(\d{1,15})_(bkp_[0-9a-z]{26})$/);
   const [{ rows, next }, servers, destinations] = await Promise.all([
     listBackups(t, {
       serverId: server,
