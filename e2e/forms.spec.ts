@@ -51,6 +51,14 @@ test("settings are checked at save: a folder leaving its root is refused, a wron
   await source.getByRole("button", { name: "Save source" }).click();
   await expect(source.getByText("OK", { exact: true })).toBeVisible();
   await expect(source).toContainText("Readable: postgres");
+  // A bad entry of a list field is named under that field.
+  await openSection(page, "Add a source");
+  await page.getByLabel("Directories").check();
+  await page.getByLabel("Source name").fill("site");
+  await page.getByLabel("Paths").fill("/srv/app\nvar/www");
+  await page.getByRole("button", { name: "Add source" }).click();
+  await expect(page.getByText("Entry 2: Use an absolute path (starting with /), on one line.")).toBeVisible();
+  await expect(page.getByLabel("Paths")).toHaveValue("/srv/app\nvar/www");
 
   await page.goto(`/${team}/storage`);
   await page.getByLabel("Name").fill("escape");
@@ -59,7 +67,16 @@ test("settings are checked at save: a folder leaving its root is refused, a wron
   await expect(page.getByTestId("form-error")).toHaveText('Invalid prefix "../escape": ".." segments are not allowed.');
   await expect(page.getByText('".." segments are not allowed.', { exact: true })).toBeVisible();
   await expect(page.getByTestId("destination-escape")).toHaveCount(0);
+  // A save that never reaches Coffer (a dropped connection, a restart) says so and keeps what was typed.
+  await page.route(`**/${team}/storage`, (route) =>
+    route.request().method() === "POST" ? route.abort("connectionreset") : route.continue(),
+  );
   await page.getByLabel("Folder").fill("nightly");
+  await page.getByRole("button", { name: "Add destination" }).click();
+  await expect(page.getByTestId("form-error")).toHaveText(/^Coffer did not answer/);
+  await expect(page.getByLabel("Name")).toHaveValue("escape");
+  await expect(page.getByLabel("Folder")).toHaveValue("nightly");
+  await page.unroute(`**/${team}/storage`);
   await page.getByRole("button", { name: "Add destination" }).click();
   const disk = page.getByTestId("destination-escape");
   await expect(disk.getByText("OK", { exact: true })).toBeVisible();

@@ -13,6 +13,21 @@ export function FormError({ error }: { error: ActionError | null }) {
   );
 }
 
+/**
+ * The field's own messages, and those of its entries: a list field (one path per line) has its
+ * errors named `paths.1`, shown as "Entry 2: …" under it rather than nowhere.
+ */
+function messagesFor(error: ActionError | null, name: string): string[] | undefined {
+  const fields = error?.fieldErrors;
+  if (!fields) return undefined;
+  const out = [...(fields[name] ?? [])];
+  for (const [key, list] of Object.entries(fields)) {
+    const entry = key.startsWith(`${name}.`) ? /^\d+$/.exec(key.slice(name.length + 1)) : null;
+    if (entry) out.push(...list.map((m) => `Entry ${Number(entry[0]) + 1}: ${m}`));
+  }
+  return out.length ? out : undefined;
+}
+
 type FieldProps = { label: string; name: string; error: ActionError | null; hint?: string };
 
 /** Label, control, then the field's own error (from the action's fieldErrors) or a hint. */
@@ -26,7 +41,7 @@ function FieldShell({
   error: ActionError | null;
   children: (a11y: { id: string; "aria-invalid"?: true; "aria-describedby"?: string }) => React.ReactNode;
 }) {
-  const messages = error?.fieldErrors?.[name];
+  const messages = messagesFor(error, name);
   const id = `field-${name}`;
   return (
     <div>

@@ -10,7 +10,18 @@ export function useAction<I, T>(action: (input: I) => Promise<ActionResult<T>>, 
   const [error, setError] = useState<ActionError | null>(null);
   const run = (input: I) =>
     start(async () => {
-      const result = await action(input);
+      let result: ActionResult<T>;
+      try {
+        result = await action(input);
+      } catch {
+        // Thrown only when no answer came (a dropped connection, a restart, a deploy): keep the form.
+        setError({
+          code: "UPSTREAM",
+          message:
+            "Coffer did not answer (the connection dropped, Coffer restarted, or what was sent is larger than it takes). What you entered is still here: check whether it was saved, then try again.",
+        });
+        return;
+      }
       if (result.ok) {
         setError(null);
         onSuccess?.(result.data);

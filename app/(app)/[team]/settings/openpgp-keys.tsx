@@ -44,7 +44,10 @@ export function AddTeamKeyForm({ slug }: { slug: string }) {
           if (!file) return;
           const bytes = new Uint8Array(await file.arrayBuffer());
           const text = new TextDecoder().decode(bytes);
-          setKey(text.includes("-----BEGIN PGP") ? text : btoa(String.fromCharCode(...bytes)));
+          // Spreading a large file's bytes into fromCharCode would overflow the call stack.
+          setKey(
+            text.includes("-----BEGIN PGP") ? text : btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join("")),
+          );
         }}
       />
       <button className="btn-primary" disabled={add.pending || !key.trim()}>
