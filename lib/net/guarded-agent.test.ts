@@ -2,7 +2,7 @@ import "server-only";
 import { createServer, get, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { guardedAgents } from "./guarded-agent";
+import { guardedAgents, makeGuardedAgents } from "./guarded-agent";
 
 let server: Server;
 let port: number;
@@ -10,7 +10,9 @@ let connections = 0;
 
 beforeAll(async () => {
   server = createServer((req, res) => {
-    res.end("ok");
+    if (req.url === "/stall")
+      res.writeHead(200).write("part"); // then nothing more
+    else res.end("ok");
   });
   server.on("connection", () => connections++);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -39,5 +41,26 @@ describe("guarded agents", () => {
     expect(open).toMatch(/^Coffer does not connect to 127\.0\.0\.1: it is a loopback address/);
     expect(byName).toMatch(/^Coffer does not connect to localhost \((127\.0\.0\.1|::1)\): it is a loopback address/);
     expect(connections).toBe(before);
+  });
+
+  it("drop a socket that goes silent mid-response, on a reused keep-alive socket too", async () => {
+    const { http } = makeGuardedAgents(true, 300);
+    const request = (path: string) =>
+      new Promise<string>((resolve) => {
+        get({ host: "127.0.0.1", port, path, agent: http }, (res) => {
+          res.on("data", () => {});
+          res.on("end", () => resolve("ended"));
+          res.on("error", (err: NodeJS.ErrnoException) => resolve(`${err.code}: ${err.message}`));
+        }).on("error", (err: NodeJS.ErrnoException) => resolve(`${err.code}: ${err.message}`));
+      });
+    const before = connections;
+    expect(await request("/")).toBe("ended");
+    const started = Date.now();
+    expect(await request("/stall")).toMatch(
+      /^(ETIMEDOUT: The storage service sent nothing for 0\.3 s\.|ECONNRESET: aborted)$/,
+    );
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(connections - before).toBe(1); // the stalled request went out on the kept-alive socket
+    http.destroy();
   });
 });

@@ -1,6 +1,7 @@
 import "server-only";
 import { Agent as HttpAgent, type AgentOptions, type ClientRequestArgs } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { guardedLookup, literalRefusal } from "./address-guard";
 
@@ -20,8 +21,15 @@ export interface GuardedAgents {
 type Callback = (err: Error | null, stream: Duplex) => void;
 type Connect = (options: ClientRequestArgs, callback?: Callback) => Duplex | null | undefined;
 
+/**
+ * How long a socket may go without a byte either way before it is destroyed (ETIMEDOUT, which the
+ * SDKs retry). Azure's and Google's clients set no such limit of their own, so an endpoint that
+ * stops answering mid-request would hold a backup or restore, still heartbeating, forever.
+ */
+export const SOCKET_IDLE_MS = 300_000;
+
 /** Checks a literal address, and has names resolved through the guard, before `connect` opens the socket. */
-function guardedConnect(connect: Connect, allowPrivate: boolean): Connect {
+function guardedConnect(connect: Connect, allowPrivate: boolean, idleMs: number): Connect {
   const lookup = guardedLookup(allowPrivate);
   return (options, callback) => {
     const refusal = literalRefusal(options.host ?? options.hostname, allowPrivate);
@@ -29,8 +37,45 @@ function guardedConnect(connect: Connect, allowPrivate: boolean): Connect {
       process.nextTick(() => callback?.(refusal, undefined as unknown as Duplex));
       return undefined;
     }
-    return connect({ ...options, lookup }, callback);
+    const socket = connect({ ...options, lookup }, callback);
+    if (socket) idleLimit(socket as Socket, idleMs);
+    return socket;
   };
+}
+
+const limited = new WeakSet<Socket>();
+
+/**
+ * Destroys the socket after `idleMs` without traffic. Armed again on every request the socket
+ * carries: Node sets a socket's timeout to the agent's (none) when it goes back to the pool.
+ */
+function idleLimit(socket: Socket, idleMs: number) {
+  if (!limited.has(socket)) {
+    limited.add(socket);
+    socket.on("timeout", () =>
+      socket.destroy(
+        Object.assign(new Error(`The storage service sent nothing for ${idleMs / 1000} s.`), { code: "ETIMEDOUT" }),
+      ),
+    );
+  }
+  socket.setTimeout(idleMs);
+}
+
+/** A pair of keep-alive agents whose sockets go through the guard and are dropped after `idleMs` idle. */
+export function makeGuardedAgents(allowPrivate: boolean, idleMs = SOCKET_IDLE_MS): GuardedAgents {
+  const options: AgentOptions = { keepAlive: true, maxSockets: 64 };
+  const http = new HttpAgent(options);
+  const https = new HttpsAgent(options);
+  http.createConnection = guardedConnect(http.createConnection.bind(http), allowPrivate, idleMs);
+  https.createConnection = guardedConnect(https.createConnection.bind(https) as Connect, allowPrivate, idleMs);
+  for (const agent of [http, https]) {
+    const reuse = agent.reuseSocket.bind(agent);
+    agent.reuseSocket = (socket, request) => {
+      idleLimit(socket as Socket, idleMs);
+      reuse(socket, request);
+    };
+  }
+  return { http, https };
 }
 
 const cache = new Map<boolean, GuardedAgents>();
@@ -39,12 +84,7 @@ const cache = new Map<boolean, GuardedAgents>();
 export function guardedAgents(allowPrivate: boolean): GuardedAgents {
   let agents = cache.get(allowPrivate);
   if (!agents) {
-    const options: AgentOptions = { keepAlive: true, maxSockets: 64 };
-    const http = new HttpAgent(options);
-    const https = new HttpsAgent(options);
-    http.createConnection = guardedConnect(http.createConnection.bind(http), allowPrivate);
-    https.createConnection = guardedConnect(https.createConnection.bind(https) as Connect, allowPrivate);
-    agents = { http, https };
+    agents = makeGuardedAgents(allowPrivate);
     cache.set(allowPrivate, agents);
   }
   return agents;

@@ -2,10 +2,12 @@ import { BlobServiceClient } from "@azure/storage-blob";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createServer as createNetServer, type AddressInfo } from "node:net";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError } from "@/lib/errors";
+import { makeGuardedAgents } from "@/lib/net/guarded-agent";
 import { startAzurite, type AzuriteServer } from "../../test/servers/azurite";
 import { startGcsServer, type GcsServer } from "../../test/servers/gcs-server";
 import { startS3rver, type S3rverServer } from "../../test/servers/s3rver";
@@ -383,6 +385,25 @@ describe.each(Object.keys(harnesses) as Kind[])("%s adapter", (kind) => {
       expect((err as AppError).message).toContain("connection refused");
       expect(performance.now() - started).toBeLessThan(30_000);
     });
+
+  if (kind !== "local")
+    it("fails, rather than waits for ever, when the endpoint takes the connection and then sends nothing", async () => {
+      const silent = createNetServer((socket) => socket.on("data", () => {})); // reads, never answers
+      await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+      const port = (silent.address() as AddressInfo).port;
+      const agents = makeGuardedAgents(true, 300);
+      try {
+        const started = performance.now();
+        const err = await rejection(
+          createAdapter(h.unreachable!(port), { agents }).put("silent.bin", Readable.from([randomBytes(1024)])),
+        );
+        expectClean(err);
+        expect(performance.now() - started).toBeLessThan(60_000);
+      } finally {
+        agents.http.destroy();
+        await new Promise((resolve) => silent.close(resolve));
+      }
+    }, 90_000);
 });
 
 describe("s3 adapter, objects above the CopyObject limit", () => {
