@@ -6,7 +6,9 @@
 //
 // decrypt: disaster recovery. Reads the header, unwraps the data key with the master key named
 // there, streams out the plaintext. Without --master-keys the MASTER_KEYS environment variable is
-// used; "-" reads the keys from standard input. On any failure nothing is left at <out>.
+// used; "-" reads the keys from standard input. On any failure, SIGINT (Ctrl-C) or SIGTERM,
+// nothing is left at <out> or <out>.partial. A file that is neither a Coffer object nor an OpenPGP
+// message (empty, an unencrypted .tar.gz, an error page) is refused before anything is written.
 // An OpenPGP backup (docs/OPENPGP.md) opens with the passphrase each master key derives; its
 // integrity check passes at the end, only then is <out> renamed into place.
 import {
@@ -21,6 +23,8 @@ import {
   renameSync,
   rmSync,
 } from "node:fs";
+import { constants as osConstants } from "node:os";
+import { Readable, type Writable } from "node:stream";
 import { text } from "node:stream/consumers";
 import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
@@ -31,6 +35,7 @@ import {
   readHeader,
   type ParsedHeader,
 } from "@/lib/crypto/envelope";
+import { unwrapDek } from "@/lib/crypto/data-key";
 import { parseMasterKeys, type Keyring } from "@/lib/crypto/master-keys";
 import { cofferPassphrase, openPgpDecryptStream } from "@/lib/openpgp/message";
 import { env } from "@/lib/env";
@@ -63,72 +68,172 @@ async function decrypt(args: string[]) {
   if (positionals.length !== 2) throw new UsageError(usage);
   const [object, out] = positionals as [string, string];
   if (existsSync(out)) throw new UsageError(`${out} already exists; choose another output file or remove it first.`);
-  const keys = await loadKeys(values["master-keys"]);
   // Written under a temporary name and renamed at the end, so a failure never leaves a file that looks complete.
   const partial = `${out}.partial`;
-  if (!isCofferObject(object)) return decryptOpenPgp(object, out, partial, keys);
-  const decryptor = createDecryptStream({ keys });
-  let header: ParsedHeader | undefined;
-  decryptor.once("header", (h: ParsedHeader) => {
-    header = h;
-    console.log(`Backup ${h.backupId} of team ${h.teamId}, data key wrapped with master key "${h.keyId}"; decrypting…`);
-  });
-  // Created before anything is read ("wx": never a file of that name this run did not make), so a
-  // failure at any moment can remove it.
-  const sink = createWriteStream(partial, { fd: openSync(partial, "wx", 0o600) });
+  if (existsSync(partial)) throw leftPartial(partial);
+  // Opened once and read from the start as a stream, so a pipe (`<(curl …)`) works as well as a file.
+  const { fd, head, kind } = openObject(object);
+  const file = createReadStream(object, { fd });
+  const input = Readable.from(startingWith(head, file));
   try {
-    await pipeline(createReadStream(object), decryptor, sink);
-    renameSync(partial, out);
+    const keys = await loadKeys(values["master-keys"]);
+    if (kind === "openpgp") return await decryptOpenPgp(input, out, partial, keys);
+    const h = checkHeader(head, keys);
+    console.log(`Backup ${h.backupId} of team ${h.teamId}, data key wrapped with master key "${h.keyId}"; decrypting…`);
+    const sink = createPartial(partial);
+    await finishPartial(partial, out, pipeline(input, createDecryptStream({ keys }), sink), sink);
+    console.log(
+      `Wrote ${sink.bytesWritten} bytes to ${out} (backup ${h.backupId}, team ${h.teamId}, master key "${h.keyId}").`,
+    );
+  } finally {
+    input.destroy();
+    file.destroy();
+  }
+}
+
+type ObjectKind = "coffer" | "openpgp";
+
+/** Opens the object and reads its first bytes (a whole Coffer header at most) to tell what it is. */
+function openObject(object: string): { fd: number; head: Buffer; kind: ObjectKind } {
+  let fd: number;
+  try {
+    fd = openSync(object, "r");
   } catch (err) {
-    rmSync(partial, { force: true });
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new Failed(`${object} does not exist.`);
     throw err;
   }
-  console.log(
-    `Wrote ${sink.bytesWritten} bytes to ${out} (backup ${header!.backupId}, team ${header!.teamId}, master key "${header!.keyId}").`,
-  );
-}
-
-function isCofferObject(object: string): boolean {
-  const fd = openSync(object, "r");
   try {
-    const head = Buffer.alloc(6);
-    return readSync(fd, head, 0, 6, 0) === 6 && head.toString("latin1") === "COFFER";
-  } finally {
+    const head = Buffer.alloc(maxHeaderLength);
+    let n = 0;
+    while (n < head.length) {
+      const r = readSync(fd, head, n, head.length - n, null);
+      if (r === 0) break;
+      n += r;
+    }
+    return { fd, head: head.subarray(0, n), kind: objectKind(object, head.subarray(0, n)) };
+  } catch (err) {
     closeSync(fd);
+    throw err;
   }
 }
 
-async function decryptOpenPgp(object: string, out: string, partial: string, keys: Keyring) {
-  console.log("An OpenPGP backup; opening it with the master keys…");
-  const sink = createWriteStream(partial, { fd: openSync(partial, "wx", 0o600) });
+/**
+ * What the object is, from its first bytes; anything that is neither a Coffer object nor an
+ * OpenPGP message is refused here, so it is not reported as a damaged backup.
+ */
+function objectKind(object: string, head: Buffer): ObjectKind {
+  if (head.length === 0) throw new Failed(`${object} is empty (0 bytes): download the backup again.`);
+  if (head.subarray(0, 6).toString("latin1") === "COFFER") return "coffer";
+  if (head[0] === 0x1f && head[1] === 0x8b)
+    throw new Failed(`${object} is an unencrypted .tar.gz: it needs no decrypting; extract it with tar xzf.`);
+  // Every OpenPGP packet starts with a byte whose top bit is set (RFC 9580, 4.2).
+  if (!(head[0]! & 0x80)) {
+    const start = head
+      .subarray(0, 40)
+      .toString("latin1")
+      .replace(/[^\x20-\x7e]+/g, " ")
+      .trim();
+    throw new Failed(
+      `${object} is neither a Coffer backup nor an OpenPGP one${start ? ` (it starts with: ${start})` : ""}: was an error page downloaded instead? Download the backup again.`,
+    );
+  }
+  return "openpgp";
+}
+
+async function* startingWith(head: Buffer, rest: AsyncIterable<Buffer>) {
+  if (head.length) yield head;
+  yield* rest;
+}
+
+/**
+ * The header, checked before anything is written: the key it names is given and unwraps its data
+ * key. One changed byte of the key id or the ids the data key is bound to looks like a missing or
+ * wrong key, so the messages name damage as well.
+ */
+function checkHeader(head: Buffer, keys: Keyring): ParsedHeader {
+  const h = readHeader(head);
+  if (!keys.byId.has(h.keyId))
+    throw new Failed(
+      `Backup "${h.backupId}" names master key "${h.keyId}", which is not among the keys given (${[...keys.byId.keys()].join(", ")}). Add that key; if there is no such key, the header is damaged: use another copy.`,
+    );
   try {
-    const plain = await openPgpDecryptStream(createReadStream(object), {
-      passwords: [...keys.byId.values()].map(cofferPassphrase),
-    });
-    await pipeline(plain, sink);
+    unwrapDek(h.wrapped, keys, h.teamId, h.backupId).fill(0);
+  } catch {
+    throw new Failed(
+      `The data key of backup "${h.backupId}" did not unwrap with master key "${h.keyId}": that key is wrong, or the header is damaged (use another copy).`,
+    );
+  }
+  return h;
+}
+
+const leftPartial = (partial: string) =>
+  new UsageError(
+    `${partial} already exists: an interrupted coffer decrypt left it, and it is not a complete backup. Delete it and run again.`,
+  );
+
+/**
+ * Created before anything is decrypted ("wx": never a file of that name this run did not make), so
+ * a failure, Ctrl-C or a kill at any moment removes it: a part of a backup is plaintext.
+ */
+function createPartial(partial: string) {
+  let fd: number;
+  try {
+    fd = openSync(partial, "wx", 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") throw leftPartial(partial);
+    throw err;
+  }
+  const sink = createWriteStream(partial, { fd });
+  const onSignal = (signal: NodeJS.Signals) => {
+    rmSync(partial, { force: true });
+    console.error(`Stopped (${signal}); removed ${partial}.`);
+    process.exit(128 + osConstants.signals[signal]);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  sink.once("close", () => {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  });
+  return sink;
+}
+
+/** Renames the partial file into place once `done` succeeds; removes it otherwise. */
+async function finishPartial(partial: string, out: string, done: Promise<unknown>, sink: Writable) {
+  try {
+    await done;
     renameSync(partial, out);
   } catch (err) {
     sink.destroy();
     rmSync(partial, { force: true });
     throw err;
   }
+}
+
+async function decryptOpenPgp(input: Readable, out: string, partial: string, keys: Keyring) {
+  console.log("An OpenPGP backup; opening it with the master keys…");
+  const sink = createPartial(partial);
+  const done = (async () => {
+    const plain = await openPgpDecryptStream(input, { passwords: [...keys.byId.values()].map(cofferPassphrase) });
+    await pipeline(plain, sink);
+  })();
+  await finishPartial(partial, out, done, sink);
   console.log(`Wrote ${sink.bytesWritten} bytes to ${out} (integrity check passed).`);
 }
 
 function inspect(args: string[]) {
   const { positionals } = parseArgs({ args, options: {}, allowPositionals: true });
   if (positionals.length !== 1) throw new UsageError(usage);
-  if (!isCofferObject(positionals[0]!))
-    throw new UsageError(
-      `${positionals[0]} has no Coffer header. An OpenPGP backup (.tar.gz.gpg) is listed by gpg --list-packets and opened by coffer decrypt.`,
-    );
-  const fd = openSync(positionals[0]!, "r");
+  const object = positionals[0]!;
+  const { fd, head, kind } = openObject(object);
   let h: ParsedHeader;
   let size: number;
   try {
-    const buf = Buffer.alloc(maxHeaderLength);
-    const n = readSync(fd, buf, 0, buf.length, 0);
-    h = readHeader(buf.subarray(0, n));
+    if (kind === "openpgp")
+      throw new UsageError(
+        `${object} has no Coffer header. An OpenPGP backup (.tar.gz.gpg) is listed by gpg --list-packets and opened by coffer decrypt.`,
+      );
+    h = readHeader(head);
     size = fstatSync(fd).size;
   } finally {
     closeSync(fd);

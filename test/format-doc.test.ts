@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -99,8 +99,48 @@ describe("docs/FORMAT.md", () => {
       expect(r.stderr, what).toMatch(message);
       expect({ what, output: r.output, leftovers: r.leftovers }).toEqual({ what, output: undefined, leftovers: false });
     }
-    const otherKey = decrypt(object, `doc-1:${randomBytes(32).toString("base64")}`);
-    expect(otherKey.status).not.toBe(0);
-    expect(otherKey.output).toBeUndefined();
+  });
+
+  it("has a decryptor that tells a wrong key or a damaged header from a damaged segment, without a stack trace", async () => {
+    const object = await encrypt(randomBytes(S + 100));
+    const backupIdChanged = Buffer.from(object);
+    backupIdChanged[object.indexOf("bkp_doc") + 4]! ^= 1; // the data key is bound to the backup id
+    const lengthChanged = Buffer.from(object);
+    lengthChanged.writeUInt32BE(0xffffffff, 8);
+    const idLengthChanged = Buffer.from(object);
+    idLengthChanged[23] = 200; // the key id's length byte: the fields run past the header
+    const unwrapFailed = /^the data key did not unwrap with master key "doc-1": wrong master key or damaged header$/;
+    const cases: [string, Buffer, string, RegExp][] = [
+      ["another master key", object, `doc-1:${randomBytes(32).toString("base64")}`, unwrapFailed],
+      ["a changed backup id", backupIdChanged, masterKeys, unwrapFailed],
+      ["an impossible header length", lengthChanged, masterKeys, /^the header is damaged: its length is impossible$/],
+      ["a field running past the header", idLengthChanged, masterKeys, /^the header is damaged$/],
+      ["a key not given", object, `doc-2:${randomBytes(32).toString("base64")}`, /^MASTER_KEYS has no key "doc-1"/],
+    ];
+    for (const [what, bytes, keysEnv, message] of cases) {
+      const r = decrypt(bytes, keysEnv);
+      expect({ what, status: r.status, output: r.output, leftovers: r.leftovers }).toEqual({
+        what,
+        status: 1,
+        output: undefined,
+        leftovers: false,
+      });
+      expect(r.stderr.trim(), what).toMatch(message);
+    }
+  });
+
+  it("has a decryptor that reports a failed write as such, not as a damaged object", async () => {
+    const input = path.join(work, "full-disk.enc");
+    const output = path.join(work, "full-disk.tar.gz");
+    writeFileSync(input, await encrypt(randomBytes(100)));
+    symlinkSync("/dev/full", `${output}.partial`); // every write fails with ENOSPC
+    const run = spawnSync(process.execPath, [script, input, output], {
+      env: { PATH: process.env.PATH, NODE_ENV: "production", MASTER_KEYS: masterKeys },
+      encoding: "utf8",
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/ENOSPC/);
+    expect(run.stderr).not.toMatch(/authentication|altered|damaged/);
+    expect(existsSync(output)).toBe(false);
   });
 });

@@ -9,7 +9,9 @@ import { requestBackup } from "@/lib/backups/mutations";
 import { getBackup, listBackups } from "@/lib/backups/queries";
 import { createDestination } from "@/lib/destinations/mutations";
 import { env } from "@/lib/env";
+import { parseManifest } from "@/lib/backups/manifest";
 import { createServer } from "@/lib/servers/mutations";
+import { createSourceSchema } from "@/lib/servers/schemas";
 import { createSource } from "@/lib/servers/source-mutations";
 import { signedUpUser } from "@/test/factories";
 import { startPgCluster, type PgCluster } from "@/test/pg-cluster";
@@ -28,59 +30,69 @@ const block = (name: string) => {
 };
 
 let pg: PgCluster;
+/** A brand-new PostgreSQL with none of the roles of `pg`, as on a replacement host. */
+let fresh: PgCluster;
 let sshd: TestSshd;
 let engine: InProcessEngine;
 let work: string;
 
 beforeAll(async () => {
-  [pg, sshd] = await Promise.all([startPgCluster(), startSshd()]);
+  [pg, fresh, sshd] = await Promise.all([startPgCluster(), startPgCluster(), startSshd()]);
   engine = await inProcessEngine({ retryDelayMs: () => 50 });
   // Inside the checkout, as the README says: `npx coffer` is the package's own bin.
   mkdirSync(path.join(root, ".data"), { recursive: true });
   work = mkdtempSync(path.join(root, ".data", "dr-"));
-  psql("postgres", "create database shop");
+  // The database and its table belong to an application role, as in production.
+  psql("postgres", "create role shop nologin");
+  psql("postgres", "create database shop owner shop");
   psql(
     "shop",
-    "create table orders (id int primary key, label text); insert into orders select g, 'order ' || g from generate_series(1, 1234) g;",
+    "create table orders (id int primary key, label text); insert into orders select g, 'order ' || g from generate_series(1, 1234) g; alter table orders owner to shop;",
   );
 }, 60_000);
 afterAll(async () => {
   await engine?.stop();
   rmSync(work, { recursive: true, force: true });
-  await Promise.all([pg?.stop(), sshd?.stop()]);
+  await Promise.all([pg?.stop(), fresh?.stop(), sshd?.stop()]);
 });
 
-const pgEnv = () => ({ PGHOST: "127.0.0.1", PGPORT: String(pg.port), PGUSER: "postgres" });
-function psql(db: string, sql: string) {
+const pgEnv = (on = pg) => ({ PGHOST: "127.0.0.1", PGPORT: String(on.port), PGUSER: "postgres" });
+function psql(db: string, sql: string, on = pg) {
   return execFileSync("psql", ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql], {
-    env: { ...process.env, ...pgEnv() },
+    env: { ...process.env, ...pgEnv(on) },
   })
     .toString()
     .trim();
 }
-const digest = (db: string) =>
-  psql(db, "select count(*) || ':' || md5(string_agg(id || '/' || label, ',' order by id)) from orders");
-const bash = (script: string) =>
+const digest = (db: string, on = pg) =>
+  psql(db, "select count(*) || ':' || md5(string_agg(id || '/' || label, ',' order by id)) from orders", on);
+const owners = (db: string, on: PgCluster) =>
+  psql(
+    db,
+    "select d.datdba::regrole || ' ' || t.tableowner from pg_database d, pg_tables t where d.datname = current_database() and t.tablename = 'orders'",
+    on,
+  );
+const bash = (script: string, o: { cwd?: string; on?: PgCluster } = {}) =>
   execFileSync("bash", ["-euo", "pipefail", "-c", script], {
-    cwd: work,
-    env: { ...process.env, ...pgEnv(), MASTER_KEYS: process.env.MASTER_KEYS! },
+    cwd: o.cwd ?? work,
+    env: { ...process.env, ...pgEnv(o.on), MASTER_KEYS: process.env.MASTER_KEYS! },
     timeout: 120_000,
   }).toString();
 
-async function team() {
+/** `whole`: the source is every database of `pg` with its roles, not the one database shop. */
+async function team(o: { whole?: boolean } = {}) {
   const user = await signedUpUser("Dr");
   const t = await user.team("admin");
   const { id: serverId } = await createServer(t, { kind: "local", name: "db1", workDir: "/var/tmp" });
-  const { id: sourceId } = await createSource(t, {
-    serverId,
-    kind: "postgres",
-    name: "shop",
-    pgHost: "127.0.0.1",
-    pgPort: pg.port,
-    pgDatabase: "shop",
-    pgUser: "postgres",
-    pgSslmode: "disable",
-  });
+  const connection = { serverId, pgHost: "127.0.0.1", pgPort: pg.port, pgUser: "postgres", pgSslmode: "disable" };
+  const { id: sourceId } = await createSource(
+    t,
+    createSourceSchema.parse(
+      o.whole
+        ? { ...connection, kind: "postgres_cluster", name: "everything" }
+        : { ...connection, kind: "postgres", name: "shop", pgDatabase: "shop" },
+    ),
+  );
   const prefix = `dr-${randomBytes(3).toString("hex")}`;
   const { id: destinationId } = await createDestination(t, { kind: "local", name: "disk", prefix });
   const backUp = async () => {
@@ -120,6 +132,40 @@ describe("disaster recovery, as the README says", () => {
     expect(digest("shop_restored")).toBe(digest("shop"));
     const manifest = JSON.parse(readFileSync(path.join(work, "restore", "manifest.json"), "utf8"));
     expect(manifest.postgres[0].tables).toEqual([{ schema: "public", table: "orders", rows: 1234 }]);
+    // A backup of one database records no owner: the new database is the restoring user's.
+    expect(owners("shop_restored", pg)).toBe("postgres shop");
+  });
+
+  it("a whole PostgreSQL is lost: its backup restores offline onto a new PostgreSQL with none of its roles", async () => {
+    const s = await team({ whole: true });
+    // Object names carry the time in UTC, whatever the Coffer host's time zone.
+    const zone = process.env.TZ;
+    process.env.TZ = "Pacific/Kiritimati"; // UTC+14
+    const b = await s.backUp().finally(() => {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    });
+    const objectKey = b.locations[0]!.objectKey;
+    const stamp = /-(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})-[^/]+$/.exec(objectKey)!.slice(1).map(Number);
+    const named = Date.UTC(stamp[0]!, stamp[1]! - 1, stamp[2], stamp[3], stamp[4], stamp[5]);
+    expect(Math.abs(named - b.createdAt.getTime())).toBeLessThan(60_000);
+
+    const manifest = parseManifest(b.manifest);
+    expect(manifest.entries.map((e) => e.path)).toContain("postgres/globals.sql");
+    expect(manifest.postgres.find((p) => p.path === "postgres/shop.sql")?.owner).toBe("shop");
+    expect(psql("postgres", "select count(*) from pg_roles where rolname = 'shop'", fresh)).toBe("0");
+
+    const dir = path.join(work, "whole");
+    mkdirSync(dir);
+    copyFileSync(
+      path.join(env().DATA_DIR, "storage", s.t.id, s.prefix, objectKey),
+      path.join(dir, "backup.tar.gz.enc"),
+    );
+    const out = bash(block("offline"), { cwd: dir, on: fresh });
+    expect(out.trim().split("\n").at(-1)).toBe("1234");
+    expect(digest("shop_restored", fresh)).toBe(digest("shop"));
+    // The database and its table belong to the role again, as on the lost PostgreSQL.
+    expect(owners("shop_restored", fresh)).toBe("shop shop");
   });
 
   it("a server is lost: its backup restores into a new database on the replacement server", async () => {
