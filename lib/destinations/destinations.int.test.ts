@@ -1,4 +1,6 @@
-import { existsSync, readdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { Readable } from "node:stream";
 import { createServer as createHttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -20,6 +22,8 @@ import { db } from "../db";
 import { env } from "../env";
 import { AppError } from "../errors";
 import { createServer } from "../servers/mutations";
+import { openDownload } from "../backups/download";
+import { importUpload } from "../backups/upload";
 import { acceptInvitation, createInvitation } from "../teams/invitations";
 import { teamForUser } from "../teams/context";
 import { createDestination, deleteDestination, updateDestination } from "./mutations";
@@ -267,6 +271,37 @@ describe("storage destinations", () => {
     await BlobServiceClient.fromConnectionString(azure.connectionString).createContainer("backups");
     expect(await testDestination(t, z.id)).toMatchObject({ ok: true });
     expect((await getDestination(t, z.id)).classMonthly).toBe("Cold");
+  });
+
+  it("a destination that holds backups moves only to where they are: the newest copy must be found at the new location", async () => {
+    const t = await (await signedUpUser("Mover")).team("admin");
+    const { id: serverId } = await createServer(t, { kind: "local", name: "host", workDir: "/var/tmp" });
+    const prefix = `mv-${Date.now()}`;
+    const { id } = await createDestination(t, { kind: "local", name: "disk", prefix });
+    const dir = mkdtempSync(path.join(tmpdir(), "coffer-move-"));
+    writeFileSync(path.join(dir, "notes.txt"), "kept\n");
+    const tgz = execFileSync("tar", ["czf", "-", "-C", dir, "notes.txt"]);
+    const upload = await importUpload(
+      t,
+      { serverId, destinationIds: [id], encrypted: true, fileName: "notes.tar.gz" },
+      Readable.from([tgz]),
+    );
+    const moved = { kind: "local" as const, name: "disk", prefix: `${prefix}-new`, destinationId: id };
+    await expect(updateDestination(t, moved)).rejects.toThrow(
+      /^1 backup is stored at this destination's current location, and the newest of them \(.+\) is not at the new location\. Move the objects there first/,
+    );
+    expect((await getDestination(t, id)).settings).toMatchObject({ prefix });
+
+    // Moved by hand (a migrated bucket, here a copied folder): the destination follows, and reads work.
+    const root = path.join(env().DATA_DIR, "storage", t.id);
+    cpSync(path.join(root, prefix), path.join(root, `${prefix}-new`), { recursive: true });
+    rmSync(path.join(root, prefix), { recursive: true });
+    await updateDestination(t, moved);
+    const download = await openDownload(t, upload.id, null);
+    const chunks: Buffer[] = [];
+    for await (const c of download.body!) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks)).toEqual(tgz);
+    rmSync(dir, { recursive: true });
   });
 
   it("a server's backup directory over SSH", async () => {

@@ -1,10 +1,10 @@
 import "server-only";
-import { count, eq } from "drizzle-orm";
+import { count, desc, eq, ne } from "drizzle-orm";
 import { backupLocations, servers, storageDestinations } from "@/db/schema";
 import { newId } from "@/db/columns";
 import { recordAudit } from "../audit/record";
 import { db } from "../db";
-import { AppError, notFound } from "../errors";
+import { AppError, asAppError, notFound } from "../errors";
 import { pgCode } from "../db";
 import { schedulesUsing } from "../schedules/queries";
 import { normalizePrefix } from "../storage/common";
@@ -12,7 +12,10 @@ import { assertOutsideCofferData, backupDirectory } from "../servers/coffer-data
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import { guardEndpoints, splitFields, storageConfig, tierClasses, type Secrets } from "./config";
 import { openCredentials, sealCredentials } from "./credentials";
+import { withLoadedDestination } from "./use";
 import type { CreateDestinationInput, UpdateDestinationInput } from "./schemas";
+
+type DestinationRow = typeof storageDestinations.$inferSelect;
 import { formatCount } from "../format";
 
 /** Validates everything a destination needs (provider fields, classes, endpoints, server) and returns its row values. */
@@ -86,6 +89,7 @@ export async function updateDestination(t: TeamContext, input: UpdateDestination
     .select({
       kind: storageDestinations.kind,
       settings: storageDestinations.settings,
+      serverId: storageDestinations.serverId,
       credentialsEnc: storageDestinations.credentialsEnc,
     })
     .from(storageDestinations)
@@ -110,6 +114,8 @@ export async function updateDestination(t: TeamContext, input: UpdateDestination
     input,
     openCredentials(t, input.destinationId, current.credentialsEnc),
   );
+  const relocated = [...LOCATION_FIELDS].some((f) => (current.settings[f] ?? "") !== (values.settings[f] ?? ""));
+  if (relocated || current.serverId !== values.serverId) await assertCopiesThere(t, input.destinationId, values);
   await d
     .transaction(async (tx) => {
       const [row] = await tx
@@ -127,6 +133,39 @@ export async function updateDestination(t: TeamContext, input: UpdateDestination
     })
     .catch(conflictOnName);
   return { id: input.destinationId };
+}
+
+/** The settings that say where objects are: change one and the stored copies' keys point elsewhere. */
+const LOCATION_FIELDS = ["endpoint", "apiEndpoint", "accountName", "bucket", "container", "prefix", "path"] as const;
+
+/**
+ * A destination that holds backups may move only to where they are too (a migrated bucket, a new
+ * name for the same endpoint): its newest stored copy must be found at the new location, or every
+ * copy would be lost track of (reads would fail; retention would "delete" where nothing is).
+ */
+async function assertCopiesThere(t: TeamContext, id: string, values: Awaited<ReturnType<typeof rowValues>>) {
+  const d = await db();
+  const held = await d
+    .select({ objectKey: backupLocations.objectKey })
+    .from(backupLocations)
+    .where(inTeam(backupLocations, t, eq(backupLocations.destinationId, id), ne(backupLocations.status, "deleted")))
+    .orderBy(desc(backupLocations.createdAt));
+  if (!held.length) return;
+  const newest = held[0]!.objectKey;
+  const stored = `${formatCount(held.length, "backup")} ${held.length === 1 ? "is" : "are"} stored at this destination's current location`;
+  const found = await withLoadedDestination(t, { ...values, id, teamId: t.id } as DestinationRow, (adapter) =>
+    adapter.head(newest),
+  ).catch((err: unknown) => {
+    throw new AppError(
+      "CONFLICT",
+      `${stored}, and the new location could not be checked for them (${asAppError(err)?.message ?? "it did not answer"}). Nothing was changed.`,
+    );
+  });
+  if (!found)
+    throw new AppError(
+      "CONFLICT",
+      `${stored}, and the newest of them (${newest}) is not at the new location. Move the objects there first, or add a new destination for the new location; nothing was changed.`,
+    );
 }
 
 export async function deleteDestination(t: TeamContext, destinationId: string) {
