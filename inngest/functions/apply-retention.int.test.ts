@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listAuditEvents } from "@/lib/audit/queries";
 import { openDownload, requestRetrieval } from "@/lib/backups/download";
 import { getBackup, listBackups } from "@/lib/backups/queries";
-import { createDestination } from "@/lib/destinations/mutations";
+import { createDestination, updateDestination } from "@/lib/destinations/mutations";
 import { requestBackup } from "@/lib/backups/mutations";
-import { applyRetention, previewRetention } from "@/lib/retention/apply";
+import { applyRetention, holdForReading, previewRetention } from "@/lib/retention/apply";
 import { getTeamRetention, updateTeamRetention } from "@/lib/retention/policies";
 import { setDestinationPrices, storageUsage, storedBytesHistory } from "@/lib/retention/usage";
 import { DEFAULT_POLICY } from "@/lib/retention/select";
@@ -174,7 +174,7 @@ async function history() {
     retention: { keepAll: false, last: 0, daily: 2, weekly: 2, monthly: 0, yearly: 0 },
   });
   const keyOf = async (id: string) => `${prefix}/${(await getBackup(t, id)).locations[0]!.objectKey}`;
-  return { t, scheduleId, ids, keyOf, dests };
+  return { t, scheduleId, ids, keyOf, dests, prefix };
 }
 
 describe("apply-retention", () => {
@@ -187,8 +187,12 @@ describe("apply-retention", () => {
         .map((x) => x.id)
         .sort(),
     ).toEqual([h.ids["2026-06-01"], h.ids["2026-04-10"]].sort());
+    // 20 May is being read (a download): its copies keep their class until the read is over.
+    await holdForReading(h.t, h.ids["2026-05-20"]!, 60_000);
     engine.send([retentionEvent(h.t.id, { scheduleId: h.scheduleId }, "test")]);
     await engine.idle();
+    expect(await s3Head(await h.keyOf(h.ids["2026-05-20"]!))).toBe("STANDARD");
+    await setBackupRow(h.ids["2026-05-20"]!, { readingUntil: null });
     // In the trash first, every copy still there; a week later the next run deletes them.
     for (const gone of ["2026-06-01", "2026-04-10"]) {
       expect((await getBackup(h.t, h.ids[gone]!)).status).toBe("trashed");
@@ -292,6 +296,23 @@ describe("apply-retention", () => {
     );
     expect(await azureTier(weekly)).toBe("Archive");
     expect((await listAuditEvents(h.t, { action: "backup.retrieval_requested" })).events).toHaveLength(1);
+
+    // The weekly class changed after the copy was archived: it stays in Archive, since setting its
+    // tier would start a paid rehydration and the row would claim a class the blob is not in yet.
+    await updateDestination(h.t, {
+      destinationId: h.dests[1]!,
+      kind: "azure",
+      name: "azure",
+      container: "backups",
+      prefix: h.prefix,
+      classWeekly: "Cold",
+    });
+    engine.send([retentionEvent(h.t.id, { scheduleId: h.scheduleId }, "test-after-class-change")]);
+    await engine.idle();
+    expect(await azureTier(weekly)).toBe("Archive");
+    expect(
+      (await getBackup(h.t, h.ids["2026-05-20"]!)).locations.find((l) => l.destinationId === h.dests[1])!.storageClass,
+    ).toBe("Archive");
   });
 
   it("a destination failing mid-delete leaves the copy for the next run; two runs at once trash or expire nothing twice", async () => {

@@ -2,6 +2,8 @@ import "server-only";
 import { and, eq, inArray, isNull, lt, or, type SQL } from "drizzle-orm";
 import { backupLocations, backups, schedules, storageDestinations, teams } from "@/db/schema";
 import { recordAudit } from "../audit/record";
+import { retrievalHours, STORAGE_CLASSES } from "../storage/classes";
+import type { StorageKind } from "../storage/types";
 import { db } from "../db";
 import { withDestination } from "../destinations/use";
 import { notFound } from "../errors";
@@ -171,6 +173,7 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
       destinationId: backupLocations.destinationId,
       objectKey: backupLocations.objectKey,
       storageClass: backupLocations.storageClass,
+      kind: storageDestinations.kind,
       classDaily: storageDestinations.classDaily,
       classWeekly: storageDestinations.classWeekly,
       classMonthly: storageDestinations.classMonthly,
@@ -183,20 +186,22 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
         eq(storageDestinations.id, backupLocations.destinationId),
       ),
     )
+    .innerJoin(backups, and(eq(backups.teamId, backupLocations.teamId), eq(backups.id, backupLocations.backupId)))
     .where(
       inTeam(
         backupLocations,
         t,
         inArray(backupLocations.backupId, [...tierOf.keys()]),
         eq(backupLocations.status, "stored"),
+        // A copy being read (a download, restore or verification) moves on a later run: in an
+        // archive class its next read (a resumed range, a retried request) would fail.
+        or(isNull(backups.readingUntil), lt(backups.readingUntil, now)),
       ),
     );
   for (const loc of locations) {
     const target = classFor(loc, tierOf.get(loc.backupId)!);
     if (!target || target === loc.storageClass) continue;
-    // Only ever colder: moving an archived object back needs a retrieval, and a policy change should not thrash.
-    const ladder = [loc.classDaily, loc.classWeekly, loc.classMonthly];
-    if (ladder.indexOf(target) < ladder.indexOf(loc.storageClass)) continue;
+    if (!colder(loc.kind, loc.storageClass, target)) continue;
     try {
       await withDestination(t, loc.destinationId, (a) => a.setStorageClass(loc.objectKey, target));
       await d
@@ -216,6 +221,19 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
   }
   await emit(t, "retention.applied", { scope, ...changes, problems: result.problems.length });
   return result;
+}
+
+/**
+ * Whether a copy in class `from` may move to `to`: only ever colder in the provider's own order
+ * (not the destination's tiers, which an admin may have changed since), never out of archive
+ * storage (that needs a paid retrieval), and never from a class Coffer does not know (one a
+ * bucket's lifecycle rule chose), so a policy change cannot thrash or undo a retrieval.
+ */
+function colder(kind: StorageKind, from: string | null, to: string): boolean {
+  if (retrievalHours(kind, from) !== null) return false;
+  const order: readonly string[] = STORAGE_CLASSES[kind];
+  const at = from === null ? 0 : order.indexOf(from);
+  return at >= 0 && order.indexOf(to) > at;
 }
 
 /** The scope a backup belongs to: its schedule's, or its server's unscheduled backups. */
