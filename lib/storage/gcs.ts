@@ -156,7 +156,7 @@ export class GcsAdapter implements StorageAdapter {
         try {
           await pipeline(source, ws, { signal });
         } catch (err) {
-          if (sessionUri) await cancelSession(sessionUri);
+          if (sessionUri) await cancelSession(sessionUri, this.uploads.apiEndpoint);
           throw err;
         }
       },
@@ -358,12 +358,18 @@ async function endsEmpty(stream: Readable, signal: AbortSignal): Promise<boolean
   return stream.readableLength === 0;
 }
 
-/** Best effort: tell GCS to drop an unfinished resumable session (it answers 499). */
-async function cancelSession(uri: string) {
+/**
+ * Best effort: tell GCS to drop an unfinished resumable session (it answers 499). The session URI
+ * is whatever the endpoint answered, so it is only followed to that endpoint's own origin, without
+ * redirects: an endpoint of someone's own could otherwise send this DELETE into a private network.
+ */
+export async function cancelSession(uri: string, apiEndpoint: string) {
   try {
+    if (new URL(uri).origin !== new URL(apiEndpoint).origin) return;
     const res = await fetch(uri, {
       method: "DELETE",
       headers: { "Content-Length": "0" },
+      redirect: "manual",
       signal: AbortSignal.timeout(10_000),
     });
     await res.body?.cancel();
