@@ -186,6 +186,15 @@ export async function meteredUpload(
   const meter = new Sha256Meter();
   const controller = new AbortController();
   let sourceError: unknown;
+  // Whoever fails first is at fault: the source (an error, or closing before its end) or the
+  // sender (a write error, or a loop that stopped reading), which destroys the meter first. The
+  // other side then fails with the same error or an abort, which says nothing about the cause.
+  let sourceFailedFirst: boolean | undefined;
+  const sourceFailed = () => (sourceFailedFirst ??= true);
+  body.once("error", sourceFailed);
+  body.once("close", () => !body.readableEnded && sourceFailed());
+  meter.once("error", () => (sourceFailedFirst ??= false));
+  meter.once("close", () => !meter.readableEnded && (sourceFailedFirst ??= false));
   const onAbort = () => {
     controller.abort(abortReason(signal as AbortSignal));
     meter.destroy(STOP);
@@ -194,7 +203,7 @@ export async function meteredUpload(
   const piped = pipeline(body, meter).then(
     () => undefined,
     (err: unknown) => {
-      if (err !== STOP && !signal?.aborted) sourceError ??= err;
+      if (err !== STOP && !signal?.aborted && sourceFailedFirst) sourceError ??= err;
       if (!controller.signal.aborted) controller.abort(err);
     },
   );
