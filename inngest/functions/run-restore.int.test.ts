@@ -878,6 +878,30 @@ describe("run-verification", () => {
   });
 });
 
+/** A directory source of `folder` on the setup's server. */
+async function folderSource(s: Setup, folder: string) {
+  const { id } = await createSource(s.t, {
+    serverId: s.serverId,
+    kind: "directory",
+    name: "site",
+    paths: [folder],
+    excludes: [],
+  });
+  return id;
+}
+
+/** Restores `folder` of the backup into the fresh folder `into` and runs the job. */
+async function restoreFolder(s: Setup, backupId: string, folder: string, into: string) {
+  const { id } = await requestDirectoryRestore(s.t, {
+    backupId,
+    members: [`files${folder}`],
+    serverId: s.serverId,
+    targetPath: into,
+    mode: "fresh",
+  });
+  return run(s.t, id);
+}
+
 describe("run-restore: directories", () => {
   it("restores a backed-up folder into a fresh folder on the server", async () => {
     const s = await setup(10);
@@ -885,23 +909,9 @@ describe("run-restore: directories", () => {
     writeFileSync(path.join(folder, "index.html"), "<h1>hi</h1>\n");
     mkdirSync(path.join(folder, "img"));
     writeFileSync(path.join(folder, "img", "logo.bin"), randomBytes(300_000));
-    const { id: dirId } = await createSource(s.t, {
-      serverId: s.serverId,
-      kind: "directory",
-      name: "site",
-      paths: [folder],
-      excludes: [],
-    });
-    const backupId = await backedUp(s, [dirId]);
+    const dirId = await folderSource(s, folder);
     const into = path.join(mkdtempSync(path.join(scratch, "into-")), "restored");
-    const { id } = await requestDirectoryRestore(s.t, {
-      backupId,
-      members: [`files${folder}`],
-      serverId: s.serverId,
-      targetPath: into,
-      mode: "fresh",
-    });
-    const r = await run(s.t, id);
+    const r = await restoreFolder(s, await backedUp(s, [dirId]), folder, into);
     expect(r).toMatchObject({ status: "succeeded", error: null });
     expect(r.restored).toEqual({ kind: "directory", path: into, files: 2, bytes: 300_000 + 12 });
     for (const f of ["index.html", "img/logo.bin"])
@@ -911,24 +921,10 @@ describe("run-restore: directories", () => {
     const s = await setup(10);
     const folder = mkdtempSync(path.join(scratch, "site-"));
     writeFileSync(path.join(folder, "big.bin"), randomBytes(400_000));
-    const { id: dirId } = await createSource(s.t, {
-      serverId: s.serverId,
-      kind: "directory",
-      name: "site",
-      paths: [folder],
-      excludes: [],
-    });
-    const { backupId, disk } = await backedUpTwice(s, [dirId]);
+    const { backupId, disk } = await backedUpTwice(s, [await folderSource(s, folder)]);
     writeFileSync(disk, readFileSync(disk).subarray(0, 200_000));
     const into = path.join(mkdtempSync(path.join(scratch, "into-")), "restored");
-    const { id } = await requestDirectoryRestore(s.t, {
-      backupId,
-      members: [`files${folder}`],
-      serverId: s.serverId,
-      targetPath: into,
-      mode: "fresh",
-    });
-    const r = await run(s.t, id);
+    const r = await restoreFolder(s, backupId, folder, into);
     expect(r).toMatchObject({ status: "succeeded", error: null });
     expect(sha256(readFileSync(path.join(into, folder, "big.bin")))).toBe(
       sha256(readFileSync(path.join(folder, "big.bin"))),

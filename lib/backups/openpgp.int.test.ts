@@ -94,6 +94,22 @@ async function setup() {
   return { t, serverId, sourceId, destinationId, objectPath };
 }
 
+/** A daily schedule of the setup's source making OpenPGP backups. */
+const nightlyOpenPgp = (s: Awaited<ReturnType<typeof setup>>) =>
+  createSchedule(s.t, {
+    name: "nightly",
+    serverId: s.serverId,
+    sourceIds: [s.sourceId],
+    destinationIds: [s.destinationId],
+    when: { kind: "daily", time: "02:00" },
+    timezone: "UTC",
+    encrypted: true,
+    encryption: "openpgp",
+    enabled: true,
+    verify: false,
+    retention: DEFAULT_POLICY,
+  });
+
 /** Runs `sh` in a fresh folder and returns it. */
 function shell(script: string, gpg: GnupgHome) {
   const dir = mkdtempSync(path.join(work, "out-"));
@@ -110,19 +126,7 @@ describe("OpenPGP backups", () => {
     const s = await setup();
     const aliceKey = alice.genKey("Shop Ops <ops@example.test>", "future-default");
     await addTeamKey(s.t, { key: alice.exportPublic(aliceKey) });
-    const { id: scheduleId } = await createSchedule(s.t, {
-      name: "nightly",
-      serverId: s.serverId,
-      sourceIds: [s.sourceId],
-      destinationIds: [s.destinationId],
-      when: { kind: "daily", time: "02:00" },
-      timezone: "UTC",
-      encrypted: true,
-      encryption: "openpgp",
-      enabled: true,
-      verify: false,
-      retention: DEFAULT_POLICY,
-    });
+    const { id: scheduleId } = await nightlyOpenPgp(s);
     await setScheduleRow(scheduleId, { nextRunAt: new Date(Date.now() - 60_000) });
     engine.runCron(scheduleTick);
     await engine.idle();
@@ -191,19 +195,7 @@ describe("OpenPGP backups", () => {
     const s = await setup();
     const key = alice.genKey("Api <api@example.test>", "future-default");
     await addTeamKey(s.t, { key: alice.exportPublic(key) });
-    const { id: scheduleId } = await createSchedule(s.t, {
-      name: "nightly",
-      serverId: s.serverId,
-      sourceIds: [s.sourceId],
-      destinationIds: [s.destinationId],
-      when: { kind: "daily", time: "02:00" },
-      timezone: "UTC",
-      encrypted: true,
-      encryption: "openpgp",
-      enabled: true,
-      verify: false,
-      retention: DEFAULT_POLICY,
-    });
+    const { id: scheduleId } = await nightlyOpenPgp(s);
     const { token } = await createApiToken(s.t, { name: "ci", scopes: ["read", "backups:write"] });
     const schedule = await call(scheduleRoute.GET, "GET", `/schedules/${scheduleId}`, {
       token,
