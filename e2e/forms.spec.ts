@@ -189,6 +189,12 @@ test("no dead ends: Back up now without storage, the price note, settings tabs b
     "Audit log",
   ]);
   await viewer.context.close();
+  // The default retention's own fields show what the server refused.
+  const defaults = page.getByRole("form", { name: "Default retention" });
+  await defaults.getByLabel("Days").fill("5000");
+  await defaults.getByRole("button", { name: "Save retention" }).click();
+  await expect(defaults.getByText("Use at most 1000.", { exact: true })).toBeVisible();
+  await expect(defaults.getByLabel("Days")).toHaveAttribute("aria-invalid", "true");
 
   // A second device of Dee's, to be signed out by the password change.
   const other = await browser.newContext();

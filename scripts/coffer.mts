@@ -128,13 +128,15 @@ function objectKind(object: string, head: Buffer): ObjectKind {
     throw new Failed(`${object} is an unencrypted .tar.gz: it needs no decrypting; extract it with tar xzf.`);
   // Every OpenPGP packet starts with a byte whose top bit is set (RFC 9580, 4.2).
   if (!(head[0]! & 0x80)) {
-    const start = head
-      .subarray(0, 40)
-      .toString("latin1")
-      .replace(/[^\x20-\x7e]+/g, " ")
-      .trim();
+    // Its content is not echoed: the file given by mistake could be the keys file.
+    const looks =
+      head[0] === 0x3c
+        ? " (it looks like XML or HTML)"
+        : /^[\x09\x0a\x0d\x20-\x7e]+$/.test(head.toString("latin1"))
+          ? " (it looks like text)"
+          : "";
     throw new Failed(
-      `${object} is neither a Coffer backup nor an OpenPGP one${start ? ` (it starts with: ${start})` : ""}: was an error page downloaded instead? Download the backup again.`,
+      `${object} is neither a Coffer backup nor an OpenPGP one${looks}: was an error page downloaded instead? Download the backup again.`,
     );
   }
   return "openpgp";

@@ -64,13 +64,16 @@ describe("coffer decrypt", () => {
     const cases: [string, Buffer, RegExp][] = [
       ["an empty file", Buffer.alloc(0), /is empty \(0 bytes\): download the backup again/],
       ["an unencrypted .tar.gz", tarGz, /is an unencrypted \.tar\.gz: it needs no decrypting; extract it with tar xzf/],
-      ["an S3 error body", s3Error, /neither a Coffer backup nor an OpenPGP one \(it starts with: <\?xml version=/],
+      ["an S3 error body", s3Error, /neither a Coffer backup nor an OpenPGP one \(it looks like XML or HTML\)/],
+      // The keys file given by mistake: what it holds is not printed.
+      ["the master keys", Buffer.from(`k1:${randomBytes(32).toString("base64")}\n`), /\(it looks like text\)/],
     ];
     for (const [what, bytes, message] of cases) {
       const r = await decrypt(bytes);
       expect({ what, code: r.code, left: r.left }).toEqual({ what, code: 1, left: [] });
       expect(r.stderr, what).toMatch(message);
       expect(r.stderr, what).not.toMatch(/OpenPGP integrity|MDC|damaged/);
+      if (bytes.length > 8) expect(r.stderr, what).not.toContain(bytes.subarray(0, 8).toString("latin1"));
     }
   });
 

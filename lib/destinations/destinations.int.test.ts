@@ -9,7 +9,7 @@ import { BlobServiceClient } from "@azure/storage-blob";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { storageDestinations } from "@/db/schema";
-import { insertBackupRow } from "@/test/arrange";
+import { insertBackupRow, insertLocationRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { startAzurite, type AzuriteServer } from "@/test/servers/azurite";
 import { startGcsServer, type GcsServer } from "@/test/servers/gcs-server";
@@ -286,6 +286,23 @@ describe("storage destinations", () => {
       { serverId, destinationIds: [id], encrypted: true, fileName: "notes.tar.gz" },
       Readable.from([tgz]),
     );
+    // A later run that failed there (its object never written) is no copy to look for.
+    const failed = await insertBackupRow({
+      teamId: t.id,
+      serverId,
+      trigger: "manual",
+      status: "failed",
+      encrypted: true,
+      fileName: "host-failed.tar.gz",
+    });
+    await insertLocationRow({
+      teamId: t.id,
+      backupId: failed,
+      destinationId: id,
+      objectKey: "never-written.tar.gz.enc",
+      status: "failed",
+      createdAt: new Date(Date.now() + 60_000),
+    });
     const moved = { kind: "local" as const, name: "disk", prefix: `${prefix}-new`, destinationId: id };
     await expect(updateDestination(t, moved)).rejects.toThrow(
       /^1 backup is stored at this destination's current location, and the newest of them \(.+\) is not at the new location\. Move the objects there first/,

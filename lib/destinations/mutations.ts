@@ -1,5 +1,5 @@
 import "server-only";
-import { count, desc, eq, ne } from "drizzle-orm";
+import { count, desc, eq } from "drizzle-orm";
 import { backupLocations, servers, storageDestinations } from "@/db/schema";
 import { newId } from "@/db/columns";
 import { recordAudit } from "../audit/record";
@@ -148,7 +148,7 @@ async function assertCopiesThere(t: TeamContext, id: string, values: Awaited<Ret
   const held = await d
     .select({ objectKey: backupLocations.objectKey })
     .from(backupLocations)
-    .where(inTeam(backupLocations, t, eq(backupLocations.destinationId, id), ne(backupLocations.status, "deleted")))
+    .where(inTeam(backupLocations, t, eq(backupLocations.destinationId, id), eq(backupLocations.status, "stored")))
     .orderBy(desc(backupLocations.createdAt));
   if (!held.length) return;
   const newest = held[0]!.objectKey;

@@ -12,6 +12,7 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     if (req.url === "/stall")
       res.writeHead(200).write("part"); // then nothing more
+    else if (req.url === "/large") res.end(Buffer.alloc(16 * 1024 * 1024));
     else res.end("ok");
   });
   server.on("connection", () => connections++);
@@ -57,10 +58,26 @@ describe("guarded agents", () => {
     expect(await request("/")).toBe("ended");
     const started = Date.now();
     expect(await request("/stall")).toMatch(
-      /^(ETIMEDOUT: The storage service sent nothing for 0\.3 s\.|ECONNRESET: aborted)$/,
+      /^(ETIMEDOUT: Nothing came or went on the connection to the storage service for 0\.3 s\.|ECONNRESET: aborted)$/,
     );
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(connections - before).toBe(1); // the stalled request went out on the kept-alive socket
+    http.destroy();
+  });
+
+  it("keep a socket that is quiet because its reader paused (a restore waiting for psql)", async () => {
+    const { http } = makeGuardedAgents(true, 300);
+    const read = await new Promise<number>((resolve, reject) => {
+      get({ host: "127.0.0.1", port, path: "/large", agent: http }, (res) => {
+        let bytes = 0;
+        res.on("data", (c: Buffer) => (bytes += c.length));
+        res.on("end", () => resolve(bytes));
+        res.on("error", reject);
+        res.pause();
+        setTimeout(() => res.resume(), 1_000);
+      }).on("error", reject);
+    });
+    expect(read).toBe(16 * 1024 * 1024);
     http.destroy();
   });
 });

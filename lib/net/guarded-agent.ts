@@ -2,7 +2,7 @@ import "server-only";
 import { Agent as HttpAgent, type AgentOptions, type ClientRequestArgs } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import type { Socket } from "node:net";
-import type { Duplex } from "node:stream";
+import type { Duplex, Readable } from "node:stream";
 import { guardedLookup, literalRefusal } from "./address-guard";
 
 /**
@@ -46,17 +46,25 @@ function guardedConnect(connect: Connect, allowPrivate: boolean, idleMs: number)
 const limited = new WeakSet<Socket>();
 
 /**
- * Destroys the socket after `idleMs` without traffic. Armed again on every request the socket
- * carries: Node sets a socket's timeout to the agent's (none) when it goes back to the pool.
+ * Destroys the socket after `idleMs` without traffic, unless Coffer itself stopped reading (a
+ * restore waiting for psql, a paused download): the wait is then ours, not the service's. Armed
+ * again on every request the socket carries: Node sets a socket's timeout to the agent's (none)
+ * when it goes back to the pool.
  */
+/** The response on this socket holds bytes Coffer has not read yet: the service did answer. */
+function unreadResponse(socket: Socket): boolean {
+  const res = (socket as Socket & { _httpMessage?: { res?: Readable } })._httpMessage?.res;
+  return !!res && res.readableLength > 0;
+}
+
 function idleLimit(socket: Socket, idleMs: number) {
   if (!limited.has(socket)) {
     limited.add(socket);
-    socket.on("timeout", () =>
-      socket.destroy(
-        Object.assign(new Error(`The storage service sent nothing for ${idleMs / 1000} s.`), { code: "ETIMEDOUT" }),
-      ),
-    );
+    socket.on("timeout", () => {
+      if (unreadResponse(socket)) return socket.setTimeout(idleMs);
+      const err = new Error(`Nothing came or went on the connection to the storage service for ${idleMs / 1000} s.`);
+      socket.destroy(Object.assign(err, { code: "ETIMEDOUT" }));
+    });
   }
   socket.setTimeout(idleMs);
 }

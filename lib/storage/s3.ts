@@ -366,10 +366,11 @@ function s3Client(config: S3StorageConfig, agents: GuardedAgents | undefined, ma
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
     maxAttempts,
-    // Fail fast on an unreachable endpoint; drop a connection that stays silent for 5 minutes.
+    // Fail fast on an unreachable endpoint. A connection that stays silent is dropped by the
+    // guarded agents (lib/net/guarded-agent.ts), which, unlike a request timeout, do not count
+    // the time Coffer itself stops reading (a restore waiting for psql to build an index).
     requestHandler: {
       connectionTimeout: 10_000,
-      requestTimeout: 300_000,
       ...(agents && { httpAgent: agents.http, httpsAgent: agents.https }),
     },
   });

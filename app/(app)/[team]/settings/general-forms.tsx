@@ -1,7 +1,7 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { Field, FormError } from "@/app/_components/form";
-import { formFields, useAction } from "@/app/_components/use-action";
+import { formFields, useAction, type ActionError } from "@/app/_components/use-action";
 import type { RetentionPolicy } from "@/lib/retention/select";
 import { leaveTeamAction, setTrashDaysAction, updateTeamAction, updateTeamRetentionAction } from "../actions";
 import { RetentionFields, retentionFrom } from "../schedules/retention-fields";
@@ -59,6 +59,15 @@ export function LeaveTeam({ slug }: { slug: string }) {
   );
 }
 
+/** The action checks the policy itself (`daily`); its fields are named as in a schedule (`retention.daily`). */
+function asRetentionFields(error: ActionError | null): ActionError | null {
+  if (!error?.fieldErrors) return error;
+  return {
+    ...error,
+    fieldErrors: Object.fromEntries(Object.entries(error.fieldErrors).map(([k, v]) => [`retention.${k}`, v])),
+  };
+}
+
 /** The team's default retention (backups no schedule made), without a dry run: it applies per server. */
 export function TeamRetentionForm({ slug, policy, keeps }: { slug: string; policy: RetentionPolicy; keeps: string }) {
   const router = useRouter();
@@ -76,7 +85,7 @@ export function TeamRetentionForm({ slug, policy, keeps }: { slug: string; polic
         Now: {keeps}.
       </p>
       <FormError error={save.error} />
-      <RetentionFields slug={slug} policy={policy} error={save.error} />
+      <RetentionFields slug={slug} policy={policy} error={asRetentionFields(save.error)} />
       <button className="btn-primary" disabled={save.pending}>
         {save.pending ? "Saving…" : "Save retention"}
       </button>
