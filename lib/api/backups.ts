@@ -34,12 +34,10 @@ export const backupSchema = z
     trigger: z.enum(backupTriggerEnum.enumValues),
     status: z.enum(backupStatusEnum.enumValues),
     encrypted: z.boolean(),
-    encryption: z
-      .enum(encryptionFormats)
-      .meta({
-        description:
-          "How an encrypted backup is sealed: `coffer` (the master key) or `openpgp` (one OpenPGP message to the team's keys).",
-      }),
+    encryption: z.enum(encryptionFormats).meta({
+      description:
+        "How an encrypted backup is sealed: `coffer` (the master key) or `openpgp` (one OpenPGP message to the team's keys).",
+    }),
     compression: z.enum(compressionSettings),
     requestedBy: z.string().nullable(),
     fileName: z.string(),

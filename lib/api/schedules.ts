@@ -22,12 +22,10 @@ export const scheduleSchema = z
     nextRunAt: isoTime.nullable(),
     upcoming: z.array(isoTime).meta({ description: "The next three runs (none while paused)." }),
     encrypted: z.boolean(),
-    encryption: z
-      .enum(encryptionFormats)
-      .meta({
-        description:
-          "How an encrypted backup is sealed: `coffer` (the master key) or `openpgp` (one OpenPGP message to the team's keys).",
-      }),
+    encryption: z.enum(encryptionFormats).meta({
+      description:
+        "How an encrypted backup is sealed: `coffer` (the master key) or `openpgp` (one OpenPGP message to the team's keys).",
+    }),
     compression: z.enum(compressionSettings),
     verify: z.boolean(),
     verifySourceId: z.string().nullable(),

@@ -26,7 +26,7 @@ type Connect = (options: ClientRequestArgs, callback?: Callback) => Duplex | nul
  * SDKs retry). Azure's and Google's clients set no such limit of their own, so an endpoint that
  * stops answering mid-request would hold a backup or restore, still heartbeating, forever.
  */
-export const SOCKET_IDLE_MS = 300_000;
+const SOCKET_IDLE_MS = 300_000;
 
 /** Checks a literal address, and has names resolved through the guard, before `connect` opens the socket. */
 function guardedConnect(connect: Connect, allowPrivate: boolean, idleMs: number): Connect {
