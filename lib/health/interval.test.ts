@@ -11,8 +11,18 @@ describe("stale thresholds", () => {
     expect(staleAfterMs({ cron: "5 * * * *", timezone: "Europe/Berlin", staleGraceMinutes: null }, now)).toBe(2 * hour);
   });
 
-  it("a weekday schedule's interval is the weekend's gap", () => {
+  it("a weekday schedule's interval is the weekend's gap, whichever day it is asked", () => {
     expect(scheduleIntervalMs("0 3 * * 1-5", "UTC", now)).toBe(3 * day);
+    const saturday = new Date("2026-03-07T12:00:00Z");
+    for (const at of [now, saturday]) {
+      // Hourly on weekdays: Friday 23:00 to Monday 00:00, not the hour between two weekday slots.
+      expect(scheduleIntervalMs("0 * * * 1-5", "UTC", at)).toBe(49 * hour);
+      expect(scheduleIntervalMs("0 8,12,16 * * 1-5", "UTC", at)).toBe(64 * hour);
+    }
+  });
+
+  it("a monthly schedule's interval is its longest month", () => {
+    expect(scheduleIntervalMs("0 2 1 * *", "UTC", now)).toBe(31 * day);
   });
 
   it("an explicit grace period replaces the default one", () => {

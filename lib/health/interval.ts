@@ -1,13 +1,34 @@
 import { nextRuns } from "../schedules/cron";
 
+const DAY = 86_400_000;
+const MAX_SLOTS = 2016; // two weeks of a schedule every 10 minutes
+const memo = new Map<string, number>();
+
 /**
- * A schedule's interval: the longest gap between its next slots (a weekday schedule's is the
- * weekend's three days), so "no backup for longer than the interval" is never normal.
+ * A schedule's interval: the longest gap between its slots (a weekday schedule's is the weekend),
+ * so "no backup for longer than the interval" is never normal. The slots looked at are the same
+ * all day whenever it is asked: a week either side of today (at least 12 of them, so a monthly
+ * schedule's month counts; at most MAX_SLOTS). Looking only ahead of now, an hourly weekday
+ * schedule's interval was an hour midweek, and it went stale every weekend.
  */
 export function scheduleIntervalMs(cron: string, timezone: string, now = new Date()): number {
-  const runs = nextRuns(cron, timezone, 12, now);
+  const today = Math.floor(now.getTime() / DAY) * DAY;
+  const key = `${cron}\n${timezone}\n${today}`;
+  const known = memo.get(key);
+  if (known !== undefined) return known;
+  const runs: Date[] = [];
+  let after = new Date(today - 7 * DAY);
+  while (runs.length < MAX_SLOTS) {
+    const batch = nextRuns(cron, timezone, Math.min(256, MAX_SLOTS - runs.length), after);
+    if (!batch.length) break;
+    runs.push(...batch);
+    after = batch.at(-1)!;
+    if (runs.length >= 12 && after.getTime() >= today + 8 * DAY) break;
+  }
   let longest = 0;
   for (let i = 1; i < runs.length; i++) longest = Math.max(longest, runs[i]!.getTime() - runs[i - 1]!.getTime());
+  if (memo.size >= 10_000) memo.clear(); // schedules asked about today, and no more
+  memo.set(key, longest);
   return longest;
 }
 
