@@ -107,6 +107,16 @@ describe("Prometheus metrics", () => {
     expect(line(body, "coffer_source_last_success_timestamp_seconds", 'source="alpha-etc"')).toMatch(/ 1777860090$/);
   });
 
+  it("a team with nothing to report exports no series, not a 0 an alert would read as a backup in 1970", async () => {
+    const t = await (await signedUpUser("Empty")).team("admin");
+    const { body } = await teamMetrics(t);
+    const checked = promtoolCheck(body);
+    expect(checked.status, checked.stderr + checked.stdout).toBe(0);
+    expect(body).toContain("# TYPE coffer_schedule_last_success_timestamp_seconds gauge");
+    expect(body).not.toMatch(/^coffer_schedule_\w+ /m);
+    expect(body).not.toMatch(/^coffer_\w+ 0$/m);
+  });
+
   it("the operators' scrape labels every series with its team, and answers only to METRICS_TOKEN", async () => {
     const a = await team("gamma");
     const { body } = await instanceMetricsAllTeams();

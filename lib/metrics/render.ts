@@ -38,6 +38,9 @@ async function render(samples: Samples): Promise<{ body: string; contentType: st
   for (const [name, help] of Object.entries(metricHelp)) {
     const list = samples[name] ?? [];
     const labelNames = [...new Set(list.flatMap((s) => Object.keys(s.labels)))];
+    // Always labelled: an unlabelled gauge with no series prints `name 0`, which an alert such as
+    // `time() - coffer_schedule_last_success_timestamp_seconds > …` reads as a backup in 1970.
+    if (!labelNames.length) labelNames.push("team");
     const gauge = new Gauge({ name, help, labelNames, registers: [registry] });
     for (const s of list) gauge.set(s.labels, s.value);
   }
