@@ -6,6 +6,8 @@ export async function sendMail(message: { to: string; subject: string; text: str
   return (await sendMailEach([message.to], message)) !== null;
 }
 
+const MAIL_TIMEOUT_MS = 10_000;
+
 export interface MailReport {
   /** Recipients the server accepted, and those it refused (with its answer). */
   accepted: string[];
@@ -25,7 +27,15 @@ export async function sendMailEach(
   const e = env();
   if (!e.SMTP_URL) return null;
   const { createTransport } = await import("nodemailer");
-  const transport = createTransport(e.SMTP_URL);
+  const { parseConnectionUrl } = await import("nodemailer/lib/shared");
+  // nodemailer waits 2 minutes to connect and 10 minutes on a quiet socket by default: a mail
+  // server that stops answering would hold a notification channel that long per recipient.
+  const transport = createTransport({
+    ...parseConnectionUrl(e.SMTP_URL),
+    connectionTimeout: MAIL_TIMEOUT_MS,
+    greetingTimeout: MAIL_TIMEOUT_MS,
+    socketTimeout: MAIL_TIMEOUT_MS,
+  });
   const report: MailReport = { accepted: [], refused: [], response: "" };
   try {
     for (const address of to) {

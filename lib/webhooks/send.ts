@@ -111,9 +111,10 @@ async function sendEmail(channel: SendingChannel, e: Envelope): Promise<HttpOutc
     ...o,
     latencyMs: Date.now() - started,
   });
-  const to = await recipients(channel, e.type);
-  if (!to.length) return outcome({ ok: true, body: "Nobody to e-mail: every recipient opted out of this event." });
   try {
+    // Inside the try: a failed look-up of the recipients is retried like a failed send.
+    const to = await recipients(channel, e.type);
+    if (!to.length) return outcome({ ok: true, body: "Nobody to e-mail: every recipient opted out of this event." });
     const report = await sendMailEach(to, emailOf(e, `${env().APP_URL.replace(/\/+$/, "")}/account`));
     if (!report)
       return outcome({
