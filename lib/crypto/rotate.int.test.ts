@@ -127,7 +127,7 @@ describe("backup data keys", () => {
           teamId: t.id,
           serverId,
           trigger: "manual",
-          status: "succeeded",
+          status: i === 2 ? "trashed" : "succeeded", // in the trash, its object is still stored
           encrypted: true,
           fileName: "x.tar.gz",
         })

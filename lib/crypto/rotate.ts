@@ -1,5 +1,5 @@
 import "server-only";
-import { and, asc, eq, getTableColumns, getTableName, gt, isNotNull, isTable, ne, sql } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, getTableName, gt, inArray, isNotNull, isTable, ne, sql } from "drizzle-orm";
 import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import * as schema from "@/db/schema";
 import { db } from "../db";
@@ -108,7 +108,8 @@ export async function keysNamedByObjectsAllTeams(): Promise<{ keyId: string; obj
   const rows = await d
     .select({ keyId: b.headerKeyId, objects: sql<number>`count(*)::int` })
     .from(b)
-    .where(and(isNotNull(b.headerKeyId), eq(b.status, "succeeded")))
+    // A backup in the trash still has its objects, and can be put back.
+    .where(and(isNotNull(b.headerKeyId), inArray(b.status, ["succeeded", "trashed"])))
     .groupBy(b.headerKeyId);
   return rows.map((r) => ({ keyId: r.keyId!, objects: r.objects }));
 }
