@@ -65,6 +65,28 @@ describe("compose.yaml", () => {
     expect(undocumented).toEqual([]);
   });
 
+  it("passes every setting .env.example documents for the server to both instances", () => {
+    // The command-line tool's, Compose's own, and the data folder (the image's /data volume).
+    const notTheServers = [
+      "COFFER_URL",
+      "COFFER_TOKEN",
+      "COFFER_DB_PASSWORD",
+      "INNGEST_DB_PASSWORD",
+      "COFFER_PORT",
+      "DATA_DIR",
+    ];
+    const settings = [...envExample.matchAll(/^([A-Z0-9_]+)=/gm)]
+      .map((m) => m[1]!)
+      .filter((n) => !notTheServers.includes(n));
+    for (const app of ["app-1", "app-2"]) {
+      const given = Object.keys(compose.services[app]!.environment ?? {});
+      expect(
+        settings.filter((n) => !given.includes(n)),
+        app,
+      ).toEqual([]);
+    }
+  });
+
   it("runs two Coffer instances that wait for PostgreSQL and the Inngest server, with readiness checks", () => {
     const apps = Object.entries(compose.services).filter(([, s]) => s.environment?.MASTER_KEYS);
     expect(apps.map(([n]) => n)).toEqual(["app-1", "app-2"]);
