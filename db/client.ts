@@ -1,6 +1,6 @@
 import "server-only";
 import path from "node:path";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import * as schema from "./schema";
 
@@ -52,12 +52,69 @@ export async function openDatabase(opts: { databaseUrl?: string; dataDir: string
   const { migrate } = await import("drizzle-orm/pglite/migrator");
   const dir = path.resolve(opts.dataDir, "pglite");
   mkdirSync(dir, { recursive: true });
-  const client = await PGlite.create(dir);
+  const release = holdFolder(dir);
+  const client = await PGlite.create(dir).catch((err: unknown) => {
+    release();
+    throw err;
+  });
   const db = drizzle(client, { schema });
   return {
     db: db as unknown as Database,
     kind: "pglite",
     migrate: () => migrate(db, { migrationsFolder }),
-    close: () => client.close(),
+    close: () => client.close().finally(release),
   };
+}
+
+/**
+ * PGlite does not lock its folder, and a second process opening it (`npm run keys:rotate` while
+ * Coffer runs) can leave it unreadable. So one process at a time holds `<dir>.lock`, which names
+ * it (pid and, on Linux, start time, so a new process that got an old pid is not mistaken for
+ * it); a lock whose process is gone is taken over. Returns the release.
+ */
+function holdFolder(dir: string): () => void {
+  const file = `${dir}.lock`;
+  const me = processMark(process.pid);
+  for (;;) {
+    try {
+      writeFileSync(file, me, { flag: "wx" });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    const held = readFileSync(file, "utf8").trim();
+    const pid = Number(held.split(" ")[0]);
+    if (held === me) break; // opened again by this process
+    if (Number.isSafeInteger(pid) && pid > 0 && processMark(pid) === held)
+      throw new Error(
+        `Coffer's embedded database ${dir} is open in another process (pid ${pid}). Stop it first: two processes using it at once can damage it.`,
+      );
+    rmSync(file, { force: true }); // its process is gone
+  }
+  const release = () => {
+    try {
+      if (readFileSync(file, "utf8").trim() === me) rmSync(file, { force: true });
+    } catch {
+      // already gone
+    }
+  };
+  process.once("exit", release);
+  return release;
+}
+
+/** A process as a lock names it: pid and start time (Linux), or the pid alone; "" when it is not running. */
+function processMark(pid: number): string {
+  try {
+    // Field 22 of /proc/<pid>/stat, after the command name in parentheses (which may hold spaces).
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return `${pid} ${stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]}`;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT" && existsSync("/proc/self/stat")) return "";
+  }
+  try {
+    process.kill(pid, 0);
+    return String(pid);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM" ? String(pid) : "";
+  }
 }
