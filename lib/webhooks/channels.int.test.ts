@@ -282,6 +282,27 @@ describe("a channel that keeps failing", () => {
     expect(smtp.messages.length - before).toBe(1);
   });
 
+  it("a successful Send test after the endpoint was fixed ends its failing period, so a later failure does not disable it", async () => {
+    const { t } = await crew();
+    receiver.on("/mended", { status: 503 });
+    const { id } = await createChannel(t, {
+      kind: "webhook",
+      url: receiver.url("/mended"),
+      description: "mended",
+      events: [],
+    });
+    await setChannelRow(id, { failingSince: new Date(Date.now() - 30 * 86_400_000) }); // failed for good a month ago
+    expect(await sendTest(t, id)).toMatchObject({ ok: false });
+    expect((await listChannels(t))[0]).toMatchObject({ enabled: true, failingSince: expect.any(Date) });
+    receiver.on("/mended", { status: 200 });
+    expect(await sendTest(t, id)).toMatchObject({ ok: true });
+    expect((await listChannels(t))[0]).toMatchObject({ enabled: true, failingSince: null });
+    receiver.on("/mended", { status: 503 });
+    await produce(t);
+    await deliverChannel(t.id, id, 1_000);
+    expect((await listChannels(t))[0]).toMatchObject({ enabled: true, failingSince: expect.any(Date) });
+  });
+
   it(`is disabled after ${DISABLE_AFTER_FAILED} deliveries in a row failed for good`, async () => {
     const { t } = await crew();
     receiver.on("/gone", { status: 410 });

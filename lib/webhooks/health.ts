@@ -16,24 +16,26 @@ export const DISABLE_AFTER_MS = 3 * 24 * 3600_000;
 export const DISABLE_AFTER_FAILED = 100;
 
 /**
- * After a batch of attempts: a success makes the channel healthy again; failures start (or
- * continue) its failing period. A channel failing too long is disabled, what waited for it is
+ * After a batch of attempts: a success makes the channel healthy again; failures other than a
+ * Send test's start (or continue) its failing period. A channel failing too long is disabled, what waited for it is
  * failed, and the team's admins are e-mailed, once (the UPDATE is guarded by `enabled`).
  */
 export async function recordHealth(
   channel: { id: string; teamId: string },
   outcomes: { ok: boolean; final: boolean; test: boolean; error: string | null }[],
 ): Promise<void> {
-  const real = outcomes.filter((o) => !o.test);
-  if (!real.length) return;
   const d = await db();
-  if (real.some((o) => o.ok)) {
+  // Any success, a Send test's too, shows the endpoint works again (after an admin fixed it); a
+  // test's failure counts for nothing, so testing a broken endpoint never disables it.
+  if (outcomes.some((o) => o.ok)) {
     await d
       .update(notificationChannels)
       .set({ failingSince: null, failedInRow: 0 })
       .where(inTeam(notificationChannels, { id: channel.teamId }, eq(notificationChannels.id, channel.id)));
     return;
   }
+  const real = outcomes.filter((o) => !o.test);
+  if (!real.length) return;
   const failedForGood = real.filter((o) => o.final).length;
   await d
     .update(notificationChannels)
