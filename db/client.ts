@@ -1,6 +1,7 @@
 import "server-only";
 import path from "node:path";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { uptime } from "node:os";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import * as schema from "./schema";
 
@@ -69,8 +70,10 @@ export async function openDatabase(opts: { databaseUrl?: string; dataDir: string
 /**
  * PGlite does not lock its folder, and a second process opening it (`npm run keys:rotate` while
  * Coffer runs) can leave it unreadable. So one process at a time holds `<dir>.lock`, which names
- * it (pid and, on Linux, start time, so a new process that got an old pid is not mistaken for
- * it); a lock whose process is gone is taken over. Returns the release.
+ * it: its pid and, on Linux, its start time (elsewhere the machine's boot time), so a new process
+ * that got an old pid is not mistaken for it. A lock whose process is gone is taken over. It
+ * covers the processes of one machine or container, not several sharing a volume. Returns the
+ * release.
  */
 function holdFolder(dir: string): () => void {
   const file = `${dir}.lock`;
@@ -82,16 +85,25 @@ function holdFolder(dir: string): () => void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
-    const held = readFileSync(file, "utf8").trim();
-    const pid = Number(held.split(" ")[0]);
+    let held: string;
+    try {
+      held = readFileSync(file, "utf8").trim();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") continue; // released meanwhile
+      throw err;
+    }
     if (held === me) break; // opened again by this process
-    if (Number.isSafeInteger(pid) && pid > 0 && processMark(pid) === held)
+    const pid = Number(held.split(" ")[0]);
+    // An empty lock is one being written this moment.
+    const writing = !held && Date.now() - statSync(file).mtimeMs < 5_000;
+    if (writing || (Number.isSafeInteger(pid) && pid > 0 && processMark(pid) === held))
       throw new Error(
-        `Coffer's embedded database ${dir} is open in another process (pid ${pid}). Stop it first: two processes using it at once can damage it.`,
+        `Coffer's embedded database ${dir} is open in another process${pid ? ` (pid ${pid})` : ""}. Stop it first: two processes using it at once can damage it. If no Coffer runs, delete ${file}.`,
       );
     rmSync(file, { force: true }); // its process is gone
   }
   const release = () => {
+    process.off("exit", release);
     try {
       if (readFileSync(file, "utf8").trim() === me) rmSync(file, { force: true });
     } catch {
@@ -102,7 +114,7 @@ function holdFolder(dir: string): () => void {
   return release;
 }
 
-/** A process as a lock names it: pid and start time (Linux), or the pid alone; "" when it is not running. */
+/** A process as a lock names it (pid and start time); "" when it is not running. */
 function processMark(pid: number): string {
   try {
     // Field 22 of /proc/<pid>/stat, after the command name in parentheses (which may hold spaces).
@@ -113,8 +125,9 @@ function processMark(pid: number): string {
   }
   try {
     process.kill(pid, 0);
-    return String(pid);
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM" ? String(pid) : "";
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return "";
   }
+  // No /proc (macOS): the boot time, to the minute, tells a pid from before a restart.
+  return `${pid} boot-${Math.round((Date.now() - uptime() * 1000) / 60_000)}`;
 }

@@ -6,7 +6,7 @@ export async function sendMail(message: { to: string; subject: string; text: str
   return (await sendMailEach([message.to], message)) !== null;
 }
 
-const MAIL_TIMEOUT_MS = 10_000;
+const CONNECT_TIMEOUT_MS = 10_000;
 
 export interface MailReport {
   /** Recipients the server accepted, and those it refused (with its answer). */
@@ -29,12 +29,14 @@ export async function sendMailEach(
   const { createTransport } = await import("nodemailer");
   const { parseConnectionUrl } = await import("nodemailer/lib/shared");
   // nodemailer waits 2 minutes to connect and 10 minutes on a quiet socket by default: a mail
-  // server that stops answering would hold a notification channel that long per recipient.
+  // server that stops answering would hold a notification channel that long per recipient. The
+  // socket gets a minute, since a server may scan a message before it answers; SMTP_URL's own
+  // ?connectionTimeout= and the like still win.
   const transport = createTransport({
+    connectionTimeout: CONNECT_TIMEOUT_MS,
+    greetingTimeout: CONNECT_TIMEOUT_MS,
+    socketTimeout: 60_000,
     ...parseConnectionUrl(e.SMTP_URL),
-    connectionTimeout: MAIL_TIMEOUT_MS,
-    greetingTimeout: MAIL_TIMEOUT_MS,
-    socketTimeout: MAIL_TIMEOUT_MS,
   });
   const report: MailReport = { accepted: [], refused: [], response: "" };
   try {

@@ -17,10 +17,10 @@ try {
   console.log(
     `Done: ${formatCount(report.total, "secret")} re-sealed and ${formatCount(rewrapped, "backup data key")} re-wrapped; every one is now under "${report.activeKeyId}".`,
   );
-  const older = (await keysNamedByObjectsAllTeams()).filter((k) => k.keyId !== keys.active.id);
+  const older = (await keysNamedByObjectsAllTeams({ trashed: true })).filter((k) => k.keyId !== keys.active.id);
   for (const k of older)
     console.log(
-      `  ${formatCount(k.objects, "stored backup object")} still name key "${k.keyId}" in their header: keep it in MASTER_KEYS (decrypt-only, after the active one) and in your offline copy until those backups expire.`,
+      `  ${formatCount(k.objects, "stored backup object")} (those in the trash included) still name key "${k.keyId}" in their header: keep it in MASTER_KEYS (decrypt-only, after the active one) and in your offline copy until those backups expire.`,
     );
   if (!older.length)
     console.log("  No stored backup object names an older key: older keys can be removed from MASTER_KEYS.");

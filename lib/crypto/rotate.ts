@@ -101,15 +101,20 @@ export async function rewrapDataKeysAllTeams(opts: { batchSize?: number; keys?: 
   }
 }
 
-/** Master key ids that stored backup objects name in their headers, with how many objects name each. */
-export async function keysNamedByObjectsAllTeams(): Promise<{ keyId: string; objects: number }[]> {
+/**
+ * Master key ids that stored backup objects name in their headers, with how many objects name
+ * each: those of succeeded backups (what start-up requires), and with `trashed` those in the trash
+ * too, whose objects are still stored and can be put back (what the rotation script reports).
+ */
+export async function keysNamedByObjectsAllTeams(
+  opts: { trashed?: boolean } = {},
+): Promise<{ keyId: string; objects: number }[]> {
   const b = schema.backups;
   const d = await db();
   const rows = await d
     .select({ keyId: b.headerKeyId, objects: sql<number>`count(*)::int` })
     .from(b)
-    // A backup in the trash still has its objects, and can be put back.
-    .where(and(isNotNull(b.headerKeyId), inArray(b.status, ["succeeded", "trashed"])))
+    .where(and(isNotNull(b.headerKeyId), inArray(b.status, opts.trashed ? ["succeeded", "trashed"] : ["succeeded"])))
     .groupBy(b.headerKeyId);
   return rows.map((r) => ({ keyId: r.keyId!, objects: r.objects }));
 }

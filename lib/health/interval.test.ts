@@ -21,6 +21,12 @@ describe("stale thresholds", () => {
     }
   });
 
+  it("a daily schedule is stale after two days in a time zone with daylight saving, away from the change", () => {
+    const june = new Date("2026-06-10T12:00:00Z");
+    expect(staleAfterMs({ cron: "0 2 * * *", timezone: "Europe/Berlin", staleGraceMinutes: null }, june)).toBe(2 * day);
+    expect(scheduleIntervalMs("0 3 * * 0", "America/New_York", june)).toBe(7 * day); // weekly
+  });
+
   it("a monthly schedule's interval is its longest month", () => {
     expect(scheduleIntervalMs("0 2 1 * *", "UTC", now)).toBe(31 * day);
   });
