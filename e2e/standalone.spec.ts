@@ -13,7 +13,7 @@ import { addLocalServer, addPostgresSource, password, signUp, uniqueEmail } from
 // `node server.js` with the production variables and PostgreSQL. Two instances share the database
 // and DATA_DIR behind Caddy with deploy/Caddyfile, as compose.yaml runs them (only their addresses
 // changed). Ports are fixed like the other e2e servers' (the e2e lock keeps runs apart).
-const ports = { first: 3219, second: 3220, proxy: 3221 };
+const ports = { first: 3219, second: 3220, proxy: 3221, internal: 3222 };
 const baseURL = `http://127.0.0.1:${ports.proxy}`;
 test.use({ baseURL });
 test.describe.configure({ mode: "serial" });
@@ -75,20 +75,21 @@ function instance(app: string, port: number) {
   });
 }
 
-/** deploy/Caddyfile with the test's addresses for `:3000` and the two instances. */
+/** deploy/Caddyfile with the test's addresses for its two sites (`:3000`, `:3001`) and the two instances. */
 function caddyfile(): string {
   const original = readFileSync(path.resolve("deploy/Caddyfile"), "utf8");
-  const site = ":3000 {";
+  const site = "\n:3000 {";
+  const internal = "\n:3001 {";
   const upstreams = "reverse_proxy app-1:3000 app-2:3000 {";
-  expect(original).toContain(site);
-  expect(original).toContain(upstreams);
+  for (const text of [site, internal, upstreams]) expect(original).toContain(text);
   const file = path.join(work, "Caddyfile");
   writeFileSync(
     file,
     // No admin endpoint: it would listen on a fixed port.
     "{\n\tadmin off\n}\n" +
       original
-        .replace(site, `:${ports.proxy} {`)
+        .replace(site, `\n:${ports.proxy} {`)
+        .replace(internal, `\n:${ports.internal} {`)
         .replace(upstreams, `reverse_proxy 127.0.0.1:${ports.first} 127.0.0.1:${ports.second} {`),
   );
   return file;
@@ -126,6 +127,8 @@ test.beforeAll(async () => {
     env: { PATH: process.env.PATH!, NODE_ENV: "production", HOME: work, XDG_DATA_HOME: work, XDG_CONFIG_HOME: work },
   });
   await answers(`${baseURL}/api/health`, caddy);
+  // The Inngest server's address reaches the same instances.
+  await answers(`http://127.0.0.1:${ports.internal}/api/health`, caddy);
 });
 
 test.afterAll(async () => {

