@@ -16,7 +16,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { failRun } from "@/lib/backups/fail";
 import { cancelBackup, requestBackup } from "@/lib/backups/mutations";
 import { getBackup, listBackups } from "@/lib/backups/queries";
-import { transferBackup } from "@/lib/backups/transfer";
+import { openArchive, succeededBackup } from "@/lib/backups/open-archive";
+import { claimRun, transferBackup } from "@/lib/backups/transfer";
 import { createDecryptStream } from "@/lib/crypto/envelope";
 import { keyring } from "@/lib/crypto/master-keys";
 import { createDestination } from "@/lib/destinations/mutations";
@@ -391,6 +392,54 @@ describe("run-backup", () => {
     expect(await s3Keys(s.prefix)).toEqual(keys);
     const dir = await restoreFromS3(keys[0]!, true);
     expect(readFileSync(path.join(dir, `postgres/${s.database}.sql`), "utf8")).toContain("3\titem 3");
+  });
+
+  it("a dump step sent again while its first execution still runs here takes the run over, and the stored backup opens", async () => {
+    // An Inngest server sends a step again when it stopped waiting for it (after 2 hours) or lost
+    // the connection, to whichever instance it reaches: here, the one still running it.
+    const dirSrc = mkdtempSync(path.join(scratch, "data-"));
+    const blob = randomBytes(6 * 1024 * 1024);
+    writeFileSync(path.join(dirSrc, "blob.bin"), blob);
+    const target = new URL(s3.endpoint);
+    const slow = await startProxy(
+      { host: target.hostname, port: Number(target.port) },
+      { bytesPerSecond: 2 * 1024 * 1024 },
+    );
+    proxies.push(slow);
+    const s = await setup({ s3Endpoint: `http://127.0.0.1:${slow.port}`, directory: dirSrc });
+    const { id } = await requestBackup(s.t, {
+      serverId: s.serverId,
+      sourceIds: s.sourceIds,
+      destinationIds: s.destinationIds,
+      encrypted: true,
+    });
+    // The workflow's steps, as the engine runs them: the claim, then the dump step twice.
+    const attempt = (await claimRun(s.t.id, id))!;
+    const first = transferBackup(s.t.id, id, attempt).then(
+      () => "stored",
+      (e: Error) => e.message,
+    );
+    await expect.poll(async () => (await getBackup(s.t, id)).bytesDone, { timeout: 30_000 }).toBeGreaterThan(0);
+    const again = await transferBackup(s.t.id, id, attempt);
+    expect(await first).toBe("Another process took over the run.");
+
+    const b = await getBackup(s.t, id);
+    expect(b).toMatchObject({ status: "succeeded", attempts: 2, sha256: again.sha256 });
+    expect(b.log.map((l) => l.message)).toContain(
+      "Attempt 2 started: the step was sent again while attempt 1 still ran here (the workflow engine stopped waiting for it or lost the connection); attempt 1 stops.",
+    );
+    expect(b.locations.map((l) => l.status)).toEqual(["stored", "stored"]);
+    expect(await s3Keys(s.prefix)).toHaveLength(1);
+    // Every copy opens with the data key the backup row holds, as downloads and restores read it.
+    const copies = new Set<string>();
+    for (let i = 0; i < 2; i++) {
+      const { body, copy } = await openArchive(s.t, await succeededBackup(s.t, id), { skip: copies });
+      copies.add(copy);
+      const dir = mkdtempSync(path.join(scratch, "x-"));
+      await pipeline(body, createWriteStream(path.join(dir, "backup.tar.gz")));
+      execFileSync("tar", ["xzf", path.join(dir, "backup.tar.gz"), "-C", dir]);
+      expect(sha256(readFileSync(path.join(dir, "files", dirSrc.slice(1), "blob.bin")))).toBe(sha256(blob));
+    }
   });
 
   it("the sweeper leaves a run that a retry took up again after it was found stale", async () => {

@@ -13,7 +13,7 @@ import { withLoadedDestination } from "../destinations/use";
 import { AppError, asAppError, notFound } from "../errors";
 import { formatBytes, formatCount } from "../format";
 import { startAttempt, type Attempt } from "../jobs/attempt";
-import { claimNew } from "../jobs/claim";
+import { claimNew, replaced } from "../jobs/claim";
 import { testPauseStream } from "../jobs/test-pause";
 import { failureMessage, RunStopped } from "../jobs/failure";
 import { hold, type Held } from "../jobs/hold";
@@ -173,8 +173,11 @@ export async function buildBackup(plan: BackupPlan, producer: ArchiveProducer): 
     return { sizeBytes: first.size, sha256: first.sha256, archiveBytes: stored.archiveBytes, locations: n };
   } catch (err) {
     // Once marked stored, the objects are the backup: a failure after that (a notification, the
-    // log) leaves them be, and a retried step finds the backup stored.
-    if (!marked) await Promise.all(written.map((adapter) => adapter.delete(key).catch(() => {})));
+    // log) leaves them be, and a retried step finds the backup stored. The key is the backup's, so
+    // after a takeover it holds the later attempt's object (or will): that attempt, or the failure
+    // of the run, removes it.
+    if (!marked && !(await replaced(job)))
+      await Promise.all(written.map((adapter) => adapter.delete(key).catch(() => {})));
     throw attempt.failed(err);
   } finally {
     await Promise.allSettled([producer.close(), ...opened.map((o) => o.release())]);

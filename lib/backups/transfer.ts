@@ -25,8 +25,8 @@ export function claimRun(teamId: string, backupId: string): Promise<number | nul
  */
 export async function transferBackup(teamId: string, backupId: string, attempt: number): Promise<TransferResult> {
   const job = { kind: "backup" as const, teamId, id: backupId };
-  const claimed = await claim(job, attempt);
   const t = await systemTeam(teamId, "backup run");
+  const claimed = await claim(job, attempt);
   if (!claimed) {
     // A step repeated after the run stored the backup (its answer was lost, or what came after it
     // failed): the stored backup is the step's result.
@@ -35,12 +35,16 @@ export async function transferBackup(teamId: string, backupId: string, attempt: 
     await stopIfCancelRequested(job);
     throw new RunStopped("The backup ended while it was interrupted; it is not run again.");
   }
-  if (claimed.resumed)
-    await removeWorkFolders(t, backupId).catch((err: unknown) =>
-      log.warn("could not remove an interrupted run's work folder", { backupId, err }),
-    );
-  const plan = await loadPlan(t, backupId, claimed.attempt);
-  return buildBackup(plan, await serverArchive(t, plan.backup));
+  try {
+    if (claimed.resumed)
+      await removeWorkFolders(t, backupId).catch((err: unknown) =>
+        log.warn("could not remove an interrupted run's work folder", { backupId, err }),
+      );
+    const plan = await loadPlan(t, backupId, claimed.attempt);
+    return await buildBackup(plan, await serverArchive(t, plan.backup));
+  } finally {
+    claimed.release();
+  }
 }
 
 /** What a backup that succeeded stored, as its run's step returned it; null for any other backup. */

@@ -15,12 +15,25 @@ export async function claimJob(job: Job): Promise<number | null> {
   return (await claim(job))?.attempt ?? null;
 }
 
+// Claims under which an execution runs in this process, so a held claim is reused by one
+// execution at a time (on globalThis: Next.js may load lib/ once per bundle).
+const EXECUTING = Symbol.for("coffer.job-executions");
+const executing = ((globalThis as { [EXECUTING]?: Set<string> })[EXECUTING] ??= new Set());
+const executionKey = (job: Job, attempt: number) => `${job.kind}:${job.id}:${attempt}`;
+
 /**
  * Claims a job for this process (recording this instance on it), unless it already runs under
- * `held` here. `resumed`: the claim before was never let go — the process making that attempt
- * ended without finishing it (a restart or crash) — which the run log says.
+ * `held` here and no execution is using that claim. An engine runs a step again while its first
+ * execution still runs when it stopped waiting for the answer (an Inngest server waits 2 hours) or
+ * lost the connection: the second one takes a fresh claim, which stops the first, instead of both
+ * writing under one. `release` ends this execution's use of a held claim. `resumed`: the claim
+ * before was never let go — the process making that attempt ended without finishing it (a restart
+ * or crash) — which the run log says.
  */
-export async function claim(job: Job, held?: number): Promise<{ attempt: number; resumed: boolean } | null> {
+export async function claim(
+  job: Job,
+  held?: number,
+): Promise<{ attempt: number; resumed: boolean; release: () => void } | null> {
   const table = jobTable(job.kind);
   const d = await db();
   const me = instanceId();
@@ -39,9 +52,17 @@ export async function claim(job: Job, held?: number): Promise<{ attempt: number;
       )
       .for("update");
     if (!row) return null;
-    if (row.status === "running" && row.attempts === held && row.claimedBy === me)
+    if (
+      row.status === "running" &&
+      row.attempts === held &&
+      row.claimedBy === me &&
+      !executing.has(executionKey(job, held))
+    ) {
+      executing.add(executionKey(job, held));
       return { attempt: held, fresh: false };
-    const resumed = row.status === "running" && row.claimedBy !== null;
+    }
+    const repeated = row.status === "running" && row.claimedBy === me;
+    const resumed = row.status === "running" && row.claimedBy !== null && !repeated;
     await tx
       .update(table)
       .set({
@@ -54,21 +75,26 @@ export async function claim(job: Job, held?: number): Promise<{ attempt: number;
         bytesDone: 0,
       })
       .where(inTeam(table, { id: job.teamId }, eq(table.id, job.id)));
-    return { attempt: row.attempts + 1, fresh: true, resumed };
+    return { attempt: row.attempts + 1, fresh: true, resumed, repeated };
   });
   if (!result) return null;
-  if (!result.fresh) return { attempt: result.attempt, resumed: false };
+  if (!result.fresh) {
+    const key = executionKey(job, result.attempt);
+    return { attempt: result.attempt, resumed: false, release: () => executing.delete(key) };
+  }
   const n = result.attempt;
   await appendJobLog(
     job,
     "info",
     result.resumed
       ? `Attempt ${n} started: resumed after an interruption (the process making attempt ${n - 1} ended before it finished: a restart or crash).`
-      : n > 1
-        ? `Attempt ${n} started.`
-        : "Started.",
+      : result.repeated
+        ? `Attempt ${n} started: the step was sent again while attempt ${n - 1} still ran here (the workflow engine stopped waiting for it or lost the connection); attempt ${n - 1} stops.`
+        : n > 1
+          ? `Attempt ${n} started.`
+          : "Started.",
   );
-  return { attempt: n, resumed: !!result.resumed };
+  return { attempt: n, resumed: !!result.resumed, release: () => {} };
 }
 
 /** After a claim found nothing to do: throws RunStopped when that is because someone asked to cancel the running job. */
@@ -91,4 +117,22 @@ export async function claimNew(tx: Transaction, kind: JobKind, t: TeamContext, i
     .set({ status: "running", startedAt: now, heartbeatAt: now, attempts: 1, claimedBy: instanceId() })
     .where(inTeam(table, t, eq(table.id, id)));
   return runningJob(kind, t, id, 1);
+}
+
+/**
+ * Whether a later claim took the job over from `job` (what `job` wrote under the job's names is
+ * that claim's now). Also true when the row cannot be read: the caller must then leave it be.
+ */
+export async function replaced(job: RunningJob): Promise<boolean> {
+  const table = jobTable(job.kind);
+  try {
+    const d = await db();
+    const [row] = await d
+      .select({ attempts: table.attempts })
+      .from(table)
+      .where(inTeam(table, job.t, eq(table.id, job.id)));
+    return !row || row.attempts !== job.attempt;
+  } catch {
+    return true;
+  }
 }
