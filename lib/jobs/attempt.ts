@@ -69,7 +69,8 @@ async function whyStopped(job: RunningJob): Promise<string> {
     .where(inTeam(table, job.t, eq(table.id, job.id)));
   if (row?.status === "queued") return HANDED_BACK;
   const what = job.kind === "backup" ? "run" : "job";
-  if (row?.status === "running") return `Another process took over the ${what}.`;
+  // A later claim may also have finished the job by now.
+  if (row && row.attempts !== job.attempt) return `Another process took over the ${what}.`;
   return `The ${what} was stopped: it was marked as failed while running (its progress had stalled).`;
 }
 
