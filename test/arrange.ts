@@ -39,6 +39,12 @@ export async function setBackupRow(id: string, set: Partial<typeof backups.$infe
   await (await db()).update(backups).set(set).where(eq(backups.id, id));
 }
 
+/** When a run's leftovers were recorded as still to remove (null: none are). */
+export async function backupLeftoversPendingAt(id: string): Promise<Date | null> {
+  const [row] = await (await db()).select({ at: backups.leftoversPendingAt }).from(backups).where(eq(backups.id, id));
+  return row!.at;
+}
+
 /** A backup row with its sources and destinations, as no product path makes it (dates, statuses of choice). */
 export async function insertBackupRow(
   values: typeof backups.$inferInsert & { sourceIds?: string[]; destinationIds?: string[] },

@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -25,7 +26,7 @@ import { AppError } from "@/lib/errors";
 import { createServer } from "@/lib/servers/mutations";
 import { createSource } from "@/lib/servers/source-mutations";
 import { dispatch } from "@/lib/workflows/dispatch";
-import { insertBackupRow } from "@/test/arrange";
+import { backupLeftoversPendingAt, insertBackupRow, insertLocationRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { startProxy, type TestProxy } from "@/test/proxy";
 import { startS3rver, type S3rverServer } from "@/test/servers/s3rver";
@@ -440,6 +441,43 @@ describe("run-backup", () => {
       execFileSync("tar", ["xzf", path.join(dir, "backup.tar.gz"), "-C", dir]);
       expect(sha256(readFileSync(path.join(dir, "files", dirSrc.slice(1), "blob.bin")))).toBe(sha256(blob));
     }
+  });
+
+  it("a failed run's objects are recorded as leftovers before they are removed, so a stop in between leaves them to the sweeper", async () => {
+    // The bucket's endpoint stops answering: removing the object waits.
+    const sockets = new Set<Socket>();
+    const silent = createNetServer((socket) => sockets.add(socket.on("data", () => {})));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const s = await setup({ s3Endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}` });
+    const id = await insertBackupRow({
+      teamId: s.t.id,
+      serverId: s.serverId,
+      trigger: "manual",
+      encrypted: true,
+      fileName: "x.tar.gz",
+      status: "running",
+      attempts: 1,
+      heartbeatAt: new Date(),
+      sourceIds: s.sourceIds,
+      destinationIds: [s.destinationIds[0]!],
+    });
+    await insertLocationRow({
+      teamId: s.t.id,
+      backupId: id,
+      destinationId: s.destinationIds[0]!,
+      objectKey: `x-${id}.tar.gz.enc`,
+    });
+
+    const failing = failRun(s.t.id, id, "The server went away.");
+    await expect.poll(() => sockets.size, { timeout: 10_000 }).toBeGreaterThan(0);
+    expect((await getBackup(s.t, id)).status).toBe("failed");
+    expect(await backupLeftoversPendingAt(id)).toBeInstanceOf(Date);
+
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => silent.close(resolve));
+    expect(await failing).toBe("failed");
+    expect(await backupLeftoversPendingAt(id)).toBeInstanceOf(Date);
+    expect((await getBackup(s.t, id)).locations[0]!.error).toMatch(/^Could not remove the partial object: /);
   });
 
   it("the sweeper leaves a run that a retry took up again after it was found stale", async () => {

@@ -27,7 +27,9 @@ export async function failRun(
     t,
     backupId,
     message,
-    { dekWrapped: null, dekKeyId: null, headerKeyId: null },
+    // Recorded with the end, cleared once they are gone: a process that stops in between leaves
+    // them to the sweeper, which retries only runs marked so.
+    { dekWrapped: null, dekKeyId: null, headerKeyId: null, leftoversPendingAt: new Date() },
     opts.staleAt && staleAllTeams("backup", opts.staleAt),
   );
   if (!status) {

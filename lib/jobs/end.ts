@@ -7,7 +7,7 @@ import { jobTable, type JobKind } from "./table";
 
 /**
  * Ends a queued or running job that did not succeed: failed, or cancelled when someone asked,
- * with `message` as its error (`also`: a backup drops its data key with it), and only while
+ * with `message` as its error (`also`: a backup drops its data key and records leftovers with it), and only while
  * `onlyIf` holds (the sweeper's: still stale). Resolves with the new status, or null when it had
  * already ended (or `onlyIf` no longer held).
  */
@@ -16,7 +16,7 @@ export async function markEnded(
   t: TeamContext,
   id: string,
   message: string,
-  also: { dekWrapped?: null; dekKeyId?: null; headerKeyId?: null } = {},
+  also: { dekWrapped?: null; dekKeyId?: null; headerKeyId?: null; leftoversPendingAt?: Date } = {},
   onlyIf?: SQL,
 ): Promise<"failed" | "cancelled" | null> {
   const table = jobTable(kind);
