@@ -4,8 +4,9 @@ import { backups, teams } from "@/db/schema";
 import { recordAudit } from "../audit/record";
 import { db } from "../db";
 import { AppError, notFound } from "../errors";
+import { formatDateTime } from "../format";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
-import { deleteExpiredCopies } from "./purge";
+import { deleteExpiredCopies, notBeingRead } from "./purge";
 
 /** Why a backup is not in the state an action needs: NOT_FOUND, or CONFLICT saying what it is. */
 async function refuse(t: TeamContext, backupId: string, needed: string): Promise<never> {
@@ -72,13 +73,24 @@ export async function deleteFromTrash(t: TeamContext, backupId: string): Promise
         expiredAt: sql`now()`,
         expiredReason: sql`concat_ws(' ', ${backups.trashedReason}, ${`Deleted from the trash by ${t.actor.label}.`}::text)`,
       })
-      .where(inTeam(backups, t, eq(backups.id, backupId), eq(backups.status, "trashed")))
+      .where(inTeam(backups, t, eq(backups.id, backupId), eq(backups.status, "trashed"), notBeingRead()))
       .returning({ id: backups.id, fileName: backups.fileName });
     if (r)
       await recordAudit(tx, t, { action: "backup.deleted", target: { type: "backup", id: r.id, label: r.fileName } });
     return r;
   });
-  if (!row) return refuse(t, backupId, "only a backup in the trash can be deleted now");
+  if (!row) {
+    const [read] = await d
+      .select({ until: backups.readingUntil })
+      .from(backups)
+      .where(inTeam(backups, t, eq(backups.id, backupId), eq(backups.status, "trashed")));
+    if (read?.until)
+      throw new AppError(
+        "CONFLICT",
+        `This backup is being read (a download or restore that started before it went to the trash): it is held until ${formatDateTime(read.until, "UTC")} while that goes on. Delete it after that, or leave it: it is deleted at the end of the grace period.`,
+      );
+    return refuse(t, backupId, "only a backup in the trash can be deleted now");
+  }
   return { id: row.id, problems: await deleteExpiredCopies(t, eq(backups.id, row.id)) };
 }
 

@@ -1,5 +1,5 @@
 import "server-only";
-import { and, eq, lt, ne, sql, type SQL } from "drizzle-orm";
+import { and, eq, isNull, lt, ne, or, sql, type SQL } from "drizzle-orm";
 import { backupLocations, backups, teams } from "@/db/schema";
 import { recordAudit } from "../audit/record";
 import { db } from "../db";
@@ -7,9 +7,13 @@ import { withDestination } from "../destinations/use";
 import { failureMessage } from "../jobs/failure";
 import { inTeam, type TeamContext } from "../teams/context";
 
+/** A backup no download, restore or verification holds (lib/retention's holdForReading, by the app's clock like it). */
+export const notBeingRead = () => or(isNull(backups.readingUntil), lt(backups.readingUntil, new Date()))!;
+
 /**
- * Trashed backups (among `where`) whose team's grace period is over become expired; their copies
- * are deleted next by `deleteExpiredCopies`. Returns how many expired.
+ * Trashed backups (among `where`) whose team's grace period is over become expired, unless one is
+ * being read (a download or restore that started before it went to the trash; the next run expires
+ * it); their copies are deleted next by `deleteExpiredCopies`. Returns how many expired.
  */
 export async function expireTrash(t: TeamContext, where?: SQL): Promise<number> {
   const d = await db();
@@ -27,6 +31,7 @@ export async function expireTrash(t: TeamContext, where?: SQL): Promise<number> 
         t,
         eq(backups.status, "trashed"),
         lt(backups.trashedAt, sql`now() - make_interval(days => ${days})`),
+        notBeingRead(),
         where,
       ),
     )

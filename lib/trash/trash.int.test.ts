@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { listAuditEvents } from "@/lib/audit/queries";
+import { openArchive, succeededBackup } from "@/lib/backups/open-archive";
 import { getBackup, listBackups } from "@/lib/backups/queries";
 import { createDestination } from "@/lib/destinations/mutations";
 import { env } from "@/lib/env";
@@ -191,6 +192,29 @@ describe("the trash", () => {
     const actions = (await listAuditEvents(h.t, {})).events.map((e) => e.action);
     for (const a of ["backup.trashed", "backup.restored_from_trash", "backup.deleted", "backup.copy_deleted"])
       expect(actions).toContain(a);
+  });
+
+  it("a backup being read as it goes to the trash is neither deleted now nor expired while the read goes on", async () => {
+    const h = await history(1);
+    const admin = await memberOf(h.t, "admin");
+    const download = await openArchive(h.t, await succeededBackup(h.t, h.ids[0]!));
+    await trashBackup(admin, h.ids[0]!);
+    await expect(deleteFromTrash(admin, h.ids[0]!)).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: expect.stringMatching(
+        /^This backup is being read \(a download or restore that started before it went to the trash\): it is held until \d+ \w+ \d{4}, \d\d:\d\d UTC while that goes on\./,
+      ),
+    });
+    await setBackupRow(h.ids[0]!, { trashedAt: new Date(Date.now() - 8 * day) }); // the grace period is over
+    expect(await applyRetention(h.t.id, { scheduleId: h.schedule.scheduleId })).toMatchObject({ expired: 0 });
+    expect(await status(h.t, h.ids[0]!)).toBe("trashed");
+    expect(existsSync(h.files[0]!)).toBe(true);
+    expect(Buffer.concat(await download.body.toArray()).toString()).toBe("backup 0");
+
+    // Once nothing reads it (its hold ran out), the next run deletes it.
+    await setBackupRow(h.ids[0]!, { readingUntil: new Date(Date.now() - 1_000) });
+    expect(await applyRetention(h.t.id, { scheduleId: h.schedule.scheduleId })).toMatchObject({ expired: 1 });
+    expect(existsSync(h.files[0]!)).toBe(false);
   });
 
   it("the grace period is set per team by admins", async () => {
