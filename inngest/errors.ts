@@ -3,7 +3,8 @@ import { asAppError } from "@/lib/errors";
 import { log } from "@/lib/log";
 import { ReachError } from "@/lib/reach";
 
-const permanentCodes = new Set(["VALIDATION", "NOT_FOUND", "FORBIDDEN", "CONFLICT", "UNAUTHENTICATED"]);
+// TOO_LARGE: a team's quota on this host's disk, which a retry would only reach again.
+const permanentCodes = new Set(["VALIDATION", "NOT_FOUND", "FORBIDDEN", "CONFLICT", "UNAUTHENTICATED", "TOO_LARGE"]);
 
 /**
  * A step's error as the workflow should see it. Permanent failures (bad settings, missing rows,

@@ -27,6 +27,7 @@ import { fanOut } from "./fanout";
 import { backupDestinationIds, backupSourceIds } from "./links";
 import { insertBackup, type NewBackup } from "./mutations";
 import { roomProblem } from "../storage/room";
+import { overQuota, type LocalQuota } from "./quota";
 
 /** The plain `.tar.gz` to store, and what it says about itself once it ended (its manifest, when it has one). */
 export interface ProducedArchive {
@@ -64,6 +65,11 @@ export interface BackupPlan {
   destinations: (typeof storageDestinations.$inferSelect)[];
   /** The size the stored object is expected to have: the last backup of the same sources, when there is one. */
   expectedBytes?: number;
+  /**
+   * The team's quota on this host's disk, for a run that is held to it as it writes (a server's
+   * backup; an upload reserves its room as it starts instead).
+   */
+  quota?: LocalQuota | null;
 }
 
 /** The backup's data key; for OpenPGP backups it is the message's session key, and `recipients` the team's keys. */
@@ -216,8 +222,11 @@ export async function storeNewBackup(
  * (an object above a provider's limit, a full disk, no room for large upload parts on this host).
  * Without an estimate nothing is known yet: parts grow as the upload goes.
  */
-async function checkRoom({ destinations, expectedBytes }: BackupPlan, adapters: StorageAdapter[], attempt: Attempt) {
+async function checkRoom(plan: BackupPlan, adapters: StorageAdapter[], attempt: Attempt) {
+  const { destinations, expectedBytes, quota } = plan;
+  if (quota && quota.used >= quota.limit) throw overQuota(quota);
   if (!expectedBytes) return;
+  if (quota && quota.used + expectedBytes * onThisHost(plan) > quota.limit) throw overQuota(quota);
   attempt.say(`Expecting about ${formatBytes(expectedBytes)}, the size of the last backup of these sources.`);
   const rooms = await Promise.all(
     adapters.map(async (a, i) => ({ name: destinations[i]!.name, room: await a.room(expectedBytes) })),
@@ -225,6 +234,9 @@ async function checkRoom({ destinations, expectedBytes }: BackupPlan, adapters: 
   const problem = roomProblem(expectedBytes, "the size of the last backup of these sources", rooms);
   if (problem) throw new AppError("VALIDATION", problem);
 }
+
+/** How many of the backup's copies go to this host's disk. */
+const onThisHost = ({ destinations }: BackupPlan) => destinations.filter((d) => d.kind === "local").length;
 
 /** A retried attempt first removes what earlier attempts' unfinished writes left (they no longer hold the claim). */
 async function removeEarlierAttempts(
@@ -280,7 +292,7 @@ async function recordLocations({ job, destinations }: BackupPlan, key: string) {
  * what each holds. `written` collects the adapters this attempt wrote an object to.
  */
 async function writeEverywhere(
-  { job, destinations, expectedBytes }: BackupPlan,
+  plan: BackupPlan,
   key: string,
   archive: ProducedArchive,
   sealing: Sealing | undefined,
@@ -288,6 +300,7 @@ async function writeEverywhere(
   attempt: Attempt,
   written: StorageAdapter[],
 ): Promise<Stored> {
+  const { job, destinations, expectedBytes } = plan;
   // Counted, not hashed: the stored object's SHA-256 is what the adapters record.
   let archiveBytes = 0;
   const plain = new Transform({
@@ -297,6 +310,15 @@ async function writeEverywhere(
     },
   });
   const seal = sealing && (await sealStream(sealing, job));
+  // Held to the team's quota on this host's disk as it writes: an estimate may be far off.
+  const { quota } = plan;
+  const copiesHere = onThisHost(plan);
+  const overQuotaSignal = new AbortController();
+  const onBytes = (bytes: number) => {
+    attempt.progress(bytes);
+    if (quota && copiesHere && quota.used + bytes * copiesHere > quota.limit && !overQuotaSignal.signal.aborted)
+      overQuotaSignal.abort(overQuota(quota, bytes, "backup"));
+  };
   // pipeline() carries a failure of the source into the body, so every destination stops.
   const gate = testPauseStream();
   pipeline([archive.stream, ...(gate ? [gate] : []), plain, ...(seal ? [seal] : [])]).catch(() => {});
@@ -313,7 +335,7 @@ async function writeEverywhere(
             runId: job.id,
           }),
       })),
-      { signal: attempt.signal, onBytes: attempt.progress },
+      { signal: AbortSignal.any([attempt.signal, overQuotaSignal.signal]), onBytes },
     ),
     archive.done,
   ]);

@@ -8,6 +8,7 @@ import { log } from "../log";
 import { inTeam, systemTeam, type TeamContext } from "../teams/context";
 import { buildBackup, loadPlan, type TransferResult } from "./build";
 import { removeWorkFolders } from "./leftovers";
+import { localQuotaFor } from "./quota";
 import { serverArchive } from "./server-archive";
 
 /**
@@ -41,7 +42,8 @@ export async function transferBackup(teamId: string, backupId: string, attempt: 
         log.warn("could not remove an interrupted run's work folder", { backupId, err }),
       );
     const plan = await loadPlan(t, backupId, claimed.attempt);
-    return await buildBackup(plan, await serverArchive(t, plan.backup));
+    const quota = await localQuotaFor(t, plan.backup.destinationIds);
+    return await buildBackup({ ...plan, quota }, await serverArchive(t, plan.backup));
   } finally {
     claimed.release();
   }

@@ -13,7 +13,7 @@ import { env } from "@/lib/env";
 import { asAppError, httpStatus } from "@/lib/errors";
 import { createServer } from "@/lib/servers/mutations";
 import { createSource } from "@/lib/servers/source-mutations";
-import { insertBackupRow } from "@/test/arrange";
+import { insertBackupRow, insertLocationRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { backupEvent } from "@/inngest/events";
 import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
@@ -187,7 +187,7 @@ describe("upload limits", () => {
     expect(files()).toHaveLength(1);
   });
 
-  it("holds each team to LOCAL_STORAGE_QUOTA on this host's disk: uploads are cut off at it, Back up now is refused once it is full", async () => {
+  it("holds each team to LOCAL_STORAGE_QUOTA on this host's disk: uploads and backups are cut off at it, Back up now is refused once it is full", async () => {
     const { t, input, files, serverId, destinationId } = await uploader();
     const first = archiveOf(1.6 * MiB);
     await importUpload(t, input, Readable.from([first]));
@@ -200,25 +200,69 @@ describe("upload limits", () => {
     expect(await refusal(importUpload(t, input, Readable.from([archiveOf(1.6 * MiB)])))).toEqual(overQuota);
     expect(files()).toEqual(kept);
 
-    // A backup made by Coffer counts too; once the quota is used up nothing more starts.
-    const folder = mkdtempSync(path.join(scratch, "data-"));
-    writeFileSync(path.join(folder, "blob.bin"), randomBytes(1.6 * MiB));
-    const { id: sourceId } = await createSource(t, {
-      serverId,
-      kind: "directory",
-      name: "blob",
-      paths: [folder],
-      excludes: [],
+    // A backup of a server counts too, as it writes: with no earlier backup to go by, it starts,
+    // and is stopped once it would pass the quota (a scheduled run the same).
+    const backUpFolder = async (bytes: number) => {
+      const folder = mkdtempSync(path.join(scratch, "data-"));
+      writeFileSync(path.join(folder, "blob.bin"), randomBytes(bytes));
+      const { id: sourceId } = await createSource(t, {
+        serverId,
+        kind: "directory",
+        name: `blob-${bytes}`,
+        paths: [folder],
+        excludes: [],
+      });
+      return { serverId, sourceIds: [sourceId], destinationIds: [destinationId], encrypted: false };
+    };
+    const run = async (backup: Awaited<ReturnType<typeof backUpFolder>>) => {
+      const { id } = await requestBackup(t, backup);
+      engine.send([backupEvent({ teamId: t.id, serverId, backupId: id })]);
+      await engine.idle();
+      return getBackup(t, id);
+    };
+    const tooBig = await run(await backUpFolder(2 * MiB));
+    expect(tooBig).toMatchObject({
+      status: "failed",
+      attempts: 1, // not retried: it would only reach the quota again
+      error: expect.stringMatching(
+        /more than its quota of 3\.0 MiB \(1\.6 MiB stored or being uploaded, and this backup had reached 1\.\d MiB\)/,
+      ),
     });
-    const backup = { serverId, sourceIds: [sourceId], destinationIds: [destinationId], encrypted: false };
-    const { id } = await requestBackup(t, backup);
-    engine.send([backupEvent({ teamId: t.id, serverId, backupId: id })]);
-    await engine.idle();
-    expect((await getBackup(t, id)).status).toBe("succeeded");
-    const full = { status: 413, message: expect.stringMatching(/more than its quota of 3\.0 MiB/) };
-    expect(await refusal(requestBackup(t, backup))).toEqual(full);
-    expect(await refusal(importUpload(t, input, Readable.from([first]), first.length))).toEqual(full);
+    expect(files()).toEqual(kept);
+
+    const small = await backUpFolder(1.2 * MiB);
+    expect((await run(small)).status).toBe("succeeded");
     expect(files()).toHaveLength(2);
+    // The next one of those sources is expected at the last one's size, which no longer fits: refused before anything is dumped.
+    const refused = await run(small);
+    expect(refused).toMatchObject({
+      status: "failed",
+      error: expect.stringMatching(/more than its quota of 3\.0 MiB \(2\.8 MiB stored or being uploaded\)/),
+    });
+    expect(refused.log.some((l) => l.message.startsWith("Writing to"))).toBe(false);
+    expect(await refusal(importUpload(t, input, Readable.from([first]), first.length))).toMatchObject({ status: 413 });
+    expect(files()).toHaveLength(2);
+
+    // Once the quota is used up (here by a copy stored meanwhile), Back up now is refused at once.
+    const filler = await insertBackupRow({
+      teamId: t.id,
+      serverId,
+      trigger: "upload",
+      status: "succeeded",
+      encrypted: false,
+      fileName: "filler.tar.gz",
+      destinationIds: [destinationId],
+    });
+    await insertLocationRow({
+      teamId: t.id,
+      backupId: filler,
+      destinationId,
+      objectKey: "filler",
+      status: "stored",
+      sizeBytes: MiB,
+    });
+    const full = { status: 413, message: expect.stringMatching(/more than its quota of 3\.0 MiB/) };
+    expect(await refusal(requestBackup(t, small))).toEqual(full);
   });
 
   it("lets two uploads at once share the quota: the second is refused with 413 while the first still streams, and keeps nothing", async () => {
