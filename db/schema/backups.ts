@@ -76,6 +76,8 @@ export const backups = pgTable(
     attempts: integer("attempts").notNull().default(0),
     /** The process (workflow instance) holding the current claim; cleared when an attempt ends cleanly. */
     claimedBy: text("claimed_by"),
+    /** When the current attempt made its claim (its own start; `startedAt` is the first attempt's). */
+    attemptStartedAt: timestampColumn("attempt_started_at"),
     /** Bytes written so far (the stored object's bytes), while running and at the end. */
     bytesDone: bigint("bytes_done", { mode: "number" }).notNull().default(0),
     /** Size and SHA-256 of the stored object (encrypted when `encrypted`). */

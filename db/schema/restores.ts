@@ -78,6 +78,8 @@ export const restores = pgTable(
     attempts: integer("attempts").notNull().default(0),
     /** The process (workflow instance) holding the current claim; cleared when an attempt ends cleanly. */
     claimedBy: text("claimed_by"),
+    /** When the current attempt made its claim (its own start; `startedAt` is the first attempt's). */
+    attemptStartedAt: timestampColumn("attempt_started_at"),
     /** Bytes of the plain archive read so far, of `totalBytes`. */
     bytesDone: bigint("bytes_done", { mode: "number" }).notNull().default(0),
     totalBytes: bigint("total_bytes", { mode: "number" }),

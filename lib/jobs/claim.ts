@@ -1,10 +1,13 @@
 import "server-only";
 import { eq, inArray, isNull, sql } from "drizzle-orm";
 import { db, type Transaction } from "../db";
+import { env } from "../env";
+import { AppError } from "../errors";
 import { instanceId } from "../workflows/instance";
 import { inTeam, type TeamContext } from "../teams/context";
 import { RunStopped } from "./failure";
 import { appendJobLog } from "./log";
+import { STALE_AFTER_MS } from "./sweep";
 import { jobTable, runningJob, type Job, type JobKind, type RunningJob } from "./table";
 
 /**
@@ -13,6 +16,25 @@ import { jobTable, runningJob, type Job, type JobKind, type RunningJob } from ".
  */
 export async function claimJob(job: Job): Promise<number | null> {
   return (await claim(job))?.attempt ?? null;
+}
+
+/** How long an Inngest server waits for one step's answer (its MaxFunctionTimeout) before it sends the step again. */
+export const INNGEST_STEP_LIMIT_MS = 2 * 3_600_000;
+
+/**
+ * Whether the running attempt is still alive (a fresh heartbeat) and began about INNGEST_STEP_LIMIT_MS
+ * ago, with workflows on an Inngest server: the step is being sent again because the server stopped
+ * waiting, and every attempt would end the same way. A process that died leaves no fresh heartbeat,
+ * and a dropped connection comes sooner.
+ */
+function outlastedInngestStep(row: { heartbeatAt: Date | null; attemptStartedAt: Date | null }, now: Date): boolean {
+  return (
+    env().workflows === "inngest" &&
+    !!row.heartbeatAt &&
+    now.getTime() - row.heartbeatAt.getTime() < STALE_AFTER_MS &&
+    !!row.attemptStartedAt &&
+    now.getTime() - row.attemptStartedAt.getTime() >= INNGEST_STEP_LIMIT_MS - 60_000
+  );
 }
 
 // Claims under which an execution runs in this process, so a held claim is reused by one
@@ -37,9 +59,16 @@ export async function claim(
   const table = jobTable(job.kind);
   const d = await db();
   const me = instanceId();
+  const now = new Date();
   const result = await d.transaction(async (tx) => {
     const [row] = await tx
-      .select({ status: table.status, attempts: table.attempts, claimedBy: table.claimedBy })
+      .select({
+        status: table.status,
+        attempts: table.attempts,
+        claimedBy: table.claimedBy,
+        heartbeatAt: table.heartbeatAt,
+        attemptStartedAt: table.attemptStartedAt,
+      })
       .from(table)
       .where(
         inTeam(
@@ -61,6 +90,7 @@ export async function claim(
       executing.add(executionKey(job, held));
       return { attempt: held, fresh: false };
     }
+    if (row.status === "running" && outlastedInngestStep(row, now)) return { outlasted: true as const };
     const repeated = row.status === "running" && row.claimedBy === me;
     const resumed = row.status === "running" && row.claimedBy !== null && !repeated;
     await tx
@@ -68,7 +98,8 @@ export async function claim(
       .set({
         status: "running",
         startedAt: sql`coalesce(${table.startedAt}, now())`,
-        heartbeatAt: new Date(),
+        heartbeatAt: now,
+        attemptStartedAt: now,
         attempts: row.attempts + 1,
         claimedBy: me,
         error: null,
@@ -78,6 +109,13 @@ export async function claim(
     return { attempt: row.attempts + 1, fresh: true, resumed, repeated };
   });
   if (!result) return null;
+  if ("outlasted" in result) {
+    const what = job.kind === "backup" ? "backup" : "job";
+    throw new AppError(
+      "TOO_LARGE",
+      `This ${what} ran for 2 hours, the longest an Inngest server waits for one step; it would only start again and be cut off again. Backups and restores that take longer need Coffer's own workflows (one instance without INNGEST_ settings); or back up less at once (fewer sources per schedule).`,
+    );
+  }
   if (!result.fresh) {
     const key = executionKey(job, result.attempt);
     return { attempt: result.attempt, resumed: false, release: () => executing.delete(key) };
@@ -114,7 +152,14 @@ export async function claimNew(tx: Transaction, kind: JobKind, t: TeamContext, i
   const now = new Date();
   await tx
     .update(table)
-    .set({ status: "running", startedAt: now, heartbeatAt: now, attempts: 1, claimedBy: instanceId() })
+    .set({
+      status: "running",
+      startedAt: now,
+      heartbeatAt: now,
+      attemptStartedAt: now,
+      attempts: 1,
+      claimedBy: instanceId(),
+    })
     .where(inTeam(table, t, eq(table.id, id)));
   return runningJob(kind, t, id, 1);
 }
