@@ -1,5 +1,5 @@
 import "server-only";
-import { desc, eq, isNull, sql } from "drizzle-orm";
+import { and, desc, eq, isNull, notInArray, sql } from "drizzle-orm";
 import { createHash, randomBytes } from "node:crypto";
 import { invitations, memberships, teams, users } from "@/db/schema";
 import { recordAudit } from "../audit/record";
@@ -9,11 +9,22 @@ import { env } from "../env";
 import { AppError, notFound } from "../errors";
 import { sendMail } from "../mail";
 import { assertRole, inTeam, type Actor, type TeamContext } from "./context";
+import { mayInvite, roles, type Role } from "./roles";
 import type { CreateInvitationInput } from "./schemas";
 
 const validDays = 7;
 const hashToken = (token: string) => createHash("sha256").update(token).digest("hex");
 const inviteUrl = (token: string) => new URL(`/invite/${token}`, env().APP_URL).toString();
+
+/**
+ * The person who vouches for an invitation: it can be accepted only while they may still invite
+ * at its role, so one made without a person (an API token, a workflow) would never work.
+ */
+function inviterOf(t: TeamContext): string {
+  if (!t.actor.userId)
+    throw new AppError("FORBIDDEN", "Invitations are sent by a person: sign in and invite from Settings → Members.");
+  return t.actor.userId;
+}
 
 /** The link is returned once (only its hash is stored) and e-mailed when SMTP is configured. */
 export interface IssuedInvitation {
@@ -33,6 +44,7 @@ async function deliver(t: TeamContext, email: string, token: string, role: strin
 
 export async function createInvitation(t: TeamContext, input: CreateInvitationInput): Promise<IssuedInvitation> {
   assertRole(t, "admin");
+  const invitedBy = inviterOf(t);
   const token = randomBytes(32).toString("base64url");
   const d = await db();
   const id = await d.transaction(async (tx) => {
@@ -52,7 +64,7 @@ export async function createInvitation(t: TeamContext, input: CreateInvitationIn
         email: input.email,
         role: input.role,
         tokenHash: hashToken(token),
-        invitedBy: t.actor.userId,
+        invitedBy,
         expiresAt: new Date(Date.now() + validDays * 86_400_000),
       })
       .onConflictDoNothing()
@@ -71,15 +83,19 @@ export async function createInvitation(t: TeamContext, input: CreateInvitationIn
   return { id, email: input.email, link: inviteUrl(token), emailed: await deliver(t, input.email, token, input.role) };
 }
 
-/** A new link (the old one stops working) valid for another week. */
+/**
+ * A new link (the old one stops working) valid for another week. Whoever resends it becomes its
+ * inviter, as the e-mail says.
+ */
 export async function resendInvitation(t: TeamContext, invitationId: string): Promise<IssuedInvitation> {
   assertRole(t, "admin");
+  const invitedBy = inviterOf(t);
   const token = randomBytes(32).toString("base64url");
   const d = await db();
   const row = await d.transaction(async (tx) => {
     const [r] = await tx
       .update(invitations)
-      .set({ tokenHash: hashToken(token), expiresAt: new Date(Date.now() + validDays * 86_400_000) })
+      .set({ tokenHash: hashToken(token), expiresAt: new Date(Date.now() + validDays * 86_400_000), invitedBy })
       .where(
         inTeam(
           invitations,
@@ -127,6 +143,40 @@ export async function revokeInvitation(t: TeamContext, invitationId: string) {
   });
 }
 
+/**
+ * Revokes the open invitations `inviter` sent that their role now (`role`; null once they are no
+ * longer a member) does not cover, in the transaction that removes or demotes them, so that
+ * nobody keeps a way back in. Acceptance checks the inviter again, for any path that skips this.
+ */
+export async function revokeInvitationsOfInviter(
+  tx: Transaction,
+  t: TeamContext,
+  inviter: { userId: string; label: string },
+  role: Role | null,
+) {
+  const stillCovered = role ? roles.filter((r) => mayInvite(role, r)) : [];
+  const revoked = await tx
+    .update(invitations)
+    .set({ revokedAt: sql`now()` })
+    .where(
+      inTeam(
+        invitations,
+        t,
+        eq(invitations.invitedBy, inviter.userId),
+        isNull(invitations.acceptedAt),
+        isNull(invitations.revokedAt),
+        stillCovered.length ? notInArray(invitations.role, stillCovered) : undefined,
+      ),
+    )
+    .returning({ id: invitations.id, email: invitations.email });
+  for (const r of revoked)
+    await recordAudit(tx, t, {
+      action: "invitation.revoked",
+      target: { type: "invitation", id: r.id, label: r.email },
+      details: { inviter: inviter.label, inviterRole: role },
+    });
+}
+
 export async function listOpenInvitations(t: TeamContext) {
   const d = await db();
   return d
@@ -146,7 +196,10 @@ export type InvitationStatus = "open" | "expired" | "revoked" | "accepted";
 
 /**
  * The invitation a link's token names, whichever team it is for (the token is the key, so this
- * crosses teams on purpose); locked for the acceptance with `forUpdate`.
+ * crosses teams on purpose); locked for the acceptance with `forUpdate`. One whose inviter may no
+ * longer invite at its role (removed, demoted, account deleted) counts as revoked. Removing or
+ * demoting an inviter revokes their invitations in the same transaction, which waits for this
+ * lock, so an acceptance sees either the inviter's old role or the revocation.
  */
 async function invitationOfTokenAllTeams(q: Database | Transaction, token: string, forUpdate = false) {
   const query = q
@@ -158,6 +211,7 @@ async function invitationOfTokenAllTeams(q: Database | Transaction, token: strin
       teamName: teams.name,
       teamSlug: teams.slug,
       invitedBy: users.name,
+      inviterRole: memberships.role,
       expiresAt: invitations.expiresAt,
       acceptedAt: invitations.acceptedAt,
       revokedAt: invitations.revokedAt,
@@ -165,17 +219,24 @@ async function invitationOfTokenAllTeams(q: Database | Transaction, token: strin
     .from(invitations)
     .innerJoin(teams, eq(teams.id, invitations.teamId))
     .leftJoin(users, eq(users.id, invitations.invitedBy))
+    .leftJoin(
+      memberships,
+      and(eq(memberships.teamId, invitations.teamId), eq(memberships.userId, invitations.invitedBy)),
+    )
     .where(eq(invitations.tokenHash, hashToken(token)));
   const [row] = await (forUpdate ? query.for("update", { of: invitations }) : query);
   if (!row) return null;
-  const status: InvitationStatus = row.revokedAt
-    ? "revoked"
-    : row.acceptedAt
-      ? "accepted"
-      : row.expiresAt < new Date()
-        ? "expired"
-        : "open";
-  return { ...row, status };
+  const { inviterRole, ...invitation } = row;
+  const inviterLapsed = !row.acceptedAt && !(inviterRole && mayInvite(inviterRole, row.role));
+  const status: InvitationStatus =
+    row.revokedAt || inviterLapsed
+      ? "revoked"
+      : row.acceptedAt
+        ? "accepted"
+        : row.expiresAt < new Date()
+          ? "expired"
+          : "open";
+  return { ...invitation, inviterLapsed, status };
 }
 
 /** What the invitation page shows before the person accepts; null for an unknown token. */
@@ -188,12 +249,18 @@ export async function invitationByToken(token: string) {
 
 /**
  * Joins the team. The invitation is for one e-mail address: a different signed-in account is
- * refused, and so is one that has not verified that it owns the address.
+ * refused, and so is one that has not verified that it owns the address. Its inviter must still
+ * be a member who may invite at its role, checked under the invitation's lock.
  */
 export async function acceptInvitation(actor: Actor & { userId: string }, email: string, token: string) {
   const d = await db();
   return d.transaction(async (tx) => {
     const inv = await invitationOfTokenAllTeams(tx, token, true);
+    if (inv?.inviterLapsed)
+      throw new AppError(
+        "NOT_FOUND",
+        `The person who invited you can no longer invite people to ${inv.teamName}, so this invitation no longer works. Ask an admin of ${inv.teamName} for a new invitation.`,
+      );
     if (!inv || inv.status !== "open")
       throw new AppError("NOT_FOUND", "This invitation link is no longer valid. Ask the team's admin to resend it.");
     if (inv.email !== email.toLowerCase()) {

@@ -6,6 +6,7 @@ import { recordAudit } from "../audit/record";
 import { db, pgCode, type Database, type Transaction } from "../db";
 import { AppError, forbidden, notFound } from "../errors";
 import { assertRole, inTeam, type Actor, type TeamContext } from "./context";
+import { revokeInvitationsOfInviter } from "./invitations";
 import type { Role } from "./roles";
 import { reservedSlugs, type ChangeRoleInput, type CreateTeamInput, type UpdateTeamInput } from "./schemas";
 
@@ -136,6 +137,7 @@ export async function changeMemberRole(t: TeamContext, input: ChangeRoleInput) {
       .update(memberships)
       .set({ role: input.role })
       .where(inTeam(memberships, t, eq(memberships.id, m.id)));
+    await revokeInvitationsOfInviter(tx, t, { userId: m.userId, label: m.email }, input.role);
     await recordAudit(tx, t, {
       action: "member.role_changed",
       target: { type: "member", id: m.id, label: m.email },
@@ -155,6 +157,7 @@ export async function removeMember(t: TeamContext, memberId: string) {
     if (m.role === "owner" && role !== "owner" && role !== "system") throw forbidden("owner");
     if (m.role === "owner" && (await ownerCount(tx, t)) <= 1) throw lastOwner();
     await tx.delete(memberships).where(inTeam(memberships, t, eq(memberships.id, m.id)));
+    await revokeInvitationsOfInviter(tx, t, { userId: m.userId, label: m.email }, null);
     await recordAudit(tx, t, {
       action: "member.removed",
       target: { type: "member", id: m.id, label: m.email },
@@ -176,11 +179,15 @@ export async function leaveTeam(t: TeamContext) {
     if (!m) throw notFound("That team");
     if (m.role === "owner" && (await ownerCount(tx, t)) <= 1) throw lastOwner();
     await tx.delete(memberships).where(inTeam(memberships, t, eq(memberships.id, m.id)));
+    await revokeInvitationsOfInviter(tx, t, { userId, label: t.actor.label }, null);
     await recordAudit(tx, t, { action: "member.left", target: { type: "member", id: m.id, label: t.actor.label } });
   });
 }
 
-/** The target becomes an owner and the current owner steps down to admin, in one transaction. */
+/**
+ * The target becomes an owner and the current owner steps down to admin, in one transaction. The
+ * former owner's open invitations stay valid: an admin may invite at every role one can invite at.
+ */
 export async function transferOwnership(t: TeamContext, memberId: string) {
   assertRole(t, "owner");
   const userId = t.actor.userId;

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { permissions, roleAtLeast, roles } from "./roles";
+import { mayInvite, permissions, roleAtLeast, roles } from "./roles";
 
 describe("roles", () => {
   it("orders viewer < member < admin < owner", () => {
@@ -8,6 +8,13 @@ describe("roles", () => {
     expect(roleAtLeast("admin", "admin")).toBe(true);
     expect(roleAtLeast("member", "admin")).toBe(false);
     expect(roleAtLeast("viewer", "member")).toBe(false);
+  });
+
+  it("admins and owners invite, never above their own role", () => {
+    expect(roles.filter((r) => mayInvite("owner", r))).toEqual(["viewer", "member", "admin", "owner"]);
+    expect(roles.filter((r) => mayInvite("admin", r))).toEqual(["viewer", "member", "admin"]);
+    expect(roles.filter((r) => mayInvite("member", r))).toEqual([]);
+    expect(roles.filter((r) => mayInvite("viewer", r))).toEqual([]);
   });
 
   it("the README's permission table says what the code enforces", () => {

@@ -4,6 +4,13 @@ export type Role = (typeof roles)[number];
 export const roleAtLeast = (role: Role, min: Role) => roles.indexOf(role) >= roles.indexOf(min);
 
 /**
+ * Whether a member with `role` may invite someone as `invited`: admins and owners invite, and
+ * nobody above their own role (only owners grant ownership). An invitation holds only while its
+ * inviter still may.
+ */
+export const mayInvite = (role: Role, invited: Role) => roleAtLeast(role, "admin") && roleAtLeast(role, invited);
+
+/**
  * What each role may do: the README's permission table is this list, and every lib function
  * checks the same minimum role through requireTeam / assertRole.
  */

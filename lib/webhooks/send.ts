@@ -66,8 +66,13 @@ function sendWebhook(channel: SendingChannel, url: Target, event: { id: string; 
 
 /**
  * Who an e-mail channel reaches for an event: members of the chosen roles whose address is
- * confirmed and the chosen addresses, without anyone who opted out of this event type (Account →
- * Notification e-mails).
+ * confirmed and the chosen addresses, without the team's members who opted out of this event type
+ * (Account → Notification e-mails).
+ *
+ * A chosen address whose account is not in the channel's team is mailed like any outside address,
+ * whatever that account muted: opt-outs are stored per person but apply to the teams they belong
+ * to, and honouring one here would tell this team's admins (delivery log, Send test's answer)
+ * that the address has a Coffer account and which events it muted.
  */
 export async function recipients(
   channel: Pick<SendingChannel, "teamId" | "emailRoles" | "emailAddresses">,
@@ -92,9 +97,10 @@ export async function recipients(
   const listed = channel.emailAddresses.length
     ? await d
         .select({ email: users.email })
-        .from(users)
+        .from(memberships)
+        .innerJoin(users, eq(users.id, memberships.userId))
         .innerJoin(notificationPreferences, eq(notificationPreferences.userId, users.id))
-        .where(and(inArray(users.email, channel.emailAddresses), muted))
+        .where(and(inTeam(memberships, { id: channel.teamId }), inArray(users.email, channel.emailAddresses), muted))
     : [];
   const optedOut = new Set([...members.filter((m) => m.muted).map((m) => m.email), ...listed.map((u) => u.email)]);
   return [...new Set([...members.map((m) => m.email), ...channel.emailAddresses])].filter((a) => !optedOut.has(a));
