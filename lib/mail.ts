@@ -9,16 +9,23 @@ export async function sendMail(message: { to: string; subject: string; text: str
 const CONNECT_TIMEOUT_MS = 10_000;
 
 export interface MailReport {
-  /** Recipients the server accepted, and those it refused (with its answer). */
+  /** Recipients the server accepted, and those it refused for good (with its answer). */
   accepted: string[];
   refused: { to: string; response: string }[];
+  /**
+   * Recipients not reached for now: refused for the time being (a 4xx, such as greylisting), or
+   * left when the server stopped answering. Worth trying again, for them only.
+   */
+  deferred: { to: string; response: string }[];
   /** The server's answer to the last message. */
   response: string;
 }
 
 /**
- * Sends the same message to each recipient on its own (nobody sees the other addresses). Null when SMTP_URL is not configured. Throws when the server cannot be reached
- * before any message went out; a recipient the server refuses is reported, not thrown.
+ * Sends the same message to each recipient on its own (nobody sees the other addresses). Null when
+ * SMTP_URL is not configured. Throws when no recipient got an answer for good (nothing to report
+ * but a server out of reach, or only temporary refusals); otherwise reports who was accepted,
+ * refused and deferred.
  */
 export async function sendMailEach(
   to: string[],
@@ -38,24 +45,30 @@ export async function sendMailEach(
     socketTimeout: 60_000,
     ...parseConnectionUrl(e.SMTP_URL),
   });
-  const report: MailReport = { accepted: [], refused: [], response: "" };
+  const report: MailReport = { accepted: [], refused: [], deferred: [], response: "" };
+  let firstError: unknown;
   try {
-    for (const address of to) {
+    for (const [i, address] of to.entries()) {
       try {
         const info = await transport.sendMail({ from: e.MAIL_FROM, to: address, ...message });
         report.accepted.push(address);
         report.response = info.response;
       } catch (err) {
+        firstError ??= err;
         const { responseCode, response } = err as { responseCode?: number; response?: string };
-        // A recipient the server refuses for good (5xx) is reported and the others still get it. No
-        // answer at all, or a temporary refusal before anything went out, is thrown: the delivery is retried.
-        const nothingSentYet = report.accepted.length + report.refused.length === 0;
-        if (!responseCode || (responseCode < 500 && nothingSentYet)) throw err;
-        report.refused.push({ to: address, response: response ?? String(responseCode) });
+        const answer = response ?? (responseCode ? String(responseCode) : "no answer");
+        if (responseCode && responseCode >= 500) report.refused.push({ to: address, response: answer });
+        else if (responseCode) report.deferred.push({ to: address, response: answer });
+        else {
+          // No answer at all: the others would only wait as long again.
+          report.deferred.push(...to.slice(i).map((a) => ({ to: a, response: answer })));
+          break;
+        }
       }
     }
   } finally {
     transport.close();
   }
+  if (!report.accepted.length && !report.refused.length) throw firstError;
   return report;
 }

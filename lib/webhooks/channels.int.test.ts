@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createInvitation, acceptInvitation } from "@/lib/teams/invitations";
 import { eq } from "drizzle-orm";
 import { notificationChannels } from "@/db/schema";
-import { insertChannelRow, markEmailVerified, setChannelRow, setDeliveryAttempts } from "@/test/arrange";
+import {
+  insertChannelRow,
+  makeDeliveriesDue,
+  markEmailVerified,
+  setChannelRow,
+  setDeliveryAttempts,
+} from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { startSmtp } from "@/test/servers/smtp";
 import { startReceiver, type Receiver } from "@/test/servers/webhook-receiver";
@@ -30,9 +36,11 @@ import { createChannelSchema } from "./schemas";
 
 let smtp: Awaited<ReturnType<typeof startSmtp>>;
 let receiver: Receiver;
+/** Recipients the mail server answers "451 try again later" for now. */
+const deferring = new Set<string>();
 
 beforeAll(async () => {
-  smtp = await startSmtp({ refuse: (a) => a.startsWith("bounce") });
+  smtp = await startSmtp({ refuse: (a) => a.startsWith("bounce"), defer: (a) => deferring.has(a) });
   receiver = await startReceiver();
   // Before anything reads the configuration: this file runs with e-mail configured.
   process.env.SMTP_URL = smtp.url;
@@ -142,6 +150,39 @@ describe("e-mail channels", () => {
     const [logged] = await listDeliveries(t, id);
     expect(logged).toMatchObject({ status: "succeeded" });
     expect(logged!.responseBody).toMatch(/Sent to 1 recipient.*Refused: bounce@example\.test \(550/);
+  });
+
+  it("a recipient the server defers (451) gets the alert on a retry, and nobody gets it twice", async () => {
+    const { t } = await crew();
+    const { id } = await createChannel(t, {
+      kind: "email",
+      description: "",
+      events: [],
+      roles: [],
+      addresses: ["first@example.test", "grey@example.test", "third@example.test"],
+    });
+    const before = smtp.messages.length;
+    const received = () =>
+      smtp.messages
+        .slice(before)
+        .flatMap((m) => m.to)
+        .sort();
+    deferring.add("grey@example.test");
+    await produce(t);
+    await deliverChannel(t.id, id, 1_000);
+    expect(received()).toEqual(["first@example.test", "third@example.test"]);
+    const [waiting] = await listDeliveries(t, id);
+    expect(waiting).toMatchObject({
+      status: "pending",
+      error: "The mail server deferred grey@example.test (451 Greylisted, try again later): tried again for them only.",
+    });
+
+    deferring.delete("grey@example.test");
+    await makeDeliveriesDue(id);
+    await deliverChannel(t.id, id, 1_000);
+    expect(received()).toEqual(["first@example.test", "grey@example.test", "third@example.test"]);
+    const [done] = await listDeliveries(t, id);
+    expect(done).toMatchObject({ status: "succeeded", attempts: 2, error: null });
   });
 });
 

@@ -26,6 +26,7 @@ interface Claimed {
   id: string;
   eventId: string;
   attempts: number;
+  emailSentTo: string[];
 }
 
 /**
@@ -60,6 +61,7 @@ async function claim(teamId: string, channelId: string, limit: number, deliveryI
       id: notificationDeliveries.id,
       eventId: notificationDeliveries.eventId,
       attempts: notificationDeliveries.attempts,
+      emailSentTo: notificationDeliveries.emailSentTo,
     });
 }
 
@@ -108,7 +110,7 @@ async function attemptAll(channel: SendingChannel, claimed: Claimed[]): Promise<
     while (next < claimed.length) {
       const c = claimed[next++]!;
       const event = byId.get(c.eventId)!;
-      const outcome = await attempt(channel, event);
+      const outcome = await attempt(channel, event, c.emailSentTo);
       results.push(await record(channel.teamId, c, outcome, event.test));
     }
   };
@@ -129,6 +131,7 @@ async function record(teamId: string, c: Claimed, o: HttpOutcome, test: boolean)
       responseBody: o.body,
       latencyMs: o.latencyMs,
       error: o.error,
+      ...(o.sentTo?.length ? { emailSentTo: [...c.emailSentTo, ...o.sentTo] } : {}),
     })
     .where(
       and(

@@ -17,6 +17,8 @@ export interface HttpOutcome {
   error: string | null;
   /** A failure that another attempt cannot fix (the address is refused): no retries. */
   permanent: boolean;
+  /** E-mail: recipients this attempt reached, whom a retry leaves out. */
+  sentTo?: string[];
 }
 
 /**

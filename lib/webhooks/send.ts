@@ -29,10 +29,17 @@ export interface SendingChannel {
   emailAddresses: string[];
 }
 
-/** One attempt of one event to one channel. Never throws: every failure is an outcome with a message. */
-export async function attempt(channel: SendingChannel, event: { id: string; body: string }): Promise<HttpOutcome> {
+/**
+ * One attempt of one event to one channel (`sentTo`: the e-mail recipients earlier attempts
+ * reached). Never throws: every failure is an outcome with a message.
+ */
+export async function attempt(
+  channel: SendingChannel,
+  event: { id: string; body: string },
+  sentTo: string[] = [],
+): Promise<HttpOutcome> {
   try {
-    if (channel.kind === "email") return await sendEmail(channel, JSON.parse(event.body) as Envelope);
+    if (channel.kind === "email") return await sendEmail(channel, JSON.parse(event.body) as Envelope, sentTo);
     const url = parseTarget(openChannelSecret(channel.teamId, channel.id, "url_enc", channel.urlEnc!));
     if (channel.kind === "webhook") return await sendWebhook(channel, url, event);
     return await post(url, chatBody(channel.kind, JSON.parse(event.body) as Envelope), {
@@ -106,7 +113,7 @@ export async function recipients(
   return [...new Set([...members.map((m) => m.email), ...channel.emailAddresses])].filter((a) => !optedOut.has(a));
 }
 
-async function sendEmail(channel: SendingChannel, e: Envelope): Promise<HttpOutcome> {
+async function sendEmail(channel: SendingChannel, e: Envelope, sentTo: string[]): Promise<HttpOutcome> {
   const started = Date.now();
   const outcome = (o: Partial<HttpOutcome>): HttpOutcome => ({
     ok: false,
@@ -119,20 +126,32 @@ async function sendEmail(channel: SendingChannel, e: Envelope): Promise<HttpOutc
   });
   try {
     // Inside the try: a failed look-up of the recipients is retried like a failed send.
-    const to = await recipients(channel, e.type);
-    if (!to.length) return outcome({ ok: true, body: "Nobody to e-mail: every recipient opted out of this event." });
+    const all = await recipients(channel, e.type);
+    if (!all.length) return outcome({ ok: true, body: "Nobody to e-mail: every recipient opted out of this event." });
+    // A retry leaves out whoever an earlier attempt reached: nobody gets the same alert twice.
+    const to = all.filter((a) => !sentTo.includes(a));
+    if (!to.length) return outcome({ ok: true, body: "Every recipient has it from an earlier attempt." });
     const report = await sendMailEach(to, emailOf(e, `${env().APP_URL.replace(/\/+$/, "")}/account`));
     if (!report)
       return outcome({
         permanent: true,
         error: "E-mail is not configured on this Coffer: the operator sets SMTP_URL (and MAIL_FROM).",
       });
-    const refused = report.refused.map((r) => `${r.to} (${r.response})`).join("; ");
+    const list = (rs: { to: string; response: string }[]) => rs.map((r) => `${r.to} (${r.response})`).join("; ");
+    const refused = list(report.refused);
+    const deferred = list(report.deferred);
+    const sent = sentTo.length + report.accepted.length;
     return outcome({
-      ok: report.accepted.length > 0,
-      body: `Sent to ${formatCount(report.accepted.length, "recipient")}: ${report.response}${refused ? `. Refused: ${refused}` : ""}`,
-      error: report.accepted.length ? null : `The mail server refused every recipient: ${refused}`,
-      permanent: !report.accepted.length,
+      // Done once nobody is left to try again; failed for good when nobody at all got it.
+      ok: !report.deferred.length && sent > 0,
+      body: `Sent to ${formatCount(report.accepted.length, "recipient")}: ${report.response}${refused ? `. Refused: ${refused}` : ""}${deferred ? `. Deferred: ${deferred}` : ""}`,
+      error: deferred
+        ? `The mail server deferred ${deferred}: tried again for them only.`
+        : sent
+          ? null
+          : `The mail server refused every recipient: ${refused}`,
+      permanent: !report.deferred.length && !sent,
+      sentTo: report.accepted,
     });
   } catch (err) {
     const { code, response } = err as { code?: string; response?: string };

@@ -15,9 +15,12 @@ export interface ReceivedMail {
 
 /**
  * A real SMTP server (the smtp-server package) on 127.0.0.1 that accepts every message and keeps
- * it parsed by mailparser, for mail tests. `refuse` makes it answer 550 to chosen recipients.
+ * it parsed by mailparser, for mail tests. `refuse` makes it answer 550 to chosen recipients, and
+ * `defer` 451 (try again later, as greylisting does).
  */
-export async function startSmtp(o: { refuse?: (address: string) => boolean } = {}) {
+export async function startSmtp(
+  o: { refuse?: (address: string) => boolean; defer?: (address: string) => boolean } = {},
+) {
   const messages: ReceivedMail[] = [];
   const server = new SMTPServer({
     authOptional: true,
@@ -26,6 +29,10 @@ export async function startSmtp(o: { refuse?: (address: string) => boolean } = {
     onRcptTo(address, _session, callback) {
       if (o.refuse?.(address.address)) {
         const err = Object.assign(new Error(`No such user: ${address.address}`), { responseCode: 550 });
+        return callback(err);
+      }
+      if (o.defer?.(address.address)) {
+        const err = Object.assign(new Error("Greylisted, try again later"), { responseCode: 451 });
         return callback(err);
       }
       callback();

@@ -1,0 +1,1 @@
+ALTER TABLE "notification_deliveries" ADD COLUMN "email_sent_to" jsonb DEFAULT '[]'::jsonb NOT NULL;
