@@ -17,7 +17,7 @@ import { insertBackupRow, insertLocationRow, scheduleNextRun, setBackupRow, setS
 import { copySchedule } from "@/test/at-scale";
 import { signedUpUser } from "@/test/factories";
 import { inngest } from "../client";
-import { backupRequested } from "../events";
+import { backupEvent, backupRequested } from "../events";
 import { InProcessEngine, inProcessEngine } from "../in-process";
 import type { AnyFunction } from "../sdk-adapter";
 import { scheduleTick } from "./schedule-tick";
@@ -120,6 +120,19 @@ describe("schedule-tick", () => {
     engine.runCron(sweepRuns);
     await engine.idle();
     expect((await getBackup(s.t, due[0]!.backupId)).status).toBe("succeeded");
+
+    // A slot whose event the engine took but that started nothing (an Inngest server that had it
+    // before the app's functions were synced, here an engine without them): the sweeper's
+    // redispatch starts it all the same, and only once.
+    await setNextRun(lost, new Date(Date.now() - 60_000));
+    const [unsynced] = (await claimDueSchedulesAllTeams()).due;
+    await new InProcessEngine([]).send([backupEvent(unsynced!)]);
+    await setBackupRow(unsynced!.backupId, { createdAt: new Date(Date.now() - 10 * 60_000) });
+    engine.runCron(sweepRuns);
+    engine.runCron(sweepRuns);
+    await engine.idle();
+    const started = await getBackup(s.t, unsynced!.backupId);
+    expect(started).toMatchObject({ status: "succeeded", attempts: 1 });
 
     // Nothing is due now: another tick creates nothing.
     engine.runCron(scheduleTick);

@@ -14,7 +14,11 @@ export const scheduleTick = inngest.createFunction(
     let dispatched = 0;
     for (let more = true; more;) {
       const claim = await step.run("claim-due-schedules", () => mapped({}, () => claimDueSchedulesAllTeams()));
-      if (claim.due.length) await step.sendEvent("dispatch-backups", claim.due.map(backupEvent));
+      if (claim.due.length)
+        await step.sendEvent(
+          "dispatch-backups",
+          claim.due.map((b) => backupEvent(b)),
+        );
       dispatched += claim.due.length;
       more = claim.more;
     }

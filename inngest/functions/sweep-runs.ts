@@ -12,9 +12,15 @@ import { backupEvent, restoreEvent } from "../events";
 export const sweepRuns = inngest.createFunction(
   { id: "sweep-runs", triggers: [{ cron: "* * * * *" }], retries: 2, concurrency: [{ limit: 1 }] },
   async ({ step }) => {
-    const swept = await step.run("fail-stale-runs", () => mapped({}, () => sweepStaleRunsAllTeams()));
+    const swept = await step.run("fail-stale-runs", () =>
+      // The sweep's time names its redispatches (events.ts), the same on a replay of this run.
+      mapped({}, async () => ({ ...(await sweepStaleRunsAllTeams()), at: new Date().toISOString() })),
+    );
     const restores = await step.run("fail-stale-restores", () => mapped({}, () => sweepRestoresAllTeams()));
-    const events = [...swept.requeue.map(backupEvent), ...restores.requeue.map(restoreEvent)];
+    const events = [
+      ...swept.requeue.map((b) => backupEvent(b, swept.at)),
+      ...restores.requeue.map((r) => restoreEvent(r, swept.at)),
+    ];
     if (events.length) await step.sendEvent("redispatch-queued", events);
     return { failed: swept.failed + restores.failed, scratchDropped: restores.dropped, redispatched: events.length };
   },
