@@ -13,7 +13,7 @@ import path from "node:path";
 import { signUp } from "@/lib/auth/users";
 import { signUpSchema } from "@/lib/auth/schemas";
 import { backupFileName } from "@/lib/backups/mutations";
-import { claimRun, transferBackup } from "@/lib/backups/transfer";
+import { transferBackup } from "@/lib/backups/transfer";
 import { closeDatabase } from "@/lib/db";
 import { createDestination } from "@/lib/destinations/mutations";
 import { createDestinationSchema } from "@/lib/destinations/schemas";
@@ -88,9 +88,8 @@ for (const [i, slot] of slots.entries()) {
   } = await claimDueSchedulesAllTeams(slot);
   if (!due) throw new Error(`The schedule did not claim its slot ${slot.toISOString()}.`);
   await setBackupRow(due.backupId, { createdAt: slot, startedAt: slot, fileName: backupFileName(f.server, slot) });
-  const attempt = await claimRun(t.id, due.backupId);
-  if (!attempt) throw new Error(`Backup ${due.backupId} could not be claimed.`);
-  const stored = await transferBackup(t.id, due.backupId, attempt);
+  const stored = await transferBackup(t.id, due.backupId);
+  if (!stored) throw new Error(`Backup ${due.backupId} could not be claimed.`);
   if (stored.locations !== 1 || stored.sizeBytes >= 1024)
     throw new Error(
       `Backup ${due.backupId} stored ${stored.locations} copies of ${stored.sizeBytes} bytes; the journey expects one copy under 1 KiB.`,

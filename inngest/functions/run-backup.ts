@@ -1,5 +1,5 @@
 import { failRun } from "@/lib/backups/fail";
-import { claimRun, transferBackup } from "@/lib/backups/transfer";
+import { transferBackup } from "@/lib/backups/transfer";
 import { verificationAfterBackup } from "@/lib/restores/mutations";
 import { scopeOfBackup } from "@/lib/retention/apply";
 import { inngest } from "../client";
@@ -10,8 +10,8 @@ import { backupRequested, restoreEvent, retentionEvent } from "../events";
 export const BACKUPS_PER_TEAM = 3;
 
 /**
- * Runs one queued backup: claim it (a finished or cancelled one is left alone, so a repeated event
- * does nothing), then archive → encrypt → upload in one streamed step, retried from the start on
+ * Runs one queued backup: one streamed step claims it (a finished or cancelled one is left alone,
+ * so a repeated event does nothing) and archives → encrypts → uploads, retried from the start on
  * transient failures. When retries run out or the failure is permanent, `onFailure` marks it failed
  * and removes what it wrote.
  */
@@ -32,11 +32,10 @@ export const runBackup = inngest.createFunction(
   },
   async ({ event, step }) => {
     const { teamId, backupId } = event.data;
-    const attempt = await step.run("claim-run", () => mapped({ backupId }, () => claimRun(teamId, backupId)));
-    if (!attempt) return { backupId, skipped: true };
     const stored = await step.run("dump-encrypt-upload", () =>
-      mapped({ backupId }, () => transferBackup(teamId, backupId, attempt)),
+      mapped({ backupId }, () => transferBackup(teamId, backupId)),
     );
+    if (!stored) return { backupId, skipped: true };
     // The new backup may let older ones of its schedule (or server) expire.
     const scope = await step.run("scope-of-backup", () => mapped({ backupId }, () => scopeOfBackup(teamId, backupId)));
     await step.sendEvent("request-retention", retentionEvent(teamId, scope, backupId));

@@ -69,7 +69,7 @@ describe("buildBackup", () => {
     expect(second.attempt).toBe(2);
     await buildBackup(await loadPlan(system, id, second.attempt), archive(bytes, 0));
 
-    expect(await stalled).toBe("Another process took over the run.");
+    expect(await stalled).toBe("A later attempt took over the run.");
     expect(await getBackup(t, id)).toMatchObject({ status: "succeeded", attempts: 2 });
     const { body } = await openArchive(t, await succeededBackup(t, id));
     const read: Buffer[] = [];

@@ -67,7 +67,8 @@ export interface BackupPlan {
   expectedBytes?: number;
   /**
    * The team's quota on this host's disk, for a run that is held to it as it writes (a server's
-   * backup; an upload reserves its room as it starts instead).
+   * backup; an upload reserves its room as it starts instead, and a safety backup is not held to
+   * it, so that a full quota never stops a restore).
    */
   quota?: LocalQuota | null;
 }
@@ -149,8 +150,8 @@ async function previousSize(
 /**
  * Builds a backup from any archive: sealed with a fresh data key when encrypted, written to every
  * destination at once (the slowest sets the pace), each copy's size read back, then marked stored
- * unless someone cancelled it meanwhile. On any failure this attempt's objects are removed and
- * the error is rethrown.
+ * unless someone cancelled it meanwhile. On any failure this attempt's objects are removed (unless
+ * a later attempt took the backup over: its objects have the same names) and the error is rethrown.
  */
 export async function buildBackup(plan: BackupPlan, producer: ArchiveProducer): Promise<TransferResult> {
   const { job, destinations } = plan;
@@ -181,10 +182,11 @@ export async function buildBackup(plan: BackupPlan, producer: ArchiveProducer): 
     // Once marked stored, the objects are the backup: a failure after that (a notification, the
     // log) leaves them be, and a retried step finds the backup stored. The key is the backup's, so
     // after a takeover it holds the later attempt's object (or will): that attempt, or the failure
-    // of the run, removes it.
-    if (!marked && !(await replaced(job)))
-      await Promise.all(written.map((adapter) => adapter.delete(key).catch(() => {})));
-    throw attempt.failed(err);
+    // of the run, removes it; and what failed here was the takeover (its start removes what this
+    // attempt was writing), whatever error it surfaced as.
+    const takenOver = !marked && (await replaced(job));
+    if (!marked && !takenOver) await Promise.all(written.map((adapter) => adapter.delete(key).catch(() => {})));
+    throw attempt.failed(takenOver ? new RunStopped("A later attempt took over the backup.") : err);
   } finally {
     await Promise.allSettled([producer.close(), ...opened.map((o) => o.release())]);
     await attempt.close();
@@ -264,7 +266,7 @@ async function sealWithNewKey(job: RunningJob, encryption: "coffer" | "openpgp")
     .set({ ...stored, headerKeyId: wrapped.keyId })
     .where(ours(job))
     .returning({ id: backups.id });
-  if (!row) throw new RunStopped("Another process took over the backup.");
+  if (!row) throw new RunStopped("A later attempt took over the backup.");
   return { dek, wrapped, recipients };
 }
 

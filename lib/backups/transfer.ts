@@ -2,8 +2,7 @@ import "server-only";
 import { count, eq } from "drizzle-orm";
 import { backupLocations, backups } from "@/db/schema";
 import { db } from "../db";
-import { claim, claimJob, stopIfCancelRequested } from "../jobs/claim";
-import { RunStopped } from "../jobs/failure";
+import { claim, stopIfCancelRequested } from "../jobs/claim";
 import { log } from "../log";
 import { inTeam, systemTeam, type TeamContext } from "../teams/context";
 import { buildBackup, loadPlan, type TransferResult } from "./build";
@@ -12,41 +11,32 @@ import { localQuotaFor } from "./quota";
 import { serverArchive } from "./server-archive";
 
 /**
- * Starts (or restarts) a queued or running backup. Resolves with the claim that guards the run's
- * writes, or null when there is nothing to do: it finished, was cancelled, or does not exist.
+ * A backup run, under a claim of its own (each execution of the step makes one, and an execution
+ * under an earlier claim stops): the plan, the server's archive, written everywhere, marked stored.
+ * A claim taken from a process that ended first removes the work folder it left on the server
+ * (what it left in the destinations goes as the run starts). Null when there is nothing to do: the
+ * backup ended (or never existed) before this run. Claiming inside the step that does the work
+ * keeps the job queued while the run waits for its server's turn.
  */
-export function claimRun(teamId: string, backupId: string): Promise<number | null> {
-  return claimJob({ kind: "backup", teamId, id: backupId });
-}
-
-/**
- * A backup run under its claim: the plan, the server's archive, written everywhere, marked stored.
- * A retry claims the backup again; one resuming after its process ended first removes the work
- * folder that process left on the server (what it left in the destinations goes as the run starts).
- */
-export async function transferBackup(teamId: string, backupId: string, attempt: number): Promise<TransferResult> {
+export async function transferBackup(teamId: string, backupId: string): Promise<TransferResult | null> {
   const job = { kind: "backup" as const, teamId, id: backupId };
   const t = await systemTeam(teamId, "backup run");
-  const claimed = await claim(job, attempt);
+  const claimed = await claim(job);
   if (!claimed) {
     // A step repeated after the run stored the backup (its answer was lost, or what came after it
     // failed): the stored backup is the step's result.
     const stored = await storedResult(t, backupId);
     if (stored) return stored;
     await stopIfCancelRequested(job);
-    throw new RunStopped("The backup ended while it was interrupted; it is not run again.");
+    return null;
   }
-  try {
-    if (claimed.resumed)
-      await removeWorkFolders(t, backupId).catch((err: unknown) =>
-        log.warn("could not remove an interrupted run's work folder", { backupId, err }),
-      );
-    const plan = await loadPlan(t, backupId, claimed.attempt);
-    const quota = await localQuotaFor(t, plan.backup.destinationIds);
-    return await buildBackup({ ...plan, quota }, await serverArchive(t, plan.backup));
-  } finally {
-    claimed.release();
-  }
+  if (claimed.resumed)
+    await removeWorkFolders(t, backupId).catch((err: unknown) =>
+      log.warn("could not remove an interrupted run's work folder", { backupId, err }),
+    );
+  const plan = await loadPlan(t, backupId, claimed.attempt);
+  const quota = await localQuotaFor(t, plan.backup.destinationIds);
+  return buildBackup({ ...plan, quota }, await serverArchive(t, plan.backup));
 }
 
 /** What a backup that succeeded stored, as its run's step returned it; null for any other backup. */

@@ -59,19 +59,19 @@ async function letGo(job: RunningJob) {
     .where(ours(job, eq(table.claimedBy, instanceId())));
 }
 
-/** Why a job stopped running under this claim: handed back at a shutdown, taken over, or failed by the sweeper. */
+/** Why a job stopped running under this claim: handed back at a shutdown, taken over, or failed meanwhile (the error it was failed with). */
 async function whyStopped(job: RunningJob): Promise<string> {
   const table = jobTable(job.kind);
   const d = await db();
   const [row] = await d
-    .select({ status: table.status, attempts: table.attempts })
+    .select({ status: table.status, attempts: table.attempts, error: table.error })
     .from(table)
     .where(inTeam(table, job.t, eq(table.id, job.id)));
   if (row?.status === "queued") return HANDED_BACK;
   const what = job.kind === "backup" ? "run" : "job";
   // A later claim may also have finished the job by now.
-  if (row && row.attempts !== job.attempt) return `Another process took over the ${what}.`;
-  return `The ${what} was stopped: it was marked as failed while running (its progress had stalled).`;
+  if (row && row.attempts !== job.attempt) return `A later attempt took over the ${what}.`;
+  return row?.error ?? `The ${what} was stopped: it was marked as failed while running.`;
 }
 
 /**

@@ -1,7 +1,10 @@
 import { describe, expect, it, vi } from "vitest";
 import { insertBackupRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
+import { getBackup } from "../backups/queries";
 import { createServer } from "../servers/mutations";
+import { systemTeam } from "../teams/context";
+import { instanceId } from "../workflows/instance";
 import { claim, INNGEST_STEP_LIMIT_MS } from "./claim";
 
 vi.hoisted(() => {
@@ -11,8 +14,8 @@ vi.hoisted(() => {
 
 const minutes = (n: number) => new Date(Date.now() - n * 60_000);
 
-/** A backup whose attempt 1 began `began` and last beat `beat`, in another process. */
-async function running(began: Date, beat: Date) {
+/** A backup whose attempt 1 began `began` and last beat `beat`, in process `by` (by default one that ended). */
+async function running(began: Date, beat: Date, by = "ins_ended") {
   const user = await signedUpUser("Claire");
   const t = await user.team("admin");
   const { id: serverId } = await createServer(t, { kind: "local", name: "host", workDir: "/var/tmp" });
@@ -24,7 +27,7 @@ async function running(began: Date, beat: Date) {
     fileName: "host.tar.gz",
     status: "running",
     attempts: 1,
-    claimedBy: "ins_elsewhere",
+    claimedBy: by,
     startedAt: began,
     attemptStartedAt: began,
     heartbeatAt: beat,
@@ -44,8 +47,13 @@ describe("claims with workflows on an Inngest server", () => {
   });
 
   it("a step sent again sooner (a dropped connection) takes the job over, as does one after its process died", async () => {
-    expect(await claim(await running(minutes(30), minutes(0)))).toMatchObject({ attempt: 2, resumed: true });
+    const sentAgain = await running(minutes(30), minutes(0), instanceId());
+    expect(await claim(sentAgain)).toEqual({ attempt: 2, resumed: false });
+    expect((await getBackup(await systemTeam(sentAgain.teamId, "test"), sentAgain.id)).log.at(-1)!.message).toBe(
+      "Attempt 2 started: the step was sent again while attempt 1 still ran (the workflow engine lost the connection to it); attempt 1 stops.",
+    );
+    expect(await claim(await running(minutes(30), minutes(0)))).toEqual({ attempt: 2, resumed: true });
     // Its process stopped beating after more than 2 hours: a crash, not the server's limit.
-    expect(await claim(await running(minutes(150), minutes(5)))).toMatchObject({ attempt: 2, resumed: true });
+    expect(await claim(await running(minutes(150), minutes(5)))).toEqual({ attempt: 2, resumed: true });
   });
 });

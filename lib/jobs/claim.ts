@@ -3,7 +3,7 @@ import { eq, inArray, isNull, sql } from "drizzle-orm";
 import { db, type Transaction } from "../db";
 import { env } from "../env";
 import { AppError } from "../errors";
-import { instanceId } from "../workflows/instance";
+import { instanceId, liveInstancesAllTeams } from "../workflows/instance";
 import { inTeam, type TeamContext } from "../teams/context";
 import { RunStopped } from "./failure";
 import { appendJobLog } from "./log";
@@ -37,27 +37,19 @@ function outlastedInngestStep(row: { heartbeatAt: Date | null; attemptStartedAt:
   );
 }
 
-// Claims under which an execution runs in this process, so a held claim is reused by one
-// execution at a time (on globalThis: Next.js may load lib/ once per bundle).
-const EXECUTING = Symbol.for("coffer.job-executions");
-const executing = ((globalThis as { [EXECUTING]?: Set<string> })[EXECUTING] ??= new Set());
-const executionKey = (job: Job, attempt: number) => `${job.kind}:${job.id}:${attempt}`;
-
 /**
- * Claims a job for this process (recording this instance on it), unless it already runs under
- * `held` here and no execution is using that claim. An engine runs a step again while its first
- * execution still runs when it stopped waiting for the answer (an Inngest server waits 2 hours) or
- * lost the connection: the second one takes a fresh claim, which stops the first, instead of both
- * writing under one. `release` ends this execution's use of a held claim. `resumed`: the claim
- * before was never let go — the process making that attempt ended without finishing it (a restart
- * or crash) — which the run log says.
+ * Claims a job for this process (recording this instance on it): every execution of a job's step
+ * makes its own claim, which stops any execution under an earlier one (its writes are guarded by
+ * the claim). The run log says why an earlier claim was still held: its process ended without
+ * finishing (`resumed`: a restart or crash; what it left on the server is to be removed), or it
+ * still runs and the workflow engine sent the step again (it lost the connection to it). With an
+ * Inngest server, a step still running after the server's limit fails the job instead (TOO_LARGE).
  */
-export async function claim(
-  job: Job,
-  held?: number,
-): Promise<{ attempt: number; resumed: boolean; release: () => void } | null> {
+export async function claim(job: Job): Promise<{ attempt: number; resumed: boolean } | null> {
   const table = jobTable(job.kind);
   const d = await db();
+  // Before the transaction: PGlite has one connection, which the transaction holds.
+  const live = await liveInstancesAllTeams();
   const me = instanceId();
   const now = new Date();
   const result = await d.transaction(async (tx) => {
@@ -81,18 +73,9 @@ export async function claim(
       )
       .for("update");
     if (!row) return null;
-    if (
-      row.status === "running" &&
-      row.attempts === held &&
-      row.claimedBy === me &&
-      !executing.has(executionKey(job, held))
-    ) {
-      executing.add(executionKey(job, held));
-      return { attempt: held, fresh: false };
-    }
     if (row.status === "running" && outlastedInngestStep(row, now)) return { outlasted: true as const };
-    const repeated = row.status === "running" && row.claimedBy === me;
-    const resumed = row.status === "running" && row.claimedBy !== null && !repeated;
+    const held = row.status === "running" && row.claimedBy !== null;
+    const resumed = held && !live.has(row.claimedBy!);
     await tx
       .update(table)
       .set({
@@ -106,20 +89,16 @@ export async function claim(
         bytesDone: 0,
       })
       .where(inTeam(table, { id: job.teamId }, eq(table.id, job.id)));
-    return { attempt: row.attempts + 1, fresh: true, resumed, repeated };
+    return { attempt: row.attempts + 1, resumed, repeated: held && !resumed };
   });
   if (!result) return null;
-  if ("outlasted" in result) {
-    const what = job.kind === "backup" ? "backup" : "job";
+  if ("outlasted" in result)
     throw new AppError(
       "TOO_LARGE",
-      `This ${what} ran for 2 hours, the longest an Inngest server waits for one step; it would only start again and be cut off again. Backups and restores that take longer need Coffer's own workflows (one instance without INNGEST_ settings); or back up less at once (fewer sources per schedule).`,
+      job.kind === "backup"
+        ? "This backup ran for 2 hours, the longest an Inngest server waits for one step; it would only start again and be cut off again. Backups that take longer need Coffer's own workflows (one instance without INNGEST_ settings), or back up less at once (fewer sources per schedule)."
+        : "This job ran for 2 hours, the longest an Inngest server waits for one step; it would only start again and be cut off again. Restores and verifications that take longer need Coffer's own workflows (one instance without INNGEST_ settings).",
     );
-  }
-  if (!result.fresh) {
-    const key = executionKey(job, result.attempt);
-    return { attempt: result.attempt, resumed: false, release: () => executing.delete(key) };
-  }
   const n = result.attempt;
   await appendJobLog(
     job,
@@ -127,12 +106,12 @@ export async function claim(
     result.resumed
       ? `Attempt ${n} started: resumed after an interruption (the process making attempt ${n - 1} ended before it finished: a restart or crash).`
       : result.repeated
-        ? `Attempt ${n} started: the step was sent again while attempt ${n - 1} still ran here (the workflow engine stopped waiting for it or lost the connection); attempt ${n - 1} stops.`
+        ? `Attempt ${n} started: the step was sent again while attempt ${n - 1} still ran (the workflow engine lost the connection to it); attempt ${n - 1} stops.`
         : n > 1
           ? `Attempt ${n} started.`
           : "Started.",
   );
-  return { attempt: n, resumed: !!result.resumed, release: () => {} };
+  return { attempt: n, resumed: result.resumed };
 }
 
 /** After a claim found nothing to do: throws RunStopped when that is because someone asked to cancel the running job. */

@@ -51,5 +51,5 @@ export function ours(job: RunningJob, ...more: SQL[]): SQL {
 /** Throws RunStopped unless the loaded row still runs under `attempt` (`what` names it in the message). */
 export function assertClaim(what: string, row: { status: string; attempts: number }, attempt: number): void {
   if (row.status !== "running") throw new RunStopped(`The ${what} is ${row.status}; it is not run again.`);
-  if (row.attempts !== attempt) throw new RunStopped(`Another process took over the ${what}.`);
+  if (row.attempts !== attempt) throw new RunStopped(`A later attempt took over the ${what}.`);
 }
