@@ -3,7 +3,8 @@ import { asAppError } from "@/lib/errors";
 import { log } from "@/lib/log";
 import { ReachError } from "@/lib/reach";
 
-// TOO_LARGE: a team's quota on this host's disk, which a retry would only reach again.
+// TOO_LARGE: a team's quota on this host's disk, or an Inngest server's limit on a step: a retry
+// would only reach it again.
 const permanentCodes = new Set(["VALIDATION", "NOT_FOUND", "FORBIDDEN", "CONFLICT", "UNAUTHENTICATED", "TOO_LARGE"]);
 
 /**

@@ -44,9 +44,10 @@ function config(): NextAuthConfig {
   return {
     secret: authSecret(),
     trustHost: true,
-    // Auth.js would judge by the request (X-Forwarded-Proto), which a TLS proxy may not send:
-    // then the session cookie would go without Secure.
-    useSecureCookies: new URL(e.APP_URL).protocol === "https:",
+    // With an https APP_URL, whatever the request says: a TLS proxy may not send
+    // X-Forwarded-Proto, and the session cookie would then go without Secure. Otherwise Auth.js
+    // judges by the request.
+    useSecureCookies: new URL(e.APP_URL).protocol === "https:" || undefined,
     session: { strategy: "jwt", maxAge: sessionDays * 86_400 },
     pages: { signIn: "/sign-in", error: "/sign-in" },
     // Auth.js's debug logging includes request bodies (passwords): keep only errors, by name.

@@ -95,7 +95,7 @@ export async function reserveLocalRoom(
 export function overQuota(q: LocalQuota, adding = 0, what: "upload" | "backup" = "upload"): AppError {
   return new AppError(
     "TOO_LARGE",
-    `This team's backups on this host's disk would take more than its quota of ${formatBytes(q.limit)} (${formatBytes(q.used)} stored or being uploaded${adding ? `, and this ${what} had reached ${formatBytes(adding)}` : ""}). Delete older backups stored there (and empty them from the trash), wait for other uploads to finish, or choose another destination.`,
+    `This team's backups on this host's disk would take more than its quota of ${formatBytes(q.limit)} (${formatBytes(q.used)} stored or being uploaded${adding ? `, and this ${what} had reached ${formatBytes(adding)}` : ""}). Delete older backups stored there (and empty them from the trash), wait for other uploads to finish, or choose another destination${what === "backup" ? "; then run it again" : ""}.`,
   );
 }
 

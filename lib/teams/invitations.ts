@@ -177,19 +177,26 @@ export async function revokeInvitationsOfInviter(
     });
 }
 
+/** Invitations not yet accepted or revoked, without those whose inviter may no longer invite at their role (they no longer work). */
 export async function listOpenInvitations(t: TeamContext) {
   const d = await db();
-  return d
+  const rows = await d
     .select({
       id: invitations.id,
       email: invitations.email,
       role: invitations.role,
       createdAt: invitations.createdAt,
       expiresAt: invitations.expiresAt,
+      inviterRole: memberships.role,
     })
     .from(invitations)
+    .leftJoin(
+      memberships,
+      and(eq(memberships.teamId, invitations.teamId), eq(memberships.userId, invitations.invitedBy)),
+    )
     .where(inTeam(invitations, t, isNull(invitations.acceptedAt), isNull(invitations.revokedAt)))
     .orderBy(desc(invitations.createdAt));
+  return rows.flatMap(({ inviterRole, ...r }) => (inviterRole && mayInvite(inviterRole, r.role) ? [r] : []));
 }
 
 export type InvitationStatus = "open" | "expired" | "revoked" | "accepted";

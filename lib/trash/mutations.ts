@@ -84,7 +84,7 @@ export async function deleteFromTrash(t: TeamContext, backupId: string): Promise
       .select({ until: backups.readingUntil })
       .from(backups)
       .where(inTeam(backups, t, eq(backups.id, backupId), eq(backups.status, "trashed")));
-    if (read?.until)
+    if (read?.until && read.until > new Date())
       throw new AppError(
         "CONFLICT",
         `This backup is being read (a download or restore that started before it went to the trash): it is held until ${formatDateTime(read.until, "UTC")} while that goes on. Delete it after that, or leave it: it is deleted at the end of the grace period.`,
