@@ -90,7 +90,8 @@ export const replaceScheduleOp = operation({
   summary: "Replace a schedule's settings",
   description:
     "Send every setting, as when creating (absent ones take their defaults). A changed retention policy " +
-    "applies now; keeping fewer backups than before needs an admin's role.",
+    "applies now; keeping fewer backups than before, or any change after which retention would move a " +
+    "backup it keeps now to the trash (another time zone), needs an admin's role.",
   scope: "admin",
   role: "member",
   params: scheduleParams,

@@ -1,6 +1,6 @@
 import "server-only";
-import { and, eq, inArray, isNull, lt, or, type SQL } from "drizzle-orm";
-import { backupLocations, backups, schedules, storageDestinations, teams } from "@/db/schema";
+import { and, eq, inArray, isNull, lt, or } from "drizzle-orm";
+import { backupLocations, backups, schedules, storageDestinations } from "@/db/schema";
 import { recordAudit } from "../audit/record";
 import { retrievalHours, STORAGE_CLASSES } from "../storage/classes";
 import type { StorageKind } from "../storage/types";
@@ -12,83 +12,19 @@ import type { Subjects } from "../notifications/build";
 import { emit } from "../notifications/emit";
 import { deleteExpiredCopies, expireTrash } from "../trash/purge";
 import { inTeam, systemTeam, type TeamContext } from "../teams/context";
-import { selectRetention, type Decision, type RetentionPolicy, type Tier } from "./select";
+import { decideScope, inScope, type RetentionScope, type ScopeDecisions } from "./groups";
+import type { RetentionPolicy, Tier } from "./select";
 
-/** Which backups a policy applies to: one schedule's, or one server's backups that no schedule made. */
-export type RetentionScope = { scheduleId: string } | { serverId: string };
-
-async function scopeOf(
-  t: TeamContext,
-  scope: RetentionScope,
-): Promise<{ policy: RetentionPolicy; timeZone: string; label: string }> {
-  const d = await db();
-  if ("scheduleId" in scope) {
-    const [s] = await d
-      .select({ retention: schedules.retention, timezone: schedules.timezone, name: schedules.name })
-      .from(schedules)
-      .where(inTeam(schedules, t, eq(schedules.id, scope.scheduleId)));
-    if (!s) throw notFound("That schedule");
-    return { policy: s.retention, timeZone: s.timezone, label: `schedule ${s.name}` };
-  }
-  const [team] = await d.select({ retention: teams.defaultRetention }).from(teams).where(eq(teams.id, t.id));
-  return { policy: team!.retention, timeZone: "UTC", label: "the team's default policy" };
-}
-
-/** The backups of a scope, for a statement on `backups`: one schedule's, or one server's that no schedule made. */
-function inScope(scope: RetentionScope): SQL {
-  return "scheduleId" in scope
-    ? eq(backups.scheduleId, scope.scheduleId)
-    : and(eq(backups.serverId, scope.serverId), isNull(backups.scheduleId))!;
-}
-
-/** The succeeded backups in a scope that retention decides about (not those an admin put back from the trash). */
-async function candidates(t: TeamContext, scope: RetentionScope) {
-  const d = await db();
-  const rows = await d
-    .select({
-      id: backups.id,
-      createdAt: backups.createdAt,
-      startedAt: backups.startedAt,
-      readingUntil: backups.readingUntil,
-      verifiedAt: backups.verifiedAt,
-      fileName: backups.fileName,
-      tier: backups.tier,
-    })
-    .from(backups)
-    .where(inTeam(backups, t, inScope(scope), eq(backups.status, "succeeded"), isNull(backups.pinnedAt)));
-  const now = Date.now();
-  return rows.map((r) => ({
-    ...r,
-    at: r.startedAt ?? r.createdAt,
-    succeeded: true,
-    verified: r.verifiedAt !== null,
-    inUse: !!r.readingUntil && r.readingUntil.getTime() > now,
-  }));
-}
-
-export interface RetentionPreview {
-  policy: RetentionPolicy;
-  decisions: (Decision & { fileName: string; at: Date })[];
-}
-
-/** What a policy (the scope's own, or one being edited) would keep and expire now; changes nothing. */
+/**
+ * What a policy (the scope's own, or one being edited) would keep and expire now, in the groups
+ * retention weighs (groups.ts); changes nothing.
+ */
 export async function previewRetention(
   t: TeamContext,
   scope: RetentionScope,
   policy?: RetentionPolicy,
-): Promise<RetentionPreview> {
-  const own = await scopeOf(t, scope);
-  const list = await candidates(t, scope);
-  const byId = new Map(list.map((c) => [c.id, c]));
-  const used = policy ?? own.policy;
-  return {
-    policy: used,
-    decisions: selectRetention(list, used, own.timeZone).map((d) => ({
-      ...d,
-      fileName: byId.get(d.id)!.fileName,
-      at: byId.get(d.id)!.at,
-    })),
-  };
+): Promise<ScopeDecisions> {
+  return decideScope(await db(), t, scope, policy);
 }
 
 export interface RetentionResult {
@@ -119,9 +55,8 @@ function classFor(
  */
 export async function applyRetention(teamId: string, scope: RetentionScope): Promise<RetentionResult> {
   const t = await systemTeam(teamId, "retention");
-  const { label } = await scopeOf(t, scope);
-  const { decisions } = await previewRetention(t, scope);
   const d = await db();
+  const { label, decisions } = await decideScope(d, t, scope);
   const result: RetentionResult = { trashed: 0, expired: 0, transitioned: 0, problems: [] };
   const changes: Pick<Subjects["retention.applied"], "expired" | "moved"> = { expired: [], moved: [] };
   const now = new Date();
@@ -145,7 +80,7 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
           or(isNull(backups.readingUntil), lt(backups.readingUntil, now)),
         ),
       )
-      .returning({ id: backups.id, fileName: backups.fileName });
+      .returning({ id: backups.id, fileName: backups.fileName, startedAt: backups.startedAt });
     if (!row) continue;
     await recordAudit(d, t, {
       action: "backup.trashed",
@@ -153,7 +88,7 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
       details: { by: label },
     });
     result.trashed++;
-    changes.expired.push({ id: row.id, startedAt: dec.at });
+    changes.expired.push({ id: row.id, startedAt: row.startedAt });
   }
   result.expired = await expireTrash(t, inScope(scope));
   // Copies of expired backups still stored: this run's, and any an earlier run could not delete.

@@ -6,7 +6,7 @@ import { db } from "../db";
 import { assertRole, type TeamContext } from "../teams/context";
 import { describePolicy, type RetentionPolicy } from "./select";
 
-/** The policy for backups no schedule made (Back up now, API, uploads), applied per server. */
+/** The policy for backups no schedule made (Back up now, API, uploads), applied per server and set of sources (groups.ts). */
 export async function getTeamRetention(t: TeamContext): Promise<RetentionPolicy> {
   const d = await db();
   const [row] = await d.select({ retention: teams.defaultRetention }).from(teams).where(eq(teams.id, t.id));

@@ -16,6 +16,7 @@ import { db, pgCode, type Transaction } from "../db";
 import { AppError, notFound } from "../errors";
 import { assertVerificationConnection } from "../servers/queries";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
+import { trashedByScheduleChange } from "../retention/groups";
 import { describePolicy, keepsLess, type RetentionPolicy } from "../retention/select";
 import { roleAtLeast } from "../teams/roles";
 import { teamRecipientKeys } from "../openpgp/team-keys";
@@ -124,10 +125,16 @@ export async function createSchedule(t: TeamContext, input: CreateScheduleInput)
   return { id };
 }
 
-/** Members may edit a schedule, but a policy that keeps fewer backups removes some: that takes an admin. */
-function assertMayShorten(t: TeamContext, current: RetentionPolicy, next: RetentionPolicy, message: string) {
-  if (!keepsLess(current, next) || t.role === "system" || roleAtLeast(t.role, "admin")) return;
-  throw new AppError("FORBIDDEN", message, { retention: ["Only admins can shorten retention."] });
+/**
+ * Members may edit a schedule, but removing backups takes an admin: a policy that keeps fewer (now
+ * or later), and any change after which retention would trash a backup it keeps now (days counted
+ * in another time zone, backups joining other ones), whatever the counts.
+ */
+const mayRemoveBackups = (t: TeamContext) => t.role === "system" || roleAtLeast(t.role, "admin");
+
+function assertMayShorten(current: RetentionPolicy, next: RetentionPolicy, message: string) {
+  if (keepsLess(current, next))
+    throw new AppError("FORBIDDEN", message, { retention: ["Only admins can shorten retention."] });
 }
 
 export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput) {
@@ -139,17 +146,37 @@ export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput)
     .transaction(async (tx) => {
       await checkRefs(tx, t, input);
       const [current] = await tx
-        .select({ retention: schedules.retention })
+        .select({ retention: schedules.retention, timezone: schedules.timezone })
         .from(schedules)
         .where(inTeam(schedules, t, eq(schedules.id, input.scheduleId)))
         .for("update");
       if (!current) throw notFound("That schedule");
-      assertMayShorten(
-        t,
-        current.retention,
-        input.retention,
-        `Keeping fewer backups removes some, so it needs an admin. Ask an admin, or keep the current policy (${describePolicy(current.retention)}).`,
-      );
+      if (!mayRemoveBackups(t)) {
+        const trashed = await trashedByScheduleChange(tx, t, input.scheduleId, {
+          policy: input.retention,
+          timeZone: input.timezone,
+        });
+        if (trashed) {
+          const zone = input.timezone !== current.timezone;
+          const [change, keep] = zone
+            ? [`Counting days in ${input.timezone} instead of ${current.timezone}`, `time zone (${current.timezone})`]
+            : ["This policy", `policy (${describePolicy(current.retention)})`];
+          throw new AppError(
+            "FORBIDDEN",
+            `${change} would move ${formatCount(trashed, "backup")} that retention keeps now to the trash, so it needs an admin. Ask an admin, or keep the current ${keep}.`,
+            {
+              [zone ? "timezone" : "retention"]: [
+                `Only an admin can: ${formatCount(trashed, "backup")} would go to the trash.`,
+              ],
+            },
+          );
+        }
+        assertMayShorten(
+          current.retention,
+          input.retention,
+          `Keeping fewer backups removes some, so it needs an admin. Ask an admin, or keep the current policy (${describePolicy(current.retention)}).`,
+        );
+      }
       const [row] = await tx
         .update(schedules)
         .set({
@@ -213,7 +240,8 @@ export async function setScheduleEnabled(t: TeamContext, scheduleId: string, ena
 
 /**
  * Its backups stay, as unscheduled backups of their server under the team's default policy: when
- * that policy keeps fewer and some are stored, deleting the schedule takes an admin.
+ * retention would then trash some it keeps now, or that policy keeps fewer and some are stored,
+ * deleting the schedule takes an admin.
  */
 export async function deleteSchedule(t: TeamContext, scheduleId: string) {
   assertRole(t, "member");
@@ -226,17 +254,24 @@ export async function deleteSchedule(t: TeamContext, scheduleId: string) {
       .where(inTeam(schedules, t, eq(schedules.id, scheduleId)))
       .for("update", { of: schedules });
     if (!schedule) throw notFound("That schedule");
-    const [stored] = await tx
-      .select({ n: count() })
-      .from(backups)
-      .where(inTeam(backups, t, eq(backups.scheduleId, scheduleId), eq(backups.status, "succeeded")));
-    if (stored!.n > 0)
-      assertMayShorten(
-        t,
-        schedule.retention,
-        schedule.teamPolicy,
-        `Its ${formatCount(stored!.n, "backup")} would then follow the team's default policy, which ${describePolicy(schedule.teamPolicy)} and so removes some: deleting this schedule needs an admin.`,
-      );
+    if (!mayRemoveBackups(t)) {
+      const trashed = await trashedByScheduleChange(tx, t, scheduleId, "delete");
+      if (trashed)
+        throw new AppError(
+          "FORBIDDEN",
+          `Its backups would then follow the team's default policy (days in UTC, together with the server's other backups of the same sources), which would move ${formatCount(trashed, "backup")} that retention keeps now to the trash: deleting this schedule needs an admin. Ask an admin, or pause the schedule instead.`,
+        );
+      const [stored] = await tx
+        .select({ n: count() })
+        .from(backups)
+        .where(inTeam(backups, t, eq(backups.scheduleId, scheduleId), eq(backups.status, "succeeded")));
+      if (stored!.n > 0)
+        assertMayShorten(
+          schedule.retention,
+          schedule.teamPolicy,
+          `Its ${formatCount(stored!.n, "backup")} would then follow the team's default policy, which ${describePolicy(schedule.teamPolicy)} and so removes some: deleting this schedule needs an admin.`,
+        );
+    }
     await tx
       .update(backups)
       .set({ scheduleId: null })

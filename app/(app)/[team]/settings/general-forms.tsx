@@ -68,7 +68,7 @@ function asRetentionFields(error: ActionError | null): ActionError | null {
   };
 }
 
-/** The team's default retention (backups no schedule made), without a dry run: it applies per server. */
+/** The team's default retention (backups no schedule made), without a dry run: it applies per server and set of sources. */
 export function TeamRetentionForm({ slug, policy, keeps }: { slug: string; policy: RetentionPolicy; keeps: string }) {
   const router = useRouter();
   const save = useAction(updateTeamRetentionAction.bind(null, slug), () => router.refresh());
