@@ -13,8 +13,9 @@ export const sweepRuns = inngest.createFunction(
   { id: "sweep-runs", triggers: [{ cron: "* * * * *" }], retries: 2, concurrency: [{ limit: 1 }] },
   async ({ step }) => {
     const swept = await step.run("fail-stale-runs", () =>
-      // The sweep's time names its redispatches (events.ts), the same on a replay of this run.
-      mapped({}, async () => ({ ...(await sweepStaleRunsAllTeams()), at: new Date().toISOString() })),
+      // The hour names its redispatches (events.ts), the same on a replay of this run: a job that
+      // waits its turn for hours is sent again once an hour, not every minute.
+      mapped({}, async () => ({ ...(await sweepStaleRunsAllTeams()), at: new Date().toISOString().slice(0, 13) })),
     );
     const restores = await step.run("fail-stale-restores", () => mapped({}, () => sweepRestoresAllTeams()));
     const events = [
