@@ -46,6 +46,7 @@ export async function sendMailEach(
     ...parseConnectionUrl(e.SMTP_URL),
   });
   const report: MailReport = { accepted: [], refused: [], deferred: [], response: "" };
+  if (!to.length) return report;
   let firstError: unknown;
   try {
     for (const [i, address] of to.entries()) {

@@ -95,8 +95,11 @@ export const notificationDeliveries = pgTable(
     responseBody: text("response_body"),
     latencyMs: integer("latency_ms"),
     error: text("error"),
-    /** An e-mail channel's recipients that already have this event: a retry sends to the others only. */
-    emailSentTo: jsonb("email_sent_to").$type<string[]>().notNull().default([]),
+    /** An e-mail channel's recipients this delivery has reached, and those the server refused for good: a retry sends to the others only. */
+    emailDone: jsonb("email_done")
+      .$type<{ sent: string[]; refused: string[] }>()
+      .notNull()
+      .default({ sent: [], refused: [] }),
     /** Redeliver makes a new row for the same event; this names the one it repeats. */
     redeliveryOf: text("redelivery_of"),
     createdAt: createdAt(),

@@ -159,7 +159,7 @@ describe("e-mail channels", () => {
       description: "",
       events: [],
       roles: [],
-      addresses: ["first@example.test", "grey@example.test", "third@example.test"],
+      addresses: ["first@example.test", "bounce@example.test", "grey@example.test", "third@example.test"],
     });
     const before = smtp.messages.length;
     const received = () =>
@@ -174,7 +174,7 @@ describe("e-mail channels", () => {
     const [waiting] = await listDeliveries(t, id);
     expect(waiting).toMatchObject({
       status: "pending",
-      error: "The mail server deferred grey@example.test (451 Greylisted, try again later): tried again for them only.",
+      error: "The mail server deferred grey@example.test (451 Greylisted, try again later).",
     });
 
     deferring.delete("grey@example.test");
@@ -182,7 +182,9 @@ describe("e-mail channels", () => {
     await deliverChannel(t.id, id, 1_000);
     expect(received()).toEqual(["first@example.test", "grey@example.test", "third@example.test"]);
     const [done] = await listDeliveries(t, id);
+    // The refused address was not tried again: the retry sent to the deferred one alone.
     expect(done).toMatchObject({ status: "succeeded", attempts: 2, error: null });
+    expect(done!.responseBody).toMatch(/^Sent to 1 recipient: 250 /);
   });
 });
 

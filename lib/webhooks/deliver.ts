@@ -26,7 +26,7 @@ interface Claimed {
   id: string;
   eventId: string;
   attempts: number;
-  emailSentTo: string[];
+  emailDone: { sent: string[]; refused: string[] };
 }
 
 /**
@@ -61,7 +61,7 @@ async function claim(teamId: string, channelId: string, limit: number, deliveryI
       id: notificationDeliveries.id,
       eventId: notificationDeliveries.eventId,
       attempts: notificationDeliveries.attempts,
-      emailSentTo: notificationDeliveries.emailSentTo,
+      emailDone: notificationDeliveries.emailDone,
     });
 }
 
@@ -110,7 +110,7 @@ async function attemptAll(channel: SendingChannel, claimed: Claimed[]): Promise<
     while (next < claimed.length) {
       const c = claimed[next++]!;
       const event = byId.get(c.eventId)!;
-      const outcome = await attempt(channel, event, c.emailSentTo);
+      const outcome = await attempt(channel, event, c.emailDone);
       results.push(await record(channel.teamId, c, outcome, event.test));
     }
   };
@@ -120,18 +120,26 @@ async function attemptAll(channel: SendingChannel, claimed: Claimed[]): Promise<
 
 /** Stores an attempt's outcome; guarded by the claim, so a run whose lease ran out writes nothing. */
 async function record(teamId: string, c: Claimed, o: HttpOutcome, test: boolean): Promise<RecordedOutcome> {
-  const final = o.ok || o.permanent || test || c.attempts >= MAX_ATTEMPTS;
+  // A success is final unless some e-mail recipients are still to be tried (a test tries once).
+  const final = (o.ok && !o.incomplete) || o.permanent || test || c.attempts >= MAX_ATTEMPTS;
   const d = await db();
   await d
     .update(notificationDeliveries)
     .set({
-      status: o.ok ? "succeeded" : final ? "failed" : "pending",
+      status: o.ok && final ? "succeeded" : final ? "failed" : "pending",
       nextAttemptAt: final ? sql`now()` : sql`now() + ${`${RETRY_DELAYS_MS[c.attempts - 1]} milliseconds`}::interval`,
       responseStatus: o.status,
       responseBody: o.body,
       latencyMs: o.latencyMs,
       error: o.error,
-      ...(o.sentTo?.length ? { emailSentTo: [...c.emailSentTo, ...o.sentTo] } : {}),
+      ...(o.done
+        ? {
+            emailDone: {
+              sent: [...c.emailDone.sent, ...o.done.sent],
+              refused: [...c.emailDone.refused, ...o.done.refused],
+            },
+          }
+        : {}),
     })
     .where(
       and(

@@ -17,8 +17,10 @@ export interface HttpOutcome {
   error: string | null;
   /** A failure that another attempt cannot fix (the address is refused): no retries. */
   permanent: boolean;
-  /** E-mail: recipients this attempt reached, whom a retry leaves out. */
-  sentTo?: string[];
+  /** E-mail: recipients this attempt reached, and those refused for good: a retry leaves them out. */
+  done?: { sent: string[]; refused: string[] };
+  /** E-mail: delivered, but some recipients were deferred: tried again for them (the channel works). */
+  incomplete?: boolean;
 }
 
 /**

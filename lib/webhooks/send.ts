@@ -30,16 +30,16 @@ export interface SendingChannel {
 }
 
 /**
- * One attempt of one event to one channel (`sentTo`: the e-mail recipients earlier attempts
- * reached). Never throws: every failure is an outcome with a message.
+ * One attempt of one event to one channel (`done`: the e-mail recipients earlier attempts reached
+ * or had refused for good). Never throws: every failure is an outcome with a message.
  */
 export async function attempt(
   channel: SendingChannel,
   event: { id: string; body: string },
-  sentTo: string[] = [],
+  done: { sent: string[]; refused: string[] } = { sent: [], refused: [] },
 ): Promise<HttpOutcome> {
   try {
-    if (channel.kind === "email") return await sendEmail(channel, JSON.parse(event.body) as Envelope, sentTo);
+    if (channel.kind === "email") return await sendEmail(channel, JSON.parse(event.body) as Envelope, done);
     const url = parseTarget(openChannelSecret(channel.teamId, channel.id, "url_enc", channel.urlEnc!));
     if (channel.kind === "webhook") return await sendWebhook(channel, url, event);
     return await post(url, chatBody(channel.kind, JSON.parse(event.body) as Envelope), {
@@ -113,7 +113,11 @@ export async function recipients(
   return [...new Set([...members.map((m) => m.email), ...channel.emailAddresses])].filter((a) => !optedOut.has(a));
 }
 
-async function sendEmail(channel: SendingChannel, e: Envelope, sentTo: string[]): Promise<HttpOutcome> {
+async function sendEmail(
+  channel: SendingChannel,
+  e: Envelope,
+  done: { sent: string[]; refused: string[] },
+): Promise<HttpOutcome> {
   const started = Date.now();
   const outcome = (o: Partial<HttpOutcome>): HttpOutcome => ({
     ok: false,
@@ -128,9 +132,9 @@ async function sendEmail(channel: SendingChannel, e: Envelope, sentTo: string[])
     // Inside the try: a failed look-up of the recipients is retried like a failed send.
     const all = await recipients(channel, e.type);
     if (!all.length) return outcome({ ok: true, body: "Nobody to e-mail: every recipient opted out of this event." });
-    // A retry leaves out whoever an earlier attempt reached: nobody gets the same alert twice.
-    const to = all.filter((a) => !sentTo.includes(a));
-    if (!to.length) return outcome({ ok: true, body: "Every recipient has it from an earlier attempt." });
+    // A retry leaves out whoever an earlier attempt is done with: nobody gets the same alert twice.
+    const to = all.filter((a) => !done.sent.includes(a) && !done.refused.includes(a));
+    if (!to.length) return outcome({ ok: true, body: "Every recipient was handled by an earlier attempt." });
     const report = await sendMailEach(to, emailOf(e, `${env().APP_URL.replace(/\/+$/, "")}/account`));
     if (!report)
       return outcome({
@@ -140,18 +144,20 @@ async function sendEmail(channel: SendingChannel, e: Envelope, sentTo: string[])
     const list = (rs: { to: string; response: string }[]) => rs.map((r) => `${r.to} (${r.response})`).join("; ");
     const refused = list(report.refused);
     const deferred = list(report.deferred);
-    const sent = sentTo.length + report.accepted.length;
+    // Someone has it, now or from an earlier attempt: the channel works.
+    const reached = report.accepted.length > 0 || done.sent.length > 0;
     return outcome({
-      // Done once nobody is left to try again; failed for good when nobody at all got it.
-      ok: !report.deferred.length && sent > 0,
+      ok: reached,
+      incomplete: reached && !!deferred,
       body: `Sent to ${formatCount(report.accepted.length, "recipient")}: ${report.response}${refused ? `. Refused: ${refused}` : ""}${deferred ? `. Deferred: ${deferred}` : ""}`,
       error: deferred
-        ? `The mail server deferred ${deferred}: tried again for them only.`
-        : sent
+        ? `The mail server deferred ${deferred}.`
+        : reached
           ? null
           : `The mail server refused every recipient: ${refused}`,
-      permanent: !report.deferred.length && !sent,
-      sentTo: report.accepted,
+      // Nobody has it and nobody is left to try again.
+      permanent: !reached && !deferred,
+      done: { sent: report.accepted, refused: report.refused.map((r) => r.to) },
     });
   } catch (err) {
     const { code, response } = err as { code?: string; response?: string };

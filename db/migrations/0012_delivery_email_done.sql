@@ -1,0 +1,1 @@
+ALTER TABLE "notification_deliveries" ADD COLUMN "email_done" jsonb DEFAULT '{"sent":[],"refused":[]}'::jsonb NOT NULL;

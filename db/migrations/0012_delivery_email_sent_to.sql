@@ -1,1 +1,0 @@
-ALTER TABLE "notification_deliveries" ADD COLUMN "email_sent_to" jsonb DEFAULT '[]'::jsonb NOT NULL;
