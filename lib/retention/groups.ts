@@ -32,8 +32,13 @@ export function inScope(scope: RetentionScope): SQL {
     : and(eq(backups.serverId, scope.serverId), isNull(backups.scheduleId))!;
 }
 
-/** The ids of the sources a backup holds, from its manifest: sorted, comma-separated. */
-const manifestSourceIds = sql<string>`coalesce((select string_agg(src.id #>> '{}', ',' order by src.id #>> '{}') from jsonb_path_query(${backups.manifest}, '$.sources[*].id') as src(id)), '')`;
+/**
+ * The ids of the sources a backup holds, from its manifest: sorted, comma-separated. Read only
+ * where they make the group (unscheduled, not uploads; with `scheduled`, a schedule's backups too,
+ * for when it is deleted): a manifest lists every file, and reading one reads it whole.
+ */
+const manifestSourceIds = (scheduled: boolean) =>
+  sql<string>`case when (${scheduled ? sql`true` : sql`${backups.scheduleId} is null`}) and ${backups.trigger} <> 'upload' then coalesce((select string_agg(src.id #>> '{}', ',' order by src.id #>> '{}') from jsonb_path_query(${backups.manifest}, '$.sources[*].id') as src(id)), '') else '' end`;
 
 interface Row extends Candidate {
   scheduleId: string | null;
@@ -49,14 +54,14 @@ interface Policies {
 }
 
 /** The succeeded backups matching `where` that retention decides about (not those an admin put back from the trash). */
-async function candidates(q: Queryable, t: TeamContext, where: SQL): Promise<Row[]> {
+async function candidates(q: Queryable, t: TeamContext, where: SQL, scheduledSources = false): Promise<Row[]> {
   const rows = await q
     .select({
       id: backups.id,
       scheduleId: backups.scheduleId,
       serverId: backups.serverId,
       trigger: backups.trigger,
-      sources: manifestSourceIds,
+      sources: manifestSourceIds(scheduledSources),
       createdAt: backups.createdAt,
       startedAt: backups.startedAt,
       finishedAt: backups.finishedAt,
@@ -170,6 +175,7 @@ export async function trashedByScheduleChange(
     change === "delete"
       ? or(eq(backups.scheduleId, scheduleId), and(isNull(backups.scheduleId), inArray(backups.serverId, itsServers)))!
       : eq(backups.scheduleId, scheduleId),
+    change === "delete",
   );
   const now = await policiesOf(q, t, [scheduleId]);
   const keptNow = new Set(
