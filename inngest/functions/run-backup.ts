@@ -10,9 +10,10 @@ import { backupRequested, restoreEvent, retentionEvent } from "../events";
 export const BACKUPS_PER_TEAM = 3;
 
 /**
- * Runs one queued backup: one streamed step claims it (a finished or cancelled one is left alone,
- * so a repeated event does nothing) and archives → encrypts → uploads, retried from the start on
- * transient failures. When retries run out or the failure is permanent, `onFailure` marks it failed
+ * Runs one queued backup: one streamed step claims it and archives → encrypts → uploads, retried
+ * from the start on transient failures. A failed or cancelled one is left alone; for one that
+ * succeeded the step answers what it stored, and the retention and verification requests after
+ * it are idempotent. When retries run out or the failure is permanent, `onFailure` marks it failed
  * and removes what it wrote.
  */
 export const runBackup = inngest.createFunction(

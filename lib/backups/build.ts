@@ -184,9 +184,10 @@ export async function buildBackup(plan: BackupPlan, producer: ArchiveProducer): 
     // after a takeover it holds the later attempt's object (or will): that attempt, or the failure
     // of the run, removes it; and what failed here was the takeover (its start removes what this
     // attempt was writing), whatever error it surfaced as.
-    const takenOver = !marked && (await replaced(job));
-    if (!marked && !takenOver) await Promise.all(written.map((adapter) => adapter.delete(key).catch(() => {})));
-    throw attempt.failed(takenOver ? new RunStopped("A later attempt took over the backup.") : err);
+    const takenOver = marked ? false : await replaced(job);
+    if (!marked && takenOver === false)
+      await Promise.all(written.map((adapter) => adapter.delete(key).catch(() => {})));
+    throw attempt.failed(takenOver === true ? new RunStopped("A later attempt took over the backup.") : err);
   } finally {
     await Promise.allSettled([producer.close(), ...opened.map((o) => o.release())]);
     await attempt.close();

@@ -1,11 +1,13 @@
 import { describe, expect, it, vi } from "vitest";
-import { insertBackupRow } from "@/test/arrange";
+import { insertBackupRow, setBackupRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { getBackup } from "../backups/queries";
+import { sweepStaleRunsAllTeams } from "../backups/sweep";
 import { createServer } from "../servers/mutations";
 import { systemTeam } from "../teams/context";
 import { instanceId } from "../workflows/instance";
 import { claim, INNGEST_STEP_LIMIT_MS } from "./claim";
+import { INNGEST_RETRY_WAIT_MS } from "./sweep";
 
 vi.hoisted(() => {
   // Workflows on an Inngest server (never reached: these tests only claim).
@@ -52,8 +54,25 @@ describe("claims with workflows on an Inngest server", () => {
     expect((await getBackup(await systemTeam(sentAgain.teamId, "test"), sentAgain.id)).log.at(-1)!.message).toBe(
       "Attempt 2 started: the step was sent again while attempt 1 still ran (the workflow engine lost the connection to it); attempt 1 stops.",
     );
-    expect(await claim(await running(minutes(30), minutes(0)))).toEqual({ attempt: 2, resumed: true });
-    // Its process stopped beating after more than 2 hours: a crash, not the server's limit.
+    // Sent to another instance while the job still beats there: the same.
+    expect(await claim(await running(minutes(30), minutes(0), "ins_other"))).toEqual({ attempt: 2, resumed: false });
+    // Its process stopped beating: a restart or crash (after more than 2 hours too: not the server's limit).
+    expect(await claim(await running(minutes(30), minutes(5)))).toEqual({ attempt: 2, resumed: true });
     expect(await claim(await running(minutes(150), minutes(5)))).toEqual({ attempt: 2, resumed: true });
+  });
+});
+
+describe("the sweeper with an Inngest server", () => {
+  it("leaves a job between attempts to the server's retry, and fails one whose process stopped beating", async () => {
+    const between = await running(minutes(10), minutes(5));
+    await setBackupRow(between.id, { claimedBy: null }); // its attempt failed and let the claim go
+    const dead = await running(minutes(10), minutes(5));
+    await sweepStaleRunsAllTeams();
+    const t = await systemTeam(between.teamId, "test");
+    expect((await getBackup(t, between.id)).status).toBe("running");
+    expect((await getBackup(await systemTeam(dead.teamId, "test"), dead.id)).status).toBe("failed");
+    // A day later the server has given up on it.
+    await sweepStaleRunsAllTeams(new Date(Date.now() + INNGEST_RETRY_WAIT_MS));
+    expect((await getBackup(t, between.id)).status).toBe("failed");
   });
 });

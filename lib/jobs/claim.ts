@@ -48,8 +48,11 @@ function outlastedInngestStep(row: { heartbeatAt: Date | null; attemptStartedAt:
 export async function claim(job: Job): Promise<{ attempt: number; resumed: boolean } | null> {
   const table = jobTable(job.kind);
   const d = await db();
-  // Before the transaction: PGlite has one connection, which the transaction holds.
-  const live = await liveInstancesAllTeams();
+  // Instances record that they are alive only when they run the workflows themselves; with an
+  // Inngest server a holder whose job still beats is alive. Read before the transaction: PGlite
+  // has one connection, which the transaction holds.
+  const inngest = env().workflows === "inngest";
+  const live = inngest ? new Set([instanceId()]) : await liveInstancesAllTeams();
   const me = instanceId();
   const now = new Date();
   const result = await d.transaction(async (tx) => {
@@ -75,7 +78,8 @@ export async function claim(job: Job): Promise<{ attempt: number; resumed: boole
     if (!row) return null;
     if (row.status === "running" && outlastedInngestStep(row, now)) return { outlasted: true as const };
     const held = row.status === "running" && row.claimedBy !== null;
-    const resumed = held && !live.has(row.claimedBy!);
+    const beats = !!row.heartbeatAt && now.getTime() - row.heartbeatAt.getTime() < STALE_AFTER_MS;
+    const resumed = held && !live.has(row.claimedBy!) && !(inngest && beats);
     await tx
       .update(table)
       .set({
@@ -145,9 +149,10 @@ export async function claimNew(tx: Transaction, kind: JobKind, t: TeamContext, i
 
 /**
  * Whether a later claim took the job over from `job` (what `job` wrote under the job's names is
- * that claim's now). Also true when the row cannot be read: the caller must then leave it be.
+ * that claim's now): "unknown" when the row cannot be read, and the caller must then leave what
+ * it wrote be.
  */
-export async function replaced(job: RunningJob): Promise<boolean> {
+export async function replaced(job: RunningJob): Promise<boolean | "unknown"> {
   const table = jobTable(job.kind);
   try {
     const d = await db();
@@ -157,6 +162,6 @@ export async function replaced(job: RunningJob): Promise<boolean> {
       .where(inTeam(table, job.t, eq(table.id, job.id)));
     return !row || row.attempts !== job.attempt;
   } catch {
-    return true;
+    return "unknown";
   }
 }

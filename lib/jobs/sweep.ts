@@ -1,4 +1,5 @@
-import { and, eq, isNull, lt, not, or, type SQL } from "drizzle-orm";
+import { and, eq, isNotNull, isNull, lt, not, or, type SQL } from "drizzle-orm";
+import { env } from "../env";
 import { pendingRunFor } from "../workflows/queue";
 import { jobTable, type JobKind } from "./table";
 
@@ -6,14 +7,28 @@ import { jobTable, type JobKind } from "./table";
 export const STALE_AFTER_MS = 60_000;
 
 /**
+ * With an Inngest server, how long a job whose attempt ended (and let its claim go) may wait for
+ * the server's retry before it counts as lost: the retry's backoff, and the wait for its server's
+ * turn, are the server's, and often longer than STALE_AFTER_MS.
+ */
+export const INNGEST_RETRY_WAIT_MS = 24 * 3_600_000;
+
+/**
  * Running jobs a dead process left behind: no progress for STALE_AFTER_MS, and no run in the
- * in-process engine's queue that will take them up again (for the sweepers, across teams).
+ * in-process engine's queue that will take them up again (for the sweepers, across teams). With
+ * an Inngest server, one between attempts only after INNGEST_RETRY_WAIT_MS.
  */
 export function staleAllTeams(kind: JobKind, now: Date): SQL {
   const table = jobTable(kind);
+  const quietFor = (ms: number) => or(lt(table.heartbeatAt, new Date(now.getTime() - ms)), isNull(table.heartbeatAt))!;
   return and(
     eq(table.status, "running"),
-    or(lt(table.heartbeatAt, new Date(now.getTime() - STALE_AFTER_MS)), isNull(table.heartbeatAt)),
+    env().workflows === "inngest"
+      ? or(
+          and(isNotNull(table.claimedBy), quietFor(STALE_AFTER_MS)),
+          and(isNull(table.claimedBy), quietFor(INNGEST_RETRY_WAIT_MS)),
+        )
+      : quietFor(STALE_AFTER_MS),
     not(pendingRunFor(table.id)),
   )!;
 }
