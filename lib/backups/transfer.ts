@@ -2,10 +2,12 @@ import "server-only";
 import { count, eq } from "drizzle-orm";
 import { backupLocations, backups } from "@/db/schema";
 import { db } from "../db";
+import { letGo } from "../jobs/attempt";
 import { claim, stopIfCancelRequested } from "../jobs/claim";
+import { runningJob } from "../jobs/table";
 import { log } from "../log";
 import { inTeam, systemTeam, type TeamContext } from "../teams/context";
-import { buildBackup, loadPlan, type TransferResult } from "./build";
+import { buildBackup, loadPlan, type ArchiveProducer, type BackupPlan, type TransferResult } from "./build";
 import { removeWorkFolders } from "./leftovers";
 import { localQuotaFor } from "./quota";
 import { serverArchive } from "./server-archive";
@@ -34,9 +36,16 @@ export async function transferBackup(teamId: string, backupId: string): Promise<
     await removeWorkFolders(t, backupId).catch((err: unknown) =>
       log.warn("could not remove an interrupted run's work folder", { backupId, err }),
     );
-  const plan = await loadPlan(t, backupId, claimed.attempt);
-  const quota = await localQuotaFor(t, plan.backup.destinationIds);
-  return buildBackup({ ...plan, quota }, await serverArchive(t, plan.backup));
+  let plan: BackupPlan, archive: ArchiveProducer;
+  try {
+    plan = { ...(await loadPlan(t, backupId, claimed.attempt)), quota: null };
+    plan.quota = await localQuotaFor(t, plan.backup.destinationIds);
+    archive = await serverArchive(t, plan.backup);
+  } catch (err) {
+    await letGo(runningJob("backup", t, backupId, claimed.attempt)).catch(() => {});
+    throw err;
+  }
+  return buildBackup(plan, archive);
 }
 
 /** What a backup that succeeded stored, as its run's step returned it; null for any other backup. */

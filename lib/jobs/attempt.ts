@@ -49,8 +49,12 @@ export function startAttempt(job: RunningJob): Attempt {
   };
 }
 
-/** Ends this process's claim on a job still running under it (a retry then claims it afresh, not as resumed). */
-async function letGo(job: RunningJob) {
+/**
+ * Ends this process's claim on a job still running under it (a retry then claims it afresh, not as
+ * resumed; with an Inngest server the sweeper leaves it to the retry). Each attempt does at its
+ * end; a caller whose work failed before an attempt started does it itself.
+ */
+export async function letGo(job: RunningJob) {
   const table = jobTable(job.kind);
   const d = await db();
   await d
