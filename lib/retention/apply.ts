@@ -1,4 +1,5 @@
 import "server-only";
+import { assertTimeZone } from "../schedules/cron";
 import { and, eq, inArray, isNull, lt, or } from "drizzle-orm";
 import { backupLocations, backups, schedules, storageDestinations } from "@/db/schema";
 import { recordAudit } from "../audit/record";
@@ -23,8 +24,10 @@ export async function previewRetention(
   t: TeamContext,
   scope: RetentionScope,
   policy?: RetentionPolicy,
+  timeZone?: string,
 ): Promise<ScopeDecisions> {
-  return decideScope(await db(), t, scope, policy);
+  if (timeZone) assertTimeZone(timeZone);
+  return decideScope(await db(), t, scope, policy, timeZone);
 }
 
 export interface RetentionResult {

@@ -130,12 +130,13 @@ export interface ScopeDecisions {
   decisions: (Decision & { fileName: string; at: Date })[];
 }
 
-/** What `policy` (absent: the scope's own) keeps and expires in a scope now. */
+/** What `policy` (absent: the scope's own) keeps and expires in a scope now; for a schedule, counting days in `timeZone` (absent: its own). */
 export async function decideScope(
   q: Queryable,
   t: TeamContext,
   scope: RetentionScope,
   policy?: RetentionPolicy,
+  timeZone?: string,
 ): Promise<ScopeDecisions> {
   const p = await policiesOf(q, t, "scheduleId" in scope ? [scope.scheduleId] : []);
   let label = "the team's default policy";
@@ -143,6 +144,7 @@ export async function decideScope(
     const own = p.schedules.get(scope.scheduleId);
     if (!own) throw notFound("That schedule");
     if (policy) own.policy = policy;
+    if (timeZone) own.timeZone = timeZone;
     label = `schedule ${own.name}`;
   } else if (policy) p.team = policy;
   const rows = await candidates(q, t, inScope(scope));

@@ -3,7 +3,7 @@ import { insertBackupRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { getBackup } from "../backups/queries";
 import { createDestination } from "../destinations/mutations";
-import { applyRetention } from "../retention/apply";
+import { applyRetention, previewRetention } from "../retention/apply";
 import { updateTeamRetention } from "../retention/policies";
 import { DEFAULT_POLICY } from "../retention/select";
 import { createServer } from "../servers/mutations";
@@ -86,6 +86,14 @@ describe("a member cannot make retention trash backups, whatever the counts", ()
     });
     expect((await getSchedule(h.t, h.schedule.scheduleId)).timezone).toBe("Europe/Berlin");
     expect((await applyRetention(h.t.id, { scheduleId: h.schedule.scheduleId })).trashed).toBe(0);
+    // The form's Preview counts days in the time zone chosen in it, not yet saved: it shows the same.
+    const expiring = async (timeZone?: string) =>
+      (await previewRetention(h.t, { scheduleId: h.schedule.scheduleId }, DEFAULT_POLICY, timeZone)).decisions
+        .filter((d) => !d.keep)
+        .map((d) => d.fileName);
+    expect(await expiring()).toEqual([]);
+    expect(await expiring("UTC")).toEqual(["db1-1.tar.gz"]);
+    await expect(expiring("Mars/Olympus")).rejects.toMatchObject({ code: "VALIDATION" });
 
     // An admin may, and saving applies it as the message said.
     await updateSchedule(as(h.t, "admin"), { ...h.schedule, timezone: "UTC" });

@@ -64,4 +64,8 @@ export const updateScheduleSchema = z.object({ ...fields, scheduleId: idOf("sch"
 export type UpdateScheduleInput = z.infer<typeof updateScheduleSchema>;
 export const setEnabledSchema = scheduleRefSchema.extend({ enabled: z.boolean() });
 /** A dry run of a retention policy on a schedule's existing backups. */
-export const previewRetentionSchema = scheduleRefSchema.extend({ retention: retentionSchema });
+/** `timezone`: the one in the form, which may not be saved yet (days are counted in it). */
+export const previewRetentionSchema = scheduleRefSchema.extend({
+  retention: retentionSchema,
+  timezone: fields.timezone.optional(),
+});

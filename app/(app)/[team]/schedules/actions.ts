@@ -23,7 +23,7 @@ export const setScheduleEnabledAction = teamAction(setEnabledSchema, "member", (
 );
 export const deleteScheduleAction = teamAction(scheduleRefSchema, "member", (t, i) => deleteSchedule(t, i.scheduleId));
 export const previewRetentionAction = teamAction(previewRetentionSchema, "viewer", async (t, i) => {
-  const { decisions } = await previewRetention(t, { scheduleId: i.scheduleId }, i.retention);
+  const { decisions } = await previewRetention(t, { scheduleId: i.scheduleId }, i.retention, i.timezone);
   return {
     expire: decisions.filter((d) => !d.keep).map((d) => ({ id: d.id, fileName: d.fileName })),
     keep: decisions.filter((d) => d.keep).length,

@@ -80,7 +80,13 @@ export function RetentionFields({
             type="button"
             className="btn-secondary"
             disabled={preview.pending}
-            onClick={(e) => preview.run({ scheduleId, retention: retentionFrom(e.currentTarget.form!) })}
+            onClick={(e) =>
+              preview.run({
+                scheduleId,
+                retention: retentionFrom(e.currentTarget.form!),
+                timezone: formFields(e.currentTarget.form!).timezone,
+              })
+            }
           >
             Preview
           </button>
