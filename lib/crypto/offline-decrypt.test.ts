@@ -1,4 +1,4 @@
-import { execFile, execFileSync, spawn } from "node:child_process";
+import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
@@ -120,12 +120,16 @@ describe("coffer decrypt", () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it("removes the plaintext it wrote so far when stopped with Ctrl-C", async () => {
+  /**
+   * Starts `coffer decrypt` of an object the test feeds through a named pipe (so it decides how much
+   * has been read), stops it with `stop` once it has written part of the plaintext, and answers
+   * what it said and left.
+   */
+  async function stopped(name: string, stop: (child: ChildProcess) => void) {
     const object = await seal(randomBytes(8 * S));
-    // A named pipe: the test decides how much of the object the CLI has read when it is stopped.
-    const fifo = path.join(dir, "slow.enc");
+    const fifo = path.join(dir, `${name}.enc`);
     execFileSync("mkfifo", [fifo]);
-    const out = path.join(dir, "stopped.tar.gz");
+    const out = path.join(dir, `${name}.tar.gz`);
     // In its own process group, as a terminal's Ctrl-C signals the whole foreground group.
     const child = spawn(process.execPath, [bin, "decrypt", "--master-keys", keyFile, fifo, out], {
       cwd: dir,
@@ -133,7 +137,7 @@ describe("coffer decrypt", () => {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stderr = "";
-    child.stderr.on("data", (d) => (stderr += d));
+    child.stderr!.on("data", (d) => (stderr += d));
     // Every process of the group writes to these pipes: they close once the last has exited.
     const closed = new Promise((resolve) => child.once("close", resolve));
     const writer = await open(fifo, "w");
@@ -142,9 +146,9 @@ describe("coffer decrypt", () => {
       for (let i = 0; i < 400 && !(existsSync(`${out}.partial`) && statSync(`${out}.partial`).size > 0); i++)
         await new Promise((r) => setTimeout(r, 50));
       expect(statSync(`${out}.partial`).size).toBeGreaterThan(0);
-      process.kill(-child.pid!, "SIGINT");
+      stop(child);
       for (let i = 0; i < 200 && !stderr.includes("Stopped"); i++) await new Promise((r) => setTimeout(r, 50));
-      // Ctrl-C stops the pipe's writer too; until it closes, a read of the pipe keeps the CLI from exiting.
+      // Until the pipe's writer closes, a read of the pipe keeps the CLI from exiting.
       await writer.close();
       await closed;
     } finally {
@@ -155,8 +159,21 @@ describe("coffer decrypt", () => {
       }
       await writer.close().catch(() => {});
     }
+    return { stderr, out, code: child.exitCode };
+  }
+
+  it("removes the plaintext it wrote so far when stopped with Ctrl-C", async () => {
+    const { stderr, out } = await stopped("ctrl-c", (child) => process.kill(-child.pid!, "SIGINT"));
     expect(stderr).toContain(`Stopped (SIGINT); removed ${out}.partial.`);
     expect(existsSync(`${out}.partial`)).toBe(false);
     expect(existsSync(out)).toBe(false);
+  }, 30_000);
+
+  it("removes it too when its own process alone is told to stop (kill <pid>, a service manager)", async () => {
+    const { stderr, out, code } = await stopped("killed", (child) => child.kill("SIGTERM"));
+    expect(stderr).toContain(`Stopped (SIGTERM); removed ${out}.partial.`);
+    expect(existsSync(`${out}.partial`)).toBe(false);
+    expect(existsSync(out)).toBe(false);
+    expect(code).toBe(143);
   }, 30_000);
 });
