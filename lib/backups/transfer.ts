@@ -38,8 +38,8 @@ export async function transferBackup(teamId: string, backupId: string): Promise<
     );
   let plan: BackupPlan, archive: ArchiveProducer;
   try {
-    plan = { ...(await loadPlan(t, backupId, claimed.attempt)), quota: null };
-    plan.quota = await localQuotaFor(t, plan.backup.destinationIds);
+    const loaded = await loadPlan(t, backupId, claimed.attempt);
+    plan = { ...loaded, quota: await localQuotaFor(t, loaded.backup.destinationIds) };
     archive = await serverArchive(t, plan.backup);
   } catch (err) {
     await letGo(runningJob("backup", t, backupId, claimed.attempt)).catch(() => {});

@@ -1,5 +1,4 @@
 import "server-only";
-import { assertTimeZone } from "../schedules/cron";
 import { and, eq, inArray, isNull, lt, or } from "drizzle-orm";
 import { backupLocations, backups, schedules, storageDestinations } from "@/db/schema";
 import { recordAudit } from "../audit/record";
@@ -11,6 +10,7 @@ import { notFound } from "../errors";
 import { failureMessage } from "../jobs/failure";
 import type { Subjects } from "../notifications/build";
 import { emit } from "../notifications/emit";
+import { assertTimeZone } from "../schedules/cron";
 import { deleteExpiredCopies, expireTrash } from "../trash/purge";
 import { inTeam, systemTeam, type TeamContext } from "../teams/context";
 import { decideScope, inScope, type RetentionScope, type ScopeDecisions } from "./groups";
