@@ -1,9 +1,27 @@
 import "server-only";
 import { env } from "./env";
 
-/** Sends a plain-text e-mail when SMTP_URL is configured; returns false when there is no SMTP. */
-export async function sendMail(message: { to: string; subject: string; text: string }): Promise<boolean> {
-  return (await sendMailEach([message.to], message)) !== null;
+/** What became of one message: sent, or why not, in words for the person who asked for it. */
+export type MailOutcome = { sent: true } | { sent: false; why: string };
+
+/** Sends a plain-text e-mail to one address when SMTP_URL is configured. */
+export async function sendMail(message: { to: string; subject: string; text: string }): Promise<MailOutcome> {
+  let report: MailReport | null;
+  try {
+    report = await sendMailEach([message.to], message);
+  } catch (err) {
+    // Only a temporary refusal or no answer at all gets here.
+    const { code, response } = err as { code?: string; response?: string };
+    return {
+      sent: false,
+      why: response
+        ? `the mail server did not take it for now (${response})`
+        : `the mail server could not be reached (${code ?? "no answer"})`,
+    };
+  }
+  if (!report) return { sent: false, why: "e-mail is not configured on this Coffer" };
+  if (report.accepted.length) return { sent: true };
+  return { sent: false, why: `the mail server refused it (${report.refused[0]?.response ?? "no answer"})` };
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;

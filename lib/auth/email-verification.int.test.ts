@@ -8,7 +8,7 @@ import { signUp } from "./users";
 let smtp: Awaited<ReturnType<typeof startSmtp>>;
 
 beforeAll(async () => {
-  smtp = await startSmtp();
+  smtp = await startSmtp({ refuse: (a) => a.startsWith("gone-"), defer: (a) => a.startsWith("grey-") });
   process.env.SMTP_URL = smtp.url; // before anything reads the configuration
 });
 afterAll(() => smtp?.stop());
@@ -76,5 +76,22 @@ describe("e-mail verification", () => {
     expect(linksTo(a.email)).toHaveLength(2);
     await confirmEmail(linksTo(a.email)[1]!);
     await expect(resendVerificationEmail(u)).rejects.toMatchObject({ code: "CONFLICT" });
+  });
+
+  it("signs up whatever the mail server answers, and says why a link it refused was not sent", async () => {
+    const grey = `grey-${Date.now()}@example.test`;
+    await signUp({ name: "Gil", email: grey, password: "correct horse battery" });
+    expect(linksTo(grey)).toEqual([]);
+    const gone = `gone-${Date.now()}@example.test`;
+    const { userId } = await signUp({ name: "Gus", email: gone, password: "correct horse battery" });
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 61_000 });
+    try {
+      await expect(resendVerificationEmail({ userId, email: gone, name: "Gus" })).rejects.toMatchObject({
+        code: "UPSTREAM",
+        message: expect.stringMatching(/^The link was not sent: the mail server refused it \(550 No such user/),
+      });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

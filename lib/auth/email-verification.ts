@@ -6,7 +6,7 @@ import { db, type Database, type Transaction } from "../db";
 import { env } from "../env";
 import { AppError } from "../errors";
 import { log } from "../log";
-import { sendMail } from "../mail";
+import { sendMail, type MailOutcome } from "../mail";
 import { authSecret } from "./secret";
 
 type Account = { userId: string; email: string; name: string };
@@ -30,8 +30,11 @@ function link(userId: string, email: string, now = Date.now()): string {
   return new URL(`/verify-email/${userId}.${expires}.${macOf(userId, email, expires)}`, env().APP_URL).toString();
 }
 
-/** E-mails the link (or logs it without SMTP), at most once a minute per account; false when it was too soon. */
-export async function sendVerificationEmail(u: Account): Promise<boolean> {
+/**
+ * E-mails the link (or logs it without SMTP), at most once a minute per account. Null when it was
+ * too soon; otherwise what became of the e-mail.
+ */
+export async function sendVerificationEmail(u: Account): Promise<MailOutcome | null> {
   const d = await db();
   const [claimed] = await d
     .update(users)
@@ -47,22 +50,31 @@ export async function sendVerificationEmail(u: Account): Promise<boolean> {
       ),
     )
     .returning({ id: users.id });
-  if (!claimed) return false;
+  if (!claimed) return null;
   const url = link(u.userId, u.email);
-  const sent = await sendMail({
+  const mail = await sendMail({
     to: u.email,
     subject: "Confirm your e-mail address for Coffer",
     text: `Hello ${u.name},\n\nconfirm that ${u.email} is your address by opening this link within ${validHours} hours:\n${url}\n\nUntil then you cannot join teams you are invited to or receive notifications. If you did not sign up for Coffer, ignore this message.\n`,
   });
-  if (!sent) log.info("e-mail verification link (SMTP_URL is not set, so it was not sent)", { email: u.email, url });
-  return true;
+  if (mail.sent) return mail;
+  if (env().SMTP_URL) log.warn("e-mail verification link not sent", { userId: u.userId, why: mail.why });
+  else log.info("e-mail verification link (SMTP_URL is not set, so it was not sent)", { email: u.email, url });
+  return mail;
 }
 
 /** Resend from the Account page: says when it is too soon. */
 export async function resendVerificationEmail(u: Account): Promise<{ email: string }> {
   if (await isEmailVerified(u.userId)) throw new AppError("CONFLICT", `${u.email} is already confirmed.`);
-  if (!(await sendVerificationEmail(u)))
+  const mail = await sendVerificationEmail(u);
+  if (!mail)
     throw new AppError("RATE_LIMITED", "A link was sent less than a minute ago. Wait a minute, then send it again.");
+  // Without SMTP the link is in the server log, which is where the operator looks.
+  if (!mail.sent && env().SMTP_URL)
+    throw new AppError(
+      "UPSTREAM",
+      `The link was not sent: ${mail.why}. Wait a minute and send it again; if it keeps failing, tell whoever runs this Coffer.`,
+    );
   return { email: u.email };
 }
 

@@ -7,7 +7,7 @@ import { isEmailVerified } from "../auth/email-verification";
 import { db, type Database, type Transaction } from "../db";
 import { env } from "../env";
 import { AppError, notFound } from "../errors";
-import { sendMail } from "../mail";
+import { sendMail, type MailOutcome } from "../mail";
 import { assertRole, inTeam, type Actor, type TeamContext } from "./context";
 import { mayInvite, roles, type Role } from "./roles";
 import type { CreateInvitationInput } from "./schemas";
@@ -26,15 +26,18 @@ function inviterOf(t: TeamContext): string {
   return t.actor.userId;
 }
 
-/** The link is returned once (only its hash is stored) and e-mailed when SMTP is configured. */
+/**
+ * The link is returned once (only its hash is stored) and e-mailed when SMTP is configured; when
+ * the e-mail did not go, `mail` says why, and the link is the way in.
+ */
 export interface IssuedInvitation {
   id: string;
   email: string;
   link: string;
-  emailed: boolean;
+  mail: MailOutcome;
 }
 
-async function deliver(t: TeamContext, email: string, token: string, role: string): Promise<boolean> {
+async function deliver(t: TeamContext, email: string, token: string, role: string): Promise<MailOutcome> {
   return sendMail({
     to: email,
     subject: `You are invited to ${t.name} on Coffer`,
@@ -80,7 +83,7 @@ export async function createInvitation(t: TeamContext, input: CreateInvitationIn
     });
     return row.id;
   });
-  return { id, email: input.email, link: inviteUrl(token), emailed: await deliver(t, input.email, token, input.role) };
+  return { id, email: input.email, link: inviteUrl(token), mail: await deliver(t, input.email, token, input.role) };
 }
 
 /**
@@ -114,7 +117,7 @@ export async function resendInvitation(t: TeamContext, invitationId: string): Pr
     id: row.id,
     email: row.email,
     link: inviteUrl(token),
-    emailed: await deliver(t, row.email, token, row.role),
+    mail: await deliver(t, row.email, token, row.role),
   };
 }
 

@@ -4,6 +4,7 @@ import { useState } from "react";
 import { CopyButton } from "@/app/_components/copy-button";
 import { Field, FormError } from "@/app/_components/form";
 import { formFields, useAction } from "@/app/_components/use-action";
+import type { MailOutcome } from "@/lib/mail";
 import { roleLabels, roles, type Role } from "@/lib/teams/roles";
 import {
   changeRoleAction,
@@ -15,13 +16,15 @@ import {
 } from "../../actions";
 import { LocalTime } from "@/app/_components/local-time";
 
-function IssuedLink({ link, emailed }: { link: string; emailed: boolean }) {
+type Issued = { link: string; mail: MailOutcome };
+
+function IssuedLink({ link, mail }: Issued) {
   return (
     <div className="rounded-lg border border-emerald-200 bg-emerald-50 p-3 text-sm dark:border-emerald-900 dark:bg-emerald-950">
-      <p>
-        {emailed
+      <p data-testid="invite-mail">
+        {mail.sent
           ? "Invitation e-mailed. You can also share this link:"
-          : "Share this link with them (it is shown only once; e-mail is not configured):"}
+          : `Not e-mailed: ${mail.why}. Share this link with them yourself (it is shown only once):`}
       </p>
       <div className="mt-2 flex gap-2">
         <input
@@ -40,7 +43,7 @@ function IssuedLink({ link, emailed }: { link: string; emailed: boolean }) {
 
 export function InviteForm({ slug }: { slug: string }) {
   const router = useRouter();
-  const [issued, setIssued] = useState<{ link: string; emailed: boolean } | null>(null);
+  const [issued, setIssued] = useState<Issued | null>(null);
   const [form, setForm] = useState<HTMLFormElement | null>(null);
   const { run, pending, error } = useAction(inviteAction.bind(null, slug), (inv) => {
     setIssued(inv);
@@ -156,7 +159,7 @@ export function InvitationRow({
   expiresAt: string;
 }) {
   const router = useRouter();
-  const [issued, setIssued] = useState<{ link: string; emailed: boolean } | null>(null);
+  const [issued, setIssued] = useState<Issued | null>(null);
   const resend = useAction(resendInvitationAction.bind(null, slug), (inv) => {
     setIssued(inv);
     router.refresh();
