@@ -178,8 +178,11 @@ test("behind the proxy, the instances sign people up and in, back up, and serve 
   expect(readFileSync(path.join(restored, "postgres/shop.sql"), "utf8")).toContain("kept-in-a-coffer");
 });
 
-test("/api/ready turns unready while the database is away and ready again when it is back; /api/health stays up", async () => {
-  test.setTimeout(90_000);
+test("/api/ready turns unready while the database is away and ready again when it is back; /api/health stays up; pages say so and come back", async ({
+  page,
+}) => {
+  test.setTimeout(120_000);
+  const team = await signUp(page, "Rita", uniqueEmail("rita"));
   const direct = `http://127.0.0.1:${ports.first}`;
   const ready = async () => {
     const res = await fetch(`${direct}/api/ready`);
@@ -203,6 +206,14 @@ test("/api/ready turns unready while the database is away and ready again when i
     expect(r.body.checks.database).toEqual({ ok: false, message: "the database does not answer" });
   }).toPass({ timeout: 15_000 });
   expect((await fetch(`${direct}/api/health`)).status).toBe(200);
+  // A signed-in page (the session cookie holds for any port of the host) says what happened, with
+  // the reference the instance logged the error under.
+  const shown = await page.goto(`${direct}/${team}`);
+  expect(shown?.status()).toBe(500);
+  await expect(page.getByRole("heading", { name: "This page could not be shown" })).toBeVisible();
+  const reference = (await page.getByTestId("error-reference").textContent())!;
+  expect(reference).toMatch(/^\w+$/);
+  await expect.poll(() => output).toContain(reference);
   // The proxy has taken both unready instances out of its rotation: it answers 503 itself, after
   // trying for its lb_try_duration (10 s).
   await expect(async () => expect((await fetch(`${baseURL}/api/health`)).status).toBe(503)).toPass({
@@ -215,6 +226,8 @@ test("/api/ready turns unready while the database is away and ready again when i
     expect(r.status).toBe(200);
     expect(r.body.status).toBe("ready");
   }).toPass({ timeout: 15_000 });
+  await page.getByRole("button", { name: "Try again" }).click();
+  await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
 
   // Nothing secret in what anyone may ask, nor in the servers' logs.
   const text = JSON.stringify((await ready()).body) + output;
