@@ -3,7 +3,8 @@ import { env } from "@/lib/env";
 import { handBackJobsAllTeams } from "@/lib/jobs/hand-back";
 import { log } from "@/lib/log";
 import { registerDispatcher } from "@/lib/workflows/dispatch";
-import { registerWorkflowEndpoint } from "@/lib/workflows/endpoint";
+import { registerWorkflowEndpoint, stepsFinished } from "@/lib/workflows/endpoint";
+import { markStopping } from "@/lib/workflows/stopping";
 import { inngest } from "./client";
 import { dispatcherFor } from "./dispatcher";
 import { functions } from "./functions";
@@ -12,7 +13,8 @@ import { inProcessEngine } from "./in-process";
 
 /**
  * At server start: registers with lib where requests for work go and, with an Inngest server, the
- * endpoint it calls. Without one the in-process engine runs the workflows: it registers itself,
+ * endpoint it calls; on SIGTERM that endpoint takes no new steps and lets those running finish for
+ * SHUTDOWN_GRACE_PERIOD. Without one the in-process engine runs the workflows: it registers itself,
  * takes up at once what a previous process left queued or running, starts its crons with a sweep
  * at once (a server's own crons do this otherwise), and on SIGTERM stops taking runs, lets those
  * going finish for SHUTDOWN_GRACE_PERIOD and hands the rest back for the next instance.
@@ -21,6 +23,15 @@ export async function startWorkflows(): Promise<void> {
   if (env().workflows === "inngest") {
     registerDispatcher(dispatcherFor((events) => inngest.send(events)));
     registerWorkflowEndpoint(serve({ client: inngest, functions }));
+    process.once("SIGTERM", () => {
+      markStopping();
+      log.info("stopping: running workflow steps may finish", { graceSeconds: env().SHUTDOWN_GRACE_PERIOD });
+      void stepsFinished(env().SHUTDOWN_GRACE_PERIOD * 1000).then((cut) => {
+        // A step cut short is sent again by the Inngest server; its next attempt takes the job over.
+        log.info("stopped", { stepsCut: cut });
+        process.exit(0);
+      });
+    });
     log.info("workflows run on an Inngest server", {
       baseUrl: env().INNGEST_BASE_URL ?? (env().INNGEST_EVENT_KEY ? "Inngest Cloud" : "dev server"),
     });
@@ -30,6 +41,7 @@ export async function startWorkflows(): Promise<void> {
   await engine.start();
   await engine.runCron(sweepRuns);
   process.once("SIGTERM", () => {
+    markStopping();
     const graceMs = env().SHUTDOWN_GRACE_PERIOD * 1000;
     log.info("stopping: running workflows may finish", { graceSeconds: env().SHUTDOWN_GRACE_PERIOD });
     void engine

@@ -16,7 +16,13 @@ const text = readFileSync(path.join(root, "compose.yaml"), "utf8");
 const compose = parse(text, { merge: true }) as {
   services: Record<
     string,
-    { environment?: Record<string, string>; healthcheck?: { test: string[] }; command?: string[]; ports?: string[] }
+    {
+      environment?: Record<string, string>;
+      healthcheck?: { test: string[] };
+      command?: string[];
+      ports?: string[];
+      stop_grace_period?: string;
+    }
   >;
 };
 const schemaFile = createRequire(import.meta.url).resolve(
@@ -96,6 +102,9 @@ describe("compose.yaml", () => {
     for (const [, app] of apps) {
       expect(app.environment!.INNGEST_BASE_URL).toBe("http://inngest:8288");
       expect(app.healthcheck!.test.join(" ")).toContain("/api/ready");
+      // Stopping waits for SHUTDOWN_GRACE_PERIOD (default 60 s) before Docker's SIGKILL.
+      expect(app.stop_grace_period).toMatch(/^\d+s$/);
+      expect(parseInt(app.stop_grace_period!)).toBeGreaterThan(60);
     }
     for (const [name, service] of Object.entries(compose.services))
       expect(service.healthcheck, `${name} has a health check`).toBeDefined();

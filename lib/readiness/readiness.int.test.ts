@@ -12,6 +12,7 @@ import {
   migrationsApplied,
   workflowEngineReachable,
 } from "./checks";
+import { markStopping } from "../workflows/stopping";
 import { readiness } from "./readiness";
 
 // The readiness checks against the real database (PostgreSQL, and PGlite in int-pglite). The
@@ -96,5 +97,20 @@ describe("readiness", () => {
       message: "1 master key id that sealed stored values is not in MASTER_KEYS",
     });
     expect(String(result.cause)).toContain("gone-7");
+  });
+
+  // Last: an instance does not come back from stopping.
+  it("is not ready once the instance is stopping (SIGTERM), so the proxy sends nobody new to it", async () => {
+    expect((await readiness()).ready).toBe(true);
+    markStopping();
+    expect(await readiness()).toEqual({
+      ready: false,
+      checks: {
+        database: { ok: true },
+        migrations: { ok: true },
+        masterKeys: { ok: true },
+        workflows: { ok: false, message: "this instance is stopping" },
+      },
+    });
   });
 });

@@ -1,5 +1,6 @@
 import "server-only";
 import { log } from "../log";
+import { isStopping } from "../workflows/stopping";
 import { CachedCheck, type CheckStatus } from "./cached-check";
 import {
   databaseAnswers,
@@ -48,7 +49,9 @@ export async function readiness(): Promise<Readiness> {
     logChange(name, r);
     out[name] = r.message === undefined ? { ok: r.ok } : { ok: r.ok, message: r.message };
   });
-  return { ready: results.every((r) => r.ok), checks: out };
+  // A stopping instance is out of the proxy's rotation at once: its runs are finishing or handed back.
+  if (isStopping()) out.workflows = { ok: false, message: "this instance is stopping" };
+  return { ready: results.every((r) => r.ok) && !isStopping(), checks: out };
 }
 
 /** Logs when a check starts or stops failing, not on every probe. */
