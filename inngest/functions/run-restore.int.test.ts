@@ -347,7 +347,7 @@ describe("run-restore: databases", () => {
     expect(await databaseExists(scratchName("restore", id))).toBe(false);
   });
 
-  it("a dump that runs a psql meta-command is refused with its line, before psql runs it; pg_dump's own dump of it restores", async () => {
+  it("a dump that runs a psql meta-command is refused with its line, before psql runs it, or by psql itself where they read it differently; pg_dump's own dump of it restores", async () => {
     const s = await setup(50);
     const canary = path.join(tmpdir(), `coffer-canary-${randomBytes(6).toString("hex")}`);
     const clean = execFileSync("pg_dump", ["-h", "127.0.0.1", "-p", String(pgPort), "-U", "postgres", s.database], {
@@ -359,7 +359,7 @@ describe("run-restore: databases", () => {
     const lines = clean.split("\n").filter((l) => !/^\\(un)?restrict /.test(l));
     const at = lines.indexOf("\\.") + 1;
     lines.splice(at, 0, `\\! touch ${canary}`);
-    const upload = async (dump: string) => {
+    const upload = async (dump: string | Buffer) => {
       const dir = mkdtempSync(path.join(scratch, "meta-"));
       mkdirSync(path.join(dir, "postgres"));
       writeFileSync(path.join(dir, "postgres", "shop.sql"), dump);
@@ -392,6 +392,23 @@ describe("run-restore: databases", () => {
     expect(await databaseExists(bad.targetDatabase!)).toBe(false);
     expect(await scratchDatabases()).toEqual([]);
 
+    // In SJIS, a client-only encoding, 0x81 0x5c is one character: psql reads the string as ended
+    // where Coffer's reading (byte by byte) sees an escaped quote, so the command passes Coffer's
+    // check. psql 15.18 here runs restricted under Coffer's key and refuses it.
+    const hidden = Buffer.concat([
+      Buffer.from("SET client_encoding = 'SJIS';\nSELECT E'"),
+      Buffer.from([0x81, 0x5c]),
+      Buffer.from(`';\n\\! touch ${canary}\nSELECT 1;\n`),
+    ]);
+    const refused = await restore((await upload(hidden)).id, `hidden_${randomBytes(4).toString("hex")}`);
+    expect(refused.status).toBe("failed");
+    expect(refused.error).toBe(
+      "The dump runs a psql command on line 3, which psql refused; Coffer loads only dumps as pg_dump writes them. Restore a backup Coffer made, or remove that line from the dump and upload it again.",
+    );
+    expect(existsSync(canary)).toBe(false);
+    expect(await scratchDatabases()).toEqual([]);
+
+    // pg_dump's own \restrict lines pass (blanked: psql, restricted under Coffer's key, would refuse them).
     const good = await restore((await upload(clean)).id, `clean_${randomBytes(4).toString("hex")}`);
     expect(good.status).toBe("succeeded");
     expect(await digest(good.targetDatabase!)).toEqual(await digest(s.database));

@@ -120,7 +120,11 @@ COPY public."we;ird" ("col:USER") FROM stdin;
 `;
 
 /** Streams `text` through a DumpGuard in chunks cut at `cuts`; returns what came out, and the refusal if any. */
-async function guard(text: string, cuts: number[] = []): Promise<{ out: string; error?: AppError }> {
+async function guard(
+  text: string,
+  cuts: number[] = [],
+  options?: ConstructorParameters<typeof DumpGuard>[0],
+): Promise<{ out: string; error?: AppError }> {
   const bytes = Buffer.from(text);
   const edges = [0, ...cuts, bytes.length];
   const chunks = edges
@@ -128,7 +132,7 @@ async function guard(text: string, cuts: number[] = []): Promise<{ out: string; 
     .map((end, k) => bytes.subarray(edges[k], end))
     .filter((c) => c.length);
   const out: Buffer[] = [];
-  const g = new DumpGuard();
+  const g = new DumpGuard(options);
   g.on("data", (c: Buffer) => out.push(c));
   try {
     await pipeline(Readable.from(chunks), g);
@@ -146,10 +150,14 @@ function cuttings(text: string): number[][] {
 }
 
 /** The refusal for `text`, the same whichever way it is cut; what passed never includes `line`. */
-async function refusal(text: string, line: string): Promise<string> {
+async function refusal(
+  text: string,
+  line: string,
+  options?: ConstructorParameters<typeof DumpGuard>[0],
+): Promise<string> {
   const messages = new Set<string>();
   for (const cuts of cuttings(text)) {
-    const { out, error } = await guard(text, cuts);
+    const { out, error } = await guard(text, cuts, options);
     expect(error, `cut at ${cuts.join(",")}`).toBeDefined();
     expect(error!.code).toBe("VALIDATION");
     expect(out).not.toContain(line);
@@ -193,6 +201,29 @@ describe("DumpGuard", () => {
     const text = `SET x = 1;\nCOPY t FROM stdin;\n\\N\t\\\\\n\\.\n${bad}\nSELECT 2;\n`;
     const message = await refusal(text, bad);
     expect(message).toContain(`psql command ${name} on line 5`);
+  });
+
+  it("ends a -- comment at a carriage return, as psql does", async () => {
+    expect(await refusal("SELECT 1; -- x\r\\! id\nSELECT 2;\n", "\\! id")).toContain("psql command \\! on line 1");
+    await passes("SELECT 1; -- x\r\nSELECT 2; -- \\! in a comment\r\n");
+  });
+
+  it("blanks the dump's own \\restrict lines when psql runs restricted under Coffer's key, keeping every line where it was", async () => {
+    const blanked = PG_DUMP.replace(/^\\(un)?restrict \w+$/gm, (line) => " ".repeat(line.length));
+    expect(blanked).not.toContain("restrict");
+    for (const cuts of cuttings(PG_DUMP).filter((_, k) => k % 97 === 0)) {
+      const { out, error } = await guard(PG_DUMP, cuts, { restricted: true });
+      expect(error?.message, `cut at ${cuts.join(",")}`).toBeUndefined();
+      expect(out).toBe(blanked);
+    }
+  });
+
+  it("refuses COPY in the roles and tablespaces, which run without ON_ERROR_STOP", async () => {
+    const roles = "CREATE ROLE app;\nALTER ROLE app WITH LOGIN;\n";
+    for (const cuts of cuttings(roles)) expect((await guard(roles, cuts, { globals: true })).out).toBe(roles);
+    expect(await refusal(`${roles}COPY t FROM stdin;\n\\! id\n\\.\n`, "\\! id", { globals: true })).toContain(
+      "has COPY … FROM stdin (roles and tablespaces never hold one) on line 3",
+    );
   });
 
   it("reads COPY data as data up to \\. and SQL again after it", async () => {

@@ -9,8 +9,20 @@ import { AppError } from "../errors";
  * (see DumpScanner); where psql versions or settings could read it two ways, it is refused.
  */
 export class DumpGuard extends Transform {
-  private readonly scanner = new DumpScanner();
+  private readonly scanner: DumpScanner;
   private carry = Buffer.alloc(0);
+
+  /**
+   * `restricted`: psql runs restricted under Coffer's own key (`\restrict`, psql 13.22, 14.19,
+   * 15.14, 16.10, 17.6 and later), where it refuses every backslash command, so the dump's own
+   * `\restrict` / `\unrestrict` lines, which it would refuse too, become blank. `globals`: the
+   * roles of `pg_dumpall --globals-only`, which holds no COPY and is run without ON_ERROR_STOP
+   * (where the data of a COPY the server refused would be read as commands), so COPY is refused.
+   */
+  constructor(private readonly o: { restricted?: boolean; globals?: boolean } = {}) {
+    super();
+    this.scanner = new DumpScanner({ globals: o.globals });
+  }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.feed(this.carry.length ? Buffer.concat([this.carry, chunk]) : chunk, false, callback);
@@ -29,8 +41,14 @@ export class DumpGuard extends Transform {
     let used: number;
     try {
       used = this.scanner.copyData(bytes, final);
-      if (used < bytes.length && !this.scanner.inCopyData)
+      if (used < bytes.length && !this.scanner.inCopyData) {
+        const from = used;
         used += this.scanner.scan(bytes.toString("latin1", used), final);
+        if (this.o.restricted && this.scanner.restrictLines.length) {
+          bytes = Buffer.from(bytes); // the caller's chunk stays as it was
+          for (const [at, length] of this.scanner.restrictLines) bytes.fill(0x20, from + at, from + at + length);
+        }
+      }
     } catch (err) {
       return callback(err as Error);
     }
@@ -74,6 +92,10 @@ export class DumpScanner {
   private statement: string[] = []; // the statement's first words, for that test
   private segment: string[] = []; // the words since the last `;` outside parentheses
   private ambiguous = false; // a word psql versions tokenize differently (`1begin`) where that matters
+  /** The `\restrict` / `\unrestrict` lines the last `scan` passed: where they start in its text, and their length. */
+  restrictLines: [number, number][] = [];
+
+  constructor(private readonly o: { globals?: boolean } = {}) {}
 
   get inCopyData(): boolean {
     return this.copying;
@@ -108,6 +130,7 @@ export class DumpScanner {
 
   /** Reads `s` as far as it can decide; returns how many characters may be passed on. Throws on a meta-command. */
   scan(s: string, final: boolean): number {
+    this.restrictLines = [];
     const n = this.read(s, final);
     if (n > 0) this.before = s[n - 1]!;
     return n;
@@ -167,6 +190,7 @@ export class DumpScanner {
     const short = (n: number) => i + n > s.length && !final;
     switch (this.state) {
       case "dash":
+        if (c === "\r") this.state = "sql"; // psql's lexer ends a comment at a carriage return too
         return 1;
       case "block":
         if ((c === "*" || c === "/") && short(2)) return 0;
@@ -226,7 +250,10 @@ export class DumpScanner {
         const end = s.indexOf("\n", i);
         if (end < 0 && !final) return more(s.length, "a backslash line");
         const text = s.slice(i, end < 0 ? s.length : end);
-        if (/^\\(un)?restrict [A-Za-z0-9]+\r?$/.test(text)) return text.length;
+        if (/^\\(un)?restrict [A-Za-z0-9]+\r?$/.test(text)) {
+          this.restrictLines.push([i, text.replace(/\r$/, "").length]);
+          return text.length;
+        }
       }
       const name = /^\\([A-Za-z0-9_\x80-\xff]+|.?)/.exec(s.slice(i, i + 64))![0];
       if (i + name.length >= s.length && !final && name.length < 64) return 0; // the whole name, for the message
@@ -315,6 +342,7 @@ export class DumpScanner {
     const words = this.segment;
     const fromStdin = words[0] === "copy" && words.some((w, k) => w === "stdin" && words[k - 1] === "from");
     this.segment = [];
+    if (fromStdin && this.o.globals) this.refuse("has COPY … FROM stdin (roles and tablespaces never hold one)");
     if (fromStdin) {
       // psql 13 splits BEGIN ATOMIC bodies at every `;`, newer versions do not: which one reads COPY data is unknown.
       if (this.beginDepth > 0 || this.ambiguous)

@@ -1,4 +1,5 @@
 import "server-only";
+import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
 import { finished } from "node:stream/promises";
@@ -31,6 +32,23 @@ export class ServerPostgres {
 
   private env(database: string) {
     return pgConnectionEnv({ ...this.conn, database }, this.appName);
+  }
+
+  private restriction?: Promise<string[]>;
+
+  /**
+   * psql's arguments that make it refuse every backslash command in what follows (`\restrict`
+   * under a key of this run's own), when the server's psql has that (13.22, 14.19, 15.14, 16.10,
+   * 17.6 and later); none for an older psql, where DumpGuard alone keeps them out.
+   */
+  private restrict(): Promise<string[]> {
+    this.restriction ??= runCommand(this.reach, ["psql", "--version"], { signal: this.signal }).then((r) => {
+      const [major, minor] = (/\(PostgreSQL\) (\d+)(?:\.(\d+))?/.exec(r.stdout) ?? []).slice(1).map(Number);
+      const fixedIn: Record<number, number> = { 13: 22, 14: 19, 15: 14, 16: 10, 17: 6 };
+      const has = major! >= 18 || (fixedIn[major!] !== undefined && minor! >= fixedIn[major!]!);
+      return has ? ["-c", `\\restrict ${randomBytes(24).toString("hex")}`] : [];
+    });
+    return this.restriction;
   }
 
   /** Runs a script with `db`/`other` as psql variables; resolves with its unaligned output. */
@@ -110,8 +128,10 @@ export class ServerPostgres {
    * still set as in the dump) and named in the result; any other error fails it.
    */
   async applyGlobals(sql: Buffer): Promise<{ existing: string[] }> {
-    const checked = await buffer(Readable.from([sql]).pipe(new DumpGuard()));
-    const r = await runCommand(this.reach, ["psql", "-X", "-q", "-w", "-o", "/dev/null", "-f", "-"], {
+    const restrict = await this.restrict();
+    const guard = new DumpGuard({ restricted: restrict.length > 0, globals: true });
+    const checked = await buffer(Readable.from([sql]).pipe(guard));
+    const r = await runCommand(this.reach, ["psql", "-X", "-q", "-w", "-o", "/dev/null", ...restrict, "-f", "-"], {
       input: checked,
       env: this.env("postgres"),
       signal: this.signal,
@@ -121,6 +141,8 @@ export class ServerPostgres {
         "UPSTREAM",
         `Could not create the roles and tablespaces: ${explainPsqlError(r.stderrTail, this.where("postgres"))}`,
       );
+    const refused = refusedCommand(r.stderrTail);
+    if (refused) throw refused;
     const errors = r.stderrTail.split("\n").filter((l) => /\bERROR:/.test(l));
     const exists = /ERROR:\s+role "(.+)" already exists/;
     const other = errors.filter((l) => !exists.test(l));
@@ -153,19 +175,23 @@ export class ServerPostgres {
    * it and becomes the message (with its line number in the dump). The dump is always read to its
    * end (what psql did not take is drained), unless it fails: then psql is killed and the dump's
    * error is thrown, so a cut-off dump never counts as loaded. It reaches psql through DumpGuard,
-   * which refuses psql meta-commands.
+   * which refuses psql meta-commands, and psql refuses them too where it can (`restrict`).
    */
   async load(database: string, sql: Readable): Promise<void> {
     if (sql.destroyed) throw sql.errored ?? new AppError("INTERNAL", "The dump ended before it could be loaded.");
+    const restrict = await this.restrict();
     const stop = new AbortController();
-    const cmd = this.reach.exec(["psql", "-X", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-o", "/dev/null", "-f", "-"], {
-      stdin: true,
-      env: this.env(database),
-      signal: this.signal ? AbortSignal.any([this.signal, stop.signal]) : stop.signal,
-    });
+    const cmd = this.reach.exec(
+      ["psql", "-X", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-o", "/dev/null", ...restrict, "-f", "-"],
+      {
+        stdin: true,
+        env: this.env(database),
+        signal: this.signal ? AbortSignal.any([this.signal, stop.signal]) : stop.signal,
+      },
+    );
     cmd.stdout.resume();
     const stdin = cmd.stdin!;
-    const guard = new DumpGuard();
+    const guard = new DumpGuard({ restricted: restrict.length > 0 });
     let feedError: unknown;
     const drainRest = () => {
       sql.unpipe(guard);
@@ -185,6 +211,8 @@ export class ServerPostgres {
     });
     drainRest();
     if (feedError) throw feedError;
+    const refused = refusedCommand(exit.stderrTail);
+    if (refused) throw refused;
     if (exit.code === 3) {
       // A statement of the dump failed: another attempt would fail the same way.
       throw new AppError("VALIDATION", `Loading the dump into ${database} failed: ${firstError(exit.stderrTail)}`);
@@ -209,6 +237,17 @@ const END_SESSIONS = `SELECT count(pg_terminate_backend(a.pid)) FROM pg_stat_act
     AND ((SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
       OR (NOT r.rolsuper AND (pg_has_role(a.usesysid, 'MEMBER') OR pg_has_role('pg_signal_backend', 'MEMBER'))));
 `;
+
+/** A backslash command psql refused while restricted (`restrict`): what DumpGuard read another way. */
+function refusedCommand(stderr: string): AppError | null {
+  const m = /^psql:<stdin>:(\d+): error: backslash commands are restricted/m.exec(stderr);
+  return m
+    ? new AppError(
+        "VALIDATION",
+        `The dump runs a psql command on line ${m[1]}, which psql refused; Coffer loads only dumps as pg_dump writes them. Restore a backup Coffer made, or remove that line from the dump and upload it again.`,
+      )
+    : null;
+}
 
 /**
  * The first `ERROR:` line psql printed (with its position in the script), else its first line.
