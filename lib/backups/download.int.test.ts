@@ -5,7 +5,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { BlobServiceClient } from "@azure/storage-blob";
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { backups } from "@/db/schema";
+import { db } from "@/lib/db";
 import { listAuditEvents } from "@/lib/audit/queries";
 import { createDestination, deleteDestination } from "@/lib/destinations/mutations";
 import { env } from "@/lib/env";
@@ -23,7 +26,7 @@ import { startAzurite, type AzuriteServer } from "@/test/servers/azurite";
 import { startS3rver, type S3rverServer } from "@/test/servers/s3rver";
 import { backupEvent, restoreEvent } from "@/inngest/events";
 import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
-import { openDownload, parseRange, RangeNotSatisfiable, requestRetrieval } from "./download";
+import { downloadResponse, openDownload, parseRange, RangeNotSatisfiable, requestRetrieval } from "./download";
 import { archiveRetrievals } from "./retrieval";
 import { removeFailedUpload, requestBackup } from "./mutations";
 import { getBackup, listBackups } from "./queries";
@@ -114,6 +117,18 @@ describe("download", () => {
     const audit = await listAuditEvents(t, { action: "backup.downloaded" });
     expect(audit.events).toHaveLength(1);
     expect(audit.events[0]).toMatchObject({ targetLabel: b.fileName, details: { from: "disk" } });
+  });
+
+  it("a backup named beyond ASCII (taken back from an object renamed in its bucket) downloads under its name", async () => {
+    const { t, id, b } = await backedUp(false);
+    const d = await db();
+    await d.update(backups).set({ fileName: "Sicherung März 備份.tar.gz" }).where(eq(backups.id, id));
+    const res = await downloadResponse(t, id, new Request(`http://127.0.0.1/api/teams/x/backups/${id}/download`));
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-disposition")).toBe(
+      `attachment; filename="Sicherung M_rz __.tar.gz"; filename*=UTF-8''Sicherung%20M%C3%A4rz%20%E5%82%99%E4%BB%BD.tar.gz`,
+    );
+    expect((await res.arrayBuffer()).byteLength).toBe(b.sizeBytes);
   });
 
   it("resumes: a strong ETag per backup, Last-Modified, If-Range, HEAD; a download and its resumptions audited once per person", async () => {

@@ -4,6 +4,7 @@ import { recordAuditOnce } from "../audit/record";
 import { db } from "../db";
 import { AppError } from "../errors";
 import { assertRole, type TeamContext } from "../teams/context";
+import { attachment } from "../web/attachment";
 import { withDeclaredLength } from "../web/content-length";
 import { openArchive, succeededBackup } from "./open-archive";
 
@@ -109,13 +110,16 @@ export async function openDownload(
         details: { from, ...(range && { range: `${range.start}-${range.end}` }) },
       },
       downloadAuditWindowMs,
-    );
+    ).catch((err: unknown) => {
+      body.destroy(); // nobody will read it: its storage read (and the backup's read hold) ends here
+      throw err;
+    });
   return {
     status: range ? 206 : 200,
     headers: {
       "Content-Type": "application/gzip",
       "Content-Length": String(length),
-      "Content-Disposition": `attachment; filename="${b.fileName}"`,
+      "Content-Disposition": attachment(b.fileName),
       "Cache-Control": "private, no-store",
       "Accept-Ranges": "bytes",
       ETag: validators.etag,

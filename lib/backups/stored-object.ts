@@ -4,6 +4,7 @@ import { recordAudit } from "../audit/record";
 import { db } from "../db";
 import { AppError } from "../errors";
 import { assertRole, type TeamContext } from "../teams/context";
+import { attachment } from "../web/attachment";
 import { openArchive, succeededBackup } from "./open-archive";
 
 /**
@@ -28,12 +29,15 @@ export async function openStoredObject(
     action: "backup.downloaded",
     target: { type: "backup", id: b.id, label: `${b.fileName}.gpg` },
     details: { from, object: true },
+  }).catch((err: unknown) => {
+    body.destroy(); // as in openDownload
+    throw err;
   });
   return {
     headers: {
       "Content-Type": "application/pgp-encrypted",
       "Content-Length": String(b.sizeBytes),
-      "Content-Disposition": `attachment; filename="${b.fileName}.gpg"`,
+      "Content-Disposition": attachment(`${b.fileName}.gpg`),
       "Cache-Control": "private, no-store",
     },
     body,
