@@ -244,7 +244,10 @@ describe("download", () => {
     expect(parseRange("bytes=0-1,4-5", 10)).toBeNull();
     expect(() => parseRange("bytes=10-", 10)).toThrow(RangeNotSatisfiable);
     expect(() => parseRange("bytes=5-2", 10)).toThrow(RangeNotSatisfiable);
-    expect(() => parseRange("items=1-2", 10)).toThrow(RangeNotSatisfiable);
+    expect(() => parseRange("bytes=a-b", 10)).toThrow(RangeNotSatisfiable);
+    // The unit is case-insensitive and may have spaces around it; another unit is ignored.
+    expect(parseRange("Bytes = 2-3", 10)).toEqual({ start: 2, end: 3 });
+    expect(parseRange("items=1-2", 10)).toBeNull();
   });
 });
 

@@ -16,11 +16,16 @@ export class RangeNotSatisfiable extends AppError {
   }
 }
 
-/** One `bytes=` range (inclusive), or null for the whole file. Several ranges are served as the whole file. */
+/**
+ * One `bytes=` range (inclusive), or null for the whole file. Several ranges are served as the
+ * whole file, and so is a range in another unit, which HTTP says to ignore (RFC 9110 §14.2).
+ */
 export function parseRange(header: string | null, size: number): { start: number; end: number } | null {
   if (!header) return null;
   if (header.includes(",")) return null;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  const spec = /^\s*bytes\s*=\s*(.*)$/i.exec(header);
+  if (!spec) return null;
+  const m = /^(\d*)\s*-\s*(\d*)$/.exec(spec[1]!.trim());
   if (!m || (m[1] === "" && m[2] === "")) throw new RangeNotSatisfiable(size);
   let start: number;
   let end: number;
