@@ -1,13 +1,15 @@
 import "server-only";
+import { takeApiRequestAllTeams } from "../api-tokens/rate";
 import { callerForTokenAllTeams, requireTokenTeam } from "../api-tokens/resolve";
 import type { Scope } from "../api-tokens/scopes";
 import { requireTeam } from "../auth/session";
 import { env } from "../env";
+import { AppError } from "../errors";
 import type { TeamContext } from "../teams/context";
 import type { Role } from "../teams/roles";
 import { requestForgeryRefusal } from "./request-forgery";
 import { secured, toHttpResponse, withBearerChallenge } from "./http";
-import { clientIp } from "./request";
+import { clientIpOf } from "./request";
 
 /**
  * A team-scoped route handler (`/…/[team]/…`): resolves the caller, the team and the role, and
@@ -39,7 +41,9 @@ export function teamRoute<P extends object = object>(
 /**
  * A team-scoped route handler for API tokens (`Authorization: Bearer coffer_…`): the token must be
  * the team's (another team's slug is 404) and hold `scope` (else 403); 401s carry
- * `WWW-Authenticate`. The handler gets the token's TeamContext (its role, "token <name>" as actor).
+ * `WWW-Authenticate`. Each request takes from the token's rate limit, the one /api/v1 takes from
+ * (API_RATE_LIMIT_PER_MINUTE; 429 with Retry-After). The handler gets the token's TeamContext (its
+ * role, "token <name>" as actor).
  */
 export function tokenRoute<P extends object = object>(
   scope: Scope,
@@ -48,7 +52,15 @@ export function tokenRoute<P extends object = object>(
   return async (request: Request, ctx: { params: Promise<{ team: string } & P> }): Promise<Response> => {
     try {
       const params = await ctx.params;
-      const caller = await callerForTokenAllTeams(request.headers.get("authorization"), await clientIp());
+      const caller = await callerForTokenAllTeams(request.headers.get("authorization"), clientIpOf(request.headers));
+      const wait = await takeApiRequestAllTeams(caller.token.id, env().API_RATE_LIMIT_PER_MINUTE);
+      if (wait) {
+        const limited = toHttpResponse(
+          new AppError("RATE_LIMITED", `This token made too many requests; try again in ${wait} s.`),
+        );
+        limited.headers.set("Retry-After", String(wait));
+        return secured(limited);
+      }
       return secured(await handler(requireTokenTeam(caller, params.team, scope), request, params));
     } catch (err) {
       return secured(withBearerChallenge(toHttpResponse(err)));
