@@ -3,6 +3,7 @@ import { encryptionFormats } from "../openpgp/encryption";
 import { backupStatusEnum, backupTriggerEnum, destinationKindEnum, locationStatusEnum } from "@/db/schema";
 import { compressionSettings } from "../backups/compression";
 import { requestBackupSchema, uploadBackupSchema } from "../backups/schemas";
+import { closed } from "./closed";
 import { operation } from "./operation";
 import { cursor, idempotencyKeyHeader, isoTime, limitParam, pathId, queryList, queryTime } from "./schemas";
 
@@ -106,7 +107,7 @@ export const triggerBackupOp = operation({
     "With an `Idempotency-Key`, repeating the request within 24 hours answers 200 with the same backup.",
   scope: "backups:write",
   headers: idempotencyKeyHeader,
-  body: requestBackupSchema.strict(),
+  body: closed(requestBackupSchema),
   response: backupSchema,
   status: 201,
   replayed: "The backup an earlier request with this Idempotency-Key made (header Idempotency-Replayed: true).",

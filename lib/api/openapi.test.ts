@@ -45,4 +45,31 @@ describe("the OpenAPI document", () => {
         expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(["400", "401", "403", "404", "429"]));
       }
   });
+
+  it("closes every object of every request body: a field it does not name is refused, at any depth", () => {
+    const doc = openApiDocument("http://127.0.0.1");
+    const components = (doc.components?.schemas ?? {}) as Record<string, unknown>;
+    const open: string[] = [];
+    const walk = (node: unknown, at: string, seen: Set<unknown>): void => {
+      if (!node || typeof node !== "object" || seen.has(node)) return;
+      seen.add(node);
+      const n = node as Record<string, unknown>;
+      if (typeof n.$ref === "string") return walk(components[n.$ref.split("/").at(-1)!], at, seen);
+      const union = n.oneOf ?? n.anyOf ?? n.allOf; // its options are the objects
+      if ((n.type === "object" || n.properties) && !union && n.additionalProperties === undefined) open.push(at);
+      for (const [k, v] of Object.entries(n)) walk(v, `${at}/${k}`, seen);
+    };
+    let bodies = 0;
+    for (const [url, item] of Object.entries(doc.paths ?? {}))
+      for (const [method, op] of Object.entries(item ?? {})) {
+        const schema = (op as { requestBody?: { content: Record<string, { schema: unknown }> } }).requestBody?.content[
+          "application/json"
+        ]?.schema;
+        if (!schema) continue;
+        bodies++;
+        walk(schema, `${method.toUpperCase()} ${url}`, new Set());
+      }
+    expect(bodies).toBeGreaterThan(10);
+    expect(open).toEqual([]);
+  });
 });

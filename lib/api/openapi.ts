@@ -99,7 +99,9 @@ export function openApiDocument(serverUrl: string) {
       version: "1",
       description:
         "Drive Coffer without the browser. Authenticate with a team API token (Settings → API tokens): " +
-        "`Authorization: Bearer coffer_…`. Times are ISO 8601 in UTC; names are camelCase; unknown fields are refused.",
+        "`Authorization: Bearer coffer_…`. Times are ISO 8601 in UTC; names are camelCase; unknown fields are " +
+        "refused at any depth, and so are query parameters an operation does not list. An operation without a " +
+        "request body takes none: send no body (or `{}`).",
     },
     servers: [{ url: serverUrl }],
     security: [{ bearer: [] }],

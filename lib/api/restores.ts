@@ -2,6 +2,7 @@ import { z } from "zod";
 import { restoreKindEnum, restoreStatusEnum } from "@/db/schema";
 import { restoreDatabaseSchema, restoreDirectorySchema, verifyBackupSchema } from "../restores/schemas";
 import { logLineSchema } from "./backups";
+import { closed } from "./closed";
 import { operation } from "./operation";
 import { isoTime, pathId } from "./schemas";
 
@@ -47,10 +48,12 @@ export const createRestoreOp = operation({
     "`kind: database` restores one dump of the archive into `targetDatabase` (mode `replace` drops and replaces an " +
     "existing database after a safety backup; `confirm` repeats its name). `kind: directory` restores folders.",
   scope: "restores:write",
-  body: z.discriminatedUnion("kind", [
-    restoreDatabaseSchema.extend({ kind: z.literal("database") }).strict(),
-    restoreDirectorySchema.extend({ kind: z.literal("directory") }).strict(),
-  ]),
+  body: closed(
+    z.discriminatedUnion("kind", [
+      restoreDatabaseSchema.extend({ kind: z.literal("database") }),
+      restoreDirectorySchema.extend({ kind: z.literal("directory") }),
+    ]),
+  ),
   response: restoreSchema,
   status: 202,
   errors: { 409: "The backup has not succeeded, or something else is restoring into that target." },
@@ -63,7 +66,7 @@ export const createVerificationOp = operation({
   tag: "Restores",
   summary: "Verify a backup by restoring it into a scratch database",
   scope: "restores:write",
-  body: verifyBackupSchema.strict(),
+  body: closed(verifyBackupSchema),
   response: restoreSchema,
   status: 202,
   errors: { 409: "The backup has not succeeded." },

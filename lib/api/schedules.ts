@@ -4,6 +4,7 @@ import { compressionSettings } from "../backups/compression";
 import { retentionSchema } from "../retention/schemas";
 import { createScheduleSchema } from "../schedules/schemas";
 import { backupSchema } from "./backups";
+import { closed } from "./closed";
 import { operation } from "./operation";
 import { isoTime, pathId } from "./schemas";
 
@@ -45,7 +46,7 @@ export const scheduleSchema = z
   .meta({ id: "Schedule" });
 
 const scheduleParams = z.strictObject({ scheduleId: pathId("sch", "schedule") });
-const scheduleBody = createScheduleSchema.strict().meta({ id: "ScheduleInput" });
+const scheduleBody = closed(createScheduleSchema).meta({ id: "ScheduleInput" });
 
 export const listSchedulesOp = operation({
   id: "listSchedules",
@@ -160,7 +161,7 @@ export const previewRetentionOp = operation({
   description: "A dry run: changes nothing. Without `retention`, the schedule's own policy.",
   scope: "read",
   params: scheduleParams,
-  body: z.strictObject({ retention: retentionSchema.strict().optional() }),
+  body: closed(z.object({ retention: retentionSchema.optional() })),
   response: z.object({
     expire: z.array(z.object({ id: z.string(), fileName: z.string() })),
     keep: z.number().int().meta({ description: "How many backups it keeps." }),

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { createDestinationSchema, providerFields } from "../destinations/schemas";
 import { createServerSchema, createSourceSchema, sslModes } from "../servers/schemas";
+import { closed } from "./closed";
 import { operation } from "./operation";
 import { isoTime, pathId } from "./schemas";
 
@@ -112,30 +113,30 @@ export const getDestinationOp = operation({
 const serverParams = z.strictObject({ serverId: pathId("srv", "server") });
 const sourceParams = z.strictObject({ sourceId: pathId("src", "source") });
 const destinationParams = z.strictObject({ destinationId: pathId("dst", "destination") });
-const [sshServer, localServer] = createServerSchema.options;
-const serverBody = z.discriminatedUnion("kind", [sshServer.strict(), localServer.strict()]).meta({
+const serverBody = closed(createServerSchema).meta({
   id: "ServerInput",
   description: "Secrets (privateKey, passphrase, password) left empty on a replace stay as stored.",
 });
 const [postgresSource, directorySource, clusterSource] = createSourceSchema.def.right.options;
-const sourceBody = z
-  .discriminatedUnion("kind", [postgresSource.strict(), directorySource.strict(), clusterSource.strict()])
-  .meta({ id: "SourceInput", description: "pgSslmode left out: prefer." });
+const sourceBody = closed(z.discriminatedUnion("kind", [postgresSource, directorySource, clusterSource])).meta({
+  id: "SourceInput",
+  description: "pgSslmode left out: prefer.",
+});
 // A replace that leaves the SSL mode out keeps the stored one: it never weakens it unasked.
 const keptSslmode = { pgSslmode: z.enum(sslModes).optional() };
-const replaceSourceBody = z
-  .discriminatedUnion("kind", [
-    postgresSource.extend(keptSslmode).strict(),
-    directorySource.strict(),
-    clusterSource.extend(keptSslmode).strict(),
-  ])
-  .meta({
-    id: "SourceReplacement",
-    description: "A pgPassword left empty stays as stored, and so does the pgSslmode left out.",
-  });
+const replaceSourceBody = closed(
+  z.discriminatedUnion("kind", [
+    postgresSource.extend(keptSslmode),
+    directorySource,
+    clusterSource.extend(keptSslmode),
+  ]),
+).meta({
+  id: "SourceReplacement",
+  description: "A pgPassword left empty stays as stored, and so does the pgSslmode left out.",
+});
 // The form's schema takes any field beside its own (the provider's); here one the kind does not know is refused.
-const destinationBody = createDestinationSchema
-  .superRefine((input, ctx) => {
+const destinationBody = closed(
+  createDestinationSchema.superRefine((input, ctx) => {
     const { settings, secrets } = providerFields[input.kind];
     const known = new Set<string>([...Object.keys(createDestinationSchema.shape), ...settings, ...secrets]);
     for (const key of Object.keys(input))
@@ -145,14 +146,14 @@ const destinationBody = createDestinationSchema
           path: [key],
           message: `A ${input.kind} destination has no field ${key}; use ${[...settings, ...secrets].join(", ")}.`,
         });
-  })
-  .meta({
-    id: "DestinationInput",
-    description:
-      "The provider's own fields sit beside these (s3: bucket, region, endpoint, accessKeyId, secretAccessKey; gcs: " +
-      "bucket, projectId, credentials; azure: container, accountName, connectionString, accountKey, sasUrl) and are " +
-      "checked for the kind; others are refused. Secrets left empty on a replace stay as stored.",
-  });
+  }),
+).meta({
+  id: "DestinationInput",
+  description:
+    "The provider's own fields sit beside these (s3: bucket, region, endpoint, accessKeyId, secretAccessKey; gcs: " +
+    "bucket, projectId, credentials; azure: container, accountName, connectionString, accountKey, sasUrl) and are " +
+    "checked for the kind; others are refused. Secrets left empty on a replace stay as stored.",
+});
 
 export const checkResultSchema = z
   .object({

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiToken } from "@/lib/api-tokens/tokens";
-import { getBackup } from "@/lib/backups/queries";
+import { getBackup, listBackups } from "@/lib/backups/queries";
 import { createDestination } from "@/lib/destinations/mutations";
 import { listDestinations } from "@/lib/destinations/queries";
 import { listSchedules } from "@/lib/schedules/queries";
@@ -438,6 +438,127 @@ describe("/api/v1 servers, sources and destinations", () => {
       "A local destination has no field bucket; use prefix.",
     ]);
     expect(await listDestinations(a.t)).toEqual(before.destinations);
+  });
+});
+
+describe("/api/v1 refuses what it would otherwise ignore", () => {
+  it("refuses an unknown field at any depth of a body with 400 naming its path, and stores nothing", async () => {
+    const a = await arranged("Typos");
+    const create = (json: object) => call(schedulesRoute.POST, "POST", "/schedules", { token: a.token, json });
+    const typo = await create({ ...nightly(a), retention: { dialy: 60 } });
+    expect(typo.status).toBe(400);
+    conforms("/schedules", "post", typo);
+    expect(typo.json.error.details.fields).toEqual({
+      "body.retention.dialy": [
+        "Unknown field (check its spelling): use keepAll, last, daily, weekly, monthly, yearly.",
+      ],
+    });
+    expect(typo.json.error.message).toMatch(/body\.retention\.dialy/);
+    const when = await create({ ...nightly(a), when: { kind: "daily", time: "02:30", minute: 5 } });
+    expect(when.status).toBe(400);
+    expect(Object.keys(when.json.error.details.fields)).toEqual(["body.when.minute"]);
+    const top = await create({ ...nightly(a), cronn: "* * * * *" });
+    expect(Object.keys(top.json.error.details.fields)).toEqual(["body.cronn"]);
+    expect(await listSchedules(a.t)).toEqual([]);
+
+    const made = await create({ ...nightly(a), retention: { daily: 3 } });
+    expect(made.status).toBe(201);
+    const params = { scheduleId: made.json.id as string };
+    const replaced = await call(scheduleRoute.PUT, "PUT", `/schedules/${params.scheduleId}`, {
+      token: a.token,
+      params,
+      json: { ...nightly(a), retention: { daily: 3, montly: 12 } },
+    });
+    expect(replaced.status).toBe(400);
+    conforms("/schedules/{scheduleId}", "put", replaced);
+    expect(Object.keys(replaced.json.error.details.fields)).toEqual(["body.retention.montly"]);
+    const preview = await call(previewRoute.POST, "POST", `/schedules/${params.scheduleId}/retention-preview`, {
+      token: a.read,
+      params,
+      json: { retention: { last: 1, yearly: 0, dialy: 1 } },
+    });
+    expect(preview.status).toBe(400);
+    expect(Object.keys(preview.json.error.details.fields)).toEqual(["body.retention.dialy"]);
+    const [stored] = await listSchedules(a.t);
+    expect(stored!.retention).toMatchObject({ daily: 3, monthly: 6 });
+
+    // The other bodies name their unknown fields the same way.
+    const server = await call(serversRoute.POST, "POST", "/servers", {
+      token: a.token,
+      json: { kind: "local", name: "other", colour: "red" },
+    });
+    expect(server.status).toBe(400);
+    expect(Object.keys(server.json.error.details.fields)).toEqual(["body.colour"]);
+    const source = await call(sourcesRoute.POST, "POST", `/servers/${a.serverId}/sources`, {
+      token: a.token,
+      params: { serverId: a.serverId },
+      json: { kind: "directory", name: "etc", paths: ["/etc"], exclude: ["*.tmp"] },
+    });
+    expect(source.status).toBe(400);
+    expect(source.json.error.details.fields["body.exclude"]).toEqual([
+      expect.stringMatching(/use kind, name, paths, excludes/),
+    ]);
+  });
+
+  it("refuses a query parameter or a body sent to an operation that takes none, and does nothing", async () => {
+    const a = await arranged("Undeclared");
+    const listed = await call(serversRoute.GET, "GET", "/servers?limit=5", { token: a.read });
+    expect(listed.status).toBe(400);
+    conforms("/servers", "get", listed);
+    expect(listed.json.error.details.fields).toEqual({
+      "query.limit": ["This operation takes no query parameters: leave it out."],
+    });
+    const made = await call(schedulesRoute.POST, "POST", "/schedules", { token: a.token, json: nightly(a) });
+    const params = { scheduleId: made.json.id as string };
+    const run = (json?: unknown) =>
+      call(runRoute.POST, "POST", `/schedules/${params.scheduleId}/run`, { token: a.token, params, json });
+    const aimed = await run({ destinationIds: [a.destinationId] });
+    expect(aimed.status).toBe(400);
+    conforms("/schedules/{scheduleId}/run", "post", aimed);
+    expect(aimed.json.error.details.fields).toEqual({
+      "body.destinationIds": ["This operation takes no body: send none (or {})."],
+    });
+    expect((await run([1])).json.error.details.fields).toEqual({
+      body: ["This operation takes no body: send none (or {})."],
+    });
+    const unknownQuery = await call(runRoute.POST, "POST", `/schedules/${params.scheduleId}/run?verify=true`, {
+      token: a.token,
+      params,
+    });
+    expect(unknownQuery.status).toBe(400);
+    expect(await listBackups(a.t, { limit: 10 })).toMatchObject({ rows: [] });
+    // No body, or an empty object, is what the operation takes.
+    expect((await run()).status).toBe(201);
+    expect((await run({})).status).toBe(201);
+    // A query parameter an operation does not declare is named too, where it declares some.
+    const paged = await call(schedulesRoute.GET, "GET", "/schedules?page=2", { token: a.read });
+    expect(paged.status).toBe(400);
+    expect(Object.keys(paged.json.error.details.fields)).toEqual(["query.page"]);
+    await engine.idle();
+  });
+
+  it("answers 400 saying a source's kind cannot change when a replace sends another kind, and keeps the source", async () => {
+    const a = await arranged("Kinds");
+    const params = { sourceId: a.sourceId };
+    const before = await listSources(a.t, a.serverId);
+    const changed = await call(sourceRoute.PUT, "PUT", `/sources/${a.sourceId}`, {
+      token: a.token,
+      params,
+      json: { kind: "postgres", name: "blob", pgHost: "127.0.0.1", pgDatabase: "app", pgUser: "app" },
+    });
+    expect(changed.status).toBe(400);
+    conforms("/sources/{sourceId}", "put", changed);
+    expect(changed.json.error).toMatchObject({
+      code: "VALIDATION",
+      message: expect.stringMatching(/kind cannot change.*directory/),
+    });
+    expect(await listSources(a.t, a.serverId)).toEqual(before);
+    const missing = await call(sourceRoute.PUT, "PUT", "/sources/src_00000000000000000000000000", {
+      token: a.token,
+      params: { sourceId: "src_00000000000000000000000000" },
+      json: { kind: "directory", name: "blob", paths: ["/etc"] },
+    });
+    expect(missing.status).toBe(404);
   });
 });
 

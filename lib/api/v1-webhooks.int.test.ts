@@ -219,4 +219,82 @@ describe("/api/v1/webhooks", () => {
     expect(badEvent.json.error.details.fields["body.events"]).toEqual([expect.stringMatching(/Unknown event/)]);
     expect(await listChannels(a.t)).toEqual(before.channels);
   });
+
+  it("turns a channel off with PUT { enabled: false } alone, keeping its events, description and recipients, e-mail too", async () => {
+    const a = await arranged("HooksSwitch");
+    const hook = await call(webhooksRoute.POST, "POST", "/webhooks", {
+      token: a.token,
+      json: { kind: "webhook", url: receiver.url("/switch"), description: "ci", events: ["backup.failed"] },
+    });
+    const mail = await call(webhooksRoute.POST, "POST", "/webhooks", {
+      token: a.token,
+      json: {
+        kind: "email",
+        description: "ops",
+        events: ["backup.failed"],
+        roles: ["owner"],
+        addresses: ["ops@example.test"],
+      },
+    });
+    expect([hook.status, mail.status]).toEqual([201, 201]);
+    for (const made of [hook, mail]) {
+      const params = { channelId: made.json.id as string };
+      const off = await call(webhookRoute.PUT, "PUT", `/webhooks/${params.channelId}`, {
+        token: a.token,
+        params,
+        json: { enabled: false },
+      });
+      expect(off.status).toBe(200);
+      conforms("/webhooks/{channelId}", "put", off);
+      const { kind, description, events, urlHint, emailRoles, emailAddresses } = made.json;
+      expect(off.json).toMatchObject({
+        kind,
+        description,
+        events,
+        urlHint,
+        emailRoles,
+        emailAddresses,
+        enabled: false,
+      });
+      const on = await call(webhookRoute.PUT, "PUT", `/webhooks/${params.channelId}`, {
+        token: a.token,
+        params,
+        json: { enabled: true, description: "renamed" },
+      });
+      expect(on.json).toMatchObject({ enabled: true, description: "renamed", events: ["backup.failed"] });
+    }
+    const [stored] = (await listChannels(a.t)).filter((c) => c.kind === "email");
+    expect(stored).toMatchObject({ emailRoles: ["owner"], emailAddresses: ["ops@example.test"] });
+    // A field of another kind of channel is refused, not ignored.
+    const foreign = await call(webhookRoute.PUT, "PUT", `/webhooks/${hook.json.id}`, {
+      token: a.token,
+      params: { channelId: hook.json.id },
+      json: { roles: ["owner"] },
+    });
+    expect(foreign.status).toBe(400);
+    expect(foreign.json.error.message).toBe("A webhook channel has no roles: leave it out.");
+  });
+
+  it("refuses a body sent to rotate-secret, which takes none, and keeps the secret", async () => {
+    const a = await arranged("HooksRotate");
+    const made = await call(webhooksRoute.POST, "POST", "/webhooks", {
+      token: a.token,
+      json: { kind: "webhook", url: receiver.url("/rotate") },
+    });
+    const params = { channelId: made.json.id as string };
+    const mine = "whsec_" + Buffer.alloc(32, 7).toString("base64");
+    const rotated = await call(rotateRoute.POST, "POST", `/webhooks/${params.channelId}/rotate-secret`, {
+      token: a.token,
+      params,
+      json: { secret: mine },
+    });
+    expect(rotated.status).toBe(400);
+    conforms("/webhooks/{channelId}/rotate-secret", "post", rotated);
+    expect(rotated.json.error.details.fields).toEqual({
+      "body.secret": ["This operation takes no body: send none (or {})."],
+    });
+    expect(JSON.stringify(rotated.json)).not.toContain(mine);
+    const [stored] = await listChannels(a.t);
+    expect(stored!.previousSecretUntil).toBeNull();
+  });
 });

@@ -3,8 +3,9 @@
  * (no running build): real PostgreSQL, the in-process workflow engine, a local-disk destination.
  * Every JSON answer is checked against the published OpenAPI document.
  */
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
@@ -13,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { apiIdempotencyKeys, apiTokens } from "@/db/schema";
 import { db } from "@/lib/db";
 import { createApiToken, revokeApiToken } from "@/lib/api-tokens/tokens";
+import { env } from "@/lib/env";
 import { listAuditEvents } from "@/lib/audit/queries";
 import { getBackup, listBackups } from "@/lib/backups/queries";
 import { createDestination } from "@/lib/destinations/mutations";
@@ -412,7 +414,11 @@ describe("/api/v1", () => {
     ]);
     const badQuery = await call(backupsRoute.GET, "GET", "/backups?status=done&limit=0&sort=asc", { token: a.token });
     expect(badQuery.status).toBe(400);
-    expect(Object.keys(badQuery.json.error.details.fields).sort()).toEqual(["query", "query.limit", "query.status.0"]);
+    expect(Object.keys(badQuery.json.error.details.fields).sort()).toEqual([
+      "query.limit",
+      "query.sort",
+      "query.status.0",
+    ]);
     // A repeated query parameter is refused, not read as its last value.
     const repeated = await call(backupsRoute.GET, "GET", "/backups?status=failed&status=succeeded", { token: a.token });
     expect(repeated.status).toBe(400);
@@ -456,6 +462,54 @@ describe("/api/v1", () => {
     expect(basic.status).toBe(401);
     expect(basic.json.error.message).toMatch(/Authorization: Bearer coffer_/);
     expect(await count(a.t)).toBe(0);
+  });
+
+  it("refuses an upload whose Coffer manifest has a time PostgreSQL cannot store with 400, and keeps nothing of it", async () => {
+    const a = await arranged("Year0", [...all]);
+    const dir = mkdtempSync(path.join(scratch, "year0-"));
+    const manifest = {
+      format: 1,
+      coffer: "1.0.0",
+      backupId: "bkp_01jq8x2m4k9p3r7t5v6w8y0z2a",
+      server: "this host",
+      startedAt: "2026-01-01T00:00:00Z",
+      finishedAt: "0000-01-01T00:00:00Z",
+      sources: [],
+      entries: [],
+      postgres: [],
+    };
+    writeFileSync(path.join(dir, "manifest.json"), JSON.stringify(manifest));
+    writeFileSync(path.join(dir, "data.bin"), randomBytes(200_000));
+    const archive = execFileSync("tar", ["czf", "-", "-C", dir, "manifest.json", "data.bin"]);
+    const before = await count(a.t);
+    const refused = await call(
+      uploadRoute.POST,
+      "POST",
+      `/backups/upload?serverId=${a.serverId}&destinationIds=${a.destinationId}`,
+      {
+        token: a.token,
+        raw: archive,
+        headers: { "content-type": "application/gzip", "content-length": String(archive.length) },
+      },
+    );
+    expect(refused.status).toBe(400);
+    conforms("/backups/upload", "post", refused);
+    expect(refused.json.error.message).toBe(
+      "The archive's manifest.json is not a Coffer manifest (format 1): finishedAt: a time from the year 1 to 9999 (UTC). Upload the archive as Coffer made it.",
+    );
+    // What the refusal left is a failed backup whose copy was deleted, as for any refused upload.
+    const { rows } = await listBackups(a.t, { limit: 200 });
+    expect(rows.length - before).toBeLessThanOrEqual(1);
+    for (const b of rows) {
+      const got = await getBackup(a.t, b.id);
+      expect(got.status).toBe("failed");
+      expect(got.locations.map((l) => l.status)).toEqual(got.locations.map(() => "deleted"));
+    }
+    const root = path.join(env().DATA_DIR, "storage", a.t.id);
+    const kept = existsSync(root)
+      ? readdirSync(root, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())
+      : [];
+    expect(kept).toEqual([]);
   });
 
   it("never shows or logs a token's plaintext after creation", async () => {

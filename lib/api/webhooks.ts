@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { eventTypes } from "../notifications/catalogue";
 import { roles } from "../teams/roles";
-import { createChannelSchema, deliveryStatuses, updateChannelSchema } from "../webhooks/schemas";
+import { changeChannelSchema, createChannelSchema, deliveryStatuses } from "../webhooks/schemas";
+import { closed } from "./closed";
 import { operation } from "./operation";
 import { isoTime, limitParam, pathId } from "./schemas";
 
@@ -53,23 +54,18 @@ export const deliverySchema = z
   .meta({ id: "WebhookDelivery" });
 
 const channelParams = z.strictObject({ channelId: pathId("chn", "channel") });
-const [webhookInput, chatInput, emailInput] = createChannelSchema.options;
-const channelBody = z
-  .discriminatedUnion("kind", [webhookInput.strict(), chatInput.strict(), emailInput.strict()])
-  .meta({
-    id: "WebhookChannelInput",
-    description:
-      "A webhook (Standard Webhooks, signed; `secret` optional, Coffer makes one), a chat channel (slack, discord, " +
-      "teams: their incoming-webhook URL) or e-mail (roles and/or addresses).",
-  });
-const channelUpdate = updateChannelSchema
-  .omit({ channelId: true })
-  .extend({ enabled: z.boolean().optional().meta({ description: "Turn the channel on or off." }) })
-  .strict()
-  .meta({
-    id: "WebhookChannelUpdate",
-    description: "A url left out keeps the stored one; roles and addresses are e-mail's.",
-  });
+const channelBody = closed(createChannelSchema).meta({
+  id: "WebhookChannelInput",
+  description:
+    "A webhook (Standard Webhooks, signed; `secret` optional, Coffer makes one), a chat channel (slack, discord, " +
+    "teams: their incoming-webhook URL) or e-mail (roles and/or addresses).",
+});
+const channelUpdate = closed(changeChannelSchema).meta({
+  id: "WebhookChannelUpdate",
+  description:
+    'Every field may be left out and keeps what is stored: `{ "enabled": false }` only turns the channel off. ' +
+    "`url` is a webhook's or chat channel's, `roles` and `addresses` are e-mail's.",
+});
 
 const withSecret = channelSchema.extend({
   secret: z.string().optional().meta({
@@ -119,8 +115,10 @@ export const updateWebhookOp = operation({
   method: "put",
   path: "/webhooks/{channelId}",
   tag: "Webhooks",
-  summary: "Replace a channel's settings; turn it on or off",
-  description: "Disabling fails what was still waiting for it (redeliver sends any of them again).",
+  summary: "Change a channel's settings; turn it on or off",
+  description:
+    "Fields left out keep what is stored. Disabling fails what was still waiting for it (redeliver sends any of " +
+    "them again).",
   scope: "admin",
   role: "admin",
   params: channelParams,

@@ -46,6 +46,10 @@ describe("manifest", () => {
     expect(bad({ entries: [{ path: "a", size: -1, sha256: "0".repeat(64) }] })).toThrow(AppError);
     expect(bad({ entries: [{ path: "a", size: 1, sha256: "XYZ" }] })).toThrow(AppError);
     expect(bad({ startedAt: "yesterday" })).toThrow(/startedAt/);
+    // Times PostgreSQL cannot store: year 0, as such or once in UTC.
+    expect(bad({ finishedAt: "0000-01-01T00:00:00Z" })).toThrow(/finishedAt: a time from the year 1 to 9999/);
+    expect(bad({ startedAt: "0001-01-01T00:30:00+01:00" })).toThrow(/startedAt: a time from the year 1 to 9999/);
+    expect(parseManifest({ ...valid, finishedAt: "9999-12-31T23:59:59Z" }).finishedAt).toBe("9999-12-31T23:59:59Z");
     expect(bad({ sources: [{ kind: "ftp", id: "x" }] })).toThrow(AppError);
     expect(() => parseManifest("{not json")).toThrow(
       "The archive's manifest.json is not valid JSON: the archive is damaged or not a Coffer backup.",

@@ -24,7 +24,11 @@ export const MANIFEST_PATH = "manifest.json";
 export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "a lowercase hex SHA-256");
-const isoTime = z.iso.datetime({ offset: true });
+/** ISO 8601 with a year PostgreSQL stores (1 to 9999 in UTC: `0000-…` and `0001-01-01T00:00:00+01:00` are year 0). */
+const isoTime = z.iso.datetime({ offset: true }).refine((s) => {
+  const year = new Date(s).getUTCFullYear();
+  return year >= 1 && year <= 9999;
+}, "a time from the year 1 to 9999 (UTC)");
 
 /** A member name safe to extract: relative, no `..`, no empty or `.` components, no NUL. */
 export const entryPathSchema = z

@@ -13,7 +13,7 @@ import { formatBytes } from "../format";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import { storeNewBackup, type ArchiveProducer, type TransferResult } from "./build";
 import { expansionGuard } from "./expansion";
-import { MANIFEST_PATH, MAX_MANIFEST_BYTES, parseManifest } from "./manifest";
+import { MANIFEST_FORMAT, MANIFEST_PATH, MAX_MANIFEST_BYTES, parseManifest } from "./manifest";
 import { overQuota, reserveLocalRoom, type LocalReservation } from "./quota";
 import type { UploadBackupInput } from "./schemas";
 
@@ -27,14 +27,30 @@ function memberSize(head: Buffer): number {
   return Number.isSafeInteger(size) ? size : Infinity;
 }
 
-/** The manifest of a Coffer archive (its first member, `manifest.json`), from the archive's first bytes; null for other archives. */
+/**
+ * The manifest of a Coffer archive (its first member, `manifest.json`), from the archive's first
+ * bytes; null for other archives, another tool's manifest.json included. One that says it is
+ * Coffer's (`format`, `backupId`) but is not valid refuses the upload: its times and entries are
+ * what the catalogue, restores and verification would trust (a year-0 `finishedAt` cannot be stored).
+ */
 function manifestFrom(head: Buffer): Record<string, unknown> | null {
   const size = memberSize(head);
   if (memberName(head) !== MANIFEST_PATH || head.length < 512 + size) return null;
+  const text = head.subarray(512, 512 + size);
   try {
-    return parseManifest(head.subarray(512, 512 + size)) as unknown as Record<string, unknown>;
+    return parseManifest(text) as unknown as Record<string, unknown>;
+  } catch (err) {
+    if (!claimsCoffer(text)) return null;
+    throw new AppError("VALIDATION", `${(err as Error).message} Upload the archive as Coffer made it.`);
+  }
+}
+
+function claimsCoffer(text: Buffer): boolean {
+  try {
+    const json = JSON.parse(text.toString("utf8")) as { format?: unknown; backupId?: unknown } | null;
+    return json?.format === MANIFEST_FORMAT && typeof json.backupId === "string";
   } catch {
-    return null; // not a Coffer manifest: kept as an archive without one
+    return false;
   }
 }
 
@@ -81,7 +97,9 @@ function tarGzCheck(maxExpansion: number): { sink: Writable; done: Promise<Archi
       ),
   );
   // The first header, then its member when it is a manifest small enough to read: nothing more.
+  // A manifest that refuses the upload stops it as soon as it is in, before the rest is stored.
   let wanted = 512;
+  let manifest: Record<string, unknown> | null = null;
   const keeper = new Writable({
     write(chunk: Buffer, _enc, cb) {
       if (keptBytes < wanted) {
@@ -92,6 +110,12 @@ function tarGzCheck(maxExpansion: number): { sink: Writable; done: Promise<Archi
           const size = memberSize(head);
           if (memberName(head) === MANIFEST_PATH && size <= MAX_MANIFEST_BYTES) wanted = 512 + size;
         }
+        if (wanted > 512 && keptBytes >= wanted)
+          try {
+            manifest = manifestFrom(Buffer.concat(kept));
+          } catch (err) {
+            return cb(err as Error);
+          }
       }
       cb();
     },
@@ -102,7 +126,6 @@ function tarGzCheck(maxExpansion: number): { sink: Writable; done: Promise<Archi
       const head = Buffer.concat(kept);
       if (head.length < 512 || head.subarray(257, 262).toString("latin1") !== "ustar")
         throw new AppError("VALIDATION", "The file is gzip-compressed but not a tar archive. Upload a .tar.gz.");
-      const manifest = manifestFrom(head);
       return { manifest, madeAt: madeAtFrom(head, manifest) };
     },
     (err: unknown) => {

@@ -102,11 +102,32 @@ async function assertPasswordFollows(tx: Transaction, t: TeamContext, input: Upd
     );
 }
 
+const kindNames: Record<string, string> = {
+  postgres: "a PostgreSQL database",
+  postgres_cluster: "a whole PostgreSQL cluster",
+  directory: "folders",
+};
+
+/** A source backs up one kind of thing for good: its backups and schedules are that kind's. */
+async function assertSameKind(tx: Transaction, t: TeamContext, input: UpdateSourceInput) {
+  const [current] = await tx
+    .select({ kind: sources.kind })
+    .from(sources)
+    .where(inTeam(sources, t, eq(sources.id, input.sourceId)))
+    .for("update");
+  if (!current) throw notFound("That source");
+  if (current.kind !== input.kind) {
+    const message = `A source's kind cannot change: this one is ${current.kind} (${kindNames[current.kind] ?? current.kind}). Send kind ${current.kind}, or add a new ${input.kind} source and delete this one.`;
+    throw new AppError("VALIDATION", message, { kind: [message] });
+  }
+}
+
 export async function updateSource(t: TeamContext, input: UpdateSourceInput) {
   assertRole(t, "member");
   const d = await db();
   return uniqueName("source on this server", () =>
     d.transaction(async (tx) => {
+      await assertSameKind(tx, t, input);
       await assertPasswordFollows(tx, t, input);
       if (input.kind === "directory") {
         const [server] = await tx

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { takeApiRequestAllTeams } from "../api-tokens/rate";
 import { callerForTokenAllTeams, requireTokenTeam } from "../api-tokens/resolve";
+import { closed } from "../api/closed";
 import type { Operation } from "../api/operation";
 import { env } from "../env";
 import { AppError, asAppError, type FieldErrors } from "../errors";
@@ -46,7 +47,7 @@ function requestIdOf(request: Request): string {
   return sent && /^[\w.:-]{1,100}$/.test(sent) ? sent : `req_${randomBytes(12).toString("hex")}`;
 }
 
-/** Parses one part of the request; field errors are named by where they are (`body.serverId`). */
+/** Parses one part of the request; field errors are named by where they are (`body.retention.dialy`). */
 function parsePart<S extends z.ZodType>(
   where: "path" | "query" | "header" | "body",
   schema: S,
@@ -55,20 +56,61 @@ function parsePart<S extends z.ZodType>(
   try {
     return parseInput(schema, read());
   } catch (err) {
-    const known = asAppError(err);
-    if (known?.code !== "VALIDATION" || !known.fieldErrors) throw err;
     const fields: FieldErrors = {};
-    for (const [k, v] of Object.entries(known.fieldErrors)) fields[k === "form" ? where : `${where}.${k}`] = v;
-    const list = Object.entries(fields).map(([k, v]) => `${k}: ${v.join(" ")}`);
-    throw new AppError("VALIDATION", `Fix the request: ${list.join("; ")}`, fields);
+    const add = (at: PropertyKey[], message: string) =>
+      (fields[[where, ...at.map(String)].join(".")] ??= []).push(message);
+    if (err instanceof z.ZodError) {
+      for (const issue of err.issues)
+        if (issue.code === "unrecognized_keys")
+          for (const key of issue.keys) add([...issue.path, key.slice(0, 60)], issue.message);
+        else add(issue.path, issue.message);
+    } else {
+      const known = asAppError(err);
+      if (known?.code !== "VALIDATION" || !known.fieldErrors) throw err;
+      for (const [k, v] of Object.entries(known.fieldErrors)) for (const m of v) add(k === "form" ? [] : [k], m);
+    }
+    throw invalid(fields);
   }
 }
 
-/** Reads a JSON body of at most API_BODY_LIMIT bytes. */
-async function jsonBody(request: Request): Promise<unknown> {
-  const type = request.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();
-  if (type !== "application/json")
-    throw new AppError("VALIDATION", "Send the body as JSON with the header Content-Type: application/json.");
+function invalid(fields: FieldErrors): AppError {
+  const list = Object.entries(fields).map(([k, v]) => `${k}: ${v.join(" ")}`);
+  return new AppError("VALIDATION", `Fix the request: ${list.join("; ")}`, fields);
+}
+
+/** An operation that declares no query parameters refuses any (a typo of one it does not take is not ignored). */
+function noQuery(request: Request) {
+  const names = [...new Set(new URL(request.url).searchParams.keys())];
+  if (names.length)
+    throw invalid(
+      Object.fromEntries(
+        names.map((n) => [`query.${n.slice(0, 60)}`, ["This operation takes no query parameters: leave it out."]]),
+      ),
+    );
+}
+
+/**
+ * An operation that declares no body refuses one, rather than ignore what it asks for: no body,
+ * an empty one or `{}` (what some clients send with every POST) are fine.
+ */
+async function noBody(request: Request) {
+  if (!request.body) return;
+  const text = (await readLimited(request)).trim();
+  if (!text) return;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {}
+  const keys = json && typeof json === "object" && !Array.isArray(json) ? Object.keys(json) : null;
+  if (keys?.length === 0) return;
+  const message = "This operation takes no body: send none (or {}).";
+  throw invalid(
+    keys ? Object.fromEntries(keys.map((k) => [`body.${k.slice(0, 60)}`, [message]])) : { body: [message] },
+  );
+}
+
+/** The body's text, refused beyond API_BODY_LIMIT bytes. */
+async function readLimited(request: Request): Promise<string> {
   const declared = Number(request.headers.get("content-length"));
   if (declared > API_BODY_LIMIT) throw tooLarge();
   const chunks: Uint8Array[] = [];
@@ -79,7 +121,15 @@ async function jsonBody(request: Request): Promise<unknown> {
       if (size > API_BODY_LIMIT) throw tooLarge();
       chunks.push(chunk);
     }
-  const text = Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** Reads a JSON body of at most API_BODY_LIMIT bytes. */
+async function jsonBody(request: Request): Promise<unknown> {
+  const type = request.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();
+  if (type !== "application/json")
+    throw new AppError("VALIDATION", "Send the body as JSON with the header Content-Type: application/json.");
+  const text = await readLimited(request);
   if (!text.trim()) throw new AppError("VALIDATION", "The body is empty: send a JSON object.");
   try {
     return JSON.parse(text);
@@ -104,9 +154,10 @@ const tooLarge = () =>
 /**
  * An `/api/v1` route handler for `op`: authenticates the bearer token (401 with WWW-Authenticate),
  * applies its rate limit (429 with Retry-After), `op.scope` and `op.role` (403; the token's role is
- * capped at its creator's), validates path, query and JSON body with `op`'s schemas
- * (unknown fields refused), and answers JSON checked against `op.response` — or the handler's own
- * Response (streams). Every answer carries X-Request-Id and the one error body of toHttpResponse.
+ * capped at its creator's), validates path, query and JSON body with `op`'s schemas (unknown fields
+ * refused at any depth; query parameters or a body where `op` declares none refused too), and
+ * answers JSON checked against `op.response` — or the handler's own Response (streams). Every
+ * answer carries X-Request-Id and the one error body of toHttpResponse.
  */
 export function apiRoute<
   P extends z.ZodObject | undefined,
@@ -115,6 +166,9 @@ export function apiRoute<
   R extends z.ZodType | undefined,
   H extends z.ZodObject | undefined,
 >(op: Operation<P, Q, B, R, H>, handler: (call: ApiCall<P, Q, B, H>) => Promise<Out<R>>) {
+  // However an operation's schemas were written, every object in them refuses fields it does not name.
+  const querySchema = op.query && closed(op.query, "query parameter");
+  const bodySchema = op.body && closed(op.body);
   return async (request: Request, ctx: { params: Promise<Record<string, string>> }): Promise<Response> => {
     const requestId = requestIdOf(request);
     let response: Response;
@@ -132,10 +186,11 @@ export function apiRoute<
         if (op.role) assertRole(t, op.role);
         const routeParams = op.params ? await ctx.params : undefined;
         const params = op.params ? parsePart("path", op.params, () => routeParams) : undefined;
-        const query = op.query ? parsePart("query", op.query, () => queryParams(request.url)) : undefined;
+        const query = querySchema ? parsePart("query", querySchema, () => queryParams(request.url)) : noQuery(request);
         const headers = op.headers
           ? parsePart("header", op.headers, () => Object.fromEntries(request.headers))
           : undefined;
+        if (!op.body && !op.rawBody) await noBody(request);
         const json = op.body ? await jsonBody(request) : undefined;
         const call = {
           t,
@@ -143,7 +198,7 @@ export function apiRoute<
           params: params as In<P>,
           query: query as In<Q>,
           headers: headers as In<H>,
-          body: (op.body ? parsePart("body", op.body, () => json) : undefined) as In<B>,
+          body: (bodySchema ? parsePart("body", bodySchema, () => json) : undefined) as In<B>,
         };
         if (op.rawBody) rawBodyType(request, op.rawBody);
         const result = await handler(call);

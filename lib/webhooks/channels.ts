@@ -6,7 +6,7 @@ import { recordAudit } from "../audit/record";
 import { db, type Database, type Transaction } from "../db";
 import { AppError, notFound } from "../errors";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
-import type { CreateChannelInput, UpdateChannelInput } from "./schemas";
+import type { ChangeChannelInput, CreateChannelInput, UpdateChannelInput } from "./schemas";
 import { newSigningSecret, openChannelSecret, ROTATION_OVERLAP_MS, sealChannelSecret } from "./secrets";
 import { parseTarget, resolveTarget } from "./target";
 
@@ -108,6 +108,46 @@ export async function updateChannel(t: TeamContext, input: UpdateChannelInput): 
     });
   });
   return { id: input.channelId };
+}
+
+/**
+ * The API's change of a channel: what it leaves out keeps what is stored, so `{ "enabled": false }`
+ * only turns the channel off. Fields of another kind of channel (an e-mail channel's url, a webhook's
+ * roles) are refused rather than ignored.
+ */
+export async function changeChannel(t: TeamContext, channelId: string, input: ChangeChannelInput): Promise<void> {
+  assertRole(t, "admin");
+  const d = await db();
+  const [current] = await d
+    .select({
+      kind: notificationChannels.kind,
+      description: notificationChannels.description,
+      events: notificationChannels.events,
+      enabled: notificationChannels.enabled,
+      emailRoles: notificationChannels.emailRoles,
+      emailAddresses: notificationChannels.emailAddresses,
+    })
+    .from(notificationChannels)
+    .where(inTeam(notificationChannels, t, eq(notificationChannels.id, channelId)));
+  if (!current) throw notFound("That channel");
+  const { enabled, ...settings } = input;
+  const foreign = (current.kind === "email" ? ["url"] : ["roles", "addresses"]).filter(
+    (k) => settings[k as keyof typeof settings] !== undefined,
+  );
+  if (foreign.length) {
+    const message = `A${current.kind === "email" ? "n e-mail" : ` ${current.kind}`} channel has no ${foreign.join(" or ")}: leave ${foreign.length > 1 ? "them" : "it"} out.`;
+    throw new AppError("VALIDATION", message, Object.fromEntries(foreign.map((k) => [k, [message]])));
+  }
+  if (Object.values(settings).some((v) => v !== undefined))
+    await updateChannel(t, {
+      channelId,
+      url: settings.url,
+      description: settings.description ?? current.description ?? "",
+      events: settings.events ?? current.events,
+      roles: settings.roles ?? current.emailRoles,
+      addresses: settings.addresses ?? current.emailAddresses,
+    });
+  if (enabled !== undefined && enabled !== current.enabled) await setChannelEnabled(t, channelId, enabled);
 }
 
 /**

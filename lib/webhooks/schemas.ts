@@ -13,22 +13,24 @@ const urlSchema = z
   .trim()
   .min(1, "Enter the URL to send to.")
   .max(2000, "Use a URL of at most 2000 characters.");
-const descriptionSchema = z.string().trim().max(200, "Use at most 200 characters.").default("");
+const descriptionText = z.string().trim().max(200, "Use at most 200 characters.");
+const descriptionSchema = descriptionText.default("");
 
-/** Event types, each one of the catalogue; none means every event. */
-export const eventsSchema = z
-  .array(z.string())
-  .max(eventTypes.length * 2)
-  .default([])
-  .superRefine((list, ctx) => {
-    for (const e of list)
-      if (!(eventTypes as readonly string[]).includes(e))
-        ctx.addIssue({
-          code: "custom",
-          message: `Unknown event "${e.slice(0, 60)}". Choose from: ${eventTypes.join(", ")}.`,
-        });
-  })
-  .transform((list) => [...new Set(list)]);
+/** Event types, each one of the catalogue; none means every event. `empty`: what absent means. */
+const eventsOf = (empty?: string[]) => {
+  const list = z.array(z.string()).max(eventTypes.length * 2);
+  return (empty ? list.default(empty) : list)
+    .superRefine((list, ctx) => {
+      for (const e of list)
+        if (!(eventTypes as readonly string[]).includes(e))
+          ctx.addIssue({
+            code: "custom",
+            message: `Unknown event "${e.slice(0, 60)}". Choose from: ${eventTypes.join(", ")}.`,
+          });
+    })
+    .transform((list) => [...new Set(list)]);
+};
+export const eventsSchema = eventsOf([]);
 
 /** `whsec_` and the base64 of 24 to 64 random bytes, as Standard Webhooks secrets are. */
 export const signingSecretSchema = z
@@ -43,16 +45,18 @@ function base64Bytes(secret: string): number {
 }
 const optionalSecret = z.preprocess((v) => (v === "" ? undefined : v), signingSecretSchema.optional());
 
-/** Addresses typed one per line or separated by commas. */
-const addressesSchema = z
-  .union([z.string(), z.array(z.string())])
-  .default([])
-  .transform((v) => (Array.isArray(v) ? v : v.split(/[\s,;]+/)).map((a) => a.trim()).filter(Boolean))
-  .pipe(z.array(emailSchema).max(50, "Use at most 50 addresses."));
+/** Addresses typed one per line or separated by commas. `empty`: what absent means. */
+const addressesOf = (empty?: string[]) => {
+  const given = z.union([z.string(), z.array(z.string())]);
+  return (empty ? given.default(empty) : given)
+    .transform((v) => (Array.isArray(v) ? v : v.split(/[\s,;]+/)).map((a) => a.trim()).filter(Boolean))
+    .pipe(z.array(emailSchema).max(50, "Use at most 50 addresses."));
+};
+const roleList = z.array(z.enum(roles, "Choose a role."));
 
 const emailFields = {
-  roles: z.array(z.enum(roles, "Choose a role.")).default([]),
-  addresses: addressesSchema,
+  roles: roleList.default([]),
+  addresses: addressesOf([]),
 };
 const needsRecipients = (v: { roles: string[]; addresses: string[] }) => v.roles.length + v.addresses.length > 0;
 const recipientsMessage = {
@@ -86,6 +90,20 @@ export const updateChannelSchema = channelRefSchema.extend({
   addresses: emailFields.addresses,
 });
 export type UpdateChannelInput = z.infer<typeof updateChannelSchema>;
+
+/**
+ * The API's change of a channel: every field may be left out and then keeps what is stored, so
+ * `{ "enabled": false }` only turns it off (the form always sends the whole channel).
+ */
+export const changeChannelSchema = z.object({
+  url: updateChannelSchema.shape.url,
+  description: descriptionText.optional(),
+  events: eventsOf().optional(),
+  roles: roleList.optional(),
+  addresses: addressesOf().optional(),
+  enabled: z.boolean().optional().meta({ description: "Turn the channel on or off." }),
+});
+export type ChangeChannelInput = z.infer<typeof changeChannelSchema>;
 
 export const setChannelEnabledSchema = channelRefSchema.extend({ enabled: z.boolean() });
 export const rotateSecretSchema = channelRefSchema.extend({ secret: optionalSecret });

@@ -1,5 +1,5 @@
 import { deleteWebhookOp, getWebhookOp, updateWebhookOp } from "@/lib/api/webhooks";
-import { deleteChannel, setChannelEnabled, updateChannel } from "@/lib/webhooks/channels";
+import { changeChannel, deleteChannel } from "@/lib/webhooks/channels";
 import { getChannel } from "@/lib/webhooks/queries";
 import { apiRoute } from "@/lib/web/api-route";
 
@@ -7,11 +7,9 @@ export const dynamic = "force-dynamic";
 
 export const GET = apiRoute(getWebhookOp, async ({ t, params }) => getChannel(t, params.channelId));
 
-/** The channel form's Save, then its Enable/Disable switch when `enabled` says otherwise. */
-export const PUT = apiRoute(updateWebhookOp, async ({ t, params, body: { enabled, ...settings } }) => {
-  await updateChannel(t, { ...settings, channelId: params.channelId });
-  if (enabled !== undefined && enabled !== (await getChannel(t, params.channelId)).enabled)
-    await setChannelEnabled(t, params.channelId, enabled);
+/** Fields left out keep what is stored; `enabled` is the page's Enable/Disable switch. */
+export const PUT = apiRoute(updateWebhookOp, async ({ t, params, body }) => {
+  await changeChannel(t, params.channelId, body);
   return getChannel(t, params.channelId);
 });
 
