@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -290,16 +290,22 @@ describe("upload", () => {
 
   it("an upload keeps the manifest of a backup of tens of thousands of files (over 5 MiB)", async () => {
     const { t, b: original, serverId, destinationId } = await backedUp(false);
+    // The files themselves too: an upload's files are checked against its manifest.
+    const folder = "files/srv/www/site/node_modules";
     const entries = Array.from({ length: 30_000 }, (_, i) => ({
-      path: `files/srv/www/site/node_modules/package-${i}/lib/index.js`,
-      size: i,
+      path: `${folder}/package-${i}-lib-index.js`,
+      size: String(i).length,
       sha256: createHash("sha256").update(String(i)).digest("hex"),
     }));
     const manifest = { ...original.manifest, entries };
     const dir = mkdtempSync(path.join(tmpdir(), "big-manifest-"));
     writeFileSync(path.join(dir, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
     expect(readFileSync(path.join(dir, "manifest.json")).length).toBeGreaterThan(5 * 1024 * 1024);
-    const archive = execFileSync("tar", ["czf", "-", "-C", dir, "manifest.json"], { maxBuffer: 64 * 1024 * 1024 });
+    mkdirSync(path.join(dir, folder), { recursive: true });
+    entries.forEach((e, i) => writeFileSync(path.join(dir, e.path), String(i)));
+    const archive = execFileSync("tar", ["czf", "-", "-C", dir, "manifest.json", "files"], {
+      maxBuffer: 64 * 1024 * 1024,
+    });
     const result = await importUpload(
       t,
       { serverId, destinationIds: [destinationId], encrypted: false, fileName: "many-files.tar.gz" },
@@ -339,6 +345,49 @@ describe("upload", () => {
     const audit = await listAuditEvents(t, { action: "backup.failed_upload_removed" });
     expect(audit.events).toMatchObject([{ targetType: "backup", targetLabel: "broken.tar.gz" }]);
     await expect(removeFailedUpload(t, failed.id)).rejects.toMatchObject({ code: "NOT_FOUND" });
+  });
+
+  it("refuses an archive that would not restore: a tar cut short inside intact gzip, or files unlike its Coffer manifest", async () => {
+    const { t, b: original, serverId, destinationId } = await backedUp(false);
+    const folder = path.join(env().DATA_DIR, "storage", t.id, "dl", serverId);
+    const before = readdirSync(folder);
+    const upload = (archive: Buffer) =>
+      importUpload(t, { serverId, destinationIds: [destinationId], encrypted: true }, Readable.from([archive]));
+    const dir = mkdtempSync(path.join(scratch, "cut-"));
+    writeFileSync(path.join(dir, "data.bin"), randomBytes(256 * 1024));
+    // What a `tar czf` killed part-way leaves when gzip still ends its stream.
+    const tar = execFileSync("tar", ["cf", "-", "-C", dir, "data.bin"]);
+    await expect(upload(execFileSync("gzip", ["-c"], { input: tar.subarray(0, 100_000) }))).rejects.toThrow(
+      "The file is not a valid .tar.gz: it is gzip-compressed, but what is inside is not a complete tar archive. Upload the archive as it was made, without changes.",
+    );
+
+    const coffer = (files: Record<string, Buffer>, listed: Record<string, Buffer>) => {
+      const d = mkdtempSync(path.join(scratch, "unlike-"));
+      const entries = Object.entries(listed).map(([p, body]) => ({ path: p, size: body.length, sha256: sha(body) }));
+      writeFileSync(path.join(d, "manifest.json"), JSON.stringify({ ...original.manifest, entries }));
+      mkdirSync(path.join(d, "files"));
+      for (const [p, body] of Object.entries(files)) writeFileSync(path.join(d, p), body);
+      return execFileSync("tar", ["czf", "-", "-C", d, "manifest.json", ...Object.keys(files)]);
+    };
+    const [a, b] = [Buffer.from("alpha\n"), Buffer.from("beta\n")];
+    const unlike = "The archive does not match its Coffer manifest:";
+    const advice = "It would not restore or verify; upload the archive as Coffer made it.";
+    await expect(upload(coffer({ "files/a": a, "files/b": b }, { "files/a": a, "files/b": a }))).rejects.toThrow(
+      `${unlike} files/b is 5 bytes; the manifest says 6 bytes. ${advice}`,
+    );
+    await expect(
+      upload(coffer({ "files/a": a, "files/b": Buffer.from("gamma") }, { "files/a": a, "files/b": b })),
+    ).rejects.toThrow(`${unlike} files/b: its SHA-256 differs from the manifest's. ${advice}`);
+    await expect(upload(coffer({ "files/a": a }, { "files/a": a, "files/b": b }))).rejects.toThrow(
+      `${unlike} files/b missing. ${advice}`,
+    );
+    await expect(upload(coffer({ "files/a": a, "files/b": b }, { "files/a": a }))).rejects.toThrow(
+      `${unlike} files/b is in the archive but not in the manifest. ${advice}`,
+    );
+    expect(readdirSync(folder)).toEqual(before);
+    // As Coffer made it, the same files pass.
+    const fine = await upload(coffer({ "files/a": a, "files/b": b }, { "files/a": a, "files/b": b }));
+    expect((await getBackup(t, fine.id)).status).toBe("succeeded");
   });
 
   it("refuses a file that is not a .tar.gz and keeps nothing of it", async () => {

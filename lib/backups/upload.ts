@@ -1,7 +1,10 @@
 import "server-only";
+import { createHash } from "node:crypto";
 import { PassThrough, Transform, Writable, type Readable } from "node:stream";
+import { buffer } from "node:stream/consumers";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
+import { extract } from "tar-stream";
 import { eq } from "drizzle-orm";
 import { backups } from "@/db/schema";
 import { db } from "../db";
@@ -9,36 +12,30 @@ import { recordAudit } from "../audit/record";
 import { env } from "../env";
 import { AppError, asAppError } from "../errors";
 import { plainCause } from "../error-text";
-import { formatBytes } from "../format";
+import { formatBytes, formatCount } from "../format";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import { storeNewBackup, type ArchiveProducer, type TransferResult } from "./build";
 import { expansionGuard } from "./expansion";
-import { MANIFEST_FORMAT, MANIFEST_PATH, MAX_MANIFEST_BYTES, parseManifest } from "./manifest";
+import {
+  MANIFEST_FORMAT,
+  MANIFEST_PATH,
+  MAX_MANIFEST_BYTES,
+  parseManifest,
+  type Manifest,
+  type ManifestEntry,
+} from "./manifest";
 import { overQuota, reserveLocalRoom, type LocalReservation } from "./quota";
 import type { UploadBackupInput } from "./schemas";
 
-/** A tar header's field: the text before its first NUL. */
-const field = (head: Buffer, start: number, end: number) =>
-  head.subarray(start, end).toString("latin1").replace(/\0.*$/s, "");
-const memberName = (head: Buffer) => field(head, 0, 100);
-/** The first member's size (octal); Infinity when the header does not say. */
-function memberSize(head: Buffer): number {
-  const size = parseInt(field(head, 124, 136).trim() || "0", 8);
-  return Number.isSafeInteger(size) ? size : Infinity;
-}
-
 /**
- * The manifest of a Coffer archive (its first member, `manifest.json`), from the archive's first
- * bytes; null for other archives, another tool's manifest.json included. One that says it is
- * Coffer's (`format`, `backupId`) but is not valid refuses the upload: its times and entries are
- * what the catalogue, restores and verification would trust (a year-0 `finishedAt` cannot be stored).
+ * The manifest of a Coffer archive (its first member, `manifest.json`); null for another tool's
+ * manifest.json. One that says it is Coffer's (`format`, `backupId`) but is not valid refuses the
+ * upload: its times and entries are what the catalogue, restores and verification would trust (a
+ * year-0 `finishedAt` cannot be stored).
  */
-function manifestFrom(head: Buffer): Record<string, unknown> | null {
-  const size = memberSize(head);
-  if (memberName(head) !== MANIFEST_PATH || head.length < 512 + size) return null;
-  const text = head.subarray(512, 512 + size);
+function manifestFrom(text: Buffer): Manifest | null {
   try {
-    return parseManifest(text) as unknown as Record<string, unknown>;
+    return parseManifest(text);
   } catch (err) {
     if (!claimsCoffer(text)) return null;
     throw new AppError("VALIDATION", `${(err as Error).message} Upload the archive as Coffer made it.`);
@@ -52,16 +49,6 @@ function claimsCoffer(text: Buffer): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * When the archive itself was made: its manifest's end, else its first member's modification time
- * (tar header, octal seconds); null when neither says.
- */
-function madeAtFrom(head: Buffer, manifest: Record<string, unknown> | null): Date | null {
-  if (typeof manifest?.finishedAt === "string") return new Date(manifest.finishedAt);
-  const seconds = parseInt(field(head, 136, 148).trim() || "0", 8);
-  return Number.isSafeInteger(seconds) && seconds > 0 ? new Date(seconds * 1000) : null;
 }
 
 /** Counts what passes; `check(total)` may throw to stop the stream. */
@@ -81,13 +68,13 @@ function metered(check: (total: number) => void): Transform {
 }
 
 /**
- * Checks, while it streams past, that the upload is a .tar.gz (gzip intact to its end, a `ustar`
- * first header) that does not expand beyond `maxExpansion` times its size. Resolves with its
- * Coffer manifest, if it has one, else null, and when it was made; rejects saying what the file is not.
+ * Checks, while it streams past, that the upload is a .tar.gz that restores: gzip intact to its
+ * end, a tar archive to its end, not expanding beyond `maxExpansion` times its size, and with a
+ * Coffer manifest (its first member), every file of it as the manifest lists it. Resolves with the
+ * manifest, if any, and when the archive was made (the manifest's end, else its first member's
+ * time); rejects saying what the file is not.
  */
 function tarGzCheck(maxExpansion: number): { sink: Writable; done: Promise<Archived> } {
-  const kept: Buffer[] = [];
-  let keptBytes = 0;
   const guard = expansionGuard(
     maxExpansion,
     (expanded, compressed) =>
@@ -96,40 +83,64 @@ function tarGzCheck(maxExpansion: number): { sink: Writable; done: Promise<Archi
         `The file expands to more than ${maxExpansion} times its size when unpacked (${formatBytes(expanded)} from the first ${formatBytes(compressed)}), so Coffer refused it: archives like that are made to exhaust the server ("gzip bombs"). Upload the backup as its tool made it.`,
       ),
   );
-  // The first header, then its member when it is a manifest small enough to read: nothing more.
-  // A manifest that refuses the upload stops it as soon as it is in, before the rest is stored.
-  let wanted = 512;
-  let manifest: Record<string, unknown> | null = null;
-  const keeper = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      if (keptBytes < wanted) {
-        kept.push(chunk);
-        keptBytes += chunk.length;
-        if (wanted === 512 && keptBytes >= 512) {
-          const head = Buffer.concat(kept);
-          const size = memberSize(head);
-          if (memberName(head) === MANIFEST_PATH && size <= MAX_MANIFEST_BYTES) wanted = 512 + size;
-        }
-        if (wanted > 512 && keptBytes >= wanted)
-          try {
-            manifest = manifestFrom(Buffer.concat(kept));
-          } catch (err) {
-            return cb(err as Error);
-          }
-      }
-      cb();
-    },
-  });
   const input = new PassThrough();
-  const done = pipeline(input, guard.compressed, createGunzip({ chunkSize: 64 * 1024 }), guard.expanded, keeper).then(
-    () => {
-      const head = Buffer.concat(kept);
-      if (head.length < 512 || head.subarray(257, 262).toString("latin1") !== "ustar")
-        throw new AppError("VALIDATION", "The file is gzip-compressed but not a tar archive. Upload a .tar.gz.");
-      return { manifest, madeAt: madeAtFrom(head, manifest) };
+  const tar = extract();
+  const feeding = pipeline(input, guard.compressed, createGunzip({ chunkSize: 64 * 1024 }), guard.expanded, tar);
+  feeding.catch(() => {}); // its error ends the reading below too
+  let entries = 0;
+  const reading = (async (): Promise<Archived> => {
+    let manifest: Manifest | null = null;
+    let madeAt: Date | null = null;
+    const listed = new Map<string, ManifestEntry>();
+    const unlike = (what: string) =>
+      new AppError(
+        "VALIDATION",
+        `The archive does not match its Coffer manifest: ${what}. It would not restore or verify; upload the archive as Coffer made it.`,
+      );
+    for await (const entry of tar) {
+      const { name, type, size = 0, mtime } = entry.header;
+      if (entries++ === 0) {
+        madeAt = mtime && mtime.getTime() > 0 ? mtime : null;
+        if (name === MANIFEST_PATH && type === "file" && size <= MAX_MANIFEST_BYTES) {
+          manifest = manifestFrom(await buffer(entry as AsyncIterable<Buffer>));
+          if (manifest) {
+            madeAt = new Date(manifest.finishedAt);
+            for (const e of manifest.entries) listed.set(e.path, e);
+          }
+          continue;
+        }
+      }
+      if (!manifest || type !== "file") {
+        for await (const _ of entry as AsyncIterable<Buffer>);
+        continue;
+      }
+      const hash = createHash("sha256");
+      let bytes = 0;
+      for await (const chunk of entry as AsyncIterable<Buffer>) {
+        hash.update(chunk);
+        bytes += chunk.length;
+      }
+      const e = listed.get(name);
+      if (!e) throw unlike(`${name} is in the archive but not in the manifest`);
+      if (bytes !== e.size) throw unlike(`${name} is ${formatBytes(bytes)}; the manifest says ${formatBytes(e.size)}`);
+      if (hash.digest("hex") !== e.sha256) throw unlike(`${name}: its SHA-256 differs from the manifest's`);
+      listed.delete(name);
+    }
+    const [missing] = listed.keys();
+    if (missing !== undefined)
+      throw unlike(`${missing}${listed.size > 1 ? ` and ${formatCount(listed.size - 1, "more file")}` : ""} missing`);
+    return { manifest, madeAt };
+  })();
+  reading.catch((err: unknown) => tar.destroy(err as Error)); // stops the upload
+  const done = Promise.all([reading, feeding]).then(
+    ([archived]) => {
+      if (!entries) throw notTar();
+      return archived;
     },
     (err: unknown) => {
       if (err instanceof AppError) throw err;
+      const code = (err as { code?: unknown }).code;
+      if (!entries && !(typeof code === "string" && code.startsWith("Z_"))) throw notTar();
       throw new AppError(
         "VALIDATION",
         `The file is not a valid .tar.gz: ${plainCause(err, { step: "upload" })}. Upload the archive as it was made, without changes.`,
@@ -138,6 +149,8 @@ function tarGzCheck(maxExpansion: number): { sink: Writable; done: Promise<Archi
   );
   return { sink: input, done };
 }
+
+const notTar = () => new AppError("VALIDATION", "The file is gzip-compressed but not a tar archive. Upload a .tar.gz.");
 
 /**
  * Writes each chunk to every target and takes the next once all of them have room: the slowest sets
