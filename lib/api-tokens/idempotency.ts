@@ -1,6 +1,6 @@
 import "server-only";
 import { createHash } from "node:crypto";
-import { eq, lt, sql } from "drizzle-orm";
+import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
 import { apiIdempotencyKeys } from "@/db/schema";
 import { db } from "../db";
 import { AppError } from "../errors";
@@ -8,6 +8,11 @@ import { inTeam, type TeamContext } from "../teams/context";
 
 /** How long a key answers with what it made. */
 const KEY_TTL_MS = 24 * 3_600_000;
+/**
+ * A claim that never recorded what it made (its process died while making it) holds its key this
+ * long, then is taken again: otherwise a retry of that request got 409 for a day.
+ */
+const ABANDONED_MS = 5 * 60_000;
 
 /**
  * Runs `create` once per team and `Idempotency-Key` within 24 h: a repeat with the same body gets
@@ -29,7 +34,10 @@ export async function onceForKey(
     .onConflictDoUpdate({
       target: [apiIdempotencyKeys.teamId, apiIdempotencyKeys.key],
       set: { requestHash, backupId: null, createdAt: sql`now()` },
-      setWhere: lt(apiIdempotencyKeys.createdAt, stale),
+      setWhere: or(
+        lt(apiIdempotencyKeys.createdAt, stale),
+        and(isNull(apiIdempotencyKeys.backupId), lt(apiIdempotencyKeys.createdAt, new Date(Date.now() - ABANDONED_MS))),
+      ),
     })
     .returning({ key: apiIdempotencyKeys.key });
   if (!claimed) {
@@ -46,18 +54,20 @@ export async function onceForKey(
       throw new AppError("CONFLICT", "A request with this Idempotency-Key is still being made; retry in a moment.");
     return { id: earlier.backupId, replayed: true };
   }
+  let made: { id: string };
   try {
-    const made = await create();
-    await d
-      .update(apiIdempotencyKeys)
-      .set({ backupId: made.id })
-      .where(inTeam(apiIdempotencyKeys, t, eq(apiIdempotencyKeys.key, key)));
-    return { id: made.id, replayed: false };
+    made = await create();
   } catch (err) {
     // Nothing was made: the key is free for the corrected request.
     await d.delete(apiIdempotencyKeys).where(inTeam(apiIdempotencyKeys, t, eq(apiIdempotencyKeys.key, key)));
     throw err;
   }
+  // Past `create` the key stays claimed whatever happens: freed, a retry would make it twice.
+  await d
+    .update(apiIdempotencyKeys)
+    .set({ backupId: made.id })
+    .where(inTeam(apiIdempotencyKeys, t, eq(apiIdempotencyKeys.key, key)));
+  return { id: made.id, replayed: false };
 }
 
 /**

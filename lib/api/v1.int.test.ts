@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { apiIdempotencyKeys, apiTokens } from "@/db/schema";
 import { db } from "@/lib/db";
@@ -103,6 +103,38 @@ describe("/api/v1", () => {
     const fresh = await post("nightly-1");
     expect(fresh.status).toBe(201);
     expect(fresh.json.id).not.toBe(old.json.id);
+    await engine.idle();
+  });
+
+  it("an Idempotency-Key whose request died before it recorded its backup is taken again after 5 minutes, not refused for a day", async () => {
+    const a = await arranged("Crash", [...all]);
+    const post = (key: string) =>
+      call(backupsRoute.POST, "POST", "/backups", {
+        token: a.token,
+        json: { serverId: a.serverId, destinationIds: [a.destinationId] },
+        headers: { "Idempotency-Key": key },
+      });
+    // What a process killed between claiming the key and recording the backup leaves: a claim
+    // with the request's hash and no backup (here the claims of two requests, their records undone).
+    const d = await db();
+    for (const [key, minutes] of [
+      ["deploy-1", 6],
+      ["deploy-2", 1],
+    ] as const) {
+      expect((await post(key)).status).toBe(201);
+      await d
+        .update(apiIdempotencyKeys)
+        .set({ backupId: null, createdAt: new Date(Date.now() - minutes * 60_000) })
+        .where(and(eq(apiIdempotencyKeys.teamId, a.t.id), eq(apiIdempotencyKeys.key, key)));
+    }
+    const retried = await post("deploy-1");
+    expect(retried.status).toBe(201);
+    expect((await post("deploy-1")).json.id).toBe(retried.json.id);
+    const early = await post("deploy-2");
+    expect([early.status, early.json.error.message]).toEqual([
+      409,
+      "A request with this Idempotency-Key is still being made; retry in a moment.",
+    ]);
     await engine.idle();
   });
 
