@@ -74,7 +74,7 @@ async function backedUp(encrypted: boolean) {
   await engine.idle();
   const b = await getBackup(t, id);
   expect(b.status).toBe("succeeded");
-  return { user, t, id, b, folder, serverId, destinationId };
+  return { user, t, id, b, folder, serverId, sourceId, destinationId };
 }
 
 describe("download", () => {
@@ -195,6 +195,43 @@ describe("download", () => {
     writeFileSync(stored, data);
     const d = await openDownload(t, id, null);
     await expect(read(d.body!)).rejects.toThrow(/segment \d+ failed authentication/);
+  });
+
+  it("a copy a download found damaged is read last from then on, and its backup says so, until a whole read passes again", async () => {
+    const { t, serverId, sourceId, destinationId } = await backedUp(true);
+    const { id: second } = await createDestination(t, { kind: "local", name: "disk 2", prefix: "dl2" });
+    const { id } = await requestBackup(t, {
+      serverId,
+      sourceIds: [sourceId],
+      destinationIds: [destinationId, second],
+      encrypted: true,
+    });
+    engine.send([backupEvent({ teamId: t.id, serverId, backupId: id })]);
+    await engine.idle();
+    const b = await getBackup(t, id);
+    const whole = await read((await openDownload(t, id, null)).body!);
+    const [read1] = (await listAuditEvents(t, { action: "backup.downloaded" })).events;
+    const first = b.locations.find((l) => l.destinationName === read1!.details!.from)!;
+    const prefix = first.destinationId === destinationId ? "dl" : "dl2";
+    const stored = path.join(env().DATA_DIR, "storage", t.id, prefix, first.objectKey);
+    const original = readFileSync(stored);
+    const flipped = Buffer.from(original);
+    flipped[Math.floor(flipped.length / 2)]! ^= 0x01;
+    writeFileSync(stored, flipped);
+
+    await expect(read((await openDownload(t, id, null)).body!)).rejects.toThrow(/segment \d+ failed authentication/);
+    await expect
+      .poll(async () => (await getBackup(t, id)).locations.find((l) => l.id === first.id)!.error)
+      .toMatch(/^The backup object cannot be trusted: segment \d+ failed authentication/);
+    // The next download reads the other copy, whole.
+    expect((await read((await openDownload(t, id, null)).body!)).equals(whole)).toBe(true);
+
+    // Put back as it was, and read whole when it is the only copy readable: no longer marked.
+    writeFileSync(stored, original);
+    const other = b.locations.find((l) => l.id !== first.id)!;
+    await setLocationRow(id, other.destinationId, { status: "deleted" });
+    expect((await read((await openDownload(t, id, null)).body!)).equals(whole)).toBe(true);
+    await expect.poll(async () => (await getBackup(t, id)).locations.find((l) => l.id === first.id)!.error).toBeNull();
   });
 
   it("an unencrypted stored object that was altered or cut short fails the download at its end instead of delivering it", async () => {

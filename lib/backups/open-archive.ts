@@ -7,7 +7,7 @@ import { backupLocations, backups, storageDestinations } from "@/db/schema";
 import { createRangeDecryptStream, maxHeaderLength, readHeader, segmentRange } from "../crypto/envelope";
 import { db } from "../db";
 import { withDestination } from "../destinations/use";
-import { AppError, notFound } from "../errors";
+import { AppError, asAppError, notFound } from "../errors";
 import { formatCount } from "../format";
 import { log } from "../log";
 import { holdForReading } from "../retention/apply";
@@ -66,6 +66,7 @@ export async function openArchive(
       sizeBytes: backupLocations.sizeBytes,
       sha256: backupLocations.sha256,
       storageClass: backupLocations.storageClass,
+      error: backupLocations.error,
       retrievalRequestedAt: backupLocations.retrievalRequestedAt,
       retrievalReadyAt: backupLocations.retrievalReadyAt,
       kind: storageDestinations.kind,
@@ -89,7 +90,8 @@ export async function openArchive(
   let lastError: unknown;
   const refused: typeof locations = [];
   const streamFirst = async (copies: typeof locations) => {
-    copies.sort((x, y) => preference[x.kind]! - preference[y.kind]!);
+    // A copy a read found damaged comes last: the next download or restore reads an intact one.
+    copies.sort((x, y) => Number(!!x.error) - Number(!!y.error) || preference[x.kind]! - preference[y.kind]!);
     for (const loc of copies) {
       try {
         const body = await streamFrom(t, loc, (adapter) =>
@@ -103,6 +105,11 @@ export async function openArchive(
           body.destroy();
           throw err;
         });
+        body.once("error", (err) => {
+          if (damagedCopy(err)) void recordDamage(t, loc.id, (err as Error).message);
+        });
+        // A whole read that passes every check shows the copy intact again (it was put back).
+        if (loc.error && !range) body.once("end", () => void recordDamage(t, loc.id, null));
         return { body, from: loc.name, copy: loc.id, others: locations.length - 1 };
       } catch (err) {
         // Storage adapters answer CONFLICT only for an object in archive storage.
@@ -121,6 +128,25 @@ export async function openArchive(
     if (again) return again;
   }
   throw lastError;
+}
+
+/** Whether `err` says the stored copy itself is damaged (failed authentication, another SHA-256 or length). */
+export function damagedCopy(err: unknown): boolean {
+  const app = asAppError(err);
+  return app?.code === "INTERNAL" && /^The backup object/.test(app.message);
+}
+
+/** Records on the copy what a read found, or that it passed (null); its backup's page shows it, and damaged copies are read last. */
+async function recordDamage(t: TeamContext, locationId: string, message: string | null) {
+  try {
+    const d = await db();
+    await d
+      .update(backupLocations)
+      .set({ error: message })
+      .where(inTeam(backupLocations, t, eq(backupLocations.id, locationId), eq(backupLocations.status, "stored")));
+  } catch (err) {
+    log.warn("could not record a damaged copy", { locationId, err });
+  }
 }
 
 const LEASE_MS = 10 * 60_000;

@@ -3,7 +3,7 @@ import { PassThrough, Transform, Writable, type Duplex, type Readable } from "no
 import { pipeline } from "node:stream/promises";
 import { extract } from "tar-stream";
 import { expansionGuard } from "../backups/expansion";
-import { openArchive } from "../backups/open-archive";
+import { damagedCopy, openArchive } from "../backups/open-archive";
 import { env } from "../env";
 import { AppError, asAppError } from "../errors";
 import { plainCause } from "../error-text";
@@ -120,7 +120,7 @@ export async function readEntries(
 /** A message when `err` says the archive itself is damaged (failed authentication, bad gzip or tar), else null. */
 export function archiveDamage(err: unknown): string | null {
   const app = asAppError(err);
-  if (app) return app.code === "INTERNAL" && /^The backup object/.test(app.message) ? app.message : null;
+  if (app) return damagedCopy(err) ? app.message : null;
   const e = err as { code?: unknown; message?: unknown };
   const gzip = typeof e?.code === "string" && e.code.startsWith("Z_");
   const tar =
