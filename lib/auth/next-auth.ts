@@ -8,6 +8,7 @@ import { AppError } from "../errors";
 import { log } from "../log";
 import { clientIp, deviceToken, userAgent } from "../web/request";
 import { signInSchema } from "./schemas";
+import { GITHUB_API, verifiedGitHubUser } from "./github";
 import { authSecret } from "./secret";
 import { authenticate, createSession, revokeSession, userForOAuth } from "./users";
 
@@ -75,7 +76,16 @@ function config(): NextAuthConfig {
         },
       }),
       ...(e.AUTH_GITHUB_ID && e.AUTH_GITHUB_SECRET
-        ? [GitHub({ clientId: e.AUTH_GITHUB_ID, clientSecret: e.AUTH_GITHUB_SECRET })]
+        ? [
+            GitHub({
+              clientId: e.AUTH_GITHUB_ID,
+              clientSecret: e.AUTH_GITHUB_SECRET,
+              userinfo: {
+                url: `${GITHUB_API}/user`,
+                request: ({ tokens }: { tokens: { access_token?: string } }) => verifiedGitHubUser(tokens),
+              },
+            }),
+          ]
         : []),
       ...(e.AUTH_GOOGLE_ID && e.AUTH_GOOGLE_SECRET
         ? [Google({ clientId: e.AUTH_GOOGLE_ID, clientSecret: e.AUTH_GOOGLE_SECRET })]
@@ -83,8 +93,9 @@ function config(): NextAuthConfig {
     ],
     callbacks: {
       signIn({ account, profile }) {
-        // Google says whether it verified the address; GitHub's provider only returns a verified primary one.
+        // Only an address the provider verified: Google says so; for GitHub, verifiedGitHubUser keeps only such an address.
         if (account?.provider === "google" && profile?.email_verified !== true) return false;
+        if (account?.provider === "github" && !profile?.email) return false;
         return true;
       },
       async jwt({ token, user, account, profile }) {
