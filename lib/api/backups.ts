@@ -111,7 +111,10 @@ export const triggerBackupOp = operation({
   response: backupSchema,
   status: 201,
   replayed: "The backup an earlier request with this Idempotency-Key made (header Idempotency-Replayed: true).",
-  errors: { 409: "The key was used with another body, or its first request is still being made." },
+  errors: {
+    409: "The key was used with another body, or its first request is still being made.",
+    413: "The team's backups on this host's disk are at its quota (a local-disk destination is among them).",
+  },
 });
 
 export const getBackupOp = operation({
@@ -157,7 +160,8 @@ export const downloadBackupOp = operation({
   file: "application/gzip",
   errors: {
     409: "The backup has not succeeded, or its copies are in archive storage.",
-    416: "The range is past the end.",
+    416: "The range is not within the file (past its end, or empty): `Content-Range: bytes */<size>` says its size.",
+    502: "No copy could be read: its storage failed or could not be reached.",
   },
 });
 
@@ -173,5 +177,11 @@ export const uploadBackupOp = operation({
   rawBody: ["application/gzip", "application/x-gzip", "application/octet-stream"],
   response: z.object({ id: id("bkp"), sizeBytes: z.number().int() }),
   status: 201,
-  errors: { 413: "The file is larger than the destinations or the team's quota allow." },
+  errors: {
+    408: "Nothing arrived for `UPLOAD_IDLE_TIMEOUT` seconds (default 60): the upload stopped and nothing was kept.",
+    413:
+      "The file is larger than this Coffer takes (`UPLOAD_MAX_SIZE`) or the team's quota on this host's disk allows, " +
+      "or it expands too much when unpacked (a gzip bomb); nothing was kept.",
+    502: "A destination failed or could not be reached; nothing was kept.",
+  },
 });

@@ -46,6 +46,30 @@ describe("the OpenAPI document", () => {
       }
   });
 
+  it("declares the statuses beside the standard ones that handlers answer, with the headers they carry", () => {
+    const doc = openApiDocument("http://127.0.0.1");
+    type Answer = { description: string; headers?: Record<string, unknown>; content?: Record<string, unknown> };
+    const answers = (url: string, method: string) =>
+      (doc.paths?.[`/api/v1${url}`] as Record<string, { responses: Record<string, Answer> }>)[method]!.responses;
+    // What lib/ throws on these paths: a name in use, a stalled or oversized upload, a team over its quota.
+    const expected: [string, string, string[]][] = [
+      ["/schedules", "post", ["409"]],
+      ["/schedules/{scheduleId}", "put", ["409"]],
+      ["/schedules/{scheduleId}/run", "post", ["413"]],
+      ["/backups", "post", ["409", "413"]],
+      ["/backups/upload", "post", ["408", "413", "502"]],
+      ["/backups/{backupId}/download", "get", ["409", "416", "502"]],
+    ];
+    for (const [url, method, statuses] of expected)
+      expect(Object.keys(answers(url, method)), `${method} ${url}`).toEqual(expect.arrayContaining(statuses));
+    // A 416 says the file's size (RFC 9110) and has every error's body.
+    const range = answers("/backups/{backupId}/download", "get")["416"]!;
+    expect(Object.keys(range.headers ?? {})).toContain("Content-Range");
+    expect(Object.keys(range.content ?? {})).toEqual(["application/json"]);
+    // A JSON body's 413 keeps saying the body can be too large, beside the operation's own reason.
+    expect(answers("/backups", "post")["413"]!.description).toMatch(/^The JSON body is over 64 KiB, or the team's/);
+  });
+
   it("closes every object of every request body: a field it does not name is refused, at any depth", () => {
     const doc = openApiDocument("http://127.0.0.1");
     const components = (doc.components?.schemas ?? {}) as Record<string, unknown>;

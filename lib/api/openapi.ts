@@ -11,13 +11,20 @@ const requestIdHeader = {
     schema: { type: "string" as const },
   },
 };
-const errorResponse = (description: string, id?: string) => ({
+const header = (description: string, type: "string" | "integer" = "string") => ({ description, schema: { type } });
+/** What an error answer carries beside its body and X-Request-Id, by status. */
+const errorHeaders: Record<string, Record<string, ReturnType<typeof header>>> = {
+  "401": { "WWW-Authenticate": header('`Bearer realm="coffer"`.') },
+  "416": { "Content-Range": header("`bytes */<size>`: the file's size in bytes, to ask for a range within it.") },
+  "429": { "Retry-After": header("How many seconds to wait.", "integer") },
+};
+const errorResponse = (code: string, description: string, id?: string) => ({
   ...(id && { id }),
   description,
   content: errorContent,
-  headers: requestIdHeader,
+  headers: { ...requestIdHeader, ...errorHeaders[code] },
 });
-// Registered once as components (the same objects each time); an operation's own (409, 413, 416) stay inline.
+// Registered once as components (the same objects each time); an operation's own (`errors`) stay inline.
 const standardErrors = Object.fromEntries(
   Object.entries({
     "400":
@@ -26,10 +33,23 @@ const standardErrors = Object.fromEntries(
     "403": "The token lacks this operation's scope, or its role (its creator's at creation) is too small.",
     "404": "Nothing with that id in the token's team.",
     "429": "The token made too many requests; `Retry-After` says how many seconds to wait.",
-  }).map(([code, description]) => [code, errorResponse(description, `Error${code}`)]),
+  }).map(([code, description]) => [code, errorResponse(code, description, `Error${code}`)]),
 );
 
-const bodyTooLarge = errorResponse("The JSON body is over 64 KiB.", "Error413");
+const bodyTooLarge = "The JSON body is over 64 KiB.";
+const bodyTooLargeResponse = errorResponse("413", bodyTooLarge, "Error413");
+
+/** An operation's own error answers; with a JSON body, its 413 says both why it can come. */
+function ownErrors(op: Operation) {
+  const own = Object.entries(op.errors ?? {}).map(([code, d]): [string, string] => [
+    code,
+    code === "413" && op.body ? `${bodyTooLarge.slice(0, -1)}, or ${d[0]!.toLowerCase()}${d.slice(1)}` : d,
+  ]);
+  return {
+    ...(op.body && { "413": bodyTooLargeResponse }),
+    ...Object.fromEntries(own.map(([code, d]) => [code, errorResponse(code, d)])),
+  };
+}
 
 function describe(op: Operation): ZodOpenApiOperationObject {
   const status = String(op.status ?? 200);
@@ -82,8 +102,7 @@ function describe(op: Operation): ZodOpenApiOperationObject {
         },
       }),
       ...standardErrors,
-      ...(op.body && { "413": bodyTooLarge }),
-      ...Object.fromEntries(Object.entries(op.errors ?? {}).map(([code, d]) => [code, errorResponse(d)])),
+      ...ownErrors(op),
     },
   };
 }

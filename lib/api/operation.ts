@@ -43,8 +43,11 @@ export interface Operation<
   alsoAs?: string;
   /** A streamed file (downloads): its media type. */
   file?: string;
-  /** Statuses beside 400/401/403/404/429 this operation can answer, with when. */
-  errors?: Partial<Record<409 | 413 | 416, string>>;
+  /**
+   * Statuses beside 400/401/403/404/429 (every operation's) this operation can answer, with when;
+   * each with the Error body. A 413 adds to the one every JSON body has (over 64 KiB).
+   */
+  errors?: Partial<Record<408 | 409 | 413 | 416 | 502, string>>;
 }
 
 export const operation = <

@@ -81,6 +81,7 @@ export const createScheduleOp = operation({
   body: scheduleBody,
   response: scheduleSchema,
   status: 201,
+  errors: { 409: "Another schedule has this name." },
 });
 
 export const replaceScheduleOp = operation({
@@ -98,6 +99,7 @@ export const replaceScheduleOp = operation({
   params: scheduleParams,
   body: scheduleBody,
   response: scheduleSchema,
+  errors: { 409: "Another schedule has this name." },
 });
 
 export const deleteScheduleOp = operation({
@@ -150,6 +152,9 @@ export const runScheduleOp = operation({
   params: scheduleParams,
   response: backupSchema,
   status: 201,
+  errors: {
+    413: "The team's backups on this host's disk are at its quota (a local-disk destination is among them).",
+  },
 });
 
 export const previewRetentionOp = operation({

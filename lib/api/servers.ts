@@ -204,7 +204,11 @@ export const deleteServerOp = operation({
   role: "member",
   params: serverParams,
   response: deletedSchema,
-  errors: { 409: "A schedule, backup or restore still uses it." },
+  errors: {
+    409:
+      "A schedule, backup or restore still uses it, a destination stores in its backup directory, or objects of " +
+      "its ended backups are still to be deleted from storage.",
+  },
 });
 
 export const testServerOp = operation({
@@ -259,7 +263,7 @@ export const deleteSourceOp = operation({
   role: "member",
   params: sourceParams,
   response: deletedSchema,
-  errors: { 409: "A schedule still uses it." },
+  errors: { 409: "A schedule still uses it, or a backup, restore or verification of it is under way." },
 });
 
 export const testSourceOp = operation({
@@ -286,7 +290,10 @@ export const createDestinationOp = operation({
   body: destinationBody,
   response: destinationSchema,
   status: 201,
-  errors: { 409: "Another destination has this name." },
+  errors: {
+    409: "Another destination has this name.",
+    502: "A custom endpoint's host name could not be looked up (DNS).",
+  },
 });
 
 export const replaceDestinationOp = operation({
@@ -300,7 +307,12 @@ export const replaceDestinationOp = operation({
   params: destinationParams,
   body: destinationBody,
   response: destinationSchema,
-  errors: { 409: "Another destination has this name." },
+  errors: {
+    409:
+      "Another destination has this name, or it holds backups and its new location could not be checked for them " +
+      "or lacks them.",
+    502: "A custom endpoint's host name could not be looked up (DNS).",
+  },
 });
 
 export const deleteDestinationOp = operation({

@@ -227,6 +227,31 @@ describe("/api/v1/schedules", () => {
     expect(unknown.status).toBe(400);
     conforms("/schedules", "post", unknown);
   });
+
+  it("answers a name in use with 409, as the document says, naming body.name; nothing changes", async () => {
+    const a = await arranged("SchedNames");
+    const first = await call(schedulesRoute.POST, "POST", "/schedules", { token: a.token, json: nightly(a) });
+    const other = await call(schedulesRoute.POST, "POST", "/schedules", {
+      token: a.token,
+      json: { ...nightly(a), name: "weekly" },
+    });
+    expect([first.status, other.status]).toEqual([201, 201]);
+    const before = await listSchedules(a.t);
+    const again = await call(schedulesRoute.POST, "POST", "/schedules", { token: a.token, json: nightly(a) });
+    expect(again.status).toBe(409);
+    conforms("/schedules", "post", again);
+    expect(again.json.error.details.fields).toEqual({ "body.name": ["Already in use."] });
+    const renamed = await call(scheduleRoute.PUT, "PUT", `/schedules/${other.json.id}`, {
+      token: a.token,
+      params: { scheduleId: other.json.id },
+      json: nightly(a),
+    });
+    expect(renamed.status).toBe(409);
+    conforms("/schedules/{scheduleId}", "put", renamed);
+    expect(renamed.json.error.details.fields).toEqual({ "body.name": ["Already in use."] });
+    await engine.idle();
+    expect(await listSchedules(a.t)).toEqual(before);
+  });
 });
 
 describe("/api/v1 servers, sources and destinations", () => {
@@ -552,6 +577,7 @@ describe("/api/v1 refuses what it would otherwise ignore", () => {
       code: "VALIDATION",
       message: expect.stringMatching(/kind cannot change.*directory/),
     });
+    expect(Object.keys(changed.json.error.details.fields)).toEqual(["body.kind"]);
     expect(await listSources(a.t, a.serverId)).toEqual(before);
     const missing = await call(sourceRoute.PUT, "PUT", "/sources/src_00000000000000000000000000", {
       token: a.token,

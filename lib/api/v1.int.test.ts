@@ -226,6 +226,10 @@ describe("/api/v1", () => {
       headers: { Range: `bytes=${whole.bytes.length}-` },
     });
     expect(past.status).toBe(416);
+    // RFC 9110: a 416 says the size; its body is every error's, as the document says.
+    expect(past.headers.get("content-range")).toBe(`bytes */${whole.bytes.length}`);
+    expect(past.json.error).toMatchObject({ code: "VALIDATION", message: expect.stringMatching(/outside/) });
+    conforms("/backups/{backupId}/download", "get", past);
 
     // Upload what was downloaded, as a new backup.
     const { id: disk2 } = await createDestination(a.t, { kind: "local", name: "disk 2", prefix: "api-2" });
@@ -431,6 +435,21 @@ describe("/api/v1", () => {
     expect(unknown.status).toBe(400);
     expect(unknown.json.error.message).toMatch(/encrypt/);
     conforms("/backups", "post", unknown);
+    // A field the lib refuses (a source of another server) is named as the schema's are: in the body.
+    const { id: otherServer } = await createServer(a.t, { kind: "local", name: "other host", workDir: "/var/tmp" });
+    const { id: otherSource } = await createSource(a.t, {
+      serverId: otherServer,
+      kind: "directory",
+      name: "theirs",
+      paths: [a.folder],
+      excludes: [],
+    });
+    const foreignSource = await post({ json: { ...good, sourceIds: [otherSource] } });
+    expect(foreignSource.status).toBe(400);
+    conforms("/backups", "post", foreignSource);
+    expect(foreignSource.json.error.details.fields).toEqual({
+      "body.sourceIds": ["Every source must belong to the server."],
+    });
     const wrongPrefix = await post({ json: { ...good, serverId: a.destinationId } });
     expect(wrongPrefix.json.error.details.fields["body.serverId"]).toBeDefined();
     const tooBig = await post({ json: { ...good, sourceIds: [], padding: "x".repeat(70 * 1024) } });

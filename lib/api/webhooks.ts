@@ -108,6 +108,7 @@ export const createWebhookOp = operation({
   body: channelBody,
   response: withSecret,
   status: 201,
+  errors: { 502: "The URL's host name could not be looked up (DNS); try again later." },
 });
 
 export const updateWebhookOp = operation({
@@ -124,6 +125,7 @@ export const updateWebhookOp = operation({
   params: channelParams,
   body: channelUpdate,
   response: channelSchema,
+  errors: { 502: "The URL's host name could not be looked up (DNS); try again later." },
 });
 
 export const deleteWebhookOp = operation({

@@ -6,6 +6,7 @@ import { AppError } from "../errors";
 import { assertRole, type TeamContext } from "../teams/context";
 import { attachment } from "../web/attachment";
 import { withDeclaredLength } from "../web/content-length";
+import { toHttpResponse } from "../web/http";
 import { openArchive, succeededBackup } from "./open-archive";
 
 /** A Range header that cannot be served (HTTP 416). */
@@ -137,8 +138,9 @@ export async function openDownload(
 
 /**
  * The HTTP answer to a GET or HEAD of a backup's download (the route and the REST API share it):
- * Range, If-Range, 416 for a range outside the file, and the Content-Length Next.js would drop
- * (lib/web/content-length). `request.signal` stops the storage read when the client goes away.
+ * Range, If-Range, 416 for a range outside the file (the error JSON, and a Content-Range giving the
+ * size), and the Content-Length Next.js would drop (lib/web/content-length). `request.signal`
+ * stops the storage read when the client goes away.
  */
 export async function downloadResponse(t: TeamContext, backupId: string, request: Request): Promise<Response> {
   try {
@@ -150,11 +152,18 @@ export async function downloadResponse(t: TeamContext, backupId: string, request
     const body = d.body && (Readable.toWeb(d.body) as ReadableStream<Uint8Array>);
     return new Response(body, { status: d.status, headers: withDeclaredLength(d.headers) });
   } catch (err) {
-    if (err instanceof RangeNotSatisfiable)
-      return new Response(null, {
+    if (err instanceof RangeNotSatisfiable) {
+      // Every error's one JSON body (lib/web/http), with the Content-Range RFC 9110 §15.5.17 asks for: the size.
+      const answer = toHttpResponse(err);
+      return new Response(request.method === "HEAD" ? null : answer.body, {
         status: 416,
-        headers: { "Content-Range": `bytes */${err.size}`, "Cache-Control": "private, no-store" },
+        headers: {
+          "Content-Type": "application/json",
+          "Content-Range": `bytes */${err.size}`,
+          "Cache-Control": "private, no-store",
+        },
       });
+    }
     throw err;
   }
 }

@@ -73,6 +73,38 @@ function parsePart<S extends z.ZodType>(
   }
 }
 
+/** The names a body schema takes at its top level (every option's, for a union). */
+function topLevelFields(schema: z.ZodType, into = new Set<string>()): Set<string> {
+  const def = schema._zod.def as unknown as Record<string, unknown> & { type: string };
+  const inner = (...keys: string[]) => keys.forEach((k) => def[k] && topLevelFields(def[k] as z.ZodType, into));
+  if (def.type === "object") for (const name of Object.keys(def.shape as object)) into.add(name);
+  else if (def.type === "union") for (const option of def.options as z.ZodType[]) topLevelFields(option, into);
+  else if (def.type === "intersection") inner("left", "right");
+  else if (def.type === "pipe") inner("in");
+  else inner("innerType"); // optional, default, readonly…
+  return into;
+}
+
+/**
+ * A lib function names its field errors by its input's fields (`sourceIds`); the API names them by
+ * where they are, as parsePart does: `body.sourceIds` for a field of the body (one its schema takes
+ * at the top, or one the request sent beside them where it takes others). `form` and names that are
+ * no field of the body (`host`, a path parameter) stay as they are.
+ */
+function namedInBody(err: unknown, fields: Set<string>, body: unknown): unknown {
+  if (!(err instanceof AppError) || !err.fieldErrors) return err;
+  const sent = body && typeof body === "object" ? body : {};
+  const renamed: FieldErrors = {};
+  for (const [name, messages] of Object.entries(err.fieldErrors)) {
+    const top = name.split(".")[0]!;
+    const key = name !== "form" && (fields.has(top) || Object.hasOwn(sent, top)) ? `body.${name}` : name;
+    (renamed[key] ??= []).push(...messages);
+  }
+  const named = new AppError(err.code, err.message, renamed);
+  named.stack = err.stack;
+  return named;
+}
+
 function invalid(fields: FieldErrors): AppError {
   const list = Object.entries(fields).map(([k, v]) => `${k}: ${v.join(" ")}`);
   return new AppError("VALIDATION", `Fix the request: ${list.join("; ")}`, fields);
@@ -156,8 +188,9 @@ const tooLarge = () =>
  * applies its rate limit (429 with Retry-After), `op.scope` and `op.role` (403; the token's role is
  * capped at its creator's), validates path, query and JSON body with `op`'s schemas (unknown fields
  * refused at any depth; query parameters or a body where `op` declares none refused too), and
- * answers JSON checked against `op.response` — or the handler's own Response (streams). Every
- * answer carries X-Request-Id and the one error body of toHttpResponse.
+ * answers JSON checked against `op.response` — or the handler's own Response (streams). Field
+ * errors the handler throws are named as the request's are (`body.sourceIds`). Every answer
+ * carries X-Request-Id and the one error body of toHttpResponse.
  */
 export function apiRoute<
   P extends z.ZodObject | undefined,
@@ -169,6 +202,7 @@ export function apiRoute<
   // However an operation's schemas were written, every object in them refuses fields it does not name.
   const querySchema = op.query && closed(op.query, "query parameter");
   const bodySchema = op.body && closed(op.body);
+  const bodyFields = op.body && topLevelFields(op.body);
   return async (request: Request, ctx: { params: Promise<Record<string, string>> }): Promise<Response> => {
     const requestId = requestIdOf(request);
     let response: Response;
@@ -201,7 +235,9 @@ export function apiRoute<
           body: (bodySchema ? parsePart("body", bodySchema, () => json) : undefined) as In<B>,
         };
         if (op.rawBody) rawBodyType(request, op.rawBody);
-        const result = await handler(call);
+        const result = await handler(call).catch((err: unknown) => {
+          throw bodyFields ? namedInBody(err, bodyFields, call.body) : err;
+        });
         response =
           result instanceof Response ? result : apiJson(op.response as z.ZodType, result, { status: op.status ?? 200 });
       }
