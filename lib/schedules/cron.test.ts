@@ -42,6 +42,15 @@ describe("schedule timing", () => {
       "2026-11-01T05:30:00.000Z",
       "2026-11-02T06:30:00.000Z",
     ]);
+    // A list of hours is as many wall-clock times: once each on both change days, none skipped or doubled.
+    expect(iso(nextRuns("30 2,14 * * *", "Europe/Berlin", 2, new Date("2026-03-28T23:00:00Z")))).toEqual([
+      "2026-03-29T01:00:00.000Z",
+      "2026-03-29T12:30:00.000Z",
+    ]);
+    expect(iso(nextRuns("30 2,14 * * *", "Europe/Berlin", 2, new Date("2026-10-24T22:00:00Z")))).toEqual([
+      "2026-10-25T00:30:00.000Z",
+      "2026-10-25T13:30:00.000Z",
+    ]);
     expect(iso(nextRuns("0 0 * * *", "Asia/Kolkata", 1, new Date("2026-01-01T00:00:00Z")))).toEqual([
       "2026-01-01T18:30:00.000Z",
     ]);

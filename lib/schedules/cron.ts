@@ -22,7 +22,10 @@ function parse(cron: string, timezone: string): Cron {
   try {
     // Standard five fields (minute hour day month weekday); croner's optional seconds field is not offered.
     if (cron.trim().split(/\s+/).length !== 5) throw new Error("five fields");
-    return new Cron(cron, { timezone, paused: true });
+    // A list or range of hours (`30 2,14 * * *`) is wall-clock times too: in a DST gap it runs once
+    // just after, and once when a time occurs twice, as a single time does (croner's default
+    // skipped it in the gap and ran it twice in the overlap).
+    return new Cron(cron, { timezone, paused: true, fixedTimeRule: "no-wildcard" });
   } catch {
     throw new AppError(
       "VALIDATION",
