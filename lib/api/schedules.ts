@@ -21,7 +21,10 @@ export const scheduleSchema = z
     timezone: z.string(),
     enabled: z.boolean().meta({ description: "False while paused." }),
     nextRunAt: isoTime.nullable(),
-    upcoming: z.array(isoTime).meta({ description: "The next three runs (none while paused)." }),
+    upcoming: z.array(isoTime).meta({
+      description:
+        "The next three runs (none while paused); the first is in the past while a run missed in downtime is due.",
+    }),
     encrypted: z.boolean(),
     encryption: z.enum(encryptionFormats).meta({
       description:

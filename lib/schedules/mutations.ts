@@ -146,11 +146,25 @@ export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput)
     .transaction(async (tx) => {
       await checkRefs(tx, t, input);
       const [current] = await tx
-        .select({ retention: schedules.retention, timezone: schedules.timezone })
+        .select({
+          retention: schedules.retention,
+          timezone: schedules.timezone,
+          cron: schedules.cron,
+          enabled: schedules.enabled,
+          nextRunAt: schedules.nextRunAt,
+        })
         .from(schedules)
         .where(inTeam(schedules, t, eq(schedules.id, input.scheduleId)))
         .for("update");
       if (!current) throw notFound("That schedule");
+      // An edit keeps the slot the schedule is waiting for while its times stay the same, and a slot
+      // already due in any case (the run after downtime, or in the seconds before the next check):
+      // computed afresh from now, an edit of its name dropped that run without a word.
+      const keepSlot =
+        input.enabled &&
+        current.enabled &&
+        current.nextRunAt !== null &&
+        (current.nextRunAt <= new Date() || (current.cron === cron && current.timezone === input.timezone));
       if (!mayRemoveBackups(t)) {
         const trashed = await trashedByScheduleChange(tx, t, input.scheduleId, {
           policy: input.retention,
@@ -187,7 +201,7 @@ export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput)
           encrypted: input.encrypted,
           encryption: input.encryption ?? "coffer",
           enabled: input.enabled,
-          nextRunAt,
+          nextRunAt: keepSlot ? current.nextRunAt : nextRunAt,
           retention: input.retention,
           verify: input.verify,
           compression: input.compression ?? "fast",

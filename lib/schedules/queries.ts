@@ -66,7 +66,9 @@ export async function listSchedules(t: TeamContext, filter: { scheduleId?: strin
     when: describeCron(r.cron),
     keeps: describePolicy(r.retention),
     preset: cronToPreset(r.cron),
-    upcoming: r.enabled ? nextRuns(r.cron, r.timezone, 3) : [],
+    // The slot it waits for (past while a run is overdue, after downtime), then the ones after it.
+    upcoming: r.enabled && r.nextRunAt ? [r.nextRunAt, ...nextRuns(r.cron, r.timezone, 2, r.nextRunAt)] : [],
+    overdue: r.enabled && r.nextRunAt !== null && r.nextRunAt <= new Date(),
     sources: src.filter((s) => s.scheduleId === r.id).map(({ id, name }) => ({ id, name })),
     destinations: dst.filter((s) => s.scheduleId === r.id).map(({ id, name }) => ({ id, name })),
   }));

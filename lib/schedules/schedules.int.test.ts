@@ -87,6 +87,36 @@ describe("schedules", () => {
     expect(await listSchedules(t)).toEqual([]);
   });
 
+  it("an edit keeps the run the schedule is waiting for, and one already due after downtime, which the list shows as due", async () => {
+    const { t, input } = await setup();
+    const { id } = await createSchedule(t, input);
+    const waiting = await scheduleNextRun(id);
+    await updateSchedule(t, { ...input, scheduleId: id, name: "nightly-db" });
+    expect(await scheduleNextRun(id)).toEqual(waiting);
+
+    // Coffer was down over last night's 02:00: that run is due at the next check.
+    const missed = new Date(Date.now() - 3 * 3_600_000);
+    await setScheduleRow(id, { nextRunAt: missed });
+    expect(await getSchedule(t, id)).toMatchObject({
+      overdue: true,
+      upcoming: [missed, expect.any(Date), expect.any(Date)],
+    });
+    await updateSchedule(t, { ...input, scheduleId: id, retention: { ...input.retention, daily: 10 } });
+    expect(await scheduleNextRun(id)).toEqual(missed);
+    await updateSchedule(t, { ...input, scheduleId: id, when: { kind: "daily", time: "03:00" } });
+    expect(await scheduleNextRun(id)).toEqual(missed);
+    const { due } = await claimDueSchedulesAllTeams();
+    expect(due.map((b: DueBackup) => b.scheduleId)).toContain(id);
+
+    // A new time with nothing due: the next slot of the new time.
+    await updateSchedule(t, { ...input, scheduleId: id, when: { kind: "daily", time: "04:30" } });
+    const next = (await scheduleNextRun(id))!;
+    expect(next.getTime()).toBeGreaterThan(Date.now());
+    expect(new Intl.DateTimeFormat("en-GB", { timeZone: "Europe/Berlin", timeStyle: "short" }).format(next)).toBe(
+      "04:30",
+    );
+  });
+
   it("refuses a bad expression or zone with a field error, and sources of another server", async () => {
     const { t, input, serverId } = await setup();
     await expect(createSchedule(t, { ...input, when: { kind: "cron", cron: "every night" } })).rejects.toMatchObject({

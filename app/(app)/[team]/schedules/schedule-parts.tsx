@@ -87,7 +87,16 @@ export function ScheduleCard({
         Compression: {describeCompression(s.compression)}.
       </p>
       {s.upcoming.length > 0 && (
-        <p className="muted text-xs">Next: {s.upcoming.map((d) => inZone(d, s.timezone)).join(" · ")}</p>
+        <p className="muted text-xs">
+          Next:{" "}
+          {s.upcoming
+            .map((d, i) =>
+              i === 0 && s.overdue
+                ? `due since ${inZone(d, s.timezone)} (runs within a minute)`
+                : inZone(d, s.timezone),
+            )
+            .join(" · ")}
+        </p>
       )}
       <FormError error={toggle.error ?? remove.error} />
       {canEdit && (
