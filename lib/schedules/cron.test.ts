@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cronToPreset, describeCron, nextRuns, presetToCron, type Preset } from "./cron";
+import { assertTimeZone, cronToPreset, describeCron, nextRuns, presetToCron, zoneChoices, type Preset } from "./cron";
 
 const iso = (dates: Date[]) => dates.map((d) => d.toISOString());
 
@@ -54,6 +54,13 @@ describe("schedule timing", () => {
     expect(iso(nextRuns("0 0 * * *", "Asia/Kolkata", 1, new Date("2026-01-01T00:00:00Z")))).toEqual([
       "2026-01-01T18:30:00.000Z",
     ]);
+  });
+
+  it("offers a zone the list names otherwise, so a form keeps it instead of falling back to UTC", () => {
+    const listed = ["UTC", "Asia/Calcutta", "Europe/Berlin"];
+    expect(zoneChoices(listed, "Europe/Berlin")).toBe(listed);
+    expect(zoneChoices(listed, "Asia/Kolkata")).toEqual(["Asia/Kolkata", ...listed]);
+    expect(() => assertTimeZone("Asia/Kolkata")).not.toThrow(); // and saving it is accepted
   });
 
   it("refuses what it cannot run, saying how to write it", () => {

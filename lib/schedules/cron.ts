@@ -4,6 +4,15 @@ import { AppError } from "../errors";
 /** The IANA time zones to offer in forms (aliases such as Asia/Kolkata are accepted too). */
 export const timeZones: readonly string[] = ["UTC", ...Intl.supportedValuesOf("timeZone").filter((z) => z !== "UTC")];
 
+/**
+ * The zones a form offers with `current` selected: the list, and `current` first when the list
+ * names it otherwise (Node 20 lists Asia/Calcutta, not Asia/Kolkata): a select without it would
+ * show, and save, its first option, UTC.
+ */
+export function zoneChoices(zones: readonly string[], current: string): readonly string[] {
+  return zones.includes(current) ? zones : [current, ...zones];
+}
+
 export function assertTimeZone(zone: string): void {
   try {
     new Intl.DateTimeFormat("en", { timeZone: zone });

@@ -3,7 +3,7 @@ import { useRouter } from "next/navigation";
 import { useState, useSyncExternalStore } from "react";
 import { CheckboxGroup, Field, FormError } from "@/app/_components/form";
 import { checkedValues, formFields, useAction } from "@/app/_components/use-action";
-import { weekdays, type Preset } from "@/lib/schedules/cron";
+import { weekdays, zoneChoices, type Preset } from "@/lib/schedules/cron";
 import { DEFAULT_POLICY } from "@/lib/retention/select";
 import { describeCompression, type CompressionSetting } from "@/lib/backups/compression";
 import { BackUpNowForm, CompressionSelect, EncryptionSelect } from "../backups/backup-parts";
@@ -25,14 +25,11 @@ export interface FormOptions {
 
 const noSubscription = () => () => {};
 
-/** The browser's time zone when the list has it; UTC while rendering on the server and before hydration. */
-function useBrowserZone(zones: readonly string[]): string {
+/** The browser's time zone (offered even where the list names it otherwise); UTC while rendering on the server and before hydration. */
+function useBrowserZone(): string {
   return useSyncExternalStore(
     noSubscription,
-    () => {
-      const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-      return zones.includes(zone) ? zone : "UTC";
-    },
+    () => Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC",
     () => "UTC",
   );
 }
@@ -177,7 +174,7 @@ export function ScheduleForm({
   const router = useRouter();
   const [serverId, setServerId] = useState(schedule?.serverId ?? options.servers[0]?.id ?? "");
   const [kind, setKind] = useState<Preset["kind"]>(schedule?.preset.kind ?? "daily");
-  const browserZone = useBrowserZone(options.timeZones);
+  const browserZone = useBrowserZone();
   const zone = schedule?.timezone ?? browserZone;
   const after = () => {
     onDone?.();
@@ -282,7 +279,7 @@ export function ScheduleForm({
           </label>
           {/* Keyed by the zone: the browser's replaces the server's UTC once the page runs. */}
           <select key={zone} id="field-timezone" name="timezone" className="input" defaultValue={zone}>
-            {options.timeZones.map((z) => (
+            {zoneChoices(options.timeZones, zone).map((z) => (
               <option key={z}>{z}</option>
             ))}
           </select>
