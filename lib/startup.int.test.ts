@@ -1,11 +1,29 @@
 import { describe, expect, it } from "vitest";
-import { keyring } from "./crypto/master-keys";
+import { randomBytes } from "node:crypto";
+import { keyring, type Keyring } from "./crypto/master-keys";
 import { assertMasterKeysPresent } from "./startup";
 import { signedUpUser } from "@/test/factories";
 import { insertBackupRow } from "@/test/arrange";
 import { createServer } from "./servers/mutations";
 
 describe("start-up master key check", () => {
+  it("refuses to start when a key id holds other bytes than it first did (a key generated again under the same name)", async () => {
+    const keys = keyring();
+    await expect(assertMasterKeysPresent(keys)).resolves.toBeUndefined(); // the first start records it
+    const id = keys.active.id;
+    const again = { id, key: randomBytes(32) };
+    const regenerated: Keyring = { ...keys, active: again, byId: new Map([...keys.byId, [id, again]]) };
+    await expect(assertMasterKeysPresent(regenerated)).rejects.toThrow(
+      `MASTER_KEYS holds master key id ${id} with other bytes than the key this Coffer first ran with under that id, which sealed what is stored. Put back the original key; a new key needs a new id (then rotate: npm run keys:rotate).`,
+    );
+    // A new id is recorded as it is; the original bytes still start.
+    const next = { id: "2099-01", key: randomBytes(32) };
+    await expect(
+      assertMasterKeysPresent({ ...keys, active: next, byId: new Map([...keys.byId, [next.id, next]]) }),
+    ).resolves.toBeUndefined();
+    await expect(assertMasterKeysPresent(keys)).resolves.toBeUndefined();
+  });
+
   it("refuses to start when stored backup objects name a master key that is no longer configured, with the count", async () => {
     const a = await signedUpUser("Alice");
     const t = await a.team("owner");

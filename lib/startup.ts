@@ -1,5 +1,6 @@
 import "server-only";
 import { keyring, type Keyring } from "./crypto/master-keys";
+import { changedMasterKeys } from "./crypto/key-checks";
 import { keysNamedByObjectsAllTeams, unknownKeyIdsInUseAllTeams } from "./crypto/rotate";
 import { databaseKind } from "./db";
 import { authSecret } from "./auth/secret";
@@ -32,12 +33,18 @@ export async function start(): Promise<void> {
 }
 
 /**
- * Every master key still needed is configured: those sealing stored secrets and data keys, and
+ * Every master key still needed is configured, with the bytes first configured under its id:
+ * those sealing stored secrets and data keys, and
  * those named in the headers of stored backup objects (rotation re-wraps the row's copy of a data
  * key, but the object keeps naming the key it was written with, and the offline decrypt tool
  * needs that key).
  */
 export async function assertMasterKeysPresent(keys: Keyring): Promise<void> {
+  const changed = await changedMasterKeys(keys);
+  if (changed.length > 0)
+    throw new Error(
+      `MASTER_KEYS holds master key ${changed.length === 1 ? "id" : "ids"} ${changed.join(", ")} with other bytes than ${changed.length === 1 ? "the key" : "the keys"} this Coffer first ran with under that id, which sealed what is stored. Put back the original key; a new key needs a new id (then rotate: npm run keys:rotate).`,
+    );
   const missing = await unknownKeyIdsInUseAllTeams(keys);
   if (missing.length > 0) {
     throw new Error(

@@ -10,3 +10,4 @@ export * from "./notifications";
 export * from "./api-tokens";
 export * from "./workflows";
 export * from "./openpgp";
+export * from "./keys";

@@ -1,6 +1,6 @@
 import "server-only";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { env } from "../env";
 
@@ -52,7 +52,17 @@ function devKeyFile(): string {
   if (!existsSync(file)) {
     mkdirSync(path.dirname(file), { recursive: true });
     const id = `dev-${new Date().toISOString().slice(0, 10).replaceAll("-", "")}`;
-    writeFileSync(file, `${id}:${randomBytes(32).toString("base64")}\n`, { mode: 0o600 });
+    // Written whole under another name, then linked into place: two processes starting on one
+    // data folder keep the same key (the second link fails), and none reads a half-written file.
+    const draft = `${file}.${process.pid}.${randomBytes(4).toString("hex")}`;
+    writeFileSync(draft, `${id}:${randomBytes(32).toString("base64")}\n`, { mode: 0o600 });
+    try {
+      linkSync(draft, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    } finally {
+      unlinkSync(draft);
+    }
   }
   chmodSync(file, 0o600);
   return readFileSync(file, "utf8");
