@@ -13,8 +13,8 @@ import { inProcessEngine } from "./in-process";
 
 /**
  * At server start: registers with lib where requests for work go and, with an Inngest server, the
- * endpoint it calls; on SIGTERM that endpoint takes no new steps and lets those running finish for
- * SHUTDOWN_GRACE_PERIOD. Without one the in-process engine runs the workflows: it registers itself,
+ * endpoint it calls; on SIGTERM it reports unready, takes new steps only until the proxy has seen
+ * that, and lets those running finish for SHUTDOWN_GRACE_PERIOD. Without one the in-process engine runs the workflows: it registers itself,
  * takes up at once what a previous process left queued or running, starts its crons with a sweep
  * at once (a server's own crons do this otherwise), and on SIGTERM stops taking runs, lets those
  * going finish for SHUTDOWN_GRACE_PERIOD and hands the rest back for the next instance.
@@ -29,7 +29,8 @@ export async function startWorkflows(): Promise<void> {
       void stepsFinished(env().SHUTDOWN_GRACE_PERIOD * 1000).then((cut) => {
         // A step cut short is sent again by the Inngest server; its next attempt takes the job over.
         log.info("stopped", { stepsCut: cut });
-        process.exit(0);
+        // The last step's answer has ended, but the server may still be writing its end out.
+        setTimeout(() => process.exit(0), 1_000);
       });
     });
     log.info("workflows run on an Inngest server", {

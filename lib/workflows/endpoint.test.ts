@@ -1,8 +1,8 @@
 import { Inngest } from "inngest";
 import { serve } from "inngest/next";
 import { NextRequest } from "next/server";
-import { beforeAll, describe, expect, it } from "vitest";
-import { registerWorkflowEndpoint, stepsFinished, workflowEndpoint } from "./endpoint";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { registerWorkflowEndpoint, stepsFinished, TAKES_STEPS_WHILE_STOPPING_MS, workflowEndpoint } from "./endpoint";
 import { markStopping } from "./stopping";
 
 const url = "http://127.0.0.1:3000/api/inngest";
@@ -82,20 +82,29 @@ describe("a stopping instance (SIGTERM with an Inngest server)", () => {
     expect(await stepsFinished(50)).toBe(0);
   });
 
-  it("lets the steps it runs finish, and answers new ones 503 for the Inngest server to send elsewhere", async () => {
+  it("lets the steps it runs finish, takes new ones while the proxy may still send them, then answers 503 for the Inngest server to send elsewhere", async () => {
     const running = await step();
     markStopping();
     const finished = stepsFinished(60_000);
-    const refused = await workflowEndpoint("POST")(new NextRequest(url, { method: "POST", body: "{}" }), undefined);
-    expect(refused.status).toBe(503);
-    expect(await refused.json()).toEqual({
-      error: "This Coffer instance is stopping; the step runs again on another one.",
-    });
+    // The proxy has not yet seen /api/ready fail: a step sent meanwhile runs here.
+    const late = await step();
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + TAKES_STEPS_WHILE_STOPPING_MS + 1_000 });
+    try {
+      const refused = await workflowEndpoint("POST")(new NextRequest(url, { method: "POST", body: "{}" }), undefined);
+      expect(refused.status).toBe(503);
+      expect(await refused.json()).toEqual({
+        error: "This Coffer instance is stopping; the step runs again on another one.",
+      });
+    } finally {
+      vi.useRealTimers();
+    }
     // Registration and introspection still answer.
     expect((await workflowEndpoint("GET")(new NextRequest(url), undefined)).status).toBe(200);
-    expect(await pending(finished)).toBe(true);
     running.release();
     expect(await (await running.answer).text()).toContain('"data":"done"');
+    expect(await pending(finished)).toBe(true); // the late one still runs
+    late.release();
+    expect(await (await late.answer).text()).toContain('"data":"done"');
     expect(await finished).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
 import "server-only";
 import type { NextRequest } from "next/server";
-import { isStopping } from "./stopping";
+import { stoppingFor } from "./stopping";
 
 type Handler = (request: NextRequest, context: unknown) => Promise<Response>;
 /** The HTTP endpoint an Inngest server calls to run the workflows (served at /api/inngest). */
@@ -92,10 +92,17 @@ export function stepsFinished(graceMs: number): Promise<number> {
 }
 
 /**
+ * How long a stopping instance still takes new steps: until the proxy has seen it unready (it asks
+ * /api/ready every 5 s and does not send a refused request elsewhere), so that steps go to the
+ * other instances instead of being refused, which an Inngest server counts as a failed attempt.
+ */
+export const TAKES_STEPS_WHILE_STOPPING_MS = 15_000;
+
+/**
  * The route handler for `method`. Without a registered endpoint (workflows run in-process) it is a
  * 404: the SDK's dev-mode handler would otherwise run a function for anyone who called it. A
- * stopping instance answers a new step with 503, which the Inngest server retries (behind the
- * proxy, on an instance that is not stopping: /api/ready says this one is).
+ * stopping instance answers a new step with 503 once the proxy has had time to take it out of
+ * its rotation, and the Inngest server sends the step again.
  */
 export const workflowEndpoint =
   (method: keyof WorkflowEndpoint): Handler =>
@@ -103,7 +110,7 @@ export const workflowEndpoint =
     const endpoint = (globalThis as Holder)[KEY];
     if (!endpoint) return Promise.resolve(new Response("Not found", { status: 404 }));
     if (method !== "POST") return endpoint[method](request, context);
-    if (isStopping())
+    if ((stoppingFor() ?? 0) > TAKES_STEPS_WHILE_STOPPING_MS)
       return Promise.resolve(
         Response.json(
           { error: "This Coffer instance is stopping; the step runs again on another one." },
