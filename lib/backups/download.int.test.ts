@@ -327,22 +327,16 @@ describe("upload", () => {
 
   it("an upload keeps the manifest of a backup of tens of thousands of files (over 5 MiB)", async () => {
     const { t, b: original, serverId, destinationId } = await backedUp(false);
-    // The files themselves too: an upload's files are checked against its manifest.
-    const folder = "files/srv/www/site/node_modules";
     const entries = Array.from({ length: 30_000 }, (_, i) => ({
-      path: `${folder}/package-${i}-lib-index.js`,
-      size: String(i).length,
+      path: `files/srv/www/site/node_modules/package-${i}/lib/index.js`,
+      size: i,
       sha256: createHash("sha256").update(String(i)).digest("hex"),
     }));
     const manifest = { ...original.manifest, entries };
     const dir = mkdtempSync(path.join(tmpdir(), "big-manifest-"));
     writeFileSync(path.join(dir, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
     expect(readFileSync(path.join(dir, "manifest.json")).length).toBeGreaterThan(5 * 1024 * 1024);
-    mkdirSync(path.join(dir, folder), { recursive: true });
-    entries.forEach((e, i) => writeFileSync(path.join(dir, e.path), String(i)));
-    const archive = execFileSync("tar", ["czf", "-", "-C", dir, "manifest.json", "files"], {
-      maxBuffer: 64 * 1024 * 1024,
-    });
+    const archive = execFileSync("tar", ["czf", "-", "-C", dir, "manifest.json"], { maxBuffer: 64 * 1024 * 1024 });
     const result = await importUpload(
       t,
       { serverId, destinationIds: [destinationId], encrypted: false, fileName: "many-files.tar.gz" },
@@ -384,7 +378,7 @@ describe("upload", () => {
     await expect(removeFailedUpload(t, failed.id)).rejects.toMatchObject({ code: "NOT_FOUND" });
   });
 
-  it("refuses an archive that would not restore: a tar cut short inside intact gzip, or files unlike its Coffer manifest", async () => {
+  it("refuses an archive that would not restore: a tar cut short inside intact gzip, or database dumps unlike its Coffer manifest", async () => {
     const { t, b: original, serverId, destinationId } = await backedUp(false);
     const folder = path.join(env().DATA_DIR, "storage", t.id, "dl", serverId);
     const before = readdirSync(folder);
@@ -398,32 +392,46 @@ describe("upload", () => {
       "The file is not a valid .tar.gz: it is gzip-compressed, but what is inside is not a complete tar archive. Upload the archive as it was made, without changes.",
     );
 
+    // A Coffer archive whose dumps (postgres/*.sql) are `listed` in its manifest, holding `files`.
     const coffer = (files: Record<string, Buffer>, listed: Record<string, Buffer>) => {
       const d = mkdtempSync(path.join(scratch, "unlike-"));
       const entries = Object.entries(listed).map(([p, body]) => ({ path: p, size: body.length, sha256: sha(body) }));
-      writeFileSync(path.join(d, "manifest.json"), JSON.stringify({ ...original.manifest, entries }));
+      const postgres = Object.keys(listed)
+        .filter((p) => p.startsWith("postgres/"))
+        .map((p) => ({
+          source: "src_x",
+          database: path.basename(p, ".sql"),
+          path: p,
+          serverVersion: "15",
+          pgDumpVersion: "15",
+          snapshot: "x",
+          tables: [],
+        }));
+      writeFileSync(path.join(d, "manifest.json"), JSON.stringify({ ...original.manifest, entries, postgres }));
+      mkdirSync(path.join(d, "postgres"));
       mkdirSync(path.join(d, "files"));
       for (const [p, body] of Object.entries(files)) writeFileSync(path.join(d, p), body);
       return execFileSync("tar", ["czf", "-", "-C", d, "manifest.json", ...Object.keys(files)]);
     };
     const [a, b] = [Buffer.from("alpha\n"), Buffer.from("beta\n")];
+    const [shop, crm] = ["postgres/shop.sql", "postgres/crm.sql"];
     const unlike = "The archive does not match its Coffer manifest:";
-    const advice = "It would not restore or verify; upload the archive as Coffer made it.";
-    await expect(upload(coffer({ "files/a": a, "files/b": b }, { "files/a": a, "files/b": a }))).rejects.toThrow(
-      `${unlike} files/b is 5 bytes; the manifest says 6 bytes. ${advice}`,
+    const advice = "It would not restore; upload the archive as Coffer made it.";
+    await expect(upload(coffer({ [shop]: a, [crm]: b }, { [shop]: a, [crm]: a }))).rejects.toThrow(
+      `${unlike} postgres/crm.sql is 5 bytes; the manifest says 6 bytes. ${advice}`,
     );
-    await expect(
-      upload(coffer({ "files/a": a, "files/b": Buffer.from("gamma") }, { "files/a": a, "files/b": b })),
-    ).rejects.toThrow(`${unlike} files/b: its SHA-256 differs from the manifest's. ${advice}`);
-    await expect(upload(coffer({ "files/a": a }, { "files/a": a, "files/b": b }))).rejects.toThrow(
-      `${unlike} files/b missing. ${advice}`,
+    await expect(upload(coffer({ [shop]: a, [crm]: Buffer.from("gamma") }, { [shop]: a, [crm]: b }))).rejects.toThrow(
+      `${unlike} postgres/crm.sql: its SHA-256 differs from the manifest's. ${advice}`,
     );
-    await expect(upload(coffer({ "files/a": a, "files/b": b }, { "files/a": a }))).rejects.toThrow(
-      `${unlike} files/b is in the archive but not in the manifest. ${advice}`,
+    await expect(upload(coffer({ [shop]: a }, { [shop]: a, [crm]: b }))).rejects.toThrow(
+      `${unlike} postgres/crm.sql missing. ${advice}`,
     );
     expect(readdirSync(folder)).toEqual(before);
-    // As Coffer made it, the same files pass.
-    const fine = await upload(coffer({ "files/a": a, "files/b": b }, { "files/a": a, "files/b": b }));
+    // Folders' files are not held to it (one may change while it is archived, and still restores):
+    // a changed or unlisted file passes, as do the dumps as listed.
+    const fine = await upload(
+      coffer({ [shop]: a, "files/a": b, "files/new": b }, { [shop]: a, "files/a": a, "files/gone": a }),
+    );
     expect((await getBackup(t, fine.id)).status).toBe("succeeded");
   });
 

@@ -20,6 +20,7 @@ import {
   MANIFEST_FORMAT,
   MANIFEST_PATH,
   MAX_MANIFEST_BYTES,
+  globalsOf,
   parseManifest,
   type Manifest,
   type ManifestEntry,
@@ -70,7 +71,7 @@ function metered(check: (total: number) => void): Transform {
 /**
  * Checks, while it streams past, that the upload is a .tar.gz that restores: gzip intact to its
  * end, a tar archive to its end, not expanding beyond `maxExpansion` times its size, and with a
- * Coffer manifest (its first member), every file of it as the manifest lists it. Resolves with the
+ * Coffer manifest (its first member), its database dumps as the manifest lists them. Resolves with the
  * manifest, if any, and when the archive was made (the manifest's end, else its first member's
  * time); rejects saying what the file is not.
  */
@@ -91,11 +92,14 @@ function tarGzCheck(maxExpansion: number): { sink: Writable; done: Promise<Archi
   const reading = (async (): Promise<Archived> => {
     let manifest: Manifest | null = null;
     let madeAt: Date | null = null;
-    const listed = new Map<string, ManifestEntry>();
+    // The database dumps (and roles), which a restore refuses unless they are as listed. Folders'
+    // files are not held to it: one may change between its hashing and its archiving, and a
+    // hard link is stored as a link, yet such a backup restores (verification reports them).
+    const dumps = new Map<string, ManifestEntry>();
     const unlike = (what: string) =>
       new AppError(
         "VALIDATION",
-        `The archive does not match its Coffer manifest: ${what}. It would not restore or verify; upload the archive as Coffer made it.`,
+        `The archive does not match its Coffer manifest: ${what}. It would not restore; upload the archive as Coffer made it.`,
       );
     for await (const entry of tar) {
       const { name, type, size = 0, mtime } = entry.header;
@@ -105,12 +109,14 @@ function tarGzCheck(maxExpansion: number): { sink: Writable; done: Promise<Archi
           manifest = manifestFrom(await buffer(entry as AsyncIterable<Buffer>));
           if (manifest) {
             madeAt = new Date(manifest.finishedAt);
-            for (const e of manifest.entries) listed.set(e.path, e);
+            const paths = new Set([...manifest.postgres.map((p) => p.path), globalsOf(manifest)?.path]);
+            for (const e of manifest.entries) if (paths.has(e.path)) dumps.set(e.path, e);
           }
           continue;
         }
       }
-      if (!manifest || type !== "file") {
+      const e = dumps.get(name);
+      if (!e || type !== "file") {
         for await (const _ of entry as AsyncIterable<Buffer>);
         continue;
       }
@@ -120,15 +126,13 @@ function tarGzCheck(maxExpansion: number): { sink: Writable; done: Promise<Archi
         hash.update(chunk);
         bytes += chunk.length;
       }
-      const e = listed.get(name);
-      if (!e) throw unlike(`${name} is in the archive but not in the manifest`);
       if (bytes !== e.size) throw unlike(`${name} is ${formatBytes(bytes)}; the manifest says ${formatBytes(e.size)}`);
       if (hash.digest("hex") !== e.sha256) throw unlike(`${name}: its SHA-256 differs from the manifest's`);
-      listed.delete(name);
+      dumps.delete(name);
     }
-    const [missing] = listed.keys();
+    const [missing] = dumps.keys();
     if (missing !== undefined)
-      throw unlike(`${missing}${listed.size > 1 ? ` and ${formatCount(listed.size - 1, "more file")}` : ""} missing`);
+      throw unlike(`${missing}${dumps.size > 1 ? ` and ${formatCount(dumps.size - 1, "more dump")}` : ""} missing`);
     return { manifest, madeAt };
   })();
   reading.catch((err: unknown) => tar.destroy(err as Error)); // stops the upload
