@@ -240,6 +240,8 @@ export const backupLocations = pgTable(
     retrievalRequestedAt: timestampColumn("retrieval_requested_at"),
     retrievalReadyAt: timestampColumn("retrieval_ready_at"),
     error: text("error"),
+    /** What a read found wrong with this copy (failed authentication, another SHA-256 or length): it is read last until a whole read passes. */
+    damage: text("damage"),
     createdAt: createdAt(),
   },
   (t) => [

@@ -21,6 +21,10 @@ export const locationSchema = z
     sha256: z.string().nullable(),
     storageClass: z.string().nullable(),
     error: z.string().nullable(),
+    damage: z
+      .string()
+      .nullable()
+      .meta({ description: "What a read found wrong with this copy; it is read last until a whole read passes." }),
   })
   .meta({ id: "BackupLocation" });
 

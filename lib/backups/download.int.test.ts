@@ -221,7 +221,7 @@ describe("download", () => {
 
     await expect(read((await openDownload(t, id, null)).body!)).rejects.toThrow(/segment \d+ failed authentication/);
     await expect
-      .poll(async () => (await getBackup(t, id)).locations.find((l) => l.id === first.id)!.error)
+      .poll(async () => (await getBackup(t, id)).locations.find((l) => l.id === first.id)!.damage)
       .toMatch(/^The backup object cannot be trusted: segment \d+ failed authentication/);
     // The next download reads the other copy, whole.
     expect((await read((await openDownload(t, id, null)).body!)).equals(whole)).toBe(true);
@@ -231,7 +231,7 @@ describe("download", () => {
     const other = b.locations.find((l) => l.id !== first.id)!;
     await setLocationRow(id, other.destinationId, { status: "deleted" });
     expect((await read((await openDownload(t, id, null)).body!)).equals(whole)).toBe(true);
-    await expect.poll(async () => (await getBackup(t, id)).locations.find((l) => l.id === first.id)!.error).toBeNull();
+    await expect.poll(async () => (await getBackup(t, id)).locations.find((l) => l.id === first.id)!.damage).toBeNull();
   });
 
   it("an unencrypted stored object that was altered or cut short fails the download at its end instead of delivering it", async () => {

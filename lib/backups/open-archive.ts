@@ -66,7 +66,7 @@ export async function openArchive(
       sizeBytes: backupLocations.sizeBytes,
       sha256: backupLocations.sha256,
       storageClass: backupLocations.storageClass,
-      error: backupLocations.error,
+      damage: backupLocations.damage,
       retrievalRequestedAt: backupLocations.retrievalRequestedAt,
       retrievalReadyAt: backupLocations.retrievalReadyAt,
       kind: storageDestinations.kind,
@@ -91,7 +91,7 @@ export async function openArchive(
   const refused: typeof locations = [];
   const streamFirst = async (copies: typeof locations) => {
     // A copy a read found damaged comes last: the next download or restore reads an intact one.
-    copies.sort((x, y) => Number(!!x.error) - Number(!!y.error) || preference[x.kind]! - preference[y.kind]!);
+    copies.sort((x, y) => Number(!!x.damage) - Number(!!y.damage) || preference[x.kind]! - preference[y.kind]!);
     for (const loc of copies) {
       try {
         const body = await streamFrom(t, loc, (adapter) =>
@@ -101,15 +101,16 @@ export async function openArchive(
               ? openPgpDecrypted(t, b, adapter, loc, range ?? { start: 0, end: size - 1 }, signal)
               : decrypted(t, b, adapter, loc, range ?? { start: 0, end: size - 1 }, signal),
         );
-        await keepReading(t, b.id, body).catch((err: unknown) => {
-          body.destroy();
-          throw err;
-        });
+        // Before any wait: a small copy can fail its checks at once.
         body.once("error", (err) => {
           if (damagedCopy(err)) void recordDamage(t, loc.id, (err as Error).message);
         });
         // A whole read that passes every check shows the copy intact again (it was put back).
-        if (loc.error && !range) body.once("end", () => void recordDamage(t, loc.id, null));
+        if (loc.damage && !range) body.once("end", () => void recordDamage(t, loc.id, null));
+        await keepReading(t, b.id, body).catch((err: unknown) => {
+          body.destroy();
+          throw err;
+        });
         return { body, from: loc.name, copy: loc.id, others: locations.length - 1 };
       } catch (err) {
         // Storage adapters answer CONFLICT only for an object in archive storage.
@@ -142,7 +143,7 @@ async function recordDamage(t: TeamContext, locationId: string, message: string 
     const d = await db();
     await d
       .update(backupLocations)
-      .set({ error: message })
+      .set({ damage: message })
       .where(inTeam(backupLocations, t, eq(backupLocations.id, locationId), eq(backupLocations.status, "stored")));
   } catch (err) {
     log.warn("could not record a damaged copy", { locationId, err });

@@ -123,6 +123,7 @@ async function locationsOf(t: TeamContext, backupIds: string[]) {
       sha256: backupLocations.sha256,
       storageClass: backupLocations.storageClass,
       error: backupLocations.error,
+      damage: backupLocations.damage,
     })
     .from(backupLocations)
     .where(inTeam(backupLocations, t, inArray(backupLocations.backupId, backupIds)))

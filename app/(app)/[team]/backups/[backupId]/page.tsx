@@ -66,6 +66,11 @@ function Locations({ b, retrievals }: { b: BackupDetail; retrievals: Retrievals 
               <td className="px-4 py-2">
                 {l.status}
                 {l.error && <span className="block text-xs text-red-700 dark:text-red-400">{l.error}</span>}
+                {l.damage && (
+                  <span className="block text-xs text-red-700 dark:text-red-400" data-testid="copy-damage">
+                    Damaged: {l.damage}
+                  </span>
+                )}
               </td>
               <td className="px-4 py-2">
                 {l.storageClass ?? "—"}

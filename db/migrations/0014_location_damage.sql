@@ -1,0 +1,1 @@
+ALTER TABLE "backup_locations" ADD COLUMN "damage" text;
