@@ -66,8 +66,12 @@ export async function listSchedules(t: TeamContext, filter: { scheduleId?: strin
     when: describeCron(r.cron),
     keeps: describePolicy(r.retention),
     preset: cronToPreset(r.cron),
-    // The slot it waits for (past while a run is overdue, after downtime), then the ones after it.
-    upcoming: r.enabled && r.nextRunAt ? [r.nextRunAt, ...nextRuns(r.cron, r.timezone, 2, r.nextRunAt)] : [],
+    // The slot it waits for (past while a run is overdue, after downtime), then the next ones: after
+    // now once it is overdue, since the run that catches up moves the schedule past the slots missed.
+    upcoming:
+      r.enabled && r.nextRunAt
+        ? [r.nextRunAt, ...nextRuns(r.cron, r.timezone, 2, new Date(Math.max(r.nextRunAt.getTime(), Date.now())))]
+        : [],
     overdue: r.enabled && r.nextRunAt !== null && r.nextRunAt <= new Date(),
     sources: src.filter((s) => s.scheduleId === r.id).map(({ id, name }) => ({ id, name })),
     destinations: dst.filter((s) => s.scheduleId === r.id).map(({ id, name }) => ({ id, name })),

@@ -94,13 +94,13 @@ describe("schedules", () => {
     await updateSchedule(t, { ...input, scheduleId: id, name: "nightly-db" });
     expect(await scheduleNextRun(id)).toEqual(waiting);
 
-    // Coffer was down over last night's 02:00: that run is due at the next check.
-    const missed = new Date(Date.now() - 3 * 3_600_000);
+    // Coffer was down over the last three nights: one run is due at the next check.
+    const missed = new Date(Date.now() - 3 * 86_400_000);
     await setScheduleRow(id, { nextRunAt: missed });
-    expect(await getSchedule(t, id)).toMatchObject({
-      overdue: true,
-      upcoming: [missed, expect.any(Date), expect.any(Date)],
-    });
+    const listed = await getSchedule(t, id);
+    expect(listed).toMatchObject({ overdue: true, upcoming: [missed, expect.any(Date), expect.any(Date)] });
+    // Then the slots after now: the catch-up run moves the schedule past those missed.
+    expect(listed.upcoming[1]!.getTime()).toBeGreaterThan(Date.now());
     await updateSchedule(t, { ...input, scheduleId: id, retention: { ...input.retention, daily: 10 } });
     expect(await scheduleNextRun(id)).toEqual(missed);
     await updateSchedule(t, { ...input, scheduleId: id, when: { kind: "daily", time: "03:00" } });
