@@ -10,9 +10,10 @@ import { inTeam, type TeamContext } from "../teams/context";
 const KEY_TTL_MS = 24 * 3_600_000;
 /**
  * A claim that never recorded what it made (its process died while making it) holds its key this
- * long, then is taken again: otherwise a retry of that request got 409 for a day.
+ * long, then is taken again: otherwise a retry of that request got 409 for a day. Counted on the
+ * database's clock, which set `createdAt`.
  */
-const ABANDONED_MS = 5 * 60_000;
+const ABANDONED = sql`interval '5 minutes'`;
 
 /**
  * Runs `create` once per team and `Idempotency-Key` within 24 h: a repeat with the same body gets
@@ -36,7 +37,7 @@ export async function onceForKey(
       set: { requestHash, backupId: null, createdAt: sql`now()` },
       setWhere: or(
         lt(apiIdempotencyKeys.createdAt, stale),
-        and(isNull(apiIdempotencyKeys.backupId), lt(apiIdempotencyKeys.createdAt, new Date(Date.now() - ABANDONED_MS))),
+        and(isNull(apiIdempotencyKeys.backupId), lt(apiIdempotencyKeys.createdAt, sql`now() - ${ABANDONED}`)),
       ),
     })
     .returning({ key: apiIdempotencyKeys.key });
@@ -62,7 +63,8 @@ export async function onceForKey(
     await d.delete(apiIdempotencyKeys).where(inTeam(apiIdempotencyKeys, t, eq(apiIdempotencyKeys.key, key)));
     throw err;
   }
-  // Past `create` the key stays claimed whatever happens: freed, a retry would make it twice.
+  // Past `create` the key stays claimed: freed, a retry would make it twice (one whose process dies
+  // right here is freed after 5 minutes all the same: then a retry makes a second backup).
   await d
     .update(apiIdempotencyKeys)
     .set({ backupId: made.id })
