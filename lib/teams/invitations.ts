@@ -7,6 +7,7 @@ import { isEmailVerified } from "../auth/email-verification";
 import { db, type Database, type Transaction } from "../db";
 import { env } from "../env";
 import { AppError, notFound } from "../errors";
+import { log } from "../log";
 import { sendMail, type MailOutcome } from "../mail";
 import { assertRole, inTeam, type Actor, type TeamContext } from "./context";
 import { mayInvite, roles, type Role } from "./roles";
@@ -38,11 +39,14 @@ export interface IssuedInvitation {
 }
 
 async function deliver(t: TeamContext, email: string, token: string, role: string): Promise<MailOutcome> {
-  return sendMail({
+  const mail = await sendMail({
     to: email,
     subject: `You are invited to ${t.name} on Coffer`,
     text: `${t.actor.label} invited you to join ${t.name} on Coffer as ${role}.\n\nAccept within ${validDays} days: ${inviteUrl(token)}\n`,
   });
+  // The admin sees why; the operator, whose mail server it is, finds it here.
+  if (!mail.sent && env().SMTP_URL) log.warn("invitation e-mail not sent", { teamId: t.id, why: mail.why });
+  return mail;
 }
 
 export async function createInvitation(t: TeamContext, input: CreateInvitationInput): Promise<IssuedInvitation> {
