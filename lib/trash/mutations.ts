@@ -2,6 +2,7 @@ import "server-only";
 import { eq, sql } from "drizzle-orm";
 import { backups, teams } from "@/db/schema";
 import { recordAudit } from "../audit/record";
+import { keyring } from "../crypto/master-keys";
 import { db } from "../db";
 import { AppError, notFound } from "../errors";
 import { formatDateTime } from "../format";
@@ -46,6 +47,19 @@ export async function restoreFromTrash(t: TeamContext, backupId: string): Promis
   assertRole(t, "admin");
   const d = await db();
   const row = await d.transaction(async (tx) => {
+    // Start-up requires the keys of every backup not in the trash: one put back under a key since
+    // removed could not be read, and the next start would refuse to serve.
+    const [keys] = await tx
+      .select({ header: backups.headerKeyId, dek: backups.dekKeyId })
+      .from(backups)
+      .where(inTeam(backups, t, eq(backups.id, backupId), eq(backups.status, "trashed")))
+      .for("update");
+    const gone = [...new Set([keys?.header, keys?.dek])].filter((k) => k && !keyring().byId.has(k));
+    if (gone.length)
+      throw new AppError(
+        "CONFLICT",
+        `This backup was sealed under master key ${gone.join(" and ")}, which MASTER_KEYS no longer holds, so it could not be read. Ask whoever runs this Coffer to add that key back (after the active one), then put it back.`,
+      );
     const [r] = await tx
       .update(backups)
       .set({ status: "succeeded", trashedAt: null, trashedBy: null, trashedReason: null, pinnedAt: sql`now()` })

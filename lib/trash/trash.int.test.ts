@@ -194,6 +194,19 @@ describe("the trash", () => {
       expect(actions).toContain(a);
   });
 
+  it("a backup sealed under a master key no longer configured is not put back from the trash", async () => {
+    const h = await history(1);
+    const admin = await memberOf(h.t, "admin");
+    await trashBackup(admin, h.ids[0]!);
+    await setBackupRow(h.ids[0]!, { headerKeyId: "2019_01" });
+    await expect(restoreFromTrash(admin, h.ids[0]!)).rejects.toMatchObject({
+      code: "CONFLICT",
+      message:
+        "This backup was sealed under master key 2019_01, which MASTER_KEYS no longer holds, so it could not be read. Ask whoever runs this Coffer to add that key back (after the active one), then put it back.",
+    });
+    expect(await status(h.t, h.ids[0]!)).toBe("trashed");
+  });
+
   it("a backup being read as it goes to the trash is neither deleted now nor expired while the read goes on", async () => {
     const h = await history(1);
     const admin = await memberOf(h.t, "admin");
