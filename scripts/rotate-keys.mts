@@ -1,7 +1,12 @@
 // npm run keys:rotate — re-seals every stored secret under the newest MASTER_KEYS entry.
 // Safe to stop and run again: each batch commits on its own. Prints counts only, never values.
 import { keyring } from "@/lib/crypto/master-keys";
-import { keysNamedByObjectsAllTeams, rewrapDataKeysAllTeams, rotateSecrets } from "@/lib/crypto/rotate";
+import {
+  keysNamedByObjectsAllTeams,
+  rewrapDataKeysAllTeams,
+  rotateSecrets,
+  unknownKeyIdsInUseAllTeams,
+} from "@/lib/crypto/rotate";
 import { closeDatabase } from "@/lib/db";
 import { formatCount } from "@/lib/format";
 
@@ -15,14 +20,22 @@ try {
   for (const c of report.columns) console.log(`  ${c.column}: ${c.resealed} re-sealed`);
   const rewrapped = await rewrapDataKeysAllTeams({ keys });
   console.log(
-    `Done: ${formatCount(report.total, "secret")} re-sealed and ${formatCount(rewrapped, "backup data key")} re-wrapped; every one is now under "${report.activeKeyId}".`,
+    `Done: ${formatCount(report.total, "secret")} re-sealed and ${formatCount(rewrapped, "backup data key")} re-wrapped.`,
   );
+  // Checked, not assumed: an instance still running with the old key first writes under it meanwhile.
+  const left = await unknownKeyIdsInUseAllTeams({ ...keys, byId: new Map([[keys.active.id, keys.active]]) });
+  if (left.length) {
+    console.log(
+      `  Values under ${left.map((k) => `"${k}"`).join(", ")} remain (written while this ran, by an instance whose MASTER_KEYS still starts with that key): restart every instance with the new MASTER_KEYS, then run this again. Keep ${left.length === 1 ? "that key" : "those keys"} until it reports none.`,
+    );
+    process.exitCode = 1;
+  } else console.log(`  Every secret and data key is now under "${report.activeKeyId}".`);
   const older = (await keysNamedByObjectsAllTeams({ trashed: true })).filter((k) => k.keyId !== keys.active.id);
   for (const k of older)
     console.log(
       `  ${formatCount(k.objects, "stored backup object")} (those in the trash included) still name key "${k.keyId}" in their header: keep it in MASTER_KEYS (decrypt-only, after the active one) and in your offline copy until those backups expire.`,
     );
-  if (!older.length)
+  if (!older.length && !left.length)
     console.log("  No stored backup object names an older key: older keys can be removed from MASTER_KEYS.");
 } finally {
   await closeDatabase();
