@@ -154,7 +154,12 @@ export function SourceForm({
   const [kind, setKind] = useState<SourceKind>(source?.kind ?? "postgres");
   const [form, setForm] = useState<HTMLFormElement | null>(null);
   const after = () => {
-    if (!source) form?.reset(); // only once it worked: a refused source keeps what was typed
+    if (!source) {
+      // Only once it worked: a refused source keeps what was typed. Resetting puts the radios back
+      // on their first choice, so the fields shown follow them there.
+      form?.reset();
+      setKind("postgres");
+    }
     onDone?.();
     router.refresh();
   };
