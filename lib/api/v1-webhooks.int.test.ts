@@ -3,7 +3,9 @@
  * real Request objects on real PostgreSQL, sending to a real receiver on 127.0.0.1; every JSON
  * answer is checked against the published OpenAPI document.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { env } from "@/lib/env";
 import { createApiToken } from "@/lib/api-tokens/tokens";
 import { listAuditEvents } from "@/lib/audit/queries";
 import { deliverChannel } from "@/lib/webhooks/deliver";
@@ -273,6 +275,46 @@ describe("/api/v1/webhooks", () => {
     });
     expect(foreign.status).toBe(400);
     expect(foreign.json.error.message).toBe("A webhook channel has no roles: leave it out.");
+  });
+
+  it("keeps an edit made while a PUT waited for the channel: the PUT reads what it changes under the row's lock", async () => {
+    const a = await arranged("HooksRace");
+    const made = await call(webhooksRoute.POST, "POST", "/webhooks", {
+      token: a.token,
+      json: { kind: "webhook", url: receiver.url("/race"), description: "before", events: ["backup.failed"] },
+    });
+    const params = { channelId: made.json.id as string };
+    // Another session's edit holds the row until it commits.
+    const other = postgres(env().DATABASE_URL!, { max: 1, onnotice: () => {} });
+    try {
+      const put = await other.begin(async (sql) => {
+        await sql`update notification_channels set description = 'edited meanwhile' where id = ${params.channelId}`;
+        const pending = call(webhookRoute.PUT, "PUT", `/webhooks/${params.channelId}`, {
+          token: a.token,
+          params,
+          json: { events: ["backup.succeeded"], enabled: false },
+        });
+        await vi.waitFor(
+          async () => {
+            await sql`select pg_stat_clear_snapshot()`; // statistics views hold still within a transaction
+            const [w] =
+              await sql`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query ilike '%notification_channels%'`;
+            expect(w!.n).toBe(1);
+          },
+          { timeout: 10_000 },
+        );
+        return { pending };
+      });
+      const changed = await put.pending;
+      expect(changed.status).toBe(200);
+      expect(changed.json).toMatchObject({
+        description: "edited meanwhile",
+        events: ["backup.succeeded"],
+        enabled: false,
+      });
+    } finally {
+      await other.end();
+    }
   });
 
   it("refuses a body sent to rotate-secret, which takes none, and keeps the secret", async () => {

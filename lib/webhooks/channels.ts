@@ -60,23 +60,55 @@ export async function createChannel(
 const label = (c: { kind: string; description?: string | null; urlHint?: string | null }) =>
   c.description || (c.kind === "email" ? "e-mail" : `${c.kind} ${c.urlHint ?? ""}`.trim());
 
-async function kindOf(tx: Database | Transaction, t: TeamContext, channelId: string) {
+/** The channel's stored settings, its row locked until the transaction ends. */
+async function lockedChannel(tx: Transaction, t: TeamContext, channelId: string) {
   const [row] = await tx
     .select({
       kind: notificationChannels.kind,
       description: notificationChannels.description,
       urlHint: notificationChannels.urlHint,
+      events: notificationChannels.events,
+      enabled: notificationChannels.enabled,
+      emailRoles: notificationChannels.emailRoles,
+      emailAddresses: notificationChannels.emailAddresses,
     })
     .from(notificationChannels)
-    .where(inTeam(notificationChannels, t, eq(notificationChannels.id, channelId)));
+    .where(inTeam(notificationChannels, t, eq(notificationChannels.id, channelId)))
+    .for("update");
   if (!row) throw notFound("That channel");
   return row;
 }
 
+type Stored = Awaited<ReturnType<typeof lockedChannel>>;
+type Target = Awaited<ReturnType<typeof checkedTarget>>;
+
+/** A channel's kind, which never changes: read before anything slow, such as resolving a URL. */
+async function kindOf(t: TeamContext, channelId: string): Promise<string> {
+  const d = await db();
+  const [row] = await d
+    .select({ kind: notificationChannels.kind })
+    .from(notificationChannels)
+    .where(inTeam(notificationChannels, t, eq(notificationChannels.id, channelId)));
+  if (!row) throw notFound("That channel");
+  return row.kind;
+}
+
 export async function updateChannel(t: TeamContext, input: UpdateChannelInput): Promise<{ id: string }> {
   assertRole(t, "admin");
+  // Resolved before the row is locked: a slow DNS answer holds no lock.
+  const target = input.url && (await kindOf(t, input.channelId)) !== "email" ? await checkedTarget(input.url) : null;
   const d = await db();
-  const current = await kindOf(d, t, input.channelId);
+  await d.transaction(async (tx) => writeSettings(tx, t, await lockedChannel(tx, t, input.channelId), input, target));
+  return { id: input.channelId };
+}
+
+async function writeSettings(
+  tx: Transaction,
+  t: TeamContext,
+  current: Stored,
+  input: UpdateChannelInput,
+  target: Target | null,
+): Promise<void> {
   const set: Partial<typeof notificationChannels.$inferInsert> = {
     description: input.description,
     events: input.events,
@@ -88,66 +120,60 @@ export async function updateChannel(t: TeamContext, input: UpdateChannelInput): 
       });
     set.emailRoles = input.roles;
     set.emailAddresses = input.addresses;
-  } else if (input.url) {
-    const target = await checkedTarget(input.url);
+  } else if (target) {
     set.urlHint = target.hint;
     set.urlEnc = sealChannelSecret(t.id, input.channelId, "url_enc", target.url.toString());
     set.url = null;
   }
-  await d.transaction(async (tx) => {
-    const [row] = await tx
-      .update(notificationChannels)
-      .set(set)
-      .where(inTeam(notificationChannels, t, eq(notificationChannels.id, input.channelId)))
-      .returning({ id: notificationChannels.id });
-    if (!row) throw notFound("That channel");
-    await recordAudit(tx, t, {
-      action: "channel.updated",
-      target: { type: "channel", id: input.channelId, label: label({ ...current, ...set }) },
-      details: { events: input.events.length ? input.events : "all", urlChanged: !!input.url },
-    });
+  await tx
+    .update(notificationChannels)
+    .set(set)
+    .where(inTeam(notificationChannels, t, eq(notificationChannels.id, input.channelId)));
+  await recordAudit(tx, t, {
+    action: "channel.updated",
+    target: { type: "channel", id: input.channelId, label: label({ ...current, ...set }) },
+    details: { events: input.events.length ? input.events : "all", urlChanged: !!target },
   });
-  return { id: input.channelId };
 }
 
 /**
  * The API's change of a channel: what it leaves out keeps what is stored, so `{ "enabled": false }`
  * only turns the channel off. Fields of another kind of channel (an e-mail channel's url, a webhook's
- * roles) are refused rather than ignored.
+ * roles) are refused rather than ignored. One transaction on the locked row: an edit made meanwhile
+ * is neither undone by this one's stale copy nor half applied.
  */
 export async function changeChannel(t: TeamContext, channelId: string, input: ChangeChannelInput): Promise<void> {
   assertRole(t, "admin");
-  const d = await db();
-  const [current] = await d
-    .select({
-      kind: notificationChannels.kind,
-      description: notificationChannels.description,
-      events: notificationChannels.events,
-      enabled: notificationChannels.enabled,
-      emailRoles: notificationChannels.emailRoles,
-      emailAddresses: notificationChannels.emailAddresses,
-    })
-    .from(notificationChannels)
-    .where(inTeam(notificationChannels, t, eq(notificationChannels.id, channelId)));
-  if (!current) throw notFound("That channel");
   const { enabled, ...settings } = input;
-  const foreign = (current.kind === "email" ? ["url"] : ["roles", "addresses"]).filter(
+  const kind = await kindOf(t, channelId);
+  const foreign = (kind === "email" ? ["url"] : ["roles", "addresses"]).filter(
     (k) => settings[k as keyof typeof settings] !== undefined,
   );
   if (foreign.length) {
-    const message = `A${current.kind === "email" ? "n e-mail" : ` ${current.kind}`} channel has no ${foreign.join(" or ")}: leave ${foreign.length > 1 ? "them" : "it"} out.`;
+    const message = `A${kind === "email" ? "n e-mail" : ` ${kind}`} channel has no ${foreign.join(" or ")}: leave ${foreign.length > 1 ? "them" : "it"} out.`;
     throw new AppError("VALIDATION", message, Object.fromEntries(foreign.map((k) => [k, [message]])));
   }
-  if (Object.values(settings).some((v) => v !== undefined))
-    await updateChannel(t, {
-      channelId,
-      url: settings.url,
-      description: settings.description ?? current.description ?? "",
-      events: settings.events ?? current.events,
-      roles: settings.roles ?? current.emailRoles,
-      addresses: settings.addresses ?? current.emailAddresses,
-    });
-  if (enabled !== undefined && enabled !== current.enabled) await setChannelEnabled(t, channelId, enabled);
+  const target = settings.url ? await checkedTarget(settings.url) : null;
+  const d = await db();
+  await d.transaction(async (tx) => {
+    const current = await lockedChannel(tx, t, channelId);
+    if (Object.values(settings).some((v) => v !== undefined))
+      await writeSettings(
+        tx,
+        t,
+        current,
+        {
+          channelId,
+          url: settings.url,
+          description: settings.description ?? current.description ?? "",
+          events: settings.events ?? current.events,
+          roles: settings.roles ?? current.emailRoles,
+          addresses: settings.addresses ?? current.emailAddresses,
+        },
+        target,
+      );
+    if (enabled !== undefined && enabled !== current.enabled) await writeEnabled(tx, t, channelId, enabled);
+  });
 }
 
 /**
@@ -157,26 +183,28 @@ export async function changeChannel(t: TeamContext, channelId: string, input: Ch
 export async function setChannelEnabled(t: TeamContext, channelId: string, enabled: boolean): Promise<void> {
   assertRole(t, "admin");
   const d = await db();
-  await d.transaction(async (tx) => {
-    const [row] = await tx
-      .update(notificationChannels)
-      .set(
-        enabled
-          ? { enabled, failingSince: null, failedInRow: 0, disabledAt: null, disabledReason: null }
-          : { enabled, disabledAt: new Date(), disabledReason: `Disabled by ${t.actor.label}.` },
-      )
-      .where(inTeam(notificationChannels, t, eq(notificationChannels.id, channelId)))
-      .returning({
-        kind: notificationChannels.kind,
-        description: notificationChannels.description,
-        urlHint: notificationChannels.urlHint,
-      });
-    if (!row) throw notFound("That channel");
-    if (!enabled) await failPending(tx, t.id, channelId, "Not sent: the channel was disabled.");
-    await recordAudit(tx, t, {
-      action: enabled ? "channel.enabled" : "channel.disabled",
-      target: { type: "channel", id: channelId, label: label(row) },
+  await d.transaction((tx) => writeEnabled(tx, t, channelId, enabled));
+}
+
+async function writeEnabled(tx: Transaction, t: TeamContext, channelId: string, enabled: boolean): Promise<void> {
+  const [row] = await tx
+    .update(notificationChannels)
+    .set(
+      enabled
+        ? { enabled, failingSince: null, failedInRow: 0, disabledAt: null, disabledReason: null }
+        : { enabled, disabledAt: new Date(), disabledReason: `Disabled by ${t.actor.label}.` },
+    )
+    .where(inTeam(notificationChannels, t, eq(notificationChannels.id, channelId)))
+    .returning({
+      kind: notificationChannels.kind,
+      description: notificationChannels.description,
+      urlHint: notificationChannels.urlHint,
     });
+  if (!row) throw notFound("That channel");
+  if (!enabled) await failPending(tx, t.id, channelId, "Not sent: the channel was disabled.");
+  await recordAudit(tx, t, {
+    action: enabled ? "channel.enabled" : "channel.disabled",
+    target: { type: "channel", id: channelId, label: label(row) },
   });
 }
 
