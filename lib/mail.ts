@@ -10,18 +10,29 @@ export async function sendMail(message: { to: string; subject: string; text: str
   try {
     report = await sendMailEach([message.to], message);
   } catch (err) {
-    // Only a temporary refusal or no answer at all gets here.
-    const { code, response } = err as { code?: string; response?: string };
-    return {
-      sent: false,
-      why: response
-        ? `the mail server did not take it for now (${response})`
-        : `the mail server could not be reached (${code ?? "no answer"})`,
-    };
+    // Only a temporary refusal, a refused login or sender, or no answer at all gets here.
+    return { sent: false, why: notSentBecause(err) };
   }
   if (!report) return { sent: false, why: "e-mail is not configured on this Coffer" };
   if (report.accepted.length) return { sent: true };
   return { sent: false, why: `the mail server refused it (${report.refused[0]?.response ?? "no answer"})` };
+}
+
+/** What nodemailer's errors carry: the server's answer, and the command it answered. */
+type SmtpError = { code?: string; responseCode?: number; response?: string; command?: string };
+
+/** Why a message did not go, in words for whoever sees it, from what `sendMailEach` threw. */
+export function notSentBecause(err: unknown): string {
+  const { code, responseCode, response, command } = err as SmtpError;
+  if (!response) return `the mail server could not be reached (${code ?? "no answer"})`;
+  if (command === "RCPT TO" || command === "DATA" || !responseCode || responseCode < 500)
+    return `the mail server did not take it for now (${response})`;
+  const what = command?.startsWith("AUTH")
+    ? "login"
+    : command === "MAIL FROM"
+      ? "sender address (MAIL_FROM)"
+      : "connection";
+  return `the mail server refused Coffer's ${what} (${response}): the operator checks SMTP_URL and MAIL_FROM`;
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -74,12 +85,16 @@ export async function sendMailEach(
         report.response = info.response;
       } catch (err) {
         firstError ??= err;
-        const { responseCode, response } = err as { responseCode?: number; response?: string };
+        const { responseCode, response, command } = err as SmtpError;
         const answer = response ?? (responseCode ? String(responseCode) : "no answer");
-        if (responseCode && responseCode >= 500) report.refused.push({ to: address, response: answer });
-        else if (responseCode) report.deferred.push({ to: address, response: answer });
+        // Only an answer to this recipient or its message judges it; a refused login or sender
+        // address is Coffer's setup, which the operator can fix before a retry.
+        const aboutRecipient = command === "RCPT TO" || command === "DATA";
+        if (aboutRecipient && responseCode && responseCode >= 500)
+          report.refused.push({ to: address, response: answer });
+        else if (aboutRecipient && responseCode) report.deferred.push({ to: address, response: answer });
         else {
-          // No answer at all: the others would only wait as long again.
+          // No answer about the recipients: the others would only get the same.
           report.deferred.push(...to.slice(i).map((a) => ({ to: a, response: answer })));
           break;
         }

@@ -4,9 +4,15 @@ import { startSmtp } from "@/test/servers/smtp";
 import { createInvitation, listOpenInvitations, resendInvitation } from "./invitations";
 
 let smtp: Awaited<ReturnType<typeof startSmtp>>;
+/** Whether the mail server refuses Coffer's sender address for now. */
+let senderRefused = false;
 
 beforeAll(async () => {
-  smtp = await startSmtp({ refuse: (a) => a.startsWith("gone."), defer: (a) => a.startsWith("grey.") });
+  smtp = await startSmtp({
+    refuse: (a) => a.startsWith("gone."),
+    defer: (a) => a.startsWith("grey."),
+    refuseSender: () => senderRefused,
+  });
   // Before anything reads the configuration: this file runs with e-mail configured.
   process.env.SMTP_URL = smtp.url;
   process.env.MAIL_FROM = "Coffer <coffer@example.test>";
@@ -48,5 +54,19 @@ describe("invitation e-mail", () => {
       "grey.person@example.test",
     ]);
     expect((await resendInvitation(t, refused.id)).mail.sent).toBe(false);
+
+    // A sender the server refuses is Coffer's setup, not the invitee's address.
+    senderRefused = true;
+    try {
+      const unsent = await createInvitation(t, { email: "someone@example.test", role: "member" });
+      expect(unsent.mail).toEqual({
+        sent: false,
+        why: expect.stringMatching(
+          /^the mail server refused Coffer's sender address \(MAIL_FROM\) \(553 Sender address rejected.*\): the operator checks SMTP_URL and MAIL_FROM$/,
+        ),
+      });
+    } finally {
+      senderRefused = false;
+    }
   });
 });

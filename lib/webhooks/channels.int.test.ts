@@ -38,9 +38,15 @@ let smtp: Awaited<ReturnType<typeof startSmtp>>;
 let receiver: Receiver;
 /** Recipients the mail server answers "451 try again later" for now. */
 const deferring = new Set<string>();
+/** Whether the mail server refuses Coffer's sender address for now. */
+let senderRefused = false;
 
 beforeAll(async () => {
-  smtp = await startSmtp({ refuse: (a) => a.startsWith("bounce"), defer: (a) => deferring.has(a) });
+  smtp = await startSmtp({
+    refuse: (a) => a.startsWith("bounce"),
+    defer: (a) => deferring.has(a),
+    refuseSender: () => senderRefused,
+  });
   receiver = await startReceiver();
   // Before anything reads the configuration: this file runs with e-mail configured.
   process.env.SMTP_URL = smtp.url;
@@ -187,6 +193,39 @@ describe("e-mail channels", () => {
     // The refused address was not tried again: the retry sent to the deferred one alone.
     expect(done).toMatchObject({ status: "succeeded", attempts: 2, error: null });
     expect(done!.responseBody).toMatch(/^Sent to 1 recipient: 250 /);
+  });
+  it("a sender the mail server refuses fails no recipient: the alert waits for a retry and goes once the setup is fixed", async () => {
+    const { t } = await crew();
+    const { id } = await createChannel(t, {
+      kind: "email",
+      description: "",
+      events: [],
+      roles: [],
+      addresses: ["first@example.test", "second@example.test"],
+    });
+    const before = smtp.messages.length;
+    senderRefused = true;
+    try {
+      await produce(t);
+      await deliverChannel(t.id, id, 1_000);
+    } finally {
+      senderRefused = false;
+    }
+    expect(smtp.messages.length).toBe(before);
+    const [waiting] = await listDeliveries(t, id);
+    expect(waiting).toMatchObject({ status: "pending", attempts: 1 });
+    expect(waiting!.error).toMatch(/553 Sender address rejected/);
+    expect(waiting!.nextAttemptAt).not.toBeNull();
+
+    await makeDeliveriesDue(id);
+    await deliverChannel(t.id, id, 1_000);
+    expect(
+      smtp.messages
+        .slice(before)
+        .flatMap((m) => m.to)
+        .sort(),
+    ).toEqual(["first@example.test", "second@example.test"]);
+    expect((await listDeliveries(t, id))[0]).toMatchObject({ status: "succeeded", attempts: 2 });
   });
 });
 

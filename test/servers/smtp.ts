@@ -16,16 +16,28 @@ export interface ReceivedMail {
 /**
  * A real SMTP server (the smtp-server package) on 127.0.0.1 that accepts every message and keeps
  * it parsed by mailparser, for mail tests. `refuse` makes it answer 550 to chosen recipients, and
- * `defer` 451 (try again later, as greylisting does).
+ * `defer` 451 (try again later, as greylisting does); `refuseSender` 553 to a sender address (a
+ * MAIL_FROM the server does not let Coffer use).
  */
 export async function startSmtp(
-  o: { refuse?: (address: string) => boolean; defer?: (address: string) => boolean } = {},
+  o: {
+    refuse?: (address: string) => boolean;
+    defer?: (address: string) => boolean;
+    refuseSender?: (address: string) => boolean;
+  } = {},
 ) {
   const messages: ReceivedMail[] = [];
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ["STARTTLS", "AUTH"],
     logger: false,
+    onMailFrom(address, _session, callback) {
+      if (o.refuseSender?.(address.address)) {
+        const err = Object.assign(new Error(`Sender address rejected: not owned by you`), { responseCode: 553 });
+        return callback(err);
+      }
+      callback();
+    },
     onRcptTo(address, _session, callback) {
       if (o.refuse?.(address.address)) {
         const err = Object.assign(new Error(`No such user: ${address.address}`), { responseCode: 550 });
