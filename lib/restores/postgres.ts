@@ -30,8 +30,8 @@ export class ServerPostgres {
     pgUser: this.conn.user,
   });
 
-  private env(database: string) {
-    return pgConnectionEnv({ ...this.conn, database }, this.appName);
+  private env(database: string, o: { runsDump?: boolean } = {}) {
+    return pgConnectionEnv({ ...this.conn, database }, this.appName, o);
   }
 
   private restriction?: Promise<string[]>;
@@ -133,7 +133,7 @@ export class ServerPostgres {
     const checked = await buffer(Readable.from([sql]).pipe(guard));
     const r = await runCommand(this.reach, ["psql", "-X", "-q", "-w", "-o", "/dev/null", ...restrict, "-f", "-"], {
       input: checked,
-      env: this.env("postgres"),
+      env: this.env("postgres", { runsDump: true }),
       signal: this.signal,
     });
     if (r.code !== 0)
@@ -185,7 +185,7 @@ export class ServerPostgres {
       ["psql", "-X", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-o", "/dev/null", ...restrict, "-f", "-"],
       {
         stdin: true,
-        env: this.env(database),
+        env: this.env(database, { runsDump: true }),
         signal: this.signal ? AbortSignal.any([this.signal, stop.signal]) : stop.signal,
       },
     );

@@ -356,6 +356,39 @@ describe("backup archives", () => {
       expect(leftovers(workDir)).toEqual([]);
     });
 
+    it("a database's own settings neither run its owner's functions in Coffer's session nor time out its count", async () => {
+      const name = `own_${randomBytes(3).toString("hex")}`;
+      psql("postgres", `create database ${name}`);
+      // What a database's owner may do: a function shadowing pg_catalog's in the search_path they
+      // set for everyone who connects, and a statement timeout shorter than a count's lock wait.
+      psql(
+        name,
+        `create table gate (x int); insert into gate values (1);
+         create schema evil;
+         create function evil.pg_export_snapshot() returns text language sql as $$ select 'hijacked' $$;
+         create function evil.count(anyelement) returns bigint language sql as $$ select -1::bigint $$;
+         alter database ${name} set search_path = evil, pg_catalog;
+         alter database ${name} set statement_timeout = '1s';`,
+      );
+      execFileSync("sh", [
+        "-c",
+        `(echo 'set statement_timeout = 0; begin; lock table public.gate in access exclusive mode; select pg_sleep(3);' | PGDATABASE=${name} psql -X -q -h 127.0.0.1 -p ${cluster.port} -U postgres >/dev/null 2>&1 &)`,
+      ]);
+      await waitFor(
+        () =>
+          psql(
+            name,
+            "select count(*) from pg_locks l join pg_class c on c.oid = l.relation where c.relname = 'gate' and l.mode = 'AccessExclusiveLock' and l.granted",
+          ) === "1",
+      );
+      const workDir = newWorkDir();
+      const run = await startArchive(job(getReach(), workDir, [pgSource(name)]));
+      const [, manifest] = await Promise.all([saveAndExtract(run.stream), run.done]);
+      expect(manifest.postgres[0]!.snapshot).not.toBe("hijacked");
+      expect(manifest.postgres[0]!.tables).toEqual([{ schema: "public", table: "gate", rows: 1 }]);
+      expect(leftovers(workDir)).toEqual([]);
+    });
+
     it("pg_dump failing part-way (database dropped): done rejects with an explanation, the stream errors, the folder is gone", async () => {
       const name = `drop_${randomBytes(3).toString("hex")}`;
       psql("postgres", `create database ${name}`);

@@ -78,15 +78,15 @@ export async function dumpDatabase(
     return explain(exit.stderrTail, "Reading");
   };
   try {
+    // PostgreSQL 17's transaction_timeout, which a role may set, would end the snapshot's
+    // transaction mid-dump; older servers do not know it (so it is no connection option).
     session.stdin!.write(
-      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSELECT pg_export_snapshot(), current_setting('server_version');\n",
+      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSELECT pg_export_snapshot(), current_setting('server_version'), (SELECT set_config(name, '0', false) FROM pg_settings WHERE name = 'transaction_timeout');\n",
     );
     const first = await lines.next();
     if (first === undefined) throw await sessionFailed();
-    const bar = first.indexOf("|");
-    const snapshot = first.slice(0, bar);
-    const serverVersion = first.slice(bar + 1);
-    if (bar < 0 || !/^[0-9A-Fa-f-]+$/.test(snapshot))
+    const [snapshot = "", serverVersion = ""] = first.split("|");
+    if (!serverVersion || !/^[0-9A-Fa-f-]+$/.test(snapshot))
       throw new AppError("UPSTREAM", `Unexpected answer from PostgreSQL (${s.name}): ${first.slice(0, 200)}`);
     // Counting runs in the session while pg_dump runs in its own connection on the same snapshot.
     session.stdin!.write(COUNT_ROWS);
