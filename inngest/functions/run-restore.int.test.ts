@@ -1,6 +1,15 @@
 import { createHash, randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -606,6 +615,39 @@ describe("run-verification", () => {
     expect(b.verifiedAt).toBeInstanceOf(Date);
     expect(b.verification).toMatchObject({ status: "verified", restoreId: id, tables: 2, files: 2 });
     expect(await scratchDatabases()).toEqual([]);
+  });
+
+  it("verifies a folder holding a hard link (tar stores the second name as a link), and reports a record that differs", async () => {
+    const s = await setup(10);
+    const folder = mkdtempSync(path.join(scratch, "linked-"));
+    writeFileSync(path.join(folder, "a"), "one file, two names\n");
+    linkSync(path.join(folder, "a"), path.join(folder, "b"));
+    const backupId = await backedUp(s, [await folderSource(s, folder)]);
+    const { id } = await requestVerification(s.t, { backupId });
+    expect(await run(s.t, id)).toMatchObject({
+      status: "succeeded",
+      error: null,
+      result: { files: 2, differences: [] },
+    });
+    expect((await getBackup(s.t, backupId)).verification).toMatchObject({
+      status: "verified",
+      restoreId: id,
+      files: 2,
+    });
+    // Restored with both names, still one file.
+    const into = path.join(mkdtempSync(path.join(scratch, "into-")), "restored");
+    expect(await restoreFolder(s, backupId, folder, into)).toMatchObject({ status: "succeeded", error: null });
+    for (const f of ["a", "b"]) expect(readFileSync(path.join(into, folder, f), "utf8")).toBe("one file, two names\n");
+    expect(statSync(path.join(into, folder, "b")).ino).toBe(statSync(path.join(into, folder, "a")).ino);
+    // Each name is held to the manifest's record of it: the link (whichever name tar stored second) too.
+    const manifest = (await getBackup(s.t, backupId)).manifest as { entries: { sha256: string }[] };
+    for (const e of manifest.entries) e.sha256 = "0".repeat(64);
+    await setBackupRow(backupId, { manifest });
+    const again = await run(s.t, (await requestVerification(s.t, { backupId })).id);
+    expect(again.status).toBe("failed");
+    expect(again.result!.differences.toSorted()).toEqual(
+      ["a", "b"].map((f) => `files${folder}/${f}: its SHA-256 differs from the manifest's.`),
+    );
   });
 
   it("fails with the exact difference when a table's count differs from the manifest", async () => {

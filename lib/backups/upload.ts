@@ -93,8 +93,8 @@ function tarGzCheck(maxExpansion: number): { sink: Writable; done: Promise<Archi
     let manifest: Manifest | null = null;
     let madeAt: Date | null = null;
     // The database dumps (and roles), which a restore refuses unless they are as listed. Folders'
-    // files are not held to it: one may change between its hashing and its archiving, and a
-    // hard link is stored as a link, yet such a backup restores (verification reports them).
+    // files are not held to it: one may change between its hashing and its archiving (which
+    // verification reports), and a hard link is stored as a link to its first name.
     const dumps = new Map<string, ManifestEntry>();
     const unlike = (what: string) =>
       new AppError(

@@ -89,10 +89,11 @@ export const drain = () => new Writable({ write: (_c, _e, cb) => cb() });
 /**
  * Streams the backup's archive as tar entries (decrypted and decompressed on the way) to `each`,
  * one at a time; `each` must consume or drain the entry, and may return "stop" to end early.
+ * `linkname` is a link's target (for a hard link, the member it is a second name of), else null.
  */
 export async function readEntries(
   ctx: RestoreCtx,
-  each: (name: string, type: string, body: Readable, size: number) => Promise<"stop" | void>,
+  each: (name: string, type: string, body: Readable, size: number, linkname: string | null) => Promise<"stop" | void>,
 ): Promise<void> {
   const body = await openCopy(ctx);
   const tar = extract();
@@ -104,8 +105,8 @@ export async function readEntries(
       // tar-stream's entries are streamx streams: hand on a Node stream (errors carried over).
       const entryBody = new PassThrough();
       pipeline(entry as unknown as Readable, entryBody).catch(() => {});
-      const { name, type, size } = entry.header;
-      if ((await each(name, type ?? "file", entryBody, size ?? 0)) === "stop") return;
+      const { name, type, size, linkname } = entry.header;
+      if ((await each(name, type ?? "file", entryBody, size ?? 0, linkname ?? null)) === "stop") return;
       entryBody.resume();
     }
     ended = true;

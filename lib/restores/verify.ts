@@ -121,8 +121,21 @@ export async function verify(ctx: RestoreCtx): Promise<VerificationResult> {
         }
       };
 
+      /** Keeps `name`'s size and SHA-256 for the comparison with the manifest, or counts it past MAX_FILES_KEPT. */
+      const keep = (name: string, got: { size: number; sha256: string }) => {
+        if (seen.size < (manifest?.entries.length ?? 0) + MAX_FILES_KEPT) seen.set(name, got);
+        else uncounted++;
+      };
+
       try {
-        await readEntries(ctx, async (name, type, body, size) => {
+        await readEntries(ctx, async (name, type, body, size, linkname) => {
+          // tar stores a file's second name as a hard link to its first: it has that file's content.
+          // A link to anything not checked before it is not kept, so its manifest record is reported missing.
+          if (type === "link") {
+            const target = linkname && seen.get(linkname);
+            if (target) keep(name, target);
+            return;
+          }
           if (type !== "file") return;
           const hash = new Sha256Meter();
           if (name === MANIFEST_PATH && !manifest) {
@@ -137,9 +150,7 @@ export async function verify(ctx: RestoreCtx): Promise<VerificationResult> {
           } else {
             await pipeline(body, hash, drain());
           }
-          if (seen.size < (manifest?.entries.length ?? 0) + MAX_FILES_KEPT)
-            seen.set(name, { size: hash.bytesSeen, sha256: hash.digest() });
-          else uncounted++;
+          keep(name, { size: hash.bytesSeen, sha256: hash.digest() });
         });
       } catch (err) {
         const damage = archiveDamage(err);
