@@ -82,6 +82,10 @@ export function normalizePaths(paths: string[]): string[] {
   return unique.filter((p) => !unique.some((q) => q !== p && p.startsWith(`${q}/`)));
 }
 
+/** Why a source path that is a symbolic link is refused: `find` lists the link and never goes in. */
+export const LINK_PROBLEM =
+  "is a symbolic link, so a backup would hold the link and none of the folder it points to (give the folder's own path)";
+
 /**
  * The `find` expression that lists a directory source the way it is archived. It runs in the
  * private folder, where `files` is a symlink to `/`, so names come out as archive member names

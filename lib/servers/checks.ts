@@ -19,7 +19,7 @@ import {
   pgDumpMajor,
   type PgConnection,
 } from "./postgres";
-import { freeSpaceProblem } from "../backups/plan";
+import { freeSpaceProblem, LINK_PROBLEM } from "../backups/plan";
 import { formatBytes, formatCount } from "../format";
 
 /** Free space (KiB) in `dir` on the server, or an AppError saying what is wrong with the folder. */
@@ -250,7 +250,7 @@ async function checkDirectories(reach: Reach, paths: string[]): Promise<CheckRes
   const probe = await runCommand(reach, [
     "sh",
     "-c",
-    'for p do if [ ! -e "$p" ]; then echo "missing $p"; elif [ ! -d "$p" ]; then echo "notdir $p"; elif [ ! -r "$p" ] || [ ! -x "$p" ]; then echo "unreadable $p"; fi; done',
+    'for p do if [ ! -e "$p" ]; then echo "missing $p"; elif [ -L "$p" ]; then echo "link $p"; elif [ ! -d "$p" ]; then echo "notdir $p"; elif [ ! -r "$p" ] || [ ! -x "$p" ]; then echo "unreadable $p"; fi; done',
     "sh",
     ...paths,
   ]);
@@ -267,6 +267,7 @@ async function checkDirectories(reach: Reach, paths: string[]): Promise<CheckRes
     missing: "does not exist",
     notdir: "is not a directory",
     unreadable: "is not readable by the SSH user",
+    link: LINK_PROBLEM,
   };
   const message = problems
     .map((line) => {

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { eq, sql } from "drizzle-orm";
@@ -327,12 +327,20 @@ describe("sources", () => {
       ok: true,
       message: "All 2 paths exist and are readable on local.",
     });
-    const hostile = [`/nonexistent; touch ${canary}`, `/$(touch ${canary})`, `/\`touch ${canary}\``, "/etc/hostname"];
+    const link = path.join(dir, "link");
+    symlinkSync(dir, link);
+    const hostile = [
+      `/nonexistent; touch ${canary}`,
+      `/$(touch ${canary})`,
+      `/\`touch ${canary}\``,
+      "/etc/hostname",
+      link,
+    ];
     const bad = await createSource(t, { serverId, kind: "directory", name: "bad", paths: hostile, excludes: [] });
     const result = await testSource(t, bad.id);
     expect(result.ok).toBe(false);
     expect(result.message).toBe(
-      `On local: ${hostile[0]} does not exist; ${hostile[1]} does not exist; ${hostile[2]} does not exist; /etc/hostname is not a directory.`,
+      `On local: ${hostile[0]} does not exist; ${hostile[1]} does not exist; ${hostile[2]} does not exist; /etc/hostname is not a directory; ${link} is a symbolic link, so a backup would hold the link and none of the folder it points to (give the folder's own path).`,
     );
     expect(existsSync(canary)).toBe(false);
   });

@@ -121,7 +121,8 @@ function waitForBanner(port: number): Promise<boolean> {
   });
 }
 
-export async function startSshd(): Promise<TestSshd> {
+/** `maxSessions`: channels sshd allows on one connection (its own default is 10). */
+export async function startSshd(o: { maxSessions?: number } = {}): Promise<TestSshd> {
   if (process.getuid?.() !== 0)
     throw new Error("startSshd needs root (it logs in as root and creates a local test user).");
   need(SSHD, "openssh-server");
@@ -162,7 +163,7 @@ export async function startSshd(): Promise<TestSshd> {
       "PrintMotd no",
       "PrintLastLog no",
       "X11Forwarding no",
-      "MaxSessions 64",
+      `MaxSessions ${o.maxSessions ?? 64}`,
       "MaxStartups 64:30:128",
       "MaxAuthTries 10",
       "LoginGraceTime 30",

@@ -459,7 +459,7 @@ describe("backup archives", () => {
       psql("postgres", `drop database ${name} with (force)`);
     });
 
-    it("wrong database or user: explained before anything is written", async () => {
+    it("wrong database or user, a missing path or a link: explained before anything is written", async () => {
       const workDir = newWorkDir();
       const e1 = await expectFailure(await startArchive(job(getReach(), workDir, [pgSource("nope")])));
       expect(e1.message).toBe(`db nope: Database nope does not exist on 127.0.0.1:${cluster.port}.`);
@@ -476,6 +476,18 @@ describe("backup archives", () => {
       );
       expect(e3.message).toBe(
         `On test-server: ${srcDir}/missing does not exist. Fix the source's paths, or the folder permissions.`,
+      );
+      // A link to a folder: find would list the link alone, a backup of nothing that verifies.
+      const linked = path.join(root, `linked-${randomBytes(3).toString("hex")}`);
+      symlinkSync(srcDir, linked);
+      const e4 = await expectFailure(
+        await startArchive(
+          job(getReach(), workDir, [{ kind: "directory", id: "d", name: "d", paths: [linked], excludes: [] }]),
+        ),
+      );
+      expect(e4).toMatchObject({ code: "VALIDATION" });
+      expect(e4.message).toBe(
+        `On test-server: ${linked} is a symbolic link, so a backup would hold the link and none of the folder it points to (give the folder's own path). Fix the source's paths, or the folder permissions.`,
       );
       expect(leftovers(workDir)).toEqual([]);
     });
@@ -789,6 +801,38 @@ describe("backup archives", () => {
       await conn.close();
       psql("postgres", `drop database ${name} with (force)`);
     });
+  });
+
+  it("a dozen databases over an sshd with its default 10 sessions a connection: all backed up", async () => {
+    const names = Array.from({ length: 12 }, (_, i) => `many_${i}_${randomBytes(2).toString("hex")}`);
+    for (const name of names) psql("postgres", `create database ${name}`);
+    const strict = await startSshd({ maxSessions: 10 });
+    const conn = await connectSsh({
+      host: strict.host,
+      port: strict.port,
+      username: strict.username,
+      privateKey: strict.privateKey,
+      allowPrivateNetworks: true,
+      connectTimeoutMs: 10_000,
+    });
+    try {
+      const workDir = newWorkDir();
+      const run = await startArchive(
+        job(
+          conn.reach,
+          workDir,
+          names.map((n) => pgSource(n)),
+        ),
+      );
+      const [{ members }, manifest] = await Promise.all([saveAndExtract(run.stream), run.done]);
+      expect(manifest.postgres.map((p) => p.database).sort()).toEqual([...names].sort());
+      expect(members.filter((m) => m.startsWith("postgres/"))).toHaveLength(12);
+      expect(leftovers(workDir)).toEqual([]);
+    } finally {
+      await conn.reach.close();
+      await strict.stop();
+      for (const name of names) psql("postgres", `drop database ${name}`);
+    }
   });
 
   async function waitFor(check: () => boolean, ms = 15_000, every = 50) {

@@ -3,7 +3,7 @@ import { AppError } from "@/lib/errors";
 import { firstLines, runCommand } from "@/lib/reach";
 import { explainPsqlError, pgConnectionEnv, pgDumpMajor } from "@/lib/servers/postgres";
 import { compressorFor, type Compressor } from "../compression";
-import { freeSpaceProblem } from "../plan";
+import { freeSpaceProblem, LINK_PROBLEM } from "../plan";
 import { pgWhere, type Plan, type PostgresArchiveSource, type StartedJob } from "./job";
 
 /** Prints the tools found, tar's and pg_dump's versions, the work folder's state and free space, and each directory path's state. */
@@ -13,7 +13,7 @@ const PREFLIGHT = [
   'tar --version 2>/dev/null | head -n 1 | sed "s/^/tarversion /"',
   'pg_dump --version 2>/dev/null | head -n 1 | sed "s/^/pgdump /"',
   'if [ ! -d "$w" ]; then echo "workdir missing"; elif [ ! -w "$w" ] || [ ! -x "$w" ]; then echo "workdir readonly"; else echo "df $(df -Pk "$w" | tail -n 1)"; fi',
-  'i=0; for p do if [ ! -e "$p" ] && [ ! -L "$p" ]; then echo "path $i missing"; elif [ ! -d "$p" ]; then echo "path $i notdir"; elif [ ! -r "$p" ] || [ ! -x "$p" ]; then echo "path $i unreadable"; fi; i=$((i+1)); done',
+  'i=0; for p do if [ ! -e "$p" ] && [ ! -L "$p" ]; then echo "path $i missing"; elif [ -L "$p" ]; then echo "path $i link"; elif [ ! -d "$p" ]; then echo "path $i notdir"; elif [ ! -r "$p" ] || [ ! -x "$p" ]; then echo "path $i unreadable"; fi; i=$((i+1)); done',
   "true",
 ].join("\n");
 
@@ -29,8 +29,8 @@ interface Preflight {
 export async function preflight(job: StartedJob, plan: Plan): Promise<Preflight> {
   const { reach, signal, workDir, serverName } = job;
   const paths = plan.directories.flatMap((d) => d.normalized);
-  // The databases are asked at the same time; their answers count only once the tools are there.
-  const databases = Promise.allSettled(plan.postgres.map((s) => sizeAndVersion(job, s)));
+  // The databases are asked while the server is probed; their answers count only once the tools are there.
+  const databases = settledFew(plan.postgres, (s) => sizeAndVersion(job, s));
   const probe = await runCommand(reach, ["sh", "-c", PREFLIGHT, "sh", workDir, ...paths], { signal });
   if (probe.code !== 0)
     throw new AppError(
@@ -81,6 +81,7 @@ export async function preflight(job: StartedJob, plan: Plan): Promise<Preflight>
       missing: "does not exist",
       notdir: "is not a directory",
       unreadable: "is not readable by the SSH user",
+      link: LINK_PROBLEM,
     };
     return [`${paths[Number(m[1])]} ${words[m[2]!] ?? m[2]}`];
   });
@@ -118,6 +119,29 @@ export async function preflight(job: StartedJob, plan: Plan): Promise<Preflight>
   if (problem) throw new AppError("VALIDATION", problem);
   const compressor = compressorFor(job.compression ?? "fast", tools)!; // gzip is there: checked above
   return { compressor, pgDumpVersion };
+}
+
+/**
+ * How many databases are asked at once. Each question is an SSH channel, and sshd allows 10 on a
+ * connection by default (MaxSessions): a cluster of dozens asked at once was refused.
+ */
+const ASKED_AT_ONCE = 4;
+
+/** `Promise.allSettled` of `fn` over `items`, with at most ASKED_AT_ONCE running. */
+async function settledFew<T, R>(items: T[], fn: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+  const results: PromiseSettledResult<R>[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!).then(
+        (value) => ({ status: "fulfilled", value }) as const,
+        (reason: unknown) => ({ status: "rejected", reason }) as const,
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(ASKED_AT_ONCE, items.length) }, worker));
+  return results;
 }
 
 /** A database's size and major version, or an AppError saying why it cannot be reached. */
