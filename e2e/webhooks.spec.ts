@@ -24,9 +24,13 @@ test("webhooks: an admin adds an endpoint, sends a test, sees a failing backup's
   await page.getByLabel("Description").fill("receiver");
   await page.getByLabel("URL").fill(receiver.url("/coffer"));
   await page.getByRole("button", { name: "Add channel" }).click();
-  const secret = await page.getByTestId("secret-once").inputValue();
-  expect(secret).toMatch(/^whsec_/);
   const card = page.getByTestId("channel-receiver");
+  // The new card comes with the page's refresh; the secret, shown only this once, is still in sight then.
+  await expect(card).toBeVisible();
+  const secretOnce = page.getByTestId("secret-once");
+  await expect(secretOnce).toBeVisible();
+  const secret = await secretOnce.inputValue();
+  expect(secret).toMatch(/^whsec_/);
   // Only the host is shown again: the URL is stored encrypted, as it may carry a token.
   await expect(card).toContainText(`${new URL(receiver.url("/coffer")).host} (URL stored encrypted)`);
   expect(await card.innerHTML()).not.toContain(receiver.url("/coffer"));

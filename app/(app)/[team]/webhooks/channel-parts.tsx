@@ -184,7 +184,31 @@ export function ChannelCard({
   );
 }
 
-export function ChannelForm({
+/**
+ * "Add a channel", open at first while the team has none; from then on it opens and closes as the user
+ * leaves it. The refresh after a create must not fold it away: the new webhook's secret shows in it, once.
+ */
+export function AddChannel({
+  startOpen,
+  ...form
+}: {
+  startOpen: boolean;
+  slug: string;
+  events: EventOption[];
+  mailConfigured: boolean;
+}) {
+  const [open, setOpen] = useState(startOpen);
+  return (
+    <details className="card" open={open} onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary className="cursor-pointer font-medium">Add a channel</summary>
+      <div className="mt-4 max-w-2xl">
+        <ChannelForm {...form} />
+      </div>
+    </details>
+  );
+}
+
+function ChannelForm({
   slug,
   events,
   channel,
@@ -202,7 +226,7 @@ export function ChannelForm({
   const [secret, setSecret] = useState<string | null>(null);
   const [form, setForm] = useState<HTMLFormElement | null>(null);
   const create = useAction(createChannelAction.bind(null, slug), (r) => {
-    if (r.secret) setSecret(r.secret);
+    setSecret(r.secret ?? null); // a chat or e-mail channel has none: an earlier webhook's goes
     form?.reset();
     router.refresh();
   });

@@ -4,7 +4,7 @@ import { env } from "@/lib/env";
 import { catalogue, eventTypes } from "@/lib/notifications/catalogue";
 import { listChannels } from "@/lib/webhooks/queries";
 import { pageTeam } from "@/lib/web/page";
-import { ChannelCard, ChannelForm } from "./channel-parts";
+import { AddChannel, ChannelCard } from "./channel-parts";
 
 export const metadata: Metadata = { title: "Webhooks" };
 
@@ -30,12 +30,7 @@ export default async function WebhooksPage({ params }: { params: Promise<{ team:
           <ChannelCard key={c.id} slug={t.slug} channel={c} events={events} />
         ))}
       </div>
-      <details className="card" open={channels.length === 0}>
-        <summary className="cursor-pointer font-medium">Add a channel</summary>
-        <div className="mt-4 max-w-2xl">
-          <ChannelForm slug={t.slug} events={events} mailConfigured={!!env().SMTP_URL} />
-        </div>
-      </details>
+      <AddChannel slug={t.slug} events={events} mailConfigured={!!env().SMTP_URL} startOpen={channels.length === 0} />
     </div>
   );
 }
