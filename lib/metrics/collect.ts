@@ -78,6 +78,9 @@ export async function samplesAllTeams(teamId: string | undefined): Promise<Sampl
         timezone: schedules.timezone,
         staleGraceMinutes: schedules.staleGraceMinutes,
         staleSince: scheduleHealth.staleSince,
+        createdAt: schedules.createdAt,
+        known: scheduleHealth.scheduleId,
+        watchedSince: scheduleHealth.watchedSince,
       })
       .from(schedules)
       .innerJoin(servers, and(eq(servers.teamId, schedules.teamId), eq(servers.id, schedules.serverId)))
@@ -141,6 +144,12 @@ export async function samplesAllTeams(teamId: string | undefined): Promise<Sampl
     );
     add("coffer_schedule_stale", labels, s.staleSince ? 1 : 0);
     add("coffer_schedule_stale_after_seconds", labels, staleAfterMs(s, now) / 1000);
+    // As stale detection counts it: since its creation, or since it was resumed (detection records that on its next pass).
+    add(
+      "coffer_schedule_watched_since_timestamp_seconds",
+      labels,
+      seconds(s.watchedSince ?? (s.known ? now : s.createdAt)),
+    );
   }
 
   const [serverRows, sourceRows, byStatus] = await Promise.all([

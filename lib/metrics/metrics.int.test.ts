@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { insertBackupRow, insertLocationRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { createDestination } from "../destinations/mutations";
-import { createSchedule } from "../schedules/mutations";
+import { detectStaleSchedulesAllTeams } from "../health/stale";
+import { createSchedule, setScheduleEnabled } from "../schedules/mutations";
 import { createServer } from "../servers/mutations";
 import { createSource } from "../servers/source-mutations";
 import { checkInstanceToken, instanceMetricsAllTeams, metricHelp, teamMetrics } from "./render";
@@ -105,6 +106,27 @@ describe("Prometheus metrics", () => {
     expect(line(body, "coffer_stored_bytes", 'destination="alpha-disk"')).toMatch(/ 2000000000$/);
     expect(line(body, "coffer_workflows", 'workflow="backup",state="queued"')).toMatch(/ 0$/);
     expect(line(body, "coffer_source_last_success_timestamp_seconds", 'source="alpha-etc"')).toMatch(/ 1777860090$/);
+  });
+
+  it("a schedule is watched from its creation, and from its resume after a pause, as stale detection counts it", async () => {
+    const a = await team("gamma");
+    const labels = `schedule_id="${a.scheduleId}"`;
+    const watched = async () =>
+      Number(
+        line((await teamMetrics(a.t)).body, "coffer_schedule_watched_since_timestamp_seconds", labels)!.split(" ")[1],
+      );
+    const created = await watched();
+    expect(Math.abs(created * 1000 - Date.now())).toBeLessThan(60_000);
+    await detectStaleSchedulesAllTeams(new Date(Date.now() + 10 * 86_400_000));
+    expect(await watched()).toBe(created);
+
+    // Paused for a week: resuming starts its clock again, so the alert rule does not fire at once.
+    await setScheduleEnabled(a.t, a.scheduleId, false);
+    await detectStaleSchedulesAllTeams();
+    await setScheduleEnabled(a.t, a.scheduleId, true);
+    const resumed = new Date(Date.now() + 7 * 86_400_000);
+    await detectStaleSchedulesAllTeams(resumed);
+    expect(await watched()).toBe(resumed.getTime() / 1000);
   });
 
   it("a team with nothing to report exports no series, not a 0 an alert would read as a backup in 1970", async () => {

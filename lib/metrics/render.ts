@@ -18,6 +18,8 @@ export const metricHelp: Record<string, string> = {
   coffer_schedule_last_duration_seconds: "How long the newest successful backup of an enabled schedule took.",
   coffer_schedule_stale: "1 while the schedule is stale (no successful backup within its interval plus grace period).",
   coffer_schedule_stale_after_seconds: "The age of the newest successful backup at which the schedule becomes stale.",
+  coffer_schedule_watched_since_timestamp_seconds:
+    "Since when the schedule is watched for staleness: its creation, or its last resume after a pause.",
   coffer_server_last_success_timestamp_seconds: "When the newest successful backup of a server finished (any trigger).",
   coffer_server_last_verified_timestamp_seconds: "When a backup of a server was last verified.",
   coffer_source_last_success_timestamp_seconds: "When the newest successful backup including a source finished.",
