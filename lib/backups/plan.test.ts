@@ -85,7 +85,6 @@ describe("findArgs", () => {
       findArgs({
         paths: ["/var/www", "/srv"],
         excludes: ["*.log", "/var/www/cache/", "tmp/x", "-delete", " "],
-        privateDir: "/var/tmp/coffer-b-1",
         allList: "a.list",
         regularList: "r.list",
       }),
@@ -94,8 +93,8 @@ describe("findArgs", () => {
       "files/var/www",
       "files/srv",
       "(",
-      "-path",
-      "files/var/tmp/coffer-b-1",
+      "-samefile",
+      ".",
       "-o",
       "-name",
       "*.log",

@@ -97,19 +97,15 @@ export const LINK_PROBLEM =
  * - with a slash elsewhere, they match the end of a path (`cache/tmp` matches any path ending in
  *   `/cache/tmp`).
  * A trailing slash is ignored. An excluded folder is skipped with everything inside it.
- * The private folder itself is always excluded (when the work folder is inside a source).
+ * The private folder itself (find's working folder, `.`) is always excluded when the work folder is
+ * inside a source: by identity, so a work folder reached through a link, or whose path has `[`,
+ * `*` or `?`, is excluded too.
  *
  * `-fprint0` writes every archived name to `allList` and regular files to `regularList`
  * (NUL-separated, so any byte in a name is safe); symlinks are listed, never followed.
  */
-export function findArgs(o: {
-  paths: string[];
-  excludes: string[];
-  privateDir: string;
-  allList: string;
-  regularList: string;
-}): string[] {
-  const conditions: string[][] = [["-path", `files${o.privateDir}`]];
+export function findArgs(o: { paths: string[]; excludes: string[]; allList: string; regularList: string }): string[] {
+  const conditions: string[][] = [["-samefile", "."]];
   for (const raw of o.excludes) {
     const pattern = raw.trim().replace(/\/+$/, "");
     if (!pattern) continue;

@@ -308,6 +308,26 @@ describe("backup archives", () => {
       expect(steps.join("\n")).toMatch(/Private folder removed/);
     });
 
+    it("a work folder inside the source, named with glob characters and reached through a link, stays out of the archive", async () => {
+      const site = mkdtempSync(path.join(root, "site-"));
+      writeFileSync(path.join(site, "index.html"), "<h1>hi</h1>\n");
+      const inside = path.join(site, "work [1]");
+      mkdirSync(inside);
+      const workDir = path.join(root, `work-link-${randomBytes(3).toString("hex")}`);
+      symlinkSync(inside, workDir);
+      const run = await startArchive(
+        job(getReach(), workDir, [
+          pgSource("shop"),
+          { kind: "directory", id: "src_site", name: "site", paths: [site], excludes: [] },
+        ]),
+      );
+      const [{ members }, manifest] = await Promise.all([saveAndExtract(run.stream), run.done]);
+      const rel = site.slice(1);
+      expect(manifest.entries.map((e) => e.path).sort()).toEqual([`files/${rel}/index.html`, "postgres/shop.sql"]);
+      expect(members.filter((m) => /work \[1\]\/./.test(m))).toEqual([]); // the work folder, empty
+      expect(leftovers(workDir)).toEqual([]);
+    });
+
     it("counts rows and dumps from one snapshot: rows committed while pg_dump waits are in neither", async () => {
       const name = `snap_${randomBytes(3).toString("hex")}`;
       psql("postgres", `create database ${name}`);

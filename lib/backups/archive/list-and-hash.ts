@@ -13,11 +13,10 @@ export async function listDirectories(job: StartedJob, plan: Plan, dir: string) 
   const regular: string[] = [];
   for (const [i, d] of plan.directories.entries()) {
     const lists = { allList: `files-${i}.list`, regularList: `regular-${i}.list` };
-    const r = await runCommand(
-      job.reach,
-      findArgs({ paths: d.normalized, excludes: d.excludes, privateDir: dir, ...lists }),
-      { cwd: dir, signal: job.signal },
-    );
+    const r = await runCommand(job.reach, findArgs({ paths: d.normalized, excludes: d.excludes, ...lists }), {
+      cwd: dir,
+      signal: job.signal,
+    });
     if (r.code !== 0) {
       const message = r.stderrTail.replaceAll(`files/`, "/").trim().split("\n").slice(0, 3).join("; ");
       throw new AppError(
