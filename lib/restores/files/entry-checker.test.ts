@@ -208,6 +208,31 @@ describe("RestoreEntryChecker: symbolic links", () => {
     expect(refusal([header])).toMatch(message);
   });
 
+  it("restored in place (to /), takes absolute targets as they were, resolved from the restore folder", () => {
+    const inPlace = (headers: H[]) => {
+      const checker = new RestoreEntryChecker(["files/etc"], { inPlace: true });
+      return headers.map((h) => checker.check(h));
+    };
+    expect(
+      inPlace([
+        sym("files/etc/localtime", "/usr/share/zoneinfo/UTC"),
+        sym("files/etc/alternatives/editor", "/bin/nano"),
+        sym("files/etc/root", "/"),
+      ]),
+    ).toEqual([
+      { name: "etc/localtime", type: "symlink", linkname: "/usr/share/zoneinfo/UTC" },
+      { name: "etc/alternatives/editor", type: "symlink", linkname: "/bin/nano" },
+      { name: "etc/root", type: "symlink", linkname: "/" },
+    ]);
+    // The rules about links still hold: nothing is written through one, and `..` never leaves.
+    expect(() => inPlace([sym("files/etc/l", "/.."), file("files/etc/x")])).toThrow(/leads outside/);
+    expect(() => inPlace([sym("files/etc/d", "/etc"), file("files/etc/d/x")])).toThrow(AppError);
+    // An absolute target through a link the archive made resolves from the root, not the link's folder.
+    expect(() => inPlace([sym("files/etc/usr", "/usr"), sym("files/etc/l", "usr/../..")])).toThrow(/leads outside/);
+    // Anywhere else it would lead out of the restored folder, and says what to do.
+    expect(refusal([sym("files/srv/l", "/etc")])).toMatch(/Restore to \/ \(with Overwrite\) to put such links back/);
+  });
+
   it("resolves through links the archive created: `..` after a link goes up from where it leads", () => {
     // deep -> a/b/c ; then deep/../../.. is a/b/c/../../.. = srv's parent = root: fine
     expect(run([sym("files/srv/deep", "a/b/c"), sym("files/srv/ok", "deep/../../..")])[1]).toEqual({

@@ -68,7 +68,15 @@ export class RestoreEntryChecker {
   /** Paths some symbolic link's target passes through → that link's entry name. */
   private readonly walked = new Map<string, string>();
 
-  constructor(members: string[]) {
+  /**
+   * `inPlace`: the restore goes to `/`, where an absolute link target means what it did when it was
+   * backed up, so it is resolved from the restore folder like any other (`/etc/localtime ->
+   * /usr/share/zoneinfo/UTC`); restored anywhere else it would lead out of the restored folder.
+   */
+  constructor(
+    members: string[],
+    private readonly o: { inPlace?: boolean } = {},
+  ) {
     this.members = normalizeMembers(members);
   }
 
@@ -152,10 +160,10 @@ export class RestoreEntryChecker {
         if (!target) throw refuse(raw, "is a symbolic link without a target");
         if (target.includes("\0")) throw refuse(raw, "is a symbolic link whose target has a NUL character");
         if (target.includes("\uFFFD")) throw refuse(raw, "is a symbolic link whose target is not valid UTF-8");
-        if (target.startsWith("/"))
+        if (target.startsWith("/") && !this.o.inPlace)
           throw refuse(
             raw,
-            `is a symbolic link to the absolute path ${show(target)}; only links that stay inside the restored folder are allowed`,
+            `is a symbolic link to the absolute path ${show(target)}; only links that stay inside the restored folder are allowed. Restore to / (with Overwrite) to put such links back in place, or choose folders without them`,
           );
         const walkedNow = new Set<string>();
         try {
@@ -228,7 +236,7 @@ export class RestoreEntryChecker {
     budget: { hops: number },
     walked: Set<string>,
   ): string[] {
-    let stack = [...from];
+    let stack = target.startsWith("/") ? [] : [...from];
     const parts = target.split("/").filter((p) => p !== "" && p !== ".");
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i]!;

@@ -357,6 +357,19 @@ describe("directory restores", () => {
       expect(snapshot(outside)).toEqual({ ...outsideBefore, twin: outsideBefore.twin!.replace(/ links=.*/, "") });
     });
 
+    it("overwrite to /: puts a folder back in place, its links to absolute paths too", async () => {
+      const site = mkdtempSync(path.join(root, "in-place-"));
+      writeFileSync(path.join(site, "index.html"), "v1\n");
+      symlinkSync(path.join(site, "index.html"), path.join(site, "current"));
+      const archive = gnuArchive([site]);
+      writeFileSync(path.join(site, "index.html"), "v2\n");
+      rmSync(path.join(site, "current"));
+      await restoreDirectory(job(archive, "/", "overwrite", [`files${site}`]));
+      expect(readFileSync(path.join(site, "index.html"), "utf8")).toBe("v1\n");
+      expect(readlinkSync(path.join(site, "current"))).toBe(path.join(site, "index.html"));
+      expect(readdirSync("/").filter((n) => n.startsWith(".coffer-restore-"))).toEqual([]);
+    });
+
     it("overwrite: refuses a missing target; fresh: refuses a file as target", async () => {
       const parent = mkdtempSync(path.join(root, "t-"));
       const error = await failure(

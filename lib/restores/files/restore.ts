@@ -31,7 +31,7 @@ export async function restoreDirectory(job: DirectoryRestoreJob): Promise<Direct
     throw new AppError("VALIDATION", 'The restore mode must be "fresh" or "overwrite".');
   if (typeof job.restoreId !== "string" || !/^[A-Za-z0-9_]{1,64}$/.test(job.restoreId))
     throw new AppError("VALIDATION", "The restore id must be letters, digits or _.");
-  const checker = new RestoreEntryChecker(job.members);
+  const checker = new RestoreEntryChecker(job.members, { inPlace: target === "/" });
   const signal = job.signal ?? new AbortController().signal;
   const step = (line: string) => job.onStep?.(line);
   const where = `${target} on ${job.serverName}`;
