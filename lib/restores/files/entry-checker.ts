@@ -67,6 +67,9 @@ export class RestoreEntryChecker {
   private readonly nodes = new Map<string, PathNode>();
   /** Paths some symbolic link's target passes through → that link's entry name. */
   private readonly walked = new Map<string, string>();
+  /** FIFOs and device files among the chosen entries, left out: how many, and the first names. */
+  leftOutCount = 0;
+  readonly leftOut: string[] = [];
 
   /**
    * `inPlace`: the restore goes to `/`, where an absolute link target means what it did when it was
@@ -91,17 +94,17 @@ export class RestoreEntryChecker {
     if (header.pax && Object.keys(header.pax).some((k) => k.startsWith("GNU.sparse.")))
       throw refuse(raw, "is a sparse file (GNU sparse pax records), which Coffer does not restore");
     const type = header.type === "contiguous-file" ? "file" : header.type;
-    if (type !== "file" && type !== "directory" && type !== "symlink" && type !== "link") {
-      const words: Record<string, string> = {
-        "character-device": "a character device",
-        "block-device": "a block device",
-        fifo: "a FIFO (named pipe)",
-      };
+    if (type === "fifo" || type === "character-device" || type === "block-device") {
+      // Made by a running program, not data: never created, and no reason to hold back the rest.
+      if (this.leftOut.length < LEFT_OUT_NAMED) this.leftOut.push(raw);
+      this.leftOutCount++;
+      return null;
+    }
+    if (type !== "file" && type !== "directory" && type !== "symlink" && type !== "link")
       throw refuse(
         raw,
-        `is ${words[String(type)] ?? "of a type Coffer does not know"}; only files, folders, symbolic links and hard links are restored`,
+        "is of a type Coffer does not know; only files, folders, symbolic links and hard links are restored",
       );
-    }
 
     const out = parts.slice(1);
     const name = out.join("/");
@@ -260,5 +263,6 @@ export class RestoreEntryChecker {
   }
 }
 
+const LEFT_OUT_NAMED = 5;
 const ESCAPES = Symbol("escapes");
 const LOOPS = Symbol("loops");

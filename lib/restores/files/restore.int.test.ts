@@ -357,6 +357,23 @@ describe("directory restores", () => {
       expect(snapshot(outside)).toEqual({ ...outsideBefore, twin: outsideBefore.twin!.replace(/ links=.*/, "") });
     });
 
+    it("leaves out a FIFO the backup holds, says so, and restores the rest", async () => {
+      const site = mkdtempSync(path.join(root, "fifo-"));
+      writeFileSync(path.join(site, "index.html"), "v1\n");
+      execFileSync("mkfifo", [path.join(site, "app.pipe")]);
+      const target = path.join(mkdtempSync(path.join(root, "t-")), "out");
+      const steps: string[] = [];
+      const result = await restoreDirectory(
+        job(gnuArchive([site]), target, "fresh", [`files${site}`], { onStep: (m) => steps.push(m) }),
+      );
+      expect(result.files).toBe(1);
+      expect(readFileSync(path.join(target, site, "index.html"), "utf8")).toBe("v1\n");
+      expect(existsSync(path.join(target, site, "app.pipe"))).toBe(false);
+      expect(steps).toContain(
+        `Left out 1 FIFO or device file of the backup, which a restore never creates: files${site}/app.pipe.`,
+      );
+    });
+
     it("overwrite to /: puts a folder back in place, its links to absolute paths too", async () => {
       const site = mkdtempSync(path.join(root, "in-place-"));
       writeFileSync(path.join(site, "index.html"), "v1\n");

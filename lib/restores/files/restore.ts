@@ -50,6 +50,10 @@ export async function restoreDirectory(job: DirectoryRestoreJob): Promise<Direct
     );
     const result = await extract(job, checker, into, signal);
     step(`Extracted ${formatCount(result.files, "file")}, ${formatBytes(result.bytes)}.`);
+    if (checker.leftOutCount)
+      step(
+        `Left out ${formatCount(checker.leftOutCount, "FIFO or device file")} of the backup, which a restore never creates: ${checker.leftOut.join(", ")}${checker.leftOutCount > checker.leftOut.length ? ", …" : ""}.`,
+      );
     if (job.mode === "overwrite") {
       signal.throwIfAborted();
       copying = true;
