@@ -43,7 +43,7 @@ export async function assertMasterKeysPresent(keys: Keyring): Promise<void> {
   const changed = await changedMasterKeys(keys);
   if (changed.length > 0)
     throw new Error(
-      `MASTER_KEYS holds master key ${changed.length === 1 ? "id" : "ids"} ${changed.join(", ")} with other bytes than ${changed.length === 1 ? "the key" : "the keys"} this Coffer first ran with under that id, which sealed what is stored. Put back the original key; a new key needs a new id (then rotate: npm run keys:rotate).`,
+      `MASTER_KEYS holds master key ${changed.length === 1 ? "id" : "ids"} ${changed.join(", ")} with other bytes than ${changed.length === 1 ? "the key" : "the keys"} that sealed what is stored under that id. Put back the original key; a new key needs a new id (then rotate: npm run keys:rotate).`,
     );
   const missing = await unknownKeyIdsInUseAllTeams(keys);
   if (missing.length > 0) {
