@@ -253,7 +253,7 @@ describe("a backup whose process was killed", () => {
 });
 
 describe("SIGTERM", () => {
-  it("during a backup leaves it queued, never running, and the next process completes it", async () => {
+  it("during a backup (twice, as systemd and npm both send it) leaves it queued, never running, and the next process completes it", async () => {
     const b = await queuedBackup();
     const point = `stream:${6 * 1024 * 1024}`;
     const first = coffer(["backup", b.t.id, b.serverId, b.id], {
@@ -265,6 +265,11 @@ describe("SIGTERM", () => {
       () => existsSync(pausedFile(point)),
     );
     rmSync(pausedFile(point));
+    first.child.kill("SIGTERM");
+    await until(
+      () => `the process to start stopping\n${first.output()}`,
+      () => first.output().includes("stopping: running workflows may finish"),
+    );
     first.child.kill("SIGTERM");
     expect(await first.exited, first.output()).toBe(0);
     const stopped = await getBackup(b.t, b.id);

@@ -23,7 +23,7 @@ export async function startWorkflows(): Promise<void> {
   if (env().workflows === "inngest") {
     registerDispatcher(dispatcherFor((events) => inngest.send(events)));
     registerWorkflowEndpoint(serve({ client: inngest, functions }));
-    process.once("SIGTERM", () => {
+    onStopSignal(() => {
       markStopping();
       log.info("stopping: running workflow steps may finish", { graceSeconds: env().SHUTDOWN_GRACE_PERIOD });
       void stepsFinished(env().SHUTDOWN_GRACE_PERIOD * 1000).then((cut) => {
@@ -41,7 +41,7 @@ export async function startWorkflows(): Promise<void> {
   const engine = await inProcessEngine(); // registers itself
   await engine.start();
   await engine.runCron(sweepRuns);
-  process.once("SIGTERM", () => {
+  onStopSignal(() => {
     markStopping();
     const graceMs = env().SHUTDOWN_GRACE_PERIOD * 1000;
     log.info("stopping: running workflows may finish", { graceSeconds: env().SHUTDOWN_GRACE_PERIOD });
@@ -52,4 +52,23 @@ export async function startWorkflows(): Promise<void> {
       .finally(() => process.exit(0));
   });
   log.info("workflows run in this process (no Inngest server configured)");
+}
+
+/**
+ * Runs `stop` on the first SIGTERM or SIGINT. A repeated SIGTERM is ignored, so the grace period
+ * holds: systemd signals every process of the service and `npm start` forwards its own, so one
+ * stop brings two. A second SIGINT (Ctrl-C again) exits at once, leaving running work to the
+ * next start's recovery.
+ */
+function onStopSignal(stop: () => void): void {
+  let stopping = false;
+  const handle = (signal: NodeJS.Signals) => {
+    if (!stopping) {
+      stopping = true;
+      stop();
+    } else if (signal === "SIGINT") process.exit(130);
+    else log.info("already stopping", { signal });
+  };
+  process.on("SIGTERM", handle);
+  process.on("SIGINT", handle);
 }
