@@ -3,6 +3,7 @@ import { and, count, desc, eq, inArray, isNotNull, max, sql, sum, type SQL } fro
 import type { PgColumn } from "drizzle-orm/pg-core";
 import {
   backupLocations,
+  backupStatusEnum,
   backups,
   backupSources,
   notificationChannels,
@@ -61,7 +62,7 @@ export async function samplesAllTeams(teamId: string | undefined): Promise<Sampl
   };
   // Counts that are zero are still series, so a dashboard or rule sees 0 rather than nothing.
   for (const id of slugs.keys()) {
-    for (const status of ["queued", "running", "succeeded", "failed", "cancelled", "expired"])
+    for (const status of backupStatusEnum.enumValues)
       add("coffer_backups", { ...team(id), status }, 0);
     for (const workflow of ["backup", "restore", "verification", "delivery"])
       for (const state of ["queued", "running"]) add("coffer_workflows", { ...team(id), workflow, state }, 0);

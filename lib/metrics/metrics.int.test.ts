@@ -103,6 +103,7 @@ describe("Prometheus metrics", () => {
     expect(line(body, "coffer_schedule_stale_after_seconds", labels)).toMatch(/ 172800$/);
     expect(line(body, "coffer_backups", 'status="failed"')).toMatch(/ 1$/);
     expect(line(body, "coffer_backups", 'status="running"')).toMatch(/ 0$/);
+    expect(line(body, "coffer_backups", 'status="trashed"')).toMatch(/ 0$/);
     expect(line(body, "coffer_stored_bytes", 'destination="alpha-disk"')).toMatch(/ 2000000000$/);
     expect(line(body, "coffer_workflows", 'workflow="backup",state="queued"')).toMatch(/ 0$/);
     expect(line(body, "coffer_source_last_success_timestamp_seconds", 'source="alpha-etc"')).toMatch(/ 1777860090$/);
