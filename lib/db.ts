@@ -1,4 +1,6 @@
 import "server-only";
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { sql } from "drizzle-orm";
 import { openDatabase, type OpenedDatabase } from "@/db/client";
 import { env } from "./env";
@@ -21,6 +23,20 @@ function opened(): Promise<OpenedDatabase> {
 /** The migrated database of this process. */
 export async function db() {
   return (await opened()).db;
+}
+
+/** Where this process's database is, for scripts to say (never the URL's user or password). */
+export function databaseWhere(): string {
+  const e = env();
+  if (!e.DATABASE_URL) return `the embedded database in ${path.resolve(e.DATA_DIR, "pglite")}`;
+  const u = new URL(e.DATABASE_URL);
+  return `PostgreSQL database ${decodeURIComponent(u.pathname.slice(1))} at ${u.hostname}:${u.port || 5432}`;
+}
+
+/** Whether the embedded database (no DATABASE_URL) has been created yet: opening it creates it. */
+export function databaseEmbeddedMissing(): boolean {
+  const e = env();
+  return !e.DATABASE_URL && !existsSync(path.resolve(e.DATA_DIR, "pglite"));
 }
 
 export async function databaseKind() {

@@ -7,12 +7,31 @@ import {
   rotateSecrets,
   unknownKeyIdsInUseAllTeams,
 } from "@/lib/crypto/rotate";
-import { closeDatabase } from "@/lib/db";
+import { keysRecorded } from "@/lib/crypto/key-checks";
+import { closeDatabase, databaseEmbeddedMissing, databaseWhere } from "@/lib/db";
 import { formatCount } from "@/lib/format";
 
 const keys = keyring();
-console.log(`Re-sealing secrets under master key "${keys.active.id}"…`);
+// Run without Coffer's DATABASE_URL (or DATA_DIR), this would rotate an empty database and say
+// the old keys can go: refused, since Coffer records its keys on its first start.
+const notCoffers = `Coffer has never started on ${databaseWhere()}: set DATABASE_URL (or DATA_DIR) as Coffer runs with, then run this again. No key may be removed yet.`;
+if (databaseEmbeddedMissing()) {
+  console.error(notCoffers);
+  process.exit(1);
+}
+console.log(`Database: ${databaseWhere()}.`);
 try {
+  if (await keysRecorded()) await rotate();
+  else {
+    console.error(notCoffers);
+    process.exitCode = 1;
+  }
+} finally {
+  await closeDatabase();
+}
+
+async function rotate() {
+  console.log(`Re-sealing secrets under master key "${keys.active.id}"…`);
   const report = await rotateSecrets({
     keys,
     onBatch: (column, resealed) => console.log(`  ${column}: ${resealed} re-sealed so far`),
@@ -37,6 +56,4 @@ try {
     );
   if (!older.length && !left.length)
     console.log("  No stored backup object names an older key: older keys can be removed from MASTER_KEYS.");
-} finally {
-  await closeDatabase();
 }

@@ -88,3 +88,9 @@ function attempt(open: () => unknown): boolean {
     return false;
   }
 }
+
+/** Whether Coffer has started on this database: its first start records its master keys' checks. */
+export async function keysRecorded(): Promise<boolean> {
+  const d = await db();
+  return (await d.select({ keyId: masterKeyChecks.keyId }).from(masterKeyChecks).limit(1)).length > 0;
+}
