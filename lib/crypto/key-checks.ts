@@ -36,7 +36,7 @@ export async function changedMasterKeys(keys: Keyring): Promise<string[]> {
   const wrong: string[] = [];
   const confirmed = [];
   for (const k of configured.filter((k) => !known.has(k.id))) {
-    if (await opensWhatItSealed(k.id, keys)) confirmed.push(k);
+    if (await opensWhatItSealedAllTeams(k.id, keys)) confirmed.push(k);
     else wrong.push(k.id);
   }
   if (confirmed.length)
@@ -57,7 +57,7 @@ export async function changedMasterKeys(keys: Keyring): Promise<string[]> {
 }
 
 /** Whether one stored secret or backup data key sealed under `keyId` opens (true when there is none). */
-async function opensWhatItSealed(keyId: string, keys: Keyring): Promise<boolean> {
+async function opensWhatItSealedAllTeams(keyId: string, keys: Keyring): Promise<boolean> {
   const d = await db();
   for (const c of secretColumns()) {
     const [row] = (await d
