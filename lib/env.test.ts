@@ -39,6 +39,11 @@ describe("where workflows run", () => {
       (await envWith({ ...noInngest, INNGEST_EVENT_KEY: "ek", INNGEST_SIGNING_KEY: "signkey-prod-abc" })).workflows,
     ).toBe("inngest");
   });
+  it("refuses an Inngest server without an event key in production: no run could be started", async () => {
+    await expect(
+      envWith({ ...noInngest, NODE_ENV: "production", TRUST_PROXY: "false", INNGEST_SIGNING_KEY: "signkey-prod-abc" }),
+    ).rejects.toThrow(/INNGEST_EVENT_KEY: required in production/);
+  });
   it("refuses an unsigned Inngest endpoint in production", async () => {
     await expect(envWith({ ...noInngest, NODE_ENV: "production", INNGEST_DEV: "1" })).rejects.toThrow(
       /INNGEST_SIGNING_KEY: required in production/,

@@ -147,6 +147,12 @@ export function env(): Env {
         "Invalid configuration:\n  INNGEST_SIGNING_KEY: required in production when workflows run on an Inngest server (INNGEST_DEV is for development only).",
       );
     }
+    // Outside dev mode the SDK sends events only with a key: every Back up now and schedule would fail.
+    if (production && workflows === "inngest" && !inngestDev && !rest.INNGEST_EVENT_KEY) {
+      throw new Error(
+        "Invalid configuration:\n  INNGEST_EVENT_KEY: required in production when workflows run on an Inngest server, which refuses events sent without it (every backup would fail to start).",
+      );
+    }
     cached = {
       ...rest,
       production,
