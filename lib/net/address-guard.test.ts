@@ -30,6 +30,10 @@ describe("resolveAllowedAddress", () => {
     ["::ffff:127.0.0.1", /loopback.*embedded in the IPv6 address/],
     ["::ffff:10.1.2.3", /private network/],
     ["[::ffff:169.254.169.254]", /cloud metadata/],
+    ["::ffff:0:7f00:1", /loopback.*embedded in the IPv6 address/],
+    ["::ffff:0:127.0.0.1", /loopback.*embedded in the IPv6 address/],
+    ["[::ffff:0:a00:1]", /private network/],
+    ["::ffff:0:a9fe:a9fe", /cloud metadata/],
     ["64:ff9b::a00:1", /private network/],
     ["fe80::1", /link-local/],
     ["fe80::1%eth0", /link-local/],
@@ -80,7 +84,14 @@ describe("resolveAllowedAddress", () => {
   });
 
   it("classifies public addresses as allowed", () => {
-    for (const ok of ["93.184.216.34", "8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"]) {
+    for (const ok of [
+      "93.184.216.34",
+      "8.8.8.8",
+      "1.1.1.1",
+      "2606:4700:4700::1111",
+      "::ffff:8.8.8.8",
+      "::ffff:0:808:808",
+    ]) {
       expect(forbiddenReason(ok), ok).toBeUndefined();
     }
   });

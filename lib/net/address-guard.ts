@@ -101,13 +101,14 @@ function ipv6Bytes(address: string): number[] | undefined {
   return bytes;
 }
 
-/** An IPv4 address carried inside an IPv6 one (mapped, compatible, NAT64, 6to4), if any. */
+/** An IPv4 address carried inside an IPv6 one (mapped, translated, compatible, NAT64, 6to4), if any. */
 function embeddedV4(address: string): string | undefined {
   const b = ipv6Bytes(address);
   if (!b) return undefined;
   const zero = (from: number, to: number) => b.slice(from, to).every((x) => x === 0);
   const v4 = (i: number) => b.slice(i, i + 4).join(".");
   if (zero(0, 10) && b[10] === 0xff && b[11] === 0xff) return v4(12); // ::ffff:a.b.c.d (mapped)
+  if (zero(0, 8) && b[8] === 0xff && b[9] === 0xff && zero(10, 12)) return v4(12); // ::ffff:0:a.b.c.d (translated, RFC 2765)
   if (zero(0, 12) && !zero(12, 14)) return v4(12); // ::a.b.c.d (deprecated "compatible"); not :: or ::1
   if (b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && zero(4, 12)) return v4(12); // 64:ff9b::/96 NAT64
   if (b[0] === 0x20 && b[1] === 0x02) return v4(2); // 2002::/16 6to4

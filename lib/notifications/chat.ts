@@ -11,7 +11,8 @@ const cut = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` 
 function slack(m: Message, e: Envelope) {
   const icon = { good: ":white_check_mark:", bad: ":x:", warning: ":warning:" }[m.tone];
   return {
-    text: `${m.title}`,
+    // The notification's plain text, read as mrkdwn too: escaped, or a name like <!channel> pings everyone.
+    text: slackEscape(m.title),
     blocks: [
       { type: "section", text: { type: "mrkdwn", text: `${icon} *<${m.url}|${slackEscape(m.title)}>*` } },
       {
