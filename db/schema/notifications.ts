@@ -35,7 +35,10 @@ export const notificationChannels = pgTable(
     previousSecretUntil: timestampColumn("previous_secret_until"),
     emailRoles: jsonb("email_roles").$type<("owner" | "admin" | "member" | "viewer")[]>().notNull().default([]),
     emailAddresses: jsonb("email_addresses").$type<string[]>().notNull().default([]),
-    /** Since the first failed attempt after the last success; and deliveries that failed for good since then. */
+    /**
+     * Since the first failed attempt after the last success, or after more than the longest wait
+     * between retries without one; and deliveries that failed for good since then.
+     */
     failingSince: timestampColumn("failing_since"),
     failedInRow: integer("failed_in_row").notNull().default(0),
     /** While a delivery run works on the channel (renewed as it goes): the dispatcher starts no second one. */

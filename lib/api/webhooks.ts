@@ -164,7 +164,7 @@ export const testWebhookOp = operation({
       error: z.string().nullable(),
     })
     .meta({ id: "WebhookTestResult" }),
-  errors: { 409: "A test to this channel is being sent already." },
+  errors: { 409: "The test was not sent: the channel was disabled or deleted meanwhile." },
 });
 
 export const rotateWebhookSecretOp = operation({

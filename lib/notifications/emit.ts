@@ -46,12 +46,13 @@ export function envelope<T extends EventType>(
 /**
  * Stores an event and its deliveries: to every enabled channel of the team whose filter takes it,
  * or only to `channelId` (a test). Returns the event's id, or null when its dedupe key was seen.
+ * `holdMs` keeps the deliveries from delivery runs that long (a Send test's request attempts its own).
  */
 export async function enqueue<T extends EventType>(
   t: TeamContext,
   type: T,
   data: EventData[T],
-  o: { dedupeKey?: string | null; channelId?: string; test?: boolean },
+  o: { dedupeKey?: string | null; channelId?: string; test?: boolean; holdMs?: number },
 ): Promise<string | null> {
   const id = newId("evt");
   const body = JSON.stringify(envelope(t, type, data, { id, at: new Date(), test: o.test }));
@@ -89,9 +90,15 @@ export async function enqueue<T extends EventType>(
         ),
       );
     if (channels.length)
-      await tx
-        .insert(notificationDeliveries)
-        .values(channels.map((c) => ({ id: newId("dlv"), teamId: t.id, channelId: c.id, eventId: id })));
+      await tx.insert(notificationDeliveries).values(
+        channels.map((c) => ({
+          id: newId("dlv"),
+          teamId: t.id,
+          channelId: c.id,
+          eventId: id,
+          nextAttemptAt: o.holdMs ? sql`now() + ${`${o.holdMs} milliseconds`}::interval` : undefined,
+        })),
+      );
     return id;
   });
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createInvitation, acceptInvitation } from "@/lib/teams/invitations";
 import { eq } from "drizzle-orm";
-import { notificationChannels } from "@/db/schema";
+import { notificationChannels, notificationDeliveries } from "@/db/schema";
 import {
   insertChannelRow,
   makeDeliveriesDue,
@@ -28,7 +28,8 @@ import {
   updateChannel,
 } from "./channels";
 import { newSigningSecret, sealChannelSecret } from "./secrets";
-import { MAX_ATTEMPTS, deliverChannel } from "./deliver";
+import { deliverChannel } from "./deliver";
+import { MAX_ATTEMPTS } from "./retries";
 import { redeliver, sendTest } from "./deliveries";
 import { DISABLE_AFTER_FAILED } from "./health";
 import { listChannels, listDeliveries } from "./queries";
@@ -274,6 +275,17 @@ describe("chat channels", () => {
     const views = await listChannels(t);
     expect(views.map((v) => v.urlHint)).toEqual(Array(3).fill(`127.0.0.1:${receiver.port}`));
     expect(JSON.stringify(views)).not.toContain("xoxsecret");
+
+    // A name written as a Slack mention or link is shown as typed, in the text as in the blocks.
+    const hostile = exampleData("backup.failed", `http://127.0.0.1/${t.slug}`);
+    hostile.server.name = "<!channel> & <https://evil.test|db>";
+    await enqueue(t, "backup.failed", hostile, {});
+    await deliverChannel(t.id, ids.slack!, 2_000);
+    const named = JSON.parse(receiver.at("/chat/slack/T0SECRET/B0SECRET/xoxsecret")[1]!.body);
+    const shown = "&lt;!channel&gt; &amp; &lt;https://evil.test|db&gt;";
+    expect(named.text).toBe(`Backup failed: ${shown} (nightly)`);
+    expect(named.blocks[0].text.text).toContain(`|Backup failed: ${shown} (nightly)>*`);
+    expect(JSON.stringify(named)).not.toMatch(/<!channel>|<https:\/\/evil/);
   });
 });
 
@@ -385,6 +397,52 @@ describe("a channel that keeps failing", () => {
     await produce(t);
     await deliverChannel(t.id, id, 1_000);
     expect((await listChannels(t))[0]).toMatchObject({ enabled: true, failingSince: expect.any(Date) });
+  });
+
+  it("a failure long after the last one starts a new failing period: the event goes on its retry and the channel stays enabled", async () => {
+    const { t } = await crew();
+    receiver.on("/rare", { status: 503 });
+    const { id } = await createChannel(t, {
+      kind: "webhook",
+      url: receiver.url("/rare"),
+      description: "rare",
+      events: ["backup.failed"],
+    });
+    // Its last delivery failed for good 4 days ago, in a failing period that began a day earlier.
+    await produce(t);
+    await setDeliveryAttempts(id, MAX_ATTEMPTS - 1);
+    await deliverChannel(t.id, id, 1_000);
+    const longAgo = new Date(Date.now() - 4 * 86_400_000);
+    await (
+      await db()
+    )
+      .update(notificationDeliveries)
+      .set({ lastAttemptAt: longAgo })
+      .where(eq(notificationDeliveries.channelId, id));
+    await setChannelRow(id, { failingSince: new Date(longAgo.getTime() - 86_400_000) });
+
+    // The next backup failure meets the receiver mid-deploy: one 503, then it answers again.
+    receiver.on("/rare", { status: 503 }, { status: 200 });
+    await produce(t);
+    expect(await deliverChannel(t.id, id, 20_000)).toMatchObject({ attempted: 2, delivered: 1 });
+    expect((await listChannels(t))[0]).toMatchObject({ enabled: true, failingSince: null, disabledReason: null });
+    expect((await listDeliveries(t, id))[0]).toMatchObject({ status: "succeeded", attempts: 2, responseStatus: 200 });
+  });
+
+  it("a retry that fails goes on with the failing period its earlier attempts began", async () => {
+    const { t } = await crew();
+    receiver.on("/still-down", { status: 503 });
+    const { id } = await createChannel(t, {
+      kind: "webhook",
+      url: receiver.url("/still-down"),
+      description: "",
+      events: [],
+    });
+    await setChannelRow(id, { failingSince: new Date(Date.now() - 3 * 86_400_000 - 60_000) });
+    await produce(t);
+    await setDeliveryAttempts(id, 3); // its fourth attempt, due now
+    await deliverChannel(t.id, id, 1_000);
+    expect((await listChannels(t))[0]).toMatchObject({ enabled: false });
   });
 
   it(`is disabled after ${DISABLE_AFTER_FAILED} deliveries in a row failed for good`, async () => {

@@ -4,21 +4,16 @@ import { notificationChannels, notificationDeliveries, notificationEvents } from
 import { db } from "../db";
 import type { HttpOutcome } from "./http";
 import { recordHealth } from "./health";
+import { MAX_ATTEMPTS, RETRY_DELAYS_MS } from "./retries";
 import { attempt, type SendingChannel } from "./send";
 import { inTeam } from "../teams/context";
 
-/**
- * Delay before each retry: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h — eight attempts over about
- * 28 hours. Every attempt carries the event's id as `webhook-id`.
- */
-export const RETRY_DELAYS_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
-export const MAX_ATTEMPTS = RETRY_DELAYS_MS.length + 1;
 /** Requests in flight to one channel at once. */
 export const IN_FLIGHT = 4;
 /** Claimed at once: even if every attempt times out (10 s), a batch ends within 50 s… */
 const BATCH = IN_FLIGHT * 5;
 /** …well inside its lease, after which anyone may claim its deliveries again. */
-const LEASE_MS = 120_000;
+export const LEASE_MS = 120_000;
 /** A run waits for a retry due this soon (the 5 s one) instead of leaving it to the next run. */
 const WAIT_FOR_RETRY_MS = 10_000;
 

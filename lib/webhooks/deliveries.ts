@@ -11,7 +11,7 @@ import { enqueue } from "../notifications/emit";
 import { exampleData } from "../notifications/examples";
 import { notificationsQueued } from "../notifications/wake";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
-import { deliverNow } from "./deliver";
+import { deliverNow, LEASE_MS } from "./deliver";
 
 /**
  * Send test: a sample event (`"test": true`) to one channel, attempted at once, once, and logged
@@ -25,13 +25,20 @@ export async function sendTest(t: TeamContext, channelId: string, type: EventTyp
     .from(notificationChannels)
     .where(inTeam(notificationChannels, t, eq(notificationChannels.id, channelId)));
   if (!channel) throw notFound("That channel");
-  const eventId = await enqueue(t, type, exampleData(type, appLink(t, "")), { channelId, test: true });
+  // Held from delivery runs for as long as a claim would hold it: this request sends it and shows
+  // the answer (a run that took it first would send it twice, or leave the request without one).
+  // Should the request die first, a run sends it after the hold.
+  const eventId = await enqueue(t, type, exampleData(type, appLink(t, "")), {
+    channelId,
+    test: true,
+    holdMs: LEASE_MS,
+  });
   const [delivery] = await d
     .select({ id: notificationDeliveries.id })
     .from(notificationDeliveries)
     .where(inTeam(notificationDeliveries, t, eq(notificationDeliveries.eventId, eventId!)));
   const outcome = await deliverNow(t.id, channelId, delivery!.id);
-  if (!outcome) throw new AppError("CONFLICT", "The test is being sent already; look at the delivery log.");
+  if (!outcome) throw new AppError("CONFLICT", "The test was not sent: the channel was disabled or deleted meanwhile.");
   return {
     ok: outcome.ok,
     status: outcome.status,

@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "@/test/ports";
 import { ageDeliveries, makeDeliveriesDue, setChannelRow } from "@/test/arrange";
@@ -7,8 +8,10 @@ import { exampleData } from "../notifications/examples";
 import { enqueue } from "../notifications/emit";
 import type { EventType } from "../notifications/catalogue";
 import type { TeamContext } from "../teams/context";
+import { db } from "../db";
 import { createChannel, rotateSecret, setChannelEnabled } from "./channels";
-import { MAX_ATTEMPTS, RETRY_DELAYS_MS, deliverChannel } from "./deliver";
+import { deliverChannel } from "./deliver";
+import { MAX_ATTEMPTS, RETRY_DELAYS_MS } from "./retries";
 import { redeliver, sendTest } from "./deliveries";
 import { BODY_LIMIT } from "./http";
 import { pruneNotificationsAllTeams } from "./prune";
@@ -250,6 +253,29 @@ describe("webhook delivery (Standard Webhooks)", () => {
       [true, "failed"],
       [true, "succeeded"],
     ]);
+  });
+
+  it("Send test is sent once and answered by the request that asked, while a delivery run works on the channel", async () => {
+    const { t } = await team();
+    const ep = await endpoint(t, "/busy");
+    // A run that claims every 20 ms for 3 s: 150 deliveries come due one after another.
+    for (let i = 0; i < 150; i++) await produce(t, "backup.succeeded");
+    await (
+      await db()
+    ).execute(sql`update notification_deliveries d set next_attempt_at = now() + n.k * interval '20 milliseconds'
+      from (select id, row_number() over (order by id) as k from notification_deliveries where channel_id = ${ep.id}) n
+      where d.id = n.id`);
+    let running = true;
+    const run = deliverChannel(t.id, ep.id, 5_000).finally(() => (running = false));
+    const answers: unknown[] = [];
+    while (running) answers.push(await sendTest(t, ep.id).catch((err: Error) => err.message));
+    await run;
+    expect(answers.length).toBeGreaterThan(10);
+    expect(answers.filter((a) => !(a as { ok?: boolean }).ok)).toEqual([]);
+    const tests = receiver.at("/busy").filter((r) => JSON.parse(r.body).test);
+    expect(new Set(tests.map((r) => header(r, "webhook-id"))).size).toBe(tests.length);
+    expect(tests).toHaveLength(answers.length);
+    expect(receiver.at("/busy")).toHaveLength(150 + answers.length);
   });
 
   it("an endpoint only gets the events it asked for; a disabled one gets none", async () => {

@@ -26,11 +26,13 @@ export interface HttpOutcome {
 /**
  * POSTs `body` to the target: one connection to the address the guard checked (no second DNS
  * answer can move it), redirects returned as failures rather than followed, TIMEOUT_MS for the
- * whole exchange, at most BODY_LIMIT bytes of the answer read. Never throws; messages name the
- * host only, never the URL's path or query.
+ * whole attempt (look-up included), at most BODY_LIMIT bytes of the answer read. Never throws;
+ * messages name the host only, never the URL's path or query.
  */
 export async function post(target: Target, body: string, headers: Record<string, string>): Promise<HttpOutcome> {
   const started = Date.now();
+  // One deadline for the look-up and the exchange: what DNS took comes off the request's time.
+  const left = () => Math.max(0, started + TIMEOUT_MS - Date.now());
   const done = (o: Omit<HttpOutcome, "latencyMs" | "ok"> & { ok?: boolean }): HttpOutcome => ({
     ok: false,
     ...o,
@@ -38,7 +40,7 @@ export async function post(target: Target, body: string, headers: Record<string,
   });
   let address: { address: string; family: 4 | 6 };
   try {
-    address = await resolveTarget(target, AbortSignal.timeout(TIMEOUT_MS));
+    address = await resolveTarget(target, AbortSignal.timeout(left()));
   } catch (err) {
     const app = asAppError(err);
     return done({
@@ -113,7 +115,7 @@ export async function post(target: Target, body: string, headers: Record<string,
           : `No answer from ${target.hint} within ${TIMEOUT_MS / 1000} s.`,
         permanent: false,
       });
-    }, TIMEOUT_MS);
+    }, left());
     request.on("error", (err: NodeJS.ErrnoException) =>
       finish({ status: null, body: null, error: describeError(err, target.hint, answered), permanent: false }),
     );
