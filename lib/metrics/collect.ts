@@ -62,8 +62,7 @@ export async function samplesAllTeams(teamId: string | undefined): Promise<Sampl
   };
   // Counts that are zero are still series, so a dashboard or rule sees 0 rather than nothing.
   for (const id of slugs.keys()) {
-    for (const status of backupStatusEnum.enumValues)
-      add("coffer_backups", { ...team(id), status }, 0);
+    for (const status of backupStatusEnum.enumValues) add("coffer_backups", { ...team(id), status }, 0);
     for (const workflow of ["backup", "restore", "verification", "delivery"])
       for (const state of ["queued", "running"]) add("coffer_workflows", { ...team(id), workflow, state }, 0);
   }
