@@ -254,7 +254,8 @@ async function storageAllTeams(
   }
 }
 
-const channelState = sql<string>`case when not ${notificationChannels.enabled} then 'disabled' when ${notificationChannels.failingSince} is not null then 'failing' else 'ok' end`;
+// "disabled": by Coffer, after failing (lib/webhooks/health.ts); "off": turned off by someone (which ends its failing).
+const channelState = sql<string>`case when not ${notificationChannels.enabled} and ${notificationChannels.failingSince} is not null then 'disabled' when not ${notificationChannels.enabled} then 'off' when ${notificationChannels.failingSince} is not null then 'failing' else 'ok' end`;
 
 async function workAllTeams(
   d: Db,

@@ -1,10 +1,11 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { insertBackupRow, insertLocationRow } from "@/test/arrange";
+import { insertBackupRow, insertLocationRow, setChannelRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { createDestination } from "../destinations/mutations";
 import { detectStaleSchedulesAllTeams } from "../health/stale";
 import { createSchedule, setScheduleEnabled } from "../schedules/mutations";
+import { createChannel, setChannelEnabled } from "../webhooks/channels";
 import { createServer } from "../servers/mutations";
 import { createSource } from "../servers/source-mutations";
 import { checkInstanceToken, instanceMetricsAllTeams, metricHelp, teamMetrics } from "./render";
@@ -128,6 +129,21 @@ describe("Prometheus metrics", () => {
     const resumed = new Date(Date.now() + 7 * 86_400_000);
     await detectStaleSchedulesAllTeams(resumed);
     expect(await watched()).toBe(resumed.getTime() / 1000);
+  });
+
+  it("tells a channel Coffer disabled after failing from one someone turned off, which alerts nobody", async () => {
+    const a = await team("delta");
+    const mail = { kind: "email" as const, description: "", events: [], roles: ["owner" as const], addresses: [] };
+    const { id: byCoffer } = await createChannel(a.t, { ...mail, description: "by coffer" });
+    const { id: bySomeone } = await createChannel(a.t, { ...mail, description: "by someone" });
+    const failing = { failingSince: new Date(Date.now() - 4 * 86_400_000), failedInRow: 7 };
+    await setChannelRow(byCoffer, { ...failing, enabled: false, disabledReason: "Failed for 3 days." });
+    await setChannelRow(bySomeone, failing);
+    await setChannelEnabled(a.t, bySomeone, false);
+    const { body } = await teamMetrics(a.t);
+    expect(line(body, "coffer_notification_channels", 'state="disabled"')).toMatch(/ 1$/);
+    expect(line(body, "coffer_notification_channels", 'state="off"')).toMatch(/ 1$/);
+    expect(line(body, "coffer_notification_channels", 'state="failing"')).toBeUndefined();
   });
 
   it("a team with nothing to report exports no series, not a 0 an alert would read as a backup in 1970", async () => {

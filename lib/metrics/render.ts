@@ -30,7 +30,8 @@ export const metricHelp: Record<string, string> = {
     "Estimated monthly storage cost per destination and storage class (list prices or overrides).",
   coffer_notification_deliveries:
     "Notification deliveries in the 30-day log by channel kind and outcome (pending, succeeded, failed).",
-  coffer_notification_channels: "Notification channels by kind and state (ok, failing, disabled).",
+  coffer_notification_channels:
+    "Notification channels by kind and state (ok, failing, disabled by Coffer after failing, off: turned off by someone).",
   coffer_workflows: "Queued and running work: backups, restores, verifications, notification deliveries.",
 };
 

@@ -192,7 +192,14 @@ async function writeEnabled(tx: Transaction, t: TeamContext, channelId: string, 
     .set(
       enabled
         ? { enabled, failingSince: null, failedInRow: 0, disabledAt: null, disabledReason: null }
-        : { enabled, disabledAt: new Date(), disabledReason: `Disabled by ${t.actor.label}.` },
+        : // Turned off on purpose: no longer "failing" (metrics tell it from a channel Coffer disabled).
+          {
+            enabled,
+            disabledAt: new Date(),
+            disabledReason: `Disabled by ${t.actor.label}.`,
+            failingSince: null,
+            failedInRow: 0,
+          },
     )
     .where(inTeam(notificationChannels, t, eq(notificationChannels.id, channelId)))
     .returning({
