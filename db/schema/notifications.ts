@@ -36,8 +36,8 @@ export const notificationChannels = pgTable(
     emailRoles: jsonb("email_roles").$type<("owner" | "admin" | "member" | "viewer")[]>().notNull().default([]),
     emailAddresses: jsonb("email_addresses").$type<string[]>().notNull().default([]),
     /**
-     * Since the first failed attempt after the last success, or after more than the longest wait
-     * between retries without one; and deliveries that failed for good since then.
+     * Since the first failed attempt after the last success (or after someone last turned the
+     * channel off or on); and deliveries that failed for good since then.
      */
     failingSince: timestampColumn("failing_since"),
     failedInRow: integer("failed_in_row").notNull().default(0),

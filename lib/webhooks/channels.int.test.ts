@@ -350,9 +350,10 @@ describe("a channel that keeps failing", () => {
 
     await setMutedMail(userOf(admin), { muted: ["channel.disabled"] });
     await setChannelRow(id, { failingSince: new Date(Date.now() - 3 * 86_400_000 - 60_000) });
-    await produce(t);
+    await setDeliveryAttempts(id, MAX_ATTEMPTS - 1);
+    await produce(t); // a new event, its retries ahead
     const before = smtp.messages.length;
-    await deliverChannel(t.id, id, 1_000); // one more failure after three days
+    await deliverChannel(t.id, id, 1_000); // deliveries failing for good after three days
 
     const [view] = await listChannels(t);
     expect(view).toMatchObject({ enabled: false, disabledReason: expect.stringContaining("Last error: Answered 503") });
@@ -399,7 +400,7 @@ describe("a channel that keeps failing", () => {
     expect((await listChannels(t))[0]).toMatchObject({ enabled: true, failingSince: expect.any(Date) });
   });
 
-  it("a failure long after the last one starts a new failing period: the event goes on its retry and the channel stays enabled", async () => {
+  it("an event on a channel that last failed days ago still gets its retries: one bad minute of the receiver does not disable it", async () => {
     const { t } = await crew();
     receiver.on("/rare", { status: 503 });
     const { id } = await createChannel(t, {
@@ -429,7 +430,7 @@ describe("a channel that keeps failing", () => {
     expect((await listDeliveries(t, id))[0]).toMatchObject({ status: "succeeded", attempts: 2, responseStatus: 200 });
   });
 
-  it("a retry that fails goes on with the failing period its earlier attempts began", async () => {
+  it("after 3 days of failures, an attempt with retries left does not disable it; a delivery failing for good does", async () => {
     const { t } = await crew();
     receiver.on("/still-down", { status: 503 });
     const { id } = await createChannel(t, {
@@ -441,6 +442,9 @@ describe("a channel that keeps failing", () => {
     await setChannelRow(id, { failingSince: new Date(Date.now() - 3 * 86_400_000 - 60_000) });
     await produce(t);
     await setDeliveryAttempts(id, 3); // its fourth attempt, due now
+    await deliverChannel(t.id, id, 1_000);
+    expect((await listChannels(t))[0]).toMatchObject({ enabled: true });
+    await setDeliveryAttempts(id, MAX_ATTEMPTS - 1); // its last
     await deliverChannel(t.id, id, 1_000);
     expect((await listChannels(t))[0]).toMatchObject({ enabled: false });
   });

@@ -1,13 +1,6 @@
 import "server-only";
-import { and, eq, exists, gt, inArray, lt, ne, notInArray, or, sql } from "drizzle-orm";
-import {
-  memberships,
-  notificationChannels,
-  notificationDeliveries,
-  notificationEvents,
-  notificationPreferences,
-  users,
-} from "@/db/schema";
+import { and, eq, inArray, lt, or, sql } from "drizzle-orm";
+import { memberships, notificationChannels, notificationPreferences, users } from "@/db/schema";
 import { recordAudit } from "../audit/record";
 import { db } from "../db";
 import { env } from "../env";
@@ -16,9 +9,8 @@ import { sendMailEach } from "../mail";
 import { CHANNEL_DISABLED } from "../notifications/preferences";
 import { systemTeam, inTeam } from "../teams/context";
 import { failPending } from "./channels";
-import { LONGEST_RETRY_GAP_MS } from "./retries";
 
-/** A channel is disabled when it has failed for this long without one success… */
+/** A channel is disabled when a delivery fails for good after it has failed this long without one success… */
 export const DISABLE_AFTER_MS = 3 * 24 * 3600_000;
 /** …or when this many deliveries in a row failed for good (every retry used). */
 export const DISABLE_AFTER_FAILED = 100;
@@ -30,7 +22,7 @@ export const DISABLE_AFTER_FAILED = 100;
  */
 export async function recordHealth(
   channel: { id: string; teamId: string },
-  outcomes: { deliveryId: string; ok: boolean; final: boolean; test: boolean; error: string | null }[],
+  outcomes: { ok: boolean; final: boolean; test: boolean; error: string | null }[],
 ): Promise<void> {
   const d = await db();
   // Any success, a Send test's too, shows the endpoint works again (after an admin fixed it); a
@@ -45,44 +37,16 @@ export async function recordHealth(
   const real = outcomes.filter((o) => !o.test);
   if (!real.length) return;
   const failedForGood = real.filter((o) => o.final).length;
-  // A failing period goes on while failures come within the longest wait between retries: a real
-  // delivery whose last attempt failed that recently, or a retry in this batch (its attempt before
-  // failed). After a longer quiet (the last delivery failed for good weeks ago) this failure starts
-  // a new period, instead of disabling the channel at once and failing the event without retries.
-  const failedBefore = d
-    .select({ id: notificationDeliveries.id })
-    .from(notificationDeliveries)
-    .innerJoin(
-      notificationEvents,
-      and(
-        eq(notificationEvents.teamId, notificationDeliveries.teamId),
-        eq(notificationEvents.id, notificationDeliveries.eventId),
-      ),
-    )
-    .where(
-      inTeam(
-        notificationDeliveries,
-        { id: channel.teamId },
-        eq(notificationDeliveries.channelId, channel.id),
-        eq(notificationEvents.test, false),
-        ne(notificationDeliveries.status, "succeeded"),
-        gt(notificationDeliveries.lastAttemptAt, sql`now() - ${`${LONGEST_RETRY_GAP_MS} milliseconds`}::interval`),
-        or(
-          notInArray(
-            notificationDeliveries.id,
-            real.map((o) => o.deliveryId),
-          ),
-          gt(notificationDeliveries.attempts, 1),
-        ),
-      ),
-    );
   await d
     .update(notificationChannels)
     .set({
-      failingSince: sql`case when ${exists(failedBefore)} then coalesce(${notificationChannels.failingSince}, now()) else now() end`,
-      failedInRow: sql`case when ${exists(failedBefore)} then ${notificationChannels.failedInRow} else 0 end + ${failedForGood}`,
+      failingSince: sql`coalesce(${notificationChannels.failingSince}, now())`,
+      failedInRow: sql`${notificationChannels.failedInRow} + ${failedForGood}`,
     })
     .where(inTeam(notificationChannels, { id: channel.teamId }, eq(notificationChannels.id, channel.id)));
+  // Only a delivery that failed for good disables: an event always gets its retries, even on a
+  // channel whose last failure was long ago (a receiver's one bad minute then costs nothing).
+  if (!failedForGood) return;
   const reason = `Disabled by Coffer: it failed for 3 days without a successful delivery, or ${DISABLE_AFTER_FAILED} deliveries in a row failed. Last error: ${real.at(-1)!.error ?? "unknown"}`;
   const disabled = await d.transaction(async (tx) => {
     const [row] = await tx

@@ -4,5 +4,3 @@
  */
 export const RETRY_DELAYS_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
 export const MAX_ATTEMPTS = RETRY_DELAYS_MS.length + 1;
-/** A channel that keeps failing fails at least this often: failures further apart are separate failing periods. */
-export const LONGEST_RETRY_GAP_MS = Math.max(...RETRY_DELAYS_MS);
