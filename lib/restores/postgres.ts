@@ -8,7 +8,7 @@ import { DumpGuard } from "./dump-guard";
 import { runCommand, type Reach } from "../reach";
 import { COUNT_ROWS } from "../backups/archive";
 import type { TableCount } from "../backups/manifest";
-import { explainPsqlError, pgConnectionEnv, type PgConnection } from "../servers/postgres";
+import { explainPsqlError, OWN_SESSION, pgConnectionEnv, type PgConnection } from "../servers/postgres";
 
 /**
  * PostgreSQL on a server, through psql on that server (as backups use pg_dump there). Database
@@ -30,8 +30,8 @@ export class ServerPostgres {
     pgUser: this.conn.user,
   });
 
-  private env(database: string, o: { runsDump?: boolean } = {}) {
-    return pgConnectionEnv({ ...this.conn, database }, this.appName, o);
+  private env(database: string) {
+    return pgConnectionEnv({ ...this.conn, database }, this.appName);
   }
 
   private restriction?: Promise<string[]>;
@@ -55,7 +55,7 @@ export class ServerPostgres {
   private async script(database: string, sql: string, vars: Record<string, string>, what: string): Promise<string> {
     const args = Object.entries(vars).flatMap(([k, v]) => ["-v", `${k}=${v}`]);
     const r = await runCommand(this.reach, ["psql", "-X", "-A", "-t", "-q", "-w", "-v", "ON_ERROR_STOP=1", ...args], {
-      input: sql,
+      input: OWN_SESSION + sql,
       env: this.env(database),
       signal: this.signal,
     });
@@ -133,7 +133,7 @@ export class ServerPostgres {
     const checked = await buffer(Readable.from([sql]).pipe(guard));
     const r = await runCommand(this.reach, ["psql", "-X", "-q", "-w", "-o", "/dev/null", ...restrict, "-f", "-"], {
       input: checked,
-      env: this.env("postgres", { runsDump: true }),
+      env: this.env("postgres"),
       signal: this.signal,
     });
     if (r.code !== 0)
@@ -185,7 +185,7 @@ export class ServerPostgres {
       ["psql", "-X", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-o", "/dev/null", ...restrict, "-f", "-"],
       {
         stdin: true,
-        env: this.env(database, { runsDump: true }),
+        env: this.env(database),
         signal: this.signal ? AbortSignal.any([this.signal, stop.signal]) : stop.signal,
       },
     );

@@ -15,6 +15,7 @@ import {
   CLUSTER_LIST,
   clusterDatabases,
   explainPsqlError,
+  OWN_SESSION,
   pgConnectionEnv,
   pgDumpMajor,
   type PgConnection,
@@ -156,9 +157,13 @@ export async function testSource(t: TeamContext, sourceId: string): Promise<Chec
         "select current_setting('server_version_num')::int / 10000, pg_database_size(current_database()), " +
         "(select count(*) from pg_catalog.pg_tables where schemaname not in ('pg_catalog', 'information_schema') " +
         "and not has_table_privilege(format('%I.%I', schemaname, tablename), 'SELECT'))";
-      const q = await runCommand(reach, ["psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", query], {
-        env: pgConnectionEnv({ ...sourceConnection(t, s), hostaddr }),
-      });
+      const q = await runCommand(
+        reach,
+        ["psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", OWN_SESSION + query],
+        {
+          env: pgConnectionEnv({ ...sourceConnection(t, s), hostaddr }),
+        },
+      );
       if (q.code !== 0)
         return {
           ok: false,
@@ -200,7 +205,7 @@ export async function testSource(t: TeamContext, sourceId: string): Promise<Chec
       if (s.kind === "postgres_cluster") {
         const c = await runCommand(
           reach,
-          ["psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", CLUSTER_LIST],
+          ["psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", OWN_SESSION + CLUSTER_LIST],
           {
             env: pgConnectionEnv({ ...sourceConnection(t, s), hostaddr }),
           },

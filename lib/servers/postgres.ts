@@ -22,20 +22,10 @@ export interface PgConnection {
  * Connection settings for psql / pg_dump as environment variables (sent over the SSH channel's
  * standard input, never on a command line). Never `-d`: libpq reads a database name containing
  * "=" or a URI there as a whole connection string, which would bypass the host checked here.
- *
- * Coffer's own sessions (`runsDump` unset) resolve functions in pg_catalog only, so a database
- * owner's `ALTER DATABASE … SET search_path = evil, pg_catalog` cannot put a function of theirs in
- * the way of the backup role (pg_dump guards itself the same way, CVE-2018-1058), and no timeout a
- * role or database sets cuts a long count short or ends the session that holds a dump's snapshot.
- * Connection options override those settings. A dump being loaded sets what it needs itself.
+
  */
-export function pgConnectionEnv(
-  c: PgConnection,
-  appName = "coffer",
-  o: { runsDump?: boolean } = {},
-): Record<string, string> {
+export function pgConnectionEnv(c: PgConnection, appName = "coffer"): Record<string, string> {
   return {
-    ...(!o.runsDump && { PGOPTIONS: OWN_SESSION_OPTIONS }),
     PGHOST: c.host,
     PGPORT: String(c.port),
     PGUSER: c.user,
@@ -49,7 +39,17 @@ export function pgConnectionEnv(
   };
 }
 
-const OWN_SESSION_OPTIONS = "-c search_path=pg_catalog -c statement_timeout=0 -c idle_in_transaction_session_timeout=0";
+/**
+ * What Coffer's own psql sessions run first. Functions then resolve in pg_catalog only, so a
+ * database owner's `ALTER DATABASE … SET search_path = evil, pg_catalog` cannot put a function of
+ * theirs in the way of Coffer's user (pg_dump and pg_dumpall guard themselves the same way,
+ * CVE-2018-1058), and no timeout set on the role or database cuts a long count short or ends the
+ * session holding a dump's snapshot. SET, unlike a function call, cannot be shadowed; and as SQL
+ * rather than connection options (PGOPTIONS) it passes a connection pooler such as PgBouncer.
+ * A dump being loaded sets what it needs itself.
+ */
+export const OWN_SESSION =
+  "SET search_path = pg_catalog; SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0;\n";
 
 /** pg_dump's major version (e.g. 15) from `pg_dump (PostgreSQL) 15.18 (Debian …)`. */
 export function pgDumpMajor(versionLine: string): number | undefined {

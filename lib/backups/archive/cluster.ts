@@ -1,7 +1,7 @@
 import "server-only";
 import { AppError } from "@/lib/errors";
 import { firstLines, runCommand } from "@/lib/reach";
-import { CLUSTER_LIST, clusterDatabases, explainPsqlError, pgConnectionEnv } from "@/lib/servers/postgres";
+import { CLUSTER_LIST, clusterDatabases, explainPsqlError, OWN_SESSION, pgConnectionEnv } from "@/lib/servers/postgres";
 import type { Compressor } from "../compression";
 import type { ManifestEntry } from "../manifest";
 import { pgWhere, type ClusterArchiveSource, type PostgresArchiveSource, type StartedJob } from "./job";
@@ -22,7 +22,7 @@ export interface ClusterDatabases {
 export async function listClusterDatabases(job: StartedJob, c: ClusterArchiveSource): Promise<ClusterDatabases> {
   const q = await runCommand(
     job.reach,
-    ["psql", "-X", "-A", "-t", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-c", CLUSTER_LIST],
+    ["psql", "-X", "-A", "-t", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-c", OWN_SESSION + CLUSTER_LIST],
     {
       env: pgConnectionEnv(c, `coffer:${job.backupId}`),
       signal: job.signal,

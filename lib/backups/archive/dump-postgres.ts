@@ -3,7 +3,7 @@ import { env as config } from "@/lib/env";
 import { AppError } from "@/lib/errors";
 import { formatDuration } from "@/lib/format";
 import { firstLines, lineReader } from "@/lib/reach";
-import { explainPsqlError, pgConnectionEnv } from "@/lib/servers/postgres";
+import { explainPsqlError, OWN_SESSION, pgConnectionEnv } from "@/lib/servers/postgres";
 import type { ManifestEntry, PostgresDump, TableCount } from "../manifest";
 import { pgWhere, type PostgresArchiveSource, type StartedJob } from "./job";
 import type { Compressor } from "../compression";
@@ -81,7 +81,8 @@ export async function dumpDatabase(
     // PostgreSQL 17's transaction_timeout, which a role may set, would end the snapshot's
     // transaction mid-dump; older servers do not know it (so it is no connection option).
     session.stdin!.write(
-      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSELECT pg_export_snapshot(), current_setting('server_version'), (SELECT set_config(name, '0', false) FROM pg_settings WHERE name = 'transaction_timeout');\n",
+      OWN_SESSION +
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSELECT pg_export_snapshot(), current_setting('server_version'), (SELECT set_config(name, '0', false) FROM pg_settings WHERE name = 'transaction_timeout');\n",
     );
     const first = await lines.next();
     if (first === undefined) throw await sessionFailed();

@@ -1,7 +1,7 @@
 import "server-only";
 import { AppError } from "@/lib/errors";
 import { firstLines, runCommand } from "@/lib/reach";
-import { explainPsqlError, pgConnectionEnv, pgDumpMajor } from "@/lib/servers/postgres";
+import { explainPsqlError, OWN_SESSION, pgConnectionEnv, pgDumpMajor } from "@/lib/servers/postgres";
 import { compressorFor, type Compressor } from "../compression";
 import { freeSpaceProblem, LINK_PROBLEM } from "../plan";
 import { pgWhere, type Plan, type PostgresArchiveSource, type StartedJob } from "./job";
@@ -158,7 +158,7 @@ async function sizeAndVersion(job: StartedJob, s: PostgresArchiveSource) {
       "-v",
       "ON_ERROR_STOP=1",
       "-c",
-      "select pg_database_size(current_database()), current_setting('server_version_num')::int / 10000",
+      OWN_SESSION + "select pg_database_size(current_database()), current_setting('server_version_num')::int / 10000",
     ],
     { env: pgConnectionEnv(s, `coffer:${job.backupId}`), signal: job.signal },
   );
