@@ -55,18 +55,18 @@ export async function startWorkflows(): Promise<void> {
 }
 
 /**
- * Runs `stop` on the first SIGTERM or SIGINT. A repeated SIGTERM is ignored, so the grace period
- * holds: systemd signals every process of the service and `npm start` forwards its own, so one
- * stop brings two. A second SIGINT (Ctrl-C again) exits at once, leaving running work to the
- * next start's recovery.
+ * Runs `stop` on the first SIGTERM or SIGINT. A repeated signal is ignored, so the grace period
+ * holds: systemd signals every process of the service and `npm start` forwards its own, as a
+ * terminal's Ctrl-C reaches both too, so one stop brings two. A SIGINT more than a second later
+ * (Ctrl-C again) exits at once, leaving running work to the next start's recovery.
  */
 function onStopSignal(stop: () => void): void {
-  let stopping = false;
+  let stoppedAt = 0;
   const handle = (signal: NodeJS.Signals) => {
-    if (!stopping) {
-      stopping = true;
+    if (!stoppedAt) {
+      stoppedAt = Date.now();
       stop();
-    } else if (signal === "SIGINT") process.exit(130);
+    } else if (signal === "SIGINT" && Date.now() - stoppedAt > 1_000) process.exit(130);
     else log.info("already stopping", { signal });
   };
   process.on("SIGTERM", handle);

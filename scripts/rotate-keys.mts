@@ -13,8 +13,8 @@ import { formatCount } from "@/lib/format";
 
 const keys = keyring();
 // Run without Coffer's DATABASE_URL (or DATA_DIR), this would rotate an empty database and say
-// the old keys can go: refused, since Coffer records its keys on its first start.
-const notCoffers = `Coffer has never started on ${databaseWhere()}: set DATABASE_URL (or DATA_DIR) as Coffer runs with, then run this again. No key may be removed yet.`;
+// the old keys can go: refused, since Coffer records its keys when it starts.
+const notCoffers = `Coffer has not started on ${databaseWhere()} with this version (its start records the master keys): set DATABASE_URL (or DATA_DIR) as Coffer runs with, start Coffer once, then run this again. No key may be removed yet.`;
 if (databaseEmbeddedMissing()) {
   console.error(notCoffers);
   process.exit(1);

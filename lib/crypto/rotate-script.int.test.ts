@@ -25,7 +25,7 @@ describe.runIf(process.env.DATABASE_URL)("npm run keys:rotate", () => {
       const missing = rotate({ DATABASE_URL: undefined, DATA_DIR: empty });
       expect(missing.code).toBe(1);
       expect(missing.err).toContain(
-        `Coffer has never started on the embedded database in ${path.join(empty, "pglite")}: set DATABASE_URL (or DATA_DIR) as Coffer runs with, then run this again. No key may be removed yet.`,
+        `Coffer has not started on the embedded database in ${path.join(empty, "pglite")} with this version (its start records the master keys): set DATABASE_URL (or DATA_DIR) as Coffer runs with, start Coffer once, then run this again. No key may be removed yet.`,
       );
       expect(missing.out).not.toMatch(/can be removed/);
       expect(existsSync(path.join(empty, "pglite"))).toBe(false);
@@ -35,7 +35,7 @@ describe.runIf(process.env.DATABASE_URL)("npm run keys:rotate", () => {
     // This test's database, where Coffer has not started yet.
     const fresh = rotate({});
     expect(fresh.code).toBe(1);
-    expect(fresh.err).toMatch(/^Coffer has never started on PostgreSQL database t_\w+ at /);
+    expect(fresh.err).toMatch(/^Coffer has not started on PostgreSQL database t_\w+ at .* with this version/);
     expect(fresh.out).not.toMatch(/can be removed/);
 
     await assertMasterKeysPresent(keyring()); // what Coffer's start does

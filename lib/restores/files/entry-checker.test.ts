@@ -128,7 +128,25 @@ describe("RestoreEntryChecker: entry types", () => {
     );
     expect(out).toEqual([null, null, null, null, null, null, { name: "srv/a", type: "file" }]);
     expect(checker.leftOutCount).toBe(6);
-    expect(checker.leftOut).toEqual(["files/srv/p0", "files/srv/p1", "files/srv/p2", "files/srv/p3", "files/srv/p4"]);
+    expect(checker.leftOut).toEqual([
+      '"files/srv/p0"',
+      '"files/srv/p1"',
+      '"files/srv/p2"',
+      '"files/srv/p3"',
+      '"files/srv/p4"',
+    ]);
+  });
+
+  it("leaves out a second name of a FIFO (a hard link to it), and shows names as it shows them elsewhere", () => {
+    const checker = new RestoreEntryChecker(["files/srv"]);
+    expect(
+      [
+        { name: "files/srv/p\nq", type: "fifo" } as H,
+        hard("files/srv/again", "files/srv/p\nq"),
+        file("files/srv/a"),
+      ].map((h) => checker.check(h)),
+    ).toEqual([null, null, { name: "srv/a", type: "file" }]);
+    expect(checker.leftOut).toEqual(['"files/srv/p\\nq"', '"files/srv/again"']);
   });
 
   it("ignores devices outside the chosen folders", () => {

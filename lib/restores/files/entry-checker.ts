@@ -67,9 +67,11 @@ export class RestoreEntryChecker {
   private readonly nodes = new Map<string, PathNode>();
   /** Paths some symbolic link's target passes through → that link's entry name. */
   private readonly walked = new Map<string, string>();
-  /** FIFOs and device files among the chosen entries, left out: how many, and the first names. */
+  /** FIFOs and device files among the chosen entries, left out: how many, and the first names (shown). */
   leftOutCount = 0;
   readonly leftOut: string[] = [];
+  /** Their re-packed names: a hard link to one is another name of it, left out too. */
+  private readonly leftOutNames = new Set<string>();
 
   /**
    * `inPlace`: the restore goes to `/`, where an absolute link target means what it did when it was
@@ -96,8 +98,7 @@ export class RestoreEntryChecker {
     const type = header.type === "contiguous-file" ? "file" : header.type;
     if (type === "fifo" || type === "character-device" || type === "block-device") {
       // Made by a running program, not data: never created, and no reason to hold back the rest.
-      if (this.leftOut.length < LEFT_OUT_NAMED) this.leftOut.push(raw);
-      this.leftOutCount++;
+      this.leaveOut(raw, parts.slice(1).join("/"));
       return null;
     }
     if (type !== "file" && type !== "directory" && type !== "symlink" && type !== "link")
@@ -138,6 +139,10 @@ export class RestoreEntryChecker {
           throw refuse(raw, `is a hard link to ${show(linkRaw)}, which is not among the restored files`);
         const linkName = linkParts.slice(1).join("/");
         if (linkName === name) throw refuse(raw, "is a hard link to itself");
+        if (this.leftOutNames.has(linkName)) {
+          this.leaveOut(raw, name);
+          return null;
+        }
         const targetNode = this.nodes.get(linkName);
         if (targetNode?.kind !== "file") {
           throw refuse(
@@ -193,6 +198,12 @@ export class RestoreEntryChecker {
         return { name, type, linkname: target };
       }
     }
+  }
+
+  private leaveOut(raw: string, name: string) {
+    if (this.leftOut.length < LEFT_OUT_NAMED) this.leftOut.push(show(raw));
+    this.leftOutCount++;
+    this.leftOutNames.add(name);
   }
 
   /** Folders that exist only because something inside them was restored (no entry of their own), parents first. */

@@ -370,7 +370,7 @@ describe("directory restores", () => {
       expect(readFileSync(path.join(target, site, "index.html"), "utf8")).toBe("v1\n");
       expect(existsSync(path.join(target, site, "app.pipe"))).toBe(false);
       expect(steps).toContain(
-        `Left out 1 FIFO or device file of the backup, which a restore never creates: files${site}/app.pipe.`,
+        `Left out 1 FIFO or device file of the backup, which a restore never creates: "files${site}/app.pipe".`,
       );
     });
 
