@@ -208,9 +208,12 @@ describe("a link changed after saving", () => {
     symlinkSync(work, workLink);
     const serverId = await localServer(t, workLink);
     const { sourceId, destinationId, folder } = await backedUp(t, serverId);
+    // The source folder reached through a link to the folder holding it (a source folder that is
+    // itself a link is refused: a backup would hold the link alone).
     const sourceLink = path.join(outside, `source-link-${Date.now()}`);
-    symlinkSync(folder, sourceLink);
-    await updateSource(t, { sourceId, kind: "directory", name: "site", paths: [sourceLink], excludes: [] });
+    symlinkSync(path.dirname(folder), sourceLink);
+    const sourcePath = path.join(sourceLink, path.basename(folder));
+    await updateSource(t, { sourceId, kind: "directory", name: "site", paths: [sourcePath], excludes: [] });
     expect(await runBackup(t, serverId, sourceId, destinationId)).toMatchObject({ status: "succeeded" });
 
     rmSync(sourceLink);
@@ -218,11 +221,11 @@ describe("a link changed after saving", () => {
     const source = await runBackup(t, serverId, sourceId, destinationId);
     expect(source.status).toBe("failed");
     expect(source.error).toContain(
-      `The source folder ${sourceLink} is Coffer's data folder; choose a folder outside it.`,
+      `The source folder ${sourcePath} is inside Coffer's data folder; choose a folder outside it.`,
     );
 
     rmSync(sourceLink);
-    symlinkSync(folder, sourceLink);
+    symlinkSync(path.dirname(folder), sourceLink);
     rmSync(workLink);
     symlinkSync(path.join(data, "storage"), workLink);
     const before = snapshot();
