@@ -22,7 +22,6 @@ export interface PgConnection {
  * Connection settings for psql / pg_dump as environment variables (sent over the SSH channel's
  * standard input, never on a command line). Never `-d`: libpq reads a database name containing
  * "=" or a URI there as a whole connection string, which would bypass the host checked here.
-
  */
 export function pgConnectionEnv(c: PgConnection, appName = "coffer"): Record<string, string> {
   return {

@@ -79,7 +79,7 @@ export async function dumpDatabase(
   };
   try {
     // PostgreSQL 17's transaction_timeout, which a role may set, would end the snapshot's
-    // transaction mid-dump; older servers do not know it (so it is no connection option).
+    // transaction mid-dump; older servers do not know it (so it is not a SET in OWN_SESSION).
     session.stdin!.write(
       OWN_SESSION +
         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSELECT pg_export_snapshot(), current_setting('server_version'), (SELECT set_config(name, '0', false) FROM pg_settings WHERE name = 'transaction_timeout');\n",
