@@ -679,6 +679,26 @@ describe("backup archives", () => {
       );
       expect(leftovers(workDir)).toEqual([]);
     });
+
+    it("a file name that is not UTF-8 is archived under its own bytes, and the run log warns that Coffer cannot restore it", async () => {
+      const dir = path.join(root, `latin1-${randomBytes(3).toString("hex")}`);
+      mkdirSync(dir);
+      const name = Buffer.concat([Buffer.from("caf"), Buffer.from([0xe9]), Buffer.from(".txt")]); // "café.txt" in Latin-1
+      writeFileSync(Buffer.concat([Buffer.from(`${dir}/`), name]), "latin1\n");
+      writeFileSync(path.join(dir, "plain.txt"), "plain\n");
+      const steps: string[] = [];
+      const files: ArchiveSource = { kind: "directory", id: "src_latin1", name: "legacy", paths: [dir], excludes: [] };
+      const run = await startArchive(job(getReach(), newWorkDir(), [files], { onStep: (m) => steps.push(m) }));
+      const [{ file, out }] = await Promise.all([saveAndExtract(run.stream), run.done]);
+      expect(steps).toContainEqual(
+        `Warning: 1 file name is not valid UTF-8 (${JSON.stringify(`${dir}/caf\uFFFD.txt`)}). The archive holds them under their own names, but Coffer cannot restore them: rename them to UTF-8, or extract them from the downloaded backup with tar.`,
+      );
+      expect(steps.filter((s) => s.startsWith("Warning"))).toHaveLength(1); // plain.txt is not named
+      const listed = execFileSync("tar", ["tzf", file, "--quoting-style=literal"]);
+      expect(listed.includes(Buffer.concat([Buffer.from(`${dir.slice(1)}/`), name]))).toBe(true);
+      const extracted = Buffer.concat([Buffer.from(path.join(out, "files", dir.slice(1)) + "/"), name]);
+      expect(readFileSync(extracted, "utf8")).toBe("latin1\n");
+    });
   });
 
   describe.each(reaches)("gzip tools over %s", (_name, getReach) => {

@@ -91,6 +91,15 @@ async function run(job: StartedJob, listed: Plan, out: PassThrough): Promise<Man
       files = await hashEntries(job, dir, listed.regular);
       lists = listed.all;
       step(`Listed and hashed ${formatCount(files.length, "file")}.`);
+      // The server's tar keeps such names as they are; the manifest (JSON) and a restore cannot.
+      const notUtf8 = files.filter((f) => f.path.includes("\uFFFD"));
+      if (notUtf8.length)
+        step(
+          `Warning: ${formatCount(notUtf8.length, "file name")} ${notUtf8.length === 1 ? "is" : "are"} not valid UTF-8 (${notUtf8
+            .slice(0, 3)
+            .map((f) => JSON.stringify(f.path.slice("files".length)))
+            .join(", ")}${notUtf8.length > 3 ? ", …" : ""}). The archive holds them under their own names, but Coffer cannot restore them: rename them to UTF-8, or extract them from the downloaded backup with tar.`,
+        );
     }
     const finishedAt = new Date().toISOString();
 

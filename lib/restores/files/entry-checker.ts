@@ -92,7 +92,10 @@ export class RestoreEntryChecker {
     if (!this.chosen(parts)) return null;
 
     if (raw.includes("\uFFFD"))
-      throw refuse(raw, "has a name that is not valid UTF-8, so it cannot be restored under the same name");
+      throw refuse(
+        raw,
+        "has a name that is not valid UTF-8, so Coffer cannot restore it under the same name. Choose folders without it, or download the backup and extract it with tar, which keeps the name",
+      );
     if (header.pax && Object.keys(header.pax).some((k) => k.startsWith("GNU.sparse.")))
       throw refuse(raw, "is a sparse file (GNU sparse pax records), which Coffer does not restore");
     const type = header.type === "contiguous-file" ? "file" : header.type;
