@@ -8,7 +8,7 @@ afterEach(() => {
 
 async function decided(vars: Record<string, string | undefined>) {
   const e = await envWith(vars);
-  (await import("./env")).assertTrustProxyDecided(e);
+  (await import("./env")).assertProductionDecided(e);
   return e;
 }
 
@@ -62,8 +62,8 @@ describe("where workflows run", () => {
   });
 });
 
-describe("TRUST_PROXY", () => {
-  const production = { ...noInngest, NODE_ENV: "production" };
+describe("TRUST_PROXY and APP_URL", () => {
+  const production = { ...noInngest, NODE_ENV: "production", APP_URL: "https://coffer.example.test" };
   it("must be set, either way, in production", async () => {
     await expect(decided({ ...production, TRUST_PROXY: undefined })).rejects.toThrow(
       /TRUST_PROXY: required in production\. Set TRUST_PROXY=true .* or TRUST_PROXY=false to acknowledge/,
@@ -72,10 +72,19 @@ describe("TRUST_PROXY", () => {
     expect((await decided({ ...production, TRUST_PROXY: "false" })).TRUST_PROXY).toBe(false);
     expect((await decided({ ...production, TRUST_PROXY: "true" })).TRUST_PROXY).toBe(true);
   });
-  it("may stay unset in development", async () => {
-    expect((await decided({ ...noInngest, NODE_ENV: "development", TRUST_PROXY: undefined })).TRUST_PROXY).toBe(
-      undefined,
+  it("APP_URL must be set in production: its default, localhost, would go into every e-mailed link", async () => {
+    await expect(decided({ ...production, APP_URL: undefined, TRUST_PROXY: "false" })).rejects.toThrow(
+      /APP_URL: required in production\. Set it to the address people open Coffer at/,
     );
+    await expect(decided({ ...production, APP_URL: "", TRUST_PROXY: undefined })).rejects.toThrow(
+      /APP_URL: required in production[^]*\n {2}TRUST_PROXY: required in production/,
+    );
+    expect((await decided({ ...production, TRUST_PROXY: "false" })).APP_URL).toBe("https://coffer.example.test");
+  });
+  it("may stay unset in development", async () => {
+    const e = await decided({ ...noInngest, NODE_ENV: "development", TRUST_PROXY: undefined, APP_URL: "" });
+    expect(e.TRUST_PROXY).toBe(undefined);
+    expect(e.APP_URL).toBe("http://localhost:3000");
   });
 });
 

@@ -36,7 +36,10 @@ const schema = z.object({
     .min(32, "AUTH_SECRET must be at least 32 characters")
     .optional()
     .or(z.literal("").transform(() => undefined)),
-  APP_URL: z.url("APP_URL must be an absolute URL such as https://coffer.example.com").default("http://localhost:3000"),
+  APP_URL: z.preprocess(
+    (v) => (v === "" ? undefined : v),
+    z.url("APP_URL must be an absolute URL such as https://coffer.example.com").default("http://localhost:3000"),
+  ),
   TRUST_PROXY: bool,
   AUTH_GITHUB_ID: z.string().optional(),
   AUTH_GITHUB_SECRET: z.string().optional(),
@@ -165,16 +168,24 @@ export function env(): Env {
 }
 
 /**
- * Production must say whether a trusted reverse proxy reports client addresses (TRUST_PROXY=true)
- * or not (TRUST_PROXY=false): without one Coffer cannot know them, so per-address sign-in delays
- * are off, and that should be a decision rather than a default. Checked when the server starts
- * (lib/startup), not while building.
+ * Production must say where people open Coffer (APP_URL: e-mailed links, the request-origin
+ * check and secure cookies follow it, and its default is localhost) and whether a trusted reverse
+ * proxy reports client addresses (TRUST_PROXY=true) or not (TRUST_PROXY=false): without one Coffer
+ * cannot know them, so per-address sign-in delays are off, and that should be a decision rather
+ * than a default. Checked when the server starts (lib/startup), not while building.
  */
-export function assertTrustProxyDecided(e: Env = env()): void {
-  if (e.production && e.TRUST_PROXY === undefined)
-    throw new Error(
-      "Invalid configuration:\n  TRUST_PROXY: required in production. Set TRUST_PROXY=true when Coffer runs behind one reverse proxy that appends the client's address to X-Forwarded-For, or TRUST_PROXY=false to acknowledge that it does not (then client addresses are not known: no per-address sign-in delays, no addresses in the audit log).",
+export function assertProductionDecided(e: Env = env()): void {
+  if (!e.production) return;
+  const missing: string[] = [];
+  if (!process.env.APP_URL?.trim())
+    missing.push(
+      "APP_URL: required in production. Set it to the address people open Coffer at, such as https://coffer.example.com: links in e-mails and alerts, and the check that refuses requests from other sites, use it.",
     );
+  if (e.TRUST_PROXY === undefined)
+    missing.push(
+      "TRUST_PROXY: required in production. Set TRUST_PROXY=true when Coffer runs behind one reverse proxy that appends the client's address to X-Forwarded-For, or TRUST_PROXY=false to acknowledge that it does not (then client addresses are not known: no per-address sign-in delays, no addresses in the audit log).",
+    );
+  if (missing.length) throw new Error(`Invalid configuration:\n  ${missing.join("\n  ")}`);
 }
 
 /**

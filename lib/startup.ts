@@ -4,7 +4,7 @@ import { changedMasterKeys } from "./crypto/key-checks";
 import { keysNamedByObjectsAllTeams, unknownKeyIdsInUseAllTeams } from "./crypto/rotate";
 import { databaseKind } from "./db";
 import { authSecret } from "./auth/secret";
-import { assertTrustProxyDecided, env } from "./env";
+import { assertProductionDecided, env } from "./env";
 import { log } from "./log";
 import { sealPlainWebhookUrlsAllTeams } from "./webhooks/channels";
 import { sendDeclaredContentLength } from "./web/content-length";
@@ -16,7 +16,7 @@ import { sendDeclaredContentLength } from "./web/content-length";
  */
 export async function start(): Promise<void> {
   const e = env();
-  assertTrustProxyDecided(e);
+  assertProductionDecided(e);
   sendDeclaredContentLength();
   const keys = keyring();
   authSecret();
