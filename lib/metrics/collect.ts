@@ -63,8 +63,10 @@ export async function samplesAllTeams(teamId: string | undefined): Promise<Sampl
   // Counts that are zero are still series, so a dashboard or rule sees 0 rather than nothing.
   for (const id of slugs.keys()) {
     for (const status of backupStatusEnum.enumValues) add("coffer_backups", { ...team(id), status }, 0);
-    for (const workflow of ["backup", "restore", "verification", "delivery"])
+    for (const workflow of ["backup", "restore", "verification"])
       for (const state of ["queued", "running"]) add("coffer_workflows", { ...team(id), workflow, state }, 0);
+    // A delivery being sent is a pending row under a lease, not told apart from one waiting: queued only.
+    add("coffer_workflows", { ...team(id), workflow: "delivery", state: "queued" }, 0);
   }
 
   const [scheduleRows, lastSuccess, lastFailure, lastVerified, lastVerificationFailure] = await Promise.all([

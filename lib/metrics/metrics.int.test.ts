@@ -107,6 +107,8 @@ describe("Prometheus metrics", () => {
     expect(line(body, "coffer_backups", 'status="trashed"')).toMatch(/ 0$/);
     expect(line(body, "coffer_stored_bytes", 'destination="alpha-disk"')).toMatch(/ 2000000000$/);
     expect(line(body, "coffer_workflows", 'workflow="backup",state="queued"')).toMatch(/ 0$/);
+    expect(line(body, "coffer_workflows", 'workflow="delivery",state="queued"')).toMatch(/ 0$/);
+    expect(body).not.toContain('workflow="delivery",state="running"');
     expect(line(body, "coffer_source_last_success_timestamp_seconds", 'source="alpha-etc"')).toMatch(/ 1777860090$/);
   });
 
