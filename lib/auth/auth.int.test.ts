@@ -3,7 +3,7 @@ import { signedUpUser } from "@/test/factories";
 import { AppError } from "../errors";
 import { listTeamsOfUserAllTeams } from "../teams/queries";
 import { isEmailVerified } from "./email-verification";
-import { issueDeviceToken } from "./device";
+import { changePassword } from "./change-password";
 import { signInSchema, signUpSchema } from "./schemas";
 import { delaySeconds } from "./throttle";
 import {
@@ -11,6 +11,7 @@ import {
   createSession,
   listSessions,
   listSignInEvents,
+  newDeviceToken,
   revokeAllSessions,
   revokeSession,
   signUp,
@@ -85,11 +86,26 @@ describe("accounts", () => {
     const a = await signedUpUser("Alice");
     for (let i = 0; i < 8; i++) await failSignIn(a.email, `198.51.100.${30 + i}`);
     await expect(authenticate(a.email, a.password, "198.51.100.99")).rejects.toThrow(/wait/);
-    expect((await authenticate(a.email, a.password, "198.51.100.99", issueDeviceToken(a.email))).id).toBe(a.userId);
+    const device = (await newDeviceToken(a.email))!;
+    expect((await authenticate(a.email, a.password, "198.51.100.99", device)).id).toBe(a.userId);
     // A token for another account, or a forged one, does not count.
+    const b = await signedUpUser("Bob");
     for (let i = 0; i < 8; i++) await failSignIn(a.email, `198.51.100.${40 + i}`);
-    for (const token of [issueDeviceToken("bob@example.test"), "1700000000.forged", "junk"])
+    for (const token of [(await newDeviceToken(b.email))!, "1700000000.forged", "junk"])
       await expect(authenticate(a.email, a.password, "198.51.100.99", token)).rejects.toThrow(/wait/);
+  });
+
+  it("a password change ends the known-device tokens issued before it: a browser that knew the old password waits like any other", async () => {
+    const a = await signedUpUser("Alice");
+    const before = (await newDeviceToken(a.email))!;
+    const me = { userId: a.userId, email: a.email, name: "Alice", ip: "198.51.100.99", sessionId: null };
+    await changePassword(me, { currentPassword: a.password, newPassword: "a new password, long enough" });
+    for (let i = 0; i < 8; i++) await failSignIn(a.email, `198.51.100.${60 + i}`);
+    await expect(authenticate(a.email, "a new password, long enough", "198.51.100.99", before)).rejects.toThrow(/wait/);
+    const after = (await newDeviceToken(a.email))!;
+    expect((await authenticate(a.email, "a new password, long enough", "198.51.100.99", after)).id).toBe(a.userId);
+    // An account without a password (GitHub or Google only) gets none.
+    expect(await newDeviceToken("nobody@example.test")).toBeNull();
   });
 
   it("an address that fails across many accounts waits, longer each time; other addresses do not", async () => {
@@ -117,7 +133,7 @@ describe("accounts", () => {
 
   it("during a flood of 200 bad sign-ins across many accounts, a real user still gets in within 5 seconds", async () => {
     const real = await signedUpUser("Real");
-    const device = issueDeviceToken(real.email); // set when this browser signed in before
+    const device = (await newDeviceToken(real.email))!; // set when this browser signed in before
     const victims = await Promise.all(["V1", "V2", "V3", "V4"].map((n) => signedUpUser(n)));
     const flood = Array.from({ length: 200 }, (_, i) =>
       authenticate(

@@ -5,7 +5,7 @@ import { db } from "../db";
 import { AppError } from "../errors";
 import { createTeamFor } from "../teams/mutations";
 import { log } from "../log";
-import { isKnownDevice } from "./device";
+import { isKnownDevice, issueDeviceToken } from "./device";
 import { sendVerificationEmail } from "./email-verification";
 import { burnPasswordCheck, hashPassword, MAX_PASSWORD_BYTES, verifyPassword } from "./password";
 import type { SignUpInput } from "./schemas";
@@ -61,12 +61,12 @@ export async function authenticate(email: string, password: string, ip: string |
     throw new AppError("VALIDATION", "Passwords are at most 200 characters.", {
       password: ["Use at most 200 characters."],
     });
-  const knownDevice = isKnownDevice(device, email);
   const d = await db();
   const [user] = await d
     .select({ ...userColumns, passwordHash: users.passwordHash })
     .from(users)
     .where(eq(users.email, email));
+  const knownDevice = isKnownDevice(device, email, user?.passwordHash);
   try {
     await assertSignInAllowed(email, ip, { knownDevice });
   } catch (err) {
@@ -85,6 +85,13 @@ export async function authenticate(email: string, password: string, ip: string |
   }
   await clearAccountFailures(email);
   return { id: user.id, email: user.email, name: user.name };
+}
+
+/** A known-device token for `email` (lib/auth/device), bound to its present password; null without one. */
+export async function newDeviceToken(email: string): Promise<string | null> {
+  const d = await db();
+  const [user] = await d.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.email, email));
+  return user?.passwordHash ? issueDeviceToken(email, user.passwordHash) : null;
 }
 
 async function recordSignInEvent(

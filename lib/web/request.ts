@@ -1,6 +1,7 @@
 import "server-only";
 import { cookies, headers } from "next/headers";
-import { DEVICE_COOKIE, DEVICE_MAX_AGE_DAYS, issueDeviceToken } from "../auth/device";
+import { DEVICE_COOKIE, DEVICE_MAX_AGE_DAYS } from "../auth/device";
+import { newDeviceToken } from "../auth/users";
 import { env } from "../env";
 
 /**
@@ -34,7 +35,9 @@ export async function deviceToken(): Promise<string | null> {
 
 /** Marks this browser as one that signed in to `email` (after a successful password sign-in). */
 export async function rememberDevice(email: string): Promise<void> {
-  (await cookies()).set(DEVICE_COOKIE, issueDeviceToken(email), {
+  const token = await newDeviceToken(email);
+  if (!token) return;
+  (await cookies()).set(DEVICE_COOKIE, token, {
     httpOnly: true,
     sameSite: "lax",
     secure: new URL(env().APP_URL).protocol === "https:",
