@@ -1,7 +1,7 @@
 import "server-only";
 import { and, desc, eq, inArray, isNotNull, isNull, sql } from "drizzle-orm";
 import { backups, scheduleHealth, schedules } from "@/db/schema";
-import { db } from "../db";
+import { db, type Transaction } from "../db";
 import { emit } from "../notifications/emit";
 import { systemTeam, type TeamContext } from "../teams/context";
 import { staleAfterMs } from "./interval";
@@ -18,6 +18,17 @@ export async function newestSuccessesAllTeams() {
     .from(backups)
     .where(and(isNotNull(backups.scheduleId), inArray(backups.status, ["succeeded", "expired"])))
     .orderBy(backups.scheduleId, desc(backups.finishedAt));
+}
+
+/**
+ * Starts a schedule's clock again from now, as a resume does: for a schedule that now backs up
+ * another server or other sources, whose earlier backups are no longer its own.
+ */
+export async function watchAfresh(tx: Transaction, t: TeamContext, scheduleId: string) {
+  await tx
+    .insert(scheduleHealth)
+    .values({ scheduleId, teamId: t.id, watchedSince: sql`now()` })
+    .onConflictDoUpdate({ target: scheduleHealth.scheduleId, set: { watchedSince: sql`now()` } });
 }
 
 /**

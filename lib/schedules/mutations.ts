@@ -16,6 +16,7 @@ import { db, pgCode, type Transaction } from "../db";
 import { AppError, notFound } from "../errors";
 import { assertVerificationConnection } from "../servers/queries";
 import { assertRole, inTeam, type TeamContext } from "../teams/context";
+import { watchAfresh } from "../health/stale";
 import { trashedByScheduleChange } from "../retention/groups";
 import { describePolicy, keepsLess, type RetentionPolicy } from "../retention/select";
 import { roleAtLeast } from "../teams/roles";
@@ -137,6 +138,41 @@ function assertMayShorten(current: RetentionPolicy, next: RetentionPolicy, messa
     throw new AppError("FORBIDDEN", message, { retention: ["Only admins can shorten retention."] });
 }
 
+/**
+ * A schedule's backups, let go of (deleted schedule, another server or other sources), follow the
+ * team's default policy as unscheduled backups of their server: when retention would then trash
+ * some it keeps now, or that policy keeps fewer and some are stored, that takes an admin. Returns
+ * how many succeeded backups are let go of.
+ */
+async function assertMayLetGo(
+  tx: Transaction,
+  t: TeamContext,
+  scheduleId: string,
+  policy: RetentionPolicy,
+  lead: (backups: string) => string,
+  instead: string,
+  doing = "this change",
+): Promise<number> {
+  const [stored] = await tx
+    .select({ n: count() })
+    .from(backups)
+    .where(inTeam(backups, t, eq(backups.scheduleId, scheduleId), eq(backups.status, "succeeded")));
+  if (mayRemoveBackups(t) || !stored!.n) return stored!.n;
+  const trashed = await trashedByScheduleChange(tx, t, scheduleId, "delete");
+  if (trashed)
+    throw new AppError(
+      "FORBIDDEN",
+      `${lead("backups")} the team's default policy (days in UTC, together with the server's other backups of the same sources), which would move ${formatCount(trashed, "backup")} that retention keeps now to the trash: ${doing} needs an admin. ${instead}`,
+    );
+  const [team] = await tx.select({ policy: teams.defaultRetention }).from(teams).where(eq(teams.id, t.id));
+  assertMayShorten(
+    policy,
+    team!.policy,
+    `${lead(formatCount(stored!.n, "backup"))} the team's default policy, which ${describePolicy(team!.policy)} and so removes some: ${doing} needs an admin. ${instead}`,
+  );
+  return stored!.n;
+}
+
 export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput) {
   assertRole(t, "member");
   const { cron, nextRunAt } = timing(input);
@@ -147,6 +183,7 @@ export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput)
       await checkRefs(tx, t, input);
       const [current] = await tx
         .select({
+          serverId: schedules.serverId,
           retention: schedules.retention,
           timezone: schedules.timezone,
           cron: schedules.cron,
@@ -157,6 +194,18 @@ export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput)
         .where(inTeam(schedules, t, eq(schedules.id, input.scheduleId)))
         .for("update");
       if (!current) throw notFound("That schedule");
+      // Retention weighs a schedule's backups against each other: once it backs up another server or
+      // other sources, what it made before would be pushed out by backups of something else. Those
+      // are let go of, as when the schedule is deleted.
+      const linked = await tx
+        .select({ id: scheduleSources.sourceId })
+        .from(scheduleSources)
+        .where(inTeam(scheduleSources, t, eq(scheduleSources.scheduleId, input.scheduleId)));
+      const newSources = new Set(input.sourceIds);
+      const lettingGo =
+        current.serverId !== input.serverId ||
+        linked.length !== newSources.size ||
+        linked.some((l) => !newSources.has(l.id));
       // An edit keeps the slot the schedule is waiting for while its times stay the same, and a slot
       // already due in any case (the run after downtime, or in the seconds before the next check):
       // computed afresh from now, an edit of its name dropped that run without a word.
@@ -165,7 +214,17 @@ export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput)
         current.enabled &&
         current.nextRunAt !== null &&
         (current.nextRunAt <= new Date() || (current.cron === cron && current.timezone === input.timezone));
-      if (!mayRemoveBackups(t)) {
+      const letGo = lettingGo
+        ? await assertMayLetGo(
+            tx,
+            t,
+            input.scheduleId,
+            current.retention,
+            (b) => `Backing up another server or other sources leaves this schedule's ${b} to follow`,
+            "Ask an admin, or create a new schedule for the new server or sources.",
+          )
+        : 0;
+      if (!lettingGo && !mayRemoveBackups(t)) {
         const trashed = await trashedByScheduleChange(tx, t, input.scheduleId, {
           policy: input.retention,
           timeZone: input.timezone,
@@ -211,11 +270,19 @@ export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput)
         .where(inTeam(schedules, t, eq(schedules.id, input.scheduleId)))
         .returning({ id: schedules.id });
       if (!row) throw notFound("That schedule");
+      if (lettingGo) {
+        await tx
+          .update(backups)
+          .set({ scheduleId: null })
+          .where(inTeam(backups, t, eq(backups.scheduleId, row.id)));
+        await watchAfresh(tx, t, row.id); // its last success is not its own any more
+      }
       await writeLinks(tx, t, row.id, input);
       await recordAudit(tx, t, {
         action: "schedule.updated",
         target: { type: "schedule", id: row.id, label: input.name },
         details: {
+          ...(letGo ? { backupsLetGo: letGo } : {}),
           when: describeCron(cron),
           timezone: input.timezone,
           encrypted: input.encrypted,
@@ -262,30 +329,20 @@ export async function deleteSchedule(t: TeamContext, scheduleId: string) {
   const d = await db();
   await d.transaction(async (tx) => {
     const [schedule] = await tx
-      .select({ retention: schedules.retention, teamPolicy: teams.defaultRetention })
+      .select({ retention: schedules.retention })
       .from(schedules)
-      .innerJoin(teams, eq(teams.id, schedules.teamId))
       .where(inTeam(schedules, t, eq(schedules.id, scheduleId)))
-      .for("update", { of: schedules });
+      .for("update");
     if (!schedule) throw notFound("That schedule");
-    if (!mayRemoveBackups(t)) {
-      const trashed = await trashedByScheduleChange(tx, t, scheduleId, "delete");
-      if (trashed)
-        throw new AppError(
-          "FORBIDDEN",
-          `Its backups would then follow the team's default policy (days in UTC, together with the server's other backups of the same sources), which would move ${formatCount(trashed, "backup")} that retention keeps now to the trash: deleting this schedule needs an admin. Ask an admin, or pause the schedule instead.`,
-        );
-      const [stored] = await tx
-        .select({ n: count() })
-        .from(backups)
-        .where(inTeam(backups, t, eq(backups.scheduleId, scheduleId), eq(backups.status, "succeeded")));
-      if (stored!.n > 0)
-        assertMayShorten(
-          schedule.retention,
-          schedule.teamPolicy,
-          `Its ${formatCount(stored!.n, "backup")} would then follow the team's default policy, which ${describePolicy(schedule.teamPolicy)} and so removes some: deleting this schedule needs an admin.`,
-        );
-    }
+    await assertMayLetGo(
+      tx,
+      t,
+      scheduleId,
+      schedule.retention,
+      (b) => `Its ${b} would then follow`,
+      "Ask an admin, or pause the schedule instead.",
+      "deleting this schedule",
+    );
     await tx
       .update(backups)
       .set({ scheduleId: null })

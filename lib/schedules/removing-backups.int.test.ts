@@ -9,6 +9,9 @@ import { DEFAULT_POLICY } from "../retention/select";
 import { createServer } from "../servers/mutations";
 import { createSource } from "../servers/source-mutations";
 import type { TeamContext } from "../teams/context";
+import { db } from "../db";
+import { scheduleHealth } from "@/db/schema";
+import { eq } from "drizzle-orm";
 import { createSchedule, deleteSchedule, updateSchedule } from "./mutations";
 import { getSchedule, listSchedules } from "./queries";
 import type { UpdateScheduleInput } from "./schemas";
@@ -157,5 +160,59 @@ describe("a member cannot make retention trash backups, whatever the counts", ()
     await deleteSchedule(as(h.t, "admin"), h.schedule.scheduleId);
     expect((await applyRetention(h.t.id, { serverId: h.serverId })).trashed).toBe(2);
     expect(await statuses(h.t, [h.older, h.newer, manual])).toEqual(["trashed", "trashed", "succeeded"]);
+  });
+
+  it("a schedule moved to another server lets go of its backups: the new server's do not push them out of retention", async () => {
+    const h = await berlinSchedule();
+    const { id: db2 } = await createServer(h.t, { kind: "local", name: "db2", workDir: "/var/tmp" });
+    const { id: db2Source } = await createSource(h.t, {
+      serverId: db2,
+      kind: "directory",
+      name: "etc",
+      paths: ["/etc/hostname"],
+      excludes: [],
+    });
+    const moved = { ...h.schedule, serverId: db2, sourceIds: [db2Source] };
+    // db1's two backups would share a UTC day under the team's default policy: a member may not.
+    await updateTeamRetention(h.t, DEFAULT_POLICY);
+    await expect(updateSchedule(as(h.t, "member"), moved)).rejects.toMatchObject({
+      code: "FORBIDDEN",
+      message:
+        "Backing up another server or other sources leaves this schedule's backups to follow the team's default policy (days in UTC, together with the server's other backups of the same sources), which would move 1 backup that retention keeps now to the trash: this change needs an admin. Ask an admin, or create a new schedule for the new server or sources.",
+    });
+    expect((await getSchedule(h.t, h.schedule.scheduleId)).serverId).toBe(h.serverId);
+    expect((await getBackup(h.t, h.older)).scheduleId).toBe(h.schedule.scheduleId);
+
+    await updateSchedule(as(h.t, "admin"), moved);
+    expect((await getBackup(h.t, h.older)).scheduleId).toBeNull();
+    expect((await getBackup(h.t, h.newer)).scheduleId).toBeNull();
+    const [health] = await (
+      await db()
+    )
+      .select({ watchedSince: scheduleHealth.watchedSince })
+      .from(scheduleHealth)
+      .where(eq(scheduleHealth.scheduleId, h.schedule.scheduleId));
+    expect(Date.now() - health!.watchedSince!.getTime()).toBeLessThan(60_000); // watched afresh, not stale at once
+
+    // Ten nightly runs on db2: every daily, weekly and monthly slot of the schedule is theirs.
+    for (let day = 12; day < 22; day++)
+      await insertBackupRow({
+        teamId: h.t.id,
+        serverId: db2,
+        scheduleId: h.schedule.scheduleId,
+        scheduledFor: new Date(`2025-01-${day}T23:30:00Z`),
+        trigger: "schedule",
+        status: "succeeded",
+        encrypted: false,
+        startedAt: new Date(`2025-01-${day}T23:30:00Z`),
+        finishedAt: new Date(`2025-01-${day}T23:31:00Z`),
+        fileName: `db2-${day}.tar.gz`,
+        manifest: { sources: [{ id: db2Source }] },
+        sourceIds: [db2Source],
+        destinationIds: [h.destinationId],
+      });
+    expect((await applyRetention(h.t.id, { scheduleId: h.schedule.scheduleId })).trashed).toBe(3);
+    expect((await applyRetention(h.t.id, { serverId: h.serverId })).trashed).toBe(1); // db1's two share a UTC day
+    expect(await statuses(h.t, [h.older, h.newer])).toEqual(["trashed", "succeeded"]);
   });
 });
