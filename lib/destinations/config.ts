@@ -10,7 +10,10 @@ import { defaultClasses, providerFields, type DestinationKind } from "./schemas"
 export type Settings = Record<string, string | boolean>;
 export type Secrets = Record<string, string>;
 
-/** Splits the form's provider fields into plain settings and secrets; empty fields are left out. */
+/**
+ * Splits the form's provider fields into plain settings and secrets; empty fields are left out.
+ * forcePathStyle is stored only when sent: left out, lib/storage picks path-style for a custom endpoint.
+ */
 export function splitFields(
   kind: DestinationKind,
   input: Record<string, unknown>,
@@ -19,8 +22,10 @@ export function splitFields(
   const secrets: Secrets = {};
   for (const name of providerFields[kind].settings) {
     const v = input[name];
-    if (name === "forcePathStyle") settings[name] = v === true || v === "on" || v === "true";
-    else if (typeof v === "string" && v.trim() !== "") settings[name] = v.trim();
+    if (name === "forcePathStyle") {
+      if (v === true || v === "on" || v === "true") settings[name] = true;
+      else if (v === false || v === "false") settings[name] = false;
+    } else if (typeof v === "string" && v.trim() !== "") settings[name] = v.trim();
   }
   for (const name of providerFields[kind].secrets) {
     const v = input[name];

@@ -11,12 +11,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { storageDestinations } from "@/db/schema";
 import { insertBackupRow, insertLocationRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
+import { call } from "@/test/api-client";
 import { startAzurite, type AzuriteServer } from "@/test/servers/azurite";
 import { startGcsServer, type GcsServer } from "@/test/servers/gcs-server";
 import { startS3rver, type S3rverServer } from "@/test/servers/s3rver";
 import { startSshd, type TestSshd } from "@/test/servers/sshd";
 import { freePort } from "@/test/ports";
 import type { StorageConfig } from "../storage";
+import * as destinationsRoute from "@/app/api/v1/destinations/route";
+import { createApiToken } from "../api-tokens/tokens";
 import { listAuditEvents } from "../audit/queries";
 import { db } from "../db";
 import { env } from "../env";
@@ -128,6 +131,35 @@ describe("storage destinations", () => {
     const { events } = await listAuditEvents(t, { action: "destination." });
     expect(events.map((e) => e.action)).toEqual(["destination.updated", "destination.created"]);
     expect(JSON.stringify(events)).not.toContain('secretAccessKey":"');
+  });
+
+  it("S3-compatible: a custom endpoint is called path-style unless path-style is turned off", async () => {
+    const a = await signedUpUser("Alice");
+    const t = await a.team("admin");
+    const { token } = await createApiToken(t, { name: "ops", scopes: ["read", "admin"] });
+    // A host name, as a MinIO's would be: the SDK calls an IP address path-style whatever the setting.
+    // Virtual-hosted, the call goes to coffer-test-bucket.localhost, which does not resolve (and where
+    // it does, s3rver takes the whole host for a bucket it lacks).
+    const endpoint = s3.endpoint.replace("127.0.0.1", "localhost");
+    // As the form sends it with the box left as shown, and as an API client that leaves the field out.
+    const unset = () => {
+      const { forcePathStyle: _, ...fields } = s3Input({ endpoint });
+      return fields;
+    };
+    const fromForm = await createDestination(t, unset());
+    const fromApi = await call(destinationsRoute.POST, "POST", "/destinations", { token, json: unset() });
+    expect(fromApi.status).toBe(201);
+    for (const id of [fromForm.id, fromApi.json.id as string]) {
+      expect(await testDestination(t, id)).toMatchObject({
+        ok: true,
+        message: expect.stringMatching(/^Wrote, read back/),
+      });
+      expect((await getDestination(t, id)).settings).not.toHaveProperty("forcePathStyle");
+    }
+    // Turned off, it is kept off.
+    const off = await createDestination(t, s3Input({ endpoint, forcePathStyle: false }));
+    expect((await getDestination(t, off.id)).settings).toMatchObject({ forcePathStyle: false });
+    expect(await testDestination(t, off.id)).toMatchObject({ ok: false });
   });
 
   it("says what to fix: a missing bucket, wrong keys, a class the provider does not have", async () => {

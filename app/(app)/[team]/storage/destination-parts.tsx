@@ -138,6 +138,10 @@ export function DestinationForm({
   const { pending, error } = destination ? update : create;
   const s = destination?.settings ?? {};
   const text = (name: string) => (typeof s[name] === "string" ? (s[name] as string) : "");
+  const [endpoint, setEndpoint] = useState(text("endpoint"));
+  // Left unset until the box is clicked, so the destination keeps lib/storage's default (path-style
+  // with an endpoint), which the box shows.
+  const [pathStyle, setPathStyle] = useState(typeof s.forcePathStyle === "boolean" ? s.forcePathStyle : undefined);
   const secret = (label: string, name: string, multiline = false, hint?: string) => (
     <SecretField
       label={label}
@@ -155,8 +159,7 @@ export function DestinationForm({
       onSubmit={(e) => {
         e.preventDefault();
         const f: Record<string, string | boolean> = { ...formFields(e.currentTarget), kind };
-        f.forcePathStyle =
-          (e.currentTarget.elements.namedItem("forcePathStyle") as HTMLInputElement | null)?.checked ?? false;
+        if (kind === "s3" && pathStyle !== undefined) f.forcePathStyle = pathStyle;
         if (destination) update.run({ ...f, destinationId: destination.id } as Parameters<typeof update.run>[0]);
         else create.run(f as Parameters<typeof create.run>[0]);
       }}
@@ -233,13 +236,18 @@ export function DestinationForm({
               label="Endpoint (S3-compatible only)"
               name="endpoint"
               defaultValue={text("endpoint")}
+              onChange={(e) => setEndpoint(e.target.value)}
               placeholder="https://s3.eu-central-003.backblazeb2.com"
               error={error}
             />
           </div>
           <label className="flex items-center gap-2 text-sm">
-            <input type="checkbox" name="forcePathStyle" defaultChecked={s.forcePathStyle === true} /> Path-style URLs
-            (MinIO and most self-hosted services)
+            <input
+              type="checkbox"
+              checked={pathStyle ?? endpoint.trim() !== ""}
+              onChange={(e) => setPathStyle(e.target.checked)}
+            />
+            Path-style URLs (on by default with an endpoint: MinIO and most self-hosted services need them)
           </label>
           {secret("Access key ID", "accessKeyId")}
           {secret("Secret access key", "secretAccessKey")}
