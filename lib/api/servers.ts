@@ -150,7 +150,8 @@ const destinationBody = closed(
 ).meta({
   id: "DestinationInput",
   description:
-    "The provider's own fields sit beside these (s3: bucket, region, endpoint, accessKeyId, secretAccessKey; gcs: " +
+    "The provider's own fields sit beside these (s3: bucket, region, endpoint, forcePathStyle (left out: path-style " +
+    "with an endpoint, virtual-hosted without), accessKeyId, secretAccessKey; gcs: " +
     "bucket, projectId, credentials; azure: container, accountName, connectionString, accountKey, sasUrl) and are " +
     "checked for the kind; others are refused. Secrets left empty on a replace stay as stored.",
 });
