@@ -643,8 +643,10 @@ describe("run-verification", () => {
     const manifest = (await getBackup(s.t, backupId)).manifest as { entries: { sha256: string }[] };
     for (const e of manifest.entries) e.sha256 = "0".repeat(64);
     await setBackupRow(backupId, { manifest });
+    expect((await getBackup(s.t, backupId)).verifiedAt).toBeInstanceOf(Date);
     const again = await run(s.t, (await requestVerification(s.t, { backupId })).id);
     expect(again.status).toBe("failed");
+    expect((await getBackup(s.t, backupId)).verifiedAt).toBeNull(); // no longer the latest verified one
     expect(again.result!.differences.toSorted()).toEqual(
       ["a", "b"].map((f) => `files${folder}/${f}: its SHA-256 differs from the manifest's.`),
     );

@@ -105,7 +105,8 @@ export async function performRestore(teamId: string, restoreId: string, attempt:
         await tx
           .update(backups)
           .set({
-            ...(failed ? {} : { verifiedAt: at }),
+            // A failed verification ends an earlier one's word: retention then protects the last backup still known good.
+            verifiedAt: failed ? null : at,
             verification: {
               status: failed ? "failed" : "verified",
               at: at.toISOString(),
