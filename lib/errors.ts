@@ -57,5 +57,11 @@ export function asAppError(err: unknown): AppError | undefined {
   const pg = (err as { cause?: { code?: string } } | null)?.cause?.code ?? (err as { code?: string } | null)?.code;
   if (pg === "40P01" || pg === "40001")
     return new AppError("CONFLICT", "Someone changed this at the same moment. Reload and try again.");
+  // A NUL or a byte sequence PostgreSQL cannot store in text, from input that reached a query unchecked.
+  if (pg === "22021" || pg === "22P05")
+    return new AppError(
+      "VALIDATION",
+      "The request holds a character that cannot be stored (such as a NUL byte): remove it and use plain text.",
+    );
   return undefined;
 }

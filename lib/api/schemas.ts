@@ -49,7 +49,7 @@ export const cursor = {
       try {
         const [at, id] = JSON.parse(Buffer.from(s, "base64url").toString("utf8")) as [string, string];
         const createdAt = new Date(at);
-        if (typeof id === "string" && storable(createdAt)) return { createdAt, id };
+        if (typeof id === "string" && /^[a-z]+_[0-9a-z]{26}$/.test(id) && storable(createdAt)) return { createdAt, id };
       } catch {}
       ctx.addIssue({ code: "custom", message: "Use the nextCursor of the previous page as it was returned." });
       return z.NEVER;

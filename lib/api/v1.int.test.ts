@@ -488,9 +488,17 @@ describe("/api/v1", () => {
     // Times PostgreSQL would refuse (year 0, February 30) are refused here, with the field named.
     const yearZero = await call(backupsRoute.GET, "GET", "/backups?from=0000-01-01T00:00:00Z", { token: a.token });
     expect(yearZero.json.error.details.fields).toEqual({ "query.from": ["Use a time from the year 1 to 9999."] });
-    const zeroCursor = Buffer.from(JSON.stringify(["0000-01-01T00:00:00.000Z", "bkp_x"])).toString("base64url");
+    const someId = `bkp_${"0".repeat(26)}`;
+    const zeroCursor = Buffer.from(JSON.stringify(["0000-01-01T00:00:00.000Z", someId])).toString("base64url");
     const oldCursor = await call(backupsRoute.GET, "GET", `/backups?cursor=${zeroCursor}`, { token: a.token });
     expect(oldCursor.status).toBe(400);
+    // An id PostgreSQL could not take (a NUL) inside the cursor's encoding: refused, not a 500.
+    const nulCursor = Buffer.from(JSON.stringify(["2026-01-01T00:00:00.000Z", "\u0000"])).toString("base64url");
+    const nul = await call(backupsRoute.GET, "GET", `/backups?cursor=${nulCursor}`, { token: a.token });
+    expect(nul.status).toBe(400);
+    expect(nul.json.error.details.fields["query.cursor"]).toEqual([
+      "Use the nextCursor of the previous page as it was returned.",
+    ]);
     const noSuchDay = await call(auditLogRoute.GET, "GET", "/audit-log?cursor=2026-02-30T00:00:00.000000Z|aud_x", {
       token: a.token,
     });

@@ -7,8 +7,19 @@ import { assertRole, inTeam, type TeamContext } from "../teams/context";
 import { parseAuditCursor } from "./cursor";
 
 export const auditFilterSchema = z.object({
-  action: z.string().trim().max(100).optional(),
-  actor: z.string().trim().max(200).optional(),
+  // No control characters: PostgreSQL refuses a NUL in text, and a hand-edited URL could send one.
+  action: z
+    .string()
+    .trim()
+    .max(100)
+    .regex(/^[^\x00-\x1f]*$/)
+    .optional(),
+  actor: z
+    .string()
+    .trim()
+    .max(200)
+    .regex(/^[^\x00-\x1f]*$/)
+    .optional(),
   /** Opaque cursor: the exact time and id of the last row of the previous page. */
   before: z.string().max(100).optional(),
 });

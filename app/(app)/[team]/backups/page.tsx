@@ -5,6 +5,7 @@ import { HelpLink } from "@/app/_components/help-link";
 import { LocalTime } from "@/app/_components/local-time";
 import { PageHeader } from "@/app/_components/page-header";
 import { listBackups } from "@/lib/backups/queries";
+import { idOf } from "@/lib/ids";
 import { listDestinations } from "@/lib/destinations/queries";
 import { latestVerificationRuns } from "@/lib/restores/queries";
 import { formatBytes, formatDuration } from "@/lib/format";
@@ -41,7 +42,8 @@ export default async function BackupsPage({
   const cursor = before?.match(/^(\d{1,15})_(bkp_[0-9a-z]{26})$/);
   const [{ rows, next }, servers, destinations] = await Promise.all([
     listBackups(t, {
-      serverId: server,
+      // Like a hand-edited cursor, a server filter that is no server id (repeated, a NUL) shows them all.
+      serverId: idOf("srv", "server").safeParse(server).success ? server : undefined,
       before: cursor ? { createdAt: new Date(Number(cursor[1])), id: cursor[2]! } : undefined,
     }),
     listServers(t),
