@@ -353,6 +353,45 @@ describe("storage destinations", () => {
     rmSync(dir, { recursive: true });
   });
 
+  it("Azure: a new connection string is a move too, refused while backups are stored unless they are where it leads", async () => {
+    const a = await signedUpUser("Alice");
+    const t = await a.team("admin");
+    const container = "moving";
+    const service = BlobServiceClient.fromConnectionString(azure.connectionString);
+    await service.createContainer(container);
+    const fields = { kind: "azure" as const, name: "blob", container };
+    const { id } = await createDestination(t, { ...fields, connectionString: azure.connectionString });
+    const { id: serverId } = await createServer(t, { kind: "local", name: "host", workDir: "/var/tmp" });
+    const backupId = await insertBackupRow({
+      teamId: t.id,
+      serverId,
+      trigger: "manual",
+      status: "succeeded",
+      encrypted: true,
+      fileName: "host.tar.gz",
+    });
+    const objectKey = "host.tar.gz.enc";
+    await service.getContainerClient(container).getBlockBlobClient(objectKey).upload("stored", 6);
+    await insertLocationRow({ teamId: t.id, backupId, destinationId: id, objectKey, status: "stored" });
+    // Another account's string (here: the same name at an endpoint where nothing answers).
+    const closed = await freePort();
+    const elsewhere = azure.connectionString.replace(
+      /BlobEndpoint=[^;]+/,
+      `BlobEndpoint=http://127.0.0.1:${closed}/${azure.accountName}`,
+    );
+    await expect(updateDestination(t, { ...fields, connectionString: elsewhere, destinationId: id })).rejects.toThrow(
+      /^1 backup is stored at this destination's current location, and the new location could not be checked for them/,
+    );
+    // The same account's string, entered again: the copy is there, so it is saved.
+    await updateDestination(t, {
+      ...fields,
+      name: "blob-2",
+      connectionString: azure.connectionString,
+      destinationId: id,
+    });
+    expect((await getDestination(t, id)).name).toBe("blob-2");
+  });
+
   it("a server's backup directory over SSH", async () => {
     const a = await signedUpUser("Alice");
     const t = await a.team("admin");

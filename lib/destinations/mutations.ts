@@ -114,7 +114,9 @@ export async function updateDestination(t: TeamContext, input: UpdateDestination
     input,
     openCredentials(t, input.destinationId, current.credentialsEnc),
   );
-  const relocated = [...LOCATION_FIELDS].some((f) => (current.settings[f] ?? "") !== (values.settings[f] ?? ""));
+  const relocated =
+    [...LOCATION_FIELDS].some((f) => (current.settings[f] ?? "") !== (values.settings[f] ?? "")) ||
+    ACCOUNT_SECRETS.some((f) => f in typed.secrets);
   if (relocated || current.serverId !== values.serverId) await assertCopiesThere(t, input.destinationId, values);
   await d
     .transaction(async (tx) => {
@@ -137,6 +139,8 @@ export async function updateDestination(t: TeamContext, input: UpdateDestination
 
 /** The settings that say where objects are: change one and the stored copies' keys point elsewhere. */
 const LOCATION_FIELDS = ["endpoint", "apiEndpoint", "accountName", "bucket", "container", "prefix", "path"] as const;
+/** Secrets that name their own account and endpoint (Azure): entered anew, they may lead to another one. */
+const ACCOUNT_SECRETS = ["connectionString", "sasUrl"];
 
 /**
  * A destination that holds backups may move only to where they are too (a migrated bucket, a new
