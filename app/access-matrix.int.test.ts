@@ -108,6 +108,7 @@ const routes: Record<string, Access> = {
   "app/api/teams/[team]/backups/[backupId]/download/route.ts GET": "member",
   "app/api/teams/[team]/backups/[backupId]/download/route.ts HEAD": "member",
   "app/api/teams/[team]/backups/[backupId]/object/route.ts GET": "member",
+  "app/api/teams/[team]/backups/[backupId]/object/route.ts HEAD": "member",
   "app/api/teams/[team]/storage/[destinationId]/scan/route.ts POST": "admin",
   "app/api/teams/[team]/metrics/route.ts GET": "token",
   "app/api/v1/audit-log/route.ts GET": "token",

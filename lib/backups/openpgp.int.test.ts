@@ -1,14 +1,25 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
+import { eq } from "drizzle-orm";
+// Before Next.js's own modules: it sets up what they read on load.
+import { inRequest, sessionCookie } from "@/test/request-context";
+import { NodeNextRequest, NodeNextResponse } from "next/dist/server/base-http/node";
+import { sendResponse } from "next/dist/server/send-response";
+import { signalFromNodeResponse } from "next/dist/server/web/spec-extension/adapters/next-request";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { backups } from "@/db/schema";
 import { backupEvent, restoreEvent } from "@/inngest/events";
 import { scheduleTick } from "@/inngest/functions/schedule-tick";
 import { sweepRuns } from "@/inngest/functions/sweep-runs";
 import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
+import { listAuditEvents } from "@/lib/audit/queries";
+import { db } from "@/lib/db";
 import { createDestination } from "@/lib/destinations/mutations";
 import { env } from "@/lib/env";
 import { asAppError } from "@/lib/errors";
@@ -17,6 +28,7 @@ import { createApiToken } from "@/lib/api-tokens/tokens";
 import { call, conforms } from "@/test/api-client";
 import * as scheduleRoute from "@/app/api/v1/schedules/[scheduleId]/route";
 import * as runRoute from "@/app/api/v1/schedules/[scheduleId]/run/route";
+import * as objectRoute from "@/app/api/teams/[team]/backups/[backupId]/object/route";
 import { requestDatabaseRestore, requestVerification } from "@/lib/restores/mutations";
 import { getRestore } from "@/lib/restores/queries";
 import { createSchedule } from "@/lib/schedules/mutations";
@@ -27,6 +39,7 @@ import { setBackupRow, setScheduleRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { gnupgHome, type GnupgHome } from "@/test/gnupg";
 import { startPgCluster, type PgCluster } from "@/test/pg-cluster";
+import { sendDeclaredContentLength } from "@/lib/web/content-length";
 import { openDownload } from "./download";
 import { openStoredObject } from "./stored-object";
 import { requestBackup } from "./mutations";
@@ -109,6 +122,39 @@ const nightlyOpenPgp = (s: Awaited<ReturnType<typeof setup>>) =>
     verify: false,
     retention: DEFAULT_POLICY,
   });
+
+type Handler = (request: Request, ctx: { params: Promise<Record<string, string>> }) => Promise<Response>;
+
+/**
+ * An HTTP server answering with one route module as Next.js's server does: the export named after
+ * the method (GET for a HEAD without one), a signal that aborts only if the client goes away before
+ * the end, the Response written by Next's own sendResponse (which drops Content-Length and never
+ * reads a HEAD's body), and the Content-Length lib/startup puts back.
+ */
+async function serveRoute(route: object, params: Record<string, string>) {
+  sendDeclaredContentLength();
+  const exports = route as Record<string, Handler | undefined>;
+  const server = createHttpServer((req, res) => {
+    const request = new Request(new URL(req.url!, env().APP_URL), {
+      method: req.method,
+      headers: req.headers as Record<string, string>,
+      signal: signalFromNodeResponse(res),
+    });
+    const handler = exports[req.method!] ?? exports.GET!;
+    void inRequest(() => handler(request, { params: Promise.resolve(params) }), {
+      cookie: req.headers.cookie,
+      path: req.url,
+    }).then((response) => sendResponse(new NodeNextRequest(req), new NodeNextResponse(res), response));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
 
 /** Runs `sh` in a fresh folder and returns it. */
 function shell(script: string, gpg: GnupgHome) {
@@ -245,7 +291,7 @@ describe("OpenPGP backups", () => {
     // The raw .gpg, as stored: members and above, this team only.
     const raw = await openStoredObject(s.t, after.b.id);
     expect(raw.headers["Content-Disposition"]).toBe(`attachment; filename="${after.b.fileName}.gpg"`);
-    expect((await read(raw.body)).equals(readFileSync(after.file))).toBe(true);
+    expect((await read(raw.body!)).equals(readFileSync(after.file))).toBe(true);
     const codeOf = async (p: Promise<unknown>) => asAppError(await p.catch((e: unknown) => e))?.code;
     expect(await codeOf(openStoredObject({ ...s.t, role: "viewer" }, after.b.id))).toBe("FORBIDDEN");
     const other = await (await signedUpUser("Else")).team("admin");
@@ -262,5 +308,51 @@ describe("OpenPGP backups", () => {
     expect(err?.message).toMatch(/integrity check \(MDC\) failed|damaged/);
     const ranged = asAppError(await openDownload(s.t, after.b.id, "bytes=0-9").catch((e: unknown) => e));
     expect(ranged?.message).toMatch(/integrity check \(MDC\) failed|damaged/);
+  }, 180_000);
+
+  it("the stored-object route, served as Next.js serves it: a HEAD answers from the row (no read, no lease, no audit row); a GET sends its Content-Length", async () => {
+    const s = await setup();
+    await addTeamKey(s.t, { key: alice.exportPublic(alice.genKey("Head <head@example.test>", "future-default")) });
+    const { id } = await requestBackup(s.t, {
+      serverId: s.serverId,
+      sourceIds: [s.sourceId],
+      destinationIds: [s.destinationId],
+      encrypted: true,
+      encryption: "openpgp",
+    });
+    engine.send([backupEvent({ teamId: s.t.id, serverId: s.serverId, backupId: id })]);
+    await engine.idle();
+    const b = await getBackup(s.t, id);
+    const stored = readFileSync(s.objectPath(b.locations[0]!.objectKey));
+    expect(stored.length).toBe(b.sizeBytes);
+    const app = await serveRoute(objectRoute, { team: s.t.slug, backupId: id });
+    const cookie = await sessionCookie(s.t.actor.userId!);
+    const fetchObject = (method: string) =>
+      fetch(`${app.url}/api/teams/${s.t.slug}/backups/${id}/object`, { method, headers: { cookie } });
+    const downloads = async () => (await listAuditEvents(s.t, { action: "backup.downloaded" })).events;
+    const lease = async () =>
+      (await (await db()).select({ until: backups.readingUntil }).from(backups).where(eq(backups.id, id)))[0]!.until;
+    try {
+      // What a download manager asks first.
+      const head = await fetchObject("HEAD");
+      expect(await downloads()).toEqual([]);
+      expect(await lease()).toBeNull(); // retention and "Delete from trash" may take it at once
+      expect(head.status).toBe(200);
+      expect(Object.fromEntries(head.headers)).toMatchObject({
+        "content-type": "application/pgp-encrypted",
+        "content-length": String(stored.length),
+        "content-disposition": `attachment; filename="${b.fileName}.gpg"`,
+        "cache-control": "private, no-store",
+      });
+
+      const get = await fetchObject("GET");
+      expect(get.status).toBe(200);
+      expect(get.headers.get("content-length")).toBe(String(stored.length));
+      expect(get.headers.get("transfer-encoding")).toBeNull();
+      expect(Buffer.from(await get.arrayBuffer()).equals(stored)).toBe(true);
+      expect(await downloads()).toHaveLength(1);
+    } finally {
+      app.close();
+    }
   }, 180_000);
 });

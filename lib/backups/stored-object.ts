@@ -9,13 +9,14 @@ import { openArchive, succeededBackup } from "./open-archive";
 
 /**
  * An OpenPGP backup's stored object as it is (`.tar.gz.gpg`), for people who decrypt it with
- * their own key (`gpg --decrypt`). Audited; members and above only.
+ * their own key (`gpg --decrypt`). Audited; members and above only. A HEAD (`head`) answers from
+ * the backup's row: no storage read, no read lease, no audit row (download managers ask first).
  */
 export async function openStoredObject(
   t: TeamContext,
   backupId: string,
-  signal?: AbortSignal,
-): Promise<{ headers: Record<string, string>; body: Readable }> {
+  opts: { head?: boolean; signal?: AbortSignal } = {},
+): Promise<{ headers: Record<string, string>; body: Readable | null }> {
   assertRole(t, "member");
   const b = await succeededBackup(t, backupId);
   if (!b.encrypted || b.encryption !== "openpgp")
@@ -23,7 +24,14 @@ export async function openStoredObject(
       "VALIDATION",
       "Only OpenPGP backups can be downloaded as they are stored; download the .tar.gz.",
     );
-  const { body, from } = await openArchive(t, b, { signal, requestRetrieval: false, raw: true });
+  const headers = {
+    "Content-Type": "application/pgp-encrypted",
+    "Content-Length": String(b.sizeBytes),
+    "Content-Disposition": attachment(`${b.fileName}.gpg`),
+    "Cache-Control": "private, no-store",
+  };
+  if (opts.head) return { headers, body: null };
+  const { body, from } = await openArchive(t, b, { signal: opts.signal, requestRetrieval: false, raw: true });
   const d = await db();
   await recordAudit(d, t, {
     action: "backup.downloaded",
@@ -33,13 +41,5 @@ export async function openStoredObject(
     body.destroy(); // as in openDownload
     throw err;
   });
-  return {
-    headers: {
-      "Content-Type": "application/pgp-encrypted",
-      "Content-Length": String(b.sizeBytes),
-      "Content-Disposition": attachment(`${b.fileName}.gpg`),
-      "Cache-Control": "private, no-store",
-    },
-    body,
-  };
+  return { headers, body };
 }
