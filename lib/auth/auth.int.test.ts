@@ -108,6 +108,18 @@ describe("accounts", () => {
     expect(await newDeviceToken("nobody@example.test")).toBeNull();
   });
 
+  it("guesses at one account sent at once are checked one at a time: the others are turned away unhashed", async () => {
+    const a = await signedUpUser("Alice");
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => failSignIn(a.email, `198.51.100.${80 + i}`)));
+    expect(results.filter((r) => r === "That e-mail and password do not match an account.")).toHaveLength(1);
+    expect(
+      results.filter((r) => r === "Another sign-in to this account is being checked: try again in a few seconds."),
+    ).toHaveLength(5);
+    // The claim ends with the check: the right password works at once, and clears the failure.
+    expect((await authenticate(a.email, a.password, "198.51.100.99")).id).toBe(a.userId);
+    for (let i = 0; i < 3; i++) expect(await failSignIn(a.email, "198.51.100.1")).toMatch(/do not match/);
+  });
+
   it("an address that fails across many accounts waits, longer each time; other addresses do not", async () => {
     const a = await signedUpUser("Alice");
     for (let i = 0; i < 11; i++) await failSignIn(`spray-${i}@example.test`, "192.0.2.66");

@@ -8,7 +8,7 @@ import { log } from "../log";
 import { listTeamsOfUserAllTeams } from "../teams/queries";
 import { hashPassword, verifyPassword } from "./password";
 import type { ChangePasswordInput } from "./schemas";
-import { assertSignInAllowed, recordSignInFailure } from "./throttle";
+import { assertSignInAllowed, clearAccountFailures, recordSignInFailure, releaseAccount } from "./throttle";
 import type { UserContext } from "./users";
 
 /**
@@ -22,13 +22,18 @@ export async function changePassword(u: UserContext, input: ChangePasswordInput)
   if (!user?.hash)
     throw new AppError("VALIDATION", "This account signs in through another provider: it has no password to change.");
   await assertSignInAllowed(u.email, u.ip);
-  if (!(await verifyPassword(input.currentPassword, user.hash))) {
+  const right = await verifyPassword(input.currentPassword, user.hash).catch(async (err: unknown) => {
+    await releaseAccount(u.email);
+    throw err;
+  });
+  if (!right) {
     await recordSignInFailure(u.email, u.ip);
     log.warn("password change refused: wrong current password", { userId: u.userId, ip: u.ip });
     throw new AppError("VALIDATION", "That is not your current password.", {
       currentPassword: ["Not your current password."],
     });
   }
+  await clearAccountFailures(u.email); // as a sign-in with it would: this also ends the check's claim
   const hash = await hashPassword(input.newPassword);
   const teams = await listTeamsOfUserAllTeams(u.userId);
   return d.transaction(async (tx) => {

@@ -33,16 +33,31 @@ export class SignInDelayed extends AppError {
   constructor(
     readonly scope: "account" | "ip",
     readonly seconds: number,
+    /** Not a wait after failures: another password check of the account is running. */
+    busy = false,
   ) {
     const wait = seconds < 90 ? `${seconds} second${seconds === 1 ? "" : "s"}` : `${Math.ceil(seconds / 60)} minutes`;
     super(
       "RATE_LIMITED",
-      `Too many failed sign-ins ${scope === "ip" ? "from your network" : "for this account"}: wait ${wait}, then try again (or reset your password).`,
+      busy
+        ? "Another sign-in to this account is being checked: try again in a few seconds."
+        : `Too many failed sign-ins ${scope === "ip" ? "from your network" : "for this account"}: wait ${wait}, then try again (or reset your password).`,
     );
   }
 }
 
-/** Refuses (SignInDelayed) while the account or the address must still wait. Checked before any hashing. */
+/**
+ * How long an account stays claimed by one password check (lib/auth/password queues hashes for a
+ * few seconds at most): a process that dies mid-check holds the account no longer than this.
+ */
+const CHECK_SECONDS = 30;
+
+/**
+ * Refuses (SignInDelayed) while the account or the address must still wait; checked before any
+ * hashing. Unless `knownDevice`, it then claims the account for this one check (until
+ * recordSignInFailure, clearAccountFailures or releaseAccount): guesses sent at once would all
+ * pass a read made before any of them failed, so they are checked one at a time.
+ */
 export async function assertSignInAllowed(
   email: string,
   ip: string | null,
@@ -52,15 +67,46 @@ export async function assertSignInAllowed(
   const keys = [...(opts.knownDevice ? [] : [k.account]), ...(k.ip ? [k.ip] : [])];
   if (!keys.length) return;
   const d = await db();
-  const rows = await d
-    .select({
-      key: signInThrottle.key,
-      seconds: sql<number>`ceil(extract(epoch from ${signInThrottle.lockedUntil} - now()))::int`,
+  const waits = () =>
+    d
+      .select({
+        key: signInThrottle.key,
+        failures: signInThrottle.failures,
+        seconds: sql<number>`ceil(extract(epoch from ${signInThrottle.lockedUntil} - now()))::int`,
+      })
+      .from(signInThrottle)
+      .where(inArray(signInThrottle.key, keys));
+  const waiting = (await waits()).filter((r) => r.seconds > 0).sort((a, b) => b.seconds - a.seconds)[0];
+  if (waiting) throw delayed(waiting);
+  if (opts.knownDevice) return;
+  const claimUntil = sql`now() + make_interval(secs => ${CHECK_SECONDS})`;
+  const [claimed] = await d
+    .insert(signInThrottle)
+    .values({ key: k.account, failures: 0, lockedUntil: claimUntil })
+    .onConflictDoUpdate({
+      target: signInThrottle.key,
+      set: { lockedUntil: claimUntil },
+      setWhere: sql`${signInThrottle.lockedUntil} is null or ${signInThrottle.lockedUntil} <= now()`,
     })
-    .from(signInThrottle)
-    .where(inArray(signInThrottle.key, keys));
-  const waiting = rows.filter((r) => r.seconds > 0).sort((a, b) => b.seconds - a.seconds)[0];
-  if (waiting) throw new SignInDelayed(waiting.key.startsWith("ip:") ? "ip" : "account", waiting.seconds);
+    .returning({ key: signInThrottle.key });
+  if (claimed) return;
+  const held = (await waits()).find((r) => r.key === k.account);
+  throw delayed(held ?? { key: k.account, failures: 0, seconds: 1 });
+}
+
+function delayed(r: { key: string; failures: number; seconds: number }): SignInDelayed {
+  const scope = r.key.startsWith("ip:") ? "ip" : "account";
+  // A claim by a running check, not a wait: the failures so far impose none.
+  return new SignInDelayed(scope, Math.max(1, r.seconds), scope === "account" && delaySeconds(r.failures, scope) === 0);
+}
+
+/** Ends this check's claim on the account without counting it (the check could not be made). */
+export async function releaseAccount(email: string): Promise<void> {
+  const d = await db();
+  await d
+    .update(signInThrottle)
+    .set({ lockedUntil: null })
+    .where(eq(signInThrottle.key, keysFor(email, null).account));
 }
 
 /** Counts a failure for the account and the address; returns the wait it imposes on each. */
@@ -89,10 +135,11 @@ export async function recordSignInFailure(
       })
       .returning({ failures: signInThrottle.failures });
     const seconds = delaySeconds(row!.failures, kind);
-    if (seconds > 0)
+    // The account's claim by this check ends here: with the wait its failures impose, or none.
+    if (seconds > 0 || kind === "account")
       await d
         .update(signInThrottle)
-        .set({ lockedUntil: sql`now() + make_interval(secs => ${seconds})` })
+        .set({ lockedUntil: seconds > 0 ? sql`now() + make_interval(secs => ${seconds})` : null })
         .where(eq(signInThrottle.key, key));
     waits[kind] = seconds;
   }

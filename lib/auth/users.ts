@@ -9,7 +9,13 @@ import { isKnownDevice, issueDeviceToken } from "./device";
 import { sendVerificationEmail } from "./email-verification";
 import { burnPasswordCheck, hashPassword, MAX_PASSWORD_BYTES, verifyPassword } from "./password";
 import type { SignUpInput } from "./schemas";
-import { assertSignInAllowed, clearAccountFailures, recordSignInFailure, SignInDelayed } from "./throttle";
+import {
+  assertSignInAllowed,
+  clearAccountFailures,
+  recordSignInFailure,
+  releaseAccount,
+  SignInDelayed,
+} from "./throttle";
 
 const sessionDays = 30;
 
@@ -75,9 +81,15 @@ export async function authenticate(email: string, password: string, ip: string |
     throw err;
   }
   const lane = knownDevice ? "known-device" : "general";
-  const ok = user?.passwordHash
-    ? await verifyPassword(password, user.passwordHash, lane)
-    : (await burnPasswordCheck(password), false);
+  let ok: boolean;
+  try {
+    ok = user?.passwordHash
+      ? await verifyPassword(password, user.passwordHash, lane)
+      : (await burnPasswordCheck(password), false);
+  } catch (err) {
+    if (!knownDevice) await releaseAccount(email); // turned away unchecked (a full queue): no failure
+    throw err;
+  }
   if (!user || !ok) {
     const waits = await recordSignInFailure(email, ip);
     await recordSignInEvent(user?.id, email, ip, "failed", { waitSeconds: waits });
