@@ -46,7 +46,7 @@ export const apiTokens = pgTable(
   (t) => [
     unique("api_tokens_team_id_key").on(t.teamId, t.id),
     uniqueIndex("api_tokens_hash_idx").on(t.tokenHash),
-    // Names tell tokens apart in the audit log ("token <name>"): unique among those not revoked.
+    // Unique among those not revoked, so a list names each; audit rows carry the id too.
     uniqueIndex("api_tokens_active_name_idx")
       .on(t.teamId, t.name)
       .where(sql`revoked_at is null`),

@@ -12,7 +12,7 @@ export const auditEvents = pgTable(
       .notNull()
       .references(() => teams.id, { onDelete: "cascade" }),
     actorUserId: text("actor_user_id"), // no FK: the record outlives the user
-    actor: text("actor").notNull(), // e-mail, "system: <reason>" or an API token's name
+    actor: text("actor").notNull(), // e-mail, "system: <reason>" or "token <name> (<id>, created by <e-mail>)"
     action: text("action").notNull(), // e.g. "member.role_changed"
     targetType: text("target_type"),
     targetId: text("target_id"),

@@ -1,6 +1,7 @@
 import "server-only";
 import { and, eq, isNull, lt, ne, or, sql } from "drizzle-orm";
 import { apiTokens, memberships, teams } from "@/db/schema";
+import type { DelegatedActor } from "../audit/record";
 import { db } from "../db";
 import { AppError, notFound } from "../errors";
 import type { TeamContext } from "../teams/context";
@@ -41,6 +42,7 @@ export async function callerForTokenAllTeams(authorization: string | null, ip: s
       expiresAt: apiTokens.expiresAt,
       revokedAt: apiTokens.revokedAt,
       createdByUserId: apiTokens.createdByUserId,
+      createdBy: apiTokens.createdBy,
       creatorRole: memberships.role,
       teamId: teams.id,
       slug: teams.slug,
@@ -75,14 +77,15 @@ export async function callerForTokenAllTeams(authorization: string | null, ip: s
         ),
       ),
     );
+  // Names are reused once a token is revoked: the id tells this token from a leaked one of the same name.
+  const actor: DelegatedActor = {
+    userId: null,
+    label: `token ${row.name} (${row.id}, created by ${row.createdBy})`,
+    ip,
+    onBehalfOfUserId: row.createdByUserId,
+  };
   return {
-    team: {
-      id: row.teamId,
-      slug: row.slug,
-      name: row.teamName,
-      role,
-      actor: { userId: null, label: `token ${row.name}`, ip },
-    },
+    team: { id: row.teamId, slug: row.slug, name: row.teamName, role, actor },
     token: { id: row.id, name: row.name, scopes: row.scopes as Scope[] },
   };
 }

@@ -51,7 +51,8 @@ describe("team API tokens", () => {
       id: t.id,
       slug: t.slug,
       role: "member",
-      actor: { userId: null, label: "token ci" },
+      // Not the creator: the lib reads userId as the signed-in person (inviting, leaving, member changes).
+      actor: { userId: null, label: `token ci (${id}, created by ${owner.email})`, onBehalfOfUserId: owner.userId },
     });
     expect(caller.token).toEqual({ id, name: "ci", scopes: ["read", "backups:write"] });
     expect((await listApiTokens(t))[0]).toMatchObject({ lastUsedAt: expect.any(Date), lastUsedIp: "198.51.100.9" });

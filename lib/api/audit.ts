@@ -7,7 +7,9 @@ export const auditEventSchema = z
   .object({
     id: z.string(),
     at: isoTime,
-    actor: z.string().meta({ description: `A member's e-mail, "token <name>", or "system: …".` }),
+    actor: z
+      .string()
+      .meta({ description: `A member's e-mail, "token <name> (<token id>, created by <e-mail>)", or "system: …".` }),
     action: z.string().meta({ example: "backup.requested" }),
     targetType: z.string().nullable(),
     targetLabel: z.string().nullable(),

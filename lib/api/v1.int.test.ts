@@ -334,13 +334,14 @@ describe("/api/v1", () => {
     });
     conforms("/destinations/{destinationId}", "get", destination);
 
-    // What the token did is audited as "token ci", and the token reads the log as JSON and CSV.
+    // What the token did is audited as that token (name, id, creator), and the token reads the log as JSON and CSV.
+    const actor = `token ci (${a.tokenId}, created by ${a.user.email})`;
     const audit = await call(auditLogRoute.GET, "GET", "/audit-log?action=backup.requested", { token: a.token });
     conforms("/audit-log", "get", audit);
-    expect(audit.json.data.map((e: { actor: string }) => e.actor)).toContain("token ci");
+    expect(audit.json.data.map((e: { actor: string }) => e.actor)).toContain(actor);
     const csv = await call(auditLogRoute.GET, "GET", "/audit-log?format=csv&action=backup", { token: a.token });
     expect(csv.headers.get("content-type")).toBe("text/csv; charset=utf-8");
-    expect(csv.bytes.toString("utf8")).toContain("token ci");
+    expect(csv.bytes.toString("utf8")).toContain(actor);
   });
 
   it("answers 404 to another team's ids and changes nothing; 403 beyond a token's scopes; 401 for revoked and expired tokens", async () => {

@@ -27,7 +27,7 @@ type Dated<T> = T extends string
 type Out<S> = S extends z.ZodType ? Dated<z.input<S>> | Response : Response;
 
 export interface ApiCall<P, Q, B, H = undefined> {
-  /** The token's team: its role is the token's, its actor "token <name>". */
+  /** The token's team: its role is the token's, its actor "token <name> (<id>, created by <e-mail>)". */
   t: TeamContext;
   params: In<P>;
   query: In<Q>;

@@ -43,7 +43,7 @@ export function teamRoute<P extends object = object>(
  * the team's (another team's slug is 404) and hold `scope` (else 403); 401s carry
  * `WWW-Authenticate`. Each request takes from the token's rate limit, the one /api/v1 takes from
  * (API_RATE_LIMIT_PER_MINUTE; 429 with Retry-After). The handler gets the token's TeamContext (its
- * role, "token <name>" as actor).
+ * role, "token <name> (<id>, created by <e-mail>)" as actor).
  */
 export function tokenRoute<P extends object = object>(
   scope: Scope,

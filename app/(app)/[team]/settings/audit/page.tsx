@@ -43,7 +43,13 @@ export default async function AuditPage({
           <label htmlFor="audit-actor" className="label">
             Actor
           </label>
-          <input id="audit-actor" name="actor" className="input" placeholder="e-mail" defaultValue={filter.actor} />
+          <input
+            id="audit-actor"
+            name="actor"
+            className="input"
+            placeholder="e-mail or token"
+            defaultValue={filter.actor}
+          />
         </div>
         <button className="btn-secondary">Filter</button>
         <a className="btn-secondary" href={`/api/teams/${t.slug}/audit-log?${query({})}`} download>
