@@ -314,26 +314,35 @@ export class S3Adapter implements StorageAdapter {
       const count = Math.max(1, Math.ceil(size / partSize));
       const parts: CompletedPart[] = new Array(count);
       let next = 0;
+      let failure: { err: unknown } | undefined;
+      // A failed part stops the others from starting new ones, and the abort waits for those being
+      // copied: S3 may keep a part still being copied when its upload is aborted, billed with
+      // nothing left to find it. They are not cancelled, since S3 goes on copying a cancelled one.
       const worker = async () => {
-        while (next < count) {
+        while (next < count && !failure) {
           const i = next++;
           const start = i * partSize;
           const end = Math.min(size, start + partSize) - 1;
-          const res = await this.client.send(
-            new UploadPartCopyCommand({
-              Bucket: this.bucket,
-              Key: fullKey,
-              UploadId: uploadId,
-              PartNumber: i + 1,
-              CopySource: copySource,
-              CopySourceIfMatch: head.ETag,
-              CopySourceRange: `bytes=${start}-${end}`,
-            }),
-          );
-          parts[i] = { PartNumber: i + 1, ETag: res.CopyPartResult?.ETag };
+          try {
+            const res = await this.client.send(
+              new UploadPartCopyCommand({
+                Bucket: this.bucket,
+                Key: fullKey,
+                UploadId: uploadId,
+                PartNumber: i + 1,
+                CopySource: copySource,
+                CopySourceIfMatch: head.ETag,
+                CopySourceRange: `bytes=${start}-${end}`,
+              }),
+            );
+            parts[i] = { PartNumber: i + 1, ETag: res.CopyPartResult?.ETag };
+          } catch (err) {
+            failure ??= { err };
+          }
         }
       };
-      await Promise.all(Array.from({ length: Math.min(4, count) }, worker));
+      await Promise.allSettled(Array.from({ length: Math.min(4, count) }, worker));
+      if (failure) throw failure.err;
       await this.client.send(
         new CompleteMultipartUploadCommand({
           Bucket: this.bucket,
