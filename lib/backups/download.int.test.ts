@@ -7,7 +7,8 @@ import { Readable } from "node:stream";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { backups } from "@/db/schema";
+import { backups, storageDestinations } from "@/db/schema";
+import { applyRetention, scopeOfBackup } from "@/lib/retention/apply";
 import { db } from "@/lib/db";
 import { listAuditEvents } from "@/lib/audit/queries";
 import { createDestination, deleteDestination } from "@/lib/destinations/mutations";
@@ -614,7 +615,10 @@ describe("archived copies", () => {
   });
 
   it("Azure Archive: the Download button's POST asks for rehydration to Cool, the next download says it is under way, then the bytes stream and the copy is Cool", async () => {
-    const { t, id, archiveSha } = await archivedBackup(azureConfig(`arc-${randomBytes(3).toString("hex")}`), "Archive");
+    const { t, id, destinationId, archiveSha } = await archivedBackup(
+      azureConfig(`arc-${randomBytes(3).toString("hex")}`),
+      "Archive",
+    );
     expect((await conflict(openDownload(t, id, null))).message).toMatch(pressDownload);
     expect(await requestedAudits(t)).toHaveLength(0);
     const first = await conflict(requestRetrieval(t, id));
@@ -635,6 +639,13 @@ describe("archived copies", () => {
     // The blob left Archive: its row says so, and there is no retrieval to show any more.
     expect((await getBackup(t, id)).locations[0]!.storageClass).toBe("Cool");
     expect((await archiveRetrievals(t, id)).size).toBe(0);
+    // Once the read is over, retention leaves it Cool for the week even where its tier is Archive:
+    // archived again, a resumed download or a restore would need another paid rehydration.
+    const d = await db();
+    await d.update(backups).set({ readingUntil: null }).where(eq(backups.id, id));
+    await d.update(storageDestinations).set({ classDaily: "Archive" }).where(eq(storageDestinations.id, destinationId));
+    expect((await applyRetention(t.id, await scopeOfBackup(t.id, id))).transitioned).toBe(0);
+    expect((await getBackup(t, id)).locations[0]!.storageClass).toBe("Cool");
   });
 
   it("verifying an archived backup asks for the retrieval the same way and says when to verify again; once readable it verifies", async () => {

@@ -14,7 +14,7 @@ export const needsRetrieval = (storageClass: string | null) =>
   storageClass !== null && Object.values(RETRIEVAL_HOURS).some((classes) => storageClass in classes);
 
 /** Days an S3 restored copy stays readable; a retrieval older than this (plus its wait) is over. */
-const RESTORED_DAYS = 7;
+export const RESTORED_DAYS = 7;
 
 // Faster first: the Coffer host's own disk, then cloud storage, then a server reached over SSH.
 export const preference: Record<string, number> = { local: 0, s3: 1, gcs: 1, azure: 1, server: 2 };
@@ -63,13 +63,14 @@ export async function retrievedCopies<L extends ArchivedCopy>(
     }),
   );
   // Rows follow what the providers report (a rehydrated Azure blob has left Archive for good; an
-  // object may have been archived outside Coffer); a copy that left archive storage has no retrieval any more.
+  // object may have been archived outside Coffer). The retrieval stays recorded: retention leaves
+  // a copy retrieved within RESTORED_DAYS in its class (lib/retention/apply), and clears it when
+  // it moves the copy again.
   for (const { loc, r } of checks) {
     if (!r?.storageClass || r.storageClass === loc.storageClass) continue;
-    const leftArchive = !needsRetrieval(r.storageClass);
     await d
       .update(backupLocations)
-      .set({ storageClass: r.storageClass, ...(leftArchive && { retrievalRequestedAt: null, retrievalReadyAt: null }) })
+      .set({ storageClass: r.storageClass })
       .where(inTeam(backupLocations, t, eq(backupLocations.id, loc.id), eq(backupLocations.status, "stored")));
     loc.storageClass = r.storageClass;
   }

@@ -2,6 +2,7 @@ import "server-only";
 import { and, eq, inArray, isNull, lt, or } from "drizzle-orm";
 import { backupLocations, backups, schedules, storageDestinations } from "@/db/schema";
 import { recordAudit } from "../audit/record";
+import { RESTORED_DAYS } from "../backups/retrieval";
 import { retrievalHours, STORAGE_CLASSES } from "../storage/classes";
 import type { StorageKind } from "../storage/types";
 import { db } from "../db";
@@ -53,8 +54,8 @@ function classFor(
  * Applies a scope's policy: a backup no rule keeps goes to the trash (only if nothing is reading
  * it), where its copies stay for the team's grace period; trashed backups past it expire and their
  * copies are deleted (one that cannot be is retried by the next run). Kept backups get their tier
- * and their copies move to its class, never a warmer one. Idempotent and safe to run twice at
- * once: every change is a guarded statement.
+ * and their copies move to its class, never a warmer one, nor within a week of a retrieval.
+ * Idempotent and safe to run twice at once: every change is a guarded statement.
  */
 export async function applyRetention(teamId: string, scope: RetentionScope): Promise<RetentionResult> {
   const t = await systemTeam(teamId, "retention");
@@ -104,6 +105,8 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
       .set({ tier: dec.tier })
       .where(inTeam(backups, t, eq(backups.id, dec.id), eq(backups.status, "succeeded")));
   const tierOf = new Map(kept.filter((k) => k.tier).map((k) => [k.id, k.tier!]));
+  // A retrieved copy keeps its class as long as S3 keeps a restored copy readable.
+  const retrievedBefore = new Date(now.getTime() - RESTORED_DAYS * 86_400_000);
   const locations = await d
     .select({
       id: backupLocations.id,
@@ -134,6 +137,9 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
         // A copy being read (a download, restore or verification) moves on a later run: in an
         // archive class its next read (a resumed range, a retried request) would fail.
         or(isNull(backups.readingUntil), lt(backups.readingUntil, now)),
+        // So does one retrieved lately: archived again (an Azure blob rehydrated to Cool), a
+        // download resumed or a restore started within the week would need another paid retrieval.
+        or(isNull(backupLocations.retrievalRequestedAt), lt(backupLocations.retrievalRequestedAt, retrievedBefore)),
       ),
     );
   for (const loc of locations) {
@@ -144,7 +150,7 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
       await withDestination(t, loc.destinationId, (a) => a.setStorageClass(loc.objectKey, target));
       await d
         .update(backupLocations)
-        .set({ storageClass: target, error: null })
+        .set({ storageClass: target, error: null, retrievalRequestedAt: null, retrievalReadyAt: null })
         .where(inTeam(backupLocations, t, eq(backupLocations.id, loc.id), eq(backupLocations.status, "stored")));
       await recordAudit(d, t, {
         action: "backup.class_changed",

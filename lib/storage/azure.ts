@@ -282,7 +282,8 @@ export class AzureAdapter implements StorageAdapter {
     if (props.archiveStatus?.startsWith("rehydrate-pending")) return { state: "in-progress", storageClass: "Archive" };
     if (opts.request === false) return { state: "archived", storageClass: "Archive" };
     try {
-      // Cool rather than Hot: the blob stays out of Archive afterwards (retention may archive it again), and Cool costs less to keep.
+      // Cool rather than Hot: the blob stays out of Archive afterwards (retention may archive it again a
+      // week after the request), and Cool costs less to keep.
       await blob.setAccessTier("Cool", { rehydratePriority: "Standard" });
     } catch (err) {
       if (errorCode(err) === "BlobBeingRehydrated") return { state: "in-progress", storageClass: "Archive" };
