@@ -35,6 +35,8 @@ const actions: Record<string, Access> = {
   "app/(auth)/actions.ts#signOutEverywhereAction": "user",
   "app/(auth)/actions.ts#confirmEmailAction": "public",
   "app/(auth)/actions.ts#resendVerificationAction": "user",
+  "app/(auth)/actions.ts#requestPasswordResetAction": "public",
+  "app/(auth)/actions.ts#resetPasswordAction": "public",
   "app/(auth)/actions.ts#acceptInvitationAction": "user",
   "app/(auth)/actions.ts#oauthSignInAction": "public",
   "app/(app)/account/actions.ts#createTeamAction": "user",

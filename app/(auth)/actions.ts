@@ -3,12 +3,13 @@ import { AuthError } from "next-auth";
 import { z } from "zod";
 import { confirmEmail, resendVerificationEmail } from "@/lib/auth/email-verification";
 import { signIn, signOut, SignInRefused } from "@/lib/auth/next-auth";
-import { safeNextPath, signInSchema, signUpSchema } from "@/lib/auth/schemas";
+import { requestPasswordReset, resetPassword } from "@/lib/auth/password-reset";
+import { emailSchema, passwordSchema, safeNextPath, signInSchema, signUpSchema } from "@/lib/auth/schemas";
 import { revokeAllSessions, signUp } from "@/lib/auth/users";
 import { AppError } from "@/lib/errors";
 import { publicAction, userAction } from "@/lib/web/action";
 import { acceptInvitation } from "@/lib/teams/invitations";
-import { rememberDevice } from "@/lib/web/request";
+import { clientIp, rememberDevice } from "@/lib/web/request";
 
 async function startSession(email: string, password: string) {
   try {
@@ -48,6 +49,18 @@ export const confirmEmailAction = publicAction(z.object({ token: z.string().min(
 );
 
 export const resendVerificationAction = userAction(z.object({}), (u) => resendVerificationEmail(u));
+
+/** The same answer whether an account has the address or not. */
+export const requestPasswordResetAction = publicAction(z.object({ email: emailSchema }), async ({ email }) => {
+  await requestPasswordReset(email);
+  return { email };
+});
+
+/** The link of a reset e-mail: anyone holding it may use it (it proves the mailbox). */
+export const resetPasswordAction = publicAction(
+  z.object({ token: z.string().min(20).max(300), newPassword: passwordSchema }),
+  async ({ token, newPassword }) => resetPassword(token, newPassword, await clientIp()),
+);
 
 export const acceptInvitationAction = userAction(z.object({ token: z.string().min(20).max(100) }), (u, { token }) =>
   acceptInvitation({ userId: u.userId, label: u.email, ip: u.ip }, u.email, token),

@@ -27,6 +27,8 @@ export const reservedSlugs = new Set([
   "new",
   "help",
   "verify-email",
+  "forgot-password",
+  "reset-password",
 ]);
 
 export const createTeamSchema = z.object({ name: teamNameSchema });

@@ -45,6 +45,11 @@ export function SignInForm({
         <button className="btn-primary w-full" disabled={pending}>
           {pending ? "Signing in…" : "Sign in"}
         </button>
+        <p className="muted text-center">
+          <Link className="hover:underline" href="/forgot-password">
+            Forgot your password?
+          </Link>
+        </p>
       </form>
       {providers.length > 0 && (
         <div className="space-y-2 border-t border-zinc-200 pt-4 dark:border-zinc-800">

@@ -1,0 +1,126 @@
+import "server-only";
+import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
+import { and, eq, isNull, sql } from "drizzle-orm";
+import { signInThrottle, userSessions, users } from "@/db/schema";
+import { recordAudit } from "../audit/record";
+import { db } from "../db";
+import { env } from "../env";
+import { AppError } from "../errors";
+import { log } from "../log";
+import { sendMail } from "../mail";
+import { listTeamsOfUserAllTeams } from "../teams/queries";
+import { hashPassword } from "./password";
+import { authSecret } from "./secret";
+import { clearAccountFailures } from "./throttle";
+
+/**
+ * "Forgot your password?": a link e-mailed to the account's address, `/reset-password/<user id>.<expiry>.<MAC>`,
+ * the MAC (HMAC-SHA256 under a key derived from AUTH_SECRET) covering the user, the address, the
+ * expiry and the stored password hash, so the link works once (the hash changes when it is used)
+ * and not after the password was changed another way. Nothing is stored. Opening it proves the
+ * mailbox: it also confirms the address, and ends every session (someone else's, if they had
+ * signed up with this address or guessed the password). Without SMTP the link goes to the server
+ * log, as the verification link does.
+ */
+const validMinutes = 60;
+const resendAfterSeconds = 60;
+
+const macOf = (userId: string, email: string, expires: number, passwordHash: string | null) =>
+  createHmac("sha256", Buffer.from(hkdfSync("sha256", authSecret(), "coffer", "coffer password reset", 32)))
+    .update(`${userId}\n${email}\n${expires}\n${passwordHash ?? ""}`)
+    .digest("base64url");
+
+/**
+ * E-mails a reset link to `email` when an account has it, at most once a minute per account. The
+ * answer is the same either way (the caller says "if an account has this address").
+ */
+export async function requestPasswordReset(email: string): Promise<void> {
+  const d = await db();
+  const [user] = await d
+    .select({ id: users.id, name: users.name, email: users.email, passwordHash: users.passwordHash })
+    .from(users)
+    .where(eq(users.email, email));
+  if (!user) return;
+  // The sign-in throttle's table holds the minute between two links (a key of its own).
+  const until = sql`now() + make_interval(secs => ${resendAfterSeconds})`;
+  const [claimed] = await d
+    .insert(signInThrottle)
+    .values({ key: `reset:${user.email}`, failures: 0, lockedUntil: until })
+    .onConflictDoUpdate({
+      target: signInThrottle.key,
+      set: { lockedUntil: until },
+      setWhere: sql`${signInThrottle.lockedUntil} is null or ${signInThrottle.lockedUntil} <= now()`,
+    })
+    .returning({ key: signInThrottle.key });
+  if (!claimed) return;
+  const expires = Math.floor(Date.now() / 1000) + validMinutes * 60;
+  const token = `${user.id}.${expires}.${macOf(user.id, user.email, expires, user.passwordHash)}`;
+  const url = new URL(`/reset-password/${token}`, env().APP_URL).toString();
+  const mail = await sendMail({
+    to: user.email,
+    subject: "Reset your Coffer password",
+    text: `Hello ${user.name},\n\nsomeone (we hope you) asked to reset the password of the Coffer account ${user.email}. Choose a new one by opening this link within ${validMinutes} minutes:\n${url}\n\nIt works once, and signs out every session of the account. If you did not ask for it, ignore this message: your password stays as it is.\n`,
+  });
+  if (mail.sent) return;
+  if (env().SMTP_URL) log.warn("password reset link not sent", { userId: user.id, why: mail.why });
+  else log.info("password reset link (SMTP_URL is not set, so it was not sent)", { email: user.email, url });
+}
+
+const invalid = () =>
+  new AppError(
+    "VALIDATION",
+    "This reset link is not valid any more: it expired, was used, or the password was changed since. Ask for a new one.",
+  );
+
+/**
+ * Sets the password of the link's account, confirms its address, ends all its sessions, clears
+ * its failed sign-ins and records the reset in the audit log of each of its teams.
+ */
+export async function resetPassword(token: string, newPassword: string, ip: string | null): Promise<{ email: string }> {
+  const [userId, expiresText, mac] = token.split(".");
+  const expires = Number(expiresText);
+  if (!userId || !mac || !Number.isSafeInteger(expires) || expires * 1000 < Date.now()) throw invalid();
+  const d = await db();
+  const [user] = await d
+    .select({ email: users.email, passwordHash: users.passwordHash })
+    .from(users)
+    .where(eq(users.id, userId));
+  const expected = user ? Buffer.from(macOf(userId, user.email, expires, user.passwordHash)) : Buffer.alloc(0);
+  if (!user || expected.length !== Buffer.byteLength(mac) || !timingSafeEqual(expected, Buffer.from(mac)))
+    throw invalid();
+  const hash = await hashPassword(newPassword);
+  const teams = await listTeamsOfUserAllTeams(userId);
+  await d.transaction(async (tx) => {
+    // Only over the hash the link was made for: the same link used twice at once changes it once.
+    const [row] = await tx
+      .update(users)
+      .set({ passwordHash: hash, emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, now())` })
+      .where(
+        and(
+          eq(users.id, userId),
+          eq(users.email, user.email),
+          user.passwordHash === null ? isNull(users.passwordHash) : eq(users.passwordHash, user.passwordHash),
+        ),
+      )
+      .returning({ id: users.id });
+    if (!row) throw invalid();
+    const ended = await tx
+      .update(userSessions)
+      .set({ revokedAt: sql`now()` })
+      .where(and(eq(userSessions.userId, userId), isNull(userSessions.revokedAt)))
+      .returning({ id: userSessions.id });
+    for (const team of teams)
+      await recordAudit(
+        tx,
+        { id: team.id, actor: { userId, label: user.email, ip } },
+        {
+          action: "account.password_reset",
+          target: { type: "user", id: userId, label: user.email },
+          details: { sessionsEnded: ended.length },
+        },
+      );
+  });
+  await clearAccountFailures(user.email);
+  log.info("password reset through the e-mailed link", { userId, ip });
+  return { email: user.email };
+}
