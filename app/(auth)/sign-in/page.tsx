@@ -10,8 +10,9 @@ export const metadata: Metadata = { title: "Sign in" };
 // Auth.js sends failed GitHub / Google sign-ins back here with ?error=<type>.
 const providerErrors: Record<string, string> = {
   AccessDenied:
-    "That GitHub or Google account cannot sign in here: its e-mail address (on GitHub, the primary one) is not verified, or an account with that address already exists (sign in with your password).",
-  OAuthAccountNotLinked: "An account with that e-mail address already exists. Sign in with your password.",
+    "That GitHub or Google account cannot sign in here: its e-mail address (on GitHub, the primary one) is not verified, or an account with that address already exists (sign in with your password, or reset it with Forgot your password?).",
+  OAuthAccountNotLinked:
+    "An account with that e-mail address already exists. Sign in with your password, or reset it with Forgot your password?",
 };
 
 export default async function SignInPage({
