@@ -48,10 +48,13 @@ export const oauthAccounts = pgTable(
 
 /** Failed sign-in counters per account and per IP, shared by every app instance. */
 export const signInThrottle = pgTable("sign_in_throttle", {
-  key: text("key").primaryKey(), // "account:<email>" or "ip:<address>"
+  key: text("key").primaryKey(), // "account:<email>", "ip:<address>", "reset:<email>" or "reset-ip:<address>"
   failures: integer("failures").notNull().default(0),
   windowStartedAt: timestampColumn("window_started_at").notNull().defaultNow(),
+  /** The wait its failures impose. */
   lockedUntil: timestampColumn("locked_until"),
+  /** An account's password check running now (lib/auth/throttle claims it), not a wait. */
+  checkingUntil: timestampColumn("checking_until"),
 });
 
 /** Failed sign-ins and attempts refused while an account or address must wait. Never a password. */

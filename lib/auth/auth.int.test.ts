@@ -118,6 +118,15 @@ describe("accounts", () => {
     // The claim ends with the check: the right password works at once, and clears the failure.
     expect((await authenticate(a.email, a.password, "198.51.100.99")).id).toBe(a.userId);
     for (let i = 0; i < 3; i++) expect(await failSignIn(a.email, "198.51.100.1")).toMatch(/do not match/);
+    // With failures that impose waits, a check in progress still says so, not "wait".
+    expect(await failSignIn(a.email, "198.51.100.1")).toMatch(/do not match/); // the 4th: 1 s to wait
+    await sleep(1100);
+    const again = await Promise.all(Array.from({ length: 3 }, () => failSignIn(a.email, "198.51.100.2")));
+    expect(again.toSorted()).toEqual([
+      "Another sign-in to this account is being checked: try again in a few seconds.",
+      "Another sign-in to this account is being checked: try again in a few seconds.",
+      "That e-mail and password do not match an account.",
+    ]);
   });
 
   it("an address that fails across many accounts waits, longer each time; other addresses do not", async () => {

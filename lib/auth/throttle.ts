@@ -67,37 +67,25 @@ export async function assertSignInAllowed(
   const keys = [...(opts.knownDevice ? [] : [k.account]), ...(k.ip ? [k.ip] : [])];
   if (!keys.length) return;
   const d = await db();
-  const waits = () =>
-    d
-      .select({
-        key: signInThrottle.key,
-        failures: signInThrottle.failures,
-        seconds: sql<number>`ceil(extract(epoch from ${signInThrottle.lockedUntil} - now()))::int`,
-      })
-      .from(signInThrottle)
-      .where(inArray(signInThrottle.key, keys));
-  const waiting = (await waits()).filter((r) => r.seconds > 0).sort((a, b) => b.seconds - a.seconds)[0];
-  if (waiting) throw delayed(waiting);
+  const rows = await d
+    .select({
+      key: signInThrottle.key,
+      seconds: sql<number>`ceil(extract(epoch from ${signInThrottle.lockedUntil} - now()))::int`,
+    })
+    .from(signInThrottle)
+    .where(inArray(signInThrottle.key, keys));
+  const waiting = rows.filter((r) => r.seconds > 0).sort((a, b) => b.seconds - a.seconds)[0];
+  if (waiting) throw new SignInDelayed(waiting.key.startsWith("ip:") ? "ip" : "account", waiting.seconds);
   if (opts.knownDevice) return;
-  const claimUntil = sql`now() + make_interval(secs => ${CHECK_SECONDS})`;
+  const until = sql`now() + make_interval(secs => ${CHECK_SECONDS})`;
+  const free = sql`(${signInThrottle.checkingUntil} is null or ${signInThrottle.checkingUntil} <= now())
+    and (${signInThrottle.lockedUntil} is null or ${signInThrottle.lockedUntil} <= now())`;
   const [claimed] = await d
     .insert(signInThrottle)
-    .values({ key: k.account, failures: 0, lockedUntil: claimUntil })
-    .onConflictDoUpdate({
-      target: signInThrottle.key,
-      set: { lockedUntil: claimUntil },
-      setWhere: sql`${signInThrottle.lockedUntil} is null or ${signInThrottle.lockedUntil} <= now()`,
-    })
+    .values({ key: k.account, failures: 0, checkingUntil: until })
+    .onConflictDoUpdate({ target: signInThrottle.key, set: { checkingUntil: until }, setWhere: free })
     .returning({ key: signInThrottle.key });
-  if (claimed) return;
-  const held = (await waits()).find((r) => r.key === k.account);
-  throw delayed(held ?? { key: k.account, failures: 0, seconds: 1 });
-}
-
-function delayed(r: { key: string; failures: number; seconds: number }): SignInDelayed {
-  const scope = r.key.startsWith("ip:") ? "ip" : "account";
-  // A claim by a running check, not a wait: the failures so far impose none.
-  return new SignInDelayed(scope, Math.max(1, r.seconds), scope === "account" && delaySeconds(r.failures, scope) === 0);
+  if (!claimed) throw new SignInDelayed("account", 1, true);
 }
 
 /** Ends this check's claim on the account without counting it (the check could not be made). */
@@ -105,7 +93,7 @@ export async function releaseAccount(email: string): Promise<void> {
   const d = await db();
   await d
     .update(signInThrottle)
-    .set({ lockedUntil: null })
+    .set({ checkingUntil: null })
     .where(eq(signInThrottle.key, keysFor(email, null).account));
 }
 
@@ -135,11 +123,14 @@ export async function recordSignInFailure(
       })
       .returning({ failures: signInThrottle.failures });
     const seconds = delaySeconds(row!.failures, kind);
-    // The account's claim by this check ends here: with the wait its failures impose, or none.
+    // The account's claim by this check ends here, with the wait its failures impose.
     if (seconds > 0 || kind === "account")
       await d
         .update(signInThrottle)
-        .set({ lockedUntil: seconds > 0 ? sql`now() + make_interval(secs => ${seconds})` : null })
+        .set({
+          ...(seconds > 0 && { lockedUntil: sql`now() + make_interval(secs => ${seconds})` }),
+          ...(kind === "account" && { checkingUntil: null }),
+        })
         .where(eq(signInThrottle.key, key));
     waits[kind] = seconds;
   }

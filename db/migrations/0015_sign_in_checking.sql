@@ -1,0 +1,1 @@
+ALTER TABLE "sign_in_throttle" ADD COLUMN "checking_until" timestamp (3) with time zone;
