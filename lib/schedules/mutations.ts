@@ -195,17 +195,15 @@ export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput)
         .for("update");
       if (!current) throw notFound("That schedule");
       // Retention weighs a schedule's backups against each other: once it backs up another server or
-      // other sources, what it made before would be pushed out by backups of something else. Those
-      // are let go of, as when the schedule is deleted.
+      // leaves out a source, what it made before would be pushed out by backups of something else.
+      // Those are let go of, as when the schedule is deleted. An added source is no such change:
+      // the new backups still hold everything the earlier ones did.
       const linked = await tx
         .select({ id: scheduleSources.sourceId })
         .from(scheduleSources)
         .where(inTeam(scheduleSources, t, eq(scheduleSources.scheduleId, input.scheduleId)));
       const newSources = new Set(input.sourceIds);
-      const lettingGo =
-        current.serverId !== input.serverId ||
-        linked.length !== newSources.size ||
-        linked.some((l) => !newSources.has(l.id));
+      const lettingGo = current.serverId !== input.serverId || linked.some((l) => !newSources.has(l.id));
       // An edit keeps the slot the schedule is waiting for while its times stay the same, and a slot
       // already due in any case (the run after downtime, or in the seconds before the next check):
       // computed afresh from now, an edit of its name dropped that run without a word.
@@ -220,7 +218,7 @@ export async function updateSchedule(t: TeamContext, input: UpdateScheduleInput)
             t,
             input.scheduleId,
             current.retention,
-            (b) => `Backing up another server or other sources leaves this schedule's ${b} to follow`,
+            (b) => `Backing up another server, or leaving out a source, leaves this schedule's ${b} to follow`,
             "Ask an admin, or create a new schedule for the new server or sources.",
           )
         : 0;

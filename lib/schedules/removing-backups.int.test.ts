@@ -172,13 +172,23 @@ describe("a member cannot make retention trash backups, whatever the counts", ()
       paths: ["/etc/hostname"],
       excludes: [],
     });
+    // Adding a source keeps them: the new backups hold everything the earlier ones did.
+    const { id: more } = await createSource(h.t, {
+      serverId: h.serverId,
+      kind: "directory",
+      name: "var",
+      paths: ["/var/tmp"],
+      excludes: [],
+    });
+    await updateSchedule(as(h.t, "member"), { ...h.schedule, sourceIds: [h.sourceId, more] });
+    expect((await getBackup(h.t, h.older)).scheduleId).toBe(h.schedule.scheduleId);
     const moved = { ...h.schedule, serverId: db2, sourceIds: [db2Source] };
     // db1's two backups would share a UTC day under the team's default policy: a member may not.
     await updateTeamRetention(h.t, DEFAULT_POLICY);
     await expect(updateSchedule(as(h.t, "member"), moved)).rejects.toMatchObject({
       code: "FORBIDDEN",
       message:
-        "Backing up another server or other sources leaves this schedule's backups to follow the team's default policy (days in UTC, together with the server's other backups of the same sources), which would move 1 backup that retention keeps now to the trash: this change needs an admin. Ask an admin, or create a new schedule for the new server or sources.",
+        "Backing up another server, or leaving out a source, leaves this schedule's backups to follow the team's default policy (days in UTC, together with the server's other backups of the same sources), which would move 1 backup that retention keeps now to the trash: this change needs an admin. Ask an admin, or create a new schedule for the new server or sources.",
     });
     expect((await getSchedule(h.t, h.schedule.scheduleId)).serverId).toBe(h.serverId);
     expect((await getBackup(h.t, h.older)).scheduleId).toBe(h.schedule.scheduleId);
