@@ -17,11 +17,18 @@ import { compressionSettings } from "./compression";
 export const MANIFEST_FORMAT = 1;
 export const MANIFEST_PATH = "manifest.json";
 /**
- * The largest `manifest.json` read back from an archive (an upload, its verification, a storage
- * scan), about 300 000 files' entries; a bigger one is not read into memory. A backup's run keeps
- * its manifest in the database as well, so restoring and verifying it never depend on this.
+ * The largest `manifest.json` read back from an archive someone uploaded (its import, its
+ * verification), about 300 000 files' entries; a bigger one is not read into memory. A backup's
+ * run keeps its manifest in the database as well, so restoring and verifying it never depend on this.
  */
 export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The largest `manifest.json` read back from an object Coffer sealed (a storage scan after the
+ * database was lost): as large as any a backup could have recorded, PostgreSQL's limit for a jsonb
+ * value being 256 MiB. Refusing less would call a good backup of many files damaged.
+ */
+export const MAX_SEALED_MANIFEST_BYTES = 256 * 1024 * 1024;
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "a lowercase hex SHA-256");
 /** ISO 8601 with a year PostgreSQL stores (1 to 9999 in UTC: `0000-…` and `0001-01-01T00:00:00+01:00` are year 0). */

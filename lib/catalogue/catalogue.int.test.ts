@@ -10,6 +10,7 @@ import { newId } from "@/db/columns";
 import { backupEvent, restoreEvent } from "@/inngest/events";
 import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
 import { requestBackup } from "@/lib/backups/mutations";
+import { MAX_MANIFEST_BYTES } from "@/lib/backups/manifest";
 import { getBackup, listBackups } from "@/lib/backups/queries";
 import { newBackupDataKey } from "@/lib/crypto/data-key";
 import { createEncryptStream } from "@/lib/crypto/envelope";
@@ -322,6 +323,40 @@ describe("rebuilding the catalogue from storage", () => {
     await adapter.put(key, Readable.from([bytes]));
     const found = await scan(t, destinationId);
     expect(found.by(id)).toMatchObject({ verdict: "in-catalogue", server: "files", sources: ["blob"] });
+    rmSync(folder, { recursive: true, force: true });
+  });
+
+  it("a backup of many files, whose manifest is larger than an upload's may be, is found as it is, not as damaged", async () => {
+    const t = await (await signedUpUser("Eta")).team("admin");
+    // 22 000 empty files under a long path: a manifest of about 70 MiB, as 500 000 files' would be.
+    const folder = mkdtempSync(path.join(tmpdir(), "coffer-many-"));
+    let deep = folder;
+    for (let i = 0; i < 12; i++) deep = path.join(deep, `${"d".repeat(240)}${i}`);
+    mkdirSync(deep, { recursive: true });
+    for (let i = 0; i < 22_000; i++) writeFileSync(path.join(deep, `${"f".repeat(230)}-${i}`), "");
+    const { id: serverId } = await createServer(t, { kind: "local", name: "files", workDir: "/var/tmp" });
+    const { id: sourceId } = await createSource(t, {
+      serverId,
+      kind: "directory",
+      name: "many",
+      paths: [folder],
+      excludes: [],
+    });
+    const config = { ...s3Config(), prefix: `many-${randomBytes(3).toString("hex")}` };
+    const { id: destinationId } = await createDestination(t, { name: "bucket", ...config });
+    const { id } = await requestBackup(t, {
+      serverId,
+      sourceIds: [sourceId],
+      destinationIds: [destinationId],
+      encrypted: true,
+    });
+    engine.send([backupEvent({ teamId: t.id, serverId, backupId: id })]);
+    await engine.idle();
+    const b = await getBackup(t, id);
+    expect(b.status).toBe("succeeded");
+    expect(Buffer.byteLength(JSON.stringify(b.manifest))).toBeGreaterThan(MAX_MANIFEST_BYTES);
+    const found = await scan(t, destinationId);
+    expect(found.by(id)).toMatchObject({ verdict: "in-catalogue", server: "files", sources: ["many"] });
     rmSync(folder, { recursive: true, force: true });
   });
 

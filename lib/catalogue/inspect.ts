@@ -3,7 +3,7 @@ import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { extract } from "tar-stream";
-import { MANIFEST_PATH, MAX_MANIFEST_BYTES, parseManifest, type Manifest } from "../backups/manifest";
+import { MANIFEST_PATH, MAX_SEALED_MANIFEST_BYTES, parseManifest, type Manifest } from "../backups/manifest";
 import { createDecryptStream, maxHeaderLength, plaintextSize, readHeader, type ParsedHeader } from "../crypto/envelope";
 import type { Keyring } from "../crypto/master-keys";
 import { plainCause } from "../error-text";
@@ -141,8 +141,8 @@ async function readManifest(
     for await (const entry of tar) {
       if (entry.header.name !== MANIFEST_PATH)
         throw new Error(`its first member is "${entry.header.name}", not ${MANIFEST_PATH}`);
-      if ((entry.header.size ?? 0) > MAX_MANIFEST_BYTES)
-        throw new Error(`its manifest is larger than ${MAX_MANIFEST_BYTES} bytes`);
+      if ((entry.header.size ?? 0) > MAX_SEALED_MANIFEST_BYTES)
+        throw new Error(`its manifest is larger than ${MAX_SEALED_MANIFEST_BYTES} bytes`);
       const chunks: Buffer[] = [];
       const sink = new PassThrough();
       pipeline(entry as unknown as Readable, sink).catch((err: unknown) => (failure ??= err));
