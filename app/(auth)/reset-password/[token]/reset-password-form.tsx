@@ -32,7 +32,6 @@ export function ResetPasswordForm({ token }: { token: string }) {
         type="password"
         autoComplete="new-password"
         required
-        minLength={10}
         error={error}
       />
       <button className="btn-primary w-full" disabled={pending}>
