@@ -160,6 +160,9 @@ describe("storage destinations", () => {
     const off = await createDestination(t, s3Input({ endpoint, forcePathStyle: false }));
     expect((await getDestination(t, off.id)).settings).toMatchObject({ forcePathStyle: false });
     expect(await testDestination(t, off.id)).toMatchObject({ ok: false });
+    // A replace that leaves the field out (a client rotating keys) keeps it as stored.
+    await updateDestination(t, { ...unset(), name: "renamed", destinationId: off.id });
+    expect((await getDestination(t, off.id)).settings).toMatchObject({ forcePathStyle: false });
   });
 
   it("says what to fix: a missing bucket, wrong keys, a class the provider does not have", async () => {

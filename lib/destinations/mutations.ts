@@ -97,6 +97,14 @@ export async function updateDestination(t: TeamContext, input: UpdateDestination
   if (!current) throw notFound("That destination");
   if (current.kind !== input.kind)
     throw new AppError("VALIDATION", "A destination's kind cannot change; add a new destination instead.");
+  // Left out of a replace (a client rotating keys), path-style stays as stored: its default is for new destinations.
+  const stored = current.settings.forcePathStyle;
+  if (
+    input.kind === "s3" &&
+    !("forcePathStyle" in input && input.forcePathStyle !== undefined) &&
+    typeof stored === "boolean"
+  )
+    input = { ...input, forcePathStyle: stored };
   // Stored credentials only ever go where they went before: changing where they are sent needs
   // them typed again, so nobody can point them at a server of their own to capture them.
   const typed = splitFields(input.kind, input);
