@@ -98,7 +98,9 @@ async function run(job: StartedJob, listed: Plan, out: PassThrough): Promise<Man
           `Warning: ${formatCount(notUtf8.length, "file name")} ${notUtf8.length === 1 ? "is" : "are"} not valid UTF-8 (${notUtf8
             .slice(0, 3)
             .map((f) => JSON.stringify(f.path.slice("files".length)))
-            .join(", ")}${notUtf8.length > 3 ? ", …" : ""}). The archive holds them under their own names, but Coffer cannot restore them: rename them to UTF-8, or extract them from the downloaded backup with tar.`,
+            .join(
+              ", ",
+            )}${notUtf8.length > 3 ? ", …" : ""}). The archive holds them under their own names, but Coffer cannot restore them: rename them to UTF-8, or extract them from the downloaded backup with tar.`,
         );
     }
     const finishedAt = new Date().toISOString();
