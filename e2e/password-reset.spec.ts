@@ -1,37 +1,37 @@
 import { expect, test } from "@playwright/test";
-import { loggedLink, password, signUp, uniqueEmail } from "./helpers";
+import { signUp, uniqueEmail } from "./helpers";
 
-test("forgot the password: the e-mailed link sets a new one and signs every session out", async ({ page, browser }) => {
+// The e2e servers run in production without SMTP: there a reset link is never logged (anyone
+// reading the logs could use it), so the page says so. lib/auth/password-reset.int.test.ts follows
+// the link itself through a real SMTP server.
+test("forgot the password: the sign-in page leads to the reset, which says what it cannot do", async ({
+  page,
+  browser,
+}) => {
   const email = uniqueEmail("gus");
-  const team = await signUp(page, "Gus", email);
+  await signUp(page, "Gus", email);
 
-  // From another browser, signed out: the sign-in page leads to the reset.
   const context = await browser.newContext();
   const other = await context.newPage();
   await other.goto("/sign-in");
   await other.getByRole("link", { name: "Forgot your password?" }).click();
   await other.getByLabel("E-mail").fill(email);
   await other.getByRole("button", { name: "Send the link" }).click();
-  await expect(other.getByTestId("reset-requested")).toContainText(`If an account has the address ${email}`);
+  await expect(other.getByTestId("form-error")).toHaveText(
+    "This Coffer cannot send e-mail, so it cannot send you a reset link: ask whoever runs it.",
+  );
 
-  await other.goto(await loggedLink("/reset-password/", email));
+  // A link that was changed (or used, or expired) is refused, with what to do.
+  await other.goto(
+    `/reset-password/usr_${"0".repeat(26)}.${Math.floor(Date.now() / 1000) + 600}.forged-mac-forged-mac`,
+  );
   await other.getByLabel("New password").fill("short");
   await other.getByRole("button", { name: "Set the new password" }).click();
   await expect(other.getByText("Use at least 10 characters.")).toBeVisible();
   await other.getByLabel("New password").fill("a passphrase chosen anew");
   await other.getByRole("button", { name: "Set the new password" }).click();
-  await expect(other.getByTestId("password-reset")).toContainText(`The password of ${email} is changed.`);
-
-  // The first browser's session ended; the old password no longer works, the new one does.
-  await page.goto(`/${team}`);
-  await expect(page).toHaveURL(/\/sign-in/);
-  await other.getByRole("link", { name: "Sign in" }).click();
-  await other.getByLabel("E-mail").fill(email);
-  await other.getByLabel("Password").fill(password);
-  await other.getByRole("button", { name: "Sign in" }).click();
-  await expect(other.getByTestId("form-error")).toHaveText("That e-mail and password do not match an account.");
-  await other.getByLabel("Password").fill("a passphrase chosen anew");
-  await other.getByRole("button", { name: "Sign in" }).click();
-  await expect(other.getByRole("heading", { name: "Overview" })).toBeVisible();
+  await expect(other.getByTestId("form-error")).toHaveText(
+    "This reset link is not valid any more: it expired, was used, or the password was changed since. Ask for a new one.",
+  );
   await context.close();
 });

@@ -52,7 +52,7 @@ export const resendVerificationAction = userAction(z.object({}), (u) => resendVe
 
 /** The same answer whether an account has the address or not. */
 export const requestPasswordResetAction = publicAction(z.object({ email: emailSchema }), async ({ email }) => {
-  await requestPasswordReset(email);
+  await requestPasswordReset(email, await clientIp());
   return { email };
 });
 

@@ -1,7 +1,12 @@
+import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { signedUpUser } from "@/test/factories";
 import { startSmtp } from "@/test/servers/smtp";
+import { callerForTokenAllTeams } from "../api-tokens/resolve";
+import { createApiToken } from "../api-tokens/tokens";
 import { listAuditEvents } from "../audit/queries";
+import { env } from "../env";
+import { createInvitation, invitationByToken } from "../teams/invitations";
 import { isEmailVerified } from "./email-verification";
 import { requestPasswordReset, resetPassword } from "./password-reset";
 import { authenticate, createSession, userForSession } from "./users";
@@ -23,14 +28,37 @@ function linksTo(email: string): string[] {
 
 const refused = { code: "VALIDATION", message: expect.stringContaining("This reset link is not valid any more") };
 
+/** An address of its own for each test, so the per-address limit of one does not meet another's. */
+const someIp = () => `2001:db8::${randomBytes(2).toString("hex")}`;
+
+/** What the log received while `fn` ran. */
+async function logged(fn: () => Promise<unknown>): Promise<string> {
+  const lines: string[] = [];
+  const spies = (["log", "warn", "error"] as const).map((m) =>
+    vi.spyOn(console, m).mockImplementation((...a: unknown[]) => void lines.push(a.map(String).join(" "))),
+  );
+  try {
+    await fn();
+  } finally {
+    for (const s of spies) s.mockRestore();
+  }
+  return lines.join("\n");
+}
+
 describe("password reset by e-mailed link", () => {
   it("someone who signed up with another's address loses the account to the mailbox's owner", async () => {
-    // The squatter signed up first, with a password of their own, and is signed in.
+    // The squatter signed up first, with a password of their own, is signed in, made an API token
+    // and invited an accomplice.
     const squatter = await signedUpUser("Mallory", { verified: false });
     const session = await createSession(squatter.userId, "198.51.100.66", null);
+    const { token } = await createApiToken(await squatter.team("admin"), { name: "ci", scopes: ["read"] });
+    const invitation = await createInvitation(await squatter.team("admin"), {
+      email: `accomplice-${randomBytes(4).toString("hex")}@example.test`,
+      role: "admin",
+    });
 
-    await requestPasswordReset(squatter.email);
-    await requestPasswordReset(squatter.email); // within the minute: no second e-mail
+    await requestPasswordReset(squatter.email, null);
+    await requestPasswordReset(squatter.email, null); // within the minute: no second e-mail
     const links = linksTo(squatter.email);
     expect(links).toHaveLength(1);
     expect(await resetPassword(links[0]!, "the owner's own passphrase", "203.0.113.5")).toEqual({
@@ -44,7 +72,18 @@ describe("password reset by e-mailed link", () => {
     expect((await authenticate(squatter.email, "the owner's own passphrase", "203.0.113.5")).id).toBe(squatter.userId);
     expect(await isEmailVerified(squatter.userId)).toBe(true); // the link proved the mailbox
     const { events } = await listAuditEvents(await squatter.team("admin"), { action: "account.password_reset" });
-    expect(events).toMatchObject([{ actor: squatter.email, ip: "203.0.113.5", details: { sessionsEnded: 1 } }]);
+    expect(events).toMatchObject([
+      {
+        actor: squatter.email,
+        ip: "203.0.113.5",
+        details: { sessionsEnded: 1, apiTokensRevoked: 1, invitationsRevoked: 1 },
+      },
+    ]);
+    // What the squatter made stops working.
+    await expect(callerForTokenAllTeams(`Bearer ${token}`, null)).rejects.toMatchObject({
+      message: expect.stringContaining("revoked"),
+    });
+    expect(await invitationByToken(invitation.link.split("/invite/")[1]!)).toMatchObject({ status: "revoked" });
     // The link worked once.
     await expect(resetPassword(links[0]!, "another passphrase, later", null)).rejects.toMatchObject(refused);
   });
@@ -52,7 +91,7 @@ describe("password reset by e-mailed link", () => {
   it("refuses links that were changed, are for another account, expired, or outlived a password change", async () => {
     const a = await signedUpUser("Al");
     const b = await signedUpUser("Bea");
-    await requestPasswordReset(a.email);
+    await requestPasswordReset(a.email, null);
     const [link] = linksTo(a.email);
     const [userId, expires, mac] = link!.split(".");
     await expect(
@@ -69,7 +108,7 @@ describe("password reset by e-mailed link", () => {
       vi.useRealTimers();
     }
     // Bea asks, then changes her password another way (a reset): her first link no longer works.
-    await requestPasswordReset(b.email);
+    await requestPasswordReset(b.email, null);
     const [first] = linksTo(b.email);
     await resetPassword(first!, "bea's second passphrase", null);
     await expect(resetPassword(first!, "bea's third passphrase", null)).rejects.toMatchObject(refused);
@@ -78,7 +117,62 @@ describe("password reset by e-mailed link", () => {
   });
 
   it("an address no account has gets no e-mail, and the answer is the same", async () => {
-    await expect(requestPasswordReset("nobody-here@example.test")).resolves.toBeUndefined();
+    await expect(requestPasswordReset("nobody-here@example.test", null)).resolves.toBeUndefined();
     expect(linksTo("nobody-here@example.test")).toEqual([]);
+  });
+
+  it("someone who forgot the password of a confirmed address keeps their API tokens and invitations", async () => {
+    const ci = await signedUpUser("Cy");
+    const { token } = await createApiToken(await ci.team("admin"), { name: "ci", scopes: ["read"] });
+    const invitation = await createInvitation(await ci.team("admin"), {
+      email: `colleague-${randomBytes(4).toString("hex")}@example.test`,
+      role: "member",
+    });
+    await requestPasswordReset(ci.email, null);
+    await resetPassword(linksTo(ci.email)[0]!, "cy's new passphrase", null);
+    expect(await callerForTokenAllTeams(`Bearer ${token}`, null)).toMatchObject({ token: { name: "ci" } });
+    expect(await invitationByToken(invitation.link.split("/invite/")[1]!)).toMatchObject({ status: "open" });
+    const { events } = await listAuditEvents(await ci.team("admin"), { action: "account.password_reset" });
+    expect(events).toMatchObject([{ details: { sessionsEnded: 0 } }]);
+    expect(events[0]!.details).not.toHaveProperty("apiTokensRevoked");
+  });
+
+  it("one network asks for one link per 10 seconds, whichever the address, without saying whether it has an account", async () => {
+    const [a, b] = [await signedUpUser("Di"), await signedUpUser("Ed")];
+    const ip = someIp();
+    await requestPasswordReset(a.email, ip);
+    const limited = {
+      code: "RATE_LIMITED",
+      message: expect.stringContaining("Too many reset requests from your network"),
+    };
+    await expect(requestPasswordReset(b.email, ip)).rejects.toMatchObject(limited);
+    await expect(requestPasswordReset("nobody-either@example.test", ip)).rejects.toMatchObject(limited);
+    expect(linksTo(b.email)).toEqual([]);
+    // Another network, and requests whose address is not known (no trusted proxy), are not held up.
+    await requestPasswordReset(b.email, someIp());
+    expect(linksTo(b.email)).toHaveLength(1);
+    const c = await signedUpUser("Flo");
+    await requestPasswordReset(c.email, null);
+    await requestPasswordReset("nobody-either@example.test", null);
+    expect(linksTo(c.email)).toHaveLength(1);
+  });
+
+  it("in production without SMTP, the link is neither sent nor logged, and the answer says so for every address", async () => {
+    const a = await signedUpUser("Gil");
+    const e = env();
+    const { production, SMTP_URL } = e;
+    Object.assign(e, { production: true, SMTP_URL: undefined });
+    const cannot = { code: "UPSTREAM", message: expect.stringContaining("This Coffer cannot send e-mail") };
+    try {
+      const log = await logged(async () => {
+        await expect(requestPasswordReset(a.email, null)).rejects.toMatchObject(cannot);
+        await expect(requestPasswordReset("nobody-at-all@example.test", null)).rejects.toMatchObject(cannot);
+      });
+      expect(log).toContain("password reset link not sent");
+      expect(log).not.toContain("/reset-password/");
+    } finally {
+      Object.assign(e, { production, SMTP_URL });
+    }
+    expect(linksTo(a.email)).toEqual([]);
   });
 });
