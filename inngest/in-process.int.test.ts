@@ -3,8 +3,13 @@ import { eventType, Inngest, NonRetriableError } from "inngest";
 import { z } from "zod";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { failRun } from "@/lib/backups/fail";
+import { getBackup } from "@/lib/backups/queries";
 import { db } from "@/lib/db";
+import { createServer } from "@/lib/servers/mutations";
 import { nextDue } from "@/lib/workflows/queue";
+import { insertBackupRow, setBackupRow } from "@/test/arrange";
+import { signedUpUser } from "@/test/factories";
 import { InProcessEngine } from "./in-process";
 
 // The engine's own behaviour (what a server adds to a run) with small functions; the workflows
@@ -185,6 +190,66 @@ describe("InProcessEngine", () => {
     await engine.idle();
     expect(attempts).toBe(1);
     expect(failures).toEqual(["settings are wrong"]);
+  });
+
+  it("leaves a run another instance took over mid-attempt to it: no onFailure from the old owner, its job still runs", async () => {
+    const user = await signedUpUser("Engine");
+    const t = await user.team("admin");
+    const { id: serverId } = await createServer(t, { kind: "local", name: "box", workDir: "/tmp" });
+    const backupId = await insertBackupRow({
+      teamId: t.id,
+      serverId,
+      trigger: "manual",
+      encrypted: false,
+      fileName: "x.tar.gz",
+      status: "running",
+      attempts: 1,
+      heartbeatAt: new Date(),
+    });
+    const d = await db();
+    const rows = async () => {
+      const result = await d.execute(
+        sql`select claimed_by, attempts, failure from workflow_runs where function_id = 'taken-over'`,
+      );
+      return (Array.isArray(result) ? result : (result as unknown as { rows: unknown[] }).rows) as object[];
+    };
+    const failures: string[] = [];
+    let stopped!: () => void;
+    const attemptStopped = new Promise<void>((resolve) => (stopped = resolve));
+    // As run-backup: onFailure fails the job. The attempt sees instance B, which judged this one
+    // gone, claim the run and the job (each claim counting an attempt), and stops (RunStopped).
+    const fn = client.createFunction(
+      {
+        id: "taken-over",
+        triggers: [ordered],
+        retries: 3,
+        onFailure: async ({ error, step }) => {
+          await step.run("mark-failed", () => {
+            failures.push(error.message);
+            return failRun(t.id, backupId, error.message);
+          });
+        },
+      },
+      async () => {
+        await d.execute(
+          sql`update workflow_runs set claimed_by = 'ins_b', attempts = attempts + 1 where function_id = 'taken-over'`,
+        );
+        await setBackupRow(backupId, { claimedBy: "ins_b", attempts: 2 });
+        stopped();
+        throw new NonRetriableError("A later attempt took over the backup.");
+      },
+    );
+    const engine = new InProcessEngine([fn], fast);
+    try {
+      engine.send([ordered.create({ order: "o", shop: "s" })]);
+      await attemptStopped;
+      await engine.stop(); // resolves once the old owner's run has ended
+      expect(await getBackup(t, backupId)).toMatchObject({ status: "running", error: null });
+      expect(failures).toEqual([]);
+      expect(await rows()).toEqual([{ claimed_by: "ins_b", attempts: 2, failure: null }]);
+    } finally {
+      await d.execute(sql`delete from workflow_runs where function_id = 'taken-over'`);
+    }
   });
 
   it("runs a cron function when its timer (or runCron) fires", async () => {

@@ -286,21 +286,37 @@ export class InProcessEngine {
   private async execute(queued: QueuedRun) {
     const { fn, config } = this.functions.get(queued.functionId)!;
     const run = functionRun(fn, queued.event, (events) => this.send(events), queued.steps);
+    // Each write below changes the run only while this instance still holds its claim. When it
+    // does not, another instance took the run over (this one was judged gone): the run, its job
+    // and its onFailure are that instance's, so this one leaves them, and stops there.
+    const mine = async (write: () => Promise<boolean>) => {
+      const owned = await this.recorded(write);
+      if (!owned) log.warn("workflow run taken over by another instance; leaving it", { function: config.id });
+      return owned;
+    };
     let failure = queued.failure;
     if (!failure) {
       const attempt = queued.attempts;
       const failed = await run.attempt();
       if (this.handedBack.has(queued.id)) return; // shutdown: the next instance takes it from here
-      if (!failed) return this.recorded(() => finishRun(queued.id));
-      if (!failed.permanent && attempt < this.maxAttempts(config.id)) {
-        log.warn("workflow attempt failed; retrying", { function: config.id, attempt, error: failed.message });
-        const delay = this.options.retryDelayMs?.(attempt) ?? Math.min(2_000 * 2 ** (attempt - 1), 300_000);
-        return this.recorded(() => retryRunAt(queued.id, run.steps(), new Date(Date.now() + delay)));
+      if (!failed) {
+        await mine(() => finishRun(queued.id));
+        return;
       }
-      log.warn("workflow failed", { function: config.id, error: failed.message });
-      if (!config.hasFailureHandler) return this.recorded(() => finishRun(queued.id));
+      if (!failed.permanent && attempt < this.maxAttempts(config.id)) {
+        const delay = this.options.retryDelayMs?.(attempt) ?? Math.min(2_000 * 2 ** (attempt - 1), 300_000);
+        if (await mine(() => retryRunAt(queued.id, run.steps(), new Date(Date.now() + delay))))
+          log.warn("workflow attempt failed; retrying", { function: config.id, attempt, error: failed.message });
+        return;
+      }
+      if (!config.hasFailureHandler) {
+        if (await mine(() => finishRun(queued.id)))
+          log.warn("workflow failed", { function: config.id, error: failed.message });
+        return;
+      }
       failure = failed;
-      await this.recorded(() => recordRunFailure(queued.id, run.steps(), failed));
+      if (!(await mine(() => recordRunFailure(queued.id, run.steps(), failed)))) return;
+      log.warn("workflow failed", { function: config.id, error: failed.message });
     }
     if (config.hasFailureHandler) {
       const handlerFailure = await run.fail(failure);
@@ -308,7 +324,7 @@ export class InProcessEngine {
       if (handlerFailure)
         log.error("workflow failure handler failed", { function: config.id, error: handlerFailure.message });
     }
-    await this.recorded(() => finishRun(queued.id));
+    await mine(() => finishRun(queued.id));
   }
 
   /**
@@ -318,7 +334,7 @@ export class InProcessEngine {
    * the database refuses (SQLSTATE classes 22 and 23) stays refused, so that error is thrown at
    * once; stopping, it gives up after one more try: the next process takes the run up again.
    */
-  private async recorded(write: () => Promise<void>): Promise<void> {
+  private async recorded<T>(write: () => Promise<T>): Promise<T> {
     for (let delay = 250; ; delay = Math.min(2 * delay, 30_000)) {
       const stopping = this.stopping;
       try {

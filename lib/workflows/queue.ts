@@ -116,21 +116,36 @@ export async function claimRuns(functionIds: string[], limitsOf: (run: QueuedRun
 
 const mine = (id: number) => and(eq(workflowRuns.id, id), eq(workflowRuns.claimedBy, instanceId()));
 
+// The writes below change the run only while this instance holds its claim, and resolve with
+// whether it did: false means another instance took the run over (this one was judged gone), and
+// the caller leaves the run, its job and its onFailure to that instance.
+
 /** After a failed attempt: queued again at `at`, resuming after `steps`. */
-export async function retryRunAt(id: number, steps: Record<string, unknown>, at: Date): Promise<void> {
+export async function retryRunAt(id: number, steps: Record<string, unknown>, at: Date): Promise<boolean> {
   const d = await db();
-  await d.update(workflowRuns).set({ status: "queued", steps, availableAt: at, claimedBy: null }).where(mine(id));
+  const rows = await d
+    .update(workflowRuns)
+    .set({ status: "queued", steps, availableAt: at, claimedBy: null })
+    .where(mine(id))
+    .returning({ id: workflowRuns.id });
+  return rows.length > 0;
 }
 
 /** Retries ran out: records the failure, so onFailure runs (again, if this process ends first). */
-export async function recordRunFailure(id: number, steps: Record<string, unknown>, failure: RunFailure): Promise<void> {
+export async function recordRunFailure(
+  id: number,
+  steps: Record<string, unknown>,
+  failure: RunFailure,
+): Promise<boolean> {
   const d = await db();
-  await d.update(workflowRuns).set({ steps, failure }).where(mine(id));
+  const rows = await d.update(workflowRuns).set({ steps, failure }).where(mine(id)).returning({ id: workflowRuns.id });
+  return rows.length > 0;
 }
 
-export async function finishRun(id: number): Promise<void> {
+export async function finishRun(id: number): Promise<boolean> {
   const d = await db();
-  await d.delete(workflowRuns).where(mine(id));
+  const rows = await d.delete(workflowRuns).where(mine(id)).returning({ id: workflowRuns.id });
+  return rows.length > 0;
 }
 
 /** When the next queued run of `functionIds` is due (null: none is queued). */
