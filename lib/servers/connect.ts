@@ -6,6 +6,7 @@ import { db } from "../db";
 import { env } from "../env";
 import { AppError, notFound } from "../errors";
 import { connectSsh, localReach, ReachError, type Reach } from "../reach";
+import { hostKeyChanged } from "../reach/ssh/connect-errors";
 import { inTeam, type TeamContext } from "../teams/context";
 
 /**
@@ -50,20 +51,39 @@ export async function withServer<T>(
       });
       reach = conn.reach;
       if (!s.hostKey) {
-        // Trust on first use, unless someone pinned a key meanwhile.
-        await d
+        // Trust on first use. Another connection may have pinned a key meanwhile: this one is
+        // used only if it saw that key too.
+        const sameAddress = [eq(servers.id, s.id), eq(servers.host, s.host!), eq(servers.port, s.port ?? 22)];
+        const pinned = await d
           .update(servers)
           .set({ hostKey: conn.hostKey, offeredHostKey: null })
-          .where(
-            inTeam(
-              servers,
-              t,
-              eq(servers.id, s.id),
-              isNull(servers.hostKey),
-              eq(servers.host, s.host!),
-              eq(servers.port, s.port ?? 22),
-            ),
-          );
+          .where(inTeam(servers, t, ...sameAddress, isNull(servers.hostKey)))
+          .returning({ id: servers.id });
+        if (!pinned.length) {
+          const [now] = await d
+            .select({ hostKey: servers.hostKey })
+            .from(servers)
+            .where(inTeam(servers, t, ...sameAddress));
+          if (now?.hostKey !== conn.hostKey) {
+            await reach.close();
+            if (!now?.hostKey)
+              throw new AppError("UPSTREAM", "The server's settings changed while Coffer connected to it. Try again.");
+            // As connectSsh says it when the pinned key is known before connecting.
+            const host = s.host!.includes(":") && !s.host!.startsWith("[") ? `[${s.host}]` : s.host!;
+            const target = `${host}:${s.port ?? 22}`;
+            throw hostKeyChanged({
+              shown: conn.address === s.host ? target : `${target} (${conn.address})`,
+              port: s.port ?? 22,
+              username: s.username!,
+              pinned: now.hostKey,
+              methods: { key: s.privateKeyEnc !== null, password: s.passwordEnc !== null },
+              observed: { fingerprint: conn.hostKey, type: conn.hostKeyType },
+              mismatch: true,
+              offered: null,
+              tried: new Set(),
+            });
+          }
+        }
       }
     } catch (err) {
       if (err instanceof ReachError && err.reason === "host-key-changed" && err.hostKey) {
