@@ -15,6 +15,7 @@ test("forgot the password: the sign-in page leads to the reset, which says what 
   const other = await context.newPage();
   await other.goto("/sign-in");
   await other.getByRole("link", { name: "Forgot your password?" }).click();
+  await expect(other.getByRole("heading", { name: "Reset your password" })).toBeVisible();
   await other.getByLabel("E-mail").fill(email);
   await other.getByRole("button", { name: "Send the link" }).click();
   await expect(other.getByTestId("form-error")).toHaveText(
