@@ -13,9 +13,13 @@ import { databaseKind, db } from "../db";
  * at a time), or its heartbeat is older than INSTANCE_GONE_AFTER_MS.
  */
 
-/** How often an instance records that it is alive, and after how long without that it is gone. */
+/**
+ * How often an instance records that it is alive, and after how long without that it is gone: ten
+ * beats, so a database failover or a stalled event loop of a few seconds does not hand every
+ * running backup of a live instance to another one.
+ */
 export const INSTANCE_BEAT_MS = 3_000;
-export const INSTANCE_GONE_AFTER_MS = 10_000;
+export const INSTANCE_GONE_AFTER_MS = 30_000;
 
 const KEY = Symbol.for("coffer.workflow-instance");
 type Holder = { [KEY]?: string };
