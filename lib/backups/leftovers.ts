@@ -6,7 +6,7 @@ import { withDestination } from "../destinations/use";
 import { failureMessage } from "../jobs/failure";
 import { log } from "../log";
 import { removeHeldFolders } from "../reach";
-import { withServer } from "../servers/connect";
+import { CLEANUP_DEADLINE_MS, withServer } from "../servers/connect";
 import { inTeam, systemTeam, type TeamContext } from "../teams/context";
 import { workFolderName } from "./plan";
 
@@ -78,7 +78,9 @@ export async function removeWorkFolders(t: TeamContext, backupId: string) {
     .innerJoin(servers, and(eq(servers.teamId, backups.teamId), eq(servers.id, backups.serverId)))
     .where(inTeam(backups, t, eq(backups.id, backupId)));
   if (!row) return;
-  await withServer(t, row.serverId, (reach) => removeHeldFolders(reach, row.workDir, workFolderName(backupId)));
+  await withServer(t, row.serverId, (reach) => removeHeldFolders(reach, row.workDir, workFolderName(backupId)), {
+    deadlineMs: CLEANUP_DEADLINE_MS,
+  });
 }
 
 /**

@@ -2,7 +2,7 @@ import "server-only";
 import { eq } from "drizzle-orm";
 import { restores, servers } from "@/db/schema";
 import { db } from "../db";
-import { withServer } from "../servers/connect";
+import { CLEANUP_DEADLINE_MS, withServer } from "../servers/connect";
 import { inTeam, type TeamContext } from "../teams/context";
 import { connectionOf, type RestoreRow } from "./job";
 import { ServerPostgres } from "./postgres";
@@ -50,7 +50,9 @@ export async function dropScratch(
   const conn = await connectionOf(t, server.kind, job.scratchSourceId, "that reached the scratch database");
   const names =
     job.kind === "database" && job.mode === "replace" ? [job.scratchDatabase, oldName(job.id)] : [job.scratchDatabase];
-  await withServer(t, job.serverId, (reach) => new ServerPostgres(reach, conn, `coffer:${job.id}`).drop(...names));
+  await withServer(t, job.serverId, (reach) => new ServerPostgres(reach, conn, `coffer:${job.id}`).drop(...names), {
+    deadlineMs: CLEANUP_DEADLINE_MS,
+  });
   await setScratch(t, job.id, null);
   return true;
 }

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { connect, createServer as createNetServer, type Server, type Socket } from "node:net";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -5,7 +6,7 @@ import { servers } from "@/db/schema";
 import { signedUpUser } from "@/test/factories";
 import { startSshd, type TestSshd } from "@/test/servers/sshd";
 import { db } from "../db";
-import { ReachError } from "../reach";
+import { ReachError, runCommand } from "../reach";
 import { withServer } from "./connect";
 import { createServer } from "./mutations";
 import { getServer } from "./queries";
@@ -87,5 +88,19 @@ describe("withServer pinning a host key on first use", () => {
     const { t, id } = await racedServer(() => sshd.hostKeyFingerprint);
     expect(await withServer(t, id, async (reach) => reach.label)).toMatch(/^root@127\.0\.0\.1:\d+$/);
     expect(await getServer(t, id)).toMatchObject({ hostKey: sshd.hostKeyFingerprint, offeredHostKey: null });
+  });
+});
+
+describe("a deadline", () => {
+  it("stops a command that never returns and rejects, naming the server", async () => {
+    const t = await (await signedUpUser("Dee")).team("admin");
+    const { id } = await createServer(t, { kind: "local", name: "slow-mount", workDir: "/var/tmp" });
+    const marker = `${37 + Math.random()}`.slice(0, 9); // a sleep of its own, found by its argument
+    const started = Date.now();
+    await expect(
+      withServer(t, id, (reach) => runCommand(reach, ["sleep", marker]), { deadlineMs: 500 }),
+    ).rejects.toThrow("slow-mount did not finish within 0.5 s: Coffer stopped its commands and tries again later.");
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(() => execFileSync("pgrep", ["-f", `^sleep ${marker}$`])).toThrow(); // no such process left
   });
 });

@@ -5,6 +5,7 @@ import { openSecret } from "../crypto/secret-box";
 import { db } from "../db";
 import { env } from "../env";
 import { AppError, notFound } from "../errors";
+import { formatDuration } from "../format";
 import { connectSsh, localReach, ReachError, type Reach } from "../reach";
 import { hostKeyChanged } from "../reach/ssh/connect-errors";
 import { inTeam, type TeamContext } from "../teams/context";
@@ -12,13 +13,15 @@ import { inTeam, type TeamContext } from "../teams/context";
 /**
  * Connects to a team's server, runs `fn`, and disconnects on every path. The first successful
  * SSH connection pins the host key; a different key later is refused and recorded as "offered"
- * until an admin accepts it.
+ * until an admin accepts it. With `deadlineMs`, `fn` that has not ended by then is given up on:
+ * its commands are stopped with the connection (a hung mount, a command that never returns), and
+ * the call rejects, so a sweep that cleans up after many teams goes on to the next.
  */
 export async function withServer<T>(
   t: TeamContext,
   serverId: string,
   fn: (reach: Reach) => Promise<T>,
-  opts: { signal?: AbortSignal } = {},
+  opts: { signal?: AbortSignal; deadlineMs?: number } = {},
 ): Promise<T> {
   const d = await db();
   const [s] = await d
@@ -95,9 +98,31 @@ export async function withServer<T>(
       throw err;
     }
   }
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = opts.deadlineMs;
+  const expired =
+    deadline &&
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(
+          new AppError(
+            "UPSTREAM",
+            `${s.name} did not finish within ${formatDuration(deadline)}: Coffer stopped its commands and tries again later.`,
+          ),
+        );
+        void reach.close().catch(() => {});
+      }, deadline);
+    });
   try {
-    return await fn(reach);
+    const running = fn(reach);
+    if (!expired) return await running;
+    running.catch(() => {}); // rejects once its commands are stopped
+    return await Promise.race([running, expired]);
   } finally {
+    clearTimeout(timer);
     await reach.close();
   }
 }
+
+/** How long a clean-up (a work folder, a scratch database) may take on a server before it is given up for now. */
+export const CLEANUP_DEADLINE_MS = 120_000;
