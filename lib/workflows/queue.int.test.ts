@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { workflowInstances, workflowRuns } from "@/db/schema";
 import { databaseKind, db } from "../db";
 import { instanceId, INSTANCE_GONE_AFTER_MS, liveInstancesAllTeams } from "./instance";
-import { claimRuns, handBackRuns, requeueInterruptedAllTeams } from "./queue";
+import { CLAIM_PAGE_SIZE, claimRuns, handBackRuns, requeueInterruptedAllTeams } from "./queue";
 
 // Which claims belong to a process that is gone, and what the queue does with their runs. The
 // whole path through real processes is inngest/crash.int.test.ts.
@@ -78,5 +78,25 @@ describe("workflow instances and the queue", () => {
     expect(claimed).toMatchObject({ id, status: "running", claimedBy: instanceId(), attempts: 1 });
     expect(await handBackRuns()).toEqual([id]);
     expect(await runRow(id)).toMatchObject({ status: "queued", claimedBy: null, attempts: 0 });
+  });
+
+  it("claims a newer run past more than a page of older ones held back by their concurrency limit", async () => {
+    const d = await db();
+    await d.delete(workflowRuns);
+    const blocked = Array.from({ length: CLAIM_PAGE_SIZE + 20 }, () => ({
+      functionId: "f",
+      event,
+      concurrencyKeys: ["server:busy"],
+      status: "queued" as const,
+      availableAt: new Date(0),
+    }));
+    await d.insert(workflowRuns).values({ ...blocked[0]!, status: "running", claimedBy: "ins_alive_busy" });
+    await d.insert(workflowRuns).values(blocked);
+    const [other] = await d
+      .insert(workflowRuns)
+      .values({ functionId: "f", event, concurrencyKeys: ["server:free"], status: "queued", availableAt: new Date(0) })
+      .returning();
+    const claimed = await claimRuns(["f"], () => [1]);
+    expect(claimed.map((r) => r.id)).toEqual([other!.id]);
   });
 });

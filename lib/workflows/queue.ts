@@ -1,5 +1,5 @@
 import "server-only";
-import { and, asc, count, type AnyColumn, eq, inArray, lt, lte, ne, sql } from "drizzle-orm";
+import { and, asc, count, type AnyColumn, eq, gt, inArray, lt, lte, ne, sql } from "drizzle-orm";
 import { workflowKeys, workflowRuns } from "@/db/schema";
 import { db, pgCode, type Transaction } from "../db";
 import { instanceId } from "./instance";
@@ -70,6 +70,10 @@ export async function forgetExpiredKeys(): Promise<void> {
   await d.delete(workflowKeys).where(lt(workflowKeys.expiresAt, new Date()));
 }
 
+/** Due runs a claim reads at a time, and at most how many pages when none of them may start. */
+export const CLAIM_PAGE_SIZE = 500;
+const CLAIM_PAGES = 20;
+
 /**
  * Claims the queued runs of `functionIds` that are due and fit their concurrency limits
  * (`limitsOf` gives a run's limits, in the order of its keys), oldest first, for this instance.
@@ -92,13 +96,25 @@ export async function claimRuns(functionIds: string[], limitsOf: (run: QueuedRun
       .where(eq(workflowRuns.status, "running"));
     const active = new Map<string, number>();
     for (const r of running) for (const k of r.keys) active.set(k, (active.get(k) ?? 0) + 1);
-    const candidates = await tx.select().from(workflowRuns).where(due).orderBy(asc(workflowRuns.id)).limit(500);
+    // Page by page, past runs held back by their limits (a server's backlog of backups): the
+    // oldest 500 all waiting on one key kept every newer run, other teams' too, from being claimed.
     const picked: number[] = [];
-    for (const run of candidates) {
-      const limits = limitsOf(run);
-      if (run.concurrencyKeys.some((k, i) => (active.get(k) ?? 0) >= limits[i]!)) continue;
-      for (const k of run.concurrencyKeys) active.set(k, (active.get(k) ?? 0) + 1);
-      picked.push(run.id);
+    let after = 0;
+    for (let page = 0; page < CLAIM_PAGES; page++) {
+      const candidates = await tx
+        .select()
+        .from(workflowRuns)
+        .where(and(due, gt(workflowRuns.id, after)))
+        .orderBy(asc(workflowRuns.id))
+        .limit(CLAIM_PAGE_SIZE);
+      for (const run of candidates) {
+        const limits = limitsOf(run);
+        if (run.concurrencyKeys.some((k, i) => (active.get(k) ?? 0) >= limits[i]!)) continue;
+        for (const k of run.concurrencyKeys) active.set(k, (active.get(k) ?? 0) + 1);
+        picked.push(run.id);
+      }
+      if (picked.length || candidates.length < CLAIM_PAGE_SIZE) break;
+      after = candidates.at(-1)!.id;
     }
     if (!picked.length) return [];
     return tx
