@@ -1,5 +1,5 @@
 import "server-only";
-import { and, eq, inArray, isNull, lt, or } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNull, lt, or } from "drizzle-orm";
 import { backupLocations, backups, schedules, storageDestinations } from "@/db/schema";
 import { recordAudit } from "../audit/record";
 import { RESTORED_DAYS } from "../backups/retrieval";
@@ -192,17 +192,38 @@ export async function scopeOfBackup(teamId: string, backupId: string): Promise<R
 }
 
 /**
- * Every scope of every team, for the daily run: each schedule, and each server whose unscheduled
- * backups are kept, in the trash or expired (copies an earlier run could not delete are retried).
+ * One page of every team's scopes, for the daily run, in id order after `after`: schedules, or the
+ * servers whose unscheduled backups are kept, in the trash or expired (copies an earlier run could
+ * not delete are retried).
  */
-export async function retentionScopesAllTeams(): Promise<({ teamId: string } & RetentionScope)[]> {
+export async function retentionScopesAllTeams(
+  kind: "schedules" | "servers",
+  after: string,
+  limit: number,
+): Promise<({ teamId: string; id: string } & RetentionScope)[]> {
   const d = await db();
-  const scheduled = await d.select({ teamId: schedules.teamId, scheduleId: schedules.id }).from(schedules);
-  const unscheduled = await d
-    .selectDistinct({ teamId: backups.teamId, serverId: backups.serverId })
+  if (kind === "schedules") {
+    const rows = await d
+      .select({ teamId: schedules.teamId, id: schedules.id })
+      .from(schedules)
+      .where(gt(schedules.id, after))
+      .orderBy(asc(schedules.id))
+      .limit(limit);
+    return rows.map((r) => ({ ...r, scheduleId: r.id }));
+  }
+  const rows = await d
+    .selectDistinct({ teamId: backups.teamId, id: backups.serverId })
     .from(backups)
-    .where(and(isNull(backups.scheduleId), inArray(backups.status, ["succeeded", "trashed", "expired"])));
-  return [...scheduled, ...unscheduled];
+    .where(
+      and(
+        isNull(backups.scheduleId),
+        inArray(backups.status, ["succeeded", "trashed", "expired"]),
+        gt(backups.serverId, after),
+      ),
+    )
+    .orderBy(asc(backups.serverId))
+    .limit(limit);
+  return rows.map((r) => ({ ...r, serverId: r.id }));
 }
 
 /** Marks a backup as being read (a download) for the next `ms`, so retention leaves it alone. */
