@@ -25,6 +25,12 @@ export async function setScheduleRow(id: string, set: Partial<typeof schedules.$
   await (await db()).update(schedules).set(set).where(eq(schedules.id, id));
 }
 
+/** Many schedules at once (the form's checks, one at a time, would take minutes); returns their ids. */
+export async function insertScheduleRows(values: (typeof schedules.$inferInsert)[]): Promise<string[]> {
+  const rows = await (await db()).insert(schedules).values(values).returning({ id: schedules.id });
+  return rows.map((r) => r.id);
+}
+
 export async function scheduleNextRun(id: string): Promise<Date | null> {
   const [row] = await (
     await db()

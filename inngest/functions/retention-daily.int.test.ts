@@ -1,8 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { schedules } from "@/db/schema";
-import { db } from "@/lib/db";
 import { createServer } from "@/lib/servers/mutations";
-import { insertBackupRow } from "@/test/arrange";
+import { insertBackupRow, insertScheduleRows } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { functionRun, type OutgoingEvent } from "../sdk-adapter";
 import { RETENTION_PAGE, retentionDaily } from "./retention-daily";
@@ -12,21 +10,16 @@ describe("retention-daily", () => {
     const t = await (await signedUpUser("Rho")).team("admin");
     const { id: serverId } = await createServer(t, { kind: "local", name: "db1", workDir: "/var/tmp" });
     // More schedules than one step lists.
-    const inserted = await (
-      await db()
-    )
-      .insert(schedules)
-      .values(
-        Array.from({ length: RETENTION_PAGE + 5 }, (_, i) => ({
-          teamId: t.id,
-          serverId,
-          name: `nightly-${i}`,
-          cron: "30 0 * * *",
-          timezone: "UTC",
-          enabled: false,
-        })),
-      )
-      .returning({ id: schedules.id });
+    const inserted = await insertScheduleRows(
+      Array.from({ length: RETENTION_PAGE + 5 }, (_, i) => ({
+        teamId: t.id,
+        serverId,
+        name: `nightly-${i}`,
+        cron: "30 0 * * *",
+        timezone: "UTC",
+        enabled: false,
+      })),
+    );
     await insertBackupRow({
       teamId: t.id,
       serverId,
@@ -47,7 +40,7 @@ describe("retention-daily", () => {
     );
     expect(await run.attempt()).toBeUndefined();
     const ours = sent.filter((e) => e.data?.teamId === t.id).map((e) => e.data!.scope);
-    expect(ours.toSorted()).toEqual([...inserted.map((s) => s.id), serverId].toSorted());
+    expect(ours.toSorted()).toEqual([...inserted, serverId].toSorted());
     // Each step's output is one page: two for the schedules, one for the server.
     const outputs = Object.values(run.steps()).filter(Array.isArray) as unknown[][];
     expect(Math.max(...outputs.map((o) => o.length))).toBeLessThanOrEqual(RETENTION_PAGE);
