@@ -30,9 +30,9 @@ afterAll(() => receiver?.stop());
 async function arranged(name: string) {
   const user = await signedUpUser(name);
   const t = await user.team("admin");
-  const { token } = await createApiToken(t, { name: "ops", scopes: ["read", "admin"] });
+  const { token, id } = await createApiToken(t, { name: "ops", scopes: ["read", "admin"] });
   const { token: read } = await createApiToken(t, { name: "dash", scopes: ["read"] });
-  return { t, token, read };
+  return { t, token, read, ops: `token ops (${id}, created by ${user.email})` };
 }
 
 describe("/api/v1/webhooks", () => {
@@ -122,7 +122,7 @@ describe("/api/v1/webhooks", () => {
       urlHint: created.json.urlHint,
     });
     const [stored] = await listChannels(a.t);
-    expect(stored).toMatchObject({ enabled: false, disabledReason: "Disabled by token ops." });
+    expect(stored).toMatchObject({ enabled: false, disabledReason: `Disabled by ${a.ops}.` });
     expect(JSON.stringify(stored)).not.toContain(url);
 
     const rotated = await call(rotateRoute.POST, "POST", `/webhooks/${channelId}/rotate-secret`, {
@@ -146,11 +146,11 @@ describe("/api/v1/webhooks", () => {
     expect(await listChannels(a.t)).toEqual([]);
     const { events } = await listAuditEvents(a.t, { action: "channel." });
     expect(events.map((e) => `${e.action} by ${e.actor}`)).toEqual([
-      "channel.deleted by token ops",
-      "channel.secret_rotated by token ops",
-      "channel.disabled by token ops",
-      "channel.updated by token ops",
-      "channel.created by token ops",
+      `channel.deleted by ${a.ops}`,
+      `channel.secret_rotated by ${a.ops}`,
+      `channel.disabled by ${a.ops}`,
+      `channel.updated by ${a.ops}`,
+      `channel.created by ${a.ops}`,
     ]);
   });
 
