@@ -1,9 +1,9 @@
 // npm run bench:restore [-- <rows>]   (default 2 000 000 rows, about 350 MB of SQL)
 // A database restore through Coffer (encrypted object on a local-disk destination → decrypt →
 // gunzip (igzip -d where installed, else zlib) → tar → psql on the local server, into a scratch
-// database renamed into place, rows counted) next to `psql -f dump.sql` of the same dump (taken out
-// of the same backup) into a fresh empty database as the baseline, all in this process and run
-// alternately. Prints figures only, with where Coffer's time went and the CPU each used.
+// database renamed into place, rows counted from psql's COPY tags) next to `psql -f dump.sql` of
+// the same dump (taken out of the same backup) into a fresh empty database as the baseline, all in
+// this process and run alternately. Prints figures only, with where Coffer's time went and the CPU each used.
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -249,7 +249,7 @@ function phasesOf(log: { message: string; createdAt: Date }[], started: number, 
   const at = (re: RegExp) => log.find((l) => re.test(l.message))?.createdAt.getTime();
   const marks: [string, number | undefined][] = [
     ["loading", at(/^Loading /)],
-    ["loaded, counting", at(/^Loaded\. Counting/)],
+    ["loaded", at(/^Loaded\./)],
     ["renaming", at(/^Renaming /)],
     ["done", log.at(-1)?.createdAt.getTime()],
   ];

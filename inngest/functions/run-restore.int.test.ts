@@ -185,6 +185,11 @@ function damage(file: string) {
 describe("run-restore: databases", () => {
   it("restores into a new database exactly the rows backed up, after the source changed", async () => {
     const s = await setup();
+    await withDb(s.database, (c) =>
+      c.unsafe(
+        `create schema "Ventes Été"; create table "Ventes Été"."T""1" (x int); insert into "Ventes Été"."T""1" values (1), (2), (3); create table empty (x int)`,
+      ),
+    );
     const original = await digest(s.database);
     const backupId = await backedUp(s);
     await withDb(s.database, (c) => c.unsafe("delete from items where id % 2 = 0; update items set label = 'changed'"));
@@ -200,17 +205,21 @@ describe("run-restore: databases", () => {
     const r = await run(s.t, id);
     expect(r).toMatchObject({ status: "succeeded", error: null, targetDatabase: target, mode: "new" });
     expect(await digest(target)).toEqual(original);
-    expect(r.log.map((l) => l.message).at(-1)).toBe(`Restored ${target}: 2 tables, 502 rows.`);
+    // pg_dump's COPY tags counted the rows as they loaded: no scan of the tables after.
+    expect(r.log.map((l) => l.message)).toContain("Loaded.");
+    expect(r.log.map((l) => l.message).at(-1)).toBe(`Restored ${target}: 4 tables, 505 rows.`);
     // What the restore page shows: the database, each table's rows.
     expect(r.restored).toEqual({
       kind: "database",
       database: target,
-      tables: 2,
-      rows: 502,
-      counts: expect.arrayContaining([
+      tables: 4,
+      rows: 505,
+      counts: [
+        { table: 'Ventes Été.T"1', rows: 3 },
+        { table: "public.empty", rows: 0 },
         { table: "public.items", rows: 500 },
         { table: "public.notes", rows: 2 },
-      ]),
+      ],
     });
     expect(await scratchDatabases()).not.toContain(scratchName("restore", id));
     expect(await claimRestore(s.t.id, id)).toBeNull(); // a repeated event finds nothing to do
@@ -320,6 +329,35 @@ describe("run-restore: databases", () => {
     expect((await run(s.t, fromSafety.id)).status).toBe("succeeded");
     expect(await digest(check)).toEqual(changed);
     expect(changed.n).toBe(100);
+  });
+
+  it("an uploaded dump, which may add rows with INSERT, is counted once loaded", async () => {
+    const s = await setup();
+    const dir = mkdtempSync(path.join(scratch, "inserts-"));
+    mkdirSync(path.join(dir, "postgres"));
+    writeFileSync(
+      path.join(dir, "postgres", "shop.sql"),
+      "CREATE TABLE public.items (id int, label text);\nINSERT INTO public.items VALUES (1, 'one'), (2, 'two');\nCOPY public.items (id, label) FROM stdin;\n3\tthree\n\\.\n",
+    );
+    const tgz = execFileSync("tar", ["czf", "-", "-C", dir, "postgres"]);
+    const upload = await importUpload(
+      s.t,
+      { serverId: s.serverId, destinationIds: [s.destinationId], encrypted: true, fileName: "shop.tar.gz" },
+      Readable.from([tgz]),
+    );
+    const target = `uploaded_${randomBytes(4).toString("hex")}`;
+    const { id } = await requestDatabaseRestore(s.t, {
+      backupId: upload.id,
+      member: "postgres/shop.sql",
+      serverId: s.serverId,
+      connectionSourceId: s.sourceId,
+      targetDatabase: target,
+      mode: "new",
+    });
+    const r = await run(s.t, id);
+    expect(r.status).toBe("succeeded");
+    expect(r.log.map((l) => l.message)).toContain("Loaded. Counting its rows…");
+    expect(r.restored).toMatchObject({ tables: 1, rows: 3, counts: [{ table: "public.items", rows: 3 }] });
   });
 
   it("a dump failing half-way reports psql's first error and leaves no database behind", async () => {

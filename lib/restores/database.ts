@@ -55,14 +55,25 @@ export async function restoreDatabase(
           );
         if (job.mode === "replace") safetyBackupId = await safetyBackup(ctx, reach, conn, target);
         const member = job.members[0]!;
+        let copied: TableCount[] | null = null;
         const load = async () => {
           if (job.withGlobals) await createGlobals(ctx, pg); // roles already there are kept
           ctx.say(`Loading ${member} into ${scratch} on ${server.name}…`);
-          await readChecked(ctx, member, (body) => pg.load(scratch, body));
+          await readChecked(ctx, member, async (body) => {
+            copied = await pg.load(scratch, body);
+          });
         };
         await fromIntactCopy(ctx, load, () => pg.recreate(scratch, target));
-        say("Loaded. Counting its rows…");
-        counts = await pg.countRows(scratch);
+        // pg_dump's plain SQL, as Coffer takes it, loads every row with COPY: psql's tags count them.
+        // Another dump may add rows otherwise (INSERT), so its tables are counted once loaded.
+        const ours = manifestOf(ctx.backup)?.postgres.some((p) => p.path === member);
+        if (ours && copied) {
+          counts = copied;
+          say("Loaded.");
+        } else {
+          say("Loaded. Counting its rows…");
+          counts = await pg.countRows(scratch);
+        }
         // With the roles back, a whole cluster's database goes back to its owner too.
         const owner = job.withGlobals && manifestOf(ctx.backup)?.postgres.find((p) => p.path === member)?.owner;
         if (owner) {

@@ -124,7 +124,7 @@ async function guard(
   text: string,
   cuts: number[] = [],
   options?: ConstructorParameters<typeof DumpGuard>[0],
-): Promise<{ out: string; error?: AppError }> {
+): Promise<{ out: string; error?: AppError; targets: DumpGuard["copyTargets"] }> {
   const bytes = Buffer.from(text);
   const edges = [0, ...cuts, bytes.length];
   const chunks = edges
@@ -136,10 +136,10 @@ async function guard(
   g.on("data", (c: Buffer) => out.push(c));
   try {
     await pipeline(Readable.from(chunks), g);
-    return { out: Buffer.concat(out).toString() };
+    return { out: Buffer.concat(out).toString(), targets: g.copyTargets };
   } catch (error) {
     expect(error).toBeInstanceOf(AppError);
-    return { out: Buffer.concat(out).toString(), error: error as AppError };
+    return { out: Buffer.concat(out).toString(), error: error as AppError, targets: g.copyTargets };
   }
 }
 
@@ -234,6 +234,23 @@ describe("DumpGuard", () => {
     expect(await refusal("COPY a FROM stdin; \\! id\n1\n\\.\n", "\\! id")).toContain("on line 1");
     // A comment opened after COPY … ; continues after the data, not inside it.
     expect(await refusal("COPY a FROM stdin; /*\n*/ '\n\\.\n*/ \\! id\n", "\\! id")).toContain("on line 4");
+  });
+
+  it("names each COPY's table, in order, however the dump is cut; null where it is not schema-qualified", async () => {
+    for (const cuts of cuttings(PG_DUMP).filter((_, k) => k % 13 === 0)) {
+      expect((await guard(PG_DUMP, cuts)).targets, `cut at ${cuts.join(",")}`).toEqual([
+        { schema: "public", table: "t" },
+        { schema: "public", table: "we;ird" },
+      ]);
+    }
+    const text = `COPY "Ventes Été"."T""1" (x) FROM stdin;\n\\.\nCopy Public.Items FROM stdin; COPY items FROM stdin;\n\\.\n\\.\n`;
+    for (const cuts of cuttings(text)) {
+      expect((await guard(text, cuts)).targets, `cut at ${cuts.join(",")}`).toEqual([
+        { schema: "Ventes Été", table: 'T"1' },
+        { schema: "public", table: "items" },
+        null,
+      ]);
+    }
   });
 
   it("does not take COPY … TO stdout, or stdin in parentheses, as the start of data", async () => {

@@ -24,6 +24,11 @@ export class DumpGuard extends Transform {
     this.scanner = new DumpScanner({ globals: o.globals });
   }
 
+  /** The table of each COPY … FROM stdin passed on so far, in order (null where its name could not be read). */
+  get copyTargets(): readonly (CopyTarget | null)[] {
+    return this.scanner.copyTargets;
+  }
+
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.feed(this.carry.length ? Buffer.concat([this.carry, chunk]) : chunk, false, callback);
   }
@@ -56,6 +61,29 @@ export class DumpGuard extends Transform {
     this.carry = Buffer.from(bytes.subarray(used));
     callback();
   }
+}
+
+/** A table as `schema.table`, the names as PostgreSQL stores them. */
+export interface CopyTarget {
+  schema: string;
+  table: string;
+}
+
+/** Enough of a COPY statement for its schema-qualified table name (two quoted 63-byte names). */
+const COPY_NAME_CHARS = 512;
+const NAME = String.raw`"(?:[^"]|"")+"|[^\s".(;]+`;
+const COPY_TARGET = new RegExp(String.raw`^copy\s+(${NAME})\.(${NAME})[\s(]`, "i");
+
+/** The schema-qualified table a COPY statement (latin1 text, one character a byte) names, as pg_dump writes it. */
+function copyTarget(statement: string): CopyTarget | null {
+  const m = COPY_TARGET.exec(statement);
+  if (!m) return null;
+  const name = (n: string) =>
+    Buffer.from(
+      n.startsWith('"') ? n.slice(1, -1).replaceAll('""', '"') : n.replace(/[A-Z]+/g, (c) => c.toLowerCase()),
+      "latin1",
+    ).toString("utf8");
+  return { schema: name(m[1]!), table: name(m[2]!) };
 }
 
 /** How far the scanner reads ahead (a `\restrict` line, a dollar-quote tag, a word) before refusing. */
@@ -92,8 +120,12 @@ export class DumpScanner {
   private statement: string[] = []; // the statement's first words, for that test
   private segment: string[] = []; // the words since the last `;` outside parentheses
   private ambiguous = false; // a word psql versions tokenize differently (`1begin`) where that matters
+  private copyText: string | null = null; // the start of a statement beginning with COPY, for its table's name
+  private copyFrom = 0; // where the rest of that statement starts in the text being scanned
   /** The `\restrict` / `\unrestrict` lines the last `scan` passed: where they start in its text, and their length. */
   restrictLines: [number, number][] = [];
+  /** The table of each COPY … FROM stdin so far, in order (null where its name could not be read). */
+  readonly copyTargets: (CopyTarget | null)[] = [];
 
   constructor(private readonly o: { globals?: boolean } = {}) {}
 
@@ -133,6 +165,10 @@ export class DumpScanner {
     this.restrictLines = [];
     const n = this.read(s, final);
     if (n > 0) this.before = s[n - 1]!;
+    if (this.copyText !== null) {
+      this.copyText = (this.copyText + s.slice(this.copyFrom, n)).slice(0, COPY_NAME_CHARS);
+      this.copyFrom = 0; // the next text starts where this one was passed on
+    }
     return n;
   }
 
@@ -307,12 +343,16 @@ export class DumpScanner {
         this.escaped = false;
         return 2;
       }
+      if (this.paren === 0 && this.segment.length === 0 && word.toLowerCase() === "copy") {
+        this.copyText = "";
+        this.copyFrom = i;
+      }
       this.onWord(word, i > 0 ? s[i - 1]! : this.before);
       return j - i;
     }
     if (c === "(") this.paren++;
     else if (c === ")" && this.paren > 0) this.paren--;
-    else if (c === ";" && this.paren === 0) this.endSegment();
+    else if (c === ";" && this.paren === 0) this.endSegment(s, i);
     return 1;
   }
 
@@ -338,16 +378,19 @@ export class DumpScanner {
     return a === "create" && (fn(b) || (b === "or" && c === "replace" && fn(d)));
   }
 
-  private endSegment() {
+  private endSegment(s: string, at: number) {
     const words = this.segment;
     const fromStdin = words[0] === "copy" && words.some((w, k) => w === "stdin" && words[k - 1] === "from");
+    const text = this.copyText === null ? "" : this.copyText + s.slice(this.copyFrom, at);
     this.segment = [];
+    this.copyText = null;
     if (fromStdin && this.o.globals) this.refuse("has COPY … FROM stdin (roles and tablespaces never hold one)");
     if (fromStdin) {
       // psql 13 splits BEGIN ATOMIC bodies at every `;`, newer versions do not: which one reads COPY data is unknown.
       if (this.beginDepth > 0 || this.ambiguous)
         this.refuse("has COPY … FROM stdin where psql versions disagree on where statements end");
       this.copies++; // psql reads its data from the next line
+      this.copyTargets.push(copyTarget(text));
     }
     if (this.beginDepth === 0) this.statement = [];
   }

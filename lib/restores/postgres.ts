@@ -4,7 +4,7 @@ import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
 import { finished } from "node:stream/promises";
 import { AppError } from "../errors";
-import { DumpGuard } from "./dump-guard";
+import { DumpGuard, type CopyTarget } from "./dump-guard";
 import { runCommand, type Reach } from "../reach";
 import { COUNT_ROWS } from "../backups/archive";
 import type { TableCount } from "../backups/manifest";
@@ -87,13 +87,19 @@ export class ServerPostgres {
     );
   }
 
-  /** Drops `name` if it exists and creates it empty; resolves with whether `probe` exists (false without one), in one psql run. */
+  /**
+   * Drops `name` if it exists and creates it empty; resolves with whether `probe` exists (false
+   * without one), in one psql run. A load into it follows: psql's version, which that needs
+   * (`restrict`), is looked up meanwhile, as each command started costs a fork of this process.
+   */
   async recreate(name: string, probe?: string): Promise<boolean> {
     const check = probe ? "SELECT count(*) FROM pg_database WHERE datname = :'probe';\n" : "";
     const sql = `DROP DATABASE IF EXISTS :"db" WITH (FORCE);\nCREATE DATABASE :"db";\n${check}`;
-    return (
-      (await this.script("postgres", sql, { db: name, ...(probe && { probe }) }, `create database ${name}`)) === "1"
-    );
+    const [out] = await Promise.all([
+      this.script("postgres", sql, { db: name, ...(probe && { probe }) }, `create database ${name}`),
+      this.restrict(),
+    ]);
+    return out === "1";
   }
 
   /** Drops the databases that exist, disconnecting their sessions (PostgreSQL 13+). */
@@ -176,20 +182,29 @@ export class ServerPostgres {
    * end (what psql did not take is drained), unless it fails: then psql is killed and the dump's
    * error is thrown, so a cut-off dump never counts as loaded. It reaches psql through DumpGuard,
    * which refuses psql meta-commands, and psql refuses them too where it can (`restrict`).
+   *
+   * Resolves with the rows each COPY loaded, by table, from psql's `COPY <n>` tags; null when
+   * they cannot be paired with the dump's COPY statements (a name DumpGuard could not read).
+   * Rows a dump adds otherwise (INSERT) are not in them.
    */
-  async load(database: string, sql: Readable): Promise<void> {
+  async load(database: string, sql: Readable): Promise<TableCount[] | null> {
     if (sql.destroyed) throw sql.errored ?? new AppError("INTERNAL", "The dump ended before it could be loaded.");
     const restrict = await this.restrict();
     const stop = new AbortController();
-    const cmd = this.reach.exec(
-      ["psql", "-X", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-o", "/dev/null", ...restrict, "-f", "-"],
-      {
-        stdin: true,
-        env: this.env(database),
-        signal: this.signal ? AbortSignal.any([this.signal, stop.signal]) : stop.signal,
-      },
-    );
-    cmd.stdout.resume();
+    const cmd = this.reach.exec(["psql", "-X", "-w", "-v", "ON_ERROR_STOP=1", ...restrict, "-f", "-"], {
+      stdin: true,
+      env: this.env(database),
+      signal: this.signal ? AbortSignal.any([this.signal, stop.signal]) : stop.signal,
+    });
+    // Not quiet: psql prints each statement's tag. Only COPY's are kept; a row psql prints is indented.
+    const copied: number[] = [];
+    let partial = "";
+    cmd.stdout.setEncoding("latin1").on("data", (text: string) => {
+      const lines = (partial + text).split("\n");
+      const last = lines.pop()!;
+      partial = last.length > 64 ? " " : last; // too long for a tag: the rest of it is passed over
+      for (const line of lines) if (line.startsWith("COPY ")) copied.push(Number(line.slice(5)));
+    });
     const stdin = cmd.stdin!;
     const guard = new DumpGuard({ restricted: restrict.length > 0 });
     let feedError: unknown;
@@ -224,6 +239,7 @@ export class ServerPostgres {
         `Loading the dump into ${database} failed: ${text.startsWith("psql failed:") ? firstError(exit.stderrTail) : text}`,
       );
     }
+    return rowsByTable(guard.copyTargets, copied);
   }
 }
 
@@ -237,6 +253,21 @@ const END_SESSIONS = `SELECT count(pg_terminate_backend(a.pid)) FROM pg_stat_act
     AND ((SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
       OR (NOT r.rolsuper AND (pg_has_role(a.usesysid, 'MEMBER') OR pg_has_role('pg_signal_backend', 'MEMBER'))));
 `;
+
+/** The rows COPY loaded into each table: the tags paired in order with their statements' tables. */
+function rowsByTable(targets: readonly (CopyTarget | null)[], tags: number[]): TableCount[] | null {
+  if (tags.length !== targets.length || tags.some((n) => !Number.isSafeInteger(n))) return null;
+  const rows = new Map<string, TableCount>();
+  for (const [i, target] of targets.entries()) {
+    if (!target) return null;
+    const key = JSON.stringify([target.schema, target.table]);
+    const c = rows.get(key) ?? rows.set(key, { ...target, rows: 0 }).get(key)!;
+    c.rows += tags[i]!;
+  }
+  return [...rows.values()].sort((a, b) => compare(a.schema, b.schema) || compare(a.table, b.table));
+}
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** A backslash command psql refused while restricted (`restrict`): what DumpGuard read another way. */
 function refusedCommand(stderr: string): AppError | null {
