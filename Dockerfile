@@ -51,5 +51,6 @@ EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT}/api/health`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # tini forwards SIGTERM to Node and reaps the tar/pg_dump pipelines of local backups.
+# --no-incremental-marking: a restore's Buffers kept V8 marking back to back (docs/design/archive.md#where-the-time-goes).
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "server.js"]
+CMD ["node", "--no-incremental-marking", "server.js"]

@@ -54,7 +54,7 @@ async function answers(url: string, child: ChildProcess) {
 
 /** One app instance, started as the image starts it. */
 function instance(app: string, port: number) {
-  return run(process.execPath, ["server.js"], {
+  return run(process.execPath, ["--no-incremental-marking", "server.js"], {
     cwd: app,
     env: {
       PATH: process.env.PATH!,
