@@ -1,7 +1,8 @@
 import "server-only";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { sql } from "drizzle-orm";
+import { inArray, sql, type SQL } from "drizzle-orm";
+import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import { openDatabase, type OpenedDatabase } from "@/db/client";
 import { env } from "./env";
 
@@ -48,6 +49,23 @@ export async function closeDatabase() {
   holder.__cofferDb = undefined;
   if (d) await (await d).close();
 }
+
+/**
+ * Deletes the rows of `table` that `where` picks, by their `key`, a batch at a time: each batch
+ * commits on its own, so a long history does not hold one long transaction. Returns how many went.
+ */
+export async function deleteInBatches(table: PgTable, key: PgColumn, where: SQL | undefined): Promise<number> {
+  const d = await db();
+  let deleted = 0;
+  for (;;) {
+    const some = d.select({ key }).from(table).where(where).limit(DELETE_BATCH);
+    const gone = await d.delete(table).where(inArray(key, some)).returning({ key });
+    deleted += gone.length;
+    if (gone.length < DELETE_BATCH) return deleted;
+  }
+}
+
+const DELETE_BATCH = 5_000;
 
 /** The PostgreSQL error code (e.g. 23505 unique violation) of a failed statement, from either driver. */
 export function pgCode(err: unknown): string | undefined {

@@ -4,6 +4,7 @@ import { detectStaleBackups } from "./detect-stale-backups";
 import { dispatchNotifications } from "./dispatch-notifications";
 import { pruneIdempotencyKeys } from "./prune-idempotency-keys";
 import { pruneNotifications } from "./prune-notifications";
+import { pruneSignIns } from "./prune-sign-ins";
 import { retentionDaily } from "./retention-daily";
 import { runBackup } from "./run-backup";
 import { runRestore } from "./run-restore";
@@ -26,5 +27,6 @@ export const functions = [
   detectStaleBackups,
   pruneNotifications,
   pruneIdempotencyKeys,
+  pruneSignIns,
   vacuumEmbeddedDatabase,
 ];

@@ -1,7 +1,7 @@
 import "server-only";
-import { eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, or, isNull, sql } from "drizzle-orm";
 import { signInThrottle } from "@/db/schema";
-import { db } from "../db";
+import { db, deleteInBatches } from "../db";
 import { AppError } from "../errors";
 
 /**
@@ -140,4 +140,22 @@ export async function recordSignInFailure(
 export async function clearAccountFailures(email: string): Promise<void> {
   const d = await db();
   await d.delete(signInThrottle).where(eq(signInThrottle.key, keysFor(email, null).account));
+}
+
+/**
+ * Deletes the rows that count nothing any more (the daily prune-sign-ins run): no wait or check
+ * running, and a window older than a day, which the next failure would start afresh anyway. The
+ * password reset's rows (`reset:`, `reset-ip:`) go the same way.
+ */
+export async function pruneSignInThrottle(): Promise<number> {
+  const t = signInThrottle;
+  return deleteInBatches(
+    t,
+    t.key,
+    and(
+      sql`${t.windowStartedAt} < now() - make_interval(hours => ${forgetAfterHours})`,
+      or(isNull(t.lockedUntil), sql`${t.lockedUntil} <= now()`),
+      or(isNull(t.checkingUntil), sql`${t.checkingUntil} <= now()`),
+    ),
+  );
 }

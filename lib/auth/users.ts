@@ -1,7 +1,7 @@
 import "server-only";
-import { and, eq, gt, isNull, sql } from "drizzle-orm";
+import { and, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
 import { oauthAccounts, signInEvents, userSessions, users } from "@/db/schema";
-import { db } from "../db";
+import { db, deleteInBatches } from "../db";
 import { AppError } from "../errors";
 import { createTeamFor } from "../teams/mutations";
 import { log } from "../log";
@@ -240,4 +240,26 @@ export async function listSessions(u: UserContext) {
     )
     .orderBy(sql`${userSessions.lastSeenAt} desc`);
   return rows.map((r) => ({ ...r, current: r.id === u.sessionId }));
+}
+
+/** How long failed and refused sign-ins stay listed on the Account page. */
+export const SIGN_IN_EVENTS_DAYS = 90;
+/** How long a session that ended (signed out, revoked or expired) is kept after. */
+export const ENDED_SESSIONS_DAYS = 30;
+
+/** Deletes sign-in events and ended sessions past their days (the daily prune-sign-ins run). */
+export async function pruneSignInHistory(): Promise<{ events: number; sessions: number }> {
+  const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000);
+  const events = await deleteInBatches(
+    signInEvents,
+    signInEvents.id,
+    lt(signInEvents.createdAt, daysAgo(SIGN_IN_EVENTS_DAYS)),
+  );
+  const ended = daysAgo(ENDED_SESSIONS_DAYS);
+  const sessions = await deleteInBatches(
+    userSessions,
+    userSessions.id,
+    or(lt(userSessions.revokedAt, ended), lt(userSessions.expiresAt, ended)),
+  );
+  return { events, sessions };
 }
