@@ -169,8 +169,13 @@ describe("download", () => {
       expect((await read(d.body!)).equals(whole)).toBe(true);
     }
 
-    // HEAD: the headers a GET would send, no body.
+    // HEAD: the headers a GET would send, no body, and no lease keeping retention away after it.
+    const d = await db();
+    const lease = async () =>
+      (await d.select({ until: backups.readingUntil }).from(backups).where(eq(backups.id, id)))[0]!.until;
+    await d.update(backups).set({ readingUntil: null }).where(eq(backups.id, id)); // the GETs' leases
     const head = await openDownload(t, id, null, { head: true });
+    expect(await lease()).toBeNull();
     expect(head).toMatchObject({ status: 200, body: null });
     expect(head.headers).toEqual({ ...first.headers });
     const headRange = await openDownload(t, id, "bytes=5-9", { head: true });
@@ -573,6 +578,7 @@ describe("archived copies", () => {
       message: expect.stringMatching(pressDownload),
     });
     expect(await conflict(openDownload(t, id, "bytes=0-0"))).toMatchObject({ status: 409 });
+    expect(await conflict(openDownload(t, id, null, { head: true }))).toMatchObject({ status: 409 }); // as a GET would
     expect(await requestedAudits(t)).toHaveLength(0);
     expect(await archiveRetrievals(t, id)).toEqual(new Map([[(await getBackup(t, id)).locations[0]!.id, null]]));
 

@@ -99,11 +99,13 @@ export async function openDownload(
   const range = current ? parseRange(rangeHeader, size) : null;
   const length = range ? range.end - range.start + 1 : size;
   // A GET never asks for a (paid) retrieval: that is requestRetrieval's, behind a POST. A HEAD
-  // opens the first byte, so it answers what a GET would (a copy can be read, or a 409).
+  // opens the first byte, so it answers what a GET would (a copy can be read, or a 409), and
+  // holds nothing against retention after.
   const { body, from } = await openArchive(t, b, {
     range: opts.head ? { start: 0, end: 0 } : range,
     signal: opts.signal,
     requestRetrieval: false,
+    hold: !opts.head,
   });
   if (opts.head) body.destroy();
   else

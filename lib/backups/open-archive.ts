@@ -53,6 +53,8 @@ export async function openArchive(
     requestRetrieval?: boolean;
     /** The stored object as it is (an OpenPGP backup's `.gpg`), not decrypted. */
     raw?: boolean;
+    /** False for a read that ends at once (a HEAD's first byte): no lease keeps retention away after it. */
+    hold?: boolean;
     skip?: ReadonlySet<string>;
   } = {},
 ): Promise<{ body: Readable; from: string; copy: string; others: number }> {
@@ -107,10 +109,11 @@ export async function openArchive(
         });
         // A whole read that passes every check shows the copy intact again (it was put back).
         if (loc.damage && !range) body.once("end", () => void recordDamage(t, loc.id, null));
-        await keepReading(t, b.id, body).catch((err: unknown) => {
-          body.destroy();
-          throw err;
-        });
+        if (opts.hold !== false)
+          await keepReading(t, b.id, body).catch((err: unknown) => {
+            body.destroy();
+            throw err;
+          });
         return { body, from: loc.name, copy: loc.id, others: locations.length - 1 };
       } catch (err) {
         // Storage adapters answer CONFLICT only for an object in archive storage.

@@ -310,7 +310,7 @@ describe("OpenPGP backups", () => {
     expect(ranged?.message).toMatch(/integrity check \(MDC\) failed|damaged/);
   }, 180_000);
 
-  it("the stored-object route, served as Next.js serves it: a HEAD answers from the row (no read, no lease, no audit row); a GET sends its Content-Length", async () => {
+  it("the stored-object route, served as Next.js serves it: a HEAD reads one byte and holds nothing after (no lease, no audit row); a GET sends its Content-Length", async () => {
     const s = await setup();
     await addTeamKey(s.t, { key: alice.exportPublic(alice.genKey("Head <head@example.test>", "future-default")) });
     const { id } = await requestBackup(s.t, {

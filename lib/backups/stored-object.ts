@@ -9,8 +9,9 @@ import { openArchive, succeededBackup } from "./open-archive";
 
 /**
  * An OpenPGP backup's stored object as it is (`.tar.gz.gpg`), for people who decrypt it with
- * their own key (`gpg --decrypt`). Audited; members and above only. A HEAD (`head`) answers from
- * the backup's row: no storage read, no read lease, no audit row (download managers ask first).
+ * their own key (`gpg --decrypt`). Audited; members and above only. A HEAD (`head`) reads its
+ * first byte, so it answers what a GET would (a copy can be read, or a 409 while every copy is in
+ * archive storage), with no read lease after and no audit row (download managers ask first).
  */
 export async function openStoredObject(
   t: TeamContext,
@@ -30,8 +31,17 @@ export async function openStoredObject(
     "Content-Disposition": attachment(`${b.fileName}.gpg`),
     "Cache-Control": "private, no-store",
   };
-  if (opts.head) return { headers, body: null };
-  const { body, from } = await openArchive(t, b, { signal: opts.signal, requestRetrieval: false, raw: true });
+  const { body, from } = await openArchive(t, b, {
+    range: opts.head ? { start: 0, end: 0 } : null,
+    signal: opts.signal,
+    requestRetrieval: false,
+    raw: true,
+    hold: !opts.head,
+  });
+  if (opts.head) {
+    body.destroy();
+    return { headers, body: null };
+  }
   const d = await db();
   await recordAudit(d, t, {
     action: "backup.downloaded",

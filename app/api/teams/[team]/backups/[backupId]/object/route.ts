@@ -13,5 +13,5 @@ export const GET = teamRoute<{ backupId: string }>("member", async (t, request, 
   return new Response(body, { headers: withDeclaredLength(o.headers) });
 });
 
-/** GET's headers from the backup's row. Left to Next.js, a HEAD runs GET, whose body (a storage read and its lease) nobody reads or closes. */
+/** GET's headers after reading one byte. Left to Next.js, a HEAD runs GET, whose body (a storage read and its lease) nobody reads or closes. */
 export const HEAD = GET;
