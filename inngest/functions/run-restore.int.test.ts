@@ -148,6 +148,32 @@ async function run(t: Setup["t"], restoreId: string) {
   return getRestore(t, restoreId);
 }
 
+/** An uploaded archive (no manifest) holding `dump` as postgres/shop.sql. */
+async function uploadedDump(s: Setup, dump: string | Buffer) {
+  const dir = mkdtempSync(path.join(scratch, "dump-"));
+  mkdirSync(path.join(dir, "postgres"));
+  writeFileSync(path.join(dir, "postgres", "shop.sql"), dump);
+  const tgz = execFileSync("tar", ["czf", "-", "-C", dir, "postgres"]);
+  return importUpload(
+    s.t,
+    { serverId: s.serverId, destinationIds: [s.destinationId], encrypted: true, fileName: "shop.tar.gz" },
+    Readable.from([tgz]),
+  );
+}
+
+/** Restores an upload's postgres/shop.sql into the new database `target`; resolves with the finished job. */
+async function restoreUploaded(s: Setup, backupId: string, target: string) {
+  const { id } = await requestDatabaseRestore(s.t, {
+    backupId,
+    member: "postgres/shop.sql",
+    serverId: s.serverId,
+    connectionSourceId: s.sourceId,
+    targetDatabase: target,
+    mode: "new",
+  });
+  return run(s.t, id);
+}
+
 /** Backs up `sourceIds` to the local disk and to a folder on the server (read after the disk). */
 async function backedUpTwice(s: Setup, sourceIds = [s.sourceId]) {
   const dir = path.join(scratch, `copies-${randomBytes(4).toString("hex")}`);
@@ -333,28 +359,11 @@ describe("run-restore: databases", () => {
 
   it("an uploaded dump, which may add rows with INSERT, is counted once loaded", async () => {
     const s = await setup();
-    const dir = mkdtempSync(path.join(scratch, "inserts-"));
-    mkdirSync(path.join(dir, "postgres"));
-    writeFileSync(
-      path.join(dir, "postgres", "shop.sql"),
+    const upload = await uploadedDump(
+      s,
       "CREATE TABLE public.items (id int, label text);\nINSERT INTO public.items VALUES (1, 'one'), (2, 'two');\nCOPY public.items (id, label) FROM stdin;\n3\tthree\n\\.\n",
     );
-    const tgz = execFileSync("tar", ["czf", "-", "-C", dir, "postgres"]);
-    const upload = await importUpload(
-      s.t,
-      { serverId: s.serverId, destinationIds: [s.destinationId], encrypted: true, fileName: "shop.tar.gz" },
-      Readable.from([tgz]),
-    );
-    const target = `uploaded_${randomBytes(4).toString("hex")}`;
-    const { id } = await requestDatabaseRestore(s.t, {
-      backupId: upload.id,
-      member: "postgres/shop.sql",
-      serverId: s.serverId,
-      connectionSourceId: s.sourceId,
-      targetDatabase: target,
-      mode: "new",
-    });
-    const r = await run(s.t, id);
+    const r = await restoreUploaded(s, upload.id, `uploaded_${randomBytes(4).toString("hex")}`);
     expect(r.status).toBe("succeeded");
     expect(r.log.map((l) => l.message)).toContain("Loaded. Counting its rows…");
     expect(r.restored).toMatchObject({ tables: 1, rows: 3, counts: [{ table: "public.items", rows: 3 }] });
@@ -363,35 +372,19 @@ describe("run-restore: databases", () => {
   it("a dump failing half-way reports psql's first error and leaves no database behind", async () => {
     const s = await setup();
     // An uploaded archive whose dump breaks after creating and filling a table.
-    const dir = mkdtempSync(path.join(scratch, "bad-"));
-    mkdirSync(path.join(dir, "postgres"));
-    writeFileSync(
-      path.join(dir, "postgres", "shop.sql"),
+    const upload = await uploadedDump(
+      s,
       "CREATE TABLE items (id int, label text);\nINSERT INTO items VALUES (1, 'one');\nTHIS IS NOT SQL;\nINSERT INTO items VALUES (2, 'two');\n",
     );
-    const tgz = execFileSync("tar", ["czf", "-", "-C", dir, "postgres"]);
-    const upload = await importUpload(
-      s.t,
-      { serverId: s.serverId, destinationIds: [s.destinationId], encrypted: true, fileName: "bad.tar.gz" },
-      Readable.from([tgz]),
-    );
     const target = `half_${randomBytes(4).toString("hex")}`;
-    const { id } = await requestDatabaseRestore(s.t, {
-      backupId: upload.id,
-      member: "postgres/shop.sql",
-      serverId: s.serverId,
-      connectionSourceId: s.sourceId,
-      targetDatabase: target,
-      mode: "new",
-    });
-    const r = await run(s.t, id);
+    const r = await restoreUploaded(s, upload.id, target);
     expect(r.status).toBe("failed");
     expect(r.error).toMatch(
       /^Loading the dump into coffer_restore_\w+ failed: psql:<stdin>:3: ERROR: {2}syntax error at or near "THIS"/,
     );
     expect(r.attempts).toBe(1); // a dump that does not load is not retried
     expect(await databaseExists(target)).toBe(false);
-    expect(await databaseExists(scratchName("restore", id))).toBe(false);
+    expect(await databaseExists(scratchName("restore", r.id))).toBe(false);
   });
 
   it("a dump that runs a psql meta-command is refused with its line, before psql runs it, or by psql itself where they read it differently; pg_dump's own dump of it restores", async () => {
@@ -406,30 +399,11 @@ describe("run-restore: databases", () => {
     const lines = clean.split("\n").filter((l) => !/^\\(un)?restrict /.test(l));
     const at = lines.indexOf("\\.") + 1;
     lines.splice(at, 0, `\\! touch ${canary}`);
-    const upload = async (dump: string | Buffer) => {
-      const dir = mkdtempSync(path.join(scratch, "meta-"));
-      mkdirSync(path.join(dir, "postgres"));
-      writeFileSync(path.join(dir, "postgres", "shop.sql"), dump);
-      const tgz = execFileSync("tar", ["czf", "-", "-C", dir, "postgres"]);
-      return importUpload(
-        s.t,
-        { serverId: s.serverId, destinationIds: [s.destinationId], encrypted: true, fileName: "shop.tar.gz" },
-        Readable.from([tgz]),
-      );
-    };
-    const restore = async (backupId: string, target: string) => {
-      const { id } = await requestDatabaseRestore(s.t, {
-        backupId,
-        member: "postgres/shop.sql",
-        serverId: s.serverId,
-        connectionSourceId: s.sourceId,
-        targetDatabase: target,
-        mode: "new",
-      });
-      return run(s.t, id);
-    };
-
-    const bad = await restore((await upload(lines.join("\n"))).id, `meta_${randomBytes(4).toString("hex")}`);
+    const bad = await restoreUploaded(
+      s,
+      (await uploadedDump(s, lines.join("\n"))).id,
+      `meta_${randomBytes(4).toString("hex")}`,
+    );
     expect(bad.status).toBe("failed");
     expect(bad.error).toBe(
       `The dump runs the psql command \\! on line ${at + 1}; Coffer loads only dumps as pg_dump writes them, so it stopped before that line. Restore a backup Coffer made, or remove that line from the dump and upload it again.`,
@@ -447,7 +421,11 @@ describe("run-restore: databases", () => {
       Buffer.from([0x81, 0x5c]),
       Buffer.from(`';\n\\! touch ${canary}\nSELECT 1;\n`),
     ]);
-    const refused = await restore((await upload(hidden)).id, `hidden_${randomBytes(4).toString("hex")}`);
+    const refused = await restoreUploaded(
+      s,
+      (await uploadedDump(s, hidden)).id,
+      `hidden_${randomBytes(4).toString("hex")}`,
+    );
     expect(refused.status).toBe("failed");
     expect(refused.error).toBe(
       "The dump runs a psql command on line 3, which psql refused; Coffer loads only dumps as pg_dump writes them. Restore a backup Coffer made, or remove that line from the dump and upload it again.",
@@ -456,7 +434,7 @@ describe("run-restore: databases", () => {
     expect(await scratchDatabases()).toEqual([]);
 
     // pg_dump's own \restrict lines pass (blanked: psql, restricted under Coffer's key, would refuse them).
-    const good = await restore((await upload(clean)).id, `clean_${randomBytes(4).toString("hex")}`);
+    const good = await restoreUploaded(s, (await uploadedDump(s, clean)).id, `clean_${randomBytes(4).toString("hex")}`);
     expect(good.status).toBe("succeeded");
     expect(await digest(good.targetDatabase!)).toEqual(await digest(s.database));
     expect(await scratchDatabases()).toEqual([]);
