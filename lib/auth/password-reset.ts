@@ -1,7 +1,7 @@
 import "server-only";
 import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
 import { and, eq, isNull, sql } from "drizzle-orm";
-import { apiTokens, invitations, signInThrottle, userSessions, users } from "@/db/schema";
+import { apiTokens, invitations, userSessions, users } from "@/db/schema";
 import { recordAudit } from "../audit/record";
 import { db, type Transaction } from "../db";
 import { env } from "../env";
@@ -11,7 +11,7 @@ import { sendMail } from "../mail";
 import { listTeamsOfUserAllTeams } from "../teams/queries";
 import { hashPassword } from "./password";
 import { authSecret } from "./secret";
-import { clearAccountFailures } from "./throttle";
+import { claimRow, clearAccountFailures } from "./throttle";
 
 /**
  * "Forgot your password?": a link e-mailed to the account's address, `/reset-password/<user id>.<expiry>.<MAC>`,
@@ -33,22 +33,6 @@ const macOf = (userId: string, email: string, expires: number, passwordHash: str
     .update(`${userId}\n${email}\n${expires}\n${passwordHash ?? ""}`)
     .digest("base64url");
 
-/** Claims `key` in the sign-in throttle's table for `seconds`; false while an earlier claim lasts. */
-async function claim(key: string, seconds: number): Promise<boolean> {
-  const d = await db();
-  const until = sql`now() + make_interval(secs => ${seconds})`;
-  const [claimed] = await d
-    .insert(signInThrottle)
-    .values({ key, failures: 0, lockedUntil: until })
-    .onConflictDoUpdate({
-      target: signInThrottle.key,
-      set: { lockedUntil: until },
-      setWhere: sql`${signInThrottle.lockedUntil} is null or ${signInThrottle.lockedUntil} <= now()`,
-    })
-    .returning({ key: signInThrottle.key });
-  return !!claimed;
-}
-
 /**
  * E-mails a reset link to `email` when an account has it, at most once a minute per account and
  * one request per 10 seconds from `ip` (null: unknown, not limited). The answer is the same either
@@ -63,7 +47,7 @@ export async function requestPasswordReset(email: string, ip: string | null): Pr
       "This Coffer cannot send e-mail, so it cannot send you a reset link: ask whoever runs it.",
     );
   }
-  if (ip && !(await claim(`reset-ip:${ip}`, ipEverySeconds)))
+  if (ip && !(await claimRow(`reset-ip:${ip}`, "lockedUntil", ipEverySeconds)))
     throw new AppError(
       "RATE_LIMITED",
       "Too many reset requests from your network: wait a few seconds, then try again.",
@@ -73,7 +57,7 @@ export async function requestPasswordReset(email: string, ip: string | null): Pr
     .select({ id: users.id, name: users.name, email: users.email, passwordHash: users.passwordHash })
     .from(users)
     .where(eq(users.email, email));
-  if (!user || !(await claim(`reset:${user.email}`, resendAfterSeconds))) return;
+  if (!user || !(await claimRow(`reset:${user.email}`, "lockedUntil", resendAfterSeconds))) return;
   const expires = Math.floor(Date.now() / 1000) + validMinutes * 60;
   const token = `${user.id}.${expires}.${macOf(user.id, user.email, expires, user.passwordHash)}`;
   const url = new URL(`/reset-password/${token}`, env().APP_URL).toString();

@@ -77,15 +77,31 @@ export async function assertSignInAllowed(
   const waiting = rows.filter((r) => r.seconds > 0).sort((a, b) => b.seconds - a.seconds)[0];
   if (waiting) throw new SignInDelayed(waiting.key.startsWith("ip:") ? "ip" : "account", waiting.seconds);
   if (opts.knownDevice) return;
-  const until = sql`now() + make_interval(secs => ${CHECK_SECONDS})`;
-  const free = sql`(${signInThrottle.checkingUntil} is null or ${signInThrottle.checkingUntil} <= now())
-    and (${signInThrottle.lockedUntil} is null or ${signInThrottle.lockedUntil} <= now())`;
+  if (!(await claimRow(k.account, "checkingUntil", CHECK_SECONDS, "lockedUntil")))
+    throw new SignInDelayed("account", 1, true);
+}
+
+type Until = "checkingUntil" | "lockedUntil";
+
+/**
+ * Claims row `key` (made if new) by setting `column` to `seconds` from now, where it and `also`
+ * are unset or past; false while either still runs. Concurrent claims: one wins.
+ */
+export async function claimRow(key: string, column: Until, seconds: number, also?: Until): Promise<boolean> {
+  const t = signInThrottle;
+  const until = sql`now() + make_interval(secs => ${seconds})`;
+  const lapsed = (c: Until) => or(isNull(t[c]), sql`${t[c]} <= now()`);
+  const d = await db();
   const [claimed] = await d
-    .insert(signInThrottle)
-    .values({ key: k.account, failures: 0, checkingUntil: until })
-    .onConflictDoUpdate({ target: signInThrottle.key, set: { checkingUntil: until }, setWhere: free })
-    .returning({ key: signInThrottle.key });
-  if (!claimed) throw new SignInDelayed("account", 1, true);
+    .insert(t)
+    .values({ key, failures: 0, [column]: until })
+    .onConflictDoUpdate({
+      target: t.key,
+      set: { [column]: until },
+      setWhere: also ? and(lapsed(column), lapsed(also)) : lapsed(column),
+    })
+    .returning({ key: t.key });
+  return !!claimed;
 }
 
 /** Ends this check's claim on the account without counting it (the check could not be made). */
