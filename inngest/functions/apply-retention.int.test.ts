@@ -10,7 +10,6 @@ import { listAuditEvents } from "@/lib/audit/queries";
 import { openDownload, requestRetrieval } from "@/lib/backups/download";
 import { getBackup, listBackups } from "@/lib/backups/queries";
 import { createDestination, updateDestination } from "@/lib/destinations/mutations";
-import { requestBackup } from "@/lib/backups/mutations";
 import { applyRetention, holdForReading, previewRetention } from "@/lib/retention/apply";
 import { getTeamRetention, updateTeamRetention } from "@/lib/retention/policies";
 import { setDestinationPrices, storageUsage, storedBytesHistory } from "@/lib/retention/usage";
@@ -32,6 +31,7 @@ import { startGcsServer, type GcsServer } from "@/test/servers/gcs-server";
 import { startS3rver, type S3rverServer } from "@/test/servers/s3rver";
 import { backupEvent, retentionEvent } from "../events";
 import { inProcessEngine, type InProcessEngine } from "../in-process";
+import { backUpNow } from "@/test/backups";
 
 let s3: S3rverServer;
 let gcs: GcsServer;
@@ -374,14 +374,12 @@ describe("apply-retention", () => {
     const { id: destinationId } = await createDestination(t, { kind: "local", name: "disk" });
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const { id } = await requestBackup(t, {
+      const { id } = await backUpNow(engine, t, {
         serverId,
         sourceIds: [sourceId],
         destinationIds: [destinationId],
         encrypted: false,
       });
-      engine.send([backupEvent({ teamId: t.id, serverId, backupId: id })]);
-      await engine.idle();
       ids.push(id);
     }
     expect(await getTeamRetention(t)).toMatchObject({ keepAll: true });

@@ -2,7 +2,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requestBackup } from "@/lib/backups/mutations";
 import { getBackup } from "@/lib/backups/queries";
 import { createDestination } from "@/lib/destinations/mutations";
 import { env } from "@/lib/env";
@@ -19,9 +18,10 @@ import { listDeliveries } from "@/lib/webhooks/queries";
 import { insertBackupRow, setScheduleHealthRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { startReceiver, type Receiver } from "@/test/servers/webhook-receiver";
-import { backupEvent, restoreEvent, retentionEvent } from "../events";
+import { restoreEvent, retentionEvent } from "../events";
 import { inProcessEngine, type InProcessEngine } from "../in-process";
 import { detectStaleBackups } from "./detect-stale-backups";
+import { backUpNow } from "@/test/backups";
 
 let engine: InProcessEngine;
 let receiver: Receiver;
@@ -89,14 +89,12 @@ async function settle() {
 }
 
 async function backup(t: TeamContext, s: { serverId: string; sourceId: string; destinationId: string }) {
-  const { id } = await requestBackup(t, {
+  const { id } = await backUpNow(engine, t, {
     serverId: s.serverId,
     sourceIds: [s.sourceId],
     destinationIds: [s.destinationId],
     encrypted: true,
   });
-  engine.send([backupEvent({ teamId: t.id, serverId: s.serverId, backupId: id })]);
-  await engine.idle();
   return getBackup(t, id);
 }
 

@@ -5,8 +5,6 @@ import path from "node:path";
 import { Gunzip } from "node:zlib";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { requestBackup } from "@/lib/backups/mutations";
-import { getBackup } from "@/lib/backups/queries";
 import { createDestination } from "@/lib/destinations/mutations";
 import { env } from "@/lib/env";
 import { gunzip } from "@/lib/restores/gunzip";
@@ -18,8 +16,9 @@ import { setBackupRow, setLocationRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { pathWithout } from "@/test/hidden-tools";
 import { startSshd, type TestSshd } from "@/test/servers/sshd";
-import { backupEvent, restoreEvent } from "../events";
+import { restoreEvent } from "../events";
 import { inProcessEngine, type InProcessEngine } from "../in-process";
+import { backUpNow } from "@/test/backups";
 
 /**
  * A Coffer host without igzip (nor pigz): restores and verifications decompress with Node's zlib
@@ -107,15 +106,12 @@ async function setup() {
 type Setup = Awaited<ReturnType<typeof setup>>;
 
 async function backedUp(s: Setup, encrypted: boolean) {
-  const { id } = await requestBackup(s.t, {
+  const b = await backUpNow(engine, s.t, {
     serverId: s.serverId,
     sourceIds: s.sourceIds,
     destinationIds: [s.destinationId],
     encrypted,
   });
-  engine.send([backupEvent({ teamId: s.t.id, serverId: s.serverId, backupId: id })]);
-  await engine.idle();
-  const b = await getBackup(s.t, id);
   expect(b.status).toBe("succeeded");
   expect(b.manifest).toMatchObject({ compression: { setting: "fast", tool: "igzip", level: 1 } });
   return b;

@@ -33,6 +33,7 @@ import { startS3rver, type S3rverServer } from "@/test/servers/s3rver";
 import { startSshd, type TestSshd } from "@/test/servers/sshd";
 import { backupEvent } from "../events";
 import { inProcessEngine, type InProcessEngine } from "../in-process";
+import { backUpNow } from "@/test/backups";
 
 let s3: S3rverServer;
 let sshd: TestSshd;
@@ -228,15 +229,12 @@ describe("run-backup", () => {
       pgUser: role,
       pgSslmode: "disable",
     });
-    const { id } = await requestBackup(s.t, {
+    const b = await backUpNow(engine, s.t, {
       serverId: s.serverId,
       sourceIds: [limited],
       destinationIds: s.destinationIds,
       encrypted: true,
     });
-    engine.send([backupEvent({ teamId: s.t.id, serverId: s.serverId, backupId: id })]);
-    await engine.idle();
-    const b = await getBackup(s.t, id);
     expect(b.status).toBe("failed");
     expect(b.error).toMatch(/^Reading of src_\w+ \(limited\) failed: .*permission denied for table secrets/);
     expect(b.locations.every((l) => l.status === "deleted")).toBe(true);

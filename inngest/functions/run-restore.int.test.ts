@@ -42,6 +42,7 @@ import { signedUpUser } from "@/test/factories";
 import { startSshd, type TestSshd } from "@/test/servers/sshd";
 import { backupEvent, restoreEvent } from "../events";
 import { inProcessEngine, type InProcessEngine } from "../in-process";
+import { backUpNow } from "@/test/backups";
 
 let sshd: TestSshd;
 let pgPort: number;
@@ -129,14 +130,12 @@ async function setup(rows = 500) {
 type Setup = Awaited<ReturnType<typeof setup>>;
 
 async function backedUp(s: Setup, sourceIds = [s.sourceId]) {
-  const { id } = await requestBackup(s.t, {
+  const { id } = await backUpNow(engine, s.t, {
     serverId: s.serverId,
     sourceIds,
     destinationIds: [s.destinationId],
     encrypted: true,
   });
-  engine.send([backupEvent({ teamId: s.t.id, serverId: s.serverId, backupId: id })]);
-  await engine.idle();
   expect((await getBackup(s.t, id)).status).toBe("succeeded");
   return id;
 }
@@ -183,22 +182,19 @@ async function backedUpTwice(s: Setup, sourceIds = [s.sourceId]) {
     serverId: s.serverId,
     path: dir,
   });
-  const { id } = await requestBackup(s.t, {
+  const b = await backUpNow(engine, s.t, {
     serverId: s.serverId,
     sourceIds,
     destinationIds: [s.destinationId, boxId],
     encrypted: true,
   });
-  engine.send([backupEvent({ teamId: s.t.id, serverId: s.serverId, backupId: id })]);
-  await engine.idle();
-  const b = await getBackup(s.t, id);
   expect(b.status).toBe("succeeded");
   const file = (i: number) =>
     b.locations[i]!.destinationId === s.destinationId
       ? path.join(env().DATA_DIR, "storage", s.t.id, s.prefix, b.locations[i]!.objectKey)
       : path.join(dir, b.locations[i]!.objectKey);
   const disk = b.locations.findIndex((l) => l.destinationId === s.destinationId);
-  return { backupId: id, disk: file(disk), box: file(1 - disk) };
+  return { backupId: b.id, disk: file(disk), box: file(1 - disk) };
 }
 
 /** Flips one byte near the end of a stored object. */
@@ -890,7 +886,7 @@ describe("run-verification", () => {
   it("Back up now verifies when asked (as on a schedule's card, which offers the schedule's setting), not otherwise", async () => {
     const s = await setup(10);
     for (const verify of [true, false]) {
-      const { id } = await requestBackup(s.t, {
+      const { id } = await backUpNow(engine, s.t, {
         serverId: s.serverId,
         sourceIds: [s.sourceId],
         destinationIds: [s.destinationId],
@@ -898,8 +894,6 @@ describe("run-verification", () => {
         verify,
         verifySourceId: s.sourceId,
       });
-      engine.send([backupEvent({ teamId: s.t.id, serverId: s.serverId, backupId: id })]);
-      await engine.idle();
       expect((await listRestores(s.t, id)).map((j) => [j.kind, j.status, j.connectionSourceId])).toEqual(
         verify ? [["verify", "succeeded", s.sourceId]] : [],
       );

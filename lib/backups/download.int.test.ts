@@ -25,14 +25,15 @@ import { setLocationRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
 import { startAzurite, type AzuriteServer } from "@/test/servers/azurite";
 import { startS3rver, type S3rverServer } from "@/test/servers/s3rver";
-import { backupEvent, restoreEvent } from "@/inngest/events";
+import { restoreEvent } from "@/inngest/events";
 import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
 import { downloadResponse, openDownload, parseRange, RangeNotSatisfiable, requestRetrieval } from "./download";
 import { archiveRetrievals } from "./retrieval";
-import { removeFailedUpload, requestBackup } from "./mutations";
+import { removeFailedUpload } from "./mutations";
 import { getBackup, listBackups } from "./queries";
 import { storageConfig } from "@/lib/destinations/config";
 import { importUpload } from "./upload";
+import { backUpNow } from "@/test/backups";
 
 let engine: InProcessEngine;
 let scratch: string;
@@ -65,17 +66,14 @@ async function backedUp(encrypted: boolean) {
     excludes: [],
   });
   const { id: destinationId } = await createDestination(t, { kind: "local", name: "disk", prefix: "dl" });
-  const { id } = await requestBackup(t, {
+  const b = await backUpNow(engine, t, {
     serverId,
     sourceIds: [sourceId],
     destinationIds: [destinationId],
     encrypted,
   });
-  engine.send([backupEvent({ teamId: t.id, serverId, backupId: id })]);
-  await engine.idle();
-  const b = await getBackup(t, id);
   expect(b.status).toBe("succeeded");
-  return { user, t, id, b, folder, serverId, sourceId, destinationId };
+  return { user, t, id: b.id, b, folder, serverId, sourceId, destinationId };
 }
 
 describe("download", () => {
@@ -206,16 +204,13 @@ describe("download", () => {
   it("a copy a download found damaged is read last from then on, and its backup says so, until a whole read passes again", async () => {
     const { t, serverId, sourceId, destinationId } = await backedUp(true);
     const { id: second } = await createDestination(t, { kind: "local", name: "disk 2", prefix: "dl2" });
-    const { id } = await requestBackup(t, {
+    const b = await backUpNow(engine, t, {
       serverId,
       sourceIds: [sourceId],
       destinationIds: [destinationId, second],
       encrypted: true,
     });
-    engine.send([backupEvent({ teamId: t.id, serverId, backupId: id })]);
-    await engine.idle();
-    const b = await getBackup(t, id);
-    const whole = await read((await openDownload(t, id, null)).body!);
+    const whole = await read((await openDownload(t, b.id, null)).body!);
     const [read1] = (await listAuditEvents(t, { action: "backup.downloaded" })).events;
     const first = b.locations.find((l) => l.destinationName === read1!.details!.from)!;
     const prefix = first.destinationId === destinationId ? "dl" : "dl2";
@@ -225,19 +220,21 @@ describe("download", () => {
     flipped[Math.floor(flipped.length / 2)]! ^= 0x01;
     writeFileSync(stored, flipped);
 
-    await expect(read((await openDownload(t, id, null)).body!)).rejects.toThrow(/segment \d+ failed authentication/);
+    await expect(read((await openDownload(t, b.id, null)).body!)).rejects.toThrow(/segment \d+ failed authentication/);
     await expect
-      .poll(async () => (await getBackup(t, id)).locations.find((l) => l.id === first.id)!.damage)
+      .poll(async () => (await getBackup(t, b.id)).locations.find((l) => l.id === first.id)!.damage)
       .toMatch(/^The backup object cannot be trusted: segment \d+ failed authentication/);
     // The next download reads the other copy, whole.
-    expect((await read((await openDownload(t, id, null)).body!)).equals(whole)).toBe(true);
+    expect((await read((await openDownload(t, b.id, null)).body!)).equals(whole)).toBe(true);
 
     // Put back as it was, and read whole when it is the only copy readable: no longer marked.
     writeFileSync(stored, original);
     const other = b.locations.find((l) => l.id !== first.id)!;
-    await setLocationRow(id, other.destinationId, { status: "deleted" });
-    expect((await read((await openDownload(t, id, null)).body!)).equals(whole)).toBe(true);
-    await expect.poll(async () => (await getBackup(t, id)).locations.find((l) => l.id === first.id)!.damage).toBeNull();
+    await setLocationRow(b.id, other.destinationId, { status: "deleted" });
+    expect((await read((await openDownload(t, b.id, null)).body!)).equals(whole)).toBe(true);
+    await expect
+      .poll(async () => (await getBackup(t, b.id)).locations.find((l) => l.id === first.id)!.damage)
+      .toBeNull();
   });
 
   it("an unencrypted stored object that was altered or cut short fails the download at its end instead of delivering it", async () => {
@@ -526,20 +523,17 @@ describe("archived copies", () => {
       excludes: [],
     });
     const { id: destinationId } = await createDestination(t, { name: config.kind, ...config });
-    const { id } = await requestBackup(t, {
+    const b = await backUpNow(engine, t, {
       serverId,
       sourceIds: [sourceId],
       destinationIds: [destinationId],
       encrypted: true,
     });
-    engine.send([backupEvent({ teamId: t.id, serverId, backupId: id })]);
-    await engine.idle();
-    const b = await getBackup(t, id);
     expect(b.status).toBe("succeeded");
-    const archiveSha = sha(await read((await openDownload(t, id, null)).body!));
+    const archiveSha = sha(await read((await openDownload(t, b.id, null)).body!));
     await createAdapter(config).setStorageClass(b.locations[0]!.objectKey, archiveClass); // what retention does to monthly copies
-    await setLocationRow(id, destinationId, { storageClass: archiveClass });
-    return { user, t, id, destinationId, archiveSha, fileName: b.fileName };
+    await setLocationRow(b.id, destinationId, { storageClass: archiveClass });
+    return { user, t, id: b.id, destinationId, archiveSha, fileName: b.fileName };
   }
 
   /** The status and message the download route answers with (lib/web/route's toHttpResponse, which needs a request to import). */

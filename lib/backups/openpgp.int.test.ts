@@ -14,7 +14,7 @@ import { sendResponse } from "next/dist/server/send-response";
 import { signalFromNodeResponse } from "next/dist/server/web/spec-extension/adapters/next-request";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backups } from "@/db/schema";
-import { backupEvent, restoreEvent } from "@/inngest/events";
+import { restoreEvent } from "@/inngest/events";
 import { scheduleTick } from "@/inngest/functions/schedule-tick";
 import { sweepRuns } from "@/inngest/functions/sweep-runs";
 import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
@@ -42,8 +42,8 @@ import { startPgCluster, type PgCluster } from "@/test/pg-cluster";
 import { sendDeclaredContentLength } from "@/lib/web/content-length";
 import { openDownload } from "./download";
 import { openStoredObject } from "./stored-object";
-import { requestBackup } from "./mutations";
 import { getBackup, listBackups } from "./queries";
+import { backUpNow } from "@/test/backups";
 
 // OpenPGP backups (docs/OPENPGP.md) against Debian's GnuPG and a real PostgreSQL: what a team
 // holding only its private key does, and what Coffer still does with the same objects.
@@ -264,16 +264,13 @@ describe("OpenPGP backups", () => {
     const a = alice.genKey("First <first@example.test>", "future-default");
     await addTeamKey(s.t, { key: alice.exportPublic(a) });
     const backUp = async () => {
-      const { id } = await requestBackup(s.t, {
+      const b = await backUpNow(engine, s.t, {
         serverId: s.serverId,
         sourceIds: [s.sourceId],
         destinationIds: [s.destinationId],
         encrypted: true,
         encryption: "openpgp",
       });
-      engine.send([backupEvent({ teamId: s.t.id, serverId: s.serverId, backupId: id })]);
-      await engine.idle();
-      const b = await getBackup(s.t, id);
       expect(b).toMatchObject({ status: "succeeded", encryption: "openpgp" });
       return { b, file: s.objectPath(b.locations[0]!.objectKey) };
     };
@@ -313,25 +310,22 @@ describe("OpenPGP backups", () => {
   it("the stored-object route, served as Next.js serves it: a HEAD reads one byte and holds nothing after (no lease, no audit row); a GET sends its Content-Length", async () => {
     const s = await setup();
     await addTeamKey(s.t, { key: alice.exportPublic(alice.genKey("Head <head@example.test>", "future-default")) });
-    const { id } = await requestBackup(s.t, {
+    const b = await backUpNow(engine, s.t, {
       serverId: s.serverId,
       sourceIds: [s.sourceId],
       destinationIds: [s.destinationId],
       encrypted: true,
       encryption: "openpgp",
     });
-    engine.send([backupEvent({ teamId: s.t.id, serverId: s.serverId, backupId: id })]);
-    await engine.idle();
-    const b = await getBackup(s.t, id);
     const stored = readFileSync(s.objectPath(b.locations[0]!.objectKey));
     expect(stored.length).toBe(b.sizeBytes);
-    const app = await serveRoute(objectRoute, { team: s.t.slug, backupId: id });
+    const app = await serveRoute(objectRoute, { team: s.t.slug, backupId: b.id });
     const cookie = await sessionCookie(s.t.actor.userId!);
     const fetchObject = (method: string) =>
-      fetch(`${app.url}/api/teams/${s.t.slug}/backups/${id}/object`, { method, headers: { cookie } });
+      fetch(`${app.url}/api/teams/${s.t.slug}/backups/${b.id}/object`, { method, headers: { cookie } });
     const downloads = async () => (await listAuditEvents(s.t, { action: "backup.downloaded" })).events;
     const lease = async () =>
-      (await (await db()).select({ until: backups.readingUntil }).from(backups).where(eq(backups.id, id)))[0]!.until;
+      (await (await db()).select({ until: backups.readingUntil }).from(backups).where(eq(backups.id, b.id)))[0]!.until;
     try {
       // What a download manager asks first.
       const head = await fetchObject("HEAD");

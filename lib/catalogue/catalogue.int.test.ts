@@ -7,9 +7,8 @@ import { Readable } from "node:stream";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newId } from "@/db/columns";
-import { backupEvent, restoreEvent } from "@/inngest/events";
+import { restoreEvent } from "@/inngest/events";
 import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
-import { requestBackup } from "@/lib/backups/mutations";
 import { MAX_MANIFEST_BYTES } from "@/lib/backups/manifest";
 import { getBackup, listBackups } from "@/lib/backups/queries";
 import { newBackupDataKey } from "@/lib/crypto/data-key";
@@ -30,6 +29,7 @@ import { startS3rver, type S3rverServer } from "@/test/servers/s3rver";
 import { startSshd, type TestSshd } from "@/test/servers/sshd";
 import { scanDestination, type ScanEvent, type ScannedObject } from "./scan";
 import { takeBackBackups } from "./take-back";
+import { backUpNow } from "@/test/backups";
 
 // The README's "Coffer's own database is lost": two teams back up to one bucket, Coffer's database
 // is dropped, a fresh Coffer with the same master keys scans the bucket and takes one team's
@@ -108,15 +108,12 @@ async function oldTeam(name: string, server: string, database: string) {
     classMonthly: "STANDARD",
   });
   const backUp = async () => {
-    const { id } = await requestBackup(t, {
+    const b = await backUpNow(engine, t, {
       serverId,
       sourceIds: [sourceId],
       destinationIds: [destinationId],
       encrypted: true,
     });
-    engine.send([backupEvent({ teamId: t.id, serverId, backupId: id })]);
-    await engine.idle();
-    const b = await getBackup(t, id);
     expect(b.status).toBe("succeeded");
     return b;
   };
@@ -305,15 +302,12 @@ describe("rebuilding the catalogue from storage", () => {
     });
     const config = { ...s3Config(), prefix: `partial-${randomBytes(3).toString("hex")}` };
     const { id: destinationId } = await createDestination(t, { name: "bucket", ...config, classMonthly: "STANDARD" });
-    const { id } = await requestBackup(t, {
+    const b = await backUpNow(engine, t, {
       serverId,
       sourceIds: [sourceId],
       destinationIds: [destinationId],
       encrypted: true,
     });
-    engine.send([backupEvent({ teamId: t.id, serverId, backupId: id })]);
-    await engine.idle();
-    const b = await getBackup(t, id);
     expect(b.status).toBe("succeeded");
     const adapter = createAdapter(config);
     const key = b.locations[0]!.objectKey;
@@ -322,7 +316,7 @@ describe("rebuilding the catalogue from storage", () => {
     bytes[last] = bytes[last]! ^ 0x01;
     await adapter.put(key, Readable.from([bytes]));
     const found = await scan(t, destinationId);
-    expect(found.by(id)).toMatchObject({ verdict: "in-catalogue", server: "files", sources: ["blob"] });
+    expect(found.by(b.id)).toMatchObject({ verdict: "in-catalogue", server: "files", sources: ["blob"] });
     rmSync(folder, { recursive: true, force: true });
   });
 
@@ -344,19 +338,16 @@ describe("rebuilding the catalogue from storage", () => {
     });
     const config = { ...s3Config(), prefix: `many-${randomBytes(3).toString("hex")}` };
     const { id: destinationId } = await createDestination(t, { name: "bucket", ...config });
-    const { id } = await requestBackup(t, {
+    const b = await backUpNow(engine, t, {
       serverId,
       sourceIds: [sourceId],
       destinationIds: [destinationId],
       encrypted: true,
     });
-    engine.send([backupEvent({ teamId: t.id, serverId, backupId: id })]);
-    await engine.idle();
-    const b = await getBackup(t, id);
     expect(b.status).toBe("succeeded");
     expect(Buffer.byteLength(JSON.stringify(b.manifest))).toBeGreaterThan(MAX_MANIFEST_BYTES);
     const found = await scan(t, destinationId);
-    expect(found.by(id)).toMatchObject({ verdict: "in-catalogue", server: "files", sources: ["many"] });
+    expect(found.by(b.id)).toMatchObject({ verdict: "in-catalogue", server: "files", sources: ["many"] });
     rmSync(folder, { recursive: true, force: true });
   });
 

@@ -3,10 +3,9 @@ import { randomBytes } from "node:crypto";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { backupEvent, restoreEvent } from "@/inngest/events";
+import { restoreEvent } from "@/inngest/events";
 import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
-import { requestBackup } from "@/lib/backups/mutations";
-import { getBackup, listBackups } from "@/lib/backups/queries";
+import { listBackups } from "@/lib/backups/queries";
 import { createDestination } from "@/lib/destinations/mutations";
 import { env } from "@/lib/env";
 import { parseManifest } from "@/lib/backups/manifest";
@@ -18,6 +17,7 @@ import { startPgCluster, type PgCluster } from "@/test/pg-cluster";
 import { startSshd, type TestSshd } from "@/test/servers/sshd";
 import { requestDatabaseRestore } from "./mutations";
 import { getRestore } from "./queries";
+import { backUpNow } from "@/test/backups";
 
 // The README's Disaster recovery section, run as written: its shell blocks verbatim, its UI steps
 // through the same lib calls the pages make.
@@ -96,15 +96,12 @@ async function team(o: { whole?: boolean } = {}) {
   const prefix = `dr-${randomBytes(3).toString("hex")}`;
   const { id: destinationId } = await createDestination(t, { kind: "local", name: "disk", prefix });
   const backUp = async () => {
-    const { id } = await requestBackup(t, {
+    const b = await backUpNow(engine, t, {
       serverId,
       sourceIds: [sourceId],
       destinationIds: [destinationId],
       encrypted: true,
     });
-    engine.send([backupEvent({ teamId: t.id, serverId, backupId: id })]);
-    await engine.idle();
-    const b = await getBackup(t, id);
     expect(b.status).toBe("succeeded");
     return b;
   };

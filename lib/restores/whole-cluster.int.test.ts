@@ -1,9 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { backupEvent, restoreEvent } from "@/inngest/events";
+import { restoreEvent } from "@/inngest/events";
 import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
 import { parseManifest } from "@/lib/backups/manifest";
-import { requestBackup } from "@/lib/backups/mutations";
 import { getBackup } from "@/lib/backups/queries";
 import { createDestination } from "@/lib/destinations/mutations";
 import { readJobLog } from "@/lib/jobs/log";
@@ -16,6 +15,7 @@ import { signedUpUser } from "@/test/factories";
 import { startPgCluster, type PgCluster } from "@/test/pg-cluster";
 import { requestDatabaseRestore } from "./mutations";
 import { getRestore } from "./queries";
+import { backUpNow } from "@/test/backups";
 
 // The runbook's complete loss of a database cluster: every database of one PostgreSQL and its
 // roles are backed up, and restored onto a brand-new PostgreSQL with the roles created first.
@@ -91,14 +91,12 @@ async function setUp(clusterSource: { excludes?: string; pgRolePasswords?: boole
   const { id: sourceId } = await connection(old, "everything", clusterSource);
   const { id: destinationId } = await createDestination(t, { kind: "local", name: "disk", prefix: "cluster" });
   const backUp = async () => {
-    const { id } = await requestBackup(t, {
+    const { id } = await backUpNow(engine, t, {
       serverId,
       sourceIds: [sourceId],
       destinationIds: [destinationId],
       encrypted: true,
     });
-    engine.send([backupEvent({ teamId: t.id, serverId, backupId: id })]);
-    await engine.idle();
     return { backup: await getBackup(t, id), log: await logOf(t, "backup", id) };
   };
   return { t, serverId, sourceId, connection, backUp };

@@ -3,7 +3,6 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync,
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requestBackup } from "@/lib/backups/mutations";
 import { getBackup } from "@/lib/backups/queries";
 import { createDestination } from "@/lib/destinations/mutations";
 import { env } from "@/lib/env";
@@ -12,10 +11,11 @@ import { requestDirectoryRestore } from "@/lib/restores/mutations";
 import { getRestore } from "@/lib/restores/queries";
 import type { TeamContext } from "@/lib/teams/context";
 import { signedUpUser } from "@/test/factories";
-import { backupEvent, restoreEvent } from "@/inngest/events";
+import { restoreEvent } from "@/inngest/events";
 import { inProcessEngine, type InProcessEngine } from "@/inngest/in-process";
 import { createServer, updateServer } from "./mutations";
 import { createSource, updateSource } from "./source-mutations";
+import { backUpNow } from "@/test/backups";
 
 let engine: InProcessEngine;
 let outside: string;
@@ -102,14 +102,12 @@ async function backedUp(t: TeamContext, serverId: string) {
 }
 
 async function runBackup(t: TeamContext, serverId: string, sourceId: string, destinationId: string) {
-  const { id } = await requestBackup(t, {
+  const { id } = await backUpNow(engine, t, {
     serverId,
     sourceIds: [sourceId],
     destinationIds: [destinationId],
     encrypted: true,
   });
-  engine.send([backupEvent({ teamId: t.id, serverId, backupId: id })]);
-  await engine.idle();
   return getBackup(t, id);
 }
 
