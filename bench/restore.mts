@@ -2,8 +2,9 @@
 // A database restore through Coffer (encrypted object on a local-disk destination → decrypt →
 // gunzip (igzip -d where installed, else zlib) → tar → psql on the local server, into a scratch
 // database renamed into place, rows counted from psql's COPY tags) next to `psql -f dump.sql` of
-// the same dump (taken out of the same backup) into a fresh empty database as the baseline, all in
-// this process and run alternately. Prints figures only, with where Coffer's time went and the CPU each used.
+// the same dump (taken out of the same backup) into a fresh empty database as the baseline, and
+// `createdb` then that psql as a second, all in this process and run alternately. Prints figures
+// only, with where Coffer's time went and the CPU each used.
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -98,16 +99,20 @@ try {
   const drop = (database: string) => admin.unsafe(`drop database if exists "${database}" with (force)`);
   let n = 0;
 
-  const psql = async () => {
+  // (a) into a database created beforehand, as the target is stated; (a2) with `createdb` timed
+  // too, as a restore by hand into a new database runs it (Coffer's restore creates one).
+  const psql = async (createdb = false) => {
     const database = `baseline_${n++}`;
-    await admin.unsafe(`create database "${database}"`);
+    if (!createdb) await admin.unsafe(`create database "${database}"`);
     const cpu = cpuMeter();
     const started = performance.now();
+    if (createdb)
+      execFileSync("createdb", [`--maintenance-db=${cluster.url("postgres")}`, database], { stdio: "ignore" });
     execFileSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", cluster.url(database), "-f", dumpFile], {
       stdio: ["ignore", "ignore", "pipe"],
     });
     const s = (performance.now() - started) / 1000;
-    cpuOf.psql.push(cpu());
+    if (!createdb) cpuOf.psql.push(cpu());
     const restored = await count(database);
     await drop(database);
     if (restored !== rows) throw new Error(`psql restored ${restored} rows, not ${rows}`);
@@ -149,15 +154,16 @@ try {
   };
 
   const rounds = 5;
-  const times = { psql: [] as number[], coffer: [] as number[] };
+  const times = { psql: [] as number[], createdb: [] as number[], coffer: [] as number[] };
   await coffer(); // warm-up: page cache, JIT
   cpuOf.coffer.length = 0;
   for (let i = 0; i < rounds; i++) {
     times.psql.push(await psql());
+    times.createdb.push(await psql(true));
     times.coffer.push(await coffer());
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const [ps, co] = [median(times.psql), median(times.coffer)];
+  const [ps, cd, co] = [median(times.psql), median(times.createdb), median(times.coffer)];
   const MiB = 1024 * 1024;
   const dumpMiB = statSync(dumpFile).size / MiB;
   const storedMiB = (backup.archiveBytes ?? backup.sizeBytes!) / MiB;
@@ -168,9 +174,14 @@ try {
     `  (a) psql -f dump.sql into a fresh database   ${ps.toFixed(2).padStart(6)} s   runs ${times.psql.map((x) => x.toFixed(1)).join(" / ")}`,
   );
   console.log(
+    `  (a2) createdb, then the same psql -f         ${cd.toFixed(2).padStart(6)} s   runs ${times.createdb.map((x) => x.toFixed(1)).join(" / ")}`,
+  );
+  console.log(
     `  (b) Coffer restore into a new database       ${co.toFixed(2).padStart(6)} s   runs ${times.coffer.map((x) => x.toFixed(1)).join(" / ")}`,
   );
-  console.log(`\n  Coffer / psql: ${(co / ps).toFixed(2)}× (target ≤ 1.05×)`);
+  console.log(
+    `\n  Coffer / psql: ${(co / ps).toFixed(2)}× (target ≤ 1.05×); Coffer / (createdb, psql): ${(co / cd).toFixed(2)}×`,
+  );
   console.log(`  where Coffer's time went (last run): ${phases}`);
   if (cpuOf.psql[0]!.machine !== null) {
     const range = (xs: number[], digits = 1) => {

@@ -288,8 +288,9 @@ describe("run-restore: databases", () => {
         /^The copy in disk cannot be used\. The backup object cannot be trusted: segment \d+ failed authentication .* Trying the next copy…$/,
       ),
     );
-    expect(log).toContain("Reading the copy in on the box.");
-    expect(log.filter((l) => l.startsWith("Loading"))).toHaveLength(2);
+    // The damage is found before the dump is reached: only the intact copy is loaded.
+    const loading = log.flatMap((l, i) => (l.startsWith("Loading") ? [i] : []));
+    expect(loading).toEqual([log.indexOf("Reading the copy in on the box.") + 1]);
 
     // With no intact copy left, the restore fails with the damage and leaves nothing behind.
     damage(box);

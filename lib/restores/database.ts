@@ -42,28 +42,46 @@ export async function restoreDatabase(
       if (!job.swapStartedAt) {
         const pg = new ServerPostgres(reach, conn, `coffer:${job.id}`, signal);
         await setScratch(t, job.id, { name: scratch, sourceId: conn.id });
-        const exists = await pg.recreate(scratch, target); // an earlier attempt's scratch goes
-        if (job.mode === "new" && exists)
-          throw new AppError(
-            "VALIDATION",
-            `Database ${target} already exists on ${server.name}. Choose a new name, or replace it.`,
-          );
-        if (job.mode === "replace" && !exists)
-          throw new AppError(
-            "VALIDATION",
-            `Database ${target} does not exist on ${server.name}: restore into a new database instead.`,
-          );
-        if (job.mode === "replace") safetyBackupId = await safetyBackup(ctx, reach, conn, target);
+        // Created (an earlier attempt's scratch goes) while the archive is opened and read up to the dump.
+        const created = pg.recreate(scratch, target).then((exists) => {
+          if (job.mode === "new" && exists)
+            throw new AppError(
+              "VALIDATION",
+              `Database ${target} already exists on ${server.name}. Choose a new name, or replace it.`,
+            );
+          if (job.mode === "replace" && !exists)
+            throw new AppError(
+              "VALIDATION",
+              `Database ${target} does not exist on ${server.name}: restore into a new database instead.`,
+            );
+        });
+        created.catch(() => {}); // awaited on every path below
         const member = job.members[0]!;
         let copied: TableCount[] | null = null;
         const load = async () => {
-          if (job.withGlobals) await createGlobals(ctx, pg); // roles already there are kept
-          ctx.say(`Loading ${member} into ${scratch} on ${server.name}…`);
+          if (job.withGlobals) {
+            await created;
+            await createGlobals(ctx, pg); // roles already there are kept
+          }
           await readChecked(ctx, member, async (body) => {
+            await created;
+            ctx.say(`Loading ${member} into ${scratch} on ${server.name}…`);
             copied = await pg.load(scratch, body);
           });
         };
-        await fromIntactCopy(ctx, load, () => pg.recreate(scratch, target));
+        try {
+          if (job.mode === "replace") {
+            await created;
+            safetyBackupId = await safetyBackup(ctx, reach, conn, target);
+          }
+          await fromIntactCopy(ctx, load, async () => {
+            await created;
+            await pg.recreate(scratch, target);
+          });
+        } catch (err) {
+          await created; // its failure says more, and no CREATE DATABASE outlives the attempt
+          throw err;
+        }
         // pg_dump's plain SQL, as Coffer takes it, loads every row with COPY: psql's tags count them.
         // Another dump may add rows otherwise (INSERT), so its tables are counted once loaded.
         const ours = manifestOf(ctx.backup)?.postgres.some((p) => p.path === member);
