@@ -216,7 +216,7 @@ describe("notifications end to end (in-process workflows)", () => {
     });
     expect(byType("backup.succeeded").data.server).toEqual({ id: s.serverId, name: "web-1" });
     expect(byType("destination.failing").data.destination).toMatchObject({ id: s.destinationId, name: "disk" });
-    expect(byType("retention.applied").data.expired.count).toBe(1);
+    expect(byType("retention.applied").data.trashed.count).toBe(1);
     expect(byType("verification.failed").data.verification.error).toMatch(/difference|failed/);
     expect(byType("backup.recovered").data.schedule).toMatchObject({ id: scheduleId, name: "nightly" });
     // Nothing from inside the backup leaves Coffer: not a file's name, not its content.

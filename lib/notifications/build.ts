@@ -22,6 +22,9 @@ export interface Subjects {
   "restore.failed": { restoreId: string };
   "retention.applied": {
     scope: { scheduleId: string } | { serverId: string };
+    /** Moved to the trash by this run: restorable until the team's days in the trash are over. */
+    trashed: { id: string; startedAt: Date | null }[];
+    /** Out of the trash for good: their copies deleted (or, where that failed, in `problems`). */
     expired: { id: string; startedAt: Date | null }[];
     moved: { destinationId: string; from: string | null; to: string }[];
     problems: number;
@@ -192,7 +195,7 @@ async function retentionData(
   t: TeamContext,
   s: Subjects["retention.applied"],
 ): Promise<EventData["retention.applied"] | null> {
-  if (!s.expired.length && !s.moved.length && !s.problems) return null; // a run that changed nothing says nothing
+  if (!s.trashed.length && !s.expired.length && !s.moved.length && !s.problems) return null; // a run that changed nothing says nothing
   const schedule = "scheduleId" in s.scope ? await scheduleRef(t, s.scope.scheduleId) : null;
   const server = "serverId" in s.scope ? await serverRef(t, s.scope.serverId) : null;
   const dests = new Map(
@@ -214,16 +217,19 @@ async function retentionData(
   return {
     schedule,
     server,
-    // At most 100 listed: a first run over a long history can expire many.
-    expired: {
-      count: s.expired.length,
-      backups: s.expired.slice(0, 100).map((e) => ({ id: e.id, startedAt: iso(e.startedAt) })),
-    },
+    // At most 100 listed each: a first run over a long history can trash many.
+    trashed: listed(s.trashed),
+    expired: listed(s.expired),
     moved: { count: s.moved.length, changes: [...changes.values()] },
     problems: s.problems,
     url: appLink(t, "/backups"),
   };
 }
+
+const listed = (xs: Subjects["retention.applied"]["trashed"]) => ({
+  count: xs.length,
+  backups: xs.slice(0, 100).map((x) => ({ id: x.id, startedAt: iso(x.startedAt) })),
+});
 
 async function destinationData(t: TeamContext, s: Subjects["destination.failing"]) {
   const [dest] = await destinationRefs(t, [s.destinationId]);

@@ -48,9 +48,11 @@ export const catalogue: Record<EventType, { version: number; title: string; summ
     summary: "A restore failed; its target was left as it was.",
   },
   "retention.applied": {
-    version: 1,
+    // 2: `trashed` added; `expired` lists only backups whose time in the trash ended (1 listed the trashed ones).
+    version: 2,
     title: "Retention applied",
-    summary: "One retention run: the backups it expired and the copies it moved to a colder storage class.",
+    summary:
+      "One retention run: the backups it moved to the trash, those whose time in the trash ended (their copies deleted), and the copies it moved to a colder storage class.",
   },
   "destination.failing": {
     version: 1,
@@ -132,10 +134,13 @@ export interface RestoreData {
   server: Ref;
 }
 
+type BackupList = { count: number; backups: { id: string; startedAt: string | null }[] };
+
 export interface RetentionData {
   schedule: Ref | null;
   server: Ref | null;
-  expired: { count: number; backups: { id: string; startedAt: string | null }[] };
+  trashed: BackupList;
+  expired: BackupList;
   moved: { count: number; changes: { destination: Ref; from: string | null; to: string; count: number }[] };
   problems: number;
   url: string;

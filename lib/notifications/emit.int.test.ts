@@ -22,7 +22,13 @@ describe("emit", () => {
       // A team that does not exist: the outbox insert violates its foreign key.
       const ghost = systemContext({ id: "team_00000000000000000000000000", slug: "ghost", name: "Ghost" }, "test");
       await expect(
-        emit(ghost, "retention.applied", { scope: { serverId: "srv_x" }, expired: [], moved: [], problems: 1 }),
+        emit(ghost, "retention.applied", {
+          scope: { serverId: "srv_x" },
+          trashed: [],
+          expired: [],
+          moved: [],
+          problems: 1,
+        }),
       ).resolves.toBeUndefined();
       expect(warn.mock.calls.map((c) => String(c[0])).join("\n")).toContain("notification event not produced");
     } finally {
@@ -46,8 +52,20 @@ describe("emit", () => {
     };
     await emit(t, "backup.stale", subject); // the schedule does not exist: nothing
     expect(await listDeliveries(t, id)).toHaveLength(0);
-    await emit(t, "retention.applied", { scope: { serverId: "srv_x" }, expired: [], moved: [], problems: 2 });
-    await emit(t, "retention.applied", { scope: { serverId: "srv_x" }, expired: [], moved: [], problems: 0 }); // nothing changed: silent
+    await emit(t, "retention.applied", {
+      scope: { serverId: "srv_x" },
+      trashed: [],
+      expired: [],
+      moved: [],
+      problems: 2,
+    });
+    await emit(t, "retention.applied", {
+      scope: { serverId: "srv_x" },
+      trashed: [],
+      expired: [],
+      moved: [],
+      problems: 0,
+    }); // nothing changed: silent
     expect((await listDeliveries(t, id)).map((d) => d.type)).toEqual(["retention.applied"]);
   });
 });

@@ -40,7 +40,8 @@ export function exampleData<T extends EventType>(type: T, url: string): EventDat
     "retention.applied": {
       schedule,
       server,
-      expired: { count: 1, backups: [{ id: "bkp_0older000000000000000000", startedAt: "2026-04-26T02:00:00.000Z" }] },
+      trashed: { count: 1, backups: [{ id: "bkp_0older000000000000000000", startedAt: "2026-04-26T02:00:00.000Z" }] },
+      expired: { count: 1, backups: [{ id: "bkp_0oldest00000000000000000", startedAt: "2026-04-12T02:00:00.000Z" }] },
       moved: {
         count: 1,
         changes: [

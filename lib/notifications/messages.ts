@@ -75,7 +75,8 @@ const describeByType: Describe = {
     subject: d.schedule?.name ?? (d.server ? `${d.server.name} (unscheduled backups)` : "—"),
     tone: d.problems ? "warning" : "good",
     facts: [
-      ["Expired", String(d.expired.count)],
+      ["Moved to the trash", String(d.trashed.count)],
+      ["Deleted after their time in the trash", String(d.expired.count)],
       ["Moved to a colder class", String(d.moved.count)],
       ...(d.problems ? [["Not done yet (retried next run)", String(d.problems)] as [string, string]] : []),
     ],

@@ -62,7 +62,11 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
   const d = await db();
   const { label, decisions } = await decideScope(d, t, scope);
   const result: RetentionResult = { trashed: 0, expired: 0, transitioned: 0, problems: [] };
-  const changes: Pick<Subjects["retention.applied"], "expired" | "moved"> = { expired: [], moved: [] };
+  const changes: Pick<Subjects["retention.applied"], "trashed" | "expired" | "moved"> = {
+    trashed: [],
+    expired: [],
+    moved: [],
+  };
   const now = new Date();
   for (const dec of decisions.filter((x) => !x.keep)) {
     const [row] = await d
@@ -92,9 +96,10 @@ export async function applyRetention(teamId: string, scope: RetentionScope): Pro
       details: { by: label },
     });
     result.trashed++;
-    changes.expired.push({ id: row.id, startedAt: row.startedAt });
+    changes.trashed.push({ id: row.id, startedAt: row.startedAt });
   }
-  result.expired = await expireTrash(t, inScope(scope));
+  changes.expired = await expireTrash(t, inScope(scope));
+  result.expired = changes.expired.length;
   // Copies of expired backups still stored: this run's, and any an earlier run could not delete.
   result.problems.push(...(await deleteExpiredCopies(t, inScope(scope))));
   // Tiers and storage classes of what is kept.

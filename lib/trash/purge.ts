@@ -13,9 +13,9 @@ export const notBeingRead = () => or(isNull(backups.readingUntil), lt(backups.re
 /**
  * Trashed backups (among `where`) whose team's grace period is over become expired, unless one is
  * being read (a download or restore that started before it went to the trash; the next run expires
- * it); their copies are deleted next by `deleteExpiredCopies`. Returns how many expired.
+ * it); their copies are deleted next by `deleteExpiredCopies`. Returns the backups that expired.
  */
-export async function expireTrash(t: TeamContext, where?: SQL): Promise<number> {
+export async function expireTrash(t: TeamContext, where?: SQL): Promise<{ id: string; startedAt: Date | null }[]> {
   const d = await db();
   const days = sql<number>`(select ${teams.trashDays} from ${teams} where ${teams.id} = ${backups.teamId})`;
   const rows = await d
@@ -35,14 +35,14 @@ export async function expireTrash(t: TeamContext, where?: SQL): Promise<number> 
         where,
       ),
     )
-    .returning({ id: backups.id, fileName: backups.fileName });
+    .returning({ id: backups.id, fileName: backups.fileName, startedAt: backups.startedAt });
   for (const row of rows)
     await recordAudit(d, t, {
       action: "backup.expired",
       target: { type: "backup", id: row.id, label: row.fileName },
       details: { after: "its time in the trash" },
     });
-  return rows.length;
+  return rows.map(({ id, startedAt }) => ({ id, startedAt }));
 }
 
 /**
