@@ -1,4 +1,4 @@
-import { and, eq } from "drizzle-orm";
+import { and, desc, eq } from "drizzle-orm";
 import {
   apiIdempotencyKeys,
   apiTokens,
@@ -15,6 +15,7 @@ import {
 } from "@/db/schema";
 import { linkBackup } from "@/lib/backups/links";
 import { db } from "@/lib/db";
+import type { EventData, EventType } from "@/lib/notifications/catalogue";
 
 /**
  * Test arrangements no product path makes: a schedule slot or a backup's dates moved into the
@@ -161,4 +162,17 @@ export async function setApiTokenRow(id: string, set: Partial<typeof apiTokens.$
 /** As if the account's owner had opened the verification link (lib/auth/email-verification.int.test.ts goes that way). */
 export async function markEmailVerified(userId: string) {
   await (await db()).update(users).set({ emailVerifiedAt: new Date() }).where(eq(users.id, userId));
+}
+
+/** The `data` of the team's newest event of `type`, as its channels receive it (null when there is none). */
+export async function newestEventData<T extends EventType>(teamId: string, type: T): Promise<EventData[T] | null> {
+  const [e] = await (
+    await db()
+  )
+    .select({ body: notificationEvents.body })
+    .from(notificationEvents)
+    .where(and(eq(notificationEvents.teamId, teamId), eq(notificationEvents.type, type)))
+    .orderBy(desc(notificationEvents.createdAt))
+    .limit(1);
+  return e ? (JSON.parse(e.body) as { data: EventData[T] }).data : null;
 }

@@ -5,12 +5,8 @@ import path from "node:path";
 import { CopyObjectCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { Storage } from "@google-cloud/storage";
-import { and, desc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { notificationEvents } from "@/db/schema";
 import { listAuditEvents } from "@/lib/audit/queries";
-import { db } from "@/lib/db";
-import type { RetentionData } from "@/lib/notifications/catalogue";
 import { openDownload, requestRetrieval } from "@/lib/backups/download";
 import { getBackup, listBackups } from "@/lib/backups/queries";
 import { createDestination, updateDestination } from "@/lib/destinations/mutations";
@@ -24,6 +20,7 @@ import { createSource } from "@/lib/servers/source-mutations";
 import {
   destinationSettings,
   insertBackupRow,
+  newestEventData,
   setBackupRow,
   setDestinationSettings,
   setLocationRow,
@@ -181,19 +178,6 @@ async function history() {
   return { t, scheduleId, ids, keyOf, dests, prefix };
 }
 
-/** The data of the team's newest `retention.applied` event, as its receivers get it. */
-async function lastRetentionEvent(teamId: string): Promise<RetentionData> {
-  const [e] = await (
-    await db()
-  )
-    .select({ body: notificationEvents.body })
-    .from(notificationEvents)
-    .where(and(eq(notificationEvents.teamId, teamId), eq(notificationEvents.type, "retention.applied")))
-    .orderBy(desc(notificationEvents.createdAt))
-    .limit(1);
-  return (JSON.parse(e!.body) as { data: RetentionData }).data;
-}
-
 describe("apply-retention", () => {
   it("trashes what no rule keeps, deletes it from every provider after the grace period, and moves kept copies to their tier's class", async () => {
     const h = await history();
@@ -209,9 +193,9 @@ describe("apply-retention", () => {
     engine.send([retentionEvent(h.t.id, { scheduleId: h.scheduleId }, "test")]);
     await engine.idle();
     const dropped = [h.ids["2026-06-01"], h.ids["2026-04-10"]].sort();
-    const trashing = await lastRetentionEvent(h.t.id);
-    expect(trashing.trashed.backups.map((b) => b.id).sort()).toEqual(dropped);
-    expect(trashing.expired).toEqual({ count: 0, backups: [] });
+    const trashing = await newestEventData(h.t.id, "retention.applied");
+    expect(trashing!.trashed.backups.map((b) => b.id).sort()).toEqual(dropped);
+    expect(trashing!.expired).toEqual({ count: 0, backups: [] });
     expect(await s3Head(await h.keyOf(h.ids["2026-05-20"]!))).toBe("STANDARD");
     await setBackupRow(h.ids["2026-05-20"]!, { readingUntil: null });
     // In the trash first, every copy still there; a week later the next run deletes them.
@@ -222,9 +206,9 @@ describe("apply-retention", () => {
     }
     engine.send([retentionEvent(h.t.id, { scheduleId: h.scheduleId }, "test-a-week-later")]);
     await engine.idle();
-    const expiring = await lastRetentionEvent(h.t.id);
-    expect(expiring.expired.backups.map((b) => b.id).sort()).toEqual(dropped);
-    expect(expiring.trashed).toEqual({ count: 0, backups: [] });
+    const expiring = await newestEventData(h.t.id, "retention.applied");
+    expect(expiring!.expired.backups.map((b) => b.id).sort()).toEqual(dropped);
+    expect(expiring!.trashed).toEqual({ count: 0, backups: [] });
 
     for (const gone of ["2026-06-01", "2026-04-10"]) {
       const b = await getBackup(h.t, h.ids[gone]!);
