@@ -6,7 +6,10 @@ import { callerForTokenAllTeams } from "../api-tokens/resolve";
 import { createApiToken } from "../api-tokens/tokens";
 import { listAuditEvents } from "../audit/queries";
 import { env } from "../env";
-import { createInvitation, invitationByToken } from "../teams/invitations";
+import { acceptInvitation, createInvitation, invitationByToken } from "../teams/invitations";
+import { transferOwnership } from "../teams/mutations";
+import { teamForUser } from "../teams/context";
+import { listMembers } from "../teams/queries";
 import { isEmailVerified } from "./email-verification";
 import { requestPasswordReset, resetPassword } from "./password-reset";
 import { authenticate, createSession, userForSession } from "./users";
@@ -86,6 +89,43 @@ describe("password reset by e-mailed link", () => {
     expect(await invitationByToken(invitation.link.split("/invite/")[1]!)).toMatchObject({ status: "revoked" });
     // The link worked once.
     await expect(resetPassword(links[0]!, "another passphrase, later", null)).rejects.toMatchObject(refused);
+  });
+
+  it("the members a squatter's invitations brought in, and theirs, leave the squatter's teams; the mailbox's owner owns them", async () => {
+    type User = Awaited<ReturnType<typeof signedUpUser>>;
+    const invite = async (from: User, slug: string, to: User, role: "admin" | "member") => {
+      const { link } = await createInvitation(await teamForUser(from.actor, slug, "admin"), { email: to.email, role });
+      await acceptInvitation(to.actor, to.email, link.split("/").at(-1)!);
+    };
+    const squatter = await signedUpUser("Mallory", { verified: false });
+    const [accomplice, recruit, olga] = [
+      await signedUpUser("Trent"),
+      await signedUpUser("Eve"),
+      await signedUpUser("Olga"),
+    ];
+    await invite(squatter, squatter.teamSlug, accomplice, "admin");
+    await invite(accomplice, squatter.teamSlug, recruit, "member"); // brought in by the one brought in
+    await invite(olga, olga.teamSlug, recruit, "member"); // a team the squatter is not in
+    // The squatter hands the team to the accomplice and stays an admin.
+    const members = await listMembers(await squatter.team());
+    await transferOwnership(await squatter.team("owner"), members.find((m) => m.userId === accomplice.userId)!.id);
+
+    await requestPasswordReset(squatter.email, null);
+    await resetPassword(linksTo(squatter.email)[0]!, "the owner's own passphrase", null);
+
+    const t = await squatter.team("owner");
+    expect((await listMembers(t)).map((m) => [m.email, m.role])).toEqual([[squatter.email, "owner"]]);
+    await expect(teamForUser(accomplice.actor, squatter.teamSlug, "viewer")).rejects.toMatchObject({
+      code: "NOT_FOUND",
+    });
+    const { events } = await listAuditEvents(t, { action: "account.password_reset" });
+    expect(events).toMatchObject([{ details: { membersRemoved: 2 } }]);
+    expect((await listAuditEvents(t, { action: "member.removed" })).events.map((e) => e.targetLabel).sort()).toEqual(
+      [accomplice.email, recruit.email].sort(),
+    );
+    // Elsewhere nothing changed.
+    const elsewhere = await listMembers(await olga.team());
+    expect(elsewhere.map((m) => m.email).sort()).toEqual([olga.email, recruit.email].sort());
   });
 
   it("refuses links that were changed, are for another account, expired, or outlived a password change", async () => {

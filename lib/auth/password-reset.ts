@@ -8,6 +8,7 @@ import { env } from "../env";
 import { AppError } from "../errors";
 import { log } from "../log";
 import { sendMail } from "../mail";
+import { removeMembersBroughtIn } from "../teams/mutations";
 import { listTeamsOfUserAllTeams } from "../teams/queries";
 import { hashPassword } from "./password";
 import { authSecret } from "./secret";
@@ -81,7 +82,8 @@ const invalid = () =>
 /**
  * Sets the password of the link's account, confirms its address, ends all its sessions, clears
  * its failed sign-ins and records the reset in the audit log of each of its teams. An address not
- * confirmed until now was someone else's to use: their API tokens and open invitations go too.
+ * confirmed until now was someone else's to use: their API tokens and open invitations go too, and
+ * the members their invitations brought in.
  */
 export async function resetPassword(token: string, newPassword: string, ip: string | null): Promise<{ email: string }> {
   const [userId, expiresText, mac] = token.split(".");
@@ -127,6 +129,12 @@ export async function resetPassword(token: string, newPassword: string, ip: stri
     const { tokens, invites } = squatted
       ? await revokeGrantsOfAllTeams(tx, userId, user.email)
       : { tokens: [] as { teamId: string }[], invites: [] as { teamId: string }[] };
+    const actor = { userId, label: user.email, ip };
+    // And so do the members their invitations brought in, from the teams this account is in.
+    const membersRemoved = new Map<string, number>();
+    if (squatted)
+      for (const team of teams)
+        membersRemoved.set(team.id, await removeMembersBroughtIn(tx, { id: team.id, actor }, userId));
     const countIn = (rows: { teamId: string }[], teamId: string) => rows.filter((r) => r.teamId === teamId).length;
     const teamIds = new Set([
       ...teams.map((t) => t.id),
@@ -136,7 +144,7 @@ export async function resetPassword(token: string, newPassword: string, ip: stri
     for (const teamId of teamIds)
       await recordAudit(
         tx,
-        { id: teamId, actor: { userId, label: user.email, ip } },
+        { id: teamId, actor },
         {
           action: "account.password_reset",
           target: { type: "user", id: userId, label: user.email },
@@ -145,6 +153,7 @@ export async function resetPassword(token: string, newPassword: string, ip: stri
             ...(squatted && {
               apiTokensRevoked: countIn(tokens, teamId),
               invitationsRevoked: countIn(invites, teamId),
+              membersRemoved: membersRemoved.get(teamId) ?? 0,
             }),
           },
         },

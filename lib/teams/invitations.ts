@@ -157,7 +157,7 @@ export async function revokeInvitation(t: TeamContext, invitationId: string) {
  */
 export async function revokeInvitationsOfInviter(
   tx: Transaction,
-  t: TeamContext,
+  t: Pick<TeamContext, "id" | "actor">,
   inviter: { userId: string; label: string },
   role: Role | null,
 ) {

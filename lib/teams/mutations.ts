@@ -1,7 +1,7 @@
 import "server-only";
-import { and, eq, ne, sql } from "drizzle-orm";
+import { and, eq, inArray, ne, sql } from "drizzle-orm";
 import { randomBytes } from "node:crypto";
-import { memberships, teams, users } from "@/db/schema";
+import { invitations, memberships, teams, users } from "@/db/schema";
 import { recordAudit } from "../audit/record";
 import { db, pgCode, type Database, type Transaction } from "../db";
 import { AppError, forbidden, notFound } from "../errors";
@@ -81,7 +81,7 @@ export async function updateTeam(t: TeamContext, input: UpdateTeamInput) {
 }
 
 /** Locks the team's owner rows so two requests cannot both remove "the other" owner. */
-async function ownerCount(tx: Transaction, t: TeamContext): Promise<number> {
+async function ownerCount(tx: Transaction, t: Pick<TeamContext, "id">): Promise<number> {
   const rows = await tx
     .select({ id: memberships.id })
     .from(memberships)
@@ -164,6 +164,72 @@ export async function removeMember(t: TeamContext, memberId: string) {
       details: { role: m.role },
     });
   });
+}
+
+/**
+ * Removes from team `t` the members that `userId`'s invitations brought in, those theirs brought in
+ * in turn, and their open invitations: for an account whose address turned out to be someone
+ * else's (lib/auth/password-reset), as its owner invited none of them. Where that leaves the team
+ * without an owner, the account becomes one. Returns how many members were removed.
+ */
+export async function removeMembersBroughtIn(
+  tx: Transaction,
+  t: Pick<TeamContext, "id" | "actor">,
+  userId: string,
+): Promise<number> {
+  let inviters = [userId];
+  let removed = 0;
+  while (inviters.length) {
+    // The memberships their accepted invitations made: inserted in the acceptance's transaction, at its now().
+    const brought = await tx
+      .select({ id: memberships.id, userId: memberships.userId, role: memberships.role, email: users.email })
+      .from(invitations)
+      .innerJoin(
+        memberships,
+        and(
+          eq(memberships.teamId, invitations.teamId),
+          eq(memberships.userId, invitations.acceptedBy),
+          eq(memberships.createdAt, invitations.acceptedAt),
+        ),
+      )
+      .innerJoin(users, eq(users.id, memberships.userId))
+      .where(inTeam(invitations, t, inArray(invitations.invitedBy, inviters), ne(memberships.userId, userId)));
+    if (!brought.length) break;
+    await tx.delete(memberships).where(
+      inTeam(
+        memberships,
+        t,
+        inArray(
+          memberships.id,
+          brought.map((m) => m.id),
+        ),
+      ),
+    );
+    for (const m of brought) {
+      await revokeInvitationsOfInviter(tx, t, { userId: m.userId, label: m.email }, null);
+      await recordAudit(tx, t, {
+        action: "member.removed",
+        target: { type: "member", id: m.id, label: m.email },
+        details: { role: m.role, why: "invited through an account its e-mail address's owner took back" },
+      });
+    }
+    removed += brought.length;
+    inviters = brought.map((m) => m.userId);
+  }
+  if (removed && (await ownerCount(tx, t)) === 0) {
+    const [m] = await tx
+      .update(memberships)
+      .set({ role: "owner" })
+      .where(inTeam(memberships, t, eq(memberships.userId, userId)))
+      .returning({ id: memberships.id });
+    if (m)
+      await recordAudit(tx, t, {
+        action: "member.role_changed",
+        target: { type: "member", id: m.id, label: t.actor.label },
+        details: { to: "owner", why: "the team had no owner left" },
+      });
+  }
+  return removed;
 }
 
 export async function leaveTeam(t: TeamContext) {
