@@ -123,6 +123,8 @@ describe("password reset by e-mailed link", () => {
     expect((await listAuditEvents(t, { action: "member.removed" })).events.map((e) => e.targetLabel).sort()).toEqual(
       [accomplice.email, recruit.email].sort(),
     );
+    const promoted = (await listAuditEvents(t, { action: "member.role_changed" })).events;
+    expect(promoted).toMatchObject([{ targetLabel: squatter.email, details: { from: "admin", to: "owner" } }]);
     // Elsewhere nothing changed.
     const elsewhere = await listMembers(await olga.team());
     expect(elsewhere.map((m) => m.email).sort()).toEqual([olga.email, recruit.email].sort());

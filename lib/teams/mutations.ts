@@ -218,16 +218,20 @@ export async function removeMembersBroughtIn(
   }
   if (removed && (await ownerCount(tx, t)) === 0) {
     const [m] = await tx
-      .update(memberships)
-      .set({ role: "owner" })
-      .where(inTeam(memberships, t, eq(memberships.userId, userId)))
-      .returning({ id: memberships.id });
-    if (m)
+      .select({ id: memberships.id, role: memberships.role })
+      .from(memberships)
+      .where(inTeam(memberships, t, eq(memberships.userId, userId)));
+    if (m) {
+      await tx
+        .update(memberships)
+        .set({ role: "owner" })
+        .where(inTeam(memberships, t, eq(memberships.id, m.id)));
       await recordAudit(tx, t, {
         action: "member.role_changed",
         target: { type: "member", id: m.id, label: t.actor.label },
-        details: { to: "owner", why: "the team had no owner left" },
+        details: { from: m.role, to: "owner", why: "the team had no owner left" },
       });
+    }
   }
   return removed;
 }
