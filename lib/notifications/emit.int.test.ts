@@ -5,6 +5,9 @@ import { createChannel } from "../webhooks/channels";
 import { listDeliveries } from "../webhooks/queries";
 import { emit } from "./emit";
 
+/** A retention run that changed nothing: only its problems make it worth an event. */
+const noChange = { scope: { serverId: "srv_x" }, trashed: [], expired: [], moved: [] };
+
 describe("emit", () => {
   it("never fails its caller: a subject that is gone produces nothing, a failing write is logged and swallowed", async () => {
     const t = await (await signedUpUser("Emma")).team("admin");
@@ -21,15 +24,7 @@ describe("emit", () => {
     try {
       // A team that does not exist: the outbox insert violates its foreign key.
       const ghost = systemContext({ id: "team_00000000000000000000000000", slug: "ghost", name: "Ghost" }, "test");
-      await expect(
-        emit(ghost, "retention.applied", {
-          scope: { serverId: "srv_x" },
-          trashed: [],
-          expired: [],
-          moved: [],
-          problems: 1,
-        }),
-      ).resolves.toBeUndefined();
+      await expect(emit(ghost, "retention.applied", { ...noChange, problems: 1 })).resolves.toBeUndefined();
       expect(warn.mock.calls.map((c) => String(c[0])).join("\n")).toContain("notification event not produced");
     } finally {
       warn.mockRestore();
@@ -52,20 +47,8 @@ describe("emit", () => {
     };
     await emit(t, "backup.stale", subject); // the schedule does not exist: nothing
     expect(await listDeliveries(t, id)).toHaveLength(0);
-    await emit(t, "retention.applied", {
-      scope: { serverId: "srv_x" },
-      trashed: [],
-      expired: [],
-      moved: [],
-      problems: 2,
-    });
-    await emit(t, "retention.applied", {
-      scope: { serverId: "srv_x" },
-      trashed: [],
-      expired: [],
-      moved: [],
-      problems: 0,
-    }); // nothing changed: silent
+    await emit(t, "retention.applied", { ...noChange, problems: 2 });
+    await emit(t, "retention.applied", { ...noChange, problems: 0 }); // nothing changed: silent
     expect((await listDeliveries(t, id)).map((d) => d.type)).toEqual(["retention.applied"]);
   });
 });
