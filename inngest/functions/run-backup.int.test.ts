@@ -1,10 +1,11 @@
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { createWriteStream, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   GetObjectCommand,
   HeadObjectCommand,
@@ -71,6 +72,8 @@ const s3Keys = async (prefix: string) =>
     (o) => o.Key!,
   );
 
+const WORK_DIR = "/var/tmp";
+
 /** A database with known rows, on the test cluster. */
 async function knownDatabase(rows = 3) {
   const name = `src_${randomBytes(5).toString("hex")}`;
@@ -84,7 +87,7 @@ async function knownDatabase(rows = 3) {
 }
 
 /** A team with an SSH server (optionally through a proxy), a PostgreSQL source, and S3 + local destinations. */
-async function setup(o: { sshPort?: number; s3Endpoint?: string; directory?: string } = {}) {
+async function setup(o: { sshPort?: number; s3Endpoint?: string; directory?: string; rows?: number } = {}) {
   const user = await signedUpUser("Runner");
   const t = await user.team("member");
   const { id: serverId } = await createServer(await user.team("admin"), {
@@ -95,9 +98,9 @@ async function setup(o: { sshPort?: number; s3Endpoint?: string; directory?: str
     username: sshd.username,
     authMethod: "key",
     privateKey: sshd.privateKey,
-    workDir: "/var/tmp",
+    workDir: WORK_DIR,
   });
-  const database = await knownDatabase();
+  const database = await knownDatabase(o.rows);
   const { id: pgId } = await createSource(t, {
     serverId,
     kind: "postgres",
@@ -197,6 +200,47 @@ describe("run-backup", () => {
     await dispatch.backupRequested({ teamId: s.t.id, serverId: s.serverId, backupId: id });
     await engine.idle();
     expect(await getBackup(s.t, id)).toMatchObject({ status: "succeeded", trigger: "manual", attempts: 1 });
+  });
+
+  it("shows the compressed dump's bytes as progress while pg_dump runs, before the archive streams", async () => {
+    const s = await setup({ rows: 3_000_000 });
+    const id = await backUp(s);
+    // The server is this machine: its spool, and its pg_dump (whose environment names the run).
+    const spooled = () =>
+      readdirSync(WORK_DIR)
+        .filter((d) => d.startsWith(`coffer-${id}`))
+        .reduce(
+          (n, d) => n + (statSync(path.join(WORK_DIR, d, "dump-0.sql.gz"), { throwIfNoEntry: false })?.size ?? 0),
+          0,
+        );
+    const until = async (ok: () => boolean | Promise<boolean>, what: string) => {
+      for (const end = Date.now() + 30_000; !(await ok()); await sleep(5))
+        if (Date.now() > end) throw new Error(`waited 30 s for ${what}`);
+    };
+    await until(() => spooled() > 0, "the spool");
+    // pg_dump runs as Debian's wrapper execs it (by its full path); its environment names the run.
+    const pid = execFileSync("ps", ["-eo", "pid=,args="])
+      .toString()
+      .split("\n")
+      .flatMap((line) => /^\s*(\d+)\s+(?:\S*\/)?pg_dump -w --snapshot=/.exec(line)?.[1] ?? [])
+      .map(Number)
+      .find((p) => readFileSync(`/proc/${p}/environ`, "latin1").split("\0").includes(`PGAPPNAME=coffer:${id}`))!;
+    // Held for a second (progress comes at most once a second), let go for a moment, held again.
+    process.kill(pid, "SIGSTOP");
+    try {
+      await sleep(1_100);
+      process.kill(pid, "SIGCONT");
+      await sleep(20);
+      process.kill(pid, "SIGSTOP");
+      await until(async () => (await getBackup(s.t, id)).bytesDone > 0, "progress");
+      const b = await getBackup(s.t, id);
+      expect(b.status).toBe("running");
+      expect(b.log.map((l) => l.message)).not.toContain("Streaming the archive…");
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    await engine.idle();
+    expect(await getBackup(s.t, id)).toMatchObject({ status: "succeeded" });
   });
 
   it("stores an unencrypted backup as the plain .tar.gz", async () => {

@@ -38,7 +38,12 @@ export interface ProducedArchive {
 /** Where a backup's archive comes from: a server's sources, an upload, a database about to be replaced. */
 export interface ArchiveProducer {
   /** Starts the archive; what it needs (a server connection) stays open until `close`. */
-  open(ctx: { signal: AbortSignal; say: (line: string) => void }): Promise<ProducedArchive>;
+  open(ctx: {
+    signal: AbortSignal;
+    say: (line: string) => void;
+    /** Bytes of the archive made ready before it streams (a server's compressed dumps), for the run's progress. */
+    progress: (bytes: number) => void;
+  }): Promise<ProducedArchive>;
   close(): Promise<void>;
 }
 
@@ -167,7 +172,7 @@ export async function buildBackup(plan: BackupPlan, producer: ArchiveProducer): 
     const adapters = opened.map((o) => o.value);
     await checkRoom(plan, adapters, attempt);
     if (job.attempt > 1) await removeEarlierAttempts(plan, key, adapters, attempt);
-    const archive = await producer.open({ signal: attempt.signal, say: attempt.say });
+    const archive = await producer.open({ signal: attempt.signal, say: attempt.say, progress: attempt.progress });
     const stored = await writeEverywhere(plan, key, archive, sealing, adapters, attempt, written);
     await attempt.settle(); // from here on only the guarded UPDATE below decides
     if (!(await markStored(plan, stored)))

@@ -68,7 +68,7 @@ export function archiveOnServer(
 ): ArchiveProducer {
   let connection: Held<Reach> | undefined;
   return {
-    async open({ signal, say }) {
+    async open({ signal, say, progress }) {
       // Again now: a link on the way may have changed since these folders were saved.
       await assertOutsideCofferData(server.kind, [server.workDir], workFolder);
       for (const s of o.sources)
@@ -84,6 +84,7 @@ export function archiveOnServer(
         cofferVersion: COFFER_VERSION,
         signal: o.signal ? AbortSignal.any([signal, o.signal]) : signal,
         onStep: say,
+        onSpooled: progress,
       });
       return { stream: archive.stream, done: archive.done as unknown as Promise<Record<string, unknown>> };
     },

@@ -18,6 +18,7 @@ export interface Attempt {
   signal: AbortSignal;
   say(line: string): void;
   sayError(line: string): void;
+  /** Bytes done so far; never goes back within the attempt (a backup's dumps, then the same bytes streamed; a restore reading another copy). */
   progress(bytes: number): void;
   /** Stops the heartbeat (waiting for an update in flight): from then on only the caller's guarded write decides. */
   settle(): Promise<void>;
@@ -104,7 +105,7 @@ function watchProgress(job: RunningJob, abort: AbortController) {
     inFlight ??= update().finally(() => (inFlight = undefined));
   }, PROGRESS_INTERVAL_MS);
   return {
-    set: (n: number) => (bytes = n),
+    set: (n: number) => (bytes = Math.max(bytes, n)),
     stop: async () => {
       clearInterval(timer);
       await inFlight;

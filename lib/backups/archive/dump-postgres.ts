@@ -34,6 +34,8 @@ export interface DumpTarget {
   path: string;
   pgDumpVersion: string;
   compressor: Compressor;
+  /** The spool's size so far, about once a second while pg_dump runs. */
+  onProgress?: (spooledBytes: number) => void;
 }
 
 /**
@@ -96,7 +98,7 @@ export async function dumpDatabase(
       ["pg_dump", "-w", `--snapshot=${snapshot}`, `--lock-wait-timeout=${lockWait}s`, "--format=plain"],
       target.spool,
       target.compressor,
-      { env, signal },
+      { env, signal, onProgress: target.onProgress },
     );
     if (dump.code !== 0) {
       if (/No space left on device/i.test(dump.stderrTail))

@@ -54,6 +54,11 @@ export interface ArchiveJob {
   minFreeBytes?: number;
   /** Called with one line per step, for the run log. */
   onStep?: (message: string) => void;
+  /**
+   * Called about once a second while databases are dumped, with the compressed bytes spooled so
+   * far: the bulk of what the archive will carry, which streams only once the dumps end.
+   */
+  onSpooled?: (bytes: number) => void;
 }
 
 export interface RunningArchive {

@@ -1,6 +1,6 @@
 import "server-only";
 import { AppError } from "@/lib/errors";
-import { firstLines, runCommand, type ExitResult, type Reach } from "@/lib/reach";
+import { firstLines, type ExitResult, type Reach } from "@/lib/reach";
 import { compressorArgv, type Compressor } from "../compression";
 import type { ManifestEntry } from "../manifest";
 
@@ -9,10 +9,11 @@ type CommandOutput = ExitResult & { stdout: string };
 /**
  * Copies standard input to standard output in 1 MiB reads into one reused buffer (a fresh 1 MiB
  * object per read costs page faults) while counting and hashing it (SHA-256 through OpenSSL),
- * then writes "<bytes>\n<sha256>\n" to `<argv[1]>.measured`. A write to a closed output ends it
- * quietly: the stage after it says why.
+ * then writes "<bytes>\n<sha256>\n" to `<argv[1]>.measured`. Where fd 5 is open, writes
+ * "p <size>\n" there at most once a second: the compressed spool's size so far. A write to a
+ * closed output ends it quietly: the stage after it says why.
  */
-const MEASURE_PY = `import hashlib, os, sys
+const MEASURE_PY = `import hashlib, os, sys, time
 h, n, i, o = hashlib.sha256(), 0, sys.stdin.fileno(), sys.stdout.fileno()
 try:
     import fcntl
@@ -20,6 +21,11 @@ try:
         fcntl.fcntl(fd, 1031, 1 << 20)  # F_SETPIPE_SZ: fewer, larger reads and writes
 except Exception:
     pass
+try:
+    os.fstat(5)
+    p, t = 5, time.monotonic()
+except OSError:
+    p = None
 b = bytearray(1 << 20)
 m = memoryview(b)
 try:
@@ -32,6 +38,13 @@ try:
         n += k
         while v:
             v = v[os.write(o, v):]
+        if p is not None and time.monotonic() - t >= 1:
+            t = time.monotonic()
+            try:
+                z = os.stat(sys.argv[1]).st_size
+            except FileNotFoundError:
+                continue
+            os.write(p, b"p %d\\n" % z)
 except OSError:
     sys.exit(1)
 with open(sys.argv[1] + ".measured", "w") as f:
@@ -64,14 +77,15 @@ const MEASURE = [
  * $1 spool, $2 MEASURE, $3 MEASURE_PY, $4 and $5 the compressor, then the producer:
  * `producer | measure | compressor > spool` joined by kernel pipes in one shell (Coffer's local
  * commands are joined by socket pairs, which cost this pipeline a fifth of its time), pipefail's
- * status as its own (every stage reports "index status" on fd 4, as in lib/reach/script.ts), and
- * on success the measurements on standard output.
+ * status as its own (every stage reports "index status" on fd 4, as in lib/reach/script.ts), the
+ * measuring stage's progress lines (its fd 5) on standard output, and on success the measurements
+ * after them.
  */
 const SPOOL = [
   "s=$1 m=$2 p=$3 z=$4 l=$5",
   "shift 5",
   "exec 3>&1",
-  'c=$( { { "$@" 4>&- 3>&-; echo "0 $?" >&4; } | { sh -c "$m" sh "$s" "$p" 4>&- 3>&-; echo "1 $?" >&4; } | { "$z" "$l" >"$s" 4>&- 3>&-; echo "2 $?" >&4; }; } 4>&1 >&3 3>&- )',
+  'c=$( { { "$@" 5>&- 4>&-; echo "0 $?" >&4; } | { sh -c "$m" sh "$s" "$p" 4>&-; echo "1 $?" >&4; } | { "$z" "$l" >"$s" 5>&- 4>&-; echo "2 $?" >&4; }; } 4>&1 >&3 5>&3 3>&- )',
   "exec 3>&-",
   "r=0 b=-1",
   "set -- $c",
@@ -83,18 +97,35 @@ const SPOOL = [
 /**
  * Runs `producer` on the server with its output compressed into `spool` (gzip, in the private
  * folder) while the plain bytes are counted and hashed, in one pass: the server never holds the
- * plain output. Resolves with the exit status (pipefail: the producer's failure is not hidden
- * by the stages after it) and, on success, the measurements `measured()` reads.
+ * plain output. `onProgress` hears the spool's size about once a second (where the server has
+ * python3). Resolves with the exit status (pipefail: the producer's failure is not hidden by the
+ * stages after it) and, on success, the measurements `measured()` reads.
  */
-export function spoolOutput(
+export async function spoolOutput(
   reach: Reach,
   producer: string[],
   spool: string,
   compressor: Compressor,
-  opts: { env?: Record<string, string>; signal: AbortSignal },
+  opts: { env?: Record<string, string>; signal: AbortSignal; onProgress?: (spooledBytes: number) => void },
 ): Promise<CommandOutput> {
+  const { onProgress, ...execOpts } = opts;
   const [tool, level] = compressorArgv(compressor);
-  return runCommand(reach, ["sh", "-c", SPOOL, "sh", spool, MEASURE, MEASURE_PY, tool!, level!, ...producer], opts);
+  const cmd = reach.exec(["sh", "-c", SPOOL, "sh", spool, MEASURE, MEASURE_PY, tool!, level!, ...producer], execOpts);
+  let stdout = "";
+  let partial = "";
+  try {
+    for await (const text of cmd.stdout.setEncoding("utf8") as AsyncIterable<string>) {
+      const lines = (partial + text).split("\n");
+      partial = lines.pop()!;
+      for (const line of lines) {
+        if (line.startsWith("p ")) onProgress?.(Number(line.slice(2)));
+        else stdout += `${line}\n`;
+      }
+    }
+  } catch {
+    // the reason is in `exit`
+  }
+  return { ...(await cmd.exit), stdout: stdout + partial };
 }
 
 /** The size and SHA-256 of what `spoolOutput` compressed (its successful output), as the manifest entry `path`. */

@@ -73,11 +73,15 @@ async function run(job: StartedJob, listed: Plan, out: PassThrough): Promise<Man
       plan.postgres,
       plan.clusters.map((c) => globalsPath(c, plan)),
     );
+    let spooled = 0; // by the dumps before this one, as last reported
     for (const [i, s] of plan.postgres.entries()) {
       step(`Dumping ${s.database} (${s.name}), compressed with ${compressor.tool} -${compressor.level}…`);
       const spool = `${dir}/dump-${i}.sql.gz`;
       const path = paths[i]!;
-      const { dump, entry } = await dumpDatabase(job, s, { spool, path, ...pre });
+      let last = 0;
+      const onProgress = (n: number) => job.onSpooled?.(spooled + (last = n));
+      const { dump, entry } = await dumpDatabase(job, s, { spool, path, ...pre, onProgress });
+      spooled += last;
       dumps.push({ entry, spool });
       postgres.push(dump);
       step(`Dumped ${s.database}: ${formatCount(dump.tables.length, "table")}, ${formatBytes(entry.size)} of SQL.`);
