@@ -29,6 +29,7 @@ import { createSource } from "@/lib/servers/source-mutations";
 import { dispatch } from "@/lib/workflows/dispatch";
 import { backupLeftoversPendingAt, insertBackupRow, insertLocationRow } from "@/test/arrange";
 import { signedUpUser } from "@/test/factories";
+import { processesOf } from "@/test/processes";
 import { startProxy, type TestProxy } from "@/test/proxy";
 import { startS3rver, type S3rverServer } from "@/test/servers/s3rver";
 import { startSshd, type TestSshd } from "@/test/servers/sshd";
@@ -205,7 +206,7 @@ describe("run-backup", () => {
   it("shows the compressed dump's bytes as progress while pg_dump runs, before the archive streams", async () => {
     const s = await setup({ rows: 3_000_000 });
     const id = await backUp(s);
-    // The server is this machine: its spool, and its pg_dump (whose environment names the run).
+    // The server is this machine: its spool and its pg_dump are here.
     const spooled = () =>
       readdirSync(WORK_DIR)
         .filter((d) => d.startsWith(`coffer-${id}`))
@@ -218,13 +219,8 @@ describe("run-backup", () => {
         if (Date.now() > end) throw new Error(`waited 30 s for ${what}`);
     };
     await until(() => spooled() > 0, "the spool");
-    // pg_dump runs as Debian's wrapper execs it (by its full path); its environment names the run.
-    const pid = execFileSync("ps", ["-eo", "pid=,args="])
-      .toString()
-      .split("\n")
-      .flatMap((line) => /^\s*(\d+)\s+(?:\S*\/)?pg_dump -w --snapshot=/.exec(line)?.[1] ?? [])
-      .map(Number)
-      .find((p) => readFileSync(`/proc/${p}/environ`, "latin1").split("\0").includes(`PGAPPNAME=coffer:${id}`))!;
+    const [dump] = processesOf("pg_dump", `PGAPPNAME=coffer:${id}`);
+    const pid = Number(dump!.trim().split(/\s+/)[0]);
     // Held for a second (progress comes at most once a second), let go for a moment, held again.
     process.kill(pid, "SIGSTOP");
     try {

@@ -24,7 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError } from "@/lib/errors";
 import { connectSsh, localReach, type Reach, type SshConnection } from "@/lib/reach";
 import { startPgCluster, type PgCluster } from "@/test/pg-cluster";
-import { processesMatching, waitUntilGone } from "@/test/processes";
+import { processesMatching, processesOf, waitUntilGone } from "@/test/processes";
 import { startSshd, type TestSshd } from "@/test/servers/sshd";
 import { pathWithout, withPath } from "@/test/hidden-tools";
 import type { CompressionSetting } from "../compression";
@@ -441,7 +441,7 @@ describe("backup archives", () => {
       expect(error).toBeInstanceOf(AppError);
       expect(error.message).toMatch(new RegExp(`^(pg_dump|Reading) of ${name} \\(db ${name}\\) failed`));
       expect(leftovers(workDir)).toEqual([]);
-      expect(await waitUntilGone(`pg_dump -w --snapshot=`)).toEqual([]);
+      expect(await waitUntilGone(() => processesOf("pg_dump", `PGAPPNAME=coffer:${j.backupId}`))).toEqual([]);
     });
 
     it("a table locked by another session for longer than the lock wait fails the backup naming it; nothing is left", async () => {
@@ -464,9 +464,8 @@ describe("backup archives", () => {
       );
       const workDir = newWorkDir();
       const started = Date.now();
-      const error = await expectFailure(
-        await startArchive(job(getReach(), workDir, [pgSource(name)], { lockWaitSeconds: 1 })),
-      );
+      const j = job(getReach(), workDir, [pgSource(name)], { lockWaitSeconds: 1 });
+      const error = await expectFailure(await startArchive(j));
       expect(Date.now() - started).toBeLessThan(15_000);
       expect(error).toBeInstanceOf(AppError);
       expect(error.message).toMatch(
@@ -475,7 +474,7 @@ describe("backup archives", () => {
         ),
       );
       expect(leftovers(workDir)).toEqual([]);
-      expect(await waitUntilGone(`pg_dump -w --snapshot=`)).toEqual([]);
+      expect(await waitUntilGone(() => processesOf("pg_dump", `PGAPPNAME=coffer:${j.backupId}`))).toEqual([]);
       psql("postgres", `drop database ${name} with (force)`);
     });
 
@@ -560,7 +559,7 @@ describe("backup archives", () => {
       expect(await failure).toBe(reason);
       expect(Date.now() - t0).toBeLessThan(5_000);
       expect(leftovers(workDir)).toEqual([]);
-      expect(await waitUntilGone("pg_dump -w --snapshot=")).toEqual([]);
+      expect(await waitUntilGone(() => processesOf("pg_dump", `PGAPPNAME=coffer:${j.backupId}`))).toEqual([]);
       psql(
         "postgres",
         `select pg_terminate_backend(pid) from pg_stat_activity where datname = ${lit(name)} and pid <> pg_backend_pid()`,
@@ -619,7 +618,7 @@ describe("backup archives", () => {
       expect(error).toBeInstanceOf(AppError);
       expect(error.message).toMatch(new RegExp(`^pg_dump of ${name} \\(db ${name}\\) failed`));
       expect(leftovers(workDir)).toEqual([]);
-      expect(await waitUntilGone("pg_dump -w --snapshot=")).toEqual([]);
+      expect(await waitUntilGone(() => processesOf("pg_dump", `PGAPPNAME=coffer:${j.backupId}`))).toEqual([]);
       psql("postgres", `drop database ${name}`);
     });
 
@@ -831,13 +830,14 @@ describe("backup archives", () => {
       );
       const conn = await cuttableConnection();
       const workDir = newWorkDir();
-      const run = await startArchive(job(conn.reach, workDir, [pgSource(name)]));
+      const j = job(conn.reach, workDir, [pgSource(name)]);
+      const run = await startArchive(j);
       const failure = expectFailure(run);
       await waitFor(() => spoolBytes(workDir) > 0, 30_000, 10);
       conn.cut();
       expect(await failure).toBeInstanceOf(AppError);
       await waitFor(() => leftovers(workDir).length === 0, 10_000);
-      expect(await waitUntilGone("pg_dump -w --snapshot=", 5_000)).toEqual([]);
+      expect(await waitUntilGone(() => processesOf("pg_dump", `PGAPPNAME=coffer:${j.backupId}`), 5_000)).toEqual([]);
       await conn.close();
       psql("postgres", `drop database ${name} with (force)`);
     });
