@@ -60,7 +60,7 @@ describe("OpenPGP messages", () => {
     writeFileSync(file, message);
     const r = gpg.decrypt(file, cofferPassphrase(master));
     expect(r.stderr).not.toMatch(/WARNING/);
-    expect(r.status).toBe(0);
+    expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.equals(plain)).toBe(true);
   });
 
